@@ -1,0 +1,48 @@
+# sitq - top-level entry points. `make demo` runs the main job, `make test`
+# builds everything and runs every test (plain, ASan+UBSan, TSan).
+PYTHON ?= /usr/bin/python3
+JOBS ?= 2
+CMAKE_FLAGS = -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPython3_EXECUTABLE=$(PYTHON)
+
+.PHONY: all deps build build-asan build-tsan demo test test-plain test-asan test-tsan bench clean
+
+all: build
+
+deps:
+	@./scripts/install-deps.sh
+
+build: deps
+	@cmake -S . -B build $(CMAKE_FLAGS) >/dev/null
+	@cmake --build build -j$(JOBS)
+
+build-asan: deps
+	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSITQ_SANITIZE=address >/dev/null
+	@cmake --build build-asan -j$(JOBS)
+
+build-tsan: deps
+	@cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DSITQ_SANITIZE=thread >/dev/null
+	@cmake --build build-tsan -j$(JOBS)
+
+# The main job: the flight-data pipeline on the bundled real data.
+demo: build
+	./build/flights_pipeline
+
+test: test-plain test-asan test-tsan
+	@echo "make test: all suites passed (plain, ASan+UBSan, TSan)"
+
+test-plain: build
+	cd build && ctest --output-on-failure -j$(JOBS)
+
+# Every C suite under AddressSanitizer and UndefinedBehaviorSanitizer (the
+# Python binding is tested in the plain build only).
+test-asan: build-asan
+	cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --output-on-failure -j$(JOBS) -LE python
+
+# The concurrent tests under ThreadSanitizer.
+test-tsan: build-tsan
+	cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+	  ctest --output-on-failure -j$(JOBS) -L concurrent
+
+clean:
+	rm -rf build build-asan build-tsan

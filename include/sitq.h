@@ -1,0 +1,590 @@
+/*
+ * sitq.h - public C11 API of libsitq, a durable task queue.
+ *
+ * Concepts (the terms of Celery, RQ, Huey, River and beanstalkd):
+ *   backend  - where tasks are stored (SQLite file; PostgreSQL later).
+ *   queue    - a named stream of tasks inside one backend ("default").
+ *   task     - a function name, an opaque payload and options; identified by a
+ *              64-bit id that is never reused.
+ *   worker   - a pool of threads that claims ready tasks, runs the handler
+ *              registered for the task's function, and records the result.
+ *   lease    - a claimed task is held for a limited time, renewed by the
+ *              worker's heartbeat; a task whose lease lapses (the worker died)
+ *              is claimed again by another worker, counting one more attempt.
+ *
+ * Delivery guarantee: AT-LEAST-ONCE. A task whose worker crashes, hangs past
+ * its lease or loses its database connection is run again. Handlers must be
+ * idempotent or tolerate a repeat. Without crashes each task runs once.
+ *
+ * Errors: every fallible call returns a sitq_code and, when the caller passes
+ * a non-NULL sitq_error, fills it with the same code and a readable message
+ * that names the offending argument. No call aborts or exits on bad input.
+ *
+ * Times: stored and reported as microseconds since the Unix epoch, UTC
+ * (sitq_time_us). Durations in the API are seconds as double unless the name
+ * ends in _us (microseconds) or _ms (milliseconds).
+ *
+ * Thread-safety: a sitq_backend, the sitq_queue handles made from it and
+ * sitq_worker objects may be used from any number of threads at once, except
+ * that *_close / *_free must not race with other calls on the same object.
+ * Several processes may open the same SQLite file at once.
+ */
+#ifndef SITQ_H
+#define SITQ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SITQ_VERSION "0.1.0"
+
+/* ------------------------------------------------------------------ */
+/* Errors                                                              */
+/* ------------------------------------------------------------------ */
+
+/** Status codes returned by every fallible sitq call. */
+typedef enum sitq_code {
+    SITQ_OK = 0,
+    SITQ_EINVAL = 1,      /**< an argument is invalid; the message names it */
+    SITQ_ENOMEM = 2,      /**< out of memory */
+    SITQ_ENOTFOUND = 3,   /**< no task with that id (in that queue) */
+    SITQ_ESTATE = 4,      /**< not allowed in the task's current status */
+    SITQ_ETIMEDOUT = 5,   /**< a wait ended before the task finished */
+    SITQ_EDEPENDENCY = 6, /**< unknown dependency id, or a dependency cycle */
+    SITQ_ENOTREADY = 7,   /**< process_task: the task is not ready to run */
+    SITQ_ELEASE = 8,      /**< the lease was lost; the completion was dropped */
+    SITQ_ESTORAGE = 9,    /**< the database failed (I/O, corrupt, full disk) */
+    SITQ_ESCHEMA = 10,    /**< the database was made by an incompatible sitq */
+    SITQ_ENOHANDLER = 11, /**< no handler registered for the task's function */
+    SITQ_ESYSTEM = 12     /**< an OS call failed (threads, clock, fork) */
+} sitq_code;
+
+/** Size of sitq_error.message in bytes, including the terminating NUL. */
+#define SITQ_ERROR_MESSAGE_SIZE 512
+
+/**
+ * Error details. Caller-owned (usually on the stack); sitq writes into it.
+ * Pass NULL wherever a sitq_error* is taken to ignore details.
+ */
+typedef struct sitq_error {
+    sitq_code code;                        /**< same as the returned code */
+    char message[SITQ_ERROR_MESSAGE_SIZE]; /**< NUL-terminated, English */
+} sitq_error;
+
+/**
+ * Short constant name of a code, e.g. "SITQ_EINVAL"; "SITQ_UNKNOWN" for a
+ * value outside the enum. The string is static; thread-safe.
+ */
+const char *sitq_code_name(sitq_code code);
+
+/* ------------------------------------------------------------------ */
+/* Time                                                                */
+/* ------------------------------------------------------------------ */
+
+/** Microseconds since 1970-01-01T00:00:00Z. */
+typedef int64_t sitq_time_us;
+
+/** Current wall-clock time in microseconds since the epoch, UTC. Thread-safe. */
+sitq_time_us sitq_now_us(void);
+
+/* ------------------------------------------------------------------ */
+/* Task status                                                         */
+/* ------------------------------------------------------------------ */
+
+/** Status of a task. Values are stable (they are stored). */
+typedef enum sitq_status {
+    SITQ_QUEUED = 0,    /**< ready to run */
+    SITQ_WAITING = 1,   /**< waiting for its dependencies to succeed */
+    SITQ_SCHEDULED = 2, /**< ETA (or retry backoff) still in the future */
+    SITQ_RUNNING = 3,   /**< claimed by a worker holding a lease */
+    SITQ_SUCCEEDED = 4, /**< terminal: the handler succeeded */
+    SITQ_FAILED = 5,    /**< terminal: retries exhausted, dependency failed, worker lost */
+    SITQ_CANCELLED = 6  /**< terminal: cancelled */
+} sitq_status;
+
+/** Number of sitq_status values (for arrays indexed by status). */
+#define SITQ_STATUS_COUNT 7
+/** Filter value meaning "any status" in sitq_list. */
+#define SITQ_STATUS_ANY (-1)
+
+/** Lower-case name ("queued", ...; "unknown" otherwise). Static string; thread-safe. */
+const char *sitq_status_name(int status);
+
+/**
+ * Parse a status name as returned by sitq_status_name (case-insensitive).
+ * Returns the status, or -1 when the name is unknown or NULL. Thread-safe.
+ */
+int sitq_status_parse(const char *name);
+
+/** 1 when status is succeeded, failed or cancelled, else 0. */
+int sitq_status_is_terminal(int status);
+
+/* ------------------------------------------------------------------ */
+/* Backend                                                             */
+/* ------------------------------------------------------------------ */
+
+typedef struct sitq_backend sitq_backend;
+
+/** SQLite synchronous mode (PRAGMA synchronous). */
+typedef enum sitq_sync_mode {
+    SITQ_SYNC_OFF = 0,
+    SITQ_SYNC_NORMAL = 1, /**< default: durable against process crashes; with
+                               WAL, an OS crash can lose the last commits */
+    SITQ_SYNC_FULL = 2,   /**< fsync on every commit */
+    SITQ_SYNC_EXTRA = 3
+} sitq_sync_mode;
+
+/** Options of the SQLite backend. Initialise with sitq_sqlite_options_init. */
+typedef struct sitq_sqlite_options {
+    int enable_wal;             /**< 1 (default): journal_mode=WAL; 0: rollback journal */
+    sitq_sync_mode synchronous; /**< default SITQ_SYNC_NORMAL */
+    int busy_timeout_ms;        /**< how long to wait for another process's write
+                                     lock before SITQ_ESTORAGE, milliseconds;
+                                     default 30000 */
+    int reader_connections;     /**< read-only connections for status, lists and
+                                     waits; default 4, 0..64 (0: reads share the
+                                     writer connection). Ignored for :memory: */
+} sitq_sqlite_options;
+
+/** Fill opts with the defaults listed in sitq_sqlite_options. Thread-safe. */
+void sitq_sqlite_options_init(sitq_sqlite_options *opts);
+
+/**
+ * Open (creating if needed) a SQLite database file as a backend.
+ *
+ * path: file name (copied; the caller keeps ownership) or ":memory:" for a
+ *       private in-memory database usable only within this backend object.
+ * opts: NULL for defaults; read during the call only.
+ * out:  receives the backend; free with sitq_backend_close.
+ *
+ * Writes within a process are serialised on one writer connection; other
+ * processes on the same file are waited for (never "database is locked")
+ * up to busy_timeout_ms.
+ *
+ * Errors: SITQ_EINVAL (NULL/empty path, out NULL, option out of range),
+ * SITQ_ESTORAGE (cannot open or initialise the file), SITQ_ESCHEMA (file
+ * holds a schema of another sitq version), SITQ_ENOMEM, SITQ_ESYSTEM.
+ */
+sitq_code sitq_backend_open_sqlite(const char *path, const sitq_sqlite_options *opts,
+                                   sitq_backend **out, sitq_error *err);
+
+/**
+ * Close a backend and free it. All queues and workers made from it must have
+ * been closed/freed first. NULL is a no-op. Not thread-safe with respect to
+ * other calls on the same backend.
+ */
+void sitq_backend_close(sitq_backend *backend);
+
+/* ------------------------------------------------------------------ */
+/* Queue                                                               */
+/* ------------------------------------------------------------------ */
+
+typedef struct sitq_queue sitq_queue;
+typedef int64_t sitq_task_id;
+
+/** Name used when a queue name is NULL. */
+#define SITQ_DEFAULT_QUEUE "default"
+/** Longest queue name, function name, unique key or worker id, in bytes. */
+#define SITQ_NAME_MAX 255
+
+/**
+ * Open a named queue on a backend. Cheap: a queue is a name bound to a
+ * backend; many handles may name the same queue.
+ *
+ * name: NULL for "default"; 1..SITQ_NAME_MAX bytes; copied.
+ * out:  receives the handle; free with sitq_queue_close before closing the
+ *       backend.
+ * Errors: SITQ_EINVAL (backend or out NULL, name empty or too long), SITQ_ENOMEM.
+ */
+sitq_code sitq_queue_open(sitq_backend *backend, const char *name, sitq_queue **out,
+                          sitq_error *err);
+
+/** Free a queue handle (stored tasks are untouched). NULL is a no-op. */
+void sitq_queue_close(sitq_queue *queue);
+
+/** The queue's name; valid while the handle lives. */
+const char *sitq_queue_name(const sitq_queue *queue);
+
+/** The backend the queue was opened on. */
+sitq_backend *sitq_queue_backend(const sitq_queue *queue);
+
+/* ------------------------------------------------------------------ */
+/* Enqueue                                                             */
+/* ------------------------------------------------------------------ */
+
+/**
+ * Options of one task. Initialise with sitq_task_options_init; all pointers
+ * are borrowed for the duration of the enqueue call only.
+ */
+typedef struct sitq_task_options {
+    int32_t priority;          /**< higher runs first; FIFO within a priority; default 0 */
+    sitq_time_us eta_us;       /**< run not before this absolute UTC time; 0 = no ETA */
+    double delay_s;            /**< or: run not before now + delay_s seconds (>= 0);
+                                    mutually exclusive with eta_us */
+    int32_t max_retries;       /**< retries after the first attempt, 0..1000000; default 0 */
+    double backoff_base_s;     /**< delay before retry n is base * 2^(n-1) seconds; default 1 */
+    double backoff_cap_s;      /**< upper bound of that delay, seconds; default 3600 */
+    double backoff_jitter;     /**< +- fraction of the delay chosen at random, 0..1; default 0.1 */
+    double timeout_s;          /**< run time limit in seconds; 0 = none. Cooperative in
+                                    threads: at the limit the attempt fails with a
+                                    timeout error and the handler's cancel flag is set */
+    const sitq_task_id *depends_on; /**< ids that must succeed before this task runs */
+    size_t n_depends_on;
+    const char *unique_key;    /**< NULL, or a key: while a task of this queue with the
+                                    same key is queued, waiting, scheduled or running,
+                                    enqueue returns that task's id instead (RQ/Celery
+                                    "once" semantics) */
+} sitq_task_options;
+
+/** Fill opts with the defaults listed in sitq_task_options. Thread-safe. */
+void sitq_task_options_init(sitq_task_options *opts);
+
+/**
+ * Enqueue one task and commit it before returning.
+ *
+ * function: handler name, 1..SITQ_NAME_MAX bytes; copied.
+ * payload:  payload_len bytes, copied (payload may be NULL when payload_len is 0).
+ * opts:     NULL for defaults.
+ * out_id:   receives the new (or, with a live unique_key, the existing) id.
+ *
+ * A dependency that already succeeded is satisfied; one that already failed
+ * or was cancelled makes the new task end failed at once, with an error that
+ * names that dependency (no task is ever left waiting forever).
+ *
+ * Errors: SITQ_EINVAL (bad argument; message names it), SITQ_EDEPENDENCY
+ * (a dependency id does not exist), SITQ_ESTORAGE, SITQ_ENOMEM.
+ * Thread-safe.
+ */
+sitq_code sitq_enqueue(sitq_queue *queue, const char *function, const void *payload,
+                       size_t payload_len, const sitq_task_options *opts,
+                       sitq_task_id *out_id, sitq_error *err);
+
+/** One task of a batch; see sitq_enqueue for the fields. */
+typedef struct sitq_task_spec {
+    const char *function;
+    const void *payload;
+    size_t payload_len;
+    const sitq_task_options *options;  /**< NULL for defaults */
+    const size_t *depends_on_index;    /**< indexes of EARLIER tasks of the same batch
+                                            this task depends on (a later or equal
+                                            index would be a cycle: SITQ_EDEPENDENCY) */
+    size_t n_depends_on_index;
+} sitq_task_spec;
+
+/**
+ * Enqueue n tasks in one transaction: either all are stored or none.
+ * Works at any size (100,000 tasks and more; no bound-parameter limits).
+ * out_ids must have room for n ids; out_ids[i] is the id of specs[i].
+ * Errors: as sitq_enqueue; the message says which index failed. Thread-safe.
+ */
+sitq_code sitq_enqueue_batch(sitq_queue *queue, const sitq_task_spec *specs, size_t n,
+                             sitq_task_id *out_ids, sitq_error *err);
+
+/* ------------------------------------------------------------------ */
+/* Results, status, operations                                         */
+/* ------------------------------------------------------------------ */
+
+/**
+ * Snapshot of a task: its status and, once finished, its result.
+ * Allocated by sitq; free with sitq_result_free. Strings are NUL-terminated
+ * or NULL; value is NULL when there is no result (it is also NUL-terminated
+ * one byte past value_len for convenience).
+ */
+typedef struct sitq_result {
+    sitq_task_id id;
+    char *queue;
+    char *function;
+    sitq_status status;
+    int32_t priority;
+    int32_t attempts;          /**< attempts started so far (claims) */
+    int32_t max_retries;
+    void *value;               /**< result bytes of a succeeded task */
+    size_t value_len;          /**< bytes */
+    char *error;               /**< error message of a failed/cancelled task */
+    char *traceback;           /**< traceback text, when the handler gave one */
+    char *worker_id;           /**< last worker that claimed it */
+    char *unique_key;
+    double progress;           /**< last progress reported by the handler, 0..1; -1 none */
+    int cancel_requested;      /**< 1 when cancel was asked while running */
+    double timeout_s;          /**< 0 = none */
+    size_t payload_len;        /**< bytes (payload itself: sitq_get_payload) */
+    sitq_time_us enqueued_at_us;
+    sitq_time_us eta_us;       /**< not before this time (ETA or retry backoff) */
+    sitq_time_us started_at_us;  /**< start of the last attempt; 0 = never */
+    sitq_time_us finished_at_us; /**< 0 = not finished */
+    sitq_task_id *depends_on;  /**< the task's dependencies */
+    size_t n_depends_on;
+} sitq_result;
+
+/** Free a result and everything it owns. NULL is a no-op. */
+void sitq_result_free(sitq_result *result);
+
+/**
+ * Read a task's current state (does not wait). *out is set to a new result
+ * owned by the caller.
+ * Errors: SITQ_EINVAL, SITQ_ENOTFOUND (no such id in this queue), SITQ_ESTORAGE,
+ * SITQ_ENOMEM. Thread-safe.
+ */
+sitq_code sitq_get_result(sitq_queue *queue, sitq_task_id id, sitq_result **out,
+                          sitq_error *err);
+
+/**
+ * Copy a task's payload. *out_payload (malloc'd, caller frees with free())
+ * and *out_len (bytes) receive it; *out_payload is NULL for an empty payload.
+ * Errors: SITQ_EINVAL, SITQ_ENOTFOUND, SITQ_ESTORAGE, SITQ_ENOMEM. Thread-safe.
+ */
+sitq_code sitq_get_payload(sitq_queue *queue, sitq_task_id id, void **out_payload,
+                           size_t *out_len, sitq_error *err);
+
+/**
+ * Wait until a task is finished (succeeded, failed or cancelled), then set
+ * *out to its result (caller frees).
+ *
+ * timeout_s: seconds; < 0 waits forever; 0 checks once.
+ * A completion in this process wakes the wait at once (condition variable);
+ * one in another process is seen by polling, starting at 1 ms and backing off
+ * to 25 ms.
+ *
+ * Errors: SITQ_ETIMEDOUT (not finished in time; *out is set to the current
+ * snapshot, which the caller frees) - a distinct outcome, not a result;
+ * SITQ_EINVAL, SITQ_ENOTFOUND, SITQ_ESTORAGE, SITQ_ENOMEM. Thread-safe.
+ */
+sitq_code sitq_wait(sitq_queue *queue, sitq_task_id id, double timeout_s, sitq_result **out,
+                    sitq_error *err);
+
+/**
+ * Cancel a task. A queued, waiting or scheduled task becomes cancelled and
+ * never runs (its dependents fail at once). A running task gets its cancel
+ * flag set (sitq_ctx_cancelled); it ends cancelled when its handler then
+ * fails, succeeded when it completes anyway.
+ * out_status (may be NULL) receives SITQ_CANCELLED or SITQ_RUNNING.
+ * Errors: SITQ_ESTATE (already finished), SITQ_ENOTFOUND, SITQ_EINVAL,
+ * SITQ_ESTORAGE. Thread-safe.
+ */
+sitq_code sitq_cancel(sitq_queue *queue, sitq_task_id id, sitq_status *out_status,
+                      sitq_error *err);
+
+/**
+ * Run a failed or cancelled task again (as RQ's requeue): attempts are reset
+ * to 0 and error, result and times cleared. It becomes queued, or waiting
+ * while some dependency has not yet succeeded. Dependents that already failed
+ * because of it stay failed: retry them too (they then wait for it).
+ * Errors: SITQ_ESTATE (the task is not failed/cancelled, or one of its
+ * dependencies failed or was cancelled: retry that first), SITQ_ENOTFOUND,
+ * SITQ_EINVAL, SITQ_ESTORAGE. Thread-safe.
+ */
+sitq_code sitq_retry(sitq_queue *queue, sitq_task_id id, sitq_error *err);
+
+/** Task counts of a queue, indexed by sitq_status. */
+typedef struct sitq_stats {
+    int64_t count[SITQ_STATUS_COUNT];
+    int64_t total;
+} sitq_stats;
+
+/**
+ * Count the queue's tasks by status.
+ * Errors: SITQ_EINVAL, SITQ_ESTORAGE. Thread-safe.
+ */
+sitq_code sitq_get_stats(sitq_queue *queue, sitq_stats *out, sitq_error *err);
+
+/**
+ * List tasks of the queue, newest id first.
+ * status: a sitq_status or SITQ_STATUS_ANY. limit: at most this many
+ * (1..1000000); offset: skip this many.
+ * *out_items receives an array of *out_count results; free it with
+ * sitq_result_list_free. The results do not carry value/traceback (NULL).
+ * Errors: SITQ_EINVAL, SITQ_ESTORAGE, SITQ_ENOMEM. Thread-safe.
+ */
+sitq_code sitq_list(sitq_queue *queue, int status, size_t limit, size_t offset,
+                    sitq_result ***out_items, size_t *out_count, sitq_error *err);
+
+/** Free an array from sitq_list. NULL is a no-op. */
+void sitq_result_list_free(sitq_result **items, size_t count);
+
+/**
+ * Delete finished tasks (succeeded, failed, cancelled) whose finish time is
+ * older than older_than_s seconds (>= 0) ago, with their results.
+ * out_purged (may be NULL) receives the number deleted.
+ * Errors: SITQ_EINVAL, SITQ_ESTORAGE. Thread-safe.
+ */
+sitq_code sitq_purge(sitq_queue *queue, double older_than_s, int64_t *out_purged,
+                     sitq_error *err);
+
+/* ------------------------------------------------------------------ */
+/* Retry backoff                                                       */
+/* ------------------------------------------------------------------ */
+
+/**
+ * Delay before retry number `retry` (1 = first retry), in microseconds:
+ * min(cap, base * 2^(retry-1)), then multiplied by (1 + jitter * (2u - 1))
+ * for u in [0,1) and clamped to [0, cap]. Never overflows, however large
+ * retry is. Invalid input (retry < 1, negative or non-finite base/cap,
+ * jitter outside 0..1) is clamped to the nearest valid value. Thread-safe.
+ * u is the random draw (pass a uniform value in [0,1); sitq uses its own).
+ */
+int64_t sitq_backoff_us(int32_t retry, double base_s, double cap_s, double jitter,
+                        double u);
+
+/* ------------------------------------------------------------------ */
+/* Worker                                                              */
+/* ------------------------------------------------------------------ */
+
+typedef struct sitq_worker sitq_worker;
+
+/** Per-attempt context handed to a handler; valid only during the call. */
+typedef struct sitq_task_ctx sitq_task_ctx;
+
+/** The running task's id. */
+sitq_task_id sitq_ctx_task_id(const sitq_task_ctx *ctx);
+/** The running attempt, 1 for the first. */
+int32_t sitq_ctx_attempt(const sitq_task_ctx *ctx);
+/** The task's max_retries. */
+int32_t sitq_ctx_max_retries(const sitq_task_ctx *ctx);
+/** The task's function name (valid during the call). */
+const char *sitq_ctx_function(const sitq_task_ctx *ctx);
+/** The task's timeout in seconds, 0 = none. */
+double sitq_ctx_timeout_s(const sitq_task_ctx *ctx);
+/**
+ * 1 when the handler should stop early: the task was cancelled, or its
+ * timeout passed, or its lease was lost. Cheap (an atomic load); thread-safe.
+ */
+int sitq_ctx_cancelled(const sitq_task_ctx *ctx);
+
+/**
+ * Report progress (fraction 0..1, or < 0 for "unknown") and renew the lease
+ * now. Handlers of long tasks may call it; the worker also renews leases on
+ * its own every heartbeat interval, so calling it is optional.
+ * Errors: SITQ_ELEASE (the lease was lost: stop working), SITQ_ESTORAGE.
+ */
+sitq_code sitq_ctx_heartbeat(sitq_task_ctx *ctx, double progress, sitq_error *err);
+
+/**
+ * Set the result bytes (copied). Call at most once per attempt; a later call
+ * replaces the earlier result. Returns SITQ_ENOMEM or SITQ_OK.
+ */
+sitq_code sitq_ctx_set_result(sitq_task_ctx *ctx, const void *data, size_t len);
+
+/**
+ * Set the result to a buffer allocated with malloc, taking ownership of it
+ * (no copy; sitq frees it). Returns SITQ_OK.
+ */
+sitq_code sitq_ctx_take_result(sitq_task_ctx *ctx, void *malloced, size_t len);
+
+/**
+ * Set the error message and optional traceback text of a failing attempt
+ * (both copied; either may be NULL). Returns SITQ_ENOMEM or SITQ_OK.
+ */
+sitq_code sitq_ctx_set_error(sitq_task_ctx *ctx, const char *message, const char *traceback);
+
+/**
+ * A task handler. Returns 0 on success (result set with sitq_ctx_set_result,
+ * or none) and non-zero on failure (message set with sitq_ctx_set_error, or
+ * a generic one is recorded). Called on a worker thread; the payload is
+ * valid only during the call. A failed attempt is retried with backoff while
+ * attempts <= max_retries.
+ */
+typedef int (*sitq_handler_fn)(sitq_task_ctx *ctx, const void *payload, size_t payload_len,
+                               void *user_data);
+
+/** Options of a worker. Initialise with sitq_worker_options_init. */
+typedef struct sitq_worker_options {
+    const char *worker_id;       /**< NULL: "host:pid:start-time:n", unique per
+                                      process incarnation (Oban's lesson) */
+    int concurrency;             /**< handler threads, 1..1024; default 1 */
+    int prefetch;                /**< tasks claimed beyond concurrency, 0..65536;
+                                      default = concurrency. Trade-off: more tasks
+                                      per commit, more tasks to recover on a crash */
+    double poll_interval_s;      /**< how often to look for tasks enqueued by other
+                                      processes, seconds; default 0.05 */
+    double lease_s;              /**< lease duration, seconds; default 30 */
+    double heartbeat_interval_s; /**< lease renewal and cancel-flag check period,
+                                      seconds; default min(lease/3, 1) */
+} sitq_worker_options;
+
+/** Fill opts with the defaults listed in sitq_worker_options. Thread-safe. */
+void sitq_worker_options_init(sitq_worker_options *opts);
+
+/**
+ * Create a worker for a queue (not started). The queue must outlive the worker.
+ * opts: NULL for defaults; copied.
+ * Errors: SITQ_EINVAL (option out of range: message names it), SITQ_ENOMEM.
+ */
+sitq_code sitq_worker_create(sitq_queue *queue, const sitq_worker_options *opts,
+                             sitq_worker **out, sitq_error *err);
+
+/**
+ * Register the handler for a function name (copied). A name ending in '*'
+ * matches every function starting with what precedes the '*'. user_data is
+ * passed to every call; the caller keeps it alive while the worker lives.
+ * Re-registering a name replaces its handler. Register before start.
+ * Errors: SITQ_EINVAL (NULL/empty/too long name, NULL fn), SITQ_ESTATE
+ * (worker already started), SITQ_ENOMEM.
+ */
+sitq_code sitq_worker_register(sitq_worker *worker, const char *function, sitq_handler_fn fn,
+                               void *user_data, sitq_error *err);
+
+/**
+ * Start the worker's threads: one dispatcher (claims in batches, commits
+ * completions in groups, renews leases, recovers expired leases) and
+ * `concurrency` handler threads. Returns at once.
+ * Errors: SITQ_ESTATE (already started, or no handler registered),
+ * SITQ_ESYSTEM (thread creation failed).
+ */
+sitq_code sitq_worker_start(sitq_worker *worker, sitq_error *err);
+
+/**
+ * Stop gracefully: claim nothing more, release claimed but unstarted tasks at
+ * once (they do not count as an attempt), let running tasks finish and record
+ * their results, then join the threads. timeout_s (< 0: no limit) bounds the
+ * wait for running tasks; when it passes, their cancel flags are set and
+ * SITQ_ETIMEDOUT is returned with the threads still finishing in the
+ * background (sitq_worker_free waits for them). A stopped worker can be
+ * started again. Stopping a worker that is not running returns SITQ_OK.
+ * Thread-safe against sitq_worker_start/stop on the same worker.
+ */
+sitq_code sitq_worker_stop(sitq_worker *worker, double timeout_s, sitq_error *err);
+
+/**
+ * Run one given task in the caller's thread, now, and set *out (may be NULL)
+ * to its result after the attempt (caller frees). The worker need not be
+ * started. If the attempt fails and retries remain, the task is scheduled for
+ * a retry as usual and *out shows it scheduled.
+ * Errors: SITQ_ENOTREADY (the task is waiting, scheduled, running elsewhere
+ * or finished: the message says which, and *out holds the current snapshot),
+ * SITQ_ENOHANDLER (no handler for its function), SITQ_ENOTFOUND, SITQ_EINVAL,
+ * SITQ_ESTORAGE. A failing handler is not an error of this call: see
+ * (*out)->status. Thread-safe.
+ */
+sitq_code sitq_worker_process_task(sitq_worker *worker, sitq_task_id id, sitq_result **out,
+                                   sitq_error *err);
+
+/** The worker's id (valid while the worker lives). */
+const char *sitq_worker_id(const sitq_worker *worker);
+
+/** Counters of one worker since creation. */
+typedef struct sitq_worker_stats {
+    int64_t claimed;     /**< tasks claimed */
+    int64_t succeeded;   /**< attempts that succeeded */
+    int64_t failed;      /**< attempts that failed (including timeouts) */
+    int64_t released;    /**< claimed tasks released unstarted */
+    int64_t lost;        /**< completions dropped because the lease was lost */
+    int64_t commits;     /**< write transactions of the dispatcher */
+    int running;         /**< attempts running now */
+} sitq_worker_stats;
+
+/** Copy the worker's counters into *out. Thread-safe. */
+void sitq_worker_get_stats(const sitq_worker *worker, sitq_worker_stats *out);
+
+/**
+ * Stop (without a time limit) and free a worker. NULL is a no-op. Must not
+ * race with other calls on the same worker.
+ */
+void sitq_worker_free(sitq_worker *worker);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SITQ_H */

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Install the Debian packages sitq needs to build, test and run its demo,
+# only those that are missing (no network is used when all are present).
+set -euo pipefail
+
+packages=(
+  gcc make cmake pkg-config           # toolchain
+  libsqlite3-dev sqlite3              # embedded backend; sqlite3 CLI checks the demo
+  libjansson-dev                      # JSON output of the sitq command
+  libcmocka-dev                       # C unit tests
+  zlib1g-dev                          # the demo reads gzip-compressed CSV
+  python3-dev python3-setuptools python3-pip   # the Python binding (Debian's /usr/bin/python3)
+  python3-pytest python3-numpy python3-pandas python3-cloudpickle
+  procps                              # ps/pgrep used by process tests
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,115 @@
+/* sq.h - internals of the SQLite backend, shared by its files. */
+#ifndef SITQ_SQ_H
+#define SITQ_SQ_H
+
+#include "backend/backend.h"
+#include "core/internal.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+
+/* Stored states. SITQ_SCHEDULED is never stored: it is a queued task whose
+ * run_at_us lies in the future. */
+enum { SQ_QUEUED = 0, SQ_WAITING = 1, SQ_RUNNING = 3, SQ_SUCCEEDED = 4, SQ_FAILED = 5,
+       SQ_CANCELLED = 6 };
+
+/* Prepared statements, prepared once per connection and reused. */
+typedef enum sq_stmt_id {
+    ST_BEGIN_IMMEDIATE, ST_BEGIN, ST_COMMIT, ST_ROLLBACK,
+    ST_INSERT_TASK, ST_INSERT_DEP, ST_DEP_STATE, ST_UNIQUE_FIND,
+    ST_GET, ST_GET_DEPS, ST_PAYLOAD, ST_TASK_STATE,
+    ST_CLAIM, ST_CLAIM_ID, ST_SUCCEED, ST_RESOLVE, ST_FAIL_INFO, ST_REQUEUE, ST_FINISH,
+    ST_PROPAGATE, ST_HEARTBEAT, ST_RELEASE, ST_REAP_SELECT, ST_SET_CANCEL_FLAG,
+    ST_RETRY_DEPS, ST_RETRY_SET, ST_STATS,
+    ST_LIST_ANY, ST_LIST_STATE, ST_LIST_QUEUED, ST_LIST_SCHEDULED,
+    ST_PURGE_DEPS, ST_PURGE,
+    ST_COUNT
+} sq_stmt_id;
+
+/* SQL text of each statement (sqlite_sql.c). */
+extern const char *const sq_sql[ST_COUNT];
+
+typedef struct sq_conn {
+    sqlite3 *db;
+    sqlite3_stmt *st[ST_COUNT];
+    int busy_timeout_ms;
+    int64_t busy_start_us;
+} sq_conn;
+
+typedef struct sq_backend {
+    sitq_backend head;
+    char *path;
+    sitq_sqlite_options opts;
+    pthread_mutex_t write_mu; /* serialises this process's writers (lesson 2) */
+    sq_conn writer;
+    pthread_mutex_t read_mu;
+    pthread_cond_t read_cv;
+    sq_conn *readers;
+    int *reader_busy;
+    int n_readers;
+} sq_backend;
+
+/* Reset and return the prepared statement id of conn (preparing it on first
+ * use), or NULL with err filled. */
+sqlite3_stmt *sq_stmt(sq_conn *c, sq_stmt_id id, sitq_error *err);
+
+/* Map a SQLite failure to SITQ_ESTORAGE with the database's message. */
+sitq_code sq_fail(sq_conn *c, sitq_error *err, const char *what);
+
+/* Write transaction: lock the writer, BEGIN IMMEDIATE (waiting out other
+ * processes). sq_write_end commits when rc == SITQ_OK, otherwise rolls back;
+ * it always unlocks and returns the final code. */
+sitq_code sq_write_begin(sq_backend *b, sitq_error *err);
+sitq_code sq_write_end(sq_backend *b, sitq_code rc, sitq_error *err);
+
+/* Borrow a connection for reading (a reader, or the writer when there are
+ * none), and give it back. */
+sq_conn *sq_read_acquire(sq_backend *b);
+void sq_read_release(sq_backend *b, sq_conn *c);
+
+/* Step a statement that returns no rows; SITQ_OK or SITQ_ESTORAGE. */
+sitq_code sq_exec(sq_conn *c, sqlite3_stmt *st, sitq_error *err, const char *what);
+
+/* Bind text/blob without copying: the caller keeps them alive until reset. */
+void sq_bind_text(sqlite3_stmt *st, int i, const char *s);
+void sq_bind_blob(sqlite3_stmt *st, int i, const void *p, size_t n);
+
+/* Column helpers returning malloc'd copies (NULL for SQL NULL). */
+char *sq_col_text(sqlite3_stmt *st, int i);
+void *sq_col_blob(sqlite3_stmt *st, int i, size_t *len);
+
+/* Dependency resolution inside a write transaction (sqlite_deps.c). */
+sitq_code sq_resolve_dependents(sq_conn *c, sitq_task_id id, sitq_time_us now, sitq_error *err);
+sitq_code sq_fail_dependents(sq_conn *c, sitq_task_id id, int cancelled, sitq_time_us now,
+                             size_t *n_failed, sitq_error *err);
+
+/* Record a terminal failure/cancel of task id and fail its dependents. */
+sitq_code sq_finish_failed(sq_conn *c, sitq_task_id id, int state, const char *error,
+                           const char *traceback, sitq_time_us now, size_t *n_finished,
+                           sitq_error *err);
+
+/* The operations of the backend vtable, per file. */
+sitq_code sq_enqueue(sitq_backend *b, const char *queue, const sitq_task_spec *specs, size_t n,
+                     sitq_task_id *ids, sitq_error *err);
+sitq_code sq_get(sitq_backend *b, const char *queue, sitq_task_id id, int with_value,
+                 sitq_result **out, sitq_error *err);
+sitq_code sq_get_conn(sq_conn *c, const char *queue, sitq_task_id id, int with_value,
+                      sitq_result **out, sitq_error *err);
+sitq_code sq_payload(sitq_backend *b, const char *queue, sitq_task_id id, void **out,
+                     size_t *len, sitq_error *err);
+sitq_code sq_stats(sitq_backend *b, const char *queue, sitq_stats *out, sitq_error *err);
+sitq_code sq_list(sitq_backend *b, const char *queue, int status, size_t limit, size_t offset,
+                  sitq_result ***items, size_t *count, sitq_error *err);
+sitq_code sq_cancel(sitq_backend *b, const char *queue, sitq_task_id id, sitq_status *out,
+                    size_t *n_finished, sitq_error *err);
+sitq_code sq_retry(sitq_backend *b, const char *queue, sitq_task_id id, sitq_error *err);
+sitq_code sq_purge(sitq_backend *b, const char *queue, sitq_time_us before_us, int64_t *purged,
+                   sitq_error *err);
+sitq_code sq_cycle(sitq_backend *b, sitq_cycle *c, sitq_error *err);
+sitq_code sq_claim_id(sitq_backend *b, const char *queue, sitq_task_id id, sitq_cycle *c,
+                      sitq_result **snapshot, sitq_error *err);
+
+/* Schema creation and version check (sqlite_schema.c). */
+sitq_code sq_schema_init(sq_backend *b, sitq_error *err);
+
+#endif

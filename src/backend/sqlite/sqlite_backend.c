@@ -1,0 +1,279 @@
+/* sqlite_backend.c - the SQLite backend object: connections, pragmas,
+ * statement cache, write transactions and the reader pool. */
+#include "sq.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void sq_close(sitq_backend *base);
+
+static const sitq_backend_ops sq_ops = {
+    .name = "sqlite",
+    .close = sq_close,
+    .enqueue = sq_enqueue,
+    .get = sq_get,
+    .payload = sq_payload,
+    .cancel = sq_cancel,
+    .retry = sq_retry,
+    .stats = sq_stats,
+    .list = sq_list,
+    .purge = sq_purge,
+    .cycle = sq_cycle,
+    .claim_id = sq_claim_id,
+};
+
+sqlite3_stmt *sq_stmt(sq_conn *c, sq_stmt_id id, sitq_error *err) {
+    sqlite3_stmt *st = c->st[id];
+    if (st) {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        return st;
+    }
+    if (sqlite3_prepare_v3(c->db, sq_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) !=
+        SQLITE_OK) {
+        sq_fail(c, err, "preparing a statement");
+        return NULL;
+    }
+    c->st[id] = st;
+    return st;
+}
+
+sitq_code sq_fail(sq_conn *c, sitq_error *err, const char *what) {
+    int code = sqlite3_extended_errcode(c->db);
+    return sitq_fail(err, SITQ_ESTORAGE, "database error while %s: %s (SQLite code %d)", what,
+                     sqlite3_errmsg(c->db), code);
+}
+
+sitq_code sq_exec(sq_conn *c, sqlite3_stmt *st, sitq_error *err, const char *what) {
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE || rc == SQLITE_ROW) {
+        sqlite3_reset(st);
+        return SITQ_OK;
+    }
+    sitq_code code = sq_fail(c, err, what);
+    sqlite3_reset(st);
+    return code;
+}
+
+void sq_bind_text(sqlite3_stmt *st, int i, const char *s) {
+    if (s) sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+    else sqlite3_bind_null(st, i);
+}
+
+void sq_bind_blob(sqlite3_stmt *st, int i, const void *p, size_t n) {
+    if (p) sqlite3_bind_blob64(st, i, p, (sqlite3_uint64)n, SQLITE_STATIC);
+    else if (n == 0) sqlite3_bind_zeroblob(st, i, 0);
+    else sqlite3_bind_null(st, i);
+}
+
+char *sq_col_text(sqlite3_stmt *st, int i) {
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return t ? strdup((const char *)t) : NULL;
+}
+
+void *sq_col_blob(sqlite3_stmt *st, int i, size_t *len) {
+    *len = 0;
+    if (sqlite3_column_type(st, i) == SQLITE_NULL) return NULL;
+    const void *p = sqlite3_column_blob(st, i);
+    size_t n = (size_t)sqlite3_column_bytes(st, i);
+    char *copy = malloc(n + 1); /* +1: NUL past the end, for convenience */
+    if (!copy) return NULL;
+    if (n) memcpy(copy, p, n);
+    copy[n] = '\0';
+    *len = n;
+    return copy;
+}
+
+/* SQLite's own busy handler sleeps up to 100 ms between tries and can miss
+ * every gap under steady load (lesson 2). Ours retries every 50..1000 us,
+ * randomised, until the connection's busy timeout. */
+static int busy_handler(void *arg, int count) {
+    sq_conn *c = arg;
+    int64_t now = sitq_mono_us();
+    if (count == 0) c->busy_start_us = now;
+    if (now - c->busy_start_us > (int64_t)c->busy_timeout_ms * 1000) return 0;
+    int64_t cap = count < 20 ? 200 : 1000;
+    sitq_sleep_us(50 + (int64_t)(sitq_rand64() % (uint64_t)cap));
+    return 1;
+}
+
+static void conn_close(sq_conn *c) {
+    for (int i = 0; i < ST_COUNT; i++) sqlite3_finalize(c->st[i]);
+    memset(c->st, 0, sizeof c->st);
+    if (c->db) sqlite3_close_v2(c->db);
+    c->db = NULL;
+}
+
+static sitq_code conn_pragma(sq_conn *c, const char *sql, sitq_error *err) {
+    char *msg = NULL;
+    if (sqlite3_exec(c->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        sitq_code rc = sitq_fail(err, SITQ_ESTORAGE, "database error running \"%s\": %s", sql,
+                                 msg ? msg : sqlite3_errmsg(c->db));
+        sqlite3_free(msg);
+        return rc;
+    }
+    return SITQ_OK;
+}
+
+static sitq_code conn_open(sq_backend *b, sq_conn *c, int readonly, sitq_error *err) {
+    memset(c, 0, sizeof *c);
+    c->busy_timeout_ms = b->opts.busy_timeout_ms;
+    /* NOMUTEX: each connection is used by one thread at a time (we lock). */
+    int flags = SQLITE_OPEN_NOMUTEX |
+                (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    if (sqlite3_open_v2(b->path, &c->db, flags, NULL) != SQLITE_OK) {
+        sitq_code rc = sitq_fail(err, SITQ_ESTORAGE, "cannot open database %s: %s", b->path,
+                                 c->db ? sqlite3_errmsg(c->db) : "out of memory");
+        conn_close(c);
+        return rc;
+    }
+    sqlite3_extended_result_codes(c->db, 1);
+    sqlite3_busy_handler(c->db, busy_handler, c);
+    static const char *const sync_sql[] = {
+        "PRAGMA synchronous=OFF", "PRAGMA synchronous=NORMAL", "PRAGMA synchronous=FULL",
+        "PRAGMA synchronous=EXTRA"};
+    sitq_code rc = conn_pragma(c, sync_sql[b->opts.synchronous], err);
+    if (!rc) rc = conn_pragma(c, "PRAGMA temp_store=MEMORY", err);
+    if (!rc && !readonly) {
+        int mem = strcmp(b->path, ":memory:") == 0;
+        if (!mem)
+            rc = conn_pragma(c, b->opts.enable_wal ? "PRAGMA journal_mode=WAL"
+                                                   : "PRAGMA journal_mode=DELETE", err);
+        /* Keep the WAL bounded: truncate it to 64 MiB after checkpoints. */
+        if (!rc) rc = conn_pragma(c, "PRAGMA journal_size_limit=67108864", err);
+    }
+    if (rc) conn_close(c);
+    return rc;
+}
+
+static void sq_close(sitq_backend *base) {
+    sq_backend *b = (sq_backend *)base;
+    if (!b) return;
+    if (b->writer.db) {
+        /* Fold the WAL back into the database on a clean close. */
+        sqlite3_wal_checkpoint_v2(b->writer.db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    }
+    for (int i = 0; i < b->n_readers; i++) conn_close(&b->readers[i]);
+    conn_close(&b->writer);
+    free(b->readers);
+    free(b->reader_busy);
+    pthread_mutex_destroy(&b->write_mu);
+    pthread_mutex_destroy(&b->read_mu);
+    pthread_cond_destroy(&b->read_cv);
+    sitq_backend_head_destroy(&b->head);
+    free(b->path);
+    free(b);
+}
+
+sitq_code sitq_backend_open_sqlite(const char *path, const sitq_sqlite_options *opts,
+                                   sitq_backend **out, sitq_error *err) {
+    if (!out) return sitq_fail(err, SITQ_EINVAL, "out must not be NULL");
+    *out = NULL;
+    if (!path || !*path) return sitq_fail(err, SITQ_EINVAL, "path must be a non-empty file name");
+    sitq_sqlite_options o;
+    if (opts) o = *opts;
+    else sitq_sqlite_options_init(&o);
+    if (o.enable_wal != 0 && o.enable_wal != 1)
+        return sitq_fail(err, SITQ_EINVAL, "options.enable_wal must be 0 or 1, got %d", o.enable_wal);
+    if ((int)o.synchronous < SITQ_SYNC_OFF || (int)o.synchronous > SITQ_SYNC_EXTRA)
+        return sitq_fail(err, SITQ_EINVAL, "options.synchronous must be a sitq_sync_mode, got %d",
+                         (int)o.synchronous);
+    if (o.busy_timeout_ms < 0)
+        return sitq_fail(err, SITQ_EINVAL, "options.busy_timeout_ms must be >= 0, got %d",
+                         o.busy_timeout_ms);
+    if (o.reader_connections < 0 || o.reader_connections > 64)
+        return sitq_fail(err, SITQ_EINVAL, "options.reader_connections must be 0..64, got %d",
+                         o.reader_connections);
+    if (sqlite3_threadsafe() == 0)
+        return sitq_fail(err, SITQ_ESTORAGE, "the system SQLite was built without thread support");
+
+    sq_backend *b = calloc(1, sizeof *b);
+    if (!b) return sitq_fail(err, SITQ_ENOMEM, "out of memory opening %s", path);
+    if (sitq_backend_head_init(&b->head, &sq_ops) != 0) {
+        free(b);
+        return sitq_fail(err, SITQ_ESYSTEM, "cannot initialise mutexes");
+    }
+    pthread_mutex_init(&b->write_mu, NULL);
+    pthread_mutex_init(&b->read_mu, NULL);
+    pthread_cond_init(&b->read_cv, NULL);
+    b->opts = o;
+    b->path = strdup(path);
+    if (!b->path) {
+        sq_close(&b->head);
+        return sitq_fail(err, SITQ_ENOMEM, "out of memory opening %s", path);
+    }
+    sitq_code rc = conn_open(b, &b->writer, 0, err);
+    if (!rc) rc = sq_schema_init(b, err);
+    int n = strcmp(path, ":memory:") == 0 ? 0 : o.reader_connections;
+    if (!rc && n > 0) {
+        b->readers = calloc((size_t)n, sizeof *b->readers);
+        b->reader_busy = calloc((size_t)n, sizeof *b->reader_busy);
+        if (!b->readers || !b->reader_busy) rc = sitq_fail(err, SITQ_ENOMEM, "out of memory");
+        for (int i = 0; !rc && i < n; i++) {
+            rc = conn_open(b, &b->readers[i], 1, err);
+            if (!rc) b->n_readers++;
+        }
+    }
+    if (rc) {
+        sq_close(&b->head);
+        return rc;
+    }
+    *out = &b->head;
+    return sitq_ok(err);
+}
+
+sitq_code sq_write_begin(sq_backend *b, sitq_error *err) {
+    pthread_mutex_lock(&b->write_mu);
+    sqlite3_stmt *st = sq_stmt(&b->writer, ST_BEGIN_IMMEDIATE, err);
+    if (!st) {
+        pthread_mutex_unlock(&b->write_mu);
+        return SITQ_ESTORAGE;
+    }
+    sitq_code rc = sq_exec(&b->writer, st, err, "starting a write transaction");
+    if (rc) pthread_mutex_unlock(&b->write_mu);
+    return rc;
+}
+
+sitq_code sq_write_end(sq_backend *b, sitq_code rc, sitq_error *err) {
+    sq_conn *c = &b->writer;
+    if (rc == SITQ_OK) {
+        sqlite3_stmt *st = sq_stmt(c, ST_COMMIT, err);
+        rc = st ? sq_exec(c, st, err, "committing") : SITQ_ESTORAGE;
+    }
+    if (rc != SITQ_OK && sqlite3_get_autocommit(c->db) == 0) {
+        sqlite3_stmt *st = sq_stmt(c, ST_ROLLBACK, NULL);
+        if (st) sq_exec(c, st, NULL, "rolling back");
+    }
+    pthread_mutex_unlock(&b->write_mu);
+    return rc;
+}
+
+sq_conn *sq_read_acquire(sq_backend *b) {
+    if (b->n_readers == 0) {
+        pthread_mutex_lock(&b->write_mu);
+        return &b->writer;
+    }
+    pthread_mutex_lock(&b->read_mu);
+    for (;;) {
+        for (int i = 0; i < b->n_readers; i++) {
+            if (!b->reader_busy[i]) {
+                b->reader_busy[i] = 1;
+                pthread_mutex_unlock(&b->read_mu);
+                return &b->readers[i];
+            }
+        }
+        pthread_cond_wait(&b->read_cv, &b->read_mu);
+    }
+}
+
+void sq_read_release(sq_backend *b, sq_conn *c) {
+    if (c == &b->writer) {
+        pthread_mutex_unlock(&b->write_mu);
+        return;
+    }
+    pthread_mutex_lock(&b->read_mu);
+    b->reader_busy[c - b->readers] = 0;
+    pthread_cond_signal(&b->read_cv);
+    pthread_mutex_unlock(&b->read_mu);
+}

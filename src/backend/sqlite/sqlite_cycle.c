@@ -1,0 +1,293 @@
+/* sqlite_cycle.c - the worker's write path. One transaction per dispatcher
+ * cycle records completions (group commit), renews leases, releases
+ * unstarted tasks, recovers lapsed leases and claims the next batch
+ * (lessons 1, 3, 4, 5 and 9 of ../shared/notes). */
+#include "sq.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int64_t new_lease_token(void) {
+    int64_t t = (int64_t)(sitq_rand64() >> 1);
+    return t ? t : 1;
+}
+
+static sitq_code apply_success(sq_conn *c, sitq_completion *k, size_t *n_finished,
+                               sitq_error *err) {
+    sqlite3_stmt *st = sq_stmt(c, ST_SUCCEED, err);
+    if (!st) return SITQ_ESTORAGE;
+    sqlite3_bind_int64(st, 1, k->id);
+    sqlite3_bind_int64(st, 2, k->lease_token);
+    if (k->value) sq_bind_blob(st, 3, k->value, k->value_len);
+    sqlite3_bind_int64(st, 4, k->finished_at_us);
+    sitq_code rc = sq_exec(c, st, err, "recording a success");
+    if (rc) return rc;
+    k->applied = sqlite3_changes(c->db) == 1;
+    if (!k->applied) return SITQ_OK; /* lease lost: a newer attempt owns the task */
+    (*n_finished)++;
+    return sq_resolve_dependents(c, k->id, k->finished_at_us, err);
+}
+
+static sitq_code requeue(sq_conn *c, sitq_task_id id, sitq_time_us run_at, const char *error,
+                         const char *traceback, sitq_error *err) {
+    sqlite3_stmt *st = sq_stmt(c, ST_REQUEUE, err);
+    if (!st) return SITQ_ESTORAGE;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, run_at);
+    sq_bind_text(st, 3, error);
+    sq_bind_text(st, 4, traceback);
+    return sq_exec(c, st, err, "scheduling a retry");
+}
+
+static sitq_code apply_failure(sq_conn *c, sitq_completion *k, size_t *n_finished,
+                               sitq_error *err) {
+    sqlite3_stmt *st = sq_stmt(c, ST_FAIL_INFO, err);
+    if (!st) return SITQ_ESTORAGE;
+    sqlite3_bind_int64(st, 1, k->id);
+    sqlite3_bind_int64(st, 2, k->lease_token);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+        sqlite3_reset(st);
+        k->applied = 0;
+        return SITQ_OK;
+    }
+    if (rc != SQLITE_ROW) {
+        sitq_code code = sq_fail(c, err, "reading a failed task");
+        sqlite3_reset(st);
+        return code;
+    }
+    int32_t attempts = sqlite3_column_int(st, 0);
+    int32_t max_retries = sqlite3_column_int(st, 1);
+    double base_s = (double)sqlite3_column_int64(st, 2) / 1e6;
+    double cap_s = (double)sqlite3_column_int64(st, 3) / 1e6;
+    double jitter = sqlite3_column_double(st, 4);
+    int cancel = sqlite3_column_int(st, 5);
+    sqlite3_reset(st);
+    k->applied = 1;
+    const char *error = k->error ? k->error : "the handler failed without a message";
+    if (cancel) {
+        char msg[SITQ_ERROR_MESSAGE_SIZE];
+        snprintf(msg, sizeof msg, "cancelled while running: %s", error);
+        return sq_finish_failed(c, k->id, SQ_CANCELLED, msg, k->traceback, k->finished_at_us,
+                                n_finished, err);
+    }
+    if (attempts <= max_retries) {
+        int64_t delay = sitq_backoff_us(attempts, base_s, cap_s, jitter, sitq_rand_unit());
+        return requeue(c, k->id, k->finished_at_us + delay, error, k->traceback, err);
+    }
+    return sq_finish_failed(c, k->id, SQ_FAILED, error, k->traceback, k->finished_at_us,
+                            n_finished, err);
+}
+
+static sitq_code apply_heartbeat(sq_conn *c, sitq_heartbeat *h, sitq_time_us lease_until,
+                                 sitq_error *err) {
+    sqlite3_stmt *st = sq_stmt(c, ST_HEARTBEAT, err);
+    if (!st) return SITQ_ESTORAGE;
+    sqlite3_bind_int64(st, 1, h->id);
+    sqlite3_bind_int64(st, 2, h->lease_token);
+    sqlite3_bind_int64(st, 3, lease_until);
+    if (h->progress >= 0) sqlite3_bind_double(st, 4, h->progress);
+    int rc = sqlite3_step(st);
+    sitq_code code = SITQ_OK;
+    if (rc == SQLITE_ROW) {
+        h->lost = 0;
+        h->cancel_requested = sqlite3_column_int(st, 0);
+        rc = sqlite3_step(st);
+    } else {
+        h->lost = 1;
+    }
+    if (rc != SQLITE_DONE) code = sq_fail(c, err, "renewing a lease");
+    sqlite3_reset(st);
+    return code;
+}
+
+static sitq_code apply_release(sq_conn *c, const sitq_release *r, sitq_error *err) {
+    sqlite3_stmt *st = sq_stmt(c, ST_RELEASE, err);
+    if (!st) return SITQ_ESTORAGE;
+    sqlite3_bind_int64(st, 1, r->id);
+    sqlite3_bind_int64(st, 2, r->lease_token);
+    return sq_exec(c, st, err, "releasing a task");
+}
+
+/* Recover tasks whose lease lapsed: their worker died or hung. The attempt
+ * was counted when it was claimed, so a task that kills its worker cannot
+ * loop forever. */
+static sitq_code reap(sq_conn *c, sitq_time_us now, sitq_cycle *cy, sitq_error *err) {
+    enum { MAX_REAP = 1000 };
+    struct lapsed {
+        sitq_task_id id;
+        int32_t attempts, max_retries;
+        int cancel;
+        char worker[64];
+    } *v = NULL;
+    size_t n = 0;
+    sqlite3_stmt *st = sq_stmt(c, ST_REAP_SELECT, err);
+    if (!st) return SITQ_ESTORAGE;
+    sqlite3_bind_int64(st, 1, now);
+    int rc;
+    sitq_code code = SITQ_OK;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (!v && !(v = malloc(MAX_REAP * sizeof *v))) {
+            code = sitq_fail(err, SITQ_ENOMEM, "out of memory recovering leases");
+            break;
+        }
+        if (n == MAX_REAP) break;
+        v[n].id = sqlite3_column_int64(st, 0);
+        v[n].attempts = sqlite3_column_int(st, 1);
+        v[n].max_retries = sqlite3_column_int(st, 2);
+        const unsigned char *w = sqlite3_column_text(st, 3);
+        snprintf(v[n].worker, sizeof v[n].worker, "%s", w ? (const char *)w : "?");
+        v[n].cancel = sqlite3_column_int(st, 4);
+        n++;
+    }
+    if (!code && rc != SQLITE_DONE && rc != SQLITE_ROW) code = sq_fail(c, err, "finding lapsed leases");
+    sqlite3_reset(st);
+    for (size_t i = 0; i < n && !code; i++) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "worker %s was lost: its lease expired during attempt %d",
+                 v[i].worker, (int)v[i].attempts);
+        if (v[i].cancel)
+            code = sq_finish_failed(c, v[i].id, SQ_CANCELLED, msg, NULL, now, &cy->n_finished, err);
+        else if (v[i].attempts <= v[i].max_retries)
+            code = requeue(c, v[i].id, now, msg, NULL, err);
+        else
+            code = sq_finish_failed(c, v[i].id, SQ_FAILED, msg, NULL, now, &cy->n_finished, err);
+        if (!code) cy->n_reaped++;
+    }
+    free(v);
+    return code;
+}
+
+static int cmp_claimed(const void *a, const void *b) {
+    const sitq_claimed *x = a, *y = b;
+    if (x->priority != y->priority) return x->priority > y->priority ? -1 : 1;
+    if (x->run_at_us != y->run_at_us) return x->run_at_us < y->run_at_us ? -1 : 1;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+/* Read the RETURNING rows of a claim into cy->claimed. */
+static sitq_code read_claimed(sq_conn *c, sqlite3_stmt *st, sitq_cycle *cy, int64_t token,
+                              sitq_time_us lease_until, sitq_error *err) {
+    int rc;
+    sitq_code code = SITQ_OK;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (code || cy->n_claimed >= cy->claim_max) continue; /* drain; never happens */
+        sitq_claimed *t = &cy->claimed[cy->n_claimed];
+        memset(t, 0, sizeof *t);
+        t->id = sqlite3_column_int64(st, 0);
+        t->function = sq_col_text(st, 1);
+        t->payload = sq_col_blob(st, 2, &t->payload_len);
+        t->attempt = sqlite3_column_int(st, 3);
+        t->max_retries = sqlite3_column_int(st, 4);
+        t->priority = sqlite3_column_int(st, 5);
+        t->run_at_us = sqlite3_column_int64(st, 6);
+        t->timeout_us = sqlite3_column_int64(st, 7);
+        t->lease_token = token;
+        t->lease_until_us = lease_until;
+        cy->n_claimed++;
+        if (!t->function || (sqlite3_column_bytes(st, 2) > 0 && !t->payload))
+            code = sitq_fail(err, SITQ_ENOMEM, "out of memory reading claimed tasks");
+    }
+    if (!code && rc != SQLITE_DONE) code = sq_fail(c, err, "claiming tasks");
+    sqlite3_reset(st);
+    return code;
+}
+
+static void drop_claimed(sitq_cycle *cy) {
+    for (size_t i = 0; i < cy->n_claimed; i++) sitq_claimed_clear(&cy->claimed[i]);
+    cy->n_claimed = 0;
+}
+
+static void bind_claim(sqlite3_stmt *st, int64_t token, sitq_time_us lease_until,
+                       const char *worker, sitq_time_us now) {
+    sqlite3_bind_int64(st, 1, token);
+    sqlite3_bind_int64(st, 2, lease_until);
+    sq_bind_text(st, 3, worker);
+    sqlite3_bind_int64(st, 4, now);
+}
+
+sitq_code sq_cycle(sitq_backend *base, sitq_cycle *cy, sitq_error *err) {
+    sq_backend *b = (sq_backend *)base;
+    sq_conn *c = &b->writer;
+    cy->n_claimed = cy->n_finished = cy->n_reaped = 0;
+    sitq_code rc = sq_write_begin(b, err);
+    if (rc) return rc;
+    sitq_time_us now = sitq_now_us();
+    sitq_time_us lease_until = now + cy->lease_us;
+    for (size_t i = 0; i < cy->n_completions && !rc; i++) {
+        sitq_completion *k = &cy->completions[i];
+        rc = k->ok ? apply_success(c, k, &cy->n_finished, err)
+                   : apply_failure(c, k, &cy->n_finished, err);
+    }
+    for (size_t i = 0; i < cy->n_releases && !rc; i++) rc = apply_release(c, &cy->releases[i], err);
+    for (size_t i = 0; i < cy->n_heartbeats && !rc; i++)
+        rc = apply_heartbeat(c, &cy->heartbeats[i], lease_until, err);
+    if (!rc && cy->reap) rc = reap(c, now, cy, err);
+    if (!rc && cy->claim_max > 0) {
+        int64_t token = new_lease_token();
+        sqlite3_stmt *st = sq_stmt(c, ST_CLAIM, err);
+        if (!st) rc = SITQ_ESTORAGE;
+        else {
+            bind_claim(st, token, lease_until, cy->worker_id, now);
+            sq_bind_text(st, 5, cy->queue);
+            sq_bind_text(st, 6, cy->functions_json ? cy->functions_json : "[]");
+            sq_bind_text(st, 7, cy->prefixes_json ? cy->prefixes_json : "[]");
+            sqlite3_bind_int64(st, 8, (sqlite3_int64)cy->claim_max);
+            rc = read_claimed(c, st, cy, token, lease_until, err);
+        }
+    }
+    rc = sq_write_end(b, rc, err);
+    if (rc) {
+        /* Nothing was committed: no claim holds, no completion was recorded. */
+        drop_claimed(cy);
+        for (size_t i = 0; i < cy->n_completions; i++) cy->completions[i].applied = 0;
+        cy->n_finished = cy->n_reaped = 0;
+        return rc;
+    }
+    /* RETURNING order is unspecified: run in priority, then FIFO, order. */
+    qsort(cy->claimed, cy->n_claimed, sizeof *cy->claimed, cmp_claimed);
+    return sitq_ok(err);
+}
+
+sitq_code sq_claim_id(sitq_backend *base, const char *queue, sitq_task_id id, sitq_cycle *cy,
+                      sitq_result **snapshot, sitq_error *err) {
+    sq_backend *b = (sq_backend *)base;
+    sq_conn *c = &b->writer;
+    cy->n_claimed = 0;
+    *snapshot = NULL;
+    sitq_code rc = sq_write_begin(b, err);
+    if (rc) return rc;
+    sitq_time_us now = sitq_now_us();
+    sitq_time_us lease_until = now + cy->lease_us;
+    int64_t token = new_lease_token();
+    sqlite3_stmt *st = sq_stmt(c, ST_CLAIM_ID, err);
+    if (!st) rc = SITQ_ESTORAGE;
+    else {
+        bind_claim(st, token, lease_until, cy->worker_id, now);
+        sqlite3_bind_int64(st, 5, id);
+        sq_bind_text(st, 6, queue);
+        rc = read_claimed(c, st, cy, token, lease_until, err);
+    }
+    sitq_code status = SITQ_OK;
+    if (!rc && cy->n_claimed == 0) {
+        rc = sq_get_conn(c, queue, id, 0, snapshot, err);
+        if (!rc) {
+            sitq_status s = (*snapshot)->status;
+            const char *why = s == SITQ_WAITING     ? "it is waiting for its dependencies"
+                              : s == SITQ_SCHEDULED ? "its ETA (or retry backoff) is in the future"
+                              : s == SITQ_RUNNING   ? "it is running on a worker"
+                                                    : "it has already finished";
+            status = sitq_fail(err, SITQ_ENOTREADY, "task %lld is %s and cannot run now: %s",
+                               (long long)id, sitq_status_name(s), why);
+        }
+    }
+    rc = sq_write_end(b, rc, err);
+    if (rc) {
+        drop_claimed(cy);
+        sitq_result_free(*snapshot);
+        *snapshot = NULL;
+        return rc;
+    }
+    return status ? status : sitq_ok(err);
+}

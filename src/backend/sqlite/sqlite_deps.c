@@ -1,0 +1,45 @@
+/* sqlite_deps.c - dependency resolution inside a write transaction: success
+ * releases dependents whose last dependency it was; failure or cancel fails
+ * every dependent at once, transitively, naming the dependency. */
+#include "sq.h"
+
+#include <stdio.h>
+
+sitq_code sq_resolve_dependents(sq_conn *c, sitq_task_id id, sitq_time_us now, sitq_error *err) {
+    sqlite3_stmt *st = sq_stmt(c, ST_RESOLVE, err);
+    if (!st) return SITQ_ESTORAGE;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, now);
+    return sq_exec(c, st, err, "releasing dependents");
+}
+
+sitq_code sq_fail_dependents(sq_conn *c, sitq_task_id id, int cancelled, sitq_time_us now,
+                             size_t *n_failed, sitq_error *err) {
+    char msg[96];
+    snprintf(msg, sizeof msg, "dependency %lld %s", (long long)id,
+             cancelled ? "was cancelled" : "failed");
+    sqlite3_stmt *st = sq_stmt(c, ST_PROPAGATE, err);
+    if (!st) return SITQ_ESTORAGE;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_text(st, 2, msg, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 3, now);
+    sitq_code rc = sq_exec(c, st, err, "failing dependents");
+    if (!rc && n_failed) *n_failed += (size_t)sqlite3_changes(c->db);
+    return rc;
+}
+
+sitq_code sq_finish_failed(sq_conn *c, sitq_task_id id, int state, const char *error,
+                           const char *traceback, sitq_time_us now, size_t *n_finished,
+                           sitq_error *err) {
+    sqlite3_stmt *st = sq_stmt(c, ST_FINISH, err);
+    if (!st) return SITQ_ESTORAGE;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int(st, 2, state);
+    sq_bind_text(st, 3, error);
+    sq_bind_text(st, 4, traceback);
+    sqlite3_bind_int64(st, 5, now);
+    sitq_code rc = sq_exec(c, st, err, "recording a failure");
+    if (rc) return rc;
+    if (n_finished) *n_finished += 1;
+    return sq_fail_dependents(c, id, state == SQ_CANCELLED, now, n_finished, err);
+}

@@ -1,0 +1,155 @@
+/* sqlite_enqueue.c - enqueue of one task or a batch, all in one transaction
+ * with one prepared INSERT reused per task (no bound-parameter limits). */
+#include "sq.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int cmp_id(const void *a, const void *b) {
+    sitq_task_id x = *(const sitq_task_id *)a, y = *(const sitq_task_id *)b;
+    return (x > y) - (x < y);
+}
+
+/* Gather a spec's dependency ids (explicit ids and earlier batch indexes),
+ * sorted and without duplicates, into a malloc'd array. */
+static sitq_code collect_deps(const sitq_task_spec *s, const sitq_task_id *ids,
+                              sitq_task_id **out, size_t *n_out, sitq_error *err) {
+    size_t n_ids = s->options ? s->options->n_depends_on : 0;
+    size_t n = n_ids + s->n_depends_on_index;
+    *out = NULL;
+    *n_out = 0;
+    if (n == 0) return SITQ_OK;
+    sitq_task_id *d = malloc(n * sizeof *d);
+    if (!d) return sitq_fail(err, SITQ_ENOMEM, "out of memory collecting dependencies");
+    for (size_t i = 0; i < n_ids; i++) d[i] = s->options->depends_on[i];
+    for (size_t i = 0; i < s->n_depends_on_index; i++) d[n_ids + i] = ids[s->depends_on_index[i]];
+    qsort(d, n, sizeof *d, cmp_id);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (m == 0 || d[m - 1] != d[i]) d[m++] = d[i];
+    *out = d;
+    *n_out = m;
+    return SITQ_OK;
+}
+
+static sitq_code enqueue_one(sq_conn *c, const char *queue, const sitq_task_spec *s, size_t idx,
+                             size_t n, sitq_task_id *ids, sitq_time_us now, sitq_error *err) {
+    sitq_task_options defaults;
+    const sitq_task_options *o = s->options;
+    if (!o) {
+        sitq_task_options_init(&defaults);
+        o = &defaults;
+    }
+    char where[40] = "";
+    if (n > 1) snprintf(where, sizeof where, "task %zu: ", idx);
+
+    if (o->unique_key) {
+        sqlite3_stmt *st = sq_stmt(c, ST_UNIQUE_FIND, err);
+        if (!st) return SITQ_ESTORAGE;
+        sq_bind_text(st, 1, queue);
+        sq_bind_text(st, 2, o->unique_key);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            ids[idx] = sqlite3_column_int64(st, 0);
+            sqlite3_reset(st);
+            return SITQ_OK;
+        }
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE) return sq_fail(c, err, "looking up a unique key");
+    }
+
+    sitq_task_id *deps = NULL;
+    size_t n_deps = 0;
+    sitq_code code = collect_deps(s, ids, &deps, &n_deps, err);
+    if (code) return code;
+
+    /* Check every dependency: unknown ids are rejected; a failed one makes
+     * this task fail at once; pending ones make it wait. */
+    int64_t pending = 0;
+    sitq_task_id failed_dep = 0;
+    int failed_dep_cancelled = 0;
+    for (size_t k = 0; k < n_deps && !code; k++) {
+        sqlite3_stmt *st = sq_stmt(c, ST_DEP_STATE, err);
+        if (!st) {
+            code = SITQ_ESTORAGE;
+            break;
+        }
+        sqlite3_bind_int64(st, 1, deps[k]);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            int state = sqlite3_column_int(st, 0);
+            if (state == SQ_FAILED || state == SQ_CANCELLED) {
+                if (!failed_dep) {
+                    failed_dep = deps[k];
+                    failed_dep_cancelled = state == SQ_CANCELLED;
+                }
+            } else if (state != SQ_SUCCEEDED) {
+                pending++;
+            }
+        } else if (rc == SQLITE_DONE) {
+            code = sitq_fail(err, SITQ_EDEPENDENCY, "%sdependency %lld does not exist", where,
+                             (long long)deps[k]);
+        } else {
+            code = sq_fail(c, err, "checking a dependency");
+        }
+        sqlite3_reset(st);
+    }
+
+    char failmsg[96];
+    int state = failed_dep ? SQ_FAILED : pending > 0 ? SQ_WAITING : SQ_QUEUED;
+    if (failed_dep)
+        snprintf(failmsg, sizeof failmsg, "dependency %lld %s", (long long)failed_dep,
+                 failed_dep_cancelled ? "was cancelled" : "failed");
+    sitq_time_us run_at = o->eta_us > 0 ? o->eta_us : now + sitq_seconds_to_us(o->delay_s);
+
+    sqlite3_stmt *st = code ? NULL : sq_stmt(c, ST_INSERT_TASK, err);
+    if (!code && !st) code = SITQ_ESTORAGE;
+    if (!code) {
+        sq_bind_text(st, 1, queue);
+        sq_bind_text(st, 2, s->function);
+        sq_bind_blob(st, 3, s->payload, s->payload_len);
+        sqlite3_bind_int(st, 4, state);
+        sqlite3_bind_int(st, 5, o->priority);
+        sqlite3_bind_int64(st, 6, run_at);
+        sqlite3_bind_int(st, 7, o->max_retries);
+        sqlite3_bind_int64(st, 8, sitq_seconds_to_us(o->backoff_base_s));
+        sqlite3_bind_int64(st, 9, sitq_seconds_to_us(o->backoff_cap_s));
+        sqlite3_bind_double(st, 10, o->backoff_jitter);
+        sqlite3_bind_int64(st, 11, sitq_seconds_to_us(o->timeout_s));
+        sqlite3_bind_int64(st, 12, failed_dep ? 0 : pending);
+        sq_bind_text(st, 13, failed_dep ? NULL : o->unique_key);
+        sqlite3_bind_int64(st, 14, now);
+        if (failed_dep) {
+            sqlite3_bind_text(st, 15, failmsg, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_int64(st, 16, now);
+        }
+        code = sq_exec(c, st, err, "inserting a task");
+        if (!code) ids[idx] = sqlite3_last_insert_rowid(c->db);
+    }
+    for (size_t k = 0; k < n_deps && !code; k++) {
+        sqlite3_stmt *dst = sq_stmt(c, ST_INSERT_DEP, err);
+        if (!dst) {
+            code = SITQ_ESTORAGE;
+            break;
+        }
+        sqlite3_bind_int64(dst, 1, ids[idx]);
+        sqlite3_bind_int64(dst, 2, deps[k]);
+        code = sq_exec(c, dst, err, "recording a dependency");
+    }
+    free(deps);
+    return code;
+}
+
+sitq_code sq_enqueue(sitq_backend *base, const char *queue, const sitq_task_spec *specs,
+                     size_t n, sitq_task_id *ids, sitq_error *err) {
+    sq_backend *b = (sq_backend *)base;
+    sitq_code rc = sq_write_begin(b, err);
+    if (rc) return rc;
+    sitq_time_us now = sitq_now_us();
+    for (size_t i = 0; i < n && !rc; i++) rc = enqueue_one(&b->writer, queue, &specs[i], i, n, ids, now, err);
+    rc = sq_write_end(b, rc, err);
+    if (rc) memset(ids, 0, n * sizeof *ids);
+    else sitq_ok(err);
+    return rc;
+}

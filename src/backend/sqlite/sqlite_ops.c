@@ -1,0 +1,129 @@
+/* sqlite_ops.c - operator actions: cancel, retry, purge. */
+#include "sq.h"
+
+#include <string.h>
+
+/* Read a task's stored state (in a write transaction); -1 when absent. */
+static sitq_code task_state(sq_conn *c, const char *queue, sitq_task_id id, int *state,
+                            sitq_error *err) {
+    sqlite3_stmt *st = sq_stmt(c, ST_TASK_STATE, err);
+    if (!st) return SITQ_ESTORAGE;
+    sqlite3_bind_int64(st, 1, id);
+    sq_bind_text(st, 2, queue);
+    int rc = sqlite3_step(st);
+    sitq_code code = SITQ_OK;
+    if (rc == SQLITE_ROW) *state = sqlite3_column_int(st, 0);
+    else if (rc == SQLITE_DONE)
+        code = sitq_fail(err, SITQ_ENOTFOUND, "task %lld does not exist in queue '%s'",
+                         (long long)id, queue);
+    else code = sq_fail(c, err, "reading a task's state");
+    sqlite3_reset(st);
+    return code;
+}
+
+sitq_code sq_cancel(sitq_backend *base, const char *queue, sitq_task_id id, sitq_status *out,
+                    size_t *n_finished, sitq_error *err) {
+    sq_backend *b = (sq_backend *)base;
+    sq_conn *c = &b->writer;
+    sitq_code rc = sq_write_begin(b, err);
+    if (rc) return rc;
+    int state = -1;
+    rc = task_state(c, queue, id, &state, err);
+    if (!rc) {
+        if (state == SQ_QUEUED || state == SQ_WAITING) {
+            rc = sq_finish_failed(c, id, SQ_CANCELLED, "cancelled", NULL, sitq_now_us(),
+                                  n_finished, err);
+            *out = SITQ_CANCELLED;
+        } else if (state == SQ_RUNNING) {
+            sqlite3_stmt *st = sq_stmt(c, ST_SET_CANCEL_FLAG, err);
+            if (!st) rc = SITQ_ESTORAGE;
+            else {
+                sqlite3_bind_int64(st, 1, id);
+                rc = sq_exec(c, st, err, "setting a cancel flag");
+            }
+            *out = SITQ_RUNNING;
+        } else {
+            rc = sitq_fail(err, SITQ_ESTATE, "task %lld is already %s and cannot be cancelled",
+                           (long long)id, sitq_status_name(state));
+        }
+    }
+    rc = sq_write_end(b, rc, err);
+    return rc ? rc : sitq_ok(err);
+}
+
+sitq_code sq_retry(sitq_backend *base, const char *queue, sitq_task_id id, sitq_error *err) {
+    sq_backend *b = (sq_backend *)base;
+    sq_conn *c = &b->writer;
+    sitq_code rc = sq_write_begin(b, err);
+    if (rc) return rc;
+    int state = -1;
+    rc = task_state(c, queue, id, &state, err);
+    if (!rc && state != SQ_FAILED && state != SQ_CANCELLED)
+        rc = sitq_fail(err, SITQ_ESTATE,
+                       "task %lld is %s; only failed or cancelled tasks can be retried",
+                       (long long)id, sitq_status_name(state));
+    int64_t pending = 0;
+    sitq_task_id bad_dep = 0;
+    if (!rc) {
+        sqlite3_stmt *st = sq_stmt(c, ST_RETRY_DEPS, err);
+        if (!st) rc = SITQ_ESTORAGE;
+        else {
+            sqlite3_bind_int64(st, 1, id);
+            if (sqlite3_step(st) == SQLITE_ROW) {
+                pending = sqlite3_column_int64(st, 0);
+                bad_dep = sqlite3_column_int64(st, 1);
+            } else {
+                rc = sq_fail(c, err, "reading dependencies");
+            }
+            sqlite3_reset(st);
+        }
+    }
+    if (!rc && bad_dep)
+        rc = sitq_fail(err, SITQ_ESTATE,
+                       "task %lld depends on task %lld, which failed or was cancelled: retry "
+                       "that one first",
+                       (long long)id, (long long)bad_dep);
+    if (!rc) {
+        sqlite3_stmt *st = sq_stmt(c, ST_RETRY_SET, err);
+        if (!st) rc = SITQ_ESTORAGE;
+        else {
+            sqlite3_bind_int64(st, 1, id);
+            sqlite3_bind_int(st, 2, pending > 0 ? SQ_WAITING : SQ_QUEUED);
+            sqlite3_bind_int64(st, 3, pending);
+            sqlite3_bind_int64(st, 4, sitq_now_us());
+            if (sqlite3_step(st) != SQLITE_DONE) {
+                if ((sqlite3_extended_errcode(c->db) & 0xff) == SQLITE_CONSTRAINT)
+                    rc = sitq_fail(err, SITQ_ESTATE,
+                                   "task %lld cannot be retried: another live task of the queue "
+                                   "holds its unique key",
+                                   (long long)id);
+                else rc = sq_fail(c, err, "retrying a task");
+            }
+            sqlite3_reset(st);
+        }
+    }
+    rc = sq_write_end(b, rc, err);
+    return rc ? rc : sitq_ok(err);
+}
+
+sitq_code sq_purge(sitq_backend *base, const char *queue, sitq_time_us before_us, int64_t *purged,
+                   sitq_error *err) {
+    sq_backend *b = (sq_backend *)base;
+    sq_conn *c = &b->writer;
+    sitq_code rc = sq_write_begin(b, err);
+    if (rc) return rc;
+    static const sq_stmt_id ids[] = {ST_PURGE_DEPS, ST_PURGE};
+    for (int i = 0; i < 2 && !rc; i++) {
+        sqlite3_stmt *st = sq_stmt(c, ids[i], err);
+        if (!st) {
+            rc = SITQ_ESTORAGE;
+            break;
+        }
+        sq_bind_text(st, 1, queue);
+        sqlite3_bind_int64(st, 2, before_us);
+        rc = sq_exec(c, st, err, "purging finished tasks");
+        if (!rc && ids[i] == ST_PURGE) *purged = sqlite3_changes64(c->db);
+    }
+    rc = sq_write_end(b, rc, err);
+    return rc ? rc : sitq_ok(err);
+}

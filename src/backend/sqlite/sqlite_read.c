@@ -1,0 +1,203 @@
+/* sqlite_read.c - reads: one task, its payload, counts and lists. They use a
+ * reader connection (WAL readers never block the writer). */
+#include "sq.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Build a sitq_result from a row of RESULT_COLS (sqlite_sql.c). */
+static sitq_result *row_to_result(sqlite3_stmt *st, sitq_time_us now) {
+    sitq_result *r = sitq_result_alloc();
+    if (!r) return NULL;
+    r->id = sqlite3_column_int64(st, 0);
+    r->queue = sq_col_text(st, 1);
+    r->function = sq_col_text(st, 2);
+    int state = sqlite3_column_int(st, 3);
+    r->priority = sqlite3_column_int(st, 4);
+    r->attempts = sqlite3_column_int(st, 5);
+    r->max_retries = sqlite3_column_int(st, 6);
+    r->value = sq_col_blob(st, 7, &r->value_len);
+    r->error = sq_col_text(st, 8);
+    r->traceback = sq_col_text(st, 9);
+    r->worker_id = sq_col_text(st, 10);
+    r->unique_key = sq_col_text(st, 11);
+    r->progress = sqlite3_column_type(st, 12) == SQLITE_NULL ? -1 : sqlite3_column_double(st, 12);
+    r->cancel_requested = sqlite3_column_int(st, 13);
+    r->timeout_s = (double)sqlite3_column_int64(st, 14) / 1e6;
+    r->payload_len = (size_t)sqlite3_column_int64(st, 15);
+    r->enqueued_at_us = sqlite3_column_int64(st, 16);
+    r->eta_us = sqlite3_column_int64(st, 17);
+    r->started_at_us = sqlite3_column_int64(st, 18);
+    r->finished_at_us = sqlite3_column_int64(st, 19);
+    r->status = state == SQ_QUEUED && r->eta_us > now ? SITQ_SCHEDULED : (sitq_status)state;
+    if (!r->queue || !r->function) {
+        sitq_result_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+static sitq_code read_deps(sq_conn *c, sitq_result *r, sitq_error *err) {
+    sqlite3_stmt *st = sq_stmt(c, ST_GET_DEPS, err);
+    if (!st) return SITQ_ESTORAGE;
+    sqlite3_bind_int64(st, 1, r->id);
+    size_t cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (r->n_depends_on == cap) {
+            cap = cap ? cap * 2 : 4;
+            sitq_task_id *d = realloc(r->depends_on, cap * sizeof *d);
+            if (!d) {
+                sqlite3_reset(st);
+                return sitq_fail(err, SITQ_ENOMEM, "out of memory reading dependencies");
+            }
+            r->depends_on = d;
+        }
+        r->depends_on[r->n_depends_on++] = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? SITQ_OK : sq_fail(c, err, "reading dependencies");
+}
+
+sitq_code sq_get_conn(sq_conn *c, const char *queue, sitq_task_id id, int with_value,
+                      sitq_result **out, sitq_error *err) {
+    (void)with_value;
+    sqlite3_stmt *st = sq_stmt(c, ST_GET, err);
+    if (!st) return SITQ_ESTORAGE;
+    sqlite3_bind_int64(st, 1, id);
+    sq_bind_text(st, 2, queue);
+    int rc = sqlite3_step(st);
+    sitq_code code = SITQ_OK;
+    if (rc == SQLITE_ROW) {
+        *out = row_to_result(st, sitq_now_us());
+        if (!*out) code = sitq_fail(err, SITQ_ENOMEM, "out of memory reading task %lld", (long long)id);
+    } else if (rc == SQLITE_DONE) {
+        code = sitq_fail(err, SITQ_ENOTFOUND, "task %lld does not exist in queue '%s'",
+                         (long long)id, queue);
+    } else {
+        code = sq_fail(c, err, "reading a task");
+    }
+    sqlite3_reset(st);
+    if (!code) code = read_deps(c, *out, err);
+    if (code) {
+        sitq_result_free(*out);
+        *out = NULL;
+    }
+    return code;
+}
+
+sitq_code sq_get(sitq_backend *base, const char *queue, sitq_task_id id, int with_value,
+                 sitq_result **out, sitq_error *err) {
+    sq_backend *b = (sq_backend *)base;
+    sq_conn *c = sq_read_acquire(b);
+    sitq_code rc = sq_get_conn(c, queue, id, with_value, out, err);
+    sq_read_release(b, c);
+    return rc ? rc : sitq_ok(err);
+}
+
+sitq_code sq_payload(sitq_backend *base, const char *queue, sitq_task_id id, void **out,
+                     size_t *len, sitq_error *err) {
+    sq_backend *b = (sq_backend *)base;
+    sq_conn *c = sq_read_acquire(b);
+    sitq_code code = SITQ_OK;
+    sqlite3_stmt *st = sq_stmt(c, ST_PAYLOAD, err);
+    if (!st) {
+        code = SITQ_ESTORAGE;
+    } else {
+        sqlite3_bind_int64(st, 1, id);
+        sq_bind_text(st, 2, queue);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            int bytes = sqlite3_column_bytes(st, 0);
+            if (bytes > 0) {
+                *out = sq_col_blob(st, 0, len);
+                if (!*out) code = sitq_fail(err, SITQ_ENOMEM, "out of memory copying a payload");
+            }
+        } else if (rc == SQLITE_DONE) {
+            code = sitq_fail(err, SITQ_ENOTFOUND, "task %lld does not exist in queue '%s'",
+                             (long long)id, queue);
+        } else {
+            code = sq_fail(c, err, "reading a payload");
+        }
+        sqlite3_reset(st);
+    }
+    sq_read_release(b, c);
+    return code ? code : sitq_ok(err);
+}
+
+sitq_code sq_stats(sitq_backend *base, const char *queue, sitq_stats *out, sitq_error *err) {
+    sq_backend *b = (sq_backend *)base;
+    sq_conn *c = sq_read_acquire(b);
+    sitq_code code = SITQ_OK;
+    sqlite3_stmt *st = sq_stmt(c, ST_STATS, err);
+    if (!st) {
+        code = SITQ_ESTORAGE;
+    } else {
+        sq_bind_text(st, 1, queue);
+        sqlite3_bind_int64(st, 2, sitq_now_us());
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            int state = sqlite3_column_int(st, 0);
+            int future = sqlite3_column_int(st, 1);
+            int64_t n = sqlite3_column_int64(st, 2);
+            int status = state == SQ_QUEUED && future ? SITQ_SCHEDULED : state;
+            if (status >= 0 && status < SITQ_STATUS_COUNT) out->count[status] += n;
+            out->total += n;
+        }
+        if (rc != SQLITE_DONE) code = sq_fail(c, err, "counting tasks");
+        sqlite3_reset(st);
+    }
+    sq_read_release(b, c);
+    return code ? code : sitq_ok(err);
+}
+
+sitq_code sq_list(sitq_backend *base, const char *queue, int status, size_t limit,
+                  size_t offset, sitq_result ***items, size_t *count, sitq_error *err) {
+    sq_backend *b = (sq_backend *)base;
+    sq_stmt_id id = status == SITQ_STATUS_ANY ? ST_LIST_ANY
+                    : status == SITQ_QUEUED   ? ST_LIST_QUEUED
+                    : status == SITQ_SCHEDULED ? ST_LIST_SCHEDULED
+                                               : ST_LIST_STATE;
+    sitq_time_us now = sitq_now_us();
+    sq_conn *c = sq_read_acquire(b);
+    sitq_code code = SITQ_OK;
+    sitq_result **arr = NULL;
+    size_t n = 0, cap = 0;
+    sqlite3_stmt *st = sq_stmt(c, id, err);
+    if (!st) {
+        code = SITQ_ESTORAGE;
+    } else {
+        sq_bind_text(st, 1, queue);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)limit);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64)offset);
+        if (id == ST_LIST_STATE) sqlite3_bind_int(st, 4, status);
+        else if (id != ST_LIST_ANY) sqlite3_bind_int64(st, 4, now);
+        int rc;
+        while (!code && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+            if (n == cap) {
+                cap = cap ? cap * 2 : 64;
+                sitq_result **a = realloc(arr, cap * sizeof *a);
+                if (!a) {
+                    code = sitq_fail(err, SITQ_ENOMEM, "out of memory listing tasks");
+                    break;
+                }
+                arr = a;
+            }
+            if (!(arr[n] = row_to_result(st, now))) {
+                code = sitq_fail(err, SITQ_ENOMEM, "out of memory listing tasks");
+                break;
+            }
+            n++;
+        }
+        if (!code && rc != SQLITE_DONE) code = sq_fail(c, err, "listing tasks");
+        sqlite3_reset(st);
+    }
+    sq_read_release(b, c);
+    if (code) {
+        sitq_result_list_free(arr, n);
+        return code;
+    }
+    *items = arr;
+    *count = n;
+    return sitq_ok(err);
+}

@@ -1,0 +1,75 @@
+/* sqlite_schema.c - tables and indexes, created idempotently at open. */
+#include "sq.h"
+
+#include <string.h>
+
+#define SCHEMA_VERSION "1"
+
+static const char *const schema_sql =
+    "CREATE TABLE IF NOT EXISTS sitq_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
+    /* AUTOINCREMENT: ids are never reused, even after a purge. */
+    "CREATE TABLE IF NOT EXISTS sitq_tasks("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " queue TEXT NOT NULL,"
+    " function TEXT NOT NULL,"
+    " payload BLOB,"
+    " state INTEGER NOT NULL,"          /* 0 queued/scheduled 1 waiting 3 running 4 succeeded 5 failed 6 cancelled */
+    " priority INTEGER NOT NULL DEFAULT 0,"
+    " run_at_us INTEGER NOT NULL,"      /* not before (ETA, backoff), UTC microseconds */
+    " attempts INTEGER NOT NULL DEFAULT 0,"  /* counted at claim time (lesson 9) */
+    " max_retries INTEGER NOT NULL DEFAULT 0,"
+    " backoff_base_us INTEGER NOT NULL DEFAULT 1000000,"
+    " backoff_cap_us INTEGER NOT NULL DEFAULT 3600000000,"
+    " backoff_jitter REAL NOT NULL DEFAULT 0.1,"
+    " timeout_us INTEGER NOT NULL DEFAULT 0,"
+    " pending_deps INTEGER NOT NULL DEFAULT 0,"
+    " unique_key TEXT,"
+    " lease_token INTEGER,"
+    " lease_until_us INTEGER,"          /* UTC microseconds */
+    " worker_id TEXT,"
+    " cancel_requested INTEGER NOT NULL DEFAULT 0,"
+    " progress REAL,"
+    " result BLOB,"
+    " error TEXT,"
+    " traceback TEXT,"
+    " enqueued_at_us INTEGER NOT NULL,"
+    " started_at_us INTEGER,"
+    " finished_at_us INTEGER);"
+    "CREATE INDEX IF NOT EXISTS sitq_tasks_ready ON sitq_tasks(queue, priority DESC, run_at_us, id)"
+    " WHERE state = 0;"
+    "CREATE INDEX IF NOT EXISTS sitq_tasks_lease ON sitq_tasks(lease_until_us) WHERE state = 3;"
+    "CREATE UNIQUE INDEX IF NOT EXISTS sitq_tasks_unique ON sitq_tasks(queue, unique_key)"
+    " WHERE unique_key IS NOT NULL AND state IN (0, 1, 3);"
+    "CREATE INDEX IF NOT EXISTS sitq_tasks_state ON sitq_tasks(queue, state, id);"
+    "CREATE INDEX IF NOT EXISTS sitq_tasks_finished ON sitq_tasks(queue, finished_at_us)"
+    " WHERE state >= 4;"
+    "CREATE TABLE IF NOT EXISTS sitq_deps(task_id INTEGER NOT NULL, depends_on INTEGER NOT NULL,"
+    " PRIMARY KEY(depends_on, task_id)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS sitq_deps_task ON sitq_deps(task_id);"
+    "INSERT OR IGNORE INTO sitq_meta(key, value) VALUES('schema_version', '" SCHEMA_VERSION "');";
+
+sitq_code sq_schema_init(sq_backend *b, sitq_error *err) {
+    sitq_code rc = sq_write_begin(b, err);
+    if (rc) return rc;
+    char *msg = NULL;
+    if (sqlite3_exec(b->writer.db, schema_sql, NULL, NULL, &msg) != SQLITE_OK) {
+        rc = sitq_fail(err, SITQ_ESTORAGE, "cannot create the sitq schema in %s: %s", b->path,
+                       msg ? msg : "unknown error");
+        sqlite3_free(msg);
+        return sq_write_end(b, rc, NULL);
+    }
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(b->writer.db,
+                           "SELECT value FROM sitq_meta WHERE key = 'schema_version'", -1, &st,
+                           NULL) != SQLITE_OK) {
+        rc = sq_fail(&b->writer, err, "reading the schema version");
+    } else if (sqlite3_step(st) == SQLITE_ROW) {
+        const char *v = (const char *)sqlite3_column_text(st, 0);
+        if (!v || strcmp(v, SCHEMA_VERSION) != 0)
+            rc = sitq_fail(err, SITQ_ESCHEMA,
+                           "%s has sitq schema version %s; this sitq understands version %s",
+                           b->path, v ? v : "(null)", SCHEMA_VERSION);
+    }
+    sqlite3_finalize(st);
+    return sq_write_end(b, rc, err);
+}

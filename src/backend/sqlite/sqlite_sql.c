@@ -1,0 +1,108 @@
+/* sqlite_sql.c - every SQL statement of the SQLite backend, in one place.
+ * Values always arrive as bound parameters (?N); literal numbers are stored
+ * states (see sq.h), written out so that SQLite can use the partial indexes.
+ * Times are UTC microseconds (columns ending in _us). */
+#include "sq.h"
+
+/* Columns read into a sitq_result by sq_row_to_result (sqlite_read.c). */
+#define RESULT_COLS(value, traceback)                                                   \
+    "id, queue, function, state, priority, attempts, max_retries, " value ", error, "   \
+    traceback ", worker_id, unique_key, progress, cancel_requested, timeout_us, "       \
+    "length(payload), enqueued_at_us, run_at_us, started_at_us, finished_at_us"
+
+#define CLAIM_SET                                                                       \
+    "SET state = 3, attempts = attempts + 1, lease_token = ?1, lease_until_us = ?2, "   \
+    "worker_id = ?3, started_at_us = ?4, progress = NULL "
+#define CLAIM_RETURNING \
+    " RETURNING id, function, payload, attempts, max_retries, priority, run_at_us, timeout_us"
+
+const char *const sq_sql[ST_COUNT] = {
+    [ST_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
+    [ST_BEGIN] = "BEGIN",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+
+    [ST_INSERT_TASK] =
+        "INSERT INTO sitq_tasks(queue, function, payload, state, priority, run_at_us, "
+        "max_retries, backoff_base_us, backoff_cap_us, backoff_jitter, timeout_us, "
+        "pending_deps, unique_key, enqueued_at_us, error, finished_at_us) "
+        "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+    [ST_INSERT_DEP] = "INSERT OR IGNORE INTO sitq_deps(task_id, depends_on) VALUES(?1, ?2)",
+    [ST_DEP_STATE] = "SELECT state FROM sitq_tasks WHERE id = ?1",
+    [ST_UNIQUE_FIND] = "SELECT id FROM sitq_tasks WHERE queue = ?1 AND unique_key = ?2 "
+                       "AND state IN (0, 1, 3)",
+
+    [ST_GET] = "SELECT " RESULT_COLS("result", "traceback")
+               " FROM sitq_tasks WHERE id = ?1 AND queue = ?2",
+    [ST_GET_DEPS] = "SELECT depends_on FROM sitq_deps WHERE task_id = ?1 ORDER BY depends_on",
+    [ST_PAYLOAD] = "SELECT payload FROM sitq_tasks WHERE id = ?1 AND queue = ?2",
+    [ST_TASK_STATE] = "SELECT state FROM sitq_tasks WHERE id = ?1 AND queue = ?2",
+
+    /* Batched claim (lesson 1): one UPDATE over the ready index, highest
+     * priority first, FIFO within a priority, only functions we handle. */
+    [ST_CLAIM] =
+        "UPDATE sitq_tasks " CLAIM_SET
+        "WHERE id IN (SELECT id FROM sitq_tasks WHERE state = 0 AND queue = ?5 "
+        "AND run_at_us <= ?4 AND (function IN (SELECT value FROM json_each(?6)) "
+        "OR EXISTS (SELECT 1 FROM json_each(?7) WHERE substr(function, 1, length(value)) = value)) "
+        "ORDER BY priority DESC, run_at_us, id LIMIT ?8)" CLAIM_RETURNING,
+    [ST_CLAIM_ID] = "UPDATE sitq_tasks " CLAIM_SET
+                    "WHERE id = ?5 AND queue = ?6 AND state = 0 AND run_at_us <= ?4" CLAIM_RETURNING,
+
+    /* Every transition out of running is guarded by (state, lease_token). */
+    [ST_SUCCEED] = "UPDATE sitq_tasks SET state = 4, result = ?3, error = NULL, traceback = NULL, "
+                   "finished_at_us = ?4, lease_token = NULL, lease_until_us = NULL, progress = 1.0 "
+                   "WHERE id = ?1 AND state = 3 AND lease_token = ?2",
+    [ST_RESOLVE] =
+        "UPDATE sitq_tasks SET pending_deps = pending_deps - 1, "
+        "state = CASE WHEN pending_deps <= 1 THEN 0 ELSE 1 END, "
+        "run_at_us = CASE WHEN pending_deps <= 1 THEN MAX(run_at_us, ?2) ELSE run_at_us END "
+        "WHERE state = 1 AND id IN (SELECT task_id FROM sitq_deps WHERE depends_on = ?1)",
+    [ST_FAIL_INFO] = "SELECT attempts, max_retries, backoff_base_us, backoff_cap_us, "
+                     "backoff_jitter, cancel_requested FROM sitq_tasks "
+                     "WHERE id = ?1 AND state = 3 AND lease_token = ?2",
+    [ST_REQUEUE] = "UPDATE sitq_tasks SET state = 0, run_at_us = ?2, error = ?3, traceback = ?4, "
+                   "lease_token = NULL, lease_until_us = NULL WHERE id = ?1",
+    [ST_FINISH] = "UPDATE sitq_tasks SET state = ?2, error = ?3, traceback = ?4, "
+                  "finished_at_us = ?5, lease_token = NULL, lease_until_us = NULL WHERE id = ?1",
+    /* Failure reaches every dependent at once, transitively (lesson 8). */
+    [ST_PROPAGATE] =
+        "WITH RECURSIVE d(id) AS (SELECT task_id FROM sitq_deps WHERE depends_on = ?1 "
+        "UNION SELECT s.task_id FROM sitq_deps s JOIN d ON s.depends_on = d.id) "
+        "UPDATE sitq_tasks SET state = 5, error = ?2, finished_at_us = ?3 "
+        "WHERE state = 1 AND id IN (SELECT id FROM d)",
+    [ST_HEARTBEAT] = "UPDATE sitq_tasks SET lease_until_us = ?3, progress = COALESCE(?4, progress) "
+                     "WHERE id = ?1 AND state = 3 AND lease_token = ?2 RETURNING cancel_requested",
+    [ST_RELEASE] = "UPDATE sitq_tasks SET state = 0, attempts = attempts - 1, lease_token = NULL, "
+                   "lease_until_us = NULL, started_at_us = NULL "
+                   "WHERE id = ?1 AND state = 3 AND lease_token = ?2",
+    [ST_REAP_SELECT] = "SELECT id, attempts, max_retries, worker_id, cancel_requested "
+                       "FROM sitq_tasks WHERE state = 3 AND lease_until_us < ?1 LIMIT 1000",
+    [ST_SET_CANCEL_FLAG] = "UPDATE sitq_tasks SET cancel_requested = 1 WHERE id = ?1",
+
+    [ST_RETRY_DEPS] = "SELECT COALESCE(SUM(t.state <> 4), 0), "
+                      "MIN(CASE WHEN t.state IN (5, 6) THEN t.id END) "
+                      "FROM sitq_deps d JOIN sitq_tasks t ON t.id = d.depends_on WHERE d.task_id = ?1",
+    [ST_RETRY_SET] = "UPDATE sitq_tasks SET state = ?2, pending_deps = ?3, attempts = 0, "
+                     "result = NULL, error = NULL, traceback = NULL, started_at_us = NULL, "
+                     "finished_at_us = NULL, run_at_us = ?4, cancel_requested = 0, progress = NULL, "
+                     "lease_token = NULL, lease_until_us = NULL WHERE id = ?1",
+    [ST_STATS] = "SELECT state, run_at_us > ?2, COUNT(*) FROM sitq_tasks WHERE queue = ?1 "
+                 "GROUP BY 1, 2",
+
+    [ST_LIST_ANY] = "SELECT " RESULT_COLS("NULL", "NULL")
+                    " FROM sitq_tasks WHERE queue = ?1 ORDER BY id DESC LIMIT ?2 OFFSET ?3",
+    [ST_LIST_STATE] = "SELECT " RESULT_COLS("NULL", "NULL")
+                      " FROM sitq_tasks WHERE queue = ?1 AND state = ?4 "
+                      "ORDER BY id DESC LIMIT ?2 OFFSET ?3",
+    [ST_LIST_QUEUED] = "SELECT " RESULT_COLS("NULL", "NULL")
+                       " FROM sitq_tasks WHERE queue = ?1 AND state = 0 AND run_at_us <= ?4 "
+                       "ORDER BY id DESC LIMIT ?2 OFFSET ?3",
+    [ST_LIST_SCHEDULED] = "SELECT " RESULT_COLS("NULL", "NULL")
+                          " FROM sitq_tasks WHERE queue = ?1 AND state = 0 AND run_at_us > ?4 "
+                          "ORDER BY id DESC LIMIT ?2 OFFSET ?3",
+
+    [ST_PURGE_DEPS] = "DELETE FROM sitq_deps WHERE task_id IN (SELECT id FROM sitq_tasks "
+                      "WHERE queue = ?1 AND state >= 4 AND finished_at_us < ?2)",
+    [ST_PURGE] = "DELETE FROM sitq_tasks WHERE queue = ?1 AND state >= 4 AND finished_at_us < ?2",
+};

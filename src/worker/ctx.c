@@ -1,0 +1,174 @@
+/* ctx.c - the per-attempt context a handler sees, and running a handler. */
+#include "worker_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+sitq_task_ctx *sitq_ctx_new(sitq_worker *w, sitq_claimed *t, const handler *h) {
+    sitq_task_ctx *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->w = w;
+    c->t = *t; /* takes ownership of function and payload */
+    memset(t, 0, sizeof *t);
+    c->h = h;
+    c->progress = -1;
+    atomic_init(&c->cancel, 0);
+    atomic_init(&c->lost, 0);
+    atomic_init(&c->abandoned, 0);
+    return c;
+}
+
+void sitq_ctx_free(sitq_task_ctx *c) {
+    if (!c) return;
+    sitq_claimed_clear(&c->t);
+    free(c->value);
+    free(c->error);
+    free(c->traceback);
+    free(c);
+}
+
+void sitq_ctx_list_push(ctx_list *l, sitq_task_ctx *c) {
+    c->next = NULL;
+    c->prev = l->tail;
+    if (l->tail) l->tail->next = c;
+    else l->head = c;
+    l->tail = c;
+    l->n++;
+}
+
+void sitq_ctx_list_remove(ctx_list *l, sitq_task_ctx *c) {
+    if (c->prev) c->prev->next = c->next;
+    else l->head = c->next;
+    if (c->next) c->next->prev = c->prev;
+    else l->tail = c->prev;
+    c->prev = c->next = NULL;
+    l->n--;
+}
+
+sitq_task_ctx *sitq_ctx_list_pop(ctx_list *l) {
+    sitq_task_ctx *c = l->head;
+    if (c) sitq_ctx_list_remove(l, c);
+    return c;
+}
+
+void sitq_completion_clear(sitq_completion *k) {
+    free(k->value);
+    free(k->error);
+    free(k->traceback);
+    k->value = NULL;
+    k->error = k->traceback = NULL;
+}
+
+void sitq_ctx_fail_completion(sitq_task_ctx *ctx, const char *msg, sitq_completion *out) {
+    memset(out, 0, sizeof *out);
+    out->id = ctx->t.id;
+    out->lease_token = ctx->t.lease_token;
+    out->ok = 0;
+    out->error = strdup(msg);
+    out->finished_at_us = sitq_now_us();
+}
+
+void sitq_ctx_run(sitq_task_ctx *ctx, sitq_completion *out) {
+    int rc = ctx->h->fn(ctx, ctx->t.payload, ctx->t.payload_len, ctx->h->user_data);
+    memset(out, 0, sizeof *out);
+    out->id = ctx->t.id;
+    out->lease_token = ctx->t.lease_token;
+    out->finished_at_us = sitq_now_us();
+    out->ok = rc == 0;
+    if (out->ok) {
+        out->value = ctx->value;
+        out->value_len = ctx->value_len;
+        ctx->value = NULL;
+    } else {
+        if (!ctx->error) {
+            char msg[128];
+            snprintf(msg, sizeof msg, "handler '%s' returned %d without an error message",
+                     ctx->t.function, rc);
+            ctx->error = strdup(msg);
+        }
+        out->error = ctx->error;
+        out->traceback = ctx->traceback;
+        ctx->error = ctx->traceback = NULL;
+    }
+}
+
+sitq_task_id sitq_ctx_task_id(const sitq_task_ctx *ctx) { return ctx ? ctx->t.id : 0; }
+int32_t sitq_ctx_attempt(const sitq_task_ctx *ctx) { return ctx ? ctx->t.attempt : 0; }
+int32_t sitq_ctx_max_retries(const sitq_task_ctx *ctx) { return ctx ? ctx->t.max_retries : 0; }
+const char *sitq_ctx_function(const sitq_task_ctx *ctx) { return ctx ? ctx->t.function : NULL; }
+double sitq_ctx_timeout_s(const sitq_task_ctx *ctx) {
+    return ctx ? (double)ctx->t.timeout_us / 1e6 : 0;
+}
+int sitq_ctx_cancelled(const sitq_task_ctx *ctx) {
+    return ctx ? atomic_load(&((sitq_task_ctx *)ctx)->cancel) : 0;
+}
+
+sitq_code sitq_ctx_set_result(sitq_task_ctx *ctx, const void *data, size_t len) {
+    if (!ctx) return SITQ_EINVAL;
+    if (!data && len > 0) return SITQ_EINVAL;
+    void *copy = malloc(len ? len : 1);
+    if (!copy) return SITQ_ENOMEM;
+    if (len) memcpy(copy, data, len);
+    free(ctx->value);
+    ctx->value = copy;
+    ctx->value_len = len;
+    return SITQ_OK;
+}
+
+sitq_code sitq_ctx_take_result(sitq_task_ctx *ctx, void *malloced, size_t len) {
+    if (!ctx) return SITQ_EINVAL;
+    if (!malloced && len > 0) return SITQ_EINVAL;
+    free(ctx->value);
+    ctx->value = malloced;
+    ctx->value_len = len;
+    return SITQ_OK;
+}
+
+sitq_code sitq_ctx_set_error(sitq_task_ctx *ctx, const char *message, const char *traceback) {
+    if (!ctx) return SITQ_EINVAL;
+    char *m = message ? strdup(message) : NULL;
+    char *t = traceback ? strdup(traceback) : NULL;
+    if ((message && !m) || (traceback && !t)) {
+        free(m);
+        free(t);
+        return SITQ_ENOMEM;
+    }
+    free(ctx->error);
+    free(ctx->traceback);
+    ctx->error = m;
+    ctx->traceback = t;
+    return SITQ_OK;
+}
+
+sitq_code sitq_ctx_heartbeat(sitq_task_ctx *ctx, double progress, sitq_error *err) {
+    if (!ctx) return sitq_fail(err, SITQ_EINVAL, "ctx must not be NULL");
+    if (progress > 1) progress = 1;
+    sitq_worker *w = ctx->w;
+    pthread_mutex_lock(&w->mu);
+    if (progress >= 0) ctx->progress = progress;
+    pthread_mutex_unlock(&w->mu);
+    if (atomic_load(&ctx->lost))
+        return sitq_fail(err, SITQ_ELEASE, "task %lld: the lease was lost", (long long)ctx->t.id);
+    sitq_heartbeat hb = {ctx->t.id, ctx->t.lease_token, progress >= 0 ? progress : -1, 0, 0};
+    sitq_cycle cy;
+    memset(&cy, 0, sizeof cy);
+    cy.queue = sitq_queue_name(w->queue);
+    cy.worker_id = w->id;
+    cy.heartbeats = &hb;
+    cy.n_heartbeats = 1;
+    cy.lease_us = w->lease_us;
+    sitq_time_us now = sitq_now_us();
+    sitq_code rc = w->b->ops->cycle(w->b, &cy, err);
+    if (rc) return rc;
+    if (hb.lost) {
+        atomic_store(&ctx->lost, 1);
+        atomic_store(&ctx->cancel, 1);
+        return sitq_fail(err, SITQ_ELEASE, "task %lld: the lease was lost", (long long)ctx->t.id);
+    }
+    pthread_mutex_lock(&w->mu);
+    ctx->t.lease_until_us = now + w->lease_us;
+    pthread_mutex_unlock(&w->mu);
+    if (hb.cancel_requested) atomic_store(&ctx->cancel, 1);
+    return sitq_ok(err);
+}

@@ -1,0 +1,164 @@
+/* process_task.c - run one given task in the caller's thread (the user's
+ * document calls this right after enqueue). While it runs, a small
+ * supervisor thread renews its lease and enforces its timeout, exactly as
+ * the dispatcher does for the worker's own threads. */
+#include "worker_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct supervisor {
+    sitq_task_ctx *ctx;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done;
+} supervisor;
+
+static void *supervise(void *arg) {
+    supervisor *s = arg;
+    sitq_task_ctx *c = s->ctx;
+    sitq_worker *w = c->w;
+    int64_t next_hb = sitq_mono_us() + w->heartbeat_us;
+    pthread_mutex_lock(&s->mu);
+    while (!s->done) {
+        int64_t until = next_hb;
+        int timing = c->deadline_mono_us && !atomic_load(&c->abandoned);
+        if (timing && c->deadline_mono_us < until) until = c->deadline_mono_us;
+        struct timespec ts = {(time_t)(until / 1000000), (long)(until % 1000000) * 1000};
+        while (!s->done && sitq_mono_us() < until) pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+        if (s->done) break;
+        int64_t now = sitq_mono_us();
+        pthread_mutex_unlock(&s->mu);
+        if (timing && now >= c->deadline_mono_us) {
+            /* Record the timeout now; the handler's late outcome is dropped. */
+            char msg[128];
+            snprintf(msg, sizeof msg, "timed out after %g s (attempt %d)",
+                     (double)c->t.timeout_us / 1e6, (int)c->t.attempt);
+            sitq_completion k;
+            sitq_ctx_fail_completion(c, msg, &k);
+            sitq_cycle cy;
+            memset(&cy, 0, sizeof cy);
+            cy.completions = &k;
+            cy.n_completions = 1;
+            cy.lease_us = w->lease_us;
+            atomic_store(&c->cancel, 1);
+            if (w->b->ops->cycle(w->b, &cy, NULL) == SITQ_OK) {
+                atomic_store(&c->abandoned, 1);
+                sitq_backend_notify(w->b, 1, 1);
+            } else {
+                c->deadline_mono_us = now + 100000; /* storage trouble: try again soon */
+            }
+            sitq_completion_clear(&k);
+        } else if (now >= next_hb) {
+            sitq_ctx_heartbeat(c, -1, NULL);
+            next_hb = now + w->heartbeat_us;
+        }
+        pthread_mutex_lock(&s->mu);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+sitq_code sitq_worker_process_task(sitq_worker *w, sitq_task_id id, sitq_result **out,
+                                   sitq_error *err) {
+    if (out) *out = NULL;
+    if (!w) return sitq_fail(err, SITQ_EINVAL, "worker must not be NULL");
+    sitq_backend *b = w->b;
+    const char *queue = sitq_queue_name(w->queue);
+    if (id <= 0) return sitq_fail(err, SITQ_ENOTFOUND, "task %lld does not exist", (long long)id);
+
+    sitq_result *snap = NULL;
+    sitq_code rc = b->ops->get(b, queue, id, 0, &snap, err);
+    if (rc) return rc;
+    const handler *h = sitq_registry_find(w, snap->function);
+    if (!h) {
+        rc = sitq_fail(err, SITQ_ENOHANDLER, "worker %s has no handler for function '%s' of task %lld",
+                       w->id, snap->function, (long long)id);
+        if (out) *out = snap;
+        else sitq_result_free(snap);
+        return rc;
+    }
+    sitq_result_free(snap);
+    snap = NULL;
+
+    sitq_claimed claimed;
+    memset(&claimed, 0, sizeof claimed);
+    sitq_cycle cy;
+    memset(&cy, 0, sizeof cy);
+    cy.worker_id = w->id;
+    cy.lease_us = w->lease_us;
+    cy.claim_max = 1;
+    cy.claimed = &claimed;
+    rc = b->ops->claim_id(b, queue, id, &cy, &snap, err);
+    if (rc) {
+        if (out) *out = snap;
+        else sitq_result_free(snap);
+        return rc;
+    }
+    sitq_task_ctx *c = sitq_ctx_new(w, &claimed, h);
+    if (!c) {
+        sitq_claimed_clear(&claimed);
+        return sitq_fail(err, SITQ_ENOMEM, "out of memory running task %lld", (long long)id);
+    }
+    c->deadline_mono_us = c->t.timeout_us > 0 ? sitq_mono_us() + c->t.timeout_us : 0;
+    pthread_mutex_lock(&w->mu);
+    w->stats.claimed++;
+    sitq_ctx_list_push(&w->running, c);
+    pthread_mutex_unlock(&w->mu);
+
+    supervisor s = {.ctx = c, .done = 0};
+    pthread_mutex_init(&s.mu, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&s.cv, &attr);
+    pthread_condattr_destroy(&attr);
+    pthread_t sup;
+    int have_sup = pthread_create(&sup, NULL, supervise, &s) == 0;
+
+    sitq_completion k;
+    sitq_ctx_run(c, &k);
+
+    if (have_sup) {
+        pthread_mutex_lock(&s.mu);
+        s.done = 1;
+        pthread_cond_signal(&s.cv);
+        pthread_mutex_unlock(&s.mu);
+        pthread_join(sup, NULL);
+    }
+    pthread_cond_destroy(&s.cv);
+    pthread_mutex_destroy(&s.mu);
+
+    pthread_mutex_lock(&w->mu);
+    sitq_ctx_list_remove(&w->running, c);
+    if (k.ok) w->stats.succeeded++;
+    else w->stats.failed++;
+    pthread_mutex_unlock(&w->mu);
+
+    rc = SITQ_OK;
+    if (!atomic_load(&c->abandoned)) {
+        memset(&cy, 0, sizeof cy);
+        cy.completions = &k;
+        cy.n_completions = 1;
+        cy.lease_us = w->lease_us;
+        rc = b->ops->cycle(b, &cy, err);
+        if (!rc) {
+            if (!k.applied) {
+                pthread_mutex_lock(&w->mu);
+                w->stats.lost++;
+                pthread_mutex_unlock(&w->mu);
+            }
+            sitq_backend_notify(b, 1, 1);
+        }
+    }
+    sitq_completion_clear(&k);
+    sitq_ctx_free(c);
+    if (rc) return rc;
+    if (out) {
+        rc = b->ops->get(b, queue, id, 1, out, err);
+        if (rc) return rc;
+    }
+    return sitq_ok(err);
+}

@@ -1,0 +1,524 @@
+/* worker.c - a worker: handler threads fed by one dispatcher thread that
+ * does all the writing in one transaction per cycle (batched claims, group
+ * commit of completions, lease renewal, lease recovery). */
+#include "worker_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static atomic_uint worker_counter;
+
+void sitq_worker_wake(sitq_worker *w) {
+    atomic_fetch_add(&w->events, 1);
+    pthread_mutex_lock(&w->b->notify_mu);
+    pthread_cond_broadcast(&w->b->notify_cv);
+    pthread_mutex_unlock(&w->b->notify_mu);
+}
+
+int sitq_worker_push_done(sitq_worker *w, sitq_completion *k) {
+    if (w->n_done == w->cap_done) {
+        size_t cap = w->cap_done ? w->cap_done * 2 : 16;
+        sitq_completion *d = realloc(w->done, cap * sizeof *d);
+        if (!d) return -1;
+        w->done = d;
+        w->cap_done = cap;
+    }
+    w->done[w->n_done++] = *k;
+    return 0;
+}
+
+static int push_release(sitq_worker *w, sitq_task_ctx *c) {
+    if (w->n_rel == w->cap_rel) {
+        size_t cap = w->cap_rel ? w->cap_rel * 2 : 16;
+        sitq_release *r = realloc(w->rel, cap * sizeof *r);
+        if (!r) return -1;
+        w->rel = r;
+        w->cap_rel = cap;
+    }
+    w->rel[w->n_rel++] = (sitq_release){c->t.id, c->t.lease_token};
+    return 0;
+}
+
+sitq_task_ctx *sitq_worker_find_ctx(sitq_worker *w, sitq_task_id id, int64_t token) {
+    for (sitq_task_ctx *c = w->running.head; c; c = c->next)
+        if (c->t.id == id && c->t.lease_token == token) return c;
+    for (sitq_task_ctx *c = w->ready.head; c; c = c->next)
+        if (c->t.id == id && c->t.lease_token == token) return c;
+    return NULL;
+}
+
+static int64_t cond_deadline_wait(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t deadline) {
+    struct timespec ts = {(time_t)(deadline / 1000000), (long)(deadline % 1000000) * 1000};
+    return pthread_cond_timedwait(cv, mu, &ts);
+}
+
+sitq_code sitq_worker_create(sitq_queue *queue, const sitq_worker_options *opts,
+                             sitq_worker **out, sitq_error *err) {
+    if (!out) return sitq_fail(err, SITQ_EINVAL, "out must not be NULL");
+    *out = NULL;
+    if (!queue) return sitq_fail(err, SITQ_EINVAL, "queue must not be NULL");
+    sitq_worker_options o;
+    if (opts) o = *opts;
+    else sitq_worker_options_init(&o);
+    if (o.concurrency < 1 || o.concurrency > 1024)
+        return sitq_fail(err, SITQ_EINVAL, "options.concurrency must be 1..1024, got %d", o.concurrency);
+    if (o.prefetch < 0) o.prefetch = o.concurrency;
+    if (o.prefetch > 65536)
+        return sitq_fail(err, SITQ_EINVAL, "options.prefetch must be 0..65536, got %d", o.prefetch);
+    if (!(o.poll_interval_s >= 0.0001 && o.poll_interval_s <= 3600))
+        return sitq_fail(err, SITQ_EINVAL, "options.poll_interval_s must be 0.0001..3600 seconds, got %g",
+                         o.poll_interval_s);
+    if (!(o.lease_s >= 0.05 && o.lease_s <= 86400 * 7))
+        return sitq_fail(err, SITQ_EINVAL, "options.lease_s must be 0.05..604800 seconds, got %g",
+                         o.lease_s);
+    if (o.heartbeat_interval_s == 0) o.heartbeat_interval_s = fmin(o.lease_s / 3, 1.0);
+    if (!(o.heartbeat_interval_s > 0 && o.heartbeat_interval_s < o.lease_s))
+        return sitq_fail(err, SITQ_EINVAL,
+                         "options.heartbeat_interval_s must be > 0 and below lease_s (%g s), got %g",
+                         o.lease_s, o.heartbeat_interval_s);
+    if (o.worker_id && !sitq_name_ok(o.worker_id))
+        return sitq_fail(err, SITQ_EINVAL, "options.worker_id must be 1..%d bytes", SITQ_NAME_MAX);
+
+    sitq_worker *w = calloc(1, sizeof *w);
+    if (!w) return sitq_fail(err, SITQ_ENOMEM, "out of memory creating a worker");
+    w->queue = queue;
+    w->b = sitq_queue_backend(queue);
+    w->opts = o;
+    if (o.worker_id) {
+        w->id = strdup(o.worker_id);
+    } else {
+        /* Unique per process incarnation, not per host (lesson 6). */
+        char host[64] = "host", buf[160];
+        gethostname(host, sizeof host - 1);
+        host[sizeof host - 1] = '\0';
+        snprintf(buf, sizeof buf, "%s:%d:%lld:%u", host, (int)getpid(),
+                 (long long)(sitq_now_us() / 1000), atomic_fetch_add(&worker_counter, 1) + 1);
+        w->id = strdup(buf);
+    }
+    w->opts.worker_id = NULL;
+    if (!w->id) {
+        free(w);
+        return sitq_fail(err, SITQ_ENOMEM, "out of memory creating a worker");
+    }
+    w->lease_us = sitq_seconds_to_us(o.lease_s);
+    w->poll_us = sitq_seconds_to_us(o.poll_interval_s);
+    w->heartbeat_us = sitq_seconds_to_us(o.heartbeat_interval_s);
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&w->cv, &attr);
+    pthread_condattr_destroy(&attr);
+    atomic_init(&w->events, 0);
+    *out = w;
+    return sitq_ok(err);
+}
+
+const char *sitq_worker_id(const sitq_worker *w) { return w ? w->id : NULL; }
+
+void sitq_worker_get_stats(const sitq_worker *w, sitq_worker_stats *out) {
+    if (!out) return;
+    memset(out, 0, sizeof *out);
+    if (!w) return;
+    pthread_mutex_lock((pthread_mutex_t *)&w->mu);
+    *out = w->stats;
+    out->running = (int)w->running.n;
+    pthread_mutex_unlock((pthread_mutex_t *)&w->mu);
+}
+
+/* ---- handler threads ---------------------------------------------------- */
+
+static void *executor_main(void *arg) {
+    sitq_worker *w = arg;
+    /* A prefetched task is not started this close to its lease's end. */
+    int64_t margin = w->lease_us / 10 < 1000000 ? w->lease_us / 10 : 1000000;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (!w->ready.head && !w->stopping) pthread_cond_wait(&w->cv, &w->mu);
+        if (w->stopping) break;
+        sitq_task_ctx *c = sitq_ctx_list_pop(&w->ready);
+        if (atomic_load(&c->lost)) { /* another worker owns it now */
+            sitq_ctx_free(c);
+            continue;
+        }
+        if (sitq_now_us() >= c->t.lease_until_us - margin) {
+            push_release(w, c); /* never start a task whose lease lapsed */
+            w->stats.released++;
+            sitq_ctx_free(c);
+            pthread_mutex_unlock(&w->mu);
+            sitq_worker_wake(w);
+            pthread_mutex_lock(&w->mu);
+            continue;
+        }
+        sitq_completion k;
+        if (atomic_load(&c->cancel)) {
+            sitq_ctx_fail_completion(c, "cancelled before it started", &k);
+        } else {
+            c->in_executor = 1;
+            c->deadline_mono_us = c->t.timeout_us > 0 ? sitq_mono_us() + c->t.timeout_us : 0;
+            sitq_ctx_list_push(&w->running, c);
+            w->n_exec_running++;
+            pthread_mutex_unlock(&w->mu);
+            sitq_ctx_run(c, &k);
+            pthread_mutex_lock(&w->mu);
+            sitq_ctx_list_remove(&w->running, c);
+            w->n_exec_running--;
+        }
+        if (atomic_load(&c->abandoned)) {
+            sitq_completion_clear(&k); /* the timeout was already recorded */
+        } else {
+            if (k.ok) w->stats.succeeded++;
+            else w->stats.failed++;
+            if (sitq_worker_push_done(w, &k) != 0) sitq_completion_clear(&k);
+        }
+        sitq_ctx_free(c);
+        pthread_mutex_unlock(&w->mu);
+        sitq_worker_wake(w);
+        pthread_mutex_lock(&w->mu);
+    }
+    w->n_exec_alive--;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    sitq_worker_wake(w);
+    return NULL;
+}
+
+/* ---- dispatcher --------------------------------------------------------- */
+
+typedef struct dispatch_state {
+    sitq_claimed *claimed;
+    size_t capacity;          /* concurrency + prefetch */
+    sitq_heartbeat *hb;
+    size_t cap_hb;
+    int64_t last_hb, last_reap, last_poll;
+    int more_available;
+    uint64_t seen_enq_gen;
+} dispatch_state;
+
+/* Mark running tasks past their timeout; their failure is recorded now so
+ * that the task can move on even if the handler never returns (lesson 11). */
+static int64_t check_timeouts(sitq_worker *w, int64_t now_mono) {
+    int64_t next = INT64_MAX;
+    for (sitq_task_ctx *c = w->running.head; c; c = c->next) {
+        if (!c->in_executor || !c->deadline_mono_us || atomic_load(&c->abandoned)) continue;
+        if (now_mono >= c->deadline_mono_us) {
+            char msg[128];
+            snprintf(msg, sizeof msg, "timed out after %g s (attempt %d)",
+                     (double)c->t.timeout_us / 1e6, (int)c->t.attempt);
+            sitq_completion k;
+            sitq_ctx_fail_completion(c, msg, &k);
+            if (sitq_worker_push_done(w, &k) == 0) {
+                atomic_store(&c->abandoned, 1);
+                atomic_store(&c->cancel, 1);
+                w->stats.failed++;
+            } else {
+                sitq_completion_clear(&k);
+            }
+        } else if (c->deadline_mono_us < next) {
+            next = c->deadline_mono_us;
+        }
+    }
+    return next;
+}
+
+static size_t collect_heartbeats(sitq_worker *w, dispatch_state *d) {
+    size_t n = w->running.n + w->ready.n;
+    if (n > d->cap_hb) {
+        sitq_heartbeat *h = realloc(d->hb, n * sizeof *h);
+        if (!h) return 0;
+        d->hb = h;
+        d->cap_hb = n;
+    }
+    size_t i = 0;
+    ctx_list *lists[2] = {&w->running, &w->ready};
+    for (int l = 0; l < 2; l++)
+        for (sitq_task_ctx *c = lists[l]->head; c; c = c->next)
+            d->hb[i++] = (sitq_heartbeat){c->t.id, c->t.lease_token, c->progress, 0, 0};
+    return i;
+}
+
+static void apply_heartbeats(sitq_worker *w, dispatch_state *d, size_t n, sitq_time_us until) {
+    for (size_t i = 0; i < n; i++) {
+        sitq_task_ctx *c = sitq_worker_find_ctx(w, d->hb[i].id, d->hb[i].lease_token);
+        if (!c) continue;
+        if (d->hb[i].lost) {
+            atomic_store(&c->lost, 1);
+            atomic_store(&c->cancel, 1);
+        } else {
+            c->t.lease_until_us = until;
+            if (d->hb[i].cancel_requested) atomic_store(&c->cancel, 1);
+        }
+    }
+}
+
+static void *dispatcher_main(void *arg) {
+    sitq_worker *w = arg;
+    sitq_backend *b = w->b;
+    dispatch_state d;
+    memset(&d, 0, sizeof d);
+    d.capacity = (size_t)w->opts.concurrency + (size_t)w->opts.prefetch;
+    d.claimed = calloc(d.capacity, sizeof *d.claimed);
+    d.more_available = 1;
+    int64_t reap_every = w->lease_us / 2 < 1000000 ? w->lease_us / 2 : 1000000;
+    int64_t backoff_until = 0;
+
+    for (;;) {
+        uint64_t ev = atomic_load(&w->events);
+        pthread_mutex_lock(&b->notify_mu);
+        uint64_t enq_gen = b->enqueued_gen;
+        pthread_mutex_unlock(&b->notify_mu);
+        int64_t now = sitq_mono_us();
+
+        sitq_cycle cy;
+        memset(&cy, 0, sizeof cy);
+        pthread_mutex_lock(&w->mu);
+        int stopping = w->stopping;
+        if (stopping) {
+            sitq_task_ctx *c;
+            while ((c = sitq_ctx_list_pop(&w->ready))) {
+                push_release(w, c);
+                w->stats.released++;
+                sitq_ctx_free(c);
+            }
+        }
+        int64_t next_timeout = check_timeouts(w, now);
+        size_t busy = w->ready.n + w->n_exec_running;
+        size_t room = stopping || !d.claimed || busy >= d.capacity ? 0 : d.capacity - busy;
+        int hb_due = now - d.last_hb >= w->heartbeat_us && (w->running.n + w->ready.n) > 0;
+        size_t n_hb = hb_due ? collect_heartbeats(w, &d) : 0;
+        int done = stopping && w->n_exec_alive == 0 && w->n_done == 0 && w->n_rel == 0;
+        sitq_completion *comps = w->done;
+        size_t n_comps = w->n_done;
+        sitq_release *rels = w->rel;
+        size_t n_rels = w->n_rel;
+        w->done = NULL;
+        w->n_done = w->cap_done = 0;
+        w->rel = NULL;
+        w->n_rel = w->cap_rel = 0;
+        pthread_mutex_unlock(&w->mu);
+        if (done) break;
+
+        int want_claim = room > 0 && now >= backoff_until &&
+                         (d.more_available || enq_gen != d.seen_enq_gen ||
+                          now - d.last_poll >= w->poll_us);
+        int reap_due = !stopping && now - d.last_reap >= reap_every;
+        if (n_comps || n_rels || n_hb || want_claim || reap_due) {
+            cy.queue = sitq_queue_name(w->queue);
+            cy.worker_id = w->id;
+            cy.completions = comps;
+            cy.n_completions = n_comps;
+            cy.releases = rels;
+            cy.n_releases = n_rels;
+            cy.heartbeats = d.hb;
+            cy.n_heartbeats = n_hb;
+            cy.lease_us = w->lease_us;
+            cy.reap = reap_due;
+            cy.functions_json = w->functions_json;
+            cy.prefixes_json = w->prefixes_json;
+            cy.claim_max = want_claim ? room : 0;
+            cy.claimed = d.claimed;
+            sitq_time_us lease_until = sitq_now_us() + w->lease_us;
+            sitq_code rc = b->ops->cycle(b, &cy, NULL);
+            pthread_mutex_lock(&w->mu);
+            w->stats.commits++;
+            if (rc != SITQ_OK) {
+                /* Nothing was committed: keep completions and releases for
+                 * the next cycle, and back off briefly. */
+                for (size_t i = 0; i < n_comps; i++) sitq_worker_push_done(w, &comps[i]);
+                for (size_t i = 0; i < n_rels; i++) {
+                    if (w->n_rel == w->cap_rel) {
+                        size_t cap = w->cap_rel ? w->cap_rel * 2 : 16;
+                        sitq_release *r = realloc(w->rel, cap * sizeof *r);
+                        if (!r) break;
+                        w->rel = r;
+                        w->cap_rel = cap;
+                    }
+                    w->rel[w->n_rel++] = rels[i];
+                }
+                pthread_mutex_unlock(&w->mu);
+                free(comps);
+                free(rels);
+                backoff_until = sitq_mono_us() + 100000;
+                sitq_sleep_us(20000);
+                continue;
+            }
+            if (want_claim) {
+                d.seen_enq_gen = enq_gen;
+                d.last_poll = now;
+                d.more_available = cy.n_claimed == room;
+            }
+            if (hb_due) d.last_hb = now;
+            if (reap_due) d.last_reap = now;
+            for (size_t i = 0; i < n_comps; i++)
+                if (!comps[i].applied) w->stats.lost++;
+            apply_heartbeats(w, &d, n_hb, lease_until);
+            for (size_t i = 0; i < cy.n_claimed; i++) {
+                const handler *h = sitq_registry_find(w, d.claimed[i].function);
+                sitq_task_ctx *c = h ? sitq_ctx_new(w, &d.claimed[i], h) : NULL;
+                if (!c) { /* cannot happen: the claim filters on our functions */
+                    sitq_task_ctx tmp = {.t = d.claimed[i]};
+                    push_release(w, &tmp);
+                    sitq_claimed_clear(&d.claimed[i]);
+                    continue;
+                }
+                sitq_ctx_list_push(&w->ready, c);
+            }
+            w->stats.claimed += (int64_t)cy.n_claimed;
+            if (cy.n_claimed) pthread_cond_broadcast(&w->cv);
+            pthread_mutex_unlock(&w->mu);
+            int any_success = 0;
+            for (size_t i = 0; i < n_comps; i++) {
+                if (comps[i].applied && comps[i].ok) any_success = 1;
+                sitq_completion_clear(&comps[i]);
+            }
+            free(comps);
+            free(rels);
+            if (cy.n_finished || cy.n_reaped || any_success || n_rels)
+                sitq_backend_notify(b, cy.n_finished > 0, any_success || cy.n_reaped || n_rels);
+            continue;
+        }
+        free(comps);
+        free(rels);
+
+        /* Nothing to do: sleep until an event, a new task in this process, or
+         * the next poll / heartbeat / lease check / timeout. */
+        int64_t until = now + w->poll_us;
+        if (room == 0) until = now + reap_every;
+        if (d.last_hb + w->heartbeat_us < until && busy > 0) until = d.last_hb + w->heartbeat_us;
+        if (d.last_reap + reap_every < until) until = d.last_reap + reap_every;
+        if (next_timeout < until) until = next_timeout;
+        if (backoff_until > now && backoff_until < until) until = backoff_until;
+        pthread_mutex_lock(&b->notify_mu);
+        while (atomic_load(&w->events) == ev && b->enqueued_gen == enq_gen && sitq_mono_us() < until)
+            sitq_backend_wait_until(b, until);
+        pthread_mutex_unlock(&b->notify_mu);
+    }
+    free(d.claimed);
+    free(d.hb);
+    pthread_mutex_lock(&w->mu);
+    w->dispatcher_done = 1;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+/* ---- lifecycle ---------------------------------------------------------- */
+
+static void join_all(sitq_worker *w) {
+    pthread_join(w->dispatcher, NULL);
+    for (int i = 0; i < w->n_execs; i++) pthread_join(w->execs[i], NULL);
+    free(w->execs);
+    w->execs = NULL;
+    w->n_execs = 0;
+    pthread_mutex_lock(&w->mu);
+    w->started = 0;
+    w->stopping = 0;
+    w->dispatcher_done = 0;
+    pthread_mutex_unlock(&w->mu);
+}
+
+sitq_code sitq_worker_start(sitq_worker *w, sitq_error *err) {
+    if (!w) return sitq_fail(err, SITQ_EINVAL, "worker must not be NULL");
+    pthread_mutex_lock(&w->mu);
+    if (w->started) {
+        pthread_mutex_unlock(&w->mu);
+        return sitq_fail(err, SITQ_ESTATE, "worker %s is already started", w->id);
+    }
+    if (w->n_handlers == 0) {
+        pthread_mutex_unlock(&w->mu);
+        return sitq_fail(err, SITQ_ESTATE, "worker %s has no handler registered", w->id);
+    }
+    sitq_code rc = sitq_registry_build_json(w, err);
+    if (rc) {
+        pthread_mutex_unlock(&w->mu);
+        return rc;
+    }
+    w->execs = calloc((size_t)w->opts.concurrency, sizeof *w->execs);
+    if (!w->execs) {
+        pthread_mutex_unlock(&w->mu);
+        return sitq_fail(err, SITQ_ENOMEM, "out of memory starting a worker");
+    }
+    w->started = 1;
+    w->stopping = 0;
+    w->dispatcher_done = 0;
+    for (int i = 0; i < w->opts.concurrency; i++) {
+        if (pthread_create(&w->execs[i], NULL, executor_main, w) != 0) break;
+        w->n_execs++;
+        w->n_exec_alive++;
+    }
+    int ok = w->n_execs == w->opts.concurrency &&
+             pthread_create(&w->dispatcher, NULL, dispatcher_main, w) == 0;
+    if (!ok) {
+        w->stopping = 1;
+        pthread_cond_broadcast(&w->cv);
+        pthread_mutex_unlock(&w->mu);
+        for (int i = 0; i < w->n_execs; i++) pthread_join(w->execs[i], NULL);
+        pthread_mutex_lock(&w->mu);
+        free(w->execs);
+        w->execs = NULL;
+        w->n_execs = 0;
+        w->n_exec_alive = 0;
+        w->started = 0;
+        w->stopping = 0;
+        pthread_mutex_unlock(&w->mu);
+        return sitq_fail(err, SITQ_ESYSTEM, "cannot create worker threads");
+    }
+    pthread_mutex_unlock(&w->mu);
+    return sitq_ok(err);
+}
+
+sitq_code sitq_worker_stop(sitq_worker *w, double timeout_s, sitq_error *err) {
+    if (!w) return sitq_fail(err, SITQ_EINVAL, "worker must not be NULL");
+    if (timeout_s != timeout_s) return sitq_fail(err, SITQ_EINVAL, "timeout_s must not be NaN");
+    pthread_mutex_lock(&w->mu);
+    if (!w->started) {
+        pthread_mutex_unlock(&w->mu);
+        return sitq_ok(err);
+    }
+    w->stopping = 1;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    sitq_worker_wake(w);
+
+    int64_t deadline = timeout_s < 0 ? INT64_MAX : sitq_mono_us() + sitq_seconds_to_us(timeout_s);
+    pthread_mutex_lock(&w->mu);
+    while (!w->dispatcher_done && sitq_mono_us() < deadline) {
+        if (deadline == INT64_MAX) pthread_cond_wait(&w->cv, &w->mu);
+        else cond_deadline_wait(&w->cv, &w->mu, deadline);
+    }
+    if (!w->dispatcher_done) {
+        for (sitq_task_ctx *c = w->running.head; c; c = c->next) atomic_store(&c->cancel, 1);
+        size_t n = w->running.n;
+        pthread_mutex_unlock(&w->mu);
+        return sitq_fail(err, SITQ_ETIMEDOUT,
+                         "worker %s: %zu task(s) still running after %g s; their cancel flags "
+                         "are set",
+                         w->id, n, timeout_s);
+    }
+    pthread_mutex_unlock(&w->mu);
+    join_all(w);
+    return sitq_ok(err);
+}
+
+void sitq_worker_free(sitq_worker *w) {
+    if (!w) return;
+    pthread_mutex_lock(&w->mu);
+    int started = w->started;
+    pthread_mutex_unlock(&w->mu);
+    if (started) sitq_worker_stop(w, -1, NULL);
+    for (size_t i = 0; i < w->n_done; i++) sitq_completion_clear(&w->done[i]);
+    free(w->done);
+    free(w->rel);
+    for (size_t i = 0; i < w->n_handlers; i++) free(w->handlers[i].name);
+    free(w->handlers);
+    free(w->functions_json);
+    free(w->prefixes_json);
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+    free(w->id);
+    free(w);
+}

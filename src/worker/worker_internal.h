@@ -1,0 +1,94 @@
+/* worker_internal.h - the worker's shared structures (worker.c, ctx.c,
+ * registry.c, process_task.c). */
+#ifndef SITQ_WORKER_INTERNAL_H
+#define SITQ_WORKER_INTERNAL_H
+
+#include "backend/backend.h"
+#include "core/internal.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+typedef struct handler {
+    char *name;  /* without the trailing '*' for prefixes */
+    size_t len;
+    int prefix;
+    sitq_handler_fn fn;
+    void *user_data;
+} handler;
+
+/* One claimed task, from claim to completion. */
+struct sitq_task_ctx {
+    sitq_worker *w;
+    sitq_claimed t;
+    const handler *h;
+    atomic_int cancel;    /* cancel requested, timed out or lease lost */
+    atomic_int lost;      /* the lease is no longer ours */
+    atomic_int abandoned; /* a timeout was recorded: drop the handler's outcome */
+    double progress;      /* under w->mu; < 0 unknown */
+    int64_t deadline_mono_us; /* 0 = no timeout */
+    int in_executor;      /* counted in n_exec_running */
+    void *value;
+    size_t value_len;
+    char *error;
+    char *traceback;
+    struct sitq_task_ctx *prev, *next; /* ready FIFO or running list */
+};
+
+typedef struct ctx_list {
+    sitq_task_ctx *head, *tail;
+    size_t n;
+} ctx_list;
+
+struct sitq_worker {
+    sitq_queue *queue;
+    sitq_backend *b;
+    sitq_worker_options opts;
+    char *id;
+    int64_t lease_us, poll_us, heartbeat_us;
+
+    handler *handlers;
+    size_t n_handlers;
+    char *functions_json, *prefixes_json;
+
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* ready tasks for executors; dispatcher exit for stop */
+    ctx_list ready;    /* claimed, not started */
+    ctx_list running;  /* started (executors and process_task) */
+    size_t n_exec_running;
+    sitq_completion *done;   /* completions waiting for the next commit */
+    size_t n_done, cap_done;
+    sitq_release *rel;       /* releases waiting for the next commit */
+    size_t n_rel, cap_rel;
+    int started, stopping, dispatcher_done, n_exec_alive;
+    pthread_t dispatcher;
+    pthread_t *execs;
+    int n_execs;
+    atomic_uint_fast64_t events; /* bumped on anything the dispatcher must see */
+    sitq_worker_stats stats;     /* under mu */
+};
+
+/* ctx.c */
+sitq_task_ctx *sitq_ctx_new(sitq_worker *w, sitq_claimed *t, const handler *h);
+void sitq_ctx_free(sitq_task_ctx *ctx);
+void sitq_ctx_list_push(ctx_list *l, sitq_task_ctx *c);
+sitq_task_ctx *sitq_ctx_list_pop(ctx_list *l);
+void sitq_ctx_list_remove(ctx_list *l, sitq_task_ctx *c);
+/* Run the handler and turn its outcome into a completion (moves buffers). */
+void sitq_ctx_run(sitq_task_ctx *ctx, sitq_completion *out);
+/* Build a failure completion with a message. */
+void sitq_ctx_fail_completion(sitq_task_ctx *ctx, const char *msg, sitq_completion *out);
+void sitq_completion_clear(sitq_completion *k);
+
+/* registry.c */
+const handler *sitq_registry_find(const sitq_worker *w, const char *function);
+sitq_code sitq_registry_build_json(sitq_worker *w, sitq_error *err);
+
+/* worker.c */
+void sitq_worker_wake(sitq_worker *w);
+/* Queue a completion for the dispatcher's next commit (caller holds mu). */
+int sitq_worker_push_done(sitq_worker *w, sitq_completion *k);
+/* Find a ctx of the running or ready list by id and lease token (mu held). */
+sitq_task_ctx *sitq_worker_find_ctx(sitq_worker *w, sitq_task_id id, int64_t token);
+
+#endif
