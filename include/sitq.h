@@ -495,8 +495,8 @@ typedef struct sitq_worker_options {
                                       process incarnation (Oban's lesson) */
     int concurrency;             /**< handler threads, 1..1024; default 1 */
     int prefetch;                /**< tasks claimed beyond concurrency, 0..65536;
-                                      default = concurrency. Trade-off: more tasks
-                                      per commit, more tasks to recover on a crash */
+                                      -1 (the default) = concurrency. Trade-off: more
+                                      tasks per commit, more to recover on a crash */
     double poll_interval_s;      /**< how often to look for tasks enqueued by other
                                       processes, seconds; default 0.05 */
     double lease_s;              /**< lease duration, seconds; default 30 */

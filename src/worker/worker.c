@@ -108,6 +108,7 @@ sitq_code sitq_worker_create(sitq_queue *queue, const sitq_worker_options *opts,
     w->poll_us = sitq_seconds_to_us(o.poll_interval_s);
     w->heartbeat_us = sitq_seconds_to_us(o.heartbeat_interval_s);
     pthread_mutex_init(&w->mu, NULL);
+    pthread_mutex_init(&w->life_mu, NULL);
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
@@ -302,7 +303,10 @@ static void *dispatcher_main(void *arg) {
         pthread_mutex_unlock(&w->mu);
         if (done) break;
 
-        int want_claim = room > 0 && now >= backoff_until &&
+        /* While handler threads still have claimed tasks queued, wait until
+         * half the capacity is free so that each claim is a real batch. */
+        size_t low_water = w->ready.n > 0 ? (d.capacity + 1) / 2 : 1;
+        int want_claim = room >= low_water && room > 0 && now >= backoff_until &&
                          (d.more_available || enq_gen != d.seen_enq_gen ||
                           now - d.last_poll >= w->poll_us);
         int reap_due = !stopping && now - d.last_reap >= reap_every;
@@ -421,8 +425,7 @@ static void join_all(sitq_worker *w) {
     pthread_mutex_unlock(&w->mu);
 }
 
-sitq_code sitq_worker_start(sitq_worker *w, sitq_error *err) {
-    if (!w) return sitq_fail(err, SITQ_EINVAL, "worker must not be NULL");
+static sitq_code worker_start(sitq_worker *w, sitq_error *err) {
     pthread_mutex_lock(&w->mu);
     if (w->started) {
         pthread_mutex_unlock(&w->mu);
@@ -471,9 +474,15 @@ sitq_code sitq_worker_start(sitq_worker *w, sitq_error *err) {
     return sitq_ok(err);
 }
 
-sitq_code sitq_worker_stop(sitq_worker *w, double timeout_s, sitq_error *err) {
+sitq_code sitq_worker_start(sitq_worker *w, sitq_error *err) {
     if (!w) return sitq_fail(err, SITQ_EINVAL, "worker must not be NULL");
-    if (timeout_s != timeout_s) return sitq_fail(err, SITQ_EINVAL, "timeout_s must not be NaN");
+    pthread_mutex_lock(&w->life_mu);
+    sitq_code rc = worker_start(w, err);
+    pthread_mutex_unlock(&w->life_mu);
+    return rc;
+}
+
+static sitq_code worker_stop(sitq_worker *w, double timeout_s, sitq_error *err) {
     pthread_mutex_lock(&w->mu);
     if (!w->started) {
         pthread_mutex_unlock(&w->mu);
@@ -504,6 +513,15 @@ sitq_code sitq_worker_stop(sitq_worker *w, double timeout_s, sitq_error *err) {
     return sitq_ok(err);
 }
 
+sitq_code sitq_worker_stop(sitq_worker *w, double timeout_s, sitq_error *err) {
+    if (!w) return sitq_fail(err, SITQ_EINVAL, "worker must not be NULL");
+    if (timeout_s != timeout_s) return sitq_fail(err, SITQ_EINVAL, "timeout_s must not be NaN");
+    pthread_mutex_lock(&w->life_mu);
+    sitq_code rc = worker_stop(w, timeout_s, err);
+    pthread_mutex_unlock(&w->life_mu);
+    return rc;
+}
+
 void sitq_worker_free(sitq_worker *w) {
     if (!w) return;
     pthread_mutex_lock(&w->mu);
@@ -519,6 +537,7 @@ void sitq_worker_free(sitq_worker *w) {
     free(w->prefixes_json);
     pthread_cond_destroy(&w->cv);
     pthread_mutex_destroy(&w->mu);
+    pthread_mutex_destroy(&w->life_mu);
     free(w->id);
     free(w);
 }

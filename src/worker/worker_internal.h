@@ -51,6 +51,7 @@ struct sitq_worker {
     size_t n_handlers;
     char *functions_json, *prefixes_json;
 
+    pthread_mutex_t life_mu; /* serialises start/stop */
     pthread_mutex_t mu;
     pthread_cond_t cv; /* ready tasks for executors; dispatcher exit for stop */
     ctx_list ready;    /* claimed, not started */

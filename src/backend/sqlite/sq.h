@@ -16,6 +16,7 @@ enum { SQ_QUEUED = 0, SQ_WAITING = 1, SQ_RUNNING = 3, SQ_SUCCEEDED = 4, SQ_FAILE
 /* Prepared statements, prepared once per connection and reused. */
 typedef enum sq_stmt_id {
     ST_BEGIN_IMMEDIATE, ST_BEGIN, ST_COMMIT, ST_ROLLBACK,
+    ST_SAVEPOINT, ST_RELEASE_SAVEPOINT, ST_ROLLBACK_SAVEPOINT,
     ST_INSERT_TASK, ST_INSERT_DEP, ST_DEP_STATE, ST_UNIQUE_FIND,
     ST_GET, ST_GET_DEPS, ST_PAYLOAD, ST_TASK_STATE,
     ST_CLAIM, ST_CLAIM_ID, ST_SUCCEED, ST_RESOLVE, ST_FAIL_INFO, ST_REQUEUE, ST_FINISH,
@@ -44,6 +45,12 @@ typedef struct sq_backend {
     sq_conn writer;
     pthread_mutex_t read_mu;
     pthread_cond_t read_cv;
+    /* Group commit of enqueues: callers that arrive while a transaction is
+     * being written are committed together by the next leader. */
+    pthread_mutex_t gc_mu;
+    pthread_cond_t gc_cv;
+    struct sq_enqueue_op *gc_head, *gc_tail;
+    int gc_leader;
     sq_conn *readers;
     int *reader_busy;
     int n_readers;

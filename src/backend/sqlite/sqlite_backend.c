@@ -161,6 +161,8 @@ static void sq_close(sitq_backend *base) {
     pthread_mutex_destroy(&b->write_mu);
     pthread_mutex_destroy(&b->read_mu);
     pthread_cond_destroy(&b->read_cv);
+    pthread_mutex_destroy(&b->gc_mu);
+    pthread_cond_destroy(&b->gc_cv);
     sitq_backend_head_destroy(&b->head);
     free(b->path);
     free(b);
@@ -197,6 +199,8 @@ sitq_code sitq_backend_open_sqlite(const char *path, const sitq_sqlite_options *
     pthread_mutex_init(&b->write_mu, NULL);
     pthread_mutex_init(&b->read_mu, NULL);
     pthread_cond_init(&b->read_cv, NULL);
+    pthread_mutex_init(&b->gc_mu, NULL);
+    pthread_cond_init(&b->gc_cv, NULL);
     b->opts = o;
     b->path = strdup(path);
     if (!b->path) {

@@ -141,15 +141,85 @@ static sitq_code enqueue_one(sq_conn *c, const char *queue, const sitq_task_spec
     return code;
 }
 
+/* One caller's enqueue, waiting in the group-commit list. */
+typedef struct sq_enqueue_op {
+    const char *queue;
+    const sitq_task_spec *specs;
+    size_t n;
+    sitq_task_id *ids;
+    sitq_code rc;
+    sitq_error err;
+    int done;
+    struct sq_enqueue_op *next;
+} sq_enqueue_op;
+
+static sitq_code savepoint(sq_conn *c, sq_stmt_id id, sitq_error *err) {
+    sqlite3_stmt *st = sq_stmt(c, id, err);
+    return st ? sq_exec(c, st, err, "managing a savepoint") : SITQ_ESTORAGE;
+}
+
+/* Write a group of enqueues in one transaction, each inside a savepoint so
+ * that one caller's bad input does not undo the others'. */
+static void write_group(sq_backend *b, sq_enqueue_op *ops) {
+    sitq_error err;
+    sitq_code rc = sq_write_begin(b, &err);
+    if (rc) {
+        for (sq_enqueue_op *op = ops; op; op = op->next) {
+            op->rc = rc;
+            op->err = err;
+        }
+        return;
+    }
+    sq_conn *c = &b->writer;
+    sitq_time_us now = sitq_now_us();
+    for (sq_enqueue_op *op = ops; op && !rc; op = op->next) {
+        op->rc = savepoint(c, ST_SAVEPOINT, &op->err);
+        for (size_t i = 0; i < op->n && !op->rc; i++)
+            op->rc = enqueue_one(c, op->queue, &op->specs[i], i, op->n, op->ids, now, &op->err);
+        if (op->rc) rc = savepoint(c, ST_ROLLBACK_SAVEPOINT, &err);
+        if (!rc) rc = savepoint(c, ST_RELEASE_SAVEPOINT, &err);
+    }
+    rc = sq_write_end(b, rc, &err);
+    if (rc) { /* nothing of the group was committed */
+        for (sq_enqueue_op *op = ops; op; op = op->next) {
+            op->rc = rc;
+            op->err = err;
+        }
+    }
+}
+
 sitq_code sq_enqueue(sitq_backend *base, const char *queue, const sitq_task_spec *specs,
                      size_t n, sitq_task_id *ids, sitq_error *err) {
     sq_backend *b = (sq_backend *)base;
-    sitq_code rc = sq_write_begin(b, err);
-    if (rc) return rc;
-    sitq_time_us now = sitq_now_us();
-    for (size_t i = 0; i < n && !rc; i++) rc = enqueue_one(&b->writer, queue, &specs[i], i, n, ids, now, err);
-    rc = sq_write_end(b, rc, err);
-    if (rc) memset(ids, 0, n * sizeof *ids);
-    else sitq_ok(err);
-    return rc;
+    sq_enqueue_op me = {queue, specs, n, ids, SITQ_OK, {SITQ_OK, ""}, 0, NULL};
+    pthread_mutex_lock(&b->gc_mu);
+    if (b->gc_tail) b->gc_tail->next = &me;
+    else b->gc_head = &me;
+    b->gc_tail = &me;
+    while (!me.done) {
+        if (b->gc_leader) {
+            pthread_cond_wait(&b->gc_cv, &b->gc_mu);
+            continue;
+        }
+        /* Lead: take everything queued so far (including us) and write it. */
+        b->gc_leader = 1;
+        sq_enqueue_op *group = b->gc_head;
+        b->gc_head = b->gc_tail = NULL;
+        pthread_mutex_unlock(&b->gc_mu);
+        write_group(b, group);
+        pthread_mutex_lock(&b->gc_mu);
+        for (sq_enqueue_op *op = group, *next; op; op = next) {
+            next = op->next;
+            op->done = 1; /* after this, op's owner may return and free it */
+        }
+        b->gc_leader = 0;
+        pthread_cond_broadcast(&b->gc_cv);
+    }
+    pthread_mutex_unlock(&b->gc_mu);
+    if (me.rc) {
+        memset(ids, 0, n * sizeof *ids);
+        if (err) *err = me.err;
+        return me.rc;
+    }
+    return sitq_ok(err);
 }

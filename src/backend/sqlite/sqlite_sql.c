@@ -21,6 +21,9 @@ const char *const sq_sql[ST_COUNT] = {
     [ST_BEGIN] = "BEGIN",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
+    [ST_SAVEPOINT] = "SAVEPOINT sitq_op",
+    [ST_RELEASE_SAVEPOINT] = "RELEASE sitq_op",
+    [ST_ROLLBACK_SAVEPOINT] = "ROLLBACK TO sitq_op",
 
     [ST_INSERT_TASK] =
         "INSERT INTO sitq_tasks(queue, function, payload, state, priority, run_at_us, "
