@@ -39,10 +39,10 @@ test-asan: build-asan
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure -j$(JOBS) -LE python
 
-# The concurrent tests under ThreadSanitizer.
+# The concurrent tests (threads, processes, the worker command) under ThreadSanitizer.
 test-tsan: build-tsan
 	cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
-	  ctest --output-on-failure -j$(JOBS) -L concurrent
+	  ctest --output-on-failure -j$(JOBS) -L "concurrent|cli"
 
 clean:
 	rm -rf build build-asan build-tsan

@@ -420,7 +420,7 @@ sitq_code sitq_purge(sitq_queue *queue, double older_than_s, int64_t *out_purged
 /**
  * Delay before retry number `retry` (1 = first retry), in microseconds:
  * min(cap, base * 2^(retry-1)), then multiplied by (1 + jitter * (2u - 1))
- * for u in [0,1) and clamped to [0, cap]. Never overflows, however large
+ * for u in [0,1) and clamped to [0, min(cap, 100 years)]. Never overflows, however large
  * retry is. Invalid input (retry < 1, negative or non-finite base/cap,
  * jitter outside 0..1) is clamped to the nearest valid value. Thread-safe.
  * u is the random draw (pass a uniform value in [0,1); sitq uses its own).

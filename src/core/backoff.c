@@ -5,6 +5,9 @@
 
 #include <math.h>
 
+/* Longest delay returned: 100 years, in seconds. */
+#define MAX_DELAY_S (100.0 * 365.25 * 86400.0)
+
 int64_t sitq_backoff_us(int32_t retry, double base_s, double cap_s, double jitter, double u) {
     if (retry < 1) retry = 1;
     if (!isfinite(base_s) || base_s < 0) base_s = 0;
@@ -19,6 +22,7 @@ int64_t sitq_backoff_us(int32_t retry, double base_s, double cap_s, double jitte
     double delay = fmin(cap_s, ldexp(base_s, exp));
     delay *= 1.0 + jitter * (2.0 * u - 1.0);
     if (delay > cap_s) delay = cap_s;
+    if (delay > MAX_DELAY_S) delay = MAX_DELAY_S; /* keeps microseconds in int64 */
     if (delay < 0) delay = 0;
     return (int64_t)llround(delay * 1e6);
 }

@@ -287,7 +287,8 @@ static void *dispatcher_main(void *arg) {
             }
         }
         int64_t next_timeout = check_timeouts(w, now);
-        size_t busy = w->ready.n + w->n_exec_running;
+        size_t n_ready = w->ready.n;
+        size_t busy = n_ready + w->n_exec_running;
         size_t room = stopping || !d.claimed || busy >= d.capacity ? 0 : d.capacity - busy;
         int hb_due = now - d.last_hb >= w->heartbeat_us && (w->running.n + w->ready.n) > 0;
         size_t n_hb = hb_due ? collect_heartbeats(w, &d) : 0;
@@ -305,7 +306,7 @@ static void *dispatcher_main(void *arg) {
 
         /* While handler threads still have claimed tasks queued, wait until
          * half the capacity is free so that each claim is a real batch. */
-        size_t low_water = w->ready.n > 0 ? (d.capacity + 1) / 2 : 1;
+        size_t low_water = n_ready > 0 ? (d.capacity + 1) / 2 : 1;
         int want_claim = room >= low_water && room > 0 && now >= backoff_until &&
                          (d.more_available || enq_gen != d.seen_enq_gen ||
                           now - d.last_poll >= w->poll_us);

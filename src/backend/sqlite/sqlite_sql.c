@@ -54,7 +54,7 @@ const char *const sq_sql[ST_COUNT] = {
 
     /* Every transition out of running is guarded by (state, lease_token). */
     [ST_SUCCEED] = "UPDATE sitq_tasks SET state = 4, result = ?3, error = NULL, traceback = NULL, "
-                   "finished_at_us = ?4, lease_token = NULL, lease_until_us = NULL, progress = 1.0 "
+                   "finished_at_us = ?4, lease_token = NULL, lease_until_us = NULL "
                    "WHERE id = ?1 AND state = 3 AND lease_token = ?2",
     [ST_RESOLVE] =
         "UPDATE sitq_tasks SET pending_deps = pending_deps - 1, "

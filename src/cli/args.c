@@ -1,0 +1,125 @@
+/*
+ * args.c - numeric argument parsing with strtoll/strtod and range checks.
+ */
+#include "args.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "diag.h"
+
+/** 1 when text is NULL, empty or starts with white space (strto* would skip it). */
+static int bad_start(const char *text)
+{
+    return text == NULL || text[0] == '\0' || isspace((unsigned char)text[0]);
+}
+
+int arg_parse_i64(const char *cmd, const char *name, const char *text, int64_t min,
+                  int64_t max, int64_t *out)
+{
+    if (bad_start(text)) {
+        cli_errorf(cmd, "invalid value '%s' for %s: expected an integer", text ? text : "",
+                   name);
+        return -1;
+    }
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    if (end == text || *end != '\0') {
+        cli_errorf(cmd, "invalid value '%s' for %s: expected an integer", text, name);
+        return -1;
+    }
+    if (errno == ERANGE || v < min || v > max) {
+        cli_errorf(cmd, "invalid value '%s' for %s: must be between %" PRId64 " and %" PRId64,
+                   text, name, min, max);
+        return -1;
+    }
+    *out = (int64_t)v;
+    return 0;
+}
+
+int arg_parse_int(const char *cmd, const char *name, const char *text, int min, int max,
+                  int *out)
+{
+    int64_t v = 0;
+    if (arg_parse_i64(cmd, name, text, min, max, &v) != 0)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+int arg_parse_double(const char *cmd, const char *name, const char *text, double min,
+                     double max, double *out)
+{
+    if (bad_start(text)) {
+        cli_errorf(cmd, "invalid value '%s' for %s: expected a number", text ? text : "", name);
+        return -1;
+    }
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (end == text || *end != '\0' || !isfinite(v)) {
+        cli_errorf(cmd, "invalid value '%s' for %s: expected a number", text, name);
+        return -1;
+    }
+    if (errno == ERANGE || v < min || v > max) {
+        cli_errorf(cmd, "invalid value '%s' for %s: must be between %g and %g", text, name,
+                   min, max);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int arg_parse_id(const char *cmd, const char *name, const char *text, sitq_task_id *out)
+{
+    if (bad_start(text)) {
+        cli_errorf(cmd, "invalid %s '%s': expected a positive integer", name, text ? text : "");
+        return -1;
+    }
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    if (end == text || *end != '\0' || errno == ERANGE || v < 1) {
+        cli_errorf(cmd, "invalid %s '%s': expected a positive integer", name, text);
+        return -1;
+    }
+    *out = (sitq_task_id)v;
+    return 0;
+}
+
+void arg_report_getopt(const char *cmd, int c, char **argv)
+{
+    const char *tok = (optind > 0 && argv[optind - 1] != NULL) ? argv[optind - 1] : "?";
+    int is_long = tok[0] == '-' && tok[1] == '-';
+    if (c == ':') {
+        if (is_long || optopt == 0)
+            cli_errorf(cmd, "option '%s' requires a value", tok);
+        else
+            cli_errorf(cmd, "option '-%c' requires a value", optopt);
+    } else if (is_long || optopt == 0) {
+        cli_errorf(cmd, "unknown or invalid option '%s' (see 'sitq %s --help')", tok, cmd);
+    } else {
+        cli_errorf(cmd, "unknown option '-%c' (see 'sitq %s --help')", optopt, cmd);
+    }
+}
+
+int arg_check_positionals(const char *cmd, int argc, char **argv, int min, int max,
+                          const char *what)
+{
+    int n = argc - optind;
+    if (n < min) {
+        cli_errorf(cmd, "missing argument: expected %s (see 'sitq %s --help')", what, cmd);
+        return -1;
+    }
+    if (max >= 0 && n > max) {
+        cli_errorf(cmd, "unexpected argument '%s' (expected %s; see 'sitq %s --help')",
+                   argv[optind + max], what, cmd);
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,49 @@
+/*
+ * args.h - checked parsing of numeric command line arguments and reporting
+ * of getopt_long errors. Every parser prints a message naming the argument
+ * on failure and returns -1; the caller then exits with CLI_EXIT_USAGE.
+ */
+#ifndef SITQ_CLI_ARGS_H
+#define SITQ_CLI_ARGS_H
+
+#include <stdint.h>
+
+#include "sitq.h"
+
+/**
+ * Parse `text` as a decimal integer in [min, max] into *out.
+ * `name` names the argument in the message (e.g. "--priority").
+ * Returns 0, or -1 after printing an error for subcommand `cmd`.
+ */
+int arg_parse_i64(const char *cmd, const char *name, const char *text, int64_t min,
+                  int64_t max, int64_t *out);
+
+/** As arg_parse_i64 for an int. */
+int arg_parse_int(const char *cmd, const char *name, const char *text, int min, int max,
+                  int *out);
+
+/**
+ * Parse `text` as a finite decimal number in [min, max] into *out.
+ * Returns 0, or -1 after printing an error.
+ */
+int arg_parse_double(const char *cmd, const char *name, const char *text, double min,
+                     double max, double *out);
+
+/** Parse a task id (a positive integer). Returns 0, or -1 after printing an error. */
+int arg_parse_id(const char *cmd, const char *name, const char *text, sitq_task_id *out);
+
+/**
+ * Print the error for a getopt_long return value `c` of '?' (unknown option)
+ * or ':' (missing value) after parsing argv.
+ */
+void arg_report_getopt(const char *cmd, int c, char **argv);
+
+/**
+ * Check the number of positional arguments left after option parsing
+ * (argc - optind) against [min, max]; print an error and return -1 when out
+ * of range. `what` describes them for the message, e.g. "DB ID".
+ */
+int arg_check_positionals(const char *cmd, int argc, char **argv, int min, int max,
+                          const char *what);
+
+#endif /* SITQ_CLI_ARGS_H */

@@ -1,0 +1,229 @@
+/*
+ * cmd_inspect.c - the read-only subcommands: stats, list, show and wait.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "common_opts.h"
+#include "db.h"
+#include "diag.h"
+#include "output.h"
+
+static const char STATS_USAGE[] =
+    "usage: sitq stats DB [--queue NAME] [--json]\n"
+    "\n"
+    "Count the tasks of a queue by status.\n"
+    "\n"
+    "  -q, --queue NAME  queue (default \"default\")\n"
+    "  -j, --json        print a JSON object {\"queue\", \"queued\", ..., \"total\"}\n"
+    "  -h, --help        show this help\n";
+
+static const char LIST_USAGE[] =
+    "usage: sitq list DB [--queue NAME] [--status S] [--limit N] [--offset N] [--json]\n"
+    "\n"
+    "List the tasks of a queue, newest first.\n"
+    "\n"
+    "  -q, --queue NAME  queue (default \"default\")\n"
+    "      --status S    only tasks in status S: queued, waiting, scheduled, running,\n"
+    "                    succeeded, failed, cancelled, or any (default)\n"
+    "      --limit N     at most N tasks, 1..1000000 (default 100)\n"
+    "      --offset N    skip the first N tasks (default 0)\n"
+    "  -j, --json        print a JSON array of task objects\n"
+    "  -h, --help        show this help\n";
+
+static const char SHOW_USAGE[] =
+    "usage: sitq show DB ID [--queue NAME] [--json | --value]\n"
+    "\n"
+    "Print every field of a task (times in ISO-8601 UTC; the command line of\n"
+    "shell tasks).\n"
+    "\n"
+    "  -q, --queue NAME  queue (default \"default\")\n"
+    "  -j, --json        print a JSON object\n"
+    "      --value       print only the raw result bytes (nothing when there is none)\n"
+    "  -h, --help        show this help\n";
+
+static const char WAIT_USAGE[] =
+    "usage: sitq wait DB ID [--timeout S] [--queue NAME] [--json | --value]\n"
+    "\n"
+    "Wait until a task has finished, then print it as `sitq show` does.\n"
+    "Exit code: 0 succeeded, 5 failed or cancelled, 4 not finished within the\n"
+    "timeout (the current state is printed), 1 unknown task.\n"
+    "\n"
+    "      --timeout S   give up after S seconds (default: wait forever)\n"
+    "  -q, --queue NAME  queue (default \"default\")\n"
+    "  -j, --json        print a JSON object\n"
+    "      --value       print only the raw result bytes (nothing when there is none)\n"
+    "  -h, --help        show this help\n";
+
+int cmd_stats(int argc, char **argv)
+{
+    common_opts o;
+    int rc = common_opts_parse(argc, argv, 0, 0, STATS_USAGE, &o);
+    if (rc >= 0)
+        return rc;
+    cli_db db;
+    rc = cli_db_open(argv[0], o.db, o.queue, CLI_DB_MUST_EXIST, 0, &db);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    sitq_stats st;
+    sitq_error err;
+    memset(&err, 0, sizeof err);
+    sitq_code code = sitq_get_stats(db.queue, &st, &err);
+    if (code != SITQ_OK) {
+        rc = cli_api_error(argv[0], code, &err);
+    } else if (o.json) {
+        if (print_json(stats_to_json(o.queue, &st)) != 0) {
+            cli_errorf(argv[0], "cannot write JSON output");
+            rc = CLI_EXIT_FAILURE;
+        }
+    } else {
+        print_stats_text(o.queue, &st);
+    }
+    cli_db_close(&db);
+    return rc;
+}
+
+int cmd_list(int argc, char **argv)
+{
+    common_opts o;
+    int rc = common_opts_parse(argc, argv, COPT_STATUS | COPT_LIMIT, 0, LIST_USAGE, &o);
+    if (rc >= 0)
+        return rc;
+    cli_db db;
+    rc = cli_db_open(argv[0], o.db, o.queue, CLI_DB_MUST_EXIST, 0, &db);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    sitq_result **items = NULL;
+    size_t n = 0;
+    sitq_error err;
+    memset(&err, 0, sizeof err);
+    sitq_code code = sitq_list(db.queue, o.status, (size_t)o.limit, (size_t)o.offset, &items, &n,
+                               &err);
+    if (code != SITQ_OK) {
+        rc = cli_api_error(argv[0], code, &err);
+        cli_db_close(&db);
+        return rc;
+    }
+    json_t *arr = o.json ? json_array() : NULL;
+    if (!o.json)
+        print_list_header();
+    for (size_t i = 0; i < n; i++) {
+        char **cargv = NULL;
+        int cargc = 0;
+        cli_load_command(db.queue, items[i], &cargv, &cargc);
+        if (o.json) {
+            json_t *t = result_to_json(items[i], cargv, cargc);
+            if (arr == NULL || t == NULL || json_array_append_new(arr, t) != 0)
+                rc = CLI_EXIT_FAILURE;
+        } else {
+            print_list_row(items[i], cargv, cargc);
+        }
+        free(cargv);
+    }
+    if (o.json && (rc != CLI_EXIT_OK || print_json(arr) != 0)) {
+        if (rc != CLI_EXIT_OK)
+            json_decref(arr);
+        cli_errorf(argv[0], "cannot build JSON output (out of memory?)");
+        rc = CLI_EXIT_FAILURE;
+    }
+    sitq_result_list_free(items, n);
+    cli_db_close(&db);
+    return rc;
+}
+
+/**
+ * Print a task as text, JSON or its raw value per the options.
+ * Returns CLI_EXIT_OK or CLI_EXIT_FAILURE (output failed).
+ */
+static int print_task(const char *cmd, sitq_queue *queue, const sitq_result *r,
+                      const common_opts *o)
+{
+    if (o->value_only) {
+        if (r->value != NULL && r->value_len > 0 &&
+            fwrite(r->value, 1, r->value_len, stdout) != r->value_len) {
+            cli_errorf(cmd, "cannot write the value");
+            return CLI_EXIT_FAILURE;
+        }
+        return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAILURE;
+    }
+    char **cargv = NULL;
+    int cargc = 0;
+    cli_load_command(queue, r, &cargv, &cargc);
+    int rc = CLI_EXIT_OK;
+    if (o->json) {
+        if (print_json(result_to_json(r, cargv, cargc)) != 0) {
+            cli_errorf(cmd, "cannot build JSON output (out of memory?)");
+            rc = CLI_EXIT_FAILURE;
+        }
+    } else {
+        print_result_text(r, cargv, cargc);
+    }
+    free(cargv);
+    return rc;
+}
+
+int cmd_show(int argc, char **argv)
+{
+    common_opts o;
+    int rc = common_opts_parse(argc, argv, COPT_VALUE, 1, SHOW_USAGE, &o);
+    if (rc >= 0)
+        return rc;
+    if (o.json && o.value_only) {
+        cli_errorf(argv[0], "--json and --value cannot be used together");
+        return CLI_EXIT_USAGE;
+    }
+    cli_db db;
+    rc = cli_db_open(argv[0], o.db, o.queue, CLI_DB_MUST_EXIST, 0, &db);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    sitq_result *r = NULL;
+    sitq_error err;
+    memset(&err, 0, sizeof err);
+    sitq_code code = sitq_get_result(db.queue, o.id, &r, &err);
+    if (code != SITQ_OK)
+        rc = cli_api_error(argv[0], code, &err);
+    else
+        rc = print_task(argv[0], db.queue, r, &o);
+    sitq_result_free(r);
+    cli_db_close(&db);
+    return rc;
+}
+
+int cmd_wait(int argc, char **argv)
+{
+    common_opts o;
+    int rc = common_opts_parse(argc, argv, COPT_TIMEOUT | COPT_VALUE, 1, WAIT_USAGE, &o);
+    if (rc >= 0)
+        return rc;
+    if (o.json && o.value_only) {
+        cli_errorf(argv[0], "--json and --value cannot be used together");
+        return CLI_EXIT_USAGE;
+    }
+    cli_db db;
+    rc = cli_db_open(argv[0], o.db, o.queue, CLI_DB_MUST_EXIST, 0, &db);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    sitq_result *r = NULL;
+    sitq_error err;
+    memset(&err, 0, sizeof err);
+    sitq_code code = sitq_wait(db.queue, o.id, o.timeout_s, &r, &err);
+    if (code == SITQ_ETIMEDOUT) {
+        if (r != NULL && !o.value_only)
+            (void)print_task(argv[0], db.queue, r, &o);
+        cli_errorf(argv[0], "task %lld did not finish within %g s (status %s)",
+                   (long long)o.id, o.timeout_s,
+                   r != NULL ? sitq_status_name(r->status) : "unknown");
+        rc = CLI_EXIT_TIMEOUT;
+    } else if (code != SITQ_OK) {
+        rc = cli_api_error(argv[0], code, &err);
+    } else {
+        rc = print_task(argv[0], db.queue, r, &o);
+        if (rc == CLI_EXIT_OK && r->status != SITQ_SUCCEEDED)
+            rc = CLI_EXIT_TASK_FAILED;
+    }
+    sitq_result_free(r);
+    cli_db_close(&db);
+    return rc;
+}

@@ -1,0 +1,132 @@
+/*
+ * common_opts.c - getopt_long parsing of the options shared by the
+ * inspection and management subcommands.
+ */
+#include "common_opts.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "args.h"
+#include "cli.h"
+#include "diag.h"
+
+int print_usage(const char *usage)
+{
+    fputs(usage, stdout);
+    return CLI_EXIT_OK;
+}
+
+/** Parse a --status value (a status name, or "any"/"all"). Returns 0 or -1. */
+static int parse_status(const char *cmd, const char *text, int *out)
+{
+    if (strcmp(text, "any") == 0 || strcmp(text, "all") == 0) {
+        *out = SITQ_STATUS_ANY;
+        return 0;
+    }
+    int s = sitq_status_parse(text);
+    if (s < 0) {
+        cli_errorf(cmd,
+                   "invalid value '%s' for --status: expected queued, waiting, scheduled, "
+                   "running, succeeded, failed, cancelled or any",
+                   text);
+        return -1;
+    }
+    *out = s;
+    return 0;
+}
+
+int common_opts_parse(int argc, char **argv, unsigned flags, int want_id, const char *usage,
+                      common_opts *o)
+{
+    const char *cmd = argv[0];
+    static const struct option all[] = {
+        {"queue", required_argument, NULL, 'q'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {"status", required_argument, NULL, 's'},
+        {"limit", required_argument, NULL, 'n'},
+        {"offset", required_argument, NULL, 'o'},
+        {"timeout", required_argument, NULL, 't'},
+        {"older-than", required_argument, NULL, 'a'},
+        {"value", no_argument, NULL, 'v'},
+        {NULL, 0, NULL, 0},
+    };
+    memset(o, 0, sizeof *o);
+    o->queue = SITQ_DEFAULT_QUEUE;
+    o->status = SITQ_STATUS_ANY;
+    o->limit = CLI_DEFAULT_LIST_LIMIT;
+    o->timeout_s = -1.0;
+    o->older_than_s = CLI_DEFAULT_PURGE_AGE_S;
+
+    optind = 0;
+    opterr = 0;
+    int c;
+    int idx = -1;
+    while ((c = getopt_long(argc, argv, ":q:jh", all, &idx)) != -1) {
+        unsigned need = 0;
+        switch (c) {
+        case 's': need = COPT_STATUS; break;
+        case 'n': case 'o': need = COPT_LIMIT; break;
+        case 't': need = COPT_TIMEOUT; break;
+        case 'a': need = COPT_OLDER_THAN; break;
+        case 'v': need = COPT_VALUE; break;
+        default: break;
+        }
+        if (need != 0 && (flags & need) == 0) {
+            cli_errorf(cmd, "unknown option '--%s' (see 'sitq %s --help')",
+                       idx >= 0 ? all[idx].name : "?", cmd);
+            return CLI_EXIT_USAGE;
+        }
+        switch (c) {
+        case 'h':
+            return print_usage(usage);
+        case 'q':
+            if (optarg[0] == '\0' || strlen(optarg) > SITQ_NAME_MAX) {
+                cli_errorf(cmd, "invalid value '%s' for --queue: must be 1..%d bytes", optarg,
+                           SITQ_NAME_MAX);
+                return CLI_EXIT_USAGE;
+            }
+            o->queue = optarg;
+            break;
+        case 'j':
+            o->json = 1;
+            break;
+        case 'v':
+            o->value_only = 1;
+            break;
+        case 's':
+            if (parse_status(cmd, optarg, &o->status) != 0)
+                return CLI_EXIT_USAGE;
+            break;
+        case 'n':
+            if (arg_parse_i64(cmd, "--limit", optarg, 1, 1000000, &o->limit) != 0)
+                return CLI_EXIT_USAGE;
+            break;
+        case 'o':
+            if (arg_parse_i64(cmd, "--offset", optarg, 0, INT64_MAX, &o->offset) != 0)
+                return CLI_EXIT_USAGE;
+            break;
+        case 't':
+            if (arg_parse_double(cmd, "--timeout", optarg, 0.0, 1e9, &o->timeout_s) != 0)
+                return CLI_EXIT_USAGE;
+            break;
+        case 'a':
+            if (arg_parse_double(cmd, "--older-than", optarg, 0.0, 1e12, &o->older_than_s) != 0)
+                return CLI_EXIT_USAGE;
+            break;
+        default:
+            arg_report_getopt(cmd, c, argv);
+            return CLI_EXIT_USAGE;
+        }
+        idx = -1;
+    }
+    int npos = want_id ? 2 : 1;
+    if (arg_check_positionals(cmd, argc, argv, npos, npos, want_id ? "DB ID" : "DB") != 0)
+        return CLI_EXIT_USAGE;
+    o->db = argv[optind];
+    if (want_id && arg_parse_id(cmd, "task ID", argv[optind + 1], &o->id) != 0)
+        return CLI_EXIT_USAGE;
+    return -1;
+}

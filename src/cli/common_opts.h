@@ -1,0 +1,47 @@
+/*
+ * common_opts.h - option parsing shared by the inspection and management
+ * subcommands (stats, list, show, wait, cancel, retry, purge).
+ */
+#ifndef SITQ_CLI_COMMON_OPTS_H
+#define SITQ_CLI_COMMON_OPTS_H
+
+#include <stdint.h>
+
+#include "sitq.h"
+
+/** Options a subcommand accepts beyond --queue, --json and --help. */
+enum common_opt_flags {
+    COPT_STATUS = 1 << 0,     /**< --status S */
+    COPT_LIMIT = 1 << 1,      /**< --limit N and --offset N */
+    COPT_TIMEOUT = 1 << 2,    /**< --timeout S */
+    COPT_OLDER_THAN = 1 << 3, /**< --older-than S */
+    COPT_VALUE = 1 << 4       /**< --value */
+};
+
+/** Parsed options and positional arguments. */
+typedef struct common_opts {
+    const char *queue;   /**< --queue; default "default" */
+    int json;            /**< --json */
+    int value_only;      /**< --value: print only the raw result bytes */
+    int status;          /**< --status; SITQ_STATUS_ANY by default */
+    int64_t limit;       /**< --limit */
+    int64_t offset;      /**< --offset */
+    double timeout_s;    /**< --timeout; < 0 = forever */
+    double older_than_s; /**< --older-than */
+    const char *db;      /**< positional DB */
+    sitq_task_id id;     /**< positional ID when wanted */
+} common_opts;
+
+/**
+ * Parse argv for subcommand argv[0]. `flags` selects the extra options;
+ * `want_id` is 1 when an ID follows DB. `usage` is printed for --help.
+ * Returns -1 when the command should go on, otherwise the exit code to
+ * return at once (0 after --help, CLI_EXIT_USAGE after an error).
+ */
+int common_opts_parse(int argc, char **argv, unsigned flags, int want_id, const char *usage,
+                      common_opts *o);
+
+/** Print a usage text on stdout and return CLI_EXIT_OK. */
+int print_usage(const char *usage);
+
+#endif /* SITQ_CLI_COMMON_OPTS_H */

@@ -1,0 +1,87 @@
+/*
+ * db.c - open/close the database and queue for a subcommand.
+ */
+#include "db.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+#include "diag.h"
+#include "shell_payload.h"
+
+int cli_db_open(const char *cmd, const char *path, const char *queue_name, enum cli_db_mode mode,
+                int readers, cli_db *db)
+{
+    db->backend = NULL;
+    db->queue = NULL;
+    if (path == NULL || path[0] == '\0') {
+        cli_errorf(cmd, "the database path DB must not be empty");
+        return CLI_EXIT_USAGE;
+    }
+    if (mode == CLI_DB_MUST_EXIST && strcmp(path, ":memory:") != 0) {
+        struct stat st;
+        if (stat(path, &st) != 0) {
+            cli_errorf(cmd, "cannot open database '%s': %s", path, strerror(errno));
+            return CLI_EXIT_STORAGE;
+        }
+        if (S_ISDIR(st.st_mode)) {
+            cli_errorf(cmd, "cannot open database '%s': is a directory", path);
+            return CLI_EXIT_STORAGE;
+        }
+    }
+    sitq_sqlite_options opts;
+    sitq_sqlite_options_init(&opts);
+    opts.reader_connections = readers;
+    sitq_error err;
+    memset(&err, 0, sizeof err);
+    sitq_code rc = sitq_backend_open_sqlite(path, &opts, &db->backend, &err);
+    if (rc != SITQ_OK) {
+        db->backend = NULL;
+        if (err.message[0] != '\0' && strstr(err.message, path) != NULL)
+            cli_errorf(cmd, "%s (%s)", err.message, sitq_code_name(rc));
+        else
+            cli_errorf(cmd, "cannot open database '%s': %s (%s)", path,
+                       err.message[0] ? err.message : "failed", sitq_code_name(rc));
+        int code = cli_exit_for_code(rc);
+        return code == CLI_EXIT_USAGE ? CLI_EXIT_STORAGE : code;
+    }
+    memset(&err, 0, sizeof err);
+    rc = sitq_queue_open(db->backend, queue_name, &db->queue, &err);
+    if (rc != SITQ_OK) {
+        db->queue = NULL;
+        int code = cli_api_error(cmd, rc, &err);
+        cli_db_close(db);
+        return code;
+    }
+    return CLI_EXIT_OK;
+}
+
+void cli_db_close(cli_db *db)
+{
+    if (db == NULL)
+        return;
+    sitq_queue_close(db->queue);
+    db->queue = NULL;
+    sitq_backend_close(db->backend);
+    db->backend = NULL;
+}
+
+void cli_load_command(sitq_queue *queue, const sitq_result *r, char ***argv, int *argc)
+{
+    *argv = NULL;
+    *argc = 0;
+    if (r->function == NULL || strcmp(r->function, SHELL_FUNCTION) != 0)
+        return;
+    void *payload = NULL;
+    size_t len = 0;
+    if (sitq_get_payload(queue, r->id, &payload, &len, NULL) != SITQ_OK)
+        return;
+    if (shell_payload_decode(payload, len, argv, argc) != 0) {
+        *argv = NULL;
+        *argc = 0;
+    }
+    free(payload);
+}

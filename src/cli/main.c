@@ -1,0 +1,109 @@
+/*
+ * main.c - entry point of the `sitq` program: dispatch to the subcommands.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "diag.h"
+#include "sitq.h"
+
+/** One subcommand: its name, entry point and one-line summary. */
+typedef struct subcommand {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} subcommand;
+
+static const subcommand COMMANDS[] = {
+    {"enqueue", cmd_enqueue, "enqueue a shell command as a task and print its id"},
+    {"worker", cmd_worker, "run a worker executing shell tasks"},
+    {"stats", cmd_stats, "count the tasks of a queue by status"},
+    {"list", cmd_list, "list tasks, newest first"},
+    {"show", cmd_show, "print every field of a task"},
+    {"wait", cmd_wait, "wait until a task has finished and print it"},
+    {"cancel", cmd_cancel, "cancel a task"},
+    {"retry", cmd_retry, "run a failed or cancelled task again"},
+    {"purge", cmd_purge, "delete old finished tasks"},
+};
+
+#define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
+
+/** Print the global usage on `out`. */
+static void print_global_usage(FILE *out)
+{
+    fputs("usage: sitq COMMAND DB [ARGS...] [OPTIONS]\n"
+          "       sitq COMMAND --help | sitq --help | sitq --version\n"
+          "\n"
+          "Commands:\n",
+          out);
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        fprintf(out, "  %-9s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+    fputs("\n"
+          "Common options: --queue NAME (default \"default\"), --json, --help.\n"
+          "Exit codes: 0 ok, 1 operational error (not found, wrong state, ...),\n"
+          "2 usage error, 3 storage error, 4 wait timeout, 5 waited task failed.\n"
+          "See docs/cli.md.\n",
+          out);
+}
+
+/** Find a subcommand by name, or NULL. */
+static const subcommand *find_command(const char *name)
+{
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (strcmp(COMMANDS[i].name, name) == 0)
+            return &COMMANDS[i];
+    return NULL;
+}
+
+/** `sitq help [COMMAND]`: print the global or a subcommand's usage. */
+static int run_help(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_global_usage(stdout);
+        return CLI_EXIT_OK;
+    }
+    const subcommand *c = find_command(argv[1]);
+    if (c == NULL) {
+        cli_errorf(NULL, "unknown command '%s' (see 'sitq --help')", argv[1]);
+        return CLI_EXIT_USAGE;
+    }
+    char help[] = "--help";
+    char *sub_argv[] = {(char *)c->name, help, NULL};
+    return c->run(2, sub_argv);
+}
+
+/** Dispatch argv[1] to its subcommand; returns an exit code of enum cli_exit. */
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_global_usage(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) {
+        print_global_usage(stdout);
+        return CLI_EXIT_OK;
+    }
+    if (strcmp(name, "--version") == 0 || strcmp(name, "-V") == 0) {
+        printf("sitq %s\n", SITQ_VERSION);
+        return CLI_EXIT_OK;
+    }
+    if (strcmp(name, "help") == 0)
+        return run_help(argc - 1, argv + 1);
+    const subcommand *c = find_command(name);
+    if (c == NULL) {
+        if (name[0] == '-')
+            cli_errorf(NULL, "unknown option '%s': put options after the command "
+                             "(see 'sitq --help')", name);
+        else
+            cli_errorf(NULL, "unknown command '%s' (see 'sitq --help')", name);
+        return CLI_EXIT_USAGE;
+    }
+    int rc = c->run(argc - 1, argv + 1);
+    if (fflush(stdout) != 0 && rc == CLI_EXIT_OK) {
+        cli_errorf(name, "cannot write output");
+        rc = CLI_EXIT_FAILURE;
+    }
+    return rc;
+}

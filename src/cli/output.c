@@ -1,0 +1,305 @@
+/*
+ * output.c - text and JSON formatting of tasks and statistics.
+ */
+#include "output.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "shell_payload.h"
+
+void fmt_time_iso(sitq_time_us t, int with_us, char *buf, size_t n)
+{
+    if (t <= 0) {
+        snprintf(buf, n, "-");
+        return;
+    }
+    time_t secs = (time_t)(t / 1000000);
+    long us = (long)(t % 1000000);
+    struct tm tm;
+    if (gmtime_r(&secs, &tm) == NULL) {
+        snprintf(buf, n, "%" PRId64 "us", t);
+        return;
+    }
+    char base[32];
+    strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (with_us)
+        snprintf(buf, n, "%s.%06ldZ", base, us);
+    else
+        snprintf(buf, n, "%sZ", base);
+}
+
+/** A JSON string of s, or null when s is NULL. */
+static json_t *str_or_null(const char *s)
+{
+    if (s == NULL)
+        return json_null();
+    json_t *j = json_string(s);
+    return j != NULL ? j : json_null();
+}
+
+/** A JSON ISO-8601 time string, or null for 0. */
+static json_t *time_or_null(sitq_time_us t)
+{
+    if (t <= 0)
+        return json_null();
+    char buf[CLI_TIME_BUF];
+    fmt_time_iso(t, 1, buf, sizeof buf);
+    return json_string(buf);
+}
+
+/** Base64 (RFC 4648, padded) of len bytes as a new JSON string. */
+static json_t *base64_json(const unsigned char *p, size_t len)
+{
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t out_len = 4 * ((len + 2) / 3);
+    char *out = malloc(out_len + 1);
+    if (out == NULL)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < len; i += 3) {
+        unsigned v = (unsigned)p[i] << 16;
+        if (i + 1 < len)
+            v |= (unsigned)p[i + 1] << 8;
+        if (i + 2 < len)
+            v |= p[i + 2];
+        out[o++] = tbl[(v >> 18) & 63];
+        out[o++] = tbl[(v >> 12) & 63];
+        out[o++] = i + 1 < len ? tbl[(v >> 6) & 63] : '=';
+        out[o++] = i + 2 < len ? tbl[v & 63] : '=';
+    }
+    out[o] = '\0';
+    json_t *j = json_stringn(out, o);
+    free(out);
+    return j;
+}
+
+/** Add key to obj, taking the reference; returns -1 when value is NULL or adding fails. */
+static int put(json_t *obj, const char *key, json_t *value)
+{
+    if (value == NULL)
+        return -1;
+    return json_object_set_new(obj, key, value);
+}
+
+json_t *result_to_json(const sitq_result *r, char *const *argv, int argc)
+{
+    json_t *o = json_object();
+    if (o == NULL)
+        return NULL;
+    int bad = 0;
+    bad |= put(o, "id", json_integer(r->id));
+    bad |= put(o, "queue", str_or_null(r->queue));
+    bad |= put(o, "function", str_or_null(r->function));
+    bad |= put(o, "status", json_string(sitq_status_name(r->status)));
+    if (argc > 0) {
+        json_t *cmd = json_array();
+        for (int i = 0; cmd != NULL && i < argc; i++) {
+            json_t *s = json_string(argv[i]);
+            if (s == NULL) /* not UTF-8: keep the bytes visible as base64 */
+                s = base64_json((const unsigned char *)argv[i], strlen(argv[i]));
+            if (json_array_append_new(cmd, s) != 0)
+                bad = -1;
+        }
+        bad |= put(o, "command", cmd);
+    } else {
+        bad |= put(o, "command", json_null());
+    }
+    bad |= put(o, "priority", json_integer(r->priority));
+    bad |= put(o, "attempts", json_integer(r->attempts));
+    bad |= put(o, "max_retries", json_integer(r->max_retries));
+    if (r->value == NULL) {
+        bad |= put(o, "value", json_null());
+    } else {
+        json_t *v = json_stringn((const char *)r->value, r->value_len);
+        if (v != NULL) {
+            bad |= put(o, "value", v);
+        } else { /* not valid UTF-8 */
+            bad |= put(o, "value", json_null());
+            bad |= put(o, "value_base64", base64_json(r->value, r->value_len));
+        }
+    }
+    bad |= put(o, "value_len", json_integer((json_int_t)r->value_len));
+    bad |= put(o, "error", str_or_null(r->error));
+    bad |= put(o, "traceback", str_or_null(r->traceback));
+    bad |= put(o, "worker_id", str_or_null(r->worker_id));
+    bad |= put(o, "unique_key", str_or_null(r->unique_key));
+    bad |= put(o, "progress", r->progress < 0 ? json_null() : json_real(r->progress));
+    bad |= put(o, "cancel_requested", json_boolean(r->cancel_requested));
+    bad |= put(o, "timeout_s", json_real(r->timeout_s));
+    bad |= put(o, "payload_len", json_integer((json_int_t)r->payload_len));
+    bad |= put(o, "enqueued_at", time_or_null(r->enqueued_at_us));
+    bad |= put(o, "eta", time_or_null(r->eta_us));
+    bad |= put(o, "started_at", time_or_null(r->started_at_us));
+    bad |= put(o, "finished_at", time_or_null(r->finished_at_us));
+    bad |= put(o, "enqueued_at_us", json_integer(r->enqueued_at_us));
+    bad |= put(o, "eta_us", json_integer(r->eta_us));
+    bad |= put(o, "started_at_us", json_integer(r->started_at_us));
+    bad |= put(o, "finished_at_us", json_integer(r->finished_at_us));
+    json_t *deps = json_array();
+    for (size_t i = 0; deps != NULL && i < r->n_depends_on; i++)
+        if (json_array_append_new(deps, json_integer(r->depends_on[i])) != 0)
+            bad = -1;
+    bad |= put(o, "depends_on", deps);
+    if (bad) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+/** Print text indented by two spaces per line, escaping control bytes. */
+static void print_block(const char *p, size_t len)
+{
+    int at_line_start = 1;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (at_line_start) {
+            fputs("  ", stdout);
+            at_line_start = 0;
+        }
+        if (c == '\n') {
+            putchar('\n');
+            at_line_start = 1;
+        } else if (c == '\t' || c >= 0x20) {
+            putchar(c);
+        } else {
+            printf("\\x%02x", c);
+        }
+    }
+    if (!at_line_start)
+        putchar('\n');
+}
+
+/** Print one "name: value" line with the name padded. */
+static void field(const char *name, const char *value)
+{
+    printf("%-17s %s\n", name, value != NULL ? value : "-");
+}
+
+void print_result_text(const sitq_result *r, char *const *argv, int argc)
+{
+    char buf[128];
+    snprintf(buf, sizeof buf, "%" PRId64, (int64_t)r->id);
+    field("id:", buf);
+    field("queue:", r->queue);
+    field("function:", r->function);
+    if (argc > 0) {
+        char *cmd = shell_format_command(argv, argc);
+        field("command:", cmd != NULL ? cmd : "(out of memory)");
+        free(cmd);
+    }
+    field("status:", sitq_status_name(r->status));
+    snprintf(buf, sizeof buf, "%" PRId32, r->priority);
+    field("priority:", buf);
+    snprintf(buf, sizeof buf, "%" PRId32, r->attempts);
+    field("attempts:", buf);
+    snprintf(buf, sizeof buf, "%" PRId32, r->max_retries);
+    field("max_retries:", buf);
+    if (r->timeout_s > 0)
+        snprintf(buf, sizeof buf, "%g s", r->timeout_s);
+    else
+        snprintf(buf, sizeof buf, "none");
+    field("timeout:", buf);
+    field("unique_key:", r->unique_key);
+    field("worker_id:", r->worker_id);
+    if (r->progress >= 0)
+        snprintf(buf, sizeof buf, "%.1f%%", r->progress * 100.0);
+    else
+        snprintf(buf, sizeof buf, "-");
+    field("progress:", buf);
+    field("cancel_requested:", r->cancel_requested ? "yes" : "no");
+    snprintf(buf, sizeof buf, "%zu bytes", r->payload_len);
+    field("payload_len:", buf);
+    if (r->n_depends_on == 0) {
+        field("depends_on:", "-");
+    } else {
+        printf("%-17s", "depends_on:");
+        for (size_t i = 0; i < r->n_depends_on; i++)
+            printf(" %" PRId64, (int64_t)r->depends_on[i]);
+        putchar('\n');
+    }
+    fmt_time_iso(r->enqueued_at_us, 1, buf, sizeof buf);
+    field("enqueued_at:", buf);
+    fmt_time_iso(r->eta_us, 1, buf, sizeof buf);
+    field("eta:", buf);
+    fmt_time_iso(r->started_at_us, 1, buf, sizeof buf);
+    field("started_at:", buf);
+    fmt_time_iso(r->finished_at_us, 1, buf, sizeof buf);
+    field("finished_at:", buf);
+    field("error:", r->error);
+    if (r->value == NULL) {
+        field("value:", "-");
+    } else {
+        snprintf(buf, sizeof buf, "(%zu bytes)", r->value_len);
+        field("value:", buf);
+        print_block(r->value, r->value_len);
+    }
+    if (r->traceback == NULL) {
+        field("traceback:", "-");
+    } else {
+        puts("traceback:");
+        print_block(r->traceback, strlen(r->traceback));
+    }
+}
+
+void print_list_header(void)
+{
+    printf("%-10s %-10s %6s %4s  %-20s  %s\n", "ID", "STATUS", "PRI", "ATT", "ENQUEUED",
+           "TASK");
+}
+
+void print_list_row(const sitq_result *r, char *const *argv, int argc)
+{
+    char when[CLI_TIME_BUF];
+    fmt_time_iso(r->enqueued_at_us, 0, when, sizeof when);
+    char *cmd = argc > 0 ? shell_format_command(argv, argc) : NULL;
+    const char *task = cmd != NULL ? cmd : (r->function != NULL ? r->function : "-");
+    const int max_width = 60;
+    printf("%-10" PRId64 " %-10s %6" PRId32 " %4" PRId32 "  %-20s  ", (int64_t)r->id,
+           sitq_status_name(r->status), r->priority, r->attempts, when);
+    if ((int)strlen(task) > max_width)
+        printf("%.*s...\n", max_width - 3, task);
+    else
+        printf("%s\n", task);
+    free(cmd);
+}
+
+void print_stats_text(const char *queue, const sitq_stats *st)
+{
+    printf("queue: %s\n", queue);
+    for (int s = 0; s < SITQ_STATUS_COUNT; s++)
+        printf("%-10s %" PRId64 "\n", sitq_status_name(s), st->count[s]);
+    printf("%-10s %" PRId64 "\n", "total", st->total);
+}
+
+json_t *stats_to_json(const char *queue, const sitq_stats *st)
+{
+    json_t *o = json_object();
+    if (o == NULL)
+        return NULL;
+    int bad = put(o, "queue", json_string(queue));
+    for (int s = 0; s < SITQ_STATUS_COUNT; s++)
+        bad |= put(o, sitq_status_name(s), json_integer(st->count[s]));
+    bad |= put(o, "total", json_integer(st->total));
+    if (bad) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+int print_json(json_t *j)
+{
+    if (j == NULL)
+        return -1;
+    int rc = json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(j);
+    if (rc != 0)
+        return -1;
+    putchar('\n');
+    return fflush(stdout) == 0 ? 0 : -1;
+}

@@ -1,0 +1,49 @@
+/*
+ * output.h - formatting of tasks and statistics as readable text or JSON
+ * (jansson). All output goes to stdout.
+ */
+#ifndef SITQ_CLI_OUTPUT_H
+#define SITQ_CLI_OUTPUT_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "sitq.h"
+
+/** Size of a buffer for fmt_time_iso. */
+#define CLI_TIME_BUF 40
+
+/**
+ * Format t as ISO-8601 UTC with microseconds ("2026-01-02T03:04:05.000006Z")
+ * or, when with_us is 0, whole seconds. 0 gives "-".
+ */
+void fmt_time_iso(sitq_time_us t, int with_us, char *buf, size_t n);
+
+/**
+ * Build the JSON object of a task. argv/argc: the decoded command of a shell
+ * task (argc 0 when none). Returns a new reference or NULL (out of memory).
+ */
+json_t *result_to_json(const sitq_result *r, char *const *argv, int argc);
+
+/** Print every field of a task as "name: value" lines. */
+void print_result_text(const sitq_result *r, char *const *argv, int argc);
+
+/** Print the header line of the `list` table. */
+void print_list_header(void);
+
+/** Print one row of the `list` table. */
+void print_list_row(const sitq_result *r, char *const *argv, int argc);
+
+/** Print queue statistics as text. */
+void print_stats_text(const char *queue, const sitq_stats *st);
+
+/** Build the JSON object of queue statistics (new reference or NULL). */
+json_t *stats_to_json(const char *queue, const sitq_stats *st);
+
+/**
+ * Print a JSON value (indented) and a newline on stdout, then release it.
+ * Returns 0, or -1 when j is NULL or printing failed.
+ */
+int print_json(json_t *j);
+
+#endif /* SITQ_CLI_OUTPUT_H */

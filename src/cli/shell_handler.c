@@ -1,0 +1,404 @@
+/*
+ * shell_handler.c - run a shell task's command in its own process group,
+ * collect bounded stdout/stderr, enforce timeout and cancellation.
+ */
+#include "shell_handler.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "shell_payload.h"
+
+extern char **environ;
+
+/** Why the handler is killing the command. */
+enum kill_reason { KILL_NONE = 0, KILL_TIMEOUT, KILL_CANCEL, KILL_ABORT };
+
+/** A buffer keeping the first `cap` bytes appended. */
+typedef struct head_buf {
+    char *data;
+    size_t cap, len;
+    size_t total; /**< all bytes seen */
+} head_buf;
+
+/** A buffer keeping the last `cap` bytes appended. */
+typedef struct tail_buf {
+    char *data;
+    size_t cap, len;
+} tail_buf;
+
+/** State of one running command. */
+typedef struct run_state {
+    pid_t pid;
+    int fd_out, fd_err;   /**< read ends; -1 once at EOF */
+    int exited;           /**< the leader exited (not yet reaped) */
+    int exit_code;        /**< CLD_EXITED status, or -1 */
+    int exit_signal;      /**< killing signal, or 0 */
+    enum kill_reason reason;
+    double term_at;       /**< when the group got SIGTERM, 0 = not yet */
+    double kill_at;       /**< when the group got SIGKILL, 0 = not yet */
+    head_buf out;
+    tail_buf err;
+} run_state;
+
+void shell_handler_config_init(shell_handler_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->max_stdout = 64 * 1024;
+    cfg->max_stderr = 4 * 1024;
+    cfg->kill_grace_s = 5.0;
+    cfg->poll_interval_s = 0.05;
+}
+
+/** Monotonic clock in seconds. */
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/** Append to a head buffer: keep what fits, count the rest. */
+static void head_append(head_buf *b, const char *p, size_t n)
+{
+    size_t room = b->cap - b->len;
+    size_t k = n < room ? n : room;
+    if (k > 0 && b->data != NULL) {
+        memcpy(b->data + b->len, p, k);
+        b->len += k;
+    }
+    b->total += n;
+}
+
+/** Append to a tail buffer, dropping the oldest bytes beyond cap. */
+static void tail_append(tail_buf *b, const char *p, size_t n)
+{
+    if (b->data == NULL || b->cap == 0)
+        return;
+    if (n >= b->cap) {
+        memcpy(b->data, p + (n - b->cap), b->cap);
+        b->len = b->cap;
+        return;
+    }
+    if (b->len + n > b->cap) {
+        size_t drop = b->len + n - b->cap;
+        memmove(b->data, b->data + drop, b->len - drop);
+        b->len -= drop;
+    }
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+}
+
+/**
+ * The tail buffer as a new NUL-terminated string (NUL bytes replaced by '?',
+ * a cut UTF-8 sequence at the start skipped), or NULL when empty.
+ */
+static char *tail_string(const tail_buf *b)
+{
+    size_t start = 0;
+    while (start < b->len && start < 3 && ((unsigned char)b->data[start] & 0xC0) == 0x80)
+        start++;
+    if (b->len - start == 0)
+        return NULL;
+    char *s = malloc(b->len - start + 1);
+    if (s == NULL)
+        return NULL;
+    for (size_t i = start; i < b->len; i++)
+        s[i - start] = b->data[i] == '\0' ? '?' : b->data[i];
+    s[b->len - start] = '\0';
+    return s;
+}
+
+/** Log one line about task `ctx` when cfg->log is set. */
+static void log_line(const shell_handler_config *cfg, sitq_task_ctx *ctx, const char *what,
+                     const char *detail)
+{
+    if (cfg->log == NULL)
+        return;
+    fprintf(cfg->log, "sitq worker: task %" PRId64 " attempt %" PRId32 ": %s%s%s\n",
+            (int64_t)sitq_ctx_task_id(ctx), sitq_ctx_attempt(ctx), what,
+            detail != NULL ? ": " : "", detail != NULL ? detail : "");
+    fflush(cfg->log);
+}
+
+/**
+ * Start argv in a new process group with stdout/stderr to fresh pipes.
+ * Returns 0 with st->pid and the read ends set, or an errno value.
+ */
+static int spawn_command(char **argv, run_state *st)
+{
+    int out[2] = {-1, -1}, err[2] = {-1, -1};
+    if (pipe2(out, O_CLOEXEC) != 0)
+        return errno;
+    if (pipe2(err, O_CLOEXEC) != 0) {
+        int e = errno;
+        close(out[0]);
+        close(out[1]);
+        return e;
+    }
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    int rc = posix_spawn_file_actions_init(&fa);
+    if (rc == 0 && (rc = posix_spawnattr_init(&attr)) != 0)
+        posix_spawn_file_actions_destroy(&fa);
+    if (rc == 0) {
+        sigset_t none, dfl;
+        sigemptyset(&none);
+        sigemptyset(&dfl);
+        static const int sigs[] = {SIGTERM, SIGINT,  SIGHUP,  SIGQUIT, SIGPIPE,
+                                   SIGUSR1, SIGUSR2, SIGALRM, SIGCHLD, SIGXFSZ};
+        for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+            sigaddset(&dfl, sigs[i]);
+        if (rc == 0)
+            rc = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+        if (rc == 0)
+            rc = posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+        if (rc == 0)
+            rc = posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+        if (rc == 0)
+            rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+                                                     POSIX_SPAWN_SETSIGDEF);
+        if (rc == 0)
+            rc = posix_spawnattr_setpgroup(&attr, 0);
+        if (rc == 0)
+            rc = posix_spawnattr_setsigmask(&attr, &none);
+        if (rc == 0)
+            rc = posix_spawnattr_setsigdefault(&attr, &dfl);
+        if (rc == 0)
+            rc = posix_spawnp(&st->pid, argv[0], &fa, &attr, argv, environ);
+        posix_spawnattr_destroy(&attr);
+        posix_spawn_file_actions_destroy(&fa);
+    }
+    close(out[1]);
+    close(err[1]);
+    if (rc != 0) {
+        close(out[0]);
+        close(err[0]);
+        return rc;
+    }
+    st->fd_out = out[0];
+    st->fd_err = err[0];
+    return 0;
+}
+
+/** Note the leader's exit without reaping it (the zombie keeps the pgid reserved). */
+static void check_exit(run_state *st)
+{
+    if (st->exited)
+        return;
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    if (waitid(P_PID, (id_t)st->pid, &si, WEXITED | WNOHANG | WNOWAIT) != 0 || si.si_pid == 0)
+        return;
+    st->exited = 1;
+    if (si.si_code == CLD_EXITED) {
+        st->exit_code = si.si_status;
+    } else {
+        st->exit_code = -1;
+        st->exit_signal = si.si_status;
+    }
+}
+
+/** Read what is available from *fd into the right buffer; close it at EOF or error. */
+static void drain_fd(run_state *st, int *fd, int is_err)
+{
+    char chunk[16384];
+    ssize_t n = read(*fd, chunk, sizeof chunk);
+    if (n > 0) {
+        if (is_err)
+            tail_append(&st->err, chunk, (size_t)n);
+        else
+            head_append(&st->out, chunk, (size_t)n);
+    } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+        close(*fd);
+        *fd = -1;
+    }
+}
+
+/** Wait up to timeout_ms for output on the open pipes and read it. */
+static void pump_output(run_state *st, int timeout_ms)
+{
+    struct pollfd pfd[2];
+    int n = 0;
+    int *fds[2];
+    if (st->fd_out >= 0) {
+        pfd[n].fd = st->fd_out;
+        pfd[n].events = POLLIN;
+        fds[n++] = &st->fd_out;
+    }
+    if (st->fd_err >= 0) {
+        pfd[n].fd = st->fd_err;
+        pfd[n].events = POLLIN;
+        fds[n++] = &st->fd_err;
+    }
+    int rc = poll(n > 0 ? pfd : NULL, (nfds_t)n, timeout_ms);
+    if (rc <= 0)
+        return;
+    for (int i = 0; i < n; i++)
+        if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL))
+            drain_fd(st, fds[i], fds[i] == &st->fd_err);
+}
+
+/** Decide whether to start killing the command, and escalate to SIGKILL. */
+static void supervise(run_state *st, sitq_task_ctx *ctx, const shell_handler_config *cfg,
+                      double start, double timeout_s, double now)
+{
+    if (!st->exited && st->reason == KILL_NONE) {
+        double elapsed = now - start;
+        if (cfg->abort_now != NULL && atomic_load(cfg->abort_now))
+            st->reason = KILL_ABORT;
+        else if (timeout_s > 0 && elapsed >= timeout_s)
+            st->reason = KILL_TIMEOUT;
+        else if (sitq_ctx_cancelled(ctx))
+            st->reason = (timeout_s > 0 && elapsed >= timeout_s - 0.5) ? KILL_TIMEOUT
+                                                                        : KILL_CANCEL;
+        if (st->reason != KILL_NONE) {
+            kill(-st->pid, SIGTERM);
+            st->term_at = now;
+        }
+    }
+    if (st->exited && st->term_at == 0) {
+        /* Leftovers of the command in its group: ask them to go. */
+        kill(-st->pid, SIGTERM);
+        st->term_at = now;
+    }
+    if (st->term_at > 0 && st->kill_at == 0 && now >= st->term_at + cfg->kill_grace_s) {
+        kill(-st->pid, SIGKILL);
+        st->kill_at = now;
+    }
+}
+
+/** Build the failure message of a finished command into buf. */
+static void failure_message(const run_state *st, double timeout_s, char *buf, size_t n)
+{
+    switch (st->reason) {
+    case KILL_TIMEOUT:
+        snprintf(buf, n, "timed out after %g s: process group killed", timeout_s);
+        return;
+    case KILL_CANCEL:
+        snprintf(buf, n, "cancelled: process group killed");
+        return;
+    case KILL_ABORT:
+        snprintf(buf, n, "worker shutting down: process group killed");
+        return;
+    case KILL_NONE:
+        break;
+    }
+    if (st->exit_code >= 0)
+        snprintf(buf, n, "exit status %d", st->exit_code);
+    else
+    {
+        const char *name = sigabbrev_np(st->exit_signal);
+        snprintf(buf, n, "killed by signal %d (SIG%s)", st->exit_signal, name ? name : "?");
+    }
+}
+
+/** Supervise a spawned command until it and its output are done, then reap it. */
+static void run_until_done(run_state *st, sitq_task_ctx *ctx, const shell_handler_config *cfg,
+                           double timeout_s)
+{
+    double start = mono_s();
+    int poll_ms = (int)(cfg->poll_interval_s * 1000.0);
+    if (poll_ms < 1)
+        poll_ms = 1;
+    for (;;) {
+        check_exit(st);
+        double now = mono_s();
+        supervise(st, ctx, cfg, start, timeout_s, now);
+        if (st->exited && st->fd_out < 0 && st->fd_err < 0)
+            break;
+        /* Someone escaped the group and holds a pipe: stop reading. */
+        if (st->exited && st->kill_at > 0 && now >= st->kill_at + 1.0)
+            break;
+        pump_output(st, poll_ms);
+    }
+    kill(-st->pid, SIGKILL); /* anything left in the group that closed its pipes */
+    if (st->fd_out >= 0)
+        close(st->fd_out);
+    if (st->fd_err >= 0)
+        close(st->fd_err);
+    st->fd_out = st->fd_err = -1;
+    while (waitpid(st->pid, NULL, 0) < 0 && errno == EINTR) {
+    }
+}
+
+int shell_handler(sitq_task_ctx *ctx, const void *payload, size_t payload_len, void *user_data)
+{
+    shell_handler_config defaults;
+    const shell_handler_config *cfg = user_data;
+    if (cfg == NULL) {
+        shell_handler_config_init(&defaults);
+        cfg = &defaults;
+    }
+    char **argv = NULL;
+    int argc = 0;
+    int drc = shell_payload_decode(payload, payload_len, &argv, &argc);
+    if (drc != 0) {
+        const char *why = drc == -2
+                              ? "out of memory"
+                              : "invalid shell payload: expected NUL-terminated argv strings";
+        sitq_ctx_set_error(ctx, why, NULL);
+        log_line(cfg, ctx, "failed", "invalid payload");
+        return 1;
+    }
+    char *cmdline = shell_format_command(argv, argc);
+    log_line(cfg, ctx, "running", cmdline);
+
+    run_state st;
+    memset(&st, 0, sizeof st);
+    st.fd_out = st.fd_err = -1;
+    st.exit_code = -1;
+    st.out.cap = cfg->max_stdout;
+    st.out.data = st.out.cap > 0 ? malloc(st.out.cap) : NULL;
+    st.err.cap = cfg->max_stderr;
+    st.err.data = st.err.cap > 0 ? malloc(st.err.cap) : NULL;
+    if ((st.out.cap > 0 && st.out.data == NULL) || (st.err.cap > 0 && st.err.data == NULL)) {
+        sitq_ctx_set_error(ctx, "out of memory", NULL);
+        free(st.out.data);
+        free(st.err.data);
+        free(cmdline);
+        free(argv);
+        return 1;
+    }
+
+    int ret = 1;
+    char msg[512];
+    int src = spawn_command(argv, &st);
+    if (src != 0) {
+        snprintf(msg, sizeof msg, "cannot run '%s': %s", argv[0], strerror(src));
+        sitq_ctx_set_error(ctx, msg, NULL);
+        log_line(cfg, ctx, "failed", msg);
+    } else {
+        double timeout_s = sitq_ctx_timeout_s(ctx);
+        run_until_done(&st, ctx, cfg, timeout_s);
+        if (st.reason == KILL_NONE && st.exit_code == 0) {
+            if (st.out.len > 0) {
+                sitq_ctx_take_result(ctx, st.out.data, st.out.len);
+                st.out.data = NULL;
+            }
+            ret = 0;
+            log_line(cfg, ctx, "succeeded", NULL);
+        } else {
+            failure_message(&st, timeout_s, msg, sizeof msg);
+            char *tb = tail_string(&st.err);
+            sitq_ctx_set_error(ctx, msg, tb);
+            free(tb);
+            log_line(cfg, ctx, "failed", msg);
+        }
+    }
+    free(st.out.data);
+    free(st.err.data);
+    free(cmdline);
+    free(argv);
+    return ret;
+}

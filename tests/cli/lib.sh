@@ -1,0 +1,127 @@
+# lib.sh - helpers shared by the sitq CLI tests; source it after
+# `set -euo pipefail` with the sitq binary path as $1.
+#   SITQ     absolute path of the binary
+#   TMP      private temporary directory (removed on exit)
+#   DB       a database path inside TMP
+
+if [ $# -lt 1 ] || [ ! -x "$1" ]; then
+    echo "usage: $0 PATH_TO_SITQ" >&2
+    exit 2
+fi
+SITQ=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/sitq-cli-test.XXXXXX")
+DB=$TMP/q.db
+WORKER_PID=
+EXTRA_PGIDS=
+
+# Remove everything the test started and its temp dir.
+cleanup() {
+    local rc=$?
+    if [ -n "$WORKER_PID" ] && kill -0 "$WORKER_PID" 2>/dev/null; then
+        kill -KILL "$WORKER_PID" 2>/dev/null || true
+        wait "$WORKER_PID" 2>/dev/null || true
+    fi
+    for g in $EXTRA_PGIDS; do
+        kill -KILL -- "-$g" 2>/dev/null || true
+    done
+    if [ $rc -ne 0 ] && [ -f "$TMP/worker.log" ]; then
+        echo "--- worker log ---" >&2
+        cat "$TMP/worker.log" >&2
+    fi
+    rm -rf "$TMP"
+    exit $rc
+}
+trap cleanup EXIT
+
+# fail MESSAGE: print a failure and stop the test.
+fail() {
+    echo "FAIL: $*" >&2
+    exit 1
+}
+
+# assert_eq EXPECTED ACTUAL WHAT
+assert_eq() {
+    if [ "$1" != "$2" ]; then
+        fail "$3: expected '$1', got '$2'"
+    fi
+}
+
+# assert_contains HAYSTACK NEEDLE WHAT
+assert_contains() {
+    case "$1" in
+        *"$2"*) ;;
+        *) fail "$3: expected to contain '$2', got '$1'" ;;
+    esac
+}
+
+# jget EXPR: read JSON on stdin, print the Python expression EXPR over it (d).
+# Strings print raw, None prints "null", booleans "true"/"false".
+jget() {
+    python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+v = eval(sys.argv[1], {"d": d})
+if v is None: print("null")
+elif isinstance(v, bool): print("true" if v else "false")
+elif isinstance(v, str): sys.stdout.write(v + "\n")
+else: print(json.dumps(v) if isinstance(v, (list, dict)) else v)
+' "$1"
+}
+
+# field ID KEY: a field of task ID from `sitq show --json`.
+field() {
+    "$SITQ" show "$DB" "$1" --json | jget "d['$2']"
+}
+
+# expect_exit CODE CMD...: run CMD, check its exit code; stderr goes to $TMP/err.
+expect_exit() {
+    local want=$1
+    shift
+    local rc=0
+    "$@" >"$TMP/out" 2>"$TMP/err" || rc=$?
+    if [ "$rc" != "$want" ]; then
+        fail "'$*' exited $rc, expected $want (stderr: $(cat "$TMP/err"))"
+    fi
+}
+
+# start_worker ARGS...: run a worker on $DB in the background and wait until
+# it logged that it started (so its signal handlers are installed).
+# started_count: how many workers logged their start so far.
+started_count() {
+    local n
+    n=$(grep -c ' started on queue' "$TMP/worker.log" 2>/dev/null) || true
+    echo "${n:-0}"
+}
+start_worker() {
+    local before i=0
+    before=$(started_count)
+    "$SITQ" worker "$DB" "$@" 2>>"$TMP/worker.log" &
+    WORKER_PID=$!
+    while [ "$(started_count)" = "$before" ]; do
+        kill -0 "$WORKER_PID" 2>/dev/null || fail "worker exited at start"
+        [ $i -lt 200 ] || fail "worker did not start within 10 s"
+        sleep 0.05
+        i=$((i + 1))
+    done
+}
+
+# stop_worker: SIGTERM the worker, wait for it and check it exits 0.
+stop_worker() {
+    local rc=0
+    kill -TERM "$WORKER_PID"
+    wait "$WORKER_PID" || rc=$?
+    WORKER_PID=
+    assert_eq 0 "$rc" "worker exit code after SIGTERM"
+}
+
+# wait_status ID STATUS [SECONDS]: poll until task ID has STATUS.
+wait_status() {
+    local id=$1 want=$2 limit=${3:-10} i=0 st=
+    while [ $i -lt $((limit * 20)) ]; do
+        st=$(field "$id" status)
+        [ "$st" = "$want" ] && return 0
+        sleep 0.05
+        i=$((i + 1))
+    done
+    fail "task $id did not reach status $want within ${limit}s (last: $st)"
+}

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Bad input gives the documented exit code and a message naming the problem.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+# check CODE NEEDLE CMD...: exit code CODE and NEEDLE in stderr
+check() {
+    local code=$1 needle=$2
+    shift 2
+    expect_exit "$code" "$@"
+    assert_contains "$(cat "$TMP/err")" "$needle" "stderr of '$*'"
+}
+
+"$SITQ" enqueue "$DB" -- true >/dev/null
+
+check 2 "usage" "$SITQ"
+check 2 "unknown command 'frobnicate'" "$SITQ" frobnicate
+check 2 "unknown option '--bogus'" "$SITQ" --bogus
+check 2 "missing argument" "$SITQ" stats
+check 2 "missing argument" "$SITQ" show "$DB"
+check 2 "missing argument" "$SITQ" worker
+check 2 "unexpected argument 'extra'" "$SITQ" stats "$DB" extra
+check 2 "invalid task ID 'abc'" "$SITQ" show "$DB" abc
+check 2 "'-3'" "$SITQ" cancel "$DB" -3
+check 2 "invalid task ID '12x'" "$SITQ" retry "$DB" 12x
+check 2 "'--bogus'" "$SITQ" list "$DB" --bogus
+check 2 "--status" "$SITQ" list "$DB" --status sleeping
+check 2 "--limit" "$SITQ" list "$DB" --limit 0
+check 2 "--limit" "$SITQ" list "$DB" --limit ten
+check 2 "requires a value" "$SITQ" list "$DB" --limit
+check 2 "--older-than" "$SITQ" purge "$DB" --older-than -1
+check 2 "--timeout" "$SITQ" wait "$DB" 1 --timeout soon
+check 2 "--priority" "$SITQ" enqueue "$DB" --priority abc -- true
+check 2 "--priority" "$SITQ" enqueue "$DB" --priority 99999999999 -- true
+check 2 "--delay" "$SITQ" enqueue "$DB" --delay -5 -- true
+check 2 "--retries" "$SITQ" enqueue "$DB" --retries -1 -- true
+check 2 "--after" "$SITQ" enqueue "$DB" --after x -- true
+check 2 "missing argument" "$SITQ" enqueue "$DB"
+check 2 "'-l'" "$SITQ" enqueue "$DB" ls -l
+check 2 "--concurrency" "$SITQ" worker "$DB" --concurrency -2
+check 2 "--concurrency" "$SITQ" worker "$DB" --concurrency 0
+check 2 "--lease" "$SITQ" worker "$DB" --lease nope
+check 2 "--json and --value" "$SITQ" show "$DB" 1 --json --value
+
+# operational errors: exit 1 with the API's message
+check 1 "SITQ_ENOTFOUND" "$SITQ" show "$DB" 999
+check 1 "SITQ_ENOTFOUND" "$SITQ" cancel "$DB" 999
+check 1 "SITQ_ENOTFOUND" "$SITQ" retry "$DB" 999
+check 1 "SITQ_ENOTFOUND" "$SITQ" wait "$DB" 999 --timeout 1
+check 1 "SITQ_ESTATE" "$SITQ" retry "$DB" 1
+check 1 "SITQ_ENOTFOUND" "$SITQ" show "$DB" 1 --queue other
+
+# storage errors: exit 3
+check 3 "$TMP/missing.db" "$SITQ" stats "$TMP/missing.db"
+[ ! -e "$TMP/missing.db" ] || fail "stats created a missing database"
+check 3 "is a directory" "$SITQ" list "$TMP"
+echo "not a database, just some text to make sqlite unhappy......................." > "$TMP/junk.db"
+check 3 "junk.db" "$SITQ" stats "$TMP/junk.db"
+
+# wait timeout: exit 4, snapshot on stdout
+check 4 "did not finish" "$SITQ" wait "$DB" 1 --timeout 0.2
+assert_contains "$(cat "$TMP/out")" "queued" "wait timeout prints the snapshot"
+echo "ok"
