@@ -1,0 +1,73 @@
+"""sitq - a durable task queue with a C core, for Python.
+
+The types are implemented in C (the ``sitq._sitq`` extension, on top of
+libsitq); this package adds the exception hierarchy (:mod:`sitq.errors`)
+and the ``python -m sitq worker`` command (:mod:`sitq.__main__`).
+
+Quick start::
+
+    import sitq
+
+    backend = sitq.SQLiteBackend("tasks.db")
+    queue = sitq.TaskQueue(backend=backend)
+
+    def add(a, b):
+        return a + b
+
+    task_id = queue.enqueue(sitq.Task(function=add, args=[1, 2]))
+    with sitq.Worker(queue, concurrency=4):
+        result = queue.get_result(task_id, timeout=10)
+    print(result.value)            # 3
+
+Tasks, results and options are documented on each class; see also
+docs/python.md. Durations are seconds; times are datetimes in UTC.
+"""
+
+import atexit as _atexit
+
+from .errors import (  # noqa: F401  (re-exported)
+    SitqError,
+    InvalidArgumentError,
+    TaskNotFoundError,
+    InvalidStateError,
+    TaskTimeoutError,
+    DependencyError,
+    TaskNotReadyError,
+    LeaseLostError,
+    StorageError,
+    SchemaError,
+    NoHandlerError,
+    SitqSystemError,
+    SerializationError,
+    TaskFailedError,
+)
+from . import _sitq
+from ._sitq import (  # noqa: F401
+    SQLiteBackend,
+    TaskQueue,
+    Worker,
+    Task,
+    Result,
+    function_name,
+    held_functions,
+    status_names,
+    LIBSITQ_VERSION,
+)
+
+__version__ = LIBSITQ_VERSION
+
+#: Status names, in the order of their stored values.
+STATUSES = status_names()
+
+# Stop running workers before the interpreter finalises, so that no worker
+# thread calls into a dying interpreter.
+_atexit.register(_sitq._shutdown)
+
+__all__ = [
+    "SQLiteBackend", "TaskQueue", "Worker", "Task", "Result",
+    "SitqError", "InvalidArgumentError", "TaskNotFoundError", "InvalidStateError",
+    "TaskTimeoutError", "DependencyError", "TaskNotReadyError", "LeaseLostError",
+    "StorageError", "SchemaError", "NoHandlerError", "SitqSystemError",
+    "SerializationError", "TaskFailedError",
+    "function_name", "held_functions", "status_names", "STATUSES",
+]

@@ -1,0 +1,163 @@
+"""Command line of the sitq Python binding.
+
+    python -m sitq worker DB [--concurrency N] [--threads T] [--queue NAME]
+                             [--lease SECONDS] [--worker-id ID] [--path DIR]
+
+Runs workers for the Python tasks stored in the SQLite file DB. With
+``--concurrency N`` (N > 1) it starts N worker *processes* (each with
+``--threads`` handler threads, default 1) that share the database, so
+CPU-bound Python tasks run in parallel despite the GIL; a process that dies
+is restarted. Task functions are imported by module path: the current
+directory (and every ``--path``) is put on sys.path first. A function that
+was kept in the memory of the enqueuing process (it could not be pickled)
+cannot run here: its task fails with an error that says so.
+
+Ctrl-C (SIGINT) or SIGTERM stops the workers gracefully: running tasks
+finish and their results are stored; exit status 0.
+"""
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+
+
+def _positive_float(text):
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("%r is not a number of seconds" % text)
+    if not v > 0:
+        raise argparse.ArgumentTypeError("must be > 0 seconds, got %s" % text)
+    return v
+
+
+def _positive_int(text):
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("%r is not an integer" % text)
+    if v < 1:
+        raise argparse.ArgumentTypeError("must be >= 1, got %s" % text)
+    return v
+
+
+def _parser():
+    p = argparse.ArgumentParser(prog="python -m sitq", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    w = sub.add_parser("worker", help="run workers for the Python tasks of a database",
+                       description="Run workers for the Python tasks of a sitq SQLite database.")
+    w.add_argument("db", help="SQLite database file shared with the enqueuing processes")
+    w.add_argument("--concurrency", "-c", type=_positive_int, default=1,
+                   help="worker processes (default 1: this process)")
+    w.add_argument("--threads", "-t", type=_positive_int, default=1,
+                   help="handler threads per process (default 1)")
+    w.add_argument("--queue", "-q", default=None, help="queue name (default 'default')")
+    w.add_argument("--lease", type=_positive_float, default=None,
+                   help="lease in seconds (default 30): how long a crashed worker's task "
+                        "stays claimed before another worker takes it over")
+    w.add_argument("--poll-interval", type=_positive_float, default=None,
+                   help="seconds between looks for new tasks (default 0.05)")
+    w.add_argument("--worker-id", default=None, help="worker id (default host:pid:...)")
+    w.add_argument("--path", action="append", default=[],
+                   help="directory to add to sys.path for importing task functions")
+    w.add_argument("--quiet", action="store_true", help="no start/stop messages")
+    return p
+
+
+def _log(args, msg):
+    if not args.quiet:
+        print("sitq worker[%d]: %s" % (os.getpid(), msg), file=sys.stderr, flush=True)
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _run_one(args):
+    import sitq
+
+    for d in reversed([os.getcwd()] + args.path):
+        if d not in sys.path:
+            sys.path.insert(0, d)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    backend = sitq.SQLiteBackend(args.db)
+    queue = sitq.TaskQueue(backend=backend, name=args.queue)
+    worker = sitq.Worker(queue, worker_id=args.worker_id, concurrency=args.threads,
+                         lease=args.lease, poll_interval=args.poll_interval)
+    _log(args, "serving queue %r of %s as %s (%d thread%s)" % (
+        queue.name, args.db, worker.worker_id, args.threads, "" if args.threads == 1 else "s"))
+    try:
+        worker.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        worker.stop()
+    _log(args, "stopped")
+    return 0
+
+
+def _run_pool(args):
+    child_argv = [sys.executable, "-m", "sitq", "worker", args.db, "--concurrency", "1",
+                  "--threads", str(args.threads)]
+    if args.queue is not None:
+        child_argv += ["--queue", args.queue]
+    if args.lease is not None:
+        child_argv += ["--lease", repr(args.lease)]
+    if args.poll_interval is not None:
+        child_argv += ["--poll-interval", repr(args.poll_interval)]
+    for d in args.path:
+        child_argv += ["--path", d]
+    if args.quiet:
+        child_argv.append("--quiet")
+
+    def spawn(i):
+        argv = list(child_argv)
+        if args.worker_id is not None:
+            argv += ["--worker-id", "%s-%d" % (args.worker_id, i)]
+        return subprocess.Popen(argv)
+
+    stopping = []
+
+    def on_signal(signum, frame):
+        stopping.append(signum)
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    children = [spawn(i) for i in range(args.concurrency)]
+    _log(args, "started %d worker processes: %s" % (
+        len(children), " ".join(str(c.pid) for c in children)))
+    try:
+        while not stopping:
+            for i, c in enumerate(children):
+                if c.poll() is not None and not stopping:
+                    _log(args, "worker process %d exited with %s; restarting" % (c.pid, c.returncode))
+                    time.sleep(0.5)
+                    children[i] = spawn(i)
+            time.sleep(0.1)
+    finally:
+        for c in children:
+            if c.poll() is None:
+                try:
+                    c.send_signal(signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        for c in children:
+            c.wait()
+    _log(args, "all worker processes stopped")
+    return 0
+
+
+def main(argv=None):
+    args = _parser().parse_args(argv)
+    if args.command == "worker":
+        if args.concurrency == 1:
+            return _run_one(args)
+        return _run_pool(args)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

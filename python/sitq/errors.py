@@ -1,0 +1,170 @@
+"""The sitq exception hierarchy.
+
+Every error raised by sitq is a :class:`SitqError`. Each class also derives
+from the built-in exception a Python programmer would expect, so existing
+``except`` clauses keep working:
+
+========================  ==============================  =====================
+class                     libsitq code                    also a
+========================  ==============================  =====================
+InvalidArgumentError      SITQ_EINVAL                     ValueError, TypeError
+TaskNotFoundError         SITQ_ENOTFOUND                  LookupError
+InvalidStateError         SITQ_ESTATE                     RuntimeError
+TaskTimeoutError          SITQ_ETIMEDOUT                  TimeoutError
+DependencyError           SITQ_EDEPENDENCY                ValueError
+TaskNotReadyError         SITQ_ENOTREADY                  RuntimeError
+LeaseLostError            SITQ_ELEASE                     RuntimeError
+StorageError              SITQ_ESTORAGE                   OSError
+SchemaError               SITQ_ESCHEMA                    StorageError
+NoHandlerError            SITQ_ENOHANDLER                 LookupError
+SitqSystemError           SITQ_ESYSTEM                    OSError
+SerializationError        (pickling in the binding)       TypeError
+========================  ==============================  =====================
+
+``TaskTimeoutError`` is a :class:`TimeoutError`, which is also
+``concurrent.futures.TimeoutError`` (Python >= 3.11), so code written for
+futures catches it. Out-of-memory is reported as :class:`MemoryError`.
+
+Every instance has ``code`` (the libsitq code name, e.g. ``"SITQ_EINVAL"``)
+and ``message`` (the readable message, which names the offending argument
+for bad arguments).
+"""
+
+__all__ = [
+    "SitqError", "InvalidArgumentError", "TaskNotFoundError", "InvalidStateError",
+    "TaskTimeoutError", "DependencyError", "TaskNotReadyError", "LeaseLostError",
+    "StorageError", "SchemaError", "NoHandlerError", "SitqSystemError",
+    "SerializationError",
+]
+
+
+class SitqError(Exception):
+    """Base class of every sitq error.
+
+    Arguments: message (str), code (str, the libsitq code name, optional).
+    Attributes: ``message``, ``code``.
+    """
+
+    def __init__(self, message="", code=None):
+        super().__init__(message)
+        self.message = message
+        self.code = code if code is not None else type(self)._default_code
+
+    _default_code = "SITQ_ERROR"
+
+    def __str__(self):
+        return str(self.message)
+
+    def __reduce__(self):
+        return (type(self), (self.message, self.code))
+
+
+class InvalidArgumentError(SitqError, ValueError, TypeError):
+    """An argument is invalid (wrong type or out of range); the message names it."""
+    _default_code = "SITQ_EINVAL"
+
+
+class TaskNotFoundError(SitqError, LookupError):
+    """No task with that id exists in the queue."""
+    _default_code = "SITQ_ENOTFOUND"
+
+
+class InvalidStateError(SitqError, RuntimeError):
+    """The operation is not allowed in the task's (or worker's) current state."""
+    _default_code = "SITQ_ESTATE"
+
+
+class TaskTimeoutError(SitqError, TimeoutError):
+    """A wait (``get_result(timeout=...)``) ended before the task finished.
+
+    Attributes: ``task_id`` and ``status`` (the task's status when the wait
+    ended) when raised by ``get_result``.
+    """
+    _default_code = "SITQ_ETIMEDOUT"
+    task_id = None
+    status = None
+
+
+class DependencyError(SitqError, ValueError):
+    """A dependency id does not exist, or the dependencies form a cycle."""
+    _default_code = "SITQ_EDEPENDENCY"
+
+
+class TaskNotReadyError(SitqError, RuntimeError):
+    """``Worker.process_task``: the task is waiting, scheduled, running elsewhere or finished."""
+    _default_code = "SITQ_ENOTREADY"
+
+
+class LeaseLostError(SitqError, RuntimeError):
+    """The task's lease was lost (another worker took it over)."""
+    _default_code = "SITQ_ELEASE"
+
+
+class StorageError(SitqError, OSError):
+    """The database failed (I/O error, corrupt file, full disk, lock timeout)."""
+    _default_code = "SITQ_ESTORAGE"
+
+    def __init__(self, message="", code=None):
+        SitqError.__init__(self, message, code)
+
+
+class SchemaError(StorageError):
+    """The database file was made by an incompatible version of sitq."""
+    _default_code = "SITQ_ESCHEMA"
+
+
+class NoHandlerError(SitqError, LookupError):
+    """No handler is registered for the task's function name (not a Python task)."""
+    _default_code = "SITQ_ENOHANDLER"
+
+
+class SitqSystemError(SitqError, OSError):
+    """An operating-system call failed (threads, clock)."""
+    _default_code = "SITQ_ESYSTEM"
+
+    def __init__(self, message="", code=None):
+        SitqError.__init__(self, message, code)
+
+
+class SerializationError(SitqError, TypeError):
+    """A value could not be pickled or unpickled (e.g. ``Result.value`` of a
+    result whose class cannot be imported in this process)."""
+    _default_code = "SITQ_ESERIALIZE"
+
+
+# Used by the C extension to map libsitq codes to classes.
+BY_CODE = {
+    "SITQ_EINVAL": InvalidArgumentError,
+    "SITQ_ENOTFOUND": TaskNotFoundError,
+    "SITQ_ESTATE": InvalidStateError,
+    "SITQ_ETIMEDOUT": TaskTimeoutError,
+    "SITQ_EDEPENDENCY": DependencyError,
+    "SITQ_ENOTREADY": TaskNotReadyError,
+    "SITQ_ELEASE": LeaseLostError,
+    "SITQ_ESTORAGE": StorageError,
+    "SITQ_ESCHEMA": SchemaError,
+    "SITQ_ENOHANDLER": NoHandlerError,
+    "SITQ_ESYSTEM": SitqSystemError,
+}
+
+
+class TaskFailedError(SitqError):
+    """Raised by ``Result.unwrap()`` for a task that failed or was cancelled.
+
+    Attributes: ``error`` ('ExceptionType: message'), ``remote_traceback``
+    (the formatted traceback of the failing attempt), ``task_id``, ``status``.
+    """
+    _default_code = "SITQ_ETASKFAILED"
+
+    def __init__(self, error=None, traceback=None, task_id=None, status="failed"):
+        SitqError.__init__(self, "task %s %s: %s" % (task_id, status, error))
+        self.error = error
+        self.remote_traceback = traceback
+        self.task_id = task_id
+        self.status = status
+
+    def __reduce__(self):
+        return (type(self), (self.error, self.remote_traceback, self.task_id, self.status))
+
+
+__all__.append("TaskFailedError")

@@ -1,0 +1,237 @@
+/*
+ * backend.c - sitq.SQLiteBackend: an open SQLite database file.
+ */
+#include "sitqpy.h"
+
+#include <string.h>
+#include <strings.h>
+
+PyObject *sitqpy_no_pickle(PyObject *self, PyObject *args)
+{
+    (void)args;
+    PyErr_Format(PyExc_TypeError,
+                 "cannot pickle a sitq.%s object: it holds open database connections "
+                 "and threads of this process",
+                 Py_TYPE(self)->tp_name + (strncmp(Py_TYPE(self)->tp_name, "sitq.", 5) == 0 ? 5 : 0));
+    return NULL;
+}
+
+static PyMethodDef backend_methods[] = {
+    SITQPY_NO_PICKLE_METHODS,
+    {NULL, NULL, 0, NULL}};
+
+static int parse_sync(PyObject *obj, sitq_sync_mode *out)
+{
+    if (obj == NULL || obj == Py_None) {
+        *out = SITQ_SYNC_NORMAL;
+        return 0;
+    }
+    if (PyUnicode_Check(obj)) {
+        const char *s = PyUnicode_AsUTF8(obj);
+        if (!s)
+            return -1;
+        static const char *names[] = {"off", "normal", "full", "extra"};
+        for (int i = 0; i < 4; i++)
+            if (strcasecmp(s, names[i]) == 0) {
+                *out = (sitq_sync_mode)i;
+                return 0;
+            }
+        sitqpy_invalid("synchronous must be 'off', 'normal', 'full' or 'extra' (or 0..3), got '%.50s'", s);
+        return -1;
+    }
+    if (PyLong_Check(obj) && !PyBool_Check(obj)) {
+        long v = PyLong_AsLong(obj);
+        if (v == -1 && PyErr_Occurred())
+            return -1;
+        if (v < 0 || v > 3) {
+            sitqpy_invalid("synchronous must be 0..3 (off, normal, full, extra), got %ld", v);
+            return -1;
+        }
+        *out = (sitq_sync_mode)v;
+        return 0;
+    }
+    sitqpy_invalid("synchronous must be a str such as 'normal' or an int 0..3, got %.100s",
+                   Py_TYPE(obj)->tp_name);
+    return -1;
+}
+
+static int backend_init(SitqBackendObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"path", "connection_pool_size", "enable_wal", "synchronous",
+                             "busy_timeout", NULL};
+    PyObject *path = NULL, *pool = Py_None, *wal = Py_True, *sync = Py_None, *busy = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|OOOO:SQLiteBackend", kwlist, &path, &pool,
+                                     &wal, &sync, &busy))
+        return -1;
+    if (self->backend) {
+        sitqpy_invalid("SQLiteBackend is already open");
+        return -1;
+    }
+    PyObject *fspath = PyOS_FSPath(path);
+    if (!fspath) {
+        PyErr_Clear();
+        sitqpy_invalid("path must be a str or os.PathLike naming the database file, got %.100s",
+                       Py_TYPE(path)->tp_name);
+        return -1;
+    }
+    PyObject *spath = NULL;
+    if (PyBytes_Check(fspath)) {
+        spath = PyUnicode_DecodeFSDefault(PyBytes_AS_STRING(fspath));
+        Py_DECREF(fspath);
+    } else {
+        spath = fspath;
+    }
+    if (!spath)
+        return -1;
+    Py_ssize_t cpath_len = 0;
+    const char *cpath = PyUnicode_AsUTF8AndSize(spath, &cpath_len);
+    if (!cpath) {
+        Py_DECREF(spath);
+        return -1;
+    }
+    if ((size_t)cpath_len != strlen(cpath)) {
+        Py_DECREF(spath);
+        sitqpy_invalid("path must not contain NUL characters");
+        return -1;
+    }
+    if (cpath[0] == '\0') {
+        Py_DECREF(spath);
+        sitqpy_invalid("path must not be empty (use ':memory:' for an in-memory database)");
+        return -1;
+    }
+
+    sitq_sqlite_options opts;
+    sitq_sqlite_options_init(&opts);
+    if (pool != Py_None) {
+        if (!PyLong_Check(pool) || PyBool_Check(pool)) {
+            Py_DECREF(spath);
+            sitqpy_invalid("connection_pool_size must be an int 0..64 or None, got %.100s",
+                           Py_TYPE(pool)->tp_name);
+            return -1;
+        }
+        long v = PyLong_AsLong(pool);
+        if (v == -1 && PyErr_Occurred()) {
+            Py_DECREF(spath);
+            return -1;
+        }
+        if (v < 0 || v > 64) {
+            Py_DECREF(spath);
+            sitqpy_invalid("connection_pool_size must be 0..64 (read connections), got %ld", v);
+            return -1;
+        }
+        opts.reader_connections = (int)v;
+    }
+    int w = PyObject_IsTrue(wal);
+    if (w < 0) {
+        Py_DECREF(spath);
+        return -1;
+    }
+    opts.enable_wal = w;
+    if (parse_sync(sync, &opts.synchronous) < 0) {
+        Py_DECREF(spath);
+        return -1;
+    }
+    double busy_s = opts.busy_timeout_ms / 1000.0;
+    if (sitqpy_seconds_arg(busy, "busy_timeout", busy_s, 1, &busy_s) < 0) {
+        Py_DECREF(spath);
+        return -1;
+    }
+    if (busy_s > 2147483.0) {
+        Py_DECREF(spath);
+        sitqpy_invalid("busy_timeout must be at most 2147483 seconds, got %g", busy_s);
+        return -1;
+    }
+    opts.busy_timeout_ms = (int)(busy_s * 1000.0 + 0.5);
+
+    sitq_backend *b = NULL;
+    sitq_error err = {0};
+    sitq_code rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = sitq_backend_open_sqlite(cpath, &opts, &b, &err);
+    Py_END_ALLOW_THREADS
+    if (rc != SITQ_OK) {
+        Py_DECREF(spath);
+        sitqpy_raise(rc, &err);
+        return -1;
+    }
+    self->backend = b;
+    Py_XSETREF(self->path, spath);
+    return 0;
+}
+
+static void backend_dealloc(SitqBackendObject *self)
+{
+    PyObject_GC_UnTrack(self);
+    if (self->weakrefs)
+        PyObject_ClearWeakRefs((PyObject *)self);
+    if (self->backend) {
+        sitq_backend *b = self->backend;
+        self->backend = NULL;
+        Py_BEGIN_ALLOW_THREADS
+        sitq_backend_close(b);
+        Py_END_ALLOW_THREADS
+    }
+    Py_CLEAR(self->path);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int backend_traverse(SitqBackendObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->path);
+    return 0;
+}
+
+static PyObject *backend_repr(SitqBackendObject *self)
+{
+    return PyUnicode_FromFormat("<sitq.SQLiteBackend path=%R%s>", self->path ? self->path : Py_None,
+                                self->backend ? "" : " (not open)");
+}
+
+static PyObject *backend_get_path(SitqBackendObject *self, void *c)
+{
+    (void)c;
+    if (!self->path)
+        Py_RETURN_NONE;
+    return Py_NewRef(self->path);
+}
+
+static PyGetSetDef backend_getset[] = {
+    {"path", (getter)backend_get_path, NULL, "The database file name (str).", NULL},
+    {NULL, NULL, NULL, NULL, NULL}};
+
+PyDoc_STRVAR(backend_doc,
+"SQLiteBackend(path, connection_pool_size=None, enable_wal=True,\n"
+"              synchronous='normal', busy_timeout=30.0)\n"
+"--\n\n"
+"Open (creating if needed) a SQLite database file that stores tasks.\n\n"
+"path: str or os.PathLike, or ':memory:' for a private in-memory database.\n"
+"connection_pool_size: read-only connections used for status, lists and\n"
+"    waits, 0..64 (default 4; 0 means reads share the writer connection).\n"
+"enable_wal: True (default) for journal_mode=WAL, False for a rollback journal.\n"
+"synchronous: 'off', 'normal' (default), 'full' or 'extra' (or 0..3), as\n"
+"    SQLite's PRAGMA synchronous.\n"
+"busy_timeout: seconds to wait for another process's write lock before\n"
+"    raising StorageError (default 30).\n\n"
+"The same file may be shared by several processes (other Python processes,\n"
+"`python -m sitq worker`, the C library and the `sitq` command).\n"
+"Raises InvalidArgumentError (bad argument, named in the message),\n"
+"StorageError (cannot open the file), SchemaError (file of another sitq\n"
+"version). Thread-safe: one backend may be used by any number of threads.\n"
+"Cannot be pickled (TypeError). The database is closed when the last\n"
+"reference (including those of queues and workers) goes away.");
+
+PyTypeObject SitqBackend_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "sitq.SQLiteBackend",
+    .tp_basicsize = sizeof(SitqBackendObject),
+    .tp_dealloc = (destructor)backend_dealloc,
+    .tp_repr = (reprfunc)backend_repr,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = backend_doc,
+    .tp_traverse = (traverseproc)backend_traverse,
+    .tp_weaklistoffset = offsetof(SitqBackendObject, weakrefs),
+    .tp_methods = backend_methods,
+    .tp_getset = backend_getset,
+    .tp_init = (initproc)backend_init,
+    .tp_new = PyType_GenericNew,
+};

@@ -1,0 +1,312 @@
+/*
+ * handler.c - the libsitq handler that runs Python tasks ("py:*").
+ *
+ * Called on a worker's handler thread (or, for Worker.process_task, on the
+ * caller's thread with the GIL released). It takes the GIL only while Python
+ * runs: decoding the payload, calling the function and pickling its result.
+ * See task.c for the payload format.
+ */
+#include "sitqpy.h"
+
+#include <string.h>
+#include <unistd.h>
+
+static _Thread_local int tl_interrupted;
+
+int sitqpy_take_interrupt(void)
+{
+    int v = tl_interrupted;
+    tl_interrupted = 0;
+    return v;
+}
+
+static PyObject *exc_type_name(PyObject *type)
+{
+    if (!type || !PyType_Check(type))
+        return PyUnicode_FromString("Exception");
+    return PyType_GetQualName((PyTypeObject *)type);
+}
+
+/* Record the current Python exception as the attempt's error:
+ * "[prefix: ]Type: message" and the formatted traceback. Clears it. */
+static void set_error_from_exception(sitq_task_ctx *ctx, const char *prefix)
+{
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (value && tb)
+        PyException_SetTraceback(value, tb);
+    if (type && PyErr_GivenExceptionMatches(type, PyExc_KeyboardInterrupt))
+        tl_interrupted = 1;
+
+    PyObject *msg = NULL, *tbtext = NULL;
+    /* message: the last line of format_exception_only (handles unprintable
+       exceptions and qualifies non-builtin types with their module) */
+    PyObject *lines = PyObject_CallFunctionObjArgs(sitqpy_format_exception_only,
+                                                   type ? type : Py_None,
+                                                   value ? value : Py_None, NULL);
+    if (lines && PyList_Check(lines) && PyList_GET_SIZE(lines) > 0) {
+        PyObject *empty = PyUnicode_FromString("");
+        PyObject *joined = empty ? PyUnicode_Join(empty, lines) : NULL;
+        Py_XDECREF(empty);
+        if (joined) {
+            msg = PyObject_CallMethod(joined, "strip", NULL);
+            Py_DECREF(joined);
+        }
+    }
+    Py_XDECREF(lines);
+    if (!msg) {
+        PyErr_Clear();
+        PyObject *tn = exc_type_name(type);
+        msg = tn ? PyUnicode_FromFormat("%U: <exception could not be formatted>", tn) : NULL;
+        Py_XDECREF(tn);
+        PyErr_Clear();
+    }
+    lines = PyObject_CallFunctionObjArgs(sitqpy_format_exception, type ? type : Py_None,
+                                         value ? value : Py_None, tb ? tb : Py_None, NULL);
+    if (lines && PyList_Check(lines)) {
+        PyObject *empty = PyUnicode_FromString("");
+        tbtext = empty ? PyUnicode_Join(empty, lines) : NULL;
+        Py_XDECREF(empty);
+    }
+    Py_XDECREF(lines);
+    PyErr_Clear();
+
+    const char *m = msg ? PyUnicode_AsUTF8(msg) : NULL;
+    if (!m)
+        PyErr_Clear();
+    const char *t = tbtext ? PyUnicode_AsUTF8(tbtext) : NULL;
+    if (!t)
+        PyErr_Clear();
+    if (prefix) {
+        PyObject *full = PyUnicode_FromFormat("%s: %s", prefix, m ? m : "unknown error");
+        const char *f = full ? PyUnicode_AsUTF8(full) : NULL;
+        sitq_ctx_set_error(ctx, f ? f : prefix, t);
+        Py_XDECREF(full);
+        PyErr_Clear();
+    } else {
+        sitq_ctx_set_error(ctx, m ? m : "Python exception (could not be formatted)", t);
+    }
+    Py_XDECREF(msg);
+    Py_XDECREF(tbtext);
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(tb);
+}
+
+static void set_error_fmt(sitq_task_ctx *ctx, PyObject *msg)
+{
+    const char *m = msg ? PyUnicode_AsUTF8(msg) : NULL;
+    if (!m) {
+        PyErr_Clear();
+        m = "Python task failed (error message could not be built)";
+    }
+    sitq_ctx_set_error(ctx, m, NULL);
+}
+
+/* Pickle the return value: pickle first (fast), then cloudpickle. */
+static PyObject *dump_result(PyObject *value)
+{
+    PyObject *b = PyObject_CallFunctionObjArgs(sitqpy_pickle_dumps, value, sitqpy_highest_protocol,
+                                               NULL);
+    if (b || !sitqpy_cloudpickle_dumps)
+        return b;
+    if (!PyErr_ExceptionMatches(PyExc_Exception) || PyErr_ExceptionMatches(PyExc_MemoryError))
+        return NULL;
+    PyObject *t, *v, *tb;
+    PyErr_Fetch(&t, &v, &tb);
+    b = PyObject_CallFunctionObjArgs(sitqpy_cloudpickle_dumps, value, sitqpy_highest_protocol,
+                                     NULL);
+    if (b) {
+        Py_XDECREF(t);
+        Py_XDECREF(v);
+        Py_XDECREF(tb);
+        return b;
+    }
+    /* report pickle's error, which is usually the clearer one */
+    PyErr_Clear();
+    PyErr_Restore(t, v, tb);
+    return NULL;
+}
+
+/* Run the coroutine returned by an `async def` task to completion. */
+static PyObject *run_coroutine(PyObject *coro)
+{
+    PyObject *asyncio = PyImport_ImportModule("asyncio");
+    if (!asyncio)
+        return NULL;
+    PyObject *r = PyObject_CallMethod(asyncio, "run", "O", coro);
+    Py_DECREF(asyncio);
+    return r;
+}
+
+static int run_task(sitq_task_ctx *ctx, const void *payload, size_t payload_len)
+{
+    const char *fname = sitq_ctx_function(ctx);
+    PyObject *raw = NULL, *tup = NULL, *func = NULL, *args = NULL, *kwargs = NULL,
+             *ret = NULL, *blob = NULL, *token = NULL;
+    int rc = 1;
+
+    if (!payload || payload_len == 0) {
+        PyObject *m = PyUnicode_FromFormat(
+            "task %lld (%s) has no payload: it was not enqueued by the sitq Python binding",
+            (long long)sitq_ctx_task_id(ctx), fname);
+        set_error_fmt(ctx, m);
+        Py_XDECREF(m);
+        goto out;
+    }
+    raw = PyBytes_FromStringAndSize(payload, (Py_ssize_t)payload_len);
+    if (!raw) {
+        set_error_from_exception(ctx, "cannot decode the task payload");
+        goto out;
+    }
+    tup = PyObject_CallOneArg(sitqpy_pickle_loads, raw);
+    if (!tup) {
+        char prefix[SITQ_NAME_MAX + 96];
+        snprintf(prefix, sizeof prefix, "cannot load the arguments of %s in this process", fname);
+        set_error_from_exception(ctx, prefix);
+        goto out;
+    }
+    if (!PyTuple_Check(tup) || PyTuple_GET_SIZE(tup) != 5 ||
+        !PyLong_Check(PyTuple_GET_ITEM(tup, 0)) || PyLong_AsLong(PyTuple_GET_ITEM(tup, 0)) != 1) {
+        PyErr_Clear();
+        PyObject *m = PyUnicode_FromFormat(
+            "task %lld (%s): unknown payload format (not written by this version of the sitq "
+            "Python binding)", (long long)sitq_ctx_task_id(ctx), fname);
+        set_error_fmt(ctx, m);
+        Py_XDECREF(m);
+        goto out;
+    }
+    blob = PyTuple_GET_ITEM(tup, 1);
+    args = PyTuple_GET_ITEM(tup, 2);
+    kwargs = PyTuple_GET_ITEM(tup, 3);
+    token = PyTuple_GET_ITEM(tup, 4);
+    Py_INCREF(args);
+    Py_INCREF(kwargs);
+
+    if (token != Py_None) {
+        PyObject *entry = PyDict_GetItemWithError(sitqpy_memfuncs, token);
+        if (entry && PyTuple_Check(entry) && PyTuple_GET_SIZE(entry) == 3) {
+            func = Py_NewRef(PyTuple_GET_ITEM(entry, 0));
+            if (PyTuple_GET_ITEM(entry, 1) != Py_None) {
+                Py_SETREF(args, Py_NewRef(PyTuple_GET_ITEM(entry, 1)));
+                Py_SETREF(kwargs, Py_NewRef(PyTuple_GET_ITEM(entry, 2)));
+            }
+        } else if (!entry) {
+            PyErr_Clear();
+            const char *tok = PyUnicode_Check(token) ? PyUnicode_AsUTF8(token) : NULL;
+            long pid = tok ? strtol(tok, NULL, 10) : 0;
+            PyErr_Clear();
+            PyObject *m;
+            if (pid != (long)getpid())
+                m = PyUnicode_FromFormat(
+                    "function %s is held in the memory of process %ld (it could not be pickled, "
+                    "e.g. a bound method of an object holding a sitq queue or worker) and cannot "
+                    "be run here, in process %ld: run it on a worker of that process, or enqueue "
+                    "a picklable function (module-level, or a method of a picklable object)",
+                    fname, pid, (long)getpid());
+            else
+                m = PyUnicode_FromFormat(
+                    "function %s is no longer held in this process's memory (it could not be "
+                    "pickled; it is released once its task succeeds): enqueue it again",
+                    fname);
+            set_error_fmt(ctx, m);
+            Py_XDECREF(m);
+            goto out;
+        }
+    }
+    if (!func) {
+        if (blob == Py_None || !PyBytes_Check(blob)) {
+            PyObject *m = PyUnicode_FromFormat("task %lld (%s) carries no function",
+                                               (long long)sitq_ctx_task_id(ctx), fname);
+            set_error_fmt(ctx, m);
+            Py_XDECREF(m);
+            goto out;
+        }
+        func = PyObject_CallOneArg(sitqpy_pickle_loads, blob);
+        if (!func) {
+            char prefix[SITQ_NAME_MAX + 96];
+            snprintf(prefix, sizeof prefix, "cannot load function %s in this process", fname);
+            set_error_from_exception(ctx, prefix);
+            goto out;
+        }
+    }
+    if (args == Py_None || kwargs == Py_None) {
+        PyObject *m = PyUnicode_FromFormat(
+            "the arguments of %s could not be pickled and are held in the memory of another "
+            "process", fname);
+        set_error_fmt(ctx, m);
+        Py_XDECREF(m);
+        goto out;
+    }
+    if (!PyTuple_Check(args)) {
+        Py_SETREF(args, PySequence_Tuple(args));
+        if (!args) {
+            set_error_from_exception(ctx, "bad task arguments");
+            goto out;
+        }
+    }
+    ret = PyObject_Call(func, args, PyDict_Check(kwargs) && PyDict_GET_SIZE(kwargs) ? kwargs : NULL);
+    if (ret && PyCoro_CheckExact(ret))
+        Py_SETREF(ret, run_coroutine(ret));
+    if (!ret) {
+        set_error_from_exception(ctx, NULL);
+        goto out;
+    }
+    {
+        PyObject *b = dump_result(ret);
+        if (!b) {
+            if (PyErr_ExceptionMatches(PyExc_MemoryError)) {
+                PyErr_Clear();
+                sitq_ctx_set_error(ctx, "MemoryError: out of memory while pickling the result", NULL);
+                goto out;
+            }
+            char prefix[SITQ_NAME_MAX + 128];
+            snprintf(prefix, sizeof prefix,
+                     "SerializationError: the return value of %s (a %.60s) cannot be pickled",
+                     fname, Py_TYPE(ret)->tp_name);
+            set_error_from_exception(ctx, prefix);
+            goto out;
+        }
+        const char *data = PyBytes_AS_STRING(b);
+        size_t n = (size_t)PyBytes_GET_SIZE(b);
+        sitq_code sc;
+        Py_BEGIN_ALLOW_THREADS
+        sc = sitq_ctx_set_result(ctx, data, n);
+        Py_END_ALLOW_THREADS
+        Py_DECREF(b);
+        if (sc != SITQ_OK) {
+            sitq_ctx_set_error(ctx, "MemoryError: out of memory while storing the result", NULL);
+            goto out;
+        }
+    }
+    rc = 0;
+    if (token != Py_None) {
+        /* the task succeeded: the in-memory function is not needed again */
+        if (PyDict_DelItem(sitqpy_memfuncs, token) < 0)
+            PyErr_Clear();
+    }
+out:
+    Py_XDECREF(ret);
+    Py_XDECREF(func);
+    Py_XDECREF(args);
+    Py_XDECREF(kwargs);
+    Py_XDECREF(tup);
+    Py_XDECREF(raw);
+    if (PyErr_Occurred())
+        PyErr_Clear();
+    return rc;
+}
+
+int sitqpy_handler(sitq_task_ctx *ctx, const void *payload, size_t payload_len, void *user_data)
+{
+    (void)user_data;
+    if (atomic_load(&sitqpy_finalizing) || !Py_IsInitialized()) {
+        sitq_ctx_set_error(ctx, "the Python interpreter of this worker is shutting down", NULL);
+        return 1;
+    }
+    PyGILState_STATE g = PyGILState_Ensure();
+    int rc = run_task(ctx, payload, payload_len);
+    PyGILState_Release(g);
+    return rc;
+}

@@ -1,0 +1,426 @@
+/*
+ * result.c - sitq.Result: a snapshot of a task and, once it finished, its
+ * result. The pickled value is deserialised on first access of .value.
+ */
+#include "sitqpy.h"
+
+#include <string.h>
+
+static PyObject *str_or_none(const char *s)
+{
+    if (!s)
+        Py_RETURN_NONE;
+    return PyUnicode_DecodeUTF8(s, (Py_ssize_t)strlen(s), "replace");
+}
+
+static PyObject *deps_of(const sitq_result *r)
+{
+    PyObject *t = PyTuple_New((Py_ssize_t)r->n_depends_on);
+    if (!t)
+        return NULL;
+    for (size_t i = 0; i < r->n_depends_on; i++) {
+        PyObject *v = PyLong_FromLongLong(r->depends_on[i]);
+        if (!v) {
+            Py_DECREF(t);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(t, (Py_ssize_t)i, v);
+    }
+    return t;
+}
+
+PyObject *sitqpy_result_new(const sitq_result *r)
+{
+    SitqResultObject *self = PyObject_GC_New(SitqResultObject, &SitqResult_Type);
+    if (!self)
+        return NULL;
+    self->id = r->id;
+    self->status = (int)r->status;
+    self->priority = r->priority;
+    self->attempts = r->attempts;
+    self->max_retries = r->max_retries;
+    self->progress = r->progress;
+    self->timeout_s = r->timeout_s;
+    self->cancel_requested = r->cancel_requested;
+    self->enqueued_at_us = r->enqueued_at_us;
+    self->eta_us = r->eta_us;
+    self->started_at_us = r->started_at_us;
+    self->finished_at_us = r->finished_at_us;
+    self->queue_name = str_or_none(r->queue);
+    self->function = str_or_none(r->function);
+    self->error = str_or_none(r->error);
+    self->traceback = str_or_none(r->traceback);
+    self->worker_id = str_or_none(r->worker_id);
+    self->unique_key = str_or_none(r->unique_key);
+    self->depends_on = deps_of(r);
+    self->value = NULL;
+    self->raw = NULL;
+    if (r->value)
+        self->raw = PyBytes_FromStringAndSize(r->value, (Py_ssize_t)r->value_len);
+    if (!self->queue_name || !self->function || !self->error || !self->traceback ||
+        !self->worker_id || !self->unique_key || !self->depends_on ||
+        (r->value && !self->raw)) {
+        PyObject_GC_Track(self);
+        Py_DECREF(self);
+        return NULL;
+    }
+    PyObject_GC_Track(self);
+    return (PyObject *)self;
+}
+
+static PyObject *time_or_none(sitq_time_us us)
+{
+    return sitqpy_datetime_from_us(us);
+}
+
+PyObject *sitqpy_result_info_dict(const sitq_result *r)
+{
+    PyObject *d = PyDict_New();
+    if (!d)
+        return NULL;
+    PyObject *progress = r->progress < 0 ? Py_NewRef(Py_None) : PyFloat_FromDouble(r->progress);
+    struct {
+        const char *k;
+        PyObject *v;
+    } items[] = {
+        {"id", PyLong_FromLongLong(r->id)},
+        {"queue", str_or_none(r->queue)},
+        {"function", str_or_none(r->function)},
+        {"status", PyUnicode_FromString(sitq_status_name((int)r->status))},
+        {"priority", PyLong_FromLong(r->priority)},
+        {"attempts", PyLong_FromLong(r->attempts)},
+        {"max_retries", PyLong_FromLong(r->max_retries)},
+        {"error", str_or_none(r->error)},
+        {"worker_id", str_or_none(r->worker_id)},
+        {"unique_key", str_or_none(r->unique_key)},
+        {"progress", progress},
+        {"depends_on", deps_of(r)},
+        {"enqueued_at", time_or_none(r->enqueued_at_us)},
+        {"eta", time_or_none(r->eta_us)},
+        {"started_at", time_or_none(r->started_at_us)},
+        {"finished_at", time_or_none(r->finished_at_us)},
+    };
+    int ok = 1;
+    for (size_t i = 0; i < sizeof items / sizeof items[0]; i++) {
+        if (!items[i].v || PyDict_SetItemString(d, items[i].k, items[i].v) < 0)
+            ok = 0;
+        Py_XDECREF(items[i].v);
+    }
+    if (!ok) {
+        Py_DECREF(d);
+        return NULL;
+    }
+    return d;
+}
+
+static int result_traverse(SitqResultObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->value);
+    return 0;
+}
+
+static int result_clear(SitqResultObject *self)
+{
+    Py_CLEAR(self->value);
+    return 0;
+}
+
+static void result_dealloc(SitqResultObject *self)
+{
+    PyObject_GC_UnTrack(self);
+    Py_CLEAR(self->queue_name);
+    Py_CLEAR(self->function);
+    Py_CLEAR(self->error);
+    Py_CLEAR(self->traceback);
+    Py_CLEAR(self->worker_id);
+    Py_CLEAR(self->unique_key);
+    Py_CLEAR(self->depends_on);
+    Py_CLEAR(self->raw);
+    Py_CLEAR(self->value);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* ------------------------------------------------------------------ */
+/* Getters                                                             */
+/* ------------------------------------------------------------------ */
+
+static PyObject *res_value(SitqResultObject *self, void *c)
+{
+    (void)c;
+    if (self->value)
+        return Py_NewRef(self->value);
+    if (!self->raw)
+        Py_RETURN_NONE;
+    PyObject *v = PyObject_CallOneArg(sitqpy_pickle_loads, self->raw);
+    if (!v) {
+        if (!PyErr_ExceptionMatches(PyExc_Exception))
+            return NULL;
+        PyObject *t, *e, *tb;
+        PyErr_Fetch(&t, &e, &tb);
+        PyErr_NormalizeException(&t, &e, &tb);
+        if (tb)
+            PyException_SetTraceback(e, tb);
+        PyObject *what = e ? PyObject_Str(e) : NULL;
+        PyObject *msg = PyUnicode_FromFormat(
+            "cannot unpickle the result of task %lld (%S) in this process: %s: %S",
+            (long long)self->id, self->function, t ? ((PyTypeObject *)t)->tp_name : "?",
+            what ? what : Py_None);
+        Py_XDECREF(what);
+        if (msg) {
+            PyObject *exc = PyObject_CallFunction(sitqpy_SerializationError, "Os", msg,
+                                                  "SITQ_ESERIALIZE");
+            Py_DECREF(msg);
+            if (exc) {
+                if (e) {
+                    Py_INCREF(e);
+                    PyException_SetCause(exc, e);
+                    Py_INCREF(e);
+                    PyException_SetContext(exc, e);
+                }
+                PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+                Py_DECREF(exc);
+            }
+        }
+        Py_XDECREF(t);
+        Py_XDECREF(e);
+        Py_XDECREF(tb);
+        return NULL;
+    }
+    self->value = v;
+    Py_CLEAR(self->raw); /* keep one copy only (large results) */
+    return Py_NewRef(v);
+}
+
+static PyObject *res_task_id(SitqResultObject *self, void *c)
+{
+    (void)c;
+    return PyLong_FromLongLong(self->id);
+}
+static PyObject *res_status(SitqResultObject *self, void *c)
+{
+    (void)c;
+    return PyUnicode_FromString(sitq_status_name(self->status));
+}
+static PyObject *res_is_error(SitqResultObject *self, void *c)
+{
+    (void)c;
+    return PyBool_FromLong(self->status == SITQ_FAILED || self->status == SITQ_CANCELLED);
+}
+static PyObject *res_is_success(SitqResultObject *self, void *c)
+{
+    (void)c;
+    return PyBool_FromLong(self->status == SITQ_SUCCEEDED);
+}
+static PyObject *res_is_finished(SitqResultObject *self, void *c)
+{
+    (void)c;
+    return PyBool_FromLong(sitq_status_is_terminal(self->status));
+}
+static PyObject *res_attempts(SitqResultObject *self, void *c)
+{
+    (void)c;
+    return PyLong_FromLong(self->attempts);
+}
+static PyObject *res_max_retries(SitqResultObject *self, void *c)
+{
+    (void)c;
+    return PyLong_FromLong(self->max_retries);
+}
+static PyObject *res_priority(SitqResultObject *self, void *c)
+{
+    (void)c;
+    return PyLong_FromLong(self->priority);
+}
+static PyObject *res_progress(SitqResultObject *self, void *c)
+{
+    (void)c;
+    if (self->progress < 0)
+        Py_RETURN_NONE;
+    return PyFloat_FromDouble(self->progress);
+}
+static PyObject *res_timeout(SitqResultObject *self, void *c)
+{
+    (void)c;
+    if (self->timeout_s <= 0)
+        Py_RETURN_NONE;
+    return PyFloat_FromDouble(self->timeout_s);
+}
+static PyObject *res_cancel_requested(SitqResultObject *self, void *c)
+{
+    (void)c;
+    return PyBool_FromLong(self->cancel_requested);
+}
+static PyObject *res_enqueued_at(SitqResultObject *self, void *c)
+{
+    (void)c;
+    return time_or_none(self->enqueued_at_us);
+}
+static PyObject *res_started_at(SitqResultObject *self, void *c)
+{
+    (void)c;
+    return time_or_none(self->started_at_us);
+}
+static PyObject *res_finished_at(SitqResultObject *self, void *c)
+{
+    (void)c;
+    return time_or_none(self->finished_at_us);
+}
+static PyObject *res_eta(SitqResultObject *self, void *c)
+{
+    (void)c;
+    return time_or_none(self->eta_us);
+}
+static PyObject *res_duration(SitqResultObject *self, void *c)
+{
+    (void)c;
+    if (!self->started_at_us || !self->finished_at_us || self->finished_at_us < self->started_at_us)
+        Py_RETURN_NONE;
+    return PyFloat_FromDouble((double)(self->finished_at_us - self->started_at_us) / 1e6);
+}
+
+#define RES_OBJ(field)                                                  \
+    static PyObject *res_##field(SitqResultObject *self, void *c)       \
+    {                                                                   \
+        (void)c;                                                        \
+        return Py_NewRef(self->field);                                  \
+    }
+RES_OBJ(error)
+RES_OBJ(traceback)
+RES_OBJ(function)
+RES_OBJ(worker_id)
+RES_OBJ(unique_key)
+RES_OBJ(depends_on)
+static PyObject *res_queue(SitqResultObject *self, void *c)
+{
+    (void)c;
+    return Py_NewRef(self->queue_name);
+}
+
+static PyGetSetDef result_getset[] = {
+    {"value", (getter)res_value, NULL,
+     "The task's return value, unpickled on first access (None while the task is\n"
+     "not finished, or when it failed). Raises SerializationError when the value\n"
+     "cannot be unpickled in this process (e.g. its class cannot be imported).", NULL},
+    {"task_id", (getter)res_task_id, NULL, "The task id (int).", NULL},
+    {"id", (getter)res_task_id, NULL, "Alias of task_id.", NULL},
+    {"status", (getter)res_status, NULL,
+     "Status name: 'queued', 'waiting', 'scheduled', 'running', 'succeeded',\n"
+     "'failed' or 'cancelled'.", NULL},
+    {"is_error", (getter)res_is_error, NULL, "True when the task failed or was cancelled.", NULL},
+    {"is_success", (getter)res_is_success, NULL, "True when the task succeeded.", NULL},
+    {"is_finished", (getter)res_is_finished, NULL,
+     "True when the status is final (succeeded, failed or cancelled).", NULL},
+    {"error", (getter)res_error, NULL,
+     "Error of a failed task, 'ExceptionType: message' for a Python exception; else None.", NULL},
+    {"traceback", (getter)res_traceback, NULL,
+     "Formatted Python traceback of the failing attempt (str), or None.", NULL},
+    {"attempts", (getter)res_attempts, NULL, "Attempts started so far (int).", NULL},
+    {"max_retries", (getter)res_max_retries, NULL, "The task's max_retries (int).", NULL},
+    {"priority", (getter)res_priority, NULL, "The task's priority (int).", NULL},
+    {"function", (getter)res_function, NULL, "Stored function name, e.g. 'py:module.qualname'.", NULL},
+    {"queue", (getter)res_queue, NULL, "Name of the task's queue.", NULL},
+    {"worker_id", (getter)res_worker_id, NULL, "Id of the last worker that ran the task, or None.", NULL},
+    {"unique_key", (getter)res_unique_key, NULL, "The task's unique_key or None.", NULL},
+    {"depends_on", (getter)res_depends_on, NULL, "Ids of the task's dependencies (tuple).", NULL},
+    {"progress", (getter)res_progress, NULL, "Last reported progress 0..1, or None.", NULL},
+    {"timeout", (getter)res_timeout, NULL, "The task's run time limit in seconds, or None.", NULL},
+    {"cancel_requested", (getter)res_cancel_requested, NULL,
+     "True when cancellation was requested while the task was running.", NULL},
+    {"enqueued_at", (getter)res_enqueued_at, NULL, "Enqueue time, datetime in UTC.", NULL},
+    {"eta", (getter)res_eta, NULL, "Not-before time (ETA or retry backoff), datetime in UTC, or None.", NULL},
+    {"started_at", (getter)res_started_at, NULL, "Start of the last attempt, datetime in UTC, or None.", NULL},
+    {"finished_at", (getter)res_finished_at, NULL, "Finish time, datetime in UTC, or None.", NULL},
+    {"duration", (getter)res_duration, NULL, "finished_at - started_at in seconds (float), or None.", NULL},
+    {NULL, NULL, NULL, NULL, NULL}};
+
+static PyObject *result_repr(SitqResultObject *self)
+{
+    const char *st = sitq_status_name(self->status);
+    if (self->status == SITQ_FAILED || self->status == SITQ_CANCELLED)
+        return PyUnicode_FromFormat("<sitq.Result task_id=%lld status='%s' attempts=%d error=%R>",
+                                    (long long)self->id, st, (int)self->attempts, self->error);
+    if (self->status != SITQ_SUCCEEDED)
+        return PyUnicode_FromFormat("<sitq.Result task_id=%lld status='%s' attempts=%d>",
+                                    (long long)self->id, st, (int)self->attempts);
+    if (self->raw && PyBytes_GET_SIZE(self->raw) > 4096)
+        return PyUnicode_FromFormat(
+            "<sitq.Result task_id=%lld status='%s' attempts=%d value=<%zd pickled bytes>>",
+            (long long)self->id, st, (int)self->attempts, PyBytes_GET_SIZE(self->raw));
+    PyObject *v = res_value(self, NULL);
+    if (!v) {
+        PyErr_Clear();
+        return PyUnicode_FromFormat(
+            "<sitq.Result task_id=%lld status='%s' attempts=%d value=<cannot be unpickled here>>",
+            (long long)self->id, st, (int)self->attempts);
+    }
+    PyObject *r = PyObject_Repr(v);
+    Py_DECREF(v);
+    if (!r)
+        return NULL;
+    if (PyUnicode_GET_LENGTH(r) > 200) {
+        PyObject *cut = PyUnicode_Substring(r, 0, 197);
+        Py_DECREF(r);
+        if (!cut)
+            return NULL;
+        r = PyUnicode_FromFormat("%U...", cut);
+        Py_DECREF(cut);
+        if (!r)
+            return NULL;
+    }
+    PyObject *out = PyUnicode_FromFormat("<sitq.Result task_id=%lld status='%s' attempts=%d value=%U>",
+                                         (long long)self->id, st, (int)self->attempts, r);
+    Py_DECREF(r);
+    return out;
+}
+
+static PyObject *result_raise_for_error(SitqResultObject *self, PyObject *noargs)
+{
+    (void)noargs;
+    if (self->status == SITQ_FAILED || self->status == SITQ_CANCELLED) {
+        PyObject *mod = PyImport_ImportModule("sitq.errors");
+        if (!mod)
+            return NULL;
+        PyObject *cls = PyObject_GetAttrString(mod, "TaskFailedError");
+        Py_DECREF(mod);
+        if (!cls)
+            return NULL;
+        PyObject *exc = PyObject_CallFunction(cls, "OOLs", self->error, self->traceback,
+                                              (long long)self->id, sitq_status_name(self->status));
+        Py_DECREF(cls);
+        if (exc) {
+            PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+            Py_DECREF(exc);
+        }
+        return NULL;
+    }
+    return res_value(self, NULL);
+}
+
+static PyMethodDef result_methods[] = {
+    {"unwrap", (PyCFunction)result_raise_for_error, METH_NOARGS,
+     "unwrap()\n--\n\nReturn .value when the task succeeded; raise TaskFailedError (with the\n"
+     "task's error and traceback) when it failed or was cancelled. For an\n"
+     "unfinished task, return None."},
+    {NULL, NULL, 0, NULL}};
+
+PyDoc_STRVAR(result_doc,
+"A snapshot of a task: its status and, once finished, its result.\n\n"
+"Returned by TaskQueue.get_result and Worker.process_task; not created\n"
+"directly. Attributes: value, is_error, is_success, is_finished, error,\n"
+"traceback, status, task_id, attempts, enqueued_at, started_at, finished_at\n"
+"(datetimes in UTC) and more. Immutable apart from the cached value; safe\n"
+"to share between threads.");
+
+PyTypeObject SitqResult_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "sitq.Result",
+    .tp_basicsize = sizeof(SitqResultObject),
+    .tp_dealloc = (destructor)result_dealloc,
+    .tp_repr = (reprfunc)result_repr,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = result_doc,
+    .tp_traverse = (traverseproc)result_traverse,
+    .tp_clear = (inquiry)result_clear,
+    .tp_methods = result_methods,
+    .tp_getset = result_getset,
+};

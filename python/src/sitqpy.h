@@ -1,0 +1,191 @@
+/*
+ * sitqpy.h - shared declarations of the sitq._sitq CPython extension.
+ *
+ * The extension is single-phase initialised and keeps its shared state in
+ * the globals declared here (one interpreter per process; sub-interpreters
+ * are not supported). Every global PyObject is only touched with the GIL
+ * held; the few C-level flags are atomics.
+ */
+#ifndef SITQPY_H
+#define SITQPY_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdatomic.h>
+
+#include "sitq.h"
+
+/* ---- objects ------------------------------------------------------ */
+
+typedef struct {
+    PyObject_HEAD
+    sitq_backend *backend;
+    PyObject *path;        /* str */
+    PyObject *weakrefs;
+} SitqBackendObject;
+
+typedef struct {
+    PyObject_HEAD
+    sitq_queue *queue;
+    PyObject *backend;     /* SitqBackendObject, strong */
+    PyObject *weakrefs;
+} SitqQueueObject;
+
+typedef struct {
+    PyObject_HEAD
+    sitq_worker *worker;
+    PyObject *queue;       /* SitqQueueObject, strong */
+    int concurrency;
+    double lease_s;
+    atomic_int running;    /* 1 between start() and stop() */
+    PyObject *weakrefs;
+} SitqWorkerObject;
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *function;    /* callable */
+    PyObject *args;        /* tuple */
+    PyObject *kwargs;      /* dict */
+    PyObject *name;        /* str: stored function name, "py:module.qualname" */
+    PyObject *unique_key;  /* str or NULL */
+    PyObject *depends_on;  /* tuple of int */
+    PyObject *eta;         /* the eta argument as given (datetime/float) or NULL */
+    int32_t priority;
+    int32_t max_retries;
+    sitq_time_us eta_us;   /* 0 = none */
+    double delay_s;        /* 0 = none */
+    double timeout_s;      /* 0 = none */
+    double backoff_base_s;
+    double backoff_cap_s;
+} SitqTaskObject;
+
+typedef struct {
+    PyObject_HEAD
+    sitq_task_id id;
+    int status;
+    int32_t priority;
+    int32_t attempts;
+    int32_t max_retries;
+    double progress;
+    double timeout_s;
+    int cancel_requested;
+    sitq_time_us enqueued_at_us, eta_us, started_at_us, finished_at_us;
+    PyObject *queue_name;  /* str or None */
+    PyObject *function;    /* str or None */
+    PyObject *error;       /* str or None */
+    PyObject *traceback;   /* str or None */
+    PyObject *worker_id;   /* str or None */
+    PyObject *unique_key;  /* str or None */
+    PyObject *depends_on;  /* tuple of int */
+    PyObject *raw;         /* bytes (pickled value) or NULL */
+    PyObject *value;       /* deserialised value, NULL until first access */
+} SitqResultObject;
+
+extern PyTypeObject SitqBackend_Type;
+extern PyTypeObject SitqQueue_Type;
+extern PyTypeObject SitqWorker_Type;
+extern PyTypeObject SitqTask_Type;
+extern PyTypeObject SitqResult_Type;
+
+/* ---- module state (module.c) ---------------------------------------- */
+
+/* Callables cached at import: pickle.dumps/loads, cloudpickle.dumps (or
+ * NULL when cloudpickle cannot be imported), traceback.format_exception,
+ * traceback.format_exception_only, the UTC epoch datetime. */
+extern PyObject *sitqpy_pickle_dumps;
+extern PyObject *sitqpy_pickle_loads;
+extern PyObject *sitqpy_cloudpickle_dumps;
+extern PyObject *sitqpy_format_exception;
+extern PyObject *sitqpy_format_exception_only;
+extern PyObject *sitqpy_epoch;
+extern PyObject *sitqpy_highest_protocol;
+
+/* Exception classes (defined in sitq/errors.py, looked up at import). */
+extern PyObject *sitqpy_Error;              /* SitqError */
+extern PyObject *sitqpy_InvalidArgument;    /* InvalidArgumentError */
+extern PyObject *sitqpy_TaskTimeout;        /* TaskTimeoutError */
+extern PyObject *sitqpy_SerializationError; /* SerializationError */
+
+/* Functions held in process memory: token (str) -> (func, args, kwargs). */
+extern PyObject *sitqpy_memfuncs;
+
+/* Set once the interpreter is shutting down (atexit): handlers refuse to run. */
+extern atomic_int sitqpy_finalizing;
+
+/* Raise the sitq exception matching err->code with err->message. Returns NULL. */
+PyObject *sitqpy_raise(sitq_code code, const sitq_error *err);
+/* Raise InvalidArgumentError with a printf-style message. Returns NULL. */
+PyObject *sitqpy_invalid(const char *fmt, ...);
+
+/* Running workers (strong refs) so they survive until stop() / exit. */
+int sitqpy_track_worker(PyObject *worker);
+void sitqpy_untrack_worker(PyObject *worker);
+
+/* __reduce__/__reduce_ex__ raising TypeError: sitq objects hold live
+ * connections and threads, so a pickled bound method of an object that
+ * holds one fails to pickle and is kept in process memory instead. */
+PyObject *sitqpy_no_pickle(PyObject *self, PyObject *args);
+#define SITQPY_NO_PICKLE_METHODS                                                   \
+    {"__reduce__", (PyCFunction)sitqpy_no_pickle, METH_NOARGS,                     \
+     "Refuse pickling (TypeError): the object holds live connections/threads."}, \
+    {"__reduce_ex__", (PyCFunction)sitqpy_no_pickle, METH_VARARGS,                 \
+     "Refuse pickling (TypeError): the object holds live connections/threads."}
+
+/* ---- helpers -------------------------------------------------------- */
+
+/* Seconds argument: None -> dflt; number >= 0 (finite) -> value. -1 on error
+ * (raises InvalidArgumentError naming `what`). */
+int sitqpy_seconds_arg(PyObject *obj, const char *what, double dflt, int allow_none,
+                       double *out);
+/* int64 id argument; -1 with an exception on error. */
+int sitqpy_task_id_arg(PyObject *obj, const char *what, sitq_task_id *out);
+
+/* eta argument (datetime or Unix seconds) -> microseconds; -1 on error. */
+int sitqpy_eta_arg(PyObject *obj, sitq_time_us *out);
+/* datetime (UTC, aware) from microseconds since the epoch; None for 0. */
+PyObject *sitqpy_datetime_from_us(sitq_time_us us);
+
+/* ---- task.c --------------------------------------------------------- */
+
+/* A task serialised for enqueue. All members owned; free with
+ * sitqpy_prepared_clear. Built with the GIL; used without it. */
+typedef struct {
+    char *function;         /* "py:..." */
+    PyObject *payload;      /* bytes */
+    PyObject *mem_token;    /* str or NULL: registered in sitqpy_memfuncs */
+    sitq_task_options opts;
+    sitq_task_id *deps;     /* PyMem_RawMalloc'd */
+    size_t n_deps;
+    char *unique_key;
+} sitqpy_prepared;
+
+/* Prepare a task for enqueue; extra_deps (may be NULL/None) is the
+ * enqueue(depends_on=) argument. Registers the function in memory when it
+ * cannot be pickled. 0 on success, -1 with an exception. */
+int sitqpy_prepare(SitqTaskObject *task, PyObject *extra_deps, sitqpy_prepared *out);
+/* Forget the memory registration (after a failed enqueue). GIL held. */
+void sitqpy_prepared_unregister(sitqpy_prepared *p);
+/* Free the members (GIL held). */
+void sitqpy_prepared_clear(sitqpy_prepared *p);
+/* Build a Task from (func, *args, **kwargs). New reference or NULL. */
+PyObject *sitqpy_task_from_call(PyObject *func, PyObject *args, PyObject *kwargs);
+/* "py:module.qualname" for a callable; new str or NULL. */
+PyObject *sitqpy_function_name(PyObject *func);
+
+/* ---- result.c ------------------------------------------------------- */
+
+/* New Result from a sitq_result (copied; the caller still frees r). */
+PyObject *sitqpy_result_new(const sitq_result *r);
+/* Dict describing a task (for list_tasks). */
+PyObject *sitqpy_result_info_dict(const sitq_result *r);
+
+/* ---- handler.c ------------------------------------------------------ */
+
+/* The worker handler for "py:*" tasks. user_data unused. */
+int sitqpy_handler(sitq_task_ctx *ctx, const void *payload, size_t payload_len,
+                   void *user_data);
+/* Per-thread flag: a KeyboardInterrupt was raised by a task run in this
+ * thread (process_task on the main thread). Returns and clears it. */
+int sitqpy_take_interrupt(void);
+
+#endif /* SITQPY_H */

@@ -1,0 +1,435 @@
+/*
+ * worker.c - sitq.Worker: a pool of threads running the Python tasks of a
+ * queue, plus process_task (run one given task in the calling thread) and
+ * run() (block until Ctrl-C).
+ */
+#include "sitqpy.h"
+
+#include <string.h>
+#include <time.h>
+
+static int worker_init(SitqWorkerObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"queue", "worker_id", "concurrency", "lease", "poll_interval",
+                             "prefetch", "heartbeat_interval", NULL};
+    PyObject *queue = NULL, *wid = Py_None, *conc = Py_None, *lease = Py_None,
+             *poll = Py_None, *prefetch = Py_None, *hb = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|OOOOOO:Worker", kwlist, &queue, &wid, &conc,
+                                     &lease, &poll, &prefetch, &hb))
+        return -1;
+    if (self->worker) {
+        sitqpy_invalid("Worker is already initialised");
+        return -1;
+    }
+    if (!PyObject_TypeCheck(queue, &SitqQueue_Type) || !((SitqQueueObject *)queue)->queue) {
+        sitqpy_invalid("queue must be a sitq.TaskQueue, got %.100s", Py_TYPE(queue)->tp_name);
+        return -1;
+    }
+    sitq_worker_options opts;
+    sitq_worker_options_init(&opts);
+    if (wid != Py_None) {
+        if (!PyUnicode_Check(wid)) {
+            sitqpy_invalid("worker_id must be a str or None, got %.100s", Py_TYPE(wid)->tp_name);
+            return -1;
+        }
+        Py_ssize_t n;
+        opts.worker_id = PyUnicode_AsUTF8AndSize(wid, &n);
+        if (!opts.worker_id)
+            return -1;
+        if (n == 0 || n > SITQ_NAME_MAX || (size_t)n != strlen(opts.worker_id)) {
+            sitqpy_invalid("worker_id must be 1..%d bytes of UTF-8 without NUL", SITQ_NAME_MAX);
+            return -1;
+        }
+    }
+    if (conc != Py_None) {
+        if (!PyLong_Check(conc) || PyBool_Check(conc)) {
+            sitqpy_invalid("concurrency must be an int 1..1024, got %.100s", Py_TYPE(conc)->tp_name);
+            return -1;
+        }
+        long v = PyLong_AsLong(conc);
+        if (v == -1 && PyErr_Occurred())
+            PyErr_Clear();
+        if (v < 1 || v > 1024) {
+            sitqpy_invalid("concurrency must be 1..1024 (handler threads), got %ld", v);
+            return -1;
+        }
+        opts.concurrency = (int)v;
+    }
+    if (prefetch != Py_None) {
+        if (!PyLong_Check(prefetch) || PyBool_Check(prefetch)) {
+            sitqpy_invalid("prefetch must be an int 0..65536, got %.100s",
+                           Py_TYPE(prefetch)->tp_name);
+            return -1;
+        }
+        long v = PyLong_AsLong(prefetch);
+        if (v == -1 && PyErr_Occurred())
+            PyErr_Clear();
+        if (v < 0 || v > 65536) {
+            sitqpy_invalid("prefetch must be 0..65536, got %ld", v);
+            return -1;
+        }
+        opts.prefetch = (int)v;
+    }
+    if (sitqpy_seconds_arg(lease, "lease", opts.lease_s, 1, &opts.lease_s) < 0 ||
+        sitqpy_seconds_arg(poll, "poll_interval", opts.poll_interval_s, 1, &opts.poll_interval_s) < 0 ||
+        sitqpy_seconds_arg(hb, "heartbeat_interval", opts.heartbeat_interval_s, 1,
+                           &opts.heartbeat_interval_s) < 0)
+        return -1;
+    if (opts.lease_s <= 0) {
+        sitqpy_invalid("lease must be > 0 seconds, got %g", opts.lease_s);
+        return -1;
+    }
+    if (opts.poll_interval_s <= 0) {
+        sitqpy_invalid("poll_interval must be > 0 seconds, got %g", opts.poll_interval_s);
+        return -1;
+    }
+    if (hb != Py_None && !(opts.heartbeat_interval_s > 0 && opts.heartbeat_interval_s < opts.lease_s)) {
+        sitqpy_invalid("heartbeat_interval must be > 0 and below lease (%g s), got %g",
+                       opts.lease_s, opts.heartbeat_interval_s);
+        return -1;
+    }
+    sitq_worker *w = NULL;
+    sitq_error err = {0};
+    sitq_code rc = sitq_worker_create(((SitqQueueObject *)queue)->queue, &opts, &w, &err);
+    if (rc != SITQ_OK) {
+        sitqpy_raise(rc, &err);
+        return -1;
+    }
+    rc = sitq_worker_register(w, "py:*", sitqpy_handler, NULL, &err);
+    if (rc != SITQ_OK) {
+        sitq_worker_free(w);
+        sitqpy_raise(rc, &err);
+        return -1;
+    }
+    self->worker = w;
+    self->concurrency = opts.concurrency;
+    self->lease_s = opts.lease_s;
+    Py_INCREF(queue);
+    Py_XSETREF(self->queue, queue);
+    return 0;
+}
+
+static void worker_dealloc(SitqWorkerObject *self)
+{
+    PyObject_GC_UnTrack(self);
+    if (self->weakrefs)
+        PyObject_ClearWeakRefs((PyObject *)self);
+    if (self->worker) {
+        sitq_worker *w = self->worker;
+        self->worker = NULL;
+        /* stops the threads; their handlers need the GIL to finish */
+        Py_BEGIN_ALLOW_THREADS
+        sitq_worker_free(w);
+        Py_END_ALLOW_THREADS
+    }
+    Py_CLEAR(self->queue);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int worker_traverse(SitqWorkerObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->queue);
+    return 0;
+}
+
+static int check_worker(SitqWorkerObject *self)
+{
+    if (!self->worker) {
+        sitqpy_invalid("Worker is not initialised (call sitq.Worker(queue))");
+        return -1;
+    }
+    return 0;
+}
+
+PyDoc_STRVAR(start_doc,
+"start() -> None\n--\n\n"
+"Start the worker's threads (returns at once): they claim tasks of the\n"
+"queue and run them, `concurrency` at a time. A running worker is kept\n"
+"alive until stop() (or interpreter exit, which stops it gracefully).\n"
+"Raises InvalidStateError when already running. Thread-safe.");
+
+static PyObject *worker_start(SitqWorkerObject *self, PyObject *noargs)
+{
+    (void)noargs;
+    if (check_worker(self) < 0)
+        return NULL;
+    if (atomic_load(&sitqpy_finalizing)) {
+        sitq_error fe = {SITQ_ESTATE, "the Python interpreter is shutting down"};
+        return sitqpy_raise(SITQ_ESTATE, &fe);
+    }
+    sitq_error err = {0};
+    sitq_code rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = sitq_worker_start(self->worker, &err);
+    Py_END_ALLOW_THREADS
+    if (rc != SITQ_OK)
+        return sitqpy_raise(rc, &err);
+    atomic_store(&self->running, 1);
+    if (sitqpy_track_worker((PyObject *)self) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(stop_doc,
+"stop(timeout=None) -> None\n--\n\n"
+"Stop gracefully: claim nothing more, give back claimed tasks that did not\n"
+"start, let running tasks finish and record their results, then join the\n"
+"threads. timeout: seconds to wait for running tasks (None: no limit); when\n"
+"it passes, TaskTimeoutError is raised and the threads finish in the\n"
+"background. Stopping a stopped worker does nothing; a stopped worker can\n"
+"be started again. Releases the GIL while waiting. Thread-safe.");
+
+static PyObject *worker_stop(SitqWorkerObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"timeout", NULL};
+    PyObject *tobj = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:stop", kwlist, &tobj))
+        return NULL;
+    if (check_worker(self) < 0)
+        return NULL;
+    double timeout;
+    if (sitqpy_seconds_arg(tobj, "timeout", -1.0, 1, &timeout) < 0)
+        return NULL;
+    sitq_error err = {0};
+    sitq_code rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = sitq_worker_stop(self->worker, timeout, &err);
+    Py_END_ALLOW_THREADS
+    atomic_store(&self->running, 0);
+    Py_INCREF(self);
+    sitqpy_untrack_worker((PyObject *)self);
+    Py_DECREF(self);
+    if (rc != SITQ_OK)
+        return sitqpy_raise(rc, &err);
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(process_task_doc,
+"process_task(task_id) -> Result\n--\n\n"
+"Run the given task now, in the calling thread, and return its Result\n"
+"after the attempt (the worker need not be started). A task that raises\n"
+"gives a Result with is_error True (or status 'scheduled' when retries\n"
+"remain), not an exception.\n"
+"Raises TaskNotReadyError (the task is waiting for dependencies, scheduled,\n"
+"running elsewhere or finished), TaskNotFoundError, NoHandlerError (not a\n"
+"Python task), InvalidArgumentError, StorageError; KeyboardInterrupt when\n"
+"Ctrl-C interrupted the task. Thread-safe.");
+
+static PyObject *worker_process_task(SitqWorkerObject *self, PyObject *idobj)
+{
+    sitq_task_id id;
+    if (check_worker(self) < 0 || sitqpy_task_id_arg(idobj, "task_id", &id) < 0)
+        return NULL;
+    if (atomic_load(&sitqpy_finalizing)) {
+        sitq_error fe = {SITQ_ESTATE, "the Python interpreter is shutting down"};
+        return sitqpy_raise(SITQ_ESTATE, &fe);
+    }
+    sitq_result *r = NULL;
+    sitq_error err = {0};
+    sitq_code rc;
+    sitqpy_take_interrupt();
+    Py_BEGIN_ALLOW_THREADS
+    rc = sitq_worker_process_task(self->worker, id, &r, &err);
+    Py_END_ALLOW_THREADS
+    int interrupted = sitqpy_take_interrupt();
+    if (rc != SITQ_OK) {
+        sitq_result_free(r);
+        return sitqpy_raise(rc, &err);
+    }
+    if (interrupted) {
+        sitq_result_free(r);
+        PyErr_SetNone(PyExc_KeyboardInterrupt);
+        return NULL;
+    }
+    if (!r) {
+        /* process_task with out set always returns a snapshot; be safe */
+        PyObject *q = self->queue;
+        sitq_error e2 = {0};
+        Py_BEGIN_ALLOW_THREADS
+        rc = sitq_get_result(((SitqQueueObject *)q)->queue, id, &r, &e2);
+        Py_END_ALLOW_THREADS
+        if (rc != SITQ_OK)
+            return sitqpy_raise(rc, &e2);
+    }
+    PyObject *res = sitqpy_result_new(r);
+    sitq_result_free(r);
+    return res;
+}
+
+PyDoc_STRVAR(run_doc,
+"run() -> None\n--\n\n"
+"Start the worker (unless running) and block until stop() is called from\n"
+"another thread or Ctrl-C. On Ctrl-C the worker stops gracefully (running\n"
+"tasks finish) and KeyboardInterrupt is re-raised. The GIL is released\n"
+"while blocking.");
+
+static PyObject *worker_run(SitqWorkerObject *self, PyObject *noargs)
+{
+    (void)noargs;
+    if (check_worker(self) < 0)
+        return NULL;
+    if (!atomic_load(&self->running)) {
+        PyObject *r = worker_start(self, NULL);
+        if (!r)
+            return NULL;
+        Py_DECREF(r);
+    }
+    while (atomic_load(&self->running)) {
+        Py_BEGIN_ALLOW_THREADS
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        Py_END_ALLOW_THREADS
+        if (PyErr_CheckSignals() < 0) {
+            PyObject *t, *v, *tb;
+            PyErr_Fetch(&t, &v, &tb);
+            PyObject *empty = PyTuple_New(0);
+            PyObject *r = empty ? worker_stop(self, empty, NULL) : NULL;
+            Py_XDECREF(empty);
+            if (!r)
+                PyErr_WriteUnraisable((PyObject *)self);
+            Py_XDECREF(r);
+            PyErr_Restore(t, v, tb);
+            return NULL;
+        }
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *worker_enter(SitqWorkerObject *self, PyObject *noargs)
+{
+    (void)noargs;
+    if (check_worker(self) < 0)
+        return NULL;
+    if (!atomic_load(&self->running)) {
+        PyObject *r = worker_start(self, NULL);
+        if (!r)
+            return NULL;
+        Py_DECREF(r);
+    }
+    return Py_NewRef(self);
+}
+
+static PyObject *worker_exit(SitqWorkerObject *self, PyObject *args)
+{
+    (void)args;
+    PyObject *empty = PyTuple_New(0);
+    if (!empty)
+        return NULL;
+    PyObject *r = worker_stop(self, empty, NULL);
+    Py_DECREF(empty);
+    if (!r)
+        return NULL;
+    Py_DECREF(r);
+    Py_RETURN_FALSE;
+}
+
+PyDoc_STRVAR(stats_doc,
+"stats() -> dict\n--\n\n"
+"The worker's counters since creation: claimed, succeeded, failed,\n"
+"released, lost, commits, running. Thread-safe.");
+
+static PyObject *worker_stats(SitqWorkerObject *self, PyObject *noargs)
+{
+    (void)noargs;
+    if (check_worker(self) < 0)
+        return NULL;
+    sitq_worker_stats st;
+    memset(&st, 0, sizeof st);
+    sitq_worker_get_stats(self->worker, &st);
+    return Py_BuildValue("{sLsLsLsLsLsLsi}", "claimed", (long long)st.claimed, "succeeded",
+                         (long long)st.succeeded, "failed", (long long)st.failed, "released",
+                         (long long)st.released, "lost", (long long)st.lost, "commits",
+                         (long long)st.commits, "running", st.running);
+}
+
+static PyMethodDef worker_methods[] = {
+    {"start", (PyCFunction)worker_start, METH_NOARGS, start_doc},
+    {"stop", (PyCFunction)(void (*)(void))worker_stop, METH_VARARGS | METH_KEYWORDS, stop_doc},
+    {"process_task", (PyCFunction)worker_process_task, METH_O, process_task_doc},
+    {"run", (PyCFunction)worker_run, METH_NOARGS, run_doc},
+    {"stats", (PyCFunction)worker_stats, METH_NOARGS, stats_doc},
+    {"__enter__", (PyCFunction)worker_enter, METH_NOARGS,
+     "Start the worker (unless running) and return it."},
+    {"__exit__", (PyCFunction)worker_exit, METH_VARARGS,
+     "Stop the worker gracefully (running tasks finish)."},
+    SITQPY_NO_PICKLE_METHODS,
+    {NULL, NULL, 0, NULL}};
+
+static PyObject *worker_get_id(SitqWorkerObject *self, void *c)
+{
+    (void)c;
+    if (!self->worker)
+        Py_RETURN_NONE;
+    return PyUnicode_FromString(sitq_worker_id(self->worker));
+}
+static PyObject *worker_get_running(SitqWorkerObject *self, void *c)
+{
+    (void)c;
+    return PyBool_FromLong(atomic_load(&self->running));
+}
+static PyObject *worker_get_concurrency(SitqWorkerObject *self, void *c)
+{
+    (void)c;
+    return PyLong_FromLong(self->concurrency);
+}
+static PyObject *worker_get_queue(SitqWorkerObject *self, void *c)
+{
+    (void)c;
+    if (!self->queue)
+        Py_RETURN_NONE;
+    return Py_NewRef(self->queue);
+}
+
+static PyGetSetDef worker_getset[] = {
+    {"worker_id", (getter)worker_get_id, NULL, "The worker's id (str).", NULL},
+    {"is_running", (getter)worker_get_running, NULL, "True between start() and stop().", NULL},
+    {"concurrency", (getter)worker_get_concurrency, NULL, "Number of handler threads.", NULL},
+    {"queue", (getter)worker_get_queue, NULL, "The TaskQueue the worker serves.", NULL},
+    {NULL, NULL, NULL, NULL, NULL}};
+
+static PyObject *worker_repr(SitqWorkerObject *self)
+{
+    if (!self->worker)
+        return PyUnicode_FromString("<sitq.Worker (not initialised)>");
+    return PyUnicode_FromFormat("<sitq.Worker id='%s' concurrency=%d %s>",
+                                sitq_worker_id(self->worker), self->concurrency,
+                                atomic_load(&self->running) ? "running" : "stopped");
+}
+
+PyDoc_STRVAR(worker_doc,
+"Worker(queue, worker_id=None, concurrency=1, lease=30.0, poll_interval=0.05,\n"
+"       prefetch=None, heartbeat_interval=None)\n"
+"--\n\n"
+"Runs the Python tasks of a queue on its own threads.\n\n"
+"queue: the sitq.TaskQueue to serve.\n"
+"worker_id: str shown in the database (default 'host:pid:start-time:n').\n"
+"concurrency: handler threads, 1..1024 (default 1). Tasks hold the GIL only\n"
+"    while Python runs; for CPU-bound Python use several processes\n"
+"    (`python -m sitq worker DB --concurrency N`).\n"
+"lease: seconds a claimed task is held without a heartbeat before another\n"
+"    worker may take it over (default 30; renewed automatically).\n"
+"poll_interval: seconds between looks for tasks enqueued by other\n"
+"    processes (default 0.05).\n"
+"prefetch: tasks claimed beyond concurrency (default = concurrency).\n"
+"heartbeat_interval: seconds between lease renewals (default\n"
+"    min(lease/3, 1)).\n\n"
+"Use start()/stop(), `with Worker(queue):`, run() (blocking) or\n"
+"process_task(id) (one task, in the calling thread, no start needed).\n"
+"Raises InvalidArgumentError naming a bad argument. Thread-safe. Cannot be\n"
+"pickled (TypeError).");
+
+PyTypeObject SitqWorker_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "sitq.Worker",
+    .tp_basicsize = sizeof(SitqWorkerObject),
+    .tp_dealloc = (destructor)worker_dealloc,
+    .tp_repr = (reprfunc)worker_repr,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = worker_doc,
+    .tp_traverse = (traverseproc)worker_traverse,
+    .tp_weaklistoffset = offsetof(SitqWorkerObject, weakrefs),
+    .tp_methods = worker_methods,
+    .tp_getset = worker_getset,
+    .tp_init = (initproc)worker_init,
+    .tp_new = PyType_GenericNew,
+};

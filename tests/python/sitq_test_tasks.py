@@ -1,0 +1,57 @@
+"""Module-level task functions for the tests: importable by module path, so
+that worker processes (python -m sitq worker) can run them."""
+import os
+import time
+
+
+def add(a, b):
+    return a + b
+
+
+def echo(*args, **kwargs):
+    return args, kwargs
+
+
+def fail(message="boom"):
+    raise ValueError(message)
+
+
+def sleep_and_return(seconds, value=None):
+    time.sleep(seconds)
+    return value
+
+
+def pid():
+    return os.getpid()
+
+
+def once_slow(marker_path, seconds):
+    """First call (no marker yet): create the marker and sleep `seconds`
+    (the test kills the worker meanwhile). Later calls return at once."""
+    if not os.path.exists(marker_path):
+        with open(marker_path, "w") as f:
+            f.write(str(os.getpid()))
+        time.sleep(seconds)
+        return "slow"
+    return "recovered by %d" % os.getpid()
+
+
+def cpu_burn(n):
+    """Pure-Python CPU work (holds the GIL): returns (pid, sum)."""
+    s = 0
+    for i in range(n):
+        s += i * i
+    return os.getpid(), s
+
+
+class Unpicklable(Exception):
+    """An exception that cannot be pickled (holds a lock)."""
+
+    def __init__(self, msg):
+        import threading
+        super().__init__(msg)
+        self.lock = threading.Lock()
+
+
+def raise_unpicklable():
+    raise Unpicklable("cannot pickle me")

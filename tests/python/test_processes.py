@@ -1,0 +1,221 @@
+"""Worker processes (python -m sitq worker), Ctrl-C and kill -9 recovery."""
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+import sitq
+import sitq_test_tasks as tasks
+from conftest import HERE, subprocess_env
+
+
+def start_cli_worker(db_path, *extra):
+    return subprocess.Popen(
+        [sys.executable, "-m", "sitq", "worker", db_path, "--path", HERE, *extra],
+        env=subprocess_env(), cwd=HERE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True)
+
+
+def stop(proc, sig=signal.SIGINT, timeout=15):
+    if proc.poll() is None:
+        proc.send_signal(sig)
+    out, _ = proc.communicate(timeout=timeout)
+    return proc.returncode, out
+
+
+def wait_status(queue, tid, status, timeout=15):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if queue.get_task_status(tid) == status:
+            return
+        time.sleep(0.02)
+    raise AssertionError("task %d never became %s (is %s)" % (tid, status,
+                                                               queue.get_task_status(tid)))
+
+
+def test_cli_worker_runs_module_functions_and_lambdas(db_path, queue):
+    ids = [queue.enqueue(tasks.pid), queue.enqueue(tasks.add, 2, 3),
+           queue.enqueue(lambda: "by value")]       # cloudpickled by value
+    w = start_cli_worker(db_path)
+    try:
+        res = [queue.get_result(i, timeout=30) for i in ids]
+    finally:
+        code, out = stop(w)
+    assert code == 0, out
+    assert res[0].value != os.getpid() and res[0].value == w.pid
+    assert res[1].value == 5 and res[2].value == "by value"
+    assert "stopped" in out
+
+
+def test_function_held_in_memory_fails_elsewhere_with_reason(db_path, queue):
+    class Holder:
+        def __init__(self):
+            self.queue = queue
+
+        def work(self):
+            return 1
+    tid = queue.enqueue(sitq.Task(function=Holder().work))
+    w = start_cli_worker(db_path)
+    try:
+        r = queue.get_result(tid, timeout=30)
+    finally:
+        stop(w)
+    assert r.is_error
+    assert "held in the memory of process %d" % os.getpid() in r.error
+    assert "cannot be run here" in r.error and "Holder.work" in r.error
+
+
+def test_unimportable_function_fails_with_reason(db_path, queue, tmp_path):
+    mod = tmp_path / "only_here_mod.py"
+    mod.write_text("def f():\n    return 1\n")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import only_here_mod
+        tid = queue.enqueue(only_here_mod.f)       # pickled by reference
+    finally:
+        sys.path.remove(str(tmp_path))
+    w = start_cli_worker(db_path)
+    try:
+        r = queue.get_result(tid, timeout=30)
+    finally:
+        stop(w)
+    assert r.is_error
+    assert "cannot load function py:only_here_mod.f" in r.error
+    assert "No module named 'only_here_mod'" in r.error
+
+
+def test_cpu_bound_tasks_use_several_processes(db_path, queue):
+    ids = queue.enqueue_batch([sitq.Task(tasks.cpu_burn, args=[2_000_000]) for _ in range(8)])
+    w = start_cli_worker(db_path, "--concurrency", "2")
+    try:
+        res = [queue.get_result(i, timeout=120) for i in ids]
+    finally:
+        code, out = stop(w, signal.SIGTERM)
+    assert code == 0, out
+    pids = {r.value[0] for r in res}
+    assert len(pids) == 2 and os.getpid() not in pids, out
+
+
+def test_ctrl_c_stops_cli_worker_after_running_task_finishes(db_path, queue):
+    tid = queue.enqueue(tasks.sleep_and_return, 1.0, "done")
+    w = start_cli_worker(db_path)
+    wait_status(queue, tid, "running")
+    code, out = stop(w, signal.SIGINT)
+    assert code == 0, out
+    r = queue.get_result(tid, timeout=0)
+    assert r.value == "done", r
+
+
+def test_kill_9_mid_task_is_recovered_by_another_worker(db_path, queue, tmp_path):
+    marker = str(tmp_path / "started")
+    tid = queue.enqueue(sitq.Task(tasks.once_slow, args=[marker, 60], max_retries=2))
+    w1 = start_cli_worker(db_path, "--lease", "1")
+    wait_status(queue, tid, "running")
+    deadline = time.time() + 10
+    while not os.path.exists(marker) and time.time() < deadline:
+        time.sleep(0.02)
+    assert os.path.exists(marker)
+    os.kill(w1.pid, signal.SIGKILL)
+    w1.wait(timeout=10)
+    assert w1.returncode == -signal.SIGKILL
+    assert queue.get_task_status(tid) == "running"          # its lease has not lapsed yet
+    w2 = start_cli_worker(db_path, "--lease", "1")
+    try:
+        r = queue.get_result(tid, timeout=60)
+    finally:
+        code, out = stop(w2)
+    assert r.is_success, (r.error, out)
+    assert r.value == "recovered by %d" % w2.pid
+    assert r.attempts == 2
+
+
+CTRL_C_SCRIPT = textwrap.dedent("""
+    import sys, time, sitq
+    backend = sitq.SQLiteBackend(sys.argv[1])
+    queue = sitq.TaskQueue(backend=backend)
+    tid = queue.enqueue(time.sleep, 100)          # no worker: never finishes
+    print("waiting", flush=True)
+    t0 = time.monotonic()
+    try:
+        queue.get_result(tid)                     # no timeout
+    except KeyboardInterrupt:
+        print("interrupted after %.2f" % (time.monotonic() - t0), flush=True)
+        sys.exit(0)
+    sys.exit(3)
+""")
+
+
+def test_ctrl_c_during_get_result(db_path):
+    p = subprocess.Popen([sys.executable, "-c", CTRL_C_SCRIPT, db_path], env=subprocess_env(),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "waiting"
+    time.sleep(0.5)
+    t0 = time.monotonic()
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=10)
+    assert time.monotonic() - t0 < 2
+    assert p.returncode == 0, err
+    assert out.startswith("interrupted after"), (out, err)
+
+
+RUN_SCRIPT = textwrap.dedent("""
+    import sys, time, sitq
+    sys.path.insert(0, sys.argv[2])
+    import sitq_test_tasks as tasks
+    backend = sitq.SQLiteBackend(sys.argv[1])
+    queue = sitq.TaskQueue(backend=backend)
+    tid = queue.enqueue(tasks.sleep_and_return, 1.0, "finished")
+    worker = sitq.Worker(queue)
+    print("running", flush=True)
+    try:
+        worker.run()
+    except KeyboardInterrupt:
+        r = queue.get_result(tid, timeout=0)
+        print("stopped", r.value, worker.is_running, flush=True)
+        sys.exit(0)
+    sys.exit(3)
+""")
+
+
+def test_ctrl_c_stops_worker_run_gracefully(db_path):
+    p = subprocess.Popen([sys.executable, "-c", RUN_SCRIPT, db_path, HERE], env=subprocess_env(),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "running"
+    time.sleep(0.4)                                  # the task is running
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=10)
+    assert p.returncode == 0, err
+    assert out.strip() == "stopped finished False", (out, err)
+
+
+def test_exit_with_running_workers_is_clean(db_path):
+    script = textwrap.dedent("""
+        import sys, sitq
+        sys.path.insert(0, sys.argv[2])
+        import sitq_test_tasks as tasks
+        q = sitq.TaskQueue(backend=sitq.SQLiteBackend(sys.argv[1]))
+        ws = [sitq.Worker(q, concurrency=2) for _ in range(3)]
+        for w in ws:
+            w.start()
+        for i in range(20):
+            q.enqueue(tasks.sleep_and_return, 0.05, i)
+        sitq.Worker(q).start()                     # not even referenced
+        print("exiting", flush=True)
+    """)
+    p = subprocess.run([sys.executable, "-c", script, db_path, HERE], env=subprocess_env(),
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == "exiting" and p.stderr == ""
+
+
+def test_cli_usage_errors(db_path):
+    p = subprocess.run([sys.executable, "-m", "sitq", "worker", db_path, "--concurrency", "0"],
+                       env=subprocess_env(), capture_output=True, text=True)
+    assert p.returncode == 2 and "concurrency" in p.stderr
+    p = subprocess.run([sys.executable, "-m", "sitq", "worker", db_path, "--lease", "-1"],
+                       env=subprocess_env(), capture_output=True, text=True)
+    assert p.returncode == 2 and "lease" in p.stderr
