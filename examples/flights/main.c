@@ -1,0 +1,784 @@
+/*
+ * main.c - flights_pipeline: drives two data pipelines over US flight data
+ * through a sitq queue, with several workers in this process.
+ *
+ *   1. ETL fan-out/fan-in: the input is split into chunks of --chunk-rows
+ *      records; one sitq_enqueue_batch stores a transform_chunk task per
+ *      chunk, an aggregate_chunks task depending on all of them and a
+ *      load_reports task depending on the aggregate (by_origin.csv,
+ *      by_day.csv).
+ *   2. A dependent chain validate -> clean -> enrich -> aggregate_states
+ *      (cleaned.csv, enriched.csv, by_state.csv).
+ *
+ * Both run at once on --workers sitq_worker objects. See docs/demo.md.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "csv.h"
+#include "flight.h"
+#include "sitq.h"
+#include "stages.h"
+
+#ifndef SITQ_SOURCE_DIR
+#define SITQ_SOURCE_DIR "."
+#endif
+#ifndef FLIGHTS_BINARY_DIR
+#define FLIGHTS_BINARY_DIR "build"
+#endif
+
+#define PROG "flights_pipeline"
+
+typedef struct options {
+    const char *input;
+    const char *airports;
+    const char *db;
+    const char *out;
+    long workers;
+    long threads;
+    long chunk_rows;
+    long outlier_minutes;
+    long fail_chunk;
+    long flaky_chunk;
+    int quiet;
+} options;
+
+__attribute__((format(printf, 1, 2))) static void errorf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, PROG ": error: ");
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+static void usage(FILE *to)
+{
+    fprintf(to,
+            "usage: " PROG " [options]\n"
+            "Runs an ETL fan-out/fan-in and a validate->clean->enrich->aggregate chain\n"
+            "over a flights CSV (plain or .gz) through a sitq queue.\n"
+            "\n"
+            "  --input PATH          flights CSV or CSV.gz (default %s/data/flights-200k.csv.gz)\n"
+            "  --airports PATH       airports CSV or CSV.gz (default %s/data/airports.csv.gz)\n"
+            "  --db PATH             sitq database, recreated each run\n"
+            "                        (default %s/demo/pipeline.db)\n"
+            "  --out DIR             output directory (default %s/demo/out)\n"
+            "  --workers N           sitq_worker objects, 1..64 (default 4)\n"
+            "  --threads N           handler threads per worker, 1..64 (default 1)\n"
+            "  --chunk-rows N        records per transform_chunk task (default 5000)\n"
+            "  --outlier-minutes N   flag rows with |delay| > N minutes (default 300)\n"
+            "  --fail-chunk K        make chunk K fail every attempt (failure demo)\n"
+            "  --flaky-chunk K       make chunk K fail its first attempt (retry demo)\n"
+            "  --quiet               no progress line\n"
+            "  --help                this text\n",
+            SITQ_SOURCE_DIR, SITQ_SOURCE_DIR, FLIGHTS_BINARY_DIR, FLIGHTS_BINARY_DIR);
+}
+
+static int parse_long(const char *opt, const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) {
+        errorf("%s: '%s' is not an integer in %ld..%ld", opt, s, lo, hi);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* Returns 0 to run, 1 to exit 0 (help), 2 on a usage error. */
+static int parse_options(int argc, char **argv, options *o)
+{
+    static char d_input[4096], d_airports[4096], d_db[4096], d_out[4096];
+    snprintf(d_input, sizeof d_input, "%s/data/flights-200k.csv.gz", SITQ_SOURCE_DIR);
+    snprintf(d_airports, sizeof d_airports, "%s/data/airports.csv.gz", SITQ_SOURCE_DIR);
+    snprintf(d_db, sizeof d_db, "%s/demo/pipeline.db", FLIGHTS_BINARY_DIR);
+    snprintf(d_out, sizeof d_out, "%s/demo/out", FLIGHTS_BINARY_DIR);
+    *o = (options){d_input, d_airports, d_db, d_out, 4, 1, 5000, 300, -1, -1, 0};
+
+    enum { O_INPUT = 256, O_AIRPORTS, O_DB, O_OUT, O_WORKERS, O_THREADS, O_CHUNK, O_OUTLIER,
+           O_FAIL, O_FLAKY, O_QUIET, O_HELP };
+    static const struct option longopts[] = {
+        {"input", required_argument, NULL, O_INPUT},
+        {"airports", required_argument, NULL, O_AIRPORTS},
+        {"db", required_argument, NULL, O_DB},
+        {"out", required_argument, NULL, O_OUT},
+        {"workers", required_argument, NULL, O_WORKERS},
+        {"threads", required_argument, NULL, O_THREADS},
+        {"chunk-rows", required_argument, NULL, O_CHUNK},
+        {"outlier-minutes", required_argument, NULL, O_OUTLIER},
+        {"fail-chunk", required_argument, NULL, O_FAIL},
+        {"flaky-chunk", required_argument, NULL, O_FLAKY},
+        {"quiet", no_argument, NULL, O_QUIET},
+        {"help", no_argument, NULL, O_HELP},
+        {NULL, 0, NULL, 0},
+    };
+    opterr = 0;
+    for (;;) {
+        int c = getopt_long(argc, argv, ":", longopts, NULL);
+        if (c == -1)
+            break;
+        int bad = 0;
+        switch (c) {
+        case O_INPUT: o->input = optarg; break;
+        case O_AIRPORTS: o->airports = optarg; break;
+        case O_DB: o->db = optarg; break;
+        case O_OUT: o->out = optarg; break;
+        case O_WORKERS: bad = parse_long("--workers", optarg, 1, 64, &o->workers); break;
+        case O_THREADS: bad = parse_long("--threads", optarg, 1, 64, &o->threads); break;
+        case O_CHUNK:
+            bad = parse_long("--chunk-rows", optarg, 1, 10000000, &o->chunk_rows);
+            break;
+        case O_OUTLIER:
+            bad = parse_long("--outlier-minutes", optarg, 0, 1000000, &o->outlier_minutes);
+            break;
+        case O_FAIL: bad = parse_long("--fail-chunk", optarg, 0, 1L << 30, &o->fail_chunk); break;
+        case O_FLAKY:
+            bad = parse_long("--flaky-chunk", optarg, 0, 1L << 30, &o->flaky_chunk);
+            break;
+        case O_QUIET: o->quiet = 1; break;
+        case O_HELP: usage(stdout); return 1;
+        case ':':
+            errorf("option %s needs a value", argv[optind - 1]);
+            bad = 1;
+            break;
+        default:
+            errorf("unknown option '%s'", argv[optind - 1]);
+            bad = 1;
+            break;
+        }
+        if (bad) {
+            fprintf(stderr, "Try '" PROG " --help'.\n");
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        errorf("unexpected argument '%s'", argv[optind]);
+        fprintf(stderr, "Try '" PROG " --help'.\n");
+        return 2;
+    }
+    if (!*o->input || !*o->airports || !*o->db || !*o->out) {
+        errorf("empty path given");
+        return 2;
+    }
+    return 0;
+}
+
+static int check_readable(const char *what, const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        errorf("%s file '%s': %s", what, path, strerror(errno));
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        errorf("%s file '%s' is not a regular file", what, path);
+        return -1;
+    }
+    if (access(path, R_OK) != 0) {
+        errorf("%s file '%s' is not readable: %s", what, path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int mkdir_p(const char *path)
+{
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+        return -1;
+    struct stat st;
+    if (stat(buf, &st) != 0)
+        return -1;
+    if (!S_ISDIR(st.st_mode)) {
+        errno = ENOTDIR;
+        return -1;
+    }
+    return 0;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* ---- extract ----------------------------------------------------------- */
+
+typedef struct chunk {
+    unsigned char *buf; /* CHUNK_HEADER_LEN bytes of header, then records */
+    size_t len, cap;
+    uint32_t rows;
+    uint64_t first_row;
+} chunk;
+
+typedef struct chunk_list {
+    chunk *v;
+    size_t n, cap;
+} chunk_list;
+
+static void chunks_free(chunk_list *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i].buf);
+    free(l->v);
+    memset(l, 0, sizeof *l);
+}
+
+static int chunk_append(chunk *c, const char *rec, size_t len)
+{
+    if (c->len + len + 1 > c->cap) {
+        size_t ncap = c->cap ? c->cap : 64 * 1024;
+        while (ncap < c->len + len + 1)
+            ncap *= 2;
+        unsigned char *nb = realloc(c->buf, ncap);
+        if (!nb)
+            return -1;
+        c->buf = nb;
+        c->cap = ncap;
+    }
+    memcpy(c->buf + c->len, rec, len);
+    c->len += len;
+    c->buf[c->len++] = '\n';
+    return 0;
+}
+
+/*
+ * Read the input and cut it into chunks of chunk_rows records. The records
+ * are copied verbatim (parsing is the transform tasks' work). Returns the
+ * number of data records, or -1 after printing an error.
+ */
+static long long extract(const options *o, chunk_list *out)
+{
+    char msg[600];
+    csv_reader *r = csv_open(o->input, msg, sizeof msg);
+    if (!r) {
+        errorf("input: %s", msg);
+        return -1;
+    }
+    const char *rec;
+    size_t len;
+    flight_cols cols;
+    int got = csv_next(r, &rec, &len);
+    long long rows = 0;
+    if (got < 0) {
+        errorf("input '%s': %s", o->input, csv_reader_error(r));
+        rows = -1;
+    } else if (got == 0) {
+        errorf("input '%s' is empty (no CSV header)", o->input);
+        rows = -1;
+    } else if (flight_header(rec, len, &cols, msg, sizeof msg) != 0) {
+        errorf("input '%s': %s", o->input, msg);
+        rows = -1;
+    }
+    chunk *cur = NULL;
+    while (rows >= 0 && (got = csv_next(r, &rec, &len)) == 1) {
+        if (!cur || cur->rows == (uint32_t)o->chunk_rows) {
+            if (out->n == out->cap) {
+                size_t ncap = out->cap ? out->cap * 2 : 64;
+                chunk *nv = realloc(out->v, ncap * sizeof *nv);
+                if (!nv) {
+                    errorf("out of memory");
+                    rows = -1;
+                    break;
+                }
+                out->v = nv;
+                out->cap = ncap;
+            }
+            cur = &out->v[out->n++];
+            memset(cur, 0, sizeof *cur);
+            cur->first_row = (uint64_t)rows + 1;
+            cur->len = CHUNK_HEADER_LEN; /* header written when full */
+            cur->cap = 0;
+            unsigned char *nb = malloc(64 * 1024);
+            if (!nb) {
+                errorf("out of memory");
+                rows = -1;
+                break;
+            }
+            cur->buf = nb;
+            cur->cap = 64 * 1024;
+        }
+        if (chunk_append(cur, rec, len) != 0) {
+            errorf("out of memory");
+            rows = -1;
+            break;
+        }
+        cur->rows++;
+        rows++;
+    }
+    if (rows >= 0 && got < 0) {
+        errorf("input '%s': %s", o->input, csv_reader_error(r));
+        rows = -1;
+    }
+    if (rows == 0) {
+        errorf("input '%s' has a header but no data rows", o->input);
+        rows = -1;
+    }
+    csv_close(r);
+    for (size_t i = 0; rows > 0 && i < out->n; i++)
+        chunk_header_write(out->v[i].buf, (uint32_t)i, out->v[i].first_row, out->v[i].rows,
+                           &cols);
+    return rows;
+}
+
+/* ---- results ----------------------------------------------------------- */
+
+/* Fetch a finished task's result text (copied into buf); "" if none. */
+static sitq_status task_text(sitq_queue *q, sitq_task_id id, char *buf, size_t buflen)
+{
+    sitq_result *r = NULL;
+    buf[0] = '\0';
+    if (sitq_get_result(q, id, &r, NULL) != SITQ_OK)
+        return SITQ_FAILED;
+    sitq_status st = r->status;
+    if (r->value && r->value_len < buflen) {
+        memcpy(buf, r->value, r->value_len);
+        buf[r->value_len] = '\0';
+    }
+    sitq_result_free(r);
+    return st;
+}
+
+static double task_seconds(sitq_queue *q, sitq_task_id id, sitq_time_us *start,
+                           sitq_time_us *end)
+{
+    sitq_result *r = NULL;
+    double s = 0;
+    if (sitq_get_result(q, id, &r, NULL) == SITQ_OK) {
+        if (r->started_at_us && r->finished_at_us >= r->started_at_us) {
+            s = (double)(r->finished_at_us - r->started_at_us) / 1e6;
+            if (start && (!*start || r->started_at_us < *start))
+                *start = r->started_at_us;
+            if (end && r->finished_at_us > *end)
+                *end = r->finished_at_us;
+        }
+        sitq_result_free(r);
+    }
+    return s;
+}
+
+static long long kv(const char *text, const char *key)
+{
+    return kv_get_ll(text, strlen(text), key, -1);
+}
+
+static int print_failures(sitq_queue *q)
+{
+    sitq_result **items = NULL;
+    size_t n = 0;
+    sitq_error e;
+    if (sitq_list(q, SITQ_FAILED, 100, 0, &items, &n, &e) != SITQ_OK) {
+        errorf("cannot list failed tasks: %s", e.message);
+        return -1;
+    }
+    for (size_t i = n; i-- > 0;) {
+        sitq_result *r = items[i];
+        fprintf(stderr, "  task %lld %s failed after %d attempt(s): %s\n", (long long)r->id,
+                r->function ? r->function : "?", r->attempts,
+                r->error ? r->error : "(no message)");
+    }
+    sitq_result_list_free(items, n);
+    return (int)n;
+}
+
+/* ---- main -------------------------------------------------------------- */
+
+#define MAX_WORKERS 64
+
+int main(int argc, char **argv)
+{
+    options o;
+    int prc = parse_options(argc, argv, &o);
+    if (prc == 1)
+        return 0;
+    if (prc != 0)
+        return 2;
+    if (check_readable("input", o.input) != 0 || check_readable("airports", o.airports) != 0)
+        return 1;
+
+    char staging[4200], path_valid[4300], path_clean[4300], path_enriched[4300],
+        path_state[4300];
+    snprintf(staging, sizeof staging, "%s/staging", o.out);
+    snprintf(path_valid, sizeof path_valid, "%s/valid.csv", staging);
+    snprintf(path_clean, sizeof path_clean, "%s/cleaned.csv", o.out);
+    snprintf(path_enriched, sizeof path_enriched, "%s/enriched.csv", o.out);
+    snprintf(path_state, sizeof path_state, "%s/by_state.csv", o.out);
+    if (mkdir_p(o.out) != 0 || mkdir_p(staging) != 0) {
+        errorf("cannot create output directory '%s': %s", o.out, strerror(errno));
+        return 1;
+    }
+    {
+        /* Outputs of an earlier run must not pass for this run's. */
+        static const char *const old_outputs[] = {
+            "by_origin.csv", "by_day.csv", "by_state.csv", "cleaned.csv",
+            "enriched.csv",  "summary.txt", "staging/valid.csv"};
+        for (size_t i = 0; i < sizeof old_outputs / sizeof old_outputs[0]; i++) {
+            char p[4300];
+            snprintf(p, sizeof p, "%s/%s", o.out, old_outputs[i]);
+            if (remove(p) != 0 && errno != ENOENT) {
+                errorf("cannot remove old output '%s': %s", p, strerror(errno));
+                return 1;
+            }
+        }
+    }
+    {
+        char dbdir[4096];
+        snprintf(dbdir, sizeof dbdir, "%s", o.db);
+        char *slash = strrchr(dbdir, '/');
+        if (slash && slash != dbdir) {
+            *slash = '\0';
+            if (mkdir_p(dbdir) != 0) {
+                errorf("cannot create directory '%s' for --db: %s", dbdir, strerror(errno));
+                return 1;
+            }
+        }
+        /* A fresh queue each run: remove the old database and its WAL files. */
+        static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
+        for (size_t i = 0; i < 4; i++) {
+            char p[4200];
+            snprintf(p, sizeof p, "%s%s", o.db, suffixes[i]);
+            if (remove(p) != 0 && errno != ENOENT) {
+                errorf("cannot remove old database file '%s': %s", p, strerror(errno));
+                return 1;
+            }
+        }
+    }
+
+    double t0 = now_s();
+    int exit_code = 1;
+    sitq_error err;
+    sitq_backend *backend = NULL;
+    sitq_queue *queue = NULL;
+    sitq_worker *workers[MAX_WORKERS] = {0};
+    size_t n_workers = 0;
+    chunk_list chunks = {0};
+    sitq_task_spec *specs = NULL;
+    sitq_task_id *ids = NULL;
+    size_t *agg_deps = NULL;
+    pipeline_ctx pctx = {NULL, o.fail_chunk, o.flaky_chunk};
+
+    if (sitq_backend_open_sqlite(o.db, NULL, &backend, &err) != SITQ_OK) {
+        errorf("cannot open database '%s': %s", o.db, err.message);
+        goto done;
+    }
+    if (sitq_queue_open(backend, "flights", &queue, &err) != SITQ_OK) {
+        errorf("cannot open queue: %s", err.message);
+        goto done;
+    }
+    pctx.queue = queue;
+
+    /* Workers: several sitq_worker objects in this process, as separate
+     * worker processes would be; each has its own id and dispatcher. */
+    for (long i = 0; i < o.workers; i++) {
+        sitq_worker_options wo;
+        sitq_worker_options_init(&wo);
+        char wid[64];
+        snprintf(wid, sizeof wid, "flights-w%ld", i + 1);
+        wo.worker_id = wid;
+        wo.concurrency = (int)o.threads;
+        wo.prefetch = 0; /* claim only what runs now: spreads chunks evenly */
+        if (sitq_worker_create(queue, &wo, &workers[n_workers], &err) != SITQ_OK) {
+            errorf("cannot create worker %ld: %s", i + 1, err.message);
+            goto done;
+        }
+        n_workers++;
+        if (stages_register(workers[n_workers - 1], &pctx, &err) != SITQ_OK) {
+            errorf("cannot register handlers: %s", err.message);
+            goto done;
+        }
+        if (sitq_worker_start(workers[n_workers - 1], &err) != SITQ_OK) {
+            errorf("cannot start worker %ld: %s", i + 1, err.message);
+            goto done;
+        }
+    }
+
+    /* Pipeline 2, the dependent chain: enqueued first so that validate
+     * runs while this thread extracts the chunks of pipeline 1. */
+    static const char *const chain_fn[4] = {"validate", "clean", "enrich", "aggregate_states"};
+    sitq_task_id chain[4];
+    for (int i = 0; i < 4; i++) {
+        char payload[20000];
+        switch (i) {
+        case 0:
+            snprintf(payload, sizeof payload, "input=%s\noutput=%s\n", o.input, path_valid);
+            break;
+        case 1:
+            snprintf(payload, sizeof payload, "input=%s\noutput=%s\noutlier_minutes=%ld\n",
+                     path_valid, path_clean, o.outlier_minutes);
+            break;
+        case 2:
+            snprintf(payload, sizeof payload, "input=%s\nairports=%s\noutput=%s\n", path_clean,
+                     o.airports, path_enriched);
+            break;
+        default:
+            snprintf(payload, sizeof payload, "input=%s\noutput=%s\n", path_enriched,
+                     path_state);
+            break;
+        }
+        sitq_task_options to;
+        sitq_task_options_init(&to);
+        to.max_retries = 1;
+        to.backoff_base_s = 0.1;
+        if (i > 0) {
+            to.depends_on = &chain[i - 1];
+            to.n_depends_on = 1;
+        }
+        if (sitq_enqueue(queue, chain_fn[i], payload, strlen(payload), &to, &chain[i], &err) !=
+            SITQ_OK) {
+            errorf("cannot enqueue %s: %s", chain_fn[i], err.message);
+            goto done;
+        }
+    }
+
+    /* Pipeline 1: extract in this thread, then one batch for the DAG. */
+    double te = now_s();
+    long long rows = extract(&o, &chunks);
+    if (rows < 0)
+        goto done;
+    size_t n_chunks = chunks.n, n_specs = n_chunks + 2;
+    specs = calloc(n_specs, sizeof *specs);
+    ids = calloc(n_specs, sizeof *ids);
+    agg_deps = calloc(n_chunks, sizeof *agg_deps);
+    if (!specs || !ids || !agg_deps) {
+        errorf("out of memory");
+        goto done;
+    }
+    sitq_task_options chunk_opts, final_opts;
+    sitq_task_options_init(&chunk_opts);
+    chunk_opts.max_retries = 2;
+    chunk_opts.backoff_base_s = 0.1;
+    chunk_opts.backoff_cap_s = 1;
+    sitq_task_options_init(&final_opts);
+    final_opts.max_retries = 1;
+    final_opts.backoff_base_s = 0.1;
+    for (size_t i = 0; i < n_chunks; i++) {
+        specs[i].function = "transform_chunk";
+        specs[i].payload = chunks.v[i].buf;
+        specs[i].payload_len = chunks.v[i].len;
+        specs[i].options = &chunk_opts;
+        agg_deps[i] = i;
+    }
+    size_t load_dep = n_chunks;
+    char load_payload[4200];
+    snprintf(load_payload, sizeof load_payload, "out_dir=%s\n", o.out);
+    specs[n_chunks] = (sitq_task_spec){"aggregate_chunks", NULL, 0, &final_opts, agg_deps,
+                                       n_chunks};
+    specs[n_chunks + 1] = (sitq_task_spec){"load_reports", load_payload, strlen(load_payload),
+                                           &final_opts, &load_dep, 1};
+    double extract_s = now_s() - te;
+    double tb = now_s();
+    if (sitq_enqueue_batch(queue, specs, n_specs, ids, &err) != SITQ_OK) {
+        errorf("cannot enqueue the ETL batch: %s", err.message);
+        goto done;
+    }
+    double batch_s = now_s() - tb;
+    chunks_free(&chunks); /* payloads were copied into the queue */
+    fprintf(stderr,
+            "extract: %lld rows -> %zu chunks of <= %ld rows in %.2f s; "
+            "enqueued %zu tasks in one batch in %.2f s\n",
+            rows, n_chunks, o.chunk_rows, extract_s, n_specs, batch_s);
+
+    /* Progress until every task is finished. */
+    int tty = isatty(STDERR_FILENO);
+    double last_print = 0;
+    char last_line[256] = "";
+    sitq_stats st;
+    for (;;) {
+        if (sitq_get_stats(queue, &st, &err) != SITQ_OK) {
+            errorf("cannot read queue stats: %s", err.message);
+            goto done;
+        }
+        int64_t finished = st.count[SITQ_SUCCEEDED] + st.count[SITQ_FAILED] +
+                           st.count[SITQ_CANCELLED];
+        int all_done = finished == st.total;
+        double t = now_s();
+        if (!o.quiet && (all_done || t - last_print >= 0.5)) {
+            /* The chain's current stage: its first unfinished task. */
+            const char *stage = "done";
+            for (int i = 0; i < 4; i++) {
+                sitq_result *cr = NULL;
+                if (sitq_get_result(queue, chain[i], &cr, NULL) != SITQ_OK)
+                    break;
+                int fin = sitq_status_is_terminal(cr->status);
+                sitq_result_free(cr);
+                if (!fin) {
+                    stage = chain_fn[i];
+                    break;
+                }
+            }
+            char line[256];
+            snprintf(line, sizeof line,
+                     "[%6.1fs] tasks %lld/%lld succeeded, %lld running, %lld waiting, "
+                     "%lld queued, %lld failed; chain: %s",
+                     t - t0, (long long)st.count[SITQ_SUCCEEDED], (long long)st.total,
+                     (long long)st.count[SITQ_RUNNING], (long long)st.count[SITQ_WAITING],
+                     (long long)(st.count[SITQ_QUEUED] + st.count[SITQ_SCHEDULED]),
+                     (long long)st.count[SITQ_FAILED], stage);
+            if (tty)
+                fprintf(stderr, "\r%s\033[K%s", line, all_done ? "\n" : "");
+            else if (strcmp(line + 10, last_line) != 0 || all_done)
+                fprintf(stderr, "%s\n", line);
+            snprintf(last_line, sizeof last_line, "%s", line + 10);
+            last_print = t;
+        }
+        if (all_done)
+            break;
+        sleep_ms(20);
+    }
+    double elapsed = now_s() - t0;
+
+    /* Stop the workers (all tasks are finished: this returns at once). */
+    sitq_worker_stats ws[MAX_WORKERS];
+    int64_t attempts = 0, failed_attempts = 0;
+    for (size_t i = 0; i < n_workers; i++) {
+        if (sitq_worker_stop(workers[i], 30, &err) != SITQ_OK)
+            errorf("stopping worker %s: %s", sitq_worker_id(workers[i]), err.message);
+        sitq_worker_get_stats(workers[i], &ws[i]);
+        attempts += ws[i].succeeded + ws[i].failed;
+        failed_attempts += ws[i].failed;
+    }
+
+    /* Results. */
+    char load_res[512], chain_res[4][512];
+    sitq_status load_st = task_text(queue, ids[n_chunks + 1], load_res, sizeof load_res);
+    sitq_status chain_st[4];
+    for (int i = 0; i < 4; i++)
+        chain_st[i] = task_text(queue, chain[i], chain_res[i], sizeof chain_res[i]);
+    sitq_time_us tr_start = 0, tr_end = 0;
+    double tr_busy = 0;
+    for (size_t i = 0; i < n_chunks; i++)
+        tr_busy += task_seconds(queue, ids[i], &tr_start, &tr_end);
+    double agg_s = task_seconds(queue, ids[n_chunks], NULL, NULL);
+    double load_s = task_seconds(queue, ids[n_chunks + 1], NULL, NULL);
+    double chain_s[4];
+    for (int i = 0; i < 4; i++)
+        chain_s[i] = task_seconds(queue, chain[i], NULL, NULL);
+
+    int64_t n_failed = st.count[SITQ_FAILED] + st.count[SITQ_CANCELLED];
+    if (n_failed) {
+        errorf("%lld of %lld tasks failed:", (long long)n_failed, (long long)st.total);
+        print_failures(queue);
+    }
+
+    printf("\nsitq flights pipeline - %s\n", n_failed ? "FAILED" : "done");
+    printf("  input             %s\n", o.input);
+    long long bad_rows = chain_st[0] == SITQ_SUCCEEDED ? kv(chain_res[0], "bad")
+                         : load_st == SITQ_SUCCEEDED ? kv(load_res, "bad")
+                                                     : -1;
+    if (bad_rows >= 0)
+        printf("  rows in           %lld (%lld bad)\n", rows, bad_rows);
+    else
+        printf("  rows in           %lld\n", rows);
+    if (load_st == SITQ_SUCCEEDED) {
+        printf("  ETL fan-out       %zu transform_chunk tasks x <= %ld rows: %.2f s wall "
+               "(%.2f s of handler time), aggregate %.3f s, load %.3f s\n",
+               n_chunks, o.chunk_rows, (double)(tr_end - tr_start) / 1e6, tr_busy, agg_s,
+               load_s);
+        printf("                    -> by_origin.csv (%lld airports), by_day.csv (%lld days)\n",
+               kv(load_res, "origins"), kv(load_res, "days"));
+    }
+    if (chain_st[3] == SITQ_SUCCEEDED) {
+        printf("  chain             validate %.2f s -> clean %.2f s -> enrich %.2f s -> "
+               "aggregate %.2f s\n",
+               chain_s[0], chain_s[1], chain_s[2], chain_s[3]);
+        printf("  duplicates        %lld dropped\n", kv(chain_res[1], "duplicates"));
+        printf("  outliers          %lld flagged (|delay| > %ld min)\n",
+               kv(chain_res[1], "outliers"), o.outlier_minutes);
+        printf("  rows out          %lld (cleaned.csv, enriched.csv)\n",
+               kv(chain_res[1], "rows_out"));
+        printf("  unmatched codes   %lld (rows: %lld origin, %lld destination; %lld airports "
+               "known)\n",
+               kv(chain_res[2], "unmatched_codes"), kv(chain_res[2], "unmatched_origin_rows"),
+               kv(chain_res[2], "unmatched_dest_rows"), kv(chain_res[2], "airports"));
+        printf("                    -> by_state.csv (%lld states)\n",
+               kv(chain_res[3], "states"));
+    }
+    printf("  tasks             %lld (%lld succeeded, %lld failed), %lld attempts "
+           "(%lld failed)\n",
+           (long long)st.total, (long long)st.count[SITQ_SUCCEEDED], (long long)n_failed,
+           (long long)attempts, (long long)failed_attempts);
+    printf("  workers           %zu x %ld thread(s):", n_workers, o.threads);
+    for (size_t i = 0; i < n_workers; i++)
+        printf(" %s=%lld", sitq_worker_id(workers[i]), (long long)(ws[i].succeeded + ws[i].failed));
+    printf(" attempts\n");
+    printf("  elapsed           %.2f s, %.1f tasks/s, %.0f rows/s\n", elapsed,
+           (double)st.count[SITQ_SUCCEEDED] / elapsed, (double)rows / elapsed);
+    printf("  outputs           %s/{by_origin,by_day,by_state,cleaned,enriched}.csv\n", o.out);
+    printf("  queue database    %s\n", o.db);
+
+    /* Machine-readable copy for scripts and tests. */
+    {
+        char sp[4300];
+        snprintf(sp, sizeof sp, "%s/summary.txt", o.out);
+        FILE *sf = fopen(sp, "w");
+        if (!sf) {
+            errorf("cannot write '%s': %s", sp, strerror(errno));
+            n_failed++;
+        } else {
+            fprintf(sf, "status=%s\nrows_in=%lld\nchunks=%zu\nchunk_rows=%ld\n",
+                    n_failed ? "failed" : "ok", rows, n_chunks, o.chunk_rows);
+            fprintf(sf, "etl_bad=%lld\norigins=%lld\ndays=%lld\n", kv(load_res, "bad"),
+                    kv(load_res, "origins"), kv(load_res, "days"));
+            fprintf(sf, "bad=%lld\nduplicates=%lld\noutliers=%lld\noutlier_minutes=%ld\n",
+                    kv(chain_res[0], "bad"), kv(chain_res[1], "duplicates"),
+                    kv(chain_res[1], "outliers"), o.outlier_minutes);
+            fprintf(sf, "rows_out=%lld\nunmatched_codes=%lld\nunmatched_origin_rows=%lld\n",
+                    kv(chain_res[1], "rows_out"), kv(chain_res[2], "unmatched_codes"),
+                    kv(chain_res[2], "unmatched_origin_rows"));
+            fprintf(sf, "unmatched_dest_rows=%lld\nstates=%lld\n",
+                    kv(chain_res[2], "unmatched_dest_rows"), kv(chain_res[3], "states"));
+            fprintf(sf, "tasks=%lld\ntasks_succeeded=%lld\ntasks_failed=%lld\nattempts=%lld\n",
+                    (long long)st.total, (long long)st.count[SITQ_SUCCEEDED],
+                    (long long)n_failed, (long long)attempts);
+            fprintf(sf, "failed_attempts=%lld\nworkers=%zu\nthreads=%ld\nelapsed_s=%.3f\n",
+                    (long long)failed_attempts, n_workers, o.threads, elapsed);
+            fprintf(sf, "tasks_per_s=%.1f\n", (double)st.count[SITQ_SUCCEEDED] / elapsed);
+            if (fclose(sf) != 0) {
+                errorf("error writing '%s'", sp);
+                n_failed++;
+            }
+        }
+    }
+    exit_code = n_failed ? 1 : 0;
+
+done:
+    for (size_t i = 0; i < n_workers; i++)
+        sitq_worker_free(workers[i]);
+    chunks_free(&chunks);
+    free(specs);
+    free(ids);
+    free(agg_deps);
+    sitq_queue_close(queue);
+    sitq_backend_close(backend);
+    return exit_code;
+}
