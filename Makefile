@@ -2,6 +2,7 @@
 # builds everything and runs every test (plain, ASan+UBSan, TSan).
 PYTHON ?= /usr/bin/python3
 JOBS ?= 2
+MAKEFLAGS += --no-print-directory
 CMAKE_FLAGS = -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPython3_EXECUTABLE=$(PYTHON)
 
 .PHONY: all deps build build-asan build-tsan demo test test-plain test-asan test-tsan bench clean
@@ -43,6 +44,10 @@ test-asan: build-asan
 test-tsan: build-tsan
 	cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
 	  ctest --output-on-failure -j$(JOBS) -L "concurrent|cli"
+
+# Benchmarks: sitq beside raw SQLite, plainjob and Celery (see bench/README.md).
+bench: build
+	./bench/run.sh
 
 clean:
 	rm -rf build build-asan build-tsan

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bench.h"
 #include "cli.h"
 #include "diag.h"
 #include "sitq.h"
@@ -15,6 +16,12 @@ typedef struct subcommand {
     const char *summary;
 } subcommand;
 
+/** `sitq bench [OPTIONS]`: the engine benchmark (bench/, see bench/README.md). */
+static int cmd_bench(int argc, char **argv)
+{
+    return sitq_bench_main(argc, argv);
+}
+
 static const subcommand COMMANDS[] = {
     {"enqueue", cmd_enqueue, "enqueue a shell command as a task and print its id"},
     {"worker", cmd_worker, "run a worker executing shell tasks"},
@@ -25,6 +32,7 @@ static const subcommand COMMANDS[] = {
     {"cancel", cmd_cancel, "cancel a task"},
     {"retry", cmd_retry, "run a failed or cancelled task again"},
     {"purge", cmd_purge, "delete old finished tasks"},
+    {"bench", cmd_bench, "benchmark the engine beside raw SQLite (no DB argument)"},
 };
 
 #define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])

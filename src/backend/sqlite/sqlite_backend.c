@@ -107,7 +107,18 @@ static void conn_close(sq_conn *c) {
 
 static sitq_code conn_pragma(sq_conn *c, const char *sql, sitq_error *err) {
     char *msg = NULL;
-    if (sqlite3_exec(c->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+    int rc;
+    /* SQLite does not always call the busy handler here (journal_mode needs
+     * an exclusive lock while another process creates the file): retry. */
+    int64_t deadline = sitq_mono_us() + (int64_t)c->busy_timeout_ms * 1000;
+    while (((rc = sqlite3_exec(c->db, sql, NULL, NULL, &msg)) & 0xff) == SQLITE_BUSY ||
+           (rc & 0xff) == SQLITE_LOCKED) {
+        if (sitq_mono_us() >= deadline) break;
+        sqlite3_free(msg);
+        msg = NULL;
+        sitq_sleep_us(200 + (int64_t)(sitq_rand64() % 1000));
+    }
+    if (rc != SQLITE_OK) {
         sitq_code rc = sitq_fail(err, SITQ_ESTORAGE, "database error running \"%s\": %s", sql,
                                  msg ? msg : sqlite3_errmsg(c->db));
         sqlite3_free(msg);

@@ -246,7 +246,7 @@ sitq_code sq_cycle(sitq_backend *base, sitq_cycle *cy, sitq_error *err) {
         return rc;
     }
     /* RETURNING order is unspecified: run in priority, then FIFO, order. */
-    qsort(cy->claimed, cy->n_claimed, sizeof *cy->claimed, cmp_claimed);
+    if (cy->n_claimed > 1) qsort(cy->claimed, cy->n_claimed, sizeof *cy->claimed, cmp_claimed);
     return sitq_ok(err);
 }
 

@@ -1,0 +1,206 @@
+/* test_worker.c - worker lifecycle: counters, graceful stop, stop timeout, restart. */
+#include "helpers.h"
+
+static void test_worker_1000_tasks(void **state)
+{
+    sitq_queue *q = TQ_ENV(state)->queue;
+    enum { N = 1000 };
+    sitq_task_spec *specs = calloc(N, sizeof *specs);
+    sitq_task_id *ids = calloc(N, sizeof *ids);
+    for (int i = 0; i < N; i++)
+        specs[i].function = "one";
+    TQ_OK(sitq_enqueue_batch(q, specs, N, ids, &tq_err));
+    free(specs);
+
+    tq_rec rec;
+    tq_rec_init(&rec, N);
+    sitq_worker *w = tq_worker_new(q, 1, 1, "one", tq_h_record, &rec);
+    TQ_OK(sitq_worker_start(w, &tq_err));
+    int done = tq_poll_count(q, SITQ_SUCCEEDED, N, 120);
+    TQ_OK(sitq_worker_stop(w, -1, &tq_err));
+    assert_true(done);
+    sitq_worker_stats ws;
+    memset(&ws, 0x7f, sizeof ws);
+    sitq_worker_get_stats(w, &ws);
+    sitq_worker_free(w);
+
+    assert_int_equal(rec.n, N);
+    assert_int_equal(atomic_load(&rec.max_active), 1);
+    /* FIFO within one priority */
+    for (int i = 0; i < N; i++)
+        assert_int_equal(rec.ids[i], ids[i]);
+    assert_int_equal(ws.claimed, N);
+    assert_int_equal(ws.succeeded, N);
+    assert_int_equal(ws.failed, 0);
+    assert_int_equal(ws.released, 0);
+    assert_int_equal(ws.lost, 0);
+    assert_int_equal(ws.running, 0);
+    assert_true(ws.commits >= 1);
+
+    sitq_stats st = tq_stats(q);
+    assert_int_equal(st.count[SITQ_SUCCEEDED], N);
+    assert_int_equal(st.total, N);
+    sitq_result **items = NULL;
+    size_t n = 0;
+    TQ_OK(sitq_list(q, SITQ_STATUS_ANY, N, 0, &items, &n, &tq_err));
+    assert_int_equal(n, N);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(items[i]->status, SITQ_SUCCEEDED);
+        assert_int_equal(items[i]->attempts, 1);
+        assert_true(items[i]->finished_at_us >= items[i]->started_at_us);
+    }
+    sitq_result_list_free(items, n);
+    tq_rec_free(&rec);
+    free(ids);
+}
+
+static void test_worker_mixed_outcomes_stats(void **state)
+{
+    sitq_queue *q = TQ_ENV(state)->queue;
+    sitq_worker *w = tq_worker_new(q, 2, 2, "ok", tq_h_echo, NULL);
+    TQ_OK(sitq_worker_register(w, "bad", tq_h_fail, NULL, &tq_err));
+    sitq_task_id ids[30];
+    for (int i = 0; i < 30; i++)
+        ids[i] = tq_enqueue(q, i % 3 == 0 ? "bad" : "ok", NULL);
+    TQ_OK(sitq_worker_start(w, &tq_err));
+    for (int i = 0; i < 30; i++) {
+        sitq_result *r = tq_wait_done(q, ids[i], 20);
+        assert_int_equal(r->status, i % 3 == 0 ? SITQ_FAILED : SITQ_SUCCEEDED);
+        assert_string_equal(r->worker_id, sitq_worker_id(w));
+        sitq_result_free(r);
+    }
+    TQ_OK(sitq_worker_stop(w, -1, &tq_err));
+    sitq_worker_stats ws;
+    sitq_worker_get_stats(w, &ws);
+    assert_int_equal(ws.claimed, 30);
+    assert_int_equal(ws.succeeded, 20);
+    assert_int_equal(ws.failed, 10);
+    assert_int_equal(ws.running, 0);
+    sitq_worker_free(w);
+}
+
+static void test_graceful_stop(void **state)
+{
+    sitq_queue *q = TQ_ENV(state)->queue;
+    enum { N = 20 };
+    tq_rec rec;
+    tq_rec_init(&rec, N);
+    rec.sleep_ms = 200;
+    sitq_task_id ids[N];
+    for (int i = 0; i < N; i++)
+        ids[i] = tq_enqueue(q, "slow", NULL);
+    sitq_worker *w = tq_worker_new(q, 2, 100, "slow", tq_h_record, &rec);
+    TQ_OK(sitq_worker_start(w, &tq_err));
+    int64_t end = tq_mono_ms() + 10000;
+    while (atomic_load(&rec.calls) < 2 && tq_mono_ms() < end)
+        tq_sleep_ms(1);
+    assert_int_equal(atomic_load(&rec.calls), 2);
+    /* let the dispatcher claim the prefetch */
+    tq_sleep_ms(30);
+    sitq_worker_stats mid;
+    sitq_worker_get_stats(w, &mid);
+    TQ_OK(sitq_worker_stop(w, -1, &tq_err));
+    sitq_worker_stats ws;
+    sitq_worker_get_stats(w, &ws);
+
+    size_t started = rec.n;
+    assert_true(started >= 2 && started < N);
+    assert_int_equal(ws.running, 0);
+    assert_int_equal(ws.succeeded, (int64_t)started);
+    assert_int_equal(ws.failed, 0);
+    assert_int_equal(ws.claimed, ws.succeeded + ws.released);
+    assert_true(mid.claimed > 2); /* prefetch claimed beyond concurrency */
+    assert_true(ws.released >= 1);
+
+    int n_succeeded = 0, n_queued = 0;
+    for (int i = 0; i < N; i++) {
+        sitq_result *r = tq_get(q, ids[i]);
+        int ran = 0;
+        for (size_t k = 0; k < started; k++)
+            ran |= rec.ids[k] == ids[i];
+        if (ran) {
+            assert_int_equal(r->status, SITQ_SUCCEEDED);
+            assert_int_equal(r->attempts, 1);
+            n_succeeded++;
+        } else {
+            if (r->status != SITQ_QUEUED || r->attempts != 0)
+                fail_msg("unstarted task %lld: status %s attempts %d, expected queued/0",
+                         (long long)ids[i], sitq_status_name(r->status), r->attempts);
+            n_queued++;
+        }
+        sitq_result_free(r);
+    }
+    assert_int_equal(n_succeeded, (int)started);
+    assert_int_equal(n_queued, N - (int)started);
+
+    /* a stopped worker can be started again and finishes the rest */
+    rec.sleep_ms = 0;
+    TQ_OK(sitq_worker_start(w, &tq_err));
+    assert_true(tq_poll_count(q, SITQ_SUCCEEDED, N, 30));
+    TQ_OK(sitq_worker_stop(w, -1, &tq_err));
+    sitq_worker_free(w);
+    assert_int_equal(rec.n, N);
+    for (int i = 0; i < N; i++) {
+        sitq_result *r = tq_get(q, ids[i]);
+        assert_int_equal(r->status, SITQ_SUCCEEDED);
+        assert_int_equal(r->attempts, 1);
+        sitq_result_free(r);
+    }
+    tq_rec_free(&rec);
+}
+
+static void test_stop_timeout(void **state)
+{
+    sitq_queue *q = TQ_ENV(state)->queue;
+    tq_block blk;
+    memset(&blk, 0, sizeof blk);
+    blk.max_ms = 20000;
+    sitq_worker *w = tq_worker_new(q, 1, 1, "blk", tq_h_block, &blk);
+    TQ_OK(sitq_worker_start(w, &tq_err));
+    sitq_task_id id = tq_enqueue(q, "blk", NULL);
+    int64_t end = tq_mono_ms() + 10000;
+    while (atomic_load(&blk.started) == 0 && tq_mono_ms() < end)
+        tq_sleep_ms(1);
+    assert_int_equal(atomic_load(&blk.started), 1);
+    int64_t t0 = tq_mono_ms();
+    TQ_ERR(SITQ_ETIMEDOUT, sitq_worker_stop(w, 0.2, &tq_err));
+    assert_true(tq_mono_ms() - t0 < 15000);
+    sitq_worker_free(w); /* waits for the handler, which sees its cancel flag */
+    assert_int_equal(atomic_load(&blk.saw_cancel), 1);
+    assert_int_equal(atomic_load(&blk.finished), 1);
+    sitq_result *r = tq_get(q, id);
+    assert_true(r->status != SITQ_RUNNING);
+    assert_int_equal(r->attempts, 1);
+    sitq_result_free(r);
+}
+
+static void test_free_running_worker(void **state)
+{
+    sitq_queue *q = TQ_ENV(state)->queue;
+    tq_rec rec;
+    tq_rec_init(&rec, 64);
+    rec.sleep_ms = 10;
+    for (int i = 0; i < 20; i++)
+        tq_enqueue(q, "f", NULL);
+    sitq_worker *w = tq_worker_new(q, 3, 3, "f", tq_h_record, &rec);
+    TQ_OK(sitq_worker_start(w, &tq_err));
+    tq_sleep_ms(30);
+    sitq_worker_free(w); /* stops without a time limit */
+    sitq_stats st = tq_stats(q);
+    assert_int_equal(st.count[SITQ_RUNNING], 0);
+    assert_int_equal(st.count[SITQ_SUCCEEDED], (int64_t)rec.n);
+    assert_int_equal(st.count[SITQ_QUEUED], 20 - (int64_t)rec.n);
+    tq_rec_free(&rec);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_worker_1000_tasks, tq_setup, tq_teardown),
+        cmocka_unit_test_setup_teardown(test_worker_mixed_outcomes_stats, tq_setup, tq_teardown),
+        cmocka_unit_test_setup_teardown(test_graceful_stop, tq_setup, tq_teardown),
+        cmocka_unit_test_setup_teardown(test_stop_timeout, tq_setup, tq_teardown),
+        cmocka_unit_test_setup_teardown(test_free_running_worker, tq_setup, tq_teardown),
+    };
+    return cmocka_run_group_tests_name("worker", tests, NULL, NULL);
+}
