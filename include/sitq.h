@@ -494,9 +494,13 @@ typedef struct sitq_worker_options {
     const char *worker_id;       /**< NULL: "host:pid:start-time:n", unique per
                                       process incarnation (Oban's lesson) */
     int concurrency;             /**< handler threads, 1..1024; default 1 */
-    int prefetch;                /**< tasks claimed beyond concurrency, 0..65536;
-                                      -1 (the default) = concurrency. Trade-off: more
-                                      tasks per commit, more to recover on a crash */
+    int prefetch;                /**< tasks claimed beyond concurrency, 0..65536, or
+                                      -1 (the default): adaptive, about 5 ms of work
+                                      per thread by the measured handler time - none
+                                      for tasks longer than that (fair to other
+                                      workers), up to 1024 for tiny tasks. Trade-off:
+                                      more tasks per commit, more to recover after a
+                                      crash (a graceful stop releases them at once) */
     double poll_interval_s;      /**< how often to look for tasks enqueued by other
                                       processes, seconds; default 0.05 */
     double lease_s;              /**< lease duration, seconds; default 30 */

@@ -40,6 +40,7 @@ static void *supervise(void *arg) {
             sitq_ctx_fail_completion(c, msg, &k);
             sitq_cycle cy;
             memset(&cy, 0, sizeof cy);
+            cy.queue = sitq_queue_name(w->queue);
             cy.completions = &k;
             cy.n_completions = 1;
             cy.lease_us = w->lease_us;
@@ -87,6 +88,7 @@ sitq_code sitq_worker_process_task(sitq_worker *w, sitq_task_id id, sitq_result 
     memset(&claimed, 0, sizeof claimed);
     sitq_cycle cy;
     memset(&cy, 0, sizeof cy);
+    cy.queue = queue;
     cy.worker_id = w->id;
     cy.lease_us = w->lease_us;
     cy.claim_max = 1;
@@ -140,6 +142,7 @@ sitq_code sitq_worker_process_task(sitq_worker *w, sitq_task_id id, sitq_result 
     rc = SITQ_OK;
     if (!atomic_load(&c->abandoned)) {
         memset(&cy, 0, sizeof cy);
+        cy.queue = queue;
         cy.completions = &k;
         cy.n_completions = 1;
         cy.lease_us = w->lease_us;

@@ -12,6 +12,10 @@
 
 static atomic_uint worker_counter;
 
+/* Adaptive prefetch: work buffered per handler thread, and the cap. */
+#define ADAPTIVE_WINDOW_US 5000.0
+#define ADAPTIVE_PREFETCH_MAX 1024
+
 void sitq_worker_wake(sitq_worker *w) {
     atomic_fetch_add(&w->events, 1);
     pthread_mutex_lock(&w->b->notify_mu);
@@ -66,9 +70,8 @@ sitq_code sitq_worker_create(sitq_queue *queue, const sitq_worker_options *opts,
     else sitq_worker_options_init(&o);
     if (o.concurrency < 1 || o.concurrency > 1024)
         return sitq_fail(err, SITQ_EINVAL, "options.concurrency must be 1..1024, got %d", o.concurrency);
-    if (o.prefetch < 0) o.prefetch = o.concurrency;
-    if (o.prefetch > 65536)
-        return sitq_fail(err, SITQ_EINVAL, "options.prefetch must be 0..65536, got %d", o.prefetch);
+    if (o.prefetch < -1 || o.prefetch > 65536)
+        return sitq_fail(err, SITQ_EINVAL, "options.prefetch must be -1 (adaptive) or 0..65536, got %d", o.prefetch);
     if (!(o.poll_interval_s >= 0.0001 && o.poll_interval_s <= 3600))
         return sitq_fail(err, SITQ_EINVAL, "options.poll_interval_s must be 0.0001..3600 seconds, got %g",
                          o.poll_interval_s);
@@ -164,8 +167,12 @@ static void *executor_main(void *arg) {
             sitq_ctx_list_push(&w->running, c);
             w->n_exec_running++;
             pthread_mutex_unlock(&w->mu);
+            int64_t t0 = sitq_mono_us();
             sitq_ctx_run(c, &k);
+            double took = (double)(sitq_mono_us() - t0);
             pthread_mutex_lock(&w->mu);
+            /* Moving average of handler time, for the adaptive prefetch. */
+            w->avg_run_us = w->avg_run_us > 0 ? 0.9 * w->avg_run_us + 0.1 * took : took + 1;
             sitq_ctx_list_remove(&w->running, c);
             w->n_exec_running--;
         }
@@ -192,7 +199,7 @@ static void *executor_main(void *arg) {
 
 typedef struct dispatch_state {
     sitq_claimed *claimed;
-    size_t capacity;          /* concurrency + prefetch */
+    size_t capacity;          /* concurrency + largest prefetch */
     sitq_heartbeat *hb;
     size_t cap_hb;
     int64_t last_hb, last_reap, last_poll;
@@ -256,12 +263,28 @@ static void apply_heartbeats(sitq_worker *w, dispatch_state *d, size_t n, sitq_t
     }
 }
 
+/* How many tasks the worker may hold (running + claimed). With the default
+ * adaptive prefetch it keeps about ADAPTIVE_WINDOW_US of work queued per
+ * handler thread: none beyond concurrency for tasks longer than that (fair
+ * to other workers), up to ADAPTIVE_PREFETCH_MAX for tiny tasks (large
+ * batches, few commits). Called with w->mu held. */
+static size_t current_capacity(const sitq_worker *w) {
+    size_t conc = (size_t)w->opts.concurrency;
+    if (w->opts.prefetch >= 0) return conc + (size_t)w->opts.prefetch;
+    if (w->avg_run_us <= 0) return conc * 2; /* no measurement yet */
+    double extra = (double)conc * ADAPTIVE_WINDOW_US / w->avg_run_us;
+    if (extra < 1) return conc;
+    if (extra > ADAPTIVE_PREFETCH_MAX) extra = ADAPTIVE_PREFETCH_MAX;
+    return conc + (size_t)extra;
+}
+
 static void *dispatcher_main(void *arg) {
     sitq_worker *w = arg;
     sitq_backend *b = w->b;
     dispatch_state d;
     memset(&d, 0, sizeof d);
-    d.capacity = (size_t)w->opts.concurrency + (size_t)w->opts.prefetch;
+    d.capacity = (size_t)w->opts.concurrency +
+                 (size_t)(w->opts.prefetch < 0 ? ADAPTIVE_PREFETCH_MAX : w->opts.prefetch);
     d.claimed = calloc(d.capacity, sizeof *d.claimed);
     d.more_available = 1;
     int64_t reap_every = w->lease_us / 2 < 1000000 ? w->lease_us / 2 : 1000000;
@@ -289,7 +312,8 @@ static void *dispatcher_main(void *arg) {
         int64_t next_timeout = check_timeouts(w, now);
         size_t n_ready = w->ready.n;
         size_t busy = n_ready + w->n_exec_running;
-        size_t room = stopping || !d.claimed || busy >= d.capacity ? 0 : d.capacity - busy;
+        size_t cap_now = current_capacity(w);
+        size_t room = stopping || !d.claimed || busy >= cap_now ? 0 : cap_now - busy;
         int hb_due = now - d.last_hb >= w->heartbeat_us && (w->running.n + w->ready.n) > 0;
         size_t n_hb = hb_due ? collect_heartbeats(w, &d) : 0;
         int done = stopping && w->n_exec_alive == 0 && w->n_done == 0 && w->n_rel == 0;
@@ -306,7 +330,7 @@ static void *dispatcher_main(void *arg) {
 
         /* While handler threads still have claimed tasks queued, wait until
          * half the capacity is free so that each claim is a real batch. */
-        size_t low_water = n_ready > 0 ? (d.capacity + 1) / 2 : 1;
+        size_t low_water = n_ready > 0 ? (cap_now + 1) / 2 : 1;
         int want_claim = room >= low_water && room > 0 && now >= backoff_until &&
                          (d.more_available || enq_gen != d.seen_enq_gen ||
                           now - d.last_poll >= w->poll_us);

@@ -67,6 +67,7 @@ struct sitq_worker {
     int n_execs;
     atomic_uint_fast64_t events; /* bumped on anything the dispatcher must see */
     sitq_worker_stats stats;     /* under mu */
+    double avg_run_us;           /* moving average of handler time; under mu */
 };
 
 /* ctx.c */

@@ -93,7 +93,9 @@ def test_stream_processor_runs_its_windows_for_120_seconds(document_run):
     for line in b["stdout"].splitlines():
         if line.startswith("Window processed:"):
             points = int(line.split()[2])
-            assert 250 <= points <= 300, line  # 10 Hz for 30 s
+            # 10 Hz for 30 s; the generator yields its very first point
+            # without sleeping, so the first window can hold 301.
+            assert 250 <= points <= 301, line
 
 
 def test_quality_monitor(document_run):

@@ -14,7 +14,7 @@ static int64_t new_lease_token(void) {
 }
 
 static sitq_code apply_success(sq_conn *c, sitq_completion *k, size_t *n_finished,
-                               sitq_error *err) {
+                               int64_t *n_succeeded, sitq_error *err) {
     sqlite3_stmt *st = sq_stmt(c, ST_SUCCEED, err);
     if (!st) return SITQ_ESTORAGE;
     sqlite3_bind_int64(st, 1, k->id);
@@ -26,6 +26,7 @@ static sitq_code apply_success(sq_conn *c, sitq_completion *k, size_t *n_finishe
     k->applied = sqlite3_changes(c->db) == 1;
     if (!k->applied) return SITQ_OK; /* lease lost: a newer attempt owns the task */
     (*n_finished)++;
+    (*n_succeeded)++;
     return sq_resolve_dependents(c, k->id, k->finished_at_us, err);
 }
 
@@ -125,6 +126,7 @@ static sitq_code reap(sq_conn *c, sitq_time_us now, sitq_cycle *cy, sitq_error *
     sqlite3_stmt *st = sq_stmt(c, ST_REAP_SELECT, err);
     if (!st) return SITQ_ESTORAGE;
     sqlite3_bind_int64(st, 1, now);
+    sq_bind_text(st, 2, cy->queue);
     int rc;
     sitq_code code = SITQ_OK;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -215,15 +217,25 @@ sitq_code sq_cycle(sitq_backend *base, sitq_cycle *cy, sitq_error *err) {
     if (rc) return rc;
     sitq_time_us now = sitq_now_us();
     sitq_time_us lease_until = now + cy->lease_us;
+    int64_t n_succeeded = 0;
     for (size_t i = 0; i < cy->n_completions && !rc; i++) {
         sitq_completion *k = &cy->completions[i];
-        rc = k->ok ? apply_success(c, k, &cy->n_finished, err)
+        rc = k->ok ? apply_success(c, k, &cy->n_finished, &n_succeeded, err)
                    : apply_failure(c, k, &cy->n_finished, err);
+    }
+    if (!rc && n_succeeded) { /* one counter update per commit, not per task */
+        sqlite3_stmt *st = sq_stmt(c, ST_COUNT_SUCCEEDED, err);
+        if (!st) rc = SITQ_ESTORAGE;
+        else {
+            sq_bind_text(st, 1, cy->queue);
+            sqlite3_bind_int64(st, 2, n_succeeded);
+            rc = sq_exec(c, st, err, "counting succeeded tasks");
+        }
     }
     for (size_t i = 0; i < cy->n_releases && !rc; i++) rc = apply_release(c, &cy->releases[i], err);
     for (size_t i = 0; i < cy->n_heartbeats && !rc; i++)
         rc = apply_heartbeat(c, &cy->heartbeats[i], lease_until, err);
-    if (!rc && cy->reap) rc = reap(c, now, cy, err);
+    if (!rc && cy->reap && cy->queue) rc = reap(c, now, cy, err);
     if (!rc && cy->claim_max > 0) {
         int64_t token = new_lease_token();
         sqlite3_stmt *st = sq_stmt(c, ST_CLAIM, err);

@@ -34,7 +34,8 @@ static sitq_code collect_deps(const sitq_task_spec *s, const sitq_task_id *ids,
 }
 
 static sitq_code enqueue_one(sq_conn *c, const char *queue, const sitq_task_spec *s, size_t idx,
-                             size_t n, sitq_task_id *ids, sitq_time_us now, sitq_error *err) {
+                             size_t n, sitq_task_id *ids, sitq_task_id *next_id, sitq_time_us now,
+                             sitq_error *err) {
     sitq_task_options defaults;
     const sitq_task_options *o = s->options;
     if (!o) {
@@ -124,8 +125,9 @@ static sitq_code enqueue_one(sq_conn *c, const char *queue, const sitq_task_spec
             sqlite3_bind_text(st, 15, failmsg, -1, SQLITE_TRANSIENT);
             sqlite3_bind_int64(st, 16, now);
         }
+        sqlite3_bind_int64(st, 17, *next_id);
         code = sq_exec(c, st, err, "inserting a task");
-        if (!code) ids[idx] = sqlite3_last_insert_rowid(c->db);
+        if (!code) ids[idx] = (*next_id)++;
     }
     for (size_t k = 0; k < n_deps && !code; k++) {
         sqlite3_stmt *dst = sq_stmt(c, ST_INSERT_DEP, err);
@@ -172,10 +174,23 @@ static void write_group(sq_backend *b, sq_enqueue_op *ops) {
     }
     sq_conn *c = &b->writer;
     sitq_time_us now = sitq_now_us();
+    sitq_task_id next_id = 0;
+    sqlite3_stmt *st = sq_stmt(c, ST_NEXT_ID, &err);
+    if (!st) rc = SITQ_ESTORAGE;
+    else if (sqlite3_step(st) == SQLITE_ROW) next_id = sqlite3_column_int64(st, 0);
+    else rc = sq_fail(c, &err, "reading the next task id");
+    if (st) sqlite3_reset(st);
+    if (rc) {
+        for (sq_enqueue_op *op = ops; op; op = op->next) {
+            op->rc = rc;
+            op->err = err;
+        }
+    }
     for (sq_enqueue_op *op = ops; op && !rc; op = op->next) {
         op->rc = savepoint(c, ST_SAVEPOINT, &op->err);
         for (size_t i = 0; i < op->n && !op->rc; i++)
-            op->rc = enqueue_one(c, op->queue, &op->specs[i], i, op->n, op->ids, now, &op->err);
+            op->rc = enqueue_one(c, op->queue, &op->specs[i], i, op->n, op->ids, &next_id, now,
+                                 &op->err);
         if (op->rc) rc = savepoint(c, ST_ROLLBACK_SAVEPOINT, &err);
         if (!rc) rc = savepoint(c, ST_RELEASE_SAVEPOINT, &err);
     }

@@ -106,14 +106,19 @@ sitq_code sq_retry(sitq_backend *base, const char *queue, sitq_task_id id, sitq_
     return rc ? rc : sitq_ok(err);
 }
 
-sitq_code sq_purge(sitq_backend *base, const char *queue, sitq_time_us before_us, int64_t *purged,
-                   sitq_error *err) {
-    sq_backend *b = (sq_backend *)base;
+/* Ids per purge transaction: short transactions keep workers moving. */
+#define PURGE_WINDOW 20000
+
+/* Purge one window of ids [lo, hi] in its own transaction. */
+static sitq_code purge_window(sq_backend *b, const char *queue, sitq_time_us before_us,
+                              sitq_task_id lo, sitq_task_id hi, int64_t *purged,
+                              sitq_error *err) {
     sq_conn *c = &b->writer;
     sitq_code rc = sq_write_begin(b, err);
     if (rc) return rc;
-    static const sq_stmt_id ids[] = {ST_PURGE_DEPS, ST_PURGE};
-    for (int i = 0; i < 2 && !rc; i++) {
+    static const sq_stmt_id ids[] = {ST_PURGE_DEPS, ST_PURGE_SUCCEEDED, ST_PURGE_DEAD};
+    int64_t succeeded = 0;
+    for (int i = 0; i < 3 && !rc; i++) {
         sqlite3_stmt *st = sq_stmt(c, ids[i], err);
         if (!st) {
             rc = SITQ_ESTORAGE;
@@ -121,9 +126,51 @@ sitq_code sq_purge(sitq_backend *base, const char *queue, sitq_time_us before_us
         }
         sq_bind_text(st, 1, queue);
         sqlite3_bind_int64(st, 2, before_us);
+        sqlite3_bind_int64(st, 3, lo);
+        sqlite3_bind_int64(st, 4, hi);
         rc = sq_exec(c, st, err, "purging finished tasks");
-        if (!rc && ids[i] == ST_PURGE) *purged = sqlite3_changes64(c->db);
+        if (!rc && ids[i] == ST_PURGE_SUCCEEDED) succeeded = sqlite3_changes64(c->db);
+        if (!rc && ids[i] != ST_PURGE_DEPS) *purged += sqlite3_changes64(c->db);
+    }
+    if (!rc && succeeded) {
+        sqlite3_stmt *st = sq_stmt(c, ST_COUNT_SUCCEEDED, err);
+        if (!st) rc = SITQ_ESTORAGE;
+        else {
+            sq_bind_text(st, 1, queue);
+            sqlite3_bind_int64(st, 2, -succeeded);
+            rc = sq_exec(c, st, err, "counting purged tasks");
+        }
+    }
+    return sq_write_end(b, rc, err);
+}
+
+sitq_code sq_purge(sitq_backend *base, const char *queue, sitq_time_us before_us, int64_t *purged,
+                   sitq_error *err) {
+    sq_backend *b = (sq_backend *)base;
+    sq_conn *c = &b->writer;
+    *purged = 0;
+    /* First remember the highest id ever used, so that ids are never reused. */
+    sitq_code rc = sq_write_begin(b, err);
+    if (rc) return rc;
+    sitq_task_id lo = 0, hi = 0;
+    sqlite3_stmt *st = sq_stmt(c, ST_ID_RANGE, err);
+    if (!st) rc = SITQ_ESTORAGE;
+    else if (sqlite3_step(st) != SQLITE_ROW) rc = sq_fail(c, err, "reading the id range");
+    else {
+        lo = sqlite3_column_int64(st, 0);
+        hi = sqlite3_column_int64(st, 1);
+    }
+    if (st) sqlite3_reset(st);
+    if (!rc && hi > 0) {
+        st = sq_stmt(c, ST_SET_ID_FLOOR, err);
+        if (!st) rc = SITQ_ESTORAGE;
+        else {
+            sqlite3_bind_int64(st, 1, hi);
+            rc = sq_exec(c, st, err, "recording the highest id");
+        }
     }
     rc = sq_write_end(b, rc, err);
+    for (sitq_task_id w = lo; !rc && hi > 0 && w <= hi; w += PURGE_WINDOW)
+        rc = purge_window(b, queue, before_us, w, w + PURGE_WINDOW - 1, purged, err);
     return rc ? rc : sitq_ok(err);
 }

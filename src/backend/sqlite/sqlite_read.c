@@ -138,9 +138,8 @@ sitq_code sq_stats(sitq_backend *base, const char *queue, sitq_stats *out, sitq_
         int rc;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
             int state = sqlite3_column_int(st, 0);
-            int future = sqlite3_column_int(st, 1);
+            int status = state == SQ_QUEUED && sqlite3_column_int(st, 1) ? SITQ_SCHEDULED : state;
             int64_t n = sqlite3_column_int64(st, 2);
-            int status = state == SQ_QUEUED && future ? SITQ_SCHEDULED : state;
             if (status >= 0 && status < SITQ_STATUS_COUNT) out->count[status] += n;
             out->total += n;
         }
@@ -154,10 +153,13 @@ sitq_code sq_stats(sitq_backend *base, const char *queue, sitq_stats *out, sitq_
 sitq_code sq_list(sitq_backend *base, const char *queue, int status, size_t limit,
                   size_t offset, sitq_result ***items, size_t *count, sitq_error *err) {
     sq_backend *b = (sq_backend *)base;
-    sq_stmt_id id = status == SITQ_STATUS_ANY ? ST_LIST_ANY
-                    : status == SITQ_QUEUED   ? ST_LIST_QUEUED
-                    : status == SITQ_SCHEDULED ? ST_LIST_SCHEDULED
-                                               : ST_LIST_STATE;
+    sq_stmt_id id = status == SITQ_STATUS_ANY                            ? ST_LIST_ANY
+                    : status == SITQ_QUEUED                             ? ST_LIST_QUEUED
+                    : status == SITQ_SCHEDULED                          ? ST_LIST_SCHEDULED
+                    : status == SITQ_SUCCEEDED                          ? ST_LIST_SUCCEEDED
+                    : status == SITQ_FAILED || status == SITQ_CANCELLED ? ST_LIST_DEAD
+                    : status == SITQ_RUNNING                            ? ST_LIST_RUNNING
+                                                                        : ST_LIST_WAITING;
     sitq_time_us now = sitq_now_us();
     sq_conn *c = sq_read_acquire(b);
     sitq_code code = SITQ_OK;
@@ -170,8 +172,8 @@ sitq_code sq_list(sitq_backend *base, const char *queue, int status, size_t limi
         sq_bind_text(st, 1, queue);
         sqlite3_bind_int64(st, 2, (sqlite3_int64)limit);
         sqlite3_bind_int64(st, 3, (sqlite3_int64)offset);
-        if (id == ST_LIST_STATE) sqlite3_bind_int(st, 4, status);
-        else if (id != ST_LIST_ANY) sqlite3_bind_int64(st, 4, now);
+        if (id == ST_LIST_DEAD) sqlite3_bind_int(st, 4, status);
+        else if (id == ST_LIST_QUEUED || id == ST_LIST_SCHEDULED) sqlite3_bind_int64(st, 4, now);
         int rc;
         while (!code && (rc = sqlite3_step(st)) == SQLITE_ROW) {
             if (n == cap) {

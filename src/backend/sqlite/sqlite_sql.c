@@ -28,8 +28,12 @@ const char *const sq_sql[ST_COUNT] = {
     [ST_INSERT_TASK] =
         "INSERT INTO sitq_tasks(queue, function, payload, state, priority, run_at_us, "
         "max_retries, backoff_base_us, backoff_cap_us, backoff_jitter, timeout_us, "
-        "pending_deps, unique_key, enqueued_at_us, error, finished_at_us) "
-        "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+        "pending_deps, unique_key, enqueued_at_us, error, finished_at_us, id) "
+        "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+    [ST_NEXT_ID] = "SELECT MAX(COALESCE((SELECT MAX(id) FROM sitq_tasks), 0), "
+                   "COALESCE((SELECT CAST(value AS INTEGER) FROM sitq_meta WHERE key = 'id_floor'), 0)) + 1",
+    [ST_SET_ID_FLOOR] = "INSERT INTO sitq_meta(key, value) VALUES('id_floor', ?1) "
+                        "ON CONFLICT(key) DO UPDATE SET value = MAX(CAST(value AS INTEGER), ?1)",
     [ST_INSERT_DEP] = "INSERT OR IGNORE INTO sitq_deps(task_id, depends_on) VALUES(?1, ?2)",
     [ST_DEP_STATE] = "SELECT state FROM sitq_tasks WHERE id = ?1",
     [ST_UNIQUE_FIND] = "SELECT id FROM sitq_tasks WHERE queue = ?1 AND unique_key = ?2 "
@@ -80,7 +84,8 @@ const char *const sq_sql[ST_COUNT] = {
                    "lease_until_us = NULL, started_at_us = NULL "
                    "WHERE id = ?1 AND state = 3 AND lease_token = ?2",
     [ST_REAP_SELECT] = "SELECT id, attempts, max_retries, worker_id, cancel_requested "
-                       "FROM sitq_tasks WHERE state = 3 AND lease_until_us < ?1 LIMIT 1000",
+                       "FROM sitq_tasks WHERE queue = ?2 AND state = 3 AND lease_until_us < ?1 "
+                       "LIMIT 1000",
     [ST_SET_CANCEL_FLAG] = "UPDATE sitq_tasks SET cancel_requested = 1 WHERE id = ?1",
 
     [ST_RETRY_DEPS] = "SELECT COALESCE(SUM(t.state <> 4), 0), "
@@ -90,22 +95,49 @@ const char *const sq_sql[ST_COUNT] = {
                      "result = NULL, error = NULL, traceback = NULL, started_at_us = NULL, "
                      "finished_at_us = NULL, run_at_us = ?4, cancel_requested = 0, progress = NULL, "
                      "lease_token = NULL, lease_until_us = NULL WHERE id = ?1",
-    [ST_STATS] = "SELECT state, run_at_us > ?2, COUNT(*) FROM sitq_tasks WHERE queue = ?1 "
-                 "GROUP BY 1, 2",
+    /* Counts by status, each from its partial index (succeeded ones from
+     * sitq_counts); one statement, so one consistent snapshot. Rows are
+     * (stored state, in the future, count). */
+    [ST_STATS] =
+        "SELECT 0, run_at_us > ?2, COUNT(*) FROM sitq_tasks WHERE queue = ?1 AND state = 0 "
+        "GROUP BY run_at_us > ?2 "
+        "UNION ALL SELECT 1, 0, COUNT(*) FROM sitq_tasks WHERE queue = ?1 AND state = 1 "
+        "UNION ALL SELECT 3, 0, COUNT(*) FROM sitq_tasks WHERE queue = ?1 AND state = 3 "
+        "UNION ALL SELECT state, 0, COUNT(*) FROM sitq_tasks WHERE queue = ?1 AND state IN (5, 6) "
+        "GROUP BY state "
+        "UNION ALL SELECT 4, 0, succeeded FROM sitq_counts WHERE queue = ?1",
+    [ST_COUNT_SUCCEEDED] = "INSERT INTO sitq_counts(queue, succeeded) VALUES(?1, ?2) "
+                           "ON CONFLICT(queue) DO UPDATE SET succeeded = succeeded + ?2",
 
     [ST_LIST_ANY] = "SELECT " RESULT_COLS("NULL", "NULL")
                     " FROM sitq_tasks WHERE queue = ?1 ORDER BY id DESC LIMIT ?2 OFFSET ?3",
-    [ST_LIST_STATE] = "SELECT " RESULT_COLS("NULL", "NULL")
-                      " FROM sitq_tasks WHERE queue = ?1 AND state = ?4 "
-                      "ORDER BY id DESC LIMIT ?2 OFFSET ?3",
-    [ST_LIST_QUEUED] = "SELECT " RESULT_COLS("NULL", "NULL")
-                       " FROM sitq_tasks WHERE queue = ?1 AND state = 0 AND run_at_us <= ?4 "
-                       "ORDER BY id DESC LIMIT ?2 OFFSET ?3",
-    [ST_LIST_SCHEDULED] = "SELECT " RESULT_COLS("NULL", "NULL")
-                          " FROM sitq_tasks WHERE queue = ?1 AND state = 0 AND run_at_us > ?4 "
+    [ST_LIST_WAITING] = "SELECT " RESULT_COLS("NULL", "NULL")
+                        " FROM sitq_tasks WHERE queue = ?1 AND state = 1 "
+                        "ORDER BY id DESC LIMIT ?2 OFFSET ?3",
+    [ST_LIST_RUNNING] = "SELECT " RESULT_COLS("NULL", "NULL")
+                        " FROM sitq_tasks WHERE queue = ?1 AND state = 3 "
+                        "ORDER BY id DESC LIMIT ?2 OFFSET ?3",
+    [ST_LIST_DEAD] = "SELECT " RESULT_COLS("NULL", "NULL")
+                     " FROM sitq_tasks WHERE queue = ?1 AND state = ?4 AND state IN (5, 6) "
+                     "ORDER BY id DESC LIMIT ?2 OFFSET ?3",
+    [ST_LIST_SUCCEEDED] = "SELECT " RESULT_COLS("NULL", "NULL")
+                          " FROM sitq_tasks WHERE queue = ?1 AND state = 4 "
                           "ORDER BY id DESC LIMIT ?2 OFFSET ?3",
+    [ST_LIST_QUEUED] = "SELECT " RESULT_COLS("NULL", "NULL")
+                       " FROM sitq_tasks WHERE queue = ?1 AND state = 0 "
+                       "AND run_at_us <= ?4 ORDER BY id DESC LIMIT ?2 OFFSET ?3",
+    [ST_LIST_SCHEDULED] = "SELECT " RESULT_COLS("NULL", "NULL")
+                          " FROM sitq_tasks WHERE queue = ?1 AND state = 0 "
+                          "AND run_at_us > ?4 ORDER BY id DESC LIMIT ?2 OFFSET ?3",
 
+    /* Purge walks ids in windows (?3..?4), one short transaction each, so
+     * that it never holds the write lock for long. */
+    [ST_ID_RANGE] = "SELECT MIN(id), MAX(id) FROM sitq_tasks",
     [ST_PURGE_DEPS] = "DELETE FROM sitq_deps WHERE task_id IN (SELECT id FROM sitq_tasks "
-                      "WHERE queue = ?1 AND state >= 4 AND finished_at_us < ?2)",
-    [ST_PURGE] = "DELETE FROM sitq_tasks WHERE queue = ?1 AND state >= 4 AND finished_at_us < ?2",
+                      "WHERE id BETWEEN ?3 AND ?4 AND queue = ?1 AND state IN (4, 5, 6) "
+                      "AND finished_at_us < ?2)",
+    [ST_PURGE_SUCCEEDED] = "DELETE FROM sitq_tasks WHERE id BETWEEN ?3 AND ?4 AND queue = ?1 "
+                           "AND state = 4 AND finished_at_us < ?2",
+    [ST_PURGE_DEAD] = "DELETE FROM sitq_tasks WHERE id BETWEEN ?3 AND ?4 AND queue = ?1 "
+                      "AND state IN (5, 6) AND finished_at_us < ?2",
 };
