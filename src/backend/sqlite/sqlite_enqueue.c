@@ -186,11 +186,19 @@ static void write_group(sq_backend *b, sq_enqueue_op *ops) {
             op->err = err;
         }
     }
+    /* A lone caller needs no savepoint: its failure rolls back the whole
+     * transaction, which holds nothing else. */
+    int alone = ops && !ops->next;
     for (sq_enqueue_op *op = ops; op && !rc; op = op->next) {
-        op->rc = savepoint(c, ST_SAVEPOINT, &op->err);
+        if (!alone) op->rc = savepoint(c, ST_SAVEPOINT, &op->err);
         for (size_t i = 0; i < op->n && !op->rc; i++)
             op->rc = enqueue_one(c, op->queue, &op->specs[i], i, op->n, op->ids, &next_id, now,
                                  &op->err);
+        if (alone) {
+            rc = op->rc;
+            if (rc) err = op->err;
+            break;
+        }
         if (op->rc) rc = savepoint(c, ST_ROLLBACK_SAVEPOINT, &err);
         if (!rc) rc = savepoint(c, ST_RELEASE_SAVEPOINT, &err);
     }
