@@ -12,6 +12,11 @@
 
 static atomic_uint worker_counter;
 
+/* Group commit of completions: a completion waits at most this long for
+ * others to share its commit, and a group is flushed at this size. */
+#define COMPLETION_LINGER_US 1000
+#define COMPLETION_GROUP_MAX 256
+
 /* Adaptive prefetch: work buffered per handler thread, and the cap. */
 #define ADAPTIVE_WINDOW_US 5000.0
 #define ADAPTIVE_PREFETCH_MAX 1024
@@ -136,6 +141,23 @@ void sitq_worker_get_stats(const sitq_worker *w, sitq_worker_stats *out) {
 
 /* ---- handler threads ---------------------------------------------------- */
 
+static size_t current_capacity(const sitq_worker *w);
+
+/* After a handler finished (w->mu held): wake the dispatcher only when it has
+ * something to do - the first completion of a group (it then lingers up to
+ * COMPLETION_LINGER_US for more), a full group, an empty ready queue, or
+ * room for a batch claim - not for every task. */
+static int executor_should_wake(sitq_worker *w) {
+    if (w->n_done == 1) w->done_since_us = sitq_mono_us();
+    size_t cap = current_capacity(w);
+    size_t busy = w->ready.n + w->n_exec_running;
+    int batch_room = busy < cap && cap - busy >= (cap + 1) / 2;
+    int wake = w->n_done == 1 || w->n_done >= COMPLETION_GROUP_MAX || w->ready.n == 0 ||
+               (batch_room && !w->claim_wake_sent);
+    if (batch_room) w->claim_wake_sent = 1;
+    return wake;
+}
+
 static void *executor_main(void *arg) {
     sitq_worker *w = arg;
     /* A prefetched task is not started this close to its lease's end. */
@@ -184,9 +206,11 @@ static void *executor_main(void *arg) {
             if (sitq_worker_push_done(w, &k) != 0) sitq_completion_clear(&k);
         }
         sitq_ctx_free(c);
-        pthread_mutex_unlock(&w->mu);
-        sitq_worker_wake(w);
-        pthread_mutex_lock(&w->mu);
+        if (executor_should_wake(w)) {
+            pthread_mutex_unlock(&w->mu);
+            sitq_worker_wake(w);
+            pthread_mutex_lock(&w->mu);
+        }
     }
     w->n_exec_alive--;
     pthread_cond_broadcast(&w->cv);
@@ -317,17 +341,6 @@ static void *dispatcher_main(void *arg) {
         int hb_due = now - d.last_hb >= w->heartbeat_us && (w->running.n + w->ready.n) > 0;
         size_t n_hb = hb_due ? collect_heartbeats(w, &d) : 0;
         int done = stopping && w->n_exec_alive == 0 && w->n_done == 0 && w->n_rel == 0;
-        sitq_completion *comps = w->done;
-        size_t n_comps = w->n_done;
-        sitq_release *rels = w->rel;
-        size_t n_rels = w->n_rel;
-        w->done = NULL;
-        w->n_done = w->cap_done = 0;
-        w->rel = NULL;
-        w->n_rel = w->cap_rel = 0;
-        pthread_mutex_unlock(&w->mu);
-        if (done) break;
-
         /* While handler threads still have claimed tasks queued, wait until
          * half the capacity is free so that each claim is a real batch. */
         size_t low_water = n_ready > 0 ? (cap_now + 1) / 2 : 1;
@@ -335,6 +348,29 @@ static void *dispatcher_main(void *arg) {
                          (d.more_available || enq_gen != d.seen_enq_gen ||
                           now - d.last_poll >= w->poll_us);
         int reap_due = !stopping && now - d.last_reap >= reap_every;
+        /* Completions are committed with the next write that happens anyway,
+         * or when the oldest has waited COMPLETION_LINGER_US (group commit). */
+        int64_t flush_at = w->n_done ? w->done_since_us + COMPLETION_LINGER_US : INT64_MAX;
+        int flush = w->n_done > 0 &&
+                    (now >= flush_at || w->n_done >= COMPLETION_GROUP_MAX || stopping ||
+                     want_claim || hb_due || reap_due || w->n_rel > 0);
+        sitq_completion *comps = NULL;
+        size_t n_comps = 0;
+        if (flush) {
+            comps = w->done;
+            n_comps = w->n_done;
+            w->done = NULL;
+            w->n_done = w->cap_done = 0;
+            flush_at = INT64_MAX;
+        }
+        sitq_release *rels = w->rel;
+        size_t n_rels = w->n_rel;
+        w->rel = NULL;
+        w->n_rel = w->cap_rel = 0;
+        if (want_claim) w->claim_wake_sent = 0;
+        pthread_mutex_unlock(&w->mu);
+        if (done) break;
+
         if (n_comps || n_rels || n_hb || want_claim || reap_due) {
             cy.queue = sitq_queue_name(w->queue);
             cy.worker_id = w->id;
@@ -420,6 +456,7 @@ static void *dispatcher_main(void *arg) {
         if (d.last_hb + w->heartbeat_us < until && busy > 0) until = d.last_hb + w->heartbeat_us;
         if (d.last_reap + reap_every < until) until = d.last_reap + reap_every;
         if (next_timeout < until) until = next_timeout;
+        if (flush_at < until) until = flush_at;
         if (backoff_until > now && backoff_until < until) until = backoff_until;
         pthread_mutex_lock(&b->notify_mu);
         while (atomic_load(&w->events) == ev && b->enqueued_gen == enq_gen && sitq_mono_us() < until)

@@ -68,6 +68,8 @@ struct sitq_worker {
     atomic_uint_fast64_t events; /* bumped on anything the dispatcher must see */
     sitq_worker_stats stats;     /* under mu */
     double avg_run_us;           /* moving average of handler time; under mu */
+    int64_t done_since_us;       /* monotonic time of the oldest pending completion */
+    int claim_wake_sent;         /* an executor already asked for a batch claim */
 };
 
 /* ctx.c */
