@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "diag.h"
 
@@ -121,5 +122,16 @@ int arg_check_positionals(const char *cmd, int argc, char **argv, int min, int m
                    argv[optind + max], what, cmd);
         return -1;
     }
+    return 0;
+}
+
+int arg_parse_queue(const char *cmd, const char *text, const char **out)
+{
+    if (text[0] == '\0' || strlen(text) > SITQ_NAME_MAX) {
+        cli_errorf(cmd, "invalid value '%s' for --queue: must be 1..%d bytes", text,
+                   SITQ_NAME_MAX);
+        return -1;
+    }
+    *out = text;
     return 0;
 }

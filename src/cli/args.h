@@ -29,6 +29,12 @@ int arg_parse_int(const char *cmd, const char *name, const char *text, int min, 
 int arg_parse_double(const char *cmd, const char *name, const char *text, double min,
                      double max, double *out);
 
+/**
+ * Check a --queue value (1..SITQ_NAME_MAX bytes) and store it in *out.
+ * Returns 0, or -1 after printing an error.
+ */
+int arg_parse_queue(const char *cmd, const char *text, const char **out);
+
 /** Parse a task id (a positive integer). Returns 0, or -1 after printing an error. */
 int arg_parse_id(const char *cmd, const char *name, const char *text, sitq_task_id *out);
 

@@ -87,12 +87,8 @@ static int parse_enqueue(int argc, char **argv, enqueue_args *a)
         case 'h':
             return print_usage(ENQUEUE_USAGE);
         case 'q':
-            if (optarg[0] == '\0' || strlen(optarg) > SITQ_NAME_MAX) {
-                cli_errorf(cmd, "invalid value '%s' for --queue: must be 1..%d bytes", optarg,
-                           SITQ_NAME_MAX);
+            if (arg_parse_queue(cmd, optarg, &a->queue) != 0)
                 return CLI_EXIT_USAGE;
-            }
-            a->queue = optarg;
             break;
         case 'p':
             if (arg_parse_i64(cmd, "--priority", optarg, INT32_MIN, INT32_MAX, &v) != 0)

@@ -104,12 +104,8 @@ static int parse_worker(int argc, char **argv, worker_args *a)
         case 'h':
             return print_usage(WORKER_USAGE);
         case 'q':
-            if (optarg[0] == '\0' || strlen(optarg) > SITQ_NAME_MAX) {
-                cli_errorf(cmd, "invalid value '%s' for --queue: must be 1..%d bytes", optarg,
-                           SITQ_NAME_MAX);
+            if (arg_parse_queue(cmd, optarg, &a->queue) != 0)
                 return CLI_EXIT_USAGE;
-            }
-            a->queue = optarg;
             break;
         case 'c':
             if (arg_parse_int(cmd, "--concurrency", optarg, 1, 1024, &a->wopts.concurrency) != 0)

@@ -83,12 +83,8 @@ int common_opts_parse(int argc, char **argv, unsigned flags, int want_id, const 
         case 'h':
             return print_usage(usage);
         case 'q':
-            if (optarg[0] == '\0' || strlen(optarg) > SITQ_NAME_MAX) {
-                cli_errorf(cmd, "invalid value '%s' for --queue: must be 1..%d bytes", optarg,
-                           SITQ_NAME_MAX);
+            if (arg_parse_queue(cmd, optarg, &o->queue) != 0)
                 return CLI_EXIT_USAGE;
-            }
-            o->queue = optarg;
             break;
         case 'j':
             o->json = 1;
