@@ -3,6 +3,8 @@
 #include "sq.h"
 
 #include <stdio.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -151,7 +153,7 @@ typedef struct sq_enqueue_op {
     sitq_task_id *ids;
     sitq_code rc;
     sitq_error err;
-    int done;
+    atomic_int done;
     struct sq_enqueue_op *next;
 } sq_enqueue_op;
 
@@ -219,9 +221,16 @@ sitq_code sq_enqueue(sitq_backend *base, const char *queue, const sitq_task_spec
     if (b->gc_tail) b->gc_tail->next = &me;
     else b->gc_head = &me;
     b->gc_tail = &me;
-    while (!me.done) {
+    while (!atomic_load(&me.done)) {
         if (b->gc_leader) {
-            pthread_cond_wait(&b->gc_cv, &b->gc_mu);
+            /* A leader is writing: our op is in its next group. Yield a few
+             * times before sleeping: a commit is shorter than a futex
+             * sleep and wake-up. */
+            pthread_mutex_unlock(&b->gc_mu);
+            for (int spin = 0; spin < 64 && !atomic_load(&me.done); spin++) sched_yield();
+            pthread_mutex_lock(&b->gc_mu);
+            if (atomic_load(&me.done)) break;
+            if (b->gc_leader) pthread_cond_wait(&b->gc_cv, &b->gc_mu);
             continue;
         }
         /* Lead: take everything queued so far (including us) and write it. */
@@ -233,7 +242,7 @@ sitq_code sq_enqueue(sitq_backend *base, const char *queue, const sitq_task_spec
         pthread_mutex_lock(&b->gc_mu);
         for (sq_enqueue_op *op = group, *next; op; op = next) {
             next = op->next;
-            op->done = 1; /* after this, op's owner may return and free it */
+            atomic_store(&op->done, 1); /* after this, op's owner may return and free it */
         }
         b->gc_leader = 0;
         pthread_cond_broadcast(&b->gc_cv);
