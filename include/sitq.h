@@ -229,8 +229,13 @@ typedef struct sitq_task_options {
     double backoff_cap_s;      /**< upper bound of that delay, seconds; default 3600 */
     double backoff_jitter;     /**< +- fraction of the delay chosen at random, 0..1; default 0.1 */
     double timeout_s;          /**< run time limit in seconds; 0 = none. Cooperative in
-                                    threads: at the limit the attempt fails with a
-                                    timeout error and the handler's cancel flag is set */
+                                    threads (as in Celery's soft time limit): at the
+                                    limit the handler's cancel flag is set and the
+                                    attempt fails with a "timed out" error, followed by
+                                    the handler's own message if it returns within a
+                                    grace (10% of the timeout, 0.5..5 s); otherwise the
+                                    failure is recorded at the grace's end and the
+                                    handler's late outcome is dropped */
     const sitq_task_id *depends_on; /**< ids that must succeed before this task runs */
     size_t n_depends_on;
     const char *unique_key;    /**< NULL, or a key: while a task of this queue with the

@@ -279,11 +279,12 @@ static void supervise(run_state *st, sitq_task_ctx *ctx, const shell_handler_con
 }
 
 /** Build the failure message of a finished command into buf. */
-static void failure_message(const run_state *st, double timeout_s, char *buf, size_t n)
+static void failure_message(const run_state *st, char *buf, size_t n)
 {
     switch (st->reason) {
     case KILL_TIMEOUT:
-        snprintf(buf, n, "timed out after %g s: process group killed", timeout_s);
+        /* The worker puts "timed out after S s (attempt N): " before this. */
+        snprintf(buf, n, "the command's process group was killed");
         return;
     case KILL_CANCEL:
         snprintf(buf, n, "cancelled: process group killed");
@@ -389,7 +390,7 @@ int shell_handler(sitq_task_ctx *ctx, const void *payload, size_t payload_len, v
             ret = 0;
             log_line(cfg, ctx, "succeeded", NULL);
         } else {
-            failure_message(&st, timeout_s, msg, sizeof msg);
+            failure_message(&st, msg, sizeof msg);
             char *tb = tail_string(&st.err);
             sitq_ctx_set_error(ctx, msg, tb);
             free(tb);

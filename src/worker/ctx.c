@@ -69,6 +69,34 @@ void sitq_ctx_fail_completion(sitq_task_ctx *ctx, const char *msg, sitq_completi
     out->finished_at_us = sitq_now_us();
 }
 
+int64_t sitq_ctx_grace_us(const sitq_task_ctx *ctx) {
+    int64_t g = ctx->t.timeout_us / 10;
+    if (g < 500000) g = 500000;
+    if (g > 5000000) g = 5000000;
+    return g;
+}
+
+void sitq_ctx_timeout_message(const sitq_task_ctx *ctx, char *buf, size_t n) {
+    snprintf(buf, n, "timed out after %g s (attempt %d)", (double)ctx->t.timeout_us / 1e6,
+             (int)ctx->t.attempt);
+}
+
+void sitq_ctx_apply_timeout(sitq_task_ctx *ctx, sitq_completion *k) {
+    if (!ctx->deadline_mono_us || sitq_mono_us() < ctx->deadline_mono_us) return;
+    char msg[SITQ_ERROR_MESSAGE_SIZE];
+    sitq_ctx_timeout_message(ctx, msg, sizeof msg);
+    size_t len = strlen(msg);
+    if (!k->ok && k->error) snprintf(msg + len, sizeof msg - len, ": %s", k->error);
+    char *m = strdup(msg);
+    if (!m) return;
+    free(k->value);
+    free(k->error);
+    k->value = NULL;
+    k->value_len = 0;
+    k->error = m;
+    k->ok = 0;
+}
+
 void sitq_ctx_run(sitq_task_ctx *ctx, sitq_completion *out) {
     int rc = ctx->h->fn(ctx, ctx->t.payload, ctx->t.payload_len, ctx->h->user_data);
     memset(out, 0, sizeof *out);

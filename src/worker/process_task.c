@@ -21,21 +21,26 @@ static void *supervise(void *arg) {
     sitq_task_ctx *c = s->ctx;
     sitq_worker *w = c->w;
     int64_t next_hb = sitq_mono_us() + w->heartbeat_us;
+    int64_t record_at = c->deadline_mono_us ? c->deadline_mono_us + sitq_ctx_grace_us(c) : 0;
     pthread_mutex_lock(&s->mu);
     while (!s->done) {
         int64_t until = next_hb;
-        int timing = c->deadline_mono_us && !atomic_load(&c->abandoned);
-        if (timing && c->deadline_mono_us < until) until = c->deadline_mono_us;
+        int timing = record_at && !atomic_load(&c->abandoned);
+        int64_t at = !timing ? INT64_MAX
+                     : atomic_load(&c->cancel) ? record_at
+                                               : c->deadline_mono_us;
+        if (at < until) until = at;
         struct timespec ts = {(time_t)(until / 1000000), (long)(until % 1000000) * 1000};
         while (!s->done && sitq_mono_us() < until) pthread_cond_timedwait(&s->cv, &s->mu, &ts);
         if (s->done) break;
         int64_t now = sitq_mono_us();
         pthread_mutex_unlock(&s->mu);
-        if (timing && now >= c->deadline_mono_us) {
-            /* Record the timeout now; the handler's late outcome is dropped. */
+        if (timing && now >= c->deadline_mono_us) atomic_store(&c->cancel, 1);
+        if (timing && now >= record_at) {
+            /* Not returned within the grace: record the timeout now; the
+             * handler's late outcome is dropped. */
             char msg[128];
-            snprintf(msg, sizeof msg, "timed out after %g s (attempt %d)",
-                     (double)c->t.timeout_us / 1e6, (int)c->t.attempt);
+            sitq_ctx_timeout_message(c, msg, sizeof msg);
             sitq_completion k;
             sitq_ctx_fail_completion(c, msg, &k);
             sitq_cycle cy;
@@ -44,12 +49,11 @@ static void *supervise(void *arg) {
             cy.completions = &k;
             cy.n_completions = 1;
             cy.lease_us = w->lease_us;
-            atomic_store(&c->cancel, 1);
             if (w->b->ops->cycle(w->b, &cy, NULL) == SITQ_OK) {
                 atomic_store(&c->abandoned, 1);
                 sitq_backend_notify(w->b, 1, 1);
             } else {
-                c->deadline_mono_us = now + 100000; /* storage trouble: try again soon */
+                record_at = now + 100000; /* storage trouble: try again soon */
             }
             sitq_completion_clear(&k);
         } else if (now >= next_hb) {
@@ -122,6 +126,7 @@ sitq_code sitq_worker_process_task(sitq_worker *w, sitq_task_id id, sitq_result 
 
     sitq_completion k;
     sitq_ctx_run(c, &k);
+    sitq_ctx_apply_timeout(c, &k);
 
     if (have_sup) {
         pthread_mutex_lock(&s.mu);

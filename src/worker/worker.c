@@ -191,6 +191,7 @@ static void *executor_main(void *arg) {
             pthread_mutex_unlock(&w->mu);
             int64_t t0 = sitq_mono_us();
             sitq_ctx_run(c, &k);
+            sitq_ctx_apply_timeout(c, &k);
             double took = (double)(sitq_mono_us() - t0);
             pthread_mutex_lock(&w->mu);
             /* Moving average of handler time, for the adaptive prefetch. */
@@ -231,28 +232,33 @@ typedef struct dispatch_state {
     uint64_t seen_enq_gen;
 } dispatch_state;
 
-/* Mark running tasks past their timeout; their failure is recorded now so
- * that the task can move on even if the handler never returns (lesson 11). */
+/* Timeouts are cooperative in threads (lesson 11): at the deadline the
+ * handler's cancel flag is set; if it has not returned a grace later, its
+ * failure is recorded without it, so that the task moves on even if the
+ * handler never returns. Returns the next time to look again. */
 static int64_t check_timeouts(sitq_worker *w, int64_t now_mono) {
     int64_t next = INT64_MAX;
     for (sitq_task_ctx *c = w->running.head; c; c = c->next) {
         if (!c->in_executor || !c->deadline_mono_us || atomic_load(&c->abandoned)) continue;
-        if (now_mono >= c->deadline_mono_us) {
+        int64_t record_at = c->deadline_mono_us + sitq_ctx_grace_us(c);
+        if (now_mono >= c->deadline_mono_us) atomic_store(&c->cancel, 1); /* ask it to stop */
+        if (now_mono >= record_at) {
+            /* It did not return within the grace: record the timeout now. */
             char msg[128];
-            snprintf(msg, sizeof msg, "timed out after %g s (attempt %d)",
-                     (double)c->t.timeout_us / 1e6, (int)c->t.attempt);
+            sitq_ctx_timeout_message(c, msg, sizeof msg);
             sitq_completion k;
             sitq_ctx_fail_completion(c, msg, &k);
             if (sitq_worker_push_done(w, &k) == 0) {
+                if (w->n_done == 1) w->done_since_us = now_mono;
                 atomic_store(&c->abandoned, 1);
-                atomic_store(&c->cancel, 1);
                 w->stats.failed++;
             } else {
                 sitq_completion_clear(&k);
             }
-        } else if (c->deadline_mono_us < next) {
-            next = c->deadline_mono_us;
+            continue;
         }
+        int64_t at = now_mono >= c->deadline_mono_us ? record_at : c->deadline_mono_us;
+        if (at < next) next = at;
     }
     return next;
 }

@@ -80,6 +80,14 @@ sitq_task_ctx *sitq_ctx_list_pop(ctx_list *l);
 void sitq_ctx_list_remove(ctx_list *l, sitq_task_ctx *c);
 /* Run the handler and turn its outcome into a completion (moves buffers). */
 void sitq_ctx_run(sitq_task_ctx *ctx, sitq_completion *out);
+/* Grace after a timeout before the attempt is recorded failed without the
+ * handler: 10% of the timeout, within 0.5..5 s (microseconds). */
+int64_t sitq_ctx_grace_us(const sitq_task_ctx *ctx);
+/* The timeout message of an attempt, "timed out after S s (attempt N)". */
+void sitq_ctx_timeout_message(const sitq_task_ctx *ctx, char *buf, size_t n);
+/* After the handler returned: if it ran past its timeout, turn its outcome
+ * into a timeout failure (keeping the handler's own error text after it). */
+void sitq_ctx_apply_timeout(sitq_task_ctx *ctx, sitq_completion *k);
 /* Build a failure completion with a message. */
 void sitq_ctx_fail_completion(sitq_task_ctx *ctx, const char *msg, sitq_completion *out);
 void sitq_completion_clear(sitq_completion *k);
