@@ -147,6 +147,12 @@ typedef struct sitq_sqlite_options {
     int reader_connections;     /**< read-only connections for status, lists and
                                      waits; default 4, 0..64 (0: reads share the
                                      writer connection). Ignored for :memory: */
+    int create;                 /**< 1 (default): create the file and the sitq schema
+                                     when missing; 0: open only an existing sitq
+                                     database and change nothing in any other file
+                                     (SITQ_ESTORAGE when it does not exist,
+                                     SITQ_ESCHEMA when it holds no sitq tables), for
+                                     tools that inspect */
 } sitq_sqlite_options;
 
 /** Fill opts with the defaults listed in sitq_sqlite_options. Thread-safe. */
@@ -166,7 +172,8 @@ void sitq_sqlite_options_init(sitq_sqlite_options *opts);
  *
  * Errors: SITQ_EINVAL (NULL/empty path, out NULL, option out of range),
  * SITQ_ESTORAGE (cannot open or initialise the file), SITQ_ESCHEMA (file
- * holds a schema of another sitq version), SITQ_ENOMEM, SITQ_ESYSTEM.
+ * holds a schema of another sitq version, or, with create = 0, no sitq
+ * schema), SITQ_ENOMEM, SITQ_ESYSTEM.
  */
 sitq_code sitq_backend_open_sqlite(const char *path, const sitq_sqlite_options *opts,
                                    sitq_backend **out, sitq_error *err);
@@ -189,6 +196,8 @@ typedef int64_t sitq_task_id;
 #define SITQ_DEFAULT_QUEUE "default"
 /** Longest queue name, function name, unique key or worker id, in bytes. */
 #define SITQ_NAME_MAX 255
+/** Largest payload or result, in bytes (SQLite's default blob limit). */
+#define SITQ_BLOB_MAX 1000000000u
 
 /**
  * Open a named queue on a backend. Cheap: a queue is a name bound to a
@@ -468,13 +477,16 @@ sitq_code sitq_ctx_heartbeat(sitq_task_ctx *ctx, double progress, sitq_error *er
 
 /**
  * Set the result bytes (copied). Call at most once per attempt; a later call
- * replaces the earlier result. Returns SITQ_ENOMEM or SITQ_OK.
+ * replaces the earlier result. Returns SITQ_OK, SITQ_ENOMEM, or SITQ_EINVAL
+ * for more than SITQ_BLOB_MAX bytes (the attempt then fails with an error
+ * saying so, even if the handler returns 0: a result is never lost silently).
  */
 sitq_code sitq_ctx_set_result(sitq_task_ctx *ctx, const void *data, size_t len);
 
 /**
  * Set the result to a buffer allocated with malloc, taking ownership of it
- * (no copy; sitq frees it). Returns SITQ_OK.
+ * (no copy; sitq frees it, also on error). Returns SITQ_OK, or SITQ_EINVAL
+ * for more than SITQ_BLOB_MAX bytes (as sitq_ctx_set_result).
  */
 sitq_code sitq_ctx_take_result(sitq_task_ctx *ctx, void *malloced, size_t len);
 
@@ -511,6 +523,13 @@ typedef struct sitq_worker_options {
     double lease_s;              /**< lease duration, seconds; default 30 */
     double heartbeat_interval_s; /**< lease renewal and cancel-flag check period,
                                       seconds; default min(lease/3, 1) */
+    double timeout_grace_s;      /**< after a task's timeout, how long its handler
+                                      may take to return before the timeout is
+                                      recorded without it, seconds, 0..3600; -1 (the
+                                      default): 10% of the timeout, within 0.5..5 s.
+                                      A handler that kills a child process group
+                                      should get its kill grace here, so that a
+                                      retry never overlaps the old attempt */
 } sitq_worker_options;
 
 /** Fill opts with the defaults listed in sitq_worker_options. Thread-safe. */
@@ -581,6 +600,9 @@ typedef struct sitq_worker_stats {
     int64_t released;    /**< claimed tasks released unstarted */
     int64_t lost;        /**< completions dropped because the lease was lost */
     int64_t commits;     /**< write transactions of the dispatcher */
+    int64_t errors;      /**< dispatcher transactions that failed (storage errors);
+                              the worker keeps its completions and tries again */
+    char last_error[SITQ_ERROR_MESSAGE_SIZE]; /**< message of the last such error */
     int running;         /**< attempts running now */
 } sitq_worker_stats;
 

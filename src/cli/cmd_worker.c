@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "args.h"
@@ -154,6 +155,9 @@ static int parse_worker(int argc, char **argv, worker_args *a)
     a->db = argv[optind];
     /* Claim no more than we may run under --max-tasks; else as many again. */
     a->wopts.prefetch = a->max_tasks > 0 ? 0 : a->wopts.concurrency;
+    /* A timed-out command gets SIGTERM, then SIGKILL after the kill grace:
+     * record the timeout (and allow a retry) only after that. */
+    a->wopts.timeout_grace_s = a->kill_grace_s + 1.0;
     return -1;
 }
 
@@ -187,12 +191,25 @@ static int reached_max(const worker_args *a, sitq_worker *w)
 /** Wait until a stop signal arrives or --max-tasks is reached. */
 static void wait_for_stop(const worker_args *a, sitq_worker *w, int wake_fd)
 {
+    int64_t errors_seen = 0;
+    time_t last_report = 0;
     while (atomic_load(&g_signals) == 0 && !reached_max(a, w)) {
         struct pollfd p = {.fd = wake_fd, .events = POLLIN, .revents = 0};
         if (poll(&p, 1, 100) > 0) {
             char buf[16];
             while (read(wake_fd, buf, sizeof buf) > 0) {
             }
+        }
+        /* The worker retries failed transactions on its own; say so, once
+         * per new error, so that a broken database is never silent. */
+        sitq_worker_stats ws;
+        sitq_worker_get_stats(w, &ws);
+        time_t now = time(NULL);
+        if (ws.errors > errors_seen && now - last_report >= 5) {
+            cli_errorf("worker", "database error (%" PRId64 " so far; retrying): %s", ws.errors,
+                       ws.last_error);
+            errors_seen = ws.errors;
+            last_report = now;
         }
     }
 }

@@ -35,6 +35,8 @@ int cli_db_open(const char *cmd, const char *path, const char *queue_name, enum 
     sitq_sqlite_options opts;
     sitq_sqlite_options_init(&opts);
     opts.reader_connections = readers;
+    /* Commands other than enqueue and worker never create or convert a file. */
+    opts.create = mode == CLI_DB_MUST_EXIST ? 0 : 1;
     sitq_error err;
     memset(&err, 0, sizeof err);
     sitq_code rc = sitq_backend_open_sqlite(path, &opts, &db->backend, &err);

@@ -11,6 +11,7 @@ void sitq_sqlite_options_init(sitq_sqlite_options *opts) {
     opts->synchronous = SITQ_SYNC_NORMAL;
     opts->busy_timeout_ms = 30000;
     opts->reader_connections = 4;
+    opts->create = 1;
 }
 
 void sitq_task_options_init(sitq_task_options *opts) {
@@ -29,6 +30,7 @@ void sitq_worker_options_init(sitq_worker_options *opts) {
     opts->poll_interval_s = 0.05;
     opts->lease_s = 30.0;
     opts->heartbeat_interval_s = 0; /* "min(lease/3, 1)", resolved at create */
+    opts->timeout_grace_s = -1;     /* "10% of the timeout, 0.5..5 s" */
 }
 
 /* Longest time sitq accepts for delays, timeouts and backoff: 100 years. */

@@ -48,7 +48,7 @@ static sitq_code check_spec(const sitq_task_spec *s, size_t i, size_t n, sitq_er
     if (!s->payload && s->payload_len > 0)
         return sitq_fail(err, SITQ_EINVAL, "%spayload is NULL but payload_len is %zu", what,
                          s->payload_len);
-    if (s->payload_len > 1000000000u)
+    if (s->payload_len > SITQ_BLOB_MAX)
         return sitq_fail(err, SITQ_EINVAL, "%spayload_len %zu exceeds the 1e9-byte limit", what,
                          s->payload_len);
     sitq_code rc = sitq_task_options_check(s->options, what, err);

@@ -70,6 +70,7 @@ void sitq_ctx_fail_completion(sitq_task_ctx *ctx, const char *msg, sitq_completi
 }
 
 int64_t sitq_ctx_grace_us(const sitq_task_ctx *ctx) {
+    if (ctx->w->opts.timeout_grace_s >= 0) return sitq_seconds_to_us(ctx->w->opts.timeout_grace_s);
     int64_t g = ctx->t.timeout_us / 10;
     if (g < 500000) g = 500000;
     if (g > 5000000) g = 5000000;
@@ -104,6 +105,14 @@ void sitq_ctx_run(sitq_task_ctx *ctx, sitq_completion *out) {
     out->lease_token = ctx->t.lease_token;
     out->finished_at_us = sitq_now_us();
     out->ok = rc == 0;
+    if (ctx->result_too_big) { /* never store a success without its result */
+        char msg[160];
+        snprintf(msg, sizeof msg, "the result of %zu bytes exceeds the %u-byte limit",
+                 ctx->result_too_big, SITQ_BLOB_MAX);
+        free(ctx->error);
+        ctx->error = strdup(msg);
+        out->ok = 0;
+    }
     if (out->ok) {
         out->value = ctx->value;
         out->value_len = ctx->value_len;
@@ -132,24 +141,41 @@ int sitq_ctx_cancelled(const sitq_task_ctx *ctx) {
     return ctx ? atomic_load(&((sitq_task_ctx *)ctx)->cancel) : 0;
 }
 
+/* Remember that the handler tried to return an oversized result, so that the
+ * attempt fails even if the handler ignores the error code. */
+static sitq_code result_too_big(sitq_task_ctx *ctx, size_t len) {
+    free(ctx->value);
+    ctx->value = NULL;
+    ctx->value_len = 0;
+    ctx->result_too_big = len;
+    return SITQ_EINVAL;
+}
+
 sitq_code sitq_ctx_set_result(sitq_task_ctx *ctx, const void *data, size_t len) {
     if (!ctx) return SITQ_EINVAL;
     if (!data && len > 0) return SITQ_EINVAL;
+    if (len > SITQ_BLOB_MAX) return result_too_big(ctx, len);
     void *copy = malloc(len ? len : 1);
     if (!copy) return SITQ_ENOMEM;
     if (len) memcpy(copy, data, len);
     free(ctx->value);
     ctx->value = copy;
     ctx->value_len = len;
+    ctx->result_too_big = 0;
     return SITQ_OK;
 }
 
 sitq_code sitq_ctx_take_result(sitq_task_ctx *ctx, void *malloced, size_t len) {
     if (!ctx) return SITQ_EINVAL;
     if (!malloced && len > 0) return SITQ_EINVAL;
+    if (len > SITQ_BLOB_MAX) {
+        free(malloced);
+        return result_too_big(ctx, len);
+    }
     free(ctx->value);
     ctx->value = malloced;
     ctx->value_len = len;
+    ctx->result_too_big = 0;
     return SITQ_OK;
 }
 

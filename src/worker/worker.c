@@ -88,6 +88,10 @@ sitq_code sitq_worker_create(sitq_queue *queue, const sitq_worker_options *opts,
         return sitq_fail(err, SITQ_EINVAL,
                          "options.heartbeat_interval_s must be > 0 and below lease_s (%g s), got %g",
                          o.lease_s, o.heartbeat_interval_s);
+    if (!(o.timeout_grace_s == -1 || (o.timeout_grace_s >= 0 && o.timeout_grace_s <= 3600)))
+        return sitq_fail(err, SITQ_EINVAL,
+                         "options.timeout_grace_s must be -1 (default) or 0..3600 seconds, got %g",
+                         o.timeout_grace_s);
     if (o.worker_id && !sitq_name_ok(o.worker_id))
         return sitq_fail(err, SITQ_EINVAL, "options.worker_id must be 1..%d bytes", SITQ_NAME_MAX);
 
@@ -150,7 +154,7 @@ static size_t current_capacity(const sitq_worker *w);
 static int executor_should_wake(sitq_worker *w) {
     if (w->n_done == 1) w->done_since_us = sitq_mono_us();
     size_t cap = current_capacity(w);
-    size_t busy = w->ready.n + w->n_exec_running;
+    size_t busy = w->ready.n + w->n_exec_running - (size_t)w->n_stuck;
     int batch_room = busy < cap && cap - busy >= (cap + 1) / 2;
     int wake = w->n_done == 1 || w->n_done >= COMPLETION_GROUP_MAX || w->ready.n == 0 ||
                (batch_room && !w->claim_wake_sent);
@@ -201,6 +205,7 @@ static void *executor_main(void *arg) {
         }
         if (atomic_load(&c->abandoned)) {
             sitq_completion_clear(&k); /* the timeout was already recorded */
+            if (c->in_executor) w->n_stuck--;
         } else {
             if (k.ok) w->stats.succeeded++;
             else w->stats.failed++;
@@ -251,6 +256,7 @@ static int64_t check_timeouts(sitq_worker *w, int64_t now_mono) {
             if (sitq_worker_push_done(w, &k) == 0) {
                 if (w->n_done == 1) w->done_since_us = now_mono;
                 atomic_store(&c->abandoned, 1);
+                w->n_stuck++;
                 w->stats.failed++;
             } else {
                 sitq_completion_clear(&k);
@@ -299,7 +305,9 @@ static void apply_heartbeats(sitq_worker *w, dispatch_state *d, size_t n, sitq_t
  * to other workers), up to ADAPTIVE_PREFETCH_MAX for tiny tasks (large
  * batches, few commits). Called with w->mu held. */
 static size_t current_capacity(const sitq_worker *w) {
-    size_t conc = (size_t)w->opts.concurrency;
+    /* Threads stuck in a handler past its timeout cannot take tasks. */
+    size_t conc = (size_t)w->opts.concurrency - (size_t)w->n_stuck;
+    if (conc == 0) return 0;
     if (w->opts.prefetch >= 0) return conc + (size_t)w->opts.prefetch;
     if (w->avg_run_us <= 0) return conc * 2; /* no measurement yet */
     double extra = (double)conc * ADAPTIVE_WINDOW_US / w->avg_run_us;
@@ -340,8 +348,18 @@ static void *dispatcher_main(void *arg) {
             }
         }
         int64_t next_timeout = check_timeouts(w, now);
+        if (w->n_stuck >= w->opts.concurrency) {
+            /* Every thread is stuck in a timed-out handler: give the claimed
+             * tasks back so that other workers can run them. */
+            sitq_task_ctx *c;
+            while ((c = sitq_ctx_list_pop(&w->ready))) {
+                push_release(w, c);
+                w->stats.released++;
+                sitq_ctx_free(c);
+            }
+        }
         size_t n_ready = w->ready.n;
-        size_t busy = n_ready + w->n_exec_running;
+        size_t busy = n_ready + w->n_exec_running - (size_t)w->n_stuck;
         size_t cap_now = current_capacity(w);
         size_t room = stopping || !d.claimed || busy >= cap_now ? 0 : cap_now - busy;
         int hb_due = now - d.last_hb >= w->heartbeat_us && (w->running.n + w->ready.n) > 0;
@@ -393,10 +411,13 @@ static void *dispatcher_main(void *arg) {
             cy.claim_max = want_claim ? room : 0;
             cy.claimed = d.claimed;
             sitq_time_us lease_until = sitq_now_us() + w->lease_us;
-            sitq_code rc = b->ops->cycle(b, &cy, NULL);
+            sitq_error cerr;
+            sitq_code rc = b->ops->cycle(b, &cy, &cerr);
             pthread_mutex_lock(&w->mu);
             w->stats.commits++;
             if (rc != SITQ_OK) {
+                w->stats.errors++;
+                memcpy(w->stats.last_error, cerr.message, sizeof w->stats.last_error);
                 /* Nothing was committed: keep completions and releases for
                  * the next cycle, and back off briefly. */
                 for (size_t i = 0; i < n_comps; i++) sitq_worker_push_done(w, &comps[i]);

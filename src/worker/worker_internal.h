@@ -30,6 +30,7 @@ struct sitq_task_ctx {
     int in_executor;      /* counted in n_exec_running */
     void *value;
     size_t value_len;
+    size_t result_too_big; /* bytes of a refused oversized result, or 0 */
     char *error;
     char *traceback;
     struct sitq_task_ctx *prev, *next; /* ready FIFO or running list */
@@ -70,6 +71,7 @@ struct sitq_worker {
     double avg_run_us;           /* moving average of handler time; under mu */
     int64_t done_since_us;       /* monotonic time of the oldest pending completion */
     int claim_wake_sent;         /* an executor already asked for a batch claim */
+    int n_stuck;                 /* handler threads still in a timed-out handler */
 };
 
 /* ctx.c */
@@ -81,7 +83,8 @@ void sitq_ctx_list_remove(ctx_list *l, sitq_task_ctx *c);
 /* Run the handler and turn its outcome into a completion (moves buffers). */
 void sitq_ctx_run(sitq_task_ctx *ctx, sitq_completion *out);
 /* Grace after a timeout before the attempt is recorded failed without the
- * handler: 10% of the timeout, within 0.5..5 s (microseconds). */
+ * handler: the worker's timeout_grace_s, or by default 10% of the timeout,
+ * within 0.5..5 s (microseconds). */
 int64_t sitq_ctx_grace_us(const sitq_task_ctx *ctx);
 /* The timeout message of an attempt, "timed out after S s (attempt N)". */
 void sitq_ctx_timeout_message(const sitq_task_ctx *ctx, char *buf, size_t n);

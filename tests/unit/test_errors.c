@@ -2,6 +2,8 @@
  * the documented code and fills sitq_error with the same code and a message. */
 #include "helpers.h"
 
+#include <sys/stat.h>
+
 #include <fcntl.h>
 #include <math.h>
 #include <sqlite3.h>
@@ -77,6 +79,35 @@ static void test_backend_open_errors(void **state)
 
 /* A file made by another sitq version: SITQ_ESCHEMA. The version marker is
  * the engine's sitq_meta.schema_version row (implementation detail). */
+/* create = 0 opens only an existing sitq database and changes no other file. */
+static void test_open_existing_only(void **state)
+{
+    tq_env *e = TQ_ENV(state);
+    sitq_sqlite_options o;
+    sitq_sqlite_options_init(&o);
+    assert_int_equal(o.create, 1);
+    o.create = 0;
+    sitq_backend *b = NULL;
+    TQ_ERR(SITQ_ESTORAGE, sitq_backend_open_sqlite(e->path, &o, &b, &tq_err)); /* missing */
+    assert_null(b);
+    assert_int_equal(access(e->path, F_OK), -1); /* and not created */
+    FILE *f = fopen(e->path, "w"); /* an empty file: not a sitq database */
+    assert_non_null(f);
+    fclose(f);
+    TQ_ERR(SITQ_ESCHEMA, sitq_backend_open_sqlite(e->path, &o, &b, &tq_err));
+    struct stat st;
+    assert_int_equal(stat(e->path, &st), 0);
+    assert_int_equal(st.st_size, 0); /* untouched */
+    o.create = 1;
+    TQ_OK(sitq_backend_open_sqlite(e->path, &o, &b, &tq_err)); /* creates the schema */
+    sitq_backend_close(b);
+    o.create = 0;
+    TQ_OK(sitq_backend_open_sqlite(e->path, &o, &b, &tq_err)); /* now it is one */
+    sitq_backend_close(b);
+    o.create = 2;
+    TQ_ERR(SITQ_EINVAL, sitq_backend_open_sqlite(e->path, &o, &b, &tq_err));
+}
+
 static void test_schema_mismatch(void **state)
 {
     tq_env *e = TQ_ENV(state);
@@ -493,6 +524,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_backend_open_errors, tq_setup_dir, tq_teardown),
+        cmocka_unit_test_setup_teardown(test_open_existing_only, tq_setup_dir, tq_teardown),
         cmocka_unit_test_setup_teardown(test_schema_mismatch, tq_setup_dir, tq_teardown),
         cmocka_unit_test_setup_teardown(test_queue_open_errors, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_enqueue_errors, tq_setup, tq_teardown),

@@ -221,6 +221,53 @@ static int h_ignore_timeout(sitq_task_ctx *ctx, const void *p, size_t n, void *u
     return 0;
 }
 
+/* A handler that never returns until released by the test. */
+static atomic_int stuck_release;
+static int h_stuck(sitq_task_ctx *ctx, const void *p, size_t n, void *ud)
+{
+    (void)ctx;
+    (void)p;
+    (void)n;
+    (void)ud;
+    while (!atomic_load(&stuck_release))
+        tq_sleep_ms(5);
+    return 0;
+}
+
+/* When every handler thread is stuck past a timeout, the worker claims
+ * nothing more and gives back what it had claimed, so that another worker
+ * runs it (nothing stays "running" behind a stuck thread). */
+static void test_stuck_thread_releases_claims(void **state)
+{
+    sitq_queue *q = TQ_ENV(state)->queue;
+    atomic_store(&stuck_release, 0);
+    sitq_worker *w = tq_worker_new(q, 1, 4, "stuck", h_stuck, NULL);
+    TQ_OK(sitq_worker_register(w, "ok", tq_h_echo, NULL, &tq_err));
+    sitq_task_options o;
+    sitq_task_options_init(&o);
+    o.timeout_s = 0.1;
+    sitq_task_id stuck = tq_enqueue(q, "stuck", &o);
+    TQ_OK(sitq_worker_start(w, &tq_err));
+    sitq_result *r = tq_wait_done(q, stuck, 10);
+    assert_int_equal(r->status, SITQ_FAILED);
+    sitq_result_free(r);
+    sitq_task_id later[3];
+    for (int i = 0; i < 3; i++) later[i] = tq_enqueue(q, "ok", NULL);
+    tq_sleep_ms(300); /* several dispatcher cycles */
+    for (int i = 0; i < 3; i++) assert_int_equal(tq_status(q, later[i]), SITQ_QUEUED);
+    /* another worker runs them */
+    sitq_worker *w2 = tq_worker_new(q, 1, 0, "ok", tq_h_echo, NULL);
+    TQ_OK(sitq_worker_start(w2, &tq_err));
+    for (int i = 0; i < 3; i++) {
+        r = tq_wait_done(q, later[i], 10);
+        assert_int_equal(r->status, SITQ_SUCCEEDED);
+        sitq_result_free(r);
+    }
+    sitq_worker_free(w2);
+    atomic_store(&stuck_release, 1);
+    sitq_worker_free(w);
+}
+
 /* "at the limit the attempt fails with a timeout error": not when the
  * handler eventually returns, and its late success is not recorded. */
 static void test_timeout_handler_ignores_flag(void **state)
@@ -680,6 +727,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_process_task, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_process_task_running_elsewhere, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_wait, tq_setup, tq_teardown),
+        cmocka_unit_test_setup_teardown(test_stuck_thread_releases_claims, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_list, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_purge, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_stats_and_queue_isolation, tq_setup, tq_teardown),

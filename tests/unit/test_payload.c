@@ -459,10 +459,42 @@ static void test_reopen_durable(void **state)
     sitq_queue_close(qa);
 }
 
+/* A handler returning more than SITQ_BLOB_MAX bytes: the setter refuses it,
+ * and the attempt fails with a message even though the handler returns 0. */
+static int h_oversized(sitq_task_ctx *ctx, const void *p, size_t n, void *ud)
+{
+    (void)p;
+    (void)n;
+    int *codes = ud;
+    char *buf = malloc(16);
+    codes[0] = sitq_ctx_take_result(ctx, buf, (size_t)SITQ_BLOB_MAX + 1); /* frees buf */
+    codes[1] = sitq_ctx_set_result(ctx, "x", (size_t)SITQ_BLOB_MAX + 1);
+    return 0;
+}
+
+static void test_oversized_result_fails(void **state)
+{
+    sitq_queue *q = TQ_ENV(state)->queue;
+    int codes[2] = {-1, -1};
+    sitq_worker *w = tq_worker_new(q, 1, 0, "big", h_oversized, codes);
+    sitq_task_id id = tq_enqueue(q, "big", NULL);
+    sitq_result *r = NULL;
+    TQ_OK(sitq_worker_process_task(w, id, &r, &tq_err));
+    assert_int_equal(codes[0], SITQ_EINVAL);
+    assert_int_equal(codes[1], SITQ_EINVAL);
+    assert_int_equal(r->status, SITQ_FAILED);
+    assert_null(r->value);
+    assert_non_null(r->error);
+    assert_non_null(strstr(r->error, "exceeds"));
+    sitq_result_free(r);
+    sitq_worker_free(w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_payload_round_trip, tq_setup, tq_teardown),
+        cmocka_unit_test_setup_teardown(test_oversized_result_fails, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_big_payload_through_handler, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_result_error_traceback, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_times_and_fields, tq_setup, tq_teardown),

@@ -80,7 +80,8 @@ sitq_code sq_exec(sq_conn *c, sqlite3_stmt *st, sitq_error *err, const char *wha
 
 /* Bind text/blob without copying: the caller keeps them alive until reset. */
 void sq_bind_text(sqlite3_stmt *st, int i, const char *s);
-void sq_bind_blob(sqlite3_stmt *st, int i, const void *p, size_t n);
+/* sq_bind_blob returns SQLite's code (SQLITE_TOOBIG past the blob limit). */
+int sq_bind_blob(sqlite3_stmt *st, int i, const void *p, size_t n);
 
 /* Column helpers returning malloc'd copies (NULL for SQL NULL). */
 char *sq_col_text(sqlite3_stmt *st, int i);

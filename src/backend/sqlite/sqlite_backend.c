@@ -61,10 +61,10 @@ void sq_bind_text(sqlite3_stmt *st, int i, const char *s) {
     else sqlite3_bind_null(st, i);
 }
 
-void sq_bind_blob(sqlite3_stmt *st, int i, const void *p, size_t n) {
-    if (p) sqlite3_bind_blob64(st, i, p, (sqlite3_uint64)n, SQLITE_STATIC);
-    else if (n == 0) sqlite3_bind_zeroblob(st, i, 0);
-    else sqlite3_bind_null(st, i);
+int sq_bind_blob(sqlite3_stmt *st, int i, const void *p, size_t n) {
+    if (p) return sqlite3_bind_blob64(st, i, p, (sqlite3_uint64)n, SQLITE_STATIC);
+    if (n == 0) return sqlite3_bind_zeroblob(st, i, 0);
+    return sqlite3_bind_null(st, i);
 }
 
 char *sq_col_text(sqlite3_stmt *st, int i) {
@@ -127,12 +127,35 @@ static sitq_code conn_pragma(sq_conn *c, const char *sql, sitq_error *err) {
     return SITQ_OK;
 }
 
+/* With create = 0: refuse a file without the sitq tables before anything
+ * (even a pragma) could change it. */
+static sitq_code require_sitq_schema(sq_backend *b, sq_conn *c, sitq_error *err) {
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(c->db,
+                           "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND "
+                           "name IN ('sitq_tasks', 'sitq_meta')",
+                           -1, &st, NULL) != SQLITE_OK)
+        return sitq_fail(err, SITQ_ESTORAGE, "cannot read database %s: %s", b->path,
+                         sqlite3_errmsg(c->db));
+    int rc = sqlite3_step(st);
+    int n = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+    sitq_code code = SITQ_OK;
+    if (rc != SQLITE_ROW)
+        code = sitq_fail(err, SITQ_ESTORAGE, "cannot read database %s: %s", b->path,
+                         sqlite3_errmsg(c->db));
+    else if (n != 2)
+        code = sitq_fail(err, SITQ_ESCHEMA, "%s is not a sitq database (no sitq tables)", b->path);
+    sqlite3_finalize(st);
+    return code;
+}
+
 static sitq_code conn_open(sq_backend *b, sq_conn *c, int readonly, sitq_error *err) {
     memset(c, 0, sizeof *c);
     c->busy_timeout_ms = b->opts.busy_timeout_ms;
     /* NOMUTEX: each connection is used by one thread at a time (we lock). */
     int flags = SQLITE_OPEN_NOMUTEX |
-                (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+                (readonly ? SQLITE_OPEN_READONLY
+                          : SQLITE_OPEN_READWRITE | (b->opts.create ? SQLITE_OPEN_CREATE : 0));
     if (sqlite3_open_v2(b->path, &c->db, flags, NULL) != SQLITE_OK) {
         sitq_code rc = sitq_fail(err, SITQ_ESTORAGE, "cannot open database %s: %s", b->path,
                                  c->db ? sqlite3_errmsg(c->db) : "out of memory");
@@ -144,7 +167,9 @@ static sitq_code conn_open(sq_backend *b, sq_conn *c, int readonly, sitq_error *
     static const char *const sync_sql[] = {
         "PRAGMA synchronous=OFF", "PRAGMA synchronous=NORMAL", "PRAGMA synchronous=FULL",
         "PRAGMA synchronous=EXTRA"};
-    sitq_code rc = conn_pragma(c, sync_sql[b->opts.synchronous], err);
+    sitq_code rc = SITQ_OK;
+    if (!readonly && !b->opts.create) rc = require_sitq_schema(b, c, err);
+    if (!rc) rc = conn_pragma(c, sync_sql[b->opts.synchronous], err);
     if (!rc) rc = conn_pragma(c, "PRAGMA temp_store=MEMORY", err);
     if (!rc && !readonly) {
         int mem = strcmp(b->path, ":memory:") == 0;
@@ -197,6 +222,8 @@ sitq_code sitq_backend_open_sqlite(const char *path, const sitq_sqlite_options *
     if (o.busy_timeout_ms < 0)
         return sitq_fail(err, SITQ_EINVAL, "options.busy_timeout_ms must be >= 0, got %d",
                          o.busy_timeout_ms);
+    if (o.create != 0 && o.create != 1)
+        return sitq_fail(err, SITQ_EINVAL, "options.create must be 0 or 1, got %d", o.create);
     if (o.reader_connections < 0 || o.reader_connections > 64)
         return sitq_fail(err, SITQ_EINVAL, "options.reader_connections must be 0..64, got %d",
                          o.reader_connections);

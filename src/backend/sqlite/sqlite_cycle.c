@@ -19,7 +19,9 @@ static sitq_code apply_success(sq_conn *c, sitq_completion *k, size_t *n_finishe
     if (!st) return SITQ_ESTORAGE;
     sqlite3_bind_int64(st, 1, k->id);
     sqlite3_bind_int64(st, 2, k->lease_token);
-    if (k->value) sq_bind_blob(st, 3, k->value, k->value_len);
+    if (k->value && sq_bind_blob(st, 3, k->value, k->value_len) != SQLITE_OK)
+        return sitq_fail(err, SITQ_ESTORAGE, "task %lld: its result of %zu bytes cannot be stored",
+                         (long long)k->id, k->value_len);
     sqlite3_bind_int64(st, 4, k->finished_at_us);
     sitq_code rc = sq_exec(c, st, err, "recording a success");
     if (rc) return rc;

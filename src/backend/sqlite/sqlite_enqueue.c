@@ -111,7 +111,9 @@ static sitq_code enqueue_one(sq_conn *c, const char *queue, const sitq_task_spec
     if (!code) {
         sq_bind_text(st, 1, queue);
         sq_bind_text(st, 2, s->function);
-        sq_bind_blob(st, 3, s->payload, s->payload_len);
+        if (sq_bind_blob(st, 3, s->payload, s->payload_len) != SQLITE_OK)
+            code = sitq_fail(err, SITQ_EINVAL, "%spayload of %zu bytes cannot be stored", where,
+                             s->payload_len);
         sqlite3_bind_int(st, 4, state);
         sqlite3_bind_int(st, 5, o->priority);
         sqlite3_bind_int64(st, 6, run_at);
@@ -128,7 +130,7 @@ static sitq_code enqueue_one(sq_conn *c, const char *queue, const sitq_task_spec
             sqlite3_bind_int64(st, 16, now);
         }
         sqlite3_bind_int64(st, 17, *next_id);
-        code = sq_exec(c, st, err, "inserting a task");
+        if (!code) code = sq_exec(c, st, err, "inserting a task");
         if (!code) ids[idx] = (*next_id)++;
     }
     for (size_t k = 0; k < n_deps && !code; k++) {
