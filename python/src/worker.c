@@ -46,11 +46,14 @@ static int worker_init(SitqWorkerObject *self, PyObject *args, PyObject *kwds)
             sitqpy_invalid("concurrency must be an int 1..1024, got %.100s", Py_TYPE(conc)->tp_name);
             return -1;
         }
-        long v = PyLong_AsLong(conc);
-        if (v == -1 && PyErr_Occurred())
-            PyErr_Clear();
-        if (v < 1 || v > 1024) {
-            sitqpy_invalid("concurrency must be 1..1024 (handler threads), got %ld", v);
+        int overflow = 0;
+        long v = PyLong_AsLongAndOverflow(conc, &overflow);
+        if (overflow || v < 1 || v > 1024) {
+            if (overflow)
+                sitqpy_invalid("concurrency must be 1..1024 (handler threads), got an int "
+                               "beyond the machine's range");
+            else
+                sitqpy_invalid("concurrency must be 1..1024 (handler threads), got %ld", v);
             return -1;
         }
         opts.concurrency = (int)v;
@@ -61,11 +64,13 @@ static int worker_init(SitqWorkerObject *self, PyObject *args, PyObject *kwds)
                            Py_TYPE(prefetch)->tp_name);
             return -1;
         }
-        long v = PyLong_AsLong(prefetch);
-        if (v == -1 && PyErr_Occurred())
-            PyErr_Clear();
-        if (v < 0 || v > 65536) {
-            sitqpy_invalid("prefetch must be 0..65536, got %ld", v);
+        int overflow = 0;
+        long v = PyLong_AsLongAndOverflow(prefetch, &overflow);
+        if (overflow || v < 0 || v > 65536) {
+            if (overflow)
+                sitqpy_invalid("prefetch must be 0..65536, got an int beyond the machine's range");
+            else
+                sitqpy_invalid("prefetch must be 0..65536, got %ld", v);
             return -1;
         }
         opts.prefetch = (int)v;
