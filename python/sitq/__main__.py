@@ -94,6 +94,10 @@ def _run_one(args):
     except KeyboardInterrupt:
         pass
     finally:
+        # A second SIGTERM/SIGINT during the graceful stop is not an error:
+        # ignore it and let the running tasks finish and be recorded.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         worker.stop()
     _log(args, "stopped")
     return 0

@@ -43,10 +43,13 @@ static const char *const schema_sql =
      * tasks 40%). Ready tasks are indexed in claim order; running, waiting,
      * failed and cancelled ones by queue, for lease recovery, counts and
      * lists; succeeded ones are only counted, in sitq_counts. */
+    /* (state is repeated in the keys so that counts read the index only) */
     "CREATE INDEX IF NOT EXISTS sitq_tasks_ready"
-    " ON sitq_tasks(queue, priority DESC, run_at_us, id) WHERE state = 0;"
-    "CREATE INDEX IF NOT EXISTS sitq_tasks_running ON sitq_tasks(queue, id) WHERE state = 3;"
-    "CREATE INDEX IF NOT EXISTS sitq_tasks_waiting ON sitq_tasks(queue, id) WHERE state = 1;"
+    " ON sitq_tasks(queue, priority DESC, run_at_us, id, state) WHERE state = 0;"
+    "CREATE INDEX IF NOT EXISTS sitq_tasks_running ON sitq_tasks(queue, state, id)"
+    " WHERE state = 3;"
+    "CREATE INDEX IF NOT EXISTS sitq_tasks_waiting ON sitq_tasks(queue, state, id)"
+    " WHERE state = 1;"
     "CREATE INDEX IF NOT EXISTS sitq_tasks_failed ON sitq_tasks(queue, state, id)"
     " WHERE state IN (5, 6);"
     "CREATE UNIQUE INDEX IF NOT EXISTS sitq_tasks_unique ON sitq_tasks(queue, unique_key)"
