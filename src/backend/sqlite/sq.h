@@ -88,7 +88,9 @@ char *sq_col_text(sqlite3_stmt *st, int i);
 void *sq_col_blob(sqlite3_stmt *st, int i, size_t *len);
 
 /* Dependency resolution inside a write transaction (sqlite_deps.c). */
-sitq_code sq_resolve_dependents(sq_conn *c, sitq_task_id id, sitq_time_us now, sitq_error *err);
+/* ids_json: a JSON array of the ids of tasks that just succeeded. */
+sitq_code sq_resolve_dependents(sq_conn *c, const char *ids_json, sitq_time_us now,
+                                sitq_error *err);
 sitq_code sq_fail_dependents(sq_conn *c, sitq_task_id id, int cancelled, sitq_time_us now,
                              size_t *n_failed, sitq_error *err);
 

@@ -5,10 +5,11 @@
 
 #include <stdio.h>
 
-sitq_code sq_resolve_dependents(sq_conn *c, sitq_task_id id, sitq_time_us now, sitq_error *err) {
+sitq_code sq_resolve_dependents(sq_conn *c, const char *ids_json, sitq_time_us now,
+                                sitq_error *err) {
     sqlite3_stmt *st = sq_stmt(c, ST_RESOLVE, err);
     if (!st) return SITQ_ESTORAGE;
-    sqlite3_bind_int64(st, 1, id);
+    sq_bind_text(st, 1, ids_json);
     sqlite3_bind_int64(st, 2, now);
     return sq_exec(c, st, err, "releasing dependents");
 }

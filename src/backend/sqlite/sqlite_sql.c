@@ -60,11 +60,16 @@ const char *const sq_sql[ST_COUNT] = {
     [ST_SUCCEED] = "UPDATE sitq_tasks SET state = 4, result = ?3, error = NULL, traceback = NULL, "
                    "finished_at_us = ?4, lease_token = NULL, lease_until_us = NULL "
                    "WHERE id = ?1 AND state = 3 AND lease_token = ?2",
+    /* Dependents of the tasks that just succeeded (?1: a JSON array of their
+     * ids, one statement per commit): each loses as many pending
+     * dependencies as it has among them, and becomes ready at zero. */
     [ST_RESOLVE] =
-        "UPDATE sitq_tasks SET pending_deps = pending_deps - 1, "
-        "state = CASE WHEN pending_deps <= 1 THEN 0 ELSE 1 END, "
-        "run_at_us = CASE WHEN pending_deps <= 1 THEN MAX(run_at_us, ?2) ELSE run_at_us END "
-        "WHERE state = 1 AND id IN (SELECT task_id FROM sitq_deps WHERE depends_on = ?1)",
+        "WITH hit(task_id, n) AS (SELECT task_id, COUNT(*) FROM sitq_deps "
+        "WHERE depends_on IN (SELECT value FROM json_each(?1)) GROUP BY task_id) "
+        "UPDATE sitq_tasks SET pending_deps = pending_deps - hit.n, "
+        "state = CASE WHEN pending_deps - hit.n <= 0 THEN 0 ELSE 1 END, "
+        "run_at_us = CASE WHEN pending_deps - hit.n <= 0 THEN MAX(run_at_us, ?2) ELSE run_at_us END "
+        "FROM hit WHERE sitq_tasks.id = hit.task_id AND sitq_tasks.state = 1",
     [ST_FAIL_INFO] = "SELECT attempts, max_retries, backoff_base_us, backoff_cap_us, "
                      "backoff_jitter, cancel_requested FROM sitq_tasks "
                      "WHERE id = ?1 AND state = 3 AND lease_token = ?2",
