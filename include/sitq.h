@@ -196,8 +196,12 @@ typedef int64_t sitq_task_id;
 #define SITQ_DEFAULT_QUEUE "default"
 /** Longest queue name, function name, unique key or worker id, in bytes. */
 #define SITQ_NAME_MAX 255
-/** Largest payload or result, in bytes (SQLite's default blob limit). */
-#define SITQ_BLOB_MAX 1000000000u
+/**
+ * Largest payload, and largest payload + result of one task, in bytes.
+ * SQLite stores a task in one row of at most 1e9 bytes (its default
+ * SQLITE_MAX_LENGTH); 1 MB of that is kept for the other columns.
+ */
+#define SITQ_BLOB_MAX 999000000u
 
 /**
  * Open a named queue on a backend. Cheap: a queue is a name bound to a
@@ -478,15 +482,17 @@ sitq_code sitq_ctx_heartbeat(sitq_task_ctx *ctx, double progress, sitq_error *er
 /**
  * Set the result bytes (copied). Call at most once per attempt; a later call
  * replaces the earlier result. Returns SITQ_OK, SITQ_ENOMEM, or SITQ_EINVAL
- * for more than SITQ_BLOB_MAX bytes (the attempt then fails with an error
- * saying so, even if the handler returns 0: a result is never lost silently).
+ * when payload + result would exceed SITQ_BLOB_MAX bytes (the attempt then
+ * fails with an error saying so, even if the handler returns 0: a result is
+ * never lost silently).
  */
 sitq_code sitq_ctx_set_result(sitq_task_ctx *ctx, const void *data, size_t len);
 
 /**
  * Set the result to a buffer allocated with malloc, taking ownership of it
  * (no copy; sitq frees it, also on error). Returns SITQ_OK, or SITQ_EINVAL
- * for more than SITQ_BLOB_MAX bytes (as sitq_ctx_set_result).
+ * when payload + result would exceed SITQ_BLOB_MAX bytes (as
+ * sitq_ctx_set_result).
  */
 sitq_code sitq_ctx_take_result(sitq_task_ctx *ctx, void *malloced, size_t len);
 

@@ -49,8 +49,8 @@ static sitq_code check_spec(const sitq_task_spec *s, size_t i, size_t n, sitq_er
         return sitq_fail(err, SITQ_EINVAL, "%spayload is NULL but payload_len is %zu", what,
                          s->payload_len);
     if (s->payload_len > SITQ_BLOB_MAX)
-        return sitq_fail(err, SITQ_EINVAL, "%spayload_len %zu exceeds the 1e9-byte limit", what,
-                         s->payload_len);
+        return sitq_fail(err, SITQ_EINVAL, "%spayload_len %zu exceeds the %u-byte limit", what,
+                         s->payload_len, SITQ_BLOB_MAX);
     sitq_code rc = sitq_task_options_check(s->options, what, err);
     if (rc) return rc;
     if (s->n_depends_on_index > 0 && !s->depends_on_index)

@@ -106,8 +106,9 @@ void sitq_ctx_run(sitq_task_ctx *ctx, sitq_completion *out) {
     out->finished_at_us = sitq_now_us();
     out->ok = rc == 0;
     if (ctx->result_too_big) { /* never store a success without its result */
-        char msg[160];
-        snprintf(msg, sizeof msg, "the result of %zu bytes exceeds the %u-byte limit",
+        char msg[200];
+        snprintf(msg, sizeof msg,
+                 "the result of %zu bytes exceeds the limit: payload + result at most %u bytes",
                  ctx->result_too_big, SITQ_BLOB_MAX);
         free(ctx->error);
         ctx->error = strdup(msg);
@@ -141,6 +142,11 @@ int sitq_ctx_cancelled(const sitq_task_ctx *ctx) {
     return ctx ? atomic_load(&((sitq_task_ctx *)ctx)->cancel) : 0;
 }
 
+/* Bytes a result may have: the task's row holds its payload too. */
+static size_t result_room(const sitq_task_ctx *ctx) {
+    return ctx->t.payload_len >= SITQ_BLOB_MAX ? 0 : SITQ_BLOB_MAX - ctx->t.payload_len;
+}
+
 /* Remember that the handler tried to return an oversized result, so that the
  * attempt fails even if the handler ignores the error code. */
 static sitq_code result_too_big(sitq_task_ctx *ctx, size_t len) {
@@ -154,7 +160,7 @@ static sitq_code result_too_big(sitq_task_ctx *ctx, size_t len) {
 sitq_code sitq_ctx_set_result(sitq_task_ctx *ctx, const void *data, size_t len) {
     if (!ctx) return SITQ_EINVAL;
     if (!data && len > 0) return SITQ_EINVAL;
-    if (len > SITQ_BLOB_MAX) return result_too_big(ctx, len);
+    if (len > result_room(ctx)) return result_too_big(ctx, len);
     void *copy = malloc(len ? len : 1);
     if (!copy) return SITQ_ENOMEM;
     if (len) memcpy(copy, data, len);
@@ -168,7 +174,7 @@ sitq_code sitq_ctx_set_result(sitq_task_ctx *ctx, const void *data, size_t len) 
 sitq_code sitq_ctx_take_result(sitq_task_ctx *ctx, void *malloced, size_t len) {
     if (!ctx) return SITQ_EINVAL;
     if (!malloced && len > 0) return SITQ_EINVAL;
-    if (len > SITQ_BLOB_MAX) {
+    if (len > result_room(ctx)) {
         free(malloced);
         return result_too_big(ctx, len);
     }

@@ -422,6 +422,54 @@ static void test_batch_dependency_errors(void **state)
     sitq_worker_free(w);
 }
 
+/* Purge keeps a dependent's edge to a failed dependency it deletes, so the
+ * dependent can never be retried into running without it; the edge to a
+ * purged succeeded dependency is dropped (satisfied for good). */
+static void test_retry_after_dependency_purged(void **state)
+{
+    sitq_queue *q = TQ_ENV(state)->queue;
+    sitq_worker *w = tq_worker_new(q, 1, 0, "bad", tq_h_fail, NULL);
+    TQ_OK(sitq_worker_register(w, "ok", tq_h_echo, NULL, &tq_err));
+    sitq_task_id bad = tq_enqueue(q, "bad", NULL);
+    sitq_task_id good = tq_enqueue(q, "ok", NULL);
+    TQ_OK(sitq_worker_process_task(w, bad, NULL, &tq_err));
+    TQ_OK(sitq_worker_process_task(w, good, NULL, &tq_err));
+    tq_sleep_ms(400); /* the roots are older than what follows */
+    sitq_task_options o;
+    sitq_task_options_init(&o);
+    o.depends_on = &bad;
+    o.n_depends_on = 1;
+    sitq_task_id after_bad = tq_enqueue(q, "ok", &o); /* fails at once */
+    assert_int_equal(tq_status(q, after_bad), SITQ_FAILED);
+    o.depends_on = &good;
+    sitq_task_id after_good = tq_enqueue(q, "bad", &o); /* runs, fails by itself */
+    TQ_OK(sitq_worker_process_task(w, after_good, NULL, &tq_err));
+    assert_int_equal(tq_status(q, after_good), SITQ_FAILED);
+    /* purge the two roots only (the dependents finished later) */
+    int64_t purged = 0;
+    TQ_OK(sitq_purge(q, 0.3, &purged, &tq_err));
+    assert_int_equal(purged, 2);
+    TQ_ERR(SITQ_ESTATE, sitq_retry(q, after_bad, &tq_err));
+    assert_non_null(strstr(tq_err.message, tq_id_str(bad)));
+    assert_int_equal(tq_status(q, after_bad), SITQ_FAILED);
+    TQ_OK(sitq_retry(q, after_good, &tq_err)); /* its dependency had succeeded */
+    assert_int_equal(tq_status(q, after_good), SITQ_QUEUED);
+    sitq_worker_free(w);
+}
+
+/* A timeout below one microsecond is one microsecond, never "no timeout". */
+static void test_tiny_timeout_is_not_none(void **state)
+{
+    sitq_queue *q = TQ_ENV(state)->queue;
+    sitq_task_options o;
+    sitq_task_options_init(&o);
+    o.timeout_s = 1e-7;
+    sitq_task_id id = tq_enqueue(q, "f", &o);
+    sitq_result *r = tq_get(q, id);
+    assert_true(r->timeout_s > 0);
+    sitq_result_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -433,6 +481,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dependency_already_finished, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_chain_1000, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_batch_dependency_errors, tq_setup, tq_teardown),
+        cmocka_unit_test_setup_teardown(test_retry_after_dependency_purged, tq_setup, tq_teardown),
+        cmocka_unit_test_setup_teardown(test_tiny_timeout_is_not_none, tq_setup, tq_teardown),
     };
     return cmocka_run_group_tests_name("deps", tests, NULL, NULL);
 }

@@ -490,11 +490,46 @@ static void test_oversized_result_fails(void **state)
     sitq_worker_free(w);
 }
 
+/* Payload + result share one row: a result that fits alone but not with
+ * the payload fails the attempt with a message; the worker goes on. */
+static int h_row_too_big(sitq_task_ctx *ctx, const void *p, size_t n, void *ud)
+{
+    (void)p;
+    (void)ud;
+    char *buf = malloc(16);
+    /* a fake length: the library must refuse it without reading the buffer */
+    return sitq_ctx_take_result(ctx, buf, (size_t)SITQ_BLOB_MAX - n + 1) == SITQ_OK ? 0 : 0;
+}
+
+static void test_result_too_big_for_row(void **state)
+{
+    sitq_queue *q = TQ_ENV(state)->queue;
+    size_t n = 4u << 20;
+    char *payload = calloc(1, n);
+    assert_non_null(payload);
+    sitq_task_id id = 0;
+    TQ_OK(sitq_enqueue(q, "row", payload, n, NULL, &id, &tq_err));
+    free(payload);
+    sitq_worker *w = tq_worker_new(q, 1, 0, "row", h_row_too_big, NULL);
+    TQ_OK(sitq_worker_register(w, "ok", tq_h_echo, NULL, &tq_err));
+    sitq_result *r = NULL;
+    TQ_OK(sitq_worker_process_task(w, id, &r, &tq_err));
+    assert_int_equal(r->status, SITQ_FAILED);
+    assert_non_null(strstr(r->error, "exceeds"));
+    sitq_result_free(r);
+    sitq_task_id next = tq_enqueue(q, "ok", NULL);
+    TQ_OK(sitq_worker_process_task(w, next, &r, &tq_err));
+    assert_int_equal(r->status, SITQ_SUCCEEDED);
+    sitq_result_free(r);
+    sitq_worker_free(w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_payload_round_trip, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_oversized_result_fails, tq_setup, tq_teardown),
+        cmocka_unit_test_setup_teardown(test_result_too_big_for_row, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_big_payload_through_handler, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_result_error_traceback, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_times_and_fields, tq_setup, tq_teardown),

@@ -13,6 +13,25 @@ static int64_t new_lease_token(void) {
     return t ? t : 1;
 }
 
+static sitq_code apply_failure(sq_conn *c, sitq_completion *k, size_t *n_finished,
+                               sitq_error *err);
+
+/* A success whose result SQLite refuses (too big for the row) becomes a
+ * failed attempt: one task's result must never block the group's commit. */
+static sitq_code success_not_storable(sq_conn *c, sitq_completion *k, size_t *n_finished,
+                                      sitq_error *err) {
+    char msg[256];
+    snprintf(msg, sizeof msg, "the result of %zu bytes could not be stored: %s", k->value_len,
+             sqlite3_errmsg(c->db));
+    free(k->value);
+    k->value = NULL;
+    k->value_len = 0;
+    free(k->error);
+    k->error = strdup(msg);
+    k->ok = 0;
+    return apply_failure(c, k, n_finished, err);
+}
+
 static sitq_code apply_success(sq_conn *c, sitq_completion *k, size_t *n_finished,
                                int64_t *n_succeeded, sitq_error *err) {
     /* Dependents are released for the whole group at once: resolve_group. */
@@ -20,12 +39,15 @@ static sitq_code apply_success(sq_conn *c, sitq_completion *k, size_t *n_finishe
     if (!st) return SITQ_ESTORAGE;
     sqlite3_bind_int64(st, 1, k->id);
     sqlite3_bind_int64(st, 2, k->lease_token);
-    if (k->value && sq_bind_blob(st, 3, k->value, k->value_len) != SQLITE_OK)
-        return sitq_fail(err, SITQ_ESTORAGE, "task %lld: its result of %zu bytes cannot be stored",
-                         (long long)k->id, k->value_len);
+    if (k->value && sq_bind_blob(st, 3, k->value, k->value_len) != SQLITE_OK) {
+        sqlite3_reset(st);
+        return success_not_storable(c, k, n_finished, err);
+    }
     sqlite3_bind_int64(st, 4, k->finished_at_us);
-    sitq_code rc = sq_exec(c, st, err, "recording a success");
-    if (rc) return rc;
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_TOOBIG) return success_not_storable(c, k, n_finished, err);
+    if (rc != SQLITE_DONE) return sq_fail(c, err, "recording a success");
     k->applied = sqlite3_changes(c->db) == 1;
     if (!k->applied) return SITQ_OK; /* lease lost: a newer attempt owns the task */
     (*n_finished)++;

@@ -121,7 +121,10 @@ static sitq_code enqueue_one(sq_conn *c, const char *queue, const sitq_task_spec
         sqlite3_bind_int64(st, 8, sitq_seconds_to_us(o->backoff_base_s));
         sqlite3_bind_int64(st, 9, sitq_seconds_to_us(o->backoff_cap_s));
         sqlite3_bind_double(st, 10, o->backoff_jitter);
-        sqlite3_bind_int64(st, 11, sitq_seconds_to_us(o->timeout_s));
+        /* A timeout under 1 us is 1 us, not 0 (which would mean none). */
+        int64_t timeout_us = sitq_seconds_to_us(o->timeout_s);
+        if (o->timeout_s > 0 && timeout_us < 1) timeout_us = 1;
+        sqlite3_bind_int64(st, 11, timeout_us);
         sqlite3_bind_int64(st, 12, failed_dep ? 0 : pending);
         sq_bind_text(st, 13, failed_dep ? NULL : o->unique_key);
         sqlite3_bind_int64(st, 14, now);
@@ -131,6 +134,9 @@ static sitq_code enqueue_one(sq_conn *c, const char *queue, const sitq_task_spec
         }
         sqlite3_bind_int64(st, 17, *next_id);
         if (!code) code = sq_exec(c, st, err, "inserting a task");
+        if (code == SITQ_ESTORAGE && sqlite3_errcode(c->db) == SQLITE_TOOBIG)
+            code = sitq_fail(err, SITQ_EINVAL, "%spayload of %zu bytes is too big to store",
+                             where, s->payload_len);
         if (!code) ids[idx] = (*next_id)++;
     }
     for (size_t k = 0; k < n_deps && !code; k++) {

@@ -80,8 +80,8 @@ sitq_code sq_retry(sitq_backend *base, const char *queue, sitq_task_id id, sitq_
     }
     if (!rc && bad_dep)
         rc = sitq_fail(err, SITQ_ESTATE,
-                       "task %lld depends on task %lld, which failed or was cancelled: retry "
-                       "that one first",
+                       "task %lld depends on task %lld, which failed or was cancelled (or was "
+                       "purged after that): retry that one first",
                        (long long)id, (long long)bad_dep);
     if (!rc) {
         sqlite3_stmt *st = sq_stmt(c, ST_RETRY_SET, err);
@@ -116,9 +116,10 @@ static sitq_code purge_window(sq_backend *b, const char *queue, sitq_time_us bef
     sq_conn *c = &b->writer;
     sitq_code rc = sq_write_begin(b, err);
     if (rc) return rc;
-    static const sq_stmt_id ids[] = {ST_PURGE_DEPS, ST_PURGE_SUCCEEDED, ST_PURGE_DEAD};
+    static const sq_stmt_id ids[] = {ST_PURGE_DEPS, ST_PURGE_DEP_EDGES, ST_PURGE_SUCCEEDED,
+                                     ST_PURGE_DEAD};
     int64_t succeeded = 0;
-    for (int i = 0; i < 3 && !rc; i++) {
+    for (int i = 0; i < 4 && !rc; i++) {
         sqlite3_stmt *st = sq_stmt(c, ids[i], err);
         if (!st) {
             rc = SITQ_ESTORAGE;
@@ -130,7 +131,8 @@ static sitq_code purge_window(sq_backend *b, const char *queue, sitq_time_us bef
         sqlite3_bind_int64(st, 4, hi);
         rc = sq_exec(c, st, err, "purging finished tasks");
         if (!rc && ids[i] == ST_PURGE_SUCCEEDED) succeeded = sqlite3_changes64(c->db);
-        if (!rc && ids[i] != ST_PURGE_DEPS) *purged += sqlite3_changes64(c->db);
+        if (!rc && (ids[i] == ST_PURGE_SUCCEEDED || ids[i] == ST_PURGE_DEAD))
+            *purged += sqlite3_changes64(c->db);
     }
     if (!rc && succeeded) {
         sqlite3_stmt *st = sq_stmt(c, ST_COUNT_SUCCEEDED, err);

@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#define SCHEMA_VERSION "1"
+#define SCHEMA_VERSION "2" /* 2: sitq_counts, id_floor, lean partial indexes */
 
 static const char *const schema_sql =
     "CREATE TABLE IF NOT EXISTS sitq_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"

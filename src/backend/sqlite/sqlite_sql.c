@@ -93,9 +93,13 @@ const char *const sq_sql[ST_COUNT] = {
                        "LIMIT 1000",
     [ST_SET_CANCEL_FLAG] = "UPDATE sitq_tasks SET cancel_requested = 1 WHERE id = ?1",
 
-    [ST_RETRY_DEPS] = "SELECT COALESCE(SUM(t.state <> 4), 0), "
-                      "MIN(CASE WHEN t.state IN (5, 6) THEN t.id END) "
-                      "FROM sitq_deps d JOIN sitq_tasks t ON t.id = d.depends_on WHERE d.task_id = ?1",
+    /* A dependency edge whose task is gone was purged after it failed or
+     * was cancelled (purge drops the edges of succeeded ones): it can never
+     * be satisfied, so it blocks a retry like a failed dependency. */
+    [ST_RETRY_DEPS] = "SELECT COALESCE(SUM(t.state IS NOT 4), 0), "
+                      "MIN(CASE WHEN t.id IS NULL OR t.state IN (5, 6) THEN d.depends_on END) "
+                      "FROM sitq_deps d LEFT JOIN sitq_tasks t ON t.id = d.depends_on "
+                      "WHERE d.task_id = ?1",
     [ST_RETRY_SET] = "UPDATE sitq_tasks SET state = ?2, pending_deps = ?3, attempts = 0, "
                      "result = NULL, error = NULL, traceback = NULL, started_at_us = NULL, "
                      "finished_at_us = NULL, run_at_us = ?4, cancel_requested = 0, progress = NULL, "
@@ -141,6 +145,10 @@ const char *const sq_sql[ST_COUNT] = {
     [ST_PURGE_DEPS] = "DELETE FROM sitq_deps WHERE task_id IN (SELECT id FROM sitq_tasks "
                       "WHERE id BETWEEN ?3 AND ?4 AND queue = ?1 AND state IN (4, 5, 6) "
                       "AND finished_at_us < ?2)",
+    /* Edges to purged succeeded tasks are satisfied for good: drop them. */
+    [ST_PURGE_DEP_EDGES] = "DELETE FROM sitq_deps WHERE depends_on IN (SELECT id FROM sitq_tasks "
+                           "WHERE id BETWEEN ?3 AND ?4 AND queue = ?1 AND state = 4 "
+                           "AND finished_at_us < ?2)",
     [ST_PURGE_SUCCEEDED] = "DELETE FROM sitq_tasks WHERE id BETWEEN ?3 AND ?4 AND queue = ?1 "
                            "AND state = 4 AND finished_at_us < ?2",
     [ST_PURGE_DEAD] = "DELETE FROM sitq_tasks WHERE id BETWEEN ?3 AND ?4 AND queue = ?1 "
