@@ -164,6 +164,72 @@ static int result_text(sitq_task_ctx *ctx, const char *text)
 
 #define CANCEL_CHECK_ROWS 4096
 
+/* 1 when rows is a multiple of CANCEL_CHECK_ROWS and the task was cancelled. */
+static int cancel_due(sitq_task_ctx *ctx, long long rows)
+{
+    return rows % CANCEL_CHECK_ROWS == 0 && sitq_ctx_cancelled(ctx);
+}
+
+/* fail(ctx, "<stage>: cancelled") when cancel_due, else 0. */
+static int check_cancel(sitq_task_ctx *ctx, const char *stage, long long rows)
+{
+    return cancel_due(ctx, rows) ? fail(ctx, "%s: cancelled", stage) : 0;
+}
+
+/*
+ * End a stage's row loop: report a read error of r (got < 0), commit o (when
+ * not NULL) if all went well, then release o, f and r. Returns the final rc.
+ */
+static int rows_done(sitq_task_ctx *ctx, const char *stage, int rc, int got, const char *in,
+                     csv_reader *r, csv_fields *f, outfile *o)
+{
+    if (rc == 0 && got < 0)
+        rc = fail(ctx, "%s: %s: %s", stage, in, csv_reader_error(r));
+    if (o) {
+        if (rc == 0)
+            rc = out_commit(o, ctx);
+        out_abort(o);
+    }
+    csv_fields_free(f);
+    csv_close(r);
+    return rc;
+}
+
+/* Size of the input/output path buffers of the chain stages. */
+#define STAGE_PATH 4096
+
+/* Read input= and output= of a chain payload (STAGE_PATH bytes each) or fail. */
+static int stage_paths(sitq_task_ctx *ctx, const char *stage, const void *payload, size_t len,
+                       char *in, char *outp)
+{
+    if (kv_get(payload, len, "input", in, STAGE_PATH) != 0 ||
+        kv_get(payload, len, "output", outp, STAGE_PATH) != 0)
+        return fail(ctx, "%s: payload needs input= and output=", stage);
+    return 0;
+}
+
+/* Open the CSV file in into *r, or fail with "<stage>: <reason>". */
+static int stage_open(sitq_task_ctx *ctx, const char *stage, const char *in, csv_reader **r)
+{
+    char msg[600];
+    *r = csv_open(in, msg, sizeof msg);
+    if (!*r)
+        return fail(ctx, "%s: %s", stage, msg);
+    return 0;
+}
+
+/* result_text of a printf-formatted "key=value\n..." text (under 256 bytes). */
+__attribute__((format(printf, 2, 3))) static int result_printf(sitq_task_ctx *ctx,
+                                                               const char *fmt, ...)
+{
+    char res[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(res, sizeof res, fmt, ap);
+    va_end(ap);
+    return result_text(ctx, res);
+}
+
 /* ---- ETL: transform_chunk --------------------------------------------- */
 
 static int h_transform_chunk(sitq_task_ctx *ctx, const void *payload, size_t len, void *ud)
@@ -217,7 +283,7 @@ static int h_transform_chunk(sitq_task_ctx *ctx, const void *payload, size_t len
         }
         agg_stat_add(so, row.delay);
         agg_stat_add(sd, row.delay);
-        if (seen % CANCEL_CHECK_ROWS == 0 && sitq_ctx_cancelled(ctx)) {
+        if (cancel_due(ctx, seen)) {
             rc = fail(ctx, "chunk %u: cancelled (timeout, cancel or lost lease)", index);
             break;
         }
@@ -305,6 +371,18 @@ static int h_aggregate_chunks(sitq_task_ctx *ctx, const void *payload, size_t le
 
 /* ---- ETL: load_reports ------------------------------------------------ */
 
+/* out_open "<dir>/<name>" and write the CSV header line there. */
+static int out_open_report(outfile *o, const char *dir, const char *name, const char *header,
+                           sitq_task_ctx *ctx)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    int rc = out_open(o, path, ctx);
+    if (rc == 0)
+        fputs(header, o->f);
+    return rc;
+}
+
 static double mean(const agg_stat *s)
 {
     return s->count ? (double)s->sum / (double)s->count : 0.0;
@@ -335,14 +413,11 @@ static int h_load_reports(sitq_task_ctx *ctx, const void *payload, size_t len, v
         if (!origins || !days)
             rc = fail(ctx, "out of memory sorting the aggregates");
     }
-    char path[4200];
     outfile o = {0};
+    if (rc == 0)
+        rc = out_open_report(&o, dir, "by_origin.csv",
+                             "origin,flights,mean_delay,min_delay,max_delay\n", ctx);
     if (rc == 0) {
-        snprintf(path, sizeof path, "%s/by_origin.csv", dir);
-        rc = out_open(&o, path, ctx);
-    }
-    if (rc == 0) {
-        fputs("origin,flights,mean_delay,min_delay,max_delay\n", o.f);
         for (size_t i = 0; i < total.by_origin.size; i++) {
             const agg_entry *e = origins[i];
             csv_write_field(o.f, e->key);
@@ -351,25 +426,19 @@ static int h_load_reports(sitq_task_ctx *ctx, const void *payload, size_t len, v
         }
         rc = out_commit(&o, ctx);
     }
+    if (rc == 0)
+        rc = out_open_report(&o, dir, "by_day.csv", "day,flights,mean_delay\n", ctx);
     if (rc == 0) {
-        snprintf(path, sizeof path, "%s/by_day.csv", dir);
-        rc = out_open(&o, path, ctx);
-    }
-    if (rc == 0) {
-        fputs("day,flights,mean_delay\n", o.f);
         for (size_t i = 0; i < total.by_day.size; i++) {
             const agg_entry *e = days[i];
             fprintf(o.f, "%s,%lld,%.6f\n", e->key, (long long)e->stat.count, mean(&e->stat));
         }
         rc = out_commit(&o, ctx);
     }
-    if (rc == 0) {
-        char res[256];
-        snprintf(res, sizeof res, "rows=%lld\nbad=%lld\norigins=%zu\ndays=%zu\n",
-                 (long long)total.rows, (long long)total.bad, total.by_origin.size,
-                 total.by_day.size);
-        rc = result_text(ctx, res);
-    }
+    if (rc == 0)
+        rc = result_printf(ctx, "rows=%lld\nbad=%lld\norigins=%zu\ndays=%zu\n",
+                           (long long)total.rows, (long long)total.bad, total.by_origin.size,
+                           total.by_day.size);
     out_abort(&o);
     free(origins);
     free(days);
@@ -382,13 +451,11 @@ static int h_load_reports(sitq_task_ctx *ctx, const void *payload, size_t len, v
 static int h_validate(sitq_task_ctx *ctx, const void *payload, size_t len, void *ud)
 {
     (void)ud;
-    char in[4096], outp[4096], msg[600];
-    if (kv_get(payload, len, "input", in, sizeof in) != 0 ||
-        kv_get(payload, len, "output", outp, sizeof outp) != 0)
-        return fail(ctx, "validate: payload needs input= and output=");
-    csv_reader *r = csv_open(in, msg, sizeof msg);
-    if (!r)
-        return fail(ctx, "validate: %s", msg);
+    char in[STAGE_PATH], outp[STAGE_PATH], msg[600];
+    csv_reader *r = NULL;
+    if (stage_paths(ctx, "validate", payload, len, in, outp) != 0 ||
+        stage_open(ctx, "validate", in, &r) != 0)
+        return 1;
     const char *rec;
     size_t rlen;
     flight_cols cols;
@@ -418,25 +485,14 @@ static int h_validate(sitq_task_ctx *ctx, const void *payload, size_t len, void 
             }
             fprintf(o.f, "%s,%d,%d,%s,%s\n", row.date, row.delay, row.distance, row.origin,
                     row.dest);
-            if (rows % CANCEL_CHECK_ROWS == 0 && sitq_ctx_cancelled(ctx)) {
-                rc = fail(ctx, "validate: cancelled");
+            if ((rc = check_cancel(ctx, "validate", rows)) != 0)
                 break;
-            }
         }
-        if (rc == 0 && got < 0)
-            rc = fail(ctx, "validate: %s: %s", in, csv_reader_error(r));
-        if (rc == 0)
-            rc = out_commit(&o, ctx);
     }
-    out_abort(&o);
-    csv_fields_free(&f);
-    csv_close(r);
-    if (rc == 0) {
-        char res[256];
-        snprintf(res, sizeof res, "rows=%lld\nbad=%lld\nvalid=%lld\nfirst_bad_record=%lld\n",
-                 rows, bad, rows - bad, first_bad);
-        rc = result_text(ctx, res);
-    }
+    rc = rows_done(ctx, "validate", rc, got, in, r, &f, &o);
+    if (rc == 0)
+        rc = result_printf(ctx, "rows=%lld\nbad=%lld\nvalid=%lld\nfirst_bad_record=%lld\n", rows,
+                           bad, rows - bad, first_bad);
     return rc;
 }
 
@@ -527,16 +583,15 @@ static int dedup_check(dedup_set *d, const char *rec, size_t len, uint64_t off)
 static int h_clean(sitq_task_ctx *ctx, const void *payload, size_t len, void *ud)
 {
     (void)ud;
-    char in[4096], outp[4096], msg[600];
-    if (kv_get(payload, len, "input", in, sizeof in) != 0 ||
-        kv_get(payload, len, "output", outp, sizeof outp) != 0)
-        return fail(ctx, "clean: payload needs input= and output=");
+    char in[STAGE_PATH], outp[STAGE_PATH];
+    if (stage_paths(ctx, "clean", payload, len, in, outp) != 0)
+        return 1;
     long long limit = kv_get_ll(payload, len, "outlier_minutes", -1);
     if (limit < 0)
         return fail(ctx, "clean: payload needs outlier_minutes=N (N >= 0)");
-    csv_reader *r = csv_open(in, msg, sizeof msg);
-    if (!r)
-        return fail(ctx, "clean: %s", msg);
+    csv_reader *r = NULL;
+    if (stage_open(ctx, "clean", in, &r) != 0)
+        return 1;
     dedup_set d = {0};
     d.file = fopen(in, "rb");
     int rc = 0;
@@ -582,31 +637,20 @@ static int h_clean(sitq_task_ctx *ctx, const void *payload, size_t len, void *ud
             outliers += outlier;
             fwrite(rec, 1, rlen, o.f);
             fputs(outlier ? ",1\n" : ",0\n", o.f);
-            if (rows % CANCEL_CHECK_ROWS == 0 && sitq_ctx_cancelled(ctx)) {
-                rc = fail(ctx, "clean: cancelled");
+            if ((rc = check_cancel(ctx, "clean", rows)) != 0)
                 break;
-            }
         }
-        if (rc == 0 && got < 0)
-            rc = fail(ctx, "clean: %s: %s", in, csv_reader_error(r));
-        if (rc == 0)
-            rc = out_commit(&o, ctx);
     }
-    out_abort(&o);
-    csv_fields_free(&f);
-    csv_close(r);
+    rc = rows_done(ctx, "clean", rc, got, in, r, &f, &o);
     if (d.file)
         fclose(d.file);
     free(d.slots);
     free(d.cmp);
-    if (rc == 0) {
-        char res[256];
-        snprintf(res, sizeof res,
-                 "rows_in=%lld\nduplicates=%lld\noutliers=%lld\nrows_out=%lld\n"
-                 "outlier_minutes=%lld\n",
-                 rows, dups, outliers, rows - dups, limit);
-        rc = result_text(ctx, res);
-    }
+    if (rc == 0)
+        rc = result_printf(ctx,
+                           "rows_in=%lld\nduplicates=%lld\noutliers=%lld\nrows_out=%lld\n"
+                           "outlier_minutes=%lld\n",
+                           rows, dups, outliers, rows - dups, limit);
     return rc;
 }
 
@@ -781,27 +825,16 @@ static int h_enrich(sitq_task_ctx *ctx, const void *payload, size_t len, void *u
             fputc(',', o.f);
             csv_write_field(o.f, di >= 0 ? t.state[di] : "");
             fprintf(o.f, ",%s\n", f.field[5]);
-            if (rows % CANCEL_CHECK_ROWS == 0 && sitq_ctx_cancelled(ctx)) {
-                rc = fail(ctx, "enrich: cancelled");
+            if ((rc = check_cancel(ctx, "enrich", rows)) != 0)
                 break;
-            }
         }
-        if (rc == 0 && got < 0)
-            rc = fail(ctx, "enrich: %s: %s", in, csv_reader_error(r));
-        if (rc == 0)
-            rc = out_commit(&o, ctx);
     }
-    out_abort(&o);
-    csv_fields_free(&f);
-    csv_close(r);
-    if (rc == 0) {
-        char res[256];
-        snprintf(res, sizeof res,
-                 "rows=%lld\nairports=%zu\nunmatched_origin_rows=%lld\n"
-                 "unmatched_dest_rows=%lld\nunmatched_codes=%zu\n",
-                 rows, n_airports, un_origin, un_dest, unknown.size);
-        rc = result_text(ctx, res);
-    }
+    rc = rows_done(ctx, "enrich", rc, got, in, r, &f, &o);
+    if (rc == 0)
+        rc = result_printf(ctx,
+                           "rows=%lld\nairports=%zu\nunmatched_origin_rows=%lld\n"
+                           "unmatched_dest_rows=%lld\nunmatched_codes=%zu\n",
+                           rows, n_airports, un_origin, un_dest, unknown.size);
     agg_map_free(&unknown);
     airports_free(&t);
     return rc;
@@ -814,13 +847,11 @@ static int h_enrich(sitq_task_ctx *ctx, const void *payload, size_t len, void *u
 static int h_aggregate_states(sitq_task_ctx *ctx, const void *payload, size_t len, void *ud)
 {
     (void)ud;
-    char in[4096], outp[4096], msg[600];
-    if (kv_get(payload, len, "input", in, sizeof in) != 0 ||
-        kv_get(payload, len, "output", outp, sizeof outp) != 0)
-        return fail(ctx, "aggregate_states: payload needs input= and output=");
-    csv_reader *r = csv_open(in, msg, sizeof msg);
-    if (!r)
-        return fail(ctx, "aggregate_states: %s", msg);
+    char in[STAGE_PATH], outp[STAGE_PATH];
+    csv_reader *r = NULL;
+    if (stage_paths(ctx, "aggregate_states", payload, len, in, outp) != 0 ||
+        stage_open(ctx, "aggregate_states", in, &r) != 0)
+        return 1;
     int rc = 0;
     const char *rec;
     size_t rlen;
@@ -857,10 +888,7 @@ static int h_aggregate_states(sitq_task_ctx *ctx, const void *payload, size_t le
         if (strcmp(f.field[9], "1") == 0)
             so->count++;
     }
-    if (rc == 0 && got < 0)
-        rc = fail(ctx, "aggregate_states: %s: %s", in, csv_reader_error(r));
-    csv_fields_free(&f);
-    csv_close(r);
+    rc = rows_done(ctx, "aggregate_states", rc, got, in, r, &f, NULL);
     agg_entry **sorted = NULL;
     outfile o = {0};
     if (rc == 0 && !(sorted = agg_map_sorted(&states)))
@@ -879,11 +907,8 @@ static int h_aggregate_states(sitq_task_ctx *ctx, const void *payload, size_t le
         rc = out_commit(&o, ctx);
     }
     out_abort(&o);
-    if (rc == 0) {
-        char res[128];
-        snprintf(res, sizeof res, "rows=%lld\nstates=%zu\n", rows, states.size);
-        rc = result_text(ctx, res);
-    }
+    if (rc == 0)
+        rc = result_printf(ctx, "rows=%lld\nstates=%zu\n", rows, states.size);
     free(sorted);
     agg_map_free(&states);
     agg_map_free(&outl);

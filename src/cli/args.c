@@ -125,13 +125,18 @@ int arg_check_positionals(const char *cmd, int argc, char **argv, int min, int m
     return 0;
 }
 
-int arg_parse_queue(const char *cmd, const char *text, const char **out)
+int arg_parse_name(const char *cmd, const char *name, const char *text, const char **out)
 {
     if (text[0] == '\0' || strlen(text) > SITQ_NAME_MAX) {
-        cli_errorf(cmd, "invalid value '%s' for --queue: must be 1..%d bytes", text,
+        cli_errorf(cmd, "invalid value '%s' for %s: must be 1..%d bytes", text, name,
                    SITQ_NAME_MAX);
         return -1;
     }
     *out = text;
     return 0;
+}
+
+int arg_parse_queue(const char *cmd, const char *text, const char **out)
+{
+    return arg_parse_name(cmd, "--queue", text, out);
 }

@@ -35,6 +35,12 @@ int arg_parse_double(const char *cmd, const char *name, const char *text, double
  */
 int arg_parse_queue(const char *cmd, const char *text, const char **out);
 
+/**
+ * Check a name-like value of option `name` (1..SITQ_NAME_MAX bytes) and store
+ * it in *out. Returns 0, or -1 after printing an error.
+ */
+int arg_parse_name(const char *cmd, const char *name, const char *text, const char **out);
+
 /** Parse a task id (a positive integer). Returns 0, or -1 after printing an error. */
 int arg_parse_id(const char *cmd, const char *name, const char *text, sitq_task_id *out);
 

@@ -124,12 +124,8 @@ static int parse_enqueue(int argc, char **argv, enqueue_args *a)
                 return CLI_EXIT_USAGE;
             break;
         case 'u':
-            if (optarg[0] == '\0' || strlen(optarg) > SITQ_NAME_MAX) {
-                cli_errorf(cmd, "invalid value '%s' for --unique: must be 1..%d bytes", optarg,
-                           SITQ_NAME_MAX);
+            if (arg_parse_name(cmd, "--unique", optarg, &a->opts.unique_key) != 0)
                 return CLI_EXIT_USAGE;
-            }
-            a->opts.unique_key = optarg;
             break;
         case 'j':
             a->json = 1;
@@ -182,10 +178,7 @@ int cmd_enqueue(int argc, char **argv)
         if (code != SITQ_OK) {
             rc = cli_api_error(argv[0], code, &err);
         } else if (a.json) {
-            if (print_json(json_pack("{s:I}", "id", (json_int_t)id)) != 0) {
-                cli_errorf(argv[0], "cannot write JSON output");
-                rc = CLI_EXIT_FAILURE;
-            }
+            rc = print_json_checked(argv[0], json_pack("{s:I}", "id", (json_int_t)id));
         } else {
             printf("%" PRId64 "\n", (int64_t)id);
         }

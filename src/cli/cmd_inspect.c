@@ -57,63 +57,45 @@ static const char WAIT_USAGE[] =
     "      --value       print only the raw result bytes (nothing when there is none)\n"
     "  -h, --help        show this help\n";
 
-int cmd_stats(int argc, char **argv)
+/** Body of `sitq stats` (see common_cmd_fn). */
+static int run_stats(const char *cmd, const common_opts *o, sitq_queue *queue, sitq_error *err)
 {
-    common_opts o;
-    int rc = common_opts_parse(argc, argv, 0, 0, STATS_USAGE, &o);
-    if (rc >= 0)
-        return rc;
-    cli_db db;
-    rc = cli_db_open(argv[0], o.db, o.queue, CLI_DB_MUST_EXIST, 0, &db);
-    if (rc != CLI_EXIT_OK)
-        return rc;
+    int rc = CLI_EXIT_OK;
     sitq_stats st;
-    sitq_error err;
-    memset(&err, 0, sizeof err);
-    sitq_code code = sitq_get_stats(db.queue, &st, &err);
+    sitq_code code = sitq_get_stats(queue, &st, err);
     if (code != SITQ_OK) {
-        rc = cli_api_error(argv[0], code, &err);
-    } else if (o.json) {
-        if (print_json(stats_to_json(o.queue, &st)) != 0) {
-            cli_errorf(argv[0], "cannot write JSON output");
-            rc = CLI_EXIT_FAILURE;
-        }
+        rc = cli_api_error(cmd, code, err);
+    } else if (o->json) {
+        rc = print_json_checked(cmd, stats_to_json(o->queue, &st));
     } else {
-        print_stats_text(o.queue, &st);
+        print_stats_text(o->queue, &st);
     }
-    cli_db_close(&db);
     return rc;
 }
 
-int cmd_list(int argc, char **argv)
+int cmd_stats(int argc, char **argv)
 {
-    common_opts o;
-    int rc = common_opts_parse(argc, argv, COPT_STATUS | COPT_LIMIT, 0, LIST_USAGE, &o);
-    if (rc >= 0)
-        return rc;
-    cli_db db;
-    rc = cli_db_open(argv[0], o.db, o.queue, CLI_DB_MUST_EXIST, 0, &db);
-    if (rc != CLI_EXIT_OK)
-        return rc;
+    return common_opts_run(argc, argv, 0, 0, STATS_USAGE, run_stats);
+}
+
+/** Body of `sitq list` (see common_cmd_fn). */
+static int run_list(const char *cmd, const common_opts *o, sitq_queue *queue, sitq_error *err)
+{
+    int rc = CLI_EXIT_OK;
     sitq_result **items = NULL;
     size_t n = 0;
-    sitq_error err;
-    memset(&err, 0, sizeof err);
-    sitq_code code = sitq_list(db.queue, o.status, (size_t)o.limit, (size_t)o.offset, &items, &n,
-                               &err);
-    if (code != SITQ_OK) {
-        rc = cli_api_error(argv[0], code, &err);
-        cli_db_close(&db);
-        return rc;
-    }
-    json_t *arr = o.json ? json_array() : NULL;
-    if (!o.json)
+    sitq_code code = sitq_list(queue, o->status, (size_t)o->limit, (size_t)o->offset, &items, &n,
+                               err);
+    if (code != SITQ_OK)
+        return cli_api_error(cmd, code, err);
+    json_t *arr = o->json ? json_array() : NULL;
+    if (!o->json)
         print_list_header();
     for (size_t i = 0; i < n; i++) {
         char **cargv = NULL;
         int cargc = 0;
-        cli_load_command(db.queue, items[i], &cargv, &cargc);
-        if (o.json) {
+        cli_load_command(queue, items[i], &cargv, &cargc);
+        if (o->json) {
             json_t *t = result_to_json(items[i], cargv, cargc);
             if (arr == NULL || t == NULL || json_array_append_new(arr, t) != 0)
                 rc = CLI_EXIT_FAILURE;
@@ -122,15 +104,19 @@ int cmd_list(int argc, char **argv)
         }
         free(cargv);
     }
-    if (o.json && (rc != CLI_EXIT_OK || print_json(arr) != 0)) {
+    if (o->json && (rc != CLI_EXIT_OK || print_json(arr) != 0)) {
         if (rc != CLI_EXIT_OK)
             json_decref(arr);
-        cli_errorf(argv[0], "cannot build JSON output (out of memory?)");
+        cli_errorf(cmd, "cannot build JSON output (out of memory?)");
         rc = CLI_EXIT_FAILURE;
     }
     sitq_result_list_free(items, n);
-    cli_db_close(&db);
     return rc;
+}
+
+int cmd_list(int argc, char **argv)
+{
+    return common_opts_run(argc, argv, COPT_STATUS | COPT_LIMIT, 0, LIST_USAGE, run_list);
 }
 
 /**
@@ -164,66 +150,50 @@ static int print_task(const char *cmd, sitq_queue *queue, const sitq_result *r,
     return rc;
 }
 
+/** Body of `sitq show` (see common_cmd_fn). */
+static int run_show(const char *cmd, const common_opts *o, sitq_queue *queue, sitq_error *err)
+{
+    int rc = CLI_EXIT_OK;
+    sitq_result *r = NULL;
+    sitq_code code = sitq_get_result(queue, o->id, &r, err);
+    if (code != SITQ_OK)
+        rc = cli_api_error(cmd, code, err);
+    else
+        rc = print_task(cmd, queue, r, o);
+    sitq_result_free(r);
+    return rc;
+}
+
 int cmd_show(int argc, char **argv)
 {
-    common_opts o;
-    int rc = common_opts_parse(argc, argv, COPT_VALUE, 1, SHOW_USAGE, &o);
-    if (rc >= 0)
-        return rc;
-    if (o.json && o.value_only) {
-        cli_errorf(argv[0], "--json and --value cannot be used together");
-        return CLI_EXIT_USAGE;
-    }
-    cli_db db;
-    rc = cli_db_open(argv[0], o.db, o.queue, CLI_DB_MUST_EXIST, 0, &db);
-    if (rc != CLI_EXIT_OK)
-        return rc;
+    return common_opts_run(argc, argv, COPT_VALUE, 1, SHOW_USAGE, run_show);
+}
+
+/** Body of `sitq wait` (see common_cmd_fn). */
+static int run_wait(const char *cmd, const common_opts *o, sitq_queue *queue, sitq_error *err)
+{
+    int rc = CLI_EXIT_OK;
     sitq_result *r = NULL;
-    sitq_error err;
-    memset(&err, 0, sizeof err);
-    sitq_code code = sitq_get_result(db.queue, o.id, &r, &err);
-    if (code != SITQ_OK)
-        rc = cli_api_error(argv[0], code, &err);
-    else
-        rc = print_task(argv[0], db.queue, r, &o);
+    sitq_code code = sitq_wait(queue, o->id, o->timeout_s, &r, err);
+    if (code == SITQ_ETIMEDOUT) {
+        if (r != NULL && !o->value_only)
+            (void)print_task(cmd, queue, r, o);
+        cli_errorf(cmd, "task %lld did not finish within %g s (status %s)",
+                   (long long)o->id, o->timeout_s,
+                   r != NULL ? sitq_status_name(r->status) : "unknown");
+        rc = CLI_EXIT_TIMEOUT;
+    } else if (code != SITQ_OK) {
+        rc = cli_api_error(cmd, code, err);
+    } else {
+        rc = print_task(cmd, queue, r, o);
+        if (rc == CLI_EXIT_OK && r->status != SITQ_SUCCEEDED)
+            rc = CLI_EXIT_TASK_FAILED;
+    }
     sitq_result_free(r);
-    cli_db_close(&db);
     return rc;
 }
 
 int cmd_wait(int argc, char **argv)
 {
-    common_opts o;
-    int rc = common_opts_parse(argc, argv, COPT_TIMEOUT | COPT_VALUE, 1, WAIT_USAGE, &o);
-    if (rc >= 0)
-        return rc;
-    if (o.json && o.value_only) {
-        cli_errorf(argv[0], "--json and --value cannot be used together");
-        return CLI_EXIT_USAGE;
-    }
-    cli_db db;
-    rc = cli_db_open(argv[0], o.db, o.queue, CLI_DB_MUST_EXIST, 0, &db);
-    if (rc != CLI_EXIT_OK)
-        return rc;
-    sitq_result *r = NULL;
-    sitq_error err;
-    memset(&err, 0, sizeof err);
-    sitq_code code = sitq_wait(db.queue, o.id, o.timeout_s, &r, &err);
-    if (code == SITQ_ETIMEDOUT) {
-        if (r != NULL && !o.value_only)
-            (void)print_task(argv[0], db.queue, r, &o);
-        cli_errorf(argv[0], "task %lld did not finish within %g s (status %s)",
-                   (long long)o.id, o.timeout_s,
-                   r != NULL ? sitq_status_name(r->status) : "unknown");
-        rc = CLI_EXIT_TIMEOUT;
-    } else if (code != SITQ_OK) {
-        rc = cli_api_error(argv[0], code, &err);
-    } else {
-        rc = print_task(argv[0], db.queue, r, &o);
-        if (rc == CLI_EXIT_OK && r->status != SITQ_SUCCEEDED)
-            rc = CLI_EXIT_TASK_FAILED;
-    }
-    sitq_result_free(r);
-    cli_db_close(&db);
-    return rc;
+    return common_opts_run(argc, argv, COPT_TIMEOUT | COPT_VALUE, 1, WAIT_USAGE, run_wait);
 }

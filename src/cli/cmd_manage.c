@@ -52,96 +52,77 @@ static int print_id_status(const char *cmd, const common_opts *o, const char *st
 {
     if (o->json) {
         json_t *j = json_pack("{s:I, s:s}", "id", (json_int_t)o->id, "status", status);
-        if (print_json(j) != 0) {
-            cli_errorf(cmd, "cannot write JSON output");
-            return CLI_EXIT_FAILURE;
-        }
-        return CLI_EXIT_OK;
+        return print_json_checked(cmd, j);
     }
     printf("task %" PRId64 " %s\n", (int64_t)o->id, text);
     return CLI_EXIT_OK;
 }
 
+/** Body of `sitq cancel` (see common_cmd_fn). */
+static int run_cancel(const char *cmd, const common_opts *o, sitq_queue *queue, sitq_error *err)
+{
+    int rc = CLI_EXIT_OK;
+    sitq_status st = SITQ_CANCELLED;
+    sitq_code code = sitq_cancel(queue, o->id, &st, err);
+    if (code != SITQ_OK)
+        rc = cli_api_error(cmd, code, err);
+    else if (st == SITQ_RUNNING)
+        rc = print_id_status(cmd, o, "running", "is running: cancel requested");
+    else
+        rc = print_id_status(cmd, o, sitq_status_name(st), "cancelled");
+    return rc;
+}
+
 int cmd_cancel(int argc, char **argv)
 {
-    common_opts o;
-    int rc = common_opts_parse(argc, argv, 0, 1, CANCEL_USAGE, &o);
-    if (rc >= 0)
-        return rc;
-    cli_db db;
-    rc = cli_db_open(argv[0], o.db, o.queue, CLI_DB_MUST_EXIST, 0, &db);
-    if (rc != CLI_EXIT_OK)
-        return rc;
-    sitq_status st = SITQ_CANCELLED;
-    sitq_error err;
-    memset(&err, 0, sizeof err);
-    sitq_code code = sitq_cancel(db.queue, o.id, &st, &err);
-    if (code != SITQ_OK)
-        rc = cli_api_error(argv[0], code, &err);
-    else if (st == SITQ_RUNNING)
-        rc = print_id_status(argv[0], &o, "running", "is running: cancel requested");
-    else
-        rc = print_id_status(argv[0], &o, sitq_status_name(st), "cancelled");
-    cli_db_close(&db);
+    return common_opts_run(argc, argv, 0, 1, CANCEL_USAGE, run_cancel);
+}
+
+/** Body of `sitq retry` (see common_cmd_fn). */
+static int run_retry(const char *cmd, const common_opts *o, sitq_queue *queue, sitq_error *err)
+{
+    int rc = CLI_EXIT_OK;
+    sitq_code code = sitq_retry(queue, o->id, err);
+    if (code != SITQ_OK) {
+        rc = cli_api_error(cmd, code, err);
+    } else {
+        /* Report the new status; a worker may already have claimed it. */
+        sitq_result *r = NULL;
+        const char *status = "queued";
+        if (sitq_get_result(queue, o->id, &r, NULL) == SITQ_OK)
+            status = sitq_status_name(r->status);
+        char text[64];
+        snprintf(text, sizeof text, "requeued (%s)", status);
+        rc = print_id_status(cmd, o, status, text);
+        sitq_result_free(r);
+    }
     return rc;
 }
 
 int cmd_retry(int argc, char **argv)
 {
-    common_opts o;
-    int rc = common_opts_parse(argc, argv, 0, 1, RETRY_USAGE, &o);
-    if (rc >= 0)
-        return rc;
-    cli_db db;
-    rc = cli_db_open(argv[0], o.db, o.queue, CLI_DB_MUST_EXIST, 0, &db);
-    if (rc != CLI_EXIT_OK)
-        return rc;
-    sitq_error err;
-    memset(&err, 0, sizeof err);
-    sitq_code code = sitq_retry(db.queue, o.id, &err);
+    return common_opts_run(argc, argv, 0, 1, RETRY_USAGE, run_retry);
+}
+
+/** Body of `sitq purge` (see common_cmd_fn). */
+static int run_purge(const char *cmd, const common_opts *o, sitq_queue *queue, sitq_error *err)
+{
+    int rc = CLI_EXIT_OK;
+    int64_t purged = 0;
+    sitq_code code = sitq_purge(queue, o->older_than_s, &purged, err);
     if (code != SITQ_OK) {
-        rc = cli_api_error(argv[0], code, &err);
+        rc = cli_api_error(cmd, code, err);
+    } else if (o->json) {
+        json_t *j = json_pack("{s:I, s:f}", "purged", (json_int_t)purged, "older_than_s",
+                              o->older_than_s);
+        rc = print_json_checked(cmd, j);
     } else {
-        /* Report the new status; a worker may already have claimed it. */
-        sitq_result *r = NULL;
-        const char *status = "queued";
-        if (sitq_get_result(db.queue, o.id, &r, NULL) == SITQ_OK)
-            status = sitq_status_name(r->status);
-        char text[64];
-        snprintf(text, sizeof text, "requeued (%s)", status);
-        rc = print_id_status(argv[0], &o, status, text);
-        sitq_result_free(r);
+        printf("purged %" PRId64 " task%s\n", purged, purged == 1 ? "" : "s");
     }
-    cli_db_close(&db);
     return rc;
 }
 
 int cmd_purge(int argc, char **argv)
 {
-    common_opts o;
-    int rc = common_opts_parse(argc, argv, COPT_OLDER_THAN, 0, PURGE_USAGE, &o);
-    if (rc >= 0)
-        return rc;
-    cli_db db;
-    rc = cli_db_open(argv[0], o.db, o.queue, CLI_DB_MUST_EXIST, 0, &db);
-    if (rc != CLI_EXIT_OK)
-        return rc;
-    int64_t purged = 0;
-    sitq_error err;
-    memset(&err, 0, sizeof err);
-    sitq_code code = sitq_purge(db.queue, o.older_than_s, &purged, &err);
-    if (code != SITQ_OK) {
-        rc = cli_api_error(argv[0], code, &err);
-    } else if (o.json) {
-        json_t *j = json_pack("{s:I, s:f}", "purged", (json_int_t)purged, "older_than_s",
-                              o.older_than_s);
-        if (print_json(j) != 0) {
-            cli_errorf(argv[0], "cannot write JSON output");
-            rc = CLI_EXIT_FAILURE;
-        }
-    } else {
-        printf("purged %" PRId64 " task%s\n", purged, purged == 1 ? "" : "s");
-    }
-    cli_db_close(&db);
-    return rc;
+    return common_opts_run(argc, argv, COPT_OLDER_THAN, 0, PURGE_USAGE, run_purge);
 }

@@ -122,12 +122,8 @@ static int parse_worker(int argc, char **argv, worker_args *a)
                 return CLI_EXIT_USAGE;
             break;
         case 'w':
-            if (optarg[0] == '\0' || strlen(optarg) > SITQ_NAME_MAX) {
-                cli_errorf(cmd, "invalid value '%s' for --worker-id: must be 1..%d bytes",
-                           optarg, SITQ_NAME_MAX);
+            if (arg_parse_name(cmd, "--worker-id", optarg, &a->wopts.worker_id) != 0)
                 return CLI_EXIT_USAGE;
-            }
-            a->wopts.worker_id = optarg;
             break;
         case 'm':
             if (arg_parse_i64(cmd, "--max-tasks", optarg, 1, INT64_MAX, &a->max_tasks) != 0)

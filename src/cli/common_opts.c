@@ -10,6 +10,7 @@
 
 #include "args.h"
 #include "cli.h"
+#include "db.h"
 #include "diag.h"
 
 int print_usage(const char *usage)
@@ -125,4 +126,26 @@ int common_opts_parse(int argc, char **argv, unsigned flags, int want_id, const 
     if (want_id && arg_parse_id(cmd, "task ID", argv[optind + 1], &o->id) != 0)
         return CLI_EXIT_USAGE;
     return -1;
+}
+
+int common_opts_run(int argc, char **argv, unsigned flags, int want_id, const char *usage,
+                    common_cmd_fn fn)
+{
+    common_opts o;
+    int rc = common_opts_parse(argc, argv, flags, want_id, usage, &o);
+    if (rc >= 0)
+        return rc;
+    if ((flags & COPT_VALUE) && o.json && o.value_only) {
+        cli_errorf(argv[0], "--json and --value cannot be used together");
+        return CLI_EXIT_USAGE;
+    }
+    cli_db db;
+    rc = cli_db_open(argv[0], o.db, o.queue, CLI_DB_MUST_EXIST, 0, &db);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    sitq_error err;
+    memset(&err, 0, sizeof err);
+    rc = fn(argv[0], &o, db.queue, &err);
+    cli_db_close(&db);
+    return rc;
 }

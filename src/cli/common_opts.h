@@ -41,6 +41,18 @@ typedef struct common_opts {
 int common_opts_parse(int argc, char **argv, unsigned flags, int want_id, const char *usage,
                       common_opts *o);
 
+/** A subcommand body: runs on the open queue with a zeroed err; returns an exit code. */
+typedef int (*common_cmd_fn)(const char *cmd, const common_opts *o, sitq_queue *queue,
+                             sitq_error *err);
+
+/**
+ * common_opts_parse, then (for COPT_VALUE) reject --json with --value, then
+ * open o->db (which must exist) and o->queue, run fn on it and close it.
+ * Returns the exit code.
+ */
+int common_opts_run(int argc, char **argv, unsigned flags, int want_id, const char *usage,
+                    common_cmd_fn fn);
+
 /** Print a usage text on stdout and return CLI_EXIT_OK. */
 int print_usage(const char *usage);
 

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli.h"
+#include "diag.h"
 #include "shell_payload.h"
 
 void fmt_time_iso(sitq_time_us t, int with_us, char *buf, size_t n)
@@ -302,4 +304,13 @@ int print_json(json_t *j)
         return -1;
     putchar('\n');
     return fflush(stdout) == 0 ? 0 : -1;
+}
+
+int print_json_checked(const char *cmd, json_t *j)
+{
+    if (print_json(j) != 0) {
+        cli_errorf(cmd, "cannot write JSON output");
+        return CLI_EXIT_FAILURE;
+    }
+    return CLI_EXIT_OK;
 }

@@ -46,4 +46,10 @@ json_t *stats_to_json(const char *queue, const sitq_stats *st);
  */
 int print_json(json_t *j);
 
+/**
+ * print_json for subcommand cmd: on failure print "cannot write JSON output".
+ * Returns CLI_EXIT_OK or CLI_EXIT_FAILURE.
+ */
+int print_json_checked(const char *cmd, json_t *j);
+
 #endif /* SITQ_CLI_OUTPUT_H */
