@@ -9,6 +9,8 @@
  * fails (the schema changed), sitq_enqueue_batch builds the queue instead. */
 #include "bench.h"
 
+#include <fcntl.h>
+
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -46,12 +48,24 @@ static int raw_fill(const char *path, long n) {
     return ok ? 0 : -1;
 }
 
+/* Write the file's dirty pages to disk now, so that the kernel's writeback
+ * of a freshly built deep queue does not compete with the measurement. */
+static void flush_file(const char *path) {
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return;
+    fsync(fd);
+    close(fd);
+}
+
 /* Add n queued no-op tasks to the database at path. */
 static void fill(const char *path, long n) {
     if (n <= 0) return;
     sitq_backend *b = bench_open(path, SITQ_SYNC_NORMAL); /* creates the schema */
     sitq_backend_close(b);
-    if (raw_fill(path, n) == 0) return;
+    if (raw_fill(path, n) == 0) {
+        flush_file(path);
+        return;
+    }
     fprintf(stderr, "sitq_bench: falling back to sitq_enqueue_batch for %ld tasks\n", n);
     b = bench_open(path, SITQ_SYNC_OFF);
     sitq_queue *q = bench_queue(b);
