@@ -268,17 +268,25 @@ PyDoc_STRVAR(run_doc,
 "tasks finish) and KeyboardInterrupt is re-raised. The GIL is released\n"
 "while blocking.");
 
+/* Start the worker unless it is running; 0, or -1 with an exception set. */
+static int start_unless_running(SitqWorkerObject *self)
+{
+    if (atomic_load(&self->running))
+        return 0;
+    PyObject *r = worker_start(self, NULL);
+    if (!r)
+        return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
 static PyObject *worker_run(SitqWorkerObject *self, PyObject *noargs)
 {
     (void)noargs;
     if (check_worker(self) < 0)
         return NULL;
-    if (!atomic_load(&self->running)) {
-        PyObject *r = worker_start(self, NULL);
-        if (!r)
-            return NULL;
-        Py_DECREF(r);
-    }
+    if (start_unless_running(self) < 0)
+        return NULL;
     while (atomic_load(&self->running)) {
         Py_BEGIN_ALLOW_THREADS
         struct timespec ts = {0, 100 * 1000 * 1000};
@@ -305,12 +313,8 @@ static PyObject *worker_enter(SitqWorkerObject *self, PyObject *noargs)
     (void)noargs;
     if (check_worker(self) < 0)
         return NULL;
-    if (!atomic_load(&self->running)) {
-        PyObject *r = worker_start(self, NULL);
-        if (!r)
-            return NULL;
-        Py_DECREF(r);
-    }
+    if (start_unless_running(self) < 0)
+        return NULL;
     return Py_NewRef(self);
 }
 
