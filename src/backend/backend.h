@@ -14,8 +14,12 @@
 typedef struct sitq_claimed {
     sitq_task_id id;
     char *function;
-    void *payload;
+    void *payload;       /* NULL when payload_external */
     size_t payload_len;
+    int payload_external; /* large payload: read it with ops->payload before the run,
+                             outside the write path */
+    int start_recorded;  /* the attempt was counted at claim (process_task, or a task
+                            that lost a lease before its start was recorded) */
     int32_t attempt;     /* this attempt, 1-based */
     int32_t max_retries;
     int32_t priority;
@@ -36,9 +40,19 @@ typedef struct sitq_completion {
     size_t value_len;
     char *error;        /* failure message (!ok) */
     char *traceback;
+    sitq_time_us started_at_us;  /* when the attempt started: recorded with the
+                                    outcome if its start was not recorded yet */
     sitq_time_us finished_at_us;
     int applied;        /* out: 1 recorded, 0 dropped (lease lost) */
 } sitq_completion;
+
+/* The start of an attempt of a claimed task: from the commit on, a lost
+ * lease spends the attempt. Until then the task counts as never started. */
+typedef struct sitq_start {
+    sitq_task_id id;
+    int64_t lease_token;
+    sitq_time_us started_at_us;
+} sitq_start;
 
 /* A lease renewal of a task still held; also reads the cancel flag. */
 typedef struct sitq_heartbeat {
@@ -67,6 +81,8 @@ typedef struct sitq_cycle {
     size_t n_heartbeats;
     sitq_release *releases;
     size_t n_releases;
+    sitq_start *starts;
+    size_t n_starts;
     int64_t lease_us;          /* lease duration for claims and renewals */
     int reap;                  /* recover tasks whose lease lapsed */
     const char *functions_json; /* JSON array of exact function names */
@@ -76,6 +92,9 @@ typedef struct sitq_cycle {
     size_t n_claimed;           /* out */
     size_t n_finished;          /* out: tasks that reached a terminal status */
     size_t n_reaped;            /* out: expired leases recovered */
+    int completions_committed;  /* out: the completions were committed (their `applied`
+                                   set) even though the cycle returned an error: large
+                                   results are committed before the rest of the cycle */
 } sitq_cycle;
 
 typedef struct sitq_backend_ops {

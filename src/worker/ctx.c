@@ -60,10 +60,24 @@ void sitq_completion_clear(sitq_completion *k) {
     k->error = k->traceback = NULL;
 }
 
+sitq_code sitq_ctx_load_payload(sitq_task_ctx *ctx, sitq_error *err) {
+    if (!ctx->t.payload_external) return SITQ_OK;
+    sitq_backend *b = ctx->w->b;
+    void *p = NULL;
+    size_t len = 0;
+    sitq_code rc = b->ops->payload(b, sitq_queue_name(ctx->w->queue), ctx->t.id, &p, &len, err);
+    if (rc) return rc;
+    ctx->t.payload = p;
+    ctx->t.payload_len = len;
+    ctx->t.payload_external = 0;
+    return SITQ_OK;
+}
+
 void sitq_ctx_fail_completion(sitq_task_ctx *ctx, const char *msg, sitq_completion *out) {
     memset(out, 0, sizeof *out);
     out->id = ctx->t.id;
     out->lease_token = ctx->t.lease_token;
+    out->started_at_us = ctx->started_at_us;
     out->ok = 0;
     out->error = strdup(msg);
     out->finished_at_us = sitq_now_us();
@@ -99,10 +113,20 @@ void sitq_ctx_apply_timeout(sitq_task_ctx *ctx, sitq_completion *k) {
 }
 
 void sitq_ctx_run(sitq_task_ctx *ctx, sitq_completion *out) {
+    if (!ctx->started_at_us) ctx->started_at_us = sitq_now_us();
+    sitq_error perr;
+    if (sitq_ctx_load_payload(ctx, &perr) != SITQ_OK) {
+        char msg[SITQ_ERROR_MESSAGE_SIZE + 64];
+        snprintf(msg, sizeof msg, "cannot read the payload of task %lld: %s",
+                 (long long)ctx->t.id, perr.message);
+        sitq_ctx_fail_completion(ctx, msg, out);
+        return;
+    }
     int rc = ctx->h->fn(ctx, ctx->t.payload, ctx->t.payload_len, ctx->h->user_data);
     memset(out, 0, sizeof *out);
     out->id = ctx->t.id;
     out->lease_token = ctx->t.lease_token;
+    out->started_at_us = ctx->started_at_us;
     out->finished_at_us = sitq_now_us();
     out->ok = rc == 0;
     if (ctx->result_too_big) { /* never store a success without its result */

@@ -189,10 +189,17 @@ static void *executor_main(void *arg) {
             sitq_ctx_fail_completion(c, "cancelled before it started", &k);
         } else {
             c->in_executor = 1;
-            c->deadline_mono_us = c->t.timeout_us > 0 ? sitq_mono_us() + c->t.timeout_us : 0;
+            c->started_mono_us = sitq_mono_us();
+            c->started_at_us = sitq_now_us();
+            c->deadline_mono_us = c->t.timeout_us > 0 ? c->started_mono_us + c->t.timeout_us : 0;
             sitq_ctx_list_push(&w->running, c);
             w->n_exec_running++;
+            /* The start is recorded by the next cycle (or with the outcome,
+             * if that comes first): ask for one within the linger. */
+            int wake_for_start = !c->t.start_recorded && w->start_since_us == 0;
+            if (wake_for_start) w->start_since_us = c->started_mono_us;
             pthread_mutex_unlock(&w->mu);
+            if (wake_for_start) sitq_worker_wake(w);
             int64_t t0 = sitq_mono_us();
             sitq_ctx_run(c, &k);
             sitq_ctx_apply_timeout(c, &k);
@@ -232,6 +239,8 @@ typedef struct dispatch_state {
     size_t capacity;          /* concurrency + largest prefetch */
     sitq_heartbeat *hb;
     size_t cap_hb;
+    sitq_start *starts;
+    size_t cap_starts;
     int64_t last_hb, last_reap, last_poll;
     int more_available;
     uint64_t seen_enq_gen;
@@ -283,6 +292,41 @@ static size_t collect_heartbeats(sitq_worker *w, dispatch_state *d) {
         for (sitq_task_ctx *c = lists[l]->head; c; c = c->next)
             d->hb[i++] = (sitq_heartbeat){c->t.id, c->t.lease_token, c->progress, 0, 0};
     return i;
+}
+
+/* Starts of running attempts not yet recorded (w->mu held): they go to the
+ * next cycle. Running tasks are at most `concurrency`. */
+static size_t collect_starts(sitq_worker *w, dispatch_state *d) {
+    size_t n = 0;
+    for (sitq_task_ctx *c = w->running.head; c; c = c->next)
+        if (c->in_executor && !c->t.start_recorded && !c->start_sent) n++;
+    if (n > d->cap_starts) {
+        sitq_start *s = realloc(d->starts, n * sizeof *s);
+        if (!s) return 0;
+        d->starts = s;
+        d->cap_starts = n;
+    }
+    size_t i = 0;
+    for (sitq_task_ctx *c = w->running.head; c; c = c->next) {
+        if (!c->in_executor || c->t.start_recorded || c->start_sent) continue;
+        d->starts[i++] = (sitq_start){c->t.id, c->t.lease_token, c->started_at_us};
+        c->start_sent = 1;
+    }
+    w->start_since_us = 0;
+    return i;
+}
+
+/* After the cycle (w->mu held): mark the starts recorded, or unsent so that
+ * the next cycle tries again. */
+static void settle_starts(sitq_worker *w, dispatch_state *d, size_t n, int committed) {
+    for (size_t i = 0; i < n; i++) {
+        sitq_task_ctx *c = sitq_worker_find_ctx(w, d->starts[i].id, d->starts[i].lease_token);
+        if (!c) continue; /* finished meanwhile: its outcome records the start */
+        c->start_sent = 0;
+        if (committed) c->t.start_recorded = 1;
+        else if (w->start_since_us == 0 || c->started_mono_us < w->start_since_us)
+            w->start_since_us = c->started_mono_us;
+    }
 }
 
 static void apply_heartbeats(sitq_worker *w, dispatch_state *d, size_t n, sitq_time_us until) {
@@ -378,6 +422,13 @@ static void *dispatcher_main(void *arg) {
         int flush = w->n_done > 0 &&
                     (now >= flush_at || w->n_done >= COMPLETION_GROUP_MAX || stopping ||
                      want_claim || hb_due || reap_due || w->n_rel > 0);
+        /* Starts, like completions, ride on the next write or linger. */
+        int64_t start_at = w->start_since_us ? w->start_since_us + COMPLETION_LINGER_US : INT64_MAX;
+        int start_due = start_at != INT64_MAX &&
+                        (now >= start_at || flush || want_claim || hb_due || reap_due ||
+                         w->n_rel > 0 || stopping);
+        size_t n_starts = start_due ? collect_starts(w, &d) : 0;
+        if (start_due) start_at = INT64_MAX;
         sitq_completion *comps = NULL;
         size_t n_comps = 0;
         if (flush) {
@@ -395,7 +446,7 @@ static void *dispatcher_main(void *arg) {
         pthread_mutex_unlock(&w->mu);
         if (done) break;
 
-        if (n_comps || n_rels || n_hb || want_claim || reap_due) {
+        if (n_comps || n_rels || n_hb || n_starts || want_claim || reap_due) {
             cy.queue = sitq_queue_name(w->queue);
             cy.worker_id = w->id;
             cy.completions = comps;
@@ -404,6 +455,8 @@ static void *dispatcher_main(void *arg) {
             cy.n_releases = n_rels;
             cy.heartbeats = d.hb;
             cy.n_heartbeats = n_hb;
+            cy.starts = d.starts;
+            cy.n_starts = n_starts;
             cy.lease_us = w->lease_us;
             cy.reap = reap_due;
             cy.functions_json = w->functions_json;
@@ -415,12 +468,20 @@ static void *dispatcher_main(void *arg) {
             sitq_code rc = b->ops->cycle(b, &cy, &cerr);
             pthread_mutex_lock(&w->mu);
             w->stats.commits++;
+            settle_starts(w, &d, n_starts, rc == SITQ_OK);
             if (rc != SITQ_OK) {
                 w->stats.errors++;
                 memcpy(w->stats.last_error, cerr.message, sizeof w->stats.last_error);
-                /* Nothing was committed: keep completions and releases for
-                 * the next cycle, and back off briefly. */
-                for (size_t i = 0; i < n_comps; i++) sitq_worker_push_done(w, &comps[i]);
+                /* Nothing was committed (except completions split off
+                 * ahead of the rest): keep completions and releases for the
+                 * next cycle, and back off briefly. */
+                for (size_t i = 0; i < n_comps; i++) {
+                    if (!cy.completions_committed) sitq_worker_push_done(w, &comps[i]);
+                    else {
+                        if (!comps[i].applied) w->stats.lost++;
+                        sitq_completion_clear(&comps[i]);
+                    }
+                }
                 for (size_t i = 0; i < n_rels; i++) {
                     if (w->n_rel == w->cap_rel) {
                         size_t cap = w->cap_rel ? w->cap_rel * 2 : 16;
@@ -484,6 +545,7 @@ static void *dispatcher_main(void *arg) {
         if (d.last_reap + reap_every < until) until = d.last_reap + reap_every;
         if (next_timeout < until) until = next_timeout;
         if (flush_at < until) until = flush_at;
+        if (start_at < until) until = start_at;
         if (backoff_until > now && backoff_until < until) until = backoff_until;
         pthread_mutex_lock(&b->notify_mu);
         while (atomic_load(&w->events) == ev && b->enqueued_gen == enq_gen && sitq_mono_us() < until)
@@ -492,6 +554,7 @@ static void *dispatcher_main(void *arg) {
     }
     free(d.claimed);
     free(d.hb);
+    free(d.starts);
     pthread_mutex_lock(&w->mu);
     w->dispatcher_done = 1;
     pthread_cond_broadcast(&w->cv);

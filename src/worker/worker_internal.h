@@ -28,6 +28,9 @@ struct sitq_task_ctx {
     double progress;      /* under w->mu; < 0 unknown */
     int64_t deadline_mono_us; /* 0 = no timeout */
     int in_executor;      /* counted in n_exec_running */
+    sitq_time_us started_at_us; /* wall clock at the start of the run; 0 = not started */
+    int64_t started_mono_us;    /* the same, monotonic */
+    int start_sent;       /* its start is in a cycle being committed (under w->mu) */
     void *value;
     size_t value_len;
     size_t result_too_big; /* bytes of a refused oversized result, or 0 */
@@ -72,6 +75,8 @@ struct sitq_worker {
     int64_t done_since_us;       /* monotonic time of the oldest pending completion */
     int claim_wake_sent;         /* an executor already asked for a batch claim */
     int n_stuck;                 /* handler threads still in a timed-out handler */
+    int64_t start_since_us;      /* monotonic time of the oldest start not yet sent to be
+                                    recorded, 0 = none (under mu) */
 };
 
 /* ctx.c */
@@ -91,6 +96,9 @@ void sitq_ctx_timeout_message(const sitq_task_ctx *ctx, char *buf, size_t n);
 /* After the handler returned: if it ran past its timeout, turn its outcome
  * into a timeout failure (keeping the handler's own error text after it). */
 void sitq_ctx_apply_timeout(sitq_task_ctx *ctx, sitq_completion *k);
+/* Read a large payload that the claim left in storage (the caller does not
+ * hold w->mu). On failure the error names the task; the attempt then fails. */
+sitq_code sitq_ctx_load_payload(sitq_task_ctx *ctx, sitq_error *err);
 /* Build a failure completion with a message. */
 void sitq_ctx_fail_completion(sitq_task_ctx *ctx, const char *msg, sitq_completion *out);
 void sitq_completion_clear(sitq_completion *k);

@@ -1,7 +1,17 @@
 /* sqlite_cycle.c - the worker's write path. One transaction per dispatcher
- * cycle records completions (group commit), renews leases, releases
- * unstarted tasks, recovers lapsed leases and claims the next batch
- * (lessons 1, 3, 4, 5 and 9 of ../shared/notes). */
+ * cycle records completions (group commit) and attempt starts, renews
+ * leases, releases unstarted tasks, recovers lapsed leases and claims the
+ * next batch (lessons 1, 3, 4, 5 and 9 of docs/architecture.md).
+ *
+ * Attempts are counted at start, not at claim: a worker claims ahead of its
+ * handler threads, and a task it held but never started must not spend an
+ * attempt when the worker dies. A start is recorded by the first cycle after
+ * it (ST_START) or together with the outcome (ST_SUCCEED, apply_failure),
+ * whichever comes first. A task whose lease lapses with no recorded start is
+ * put back at its place without spending an attempt, and counted in
+ * `lapses`; its next claim counts the attempt at once, so that a task which
+ * kills its worker before its start could be recorded still runs out of
+ * retries. */
 #include "sq.h"
 
 #include <stdio.h>
@@ -15,6 +25,17 @@ static int64_t new_lease_token(void) {
 
 static sitq_code apply_failure(sq_conn *c, sitq_completion *k, size_t *n_finished,
                                sitq_error *err);
+
+/* Record the start of an attempt (counting it); a no-op when it was
+ * recorded already or the lease is no longer ours. */
+static sitq_code apply_start(sq_conn *c, const sitq_start *s, sitq_error *err) {
+    sqlite3_stmt *st = sq_stmt(c, ST_START, err);
+    if (!st) return SITQ_ESTORAGE;
+    sqlite3_bind_int64(st, 1, s->id);
+    sqlite3_bind_int64(st, 2, s->lease_token);
+    sqlite3_bind_int64(st, 3, s->started_at_us);
+    return sq_exec(c, st, err, "recording the start of an attempt");
+}
 
 /* A success whose result SQLite refuses (too big for the row) becomes a
  * failed attempt: one task's result must never block the group's commit. */
@@ -32,18 +53,64 @@ static sitq_code success_not_storable(sq_conn *c, sitq_completion *k, size_t *n_
     return apply_failure(c, k, n_finished, err);
 }
 
+/* Is task id still running under this lease? */
+static sitq_code still_owned(sq_conn *c, const sitq_completion *k, int *owned, sitq_error *err) {
+    sqlite3_stmt *st = sq_stmt(c, ST_OWNED, err);
+    if (!st) return SITQ_ESTORAGE;
+    sqlite3_bind_int64(st, 1, k->id);
+    sqlite3_bind_int64(st, 2, k->lease_token);
+    int rc = sqlite3_step(st);
+    *owned = rc == SQLITE_ROW;
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? SITQ_OK : sq_fail(c, err, "checking a lease");
+}
+
+/* Store a large result in sitq_results. 1: stored, 0: SQLite refused it
+ * (too big), < 0: storage error (err set). */
+static int store_large_result(sq_conn *c, const sitq_completion *k, sitq_error *err) {
+    sqlite3_stmt *st = sq_stmt(c, ST_INSERT_RESULT, err);
+    if (!st) return -1;
+    sqlite3_bind_int64(st, 1, k->id);
+    if (sq_bind_blob(st, 2, k->value, k->value_len) != SQLITE_OK) {
+        sqlite3_reset(st);
+        return 0;
+    }
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE) return 1;
+    if ((rc & 0xff) == SQLITE_TOOBIG) return 0;
+    sq_fail(c, err, "storing a result");
+    return -1;
+}
+
 static sitq_code apply_success(sq_conn *c, sitq_completion *k, size_t *n_finished,
                                int64_t *n_succeeded, sitq_error *err) {
+    /* A large result goes to sitq_results, only while the lease is ours. */
+    int external = k->value && k->value_len > SQ_INLINE_MAX;
+    if (external) {
+        int owned = 0;
+        sitq_code code = still_owned(c, k, &owned, err);
+        if (code) return code;
+        if (!owned) {
+            k->applied = 0; /* lease lost: a newer attempt owns the task */
+            return SITQ_OK;
+        }
+        int stored = store_large_result(c, k, err);
+        if (stored < 0) return SITQ_ESTORAGE;
+        if (stored == 0) return success_not_storable(c, k, n_finished, err);
+    }
     /* Dependents are released for the whole group at once: resolve_group. */
     sqlite3_stmt *st = sq_stmt(c, ST_SUCCEED, err);
     if (!st) return SITQ_ESTORAGE;
     sqlite3_bind_int64(st, 1, k->id);
     sqlite3_bind_int64(st, 2, k->lease_token);
-    if (k->value && sq_bind_blob(st, 3, k->value, k->value_len) != SQLITE_OK) {
+    if (k->value && !external && sq_bind_blob(st, 3, k->value, k->value_len) != SQLITE_OK) {
         sqlite3_reset(st);
         return success_not_storable(c, k, n_finished, err);
     }
     sqlite3_bind_int64(st, 4, k->finished_at_us);
+    sqlite3_bind_int(st, 5, external ? 2 : 0);
+    sqlite3_bind_int64(st, 6, k->started_at_us ? k->started_at_us : k->finished_at_us);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc == SQLITE_TOOBIG) return success_not_storable(c, k, n_finished, err);
@@ -114,8 +181,16 @@ static sitq_code apply_failure(sq_conn *c, sitq_completion *k, size_t *n_finishe
     double cap_s = (double)sqlite3_column_int64(st, 3) / 1e6;
     double jitter = sqlite3_column_double(st, 4);
     int cancel = sqlite3_column_int(st, 5);
+    int unrecorded = sqlite3_column_int(st, 6);
     sqlite3_reset(st);
     k->applied = 1;
+    if (unrecorded) { /* the attempt ran: it counts */
+        sitq_start s = {k->id, k->lease_token,
+                        k->started_at_us ? k->started_at_us : k->finished_at_us};
+        sitq_code code = apply_start(c, &s, err);
+        if (code) return code;
+        attempts++;
+    }
     const char *error = k->error ? k->error : "the handler failed without a message";
     if (cancel) {
         char msg[SITQ_ERROR_MESSAGE_SIZE];
@@ -161,15 +236,26 @@ static sitq_code apply_release(sq_conn *c, const sitq_release *r, sitq_error *er
     return sq_exec(c, st, err, "releasing a task");
 }
 
-/* Recover tasks whose lease lapsed: their worker died or hung. The attempt
- * was counted when it was claimed, so a task that kills its worker cannot
- * loop forever. */
+static sitq_code requeue_lost(sq_conn *c, sitq_task_id id, const char *note, int unstarted,
+                              sitq_error *err) {
+    sqlite3_stmt *st = sq_stmt(c, ST_REQUEUE_LOST, err);
+    if (!st) return SITQ_ESTORAGE;
+    sqlite3_bind_int64(st, 1, id);
+    sq_bind_text(st, 2, note);
+    sqlite3_bind_int(st, 3, unstarted);
+    return sq_exec(c, st, err, "recovering a lapsed lease");
+}
+
+/* Recover tasks whose lease lapsed: their worker died or hung. A task whose
+ * attempt had started spends it (so a task that kills its worker cannot
+ * loop forever); one that never started is handed out again for free. Both
+ * keep their place in the queue. */
 static sitq_code reap(sq_conn *c, sitq_time_us now, sitq_cycle *cy, sitq_error *err) {
     enum { MAX_REAP = 1000 };
     struct lapsed {
         sitq_task_id id;
         int32_t attempts, max_retries;
-        int cancel;
+        int cancel, started;
         char worker[64];
     } *v = NULL;
     size_t n = 0;
@@ -191,18 +277,25 @@ static sitq_code reap(sq_conn *c, sitq_time_us now, sitq_cycle *cy, sitq_error *
         const unsigned char *w = sqlite3_column_text(st, 3);
         snprintf(v[n].worker, sizeof v[n].worker, "%s", w ? (const char *)w : "?");
         v[n].cancel = sqlite3_column_int(st, 4);
+        v[n].started = sqlite3_column_int(st, 5);
         n++;
     }
     if (!code && rc != SQLITE_DONE && rc != SQLITE_ROW) code = sq_fail(c, err, "finding lapsed leases");
     sqlite3_reset(st);
     for (size_t i = 0; i < n && !code; i++) {
         char msg[256];
-        snprintf(msg, sizeof msg, "worker %s was lost: its lease expired during attempt %d",
-                 v[i].worker, (int)v[i].attempts);
+        if (v[i].started)
+            snprintf(msg, sizeof msg, "worker %s was lost: its lease expired during attempt %d",
+                     v[i].worker, (int)v[i].attempts);
+        else
+            snprintf(msg, sizeof msg,
+                     "worker %s was lost before attempt %d started: handed out again without "
+                     "spending an attempt",
+                     v[i].worker, (int)v[i].attempts + 1);
         if (v[i].cancel)
             code = sq_finish_failed(c, v[i].id, SQ_CANCELLED, msg, NULL, now, &cy->n_finished, err);
-        else if (v[i].attempts <= v[i].max_retries)
-            code = requeue(c, v[i].id, now, msg, NULL, err);
+        else if (!v[i].started || v[i].attempts <= v[i].max_retries)
+            code = requeue_lost(c, v[i].id, msg, !v[i].started, err);
         else
             code = sq_finish_failed(c, v[i].id, SQ_FAILED, msg, NULL, now, &cy->n_finished, err);
         if (!code) cy->n_reaped++;
@@ -230,11 +323,14 @@ static sitq_code read_claimed(sq_conn *c, sqlite3_stmt *st, sitq_cycle *cy, int6
         t->id = sqlite3_column_int64(st, 0);
         t->function = sq_col_text(st, 1);
         t->payload = sq_col_blob(st, 2, &t->payload_len);
-        t->attempt = sqlite3_column_int(st, 3);
-        t->max_retries = sqlite3_column_int(st, 4);
-        t->priority = sqlite3_column_int(st, 5);
-        t->run_at_us = sqlite3_column_int64(st, 6);
-        t->timeout_us = sqlite3_column_int64(st, 7);
+        t->payload_external = sqlite3_column_int(st, 3) != 0;
+        t->start_recorded = sqlite3_column_int(st, 9) != 0;
+        /* The attempt this run will be: counted already, or at its start. */
+        t->attempt = sqlite3_column_int(st, 4) + (t->start_recorded ? 0 : 1);
+        t->max_retries = sqlite3_column_int(st, 5);
+        t->priority = sqlite3_column_int(st, 6);
+        t->run_at_us = sqlite3_column_int64(st, 7);
+        t->timeout_us = sqlite3_column_int64(st, 8);
         t->lease_token = token;
         t->lease_until_us = lease_until;
         cy->n_claimed++;
@@ -259,15 +355,15 @@ static void bind_claim(sqlite3_stmt *st, int64_t token, sitq_time_us lease_until
     sqlite3_bind_int64(st, 4, now);
 }
 
-sitq_code sq_cycle(sitq_backend *base, sitq_cycle *cy, sitq_error *err) {
-    sq_backend *b = (sq_backend *)base;
-    sq_conn *c = &b->writer;
-    cy->n_claimed = cy->n_finished = cy->n_reaped = 0;
-    sitq_code rc = sq_write_begin(b, err);
-    if (rc) return rc;
-    sitq_time_us now = sitq_now_us();
-    sitq_time_us lease_until = now + cy->lease_us;
+/* Completions whose results add up to this many bytes are committed in a
+ * transaction of their own, before the claim: writing them can take long,
+ * and a claim's lease must start when the claim commits. */
+#define LARGE_COMPLETIONS_BYTES (1u << 20)
+
+static sitq_code apply_completions(sq_conn *c, sitq_cycle *cy, sitq_time_us now,
+                                   sitq_error *err) {
     int64_t n_succeeded = 0;
+    sitq_code rc = SITQ_OK;
     for (size_t i = 0; i < cy->n_completions && !rc; i++) {
         sitq_completion *k = &cy->completions[i];
         rc = k->ok ? apply_success(c, k, &cy->n_finished, &n_succeeded, err)
@@ -283,7 +379,41 @@ sitq_code sq_cycle(sitq_backend *base, sitq_cycle *cy, sitq_error *err) {
             rc = sq_exec(c, st, err, "counting succeeded tasks");
         }
     }
+    return rc;
+}
+
+static void forget_completions(sitq_cycle *cy) {
+    for (size_t i = 0; i < cy->n_completions; i++) cy->completions[i].applied = 0;
+    cy->n_finished = 0;
+}
+
+sitq_code sq_cycle(sitq_backend *base, sitq_cycle *cy, sitq_error *err) {
+    sq_backend *b = (sq_backend *)base;
+    sq_conn *c = &b->writer;
+    cy->n_claimed = cy->n_finished = cy->n_reaped = 0;
+    cy->completions_committed = 0;
+    size_t result_bytes = 0;
+    for (size_t i = 0; i < cy->n_completions; i++) result_bytes += cy->completions[i].value_len;
+    int split = result_bytes >= LARGE_COMPLETIONS_BYTES;
+    sitq_code rc = sq_write_begin(b, err);
+    if (rc) return rc;
+    sitq_time_us now = sitq_now_us();
+    rc = apply_completions(c, cy, now, err);
+    if (split) {
+        rc = sq_write_end(b, rc, err);
+        if (rc) {
+            forget_completions(cy);
+            return rc;
+        }
+        cy->completions_committed = 1;
+        rc = sq_write_begin(b, err);
+        if (rc) return rc;
+    }
+    for (size_t i = 0; i < cy->n_starts && !rc; i++) rc = apply_start(c, &cy->starts[i], err);
     for (size_t i = 0; i < cy->n_releases && !rc; i++) rc = apply_release(c, &cy->releases[i], err);
+    /* Leases are measured from now, after whatever the completions cost. */
+    now = sitq_now_us();
+    sitq_time_us lease_until = now + cy->lease_us;
     for (size_t i = 0; i < cy->n_heartbeats && !rc; i++)
         rc = apply_heartbeat(c, &cy->heartbeats[i], lease_until, err);
     if (!rc && cy->reap && cy->queue) rc = reap(c, now, cy, err);
@@ -302,10 +432,11 @@ sitq_code sq_cycle(sitq_backend *base, sitq_cycle *cy, sitq_error *err) {
     }
     rc = sq_write_end(b, rc, err);
     if (rc) {
-        /* Nothing was committed: no claim holds, no completion was recorded. */
+        /* Nothing of this transaction was committed: no claim holds, and the
+         * completions were recorded only if they were split off above. */
         drop_claimed(cy);
-        for (size_t i = 0; i < cy->n_completions; i++) cy->completions[i].applied = 0;
-        cy->n_finished = cy->n_reaped = 0;
+        if (!split) forget_completions(cy);
+        cy->n_reaped = 0;
         return rc;
     }
     /* RETURNING order is unspecified: run in priority, then FIFO, order. */

@@ -35,6 +35,24 @@ static sitq_code collect_deps(const sitq_task_spec *s, const sitq_task_id *ids,
     return SITQ_OK;
 }
 
+/* Store a large payload in its own table, keyed by the task's id. */
+static sitq_code insert_payload(sq_conn *c, sitq_task_id id, const sitq_task_spec *s,
+                                const char *where, sitq_error *err) {
+    sqlite3_stmt *st = sq_stmt(c, ST_INSERT_PAYLOAD, err);
+    if (!st) return SITQ_ESTORAGE;
+    sqlite3_bind_int64(st, 1, id);
+    if (sq_bind_blob(st, 2, s->payload, s->payload_len) != SQLITE_OK) {
+        sqlite3_reset(st);
+        return sitq_fail(err, SITQ_EINVAL, "%spayload of %zu bytes cannot be stored", where,
+                         s->payload_len);
+    }
+    sitq_code code = sq_exec(c, st, err, "inserting a payload");
+    if (code == SITQ_ESTORAGE && sqlite3_errcode(c->db) == SQLITE_TOOBIG)
+        code = sitq_fail(err, SITQ_EINVAL, "%spayload of %zu bytes is too big to store", where,
+                         s->payload_len);
+    return code;
+}
+
 static sitq_code enqueue_one(sq_conn *c, const char *queue, const sitq_task_spec *s, size_t idx,
                              size_t n, sitq_task_id *ids, sitq_task_id *next_id, sitq_time_us now,
                              sitq_error *err) {
@@ -111,9 +129,12 @@ static sitq_code enqueue_one(sq_conn *c, const char *queue, const sitq_task_spec
     if (!code) {
         sq_bind_text(st, 1, queue);
         sq_bind_text(st, 2, s->function);
-        if (sq_bind_blob(st, 3, s->payload, s->payload_len) != SQLITE_OK)
+        /* A large payload goes to sitq_payloads (below), out of the hot row. */
+        int external = s->payload && s->payload_len > SQ_INLINE_MAX;
+        if (!external && sq_bind_blob(st, 3, s->payload, s->payload_len) != SQLITE_OK)
             code = sitq_fail(err, SITQ_EINVAL, "%spayload of %zu bytes cannot be stored", where,
                              s->payload_len);
+        sqlite3_bind_int(st, 18, external ? 1 : 0);
         sqlite3_bind_int(st, 4, state);
         sqlite3_bind_int(st, 5, o->priority);
         sqlite3_bind_int64(st, 6, run_at);
@@ -137,6 +158,7 @@ static sitq_code enqueue_one(sq_conn *c, const char *queue, const sitq_task_spec
         if (code == SITQ_ESTORAGE && sqlite3_errcode(c->db) == SQLITE_TOOBIG)
             code = sitq_fail(err, SITQ_EINVAL, "%spayload of %zu bytes is too big to store",
                              where, s->payload_len);
+        if (!code && external) code = insert_payload(c, *next_id, s, where, err);
         if (!code) ids[idx] = (*next_id)++;
     }
     for (size_t k = 0; k < n_deps && !code; k++) {

@@ -83,6 +83,14 @@ sitq_code sq_retry(sitq_backend *base, const char *queue, sitq_task_id id, sitq_
                        "task %lld depends on task %lld, which failed or was cancelled (or was "
                        "purged after that): retry that one first",
                        (long long)id, (long long)bad_dep);
+    if (!rc) { /* a failed task has no result, but an older success might */
+        sqlite3_stmt *st = sq_stmt(c, ST_DELETE_RESULT, err);
+        if (!st) rc = SITQ_ESTORAGE;
+        else {
+            sqlite3_bind_int64(st, 1, id);
+            rc = sq_exec(c, st, err, "dropping an old result");
+        }
+    }
     if (!rc) {
         sqlite3_stmt *st = sq_stmt(c, ST_RETRY_SET, err);
         if (!st) rc = SITQ_ESTORAGE;
@@ -116,10 +124,10 @@ static sitq_code purge_window(sq_backend *b, const char *queue, sitq_time_us bef
     sq_conn *c = &b->writer;
     sitq_code rc = sq_write_begin(b, err);
     if (rc) return rc;
-    static const sq_stmt_id ids[] = {ST_PURGE_DEPS, ST_PURGE_DEP_EDGES, ST_PURGE_SUCCEEDED,
-                                     ST_PURGE_DEAD};
+    static const sq_stmt_id ids[] = {ST_PURGE_DEPS,      ST_PURGE_DEP_EDGES, ST_PURGE_PAYLOADS,
+                                     ST_PURGE_RESULTS,   ST_PURGE_SUCCEEDED, ST_PURGE_DEAD};
     int64_t succeeded = 0;
-    for (int i = 0; i < 4 && !rc; i++) {
+    for (size_t i = 0; i < sizeof ids / sizeof *ids && !rc; i++) {
         sqlite3_stmt *st = sq_stmt(c, ids[i], err);
         if (!st) {
             rc = SITQ_ESTORAGE;

@@ -3,22 +3,29 @@
 
 #include <string.h>
 
-#define SCHEMA_VERSION "2" /* 2: sitq_counts, id_floor, lean partial indexes */
+/* 2: sitq_counts, id_floor, lean partial indexes; 3: large payloads and
+ * results in their own tables, attempts counted at start, lapses. */
+#define SCHEMA_VERSION "3"
 
 static const char *const schema_sql =
     "CREATE TABLE IF NOT EXISTS sitq_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
     /* Ids are assigned by enqueue above max(id) and the 'id_floor' that
      * purge records, so they are never reused (cheaper than AUTOINCREMENT,
      * which writes sqlite_sequence on every insert). */
+    /* Hot columns first. Payloads and results come last and only when they
+     * are small (SQ_INLINE_MAX); larger ones live in sitq_payloads and
+     * sitq_results (flag bits in `blobs`), so that a claim, a heartbeat, a
+     * lease recovery or a completion never reads or rewrites them: SQLite
+     * rewrites the whole record on every UPDATE. */
     "CREATE TABLE IF NOT EXISTS sitq_tasks("
     " id INTEGER PRIMARY KEY,"
     " queue TEXT NOT NULL,"
     " function TEXT NOT NULL,"
-    " payload BLOB,"
     " state INTEGER NOT NULL,"          /* 0 queued/scheduled 1 waiting 3 running 4 succeeded 5 failed 6 cancelled */
     " priority INTEGER NOT NULL DEFAULT 0,"
-    " run_at_us INTEGER NOT NULL,"      /* not before (ETA, backoff), UTC microseconds */
-    " attempts INTEGER NOT NULL DEFAULT 0,"  /* counted at claim time (lesson 9) */
+    " run_at_us INTEGER NOT NULL,"      /* not before (ETA, backoff), UTC microseconds; kept
+                                           through recovery, so a task keeps its place */
+    " attempts INTEGER NOT NULL DEFAULT 0,"  /* attempts whose start was recorded */
     " max_retries INTEGER NOT NULL DEFAULT 0,"
     " backoff_base_us INTEGER NOT NULL DEFAULT 1000000,"
     " backoff_cap_us INTEGER NOT NULL DEFAULT 3600000000,"
@@ -31,12 +38,17 @@ static const char *const schema_sql =
     " worker_id TEXT,"
     " cancel_requested INTEGER NOT NULL DEFAULT 0,"
     " progress REAL,"
-    " result BLOB,"
+    " lapses INTEGER NOT NULL DEFAULT 0," /* leases lost before a start was recorded */
+    " blobs INTEGER NOT NULL DEFAULT 0,"  /* 1: payload in sitq_payloads; 2: result in sitq_results */
     " error TEXT,"
     " traceback TEXT,"
     " enqueued_at_us INTEGER NOT NULL,"
-    " started_at_us INTEGER,"
-    " finished_at_us INTEGER);"
+    " started_at_us INTEGER,"           /* NULL while the current lease's attempt has not started */
+    " finished_at_us INTEGER,"
+    " payload BLOB,"                    /* inline when at most SQ_INLINE_MAX bytes */
+    " result BLOB);"                    /* inline when at most SQ_INLINE_MAX bytes */
+    "CREATE TABLE IF NOT EXISTS sitq_payloads(id INTEGER PRIMARY KEY, payload BLOB NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS sitq_results(id INTEGER PRIMARY KEY, result BLOB NOT NULL);"
     /* Few, narrow, partial indexes on purpose: each entry a transition
      * touches costs (measured with bench/: an index over every task's
      * (queue, state, id) cost 25% of the end-to-end rate, one over all live

@@ -8,13 +8,28 @@
 #define RESULT_COLS(value, traceback)                                                   \
     "id, queue, function, state, priority, attempts, max_retries, " value ", error, "   \
     traceback ", worker_id, unique_key, progress, cancel_requested, timeout_us, "       \
-    "length(payload), enqueued_at_us, run_at_us, started_at_us, finished_at_us"
+    "CASE WHEN blobs & 1 THEN (SELECT length(p.payload) FROM sitq_payloads p "          \
+    "WHERE p.id = sitq_tasks.id) ELSE length(payload) END, "                            \
+    "enqueued_at_us, run_at_us, started_at_us, finished_at_us"
+/* The stored result, wherever it lives (inline or in sitq_results). */
+#define RESULT_VALUE                                                                    \
+    "CASE WHEN blobs & 2 THEN (SELECT r.result FROM sitq_results r "                    \
+    "WHERE r.id = sitq_tasks.id) ELSE result END"
 
+/* A claim takes the lease but counts no attempt: the attempt is counted when
+ * the worker records its start (ST_START, or folded into ST_SUCCEED), so a
+ * prefetched task that never started costs nothing when its worker dies.
+ * A task that already lost a lease before its start was recorded (lapses)
+ * may be one that kills its worker at once: its attempt is counted here. */
 #define CLAIM_SET                                                                       \
-    "SET state = 3, attempts = attempts + 1, lease_token = ?1, lease_until_us = ?2, "   \
-    "worker_id = ?3, started_at_us = ?4, progress = NULL "
-#define CLAIM_RETURNING \
-    " RETURNING id, function, payload, attempts, max_retries, priority, run_at_us, timeout_us"
+    "SET state = 3, attempts = attempts + (lapses > 0), lease_token = ?1, "             \
+    "lease_until_us = ?2, worker_id = ?3, "                                             \
+    "started_at_us = CASE WHEN lapses > 0 THEN ?4 END, progress = NULL "
+/* Inline payloads only; a large one (blobs & 1) is read by the worker later,
+ * outside the write transaction. */
+#define CLAIM_RETURNING                                                                 \
+    " RETURNING id, function, payload, blobs & 1, attempts, max_retries, priority, "    \
+    "run_at_us, timeout_us, started_at_us IS NOT NULL"
 
 const char *const sq_sql[ST_COUNT] = {
     [ST_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
@@ -28,8 +43,9 @@ const char *const sq_sql[ST_COUNT] = {
     [ST_INSERT_TASK] =
         "INSERT INTO sitq_tasks(queue, function, payload, state, priority, run_at_us, "
         "max_retries, backoff_base_us, backoff_cap_us, backoff_jitter, timeout_us, "
-        "pending_deps, unique_key, enqueued_at_us, error, finished_at_us, id) "
-        "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+        "pending_deps, unique_key, enqueued_at_us, error, finished_at_us, id, blobs) "
+        "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+    [ST_INSERT_PAYLOAD] = "INSERT INTO sitq_payloads(id, payload) VALUES(?1, ?2)",
     [ST_NEXT_ID] = "SELECT MAX(COALESCE((SELECT MAX(id) FROM sitq_tasks), 0), "
                    "COALESCE((SELECT CAST(value AS INTEGER) FROM sitq_meta WHERE key = 'id_floor'), 0)) + 1",
     [ST_SET_ID_FLOOR] = "INSERT INTO sitq_meta(key, value) VALUES('id_floor', ?1) "
@@ -39,10 +55,12 @@ const char *const sq_sql[ST_COUNT] = {
     [ST_UNIQUE_FIND] = "SELECT id FROM sitq_tasks WHERE queue = ?1 AND unique_key = ?2 "
                        "AND state IN (0, 1, 3)",
 
-    [ST_GET] = "SELECT " RESULT_COLS("result", "traceback")
+    [ST_GET] = "SELECT " RESULT_COLS(RESULT_VALUE, "traceback")
                " FROM sitq_tasks WHERE id = ?1 AND queue = ?2",
     [ST_GET_DEPS] = "SELECT depends_on FROM sitq_deps WHERE task_id = ?1 ORDER BY depends_on",
-    [ST_PAYLOAD] = "SELECT payload FROM sitq_tasks WHERE id = ?1 AND queue = ?2",
+    [ST_PAYLOAD] = "SELECT CASE WHEN blobs & 1 THEN (SELECT p.payload FROM sitq_payloads p "
+                   "WHERE p.id = sitq_tasks.id) ELSE payload END "
+                   "FROM sitq_tasks WHERE id = ?1 AND queue = ?2",
     [ST_TASK_STATE] = "SELECT state FROM sitq_tasks WHERE id = ?1 AND queue = ?2",
 
     /* Batched claim (lesson 1): one UPDATE over the ready index, highest
@@ -53,13 +71,27 @@ const char *const sq_sql[ST_COUNT] = {
         "AND run_at_us <= ?4 AND (function IN (SELECT value FROM json_each(?6)) "
         "OR EXISTS (SELECT 1 FROM json_each(?7) WHERE substr(function, 1, length(value)) = value)) "
         "ORDER BY priority DESC, run_at_us, id LIMIT ?8)" CLAIM_RETURNING,
-    [ST_CLAIM_ID] = "UPDATE sitq_tasks " CLAIM_SET
+    /* process_task runs the task right after the commit: counted at once. */
+    [ST_CLAIM_ID] = "UPDATE sitq_tasks SET state = 3, attempts = attempts + 1, lease_token = ?1, "
+                    "lease_until_us = ?2, worker_id = ?3, started_at_us = ?4, progress = NULL "
                     "WHERE id = ?5 AND queue = ?6 AND state = 0 AND run_at_us <= ?4" CLAIM_RETURNING,
 
     /* Every transition out of running is guarded by (state, lease_token). */
-    [ST_SUCCEED] = "UPDATE sitq_tasks SET state = 4, result = ?3, error = NULL, traceback = NULL, "
-                   "finished_at_us = ?4, lease_token = NULL, lease_until_us = NULL "
+    /* A start not yet recorded is recorded with the success (one UPDATE for
+     * tasks shorter than a dispatcher cycle). ?5: 2 when the result was
+     * stored in sitq_results, else 0. */
+    [ST_SUCCEED] = "UPDATE sitq_tasks SET state = 4, result = ?3, blobs = (blobs & 1) | ?5, "
+                   "error = NULL, traceback = NULL, finished_at_us = ?4, "
+                   "attempts = attempts + (started_at_us IS NULL), "
+                   "started_at_us = COALESCE(started_at_us, ?6), "
+                   "lease_token = NULL, lease_until_us = NULL "
                    "WHERE id = ?1 AND state = 3 AND lease_token = ?2",
+    /* The start of an attempt: from here on, a lost lease spends it. */
+    [ST_START] = "UPDATE sitq_tasks SET attempts = attempts + 1, started_at_us = ?3 "
+                 "WHERE id = ?1 AND state = 3 AND lease_token = ?2 AND started_at_us IS NULL",
+    [ST_OWNED] = "SELECT 1 FROM sitq_tasks WHERE id = ?1 AND state = 3 AND lease_token = ?2",
+    [ST_INSERT_RESULT] = "INSERT OR REPLACE INTO sitq_results(id, result) VALUES(?1, ?2)",
+    [ST_DELETE_RESULT] = "DELETE FROM sitq_results WHERE id = ?1",
     /* Dependents of the tasks that just succeeded (?1: a JSON array of their
      * ids, one statement per commit): each loses as many pending
      * dependencies as it has among them, and becomes ready at zero. */
@@ -71,7 +103,7 @@ const char *const sq_sql[ST_COUNT] = {
         "run_at_us = CASE WHEN pending_deps - hit.n <= 0 THEN MAX(run_at_us, ?2) ELSE run_at_us END "
         "FROM hit WHERE sitq_tasks.id = hit.task_id AND sitq_tasks.state = 1",
     [ST_FAIL_INFO] = "SELECT attempts, max_retries, backoff_base_us, backoff_cap_us, "
-                     "backoff_jitter, cancel_requested FROM sitq_tasks "
+                     "backoff_jitter, cancel_requested, started_at_us IS NULL FROM sitq_tasks "
                      "WHERE id = ?1 AND state = 3 AND lease_token = ?2",
     [ST_REQUEUE] = "UPDATE sitq_tasks SET state = 0, run_at_us = ?2, error = ?3, traceback = ?4, "
                    "lease_token = NULL, lease_until_us = NULL WHERE id = ?1",
@@ -85,12 +117,20 @@ const char *const sq_sql[ST_COUNT] = {
         "WHERE state = 1 AND id IN (SELECT id FROM d)",
     [ST_HEARTBEAT] = "UPDATE sitq_tasks SET lease_until_us = ?3, progress = COALESCE(?4, progress) "
                      "WHERE id = ?1 AND state = 3 AND lease_token = ?2 RETURNING cancel_requested",
-    [ST_RELEASE] = "UPDATE sitq_tasks SET state = 0, attempts = attempts - 1, lease_token = NULL, "
-                   "lease_until_us = NULL, started_at_us = NULL "
+    /* Given back unstarted: an attempt counted at claim (lapses) is undone;
+     * run_at_us is untouched, so the task keeps its place. */
+    [ST_RELEASE] = "UPDATE sitq_tasks SET state = 0, attempts = attempts - (started_at_us IS NOT NULL), "
+                   "lease_token = NULL, lease_until_us = NULL, started_at_us = NULL "
                    "WHERE id = ?1 AND state = 3 AND lease_token = ?2",
-    [ST_REAP_SELECT] = "SELECT id, attempts, max_retries, worker_id, cancel_requested "
+    [ST_REAP_SELECT] = "SELECT id, attempts, max_retries, worker_id, cancel_requested, "
+                       "started_at_us IS NOT NULL "
                        "FROM sitq_tasks WHERE queue = ?2 AND state = 3 AND lease_until_us < ?1 "
                        "LIMIT 1000",
+    /* A lapsed lease put back: run_at_us is kept, so the task keeps its place
+     * in the queue; ?3 = 1 when its attempt had not started (counted in
+     * lapses, no attempt spent). */
+    [ST_REQUEUE_LOST] = "UPDATE sitq_tasks SET state = 0, error = ?2, lapses = lapses + ?3, "
+                        "lease_token = NULL, lease_until_us = NULL WHERE id = ?1",
     [ST_SET_CANCEL_FLAG] = "UPDATE sitq_tasks SET cancel_requested = 1 WHERE id = ?1",
 
     /* A dependency edge whose task is gone was purged after it failed or
@@ -101,7 +141,7 @@ const char *const sq_sql[ST_COUNT] = {
                       "FROM sitq_deps d LEFT JOIN sitq_tasks t ON t.id = d.depends_on "
                       "WHERE d.task_id = ?1",
     [ST_RETRY_SET] = "UPDATE sitq_tasks SET state = ?2, pending_deps = ?3, attempts = 0, "
-                     "result = NULL, error = NULL, traceback = NULL, started_at_us = NULL, "
+                     "lapses = 0, blobs = blobs & 1, result = NULL, error = NULL, traceback = NULL, started_at_us = NULL, "
                      "finished_at_us = NULL, run_at_us = ?4, cancel_requested = 0, progress = NULL, "
                      "lease_token = NULL, lease_until_us = NULL WHERE id = ?1",
     /* Counts by status, each from its partial index (succeeded ones from
@@ -149,6 +189,12 @@ const char *const sq_sql[ST_COUNT] = {
     [ST_PURGE_DEP_EDGES] = "DELETE FROM sitq_deps WHERE depends_on IN (SELECT id FROM sitq_tasks "
                            "WHERE id BETWEEN ?3 AND ?4 AND queue = ?1 AND state = 4 "
                            "AND finished_at_us < ?2)",
+    [ST_PURGE_PAYLOADS] = "DELETE FROM sitq_payloads WHERE id IN (SELECT id FROM sitq_tasks "
+                          "WHERE id BETWEEN ?3 AND ?4 AND queue = ?1 AND state IN (4, 5, 6) "
+                          "AND finished_at_us < ?2 AND blobs & 1)",
+    [ST_PURGE_RESULTS] = "DELETE FROM sitq_results WHERE id IN (SELECT id FROM sitq_tasks "
+                         "WHERE id BETWEEN ?3 AND ?4 AND queue = ?1 AND state IN (4, 5, 6) "
+                         "AND finished_at_us < ?2 AND blobs & 2)",
     [ST_PURGE_SUCCEEDED] = "DELETE FROM sitq_tasks WHERE id BETWEEN ?3 AND ?4 AND queue = ?1 "
                            "AND state = 4 AND finished_at_us < ?2",
     [ST_PURGE_DEAD] = "DELETE FROM sitq_tasks WHERE id BETWEEN ?3 AND ?4 AND queue = ?1 "
