@@ -210,7 +210,7 @@ static void test_prefetched_tasks_not_failed(void **state)
         r = tq_get(q, ids[i]);
         assert_int_equal(r->status, SITQ_QUEUED);
         assert_int_equal(r->attempts, 0);
-        if (!tq_contains_ci(r->error, "before attempt 1 started"))
+        if (!tq_contains_ci(r->error, "before the start of attempt 1"))
             fail_msg("prefetched task %lld: note \"%s\" does not say it never started",
                      (long long)ids[i], r->error ? r->error : "(null)");
         sitq_result_free(r);

@@ -62,6 +62,10 @@ typedef struct sq_backend {
     sq_conn *readers;
     int *reader_busy;
     int n_readers;
+    /* WAL bound (sqlite_wal.c), under write_mu: the hook runs in commits. */
+    int page_size;
+    int wal_next_pages;   /* log size at which the next checkpoint runs */
+    int64_t wal_restarts; /* RESTART checkpoints that completed */
 } sq_backend;
 
 /* Reset and return the prepared statement id of conn (preparing it on first
@@ -126,6 +130,10 @@ sitq_code sq_purge(sitq_backend *b, const char *queue, sitq_time_us before_us, i
 sitq_code sq_cycle(sitq_backend *b, sitq_cycle *c, sitq_error *err);
 sitq_code sq_claim_id(sitq_backend *b, const char *queue, sitq_task_id id, sitq_cycle *c,
                       sitq_result **snapshot, sitq_error *err);
+
+/* Keep the WAL bounded under any load: install the checkpoint hook on the
+ * writer connection (sqlite_wal.c). */
+void sq_wal_bound(sq_backend *b);
 
 /* Schema creation and version check (sqlite_schema.c). */
 sitq_code sq_schema_init(sq_backend *b, sitq_error *err);

@@ -253,6 +253,7 @@ sitq_code sitq_backend_open_sqlite(const char *path, const sitq_sqlite_options *
         return sitq_fail(err, SITQ_ENOMEM, "out of memory opening %s", path);
     }
     sitq_code rc = conn_open(b, &b->writer, 0, err);
+    if (!rc) sq_wal_bound(b);
     if (!rc) rc = sq_schema_init(b, err);
     int n = strcmp(path, ":memory:") == 0 ? 0 : o.reader_connections;
     if (!rc && n > 0) {

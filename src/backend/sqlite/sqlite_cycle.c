@@ -289,8 +289,8 @@ static sitq_code reap(sq_conn *c, sitq_time_us now, sitq_cycle *cy, sitq_error *
                      v[i].worker, (int)v[i].attempts);
         else
             snprintf(msg, sizeof msg,
-                     "worker %s was lost before attempt %d started: handed out again without "
-                     "spending an attempt",
+                     "worker %s was lost before the start of attempt %d was recorded: handed "
+                     "out again without spending an attempt",
                      v[i].worker, (int)v[i].attempts + 1);
         if (v[i].cancel)
             code = sq_finish_failed(c, v[i].id, SQ_CANCELLED, msg, NULL, now, &cy->n_finished, err);

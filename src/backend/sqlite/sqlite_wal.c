@@ -1,0 +1,60 @@
+/* sqlite_wal.c - keeps the write-ahead log bounded under any load.
+ *
+ * SQLite's automatic checkpoint is PASSIVE: it copies what it can and never
+ * waits. The log can start again from its beginning only at a moment when no
+ * reader still uses its frames, and with several processes reading and
+ * writing all the time that moment may never come: the file then grows
+ * without bound (gigabytes within a minute with eight writing processes).
+ *
+ * So the writer connection of each process installs this hook, which SQLite
+ * calls after every commit with the number of pages in the log. Every
+ * SQ_WAL_PASSIVE_PAGES pages it runs the passive checkpoint SQLite would
+ * have run. Past SQ_WAL_RESTART_BYTES it runs a RESTART checkpoint, which
+ * waits, for at most SQ_WAL_WAIT_MS, until every reader has moved to the
+ * newest snapshot, so that the next commit writes the log from its start;
+ * journal_size_limit then truncates the file. While it waits, this process
+ * holds the write lock: other writers wait (readers do not). When a reader
+ * holds one snapshot for longer than that (a huge read), the checkpoint gives
+ * up and is tried again after SQ_WAL_PASSIVE_PAGES more pages.
+ */
+#include "sq.h"
+
+/* SQLite's own auto-checkpoint interval. */
+#define SQ_WAL_PASSIVE_PAGES 1000
+/* Log size past which a commit waits for readers and restarts the log. */
+#define SQ_WAL_RESTART_BYTES (16 << 20)
+/* Longest wait of that checkpoint for readers (the write lock is held). */
+#define SQ_WAL_WAIT_MS 1000
+
+static int wal_hook(void *arg, sqlite3 *db, const char *schema, int pages) {
+    sq_backend *b = arg;
+    if (pages < b->wal_next_pages) return SQLITE_OK;
+    sq_conn *c = &b->writer;
+    int restart = (int64_t)pages * b->page_size >= SQ_WAL_RESTART_BYTES;
+    int rc;
+    if (restart) {
+        int saved = c->busy_timeout_ms;
+        if (c->busy_timeout_ms > SQ_WAL_WAIT_MS) c->busy_timeout_ms = SQ_WAL_WAIT_MS;
+        rc = sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+        c->busy_timeout_ms = saved;
+        b->wal_restarts += rc == SQLITE_OK;
+    } else {
+        rc = sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    }
+    /* After a restart the next commit starts the log again from page 1; after
+     * a passive checkpoint or a failure, look again SQ_WAL_PASSIVE_PAGES later. */
+    b->wal_next_pages = restart && rc == SQLITE_OK ? SQ_WAL_PASSIVE_PAGES
+                                                   : pages + SQ_WAL_PASSIVE_PAGES;
+    return SQLITE_OK; /* a checkpoint that could not finish is not the commit's failure */
+}
+
+void sq_wal_bound(sq_backend *b) {
+    sqlite3_stmt *st = NULL;
+    b->page_size = 4096;
+    if (sqlite3_prepare_v2(b->writer.db, "PRAGMA page_size", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) > 0)
+        b->page_size = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    b->wal_next_pages = SQ_WAL_PASSIVE_PAGES;
+    sqlite3_wal_hook(b->writer.db, wal_hook, b);
+}

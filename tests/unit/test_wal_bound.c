@@ -1,0 +1,169 @@
+/* test_wal_bound.c - the write-ahead log stays under its bound while several
+ * processes write and read at full speed (SQLite's passive checkpoints alone
+ * never get to restart the log then, and it grows without bound).
+ *
+ * Children are forked before the parent opens the database; they never call
+ * cmocka and end with _exit(code). */
+#include "helpers.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+enum { WRITERS = 4, READERS = 3, WORKERS = 1, ENQUEUES = 3000 };
+/* The documented bound of the WAL file (docs/architecture.md). */
+#define WAL_BOUND (64LL << 20)
+
+static pid_t g_pids[WRITERS + READERS + WORKERS];
+static int g_n = 0;
+
+static int teardown_kill(void **state)
+{
+    for (int i = 0; i < g_n; i++) {
+        kill(g_pids[i], SIGKILL);
+        waitpid(g_pids[i], NULL, 0);
+    }
+    g_n = 0;
+    return tq_teardown(state);
+}
+
+static int open_queue(const char *path, sitq_backend **b, sitq_queue **q)
+{
+    sitq_error err;
+    return sitq_backend_open_sqlite(path, NULL, b, &err) == SITQ_OK &&
+           sitq_queue_open(*b, NULL, q, &err) == SITQ_OK;
+}
+
+/* One task per commit: the most log pages per task. */
+static int writer(const char *path)
+{
+    sitq_backend *b;
+    sitq_queue *q;
+    if (!open_queue(path, &b, &q))
+        return 20;
+    char payload[300];
+    memset(payload, 'w', sizeof payload);
+    for (int i = 0; i < ENQUEUES; i++) {
+        sitq_task_id id;
+        sitq_error err;
+        if (sitq_enqueue(q, "job", payload, sizeof payload, NULL, &id, &err) != SITQ_OK) {
+            fprintf(stderr, "writer: %s\n", err.message);
+            return 21;
+        }
+    }
+    sitq_queue_close(q);
+    sitq_backend_close(b);
+    return 0;
+}
+
+/* Readers that always hold some snapshot, as inspection and waits do. */
+static int reader(const char *path)
+{
+    sitq_backend *b;
+    sitq_queue *q;
+    if (!open_queue(path, &b, &q))
+        return 30;
+    for (;;) {
+        sitq_stats st;
+        sitq_error err;
+        sitq_result **items = NULL;
+        size_t n = 0;
+        if (sitq_get_stats(q, &st, &err) != SITQ_OK ||
+            sitq_list(q, SITQ_STATUS_ANY, 50, 0, &items, &n, &err) != SITQ_OK)
+            return 31;
+        sitq_result_list_free(items, n);
+    }
+}
+
+static int h_noop(sitq_task_ctx *ctx, const void *p, size_t n, void *ud)
+{
+    (void)ctx;
+    (void)p;
+    (void)n;
+    (void)ud;
+    return 0;
+}
+
+static int worker(const char *path)
+{
+    sitq_backend *b;
+    sitq_queue *q;
+    sitq_worker *w = NULL;
+    sitq_error err;
+    if (!open_queue(path, &b, &q) || sitq_worker_create(q, NULL, &w, &err) != SITQ_OK ||
+        sitq_worker_register(w, "job", h_noop, NULL, &err) != SITQ_OK ||
+        sitq_worker_start(w, &err) != SITQ_OK)
+        return 40;
+    for (;;)
+        pause();
+}
+
+static pid_t spawn(int (*fn)(const char *), const char *path)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(fn(path));
+    g_pids[g_n++] = pid;
+    return pid;
+}
+
+static void test_wal_stays_bounded(void **state)
+{
+    tq_env *e = TQ_ENV(state);
+    {
+        sitq_backend *b;
+        sitq_queue *q;
+        assert_true(open_queue(e->path, &b, &q));
+        sitq_queue_close(q);
+        sitq_backend_close(b);
+    }
+    for (int i = 0; i < READERS; i++)
+        spawn(reader, e->path);
+    for (int i = 0; i < WORKERS; i++)
+        spawn(worker, e->path);
+    pid_t writers[WRITERS];
+    for (int i = 0; i < WRITERS; i++)
+        writers[i] = spawn(writer, e->path);
+
+    char wal[400];
+    snprintf(wal, sizeof wal, "%s-wal", e->path);
+    long long peak = 0;
+    int running = WRITERS, failed = 0;
+    int64_t end = tq_mono_ms() + 300000;
+    while (running > 0 && tq_mono_ms() < end) {
+        struct stat sb;
+        if (stat(wal, &sb) == 0 && sb.st_size > peak)
+            peak = sb.st_size;
+        for (int i = 0; i < WRITERS; i++) {
+            int status;
+            if (writers[i] && waitpid(writers[i], &status, WNOHANG) == writers[i]) {
+                writers[i] = 0;
+                running--;
+                if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                    failed++;
+            }
+        }
+        tq_sleep_ms(2);
+    }
+    assert_int_equal(running, 0);
+    assert_int_equal(failed, 0);
+    printf("# WAL peak %.1f MiB with %d writers, %d readers, %d worker\n", peak / 1048576.0,
+           WRITERS, READERS, WORKERS);
+    if (peak > WAL_BOUND)
+        fail_msg("the WAL reached %lld bytes, over its bound of %lld", peak, WAL_BOUND);
+    /* Nothing was lost: every task is there. */
+    TQ_OK(sitq_backend_open_sqlite(e->path, NULL, &e->backend, &tq_err));
+    TQ_OK(sitq_queue_open(e->backend, NULL, &e->queue, &tq_err));
+    sitq_stats st = tq_stats(e->queue);
+    assert_int_equal(st.total, WRITERS * ENQUEUES);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_wal_stays_bounded, tq_setup_dir, teardown_kill),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
