@@ -10,7 +10,12 @@
  *              registered for the task's function, and records the result.
  *   lease    - a claimed task is held for a limited time, renewed by the
  *              worker's heartbeat; a task whose lease lapses (the worker died)
- *              is claimed again by another worker, counting one more attempt.
+ *              is claimed again by another worker, at its place in the queue.
+ *   attempt  - one run of a task's handler. An attempt counts from its start
+ *              (recorded within about a millisecond, or with its outcome), not
+ *              from the claim: a task a worker claimed ahead but never started
+ *              is handed out again without spending an attempt when that
+ *              worker dies.
  *
  * Delivery guarantee: AT-LEAST-ONCE. A task whose worker crashes, hangs past
  * its lease or loses its database connection is run again. Handlers must be
@@ -317,7 +322,7 @@ typedef struct sitq_result {
     char *function;
     sitq_status status;
     int32_t priority;
-    int32_t attempts;          /**< attempts started so far (claims) */
+    int32_t attempts;          /**< attempts whose start was recorded */
     int32_t max_retries;
     void *value;               /**< result bytes of a succeeded task */
     size_t value_len;          /**< bytes */
@@ -331,7 +336,8 @@ typedef struct sitq_result {
     size_t payload_len;        /**< bytes (payload itself: sitq_get_payload) */
     sitq_time_us enqueued_at_us;
     sitq_time_us eta_us;       /**< not before this time (ETA or retry backoff) */
-    sitq_time_us started_at_us;  /**< start of the last attempt; 0 = never */
+    sitq_time_us started_at_us;  /**< start of the last attempt; 0 = never, or (running)
+                                      claimed but not started yet */
     sitq_time_us finished_at_us; /**< 0 = not finished */
     sitq_task_id *depends_on;  /**< the task's dependencies */
     size_t n_depends_on;
@@ -523,7 +529,9 @@ typedef struct sitq_worker_options {
                                       for tasks longer than that (fair to other
                                       workers), up to 1024 for tiny tasks. Trade-off:
                                       more tasks per commit, more to recover after a
-                                      crash (a graceful stop releases them at once) */
+                                      crash (a graceful stop releases them at once;
+                                      after a crash they are handed out again when
+                                      their lease lapses, without spending an attempt) */
     double poll_interval_s;      /**< how often to look for tasks enqueued by other
                                       processes, seconds; default 0.05 */
     double lease_s;              /**< lease duration, seconds; default 30 */

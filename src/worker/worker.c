@@ -495,6 +495,7 @@ static void *dispatcher_main(void *arg) {
                 pthread_mutex_unlock(&w->mu);
                 free(comps);
                 free(rels);
+                if (cy.completions_committed) sitq_backend_notify(b, 1, 1);
                 backoff_until = sitq_mono_us() + 100000;
                 sitq_sleep_us(20000);
                 continue;
