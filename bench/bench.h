@@ -1,4 +1,4 @@
-/* bench.h - sitq's benchmark (issue 4): shared declarations.
+/* bench.h - sitq's benchmark: shared declarations.
  *
  * Entry point: sitq_bench_main(argc, argv), used by the sitq_bench program and
  * meant to be called by `sitq bench`. Every figure is printed as a line of
@@ -41,6 +41,7 @@ int bench_e2e(bench_ctx *c);
 int bench_latency(bench_ctx *c);
 int bench_claim_depth(bench_ctx *c);
 int bench_memory(bench_ctx *c);
+int bench_wal(bench_ctx *c);
 
 /* ---- helpers (common.c) ---- */
 /** Monotonic seconds. */

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# bench/run.sh - sitq's benchmark (issue 4); `make bench` runs it.
+# bench/run.sh - sitq's benchmark; `make bench` runs it.
 #
 #   bench/run.sh [--quick] [--runs R] [--tasks N] [--only LIST] [--no-peers]
 #
 # Environment (same meaning as the options): RUNS (3), TASKS (20000),
 # QUICK (0/1), ONLY (comma list of parts: raw,enqueue,e2e,plainjob,celery,
-# python,latency,claim_depth,memory), BUILD (build dir, default ./build),
+# python,latency,claim_depth,memory,wal), BUILD (build dir, default ./build),
 # BENCH_DIR (scratch databases, default bench/work: keep it on the disk you
 # want to measure), PROFILE=1 (also run bench/profile.sh and put its
 # perf profile into the closing note), KEEP_WORK=1 (keep the scratch databases, e.g. the 10M
@@ -68,7 +68,7 @@ if [ ! -x "$BENCH" ]; then
   BENCH="$BUILD/bench-standalone/sitq_bench"
   cc -O2 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I "$ROOT/include" -I "$HERE" \
     "$HERE"/main.c "$HERE"/common.c "$HERE"/raw_sqlite.c "$HERE"/enqueue.c "$HERE"/e2e.c \
-    "$HERE"/latency.c "$HERE"/claim_depth.c "$HERE"/memory.c "$HERE"/sitq_bench.c \
+    "$HERE"/latency.c "$HERE"/claim_depth.c "$HERE"/memory.c "$HERE"/wal.c "$HERE"/sitq_bench.c \
     "$BUILD/src/libsitq.a" $(pkg-config --libs sqlite3) -lpthread -lm -o "$BENCH" || exit 1
 fi
 QUICK_OPT=""
@@ -137,6 +137,7 @@ for r in $(seq 1 "$RUNS"); do
   c_part latency
   c_part claim_depth
   c_part memory
+  c_part wal
 done
 ELAPSED=$(( $(date +%s) - T_START ))
 [ "${KEEP_WORK:-0}" = 1 ] || rm -f "$WORK"/*.db "$WORK"/*.db-wal "$WORK"/*.db-shm "$WORK"/*.queued
