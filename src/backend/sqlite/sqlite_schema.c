@@ -74,6 +74,50 @@ static const char *const schema_sql =
     "CREATE INDEX IF NOT EXISTS sitq_deps_task ON sitq_deps(task_id);"
     "INSERT OR IGNORE INTO sitq_meta(key, value) VALUES('schema_version', '" SCHEMA_VERSION "');";
 
+/* Version 2 kept payloads and results inline, before the hot columns, and
+ * had no lapses or blobs. Rebuild the task table in the version 3 layout,
+ * moving large payloads and results to their tables; attempts keep their
+ * meaning (a running version 2 task has its start recorded). */
+static const char *const migrate_2_sql =
+    "ALTER TABLE sitq_tasks RENAME TO sitq_tasks_v2;"
+    "DROP INDEX IF EXISTS sitq_tasks_ready; DROP INDEX IF EXISTS sitq_tasks_running;"
+    "DROP INDEX IF EXISTS sitq_tasks_waiting; DROP INDEX IF EXISTS sitq_tasks_failed;"
+    "DROP INDEX IF EXISTS sitq_tasks_unique;";
+static const char *const migrate_2_copy_sql =
+    "INSERT INTO sitq_tasks(id, queue, function, state, priority, run_at_us, attempts,"
+    " max_retries, backoff_base_us, backoff_cap_us, backoff_jitter, timeout_us, pending_deps,"
+    " unique_key, lease_token, lease_until_us, worker_id, cancel_requested, progress, lapses,"
+    " blobs, error, traceback, enqueued_at_us, started_at_us, finished_at_us, payload, result)"
+    " SELECT id, queue, function, state, priority, run_at_us, attempts, max_retries,"
+    " backoff_base_us, backoff_cap_us, backoff_jitter, timeout_us, pending_deps, unique_key,"
+    " lease_token, lease_until_us, worker_id, cancel_requested, progress, 0,"
+    " (COALESCE(length(payload), 0) > 1024) | ((COALESCE(length(result), 0) > 1024) << 1),"
+    " error, traceback, enqueued_at_us, started_at_us, finished_at_us,"
+    " CASE WHEN length(payload) > 1024 THEN NULL ELSE payload END,"
+    " CASE WHEN length(result) > 1024 THEN NULL ELSE result END FROM sitq_tasks_v2;"
+    "INSERT INTO sitq_payloads(id, payload) SELECT id, payload FROM sitq_tasks_v2"
+    " WHERE length(payload) > 1024;"
+    "INSERT INTO sitq_results(id, result) SELECT id, result FROM sitq_tasks_v2"
+    " WHERE length(result) > 1024;"
+    "DROP TABLE sitq_tasks_v2;"
+    "UPDATE sitq_meta SET value = '" SCHEMA_VERSION "' WHERE key = 'schema_version';";
+
+/* Inside the schema transaction: all or nothing. */
+static sitq_code migrate_from_2(sq_backend *b, sitq_error *err) {
+    char *msg = NULL;
+    /* After the rename, schema_sql creates the new table and its indexes. */
+    if (sqlite3_exec(b->writer.db, migrate_2_sql, NULL, NULL, &msg) != SQLITE_OK ||
+        sqlite3_exec(b->writer.db, schema_sql, NULL, NULL, &msg) != SQLITE_OK ||
+        sqlite3_exec(b->writer.db, migrate_2_copy_sql, NULL, NULL, &msg) != SQLITE_OK) {
+        sitq_code rc = sitq_fail(err, SITQ_ESTORAGE,
+                                 "cannot upgrade %s from sitq schema version 2 to %s: %s",
+                                 b->path, SCHEMA_VERSION, msg ? msg : "unknown error");
+        sqlite3_free(msg);
+        return rc;
+    }
+    return SITQ_OK;
+}
+
 sitq_code sq_schema_init(sq_backend *b, sitq_error *err) {
     sitq_code rc = sq_write_begin(b, err);
     if (rc) return rc;
@@ -91,7 +135,12 @@ sitq_code sq_schema_init(sq_backend *b, sitq_error *err) {
         rc = sq_fail(&b->writer, err, "reading the schema version");
     } else if (sqlite3_step(st) == SQLITE_ROW) {
         const char *v = (const char *)sqlite3_column_text(st, 0);
-        if (!v || strcmp(v, SCHEMA_VERSION) != 0)
+        int from_2 = v && strcmp(v, "2") == 0;
+        if (from_2) {
+            sqlite3_finalize(st);
+            st = NULL;
+            rc = migrate_from_2(b, err);
+        } else if (!v || strcmp(v, SCHEMA_VERSION) != 0)
             rc = sitq_fail(err, SITQ_ESCHEMA,
                            "%s has sitq schema version %s; this sitq understands version %s",
                            b->path, v ? v : "(null)", SCHEMA_VERSION);

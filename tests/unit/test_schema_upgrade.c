@@ -1,0 +1,115 @@
+/* test_schema_upgrade.c - a database written by the previous schema
+ * (version 2: payloads and results inline, attempts counted at claim) is
+ * upgraded in place when opened: every task, result, error and dependency is
+ * kept, large payloads and results move to their own tables, and workers
+ * run its queued tasks. The fixture is the sqlite3 .dump of such a file. */
+#include "helpers.h"
+
+#include <sqlite3.h>
+
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = malloc((size_t)n + 1);
+    assert_non_null(s);
+    assert_int_equal(fread(s, 1, (size_t)n, f), (size_t)n);
+    s[n] = '\0';
+    fclose(f);
+    return s;
+}
+
+static void load_fixture(const char *db_path)
+{
+    char *sql = read_file(SITQ_TEST_DATA "/schema_v2.sql");
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
+    char *msg = NULL;
+    if (sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, &msg) != SQLITE_OK ||
+        sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+        fail_msg("loading the fixture: %s", msg ? msg : "?");
+    sqlite3_close(db);
+    free(sql);
+}
+
+static int h_payload_len(sitq_task_ctx *ctx, const void *p, size_t n, void *ud)
+{
+    (void)ud;
+    char buf[32];
+    int len = snprintf(buf, sizeof buf, "%zu", n);
+    if (!p || n < 5 || memcmp(p, "echo", 5) != 0) /* argv: "echo\0ppp..." */
+        return 1;
+    return sitq_ctx_set_result(ctx, buf, (size_t)len) == SITQ_OK ? 0 : 1;
+}
+
+static void test_version_2_is_upgraded(void **state)
+{
+    tq_env *e = TQ_ENV(state);
+    load_fixture(e->path);
+    TQ_OK(sitq_backend_open_sqlite(e->path, NULL, &e->backend, &tq_err));
+    TQ_OK(sitq_queue_open(e->backend, NULL, &e->queue, &tq_err));
+    sitq_queue *q = e->queue;
+
+    sitq_result *r = tq_get(q, 1); /* a 3000-byte result: now in its own table */
+    assert_int_equal(r->status, SITQ_SUCCEEDED);
+    assert_int_equal(r->attempts, 1);
+    assert_int_equal(r->value_len, 3000);
+    assert_int_equal(((char *)r->value)[0], 'r');
+    assert_int_equal(((char *)r->value)[2999], 'r');
+    sitq_result_free(r);
+    r = tq_get(q, 2); /* a small one: inline */
+    assert_int_equal(r->value_len, 6);
+    assert_memory_equal(r->value, "small\n", 6);
+    sitq_result_free(r);
+    r = tq_get(q, 3);
+    assert_int_equal(r->status, SITQ_FAILED);
+    assert_non_null(r->error);
+    sitq_result_free(r);
+    r = tq_get(q, 4); /* a large payload, and a dependency on task 2 */
+    assert_int_equal(r->status, SITQ_QUEUED);
+    assert_int_equal(r->n_depends_on, 1);
+    assert_int_equal(r->depends_on[0], 2);
+    size_t len4 = r->payload_len;
+    assert_true(len4 > 3000);
+    sitq_result_free(r);
+    void *p = NULL;
+    size_t plen = 0;
+    TQ_OK(sitq_get_payload(q, 4, &p, &plen, &tq_err));
+    assert_int_equal(plen, len4);
+    free(p);
+    assert_int_equal(tq_status(q, 5), SITQ_SCHEDULED);
+
+    /* Its queued task runs; new tasks get new ids. */
+    sitq_worker *w = tq_worker_new(q, 1, 0, "shell", h_payload_len, NULL);
+    TQ_OK(sitq_worker_start(w, &tq_err));
+    r = tq_wait_done(q, 4, 30);
+    TQ_OK(sitq_worker_stop(w, -1, &tq_err));
+    sitq_worker_free(w);
+    assert_int_equal(r->status, SITQ_SUCCEEDED);
+    char want[32];
+    snprintf(want, sizeof want, "%zu", len4);
+    assert_int_equal(r->value_len, strlen(want));
+    assert_memory_equal(r->value, want, strlen(want));
+    sitq_result_free(r);
+    assert_true(tq_enqueue(q, "shell", NULL) > 5);
+
+    /* Reopening finds version 3: nothing to do. */
+    sitq_queue_close(q);
+    sitq_backend_close(e->backend);
+    e->queue = NULL;
+    e->backend = NULL;
+    TQ_OK(sitq_backend_open_sqlite(e->path, NULL, &e->backend, &tq_err));
+    TQ_OK(sitq_queue_open(e->backend, NULL, &e->queue, &tq_err));
+    assert_int_equal(tq_stats(e->queue).total, 6);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_version_2_is_upgraded, tq_setup_dir, tq_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
