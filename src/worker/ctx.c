@@ -12,7 +12,6 @@ sitq_task_ctx *sitq_ctx_new(sitq_worker *w, sitq_claimed *t, const handler *h) {
     c->t = *t; /* takes ownership of function and payload */
     memset(t, 0, sizeof *t);
     c->h = h;
-    c->progress = -1;
     atomic_init(&c->cancel, 0);
     atomic_init(&c->lost, 0);
     atomic_init(&c->abandoned, 0);
@@ -229,9 +228,6 @@ sitq_code sitq_ctx_heartbeat(sitq_task_ctx *ctx, double progress, sitq_error *er
     if (!ctx) return sitq_fail(err, SITQ_EINVAL, "ctx must not be NULL");
     if (progress > 1) progress = 1;
     sitq_worker *w = ctx->w;
-    pthread_mutex_lock(&w->mu);
-    if (progress >= 0) ctx->progress = progress;
-    pthread_mutex_unlock(&w->mu);
     if (atomic_load(&ctx->lost))
         return sitq_fail(err, SITQ_ELEASE, "task %lld: the lease was lost", (long long)ctx->t.id);
     sitq_heartbeat hb = {ctx->t.id, ctx->t.lease_token, progress >= 0 ? progress : -1, 0, 0};

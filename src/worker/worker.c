@@ -290,7 +290,10 @@ static size_t collect_heartbeats(sitq_worker *w, dispatch_state *d) {
     ctx_list *lists[2] = {&w->running, &w->ready};
     for (int l = 0; l < 2; l++)
         for (sitq_task_ctx *c = lists[l]->head; c; c = c->next)
-            d->hb[i++] = (sitq_heartbeat){c->t.id, c->t.lease_token, c->progress, 0, 0};
+            /* Progress is written by the handler's own heartbeat
+             * (sitq_ctx_heartbeat); renewing here must not write back an
+             * older value collected before it. */
+            d->hb[i++] = (sitq_heartbeat){c->t.id, c->t.lease_token, -1, 0, 0};
     return i;
 }
 

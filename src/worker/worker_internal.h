@@ -25,7 +25,6 @@ struct sitq_task_ctx {
     atomic_int cancel;    /* cancel requested, timed out or lease lost */
     atomic_int lost;      /* the lease is no longer ours */
     atomic_int abandoned; /* a timeout was recorded: drop the handler's outcome */
-    double progress;      /* under w->mu; < 0 unknown */
     int64_t deadline_mono_us; /* 0 = no timeout */
     int in_executor;      /* counted in n_exec_running */
     sitq_time_us started_at_us; /* wall clock at the start of the run; 0 = not started */
