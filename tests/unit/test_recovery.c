@@ -322,6 +322,65 @@ static void test_recovered_task_keeps_its_place(void **state)
     tq_rec_free(&rec);
 }
 
+/* ---- a prefetched task cancelled before it started spends no attempt ---- */
+
+static atomic_int g_release;
+
+static int h_wait_release(sitq_task_ctx *ctx, const void *p, size_t n, void *ud)
+{
+    (void)ctx;
+    (void)p;
+    (void)n;
+    atomic_fetch_add((atomic_int *)ud, 1);
+    int64_t end = tq_mono_ms() + 20000;
+    while (!atomic_load(&g_release) && tq_mono_ms() < end)
+        tq_sleep_ms(1);
+    return 0;
+}
+
+static void test_cancelled_before_start_spends_no_attempt(void **state)
+{
+    tq_env *e = TQ_ENV(state);
+    open_env(e);
+    sitq_queue *q = e->queue;
+    atomic_store(&g_release, 0);
+    atomic_int calls = 0;
+    sitq_task_id first = tq_enqueue(q, "job", NULL);
+    sitq_task_id second = tq_enqueue(q, "job", NULL);
+    /* No polling for new tasks: after the cancel, every cycle is a heartbeat
+     * (or a lease check), and each heartbeat reads the cancel flags. */
+    sitq_worker_options o;
+    tq_worker_opts(&o, 1, 4);
+    o.poll_interval_s = 3600;
+    sitq_worker *w = NULL;
+    TQ_OK(sitq_worker_create(q, &o, &w, &tq_err));
+    TQ_OK(sitq_worker_register(w, "job", h_wait_release, &calls, &tq_err));
+    TQ_OK(sitq_worker_start(w, &tq_err));
+    /* The second task is claimed (running) but waits behind the first. */
+    int held = tq_poll_status(q, second, SITQ_RUNNING, 20);
+    int started = poll_attempts(q, first, 1, 20);
+    sitq_status out = SITQ_QUEUED;
+    sitq_worker_stats st;
+    sitq_worker_get_stats(w, &st);
+    int64_t seen = st.commits;
+    TQ_OK(sitq_cancel(q, second, &out, &tq_err));
+    /* Let two of the dispatcher's heartbeats read the cancel flag. */
+    for (int64_t end = tq_mono_ms() + 20000; st.commits < seen + 2 && tq_mono_ms() < end;
+         tq_sleep_ms(1))
+        sitq_worker_get_stats(w, &st);
+    atomic_store(&g_release, 1);
+    sitq_result *r = tq_wait_done(q, second, 30);
+    TQ_OK(sitq_worker_stop(w, -1, &tq_err));
+    sitq_worker_free(w);
+    assert_true(held);
+    assert_true(started);
+    assert_int_equal(out, SITQ_RUNNING);
+    assert_int_equal(r->status, SITQ_CANCELLED);
+    assert_int_equal(r->attempts, 0);
+    assert_int_equal(atomic_load(&calls), 1);
+    sitq_result_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -331,6 +390,8 @@ int main(void)
                                         teardown_kill_child),
         cmocka_unit_test_setup_teardown(test_recovered_task_keeps_its_place, tq_setup_dir,
                                         teardown_kill_child),
+        cmocka_unit_test_setup_teardown(test_cancelled_before_start_spends_no_attempt,
+                                        tq_setup_dir, teardown_kill_child),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -184,9 +184,8 @@ static sitq_code apply_failure(sq_conn *c, sitq_completion *k, size_t *n_finishe
     int unrecorded = sqlite3_column_int(st, 6);
     sqlite3_reset(st);
     k->applied = 1;
-    if (unrecorded) { /* the attempt ran: it counts */
-        sitq_start s = {k->id, k->lease_token,
-                        k->started_at_us ? k->started_at_us : k->finished_at_us};
+    if (unrecorded && k->started_at_us) { /* the attempt ran: it counts */
+        sitq_start s = {k->id, k->lease_token, k->started_at_us};
         sitq_code code = apply_start(c, &s, err);
         if (code) return code;
         attempts++;
