@@ -63,6 +63,12 @@ sitq_code sq_file_check(sq_backend *b, sq_conn *c, sitq_error *err) {
         if ((b->file_rc & 0xff) == SQLITE_NOTADB)
             return sitq_fail(err, SITQ_ESTORAGE, "%s is not a SQLite database (%s)", b->path,
                              sqlite3_errmsg(c->db));
+        int code = b->file_rc & 0xff;
+        if (!b->opts.read_only && (code == SQLITE_READONLY || code == SQLITE_CANTOPEN))
+            return sitq_fail(err, SITQ_ESTORAGE,
+                             "cannot open database %s for writing: %s (SQLite code %d); a "
+                             "read-only file, directory or mount can only be inspected",
+                             b->path, sqlite3_errmsg(c->db), b->file_rc);
         return sq_fail(c, err, "reading the list of tables");
     }
     int64_t objects = sqlite3_column_int64(st, 0);
