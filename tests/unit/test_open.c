@@ -362,6 +362,28 @@ static void test_create_blocked_is_busy(void **state)
     sitq_backend_close(b);
 }
 
+/* A storage error while running (here: a table renamed behind sitq's back)
+ * names the database file. */
+static void test_storage_error_names_file(void **state)
+{
+    tq_env *e = TQ_ENV(state);
+    make_sitq(e->path);
+    sitq_backend *b = NULL;
+    sitq_queue *q = NULL;
+    TQ_OK(sitq_backend_open_sqlite(e->path, NULL, &b, &tq_err));
+    TQ_OK(sitq_queue_open(b, NULL, &q, &tq_err));
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(e->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "ALTER TABLE sitq_tasks RENAME TO gone", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    sitq_task_id id = 0;
+    TQ_ERR_MSG(SITQ_ESTORAGE, "no such table", "no such table",
+               sitq_enqueue(q, "f", NULL, 0, NULL, &id, &tq_err));
+    assert_non_null(strstr(tq_err.message, e->path));
+    sitq_queue_close(q);
+    sitq_backend_close(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -371,6 +393,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_open_while_lock_holder_stalled, tq_setup_dir, teardown),
         cmocka_unit_test_setup_teardown(test_read_only_open, tq_setup_dir, teardown),
         cmocka_unit_test_setup_teardown(test_create_blocked_is_busy, tq_setup_dir, teardown),
+        cmocka_unit_test_setup_teardown(test_storage_error_names_file, tq_setup_dir, teardown),
     };
     return cmocka_run_group_tests_name("open", tests, NULL, NULL);
 }

@@ -242,7 +242,9 @@ sitq_code sitq_backend_open_sqlite(const char *path, const sitq_sqlite_options *
     static pthread_once_t memstatus_once = PTHREAD_ONCE_INIT;
     pthread_once(&memstatus_once, disable_memstatus);
     if (sqlite3_threadsafe() == 0)
-        return sitq_fail(err, SITQ_ESTORAGE, "the system SQLite was built without thread support");
+        return sitq_fail(err, SITQ_ESTORAGE,
+                         "cannot open database %s: the system SQLite was built without thread "
+                         "support", path);
 
     sq_backend *b = calloc(1, sizeof *b);
     if (!b) return sitq_fail(err, SITQ_ENOMEM, "out of memory opening %s", path);
