@@ -156,8 +156,11 @@ static sitq_code conn_open(sq_backend *b, sq_conn *c, int readonly, sitq_error *
                 (readonly ? SQLITE_OPEN_READONLY
                           : SQLITE_OPEN_READWRITE | (mem ? SQLITE_OPEN_CREATE : 0));
     if (sqlite3_open_v2(b->uri ? b->uri : b->path, &c->db, flags, NULL) != SQLITE_OK) {
-        sitq_code rc = sitq_fail(err, SITQ_ESTORAGE, "cannot open database %s: %s", b->path,
-                                 c->db ? sqlite3_errmsg(c->db) : "out of memory");
+        /* SQLite's "unable to open database file" hides the reason: add errno's. */
+        int sys = c->db ? sqlite3_system_errno(c->db) : 0;
+        sitq_code rc = sitq_fail(err, SITQ_ESTORAGE, "cannot open database %s: %s%s%s%s", b->path,
+                                 c->db ? sqlite3_errmsg(c->db) : "out of memory",
+                                 sys ? " (" : "", sys ? strerror(sys) : "", sys ? ")" : "");
         conn_close(c);
         return rc;
     }
