@@ -230,11 +230,14 @@ sitq_code sitq_backend_open_sqlite(const char *path, const sitq_sqlite_options *
     if (o.allow_foreign != 0 && o.allow_foreign != 1)
         return sitq_fail(err, SITQ_EINVAL, "options.allow_foreign must be 0 or 1, got %d",
                          o.allow_foreign);
-    if (o.file_mode < 0 || o.file_mode > 0777)
+    if (o.file_mode < 0)
         return sitq_fail(err, SITQ_EINVAL,
                          "options.file_mode must be permission bits 0..0777 (0: follow the "
-                         "umask), got %#o",
-                         (unsigned)o.file_mode);
+                         "umask), got %d", o.file_mode);
+    if (o.file_mode > 0777)
+        return sitq_fail(err, SITQ_EINVAL,
+                         "options.file_mode must be permission bits 0..0777 (0: follow the "
+                         "umask), got %#o", (unsigned)o.file_mode);
     if (o.read_only) o.create = 0;
     if (o.reader_connections < 0 || o.reader_connections > 64)
         return sitq_fail(err, SITQ_EINVAL, "options.reader_connections must be 0..64, got %d",
