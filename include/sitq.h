@@ -64,7 +64,12 @@ typedef enum sitq_code {
     SITQ_ESTORAGE = 9,    /**< the database failed (I/O, corrupt, full disk) */
     SITQ_ESCHEMA = 10,    /**< the database was made by an incompatible sitq */
     SITQ_ENOHANDLER = 11, /**< no handler registered for the task's function */
-    SITQ_ESYSTEM = 12     /**< an OS call failed (threads, clock, fork) */
+    SITQ_ESYSTEM = 12,    /**< an OS call failed (threads, clock, fork) */
+    SITQ_EBUSY = 13       /**< another process held a lock on the database for
+                               longer than busy_timeout_ms (a stopped or hung
+                               process that holds SQLite's single write lock
+                               blocks every writer); may be returned wherever
+                               SITQ_ESTORAGE is; nothing was written */
 } sitq_code;
 
 /** Size of sitq_error.message in bytes, including the terminating NUL. */
@@ -144,10 +149,12 @@ typedef enum sitq_sync_mode {
 
 /** Options of the SQLite backend. Initialise with sitq_sqlite_options_init. */
 typedef struct sitq_sqlite_options {
-    int enable_wal;             /**< 1 (default): journal_mode=WAL; 0: rollback journal */
+    int enable_wal;             /**< 1 (default): journal_mode=WAL; 0: rollback journal.
+                                     The mode is changed only when it differs
+                                     (changing it takes the write lock) */
     sitq_sync_mode synchronous; /**< default SITQ_SYNC_NORMAL */
-    int busy_timeout_ms;        /**< how long to wait for another process's write
-                                     lock before SITQ_ESTORAGE, milliseconds;
+    int busy_timeout_ms;        /**< how long to wait for a lock another process
+                                     holds before SITQ_EBUSY, milliseconds;
                                      default 30000 */
     int reader_connections;     /**< read-only connections for status, lists and
                                      waits; default 4, 0..64 (0: reads share the
@@ -158,6 +165,23 @@ typedef struct sitq_sqlite_options {
                                      (SITQ_ESTORAGE when it does not exist,
                                      SITQ_ESCHEMA when it holds no sitq tables), for
                                      tools that inspect */
+    int read_only;              /**< 0 (default); 1: open an existing sitq database
+                                     for reading only (implies create = 0): works
+                                     on a read-only file, directory or mount and
+                                     never takes the write lock; every write
+                                     fails with SITQ_ESTORAGE */
+    int allow_foreign;          /**< 0 (default): refuse (SITQ_ESCHEMA, file left
+                                     unchanged) a database that holds tables of
+                                     another application; the sitq schema is
+                                     created only in a new or empty file. 1: add
+                                     the sitq tables to such a file (and set its
+                                     journal mode as enable_wal says) */
+    int file_mode;              /**< permission bits of a database file this open
+                                     creates, 01..0777; default 0600 (owner only:
+                                     payloads and results are private). 0: as
+                                     other files of the process (0666 minus the
+                                     umask). SQLite gives the -wal and -shm files
+                                     the database file's mode */
 } sitq_sqlite_options;
 
 /** Fill opts with the defaults listed in sitq_sqlite_options. Thread-safe. */
@@ -165,6 +189,13 @@ void sitq_sqlite_options_init(sitq_sqlite_options *opts);
 
 /**
  * Open (creating if needed) a SQLite database file as a backend.
+ *
+ * Opening an existing sitq database of this version only reads it: no schema
+ * write, no journal-mode change when it already has the wanted one, so an
+ * open succeeds while another process holds (or is stalled holding) the
+ * write lock. The schema is created only in a new or empty file (or any file
+ * with allow_foreign = 1); another application's database is refused before
+ * anything in it changes. A file this call creates gets options.file_mode.
  *
  * path: file name (copied; the caller keeps ownership) or ":memory:" for a
  *       private in-memory database usable only within this backend object.
@@ -175,10 +206,13 @@ void sitq_sqlite_options_init(sitq_sqlite_options *opts);
  * processes on the same file are waited for (never "database is locked")
  * up to busy_timeout_ms.
  *
- * Errors: SITQ_EINVAL (NULL/empty path, out NULL, option out of range),
- * SITQ_ESTORAGE (cannot open or initialise the file), SITQ_ESCHEMA (file
- * holds a schema of another sitq version, or, with create = 0, no sitq
- * schema), SITQ_ENOMEM, SITQ_ESYSTEM.
+ * Errors (every message names the file): SITQ_EINVAL (NULL/empty path, out
+ * NULL, option out of range), SITQ_ESTORAGE (cannot open, read or initialise
+ * the file; not a SQLite database), SITQ_EBUSY (creating the schema or
+ * changing the journal mode waited busy_timeout_ms for another process's
+ * lock), SITQ_ESCHEMA (file holds a schema of another sitq version; with
+ * create = 0 or read_only = 1, no sitq schema; without allow_foreign, tables
+ * of another application), SITQ_ENOMEM, SITQ_ESYSTEM.
  */
 sitq_code sitq_backend_open_sqlite(const char *path, const sitq_sqlite_options *opts,
                                    sitq_backend **out, sitq_error *err);

@@ -36,6 +36,7 @@ from .errors import (  # noqa: F401  (re-exported)
     LeaseLostError,
     StorageError,
     SchemaError,
+    DatabaseBusyError,
     NoHandlerError,
     SitqSystemError,
     SerializationError,
@@ -67,7 +68,7 @@ __all__ = [
     "SQLiteBackend", "TaskQueue", "Worker", "Task", "Result",
     "SitqError", "InvalidArgumentError", "TaskNotFoundError", "InvalidStateError",
     "TaskTimeoutError", "DependencyError", "TaskNotReadyError", "LeaseLostError",
-    "StorageError", "SchemaError", "NoHandlerError", "SitqSystemError",
-    "SerializationError", "TaskFailedError",
+    "StorageError", "SchemaError", "DatabaseBusyError", "NoHandlerError",
+    "SitqSystemError", "SerializationError", "TaskFailedError",
     "function_name", "held_functions", "status_names", "STATUSES",
 ]

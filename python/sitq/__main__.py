@@ -2,6 +2,7 @@
 
     python -m sitq worker DB [--concurrency N] [--threads T] [--queue NAME]
                              [--lease SECONDS] [--worker-id ID] [--path DIR]
+                             [--mode OCTAL] [--allow-foreign] [--busy-timeout S]
 
 Runs workers for the Python tasks stored in the SQLite file DB. With
 ``--concurrency N`` (N > 1) it starts N worker *processes* (each with
@@ -14,6 +15,11 @@ cannot run here: its task fails with an error that says so.
 
 Ctrl-C (SIGINT) or SIGTERM stops the workers gracefully: running tasks
 finish and their results are stored; exit status 0.
+
+While another process holds the database's lock, the worker says so on
+stderr and keeps retrying (its open and its transactions). Anyone who can
+write DB runs code in this worker (payloads are pickles): see
+docs/security.md.
 """
 
 import argparse
@@ -21,6 +27,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 
@@ -44,6 +51,16 @@ def _positive_int(text):
     return v
 
 
+def _octal_mode(text):
+    try:
+        v = int(text, 8)
+    except ValueError:
+        raise argparse.ArgumentTypeError("%r is not octal permission bits such as 0600" % text)
+    if not 0 <= v <= 0o777:
+        raise argparse.ArgumentTypeError("must be 0..0777, got %s" % text)
+    return v
+
+
 def _parser():
     p = argparse.ArgumentParser(prog="python -m sitq", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -64,6 +81,12 @@ def _parser():
     w.add_argument("--path", action="append", default=[],
                    help="directory to add to sys.path for importing task functions")
     w.add_argument("--quiet", action="store_true", help="no start/stop messages")
+    w.add_argument("--mode", type=_octal_mode, default=None,
+                   help="permissions of a database file the worker creates (default 0600)")
+    w.add_argument("--allow-foreign", action="store_true",
+                   help="add sitq's tables to a database holding another application's tables")
+    w.add_argument("--busy-timeout", type=_positive_float, default=None,
+                   help="seconds to wait for a lock another process holds (default 30)")
     return p
 
 
@@ -72,8 +95,39 @@ def _log(args, msg):
         print("sitq worker[%d]: %s" % (os.getpid(), msg), file=sys.stderr, flush=True)
 
 
+def _error(msg):
+    """Print an error line on stderr, even with --quiet."""
+    print("sitq worker[%d]: %s" % (os.getpid(), msg), file=sys.stderr, flush=True)
+
+
 def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt
+
+
+def _open_backend(args):
+    """Open the database; while another process holds its lock, say so and
+    retry every second (a stop signal ends the wait)."""
+    import sitq
+
+    while True:
+        try:
+            return sitq.SQLiteBackend(args.db, allow_foreign=args.allow_foreign,
+                                      file_mode=args.mode, busy_timeout=args.busy_timeout)
+        except sitq.DatabaseBusyError:
+            _error("database %s is locked by another process; retrying the open in 1 s"
+                   % args.db)
+            time.sleep(1.0)
+
+
+def _report_errors(worker, stop):
+    """Say on stderr when the worker's transactions fail (it retries them on
+    its own), at most every 5 s, so that a blocked database is never silent."""
+    seen, last = 0, 0.0
+    while not stop.wait(1.0):
+        st = worker.stats()
+        if st["errors"] > seen and time.monotonic() - last >= 5.0:
+            _error("database error (%d so far; retrying): %s" % (st["errors"], st["last_error"]))
+            seen, last = st["errors"], time.monotonic()
 
 
 def _run_one(args):
@@ -83,17 +137,26 @@ def _run_one(args):
         if d not in sys.path:
             sys.path.insert(0, d)
     signal.signal(signal.SIGTERM, _raise_interrupt)
-    backend = sitq.SQLiteBackend(args.db)
+    try:
+        backend = _open_backend(args)
+    except KeyboardInterrupt:
+        return 0
+    except sitq.StorageError as e:
+        _error(str(e))
+        return 3
     queue = sitq.TaskQueue(backend=backend, name=args.queue)
     worker = sitq.Worker(queue, worker_id=args.worker_id, concurrency=args.threads,
                          lease=args.lease, poll_interval=args.poll_interval)
     _log(args, "serving queue %r of %s as %s (%d thread%s)" % (
         queue.name, args.db, worker.worker_id, args.threads, "" if args.threads == 1 else "s"))
+    stop_reports = threading.Event()
+    threading.Thread(target=_report_errors, args=(worker, stop_reports), daemon=True).start()
     try:
         worker.run()
     except KeyboardInterrupt:
         pass
     finally:
+        stop_reports.set()
         # A second SIGTERM/SIGINT during the graceful stop is not an error:
         # ignore it and let the running tasks finish and be recorded.
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -116,6 +179,12 @@ def _run_pool(args):
         child_argv += ["--path", d]
     if args.quiet:
         child_argv.append("--quiet")
+    if args.mode is not None:
+        child_argv += ["--mode", "%o" % args.mode]
+    if args.allow_foreign:
+        child_argv.append("--allow-foreign")
+    if args.busy_timeout is not None:
+        child_argv += ["--busy-timeout", repr(args.busy_timeout)]
 
     def spawn(i):
         argv = list(child_argv)

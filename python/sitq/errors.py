@@ -16,6 +16,7 @@ TaskNotReadyError         SITQ_ENOTREADY                  RuntimeError
 LeaseLostError            SITQ_ELEASE                     RuntimeError
 StorageError              SITQ_ESTORAGE                   OSError
 SchemaError               SITQ_ESCHEMA                    StorageError
+DatabaseBusyError         SITQ_EBUSY                      StorageError
 NoHandlerError            SITQ_ENOHANDLER                 LookupError
 SitqSystemError           SITQ_ESYSTEM                    OSError
 SerializationError        (pickling in the binding)       TypeError
@@ -33,7 +34,7 @@ for bad arguments).
 __all__ = [
     "SitqError", "InvalidArgumentError", "TaskNotFoundError", "InvalidStateError",
     "TaskTimeoutError", "DependencyError", "TaskNotReadyError", "LeaseLostError",
-    "StorageError", "SchemaError", "NoHandlerError", "SitqSystemError",
+    "StorageError", "SchemaError", "DatabaseBusyError", "NoHandlerError", "SitqSystemError",
     "SerializationError",
 ]
 
@@ -113,6 +114,14 @@ class SchemaError(StorageError):
     _default_code = "SITQ_ESCHEMA"
 
 
+class DatabaseBusyError(StorageError):
+    """Another process held a lock on the database for longer than
+    ``busy_timeout`` (SQLite has a single writer: a stopped or hung process
+    that holds the write lock blocks every writer). Nothing was written; the
+    call may be retried."""
+    _default_code = "SITQ_EBUSY"
+
+
 class NoHandlerError(SitqError, LookupError):
     """No handler is registered for the task's function name (not a Python task)."""
     _default_code = "SITQ_ENOHANDLER"
@@ -143,6 +152,7 @@ BY_CODE = {
     "SITQ_ELEASE": LeaseLostError,
     "SITQ_ESTORAGE": StorageError,
     "SITQ_ESCHEMA": SchemaError,
+    "SITQ_EBUSY": DatabaseBusyError,
     "SITQ_ENOHANDLER": NoHandlerError,
     "SITQ_ESYSTEM": SitqSystemError,
 }

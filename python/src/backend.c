@@ -55,13 +55,49 @@ static int parse_sync(PyObject *obj, sitq_sync_mode *out)
     return -1;
 }
 
+/* A bool keyword (only True or False: "yes" or 1 would hide a mistake).
+ * Returns 0 or 1, or -1 with InvalidArgumentError set. */
+static int parse_flag(PyObject *obj, const char *name)
+{
+    if (obj == Py_True)
+        return 1;
+    if (obj == Py_False)
+        return 0;
+    sitqpy_invalid("%s must be True or False, got %.100s", name, Py_TYPE(obj)->tp_name);
+    return -1;
+}
+
+/* file_mode: None (0o600) or permission bits 0..0o777 (0: follow the umask).
+ * Returns 0, or -1 with InvalidArgumentError set. */
+static int parse_file_mode(PyObject *obj, int *out)
+{
+    if (obj == Py_None)
+        return 0;
+    if (!PyLong_Check(obj) || PyBool_Check(obj)) {
+        sitqpy_invalid("file_mode must be an int such as 0o600 or None, got %.100s",
+                       Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    int overflow = 0;
+    long v = PyLong_AsLongAndOverflow(obj, &overflow);
+    if (v == -1 && PyErr_Occurred())
+        return -1;
+    if (overflow || v < 0 || v > 0777) {
+        sitqpy_invalid("file_mode must be permission bits 0..0o777 (0: follow the umask)");
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
 static int backend_init(SitqBackendObject *self, PyObject *args, PyObject *kwds)
 {
     static char *kwlist[] = {"path", "connection_pool_size", "enable_wal", "synchronous",
-                             "busy_timeout", NULL};
+                             "busy_timeout", "allow_foreign", "file_mode", "read_only", NULL};
     PyObject *path = NULL, *pool = Py_None, *wal = Py_True, *sync = Py_None, *busy = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|OOOO:SQLiteBackend", kwlist, &path, &pool,
-                                     &wal, &sync, &busy))
+    PyObject *foreign = Py_False, *mode = Py_None, *ro = Py_False;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|OOOO$OOO:SQLiteBackend", kwlist, &path, &pool,
+                                     &wal, &sync, &busy, &foreign, &mode, &ro))
         return -1;
     if (self->backend) {
         sitqpy_invalid("SQLiteBackend is already open");
@@ -142,6 +178,12 @@ static int backend_init(SitqBackendObject *self, PyObject *args, PyObject *kwds)
         return -1;
     }
     opts.busy_timeout_ms = (int)(busy_s * 1000.0 + 0.5);
+    if ((opts.allow_foreign = parse_flag(foreign, "allow_foreign")) < 0 ||
+        (opts.read_only = parse_flag(ro, "read_only")) < 0 ||
+        parse_file_mode(mode, &opts.file_mode) < 0) {
+        Py_DECREF(spath);
+        return -1;
+    }
 
     sitq_backend *b = NULL;
     sitq_error err = {0};
@@ -201,22 +243,33 @@ static PyGetSetDef backend_getset[] = {
 
 PyDoc_STRVAR(backend_doc,
 "SQLiteBackend(path, connection_pool_size=None, enable_wal=True,\n"
-"              synchronous='normal', busy_timeout=30.0)\n"
+"              synchronous='normal', busy_timeout=30.0, *,\n"
+"              allow_foreign=False, file_mode=None, read_only=False)\n"
 "--\n\n"
-"Open (creating if needed) a SQLite database file that stores tasks.\n\n"
+"Open (creating if needed) a SQLite database file that stores tasks.\n"
+"Opening an existing sitq database only reads it, so it succeeds while\n"
+"another process holds (or is stopped holding) the write lock.\n\n"
 "path: str or os.PathLike, or ':memory:' for a private in-memory database.\n"
 "connection_pool_size: read-only connections used for status, lists and\n"
 "    waits, 0..64 (default 4; 0 means reads share the writer connection).\n"
 "enable_wal: True (default) for journal_mode=WAL, False for a rollback journal.\n"
 "synchronous: 'off', 'normal' (default), 'full' or 'extra' (or 0..3), as\n"
 "    SQLite's PRAGMA synchronous.\n"
-"busy_timeout: seconds to wait for another process's write lock before\n"
-"    raising StorageError (default 30).\n\n"
+"busy_timeout: seconds to wait for a lock another process holds before\n"
+"    raising DatabaseBusyError (default 30). SQLite has one writer at a\n"
+"    time: a stopped or hung process holding the write lock blocks writers.\n"
+"allow_foreign: False (default) refuses, unchanged, a database holding\n"
+"    another application's tables (SchemaError); True adds sitq's tables.\n"
+"file_mode: permissions of a file this call creates; None means 0o600\n"
+"    (owner only), 0 follows the umask.\n"
+"read_only: True opens an existing sitq database for reading only (works\n"
+"    on a read-only file or mount; every write raises StorageError).\n\n"
 "The same file may be shared by several processes (other Python processes,\n"
 "`python -m sitq worker`, the C library and the `sitq` command).\n"
 "Raises InvalidArgumentError (bad argument, named in the message),\n"
-"StorageError (cannot open the file), SchemaError (file of another sitq\n"
-"version). Thread-safe: one backend may be used by any number of threads.\n"
+"StorageError (cannot open the file; the message names it), SchemaError\n"
+"(another application's file, or one of another sitq version),\n"
+"DatabaseBusyError (the lock was not free within busy_timeout). Thread-safe: one backend may be used by any number of threads.\n"
 "Cannot be pickled (TypeError). The database is closed when the last\n"
 "reference (including those of queues and workers) goes away.");
 

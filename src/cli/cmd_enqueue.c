@@ -14,6 +14,7 @@
 #include "diag.h"
 #include "output.h"
 #include "shell_payload.h"
+#include "store_opts.h"
 
 static const char ENQUEUE_USAGE[] =
     "usage: sitq enqueue DB [options] -- COMMAND [ARG...]\n"
@@ -32,6 +33,7 @@ static const char ENQUEUE_USAGE[] =
     "  -u, --unique KEY      while an unfinished task of the queue has KEY, print its id\n"
     "                        instead of adding a new task\n"
     "  -j, --json            print {\"id\": N}\n"
+    STORE_USAGE
     "  -h, --help            show this help\n";
 
 /** Parsed enqueue options. */
@@ -41,6 +43,7 @@ typedef struct enqueue_args {
     sitq_task_options opts;
     sitq_task_id *after;
     size_t n_after;
+    sitq_sqlite_options store;
 } enqueue_args;
 
 /** Append an --after id; returns 0 or -1 (out of memory, message printed). */
@@ -75,6 +78,7 @@ static int parse_enqueue(int argc, char **argv, enqueue_args *a)
         {"unique", required_argument, NULL, 'u'},
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
+        STORE_OPTIONS,
         {NULL, 0, NULL, 0},
     };
     int64_t v = 0;
@@ -83,6 +87,11 @@ static int parse_enqueue(int argc, char **argv, enqueue_args *a)
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, ":q:p:d:a:r:t:u:jh", opts, NULL)) != -1) {
+        int st = store_opt_parse(cmd, c, optarg, &a->store);
+        if (st < 0)
+            return CLI_EXIT_USAGE;
+        if (st > 0)
+            continue;
         switch (c) {
         case 'h':
             return print_usage(ENQUEUE_USAGE);
@@ -153,6 +162,8 @@ int cmd_enqueue(int argc, char **argv)
     memset(&a, 0, sizeof a);
     a.queue = SITQ_DEFAULT_QUEUE;
     sitq_task_options_init(&a.opts);
+    sitq_sqlite_options_init(&a.store);
+    a.store.reader_connections = 0;
     int rc = parse_enqueue(argc, argv, &a);
     if (rc >= 0) {
         free(a.after);
@@ -169,7 +180,7 @@ int cmd_enqueue(int argc, char **argv)
         return CLI_EXIT_FAILURE;
     }
     cli_db db;
-    rc = cli_db_open(argv[0], argv[optind], a.queue, CLI_DB_CREATE, 0, &db);
+    rc = cli_db_open_opts(argv[0], argv[optind], a.queue, CLI_DB_CREATE, &a.store, &db, NULL);
     if (rc == CLI_EXIT_OK) {
         sitq_task_id id = 0;
         sitq_error err;

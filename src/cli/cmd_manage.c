@@ -75,7 +75,7 @@ static int run_cancel(const char *cmd, const common_opts *o, sitq_queue *queue, 
 
 int cmd_cancel(int argc, char **argv)
 {
-    return common_opts_run(argc, argv, 0, 1, CANCEL_USAGE, run_cancel);
+    return common_opts_run(argc, argv, COPT_WRITE, 1, CANCEL_USAGE, run_cancel);
 }
 
 /** Body of `sitq retry` (see common_cmd_fn). */
@@ -101,7 +101,7 @@ static int run_retry(const char *cmd, const common_opts *o, sitq_queue *queue, s
 
 int cmd_retry(int argc, char **argv)
 {
-    return common_opts_run(argc, argv, 0, 1, RETRY_USAGE, run_retry);
+    return common_opts_run(argc, argv, COPT_WRITE, 1, RETRY_USAGE, run_retry);
 }
 
 /** Body of `sitq purge` (see common_cmd_fn). */
@@ -124,5 +124,5 @@ static int run_purge(const char *cmd, const common_opts *o, sitq_queue *queue, s
 
 int cmd_purge(int argc, char **argv)
 {
-    return common_opts_run(argc, argv, COPT_OLDER_THAN, 0, PURGE_USAGE, run_purge);
+    return common_opts_run(argc, argv, COPT_OLDER_THAN | COPT_WRITE, 0, PURGE_USAGE, run_purge);
 }

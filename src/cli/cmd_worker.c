@@ -22,6 +22,8 @@
 #include "diag.h"
 #include "shell_handler.h"
 #include "shell_payload.h"
+#include "store_opts.h"
+#include "worker_env.h"
 
 static const char WORKER_USAGE[] =
     "usage: sitq worker DB [options]\n"
@@ -42,7 +44,17 @@ static const char WORKER_USAGE[] =
     "      --kill-grace S      SIGTERM to SIGKILL delay when killing a command's\n"
     "                          process group, seconds (default 5)\n"
     "      --quiet             no log lines on stderr\n"
+    "      --env-clear         run commands with an empty environment (default:\n"
+    "                          the worker's whole environment)\n"
+    "      --env NAME=VALUE    set NAME for commands (repeatable); --env NAME passes\n"
+    "                          the worker's own value of NAME\n"
+    "      --env-file FILE     set the NAME=VALUE lines of FILE for commands ('#'\n"
+    "                          comments; values taken literally)\n"
+    STORE_USAGE
     "  -h, --help              show this help\n"
+    "\n"
+    "Anyone who can write DB runs any command as this worker's user: see\n"
+    "docs/security.md.\n"
     "\n"
     "Exit code: 0 after a graceful stop, 1 when running commands had to be\n"
     "killed at shutdown or the worker failed, 2 usage, 3 storage error.\n";
@@ -63,6 +75,8 @@ typedef struct worker_args {
     double kill_grace_s;
     int quiet;
     const char *db;
+    sitq_sqlite_options store;
+    worker_env env;
 } worker_args;
 
 /** SIGTERM/SIGINT handler: count, escalate on the second, wake the main thread. */
@@ -95,12 +109,21 @@ static int parse_worker(int argc, char **argv, worker_args *a)
         {"kill-grace", required_argument, NULL, 'g'},
         {"quiet", no_argument, NULL, 'Q'},
         {"help", no_argument, NULL, 'h'},
+        {"env-clear", no_argument, NULL, 'C'},
+        {"env", required_argument, NULL, 'e'},
+        {"env-file", required_argument, NULL, 'F'},
+        STORE_OPTIONS,
         {NULL, 0, NULL, 0},
     };
     optind = 0;
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, ":q:c:h", opts, NULL)) != -1) {
+        int st = store_opt_parse(cmd, c, optarg, &a->store);
+        if (st < 0)
+            return CLI_EXIT_USAGE;
+        if (st > 0)
+            continue;
         switch (c) {
         case 'h':
             return print_usage(WORKER_USAGE);
@@ -140,6 +163,17 @@ static int parse_worker(int argc, char **argv, worker_args *a)
             break;
         case 'Q':
             a->quiet = 1;
+            break;
+        case 'C':
+            worker_env_clear(&a->env);
+            break;
+        case 'e':
+            if (worker_env_add(&a->env, cmd, optarg) != 0)
+                return CLI_EXIT_USAGE;
+            break;
+        case 'F':
+            if (worker_env_add_file(&a->env, cmd, optarg) != 0)
+                return CLI_EXIT_USAGE;
             break;
         default:
             arg_report_getopt(cmd, c, argv);
@@ -211,7 +245,7 @@ static void wait_for_stop(const worker_args *a, sitq_worker *w, int wake_fd)
 }
 
 /** Create, start, run and stop the worker on an open database. Returns an exit code. */
-static int run_worker(const worker_args *a, cli_db *db, int wake_fd)
+static int run_worker(worker_args *a, cli_db *db, int wake_fd)
 {
     const char *cmd = "worker";
     shell_handler_config cfg;
@@ -219,6 +253,12 @@ static int run_worker(const worker_args *a, cli_db *db, int wake_fd)
     cfg.abort_now = &g_abort;
     cfg.kill_grace_s = a->kill_grace_s;
     cfg.log = a->quiet ? NULL : stderr;
+    char **envp = NULL;
+    if (worker_env_build(&a->env, &envp) != 0) {
+        cli_errorf(cmd, "out of memory");
+        return CLI_EXIT_FAILURE;
+    }
+    cfg.envp = envp;
 
     sitq_worker *w = NULL;
     sitq_error err;
@@ -274,6 +314,27 @@ static int run_worker(const worker_args *a, cli_db *db, int wake_fd)
     return rc;
 }
 
+/**
+ * Open the database; while another process holds its lock (SITQ_EBUSY),
+ * say so and retry every second until a stop signal. Returns an exit code.
+ */
+static int open_retrying(const worker_args *a, cli_db *db, int wake_fd)
+{
+    for (;;) {
+        sitq_code code = SITQ_OK;
+        int rc = cli_db_open_opts("worker", a->db, a->queue, CLI_DB_CREATE, &a->store, db, &code);
+        if (rc == CLI_EXIT_OK || code != SITQ_EBUSY || atomic_load(&g_signals) > 0)
+            return rc;
+        /* An error, so printed even with --quiet. */
+        fprintf(stderr, "sitq worker: database %s is locked by another process; "
+                        "retrying the open in 1 s\n",
+                a->db);
+        struct pollfd p = {.fd = wake_fd, .events = POLLIN, .revents = 0};
+        if (poll(&p, 1, 1000) > 0 || atomic_load(&g_signals) > 0)
+            return CLI_EXIT_STORAGE;
+    }
+}
+
 int cmd_worker(int argc, char **argv)
 {
     worker_args a;
@@ -282,9 +343,13 @@ int cmd_worker(int argc, char **argv)
     a.stop_timeout_s = 60.0;
     a.kill_grace_s = 5.0;
     sitq_worker_options_init(&a.wopts);
+    sitq_sqlite_options_init(&a.store);
+    worker_env_init(&a.env);
     int rc = parse_worker(argc, argv, &a);
-    if (rc >= 0)
+    if (rc >= 0) {
+        worker_env_free(&a.env);
         return rc;
+    }
 
     int wake[2] = {-1, -1};
     if (install_signals(wake) != 0) {
@@ -292,10 +357,11 @@ int cmd_worker(int argc, char **argv)
         return CLI_EXIT_FAILURE;
     }
     cli_db db;
-    rc = cli_db_open(argv[0], a.db, a.queue, CLI_DB_CREATE, 4, &db);
+    rc = open_retrying(&a, &db, wake[0]);
     if (rc == CLI_EXIT_OK) {
         rc = run_worker(&a, &db, wake[0]);
         cli_db_close(&db);
     }
+    worker_env_free(&a.env);
     return rc;
 }

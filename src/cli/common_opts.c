@@ -140,7 +140,8 @@ int common_opts_run(int argc, char **argv, unsigned flags, int want_id, const ch
         return CLI_EXIT_USAGE;
     }
     cli_db db;
-    rc = cli_db_open(argv[0], o.db, o.queue, CLI_DB_MUST_EXIST, 0, &db);
+    rc = cli_db_open(argv[0], o.db, o.queue,
+                     (flags & COPT_WRITE) ? CLI_DB_MUST_EXIST : CLI_DB_READ_ONLY, 0, &db);
     if (rc != CLI_EXIT_OK)
         return rc;
     sitq_error err;

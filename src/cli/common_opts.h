@@ -15,7 +15,10 @@ enum common_opt_flags {
     COPT_LIMIT = 1 << 1,      /**< --limit N and --offset N */
     COPT_TIMEOUT = 1 << 2,    /**< --timeout S */
     COPT_OLDER_THAN = 1 << 3, /**< --older-than S */
-    COPT_VALUE = 1 << 4       /**< --value */
+    COPT_VALUE = 1 << 4,      /**< --value */
+    COPT_WRITE = 1 << 5       /**< not an option: the command writes, so the
+                                   database is opened read-write (others open
+                                   it read-only) */
 };
 
 /** Parsed options and positional arguments. */

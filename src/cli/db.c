@@ -15,13 +15,25 @@
 int cli_db_open(const char *cmd, const char *path, const char *queue_name, enum cli_db_mode mode,
                 int readers, cli_db *db)
 {
+    sitq_sqlite_options opts;
+    sitq_sqlite_options_init(&opts);
+    opts.reader_connections = readers;
+    return cli_db_open_opts(cmd, path, queue_name, mode, &opts, db, NULL);
+}
+
+int cli_db_open_opts(const char *cmd, const char *path, const char *queue_name,
+                     enum cli_db_mode mode, const sitq_sqlite_options *base, cli_db *db,
+                     sitq_code *code_out)
+{
     db->backend = NULL;
     db->queue = NULL;
+    if (code_out != NULL)
+        *code_out = SITQ_OK;
     if (path == NULL || path[0] == '\0') {
         cli_errorf(cmd, "the database path DB must not be empty");
         return CLI_EXIT_USAGE;
     }
-    if (mode == CLI_DB_MUST_EXIST && strcmp(path, ":memory:") != 0) {
+    if (mode != CLI_DB_CREATE && strcmp(path, ":memory:") != 0) {
         struct stat st;
         if (stat(path, &st) != 0) {
             cli_errorf(cmd, "cannot open database '%s': %s", path, strerror(errno));
@@ -32,21 +44,26 @@ int cli_db_open(const char *cmd, const char *path, const char *queue_name, enum 
             return CLI_EXIT_STORAGE;
         }
     }
-    sitq_sqlite_options opts;
-    sitq_sqlite_options_init(&opts);
-    opts.reader_connections = readers;
-    /* Commands other than enqueue and worker never create or convert a file. */
-    opts.create = mode == CLI_DB_MUST_EXIST ? 0 : 1;
+    sitq_sqlite_options opts = *base;
+    /* Commands other than enqueue and worker never create or convert a
+     * file; inspection reads only. */
+    opts.create = mode == CLI_DB_CREATE ? 1 : 0;
+    opts.read_only = mode == CLI_DB_READ_ONLY ? 1 : 0;
     sitq_error err;
     memset(&err, 0, sizeof err);
     sitq_code rc = sitq_backend_open_sqlite(path, &opts, &db->backend, &err);
     if (rc != SITQ_OK) {
         db->backend = NULL;
+        if (code_out != NULL)
+            *code_out = rc;
         if (err.message[0] != '\0' && strstr(err.message, path) != NULL)
             cli_errorf(cmd, "%s (%s)", err.message, sitq_code_name(rc));
         else
             cli_errorf(cmd, "cannot open database '%s': %s (%s)", path,
                        err.message[0] ? err.message : "failed", sitq_code_name(rc));
+        if (rc == SITQ_ESCHEMA && mode == CLI_DB_CREATE && !opts.allow_foreign &&
+            strstr(err.message, "allow_foreign") != NULL)
+            cli_errorf(cmd, "pass --allow-foreign to add sitq's tables to this file");
         int code = cli_exit_for_code(rc);
         return code == CLI_EXIT_USAGE ? CLI_EXIT_STORAGE : code;
     }

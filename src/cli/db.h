@@ -12,10 +12,13 @@ typedef struct cli_db {
     sitq_queue *queue;
 } cli_db;
 
-/** How cli_db_open treats a database file that does not exist yet. */
+/** How cli_db_open opens the database file. */
 enum cli_db_mode {
-    CLI_DB_MUST_EXIST = 0, /**< inspection commands: a missing file is an error */
-    CLI_DB_CREATE = 1      /**< enqueue/worker: create the file */
+    CLI_DB_READ_ONLY = 0,  /**< stats, list, show, wait: an existing sitq database,
+                                opened read-only (works on a read-only file or
+                                mount and never waits for the write lock) */
+    CLI_DB_MUST_EXIST = 1, /**< cancel, retry, purge: an existing sitq database */
+    CLI_DB_CREATE = 2      /**< enqueue/worker: create a missing or empty file */
 };
 
 /**
@@ -25,6 +28,16 @@ enum cli_db_mode {
  */
 int cli_db_open(const char *cmd, const char *path, const char *queue_name, enum cli_db_mode mode,
                 int readers, cli_db *db);
+
+/**
+ * As cli_db_open with the backend options `opts` (read only during the
+ * call; its create and read_only fields are set from `mode`). *code, when
+ * not NULL, receives the library's code of a failed open (SITQ_OK when the
+ * failure came before the library), so that a caller can retry SITQ_EBUSY.
+ */
+int cli_db_open_opts(const char *cmd, const char *path, const char *queue_name,
+                     enum cli_db_mode mode, const sitq_sqlite_options *opts, cli_db *db,
+                     sitq_code *code);
 
 /** Close the queue and backend of db (either may be NULL). */
 void cli_db_close(cli_db *db);

@@ -30,6 +30,7 @@ int cli_exit_for_code(sitq_code code)
         return CLI_EXIT_USAGE;
     case SITQ_ESTORAGE:
     case SITQ_ESCHEMA:
+    case SITQ_EBUSY:
         return CLI_EXIT_STORAGE;
     case SITQ_ETIMEDOUT:
         return CLI_EXIT_TIMEOUT;

@@ -132,10 +132,11 @@ static void log_line(const shell_handler_config *cfg, sitq_task_ctx *ctx, const 
 }
 
 /**
- * Start argv in a new process group with stdout/stderr to fresh pipes.
+ * Start argv in a new process group with stdout/stderr to fresh pipes and
+ * environment envp (NULL: the worker's).
  * Returns 0 with st->pid and the read ends set, or an errno value.
  */
-static int spawn_command(char **argv, run_state *st)
+static int spawn_command(char **argv, char *const *envp, run_state *st)
 {
     int out[2] = {-1, -1}, err[2] = {-1, -1};
     if (pipe2(out, O_CLOEXEC) != 0)
@@ -175,7 +176,7 @@ static int spawn_command(char **argv, run_state *st)
         if (rc == 0)
             rc = posix_spawnattr_setsigdefault(&attr, &dfl);
         if (rc == 0)
-            rc = posix_spawnp(&st->pid, argv[0], &fa, &attr, argv, environ);
+            rc = posix_spawnp(&st->pid, argv[0], &fa, &attr, argv, envp ? envp : environ);
         posix_spawnattr_destroy(&attr);
         posix_spawn_file_actions_destroy(&fa);
     }
@@ -374,7 +375,7 @@ int shell_handler(sitq_task_ctx *ctx, const void *payload, size_t payload_len, v
 
     int ret = 1;
     char msg[512];
-    int src = spawn_command(argv, &st);
+    int src = spawn_command(argv, cfg->envp, &st);
     if (src != 0) {
         snprintf(msg, sizeof msg, "cannot run '%s': %s", argv[0], strerror(src));
         sitq_ctx_set_error(ctx, msg, NULL);

@@ -32,6 +32,10 @@ typedef struct shell_handler_config {
     double poll_interval_s;    /**< cancel-flag check period, seconds; default 0.05 */
     const atomic_int *abort_now; /**< optional: non-zero kills running commands at once */
     FILE *log;                 /**< optional: one line per task start and end */
+    char *const *envp;         /**< optional: the commands' environment, NULL-terminated
+                                    and alive while the handler runs; NULL: the
+                                    worker's own. The command is found through the
+                                    worker's PATH */
 } shell_handler_config;
 
 /** Fill cfg with the defaults listed above. */

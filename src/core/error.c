@@ -19,6 +19,7 @@ const char *sitq_code_name(sitq_code code) {
     case SITQ_ESCHEMA: return "SITQ_ESCHEMA";
     case SITQ_ENOHANDLER: return "SITQ_ENOHANDLER";
     case SITQ_ESYSTEM: return "SITQ_ESYSTEM";
+    case SITQ_EBUSY: return "SITQ_EBUSY";
     }
     return "SITQ_UNKNOWN";
 }

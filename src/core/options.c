@@ -12,6 +12,7 @@ void sitq_sqlite_options_init(sitq_sqlite_options *opts) {
     opts->busy_timeout_ms = 30000;
     opts->reader_connections = 4;
     opts->create = 1;
+    opts->file_mode = 0600; /* payloads and results are private by default */
 }
 
 void sitq_task_options_init(sitq_task_options *opts) {

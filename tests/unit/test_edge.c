@@ -486,8 +486,9 @@ static void *release_later(void *arg)
 }
 
 /* Another connection (as another process would) holding the write lock:
- * sitq waits up to busy_timeout_ms, then fails with SITQ_ESTORAGE - never
- * "database is locked" before that, never a crash; reads are not blocked. */
+ * sitq waits up to busy_timeout_ms, then fails with SITQ_EBUSY and a message
+ * that names the file and the write lock - never a crash; reads are not
+ * blocked. */
 static void test_busy_write_lock(void **state)
 {
     tq_env *e = TQ_ENV(state);
@@ -505,7 +506,8 @@ static void test_busy_write_lock(void **state)
     assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
     sitq_task_id id;
     int64_t t0 = tq_mono_ms();
-    TQ_ERR(SITQ_ESTORAGE, sitq_enqueue(q, "f", NULL, 0, NULL, &id, &tq_err));
+    TQ_ERR_MSG(SITQ_EBUSY, "write lock", "write lock", sitq_enqueue(q, "f", NULL, 0, NULL, &id, &tq_err));
+    assert_non_null(strstr(tq_err.message, e->path));
     assert_true(tq_mono_ms() - t0 >= 200); /* it waited for the lock */
     /* reads still work (WAL) */
     assert_int_equal(tq_status(q, first), SITQ_QUEUED);

@@ -15,12 +15,13 @@ static void test_code_names(void **state)
         {SITQ_ELEASE, "SITQ_ELEASE"},   {SITQ_ESTORAGE, "SITQ_ESTORAGE"},
         {SITQ_ESCHEMA, "SITQ_ESCHEMA"}, {SITQ_ENOHANDLER, "SITQ_ENOHANDLER"},
         {SITQ_ESYSTEM, "SITQ_ESYSTEM"},
+        {SITQ_EBUSY, "SITQ_EBUSY"},
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         assert_non_null(sitq_code_name(names[i].c));
         assert_string_equal(sitq_code_name(names[i].c), names[i].name);
     }
-    assert_string_equal(sitq_code_name((sitq_code)13), "SITQ_UNKNOWN");
+    assert_string_equal(sitq_code_name((sitq_code)14), "SITQ_UNKNOWN");
     assert_string_equal(sitq_code_name((sitq_code)-1), "SITQ_UNKNOWN");
     assert_string_equal(sitq_code_name((sitq_code)1000000), "SITQ_UNKNOWN");
 }

@@ -40,6 +40,7 @@ extern const char *const sq_sql[ST_COUNT];
 
 typedef struct sq_conn {
     sqlite3 *db;
+    const char *path; /* the backend's database path, named in every error */
     sqlite3_stmt *st[ST_COUNT];
     int busy_timeout_ms;
     int64_t busy_start_us;
@@ -66,14 +67,23 @@ typedef struct sq_backend {
     int page_size;
     int wal_next_pages;   /* log size at which the next checkpoint runs */
     int64_t wal_restarts; /* RESTART checkpoints that completed */
+    int file_kind; /* sq_file_kind, found by sq_file_check */
+    int file_rc;   /* SQLite's code when sq_file_check could not read the file */
+    char *uri;     /* set: open this URI instead of path (a read-only immutable file) */
 } sq_backend;
+
+/* What sq_file_check found in the file before anything changed it. */
+typedef enum sq_file_kind { SQ_FILE_EMPTY = 0, SQ_FILE_SITQ = 1, SQ_FILE_FOREIGN = 2 } sq_file_kind;
 
 /* Reset and return the prepared statement id of conn (preparing it on first
  * use), or NULL with err filled. */
 sqlite3_stmt *sq_stmt(sq_conn *c, sq_stmt_id id, sitq_error *err);
 
-/* Map a SQLite failure to SITQ_ESTORAGE with the database's message. */
+/* Map a SQLite failure to SITQ_ESTORAGE with the path and SQLite's message
+ * (SITQ_EBUSY, via sq_fail_busy, when another process held the lock). */
 sitq_code sq_fail(sq_conn *c, sitq_error *err, const char *what);
+/* SITQ_EBUSY: the busy timeout ran out while doing `what`. */
+sitq_code sq_fail_busy(sq_conn *c, sitq_error *err, const char *what);
 
 /* Write transaction: lock the writer, BEGIN IMMEDIATE (waiting out other
  * processes). sq_write_end commits when rc == SITQ_OK, otherwise rolls back;
@@ -137,5 +147,30 @@ void sq_wal_bound(sq_backend *b);
 
 /* Schema creation and version check (sqlite_schema.c). */
 sitq_code sq_schema_init(sq_backend *b, sitq_error *err);
+/* The schema version this sitq reads and writes (sqlite_schema.c). */
+const char *sq_schema_version(void);
+
+/* The database file at open (sqlite_file.c). */
+/* Check that the file can be opened (it must exist unless opts.create and
+ * not opts.read_only) and create a missing one with opts.file_mode. */
+sitq_code sq_file_prepare(sq_backend *b, sitq_error *err);
+/* Read, on connection c, whether the file is empty, sitq's or another
+ * application's (b->file_kind), and refuse what the options do not allow:
+ * SITQ_ESCHEMA for a foreign file (unless allow_foreign) or, when only
+ * opening, a file that is not sitq's. Changes nothing. */
+sitq_code sq_file_check(sq_backend *b, sq_conn *c, sitq_error *err);
+/* Set the journal mode of opts.enable_wal on c, only if the file's differs. */
+sitq_code sq_file_journal_mode(sq_backend *b, sq_conn *c, sitq_error *err);
+/* After sq_file_check failed on a read-only backend because SQLite cannot
+ * make the WAL index in a read-only place: when no -wal file exists, set
+ * b->uri to open the file as immutable and return 1; otherwise 0. */
+int sq_file_try_immutable(sq_backend *b);
+/* Open-time schema step: check the version of a sitq file with reads only;
+ * create the schema (sq_schema_init) in an empty or allowed foreign file, or
+ * when the version differs (sqlite_file.c). */
+sitq_code sq_schema_open(sq_backend *b, sitq_error *err);
+
+/* Run a PRAGMA, retrying while the database is busy (sqlite_backend.c). */
+sitq_code sq_conn_pragma(sq_conn *c, const char *sql, sitq_error *err);
 
 #endif

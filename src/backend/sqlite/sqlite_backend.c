@@ -41,8 +41,18 @@ sqlite3_stmt *sq_stmt(sq_conn *c, sq_stmt_id id, sitq_error *err) {
 
 sitq_code sq_fail(sq_conn *c, sitq_error *err, const char *what) {
     int code = sqlite3_extended_errcode(c->db);
-    return sitq_fail(err, SITQ_ESTORAGE, "database error while %s: %s (SQLite code %d)", what,
-                     sqlite3_errmsg(c->db), code);
+    if ((code & 0xff) == SQLITE_BUSY) return sq_fail_busy(c, err, what);
+    return sitq_fail(err, SITQ_ESTORAGE, "database error in %s while %s: %s (SQLite code %d)",
+                     c->path, what, sqlite3_errmsg(c->db), code);
+}
+
+sitq_code sq_fail_busy(sq_conn *c, sitq_error *err, const char *what) {
+    return sitq_fail(err, SITQ_EBUSY,
+                     "database %s is locked: another process has held a lock on it for more "
+                     "than the busy timeout of %d ms (SQLite has one writer at a time; a "
+                     "stopped or hung process that holds the write lock blocks every writer) "
+                     "while %s",
+                     c->path, c->busy_timeout_ms, what);
 }
 
 sitq_code sq_exec(sq_conn *c, sqlite3_stmt *st, sitq_error *err, const char *what) {
@@ -119,46 +129,38 @@ static sitq_code conn_pragma(sq_conn *c, const char *sql, sitq_error *err) {
         sitq_sleep_us(200 + (int64_t)(sitq_rand64() % 1000));
     }
     if (rc != SQLITE_OK) {
-        sitq_code rc = sitq_fail(err, SITQ_ESTORAGE, "database error running \"%s\": %s", sql,
-                                 msg ? msg : sqlite3_errmsg(c->db));
+        sitq_code code;
+        if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
+            code = sq_fail_busy(c, err, sql);
+        else
+            code = sitq_fail(err, SITQ_ESTORAGE, "database error in %s running \"%s\": %s",
+                             c->path, sql, msg ? msg : sqlite3_errmsg(c->db));
         sqlite3_free(msg);
-        return rc;
+        return code;
     }
     return SITQ_OK;
 }
 
-/* With create = 0: refuse a file without the sitq tables before anything
- * (even a pragma) could change it. */
-static sitq_code require_sitq_schema(sq_backend *b, sq_conn *c, sitq_error *err) {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(c->db,
-                           "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND "
-                           "name IN ('sitq_tasks', 'sitq_meta')",
-                           -1, &st, NULL) != SQLITE_OK)
-        return sitq_fail(err, SITQ_ESTORAGE, "cannot read database %s: %s", b->path,
-                         sqlite3_errmsg(c->db));
-    int rc = sqlite3_step(st);
-    int n = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
-    sitq_code code = SITQ_OK;
-    if (rc != SQLITE_ROW)
-        code = sitq_fail(err, SITQ_ESTORAGE, "cannot read database %s: %s", b->path,
-                         sqlite3_errmsg(c->db));
-    else if (n != 2)
-        code = sitq_fail(err, SITQ_ESCHEMA, "%s is not a sitq database (no sitq tables)", b->path);
-    sqlite3_finalize(st);
-    return code;
+sitq_code sq_conn_pragma(sq_conn *c, const char *sql, sitq_error *err) {
+    return conn_pragma(c, sql, err);
 }
 
 static sitq_code conn_open(sq_backend *b, sq_conn *c, int readonly, sitq_error *err) {
     memset(c, 0, sizeof *c);
     c->busy_timeout_ms = b->opts.busy_timeout_ms;
-    /* NOMUTEX: each connection is used by one thread at a time (we lock). */
-    int flags = SQLITE_OPEN_NOMUTEX |
+    c->path = b->path;
+    /* NOMUTEX: each connection is used by one thread at a time (we lock).
+     * No CREATE: sq_file_prepare made a missing file, with its mode. */
+    int mem = strcmp(b->path, ":memory:") == 0;
+    int flags = SQLITE_OPEN_NOMUTEX | (b->uri ? SQLITE_OPEN_URI : 0) |
                 (readonly ? SQLITE_OPEN_READONLY
-                          : SQLITE_OPEN_READWRITE | (b->opts.create ? SQLITE_OPEN_CREATE : 0));
-    if (sqlite3_open_v2(b->path, &c->db, flags, NULL) != SQLITE_OK) {
-        sitq_code rc = sitq_fail(err, SITQ_ESTORAGE, "cannot open database %s: %s", b->path,
-                                 c->db ? sqlite3_errmsg(c->db) : "out of memory");
+                          : SQLITE_OPEN_READWRITE | (mem ? SQLITE_OPEN_CREATE : 0));
+    if (sqlite3_open_v2(b->uri ? b->uri : b->path, &c->db, flags, NULL) != SQLITE_OK) {
+        /* SQLite's "unable to open database file" hides the reason: add errno's. */
+        int sys = c->db ? sqlite3_system_errno(c->db) : 0;
+        sitq_code rc = sitq_fail(err, SITQ_ESTORAGE, "cannot open database %s: %s%s%s%s", b->path,
+                                 c->db ? sqlite3_errmsg(c->db) : "out of memory",
+                                 sys ? " (" : "", sys ? strerror(sys) : "", sys ? ")" : "");
         conn_close(c);
         return rc;
     }
@@ -168,14 +170,12 @@ static sitq_code conn_open(sq_backend *b, sq_conn *c, int readonly, sitq_error *
         "PRAGMA synchronous=OFF", "PRAGMA synchronous=NORMAL", "PRAGMA synchronous=FULL",
         "PRAGMA synchronous=EXTRA"};
     sitq_code rc = SITQ_OK;
-    if (!readonly && !b->opts.create) rc = require_sitq_schema(b, c, err);
+    /* Before any pragma: refuse a file that is not ours to change. */
+    if (c == &b->writer) rc = sq_file_check(b, c, err);
     if (!rc) rc = conn_pragma(c, sync_sql[b->opts.synchronous], err);
     if (!rc) rc = conn_pragma(c, "PRAGMA temp_store=MEMORY", err);
     if (!rc && !readonly) {
-        int mem = strcmp(b->path, ":memory:") == 0;
-        if (!mem)
-            rc = conn_pragma(c, b->opts.enable_wal ? "PRAGMA journal_mode=WAL"
-                                                   : "PRAGMA journal_mode=DELETE", err);
+        rc = sq_file_journal_mode(b, c, err);
         /* Keep the WAL bounded: truncate it to 64 MiB after checkpoints. */
         if (!rc) rc = conn_pragma(c, "PRAGMA journal_size_limit=67108864", err);
     }
@@ -186,7 +186,7 @@ static sitq_code conn_open(sq_backend *b, sq_conn *c, int readonly, sitq_error *
 static void sq_close(sitq_backend *base) {
     sq_backend *b = (sq_backend *)base;
     if (!b) return;
-    if (b->writer.db) {
+    if (b->writer.db && !b->opts.read_only) {
         /* Fold the WAL back into the database on a clean close. */
         sqlite3_wal_checkpoint_v2(b->writer.db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
     }
@@ -200,6 +200,7 @@ static void sq_close(sitq_backend *base) {
     pthread_mutex_destroy(&b->gc_mu);
     pthread_cond_destroy(&b->gc_cv);
     sitq_backend_head_destroy(&b->head);
+    free(b->uri);
     free(b->path);
     free(b);
 }
@@ -224,6 +225,20 @@ sitq_code sitq_backend_open_sqlite(const char *path, const sitq_sqlite_options *
                          o.busy_timeout_ms);
     if (o.create != 0 && o.create != 1)
         return sitq_fail(err, SITQ_EINVAL, "options.create must be 0 or 1, got %d", o.create);
+    if (o.read_only != 0 && o.read_only != 1)
+        return sitq_fail(err, SITQ_EINVAL, "options.read_only must be 0 or 1, got %d", o.read_only);
+    if (o.allow_foreign != 0 && o.allow_foreign != 1)
+        return sitq_fail(err, SITQ_EINVAL, "options.allow_foreign must be 0 or 1, got %d",
+                         o.allow_foreign);
+    if (o.file_mode < 0)
+        return sitq_fail(err, SITQ_EINVAL,
+                         "options.file_mode must be permission bits 0..0777 (0: follow the "
+                         "umask), got %d", o.file_mode);
+    if (o.file_mode > 0777)
+        return sitq_fail(err, SITQ_EINVAL,
+                         "options.file_mode must be permission bits 0..0777 (0: follow the "
+                         "umask), got %#o", (unsigned)o.file_mode);
+    if (o.read_only) o.create = 0;
     if (o.reader_connections < 0 || o.reader_connections > 64)
         return sitq_fail(err, SITQ_EINVAL, "options.reader_connections must be 0..64, got %d",
                          o.reader_connections);
@@ -233,7 +248,9 @@ sitq_code sitq_backend_open_sqlite(const char *path, const sitq_sqlite_options *
     static pthread_once_t memstatus_once = PTHREAD_ONCE_INIT;
     pthread_once(&memstatus_once, disable_memstatus);
     if (sqlite3_threadsafe() == 0)
-        return sitq_fail(err, SITQ_ESTORAGE, "the system SQLite was built without thread support");
+        return sitq_fail(err, SITQ_ESTORAGE,
+                         "cannot open database %s: the system SQLite was built without thread "
+                         "support", path);
 
     sq_backend *b = calloc(1, sizeof *b);
     if (!b) return sitq_fail(err, SITQ_ENOMEM, "out of memory opening %s", path);
@@ -252,9 +269,11 @@ sitq_code sitq_backend_open_sqlite(const char *path, const sitq_sqlite_options *
         sq_close(&b->head);
         return sitq_fail(err, SITQ_ENOMEM, "out of memory opening %s", path);
     }
-    sitq_code rc = conn_open(b, &b->writer, 0, err);
-    if (!rc) sq_wal_bound(b);
-    if (!rc) rc = sq_schema_init(b, err);
+    sitq_code rc = sq_file_prepare(b, err);
+    if (!rc) rc = conn_open(b, &b->writer, o.read_only, err);
+    if (rc && sq_file_try_immutable(b)) rc = conn_open(b, &b->writer, 1, err);
+    if (!rc && !o.read_only) sq_wal_bound(b);
+    if (!rc) rc = sq_schema_open(b, err);
     int n = strcmp(path, ":memory:") == 0 ? 0 : o.reader_connections;
     if (!rc && n > 0) {
         b->readers = calloc((size_t)n, sizeof *b->readers);
@@ -274,6 +293,9 @@ sitq_code sitq_backend_open_sqlite(const char *path, const sitq_sqlite_options *
 }
 
 sitq_code sq_write_begin(sq_backend *b, sitq_error *err) {
+    if (b->opts.read_only)
+        return sitq_fail(err, SITQ_ESTORAGE, "database %s is open read-only: cannot write",
+                         b->path);
     pthread_mutex_lock(&b->write_mu);
     sqlite3_stmt *st = sq_stmt(&b->writer, ST_BEGIN_IMMEDIATE, err);
     if (!st) {

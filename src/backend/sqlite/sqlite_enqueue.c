@@ -97,6 +97,7 @@ static sitq_code enqueue_one(sq_conn *c, const char *queue, const sitq_task_spec
             break;
         }
         sqlite3_bind_int64(st, 1, deps[k]);
+        sq_bind_text(st, 2, queue);
         int rc = sqlite3_step(st);
         if (rc == SQLITE_ROW) {
             int state = sqlite3_column_int(st, 0);
@@ -109,8 +110,8 @@ static sitq_code enqueue_one(sq_conn *c, const char *queue, const sitq_task_spec
                 pending++;
             }
         } else if (rc == SQLITE_DONE) {
-            code = sitq_fail(err, SITQ_EDEPENDENCY, "%sdependency %lld does not exist", where,
-                             (long long)deps[k]);
+            code = sitq_fail(err, SITQ_EDEPENDENCY, "%sdependency %lld does not exist in this queue",
+                             where, (long long)deps[k]);
         } else {
             code = sq_fail(c, err, "checking a dependency");
         }

@@ -148,3 +148,6 @@ sitq_code sq_schema_init(sq_backend *b, sitq_error *err) {
     sqlite3_finalize(st);
     return sq_write_end(b, rc, err);
 }
+
+/* The version checked at open without a write transaction (sq_schema_open). */
+const char *sq_schema_version(void) { return SCHEMA_VERSION; }

@@ -51,7 +51,9 @@ const char *const sq_sql[ST_COUNT] = {
     [ST_SET_ID_FLOOR] = "INSERT INTO sitq_meta(key, value) VALUES('id_floor', ?1) "
                         "ON CONFLICT(key) DO UPDATE SET value = MAX(CAST(value AS INTEGER), ?1)",
     [ST_INSERT_DEP] = "INSERT OR IGNORE INTO sitq_deps(task_id, depends_on) VALUES(?1, ?2)",
-    [ST_DEP_STATE] = "SELECT state FROM sitq_tasks WHERE id = ?1",
+    /* A dependency names a task of its own queue only: another queue's id
+     * reads as unknown, so that a queue reveals nothing about the others. */
+    [ST_DEP_STATE] = "SELECT state FROM sitq_tasks WHERE id = ?1 AND queue = ?2",
     [ST_UNIQUE_FIND] = "SELECT id FROM sitq_tasks WHERE queue = ?1 AND unique_key = ?2 "
                        "AND state IN (0, 1, 3)",
 

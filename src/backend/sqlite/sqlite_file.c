@@ -1,0 +1,202 @@
+/* sqlite_file.c - what an open may do to the database file: create it with
+ * its mode, tell a sitq database from an empty or a foreign one before any
+ * pragma can change it, set the journal mode only when it differs, and open
+ * a read-only copy that no process can be writing as immutable. */
+#include "sq.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int is_memory(const sq_backend *b) { return strcmp(b->path, ":memory:") == 0; }
+
+sitq_code sq_file_prepare(sq_backend *b, sitq_error *err) {
+    if (is_memory(b)) return SITQ_OK;
+    struct stat st;
+    if (!b->opts.create || b->opts.read_only) {
+        if (stat(b->path, &st) != 0)
+            return sitq_fail(err, SITQ_ESTORAGE, "cannot open database %s: %s", b->path,
+                             strerror(errno));
+        if (S_ISDIR(st.st_mode))
+            return sitq_fail(err, SITQ_ESTORAGE, "cannot open database %s: it is a directory",
+                             b->path);
+        return SITQ_OK;
+    }
+    /* Create the file ourselves so that it gets the asked mode whatever the
+     * umask (SQLite would use 0644 minus the umask); SQLite takes an empty
+     * file as an empty database and gives -wal/-shm the file's mode. */
+    mode_t mode = b->opts.file_mode ? (mode_t)b->opts.file_mode : 0666;
+    int fd = open(b->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    if (fd < 0) {
+        if (errno == EEXIST) return SITQ_OK; /* an existing file: classified later */
+        return sitq_fail(err, SITQ_ESTORAGE, "cannot create database %s: %s", b->path,
+                         strerror(errno));
+    }
+    int rc = b->opts.file_mode ? fchmod(fd, mode) : 0;
+    int saved = errno;
+    close(fd);
+    if (rc != 0)
+        return sitq_fail(err, SITQ_ESTORAGE, "cannot set mode %04o on database %s: %s",
+                         (unsigned)mode, b->path, strerror(saved));
+    return SITQ_OK;
+}
+
+sitq_code sq_file_check(sq_backend *b, sq_conn *c, sitq_error *err) {
+    /* One read transaction: it also makes the connection notice a WAL file,
+     * so that the journal mode read afterwards is the file's. */
+    static const char sql[] =
+        "SELECT (SELECT count(*) FROM sqlite_master),"
+        " (SELECT count(*) FROM sqlite_master WHERE type = 'table'"
+        "  AND name IN ('sitq_tasks', 'sitq_meta')),"
+        " (SELECT name FROM sqlite_master WHERE name NOT LIKE 'sitq%' ORDER BY name LIMIT 1)";
+    sqlite3_stmt *st = NULL;
+    b->file_rc = SQLITE_OK;
+    int rc = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        b->file_rc = sqlite3_extended_errcode(c->db);
+        sqlite3_finalize(st);
+        if ((b->file_rc & 0xff) == SQLITE_NOTADB)
+            return sitq_fail(err, SITQ_ESTORAGE, "%s is not a SQLite database (%s)", b->path,
+                             sqlite3_errmsg(c->db));
+        int code = b->file_rc & 0xff;
+        if (!b->opts.read_only && (code == SQLITE_READONLY || code == SQLITE_CANTOPEN))
+            return sitq_fail(err, SITQ_ESTORAGE,
+                             "cannot open database %s for writing: %s (SQLite code %d); a "
+                             "read-only file, directory or mount can only be inspected",
+                             b->path, sqlite3_errmsg(c->db), b->file_rc);
+        return sq_fail(c, err, "reading the list of tables");
+    }
+    int64_t objects = sqlite3_column_int64(st, 0);
+    int64_t sitq_tables = sqlite3_column_int64(st, 1);
+    char other[80];
+    snprintf(other, sizeof other, "%s",
+             sqlite3_column_text(st, 2) ? (const char *)sqlite3_column_text(st, 2) : "");
+    sqlite3_finalize(st);
+
+    b->file_kind = objects == 0 ? SQ_FILE_EMPTY : sitq_tables == 2 ? SQ_FILE_SITQ : SQ_FILE_FOREIGN;
+    if (b->file_kind == SQ_FILE_SITQ) return SITQ_OK;
+    if (!b->opts.create || b->opts.read_only) {
+        if (b->file_kind == SQ_FILE_EMPTY)
+            return sitq_fail(err, SITQ_ESCHEMA, "%s is not a sitq database (it is empty)",
+                             b->path);
+        return sitq_fail(err, SITQ_ESCHEMA, "%s is not a sitq database (no sitq tables)",
+                         b->path);
+    }
+    if (b->file_kind == SQ_FILE_FOREIGN && !b->opts.allow_foreign)
+        return sitq_fail(err, SITQ_ESCHEMA,
+                         "%s is not a sitq database: it holds another application's tables "
+                         "(such as '%s') and was left unchanged; sitq adds its tables to such "
+                         "a file only when asked to (allow_foreign)",
+                         b->path, other[0] ? other : "?");
+    return SITQ_OK;
+}
+
+sitq_code sq_file_journal_mode(sq_backend *b, sq_conn *c, sitq_error *err) {
+    if (is_memory(b)) return SITQ_OK;
+    const char *want = b->opts.enable_wal ? "wal" : "delete";
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(c->db, "PRAGMA journal_mode", -1, &st, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_step(st);
+    int same = rc == SQLITE_ROW && sqlite3_column_text(st, 0) &&
+               strcmp((const char *)sqlite3_column_text(st, 0), want) == 0;
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW) return sq_fail(c, err, "reading the journal mode");
+    /* Changing the mode takes the write lock: only when it differs. */
+    if (same) return SITQ_OK;
+    return sq_conn_pragma(c, b->opts.enable_wal ? "PRAGMA journal_mode=WAL"
+                                                : "PRAGMA journal_mode=DELETE", err);
+}
+
+/* Append s to the URI in buf (size n, at *len), percent-encoding what a URI
+ * path may not hold. Returns 0, or -1 when it does not fit. */
+static int uri_append(char *buf, size_t n, size_t *len, const char *s) {
+    static const char hex[] = "0123456789ABCDEF";
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        int plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                    (*p >= '0' && *p <= '9') || strchr("/-._~", *p);
+        if (*len + 4 > n) return -1;
+        if (plain) {
+            buf[(*len)++] = (char)*p;
+        } else {
+            buf[(*len)++] = '%';
+            buf[(*len)++] = hex[*p >> 4];
+            buf[(*len)++] = hex[*p & 15];
+        }
+    }
+    buf[*len] = '\0';
+    return 0;
+}
+
+int sq_file_try_immutable(sq_backend *b) {
+    int code = b->file_rc & 0xff;
+    if (!b->opts.read_only || b->uri || is_memory(b) ||
+        (code != SQLITE_CANTOPEN && code != SQLITE_READONLY))
+        return 0;
+    /* A WAL database needs its -shm, which a read-only directory or mount
+     * cannot hold. When there is no -wal either, no process can be writing
+     * (a writer would have to create it there): the file can be read as
+     * immutable, without locks. */
+    size_t plen = strlen(b->path);
+    char *wal = malloc(plen + 5);
+    if (!wal) return 0;
+    memcpy(wal, b->path, plen);
+    memcpy(wal + plen, "-wal", 5);
+    struct stat st;
+    int no_wal = stat(wal, &st) != 0 && errno == ENOENT;
+    free(wal);
+    if (!no_wal) return 0;
+    size_t n = 3 * plen + 32;
+    char *uri = malloc(n);
+    if (!uri) return 0;
+    size_t len = 0;
+    /* "file:" + an absolute path needs an empty authority ("file:///x"). */
+    const char *head = b->path[0] == '/' ? "file://" : "file:";
+    memcpy(uri, head, strlen(head) + 1);
+    len = strlen(head);
+    if (uri_append(uri, n, &len, b->path) != 0 || len + 13 > n) {
+        free(uri);
+        return 0;
+    }
+    memcpy(uri + len, "?immutable=1", 13);
+    b->uri = uri;
+    return 1;
+}
+
+sitq_code sq_schema_open(sq_backend *b, sitq_error *err) {
+    if (b->file_kind == SQ_FILE_SITQ) {
+        /* A read, not a write transaction: an open must not wait for a
+         * process that holds (or is stalled holding) the write lock. */
+        sqlite3_stmt *st = NULL;
+        sq_conn *c = &b->writer;
+        int rc = sqlite3_prepare_v2(c->db, "SELECT value FROM sitq_meta WHERE key = 'schema_version'",
+                                    -1, &st, NULL);
+        if (rc == SQLITE_OK) rc = sqlite3_step(st);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+            sqlite3_finalize(st);
+            return sq_fail(c, err, "reading the schema version");
+        }
+        char version[32] = "";
+        if (rc == SQLITE_ROW && sqlite3_column_text(st, 0))
+            snprintf(version, sizeof version, "%s", (const char *)sqlite3_column_text(st, 0));
+        sqlite3_finalize(st);
+        if (strcmp(version, sq_schema_version()) == 0) return SITQ_OK;
+        if (b->opts.read_only && strcmp(version, "2") == 0)
+            return sitq_fail(err, SITQ_ESCHEMA,
+                             "%s has sitq schema version 2; this sitq upgrades it to version %s "
+                             "when it first opens it with write access (for example sitq "
+                             "enqueue or a worker)",
+                             b->path, sq_schema_version());
+        if (b->opts.read_only)
+            return sitq_fail(err, SITQ_ESCHEMA,
+                             "%s has sitq schema version %s; this sitq understands version %s",
+                             b->path, version[0] ? version : "(none)", sq_schema_version());
+    }
+    /* A new, empty or allowed foreign file, or another version: the schema
+     * step writes (and judges the version). */
+    return sq_schema_init(b, err);
+}

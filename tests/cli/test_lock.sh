@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# A process stopped (SIGSTOP) while it holds the write lock: stats, list and
+# show still answer at once; enqueue fails after --busy-timeout with a
+# message saying another process holds the write lock; a worker started then
+# keeps retrying (its open and its cycles) and runs the task once the lock is
+# free.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+HOLDER_PID=
+trap 'rc=$?; [ -z "$HOLDER_PID" ] || kill -KILL "$HOLDER_PID" 2>/dev/null || true; (exit $rc); cleanup' EXIT
+
+# hold_lock FILE: start a process that takes FILE's write lock (BEGIN
+# IMMEDIATE) and stops itself; return once it is stopped.
+hold_lock() {
+    /usr/bin/python3 -c '
+import os, signal, sqlite3, sys
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute("BEGIN IMMEDIATE")
+os.kill(os.getpid(), signal.SIGSTOP)
+' "$1" &
+    HOLDER_PID=$!
+    local i=0
+    while [ "$(cut -d' ' -f3 "/proc/$HOLDER_PID/stat" 2>/dev/null)" != T ]; do
+        kill -0 "$HOLDER_PID" 2>/dev/null || fail "the lock holder exited"
+        [ $i -lt 400 ] || fail "the lock holder did not stop within 20 s"
+        sleep 0.05
+        i=$((i + 1))
+    done
+}
+# release_lock: continue the holder; it ends, which releases the lock.
+release_lock() {
+    kill -CONT "$HOLDER_PID"
+    wait "$HOLDER_PID" || fail "the lock holder failed"
+    HOLDER_PID=
+}
+# wait_log TEXT: poll the worker log until it contains TEXT (20 s at most).
+wait_log() {
+    local i=0
+    until grep -qF "$1" "$TMP/worker.log" 2>/dev/null; do
+        kill -0 "$WORKER_PID" 2>/dev/null || fail "worker exited while waiting for '$1'"
+        [ $i -lt 400 ] || fail "worker did not log '$1' within 20 s"
+        sleep 0.05
+        i=$((i + 1))
+    done
+}
+
+id=$("$SITQ" enqueue "$DB" -- echo done)
+hold_lock "$DB"
+
+# Inspection does not need the write lock.
+assert_contains "$("$SITQ" stats "$DB")" "queued     1" "stats while the lock is held"
+assert_contains "$("$SITQ" list "$DB")" "echo done" "list while the lock is held"
+assert_eq queued "$(field "$id" status)" "show while the lock is held"
+
+# A writer waits for --busy-timeout, then says who is in the way.
+expect_exit 3 "$SITQ" enqueue "$DB" --busy-timeout 0.3 -- true
+assert_contains "$(cat "$TMP/err")" "$DB is locked" "enqueue names the file"
+assert_contains "$(cat "$TMP/err")" "holds the write lock" "enqueue explains the lock"
+assert_contains "$(cat "$TMP/err")" "SITQ_EBUSY" "enqueue's code"
+
+# A worker started now opens, retries its cycles, and runs the task later.
+start_worker --busy-timeout 0.2
+wait_log "retrying"
+assert_eq queued "$(field "$id" status)" "nothing ran while the lock was held"
+release_lock
+wait_status "$id" succeeded 20
+stop_worker
+
+# A new file whose creator stalls before sitq made its tables: the worker's
+# open itself has to wait; it says so and retries until the lock is free.
+NEW=$TMP/new.db
+: >"$NEW"
+hold_lock "$NEW"
+"$SITQ" worker "$NEW" --busy-timeout 0.2 2>>"$TMP/worker.log" &
+WORKER_PID=$!
+wait_log "$NEW is locked by another process; retrying the open"
+release_lock
+wait_log "started on queue"
+DB=$NEW
+id=$("$SITQ" enqueue "$NEW" -- echo late)
+wait_status "$id" succeeded 20
+stop_worker
+echo "ok"

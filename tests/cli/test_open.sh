@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# What opening a database may do: another application's file is refused and
+# left unchanged unless --allow-foreign; new files are 0600 (--mode); stats,
+# list and show work read-only (a read-only mount, another user's 0444 file
+# in a 0555 directory); a dependency names only tasks of its own queue.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+# Another application's database: enqueue and worker refuse it, byte for byte.
+APP=$TMP/app.db
+/usr/bin/python3 -c '
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1]); c.execute("CREATE TABLE app(x)"); c.execute("INSERT INTO app VALUES (1)"); c.commit()
+' "$APP"
+sum0=$(md5sum <"$APP")
+expect_exit 3 "$SITQ" enqueue "$APP" -- true
+assert_contains "$(cat "$TMP/err")" "$APP is not a sitq database" "enqueue on a foreign file"
+assert_contains "$(cat "$TMP/err")" "--allow-foreign" "enqueue names the option"
+expect_exit 3 "$SITQ" worker "$APP" --max-tasks 1
+assert_contains "$(cat "$TMP/err")" "another application's tables" "worker on a foreign file"
+assert_eq "$sum0" "$(md5sum <"$APP")" "foreign file unchanged"
+[ ! -e "$APP-wal" ] || fail "a -wal file was made next to the foreign file"
+assert_eq 1 "$("$SITQ" enqueue "$APP" --allow-foreign -- true)" "--allow-foreign adds the tables"
+assert_eq 1 "$(/usr/bin/python3 -c '
+import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT x FROM app").fetchone()[0])' "$APP")" \
+    "the application's row is still there"
+
+# New files: 0600 by default whatever the umask, --mode on request.
+umask 022
+"$SITQ" enqueue "$DB" -- echo one >/dev/null
+assert_eq 600 "$(stat -c %a "$DB")" "default mode of a new database"
+"$SITQ" enqueue "$TMP/shared.db" --mode 0640 -- true >/dev/null
+assert_eq 640 "$(stat -c %a "$TMP/shared.db")" "--mode 0640"
+expect_exit 2 "$SITQ" enqueue "$TMP/x.db" --mode 0999 -- true
+assert_contains "$(cat "$TMP/err")" "--mode" "bad --mode names the option"
+
+# A dependency names only tasks of its own queue: another queue's task is
+# refused exactly like an id that does not exist.
+expect_exit 1 "$SITQ" enqueue "$DB" --queue other --after 1 -- true
+cross=$(sed 's/(SITQ_[A-Z]*)//' "$TMP/err")
+expect_exit 1 "$SITQ" enqueue "$DB" --queue other --after 99 -- true
+assert_eq "$(sed 's/(SITQ_[A-Z]*)//; s/ 99 / 1 /' "$TMP/err")" "$cross" "same error as an unknown id"
+assert_contains "$cross" "dependency 1 does not exist in this queue" "cross-queue message"
+
+# Read-only: a directory that only root may write, a 0444 file, user nobody.
+RO=$TMP/ro
+mkdir "$RO"
+"$SITQ" enqueue "$RO/q.db" --mode 0644 -- echo hello >/dev/null
+chmod 0444 "$RO/q.db"
+chmod 0555 "$RO"
+chmod 0755 "$TMP"
+as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+if as_nobody true 2>/dev/null; then
+    assert_contains "$(as_nobody "$SITQ" stats "$RO/q.db")" "queued     1" "stats as another user"
+    assert_contains "$(as_nobody "$SITQ" list "$RO/q.db")" "echo hello" "list as another user"
+    assert_eq queued "$(as_nobody "$SITQ" show "$RO/q.db" 1 --json | jget "d['status']")" \
+        "show as another user"
+    rc=0
+    as_nobody "$SITQ" cancel "$RO/q.db" 1 2>"$TMP/err" || rc=$?
+    assert_eq 3 "$rc" "cancel without write access"
+    assert_contains "$(cat "$TMP/err")" "$RO/q.db" "the error names the file"
+else
+    echo "skip: cannot switch to user nobody"
+fi
+
+# A read-only bind mount (no -wal or -shm can be made there).
+MNT=$TMP/mnt
+mkdir "$MNT"
+chmod 0755 "$RO"
+if unshare -m true 2>/dev/null; then
+    out=$(unshare -m sh -c 'mount --bind -o ro "$1" "$2" && "$3" stats "$2/q.db" && "$3" show "$2/q.db" 1 &&
+          "$3" list "$2/q.db" --json' sh "$RO" "$MNT" "$SITQ")
+    assert_contains "$out" "queued     1" "stats on a read-only mount"
+    assert_contains "$out" "command:          echo hello" "show on a read-only mount"
+    rc=0
+    unshare -m sh -c 'mount --bind -o ro "$1" "$2" && exec "$3" enqueue "$2/q.db" -- true' \
+        sh "$RO" "$MNT" "$SITQ" 2>"$TMP/err" || rc=$?
+    assert_eq 3 "$rc" "enqueue on a read-only mount"
+    assert_contains "$(cat "$TMP/err")" "$MNT/q.db for writing" "enqueue names the file"
+else
+    echo "skip: cannot make a mount namespace"
+fi
+echo "ok"
