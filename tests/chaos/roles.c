@@ -4,7 +4,8 @@
  *                               stdout just before the call and "D" after it
  *   load-producer DB SECONDS    enqueue one task at a time for SECONDS; prints
  *                               the number acknowledged
- *   c-worker DB CONCURRENCY     run a C worker of no-op tasks until SIGTERM
+ *   c-worker DB CONCURRENCY LOG run a C worker of no-op tasks until SIGTERM;
+ *                               each task appends "E ID PID" to LOG
  *   burn                        burn CPU until killed (a loaded machine)
  *   open-file PATH CREATE       open PATH with sitq_backend_open_sqlite (create
  *                               = 0 or 1) and, when that works, call the
@@ -13,6 +14,8 @@
  */
 #include "chaos.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,8 +108,26 @@ static int noop(sitq_task_ctx *ctx, const void *payload, size_t len, void *user)
     return 0;
 }
 
-static int c_worker(const char *db, int concurrency)
+/* A no-op task that appends "E ID PID" to the execution log (user: its fd),
+ * in one write so that lines of concurrent processes never mix. */
+static int noop_logged(sitq_task_ctx *ctx, const void *payload, size_t len, void *user)
 {
+    (void)payload;
+    (void)len;
+    char line[64];
+    int n = snprintf(line, sizeof line, "E %" PRId64 " %d\n", (int64_t)sitq_ctx_task_id(ctx),
+                     (int)getpid());
+    return write(*(int *)user, line, (size_t)n) == n ? 0 : 1;
+}
+
+static int c_worker(const char *db, int concurrency, const char *log)
+{
+    static int log_fd;
+    log_fd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (log_fd < 0) {
+        fprintf(stderr, "chaos role: open %s: %s\n", log, strerror(errno));
+        return 1;
+    }
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
@@ -124,7 +145,7 @@ static int c_worker(const char *db, int concurrency)
     sitq_worker *w;
     sitq_error err;
     if (sitq_worker_create(q, &wo, &w, &err) != SITQ_OK ||
-        sitq_worker_register(w, NOOP, noop, NULL, &err) != SITQ_OK ||
+        sitq_worker_register(w, NOOP, noop_logged, &log_fd, &err) != SITQ_OK ||
         sitq_worker_start(w, &err) != SITQ_OK) {
         fprintf(stderr, "chaos role: worker: %s\n", err.message);
         return 1;
@@ -222,8 +243,8 @@ int chaos_role(const char *name, int argc, char **argv)
         return batch_producer(argv[0], argv[1], (size_t)strtoull(argv[2], NULL, 10));
     if (strcmp(name, "load-producer") == 0 && argc == 2)
         return load_producer(argv[0], atof(argv[1]));
-    if (strcmp(name, "c-worker") == 0 && argc == 2)
-        return c_worker(argv[0], atoi(argv[1]));
+    if (strcmp(name, "c-worker") == 0 && argc == 3)
+        return c_worker(argv[0], atoi(argv[1]), argv[2]);
     if (strcmp(name, "open-file") == 0 && argc == 2)
         return open_file(argv[0], atoi(argv[1]));
     if (strcmp(name, "burn") == 0 && argc == 0)

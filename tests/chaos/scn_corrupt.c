@@ -245,7 +245,7 @@ int chaos_scn_corrupt(const chaos_opts *o, chaos_figures *f)
             int is_worker = strcmp(cmds[c][0], "worker") == 0;
             int st = 0;
             char what[160];
-            snprintf(what, sizeof what, "sitq %s on %s", cmds[c][0], v[i].name);
+            snprintf(what, sizeof what, "sitq %.20s on %.60s", cmds[c][0], v[i].name);
             if (!wait_command(pid, is_worker, errp, o->deadline_s, &st)) {
                 t.hangs++;
                 chaos_log("%s: still running after %.0f s", what, o->deadline_s);
@@ -264,7 +264,7 @@ int chaos_scn_corrupt(const chaos_opts *o, chaos_figures *f)
             pid_t pid = chaos_spawn(argv, NULL, errp, NULL);
             int st = 0;
             char what[160];
-            snprintf(what, sizeof what, "sitq_backend_open_sqlite(create=%d) on %s", create,
+            snprintf(what, sizeof what, "sitq_backend_open_sqlite(create=%d) on %.60s", create,
                      v[i].name);
             if (!chaos_wait(pid, chaos_mono_ms() + (int64_t)(o->deadline_s * 1000), &st)) {
                 t.hangs++;
