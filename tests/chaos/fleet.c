@@ -65,6 +65,11 @@ int chaos_fleet_revive(chaos_fleet *f)
             chaos_wait(f->pids[i], 0, &st);
             chaos_log("worker %d exited on its own (%s): restarting", (int)f->pids[i],
                       chaos_status_text(st));
+            /* A worker that cannot start at all would be restarted forever. */
+            if (++f->revived > 3 * f->n + 10) {
+                chaos_fleet_dump_logs(f, 10);
+                chaos_die("workers keep exiting on their own (%d restarts)", f->revived);
+            }
             f->logno[i] = f->started;
             f->pids[i] = start_one(f);
             n++;

@@ -18,6 +18,7 @@ typedef struct chaos_fleet {
     int logno[FLEET_MAX_WORKERS]; /* log file number of each worker */
     int n;
     int started;                /* workers started so far (log file numbers) */
+    int revived;                /* restarts of workers that exited on their own */
     pid_t killed[FLEET_MAX_KILLS];
     size_t n_killed;
 } chaos_fleet;

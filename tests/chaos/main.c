@@ -39,6 +39,7 @@ static void usage(FILE *fp)
           "  --load N             CPU-burning processes beside 'blob' (default 0)\n"
           "  --variants N         bit-flipped copies for 'corrupt' (default 8)\n"
           "  --tmpfs-mib X        size of the full file system of 'diskfull' (default 4)\n"
+          "  --label NAME         name on the line of figures (default: the scenario)\n"
           "  --keep               keep the temporary directory\n",
           fp);
 }
@@ -73,7 +74,7 @@ int main(int argc, char **argv)
                                    : ((uint64_t)time(NULL) * 2654435761u) ^ (uint64_t)getpid();
     enum { O_SITQ = 256, O_PYTHON, O_PYPATH, O_TASKSDIR, O_TASKS, O_KILLS, O_WORKERS, O_CONC,
            O_LEASE, O_SEED, O_DEADLINE, O_DURATION, O_PRODUCERS, O_TRIALS, O_PAYLOAD, O_RESULT,
-           O_WALB, O_LOAD, O_VARIANTS, O_TMPFS, O_KEEP, O_HELP };
+           O_WALB, O_LOAD, O_VARIANTS, O_TMPFS, O_KEEP, O_HELP, O_LABEL };
     static const struct option longs[] = {
         {"sitq", 1, 0, O_SITQ}, {"python", 1, 0, O_PYTHON}, {"pythonpath", 1, 0, O_PYPATH},
         {"tasks-dir", 1, 0, O_TASKSDIR}, {"tasks", 1, 0, O_TASKS}, {"kills", 1, 0, O_KILLS},
@@ -82,8 +83,9 @@ int main(int argc, char **argv)
         {"producers", 1, 0, O_PRODUCERS}, {"trials", 1, 0, O_TRIALS},
         {"payload-mib", 1, 0, O_PAYLOAD}, {"result-mib", 1, 0, O_RESULT},
         {"wal-bound-mib", 1, 0, O_WALB}, {"load", 1, 0, O_LOAD}, {"variants", 1, 0, O_VARIANTS},
-        {"tmpfs-mib", 1, 0, O_TMPFS}, {"keep", 0, 0, O_KEEP}, {"help", 0, 0, O_HELP},
+        {"tmpfs-mib", 1, 0, O_TMPFS}, {"keep", 0, 0, O_KEEP}, {"help", 0, 0, O_HELP}, {"label", 1, 0, O_LABEL},
         {0, 0, 0, 0}};
+    const char *label = NULL;
     int c;
     while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
         switch (c) {
@@ -108,6 +110,7 @@ int main(int argc, char **argv)
         case O_VARIANTS: o.variants = atoi(optarg); break;
         case O_TMPFS: o.tmpfs_mib = atof(optarg); break;
         case O_KEEP: o.keep = 1; break;
+        case O_LABEL: label = optarg; break;
         case O_HELP: usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -156,7 +159,7 @@ int main(int argc, char **argv)
         int rc = scenarios[i].fn(&o, &f);
         if (rc == 77)
             return 77;
-        chaos_print_figures(o.scenario, &o, &f, (double)(chaos_mono_ms() - t0) / 1000.0, rc == 0);
+        chaos_print_figures(label ? label : o.scenario, &o, &f, (double)(chaos_mono_ms() - t0) / 1000.0, rc == 0);
         return rc == 0 ? 0 : 1;
     }
     fprintf(stderr, "sitq_chaos: unknown scenario '%s'\n", o.scenario);
