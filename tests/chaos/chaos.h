@@ -45,6 +45,7 @@ typedef struct chaos_opts {
     double wal_bound_mib;   /* wal and blob scenarios: allowed WAL peak */
     int load;               /* blob scenario: CPU-burning processes beside it */
     int variants;           /* corrupt scenario: bit-flipped copies */
+    int sample;             /* corrupt scenario: runs per file, 0 = all */
     double tmpfs_mib;       /* diskfull scenario */
     int keep;               /* keep the temporary directory */
 } chaos_opts;

@@ -38,16 +38,22 @@ static void usage(FILE *fp)
           "  --wal-bound-mib X    allowed WAL peak of 'wal' and 'blob' (default 64)\n"
           "  --load N             CPU-burning processes beside 'blob' (default 0)\n"
           "  --variants N         bit-flipped copies for 'corrupt' (default 8)\n"
+          "  --sample N           'corrupt': a seeded random N of the 11 runs per file\n"
+          "                       (9 commands, 2 library opens; default 0: all)\n"
           "  --tmpfs-mib X        size of the full file system of 'diskfull' (default 4)\n"
           "  --label NAME         name on the line of figures (default: the scenario)\n"
           "  --keep               keep the temporary directory\n",
           fp);
 }
 
+/* Absolute paths live for the whole run (kept in static storage). */
 static char *absolute(const char *p)
 {
-    char *r = realpath(p, NULL);
-    return r ? r : (char *)p;
+    static char paths[8][4096];
+    static int used;
+    if (used == 8 || !realpath(p, paths[used]))
+        return (char *)p;
+    return paths[used++];
 }
 
 int main(int argc, char **argv)
@@ -74,7 +80,7 @@ int main(int argc, char **argv)
                                    : ((uint64_t)time(NULL) * 2654435761u) ^ (uint64_t)getpid();
     enum { O_SITQ = 256, O_PYTHON, O_PYPATH, O_TASKSDIR, O_TASKS, O_KILLS, O_WORKERS, O_CONC,
            O_LEASE, O_SEED, O_DEADLINE, O_DURATION, O_PRODUCERS, O_TRIALS, O_PAYLOAD, O_RESULT,
-           O_WALB, O_LOAD, O_VARIANTS, O_TMPFS, O_KEEP, O_HELP, O_LABEL };
+           O_WALB, O_LOAD, O_VARIANTS, O_TMPFS, O_KEEP, O_HELP, O_LABEL, O_SAMPLE };
     static const struct option longs[] = {
         {"sitq", 1, 0, O_SITQ}, {"python", 1, 0, O_PYTHON}, {"pythonpath", 1, 0, O_PYPATH},
         {"tasks-dir", 1, 0, O_TASKSDIR}, {"tasks", 1, 0, O_TASKS}, {"kills", 1, 0, O_KILLS},
@@ -84,6 +90,7 @@ int main(int argc, char **argv)
         {"payload-mib", 1, 0, O_PAYLOAD}, {"result-mib", 1, 0, O_RESULT},
         {"wal-bound-mib", 1, 0, O_WALB}, {"load", 1, 0, O_LOAD}, {"variants", 1, 0, O_VARIANTS},
         {"tmpfs-mib", 1, 0, O_TMPFS}, {"keep", 0, 0, O_KEEP}, {"help", 0, 0, O_HELP}, {"label", 1, 0, O_LABEL},
+        {"sample", 1, 0, O_SAMPLE},
         {0, 0, 0, 0}};
     const char *label = NULL;
     int c;
@@ -111,6 +118,7 @@ int main(int argc, char **argv)
         case O_TMPFS: o.tmpfs_mib = atof(optarg); break;
         case O_KEEP: o.keep = 1; break;
         case O_LABEL: label = optarg; break;
+        case O_SAMPLE: o.sample = atoi(optarg); break;
         case O_HELP: usage(stdout); return 0;
         default: usage(stderr); return 2;
         }

@@ -68,6 +68,10 @@ static int batch_producer(const char *db, const char *queue, size_t n)
     }
     printf("D\n");
     fflush(stdout);
+    free(ids);
+    free(payloads);
+    free(deps);
+    free(specs);
     sitq_queue_close(q);
     sitq_backend_close(b);
     return 0;

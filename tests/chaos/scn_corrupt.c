@@ -203,6 +203,66 @@ static int wait_command(pid_t pid, int is_worker, const char *errp, double deadl
     }
 }
 
+/* One sitq subcommand on a fresh copy of a file. */
+static void run_command(const chaos_opts *o, tally *t, const variant *v, const char *const *cmd,
+                        const char *work, const char *errp)
+{
+    const char *db = fresh(v, work);
+    char *argv[16];
+    int a = 0;
+    argv[a++] = (char *)o->sitq;
+    argv[a++] = (char *)cmd[0];
+    argv[a++] = (char *)db;
+    for (int k = 1; cmd[k]; k++)
+        argv[a++] = (char *)cmd[k];
+    argv[a] = NULL;
+    unlink(errp);
+    pid_t pid = chaos_spawn(argv, NULL, errp, NULL);
+    int is_worker = strcmp(cmd[0], "worker") == 0;
+    int st = 0;
+    char what[160];
+    snprintf(what, sizeof what, "sitq %.20s on %.60s", cmd[0], v->name);
+    if (!wait_command(pid, is_worker, errp, o->deadline_s, &st)) {
+        t->hangs++;
+        chaos_log("%s: still running after %.0f s", what, o->deadline_s);
+        st = chaos_stop(pid, 20000, 1);
+    }
+    judge(t, what, st, errp, cmd[0]);
+}
+
+/* sitq_backend_open_sqlite and the calls after it, in a helper process. */
+static void run_open(const chaos_opts *o, tally *t, const variant *v, int create,
+                     const char *work, const char *errp)
+{
+    const char *db = fresh(v, work);
+    char mode[16];
+    snprintf(mode, sizeof mode, "%d", create);
+    char *argv[] = {(char *)o->self, "--role", "open-file", (char *)db, mode, NULL};
+    unlink(errp);
+    pid_t pid = chaos_spawn(argv, NULL, errp, NULL);
+    int st = 0;
+    char what[160];
+    snprintf(what, sizeof what, "sitq_backend_open_sqlite(create=%d) on %.60s", create, v->name);
+    if (!chaos_wait(pid, chaos_mono_ms() + (int64_t)(o->deadline_s * 1000), &st)) {
+        t->hangs++;
+        chaos_log("%s: still running after %.0f s", what, o->deadline_s);
+        st = chaos_stop(pid, 1000, 1);
+    }
+    judge(t, what, st, errp, NULL);
+}
+
+static const char *const cmds[][8] = {
+    {"stats", NULL},
+    {"list", "--status", "any", NULL},
+    {"show", "1", NULL},
+    {"wait", "1", "--timeout", "0", NULL},
+    {"cancel", "2", NULL},
+    {"retry", "1", NULL},
+    {"purge", "--older-than", "0", NULL},
+    {"enqueue", "--", "true", NULL},
+    {"worker", "--max-tasks", "1", "--lease", "1", "--poll", "0.01", NULL},
+};
+
 int chaos_scn_corrupt(const chaos_opts *o, chaos_figures *f)
 {
     char dir[512], base[600], work[600], errp[600];
@@ -216,62 +276,25 @@ int chaos_scn_corrupt(const chaos_opts *o, chaos_figures *f)
     static variant v[MAX_VARIANTS];
     int n = make_variants(v, dir, base, &rng, o->variants);
 
-    static const char *const cmds[][8] = {
-        {"stats", NULL},
-        {"list", "--status", "any", NULL},
-        {"show", "1", NULL},
-        {"wait", "1", "--timeout", "0", NULL},
-        {"cancel", "2", NULL},
-        {"retry", "1", NULL},
-        {"purge", "--older-than", "0", NULL},
-        {"enqueue", "--", "true", NULL},
-        {"worker", "--max-tasks", "1", "--lease", "1", "--poll", "0.01", NULL},
-    };
     tally t = {0};
+    const int n_cmds = (int)(sizeof cmds / sizeof cmds[0]), n_runs = n_cmds + 2;
     for (int i = 0; i < n; i++) {
-        for (size_t c = 0; c < sizeof cmds / sizeof cmds[0]; c++) {
-            const char *db = fresh(&v[i], work);
-            char *argv[16];
-            int a = 0;
-            argv[a++] = (char *)o->sitq;
-            argv[a++] = (char *)cmds[c][0];
-            argv[a++] = (char *)db;
-            for (int k = 1; cmds[c][k]; k++)
-                argv[a++] = (char *)cmds[c][k];
-            argv[a] = NULL;
-            unlink(errp);
-            int64_t t0 = chaos_mono_ms();
-            pid_t pid = chaos_spawn(argv, NULL, errp, NULL);
-            int is_worker = strcmp(cmds[c][0], "worker") == 0;
-            int st = 0;
-            char what[160];
-            snprintf(what, sizeof what, "sitq %.20s on %.60s", cmds[c][0], v[i].name);
-            if (!wait_command(pid, is_worker, errp, o->deadline_s, &st)) {
-                t.hangs++;
-                chaos_log("%s: still running after %.0f s", what, o->deadline_s);
-                st = chaos_stop(pid, 20000, 1);
-            }
-            if (chaos_mono_ms() - t0 > 300)
-                chaos_log("%s: slow: %.1f s", what, (double)(chaos_mono_ms() - t0) / 1000.0);
-            judge(&t, what, st, errp, cmds[c][0]);
+        /* Runs 0..n_cmds-1 are the commands, the last two the library open
+         * (create = 0, 1). --sample N runs a seeded random N of them. */
+        int order[32];
+        for (int r = 0; r < n_runs; r++)
+            order[r] = r;
+        for (int r = n_runs - 1; r > 0; r--) {
+            int j = (int)chaos_rng_below(&rng, (uint64_t)r + 1), tmp = order[r];
+            order[r] = order[j];
+            order[j] = tmp;
         }
-        for (int create = 0; create <= 1; create++) {
-            const char *db = fresh(&v[i], work);
-            char mode[8];
-            snprintf(mode, sizeof mode, "%d", create);
-            char *argv[] = {(char *)o->self, "--role", "open-file", (char *)db, mode, NULL};
-            unlink(errp);
-            pid_t pid = chaos_spawn(argv, NULL, errp, NULL);
-            int st = 0;
-            char what[160];
-            snprintf(what, sizeof what, "sitq_backend_open_sqlite(create=%d) on %.60s", create,
-                     v[i].name);
-            if (!chaos_wait(pid, chaos_mono_ms() + (int64_t)(o->deadline_s * 1000), &st)) {
-                t.hangs++;
-                chaos_log("%s: still running after %.0f s", what, o->deadline_s);
-                st = chaos_stop(pid, 1000, 1);
-            }
-            judge(&t, what, st, errp, NULL);
+        int take = o->sample > 0 && o->sample < n_runs ? o->sample : n_runs;
+        for (int r = 0; r < take; r++) {
+            if (order[r] < n_cmds)
+                run_command(o, &t, &v[i], cmds[order[r]], work, errp);
+            else
+                run_open(o, &t, &v[i], order[r] - n_cmds, work, errp);
         }
     }
     f->tasks = n;
