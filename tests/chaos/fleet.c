@@ -202,9 +202,30 @@ int chaos_fleet_drive(chaos_fleet *f, sitq_queue *q, chaos_wal *wal, chaos_rng *
     return timed_out;
 }
 
+/* Sanitizer reports and crashes in the worker logs. */
+static int log_reports(const chaos_fleet *f)
+{
+    int n = 0;
+    for (int w = 0; w < f->started; w++) {
+        char logp[700];
+        snprintf(logp, sizeof logp, "%s/worker-%d.log", f->dir, w);
+        char *text = chaos_read_file(logp, NULL);
+        if (text && (strstr(text, "Sanitizer") || strstr(text, "runtime error:") ||
+                     strstr(text, "Traceback (most recent call last)"))) {
+            chaos_log("report in %s:", logp);
+            fprintf(stderr, "%.4000s\n", text);
+            n++;
+        }
+        free(text);
+    }
+    return n;
+}
+
 int chaos_fleet_finish(chaos_fleet *f)
 {
     int bad = chaos_fleet_stop(f, 20000);
+    /* A worker that exited on its own crashed or gave up: a defect too. */
+    bad += f->revived + log_reports(f);
     /* Commands of killed workers run on: wait until they have all ended. */
     if (chaos_wait_no_children(chaos_mono_ms() + 30000)) {
         chaos_log("processes still running 30 s after the workers stopped");
