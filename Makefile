@@ -53,7 +53,8 @@ bench: build
 
 # The long chaos runs (see tests/chaos/README.md): one line of figures per
 # scenario. SEED=N reproduces a run; SOAK=S adds an S-second soak;
-# CHAOS_TASKS and CHAOS_KILLS size the kill scenarios.
+# CHAOS_TASKS and CHAOS_KILLS size the kill scenarios; CHAOS_ONLY="shell dag"
+# picks scenarios.
 chaos: build
 	./tests/chaos/run.sh build
 

@@ -6,7 +6,8 @@
 # Environment: SEED (one seed for every scenario; default: a new one per
 # run, printed), CHAOS_TASKS (default 20000), CHAOS_KILLS (default 100),
 # SOAK (seconds of an extra soak, 8 producers and 4 workers with every
-# execution counted; default none), PYTHON (default /usr/bin/python3).
+# execution counted; default none), CHAOS_ONLY (space-separated scenario
+# names to run; default all), PYTHON (default /usr/bin/python3).
 set -u
 build=${1:-build}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -31,6 +32,9 @@ failed=0
 run() {
     local name=$1 out rc
     shift
+    if [ -n "${CHAOS_ONLY:-}" ] && [[ " $CHAOS_ONLY " != *" $name "* ]]; then
+        return 0
+    fi
     echo "--- $name: sitq_chaos $*" >&2
     out=$("$chaos" "$@")
     rc=$?
