@@ -127,8 +127,12 @@ int chaos_scn_blob(const chaos_opts *o, chaos_figures *f)
     } else if (code != SITQ_OK) {
         chaos_die("wait: %s", err.message);
     }
-    sitq_worker_stop(w, 60, NULL);
-    sitq_worker_free(w);
+    /* A stuck worker may hold a transaction over the blob for minutes: do
+     * not wait for it (the process exits with it, as after a crash). */
+    if (!f->stuck) {
+        sitq_worker_stop(w, 60, NULL);
+        sitq_worker_free(w);
+    }
     chaos_wal_sample(&wal);
     int64_t bad = 0;
     if (code == SITQ_OK) {
@@ -175,8 +179,10 @@ int chaos_scn_blob(const chaos_opts *o, chaos_figures *f)
                 (double)c.payload_len / 1048576.0, (double)c.result_len / 1048576.0, o->lease_s,
                 o->load, atomic_load(&c.calls), ws.claimed, ws.released,
                 (double)(t1 - t0) / 1000, (double)(t2 - t1) / 1000);
-    sitq_queue_close(q);
-    sitq_backend_close(b);
+    if (!f->stuck) {
+        sitq_queue_close(q);
+        sitq_backend_close(b);
+    }
     if (!o->keep)
         chaos_rm_rf(dir);
     return bad == 0 && f->stuck == 0 ? 0 : 1;
