@@ -87,8 +87,13 @@ uint64_t chaos_rng_next(chaos_rng *r);
 uint64_t chaos_rng_below(chaos_rng *r, uint64_t n);
 /** Uniform double in [0, 1). */
 double chaos_rng_unit(chaos_rng *r);
-/** Make a fresh temporary directory into buf; exits the program on failure. */
+/**
+ * Make a fresh temporary directory into buf; exits the program on failure.
+ * It is removed at exit, however the run ends, unless chaos_keep_tmp is set.
+ */
 void chaos_mkdtemp(char *buf, size_t n, const char *tag);
+/** Set from --keep: leave the temporary directories in place. */
+extern int chaos_keep_tmp;
 /** Remove a directory tree (best effort). */
 void chaos_rm_rf(const char *dir);
 /** Size of path in bytes, or 0 when it does not exist. */

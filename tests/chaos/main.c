@@ -116,7 +116,7 @@ int main(int argc, char **argv)
         case O_LOAD: o.load = atoi(optarg); break;
         case O_VARIANTS: o.variants = atoi(optarg); break;
         case O_TMPFS: o.tmpfs_mib = atof(optarg); break;
-        case O_KEEP: o.keep = 1; break;
+        case O_KEEP: o.keep = chaos_keep_tmp = 1; break;
         case O_LABEL: label = optarg; break;
         case O_SAMPLE: o.sample = atoi(optarg); break;
         case O_HELP: usage(stdout); return 0;

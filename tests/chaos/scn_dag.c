@@ -190,7 +190,5 @@ int chaos_scn_dag(const chaos_opts *o, chaos_figures *f)
     sitq_backend_close(b);
     if (!o->keep)
         chaos_rm_rf(dir);
-    else
-        chaos_log("kept %s", dir);
     return ok ? 0 : 1;
 }

@@ -73,6 +73,17 @@ static int run_cli(const chaos_opts *o, const char *dir, char *const args[], cha
     return st;
 }
 
+static char mounted[600];
+
+/* At exit, however the run ends: detach the tmpfs (before the temporary
+ * directory holding it is removed). */
+static void unmount_at_exit(void)
+{
+    if (mounted[0] && umount2(mounted, MNT_DETACH) != 0)
+        chaos_log("umount %s: %s", mounted, strerror(errno));
+    mounted[0] = '\0';
+}
+
 int chaos_scn_diskfull(const chaos_opts *o, chaos_figures *f)
 {
     char dir[512], mnt[600], db[700], opts[64];
@@ -88,6 +99,8 @@ int chaos_scn_diskfull(const chaos_opts *o, chaos_figures *f)
         chaos_rm_rf(dir);
         return 77;
     }
+    snprintf(mounted, sizeof mounted, "%s", mnt);
+    atexit(unmount_at_exit);
     int64_t bad = 0, acked_n = 0, refused = 0;
     int64_t *acked_ids = calloc(MAX_ACKED, sizeof *acked_ids);
     int64_t *acked_keys = calloc(MAX_ACKED, sizeof *acked_keys);
@@ -255,8 +268,7 @@ int chaos_scn_diskfull(const chaos_opts *o, chaos_figures *f)
         chaos_log("the database fails integrity_check");
     }
     bad += failed;
-    if (umount2(mnt, MNT_DETACH) != 0)
-        chaos_log("umount %s: %s", mnt, strerror(errno));
+    unmount_at_exit();
     f->tasks = acked_n;
     f->bad = bad;
     chaos_extra(f, "refused=%" PRId64 " failed=%" PRId64 " stats_on_full=%s worker_errors=%" PRId64

@@ -164,8 +164,6 @@ static int run(const chaos_opts *o, chaos_figures *f, int python)
     sitq_backend_close(b);
     if (!o->keep)
         chaos_rm_rf(dir);
-    else
-        chaos_log("kept %s", dir);
     return ok ? 0 : 1;
 }
 

@@ -63,12 +63,34 @@ void chaos_die(const char *fmt, ...)
     exit(2);
 }
 
+int chaos_keep_tmp;
+static char tmp_dirs[8][1024];
+static int n_tmp_dirs;
+
+/* At exit (also after chaos_die): stop every process, then remove the
+ * temporary directories, unless --keep. */
+static void remove_tmp_dirs(void)
+{
+    chaos_kill_all();
+    for (int i = 0; i < n_tmp_dirs; i++) {
+        if (chaos_keep_tmp)
+            fprintf(stderr, "chaos: kept %s\n", tmp_dirs[i]);
+        else
+            chaos_rm_rf(tmp_dirs[i]);
+    }
+    n_tmp_dirs = 0;
+}
+
 void chaos_mkdtemp(char *buf, size_t n, const char *tag)
 {
     const char *base = getenv("TMPDIR");
     snprintf(buf, n, "%s/sitq-chaos-%s.XXXXXX", base && *base ? base : "/tmp", tag);
     if (!mkdtemp(buf))
         chaos_die("mkdtemp %s: %s", buf, strerror(errno));
+    if (n_tmp_dirs == 0)
+        atexit(remove_tmp_dirs);
+    if (n_tmp_dirs < 8)
+        snprintf(tmp_dirs[n_tmp_dirs++], sizeof tmp_dirs[0], "%s", buf);
 }
 
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
