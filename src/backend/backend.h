@@ -18,8 +18,11 @@ typedef struct sitq_claimed {
     size_t payload_len;
     int payload_external; /* large payload: read it with ops->payload before the run,
                              outside the write path */
-    int start_recorded;  /* the attempt was counted at claim (process_task, or a task
-                            that lost a lease before its start was recorded) */
+    int start_recorded;  /* the attempt was counted at claim (process_task) */
+    int start_first;     /* the task lost a lease before its start was recorded: the
+                            worker must commit its start (sitq_start) before running it,
+                            so that a task that kills its worker at once still spends
+                            its attempts */
     int32_t attempt;     /* this attempt, 1-based */
     int32_t max_retries;
     int32_t priority;

@@ -162,6 +162,34 @@ static int executor_should_wake(sitq_worker *w) {
     return wake;
 }
 
+/* Start an attempt of c in this handler thread (w->mu held; it may be
+ * released while waiting). Its start is recorded by the next cycle, within
+ * the linger, or with the outcome if that comes first. A task that lost a
+ * lease before its start was recorded (start_first) may kill its worker at
+ * once: it waits here until its start is committed, so that such a task
+ * still spends its attempts. If its lease is lost meanwhile, the handler is
+ * run anyway with its cancel flag set and the outcome is dropped. */
+static void begin_attempt(sitq_worker *w, sitq_task_ctx *c) {
+    c->in_executor = 1;
+    c->started_mono_us = sitq_mono_us();
+    c->started_at_us = sitq_now_us();
+    c->deadline_mono_us = c->t.timeout_us > 0 ? c->started_mono_us + c->t.timeout_us : 0;
+    sitq_ctx_list_push(&w->running, c);
+    w->n_exec_running++;
+    if (c->t.start_recorded) return;
+    int first = c->t.start_first;
+    int wake = w->start_since_us == 0 || first;
+    /* A start_first task is due at once, not after the linger. */
+    int64_t since = first ? c->started_mono_us - COMPLETION_LINGER_US : c->started_mono_us;
+    if (w->start_since_us == 0 || since < w->start_since_us) w->start_since_us = since;
+    if (!wake) return;
+    pthread_mutex_unlock(&w->mu);
+    sitq_worker_wake(w);
+    pthread_mutex_lock(&w->mu);
+    while (first && !c->t.start_recorded && !atomic_load(&c->lost))
+        pthread_cond_wait(&w->cv, &w->mu);
+}
+
 static void *executor_main(void *arg) {
     sitq_worker *w = arg;
     /* A prefetched task is not started this close to its lease's end. */
@@ -188,18 +216,8 @@ static void *executor_main(void *arg) {
         if (atomic_load(&c->cancel)) {
             sitq_ctx_fail_completion(c, "cancelled before it started", &k);
         } else {
-            c->in_executor = 1;
-            c->started_mono_us = sitq_mono_us();
-            c->started_at_us = sitq_now_us();
-            c->deadline_mono_us = c->t.timeout_us > 0 ? c->started_mono_us + c->t.timeout_us : 0;
-            sitq_ctx_list_push(&w->running, c);
-            w->n_exec_running++;
-            /* The start is recorded by the next cycle (or with the outcome,
-             * if that comes first): ask for one within the linger. */
-            int wake_for_start = !c->t.start_recorded && w->start_since_us == 0;
-            if (wake_for_start) w->start_since_us = c->started_mono_us;
+            begin_attempt(w, c);
             pthread_mutex_unlock(&w->mu);
-            if (wake_for_start) sitq_worker_wake(w);
             int64_t t0 = sitq_mono_us();
             sitq_ctx_run(c, &k);
             sitq_ctx_apply_timeout(c, &k);
@@ -326,7 +344,10 @@ static void settle_starts(sitq_worker *w, dispatch_state *d, size_t n, int commi
         sitq_task_ctx *c = sitq_worker_find_ctx(w, d->starts[i].id, d->starts[i].lease_token);
         if (!c) continue; /* finished meanwhile: its outcome records the start */
         c->start_sent = 0;
-        if (committed) c->t.start_recorded = 1;
+        if (committed) {
+            c->t.start_recorded = 1;
+            if (c->t.start_first) pthread_cond_broadcast(&w->cv); /* begin_attempt waits */
+        }
         else if (w->start_since_us == 0 || c->started_mono_us < w->start_since_us)
             w->start_since_us = c->started_mono_us;
     }
@@ -339,6 +360,7 @@ static void apply_heartbeats(sitq_worker *w, dispatch_state *d, size_t n, sitq_t
         if (d->hb[i].lost) {
             atomic_store(&c->lost, 1);
             atomic_store(&c->cancel, 1);
+            pthread_cond_broadcast(&w->cv); /* a begin_attempt may wait on it */
         } else {
             c->t.lease_until_us = until;
             if (d->hb[i].cancel_requested) atomic_store(&c->cancel, 1);

@@ -169,27 +169,22 @@ static sitq_worker *start_reaper(sitq_queue *q, double lease_s)
 
 /* ---- prefetched tasks of a killed worker ---- */
 
-enum { PREFETCHED = 20 };
+enum { PREFETCHED = 20, ROUNDS = 2 };
 
-static void test_prefetched_tasks_not_failed(void **state)
+/* One round: a worker process claims every queued task of ids[first..n),
+ * starts the first (which blocks) and holds the others unstarted; it is
+ * killed; a reaper recovers them. The started one fails (max_retries 0);
+ * the others are queued again with no attempt spent, whatever happened to
+ * them in earlier rounds. */
+static void kill_round(tq_env *e, const sitq_task_id *ids, int first, int n, double lease)
 {
-    tq_env *e = TQ_ENV(state);
-    const double lease = 0.4;
-    make_pipe();
-    open_env(e);
+    spawn_worker(e, CHILD_BLOCK, n - first, lease);
     sitq_queue *q = e->queue;
-    sitq_task_id ids[PREFETCHED + 1];
-    for (int i = 0; i <= PREFETCHED; i++)
-        ids[i] = tq_enqueue(q, "job", NULL); /* default: max_retries 0 */
-
-    spawn_worker(e, CHILD_BLOCK, PREFETCHED, lease);
-    q = e->queue;
     sitq_task_id started = wait_started(20000);
-    assert_int_equal(started, ids[0]);
-    /* The child holds every task: one running, the rest prefetched. */
-    assert_true(tq_poll_count(q, SITQ_RUNNING, PREFETCHED + 1, 20));
-    assert_true(poll_attempts(q, ids[0], 1, 20));
-    for (int i = 1; i <= PREFETCHED; i++) {
+    assert_int_equal(started, ids[first]);
+    assert_true(tq_poll_count(q, SITQ_RUNNING, n - first, 20));
+    assert_true(poll_attempts(q, ids[first], 1, 20));
+    for (int i = first + 1; i < n; i++) {
         sitq_result *r = tq_get(q, ids[i]);
         assert_int_equal(r->status, SITQ_RUNNING);
         assert_int_equal(r->attempts, 0); /* claimed, not started: not an attempt */
@@ -198,15 +193,15 @@ static void test_prefetched_tasks_not_failed(void **state)
     kill_child();
 
     sitq_worker *reaper = start_reaper(q, lease);
-    sitq_result *r = tq_wait_done(q, ids[0], 30);
+    sitq_result *r = tq_wait_done(q, ids[first], 30);
     assert_int_equal(r->status, SITQ_FAILED);
     assert_int_equal(r->attempts, 1);
     if (!tq_contains_ci(r->error, "lost") || !tq_contains_ci(r->error, "during attempt 1"))
         fail_msg("started task: error \"%s\" does not say it was lost during attempt 1",
                  r->error);
     sitq_result_free(r);
-    assert_true(tq_poll_count(q, SITQ_QUEUED, PREFETCHED, 30));
-    for (int i = 1; i <= PREFETCHED; i++) {
+    assert_true(tq_poll_count(q, SITQ_QUEUED, n - first - 1, 30));
+    for (int i = first + 1; i < n; i++) {
         r = tq_get(q, ids[i]);
         assert_int_equal(r->status, SITQ_QUEUED);
         assert_int_equal(r->attempts, 0);
@@ -217,8 +212,24 @@ static void test_prefetched_tasks_not_failed(void **state)
     }
     TQ_OK(sitq_worker_stop(reaper, -1, &tq_err));
     sitq_worker_free(reaper);
+}
+
+static void test_prefetched_tasks_not_failed(void **state)
+{
+    tq_env *e = TQ_ENV(state);
+    const double lease = 0.4;
+    const int n = PREFETCHED + ROUNDS;
+    make_pipe();
+    open_env(e);
+    sitq_task_id ids[PREFETCHED + ROUNDS];
+    for (int i = 0; i < n; i++)
+        ids[i] = tq_enqueue(e->queue, "job", NULL); /* default: max_retries 0 */
+    /* Prefetched twice by workers that were killed: still never failed. */
+    for (int round = 0; round < ROUNDS; round++)
+        kill_round(e, ids, round, n, lease);
 
     /* Each prefetched task then runs exactly once, as attempt 1. */
+    sitq_queue *q = e->queue;
     tq_rec rec;
     tq_rec_init(&rec, 64);
     sitq_worker *w = tq_worker_new(q, 2, -1, "job", tq_h_record, &rec);
@@ -228,8 +239,8 @@ static void test_prefetched_tasks_not_failed(void **state)
     sitq_worker_free(w);
     assert_true(all);
     assert_int_equal(tq_rec_count(&rec), PREFETCHED);
-    for (int i = 1; i <= PREFETCHED; i++) {
-        r = tq_get(q, ids[i]);
+    for (int i = ROUNDS; i < n; i++) {
+        sitq_result *r = tq_get(q, ids[i]);
         assert_int_equal(r->status, SITQ_SUCCEEDED);
         assert_int_equal(r->attempts, 1);
         sitq_result_free(r);

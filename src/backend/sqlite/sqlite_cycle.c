@@ -9,9 +9,9 @@
  * it (ST_START) or together with the outcome (ST_SUCCEED, apply_failure),
  * whichever comes first. A task whose lease lapses with no recorded start is
  * put back at its place without spending an attempt, and counted in
- * `lapses`; its next claim counts the attempt at once, so that a task which
- * kills its worker before its start could be recorded still runs out of
- * retries. */
+ * `lapses`; the worker that claims it next records its start before running
+ * it (start_first), so that a task which kills its worker before its start
+ * could be recorded still runs out of retries. */
 #include "sq.h"
 
 #include <stdio.h>
@@ -324,6 +324,7 @@ static sitq_code read_claimed(sq_conn *c, sqlite3_stmt *st, sitq_cycle *cy, int6
         t->payload = sq_col_blob(st, 2, &t->payload_len);
         t->payload_external = sqlite3_column_int(st, 3) != 0;
         t->start_recorded = sqlite3_column_int(st, 9) != 0;
+        t->start_first = sqlite3_column_int(st, 10) != 0;
         /* The attempt this run will be: counted already, or at its start. */
         t->attempt = sqlite3_column_int(st, 4) + (t->start_recorded ? 0 : 1);
         t->max_retries = sqlite3_column_int(st, 5);

@@ -18,18 +18,18 @@
 
 /* A claim takes the lease but counts no attempt: the attempt is counted when
  * the worker records its start (ST_START, or folded into ST_SUCCEED), so a
- * prefetched task that never started costs nothing when its worker dies.
- * A task that already lost a lease before its start was recorded (lapses)
- * may be one that kills its worker at once: its attempt is counted here. */
+ * prefetched task that never started costs nothing when its worker dies. */
 #define CLAIM_SET                                                                       \
-    "SET state = 3, attempts = attempts + (lapses > 0), lease_token = ?1, "             \
-    "lease_until_us = ?2, worker_id = ?3, "                                             \
-    "started_at_us = CASE WHEN lapses > 0 THEN ?4 END, progress = NULL "
+    "SET state = 3, lease_token = ?1, lease_until_us = ?2, worker_id = ?3, "            \
+    "started_at_us = NULL, progress = NULL "
 /* Inline payloads only; a large one (blobs & 1) is read by the worker later,
  * outside the write transaction. */
+/* A task that already lost a lease before its start was recorded (lapses)
+ * may be one that kills its worker at once: the worker records its start
+ * before it runs it (started_at_us IS NOT NULL: counted by the claim itself). */
 #define CLAIM_RETURNING                                                                 \
     " RETURNING id, function, payload, blobs & 1, attempts, max_retries, priority, "    \
-    "run_at_us, timeout_us, started_at_us IS NOT NULL"
+    "run_at_us, timeout_us, started_at_us IS NOT NULL, lapses > 0"
 
 const char *const sq_sql[ST_COUNT] = {
     [ST_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
