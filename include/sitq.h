@@ -12,7 +12,7 @@
  *              worker's heartbeat; a task whose lease lapses (the worker died)
  *              is claimed again by another worker, at its place in the queue.
  *   attempt  - one run of a task's handler. An attempt counts from its start
- *              (recorded within about a millisecond, or with its outcome), not
+ *              (recorded once it has run 20 ms, or with its outcome), not
  *              from the claim: a task a worker claimed ahead but never started
  *              is handed out again without spending an attempt when that
  *              worker dies.
@@ -512,6 +512,20 @@ double sitq_ctx_timeout_s(const sitq_task_ctx *ctx);
 int sitq_ctx_cancelled(const sitq_task_ctx *ctx);
 
 /**
+ * Mark the start of the attempt, for workers created with
+ * handlers_mark_start = 1: call it right before the user's code runs. The
+ * attempt counts from here: if the worker dies before this call, the task is
+ * handed out again without spending an attempt. It may block until the start
+ * is committed (for a task that lost a lease before its start was recorded,
+ * so that a task killing its worker still runs out of retries). Call it from
+ * the handler's own thread, at most once (later calls return SITQ_OK at
+ * once); a no-op returning SITQ_OK without handlers_mark_start.
+ * Errors: SITQ_EINVAL (ctx NULL), SITQ_ELEASE (the lease was lost meanwhile:
+ * the user's code should not run; return from the handler).
+ */
+sitq_code sitq_ctx_begin(sitq_task_ctx *ctx);
+
+/**
  * Report progress (fraction 0..1, or < 0 for "unknown") and renew the lease
  * now. Handlers of long tasks may call it; the worker also renews leases on
  * its own every heartbeat interval, so calling it is optional.
@@ -578,6 +592,12 @@ typedef struct sitq_worker_options {
                                       A handler that kills a child process group
                                       should get its kill grace here, so that a
                                       retry never overlaps the old attempt */
+    int handlers_mark_start;     /**< 0 (the default): an attempt starts when its
+                                      handler is called. 1: it starts when the handler
+                                      calls sitq_ctx_begin, for handlers that decode
+                                      their payload or wait for a lock before the
+                                      user's code runs (the Python binding); one that
+                                      returns without calling it starts at its call */
 } sitq_worker_options;
 
 /** Fill opts with the defaults listed in sitq_worker_options. Thread-safe. */

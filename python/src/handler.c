@@ -140,6 +140,22 @@ static PyObject *run_coroutine(PyObject *coro)
     return r;
 }
 
+/* Mark the attempt's start (the worker is created with handlers_mark_start)
+ * right before the function is called. The GIL is kept: releasing it here
+ * would let the start be committed while this thread waits to get it back,
+ * before the user's code runs. (sitq_ctx_begin waits for a commit only for a
+ * task that already lost a lease before it started, a rare case, and the
+ * dispatcher never needs the GIL.) 0, or -1 with the task's error set when
+ * the lease was lost meanwhile. */
+static int sitqpy_begin(sitq_task_ctx *ctx)
+{
+    sitq_code rc = sitq_ctx_begin(ctx);
+    if (rc == SITQ_OK)
+        return 0;
+    sitq_ctx_set_error(ctx, "the lease was lost before the task started", NULL);
+    return -1;
+}
+
 static int run_task(sitq_task_ctx *ctx, const void *payload, size_t payload_len)
 {
     const char *fname = sitq_ctx_function(ctx);
@@ -246,6 +262,10 @@ static int run_task(sitq_task_ctx *ctx, const void *payload, size_t payload_len)
             goto out;
         }
     }
+    /* The attempt starts here, with the user's code: a worker that dies while
+     * this thread waited for the GIL or unpickled the payload has not
+     * started it. */
+    if (sitqpy_begin(ctx) != 0) goto out;
     ret = PyObject_Call(func, args, PyDict_Check(kwargs) && PyDict_GET_SIZE(kwargs) ? kwargs : NULL);
     if (ret && PyCoro_CheckExact(ret))
         Py_SETREF(ret, run_coroutine(ret));

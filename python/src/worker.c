@@ -27,6 +27,9 @@ static int worker_init(SitqWorkerObject *self, PyObject *args, PyObject *kwds)
     }
     sitq_worker_options opts;
     sitq_worker_options_init(&opts);
+    /* An attempt starts when the user's function is called (handler.c), not
+     * while its thread waits for the GIL or unpickles the payload. */
+    opts.handlers_mark_start = 1;
     if (wid != Py_None) {
         if (!PyUnicode_Check(wid)) {
             sitqpy_invalid("worker_id must be a str or None, got %.100s", Py_TYPE(wid)->tp_name);

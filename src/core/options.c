@@ -32,6 +32,7 @@ void sitq_worker_options_init(sitq_worker_options *opts) {
     opts->lease_s = 30.0;
     opts->heartbeat_interval_s = 0; /* "min(lease/3, 1)", resolved at create */
     opts->timeout_grace_s = -1;     /* "10% of the timeout, 0.5..5 s" */
+    opts->handlers_mark_start = 0;
 }
 
 /* Longest time sitq accepts for delays, timeouts and backoff: 100 years. */

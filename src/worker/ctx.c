@@ -161,6 +161,19 @@ const char *sitq_ctx_function(const sitq_task_ctx *ctx) { return ctx ? ctx->t.fu
 double sitq_ctx_timeout_s(const sitq_task_ctx *ctx) {
     return ctx ? (double)ctx->t.timeout_us / 1e6 : 0;
 }
+sitq_code sitq_ctx_begin(sitq_task_ctx *ctx) {
+    if (!ctx) return SITQ_EINVAL;
+    sitq_worker *w = ctx->w;
+    pthread_mutex_lock(&w->mu);
+    if (!ctx->start_marked && ctx->in_executor) {
+        ctx->started_at_us = sitq_now_us();
+        ctx->started_mono_us = sitq_mono_us();
+        sitq_worker_request_start(w, ctx);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return atomic_load(&ctx->lost) ? SITQ_ELEASE : SITQ_OK;
+}
+
 int sitq_ctx_cancelled(const sitq_task_ctx *ctx) {
     return ctx ? atomic_load(&((sitq_task_ctx *)ctx)->cancel) : 0;
 }

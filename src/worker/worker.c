@@ -15,6 +15,15 @@ static atomic_uint worker_counter;
 /* Group commit of completions: a completion waits at most this long for
  * others to share its commit, and a group is flushed at this size. */
 #define COMPLETION_LINGER_US 1000
+
+/* A start is recorded once the attempt has run this long (or with its
+ * outcome, if that comes first). A worker that dies sooner after a start has
+ * its task handed out again without spending the attempt: better than
+ * counting one that never ran its user's code (a Python handler thread can
+ * wait several milliseconds for the GIL between marking its start and running
+ * the function). A task lost that way once has its start recorded before it
+ * runs (start_first). */
+#define START_RECORD_DELAY_US 20000
 #define COMPLETION_GROUP_MAX 256
 
 /* Adaptive prefetch: work buffered per handler thread, and the cap. */
@@ -92,6 +101,9 @@ sitq_code sitq_worker_create(sitq_queue *queue, const sitq_worker_options *opts,
         return sitq_fail(err, SITQ_EINVAL,
                          "options.timeout_grace_s must be -1 (default) or 0..3600 seconds, got %g",
                          o.timeout_grace_s);
+    if (o.handlers_mark_start != 0 && o.handlers_mark_start != 1)
+        return sitq_fail(err, SITQ_EINVAL, "options.handlers_mark_start must be 0 or 1, got %d",
+                         o.handlers_mark_start);
     if (o.worker_id && !sitq_name_ok(o.worker_id))
         return sitq_fail(err, SITQ_EINVAL, "options.worker_id must be 1..%d bytes", SITQ_NAME_MAX);
 
@@ -162,13 +174,9 @@ static int executor_should_wake(sitq_worker *w) {
     return wake;
 }
 
-/* Start an attempt of c in this handler thread (w->mu held; it may be
- * released while waiting). Its start is recorded by the next cycle, within
- * the linger, or with the outcome if that comes first. A task that lost a
- * lease before its start was recorded (start_first) may kill its worker at
- * once: it waits here until its start is committed, so that such a task
- * still spends its attempts. If its lease is lost meanwhile, the handler is
- * run anyway with its cancel flag set and the outcome is dropped. */
+/* Start an attempt of c in this handler thread (w->mu held). Its start is
+ * recorded by the next cycle, within the linger, or with the outcome if that
+ * comes first (sitq_worker_request_start). */
 static void begin_attempt(sitq_worker *w, sitq_task_ctx *c) {
     c->in_executor = 1;
     c->started_mono_us = sitq_mono_us();
@@ -176,11 +184,17 @@ static void begin_attempt(sitq_worker *w, sitq_task_ctx *c) {
     c->deadline_mono_us = c->t.timeout_us > 0 ? c->started_mono_us + c->t.timeout_us : 0;
     sitq_ctx_list_push(&w->running, c);
     w->n_exec_running++;
+    /* Handlers that mark their start call sitq_ctx_begin themselves. */
+    if (!w->opts.handlers_mark_start) sitq_worker_request_start(w, c);
+}
+
+void sitq_worker_request_start(sitq_worker *w, sitq_task_ctx *c) {
+    c->start_marked = 1;
     if (c->t.start_recorded) return;
     int first = c->t.start_first;
     int wake = w->start_since_us == 0 || first;
     /* A start_first task is due at once, not after the linger. */
-    int64_t since = first ? c->started_mono_us - COMPLETION_LINGER_US : c->started_mono_us;
+    int64_t since = first ? c->started_mono_us - START_RECORD_DELAY_US : c->started_mono_us;
     if (w->start_since_us == 0 || since < w->start_since_us) w->start_since_us = since;
     if (!wake) return;
     pthread_mutex_unlock(&w->mu);
@@ -315,12 +329,23 @@ static size_t collect_heartbeats(sitq_worker *w, dispatch_state *d) {
     return i;
 }
 
-/* Starts of running attempts not yet recorded (w->mu held): they go to the
- * next cycle. Running tasks are at most `concurrency`. */
-static size_t collect_starts(sitq_worker *w, dispatch_state *d) {
+/* Whether c's start waits to be recorded (w->mu held). */
+static int start_pending(const sitq_task_ctx *c) {
+    return c->in_executor && c->start_marked && !c->t.start_recorded && !c->start_sent;
+}
+
+/* Whether a pending start is old enough to be recorded now. */
+static int start_ripe(const sitq_task_ctx *c, int64_t now_mono) {
+    return c->t.start_first || now_mono - c->started_mono_us >= START_RECORD_DELAY_US;
+}
+
+/* Starts of running attempts due to be recorded (w->mu held): they go to
+ * the next cycle; w->start_since_us becomes the oldest start left waiting.
+ * Running tasks are at most `concurrency`. */
+static size_t collect_starts(sitq_worker *w, dispatch_state *d, int64_t now_mono) {
     size_t n = 0;
     for (sitq_task_ctx *c = w->running.head; c; c = c->next)
-        if (c->in_executor && !c->t.start_recorded && !c->start_sent) n++;
+        if (start_pending(c) && start_ripe(c, now_mono)) n++;
     if (n > d->cap_starts) {
         sitq_start *s = realloc(d->starts, n * sizeof *s);
         if (!s) return 0;
@@ -328,12 +353,17 @@ static size_t collect_starts(sitq_worker *w, dispatch_state *d) {
         d->cap_starts = n;
     }
     size_t i = 0;
+    w->start_since_us = 0;
     for (sitq_task_ctx *c = w->running.head; c; c = c->next) {
-        if (!c->in_executor || c->t.start_recorded || c->start_sent) continue;
+        if (!start_pending(c)) continue;
+        if (!start_ripe(c, now_mono)) {
+            if (w->start_since_us == 0 || c->started_mono_us < w->start_since_us)
+                w->start_since_us = c->started_mono_us;
+            continue;
+        }
         d->starts[i++] = (sitq_start){c->t.id, c->t.lease_token, c->started_at_us};
         c->start_sent = 1;
     }
-    w->start_since_us = 0;
     return i;
 }
 
@@ -447,13 +477,15 @@ static void *dispatcher_main(void *arg) {
         int flush = w->n_done > 0 &&
                     (now >= flush_at || w->n_done >= COMPLETION_GROUP_MAX || stopping ||
                      want_claim || hb_due || reap_due || w->n_rel > 0);
-        /* Starts, like completions, ride on the next write or linger. */
-        int64_t start_at = w->start_since_us ? w->start_since_us + COMPLETION_LINGER_US : INT64_MAX;
+        /* Starts old enough ride on the next write, or are written when the
+         * oldest becomes old enough. */
+        int64_t start_at = w->start_since_us ? w->start_since_us + START_RECORD_DELAY_US : INT64_MAX;
         int start_due = start_at != INT64_MAX &&
                         (now >= start_at || flush || want_claim || hb_due || reap_due ||
                          w->n_rel > 0 || stopping);
-        size_t n_starts = start_due ? collect_starts(w, &d) : 0;
-        if (start_due) start_at = INT64_MAX;
+        size_t n_starts = start_due ? collect_starts(w, &d, now) : 0;
+        if (start_due)
+            start_at = w->start_since_us ? w->start_since_us + START_RECORD_DELAY_US : INT64_MAX;
         sitq_completion *comps = NULL;
         size_t n_comps = 0;
         if (flush) {

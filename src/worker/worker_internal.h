@@ -29,6 +29,7 @@ struct sitq_task_ctx {
     int in_executor;      /* counted in n_exec_running */
     sitq_time_us started_at_us; /* wall clock at the start of the run; 0 = not started */
     int64_t started_mono_us;    /* the same, monotonic */
+    int start_marked;     /* the attempt has begun: its start may be recorded (under w->mu) */
     int start_sent;       /* its start is in a cycle being committed (under w->mu) */
     void *value;
     size_t value_len;
@@ -110,6 +111,12 @@ sitq_code sitq_registry_build_json(sitq_worker *w, sitq_error *err);
 void sitq_worker_wake(sitq_worker *w);
 /* Queue a completion for the dispatcher's next commit (caller holds mu). */
 int sitq_worker_push_done(sitq_worker *w, sitq_completion *k);
+/* Ask the dispatcher to record the start of c's attempt (w->mu held; it may
+ * be released while waiting). A task that lost a lease before its start was
+ * recorded (start_first) may kill its worker at once: this waits until its
+ * start is committed, so that such a task still spends its attempts; it
+ * returns early if the lease is lost meanwhile (c->lost). */
+void sitq_worker_request_start(sitq_worker *w, sitq_task_ctx *c);
 /* Find a ctx of the running or ready list by id and lease token (mu held). */
 sitq_task_ctx *sitq_worker_find_ctx(sitq_worker *w, sitq_task_id id, int64_t token);
 
