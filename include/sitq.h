@@ -202,6 +202,22 @@ typedef int64_t sitq_task_id;
  * SQLITE_MAX_LENGTH); 1 MB of that is kept for the other columns.
  */
 #define SITQ_BLOB_MAX 999000000u
+/**
+ * Longest duration sitq accepts for a delay, an ETA ahead of now, a timeout
+ * or a backoff, in seconds (100 years). Longer values are refused with
+ * SITQ_EINVAL rather than capped, so that a typo never schedules silently.
+ */
+#define SITQ_SECONDS_MAX 3155760000.0
+/** Range of sitq_worker_options.lease_s, seconds. */
+#define SITQ_LEASE_MIN_S 0.05
+#define SITQ_LEASE_MAX_S 604800.0
+/** Range of sitq_worker_options.poll_interval_s, seconds. */
+#define SITQ_POLL_MIN_S 0.0001
+#define SITQ_POLL_MAX_S 3600.0
+/** Largest sitq_worker_options.timeout_grace_s, seconds. */
+#define SITQ_TIMEOUT_GRACE_MAX_S 3600.0
+/** Largest sitq_worker_options.concurrency. */
+#define SITQ_CONCURRENCY_MAX 1024
 
 /**
  * Open a named queue on a backend. Cheap: a queue is a name bound to a

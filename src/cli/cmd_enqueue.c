@@ -96,7 +96,8 @@ static int parse_enqueue(int argc, char **argv, enqueue_args *a)
             a->opts.priority = (int32_t)v;
             break;
         case 'd':
-            if (arg_parse_double(cmd, "--delay", optarg, 0.0, 1e10, &a->opts.delay_s) != 0)
+            if (arg_parse_double(cmd, "--delay", optarg, 0.0, SITQ_SECONDS_MAX,
+                                 &a->opts.delay_s) != 0)
                 return CLI_EXIT_USAGE;
             break;
         case 'a':
@@ -111,16 +112,18 @@ static int parse_enqueue(int argc, char **argv, enqueue_args *a)
             a->opts.max_retries = (int32_t)v;
             break;
         case 'b':
-            if (arg_parse_double(cmd, "--backoff", optarg, 0.0, 1e9, &a->opts.backoff_base_s) != 0)
+            if (arg_parse_double(cmd, "--backoff", optarg, 0.0, SITQ_SECONDS_MAX,
+                                 &a->opts.backoff_base_s) != 0)
                 return CLI_EXIT_USAGE;
             break;
         case 'c':
-            if (arg_parse_double(cmd, "--backoff-cap", optarg, 0.0, 1e9,
+            if (arg_parse_double(cmd, "--backoff-cap", optarg, 0.0, SITQ_SECONDS_MAX,
                                  &a->opts.backoff_cap_s) != 0)
                 return CLI_EXIT_USAGE;
             break;
         case 't':
-            if (arg_parse_double(cmd, "--timeout", optarg, 0.0, 1e9, &a->opts.timeout_s) != 0)
+            if (arg_parse_double(cmd, "--timeout", optarg, 0.0, SITQ_SECONDS_MAX,
+                                 &a->opts.timeout_s) != 0)
                 return CLI_EXIT_USAGE;
             break;
         case 'u':

@@ -33,19 +33,26 @@ static const char WORKER_USAGE[] =
     "\n"
     "  -q, --queue NAME        queue (default \"default\")\n"
     "  -c, --concurrency N     commands run at once, 1..1024 (default 1)\n"
-    "      --lease S           lease duration in seconds (default 30)\n"
-    "      --poll S            how often to look for new tasks, seconds (default 0.05)\n"
+    "      --lease S           lease duration, 0.05..604800 seconds (default 30)\n"
+    "      --poll S            how often to look for new tasks, 0.0001..3600 seconds\n"
+    "                          (default 0.05)\n"
     "      --worker-id ID      worker id (default host:pid:start-time:n)\n"
     "      --max-tasks N       stop after N finished attempts (default: no limit)\n"
     "      --stop-timeout S    at shutdown, wait S seconds for running commands\n"
     "                          before killing them (default 60)\n"
     "      --kill-grace S      SIGTERM to SIGKILL delay when killing a command's\n"
-    "                          process group, seconds (default 5)\n"
+    "                          process group, 0..3599 seconds (default 5)\n"
     "      --quiet             no log lines on stderr\n"
     "  -h, --help              show this help\n"
     "\n"
     "Exit code: 0 after a graceful stop, 1 when running commands had to be\n"
     "killed at shutdown or the worker failed, 2 usage, 3 storage error.\n";
+
+/* A timed-out command's attempt is recorded this long after its SIGKILL. */
+#define TIMEOUT_GRACE_MARGIN_S 1.0
+/* The library's largest timeout grace less that margin, so that every
+ * --kill-grace the parser takes is one the worker takes. */
+#define KILL_GRACE_MAX_S (SITQ_TIMEOUT_GRACE_MAX_S - TIMEOUT_GRACE_MARGIN_S)
 
 /** Number of SIGTERM/SIGINT received. */
 static atomic_int g_signals;
@@ -109,16 +116,17 @@ static int parse_worker(int argc, char **argv, worker_args *a)
                 return CLI_EXIT_USAGE;
             break;
         case 'c':
-            if (arg_parse_int(cmd, "--concurrency", optarg, 1, 1024, &a->wopts.concurrency) != 0)
+            if (arg_parse_int(cmd, "--concurrency", optarg, 1, SITQ_CONCURRENCY_MAX, &a->wopts.concurrency) != 0)
                 return CLI_EXIT_USAGE;
             break;
         case 'l':
-            if (arg_parse_double(cmd, "--lease", optarg, 0.001, 1e7, &a->wopts.lease_s) != 0)
+            if (arg_parse_double(cmd, "--lease", optarg, SITQ_LEASE_MIN_S, SITQ_LEASE_MAX_S,
+                                 &a->wopts.lease_s) != 0)
                 return CLI_EXIT_USAGE;
             break;
         case 'P':
-            if (arg_parse_double(cmd, "--poll", optarg, 0.001, 3600, &a->wopts.poll_interval_s) !=
-                0)
+            if (arg_parse_double(cmd, "--poll", optarg, SITQ_POLL_MIN_S, SITQ_POLL_MAX_S,
+                                 &a->wopts.poll_interval_s) != 0)
                 return CLI_EXIT_USAGE;
             break;
         case 'w':
@@ -130,12 +138,14 @@ static int parse_worker(int argc, char **argv, worker_args *a)
                 return CLI_EXIT_USAGE;
             break;
         case 's':
-            if (arg_parse_double(cmd, "--stop-timeout", optarg, 0.0, 1e9, &a->stop_timeout_s) !=
+            if (arg_parse_double(cmd, "--stop-timeout", optarg, 0.0, SITQ_SECONDS_MAX,
+                                 &a->stop_timeout_s) !=
                 0)
                 return CLI_EXIT_USAGE;
             break;
         case 'g':
-            if (arg_parse_double(cmd, "--kill-grace", optarg, 0.0, 3600, &a->kill_grace_s) != 0)
+            if (arg_parse_double(cmd, "--kill-grace", optarg, 0.0, KILL_GRACE_MAX_S,
+                                 &a->kill_grace_s) != 0)
                 return CLI_EXIT_USAGE;
             break;
         case 'Q':
@@ -153,7 +163,7 @@ static int parse_worker(int argc, char **argv, worker_args *a)
     a->wopts.prefetch = a->max_tasks > 0 ? 0 : a->wopts.concurrency;
     /* A timed-out command gets SIGTERM, then SIGKILL after the kill grace:
      * record the timeout (and allow a retry) only after that. */
-    a->wopts.timeout_grace_s = a->kill_grace_s + 1.0;
+    a->wopts.timeout_grace_s = a->kill_grace_s + TIMEOUT_GRACE_MARGIN_S;
     return -1;
 }
 
