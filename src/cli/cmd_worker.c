@@ -251,13 +251,12 @@ static int run_worker(const worker_args *a, cli_db *db, int wake_fd)
         return rc;
     }
     if (!a->quiet)
-        fprintf(stderr, "sitq worker: %s started on queue '%s' (concurrency %d)\n",
-                sitq_worker_id(w), a->queue, a->wopts.concurrency);
+        cli_logf(stderr, "%s started on queue '%s' (concurrency %d)", sitq_worker_id(w),
+                 a->queue, a->wopts.concurrency);
 
     wait_for_stop(a, w, wake_fd);
     if (!a->quiet)
-        fprintf(stderr, "sitq worker: stopping (waiting up to %g s for running tasks)\n",
-                a->stop_timeout_s);
+        cli_logf(stderr, "stopping (waiting up to %g s for running tasks)", a->stop_timeout_s);
     int rc = CLI_EXIT_OK;
     memset(&err, 0, sizeof err);
     code = sitq_worker_stop(w, a->stop_timeout_s, &err);

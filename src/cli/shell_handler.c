@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "diag.h"
 #include "shell_payload.h"
 
 extern char **environ;
@@ -123,12 +124,9 @@ static char *tail_string(const tail_buf *b)
 static void log_line(const shell_handler_config *cfg, sitq_task_ctx *ctx, const char *what,
                      const char *detail)
 {
-    if (cfg->log == NULL)
-        return;
-    fprintf(cfg->log, "sitq worker: task %" PRId64 " attempt %" PRId32 ": %s%s%s\n",
-            (int64_t)sitq_ctx_task_id(ctx), sitq_ctx_attempt(ctx), what,
-            detail != NULL ? ": " : "", detail != NULL ? detail : "");
-    fflush(cfg->log);
+    cli_logf(cfg->log, "task %" PRId64 " attempt %" PRId32 ": %s%s%s",
+             (int64_t)sitq_ctx_task_id(ctx), sitq_ctx_attempt(ctx), what,
+             detail != NULL ? ": " : "", detail != NULL ? detail : "");
 }
 
 /**
