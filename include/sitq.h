@@ -611,6 +611,35 @@ sitq_code sitq_worker_stop(sitq_worker *worker, double timeout_s, sitq_error *er
 sitq_code sitq_worker_process_task(sitq_worker *worker, sitq_task_id id, sitq_result **out,
                                    sitq_error *err);
 
+/** One attempt's outcome as a worker's commit recorded it. */
+typedef struct sitq_completion_info {
+    sitq_task_id id;
+    int succeeded;     /**< 1: the attempt succeeded; 0: it failed (a timeout included) */
+    int applied;       /**< 1: recorded in the database; 0: dropped because the
+                            worker's lease on the task was lost (the task was
+                            recovered and may run again; counted in stats.lost) */
+    const char *error; /**< the failure message, or NULL; valid during the call only */
+} sitq_completion_info;
+
+/** See sitq_worker_on_completion. */
+typedef void (*sitq_completion_fn)(const sitq_completion_info *info, void *user_data);
+
+/**
+ * Set a function (NULL: none) that the worker's dispatcher thread calls after
+ * each successful commit, once for every attempt outcome that commit carried,
+ * in order: the only way to learn whether an outcome was applied or dropped
+ * because the lease was lost (a handler returns before its outcome is
+ * committed). Not called for sitq_worker_process_task. The function runs on
+ * the dispatcher thread, never concurrently with itself, with no sitq lock
+ * held; it must be quick (the worker writes nothing while it runs) and may
+ * call sitq_worker_get_stats but not stop or free the worker. user_data is
+ * passed to every call; the caller keeps it alive while the worker lives.
+ * Set it before sitq_worker_start.
+ * Errors: SITQ_EINVAL (NULL worker), SITQ_ESTATE (worker already started).
+ */
+sitq_code sitq_worker_on_completion(sitq_worker *worker, sitq_completion_fn fn,
+                                    void *user_data, sitq_error *err);
+
 /** The worker's id (valid while the worker lives). */
 const char *sitq_worker_id(const sitq_worker *worker);
 

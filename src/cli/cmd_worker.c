@@ -220,6 +220,25 @@ static void wait_for_stop(const worker_args *a, sitq_worker *w, int wake_fd)
     }
 }
 
+/**
+ * Log what the worker's commit did with an attempt's outcome
+ * (sitq_completion_fn; user_data is the log stream).
+ */
+static void log_completion(const sitq_completion_info *info, void *user_data)
+{
+    FILE *log = user_data;
+    long long id = (long long)info->id;
+    if (!info->applied)
+        cli_logf(log,
+                 "task %lld: %s, but the outcome was dropped: the lease was lost (the task "
+                 "was recovered and may run again)",
+                 id, info->succeeded ? "succeeded" : "failed");
+    else if (info->succeeded)
+        cli_logf(log, "task %lld: succeeded", id);
+    else
+        cli_logf(log, "task %lld: failed: %s", id, info->error ? info->error : "(no message)");
+}
+
 /** Create, start, run and stop the worker on an open database. Returns an exit code. */
 static int run_worker(const worker_args *a, cli_db *db, int wake_fd)
 {
@@ -236,6 +255,8 @@ static int run_worker(const worker_args *a, cli_db *db, int wake_fd)
     sitq_code code = sitq_worker_create(db->queue, &a->wopts, &w, &err);
     if (code == SITQ_OK)
         code = sitq_worker_register(w, SHELL_FUNCTION, shell_handler, &cfg, &err);
+    if (code == SITQ_OK && !a->quiet)
+        code = sitq_worker_on_completion(w, log_completion, stderr, &err);
     /* Handler threads inherit this mask: signals go to the main thread only. */
     sigset_t block, old;
     sigemptyset(&block);
@@ -276,10 +297,10 @@ static int run_worker(const worker_args *a, cli_db *db, int wake_fd)
     if (atomic_load(&g_abort) && rc == CLI_EXIT_OK)
         rc = CLI_EXIT_FAILURE;
     if (!a->quiet)
-        fprintf(stderr,
-                "sitq worker: stopped: %" PRId64 " claimed, %" PRId64 " succeeded, %" PRId64
-                " failed, %" PRId64 " released\n",
-                ws.claimed, ws.succeeded, ws.failed, ws.released);
+        cli_logf(stderr,
+                 "stopped: %" PRId64 " claimed, %" PRId64 " succeeded, %" PRId64
+                 " failed, %" PRId64 " released, %" PRId64 " lost",
+                 ws.claimed, ws.succeeded, ws.failed, ws.released, ws.lost);
     return rc;
 }
 
