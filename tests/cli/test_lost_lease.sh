@@ -15,16 +15,6 @@ stop_b() {
 }
 trap 'stop_b; [ -z "$WORKER_PID" ] || kill -CONT "$WORKER_PID" 2>/dev/null || true; cleanup' EXIT
 
-# wait_log FILE TEXT: poll FILE until it contains TEXT (10 s at most).
-wait_log() {
-    local i=0
-    until grep -qF -- "$2" "$1" 2>/dev/null; do
-        [ $i -lt 200 ] || fail "'$2' not logged in $1 within 10 s"
-        sleep 0.05
-        i=$((i + 1))
-    done
-}
-
 mkfifo "$TMP/fifo"
 id=$("$SITQ" enqueue "$DB" -- cat "$TMP/fifo")
 start_worker --lease 1
