@@ -97,8 +97,7 @@ int worker_args_parse(int argc, char **argv, worker_args *a)
             break;
         case 's':
             if (arg_parse_double(cmd, "--stop-timeout", optarg, 0.0, SITQ_SECONDS_MAX,
-                                 &a->stop_timeout_s) !=
-                0)
+                                 &a->stop_timeout_s) != 0)
                 return CLI_EXIT_USAGE;
             break;
         case 'g':
