@@ -51,9 +51,36 @@ static void test_purge_with_huge_sparse_ids(void **state)
     TQ_ERR(SITQ_ENOTFOUND, sitq_get_result(q, ids[0], &r, &tq_err));
 }
 
+/* A stored timeout out of range (negative, INT64_MAX) is no timeout or the
+ * longest one: the attempt runs and its deadline does not overflow. */
+static void test_out_of_range_timeouts(void **state)
+{
+    tq_env *e = TQ_ENV(state);
+    sitq_queue *q = e->queue;
+    sitq_worker *w = tq_worker_new(q, 1, 0, "f", tq_h_echo, NULL);
+    sitq_task_id huge = tq_enqueue(q, "f", NULL), negative = tq_enqueue(q, "f", NULL);
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "UPDATE sitq_tasks SET timeout_us = 9223372036854775807 WHERE id = %lld;"
+             "UPDATE sitq_tasks SET timeout_us = -9223372036854775807 WHERE id = %lld;",
+             (long long)huge, (long long)negative);
+    raw_exec(e->path, sql);
+    sitq_task_id ids[2] = {huge, negative};
+    for (int i = 0; i < 2; i++) {
+        sitq_result *r = NULL;
+        TQ_OK(sitq_worker_process_task(w, ids[i], &r, &tq_err));
+        if (r->status != SITQ_SUCCEEDED)
+            fail_msg("task %lld: %s (%s)", (long long)ids[i], sitq_status_name(r->status),
+                     r->error ? r->error : "");
+        sitq_result_free(r);
+    }
+    sitq_worker_free(w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_out_of_range_timeouts, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_purge_with_huge_sparse_ids, tq_setup, tq_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
