@@ -250,9 +250,10 @@ sitq_backend *sitq_queue_backend(const sitq_queue *queue);
  */
 typedef struct sitq_task_options {
     int32_t priority;          /**< higher runs first; FIFO within a priority; default 0 */
-    sitq_time_us eta_us;       /**< run not before this absolute UTC time; 0 = no ETA */
-    double delay_s;            /**< or: run not before now + delay_s seconds (>= 0);
-                                    mutually exclusive with eta_us */
+    sitq_time_us eta_us;       /**< run not before this absolute UTC time; 0 = no ETA;
+                                    at most SITQ_SECONDS_MAX seconds from now */
+    double delay_s;            /**< or: run not before now + delay_s seconds,
+                                    0..SITQ_SECONDS_MAX; mutually exclusive with eta_us */
     int32_t max_retries;       /**< retries after the first attempt, 0..1000000; default 0 */
     double backoff_base_s;     /**< delay before retry n is base * 2^(n-1) seconds; default 1 */
     double backoff_cap_s;      /**< upper bound of that delay, seconds; default 3600 */
