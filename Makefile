@@ -5,7 +5,7 @@ JOBS ?= 2
 MAKEFLAGS += --no-print-directory
 CMAKE_FLAGS = -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPython3_EXECUTABLE=$(PYTHON)
 
-.PHONY: all deps build build-asan build-tsan demo test test-plain test-asan test-tsan bench chaos clean
+.PHONY: all deps build build-asan build-tsan build-fuzz demo test test-plain test-asan test-tsan test-fuzz fuzz bench chaos clean
 
 all: build
 
@@ -24,28 +24,43 @@ build-tsan: deps
 	@cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DSITQ_SANITIZE=thread >/dev/null
 	@cmake --build build-tsan -j$(JOBS)
 
+# The libFuzzer targets of tests/fuzz, built with clang (ASan+UBSan).
+build-fuzz: deps
+	@cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DSITQ_FUZZ=ON >/dev/null
+	@cmake --build build-fuzz -j$(JOBS) --target fuzz_targets
+
 # The main job: the flight-data pipeline on the bundled real data.
 demo: build
 	./build/flights_pipeline
 
-test: test-plain test-asan test-tsan
-	@echo "make test: all suites passed (plain, ASan+UBSan, TSan)"
+test: test-plain test-asan test-tsan test-fuzz
+	@echo "make test: all suites passed (plain, ASan+UBSan, TSan, fuzz)"
 
-# Tests labelled needs-engine-fix assert behaviour the engine lacks yet; they
-# run with `ctest -L needs-engine-fix` and join `make test` once it has it.
 test-plain: build
-	cd build && ctest --output-on-failure -j$(JOBS) -LE needs-engine-fix
+	cd build && ctest --output-on-failure -j$(JOBS)
 
 # Every C suite under AddressSanitizer and UndefinedBehaviorSanitizer (the
 # Python binding is tested in the plain build only).
 test-asan: build-asan
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ctest --output-on-failure -j$(JOBS) -LE "python|needs-engine-fix"
+	  ctest --output-on-failure -j$(JOBS) -LE python
 
 # The concurrent tests (threads, processes, the worker command) under ThreadSanitizer.
 test-tsan: build-tsan
 	cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
-	  ctest --output-on-failure -j$(JOBS) -L "concurrent|cli" -LE needs-engine-fix
+	  ctest --output-on-failure -j$(JOBS) -L "concurrent|cli"
+
+# Each fuzz target briefly (SITQ_FUZZ_SMOKE_TIME, 5 s) over its seed corpus.
+test-fuzz: build-fuzz
+	cd build-fuzz && ctest --output-on-failure -j$(JOBS) -L fuzz
+
+# Each fuzz target for FUZZ_TIME seconds (default 300), one after another;
+# a reproducer of any failure is left in build-fuzz/artifacts/.
+FUZZ_TIME ?= 300
+fuzz: build-fuzz
+	@set -e; for t in fuzz_cli_args fuzz_shell_payload fuzz_py_envelope fuzz_stored_row; do \
+	  FUZZ_ARTIFACTS=build-fuzz/artifacts tests/fuzz/run.sh build-fuzz/tests/fuzz/$$t tests/fuzz/corpus/$$t $(FUZZ_TIME); \
+	done
 
 # Benchmarks: sitq beside raw SQLite, plainjob and Celery (see bench/README.md).
 bench: build
@@ -59,4 +74,4 @@ chaos: build
 	./tests/chaos/run.sh build
 
 clean:
-	rm -rf build build-asan build-tsan
+	rm -rf build build-asan build-tsan build-fuzz

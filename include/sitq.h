@@ -241,6 +241,22 @@ typedef int64_t sitq_task_id;
  * SQLITE_MAX_LENGTH); 1 MB of that is kept for the other columns.
  */
 #define SITQ_BLOB_MAX 999000000u
+/**
+ * Longest duration sitq accepts for a delay, an ETA ahead of now, a timeout
+ * or a backoff, in seconds (100 years). Longer values are refused with
+ * SITQ_EINVAL rather than capped, so that a typo never schedules silently.
+ */
+#define SITQ_SECONDS_MAX 3155760000.0
+/** Range of sitq_worker_options.lease_s, seconds. */
+#define SITQ_LEASE_MIN_S 0.05
+#define SITQ_LEASE_MAX_S 604800.0
+/** Range of sitq_worker_options.poll_interval_s, seconds. */
+#define SITQ_POLL_MIN_S 0.0001
+#define SITQ_POLL_MAX_S 3600.0
+/** Largest sitq_worker_options.timeout_grace_s, seconds. */
+#define SITQ_TIMEOUT_GRACE_MAX_S 3600.0
+/** Largest sitq_worker_options.concurrency. */
+#define SITQ_CONCURRENCY_MAX 1024
 
 /**
  * Open a named queue on a backend. Cheap: a queue is a name bound to a
@@ -273,9 +289,10 @@ sitq_backend *sitq_queue_backend(const sitq_queue *queue);
  */
 typedef struct sitq_task_options {
     int32_t priority;          /**< higher runs first; FIFO within a priority; default 0 */
-    sitq_time_us eta_us;       /**< run not before this absolute UTC time; 0 = no ETA */
-    double delay_s;            /**< or: run not before now + delay_s seconds (>= 0);
-                                    mutually exclusive with eta_us */
+    sitq_time_us eta_us;       /**< run not before this absolute UTC time; 0 = no ETA;
+                                    at most SITQ_SECONDS_MAX seconds from now */
+    double delay_s;            /**< or: run not before now + delay_s seconds,
+                                    0..SITQ_SECONDS_MAX; mutually exclusive with eta_us */
     int32_t max_retries;       /**< retries after the first attempt, 0..1000000; default 0 */
     double backoff_base_s;     /**< delay before retry n is base * 2^(n-1) seconds; default 1 */
     double backoff_cap_s;      /**< upper bound of that delay, seconds; default 3600 */
@@ -656,6 +673,35 @@ sitq_code sitq_worker_stop(sitq_worker *worker, double timeout_s, sitq_error *er
  */
 sitq_code sitq_worker_process_task(sitq_worker *worker, sitq_task_id id, sitq_result **out,
                                    sitq_error *err);
+
+/** One attempt's outcome as a worker's commit recorded it. */
+typedef struct sitq_completion_info {
+    sitq_task_id id;
+    int succeeded;     /**< 1: the attempt succeeded; 0: it failed (a timeout included) */
+    int applied;       /**< 1: recorded in the database; 0: dropped because the
+                            worker's lease on the task was lost (the task was
+                            recovered and may run again; counted in stats.lost) */
+    const char *error; /**< the failure message, or NULL; valid during the call only */
+} sitq_completion_info;
+
+/** See sitq_worker_on_completion. */
+typedef void (*sitq_completion_fn)(const sitq_completion_info *info, void *user_data);
+
+/**
+ * Set a function (NULL: none) that the worker's dispatcher thread calls after
+ * each successful commit, once for every attempt outcome that commit carried,
+ * in order: the only way to learn whether an outcome was applied or dropped
+ * because the lease was lost (a handler returns before its outcome is
+ * committed). Not called for sitq_worker_process_task. The function runs on
+ * the dispatcher thread, never concurrently with itself, with no sitq lock
+ * held; it must be quick (the worker writes nothing while it runs) and may
+ * call sitq_worker_get_stats but not stop or free the worker. user_data is
+ * passed to every call; the caller keeps it alive while the worker lives.
+ * Set it before sitq_worker_start.
+ * Errors: SITQ_EINVAL (NULL worker), SITQ_ESTATE (worker already started).
+ */
+sitq_code sitq_worker_on_completion(sitq_worker *worker, sitq_completion_fn fn,
+                                    void *user_data, sitq_error *err);
 
 /** The worker's id (valid while the worker lives). */
 const char *sitq_worker_id(const sitq_worker *worker);

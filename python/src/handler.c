@@ -7,6 +7,7 @@
  * See task.c for the payload format.
  */
 #include "sitqpy.h"
+#include "envelope.h"
 
 #include <string.h>
 #include <unistd.h>
@@ -171,6 +172,15 @@ static int run_task(sitq_task_ctx *ctx, const void *payload, size_t payload_len)
         Py_XDECREF(m);
         goto out;
     }
+    char why[128];
+    if (sitqpy_envelope_check(payload, payload_len, why, sizeof why) != 0) {
+        PyObject *m = PyUnicode_FromFormat(
+            "task %lld (%s) was not enqueued by the sitq Python binding: %s",
+            (long long)sitq_ctx_task_id(ctx), fname, why);
+        set_error_fmt(ctx, m);
+        Py_XDECREF(m);
+        goto out;
+    }
     raw = PyBytes_FromStringAndSize(payload, (Py_ssize_t)payload_len);
     if (!raw) {
         set_error_from_exception(ctx, "cannot decode the task payload");
@@ -211,10 +221,13 @@ static int run_task(sitq_task_ctx *ctx, const void *payload, size_t payload_len)
         } else if (!entry) {
             PyErr_Clear();
             const char *tok = PyUnicode_Check(token) ? PyUnicode_AsUTF8(token) : NULL;
-            long pid = tok ? strtol(tok, NULL, 10) : 0;
+            long pid = sitqpy_token_pid(tok);
             PyErr_Clear();
             PyObject *m;
-            if (pid != (long)getpid())
+            if (pid < 0)
+                m = PyUnicode_FromFormat("task %lld (%s) names a malformed memory token",
+                                         (long long)sitq_ctx_task_id(ctx), fname);
+            else if (pid != (long)getpid())
                 m = PyUnicode_FromFormat(
                     "function %s is held in the memory of process %ld (it could not be pickled, "
                     "e.g. a bound method of an object holding a sitq queue or worker) and cannot "

@@ -1,5 +1,6 @@
 /*
- * args.c - numeric argument parsing with strtoll/strtod and range checks.
+ * args.c - numeric argument parsing: one strict decimal grammar for every
+ * option, then strtoll/strtod and range checks.
  */
 #include "args.h"
 
@@ -13,27 +14,49 @@
 
 #include "diag.h"
 
-/** 1 when text is NULL, empty or starts with white space (strto* would skip it). */
-static int bad_start(const char *text)
+int arg_number_syntax_ok(const char *text, int allow_fraction)
 {
-    return text == NULL || text[0] == '\0' || isspace((unsigned char)text[0]);
+    if (text == NULL)
+        return 0;
+    const char *p = text;
+    if (*p == '+' || *p == '-')
+        p++;
+    size_t int_digits = 0, frac_digits = 0;
+    while (isdigit((unsigned char)*p)) {
+        p++;
+        int_digits++;
+    }
+    if (allow_fraction && *p == '.') {
+        p++;
+        while (isdigit((unsigned char)*p)) {
+            p++;
+            frac_digits++;
+        }
+    }
+    if (int_digits + frac_digits == 0)
+        return 0;
+    if (allow_fraction && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (*p == '+' || *p == '-')
+            p++;
+        if (!isdigit((unsigned char)*p))
+            return 0;
+        while (isdigit((unsigned char)*p))
+            p++;
+    }
+    return *p == '\0';
 }
 
 int arg_parse_i64(const char *cmd, const char *name, const char *text, int64_t min,
                   int64_t max, int64_t *out)
 {
-    if (bad_start(text)) {
-        cli_errorf(cmd, "invalid value '%s' for %s: expected an integer", text ? text : "",
-                   name);
+    if (!arg_number_syntax_ok(text, 0)) {
+        cli_errorf(cmd, "invalid value '%s' for %s: expected a decimal integer",
+                   text ? text : "", name);
         return -1;
     }
-    char *end = NULL;
     errno = 0;
-    long long v = strtoll(text, &end, 10);
-    if (end == text || *end != '\0') {
-        cli_errorf(cmd, "invalid value '%s' for %s: expected an integer", text, name);
-        return -1;
-    }
+    long long v = strtoll(text, NULL, 10);
     if (errno == ERANGE || v < min || v > max) {
         cli_errorf(cmd, "invalid value '%s' for %s: must be between %" PRId64 " and %" PRId64,
                    text, name, min, max);
@@ -56,20 +79,17 @@ int arg_parse_int(const char *cmd, const char *name, const char *text, int min, 
 int arg_parse_double(const char *cmd, const char *name, const char *text, double min,
                      double max, double *out)
 {
-    if (bad_start(text)) {
-        cli_errorf(cmd, "invalid value '%s' for %s: expected a number", text ? text : "", name);
+    if (!arg_number_syntax_ok(text, 1)) {
+        cli_errorf(cmd, "invalid value '%s' for %s: expected a decimal number (e.g. 2 or 0.5)",
+                   text ? text : "", name);
         return -1;
     }
-    char *end = NULL;
-    errno = 0;
-    double v = strtod(text, &end);
-    if (end == text || *end != '\0' || !isfinite(v)) {
-        cli_errorf(cmd, "invalid value '%s' for %s: expected a number", text, name);
-        return -1;
-    }
-    if (errno == ERANGE || v < min || v > max) {
-        cli_errorf(cmd, "invalid value '%s' for %s: must be between %g and %g", text, name,
-                   min, max);
+    /* The grammar leaves strtod no hex, inf or nan to find; a huge exponent
+     * gives HUGE_VAL (ERANGE), which the range check refuses. */
+    double v = strtod(text, NULL);
+    if (!isfinite(v) || v < min || v > max) {
+        cli_errorf(cmd, "invalid value '%s' for %s: must be between %.10g and %.10g", text,
+                   name, min, max);
         return -1;
     }
     *out = v;
@@ -78,15 +98,11 @@ int arg_parse_double(const char *cmd, const char *name, const char *text, double
 
 int arg_parse_id(const char *cmd, const char *name, const char *text, sitq_task_id *out)
 {
-    if (bad_start(text)) {
-        cli_errorf(cmd, "invalid %s '%s': expected a positive integer", name, text ? text : "");
-        return -1;
-    }
-    char *end = NULL;
     errno = 0;
-    long long v = strtoll(text, &end, 10);
-    if (end == text || *end != '\0' || errno == ERANGE || v < 1) {
-        cli_errorf(cmd, "invalid %s '%s': expected a positive integer", name, text);
+    long long v = arg_number_syntax_ok(text, 0) ? strtoll(text, NULL, 10) : 0;
+    if (errno == ERANGE || v < 1) {
+        cli_errorf(cmd, "invalid %s '%s': expected a positive decimal integer", name,
+                   text ? text : "");
         return -1;
     }
     *out = (sitq_task_id)v;

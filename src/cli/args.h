@@ -11,7 +11,17 @@
 #include "sitq.h"
 
 /**
- * Parse `text` as a decimal integer in [min, max] into *out.
+ * 1 when text follows the number grammar of every numeric option: an
+ * optional sign, decimal digits and, when allow_fraction is 1, an optional
+ * fraction and exponent ("2", "-3", "0.5", ".5", "1e3"). Hex, octal
+ * prefixes, "inf", "nan", white space and trailing characters are refused,
+ * so that "0x10" means the same (an error) to every option.
+ */
+int arg_number_syntax_ok(const char *text, int allow_fraction);
+
+/**
+ * Parse `text` as a decimal integer (arg_number_syntax_ok without fraction)
+ * in [min, max] into *out.
  * `name` names the argument in the message (e.g. "--priority").
  * Returns 0, or -1 after printing an error for subcommand `cmd`.
  */
@@ -23,7 +33,8 @@ int arg_parse_int(const char *cmd, const char *name, const char *text, int min, 
                   int *out);
 
 /**
- * Parse `text` as a finite decimal number in [min, max] into *out.
+ * Parse `text` as a decimal number (arg_number_syntax_ok) in [min, max]
+ * into *out.
  * Returns 0, or -1 after printing an error.
  */
 int arg_parse_double(const char *cmd, const char *name, const char *text, double min,
@@ -41,7 +52,10 @@ int arg_parse_queue(const char *cmd, const char *text, const char **out);
  */
 int arg_parse_name(const char *cmd, const char *name, const char *text, const char **out);
 
-/** Parse a task id (a positive integer). Returns 0, or -1 after printing an error. */
+/**
+ * Parse a task id (a positive decimal integer) of argument `name`.
+ * Returns 0, or -1 after printing an error.
+ */
 int arg_parse_id(const char *cmd, const char *name, const char *text, sitq_task_id *out);
 
 /**

@@ -22,42 +22,7 @@
 #include "diag.h"
 #include "shell_handler.h"
 #include "shell_payload.h"
-#include "store_opts.h"
-#include "worker_env.h"
-
-static const char WORKER_USAGE[] =
-    "usage: sitq worker DB [options]\n"
-    "\n"
-    "Run shell tasks of a queue until SIGTERM or SIGINT. On the first signal the\n"
-    "worker claims nothing more, lets running commands finish (up to\n"
-    "--stop-timeout, then they are killed) and exits; a second signal kills\n"
-    "running commands at once.\n"
-    "\n"
-    "  -q, --queue NAME        queue (default \"default\")\n"
-    "  -c, --concurrency N     commands run at once, 1..1024 (default 1)\n"
-    "      --lease S           lease duration in seconds (default 30)\n"
-    "      --poll S            how often to look for new tasks, seconds (default 0.05)\n"
-    "      --worker-id ID      worker id (default host:pid:start-time:n)\n"
-    "      --max-tasks N       stop after N finished attempts (default: no limit)\n"
-    "      --stop-timeout S    at shutdown, wait S seconds for running commands\n"
-    "                          before killing them (default 60)\n"
-    "      --kill-grace S      SIGTERM to SIGKILL delay when killing a command's\n"
-    "                          process group, seconds (default 5)\n"
-    "      --quiet             no log lines on stderr\n"
-    "      --env-clear         run commands with an empty environment (default:\n"
-    "                          the worker's whole environment)\n"
-    "      --env NAME=VALUE    set NAME for commands (repeatable); --env NAME passes\n"
-    "                          the worker's own value of NAME\n"
-    "      --env-file FILE     set the NAME=VALUE lines of FILE for commands ('#'\n"
-    "                          comments; values taken literally)\n"
-    STORE_USAGE
-    "  -h, --help              show this help\n"
-    "\n"
-    "Anyone who can write DB runs any command as this worker's user: see\n"
-    "docs/security.md.\n"
-    "\n"
-    "Exit code: 0 after a graceful stop, 1 when running commands had to be\n"
-    "killed at shutdown or the worker failed, 2 usage, 3 storage error.\n";
+#include "worker_args.h"
 
 /** Number of SIGTERM/SIGINT received. */
 static atomic_int g_signals;
@@ -65,19 +30,6 @@ static atomic_int g_signals;
 static atomic_int g_abort;
 /** Write end of the self-pipe the signal handler wakes the main thread with. */
 static int g_wake_fd = -1;
-
-/** Parsed worker options. */
-typedef struct worker_args {
-    const char *queue;
-    sitq_worker_options wopts;
-    int64_t max_tasks;
-    double stop_timeout_s;
-    double kill_grace_s;
-    int quiet;
-    const char *db;
-    sitq_sqlite_options store;
-    worker_env env;
-} worker_args;
 
 /** SIGTERM/SIGINT handler: count, escalate on the second, wake the main thread. */
 static void on_signal(int sig)
@@ -92,103 +44,6 @@ static void on_signal(int sig)
         (void)rc;
     }
     errno = saved;
-}
-
-/** Parse the worker options into *a. Returns -1 to go on, else an exit code. */
-static int parse_worker(int argc, char **argv, worker_args *a)
-{
-    const char *cmd = argv[0];
-    static const struct option opts[] = {
-        {"queue", required_argument, NULL, 'q'},
-        {"concurrency", required_argument, NULL, 'c'},
-        {"lease", required_argument, NULL, 'l'},
-        {"poll", required_argument, NULL, 'P'},
-        {"worker-id", required_argument, NULL, 'w'},
-        {"max-tasks", required_argument, NULL, 'm'},
-        {"stop-timeout", required_argument, NULL, 's'},
-        {"kill-grace", required_argument, NULL, 'g'},
-        {"quiet", no_argument, NULL, 'Q'},
-        {"help", no_argument, NULL, 'h'},
-        {"env-clear", no_argument, NULL, 'C'},
-        {"env", required_argument, NULL, 'e'},
-        {"env-file", required_argument, NULL, 'F'},
-        STORE_OPTIONS,
-        {NULL, 0, NULL, 0},
-    };
-    optind = 0;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, ":q:c:h", opts, NULL)) != -1) {
-        int st = store_opt_parse(cmd, c, optarg, &a->store);
-        if (st < 0)
-            return CLI_EXIT_USAGE;
-        if (st > 0)
-            continue;
-        switch (c) {
-        case 'h':
-            return print_usage(WORKER_USAGE);
-        case 'q':
-            if (arg_parse_queue(cmd, optarg, &a->queue) != 0)
-                return CLI_EXIT_USAGE;
-            break;
-        case 'c':
-            if (arg_parse_int(cmd, "--concurrency", optarg, 1, 1024, &a->wopts.concurrency) != 0)
-                return CLI_EXIT_USAGE;
-            break;
-        case 'l':
-            if (arg_parse_double(cmd, "--lease", optarg, 0.001, 1e7, &a->wopts.lease_s) != 0)
-                return CLI_EXIT_USAGE;
-            break;
-        case 'P':
-            if (arg_parse_double(cmd, "--poll", optarg, 0.001, 3600, &a->wopts.poll_interval_s) !=
-                0)
-                return CLI_EXIT_USAGE;
-            break;
-        case 'w':
-            if (arg_parse_name(cmd, "--worker-id", optarg, &a->wopts.worker_id) != 0)
-                return CLI_EXIT_USAGE;
-            break;
-        case 'm':
-            if (arg_parse_i64(cmd, "--max-tasks", optarg, 1, INT64_MAX, &a->max_tasks) != 0)
-                return CLI_EXIT_USAGE;
-            break;
-        case 's':
-            if (arg_parse_double(cmd, "--stop-timeout", optarg, 0.0, 1e9, &a->stop_timeout_s) !=
-                0)
-                return CLI_EXIT_USAGE;
-            break;
-        case 'g':
-            if (arg_parse_double(cmd, "--kill-grace", optarg, 0.0, 3600, &a->kill_grace_s) != 0)
-                return CLI_EXIT_USAGE;
-            break;
-        case 'Q':
-            a->quiet = 1;
-            break;
-        case 'C':
-            worker_env_clear(&a->env);
-            break;
-        case 'e':
-            if (worker_env_add(&a->env, cmd, optarg) != 0)
-                return CLI_EXIT_USAGE;
-            break;
-        case 'F':
-            if (worker_env_add_file(&a->env, cmd, optarg) != 0)
-                return CLI_EXIT_USAGE;
-            break;
-        default:
-            arg_report_getopt(cmd, c, argv);
-            return CLI_EXIT_USAGE;
-        }
-    }
-    if (arg_check_positionals(cmd, argc, argv, 1, 1, "DB") != 0)
-        return CLI_EXIT_USAGE;
-    a->db = argv[optind];
-    /* Claim no more than we may run under --max-tasks; else as many again. */
-    a->wopts.prefetch = a->max_tasks > 0 ? 0 : a->wopts.concurrency;
-    /* A timed-out command gets SIGTERM, then SIGKILL after the kill grace:
-     * record the timeout (and allow a retry) only after that. */
-    a->wopts.timeout_grace_s = a->kill_grace_s + 1.0;
-    return -1;
 }
 
 /** Install the SIGTERM/SIGINT handlers and the self-pipe. Returns 0 or -1. */
@@ -244,6 +99,25 @@ static void wait_for_stop(const worker_args *a, sitq_worker *w, int wake_fd)
     }
 }
 
+/**
+ * Log what the worker's commit did with an attempt's outcome
+ * (sitq_completion_fn; user_data is the log stream).
+ */
+static void log_completion(const sitq_completion_info *info, void *user_data)
+{
+    FILE *log = user_data;
+    long long id = (long long)info->id;
+    if (!info->applied)
+        cli_logf(log,
+                 "task %lld: %s, but the outcome was dropped: the lease was lost (the task "
+                 "was recovered and may run again)",
+                 id, info->succeeded ? "succeeded" : "failed");
+    else if (info->succeeded)
+        cli_logf(log, "task %lld: succeeded", id);
+    else
+        cli_logf(log, "task %lld: failed: %s", id, info->error ? info->error : "(no message)");
+}
+
 /** Create, start, run and stop the worker on an open database. Returns an exit code. */
 static int run_worker(worker_args *a, cli_db *db, int wake_fd)
 {
@@ -266,6 +140,8 @@ static int run_worker(worker_args *a, cli_db *db, int wake_fd)
     sitq_code code = sitq_worker_create(db->queue, &a->wopts, &w, &err);
     if (code == SITQ_OK)
         code = sitq_worker_register(w, SHELL_FUNCTION, shell_handler, &cfg, &err);
+    if (code == SITQ_OK && !a->quiet)
+        code = sitq_worker_on_completion(w, log_completion, stderr, &err);
     /* Handler threads inherit this mask: signals go to the main thread only. */
     sigset_t block, old;
     sigemptyset(&block);
@@ -281,13 +157,12 @@ static int run_worker(worker_args *a, cli_db *db, int wake_fd)
         return rc;
     }
     if (!a->quiet)
-        fprintf(stderr, "sitq worker: %s started on queue '%s' (concurrency %d)\n",
-                sitq_worker_id(w), a->queue, a->wopts.concurrency);
+        cli_logf(stderr, "%s started on queue '%s' (concurrency %d)", sitq_worker_id(w),
+                 a->queue, a->wopts.concurrency);
 
     wait_for_stop(a, w, wake_fd);
     if (!a->quiet)
-        fprintf(stderr, "sitq worker: stopping (waiting up to %g s for running tasks)\n",
-                a->stop_timeout_s);
+        cli_logf(stderr, "stopping (waiting up to %g s for running tasks)", a->stop_timeout_s);
     int rc = CLI_EXIT_OK;
     memset(&err, 0, sizeof err);
     code = sitq_worker_stop(w, a->stop_timeout_s, &err);
@@ -307,10 +182,10 @@ static int run_worker(worker_args *a, cli_db *db, int wake_fd)
     if (atomic_load(&g_abort) && rc == CLI_EXIT_OK)
         rc = CLI_EXIT_FAILURE;
     if (!a->quiet)
-        fprintf(stderr,
-                "sitq worker: stopped: %" PRId64 " claimed, %" PRId64 " succeeded, %" PRId64
-                " failed, %" PRId64 " released\n",
-                ws.claimed, ws.succeeded, ws.failed, ws.released);
+        cli_logf(stderr,
+                 "stopped: %" PRId64 " claimed, %" PRId64 " succeeded, %" PRId64
+                 " failed, %" PRId64 " released, %" PRId64 " lost",
+                 ws.claimed, ws.succeeded, ws.failed, ws.released, ws.lost);
     return rc;
 }
 
@@ -338,14 +213,7 @@ static int open_retrying(const worker_args *a, cli_db *db, int wake_fd)
 int cmd_worker(int argc, char **argv)
 {
     worker_args a;
-    memset(&a, 0, sizeof a);
-    a.queue = SITQ_DEFAULT_QUEUE;
-    a.stop_timeout_s = 60.0;
-    a.kill_grace_s = 5.0;
-    sitq_worker_options_init(&a.wopts);
-    sitq_sqlite_options_init(&a.store);
-    worker_env_init(&a.env);
-    int rc = parse_worker(argc, argv, &a);
+    int rc = worker_args_parse(argc, argv, &a);
     if (rc >= 0) {
         worker_env_free(&a.env);
         return rc;

@@ -106,11 +106,12 @@ int common_opts_parse(int argc, char **argv, unsigned flags, int want_id, const 
                 return CLI_EXIT_USAGE;
             break;
         case 't':
-            if (arg_parse_double(cmd, "--timeout", optarg, 0.0, 1e9, &o->timeout_s) != 0)
+            if (arg_parse_double(cmd, "--timeout", optarg, 0.0, SITQ_SECONDS_MAX, &o->timeout_s) != 0)
                 return CLI_EXIT_USAGE;
             break;
         case 'a':
-            if (arg_parse_double(cmd, "--older-than", optarg, 0.0, 1e12, &o->older_than_s) != 0)
+            if (arg_parse_double(cmd, "--older-than", optarg, 0.0, SITQ_SECONDS_MAX,
+                                 &o->older_than_s) != 0)
                 return CLI_EXIT_USAGE;
             break;
         default:

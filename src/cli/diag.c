@@ -5,20 +5,51 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "cli.h"
+#include "term_escape.h"
+
+/**
+ * Format a message and write it escaped (term_escape) after `prefix` as one
+ * line on out. Messages quote stored text and the user's arguments, either
+ * of which may hold terminal escapes.
+ */
+static void write_escaped_line(FILE *out, const char *prefix, const char *fmt, va_list ap)
+{
+    char *msg = NULL;
+    if (vasprintf(&msg, fmt, ap) < 0)
+        msg = NULL;
+    char *safe = term_escape_str(msg, 0);
+    fprintf(out, "%s%s\n", prefix, safe != NULL ? safe : "(out of memory formatting a message)");
+    free(safe);
+    free(msg);
+}
 
 void cli_errorf(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    if (cmd != NULL && cmd[0] != '\0')
-        fprintf(stderr, "sitq %s: ", cmd);
+    char *safe_cmd = cmd != NULL && cmd[0] != '\0' ? term_escape_str(cmd, 0) : NULL;
+    char prefix[512];
+    if (safe_cmd != NULL)
+        snprintf(prefix, sizeof prefix, "sitq %s: ", safe_cmd);
     else
-        fputs("sitq: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+        snprintf(prefix, sizeof prefix, "sitq: ");
+    write_escaped_line(stderr, prefix, fmt, ap);
+    free(safe_cmd);
     va_end(ap);
+}
+
+void cli_logf(FILE *log, const char *fmt, ...)
+{
+    if (log == NULL)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    write_escaped_line(log, "sitq worker: ", fmt, ap);
+    va_end(ap);
+    fflush(log);
 }
 
 int cli_exit_for_code(sitq_code code)

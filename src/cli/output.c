@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "diag.h"
 #include "shell_payload.h"
+#include "term_escape.h"
 
 void fmt_time_iso(sitq_time_us t, int with_us, char *buf, size_t n)
 {
@@ -153,33 +154,35 @@ json_t *result_to_json(const sitq_result *r, char *const *argv, int argc)
     return o;
 }
 
-/** Print text indented by two spaces per line, escaping control bytes. */
+/** Print stored text indented by two spaces per line (term_escape'd). */
 static void print_block(const char *p, size_t len)
 {
+    char *safe = term_escape(p, len, TERM_KEEP_LAYOUT);
+    if (safe == NULL) {
+        puts("  (out of memory)");
+        return;
+    }
     int at_line_start = 1;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)p[i];
+    for (const char *c = safe; *c != '\0'; c++) {
         if (at_line_start) {
             fputs("  ", stdout);
             at_line_start = 0;
         }
-        if (c == '\n') {
-            putchar('\n');
+        putchar(*c);
+        if (*c == '\n')
             at_line_start = 1;
-        } else if (c == '\t' || c >= 0x20) {
-            putchar(c);
-        } else {
-            printf("\\x%02x", c);
-        }
     }
     if (!at_line_start)
         putchar('\n');
+    free(safe);
 }
 
-/** Print one "name: value" line with the name padded. */
+/** Print one "name: value" line with the name padded; the value is term_escape'd. */
 static void field(const char *name, const char *value)
 {
-    printf("%-17s %s\n", name, value != NULL ? value : "-");
+    char *safe = term_escape_str(value, 0);
+    printf("%-17s %s\n", name, value == NULL ? "-" : safe != NULL ? safe : "(out of memory)");
+    free(safe);
 }
 
 void print_result_text(const sitq_result *r, char *const *argv, int argc)
@@ -259,20 +262,25 @@ void print_list_row(const sitq_result *r, char *const *argv, int argc)
     char when[CLI_TIME_BUF];
     fmt_time_iso(r->enqueued_at_us, 0, when, sizeof when);
     char *cmd = argc > 0 ? shell_format_command(argv, argc) : NULL;
-    const char *task = cmd != NULL ? cmd : (r->function != NULL ? r->function : "-");
-    const int max_width = 60;
+    char *task = term_escape_str(cmd != NULL ? cmd : (r->function != NULL ? r->function : "-"), 0);
+    const size_t max_chars = 60;
     printf("%-10" PRId64 " %-10s %6" PRId32 " %4" PRId32 "  %-20s  ", (int64_t)r->id,
            sitq_status_name(r->status), r->priority, r->attempts, when);
-    if ((int)strlen(task) > max_width)
-        printf("%.*s...\n", max_width - 3, task);
+    if (task == NULL)
+        puts("(out of memory)");
+    else if (term_char_count(task) > max_chars)
+        printf("%.*s...\n", (int)term_prefix_len(task, max_chars - 3), task);
     else
         printf("%s\n", task);
+    free(task);
     free(cmd);
 }
 
 void print_stats_text(const char *queue, const sitq_stats *st)
 {
-    printf("queue: %s\n", queue);
+    char *safe = term_escape_str(queue, 0);
+    printf("queue: %s\n", safe != NULL ? safe : "(out of memory)");
+    free(safe);
     for (int s = 0; s < SITQ_STATUS_COUNT; s++)
         printf("%-10s %" PRId64 "\n", sitq_status_name(s), st->count[s]);
     printf("%-10s %" PRId64 "\n", "total", st->total);
@@ -298,7 +306,9 @@ int print_json(json_t *j)
 {
     if (j == NULL)
         return -1;
-    int rc = json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    /* ASCII only: stored text may hold C1 controls, which jansson would
+     * print raw; as \uXXXX they reach no terminal and parse the same. */
+    int rc = json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
     json_decref(j);
     if (rc != 0)
         return -1;

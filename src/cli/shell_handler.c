@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "diag.h"
 #include "shell_payload.h"
 
 extern char **environ;
@@ -119,16 +120,16 @@ static char *tail_string(const tail_buf *b)
     return s;
 }
 
-/** Log one line about task `ctx` when cfg->log is set. */
+/**
+ * Log one line about task `ctx` when cfg->log is set. Outcomes are logged by
+ * the worker command once committed (a lost lease drops them), not here.
+ */
 static void log_line(const shell_handler_config *cfg, sitq_task_ctx *ctx, const char *what,
                      const char *detail)
 {
-    if (cfg->log == NULL)
-        return;
-    fprintf(cfg->log, "sitq worker: task %" PRId64 " attempt %" PRId32 ": %s%s%s\n",
-            (int64_t)sitq_ctx_task_id(ctx), sitq_ctx_attempt(ctx), what,
-            detail != NULL ? ": " : "", detail != NULL ? detail : "");
-    fflush(cfg->log);
+    cli_logf(cfg->log, "task %" PRId64 " attempt %" PRId32 ": %s%s%s",
+             (int64_t)sitq_ctx_task_id(ctx), sitq_ctx_attempt(ctx), what,
+             detail != NULL ? ": " : "", detail != NULL ? detail : "");
 }
 
 /**
@@ -350,7 +351,6 @@ int shell_handler(sitq_task_ctx *ctx, const void *payload, size_t payload_len, v
                               ? "out of memory"
                               : "invalid shell payload: expected NUL-terminated argv strings";
         sitq_ctx_set_error(ctx, why, NULL);
-        log_line(cfg, ctx, "failed", "invalid payload");
         return 1;
     }
     char *cmdline = shell_format_command(argv, argc);
@@ -379,7 +379,6 @@ int shell_handler(sitq_task_ctx *ctx, const void *payload, size_t payload_len, v
     if (src != 0) {
         snprintf(msg, sizeof msg, "cannot run '%s': %s", argv[0], strerror(src));
         sitq_ctx_set_error(ctx, msg, NULL);
-        log_line(cfg, ctx, "failed", msg);
     } else {
         double timeout_s = sitq_ctx_timeout_s(ctx);
         run_until_done(&st, ctx, cfg, timeout_s);
@@ -389,13 +388,11 @@ int shell_handler(sitq_task_ctx *ctx, const void *payload, size_t payload_len, v
                 st.out.data = NULL;
             }
             ret = 0;
-            log_line(cfg, ctx, "succeeded", NULL);
         } else {
             failure_message(&st, msg, sizeof msg);
             char *tb = tail_string(&st.err);
             sitq_ctx_set_error(ctx, msg, tb);
             free(tb);
-            log_line(cfg, ctx, "failed", msg);
         }
     }
     free(st.out.data);

@@ -36,7 +36,7 @@ void sitq_worker_options_init(sitq_worker_options *opts) {
 }
 
 /* Longest time sitq accepts for delays, timeouts and backoff: 100 years. */
-#define MAX_SECONDS (100.0 * 365.25 * 86400.0)
+#define MAX_SECONDS SITQ_SECONDS_MAX
 
 sitq_code sitq_task_options_check(const sitq_task_options *o, const char *what,
                                   sitq_error *err) {
@@ -47,6 +47,12 @@ sitq_code sitq_task_options_check(const sitq_task_options *o, const char *what,
     if (o->eta_us < 0)
         return sitq_fail(err, SITQ_EINVAL, "%soptions.eta_us must be >= 0 (UTC microseconds), got %lld",
                          what, (long long)o->eta_us);
+    /* The same horizon as delay_s: an absolute time is no way around it. */
+    if (o->eta_us > sitq_now_us() + sitq_seconds_to_us(MAX_SECONDS))
+        return sitq_fail(err, SITQ_EINVAL,
+                         "%soptions.eta_us must be at most %.0f seconds from now, got %lld "
+                         "(UTC microseconds)",
+                         what, MAX_SECONDS, (long long)o->eta_us);
     if (o->eta_us > 0 && o->delay_s > 0)
         return sitq_fail(err, SITQ_EINVAL,
                          "%soptions.eta_us and options.delay_s are mutually exclusive", what);

@@ -11,6 +11,11 @@ sitq_task_ctx *sitq_ctx_new(sitq_worker *w, sitq_claimed *t, const handler *h) {
     c->w = w;
     c->t = *t; /* takes ownership of function and payload */
     memset(t, 0, sizeof *t);
+    /* A row written by other means may hold any timeout: none below 0, and
+     * at most the longest sitq accepts, so deadlines never overflow. */
+    int64_t max_timeout_us = sitq_seconds_to_us(SITQ_SECONDS_MAX);
+    if (c->t.timeout_us < 0) c->t.timeout_us = 0;
+    if (c->t.timeout_us > max_timeout_us) c->t.timeout_us = max_timeout_us;
     c->h = h;
     atomic_init(&c->cancel, 0);
     atomic_init(&c->lost, 0);

@@ -581,6 +581,7 @@ static void *dispatcher_main(void *arg) {
             w->stats.claimed += (int64_t)cy.n_claimed;
             if (cy.n_claimed) pthread_cond_broadcast(&w->cv);
             pthread_mutex_unlock(&w->mu);
+            sitq_worker_report_completions(w, comps, n_comps);
             int any_success = 0;
             for (size_t i = 0; i < n_comps; i++) {
                 if (comps[i].applied && comps[i].ok) any_success = 1;

@@ -77,6 +77,8 @@ struct sitq_worker {
     int n_stuck;                 /* handler threads still in a timed-out handler */
     int64_t start_since_us;      /* monotonic time of the oldest start not yet sent to be
                                     recorded, 0 = none (under mu) */
+    sitq_completion_fn on_completion; /* set before start; see completion_hook.c */
+    void *on_completion_data;
 };
 
 /* ctx.c */
@@ -102,6 +104,10 @@ sitq_code sitq_ctx_load_payload(sitq_task_ctx *ctx, sitq_error *err);
 /* Build a failure completion with a message. */
 void sitq_ctx_fail_completion(sitq_task_ctx *ctx, const char *msg, sitq_completion *out);
 void sitq_completion_clear(sitq_completion *k);
+
+/* completion_hook.c: tell the user what a commit did with its completions
+ * (dispatcher thread, after a successful commit, no lock held). */
+void sitq_worker_report_completions(sitq_worker *w, const sitq_completion *comps, size_t n);
 
 /* registry.c */
 const handler *sitq_registry_find(const sitq_worker *w, const char *function);

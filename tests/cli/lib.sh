@@ -125,3 +125,13 @@ wait_status() {
     done
     fail "task $id did not reach status $want within ${limit}s (last: $st)"
 }
+
+# wait_log FILE TEXT: poll FILE until it contains TEXT (10 s at most).
+wait_log() {
+    local i=0
+    until grep -qF -- "$2" "$1" 2>/dev/null; do
+        [ $i -lt 200 ] || fail "'$2' not logged in $1 within 10 s"
+        sleep 0.05
+        i=$((i + 1))
+    done
+}

@@ -42,6 +42,25 @@ check 2 "--concurrency" "$SITQ" worker "$DB" --concurrency 0
 check 2 "--lease" "$SITQ" worker "$DB" --lease nope
 check 2 "--json and --value" "$SITQ" show "$DB" 1 --json --value
 
+# One decimal grammar for every numeric option: no hex, inf, nan or blanks.
+for bad in 0x10 0X1p4 inf nan " 5" "5 " 1e 1.2.3 "" +; do
+    check 2 "invalid value '$bad' for --delay" "$SITQ" enqueue "$DB" --delay "$bad" -- true
+    check 2 "for --priority" "$SITQ" enqueue "$DB" --priority "$bad" -- true
+    check 2 "for --lease" "$SITQ" worker "$DB" --lease "$bad"
+done
+check 2 "for --timeout" "$SITQ" wait "$DB" 1 --timeout 0x10
+check 2 "invalid task ID '0x1'" "$SITQ" show "$DB" 0x1
+# Parser ranges are the library's: an accepted option is never refused later
+# under a name the user did not give.
+check 2 "for --kill-grace" "$SITQ" worker "$DB" --kill-grace 3600
+check 2 "for --lease" "$SITQ" worker "$DB" --lease 0.01
+check 2 "for --lease" "$SITQ" worker "$DB" --lease 604801
+check 2 "for --poll" "$SITQ" worker "$DB" --poll 0.00001
+check 2 "for --delay" "$SITQ" enqueue "$DB" --delay 5e9 -- true
+check 2 "for --timeout" "$SITQ" enqueue "$DB" --timeout 4e9 -- true
+check 2 "for --backoff-cap" "$SITQ" enqueue "$DB" --backoff-cap 4e9 -- true
+if grep -q "options\." "$TMP/err"; then fail "a CLI error names a library option"; fi
+
 # operational errors: exit 1 with the API's message
 check 1 "SITQ_ENOTFOUND" "$SITQ" show "$DB" 999
 check 1 "SITQ_ENOTFOUND" "$SITQ" cancel "$DB" 999
@@ -60,4 +79,11 @@ check 3 "junk.db" "$SITQ" stats "$TMP/junk.db"
 # wait timeout: exit 4, snapshot on stdout
 check 4 "did not finish" "$SITQ" wait "$DB" 1 --timeout 0.2
 assert_contains "$(cat "$TMP/out")" "queued" "wait timeout prints the snapshot"
+# The extreme values the parser takes work end to end (last: workers run
+# the queued tasks above).
+expect_exit 0 "$SITQ" enqueue "$DB" --delay 3155760000 --timeout 1.5e3 -- true
+start_worker --kill-grace 3599 --lease 604800 --poll 3600
+stop_worker
+start_worker --lease 0.05 --poll 0.0001
+stop_worker
 echo "ok"

@@ -3,13 +3,22 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-id=$("$SITQ" enqueue "$DB" -- sh -c 'sleep 1.5; echo done')
+# The running command waits for a line on a fifo, sent only once the worker
+# has begun to stop, so that it is surely running at SIGTERM.
+mkfifo "$TMP/go"
+id=$("$SITQ" enqueue "$DB" -- sh -c 'read x < "$1"; echo done' sh "$TMP/go")
 later=$("$SITQ" enqueue "$DB" --priority -1 -- echo later)
 start_worker
 wait_status "$id" running 10
 t0=$(date +%s%N)
-stop_worker
+kill -TERM "$WORKER_PID"
+wait_log "$TMP/worker.log" "stopping"
+timeout 10 sh -c 'echo go >"$1"' sh "$TMP/go" || fail "the running command was gone at SIGTERM"
+rc=0
+wait "$WORKER_PID" || rc=$?
+WORKER_PID=
 t1=$(date +%s%N)
+assert_eq 0 "$rc" "worker exit code after SIGTERM"
 assert_eq succeeded "$(field "$id" status)" "task running at SIGTERM"
 assert_eq done "$("$SITQ" show "$DB" "$id" --value)" "its result"
 assert_eq queued "$(field "$later" status)" "task not started before SIGTERM stays queued"

@@ -181,6 +181,18 @@ static void test_enqueue_errors(void **state)
     o.delay_s = 1.0;
     o.eta_us = sitq_now_us() + 1000000;
     TQ_ERR_MSG(SITQ_EINVAL, "eta", "delay", sitq_enqueue(q, "f", NULL, 0, &o, &id, &tq_err));
+    /* An ETA has the horizon of a delay (SITQ_SECONDS_MAX from now). */
+    sitq_task_options_init(&o);
+    o.eta_us = INT64_MAX;
+    TQ_ERR_MSG(SITQ_EINVAL, "eta_us", "seconds from now",
+               sitq_enqueue(q, "f", NULL, 0, &o, &id, &tq_err));
+    sitq_task_options_init(&o);
+    o.eta_us = sitq_now_us() + (int64_t)(SITQ_SECONDS_MAX * 1e6) + 60000000;
+    TQ_ERR_MSG(SITQ_EINVAL, "eta_us", "seconds from now",
+               sitq_enqueue(q, "f", NULL, 0, &o, &id, &tq_err));
+    sitq_task_options_init(&o);
+    o.delay_s = SITQ_SECONDS_MAX * 1.001;
+    TQ_ERR_MSG(SITQ_EINVAL, "delay_s", "delay", sitq_enqueue(q, "f", NULL, 0, &o, &id, &tq_err));
     sitq_task_options_init(&o);
     o.max_retries = -1;
     TQ_ERR_MSG(SITQ_EINVAL, "max_retries", "retries", sitq_enqueue(q, "f", NULL, 0, &o, &id, &tq_err));
@@ -228,6 +240,9 @@ static void test_enqueue_errors(void **state)
     assert_int_equal(st.total, 0);
 
     /* boundaries that are valid */
+    sitq_task_options_init(&o);
+    o.eta_us = sitq_now_us() + (int64_t)(SITQ_SECONDS_MAX * 1e6) - 60000000;
+    TQ_OK(sitq_enqueue(q, "f", NULL, 0, &o, &id, &tq_err));
     TQ_OK(sitq_enqueue(q, n255, NULL, 0, NULL, &id, &tq_err));
     sitq_task_options_init(&o);
     o.max_retries = 1000000;
@@ -239,8 +254,9 @@ static void test_enqueue_errors(void **state)
     o.delay_s = 0.0;
     TQ_OK(sitq_enqueue(q, "f", NULL, 0, &o, &id, &tq_err));
     st = tq_stats(q);
-    assert_int_equal(st.total, 3);
+    assert_int_equal(st.total, 4);
     assert_int_equal(st.count[SITQ_QUEUED], 3);
+    assert_int_equal(st.count[SITQ_SCHEDULED], 1);
 
     free(n256);
     free(n255);
@@ -464,6 +480,31 @@ static void test_worker_errors(void **state)
     sitq_worker_options_init(&o);
     o.poll_interval_s = -1;
     TQ_ERR_MSG(SITQ_EINVAL, "poll", "interval", sitq_worker_create(q, &o, &w, &tq_err));
+    /* The published limits are the ones sitq_worker_create applies. */
+    sitq_worker_options_init(&o);
+    o.concurrency = SITQ_CONCURRENCY_MAX;
+    o.lease_s = SITQ_LEASE_MIN_S;
+    o.poll_interval_s = SITQ_POLL_MIN_S;
+    o.timeout_grace_s = SITQ_TIMEOUT_GRACE_MAX_S;
+    TQ_OK(sitq_worker_create(q, &o, &w, &tq_err));
+    sitq_worker_free(w);
+    o.lease_s = SITQ_LEASE_MAX_S;
+    o.poll_interval_s = SITQ_POLL_MAX_S;
+    TQ_OK(sitq_worker_create(q, &o, &w, &tq_err));
+    sitq_worker_free(w);
+    w = NULL;
+    o.lease_s = nextafter(SITQ_LEASE_MAX_S, INFINITY);
+    TQ_ERR_MSG(SITQ_EINVAL, "lease", "lease", sitq_worker_create(q, &o, &w, &tq_err));
+    o.lease_s = nextafter(SITQ_LEASE_MIN_S, 0);
+    TQ_ERR_MSG(SITQ_EINVAL, "lease", "lease", sitq_worker_create(q, &o, &w, &tq_err));
+    o.lease_s = 30;
+    o.poll_interval_s = nextafter(SITQ_POLL_MAX_S, INFINITY);
+    TQ_ERR_MSG(SITQ_EINVAL, "poll", "interval", sitq_worker_create(q, &o, &w, &tq_err));
+    o.poll_interval_s = nextafter(SITQ_POLL_MIN_S, 0);
+    TQ_ERR_MSG(SITQ_EINVAL, "poll", "interval", sitq_worker_create(q, &o, &w, &tq_err));
+    o.poll_interval_s = 0.05;
+    o.timeout_grace_s = nextafter(SITQ_TIMEOUT_GRACE_MAX_S, INFINITY);
+    TQ_ERR_MSG(SITQ_EINVAL, "grace", "grace", sitq_worker_create(q, &o, &w, &tq_err));
     sitq_worker_options_init(&o);
     o.worker_id = n256;
     TQ_ERR_MSG(SITQ_EINVAL, "worker_id", "id", sitq_worker_create(q, &o, &w, &tq_err));

@@ -79,6 +79,68 @@ static void test_worker_mixed_outcomes_stats(void **state)
     sitq_worker_free(w);
 }
 
+/* What the completion function saw (written on the dispatcher thread). */
+typedef struct seen_completions {
+    pthread_mutex_t mu;
+    int n, n_ok, n_failed, n_not_applied, n_bad_error;
+    sitq_task_id ids[64];
+} seen_completions;
+
+static void record_completion(const sitq_completion_info *info, void *ud)
+{
+    seen_completions *s = ud;
+    pthread_mutex_lock(&s->mu);
+    if (s->n < 64)
+        s->ids[s->n] = info->id;
+    s->n++;
+    if (!info->applied)
+        s->n_not_applied++;
+    if (info->succeeded) {
+        s->n_ok++;
+        if (info->error != NULL)
+            s->n_bad_error++;
+    } else {
+        s->n_failed++;
+        if (info->error == NULL || strcmp(info->error, "boom") != 0)
+            s->n_bad_error++;
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void test_completion_function(void **state)
+{
+    sitq_queue *q = TQ_ENV(state)->queue;
+    seen_completions seen;
+    memset(&seen, 0, sizeof seen);
+    pthread_mutex_init(&seen.mu, NULL);
+    TQ_ERR(SITQ_EINVAL, sitq_worker_on_completion(NULL, record_completion, &seen, &tq_err));
+    sitq_worker *w = tq_worker_new(q, 2, 2, "ok", tq_h_echo, NULL);
+    TQ_OK(sitq_worker_register(w, "bad", tq_h_fail, NULL, &tq_err));
+    TQ_OK(sitq_worker_on_completion(w, record_completion, &seen, &tq_err));
+    sitq_task_id ids[12];
+    for (int i = 0; i < 12; i++)
+        ids[i] = tq_enqueue(q, i % 4 == 0 ? "bad" : "ok", NULL);
+    TQ_OK(sitq_worker_start(w, &tq_err));
+    TQ_ERR(SITQ_ESTATE, sitq_worker_on_completion(w, NULL, NULL, &tq_err));
+    for (int i = 0; i < 12; i++)
+        sitq_result_free(tq_wait_done(q, ids[i], 20));
+    /* stop joins the dispatcher: every call has been made */
+    TQ_OK(sitq_worker_stop(w, -1, &tq_err));
+    assert_int_equal(seen.n, 12);
+    assert_int_equal(seen.n_ok, 9);
+    assert_int_equal(seen.n_failed, 3);
+    assert_int_equal(seen.n_not_applied, 0);
+    assert_int_equal(seen.n_bad_error, 0);
+    for (int i = 0; i < 12; i++) {
+        int found = 0;
+        for (int j = 0; j < 12; j++)
+            found += seen.ids[j] == ids[i];
+        assert_int_equal(found, 1);
+    }
+    sitq_worker_free(w);
+    pthread_mutex_destroy(&seen.mu);
+}
+
 static void test_graceful_stop(void **state)
 {
     sitq_queue *q = TQ_ENV(state)->queue;
@@ -198,6 +260,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_worker_1000_tasks, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_worker_mixed_outcomes_stats, tq_setup, tq_teardown),
+        cmocka_unit_test_setup_teardown(test_completion_function, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_graceful_stop, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_stop_timeout, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_free_running_worker, tq_setup, tq_teardown),

@@ -117,10 +117,11 @@ sitq_code sq_retry(sitq_backend *base, const char *queue, sitq_task_id id, sitq_
 /* Ids per purge transaction: short transactions keep workers moving. */
 #define PURGE_WINDOW 20000
 
-/* Purge one window of ids [lo, hi] in its own transaction. */
+/* Purge one window of ids [lo, hi] in its own transaction; *next receives
+ * the lowest id above hi, or 0 when there is none. */
 static sitq_code purge_window(sq_backend *b, const char *queue, sitq_time_us before_us,
                               sitq_task_id lo, sitq_task_id hi, int64_t *purged,
-                              sitq_error *err) {
+                              sitq_task_id *next, sitq_error *err) {
     sq_conn *c = &b->writer;
     sitq_code rc = sq_write_begin(b, err);
     if (rc) return rc;
@@ -149,6 +150,22 @@ static sitq_code purge_window(sq_backend *b, const char *queue, sitq_time_us bef
             sq_bind_text(st, 1, queue);
             sqlite3_bind_int64(st, 2, -succeeded);
             rc = sq_exec(c, st, err, "counting purged tasks");
+        }
+    }
+    *next = 0;
+    if (!rc) {
+        /* Ids may be sparse (or huge, in a file written by other means):
+         * the next window starts at the next id that exists. */
+        sqlite3_stmt *st = sq_stmt(c, ST_ID_AFTER, err);
+        if (!st) rc = SITQ_ESTORAGE;
+        else {
+            sqlite3_bind_int64(st, 1, hi);
+            int step = sqlite3_step(st);
+            if (step == SQLITE_ROW && sqlite3_column_type(st, 0) == SQLITE_INTEGER)
+                *next = sqlite3_column_int64(st, 0);
+            else if (step != SQLITE_ROW && step != SQLITE_DONE)
+                rc = sq_fail(c, err, "reading the next id to purge");
+            sqlite3_reset(st);
         }
     }
     return sq_write_end(b, rc, err);
@@ -180,7 +197,14 @@ sitq_code sq_purge(sitq_backend *base, const char *queue, sitq_time_us before_us
         }
     }
     rc = sq_write_end(b, rc, err);
-    for (sitq_task_id w = lo; !rc && hi > 0 && w <= hi; w += PURGE_WINDOW)
-        rc = purge_window(b, queue, before_us, w, w + PURGE_WINDOW - 1, purged, err);
+    if (lo < 1) lo = 1; /* sitq ids are positive; others are not sitq's to purge */
+    for (sitq_task_id w = lo; !rc && hi > 0 && w <= hi;) {
+        /* [w, w + PURGE_WINDOW - 1] without overflow near INT64_MAX */
+        sitq_task_id end = w <= hi - (PURGE_WINDOW - 1) ? w + (PURGE_WINDOW - 1) : hi;
+        sitq_task_id next = 0;
+        rc = purge_window(b, queue, before_us, w, end, purged, &next, err);
+        if (end >= hi || next <= end) break;
+        w = next;
+    }
     return rc ? rc : sitq_ok(err);
 }

@@ -184,6 +184,7 @@ const char *const sq_sql[ST_COUNT] = {
     /* Purge walks ids in windows (?3..?4), one short transaction each, so
      * that it never holds the write lock for long. */
     [ST_ID_RANGE] = "SELECT MIN(id), MAX(id) FROM sitq_tasks",
+    [ST_ID_AFTER] = "SELECT MIN(id) FROM sitq_tasks WHERE id > ?1",
     [ST_PURGE_DEPS] = "DELETE FROM sitq_deps WHERE task_id IN (SELECT id FROM sitq_tasks "
                       "WHERE id BETWEEN ?3 AND ?4 AND queue = ?1 AND state IN (4, 5, 6) "
                       "AND finished_at_us < ?2)",

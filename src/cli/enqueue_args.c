@@ -1,0 +1,149 @@
+/*
+ * enqueue_args.c - parsing the command line of `sitq enqueue`.
+ */
+#include "enqueue_args.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "args.h"
+#include "cli.h"
+#include "common_opts.h"
+#include "diag.h"
+#include "store_opts.h"
+
+const char ENQUEUE_USAGE[] =
+    "usage: sitq enqueue DB [options] -- COMMAND [ARG...]\n"
+    "\n"
+    "Enqueue a task that runs COMMAND with its arguments (no shell is involved;\n"
+    "use `-- sh -c '...'` for shell syntax) and print its id.\n"
+    "\n"
+    "  -q, --queue NAME      queue (default \"default\")\n"
+    "  -p, --priority N      higher runs first, -2147483648..2147483647 (default 0)\n"
+    "  -d, --delay S         run not before S seconds from now (default 0)\n"
+    "  -a, --after ID        run only after task ID succeeded (repeatable)\n"
+    "  -r, --retries N       retries after a failed first attempt, 0..1000000 (default 0)\n"
+    "      --backoff S       delay before the first retry, doubling each retry (default 1)\n"
+    "      --backoff-cap S   longest delay between retries (default 3600)\n"
+    "  -t, --timeout S       kill the command after S seconds (default: no limit)\n"
+    "  -u, --unique KEY      while an unfinished task of the queue has KEY, print its id\n"
+    "                        instead of adding a new task\n"
+    "  -j, --json            print {\"id\": N}\n"
+    STORE_USAGE
+    "  -h, --help            show this help\n";
+
+/** Append an --after id; returns 0 or -1 (out of memory, message printed). */
+static int add_after(const char *cmd, enqueue_args *a, sitq_task_id id)
+{
+    sitq_task_id *p = realloc(a->after, (a->n_after + 1) * sizeof *p);
+    if (p == NULL) {
+        cli_errorf(cmd, "out of memory");
+        return -1;
+    }
+    p[a->n_after++] = id;
+    a->after = p;
+    return 0;
+}
+
+int enqueue_args_parse(int argc, char **argv, enqueue_args *a)
+{
+    const char *cmd = argv[0];
+    memset(a, 0, sizeof *a);
+    a->queue = SITQ_DEFAULT_QUEUE;
+    sitq_task_options_init(&a->opts);
+    sitq_sqlite_options_init(&a->store);
+    static const struct option opts[] = {
+        {"queue", required_argument, NULL, 'q'},
+        {"priority", required_argument, NULL, 'p'},
+        {"delay", required_argument, NULL, 'd'},
+        {"after", required_argument, NULL, 'a'},
+        {"retries", required_argument, NULL, 'r'},
+        {"backoff", required_argument, NULL, 'b'},
+        {"backoff-cap", required_argument, NULL, 'c'},
+        {"timeout", required_argument, NULL, 't'},
+        {"unique", required_argument, NULL, 'u'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        STORE_OPTIONS,
+        {NULL, 0, NULL, 0},
+    };
+    int64_t v = 0;
+    sitq_task_id id = 0;
+    optind = 0;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":q:p:d:a:r:t:u:jh", opts, NULL)) != -1) {
+        int st = store_opt_parse(cmd, c, optarg, &a->store);
+        if (st < 0)
+            return CLI_EXIT_USAGE;
+        if (st > 0)
+            continue;
+        switch (c) {
+        case 'h':
+            return print_usage(ENQUEUE_USAGE);
+        case 'q':
+            if (arg_parse_queue(cmd, optarg, &a->queue) != 0)
+                return CLI_EXIT_USAGE;
+            break;
+        case 'p':
+            if (arg_parse_i64(cmd, "--priority", optarg, INT32_MIN, INT32_MAX, &v) != 0)
+                return CLI_EXIT_USAGE;
+            a->opts.priority = (int32_t)v;
+            break;
+        case 'd':
+            if (arg_parse_double(cmd, "--delay", optarg, 0.0, SITQ_SECONDS_MAX,
+                                 &a->opts.delay_s) != 0)
+                return CLI_EXIT_USAGE;
+            break;
+        case 'a':
+            if (arg_parse_id(cmd, "--after ID", optarg, &id) != 0)
+                return CLI_EXIT_USAGE;
+            if (add_after(cmd, a, id) != 0)
+                return CLI_EXIT_FAILURE;
+            break;
+        case 'r':
+            if (arg_parse_i64(cmd, "--retries", optarg, 0, 1000000, &v) != 0)
+                return CLI_EXIT_USAGE;
+            a->opts.max_retries = (int32_t)v;
+            break;
+        case 'b':
+            if (arg_parse_double(cmd, "--backoff", optarg, 0.0, SITQ_SECONDS_MAX,
+                                 &a->opts.backoff_base_s) != 0)
+                return CLI_EXIT_USAGE;
+            break;
+        case 'c':
+            if (arg_parse_double(cmd, "--backoff-cap", optarg, 0.0, SITQ_SECONDS_MAX,
+                                 &a->opts.backoff_cap_s) != 0)
+                return CLI_EXIT_USAGE;
+            break;
+        case 't':
+            if (arg_parse_double(cmd, "--timeout", optarg, 0.0, SITQ_SECONDS_MAX,
+                                 &a->opts.timeout_s) != 0)
+                return CLI_EXIT_USAGE;
+            break;
+        case 'u':
+            if (arg_parse_name(cmd, "--unique", optarg, &a->opts.unique_key) != 0)
+                return CLI_EXIT_USAGE;
+            break;
+        case 'j':
+            a->json = 1;
+            break;
+        default:
+            arg_report_getopt(cmd, c, argv);
+            if (c == '?')
+                fprintf(stderr, "  (options of COMMAND go after '--': "
+                                "sitq enqueue DB -- COMMAND ARG...)\n");
+            return CLI_EXIT_USAGE;
+        }
+    }
+    if (arg_check_positionals(cmd, argc, argv, 2, -1, "DB -- COMMAND [ARG...]") != 0)
+        return CLI_EXIT_USAGE;
+    if (argv[optind + 1][0] == '\0') {
+        cli_errorf(cmd, "COMMAND must not be empty");
+        return CLI_EXIT_USAGE;
+    }
+    return -1;
+}
+

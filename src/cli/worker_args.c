@@ -1,0 +1,159 @@
+/*
+ * worker_args.c - parsing the command line of `sitq worker`.
+ */
+#include "worker_args.h"
+
+#include <getopt.h>
+#include <string.h>
+
+#include "args.h"
+#include "cli.h"
+#include "common_opts.h"
+#include "store_opts.h"
+
+const char WORKER_USAGE[] =
+    "usage: sitq worker DB [options]\n"
+    "\n"
+    "Run shell tasks of a queue until SIGTERM or SIGINT. On the first signal the\n"
+    "worker claims nothing more, lets running commands finish (up to\n"
+    "--stop-timeout, then they are killed) and exits; a second signal kills\n"
+    "running commands at once.\n"
+    "\n"
+    "  -q, --queue NAME        queue (default \"default\")\n"
+    "  -c, --concurrency N     commands run at once, 1..1024 (default 1)\n"
+    "      --lease S           lease duration, 0.05..604800 seconds (default 30)\n"
+    "      --poll S            how often to look for new tasks, 0.0001..3600 seconds\n"
+    "                          (default 0.05)\n"
+    "      --worker-id ID      worker id (default host:pid:start-time:n)\n"
+    "      --max-tasks N       stop after N finished attempts (default: no limit)\n"
+    "      --stop-timeout S    at shutdown, wait S seconds for running commands\n"
+    "                          before killing them (default 60)\n"
+    "      --kill-grace S      SIGTERM to SIGKILL delay when killing a command's\n"
+    "                          process group, 0..3599 seconds (default 5)\n"
+    "      --quiet             no log lines on stderr\n"
+    "      --env-clear         run commands with an empty environment (default:\n"
+    "                          the worker's whole environment)\n"
+    "      --env NAME=VALUE    set NAME for commands (repeatable); --env NAME passes\n"
+    "                          the worker's own value of NAME\n"
+    "      --env-file FILE     set the NAME=VALUE lines of FILE for commands ('#'\n"
+    "                          comments; values taken literally)\n"
+    STORE_USAGE
+    "  -h, --help              show this help\n"
+    "\n"
+    "Anyone who can write DB runs any command as this worker's user: see\n"
+    "docs/security.md.\n"
+    "\n"
+    "Exit code: 0 after a graceful stop, 1 when running commands had to be\n"
+    "killed at shutdown or the worker failed, 2 usage, 3 storage error.\n";
+
+/* A timed-out command's attempt is recorded this long after its SIGKILL. */
+#define TIMEOUT_GRACE_MARGIN_S 1.0
+/* The library's largest timeout grace less that margin, so that every
+ * --kill-grace the parser takes is one the worker takes. */
+#define KILL_GRACE_MAX_S (SITQ_TIMEOUT_GRACE_MAX_S - TIMEOUT_GRACE_MARGIN_S)
+
+int worker_args_parse(int argc, char **argv, worker_args *a)
+{
+    const char *cmd = argv[0];
+    memset(a, 0, sizeof *a);
+    a->queue = SITQ_DEFAULT_QUEUE;
+    a->stop_timeout_s = 60.0;
+    a->kill_grace_s = 5.0;
+    sitq_worker_options_init(&a->wopts);
+    sitq_sqlite_options_init(&a->store);
+    worker_env_init(&a->env);
+    static const struct option opts[] = {
+        {"queue", required_argument, NULL, 'q'},
+        {"concurrency", required_argument, NULL, 'c'},
+        {"lease", required_argument, NULL, 'l'},
+        {"poll", required_argument, NULL, 'P'},
+        {"worker-id", required_argument, NULL, 'w'},
+        {"max-tasks", required_argument, NULL, 'm'},
+        {"stop-timeout", required_argument, NULL, 's'},
+        {"kill-grace", required_argument, NULL, 'g'},
+        {"quiet", no_argument, NULL, 'Q'},
+        {"help", no_argument, NULL, 'h'},
+        {"env-clear", no_argument, NULL, 'C'},
+        {"env", required_argument, NULL, 'e'},
+        {"env-file", required_argument, NULL, 'F'},
+        STORE_OPTIONS,
+        {NULL, 0, NULL, 0},
+    };
+    optind = 0;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":q:c:h", opts, NULL)) != -1) {
+        int st = store_opt_parse(cmd, c, optarg, &a->store);
+        if (st < 0)
+            return CLI_EXIT_USAGE;
+        if (st > 0)
+            continue;
+        switch (c) {
+        case 'h':
+            return print_usage(WORKER_USAGE);
+        case 'q':
+            if (arg_parse_queue(cmd, optarg, &a->queue) != 0)
+                return CLI_EXIT_USAGE;
+            break;
+        case 'c':
+            if (arg_parse_int(cmd, "--concurrency", optarg, 1, SITQ_CONCURRENCY_MAX, &a->wopts.concurrency) != 0)
+                return CLI_EXIT_USAGE;
+            break;
+        case 'l':
+            if (arg_parse_double(cmd, "--lease", optarg, SITQ_LEASE_MIN_S, SITQ_LEASE_MAX_S,
+                                 &a->wopts.lease_s) != 0)
+                return CLI_EXIT_USAGE;
+            break;
+        case 'P':
+            if (arg_parse_double(cmd, "--poll", optarg, SITQ_POLL_MIN_S, SITQ_POLL_MAX_S,
+                                 &a->wopts.poll_interval_s) != 0)
+                return CLI_EXIT_USAGE;
+            break;
+        case 'w':
+            if (arg_parse_name(cmd, "--worker-id", optarg, &a->wopts.worker_id) != 0)
+                return CLI_EXIT_USAGE;
+            break;
+        case 'm':
+            if (arg_parse_i64(cmd, "--max-tasks", optarg, 1, INT64_MAX, &a->max_tasks) != 0)
+                return CLI_EXIT_USAGE;
+            break;
+        case 's':
+            if (arg_parse_double(cmd, "--stop-timeout", optarg, 0.0, SITQ_SECONDS_MAX,
+                                 &a->stop_timeout_s) != 0)
+                return CLI_EXIT_USAGE;
+            break;
+        case 'g':
+            if (arg_parse_double(cmd, "--kill-grace", optarg, 0.0, KILL_GRACE_MAX_S,
+                                 &a->kill_grace_s) != 0)
+                return CLI_EXIT_USAGE;
+            break;
+        case 'Q':
+            a->quiet = 1;
+            break;
+        case 'C':
+            worker_env_clear(&a->env);
+            break;
+        case 'e':
+            if (worker_env_add(&a->env, cmd, optarg) != 0)
+                return CLI_EXIT_USAGE;
+            break;
+        case 'F':
+            if (worker_env_add_file(&a->env, cmd, optarg) != 0)
+                return CLI_EXIT_USAGE;
+            break;
+        default:
+            arg_report_getopt(cmd, c, argv);
+            return CLI_EXIT_USAGE;
+        }
+    }
+    if (arg_check_positionals(cmd, argc, argv, 1, 1, "DB") != 0)
+        return CLI_EXIT_USAGE;
+    a->db = argv[optind];
+    /* Claim no more than we may run under --max-tasks; else as many again. */
+    a->wopts.prefetch = a->max_tasks > 0 ? 0 : a->wopts.concurrency;
+    /* A timed-out command gets SIGTERM, then SIGKILL after the kill grace:
+     * record the timeout (and allow a retry) only after that. */
+    a->wopts.timeout_grace_s = a->kill_grace_s + TIMEOUT_GRACE_MARGIN_S;
+    return -1;
+}
+

@@ -1,0 +1,39 @@
+/*
+ * worker_args.h - the command line of `sitq worker`: its usage text, its
+ * options and their parsing (no side effects beyond messages).
+ */
+#ifndef SITQ_CLI_WORKER_ARGS_H
+#define SITQ_CLI_WORKER_ARGS_H
+
+#include <stdint.h>
+
+#include "sitq.h"
+#include "worker_env.h"
+
+/** Usage text of `sitq worker` (printed by --help). */
+extern const char WORKER_USAGE[];
+
+/** Parsed worker options. */
+typedef struct worker_args {
+    const char *queue;
+    sitq_worker_options wopts;
+    int64_t max_tasks;
+    double stop_timeout_s;
+    double kill_grace_s;
+    int quiet;
+    const char *db;
+    sitq_sqlite_options store; /* --mode, --allow-foreign, --busy-timeout */
+    worker_env env;            /* the commands' environment; worker_env_free it */
+} worker_args;
+
+/**
+ * Fill *a with the defaults, then parse argv (argv[0] = "worker") into it.
+ * Pointers in *a point into argv; a->env owns memory: release it with
+ * worker_env_free whatever the result. Returns -1 when the worker should run,
+ * otherwise the exit code to return at once (0 after --help,
+ * CLI_EXIT_USAGE after a message naming the bad argument).
+ * Not thread-safe (getopt_long state).
+ */
+int worker_args_parse(int argc, char **argv, worker_args *a);
+
+#endif /* SITQ_CLI_WORKER_ARGS_H */

@@ -1,0 +1,34 @@
+/* completion_hook.c - the optional per-worker function told, after each
+ * commit, whether every attempt outcome was applied or dropped (lease lost).
+ * A handler returns before its outcome is committed, so only the dispatcher
+ * knows; logs that say "succeeded" for a dropped outcome would mislead. */
+#include "worker_internal.h"
+
+sitq_code sitq_worker_on_completion(sitq_worker *w, sitq_completion_fn fn, void *user_data,
+                                    sitq_error *err) {
+    if (!w) return sitq_fail(err, SITQ_EINVAL, "worker must not be NULL");
+    pthread_mutex_lock(&w->mu);
+    int started = w->started;
+    if (!started) {
+        w->on_completion = fn;
+        w->on_completion_data = user_data;
+    }
+    pthread_mutex_unlock(&w->mu);
+    if (started)
+        return sitq_fail(err, SITQ_ESTATE, "set the completion function before sitq_worker_start");
+    return sitq_ok(err);
+}
+
+void sitq_worker_report_completions(sitq_worker *w, const sitq_completion *comps, size_t n) {
+    /* Set only before start, and start publishes it to the dispatcher. */
+    if (!w->on_completion) return;
+    for (size_t i = 0; i < n; i++) {
+        sitq_completion_info info = {
+            .id = comps[i].id,
+            .succeeded = comps[i].ok ? 1 : 0,
+            .applied = comps[i].applied ? 1 : 0,
+            .error = comps[i].ok ? NULL : comps[i].error,
+        };
+        w->on_completion(&info, w->on_completion_data);
+    }
+}

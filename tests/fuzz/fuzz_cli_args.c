@@ -1,0 +1,95 @@
+/*
+ * fuzz_cli_args.c - libFuzzer target: the command line parsers of the sitq
+ * program (common options, enqueue, worker, and the number grammar).
+ *
+ * Input: one selector byte, then NUL-separated arguments. Run with
+ * -close_fd_mask=3: the parsers print messages and usage texts.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "args.h"
+#include "common_opts.h"
+#include "enqueue_args.h"
+#include "term_escape.h"
+#include "worker_args.h"
+
+#define MAX_ARGS 64
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 1)
+        return 0;
+    unsigned sel = data[0];
+    /* A private NUL-terminated copy: argv strings point into it. */
+    char *buf = malloc(size);
+    if (buf == NULL)
+        return 0;
+    memcpy(buf, data + 1, size - 1);
+    buf[size - 1] = '\0';
+    static const char *const names[] = {"list", "enqueue", "worker", "show"};
+    char *argv[MAX_ARGS + 2];
+    int argc = 0;
+    argv[argc++] = (char *)names[sel % 4];
+    for (size_t i = 0; i < size - 1 && argc <= MAX_ARGS;) {
+        argv[argc++] = buf + i;
+        i += strlen(buf + i) + 1;
+    }
+    argv[argc] = NULL;
+
+    switch (sel % 4) {
+    case 0: {
+        common_opts o;
+        (void)common_opts_parse(argc, argv, COPT_STATUS | COPT_LIMIT | COPT_TIMEOUT |
+                                               COPT_OLDER_THAN | COPT_VALUE,
+                                0, "usage\n", &o);
+        break;
+    }
+    case 1: {
+        enqueue_args a;
+        (void)enqueue_args_parse(argc, argv, &a);
+        free(a.after);
+        break;
+    }
+    case 2: {
+        worker_args a;
+        int rc = worker_args_parse(argc, argv, &a);
+        /* What the parser accepts, the library must accept too. */
+        if (rc < 0) {
+            if (!(a.wopts.lease_s >= SITQ_LEASE_MIN_S && a.wopts.lease_s <= SITQ_LEASE_MAX_S) ||
+                !(a.wopts.timeout_grace_s >= 0 &&
+                  a.wopts.timeout_grace_s <= SITQ_TIMEOUT_GRACE_MAX_S) ||
+                !(a.wopts.poll_interval_s >= SITQ_POLL_MIN_S &&
+                  a.wopts.poll_interval_s <= SITQ_POLL_MAX_S))
+                abort();
+        }
+        break;
+    }
+    default: {
+        common_opts o;
+        (void)common_opts_parse(argc, argv, COPT_VALUE | COPT_TIMEOUT, 1, "usage\n", &o);
+        break;
+    }
+    }
+    /* The number grammar on its own: whatever it accepts, strtod reads whole. */
+    const char *first = argc > 1 ? argv[1] : "";
+    if (arg_number_syntax_ok(first, 1)) {
+        char *end = NULL;
+        (void)strtod(first, &end);
+        if (*end != '\0')
+            abort();
+    }
+    double d = 0;
+    int64_t v = 0;
+    sitq_task_id id = 0;
+    (void)arg_parse_double("fuzz", "--x", first, 0.0, SITQ_SECONDS_MAX, &d);
+    (void)arg_parse_i64("fuzz", "--x", first, INT64_MIN, INT64_MAX, &v);
+    if (arg_parse_id("fuzz", "ID", first, &id) == 0 && id < 1)
+        abort();
+    free(buf);
+    return 0;
+}
