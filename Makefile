@@ -37,22 +37,26 @@ test: test-plain test-asan test-tsan test-fuzz
 	@echo "make test: all suites passed (plain, ASan+UBSan, TSan, fuzz)"
 
 test-plain: build
-	cd build && ctest --output-on-failure -j$(JOBS)
+	@t0=$$(date +%s); cd build && ctest --output-on-failure -j$(JOBS) && \
+	  echo "test-plain: passed in $$(( $$(date +%s) - t0 )) s"
 
 # Every C suite under AddressSanitizer and UndefinedBehaviorSanitizer (the
 # Python binding is tested in the plain build only).
 test-asan: build-asan
-	cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ctest --output-on-failure -j$(JOBS) -LE python
+	@t0=$$(date +%s); cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --output-on-failure -j$(JOBS) -LE python && \
+	  echo "test-asan: passed in $$(( $$(date +%s) - t0 )) s"
 
 # The concurrent tests (threads, processes, the worker command) under ThreadSanitizer.
 test-tsan: build-tsan
-	cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
-	  ctest --output-on-failure -j$(JOBS) -L "concurrent|cli"
+	@t0=$$(date +%s); cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+	  ctest --output-on-failure -j$(JOBS) -L "concurrent|cli" && \
+	  echo "test-tsan: passed in $$(( $$(date +%s) - t0 )) s"
 
 # Each fuzz target briefly (SITQ_FUZZ_SMOKE_TIME, 5 s) over its seed corpus.
 test-fuzz: build-fuzz
-	cd build-fuzz && ctest --output-on-failure -j$(JOBS) -L fuzz
+	@t0=$$(date +%s); cd build-fuzz && ctest --output-on-failure -j$(JOBS) -L fuzz && \
+	  echo "test-fuzz: passed in $$(( $$(date +%s) - t0 )) s"
 
 # Each fuzz target for FUZZ_TIME seconds (default 300), one after another;
 # a reproducer of any failure is left in build-fuzz/artifacts/.

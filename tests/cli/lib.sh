@@ -3,12 +3,15 @@
 #   SITQ     absolute path of the binary
 #   TMP      private temporary directory (removed on exit)
 #   DB       a database path inside TMP
+#   PY       the Python the project installs (Debian's; starts fast and has no
+#            per-user shims), for the JSON checks
 
 if [ $# -lt 1 ] || [ ! -x "$1" ]; then
     echo "usage: $0 PATH_TO_SITQ" >&2
     exit 2
 fi
 SITQ=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+PY=/usr/bin/python3
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/sitq-cli-test.XXXXXX")
 DB=$TMP/q.db
 WORKER_PID=
@@ -57,7 +60,7 @@ assert_contains() {
 # jget EXPR: read JSON on stdin, print the Python expression EXPR over it (d).
 # Strings print raw, None prints "null", booleans "true"/"false".
 jget() {
-    python3 -c '
+    "$PY" -c '
 import json, sys
 d = json.load(sys.stdin)
 v = eval(sys.argv[1], {"d": d})

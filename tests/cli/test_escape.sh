@@ -15,7 +15,7 @@ EVIL="${ESC}]0;owned${BEL} ${ESC}[2J${CSI8}31m${BAD} café"
 # assert_clean FILE WHAT: FILE is valid UTF-8 without control characters
 # other than newline and tab, DEL or C1 controls.
 assert_clean() {
-    python3 - "$1" "$2" <<'PY' || fail "$2 printed raw control characters or invalid UTF-8"
+    "$PY" - "$1" "$2" <<'PY' || fail "$2 printed raw control characters or invalid UTF-8"
 import re, sys
 data = open(sys.argv[1], "rb").read()
 text = data.decode("utf-8")  # raises on invalid UTF-8
@@ -68,7 +68,7 @@ assert_clean "$TMP/stats" "stats"
 # JSON escapes everything and keeps the exact text (invalid UTF-8 as base64).
 "$SITQ" show "$DB" "$ok" --json >"$TMP/json"
 assert_clean "$TMP/json" "show --json"
-python3 - "$TMP/json" "$EVIL" <<'PY' || fail "show --json changed the command"
+"$PY" - "$TMP/json" "$EVIL" <<'PY' || fail "show --json changed the command"
 import base64, json, os, sys
 d = json.load(open(sys.argv[1]))
 want = os.fsencode(sys.argv[2])
