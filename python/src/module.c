@@ -190,9 +190,11 @@ void sitqpy_untrack_worker(PyObject *worker)
 
 PyDoc_STRVAR(shutdown_doc,
 "_shutdown()\n--\n\n"
-"Stop every running worker (gracefully, waiting for running tasks) and\n"
-"refuse to run further Python tasks. Registered with atexit by the sitq\n"
-"package so that worker threads never call into a finalising interpreter.");
+"Stop every running worker as Worker.stop() does (running tasks finish;\n"
+"tasks stuck past their timeout are abandoned after the grace) and refuse\n"
+"to run further Python tasks. Ctrl-C while it waits abandons the running\n"
+"tasks of every worker. Registered with atexit by the sitq package so that\n"
+"worker threads never call into a finalising interpreter.");
 
 static PyObject *mod_shutdown(PyObject *self, PyObject *noargs)
 {
@@ -201,10 +203,23 @@ static PyObject *mod_shutdown(PyObject *self, PyObject *noargs)
     PyObject *list = PySequence_List(running_workers);
     if (!list)
         return NULL;
+    int interrupted = 0;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(list); i++) {
-        PyObject *r = PyObject_CallMethod(PyList_GET_ITEM(list, i), "stop", NULL);
-        if (!r)
-            PyErr_WriteUnraisable(PyList_GET_ITEM(list, i));
+        PyObject *w = PyList_GET_ITEM(list, i);
+        if (interrupted) {
+            sitqpy_worker_abandon(w);
+            continue;
+        }
+        PyObject *r = PyObject_CallMethod(w, "stop", NULL);
+        if (!r && PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) {
+            /* the user does not want to wait: abandon the others too */
+            PyErr_Clear();
+            interrupted = 1;
+            PySys_WriteStderr("sitq: interrupted while stopping workers at exit; their "
+                              "running tasks were abandoned (recorded as failed)\n");
+        } else if (!r) {
+            PyErr_WriteUnraisable(w);
+        }
         Py_XDECREF(r);
     }
     Py_DECREF(list);

@@ -120,6 +120,9 @@ PyObject *sitqpy_invalid(const char *fmt, ...);
 /* Running workers (strong refs) so they survive until stop() / exit. */
 int sitqpy_track_worker(PyObject *worker);
 void sitqpy_untrack_worker(PyObject *worker);
+/* Stop a Worker at once, abandoning its running tasks (recorded as failed),
+ * and untrack it. GIL held; releases it while stopping. */
+void sitqpy_worker_abandon(PyObject *worker);
 
 /* __reduce__/__reduce_ex__ raising TypeError: sitq objects hold live
  * connections and threads, so a pickled bound method of an object that

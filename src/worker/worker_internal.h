@@ -28,6 +28,8 @@ struct sitq_task_ctx {
     double progress;      /* under w->mu; < 0 unknown */
     int64_t deadline_mono_us; /* 0 = no timeout */
     int in_executor;      /* counted in n_exec_running */
+    pthread_t thread;     /* the handler thread running it (in_executor) */
+    int detached;         /* under w->mu: a stop left its stuck thread behind */
     void *value;
     size_t value_len;
     size_t result_too_big; /* bytes of a refused oversized result, or 0 */
@@ -72,6 +74,9 @@ struct sitq_worker {
     int64_t done_since_us;       /* monotonic time of the oldest pending completion */
     int claim_wake_sent;         /* an executor already asked for a batch claim */
     int n_stuck;                 /* handler threads still in a timed-out handler */
+    int abandon_running;         /* a bounded shutdown: record running tasks failed now */
+    int refs;                    /* under mu: the owner + handler threads left behind */
+    int n_ctx_writes;            /* under mu: handler heartbeats writing the database */
 };
 
 /* ctx.c */
