@@ -4,10 +4,12 @@ Worker's deallocation, and `python -m sitq worker` after signals all end in
 bounded time. Each case runs in a child interpreter with a deadline; the
 deadline only detects a hang, nothing is timed."""
 import os
+import queue as queue_module
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import pytest
@@ -133,11 +135,18 @@ def cli_worker(db_path):
 
 
 def read_until(proc, word):
-    """Read the worker's log until a line contains word (fails if it exits first)."""
+    """Read the worker's log until a line contains word (fails if it exits
+    first or logs nothing more before the deadline)."""
+    lines = queue_module.Queue()
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout],
+                              daemon=True)
+    reader.start()
     out = []
     while not out or word not in out[-1]:
-        out.append(proc.stdout.readline())
-        assert out[-1], "the worker exited before logging %r: %s" % (word, "".join(out))
+        try:
+            out.append(lines.get(timeout=HANG_DEADLINE))
+        except queue_module.Empty:
+            raise AssertionError("the worker never logged %r: %s" % (word, "".join(out)))
     return "".join(out)
 
 
@@ -176,8 +185,7 @@ def test_cli_worker_second_signal_exits_at_once(queue, tmp_path, cli_worker, fir
     # log says so before the second signal is sent.
     read_until(w, "stopping")
     w.send_signal(second)
-    out, _ = w.communicate(timeout=HANG_DEADLINE)
-    assert w.returncode == -second, out
+    assert w.wait(timeout=HANG_DEADLINE) == -second
     # The attempt was counted at claim; the task stays with its lease, which
     # lapses like that of a killed worker.
     assert queue.get_task_status(tid) == "running"
