@@ -194,6 +194,8 @@ typedef int64_t sitq_task_id;
 
 /** Name used when a queue name is NULL. */
 #define SITQ_DEFAULT_QUEUE "default"
+/** Longest delay, timeout or backoff sitq accepts, in seconds (100 years). */
+#define SITQ_SECONDS_MAX 3155760000.0
 /** Longest queue name, function name, unique key or worker id, in bytes. */
 #define SITQ_NAME_MAX 255
 /**

@@ -8,6 +8,7 @@
 #include <datetime.h>
 #include <math.h>
 #include <stdarg.h>
+#include <string.h>
 
 PyObject *sitqpy_pickle_dumps;
 PyObject *sitqpy_pickle_loads;
@@ -89,8 +90,54 @@ int sitqpy_seconds_arg(PyObject *obj, const char *what, double dflt, int allow_n
     double v = PyFloat_AsDouble(obj);
     if (v == -1.0 && PyErr_Occurred())
         return -1;
-    if (!isfinite(v) || v < 0) {
-        sitqpy_invalid("%s must be a finite number of seconds >= 0, got %g", what, v);
+    if (!isfinite(v) || v < 0 || v > SITQ_SECONDS_MAX) {
+        sitqpy_invalid("%s must be a finite number of seconds 0..%.0f (100 years), got %g", what,
+                       SITQ_SECONDS_MAX, v);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+const char *sitqpy_utf8_arg(PyObject *obj, const char *what, Py_ssize_t *len)
+{
+    Py_ssize_t n = 0;
+    const char *s = PyUnicode_AsUTF8AndSize(obj, &n);
+    if (!s) {
+        if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError))
+            return NULL;
+        PyErr_Clear();
+        PyObject *r = PyObject_ASCII(obj);
+        const char *shown = r ? PyUnicode_AsUTF8(r) : NULL;
+        sitqpy_invalid("%s must be text that UTF-8 can encode (no lone surrogates), got %.200s",
+                       what, shown ? shown : "?");
+        Py_XDECREF(r);
+        return NULL;
+    }
+    if (len)
+        *len = n;
+    return s;
+}
+
+int sitqpy_int_arg(PyObject *obj, const char *what, long lo, long hi, long *out)
+{
+    if (!PyLong_Check(obj) || PyBool_Check(obj)) {
+        sitqpy_invalid("%s must be an int %ld..%ld, got %.100s", what, lo, hi,
+                       Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    int overflow = 0;
+    long v = PyLong_AsLongAndOverflow(obj, &overflow);
+    if (v == -1 && PyErr_Occurred())
+        return -1;
+    if (overflow || v < lo || v > hi) {
+        PyObject *r = PyObject_Repr(obj);
+        const char *shown = r ? PyUnicode_AsUTF8(r) : NULL;
+        if (!shown)
+            PyErr_Clear();
+        sitqpy_invalid("%s must be %ld..%ld, got %.60s%s", what, lo, hi, shown ? shown : "?",
+                       shown && strlen(shown) > 60 ? "..." : "");
+        Py_XDECREF(r);
         return -1;
     }
     *out = v;
@@ -163,8 +210,10 @@ int sitqpy_eta_arg(PyObject *obj, sitq_time_us *out)
                        Py_TYPE(obj)->tp_name);
         return -1;
     }
-    if (!isfinite(secs) || secs <= 0 || secs > 9.0e12) {
-        sitqpy_invalid("eta must be a time after 1970-01-01, got %g seconds", secs);
+    /* Up to the end of year 9999, so that Result.eta is a datetime again. */
+    if (!isfinite(secs) || secs <= 0 || secs >= 253402300800.0) {
+        sitqpy_invalid("eta must be a time from 1970 to 9999 (Unix seconds 0..253402300800), "
+                       "got %g seconds", secs);
         return -1;
     }
     *out = (sitq_time_us)llround(secs * 1e6);

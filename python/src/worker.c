@@ -33,7 +33,7 @@ static int worker_init(SitqWorkerObject *self, PyObject *args, PyObject *kwds)
             return -1;
         }
         Py_ssize_t n;
-        opts.worker_id = PyUnicode_AsUTF8AndSize(wid, &n);
+        opts.worker_id = sitqpy_utf8_arg(wid, "worker_id", &n);
         if (!opts.worker_id)
             return -1;
         if (n == 0 || n > SITQ_NAME_MAX || (size_t)n != strlen(opts.worker_id)) {
@@ -80,12 +80,13 @@ static int worker_init(SitqWorkerObject *self, PyObject *args, PyObject *kwds)
         sitqpy_seconds_arg(hb, "heartbeat_interval", opts.heartbeat_interval_s, 1,
                            &opts.heartbeat_interval_s) < 0)
         return -1;
-    if (opts.lease_s <= 0) {
-        sitqpy_invalid("lease must be > 0 seconds, got %g", opts.lease_s);
+    /* The library's ranges, checked here to name the Python arguments. */
+    if (!(opts.lease_s >= 0.05 && opts.lease_s <= 604800)) {
+        sitqpy_invalid("lease must be 0.05..604800 seconds (7 days), got %g", opts.lease_s);
         return -1;
     }
-    if (opts.poll_interval_s <= 0) {
-        sitqpy_invalid("poll_interval must be > 0 seconds, got %g", opts.poll_interval_s);
+    if (!(opts.poll_interval_s >= 0.0001 && opts.poll_interval_s <= 3600)) {
+        sitqpy_invalid("poll_interval must be 0.0001..3600 seconds, got %g", opts.poll_interval_s);
         return -1;
     }
     if (hb != Py_None && !(opts.heartbeat_interval_s > 0 && opts.heartbeat_interval_s < opts.lease_s)) {

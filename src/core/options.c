@@ -34,7 +34,7 @@ void sitq_worker_options_init(sitq_worker_options *opts) {
 }
 
 /* Longest time sitq accepts for delays, timeouts and backoff: 100 years. */
-#define MAX_SECONDS (100.0 * 365.25 * 86400.0)
+#define MAX_SECONDS SITQ_SECONDS_MAX
 
 sitq_code sitq_task_options_check(const sitq_task_options *o, const char *what,
                                   sitq_error *err) {
