@@ -546,7 +546,8 @@ sitq_code sitq_ctx_begin(sitq_task_ctx *ctx);
  * Report progress (fraction 0..1, or < 0 for "unknown") and renew the lease
  * now. Handlers of long tasks may call it; the worker also renews leases on
  * its own every heartbeat interval, so calling it is optional.
- * Errors: SITQ_ELEASE (the lease was lost: stop working), SITQ_ESTORAGE.
+ * Errors: SITQ_ELEASE (the lease was lost, or the attempt was already
+ * recorded as timed out or abandoned: stop working), SITQ_ESTORAGE.
  */
 sitq_code sitq_ctx_heartbeat(sitq_task_ctx *ctx, double progress, sitq_error *err);
 
@@ -654,9 +655,19 @@ sitq_code sitq_worker_start(sitq_worker *worker, sitq_error *err);
  * their results, then join the threads. timeout_s (< 0: no limit) bounds the
  * wait for running tasks; when it passes, their cancel flags are set and
  * SITQ_ETIMEDOUT is returned with the threads still finishing in the
- * background (sitq_worker_free waits for them). A stopped worker can be
- * started again. Stopping a worker that is not running returns SITQ_OK.
- * Thread-safe against sitq_worker_start/stop on the same worker.
+ * background (sitq_worker_free waits for them; sitq_worker_shutdown bounds
+ * that wait). A stopped worker can be started again. Stopping a worker that
+ * is not running returns SITQ_OK.
+ *
+ * A handler still running a grace after its task's timeout has had its
+ * attempt recorded as failed; it does not hold the stop. Its thread cannot
+ * be interrupted, so it is abandoned (detached): it keeps running until the
+ * handler returns, then drops the outcome and ends without touching the
+ * queue or the backend (the worker's memory stays allocated until then,
+ * even after sitq_worker_free). Such a handler must not use the queue or
+ * backend, or user_data the caller frees, after sitq_worker_free returns;
+ * its sitq_ctx_* calls stay valid (sitq_ctx_heartbeat then returns
+ * SITQ_ELEASE). Thread-safe against sitq_worker_start/stop on the same worker.
  */
 sitq_code sitq_worker_stop(sitq_worker *worker, double timeout_s, sitq_error *err);
 
@@ -724,8 +735,26 @@ typedef struct sitq_worker_stats {
 void sitq_worker_get_stats(const sitq_worker *worker, sitq_worker_stats *out);
 
 /**
- * Stop (without a time limit) and free a worker. NULL is a no-op. Must not
- * race with other calls on the same worker.
+ * Stop within a bounded time: like sitq_worker_stop(worker, grace_s), then
+ * every task still running is recorded as failed ("abandoned: still running
+ * when worker W stopped", retried while retries remain, as after a timeout)
+ * and its handler thread is abandoned as described at sitq_worker_stop.
+ * Returns after grace_s (seconds, >= 0) plus one database transaction at
+ * most; if that transaction fails it is not retried and the tasks' leases
+ * lapse instead, to be recovered like those of a crashed worker. The worker
+ * can be started again. Use it before sitq_worker_free for a bounded free.
+ * Errors: SITQ_EINVAL (worker NULL, grace_s negative or NaN); a failed final
+ * transaction is counted in the worker's stats (errors), not returned.
+ * Thread-safe against sitq_worker_start/stop on the same worker.
+ */
+sitq_code sitq_worker_shutdown(sitq_worker *worker, double grace_s, sitq_error *err);
+
+/**
+ * Stop (without a time limit: running tasks finish, see sitq_worker_stop)
+ * and free a worker. NULL is a no-op. Handler threads abandoned by a stop
+ * keep the worker's memory until their handler returns; the caller may close
+ * the queue and backend as soon as this returns. Must not race with other
+ * calls on the same worker.
  */
 void sitq_worker_free(sitq_worker *worker);
 

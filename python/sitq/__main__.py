@@ -14,7 +14,12 @@ was kept in the memory of the enqueuing process (it could not be pickled)
 cannot run here: its task fails with an error that says so.
 
 Ctrl-C (SIGINT) or SIGTERM stops the workers gracefully: running tasks
-finish and their results are stored; exit status 0.
+finish and their results are stored; exit status 0. A task still running a
+grace after its timeout has its attempt recorded as failed and does not hold
+the stop (its thread cannot be interrupted and ends with the process). A
+second SIGINT or SIGTERM exits at once, killed by that signal: the attempts
+still running are recovered by other workers once their leases lapse, as if
+the process had crashed.
 
 While another process holds the database's lock, the worker says so on
 stderr and keeps retrying (its open and its transactions). Anyone who can
@@ -100,8 +105,17 @@ def _error(msg):
     print("sitq worker[%d]: %s" % (os.getpid(), msg), file=sys.stderr, flush=True)
 
 
-def _raise_interrupt(signum, frame):
-    raise KeyboardInterrupt
+def _stop_on_first_signal(args):
+    """Handler of the first SIGINT/SIGTERM: the next one takes the default
+    action (the process ends at once, even while the stop waits in C for a
+    task that never returns); this one stops gracefully."""
+    def handler(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        _log(args, "stopping (%s): waiting for running tasks; a second signal exits at once"
+             % signal.Signals(signum).name)
+        raise KeyboardInterrupt
+    return handler
 
 
 def _open_backend(args):
@@ -136,7 +150,9 @@ def _run_one(args):
     for d in reversed([os.getcwd()] + args.path):
         if d not in sys.path:
             sys.path.insert(0, d)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+    on_signal = _stop_on_first_signal(args)
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     try:
         backend = _open_backend(args)
     except KeyboardInterrupt:
@@ -157,10 +173,6 @@ def _run_one(args):
         pass
     finally:
         stop_reports.set()
-        # A second SIGTERM/SIGINT during the graceful stop is not an error:
-        # ignore it and let the running tasks finish and be recorded.
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
         worker.stop()
     _log(args, "stopped")
     return 0
@@ -190,16 +202,29 @@ def _run_pool(args):
         argv = list(child_argv)
         if args.worker_id is not None:
             argv += ["--worker-id", "%s-%d" % (args.worker_id, i)]
-        return subprocess.Popen(argv)
+        # Own process group: a Ctrl-C at the terminal reaches only this
+        # process, which forwards exactly one SIGTERM per signal it gets.
+        return subprocess.Popen(argv, process_group=0)
 
     stopping = []
+    children = []
 
     def on_signal(signum, frame):
         stopping.append(signum)
+        # First signal: graceful stop; second: the children exit at once.
+        for c in children:
+            if c.poll() is None:
+                try:
+                    c.send_signal(signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        if len(stopping) == 1:
+            _log(args, "stopping (%s): waiting for running tasks; a second signal exits at "
+                 "once" % signal.Signals(signum).name)
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    children = [spawn(i) for i in range(args.concurrency)]
+    children.extend(spawn(i) for i in range(args.concurrency))
     _log(args, "started %d worker processes: %s" % (
         len(children), " ".join(str(c.pid) for c in children)))
     try:
@@ -211,14 +236,14 @@ def _run_pool(args):
                     children[i] = spawn(i)
             time.sleep(0.1)
     finally:
-        for c in children:
-            if c.poll() is None:
-                try:
-                    c.send_signal(signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
+        if not stopping:  # an exception, not a signal: stop the children
+            on_signal(signal.SIGTERM, None)
         for c in children:
             c.wait()
+    if len(stopping) > 1:
+        # exit at once, by the signal, as a single worker process does
+        signal.signal(stopping[-1], signal.SIG_DFL)
+        os.kill(os.getpid(), stopping[-1])
     _log(args, "all worker processes stopped")
     return 0
 

@@ -27,7 +27,7 @@ static int parse_sync(PyObject *obj, sitq_sync_mode *out)
         return 0;
     }
     if (PyUnicode_Check(obj)) {
-        const char *s = PyUnicode_AsUTF8(obj);
+        const char *s = sitqpy_utf8_arg(obj, "synchronous", NULL);
         if (!s)
             return -1;
         static const char *names[] = {"off", "normal", "full", "extra"};
@@ -40,13 +40,9 @@ static int parse_sync(PyObject *obj, sitq_sync_mode *out)
         return -1;
     }
     if (PyLong_Check(obj) && !PyBool_Check(obj)) {
-        long v = PyLong_AsLong(obj);
-        if (v == -1 && PyErr_Occurred())
+        long v;
+        if (sitqpy_int_arg(obj, "synchronous (off, normal, full, extra)", 0, 3, &v) < 0)
             return -1;
-        if (v < 0 || v > 3) {
-            sitqpy_invalid("synchronous must be 0..3 (off, normal, full, extra), got %ld", v);
-            return -1;
-        }
         *out = (sitq_sync_mode)v;
         return 0;
     }
@@ -110,72 +106,62 @@ static int backend_init(SitqBackendObject *self, PyObject *args, PyObject *kwds)
                        Py_TYPE(path)->tp_name);
         return -1;
     }
-    PyObject *spath = NULL;
+    /* The file name's bytes in the filesystem encoding, as os.open uses:
+     * names that are not UTF-8 (surrogate-escaped in str) open the right
+     * file. bpath owns the bytes; spath is the str shown as .path. */
+    PyObject *spath = NULL, *bpath = NULL;
     if (PyBytes_Check(fspath)) {
-        spath = PyUnicode_DecodeFSDefault(PyBytes_AS_STRING(fspath));
-        Py_DECREF(fspath);
+        bpath = fspath;
+        spath = PyUnicode_DecodeFSDefaultAndSize(PyBytes_AS_STRING(bpath), PyBytes_GET_SIZE(bpath));
     } else {
         spath = fspath;
+        bpath = PyUnicode_EncodeFSDefault(spath);
+        if (!bpath && PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) {
+            PyErr_Clear();
+            PyObject *r = PyObject_ASCII(spath);
+            sitqpy_invalid("path must be a file name the filesystem encoding can encode (no "
+                           "lone surrogates), got %.200s", r ? PyUnicode_AsUTF8(r) : "?");
+            Py_XDECREF(r);
+        }
     }
-    if (!spath)
-        return -1;
-    Py_ssize_t cpath_len = 0;
-    const char *cpath = PyUnicode_AsUTF8AndSize(spath, &cpath_len);
-    if (!cpath) {
-        Py_DECREF(spath);
+    if (!spath || !bpath) {
+        Py_XDECREF(spath);
+        Py_XDECREF(bpath);
         return -1;
     }
-    if ((size_t)cpath_len != strlen(cpath)) {
+    const char *cpath = PyBytes_AS_STRING(bpath);
+    if ((size_t)PyBytes_GET_SIZE(bpath) != strlen(cpath)) {
         Py_DECREF(spath);
+        Py_DECREF(bpath);
         sitqpy_invalid("path must not contain NUL characters");
         return -1;
     }
     if (cpath[0] == '\0') {
         Py_DECREF(spath);
+        Py_DECREF(bpath);
         sitqpy_invalid("path must not be empty (use ':memory:' for an in-memory database)");
         return -1;
     }
 
     sitq_sqlite_options opts;
     sitq_sqlite_options_init(&opts);
-    if (pool != Py_None) {
-        if (!PyLong_Check(pool) || PyBool_Check(pool)) {
-            Py_DECREF(spath);
-            sitqpy_invalid("connection_pool_size must be an int 0..64 or None, got %.100s",
-                           Py_TYPE(pool)->tp_name);
-            return -1;
-        }
-        long v = PyLong_AsLong(pool);
-        if (v == -1 && PyErr_Occurred()) {
-            Py_DECREF(spath);
-            return -1;
-        }
-        if (v < 0 || v > 64) {
-            Py_DECREF(spath);
-            sitqpy_invalid("connection_pool_size must be 0..64 (read connections), got %ld", v);
-            return -1;
-        }
-        opts.reader_connections = (int)v;
-    }
-    int w = PyObject_IsTrue(wal);
-    if (w < 0) {
-        Py_DECREF(spath);
-        return -1;
-    }
-    opts.enable_wal = w;
-    if (parse_sync(sync, &opts.synchronous) < 0) {
-        Py_DECREF(spath);
-        return -1;
-    }
+    long pool_n = opts.reader_connections;
     double busy_s = opts.busy_timeout_ms / 1000.0;
-    if (sitqpy_seconds_arg(busy, "busy_timeout", busy_s, 1, &busy_s) < 0) {
-        Py_DECREF(spath);
-        return -1;
+    if ((pool != Py_None &&
+         sitqpy_int_arg(pool, "connection_pool_size (read connections)", 0, 64, &pool_n) < 0) ||
+        parse_sync(sync, &opts.synchronous) < 0 ||
+        sitqpy_seconds_arg(busy, "busy_timeout", busy_s, 1, &busy_s) < 0)
+        goto fail;
+    opts.reader_connections = (int)pool_n;
+    /* A flag, not any truthy object: enable_wal="no" would mean True. */
+    if (!PyBool_Check(wal)) {
+        sitqpy_invalid("enable_wal must be True or False, got %.100s", Py_TYPE(wal)->tp_name);
+        goto fail;
     }
+    opts.enable_wal = wal == Py_True;
     if (busy_s > 2147483.0) {
-        Py_DECREF(spath);
         sitqpy_invalid("busy_timeout must be at most 2147483 seconds, got %g", busy_s);
-        return -1;
+        goto fail;
     }
     opts.busy_timeout_ms = (int)(busy_s * 1000.0 + 0.5);
     if ((opts.allow_foreign = parse_flag(foreign, "allow_foreign")) < 0 ||
@@ -191,14 +177,19 @@ static int backend_init(SitqBackendObject *self, PyObject *args, PyObject *kwds)
     Py_BEGIN_ALLOW_THREADS
     rc = sitq_backend_open_sqlite(cpath, &opts, &b, &err);
     Py_END_ALLOW_THREADS
+    Py_DECREF(bpath);
+    bpath = NULL;
     if (rc != SITQ_OK) {
-        Py_DECREF(spath);
         sitqpy_raise(rc, &err);
-        return -1;
+        goto fail;
     }
     self->backend = b;
     Py_XSETREF(self->path, spath);
     return 0;
+fail:
+    Py_DECREF(spath);
+    Py_XDECREF(bpath);
+    return -1;
 }
 
 static void backend_dealloc(SitqBackendObject *self)
@@ -252,7 +243,8 @@ PyDoc_STRVAR(backend_doc,
 "path: str or os.PathLike, or ':memory:' for a private in-memory database.\n"
 "connection_pool_size: read-only connections used for status, lists and\n"
 "    waits, 0..64 (default 4; 0 means reads share the writer connection).\n"
-"enable_wal: True (default) for journal_mode=WAL, False for a rollback journal.\n"
+"enable_wal: True (default) for journal_mode=WAL, False for a rollback journal\n"
+"    (a bool; other values are refused).\n"
 "synchronous: 'off', 'normal' (default), 'full' or 'extra' (or 0..3), as\n"
 "    SQLite's PRAGMA synchronous.\n"
 "busy_timeout: seconds to wait for a lock another process holds before\n"

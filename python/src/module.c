@@ -8,6 +8,8 @@
 #include <datetime.h>
 #include <math.h>
 #include <stdarg.h>
+#include <string.h>
+#include <time.h>
 
 PyObject *sitqpy_pickle_dumps;
 PyObject *sitqpy_pickle_loads;
@@ -89,8 +91,54 @@ int sitqpy_seconds_arg(PyObject *obj, const char *what, double dflt, int allow_n
     double v = PyFloat_AsDouble(obj);
     if (v == -1.0 && PyErr_Occurred())
         return -1;
-    if (!isfinite(v) || v < 0) {
-        sitqpy_invalid("%s must be a finite number of seconds >= 0, got %g", what, v);
+    if (!isfinite(v) || v < 0 || v > SITQ_SECONDS_MAX) {
+        sitqpy_invalid("%s must be a finite number of seconds 0..%.0f (100 years), got %g", what,
+                       SITQ_SECONDS_MAX, v);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+const char *sitqpy_utf8_arg(PyObject *obj, const char *what, Py_ssize_t *len)
+{
+    Py_ssize_t n = 0;
+    const char *s = PyUnicode_AsUTF8AndSize(obj, &n);
+    if (!s) {
+        if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError))
+            return NULL;
+        PyErr_Clear();
+        PyObject *r = PyObject_ASCII(obj);
+        const char *shown = r ? PyUnicode_AsUTF8(r) : NULL;
+        sitqpy_invalid("%s must be text that UTF-8 can encode (no lone surrogates), got %.200s",
+                       what, shown ? shown : "?");
+        Py_XDECREF(r);
+        return NULL;
+    }
+    if (len)
+        *len = n;
+    return s;
+}
+
+int sitqpy_int_arg(PyObject *obj, const char *what, long lo, long hi, long *out)
+{
+    if (!PyLong_Check(obj) || PyBool_Check(obj)) {
+        sitqpy_invalid("%s must be an int %ld..%ld, got %.100s", what, lo, hi,
+                       Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    int overflow = 0;
+    long v = PyLong_AsLongAndOverflow(obj, &overflow);
+    if (v == -1 && PyErr_Occurred())
+        return -1;
+    if (overflow || v < lo || v > hi) {
+        PyObject *r = PyObject_Repr(obj);
+        const char *shown = r ? PyUnicode_AsUTF8(r) : NULL;
+        if (!shown)
+            PyErr_Clear();
+        sitqpy_invalid("%s must be %ld..%ld, got %.60s%s", what, lo, hi, shown ? shown : "?",
+                       shown && strlen(shown) > 60 ? "..." : "");
+        Py_XDECREF(r);
         return -1;
     }
     *out = v;
@@ -163,8 +211,11 @@ int sitqpy_eta_arg(PyObject *obj, sitq_time_us *out)
                        Py_TYPE(obj)->tp_name);
         return -1;
     }
-    if (!isfinite(secs) || secs <= 0 || secs > 9.0e12) {
-        sitqpy_invalid("eta must be a time after 1970-01-01, got %g seconds", secs);
+    /* At most SITQ_SECONDS_MAX (100 years) ahead, as the C API's eta_us. */
+    double now = (double)time(NULL);
+    if (!isfinite(secs) || secs <= 0 || secs - now > SITQ_SECONDS_MAX) {
+        sitqpy_invalid("eta must be a time after 1970 and at most 100 years from now "
+                       "(Unix seconds), got %g seconds", secs);
         return -1;
     }
     *out = (sitq_time_us)llround(secs * 1e6);
@@ -190,9 +241,11 @@ void sitqpy_untrack_worker(PyObject *worker)
 
 PyDoc_STRVAR(shutdown_doc,
 "_shutdown()\n--\n\n"
-"Stop every running worker (gracefully, waiting for running tasks) and\n"
-"refuse to run further Python tasks. Registered with atexit by the sitq\n"
-"package so that worker threads never call into a finalising interpreter.");
+"Stop every running worker as Worker.stop() does (running tasks finish;\n"
+"tasks stuck past their timeout are abandoned after the grace) and refuse\n"
+"to run further Python tasks. Ctrl-C while it waits abandons the running\n"
+"tasks of every worker. Registered with atexit by the sitq package so that\n"
+"worker threads never call into a finalising interpreter.");
 
 static PyObject *mod_shutdown(PyObject *self, PyObject *noargs)
 {
@@ -201,10 +254,23 @@ static PyObject *mod_shutdown(PyObject *self, PyObject *noargs)
     PyObject *list = PySequence_List(running_workers);
     if (!list)
         return NULL;
+    int interrupted = 0;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(list); i++) {
-        PyObject *r = PyObject_CallMethod(PyList_GET_ITEM(list, i), "stop", NULL);
-        if (!r)
-            PyErr_WriteUnraisable(PyList_GET_ITEM(list, i));
+        PyObject *w = PyList_GET_ITEM(list, i);
+        if (interrupted) {
+            sitqpy_worker_abandon(w);
+            continue;
+        }
+        PyObject *r = PyObject_CallMethod(w, "stop", NULL);
+        if (!r && PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) {
+            /* the user does not want to wait: abandon the others too */
+            PyErr_Clear();
+            interrupted = 1;
+            PySys_WriteStderr("sitq: interrupted while stopping workers at exit; their "
+                              "running tasks were abandoned (recorded as failed)\n");
+        } else if (!r) {
+            PyErr_WriteUnraisable(w);
+        }
         Py_XDECREF(r);
     }
     Py_DECREF(list);

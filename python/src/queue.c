@@ -38,7 +38,7 @@ static int queue_init(SitqQueueObject *self, PyObject *args, PyObject *kwds)
             return -1;
         }
         Py_ssize_t n;
-        cname = PyUnicode_AsUTF8AndSize(name, &n);
+        cname = sitqpy_utf8_arg(name, "name", &n);
         if (!cname)
             return -1;
         if ((size_t)n != strlen(cname)) {
@@ -159,12 +159,14 @@ static PyObject *queue_enqueue(SitqQueueObject *self, PyObject *args, PyObject *
             Py_ssize_t pos = 0;
             while (PyDict_Next(kwds, &pos, &key, NULL)) {
                 if (!PyUnicode_Check(key) || PyUnicode_CompareWithASCIIString(key, "depends_on") != 0) {
-                    const char *k = PyUnicode_Check(key) ? PyUnicode_AsUTF8(key) : "?";
-                    if (!k)
+                    PyObject *r = PyObject_ASCII(key); /* any text, shown safely */
+                    if (!r)
                         return NULL;
-                    return sitqpy_invalid("enqueue(task, depends_on=None): unexpected keyword "
-                                          "argument '%.100s' (task options belong in sitq.Task)",
-                                          k);
+                    sitqpy_invalid("enqueue(task, depends_on=None): unexpected keyword "
+                                   "argument %.100s (task options belong in sitq.Task)",
+                                   PyUnicode_AsUTF8(r));
+                    Py_DECREF(r);
+                    return NULL;
                 }
             }
             deps = PyDict_GetItemString(kwds, "depends_on");
@@ -546,7 +548,7 @@ static PyObject *queue_list_tasks(SitqQueueObject *self, PyObject *args, PyObjec
         if (!PyUnicode_Check(sobj))
             return sitqpy_invalid("status must be a status name such as 'failed', or None; "
                                   "got %.100s", Py_TYPE(sobj)->tp_name);
-        const char *s = PyUnicode_AsUTF8(sobj);
+        const char *s = sitqpy_utf8_arg(sobj, "status", NULL);
         if (!s)
             return NULL;
         status = sitq_status_parse(s);

@@ -120,6 +120,9 @@ PyObject *sitqpy_invalid(const char *fmt, ...);
 /* Running workers (strong refs) so they survive until stop() / exit. */
 int sitqpy_track_worker(PyObject *worker);
 void sitqpy_untrack_worker(PyObject *worker);
+/* Stop a Worker at once, abandoning its running tasks (recorded as failed),
+ * and untrack it. GIL held; releases it while stopping. */
+void sitqpy_worker_abandon(PyObject *worker);
 
 /* __reduce__/__reduce_ex__ raising TypeError: sitq objects hold live
  * connections and threads, so a pickled bound method of an object that
@@ -133,10 +136,17 @@ PyObject *sitqpy_no_pickle(PyObject *self, PyObject *args);
 
 /* ---- helpers -------------------------------------------------------- */
 
-/* Seconds argument: None -> dflt; number >= 0 (finite) -> value. -1 on error
- * (raises InvalidArgumentError naming `what`). */
+/* Seconds argument: None -> dflt; number 0..SITQ_SECONDS_MAX -> value. -1 on
+ * error (raises InvalidArgumentError naming `what`). */
 int sitqpy_seconds_arg(PyObject *obj, const char *what, double dflt, int allow_none,
                        double *out);
+/* UTF-8 of a str argument (valid while obj lives), its length in *len (may
+ * be NULL). NULL with InvalidArgumentError naming `what` when the text cannot
+ * be encoded (a lone surrogate); NULL with MemoryError. */
+const char *sitqpy_utf8_arg(PyObject *obj, const char *what, Py_ssize_t *len);
+/* int argument within lo..hi (not bool): -1 with InvalidArgumentError naming
+ * `what` (also for ints beyond the machine's range). */
+int sitqpy_int_arg(PyObject *obj, const char *what, long lo, long hi, long *out);
 /* int64 id argument; -1 with an exception on error. */
 int sitqpy_task_id_arg(PyObject *obj, const char *what, sitq_task_id *out);
 

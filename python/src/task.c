@@ -85,8 +85,17 @@ PyObject *sitqpy_function_name(PyObject *func)
     /* At most SITQ_NAME_MAX bytes of UTF-8, cut at a character boundary. */
     Py_ssize_t n = 0;
     const char *u = PyUnicode_AsUTF8AndSize(name, &n);
+    if (!u && PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) {
+        /* A name is only shown: replace what UTF-8 cannot encode (a lone
+         * surrogate in a __qualname__) rather than refuse the function. */
+        PyErr_Clear();
+        PyObject *b = PyUnicode_AsEncodedString(name, "utf-8", "replace");
+        Py_SETREF(name, b ? PyUnicode_FromEncodedObject(b, "utf-8", "strict") : NULL);
+        Py_XDECREF(b);
+        u = name ? PyUnicode_AsUTF8AndSize(name, &n) : NULL;
+    }
     if (!u) {
-        Py_DECREF(name);
+        Py_XDECREF(name);
         return NULL;
     }
     if (n > SITQ_NAME_MAX || (Py_ssize_t)strlen(u) != n) {
@@ -238,7 +247,7 @@ static int task_init(SitqTaskObject *self, PyObject *args, PyObject *kwds)
             goto fail;
         }
         Py_ssize_t n;
-        const char *k = PyUnicode_AsUTF8AndSize(unique_key, &n);
+        const char *k = sitqpy_utf8_arg(unique_key, "unique_key", &n);
         if (!k)
             goto fail;
         if (n == 0 || n > SITQ_NAME_MAX || (size_t)n != strlen(k)) {

@@ -36,7 +36,7 @@ static int worker_init(SitqWorkerObject *self, PyObject *args, PyObject *kwds)
             return -1;
         }
         Py_ssize_t n;
-        opts.worker_id = PyUnicode_AsUTF8AndSize(wid, &n);
+        opts.worker_id = sitqpy_utf8_arg(wid, "worker_id", &n);
         if (!opts.worker_id)
             return -1;
         if (n == 0 || n > SITQ_NAME_MAX || (size_t)n != strlen(opts.worker_id)) {
@@ -83,12 +83,13 @@ static int worker_init(SitqWorkerObject *self, PyObject *args, PyObject *kwds)
         sitqpy_seconds_arg(hb, "heartbeat_interval", opts.heartbeat_interval_s, 1,
                            &opts.heartbeat_interval_s) < 0)
         return -1;
-    if (opts.lease_s <= 0) {
-        sitqpy_invalid("lease must be > 0 seconds, got %g", opts.lease_s);
+    /* The library's ranges, checked here to name the Python arguments. */
+    if (!(opts.lease_s >= 0.05 && opts.lease_s <= 604800)) {
+        sitqpy_invalid("lease must be 0.05..604800 seconds (7 days), got %g", opts.lease_s);
         return -1;
     }
-    if (opts.poll_interval_s <= 0) {
-        sitqpy_invalid("poll_interval must be > 0 seconds, got %g", opts.poll_interval_s);
+    if (!(opts.poll_interval_s >= 0.0001 && opts.poll_interval_s <= 3600)) {
+        sitqpy_invalid("poll_interval must be 0.0001..3600 seconds, got %g", opts.poll_interval_s);
         return -1;
     }
     if (hb != Py_None && !(opts.heartbeat_interval_s > 0 && opts.heartbeat_interval_s < opts.lease_s)) {
@@ -125,8 +126,12 @@ static void worker_dealloc(SitqWorkerObject *self)
     if (self->worker) {
         sitq_worker *w = self->worker;
         self->worker = NULL;
-        /* stops the threads; their handlers need the GIL to finish */
+        /* A running worker is kept alive by the registry until stop(), so a
+         * worker still started here had its stop() time out: its owner gave
+         * up on it, and a deallocation must not wait for tasks that may never
+         * return. Handlers need the GIL to finish, hence the release. */
         Py_BEGIN_ALLOW_THREADS
+        sitq_worker_shutdown(w, 0, NULL);
         sitq_worker_free(w);
         Py_END_ALLOW_THREADS
     }
@@ -153,7 +158,7 @@ PyDoc_STRVAR(start_doc,
 "start() -> None\n--\n\n"
 "Start the worker's threads (returns at once): they claim tasks of the\n"
 "queue and run them, `concurrency` at a time. A running worker is kept\n"
-"alive until stop() (or interpreter exit, which stops it gracefully).\n"
+"alive until stop() (or interpreter exit, which stops it as stop() does).\n"
 "Raises InvalidStateError when already running. Thread-safe.");
 
 static PyObject *worker_start(SitqWorkerObject *self, PyObject *noargs)
@@ -184,8 +189,60 @@ PyDoc_STRVAR(stop_doc,
 "start, let running tasks finish and record their results, then join the\n"
 "threads. timeout: seconds to wait for running tasks (None: no limit); when\n"
 "it passes, TaskTimeoutError is raised and the threads finish in the\n"
-"background. Stopping a stopped worker does nothing; a stopped worker can\n"
-"be started again. Releases the GIL while waiting. Thread-safe.");
+"background (deallocating the Worker then abandons them, see below).\n"
+"A task still running a grace after its own timeout (10% of it, 0.5..5 s)\n"
+"does not hold the stop: its attempt is already recorded as failed, and its\n"
+"thread, which cannot be interrupted, is abandoned (see Worker).\n"
+"Ctrl-C while waiting abandons the running tasks (recorded as failed\n"
+"'abandoned: still running when worker ... stopped') and raises\n"
+"KeyboardInterrupt. Stopping a stopped worker does nothing; a stopped worker\n"
+"can be started again. Releases the GIL while waiting. Thread-safe.");
+
+/* Wait for the stop in slices so that Ctrl-C is seen; on Ctrl-C abandon the
+ * running tasks. Returns the stop's code; *interrupted is set when a signal
+ * handler raised (the exception is set). Called with the GIL. */
+#define STOP_SLICE_S 0.1
+static sitq_code stop_in_slices(SitqWorkerObject *self, double timeout, sitq_error *err,
+                                int *interrupted)
+{
+    *interrupted = 0;
+    double waited = 0;
+    for (;;) {
+        double slice = STOP_SLICE_S;
+        if (timeout >= 0 && timeout - waited < slice)
+            slice = timeout - waited;
+        sitq_code rc;
+        Py_BEGIN_ALLOW_THREADS
+        rc = sitq_worker_stop(self->worker, slice, err);
+        Py_END_ALLOW_THREADS
+        if (rc != SITQ_ETIMEDOUT)
+            return rc;
+        waited += slice;
+        if (PyErr_CheckSignals() < 0) {
+            *interrupted = 1;
+            Py_BEGIN_ALLOW_THREADS
+            sitq_worker_shutdown(self->worker, 0, NULL);
+            Py_END_ALLOW_THREADS
+            return SITQ_OK;
+        }
+        if (timeout >= 0 && waited >= timeout) {
+            sitq_worker_stats st;
+            sitq_worker_get_stats(self->worker, &st);
+            snprintf(err->message, sizeof err->message,
+                     "worker %s: %d task(s) still running after %g s; they finish in the "
+                     "background", sitq_worker_id(self->worker), st.running, timeout);
+            return rc;
+        }
+    }
+}
+
+static void forget_running(SitqWorkerObject *self)
+{
+    atomic_store(&self->running, 0);
+    Py_INCREF(self);
+    sitqpy_untrack_worker((PyObject *)self);
+    Py_DECREF(self);
+}
 
 static PyObject *worker_stop(SitqWorkerObject *self, PyObject *args, PyObject *kwds)
 {
@@ -199,17 +256,25 @@ static PyObject *worker_stop(SitqWorkerObject *self, PyObject *args, PyObject *k
     if (sitqpy_seconds_arg(tobj, "timeout", -1.0, 1, &timeout) < 0)
         return NULL;
     sitq_error err = {0};
-    sitq_code rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = sitq_worker_stop(self->worker, timeout, &err);
-    Py_END_ALLOW_THREADS
-    atomic_store(&self->running, 0);
-    Py_INCREF(self);
-    sitqpy_untrack_worker((PyObject *)self);
-    Py_DECREF(self);
+    int interrupted;
+    sitq_code rc = stop_in_slices(self, timeout, &err, &interrupted);
+    forget_running(self);
+    if (interrupted)
+        return NULL;
     if (rc != SITQ_OK)
         return sitqpy_raise(rc, &err);
     Py_RETURN_NONE;
+}
+
+void sitqpy_worker_abandon(PyObject *obj)
+{
+    SitqWorkerObject *self = (SitqWorkerObject *)obj;
+    if (!self->worker)
+        return;
+    Py_BEGIN_ALLOW_THREADS
+    sitq_worker_shutdown(self->worker, 0, NULL);
+    Py_END_ALLOW_THREADS
+    forget_running(self);
 }
 
 PyDoc_STRVAR(process_task_doc,
@@ -268,7 +333,8 @@ PyDoc_STRVAR(run_doc,
 "run() -> None\n--\n\n"
 "Start the worker (unless running) and block until stop() is called from\n"
 "another thread or Ctrl-C. On Ctrl-C the worker stops gracefully (running\n"
-"tasks finish) and KeyboardInterrupt is re-raised. The GIL is released\n"
+"tasks finish, as stop()) and KeyboardInterrupt is re-raised; a second\n"
+"Ctrl-C during that stop abandons the running tasks. The GIL is released\n"
 "while blocking.");
 
 /* Start the worker unless it is running; 0, or -1 with an exception set. */
@@ -301,7 +367,11 @@ static PyObject *worker_run(SitqWorkerObject *self, PyObject *noargs)
             PyObject *empty = PyTuple_New(0);
             PyObject *r = empty ? worker_stop(self, empty, NULL) : NULL;
             Py_XDECREF(empty);
-            if (!r)
+            /* A second Ctrl-C abandoned the running tasks: the first
+             * KeyboardInterrupt, re-raised below, says enough. */
+            if (!r && PyErr_ExceptionMatches(PyExc_KeyboardInterrupt))
+                PyErr_Clear();
+            else if (!r)
                 PyErr_WriteUnraisable((PyObject *)self);
             Py_XDECREF(r);
             PyErr_Restore(t, v, tb);
@@ -430,7 +500,19 @@ PyDoc_STRVAR(worker_doc,
 "heartbeat_interval: seconds between lease renewals (default\n"
 "    min(lease/3, 1)).\n\n"
 "Use start()/stop(), `with Worker(queue):`, run() (blocking) or\n"
-"process_task(id) (one task, in the calling thread, no start needed).\n"
+"process_task(id) (one task, in the calling thread, no start needed).\n\n"
+"Stopping is bounded by the tasks' timeouts. Leaving `with`, stop(), run()\n"
+"after Ctrl-C and interpreter exit wait for running tasks, but a task still\n"
+"running a grace after its timeout (10% of it, 0.5..5 s) has its attempt\n"
+"recorded as failed and no longer holds the stop. A thread cannot be\n"
+"interrupted: the stuck function keeps running on an abandoned thread until\n"
+"it returns (its outcome is dropped) or the interpreter exits (the thread\n"
+"ends when it next needs the GIL, or with the process). Tasks without a\n"
+"timeout are waited for; Ctrl-C during the wait abandons them (recorded as\n"
+"failed 'abandoned: still running when worker ... stopped'), and so does\n"
+"deallocating a Worker whose stop(timeout) timed out. Give long tasks a\n"
+"timeout, or run them with `python -m sitq worker`, whose second SIGTERM or\n"
+"SIGINT exits at once.\n"
 "Raises InvalidArgumentError naming a bad argument. Thread-safe. Cannot be\n"
 "pickled (TypeError).");
 

@@ -242,9 +242,31 @@ sitq_code sitq_ctx_set_error(sitq_task_ctx *ctx, const char *message, const char
     return SITQ_OK;
 }
 
+static sitq_code ctx_heartbeat_write(sitq_task_ctx *ctx, double progress, sitq_error *err);
+
 sitq_code sitq_ctx_heartbeat(sitq_task_ctx *ctx, double progress, sitq_error *err) {
     if (!ctx) return sitq_fail(err, SITQ_EINVAL, "ctx must not be NULL");
     if (progress > 1) progress = 1;
+    sitq_worker *w = ctx->w;
+    pthread_mutex_lock(&w->mu);
+    /* Once the attempt is recorded (timed out or abandoned) its thread may
+     * outlive the worker and the backend: it must not write any more. */
+    int recorded = atomic_load(&ctx->abandoned);
+    if (!recorded) w->n_ctx_writes++;
+    pthread_mutex_unlock(&w->mu);
+    if (recorded)
+        return sitq_fail(err, SITQ_ELEASE, "task %lld: the attempt was already recorded as failed",
+                         (long long)ctx->t.id);
+    sitq_code rc = ctx_heartbeat_write(ctx, progress, err);
+    pthread_mutex_lock(&w->mu);
+    w->n_ctx_writes--;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    return rc;
+}
+
+/* The heartbeat's write; counted in w->n_ctx_writes by the caller. */
+static sitq_code ctx_heartbeat_write(sitq_task_ctx *ctx, double progress, sitq_error *err) {
     sitq_worker *w = ctx->w;
     if (atomic_load(&ctx->lost))
         return sitq_fail(err, SITQ_ELEASE, "task %lld: the lease was lost", (long long)ctx->t.id);

@@ -139,6 +139,7 @@ sitq_code sitq_worker_create(sitq_queue *queue, const sitq_worker_options *opts,
     pthread_cond_init(&w->cv, &attr);
     pthread_condattr_destroy(&attr);
     atomic_init(&w->events, 0);
+    w->refs = 1;
     *out = w;
     return sitq_ok(err);
 }
@@ -158,6 +159,20 @@ void sitq_worker_get_stats(const sitq_worker *w, sitq_worker_stats *out) {
 /* ---- handler threads ---------------------------------------------------- */
 
 static size_t current_capacity(const sitq_worker *w);
+static void worker_destroy(sitq_worker *w);
+
+/* A handler thread that a stop left behind (stuck past its task's timeout)
+ * ends here when its handler finally returns. Its attempt was recorded long
+ * ago and the worker may since have been restarted or freed (the queue and
+ * backend closed), so it touches only its own task and the worker's memory,
+ * which its reference keeps alive. Called with w->mu held; releases it. */
+static void executor_retire(sitq_worker *w, sitq_task_ctx *c, sitq_completion *k) {
+    sitq_completion_clear(k);
+    sitq_ctx_free(c);
+    int last = --w->refs == 0;
+    pthread_mutex_unlock(&w->mu);
+    if (last) worker_destroy(w);
+}
 
 /* After a handler finished (w->mu held): wake the dispatcher only when it has
  * something to do - the first completion of a group (it then lingers up to
@@ -179,6 +194,7 @@ static int executor_should_wake(sitq_worker *w) {
  * comes first (sitq_worker_request_start). */
 static void begin_attempt(sitq_worker *w, sitq_task_ctx *c) {
     c->in_executor = 1;
+    c->thread = pthread_self();
     c->started_mono_us = sitq_mono_us();
     c->started_at_us = sitq_now_us();
     c->deadline_mono_us = c->t.timeout_us > 0 ? c->started_mono_us + c->t.timeout_us : 0;
@@ -237,6 +253,10 @@ static void *executor_main(void *arg) {
             sitq_ctx_apply_timeout(c, &k);
             double took = (double)(sitq_mono_us() - t0);
             pthread_mutex_lock(&w->mu);
+            if (c->detached) {
+                executor_retire(w, c, &k);
+                return NULL;
+            }
             /* Moving average of handler time, for the adaptive prefetch. */
             w->avg_run_us = w->avg_run_us > 0 ? 0.9 * w->avg_run_us + 0.1 * took : took + 1;
             sitq_ctx_list_remove(&w->running, c);
@@ -281,17 +301,25 @@ typedef struct dispatch_state {
 /* Timeouts are cooperative in threads (lesson 11): at the deadline the
  * handler's cancel flag is set; if it has not returned a grace later, its
  * failure is recorded without it, so that the task moves on even if the
- * handler never returns. Returns the next time to look again. */
+ * handler never returns. A bounded shutdown (abandon_running) records every
+ * running attempt that way at once. Returns the next time to look again. */
 static int64_t check_timeouts(sitq_worker *w, int64_t now_mono) {
     int64_t next = INT64_MAX;
     for (sitq_task_ctx *c = w->running.head; c; c = c->next) {
-        if (!c->in_executor || !c->deadline_mono_us || atomic_load(&c->abandoned)) continue;
-        int64_t record_at = c->deadline_mono_us + sitq_ctx_grace_us(c);
-        if (now_mono >= c->deadline_mono_us) atomic_store(&c->cancel, 1); /* ask it to stop */
-        if (now_mono >= record_at) {
+        if (!c->in_executor || atomic_load(&c->abandoned)) continue;
+        if (!c->deadline_mono_us && !w->abandon_running) continue;
+        int timed_out = c->deadline_mono_us && now_mono >= c->deadline_mono_us;
+        int64_t record_at = c->deadline_mono_us ? c->deadline_mono_us + sitq_ctx_grace_us(c) : INT64_MAX;
+        if (timed_out || w->abandon_running) atomic_store(&c->cancel, 1); /* ask it to stop */
+        if (now_mono >= record_at || w->abandon_running) {
             /* It did not return within the grace: record the timeout now. */
-            char msg[128];
-            sitq_ctx_timeout_message(c, msg, sizeof msg);
+            char msg[SITQ_NAME_MAX + 128];
+            if (timed_out)
+                sitq_ctx_timeout_message(c, msg, sizeof msg);
+            else
+                snprintf(msg, sizeof msg,
+                         "abandoned: still running when worker %s stopped (attempt %d)", w->id,
+                         (int)c->t.attempt);
             sitq_completion k;
             sitq_ctx_fail_completion(c, msg, &k);
             if (sitq_worker_push_done(w, &k) == 0) {
@@ -463,7 +491,8 @@ static void *dispatcher_main(void *arg) {
         size_t room = stopping || !d.claimed || busy >= cap_now ? 0 : cap_now - busy;
         int hb_due = now - d.last_hb >= w->heartbeat_us && (w->running.n + w->ready.n) > 0;
         size_t n_hb = hb_due ? collect_heartbeats(w, &d) : 0;
-        int done = stopping && w->n_exec_alive == 0 && w->n_done == 0 && w->n_rel == 0;
+        /* Threads stuck in a handler whose attempt is recorded do not hold a stop. */
+        int done = stopping && w->n_exec_alive == w->n_stuck && w->n_done == 0 && w->n_rel == 0;
         /* While handler threads still have claimed tasks queued, wait until
          * half the capacity is free so that each claim is a real batch. */
         size_t low_water = n_ready > 0 ? (cap_now + 1) / 2 : 1;
@@ -531,7 +560,12 @@ static void *dispatcher_main(void *arg) {
                 memcpy(w->stats.last_error, cerr.message, sizeof w->stats.last_error);
                 /* Nothing was committed (except completions split off
                  * ahead of the rest): keep completions and releases for the
-                 * next cycle, and back off briefly. */
+                 * next cycle, and back off briefly. A bounded shutdown does
+                 * not try again: the leases lapse and recovery takes over. */
+                if (w->abandon_running) {
+                    for (size_t i = 0; i < n_comps; i++) sitq_completion_clear(&comps[i]);
+                    n_comps = n_rels = 0;
+                }
                 for (size_t i = 0; i < n_comps; i++) {
                     if (!cy.completions_committed) sitq_worker_push_done(w, &comps[i]);
                     else {
@@ -601,7 +635,9 @@ static void *dispatcher_main(void *arg) {
         int64_t until = now + w->poll_us;
         if (room == 0) until = now + reap_every;
         if (d.last_hb + w->heartbeat_us < until && busy > 0) until = d.last_hb + w->heartbeat_us;
-        if (d.last_reap + reap_every < until) until = d.last_reap + reap_every;
+        /* No lease recovery while stopping: a stale last_reap must not make
+         * the wait for running handlers a busy loop. */
+        if (!stopping && d.last_reap + reap_every < until) until = d.last_reap + reap_every;
         if (next_timeout < until) until = next_timeout;
         if (flush_at < until) until = flush_at;
         if (start_at < until) until = start_at;
@@ -623,8 +659,32 @@ static void *dispatcher_main(void *arg) {
 
 /* ---- lifecycle ---------------------------------------------------------- */
 
+/* Join the threads once the dispatcher is done. Threads stuck in a handler
+ * whose attempt was recorded cannot be joined (a thread cannot be
+ * interrupted): they are detached, holding a reference to the worker's
+ * memory, and end in executor_retire if their handler ever returns. */
 static void join_all(sitq_worker *w) {
     pthread_join(w->dispatcher, NULL);
+    pthread_mutex_lock(&w->mu);
+    sitq_task_ctx *next;
+    for (sitq_task_ctx *c = w->running.head; c; c = next) {
+        next = c->next;
+        if (!c->in_executor || !atomic_load(&c->abandoned)) continue;
+        sitq_ctx_list_remove(&w->running, c);
+        c->detached = 1;
+        w->n_exec_running--;
+        w->n_stuck--;
+        w->n_exec_alive--;
+        w->refs++;
+        for (int i = 0; i < w->n_execs; i++)
+            if (pthread_equal(w->execs[i], c->thread)) {
+                pthread_detach(w->execs[i]);
+                w->execs[i] = w->execs[--w->n_execs];
+                break;
+            }
+    }
+    w->abandon_running = 0;
+    pthread_mutex_unlock(&w->mu);
     for (int i = 0; i < w->n_execs; i++) pthread_join(w->execs[i], NULL);
     free(w->execs);
     w->execs = NULL;
@@ -733,12 +793,27 @@ sitq_code sitq_worker_stop(sitq_worker *w, double timeout_s, sitq_error *err) {
     return rc;
 }
 
-void sitq_worker_free(sitq_worker *w) {
-    if (!w) return;
-    pthread_mutex_lock(&w->mu);
-    int started = w->started;
-    pthread_mutex_unlock(&w->mu);
-    if (started) sitq_worker_stop(w, -1, NULL);
+sitq_code sitq_worker_shutdown(sitq_worker *w, double grace_s, sitq_error *err) {
+    if (!w) return sitq_fail(err, SITQ_EINVAL, "worker must not be NULL");
+    if (!(grace_s >= 0))
+        return sitq_fail(err, SITQ_EINVAL, "grace_s must be >= 0 seconds, got %g", grace_s);
+    pthread_mutex_lock(&w->life_mu);
+    sitq_code rc = worker_stop(w, grace_s, NULL);
+    if (rc == SITQ_ETIMEDOUT) {
+        pthread_mutex_lock(&w->mu);
+        w->abandon_running = 1;
+        pthread_mutex_unlock(&w->mu);
+        /* Bounded: every running attempt now counts as stuck, so the
+         * dispatcher ends after one more commit. */
+        rc = worker_stop(w, -1, err);
+    } else {
+        rc = sitq_ok(err);
+    }
+    pthread_mutex_unlock(&w->life_mu);
+    return rc;
+}
+
+static void worker_destroy(sitq_worker *w) {
     for (size_t i = 0; i < w->n_done; i++) sitq_completion_clear(&w->done[i]);
     free(w->done);
     free(w->rel);
@@ -751,4 +826,19 @@ void sitq_worker_free(sitq_worker *w) {
     pthread_mutex_destroy(&w->life_mu);
     free(w->id);
     free(w);
+}
+
+void sitq_worker_free(sitq_worker *w) {
+    if (!w) return;
+    pthread_mutex_lock(&w->mu);
+    int started = w->started;
+    pthread_mutex_unlock(&w->mu);
+    if (started) sitq_worker_stop(w, -1, NULL);
+    pthread_mutex_lock(&w->mu);
+    /* A handler left behind may be renewing its lease: let that write end
+     * before the caller closes the backend. */
+    while (w->n_ctx_writes > 0) pthread_cond_wait(&w->cv, &w->mu);
+    int last = --w->refs == 0;
+    pthread_mutex_unlock(&w->mu);
+    if (last) worker_destroy(w);
 }

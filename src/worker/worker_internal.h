@@ -31,6 +31,8 @@ struct sitq_task_ctx {
     int64_t started_mono_us;    /* the same, monotonic */
     int start_marked;     /* the attempt has begun: its start may be recorded (under w->mu) */
     int start_sent;       /* its start is in a cycle being committed (under w->mu) */
+    pthread_t thread;     /* the handler thread running it (in_executor) */
+    int detached;         /* under w->mu: a stop left its stuck thread behind */
     void *value;
     size_t value_len;
     size_t result_too_big; /* bytes of a refused oversized result, or 0 */
@@ -79,6 +81,9 @@ struct sitq_worker {
                                     recorded, 0 = none (under mu) */
     sitq_completion_fn on_completion; /* set before start; see completion_hook.c */
     void *on_completion_data;
+    int abandon_running;         /* a bounded shutdown: record running tasks failed now */
+    int refs;                    /* under mu: the owner + handler threads left behind */
+    int n_ctx_writes;            /* under mu: handler heartbeats writing the database */
 };
 
 /* ctx.c */

@@ -55,3 +55,22 @@ class Unpicklable(Exception):
 
 def raise_unpicklable():
     raise Unpicklable("cannot pickle me")
+
+
+def never_returns(marker_path=None):
+    """Sleeps forever (the GIL released), after creating marker_path."""
+    if marker_path:
+        with open(marker_path, "w") as f:
+            f.write(str(os.getpid()))
+    while True:
+        time.sleep(0.05)
+
+
+def spins_forever(marker_path=None):
+    """A pure-Python loop that never returns (holds the GIL between switches),
+    after creating marker_path."""
+    if marker_path:
+        with open(marker_path, "w") as f:
+            f.write(str(os.getpid()))
+    while True:
+        pass
