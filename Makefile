@@ -5,7 +5,7 @@ JOBS ?= 2
 MAKEFLAGS += --no-print-directory
 CMAKE_FLAGS = -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPython3_EXECUTABLE=$(PYTHON)
 
-.PHONY: all deps build build-asan build-tsan build-fuzz demo test test-plain test-asan test-tsan test-fuzz fuzz bench chaos clean
+.PHONY: all deps build build-asan build-tsan build-fuzz demo test test-plain test-asan test-tsan test-fuzz fuzz bench chaos clean format format-check
 
 all: build
 
@@ -29,11 +29,19 @@ build-fuzz: deps
 	@cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DSITQ_FUZZ=ON >/dev/null
 	@cmake --build build-fuzz -j$(JOBS) --target fuzz_targets
 
+# One style for the whole tree (.clang-format): `make format` applies it,
+# `make format-check` (part of `make test`) fails on any difference.
+C_SOURCES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+format: deps
+	@clang-format -i $(C_SOURCES)
+format-check: deps
+	@clang-format --dry-run --Werror $(C_SOURCES) && echo "format-check: clean"
+
 # The main job: the flight-data pipeline on the bundled real data.
 demo: build
 	./build/flights_pipeline
 
-test: test-plain test-asan test-tsan test-fuzz
+test: format-check test-plain test-asan test-tsan test-fuzz
 	@echo "make test: all suites passed (plain, ASan+UBSan, TSan, fuzz)"
 
 test-plain: build

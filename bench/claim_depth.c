@@ -24,10 +24,11 @@ static int raw_fill(const char *path, long n) {
     sqlite3_busy_timeout(db, 10000);
     sqlite3_exec(db, "PRAGMA synchronous=OFF; PRAGMA cache_size=-262144;", NULL, NULL, NULL);
     sqlite3_stmt *st = NULL;
-    int ok = sqlite3_prepare_v2(db,
-                                "INSERT INTO sitq_tasks(queue, function, payload, state, priority, run_at_us,"
-                                " enqueued_at_us) VALUES('default', 'noop', ?1, 0, 0, ?2, ?2)",
-                                -1, &st, NULL) == SQLITE_OK;
+    int ok = sqlite3_prepare_v2(
+                 db,
+                 "INSERT INTO sitq_tasks(queue, function, payload, state, priority, run_at_us,"
+                 " enqueued_at_us) VALUES('default', 'noop', ?1, 0, 0, ?2, ?2)",
+                 -1, &st, NULL) == SQLITE_OK;
     static const char payload[8] = "12345678";
     sitq_time_us base = sitq_now_us() - 1000000; /* already due */
     for (long i = 0; ok && i < n;) {
@@ -138,7 +139,8 @@ int bench_claim_depth(bench_ctx *c) {
     one(c, 1000000, "1M");
     if (c->depth_max > 1000000) {
         char label[32];
-        if (c->depth_max % 1000000 == 0) snprintf(label, sizeof label, "%ldM", c->depth_max / 1000000);
+        if (c->depth_max % 1000000 == 0)
+            snprintf(label, sizeof label, "%ldM", c->depth_max / 1000000);
         else snprintf(label, sizeof label, "%ld", c->depth_max);
         one(c, c->depth_max, label);
     }

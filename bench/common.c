@@ -18,8 +18,7 @@ double bench_now(void) {
 void bench_sleep_us(int64_t us) {
     if (us <= 0) return;
     struct timespec ts = {(time_t)(us / 1000000), (long)(us % 1000000) * 1000};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
 }
 
 static void json_str(FILE *f, const char *s) {
@@ -97,7 +96,8 @@ sitq_backend *bench_open(const char *path, sitq_sync_mode sync) {
     o.synchronous = sync;
     sitq_backend *b = NULL;
     sitq_error err;
-    if (sitq_backend_open_sqlite(path, &o, &b, &err) != SITQ_OK) bench_die("opening the database", &err);
+    if (sitq_backend_open_sqlite(path, &o, &b, &err) != SITQ_OK)
+        bench_die("opening the database", &err);
     return b;
 }
 
@@ -108,7 +108,9 @@ sitq_queue *bench_queue(sitq_backend *b) {
     return q;
 }
 
-int bench_sync_on(const bench_ctx *c, sitq_sync_mode s) { return c->sync_only < 0 || c->sync_only == (int)s; }
+int bench_sync_on(const bench_ctx *c, sitq_sync_mode s) {
+    return c->sync_only < 0 || c->sync_only == (int)s;
+}
 
 const char *bench_sync_name(sitq_sync_mode s) {
     switch (s) {

@@ -16,8 +16,8 @@ static int64_t count_succeeded(const char *path, int64_t *total) {
     *total = -1;
     if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
         sqlite3_stmt *st = NULL;
-        if (sqlite3_prepare_v2(db, "SELECT count(*), sum(state = 4) FROM sitq_tasks", -1, &st, NULL) ==
-                SQLITE_OK &&
+        if (sqlite3_prepare_v2(db, "SELECT count(*), sum(state = 4) FROM sitq_tasks", -1, &st,
+                               NULL) == SQLITE_OK &&
             sqlite3_step(st) == SQLITE_ROW) {
             *total = sqlite3_column_int64(st, 0);
             ok = sqlite3_column_int64(st, 1);
@@ -58,13 +58,14 @@ static void one(bench_ctx *c, sitq_sync_mode sync) {
     int64_t total = 0, ok = count_succeeded(path, &total);
     bench_emit(c, "sitq-c", "e2e", v, "tasks_per_s", (double)n / (t2 - t1), "tasks/s");
     bench_emit(c, "sitq-c", "e2e", v, "enqueue_plus_drain_per_s", (double)n / (t2 - t0), "tasks/s");
-    bench_emit(c, "sitq-c", "e2e", v, "tasks_per_commit", (double)n / (double)(ws.commits ? ws.commits : 1),
-               "tasks");
+    bench_emit(c, "sitq-c", "e2e", v, "tasks_per_commit",
+               (double)n / (double)(ws.commits ? ws.commits : 1), "tasks");
     bench_emit(c, "sitq-c", "e2e", v, "lost", (double)(n - (ok < 0 ? 0 : ok)), "tasks");
-    bench_emit(c, "sitq-c", "e2e", v, "db_bytes_per_task", (double)bench_db_bytes(path) / (double)n, "bytes");
+    bench_emit(c, "sitq-c", "e2e", v, "db_bytes_per_task", (double)bench_db_bytes(path) / (double)n,
+               "bytes");
     if (ok != n || total != n)
-        fprintf(stderr, "sitq_bench: e2e %s: %lld of %lld tasks recorded succeeded\n", v, (long long)ok,
-                (long long)total);
+        fprintf(stderr, "sitq_bench: e2e %s: %lld of %lld tasks recorded succeeded\n", v,
+                (long long)ok, (long long)total);
     bench_counter_free(k);
     bench_db_remove(path);
 }

@@ -45,7 +45,8 @@ static double run_single(bench_ctx *c, sitq_sync_mode sync, int threads, long n)
         produce(&p[0]);
     } else {
         for (int i = 0; i < threads; i++)
-            if (pthread_create(&th[i], NULL, produce, &p[i]) != 0) bench_die("pthread_create", NULL);
+            if (pthread_create(&th[i], NULL, produce, &p[i]) != 0)
+                bench_die("pthread_create", NULL);
         for (int i = 0; i < threads; i++) pthread_join(th[i], NULL);
     }
     double dt = bench_now() - t0;
@@ -74,7 +75,8 @@ static double run_batch(bench_ctx *c, sitq_sync_mode sync, long n) {
     sitq_error err;
     double t0 = bench_now();
     for (long done = 0; done < n; done += BATCH)
-        if (sitq_enqueue_batch(q, specs, BATCH, ids, &err) != SITQ_OK) bench_die("enqueue_batch", &err);
+        if (sitq_enqueue_batch(q, specs, BATCH, ids, &err) != SITQ_OK)
+            bench_die("enqueue_batch", &err);
     double dt = bench_now() - t0;
     free(specs);
     free(ids);
@@ -91,9 +93,10 @@ int bench_enqueue(bench_ctx *c) {
         if (!bench_sync_on(c, s)) continue;
         const char *v = bench_sync_name(s);
         long n = c->tasks;
-        bench_emit(c, "sitq-c", "enqueue_single", v, "tasks_per_s", run_single(c, s, 1, n), "tasks/s");
-        bench_emit(c, "sitq-c", "enqueue_4threads", v, "tasks_per_s", run_single(c, s, PRODUCERS, n),
+        bench_emit(c, "sitq-c", "enqueue_single", v, "tasks_per_s", run_single(c, s, 1, n),
                    "tasks/s");
+        bench_emit(c, "sitq-c", "enqueue_4threads", v, "tasks_per_s",
+                   run_single(c, s, PRODUCERS, n), "tasks/s");
         bench_emit(c, "sitq-c", "enqueue_batch", v, "tasks_per_s", run_batch(c, s, c->tasks * 5),
                    "tasks/s");
     }

@@ -46,7 +46,8 @@ int bench_latency(bench_ctx *c) {
     sitq_worker *w = NULL;
     sitq_error err;
     if (sitq_worker_create(q, &o, &w, &err) != SITQ_OK) bench_die("creating a worker", &err);
-    if (sitq_worker_register(w, "latency", lat_handler, &s, &err) != SITQ_OK) bench_die("register", &err);
+    if (sitq_worker_register(w, "latency", lat_handler, &s, &err) != SITQ_OK)
+        bench_die("register", &err);
     if (sitq_worker_start(w, &err) != SITQ_OK) bench_die("starting the worker", &err);
     bench_sleep_us(100000); /* let the worker reach its idle wait */
 
@@ -57,7 +58,8 @@ int bench_latency(bench_ctx *c) {
         if (due > now) bench_sleep_us((int64_t)((due - now) * 1e6));
         int64_t t0 = sitq_now_us();
         sitq_task_id id;
-        if (sitq_enqueue(q, "latency", &t0, sizeof t0, NULL, &id, &err) != SITQ_OK) bench_die("enqueue", &err);
+        if (sitq_enqueue(q, "latency", &t0, sizeof t0, NULL, &id, &err) != SITQ_OK)
+            bench_die("enqueue", &err);
         call_us[i] = (double)(sitq_now_us() - t0);
     }
     double deadline = bench_now() + 30;
@@ -72,10 +74,14 @@ int bench_latency(bench_ctx *c) {
     if (got > n) got = n;
     bench_emit(c, "sitq-c", "latency", "NORMAL", "samples", (double)got, "tasks");
     bench_emit(c, "sitq-c", "latency", "NORMAL", "worker_commits", (double)ws.commits, "commits");
-    bench_emit(c, "sitq-c", "latency", "NORMAL", "enqueue_call_p50_us", bench_percentile(call_us, (size_t)n, 0.5), "us");
-    bench_emit(c, "sitq-c", "latency", "NORMAL", "start_p50_us", bench_percentile(s.lat_us, (size_t)got, 0.5), "us");
-    bench_emit(c, "sitq-c", "latency", "NORMAL", "start_p99_us", bench_percentile(s.lat_us, (size_t)got, 0.99), "us");
-    bench_emit(c, "sitq-c", "latency", "NORMAL", "start_max_us", bench_percentile(s.lat_us, (size_t)got, 1.0), "us");
+    bench_emit(c, "sitq-c", "latency", "NORMAL", "enqueue_call_p50_us",
+               bench_percentile(call_us, (size_t)n, 0.5), "us");
+    bench_emit(c, "sitq-c", "latency", "NORMAL", "start_p50_us",
+               bench_percentile(s.lat_us, (size_t)got, 0.5), "us");
+    bench_emit(c, "sitq-c", "latency", "NORMAL", "start_p99_us",
+               bench_percentile(s.lat_us, (size_t)got, 0.99), "us");
+    bench_emit(c, "sitq-c", "latency", "NORMAL", "start_max_us",
+               bench_percentile(s.lat_us, (size_t)got, 1.0), "us");
     free(s.lat_us);
     free(call_us);
     return got == n ? 0 : 1;

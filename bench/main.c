@@ -14,9 +14,12 @@ typedef struct scenario {
 } scenario;
 
 static const scenario scenarios[] = {
-    {"raw", bench_raw_sqlite, "raw SQLite: single-row commit, 1,000-row batches, naive queue cycle"},
-    {"enqueue", bench_enqueue, "sitq_enqueue (1 and 4 threads) and sitq_enqueue_batch, NORMAL and FULL"},
-    {"e2e", bench_e2e, "N no-op tasks enqueued, then drained by a 2-thread worker, NORMAL and FULL"},
+    {"raw", bench_raw_sqlite,
+     "raw SQLite: single-row commit, 1,000-row batches, naive queue cycle"},
+    {"enqueue", bench_enqueue,
+     "sitq_enqueue (1 and 4 threads) and sitq_enqueue_batch, NORMAL and FULL"},
+    {"e2e", bench_e2e,
+     "N no-op tasks enqueued, then drained by a 2-thread worker, NORMAL and FULL"},
     {"latency", bench_latency, "enqueue-to-start p50/p99/max with a 2 ms trickle"},
     {"claim_depth", bench_claim_depth, "claim throughput with 10k, 1M and 10M tasks queued"},
     {"memory", bench_memory, "worker RSS over 1M tasks; database bytes per task"},
@@ -25,14 +28,14 @@ static const scenario scenarios[] = {
 enum { N_SCENARIOS = sizeof scenarios / sizeof scenarios[0] };
 
 static void usage(FILE *f) {
-    fprintf(f,
-            "usage: sitq_bench [options]\n"
-            "  --tasks N       tasks of the throughput scenarios (default 20000)\n"
-            "  --runs R        repeat the selected scenarios R times, interleaved (default 1)\n"
-            "  --run-index I   first run number written to the JSON lines (default 1)\n"
-            "  --quick         smaller sizes: 1M-deep queue instead of 10M, 200k tasks for memory,\n"
-            "                  1 s latency trickle\n"
-            "  --scenario S    one of: all");
+    fprintf(
+        f, "usage: sitq_bench [options]\n"
+           "  --tasks N       tasks of the throughput scenarios (default 20000)\n"
+           "  --runs R        repeat the selected scenarios R times, interleaved (default 1)\n"
+           "  --run-index I   first run number written to the JSON lines (default 1)\n"
+           "  --quick         smaller sizes: 1M-deep queue instead of 10M, 200k tasks for memory,\n"
+           "                  1 s latency trickle\n"
+           "  --scenario S    one of: all");
     for (int i = 0; i < N_SCENARIOS; i++) fprintf(f, ", %s", scenarios[i].name);
     fprintf(f,
             " (comma-separated list allowed; default all)\n"
@@ -46,7 +49,8 @@ static void usage(FILE *f) {
             "  --dir DIR       directory for the database files (default ./sitq-bench-data);\n"
             "                  put it on the disk you want to measure\n"
             "scenarios:\n");
-    for (int i = 0; i < N_SCENARIOS; i++) fprintf(f, "  %-12s %s\n", scenarios[i].name, scenarios[i].what);
+    for (int i = 0; i < N_SCENARIOS; i++)
+        fprintf(f, "  %-12s %s\n", scenarios[i].name, scenarios[i].what);
 }
 
 static int selected(const char *list, const char *name) {
@@ -75,7 +79,8 @@ static long parse_long(const char *opt, const char *v, long min) {
 
 int sitq_bench_main(int argc, char **argv) {
     bench_prefetch = -1;
-    bench_ctx c = {.dir = "sitq-bench-data", .tasks = 20000, .run = 1, .latency_s = 3, .sync_only = -1};
+    bench_ctx c = {
+        .dir = "sitq-bench-data", .tasks = 20000, .run = 1, .latency_s = 3, .sync_only = -1};
     const char *list = "all", *json = NULL;
     long runs = 1;
     for (int i = 1; i < argc; i++) {
@@ -126,7 +131,8 @@ int sitq_bench_main(int argc, char **argv) {
             size_t len = e ? (size_t)(e - p) : strlen(p);
             int found = 0;
             for (int s = 0; s < N_SCENARIOS; s++)
-                if (strlen(scenarios[s].name) == len && strncmp(p, scenarios[s].name, len) == 0) found = 1;
+                if (strlen(scenarios[s].name) == len && strncmp(p, scenarios[s].name, len) == 0)
+                    found = 1;
             if (!found) {
                 fprintf(stderr, "sitq_bench: unknown scenario '%.*s'\n", (int)len, p);
                 return 2;

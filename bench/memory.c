@@ -39,10 +39,10 @@ int bench_memory(bench_ctx *c) {
     bench_emit(c, "sitq-c", "memory", "NORMAL", "rss_at_10pct_mib", (double)rss_10 / mib, "MiB");
     bench_emit(c, "sitq-c", "memory", "NORMAL", "rss_max_mib", (double)rss_max / mib, "MiB");
     bench_emit(c, "sitq-c", "memory", "NORMAL", "rss_end_mib", (double)rss_end / mib, "MiB");
-    bench_emit(c, "sitq-c", "memory", "NORMAL", "rss_growth_after_10pct_mib", (double)(rss_max - rss_10) / mib,
-               "MiB");
-    bench_emit(c, "sitq-c", "memory", "NORMAL", "db_bytes_per_task", (double)bench_db_bytes(path) / (double)n,
-               "bytes");
+    bench_emit(c, "sitq-c", "memory", "NORMAL", "rss_growth_after_10pct_mib",
+               (double)(rss_max - rss_10) / mib, "MiB");
+    bench_emit(c, "sitq-c", "memory", "NORMAL", "db_bytes_per_task",
+               (double)bench_db_bytes(path) / (double)n, "bytes");
     bench_counter_free(k);
     bench_db_remove(path);
     return ran == n ? 0 : 1;

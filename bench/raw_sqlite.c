@@ -64,8 +64,8 @@ static void exec(sqlite3 *db, const char *sql) {
     }
 }
 
-static const char insert_sql[] =
-    "INSERT INTO t(queue, function, payload, state, run_at_us) VALUES('default', 'noop', ?1, 0, ?2)";
+static const char insert_sql[] = "INSERT INTO t(queue, function, payload, state, run_at_us) "
+                                 "VALUES('default', 'noop', ?1, 0, ?2)";
 
 static void bind_row(sqlite3_stmt *ins, long i) {
     static const char payload[8] = "12345678";
@@ -121,9 +121,9 @@ static double naive(bench_ctx *c, const char *sync, long n) {
     bench_db_path(c, "raw-naive", path, sizeof path);
     sqlite3 *db = raw_open(path, sync);
     sqlite3_stmt *ins = prep(db, insert_sql);
-    sqlite3_stmt *claim = prep(db,
-                               "UPDATE t SET state = 3 WHERE id = (SELECT id FROM t WHERE queue = 'default'"
-                               " AND state = 0 AND run_at_us <= ?1 ORDER BY run_at_us, id LIMIT 1) RETURNING id");
+    sqlite3_stmt *claim =
+        prep(db, "UPDATE t SET state = 3 WHERE id = (SELECT id FROM t WHERE queue = 'default'"
+                 " AND state = 0 AND run_at_us <= ?1 ORDER BY run_at_us, id LIMIT 1) RETURNING id");
     sqlite3_stmt *done = prep(db, "UPDATE t SET state = 4 WHERE id = ?1 AND state = 3");
     double t0 = bench_now(), end = t0 + BUDGET_S;
     long i = 0;
@@ -153,13 +153,22 @@ int bench_raw_sqlite(bench_ctx *c) {
     long n = c->tasks;
     long nb = n * 10 < 100000 ? 100000 : n * 10;
     int normal = bench_sync_on(c, SITQ_SYNC_NORMAL), full = bench_sync_on(c, SITQ_SYNC_FULL);
-    if (normal) bench_emit(c, "sqlite-raw", "single", "NORMAL", "rows_per_s", single(c, "NORMAL", n), "rows/s");
-    if (full) bench_emit(c, "sqlite-raw", "single", "FULL", "rows_per_s", single(c, "FULL", n), "rows/s");
     if (normal)
-        bench_emit(c, "sqlite-raw", "batch1000", "NORMAL", "rows_per_s", batch(c, "NORMAL", nb, 1000), "rows/s");
-    if (full) bench_emit(c, "sqlite-raw", "batch1000", "FULL", "rows_per_s", batch(c, "FULL", nb, 1000), "rows/s");
+        bench_emit(c, "sqlite-raw", "single", "NORMAL", "rows_per_s", single(c, "NORMAL", n),
+                   "rows/s");
+    if (full)
+        bench_emit(c, "sqlite-raw", "single", "FULL", "rows_per_s", single(c, "FULL", n), "rows/s");
     if (normal)
-        bench_emit(c, "sqlite-raw", "naive_cycle", "NORMAL", "tasks_per_s", naive(c, "NORMAL", n), "tasks/s");
-    if (full) bench_emit(c, "sqlite-raw", "naive_cycle", "FULL", "tasks_per_s", naive(c, "FULL", n), "tasks/s");
+        bench_emit(c, "sqlite-raw", "batch1000", "NORMAL", "rows_per_s",
+                   batch(c, "NORMAL", nb, 1000), "rows/s");
+    if (full)
+        bench_emit(c, "sqlite-raw", "batch1000", "FULL", "rows_per_s", batch(c, "FULL", nb, 1000),
+                   "rows/s");
+    if (normal)
+        bench_emit(c, "sqlite-raw", "naive_cycle", "NORMAL", "tasks_per_s", naive(c, "NORMAL", n),
+                   "tasks/s");
+    if (full)
+        bench_emit(c, "sqlite-raw", "naive_cycle", "FULL", "tasks_per_s", naive(c, "FULL", n),
+                   "tasks/s");
     return 0;
 }

@@ -137,8 +137,7 @@ static int64_t raw_reader(const char *path, double s) {
     int64_t n = 0;
     double end = bench_now() + s;
     while (bench_now() < end) {
-        while (sqlite3_step(st) == SQLITE_ROW) {
-        }
+        while (sqlite3_step(st) == SQLITE_ROW) {}
         sqlite3_reset(st);
         n++;
     }
@@ -191,7 +190,7 @@ int bench_wal(bench_ctx *c) {
                "x");
     bench_emit(c, "sitq-c", "wal", v, "enqueue_per_s", enqueued / s, "tasks/s");
     bench_emit(c, "sitq-c", "wal", v, "run_per_s", ran / s, "tasks/s");
-    bench_emit(c, "sitq-c", "wal", v, "enqueue_vs_raw_rows", raw_rows ? (double)enqueued / raw_rows : 0,
-               "x");
+    bench_emit(c, "sitq-c", "wal", v, "enqueue_vs_raw_rows",
+               raw_rows ? (double)enqueued / raw_rows : 0, "x");
     return 0;
 }

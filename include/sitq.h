@@ -288,16 +288,16 @@ sitq_backend *sitq_queue_backend(const sitq_queue *queue);
  * are borrowed for the duration of the enqueue call only.
  */
 typedef struct sitq_task_options {
-    int32_t priority;          /**< higher runs first; FIFO within a priority; default 0 */
-    sitq_time_us eta_us;       /**< run not before this absolute UTC time; 0 = no ETA;
+    int32_t priority;      /**< higher runs first; FIFO within a priority; default 0 */
+    sitq_time_us eta_us;   /**< run not before this absolute UTC time; 0 = no ETA;
                                     at most SITQ_SECONDS_MAX seconds from now */
-    double delay_s;            /**< or: run not before now + delay_s seconds,
+    double delay_s;        /**< or: run not before now + delay_s seconds,
                                     0..SITQ_SECONDS_MAX; mutually exclusive with eta_us */
-    int32_t max_retries;       /**< retries after the first attempt, 0..1000000; default 0 */
-    double backoff_base_s;     /**< delay before retry n is base * 2^(n-1) seconds; default 1 */
-    double backoff_cap_s;      /**< upper bound of that delay, seconds; default 3600 */
-    double backoff_jitter;     /**< +- fraction of the delay chosen at random, 0..1; default 0.1 */
-    double timeout_s;          /**< run time limit in seconds; 0 = none. Cooperative in
+    int32_t max_retries;   /**< retries after the first attempt, 0..1000000; default 0 */
+    double backoff_base_s; /**< delay before retry n is base * 2^(n-1) seconds; default 1 */
+    double backoff_cap_s;  /**< upper bound of that delay, seconds; default 3600 */
+    double backoff_jitter; /**< +- fraction of the delay chosen at random, 0..1; default 0.1 */
+    double timeout_s;      /**< run time limit in seconds; 0 = none. Cooperative in
                                     threads (as in Celery's soft time limit): at the
                                     limit the handler's cancel flag is set and the
                                     attempt fails with a "timed out" error, followed by
@@ -307,7 +307,7 @@ typedef struct sitq_task_options {
                                     handler's late outcome is dropped */
     const sitq_task_id *depends_on; /**< ids that must succeed before this task runs */
     size_t n_depends_on;
-    const char *unique_key;    /**< NULL, or a key: while a task of this queue with the
+    const char *unique_key; /**< NULL, or a key: while a task of this queue with the
                                     same key is queued, waiting, scheduled or running,
                                     enqueue returns that task's id instead (RQ/Celery
                                     "once" semantics) */
@@ -333,16 +333,16 @@ void sitq_task_options_init(sitq_task_options *opts);
  * Thread-safe.
  */
 sitq_code sitq_enqueue(sitq_queue *queue, const char *function, const void *payload,
-                       size_t payload_len, const sitq_task_options *opts,
-                       sitq_task_id *out_id, sitq_error *err);
+                       size_t payload_len, const sitq_task_options *opts, sitq_task_id *out_id,
+                       sitq_error *err);
 
 /** One task of a batch; see sitq_enqueue for the fields. */
 typedef struct sitq_task_spec {
     const char *function;
     const void *payload;
     size_t payload_len;
-    const sitq_task_options *options;  /**< NULL for defaults */
-    const size_t *depends_on_index;    /**< indexes of EARLIER tasks of the same batch
+    const sitq_task_options *options; /**< NULL for defaults */
+    const size_t *depends_on_index;   /**< indexes of EARLIER tasks of the same batch
                                             this task depends on (a later or equal
                                             index would be a cycle: SITQ_EDEPENDENCY) */
     size_t n_depends_on_index;
@@ -373,24 +373,24 @@ typedef struct sitq_result {
     char *function;
     sitq_status status;
     int32_t priority;
-    int32_t attempts;          /**< attempts whose start was recorded */
+    int32_t attempts; /**< attempts whose start was recorded */
     int32_t max_retries;
-    void *value;               /**< result bytes of a succeeded task */
-    size_t value_len;          /**< bytes */
-    char *error;               /**< error message of a failed/cancelled task */
-    char *traceback;           /**< traceback text, when the handler gave one */
-    char *worker_id;           /**< last worker that claimed it */
+    void *value;      /**< result bytes of a succeeded task */
+    size_t value_len; /**< bytes */
+    char *error;      /**< error message of a failed/cancelled task */
+    char *traceback;  /**< traceback text, when the handler gave one */
+    char *worker_id;  /**< last worker that claimed it */
     char *unique_key;
-    double progress;           /**< last progress reported by the handler, 0..1; -1 none */
-    int cancel_requested;      /**< 1 when cancel was asked while running */
-    double timeout_s;          /**< 0 = none */
-    size_t payload_len;        /**< bytes (payload itself: sitq_get_payload) */
+    double progress;      /**< last progress reported by the handler, 0..1; -1 none */
+    int cancel_requested; /**< 1 when cancel was asked while running */
+    double timeout_s;     /**< 0 = none */
+    size_t payload_len;   /**< bytes (payload itself: sitq_get_payload) */
     sitq_time_us enqueued_at_us;
-    sitq_time_us eta_us;       /**< not before this time (ETA or retry backoff) */
+    sitq_time_us eta_us;         /**< not before this time (ETA or retry backoff) */
     sitq_time_us started_at_us;  /**< start of the last attempt; 0 = never, or (running)
                                       claimed but not started yet */
     sitq_time_us finished_at_us; /**< 0 = not finished */
-    sitq_task_id *depends_on;  /**< the task's dependencies */
+    sitq_task_id *depends_on;    /**< the task's dependencies */
     size_t n_depends_on;
 } sitq_result;
 
@@ -403,16 +403,15 @@ void sitq_result_free(sitq_result *result);
  * Errors: SITQ_EINVAL, SITQ_ENOTFOUND (no such id in this queue), SITQ_ESTORAGE,
  * SITQ_ENOMEM. Thread-safe.
  */
-sitq_code sitq_get_result(sitq_queue *queue, sitq_task_id id, sitq_result **out,
-                          sitq_error *err);
+sitq_code sitq_get_result(sitq_queue *queue, sitq_task_id id, sitq_result **out, sitq_error *err);
 
 /**
  * Copy a task's payload. *out_payload (malloc'd, caller frees with free())
  * and *out_len (bytes) receive it; *out_payload is NULL for an empty payload.
  * Errors: SITQ_EINVAL, SITQ_ENOTFOUND, SITQ_ESTORAGE, SITQ_ENOMEM. Thread-safe.
  */
-sitq_code sitq_get_payload(sitq_queue *queue, sitq_task_id id, void **out_payload,
-                           size_t *out_len, sitq_error *err);
+sitq_code sitq_get_payload(sitq_queue *queue, sitq_task_id id, void **out_payload, size_t *out_len,
+                           sitq_error *err);
 
 /**
  * Wait until a task is finished (succeeded, failed or cancelled), then set
@@ -439,8 +438,7 @@ sitq_code sitq_wait(sitq_queue *queue, sitq_task_id id, double timeout_s, sitq_r
  * Errors: SITQ_ESTATE (already finished), SITQ_ENOTFOUND, SITQ_EINVAL,
  * SITQ_ESTORAGE. Thread-safe.
  */
-sitq_code sitq_cancel(sitq_queue *queue, sitq_task_id id, sitq_status *out_status,
-                      sitq_error *err);
+sitq_code sitq_cancel(sitq_queue *queue, sitq_task_id id, sitq_status *out_status, sitq_error *err);
 
 /**
  * Run a failed or cancelled task again (as RQ's requeue): attempts are reset
@@ -485,8 +483,7 @@ void sitq_result_list_free(sitq_result **items, size_t count);
  * out_purged (may be NULL) receives the number deleted.
  * Errors: SITQ_EINVAL, SITQ_ESTORAGE. Thread-safe.
  */
-sitq_code sitq_purge(sitq_queue *queue, double older_than_s, int64_t *out_purged,
-                     sitq_error *err);
+sitq_code sitq_purge(sitq_queue *queue, double older_than_s, int64_t *out_purged, sitq_error *err);
 
 /* ------------------------------------------------------------------ */
 /* Retry backoff                                                       */
@@ -500,8 +497,7 @@ sitq_code sitq_purge(sitq_queue *queue, double older_than_s, int64_t *out_purged
  * jitter outside 0..1) is clamped to the nearest valid value. Thread-safe.
  * u is the random draw (pass a uniform value in [0,1); sitq uses its own).
  */
-int64_t sitq_backoff_us(int32_t retry, double base_s, double cap_s, double jitter,
-                        double u);
+int64_t sitq_backoff_us(int32_t retry, double base_s, double cap_s, double jitter, double u);
 
 /* ------------------------------------------------------------------ */
 /* Worker                                                              */
@@ -626,8 +622,8 @@ void sitq_worker_options_init(sitq_worker_options *opts);
  * opts: NULL for defaults; copied.
  * Errors: SITQ_EINVAL (option out of range: message names it), SITQ_ENOMEM.
  */
-sitq_code sitq_worker_create(sitq_queue *queue, const sitq_worker_options *opts,
-                             sitq_worker **out, sitq_error *err);
+sitq_code sitq_worker_create(sitq_queue *queue, const sitq_worker_options *opts, sitq_worker **out,
+                             sitq_error *err);
 
 /**
  * Register the handler for a function name (copied). A name ending in '*'
@@ -711,24 +707,24 @@ typedef void (*sitq_completion_fn)(const sitq_completion_info *info, void *user_
  * Set it before sitq_worker_start.
  * Errors: SITQ_EINVAL (NULL worker), SITQ_ESTATE (worker already started).
  */
-sitq_code sitq_worker_on_completion(sitq_worker *worker, sitq_completion_fn fn,
-                                    void *user_data, sitq_error *err);
+sitq_code sitq_worker_on_completion(sitq_worker *worker, sitq_completion_fn fn, void *user_data,
+                                    sitq_error *err);
 
 /** The worker's id (valid while the worker lives). */
 const char *sitq_worker_id(const sitq_worker *worker);
 
 /** Counters of one worker since creation. */
 typedef struct sitq_worker_stats {
-    int64_t claimed;     /**< tasks claimed */
-    int64_t succeeded;   /**< attempts that succeeded */
-    int64_t failed;      /**< attempts that failed (including timeouts) */
-    int64_t released;    /**< claimed tasks released unstarted */
-    int64_t lost;        /**< completions dropped because the lease was lost */
-    int64_t commits;     /**< write transactions of the dispatcher */
-    int64_t errors;      /**< dispatcher transactions that failed (storage errors);
+    int64_t claimed;   /**< tasks claimed */
+    int64_t succeeded; /**< attempts that succeeded */
+    int64_t failed;    /**< attempts that failed (including timeouts) */
+    int64_t released;  /**< claimed tasks released unstarted */
+    int64_t lost;      /**< completions dropped because the lease was lost */
+    int64_t commits;   /**< write transactions of the dispatcher */
+    int64_t errors;    /**< dispatcher transactions that failed (storage errors);
                               the worker keeps its completions and tries again */
     char last_error[SITQ_ERROR_MESSAGE_SIZE]; /**< message of the last such error */
-    int running;         /**< attempts running now */
+    int running;                              /**< attempts running now */
 } sitq_worker_stats;
 
 /** Copy the worker's counters into *out. Thread-safe. */

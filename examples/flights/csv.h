@@ -48,11 +48,11 @@ void csv_close(csv_reader *r);
 
 /** Growable scratch space for the fields of one record. */
 typedef struct csv_fields {
-    char *buf;      /* unquoted field texts, each NUL-terminated */
+    char *buf; /* unquoted field texts, each NUL-terminated */
     size_t buf_cap;
-    char **field;   /* pointers into buf */
-    size_t *flen;   /* length of each field */
-    size_t n;       /* number of fields of the last split */
+    char **field; /* pointers into buf */
+    size_t *flen; /* length of each field */
+    size_t n;     /* number of fields of the last split */
     size_t cap;
 } csv_fields;
 

@@ -25,8 +25,8 @@ typedef struct flight_cols {
 
 /** A validated row. Strings point into the csv_fields it was parsed from. */
 typedef struct flight_row {
-    const char *date;   /* as in the file */
-    char day[11];       /* "YYYY-MM-DD" */
+    const char *date; /* as in the file */
+    char day[11];     /* "YYYY-MM-DD" */
     int32_t delay;
     int32_t distance;
     const char *origin;

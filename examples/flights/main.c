@@ -50,8 +50,7 @@ typedef struct options {
     int quiet;
 } options;
 
-__attribute__((format(printf, 1, 2))) static void errorf(const char *fmt, ...)
-{
+__attribute__((format(printf, 1, 2))) static void errorf(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     fprintf(stderr, PROG ": error: ");
@@ -60,8 +59,7 @@ __attribute__((format(printf, 1, 2))) static void errorf(const char *fmt, ...)
     va_end(ap);
 }
 
-static void usage(FILE *to)
-{
+static void usage(FILE *to) {
     fprintf(to,
             "usage: " PROG " [options]\n"
             "Runs an ETL fan-out/fan-in and a validate->clean->enrich->aggregate chain\n"
@@ -83,8 +81,7 @@ static void usage(FILE *to)
             SITQ_SOURCE_DIR, SITQ_SOURCE_DIR, FLIGHTS_BINARY_DIR, FLIGHTS_BINARY_DIR);
 }
 
-static int parse_long(const char *opt, const char *s, long lo, long hi, long *out)
-{
+static int parse_long(const char *opt, const char *s, long lo, long hi, long *out) {
     char *end;
     errno = 0;
     long v = strtol(s, &end, 10);
@@ -97,8 +94,7 @@ static int parse_long(const char *opt, const char *s, long lo, long hi, long *ou
 }
 
 /* Returns 0 to run, 1 to exit 0 (help), 2 on a usage error. */
-static int parse_options(int argc, char **argv, options *o)
-{
+static int parse_options(int argc, char **argv, options *o) {
     static char d_input[4096], d_airports[4096], d_db[4096], d_out[4096];
     snprintf(d_input, sizeof d_input, "%s/data/flights-200k.csv.gz", SITQ_SOURCE_DIR);
     snprintf(d_airports, sizeof d_airports, "%s/data/airports.csv.gz", SITQ_SOURCE_DIR);
@@ -106,8 +102,20 @@ static int parse_options(int argc, char **argv, options *o)
     snprintf(d_out, sizeof d_out, "%s/demo/out", FLIGHTS_BINARY_DIR);
     *o = (options){d_input, d_airports, d_db, d_out, 4, 1, 5000, 300, -1, -1, 0};
 
-    enum { O_INPUT = 256, O_AIRPORTS, O_DB, O_OUT, O_WORKERS, O_THREADS, O_CHUNK, O_OUTLIER,
-           O_FAIL, O_FLAKY, O_QUIET, O_HELP };
+    enum {
+        O_INPUT = 256,
+        O_AIRPORTS,
+        O_DB,
+        O_OUT,
+        O_WORKERS,
+        O_THREADS,
+        O_CHUNK,
+        O_OUTLIER,
+        O_FAIL,
+        O_FLAKY,
+        O_QUIET,
+        O_HELP
+    };
     static const struct option longopts[] = {
         {"input", required_argument, NULL, O_INPUT},
         {"airports", required_argument, NULL, O_AIRPORTS},
@@ -126,8 +134,7 @@ static int parse_options(int argc, char **argv, options *o)
     opterr = 0;
     for (;;) {
         int c = getopt_long(argc, argv, ":", longopts, NULL);
-        if (c == -1)
-            break;
+        if (c == -1) break;
         int bad = 0;
         switch (c) {
         case O_INPUT: o->input = optarg; break;
@@ -136,9 +143,7 @@ static int parse_options(int argc, char **argv, options *o)
         case O_OUT: o->out = optarg; break;
         case O_WORKERS: bad = parse_long("--workers", optarg, 1, 64, &o->workers); break;
         case O_THREADS: bad = parse_long("--threads", optarg, 1, 64, &o->threads); break;
-        case O_CHUNK:
-            bad = parse_long("--chunk-rows", optarg, 1, 10000000, &o->chunk_rows);
-            break;
+        case O_CHUNK: bad = parse_long("--chunk-rows", optarg, 1, 10000000, &o->chunk_rows); break;
         case O_OUTLIER:
             bad = parse_long("--outlier-minutes", optarg, 0, 1000000, &o->outlier_minutes);
             break;
@@ -174,8 +179,7 @@ static int parse_options(int argc, char **argv, options *o)
     return 0;
 }
 
-static int check_readable(const char *what, const char *path)
-{
+static int check_readable(const char *what, const char *path) {
     struct stat st;
     if (stat(path, &st) != 0) {
         errorf("%s file '%s': %s", what, path, strerror(errno));
@@ -192,26 +196,21 @@ static int check_readable(const char *what, const char *path)
     return 0;
 }
 
-static int mkdir_p(const char *path)
-{
+static int mkdir_p(const char *path) {
     char buf[4096];
     if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
         errno = ENAMETOOLONG;
         return -1;
     }
     for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
+        if (*p != '/') continue;
         *p = '\0';
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-            return -1;
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST) return -1;
         *p = '/';
     }
-    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-        return -1;
+    if (mkdir(buf, 0777) != 0 && errno != EEXIST) return -1;
     struct stat st;
-    if (stat(buf, &st) != 0)
-        return -1;
+    if (stat(buf, &st) != 0) return -1;
     if (!S_ISDIR(st.st_mode)) {
         errno = ENOTDIR;
         return -1;
@@ -219,15 +218,13 @@ static int mkdir_p(const char *path)
     return 0;
 }
 
-static double now_s(void)
-{
+static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void sleep_ms(long ms)
-{
+static void sleep_ms(long ms) {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
 }
@@ -246,23 +243,18 @@ typedef struct chunk_list {
     size_t n, cap;
 } chunk_list;
 
-static void chunks_free(chunk_list *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        free(l->v[i].buf);
+static void chunks_free(chunk_list *l) {
+    for (size_t i = 0; i < l->n; i++) free(l->v[i].buf);
     free(l->v);
     memset(l, 0, sizeof *l);
 }
 
-static int chunk_append(chunk *c, const char *rec, size_t len)
-{
+static int chunk_append(chunk *c, const char *rec, size_t len) {
     if (c->len + len + 1 > c->cap) {
         size_t ncap = c->cap ? c->cap : 64 * 1024;
-        while (ncap < c->len + len + 1)
-            ncap *= 2;
+        while (ncap < c->len + len + 1) ncap *= 2;
         unsigned char *nb = realloc(c->buf, ncap);
-        if (!nb)
-            return -1;
+        if (!nb) return -1;
         c->buf = nb;
         c->cap = ncap;
     }
@@ -277,8 +269,7 @@ static int chunk_append(chunk *c, const char *rec, size_t len)
  * are copied verbatim (parsing is the transform tasks' work). Returns the
  * number of data records, or -1 after printing an error.
  */
-static long long extract(const options *o, chunk_list *out)
-{
+static long long extract(const options *o, chunk_list *out) {
     char msg[600];
     csv_reader *r = csv_open(o->input, msg, sizeof msg);
     if (!r) {
@@ -346,20 +337,17 @@ static long long extract(const options *o, chunk_list *out)
     }
     csv_close(r);
     for (size_t i = 0; rows > 0 && i < out->n; i++)
-        chunk_header_write(out->v[i].buf, (uint32_t)i, out->v[i].first_row, out->v[i].rows,
-                           &cols);
+        chunk_header_write(out->v[i].buf, (uint32_t)i, out->v[i].first_row, out->v[i].rows, &cols);
     return rows;
 }
 
 /* ---- results ----------------------------------------------------------- */
 
 /* Fetch a finished task's result text (copied into buf); "" if none. */
-static sitq_status task_text(sitq_queue *q, sitq_task_id id, char *buf, size_t buflen)
-{
+static sitq_status task_text(sitq_queue *q, sitq_task_id id, char *buf, size_t buflen) {
     sitq_result *r = NULL;
     buf[0] = '\0';
-    if (sitq_get_result(q, id, &r, NULL) != SITQ_OK)
-        return SITQ_FAILED;
+    if (sitq_get_result(q, id, &r, NULL) != SITQ_OK) return SITQ_FAILED;
     sitq_status st = r->status;
     if (r->value && r->value_len < buflen) {
         memcpy(buf, r->value, r->value_len);
@@ -369,31 +357,25 @@ static sitq_status task_text(sitq_queue *q, sitq_task_id id, char *buf, size_t b
     return st;
 }
 
-static double task_seconds(sitq_queue *q, sitq_task_id id, sitq_time_us *start,
-                           sitq_time_us *end)
-{
+static double task_seconds(sitq_queue *q, sitq_task_id id, sitq_time_us *start, sitq_time_us *end) {
     sitq_result *r = NULL;
     double s = 0;
     if (sitq_get_result(q, id, &r, NULL) == SITQ_OK) {
         if (r->started_at_us && r->finished_at_us >= r->started_at_us) {
             s = (double)(r->finished_at_us - r->started_at_us) / 1e6;
-            if (start && (!*start || r->started_at_us < *start))
-                *start = r->started_at_us;
-            if (end && r->finished_at_us > *end)
-                *end = r->finished_at_us;
+            if (start && (!*start || r->started_at_us < *start)) *start = r->started_at_us;
+            if (end && r->finished_at_us > *end) *end = r->finished_at_us;
         }
         sitq_result_free(r);
     }
     return s;
 }
 
-static long long kv(const char *text, const char *key)
-{
+static long long kv(const char *text, const char *key) {
     return kv_get_ll(text, strlen(text), key, -1);
 }
 
-static int print_failures(sitq_queue *q)
-{
+static int print_failures(sitq_queue *q) {
     sitq_result **items = NULL;
     size_t n = 0;
     sitq_error e;
@@ -404,8 +386,7 @@ static int print_failures(sitq_queue *q)
     for (size_t i = n; i-- > 0;) {
         sitq_result *r = items[i];
         fprintf(stderr, "  task %lld %s failed after %d attempt(s): %s\n", (long long)r->id,
-                r->function ? r->function : "?", r->attempts,
-                r->error ? r->error : "(no message)");
+                r->function ? r->function : "?", r->attempts, r->error ? r->error : "(no message)");
     }
     sitq_result_list_free(items, n);
     return (int)n;
@@ -415,19 +396,15 @@ static int print_failures(sitq_queue *q)
 
 #define MAX_WORKERS 64
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     options o;
     int prc = parse_options(argc, argv, &o);
-    if (prc == 1)
-        return 0;
-    if (prc != 0)
-        return 2;
+    if (prc == 1) return 0;
+    if (prc != 0) return 2;
     if (check_readable("input", o.input) != 0 || check_readable("airports", o.airports) != 0)
         return 1;
 
-    char staging[4200], path_valid[4300], path_clean[4300], path_enriched[4300],
-        path_state[4300];
+    char staging[4200], path_valid[4300], path_clean[4300], path_enriched[4300], path_state[4300];
     snprintf(staging, sizeof staging, "%s/staging", o.out);
     snprintf(path_valid, sizeof path_valid, "%s/valid.csv", staging);
     snprintf(path_clean, sizeof path_clean, "%s/cleaned.csv", o.out);
@@ -440,7 +417,7 @@ int main(int argc, char **argv)
     {
         /* Outputs of an earlier run must not pass for this run's. */
         static const char *const old_outputs[] = {
-            "by_origin.csv", "by_day.csv", "by_state.csv", "cleaned.csv",
+            "by_origin.csv", "by_day.csv",  "by_state.csv",     "cleaned.csv",
             "enriched.csv",  "summary.txt", "staging/valid.csv"};
         for (size_t i = 0; i < sizeof old_outputs / sizeof old_outputs[0]; i++) {
             char p[4300];
@@ -541,8 +518,7 @@ int main(int argc, char **argv)
                      o.airports, path_enriched);
             break;
         default:
-            snprintf(payload, sizeof payload, "input=%s\noutput=%s\n", path_enriched,
-                     path_state);
+            snprintf(payload, sizeof payload, "input=%s\noutput=%s\n", path_enriched, path_state);
             break;
         }
         sitq_task_options to;
@@ -563,8 +539,7 @@ int main(int argc, char **argv)
     /* Pipeline 1: extract in this thread, then one batch for the DAG. */
     double te = now_s();
     long long rows = extract(&o, &chunks);
-    if (rows < 0)
-        goto done;
+    if (rows < 0) goto done;
     size_t n_chunks = chunks.n, n_specs = n_chunks + 2;
     specs = calloc(n_specs, sizeof *specs);
     ids = calloc(n_specs, sizeof *ids);
@@ -591,10 +566,10 @@ int main(int argc, char **argv)
     size_t load_dep = n_chunks;
     char load_payload[4200];
     snprintf(load_payload, sizeof load_payload, "out_dir=%s\n", o.out);
-    specs[n_chunks] = (sitq_task_spec){"aggregate_chunks", NULL, 0, &final_opts, agg_deps,
-                                       n_chunks};
+    specs[n_chunks] =
+        (sitq_task_spec){"aggregate_chunks", NULL, 0, &final_opts, agg_deps, n_chunks};
     specs[n_chunks + 1] = (sitq_task_spec){"load_reports", load_payload, strlen(load_payload),
-                                           &final_opts, &load_dep, 1};
+                                           &final_opts,    &load_dep,    1};
     double extract_s = now_s() - te;
     double tb = now_s();
     if (sitq_enqueue_batch(queue, specs, n_specs, ids, &err) != SITQ_OK) {
@@ -618,8 +593,8 @@ int main(int argc, char **argv)
             errorf("cannot read queue stats: %s", err.message);
             goto done;
         }
-        int64_t finished = st.count[SITQ_SUCCEEDED] + st.count[SITQ_FAILED] +
-                           st.count[SITQ_CANCELLED];
+        int64_t finished =
+            st.count[SITQ_SUCCEEDED] + st.count[SITQ_FAILED] + st.count[SITQ_CANCELLED];
         int all_done = finished == st.total;
         double t = now_s();
         if (!o.quiet && (all_done || t - last_print >= 0.5)) {
@@ -627,8 +602,7 @@ int main(int argc, char **argv)
             const char *stage = "done";
             for (int i = 0; i < 4; i++) {
                 sitq_result *cr = NULL;
-                if (sitq_get_result(queue, chain[i], &cr, NULL) != SITQ_OK)
-                    break;
+                if (sitq_get_result(queue, chain[i], &cr, NULL) != SITQ_OK) break;
                 int fin = sitq_status_is_terminal(cr->status);
                 sitq_result_free(cr);
                 if (!fin) {
@@ -644,15 +618,12 @@ int main(int argc, char **argv)
                      (long long)st.count[SITQ_RUNNING], (long long)st.count[SITQ_WAITING],
                      (long long)(st.count[SITQ_QUEUED] + st.count[SITQ_SCHEDULED]),
                      (long long)st.count[SITQ_FAILED], stage);
-            if (tty)
-                fprintf(stderr, "\r%s\033[K%s", line, all_done ? "\n" : "");
-            else if (strcmp(line + 10, last_line) != 0 || all_done)
-                fprintf(stderr, "%s\n", line);
+            if (tty) fprintf(stderr, "\r%s\033[K%s", line, all_done ? "\n" : "");
+            else if (strcmp(line + 10, last_line) != 0 || all_done) fprintf(stderr, "%s\n", line);
             snprintf(last_line, sizeof last_line, "%s", line + 10);
             last_print = t;
         }
-        if (all_done)
-            break;
+        if (all_done) break;
         sleep_ms(20);
     }
     double elapsed = now_s() - t0;
@@ -681,8 +652,7 @@ int main(int argc, char **argv)
     double agg_s = task_seconds(queue, ids[n_chunks], NULL, NULL);
     double load_s = task_seconds(queue, ids[n_chunks + 1], NULL, NULL);
     double chain_s[4];
-    for (int i = 0; i < 4; i++)
-        chain_s[i] = task_seconds(queue, chain[i], NULL, NULL);
+    for (int i = 0; i < 4; i++) chain_s[i] = task_seconds(queue, chain[i], NULL, NULL);
 
     int64_t n_failed = st.count[SITQ_FAILED] + st.count[SITQ_CANCELLED];
     if (n_failed) {
@@ -693,17 +663,14 @@ int main(int argc, char **argv)
     printf("\nsitq flights pipeline - %s\n", n_failed ? "FAILED" : "done");
     printf("  input             %s\n", o.input);
     long long bad_rows = chain_st[0] == SITQ_SUCCEEDED ? kv(chain_res[0], "bad")
-                         : load_st == SITQ_SUCCEEDED ? kv(load_res, "bad")
-                                                     : -1;
-    if (bad_rows >= 0)
-        printf("  rows in           %lld (%lld bad)\n", rows, bad_rows);
-    else
-        printf("  rows in           %lld\n", rows);
+                         : load_st == SITQ_SUCCEEDED   ? kv(load_res, "bad")
+                                                       : -1;
+    if (bad_rows >= 0) printf("  rows in           %lld (%lld bad)\n", rows, bad_rows);
+    else printf("  rows in           %lld\n", rows);
     if (load_st == SITQ_SUCCEEDED) {
         printf("  ETL fan-out       %zu transform_chunk tasks x <= %ld rows: %.2f s wall "
                "(%.2f s of handler time), aggregate %.3f s, load %.3f s\n",
-               n_chunks, o.chunk_rows, (double)(tr_end - tr_start) / 1e6, tr_busy, agg_s,
-               load_s);
+               n_chunks, o.chunk_rows, (double)(tr_end - tr_start) / 1e6, tr_busy, agg_s, load_s);
         printf("                    -> by_origin.csv (%lld airports), by_day.csv (%lld days)\n",
                kv(load_res, "origins"), kv(load_res, "days"));
     }
@@ -720,8 +687,7 @@ int main(int argc, char **argv)
                "known)\n",
                kv(chain_res[2], "unmatched_codes"), kv(chain_res[2], "unmatched_origin_rows"),
                kv(chain_res[2], "unmatched_dest_rows"), kv(chain_res[2], "airports"));
-        printf("                    -> by_state.csv (%lld states)\n",
-               kv(chain_res[3], "states"));
+        printf("                    -> by_state.csv (%lld states)\n", kv(chain_res[3], "states"));
     }
     printf("  tasks             %lld (%lld succeeded, %lld failed), %lld attempts "
            "(%lld failed)\n",
@@ -758,8 +724,8 @@ int main(int argc, char **argv)
             fprintf(sf, "unmatched_dest_rows=%lld\nstates=%lld\n",
                     kv(chain_res[2], "unmatched_dest_rows"), kv(chain_res[3], "states"));
             fprintf(sf, "tasks=%lld\ntasks_succeeded=%lld\ntasks_failed=%lld\nattempts=%lld\n",
-                    (long long)st.total, (long long)st.count[SITQ_SUCCEEDED],
-                    (long long)n_failed, (long long)attempts);
+                    (long long)st.total, (long long)st.count[SITQ_SUCCEEDED], (long long)n_failed,
+                    (long long)attempts);
             fprintf(sf, "failed_attempts=%lld\nworkers=%zu\nthreads=%ld\nelapsed_s=%.3f\n",
                     (long long)failed_attempts, n_workers, o.threads, elapsed);
             fprintf(sf, "tasks_per_s=%.1f\n", (double)st.count[SITQ_SUCCEEDED] / elapsed);
@@ -772,8 +738,7 @@ int main(int argc, char **argv)
     exit_code = n_failed ? 1 : 0;
 
 done:
-    for (size_t i = 0; i < n_workers; i++)
-        sitq_worker_free(workers[i]);
+    for (size_t i = 0; i < n_workers; i++) sitq_worker_free(workers[i]);
     chunks_free(&chunks);
     free(specs);
     free(ids);

@@ -20,8 +20,7 @@
 
 /* ---- small helpers ---------------------------------------------------- */
 
-__attribute__((format(printf, 2, 3))) static int fail(sitq_task_ctx *ctx, const char *fmt, ...)
-{
+__attribute__((format(printf, 2, 3))) static int fail(sitq_task_ctx *ctx, const char *fmt, ...) {
     char msg[1024];
     va_list ap;
     va_start(ap, fmt);
@@ -31,39 +30,30 @@ __attribute__((format(printf, 2, 3))) static int fail(sitq_task_ctx *ctx, const 
     return 1;
 }
 
-static void put_u32(unsigned char *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
+static void put_u32(unsigned char *p, uint32_t v) {
+    for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
 }
 
-static void put_u64(unsigned char *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
+static void put_u64(unsigned char *p, uint64_t v) {
+    for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
 }
 
-static uint32_t get_u32(const unsigned char *p)
-{
+static uint32_t get_u32(const unsigned char *p) {
     uint32_t v = 0;
-    for (int i = 3; i >= 0; i--)
-        v = (v << 8) | p[i];
+    for (int i = 3; i >= 0; i--) v = (v << 8) | p[i];
     return v;
 }
 
-static uint64_t get_u64(const unsigned char *p)
-{
+static uint64_t get_u64(const unsigned char *p) {
     uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | p[i];
+    for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
     return v;
 }
 
 /* Payload header: "FCH1", index u32, first_row u64, n_rows u32, nfields u8,
  * the five column indexes u8; little-endian. */
-void chunk_header_write(unsigned char hdr[CHUNK_HEADER_LEN], uint32_t index,
-                        uint64_t first_row, uint32_t n_rows, const flight_cols *cols)
-{
+void chunk_header_write(unsigned char hdr[CHUNK_HEADER_LEN], uint32_t index, uint64_t first_row,
+                        uint32_t n_rows, const flight_cols *cols) {
     memcpy(hdr, "FCH1", 4);
     put_u32(hdr + 4, index);
     put_u64(hdr + 8, first_row);
@@ -72,8 +62,7 @@ void chunk_header_write(unsigned char hdr[CHUNK_HEADER_LEN], uint32_t index,
     memcpy(hdr + 21, cols->idx, COL_COUNT);
 }
 
-int kv_get(const char *text, size_t len, const char *key, char *out, size_t outlen)
-{
+int kv_get(const char *text, size_t len, const char *key, char *out, size_t outlen) {
     size_t klen = strlen(key);
     size_t pos = 0;
     while (pos < len) {
@@ -82,8 +71,7 @@ int kv_get(const char *text, size_t len, const char *key, char *out, size_t outl
         size_t llen = nl ? (size_t)(nl - line) : len - pos;
         if (llen > klen && line[klen] == '=' && memcmp(line, key, klen) == 0) {
             size_t vlen = llen - klen - 1;
-            if (vlen + 1 > outlen)
-                return -1;
+            if (vlen + 1 > outlen) return -1;
             memcpy(out, line + klen + 1, vlen);
             out[vlen] = '\0';
             return 0;
@@ -93,16 +81,13 @@ int kv_get(const char *text, size_t len, const char *key, char *out, size_t outl
     return -1;
 }
 
-long long kv_get_ll(const char *text, size_t len, const char *key, long long dflt)
-{
+long long kv_get_ll(const char *text, size_t len, const char *key, long long dflt) {
     char buf[64];
-    if (kv_get(text, len, key, buf, sizeof buf) != 0)
-        return dflt;
+    if (kv_get(text, len, key, buf, sizeof buf) != 0) return dflt;
     char *end;
     errno = 0;
     long long v = strtoll(buf, &end, 10);
-    if (errno || end == buf || *end)
-        return dflt;
+    if (errno || end == buf || *end) return dflt;
     return v;
 }
 
@@ -114,8 +99,7 @@ typedef struct outfile {
     char tmp[4200];
 } outfile;
 
-static int out_open(outfile *o, const char *path, sitq_task_ctx *ctx)
-{
+static int out_open(outfile *o, const char *path, sitq_task_ctx *ctx) {
     if (snprintf(o->path, sizeof o->path, "%s", path) >= (int)sizeof o->path)
         return fail(ctx, "output path too long: %s", path);
     /* Unique per attempt: a stale attempt whose lease was lost may still be
@@ -123,16 +107,13 @@ static int out_open(outfile *o, const char *path, sitq_task_ctx *ctx)
     snprintf(o->tmp, sizeof o->tmp, "%s.tmp-%lld-%d", path, (long long)sitq_ctx_task_id(ctx),
              (int)sitq_ctx_attempt(ctx));
     o->f = fopen(o->tmp, "wb");
-    if (!o->f)
-        return fail(ctx, "cannot create '%s': %s", o->tmp, strerror(errno));
+    if (!o->f) return fail(ctx, "cannot create '%s': %s", o->tmp, strerror(errno));
     return 0;
 }
 
-static int out_commit(outfile *o, sitq_task_ctx *ctx)
-{
+static int out_commit(outfile *o, sitq_task_ctx *ctx) {
     int bad = ferror(o->f);
-    if (fclose(o->f) != 0)
-        bad = 1;
+    if (fclose(o->f) != 0) bad = 1;
     o->f = NULL;
     if (bad) {
         remove(o->tmp);
@@ -146,8 +127,7 @@ static int out_commit(outfile *o, sitq_task_ctx *ctx)
     return 0;
 }
 
-static void out_abort(outfile *o)
-{
+static void out_abort(outfile *o) {
     if (o->f) {
         fclose(o->f);
         o->f = NULL;
@@ -155,8 +135,7 @@ static void out_abort(outfile *o)
     }
 }
 
-static int result_text(sitq_task_ctx *ctx, const char *text)
-{
+static int result_text(sitq_task_ctx *ctx, const char *text) {
     return sitq_ctx_set_result(ctx, text, strlen(text)) == SITQ_OK
                ? 0
                : fail(ctx, "out of memory setting the result");
@@ -165,14 +144,12 @@ static int result_text(sitq_task_ctx *ctx, const char *text)
 #define CANCEL_CHECK_ROWS 4096
 
 /* 1 when rows is a multiple of CANCEL_CHECK_ROWS and the task was cancelled. */
-static int cancel_due(sitq_task_ctx *ctx, long long rows)
-{
+static int cancel_due(sitq_task_ctx *ctx, long long rows) {
     return rows % CANCEL_CHECK_ROWS == 0 && sitq_ctx_cancelled(ctx);
 }
 
 /* fail(ctx, "<stage>: cancelled") when cancel_due, else 0. */
-static int check_cancel(sitq_task_ctx *ctx, const char *stage, long long rows)
-{
+static int check_cancel(sitq_task_ctx *ctx, const char *stage, long long rows) {
     return cancel_due(ctx, rows) ? fail(ctx, "%s: cancelled", stage) : 0;
 }
 
@@ -181,13 +158,10 @@ static int check_cancel(sitq_task_ctx *ctx, const char *stage, long long rows)
  * not NULL) if all went well, then release o, f and r. Returns the final rc.
  */
 static int rows_done(sitq_task_ctx *ctx, const char *stage, int rc, int got, const char *in,
-                     csv_reader *r, csv_fields *f, outfile *o)
-{
-    if (rc == 0 && got < 0)
-        rc = fail(ctx, "%s: %s: %s", stage, in, csv_reader_error(r));
+                     csv_reader *r, csv_fields *f, outfile *o) {
+    if (rc == 0 && got < 0) rc = fail(ctx, "%s: %s: %s", stage, in, csv_reader_error(r));
     if (o) {
-        if (rc == 0)
-            rc = out_commit(o, ctx);
+        if (rc == 0) rc = out_commit(o, ctx);
         out_abort(o);
     }
     csv_fields_free(f);
@@ -200,8 +174,7 @@ static int rows_done(sitq_task_ctx *ctx, const char *stage, int rc, int got, con
 
 /* Read input= and output= of a chain payload (STAGE_PATH bytes each) or fail. */
 static int stage_paths(sitq_task_ctx *ctx, const char *stage, const void *payload, size_t len,
-                       char *in, char *outp)
-{
+                       char *in, char *outp) {
     if (kv_get(payload, len, "input", in, STAGE_PATH) != 0 ||
         kv_get(payload, len, "output", outp, STAGE_PATH) != 0)
         return fail(ctx, "%s: payload needs input= and output=", stage);
@@ -209,19 +182,16 @@ static int stage_paths(sitq_task_ctx *ctx, const char *stage, const void *payloa
 }
 
 /* Open the CSV file in into *r, or fail with "<stage>: <reason>". */
-static int stage_open(sitq_task_ctx *ctx, const char *stage, const char *in, csv_reader **r)
-{
+static int stage_open(sitq_task_ctx *ctx, const char *stage, const char *in, csv_reader **r) {
     char msg[600];
     *r = csv_open(in, msg, sizeof msg);
-    if (!*r)
-        return fail(ctx, "%s: %s", stage, msg);
+    if (!*r) return fail(ctx, "%s: %s", stage, msg);
     return 0;
 }
 
 /* result_text of a printf-formatted "key=value\n..." text (under 256 bytes). */
-__attribute__((format(printf, 2, 3))) static int result_printf(sitq_task_ctx *ctx,
-                                                               const char *fmt, ...)
-{
+__attribute__((format(printf, 2, 3))) static int result_printf(sitq_task_ctx *ctx, const char *fmt,
+                                                               ...) {
     char res[256];
     va_list ap;
     va_start(ap, fmt);
@@ -232,8 +202,7 @@ __attribute__((format(printf, 2, 3))) static int result_printf(sitq_task_ctx *ct
 
 /* ---- ETL: transform_chunk --------------------------------------------- */
 
-static int h_transform_chunk(sitq_task_ctx *ctx, const void *payload, size_t len, void *ud)
-{
+static int h_transform_chunk(sitq_task_ctx *ctx, const void *payload, size_t len, void *ud) {
     const pipeline_ctx *pc = ud;
     const unsigned char *p = payload;
     if (len < CHUNK_HEADER_LEN || memcmp(p, "FCH1", 4) != 0)
@@ -250,8 +219,7 @@ static int h_transform_chunk(sitq_task_ctx *ctx, const void *payload, size_t len
 
     if (pc->fail_chunk >= 0 && (long)index == pc->fail_chunk)
         return fail(ctx, "chunk %u (rows %llu..%llu): injected failure (--fail-chunk)", index,
-                    (unsigned long long)first_row,
-                    (unsigned long long)(first_row + n_rows - 1));
+                    (unsigned long long)first_row, (unsigned long long)(first_row + n_rows - 1));
     if (pc->flaky_chunk >= 0 && (long)index == pc->flaky_chunk && sitq_ctx_attempt(ctx) == 1)
         return fail(ctx, "chunk %u: injected transient failure on attempt 1 (--flaky-chunk)",
                     index);
@@ -297,16 +265,14 @@ static int h_transform_chunk(sitq_task_ctx *ctx, const void *payload, size_t len
         size_t nbytes;
         if (flight_agg_encode(&a, &bytes, &nbytes) != 0)
             rc = fail(ctx, "chunk %u: out of memory encoding the result", index);
-        else
-            sitq_ctx_take_result(ctx, bytes, nbytes);
+        else sitq_ctx_take_result(ctx, bytes, nbytes);
     }
     flight_agg_free(&a);
     return rc;
 }
 
 /* Load the task's own record (for its dependency list). */
-static int load_self(sitq_task_ctx *ctx, const pipeline_ctx *pc, sitq_result **self)
-{
+static int load_self(sitq_task_ctx *ctx, const pipeline_ctx *pc, sitq_result **self) {
     sitq_error e;
     if (sitq_get_result(pc->queue, sitq_ctx_task_id(ctx), self, &e) != SITQ_OK)
         return fail(ctx, "%s: cannot read own task %lld: %s", sitq_ctx_function(ctx),
@@ -316,8 +282,7 @@ static int load_self(sitq_task_ctx *ctx, const pipeline_ctx *pc, sitq_result **s
 
 /* Decode the result of dependency dep into a; merge it into total. */
 static int merge_dependency(sitq_task_ctx *ctx, const pipeline_ctx *pc, sitq_task_id dep,
-                            flight_agg *total)
-{
+                            flight_agg *total) {
     sitq_result *r = NULL;
     sitq_error e;
     if (sitq_get_result(pc->queue, dep, &r, &e) != SITQ_OK)
@@ -341,14 +306,12 @@ static int merge_dependency(sitq_task_ctx *ctx, const pipeline_ctx *pc, sitq_tas
 
 /* ---- ETL: aggregate_chunks -------------------------------------------- */
 
-static int h_aggregate_chunks(sitq_task_ctx *ctx, const void *payload, size_t len, void *ud)
-{
+static int h_aggregate_chunks(sitq_task_ctx *ctx, const void *payload, size_t len, void *ud) {
     (void)payload;
     (void)len;
     const pipeline_ctx *pc = ud;
     sitq_result *self = NULL;
-    if (load_self(ctx, pc, &self) != 0)
-        return 1;
+    if (load_self(ctx, pc, &self) != 0) return 1;
     int rc = 0;
     flight_agg total;
     flight_agg_init(&total);
@@ -361,8 +324,7 @@ static int h_aggregate_chunks(sitq_task_ctx *ctx, const void *payload, size_t le
         size_t nbytes;
         if (flight_agg_encode(&total, &bytes, &nbytes) != 0)
             rc = fail(ctx, "out of memory encoding the merged aggregate");
-        else
-            sitq_ctx_take_result(ctx, bytes, nbytes);
+        else sitq_ctx_take_result(ctx, bytes, nbytes);
     }
     flight_agg_free(&total);
     sitq_result_free(self);
@@ -373,45 +335,36 @@ static int h_aggregate_chunks(sitq_task_ctx *ctx, const void *payload, size_t le
 
 /* out_open "<dir>/<name>" and write the CSV header line there. */
 static int out_open_report(outfile *o, const char *dir, const char *name, const char *header,
-                           sitq_task_ctx *ctx)
-{
+                           sitq_task_ctx *ctx) {
     char path[4200];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     int rc = out_open(o, path, ctx);
-    if (rc == 0)
-        fputs(header, o->f);
+    if (rc == 0) fputs(header, o->f);
     return rc;
 }
 
-static double mean(const agg_stat *s)
-{
-    return s->count ? (double)s->sum / (double)s->count : 0.0;
-}
+static double mean(const agg_stat *s) { return s->count ? (double)s->sum / (double)s->count : 0.0; }
 
-static int h_load_reports(sitq_task_ctx *ctx, const void *payload, size_t len, void *ud)
-{
+static int h_load_reports(sitq_task_ctx *ctx, const void *payload, size_t len, void *ud) {
     const pipeline_ctx *pc = ud;
     char dir[4096];
     if (kv_get(payload, len, "out_dir", dir, sizeof dir) != 0)
         return fail(ctx, "load_reports: payload lacks out_dir");
     sitq_result *self = NULL;
-    if (load_self(ctx, pc, &self) != 0)
-        return 1;
+    if (load_self(ctx, pc, &self) != 0) return 1;
     int rc = 0;
     flight_agg total;
     flight_agg_init(&total);
     if (self->n_depends_on != 1)
         rc = fail(ctx, "load_reports: expected 1 dependency, found %zu", self->n_depends_on);
-    else
-        rc = merge_dependency(ctx, pc, self->depends_on[0], &total);
+    else rc = merge_dependency(ctx, pc, self->depends_on[0], &total);
     sitq_result_free(self);
 
     agg_entry **origins = NULL, **days = NULL;
     if (rc == 0) {
         origins = agg_map_sorted(&total.by_origin);
         days = agg_map_sorted(&total.by_day);
-        if (!origins || !days)
-            rc = fail(ctx, "out of memory sorting the aggregates");
+        if (!origins || !days) rc = fail(ctx, "out of memory sorting the aggregates");
     }
     outfile o = {0};
     if (rc == 0)
@@ -426,8 +379,7 @@ static int h_load_reports(sitq_task_ctx *ctx, const void *payload, size_t len, v
         }
         rc = out_commit(&o, ctx);
     }
-    if (rc == 0)
-        rc = out_open_report(&o, dir, "by_day.csv", "day,flights,mean_delay\n", ctx);
+    if (rc == 0) rc = out_open_report(&o, dir, "by_day.csv", "day,flights,mean_delay\n", ctx);
     if (rc == 0) {
         for (size_t i = 0; i < total.by_day.size; i++) {
             const agg_entry *e = days[i];
@@ -448,8 +400,7 @@ static int h_load_reports(sitq_task_ctx *ctx, const void *payload, size_t len, v
 
 /* ---- chain: validate -------------------------------------------------- */
 
-static int h_validate(sitq_task_ctx *ctx, const void *payload, size_t len, void *ud)
-{
+static int h_validate(sitq_task_ctx *ctx, const void *payload, size_t len, void *ud) {
     (void)ud;
     char in[STAGE_PATH], outp[STAGE_PATH], msg[600];
     csv_reader *r = NULL;
@@ -461,15 +412,12 @@ static int h_validate(sitq_task_ctx *ctx, const void *payload, size_t len, void 
     flight_cols cols;
     int rc = 0;
     int got = csv_next(r, &rec, &rlen);
-    if (got < 0)
-        rc = fail(ctx, "validate: %s: %s", in, csv_reader_error(r));
-    else if (got == 0)
-        rc = fail(ctx, "validate: %s is empty (no header)", in);
+    if (got < 0) rc = fail(ctx, "validate: %s: %s", in, csv_reader_error(r));
+    else if (got == 0) rc = fail(ctx, "validate: %s is empty (no header)", in);
     else if (flight_header(rec, rlen, &cols, msg, sizeof msg) != 0)
         rc = fail(ctx, "validate: %s: %s", in, msg);
     outfile o = {0};
-    if (rc == 0)
-        rc = out_open(&o, outp, ctx);
+    if (rc == 0) rc = out_open(&o, outp, ctx);
     long long rows = 0, bad = 0, first_bad = 0;
     csv_fields f = {0};
     if (rc == 0) {
@@ -478,15 +426,13 @@ static int h_validate(sitq_task_ctx *ctx, const void *payload, size_t len, void 
             rows++;
             flight_row row;
             if (flight_parse(rec, rlen, &cols, &f, &row) != 0) {
-                if (!bad)
-                    first_bad = csv_record_count(r);
+                if (!bad) first_bad = csv_record_count(r);
                 bad++;
                 continue;
             }
             fprintf(o.f, "%s,%d,%d,%s,%s\n", row.date, row.delay, row.distance, row.origin,
                     row.dest);
-            if ((rc = check_cancel(ctx, "validate", rows)) != 0)
-                break;
+            if ((rc = check_cancel(ctx, "validate", rows)) != 0) break;
         }
     }
     rc = rows_done(ctx, "validate", rc, got, in, r, &f, &o);
@@ -517,8 +463,7 @@ typedef struct dedup_set {
     size_t cmp_cap;
 } dedup_set;
 
-static uint64_t hash_bytes(const char *s, size_t n)
-{
+static uint64_t hash_bytes(const char *s, size_t n) {
     uint64_t h = 1469598103934665603ULL;
     for (size_t i = 0; i < n; i++) {
         h ^= (unsigned char)s[i];
@@ -527,18 +472,14 @@ static uint64_t hash_bytes(const char *s, size_t n)
     return h ^ (h >> 29);
 }
 
-static int dedup_grow(dedup_set *d)
-{
+static int dedup_grow(dedup_set *d) {
     size_t ncap = d->cap ? d->cap * 2 : 1 << 16;
     dedup_slot *ns = calloc(ncap, sizeof *ns);
-    if (!ns)
-        return -1;
+    if (!ns) return -1;
     for (size_t i = 0; i < d->cap; i++) {
-        if (!d->slots[i].off_len)
-            continue;
+        if (!d->slots[i].off_len) continue;
         size_t j = d->slots[i].hash & (ncap - 1);
-        while (ns[j].off_len)
-            j = (j + 1) & (ncap - 1);
+        while (ns[j].off_len) j = (j + 1) & (ncap - 1);
         ns[j] = d->slots[i];
     }
     free(d->slots);
@@ -548,12 +489,9 @@ static int dedup_grow(dedup_set *d)
 }
 
 /* 1: rec seen before; 0: new (inserted); -1: error. */
-static int dedup_check(dedup_set *d, const char *rec, size_t len, uint64_t off)
-{
-    if (len >= 1 << 16 || off >= (1ULL << 47))
-        return -1;
-    if ((d->size + 1) * 4 > d->cap * 3 && dedup_grow(d) != 0)
-        return -1;
+static int dedup_check(dedup_set *d, const char *rec, size_t len, uint64_t off) {
+    if (len >= 1 << 16 || off >= (1ULL << 47)) return -1;
+    if ((d->size + 1) * 4 > d->cap * 3 && dedup_grow(d) != 0) return -1;
     uint64_t h = hash_bytes(rec, len);
     size_t j = h & (d->cap - 1);
     while (d->slots[j].off_len) {
@@ -561,16 +499,14 @@ static int dedup_check(dedup_set *d, const char *rec, size_t len, uint64_t off)
         if (s->hash == h && (s->off_len & 0xffff) == len) {
             if (len > d->cmp_cap) {
                 char *nc = realloc(d->cmp, len);
-                if (!nc)
-                    return -1;
+                if (!nc) return -1;
                 d->cmp = nc;
                 d->cmp_cap = len;
             }
             if (fseeko(d->file, (off_t)(s->off_len >> 16), SEEK_SET) != 0 ||
                 fread(d->cmp, 1, len, d->file) != len)
                 return -1;
-            if (memcmp(d->cmp, rec, len) == 0)
-                return 1;
+            if (memcmp(d->cmp, rec, len) == 0) return 1;
         }
         j = (j + 1) & (d->cap - 1);
     }
@@ -580,36 +516,29 @@ static int dedup_check(dedup_set *d, const char *rec, size_t len, uint64_t off)
     return 0;
 }
 
-static int h_clean(sitq_task_ctx *ctx, const void *payload, size_t len, void *ud)
-{
+static int h_clean(sitq_task_ctx *ctx, const void *payload, size_t len, void *ud) {
     (void)ud;
     char in[STAGE_PATH], outp[STAGE_PATH];
-    if (stage_paths(ctx, "clean", payload, len, in, outp) != 0)
-        return 1;
+    if (stage_paths(ctx, "clean", payload, len, in, outp) != 0) return 1;
     long long limit = kv_get_ll(payload, len, "outlier_minutes", -1);
-    if (limit < 0)
-        return fail(ctx, "clean: payload needs outlier_minutes=N (N >= 0)");
+    if (limit < 0) return fail(ctx, "clean: payload needs outlier_minutes=N (N >= 0)");
     csv_reader *r = NULL;
-    if (stage_open(ctx, "clean", in, &r) != 0)
-        return 1;
+    if (stage_open(ctx, "clean", in, &r) != 0) return 1;
     dedup_set d = {0};
     d.file = fopen(in, "rb");
     int rc = 0;
-    if (!d.file)
-        rc = fail(ctx, "clean: cannot open '%s': %s", in, strerror(errno));
+    if (!d.file) rc = fail(ctx, "clean: cannot open '%s': %s", in, strerror(errno));
     const char *rec;
     size_t rlen;
     uint64_t off = 0;
     int got = 0;
     if (rc == 0) {
         got = csv_next(r, &rec, &rlen); /* header written by validate */
-        if (got != 1)
-            rc = fail(ctx, "clean: %s has no header", in);
+        if (got != 1) rc = fail(ctx, "clean: %s has no header", in);
         off = rlen + 1;
     }
     outfile o = {0};
-    if (rc == 0)
-        rc = out_open(&o, outp, ctx);
+    if (rc == 0) rc = out_open(&o, outp, ctx);
     long long rows = 0, dups = 0, outliers = 0;
     flight_cols cols = {{0, 1, 2, 3, 4}, 5};
     csv_fields f = {0};
@@ -637,13 +566,11 @@ static int h_clean(sitq_task_ctx *ctx, const void *payload, size_t len, void *ud
             outliers += outlier;
             fwrite(rec, 1, rlen, o.f);
             fputs(outlier ? ",1\n" : ",0\n", o.f);
-            if ((rc = check_cancel(ctx, "clean", rows)) != 0)
-                break;
+            if ((rc = check_cancel(ctx, "clean", rows)) != 0) break;
         }
     }
     rc = rows_done(ctx, "clean", rc, got, in, r, &f, &o);
-    if (d.file)
-        fclose(d.file);
+    if (d.file) fclose(d.file);
     free(d.slots);
     free(d.cmp);
     if (rc == 0)
@@ -663,8 +590,7 @@ typedef struct airport_table {
     size_t n, cap;
 } airport_table;
 
-static void airports_free(airport_table *t)
-{
+static void airports_free(airport_table *t) {
     for (size_t i = 0; i < t->n; i++) {
         free(t->city[i]);
         free(t->state[i]);
@@ -674,16 +600,13 @@ static void airports_free(airport_table *t)
     agg_map_free(&t->index);
 }
 
-static long find_col(const csv_fields *f, const char *name)
-{
+static long find_col(const csv_fields *f, const char *name) {
     for (size_t k = 0; k < f->n; k++)
-        if (strcmp(f->field[k], name) == 0)
-            return (long)k;
+        if (strcmp(f->field[k], name) == 0) return (long)k;
     return -1;
 }
 
-static int airports_load(airport_table *t, const char *path, char *err, size_t errlen)
-{
+static int airports_load(airport_table *t, const char *path, char *err, size_t errlen) {
     memset(t, 0, sizeof *t);
     agg_map_init(&t->index);
     char msg[600];
@@ -709,8 +632,8 @@ static int airports_load(airport_table *t, const char *path, char *err, size_t e
     }
     while (rc == 0 && (got = csv_next(r, &rec, &rlen)) == 1) {
         if (csv_split(rec, rlen, &f) != nf) {
-            snprintf(err, errlen, "%s: record %lld is malformed or has %zu fields, not %ld",
-                     path, csv_record_count(r), f.n, nf);
+            snprintf(err, errlen, "%s: record %lld is malformed or has %zu fields, not %ld", path,
+                     csv_record_count(r), f.n, nf);
             rc = -1;
             break;
         }
@@ -718,8 +641,7 @@ static int airports_load(airport_table *t, const char *path, char *err, size_t e
             size_t ncap = t->cap ? t->cap * 2 : 1024;
             char **nc = realloc(t->city, ncap * sizeof *nc);
             char **ns = nc ? realloc(t->state, ncap * sizeof *ns) : NULL;
-            if (nc)
-                t->city = nc;
+            if (nc) t->city = nc;
             if (!nc || !ns) {
                 snprintf(err, errlen, "out of memory");
                 rc = -1;
@@ -752,22 +674,18 @@ static int airports_load(airport_table *t, const char *path, char *err, size_t e
     }
     csv_fields_free(&f);
     csv_close(r);
-    if (rc != 0)
-        airports_free(t);
+    if (rc != 0) airports_free(t);
     return rc;
 }
 
 /* Position of code in the table, or -1. */
-static long airport_find(airport_table *t, const char *code)
-{
+static long airport_find(airport_table *t, const char *code) {
     agg_stat *s = agg_map_get(&t->index, code, strlen(code));
-    if (!s || !s->count)
-        return -1; /* an empty entry now marks the code unknown: fine */
+    if (!s || !s->count) return -1; /* an empty entry now marks the code unknown: fine */
     return (long)s->count - 1;
 }
 
-static int h_enrich(sitq_task_ctx *ctx, const void *payload, size_t len, void *ud)
-{
+static int h_enrich(sitq_task_ctx *ctx, const void *payload, size_t len, void *ud) {
     (void)ud;
     char in[4096], outp[4096], ap[4096], msg[8400];
     if (kv_get(payload, len, "input", in, sizeof in) != 0 ||
@@ -775,8 +693,7 @@ static int h_enrich(sitq_task_ctx *ctx, const void *payload, size_t len, void *u
         kv_get(payload, len, "airports", ap, sizeof ap) != 0)
         return fail(ctx, "enrich: payload needs input=, airports= and output=");
     airport_table t;
-    if (airports_load(&t, ap, msg, sizeof msg) != 0)
-        return fail(ctx, "enrich: airports: %s", msg);
+    if (airports_load(&t, ap, msg, sizeof msg) != 0) return fail(ctx, "enrich: airports: %s", msg);
     size_t n_airports = t.n;
     csv_reader *r = csv_open(in, msg, sizeof msg);
     if (!r) {
@@ -787,11 +704,9 @@ static int h_enrich(sitq_task_ctx *ctx, const void *payload, size_t len, void *u
     const char *rec;
     size_t rlen;
     int got = csv_next(r, &rec, &rlen);
-    if (got != 1)
-        rc = fail(ctx, "enrich: %s has no header", in);
+    if (got != 1) rc = fail(ctx, "enrich: %s has no header", in);
     outfile o = {0};
-    if (rc == 0)
-        rc = out_open(&o, outp, ctx);
+    if (rc == 0) rc = out_open(&o, outp, ctx);
     long long rows = 0, un_origin = 0, un_dest = 0;
     agg_map unknown;
     agg_map_init(&unknown);
@@ -825,8 +740,7 @@ static int h_enrich(sitq_task_ctx *ctx, const void *payload, size_t len, void *u
             fputc(',', o.f);
             csv_write_field(o.f, di >= 0 ? t.state[di] : "");
             fprintf(o.f, ",%s\n", f.field[5]);
-            if ((rc = check_cancel(ctx, "enrich", rows)) != 0)
-                break;
+            if ((rc = check_cancel(ctx, "enrich", rows)) != 0) break;
         }
     }
     rc = rows_done(ctx, "enrich", rc, got, in, r, &f, &o);
@@ -844,8 +758,7 @@ static int h_enrich(sitq_task_ctx *ctx, const void *payload, size_t len, void *u
 
 #define UNMATCHED_STATE "(unmatched)"
 
-static int h_aggregate_states(sitq_task_ctx *ctx, const void *payload, size_t len, void *ud)
-{
+static int h_aggregate_states(sitq_task_ctx *ctx, const void *payload, size_t len, void *ud) {
     (void)ud;
     char in[STAGE_PATH], outp[STAGE_PATH];
     csv_reader *r = NULL;
@@ -856,8 +769,7 @@ static int h_aggregate_states(sitq_task_ctx *ctx, const void *payload, size_t le
     const char *rec;
     size_t rlen;
     int got = csv_next(r, &rec, &rlen);
-    if (got != 1)
-        rc = fail(ctx, "aggregate_states: %s has no header", in);
+    if (got != 1) rc = fail(ctx, "aggregate_states: %s has no header", in);
     agg_map states, outl;
     agg_map_init(&states);
     agg_map_init(&outl);
@@ -885,16 +797,14 @@ static int h_aggregate_states(sitq_task_ctx *ctx, const void *payload, size_t le
             break;
         }
         agg_stat_add(s, delay);
-        if (strcmp(f.field[9], "1") == 0)
-            so->count++;
+        if (strcmp(f.field[9], "1") == 0) so->count++;
     }
     rc = rows_done(ctx, "aggregate_states", rc, got, in, r, &f, NULL);
     agg_entry **sorted = NULL;
     outfile o = {0};
     if (rc == 0 && !(sorted = agg_map_sorted(&states)))
         rc = fail(ctx, "aggregate_states: out of memory");
-    if (rc == 0)
-        rc = out_open(&o, outp, ctx);
+    if (rc == 0) rc = out_open(&o, outp, ctx);
     if (rc == 0) {
         fputs("state,flights,mean_delay,min_delay,max_delay,outliers\n", o.f);
         for (size_t i = 0; i < states.size; i++) {
@@ -907,8 +817,7 @@ static int h_aggregate_states(sitq_task_ctx *ctx, const void *payload, size_t le
         rc = out_commit(&o, ctx);
     }
     out_abort(&o);
-    if (rc == 0)
-        rc = result_printf(ctx, "rows=%lld\nstates=%zu\n", rows, states.size);
+    if (rc == 0) rc = result_printf(ctx, "rows=%lld\nstates=%zu\n", rows, states.size);
     free(sorted);
     agg_map_free(&states);
     agg_map_free(&outl);
@@ -917,8 +826,7 @@ static int h_aggregate_states(sitq_task_ctx *ctx, const void *payload, size_t le
 
 /* ---- registration ----------------------------------------------------- */
 
-sitq_code stages_register(sitq_worker *w, pipeline_ctx *ctx, sitq_error *err)
-{
+sitq_code stages_register(sitq_worker *w, pipeline_ctx *ctx, sitq_error *err) {
     static const struct {
         const char *name;
         sitq_handler_fn fn;
@@ -933,8 +841,7 @@ sitq_code stages_register(sitq_worker *w, pipeline_ctx *ctx, sitq_error *err)
     };
     for (size_t i = 0; i < sizeof handlers / sizeof handlers[0]; i++) {
         sitq_code c = sitq_worker_register(w, handlers[i].name, handlers[i].fn, ctx, err);
-        if (c != SITQ_OK)
-            return c;
+        if (c != SITQ_OK) return c;
     }
     return SITQ_OK;
 }

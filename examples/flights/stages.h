@@ -26,9 +26,9 @@
 
 /** Shared by all handlers (user_data); read-only while workers run. */
 typedef struct pipeline_ctx {
-    sitq_queue *queue;   /* to read dependencies' results */
-    long fail_chunk;     /* chunk index failing every attempt; -1 none */
-    long flaky_chunk;    /* chunk index failing its first attempt; -1 none */
+    sitq_queue *queue; /* to read dependencies' results */
+    long fail_chunk;   /* chunk index failing every attempt; -1 none */
+    long flaky_chunk;  /* chunk index failing its first attempt; -1 none */
 } pipeline_ctx;
 
 /** Register every handler of the pipeline on a worker. */
@@ -40,8 +40,8 @@ sitq_code stages_register(sitq_worker *w, pipeline_ctx *ctx, sitq_error *err);
 #define CHUNK_HEADER_LEN 26
 
 /** Write the header of a chunk payload into hdr. */
-void chunk_header_write(unsigned char hdr[CHUNK_HEADER_LEN], uint32_t index,
-                        uint64_t first_row, uint32_t n_rows, const flight_cols *cols);
+void chunk_header_write(unsigned char hdr[CHUNK_HEADER_LEN], uint32_t index, uint64_t first_row,
+                        uint32_t n_rows, const flight_cols *cols);
 
 /* ---- key=value text (payloads and results of the chain) --------------- */
 

@@ -6,43 +6,39 @@
 #include <string.h>
 #include <strings.h>
 
-PyObject *sitqpy_no_pickle(PyObject *self, PyObject *args)
-{
+PyObject *sitqpy_no_pickle(PyObject *self, PyObject *args) {
     (void)args;
     PyErr_Format(PyExc_TypeError,
                  "cannot pickle a sitq.%s object: it holds open database connections "
                  "and threads of this process",
-                 Py_TYPE(self)->tp_name + (strncmp(Py_TYPE(self)->tp_name, "sitq.", 5) == 0 ? 5 : 0));
+                 Py_TYPE(self)->tp_name +
+                     (strncmp(Py_TYPE(self)->tp_name, "sitq.", 5) == 0 ? 5 : 0));
     return NULL;
 }
 
-static PyMethodDef backend_methods[] = {
-    SITQPY_NO_PICKLE_METHODS,
-    {NULL, NULL, 0, NULL}};
+static PyMethodDef backend_methods[] = {SITQPY_NO_PICKLE_METHODS, {NULL, NULL, 0, NULL}};
 
-static int parse_sync(PyObject *obj, sitq_sync_mode *out)
-{
+static int parse_sync(PyObject *obj, sitq_sync_mode *out) {
     if (obj == NULL || obj == Py_None) {
         *out = SITQ_SYNC_NORMAL;
         return 0;
     }
     if (PyUnicode_Check(obj)) {
         const char *s = sitqpy_utf8_arg(obj, "synchronous", NULL);
-        if (!s)
-            return -1;
+        if (!s) return -1;
         static const char *names[] = {"off", "normal", "full", "extra"};
         for (int i = 0; i < 4; i++)
             if (strcasecmp(s, names[i]) == 0) {
                 *out = (sitq_sync_mode)i;
                 return 0;
             }
-        sitqpy_invalid("synchronous must be 'off', 'normal', 'full' or 'extra' (or 0..3), got '%.50s'", s);
+        sitqpy_invalid(
+            "synchronous must be 'off', 'normal', 'full' or 'extra' (or 0..3), got '%.50s'", s);
         return -1;
     }
     if (PyLong_Check(obj) && !PyBool_Check(obj)) {
         long v;
-        if (sitqpy_int_arg(obj, "synchronous (off, normal, full, extra)", 0, 3, &v) < 0)
-            return -1;
+        if (sitqpy_int_arg(obj, "synchronous (off, normal, full, extra)", 0, 3, &v) < 0) return -1;
         *out = (sitq_sync_mode)v;
         return 0;
     }
@@ -53,22 +49,17 @@ static int parse_sync(PyObject *obj, sitq_sync_mode *out)
 
 /* A bool keyword (only True or False: "yes" or 1 would hide a mistake).
  * Returns 0 or 1, or -1 with InvalidArgumentError set. */
-static int parse_flag(PyObject *obj, const char *name)
-{
-    if (obj == Py_True)
-        return 1;
-    if (obj == Py_False)
-        return 0;
+static int parse_flag(PyObject *obj, const char *name) {
+    if (obj == Py_True) return 1;
+    if (obj == Py_False) return 0;
     sitqpy_invalid("%s must be True or False, got %.100s", name, Py_TYPE(obj)->tp_name);
     return -1;
 }
 
 /* file_mode: None (0o600) or permission bits 0..0o777 (0: follow the umask).
  * Returns 0, or -1 with InvalidArgumentError set. */
-static int parse_file_mode(PyObject *obj, int *out)
-{
-    if (obj == Py_None)
-        return 0;
+static int parse_file_mode(PyObject *obj, int *out) {
+    if (obj == Py_None) return 0;
     if (!PyLong_Check(obj) || PyBool_Check(obj)) {
         sitqpy_invalid("file_mode must be an int such as 0o600 or None, got %.100s",
                        Py_TYPE(obj)->tp_name);
@@ -76,8 +67,7 @@ static int parse_file_mode(PyObject *obj, int *out)
     }
     int overflow = 0;
     long v = PyLong_AsLongAndOverflow(obj, &overflow);
-    if (v == -1 && PyErr_Occurred())
-        return -1;
+    if (v == -1 && PyErr_Occurred()) return -1;
     if (overflow || v < 0 || v > 0777) {
         sitqpy_invalid("file_mode must be permission bits 0..0o777 (0: follow the umask)");
         return -1;
@@ -86,10 +76,16 @@ static int parse_file_mode(PyObject *obj, int *out)
     return 0;
 }
 
-static int backend_init(SitqBackendObject *self, PyObject *args, PyObject *kwds)
-{
-    static char *kwlist[] = {"path", "connection_pool_size", "enable_wal", "synchronous",
-                             "busy_timeout", "allow_foreign", "file_mode", "read_only", NULL};
+static int backend_init(SitqBackendObject *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"path",
+                             "connection_pool_size",
+                             "enable_wal",
+                             "synchronous",
+                             "busy_timeout",
+                             "allow_foreign",
+                             "file_mode",
+                             "read_only",
+                             NULL};
     PyObject *path = NULL, *pool = Py_None, *wal = Py_True, *sync = Py_None, *busy = Py_None;
     PyObject *foreign = Py_False, *mode = Py_None, *ro = Py_False;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|OOOO$OOO:SQLiteBackend", kwlist, &path, &pool,
@@ -120,7 +116,8 @@ static int backend_init(SitqBackendObject *self, PyObject *args, PyObject *kwds)
             PyErr_Clear();
             PyObject *r = PyObject_ASCII(spath);
             sitqpy_invalid("path must be a file name the filesystem encoding can encode (no "
-                           "lone surrogates), got %.200s", r ? PyUnicode_AsUTF8(r) : "?");
+                           "lone surrogates), got %.200s",
+                           r ? PyUnicode_AsUTF8(r) : "?");
             Py_XDECREF(r);
         }
     }
@@ -174,10 +171,8 @@ static int backend_init(SitqBackendObject *self, PyObject *args, PyObject *kwds)
     sitq_backend *b = NULL;
     sitq_error err = {0};
     sitq_code rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = sitq_backend_open_sqlite(cpath, &opts, &b, &err);
-    Py_END_ALLOW_THREADS
-    Py_DECREF(bpath);
+    Py_BEGIN_ALLOW_THREADS rc = sitq_backend_open_sqlite(cpath, &opts, &b, &err);
+    Py_END_ALLOW_THREADS Py_DECREF(bpath);
     bpath = NULL;
     if (rc != SITQ_OK) {
         sitqpy_raise(rc, &err);
@@ -192,39 +187,32 @@ fail:
     return -1;
 }
 
-static void backend_dealloc(SitqBackendObject *self)
-{
+static void backend_dealloc(SitqBackendObject *self) {
     PyObject_GC_UnTrack(self);
-    if (self->weakrefs)
-        PyObject_ClearWeakRefs((PyObject *)self);
+    if (self->weakrefs) PyObject_ClearWeakRefs((PyObject *)self);
     if (self->backend) {
         sitq_backend *b = self->backend;
         self->backend = NULL;
-        Py_BEGIN_ALLOW_THREADS
-        sitq_backend_close(b);
+        Py_BEGIN_ALLOW_THREADS sitq_backend_close(b);
         Py_END_ALLOW_THREADS
     }
     Py_CLEAR(self->path);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-static int backend_traverse(SitqBackendObject *self, visitproc visit, void *arg)
-{
+static int backend_traverse(SitqBackendObject *self, visitproc visit, void *arg) {
     Py_VISIT(self->path);
     return 0;
 }
 
-static PyObject *backend_repr(SitqBackendObject *self)
-{
+static PyObject *backend_repr(SitqBackendObject *self) {
     return PyUnicode_FromFormat("<sitq.SQLiteBackend path=%R%s>", self->path ? self->path : Py_None,
                                 self->backend ? "" : " (not open)");
 }
 
-static PyObject *backend_get_path(SitqBackendObject *self, void *c)
-{
+static PyObject *backend_get_path(SitqBackendObject *self, void *c) {
     (void)c;
-    if (!self->path)
-        Py_RETURN_NONE;
+    if (!self->path) Py_RETURN_NONE;
     return Py_NewRef(self->path);
 }
 
@@ -233,41 +221,41 @@ static PyGetSetDef backend_getset[] = {
     {NULL, NULL, NULL, NULL, NULL}};
 
 PyDoc_STRVAR(backend_doc,
-"SQLiteBackend(path, connection_pool_size=None, enable_wal=True,\n"
-"              synchronous='normal', busy_timeout=30.0, *,\n"
-"              allow_foreign=False, file_mode=None, read_only=False)\n"
-"--\n\n"
-"Open (creating if needed) a SQLite database file that stores tasks.\n"
-"Opening an existing sitq database only reads it, so it succeeds while\n"
-"another process holds (or is stopped holding) the write lock.\n\n"
-"path: str or os.PathLike, or ':memory:' for a private in-memory database.\n"
-"connection_pool_size: read-only connections used for status, lists and\n"
-"    waits, 0..64 (default 4; 0 means reads share the writer connection).\n"
-"enable_wal: True (default) for journal_mode=WAL, False for a rollback journal\n"
-"    (a bool; other values are refused).\n"
-"synchronous: 'off', 'normal' (default), 'full' or 'extra' (or 0..3), as\n"
-"    SQLite's PRAGMA synchronous.\n"
-"busy_timeout: seconds to wait for a lock another process holds before\n"
-"    raising DatabaseBusyError (default 30). SQLite has one writer at a\n"
-"    time: a stopped or hung process holding the write lock blocks writers.\n"
-"allow_foreign: False (default) refuses, unchanged, a database holding\n"
-"    another application's tables (SchemaError); True adds sitq's tables.\n"
-"file_mode: permissions of a file this call creates; None means 0o600\n"
-"    (owner only), 0 follows the umask.\n"
-"read_only: True opens an existing sitq database for reading only (works\n"
-"    on a read-only file or mount; every write raises StorageError).\n\n"
-"The same file may be shared by several processes (other Python processes,\n"
-"`python -m sitq worker`, the C library and the `sitq` command).\n"
-"Raises InvalidArgumentError (bad argument, named in the message),\n"
-"StorageError (cannot open the file; the message names it), SchemaError\n"
-"(another application's file, or one of another sitq version),\n"
-"DatabaseBusyError (the lock was not free within busy_timeout). Thread-safe: one backend may be used by any number of threads.\n"
-"Cannot be pickled (TypeError). The database is closed when the last\n"
-"reference (including those of queues and workers) goes away.");
+             "SQLiteBackend(path, connection_pool_size=None, enable_wal=True,\n"
+             "              synchronous='normal', busy_timeout=30.0, *,\n"
+             "              allow_foreign=False, file_mode=None, read_only=False)\n"
+             "--\n\n"
+             "Open (creating if needed) a SQLite database file that stores tasks.\n"
+             "Opening an existing sitq database only reads it, so it succeeds while\n"
+             "another process holds (or is stopped holding) the write lock.\n\n"
+             "path: str or os.PathLike, or ':memory:' for a private in-memory database.\n"
+             "connection_pool_size: read-only connections used for status, lists and\n"
+             "    waits, 0..64 (default 4; 0 means reads share the writer connection).\n"
+             "enable_wal: True (default) for journal_mode=WAL, False for a rollback journal\n"
+             "    (a bool; other values are refused).\n"
+             "synchronous: 'off', 'normal' (default), 'full' or 'extra' (or 0..3), as\n"
+             "    SQLite's PRAGMA synchronous.\n"
+             "busy_timeout: seconds to wait for a lock another process holds before\n"
+             "    raising DatabaseBusyError (default 30). SQLite has one writer at a\n"
+             "    time: a stopped or hung process holding the write lock blocks writers.\n"
+             "allow_foreign: False (default) refuses, unchanged, a database holding\n"
+             "    another application's tables (SchemaError); True adds sitq's tables.\n"
+             "file_mode: permissions of a file this call creates; None means 0o600\n"
+             "    (owner only), 0 follows the umask.\n"
+             "read_only: True opens an existing sitq database for reading only (works\n"
+             "    on a read-only file or mount; every write raises StorageError).\n\n"
+             "The same file may be shared by several processes (other Python processes,\n"
+             "`python -m sitq worker`, the C library and the `sitq` command).\n"
+             "Raises InvalidArgumentError (bad argument, named in the message),\n"
+             "StorageError (cannot open the file; the message names it), SchemaError\n"
+             "(another application's file, or one of another sitq version),\n"
+             "DatabaseBusyError (the lock was not free within busy_timeout). Thread-safe: one "
+             "backend may be used by any number of threads.\n"
+             "Cannot be pickled (TypeError). The database is closed when the last\n"
+             "reference (including those of queues and workers) goes away.");
 
 PyTypeObject SitqBackend_Type = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "sitq.SQLiteBackend",
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "sitq.SQLiteBackend",
     .tp_basicsize = sizeof(SitqBackendObject),
     .tp_dealloc = (destructor)backend_dealloc,
     .tp_repr = (reprfunc)backend_repr,

@@ -5,7 +5,7 @@
 #include <stdio.h>
 
 #define PICKLE_PROTO 0x80 /* opcode: protocol number follows */
-#define PICKLE_STOP '.'   /* opcode: end of the pickle */
+#define PICKLE_STOP  '.'  /* opcode: end of the pickle */
 
 int sitqpy_envelope_check(const void *payload, size_t len, char *why, size_t why_len) {
     const unsigned char *p = payload;

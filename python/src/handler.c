@@ -14,38 +14,31 @@
 
 static _Thread_local int tl_interrupted;
 
-int sitqpy_take_interrupt(void)
-{
+int sitqpy_take_interrupt(void) {
     int v = tl_interrupted;
     tl_interrupted = 0;
     return v;
 }
 
-static PyObject *exc_type_name(PyObject *type)
-{
-    if (!type || !PyType_Check(type))
-        return PyUnicode_FromString("Exception");
+static PyObject *exc_type_name(PyObject *type) {
+    if (!type || !PyType_Check(type)) return PyUnicode_FromString("Exception");
     return PyType_GetQualName((PyTypeObject *)type);
 }
 
 /* Record the current Python exception as the attempt's error:
  * "[prefix: ]Type: message" and the formatted traceback. Clears it. */
-static void set_error_from_exception(sitq_task_ctx *ctx, const char *prefix)
-{
+static void set_error_from_exception(sitq_task_ctx *ctx, const char *prefix) {
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
     PyErr_NormalizeException(&type, &value, &tb);
-    if (value && tb)
-        PyException_SetTraceback(value, tb);
-    if (type && PyErr_GivenExceptionMatches(type, PyExc_KeyboardInterrupt))
-        tl_interrupted = 1;
+    if (value && tb) PyException_SetTraceback(value, tb);
+    if (type && PyErr_GivenExceptionMatches(type, PyExc_KeyboardInterrupt)) tl_interrupted = 1;
 
     PyObject *msg = NULL, *tbtext = NULL;
     /* message: the last line of format_exception_only (handles unprintable
        exceptions and qualifies non-builtin types with their module) */
-    PyObject *lines = PyObject_CallFunctionObjArgs(sitqpy_format_exception_only,
-                                                   type ? type : Py_None,
-                                                   value ? value : Py_None, NULL);
+    PyObject *lines = PyObject_CallFunctionObjArgs(
+        sitqpy_format_exception_only, type ? type : Py_None, value ? value : Py_None, NULL);
     if (lines && PyList_Check(lines) && PyList_GET_SIZE(lines) > 0) {
         PyObject *empty = PyUnicode_FromString("");
         PyObject *joined = empty ? PyUnicode_Join(empty, lines) : NULL;
@@ -74,11 +67,9 @@ static void set_error_from_exception(sitq_task_ctx *ctx, const char *prefix)
     PyErr_Clear();
 
     const char *m = msg ? PyUnicode_AsUTF8(msg) : NULL;
-    if (!m)
-        PyErr_Clear();
+    if (!m) PyErr_Clear();
     const char *t = tbtext ? PyUnicode_AsUTF8(tbtext) : NULL;
-    if (!t)
-        PyErr_Clear();
+    if (!t) PyErr_Clear();
     if (prefix) {
         PyObject *full = PyUnicode_FromFormat("%s: %s", prefix, m ? m : "unknown error");
         const char *f = full ? PyUnicode_AsUTF8(full) : NULL;
@@ -95,8 +86,7 @@ static void set_error_from_exception(sitq_task_ctx *ctx, const char *prefix)
     Py_XDECREF(tb);
 }
 
-static void set_error_fmt(sitq_task_ctx *ctx, PyObject *msg)
-{
+static void set_error_fmt(sitq_task_ctx *ctx, PyObject *msg) {
     const char *m = msg ? PyUnicode_AsUTF8(msg) : NULL;
     if (!m) {
         PyErr_Clear();
@@ -106,12 +96,10 @@ static void set_error_fmt(sitq_task_ctx *ctx, PyObject *msg)
 }
 
 /* Pickle the return value: pickle first (fast), then cloudpickle. */
-static PyObject *dump_result(PyObject *value)
-{
-    PyObject *b = PyObject_CallFunctionObjArgs(sitqpy_pickle_dumps, value, sitqpy_highest_protocol,
-                                               NULL);
-    if (b || !sitqpy_cloudpickle_dumps)
-        return b;
+static PyObject *dump_result(PyObject *value) {
+    PyObject *b =
+        PyObject_CallFunctionObjArgs(sitqpy_pickle_dumps, value, sitqpy_highest_protocol, NULL);
+    if (b || !sitqpy_cloudpickle_dumps) return b;
     if (!PyErr_ExceptionMatches(PyExc_Exception) || PyErr_ExceptionMatches(PyExc_MemoryError))
         return NULL;
     PyObject *t, *v, *tb;
@@ -131,11 +119,9 @@ static PyObject *dump_result(PyObject *value)
 }
 
 /* Run the coroutine returned by an `async def` task to completion. */
-static PyObject *run_coroutine(PyObject *coro)
-{
+static PyObject *run_coroutine(PyObject *coro) {
     PyObject *asyncio = PyImport_ImportModule("asyncio");
-    if (!asyncio)
-        return NULL;
+    if (!asyncio) return NULL;
     PyObject *r = PyObject_CallMethod(asyncio, "run", "O", coro);
     Py_DECREF(asyncio);
     return r;
@@ -148,20 +134,17 @@ static PyObject *run_coroutine(PyObject *coro)
  * task that already lost a lease before it started, a rare case, and the
  * dispatcher never needs the GIL.) 0, or -1 with the task's error set when
  * the lease was lost meanwhile. */
-static int sitqpy_begin(sitq_task_ctx *ctx)
-{
+static int sitqpy_begin(sitq_task_ctx *ctx) {
     sitq_code rc = sitq_ctx_begin(ctx);
-    if (rc == SITQ_OK)
-        return 0;
+    if (rc == SITQ_OK) return 0;
     sitq_ctx_set_error(ctx, "the lease was lost before the task started", NULL);
     return -1;
 }
 
-static int run_task(sitq_task_ctx *ctx, const void *payload, size_t payload_len)
-{
+static int run_task(sitq_task_ctx *ctx, const void *payload, size_t payload_len) {
     const char *fname = sitq_ctx_function(ctx);
-    PyObject *raw = NULL, *tup = NULL, *func = NULL, *args = NULL, *kwargs = NULL,
-             *ret = NULL, *blob = NULL, *token = NULL;
+    PyObject *raw = NULL, *tup = NULL, *func = NULL, *args = NULL, *kwargs = NULL, *ret = NULL,
+             *blob = NULL, *token = NULL;
     int rc = 1;
 
     if (!payload || payload_len == 0) {
@@ -174,9 +157,9 @@ static int run_task(sitq_task_ctx *ctx, const void *payload, size_t payload_len)
     }
     char why[128];
     if (sitqpy_envelope_check(payload, payload_len, why, sizeof why) != 0) {
-        PyObject *m = PyUnicode_FromFormat(
-            "task %lld (%s) was not enqueued by the sitq Python binding: %s",
-            (long long)sitq_ctx_task_id(ctx), fname, why);
+        PyObject *m =
+            PyUnicode_FromFormat("task %lld (%s) was not enqueued by the sitq Python binding: %s",
+                                 (long long)sitq_ctx_task_id(ctx), fname, why);
         set_error_fmt(ctx, m);
         Py_XDECREF(m);
         goto out;
@@ -198,7 +181,8 @@ static int run_task(sitq_task_ctx *ctx, const void *payload, size_t payload_len)
         PyErr_Clear();
         PyObject *m = PyUnicode_FromFormat(
             "task %lld (%s): unknown payload format (not written by this version of the sitq "
-            "Python binding)", (long long)sitq_ctx_task_id(ctx), fname);
+            "Python binding)",
+            (long long)sitq_ctx_task_id(ctx), fname);
         set_error_fmt(ctx, m);
         Py_XDECREF(m);
         goto out;
@@ -263,7 +247,8 @@ static int run_task(sitq_task_ctx *ctx, const void *payload, size_t payload_len)
     if (args == Py_None || kwargs == Py_None) {
         PyObject *m = PyUnicode_FromFormat(
             "the arguments of %s could not be pickled and are held in the memory of another "
-            "process", fname);
+            "process",
+            fname);
         set_error_fmt(ctx, m);
         Py_XDECREF(m);
         goto out;
@@ -279,9 +264,9 @@ static int run_task(sitq_task_ctx *ctx, const void *payload, size_t payload_len)
      * this thread waited for the GIL or unpickled the payload has not
      * started it. */
     if (sitqpy_begin(ctx) != 0) goto out;
-    ret = PyObject_Call(func, args, PyDict_Check(kwargs) && PyDict_GET_SIZE(kwargs) ? kwargs : NULL);
-    if (ret && PyCoro_CheckExact(ret))
-        Py_SETREF(ret, run_coroutine(ret));
+    ret =
+        PyObject_Call(func, args, PyDict_Check(kwargs) && PyDict_GET_SIZE(kwargs) ? kwargs : NULL);
+    if (ret && PyCoro_CheckExact(ret)) Py_SETREF(ret, run_coroutine(ret));
     if (!ret) {
         set_error_from_exception(ctx, NULL);
         goto out;
@@ -291,7 +276,8 @@ static int run_task(sitq_task_ctx *ctx, const void *payload, size_t payload_len)
         if (!b) {
             if (PyErr_ExceptionMatches(PyExc_MemoryError)) {
                 PyErr_Clear();
-                sitq_ctx_set_error(ctx, "MemoryError: out of memory while pickling the result", NULL);
+                sitq_ctx_set_error(ctx, "MemoryError: out of memory while pickling the result",
+                                   NULL);
                 goto out;
             }
             char prefix[SITQ_NAME_MAX + 128];
@@ -304,10 +290,8 @@ static int run_task(sitq_task_ctx *ctx, const void *payload, size_t payload_len)
         const char *data = PyBytes_AS_STRING(b);
         size_t n = (size_t)PyBytes_GET_SIZE(b);
         sitq_code sc;
-        Py_BEGIN_ALLOW_THREADS
-        sc = sitq_ctx_set_result(ctx, data, n);
-        Py_END_ALLOW_THREADS
-        Py_DECREF(b);
+        Py_BEGIN_ALLOW_THREADS sc = sitq_ctx_set_result(ctx, data, n);
+        Py_END_ALLOW_THREADS Py_DECREF(b);
         if (sc != SITQ_OK) {
             sitq_ctx_set_error(ctx, "MemoryError: out of memory while storing the result", NULL);
             goto out;
@@ -316,8 +300,7 @@ static int run_task(sitq_task_ctx *ctx, const void *payload, size_t payload_len)
     rc = 0;
     if (token != Py_None) {
         /* the task succeeded: the in-memory function is not needed again */
-        if (PyDict_DelItem(sitqpy_memfuncs, token) < 0)
-            PyErr_Clear();
+        if (PyDict_DelItem(sitqpy_memfuncs, token) < 0) PyErr_Clear();
     }
 out:
     Py_XDECREF(ret);
@@ -326,13 +309,11 @@ out:
     Py_XDECREF(kwargs);
     Py_XDECREF(tup);
     Py_XDECREF(raw);
-    if (PyErr_Occurred())
-        PyErr_Clear();
+    if (PyErr_Occurred()) PyErr_Clear();
     return rc;
 }
 
-int sitqpy_handler(sitq_task_ctx *ctx, const void *payload, size_t payload_len, void *user_data)
-{
+int sitqpy_handler(sitq_task_ctx *ctx, const void *payload, size_t payload_len, void *user_data) {
     (void)user_data;
     if (atomic_load(&sitqpy_finalizing) || !Py_IsInitialized()) {
         sitq_ctx_set_error(ctx, "the Python interpreter of this worker is shutting down", NULL);

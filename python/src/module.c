@@ -25,15 +25,14 @@ PyObject *sitqpy_SerializationError;
 PyObject *sitqpy_memfuncs;
 atomic_int sitqpy_finalizing;
 
-static PyObject *errors_by_code; /* dict: "SITQ_EINVAL" -> class */
+static PyObject *errors_by_code;  /* dict: "SITQ_EINVAL" -> class */
 static PyObject *running_workers; /* set of running Worker objects */
 
 /* ------------------------------------------------------------------ */
 /* Errors                                                              */
 /* ------------------------------------------------------------------ */
 
-static PyObject *raise_class(PyObject *cls, const char *code_name, const char *message)
-{
+static PyObject *raise_class(PyObject *cls, const char *code_name, const char *message) {
     PyObject *exc = PyObject_CallFunction(cls, "ss", message, code_name);
     if (exc) {
         PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
@@ -42,15 +41,12 @@ static PyObject *raise_class(PyObject *cls, const char *code_name, const char *m
     return NULL;
 }
 
-PyObject *sitqpy_raise(sitq_code code, const sitq_error *err)
-{
-    if (code == SITQ_ENOMEM)
-        return PyErr_NoMemory();
+PyObject *sitqpy_raise(sitq_code code, const sitq_error *err) {
+    if (code == SITQ_ENOMEM) return PyErr_NoMemory();
     const char *name = sitq_code_name(code);
     const char *msg = (err && err->message[0]) ? err->message : name;
     PyObject *cls = errors_by_code ? PyDict_GetItemString(errors_by_code, name) : NULL;
-    if (!cls)
-        cls = sitqpy_Error ? sitqpy_Error : PyExc_RuntimeError;
+    if (!cls) cls = sitqpy_Error ? sitqpy_Error : PyExc_RuntimeError;
     if (cls == PyExc_RuntimeError) {
         PyErr_SetString(cls, msg);
         return NULL;
@@ -58,8 +54,7 @@ PyObject *sitqpy_raise(sitq_code code, const sitq_error *err)
     return raise_class(cls, name, msg);
 }
 
-PyObject *sitqpy_invalid(const char *fmt, ...)
-{
+PyObject *sitqpy_invalid(const char *fmt, ...) {
     char buf[1024];
     va_list ap;
     va_start(ap, fmt);
@@ -76,9 +71,7 @@ PyObject *sitqpy_invalid(const char *fmt, ...)
 /* Argument helpers                                                    */
 /* ------------------------------------------------------------------ */
 
-int sitqpy_seconds_arg(PyObject *obj, const char *what, double dflt, int allow_none,
-                       double *out)
-{
+int sitqpy_seconds_arg(PyObject *obj, const char *what, double dflt, int allow_none, double *out) {
     if (obj == NULL || (obj == Py_None && allow_none)) {
         *out = dflt;
         return 0;
@@ -89,8 +82,7 @@ int sitqpy_seconds_arg(PyObject *obj, const char *what, double dflt, int allow_n
         return -1;
     }
     double v = PyFloat_AsDouble(obj);
-    if (v == -1.0 && PyErr_Occurred())
-        return -1;
+    if (v == -1.0 && PyErr_Occurred()) return -1;
     if (!isfinite(v) || v < 0 || v > SITQ_SECONDS_MAX) {
         sitqpy_invalid("%s must be a finite number of seconds 0..%.0f (100 years), got %g", what,
                        SITQ_SECONDS_MAX, v);
@@ -100,13 +92,11 @@ int sitqpy_seconds_arg(PyObject *obj, const char *what, double dflt, int allow_n
     return 0;
 }
 
-const char *sitqpy_utf8_arg(PyObject *obj, const char *what, Py_ssize_t *len)
-{
+const char *sitqpy_utf8_arg(PyObject *obj, const char *what, Py_ssize_t *len) {
     Py_ssize_t n = 0;
     const char *s = PyUnicode_AsUTF8AndSize(obj, &n);
     if (!s) {
-        if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError))
-            return NULL;
+        if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) return NULL;
         PyErr_Clear();
         PyObject *r = PyObject_ASCII(obj);
         const char *shown = r ? PyUnicode_AsUTF8(r) : NULL;
@@ -115,13 +105,11 @@ const char *sitqpy_utf8_arg(PyObject *obj, const char *what, Py_ssize_t *len)
         Py_XDECREF(r);
         return NULL;
     }
-    if (len)
-        *len = n;
+    if (len) *len = n;
     return s;
 }
 
-int sitqpy_int_arg(PyObject *obj, const char *what, long lo, long hi, long *out)
-{
+int sitqpy_int_arg(PyObject *obj, const char *what, long lo, long hi, long *out) {
     if (!PyLong_Check(obj) || PyBool_Check(obj)) {
         sitqpy_invalid("%s must be an int %ld..%ld, got %.100s", what, lo, hi,
                        Py_TYPE(obj)->tp_name);
@@ -129,13 +117,11 @@ int sitqpy_int_arg(PyObject *obj, const char *what, long lo, long hi, long *out)
     }
     int overflow = 0;
     long v = PyLong_AsLongAndOverflow(obj, &overflow);
-    if (v == -1 && PyErr_Occurred())
-        return -1;
+    if (v == -1 && PyErr_Occurred()) return -1;
     if (overflow || v < lo || v > hi) {
         PyObject *r = PyObject_Repr(obj);
         const char *shown = r ? PyUnicode_AsUTF8(r) : NULL;
-        if (!shown)
-            PyErr_Clear();
+        if (!shown) PyErr_Clear();
         sitqpy_invalid("%s must be %ld..%ld, got %.60s%s", what, lo, hi, shown ? shown : "?",
                        shown && strlen(shown) > 60 ? "..." : "");
         Py_XDECREF(r);
@@ -145,16 +131,14 @@ int sitqpy_int_arg(PyObject *obj, const char *what, long lo, long hi, long *out)
     return 0;
 }
 
-int sitqpy_task_id_arg(PyObject *obj, const char *what, sitq_task_id *out)
-{
+int sitqpy_task_id_arg(PyObject *obj, const char *what, sitq_task_id *out) {
     if (!PyLong_Check(obj) || PyBool_Check(obj)) {
         sitqpy_invalid("%s must be an int task id, got %.100s", what, Py_TYPE(obj)->tp_name);
         return -1;
     }
     int overflow = 0;
     long long v = PyLong_AsLongLongAndOverflow(obj, &overflow);
-    if (v == -1 && PyErr_Occurred())
-        return -1;
+    if (v == -1 && PyErr_Occurred()) return -1;
     if (overflow || v <= 0) {
         PyErr_Clear();
         PyObject *r = PyObject_Repr(obj);
@@ -171,10 +155,8 @@ int sitqpy_task_id_arg(PyObject *obj, const char *what, sitq_task_id *out)
 /* Datetimes                                                           */
 /* ------------------------------------------------------------------ */
 
-PyObject *sitqpy_datetime_from_us(sitq_time_us us)
-{
-    if (us == 0)
-        Py_RETURN_NONE;
+PyObject *sitqpy_datetime_from_us(sitq_time_us us) {
+    if (us == 0) Py_RETURN_NONE;
     long long days = us / 86400000000LL;
     long long rem = us % 86400000000LL;
     if (rem < 0) {
@@ -182,8 +164,7 @@ PyObject *sitqpy_datetime_from_us(sitq_time_us us)
         days -= 1;
     }
     PyObject *delta = PyDelta_FromDSU((int)days, (int)(rem / 1000000), (int)(rem % 1000000));
-    if (!delta)
-        return NULL;
+    if (!delta) return NULL;
     PyObject *dt = PyNumber_Add(sitqpy_epoch, delta);
     Py_DECREF(delta);
     return dt;
@@ -191,21 +172,17 @@ PyObject *sitqpy_datetime_from_us(sitq_time_us us)
 
 /* eta: datetime (aware; naive means local time, as datetime.timestamp()) or
  * a number of seconds since the Unix epoch. */
-int sitqpy_eta_arg(PyObject *obj, sitq_time_us *out)
-{
+int sitqpy_eta_arg(PyObject *obj, sitq_time_us *out) {
     double secs;
     if (PyDateTime_Check(obj)) {
         PyObject *ts = PyObject_CallMethod(obj, "timestamp", NULL);
-        if (!ts)
-            return -1;
+        if (!ts) return -1;
         secs = PyFloat_AsDouble(ts);
         Py_DECREF(ts);
-        if (secs == -1.0 && PyErr_Occurred())
-            return -1;
+        if (secs == -1.0 && PyErr_Occurred()) return -1;
     } else if ((PyFloat_Check(obj) || PyLong_Check(obj)) && !PyBool_Check(obj)) {
         secs = PyFloat_AsDouble(obj);
-        if (secs == -1.0 && PyErr_Occurred())
-            return -1;
+        if (secs == -1.0 && PyErr_Occurred()) return -1;
     } else {
         sitqpy_invalid("eta must be a datetime or a Unix time in seconds, got %.100s",
                        Py_TYPE(obj)->tp_name);
@@ -215,12 +192,12 @@ int sitqpy_eta_arg(PyObject *obj, sitq_time_us *out)
     double now = (double)time(NULL);
     if (!isfinite(secs) || secs <= 0 || secs - now > SITQ_SECONDS_MAX) {
         sitqpy_invalid("eta must be a time after 1970 and at most 100 years from now "
-                       "(Unix seconds), got %g seconds", secs);
+                       "(Unix seconds), got %g seconds",
+                       secs);
         return -1;
     }
     *out = (sitq_time_us)llround(secs * 1e6);
-    if (*out <= 0)
-        *out = 1;
+    if (*out <= 0) *out = 1;
     return 0;
 }
 
@@ -228,32 +205,25 @@ int sitqpy_eta_arg(PyObject *obj, sitq_time_us *out)
 /* Running workers                                                     */
 /* ------------------------------------------------------------------ */
 
-int sitqpy_track_worker(PyObject *worker)
-{
-    return PySet_Add(running_workers, worker);
-}
+int sitqpy_track_worker(PyObject *worker) { return PySet_Add(running_workers, worker); }
 
-void sitqpy_untrack_worker(PyObject *worker)
-{
-    if (PySet_Discard(running_workers, worker) < 0)
-        PyErr_Clear();
+void sitqpy_untrack_worker(PyObject *worker) {
+    if (PySet_Discard(running_workers, worker) < 0) PyErr_Clear();
 }
 
 PyDoc_STRVAR(shutdown_doc,
-"_shutdown()\n--\n\n"
-"Stop every running worker as Worker.stop() does (running tasks finish;\n"
-"tasks stuck past their timeout are abandoned after the grace) and refuse\n"
-"to run further Python tasks. Ctrl-C while it waits abandons the running\n"
-"tasks of every worker. Registered with atexit by the sitq package so that\n"
-"worker threads never call into a finalising interpreter.");
+             "_shutdown()\n--\n\n"
+             "Stop every running worker as Worker.stop() does (running tasks finish;\n"
+             "tasks stuck past their timeout are abandoned after the grace) and refuse\n"
+             "to run further Python tasks. Ctrl-C while it waits abandons the running\n"
+             "tasks of every worker. Registered with atexit by the sitq package so that\n"
+             "worker threads never call into a finalising interpreter.");
 
-static PyObject *mod_shutdown(PyObject *self, PyObject *noargs)
-{
+static PyObject *mod_shutdown(PyObject *self, PyObject *noargs) {
     (void)self;
     (void)noargs;
     PyObject *list = PySequence_List(running_workers);
-    if (!list)
-        return NULL;
+    if (!list) return NULL;
     int interrupted = 0;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(list); i++) {
         PyObject *w = PyList_GET_ITEM(list, i);
@@ -279,40 +249,35 @@ static PyObject *mod_shutdown(PyObject *self, PyObject *noargs)
 }
 
 PyDoc_STRVAR(function_name_doc,
-"function_name(func) -> str\n--\n\n"
-"The readable reference stored in the database for a callable, e.g.\n"
-"'py:__main__.DataPipeline.extract_data' (what `sitq list` shows).");
+             "function_name(func) -> str\n--\n\n"
+             "The readable reference stored in the database for a callable, e.g.\n"
+             "'py:__main__.DataPipeline.extract_data' (what `sitq list` shows).");
 
-static PyObject *mod_function_name(PyObject *self, PyObject *func)
-{
+static PyObject *mod_function_name(PyObject *self, PyObject *func) {
     (void)self;
     return sitqpy_function_name(func);
 }
 
-PyDoc_STRVAR(held_doc,
-"held_functions() -> int\n--\n\n"
-"Number of task functions currently held in this process's memory because\n"
-"they could not be pickled (diagnostics).");
+PyDoc_STRVAR(held_doc, "held_functions() -> int\n--\n\n"
+                       "Number of task functions currently held in this process's memory because\n"
+                       "they could not be pickled (diagnostics).");
 
-static PyObject *mod_held(PyObject *self, PyObject *noargs)
-{
+static PyObject *mod_held(PyObject *self, PyObject *noargs) {
     (void)self;
     (void)noargs;
     return PyLong_FromSsize_t(PyDict_Size(sitqpy_memfuncs));
 }
 
 PyDoc_STRVAR(status_names_doc,
-"status_names() -> tuple\n--\n\n"
-"The task status names, in the order of their stored values:\n"
-"('queued', 'waiting', 'scheduled', 'running', 'succeeded', 'failed', 'cancelled').");
+             "status_names() -> tuple\n--\n\n"
+             "The task status names, in the order of their stored values:\n"
+             "('queued', 'waiting', 'scheduled', 'running', 'succeeded', 'failed', 'cancelled').");
 
-static PyObject *mod_status_names(PyObject *self, PyObject *noargs)
-{
+static PyObject *mod_status_names(PyObject *self, PyObject *noargs) {
     (void)self;
     (void)noargs;
     PyObject *t = PyTuple_New(SITQ_STATUS_COUNT);
-    if (!t)
-        return NULL;
+    if (!t) return NULL;
     for (int i = 0; i < SITQ_STATUS_COUNT; i++) {
         PyObject *s = PyUnicode_FromString(sitq_status_name(i));
         if (!s) {
@@ -331,17 +296,14 @@ static PyMethodDef module_methods[] = {
     {"status_names", mod_status_names, METH_NOARGS, status_names_doc},
     {NULL, NULL, 0, NULL}};
 
-PyDoc_STRVAR(module_doc,
-"Low-level binding of libsitq, the C core of the sitq task queue.\n\n"
-"Use the `sitq` package, which re-exports these types with the exception\n"
-"hierarchy; this module is its implementation.");
+PyDoc_STRVAR(module_doc, "Low-level binding of libsitq, the C core of the sitq task queue.\n\n"
+                         "Use the `sitq` package, which re-exports these types with the exception\n"
+                         "hierarchy; this module is its implementation.");
 
 static struct PyModuleDef sitq_module = {
-    PyModuleDef_HEAD_INIT, "sitq._sitq", module_doc, -1, module_methods,
-    NULL, NULL, NULL, NULL};
+    PyModuleDef_HEAD_INIT, "sitq._sitq", module_doc, -1, module_methods, NULL, NULL, NULL, NULL};
 
-static PyObject *import_attr(const char *module, const char *attr, int optional)
-{
+static PyObject *import_attr(const char *module, const char *attr, int optional) {
     PyObject *m = PyImport_ImportModule(module);
     if (!m) {
         if (optional) {
@@ -352,15 +314,12 @@ static PyObject *import_attr(const char *module, const char *attr, int optional)
     }
     PyObject *a = PyObject_GetAttrString(m, attr);
     Py_DECREF(m);
-    if (!a && optional)
-        PyErr_Clear();
+    if (!a && optional) PyErr_Clear();
     return a;
 }
 
-static int add_type(PyObject *m, PyTypeObject *t, const char *name)
-{
-    if (PyType_Ready(t) < 0)
-        return -1;
+static int add_type(PyObject *m, PyTypeObject *t, const char *name) {
+    if (PyType_Ready(t) < 0) return -1;
     Py_INCREF(t);
     if (PyModule_AddObject(m, name, (PyObject *)t) < 0) {
         Py_DECREF(t);
@@ -369,14 +328,11 @@ static int add_type(PyObject *m, PyTypeObject *t, const char *name)
     return 0;
 }
 
-PyMODINIT_FUNC PyInit__sitq(void)
-{
+PyMODINIT_FUNC PyInit__sitq(void) {
     PyDateTime_IMPORT;
-    if (!PyDateTimeAPI)
-        return NULL;
+    if (!PyDateTimeAPI) return NULL;
     PyObject *m = PyModule_Create(&sitq_module);
-    if (!m)
-        return NULL;
+    if (!m) return NULL;
 
     if (!(sitqpy_pickle_dumps = import_attr("pickle", "dumps", 0)) ||
         !(sitqpy_pickle_loads = import_attr("pickle", "loads", 0)) ||
@@ -388,8 +344,7 @@ PyMODINIT_FUNC PyInit__sitq(void)
 
     sitqpy_epoch = PyDateTimeAPI->DateTime_FromDateAndTime(
         1970, 1, 1, 0, 0, 0, 0, PyDateTimeAPI->TimeZone_UTC, PyDateTimeAPI->DateTimeType);
-    if (!sitqpy_epoch)
-        goto fail;
+    if (!sitqpy_epoch) goto fail;
 
     /* The exception hierarchy lives in sitq/errors.py (plain Python). */
     if (!(sitqpy_Error = import_attr("sitq.errors", "SitqError", 0)) ||
@@ -399,13 +354,11 @@ PyMODINIT_FUNC PyInit__sitq(void)
         !(errors_by_code = import_attr("sitq.errors", "BY_CODE", 0)))
         goto fail;
 
-    if (!(sitqpy_memfuncs = PyDict_New()) || !(running_workers = PySet_New(NULL)))
-        goto fail;
+    if (!(sitqpy_memfuncs = PyDict_New()) || !(running_workers = PySet_New(NULL))) goto fail;
 
     if (add_type(m, &SitqBackend_Type, "SQLiteBackend") < 0 ||
         add_type(m, &SitqQueue_Type, "TaskQueue") < 0 ||
-        add_type(m, &SitqWorker_Type, "Worker") < 0 ||
-        add_type(m, &SitqTask_Type, "Task") < 0 ||
+        add_type(m, &SitqWorker_Type, "Worker") < 0 || add_type(m, &SitqTask_Type, "Task") < 0 ||
         add_type(m, &SitqResult_Type, "Result") < 0)
         goto fail;
     if (PyModule_AddStringConstant(m, "LIBSITQ_VERSION", SITQ_VERSION) < 0 ||

@@ -11,8 +11,7 @@
 
 #define WAIT_SLICE_S 0.1
 
-static int queue_init(SitqQueueObject *self, PyObject *args, PyObject *kwds)
-{
+static int queue_init(SitqQueueObject *self, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"backend", "name", NULL};
     PyObject *backend = NULL, *name = Py_None;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OO:TaskQueue", kwlist, &backend, &name))
@@ -39,8 +38,7 @@ static int queue_init(SitqQueueObject *self, PyObject *args, PyObject *kwds)
         }
         Py_ssize_t n;
         cname = sitqpy_utf8_arg(name, "name", &n);
-        if (!cname)
-            return -1;
+        if (!cname) return -1;
         if ((size_t)n != strlen(cname)) {
             sitqpy_invalid("name must not contain NUL characters");
             return -1;
@@ -50,10 +48,8 @@ static int queue_init(SitqQueueObject *self, PyObject *args, PyObject *kwds)
     sitq_error err = {0};
     sitq_code rc = sitq_queue_open(((SitqBackendObject *)backend)->backend, cname, &q, &err);
     if (rc != SITQ_OK) {
-        if (rc == SITQ_EINVAL && cname)
-            sitqpy_invalid("name: %s", err.message);
-        else
-            sitqpy_raise(rc, &err);
+        if (rc == SITQ_EINVAL && cname) sitqpy_invalid("name: %s", err.message);
+        else sitqpy_raise(rc, &err);
         return -1;
     }
     self->queue = q;
@@ -62,11 +58,9 @@ static int queue_init(SitqQueueObject *self, PyObject *args, PyObject *kwds)
     return 0;
 }
 
-static void queue_dealloc(SitqQueueObject *self)
-{
+static void queue_dealloc(SitqQueueObject *self) {
     PyObject_GC_UnTrack(self);
-    if (self->weakrefs)
-        PyObject_ClearWeakRefs((PyObject *)self);
+    if (self->weakrefs) PyObject_ClearWeakRefs((PyObject *)self);
     if (self->queue) {
         sitq_queue_close(self->queue);
         self->queue = NULL;
@@ -75,14 +69,12 @@ static void queue_dealloc(SitqQueueObject *self)
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-static int queue_traverse(SitqQueueObject *self, visitproc visit, void *arg)
-{
+static int queue_traverse(SitqQueueObject *self, visitproc visit, void *arg) {
     Py_VISIT(self->backend);
     return 0;
 }
 
-static int check_open(SitqQueueObject *self)
-{
+static int check_open(SitqQueueObject *self) {
     if (!self->queue) {
         sitqpy_invalid("TaskQueue is not initialised (call sitq.TaskQueue(backend=...))");
         return -1;
@@ -94,35 +86,31 @@ static int check_open(SitqQueueObject *self)
 /* enqueue                                                             */
 /* ------------------------------------------------------------------ */
 
-PyDoc_STRVAR(enqueue_doc,
-"enqueue(task, depends_on=None) -> int\n"
-"enqueue(function, *args, **kwargs) -> int\n"
-"--\n\n"
-"Store a task and return its id (int) once it is committed.\n\n"
-"task: a sitq.Task. depends_on: ids of tasks that must succeed first\n"
-"    (added to the Task's own depends_on). A dependency that already\n"
-"    failed or was cancelled makes the new task fail at once.\n"
-"Short form: enqueue(function, *args, **kwargs) enqueues\n"
-"    Task(function, args, kwargs) with default options; all keyword\n"
-"    arguments go to the function (use a Task for options).\n"
-"Raises InvalidArgumentError (bad argument), DependencyError (unknown\n"
-"dependency id), StorageError. Thread-safe; releases the GIL while the\n"
-"database works.");
+PyDoc_STRVAR(enqueue_doc, "enqueue(task, depends_on=None) -> int\n"
+                          "enqueue(function, *args, **kwargs) -> int\n"
+                          "--\n\n"
+                          "Store a task and return its id (int) once it is committed.\n\n"
+                          "task: a sitq.Task. depends_on: ids of tasks that must succeed first\n"
+                          "    (added to the Task's own depends_on). A dependency that already\n"
+                          "    failed or was cancelled makes the new task fail at once.\n"
+                          "Short form: enqueue(function, *args, **kwargs) enqueues\n"
+                          "    Task(function, args, kwargs) with default options; all keyword\n"
+                          "    arguments go to the function (use a Task for options).\n"
+                          "Raises InvalidArgumentError (bad argument), DependencyError (unknown\n"
+                          "dependency id), StorageError. Thread-safe; releases the GIL while the\n"
+                          "database works.");
 
-static PyObject *do_enqueue(SitqQueueObject *self, SitqTaskObject *task, PyObject *deps)
-{
+static PyObject *do_enqueue(SitqQueueObject *self, SitqTaskObject *task, PyObject *deps) {
     sitqpy_prepared p;
-    if (sitqpy_prepare(task, deps, &p) < 0)
-        return NULL;
+    if (sitqpy_prepare(task, deps, &p) < 0) return NULL;
     sitq_task_id id = 0;
     sitq_error err = {0};
     sitq_code rc;
     const char *payload = PyBytes_AS_STRING(p.payload);
     size_t len = (size_t)PyBytes_GET_SIZE(p.payload);
-    Py_BEGIN_ALLOW_THREADS
-    rc = sitq_enqueue(self->queue, p.function, payload, len, &p.opts, &id, &err);
-    Py_END_ALLOW_THREADS
-    if (rc != SITQ_OK) {
+    Py_BEGIN_ALLOW_THREADS rc =
+        sitq_enqueue(self->queue, p.function, payload, len, &p.opts, &id, &err);
+    Py_END_ALLOW_THREADS if (rc != SITQ_OK) {
         sitqpy_prepared_unregister(&p);
         sitqpy_prepared_clear(&p);
         return sitqpy_raise(rc, &err);
@@ -131,10 +119,8 @@ static PyObject *do_enqueue(SitqQueueObject *self, SitqTaskObject *task, PyObjec
     return PyLong_FromLongLong(id);
 }
 
-static PyObject *queue_enqueue(SitqQueueObject *self, PyObject *args, PyObject *kwds)
-{
-    if (check_open(self) < 0)
-        return NULL;
+static PyObject *queue_enqueue(SitqQueueObject *self, PyObject *args, PyObject *kwds) {
+    if (check_open(self) < 0) return NULL;
     Py_ssize_t n = PyTuple_GET_SIZE(args);
     if (n < 1) {
         PyObject *t = kwds ? PyDict_GetItemString(kwds, "task") : NULL;
@@ -158,10 +144,10 @@ static PyObject *queue_enqueue(SitqQueueObject *self, PyObject *args, PyObject *
             PyObject *key;
             Py_ssize_t pos = 0;
             while (PyDict_Next(kwds, &pos, &key, NULL)) {
-                if (!PyUnicode_Check(key) || PyUnicode_CompareWithASCIIString(key, "depends_on") != 0) {
+                if (!PyUnicode_Check(key) ||
+                    PyUnicode_CompareWithASCIIString(key, "depends_on") != 0) {
                     PyObject *r = PyObject_ASCII(key); /* any text, shown safely */
-                    if (!r)
-                        return NULL;
+                    if (!r) return NULL;
                     sitqpy_invalid("enqueue(task, depends_on=None): unexpected keyword "
                                    "argument %.100s (task options belong in sitq.Task)",
                                    PyUnicode_AsUTF8(r));
@@ -177,28 +163,24 @@ static PyObject *queue_enqueue(SitqQueueObject *self, PyObject *args, PyObject *
         return sitqpy_invalid("task must be a sitq.Task or a callable, got %.100s",
                               Py_TYPE(first)->tp_name);
     PyObject *rest = PyTuple_GetSlice(args, 1, n);
-    if (!rest)
-        return NULL;
+    if (!rest) return NULL;
     PyObject *task = sitqpy_task_from_call(first, rest, kwds);
     Py_DECREF(rest);
-    if (!task)
-        return NULL;
+    if (!task) return NULL;
     PyObject *id = do_enqueue(self, (SitqTaskObject *)task, NULL);
     Py_DECREF(task);
     return id;
 }
 
 PyDoc_STRVAR(enqueue_batch_doc,
-"enqueue_batch(tasks) -> list[int]\n--\n\n"
-"Store many tasks in one transaction (all or none) and return their ids in\n"
-"order. tasks: an iterable of sitq.Task (a bare callable is taken as\n"
-"Task(callable)). Much faster than enqueue in a loop. Raises as enqueue;\n"
-"the message names the failing index. Thread-safe; releases the GIL.");
+             "enqueue_batch(tasks) -> list[int]\n--\n\n"
+             "Store many tasks in one transaction (all or none) and return their ids in\n"
+             "order. tasks: an iterable of sitq.Task (a bare callable is taken as\n"
+             "Task(callable)). Much faster than enqueue in a loop. Raises as enqueue;\n"
+             "the message names the failing index. Thread-safe; releases the GIL.");
 
-static PyObject *queue_enqueue_batch(SitqQueueObject *self, PyObject *arg)
-{
-    if (check_open(self) < 0)
-        return NULL;
+static PyObject *queue_enqueue_batch(SitqQueueObject *self, PyObject *arg) {
+    if (check_open(self) < 0) return NULL;
     if (PyUnicode_Check(arg) || PyBytes_Check(arg) || PyObject_TypeCheck(arg, &SitqTask_Type))
         return sitqpy_invalid("tasks must be a list of sitq.Task, got %.100s",
                               Py_TYPE(arg)->tp_name);
@@ -232,8 +214,7 @@ static PyObject *queue_enqueue_batch(SitqQueueObject *self, PyObject *arg)
             task = Py_NewRef(item);
         } else if (PyCallable_Check(item)) {
             task = sitqpy_task_from_call(item, NULL, NULL);
-            if (!task)
-                goto end;
+            if (!task) goto end;
         } else {
             sitqpy_invalid("tasks[%zd] must be a sitq.Task, got %.100s", done,
                            Py_TYPE(item)->tp_name);
@@ -241,8 +222,7 @@ static PyObject *queue_enqueue_batch(SitqQueueObject *self, PyObject *arg)
         }
         int r = sitqpy_prepare((SitqTaskObject *)task, NULL, &preps[done]);
         Py_DECREF(task);
-        if (r < 0)
-            goto end;
+        if (r < 0) goto end;
         specs[done].function = preps[done].function;
         specs[done].payload = PyBytes_AS_STRING(preps[done].payload);
         specs[done].payload_len = (size_t)PyBytes_GET_SIZE(preps[done].payload);
@@ -251,19 +231,15 @@ static PyObject *queue_enqueue_batch(SitqQueueObject *self, PyObject *arg)
     {
         sitq_error err = {0};
         sitq_code rc;
-        Py_BEGIN_ALLOW_THREADS
-        rc = sitq_enqueue_batch(self->queue, specs, (size_t)n, ids, &err);
-        Py_END_ALLOW_THREADS
-        if (rc != SITQ_OK) {
-            for (Py_ssize_t i = 0; i < n; i++)
-                sitqpy_prepared_unregister(&preps[i]);
+        Py_BEGIN_ALLOW_THREADS rc = sitq_enqueue_batch(self->queue, specs, (size_t)n, ids, &err);
+        Py_END_ALLOW_THREADS if (rc != SITQ_OK) {
+            for (Py_ssize_t i = 0; i < n; i++) sitqpy_prepared_unregister(&preps[i]);
             sitqpy_raise(rc, &err);
             goto end;
         }
     }
     out = PyList_New(n);
-    if (!out)
-        goto end;
+    if (!out) goto end;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *v = PyLong_FromLongLong(ids[i]);
         if (!v) {
@@ -275,11 +251,9 @@ static PyObject *queue_enqueue_batch(SitqQueueObject *self, PyObject *arg)
 end:
     if (preps) {
         if (!out) {
-            for (Py_ssize_t i = 0; i < done && i < n; i++)
-                sitqpy_prepared_unregister(&preps[i]);
+            for (Py_ssize_t i = 0; i < done && i < n; i++) sitqpy_prepared_unregister(&preps[i]);
         }
-        for (Py_ssize_t i = 0; i < n; i++)
-            sitqpy_prepared_clear(&preps[i]);
+        for (Py_ssize_t i = 0; i < n; i++) sitqpy_prepared_clear(&preps[i]);
     }
     PyMem_Free(preps);
     PyMem_Free(specs);
@@ -292,20 +266,17 @@ end:
 /* get_result                                                          */
 /* ------------------------------------------------------------------ */
 
-static PyObject *raise_timeout(sitq_task_id id, double timeout, const sitq_result *snap)
-{
+static PyObject *raise_timeout(sitq_task_id id, double timeout, const sitq_result *snap) {
     const char *st = snap ? sitq_status_name((int)snap->status) : "unknown";
     PyObject *msg;
     char buf[64];
     snprintf(buf, sizeof buf, "%g", timeout);
     msg = PyUnicode_FromFormat("task %lld did not finish within %s seconds (status: %s)",
                                (long long)id, buf, st);
-    if (!msg)
-        return NULL;
+    if (!msg) return NULL;
     PyObject *exc = PyObject_CallFunction(sitqpy_TaskTimeout, "Os", msg, "SITQ_ETIMEDOUT");
     Py_DECREF(msg);
-    if (!exc)
-        return NULL;
+    if (!exc) return NULL;
     PyObject *tid = PyLong_FromLongLong(id);
     PyObject *sst = PyUnicode_FromString(st);
     if (tid && sst) {
@@ -321,8 +292,7 @@ static PyObject *raise_timeout(sitq_task_id id, double timeout, const sitq_resul
 
 /* Wait for a task for timeout seconds (< 0: forever) in slices, checking
  * for signals between slices. Returns a new Result or NULL. */
-static PyObject *wait_result(SitqQueueObject *self, sitq_task_id id, double timeout)
-{
+static PyObject *wait_result(SitqQueueObject *self, sitq_task_id id, double timeout) {
     double deadline = timeout >= 0 ? (double)sitq_now_us() / 1e6 + timeout : 0;
     for (;;) {
         double slice = WAIT_SLICE_S;
@@ -337,10 +307,8 @@ static PyObject *wait_result(SitqQueueObject *self, sitq_task_id id, double time
         sitq_result *r = NULL;
         sitq_error err = {0};
         sitq_code rc;
-        Py_BEGIN_ALLOW_THREADS
-        rc = sitq_wait(self->queue, id, slice, &r, &err);
-        Py_END_ALLOW_THREADS
-        if (rc == SITQ_OK) {
+        Py_BEGIN_ALLOW_THREADS rc = sitq_wait(self->queue, id, slice, &r, &err);
+        Py_END_ALLOW_THREADS if (rc == SITQ_OK) {
             PyObject *res = sitqpy_result_new(r);
             sitq_result_free(r);
             return res;
@@ -355,31 +323,28 @@ static PyObject *wait_result(SitqQueueObject *self, sitq_task_id id, double time
             return x;
         }
         sitq_result_free(r);
-        if (PyErr_CheckSignals() < 0)
-            return NULL;
+        if (PyErr_CheckSignals() < 0) return NULL;
     }
 }
 
 PyDoc_STRVAR(get_result_doc,
-"get_result(task_id, timeout=None) -> Result\n--\n\n"
-"Wait until the task is finished (succeeded, failed or cancelled) and\n"
-"return its Result; a failed task is a Result with is_error True, not an\n"
-"exception.\n\n"
-"timeout: seconds to wait (None: forever; 0: check once).\n"
-"Raises TaskTimeoutError (also a TimeoutError, like concurrent.futures)\n"
-"when the task is not finished in time - its .status tells where it is;\n"
-"TaskNotFoundError, InvalidArgumentError, StorageError. Ctrl-C raises\n"
-"KeyboardInterrupt within about 0.1 s. Thread-safe; the GIL is released\n"
-"while waiting.");
+             "get_result(task_id, timeout=None) -> Result\n--\n\n"
+             "Wait until the task is finished (succeeded, failed or cancelled) and\n"
+             "return its Result; a failed task is a Result with is_error True, not an\n"
+             "exception.\n\n"
+             "timeout: seconds to wait (None: forever; 0: check once).\n"
+             "Raises TaskTimeoutError (also a TimeoutError, like concurrent.futures)\n"
+             "when the task is not finished in time - its .status tells where it is;\n"
+             "TaskNotFoundError, InvalidArgumentError, StorageError. Ctrl-C raises\n"
+             "KeyboardInterrupt within about 0.1 s. Thread-safe; the GIL is released\n"
+             "while waiting.");
 
-static PyObject *queue_get_result(SitqQueueObject *self, PyObject *args, PyObject *kwds)
-{
+static PyObject *queue_get_result(SitqQueueObject *self, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"task_id", "timeout", NULL};
     PyObject *idobj, *tobj = Py_None;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|O:get_result", kwlist, &idobj, &tobj))
         return NULL;
-    if (check_open(self) < 0)
-        return NULL;
+    if (check_open(self) < 0) return NULL;
     sitq_task_id id;
     double timeout;
     if (sitqpy_task_id_arg(idobj, "task_id", &id) < 0 ||
@@ -389,18 +354,14 @@ static PyObject *queue_get_result(SitqQueueObject *self, PyObject *args, PyObjec
 }
 
 /* Read a task's snapshot (no wait). */
-static sitq_result *snapshot(SitqQueueObject *self, PyObject *idobj)
-{
+static sitq_result *snapshot(SitqQueueObject *self, PyObject *idobj) {
     sitq_task_id id;
-    if (check_open(self) < 0 || sitqpy_task_id_arg(idobj, "task_id", &id) < 0)
-        return NULL;
+    if (check_open(self) < 0 || sitqpy_task_id_arg(idobj, "task_id", &id) < 0) return NULL;
     sitq_result *r = NULL;
     sitq_error err = {0};
     sitq_code rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = sitq_get_result(self->queue, id, &r, &err);
-    Py_END_ALLOW_THREADS
-    if (rc != SITQ_OK) {
+    Py_BEGIN_ALLOW_THREADS rc = sitq_get_result(self->queue, id, &r, &err);
+    Py_END_ALLOW_THREADS if (rc != SITQ_OK) {
         sitqpy_raise(rc, &err);
         return NULL;
     }
@@ -408,114 +369,93 @@ static sitq_result *snapshot(SitqQueueObject *self, PyObject *idobj)
 }
 
 PyDoc_STRVAR(get_task_status_doc,
-"get_task_status(task_id) -> str\n--\n\n"
-"The task's current status name: 'queued', 'waiting', 'scheduled',\n"
-"'running', 'succeeded', 'failed' or 'cancelled' (as sitq_status_name and\n"
-"`sitq list`). Does not wait. Raises TaskNotFoundError,\n"
-"InvalidArgumentError, StorageError. Thread-safe.");
+             "get_task_status(task_id) -> str\n--\n\n"
+             "The task's current status name: 'queued', 'waiting', 'scheduled',\n"
+             "'running', 'succeeded', 'failed' or 'cancelled' (as sitq_status_name and\n"
+             "`sitq list`). Does not wait. Raises TaskNotFoundError,\n"
+             "InvalidArgumentError, StorageError. Thread-safe.");
 
-static PyObject *queue_get_task_status(SitqQueueObject *self, PyObject *idobj)
-{
+static PyObject *queue_get_task_status(SitqQueueObject *self, PyObject *idobj) {
     sitq_result *r = snapshot(self, idobj);
-    if (!r)
-        return NULL;
+    if (!r) return NULL;
     PyObject *s = PyUnicode_FromString(sitq_status_name((int)r->status));
     sitq_result_free(r);
     return s;
 }
 
-PyDoc_STRVAR(peek_doc,
-"peek(task_id) -> Result\n--\n\n"
-"The task's current snapshot as a Result, without waiting (value is None\n"
-"until it succeeded). Raises TaskNotFoundError, InvalidArgumentError,\n"
-"StorageError. Thread-safe.");
+PyDoc_STRVAR(peek_doc, "peek(task_id) -> Result\n--\n\n"
+                       "The task's current snapshot as a Result, without waiting (value is None\n"
+                       "until it succeeded). Raises TaskNotFoundError, InvalidArgumentError,\n"
+                       "StorageError. Thread-safe.");
 
-static PyObject *queue_peek(SitqQueueObject *self, PyObject *idobj)
-{
+static PyObject *queue_peek(SitqQueueObject *self, PyObject *idobj) {
     sitq_result *r = snapshot(self, idobj);
-    if (!r)
-        return NULL;
+    if (!r) return NULL;
     PyObject *res = sitqpy_result_new(r);
     sitq_result_free(r);
     return res;
 }
 
 PyDoc_STRVAR(cancel_doc,
-"cancel(task_id) -> str\n--\n\n"
-"Cancel a task. A queued, waiting or scheduled task becomes 'cancelled' and\n"
-"never runs (tasks depending on it fail). For a running task cancellation is\n"
-"only requested ('running' is returned): a Python function is not\n"
-"interrupted, and the task ends succeeded if it completes.\n"
-"Returns the resulting status, 'cancelled' or 'running'.\n"
-"Raises InvalidStateError (already finished), TaskNotFoundError,\n"
-"InvalidArgumentError, StorageError. Thread-safe.");
+             "cancel(task_id) -> str\n--\n\n"
+             "Cancel a task. A queued, waiting or scheduled task becomes 'cancelled' and\n"
+             "never runs (tasks depending on it fail). For a running task cancellation is\n"
+             "only requested ('running' is returned): a Python function is not\n"
+             "interrupted, and the task ends succeeded if it completes.\n"
+             "Returns the resulting status, 'cancelled' or 'running'.\n"
+             "Raises InvalidStateError (already finished), TaskNotFoundError,\n"
+             "InvalidArgumentError, StorageError. Thread-safe.");
 
-static PyObject *queue_cancel(SitqQueueObject *self, PyObject *idobj)
-{
+static PyObject *queue_cancel(SitqQueueObject *self, PyObject *idobj) {
     sitq_task_id id;
-    if (check_open(self) < 0 || sitqpy_task_id_arg(idobj, "task_id", &id) < 0)
-        return NULL;
+    if (check_open(self) < 0 || sitqpy_task_id_arg(idobj, "task_id", &id) < 0) return NULL;
     sitq_status st = SITQ_CANCELLED;
     sitq_error err = {0};
     sitq_code rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = sitq_cancel(self->queue, id, &st, &err);
-    Py_END_ALLOW_THREADS
-    if (rc != SITQ_OK)
-        return sitqpy_raise(rc, &err);
+    Py_BEGIN_ALLOW_THREADS rc = sitq_cancel(self->queue, id, &st, &err);
+    Py_END_ALLOW_THREADS if (rc != SITQ_OK) return sitqpy_raise(rc, &err);
     return PyUnicode_FromString(sitq_status_name((int)st));
 }
 
 PyDoc_STRVAR(retry_doc,
-"retry(task_id) -> None\n--\n\n"
-"Run a failed or cancelled task again: attempts are reset and it becomes\n"
-"queued (or waiting for its dependencies). Tasks that failed because of it\n"
-"stay failed; retry them too. Raises InvalidStateError (not failed or\n"
-"cancelled, or a dependency failed), TaskNotFoundError,\n"
-"InvalidArgumentError, StorageError. Thread-safe.");
+             "retry(task_id) -> None\n--\n\n"
+             "Run a failed or cancelled task again: attempts are reset and it becomes\n"
+             "queued (or waiting for its dependencies). Tasks that failed because of it\n"
+             "stay failed; retry them too. Raises InvalidStateError (not failed or\n"
+             "cancelled, or a dependency failed), TaskNotFoundError,\n"
+             "InvalidArgumentError, StorageError. Thread-safe.");
 
-static PyObject *queue_retry(SitqQueueObject *self, PyObject *idobj)
-{
+static PyObject *queue_retry(SitqQueueObject *self, PyObject *idobj) {
     sitq_task_id id;
-    if (check_open(self) < 0 || sitqpy_task_id_arg(idobj, "task_id", &id) < 0)
-        return NULL;
+    if (check_open(self) < 0 || sitqpy_task_id_arg(idobj, "task_id", &id) < 0) return NULL;
     sitq_error err = {0};
     sitq_code rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = sitq_retry(self->queue, id, &err);
-    Py_END_ALLOW_THREADS
-    if (rc != SITQ_OK)
-        return sitqpy_raise(rc, &err);
+    Py_BEGIN_ALLOW_THREADS rc = sitq_retry(self->queue, id, &err);
+    Py_END_ALLOW_THREADS if (rc != SITQ_OK) return sitqpy_raise(rc, &err);
     Py_RETURN_NONE;
 }
 
 PyDoc_STRVAR(get_stats_doc,
-"get_stats() -> dict\n--\n\n"
-"Task counts of the queue: {'queued': n, 'waiting': n, 'scheduled': n,\n"
-"'running': n, 'succeeded': n, 'failed': n, 'cancelled': n, 'total': n}.\n"
-"Raises StorageError. Thread-safe.");
+             "get_stats() -> dict\n--\n\n"
+             "Task counts of the queue: {'queued': n, 'waiting': n, 'scheduled': n,\n"
+             "'running': n, 'succeeded': n, 'failed': n, 'cancelled': n, 'total': n}.\n"
+             "Raises StorageError. Thread-safe.");
 
-static PyObject *queue_get_stats(SitqQueueObject *self, PyObject *noargs)
-{
+static PyObject *queue_get_stats(SitqQueueObject *self, PyObject *noargs) {
     (void)noargs;
-    if (check_open(self) < 0)
-        return NULL;
+    if (check_open(self) < 0) return NULL;
     sitq_stats st;
     memset(&st, 0, sizeof st);
     sitq_error err = {0};
     sitq_code rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = sitq_get_stats(self->queue, &st, &err);
-    Py_END_ALLOW_THREADS
-    if (rc != SITQ_OK)
-        return sitqpy_raise(rc, &err);
+    Py_BEGIN_ALLOW_THREADS rc = sitq_get_stats(self->queue, &st, &err);
+    Py_END_ALLOW_THREADS if (rc != SITQ_OK) return sitqpy_raise(rc, &err);
     PyObject *d = PyDict_New();
-    if (!d)
-        return NULL;
+    if (!d) return NULL;
     for (int i = 0; i <= SITQ_STATUS_COUNT; i++) {
         PyObject *v = PyLong_FromLongLong(i < SITQ_STATUS_COUNT ? st.count[i] : st.total);
-        if (!v || PyDict_SetItemString(d, i < SITQ_STATUS_COUNT ? sitq_status_name(i) : "total",
-                                       v) < 0) {
+        if (!v ||
+            PyDict_SetItemString(d, i < SITQ_STATUS_COUNT ? sitq_status_name(i) : "total", v) < 0) {
             Py_XDECREF(v);
             Py_DECREF(d);
             return NULL;
@@ -526,35 +466,34 @@ static PyObject *queue_get_stats(SitqQueueObject *self, PyObject *noargs)
 }
 
 PyDoc_STRVAR(list_tasks_doc,
-"list_tasks(status=None, limit=100, offset=0) -> list[dict]\n--\n\n"
-"Tasks of the queue, newest first, as dicts with the keys id, queue,\n"
-"function, status, priority, attempts, max_retries, error, worker_id,\n"
-"unique_key, progress, depends_on, enqueued_at, eta, started_at,\n"
-"finished_at (datetimes in UTC or None).\n\n"
-"status: a status name such as 'failed', or None for all.\n"
-"limit: at most this many, 1..1000000. offset: skip this many.\n"
-"Raises InvalidArgumentError, StorageError. Thread-safe.");
+             "list_tasks(status=None, limit=100, offset=0) -> list[dict]\n--\n\n"
+             "Tasks of the queue, newest first, as dicts with the keys id, queue,\n"
+             "function, status, priority, attempts, max_retries, error, worker_id,\n"
+             "unique_key, progress, depends_on, enqueued_at, eta, started_at,\n"
+             "finished_at (datetimes in UTC or None).\n\n"
+             "status: a status name such as 'failed', or None for all.\n"
+             "limit: at most this many, 1..1000000. offset: skip this many.\n"
+             "Raises InvalidArgumentError, StorageError. Thread-safe.");
 
-static PyObject *queue_list_tasks(SitqQueueObject *self, PyObject *args, PyObject *kwds)
-{
+static PyObject *queue_list_tasks(SitqQueueObject *self, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"status", "limit", "offset", NULL};
     PyObject *sobj = Py_None, *lobj = NULL, *oobj = NULL;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OOO:list_tasks", kwlist, &sobj, &lobj, &oobj))
         return NULL;
-    if (check_open(self) < 0)
-        return NULL;
+    if (check_open(self) < 0) return NULL;
     int status = SITQ_STATUS_ANY;
     if (sobj != Py_None) {
         if (!PyUnicode_Check(sobj))
             return sitqpy_invalid("status must be a status name such as 'failed', or None; "
-                                  "got %.100s", Py_TYPE(sobj)->tp_name);
+                                  "got %.100s",
+                                  Py_TYPE(sobj)->tp_name);
         const char *s = sitqpy_utf8_arg(sobj, "status", NULL);
-        if (!s)
-            return NULL;
+        if (!s) return NULL;
         status = sitq_status_parse(s);
         if (status < 0)
             return sitqpy_invalid("status must be one of queued, waiting, scheduled, running, "
-                                  "succeeded, failed, cancelled (or None); got '%.50s'", s);
+                                  "succeeded, failed, cancelled (or None); got '%.50s'",
+                                  s);
     }
     long long limit = 100, offset = 0;
     if (lobj && lobj != Py_None) {
@@ -562,10 +501,8 @@ static PyObject *queue_list_tasks(SitqQueueObject *self, PyObject *args, PyObjec
             return sitqpy_invalid("limit must be an int 1..1000000, got %.100s",
                                   Py_TYPE(lobj)->tp_name);
         limit = PyLong_AsLongLong(lobj);
-        if (limit == -1 && PyErr_Occurred())
-            PyErr_Clear();
-        if (limit < 1 || limit > 1000000)
-            return sitqpy_invalid("limit must be 1..1000000");
+        if (limit == -1 && PyErr_Occurred()) PyErr_Clear();
+        if (limit < 1 || limit > 1000000) return sitqpy_invalid("limit must be 1..1000000");
     }
     if (oobj && oobj != Py_None) {
         if (!PyLong_Check(oobj) || PyBool_Check(oobj))
@@ -575,18 +512,15 @@ static PyObject *queue_list_tasks(SitqQueueObject *self, PyObject *args, PyObjec
             PyErr_Clear();
             return sitqpy_invalid("offset is out of range");
         }
-        if (offset < 0)
-            return sitqpy_invalid("offset must be >= 0");
+        if (offset < 0) return sitqpy_invalid("offset must be >= 0");
     }
     sitq_result **items = NULL;
     size_t count = 0;
     sitq_error err = {0};
     sitq_code rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = sitq_list(self->queue, status, (size_t)limit, (size_t)offset, &items, &count, &err);
-    Py_END_ALLOW_THREADS
-    if (rc != SITQ_OK)
-        return sitqpy_raise(rc, &err);
+    Py_BEGIN_ALLOW_THREADS rc =
+        sitq_list(self->queue, status, (size_t)limit, (size_t)offset, &items, &count, &err);
+    Py_END_ALLOW_THREADS if (rc != SITQ_OK) return sitqpy_raise(rc, &err);
     PyObject *list = PyList_New((Py_ssize_t)count);
     if (list) {
         for (size_t i = 0; i < count; i++) {
@@ -602,34 +536,28 @@ static PyObject *queue_list_tasks(SitqQueueObject *self, PyObject *args, PyObjec
     return list;
 }
 
-PyDoc_STRVAR(purge_doc,
-"purge(older_than=0.0) -> int\n--\n\n"
-"Delete finished tasks (succeeded, failed, cancelled) that finished more\n"
-"than older_than seconds ago, with their results; return how many.\n"
-"Raises InvalidArgumentError, StorageError. Thread-safe.");
+PyDoc_STRVAR(purge_doc, "purge(older_than=0.0) -> int\n--\n\n"
+                        "Delete finished tasks (succeeded, failed, cancelled) that finished more\n"
+                        "than older_than seconds ago, with their results; return how many.\n"
+                        "Raises InvalidArgumentError, StorageError. Thread-safe.");
 
-static PyObject *queue_purge(SitqQueueObject *self, PyObject *args, PyObject *kwds)
-{
+static PyObject *queue_purge(SitqQueueObject *self, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"older_than", NULL};
     PyObject *o = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:purge", kwlist, &o))
-        return NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:purge", kwlist, &o)) return NULL;
     double secs;
-    if (check_open(self) < 0 || sitqpy_seconds_arg(o, "older_than", 0, 1, &secs) < 0)
-        return NULL;
+    if (check_open(self) < 0 || sitqpy_seconds_arg(o, "older_than", 0, 1, &secs) < 0) return NULL;
     int64_t n = 0;
     sitq_error err = {0};
     sitq_code rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = sitq_purge(self->queue, secs, &n, &err);
-    Py_END_ALLOW_THREADS
-    if (rc != SITQ_OK)
-        return sitqpy_raise(rc, &err);
+    Py_BEGIN_ALLOW_THREADS rc = sitq_purge(self->queue, secs, &n, &err);
+    Py_END_ALLOW_THREADS if (rc != SITQ_OK) return sitqpy_raise(rc, &err);
     return PyLong_FromLongLong(n);
 }
 
 static PyMethodDef queue_methods[] = {
-    {"enqueue", (PyCFunction)(void (*)(void))queue_enqueue, METH_VARARGS | METH_KEYWORDS, enqueue_doc},
+    {"enqueue", (PyCFunction)(void (*)(void))queue_enqueue, METH_VARARGS | METH_KEYWORDS,
+     enqueue_doc},
     {"enqueue_batch", (PyCFunction)queue_enqueue_batch, METH_O, enqueue_batch_doc},
     {"get_result", (PyCFunction)(void (*)(void))queue_get_result, METH_VARARGS | METH_KEYWORDS,
      get_result_doc},
@@ -644,19 +572,15 @@ static PyMethodDef queue_methods[] = {
     SITQPY_NO_PICKLE_METHODS,
     {NULL, NULL, 0, NULL}};
 
-static PyObject *queue_get_name(SitqQueueObject *self, void *c)
-{
+static PyObject *queue_get_name(SitqQueueObject *self, void *c) {
     (void)c;
-    if (!self->queue)
-        Py_RETURN_NONE;
+    if (!self->queue) Py_RETURN_NONE;
     return PyUnicode_FromString(sitq_queue_name(self->queue));
 }
 
-static PyObject *queue_get_backend(SitqQueueObject *self, void *c)
-{
+static PyObject *queue_get_backend(SitqQueueObject *self, void *c) {
     (void)c;
-    if (!self->backend)
-        Py_RETURN_NONE;
+    if (!self->backend) Py_RETURN_NONE;
     return Py_NewRef(self->backend);
 }
 
@@ -665,25 +589,21 @@ static PyGetSetDef queue_getset[] = {
     {"backend", (getter)queue_get_backend, NULL, "The SQLiteBackend the queue lives in.", NULL},
     {NULL, NULL, NULL, NULL, NULL}};
 
-static PyObject *queue_repr(SitqQueueObject *self)
-{
-    if (!self->queue)
-        return PyUnicode_FromString("<sitq.TaskQueue (not initialised)>");
-    return PyUnicode_FromFormat("<sitq.TaskQueue name='%s' backend=%R>", sitq_queue_name(self->queue),
-                                self->backend);
+static PyObject *queue_repr(SitqQueueObject *self) {
+    if (!self->queue) return PyUnicode_FromString("<sitq.TaskQueue (not initialised)>");
+    return PyUnicode_FromFormat("<sitq.TaskQueue name='%s' backend=%R>",
+                                sitq_queue_name(self->queue), self->backend);
 }
 
-PyDoc_STRVAR(queue_doc,
-"TaskQueue(backend, name=None)\n--\n\n"
-"A named queue of tasks stored in a backend.\n\n"
-"backend: a sitq.SQLiteBackend (required). name: the queue's name, 1..255\n"
-"bytes; None for 'default'. Many TaskQueue objects (in any process) may\n"
-"name the same queue. Thread-safe: use one queue from any number of\n"
-"threads. Cannot be pickled (TypeError).");
+PyDoc_STRVAR(queue_doc, "TaskQueue(backend, name=None)\n--\n\n"
+                        "A named queue of tasks stored in a backend.\n\n"
+                        "backend: a sitq.SQLiteBackend (required). name: the queue's name, 1..255\n"
+                        "bytes; None for 'default'. Many TaskQueue objects (in any process) may\n"
+                        "name the same queue. Thread-safe: use one queue from any number of\n"
+                        "threads. Cannot be pickled (TypeError).");
 
 PyTypeObject SitqQueue_Type = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "sitq.TaskQueue",
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "sitq.TaskQueue",
     .tp_basicsize = sizeof(SitqQueueObject),
     .tp_dealloc = (destructor)queue_dealloc,
     .tp_repr = (reprfunc)queue_repr,

@@ -6,18 +6,14 @@
 
 #include <string.h>
 
-static PyObject *str_or_none(const char *s)
-{
-    if (!s)
-        Py_RETURN_NONE;
+static PyObject *str_or_none(const char *s) {
+    if (!s) Py_RETURN_NONE;
     return PyUnicode_DecodeUTF8(s, (Py_ssize_t)strlen(s), "replace");
 }
 
-static PyObject *deps_of(const sitq_result *r)
-{
+static PyObject *deps_of(const sitq_result *r) {
     PyObject *t = PyTuple_New((Py_ssize_t)r->n_depends_on);
-    if (!t)
-        return NULL;
+    if (!t) return NULL;
     for (size_t i = 0; i < r->n_depends_on; i++) {
         PyObject *v = PyLong_FromLongLong(r->depends_on[i]);
         if (!v) {
@@ -29,11 +25,9 @@ static PyObject *deps_of(const sitq_result *r)
     return t;
 }
 
-PyObject *sitqpy_result_new(const sitq_result *r)
-{
+PyObject *sitqpy_result_new(const sitq_result *r) {
     SitqResultObject *self = PyObject_GC_New(SitqResultObject, &SitqResult_Type);
-    if (!self)
-        return NULL;
+    if (!self) return NULL;
     self->id = r->id;
     self->status = (int)r->status;
     self->priority = r->priority;
@@ -55,11 +49,9 @@ PyObject *sitqpy_result_new(const sitq_result *r)
     self->depends_on = deps_of(r);
     self->value = NULL;
     self->raw = NULL;
-    if (r->value)
-        self->raw = PyBytes_FromStringAndSize(r->value, (Py_ssize_t)r->value_len);
+    if (r->value) self->raw = PyBytes_FromStringAndSize(r->value, (Py_ssize_t)r->value_len);
     if (!self->queue_name || !self->function || !self->error || !self->traceback ||
-        !self->worker_id || !self->unique_key || !self->depends_on ||
-        (r->value && !self->raw)) {
+        !self->worker_id || !self->unique_key || !self->depends_on || (r->value && !self->raw)) {
         PyObject_GC_Track(self);
         Py_DECREF(self);
         return NULL;
@@ -68,16 +60,11 @@ PyObject *sitqpy_result_new(const sitq_result *r)
     return (PyObject *)self;
 }
 
-static PyObject *time_or_none(sitq_time_us us)
-{
-    return sitqpy_datetime_from_us(us);
-}
+static PyObject *time_or_none(sitq_time_us us) { return sitqpy_datetime_from_us(us); }
 
-PyObject *sitqpy_result_info_dict(const sitq_result *r)
-{
+PyObject *sitqpy_result_info_dict(const sitq_result *r) {
     PyObject *d = PyDict_New();
-    if (!d)
-        return NULL;
+    if (!d) return NULL;
     PyObject *progress = r->progress < 0 ? Py_NewRef(Py_None) : PyFloat_FromDouble(r->progress);
     struct {
         const char *k;
@@ -102,8 +89,7 @@ PyObject *sitqpy_result_info_dict(const sitq_result *r)
     };
     int ok = 1;
     for (size_t i = 0; i < sizeof items / sizeof items[0]; i++) {
-        if (!items[i].v || PyDict_SetItemString(d, items[i].k, items[i].v) < 0)
-            ok = 0;
+        if (!items[i].v || PyDict_SetItemString(d, items[i].k, items[i].v) < 0) ok = 0;
         Py_XDECREF(items[i].v);
     }
     if (!ok) {
@@ -113,20 +99,17 @@ PyObject *sitqpy_result_info_dict(const sitq_result *r)
     return d;
 }
 
-static int result_traverse(SitqResultObject *self, visitproc visit, void *arg)
-{
+static int result_traverse(SitqResultObject *self, visitproc visit, void *arg) {
     Py_VISIT(self->value);
     return 0;
 }
 
-static int result_clear(SitqResultObject *self)
-{
+static int result_clear(SitqResultObject *self) {
     Py_CLEAR(self->value);
     return 0;
 }
 
-static void result_dealloc(SitqResultObject *self)
-{
+static void result_dealloc(SitqResultObject *self) {
     PyObject_GC_UnTrack(self);
     Py_CLEAR(self->queue_name);
     Py_CLEAR(self->function);
@@ -144,22 +127,17 @@ static void result_dealloc(SitqResultObject *self)
 /* Getters                                                             */
 /* ------------------------------------------------------------------ */
 
-static PyObject *res_value(SitqResultObject *self, void *c)
-{
+static PyObject *res_value(SitqResultObject *self, void *c) {
     (void)c;
-    if (self->value)
-        return Py_NewRef(self->value);
-    if (!self->raw)
-        Py_RETURN_NONE;
+    if (self->value) return Py_NewRef(self->value);
+    if (!self->raw) Py_RETURN_NONE;
     PyObject *v = PyObject_CallOneArg(sitqpy_pickle_loads, self->raw);
     if (!v) {
-        if (!PyErr_ExceptionMatches(PyExc_Exception))
-            return NULL;
+        if (!PyErr_ExceptionMatches(PyExc_Exception)) return NULL;
         PyObject *t, *e, *tb;
         PyErr_Fetch(&t, &e, &tb);
         PyErr_NormalizeException(&t, &e, &tb);
-        if (tb)
-            PyException_SetTraceback(e, tb);
+        if (tb) PyException_SetTraceback(e, tb);
         PyObject *what = e ? PyObject_Str(e) : NULL;
         PyObject *msg = PyUnicode_FromFormat(
             "cannot unpickle the result of task %lld (%S) in this process: %s: %S",
@@ -167,8 +145,8 @@ static PyObject *res_value(SitqResultObject *self, void *c)
             what ? what : Py_None);
         Py_XDECREF(what);
         if (msg) {
-            PyObject *exc = PyObject_CallFunction(sitqpy_SerializationError, "Os", msg,
-                                                  "SITQ_ESERIALIZE");
+            PyObject *exc =
+                PyObject_CallFunction(sitqpy_SerializationError, "Os", msg, "SITQ_ESERIALIZE");
             Py_DECREF(msg);
             if (exc) {
                 if (e) {
@@ -191,98 +169,79 @@ static PyObject *res_value(SitqResultObject *self, void *c)
     return Py_NewRef(v);
 }
 
-static PyObject *res_task_id(SitqResultObject *self, void *c)
-{
+static PyObject *res_task_id(SitqResultObject *self, void *c) {
     (void)c;
     return PyLong_FromLongLong(self->id);
 }
-static PyObject *res_status(SitqResultObject *self, void *c)
-{
+static PyObject *res_status(SitqResultObject *self, void *c) {
     (void)c;
     return PyUnicode_FromString(sitq_status_name(self->status));
 }
-static PyObject *res_is_error(SitqResultObject *self, void *c)
-{
+static PyObject *res_is_error(SitqResultObject *self, void *c) {
     (void)c;
     return PyBool_FromLong(self->status == SITQ_FAILED || self->status == SITQ_CANCELLED);
 }
-static PyObject *res_is_success(SitqResultObject *self, void *c)
-{
+static PyObject *res_is_success(SitqResultObject *self, void *c) {
     (void)c;
     return PyBool_FromLong(self->status == SITQ_SUCCEEDED);
 }
-static PyObject *res_is_finished(SitqResultObject *self, void *c)
-{
+static PyObject *res_is_finished(SitqResultObject *self, void *c) {
     (void)c;
     return PyBool_FromLong(sitq_status_is_terminal(self->status));
 }
-static PyObject *res_attempts(SitqResultObject *self, void *c)
-{
+static PyObject *res_attempts(SitqResultObject *self, void *c) {
     (void)c;
     return PyLong_FromLong(self->attempts);
 }
-static PyObject *res_max_retries(SitqResultObject *self, void *c)
-{
+static PyObject *res_max_retries(SitqResultObject *self, void *c) {
     (void)c;
     return PyLong_FromLong(self->max_retries);
 }
-static PyObject *res_priority(SitqResultObject *self, void *c)
-{
+static PyObject *res_priority(SitqResultObject *self, void *c) {
     (void)c;
     return PyLong_FromLong(self->priority);
 }
-static PyObject *res_progress(SitqResultObject *self, void *c)
-{
+static PyObject *res_progress(SitqResultObject *self, void *c) {
     (void)c;
-    if (self->progress < 0)
-        Py_RETURN_NONE;
+    if (self->progress < 0) Py_RETURN_NONE;
     return PyFloat_FromDouble(self->progress);
 }
-static PyObject *res_timeout(SitqResultObject *self, void *c)
-{
+static PyObject *res_timeout(SitqResultObject *self, void *c) {
     (void)c;
-    if (self->timeout_s <= 0)
-        Py_RETURN_NONE;
+    if (self->timeout_s <= 0) Py_RETURN_NONE;
     return PyFloat_FromDouble(self->timeout_s);
 }
-static PyObject *res_cancel_requested(SitqResultObject *self, void *c)
-{
+static PyObject *res_cancel_requested(SitqResultObject *self, void *c) {
     (void)c;
     return PyBool_FromLong(self->cancel_requested);
 }
-static PyObject *res_enqueued_at(SitqResultObject *self, void *c)
-{
+static PyObject *res_enqueued_at(SitqResultObject *self, void *c) {
     (void)c;
     return time_or_none(self->enqueued_at_us);
 }
-static PyObject *res_started_at(SitqResultObject *self, void *c)
-{
+static PyObject *res_started_at(SitqResultObject *self, void *c) {
     (void)c;
     return time_or_none(self->started_at_us);
 }
-static PyObject *res_finished_at(SitqResultObject *self, void *c)
-{
+static PyObject *res_finished_at(SitqResultObject *self, void *c) {
     (void)c;
     return time_or_none(self->finished_at_us);
 }
-static PyObject *res_eta(SitqResultObject *self, void *c)
-{
+static PyObject *res_eta(SitqResultObject *self, void *c) {
     (void)c;
     return time_or_none(self->eta_us);
 }
-static PyObject *res_duration(SitqResultObject *self, void *c)
-{
+static PyObject *res_duration(SitqResultObject *self, void *c) {
     (void)c;
     if (!self->started_at_us || !self->finished_at_us || self->finished_at_us < self->started_at_us)
         Py_RETURN_NONE;
     return PyFloat_FromDouble((double)(self->finished_at_us - self->started_at_us) / 1e6);
 }
 
-#define RES_OBJ(field)                                                  \
-    static PyObject *res_##field(SitqResultObject *self, void *c)       \
-    {                                                                   \
-        (void)c;                                                        \
-        return Py_NewRef(self->field);                                  \
+#define RES_OBJ(field)                                                                             \
+    static PyObject *res_##field(SitqResultObject *self, void *c) {                                \
+        (void)c;                                                                                   \
+        return Py_NewRef(self->field);                                                             \
     }
 RES_OBJ(error)
 RES_OBJ(traceback)
@@ -290,8 +249,7 @@ RES_OBJ(function)
 RES_OBJ(worker_id)
 RES_OBJ(unique_key)
 RES_OBJ(depends_on)
-static PyObject *res_queue(SitqResultObject *self, void *c)
-{
+static PyObject *res_queue(SitqResultObject *self, void *c) {
     (void)c;
     return Py_NewRef(self->queue_name);
 }
@@ -300,12 +258,14 @@ static PyGetSetDef result_getset[] = {
     {"value", (getter)res_value, NULL,
      "The task's return value, unpickled on first access (None while the task is\n"
      "not finished, or when it failed). Raises SerializationError when the value\n"
-     "cannot be unpickled in this process (e.g. its class cannot be imported).", NULL},
+     "cannot be unpickled in this process (e.g. its class cannot be imported).",
+     NULL},
     {"task_id", (getter)res_task_id, NULL, "The task id (int).", NULL},
     {"id", (getter)res_task_id, NULL, "Alias of task_id.", NULL},
     {"status", (getter)res_status, NULL,
      "Status name: 'queued', 'waiting', 'scheduled', 'running', 'succeeded',\n"
-     "'failed' or 'cancelled'.", NULL},
+     "'failed' or 'cancelled'.",
+     NULL},
     {"is_error", (getter)res_is_error, NULL, "True when the task failed or was cancelled.", NULL},
     {"is_success", (getter)res_is_success, NULL, "True when the task succeeded.", NULL},
     {"is_finished", (getter)res_is_finished, NULL,
@@ -317,9 +277,11 @@ static PyGetSetDef result_getset[] = {
     {"attempts", (getter)res_attempts, NULL, "Attempts started so far (int).", NULL},
     {"max_retries", (getter)res_max_retries, NULL, "The task's max_retries (int).", NULL},
     {"priority", (getter)res_priority, NULL, "The task's priority (int).", NULL},
-    {"function", (getter)res_function, NULL, "Stored function name, e.g. 'py:module.qualname'.", NULL},
+    {"function", (getter)res_function, NULL, "Stored function name, e.g. 'py:module.qualname'.",
+     NULL},
     {"queue", (getter)res_queue, NULL, "Name of the task's queue.", NULL},
-    {"worker_id", (getter)res_worker_id, NULL, "Id of the last worker that ran the task, or None.", NULL},
+    {"worker_id", (getter)res_worker_id, NULL, "Id of the last worker that ran the task, or None.",
+     NULL},
     {"unique_key", (getter)res_unique_key, NULL, "The task's unique_key or None.", NULL},
     {"depends_on", (getter)res_depends_on, NULL, "Ids of the task's dependencies (tuple).", NULL},
     {"progress", (getter)res_progress, NULL, "Last reported progress 0..1, or None.", NULL},
@@ -327,14 +289,16 @@ static PyGetSetDef result_getset[] = {
     {"cancel_requested", (getter)res_cancel_requested, NULL,
      "True when cancellation was requested while the task was running.", NULL},
     {"enqueued_at", (getter)res_enqueued_at, NULL, "Enqueue time, datetime in UTC.", NULL},
-    {"eta", (getter)res_eta, NULL, "Not-before time (ETA or retry backoff), datetime in UTC, or None.", NULL},
-    {"started_at", (getter)res_started_at, NULL, "Start of the last attempt, datetime in UTC, or None.", NULL},
+    {"eta", (getter)res_eta, NULL,
+     "Not-before time (ETA or retry backoff), datetime in UTC, or None.", NULL},
+    {"started_at", (getter)res_started_at, NULL,
+     "Start of the last attempt, datetime in UTC, or None.", NULL},
     {"finished_at", (getter)res_finished_at, NULL, "Finish time, datetime in UTC, or None.", NULL},
-    {"duration", (getter)res_duration, NULL, "finished_at - started_at in seconds (float), or None.", NULL},
+    {"duration", (getter)res_duration, NULL,
+     "finished_at - started_at in seconds (float), or None.", NULL},
     {NULL, NULL, NULL, NULL, NULL}};
 
-static PyObject *result_repr(SitqResultObject *self)
-{
+static PyObject *result_repr(SitqResultObject *self) {
     const char *st = sitq_status_name(self->status);
     if (self->status == SITQ_FAILED || self->status == SITQ_CANCELLED)
         return PyUnicode_FromFormat("<sitq.Result task_id=%lld status='%s' attempts=%d error=%R>",
@@ -355,35 +319,30 @@ static PyObject *result_repr(SitqResultObject *self)
     }
     PyObject *r = PyObject_Repr(v);
     Py_DECREF(v);
-    if (!r)
-        return NULL;
+    if (!r) return NULL;
     if (PyUnicode_GET_LENGTH(r) > 200) {
         PyObject *cut = PyUnicode_Substring(r, 0, 197);
         Py_DECREF(r);
-        if (!cut)
-            return NULL;
+        if (!cut) return NULL;
         r = PyUnicode_FromFormat("%U...", cut);
         Py_DECREF(cut);
-        if (!r)
-            return NULL;
+        if (!r) return NULL;
     }
-    PyObject *out = PyUnicode_FromFormat("<sitq.Result task_id=%lld status='%s' attempts=%d value=%U>",
-                                         (long long)self->id, st, (int)self->attempts, r);
+    PyObject *out =
+        PyUnicode_FromFormat("<sitq.Result task_id=%lld status='%s' attempts=%d value=%U>",
+                             (long long)self->id, st, (int)self->attempts, r);
     Py_DECREF(r);
     return out;
 }
 
-static PyObject *result_raise_for_error(SitqResultObject *self, PyObject *noargs)
-{
+static PyObject *result_raise_for_error(SitqResultObject *self, PyObject *noargs) {
     (void)noargs;
     if (self->status == SITQ_FAILED || self->status == SITQ_CANCELLED) {
         PyObject *mod = PyImport_ImportModule("sitq.errors");
-        if (!mod)
-            return NULL;
+        if (!mod) return NULL;
         PyObject *cls = PyObject_GetAttrString(mod, "TaskFailedError");
         Py_DECREF(mod);
-        if (!cls)
-            return NULL;
+        if (!cls) return NULL;
         PyObject *exc = PyObject_CallFunction(cls, "OOLs", self->error, self->traceback,
                                               (long long)self->id, sitq_status_name(self->status));
         Py_DECREF(cls);
@@ -404,16 +363,15 @@ static PyMethodDef result_methods[] = {
     {NULL, NULL, 0, NULL}};
 
 PyDoc_STRVAR(result_doc,
-"A snapshot of a task: its status and, once finished, its result.\n\n"
-"Returned by TaskQueue.get_result and Worker.process_task; not created\n"
-"directly. Attributes: value, is_error, is_success, is_finished, error,\n"
-"traceback, status, task_id, attempts, enqueued_at, started_at, finished_at\n"
-"(datetimes in UTC) and more. Immutable apart from the cached value; safe\n"
-"to share between threads.");
+             "A snapshot of a task: its status and, once finished, its result.\n\n"
+             "Returned by TaskQueue.get_result and Worker.process_task; not created\n"
+             "directly. Attributes: value, is_error, is_success, is_finished, error,\n"
+             "traceback, status, task_id, attempts, enqueued_at, started_at, finished_at\n"
+             "(datetimes in UTC) and more. Immutable apart from the cached value; safe\n"
+             "to share between threads.");
 
 PyTypeObject SitqResult_Type = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "sitq.Result",
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "sitq.Result",
     .tp_basicsize = sizeof(SitqResultObject),
     .tp_dealloc = (destructor)result_dealloc,
     .tp_repr = (reprfunc)result_repr,

@@ -18,50 +18,45 @@
 /* ---- objects ------------------------------------------------------ */
 
 typedef struct {
-    PyObject_HEAD
-    sitq_backend *backend;
-    PyObject *path;        /* str */
+    PyObject_HEAD sitq_backend *backend;
+    PyObject *path; /* str */
     PyObject *weakrefs;
 } SitqBackendObject;
 
 typedef struct {
-    PyObject_HEAD
-    sitq_queue *queue;
-    PyObject *backend;     /* SitqBackendObject, strong */
+    PyObject_HEAD sitq_queue *queue;
+    PyObject *backend; /* SitqBackendObject, strong */
     PyObject *weakrefs;
 } SitqQueueObject;
 
 typedef struct {
-    PyObject_HEAD
-    sitq_worker *worker;
-    PyObject *queue;       /* SitqQueueObject, strong */
+    PyObject_HEAD sitq_worker *worker;
+    PyObject *queue; /* SitqQueueObject, strong */
     int concurrency;
     double lease_s;
-    atomic_int running;    /* 1 between start() and stop() */
+    atomic_int running; /* 1 between start() and stop() */
     PyObject *weakrefs;
 } SitqWorkerObject;
 
 typedef struct {
-    PyObject_HEAD
-    PyObject *function;    /* callable */
-    PyObject *args;        /* tuple */
-    PyObject *kwargs;      /* dict */
-    PyObject *name;        /* str: stored function name, "py:module.qualname" */
-    PyObject *unique_key;  /* str or NULL */
-    PyObject *depends_on;  /* tuple of int */
-    PyObject *eta;         /* the eta argument as given (datetime/float) or NULL */
+    PyObject_HEAD PyObject *function; /* callable */
+    PyObject *args;                   /* tuple */
+    PyObject *kwargs;                 /* dict */
+    PyObject *name;                   /* str: stored function name, "py:module.qualname" */
+    PyObject *unique_key;             /* str or NULL */
+    PyObject *depends_on;             /* tuple of int */
+    PyObject *eta;                    /* the eta argument as given (datetime/float) or NULL */
     int32_t priority;
     int32_t max_retries;
-    sitq_time_us eta_us;   /* 0 = none */
-    double delay_s;        /* 0 = none */
-    double timeout_s;      /* 0 = none */
+    sitq_time_us eta_us; /* 0 = none */
+    double delay_s;      /* 0 = none */
+    double timeout_s;    /* 0 = none */
     double backoff_base_s;
     double backoff_cap_s;
 } SitqTaskObject;
 
 typedef struct {
-    PyObject_HEAD
-    sitq_task_id id;
+    PyObject_HEAD sitq_task_id id;
     int status;
     int32_t priority;
     int32_t attempts;
@@ -70,15 +65,15 @@ typedef struct {
     double timeout_s;
     int cancel_requested;
     sitq_time_us enqueued_at_us, eta_us, started_at_us, finished_at_us;
-    PyObject *queue_name;  /* str or None */
-    PyObject *function;    /* str or None */
-    PyObject *error;       /* str or None */
-    PyObject *traceback;   /* str or None */
-    PyObject *worker_id;   /* str or None */
-    PyObject *unique_key;  /* str or None */
-    PyObject *depends_on;  /* tuple of int */
-    PyObject *raw;         /* bytes (pickled value) or NULL */
-    PyObject *value;       /* deserialised value, NULL until first access */
+    PyObject *queue_name; /* str or None */
+    PyObject *function;   /* str or None */
+    PyObject *error;      /* str or None */
+    PyObject *traceback;  /* str or None */
+    PyObject *worker_id;  /* str or None */
+    PyObject *unique_key; /* str or None */
+    PyObject *depends_on; /* tuple of int */
+    PyObject *raw;        /* bytes (pickled value) or NULL */
+    PyObject *value;      /* deserialised value, NULL until first access */
 } SitqResultObject;
 
 extern PyTypeObject SitqBackend_Type;
@@ -128,18 +123,19 @@ void sitqpy_worker_abandon(PyObject *worker);
  * connections and threads, so a pickled bound method of an object that
  * holds one fails to pickle and is kept in process memory instead. */
 PyObject *sitqpy_no_pickle(PyObject *self, PyObject *args);
-#define SITQPY_NO_PICKLE_METHODS                                                   \
-    {"__reduce__", (PyCFunction)sitqpy_no_pickle, METH_NOARGS,                     \
-     "Refuse pickling (TypeError): the object holds live connections/threads."}, \
-    {"__reduce_ex__", (PyCFunction)sitqpy_no_pickle, METH_VARARGS,                 \
-     "Refuse pickling (TypeError): the object holds live connections/threads."}
+#define SITQPY_NO_PICKLE_METHODS                                                                   \
+    {"__reduce__", (PyCFunction)sitqpy_no_pickle, METH_NOARGS,                                     \
+     "Refuse pickling (TypeError): the object holds live connections/threads."},                   \
+    {                                                                                              \
+        "__reduce_ex__", (PyCFunction)sitqpy_no_pickle, METH_VARARGS,                              \
+            "Refuse pickling (TypeError): the object holds live connections/threads."              \
+    }
 
 /* ---- helpers -------------------------------------------------------- */
 
 /* Seconds argument: None -> dflt; number 0..SITQ_SECONDS_MAX -> value. -1 on
  * error (raises InvalidArgumentError naming `what`). */
-int sitqpy_seconds_arg(PyObject *obj, const char *what, double dflt, int allow_none,
-                       double *out);
+int sitqpy_seconds_arg(PyObject *obj, const char *what, double dflt, int allow_none, double *out);
 /* UTF-8 of a str argument (valid while obj lives), its length in *len (may
  * be NULL). NULL with InvalidArgumentError naming `what` when the text cannot
  * be encoded (a lone surrogate); NULL with MemoryError. */
@@ -160,11 +156,11 @@ PyObject *sitqpy_datetime_from_us(sitq_time_us us);
 /* A task serialised for enqueue. All members owned; free with
  * sitqpy_prepared_clear. Built with the GIL; used without it. */
 typedef struct {
-    char *function;         /* "py:..." */
-    PyObject *payload;      /* bytes */
-    PyObject *mem_token;    /* str or NULL: registered in sitqpy_memfuncs */
+    char *function;      /* "py:..." */
+    PyObject *payload;   /* bytes */
+    PyObject *mem_token; /* str or NULL: registered in sitqpy_memfuncs */
     sitq_task_options opts;
-    sitq_task_id *deps;     /* PyMem_RawMalloc'd */
+    sitq_task_id *deps; /* PyMem_RawMalloc'd */
     size_t n_deps;
     char *unique_key;
 } sitqpy_prepared;
@@ -192,8 +188,7 @@ PyObject *sitqpy_result_info_dict(const sitq_result *r);
 /* ---- handler.c ------------------------------------------------------ */
 
 /* The worker handler for "py:*" tasks. user_data unused. */
-int sitqpy_handler(sitq_task_ctx *ctx, const void *payload, size_t payload_len,
-                   void *user_data);
+int sitqpy_handler(sitq_task_ctx *ctx, const void *payload, size_t payload_len, void *user_data);
 /* Per-thread flag: a KeyboardInterrupt was raised by a task run in this
  * thread (process_task on the main thread). Returns and clears it. */
 int sitqpy_take_interrupt(void);

@@ -24,12 +24,10 @@ static unsigned long long token_nonce;
 /* Function names                                                      */
 /* ------------------------------------------------------------------ */
 
-static PyObject *get_str_attr(PyObject *o, const char *name)
-{
+static PyObject *get_str_attr(PyObject *o, const char *name) {
     PyObject *v = PyObject_GetAttrString(o, name);
     if (!v) {
-        if (PyErr_ExceptionMatches(PyExc_Exception))
-            PyErr_Clear();
+        if (PyErr_ExceptionMatches(PyExc_Exception)) PyErr_Clear();
         return NULL;
     }
     if (!PyUnicode_Check(v)) {
@@ -39,8 +37,7 @@ static PyObject *get_str_attr(PyObject *o, const char *name)
     return v;
 }
 
-PyObject *sitqpy_function_name(PyObject *func)
-{
+PyObject *sitqpy_function_name(PyObject *func) {
     PyObject *target = func;
     Py_INCREF(target);
     /* functools.partial and similar wrappers: name the wrapped function. */
@@ -50,8 +47,7 @@ PyObject *sitqpy_function_name(PyObject *func)
             Py_DECREF(q);
             break;
         }
-        if (PyErr_Occurred())
-            goto fail;
+        if (PyErr_Occurred()) goto fail;
         PyObject *inner = PyObject_GetAttrString(target, "func");
         if (!inner) {
             PyErr_Clear();
@@ -63,25 +59,20 @@ PyObject *sitqpy_function_name(PyObject *func)
     if (!qual && !PyErr_Occurred())
         qual = get_str_attr((PyObject *)Py_TYPE(target), "__qualname__");
     PyObject *mod = get_str_attr(target, "__module__");
-    if (!mod && !PyErr_Occurred())
-        mod = get_str_attr((PyObject *)Py_TYPE(target), "__module__");
+    if (!mod && !PyErr_Occurred()) mod = get_str_attr((PyObject *)Py_TYPE(target), "__module__");
     if (PyErr_Occurred()) {
         Py_XDECREF(qual);
         Py_XDECREF(mod);
         goto fail;
     }
     PyObject *name;
-    if (mod && qual)
-        name = PyUnicode_FromFormat("py:%U.%U", mod, qual);
-    else if (qual)
-        name = PyUnicode_FromFormat("py:%U", qual);
-    else
-        name = PyUnicode_FromFormat("py:%s", Py_TYPE(target)->tp_name);
+    if (mod && qual) name = PyUnicode_FromFormat("py:%U.%U", mod, qual);
+    else if (qual) name = PyUnicode_FromFormat("py:%U", qual);
+    else name = PyUnicode_FromFormat("py:%s", Py_TYPE(target)->tp_name);
     Py_XDECREF(qual);
     Py_XDECREF(mod);
     Py_DECREF(target);
-    if (!name)
-        return NULL;
+    if (!name) return NULL;
     /* At most SITQ_NAME_MAX bytes of UTF-8, cut at a character boundary. */
     Py_ssize_t n = 0;
     const char *u = PyUnicode_AsUTF8AndSize(name, &n);
@@ -100,10 +91,8 @@ PyObject *sitqpy_function_name(PyObject *func)
     }
     if (n > SITQ_NAME_MAX || (Py_ssize_t)strlen(u) != n) {
         size_t cut = strlen(u);
-        if (cut > SITQ_NAME_MAX)
-            cut = SITQ_NAME_MAX;
-        while (cut > 0 && ((unsigned char)u[cut] & 0xC0) == 0x80)
-            cut--;
+        if (cut > SITQ_NAME_MAX) cut = SITQ_NAME_MAX;
+        while (cut > 0 && ((unsigned char)u[cut] & 0xC0) == 0x80) cut--;
         Py_SETREF(name, PyUnicode_DecodeUTF8(u, (Py_ssize_t)cut, "replace"));
     }
     return name;
@@ -116,16 +105,14 @@ fail:
 /* Task type                                                           */
 /* ------------------------------------------------------------------ */
 
-static int int32_arg(PyObject *obj, const char *what, long lo, long hi, int32_t *out)
-{
+static int int32_arg(PyObject *obj, const char *what, long lo, long hi, int32_t *out) {
     if (!PyLong_Check(obj) || PyBool_Check(obj)) {
         sitqpy_invalid("%s must be an int, got %.100s", what, Py_TYPE(obj)->tp_name);
         return -1;
     }
     int overflow = 0;
     long v = PyLong_AsLongAndOverflow(obj, &overflow);
-    if (v == -1 && PyErr_Occurred())
-        return -1;
+    if (v == -1 && PyErr_Occurred()) return -1;
     if (overflow || v < lo || v > hi) {
         sitqpy_invalid("%s must be in %ld..%ld", what, lo, hi);
         return -1;
@@ -134,10 +121,8 @@ static int int32_arg(PyObject *obj, const char *what, long lo, long hi, int32_t 
     return 0;
 }
 
-static PyObject *deps_tuple(PyObject *obj, const char *what)
-{
-    if (obj == NULL || obj == Py_None)
-        return PyTuple_New(0);
+static PyObject *deps_tuple(PyObject *obj, const char *what) {
+    if (obj == NULL || obj == Py_None) return PyTuple_New(0);
     if (PyUnicode_Check(obj) || PyBytes_Check(obj) || PyLong_Check(obj)) {
         sitqpy_invalid("%s must be a list of task ids, got %.100s", what, Py_TYPE(obj)->tp_name);
         return NULL;
@@ -163,19 +148,18 @@ static PyObject *deps_tuple(PyObject *obj, const char *what)
     return t;
 }
 
-static int task_init(SitqTaskObject *self, PyObject *args, PyObject *kwds)
-{
-    static char *kwlist[] = {"function", "args", "kwargs", "priority", "eta", "delay",
-                             "max_retries", "timeout", "unique_key", "depends_on",
-                             "retry_backoff", "retry_backoff_max", NULL};
+static int task_init(SitqTaskObject *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"function",   "args",       "kwargs",        "priority",
+                             "eta",        "delay",      "max_retries",   "timeout",
+                             "unique_key", "depends_on", "retry_backoff", "retry_backoff_max",
+                             NULL};
     PyObject *function = NULL, *fargs = Py_None, *fkwargs = Py_None, *priority = NULL,
              *eta = Py_None, *delay = Py_None, *max_retries = NULL, *timeout = Py_None,
              *unique_key = Py_None, *depends_on = Py_None, *backoff = Py_None,
              *backoff_max = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|OOOOOOOOOOO:Task", kwlist, &function,
-                                     &fargs, &fkwargs, &priority, &eta, &delay, &max_retries,
-                                     &timeout, &unique_key, &depends_on, &backoff,
-                                     &backoff_max))
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|OOOOOOOOOOO:Task", kwlist, &function, &fargs,
+                                     &fkwargs, &priority, &eta, &delay, &max_retries, &timeout,
+                                     &unique_key, &depends_on, &backoff, &backoff_max))
         return -1;
     if (!PyCallable_Check(function)) {
         sitqpy_invalid("function must be callable, got %.100s", Py_TYPE(function)->tp_name);
@@ -196,8 +180,7 @@ static int task_init(SitqTaskObject *self, PyObject *args, PyObject *kwds)
                            Py_TYPE(fargs)->tp_name);
         }
     }
-    if (!targs)
-        return -1;
+    if (!targs) return -1;
     if (fkwargs == Py_None) {
         tkwargs = PyDict_New();
     } else if (!PyDict_Check(fkwargs)) {
@@ -233,8 +216,7 @@ static int task_init(SitqTaskObject *self, PyObject *args, PyObject *kwds)
         sitqpy_seconds_arg(backoff_max, "retry_backoff_max", 3600.0, 1, &cap) < 0)
         goto fail;
     if (eta != Py_None) {
-        if (sitqpy_eta_arg(eta, &eta_us) < 0)
-            goto fail;
+        if (sitqpy_eta_arg(eta, &eta_us) < 0) goto fail;
         if (delay_s > 0) {
             sitqpy_invalid("eta and delay are mutually exclusive: give one of them");
             goto fail;
@@ -248,17 +230,14 @@ static int task_init(SitqTaskObject *self, PyObject *args, PyObject *kwds)
         }
         Py_ssize_t n;
         const char *k = sitqpy_utf8_arg(unique_key, "unique_key", &n);
-        if (!k)
-            goto fail;
+        if (!k) goto fail;
         if (n == 0 || n > SITQ_NAME_MAX || (size_t)n != strlen(k)) {
             sitqpy_invalid("unique_key must be 1..%d bytes of UTF-8 without NUL", SITQ_NAME_MAX);
             goto fail;
         }
     }
-    if (!(deps = deps_tuple(depends_on, "depends_on")))
-        goto fail;
-    if (!(name = sitqpy_function_name(function)))
-        goto fail;
+    if (!(deps = deps_tuple(depends_on, "depends_on"))) goto fail;
+    if (!(name = sitqpy_function_name(function))) goto fail;
 
     Py_INCREF(function);
     Py_XSETREF(self->function, function);
@@ -284,19 +263,15 @@ fail:
     return -1;
 }
 
-PyObject *sitqpy_task_from_call(PyObject *func, PyObject *args, PyObject *kwargs)
-{
-    PyObject *a = Py_BuildValue("(OOO)", func, args ? args : Py_None,
-                                kwargs ? kwargs : Py_None);
-    if (!a)
-        return NULL;
+PyObject *sitqpy_task_from_call(PyObject *func, PyObject *args, PyObject *kwargs) {
+    PyObject *a = Py_BuildValue("(OOO)", func, args ? args : Py_None, kwargs ? kwargs : Py_None);
+    if (!a) return NULL;
     PyObject *t = PyObject_Call((PyObject *)&SitqTask_Type, a, NULL);
     Py_DECREF(a);
     return t;
 }
 
-static int task_traverse(SitqTaskObject *self, visitproc visit, void *arg)
-{
+static int task_traverse(SitqTaskObject *self, visitproc visit, void *arg) {
     Py_VISIT(self->function);
     Py_VISIT(self->args);
     Py_VISIT(self->kwargs);
@@ -304,8 +279,7 @@ static int task_traverse(SitqTaskObject *self, visitproc visit, void *arg)
     return 0;
 }
 
-static int task_clear(SitqTaskObject *self)
-{
+static int task_clear(SitqTaskObject *self) {
     Py_CLEAR(self->function);
     Py_CLEAR(self->args);
     Py_CLEAR(self->kwargs);
@@ -316,30 +290,25 @@ static int task_clear(SitqTaskObject *self)
     return 0;
 }
 
-static void task_dealloc(SitqTaskObject *self)
-{
+static void task_dealloc(SitqTaskObject *self) {
     PyObject_GC_UnTrack(self);
     task_clear(self);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-static PyObject *task_repr(SitqTaskObject *self)
-{
-    if (!self->name)
-        return PyUnicode_FromString("<sitq.Task (uninitialised)>");
+static PyObject *task_repr(SitqTaskObject *self) {
+    if (!self->name) return PyUnicode_FromString("<sitq.Task (uninitialised)>");
     return PyUnicode_FromFormat("<sitq.Task %U args=%zd kwargs=%zd priority=%d max_retries=%d>",
                                 self->name, PyTuple_GET_SIZE(self->args),
                                 PyDict_GET_SIZE(self->kwargs), (int)self->priority,
                                 (int)self->max_retries);
 }
 
-#define OBJ_GETTER(field, dflt)                                              \
-    static PyObject *task_get_##field(SitqTaskObject *self, void *c)         \
-    {                                                                        \
-        (void)c;                                                             \
-        if (!self->field)                                                    \
-            return dflt;                                                     \
-        return Py_NewRef(self->field);                                       \
+#define OBJ_GETTER(field, dflt)                                                                    \
+    static PyObject *task_get_##field(SitqTaskObject *self, void *c) {                             \
+        (void)c;                                                                                   \
+        if (!self->field) return dflt;                                                             \
+        return Py_NewRef(self->field);                                                             \
     }
 OBJ_GETTER(function, Py_NewRef(Py_None))
 OBJ_GETTER(args, PyTuple_New(0))
@@ -349,83 +318,79 @@ OBJ_GETTER(unique_key, Py_NewRef(Py_None))
 OBJ_GETTER(depends_on, PyTuple_New(0))
 OBJ_GETTER(eta, Py_NewRef(Py_None))
 
-static PyObject *task_get_priority(SitqTaskObject *self, void *c)
-{
+static PyObject *task_get_priority(SitqTaskObject *self, void *c) {
     (void)c;
     return PyLong_FromLong(self->priority);
 }
-static PyObject *task_get_max_retries(SitqTaskObject *self, void *c)
-{
+static PyObject *task_get_max_retries(SitqTaskObject *self, void *c) {
     (void)c;
     return PyLong_FromLong(self->max_retries);
 }
-static PyObject *task_get_timeout(SitqTaskObject *self, void *c)
-{
+static PyObject *task_get_timeout(SitqTaskObject *self, void *c) {
     (void)c;
-    if (self->timeout_s <= 0)
-        Py_RETURN_NONE;
+    if (self->timeout_s <= 0) Py_RETURN_NONE;
     return PyFloat_FromDouble(self->timeout_s);
 }
-static PyObject *task_get_delay(SitqTaskObject *self, void *c)
-{
+static PyObject *task_get_delay(SitqTaskObject *self, void *c) {
     (void)c;
-    if (self->delay_s <= 0)
-        Py_RETURN_NONE;
+    if (self->delay_s <= 0) Py_RETURN_NONE;
     return PyFloat_FromDouble(self->delay_s);
 }
 
 static PyGetSetDef task_getset[] = {
     {"function", (getter)task_get_function, NULL, "The callable to run.", NULL},
     {"args", (getter)task_get_args, NULL, "Positional arguments (tuple).", NULL},
-    {"kwargs", (getter)task_get_kwargs, NULL, "Keyword arguments (dict, a copy taken at creation).", NULL},
+    {"kwargs", (getter)task_get_kwargs, NULL, "Keyword arguments (dict, a copy taken at creation).",
+     NULL},
     {"name", (getter)task_get_name, NULL,
      "The readable function reference stored in the database, e.g. 'py:module.qualname'.", NULL},
     {"priority", (getter)task_get_priority, NULL, "Priority (int, higher runs first).", NULL},
-    {"eta", (getter)task_get_eta, NULL, "Earliest run time as given (datetime or Unix seconds) or None.", NULL},
-    {"delay", (getter)task_get_delay, NULL, "Delay before the task may run, seconds, or None.", NULL},
-    {"max_retries", (getter)task_get_max_retries, NULL, "Retries after a failed first attempt.", NULL},
+    {"eta", (getter)task_get_eta, NULL,
+     "Earliest run time as given (datetime or Unix seconds) or None.", NULL},
+    {"delay", (getter)task_get_delay, NULL, "Delay before the task may run, seconds, or None.",
+     NULL},
+    {"max_retries", (getter)task_get_max_retries, NULL, "Retries after a failed first attempt.",
+     NULL},
     {"timeout", (getter)task_get_timeout, NULL, "Run time limit in seconds, or None.", NULL},
     {"unique_key", (getter)task_get_unique_key, NULL, "Deduplication key or None.", NULL},
-    {"depends_on", (getter)task_get_depends_on, NULL, "Ids of tasks that must succeed first (tuple).", NULL},
+    {"depends_on", (getter)task_get_depends_on, NULL,
+     "Ids of tasks that must succeed first (tuple).", NULL},
     {NULL, NULL, NULL, NULL, NULL}};
 
-static PyMethodDef task_methods[] = {
-    SITQPY_NO_PICKLE_METHODS,
-    {NULL, NULL, 0, NULL}};
+static PyMethodDef task_methods[] = {SITQPY_NO_PICKLE_METHODS, {NULL, NULL, 0, NULL}};
 
 PyDoc_STRVAR(task_doc,
-"Task(function, args=None, kwargs=None, priority=0, eta=None, delay=None,\n"
-"     max_retries=0, timeout=None, unique_key=None, depends_on=None,\n"
-"     retry_backoff=1.0, retry_backoff_max=3600.0)\n"
-"--\n\n"
-"A call of `function(*args, **kwargs)` to enqueue with TaskQueue.enqueue.\n\n"
-"function: any callable. It is pickled (with cloudpickle when it can be\n"
-"    imported, so lambdas and closures work) and run by any worker on the\n"
-"    database. A callable that cannot be pickled (e.g. a bound method of an\n"
-"    object holding a queue or worker) is kept in this process's memory and\n"
-"    runs only on workers of this process; workers elsewhere fail the task\n"
-"    with an error saying why.\n"
-"args: list/tuple of positional arguments; kwargs: dict of keyword arguments.\n"
-"    Pickled too (kept in memory like the function when they cannot be).\n"
-"priority: int, higher runs first (FIFO within a priority); default 0.\n"
-"eta: datetime (aware; naive means local time, as datetime.timestamp()) or\n"
-"    Unix time in seconds: do not run before. Exclusive with delay.\n"
-"delay: seconds to wait before the task may run.\n"
-"max_retries: retries after a failed first attempt, 0..1000000; default 0.\n"
-"timeout: run time limit in seconds (None: none). The attempt is recorded as\n"
-"    failed at the limit; a Python function running in a thread cannot be\n"
-"    interrupted and finishes in the background (its result is dropped).\n"
-"unique_key: str; while a task of the queue with the same key is unfinished,\n"
-"    enqueue returns that task's id instead of adding one.\n"
-"depends_on: ids of tasks that must succeed before this one runs.\n"
-"retry_backoff, retry_backoff_max: retry n waits retry_backoff * 2**(n-1)\n"
-"    seconds (+-10% jitter), at most retry_backoff_max seconds.\n\n"
-"Raises InvalidArgumentError naming the bad argument. Immutable; may be\n"
-"shared between threads. The Task object itself cannot be pickled.");
+             "Task(function, args=None, kwargs=None, priority=0, eta=None, delay=None,\n"
+             "     max_retries=0, timeout=None, unique_key=None, depends_on=None,\n"
+             "     retry_backoff=1.0, retry_backoff_max=3600.0)\n"
+             "--\n\n"
+             "A call of `function(*args, **kwargs)` to enqueue with TaskQueue.enqueue.\n\n"
+             "function: any callable. It is pickled (with cloudpickle when it can be\n"
+             "    imported, so lambdas and closures work) and run by any worker on the\n"
+             "    database. A callable that cannot be pickled (e.g. a bound method of an\n"
+             "    object holding a queue or worker) is kept in this process's memory and\n"
+             "    runs only on workers of this process; workers elsewhere fail the task\n"
+             "    with an error saying why.\n"
+             "args: list/tuple of positional arguments; kwargs: dict of keyword arguments.\n"
+             "    Pickled too (kept in memory like the function when they cannot be).\n"
+             "priority: int, higher runs first (FIFO within a priority); default 0.\n"
+             "eta: datetime (aware; naive means local time, as datetime.timestamp()) or\n"
+             "    Unix time in seconds: do not run before. Exclusive with delay.\n"
+             "delay: seconds to wait before the task may run.\n"
+             "max_retries: retries after a failed first attempt, 0..1000000; default 0.\n"
+             "timeout: run time limit in seconds (None: none). The attempt is recorded as\n"
+             "    failed at the limit; a Python function running in a thread cannot be\n"
+             "    interrupted and finishes in the background (its result is dropped).\n"
+             "unique_key: str; while a task of the queue with the same key is unfinished,\n"
+             "    enqueue returns that task's id instead of adding one.\n"
+             "depends_on: ids of tasks that must succeed before this one runs.\n"
+             "retry_backoff, retry_backoff_max: retry n waits retry_backoff * 2**(n-1)\n"
+             "    seconds (+-10% jitter), at most retry_backoff_max seconds.\n\n"
+             "Raises InvalidArgumentError naming the bad argument. Immutable; may be\n"
+             "shared between threads. The Task object itself cannot be pickled.");
 
 PyTypeObject SitqTask_Type = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "sitq.Task",
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "sitq.Task",
     .tp_basicsize = sizeof(SitqTaskObject),
     .tp_dealloc = (destructor)task_dealloc,
     .tp_repr = (reprfunc)task_repr,
@@ -448,20 +413,16 @@ PyTypeObject SitqTask_Type = {
  * (KeyboardInterrupt) and MemoryError. prefer_cloud: try cloudpickle first
  * (functions: pickles __main__ functions by value so other processes can
  * load them). */
-static PyObject *try_dumps(PyObject *obj, int prefer_cloud)
-{
+static PyObject *try_dumps(PyObject *obj, int prefer_cloud) {
     PyObject *fns[2];
     int n = 0;
-    if (prefer_cloud && sitqpy_cloudpickle_dumps)
-        fns[n++] = sitqpy_cloudpickle_dumps;
+    if (prefer_cloud && sitqpy_cloudpickle_dumps) fns[n++] = sitqpy_cloudpickle_dumps;
     fns[n++] = sitqpy_pickle_dumps;
-    if (!prefer_cloud && sitqpy_cloudpickle_dumps)
-        fns[n++] = sitqpy_cloudpickle_dumps;
+    if (!prefer_cloud && sitqpy_cloudpickle_dumps) fns[n++] = sitqpy_cloudpickle_dumps;
     for (int i = 0; i < n; i++) {
         PyObject *b = PyObject_CallFunctionObjArgs(fns[i], obj, sitqpy_highest_protocol, NULL);
         if (b) {
-            if (PyBytes_Check(b))
-                return b;
+            if (PyBytes_Check(b)) return b;
             Py_DECREF(b);
             continue;
         }
@@ -472,13 +433,12 @@ static PyObject *try_dumps(PyObject *obj, int prefer_cloud)
     return NULL;
 }
 
-static PyObject *new_token(void)
-{
+static PyObject *new_token(void) {
     if (token_nonce == 0) {
         token_nonce = ((unsigned long long)sitq_now_us() * 6364136223846793005ULL) ^
-                      ((unsigned long long)getpid() << 17) ^ (unsigned long long)(uintptr_t)&token_counter;
-        if (token_nonce == 0)
-            token_nonce = 1;
+                      ((unsigned long long)getpid() << 17) ^
+                      (unsigned long long)(uintptr_t)&token_counter;
+        if (token_nonce == 0) token_nonce = 1;
     }
     token_counter++;
     char buf[96];
@@ -486,8 +446,7 @@ static PyObject *new_token(void)
     return PyUnicode_FromString(buf);
 }
 
-int sitqpy_prepare(SitqTaskObject *task, PyObject *extra_deps, sitqpy_prepared *out)
-{
+int sitqpy_prepare(SitqTaskObject *task, PyObject *extra_deps, sitqpy_prepared *out) {
     memset(out, 0, sizeof *out);
     sitq_task_options_init(&out->opts);
     if (!task->function) {
@@ -504,8 +463,7 @@ int sitqpy_prepare(SitqTaskObject *task, PyObject *extra_deps, sitqpy_prepared *
     out->opts.timeout_s = task->timeout_s;
     out->opts.backoff_base_s = task->backoff_base_s;
     out->opts.backoff_cap_s = task->backoff_cap_s;
-    if (!(deps = deps_tuple(extra_deps, "depends_on")))
-        goto fail;
+    if (!(deps = deps_tuple(extra_deps, "depends_on"))) goto fail;
     Py_ssize_t nd = PyTuple_GET_SIZE(task->depends_on) + PyTuple_GET_SIZE(deps);
     if (nd > 0) {
         out->deps = PyMem_RawMalloc(sizeof(sitq_task_id) * (size_t)nd);
@@ -525,8 +483,7 @@ int sitqpy_prepare(SitqTaskObject *task, PyObject *extra_deps, sitqpy_prepared *
     Py_CLEAR(deps);
     if (task->unique_key) {
         const char *k = PyUnicode_AsUTF8(task->unique_key);
-        if (!k)
-            goto fail;
+        if (!k) goto fail;
         size_t kl = strlen(k);
         out->unique_key = PyMem_RawMalloc(kl + 1);
         if (!out->unique_key) {
@@ -538,8 +495,7 @@ int sitqpy_prepare(SitqTaskObject *task, PyObject *extra_deps, sitqpy_prepared *
     }
     {
         const char *nm = PyUnicode_AsUTF8(task->name);
-        if (!nm)
-            goto fail;
+        if (!nm) goto fail;
         size_t nl = strlen(nm);
         out->function = PyMem_RawMalloc(nl + 1);
         if (!out->function) {
@@ -552,41 +508,32 @@ int sitqpy_prepare(SitqTaskObject *task, PyObject *extra_deps, sitqpy_prepared *
     /* function */
     fn_blob = try_dumps(task->function, 1);
     if (!fn_blob) {
-        if (PyErr_Occurred())
-            goto fail;
+        if (PyErr_Occurred()) goto fail;
         fn_blob = Py_NewRef(Py_None);
-        if (!(out->mem_token = new_token()))
-            goto fail;
+        if (!(out->mem_token = new_token())) goto fail;
     }
     /* payload with the arguments */
     tup = Py_BuildValue("(iOOOO)", 1, fn_blob, task->args, task->kwargs,
                         out->mem_token ? out->mem_token : Py_None);
-    if (!tup)
-        goto fail;
+    if (!tup) goto fail;
     payload = try_dumps(tup, 0);
     Py_CLEAR(tup);
     if (payload) {
-        if (out->mem_token)
-            entry = Py_BuildValue("(OOO)", task->function, Py_None, Py_None);
+        if (out->mem_token) entry = Py_BuildValue("(OOO)", task->function, Py_None, Py_None);
     } else {
-        if (PyErr_Occurred())
-            goto fail;
+        if (PyErr_Occurred()) goto fail;
         /* arguments cannot be pickled: keep them in memory too */
-        if (!out->mem_token && !(out->mem_token = new_token()))
-            goto fail;
+        if (!out->mem_token && !(out->mem_token = new_token())) goto fail;
         tup = Py_BuildValue("(iOOOO)", 1, fn_blob, Py_None, Py_None, out->mem_token);
-        if (!tup)
-            goto fail;
-        payload = PyObject_CallFunctionObjArgs(sitqpy_pickle_dumps, tup, sitqpy_highest_protocol,
-                                               NULL);
+        if (!tup) goto fail;
+        payload =
+            PyObject_CallFunctionObjArgs(sitqpy_pickle_dumps, tup, sitqpy_highest_protocol, NULL);
         Py_CLEAR(tup);
-        if (!payload)
-            goto fail;
+        if (!payload) goto fail;
         entry = Py_BuildValue("(OOO)", task->function, task->args, task->kwargs);
     }
     if (out->mem_token) {
-        if (!entry || PyDict_SetItem(sitqpy_memfuncs, out->mem_token, entry) < 0)
-            goto fail;
+        if (!entry || PyDict_SetItem(sitqpy_memfuncs, out->mem_token, entry) < 0) goto fail;
     }
     Py_XDECREF(entry);
     Py_DECREF(fn_blob);
@@ -603,19 +550,16 @@ fail:
     return -1;
 }
 
-void sitqpy_prepared_unregister(sitqpy_prepared *p)
-{
+void sitqpy_prepared_unregister(sitqpy_prepared *p) {
     if (p->mem_token) {
         PyObject *t, *v, *tb;
         PyErr_Fetch(&t, &v, &tb);
-        if (PyDict_DelItem(sitqpy_memfuncs, p->mem_token) < 0)
-            PyErr_Clear();
+        if (PyDict_DelItem(sitqpy_memfuncs, p->mem_token) < 0) PyErr_Clear();
         PyErr_Restore(t, v, tb);
     }
 }
 
-void sitqpy_prepared_clear(sitqpy_prepared *p)
-{
+void sitqpy_prepared_clear(sitqpy_prepared *p) {
     Py_CLEAR(p->payload);
     Py_CLEAR(p->mem_token);
     PyMem_RawFree(p->function);

@@ -8,12 +8,11 @@
 #include <string.h>
 #include <time.h>
 
-static int worker_init(SitqWorkerObject *self, PyObject *args, PyObject *kwds)
-{
-    static char *kwlist[] = {"queue", "worker_id", "concurrency", "lease", "poll_interval",
-                             "prefetch", "heartbeat_interval", NULL};
-    PyObject *queue = NULL, *wid = Py_None, *conc = Py_None, *lease = Py_None,
-             *poll = Py_None, *prefetch = Py_None, *hb = Py_None;
+static int worker_init(SitqWorkerObject *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"queue",         "worker_id", "concurrency",        "lease",
+                             "poll_interval", "prefetch",  "heartbeat_interval", NULL};
+    PyObject *queue = NULL, *wid = Py_None, *conc = Py_None, *lease = Py_None, *poll = Py_None,
+             *prefetch = Py_None, *hb = Py_None;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|OOOOOO:Worker", kwlist, &queue, &wid, &conc,
                                      &lease, &poll, &prefetch, &hb))
         return -1;
@@ -37,8 +36,7 @@ static int worker_init(SitqWorkerObject *self, PyObject *args, PyObject *kwds)
         }
         Py_ssize_t n;
         opts.worker_id = sitqpy_utf8_arg(wid, "worker_id", &n);
-        if (!opts.worker_id)
-            return -1;
+        if (!opts.worker_id) return -1;
         if (n == 0 || n > SITQ_NAME_MAX || (size_t)n != strlen(opts.worker_id)) {
             sitqpy_invalid("worker_id must be 1..%d bytes of UTF-8 without NUL", SITQ_NAME_MAX);
             return -1;
@@ -46,7 +44,8 @@ static int worker_init(SitqWorkerObject *self, PyObject *args, PyObject *kwds)
     }
     if (conc != Py_None) {
         if (!PyLong_Check(conc) || PyBool_Check(conc)) {
-            sitqpy_invalid("concurrency must be an int 1..1024, got %.100s", Py_TYPE(conc)->tp_name);
+            sitqpy_invalid("concurrency must be an int 1..1024, got %.100s",
+                           Py_TYPE(conc)->tp_name);
             return -1;
         }
         int overflow = 0;
@@ -55,8 +54,7 @@ static int worker_init(SitqWorkerObject *self, PyObject *args, PyObject *kwds)
             if (overflow)
                 sitqpy_invalid("concurrency must be 1..1024 (handler threads), got an int "
                                "beyond the machine's range");
-            else
-                sitqpy_invalid("concurrency must be 1..1024 (handler threads), got %ld", v);
+            else sitqpy_invalid("concurrency must be 1..1024 (handler threads), got %ld", v);
             return -1;
         }
         opts.concurrency = (int)v;
@@ -72,14 +70,14 @@ static int worker_init(SitqWorkerObject *self, PyObject *args, PyObject *kwds)
         if (overflow || v < 0 || v > 65536) {
             if (overflow)
                 sitqpy_invalid("prefetch must be 0..65536, got an int beyond the machine's range");
-            else
-                sitqpy_invalid("prefetch must be 0..65536, got %ld", v);
+            else sitqpy_invalid("prefetch must be 0..65536, got %ld", v);
             return -1;
         }
         opts.prefetch = (int)v;
     }
     if (sitqpy_seconds_arg(lease, "lease", opts.lease_s, 1, &opts.lease_s) < 0 ||
-        sitqpy_seconds_arg(poll, "poll_interval", opts.poll_interval_s, 1, &opts.poll_interval_s) < 0 ||
+        sitqpy_seconds_arg(poll, "poll_interval", opts.poll_interval_s, 1, &opts.poll_interval_s) <
+            0 ||
         sitqpy_seconds_arg(hb, "heartbeat_interval", opts.heartbeat_interval_s, 1,
                            &opts.heartbeat_interval_s) < 0)
         return -1;
@@ -92,7 +90,8 @@ static int worker_init(SitqWorkerObject *self, PyObject *args, PyObject *kwds)
         sitqpy_invalid("poll_interval must be 0.0001..3600 seconds, got %g", opts.poll_interval_s);
         return -1;
     }
-    if (hb != Py_None && !(opts.heartbeat_interval_s > 0 && opts.heartbeat_interval_s < opts.lease_s)) {
+    if (hb != Py_None &&
+        !(opts.heartbeat_interval_s > 0 && opts.heartbeat_interval_s < opts.lease_s)) {
         sitqpy_invalid("heartbeat_interval must be > 0 and below lease (%g s), got %g",
                        opts.lease_s, opts.heartbeat_interval_s);
         return -1;
@@ -118,11 +117,9 @@ static int worker_init(SitqWorkerObject *self, PyObject *args, PyObject *kwds)
     return 0;
 }
 
-static void worker_dealloc(SitqWorkerObject *self)
-{
+static void worker_dealloc(SitqWorkerObject *self) {
     PyObject_GC_UnTrack(self);
-    if (self->weakrefs)
-        PyObject_ClearWeakRefs((PyObject *)self);
+    if (self->weakrefs) PyObject_ClearWeakRefs((PyObject *)self);
     if (self->worker) {
         sitq_worker *w = self->worker;
         self->worker = NULL;
@@ -130,8 +127,7 @@ static void worker_dealloc(SitqWorkerObject *self)
          * worker still started here had its stop() time out: its owner gave
          * up on it, and a deallocation must not wait for tasks that may never
          * return. Handlers need the GIL to finish, hence the release. */
-        Py_BEGIN_ALLOW_THREADS
-        sitq_worker_shutdown(w, 0, NULL);
+        Py_BEGIN_ALLOW_THREADS sitq_worker_shutdown(w, 0, NULL);
         sitq_worker_free(w);
         Py_END_ALLOW_THREADS
     }
@@ -139,14 +135,12 @@ static void worker_dealloc(SitqWorkerObject *self)
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-static int worker_traverse(SitqWorkerObject *self, visitproc visit, void *arg)
-{
+static int worker_traverse(SitqWorkerObject *self, visitproc visit, void *arg) {
     Py_VISIT(self->queue);
     return 0;
 }
 
-static int check_worker(SitqWorkerObject *self)
-{
+static int check_worker(SitqWorkerObject *self) {
     if (!self->worker) {
         sitqpy_invalid("Worker is not initialised (call sitq.Worker(queue))");
         return -1;
@@ -154,145 +148,119 @@ static int check_worker(SitqWorkerObject *self)
     return 0;
 }
 
-PyDoc_STRVAR(start_doc,
-"start() -> None\n--\n\n"
-"Start the worker's threads (returns at once): they claim tasks of the\n"
-"queue and run them, `concurrency` at a time. A running worker is kept\n"
-"alive until stop() (or interpreter exit, which stops it as stop() does).\n"
-"Raises InvalidStateError when already running. Thread-safe.");
+PyDoc_STRVAR(start_doc, "start() -> None\n--\n\n"
+                        "Start the worker's threads (returns at once): they claim tasks of the\n"
+                        "queue and run them, `concurrency` at a time. A running worker is kept\n"
+                        "alive until stop() (or interpreter exit, which stops it as stop() does).\n"
+                        "Raises InvalidStateError when already running. Thread-safe.");
 
-static PyObject *worker_start(SitqWorkerObject *self, PyObject *noargs)
-{
+static PyObject *worker_start(SitqWorkerObject *self, PyObject *noargs) {
     (void)noargs;
-    if (check_worker(self) < 0)
-        return NULL;
+    if (check_worker(self) < 0) return NULL;
     if (atomic_load(&sitqpy_finalizing)) {
         sitq_error fe = {SITQ_ESTATE, "the Python interpreter is shutting down"};
         return sitqpy_raise(SITQ_ESTATE, &fe);
     }
     sitq_error err = {0};
     sitq_code rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = sitq_worker_start(self->worker, &err);
-    Py_END_ALLOW_THREADS
-    if (rc != SITQ_OK)
-        return sitqpy_raise(rc, &err);
+    Py_BEGIN_ALLOW_THREADS rc = sitq_worker_start(self->worker, &err);
+    Py_END_ALLOW_THREADS if (rc != SITQ_OK) return sitqpy_raise(rc, &err);
     atomic_store(&self->running, 1);
-    if (sitqpy_track_worker((PyObject *)self) < 0)
-        return NULL;
+    if (sitqpy_track_worker((PyObject *)self) < 0) return NULL;
     Py_RETURN_NONE;
 }
 
 PyDoc_STRVAR(stop_doc,
-"stop(timeout=None) -> None\n--\n\n"
-"Stop gracefully: claim nothing more, give back claimed tasks that did not\n"
-"start, let running tasks finish and record their results, then join the\n"
-"threads. timeout: seconds to wait for running tasks (None: no limit); when\n"
-"it passes, TaskTimeoutError is raised and the threads finish in the\n"
-"background (deallocating the Worker then abandons them, see below).\n"
-"A task still running a grace after its own timeout (10% of it, 0.5..5 s)\n"
-"does not hold the stop: its attempt is already recorded as failed, and its\n"
-"thread, which cannot be interrupted, is abandoned (see Worker).\n"
-"Ctrl-C while waiting abandons the running tasks (recorded as failed\n"
-"'abandoned: still running when worker ... stopped') and raises\n"
-"KeyboardInterrupt. Stopping a stopped worker does nothing; a stopped worker\n"
-"can be started again. Releases the GIL while waiting. Thread-safe.");
+             "stop(timeout=None) -> None\n--\n\n"
+             "Stop gracefully: claim nothing more, give back claimed tasks that did not\n"
+             "start, let running tasks finish and record their results, then join the\n"
+             "threads. timeout: seconds to wait for running tasks (None: no limit); when\n"
+             "it passes, TaskTimeoutError is raised and the threads finish in the\n"
+             "background (deallocating the Worker then abandons them, see below).\n"
+             "A task still running a grace after its own timeout (10% of it, 0.5..5 s)\n"
+             "does not hold the stop: its attempt is already recorded as failed, and its\n"
+             "thread, which cannot be interrupted, is abandoned (see Worker).\n"
+             "Ctrl-C while waiting abandons the running tasks (recorded as failed\n"
+             "'abandoned: still running when worker ... stopped') and raises\n"
+             "KeyboardInterrupt. Stopping a stopped worker does nothing; a stopped worker\n"
+             "can be started again. Releases the GIL while waiting. Thread-safe.");
 
 /* Wait for the stop in slices so that Ctrl-C is seen; on Ctrl-C abandon the
  * running tasks. Returns the stop's code; *interrupted is set when a signal
  * handler raised (the exception is set). Called with the GIL. */
 #define STOP_SLICE_S 0.1
 static sitq_code stop_in_slices(SitqWorkerObject *self, double timeout, sitq_error *err,
-                                int *interrupted)
-{
+                                int *interrupted) {
     *interrupted = 0;
     double waited = 0;
     for (;;) {
         double slice = STOP_SLICE_S;
-        if (timeout >= 0 && timeout - waited < slice)
-            slice = timeout - waited;
+        if (timeout >= 0 && timeout - waited < slice) slice = timeout - waited;
         sitq_code rc;
-        Py_BEGIN_ALLOW_THREADS
-        rc = sitq_worker_stop(self->worker, slice, err);
-        Py_END_ALLOW_THREADS
-        if (rc != SITQ_ETIMEDOUT)
-            return rc;
+        Py_BEGIN_ALLOW_THREADS rc = sitq_worker_stop(self->worker, slice, err);
+        Py_END_ALLOW_THREADS if (rc != SITQ_ETIMEDOUT) return rc;
         waited += slice;
         if (PyErr_CheckSignals() < 0) {
             *interrupted = 1;
-            Py_BEGIN_ALLOW_THREADS
-            sitq_worker_shutdown(self->worker, 0, NULL);
-            Py_END_ALLOW_THREADS
-            return SITQ_OK;
+            Py_BEGIN_ALLOW_THREADS sitq_worker_shutdown(self->worker, 0, NULL);
+            Py_END_ALLOW_THREADS return SITQ_OK;
         }
         if (timeout >= 0 && waited >= timeout) {
             sitq_worker_stats st;
             sitq_worker_get_stats(self->worker, &st);
             snprintf(err->message, sizeof err->message,
                      "worker %s: %d task(s) still running after %g s; they finish in the "
-                     "background", sitq_worker_id(self->worker), st.running, timeout);
+                     "background",
+                     sitq_worker_id(self->worker), st.running, timeout);
             return rc;
         }
     }
 }
 
-static void forget_running(SitqWorkerObject *self)
-{
+static void forget_running(SitqWorkerObject *self) {
     atomic_store(&self->running, 0);
     Py_INCREF(self);
     sitqpy_untrack_worker((PyObject *)self);
     Py_DECREF(self);
 }
 
-static PyObject *worker_stop(SitqWorkerObject *self, PyObject *args, PyObject *kwds)
-{
+static PyObject *worker_stop(SitqWorkerObject *self, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"timeout", NULL};
     PyObject *tobj = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:stop", kwlist, &tobj))
-        return NULL;
-    if (check_worker(self) < 0)
-        return NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:stop", kwlist, &tobj)) return NULL;
+    if (check_worker(self) < 0) return NULL;
     double timeout;
-    if (sitqpy_seconds_arg(tobj, "timeout", -1.0, 1, &timeout) < 0)
-        return NULL;
+    if (sitqpy_seconds_arg(tobj, "timeout", -1.0, 1, &timeout) < 0) return NULL;
     sitq_error err = {0};
     int interrupted;
     sitq_code rc = stop_in_slices(self, timeout, &err, &interrupted);
     forget_running(self);
-    if (interrupted)
-        return NULL;
-    if (rc != SITQ_OK)
-        return sitqpy_raise(rc, &err);
+    if (interrupted) return NULL;
+    if (rc != SITQ_OK) return sitqpy_raise(rc, &err);
     Py_RETURN_NONE;
 }
 
-void sitqpy_worker_abandon(PyObject *obj)
-{
+void sitqpy_worker_abandon(PyObject *obj) {
     SitqWorkerObject *self = (SitqWorkerObject *)obj;
-    if (!self->worker)
-        return;
-    Py_BEGIN_ALLOW_THREADS
-    sitq_worker_shutdown(self->worker, 0, NULL);
-    Py_END_ALLOW_THREADS
-    forget_running(self);
+    if (!self->worker) return;
+    Py_BEGIN_ALLOW_THREADS sitq_worker_shutdown(self->worker, 0, NULL);
+    Py_END_ALLOW_THREADS forget_running(self);
 }
 
 PyDoc_STRVAR(process_task_doc,
-"process_task(task_id) -> Result\n--\n\n"
-"Run the given task now, in the calling thread, and return its Result\n"
-"after the attempt (the worker need not be started). A task that raises\n"
-"gives a Result with is_error True (or status 'scheduled' when retries\n"
-"remain), not an exception.\n"
-"Raises TaskNotReadyError (the task is waiting for dependencies, scheduled,\n"
-"running elsewhere or finished), TaskNotFoundError, NoHandlerError (not a\n"
-"Python task), InvalidArgumentError, StorageError; KeyboardInterrupt when\n"
-"Ctrl-C interrupted the task. Thread-safe.");
+             "process_task(task_id) -> Result\n--\n\n"
+             "Run the given task now, in the calling thread, and return its Result\n"
+             "after the attempt (the worker need not be started). A task that raises\n"
+             "gives a Result with is_error True (or status 'scheduled' when retries\n"
+             "remain), not an exception.\n"
+             "Raises TaskNotReadyError (the task is waiting for dependencies, scheduled,\n"
+             "running elsewhere or finished), TaskNotFoundError, NoHandlerError (not a\n"
+             "Python task), InvalidArgumentError, StorageError; KeyboardInterrupt when\n"
+             "Ctrl-C interrupted the task. Thread-safe.");
 
-static PyObject *worker_process_task(SitqWorkerObject *self, PyObject *idobj)
-{
+static PyObject *worker_process_task(SitqWorkerObject *self, PyObject *idobj) {
     sitq_task_id id;
-    if (check_worker(self) < 0 || sitqpy_task_id_arg(idobj, "task_id", &id) < 0)
-        return NULL;
+    if (check_worker(self) < 0 || sitqpy_task_id_arg(idobj, "task_id", &id) < 0) return NULL;
     if (atomic_load(&sitqpy_finalizing)) {
         sitq_error fe = {SITQ_ESTATE, "the Python interpreter is shutting down"};
         return sitqpy_raise(SITQ_ESTATE, &fe);
@@ -301,10 +269,8 @@ static PyObject *worker_process_task(SitqWorkerObject *self, PyObject *idobj)
     sitq_error err = {0};
     sitq_code rc;
     sitqpy_take_interrupt();
-    Py_BEGIN_ALLOW_THREADS
-    rc = sitq_worker_process_task(self->worker, id, &r, &err);
-    Py_END_ALLOW_THREADS
-    int interrupted = sitqpy_take_interrupt();
+    Py_BEGIN_ALLOW_THREADS rc = sitq_worker_process_task(self->worker, id, &r, &err);
+    Py_END_ALLOW_THREADS int interrupted = sitqpy_take_interrupt();
     if (rc != SITQ_OK) {
         sitq_result_free(r);
         return sitqpy_raise(rc, &err);
@@ -318,50 +284,38 @@ static PyObject *worker_process_task(SitqWorkerObject *self, PyObject *idobj)
         /* process_task with out set always returns a snapshot; be safe */
         PyObject *q = self->queue;
         sitq_error e2 = {0};
-        Py_BEGIN_ALLOW_THREADS
-        rc = sitq_get_result(((SitqQueueObject *)q)->queue, id, &r, &e2);
-        Py_END_ALLOW_THREADS
-        if (rc != SITQ_OK)
-            return sitqpy_raise(rc, &e2);
+        Py_BEGIN_ALLOW_THREADS rc = sitq_get_result(((SitqQueueObject *)q)->queue, id, &r, &e2);
+        Py_END_ALLOW_THREADS if (rc != SITQ_OK) return sitqpy_raise(rc, &e2);
     }
     PyObject *res = sitqpy_result_new(r);
     sitq_result_free(r);
     return res;
 }
 
-PyDoc_STRVAR(run_doc,
-"run() -> None\n--\n\n"
-"Start the worker (unless running) and block until stop() is called from\n"
-"another thread or Ctrl-C. On Ctrl-C the worker stops gracefully (running\n"
-"tasks finish, as stop()) and KeyboardInterrupt is re-raised; a second\n"
-"Ctrl-C during that stop abandons the running tasks. The GIL is released\n"
-"while blocking.");
+PyDoc_STRVAR(run_doc, "run() -> None\n--\n\n"
+                      "Start the worker (unless running) and block until stop() is called from\n"
+                      "another thread or Ctrl-C. On Ctrl-C the worker stops gracefully (running\n"
+                      "tasks finish, as stop()) and KeyboardInterrupt is re-raised; a second\n"
+                      "Ctrl-C during that stop abandons the running tasks. The GIL is released\n"
+                      "while blocking.");
 
 /* Start the worker unless it is running; 0, or -1 with an exception set. */
-static int start_unless_running(SitqWorkerObject *self)
-{
-    if (atomic_load(&self->running))
-        return 0;
+static int start_unless_running(SitqWorkerObject *self) {
+    if (atomic_load(&self->running)) return 0;
     PyObject *r = worker_start(self, NULL);
-    if (!r)
-        return -1;
+    if (!r) return -1;
     Py_DECREF(r);
     return 0;
 }
 
-static PyObject *worker_run(SitqWorkerObject *self, PyObject *noargs)
-{
+static PyObject *worker_run(SitqWorkerObject *self, PyObject *noargs) {
     (void)noargs;
-    if (check_worker(self) < 0)
-        return NULL;
-    if (start_unless_running(self) < 0)
-        return NULL;
+    if (check_worker(self) < 0) return NULL;
+    if (start_unless_running(self) < 0) return NULL;
     while (atomic_load(&self->running)) {
-        Py_BEGIN_ALLOW_THREADS
-        struct timespec ts = {0, 100 * 1000 * 1000};
+        Py_BEGIN_ALLOW_THREADS struct timespec ts = {0, 100 * 1000 * 1000};
         nanosleep(&ts, NULL);
-        Py_END_ALLOW_THREADS
-        if (PyErr_CheckSignals() < 0) {
+        Py_END_ALLOW_THREADS if (PyErr_CheckSignals() < 0) {
             PyObject *t, *v, *tb;
             PyErr_Fetch(&t, &v, &tb);
             PyObject *empty = PyTuple_New(0);
@@ -369,10 +323,8 @@ static PyObject *worker_run(SitqWorkerObject *self, PyObject *noargs)
             Py_XDECREF(empty);
             /* A second Ctrl-C abandoned the running tasks: the first
              * KeyboardInterrupt, re-raised below, says enough. */
-            if (!r && PyErr_ExceptionMatches(PyExc_KeyboardInterrupt))
-                PyErr_Clear();
-            else if (!r)
-                PyErr_WriteUnraisable((PyObject *)self);
+            if (!r && PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) PyErr_Clear();
+            else if (!r) PyErr_WriteUnraisable((PyObject *)self);
             Py_XDECREF(r);
             PyErr_Restore(t, v, tb);
             return NULL;
@@ -381,42 +333,33 @@ static PyObject *worker_run(SitqWorkerObject *self, PyObject *noargs)
     Py_RETURN_NONE;
 }
 
-static PyObject *worker_enter(SitqWorkerObject *self, PyObject *noargs)
-{
+static PyObject *worker_enter(SitqWorkerObject *self, PyObject *noargs) {
     (void)noargs;
-    if (check_worker(self) < 0)
-        return NULL;
-    if (start_unless_running(self) < 0)
-        return NULL;
+    if (check_worker(self) < 0) return NULL;
+    if (start_unless_running(self) < 0) return NULL;
     return Py_NewRef(self);
 }
 
-static PyObject *worker_exit(SitqWorkerObject *self, PyObject *args)
-{
+static PyObject *worker_exit(SitqWorkerObject *self, PyObject *args) {
     (void)args;
     PyObject *empty = PyTuple_New(0);
-    if (!empty)
-        return NULL;
+    if (!empty) return NULL;
     PyObject *r = worker_stop(self, empty, NULL);
     Py_DECREF(empty);
-    if (!r)
-        return NULL;
+    if (!r) return NULL;
     Py_DECREF(r);
     Py_RETURN_FALSE;
 }
 
-PyDoc_STRVAR(stats_doc,
-"stats() -> dict\n--\n\n"
-"The worker's counters since creation: claimed, succeeded, failed,\n"
-"released, lost, commits, errors (failed database transactions, retried\n"
-"by the worker), last_error (the message of the last one, or ''),\n"
-"running. Thread-safe.");
+PyDoc_STRVAR(stats_doc, "stats() -> dict\n--\n\n"
+                        "The worker's counters since creation: claimed, succeeded, failed,\n"
+                        "released, lost, commits, errors (failed database transactions, retried\n"
+                        "by the worker), last_error (the message of the last one, or ''),\n"
+                        "running. Thread-safe.");
 
-static PyObject *worker_stats(SitqWorkerObject *self, PyObject *noargs)
-{
+static PyObject *worker_stats(SitqWorkerObject *self, PyObject *noargs) {
     (void)noargs;
-    if (check_worker(self) < 0)
-        return NULL;
+    if (check_worker(self) < 0) return NULL;
     sitq_worker_stats st;
     memset(&st, 0, sizeof st);
     sitq_worker_get_stats(self->worker, &st);
@@ -441,28 +384,22 @@ static PyMethodDef worker_methods[] = {
     SITQPY_NO_PICKLE_METHODS,
     {NULL, NULL, 0, NULL}};
 
-static PyObject *worker_get_id(SitqWorkerObject *self, void *c)
-{
+static PyObject *worker_get_id(SitqWorkerObject *self, void *c) {
     (void)c;
-    if (!self->worker)
-        Py_RETURN_NONE;
+    if (!self->worker) Py_RETURN_NONE;
     return PyUnicode_FromString(sitq_worker_id(self->worker));
 }
-static PyObject *worker_get_running(SitqWorkerObject *self, void *c)
-{
+static PyObject *worker_get_running(SitqWorkerObject *self, void *c) {
     (void)c;
     return PyBool_FromLong(atomic_load(&self->running));
 }
-static PyObject *worker_get_concurrency(SitqWorkerObject *self, void *c)
-{
+static PyObject *worker_get_concurrency(SitqWorkerObject *self, void *c) {
     (void)c;
     return PyLong_FromLong(self->concurrency);
 }
-static PyObject *worker_get_queue(SitqWorkerObject *self, void *c)
-{
+static PyObject *worker_get_queue(SitqWorkerObject *self, void *c) {
     (void)c;
-    if (!self->queue)
-        Py_RETURN_NONE;
+    if (!self->queue) Py_RETURN_NONE;
     return Py_NewRef(self->queue);
 }
 
@@ -473,52 +410,49 @@ static PyGetSetDef worker_getset[] = {
     {"queue", (getter)worker_get_queue, NULL, "The TaskQueue the worker serves.", NULL},
     {NULL, NULL, NULL, NULL, NULL}};
 
-static PyObject *worker_repr(SitqWorkerObject *self)
-{
-    if (!self->worker)
-        return PyUnicode_FromString("<sitq.Worker (not initialised)>");
+static PyObject *worker_repr(SitqWorkerObject *self) {
+    if (!self->worker) return PyUnicode_FromString("<sitq.Worker (not initialised)>");
     return PyUnicode_FromFormat("<sitq.Worker id='%s' concurrency=%d %s>",
                                 sitq_worker_id(self->worker), self->concurrency,
                                 atomic_load(&self->running) ? "running" : "stopped");
 }
 
 PyDoc_STRVAR(worker_doc,
-"Worker(queue, worker_id=None, concurrency=1, lease=30.0, poll_interval=0.05,\n"
-"       prefetch=None, heartbeat_interval=None)\n"
-"--\n\n"
-"Runs the Python tasks of a queue on its own threads.\n\n"
-"queue: the sitq.TaskQueue to serve.\n"
-"worker_id: str shown in the database (default 'host:pid:start-time:n').\n"
-"concurrency: handler threads, 1..1024 (default 1). Tasks hold the GIL only\n"
-"    while Python runs; for CPU-bound Python use several processes\n"
-"    (`python -m sitq worker DB --concurrency N`).\n"
-"lease: seconds a claimed task is held without a heartbeat before another\n"
-"    worker may take it over (default 30; renewed automatically).\n"
-"poll_interval: seconds between looks for tasks enqueued by other\n"
-"    processes (default 0.05).\n"
-"prefetch: tasks claimed beyond concurrency (default = concurrency).\n"
-"heartbeat_interval: seconds between lease renewals (default\n"
-"    min(lease/3, 1)).\n\n"
-"Use start()/stop(), `with Worker(queue):`, run() (blocking) or\n"
-"process_task(id) (one task, in the calling thread, no start needed).\n\n"
-"Stopping is bounded by the tasks' timeouts. Leaving `with`, stop(), run()\n"
-"after Ctrl-C and interpreter exit wait for running tasks, but a task still\n"
-"running a grace after its timeout (10% of it, 0.5..5 s) has its attempt\n"
-"recorded as failed and no longer holds the stop. A thread cannot be\n"
-"interrupted: the stuck function keeps running on an abandoned thread until\n"
-"it returns (its outcome is dropped) or the interpreter exits (the thread\n"
-"ends when it next needs the GIL, or with the process). Tasks without a\n"
-"timeout are waited for; Ctrl-C during the wait abandons them (recorded as\n"
-"failed 'abandoned: still running when worker ... stopped'), and so does\n"
-"deallocating a Worker whose stop(timeout) timed out. Give long tasks a\n"
-"timeout, or run them with `python -m sitq worker`, whose second SIGTERM or\n"
-"SIGINT exits at once.\n"
-"Raises InvalidArgumentError naming a bad argument. Thread-safe. Cannot be\n"
-"pickled (TypeError).");
+             "Worker(queue, worker_id=None, concurrency=1, lease=30.0, poll_interval=0.05,\n"
+             "       prefetch=None, heartbeat_interval=None)\n"
+             "--\n\n"
+             "Runs the Python tasks of a queue on its own threads.\n\n"
+             "queue: the sitq.TaskQueue to serve.\n"
+             "worker_id: str shown in the database (default 'host:pid:start-time:n').\n"
+             "concurrency: handler threads, 1..1024 (default 1). Tasks hold the GIL only\n"
+             "    while Python runs; for CPU-bound Python use several processes\n"
+             "    (`python -m sitq worker DB --concurrency N`).\n"
+             "lease: seconds a claimed task is held without a heartbeat before another\n"
+             "    worker may take it over (default 30; renewed automatically).\n"
+             "poll_interval: seconds between looks for tasks enqueued by other\n"
+             "    processes (default 0.05).\n"
+             "prefetch: tasks claimed beyond concurrency (default = concurrency).\n"
+             "heartbeat_interval: seconds between lease renewals (default\n"
+             "    min(lease/3, 1)).\n\n"
+             "Use start()/stop(), `with Worker(queue):`, run() (blocking) or\n"
+             "process_task(id) (one task, in the calling thread, no start needed).\n\n"
+             "Stopping is bounded by the tasks' timeouts. Leaving `with`, stop(), run()\n"
+             "after Ctrl-C and interpreter exit wait for running tasks, but a task still\n"
+             "running a grace after its timeout (10% of it, 0.5..5 s) has its attempt\n"
+             "recorded as failed and no longer holds the stop. A thread cannot be\n"
+             "interrupted: the stuck function keeps running on an abandoned thread until\n"
+             "it returns (its outcome is dropped) or the interpreter exits (the thread\n"
+             "ends when it next needs the GIL, or with the process). Tasks without a\n"
+             "timeout are waited for; Ctrl-C during the wait abandons them (recorded as\n"
+             "failed 'abandoned: still running when worker ... stopped'), and so does\n"
+             "deallocating a Worker whose stop(timeout) timed out. Give long tasks a\n"
+             "timeout, or run them with `python -m sitq worker`, whose second SIGTERM or\n"
+             "SIGINT exits at once.\n"
+             "Raises InvalidArgumentError naming a bad argument. Thread-safe. Cannot be\n"
+             "pickled (TypeError).");
 
 PyTypeObject SitqWorker_Type = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "sitq.Worker",
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "sitq.Worker",
     .tp_basicsize = sizeof(SitqWorkerObject),
     .tp_dealloc = (destructor)worker_dealloc,
     .tp_repr = (reprfunc)worker_repr,

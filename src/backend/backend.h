@@ -14,16 +14,16 @@
 typedef struct sitq_claimed {
     sitq_task_id id;
     char *function;
-    void *payload;       /* NULL when payload_external */
+    void *payload; /* NULL when payload_external */
     size_t payload_len;
     int payload_external; /* large payload: read it with ops->payload before the run,
                              outside the write path */
-    int start_recorded;  /* the attempt was counted at claim (process_task) */
-    int start_first;     /* the task lost a lease before its start was recorded: the
+    int start_recorded;   /* the attempt was counted at claim (process_task) */
+    int start_first;      /* the task lost a lease before its start was recorded: the
                             worker must commit its start (sitq_start) before running it,
                             so that a task that kills its worker at once still spends
                             its attempts */
-    int32_t attempt;     /* this attempt, 1-based */
+    int32_t attempt;      /* this attempt, 1-based */
     int32_t max_retries;
     int32_t priority;
     sitq_time_us run_at_us;
@@ -38,15 +38,15 @@ void sitq_claimed_clear(sitq_claimed *c);
 typedef struct sitq_completion {
     sitq_task_id id;
     int64_t lease_token;
-    int ok;             /* 1 succeeded, 0 failed */
-    void *value;        /* result bytes (ok) */
+    int ok;      /* 1 succeeded, 0 failed */
+    void *value; /* result bytes (ok) */
     size_t value_len;
-    char *error;        /* failure message (!ok) */
+    char *error; /* failure message (!ok) */
     char *traceback;
-    sitq_time_us started_at_us;  /* when the attempt started: recorded with the
+    sitq_time_us started_at_us; /* when the attempt started: recorded with the
                                     outcome if its start was not recorded yet */
     sitq_time_us finished_at_us;
-    int applied;        /* out: 1 recorded, 0 dropped (lease lost) */
+    int applied; /* out: 1 recorded, 0 dropped (lease lost) */
 } sitq_completion;
 
 /* The start of an attempt of a claimed task: from the commit on, a lost
@@ -61,9 +61,9 @@ typedef struct sitq_start {
 typedef struct sitq_heartbeat {
     sitq_task_id id;
     int64_t lease_token;
-    double progress;       /* < 0: leave unchanged */
-    int cancel_requested;  /* out */
-    int lost;              /* out: the lease is no longer ours */
+    double progress;      /* < 0: leave unchanged */
+    int cancel_requested; /* out */
+    int lost;             /* out: the lease is no longer ours */
 } sitq_heartbeat;
 
 /* A claimed task given back unstarted (does not count as an attempt). */
@@ -86,8 +86,8 @@ typedef struct sitq_cycle {
     size_t n_releases;
     sitq_start *starts;
     size_t n_starts;
-    int64_t lease_us;          /* lease duration for claims and renewals */
-    int reap;                  /* recover tasks whose lease lapsed */
+    int64_t lease_us;           /* lease duration for claims and renewals */
+    int reap;                   /* recover tasks whose lease lapsed */
     const char *functions_json; /* JSON array of exact function names */
     const char *prefixes_json;  /* JSON array of name prefixes */
     size_t claim_max;           /* 0: claim nothing */
@@ -103,8 +103,8 @@ typedef struct sitq_cycle {
 typedef struct sitq_backend_ops {
     const char *name;
     void (*close)(sitq_backend *b);
-    sitq_code (*enqueue)(sitq_backend *b, const char *queue, const sitq_task_spec *specs,
-                         size_t n, sitq_task_id *ids, sitq_error *err);
+    sitq_code (*enqueue)(sitq_backend *b, const char *queue, const sitq_task_spec *specs, size_t n,
+                         sitq_task_id *ids, sitq_error *err);
     sitq_code (*get)(sitq_backend *b, const char *queue, sitq_task_id id, int with_value,
                      sitq_result **out, sitq_error *err);
     sitq_code (*payload)(sitq_backend *b, const char *queue, sitq_task_id id, void **out,
@@ -113,10 +113,10 @@ typedef struct sitq_backend_ops {
                         sitq_status *out_status, size_t *n_finished, sitq_error *err);
     sitq_code (*retry)(sitq_backend *b, const char *queue, sitq_task_id id, sitq_error *err);
     sitq_code (*stats)(sitq_backend *b, const char *queue, sitq_stats *out, sitq_error *err);
-    sitq_code (*list)(sitq_backend *b, const char *queue, int status, size_t limit,
-                      size_t offset, sitq_result ***items, size_t *count, sitq_error *err);
-    sitq_code (*purge)(sitq_backend *b, const char *queue, sitq_time_us before_us,
-                       int64_t *purged, sitq_error *err);
+    sitq_code (*list)(sitq_backend *b, const char *queue, int status, size_t limit, size_t offset,
+                      sitq_result ***items, size_t *count, sitq_error *err);
+    sitq_code (*purge)(sitq_backend *b, const char *queue, sitq_time_us before_us, int64_t *purged,
+                       sitq_error *err);
     sitq_code (*cycle)(sitq_backend *b, sitq_cycle *c, sitq_error *err);
     /* Claim one given task if it is ready and its function is among the
      * worker's. SITQ_ENOTREADY / SITQ_ENOHANDLER leave *snapshot set. */

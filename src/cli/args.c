@@ -14,13 +14,10 @@
 
 #include "diag.h"
 
-int arg_number_syntax_ok(const char *text, int allow_fraction)
-{
-    if (text == NULL)
-        return 0;
+int arg_number_syntax_ok(const char *text, int allow_fraction) {
+    if (text == NULL) return 0;
     const char *p = text;
-    if (*p == '+' || *p == '-')
-        p++;
+    if (*p == '+' || *p == '-') p++;
     size_t int_digits = 0, frac_digits = 0;
     while (isdigit((unsigned char)*p)) {
         p++;
@@ -33,52 +30,43 @@ int arg_number_syntax_ok(const char *text, int allow_fraction)
             frac_digits++;
         }
     }
-    if (int_digits + frac_digits == 0)
-        return 0;
+    if (int_digits + frac_digits == 0) return 0;
     if (allow_fraction && (*p == 'e' || *p == 'E')) {
         p++;
-        if (*p == '+' || *p == '-')
-            p++;
-        if (!isdigit((unsigned char)*p))
-            return 0;
-        while (isdigit((unsigned char)*p))
-            p++;
+        if (*p == '+' || *p == '-') p++;
+        if (!isdigit((unsigned char)*p)) return 0;
+        while (isdigit((unsigned char)*p)) p++;
     }
     return *p == '\0';
 }
 
-int arg_parse_i64(const char *cmd, const char *name, const char *text, int64_t min,
-                  int64_t max, int64_t *out)
-{
+int arg_parse_i64(const char *cmd, const char *name, const char *text, int64_t min, int64_t max,
+                  int64_t *out) {
     if (!arg_number_syntax_ok(text, 0)) {
-        cli_errorf(cmd, "invalid value '%s' for %s: expected a decimal integer",
-                   text ? text : "", name);
+        cli_errorf(cmd, "invalid value '%s' for %s: expected a decimal integer", text ? text : "",
+                   name);
         return -1;
     }
     errno = 0;
     long long v = strtoll(text, NULL, 10);
     if (errno == ERANGE || v < min || v > max) {
-        cli_errorf(cmd, "invalid value '%s' for %s: must be between %" PRId64 " and %" PRId64,
-                   text, name, min, max);
+        cli_errorf(cmd, "invalid value '%s' for %s: must be between %" PRId64 " and %" PRId64, text,
+                   name, min, max);
         return -1;
     }
     *out = (int64_t)v;
     return 0;
 }
 
-int arg_parse_int(const char *cmd, const char *name, const char *text, int min, int max,
-                  int *out)
-{
+int arg_parse_int(const char *cmd, const char *name, const char *text, int min, int max, int *out) {
     int64_t v = 0;
-    if (arg_parse_i64(cmd, name, text, min, max, &v) != 0)
-        return -1;
+    if (arg_parse_i64(cmd, name, text, min, max, &v) != 0) return -1;
     *out = (int)v;
     return 0;
 }
 
-int arg_parse_double(const char *cmd, const char *name, const char *text, double min,
-                     double max, double *out)
-{
+int arg_parse_double(const char *cmd, const char *name, const char *text, double min, double max,
+                     double *out) {
     if (!arg_number_syntax_ok(text, 1)) {
         cli_errorf(cmd, "invalid value '%s' for %s: expected a decimal number (e.g. 2 or 0.5)",
                    text ? text : "", name);
@@ -88,16 +76,15 @@ int arg_parse_double(const char *cmd, const char *name, const char *text, double
      * gives HUGE_VAL (ERANGE), which the range check refuses. */
     double v = strtod(text, NULL);
     if (!isfinite(v) || v < min || v > max) {
-        cli_errorf(cmd, "invalid value '%s' for %s: must be between %.10g and %.10g", text,
-                   name, min, max);
+        cli_errorf(cmd, "invalid value '%s' for %s: must be between %.10g and %.10g", text, name,
+                   min, max);
         return -1;
     }
     *out = v;
     return 0;
 }
 
-int arg_parse_id(const char *cmd, const char *name, const char *text, sitq_task_id *out)
-{
+int arg_parse_id(const char *cmd, const char *name, const char *text, sitq_task_id *out) {
     errno = 0;
     long long v = arg_number_syntax_ok(text, 0) ? strtoll(text, NULL, 10) : 0;
     if (errno == ERANGE || v < 1) {
@@ -109,15 +96,12 @@ int arg_parse_id(const char *cmd, const char *name, const char *text, sitq_task_
     return 0;
 }
 
-void arg_report_getopt(const char *cmd, int c, char **argv)
-{
+void arg_report_getopt(const char *cmd, int c, char **argv) {
     const char *tok = (optind > 0 && argv[optind - 1] != NULL) ? argv[optind - 1] : "?";
     int is_long = tok[0] == '-' && tok[1] == '-';
     if (c == ':') {
-        if (is_long || optopt == 0)
-            cli_errorf(cmd, "option '%s' requires a value", tok);
-        else
-            cli_errorf(cmd, "option '-%c' requires a value", optopt);
+        if (is_long || optopt == 0) cli_errorf(cmd, "option '%s' requires a value", tok);
+        else cli_errorf(cmd, "option '-%c' requires a value", optopt);
     } else if (is_long || optopt == 0) {
         cli_errorf(cmd, "unknown or invalid option '%s' (see 'sitq %s --help')", tok, cmd);
     } else {
@@ -126,8 +110,7 @@ void arg_report_getopt(const char *cmd, int c, char **argv)
 }
 
 int arg_check_positionals(const char *cmd, int argc, char **argv, int min, int max,
-                          const char *what)
-{
+                          const char *what) {
     int n = argc - optind;
     if (n < min) {
         cli_errorf(cmd, "missing argument: expected %s (see 'sitq %s --help')", what, cmd);
@@ -141,8 +124,7 @@ int arg_check_positionals(const char *cmd, int argc, char **argv, int min, int m
     return 0;
 }
 
-int arg_parse_name(const char *cmd, const char *name, const char *text, const char **out)
-{
+int arg_parse_name(const char *cmd, const char *name, const char *text, const char **out) {
     if (text[0] == '\0' || strlen(text) > SITQ_NAME_MAX) {
         cli_errorf(cmd, "invalid value '%s' for %s: must be 1..%d bytes", text, name,
                    SITQ_NAME_MAX);
@@ -152,7 +134,6 @@ int arg_parse_name(const char *cmd, const char *name, const char *text, const ch
     return 0;
 }
 
-int arg_parse_queue(const char *cmd, const char *text, const char **out)
-{
+int arg_parse_queue(const char *cmd, const char *text, const char **out) {
     return arg_parse_name(cmd, "--queue", text, out);
 }

@@ -25,20 +25,19 @@ int arg_number_syntax_ok(const char *text, int allow_fraction);
  * `name` names the argument in the message (e.g. "--priority").
  * Returns 0, or -1 after printing an error for subcommand `cmd`.
  */
-int arg_parse_i64(const char *cmd, const char *name, const char *text, int64_t min,
-                  int64_t max, int64_t *out);
+int arg_parse_i64(const char *cmd, const char *name, const char *text, int64_t min, int64_t max,
+                  int64_t *out);
 
 /** As arg_parse_i64 for an int. */
-int arg_parse_int(const char *cmd, const char *name, const char *text, int min, int max,
-                  int *out);
+int arg_parse_int(const char *cmd, const char *name, const char *text, int min, int max, int *out);
 
 /**
  * Parse `text` as a decimal number (arg_number_syntax_ok) in [min, max]
  * into *out.
  * Returns 0, or -1 after printing an error.
  */
-int arg_parse_double(const char *cmd, const char *name, const char *text, double min,
-                     double max, double *out);
+int arg_parse_double(const char *cmd, const char *name, const char *text, double min, double max,
+                     double *out);
 
 /**
  * Check a --queue value (1..SITQ_NAME_MAX bytes) and store it in *out.

@@ -15,8 +15,7 @@
 #include "shell_payload.h"
 #include "store_opts.h"
 
-int cmd_enqueue(int argc, char **argv)
-{
+int cmd_enqueue(int argc, char **argv) {
     enqueue_args a;
     int rc = enqueue_args_parse(argc, argv, &a);
     if (rc >= 0) {

@@ -58,8 +58,7 @@ static const char WAIT_USAGE[] =
     "  -h, --help        show this help\n";
 
 /** Body of `sitq stats` (see common_cmd_fn). */
-static int run_stats(const char *cmd, const common_opts *o, sitq_queue *queue, sitq_error *err)
-{
+static int run_stats(const char *cmd, const common_opts *o, sitq_queue *queue, sitq_error *err) {
     int rc = CLI_EXIT_OK;
     sitq_stats st;
     sitq_code code = sitq_get_stats(queue, &st, err);
@@ -73,24 +72,20 @@ static int run_stats(const char *cmd, const common_opts *o, sitq_queue *queue, s
     return rc;
 }
 
-int cmd_stats(int argc, char **argv)
-{
+int cmd_stats(int argc, char **argv) {
     return common_opts_run(argc, argv, 0, 0, STATS_USAGE, run_stats);
 }
 
 /** Body of `sitq list` (see common_cmd_fn). */
-static int run_list(const char *cmd, const common_opts *o, sitq_queue *queue, sitq_error *err)
-{
+static int run_list(const char *cmd, const common_opts *o, sitq_queue *queue, sitq_error *err) {
     int rc = CLI_EXIT_OK;
     sitq_result **items = NULL;
     size_t n = 0;
-    sitq_code code = sitq_list(queue, o->status, (size_t)o->limit, (size_t)o->offset, &items, &n,
-                               err);
-    if (code != SITQ_OK)
-        return cli_api_error(cmd, code, err);
+    sitq_code code =
+        sitq_list(queue, o->status, (size_t)o->limit, (size_t)o->offset, &items, &n, err);
+    if (code != SITQ_OK) return cli_api_error(cmd, code, err);
     json_t *arr = o->json ? json_array() : NULL;
-    if (!o->json)
-        print_list_header();
+    if (!o->json) print_list_header();
     for (size_t i = 0; i < n; i++) {
         char **cargv = NULL;
         int cargc = 0;
@@ -105,8 +100,7 @@ static int run_list(const char *cmd, const common_opts *o, sitq_queue *queue, si
         free(cargv);
     }
     if (o->json && (rc != CLI_EXIT_OK || print_json(arr) != 0)) {
-        if (rc != CLI_EXIT_OK)
-            json_decref(arr);
+        if (rc != CLI_EXIT_OK) json_decref(arr);
         cli_errorf(cmd, "cannot build JSON output (out of memory?)");
         rc = CLI_EXIT_FAILURE;
     }
@@ -114,8 +108,7 @@ static int run_list(const char *cmd, const common_opts *o, sitq_queue *queue, si
     return rc;
 }
 
-int cmd_list(int argc, char **argv)
-{
+int cmd_list(int argc, char **argv) {
     return common_opts_run(argc, argv, COPT_STATUS | COPT_LIMIT, 0, LIST_USAGE, run_list);
 }
 
@@ -124,8 +117,7 @@ int cmd_list(int argc, char **argv)
  * Returns CLI_EXIT_OK or CLI_EXIT_FAILURE (output failed).
  */
 static int print_task(const char *cmd, sitq_queue *queue, const sitq_result *r,
-                      const common_opts *o)
-{
+                      const common_opts *o) {
     if (o->value_only) {
         if (r->value != NULL && r->value_len > 0 &&
             fwrite(r->value, 1, r->value_len, stdout) != r->value_len) {
@@ -151,49 +143,40 @@ static int print_task(const char *cmd, sitq_queue *queue, const sitq_result *r,
 }
 
 /** Body of `sitq show` (see common_cmd_fn). */
-static int run_show(const char *cmd, const common_opts *o, sitq_queue *queue, sitq_error *err)
-{
+static int run_show(const char *cmd, const common_opts *o, sitq_queue *queue, sitq_error *err) {
     int rc = CLI_EXIT_OK;
     sitq_result *r = NULL;
     sitq_code code = sitq_get_result(queue, o->id, &r, err);
-    if (code != SITQ_OK)
-        rc = cli_api_error(cmd, code, err);
-    else
-        rc = print_task(cmd, queue, r, o);
+    if (code != SITQ_OK) rc = cli_api_error(cmd, code, err);
+    else rc = print_task(cmd, queue, r, o);
     sitq_result_free(r);
     return rc;
 }
 
-int cmd_show(int argc, char **argv)
-{
+int cmd_show(int argc, char **argv) {
     return common_opts_run(argc, argv, COPT_VALUE, 1, SHOW_USAGE, run_show);
 }
 
 /** Body of `sitq wait` (see common_cmd_fn). */
-static int run_wait(const char *cmd, const common_opts *o, sitq_queue *queue, sitq_error *err)
-{
+static int run_wait(const char *cmd, const common_opts *o, sitq_queue *queue, sitq_error *err) {
     int rc = CLI_EXIT_OK;
     sitq_result *r = NULL;
     sitq_code code = sitq_wait(queue, o->id, o->timeout_s, &r, err);
     if (code == SITQ_ETIMEDOUT) {
-        if (r != NULL && !o->value_only)
-            (void)print_task(cmd, queue, r, o);
-        cli_errorf(cmd, "task %lld did not finish within %g s (status %s)",
-                   (long long)o->id, o->timeout_s,
-                   r != NULL ? sitq_status_name(r->status) : "unknown");
+        if (r != NULL && !o->value_only) (void)print_task(cmd, queue, r, o);
+        cli_errorf(cmd, "task %lld did not finish within %g s (status %s)", (long long)o->id,
+                   o->timeout_s, r != NULL ? sitq_status_name(r->status) : "unknown");
         rc = CLI_EXIT_TIMEOUT;
     } else if (code != SITQ_OK) {
         rc = cli_api_error(cmd, code, err);
     } else {
         rc = print_task(cmd, queue, r, o);
-        if (rc == CLI_EXIT_OK && r->status != SITQ_SUCCEEDED)
-            rc = CLI_EXIT_TASK_FAILED;
+        if (rc == CLI_EXIT_OK && r->status != SITQ_SUCCEEDED) rc = CLI_EXIT_TASK_FAILED;
     }
     sitq_result_free(r);
     return rc;
 }
 
-int cmd_wait(int argc, char **argv)
-{
+int cmd_wait(int argc, char **argv) {
     return common_opts_run(argc, argv, COPT_TIMEOUT | COPT_VALUE, 1, WAIT_USAGE, run_wait);
 }

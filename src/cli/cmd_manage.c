@@ -48,8 +48,7 @@ static const char PURGE_USAGE[] =
 
 /** Print a {"id", "status"} object or text line after cancel/retry. */
 static int print_id_status(const char *cmd, const common_opts *o, const char *status,
-                           const char *text)
-{
+                           const char *text) {
     if (o->json) {
         json_t *j = json_pack("{s:I, s:s}", "id", (json_int_t)o->id, "status", status);
         return print_json_checked(cmd, j);
@@ -59,28 +58,23 @@ static int print_id_status(const char *cmd, const common_opts *o, const char *st
 }
 
 /** Body of `sitq cancel` (see common_cmd_fn). */
-static int run_cancel(const char *cmd, const common_opts *o, sitq_queue *queue, sitq_error *err)
-{
+static int run_cancel(const char *cmd, const common_opts *o, sitq_queue *queue, sitq_error *err) {
     int rc = CLI_EXIT_OK;
     sitq_status st = SITQ_CANCELLED;
     sitq_code code = sitq_cancel(queue, o->id, &st, err);
-    if (code != SITQ_OK)
-        rc = cli_api_error(cmd, code, err);
+    if (code != SITQ_OK) rc = cli_api_error(cmd, code, err);
     else if (st == SITQ_RUNNING)
         rc = print_id_status(cmd, o, "running", "is running: cancel requested");
-    else
-        rc = print_id_status(cmd, o, sitq_status_name(st), "cancelled");
+    else rc = print_id_status(cmd, o, sitq_status_name(st), "cancelled");
     return rc;
 }
 
-int cmd_cancel(int argc, char **argv)
-{
+int cmd_cancel(int argc, char **argv) {
     return common_opts_run(argc, argv, COPT_WRITE, 1, CANCEL_USAGE, run_cancel);
 }
 
 /** Body of `sitq retry` (see common_cmd_fn). */
-static int run_retry(const char *cmd, const common_opts *o, sitq_queue *queue, sitq_error *err)
-{
+static int run_retry(const char *cmd, const common_opts *o, sitq_queue *queue, sitq_error *err) {
     int rc = CLI_EXIT_OK;
     sitq_code code = sitq_retry(queue, o->id, err);
     if (code != SITQ_OK) {
@@ -99,22 +93,20 @@ static int run_retry(const char *cmd, const common_opts *o, sitq_queue *queue, s
     return rc;
 }
 
-int cmd_retry(int argc, char **argv)
-{
+int cmd_retry(int argc, char **argv) {
     return common_opts_run(argc, argv, COPT_WRITE, 1, RETRY_USAGE, run_retry);
 }
 
 /** Body of `sitq purge` (see common_cmd_fn). */
-static int run_purge(const char *cmd, const common_opts *o, sitq_queue *queue, sitq_error *err)
-{
+static int run_purge(const char *cmd, const common_opts *o, sitq_queue *queue, sitq_error *err) {
     int rc = CLI_EXIT_OK;
     int64_t purged = 0;
     sitq_code code = sitq_purge(queue, o->older_than_s, &purged, err);
     if (code != SITQ_OK) {
         rc = cli_api_error(cmd, code, err);
     } else if (o->json) {
-        json_t *j = json_pack("{s:I, s:f}", "purged", (json_int_t)purged, "older_than_s",
-                              o->older_than_s);
+        json_t *j =
+            json_pack("{s:I, s:f}", "purged", (json_int_t)purged, "older_than_s", o->older_than_s);
         rc = print_json_checked(cmd, j);
     } else {
         printf("purged %" PRId64 " task%s\n", purged, purged == 1 ? "" : "s");
@@ -122,7 +114,6 @@ static int run_purge(const char *cmd, const common_opts *o, sitq_queue *queue, s
     return rc;
 }
 
-int cmd_purge(int argc, char **argv)
-{
+int cmd_purge(int argc, char **argv) {
     return common_opts_run(argc, argv, COPT_OLDER_THAN | COPT_WRITE, 0, PURGE_USAGE, run_purge);
 }

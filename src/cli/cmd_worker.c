@@ -32,12 +32,10 @@ static atomic_int g_abort;
 static int g_wake_fd = -1;
 
 /** SIGTERM/SIGINT handler: count, escalate on the second, wake the main thread. */
-static void on_signal(int sig)
-{
+static void on_signal(int sig) {
     (void)sig;
     int saved = errno;
-    if (atomic_fetch_add(&g_signals, 1) >= 1)
-        atomic_store(&g_abort, 1);
+    if (atomic_fetch_add(&g_signals, 1) >= 1) atomic_store(&g_abort, 1);
     if (g_wake_fd >= 0) {
         char b = 1;
         ssize_t rc = write(g_wake_fd, &b, 1);
@@ -47,43 +45,36 @@ static void on_signal(int sig)
 }
 
 /** Install the SIGTERM/SIGINT handlers and the self-pipe. Returns 0 or -1. */
-static int install_signals(int wake_pipe[2])
-{
-    if (pipe2(wake_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
-        return -1;
+static int install_signals(int wake_pipe[2]) {
+    if (pipe2(wake_pipe, O_CLOEXEC | O_NONBLOCK) != 0) return -1;
     g_wake_fd = wake_pipe[1];
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = SA_RESTART;
-    if (sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGINT, &sa, NULL) != 0)
-        return -1;
+    if (sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGINT, &sa, NULL) != 0) return -1;
     signal(SIGPIPE, SIG_IGN);
     return 0;
 }
 
 /** 1 when --max-tasks attempts have finished. */
-static int reached_max(const worker_args *a, sitq_worker *w)
-{
-    if (a->max_tasks <= 0)
-        return 0;
+static int reached_max(const worker_args *a, sitq_worker *w) {
+    if (a->max_tasks <= 0) return 0;
     sitq_worker_stats ws;
     sitq_worker_get_stats(w, &ws);
     return ws.succeeded + ws.failed >= a->max_tasks;
 }
 
 /** Wait until a stop signal arrives or --max-tasks is reached. */
-static void wait_for_stop(const worker_args *a, sitq_worker *w, int wake_fd)
-{
+static void wait_for_stop(const worker_args *a, sitq_worker *w, int wake_fd) {
     int64_t errors_seen = 0;
     time_t last_report = 0;
     while (atomic_load(&g_signals) == 0 && !reached_max(a, w)) {
         struct pollfd p = {.fd = wake_fd, .events = POLLIN, .revents = 0};
         if (poll(&p, 1, 100) > 0) {
             char buf[16];
-            while (read(wake_fd, buf, sizeof buf) > 0) {
-            }
+            while (read(wake_fd, buf, sizeof buf) > 0) {}
         }
         /* The worker retries failed transactions on its own; say so, once
          * per new error, so that a broken database is never silent. */
@@ -103,8 +94,7 @@ static void wait_for_stop(const worker_args *a, sitq_worker *w, int wake_fd)
  * Log what the worker's commit did with an attempt's outcome
  * (sitq_completion_fn; user_data is the log stream).
  */
-static void log_completion(const sitq_completion_info *info, void *user_data)
-{
+static void log_completion(const sitq_completion_info *info, void *user_data) {
     FILE *log = user_data;
     long long id = (long long)info->id;
     if (!info->applied)
@@ -112,15 +102,12 @@ static void log_completion(const sitq_completion_info *info, void *user_data)
                  "task %lld: %s, but the outcome was dropped: the lease was lost (the task "
                  "was recovered and may run again)",
                  id, info->succeeded ? "succeeded" : "failed");
-    else if (info->succeeded)
-        cli_logf(log, "task %lld: succeeded", id);
-    else
-        cli_logf(log, "task %lld: failed: %s", id, info->error ? info->error : "(no message)");
+    else if (info->succeeded) cli_logf(log, "task %lld: succeeded", id);
+    else cli_logf(log, "task %lld: failed: %s", id, info->error ? info->error : "(no message)");
 }
 
 /** Create, start, run and stop the worker on an open database. Returns an exit code. */
-static int run_worker(worker_args *a, cli_db *db, int wake_fd)
-{
+static int run_worker(worker_args *a, cli_db *db, int wake_fd) {
     const char *cmd = "worker";
     shell_handler_config cfg;
     shell_handler_config_init(&cfg);
@@ -138,8 +125,7 @@ static int run_worker(worker_args *a, cli_db *db, int wake_fd)
     sitq_error err;
     memset(&err, 0, sizeof err);
     sitq_code code = sitq_worker_create(db->queue, &a->wopts, &w, &err);
-    if (code == SITQ_OK)
-        code = sitq_worker_register(w, SHELL_FUNCTION, shell_handler, &cfg, &err);
+    if (code == SITQ_OK) code = sitq_worker_register(w, SHELL_FUNCTION, shell_handler, &cfg, &err);
     if (code == SITQ_OK && !a->quiet)
         code = sitq_worker_on_completion(w, log_completion, stderr, &err);
     /* Handler threads inherit this mask: signals go to the main thread only. */
@@ -148,8 +134,7 @@ static int run_worker(worker_args *a, cli_db *db, int wake_fd)
     sigaddset(&block, SIGTERM);
     sigaddset(&block, SIGINT);
     pthread_sigmask(SIG_BLOCK, &block, &old);
-    if (code == SITQ_OK)
-        code = sitq_worker_start(w, &err);
+    if (code == SITQ_OK) code = sitq_worker_start(w, &err);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (code != SITQ_OK) {
         int rc = cli_api_error(cmd, code, &err);
@@ -157,8 +142,8 @@ static int run_worker(worker_args *a, cli_db *db, int wake_fd)
         return rc;
     }
     if (!a->quiet)
-        cli_logf(stderr, "%s started on queue '%s' (concurrency %d)", sitq_worker_id(w),
-                 a->queue, a->wopts.concurrency);
+        cli_logf(stderr, "%s started on queue '%s' (concurrency %d)", sitq_worker_id(w), a->queue,
+                 a->wopts.concurrency);
 
     wait_for_stop(a, w, wake_fd);
     if (!a->quiet)
@@ -179,12 +164,11 @@ static int run_worker(worker_args *a, cli_db *db, int wake_fd)
     sitq_worker_stats ws;
     sitq_worker_get_stats(w, &ws);
     sitq_worker_free(w);
-    if (atomic_load(&g_abort) && rc == CLI_EXIT_OK)
-        rc = CLI_EXIT_FAILURE;
+    if (atomic_load(&g_abort) && rc == CLI_EXIT_OK) rc = CLI_EXIT_FAILURE;
     if (!a->quiet)
         cli_logf(stderr,
-                 "stopped: %" PRId64 " claimed, %" PRId64 " succeeded, %" PRId64
-                 " failed, %" PRId64 " released, %" PRId64 " lost",
+                 "stopped: %" PRId64 " claimed, %" PRId64 " succeeded, %" PRId64 " failed, %" PRId64
+                 " released, %" PRId64 " lost",
                  ws.claimed, ws.succeeded, ws.failed, ws.released, ws.lost);
     return rc;
 }
@@ -193,25 +177,22 @@ static int run_worker(worker_args *a, cli_db *db, int wake_fd)
  * Open the database; while another process holds its lock (SITQ_EBUSY),
  * say so and retry every second until a stop signal. Returns an exit code.
  */
-static int open_retrying(const worker_args *a, cli_db *db, int wake_fd)
-{
+static int open_retrying(const worker_args *a, cli_db *db, int wake_fd) {
     for (;;) {
         sitq_code code = SITQ_OK;
         int rc = cli_db_open_opts("worker", a->db, a->queue, CLI_DB_CREATE, &a->store, db, &code);
-        if (rc == CLI_EXIT_OK || code != SITQ_EBUSY || atomic_load(&g_signals) > 0)
-            return rc;
+        if (rc == CLI_EXIT_OK || code != SITQ_EBUSY || atomic_load(&g_signals) > 0) return rc;
         /* An error, so printed even with --quiet. */
-        fprintf(stderr, "sitq worker: database %s is locked by another process; "
-                        "retrying the open in 1 s\n",
+        fprintf(stderr,
+                "sitq worker: database %s is locked by another process; "
+                "retrying the open in 1 s\n",
                 a->db);
         struct pollfd p = {.fd = wake_fd, .events = POLLIN, .revents = 0};
-        if (poll(&p, 1, 1000) > 0 || atomic_load(&g_signals) > 0)
-            return CLI_EXIT_STORAGE;
+        if (poll(&p, 1, 1000) > 0 || atomic_load(&g_signals) > 0) return CLI_EXIT_STORAGE;
     }
 }
 
-int cmd_worker(int argc, char **argv)
-{
+int cmd_worker(int argc, char **argv) {
     worker_args a;
     int rc = worker_args_parse(argc, argv, &a);
     if (rc >= 0) {

@@ -13,15 +13,13 @@
 #include "db.h"
 #include "diag.h"
 
-int print_usage(const char *usage)
-{
+int print_usage(const char *usage) {
     fputs(usage, stdout);
     return CLI_EXIT_OK;
 }
 
 /** Parse a --status value (a status name, or "any"/"all"). Returns 0 or -1. */
-static int parse_status(const char *cmd, const char *text, int *out)
-{
+static int parse_status(const char *cmd, const char *text, int *out) {
     if (strcmp(text, "any") == 0 || strcmp(text, "all") == 0) {
         *out = SITQ_STATUS_ANY;
         return 0;
@@ -39,20 +37,14 @@ static int parse_status(const char *cmd, const char *text, int *out)
 }
 
 int common_opts_parse(int argc, char **argv, unsigned flags, int want_id, const char *usage,
-                      common_opts *o)
-{
+                      common_opts *o) {
     const char *cmd = argv[0];
     static const struct option all[] = {
-        {"queue", required_argument, NULL, 'q'},
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {"status", required_argument, NULL, 's'},
-        {"limit", required_argument, NULL, 'n'},
-        {"offset", required_argument, NULL, 'o'},
-        {"timeout", required_argument, NULL, 't'},
-        {"older-than", required_argument, NULL, 'a'},
-        {"value", no_argument, NULL, 'v'},
-        {NULL, 0, NULL, 0},
+        {"queue", required_argument, NULL, 'q'},   {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},          {"status", required_argument, NULL, 's'},
+        {"limit", required_argument, NULL, 'n'},   {"offset", required_argument, NULL, 'o'},
+        {"timeout", required_argument, NULL, 't'}, {"older-than", required_argument, NULL, 'a'},
+        {"value", no_argument, NULL, 'v'},         {NULL, 0, NULL, 0},
     };
     memset(o, 0, sizeof *o);
     o->queue = SITQ_DEFAULT_QUEUE;
@@ -69,7 +61,8 @@ int common_opts_parse(int argc, char **argv, unsigned flags, int want_id, const 
         unsigned need = 0;
         switch (c) {
         case 's': need = COPT_STATUS; break;
-        case 'n': case 'o': need = COPT_LIMIT; break;
+        case 'n':
+        case 'o': need = COPT_LIMIT; break;
         case 't': need = COPT_TIMEOUT; break;
         case 'a': need = COPT_OLDER_THAN; break;
         case 'v': need = COPT_VALUE; break;
@@ -81,21 +74,14 @@ int common_opts_parse(int argc, char **argv, unsigned flags, int want_id, const 
             return CLI_EXIT_USAGE;
         }
         switch (c) {
-        case 'h':
-            return print_usage(usage);
+        case 'h': return print_usage(usage);
         case 'q':
-            if (arg_parse_queue(cmd, optarg, &o->queue) != 0)
-                return CLI_EXIT_USAGE;
+            if (arg_parse_queue(cmd, optarg, &o->queue) != 0) return CLI_EXIT_USAGE;
             break;
-        case 'j':
-            o->json = 1;
-            break;
-        case 'v':
-            o->value_only = 1;
-            break;
+        case 'j': o->json = 1; break;
+        case 'v': o->value_only = 1; break;
         case 's':
-            if (parse_status(cmd, optarg, &o->status) != 0)
-                return CLI_EXIT_USAGE;
+            if (parse_status(cmd, optarg, &o->status) != 0) return CLI_EXIT_USAGE;
             break;
         case 'n':
             if (arg_parse_i64(cmd, "--limit", optarg, 1, 1000000, &o->limit) != 0)
@@ -106,7 +92,8 @@ int common_opts_parse(int argc, char **argv, unsigned flags, int want_id, const 
                 return CLI_EXIT_USAGE;
             break;
         case 't':
-            if (arg_parse_double(cmd, "--timeout", optarg, 0.0, SITQ_SECONDS_MAX, &o->timeout_s) != 0)
+            if (arg_parse_double(cmd, "--timeout", optarg, 0.0, SITQ_SECONDS_MAX, &o->timeout_s) !=
+                0)
                 return CLI_EXIT_USAGE;
             break;
         case 'a':
@@ -114,9 +101,7 @@ int common_opts_parse(int argc, char **argv, unsigned flags, int want_id, const 
                                  &o->older_than_s) != 0)
                 return CLI_EXIT_USAGE;
             break;
-        default:
-            arg_report_getopt(cmd, c, argv);
-            return CLI_EXIT_USAGE;
+        default: arg_report_getopt(cmd, c, argv); return CLI_EXIT_USAGE;
         }
         idx = -1;
     }
@@ -130,12 +115,10 @@ int common_opts_parse(int argc, char **argv, unsigned flags, int want_id, const 
 }
 
 int common_opts_run(int argc, char **argv, unsigned flags, int want_id, const char *usage,
-                    common_cmd_fn fn)
-{
+                    common_cmd_fn fn) {
     common_opts o;
     int rc = common_opts_parse(argc, argv, flags, want_id, usage, &o);
-    if (rc >= 0)
-        return rc;
+    if (rc >= 0) return rc;
     if ((flags & COPT_VALUE) && o.json && o.value_only) {
         cli_errorf(argv[0], "--json and --value cannot be used together");
         return CLI_EXIT_USAGE;
@@ -143,8 +126,7 @@ int common_opts_run(int argc, char **argv, unsigned flags, int want_id, const ch
     cli_db db;
     rc = cli_db_open(argv[0], o.db, o.queue,
                      (flags & COPT_WRITE) ? CLI_DB_MUST_EXIST : CLI_DB_READ_ONLY, 0, &db);
-    if (rc != CLI_EXIT_OK)
-        return rc;
+    if (rc != CLI_EXIT_OK) return rc;
     sitq_error err;
     memset(&err, 0, sizeof err);
     rc = fn(argv[0], &o, db.queue, &err);

@@ -13,8 +13,7 @@
 #include "shell_payload.h"
 
 int cli_db_open(const char *cmd, const char *path, const char *queue_name, enum cli_db_mode mode,
-                int readers, cli_db *db)
-{
+                int readers, cli_db *db) {
     sitq_sqlite_options opts;
     sitq_sqlite_options_init(&opts);
     opts.reader_connections = readers;
@@ -23,12 +22,10 @@ int cli_db_open(const char *cmd, const char *path, const char *queue_name, enum 
 
 int cli_db_open_opts(const char *cmd, const char *path, const char *queue_name,
                      enum cli_db_mode mode, const sitq_sqlite_options *base, cli_db *db,
-                     sitq_code *code_out)
-{
+                     sitq_code *code_out) {
     db->backend = NULL;
     db->queue = NULL;
-    if (code_out != NULL)
-        *code_out = SITQ_OK;
+    if (code_out != NULL) *code_out = SITQ_OK;
     if (path == NULL || path[0] == '\0') {
         cli_errorf(cmd, "the database path DB must not be empty");
         return CLI_EXIT_USAGE;
@@ -54,8 +51,7 @@ int cli_db_open_opts(const char *cmd, const char *path, const char *queue_name,
     sitq_code rc = sitq_backend_open_sqlite(path, &opts, &db->backend, &err);
     if (rc != SITQ_OK) {
         db->backend = NULL;
-        if (code_out != NULL)
-            *code_out = rc;
+        if (code_out != NULL) *code_out = rc;
         if (err.message[0] != '\0' && strstr(err.message, path) != NULL)
             cli_errorf(cmd, "%s (%s)", err.message, sitq_code_name(rc));
         else
@@ -78,26 +74,21 @@ int cli_db_open_opts(const char *cmd, const char *path, const char *queue_name,
     return CLI_EXIT_OK;
 }
 
-void cli_db_close(cli_db *db)
-{
-    if (db == NULL)
-        return;
+void cli_db_close(cli_db *db) {
+    if (db == NULL) return;
     sitq_queue_close(db->queue);
     db->queue = NULL;
     sitq_backend_close(db->backend);
     db->backend = NULL;
 }
 
-void cli_load_command(sitq_queue *queue, const sitq_result *r, char ***argv, int *argc)
-{
+void cli_load_command(sitq_queue *queue, const sitq_result *r, char ***argv, int *argc) {
     *argv = NULL;
     *argc = 0;
-    if (r->function == NULL || strcmp(r->function, SHELL_FUNCTION) != 0)
-        return;
+    if (r->function == NULL || strcmp(r->function, SHELL_FUNCTION) != 0) return;
     void *payload = NULL;
     size_t len = 0;
-    if (sitq_get_payload(queue, r->id, &payload, &len, NULL) != SITQ_OK)
-        return;
+    if (sitq_get_payload(queue, r->id, &payload, &len, NULL) != SITQ_OK) return;
     if (shell_payload_decode(payload, len, argv, argc) != 0) {
         *argv = NULL;
         *argc = 0;

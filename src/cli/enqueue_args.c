@@ -30,13 +30,11 @@ const char ENQUEUE_USAGE[] =
     "  -t, --timeout S       kill the command after S seconds (default: no limit)\n"
     "  -u, --unique KEY      while an unfinished task of the queue has KEY, print its id\n"
     "                        instead of adding a new task\n"
-    "  -j, --json            print {\"id\": N}\n"
-    STORE_USAGE
+    "  -j, --json            print {\"id\": N}\n" STORE_USAGE
     "  -h, --help            show this help\n";
 
 /** Append an --after id; returns 0 or -1 (out of memory, message printed). */
-static int add_after(const char *cmd, enqueue_args *a, sitq_task_id id)
-{
+static int add_after(const char *cmd, enqueue_args *a, sitq_task_id id) {
     sitq_task_id *p = realloc(a->after, (a->n_after + 1) * sizeof *p);
     if (p == NULL) {
         cli_errorf(cmd, "out of memory");
@@ -47,8 +45,7 @@ static int add_after(const char *cmd, enqueue_args *a, sitq_task_id id)
     return 0;
 }
 
-int enqueue_args_parse(int argc, char **argv, enqueue_args *a)
-{
+int enqueue_args_parse(int argc, char **argv, enqueue_args *a) {
     const char *cmd = argv[0];
     memset(a, 0, sizeof *a);
     a->queue = SITQ_DEFAULT_QUEUE;
@@ -76,16 +73,12 @@ int enqueue_args_parse(int argc, char **argv, enqueue_args *a)
     int c;
     while ((c = getopt_long(argc, argv, ":q:p:d:a:r:t:u:jh", opts, NULL)) != -1) {
         int st = store_opt_parse(cmd, c, optarg, &a->store);
-        if (st < 0)
-            return CLI_EXIT_USAGE;
-        if (st > 0)
-            continue;
+        if (st < 0) return CLI_EXIT_USAGE;
+        if (st > 0) continue;
         switch (c) {
-        case 'h':
-            return print_usage(ENQUEUE_USAGE);
+        case 'h': return print_usage(ENQUEUE_USAGE);
         case 'q':
-            if (arg_parse_queue(cmd, optarg, &a->queue) != 0)
-                return CLI_EXIT_USAGE;
+            if (arg_parse_queue(cmd, optarg, &a->queue) != 0) return CLI_EXIT_USAGE;
             break;
         case 'p':
             if (arg_parse_i64(cmd, "--priority", optarg, INT32_MIN, INT32_MAX, &v) != 0)
@@ -93,19 +86,16 @@ int enqueue_args_parse(int argc, char **argv, enqueue_args *a)
             a->opts.priority = (int32_t)v;
             break;
         case 'd':
-            if (arg_parse_double(cmd, "--delay", optarg, 0.0, SITQ_SECONDS_MAX,
-                                 &a->opts.delay_s) != 0)
+            if (arg_parse_double(cmd, "--delay", optarg, 0.0, SITQ_SECONDS_MAX, &a->opts.delay_s) !=
+                0)
                 return CLI_EXIT_USAGE;
             break;
         case 'a':
-            if (arg_parse_id(cmd, "--after ID", optarg, &id) != 0)
-                return CLI_EXIT_USAGE;
-            if (add_after(cmd, a, id) != 0)
-                return CLI_EXIT_FAILURE;
+            if (arg_parse_id(cmd, "--after ID", optarg, &id) != 0) return CLI_EXIT_USAGE;
+            if (add_after(cmd, a, id) != 0) return CLI_EXIT_FAILURE;
             break;
         case 'r':
-            if (arg_parse_i64(cmd, "--retries", optarg, 0, 1000000, &v) != 0)
-                return CLI_EXIT_USAGE;
+            if (arg_parse_i64(cmd, "--retries", optarg, 0, 1000000, &v) != 0) return CLI_EXIT_USAGE;
             a->opts.max_retries = (int32_t)v;
             break;
         case 'b':
@@ -127,9 +117,7 @@ int enqueue_args_parse(int argc, char **argv, enqueue_args *a)
             if (arg_parse_name(cmd, "--unique", optarg, &a->opts.unique_key) != 0)
                 return CLI_EXIT_USAGE;
             break;
-        case 'j':
-            a->json = 1;
-            break;
+        case 'j': a->json = 1; break;
         default:
             arg_report_getopt(cmd, c, argv);
             if (c == '?')
@@ -146,4 +134,3 @@ int enqueue_args_parse(int argc, char **argv, enqueue_args *a)
     }
     return -1;
 }
-

@@ -17,10 +17,7 @@ typedef struct subcommand {
 } subcommand;
 
 /** `sitq bench [OPTIONS]`: the engine benchmark (bench/, see bench/README.md). */
-static int cmd_bench(int argc, char **argv)
-{
-    return sitq_bench_main(argc, argv);
-}
+static int cmd_bench(int argc, char **argv) { return sitq_bench_main(argc, argv); }
 
 static const subcommand COMMANDS[] = {
     {"enqueue", cmd_enqueue, "enqueue a shell command as a task and print its id"},
@@ -38,8 +35,7 @@ static const subcommand COMMANDS[] = {
 #define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
 
 /** Print the global usage on `out`. */
-static void print_global_usage(FILE *out)
-{
+static void print_global_usage(FILE *out) {
     fputs("usage: sitq COMMAND DB [ARGS...] [OPTIONS]\n"
           "       sitq COMMAND --help | sitq --help | sitq --version\n"
           "\n"
@@ -56,17 +52,14 @@ static void print_global_usage(FILE *out)
 }
 
 /** Find a subcommand by name, or NULL. */
-static const subcommand *find_command(const char *name)
-{
+static const subcommand *find_command(const char *name) {
     for (size_t i = 0; i < N_COMMANDS; i++)
-        if (strcmp(COMMANDS[i].name, name) == 0)
-            return &COMMANDS[i];
+        if (strcmp(COMMANDS[i].name, name) == 0) return &COMMANDS[i];
     return NULL;
 }
 
 /** `sitq help [COMMAND]`: print the global or a subcommand's usage. */
-static int run_help(int argc, char **argv)
-{
+static int run_help(int argc, char **argv) {
     if (argc < 2) {
         print_global_usage(stdout);
         return CLI_EXIT_OK;
@@ -82,8 +75,7 @@ static int run_help(int argc, char **argv)
 }
 
 /** Dispatch argv[1] to its subcommand; returns an exit code of enum cli_exit. */
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     if (argc < 2) {
         print_global_usage(stderr);
         return CLI_EXIT_USAGE;
@@ -97,15 +89,15 @@ int main(int argc, char **argv)
         printf("sitq %s\n", SITQ_VERSION);
         return CLI_EXIT_OK;
     }
-    if (strcmp(name, "help") == 0)
-        return run_help(argc - 1, argv + 1);
+    if (strcmp(name, "help") == 0) return run_help(argc - 1, argv + 1);
     const subcommand *c = find_command(name);
     if (c == NULL) {
         if (name[0] == '-')
-            cli_errorf(NULL, "unknown option '%s': put options after the command "
-                             "(see 'sitq --help')", name);
-        else
-            cli_errorf(NULL, "unknown command '%s' (see 'sitq --help')", name);
+            cli_errorf(NULL,
+                       "unknown option '%s': put options after the command "
+                       "(see 'sitq --help')",
+                       name);
+        else cli_errorf(NULL, "unknown command '%s' (see 'sitq --help')", name);
         return CLI_EXIT_USAGE;
     }
     int rc = c->run(argc - 1, argv + 1);

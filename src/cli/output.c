@@ -14,8 +14,7 @@
 #include "shell_payload.h"
 #include "term_escape.h"
 
-void fmt_time_iso(sitq_time_us t, int with_us, char *buf, size_t n)
-{
+void fmt_time_iso(sitq_time_us t, int with_us, char *buf, size_t n) {
     if (t <= 0) {
         snprintf(buf, n, "-");
         return;
@@ -29,46 +28,36 @@ void fmt_time_iso(sitq_time_us t, int with_us, char *buf, size_t n)
     }
     char base[32];
     strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
-    if (with_us)
-        snprintf(buf, n, "%s.%06ldZ", base, us);
-    else
-        snprintf(buf, n, "%sZ", base);
+    if (with_us) snprintf(buf, n, "%s.%06ldZ", base, us);
+    else snprintf(buf, n, "%sZ", base);
 }
 
 /** A JSON string of s, or null when s is NULL. */
-static json_t *str_or_null(const char *s)
-{
-    if (s == NULL)
-        return json_null();
+static json_t *str_or_null(const char *s) {
+    if (s == NULL) return json_null();
     json_t *j = json_string(s);
     return j != NULL ? j : json_null();
 }
 
 /** A JSON ISO-8601 time string, or null for 0. */
-static json_t *time_or_null(sitq_time_us t)
-{
-    if (t <= 0)
-        return json_null();
+static json_t *time_or_null(sitq_time_us t) {
+    if (t <= 0) return json_null();
     char buf[CLI_TIME_BUF];
     fmt_time_iso(t, 1, buf, sizeof buf);
     return json_string(buf);
 }
 
 /** Base64 (RFC 4648, padded) of len bytes as a new JSON string. */
-static json_t *base64_json(const unsigned char *p, size_t len)
-{
+static json_t *base64_json(const unsigned char *p, size_t len) {
     static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     size_t out_len = 4 * ((len + 2) / 3);
     char *out = malloc(out_len + 1);
-    if (out == NULL)
-        return NULL;
+    if (out == NULL) return NULL;
     size_t o = 0;
     for (size_t i = 0; i < len; i += 3) {
         unsigned v = (unsigned)p[i] << 16;
-        if (i + 1 < len)
-            v |= (unsigned)p[i + 1] << 8;
-        if (i + 2 < len)
-            v |= p[i + 2];
+        if (i + 1 < len) v |= (unsigned)p[i + 1] << 8;
+        if (i + 2 < len) v |= p[i + 2];
         out[o++] = tbl[(v >> 18) & 63];
         out[o++] = tbl[(v >> 12) & 63];
         out[o++] = i + 1 < len ? tbl[(v >> 6) & 63] : '=';
@@ -81,18 +70,14 @@ static json_t *base64_json(const unsigned char *p, size_t len)
 }
 
 /** Add key to obj, taking the reference; returns -1 when value is NULL or adding fails. */
-static int put(json_t *obj, const char *key, json_t *value)
-{
-    if (value == NULL)
-        return -1;
+static int put(json_t *obj, const char *key, json_t *value) {
+    if (value == NULL) return -1;
     return json_object_set_new(obj, key, value);
 }
 
-json_t *result_to_json(const sitq_result *r, char *const *argv, int argc)
-{
+json_t *result_to_json(const sitq_result *r, char *const *argv, int argc) {
     json_t *o = json_object();
-    if (o == NULL)
-        return NULL;
+    if (o == NULL) return NULL;
     int bad = 0;
     bad |= put(o, "id", json_integer(r->id));
     bad |= put(o, "queue", str_or_null(r->queue));
@@ -104,8 +89,7 @@ json_t *result_to_json(const sitq_result *r, char *const *argv, int argc)
             json_t *s = json_string(argv[i]);
             if (s == NULL) /* not UTF-8: keep the bytes visible as base64 */
                 s = base64_json((const unsigned char *)argv[i], strlen(argv[i]));
-            if (json_array_append_new(cmd, s) != 0)
-                bad = -1;
+            if (json_array_append_new(cmd, s) != 0) bad = -1;
         }
         bad |= put(o, "command", cmd);
     } else {
@@ -144,8 +128,7 @@ json_t *result_to_json(const sitq_result *r, char *const *argv, int argc)
     bad |= put(o, "finished_at_us", json_integer(r->finished_at_us));
     json_t *deps = json_array();
     for (size_t i = 0; deps != NULL && i < r->n_depends_on; i++)
-        if (json_array_append_new(deps, json_integer(r->depends_on[i])) != 0)
-            bad = -1;
+        if (json_array_append_new(deps, json_integer(r->depends_on[i])) != 0) bad = -1;
     bad |= put(o, "depends_on", deps);
     if (bad) {
         json_decref(o);
@@ -155,8 +138,7 @@ json_t *result_to_json(const sitq_result *r, char *const *argv, int argc)
 }
 
 /** Print stored text indented by two spaces per line (term_escape'd). */
-static void print_block(const char *p, size_t len)
-{
+static void print_block(const char *p, size_t len) {
     char *safe = term_escape(p, len, TERM_KEEP_LAYOUT);
     if (safe == NULL) {
         puts("  (out of memory)");
@@ -169,24 +151,20 @@ static void print_block(const char *p, size_t len)
             at_line_start = 0;
         }
         putchar(*c);
-        if (*c == '\n')
-            at_line_start = 1;
+        if (*c == '\n') at_line_start = 1;
     }
-    if (!at_line_start)
-        putchar('\n');
+    if (!at_line_start) putchar('\n');
     free(safe);
 }
 
 /** Print one "name: value" line with the name padded; the value is term_escape'd. */
-static void field(const char *name, const char *value)
-{
+static void field(const char *name, const char *value) {
     char *safe = term_escape_str(value, 0);
     printf("%-17s %s\n", name, value == NULL ? "-" : safe != NULL ? safe : "(out of memory)");
     free(safe);
 }
 
-void print_result_text(const sitq_result *r, char *const *argv, int argc)
-{
+void print_result_text(const sitq_result *r, char *const *argv, int argc) {
     char buf[128];
     snprintf(buf, sizeof buf, "%" PRId64, (int64_t)r->id);
     field("id:", buf);
@@ -204,17 +182,13 @@ void print_result_text(const sitq_result *r, char *const *argv, int argc)
     field("attempts:", buf);
     snprintf(buf, sizeof buf, "%" PRId32, r->max_retries);
     field("max_retries:", buf);
-    if (r->timeout_s > 0)
-        snprintf(buf, sizeof buf, "%g s", r->timeout_s);
-    else
-        snprintf(buf, sizeof buf, "none");
+    if (r->timeout_s > 0) snprintf(buf, sizeof buf, "%g s", r->timeout_s);
+    else snprintf(buf, sizeof buf, "none");
     field("timeout:", buf);
     field("unique_key:", r->unique_key);
     field("worker_id:", r->worker_id);
-    if (r->progress >= 0)
-        snprintf(buf, sizeof buf, "%.1f%%", r->progress * 100.0);
-    else
-        snprintf(buf, sizeof buf, "-");
+    if (r->progress >= 0) snprintf(buf, sizeof buf, "%.1f%%", r->progress * 100.0);
+    else snprintf(buf, sizeof buf, "-");
     field("progress:", buf);
     field("cancel_requested:", r->cancel_requested ? "yes" : "no");
     snprintf(buf, sizeof buf, "%zu bytes", r->payload_len);
@@ -223,8 +197,7 @@ void print_result_text(const sitq_result *r, char *const *argv, int argc)
         field("depends_on:", "-");
     } else {
         printf("%-17s", "depends_on:");
-        for (size_t i = 0; i < r->n_depends_on; i++)
-            printf(" %" PRId64, (int64_t)r->depends_on[i]);
+        for (size_t i = 0; i < r->n_depends_on; i++) printf(" %" PRId64, (int64_t)r->depends_on[i]);
         putchar('\n');
     }
     fmt_time_iso(r->enqueued_at_us, 1, buf, sizeof buf);
@@ -251,14 +224,11 @@ void print_result_text(const sitq_result *r, char *const *argv, int argc)
     }
 }
 
-void print_list_header(void)
-{
-    printf("%-10s %-10s %6s %4s  %-20s  %s\n", "ID", "STATUS", "PRI", "ATT", "ENQUEUED",
-           "TASK");
+void print_list_header(void) {
+    printf("%-10s %-10s %6s %4s  %-20s  %s\n", "ID", "STATUS", "PRI", "ATT", "ENQUEUED", "TASK");
 }
 
-void print_list_row(const sitq_result *r, char *const *argv, int argc)
-{
+void print_list_row(const sitq_result *r, char *const *argv, int argc) {
     char when[CLI_TIME_BUF];
     fmt_time_iso(r->enqueued_at_us, 0, when, sizeof when);
     char *cmd = argc > 0 ? shell_format_command(argv, argc) : NULL;
@@ -266,18 +236,15 @@ void print_list_row(const sitq_result *r, char *const *argv, int argc)
     const size_t max_chars = 60;
     printf("%-10" PRId64 " %-10s %6" PRId32 " %4" PRId32 "  %-20s  ", (int64_t)r->id,
            sitq_status_name(r->status), r->priority, r->attempts, when);
-    if (task == NULL)
-        puts("(out of memory)");
+    if (task == NULL) puts("(out of memory)");
     else if (term_char_count(task) > max_chars)
         printf("%.*s...\n", (int)term_prefix_len(task, max_chars - 3), task);
-    else
-        printf("%s\n", task);
+    else printf("%s\n", task);
     free(task);
     free(cmd);
 }
 
-void print_stats_text(const char *queue, const sitq_stats *st)
-{
+void print_stats_text(const char *queue, const sitq_stats *st) {
     char *safe = term_escape_str(queue, 0);
     printf("queue: %s\n", safe != NULL ? safe : "(out of memory)");
     free(safe);
@@ -286,11 +253,9 @@ void print_stats_text(const char *queue, const sitq_stats *st)
     printf("%-10s %" PRId64 "\n", "total", st->total);
 }
 
-json_t *stats_to_json(const char *queue, const sitq_stats *st)
-{
+json_t *stats_to_json(const char *queue, const sitq_stats *st) {
     json_t *o = json_object();
-    if (o == NULL)
-        return NULL;
+    if (o == NULL) return NULL;
     int bad = put(o, "queue", json_string(queue));
     for (int s = 0; s < SITQ_STATUS_COUNT; s++)
         bad |= put(o, sitq_status_name(s), json_integer(st->count[s]));
@@ -302,22 +267,18 @@ json_t *stats_to_json(const char *queue, const sitq_stats *st)
     return o;
 }
 
-int print_json(json_t *j)
-{
-    if (j == NULL)
-        return -1;
+int print_json(json_t *j) {
+    if (j == NULL) return -1;
     /* ASCII only: stored text may hold C1 controls, which jansson would
      * print raw; as \uXXXX they reach no terminal and parse the same. */
     int rc = json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
     json_decref(j);
-    if (rc != 0)
-        return -1;
+    if (rc != 0) return -1;
     putchar('\n');
     return fflush(stdout) == 0 ? 0 : -1;
 }
 
-int print_json_checked(const char *cmd, json_t *j)
-{
+int print_json_checked(const char *cmd, json_t *j) {
     if (print_json(j) != 0) {
         cli_errorf(cmd, "cannot write JSON output");
         return CLI_EXIT_FAILURE;

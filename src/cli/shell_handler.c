@@ -41,19 +41,18 @@ typedef struct tail_buf {
 /** State of one running command. */
 typedef struct run_state {
     pid_t pid;
-    int fd_out, fd_err;   /**< read ends; -1 once at EOF */
-    int exited;           /**< the leader exited (not yet reaped) */
-    int exit_code;        /**< CLD_EXITED status, or -1 */
-    int exit_signal;      /**< killing signal, or 0 */
+    int fd_out, fd_err; /**< read ends; -1 once at EOF */
+    int exited;         /**< the leader exited (not yet reaped) */
+    int exit_code;      /**< CLD_EXITED status, or -1 */
+    int exit_signal;    /**< killing signal, or 0 */
     enum kill_reason reason;
-    double term_at;       /**< when the group got SIGTERM, 0 = not yet */
-    double kill_at;       /**< when the group got SIGKILL, 0 = not yet */
+    double term_at; /**< when the group got SIGTERM, 0 = not yet */
+    double kill_at; /**< when the group got SIGKILL, 0 = not yet */
     head_buf out;
     tail_buf err;
 } run_state;
 
-void shell_handler_config_init(shell_handler_config *cfg)
-{
+void shell_handler_config_init(shell_handler_config *cfg) {
     memset(cfg, 0, sizeof *cfg);
     cfg->max_stdout = 64 * 1024;
     cfg->max_stderr = 4 * 1024;
@@ -62,16 +61,14 @@ void shell_handler_config_init(shell_handler_config *cfg)
 }
 
 /** Monotonic clock in seconds. */
-static double mono_s(void)
-{
+static double mono_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /** Append to a head buffer: keep what fits, count the rest. */
-static void head_append(head_buf *b, const char *p, size_t n)
-{
+static void head_append(head_buf *b, const char *p, size_t n) {
     size_t room = b->cap - b->len;
     size_t k = n < room ? n : room;
     if (k > 0 && b->data != NULL) {
@@ -82,10 +79,8 @@ static void head_append(head_buf *b, const char *p, size_t n)
 }
 
 /** Append to a tail buffer, dropping the oldest bytes beyond cap. */
-static void tail_append(tail_buf *b, const char *p, size_t n)
-{
-    if (b->data == NULL || b->cap == 0)
-        return;
+static void tail_append(tail_buf *b, const char *p, size_t n) {
+    if (b->data == NULL || b->cap == 0) return;
     if (n >= b->cap) {
         memcpy(b->data, p + (n - b->cap), b->cap);
         b->len = b->cap;
@@ -104,18 +99,13 @@ static void tail_append(tail_buf *b, const char *p, size_t n)
  * The tail buffer as a new NUL-terminated string (NUL bytes replaced by '?',
  * a cut UTF-8 sequence at the start skipped), or NULL when empty.
  */
-static char *tail_string(const tail_buf *b)
-{
+static char *tail_string(const tail_buf *b) {
     size_t start = 0;
-    while (start < b->len && start < 3 && ((unsigned char)b->data[start] & 0xC0) == 0x80)
-        start++;
-    if (b->len - start == 0)
-        return NULL;
+    while (start < b->len && start < 3 && ((unsigned char)b->data[start] & 0xC0) == 0x80) start++;
+    if (b->len - start == 0) return NULL;
     char *s = malloc(b->len - start + 1);
-    if (s == NULL)
-        return NULL;
-    for (size_t i = start; i < b->len; i++)
-        s[i - start] = b->data[i] == '\0' ? '?' : b->data[i];
+    if (s == NULL) return NULL;
+    for (size_t i = start; i < b->len; i++) s[i - start] = b->data[i] == '\0' ? '?' : b->data[i];
     s[b->len - start] = '\0';
     return s;
 }
@@ -125,8 +115,7 @@ static char *tail_string(const tail_buf *b)
  * the worker command once committed (a lost lease drops them), not here.
  */
 static void log_line(const shell_handler_config *cfg, sitq_task_ctx *ctx, const char *what,
-                     const char *detail)
-{
+                     const char *detail) {
     cli_logf(cfg->log, "task %" PRId64 " attempt %" PRId32 ": %s%s%s",
              (int64_t)sitq_ctx_task_id(ctx), sitq_ctx_attempt(ctx), what,
              detail != NULL ? ": " : "", detail != NULL ? detail : "");
@@ -137,11 +126,9 @@ static void log_line(const shell_handler_config *cfg, sitq_task_ctx *ctx, const 
  * environment envp (NULL: the worker's).
  * Returns 0 with st->pid and the read ends set, or an errno value.
  */
-static int spawn_command(char **argv, char *const *envp, run_state *st)
-{
+static int spawn_command(char **argv, char *const *envp, run_state *st) {
     int out[2] = {-1, -1}, err[2] = {-1, -1};
-    if (pipe2(out, O_CLOEXEC) != 0)
-        return errno;
+    if (pipe2(out, O_CLOEXEC) != 0) return errno;
     if (pipe2(err, O_CLOEXEC) != 0) {
         int e = errno;
         close(out[0]);
@@ -151,33 +138,24 @@ static int spawn_command(char **argv, char *const *envp, run_state *st)
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
     int rc = posix_spawn_file_actions_init(&fa);
-    if (rc == 0 && (rc = posix_spawnattr_init(&attr)) != 0)
-        posix_spawn_file_actions_destroy(&fa);
+    if (rc == 0 && (rc = posix_spawnattr_init(&attr)) != 0) posix_spawn_file_actions_destroy(&fa);
     if (rc == 0) {
         sigset_t none, dfl;
         sigemptyset(&none);
         sigemptyset(&dfl);
         static const int sigs[] = {SIGTERM, SIGINT,  SIGHUP,  SIGQUIT, SIGPIPE,
                                    SIGUSR1, SIGUSR2, SIGALRM, SIGCHLD, SIGXFSZ};
-        for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-            sigaddset(&dfl, sigs[i]);
-        if (rc == 0)
-            rc = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-        if (rc == 0)
-            rc = posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-        if (rc == 0)
-            rc = posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+        for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) sigaddset(&dfl, sigs[i]);
+        if (rc == 0) rc = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+        if (rc == 0) rc = posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+        if (rc == 0) rc = posix_spawn_file_actions_adddup2(&fa, err[1], 2);
         if (rc == 0)
             rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
                                                      POSIX_SPAWN_SETSIGDEF);
-        if (rc == 0)
-            rc = posix_spawnattr_setpgroup(&attr, 0);
-        if (rc == 0)
-            rc = posix_spawnattr_setsigmask(&attr, &none);
-        if (rc == 0)
-            rc = posix_spawnattr_setsigdefault(&attr, &dfl);
-        if (rc == 0)
-            rc = posix_spawnp(&st->pid, argv[0], &fa, &attr, argv, envp ? envp : environ);
+        if (rc == 0) rc = posix_spawnattr_setpgroup(&attr, 0);
+        if (rc == 0) rc = posix_spawnattr_setsigmask(&attr, &none);
+        if (rc == 0) rc = posix_spawnattr_setsigdefault(&attr, &dfl);
+        if (rc == 0) rc = posix_spawnp(&st->pid, argv[0], &fa, &attr, argv, envp ? envp : environ);
         posix_spawnattr_destroy(&attr);
         posix_spawn_file_actions_destroy(&fa);
     }
@@ -194,10 +172,8 @@ static int spawn_command(char **argv, char *const *envp, run_state *st)
 }
 
 /** Note the leader's exit without reaping it (the zombie keeps the pgid reserved). */
-static void check_exit(run_state *st)
-{
-    if (st->exited)
-        return;
+static void check_exit(run_state *st) {
+    if (st->exited) return;
     siginfo_t si;
     memset(&si, 0, sizeof si);
     if (waitid(P_PID, (id_t)st->pid, &si, WEXITED | WNOHANG | WNOWAIT) != 0 || si.si_pid == 0)
@@ -212,15 +188,12 @@ static void check_exit(run_state *st)
 }
 
 /** Read what is available from *fd into the right buffer; close it at EOF or error. */
-static void drain_fd(run_state *st, int *fd, int is_err)
-{
+static void drain_fd(run_state *st, int *fd, int is_err) {
     char chunk[16384];
     ssize_t n = read(*fd, chunk, sizeof chunk);
     if (n > 0) {
-        if (is_err)
-            tail_append(&st->err, chunk, (size_t)n);
-        else
-            head_append(&st->out, chunk, (size_t)n);
+        if (is_err) tail_append(&st->err, chunk, (size_t)n);
+        else head_append(&st->out, chunk, (size_t)n);
     } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
         close(*fd);
         *fd = -1;
@@ -228,8 +201,7 @@ static void drain_fd(run_state *st, int *fd, int is_err)
 }
 
 /** Wait up to timeout_ms for output on the open pipes and read it. */
-static void pump_output(run_state *st, int timeout_ms)
-{
+static void pump_output(run_state *st, int timeout_ms) {
     struct pollfd pfd[2];
     int n = 0;
     int *fds[2];
@@ -244,8 +216,7 @@ static void pump_output(run_state *st, int timeout_ms)
         fds[n++] = &st->fd_err;
     }
     int rc = poll(n > 0 ? pfd : NULL, (nfds_t)n, timeout_ms);
-    if (rc <= 0)
-        return;
+    if (rc <= 0) return;
     for (int i = 0; i < n; i++)
         if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL))
             drain_fd(st, fds[i], fds[i] == &st->fd_err);
@@ -253,17 +224,13 @@ static void pump_output(run_state *st, int timeout_ms)
 
 /** Decide whether to start killing the command, and escalate to SIGKILL. */
 static void supervise(run_state *st, sitq_task_ctx *ctx, const shell_handler_config *cfg,
-                      double start, double timeout_s, double now)
-{
+                      double start, double timeout_s, double now) {
     if (!st->exited && st->reason == KILL_NONE) {
         double elapsed = now - start;
-        if (cfg->abort_now != NULL && atomic_load(cfg->abort_now))
-            st->reason = KILL_ABORT;
-        else if (timeout_s > 0 && elapsed >= timeout_s)
-            st->reason = KILL_TIMEOUT;
+        if (cfg->abort_now != NULL && atomic_load(cfg->abort_now)) st->reason = KILL_ABORT;
+        else if (timeout_s > 0 && elapsed >= timeout_s) st->reason = KILL_TIMEOUT;
         else if (sitq_ctx_cancelled(ctx))
-            st->reason = (timeout_s > 0 && elapsed >= timeout_s - 0.5) ? KILL_TIMEOUT
-                                                                        : KILL_CANCEL;
+            st->reason = (timeout_s > 0 && elapsed >= timeout_s - 0.5) ? KILL_TIMEOUT : KILL_CANCEL;
         if (st->reason != KILL_NONE) {
             kill(-st->pid, SIGTERM);
             st->term_at = now;
@@ -281,26 +248,18 @@ static void supervise(run_state *st, sitq_task_ctx *ctx, const shell_handler_con
 }
 
 /** Build the failure message of a finished command into buf. */
-static void failure_message(const run_state *st, char *buf, size_t n)
-{
+static void failure_message(const run_state *st, char *buf, size_t n) {
     switch (st->reason) {
     case KILL_TIMEOUT:
         /* The worker puts "timed out after S s (attempt N): " before this. */
         snprintf(buf, n, "the command's process group was killed");
         return;
-    case KILL_CANCEL:
-        snprintf(buf, n, "cancelled: process group killed");
-        return;
-    case KILL_ABORT:
-        snprintf(buf, n, "worker shutting down: process group killed");
-        return;
-    case KILL_NONE:
-        break;
+    case KILL_CANCEL: snprintf(buf, n, "cancelled: process group killed"); return;
+    case KILL_ABORT: snprintf(buf, n, "worker shutting down: process group killed"); return;
+    case KILL_NONE: break;
     }
-    if (st->exit_code >= 0)
-        snprintf(buf, n, "exit status %d", st->exit_code);
-    else
-    {
+    if (st->exit_code >= 0) snprintf(buf, n, "exit status %d", st->exit_code);
+    else {
         const char *name = sigabbrev_np(st->exit_signal);
         snprintf(buf, n, "killed by signal %d (SIG%s)", st->exit_signal, name ? name : "?");
     }
@@ -308,35 +267,27 @@ static void failure_message(const run_state *st, char *buf, size_t n)
 
 /** Supervise a spawned command until it and its output are done, then reap it. */
 static void run_until_done(run_state *st, sitq_task_ctx *ctx, const shell_handler_config *cfg,
-                           double timeout_s)
-{
+                           double timeout_s) {
     double start = mono_s();
     int poll_ms = (int)(cfg->poll_interval_s * 1000.0);
-    if (poll_ms < 1)
-        poll_ms = 1;
+    if (poll_ms < 1) poll_ms = 1;
     for (;;) {
         check_exit(st);
         double now = mono_s();
         supervise(st, ctx, cfg, start, timeout_s, now);
-        if (st->exited && st->fd_out < 0 && st->fd_err < 0)
-            break;
+        if (st->exited && st->fd_out < 0 && st->fd_err < 0) break;
         /* Someone escaped the group and holds a pipe: stop reading. */
-        if (st->exited && st->kill_at > 0 && now >= st->kill_at + 1.0)
-            break;
+        if (st->exited && st->kill_at > 0 && now >= st->kill_at + 1.0) break;
         pump_output(st, poll_ms);
     }
     kill(-st->pid, SIGKILL); /* anything left in the group that closed its pipes */
-    if (st->fd_out >= 0)
-        close(st->fd_out);
-    if (st->fd_err >= 0)
-        close(st->fd_err);
+    if (st->fd_out >= 0) close(st->fd_out);
+    if (st->fd_err >= 0) close(st->fd_err);
     st->fd_out = st->fd_err = -1;
-    while (waitpid(st->pid, NULL, 0) < 0 && errno == EINTR) {
-    }
+    while (waitpid(st->pid, NULL, 0) < 0 && errno == EINTR) {}
 }
 
-int shell_handler(sitq_task_ctx *ctx, const void *payload, size_t payload_len, void *user_data)
-{
+int shell_handler(sitq_task_ctx *ctx, const void *payload, size_t payload_len, void *user_data) {
     shell_handler_config defaults;
     const shell_handler_config *cfg = user_data;
     if (cfg == NULL) {
@@ -347,9 +298,8 @@ int shell_handler(sitq_task_ctx *ctx, const void *payload, size_t payload_len, v
     int argc = 0;
     int drc = shell_payload_decode(payload, payload_len, &argv, &argc);
     if (drc != 0) {
-        const char *why = drc == -2
-                              ? "out of memory"
-                              : "invalid shell payload: expected NUL-terminated argv strings";
+        const char *why = drc == -2 ? "out of memory"
+                                    : "invalid shell payload: expected NUL-terminated argv strings";
         sitq_ctx_set_error(ctx, why, NULL);
         return 1;
     }

@@ -26,13 +26,13 @@
 
 /** Configuration of shell_handler, passed as its user_data (NULL = defaults). */
 typedef struct shell_handler_config {
-    size_t max_stdout;         /**< bytes of stdout kept as the result; default 64 KiB */
-    size_t max_stderr;         /**< bytes of stderr kept as traceback; default 4 KiB */
-    double kill_grace_s;       /**< SIGTERM to SIGKILL delay, seconds; default 5 */
-    double poll_interval_s;    /**< cancel-flag check period, seconds; default 0.05 */
+    size_t max_stdout;           /**< bytes of stdout kept as the result; default 64 KiB */
+    size_t max_stderr;           /**< bytes of stderr kept as traceback; default 4 KiB */
+    double kill_grace_s;         /**< SIGTERM to SIGKILL delay, seconds; default 5 */
+    double poll_interval_s;      /**< cancel-flag check period, seconds; default 0.05 */
     const atomic_int *abort_now; /**< optional: non-zero kills running commands at once */
-    FILE *log;                 /**< optional: one line per task start and end */
-    char *const *envp;         /**< optional: the commands' environment, NULL-terminated
+    FILE *log;                   /**< optional: one line per task start and end */
+    char *const *envp;           /**< optional: the commands' environment, NULL-terminated
                                     and alive while the handler runs; NULL: the
                                     worker's own. The command is found through the
                                     worker's PATH */

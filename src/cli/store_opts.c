@@ -7,22 +7,23 @@
 #include "diag.h"
 
 /** Parse an octal permission value 0..0777 ("0640", "640"). Returns 0 or -1. */
-static int parse_mode(const char *cmd, const char *text, int *out)
-{
+static int parse_mode(const char *cmd, const char *text, int *out) {
     int v = 0;
     int n = 0;
     for (const char *p = text; *p; p++, n++) {
         if (*p < '0' || *p > '7' || n >= 4) {
-            cli_errorf(cmd, "invalid value '%s' for --mode: expected octal permission bits "
-                            "such as 0600 or 0640 (at most 0777)",
+            cli_errorf(cmd,
+                       "invalid value '%s' for --mode: expected octal permission bits "
+                       "such as 0600 or 0640 (at most 0777)",
                        text);
             return -1;
         }
         v = v * 8 + (*p - '0');
     }
     if (n == 0 || v > 0777) {
-        cli_errorf(cmd, "invalid value '%s' for --mode: expected octal permission bits "
-                        "such as 0600 or 0640 (at most 0777)",
+        cli_errorf(cmd,
+                   "invalid value '%s' for --mode: expected octal permission bits "
+                   "such as 0600 or 0640 (at most 0777)",
                    text);
         return -1;
     }
@@ -30,21 +31,15 @@ static int parse_mode(const char *cmd, const char *text, int *out)
     return 0;
 }
 
-int store_opt_parse(const char *cmd, int c, const char *arg, sitq_sqlite_options *o)
-{
+int store_opt_parse(const char *cmd, int c, const char *arg, sitq_sqlite_options *o) {
     double s = 0;
     switch (c) {
-    case STORE_OPT_ALLOW_FOREIGN:
-        o->allow_foreign = 1;
-        return 1;
-    case STORE_OPT_MODE:
-        return parse_mode(cmd, arg, &o->file_mode) == 0 ? 1 : -1;
+    case STORE_OPT_ALLOW_FOREIGN: o->allow_foreign = 1; return 1;
+    case STORE_OPT_MODE: return parse_mode(cmd, arg, &o->file_mode) == 0 ? 1 : -1;
     case STORE_OPT_BUSY_TIMEOUT:
-        if (arg_parse_double(cmd, "--busy-timeout", arg, 0.0, 2147483.0, &s) != 0)
-            return -1;
+        if (arg_parse_double(cmd, "--busy-timeout", arg, 0.0, 2147483.0, &s) != 0) return -1;
         o->busy_timeout_ms = (int)(s * 1000.0 + 0.5);
         return 1;
-    default:
-        return 0;
+    default: return 0;
     }
 }

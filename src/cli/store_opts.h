@@ -8,26 +8,23 @@
 #include "sitq.h"
 
 /** getopt_long values of the storage options (outside the char range). */
-enum store_opt_id {
-    STORE_OPT_ALLOW_FOREIGN = 0x1001,
-    STORE_OPT_MODE,
-    STORE_OPT_BUSY_TIMEOUT
-};
+enum store_opt_id { STORE_OPT_ALLOW_FOREIGN = 0x1001, STORE_OPT_MODE, STORE_OPT_BUSY_TIMEOUT };
 
 /** The `struct option` entries of the storage options, for an option table. */
-#define STORE_OPTIONS                                                        \
-    {"allow-foreign", no_argument, NULL, STORE_OPT_ALLOW_FOREIGN},           \
-    {"mode", required_argument, NULL, STORE_OPT_MODE},                       \
-    {"busy-timeout", required_argument, NULL, STORE_OPT_BUSY_TIMEOUT}
+#define STORE_OPTIONS                                                                              \
+    {"allow-foreign", no_argument, NULL, STORE_OPT_ALLOW_FOREIGN},                                 \
+        {"mode", required_argument, NULL, STORE_OPT_MODE}, {                                       \
+        "busy-timeout", required_argument, NULL, STORE_OPT_BUSY_TIMEOUT                            \
+    }
 
 /** Usage lines of the storage options. */
-#define STORE_USAGE                                                                        \
-    "      --mode OCTAL        permissions of a database file this command creates\n"      \
-    "                          (default 0600: only its owner can read or write it;\n"      \
-    "                          0: follow the umask)\n"                                     \
-    "      --allow-foreign     add sitq's tables to a database that holds another\n"       \
-    "                          application's tables (refused by default)\n"                \
-    "      --busy-timeout S    wait up to S seconds for a lock another process holds\n"    \
+#define STORE_USAGE                                                                                \
+    "      --mode OCTAL        permissions of a database file this command creates\n"              \
+    "                          (default 0600: only its owner can read or write it;\n"              \
+    "                          0: follow the umask)\n"                                             \
+    "      --allow-foreign     add sitq's tables to a database that holds another\n"               \
+    "                          application's tables (refused by default)\n"                        \
+    "      --busy-timeout S    wait up to S seconds for a lock another process holds\n"            \
     "                          (default 30)\n"
 
 /**

@@ -12,8 +12,7 @@
  * Length of the valid UTF-8 sequence of two or more bytes at p (n bytes
  * available) and its code point in *cp, or 0 when p does not start one.
  */
-static size_t utf8_sequence(const unsigned char *p, size_t n, uint32_t *cp)
-{
+static size_t utf8_sequence(const unsigned char *p, size_t n, uint32_t *cp) {
     size_t len;
     uint32_t v, min;
     if (p[0] >= 0xC2 && p[0] <= 0xDF) {
@@ -31,39 +30,30 @@ static size_t utf8_sequence(const unsigned char *p, size_t n, uint32_t *cp)
     } else {
         return 0;
     }
-    if (n < len)
-        return 0;
+    if (n < len) return 0;
     for (size_t i = 1; i < len; i++) {
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
+        if ((p[i] & 0xC0) != 0x80) return 0;
         v = (v << 6) | (p[i] & 0x3Fu);
     }
-    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF))
-        return 0;
+    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0;
     *cp = v;
     return len;
 }
 
-char *term_escape(const char *s, size_t len, unsigned flags)
-{
-    if (len > (SIZE_MAX - 1) / 4)
-        return NULL;
+char *term_escape(const char *s, size_t len, unsigned flags) {
+    if (len > (SIZE_MAX - 1) / 4) return NULL;
     /* Worst case: every byte becomes "\xNN" (a C1 pair becomes 6 bytes). */
     char *out = malloc(len * 4 + 1);
-    if (out == NULL)
-        return NULL;
+    if (out == NULL) return NULL;
     const unsigned char *p = (const unsigned char *)s;
     size_t o = 0;
     for (size_t i = 0; i < len;) {
         unsigned char c = p[i];
         if (c < 0x80) {
             int keep = c >= 0x20 && c != 0x7F;
-            if ((flags & TERM_KEEP_LAYOUT) && (c == '\n' || c == '\t'))
-                keep = 1;
-            if (keep)
-                out[o++] = (char)c;
-            else
-                o += (size_t)sprintf(out + o, "\\x%02x", c);
+            if ((flags & TERM_KEEP_LAYOUT) && (c == '\n' || c == '\t')) keep = 1;
+            if (keep) out[o++] = (char)c;
+            else o += (size_t)sprintf(out + o, "\\x%02x", c);
             i++;
             continue;
         }
@@ -85,18 +75,15 @@ char *term_escape(const char *s, size_t len, unsigned flags)
     return out;
 }
 
-char *term_escape_str(const char *s, unsigned flags)
-{
+char *term_escape_str(const char *s, unsigned flags) {
     return s != NULL ? term_escape(s, strlen(s), flags) : NULL;
 }
 
-size_t term_prefix_len(const char *s, size_t max_chars)
-{
+size_t term_prefix_len(const char *s, size_t max_chars) {
     size_t i = 0, chars = 0;
     while (s[i] != '\0') {
         if (((unsigned char)s[i] & 0xC0) != 0x80) {
-            if (chars == max_chars)
-                break;
+            if (chars == max_chars) break;
             chars++;
         }
         i++;
@@ -104,11 +91,9 @@ size_t term_prefix_len(const char *s, size_t max_chars)
     return i;
 }
 
-size_t term_char_count(const char *s)
-{
+size_t term_char_count(const char *s) {
     size_t chars = 0;
     for (; *s != '\0'; s++)
-        if (((unsigned char)*s & 0xC0) != 0x80)
-            chars++;
+        if (((unsigned char)*s & 0xC0) != 0x80) chars++;
     return chars;
 }

@@ -36,8 +36,7 @@ const char WORKER_USAGE[] =
     "      --env NAME=VALUE    set NAME for commands (repeatable); --env NAME passes\n"
     "                          the worker's own value of NAME\n"
     "      --env-file FILE     set the NAME=VALUE lines of FILE for commands ('#'\n"
-    "                          comments; values taken literally)\n"
-    STORE_USAGE
+    "                          comments; values taken literally)\n" STORE_USAGE
     "  -h, --help              show this help\n"
     "\n"
     "Anyone who can write DB runs any command as this worker's user: see\n"
@@ -52,8 +51,7 @@ const char WORKER_USAGE[] =
  * --kill-grace the parser takes is one the worker takes. */
 #define KILL_GRACE_MAX_S (SITQ_TIMEOUT_GRACE_MAX_S - TIMEOUT_GRACE_MARGIN_S)
 
-int worker_args_parse(int argc, char **argv, worker_args *a)
-{
+int worker_args_parse(int argc, char **argv, worker_args *a) {
     const char *cmd = argv[0];
     memset(a, 0, sizeof *a);
     a->queue = SITQ_DEFAULT_QUEUE;
@@ -84,19 +82,16 @@ int worker_args_parse(int argc, char **argv, worker_args *a)
     int c;
     while ((c = getopt_long(argc, argv, ":q:c:h", opts, NULL)) != -1) {
         int st = store_opt_parse(cmd, c, optarg, &a->store);
-        if (st < 0)
-            return CLI_EXIT_USAGE;
-        if (st > 0)
-            continue;
+        if (st < 0) return CLI_EXIT_USAGE;
+        if (st > 0) continue;
         switch (c) {
-        case 'h':
-            return print_usage(WORKER_USAGE);
+        case 'h': return print_usage(WORKER_USAGE);
         case 'q':
-            if (arg_parse_queue(cmd, optarg, &a->queue) != 0)
-                return CLI_EXIT_USAGE;
+            if (arg_parse_queue(cmd, optarg, &a->queue) != 0) return CLI_EXIT_USAGE;
             break;
         case 'c':
-            if (arg_parse_int(cmd, "--concurrency", optarg, 1, SITQ_CONCURRENCY_MAX, &a->wopts.concurrency) != 0)
+            if (arg_parse_int(cmd, "--concurrency", optarg, 1, SITQ_CONCURRENCY_MAX,
+                              &a->wopts.concurrency) != 0)
                 return CLI_EXIT_USAGE;
             break;
         case 'l':
@@ -127,27 +122,18 @@ int worker_args_parse(int argc, char **argv, worker_args *a)
                                  &a->kill_grace_s) != 0)
                 return CLI_EXIT_USAGE;
             break;
-        case 'Q':
-            a->quiet = 1;
-            break;
-        case 'C':
-            worker_env_clear(&a->env);
-            break;
+        case 'Q': a->quiet = 1; break;
+        case 'C': worker_env_clear(&a->env); break;
         case 'e':
-            if (worker_env_add(&a->env, cmd, optarg) != 0)
-                return CLI_EXIT_USAGE;
+            if (worker_env_add(&a->env, cmd, optarg) != 0) return CLI_EXIT_USAGE;
             break;
         case 'F':
-            if (worker_env_add_file(&a->env, cmd, optarg) != 0)
-                return CLI_EXIT_USAGE;
+            if (worker_env_add_file(&a->env, cmd, optarg) != 0) return CLI_EXIT_USAGE;
             break;
-        default:
-            arg_report_getopt(cmd, c, argv);
-            return CLI_EXIT_USAGE;
+        default: arg_report_getopt(cmd, c, argv); return CLI_EXIT_USAGE;
         }
     }
-    if (arg_check_positionals(cmd, argc, argv, 1, 1, "DB") != 0)
-        return CLI_EXIT_USAGE;
+    if (arg_check_positionals(cmd, argc, argv, 1, 1, "DB") != 0) return CLI_EXIT_USAGE;
     a->db = argv[optind];
     /* Claim no more than we may run under --max-tasks; else as many again. */
     a->wopts.prefetch = a->max_tasks > 0 ? 0 : a->wopts.concurrency;
@@ -156,4 +142,3 @@ int worker_args_parse(int argc, char **argv, worker_args *a)
     a->wopts.timeout_grace_s = a->kill_grace_s + TIMEOUT_GRACE_MARGIN_S;
     return -1;
 }
-

@@ -13,46 +13,37 @@
 
 extern char **environ;
 
-void worker_env_init(worker_env *e)
-{
-    memset(e, 0, sizeof *e);
-}
+void worker_env_init(worker_env *e) { memset(e, 0, sizeof *e); }
 
-void worker_env_clear(worker_env *e)
-{
+void worker_env_clear(worker_env *e) {
     e->used = 1;
     e->clear = 1;
 }
 
 /** Length of the variable name at the start of s (up to '=' or the end), or 0 when invalid. */
-static size_t name_len(const char *s)
-{
+static size_t name_len(const char *s) {
     size_t n = 0;
     for (; s[n] && s[n] != '='; n++) {
         char c = s[n];
         int ok = c == '_' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
                  (n > 0 && c >= '0' && c <= '9');
-        if (!ok)
-            return 0;
+        if (!ok) return 0;
     }
     return n;
 }
 
 /** Append a copy of "NAME=VALUE" (name n bytes, value v). Returns 0 or -1 (no memory). */
-static int push(worker_env *e, const char *name, size_t n, const char *v)
-{
+static int push(worker_env *e, const char *name, size_t n, const char *v) {
     if (e->n == e->cap) {
         size_t cap = e->cap ? e->cap * 2 : 8;
         char **p = realloc(e->vars, cap * sizeof *p);
-        if (!p)
-            return -1;
+        if (!p) return -1;
         e->vars = p;
         e->cap = cap;
     }
     size_t vl = strlen(v);
     char *s = malloc(n + vl + 2);
-    if (!s)
-        return -1;
+    if (!s) return -1;
     memcpy(s, name, n);
     s[n] = '=';
     memcpy(s + n + 1, v, vl + 1);
@@ -60,13 +51,13 @@ static int push(worker_env *e, const char *name, size_t n, const char *v)
     return 0;
 }
 
-int worker_env_add(worker_env *e, const char *cmd, const char *spec)
-{
+int worker_env_add(worker_env *e, const char *cmd, const char *spec) {
     e->used = 1;
     size_t n = name_len(spec);
     if (n == 0) {
-        cli_errorf(cmd, "invalid value '%s' for --env: expected NAME=VALUE or NAME, where "
-                        "NAME is letters, digits and '_', not starting with a digit",
+        cli_errorf(cmd,
+                   "invalid value '%s' for --env: expected NAME=VALUE or NAME, where "
+                   "NAME is letters, digits and '_', not starting with a digit",
                    spec);
         return -1;
     }
@@ -82,8 +73,7 @@ int worker_env_add(worker_env *e, const char *cmd, const char *spec)
         memcpy(name, spec, n);
         name[n] = '\0';
         value = getenv(name);
-        if (value == NULL)
-            return 0; /* not set here: pass nothing */
+        if (value == NULL) return 0; /* not set here: pass nothing */
     }
     if (push(e, spec, n, value) != 0) {
         cli_errorf(cmd, "out of memory");
@@ -92,8 +82,7 @@ int worker_env_add(worker_env *e, const char *cmd, const char *spec)
     return 0;
 }
 
-int worker_env_add_file(worker_env *e, const char *cmd, const char *path)
-{
+int worker_env_add_file(worker_env *e, const char *cmd, const char *path) {
     e->used = 1;
     FILE *f = fopen(path, "r");
     if (f == NULL) {
@@ -106,10 +95,8 @@ int worker_env_add_file(worker_env *e, const char *cmd, const char *path)
     int lineno = 0, rc = 0;
     while (rc == 0 && (len = getline(&line, &cap, f)) >= 0) {
         lineno++;
-        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-            line[--len] = '\0';
-        if (len == 0 || line[0] == '#')
-            continue;
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
+        if (len == 0 || line[0] == '#') continue;
         if ((size_t)len != strlen(line)) {
             cli_errorf(cmd, "--env-file '%s', line %d: contains a NUL byte", path, lineno);
             rc = -1;
@@ -117,8 +104,9 @@ int worker_env_add_file(worker_env *e, const char *cmd, const char *path)
         }
         size_t n = name_len(line);
         if (n == 0 || line[n] != '=') {
-            cli_errorf(cmd, "--env-file '%s', line %d: expected NAME=VALUE, where NAME is "
-                            "letters, digits and '_', not starting with a digit",
+            cli_errorf(cmd,
+                       "--env-file '%s', line %d: expected NAME=VALUE, where NAME is "
+                       "letters, digits and '_', not starting with a digit",
                        path, lineno);
             rc = -1;
             break;
@@ -138,35 +126,27 @@ int worker_env_add_file(worker_env *e, const char *cmd, const char *path)
 }
 
 /** 1 when "NAME=..." strings a and b have the same name. */
-static int same_name(const char *a, const char *b)
-{
+static int same_name(const char *a, const char *b) {
     size_t n = strcspn(a, "=");
     return strncmp(a, b, n) == 0 && b[n] == '=';
 }
 
-int worker_env_build(worker_env *e, char ***out)
-{
+int worker_env_build(worker_env *e, char ***out) {
     *out = NULL;
-    if (!e->used)
-        return 0;
+    if (!e->used) return 0;
     size_t base = 0;
     if (!e->clear)
-        while (environ[base])
-            base++;
+        while (environ[base]) base++;
     char **envp = calloc(base + e->n + 1, sizeof *envp);
-    if (!envp)
-        return -1;
+    if (!envp) return -1;
     size_t m = 0;
-    for (size_t i = 0; i < base; i++)
-        envp[m++] = environ[i];
+    for (size_t i = 0; i < base; i++) envp[m++] = environ[i];
     /* Later settings replace earlier ones (and the inherited value). */
     for (size_t i = 0; i < e->n; i++) {
         size_t k = 0;
-        while (k < m && !same_name(envp[k], e->vars[i]))
-            k++;
+        while (k < m && !same_name(envp[k], e->vars[i])) k++;
         envp[k] = e->vars[i];
-        if (k == m)
-            m++;
+        if (k == m) m++;
     }
     envp[m] = NULL;
     free(e->envp);
@@ -175,10 +155,8 @@ int worker_env_build(worker_env *e, char ***out)
     return 0;
 }
 
-void worker_env_free(worker_env *e)
-{
-    for (size_t i = 0; i < e->n; i++)
-        free(e->vars[i]);
+void worker_env_free(worker_env *e) {
+    for (size_t i = 0; i < e->n; i++) free(e->vars[i]);
     free(e->vars);
     free(e->envp);
     memset(e, 0, sizeof *e);

@@ -16,11 +16,11 @@
 
 /** The settings gathered from the command line. */
 typedef struct worker_env {
-    int used;      /**< any environment option was given */
-    int clear;     /**< --env-clear */
-    char **vars;   /**< "NAME=VALUE" strings, malloc'd, in command-line order */
+    int used;    /**< any environment option was given */
+    int clear;   /**< --env-clear */
+    char **vars; /**< "NAME=VALUE" strings, malloc'd, in command-line order */
     size_t n, cap;
-    char **envp;   /**< built by worker_env_build; NULL-terminated */
+    char **envp; /**< built by worker_env_build; NULL-terminated */
 } worker_env;
 
 /** Initialise an empty set (commands inherit the worker's environment). */

@@ -33,8 +33,7 @@ int sitq_name_ok(const char *s);
 
 /* Validate task options (NULL is fine); `what` prefixes the message, e.g.
  * "task 3: ". Returns SITQ_OK or SITQ_EINVAL. */
-sitq_code sitq_task_options_check(const sitq_task_options *opts, const char *what,
-                                  sitq_error *err);
+sitq_code sitq_task_options_check(const sitq_task_options *opts, const char *what, sitq_error *err);
 
 /* Sleep for us microseconds (interrupted sleeps are resumed). */
 void sitq_sleep_us(int64_t us);

@@ -54,8 +54,9 @@ static sitq_code check_spec(const sitq_task_spec *s, size_t i, size_t n, sitq_er
     sitq_code rc = sitq_task_options_check(s->options, what, err);
     if (rc) return rc;
     if (s->n_depends_on_index > 0 && !s->depends_on_index)
-        return sitq_fail(err, SITQ_EINVAL, "%sdepends_on_index is NULL but n_depends_on_index is %zu",
-                         what, s->n_depends_on_index);
+        return sitq_fail(err, SITQ_EINVAL,
+                         "%sdepends_on_index is NULL but n_depends_on_index is %zu", what,
+                         s->n_depends_on_index);
     for (size_t k = 0; k < s->n_depends_on_index; k++)
         if (s->depends_on_index[k] >= i)
             return sitq_fail(err, SITQ_EDEPENDENCY,
@@ -80,19 +81,18 @@ sitq_code sitq_enqueue_batch(sitq_queue *q, const sitq_task_spec *specs, size_t 
     return rc;
 }
 
-sitq_code sitq_enqueue(sitq_queue *q, const char *function, const void *payload,
-                       size_t payload_len, const sitq_task_options *opts, sitq_task_id *out_id,
-                       sitq_error *err) {
+sitq_code sitq_enqueue(sitq_queue *q, const char *function, const void *payload, size_t payload_len,
+                       const sitq_task_options *opts, sitq_task_id *out_id, sitq_error *err) {
     if (!out_id) return sitq_fail(err, SITQ_EINVAL, "out_id must not be NULL");
     sitq_task_spec spec = {function, payload, payload_len, opts, NULL, 0};
     return sitq_enqueue_batch(q, &spec, 1, out_id, err);
 }
 
-#define CHECK_Q_ID()                                                                    \
-    do {                                                                                \
-        if (!q) return sitq_fail(err, SITQ_EINVAL, "queue must not be NULL");           \
-        if (id <= 0)                                                                    \
-            return sitq_fail(err, SITQ_ENOTFOUND, "task %lld does not exist", (long long)id); \
+#define CHECK_Q_ID()                                                                               \
+    do {                                                                                           \
+        if (!q) return sitq_fail(err, SITQ_EINVAL, "queue must not be NULL");                      \
+        if (id <= 0)                                                                               \
+            return sitq_fail(err, SITQ_ENOTFOUND, "task %lld does not exist", (long long)id);      \
     } while (0)
 
 sitq_code sitq_get_result(sitq_queue *q, sitq_task_id id, sitq_result **out, sitq_error *err) {
@@ -137,8 +137,8 @@ sitq_code sitq_wait(sitq_queue *q, sitq_task_id id, double timeout_s, sitq_resul
         int64_t now = sitq_mono_us();
         if (now >= deadline) {
             *out = r;
-            return sitq_fail(err, SITQ_ETIMEDOUT, "task %lld is still %s after %g s",
-                             (long long)id, sitq_status_name(r->status), timeout_s);
+            return sitq_fail(err, SITQ_ETIMEDOUT, "task %lld is still %s after %g s", (long long)id,
+                             sitq_status_name(r->status), timeout_s);
         }
         sitq_result_free(r);
         int64_t until = now + poll_us;
@@ -190,8 +190,8 @@ sitq_code sitq_list(sitq_queue *q, int status, size_t limit, size_t offset,
         return sitq_fail(err, SITQ_EINVAL, "limit must be 1..1000000, got %zu", limit);
     if (offset > (size_t)INT64_MAX)
         return sitq_fail(err, SITQ_EINVAL, "offset %zu is too large", offset);
-    return q->backend->ops->list(q->backend, q->name, status, limit, offset, out_items,
-                                 out_count, err);
+    return q->backend->ops->list(q->backend, q->name, status, limit, offset, out_items, out_count,
+                                 err);
 }
 
 sitq_code sitq_purge(sitq_queue *q, double older_than_s, int64_t *out_purged, sitq_error *err) {
@@ -201,8 +201,8 @@ sitq_code sitq_purge(sitq_queue *q, double older_than_s, int64_t *out_purged, si
         return sitq_fail(err, SITQ_EINVAL, "older_than_s must be >= 0 seconds, got %g",
                          older_than_s);
     int64_t n = 0;
-    sitq_code rc = q->backend->ops->purge(q->backend, q->name,
-                                          sitq_now_us() - sitq_seconds_to_us(older_than_s), &n, err);
+    sitq_code rc = q->backend->ops->purge(
+        q->backend, q->name, sitq_now_us() - sitq_seconds_to_us(older_than_s), &n, err);
     if (rc == SITQ_OK && out_purged) *out_purged = n;
     return rc;
 }

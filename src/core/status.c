@@ -3,8 +3,8 @@
 
 #include <strings.h>
 
-static const char *const names[SITQ_STATUS_COUNT] = {
-    "queued", "waiting", "scheduled", "running", "succeeded", "failed", "cancelled"};
+static const char *const names[SITQ_STATUS_COUNT] = {"queued",    "waiting", "scheduled", "running",
+                                                     "succeeded", "failed",  "cancelled"};
 
 const char *sitq_status_name(int status) {
     if (status < 0 || status >= SITQ_STATUS_COUNT) return "unknown";

@@ -33,8 +33,7 @@ int64_t sitq_seconds_to_us(double s) {
 void sitq_sleep_us(int64_t us) {
     if (us <= 0) return;
     struct timespec ts = {(time_t)(us / 1000000), (long)(us % 1000000) * 1000};
-    while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
-    }
+    while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {}
 }
 
 /* splitmix64 per thread, seeded from getrandom: no lock on the hot path. */

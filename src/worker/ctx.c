@@ -121,8 +121,8 @@ void sitq_ctx_run(sitq_task_ctx *ctx, sitq_completion *out) {
     sitq_error perr;
     if (sitq_ctx_load_payload(ctx, &perr) != SITQ_OK) {
         char msg[SITQ_ERROR_MESSAGE_SIZE + 64];
-        snprintf(msg, sizeof msg, "cannot read the payload of task %lld: %s",
-                 (long long)ctx->t.id, perr.message);
+        snprintf(msg, sizeof msg, "cannot read the payload of task %lld: %s", (long long)ctx->t.id,
+                 perr.message);
         sitq_ctx_fail_completion(ctx, msg, out);
         return;
     }

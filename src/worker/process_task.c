@@ -26,7 +26,7 @@ static void *supervise(void *arg) {
     while (!s->done) {
         int64_t until = next_hb;
         int timing = record_at && !atomic_load(&c->abandoned);
-        int64_t at = !timing ? INT64_MAX
+        int64_t at = !timing                   ? INT64_MAX
                      : atomic_load(&c->cancel) ? record_at
                                                : c->deadline_mono_us;
         if (at < until) until = at;
@@ -79,8 +79,9 @@ sitq_code sitq_worker_process_task(sitq_worker *w, sitq_task_id id, sitq_result 
     if (rc) return rc;
     const handler *h = sitq_registry_find(w, snap->function);
     if (!h) {
-        rc = sitq_fail(err, SITQ_ENOHANDLER, "worker %s has no handler for function '%s' of task %lld",
-                       w->id, snap->function, (long long)id);
+        rc = sitq_fail(err, SITQ_ENOHANDLER,
+                       "worker %s has no handler for function '%s' of task %lld", w->id,
+                       snap->function, (long long)id);
         if (out) *out = snap;
         else sitq_result_free(snap);
         return rc;

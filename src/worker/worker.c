@@ -24,10 +24,10 @@ static atomic_uint worker_counter;
  * the function). A task lost that way once has its start recorded before it
  * runs (start_first). */
 #define START_RECORD_DELAY_US 20000
-#define COMPLETION_GROUP_MAX 256
+#define COMPLETION_GROUP_MAX  256
 
 /* Adaptive prefetch: work buffered per handler thread, and the cap. */
-#define ADAPTIVE_WINDOW_US 5000.0
+#define ADAPTIVE_WINDOW_US    5000.0
 #define ADAPTIVE_PREFETCH_MAX 1024
 
 void sitq_worker_wake(sitq_worker *w) {
@@ -74,8 +74,8 @@ static int64_t cond_deadline_wait(pthread_cond_t *cv, pthread_mutex_t *mu, int64
     return pthread_cond_timedwait(cv, mu, &ts);
 }
 
-sitq_code sitq_worker_create(sitq_queue *queue, const sitq_worker_options *opts,
-                             sitq_worker **out, sitq_error *err) {
+sitq_code sitq_worker_create(sitq_queue *queue, const sitq_worker_options *opts, sitq_worker **out,
+                             sitq_error *err) {
     if (!out) return sitq_fail(err, SITQ_EINVAL, "out must not be NULL");
     *out = NULL;
     if (!queue) return sitq_fail(err, SITQ_EINVAL, "queue must not be NULL");
@@ -83,20 +83,24 @@ sitq_code sitq_worker_create(sitq_queue *queue, const sitq_worker_options *opts,
     if (opts) o = *opts;
     else sitq_worker_options_init(&o);
     if (o.concurrency < 1 || o.concurrency > 1024)
-        return sitq_fail(err, SITQ_EINVAL, "options.concurrency must be 1..1024, got %d", o.concurrency);
+        return sitq_fail(err, SITQ_EINVAL, "options.concurrency must be 1..1024, got %d",
+                         o.concurrency);
     if (o.prefetch < -1 || o.prefetch > 65536)
-        return sitq_fail(err, SITQ_EINVAL, "options.prefetch must be -1 (adaptive) or 0..65536, got %d", o.prefetch);
+        return sitq_fail(err, SITQ_EINVAL,
+                         "options.prefetch must be -1 (adaptive) or 0..65536, got %d", o.prefetch);
     if (!(o.poll_interval_s >= 0.0001 && o.poll_interval_s <= 3600))
-        return sitq_fail(err, SITQ_EINVAL, "options.poll_interval_s must be 0.0001..3600 seconds, got %g",
+        return sitq_fail(err, SITQ_EINVAL,
+                         "options.poll_interval_s must be 0.0001..3600 seconds, got %g",
                          o.poll_interval_s);
     if (!(o.lease_s >= 0.05 && o.lease_s <= 86400 * 7))
         return sitq_fail(err, SITQ_EINVAL, "options.lease_s must be 0.05..604800 seconds, got %g",
                          o.lease_s);
     if (o.heartbeat_interval_s == 0) o.heartbeat_interval_s = fmin(o.lease_s / 3, 1.0);
     if (!(o.heartbeat_interval_s > 0 && o.heartbeat_interval_s < o.lease_s))
-        return sitq_fail(err, SITQ_EINVAL,
-                         "options.heartbeat_interval_s must be > 0 and below lease_s (%g s), got %g",
-                         o.lease_s, o.heartbeat_interval_s);
+        return sitq_fail(
+            err, SITQ_EINVAL,
+            "options.heartbeat_interval_s must be > 0 and below lease_s (%g s), got %g", o.lease_s,
+            o.heartbeat_interval_s);
     if (!(o.timeout_grace_s == -1 || (o.timeout_grace_s >= 0 && o.timeout_grace_s <= 3600)))
         return sitq_fail(err, SITQ_EINVAL,
                          "options.timeout_grace_s must be -1 (default) or 0..3600 seconds, got %g",
@@ -288,7 +292,7 @@ static void *executor_main(void *arg) {
 
 typedef struct dispatch_state {
     sitq_claimed *claimed;
-    size_t capacity;          /* concurrency + largest prefetch */
+    size_t capacity; /* concurrency + largest prefetch */
     sitq_heartbeat *hb;
     size_t cap_hb;
     sitq_start *starts;
@@ -309,13 +313,13 @@ static int64_t check_timeouts(sitq_worker *w, int64_t now_mono) {
         if (!c->in_executor || atomic_load(&c->abandoned)) continue;
         if (!c->deadline_mono_us && !w->abandon_running) continue;
         int timed_out = c->deadline_mono_us && now_mono >= c->deadline_mono_us;
-        int64_t record_at = c->deadline_mono_us ? c->deadline_mono_us + sitq_ctx_grace_us(c) : INT64_MAX;
+        int64_t record_at =
+            c->deadline_mono_us ? c->deadline_mono_us + sitq_ctx_grace_us(c) : INT64_MAX;
         if (timed_out || w->abandon_running) atomic_store(&c->cancel, 1); /* ask it to stop */
         if (now_mono >= record_at || w->abandon_running) {
             /* It did not return within the grace: record the timeout now. */
             char msg[SITQ_NAME_MAX + 128];
-            if (timed_out)
-                sitq_ctx_timeout_message(c, msg, sizeof msg);
+            if (timed_out) sitq_ctx_timeout_message(c, msg, sizeof msg);
             else
                 snprintf(msg, sizeof msg,
                          "abandoned: still running when worker %s stopped (attempt %d)", w->id,
@@ -405,8 +409,7 @@ static void settle_starts(sitq_worker *w, dispatch_state *d, size_t n, int commi
         if (committed) {
             c->t.start_recorded = 1;
             if (c->t.start_first) pthread_cond_broadcast(&w->cv); /* begin_attempt waits */
-        }
-        else if (w->start_since_us == 0 || c->started_mono_us < w->start_since_us)
+        } else if (w->start_since_us == 0 || c->started_mono_us < w->start_since_us)
             w->start_since_us = c->started_mono_us;
     }
 }
@@ -496,22 +499,21 @@ static void *dispatcher_main(void *arg) {
         /* While handler threads still have claimed tasks queued, wait until
          * half the capacity is free so that each claim is a real batch. */
         size_t low_water = n_ready > 0 ? (cap_now + 1) / 2 : 1;
-        int want_claim = room >= low_water && room > 0 && now >= backoff_until &&
-                         (d.more_available || enq_gen != d.seen_enq_gen ||
-                          now - d.last_poll >= w->poll_us);
+        int want_claim =
+            room >= low_water && room > 0 && now >= backoff_until &&
+            (d.more_available || enq_gen != d.seen_enq_gen || now - d.last_poll >= w->poll_us);
         int reap_due = !stopping && now - d.last_reap >= reap_every;
         /* Completions are committed with the next write that happens anyway,
          * or when the oldest has waited COMPLETION_LINGER_US (group commit). */
         int64_t flush_at = w->n_done ? w->done_since_us + COMPLETION_LINGER_US : INT64_MAX;
-        int flush = w->n_done > 0 &&
-                    (now >= flush_at || w->n_done >= COMPLETION_GROUP_MAX || stopping ||
-                     want_claim || hb_due || reap_due || w->n_rel > 0);
+        int flush = w->n_done > 0 && (now >= flush_at || w->n_done >= COMPLETION_GROUP_MAX ||
+                                      stopping || want_claim || hb_due || reap_due || w->n_rel > 0);
         /* Starts old enough ride on the next write, or are written when the
          * oldest becomes old enough. */
-        int64_t start_at = w->start_since_us ? w->start_since_us + START_RECORD_DELAY_US : INT64_MAX;
-        int start_due = start_at != INT64_MAX &&
-                        (now >= start_at || flush || want_claim || hb_due || reap_due ||
-                         w->n_rel > 0 || stopping);
+        int64_t start_at =
+            w->start_since_us ? w->start_since_us + START_RECORD_DELAY_US : INT64_MAX;
+        int start_due = start_at != INT64_MAX && (now >= start_at || flush || want_claim ||
+                                                  hb_due || reap_due || w->n_rel > 0 || stopping);
         size_t n_starts = start_due ? collect_starts(w, &d, now) : 0;
         if (start_due)
             start_at = w->start_since_us ? w->start_since_us + START_RECORD_DELAY_US : INT64_MAX;
@@ -643,7 +645,8 @@ static void *dispatcher_main(void *arg) {
         if (start_at < until) until = start_at;
         if (backoff_until > now && backoff_until < until) until = backoff_until;
         pthread_mutex_lock(&b->notify_mu);
-        while (atomic_load(&w->events) == ev && b->enqueued_gen == enq_gen && sitq_mono_us() < until)
+        while (atomic_load(&w->events) == ev && b->enqueued_gen == enq_gen &&
+               sitq_mono_us() < until)
             sitq_backend_wait_until(b, until);
         pthread_mutex_unlock(&b->notify_mu);
     }

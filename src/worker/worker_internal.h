@@ -10,7 +10,7 @@
 #include <stdatomic.h>
 
 typedef struct handler {
-    char *name;  /* without the trailing '*' for prefixes */
+    char *name; /* without the trailing '*' for prefixes */
     size_t len;
     int prefix;
     sitq_handler_fn fn;
@@ -22,17 +22,17 @@ struct sitq_task_ctx {
     sitq_worker *w;
     sitq_claimed t;
     const handler *h;
-    atomic_int cancel;    /* cancel requested, timed out or lease lost */
-    atomic_int lost;      /* the lease is no longer ours */
-    atomic_int abandoned; /* a timeout was recorded: drop the handler's outcome */
-    int64_t deadline_mono_us; /* 0 = no timeout */
-    int in_executor;      /* counted in n_exec_running */
+    atomic_int cancel;          /* cancel requested, timed out or lease lost */
+    atomic_int lost;            /* the lease is no longer ours */
+    atomic_int abandoned;       /* a timeout was recorded: drop the handler's outcome */
+    int64_t deadline_mono_us;   /* 0 = no timeout */
+    int in_executor;            /* counted in n_exec_running */
     sitq_time_us started_at_us; /* wall clock at the start of the run; 0 = not started */
     int64_t started_mono_us;    /* the same, monotonic */
-    int start_marked;     /* the attempt has begun: its start may be recorded (under w->mu) */
-    int start_sent;       /* its start is in a cycle being committed (under w->mu) */
-    pthread_t thread;     /* the handler thread running it (in_executor) */
-    int detached;         /* under w->mu: a stop left its stuck thread behind */
+    int start_marked;           /* the attempt has begun: its start may be recorded (under w->mu) */
+    int start_sent;             /* its start is in a cycle being committed (under w->mu) */
+    pthread_t thread;           /* the handler thread running it (in_executor) */
+    int detached;               /* under w->mu: a stop left its stuck thread behind */
     void *value;
     size_t value_len;
     size_t result_too_big; /* bytes of a refused oversized result, or 0 */
@@ -63,27 +63,27 @@ struct sitq_worker {
     ctx_list ready;    /* claimed, not started */
     ctx_list running;  /* started (executors and process_task) */
     size_t n_exec_running;
-    sitq_completion *done;   /* completions waiting for the next commit */
+    sitq_completion *done; /* completions waiting for the next commit */
     size_t n_done, cap_done;
-    sitq_release *rel;       /* releases waiting for the next commit */
+    sitq_release *rel; /* releases waiting for the next commit */
     size_t n_rel, cap_rel;
     int started, stopping, dispatcher_done, n_exec_alive;
     pthread_t dispatcher;
     pthread_t *execs;
     int n_execs;
-    atomic_uint_fast64_t events; /* bumped on anything the dispatcher must see */
-    sitq_worker_stats stats;     /* under mu */
-    double avg_run_us;           /* moving average of handler time; under mu */
-    int64_t done_since_us;       /* monotonic time of the oldest pending completion */
-    int claim_wake_sent;         /* an executor already asked for a batch claim */
-    int n_stuck;                 /* handler threads still in a timed-out handler */
-    int64_t start_since_us;      /* monotonic time of the oldest start not yet sent to be
+    atomic_uint_fast64_t events;      /* bumped on anything the dispatcher must see */
+    sitq_worker_stats stats;          /* under mu */
+    double avg_run_us;                /* moving average of handler time; under mu */
+    int64_t done_since_us;            /* monotonic time of the oldest pending completion */
+    int claim_wake_sent;              /* an executor already asked for a batch claim */
+    int n_stuck;                      /* handler threads still in a timed-out handler */
+    int64_t start_since_us;           /* monotonic time of the oldest start not yet sent to be
                                     recorded, 0 = none (under mu) */
     sitq_completion_fn on_completion; /* set before start; see completion_hook.c */
     void *on_completion_data;
-    int abandon_running;         /* a bounded shutdown: record running tasks failed now */
-    int refs;                    /* under mu: the owner + handler threads left behind */
-    int n_ctx_writes;            /* under mu: handler heartbeats writing the database */
+    int abandon_running; /* a bounded shutdown: record running tasks failed now */
+    int refs;            /* under mu: the owner + handler threads left behind */
+    int n_ctx_writes;    /* under mu: handler heartbeats writing the database */
 };
 
 /* ctx.c */

@@ -36,34 +36,34 @@ typedef struct chaos_opts {
     int concurrency;
     double lease_s;
     uint64_t seed;
-    double deadline_s;      /* bound of every wait of the run */
-    double duration_s;      /* load phase of the wal scenario */
-    int producers;          /* wal scenario */
-    int trials;             /* batch scenario */
-    double payload_mib;     /* blob scenario; 0: near SITQ_BLOB_MAX */
-    double result_mib;      /* blob scenario */
-    double wal_bound_mib;   /* wal and blob scenarios: allowed WAL peak */
-    int load;               /* blob scenario: CPU-burning processes beside it */
-    int variants;           /* corrupt scenario: bit-flipped copies */
-    int sample;             /* corrupt scenario: runs per file, 0 = all */
-    double tmpfs_mib;       /* diskfull scenario */
-    int keep;               /* keep the temporary directory */
+    double deadline_s;    /* bound of every wait of the run */
+    double duration_s;    /* load phase of the wal scenario */
+    int producers;        /* wal scenario */
+    int trials;           /* batch scenario */
+    double payload_mib;   /* blob scenario; 0: near SITQ_BLOB_MAX */
+    double result_mib;    /* blob scenario */
+    double wal_bound_mib; /* wal and blob scenarios: allowed WAL peak */
+    int load;             /* blob scenario: CPU-burning processes beside it */
+    int variants;         /* corrupt scenario: bit-flipped copies */
+    int sample;           /* corrupt scenario: runs per file, 0 = all */
+    double tmpfs_mib;     /* diskfull scenario */
+    int keep;             /* keep the temporary directory */
 } chaos_opts;
 
 /* ---- figures ---- */
 
 /** What a scenario measured; printed as one line by chaos_print_figures. */
 typedef struct chaos_figures {
-    int64_t tasks;           /* tasks acknowledged by enqueue */
-    int64_t kills;           /* SIGKILLs sent */
-    int64_t lost;            /* acknowledged tasks missing, or succeeded without running */
-    int64_t run_twice;       /* tasks whose command ran to its end more than once */
+    int64_t tasks;             /* tasks acknowledged by enqueue */
+    int64_t kills;             /* SIGKILLs sent */
+    int64_t lost;              /* acknowledged tasks missing, or succeeded without running */
+    int64_t run_twice;         /* tasks whose command ran to its end more than once */
     int64_t twice_unexplained; /* ... where no run's worker was killed */
-    int64_t stuck;           /* tasks not finished by the deadline */
-    int64_t failed_unstarted;/* failed with fewer real starts than attempts allowed */
-    int64_t bad;             /* scenario-specific violations (see its line) */
-    int64_t wal_peak;        /* bytes; -1 when not sampled */
-    char extra[512];         /* scenario-specific figures */
+    int64_t stuck;             /* tasks not finished by the deadline */
+    int64_t failed_unstarted;  /* failed with fewer real starts than attempts allowed */
+    int64_t bad;               /* scenario-specific violations (see its line) */
+    int64_t wal_peak;          /* bytes; -1 when not sampled */
+    char extra[512];           /* scenario-specific figures */
 } chaos_figures;
 
 void chaos_figures_init(chaos_figures *f);
@@ -80,7 +80,9 @@ int64_t chaos_mono_ms(void);
 /** Sleep ms milliseconds (restarts on EINTR). Used for polling periods only. */
 void chaos_sleep_ms(int ms);
 /** Seeded generator (splitmix64); deterministic for a seed. */
-typedef struct chaos_rng { uint64_t s; } chaos_rng;
+typedef struct chaos_rng {
+    uint64_t s;
+} chaos_rng;
 void chaos_rng_seed(chaos_rng *r, uint64_t seed);
 uint64_t chaos_rng_next(chaos_rng *r);
 /** Uniform integer in [0, n) (n > 0). */
@@ -138,8 +140,7 @@ void chaos_procs_init(void);
 pid_t chaos_spawn(char *const argv[], const char *out_path, const char *err_path,
                   char *const env[]);
 /** Like chaos_spawn with stdout connected to a pipe; *out_fd receives its read end. */
-pid_t chaos_spawn_pipe(char *const argv[], int *out_fd, const char *err_path,
-                       char *const env[]);
+pid_t chaos_spawn_pipe(char *const argv[], int *out_fd, const char *err_path, char *const env[]);
 
 /** Reap every exited child without blocking (tracked and orphaned). */
 void chaos_reap(void);
@@ -176,7 +177,7 @@ const char *chaos_status_text(int status);
  * events. KEY is the task's index in the harness; PID the worker process.
  */
 typedef struct chaos_run {
-    char kind;   /* 'S' or 'E' */
+    char kind; /* 'S' or 'E' */
     int64_t key;
     int64_t pid;
 } chaos_run;
@@ -195,8 +196,8 @@ void chaos_runlog_free(chaos_runlog *l);
 typedef struct chaos_key_runs {
     int starts, ends;
     int starts_unkilled; /* starts under a worker that was never killed */
-    int64_t first_start;  /* index of the first S line, -1 none */
-    int64_t first_end;    /* index of the first E line, -1 none */
+    int64_t first_start; /* index of the first S line, -1 none */
+    int64_t first_end;   /* index of the first E line, -1 none */
 } chaos_key_runs;
 
 /**

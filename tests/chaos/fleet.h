@@ -7,18 +7,18 @@
 #include "chaos.h"
 
 #define FLEET_MAX_WORKERS 64
-#define FLEET_MAX_KILLS 4096
+#define FLEET_MAX_KILLS   4096
 
 typedef struct chaos_fleet {
     const chaos_opts *o;
-    int python;                 /* 1: python -m sitq worker; 0: sitq worker */
-    char dir[512];              /* worker logs go here */
+    int python;    /* 1: python -m sitq worker; 0: sitq worker */
+    char dir[512]; /* worker logs go here */
     char db[600];
     pid_t pids[FLEET_MAX_WORKERS];
     int logno[FLEET_MAX_WORKERS]; /* log file number of each worker */
     int n;
-    int started;                /* workers started so far (log file numbers) */
-    int revived;                /* restarts of workers that exited on their own */
+    int started; /* workers started so far (log file numbers) */
+    int revived; /* restarts of workers that exited on their own */
     pid_t killed[FLEET_MAX_KILLS];
     size_t n_killed;
 } chaos_fleet;
@@ -54,8 +54,7 @@ void chaos_fleet_sort_killed(chaos_fleet *f);
  * ("task ID attempt N: running"). ids must be sorted ascending; counts[i]
  * receives the number for ids[i].
  */
-void chaos_fleet_log_starts(const chaos_fleet *f, const sitq_task_id *ids, size_t n,
-                            int *counts);
+void chaos_fleet_log_starts(const chaos_fleet *f, const sitq_task_id *ids, size_t n, int *counts);
 /** Print the tail of every worker log on stderr (diagnostics). */
 void chaos_fleet_dump_logs(const chaos_fleet *f, int lines);
 

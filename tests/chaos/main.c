@@ -15,8 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static void usage(FILE *fp)
-{
+static void usage(FILE *fp) {
     fputs("usage: sitq_chaos SCENARIO [options]\n"
           "scenarios: shell python dag batch diskfull corrupt wal blob\n"
           "  --sitq PATH          the sitq command (shell, dag, corrupt, diskfull)\n"
@@ -47,19 +46,15 @@ static void usage(FILE *fp)
 }
 
 /* Absolute paths live for the whole run (kept in static storage). */
-static char *absolute(const char *p)
-{
+static char *absolute(const char *p) {
     static char paths[8][4096];
     static int used;
-    if (used == 8 || !realpath(p, paths[used]))
-        return (char *)p;
+    if (used == 8 || !realpath(p, paths[used])) return (char *)p;
     return paths[used++];
 }
 
-int main(int argc, char **argv)
-{
-    if (argc >= 3 && strcmp(argv[1], "--role") == 0)
-        return chaos_role(argv[2], argc - 3, argv + 3);
+int main(int argc, char **argv) {
+    if (argc >= 3 && strcmp(argv[1], "--role") == 0) return chaos_role(argv[2], argc - 3, argv + 3);
 
     chaos_opts o = {.python = "/usr/bin/python3",
                     .tasks = 1000,
@@ -78,20 +73,57 @@ int main(int argc, char **argv)
     const char *seed_env = getenv("SEED");
     o.seed = seed_env && *seed_env ? strtoull(seed_env, NULL, 0)
                                    : ((uint64_t)time(NULL) * 2654435761u) ^ (uint64_t)getpid();
-    enum { O_SITQ = 256, O_PYTHON, O_PYPATH, O_TASKSDIR, O_TASKS, O_KILLS, O_WORKERS, O_CONC,
-           O_LEASE, O_SEED, O_DEADLINE, O_DURATION, O_PRODUCERS, O_TRIALS, O_PAYLOAD, O_RESULT,
-           O_WALB, O_LOAD, O_VARIANTS, O_TMPFS, O_KEEP, O_HELP, O_LABEL, O_SAMPLE };
-    static const struct option longs[] = {
-        {"sitq", 1, 0, O_SITQ}, {"python", 1, 0, O_PYTHON}, {"pythonpath", 1, 0, O_PYPATH},
-        {"tasks-dir", 1, 0, O_TASKSDIR}, {"tasks", 1, 0, O_TASKS}, {"kills", 1, 0, O_KILLS},
-        {"workers", 1, 0, O_WORKERS}, {"concurrency", 1, 0, O_CONC}, {"lease", 1, 0, O_LEASE},
-        {"seed", 1, 0, O_SEED}, {"deadline", 1, 0, O_DEADLINE}, {"duration", 1, 0, O_DURATION},
-        {"producers", 1, 0, O_PRODUCERS}, {"trials", 1, 0, O_TRIALS},
-        {"payload-mib", 1, 0, O_PAYLOAD}, {"result-mib", 1, 0, O_RESULT},
-        {"wal-bound-mib", 1, 0, O_WALB}, {"load", 1, 0, O_LOAD}, {"variants", 1, 0, O_VARIANTS},
-        {"tmpfs-mib", 1, 0, O_TMPFS}, {"keep", 0, 0, O_KEEP}, {"help", 0, 0, O_HELP}, {"label", 1, 0, O_LABEL},
-        {"sample", 1, 0, O_SAMPLE},
-        {0, 0, 0, 0}};
+    enum {
+        O_SITQ = 256,
+        O_PYTHON,
+        O_PYPATH,
+        O_TASKSDIR,
+        O_TASKS,
+        O_KILLS,
+        O_WORKERS,
+        O_CONC,
+        O_LEASE,
+        O_SEED,
+        O_DEADLINE,
+        O_DURATION,
+        O_PRODUCERS,
+        O_TRIALS,
+        O_PAYLOAD,
+        O_RESULT,
+        O_WALB,
+        O_LOAD,
+        O_VARIANTS,
+        O_TMPFS,
+        O_KEEP,
+        O_HELP,
+        O_LABEL,
+        O_SAMPLE
+    };
+    static const struct option longs[] = {{"sitq", 1, 0, O_SITQ},
+                                          {"python", 1, 0, O_PYTHON},
+                                          {"pythonpath", 1, 0, O_PYPATH},
+                                          {"tasks-dir", 1, 0, O_TASKSDIR},
+                                          {"tasks", 1, 0, O_TASKS},
+                                          {"kills", 1, 0, O_KILLS},
+                                          {"workers", 1, 0, O_WORKERS},
+                                          {"concurrency", 1, 0, O_CONC},
+                                          {"lease", 1, 0, O_LEASE},
+                                          {"seed", 1, 0, O_SEED},
+                                          {"deadline", 1, 0, O_DEADLINE},
+                                          {"duration", 1, 0, O_DURATION},
+                                          {"producers", 1, 0, O_PRODUCERS},
+                                          {"trials", 1, 0, O_TRIALS},
+                                          {"payload-mib", 1, 0, O_PAYLOAD},
+                                          {"result-mib", 1, 0, O_RESULT},
+                                          {"wal-bound-mib", 1, 0, O_WALB},
+                                          {"load", 1, 0, O_LOAD},
+                                          {"variants", 1, 0, O_VARIANTS},
+                                          {"tmpfs-mib", 1, 0, O_TMPFS},
+                                          {"keep", 0, 0, O_KEEP},
+                                          {"help", 0, 0, O_HELP},
+                                          {"label", 1, 0, O_LABEL},
+                                          {"sample", 1, 0, O_SAMPLE},
+                                          {0, 0, 0, 0}};
     const char *label = NULL;
     int c;
     while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
@@ -141,14 +173,13 @@ int main(int argc, char **argv)
         int (*fn)(const chaos_opts *, chaos_figures *);
         int needs_sitq, needs_python;
     } scenarios[] = {
-        {"shell", chaos_scn_shell, 1, 0},   {"python", chaos_scn_python, 0, 1},
-        {"dag", chaos_scn_dag, 1, 0},       {"batch", chaos_scn_batch, 0, 0},
+        {"shell", chaos_scn_shell, 1, 0},       {"python", chaos_scn_python, 0, 1},
+        {"dag", chaos_scn_dag, 1, 0},           {"batch", chaos_scn_batch, 0, 0},
         {"diskfull", chaos_scn_diskfull, 1, 0}, {"corrupt", chaos_scn_corrupt, 1, 0},
-        {"wal", chaos_scn_wal, 0, 0},       {"blob", chaos_scn_blob, 0, 0},
+        {"wal", chaos_scn_wal, 0, 0},           {"blob", chaos_scn_blob, 0, 0},
     };
     for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++) {
-        if (strcmp(scenarios[i].name, o.scenario) != 0)
-            continue;
+        if (strcmp(scenarios[i].name, o.scenario) != 0) continue;
         if (scenarios[i].needs_sitq && !o.sitq) {
             fprintf(stderr, "sitq_chaos %s: --sitq PATH is required\n", o.scenario);
             return 2;
@@ -165,9 +196,9 @@ int main(int argc, char **argv)
         chaos_figures_init(&f);
         int64_t t0 = chaos_mono_ms();
         int rc = scenarios[i].fn(&o, &f);
-        if (rc == 77)
-            return 77;
-        chaos_print_figures(label ? label : o.scenario, &o, &f, (double)(chaos_mono_ms() - t0) / 1000.0, rc == 0);
+        if (rc == 77) return 77;
+        chaos_print_figures(label ? label : o.scenario, &o, &f,
+                            (double)(chaos_mono_ms() - t0) / 1000.0, rc == 0);
         return rc == 0 ? 0 : 1;
     }
     fprintf(stderr, "sitq_chaos: unknown scenario '%s'\n", o.scenario);

@@ -29,33 +29,26 @@ static proc procs[MAX_PROCS];
 static size_t n_procs;
 static pid_t harness_pid;
 
-static proc *find(pid_t pid)
-{
+static proc *find(pid_t pid) {
     for (size_t i = 0; i < n_procs; i++)
-        if (procs[i].pid == pid)
-            return &procs[i];
+        if (procs[i].pid == pid) return &procs[i];
     return NULL;
 }
 
 /* Kill the direct children found in /proc (orphaned commands included). */
-static void kill_children(void)
-{
+static void kill_children(void) {
     DIR *d = opendir("/proc");
-    if (!d)
-        return;
+    if (!d) return;
     struct dirent *e;
     while ((e = readdir(d))) {
         char path[300], buf[512];
-        if (e->d_name[0] < '0' || e->d_name[0] > '9')
-            continue;
+        if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
         snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
         int fd = open(path, O_RDONLY);
-        if (fd < 0)
-            continue;
+        if (fd < 0) continue;
         ssize_t n = read(fd, buf, sizeof buf - 1);
         close(fd);
-        if (n <= 0)
-            continue;
+        if (n <= 0) continue;
         buf[n] = '\0';
         /* "pid (comm) state ppid ...": comm may hold spaces, so parse after ')'. */
         char *p = strrchr(buf, ')');
@@ -69,10 +62,8 @@ static void kill_children(void)
     closedir(d);
 }
 
-void chaos_kill_all(void)
-{
-    if (getpid() != harness_pid)
-        return;
+void chaos_kill_all(void) {
+    if (getpid() != harness_pid) return;
     for (size_t i = 0; i < n_procs; i++)
         if (!procs[i].exited) {
             kill(-procs[i].pid, SIGKILL);
@@ -80,21 +71,17 @@ void chaos_kill_all(void)
         }
     kill_children();
     int st;
-    while (waitpid(-1, &st, 0) > 0) {
-    }
-    for (size_t i = 0; i < n_procs; i++)
-        procs[i].exited = 1;
+    while (waitpid(-1, &st, 0) > 0) {}
+    for (size_t i = 0; i < n_procs; i++) procs[i].exited = 1;
 }
 
-static void on_signal(int sig)
-{
+static void on_signal(int sig) {
     chaos_kill_all();
     signal(sig, SIG_DFL);
     raise(sig);
 }
 
-void chaos_procs_init(void)
-{
+void chaos_procs_init(void) {
     harness_pid = getpid();
     if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
         chaos_log("warning: cannot become a child subreaper: %s", strerror(errno));
@@ -107,40 +94,31 @@ void chaos_procs_init(void)
 }
 
 static pid_t spawn(char *const argv[], int out_fd, const char *out_path, const char *err_path,
-                   char *const env[])
-{
-    if (n_procs == MAX_PROCS)
-        chaos_die("more than %d processes started", MAX_PROCS);
+                   char *const env[]) {
+    if (n_procs == MAX_PROCS) chaos_die("more than %d processes started", MAX_PROCS);
     fflush(NULL);
     pid_t pid = fork();
-    if (pid < 0)
-        chaos_die("fork: %s", strerror(errno));
+    if (pid < 0) chaos_die("fork: %s", strerror(errno));
     if (pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != harness_pid)
-            _exit(127);
+        if (getppid() != harness_pid) _exit(127);
         setpgid(0, 0);
         signal(SIGPIPE, SIG_DFL);
         signal(SIGINT, SIG_DFL);
         signal(SIGTERM, SIG_DFL);
         signal(SIGHUP, SIG_DFL);
         int in = open("/dev/null", O_RDONLY);
-        if (in >= 0)
-            dup2(in, 0);
+        if (in >= 0) dup2(in, 0);
         if (out_fd >= 0) {
             dup2(out_fd, 1);
         } else {
             int o = open(out_path ? out_path : "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0644);
-            if (o >= 0)
-                dup2(o, 1);
+            if (o >= 0) dup2(o, 1);
         }
         int e = open(err_path ? err_path : "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (e >= 0)
-            dup2(e, 2);
-        for (int fd = 3; fd < 1024; fd++)
-            close(fd);
-        for (size_t i = 0; env && env[i]; i++)
-            putenv(env[i]);
+        if (e >= 0) dup2(e, 2);
+        for (int fd = 3; fd < 1024; fd++) close(fd);
+        for (size_t i = 0; env && env[i]; i++) putenv(env[i]);
         execvp(argv[0], argv);
         dprintf(2, "chaos: cannot run %s: %s\n", argv[0], strerror(errno));
         _exit(127);
@@ -151,24 +129,20 @@ static pid_t spawn(char *const argv[], int out_fd, const char *out_path, const c
 }
 
 pid_t chaos_spawn(char *const argv[], const char *out_path, const char *err_path,
-                  char *const env[])
-{
+                  char *const env[]) {
     return spawn(argv, -1, out_path, err_path, env);
 }
 
-pid_t chaos_spawn_pipe(char *const argv[], int *out_fd, const char *err_path, char *const env[])
-{
+pid_t chaos_spawn_pipe(char *const argv[], int *out_fd, const char *err_path, char *const env[]) {
     int p[2];
-    if (pipe2(p, O_CLOEXEC) != 0)
-        chaos_die("pipe: %s", strerror(errno));
+    if (pipe2(p, O_CLOEXEC) != 0) chaos_die("pipe: %s", strerror(errno));
     pid_t pid = spawn(argv, p[1], NULL, err_path, env);
     close(p[1]);
     *out_fd = p[0];
     return pid;
 }
 
-void chaos_reap(void)
-{
+void chaos_reap(void) {
     int st;
     pid_t pid;
     while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
@@ -180,54 +154,45 @@ void chaos_reap(void)
     }
 }
 
-int chaos_alive(pid_t pid)
-{
+int chaos_alive(pid_t pid) {
     chaos_reap();
     proc *p = find(pid);
     return p && !p->exited;
 }
 
-int chaos_wait(pid_t pid, int64_t deadline_ms, int *status)
-{
+int chaos_wait(pid_t pid, int64_t deadline_ms, int *status) {
     for (;;) {
         chaos_reap();
         proc *p = find(pid);
         if (!p || p->exited) {
-            if (status)
-                *status = p ? p->status : 0;
+            if (status) *status = p ? p->status : 0;
             return 1;
         }
-        if (chaos_mono_ms() >= deadline_ms)
-            return 0;
+        if (chaos_mono_ms() >= deadline_ms) return 0;
         chaos_sleep_ms(5);
     }
 }
 
-void chaos_signal(pid_t pid, int sig)
-{
+void chaos_signal(pid_t pid, int sig) {
     kill(-pid, sig);
     kill(pid, sig);
 }
 
-int chaos_stop(pid_t pid, int grace_ms, int send_term)
-{
+int chaos_stop(pid_t pid, int grace_ms, int send_term) {
     int st = 0;
     if (!chaos_alive(pid)) {
         chaos_wait(pid, 0, &st);
         return st;
     }
-    if (send_term)
-        kill(pid, SIGTERM);
-    if (chaos_wait(pid, chaos_mono_ms() + grace_ms, &st))
-        return st;
+    if (send_term) kill(pid, SIGTERM);
+    if (chaos_wait(pid, chaos_mono_ms() + grace_ms, &st)) return st;
     chaos_log("process %d ignored SIGTERM for %d ms: SIGKILL", (int)pid, grace_ms);
     chaos_signal(pid, SIGKILL);
     chaos_wait(pid, chaos_mono_ms() + 10000, &st);
     return st;
 }
 
-int chaos_wait_no_children(int64_t deadline_ms)
-{
+int chaos_wait_no_children(int64_t deadline_ms) {
     for (;;) {
         int st;
         pid_t pid;
@@ -238,26 +203,21 @@ int chaos_wait_no_children(int64_t deadline_ms)
                 p->status = st;
             }
         }
-        if (pid < 0 && errno == ECHILD)
-            return 0;
+        if (pid < 0 && errno == ECHILD) return 0;
         if (chaos_mono_ms() >= deadline_ms) {
             int n = 0;
-            for (size_t i = 0; i < n_procs; i++)
-                n += !procs[i].exited;
+            for (size_t i = 0; i < n_procs; i++) n += !procs[i].exited;
             return n > 0 ? n : 1;
         }
         chaos_sleep_ms(5);
     }
 }
 
-const char *chaos_status_text(int status)
-{
+const char *chaos_status_text(int status) {
     static char buf[64];
-    if (WIFEXITED(status))
-        snprintf(buf, sizeof buf, "exit %d", WEXITSTATUS(status));
+    if (WIFEXITED(status)) snprintf(buf, sizeof buf, "exit %d", WEXITSTATUS(status));
     else if (WIFSIGNALED(status))
         snprintf(buf, sizeof buf, "signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
-    else
-        snprintf(buf, sizeof buf, "status 0x%x", status);
+    else snprintf(buf, sizeof buf, "status 0x%x", status);
     return buf;
 }

@@ -24,8 +24,7 @@
 
 #define NOOP "chaos.noop"
 
-static int open_queue(const char *db, const char *queue, sitq_backend **b, sitq_queue **q)
-{
+static int open_queue(const char *db, const char *queue, sitq_backend **b, sitq_queue **q) {
     sitq_error err;
     if (sitq_backend_open_sqlite(db, NULL, b, &err) != SITQ_OK ||
         sitq_queue_open(*b, queue, q, &err) != SITQ_OK) {
@@ -36,22 +35,19 @@ static int open_queue(const char *db, const char *queue, sitq_backend **b, sitq_
     return 0;
 }
 
-static int batch_producer(const char *db, const char *queue, size_t n)
-{
+static int batch_producer(const char *db, const char *queue, size_t n) {
     sitq_backend *b;
     sitq_queue *q;
-    if (open_queue(db, queue, &b, &q))
-        return 1;
+    if (open_queue(db, queue, &b, &q)) return 1;
     sitq_task_spec *specs = calloc(n, sizeof *specs);
     size_t *deps = calloc(n, sizeof *deps);
     uint64_t *payloads = calloc(n, sizeof *payloads);
     sitq_task_id *ids = calloc(n, sizeof *ids);
-    if (!specs || !deps || !payloads || !ids)
-        return 1;
+    if (!specs || !deps || !payloads || !ids) return 1;
     for (size_t i = 0; i < n; i++) {
         payloads[i] = i;
-        specs[i] = (sitq_task_spec){.function = NOOP, .payload = &payloads[i],
-                                    .payload_len = sizeof payloads[i]};
+        specs[i] = (sitq_task_spec){
+            .function = NOOP, .payload = &payloads[i], .payload_len = sizeof payloads[i]};
         /* Every tenth task depends on its predecessor: edges are part of the batch. */
         if (i % 10 == 9) {
             deps[i] = i - 1;
@@ -77,12 +73,10 @@ static int batch_producer(const char *db, const char *queue, size_t n)
     return 0;
 }
 
-static int load_producer(const char *db, double seconds)
-{
+static int load_producer(const char *db, double seconds) {
     sitq_backend *b;
     sitq_queue *q;
-    if (open_queue(db, NULL, &b, &q))
-        return 1;
+    if (open_queue(db, NULL, &b, &q)) return 1;
     int64_t end = chaos_mono_ms() + (int64_t)(seconds * 1000), acked = 0, failed = 0;
     char payload[64];
     memset(payload, 'p', sizeof payload);
@@ -103,8 +97,7 @@ static int load_producer(const char *db, double seconds)
     return 0;
 }
 
-static int noop(sitq_task_ctx *ctx, const void *payload, size_t len, void *user)
-{
+static int noop(sitq_task_ctx *ctx, const void *payload, size_t len, void *user) {
     (void)ctx;
     (void)payload;
     (void)len;
@@ -114,8 +107,7 @@ static int noop(sitq_task_ctx *ctx, const void *payload, size_t len, void *user)
 
 /* A no-op task that appends "E ID PID" to the execution log (user: its fd),
  * in one write so that lines of concurrent processes never mix. */
-static int noop_logged(sitq_task_ctx *ctx, const void *payload, size_t len, void *user)
-{
+static int noop_logged(sitq_task_ctx *ctx, const void *payload, size_t len, void *user) {
     (void)payload;
     (void)len;
     char line[64];
@@ -124,8 +116,7 @@ static int noop_logged(sitq_task_ctx *ctx, const void *payload, size_t len, void
     return write(*(int *)user, line, (size_t)n) == n ? 0 : 1;
 }
 
-static int c_worker(const char *db, int concurrency, const char *log)
-{
+static int c_worker(const char *db, int concurrency, const char *log) {
     static int log_fd;
     log_fd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
     if (log_fd < 0) {
@@ -140,8 +131,7 @@ static int c_worker(const char *db, int concurrency, const char *log)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     sitq_backend *b;
     sitq_queue *q;
-    if (open_queue(db, NULL, &b, &q))
-        return 1;
+    if (open_queue(db, NULL, &b, &q)) return 1;
     sitq_worker_options wo;
     sitq_worker_options_init(&wo);
     wo.concurrency = concurrency;
@@ -159,27 +149,23 @@ static int c_worker(const char *db, int concurrency, const char *log)
     sitq_worker_stop(w, 30, NULL);
     sitq_worker_stats ws;
     sitq_worker_get_stats(w, &ws);
-    fprintf(stderr, "chaos c-worker: %" PRId64 " succeeded, %" PRId64 " errors%s%s\n",
-            ws.succeeded, ws.errors, ws.errors ? ": " : "", ws.errors ? ws.last_error : "");
+    fprintf(stderr, "chaos c-worker: %" PRId64 " succeeded, %" PRId64 " errors%s%s\n", ws.succeeded,
+            ws.errors, ws.errors ? ": " : "", ws.errors ? ws.last_error : "");
     sitq_worker_free(w);
     sitq_queue_close(q);
     sitq_backend_close(b);
     return 0;
 }
 
-static int burn(void)
-{
+static int burn(void) {
     volatile uint64_t x = 0;
-    for (;;)
-        x = x * 6364136223846793005ull + 1;
+    for (;;) x = x * 6364136223846793005ull + 1;
     return 0;
 }
 
 /* 1 when a call failed without a matching code and message in err. */
-static int bad_error(const char *call, sitq_code code, const sitq_error *err)
-{
-    if (code == SITQ_OK)
-        return 0;
+static int bad_error(const char *call, sitq_code code, const sitq_error *err) {
+    if (code == SITQ_OK) return 0;
     if (err->code != code || err->message[0] == '\0') {
         fprintf(stderr, "chaos role: %s returned %s without a message\n", call,
                 sitq_code_name(code));
@@ -188,8 +174,7 @@ static int bad_error(const char *call, sitq_code code, const sitq_error *err)
     return 0;
 }
 
-static int open_file(const char *path, int create)
-{
+static int open_file(const char *path, int create) {
     sitq_sqlite_options so;
     sitq_sqlite_options_init(&so);
     so.create = create;
@@ -198,8 +183,7 @@ static int open_file(const char *path, int create)
     sitq_error err;
     memset(&err, 0, sizeof err);
     sitq_code c = sitq_backend_open_sqlite(path, &so, &b, &err);
-    if (c != SITQ_OK)
-        return bad_error("sitq_backend_open_sqlite", c, &err);
+    if (c != SITQ_OK) return bad_error("sitq_backend_open_sqlite", c, &err);
     int bad = 0;
     sitq_queue *q = NULL;
     if ((c = sitq_queue_open(b, NULL, &q, &err)) != SITQ_OK) {
@@ -213,8 +197,7 @@ static int open_file(const char *path, int create)
     size_t n = 0;
     if (!bad_error("sitq_list", c = sitq_list(q, SITQ_STATUS_ANY, 1000, 0, &items, &n, &err), &err))
         sitq_result_list_free(items, n);
-    else
-        bad = 1;
+    else bad = 1;
     sitq_result *r = NULL;
     bad |= bad_error("sitq_get_result", c = sitq_get_result(q, 1, &r, &err), &err);
     sitq_result_free(r);
@@ -229,8 +212,8 @@ static int open_file(const char *path, int create)
     if (sitq_worker_create(q, NULL, &w, &err) == SITQ_OK &&
         sitq_worker_register(w, "shell", noop, NULL, &err) == SITQ_OK) {
         r = NULL;
-        bad |= bad_error("sitq_worker_process_task", sitq_worker_process_task(w, 1, &r, &err),
-                         &err);
+        bad |=
+            bad_error("sitq_worker_process_task", sitq_worker_process_task(w, 1, &r, &err), &err);
         sitq_result_free(r);
     }
     sitq_worker_free(w);
@@ -241,18 +224,15 @@ static int open_file(const char *path, int create)
     return bad;
 }
 
-int chaos_role(const char *name, int argc, char **argv)
-{
+int chaos_role(const char *name, int argc, char **argv) {
     if (strcmp(name, "batch-producer") == 0 && argc == 3)
         return batch_producer(argv[0], argv[1], (size_t)strtoull(argv[2], NULL, 10));
     if (strcmp(name, "load-producer") == 0 && argc == 2)
         return load_producer(argv[0], atof(argv[1]));
     if (strcmp(name, "c-worker") == 0 && argc == 3)
         return c_worker(argv[0], atoi(argv[1]), argv[2]);
-    if (strcmp(name, "open-file") == 0 && argc == 2)
-        return open_file(argv[0], atoi(argv[1]));
-    if (strcmp(name, "burn") == 0 && argc == 0)
-        return burn();
+    if (strcmp(name, "open-file") == 0 && argc == 2) return open_file(argv[0], atoi(argv[1]));
+    if (strcmp(name, "burn") == 0 && argc == 0) return burn();
     fprintf(stderr, "sitq_chaos: unknown role or wrong arguments: %s\n", name);
     return 2;
 }

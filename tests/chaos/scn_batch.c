@@ -14,25 +14,20 @@
 
 /* Read one line from fd within deadline_ms; returns its first byte, 0 on EOF
  * or timeout. */
-static char read_mark(int fd, int64_t deadline_ms)
-{
+static char read_mark(int fd, int64_t deadline_ms) {
     for (;;) {
         int64_t left = deadline_ms - chaos_mono_ms();
-        if (left <= 0)
-            return 0;
+        if (left <= 0) return 0;
         struct pollfd p = {fd, POLLIN, 0};
-        if (poll(&p, 1, (int)left) <= 0)
-            continue;
+        if (poll(&p, 1, (int)left) <= 0) continue;
         char c[2];
         ssize_t n = read(fd, c, 2);
-        if (n <= 0)
-            return 0;
+        if (n <= 0) return 0;
         return c[0];
     }
 }
 
-static int integrity_ok(const char *db)
-{
+static int integrity_ok(const char *db) {
     sqlite3 *h = NULL;
     int ok = 0;
     if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
@@ -48,8 +43,7 @@ static int integrity_ok(const char *db)
     return ok;
 }
 
-int chaos_scn_batch(const chaos_opts *o, chaos_figures *f)
-{
+int chaos_scn_batch(const chaos_opts *o, chaos_figures *f) {
     char dir[512], db[600];
     chaos_mkdtemp(dir, sizeof dir, "batch");
     snprintf(db, sizeof db, "%s/q.db", dir);
@@ -79,16 +73,13 @@ int chaos_scn_batch(const chaos_opts *o, chaos_figures *f)
             int64_t wait = (int64_t)(chaos_rng_unit(&rng) * (double)batch_ms * 1.1);
             struct pollfd p = {fd, POLLIN, 0};
             /* The random moment of the kill (a poll so that a finished batch is seen). */
-            if (poll(&p, 1, (int)wait) == 1)
-                done = read_mark(fd, deadline);
+            if (poll(&p, 1, (int)wait) == 1) done = read_mark(fd, deadline);
             kill(pid, SIGKILL);
             f->kills++;
-            if (!done)
-                inside++;
+            if (!done) inside++;
         }
         int st = 0;
-        if (!chaos_wait(pid, deadline, &st))
-            chaos_die("batch producer did not exit");
+        if (!chaos_wait(pid, deadline, &st)) chaos_die("batch producer did not exit");
         close(fd);
         if (t == 0 && (done != 'D' || st != 0))
             chaos_die("the unkilled batch failed (%s): %s", chaos_status_text(st),
@@ -101,10 +92,8 @@ int chaos_scn_batch(const chaos_opts *o, chaos_figures *f)
             sitq_queue_open(b, queue, &q, &err) != SITQ_OK)
             chaos_die("reopen after kill: %s", err.message);
         sitq_stats s;
-        if (sitq_get_stats(q, &s, &err) != SITQ_OK)
-            chaos_die("stats after kill: %s", err.message);
-        if (done == 'D')
-            f->tasks += o->tasks;
+        if (sitq_get_stats(q, &s, &err) != SITQ_OK) chaos_die("stats after kill: %s", err.message);
+        if (done == 'D') f->tasks += o->tasks;
         if (s.total == o->tasks) {
             full++;
             /* The edges came with the rows: the last task of every ten waits. */
@@ -133,11 +122,11 @@ int chaos_scn_batch(const chaos_opts *o, chaos_figures *f)
     }
     f->bad += partial;
     f->wal_peak = -1;
-    chaos_extra(f, "trials=%d killed_inside=%" PRId64 " all=%" PRId64 " none=%" PRId64
+    chaos_extra(f,
+                "trials=%d killed_inside=%" PRId64 " all=%" PRId64 " none=%" PRId64
                 " partial=%" PRId64 " batch=%" PRId64 "ms",
                 o->trials, inside, full, empty, partial, batch_ms);
     int ok = f->bad == 0 && f->lost == 0;
-    if (!o->keep)
-        chaos_rm_rf(dir);
+    if (!o->keep) chaos_rm_rf(dir);
     return ok ? 0 : 1;
 }

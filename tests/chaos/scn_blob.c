@@ -21,8 +21,7 @@ typedef struct blob_check {
     atomic_int payload_ok;
 } blob_check;
 
-static void fill(unsigned char *p, size_t len, uint64_t seed)
-{
+static void fill(unsigned char *p, size_t len, uint64_t seed) {
     chaos_rng r;
     chaos_rng_seed(&r, seed);
     size_t i = 0;
@@ -30,12 +29,10 @@ static void fill(unsigned char *p, size_t len, uint64_t seed)
         uint64_t v = chaos_rng_next(&r);
         memcpy(p + i, &v, 8);
     }
-    for (; i < len; i++)
-        p[i] = (unsigned char)chaos_rng_next(&r);
+    for (; i < len; i++) p[i] = (unsigned char)chaos_rng_next(&r);
 }
 
-static uint64_t sum(const unsigned char *p, size_t len)
-{
+static uint64_t sum(const unsigned char *p, size_t len) {
     uint64_t h = 1469598103934665603ull;
     size_t i = 0;
     for (; i + 8 <= len; i += 8) {
@@ -43,26 +40,22 @@ static uint64_t sum(const unsigned char *p, size_t len)
         memcpy(&v, p + i, 8);
         h = (h ^ v) * 1099511628211ull;
     }
-    for (; i < len; i++)
-        h = (h ^ p[i]) * 1099511628211ull;
+    for (; i < len; i++) h = (h ^ p[i]) * 1099511628211ull;
     return h;
 }
 
-static int blob_handler(sitq_task_ctx *ctx, const void *payload, size_t len, void *user)
-{
+static int blob_handler(sitq_task_ctx *ctx, const void *payload, size_t len, void *user) {
     blob_check *c = user;
     atomic_fetch_add(&c->calls, 1);
     if (len == c->payload_len && sum(payload, len) == c->payload_sum)
         atomic_store(&c->payload_ok, 1);
     unsigned char *r = malloc(c->result_len ? c->result_len : 1);
-    if (!r)
-        return 1;
+    if (!r) return 1;
     fill(r, c->result_len, 0xb10b);
     return sitq_ctx_take_result(ctx, r, c->result_len) == SITQ_OK ? 0 : 1;
 }
 
-int chaos_scn_blob(const chaos_opts *o, chaos_figures *f)
-{
+int chaos_scn_blob(const chaos_opts *o, chaos_figures *f) {
     char dir[512], db[600];
     chaos_mkdtemp(dir, sizeof dir, "blob");
     snprintf(db, sizeof db, "%s/q.db", dir);
@@ -71,8 +64,7 @@ int chaos_scn_blob(const chaos_opts *o, chaos_figures *f)
     c.payload_len = o->payload_mib > 0 ? (size_t)(o->payload_mib * 1048576.0)
                                        : (size_t)SITQ_BLOB_MAX - c.result_len;
     unsigned char *payload = malloc(c.payload_len);
-    if (!payload)
-        chaos_die("cannot allocate %zu bytes", c.payload_len);
+    if (!payload) chaos_die("cannot allocate %zu bytes", c.payload_len);
     fill(payload, c.payload_len, o->seed);
     c.payload_sum = sum(payload, c.payload_len);
     for (int i = 0; i < o->load; i++) {
@@ -111,8 +103,7 @@ int chaos_scn_blob(const chaos_opts *o, chaos_figures *f)
         r = NULL;
         code = sitq_wait(q, id, 0.05, &r, &err);
         chaos_wal_sample(&wal);
-        if (code != SITQ_ETIMEDOUT || chaos_mono_ms() > deadline)
-            break;
+        if (code != SITQ_ETIMEDOUT || chaos_mono_ms() > deadline) break;
         sitq_result_free(r);
     }
     int64_t t2 = chaos_mono_ms();
@@ -162,7 +153,8 @@ int chaos_scn_blob(const chaos_opts *o, chaos_figures *f)
     if (ws.claimed != 1 || ws.released != 0 || ws.lost != 0) {
         bad++;
         chaos_log("claimed %" PRId64 " times, released %" PRId64 ", lost %" PRId64
-                  " (expected one claim)", ws.claimed, ws.released, ws.lost);
+                  " (expected one claim)",
+                  ws.claimed, ws.released, ws.lost);
     }
     sitq_result_free(r);
     /* The task itself passes through the WAL once or twice (enqueue, result). */
@@ -174,16 +166,16 @@ int chaos_scn_blob(const chaos_opts *o, chaos_figures *f)
     }
     f->wal_peak = wal.peak;
     f->bad = bad;
-    chaos_extra(f, "payload=%.1fMiB result=%.1fMiB lease=%gs load=%d handler_calls=%d claims=%" PRId64
+    chaos_extra(f,
+                "payload=%.1fMiB result=%.1fMiB lease=%gs load=%d handler_calls=%d claims=%" PRId64
                 " releases=%" PRId64 " enqueue=%.1fs run=%.1fs",
                 (double)c.payload_len / 1048576.0, (double)c.result_len / 1048576.0, o->lease_s,
-                o->load, atomic_load(&c.calls), ws.claimed, ws.released,
-                (double)(t1 - t0) / 1000, (double)(t2 - t1) / 1000);
+                o->load, atomic_load(&c.calls), ws.claimed, ws.released, (double)(t1 - t0) / 1000,
+                (double)(t2 - t1) / 1000);
     if (!f->stuck) {
         sitq_queue_close(q);
         sitq_backend_close(b);
     }
-    if (!o->keep)
-        chaos_rm_rf(dir);
+    if (!o->keep) chaos_rm_rf(dir);
     return bad == 0 && f->stuck == 0 ? 0 : 1;
 }

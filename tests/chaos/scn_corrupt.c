@@ -24,8 +24,7 @@ typedef struct variant {
     char path[700];
 } variant;
 
-static void make_base(const char *path)
-{
+static void make_base(const char *path) {
     sitq_backend *b;
     sitq_queue *q;
     chaos_open(path, &b, &q);
@@ -49,8 +48,7 @@ static void make_base(const char *path)
     sitq_backend_close(b);
 }
 
-static void sql_file(const char *path, const char *sql)
-{
+static void sql_file(const char *path, const char *sql) {
     sqlite3 *h = NULL;
     char *msg = NULL;
     if (sqlite3_open(path, &h) != SQLITE_OK || sqlite3_exec(h, sql, NULL, NULL, &msg) != SQLITE_OK)
@@ -58,24 +56,18 @@ static void sql_file(const char *path, const char *sql)
     sqlite3_close(h);
 }
 
-static int add(variant *v, int n, const char *dir, const char *name, const void *data, size_t len)
-{
-    if (n >= MAX_VARIANTS)
-        return n;
+static int add(variant *v, int n, const char *dir, const char *name, const void *data, size_t len) {
+    if (n >= MAX_VARIANTS) return n;
     snprintf(v[n].name, sizeof v[n].name, "%s", name);
     snprintf(v[n].path, sizeof v[n].path, "%s/%s.db", dir, name);
-    if (data && chaos_write_file(v[n].path, data, len) != 0)
-        chaos_die("write %s", v[n].path);
+    if (data && chaos_write_file(v[n].path, data, len) != 0) chaos_die("write %s", v[n].path);
     return n + 1;
 }
 
-static int make_variants(variant *v, const char *dir, const char *base, chaos_rng *rng,
-                         int flips)
-{
+static int make_variants(variant *v, const char *dir, const char *base, chaos_rng *rng, int flips) {
     size_t len = 0;
     char *orig = chaos_read_file(base, &len);
-    if (!orig || len < 8192)
-        chaos_die("base database missing or small (%zu bytes)", len);
+    if (!orig || len < 8192) chaos_die("base database missing or small (%zu bytes)", len);
     int n = 0;
     n = add(v, n, dir, "empty", "", 0);
     const size_t cuts[] = {50, 100, 512, 4096, len / 2, len - 1};
@@ -99,8 +91,7 @@ static int make_variants(variant *v, const char *dir, const char *base, chaos_rn
         snprintf(name, sizeof name, "bitflip-%d", k);
         n = add(v, n, dir, name, copy, len);
     }
-    for (size_t i = 0; i < len; i++)
-        copy[i] = (char)chaos_rng_next(rng);
+    for (size_t i = 0; i < len; i++) copy[i] = (char)chaos_rng_next(rng);
     n = add(v, n, dir, "garbage", copy, 8192);
     const char text[] = "id,name\n1,this is a CSV file, not a database\n";
     n = add(v, n, dir, "text", text, sizeof text - 1);
@@ -119,8 +110,7 @@ static int make_variants(variant *v, const char *dir, const char *base, chaos_rn
     chaos_copy_file(base, v[n - 1].path);
     sql_file(v[n - 1].path, "DROP TABLE sitq_tasks;");
     n = add(v, n, dir, "directory", NULL, 0);
-    if (mkdir(v[n - 1].path, 0755) != 0)
-        chaos_die("mkdir %s", v[n - 1].path);
+    if (mkdir(v[n - 1].path, 0755) != 0) chaos_die("mkdir %s", v[n - 1].path);
     return n;
 }
 
@@ -130,15 +120,13 @@ typedef struct tally {
 } tally;
 
 /* A sanitizer report or a crash message in the output. */
-static int sanitizer_report(const char *text)
-{
+static int sanitizer_report(const char *text) {
     return text && (strstr(text, "Sanitizer") || strstr(text, "runtime error:") ||
                     strstr(text, "Segmentation fault"));
 }
 
 /* Judge one finished process; what names it in messages. */
-static void judge(tally *t, const char *what, int status, const char *errp, const char *cmd)
-{
+static void judge(tally *t, const char *what, int status, const char *errp, const char *cmd) {
     char *text = chaos_read_file(errp, NULL);
     t->runs++;
     if (WIFSIGNALED(status) || sanitizer_report(text)) {
@@ -162,17 +150,14 @@ static void judge(tally *t, const char *what, int status, const char *errp, cons
 }
 
 /* Fresh copy of a variant at work (the directory variant is used as is). */
-static const char *fresh(const variant *v, const char *work)
-{
+static const char *fresh(const variant *v, const char *work) {
     char side[800];
     for (int k = 0; k < 3; k++) {
         snprintf(side, sizeof side, "%s%s", work, k == 0 ? "" : k == 1 ? "-wal" : "-shm");
         unlink(side);
     }
-    if (strcmp(v->name, "directory") == 0)
-        return v->path;
-    if (chaos_copy_file(v->path, work) != 0)
-        chaos_die("copy %s", v->path);
+    if (strcmp(v->name, "directory") == 0) return v->path;
+    if (chaos_copy_file(v->path, work) != 0) chaos_die("copy %s", v->path);
     return work;
 }
 
@@ -181,40 +166,34 @@ static const char *fresh(const variant *v, const char *work)
  * until told to stop: once it logged its start, it gets a second to run its
  * cycles (and its one task), then SIGTERM. Returns 0 when the command hung.
  */
-static int wait_command(pid_t pid, int is_worker, const char *errp, double deadline_s, int *st)
-{
+static int wait_command(pid_t pid, int is_worker, const char *errp, double deadline_s, int *st) {
     int64_t deadline = chaos_mono_ms() + (int64_t)(deadline_s * 1000), started = 0;
     for (;;) {
-        if (chaos_wait(pid, chaos_mono_ms() + 10, st))
-            return 1;
+        if (chaos_wait(pid, chaos_mono_ms() + 10, st)) return 1;
         int64_t now = chaos_mono_ms();
         if (is_worker && !started) {
             char *text = chaos_read_file(errp, NULL);
-            if (text && strstr(text, " started on queue"))
-                started = now;
+            if (text && strstr(text, " started on queue")) started = now;
             free(text);
         }
         if (started && now - started > 1000) {
             *st = chaos_stop(pid, 20000, 1);
             return 1;
         }
-        if (now > deadline)
-            return 0;
+        if (now > deadline) return 0;
     }
 }
 
 /* One sitq subcommand on a fresh copy of a file. */
 static void run_command(const chaos_opts *o, tally *t, const variant *v, const char *const *cmd,
-                        const char *work, const char *errp)
-{
+                        const char *work, const char *errp) {
     const char *db = fresh(v, work);
     char *argv[16];
     int a = 0;
     argv[a++] = (char *)o->sitq;
     argv[a++] = (char *)cmd[0];
     argv[a++] = (char *)db;
-    for (int k = 1; cmd[k]; k++)
-        argv[a++] = (char *)cmd[k];
+    for (int k = 1; cmd[k]; k++) argv[a++] = (char *)cmd[k];
     argv[a] = NULL;
     unlink(errp);
     pid_t pid = chaos_spawn(argv, NULL, errp, NULL);
@@ -231,9 +210,8 @@ static void run_command(const chaos_opts *o, tally *t, const variant *v, const c
 }
 
 /* sitq_backend_open_sqlite and the calls after it, in a helper process. */
-static void run_open(const chaos_opts *o, tally *t, const variant *v, int create,
-                     const char *work, const char *errp)
-{
+static void run_open(const chaos_opts *o, tally *t, const variant *v, int create, const char *work,
+                     const char *errp) {
     const char *db = fresh(v, work);
     char mode[16];
     snprintf(mode, sizeof mode, "%d", create);
@@ -263,8 +241,7 @@ static const char *const cmds[][8] = {
     {"worker", "--max-tasks", "1", "--lease", "1", "--poll", "0.01", NULL},
 };
 
-int chaos_scn_corrupt(const chaos_opts *o, chaos_figures *f)
-{
+int chaos_scn_corrupt(const chaos_opts *o, chaos_figures *f) {
     char dir[512], base[600], work[600], errp[600];
     chaos_mkdtemp(dir, sizeof dir, "corrupt");
     snprintf(base, sizeof base, "%s/base.sqlite", dir);
@@ -282,8 +259,7 @@ int chaos_scn_corrupt(const chaos_opts *o, chaos_figures *f)
         /* Runs 0..n_cmds-1 are the commands, the last two the library open
          * (create = 0, 1). --sample N runs a seeded random N of them. */
         int order[32];
-        for (int r = 0; r < n_runs; r++)
-            order[r] = r;
+        for (int r = 0; r < n_runs; r++) order[r] = r;
         for (int r = n_runs - 1; r > 0; r--) {
             int j = (int)chaos_rng_below(&rng, (uint64_t)r + 1), tmp = order[r];
             order[r] = order[j];
@@ -291,19 +267,17 @@ int chaos_scn_corrupt(const chaos_opts *o, chaos_figures *f)
         }
         int take = o->sample > 0 && o->sample < n_runs ? o->sample : n_runs;
         for (int r = 0; r < take; r++) {
-            if (order[r] < n_cmds)
-                run_command(o, &t, &v[i], cmds[order[r]], work, errp);
-            else
-                run_open(o, &t, &v[i], order[r] - n_cmds, work, errp);
+            if (order[r] < n_cmds) run_command(o, &t, &v[i], cmds[order[r]], work, errp);
+            else run_open(o, &t, &v[i], order[r] - n_cmds, work, errp);
         }
     }
     f->tasks = n;
     f->bad = t.crashes + t.hangs + t.no_message + t.bad_exit;
-    chaos_extra(f, "files=%d runs=%" PRId64 " crashes=%" PRId64 " hangs=%" PRId64
+    chaos_extra(f,
+                "files=%d runs=%" PRId64 " crashes=%" PRId64 " hangs=%" PRId64
                 " no_message=%" PRId64 " exit0=%" PRId64 " exit1=%" PRId64 " exit3=%" PRId64,
                 n, t.runs, t.crashes, t.hangs, t.no_message, t.by_exit[0], t.by_exit[1],
                 t.by_exit[3]);
-    if (!o->keep)
-        chaos_rm_rf(dir);
+    if (!o->keep) chaos_rm_rf(dir);
     return f->bad == 0 ? 0 : 1;
 }

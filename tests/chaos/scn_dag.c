@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DAG_MAX_DEPS 5
-#define DAG_WINDOW 200 /* dependencies are chosen among the previous tasks */
+#define DAG_MAX_DEPS  5
+#define DAG_WINDOW    200 /* dependencies are chosen among the previous tasks */
 #define DAG_HUB_EVERY 50
 
 typedef struct dag_node {
@@ -23,24 +23,18 @@ typedef struct dag_node {
     int fails; /* exits 3: the attempt fails on purpose */
 } dag_node;
 
-static void add_dep(dag_node *d, size_t dep)
-{
+static void add_dep(dag_node *d, size_t dep) {
     for (size_t k = 0; k < d->n_deps; k++)
-        if (d->deps[k] == dep)
-            return;
-    if (d->n_deps < DAG_MAX_DEPS)
-        d->deps[d->n_deps++] = dep;
+        if (d->deps[k] == dep) return;
+    if (d->n_deps < DAG_MAX_DEPS) d->deps[d->n_deps++] = dep;
 }
 
-static dag_node *make_graph(size_t n, chaos_rng *rng)
-{
+static dag_node *make_graph(size_t n, chaos_rng *rng) {
     dag_node *g = calloc(n, sizeof *g);
-    if (!g)
-        chaos_die("out of memory");
+    if (!g) chaos_die("out of memory");
     for (size_t i = 0; i < n; i++) {
         g[i].fails = chaos_rng_below(rng, 100) < 3;
-        if (i == 0)
-            continue;
+        if (i == 0) continue;
         size_t lo = i > DAG_WINDOW ? i - DAG_WINDOW : 0;
         size_t fan_in = (size_t)chaos_rng_below(rng, 4); /* 0..3 */
         for (size_t k = 0; k < fan_in; k++)
@@ -54,8 +48,7 @@ static dag_node *make_graph(size_t n, chaos_rng *rng)
     return g;
 }
 
-int chaos_scn_dag(const chaos_opts *o, chaos_figures *f)
-{
+int chaos_scn_dag(const chaos_opts *o, chaos_figures *f) {
     char dir[512], db[600], log[600];
     chaos_mkdtemp(dir, sizeof dir, "dag");
     snprintf(db, sizeof db, "%s/q.db", dir);
@@ -81,16 +74,17 @@ int chaos_scn_dag(const chaos_opts *o, chaos_figures *f)
             snprintf(secs, sizeof secs, "0.0%d", 1 + (int)chaos_rng_below(&rng, 5));
         size_t len = 0;
         payloads[i] = chaos_shell_payload((int64_t)i, secs, g[i].fails ? 3 : 0, log, &len);
-        specs[i] = (sitq_task_spec){.function = "shell", .payload = payloads[i],
-                                    .payload_len = len, .options = &topts,
+        specs[i] = (sitq_task_spec){.function = "shell",
+                                    .payload = payloads[i],
+                                    .payload_len = len,
+                                    .options = &topts,
                                     .depends_on_index = g[i].deps,
                                     .n_depends_on_index = g[i].n_deps};
     }
     sitq_error err;
     if (sitq_enqueue_batch(q, specs, n, ids, &err) != SITQ_OK)
         chaos_die("enqueue_batch: %s", err.message);
-    for (size_t i = 0; i < n; i++)
-        free(payloads[i]);
+    for (size_t i = 0; i < n; i++) free(payloads[i]);
     free(payloads);
     free(specs);
     f->tasks = (int64_t)n;
@@ -106,13 +100,11 @@ int chaos_scn_dag(const chaos_opts *o, chaos_figures *f)
 
     chaos_task_state *st = chaos_read_states(q, ids, n);
     chaos_runlog rl;
-    if (chaos_runlog_read(log, &rl) != 0)
-        chaos_die("cannot read %s", log);
+    if (chaos_runlog_read(log, &rl) != 0) chaos_die("cannot read %s", log);
     chaos_key_runs *kr = chaos_runlog_count(&rl, n, fleet.killed, fleet.n_killed);
     int *logged = calloc(n, sizeof *logged);
     chaos_fleet_log_starts(&fleet, ids, n, logged);
-    int64_t mismatch = 0, early = 0, succeeded = 0, failed_dep = 0, failed_own = 0,
-            failed_lost = 0;
+    int64_t mismatch = 0, early = 0, succeeded = 0, failed_dep = 0, failed_own = 0, failed_lost = 0;
     for (size_t i = 0; i < n; i++) {
         chaos_task_state *s = &st[i];
         chaos_key_runs *k = &kr[i];
@@ -124,8 +116,7 @@ int chaos_scn_dag(const chaos_opts *o, chaos_figures *f)
             f->stuck++;
             continue;
         }
-        if (k->ends >= 2)
-            f->run_twice++;
+        if (k->ends >= 2) f->run_twice++;
         if (k->starts_unkilled >= 2 && !g[i].fails) {
             /* A failing task runs max_retries + 1 times by design. */
             f->twice_unexplained++;
@@ -136,7 +127,8 @@ int chaos_scn_dag(const chaos_opts *o, chaos_figures *f)
         for (size_t d = 0; d < g[i].n_deps; d++) {
             size_t dep = g[i].deps[d];
             deps_ok &= st[dep].status == SITQ_SUCCEEDED;
-            if (k->first_start >= 0 && (kr[dep].first_end < 0 || k->first_start < kr[dep].first_end)) {
+            if (k->first_start >= 0 &&
+                (kr[dep].first_end < 0 || k->first_start < kr[dep].first_end)) {
                 early++;
                 chaos_log("task %" PRId64 " started before its dependency %" PRId64 " ended",
                           (int64_t)ids[i], (int64_t)ids[dep]);
@@ -147,15 +139,11 @@ int chaos_scn_dag(const chaos_opts *o, chaos_figures *f)
         if (!deps_ok) {
             if (s->status != SITQ_FAILED || starts > 0 || !strstr(s->error, "depend"))
                 why = "a dependency did not succeed: expected failed without running";
-            else
-                failed_dep++;
+            else failed_dep++;
         } else if (s->status == SITQ_SUCCEEDED) {
-            if (g[i].fails)
-                why = "its command always exits 3: expected failed";
-            else if (k->ends == 0)
-                why = "succeeded without running";
-            else
-                succeeded++;
+            if (g[i].fails) why = "its command always exits 3: expected failed";
+            else if (k->ends == 0) why = "succeeded without running";
+            else succeeded++;
         } else if (s->status == SITQ_FAILED && strstr(s->error, "lost")) {
             failed_lost++;
             if (starts < s->max_retries + 1) {
@@ -175,7 +163,8 @@ int chaos_scn_dag(const chaos_opts *o, chaos_figures *f)
         }
     }
     f->bad = mismatch + early + rl.bad_lines + stop_bad + (timed_out && f->stuck == 0);
-    chaos_extra(f, "succeeded=%" PRId64 " failed_own=%" PRId64 " failed_dep=%" PRId64
+    chaos_extra(f,
+                "succeeded=%" PRId64 " failed_own=%" PRId64 " failed_dep=%" PRId64
                 " failed_lost=%" PRId64 " mismatches=%" PRId64 " early_starts=%" PRId64,
                 succeeded, failed_own, failed_dep, failed_lost, mismatch, early);
     int ok = f->lost == 0 && f->stuck == 0 && f->twice_unexplained == 0 &&
@@ -188,7 +177,6 @@ int chaos_scn_dag(const chaos_opts *o, chaos_figures *f)
     free(g);
     sitq_queue_close(q);
     sitq_backend_close(b);
-    if (!o->keep)
-        chaos_rm_rf(dir);
+    if (!o->keep) chaos_rm_rf(dir);
     return ok ? 0 : 1;
 }

@@ -19,19 +19,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define PAYLOAD 2048
+#define PAYLOAD   2048
 #define MAX_ACKED 200000
 
-static void fill_payload(unsigned char *p, int64_t key)
-{
-    for (size_t i = 0; i < PAYLOAD; i++)
-        p[i] = (unsigned char)((uint64_t)key * 131u + i * 7u);
+static void fill_payload(unsigned char *p, int64_t key) {
+    for (size_t i = 0; i < PAYLOAD; i++) p[i] = (unsigned char)((uint64_t)key * 131u + i * 7u);
 }
 
 /* Handler: check the payload against its key (first 8 bytes hold it), store
  * a 1 KiB result. */
-static int check_payload(sitq_task_ctx *ctx, const void *payload, size_t len, void *user)
-{
+static int check_payload(sitq_task_ctx *ctx, const void *payload, size_t len, void *user) {
     (void)user;
     unsigned char want[PAYLOAD];
     int64_t key;
@@ -51,8 +48,7 @@ static int check_payload(sitq_task_ctx *ctx, const void *payload, size_t len, vo
 }
 
 static int run_cli(const chaos_opts *o, const char *dir, char *const args[], char *out,
-                   size_t out_n, char *errtext, size_t err_n)
-{
+                   size_t out_n, char *errtext, size_t err_n) {
     char outp[700], errp[700];
     snprintf(outp, sizeof outp, "%s/cli.out", dir);
     snprintf(errp, sizeof errp, "%s/cli.err", dir);
@@ -77,25 +73,24 @@ static char mounted[600];
 
 /* At exit, however the run ends: detach the tmpfs (before the temporary
  * directory holding it is removed). */
-static void unmount_at_exit(void)
-{
+static void unmount_at_exit(void) {
     if (mounted[0] && umount2(mounted, MNT_DETACH) != 0)
         chaos_log("umount %s: %s", mounted, strerror(errno));
     mounted[0] = '\0';
 }
 
-int chaos_scn_diskfull(const chaos_opts *o, chaos_figures *f)
-{
+int chaos_scn_diskfull(const chaos_opts *o, chaos_figures *f) {
     char dir[512], mnt[600], db[700], opts[64];
     chaos_mkdtemp(dir, sizeof dir, "diskfull");
     snprintf(mnt, sizeof mnt, "%s/mnt", dir);
     snprintf(db, sizeof db, "%s/q.db", mnt);
-    if (mkdir(mnt, 0755) != 0)
-        chaos_die("mkdir %s: %s", mnt, strerror(errno));
+    if (mkdir(mnt, 0755) != 0) chaos_die("mkdir %s: %s", mnt, strerror(errno));
     snprintf(opts, sizeof opts, "size=%lluk", (unsigned long long)(o->tmpfs_mib * 1024));
     if (mount("tmpfs", mnt, "tmpfs", 0, opts) != 0) {
-        fprintf(stderr, "chaos diskfull: SKIPPED: cannot mount a tmpfs (%s); this scenario "
-                        "needs root (CAP_SYS_ADMIN)\n", strerror(errno));
+        fprintf(stderr,
+                "chaos diskfull: SKIPPED: cannot mount a tmpfs (%s); this scenario "
+                "needs root (CAP_SYS_ADMIN)\n",
+                strerror(errno));
         chaos_rm_rf(dir);
         return 77;
     }
@@ -124,16 +119,14 @@ int chaos_scn_diskfull(const chaos_opts *o, chaos_figures *f)
             acked_keys[acked_n++] = key;
         } else {
             refused++;
-            if (!first_err.message[0])
-                first_err = err;
+            if (!first_err.message[0]) first_err = err;
             if (c != SITQ_ESTORAGE || err.code != c || !err.message[0]) {
                 bad++;
                 chaos_log("enqueue on a full disk: %s '%s' (expected SITQ_ESTORAGE with a message)",
                           sitq_code_name(c), err.message);
             }
         }
-        if (refused)
-            after++;
+        if (refused) after++;
     }
     if (!refused) {
         bad++;
@@ -143,8 +136,8 @@ int chaos_scn_diskfull(const chaos_opts *o, chaos_figures *f)
     sitq_task_spec specs[50];
     sitq_task_id bids[50];
     for (int i = 0; i < 50; i++)
-        specs[i] = (sitq_task_spec){.function = "check", .payload = payload,
-                                    .payload_len = sizeof payload};
+        specs[i] = (sitq_task_spec){
+            .function = "check", .payload = payload, .payload_len = sizeof payload};
     memcpy(payload, &key, sizeof key);
     fill_payload(payload + sizeof key, key);
     sitq_stats before, after;
@@ -152,7 +145,8 @@ int chaos_scn_diskfull(const chaos_opts *o, chaos_figures *f)
     sitq_code bc = sitq_enqueue_batch(q, specs, 50, bids, &err);
     sitq_get_stats(q, &after, NULL);
     if (bc == SITQ_OK) {
-        chaos_log("a batch of 50 was accepted on the full disk (tasks %" PRId64 "..)", (int64_t)bids[0]);
+        chaos_log("a batch of 50 was accepted on the full disk (tasks %" PRId64 "..)",
+                  (int64_t)bids[0]);
         for (int i = 0; i < 50 && acked_n < MAX_ACKED; i++) {
             acked_ids[acked_n] = bids[i];
             acked_keys[acked_n++] = key;
@@ -209,7 +203,8 @@ int chaos_scn_diskfull(const chaos_opts *o, chaos_figures *f)
     }
 
     /* Room again: grow the file system; every acknowledged task must run. */
-    snprintf(opts, sizeof opts, "size=%lluk", (unsigned long long)(o->tmpfs_mib * 1024 * 8 + 65536));
+    snprintf(opts, sizeof opts, "size=%lluk",
+             (unsigned long long)(o->tmpfs_mib * 1024 * 8 + 65536));
     if (mount("tmpfs", mnt, "tmpfs", MS_REMOUNT, opts) != 0)
         chaos_die("remount %s: %s", mnt, strerror(errno));
     int64_t deadline = chaos_mono_ms() + (int64_t)(o->deadline_s * 1000), left = 1;
@@ -246,8 +241,7 @@ int chaos_scn_diskfull(const chaos_opts *o, chaos_figures *f)
             }
             if (r->status == SITQ_FAILED) {
                 failed++;
-                if (failed <= 3)
-                    chaos_log("task %" PRId64 " failed: %s", acked_ids[i], r->error);
+                if (failed <= 3) chaos_log("task %" PRId64 " failed: %s", acked_ids[i], r->error);
             }
         }
         sitq_result_free(r);
@@ -271,12 +265,12 @@ int chaos_scn_diskfull(const chaos_opts *o, chaos_figures *f)
     unmount_at_exit();
     f->tasks = acked_n;
     f->bad = bad;
-    chaos_extra(f, "refused=%" PRId64 " failed=%" PRId64 " stats_on_full=%s worker_errors=%" PRId64
-                " message='%.80s'", refused, failed, stats_ok ? "ok" : "exit3", full_errors,
-                first_err.message);
+    chaos_extra(f,
+                "refused=%" PRId64 " failed=%" PRId64 " stats_on_full=%s worker_errors=%" PRId64
+                " message='%.80s'",
+                refused, failed, stats_ok ? "ok" : "exit3", full_errors, first_err.message);
     free(acked_ids);
     free(acked_keys);
-    if (!o->keep)
-        chaos_rm_rf(dir);
+    if (!o->keep) chaos_rm_rf(dir);
     return bad == 0 && f->lost == 0 && f->stuck == 0 ? 0 : 1;
 }

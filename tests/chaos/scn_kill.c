@@ -15,14 +15,12 @@
 #include <unistd.h>
 
 static sitq_task_id *enqueue_shell(sitq_queue *q, const chaos_opts *o, const char *log,
-                                   chaos_rng *rng)
-{
+                                   chaos_rng *rng) {
     size_t n = (size_t)o->tasks;
     sitq_task_spec *specs = calloc(n, sizeof *specs);
     char **payloads = calloc(n, sizeof *payloads);
     sitq_task_id *ids = calloc(n, sizeof *ids);
-    if (!specs || !payloads || !ids)
-        chaos_die("out of memory");
+    if (!specs || !payloads || !ids) chaos_die("out of memory");
     for (size_t i = 0; i < n; i++) {
         /* One task in four sleeps 10..50 ms, so that kills find tasks mid-run. */
         char secs[16] = "0";
@@ -30,21 +28,20 @@ static sitq_task_id *enqueue_shell(sitq_queue *q, const chaos_opts *o, const cha
             snprintf(secs, sizeof secs, "0.0%d", 1 + (int)chaos_rng_below(rng, 5));
         size_t len = 0;
         payloads[i] = chaos_shell_payload((int64_t)i, secs, 0, log, &len);
-        specs[i] = (sitq_task_spec){.function = "shell", .payload = payloads[i], .payload_len = len};
+        specs[i] =
+            (sitq_task_spec){.function = "shell", .payload = payloads[i], .payload_len = len};
     }
     sitq_error err;
     if (sitq_enqueue_batch(q, specs, n, ids, &err) != SITQ_OK)
         chaos_die("enqueue_batch: %s", err.message);
-    for (size_t i = 0; i < n; i++)
-        free(payloads[i]);
+    for (size_t i = 0; i < n; i++) free(payloads[i]);
     free(payloads);
     free(specs);
     return ids;
 }
 
 static sitq_task_id *enqueue_python(const chaos_opts *o, const char *db, const char *log,
-                                    const char *dir)
-{
+                                    const char *dir) {
     char script[1100], count[32], pp[1200], errp[600];
     snprintf(script, sizeof script, "%s/py_enqueue.py", o->tasks_dir);
     snprintf(count, sizeof count, "%d", o->tasks);
@@ -58,8 +55,7 @@ static sitq_task_id *enqueue_python(const chaos_opts *o, const char *db, const c
     sitq_task_id *ids = calloc((size_t)o->tasks, sizeof *ids);
     int n = 0;
     long long id;
-    while (n < o->tasks && fscanf(fp, "%lld", &id) == 1)
-        ids[n++] = id;
+    while (n < o->tasks && fscanf(fp, "%lld", &id) == 1) ids[n++] = id;
     fclose(fp);
     int st = 0;
     if (!chaos_wait(pid, chaos_mono_ms() + 120000, &st) || st != 0 || n != o->tasks) {
@@ -70,8 +66,7 @@ static sitq_task_id *enqueue_python(const chaos_opts *o, const char *db, const c
     return ids;
 }
 
-static int run(const chaos_opts *o, chaos_figures *f, int python)
-{
+static int run(const chaos_opts *o, chaos_figures *f, int python) {
     char dir[512], db[600], log[600];
     chaos_mkdtemp(dir, sizeof dir, python ? "python" : "shell");
     snprintf(db, sizeof db, "%s/q.db", dir);
@@ -99,12 +94,10 @@ static int run(const chaos_opts *o, chaos_figures *f, int python)
     chaos_fleet_sort_killed(&fleet);
     chaos_task_state *st = chaos_read_states(q, ids, n);
     chaos_runlog rl;
-    if (chaos_runlog_read(log, &rl) != 0)
-        chaos_die("cannot read %s", log);
+    if (chaos_runlog_read(log, &rl) != 0) chaos_die("cannot read %s", log);
     chaos_key_runs *kr = chaos_runlog_count(&rl, n, fleet.killed, fleet.n_killed);
     int *logged = calloc(n, sizeof *logged);
-    if (!python)
-        chaos_fleet_log_starts(&fleet, ids, n, logged);
+    if (!python) chaos_fleet_log_starts(&fleet, ids, n, logged);
     int64_t failed = 0, unexpected = 0, never_ran = 0;
     for (size_t i = 0; i < n; i++) {
         chaos_task_state *s = &st[i];
@@ -114,16 +107,13 @@ static int run(const chaos_opts *o, chaos_figures *f, int python)
             chaos_log("task %" PRId64 " (key %zu) is missing", (int64_t)ids[i], i);
             continue;
         }
-        if (!sitq_status_is_terminal(s->status))
-            f->stuck++;
-        if (k->ends == 0)
-            never_ran++;
+        if (!sitq_status_is_terminal(s->status)) f->stuck++;
+        if (k->ends == 0) never_ran++;
         if (s->status == SITQ_SUCCEEDED && k->ends == 0) {
             f->lost++;
             chaos_log("task %" PRId64 " succeeded but never ran", (int64_t)ids[i]);
         }
-        if (k->ends >= 2)
-            f->run_twice++;
+        if (k->ends >= 2) f->run_twice++;
         if (k->starts_unkilled >= 2) {
             f->twice_unexplained++;
             chaos_log("task %" PRId64 " started %d times under workers that were not killed",
@@ -136,8 +126,8 @@ static int run(const chaos_opts *o, chaos_figures *f, int python)
                 f->failed_unstarted++;
                 if (f->failed_unstarted <= 5)
                     chaos_log("task %" PRId64 " failed after %d real start(s) (attempts %d, "
-                              "max_retries %d): %s", (int64_t)ids[i], starts, s->attempts,
-                              s->max_retries, s->error);
+                              "max_retries %d): %s",
+                              (int64_t)ids[i], starts, s->attempts, s->max_retries, s->error);
             }
             if (!strstr(s->error, "lost")) {
                 unexpected++;
@@ -152,8 +142,7 @@ static int run(const chaos_opts *o, chaos_figures *f, int python)
                 fleet.n);
     int ok = f->lost == 0 && f->stuck == 0 && f->twice_unexplained == 0 &&
              f->failed_unstarted == 0 && f->bad == 0;
-    if (!ok && f->failed_unstarted == 0 && f->lost == 0)
-        chaos_fleet_dump_logs(&fleet, 5);
+    if (!ok && f->failed_unstarted == 0 && f->lost == 0) chaos_fleet_dump_logs(&fleet, 5);
 
     free(logged);
     free(kr);
@@ -162,8 +151,7 @@ static int run(const chaos_opts *o, chaos_figures *f, int python)
     free(ids);
     sitq_queue_close(q);
     sitq_backend_close(b);
-    if (!o->keep)
-        chaos_rm_rf(dir);
+    if (!o->keep) chaos_rm_rf(dir);
     return ok ? 0 : 1;
 }
 

@@ -17,8 +17,7 @@
 /* Stop early past this size, to protect the disk of the machine. */
 #define WAL_CEILING (8ll << 30)
 
-int chaos_scn_wal(const chaos_opts *o, chaos_figures *f)
-{
+int chaos_scn_wal(const chaos_opts *o, chaos_figures *f) {
     char dir[512], db[600], log[600], errp[600];
     chaos_mkdtemp(dir, sizeof dir, "wal");
     snprintf(db, sizeof db, "%s/q.db", dir);
@@ -31,7 +30,8 @@ int chaos_scn_wal(const chaos_opts *o, chaos_figures *f)
     chaos_wal_init(&wal, db);
 
     int nw = o->workers, np = o->producers;
-    pid_t *workers = calloc((size_t)nw, sizeof *workers), *producers = calloc((size_t)np, sizeof *producers);
+    pid_t *workers = calloc((size_t)nw, sizeof *workers),
+          *producers = calloc((size_t)np, sizeof *producers);
     int *fds = calloc((size_t)np, sizeof *fds);
     char conc[16], secs[32];
     snprintf(conc, sizeof conc, "%d", o->concurrency);
@@ -51,22 +51,20 @@ int chaos_scn_wal(const chaos_opts *o, chaos_figures *f)
     char buf[64];
     while (done < np) {
         int64_t size = chaos_wal_sample(&wal);
-        if (size == wal.peak)
-            peak_at = chaos_mono_ms() - t0;
+        if (size == wal.peak) peak_at = chaos_mono_ms() - t0;
         if (over_at < 0 && (double)size > o->wal_bound_mib * 1048576.0)
             over_at = chaos_mono_ms() - t0;
         if (size > WAL_CEILING && !aborted) {
-            chaos_log("WAL at %.1f GiB after %.1f s: stopping the producers", (double)size / (1 << 30),
-                      (double)(chaos_mono_ms() - t0) / 1000);
-            for (int i = 0; i < np; i++)
-                chaos_signal(producers[i], SIGKILL);
+            chaos_log("WAL at %.1f GiB after %.1f s: stopping the producers",
+                      (double)size / (1 << 30), (double)(chaos_mono_ms() - t0) / 1000);
+            for (int i = 0; i < np; i++) chaos_signal(producers[i], SIGKILL);
             aborted = 1;
         }
         done = 0;
-        for (int i = 0; i < np; i++)
-            done += !chaos_alive(producers[i]);
+        for (int i = 0; i < np; i++) done += !chaos_alive(producers[i]);
         if (chaos_mono_ms() > deadline) {
-            chaos_log("timeout: producers still running after %.0f s", o->duration_s + o->deadline_s);
+            chaos_log("timeout: producers still running after %.0f s",
+                      o->duration_s + o->deadline_s);
             break;
         }
         chaos_sleep_ms(20);
@@ -99,19 +97,15 @@ int chaos_scn_wal(const chaos_opts *o, chaos_figures *f)
         chaos_dump_unfinished(q, 10);
         f->stuck = left;
     }
-    for (int i = 0; i < nw; i++)
-        kill(workers[i], SIGTERM);
-    for (int i = 0; i < nw; i++)
-        chaos_stop(workers[i], 30000, 0);
+    for (int i = 0; i < nw; i++) kill(workers[i], SIGTERM);
+    for (int i = 0; i < nw; i++) chaos_stop(workers[i], 30000, 0);
     chaos_wal_sample(&wal);
     double load_s = (double)(chaos_mono_ms() - t0) / 1000.0;
 
     sitq_stats st;
-    if (sitq_get_stats(q, &st, &err) != SITQ_OK)
-        chaos_die("stats: %s", err.message);
+    if (sitq_get_stats(q, &st, &err) != SITQ_OK) chaos_die("stats: %s", err.message);
     chaos_runlog rl;
-    if (chaos_runlog_read(log, &rl) != 0)
-        chaos_die("cannot read %s", log);
+    if (chaos_runlog_read(log, &rl) != 0) chaos_die("cannot read %s", log);
     size_t n_keys = (size_t)st.total + 1;
     for (size_t i = 0; i < rl.n; i++)
         if (rl.runs[i].key >= 0 && (size_t)rl.runs[i].key >= n_keys)
@@ -137,11 +131,12 @@ int chaos_scn_wal(const chaos_opts *o, chaos_figures *f)
     f->tasks = acked;
     f->wal_peak = wal.peak;
     int wal_ok = (double)wal.peak <= o->wal_bound_mib * 1048576.0;
-    chaos_extra(f, "wal_bound=%.0fMiB wal_over_bound_at=%.1fs peak_at=%.1fs producers=%d workers=%d "
+    chaos_extra(f,
+                "wal_bound=%.0fMiB wal_over_bound_at=%.1fs peak_at=%.1fs producers=%d workers=%d "
                 "refused=%" PRId64 " db=%.1fMiB enqueued_per_s=%.0f",
                 o->wal_bound_mib, over_at < 0 ? -1.0 : (double)over_at / 1000,
-                (double)peak_at / 1000, np, nw, refused,
-                (double)chaos_file_size(db) / 1048576.0, (double)acked / o->duration_s);
+                (double)peak_at / 1000, np, nw, refused, (double)chaos_file_size(db) / 1048576.0,
+                (double)acked / o->duration_s);
     (void)load_s;
     free(kr);
     chaos_runlog_free(&rl);
@@ -150,8 +145,7 @@ int chaos_scn_wal(const chaos_opts *o, chaos_figures *f)
     free(workers);
     free(producers);
     free(fds);
-    if (!o->keep)
-        chaos_rm_rf(dir);
+    if (!o->keep) chaos_rm_rf(dir);
     return wal_ok && !aborted && f->lost == 0 && f->stuck == 0 && f->bad == 0 &&
                    f->twice_unexplained == 0
                ? 0

@@ -11,18 +11,15 @@ static const char SCRIPT[] = "echo \"S $1 $PPID\" >>\"$3\"; "
                              "echo \"E $1 $PPID\" >>\"$3\"; exit \"$4\"";
 
 char *chaos_shell_payload(int64_t key, const char *sleep_s, int exit_code, const char *log,
-                          size_t *len)
-{
+                          size_t *len) {
     char k[32], code[16];
     snprintf(k, sizeof k, "%" PRId64, key);
     snprintf(code, sizeof code, "%d", exit_code);
     const char *argv[] = {"sh", "-c", SCRIPT, "chaos", k, sleep_s, log, code};
     size_t n = sizeof argv / sizeof argv[0], total = 0;
-    for (size_t a = 0; a < n; a++)
-        total += strlen(argv[a]) + 1;
+    for (size_t a = 0; a < n; a++) total += strlen(argv[a]) + 1;
     char *buf = malloc(total), *p = buf;
-    if (!buf)
-        chaos_die("out of memory");
+    if (!buf) chaos_die("out of memory");
     for (size_t a = 0; a < n; a++) {
         size_t l = strlen(argv[a]) + 1;
         memcpy(p, argv[a], l);

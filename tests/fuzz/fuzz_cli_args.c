@@ -20,15 +20,12 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-    if (size < 1)
-        return 0;
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    if (size < 1) return 0;
     unsigned sel = data[0];
     /* A private NUL-terminated copy: argv strings point into it. */
     char *buf = malloc(size);
-    if (buf == NULL)
-        return 0;
+    if (buf == NULL) return 0;
     memcpy(buf, data + 1, size - 1);
     buf[size - 1] = '\0';
     static const char *const names[] = {"list", "enqueue", "worker", "show"};
@@ -44,9 +41,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     switch (sel % 4) {
     case 0: {
         common_opts o;
-        (void)common_opts_parse(argc, argv, COPT_STATUS | COPT_LIMIT | COPT_TIMEOUT |
-                                               COPT_OLDER_THAN | COPT_VALUE,
-                                0, "usage\n", &o);
+        (void)common_opts_parse(
+            argc, argv, COPT_STATUS | COPT_LIMIT | COPT_TIMEOUT | COPT_OLDER_THAN | COPT_VALUE, 0,
+            "usage\n", &o);
         break;
     }
     case 1: {
@@ -80,16 +77,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (arg_number_syntax_ok(first, 1)) {
         char *end = NULL;
         (void)strtod(first, &end);
-        if (*end != '\0')
-            abort();
+        if (*end != '\0') abort();
     }
     double d = 0;
     int64_t v = 0;
     sitq_task_id id = 0;
     (void)arg_parse_double("fuzz", "--x", first, 0.0, SITQ_SECONDS_MAX, &d);
     (void)arg_parse_i64("fuzz", "--x", first, INT64_MIN, INT64_MAX, &v);
-    if (arg_parse_id("fuzz", "ID", first, &id) == 0 && id < 1)
-        abort();
+    if (arg_parse_id("fuzz", "ID", first, &id) == 0 && id < 1) abort();
     free(buf);
     return 0;
 }

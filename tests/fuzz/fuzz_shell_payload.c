@@ -16,24 +16,20 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /** Abort unless s is valid UTF-8 without C0 (but '\n', '\t' when allowed), DEL or C1. */
-static void check_clean(const char *s, int layout)
-{
+static void check_clean(const char *s, int layout) {
     size_t n = strlen(s);
     char *again = term_escape(s, n, layout ? TERM_KEEP_LAYOUT : 0);
     /* Clean text is a fixed point of the escaping. */
-    if (again == NULL || strcmp(again, s) != 0)
-        abort();
+    if (again == NULL || strcmp(again, s) != 0) abort();
     free(again);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char **argv = NULL;
     int argc = 0;
     int rc = shell_payload_decode(data, size, &argv, &argc);
     if (rc == 0) {
-        if (argc < 1 || argv[argc] != NULL)
-            abort();
+        if (argc < 1 || argv[argc] != NULL) abort();
         char *enc = NULL;
         size_t len = 0;
         if (shell_payload_encode(argv, argc, &enc, &len) != 0 || len != size ||
@@ -43,8 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         char *line = shell_format_command(argv, argc);
         if (line != NULL) {
             char *safe = term_escape_str(line, 0);
-            if (safe != NULL)
-                check_clean(safe, 0);
+            if (safe != NULL) check_clean(safe, 0);
             free(safe);
         }
         free(line);
@@ -57,8 +52,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (safe != NULL) {
             check_clean(safe, layout);
             size_t cut = term_prefix_len(safe, 7);
-            if (cut > strlen(safe) || ((unsigned char)safe[cut] & 0xC0) == 0x80)
-                abort();
+            if (cut > strlen(safe) || ((unsigned char)safe[cut] & 0xC0) == 0x80) abort();
         }
         free(safe);
     }

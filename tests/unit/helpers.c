@@ -11,18 +11,14 @@
 
 sitq_error tq_err;
 
-int tq_make_tmpdir(char *buf, size_t n)
-{
+int tq_make_tmpdir(char *buf, size_t n) {
     const char *base = getenv("TMPDIR");
-    if (!base || !*base)
-        base = "/tmp";
-    if ((size_t)snprintf(buf, n, "%s/sitq-test-XXXXXX", base) >= n)
-        return -1;
+    if (!base || !*base) base = "/tmp";
+    if ((size_t)snprintf(buf, n, "%s/sitq-test-XXXXXX", base) >= n) return -1;
     return mkdtemp(buf) ? 0 : -1;
 }
 
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
+static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
     (void)sb;
     (void)flag;
     (void)ftw;
@@ -30,33 +26,26 @@ static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW 
     return 0;
 }
 
-void tq_rm_rf(const char *dir)
-{
-    if (dir && *dir)
-        nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+void tq_rm_rf(const char *dir) {
+    if (dir && *dir) nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-void tq_sleep_ms(int ms)
-{
+void tq_sleep_ms(int ms) {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
 }
 
-int64_t tq_mono_ms(void)
-{
+int64_t tq_mono_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int tq_contains_ci(const char *hay, const char *needle)
-{
+int tq_contains_ci(const char *hay, const char *needle) {
     return hay && needle && strcasestr(hay, needle) != NULL;
 }
 
-const char *tq_id_str(sitq_task_id id)
-{
+const char *tq_id_str(sitq_task_id id) {
     static char bufs[8][32];
     static int next;
     char *b = bufs[next++ % 8];
@@ -64,11 +53,9 @@ const char *tq_id_str(sitq_task_id id)
     return b;
 }
 
-static tq_env *env_new(void)
-{
+static tq_env *env_new(void) {
     tq_env *e = calloc(1, sizeof *e);
-    if (!e)
-        return NULL;
+    if (!e) return NULL;
     if (tq_make_tmpdir(e->dir, sizeof e->dir) != 0) {
         free(e);
         return NULL;
@@ -77,20 +64,16 @@ static tq_env *env_new(void)
     return e;
 }
 
-int tq_setup_dir(void **state)
-{
+int tq_setup_dir(void **state) {
     tq_env *e = env_new();
-    if (!e)
-        return -1;
+    if (!e) return -1;
     *state = e;
     return 0;
 }
 
-int tq_setup(void **state)
-{
+int tq_setup(void **state) {
     tq_env *e = env_new();
-    if (!e)
-        return -1;
+    if (!e) return -1;
     sitq_error err;
     if (sitq_backend_open_sqlite(e->path, NULL, &e->backend, &err) != SITQ_OK) {
         fprintf(stderr, "tq_setup: open %s: %s\n", e->path, err.message);
@@ -109,11 +92,9 @@ int tq_setup(void **state)
     return 0;
 }
 
-int tq_teardown(void **state)
-{
+int tq_teardown(void **state) {
     tq_env *e = *state;
-    if (!e)
-        return 0;
+    if (!e) return 0;
     sitq_queue_close(e->queue);
     sitq_backend_close(e->backend);
     tq_rm_rf(e->dir);
@@ -124,8 +105,7 @@ int tq_teardown(void **state)
 
 /* ---- handlers ---- */
 
-void tq_rec_init(tq_rec *r, size_t cap)
-{
+void tq_rec_init(tq_rec *r, size_t cap) {
     memset(r, 0, sizeof *r);
     pthread_mutex_init(&r->mu, NULL);
     r->cap = cap ? cap : 16;
@@ -135,30 +115,26 @@ void tq_rec_init(tq_rec *r, size_t cap)
     atomic_init(&r->max_active, 0);
 }
 
-void tq_rec_free(tq_rec *r)
-{
+void tq_rec_free(tq_rec *r) {
     free(r->ids);
     r->ids = NULL;
     pthread_mutex_destroy(&r->mu);
 }
 
-size_t tq_rec_count(tq_rec *r)
-{
+size_t tq_rec_count(tq_rec *r) {
     pthread_mutex_lock(&r->mu);
     size_t n = r->n;
     pthread_mutex_unlock(&r->mu);
     return n;
 }
 
-int tq_h_record(sitq_task_ctx *ctx, const void *payload, size_t len, void *ud)
-{
+int tq_h_record(sitq_task_ctx *ctx, const void *payload, size_t len, void *ud) {
     (void)payload;
     (void)len;
     tq_rec *r = ud;
     int a = atomic_fetch_add(&r->active, 1) + 1;
     int m = atomic_load(&r->max_active);
-    while (a > m && !atomic_compare_exchange_weak(&r->max_active, &m, a)) {
-    }
+    while (a > m && !atomic_compare_exchange_weak(&r->max_active, &m, a)) {}
     atomic_fetch_add(&r->calls, 1);
     pthread_mutex_lock(&r->mu);
     if (r->n == r->cap) {
@@ -169,11 +145,9 @@ int tq_h_record(sitq_task_ctx *ctx, const void *payload, size_t len, void *ud)
             r->cap = nc;
         }
     }
-    if (r->n < r->cap)
-        r->ids[r->n++] = sitq_ctx_task_id(ctx);
+    if (r->n < r->cap) r->ids[r->n++] = sitq_ctx_task_id(ctx);
     pthread_mutex_unlock(&r->mu);
-    if (r->sleep_ms > 0)
-        tq_sleep_ms(r->sleep_ms);
+    if (r->sleep_ms > 0) tq_sleep_ms(r->sleep_ms);
     atomic_fetch_sub(&r->active, 1);
     if (r->fail) {
         sitq_ctx_set_error(ctx, "recorded failure", NULL);
@@ -182,27 +156,21 @@ int tq_h_record(sitq_task_ctx *ctx, const void *payload, size_t len, void *ud)
     return 0;
 }
 
-int tq_h_echo(sitq_task_ctx *ctx, const void *payload, size_t len, void *ud)
-{
-    if (ud)
-        atomic_fetch_add((atomic_int *)ud, 1);
-    if (sitq_ctx_set_result(ctx, payload, len) != SITQ_OK)
-        return 1;
+int tq_h_echo(sitq_task_ctx *ctx, const void *payload, size_t len, void *ud) {
+    if (ud) atomic_fetch_add((atomic_int *)ud, 1);
+    if (sitq_ctx_set_result(ctx, payload, len) != SITQ_OK) return 1;
     return 0;
 }
 
-int tq_h_fail(sitq_task_ctx *ctx, const void *payload, size_t len, void *ud)
-{
+int tq_h_fail(sitq_task_ctx *ctx, const void *payload, size_t len, void *ud) {
     (void)payload;
     (void)len;
-    if (ud)
-        atomic_fetch_add((atomic_int *)ud, 1);
+    if (ud) atomic_fetch_add((atomic_int *)ud, 1);
     sitq_ctx_set_error(ctx, "boom", "tb");
     return 1;
 }
 
-int tq_h_block(sitq_task_ctx *ctx, const void *payload, size_t len, void *ud)
-{
+int tq_h_block(sitq_task_ctx *ctx, const void *payload, size_t len, void *ud) {
     (void)payload;
     (void)len;
     tq_block *b = ud;
@@ -217,19 +185,16 @@ int tq_h_block(sitq_task_ctx *ctx, const void *payload, size_t len, void *ud)
         }
         tq_sleep_ms(1);
     }
-    if (seen)
-        atomic_fetch_add(&b->saw_cancel, 1);
+    if (seen) atomic_fetch_add(&b->saw_cancel, 1);
     atomic_fetch_add(&b->finished, 1);
-    if (seen && b->succeed)
-        return 0;
+    if (seen && b->succeed) return 0;
     sitq_ctx_set_error(ctx, "stopped by cancel flag", NULL);
     return 1;
 }
 
 /* ---- queue/worker helpers ---- */
 
-void tq_worker_opts(sitq_worker_options *o, int concurrency, int prefetch)
-{
+void tq_worker_opts(sitq_worker_options *o, int concurrency, int prefetch) {
     sitq_worker_options_init(o);
     o->concurrency = concurrency;
     o->prefetch = prefetch;
@@ -238,8 +203,7 @@ void tq_worker_opts(sitq_worker_options *o, int concurrency, int prefetch)
 }
 
 sitq_worker *tq_worker_new(sitq_queue *q, int concurrency, int prefetch, const char *function,
-                           sitq_handler_fn fn, void *ud)
-{
+                           sitq_handler_fn fn, void *ud) {
     sitq_worker_options o;
     tq_worker_opts(&o, concurrency, prefetch);
     sitq_worker *w = NULL;
@@ -249,16 +213,14 @@ sitq_worker *tq_worker_new(sitq_queue *q, int concurrency, int prefetch, const c
     return w;
 }
 
-sitq_task_id tq_enqueue(sitq_queue *q, const char *function, const sitq_task_options *o)
-{
+sitq_task_id tq_enqueue(sitq_queue *q, const char *function, const sitq_task_options *o) {
     sitq_task_id id = 0;
     TQ_OK(sitq_enqueue(q, function, NULL, 0, o, &id, &tq_err));
     assert_true(id > 0);
     return id;
 }
 
-sitq_result *tq_get(sitq_queue *q, sitq_task_id id)
-{
+sitq_result *tq_get(sitq_queue *q, sitq_task_id id) {
     sitq_result *r = NULL;
     TQ_OK(sitq_get_result(q, id, &r, &tq_err));
     assert_non_null(r);
@@ -266,28 +228,23 @@ sitq_result *tq_get(sitq_queue *q, sitq_task_id id)
     return r;
 }
 
-sitq_status tq_status(sitq_queue *q, sitq_task_id id)
-{
+sitq_status tq_status(sitq_queue *q, sitq_task_id id) {
     sitq_result *r = tq_get(q, id);
     sitq_status s = r->status;
     sitq_result_free(r);
     return s;
 }
 
-int tq_poll_status(sitq_queue *q, sitq_task_id id, sitq_status st, double timeout_s)
-{
+int tq_poll_status(sitq_queue *q, sitq_task_id id, sitq_status st, double timeout_s) {
     int64_t end = tq_mono_ms() + (int64_t)(timeout_s * 1000);
     for (;;) {
-        if (tq_status(q, id) == st)
-            return 1;
-        if (tq_mono_ms() >= end)
-            return 0;
+        if (tq_status(q, id) == st) return 1;
+        if (tq_mono_ms() >= end) return 0;
         tq_sleep_ms(2);
     }
 }
 
-sitq_result *tq_wait_done(sitq_queue *q, sitq_task_id id, double timeout_s)
-{
+sitq_result *tq_wait_done(sitq_queue *q, sitq_task_id id, double timeout_s) {
     sitq_result *r = NULL;
     memset(&tq_err, 0, sizeof tq_err);
     sitq_code c = sitq_wait(q, id, timeout_s, &r, &tq_err);
@@ -303,23 +260,19 @@ sitq_result *tq_wait_done(sitq_queue *q, sitq_task_id id, double timeout_s)
     return r;
 }
 
-sitq_stats tq_stats(sitq_queue *q)
-{
+sitq_stats tq_stats(sitq_queue *q) {
     sitq_stats s;
     memset(&s, 0xff, sizeof s);
     TQ_OK(sitq_get_stats(q, &s, &tq_err));
     return s;
 }
 
-int tq_poll_count(sitq_queue *q, sitq_status st, int64_t n, double timeout_s)
-{
+int tq_poll_count(sitq_queue *q, sitq_status st, int64_t n, double timeout_s) {
     int64_t end = tq_mono_ms() + (int64_t)(timeout_s * 1000);
     for (;;) {
         sitq_stats s = tq_stats(q);
-        if (s.count[st] >= n)
-            return 1;
-        if (tq_mono_ms() >= end)
-            return 0;
+        if (s.count[st] >= n) return 1;
+        if (tq_mono_ms() >= end) return 0;
         tq_sleep_ms(5);
     }
 }

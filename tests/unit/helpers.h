@@ -51,38 +51,37 @@ int tq_contains_ci(const char *hay, const char *needle);
 /* Text of an id in decimal, in a static rotating buffer. */
 const char *tq_id_str(sitq_task_id id);
 
-#define TQ_OK(expr)                                                                      \
-    do {                                                                                 \
-        memset(&tq_err, 0, sizeof tq_err);                                               \
-        sitq_code tq_c_ = (expr);                                                        \
-        if (tq_c_ != SITQ_OK)                                                            \
-            fail_msg("%s:%d: %s -> %s (%d): %s", __FILE__, __LINE__, #expr,              \
-                     sitq_code_name(tq_c_), (int)tq_c_, tq_err.message);                 \
+#define TQ_OK(expr)                                                                                \
+    do {                                                                                           \
+        memset(&tq_err, 0, sizeof tq_err);                                                         \
+        sitq_code tq_c_ = (expr);                                                                  \
+        if (tq_c_ != SITQ_OK)                                                                      \
+            fail_msg("%s:%d: %s -> %s (%d): %s", __FILE__, __LINE__, #expr, sitq_code_name(tq_c_), \
+                     (int)tq_c_, tq_err.message);                                                  \
     } while (0)
 
 /* Expect a given error code, the same code in tq_err and a non-empty message. */
-#define TQ_ERR(expected, expr)                                                           \
-    do {                                                                                 \
-        memset(&tq_err, 0, sizeof tq_err);                                               \
-        sitq_code tq_c_ = (expr);                                                        \
-        if (tq_c_ != (expected))                                                         \
-            fail_msg("%s:%d: %s -> %s (%d), expected %s: %s", __FILE__, __LINE__, #expr, \
-                     sitq_code_name(tq_c_), (int)tq_c_, sitq_code_name(expected),        \
-                     tq_err.message);                                                    \
-        if (tq_err.code != (expected))                                                   \
-            fail_msg("%s:%d: %s: err.code %d, expected %d", __FILE__, __LINE__, #expr,   \
-                     (int)tq_err.code, (int)(expected));                                 \
-        if (tq_err.message[0] == '\0')                                                   \
-            fail_msg("%s:%d: %s: empty error message", __FILE__, __LINE__, #expr);       \
+#define TQ_ERR(expected, expr)                                                                     \
+    do {                                                                                           \
+        memset(&tq_err, 0, sizeof tq_err);                                                         \
+        sitq_code tq_c_ = (expr);                                                                  \
+        if (tq_c_ != (expected))                                                                   \
+            fail_msg("%s:%d: %s -> %s (%d), expected %s: %s", __FILE__, __LINE__, #expr,           \
+                     sitq_code_name(tq_c_), (int)tq_c_, sitq_code_name(expected), tq_err.message); \
+        if (tq_err.code != (expected))                                                             \
+            fail_msg("%s:%d: %s: err.code %d, expected %d", __FILE__, __LINE__, #expr,             \
+                     (int)tq_err.code, (int)(expected));                                           \
+        if (tq_err.message[0] == '\0')                                                             \
+            fail_msg("%s:%d: %s: empty error message", __FILE__, __LINE__, #expr);                 \
     } while (0)
 
 /* Like TQ_ERR and the message also contains one of two words (case-insensitive). */
-#define TQ_ERR_MSG(expected, word1, word2, expr)                                         \
-    do {                                                                                 \
-        TQ_ERR(expected, expr);                                                          \
-        if (!tq_contains_ci(tq_err.message, word1) && !tq_contains_ci(tq_err.message, word2)) \
-            fail_msg("%s:%d: %s: message \"%s\" names neither \"%s\" nor \"%s\"",       \
-                     __FILE__, __LINE__, #expr, tq_err.message, word1, word2);           \
+#define TQ_ERR_MSG(expected, word1, word2, expr)                                                   \
+    do {                                                                                           \
+        TQ_ERR(expected, expr);                                                                    \
+        if (!tq_contains_ci(tq_err.message, word1) && !tq_contains_ci(tq_err.message, word2))      \
+            fail_msg("%s:%d: %s: message \"%s\" names neither \"%s\" nor \"%s\"", __FILE__,        \
+                     __LINE__, #expr, tq_err.message, word1, word2);                               \
     } while (0)
 
 #define TQ_ENV(state) ((tq_env *)*(state))
@@ -113,11 +112,11 @@ int tq_h_fail(sitq_task_ctx *ctx, const void *payload, size_t len, void *ud);
 
 /* Block-until-cancelled handler state. */
 typedef struct tq_block {
-    atomic_int started;   /* calls that began */
-    atomic_int saw_cancel;/* calls that saw sitq_ctx_cancelled */
-    atomic_int finished;  /* calls that returned */
-    int succeed;          /* return 0 instead of failing when cancelled */
-    int max_ms;           /* give up after this long (default 20000) */
+    atomic_int started;    /* calls that began */
+    atomic_int saw_cancel; /* calls that saw sitq_ctx_cancelled */
+    atomic_int finished;   /* calls that returned */
+    int succeed;           /* return 0 instead of failing when cancelled */
+    int max_ms;            /* give up after this long (default 20000) */
 } tq_block;
 /* Loops (1 ms sleeps) until sitq_ctx_cancelled or max_ms; then fails with
  * error "stopped by cancel flag" (or succeeds if b->succeed). */

@@ -21,8 +21,7 @@ typedef struct gate {
 
 static gate g_gate = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, -1};
 
-static void gate_reset(void)
-{
+static void gate_reset(void) {
     pthread_mutex_lock(&g_gate.mu);
     g_gate.open = 0;
     pthread_mutex_unlock(&g_gate.mu);
@@ -31,23 +30,20 @@ static void gate_reset(void)
     atomic_store(&g_gate.heartbeat_code, -1);
 }
 
-static void gate_open(void)
-{
+static void gate_open(void) {
     pthread_mutex_lock(&g_gate.mu);
     g_gate.open = 1;
     pthread_cond_broadcast(&g_gate.cv);
     pthread_mutex_unlock(&g_gate.mu);
 }
 
-static int h_stuck(sitq_task_ctx *ctx, const void *payload, size_t len, void *ud)
-{
+static int h_stuck(sitq_task_ctx *ctx, const void *payload, size_t len, void *ud) {
     (void)payload;
     (void)len;
     gate *g = ud;
     atomic_fetch_add(&g->started, 1);
     pthread_mutex_lock(&g->mu);
-    while (!g->open)
-        pthread_cond_wait(&g->cv, &g->mu);
+    while (!g->open) pthread_cond_wait(&g->cv, &g->mu);
     pthread_mutex_unlock(&g->mu);
     sitq_error e;
     atomic_store(&g->heartbeat_code, (int)sitq_ctx_heartbeat(ctx, 0.5, &e));
@@ -57,39 +53,31 @@ static int h_stuck(sitq_task_ctx *ctx, const void *payload, size_t len, void *ud
 }
 
 /* Threads of this process (entries of /proc/self/task). */
-static int thread_count(void)
-{
+static int thread_count(void) {
     DIR *d = opendir("/proc/self/task");
-    if (!d)
-        return -1;
+    if (!d) return -1;
     int n = 0;
     struct dirent *de;
     while ((de = readdir(d)))
-        if (de->d_name[0] != '.')
-            n++;
+        if (de->d_name[0] != '.') n++;
     closedir(d);
     return n;
 }
 
 /* Poll until the process has at most n threads; 1 when reached in time. */
-static int wait_threads_at_most(int n, int64_t timeout_ms)
-{
+static int wait_threads_at_most(int n, int64_t timeout_ms) {
     int64_t end = tq_mono_ms() + timeout_ms;
-    while (thread_count() > n && tq_mono_ms() < end)
-        tq_sleep_ms(2);
+    while (thread_count() > n && tq_mono_ms() < end) tq_sleep_ms(2);
     return thread_count() <= n;
 }
 
-static void wait_started(int n)
-{
+static void wait_started(int n) {
     int64_t end = tq_mono_ms() + 20000;
-    while (atomic_load(&g_gate.started) < n && tq_mono_ms() < end)
-        tq_sleep_ms(1);
+    while (atomic_load(&g_gate.started) < n && tq_mono_ms() < end) tq_sleep_ms(1);
     assert_int_equal(atomic_load(&g_gate.started), n);
 }
 
-static sitq_worker *stuck_worker(sitq_queue *q)
-{
+static sitq_worker *stuck_worker(sitq_queue *q) {
     sitq_worker_options o;
     tq_worker_opts(&o, 1, 0);
     o.timeout_grace_s = 0; /* record a timeout at once */
@@ -101,8 +89,7 @@ static sitq_worker *stuck_worker(sitq_queue *q)
 }
 
 /* Close the queue and backend now (before the abandoned handler returns). */
-static void close_env(void **state)
-{
+static void close_env(void **state) {
     tq_env *e = TQ_ENV(state);
     sitq_queue_close(e->queue);
     sitq_backend_close(e->backend);
@@ -110,8 +97,7 @@ static void close_env(void **state)
     e->backend = NULL;
 }
 
-static void test_stop_is_not_held_by_a_timed_out_handler(void **state)
-{
+static void test_stop_is_not_held_by_a_timed_out_handler(void **state) {
     gate_reset();
     sitq_queue *q = TQ_ENV(state)->queue;
     sitq_worker *w = stuck_worker(q);
@@ -141,8 +127,7 @@ static void test_stop_is_not_held_by_a_timed_out_handler(void **state)
     assert_int_equal(atomic_load(&g_gate.heartbeat_code), SITQ_ELEASE);
 }
 
-static void test_shutdown_abandons_running_tasks(void **state)
-{
+static void test_shutdown_abandons_running_tasks(void **state) {
     gate_reset();
     sitq_queue *q = TQ_ENV(state)->queue;
     sitq_worker *w = stuck_worker(q);
@@ -166,8 +151,7 @@ static void test_shutdown_abandons_running_tasks(void **state)
     assert_int_equal(atomic_load(&g_gate.heartbeat_code), SITQ_ELEASE);
 }
 
-static void test_restart_after_an_abandoned_thread(void **state)
-{
+static void test_restart_after_an_abandoned_thread(void **state) {
     gate_reset();
     sitq_queue *q = TQ_ENV(state)->queue;
     sitq_worker *w = stuck_worker(q);
@@ -205,8 +189,7 @@ static void test_restart_after_an_abandoned_thread(void **state)
     sitq_worker_free(w);
 }
 
-static void test_shutdown_arguments(void **state)
-{
+static void test_shutdown_arguments(void **state) {
     sitq_worker *w = stuck_worker(TQ_ENV(state)->queue);
     TQ_ERR_MSG(SITQ_EINVAL, "grace_s", "grace", sitq_worker_shutdown(w, -1, &tq_err));
     TQ_ERR_MSG(SITQ_EINVAL, "grace_s", "grace", sitq_worker_shutdown(w, NAN, &tq_err));
@@ -215,8 +198,7 @@ static void test_shutdown_arguments(void **state)
     sitq_worker_free(w);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_stop_is_not_held_by_a_timed_out_handler, tq_setup,
                                         tq_teardown),

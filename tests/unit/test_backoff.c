@@ -6,8 +6,7 @@
 
 #define SEC 1000000LL
 
-static void test_backoff_exact_no_jitter(void **state)
-{
+static void test_backoff_exact_no_jitter(void **state) {
     (void)state;
     assert_int_equal(sitq_backoff_us(1, 1.0, 3600.0, 0.0, 0.5), 1 * SEC);
     assert_int_equal(sitq_backoff_us(2, 1.0, 3600.0, 0.0, 0.5), 2 * SEC);
@@ -31,8 +30,7 @@ static void test_backoff_exact_no_jitter(void **state)
     assert_int_equal(sitq_backoff_us(5, 1.0, 0.0, 0.0, 0.3), 0);
 }
 
-static void test_backoff_jitter_bounds(void **state)
-{
+static void test_backoff_jitter_bounds(void **state) {
     (void)state;
     /* 4 s, jitter 0.5: u=0 -> x0.5, u=0.5 -> x1, u->1 -> x1.5 */
     int64_t lo = sitq_backoff_us(3, 1.0, 3600.0, 0.5, 0.0);
@@ -67,8 +65,7 @@ static void test_backoff_jitter_bounds(void **state)
     }
 }
 
-static void test_backoff_huge_retry(void **state)
-{
+static void test_backoff_huge_retry(void **state) {
     (void)state;
     assert_int_equal(sitq_backoff_us(64, 1.0, 3600.0, 0.0, 0.0), 3600 * SEC);
     assert_int_equal(sitq_backoff_us(1024, 1.0, 3600.0, 0.0, 0.0), 3600 * SEC);
@@ -85,8 +82,7 @@ static void test_backoff_huge_retry(void **state)
     assert_true(llabs(j - 2880 * SEC) <= 1);
 }
 
-static void test_backoff_bad_input_clamped(void **state)
-{
+static void test_backoff_bad_input_clamped(void **state) {
     (void)state;
     /* retry < 1 -> 1 */
     assert_int_equal(sitq_backoff_us(0, 1.0, 3600.0, 0.0, 0.0), 1 * SEC);
@@ -121,8 +117,7 @@ static void test_backoff_bad_input_clamped(void **state)
     assert_int_equal(v, 0);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_backoff_exact_no_jitter),
         cmocka_unit_test(test_backoff_jitter_bounds),

@@ -3,8 +3,7 @@
 
 enum { N = 100000 };
 
-static void test_batch_100k(void **state)
-{
+static void test_batch_100k(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     sitq_task_spec *specs = calloc(N, sizeof *specs);
     uint32_t *payloads = calloc(N, sizeof *payloads);
@@ -17,8 +16,7 @@ static void test_batch_100k(void **state)
         specs[i].function = (i % 2) ? "bulk.odd" : "bulk.even";
         specs[i].payload = &payloads[i];
         specs[i].payload_len = sizeof payloads[i];
-        if (i % 1000 == 0)
-            specs[i].options = &hi;
+        if (i % 1000 == 0) specs[i].options = &hi;
     }
     TQ_OK(sitq_enqueue_batch(q, specs, N, ids, &tq_err));
     for (size_t i = 1; i < N; i++)
@@ -52,15 +50,13 @@ static void test_batch_100k(void **state)
     size_t n = 0;
     TQ_OK(sitq_list(q, SITQ_STATUS_ANY, 10, 0, &items, &n, &tq_err));
     assert_int_equal(n, 10);
-    for (size_t i = 0; i < n; i++)
-        assert_int_equal(items[i]->id, ids[N - 1 - i]);
+    for (size_t i = 0; i < n; i++) assert_int_equal(items[i]->id, ids[N - 1 - i]);
     sitq_result_list_free(items, n);
 
     items = NULL;
     TQ_OK(sitq_list(q, SITQ_STATUS_ANY, 1000, 50000, &items, &n, &tq_err));
     assert_int_equal(n, 1000);
-    for (size_t i = 0; i < n; i++)
-        assert_int_equal(items[i]->id, ids[N - 1 - 50000 - i]);
+    for (size_t i = 0; i < n; i++) assert_int_equal(items[i]->id, ids[N - 1 - 50000 - i]);
     sitq_result_list_free(items, n);
 
     items = NULL;
@@ -105,13 +101,11 @@ static void test_batch_100k(void **state)
     free(ids);
 }
 
-static void test_batch_100k_failure_atomic(void **state)
-{
+static void test_batch_100k_failure_atomic(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     sitq_task_spec *specs = calloc(N, sizeof *specs);
     sitq_task_id *ids = calloc(N, sizeof *ids);
-    for (size_t i = 0; i < N; i++)
-        specs[i].function = "f";
+    for (size_t i = 0; i < N; i++) specs[i].function = "f";
     specs[N - 1].function = ""; /* the very last one is bad */
     TQ_ERR(SITQ_EINVAL, sitq_enqueue_batch(q, specs, N, ids, &tq_err));
     assert_int_equal(tq_stats(q).total, 0);
@@ -119,8 +113,7 @@ static void test_batch_100k_failure_atomic(void **state)
     free(ids);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_batch_100k, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_batch_100k_failure_atomic, tq_setup, tq_teardown),

@@ -10,8 +10,7 @@ typedef struct {
     atomic_int bad_payload;
 } counters;
 
-static int h_count(sitq_task_ctx *ctx, const void *p, size_t len, void *ud)
-{
+static int h_count(sitq_task_ctx *ctx, const void *p, size_t len, void *ud) {
     counters *c = ud;
     uint32_t idx;
     if (len != sizeof idx) {
@@ -28,8 +27,7 @@ static int h_count(sitq_task_ctx *ctx, const void *p, size_t len, void *ud)
     return 0;
 }
 
-static sitq_task_id *enqueue_indexed(sitq_queue *q, const char *fn, size_t n)
-{
+static sitq_task_id *enqueue_indexed(sitq_queue *q, const char *fn, size_t n) {
     sitq_task_spec *specs = calloc(n, sizeof *specs);
     uint32_t *idx = calloc(n, sizeof *idx);
     sitq_task_id *ids = calloc(n, sizeof *ids);
@@ -45,20 +43,17 @@ static sitq_task_id *enqueue_indexed(sitq_queue *q, const char *fn, size_t n)
     return ids;
 }
 
-static void counters_init(counters *c, size_t n)
-{
+static void counters_init(counters *c, size_t n) {
     c->runs = calloc(n, sizeof *c->runs);
     c->n = n;
     atomic_init(&c->bad_payload, 0);
 }
 
-static void assert_each_ran_once(counters *c)
-{
+static void assert_each_ran_once(counters *c) {
     assert_int_equal(atomic_load(&c->bad_payload), 0);
     for (size_t i = 0; i < c->n; i++) {
         int r = atomic_load(&c->runs[i]);
-        if (r != 1)
-            fail_msg("task index %zu ran %d times", i, r);
+        if (r != 1) fail_msg("task index %zu ran %d times", i, r);
     }
 }
 
@@ -71,8 +66,7 @@ typedef struct {
     int thread_no;
 } enq_arg;
 
-static void *enq_thread(void *arg)
-{
+static void *enq_thread(void *arg) {
     enq_arg *a = arg;
     for (int i = 0; i < ENQ_PER; i++) {
         sitq_error err;
@@ -84,14 +78,12 @@ static void *enq_thread(void *arg)
     return NULL;
 }
 
-static int cmp_id(const void *x, const void *y)
-{
+static int cmp_id(const void *x, const void *y) {
     sitq_task_id a = *(const sitq_task_id *)x, b = *(const sitq_task_id *)y;
     return a < b ? -1 : a > b;
 }
 
-static void test_concurrent_enqueue(void **state)
-{
+static void test_concurrent_enqueue(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     enq_arg *args = calloc(ENQ_THREADS, sizeof *args);
     pthread_t th[ENQ_THREADS];
@@ -100,8 +92,7 @@ static void test_concurrent_enqueue(void **state)
         args[t].thread_no = t;
         assert_int_equal(pthread_create(&th[t], NULL, enq_thread, &args[t]), 0);
     }
-    for (int t = 0; t < ENQ_THREADS; t++)
-        pthread_join(th[t], NULL);
+    for (int t = 0; t < ENQ_THREADS; t++) pthread_join(th[t], NULL);
     sitq_task_id *all = calloc(ENQ_THREADS * ENQ_PER, sizeof *all);
     for (int t = 0; t < ENQ_THREADS; t++) {
         assert_int_equal(args[t].errors, 0);
@@ -110,8 +101,7 @@ static void test_concurrent_enqueue(void **state)
         memcpy(all + t * ENQ_PER, args[t].ids, sizeof args[t].ids);
     }
     qsort(all, ENQ_THREADS * ENQ_PER, sizeof *all, cmp_id);
-    for (int i = 1; i < ENQ_THREADS * ENQ_PER; i++)
-        assert_true(all[i] != all[i - 1]);
+    for (int i = 1; i < ENQ_THREADS * ENQ_PER; i++) assert_true(all[i] != all[i - 1]);
     assert_int_equal(tq_stats(q).total, ENQ_THREADS * ENQ_PER);
     /* payloads landed on the right ids */
     void *p = NULL;
@@ -133,25 +123,21 @@ typedef struct {
     int errors;
 } uk_arg;
 
-static void *uk_thread(void *arg)
-{
+static void *uk_thread(void *arg) {
     uk_arg *a = arg;
-    while (!atomic_load(a->go)) {
-    }
+    while (!atomic_load(a->go)) {}
     for (int i = 0; i < UK_ROUNDS; i++) {
         char key[32];
         snprintf(key, sizeof key, "key-%d", i);
         sitq_task_options o;
         sitq_task_options_init(&o);
         o.unique_key = key;
-        if (sitq_enqueue(a->q, "f", NULL, 0, &o, &a->ids[i], NULL) != SITQ_OK)
-            a->errors++;
+        if (sitq_enqueue(a->q, "f", NULL, 0, &o, &a->ids[i], NULL) != SITQ_OK) a->errors++;
     }
     return NULL;
 }
 
-static void test_unique_key_race(void **state)
-{
+static void test_unique_key_race(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     atomic_int go = 0;
     uk_arg *args = calloc(UK_THREADS, sizeof *args);
@@ -162,8 +148,7 @@ static void test_unique_key_race(void **state)
         assert_int_equal(pthread_create(&th[t], NULL, uk_thread, &args[t]), 0);
     }
     atomic_store(&go, 1);
-    for (int t = 0; t < UK_THREADS; t++)
-        pthread_join(th[t], NULL);
+    for (int t = 0; t < UK_THREADS; t++) pthread_join(th[t], NULL);
     for (int t = 0; t < UK_THREADS; t++) {
         assert_int_equal(args[t].errors, 0);
         for (int i = 0; i < UK_ROUNDS; i++)
@@ -184,28 +169,24 @@ typedef struct {
     int ok, notready, other;
 } pt_arg;
 
-static void *pt_thread(void *arg)
-{
+static void *pt_thread(void *arg) {
     pt_arg *a = arg;
     for (int k = 0; k < PT_TASKS; k++) {
         int i = (a->start + k) % PT_TASKS;
         sitq_result *r = NULL;
         sitq_error err;
         sitq_code c = sitq_worker_process_task(a->w, a->ids[i], &r, &err);
-        if (c == SITQ_OK && r && r->status == SITQ_SUCCEEDED)
-            a->ok++;
+        if (c == SITQ_OK && r && r->status == SITQ_SUCCEEDED) a->ok++;
         else if (c == SITQ_ENOTREADY && r &&
                  (r->status == SITQ_RUNNING || r->status == SITQ_SUCCEEDED))
             a->notready++;
-        else
-            a->other++;
+        else a->other++;
         sitq_result_free(r);
     }
     return NULL;
 }
 
-static void test_process_task_race(void **state)
-{
+static void test_process_task_race(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     counters c;
     counters_init(&c, PT_TASKS);
@@ -239,8 +220,7 @@ static void test_process_task_race(void **state)
 }
 
 /* ---- one worker, many threads ---- */
-static void test_multithread_worker_each_once(void **state)
-{
+static void test_multithread_worker_each_once(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     enum { N = 1000 };
     counters c;
@@ -262,16 +242,14 @@ static void test_multithread_worker_each_once(void **state)
     size_t n = 0;
     TQ_OK(sitq_list(q, SITQ_STATUS_ANY, N, 0, &items, &n, &tq_err));
     assert_int_equal(n, N);
-    for (size_t i = 0; i < n; i++)
-        assert_int_equal(items[i]->attempts, 1);
+    for (size_t i = 0; i < n; i++) assert_int_equal(items[i]->attempts, 1);
     sitq_result_list_free(items, n);
     free(c.runs);
     free(ids);
 }
 
 /* ---- two workers on one queue ---- */
-static void test_two_workers_each_once(void **state)
-{
+static void test_two_workers_each_once(void **state) {
     tq_env *e = TQ_ENV(state);
     enum { N = 1000 };
     counters c;
@@ -310,8 +288,7 @@ typedef struct {
     atomic_int *ready;
 } wait_arg;
 
-static void *wait_thread(void *arg)
-{
+static void *wait_thread(void *arg) {
     wait_arg *a = arg;
     sitq_result *r = NULL;
     atomic_fetch_add(a->ready, 1);
@@ -321,8 +298,7 @@ static void *wait_thread(void *arg)
     return NULL;
 }
 
-static void test_many_waiters(void **state)
-{
+static void test_many_waiters(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     sitq_task_id id = tq_enqueue(q, "f", NULL);
     atomic_int ready = 0;
@@ -332,13 +308,11 @@ static void test_many_waiters(void **state)
         args[t] = (wait_arg){q, id, (sitq_code)-1, -2, &ready};
         assert_int_equal(pthread_create(&th[t], NULL, wait_thread, &args[t]), 0);
     }
-    while (atomic_load(&ready) < WAITERS)
-        tq_sleep_ms(1);
+    while (atomic_load(&ready) < WAITERS) tq_sleep_ms(1);
     tq_sleep_ms(50);
     sitq_worker *w = tq_worker_new(q, 1, 1, "f", tq_h_echo, NULL);
     TQ_OK(sitq_worker_process_task(w, id, NULL, &tq_err));
-    for (int t = 0; t < WAITERS; t++)
-        pthread_join(th[t], NULL);
+    for (int t = 0; t < WAITERS; t++) pthread_join(th[t], NULL);
     sitq_worker_free(w);
     for (int t = 0; t < WAITERS; t++) {
         assert_int_equal(args[t].code, SITQ_OK);
@@ -354,31 +328,25 @@ typedef struct {
     int starts_ok;
 } ss_arg;
 
-static int h_count_slow(sitq_task_ctx *ctx, const void *p, size_t len, void *ud)
-{
+static int h_count_slow(sitq_task_ctx *ctx, const void *p, size_t len, void *ud) {
     tq_sleep_ms(1);
     return h_count(ctx, p, len, ud);
 }
 
-static void *ss_thread(void *arg)
-{
+static void *ss_thread(void *arg) {
     ss_arg *a = arg;
     for (int i = 0; i < SS_ROUNDS; i++) {
         sitq_code c = sitq_worker_start(a->w, NULL);
-        if (c == SITQ_OK)
-            a->starts_ok++;
-        else if (c != SITQ_ESTATE)
-            a->bad_codes++;
+        if (c == SITQ_OK) a->starts_ok++;
+        else if (c != SITQ_ESTATE) a->bad_codes++;
         tq_sleep_ms(2);
         c = sitq_worker_stop(a->w, -1, NULL);
-        if (c != SITQ_OK)
-            a->bad_codes++;
+        if (c != SITQ_OK) a->bad_codes++;
     }
     return NULL;
 }
 
-static void test_start_stop_race(void **state)
-{
+static void test_start_stop_race(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     enum { N = 300 };
     counters c;
@@ -422,8 +390,7 @@ static void test_start_stop_race(void **state)
 }
 
 /* ---- cancels racing a running worker ---- */
-static void test_cancel_races_worker(void **state)
-{
+static void test_cancel_races_worker(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     enum { N = 300 };
     counters c;
@@ -470,8 +437,7 @@ static void test_cancel_races_worker(void **state)
     free(ids);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_concurrent_enqueue, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_unique_key_race, tq_setup, tq_teardown),

@@ -2,8 +2,7 @@
  * dependency on finished tasks, batches with depends_on_index. */
 #include "helpers.h"
 
-static sitq_task_id enqueue_dep(sitq_queue *q, const char *fn, const sitq_task_id *deps, size_t n)
-{
+static sitq_task_id enqueue_dep(sitq_queue *q, const char *fn, const sitq_task_id *deps, size_t n) {
     sitq_task_options o;
     sitq_task_options_init(&o);
     o.depends_on = deps;
@@ -11,8 +10,7 @@ static sitq_task_id enqueue_dep(sitq_queue *q, const char *fn, const sitq_task_i
     return tq_enqueue(q, fn, &o);
 }
 
-static void test_chain(void **state)
-{
+static void test_chain(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     tq_rec rec;
     tq_rec_init(&rec, 8);
@@ -37,7 +35,8 @@ static void test_chain(void **state)
     sitq_result_free(r);
 
     TQ_OK(sitq_worker_start(w, &tq_err));
-    sitq_result *ra = tq_wait_done(q, a, 20), *rb = tq_wait_done(q, b, 20), *rc = tq_wait_done(q, c, 20);
+    sitq_result *ra = tq_wait_done(q, a, 20), *rb = tq_wait_done(q, b, 20),
+                *rc = tq_wait_done(q, c, 20);
     assert_int_equal(ra->status, SITQ_SUCCEEDED);
     assert_int_equal(rb->status, SITQ_SUCCEEDED);
     assert_int_equal(rc->status, SITQ_SUCCEEDED);
@@ -55,8 +54,7 @@ static void test_chain(void **state)
     tq_rec_free(&rec);
 }
 
-static void test_diamond(void **state)
-{
+static void test_diamond(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     tq_rec rec;
     tq_rec_init(&rec, 8);
@@ -95,11 +93,12 @@ static void test_diamond(void **state)
     tq_rec_free(&rec);
 }
 
-static void assert_failed_naming(sitq_queue *q, sitq_task_id id, sitq_task_id dep1, sitq_task_id dep2)
-{
+static void assert_failed_naming(sitq_queue *q, sitq_task_id id, sitq_task_id dep1,
+                                 sitq_task_id dep2) {
     sitq_result *r = tq_get(q, id);
     if (r->status != SITQ_FAILED)
-        fail_msg("task %lld: status %s, expected failed", (long long)id, sitq_status_name(r->status));
+        fail_msg("task %lld: status %s, expected failed", (long long)id,
+                 sitq_status_name(r->status));
     assert_non_null(r->error);
     if (!strstr(r->error, tq_id_str(dep1)) && !strstr(r->error, tq_id_str(dep2)))
         fail_msg("task %lld: error \"%s\" names neither %lld nor %lld", (long long)id, r->error,
@@ -109,12 +108,10 @@ static void assert_failed_naming(sitq_queue *q, sitq_task_id id, sitq_task_id de
     sitq_result_free(r);
 }
 
-static void test_failure_propagation(void **state)
-{
+static void test_failure_propagation(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     /* ids well apart so a substring match of one id in another is unlikely */
-    for (int i = 0; i < 20; i++)
-        tq_enqueue(q, "pad", NULL);
+    for (int i = 0; i < 20; i++) tq_enqueue(q, "pad", NULL);
     sitq_task_id a = tq_enqueue(q, "f", NULL);
     sitq_task_id b = enqueue_dep(q, "g", &a, 1);
     sitq_task_id c = enqueue_dep(q, "g", &a, 1);
@@ -175,8 +172,7 @@ static void test_failure_propagation(void **state)
 }
 
 /* Fails its first call, then succeeds. */
-static int h_fail_first(sitq_task_ctx *ctx, const void *p, size_t n, void *ud)
-{
+static int h_fail_first(sitq_task_ctx *ctx, const void *p, size_t n, void *ud) {
     (void)p;
     (void)n;
     if (atomic_fetch_add((atomic_int *)ud, 1) == 0) {
@@ -187,8 +183,7 @@ static int h_fail_first(sitq_task_ctx *ctx, const void *p, size_t n, void *ud)
 }
 
 /* A dependency that fails but still has retries left does not fail its dependents. */
-static void test_dependency_retrying_not_propagated(void **state)
-{
+static void test_dependency_retrying_not_propagated(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     atomic_int calls = 0;
     sitq_worker *w = tq_worker_new(q, 1, 1, "flaky", h_fail_first, &calls);
@@ -217,11 +212,9 @@ static void test_dependency_retrying_not_propagated(void **state)
     assert_int_equal(atomic_load(&calls), 2);
 }
 
-static void test_cancel_propagation(void **state)
-{
+static void test_cancel_propagation(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
-    for (int i = 0; i < 20; i++)
-        tq_enqueue(q, "pad", NULL);
+    for (int i = 0; i < 20; i++) tq_enqueue(q, "pad", NULL);
     sitq_task_id a = tq_enqueue(q, "f", NULL);
     sitq_task_id b = enqueue_dep(q, "f", &a, 1);
     sitq_task_id c = enqueue_dep(q, "f", &b, 1);
@@ -252,11 +245,9 @@ static void test_cancel_propagation(void **state)
     assert_int_equal(tq_status(q, x), SITQ_QUEUED);
 }
 
-static void test_dependency_already_finished(void **state)
-{
+static void test_dependency_already_finished(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
-    for (int i = 0; i < 20; i++)
-        tq_enqueue(q, "pad", NULL);
+    for (int i = 0; i < 20; i++) tq_enqueue(q, "pad", NULL);
     sitq_worker *w = tq_worker_new(q, 1, 1, "bad", tq_h_fail, NULL);
     TQ_OK(sitq_worker_register(w, "good", tq_h_echo, NULL, &tq_err));
     sitq_task_id failed = tq_enqueue(q, "bad", NULL);
@@ -290,8 +281,7 @@ static void test_dependency_already_finished(void **state)
     sitq_worker_free(w);
 }
 
-static void test_chain_1000(void **state)
-{
+static void test_chain_1000(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     enum { N = 1000 };
     sitq_task_spec *specs = calloc(N, sizeof *specs);
@@ -343,8 +333,7 @@ static void test_chain_1000(void **state)
     free(ids);
 }
 
-static void test_batch_dependency_errors(void **state)
-{
+static void test_batch_dependency_errors(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     tq_enqueue(q, "f", NULL);
     int64_t total0 = tq_stats(q).total;
@@ -353,24 +342,21 @@ static void test_batch_dependency_errors(void **state)
     size_t fwd = 1, self = 1, far = 7;
 
     memset(specs, 0, sizeof specs);
-    for (int i = 0; i < 3; i++)
-        specs[i].function = "f";
+    for (int i = 0; i < 3; i++) specs[i].function = "f";
     specs[0].depends_on_index = &fwd; /* forward */
     specs[0].n_depends_on_index = 1;
     TQ_ERR(SITQ_EDEPENDENCY, sitq_enqueue_batch(q, specs, 3, ids, &tq_err));
     assert_int_equal(tq_stats(q).total, total0);
 
     memset(specs, 0, sizeof specs);
-    for (int i = 0; i < 3; i++)
-        specs[i].function = "f";
+    for (int i = 0; i < 3; i++) specs[i].function = "f";
     specs[1].depends_on_index = &self; /* self */
     specs[1].n_depends_on_index = 1;
     TQ_ERR(SITQ_EDEPENDENCY, sitq_enqueue_batch(q, specs, 3, ids, &tq_err));
     assert_int_equal(tq_stats(q).total, total0);
 
     memset(specs, 0, sizeof specs);
-    for (int i = 0; i < 3; i++)
-        specs[i].function = "f";
+    for (int i = 0; i < 3; i++) specs[i].function = "f";
     specs[2].depends_on_index = &far; /* beyond the batch */
     specs[2].n_depends_on_index = 1;
     TQ_ERR(SITQ_EDEPENDENCY, sitq_enqueue_batch(q, specs, 3, ids, &tq_err));
@@ -383,8 +369,7 @@ static void test_batch_dependency_errors(void **state)
     o.depends_on = &bogus;
     o.n_depends_on = 1;
     memset(specs, 0, sizeof specs);
-    for (int i = 0; i < 3; i++)
-        specs[i].function = "f";
+    for (int i = 0; i < 3; i++) specs[i].function = "f";
     specs[2].options = &o;
     TQ_ERR(SITQ_EDEPENDENCY, sitq_enqueue_batch(q, specs, 3, ids, &tq_err));
     assert_int_equal(tq_stats(q).total, total0);
@@ -393,8 +378,7 @@ static void test_batch_dependency_errors(void **state)
     sitq_task_id outside = tq_enqueue(q, "f", NULL);
     size_t zero = 0, both[2] = {0, 1};
     memset(specs, 0, sizeof specs);
-    for (int i = 0; i < 3; i++)
-        specs[i].function = "f";
+    for (int i = 0; i < 3; i++) specs[i].function = "f";
     sitq_task_options_init(&o);
     o.depends_on = &outside;
     o.n_depends_on = 1;
@@ -425,8 +409,7 @@ static void test_batch_dependency_errors(void **state)
 /* Purge keeps a dependent's edge to a failed dependency it deletes, so the
  * dependent can never be retried into running without it; the edge to a
  * purged succeeded dependency is dropped (satisfied for good). */
-static void test_retry_after_dependency_purged(void **state)
-{
+static void test_retry_after_dependency_purged(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     sitq_worker *w = tq_worker_new(q, 1, 0, "bad", tq_h_fail, NULL);
     TQ_OK(sitq_worker_register(w, "ok", tq_h_echo, NULL, &tq_err));
@@ -458,8 +441,7 @@ static void test_retry_after_dependency_purged(void **state)
 }
 
 /* A timeout below one microsecond is one microsecond, never "no timeout". */
-static void test_tiny_timeout_is_not_none(void **state)
-{
+static void test_tiny_timeout_is_not_none(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     sitq_task_options o;
     sitq_task_options_init(&o);
@@ -470,13 +452,13 @@ static void test_tiny_timeout_is_not_none(void **state)
     sitq_result_free(r);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_chain, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_diamond, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_failure_propagation, tq_setup, tq_teardown),
-        cmocka_unit_test_setup_teardown(test_dependency_retrying_not_propagated, tq_setup, tq_teardown),
+        cmocka_unit_test_setup_teardown(test_dependency_retrying_not_propagated, tq_setup,
+                                        tq_teardown),
         cmocka_unit_test_setup_teardown(test_cancel_propagation, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_dependency_already_finished, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_chain_1000, tq_setup, tq_teardown),

@@ -7,8 +7,7 @@
 #include <math.h>
 #include <sqlite3.h>
 
-static void test_err_filled_on_success(void **state)
-{
+static void test_err_filled_on_success(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     sitq_error err;
     memset(&err, 0, sizeof err);
@@ -28,8 +27,7 @@ static void test_err_filled_on_success(void **state)
     sitq_result_free(r);
 }
 
-static void test_long_inputs_message_bounded(void **state)
-{
+static void test_long_inputs_message_bounded(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     size_t n = 100000;
     char *huge = malloc(n + 1);
@@ -56,8 +54,7 @@ static void test_long_inputs_message_bounded(void **state)
 
 /* Huge but finite values: rejected (EINVAL) or stored sanely - never a
  * wrapped time that makes a far-future task run now. */
-static void test_extreme_option_values(void **state)
-{
+static void test_extreme_option_values(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     sitq_worker *w = tq_worker_new(q, 1, 1, "f", tq_h_fail, NULL);
     sitq_task_options o;
@@ -87,10 +84,8 @@ static void test_extreme_option_values(void **state)
     sitq_task_options_init(&o);
     o.eta_us = INT64_MAX;
     c = sitq_enqueue(q, "f", NULL, 0, &o, &id, NULL);
-    if (c == SITQ_OK)
-        assert_int_equal(tq_status(q, id), SITQ_SCHEDULED);
-    else
-        assert_int_equal(c, SITQ_EINVAL);
+    if (c == SITQ_OK) assert_int_equal(tq_status(q, id), SITQ_SCHEDULED);
+    else assert_int_equal(c, SITQ_EINVAL);
 
     const double timeouts[] = {1e300, INFINITY, NAN};
     for (size_t i = 0; i < sizeof timeouts / sizeof timeouts[0]; i++) {
@@ -98,8 +93,7 @@ static void test_extreme_option_values(void **state)
         o.timeout_s = timeouts[i];
         c = sitq_enqueue(q, "f", NULL, 0, &o, &id, NULL);
         assert_true(c == SITQ_OK || c == SITQ_EINVAL);
-        if (isnan(timeouts[i]))
-            assert_int_equal(c, SITQ_EINVAL);
+        if (isnan(timeouts[i])) assert_int_equal(c, SITQ_EINVAL);
     }
 
     /* huge backoff: the retry is scheduled in the future, not wrapped to the past */
@@ -134,8 +128,7 @@ typedef struct {
     int status;
 } huge_wait_arg;
 
-static void *huge_wait_thread(void *arg)
-{
+static void *huge_wait_thread(void *arg) {
     huge_wait_arg *a = arg;
     sitq_result *r = NULL;
     a->code = sitq_wait(a->q, a->id, a->timeout, &r, NULL);
@@ -145,8 +138,7 @@ static void *huge_wait_thread(void *arg)
 }
 
 /* Huge durations must mean "a long time", not overflow into "already past". */
-static void test_huge_durations(void **state)
-{
+static void test_huge_durations(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     sitq_task_id id = tq_enqueue(q, "f", NULL);
     huge_wait_arg a1 = {q, id, 1e300, (sitq_code)-1, -2};
@@ -168,8 +160,7 @@ static void test_huge_durations(void **state)
     assert_int_equal(a1.status, SITQ_SUCCEEDED);
     assert_int_equal(a3.status, SITQ_SUCCEEDED);
     assert_true(a2.code == SITQ_OK || a2.code == SITQ_EINVAL);
-    if (a2.code == SITQ_OK)
-        assert_int_equal(a2.status, SITQ_SUCCEEDED);
+    if (a2.code == SITQ_OK) assert_int_equal(a2.status, SITQ_SUCCEEDED);
 
     /* purge with a huge age removes nothing */
     tq_sleep_ms(5);
@@ -182,8 +173,7 @@ static void test_huge_durations(void **state)
     purged = -1;
     sitq_code c = sitq_purge(q, INFINITY, &purged, NULL);
     assert_true(c == SITQ_OK || c == SITQ_EINVAL);
-    if (c == SITQ_OK)
-        assert_int_equal(purged, 0);
+    if (c == SITQ_OK) assert_int_equal(purged, 0);
     assert_int_equal(tq_status(q, id), SITQ_SUCCEEDED);
 
     /* a worker stop with a huge time limit */
@@ -199,8 +189,7 @@ static void test_huge_durations(void **state)
         size_t n = 99;
         sitq_code lc = sitq_list(q, SITQ_STATUS_ANY, 10, offsets[k], &items, &n, NULL);
         if (lc == SITQ_OK) {
-            if (n != 0)
-                fail_msg("list offset %zu returned %zu items", offsets[k], n);
+            if (n != 0) fail_msg("list offset %zu returned %zu items", offsets[k], n);
             sitq_result_list_free(items, n);
         } else {
             assert_int_equal(lc, SITQ_EINVAL);
@@ -213,8 +202,7 @@ static void test_huge_durations(void **state)
 
 /* "Without crashes each task runs once": a handler run by process_task for
  * longer than the lease is not run again by another worker. */
-static int h_long(sitq_task_ctx *ctx, const void *p, size_t n, void *ud)
-{
+static int h_long(sitq_task_ctx *ctx, const void *p, size_t n, void *ud) {
     (void)ctx;
     (void)p;
     (void)n;
@@ -223,8 +211,7 @@ static int h_long(sitq_task_ctx *ctx, const void *p, size_t n, void *ud)
     return 0;
 }
 
-static void long_handler_scenario(sitq_queue *q, int use_process_task)
-{
+static void long_handler_scenario(sitq_queue *q, int use_process_task) {
     atomic_int a_calls = 0, b_calls = 0;
     sitq_worker_options o;
     tq_worker_opts(&o, 1, 1);
@@ -273,18 +260,15 @@ static void long_handler_scenario(sitq_queue *q, int use_process_task)
     sitq_result_free(r);
 }
 
-static void test_lease_renewed_for_long_handler(void **state)
-{
+static void test_lease_renewed_for_long_handler(void **state) {
     long_handler_scenario(TQ_ENV(state)->queue, 0);
 }
 
-static void test_lease_renewed_in_process_task(void **state)
-{
+static void test_lease_renewed_in_process_task(void **state) {
     long_handler_scenario(TQ_ENV(state)->queue, 1);
 }
 
-static void test_batch_unique_key_within_batch(void **state)
-{
+static void test_batch_unique_key_within_batch(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     sitq_task_options o;
     sitq_task_options_init(&o);
@@ -307,11 +291,9 @@ static void test_batch_unique_key_within_batch(void **state)
     assert_int_equal(tq_status(q, ids[2]), SITQ_WAITING);
 }
 
-static void test_batch_failed_dependency_transitive(void **state)
-{
+static void test_batch_failed_dependency_transitive(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
-    for (int i = 0; i < 20; i++)
-        tq_enqueue(q, "pad", NULL);
+    for (int i = 0; i < 20; i++) tq_enqueue(q, "pad", NULL);
     sitq_task_id dead = tq_enqueue(q, "f", NULL);
     TQ_OK(sitq_cancel(q, dead, NULL, &tq_err));
     sitq_task_options o;
@@ -344,8 +326,7 @@ static void test_batch_failed_dependency_transitive(void **state)
     assert_int_equal(st.count[SITQ_WAITING], 0);
 }
 
-static void test_eta_after_dependency(void **state)
-{
+static void test_eta_after_dependency(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     sitq_worker *w = tq_worker_new(q, 1, 1, "f", tq_h_echo, NULL);
     sitq_task_id a = tq_enqueue(q, "f", NULL);
@@ -367,8 +348,7 @@ static void test_eta_after_dependency(void **state)
         sitq_result_free(r2);
     }
     sitq_result_free(r);
-    while (sitq_now_us() < eta + 10000)
-        tq_sleep_ms(10);
+    while (sitq_now_us() < eta + 10000) tq_sleep_ms(10);
     r = NULL;
     TQ_OK(sitq_worker_process_task(w, b, &r, &tq_err));
     assert_int_equal(r->status, SITQ_SUCCEEDED);
@@ -377,8 +357,7 @@ static void test_eta_after_dependency(void **state)
     sitq_worker_free(w);
 }
 
-static void test_priority_of_newly_ready(void **state)
-{
+static void test_priority_of_newly_ready(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     sitq_task_id a = tq_enqueue(q, "f", NULL);
     sitq_task_options o;
@@ -388,8 +367,7 @@ static void test_priority_of_newly_ready(void **state)
     o.n_depends_on = 1;
     sitq_task_id b = tq_enqueue(q, "f", &o);
     sitq_task_id c[5];
-    for (int i = 0; i < 5; i++)
-        c[i] = tq_enqueue(q, "f", NULL);
+    for (int i = 0; i < 5; i++) c[i] = tq_enqueue(q, "f", NULL);
     tq_rec rec;
     tq_rec_init(&rec, 8);
     sitq_worker *w = tq_worker_new(q, 1, 0, "f", tq_h_record, &rec);
@@ -405,13 +383,11 @@ static void test_priority_of_newly_ready(void **state)
     assert_int_equal(rec.n, 7);
     assert_int_equal(rec.ids[0], a);
     assert_int_equal(rec.ids[1], b);
-    for (int i = 0; i < 5; i++)
-        assert_int_equal(rec.ids[2 + i], c[i]);
+    for (int i = 0; i < 5; i++) assert_int_equal(rec.ids[2 + i], c[i]);
     tq_rec_free(&rec);
 }
 
-static void test_reregister_replaces(void **state)
-{
+static void test_reregister_replaces(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     atomic_int fails = 0, echoes = 0;
     sitq_worker *w = tq_worker_new(q, 1, 1, "f", tq_h_fail, &fails);
@@ -426,8 +402,7 @@ static void test_reregister_replaces(void **state)
     sitq_worker_free(w);
 }
 
-static void test_retry_after_exhaustion(void **state)
-{
+static void test_retry_after_exhaustion(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     atomic_int calls = 0;
     sitq_worker *w = tq_worker_new(q, 1, 1, "f", tq_h_fail, &calls);
@@ -452,8 +427,7 @@ static void test_retry_after_exhaustion(void **state)
     assert_int_equal(atomic_load(&calls), 4);
 }
 
-static void test_purged_dependency_unknown(void **state)
-{
+static void test_purged_dependency_unknown(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     sitq_worker *w = tq_worker_new(q, 1, 1, "f", tq_h_echo, NULL);
     sitq_task_id a = tq_enqueue(q, "f", NULL);
@@ -477,8 +451,7 @@ typedef struct {
     int rc;
 } lock_arg;
 
-static void *release_later(void *arg)
-{
+static void *release_later(void *arg) {
     lock_arg *a = arg;
     tq_sleep_ms(a->hold_ms);
     a->rc = sqlite3_exec(a->db, "COMMIT", NULL, NULL, NULL);
@@ -489,8 +462,7 @@ static void *release_later(void *arg)
  * sitq waits up to busy_timeout_ms, then fails with SITQ_EBUSY and a message
  * that names the file and the write lock - never a crash; reads are not
  * blocked. */
-static void test_busy_write_lock(void **state)
-{
+static void test_busy_write_lock(void **state) {
     tq_env *e = TQ_ENV(state);
     sitq_sqlite_options so;
     sitq_sqlite_options_init(&so);
@@ -506,7 +478,8 @@ static void test_busy_write_lock(void **state)
     assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
     sitq_task_id id;
     int64_t t0 = tq_mono_ms();
-    TQ_ERR_MSG(SITQ_EBUSY, "write lock", "write lock", sitq_enqueue(q, "f", NULL, 0, NULL, &id, &tq_err));
+    TQ_ERR_MSG(SITQ_EBUSY, "write lock", "write lock",
+               sitq_enqueue(q, "f", NULL, 0, NULL, &id, &tq_err));
     assert_non_null(strstr(tq_err.message, e->path));
     assert_true(tq_mono_ms() - t0 >= 200); /* it waited for the lock */
     /* reads still work (WAL) */
@@ -551,14 +524,12 @@ static void test_busy_write_lock(void **state)
     sitq_backend_close(b);
 }
 
-static void run_small_workload(const char *path, const sitq_sqlite_options *so, const char *label)
-{
+static void run_small_workload(const char *path, const sitq_sqlite_options *so, const char *label) {
     sitq_backend *b = NULL;
     sitq_queue *q = NULL;
     memset(&tq_err, 0, sizeof tq_err);
     sitq_code c = sitq_backend_open_sqlite(path, so, &b, &tq_err);
-    if (c != SITQ_OK)
-        fail_msg("%s: open: %s", label, tq_err.message);
+    if (c != SITQ_OK) fail_msg("%s: open: %s", label, tq_err.message);
     TQ_OK(sitq_queue_open(b, NULL, &q, &tq_err));
     enum { N = 60 };
     sitq_task_id ids[N];
@@ -590,10 +561,13 @@ static void run_small_workload(const char *path, const sitq_sqlite_options *so, 
     sitq_backend_close(b);
 }
 
-static void test_storage_option_variants(void **state)
-{
+static void test_storage_option_variants(void **state) {
     tq_env *e = TQ_ENV(state);
-    struct { int wal, readers; sitq_sync_mode sync; const char *label; } v[] = {
+    struct {
+        int wal, readers;
+        sitq_sync_mode sync;
+        const char *label;
+    } v[] = {
         {0, 0, SITQ_SYNC_NORMAL, "rollback journal, no readers"},
         {0, 2, SITQ_SYNC_FULL, "rollback journal, 2 readers, full sync"},
         {1, 0, SITQ_SYNC_OFF, "WAL, no readers, sync off"},
@@ -615,8 +589,7 @@ static void test_storage_option_variants(void **state)
     run_small_workload(":memory:", &so, ":memory:");
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_err_filled_on_success, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_long_inputs_message_bounded, tq_setup, tq_teardown),
@@ -625,7 +598,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lease_renewed_for_long_handler, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_lease_renewed_in_process_task, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_batch_unique_key_within_batch, tq_setup, tq_teardown),
-        cmocka_unit_test_setup_teardown(test_batch_failed_dependency_transitive, tq_setup, tq_teardown),
+        cmocka_unit_test_setup_teardown(test_batch_failed_dependency_transitive, tq_setup,
+                                        tq_teardown),
         cmocka_unit_test_setup_teardown(test_eta_after_dependency, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_priority_of_newly_ready, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_reregister_replaces, tq_setup, tq_teardown),

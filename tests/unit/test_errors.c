@@ -9,16 +9,14 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
-static char *name_of_len(size_t n)
-{
+static char *name_of_len(size_t n) {
     char *s = malloc(n + 1);
     memset(s, 'x', n);
     s[n] = '\0';
     return s;
 }
 
-static void test_backend_open_errors(void **state)
-{
+static void test_backend_open_errors(void **state) {
     tq_env *e = TQ_ENV(state);
     sitq_backend *b = NULL;
 
@@ -39,8 +37,7 @@ static void test_backend_open_errors(void **state)
     int fd = open(junk, O_CREAT | O_WRONLY | O_TRUNC, 0600);
     assert_true(fd >= 0);
     char garbage[8192];
-    for (size_t i = 0; i < sizeof garbage; i++)
-        garbage[i] = (char)(i * 7 + 13);
+    for (size_t i = 0; i < sizeof garbage; i++) garbage[i] = (char)(i * 7 + 13);
     assert_int_equal(write(fd, garbage, sizeof garbage), (ssize_t)sizeof garbage);
     close(fd);
     TQ_ERR(SITQ_ESTORAGE, sitq_backend_open_sqlite(junk, NULL, &b, &tq_err));
@@ -49,7 +46,8 @@ static void test_backend_open_errors(void **state)
     sitq_sqlite_options o;
     sitq_sqlite_options_init(&o);
     o.reader_connections = 65;
-    TQ_ERR_MSG(SITQ_EINVAL, "reader", "connections", sitq_backend_open_sqlite(e->path, &o, &b, &tq_err));
+    TQ_ERR_MSG(SITQ_EINVAL, "reader", "connections",
+               sitq_backend_open_sqlite(e->path, &o, &b, &tq_err));
     sitq_sqlite_options_init(&o);
     o.reader_connections = -1;
     TQ_ERR(SITQ_EINVAL, sitq_backend_open_sqlite(e->path, &o, &b, &tq_err));
@@ -58,7 +56,8 @@ static void test_backend_open_errors(void **state)
     TQ_ERR_MSG(SITQ_EINVAL, "busy", "timeout", sitq_backend_open_sqlite(e->path, &o, &b, &tq_err));
     sitq_sqlite_options_init(&o);
     o.synchronous = (sitq_sync_mode)4;
-    TQ_ERR_MSG(SITQ_EINVAL, "synchronous", "sync", sitq_backend_open_sqlite(e->path, &o, &b, &tq_err));
+    TQ_ERR_MSG(SITQ_EINVAL, "synchronous", "sync",
+               sitq_backend_open_sqlite(e->path, &o, &b, &tq_err));
 
     /* valid options at the bounds work */
     sitq_sqlite_options_init(&o);
@@ -80,8 +79,7 @@ static void test_backend_open_errors(void **state)
 /* A file made by another sitq version: SITQ_ESCHEMA. The version marker is
  * the engine's sitq_meta.schema_version row (implementation detail). */
 /* create = 0 opens only an existing sitq database and changes no other file. */
-static void test_open_existing_only(void **state)
-{
+static void test_open_existing_only(void **state) {
     tq_env *e = TQ_ENV(state);
     sitq_sqlite_options o;
     sitq_sqlite_options_init(&o);
@@ -91,7 +89,7 @@ static void test_open_existing_only(void **state)
     TQ_ERR(SITQ_ESTORAGE, sitq_backend_open_sqlite(e->path, &o, &b, &tq_err)); /* missing */
     assert_null(b);
     assert_int_equal(access(e->path, F_OK), -1); /* and not created */
-    FILE *f = fopen(e->path, "w"); /* an empty file: not a sitq database */
+    FILE *f = fopen(e->path, "w");               /* an empty file: not a sitq database */
     assert_non_null(f);
     fclose(f);
     TQ_ERR(SITQ_ESCHEMA, sitq_backend_open_sqlite(e->path, &o, &b, &tq_err));
@@ -108,8 +106,7 @@ static void test_open_existing_only(void **state)
     TQ_ERR(SITQ_EINVAL, sitq_backend_open_sqlite(e->path, &o, &b, &tq_err));
 }
 
-static void test_schema_mismatch(void **state)
-{
+static void test_schema_mismatch(void **state) {
     tq_env *e = TQ_ENV(state);
     sitq_backend *b = NULL;
     TQ_OK(sitq_backend_open_sqlite(e->path, NULL, &b, &tq_err));
@@ -129,8 +126,7 @@ static void test_schema_mismatch(void **state)
     TQ_ERR(SITQ_ESCHEMA, sitq_backend_open_sqlite(e->path, NULL, &b, &tq_err));
 }
 
-static void test_queue_open_errors(void **state)
-{
+static void test_queue_open_errors(void **state) {
     tq_env *e = TQ_ENV(state);
     sitq_queue *q = NULL;
     char *n256 = name_of_len(256), *n255 = name_of_len(255);
@@ -156,8 +152,7 @@ static void test_queue_open_errors(void **state)
     free(n255);
 }
 
-static void test_enqueue_errors(void **state)
-{
+static void test_enqueue_errors(void **state) {
     tq_env *e = TQ_ENV(state);
     sitq_queue *q = e->queue;
     sitq_task_id id = 0;
@@ -195,10 +190,12 @@ static void test_enqueue_errors(void **state)
     TQ_ERR_MSG(SITQ_EINVAL, "delay_s", "delay", sitq_enqueue(q, "f", NULL, 0, &o, &id, &tq_err));
     sitq_task_options_init(&o);
     o.max_retries = -1;
-    TQ_ERR_MSG(SITQ_EINVAL, "max_retries", "retries", sitq_enqueue(q, "f", NULL, 0, &o, &id, &tq_err));
+    TQ_ERR_MSG(SITQ_EINVAL, "max_retries", "retries",
+               sitq_enqueue(q, "f", NULL, 0, &o, &id, &tq_err));
     sitq_task_options_init(&o);
     o.max_retries = 1000001;
-    TQ_ERR_MSG(SITQ_EINVAL, "max_retries", "retries", sitq_enqueue(q, "f", NULL, 0, &o, &id, &tq_err));
+    TQ_ERR_MSG(SITQ_EINVAL, "max_retries", "retries",
+               sitq_enqueue(q, "f", NULL, 0, &o, &id, &tq_err));
     sitq_task_options_init(&o);
     o.backoff_jitter = 2.0;
     TQ_ERR_MSG(SITQ_EINVAL, "jitter", "backoff", sitq_enqueue(q, "f", NULL, 0, &o, &id, &tq_err));
@@ -213,11 +210,13 @@ static void test_enqueue_errors(void **state)
     TQ_ERR_MSG(SITQ_EINVAL, "cap", "backoff", sitq_enqueue(q, "f", NULL, 0, &o, &id, &tq_err));
     sitq_task_options_init(&o);
     o.timeout_s = -1.0;
-    TQ_ERR_MSG(SITQ_EINVAL, "timeout", "timeout_s", sitq_enqueue(q, "f", NULL, 0, &o, &id, &tq_err));
+    TQ_ERR_MSG(SITQ_EINVAL, "timeout", "timeout_s",
+               sitq_enqueue(q, "f", NULL, 0, &o, &id, &tq_err));
     sitq_task_options_init(&o);
     o.depends_on = NULL;
     o.n_depends_on = 2;
-    TQ_ERR_MSG(SITQ_EINVAL, "depend", "depends_on", sitq_enqueue(q, "f", NULL, 0, &o, &id, &tq_err));
+    TQ_ERR_MSG(SITQ_EINVAL, "depend", "depends_on",
+               sitq_enqueue(q, "f", NULL, 0, &o, &id, &tq_err));
     sitq_task_options_init(&o);
     o.unique_key = n256;
     TQ_ERR_MSG(SITQ_EINVAL, "unique", "key", sitq_enqueue(q, "f", NULL, 0, &o, &id, &tq_err));
@@ -227,7 +226,8 @@ static void test_enqueue_errors(void **state)
     sitq_task_options_init(&o);
     o.depends_on = &bogus;
     o.n_depends_on = 1;
-    TQ_ERR_MSG(SITQ_EDEPENDENCY, "987654321", "depend", sitq_enqueue(q, "f", NULL, 0, &o, &id, &tq_err));
+    TQ_ERR_MSG(SITQ_EDEPENDENCY, "987654321", "depend",
+               sitq_enqueue(q, "f", NULL, 0, &o, &id, &tq_err));
     sitq_task_id neg = -1;
     o.depends_on = &neg;
     memset(&tq_err, 0, sizeof tq_err);
@@ -262,15 +262,13 @@ static void test_enqueue_errors(void **state)
     free(n255);
 }
 
-static void test_enqueue_batch_errors(void **state)
-{
+static void test_enqueue_batch_errors(void **state) {
     tq_env *e = TQ_ENV(state);
     sitq_queue *q = e->queue;
     sitq_task_id ids[4];
     sitq_task_spec specs[4];
     memset(specs, 0, sizeof specs);
-    for (int i = 0; i < 4; i++)
-        specs[i].function = "f";
+    for (int i = 0; i < 4; i++) specs[i].function = "f";
 
     TQ_ERR(SITQ_EINVAL, sitq_enqueue_batch(NULL, specs, 4, ids, &tq_err));
     TQ_ERR(SITQ_EINVAL, sitq_enqueue_batch(q, NULL, 4, ids, &tq_err));
@@ -311,8 +309,7 @@ static void test_enqueue_batch_errors(void **state)
     assert_int_equal(tq_stats(q).total, 4);
 }
 
-static void test_unknown_id(void **state)
-{
+static void test_unknown_id(void **state) {
     tq_env *e = TQ_ENV(state);
     sitq_queue *q = e->queue;
     sitq_result *r = NULL;
@@ -355,8 +352,7 @@ static void test_unknown_id(void **state)
     sitq_queue_close(other);
 }
 
-static void test_null_args_ops(void **state)
-{
+static void test_null_args_ops(void **state) {
     tq_env *e = TQ_ENV(state);
     sitq_queue *q = e->queue;
     sitq_task_id id = tq_enqueue(q, "f", NULL);
@@ -390,8 +386,7 @@ static void test_null_args_ops(void **state)
     sitq_result_list_free(NULL, 0);
 }
 
-static void test_list_purge_bad_args(void **state)
-{
+static void test_list_purge_bad_args(void **state) {
     tq_env *e = TQ_ENV(state);
     sitq_queue *q = e->queue;
     sitq_result **items = NULL;
@@ -401,8 +396,10 @@ static void test_list_purge_bad_args(void **state)
     TQ_ERR_MSG(SITQ_EINVAL, "status", "status", sitq_list(q, 7, 10, 0, &items, &count, &tq_err));
     TQ_ERR(SITQ_EINVAL, sitq_list(q, -2, 10, 0, &items, &count, &tq_err));
     TQ_ERR(SITQ_EINVAL, sitq_list(q, 1000, 10, 0, &items, &count, &tq_err));
-    TQ_ERR_MSG(SITQ_EINVAL, "limit", "limit", sitq_list(q, SITQ_STATUS_ANY, 0, 0, &items, &count, &tq_err));
-    TQ_ERR_MSG(SITQ_EINVAL, "limit", "limit", sitq_list(q, SITQ_STATUS_ANY, 1000001, 0, &items, &count, &tq_err));
+    TQ_ERR_MSG(SITQ_EINVAL, "limit", "limit",
+               sitq_list(q, SITQ_STATUS_ANY, 0, 0, &items, &count, &tq_err));
+    TQ_ERR_MSG(SITQ_EINVAL, "limit", "limit",
+               sitq_list(q, SITQ_STATUS_ANY, 1000001, 0, &items, &count, &tq_err));
     TQ_OK(sitq_list(q, SITQ_STATUS_ANY, 1000000, 0, &items, &count, &tq_err));
     assert_int_equal(count, 1);
     sitq_result_list_free(items, count);
@@ -416,8 +413,7 @@ static void test_list_purge_bad_args(void **state)
     assert_int_equal(tq_stats(q).total, 1);
 }
 
-static void test_state_errors(void **state)
-{
+static void test_state_errors(void **state) {
     tq_env *e = TQ_ENV(state);
     sitq_queue *q = e->queue;
     sitq_worker *w = tq_worker_new(q, 1, 1, "f", tq_h_echo, NULL);
@@ -456,8 +452,7 @@ static void test_state_errors(void **state)
     sitq_worker_free(w);
 }
 
-static void test_worker_errors(void **state)
-{
+static void test_worker_errors(void **state) {
     tq_env *e = TQ_ENV(state);
     sitq_queue *q = e->queue;
     sitq_worker *w = NULL;
@@ -561,8 +556,7 @@ static void test_worker_errors(void **state)
     free(n256);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_backend_open_errors, tq_setup_dir, tq_teardown),
         cmocka_unit_test_setup_teardown(test_open_existing_only, tq_setup_dir, tq_teardown),

@@ -15,33 +15,26 @@ typedef struct burners {
     atomic_int stop;
 } burners;
 
-static void *burn(void *arg)
-{
+static void *burn(void *arg) {
     burners *b = arg;
     volatile uint64_t x = 0;
     while (!atomic_load(&b->stop))
-        for (int i = 0; i < 100000; i++)
-            x += (uint64_t)i * 2654435761u;
+        for (int i = 0; i < 100000; i++) x += (uint64_t)i * 2654435761u;
     return NULL;
 }
 
-static void burners_start(burners *b)
-{
+static void burners_start(burners *b) {
     atomic_init(&b->stop, 0);
-    for (int i = 0; i < 3; i++)
-        assert_int_equal(pthread_create(&b->t[i], NULL, burn, b), 0);
+    for (int i = 0; i < 3; i++) assert_int_equal(pthread_create(&b->t[i], NULL, burn, b), 0);
 }
 
-static void burners_stop(burners *b)
-{
+static void burners_stop(burners *b) {
     atomic_store(&b->stop, 1);
-    for (int i = 0; i < 3; i++)
-        pthread_join(b->t[i], NULL);
+    for (int i = 0; i < 3; i++) pthread_join(b->t[i], NULL);
 }
 
 /* The payload: 'p' everywhere, its length in decimal at the start, 'E' last. */
-static unsigned char *make_payload(size_t n)
-{
+static unsigned char *make_payload(size_t n) {
     unsigned char *p = malloc(n);
     assert_non_null(p);
     memset(p, 'p', n);
@@ -52,32 +45,28 @@ static unsigned char *make_payload(size_t n)
 
 typedef struct big_state {
     atomic_int calls;
-    atomic_int bad;        /* payload not as sent */
-    size_t result_len;     /* result bytes to return */
+    atomic_int bad;    /* payload not as sent */
+    size_t result_len; /* result bytes to return */
 } big_state;
 
-static int h_big(sitq_task_ctx *ctx, const void *payload, size_t len, void *ud)
-{
+static int h_big(sitq_task_ctx *ctx, const void *payload, size_t len, void *ud) {
     big_state *s = ud;
     atomic_fetch_add(&s->calls, 1);
     const unsigned char *p = payload;
     char want[32];
     snprintf(want, sizeof want, "%zu", len);
-    if (!p || len < 64 || strncmp((const char *)p, want, strlen(want)) != 0 ||
-        p[len - 1] != 'E' || p[len / 2] != 'p')
+    if (!p || len < 64 || strncmp((const char *)p, want, strlen(want)) != 0 || p[len - 1] != 'E' ||
+        p[len / 2] != 'p')
         atomic_fetch_add(&s->bad, 1);
-    if (s->result_len == 0)
-        return sitq_ctx_set_result(ctx, "ok", 2) == SITQ_OK ? 0 : 1;
+    if (s->result_len == 0) return sitq_ctx_set_result(ctx, "ok", 2) == SITQ_OK ? 0 : 1;
     unsigned char *r = malloc(s->result_len);
-    if (!r)
-        return 1;
+    if (!r) return 1;
     memset(r, 'r', s->result_len);
     r[s->result_len - 1] = 'Z';
     return sitq_ctx_take_result(ctx, r, s->result_len) == SITQ_OK ? 0 : 1;
 }
 
-static void run_big(tq_env *e, size_t payload_len, size_t result_len)
-{
+static void run_big(tq_env *e, size_t payload_len, size_t result_len) {
     sitq_queue *q = e->queue;
     unsigned char *p = make_payload(payload_len);
     sitq_task_id id = 0;
@@ -105,8 +94,7 @@ static void run_big(tq_env *e, size_t payload_len, size_t result_len)
     sitq_worker_stats st;
     sitq_worker_get_stats(w, &st);
     sitq_worker_free(w);
-    if (c != SITQ_OK)
-        fail_msg("wait: %s: %s", sitq_code_name(c), tq_err.message);
+    if (c != SITQ_OK) fail_msg("wait: %s: %s", sitq_code_name(c), tq_err.message);
     assert_int_equal(r->status, SITQ_SUCCEEDED);
     assert_int_equal(r->attempts, 1);
     assert_int_equal(r->payload_len, payload_len);
@@ -124,13 +112,11 @@ static void run_big(tq_env *e, size_t payload_len, size_t result_len)
     sitq_result_free(r);
 }
 
-static void test_large_payload_started_worker_short_lease(void **state)
-{
+static void test_large_payload_started_worker_short_lease(void **state) {
     run_big(TQ_ENV(state), BIG, 0);
 }
 
-static void test_large_result_started_worker_short_lease(void **state)
-{
+static void test_large_result_started_worker_short_lease(void **state) {
     run_big(TQ_ENV(state), 4096, RESULT_BIG);
 }
 
@@ -143,16 +129,14 @@ typedef struct hb_state {
     atomic_int beats_seen;
 } hb_state;
 
-static long long file_size(const char *path)
-{
+static long long file_size(const char *path) {
     struct stat sb;
     return stat(path, &sb) == 0 ? (long long)sb.st_size : 0;
 }
 
 /* Runs until the worker committed 20 more cycles (heartbeats, since nothing
  * else happens), sampling the WAL's size. */
-static int h_heartbeats(sitq_task_ctx *ctx, const void *payload, size_t len, void *ud)
-{
+static int h_heartbeats(sitq_task_ctx *ctx, const void *payload, size_t len, void *ud) {
     (void)ctx;
     (void)payload;
     (void)len;
@@ -164,8 +148,7 @@ static int h_heartbeats(sitq_task_ctx *ctx, const void *payload, size_t len, voi
     long long base = file_size(s->wal);
     while (st.commits < until && tq_mono_ms() < give_up) {
         long long grown = file_size(s->wal) - base;
-        if (grown > atomic_load(&s->wal_peak))
-            atomic_store(&s->wal_peak, grown);
+        if (grown > atomic_load(&s->wal_peak)) atomic_store(&s->wal_peak, grown);
         tq_sleep_ms(1);
         sitq_worker_get_stats(s->w, &st);
     }
@@ -173,8 +156,7 @@ static int h_heartbeats(sitq_task_ctx *ctx, const void *payload, size_t len, voi
     return 0;
 }
 
-static void test_heartbeats_do_not_rewrite_payload(void **state)
-{
+static void test_heartbeats_do_not_rewrite_payload(void **state) {
     tq_env *e = TQ_ENV(state);
     sitq_queue *q = e->queue;
     unsigned char *p = make_payload(HB_PAYLOAD);
@@ -203,8 +185,7 @@ static void test_heartbeats_do_not_rewrite_payload(void **state)
                  (long long)atomic_load(&s.wal_peak));
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_large_payload_started_worker_short_lease, tq_setup,
                                         tq_teardown),

@@ -18,36 +18,30 @@ static pid_t g_child = 0;
 static pid_t g_pids[8];
 static int g_npids = 0;
 
-static void kill_reap(pid_t pid)
-{
+static void kill_reap(pid_t pid) {
     if (pid > 0 && waitpid(pid, NULL, WNOHANG) == 0) {
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
     }
 }
 
-static int teardown_kill_child(void **state)
-{
+static int teardown_kill_child(void **state) {
     kill_reap(g_child);
     g_child = 0;
-    for (int i = 0; i < g_npids; i++)
-        kill_reap(g_pids[i]);
+    for (int i = 0; i < g_npids; i++) kill_reap(g_pids[i]);
     g_npids = 0;
     return tq_teardown(state);
 }
 
 /* Wait for a child for up to timeout_s; kill it after. Returns its exit code,
  * 128+signal when signalled, -1 when it had to be killed. */
-static int reap(pid_t pid, double timeout_s)
-{
+static int reap(pid_t pid, double timeout_s) {
     int64_t end = tq_mono_ms() + (int64_t)(timeout_s * 1000);
     int status = 0;
     for (;;) {
         pid_t r = waitpid(pid, &status, WNOHANG);
-        if (r == pid)
-            break;
-        if (r < 0 && errno != EINTR)
-            return -2;
+        if (r == pid) break;
+        if (r < 0 && errno != EINTR) return -2;
         if (tq_mono_ms() > end) {
             kill(pid, SIGKILL);
             waitpid(pid, &status, 0);
@@ -55,18 +49,15 @@ static int reap(pid_t pid, double timeout_s)
         }
         tq_sleep_ms(5);
     }
-    if (WIFEXITED(status))
-        return WEXITSTATUS(status);
-    if (WIFSIGNALED(status))
-        return 128 + WTERMSIG(status);
+    if (WIFEXITED(status)) return WEXITSTATUS(status);
+    if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
     return -3;
 }
 
 /* ---- several processes initialise and fill a fresh file at once ---- */
 enum { OPENERS = 6, OPEN_TASKS = 20, ROUNDS = 4 };
 
-static int child_open_and_enqueue(const char *path, int n)
-{
+static int child_open_and_enqueue(const char *path, int n) {
     sitq_backend *b = NULL;
     sitq_queue *q = NULL;
     sitq_error err;
@@ -74,8 +65,7 @@ static int child_open_and_enqueue(const char *path, int n)
         fprintf(stderr, "child %d: open: %s\n", (int)getpid(), err.message);
         return 10;
     }
-    if (sitq_queue_open(b, NULL, &q, &err) != SITQ_OK)
-        return 11;
+    if (sitq_queue_open(b, NULL, &q, &err) != SITQ_OK) return 11;
     for (int i = 0; i < n; i++) {
         sitq_task_id id;
         if (sitq_enqueue(q, "f", NULL, 0, NULL, &id, &err) != SITQ_OK) {
@@ -88,8 +78,7 @@ static int child_open_and_enqueue(const char *path, int n)
     return 0;
 }
 
-static void test_concurrent_open_fresh_file(void **state)
-{
+static void test_concurrent_open_fresh_file(void **state) {
     tq_env *e = TQ_ENV(state);
     /* Several rounds, each on a new file; children are released together
      * through a pipe so that they really initialise the file at once. */
@@ -105,8 +94,7 @@ static void test_concurrent_open_fresh_file(void **state)
             if (pids[i] == 0) {
                 char c;
                 close(gate[1]);
-                while (read(gate[0], &c, 1) < 0 && errno == EINTR) {
-                }
+                while (read(gate[0], &c, 1) < 0 && errno == EINTR) {}
                 _exit(child_open_and_enqueue(path, OPEN_TASKS));
             }
             g_pids[g_npids++] = pids[i];
@@ -115,8 +103,7 @@ static void test_concurrent_open_fresh_file(void **state)
         tq_sleep_ms(20);
         close(gate[1]); /* EOF: all go */
         int codes[OPENERS];
-        for (int i = 0; i < OPENERS; i++)
-            codes[i] = reap(pids[i], 60);
+        for (int i = 0; i < OPENERS; i++) codes[i] = reap(pids[i], 60);
         g_npids = 0;
         for (int i = 0; i < OPENERS; i++)
             if (codes[i] != 0)
@@ -136,23 +123,19 @@ static void test_concurrent_open_fresh_file(void **state)
 
 /* ---- processes and threads claiming at once ---- */
 
-static int h_append(sitq_task_ctx *ctx, const void *p, size_t n, void *ud)
-{
+static int h_append(sitq_task_ctx *ctx, const void *p, size_t n, void *ud) {
     (void)p;
     (void)n;
     int fd = *(int *)ud;
     char line[32];
     int len = snprintf(line, sizeof line, "%lld\n", (long long)sitq_ctx_task_id(ctx));
-    if (write(fd, line, (size_t)len) != len)
-        return 1;
+    if (write(fd, line, (size_t)len) != len) return 1;
     return 0;
 }
 
-static int child_claim(const char *path, const char *log_path, int n_tasks, int wal)
-{
+static int child_claim(const char *path, const char *log_path, int n_tasks, int wal) {
     int fd = open(log_path, O_CREAT | O_WRONLY | O_APPEND, 0600);
-    if (fd < 0)
-        return 20;
+    if (fd < 0) return 20;
     sitq_backend *b = NULL;
     sitq_queue *q = NULL;
     sitq_worker *w = NULL;
@@ -164,8 +147,7 @@ static int child_claim(const char *path, const char *log_path, int n_tasks, int 
         fprintf(stderr, "child %d: open: %s\n", (int)getpid(), err.message);
         return 21;
     }
-    if (sitq_queue_open(b, NULL, &q, &err) != SITQ_OK)
-        return 22;
+    if (sitq_queue_open(b, NULL, &q, &err) != SITQ_OK) return 22;
     sitq_worker_options o;
     tq_worker_opts(&o, 2, 2);
     if (sitq_worker_create(q, &o, &w, &err) != SITQ_OK ||
@@ -189,8 +171,7 @@ static int child_claim(const char *path, const char *log_path, int n_tasks, int 
         }
         tq_sleep_ms(20);
     }
-    if (sitq_worker_stop(w, -1, &err) != SITQ_OK && rc == 0)
-        rc = 26;
+    if (sitq_worker_stop(w, -1, &err) != SITQ_OK && rc == 0) rc = 26;
     sitq_worker_free(w);
     sitq_queue_close(q);
     sitq_backend_close(b);
@@ -198,11 +179,9 @@ static int child_claim(const char *path, const char *log_path, int n_tasks, int 
     return rc;
 }
 
-static void count_log(const char *log_path, const sitq_task_id *ids, int n, int *runs)
-{
+static void count_log(const char *log_path, const sitq_task_id *ids, int n, int *runs) {
     FILE *f = fopen(log_path, "r");
-    if (!f)
-        return;
+    if (!f) return;
     long long v;
     while (fscanf(f, "%lld", &v) == 1) {
         /* ids are increasing: binary search */
@@ -213,20 +192,16 @@ static void count_log(const char *log_path, const sitq_task_id *ids, int n, int 
                 found = mid;
                 break;
             }
-            if (ids[mid] < v)
-                lo = mid + 1;
-            else
-                hi = mid - 1;
+            if (ids[mid] < v) lo = mid + 1;
+            else hi = mid - 1;
         }
-        if (found < 0)
-            fail_msg("%s: unknown id %lld", log_path, v);
+        if (found < 0) fail_msg("%s: unknown id %lld", log_path, v);
         runs[found]++;
     }
     fclose(f);
 }
 
-static void claim_scenario(tq_env *e, int n_procs, int n_tasks, int wal)
-{
+static void claim_scenario(tq_env *e, int n_procs, int n_tasks, int wal) {
     sitq_task_id *ids = calloc(n_tasks, sizeof *ids);
     int *runs = calloc(n_tasks, sizeof *runs);
     sitq_sqlite_options so;
@@ -240,8 +215,7 @@ static void claim_scenario(tq_env *e, int n_procs, int n_tasks, int wal)
         TQ_OK(sitq_backend_open_sqlite(e->path, &so, &b, &tq_err));
         TQ_OK(sitq_queue_open(b, NULL, &q, &tq_err));
         sitq_task_spec *specs = calloc(n_tasks, sizeof *specs);
-        for (int i = 0; i < n_tasks; i++)
-            specs[i].function = "claim";
+        for (int i = 0; i < n_tasks; i++) specs[i].function = "claim";
         TQ_OK(sitq_enqueue_batch(q, specs, n_tasks, ids, &tq_err));
         free(specs);
         sitq_queue_close(q);
@@ -256,8 +230,7 @@ static void claim_scenario(tq_env *e, int n_procs, int n_tasks, int wal)
     for (int i = 0; i < n_procs; i++) {
         pids[i] = fork();
         assert_true(pids[i] >= 0);
-        if (pids[i] == 0)
-            _exit(child_claim(e->path, logs[i], n_tasks, wal));
+        if (pids[i] == 0) _exit(child_claim(e->path, logs[i], n_tasks, wal));
         g_pids[g_npids++] = pids[i];
     }
 
@@ -273,27 +246,22 @@ static void claim_scenario(tq_env *e, int n_procs, int n_tasks, int wal)
     sitq_worker_free(w);
     close(fd);
     int codes[8];
-    for (int i = 0; i < n_procs; i++)
-        codes[i] = reap(pids[i], 60);
+    for (int i = 0; i < n_procs; i++) codes[i] = reap(pids[i], 60);
     g_npids = 0;
     assert_true(done);
-    for (int i = 0; i < n_procs; i++)
-        assert_int_equal(codes[i], 0);
+    for (int i = 0; i < n_procs; i++) assert_int_equal(codes[i], 0);
 
     int participants = 0;
     for (int i = 0; i <= n_procs; i++) {
         int before = 0, after = 0;
-        for (int k = 0; k < n_tasks; k++)
-            before += runs[k];
+        for (int k = 0; k < n_tasks; k++) before += runs[k];
         count_log(logs[i], ids, n_tasks, runs);
-        for (int k = 0; k < n_tasks; k++)
-            after += runs[k];
+        for (int k = 0; k < n_tasks; k++) after += runs[k];
         participants += after > before;
     }
     print_message("%d of %d processes ran tasks\n", participants, n_procs + 1);
     for (int i = 0; i < n_tasks; i++)
-        if (runs[i] != 1)
-            fail_msg("task %lld ran %d times", (long long)ids[i], runs[i]);
+        if (runs[i] != 1) fail_msg("task %lld ran %d times", (long long)ids[i], runs[i]);
 
     sitq_result **items = NULL;
     size_t n = 0;
@@ -309,22 +277,19 @@ static void claim_scenario(tq_env *e, int n_procs, int n_tasks, int wal)
     free(runs);
 }
 
-static void test_processes_and_threads_claim_once(void **state)
-{
+static void test_processes_and_threads_claim_once(void **state) {
     claim_scenario(TQ_ENV(state), 3, 2000, 1);
 }
 
 /* The same with a rollback journal (enable_wal = 0): writers and readers of
  * several processes block each other, but wait rather than fail. */
-static void test_processes_claim_once_rollback_journal(void **state)
-{
+static void test_processes_claim_once_rollback_journal(void **state) {
     claim_scenario(TQ_ENV(state), 2, 300, 0);
 }
 
 /* ---- kill -9 of a worker process mid-task ---- */
 
-static int h_hang(sitq_task_ctx *ctx, const void *p, size_t n, void *ud)
-{
+static int h_hang(sitq_task_ctx *ctx, const void *p, size_t n, void *ud) {
     (void)ctx;
     (void)p;
     (void)n;
@@ -334,16 +299,13 @@ static int h_hang(sitq_task_ctx *ctx, const void *p, size_t n, void *ud)
     _exit(40); /* never reached in a passing run: the parent kills us */
 }
 
-static int child_hang(const char *path, double lease_s)
-{
+static int child_hang(const char *path, double lease_s) {
     sitq_backend *b = NULL;
     sitq_queue *q = NULL;
     sitq_worker *w = NULL;
     sitq_error err;
-    if (sitq_backend_open_sqlite(path, NULL, &b, &err) != SITQ_OK)
-        return 30;
-    if (sitq_queue_open(b, NULL, &q, &err) != SITQ_OK)
-        return 31;
+    if (sitq_backend_open_sqlite(path, NULL, &b, &err) != SITQ_OK) return 30;
+    if (sitq_queue_open(b, NULL, &q, &err) != SITQ_OK) return 31;
     sitq_worker_options o;
     tq_worker_opts(&o, 1, 0);
     o.worker_id = "doomed";
@@ -355,13 +317,11 @@ static int child_hang(const char *path, double lease_s)
         fprintf(stderr, "child: worker: %s\n", err.message);
         return 32;
     }
-    for (int i = 0; i < 6000; i++)
-        tq_sleep_ms(10);
+    for (int i = 0; i < 6000; i++) tq_sleep_ms(10);
     return 33;
 }
 
-static void kill9_scenario(tq_env *e, int max_retries)
-{
+static void kill9_scenario(tq_env *e, int max_retries) {
     const double lease = 0.8;
     sitq_task_id id;
     {
@@ -380,8 +340,7 @@ static void kill9_scenario(tq_env *e, int max_retries)
     }
     pid_t pid = fork();
     assert_true(pid >= 0);
-    if (pid == 0)
-        _exit(child_hang(e->path, lease));
+    if (pid == 0) _exit(child_hang(e->path, lease));
     g_child = pid;
 
     TQ_OK(sitq_backend_open_sqlite(e->path, NULL, &e->backend, &tq_err));
@@ -398,8 +357,7 @@ static void kill9_scenario(tq_env *e, int max_retries)
     for (int64_t end = tq_mono_ms() + 10000; tq_mono_ms() < end; tq_sleep_ms(5)) {
         sitq_result_free(r);
         r = tq_get(q, id);
-        if (r->attempts == 1)
-            break;
+        if (r->attempts == 1) break;
     }
     assert_string_equal(r->worker_id, "doomed");
     assert_int_equal(r->attempts, 1);
@@ -452,22 +410,14 @@ static void kill9_scenario(tq_env *e, int max_retries)
     sitq_result_free(r);
 }
 
-static void test_kill9_then_recovered(void **state)
-{
-    kill9_scenario(TQ_ENV(state), 1);
-}
+static void test_kill9_then_recovered(void **state) { kill9_scenario(TQ_ENV(state), 1); }
 
-static void test_kill9_no_retries_fails_lost(void **state)
-{
-    kill9_scenario(TQ_ENV(state), 0);
-}
+static void test_kill9_no_retries_fails_lost(void **state) { kill9_scenario(TQ_ENV(state), 0); }
 
 /* ---- a worker in another process: wait, cancel, frozen past the lease ---- */
 
-
 static sitq_task_id make_task(const char *path, const char *fn, const char *payload, double delay_s,
-                              int max_retries)
-{
+                              int max_retries) {
     sitq_backend *b = NULL;
     sitq_queue *q = NULL;
     TQ_OK(sitq_backend_open_sqlite(path, NULL, &b, &tq_err));
@@ -490,35 +440,29 @@ typedef struct {
     const char *marker; /* file created when the handler starts */
 } remote_state;
 
-static void touch(const char *path)
-{
+static void touch(const char *path) {
     int fd = open(path, O_CREAT | O_WRONLY, 0600);
-    if (fd >= 0)
-        close(fd);
+    if (fd >= 0) close(fd);
 }
 
 /* Parent: wait until the child's handler has really started. */
-static int wait_marker(const char *path, double timeout_s)
-{
+static int wait_marker(const char *path, double timeout_s) {
     int64_t end = tq_mono_ms() + (int64_t)(timeout_s * 1000);
     while (tq_mono_ms() < end) {
-        if (access(path, F_OK) == 0)
-            return 1;
+        if (access(path, F_OK) == 0) return 1;
         tq_sleep_ms(2);
     }
     return 0;
 }
 
 /* Fails when its cancel flag is set (checked every 2 ms). */
-static int h_remote_block(sitq_task_ctx *ctx, const void *p, size_t n, void *ud)
-{
+static int h_remote_block(sitq_task_ctx *ctx, const void *p, size_t n, void *ud) {
     (void)p;
     (void)n;
     remote_state *s = ud;
     atomic_store(&s->started, 1);
     touch(s->marker);
-    for (int i = 0; i < 15000 && !sitq_ctx_cancelled(ctx); i++)
-        tq_sleep_ms(2);
+    for (int i = 0; i < 15000 && !sitq_ctx_cancelled(ctx); i++) tq_sleep_ms(2);
     atomic_store(&s->saw_cancel, sitq_ctx_cancelled(ctx));
     atomic_store(&s->done, 1);
     sitq_ctx_set_error(ctx, "gave up on cancel", NULL);
@@ -526,8 +470,7 @@ static int h_remote_block(sitq_task_ctx *ctx, const void *p, size_t n, void *ud)
 }
 
 /* Renews its lease by hand until told it was lost, then "succeeds". */
-static int h_until_lost(sitq_task_ctx *ctx, const void *p, size_t n, void *ud)
-{
+static int h_until_lost(sitq_task_ctx *ctx, const void *p, size_t n, void *ud) {
     (void)p;
     (void)n;
     remote_state *s = ud;
@@ -546,8 +489,7 @@ static int h_until_lost(sitq_task_ctx *ctx, const void *p, size_t n, void *ud)
     return 0;
 }
 
-static int h_echo_plain(sitq_task_ctx *ctx, const void *p, size_t n, void *ud)
-{
+static int h_echo_plain(sitq_task_ctx *ctx, const void *p, size_t n, void *ud) {
     (void)ud;
     sitq_ctx_set_result(ctx, p, n);
     return 0;
@@ -558,8 +500,7 @@ enum { MODE_ECHO, MODE_BLOCK, MODE_UNTIL_LOST };
 /* Child: run a worker until the task is finished (or the handler is done),
  * then report through the exit code. */
 static int child_remote(const char *path, sitq_task_id id, int mode, double lease_s,
-                        const char *marker)
-{
+                        const char *marker) {
     sitq_backend *b = NULL;
     sitq_queue *q = NULL;
     sitq_worker *w = NULL;
@@ -567,17 +508,16 @@ static int child_remote(const char *path, sitq_task_id id, int mode, double leas
     remote_state s;
     memset(&s, 0, sizeof s);
     s.marker = marker;
-    if (sitq_backend_open_sqlite(path, NULL, &b, &err) != SITQ_OK)
-        return 50;
-    if (sitq_queue_open(b, NULL, &q, &err) != SITQ_OK)
-        return 51;
+    if (sitq_backend_open_sqlite(path, NULL, &b, &err) != SITQ_OK) return 50;
+    if (sitq_queue_open(b, NULL, &q, &err) != SITQ_OK) return 51;
     sitq_worker_options o;
     tq_worker_opts(&o, 1, 0);
     o.worker_id = mode == MODE_UNTIL_LOST ? "frozen" : "remote";
     o.lease_s = lease_s;
     o.heartbeat_interval_s = 0.05;
-    sitq_handler_fn fn = mode == MODE_ECHO ? h_echo_plain
-                         : mode == MODE_BLOCK ? h_remote_block : h_until_lost;
+    sitq_handler_fn fn = mode == MODE_ECHO    ? h_echo_plain
+                         : mode == MODE_BLOCK ? h_remote_block
+                                              : h_until_lost;
     if (sitq_worker_create(q, &o, &w, &err) != SITQ_OK ||
         sitq_worker_register(w, "job", fn, &s, &err) != SITQ_OK ||
         sitq_worker_start(w, &err) != SITQ_OK) {
@@ -587,21 +527,17 @@ static int child_remote(const char *path, sitq_task_id id, int mode, double leas
     int64_t end = tq_mono_ms() + 60000;
     while (tq_mono_ms() < end) {
         if (mode == MODE_UNTIL_LOST) {
-            if (atomic_load(&s.done))
-                break;
+            if (atomic_load(&s.done)) break;
         } else {
             sitq_result *r = NULL;
-            if (sitq_get_result(q, id, &r, &err) != SITQ_OK)
-                return 53;
+            if (sitq_get_result(q, id, &r, &err) != SITQ_OK) return 53;
             int fin = sitq_status_is_terminal(r->status);
             sitq_result_free(r);
-            if (fin)
-                break;
+            if (fin) break;
         }
         tq_sleep_ms(5);
     }
-    if (sitq_worker_stop(w, 30, &err) != SITQ_OK)
-        return 54;
+    if (sitq_worker_stop(w, 30, &err) != SITQ_OK) return 54;
     sitq_worker_stats ws;
     sitq_worker_get_stats(w, &ws);
     sitq_worker_free(w);
@@ -610,34 +546,29 @@ static int child_remote(const char *path, sitq_task_id id, int mode, double leas
     if (mode == MODE_BLOCK && !atomic_load(&s.saw_cancel))
         return 7; /* the handler never saw its cancel flag */
     if (mode == MODE_UNTIL_LOST) {
-        if (!atomic_load(&s.done))
-            return 2;
+        if (!atomic_load(&s.done)) return 2;
         if (!atomic_load(&s.got_elease))
             return 3; /* sitq_ctx_heartbeat never returned SITQ_ELEASE */
         if (!atomic_load(&s.cancelled_after))
-            return 4; /* sitq_ctx_cancelled was not set after the loss */
-        if (ws.lost != 1)
-            return 5; /* the dropped completion was not counted */
+            return 4;               /* sitq_ctx_cancelled was not set after the loss */
+        if (ws.lost != 1) return 5; /* the dropped completion was not counted */
     }
     return 0;
 }
 
-static sitq_queue *parent_open(tq_env *e)
-{
+static sitq_queue *parent_open(tq_env *e) {
     TQ_OK(sitq_backend_open_sqlite(e->path, NULL, &e->backend, &tq_err));
     TQ_OK(sitq_queue_open(e->backend, NULL, &e->queue, &tq_err));
     return e->queue;
 }
 
 /* sitq_wait sees a completion made by another process (polling). */
-static void test_wait_for_other_process(void **state)
-{
+static void test_wait_for_other_process(void **state) {
     tq_env *e = TQ_ENV(state);
     sitq_task_id id = make_task(e->path, "job", "from-child", 0.2, 0);
     g_child = fork();
     assert_true(g_child >= 0);
-    if (g_child == 0)
-        _exit(child_remote(e->path, id, MODE_ECHO, 5, NULL));
+    if (g_child == 0) _exit(child_remote(e->path, id, MODE_ECHO, 5, NULL));
     sitq_queue *q = parent_open(e);
     sitq_result *r = tq_wait_done(q, id, 30);
     assert_int_equal(r->status, SITQ_SUCCEEDED);
@@ -651,16 +582,14 @@ static void test_wait_for_other_process(void **state)
 }
 
 /* A running task in another process is cancelled through the database. */
-static void test_cancel_task_in_other_process(void **state)
-{
+static void test_cancel_task_in_other_process(void **state) {
     tq_env *e = TQ_ENV(state);
     sitq_task_id id = make_task(e->path, "job", NULL, 0, 3);
     char marker[400];
     snprintf(marker, sizeof marker, "%s/handler-started", e->dir);
     g_child = fork();
     assert_true(g_child >= 0);
-    if (g_child == 0)
-        _exit(child_remote(e->path, id, MODE_BLOCK, 5, marker));
+    if (g_child == 0) _exit(child_remote(e->path, id, MODE_BLOCK, 5, marker));
     sitq_queue *q = parent_open(e);
     assert_true(wait_marker(marker, 20));
     assert_int_equal(tq_status(q, id), SITQ_RUNNING);
@@ -680,8 +609,7 @@ static void test_cancel_task_in_other_process(void **state)
 /* A worker process frozen (SIGSTOP) past its lease: another worker runs the
  * task again; when the frozen one resumes, sitq_ctx_heartbeat says
  * SITQ_ELEASE, its cancel flag is set and its late completion is dropped. */
-static void test_frozen_worker_loses_lease(void **state)
-{
+static void test_frozen_worker_loses_lease(void **state) {
     tq_env *e = TQ_ENV(state);
     const double lease = 0.8;
     sitq_task_id id = make_task(e->path, "job", "rescued", 0, 1);
@@ -689,8 +617,7 @@ static void test_frozen_worker_loses_lease(void **state)
     snprintf(marker, sizeof marker, "%s/handler-started", e->dir);
     g_child = fork();
     assert_true(g_child >= 0);
-    if (g_child == 0)
-        _exit(child_remote(e->path, id, MODE_UNTIL_LOST, lease, marker));
+    if (g_child == 0) _exit(child_remote(e->path, id, MODE_UNTIL_LOST, lease, marker));
     sitq_queue *q = parent_open(e);
     assert_true(wait_marker(marker, 20));
     assert_int_equal(tq_status(q, id), SITQ_RUNNING);
@@ -699,8 +626,7 @@ static void test_frozen_worker_loses_lease(void **state)
     for (int64_t end = tq_mono_ms() + 10000; tq_mono_ms() < end; tq_sleep_ms(5)) {
         sitq_result_free(started);
         started = tq_get(q, id);
-        if (started->attempts == 1)
-            break;
+        if (started->attempts == 1) break;
     }
     assert_int_equal(started->attempts, 1);
     sitq_result_free(started);
@@ -767,17 +693,24 @@ static void test_frozen_worker_loses_lease(void **state)
     sitq_result_free(r);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_concurrent_open_fresh_file, tq_setup_dir, teardown_kill_child),
-        cmocka_unit_test_setup_teardown(test_processes_and_threads_claim_once, tq_setup_dir, teardown_kill_child),
-        cmocka_unit_test_setup_teardown(test_processes_claim_once_rollback_journal, tq_setup_dir, teardown_kill_child),
-        cmocka_unit_test_setup_teardown(test_kill9_then_recovered, tq_setup_dir, teardown_kill_child),
-        cmocka_unit_test_setup_teardown(test_kill9_no_retries_fails_lost, tq_setup_dir, teardown_kill_child),
-        cmocka_unit_test_setup_teardown(test_wait_for_other_process, tq_setup_dir, teardown_kill_child),
-        cmocka_unit_test_setup_teardown(test_cancel_task_in_other_process, tq_setup_dir, teardown_kill_child),
-        cmocka_unit_test_setup_teardown(test_frozen_worker_loses_lease, tq_setup_dir, teardown_kill_child),
+        cmocka_unit_test_setup_teardown(test_concurrent_open_fresh_file, tq_setup_dir,
+                                        teardown_kill_child),
+        cmocka_unit_test_setup_teardown(test_processes_and_threads_claim_once, tq_setup_dir,
+                                        teardown_kill_child),
+        cmocka_unit_test_setup_teardown(test_processes_claim_once_rollback_journal, tq_setup_dir,
+                                        teardown_kill_child),
+        cmocka_unit_test_setup_teardown(test_kill9_then_recovered, tq_setup_dir,
+                                        teardown_kill_child),
+        cmocka_unit_test_setup_teardown(test_kill9_no_retries_fails_lost, tq_setup_dir,
+                                        teardown_kill_child),
+        cmocka_unit_test_setup_teardown(test_wait_for_other_process, tq_setup_dir,
+                                        teardown_kill_child),
+        cmocka_unit_test_setup_teardown(test_cancel_task_in_other_process, tq_setup_dir,
+                                        teardown_kill_child),
+        cmocka_unit_test_setup_teardown(test_frozen_worker_loses_lease, tq_setup_dir,
+                                        teardown_kill_child),
     };
     return cmocka_run_group_tests_name("multiprocess", tests, NULL, NULL);
 }

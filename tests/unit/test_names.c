@@ -4,16 +4,24 @@
 #include <math.h>
 #include <time.h>
 
-static void test_code_names(void **state)
-{
+static void test_code_names(void **state) {
     (void)state;
-    static const struct { sitq_code c; const char *name; } names[] = {
-        {SITQ_OK, "SITQ_OK"},           {SITQ_EINVAL, "SITQ_EINVAL"},
-        {SITQ_ENOMEM, "SITQ_ENOMEM"},   {SITQ_ENOTFOUND, "SITQ_ENOTFOUND"},
-        {SITQ_ESTATE, "SITQ_ESTATE"},   {SITQ_ETIMEDOUT, "SITQ_ETIMEDOUT"},
-        {SITQ_EDEPENDENCY, "SITQ_EDEPENDENCY"}, {SITQ_ENOTREADY, "SITQ_ENOTREADY"},
-        {SITQ_ELEASE, "SITQ_ELEASE"},   {SITQ_ESTORAGE, "SITQ_ESTORAGE"},
-        {SITQ_ESCHEMA, "SITQ_ESCHEMA"}, {SITQ_ENOHANDLER, "SITQ_ENOHANDLER"},
+    static const struct {
+        sitq_code c;
+        const char *name;
+    } names[] = {
+        {SITQ_OK, "SITQ_OK"},
+        {SITQ_EINVAL, "SITQ_EINVAL"},
+        {SITQ_ENOMEM, "SITQ_ENOMEM"},
+        {SITQ_ENOTFOUND, "SITQ_ENOTFOUND"},
+        {SITQ_ESTATE, "SITQ_ESTATE"},
+        {SITQ_ETIMEDOUT, "SITQ_ETIMEDOUT"},
+        {SITQ_EDEPENDENCY, "SITQ_EDEPENDENCY"},
+        {SITQ_ENOTREADY, "SITQ_ENOTREADY"},
+        {SITQ_ELEASE, "SITQ_ELEASE"},
+        {SITQ_ESTORAGE, "SITQ_ESTORAGE"},
+        {SITQ_ESCHEMA, "SITQ_ESCHEMA"},
+        {SITQ_ENOHANDLER, "SITQ_ENOHANDLER"},
         {SITQ_ESYSTEM, "SITQ_ESYSTEM"},
         {SITQ_EBUSY, "SITQ_EBUSY"},
     };
@@ -26,8 +34,7 @@ static void test_code_names(void **state)
     assert_string_equal(sitq_code_name((sitq_code)1000000), "SITQ_UNKNOWN");
 }
 
-static void test_status_names(void **state)
-{
+static void test_status_names(void **state) {
     (void)state;
     static const char *names[SITQ_STATUS_COUNT] = {"queued",    "waiting", "scheduled", "running",
                                                    "succeeded", "failed",  "cancelled"};
@@ -59,8 +66,7 @@ static void test_status_names(void **state)
     assert_int_equal(sitq_status_parse("succeededx"), -1);
 }
 
-static void test_status_is_terminal(void **state)
-{
+static void test_status_is_terminal(void **state) {
     (void)state;
     assert_int_equal(sitq_status_is_terminal(SITQ_QUEUED), 0);
     assert_int_equal(sitq_status_is_terminal(SITQ_WAITING), 0);
@@ -73,8 +79,7 @@ static void test_status_is_terminal(void **state)
     assert_int_equal(sitq_status_is_terminal(-1), 0);
 }
 
-static void test_option_defaults(void **state)
-{
+static void test_option_defaults(void **state) {
     (void)state;
     sitq_sqlite_options so;
     memset(&so, 0x5a, sizeof so);
@@ -113,8 +118,7 @@ static void test_option_defaults(void **state)
     assert_true(!isnan(wo.heartbeat_interval_s));
 }
 
-static void test_now_us(void **state)
-{
+static void test_now_us(void **state) {
     (void)state;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -130,8 +134,7 @@ static void test_now_us(void **state)
     assert_string_equal(SITQ_VERSION, "0.1.0");
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_code_names),
         cmocka_unit_test(test_status_names),

@@ -17,8 +17,7 @@
 /* A stopped lock holder still alive when a test fails is killed here. */
 static pid_t g_holder = 0;
 
-static void holder_kill(void)
-{
+static void holder_kill(void) {
     if (g_holder > 0) {
         kill(g_holder, SIGKILL);
         waitpid(g_holder, NULL, 0);
@@ -26,15 +25,13 @@ static void holder_kill(void)
     }
 }
 
-static int teardown(void **state)
-{
+static int teardown(void **state) {
     holder_kill();
     return tq_teardown(state);
 }
 
 /* Read a whole file into a malloc'd buffer; *len gets its size. */
-static char *slurp(const char *path, size_t *len)
-{
+static char *slurp(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
     assert_non_null(f);
     char *buf = NULL;
@@ -46,8 +43,7 @@ static char *slurp(const char *path, size_t *len)
             assert_non_null(buf);
         }
         size_t r = fread(buf + n, 1, cap - n, f);
-        if (r == 0)
-            break;
+        if (r == 0) break;
         n += r;
     }
     fclose(f);
@@ -55,22 +51,19 @@ static char *slurp(const char *path, size_t *len)
     return buf;
 }
 
-static int file_exists(const char *path)
-{
+static int file_exists(const char *path) {
     struct stat st;
     return stat(path, &st) == 0;
 }
 
-static unsigned file_mode(const char *path)
-{
+static unsigned file_mode(const char *path) {
     struct stat st;
     assert_int_equal(stat(path, &st), 0);
     return (unsigned)(st.st_mode & 0777);
 }
 
 /* Make another application's database: one table, rollback journal. */
-static void make_foreign(const char *path)
-{
+static void make_foreign(const char *path) {
     sqlite3 *db = NULL;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     assert_int_equal(sqlite3_exec(db,
@@ -82,8 +75,7 @@ static void make_foreign(const char *path)
 }
 
 /* Make a sitq database with one queued task, closed. */
-static void make_sitq(const char *path)
-{
+static void make_sitq(const char *path) {
     sitq_backend *b = NULL;
     sitq_queue *q = NULL;
     TQ_OK(sitq_backend_open_sqlite(path, NULL, &b, &tq_err));
@@ -93,8 +85,7 @@ static void make_sitq(const char *path)
     sitq_backend_close(b);
 }
 
-static void test_foreign_file_left_unchanged(void **state)
-{
+static void test_foreign_file_left_unchanged(void **state) {
     tq_env *e = TQ_ENV(state);
     make_foreign(e->path);
     size_t n0 = 0, n1 = 0;
@@ -140,8 +131,7 @@ static void test_foreign_file_left_unchanged(void **state)
     sitq_backend_close(b);
 }
 
-static void test_empty_and_garbage_files(void **state)
-{
+static void test_empty_and_garbage_files(void **state) {
     tq_env *e = TQ_ENV(state);
     /* A 0-byte file (touch) is an empty database: sitq makes it its own. */
     int fd = open(e->path, O_CREAT | O_WRONLY, 0600);
@@ -156,8 +146,7 @@ static void test_empty_and_garbage_files(void **state)
     snprintf(junk, sizeof junk, "%s/junk.db", e->dir);
     FILE *f = fopen(junk, "wb");
     assert_non_null(f);
-    for (int i = 0; i < 4096; i++)
-        fputc('x', f);
+    for (int i = 0; i < 4096; i++) fputc('x', f);
     fclose(f);
     TQ_ERR_MSG(SITQ_ESTORAGE, "not a SQLite database", "not a database",
                sitq_backend_open_sqlite(junk, NULL, &b, &tq_err));
@@ -169,8 +158,7 @@ static void test_empty_and_garbage_files(void **state)
     free(after);
 }
 
-static void test_new_file_mode(void **state)
-{
+static void test_new_file_mode(void **state) {
     tq_env *e = TQ_ENV(state);
     mode_t old = umask(022);
     sitq_backend *b = NULL;
@@ -206,15 +194,16 @@ static void test_new_file_mode(void **state)
     umask(old);
 
     o.file_mode = 01000;
-    TQ_ERR_MSG(SITQ_EINVAL, "file_mode", "file_mode", sitq_backend_open_sqlite(p3, &o, &b, &tq_err));
+    TQ_ERR_MSG(SITQ_EINVAL, "file_mode", "file_mode",
+               sitq_backend_open_sqlite(p3, &o, &b, &tq_err));
     o.file_mode = -1;
-    TQ_ERR_MSG(SITQ_EINVAL, "file_mode", "file_mode", sitq_backend_open_sqlite(p3, &o, &b, &tq_err));
+    TQ_ERR_MSG(SITQ_EINVAL, "file_mode", "file_mode",
+               sitq_backend_open_sqlite(p3, &o, &b, &tq_err));
 }
 
 /* Fork a process that takes the write lock of path with BEGIN IMMEDIATE and
  * stops itself (SIGSTOP) while holding it; returns once it is stopped. */
-static void start_stalled_holder(const char *path)
-{
+static void start_stalled_holder(const char *path) {
     int p[2];
     assert_int_equal(pipe(p), 0);
     pid_t pid = fork();
@@ -226,8 +215,7 @@ static void start_stalled_holder(const char *path)
             sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
             _exit(1);
         char ok = 1;
-        if (write(p[1], &ok, 1) != 1)
-            _exit(1);
+        if (write(p[1], &ok, 1) != 1) _exit(1);
         raise(SIGSTOP);
         _exit(0); /* continued: ending the process releases the lock */
     }
@@ -241,8 +229,7 @@ static void start_stalled_holder(const char *path)
     assert_true(WIFSTOPPED(status));
 }
 
-static void release_holder(void)
-{
+static void release_holder(void) {
     assert_int_equal(kill(g_holder, SIGCONT), 0);
     int status = 0;
     assert_int_equal(waitpid(g_holder, &status, 0), g_holder);
@@ -250,8 +237,7 @@ static void release_holder(void)
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
-static void test_open_while_lock_holder_stalled(void **state)
-{
+static void test_open_while_lock_holder_stalled(void **state) {
     tq_env *e = TQ_ENV(state);
     make_sitq(e->path);
     start_stalled_holder(e->path);
@@ -267,7 +253,8 @@ static void test_open_while_lock_holder_stalled(void **state)
     assert_int_equal(tq_stats(q).count[SITQ_QUEUED], 1);
     assert_int_equal(tq_status(q, 1), SITQ_QUEUED);
     sitq_task_id id = 0;
-    TQ_ERR_MSG(SITQ_EBUSY, "write lock", "write lock", sitq_enqueue(q, "f", NULL, 0, NULL, &id, &tq_err));
+    TQ_ERR_MSG(SITQ_EBUSY, "write lock", "write lock",
+               sitq_enqueue(q, "f", NULL, 0, NULL, &id, &tq_err));
     assert_non_null(strstr(tq_err.message, e->path));
 
     /* A worker started now keeps retrying its cycles, then runs the task
@@ -294,8 +281,7 @@ static void test_open_while_lock_holder_stalled(void **state)
     sitq_backend_close(b);
 }
 
-static void test_read_only_open(void **state)
-{
+static void test_read_only_open(void **state) {
     tq_env *e = TQ_ENV(state);
     make_sitq(e->path);
     size_t n0 = 0, n1 = 0;
@@ -316,7 +302,8 @@ static void test_read_only_open(void **state)
     assert_string_equal(r->function, "f");
     sitq_result_free(r);
     sitq_task_id id = 0;
-    TQ_ERR_MSG(SITQ_ESTORAGE, "read-only", "read-only", sitq_enqueue(q, "f", NULL, 0, NULL, &id, &tq_err));
+    TQ_ERR_MSG(SITQ_ESTORAGE, "read-only", "read-only",
+               sitq_enqueue(q, "f", NULL, 0, NULL, &id, &tq_err));
     assert_non_null(strstr(tq_err.message, e->path));
     TQ_ERR_MSG(SITQ_ESTORAGE, "read-only", "read-only", sitq_cancel(q, 1, NULL, &tq_err));
     sitq_queue_close(q);
@@ -339,13 +326,13 @@ static void test_read_only_open(void **state)
     TQ_ERR(SITQ_ESCHEMA, sitq_backend_open_sqlite(p, &o, &b, &tq_err));
     assert_non_null(strstr(tq_err.message, p));
     o.read_only = 2;
-    TQ_ERR_MSG(SITQ_EINVAL, "read_only", "read_only", sitq_backend_open_sqlite(e->path, &o, &b, &tq_err));
+    TQ_ERR_MSG(SITQ_EINVAL, "read_only", "read_only",
+               sitq_backend_open_sqlite(e->path, &o, &b, &tq_err));
 }
 
 /* A new file whose creator is stalled holding the lock: the open that must
  * create the schema waits busy_timeout_ms, then fails with SITQ_EBUSY. */
-static void test_create_blocked_is_busy(void **state)
-{
+static void test_create_blocked_is_busy(void **state) {
     tq_env *e = TQ_ENV(state);
     int fd = open(e->path, O_CREAT | O_WRONLY, 0600);
     assert_true(fd >= 0);
@@ -364,8 +351,7 @@ static void test_create_blocked_is_busy(void **state)
 
 /* A storage error while running (here: a table renamed behind sitq's back)
  * names the database file. */
-static void test_storage_error_names_file(void **state)
-{
+static void test_storage_error_names_file(void **state) {
     tq_env *e = TQ_ENV(state);
     make_sitq(e->path);
     sitq_backend *b = NULL;
@@ -374,7 +360,8 @@ static void test_storage_error_names_file(void **state)
     TQ_OK(sitq_queue_open(b, NULL, &q, &tq_err));
     sqlite3 *db = NULL;
     assert_int_equal(sqlite3_open(e->path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "ALTER TABLE sitq_tasks RENAME TO gone", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "ALTER TABLE sitq_tasks RENAME TO gone", NULL, NULL, NULL),
+                     SQLITE_OK);
     sqlite3_close(db);
     sitq_task_id id = 0;
     TQ_ERR_MSG(SITQ_ESTORAGE, "no such table", "no such table",
@@ -384,13 +371,13 @@ static void test_storage_error_names_file(void **state)
     sitq_backend_close(b);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_foreign_file_left_unchanged, tq_setup_dir, teardown),
         cmocka_unit_test_setup_teardown(test_empty_and_garbage_files, tq_setup_dir, teardown),
         cmocka_unit_test_setup_teardown(test_new_file_mode, tq_setup_dir, teardown),
-        cmocka_unit_test_setup_teardown(test_open_while_lock_holder_stalled, tq_setup_dir, teardown),
+        cmocka_unit_test_setup_teardown(test_open_while_lock_holder_stalled, tq_setup_dir,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_read_only_open, tq_setup_dir, teardown),
         cmocka_unit_test_setup_teardown(test_create_blocked_is_busy, tq_setup_dir, teardown),
         cmocka_unit_test_setup_teardown(test_storage_error_names_file, tq_setup_dir, teardown),

@@ -2,9 +2,7 @@
  * process_task, wait, list, purge, stats, queue isolation. */
 #include "helpers.h"
 
-
-static void test_unique_key(void **state)
-{
+static void test_unique_key(void **state) {
     tq_env *e = TQ_ENV(state);
     sitq_queue *q = e->queue;
     sitq_task_options o;
@@ -71,8 +69,7 @@ static void test_unique_key(void **state)
     sitq_result_free(r);
 }
 
-static void test_unique_key_batch(void **state)
-{
+static void test_unique_key_batch(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     sitq_task_options o;
     sitq_task_options_init(&o);
@@ -81,8 +78,7 @@ static void test_unique_key_batch(void **state)
     sitq_task_spec specs[3];
     sitq_task_id ids[3];
     memset(specs, 0, sizeof specs);
-    for (int i = 0; i < 3; i++)
-        specs[i].function = "f";
+    for (int i = 0; i < 3; i++) specs[i].function = "f";
     specs[1].options = &o;
     TQ_OK(sitq_enqueue_batch(q, specs, 3, ids, &tq_err));
     assert_int_equal(ids[1], first);
@@ -90,8 +86,7 @@ static void test_unique_key_batch(void **state)
     assert_int_equal(tq_stats(q).total, 3);
 }
 
-static void test_cancel_queued(void **state)
-{
+static void test_cancel_queued(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     tq_rec rec;
     tq_rec_init(&rec, 4);
@@ -132,8 +127,7 @@ static void test_cancel_queued(void **state)
     tq_rec_free(&rec);
 }
 
-static void cancel_running(sitq_queue *q, int handler_succeeds)
-{
+static void cancel_running(sitq_queue *q, int handler_succeeds) {
     tq_block blk;
     memset(&blk, 0, sizeof blk);
     blk.succeed = handler_succeeds;
@@ -144,8 +138,7 @@ static void cancel_running(sitq_queue *q, int handler_succeeds)
     o.max_retries = 3; /* a cancelled task is not retried */
     sitq_task_id id = tq_enqueue(q, "blk", &o);
     int64_t end = tq_mono_ms() + 10000;
-    while (atomic_load(&blk.started) == 0 && tq_mono_ms() < end)
-        tq_sleep_ms(2);
+    while (atomic_load(&blk.started) == 0 && tq_mono_ms() < end) tq_sleep_ms(2);
     assert_int_equal(atomic_load(&blk.started), 1);
     assert_true(tq_poll_status(q, id, SITQ_RUNNING, 5));
 
@@ -163,18 +156,13 @@ static void cancel_running(sitq_queue *q, int handler_succeeds)
     assert_int_equal(atomic_load(&blk.started), 1);
 }
 
-static void test_cancel_running_task(void **state)
-{
-    cancel_running(TQ_ENV(state)->queue, 0);
-}
+static void test_cancel_running_task(void **state) { cancel_running(TQ_ENV(state)->queue, 0); }
 
-static void test_cancel_running_completes_anyway(void **state)
-{
+static void test_cancel_running_completes_anyway(void **state) {
     cancel_running(TQ_ENV(state)->queue, 1);
 }
 
-static void test_timeout(void **state)
-{
+static void test_timeout(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     tq_block blk;
     memset(&blk, 0, sizeof blk);
@@ -207,14 +195,12 @@ typedef struct {
 } ignore_state;
 
 /* Ignores the cancel flag for 2 s, then succeeds. */
-static int h_ignore_timeout(sitq_task_ctx *ctx, const void *p, size_t n, void *ud)
-{
+static int h_ignore_timeout(sitq_task_ctx *ctx, const void *p, size_t n, void *ud) {
     (void)p;
     (void)n;
     ignore_state *s = ud;
     atomic_store(&s->started, 1);
-    for (int i = 0; i < 200; i++)
-        tq_sleep_ms(10);
+    for (int i = 0; i < 200; i++) tq_sleep_ms(10);
     atomic_store(&s->saw_cancel, sitq_ctx_cancelled(ctx));
     sitq_ctx_set_result(ctx, "late", 4);
     atomic_store(&s->finished, 1);
@@ -223,22 +209,19 @@ static int h_ignore_timeout(sitq_task_ctx *ctx, const void *p, size_t n, void *u
 
 /* A handler that never returns until released by the test. */
 static atomic_int stuck_release;
-static int h_stuck(sitq_task_ctx *ctx, const void *p, size_t n, void *ud)
-{
+static int h_stuck(sitq_task_ctx *ctx, const void *p, size_t n, void *ud) {
     (void)ctx;
     (void)p;
     (void)n;
     (void)ud;
-    while (!atomic_load(&stuck_release))
-        tq_sleep_ms(5);
+    while (!atomic_load(&stuck_release)) tq_sleep_ms(5);
     return 0;
 }
 
 /* When every handler thread is stuck past a timeout, the worker claims
  * nothing more and gives back what it had claimed, so that another worker
  * runs it (nothing stays "running" behind a stuck thread). */
-static void test_stuck_thread_releases_claims(void **state)
-{
+static void test_stuck_thread_releases_claims(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     atomic_store(&stuck_release, 0);
     sitq_worker *w = tq_worker_new(q, 1, 4, "stuck", h_stuck, NULL);
@@ -270,8 +253,7 @@ static void test_stuck_thread_releases_claims(void **state)
 
 /* "at the limit the attempt fails with a timeout error": not when the
  * handler eventually returns, and its late success is not recorded. */
-static void test_timeout_handler_ignores_flag(void **state)
-{
+static void test_timeout_handler_ignores_flag(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     static ignore_state s; /* the handler may outlive the worker */
     atomic_init(&s.started, 0);
@@ -295,8 +277,7 @@ static void test_timeout_handler_ignores_flag(void **state)
     TQ_OK(sitq_worker_stop(w, -1, &tq_err));
     sitq_worker_free(w);
     int64_t end = tq_mono_ms() + 20000;
-    while (!atomic_load(&s.finished) && tq_mono_ms() < end)
-        tq_sleep_ms(5);
+    while (!atomic_load(&s.finished) && tq_mono_ms() < end) tq_sleep_ms(5);
     assert_int_equal(atomic_load(&s.finished), 1);
     assert_int_equal(atomic_load(&s.saw_cancel), 1);
     r = tq_get(q, id);
@@ -307,8 +288,7 @@ static void test_timeout_handler_ignores_flag(void **state)
 }
 
 /* The timeout also applies to an attempt run by process_task in the caller's thread. */
-static void test_timeout_in_process_task(void **state)
-{
+static void test_timeout_in_process_task(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     tq_block blk;
     memset(&blk, 0, sizeof blk);
@@ -336,8 +316,7 @@ typedef struct {
     int status;
 } pt_thread_arg;
 
-static void *process_task_thread(void *arg)
-{
+static void *process_task_thread(void *arg) {
     pt_thread_arg *a = arg;
     sitq_result *r = NULL;
     a->code = sitq_worker_process_task(a->w, a->id, &r, NULL);
@@ -347,8 +326,7 @@ static void *process_task_thread(void *arg)
 }
 
 /* Cancelling a task that process_task is running in another thread. */
-static void test_cancel_during_process_task(void **state)
-{
+static void test_cancel_during_process_task(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     tq_block blk;
     memset(&blk, 0, sizeof blk);
@@ -361,8 +339,7 @@ static void test_cancel_during_process_task(void **state)
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, process_task_thread, &a), 0);
     int64_t end = tq_mono_ms() + 10000;
-    while (atomic_load(&blk.started) == 0 && tq_mono_ms() < end)
-        tq_sleep_ms(1);
+    while (atomic_load(&blk.started) == 0 && tq_mono_ms() < end) tq_sleep_ms(1);
     sitq_status st = (sitq_status)-1;
     memset(&tq_err, 0, sizeof tq_err);
     sitq_code c = sitq_cancel(q, id, &st, &tq_err);
@@ -376,8 +353,7 @@ static void test_cancel_during_process_task(void **state)
     assert_int_equal(tq_status(q, id), SITQ_CANCELLED);
 }
 
-static void test_timeout_then_retry(void **state)
-{
+static void test_timeout_then_retry(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     tq_block blk;
     memset(&blk, 0, sizeof blk);
@@ -397,14 +373,12 @@ static void test_timeout_then_retry(void **state)
     assert_int_equal(atomic_load(&blk.started), 2);
 }
 
-
 typedef struct {
     pthread_t caller;
     atomic_int same_thread;
 } thread_check;
 
-static int h_thread(sitq_task_ctx *ctx, const void *p, size_t n, void *ud)
-{
+static int h_thread(sitq_task_ctx *ctx, const void *p, size_t n, void *ud) {
     (void)ctx;
     (void)p;
     (void)n;
@@ -414,8 +388,7 @@ static int h_thread(sitq_task_ctx *ctx, const void *p, size_t n, void *ud)
     return 0;
 }
 
-static void test_process_task(void **state)
-{
+static void test_process_task(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     thread_check tc;
     tc.caller = pthread_self();
@@ -478,8 +451,7 @@ static void test_process_task(void **state)
     sitq_worker_free(w);
 }
 
-static void test_process_task_running_elsewhere(void **state)
-{
+static void test_process_task_running_elsewhere(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     tq_block blk;
     memset(&blk, 0, sizeof blk);
@@ -500,8 +472,7 @@ static void test_process_task_running_elsewhere(void **state)
     sitq_worker_free(w);
 }
 
-static void test_wait(void **state)
-{
+static void test_wait(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     sitq_task_id id = tq_enqueue(q, "f", NULL);
 
@@ -555,12 +526,10 @@ static void test_wait(void **state)
     sitq_result_free(r);
 }
 
-static void test_list(void **state)
-{
+static void test_list(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     sitq_task_id ids[10];
-    for (int i = 0; i < 10; i++)
-        ids[i] = tq_enqueue(q, i % 2 ? "odd" : "even", NULL);
+    for (int i = 0; i < 10; i++) ids[i] = tq_enqueue(q, i % 2 ? "odd" : "even", NULL);
     TQ_OK(sitq_cancel(q, ids[2], NULL, &tq_err));
     TQ_OK(sitq_cancel(q, ids[5], NULL, &tq_err));
 
@@ -613,8 +582,7 @@ static void test_list(void **state)
     sitq_result_list_free(items, n);
 }
 
-static void test_purge(void **state)
-{
+static void test_purge(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     sitq_worker *w = tq_worker_new(q, 1, 1, "ok", tq_h_echo, NULL);
     TQ_OK(sitq_worker_register(w, "bad", tq_h_fail, NULL, &tq_err));
@@ -667,19 +635,16 @@ static void test_purge(void **state)
     assert_true(next > new_ok);
 }
 
-static void test_stats_and_queue_isolation(void **state)
-{
+static void test_stats_and_queue_isolation(void **state) {
     tq_env *e = TQ_ENV(state);
     sitq_queue *a = e->queue, *b = NULL;
     TQ_OK(sitq_queue_open(e->backend, "b", &b, &tq_err));
     sitq_stats st = tq_stats(a);
-    for (int i = 0; i < SITQ_STATUS_COUNT; i++)
-        assert_int_equal(st.count[i], 0);
+    for (int i = 0; i < SITQ_STATUS_COUNT; i++) assert_int_equal(st.count[i], 0);
     assert_int_equal(st.total, 0);
 
     sitq_task_id ta[3];
-    for (int i = 0; i < 3; i++)
-        ta[i] = tq_enqueue(a, "f", NULL);
+    for (int i = 0; i < 3; i++) ta[i] = tq_enqueue(a, "f", NULL);
     sitq_task_id tb = tq_enqueue(b, "f", NULL);
     sitq_task_options o;
     sitq_task_options_init(&o);
@@ -716,14 +681,14 @@ static void test_stats_and_queue_isolation(void **state)
     sitq_queue_close(b);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_unique_key, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_unique_key_batch, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_cancel_queued, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_cancel_running_task, tq_setup, tq_teardown),
-        cmocka_unit_test_setup_teardown(test_cancel_running_completes_anyway, tq_setup, tq_teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_running_completes_anyway, tq_setup,
+                                        tq_teardown),
         cmocka_unit_test_setup_teardown(test_timeout, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_timeout_handler_ignores_flag, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_timeout_in_process_task, tq_setup, tq_teardown),

@@ -4,21 +4,18 @@
 
 #include <math.h>
 
-static void fill_bytes(unsigned char *p, size_t n, unsigned seed)
-{
+static void fill_bytes(unsigned char *p, size_t n, unsigned seed) {
     uint32_t x = seed * 2654435761u + 1;
     for (size_t i = 0; i < n; i++) {
         x ^= x << 13;
         x ^= x >> 17;
         x ^= x << 5;
         p[i] = (unsigned char)(x >> 24);
-        if (i % 5 == 0)
-            p[i] = 0; /* plenty of NULs */
+        if (i % 5 == 0) p[i] = 0; /* plenty of NULs */
     }
 }
 
-static void check_payload(sitq_queue *q, sitq_task_id id, const void *want, size_t len)
-{
+static void check_payload(sitq_queue *q, sitq_task_id id, const void *want, size_t len) {
     void *p = (void *)1;
     size_t n = 12345;
     TQ_OK(sitq_get_payload(q, id, &p, &n, &tq_err));
@@ -35,8 +32,7 @@ static void check_payload(sitq_queue *q, sitq_task_id id, const void *want, size
     sitq_result_free(r);
 }
 
-static void test_payload_round_trip(void **state)
-{
+static void test_payload_round_trip(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     unsigned char bin[1000];
     fill_bytes(bin, sizeof bin, 1);
@@ -73,8 +69,7 @@ typedef struct {
     atomic_int calls, matched;
 } payload_check;
 
-static int h_check_payload(sitq_task_ctx *ctx, const void *payload, size_t len, void *ud)
-{
+static int h_check_payload(sitq_task_ctx *ctx, const void *payload, size_t len, void *ud) {
     payload_check *pc = ud;
     atomic_fetch_add(&pc->calls, 1);
     if (len == pc->len && (len == 0 || memcmp(payload, pc->want, len) == 0))
@@ -82,8 +77,7 @@ static int h_check_payload(sitq_task_ctx *ctx, const void *payload, size_t len, 
     return sitq_ctx_set_result(ctx, payload, len) == SITQ_OK ? 0 : 1;
 }
 
-static void test_big_payload_through_handler(void **state)
-{
+static void test_big_payload_through_handler(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     size_t big = 10u * 1024 * 1024;
     unsigned char *buf = malloc(big);
@@ -109,8 +103,7 @@ static void test_big_payload_through_handler(void **state)
     free(buf);
 }
 
-static int h_result_bytes(sitq_task_ctx *ctx, const void *p, size_t n, void *ud)
-{
+static int h_result_bytes(sitq_task_ctx *ctx, const void *p, size_t n, void *ud) {
     (void)p;
     (void)n;
     (void)ud;
@@ -118,8 +111,7 @@ static int h_result_bytes(sitq_task_ctx *ctx, const void *p, size_t n, void *ud)
     return sitq_ctx_set_result(ctx, "ab\0cd\0", 6) == SITQ_OK ? 0 : 1;
 }
 
-static int h_take_result(sitq_task_ctx *ctx, const void *p, size_t n, void *ud)
-{
+static int h_take_result(sitq_task_ctx *ctx, const void *p, size_t n, void *ud) {
     (void)p;
     (void)n;
     (void)ud;
@@ -128,8 +120,7 @@ static int h_take_result(sitq_task_ctx *ctx, const void *p, size_t n, void *ud)
     return sitq_ctx_take_result(ctx, m, 4) == SITQ_OK ? 0 : 1;
 }
 
-static int h_no_result(sitq_task_ctx *ctx, const void *p, size_t n, void *ud)
-{
+static int h_no_result(sitq_task_ctx *ctx, const void *p, size_t n, void *ud) {
     (void)ctx;
     (void)p;
     (void)n;
@@ -137,8 +128,7 @@ static int h_no_result(sitq_task_ctx *ctx, const void *p, size_t n, void *ud)
     return 0;
 }
 
-static int h_fail_tb(sitq_task_ctx *ctx, const void *p, size_t n, void *ud)
-{
+static int h_fail_tb(sitq_task_ctx *ctx, const void *p, size_t n, void *ud) {
     (void)p;
     (void)n;
     (void)ud;
@@ -146,8 +136,7 @@ static int h_fail_tb(sitq_task_ctx *ctx, const void *p, size_t n, void *ud)
     return 1;
 }
 
-static int h_fail_silent(sitq_task_ctx *ctx, const void *p, size_t n, void *ud)
-{
+static int h_fail_silent(sitq_task_ctx *ctx, const void *p, size_t n, void *ud) {
     (void)ctx;
     (void)p;
     (void)n;
@@ -155,8 +144,7 @@ static int h_fail_silent(sitq_task_ctx *ctx, const void *p, size_t n, void *ud)
     return 7;
 }
 
-static sitq_result *run_one(sitq_queue *q, const char *fn, sitq_handler_fn h)
-{
+static sitq_result *run_one(sitq_queue *q, const char *fn, sitq_handler_fn h) {
     sitq_worker *w = tq_worker_new(q, 1, 1, fn, h, NULL);
     sitq_task_id id = tq_enqueue(q, fn, NULL);
     sitq_result *r = NULL;
@@ -170,8 +158,7 @@ static sitq_result *run_one(sitq_queue *q, const char *fn, sitq_handler_fn h)
     return again;
 }
 
-static void test_result_error_traceback(void **state)
-{
+static void test_result_error_traceback(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
 
     sitq_result *r = run_one(q, "bytes", h_result_bytes);
@@ -212,8 +199,7 @@ static void test_result_error_traceback(void **state)
     sitq_result_free(r);
 }
 
-static void test_times_and_fields(void **state)
-{
+static void test_times_and_fields(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     sitq_task_options o;
     sitq_task_options_init(&o);
@@ -277,8 +263,7 @@ typedef struct {
     double timeout;
 } ctx_seen;
 
-static int h_ctx(sitq_task_ctx *ctx, const void *p, size_t n, void *ud)
-{
+static int h_ctx(sitq_task_ctx *ctx, const void *p, size_t n, void *ud) {
     (void)p;
     (void)n;
     ctx_seen *s = ud;
@@ -292,8 +277,7 @@ static int h_ctx(sitq_task_ctx *ctx, const void *p, size_t n, void *ud)
     return 0;
 }
 
-static void test_handler_context(void **state)
-{
+static void test_handler_context(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     ctx_seen s;
     memset(&s, 0, sizeof s);
@@ -331,24 +315,21 @@ typedef struct {
     atomic_int hb_rc;
 } progress_state;
 
-static int h_progress(sitq_task_ctx *ctx, const void *p, size_t n, void *ud)
-{
+static int h_progress(sitq_task_ctx *ctx, const void *p, size_t n, void *ud) {
     (void)p;
     (void)n;
     progress_state *ps = ud;
     atomic_store(&ps->hb_rc, (int)sitq_ctx_heartbeat(ctx, 0.25, NULL));
     atomic_store(&ps->reported, 1);
     int64_t end = tq_mono_ms() + 10000;
-    while (!atomic_load(&ps->go) && tq_mono_ms() < end)
-        tq_sleep_ms(1);
+    while (!atomic_load(&ps->go) && tq_mono_ms() < end) tq_sleep_ms(1);
     sitq_ctx_heartbeat(ctx, 0.75, NULL);
     return 0;
 }
 
 /* Progress reported by a running handler is visible to readers; the stored
  * value is "the last progress reported by the handler". */
-static void test_progress(void **state)
-{
+static void test_progress(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     progress_state ps;
     atomic_init(&ps.reported, 0);
@@ -361,15 +342,13 @@ static void test_progress(void **state)
     sitq_result_free(r);
     TQ_OK(sitq_worker_start(w, &tq_err));
     int64_t end = tq_mono_ms() + 10000;
-    while (!atomic_load(&ps.reported) && tq_mono_ms() < end)
-        tq_sleep_ms(1);
+    while (!atomic_load(&ps.reported) && tq_mono_ms() < end) tq_sleep_ms(1);
     double seen = -1;
     while (tq_mono_ms() < end) {
         r = tq_get(q, id);
         seen = r->progress;
         sitq_result_free(r);
-        if (fabs(seen - 0.25) < 1e-9)
-            break;
+        if (fabs(seen - 0.25) < 1e-9) break;
         tq_sleep_ms(2);
     }
     atomic_store(&ps.go, 1);
@@ -386,8 +365,7 @@ static void test_progress(void **state)
         fail_msg("final progress %g, expected 0.75 (last reported by the handler)", final_progress);
 }
 
-static void test_memory_database(void **state)
-{
+static void test_memory_database(void **state) {
     (void)state;
     sitq_backend *b1 = NULL, *b2 = NULL;
     sitq_queue *q1 = NULL, *q2 = NULL;
@@ -432,8 +410,7 @@ static void test_memory_database(void **state)
     sitq_backend_close(b2);
 }
 
-static void test_reopen_durable(void **state)
-{
+static void test_reopen_durable(void **state) {
     tq_env *e = TQ_ENV(state);
     sitq_task_id id;
     TQ_OK(sitq_enqueue(e->queue, "keep", "persist\0ed", 10, NULL, &id, &tq_err));
@@ -461,8 +438,7 @@ static void test_reopen_durable(void **state)
 
 /* A handler returning more than SITQ_BLOB_MAX bytes: the setter refuses it,
  * and the attempt fails with a message even though the handler returns 0. */
-static int h_oversized(sitq_task_ctx *ctx, const void *p, size_t n, void *ud)
-{
+static int h_oversized(sitq_task_ctx *ctx, const void *p, size_t n, void *ud) {
     (void)p;
     (void)n;
     int *codes = ud;
@@ -472,8 +448,7 @@ static int h_oversized(sitq_task_ctx *ctx, const void *p, size_t n, void *ud)
     return 0;
 }
 
-static void test_oversized_result_fails(void **state)
-{
+static void test_oversized_result_fails(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     int codes[2] = {-1, -1};
     sitq_worker *w = tq_worker_new(q, 1, 0, "big", h_oversized, codes);
@@ -492,8 +467,7 @@ static void test_oversized_result_fails(void **state)
 
 /* Payload + result share one row: a result that fits alone but not with
  * the payload fails the attempt with a message; the worker goes on. */
-static int h_row_too_big(sitq_task_ctx *ctx, const void *p, size_t n, void *ud)
-{
+static int h_row_too_big(sitq_task_ctx *ctx, const void *p, size_t n, void *ud) {
     (void)p;
     (void)ud;
     char *buf = malloc(16);
@@ -501,8 +475,7 @@ static int h_row_too_big(sitq_task_ctx *ctx, const void *p, size_t n, void *ud)
     return sitq_ctx_take_result(ctx, buf, (size_t)SITQ_BLOB_MAX - n + 1) == SITQ_OK ? 0 : 0;
 }
 
-static void test_result_too_big_for_row(void **state)
-{
+static void test_result_too_big_for_row(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     size_t n = 4u << 20;
     char *payload = calloc(1, n);
@@ -524,8 +497,7 @@ static void test_result_too_big_for_row(void **state)
     sitq_worker_free(w);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_payload_round_trip, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_oversized_result_fails, tq_setup, tq_teardown),

@@ -4,8 +4,7 @@
 #include "helpers.h"
 
 /* Enqueue in q with one dependency; returns the code, message in tq_err. */
-static sitq_code enqueue_after(sitq_queue *q, sitq_task_id dep, sitq_task_id *id)
-{
+static sitq_code enqueue_after(sitq_queue *q, sitq_task_id dep, sitq_task_id *id) {
     sitq_task_options o;
     sitq_task_options_init(&o);
     o.depends_on = &dep;
@@ -14,8 +13,7 @@ static sitq_code enqueue_after(sitq_queue *q, sitq_task_id dep, sitq_task_id *id
     return sitq_enqueue(q, "f", NULL, 0, &o, id, &tq_err);
 }
 
-static void test_cross_queue_dependency_refused(void **state)
-{
+static void test_cross_queue_dependency_refused(void **state) {
     tq_env *e = TQ_ENV(state);
     sitq_queue *other = NULL;
     TQ_OK(sitq_queue_open(e->backend, "other", &other, &tq_err));
@@ -37,8 +35,8 @@ static void test_cross_queue_dependency_refused(void **state)
         assert_int_equal(enqueue_after(other, deps[i], &id), SITQ_EDEPENDENCY);
         assert_int_equal(id, 0);
         char want[SITQ_ERROR_MESSAGE_SIZE];
-        snprintf(want, sizeof want, "%.*s%lld%s", (int)(at - unknown), unknown,
-                 (long long)deps[i], at + 6);
+        snprintf(want, sizeof want, "%.*s%lld%s", (int)(at - unknown), unknown, (long long)deps[i],
+                 at + 6);
         assert_string_equal(tq_err.message, want);
     }
     assert_int_equal(tq_stats(other).total, 0);
@@ -51,8 +49,7 @@ static void test_cross_queue_dependency_refused(void **state)
     sitq_queue_close(other);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_cross_queue_dependency_refused, tq_setup, tq_teardown),
     };

@@ -17,16 +17,14 @@
 static pid_t g_child = 0;
 static int g_pipe[2] = {-1, -1};
 
-static int teardown_kill_child(void **state)
-{
+static int teardown_kill_child(void **state) {
     if (g_child > 0) {
         kill(g_child, SIGKILL);
         waitpid(g_child, NULL, 0);
     }
     g_child = 0;
     for (int i = 0; i < 2; i++)
-        if (g_pipe[i] >= 0)
-            close(g_pipe[i]);
+        if (g_pipe[i] >= 0) close(g_pipe[i]);
     g_pipe[0] = g_pipe[1] = -1;
     return tq_teardown(state);
 }
@@ -35,20 +33,16 @@ static int teardown_kill_child(void **state)
 
 enum child_mode { CHILD_BLOCK, CHILD_DIE };
 
-static int h_block_forever(sitq_task_ctx *ctx, const void *p, size_t n, void *ud)
-{
+static int h_block_forever(sitq_task_ctx *ctx, const void *p, size_t n, void *ud) {
     (void)p;
     (void)n;
     (void)ud;
     sitq_task_id id = sitq_ctx_task_id(ctx);
-    if (write(g_pipe[1], &id, sizeof id) != (ssize_t)sizeof id)
-        _exit(41);
-    for (;;)
-        pause(); /* until the parent's SIGKILL */
+    if (write(g_pipe[1], &id, sizeof id) != (ssize_t)sizeof id) _exit(41);
+    for (;;) pause(); /* until the parent's SIGKILL */
 }
 
-static int h_die(sitq_task_ctx *ctx, const void *p, size_t n, void *ud)
-{
+static int h_die(sitq_task_ctx *ctx, const void *p, size_t n, void *ud) {
     (void)ctx;
     (void)p;
     (void)n;
@@ -57,22 +51,19 @@ static int h_die(sitq_task_ctx *ctx, const void *p, size_t n, void *ud)
     return 0;
 }
 
-static void open_env(tq_env *e)
-{
+static void open_env(tq_env *e) {
     TQ_OK(sitq_backend_open_sqlite(e->path, NULL, &e->backend, &tq_err));
     TQ_OK(sitq_queue_open(e->backend, NULL, &e->queue, &tq_err));
 }
 
-static void close_env(tq_env *e)
-{
+static void close_env(tq_env *e) {
     sitq_queue_close(e->queue);
     sitq_backend_close(e->backend);
     e->queue = NULL;
     e->backend = NULL;
 }
 
-static void child_worker(const char *path, enum child_mode mode, int prefetch, double lease_s)
-{
+static void child_worker(const char *path, enum child_mode mode, int prefetch, double lease_s) {
     sitq_backend *b = NULL;
     sitq_queue *q = NULL;
     sitq_worker *w = NULL;
@@ -85,51 +76,43 @@ static void child_worker(const char *path, enum child_mode mode, int prefetch, d
     o.worker_id = "doomed";
     o.lease_s = lease_s;
     if (sitq_worker_create(q, &o, &w, &err) != SITQ_OK ||
-        sitq_worker_register(w, "job", mode == CHILD_BLOCK ? h_block_forever : h_die, NULL,
-                             &err) != SITQ_OK ||
+        sitq_worker_register(w, "job", mode == CHILD_BLOCK ? h_block_forever : h_die, NULL, &err) !=
+            SITQ_OK ||
         sitq_worker_start(w, &err) != SITQ_OK)
         _exit(32);
-    for (;;)
-        pause();
+    for (;;) pause();
 }
 
 /* Fork a worker process; the parent's backend is closed around the fork. */
-static pid_t spawn_worker(tq_env *e, enum child_mode mode, int prefetch, double lease_s)
-{
+static pid_t spawn_worker(tq_env *e, enum child_mode mode, int prefetch, double lease_s) {
     close_env(e);
     pid_t pid = fork();
     assert_true(pid >= 0);
-    if (pid == 0)
-        child_worker(e->path, mode, prefetch, lease_s);
+    if (pid == 0) child_worker(e->path, mode, prefetch, lease_s);
     g_child = pid;
     open_env(e);
     return pid;
 }
 
-static void make_pipe(void)
-{
+static void make_pipe(void) {
     assert_int_equal(pipe(g_pipe), 0);
     assert_int_equal(fcntl(g_pipe[0], F_SETFL, O_NONBLOCK), 0);
 }
 
 /* Read the id of the task the child started; 0 after timeout_ms. */
-static sitq_task_id wait_started(int timeout_ms)
-{
+static sitq_task_id wait_started(int timeout_ms) {
     int64_t end = tq_mono_ms() + timeout_ms;
     while (tq_mono_ms() < end) {
         sitq_task_id id = 0;
         ssize_t r = read(g_pipe[0], &id, sizeof id);
-        if (r == (ssize_t)sizeof id)
-            return id;
-        if (r < 0 && errno != EAGAIN && errno != EINTR)
-            return 0;
+        if (r == (ssize_t)sizeof id) return id;
+        if (r < 0 && errno != EAGAIN && errno != EINTR) return 0;
         tq_sleep_ms(2);
     }
     return 0;
 }
 
-static void kill_child(void)
-{
+static void kill_child(void) {
     assert_int_equal(kill(g_child, SIGKILL), 0);
     int status = 0;
     assert_int_equal(waitpid(g_child, &status, 0), g_child);
@@ -138,15 +121,13 @@ static void kill_child(void)
 }
 
 /* Poll until the task's recorded attempts reach n; returns 1 if they did. */
-static int poll_attempts(sitq_queue *q, sitq_task_id id, int32_t n, double timeout_s)
-{
+static int poll_attempts(sitq_queue *q, sitq_task_id id, int32_t n, double timeout_s) {
     int64_t end = tq_mono_ms() + (int64_t)(timeout_s * 1000);
     while (tq_mono_ms() < end) {
         sitq_result *r = tq_get(q, id);
         int32_t a = r->attempts;
         sitq_result_free(r);
-        if (a >= n)
-            return 1;
+        if (a >= n) return 1;
         tq_sleep_ms(2);
     }
     return 0;
@@ -154,8 +135,7 @@ static int poll_attempts(sitq_queue *q, sitq_task_id id, int32_t n, double timeo
 
 /* A worker that only recovers lapsed leases: it handles no function the
  * tasks have, so it claims nothing. */
-static sitq_worker *start_reaper(sitq_queue *q, double lease_s)
-{
+static sitq_worker *start_reaper(sitq_queue *q, double lease_s) {
     sitq_worker_options o;
     tq_worker_opts(&o, 1, 0);
     o.worker_id = "reaper";
@@ -176,8 +156,7 @@ enum { PREFETCHED = 20, ROUNDS = 2 };
  * killed; a reaper recovers them. The started one fails (max_retries 0);
  * the others are queued again with no attempt spent, whatever happened to
  * them in earlier rounds. */
-static void kill_round(tq_env *e, const sitq_task_id *ids, int first, int n, double lease)
-{
+static void kill_round(tq_env *e, const sitq_task_id *ids, int first, int n, double lease) {
     spawn_worker(e, CHILD_BLOCK, n - first, lease);
     sitq_queue *q = e->queue;
     sitq_task_id started = wait_started(20000);
@@ -197,8 +176,7 @@ static void kill_round(tq_env *e, const sitq_task_id *ids, int first, int n, dou
     assert_int_equal(r->status, SITQ_FAILED);
     assert_int_equal(r->attempts, 1);
     if (!tq_contains_ci(r->error, "lost") || !tq_contains_ci(r->error, "during attempt 1"))
-        fail_msg("started task: error \"%s\" does not say it was lost during attempt 1",
-                 r->error);
+        fail_msg("started task: error \"%s\" does not say it was lost during attempt 1", r->error);
     sitq_result_free(r);
     assert_true(tq_poll_count(q, SITQ_QUEUED, n - first - 1, 30));
     for (int i = first + 1; i < n; i++) {
@@ -214,8 +192,7 @@ static void kill_round(tq_env *e, const sitq_task_id *ids, int first, int n, dou
     sitq_worker_free(reaper);
 }
 
-static void test_prefetched_tasks_not_failed(void **state)
-{
+static void test_prefetched_tasks_not_failed(void **state) {
     tq_env *e = TQ_ENV(state);
     const double lease = 0.4;
     const int n = PREFETCHED + ROUNDS;
@@ -225,8 +202,7 @@ static void test_prefetched_tasks_not_failed(void **state)
     for (int i = 0; i < n; i++)
         ids[i] = tq_enqueue(e->queue, "job", NULL); /* default: max_retries 0 */
     /* Prefetched twice by workers that were killed: still never failed. */
-    for (int round = 0; round < ROUNDS; round++)
-        kill_round(e, ids, round, n, lease);
+    for (int round = 0; round < ROUNDS; round++) kill_round(e, ids, round, n, lease);
 
     /* Each prefetched task then runs exactly once, as attempt 1. */
     sitq_queue *q = e->queue;
@@ -250,8 +226,7 @@ static void test_prefetched_tasks_not_failed(void **state)
 
 /* ---- a task that kills its worker before its start can be recorded ---- */
 
-static void test_task_killing_its_worker_runs_out(void **state)
-{
+static void test_task_killing_its_worker_runs_out(void **state) {
     tq_env *e = TQ_ENV(state);
     const double lease = 0.3;
     open_env(e);
@@ -270,12 +245,10 @@ static void test_task_killing_its_worker_runs_out(void **state)
         /* Wait until a reaper recovered the lapsed lease. */
         sitq_worker *reaper = start_reaper(q, lease);
         int64_t end = tq_mono_ms() + 30000;
-        while ((st = tq_status(q, id)) == SITQ_RUNNING && tq_mono_ms() < end)
-            tq_sleep_ms(5);
+        while ((st = tq_status(q, id)) == SITQ_RUNNING && tq_mono_ms() < end) tq_sleep_ms(5);
         TQ_OK(sitq_worker_stop(reaper, -1, &tq_err));
         sitq_worker_free(reaper);
-        if (st != SITQ_QUEUED)
-            break;
+        if (st != SITQ_QUEUED) break;
     }
     assert_int_equal(st, SITQ_FAILED);
     /* Once lost before its start was recorded, its next claim counts it. */
@@ -291,8 +264,7 @@ static void test_task_killing_its_worker_runs_out(void **state)
 
 enum { BACKLOG = 30 };
 
-static void test_recovered_task_keeps_its_place(void **state)
-{
+static void test_recovered_task_keeps_its_place(void **state) {
     tq_env *e = TQ_ENV(state);
     const double lease = 0.3;
     make_pipe();
@@ -307,8 +279,7 @@ static void test_recovered_task_keeps_its_place(void **state)
     assert_int_equal(wait_started(20000), first);
     assert_true(poll_attempts(q, first, 1, 20));
     /* A backlog arrives while the first task runs on the doomed worker. */
-    for (int i = 0; i < BACKLOG; i++)
-        tq_enqueue(q, "job", NULL);
+    for (int i = 0; i < BACKLOG; i++) tq_enqueue(q, "job", NULL);
     kill_child();
 
     sitq_worker *reaper = start_reaper(q, lease);
@@ -337,20 +308,17 @@ static void test_recovered_task_keeps_its_place(void **state)
 
 static atomic_int g_release;
 
-static int h_wait_release(sitq_task_ctx *ctx, const void *p, size_t n, void *ud)
-{
+static int h_wait_release(sitq_task_ctx *ctx, const void *p, size_t n, void *ud) {
     (void)ctx;
     (void)p;
     (void)n;
     atomic_fetch_add((atomic_int *)ud, 1);
     int64_t end = tq_mono_ms() + 20000;
-    while (!atomic_load(&g_release) && tq_mono_ms() < end)
-        tq_sleep_ms(1);
+    while (!atomic_load(&g_release) && tq_mono_ms() < end) tq_sleep_ms(1);
     return 0;
 }
 
-static void test_cancelled_before_start_spends_no_attempt(void **state)
-{
+static void test_cancelled_before_start_spends_no_attempt(void **state) {
     tq_env *e = TQ_ENV(state);
     open_env(e);
     sitq_queue *q = e->queue;
@@ -392,8 +360,7 @@ static void test_cancelled_before_start_spends_no_attempt(void **state)
     sitq_result_free(r);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_prefetched_tasks_not_failed, tq_setup_dir,
                                         teardown_kill_child),
@@ -401,8 +368,8 @@ int main(void)
                                         teardown_kill_child),
         cmocka_unit_test_setup_teardown(test_recovered_task_keeps_its_place, tq_setup_dir,
                                         teardown_kill_child),
-        cmocka_unit_test_setup_teardown(test_cancelled_before_start_spends_no_attempt,
-                                        tq_setup_dir, teardown_kill_child),
+        cmocka_unit_test_setup_teardown(test_cancelled_before_start_spends_no_attempt, tq_setup_dir,
+                                        teardown_kill_child),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

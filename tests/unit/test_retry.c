@@ -8,14 +8,12 @@ typedef struct {
     atomic_int attempts_seen[16];
 } flaky;
 
-static int h_flaky(sitq_task_ctx *ctx, const void *p, size_t n, void *ud)
-{
+static int h_flaky(sitq_task_ctx *ctx, const void *p, size_t n, void *ud) {
     (void)p;
     (void)n;
     flaky *f = ud;
     int c = atomic_fetch_add(&f->calls, 1);
-    if (c < 16)
-        atomic_store(&f->attempts_seen[c], sitq_ctx_attempt(ctx));
+    if (c < 16) atomic_store(&f->attempts_seen[c], sitq_ctx_attempt(ctx));
     if (c < f->fail_first) {
         char msg[64];
         snprintf(msg, sizeof msg, "flaky failure %d", c + 1);
@@ -26,8 +24,7 @@ static int h_flaky(sitq_task_ctx *ctx, const void *p, size_t n, void *ud)
     return 0;
 }
 
-static void test_fail_until_exhausted(void **state)
-{
+static void test_fail_until_exhausted(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     flaky f;
     memset(&f, 0, sizeof f);
@@ -61,8 +58,7 @@ static void test_fail_until_exhausted(void **state)
     assert_int_equal(ws.claimed, 3);
 }
 
-static void test_fail_once_then_succeed(void **state)
-{
+static void test_fail_once_then_succeed(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     flaky f;
     memset(&f, 0, sizeof f);
@@ -84,8 +80,7 @@ static void test_fail_once_then_succeed(void **state)
     assert_int_equal(atomic_load(&f.calls), 2);
 }
 
-static void test_no_retries_fails_once(void **state)
-{
+static void test_no_retries_fails_once(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     atomic_int calls = 0;
     sitq_worker *w = tq_worker_new(q, 1, 1, "f", tq_h_fail, &calls);
@@ -102,8 +97,7 @@ static void test_no_retries_fails_once(void **state)
     assert_int_equal(atomic_load(&calls), 1);
 }
 
-static void test_retry_scheduled_with_backoff(void **state)
-{
+static void test_retry_scheduled_with_backoff(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     atomic_int calls = 0;
     sitq_worker *w = tq_worker_new(q, 1, 1, "f", tq_h_fail, &calls);
@@ -140,8 +134,7 @@ static void test_retry_scheduled_with_backoff(void **state)
     sitq_worker_free(w);
 }
 
-static void test_second_backoff_doubles(void **state)
-{
+static void test_second_backoff_doubles(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     atomic_int calls = 0;
     sitq_worker *w = tq_worker_new(q, 1, 1, "f", tq_h_fail, &calls);
@@ -156,8 +149,7 @@ static void test_second_backoff_doubles(void **state)
     sitq_time_us eta1 = r->eta_us;
     assert_int_equal(r->status, SITQ_SCHEDULED);
     sitq_result_free(r);
-    while (sitq_now_us() < eta1 + 5000)
-        tq_sleep_ms(10);
+    while (sitq_now_us() < eta1 + 5000) tq_sleep_ms(10);
     sitq_time_us before = sitq_now_us();
     r = NULL;
     TQ_OK(sitq_worker_process_task(w, id, &r, &tq_err));
@@ -171,8 +163,7 @@ static void test_second_backoff_doubles(void **state)
     sitq_worker_free(w);
 }
 
-static void test_manual_retry(void **state)
-{
+static void test_manual_retry(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     flaky f;
     memset(&f, 0, sizeof f);
@@ -214,8 +205,7 @@ static void test_manual_retry(void **state)
     assert_int_equal(atomic_load(&f.calls), 3);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_fail_until_exhausted, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_fail_once_then_succeed, tq_setup, tq_teardown),

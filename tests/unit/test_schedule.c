@@ -1,20 +1,20 @@
 /* test_schedule.c - priority order (higher first, FIFO within a priority) and ETA/delay. */
 #include "helpers.h"
 
-typedef struct { sitq_task_id id; int prio; } prio_task;
+typedef struct {
+    sitq_task_id id;
+    int prio;
+} prio_task;
 
-static int cmp_prio(const void *a, const void *b)
-{
+static int cmp_prio(const void *a, const void *b) {
     const prio_task *x = a, *y = b;
-    if (x->prio != y->prio)
-        return x->prio > y->prio ? -1 : 1;
+    if (x->prio != y->prio) return x->prio > y->prio ? -1 : 1;
     return x->id < y->id ? -1 : (x->id > y->id);
 }
 
-static void run_priority_order(sitq_queue *q, int prefetch, int use_batch)
-{
-    static const int prios[] = {0, 5, 0, 10, 5, -3, 10, 0, 2, 5, -3, 10, 0, 1, 1, 7,
-                               INT32_MIN, INT32_MAX, INT32_MIN, INT32_MAX, -1};
+static void run_priority_order(sitq_queue *q, int prefetch, int use_batch) {
+    static const int prios[] = {0,  5, 0, 10, 5, -3,        10,        0,         2,         5, -3,
+                                10, 0, 1, 1,  7, INT32_MIN, INT32_MAX, INT32_MIN, INT32_MAX, -1};
     enum { N = sizeof prios / sizeof prios[0] };
     prio_task t[N];
     sitq_task_options opts[N];
@@ -29,8 +29,7 @@ static void run_priority_order(sitq_queue *q, int prefetch, int use_batch)
             specs[i].options = &opts[i];
         }
         TQ_OK(sitq_enqueue_batch(q, specs, N, ids, &tq_err));
-        for (int i = 0; i < N; i++)
-            t[i] = (prio_task){ids[i], prios[i]};
+        for (int i = 0; i < N; i++) t[i] = (prio_task){ids[i], prios[i]};
     } else {
         for (int i = 0; i < N; i++) {
             sitq_task_options_init(&opts[i]);
@@ -65,24 +64,20 @@ static void run_priority_order(sitq_queue *q, int prefetch, int use_batch)
     tq_rec_free(&rec);
 }
 
-static void test_priority_order_prefetch0(void **state)
-{
+static void test_priority_order_prefetch0(void **state) {
     run_priority_order(TQ_ENV(state)->queue, 0, 0);
 }
 
-static void test_priority_order_prefetch1_batch(void **state)
-{
+static void test_priority_order_prefetch1_batch(void **state) {
     run_priority_order(TQ_ENV(state)->queue, 1, 1);
 }
 
-static void test_priority_order_large_prefetch(void **state)
-{
+static void test_priority_order_large_prefetch(void **state) {
     /* claimed tasks are started in claim (priority) order too */
     run_priority_order(TQ_ENV(state)->queue, 64, 0);
 }
 
-static void test_eta_delay(void **state)
-{
+static void test_eta_delay(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     atomic_int calls = 0;
     sitq_worker *w = tq_worker_new(q, 1, 1, "f", tq_h_echo, &calls);
@@ -114,8 +109,7 @@ static void test_eta_delay(void **state)
     }
 
     /* once the ETA has passed it runs */
-    while (sitq_now_us() < eta + 20000)
-        tq_sleep_ms(10);
+    while (sitq_now_us() < eta + 20000) tq_sleep_ms(10);
     r = NULL;
     TQ_OK(sitq_worker_process_task(w, id, &r, &tq_err));
     assert_int_equal(r->status, SITQ_SUCCEEDED);
@@ -125,8 +119,7 @@ static void test_eta_delay(void **state)
     sitq_worker_free(w);
 }
 
-static void test_eta_with_worker(void **state)
-{
+static void test_eta_with_worker(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     tq_rec rec;
     tq_rec_init(&rec, 4);
@@ -168,8 +161,7 @@ static void test_eta_with_worker(void **state)
     tq_rec_free(&rec);
 }
 
-static void test_eta_in_past(void **state)
-{
+static void test_eta_in_past(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     sitq_worker *w = tq_worker_new(q, 1, 1, "f", tq_h_echo, NULL);
     sitq_task_options o;
@@ -192,8 +184,7 @@ static void test_eta_in_past(void **state)
     sitq_worker_free(w);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_priority_order_prefetch0, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_priority_order_prefetch1_batch, tq_setup, tq_teardown),

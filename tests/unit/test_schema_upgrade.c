@@ -7,8 +7,7 @@
 
 #include <sqlite3.h>
 
-static char *read_file(const char *path)
-{
+static char *read_file(const char *path) {
     FILE *f = fopen(path, "rb");
     assert_non_null(f);
     fseek(f, 0, SEEK_END);
@@ -22,8 +21,7 @@ static char *read_file(const char *path)
     return s;
 }
 
-static void load_fixture(const char *db_path)
-{
+static void load_fixture(const char *db_path) {
     char *sql = read_file(SITQ_TEST_DATA "/schema_v2.sql");
     sqlite3 *db = NULL;
     assert_int_equal(sqlite3_open(db_path, &db), SQLITE_OK);
@@ -35,8 +33,7 @@ static void load_fixture(const char *db_path)
     free(sql);
 }
 
-static int h_payload_len(sitq_task_ctx *ctx, const void *p, size_t n, void *ud)
-{
+static int h_payload_len(sitq_task_ctx *ctx, const void *p, size_t n, void *ud) {
     (void)ud;
     char buf[32];
     int len = snprintf(buf, sizeof buf, "%zu", n);
@@ -45,8 +42,7 @@ static int h_payload_len(sitq_task_ctx *ctx, const void *p, size_t n, void *ud)
     return sitq_ctx_set_result(ctx, buf, (size_t)len) == SITQ_OK ? 0 : 1;
 }
 
-static void test_version_2_is_upgraded(void **state)
-{
+static void test_version_2_is_upgraded(void **state) {
     tq_env *e = TQ_ENV(state);
     load_fixture(e->path);
     TQ_OK(sitq_backend_open_sqlite(e->path, NULL, &e->backend, &tq_err));
@@ -106,8 +102,7 @@ static void test_version_2_is_upgraded(void **state)
     assert_int_equal(tq_stats(e->queue).total, 6);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_version_2_is_upgraded, tq_setup_dir, tq_teardown),
     };

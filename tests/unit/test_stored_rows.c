@@ -8,21 +8,18 @@
 #include <stdint.h>
 
 /** Run one SQL statement on the database file with a connection of our own. */
-static void raw_exec(const char *path, const char *sql)
-{
+static void raw_exec(const char *path, const char *sql) {
     sqlite3 *db = NULL;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     sqlite3_busy_timeout(db, 10000);
     char *msg = NULL;
-    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
-        fail_msg("%s: %s", sql, msg);
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) fail_msg("%s: %s", sql, msg);
     sqlite3_close(db);
 }
 
 /* Purge walks ids in windows; huge and sparse ids (up to INT64_MAX) must not
  * make it walk the empty ranges between them, nor overflow. */
-static void test_purge_with_huge_sparse_ids(void **state)
-{
+static void test_purge_with_huge_sparse_ids(void **state) {
     tq_env *e = TQ_ENV(state);
     sitq_queue *q = e->queue;
     sitq_worker *w = tq_worker_new(q, 1, 0, "f", tq_h_echo, NULL);
@@ -53,8 +50,7 @@ static void test_purge_with_huge_sparse_ids(void **state)
 
 /* A stored timeout out of range (negative, INT64_MAX) is no timeout or the
  * longest one: the attempt runs and its deadline does not overflow. */
-static void test_out_of_range_timeouts(void **state)
-{
+static void test_out_of_range_timeouts(void **state) {
     tq_env *e = TQ_ENV(state);
     sitq_queue *q = e->queue;
     sitq_worker *w = tq_worker_new(q, 1, 0, "f", tq_h_echo, NULL);
@@ -77,8 +73,7 @@ static void test_out_of_range_timeouts(void **state)
     sitq_worker_free(w);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_out_of_range_timeouts, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_purge_with_huge_sparse_ids, tq_setup, tq_teardown),

@@ -18,8 +18,7 @@ enum { WRITERS = 4, READERS = 3, WORKERS = 1, ENQUEUES = 3000 };
 static pid_t g_pids[WRITERS + READERS + WORKERS];
 static int g_n = 0;
 
-static int teardown_kill(void **state)
-{
+static int teardown_kill(void **state) {
     for (int i = 0; i < g_n; i++) {
         kill(g_pids[i], SIGKILL);
         waitpid(g_pids[i], NULL, 0);
@@ -28,20 +27,17 @@ static int teardown_kill(void **state)
     return tq_teardown(state);
 }
 
-static int open_queue(const char *path, sitq_backend **b, sitq_queue **q)
-{
+static int open_queue(const char *path, sitq_backend **b, sitq_queue **q) {
     sitq_error err;
     return sitq_backend_open_sqlite(path, NULL, b, &err) == SITQ_OK &&
            sitq_queue_open(*b, NULL, q, &err) == SITQ_OK;
 }
 
 /* One task per commit: the most log pages per task. */
-static int writer(const char *path)
-{
+static int writer(const char *path) {
     sitq_backend *b;
     sitq_queue *q;
-    if (!open_queue(path, &b, &q))
-        return 20;
+    if (!open_queue(path, &b, &q)) return 20;
     char payload[300];
     memset(payload, 'w', sizeof payload);
     for (int i = 0; i < ENQUEUES; i++) {
@@ -58,12 +54,10 @@ static int writer(const char *path)
 }
 
 /* Readers that always hold some snapshot, as inspection and waits do. */
-static int reader(const char *path)
-{
+static int reader(const char *path) {
     sitq_backend *b;
     sitq_queue *q;
-    if (!open_queue(path, &b, &q))
-        return 30;
+    if (!open_queue(path, &b, &q)) return 30;
     for (;;) {
         sitq_stats st;
         sitq_error err;
@@ -76,8 +70,7 @@ static int reader(const char *path)
     }
 }
 
-static int h_noop(sitq_task_ctx *ctx, const void *p, size_t n, void *ud)
-{
+static int h_noop(sitq_task_ctx *ctx, const void *p, size_t n, void *ud) {
     (void)ctx;
     (void)p;
     (void)n;
@@ -85,8 +78,7 @@ static int h_noop(sitq_task_ctx *ctx, const void *p, size_t n, void *ud)
     return 0;
 }
 
-static int worker(const char *path)
-{
+static int worker(const char *path) {
     sitq_backend *b;
     sitq_queue *q;
     sitq_worker *w = NULL;
@@ -95,22 +87,18 @@ static int worker(const char *path)
         sitq_worker_register(w, "job", h_noop, NULL, &err) != SITQ_OK ||
         sitq_worker_start(w, &err) != SITQ_OK)
         return 40;
-    for (;;)
-        pause();
+    for (;;) pause();
 }
 
-static pid_t spawn(int (*fn)(const char *), const char *path)
-{
+static pid_t spawn(int (*fn)(const char *), const char *path) {
     pid_t pid = fork();
     assert_true(pid >= 0);
-    if (pid == 0)
-        _exit(fn(path));
+    if (pid == 0) _exit(fn(path));
     g_pids[g_n++] = pid;
     return pid;
 }
 
-static void test_wal_stays_bounded(void **state)
-{
+static void test_wal_stays_bounded(void **state) {
     tq_env *e = TQ_ENV(state);
     {
         sitq_backend *b;
@@ -119,13 +107,10 @@ static void test_wal_stays_bounded(void **state)
         sitq_queue_close(q);
         sitq_backend_close(b);
     }
-    for (int i = 0; i < READERS; i++)
-        spawn(reader, e->path);
-    for (int i = 0; i < WORKERS; i++)
-        spawn(worker, e->path);
+    for (int i = 0; i < READERS; i++) spawn(reader, e->path);
+    for (int i = 0; i < WORKERS; i++) spawn(worker, e->path);
     pid_t writers[WRITERS];
-    for (int i = 0; i < WRITERS; i++)
-        writers[i] = spawn(writer, e->path);
+    for (int i = 0; i < WRITERS; i++) writers[i] = spawn(writer, e->path);
 
     char wal[400];
     snprintf(wal, sizeof wal, "%s-wal", e->path);
@@ -134,15 +119,13 @@ static void test_wal_stays_bounded(void **state)
     int64_t end = tq_mono_ms() + 300000;
     while (running > 0 && tq_mono_ms() < end) {
         struct stat sb;
-        if (stat(wal, &sb) == 0 && sb.st_size > peak)
-            peak = sb.st_size;
+        if (stat(wal, &sb) == 0 && sb.st_size > peak) peak = sb.st_size;
         for (int i = 0; i < WRITERS; i++) {
             int status;
             if (writers[i] && waitpid(writers[i], &status, WNOHANG) == writers[i]) {
                 writers[i] = 0;
                 running--;
-                if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-                    failed++;
+                if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) failed++;
             }
         }
         tq_sleep_ms(2);
@@ -160,8 +143,7 @@ static void test_wal_stays_bounded(void **state)
     assert_int_equal(st.total, WRITERS * ENQUEUES);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_wal_stays_bounded, tq_setup_dir, teardown_kill),
     };

@@ -1,14 +1,12 @@
 /* test_worker.c - worker lifecycle: counters, graceful stop, stop timeout, restart. */
 #include "helpers.h"
 
-static void test_worker_1000_tasks(void **state)
-{
+static void test_worker_1000_tasks(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     enum { N = 1000 };
     sitq_task_spec *specs = calloc(N, sizeof *specs);
     sitq_task_id *ids = calloc(N, sizeof *ids);
-    for (int i = 0; i < N; i++)
-        specs[i].function = "one";
+    for (int i = 0; i < N; i++) specs[i].function = "one";
     TQ_OK(sitq_enqueue_batch(q, specs, N, ids, &tq_err));
     free(specs);
 
@@ -27,8 +25,7 @@ static void test_worker_1000_tasks(void **state)
     assert_int_equal(rec.n, N);
     assert_int_equal(atomic_load(&rec.max_active), 1);
     /* FIFO within one priority */
-    for (int i = 0; i < N; i++)
-        assert_int_equal(rec.ids[i], ids[i]);
+    for (int i = 0; i < N; i++) assert_int_equal(rec.ids[i], ids[i]);
     assert_int_equal(ws.claimed, N);
     assert_int_equal(ws.succeeded, N);
     assert_int_equal(ws.failed, 0);
@@ -54,14 +51,12 @@ static void test_worker_1000_tasks(void **state)
     free(ids);
 }
 
-static void test_worker_mixed_outcomes_stats(void **state)
-{
+static void test_worker_mixed_outcomes_stats(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     sitq_worker *w = tq_worker_new(q, 2, 2, "ok", tq_h_echo, NULL);
     TQ_OK(sitq_worker_register(w, "bad", tq_h_fail, NULL, &tq_err));
     sitq_task_id ids[30];
-    for (int i = 0; i < 30; i++)
-        ids[i] = tq_enqueue(q, i % 3 == 0 ? "bad" : "ok", NULL);
+    for (int i = 0; i < 30; i++) ids[i] = tq_enqueue(q, i % 3 == 0 ? "bad" : "ok", NULL);
     TQ_OK(sitq_worker_start(w, &tq_err));
     for (int i = 0; i < 30; i++) {
         sitq_result *r = tq_wait_done(q, ids[i], 20);
@@ -86,29 +81,23 @@ typedef struct seen_completions {
     sitq_task_id ids[64];
 } seen_completions;
 
-static void record_completion(const sitq_completion_info *info, void *ud)
-{
+static void record_completion(const sitq_completion_info *info, void *ud) {
     seen_completions *s = ud;
     pthread_mutex_lock(&s->mu);
-    if (s->n < 64)
-        s->ids[s->n] = info->id;
+    if (s->n < 64) s->ids[s->n] = info->id;
     s->n++;
-    if (!info->applied)
-        s->n_not_applied++;
+    if (!info->applied) s->n_not_applied++;
     if (info->succeeded) {
         s->n_ok++;
-        if (info->error != NULL)
-            s->n_bad_error++;
+        if (info->error != NULL) s->n_bad_error++;
     } else {
         s->n_failed++;
-        if (info->error == NULL || strcmp(info->error, "boom") != 0)
-            s->n_bad_error++;
+        if (info->error == NULL || strcmp(info->error, "boom") != 0) s->n_bad_error++;
     }
     pthread_mutex_unlock(&s->mu);
 }
 
-static void test_completion_function(void **state)
-{
+static void test_completion_function(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     seen_completions seen;
     memset(&seen, 0, sizeof seen);
@@ -118,12 +107,10 @@ static void test_completion_function(void **state)
     TQ_OK(sitq_worker_register(w, "bad", tq_h_fail, NULL, &tq_err));
     TQ_OK(sitq_worker_on_completion(w, record_completion, &seen, &tq_err));
     sitq_task_id ids[12];
-    for (int i = 0; i < 12; i++)
-        ids[i] = tq_enqueue(q, i % 4 == 0 ? "bad" : "ok", NULL);
+    for (int i = 0; i < 12; i++) ids[i] = tq_enqueue(q, i % 4 == 0 ? "bad" : "ok", NULL);
     TQ_OK(sitq_worker_start(w, &tq_err));
     TQ_ERR(SITQ_ESTATE, sitq_worker_on_completion(w, NULL, NULL, &tq_err));
-    for (int i = 0; i < 12; i++)
-        sitq_result_free(tq_wait_done(q, ids[i], 20));
+    for (int i = 0; i < 12; i++) sitq_result_free(tq_wait_done(q, ids[i], 20));
     /* stop joins the dispatcher: every call has been made */
     TQ_OK(sitq_worker_stop(w, -1, &tq_err));
     assert_int_equal(seen.n, 12);
@@ -133,29 +120,25 @@ static void test_completion_function(void **state)
     assert_int_equal(seen.n_bad_error, 0);
     for (int i = 0; i < 12; i++) {
         int found = 0;
-        for (int j = 0; j < 12; j++)
-            found += seen.ids[j] == ids[i];
+        for (int j = 0; j < 12; j++) found += seen.ids[j] == ids[i];
         assert_int_equal(found, 1);
     }
     sitq_worker_free(w);
     pthread_mutex_destroy(&seen.mu);
 }
 
-static void test_graceful_stop(void **state)
-{
+static void test_graceful_stop(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     enum { N = 20 };
     tq_rec rec;
     tq_rec_init(&rec, N);
     rec.sleep_ms = 200;
     sitq_task_id ids[N];
-    for (int i = 0; i < N; i++)
-        ids[i] = tq_enqueue(q, "slow", NULL);
+    for (int i = 0; i < N; i++) ids[i] = tq_enqueue(q, "slow", NULL);
     sitq_worker *w = tq_worker_new(q, 2, 100, "slow", tq_h_record, &rec);
     TQ_OK(sitq_worker_start(w, &tq_err));
     int64_t end = tq_mono_ms() + 10000;
-    while (atomic_load(&rec.calls) < 2 && tq_mono_ms() < end)
-        tq_sleep_ms(1);
+    while (atomic_load(&rec.calls) < 2 && tq_mono_ms() < end) tq_sleep_ms(1);
     assert_int_equal(atomic_load(&rec.calls), 2);
     /* let the dispatcher claim the prefetch */
     tq_sleep_ms(30);
@@ -178,8 +161,7 @@ static void test_graceful_stop(void **state)
     for (int i = 0; i < N; i++) {
         sitq_result *r = tq_get(q, ids[i]);
         int ran = 0;
-        for (size_t k = 0; k < started; k++)
-            ran |= rec.ids[k] == ids[i];
+        for (size_t k = 0; k < started; k++) ran |= rec.ids[k] == ids[i];
         if (ran) {
             assert_int_equal(r->status, SITQ_SUCCEEDED);
             assert_int_equal(r->attempts, 1);
@@ -211,8 +193,7 @@ static void test_graceful_stop(void **state)
     tq_rec_free(&rec);
 }
 
-static void test_stop_timeout(void **state)
-{
+static void test_stop_timeout(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     tq_block blk;
     memset(&blk, 0, sizeof blk);
@@ -221,8 +202,7 @@ static void test_stop_timeout(void **state)
     TQ_OK(sitq_worker_start(w, &tq_err));
     sitq_task_id id = tq_enqueue(q, "blk", NULL);
     int64_t end = tq_mono_ms() + 10000;
-    while (atomic_load(&blk.started) == 0 && tq_mono_ms() < end)
-        tq_sleep_ms(1);
+    while (atomic_load(&blk.started) == 0 && tq_mono_ms() < end) tq_sleep_ms(1);
     assert_int_equal(atomic_load(&blk.started), 1);
     int64_t t0 = tq_mono_ms();
     TQ_ERR(SITQ_ETIMEDOUT, sitq_worker_stop(w, 0.2, &tq_err));
@@ -236,14 +216,12 @@ static void test_stop_timeout(void **state)
     sitq_result_free(r);
 }
 
-static void test_free_running_worker(void **state)
-{
+static void test_free_running_worker(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     tq_rec rec;
     tq_rec_init(&rec, 64);
     rec.sleep_ms = 10;
-    for (int i = 0; i < 20; i++)
-        tq_enqueue(q, "f", NULL);
+    for (int i = 0; i < 20; i++) tq_enqueue(q, "f", NULL);
     sitq_worker *w = tq_worker_new(q, 3, 3, "f", tq_h_record, &rec);
     TQ_OK(sitq_worker_start(w, &tq_err));
     tq_sleep_ms(30);
@@ -255,8 +233,7 @@ static void test_free_running_worker(void **state)
     tq_rec_free(&rec);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_worker_1000_tasks, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_worker_mixed_outcomes_stats, tq_setup, tq_teardown),

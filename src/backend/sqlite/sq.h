@@ -10,8 +10,14 @@
 
 /* Stored states. SITQ_SCHEDULED is never stored: it is a queued task whose
  * run_at_us lies in the future. */
-enum { SQ_QUEUED = 0, SQ_WAITING = 1, SQ_RUNNING = 3, SQ_SUCCEEDED = 4, SQ_FAILED = 5,
-       SQ_CANCELLED = 6 };
+enum {
+    SQ_QUEUED = 0,
+    SQ_WAITING = 1,
+    SQ_RUNNING = 3,
+    SQ_SUCCEEDED = 4,
+    SQ_FAILED = 5,
+    SQ_CANCELLED = 6
+};
 
 /* Payloads and results up to this size are stored inline, at the end of the
  * task's row; larger ones in sitq_payloads / sitq_results, so that state
@@ -20,18 +26,60 @@ enum { SQ_QUEUED = 0, SQ_WAITING = 1, SQ_RUNNING = 3, SQ_SUCCEEDED = 4, SQ_FAILE
 
 /* Prepared statements, prepared once per connection and reused. */
 typedef enum sq_stmt_id {
-    ST_BEGIN_IMMEDIATE, ST_BEGIN, ST_COMMIT, ST_ROLLBACK,
-    ST_SAVEPOINT, ST_RELEASE_SAVEPOINT, ST_ROLLBACK_SAVEPOINT,
-    ST_INSERT_TASK, ST_INSERT_PAYLOAD, ST_NEXT_ID, ST_SET_ID_FLOOR, ST_INSERT_DEP, ST_DEP_STATE, ST_UNIQUE_FIND,
-    ST_GET, ST_GET_DEPS, ST_PAYLOAD, ST_TASK_STATE,
-    ST_CLAIM, ST_CLAIM_ID, ST_START, ST_SUCCEED, ST_OWNED, ST_INSERT_RESULT, ST_DELETE_RESULT,
-    ST_RESOLVE, ST_FAIL_INFO, ST_REQUEUE, ST_FINISH,
-    ST_PROPAGATE, ST_HEARTBEAT, ST_RELEASE, ST_REAP_SELECT, ST_REQUEUE_LOST, ST_SET_CANCEL_FLAG,
-    ST_RETRY_DEPS, ST_RETRY_SET,
-    ST_STATS, ST_COUNT_SUCCEEDED,
-    ST_LIST_ANY, ST_LIST_WAITING, ST_LIST_RUNNING, ST_LIST_DEAD, ST_LIST_SUCCEEDED, ST_LIST_QUEUED, ST_LIST_SCHEDULED,
-    ST_ID_RANGE, ST_ID_AFTER, ST_PURGE_DEPS, ST_PURGE_DEP_EDGES, ST_PURGE_PAYLOADS,
-    ST_PURGE_RESULTS, ST_PURGE_SUCCEEDED, ST_PURGE_DEAD,
+    ST_BEGIN_IMMEDIATE,
+    ST_BEGIN,
+    ST_COMMIT,
+    ST_ROLLBACK,
+    ST_SAVEPOINT,
+    ST_RELEASE_SAVEPOINT,
+    ST_ROLLBACK_SAVEPOINT,
+    ST_INSERT_TASK,
+    ST_INSERT_PAYLOAD,
+    ST_NEXT_ID,
+    ST_SET_ID_FLOOR,
+    ST_INSERT_DEP,
+    ST_DEP_STATE,
+    ST_UNIQUE_FIND,
+    ST_GET,
+    ST_GET_DEPS,
+    ST_PAYLOAD,
+    ST_TASK_STATE,
+    ST_CLAIM,
+    ST_CLAIM_ID,
+    ST_START,
+    ST_SUCCEED,
+    ST_OWNED,
+    ST_INSERT_RESULT,
+    ST_DELETE_RESULT,
+    ST_RESOLVE,
+    ST_FAIL_INFO,
+    ST_REQUEUE,
+    ST_FINISH,
+    ST_PROPAGATE,
+    ST_HEARTBEAT,
+    ST_RELEASE,
+    ST_REAP_SELECT,
+    ST_REQUEUE_LOST,
+    ST_SET_CANCEL_FLAG,
+    ST_RETRY_DEPS,
+    ST_RETRY_SET,
+    ST_STATS,
+    ST_COUNT_SUCCEEDED,
+    ST_LIST_ANY,
+    ST_LIST_WAITING,
+    ST_LIST_RUNNING,
+    ST_LIST_DEAD,
+    ST_LIST_SUCCEEDED,
+    ST_LIST_QUEUED,
+    ST_LIST_SCHEDULED,
+    ST_ID_RANGE,
+    ST_ID_AFTER,
+    ST_PURGE_DEPS,
+    ST_PURGE_DEP_EDGES,
+    ST_PURGE_PAYLOADS,
+    ST_PURGE_RESULTS,
+    ST_PURGE_SUCCEEDED,
+    ST_PURGE_DEAD,
     ST_COUNT
 } sq_stmt_id;
 
@@ -67,9 +115,9 @@ typedef struct sq_backend {
     int page_size;
     int wal_next_pages;   /* log size at which the next checkpoint runs */
     int64_t wal_restarts; /* RESTART checkpoints that completed */
-    int file_kind; /* sq_file_kind, found by sq_file_check */
-    int file_rc;   /* SQLite's code when sq_file_check could not read the file */
-    char *uri;     /* set: open this URI instead of path (a read-only immutable file) */
+    int file_kind;        /* sq_file_kind, found by sq_file_check */
+    int file_rc;          /* SQLite's code when sq_file_check could not read the file */
+    char *uri;            /* set: open this URI instead of path (a read-only immutable file) */
 } sq_backend;
 
 /* What sq_file_check found in the file before anything changed it. */
@@ -127,8 +175,8 @@ sitq_code sq_get(sitq_backend *b, const char *queue, sitq_task_id id, int with_v
                  sitq_result **out, sitq_error *err);
 sitq_code sq_get_conn(sq_conn *c, const char *queue, sitq_task_id id, int with_value,
                       sitq_result **out, sitq_error *err);
-sitq_code sq_payload(sitq_backend *b, const char *queue, sitq_task_id id, void **out,
-                     size_t *len, sitq_error *err);
+sitq_code sq_payload(sitq_backend *b, const char *queue, sitq_task_id id, void **out, size_t *len,
+                     sitq_error *err);
 sitq_code sq_stats(sitq_backend *b, const char *queue, sitq_stats *out, sitq_error *err);
 sitq_code sq_list(sitq_backend *b, const char *queue, int status, size_t limit, size_t offset,
                   sitq_result ***items, size_t *count, sitq_error *err);

@@ -133,8 +133,8 @@ static sitq_code conn_pragma(sq_conn *c, const char *sql, sitq_error *err) {
         if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
             code = sq_fail_busy(c, err, sql);
         else
-            code = sitq_fail(err, SITQ_ESTORAGE, "database error in %s running \"%s\": %s",
-                             c->path, sql, msg ? msg : sqlite3_errmsg(c->db));
+            code = sitq_fail(err, SITQ_ESTORAGE, "database error in %s running \"%s\": %s", c->path,
+                             sql, msg ? msg : sqlite3_errmsg(c->db));
         sqlite3_free(msg);
         return code;
     }
@@ -152,23 +152,22 @@ static sitq_code conn_open(sq_backend *b, sq_conn *c, int readonly, sitq_error *
     /* NOMUTEX: each connection is used by one thread at a time (we lock).
      * No CREATE: sq_file_prepare made a missing file, with its mode. */
     int mem = strcmp(b->path, ":memory:") == 0;
-    int flags = SQLITE_OPEN_NOMUTEX | (b->uri ? SQLITE_OPEN_URI : 0) |
-                (readonly ? SQLITE_OPEN_READONLY
-                          : SQLITE_OPEN_READWRITE | (mem ? SQLITE_OPEN_CREATE : 0));
+    int flags =
+        SQLITE_OPEN_NOMUTEX | (b->uri ? SQLITE_OPEN_URI : 0) |
+        (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | (mem ? SQLITE_OPEN_CREATE : 0));
     if (sqlite3_open_v2(b->uri ? b->uri : b->path, &c->db, flags, NULL) != SQLITE_OK) {
         /* SQLite's "unable to open database file" hides the reason: add errno's. */
         int sys = c->db ? sqlite3_system_errno(c->db) : 0;
         sitq_code rc = sitq_fail(err, SITQ_ESTORAGE, "cannot open database %s: %s%s%s%s", b->path,
-                                 c->db ? sqlite3_errmsg(c->db) : "out of memory",
-                                 sys ? " (" : "", sys ? strerror(sys) : "", sys ? ")" : "");
+                                 c->db ? sqlite3_errmsg(c->db) : "out of memory", sys ? " (" : "",
+                                 sys ? strerror(sys) : "", sys ? ")" : "");
         conn_close(c);
         return rc;
     }
     sqlite3_extended_result_codes(c->db, 1);
     sqlite3_busy_handler(c->db, busy_handler, c);
-    static const char *const sync_sql[] = {
-        "PRAGMA synchronous=OFF", "PRAGMA synchronous=NORMAL", "PRAGMA synchronous=FULL",
-        "PRAGMA synchronous=EXTRA"};
+    static const char *const sync_sql[] = {"PRAGMA synchronous=OFF", "PRAGMA synchronous=NORMAL",
+                                           "PRAGMA synchronous=FULL", "PRAGMA synchronous=EXTRA"};
     sitq_code rc = SITQ_OK;
     /* Before any pragma: refuse a file that is not ours to change. */
     if (c == &b->writer) rc = sq_file_check(b, c, err);
@@ -216,7 +215,8 @@ sitq_code sitq_backend_open_sqlite(const char *path, const sitq_sqlite_options *
     if (opts) o = *opts;
     else sitq_sqlite_options_init(&o);
     if (o.enable_wal != 0 && o.enable_wal != 1)
-        return sitq_fail(err, SITQ_EINVAL, "options.enable_wal must be 0 or 1, got %d", o.enable_wal);
+        return sitq_fail(err, SITQ_EINVAL, "options.enable_wal must be 0 or 1, got %d",
+                         o.enable_wal);
     if ((int)o.synchronous < SITQ_SYNC_OFF || (int)o.synchronous > SITQ_SYNC_EXTRA)
         return sitq_fail(err, SITQ_EINVAL, "options.synchronous must be a sitq_sync_mode, got %d",
                          (int)o.synchronous);
@@ -233,11 +233,13 @@ sitq_code sitq_backend_open_sqlite(const char *path, const sitq_sqlite_options *
     if (o.file_mode < 0)
         return sitq_fail(err, SITQ_EINVAL,
                          "options.file_mode must be permission bits 0..0777 (0: follow the "
-                         "umask), got %d", o.file_mode);
+                         "umask), got %d",
+                         o.file_mode);
     if (o.file_mode > 0777)
         return sitq_fail(err, SITQ_EINVAL,
                          "options.file_mode must be permission bits 0..0777 (0: follow the "
-                         "umask), got %#o", (unsigned)o.file_mode);
+                         "umask), got %#o",
+                         (unsigned)o.file_mode);
     if (o.read_only) o.create = 0;
     if (o.reader_connections < 0 || o.reader_connections > 64)
         return sitq_fail(err, SITQ_EINVAL, "options.reader_connections must be 0..64, got %d",
@@ -250,7 +252,8 @@ sitq_code sitq_backend_open_sqlite(const char *path, const sitq_sqlite_options *
     if (sqlite3_threadsafe() == 0)
         return sitq_fail(err, SITQ_ESTORAGE,
                          "cannot open database %s: the system SQLite was built without thread "
-                         "support", path);
+                         "support",
+                         path);
 
     sq_backend *b = calloc(1, sizeof *b);
     if (!b) return sitq_fail(err, SITQ_ENOMEM, "out of memory opening %s", path);

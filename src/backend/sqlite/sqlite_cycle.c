@@ -23,8 +23,7 @@ static int64_t new_lease_token(void) {
     return t ? t : 1;
 }
 
-static sitq_code apply_failure(sq_conn *c, sitq_completion *k, size_t *n_finished,
-                               sitq_error *err);
+static sitq_code apply_failure(sq_conn *c, sitq_completion *k, size_t *n_finished, sitq_error *err);
 
 /* Record the start of an attempt (counting it); a no-op when it was
  * recorded already or the lease is no longer ours. */
@@ -201,8 +200,8 @@ static sitq_code apply_failure(sq_conn *c, sitq_completion *k, size_t *n_finishe
         int64_t delay = sitq_backoff_us(attempts, base_s, cap_s, jitter, sitq_rand_unit());
         return requeue(c, k->id, k->finished_at_us + delay, error, k->traceback, err);
     }
-    return sq_finish_failed(c, k->id, SQ_FAILED, error, k->traceback, k->finished_at_us,
-                            n_finished, err);
+    return sq_finish_failed(c, k->id, SQ_FAILED, error, k->traceback, k->finished_at_us, n_finished,
+                            err);
 }
 
 static sitq_code apply_heartbeat(sq_conn *c, sitq_heartbeat *h, sitq_time_us lease_until,
@@ -279,7 +278,8 @@ static sitq_code reap(sq_conn *c, sitq_time_us now, sitq_cycle *cy, sitq_error *
         v[n].started = sqlite3_column_int(st, 5);
         n++;
     }
-    if (!code && rc != SQLITE_DONE && rc != SQLITE_ROW) code = sq_fail(c, err, "finding lapsed leases");
+    if (!code && rc != SQLITE_DONE && rc != SQLITE_ROW)
+        code = sq_fail(c, err, "finding lapsed leases");
     sqlite3_reset(st);
     for (size_t i = 0; i < n && !code; i++) {
         char msg[256];
@@ -295,8 +295,7 @@ static sitq_code reap(sq_conn *c, sitq_time_us now, sitq_cycle *cy, sitq_error *
             code = sq_finish_failed(c, v[i].id, SQ_CANCELLED, msg, NULL, now, &cy->n_finished, err);
         else if (!v[i].started || v[i].attempts <= v[i].max_retries)
             code = requeue_lost(c, v[i].id, msg, !v[i].started, err);
-        else
-            code = sq_finish_failed(c, v[i].id, SQ_FAILED, msg, NULL, now, &cy->n_finished, err);
+        else code = sq_finish_failed(c, v[i].id, SQ_FAILED, msg, NULL, now, &cy->n_finished, err);
         if (!code) cy->n_reaped++;
     }
     free(v);
@@ -360,8 +359,7 @@ static void bind_claim(sqlite3_stmt *st, int64_t token, sitq_time_us lease_until
  * and a claim's lease must start when the claim commits. */
 #define LARGE_COMPLETIONS_BYTES (1u << 20)
 
-static sitq_code apply_completions(sq_conn *c, sitq_cycle *cy, sitq_time_us now,
-                                   sitq_error *err) {
+static sitq_code apply_completions(sq_conn *c, sitq_cycle *cy, sitq_time_us now, sitq_error *err) {
     int64_t n_succeeded = 0;
     sitq_code rc = SITQ_OK;
     for (size_t i = 0; i < cy->n_completions && !rc; i++) {

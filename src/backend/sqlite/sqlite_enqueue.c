@@ -15,8 +15,8 @@ static int cmp_id(const void *a, const void *b) {
 
 /* Gather a spec's dependency ids (explicit ids and earlier batch indexes),
  * sorted and without duplicates, into a malloc'd array. */
-static sitq_code collect_deps(const sitq_task_spec *s, const sitq_task_id *ids,
-                              sitq_task_id **out, size_t *n_out, sitq_error *err) {
+static sitq_code collect_deps(const sitq_task_spec *s, const sitq_task_id *ids, sitq_task_id **out,
+                              size_t *n_out, sitq_error *err) {
     size_t n_ids = s->options ? s->options->n_depends_on : 0;
     size_t n = n_ids + s->n_depends_on_index;
     *out = NULL;
@@ -110,8 +110,9 @@ static sitq_code enqueue_one(sq_conn *c, const char *queue, const sitq_task_spec
                 pending++;
             }
         } else if (rc == SQLITE_DONE) {
-            code = sitq_fail(err, SITQ_EDEPENDENCY, "%sdependency %lld does not exist in this queue",
-                             where, (long long)deps[k]);
+            code =
+                sitq_fail(err, SITQ_EDEPENDENCY, "%sdependency %lld does not exist in this queue",
+                          where, (long long)deps[k]);
         } else {
             code = sq_fail(c, err, "checking a dependency");
         }
@@ -157,8 +158,8 @@ static sitq_code enqueue_one(sq_conn *c, const char *queue, const sitq_task_spec
         sqlite3_bind_int64(st, 17, *next_id);
         if (!code) code = sq_exec(c, st, err, "inserting a task");
         if (code == SITQ_ESTORAGE && sqlite3_errcode(c->db) == SQLITE_TOOBIG)
-            code = sitq_fail(err, SITQ_EINVAL, "%spayload of %zu bytes is too big to store",
-                             where, s->payload_len);
+            code = sitq_fail(err, SITQ_EINVAL, "%spayload of %zu bytes is too big to store", where,
+                             s->payload_len);
         if (!code && external) code = insert_payload(c, *next_id, s, where, err);
         if (!code) ids[idx] = (*next_id)++;
     }
@@ -244,8 +245,8 @@ static void write_group(sq_backend *b, sq_enqueue_op *ops) {
     }
 }
 
-sitq_code sq_enqueue(sitq_backend *base, const char *queue, const sitq_task_spec *specs,
-                     size_t n, sitq_task_id *ids, sitq_error *err) {
+sitq_code sq_enqueue(sitq_backend *base, const char *queue, const sitq_task_spec *specs, size_t n,
+                     sitq_task_id *ids, sitq_error *err) {
     sq_backend *b = (sq_backend *)base;
     sq_enqueue_op me = {queue, specs, n, ids, SITQ_OK, {SITQ_OK, ""}, 0, NULL};
     pthread_mutex_lock(&b->gc_mu);

@@ -82,10 +82,8 @@ sitq_code sq_file_check(sq_backend *b, sq_conn *c, sitq_error *err) {
     if (b->file_kind == SQ_FILE_SITQ) return SITQ_OK;
     if (!b->opts.create || b->opts.read_only) {
         if (b->file_kind == SQ_FILE_EMPTY)
-            return sitq_fail(err, SITQ_ESCHEMA, "%s is not a sitq database (it is empty)",
-                             b->path);
-        return sitq_fail(err, SITQ_ESCHEMA, "%s is not a sitq database (no sitq tables)",
-                         b->path);
+            return sitq_fail(err, SITQ_ESCHEMA, "%s is not a sitq database (it is empty)", b->path);
+        return sitq_fail(err, SITQ_ESCHEMA, "%s is not a sitq database (no sitq tables)", b->path);
     }
     if (b->file_kind == SQ_FILE_FOREIGN && !b->opts.allow_foreign)
         return sitq_fail(err, SITQ_ESCHEMA,
@@ -108,8 +106,8 @@ sitq_code sq_file_journal_mode(sq_backend *b, sq_conn *c, sitq_error *err) {
     if (rc != SQLITE_ROW) return sq_fail(c, err, "reading the journal mode");
     /* Changing the mode takes the write lock: only when it differs. */
     if (same) return SITQ_OK;
-    return sq_conn_pragma(c, b->opts.enable_wal ? "PRAGMA journal_mode=WAL"
-                                                : "PRAGMA journal_mode=DELETE", err);
+    return sq_conn_pragma(
+        c, b->opts.enable_wal ? "PRAGMA journal_mode=WAL" : "PRAGMA journal_mode=DELETE", err);
 }
 
 /* Append s to the URI in buf (size n, at *len), percent-encoding what a URI
@@ -173,8 +171,8 @@ sitq_code sq_schema_open(sq_backend *b, sitq_error *err) {
          * process that holds (or is stalled holding) the write lock. */
         sqlite3_stmt *st = NULL;
         sq_conn *c = &b->writer;
-        int rc = sqlite3_prepare_v2(c->db, "SELECT value FROM sitq_meta WHERE key = 'schema_version'",
-                                    -1, &st, NULL);
+        int rc = sqlite3_prepare_v2(
+            c->db, "SELECT value FROM sitq_meta WHERE key = 'schema_version'", -1, &st, NULL);
         if (rc == SQLITE_OK) rc = sqlite3_step(st);
         if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
             sqlite3_finalize(st);

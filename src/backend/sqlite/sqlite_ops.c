@@ -31,8 +31,8 @@ sitq_code sq_cancel(sitq_backend *base, const char *queue, sitq_task_id id, sitq
     rc = task_state(c, queue, id, &state, err);
     if (!rc) {
         if (state == SQ_QUEUED || state == SQ_WAITING) {
-            rc = sq_finish_failed(c, id, SQ_CANCELLED, "cancelled", NULL, sitq_now_us(),
-                                  n_finished, err);
+            rc = sq_finish_failed(c, id, SQ_CANCELLED, "cancelled", NULL, sitq_now_us(), n_finished,
+                                  err);
             *out = SITQ_CANCELLED;
         } else if (state == SQ_RUNNING) {
             sqlite3_stmt *st = sq_stmt(c, ST_SET_CANCEL_FLAG, err);
@@ -120,13 +120,13 @@ sitq_code sq_retry(sitq_backend *base, const char *queue, sitq_task_id id, sitq_
 /* Purge one window of ids [lo, hi] in its own transaction; *next receives
  * the lowest id above hi, or 0 when there is none. */
 static sitq_code purge_window(sq_backend *b, const char *queue, sitq_time_us before_us,
-                              sitq_task_id lo, sitq_task_id hi, int64_t *purged,
-                              sitq_task_id *next, sitq_error *err) {
+                              sitq_task_id lo, sitq_task_id hi, int64_t *purged, sitq_task_id *next,
+                              sitq_error *err) {
     sq_conn *c = &b->writer;
     sitq_code rc = sq_write_begin(b, err);
     if (rc) return rc;
-    static const sq_stmt_id ids[] = {ST_PURGE_DEPS,      ST_PURGE_DEP_EDGES, ST_PURGE_PAYLOADS,
-                                     ST_PURGE_RESULTS,   ST_PURGE_SUCCEEDED, ST_PURGE_DEAD};
+    static const sq_stmt_id ids[] = {ST_PURGE_DEPS,    ST_PURGE_DEP_EDGES, ST_PURGE_PAYLOADS,
+                                     ST_PURGE_RESULTS, ST_PURGE_SUCCEEDED, ST_PURGE_DEAD};
     int64_t succeeded = 0;
     for (size_t i = 0; i < sizeof ids / sizeof *ids && !rc; i++) {
         sqlite3_stmt *st = sq_stmt(c, ids[i], err);

@@ -70,7 +70,8 @@ sitq_code sq_get_conn(sq_conn *c, const char *queue, sitq_task_id id, int with_v
     sitq_code code = SITQ_OK;
     if (rc == SQLITE_ROW) {
         *out = row_to_result(st, sitq_now_us());
-        if (!*out) code = sitq_fail(err, SITQ_ENOMEM, "out of memory reading task %lld", (long long)id);
+        if (!*out)
+            code = sitq_fail(err, SITQ_ENOMEM, "out of memory reading task %lld", (long long)id);
     } else if (rc == SQLITE_DONE) {
         code = sitq_fail(err, SITQ_ENOTFOUND, "task %lld does not exist in queue '%s'",
                          (long long)id, queue);
@@ -150,10 +151,10 @@ sitq_code sq_stats(sitq_backend *base, const char *queue, sitq_stats *out, sitq_
     return code ? code : sitq_ok(err);
 }
 
-sitq_code sq_list(sitq_backend *base, const char *queue, int status, size_t limit,
-                  size_t offset, sitq_result ***items, size_t *count, sitq_error *err) {
+sitq_code sq_list(sitq_backend *base, const char *queue, int status, size_t limit, size_t offset,
+                  sitq_result ***items, size_t *count, sitq_error *err) {
     sq_backend *b = (sq_backend *)base;
-    sq_stmt_id id = status == SITQ_STATUS_ANY                            ? ST_LIST_ANY
+    sq_stmt_id id = status == SITQ_STATUS_ANY                           ? ST_LIST_ANY
                     : status == SITQ_QUEUED                             ? ST_LIST_QUEUED
                     : status == SITQ_SCHEDULED                          ? ST_LIST_SCHEDULED
                     : status == SITQ_SUCCEEDED                          ? ST_LIST_SUCCEEDED

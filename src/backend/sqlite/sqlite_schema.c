@@ -21,11 +21,11 @@ static const char *const schema_sql =
     " id INTEGER PRIMARY KEY,"
     " queue TEXT NOT NULL,"
     " function TEXT NOT NULL,"
-    " state INTEGER NOT NULL,"          /* 0 queued/scheduled 1 waiting 3 running 4 succeeded 5 failed 6 cancelled */
+    " state INTEGER NOT NULL," /* 0 queued/scheduled 1 waiting 3 running 4 succeeded 5 failed 6 cancelled */
     " priority INTEGER NOT NULL DEFAULT 0,"
-    " run_at_us INTEGER NOT NULL,"      /* not before (ETA, backoff), UTC microseconds; kept
+    " run_at_us INTEGER NOT NULL,"          /* not before (ETA, backoff), UTC microseconds; kept
                                            through recovery, so a task keeps its place */
-    " attempts INTEGER NOT NULL DEFAULT 0,"  /* attempts whose start was recorded */
+    " attempts INTEGER NOT NULL DEFAULT 0," /* attempts whose start was recorded */
     " max_retries INTEGER NOT NULL DEFAULT 0,"
     " backoff_base_us INTEGER NOT NULL DEFAULT 1000000,"
     " backoff_cap_us INTEGER NOT NULL DEFAULT 3600000000,"
@@ -34,19 +34,19 @@ static const char *const schema_sql =
     " pending_deps INTEGER NOT NULL DEFAULT 0,"
     " unique_key TEXT,"
     " lease_token INTEGER,"
-    " lease_until_us INTEGER,"          /* UTC microseconds */
+    " lease_until_us INTEGER," /* UTC microseconds */
     " worker_id TEXT,"
     " cancel_requested INTEGER NOT NULL DEFAULT 0,"
     " progress REAL,"
     " lapses INTEGER NOT NULL DEFAULT 0," /* leases lost before a start was recorded */
-    " blobs INTEGER NOT NULL DEFAULT 0,"  /* 1: payload in sitq_payloads; 2: result in sitq_results */
+    " blobs INTEGER NOT NULL DEFAULT 0," /* 1: payload in sitq_payloads; 2: result in sitq_results */
     " error TEXT,"
     " traceback TEXT,"
     " enqueued_at_us INTEGER NOT NULL,"
-    " started_at_us INTEGER,"           /* NULL while the current lease's attempt has not started */
+    " started_at_us INTEGER," /* NULL while the current lease's attempt has not started */
     " finished_at_us INTEGER,"
-    " payload BLOB,"                    /* inline when at most SQ_INLINE_MAX bytes */
-    " result BLOB);"                    /* inline when at most SQ_INLINE_MAX bytes */
+    " payload BLOB," /* inline when at most SQ_INLINE_MAX bytes */
+    " result BLOB);" /* inline when at most SQ_INLINE_MAX bytes */
     "CREATE TABLE IF NOT EXISTS sitq_payloads(id INTEGER PRIMARY KEY, payload BLOB NOT NULL);"
     "CREATE TABLE IF NOT EXISTS sitq_results(id INTEGER PRIMARY KEY, result BLOB NOT NULL);"
     /* Few, narrow, partial indexes on purpose: each entry a transition
@@ -109,9 +109,9 @@ static sitq_code migrate_from_2(sq_backend *b, sitq_error *err) {
     if (sqlite3_exec(b->writer.db, migrate_2_sql, NULL, NULL, &msg) != SQLITE_OK ||
         sqlite3_exec(b->writer.db, schema_sql, NULL, NULL, &msg) != SQLITE_OK ||
         sqlite3_exec(b->writer.db, migrate_2_copy_sql, NULL, NULL, &msg) != SQLITE_OK) {
-        sitq_code rc = sitq_fail(err, SITQ_ESTORAGE,
-                                 "cannot upgrade %s from sitq schema version 2 to %s: %s",
-                                 b->path, SCHEMA_VERSION, msg ? msg : "unknown error");
+        sitq_code rc =
+            sitq_fail(err, SITQ_ESTORAGE, "cannot upgrade %s from sitq schema version 2 to %s: %s",
+                      b->path, SCHEMA_VERSION, msg ? msg : "unknown error");
         sqlite3_free(msg);
         return rc;
     }
@@ -129,9 +129,8 @@ sitq_code sq_schema_init(sq_backend *b, sitq_error *err) {
         return sq_write_end(b, rc, NULL);
     }
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(b->writer.db,
-                           "SELECT value FROM sitq_meta WHERE key = 'schema_version'", -1, &st,
-                           NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(b->writer.db, "SELECT value FROM sitq_meta WHERE key = 'schema_version'",
+                           -1, &st, NULL) != SQLITE_OK) {
         rc = sq_fail(&b->writer, err, "reading the schema version");
     } else if (sqlite3_step(st) == SQLITE_ROW) {
         const char *v = (const char *)sqlite3_column_text(st, 0);

@@ -5,30 +5,30 @@
 #include "sq.h"
 
 /* Columns read into a sitq_result by sq_row_to_result (sqlite_read.c). */
-#define RESULT_COLS(value, traceback)                                                   \
-    "id, queue, function, state, priority, attempts, max_retries, " value ", error, "   \
-    traceback ", worker_id, unique_key, progress, cancel_requested, timeout_us, "       \
-    "CASE WHEN blobs & 1 THEN (SELECT length(p.payload) FROM sitq_payloads p "          \
-    "WHERE p.id = sitq_tasks.id) ELSE length(payload) END, "                            \
+#define RESULT_COLS(value, traceback)                                                              \
+    "id, queue, function, state, priority, attempts, max_retries, " value ", error, " traceback    \
+    ", worker_id, unique_key, progress, cancel_requested, timeout_us, "                            \
+    "CASE WHEN blobs & 1 THEN (SELECT length(p.payload) FROM sitq_payloads p "                     \
+    "WHERE p.id = sitq_tasks.id) ELSE length(payload) END, "                                       \
     "enqueued_at_us, run_at_us, started_at_us, finished_at_us"
 /* The stored result, wherever it lives (inline or in sitq_results). */
-#define RESULT_VALUE                                                                    \
-    "CASE WHEN blobs & 2 THEN (SELECT r.result FROM sitq_results r "                    \
+#define RESULT_VALUE                                                                               \
+    "CASE WHEN blobs & 2 THEN (SELECT r.result FROM sitq_results r "                               \
     "WHERE r.id = sitq_tasks.id) ELSE result END"
 
 /* A claim takes the lease but counts no attempt: the attempt is counted when
  * the worker records its start (ST_START, or folded into ST_SUCCEED), so a
  * prefetched task that never started costs nothing when its worker dies. */
-#define CLAIM_SET                                                                       \
-    "SET state = 3, lease_token = ?1, lease_until_us = ?2, worker_id = ?3, "            \
+#define CLAIM_SET                                                                                  \
+    "SET state = 3, lease_token = ?1, lease_until_us = ?2, worker_id = ?3, "                       \
     "started_at_us = NULL, progress = NULL "
 /* Inline payloads only; a large one (blobs & 1) is read by the worker later,
  * outside the write transaction. */
 /* A task that already lost a lease before its start was recorded (lapses)
  * may be one that kills its worker at once: the worker records its start
  * before it runs it (started_at_us IS NOT NULL: counted by the claim itself). */
-#define CLAIM_RETURNING                                                                 \
-    " RETURNING id, function, payload, blobs & 1, attempts, max_retries, priority, "    \
+#define CLAIM_RETURNING                                                                            \
+    " RETURNING id, function, payload, blobs & 1, attempts, max_retries, priority, "               \
     "run_at_us, timeout_us, started_at_us IS NOT NULL, lapses > 0"
 
 const char *const sq_sql[ST_COUNT] = {
@@ -46,8 +46,9 @@ const char *const sq_sql[ST_COUNT] = {
         "pending_deps, unique_key, enqueued_at_us, error, finished_at_us, id, blobs) "
         "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
     [ST_INSERT_PAYLOAD] = "INSERT INTO sitq_payloads(id, payload) VALUES(?1, ?2)",
-    [ST_NEXT_ID] = "SELECT MAX(COALESCE((SELECT MAX(id) FROM sitq_tasks), 0), "
-                   "COALESCE((SELECT CAST(value AS INTEGER) FROM sitq_meta WHERE key = 'id_floor'), 0)) + 1",
+    [ST_NEXT_ID] =
+        "SELECT MAX(COALESCE((SELECT MAX(id) FROM sitq_tasks), 0), "
+        "COALESCE((SELECT CAST(value AS INTEGER) FROM sitq_meta WHERE key = 'id_floor'), 0)) + 1",
     [ST_SET_ID_FLOOR] = "INSERT INTO sitq_meta(key, value) VALUES('id_floor', ?1) "
                         "ON CONFLICT(key) DO UPDATE SET value = MAX(CAST(value AS INTEGER), ?1)",
     [ST_INSERT_DEP] = "INSERT OR IGNORE INTO sitq_deps(task_id, depends_on) VALUES(?1, ?2)",
@@ -57,8 +58,8 @@ const char *const sq_sql[ST_COUNT] = {
     [ST_UNIQUE_FIND] = "SELECT id FROM sitq_tasks WHERE queue = ?1 AND unique_key = ?2 "
                        "AND state IN (0, 1, 3)",
 
-    [ST_GET] = "SELECT " RESULT_COLS(RESULT_VALUE, "traceback")
-               " FROM sitq_tasks WHERE id = ?1 AND queue = ?2",
+    [ST_GET] = "SELECT " RESULT_COLS(RESULT_VALUE,
+                                     "traceback") " FROM sitq_tasks WHERE id = ?1 AND queue = ?2",
     [ST_GET_DEPS] = "SELECT depends_on FROM sitq_deps WHERE task_id = ?1 ORDER BY depends_on",
     [ST_PAYLOAD] = "SELECT CASE WHEN blobs & 1 THEN (SELECT p.payload FROM sitq_payloads p "
                    "WHERE p.id = sitq_tasks.id) ELSE payload END "
@@ -74,9 +75,10 @@ const char *const sq_sql[ST_COUNT] = {
         "OR EXISTS (SELECT 1 FROM json_each(?7) WHERE substr(function, 1, length(value)) = value)) "
         "ORDER BY priority DESC, run_at_us, id LIMIT ?8)" CLAIM_RETURNING,
     /* process_task runs the task right after the commit: counted at once. */
-    [ST_CLAIM_ID] = "UPDATE sitq_tasks SET state = 3, attempts = attempts + 1, lease_token = ?1, "
-                    "lease_until_us = ?2, worker_id = ?3, started_at_us = ?4, progress = NULL "
-                    "WHERE id = ?5 AND queue = ?6 AND state = 0 AND run_at_us <= ?4" CLAIM_RETURNING,
+    [ST_CLAIM_ID] =
+        "UPDATE sitq_tasks SET state = 3, attempts = attempts + 1, lease_token = ?1, "
+        "lease_until_us = ?2, worker_id = ?3, started_at_us = ?4, progress = NULL "
+        "WHERE id = ?5 AND queue = ?6 AND state = 0 AND run_at_us <= ?4" CLAIM_RETURNING,
 
     /* Every transition out of running is guarded by (state, lease_token). */
     /* A start not yet recorded is recorded with the success (one UPDATE for
@@ -97,13 +99,13 @@ const char *const sq_sql[ST_COUNT] = {
     /* Dependents of the tasks that just succeeded (?1: a JSON array of their
      * ids, one statement per commit): each loses as many pending
      * dependencies as it has among them, and becomes ready at zero. */
-    [ST_RESOLVE] =
-        "WITH hit(task_id, n) AS (SELECT task_id, COUNT(*) FROM sitq_deps "
-        "WHERE depends_on IN (SELECT value FROM json_each(?1)) GROUP BY task_id) "
-        "UPDATE sitq_tasks SET pending_deps = pending_deps - hit.n, "
-        "state = CASE WHEN pending_deps - hit.n <= 0 THEN 0 ELSE 1 END, "
-        "run_at_us = CASE WHEN pending_deps - hit.n <= 0 THEN MAX(run_at_us, ?2) ELSE run_at_us END "
-        "FROM hit WHERE sitq_tasks.id = hit.task_id AND sitq_tasks.state = 1",
+    [ST_RESOLVE] = "WITH hit(task_id, n) AS (SELECT task_id, COUNT(*) FROM sitq_deps "
+                   "WHERE depends_on IN (SELECT value FROM json_each(?1)) GROUP BY task_id) "
+                   "UPDATE sitq_tasks SET pending_deps = pending_deps - hit.n, "
+                   "state = CASE WHEN pending_deps - hit.n <= 0 THEN 0 ELSE 1 END, "
+                   "run_at_us = CASE WHEN pending_deps - hit.n <= 0 THEN MAX(run_at_us, ?2) ELSE "
+                   "run_at_us END "
+                   "FROM hit WHERE sitq_tasks.id = hit.task_id AND sitq_tasks.state = 1",
     [ST_FAIL_INFO] = "SELECT attempts, max_retries, backoff_base_us, backoff_cap_us, "
                      "backoff_jitter, cancel_requested, started_at_us IS NULL FROM sitq_tasks "
                      "WHERE id = ?1 AND state = 3 AND lease_token = ?2",
@@ -112,18 +114,18 @@ const char *const sq_sql[ST_COUNT] = {
     [ST_FINISH] = "UPDATE sitq_tasks SET state = ?2, error = ?3, traceback = ?4, "
                   "finished_at_us = ?5, lease_token = NULL, lease_until_us = NULL WHERE id = ?1",
     /* Failure reaches every dependent at once, transitively (lesson 8). */
-    [ST_PROPAGATE] =
-        "WITH RECURSIVE d(id) AS (SELECT task_id FROM sitq_deps WHERE depends_on = ?1 "
-        "UNION SELECT s.task_id FROM sitq_deps s JOIN d ON s.depends_on = d.id) "
-        "UPDATE sitq_tasks SET state = 5, error = ?2, finished_at_us = ?3 "
-        "WHERE state = 1 AND id IN (SELECT id FROM d)",
+    [ST_PROPAGATE] = "WITH RECURSIVE d(id) AS (SELECT task_id FROM sitq_deps WHERE depends_on = ?1 "
+                     "UNION SELECT s.task_id FROM sitq_deps s JOIN d ON s.depends_on = d.id) "
+                     "UPDATE sitq_tasks SET state = 5, error = ?2, finished_at_us = ?3 "
+                     "WHERE state = 1 AND id IN (SELECT id FROM d)",
     [ST_HEARTBEAT] = "UPDATE sitq_tasks SET lease_until_us = ?3, progress = COALESCE(?4, progress) "
                      "WHERE id = ?1 AND state = 3 AND lease_token = ?2 RETURNING cancel_requested",
     /* Given back unstarted: an attempt counted at claim (lapses) is undone;
      * run_at_us is untouched, so the task keeps its place. */
-    [ST_RELEASE] = "UPDATE sitq_tasks SET state = 0, attempts = attempts - (started_at_us IS NOT NULL), "
-                   "lease_token = NULL, lease_until_us = NULL, started_at_us = NULL "
-                   "WHERE id = ?1 AND state = 3 AND lease_token = ?2",
+    [ST_RELEASE] =
+        "UPDATE sitq_tasks SET state = 0, attempts = attempts - (started_at_us IS NOT NULL), "
+        "lease_token = NULL, lease_until_us = NULL, started_at_us = NULL "
+        "WHERE id = ?1 AND state = 3 AND lease_token = ?2",
     [ST_REAP_SELECT] = "SELECT id, attempts, max_retries, worker_id, cancel_requested, "
                        "started_at_us IS NOT NULL "
                        "FROM sitq_tasks WHERE queue = ?2 AND state = 3 AND lease_until_us < ?1 "
@@ -142,10 +144,12 @@ const char *const sq_sql[ST_COUNT] = {
                       "MIN(CASE WHEN t.id IS NULL OR t.state IN (5, 6) THEN d.depends_on END) "
                       "FROM sitq_deps d LEFT JOIN sitq_tasks t ON t.id = d.depends_on "
                       "WHERE d.task_id = ?1",
-    [ST_RETRY_SET] = "UPDATE sitq_tasks SET state = ?2, pending_deps = ?3, attempts = 0, "
-                     "lapses = 0, blobs = blobs & 1, result = NULL, error = NULL, traceback = NULL, started_at_us = NULL, "
-                     "finished_at_us = NULL, run_at_us = ?4, cancel_requested = 0, progress = NULL, "
-                     "lease_token = NULL, lease_until_us = NULL WHERE id = ?1",
+    [ST_RETRY_SET] =
+        "UPDATE sitq_tasks SET state = ?2, pending_deps = ?3, attempts = 0, "
+        "lapses = 0, blobs = blobs & 1, result = NULL, error = NULL, traceback = NULL, "
+        "started_at_us = NULL, "
+        "finished_at_us = NULL, run_at_us = ?4, cancel_requested = 0, progress = NULL, "
+        "lease_token = NULL, lease_until_us = NULL WHERE id = ?1",
     /* Counts by status, each from its partial index (succeeded ones from
      * sitq_counts); one statement, so one consistent snapshot. Rows are
      * (stored state, in the future, count). */
@@ -160,26 +164,26 @@ const char *const sq_sql[ST_COUNT] = {
     [ST_COUNT_SUCCEEDED] = "INSERT INTO sitq_counts(queue, succeeded) VALUES(?1, ?2) "
                            "ON CONFLICT(queue) DO UPDATE SET succeeded = succeeded + ?2",
 
-    [ST_LIST_ANY] = "SELECT " RESULT_COLS("NULL", "NULL")
-                    " FROM sitq_tasks WHERE queue = ?1 ORDER BY id DESC LIMIT ?2 OFFSET ?3",
-    [ST_LIST_WAITING] = "SELECT " RESULT_COLS("NULL", "NULL")
-                        " FROM sitq_tasks WHERE queue = ?1 AND state = 1 "
+    [ST_LIST_ANY] = "SELECT " RESULT_COLS(
+        "NULL", "NULL") " FROM sitq_tasks WHERE queue = ?1 ORDER BY id DESC LIMIT ?2 OFFSET ?3",
+    [ST_LIST_WAITING] =
+        "SELECT " RESULT_COLS("NULL", "NULL") " FROM sitq_tasks WHERE queue = ?1 AND state = 1 "
+                                              "ORDER BY id DESC LIMIT ?2 OFFSET ?3",
+    [ST_LIST_RUNNING] =
+        "SELECT " RESULT_COLS("NULL", "NULL") " FROM sitq_tasks WHERE queue = ?1 AND state = 3 "
+                                              "ORDER BY id DESC LIMIT ?2 OFFSET ?3",
+    [ST_LIST_DEAD] = "SELECT " RESULT_COLS(
+        "NULL", "NULL") " FROM sitq_tasks WHERE queue = ?1 AND state = ?4 AND state IN (5, 6) "
                         "ORDER BY id DESC LIMIT ?2 OFFSET ?3",
-    [ST_LIST_RUNNING] = "SELECT " RESULT_COLS("NULL", "NULL")
-                        " FROM sitq_tasks WHERE queue = ?1 AND state = 3 "
-                        "ORDER BY id DESC LIMIT ?2 OFFSET ?3",
-    [ST_LIST_DEAD] = "SELECT " RESULT_COLS("NULL", "NULL")
-                     " FROM sitq_tasks WHERE queue = ?1 AND state = ?4 AND state IN (5, 6) "
-                     "ORDER BY id DESC LIMIT ?2 OFFSET ?3",
-    [ST_LIST_SUCCEEDED] = "SELECT " RESULT_COLS("NULL", "NULL")
-                          " FROM sitq_tasks WHERE queue = ?1 AND state = 4 "
-                          "ORDER BY id DESC LIMIT ?2 OFFSET ?3",
-    [ST_LIST_QUEUED] = "SELECT " RESULT_COLS("NULL", "NULL")
-                       " FROM sitq_tasks WHERE queue = ?1 AND state = 0 "
-                       "AND run_at_us <= ?4 ORDER BY id DESC LIMIT ?2 OFFSET ?3",
-    [ST_LIST_SCHEDULED] = "SELECT " RESULT_COLS("NULL", "NULL")
-                          " FROM sitq_tasks WHERE queue = ?1 AND state = 0 "
-                          "AND run_at_us > ?4 ORDER BY id DESC LIMIT ?2 OFFSET ?3",
+    [ST_LIST_SUCCEEDED] =
+        "SELECT " RESULT_COLS("NULL", "NULL") " FROM sitq_tasks WHERE queue = ?1 AND state = 4 "
+                                              "ORDER BY id DESC LIMIT ?2 OFFSET ?3",
+    [ST_LIST_QUEUED] = "SELECT " RESULT_COLS(
+        "NULL", "NULL") " FROM sitq_tasks WHERE queue = ?1 AND state = 0 "
+                        "AND run_at_us <= ?4 ORDER BY id DESC LIMIT ?2 OFFSET ?3",
+    [ST_LIST_SCHEDULED] = "SELECT " RESULT_COLS(
+        "NULL", "NULL") " FROM sitq_tasks WHERE queue = ?1 AND state = 0 "
+                        "AND run_at_us > ?4 ORDER BY id DESC LIMIT ?2 OFFSET ?3",
 
     /* Purge walks ids in windows (?3..?4), one short transaction each, so
      * that it never holds the write lock for long. */

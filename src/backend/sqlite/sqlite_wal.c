@@ -43,8 +43,8 @@ static int wal_hook(void *arg, sqlite3 *db, const char *schema, int pages) {
     }
     /* After a restart the next commit starts the log again from page 1; after
      * a passive checkpoint or a failure, look again SQ_WAL_PASSIVE_PAGES later. */
-    b->wal_next_pages = restart && rc == SQLITE_OK ? SQ_WAL_PASSIVE_PAGES
-                                                   : pages + SQ_WAL_PASSIVE_PAGES;
+    b->wal_next_pages =
+        restart && rc == SQLITE_OK ? SQ_WAL_PASSIVE_PAGES : pages + SQ_WAL_PASSIVE_PAGES;
     return SQLITE_OK; /* a checkpoint that could not finish is not the commit's failure */
 }
 
