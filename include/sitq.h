@@ -611,7 +611,11 @@ typedef struct sitq_worker_options {
                                       calls sitq_ctx_begin, for handlers that decode
                                       their payload or wait for a lock before the
                                       user's code runs (the Python binding); one that
-                                      returns without calling it starts at its call */
+                                      returns without calling it starts at its call.
+                                      A task whose worker already died once before
+                                      its start was recorded starts at the handler's
+                                      call either way (what the handler does first may
+                                      be what kills the worker) */
 } sitq_worker_options;
 
 /** Fill opts with the defaults listed in sitq_worker_options. Thread-safe. */

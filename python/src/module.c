@@ -176,7 +176,12 @@ int sitqpy_eta_arg(PyObject *obj, sitq_time_us *out) {
     double secs;
     if (PyDateTime_Check(obj)) {
         PyObject *ts = PyObject_CallMethod(obj, "timestamp", NULL);
-        if (!ts) return -1;
+        if (!ts) { /* a datetime near year 1 or 9999 has no timestamp */
+            PyErr_Clear();
+            sitqpy_invalid("eta must be a time after 1970 and at most 100 years from now, got "
+                           "a datetime with no Unix timestamp");
+            return -1;
+        }
         secs = PyFloat_AsDouble(ts);
         Py_DECREF(ts);
         if (secs == -1.0 && PyErr_Occurred()) return -1;

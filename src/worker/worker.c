@@ -204,8 +204,12 @@ static void begin_attempt(sitq_worker *w, sitq_task_ctx *c) {
     c->deadline_mono_us = c->t.timeout_us > 0 ? c->started_mono_us + c->t.timeout_us : 0;
     sitq_ctx_list_push(&w->running, c);
     w->n_exec_running++;
-    /* Handlers that mark their start call sitq_ctx_begin themselves. */
-    if (!w->opts.handlers_mark_start) sitq_worker_request_start(w, c);
+    /* Handlers that mark their start call sitq_ctx_begin themselves, except
+     * for a task already lost once before its start was recorded: whatever
+     * the handler does first (unpickling its arguments, importing a module)
+     * may be what kills the worker, so its start is committed before the
+     * handler runs at all. */
+    if (!w->opts.handlers_mark_start || c->t.start_first) sitq_worker_request_start(w, c);
 }
 
 void sitq_worker_request_start(sitq_worker *w, sitq_task_ctx *c) {

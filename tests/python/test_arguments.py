@@ -51,6 +51,11 @@ def test_task_eta_beyond_100_years_refused(eta):
             tasks.add, eta=eta)
 
 
+@pytest.mark.parametrize("eta", [datetime.datetime.min, datetime.datetime.max])
+def test_task_eta_datetime_without_timestamp_refused(eta):
+    refused(r"\beta must be a time after 1970", sitq.Task, tasks.add, eta=eta)
+
+
 def test_task_eta_99_years_ahead_round_trips(queue):
     year = datetime.datetime.now(datetime.timezone.utc).year + 99
     eta = datetime.datetime(year, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)

@@ -114,16 +114,18 @@ def test_kill_9_mid_task_is_recovered_by_another_worker(db_path, queue, tmp_path
     marker = str(tmp_path / "started")
     tid = queue.enqueue(sitq.Task(tasks.once_slow, args=[marker, 60], max_retries=2))
     w1 = start_cli_worker(db_path, "--lease", "1")
-    wait_status(queue, tid, "running")
-    deadline = time.time() + 10
-    while not os.path.exists(marker) and time.time() < deadline:
-        time.sleep(0.02)
-    assert os.path.exists(marker)
-    # The attempt counts once the worker recorded its start (20 ms after it).
-    while queue.peek(tid).attempts < 1 and time.time() < deadline:
-        time.sleep(0.02)
-    assert queue.peek(tid).attempts == 1
-    os.kill(w1.pid, signal.SIGKILL)
+    try:
+        wait_status(queue, tid, "running")
+        deadline = time.time() + 10
+        while not os.path.exists(marker) and time.time() < deadline:
+            time.sleep(0.02)
+        assert os.path.exists(marker)
+        # The attempt counts once the worker recorded its start (20 ms after it).
+        while queue.peek(tid).attempts < 1 and time.time() < deadline:
+            time.sleep(0.02)
+        assert queue.peek(tid).attempts == 1
+    finally:
+        os.kill(w1.pid, signal.SIGKILL)  # also when an assertion failed: never leak it
     w1.wait(timeout=10)
     assert w1.returncode == -signal.SIGKILL
     assert queue.get_task_status(tid) == "running"          # its lease has not lapsed yet
@@ -135,6 +137,27 @@ def test_kill_9_mid_task_is_recovered_by_another_worker(db_path, queue, tmp_path
     assert r.is_success, (r.error, out)
     assert r.value == "recovered by %d" % w2.pid
     assert r.attempts == 2
+
+
+def test_task_killing_its_worker_while_unpickled_runs_out_of_attempts(db_path, queue):
+    # The worker dies in the handler before the function is called (while its
+    # arguments are unpickled): the first loss is free, the second counts.
+    tid = queue.enqueue(sitq.Task(tasks.add, args=[tasks.ExitWhenUnpickled(), 1]))
+    runs = 0
+    while queue.get_task_status(tid) != "failed" and runs < 5:
+        w = start_cli_worker(db_path, "--lease", "0.5")
+        deadline = time.time() + 30
+        # It exits by itself (status 7), or recovers the task as failed.
+        while (w.poll() is None and queue.get_task_status(tid) != "failed"
+               and time.time() < deadline):
+            time.sleep(0.05)
+        out = stop(w)[1]
+        runs += 1
+    r = queue.peek(tid)
+    assert r.status == "failed", (r, out)
+    assert r.attempts == 1
+    assert "during attempt 1" in r.error
+    assert runs <= 3
 
 
 CTRL_C_SCRIPT = textwrap.dedent("""

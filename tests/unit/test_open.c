@@ -85,6 +85,29 @@ static void make_sitq(const char *path) {
     sitq_backend_close(b);
 }
 
+/* A file with no table yet that another application stamped as its own
+ * (application_id, user_version) is that application's too. */
+static void test_stamped_empty_file_is_foreign(void **state) {
+    tq_env *e = TQ_ENV(state);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(e->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA application_id=1234; PRAGMA user_version=9;", NULL,
+                                  NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    size_t n0 = 0, n1 = 0;
+    char *before = slurp(e->path, &n0);
+    sitq_backend *b = NULL;
+    TQ_ERR_MSG(SITQ_ESCHEMA, "another application", "allow_foreign",
+               sitq_backend_open_sqlite(e->path, NULL, &b, &tq_err));
+    assert_null(b);
+    char *after = slurp(e->path, &n1);
+    assert_int_equal(n0, n1);
+    assert_memory_equal(before, after, n0);
+    free(after);
+    free(before);
+}
+
 static void test_foreign_file_left_unchanged(void **state) {
     tq_env *e = TQ_ENV(state);
     make_foreign(e->path);
@@ -374,6 +397,7 @@ static void test_storage_error_names_file(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_foreign_file_left_unchanged, tq_setup_dir, teardown),
+        cmocka_unit_test_setup_teardown(test_stamped_empty_file_is_foreign, tq_setup_dir, teardown),
         cmocka_unit_test_setup_teardown(test_empty_and_garbage_files, tq_setup_dir, teardown),
         cmocka_unit_test_setup_teardown(test_new_file_mode, tq_setup_dir, teardown),
         cmocka_unit_test_setup_teardown(test_open_while_lock_holder_stalled, tq_setup_dir,

@@ -52,7 +52,11 @@ sitq_code sq_file_check(sq_backend *b, sq_conn *c, sitq_error *err) {
         "SELECT (SELECT count(*) FROM sqlite_master),"
         " (SELECT count(*) FROM sqlite_master WHERE type = 'table'"
         "  AND name IN ('sitq_tasks', 'sitq_meta')),"
-        " (SELECT name FROM sqlite_master WHERE name NOT LIKE 'sitq%' ORDER BY name LIMIT 1)";
+        " (SELECT name FROM sqlite_master WHERE name NOT LIKE 'sitq%' ORDER BY name LIMIT 1),"
+        /* An application that stamped the file (application_id, user_version)
+         * owns it, even while it holds no table yet. */
+        " (SELECT application_id FROM pragma_application_id),"
+        " (SELECT user_version FROM pragma_user_version)";
     sqlite3_stmt *st = NULL;
     b->file_rc = SQLITE_OK;
     int rc = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL);
@@ -76,15 +80,25 @@ sitq_code sq_file_check(sq_backend *b, sq_conn *c, sitq_error *err) {
     char other[80];
     snprintf(other, sizeof other, "%s",
              sqlite3_column_text(st, 2) ? (const char *)sqlite3_column_text(st, 2) : "");
+    int stamped = sqlite3_column_int64(st, 3) != 0 || sqlite3_column_int64(st, 4) != 0;
     sqlite3_finalize(st);
 
-    b->file_kind = objects == 0 ? SQ_FILE_EMPTY : sitq_tables == 2 ? SQ_FILE_SITQ : SQ_FILE_FOREIGN;
+    b->file_kind = objects == 0 && !stamped ? SQ_FILE_EMPTY
+                   : sitq_tables == 2       ? SQ_FILE_SITQ
+                                            : SQ_FILE_FOREIGN;
     if (b->file_kind == SQ_FILE_SITQ) return SITQ_OK;
     if (!b->opts.create || b->opts.read_only) {
         if (b->file_kind == SQ_FILE_EMPTY)
             return sitq_fail(err, SITQ_ESCHEMA, "%s is not a sitq database (it is empty)", b->path);
         return sitq_fail(err, SITQ_ESCHEMA, "%s is not a sitq database (no sitq tables)", b->path);
     }
+    if (b->file_kind == SQ_FILE_FOREIGN && !b->opts.allow_foreign && objects == 0)
+        return sitq_fail(err, SITQ_ESCHEMA,
+                         "%s is not a sitq database: another application marked it as its "
+                         "own (PRAGMA application_id or user_version is set) and it was left "
+                         "unchanged; sitq adds its tables to such a file only when asked to "
+                         "(allow_foreign)",
+                         b->path);
     if (b->file_kind == SQ_FILE_FOREIGN && !b->opts.allow_foreign)
         return sitq_fail(err, SITQ_ESCHEMA,
                          "%s is not a sitq database: it holds another application's tables "

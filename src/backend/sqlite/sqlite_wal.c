@@ -13,9 +13,12 @@
  * waits, for at most SQ_WAL_WAIT_MS, until every reader has moved to the
  * newest snapshot, so that the next commit writes the log from its start;
  * journal_size_limit then truncates the file. While it waits, this process
- * holds the write lock: other writers wait (readers do not). When a reader
- * holds one snapshot for longer than that (a huge read), the checkpoint gives
- * up and is tried again after SQ_WAL_PASSIVE_PAGES more pages.
+ * holds the write lock: other writers wait (readers do not). A reader that
+ * holds one snapshot for longer than that (a long query, a backup) pins the
+ * log: no checkpoint can restart it until that reader ends, and the file
+ * grows meanwhile. The RESTART checkpoint then gives up, and is tried again
+ * only after a pause that doubles each time (SQ_WAL_BACKOFF_*), so that a
+ * pinned log costs writers a few percent of their time, not most of it.
  */
 #include "sq.h"
 
@@ -24,20 +27,32 @@
 /* Log size past which a commit waits for readers and restarts the log. */
 #define SQ_WAL_RESTART_BYTES (16 << 20)
 /* Longest wait of that checkpoint for readers (the write lock is held). */
-#define SQ_WAL_WAIT_MS 1000
+#define SQ_WAL_WAIT_MS 200
+/* Pause after a RESTART checkpoint gave up: first, and longest. */
+#define SQ_WAL_BACKOFF_FIRST_US 1000000
+#define SQ_WAL_BACKOFF_MAX_US 8000000
 
 static int wal_hook(void *arg, sqlite3 *db, const char *schema, int pages) {
     sq_backend *b = arg;
     if (pages < b->wal_next_pages) return SQLITE_OK;
     sq_conn *c = &b->writer;
-    int restart = (int64_t)pages * b->page_size >= SQ_WAL_RESTART_BYTES;
+    int64_t now = sitq_mono_us();
+    int restart = (int64_t)pages * b->page_size >= SQ_WAL_RESTART_BYTES &&
+                  now >= b->wal_restart_after_us;
     int rc;
     if (restart) {
         int saved = c->busy_timeout_ms;
         if (c->busy_timeout_ms > SQ_WAL_WAIT_MS) c->busy_timeout_ms = SQ_WAL_WAIT_MS;
         rc = sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
         c->busy_timeout_ms = saved;
-        b->wal_restarts += rc == SQLITE_OK;
+        if (rc == SQLITE_OK) {
+            b->wal_restarts++;
+            b->wal_backoff_us = 0;
+        } else { /* a reader pins the log: wait before holding writers up again */
+            b->wal_backoff_us = b->wal_backoff_us ? b->wal_backoff_us * 2 : SQ_WAL_BACKOFF_FIRST_US;
+            if (b->wal_backoff_us > SQ_WAL_BACKOFF_MAX_US) b->wal_backoff_us = SQ_WAL_BACKOFF_MAX_US;
+            b->wal_restart_after_us = sitq_mono_us() + b->wal_backoff_us;
+        }
     } else {
         rc = sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
     }
