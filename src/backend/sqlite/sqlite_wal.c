@@ -15,10 +15,13 @@
  * journal_size_limit then truncates the file. While it waits, this process
  * holds the write lock: other writers wait (readers do not). A reader that
  * holds one snapshot for longer than that (a long query, a backup) pins the
- * log: no checkpoint can restart it until that reader ends, and the file
- * grows meanwhile. The RESTART checkpoint then gives up, and is tried again
- * only after a pause that doubles each time (SQ_WAL_BACKOFF_*), so that a
- * pinned log costs writers a few percent of their time, not most of it.
+ * log: no checkpoint can restart it until that reader ends, and every
+ * commit meanwhile makes the file longer. Below SQ_WAL_BOUND_BYTES the RESTART
+ * checkpoint then gives up and is tried again only after a pause that doubles
+ * each time (SQ_WAL_BACKOFF_*), so that writers keep most of their speed.
+ * Past the bound, every commit waits for the readers again: writers slow down
+ * to a few commits per second until the long reader ends, and the file stays
+ * near its bound instead of growing by gigabytes.
  */
 #include "sq.h"
 
@@ -26,19 +29,23 @@
 #define SQ_WAL_PASSIVE_PAGES 1000
 /* Log size past which a commit waits for readers and restarts the log. */
 #define SQ_WAL_RESTART_BYTES (16 << 20)
+/* Past this size (a margin under the documented 64 MiB bound), no backoff:
+ * writers wait for readers. */
+#define SQ_WAL_BOUND_BYTES (48 << 20)
 /* Longest wait of that checkpoint for readers (the write lock is held). */
 #define SQ_WAL_WAIT_MS 200
 /* Pause after a RESTART checkpoint gave up: first, and longest. */
 #define SQ_WAL_BACKOFF_FIRST_US 1000000
-#define SQ_WAL_BACKOFF_MAX_US 8000000
+#define SQ_WAL_BACKOFF_MAX_US   8000000
 
 static int wal_hook(void *arg, sqlite3 *db, const char *schema, int pages) {
     sq_backend *b = arg;
     if (pages < b->wal_next_pages) return SQLITE_OK;
     sq_conn *c = &b->writer;
     int64_t now = sitq_mono_us();
-    int restart = (int64_t)pages * b->page_size >= SQ_WAL_RESTART_BYTES &&
-                  now >= b->wal_restart_after_us;
+    int64_t bytes = (int64_t)pages * b->page_size;
+    int restart = bytes >= SQ_WAL_RESTART_BYTES &&
+                  (bytes >= SQ_WAL_BOUND_BYTES || now >= b->wal_restart_after_us);
     int rc;
     if (restart) {
         int saved = c->busy_timeout_ms;
@@ -50,7 +57,8 @@ static int wal_hook(void *arg, sqlite3 *db, const char *schema, int pages) {
             b->wal_backoff_us = 0;
         } else { /* a reader pins the log: wait before holding writers up again */
             b->wal_backoff_us = b->wal_backoff_us ? b->wal_backoff_us * 2 : SQ_WAL_BACKOFF_FIRST_US;
-            if (b->wal_backoff_us > SQ_WAL_BACKOFF_MAX_US) b->wal_backoff_us = SQ_WAL_BACKOFF_MAX_US;
+            if (b->wal_backoff_us > SQ_WAL_BACKOFF_MAX_US)
+                b->wal_backoff_us = SQ_WAL_BACKOFF_MAX_US;
             b->wal_restart_after_us = sitq_mono_us() + b->wal_backoff_us;
         }
     } else {
@@ -58,8 +66,9 @@ static int wal_hook(void *arg, sqlite3 *db, const char *schema, int pages) {
     }
     /* After a restart the next commit starts the log again from page 1; after
      * a passive checkpoint or a failure, look again SQ_WAL_PASSIVE_PAGES later. */
-    b->wal_next_pages =
-        restart && rc == SQLITE_OK ? SQ_WAL_PASSIVE_PAGES : pages + SQ_WAL_PASSIVE_PAGES;
+    b->wal_next_pages = restart && rc == SQLITE_OK    ? SQ_WAL_PASSIVE_PAGES
+                        : bytes >= SQ_WAL_BOUND_BYTES ? pages /* the next commit waits too */
+                                                      : pages + SQ_WAL_PASSIVE_PAGES;
     return SQLITE_OK; /* a checkpoint that could not finish is not the commit's failure */
 }
 
