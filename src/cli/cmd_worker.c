@@ -142,8 +142,8 @@ static int run_worker(worker_args *a, cli_db *db, int wake_fd) {
         return rc;
     }
     if (!a->quiet)
-        cli_logf(stderr, "%s started on queue '%s' (concurrency %d)", sitq_worker_id(w), a->queue,
-                 a->wopts.concurrency);
+        cli_logf(stderr, "%s started on queue '%s' of %s (concurrency %d)", sitq_worker_id(w),
+                 a->queue, a->db, a->wopts.concurrency);
 
     wait_for_stop(a, w, wake_fd);
     if (!a->quiet)

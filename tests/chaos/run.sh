@@ -17,6 +17,23 @@ sitq=$build/sitq
 python=${PYTHON:-/usr/bin/python3}
 tasks=${CHAOS_TASKS:-20000}
 kills=${CHAOS_KILLS:-100}
+for v in "CHAOS_TASKS=$tasks" "CHAOS_KILLS=$kills" ${SOAK:+"SOAK=$SOAK"}; do
+    if ! [[ ${v#*=} =~ ^[0-9]+$ ]]; then
+        echo "run.sh: ${v%%=*} must be a whole number, got '${v#*=}'" >&2
+        exit 2
+    fi
+done
+scenarios="shell python dag batch diskfull corrupt wal blob soak"
+for name in ${CHAOS_ONLY:-}; do
+    if [[ " $scenarios " != *" $name "* ]]; then
+        echo "run.sh: unknown scenario '$name' in CHAOS_ONLY (known: $scenarios)" >&2
+        exit 2
+    fi
+done
+if [[ " ${CHAOS_ONLY:-} " == *" soak "* ]] && [ -z "${SOAK:-}" ]; then
+    echo "run.sh: CHAOS_ONLY names soak but SOAK (its seconds) is not set" >&2
+    exit 2
+fi
 if [ ! -x "$chaos" ] || [ ! -x "$sitq" ]; then
     echo "run.sh: build first (make build): $chaos or $sitq is missing" >&2
     exit 2
@@ -65,6 +82,10 @@ fi
 
 echo
 echo "chaos summary (SEED=$SEED):"
+if [ ${#lines[@]} -eq 0 ]; then
+    echo "chaos: no scenario ran"
+    exit 1
+fi
 printf '%s\n' "${lines[@]}"
 if [ "$failed" -ne 0 ]; then
     echo "chaos: $failed scenario(s) failed"

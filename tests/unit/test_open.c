@@ -91,9 +91,9 @@ static void test_stamped_empty_file_is_foreign(void **state) {
     tq_env *e = TQ_ENV(state);
     sqlite3 *db = NULL;
     assert_int_equal(sqlite3_open(e->path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db, "PRAGMA application_id=1234; PRAGMA user_version=9;", NULL,
-                                  NULL, NULL),
-                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db, "PRAGMA application_id=1234; PRAGMA user_version=9;", NULL, NULL, NULL),
+        SQLITE_OK);
     sqlite3_close(db);
     size_t n0 = 0, n1 = 0;
     char *before = slurp(e->path, &n0);

@@ -113,13 +113,13 @@ typedef struct sq_backend {
     int n_readers;
     /* WAL bound (sqlite_wal.c), under write_mu: the hook runs in commits. */
     int page_size;
-    int wal_next_pages;   /* log size at which the next checkpoint runs */
-    int64_t wal_restarts; /* RESTART checkpoints that completed */
+    int wal_next_pages;           /* log size at which the next checkpoint runs */
+    int64_t wal_restarts;         /* RESTART checkpoints that completed */
     int64_t wal_backoff_us;       /* pause after the last RESTART that gave up, 0 = none */
     int64_t wal_restart_after_us; /* monotonic time before which no RESTART is tried */
-    int file_kind;        /* sq_file_kind, found by sq_file_check */
-    int file_rc;          /* SQLite's code when sq_file_check could not read the file */
-    char *uri;            /* set: open this URI instead of path (a read-only immutable file) */
+    int file_kind;                /* sq_file_kind, found by sq_file_check */
+    int file_rc;                  /* SQLite's code when sq_file_check could not read the file */
+    char *uri; /* set: open this URI instead of path (a read-only immutable file) */
 } sq_backend;
 
 /* What sq_file_check found in the file before anything changed it. */
