@@ -19,7 +19,7 @@ typedef struct sitq_claimed {
     int payload_external; /* large payload: read it with ops->payload before the run,
                              outside the write path */
     int start_recorded;   /* the attempt was counted at claim (process_task) */
-    int start_first;      /* the task lost a lease before its start was recorded: the
+    int start_first;      /* the task lost leases before its start was recorded: the
                             worker must commit its start (sitq_start) before running it,
                             so that a task that kills its worker at once still spends
                             its attempts */

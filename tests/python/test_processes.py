@@ -141,10 +141,10 @@ def test_kill_9_mid_task_is_recovered_by_another_worker(db_path, queue, tmp_path
 
 def test_task_killing_its_worker_while_unpickled_runs_out_of_attempts(db_path, queue):
     # The worker dies in the handler before the function is called (while its
-    # arguments are unpickled): the first loss is free, the second counts.
+    # arguments are unpickled): the first two losses are free, the third counts.
     tid = queue.enqueue(sitq.Task(tasks.add, args=[tasks.ExitWhenUnpickled(), 1]))
     runs = 0
-    while queue.get_task_status(tid) != "failed" and runs < 5:
+    while queue.get_task_status(tid) != "failed" and runs < 6:
         w = start_cli_worker(db_path, "--lease", "0.5")
         deadline = time.time() + 30
         # It exits by itself (status 7), or recovers the task as failed.
@@ -157,7 +157,7 @@ def test_task_killing_its_worker_while_unpickled_runs_out_of_attempts(db_path, q
     assert r.status == "failed", (r, out)
     assert r.attempts == 1
     assert "during attempt 1" in r.error
-    assert runs <= 3
+    assert runs <= 4  # two free losses, a counted one, and the run that records it
 
 
 CTRL_C_SCRIPT = textwrap.dedent("""

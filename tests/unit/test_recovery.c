@@ -149,7 +149,7 @@ static sitq_worker *start_reaper(sitq_queue *q, double lease_s) {
 
 /* ---- prefetched tasks of a killed worker ---- */
 
-enum { PREFETCHED = 20, ROUNDS = 2 };
+enum { PREFETCHED = 20, ROUNDS = 3 };
 
 /* One round: a worker process claims every queued task of ids[first..n),
  * starts the first (which blocks) and holds the others unstarted; it is
@@ -201,7 +201,7 @@ static void test_prefetched_tasks_not_failed(void **state) {
     sitq_task_id ids[PREFETCHED + ROUNDS];
     for (int i = 0; i < n; i++)
         ids[i] = tq_enqueue(e->queue, "job", NULL); /* default: max_retries 0 */
-    /* Prefetched twice by workers that were killed: still never failed. */
+    /* Prefetched by three workers that were killed: still never failed. */
     for (int round = 0; round < ROUNDS; round++) kill_round(e, ids, round, n, lease);
 
     /* Each prefetched task then runs exactly once, as attempt 1. */
@@ -252,7 +252,7 @@ static void test_task_killing_its_worker_runs_out(void **state) {
     }
     assert_int_equal(st, SITQ_FAILED);
     /* Once lost before its start was recorded, its next claim counts it. */
-    assert_true(deaths <= 2);
+    assert_true(deaths <= 3); /* two free losses, then counted */
     sitq_result *r = tq_get(q, id);
     assert_int_equal(r->attempts, 1);
     if (!tq_contains_ci(r->error, "during attempt 1"))

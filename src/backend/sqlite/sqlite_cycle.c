@@ -9,9 +9,9 @@
  * it (ST_START) or together with the outcome (ST_SUCCEED, apply_failure),
  * whichever comes first. A task whose lease lapses with no recorded start is
  * put back at its place without spending an attempt, and counted in
- * `lapses`; the worker that claims it next records its start before running
- * it (start_first), so that a task which kills its worker before its start
- * could be recorded still runs out of retries. */
+ * `lapses`; after two such losses, the worker that claims it next records its
+ * start before running it (start_first), so that a task which kills its
+ * worker before its start could be recorded still runs out of retries. */
 #include "sq.h"
 
 #include <stdio.h>

@@ -24,12 +24,15 @@
     "started_at_us = NULL, progress = NULL "
 /* Inline payloads only; a large one (blobs & 1) is read by the worker later,
  * outside the write transaction. */
-/* A task that already lost a lease before its start was recorded (lapses)
- * may be one that kills its worker at once: the worker records its start
- * before it runs it (started_at_us IS NOT NULL: counted by the claim itself). */
+/* A task that already lost SQ_FREE_LAPSES leases before its start was
+ * recorded may be one that kills its worker at once: the worker records its
+ * start before it runs it (start_first). Two free losses, not one, so that an
+ * innocent task must be unlucky three times in a row (its workers killed
+ * before its code ran) to spend an attempt it did not use.
+ * (started_at_us IS NOT NULL: counted by the claim itself, process_task.) */
 #define CLAIM_RETURNING                                                                            \
     " RETURNING id, function, payload, blobs & 1, attempts, max_retries, priority, "               \
-    "run_at_us, timeout_us, started_at_us IS NOT NULL, lapses > 0"
+    "run_at_us, timeout_us, started_at_us IS NOT NULL, lapses >= 2"
 
 const char *const sq_sql[ST_COUNT] = {
     [ST_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
