@@ -37,28 +37,34 @@ void sitq_worker_wake(sitq_worker *w) {
     pthread_mutex_unlock(&w->b->notify_mu);
 }
 
+/* Make room for `need` elements of `size` bytes in *arr (capacity *cap,
+ * doubled as needed, 16 at least). 0, or -1 when memory ran out (*arr and
+ * *cap unchanged). */
+static int reserve(void **arr, size_t *cap, size_t need, size_t size) {
+    if (need <= *cap) return 0;
+    size_t n = *cap ? *cap : 16;
+    while (n < need) n *= 2;
+    void *p = realloc(*arr, n * size);
+    if (!p) return -1;
+    *arr = p;
+    *cap = n;
+    return 0;
+}
+
 int sitq_worker_push_done(sitq_worker *w, sitq_completion *k) {
-    if (w->n_done == w->cap_done) {
-        size_t cap = w->cap_done ? w->cap_done * 2 : 16;
-        sitq_completion *d = realloc(w->done, cap * sizeof *d);
-        if (!d) return -1;
-        w->done = d;
-        w->cap_done = cap;
-    }
+    if (reserve((void **)&w->done, &w->cap_done, w->n_done + 1, sizeof *w->done) != 0) return -1;
     w->done[w->n_done++] = *k;
     return 0;
 }
 
-static int push_release(sitq_worker *w, sitq_task_ctx *c) {
-    if (w->n_rel == w->cap_rel) {
-        size_t cap = w->cap_rel ? w->cap_rel * 2 : 16;
-        sitq_release *r = realloc(w->rel, cap * sizeof *r);
-        if (!r) return -1;
-        w->rel = r;
-        w->cap_rel = cap;
-    }
-    w->rel[w->n_rel++] = (sitq_release){c->t.id, c->t.lease_token};
+static int push_release_of(sitq_worker *w, sitq_release r) {
+    if (reserve((void **)&w->rel, &w->cap_rel, w->n_rel + 1, sizeof *w->rel) != 0) return -1;
+    w->rel[w->n_rel++] = r;
     return 0;
+}
+
+static int push_release(sitq_worker *w, sitq_task_ctx *c) {
+    return push_release_of(w, (sitq_release){c->t.id, c->t.lease_token});
 }
 
 sitq_task_ctx *sitq_worker_find_ctx(sitq_worker *w, sitq_task_id id, int64_t token) {
@@ -348,12 +354,7 @@ static int64_t check_timeouts(sitq_worker *w, int64_t now_mono) {
 
 static size_t collect_heartbeats(sitq_worker *w, dispatch_state *d) {
     size_t n = w->running.n + w->ready.n;
-    if (n > d->cap_hb) {
-        sitq_heartbeat *h = realloc(d->hb, n * sizeof *h);
-        if (!h) return 0;
-        d->hb = h;
-        d->cap_hb = n;
-    }
+    if (reserve((void **)&d->hb, &d->cap_hb, n, sizeof *d->hb) != 0) return 0;
     size_t i = 0;
     ctx_list *lists[2] = {&w->running, &w->ready};
     for (int l = 0; l < 2; l++)
@@ -382,12 +383,7 @@ static size_t collect_starts(sitq_worker *w, dispatch_state *d, int64_t now_mono
     size_t n = 0;
     for (sitq_task_ctx *c = w->running.head; c; c = c->next)
         if (start_pending(c) && start_ripe(c, now_mono)) n++;
-    if (n > d->cap_starts) {
-        sitq_start *s = realloc(d->starts, n * sizeof *s);
-        if (!s) return 0;
-        d->starts = s;
-        d->cap_starts = n;
-    }
+    if (reserve((void **)&d->starts, &d->cap_starts, n, sizeof *d->starts) != 0) return 0;
     size_t i = 0;
     w->start_since_us = 0;
     for (sitq_task_ctx *c = w->running.head; c; c = c->next) {
@@ -579,16 +575,8 @@ static void *dispatcher_main(void *arg) {
                         sitq_completion_clear(&comps[i]);
                     }
                 }
-                for (size_t i = 0; i < n_rels; i++) {
-                    if (w->n_rel == w->cap_rel) {
-                        size_t cap = w->cap_rel ? w->cap_rel * 2 : 16;
-                        sitq_release *r = realloc(w->rel, cap * sizeof *r);
-                        if (!r) break;
-                        w->rel = r;
-                        w->cap_rel = cap;
-                    }
-                    w->rel[w->n_rel++] = rels[i];
-                }
+                for (size_t i = 0; i < n_rels; i++)
+                    if (push_release_of(w, rels[i]) != 0) break;
                 pthread_mutex_unlock(&w->mu);
                 free(comps);
                 free(rels);

@@ -53,7 +53,6 @@ static int wal_hook(void *arg, sqlite3 *db, const char *schema, int pages) {
         rc = sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
         c->busy_timeout_ms = saved;
         if (rc == SQLITE_OK) {
-            b->wal_restarts++;
             b->wal_backoff_us = 0;
         } else { /* a reader pins the log: wait before holding writers up again */
             b->wal_backoff_us = b->wal_backoff_us ? b->wal_backoff_us * 2 : SQ_WAL_BACKOFF_FIRST_US;
