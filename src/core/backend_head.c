@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-int sitq_backend_head_init(sitq_backend *b, const sitq_backend_ops *ops) {
+int sitq__backend_head_init(sitq_backend *b, const sitq__backend_ops *ops) {
     b->ops = ops;
     b->finished_gen = 0;
     b->enqueued_gen = 0;
@@ -22,12 +22,12 @@ int sitq_backend_head_init(sitq_backend *b, const sitq_backend_ops *ops) {
     return 0;
 }
 
-void sitq_backend_head_destroy(sitq_backend *b) {
+void sitq__backend_head_destroy(sitq_backend *b) {
     pthread_cond_destroy(&b->notify_cv);
     pthread_mutex_destroy(&b->notify_mu);
 }
 
-void sitq_backend_notify(sitq_backend *b, int finished, int enqueued) {
+void sitq__backend_notify(sitq_backend *b, int finished, int enqueued) {
     pthread_mutex_lock(&b->notify_mu);
     if (finished) b->finished_gen++;
     if (enqueued) b->enqueued_gen++;
@@ -35,7 +35,7 @@ void sitq_backend_notify(sitq_backend *b, int finished, int enqueued) {
     pthread_mutex_unlock(&b->notify_mu);
 }
 
-void sitq_backend_wait_until(sitq_backend *b, int64_t deadline_mono_us) {
+void sitq__backend_wait_until(sitq_backend *b, int64_t deadline_mono_us) {
     struct timespec ts = {(time_t)(deadline_mono_us / 1000000),
                           (long)(deadline_mono_us % 1000000) * 1000};
     pthread_cond_timedwait(&b->notify_cv, &b->notify_mu, &ts);

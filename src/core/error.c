@@ -24,7 +24,7 @@ const char *sitq_code_name(sitq_code code) {
     return "SITQ_UNKNOWN";
 }
 
-sitq_code sitq_fail(sitq_error *err, sitq_code code, const char *fmt, ...) {
+sitq_code sitq__fail(sitq_error *err, sitq_code code, const char *fmt, ...) {
     if (err) {
         va_list ap;
         va_start(ap, fmt);
@@ -35,7 +35,7 @@ sitq_code sitq_fail(sitq_error *err, sitq_code code, const char *fmt, ...) {
     return code;
 }
 
-sitq_code sitq_ok(sitq_error *err) {
+sitq_code sitq__ok(sitq_error *err) {
     if (err) {
         err->code = SITQ_OK;
         err->message[0] = '\0';

@@ -8,34 +8,35 @@
 #include <stdint.h>
 
 /* Fill err (if non-NULL) with code and a printf-style message; returns code,
- * so callers can write `return sitq_fail(err, SITQ_EINVAL, "...")`. */
-sitq_code sitq_fail(sitq_error *err, sitq_code code, const char *fmt, ...)
+ * so callers can write `return sitq__fail(err, SITQ_EINVAL, "...")`. */
+sitq_code sitq__fail(sitq_error *err, sitq_code code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Mark err as success (code SITQ_OK, empty message); returns SITQ_OK. */
-sitq_code sitq_ok(sitq_error *err);
+sitq_code sitq__ok(sitq_error *err);
 
 /* Monotonic clock in microseconds (for waits and deadlines, never stored). */
-int64_t sitq_mono_us(void);
+int64_t sitq__mono_us(void);
 
 /* Seconds (double) to microseconds, saturating; NaN gives 0. */
-int64_t sitq_seconds_to_us(double s);
+int64_t sitq__seconds_to_us(double s);
 
 /* Thread-safe random numbers: 64 random bits, and a uniform double in [0,1). */
-uint64_t sitq_rand64(void);
-double sitq_rand_unit(void);
+uint64_t sitq__rand64(void);
+double sitq__rand_unit(void);
 
 /* strdup that returns NULL for NULL. */
-char *sitq_strdup(const char *s);
+char *sitq__strdup(const char *s);
 
 /* 1 when s is a valid name: non-NULL, 1..SITQ_NAME_MAX bytes. */
-int sitq_name_ok(const char *s);
+int sitq__name_ok(const char *s);
 
 /* Validate task options (NULL is fine); `what` prefixes the message, e.g.
  * "task 3: ". Returns SITQ_OK or SITQ_EINVAL. */
-sitq_code sitq_task_options_check(const sitq_task_options *opts, const char *what, sitq_error *err);
+sitq_code sitq__task_options_check(const sitq_task_options *opts, const char *what,
+                                   sitq_error *err);
 
 /* Sleep for us microseconds (interrupted sleeps are resumed). */
-void sitq_sleep_us(int64_t us);
+void sitq__sleep_us(int64_t us);
 
 #endif

@@ -38,51 +38,51 @@ void sitq_worker_options_init(sitq_worker_options *opts) {
 /* Longest time sitq accepts for delays, timeouts and backoff: 100 years. */
 #define MAX_SECONDS SITQ_SECONDS_MAX
 
-sitq_code sitq_task_options_check(const sitq_task_options *o, const char *what, sitq_error *err) {
+sitq_code sitq__task_options_check(const sitq_task_options *o, const char *what, sitq_error *err) {
     if (!o) return SITQ_OK;
     if (!(o->delay_s >= 0 && o->delay_s <= MAX_SECONDS))
-        return sitq_fail(err, SITQ_EINVAL, "%soptions.delay_s must be 0..%.0f seconds, got %g",
-                         what, MAX_SECONDS, o->delay_s);
+        return sitq__fail(err, SITQ_EINVAL, "%soptions.delay_s must be 0..%.0f seconds, got %g",
+                          what, MAX_SECONDS, o->delay_s);
     if (o->eta_us < 0)
-        return sitq_fail(err, SITQ_EINVAL,
-                         "%soptions.eta_us must be >= 0 (UTC microseconds), got %lld", what,
-                         (long long)o->eta_us);
+        return sitq__fail(err, SITQ_EINVAL,
+                          "%soptions.eta_us must be >= 0 (UTC microseconds), got %lld", what,
+                          (long long)o->eta_us);
     /* The same horizon as delay_s: an absolute time is no way around it. */
-    if (o->eta_us > sitq_now_us() + sitq_seconds_to_us(MAX_SECONDS))
-        return sitq_fail(err, SITQ_EINVAL,
-                         "%soptions.eta_us must be at most %.0f seconds from now, got %lld "
-                         "(UTC microseconds)",
-                         what, MAX_SECONDS, (long long)o->eta_us);
+    if (o->eta_us > sitq_now_us() + sitq__seconds_to_us(MAX_SECONDS))
+        return sitq__fail(err, SITQ_EINVAL,
+                          "%soptions.eta_us must be at most %.0f seconds from now, got %lld "
+                          "(UTC microseconds)",
+                          what, MAX_SECONDS, (long long)o->eta_us);
     if (o->eta_us > 0 && o->delay_s > 0)
-        return sitq_fail(err, SITQ_EINVAL,
-                         "%soptions.eta_us and options.delay_s are mutually exclusive", what);
+        return sitq__fail(err, SITQ_EINVAL,
+                          "%soptions.eta_us and options.delay_s are mutually exclusive", what);
     if (o->max_retries < 0 || o->max_retries > 1000000)
-        return sitq_fail(err, SITQ_EINVAL, "%soptions.max_retries must be 0..1000000, got %d", what,
-                         (int)o->max_retries);
+        return sitq__fail(err, SITQ_EINVAL, "%soptions.max_retries must be 0..1000000, got %d",
+                          what, (int)o->max_retries);
     if (!(o->backoff_base_s >= 0 && o->backoff_base_s <= MAX_SECONDS))
-        return sitq_fail(err, SITQ_EINVAL,
-                         "%soptions.backoff_base_s must be 0..%.0f seconds, got %g", what,
-                         MAX_SECONDS, o->backoff_base_s);
+        return sitq__fail(err, SITQ_EINVAL,
+                          "%soptions.backoff_base_s must be 0..%.0f seconds, got %g", what,
+                          MAX_SECONDS, o->backoff_base_s);
     if (!(o->backoff_cap_s >= 0 && o->backoff_cap_s <= MAX_SECONDS))
-        return sitq_fail(err, SITQ_EINVAL,
-                         "%soptions.backoff_cap_s must be 0..%.0f seconds, got %g", what,
-                         MAX_SECONDS, o->backoff_cap_s);
+        return sitq__fail(err, SITQ_EINVAL,
+                          "%soptions.backoff_cap_s must be 0..%.0f seconds, got %g", what,
+                          MAX_SECONDS, o->backoff_cap_s);
     if (!(o->backoff_jitter >= 0 && o->backoff_jitter <= 1))
-        return sitq_fail(err, SITQ_EINVAL, "%soptions.backoff_jitter must be 0..1, got %g", what,
-                         o->backoff_jitter);
+        return sitq__fail(err, SITQ_EINVAL, "%soptions.backoff_jitter must be 0..1, got %g", what,
+                          o->backoff_jitter);
     if (!(o->timeout_s >= 0 && o->timeout_s <= MAX_SECONDS))
-        return sitq_fail(err, SITQ_EINVAL, "%soptions.timeout_s must be 0..%.0f seconds, got %g",
-                         what, MAX_SECONDS, o->timeout_s);
+        return sitq__fail(err, SITQ_EINVAL, "%soptions.timeout_s must be 0..%.0f seconds, got %g",
+                          what, MAX_SECONDS, o->timeout_s);
     if (o->n_depends_on > 0 && !o->depends_on)
-        return sitq_fail(err, SITQ_EINVAL, "%soptions.depends_on is NULL but n_depends_on is %zu",
-                         what, o->n_depends_on);
+        return sitq__fail(err, SITQ_EINVAL, "%soptions.depends_on is NULL but n_depends_on is %zu",
+                          what, o->n_depends_on);
     for (size_t i = 0; i < o->n_depends_on; i++)
         if (o->depends_on[i] <= 0)
-            return sitq_fail(err, SITQ_EDEPENDENCY,
-                             "%soptions.depends_on[%zu] = %lld is not a task id", what, i,
-                             (long long)o->depends_on[i]);
-    if (o->unique_key && !sitq_name_ok(o->unique_key))
-        return sitq_fail(err, SITQ_EINVAL, "%soptions.unique_key must be 1..%d bytes", what,
-                         SITQ_NAME_MAX);
+            return sitq__fail(err, SITQ_EDEPENDENCY,
+                              "%soptions.depends_on[%zu] = %lld is not a task id", what, i,
+                              (long long)o->depends_on[i]);
+    if (o->unique_key && !sitq__name_ok(o->unique_key))
+        return sitq__fail(err, SITQ_EINVAL, "%soptions.unique_key must be 1..%d bytes", what,
+                          SITQ_NAME_MAX);
     return SITQ_OK;
 }

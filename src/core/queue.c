@@ -13,20 +13,20 @@ struct sitq_queue {
 
 sitq_code sitq_queue_open(sitq_backend *backend, const char *name, sitq_queue **out,
                           sitq_error *err) {
-    if (!out) return sitq_fail(err, SITQ_EINVAL, "out must not be NULL");
+    if (!out) return sitq__fail(err, SITQ_EINVAL, "out must not be NULL");
     *out = NULL;
-    if (!backend) return sitq_fail(err, SITQ_EINVAL, "backend must not be NULL");
+    if (!backend) return sitq__fail(err, SITQ_EINVAL, "backend must not be NULL");
     if (!name) name = SITQ_DEFAULT_QUEUE;
-    if (!sitq_name_ok(name))
-        return sitq_fail(err, SITQ_EINVAL, "queue name must be 1..%d bytes", SITQ_NAME_MAX);
+    if (!sitq__name_ok(name))
+        return sitq__fail(err, SITQ_EINVAL, "queue name must be 1..%d bytes", SITQ_NAME_MAX);
     sitq_queue *q = calloc(1, sizeof *q);
     if (!q || !(q->name = strdup(name))) {
         free(q);
-        return sitq_fail(err, SITQ_ENOMEM, "out of memory opening queue");
+        return sitq__fail(err, SITQ_ENOMEM, "out of memory opening queue");
     }
     q->backend = backend;
     *out = q;
-    return sitq_ok(err);
+    return sitq__ok(err);
 }
 
 void sitq_queue_close(sitq_queue *q) {
@@ -42,61 +42,61 @@ static sitq_code check_spec(const sitq_task_spec *s, size_t i, size_t n, sitq_er
     char what[48];
     if (n == 1 && i == 0) what[0] = '\0';
     else snprintf(what, sizeof what, "task %zu: ", i);
-    if (!sitq_name_ok(s->function))
-        return sitq_fail(err, SITQ_EINVAL, "%sfunction must be a name of 1..%d bytes", what,
-                         SITQ_NAME_MAX);
+    if (!sitq__name_ok(s->function))
+        return sitq__fail(err, SITQ_EINVAL, "%sfunction must be a name of 1..%d bytes", what,
+                          SITQ_NAME_MAX);
     if (!s->payload && s->payload_len > 0)
-        return sitq_fail(err, SITQ_EINVAL, "%spayload is NULL but payload_len is %zu", what,
-                         s->payload_len);
+        return sitq__fail(err, SITQ_EINVAL, "%spayload is NULL but payload_len is %zu", what,
+                          s->payload_len);
     if (s->payload_len > SITQ_BLOB_MAX)
-        return sitq_fail(err, SITQ_EINVAL, "%spayload_len %zu exceeds the %u-byte limit", what,
-                         s->payload_len, SITQ_BLOB_MAX);
-    sitq_code rc = sitq_task_options_check(s->options, what, err);
+        return sitq__fail(err, SITQ_EINVAL, "%spayload_len %zu exceeds the %u-byte limit", what,
+                          s->payload_len, SITQ_BLOB_MAX);
+    sitq_code rc = sitq__task_options_check(s->options, what, err);
     if (rc) return rc;
     if (s->n_depends_on_index > 0 && !s->depends_on_index)
-        return sitq_fail(err, SITQ_EINVAL,
-                         "%sdepends_on_index is NULL but n_depends_on_index is %zu", what,
-                         s->n_depends_on_index);
+        return sitq__fail(err, SITQ_EINVAL,
+                          "%sdepends_on_index is NULL but n_depends_on_index is %zu", what,
+                          s->n_depends_on_index);
     for (size_t k = 0; k < s->n_depends_on_index; k++)
         if (s->depends_on_index[k] >= i)
-            return sitq_fail(err, SITQ_EDEPENDENCY,
-                             "%sdepends_on_index[%zu] = %zu is not an earlier task of the batch "
-                             "(that would be a cycle)",
-                             what, k, s->depends_on_index[k]);
+            return sitq__fail(err, SITQ_EDEPENDENCY,
+                              "%sdepends_on_index[%zu] = %zu is not an earlier task of the batch "
+                              "(that would be a cycle)",
+                              what, k, s->depends_on_index[k]);
     return SITQ_OK;
 }
 
 sitq_code sitq_enqueue_batch(sitq_queue *q, const sitq_task_spec *specs, size_t n,
                              sitq_task_id *out_ids, sitq_error *err) {
-    if (!q) return sitq_fail(err, SITQ_EINVAL, "queue must not be NULL");
-    if (n == 0) return sitq_ok(err);
-    if (!specs) return sitq_fail(err, SITQ_EINVAL, "specs must not be NULL");
-    if (!out_ids) return sitq_fail(err, SITQ_EINVAL, "out_ids must not be NULL");
+    if (!q) return sitq__fail(err, SITQ_EINVAL, "queue must not be NULL");
+    if (n == 0) return sitq__ok(err);
+    if (!specs) return sitq__fail(err, SITQ_EINVAL, "specs must not be NULL");
+    if (!out_ids) return sitq__fail(err, SITQ_EINVAL, "out_ids must not be NULL");
     for (size_t i = 0; i < n; i++) {
         sitq_code rc = check_spec(&specs[i], i, n, err);
         if (rc) return rc;
     }
     sitq_code rc = q->backend->ops->enqueue(q->backend, q->name, specs, n, out_ids, err);
-    if (rc == SITQ_OK) sitq_backend_notify(q->backend, 1, 1);
+    if (rc == SITQ_OK) sitq__backend_notify(q->backend, 1, 1);
     return rc;
 }
 
 sitq_code sitq_enqueue(sitq_queue *q, const char *function, const void *payload, size_t payload_len,
                        const sitq_task_options *opts, sitq_task_id *out_id, sitq_error *err) {
-    if (!out_id) return sitq_fail(err, SITQ_EINVAL, "out_id must not be NULL");
+    if (!out_id) return sitq__fail(err, SITQ_EINVAL, "out_id must not be NULL");
     sitq_task_spec spec = {function, payload, payload_len, opts, NULL, 0};
     return sitq_enqueue_batch(q, &spec, 1, out_id, err);
 }
 
 #define CHECK_Q_ID()                                                                               \
     do {                                                                                           \
-        if (!q) return sitq_fail(err, SITQ_EINVAL, "queue must not be NULL");                      \
+        if (!q) return sitq__fail(err, SITQ_EINVAL, "queue must not be NULL");                     \
         if (id <= 0)                                                                               \
-            return sitq_fail(err, SITQ_ENOTFOUND, "task %lld does not exist", (long long)id);      \
+            return sitq__fail(err, SITQ_ENOTFOUND, "task %lld does not exist", (long long)id);     \
     } while (0)
 
 sitq_code sitq_get_result(sitq_queue *q, sitq_task_id id, sitq_result **out, sitq_error *err) {
-    if (!out) return sitq_fail(err, SITQ_EINVAL, "out must not be NULL");
+    if (!out) return sitq__fail(err, SITQ_EINVAL, "out must not be NULL");
     *out = NULL;
     CHECK_Q_ID();
     return q->backend->ops->get(q->backend, q->name, id, 1, out, err);
@@ -105,7 +105,7 @@ sitq_code sitq_get_result(sitq_queue *q, sitq_task_id id, sitq_result **out, sit
 sitq_code sitq_get_payload(sitq_queue *q, sitq_task_id id, void **out_payload, size_t *out_len,
                            sitq_error *err) {
     if (!out_payload || !out_len)
-        return sitq_fail(err, SITQ_EINVAL, "out_payload and out_len must not be NULL");
+        return sitq__fail(err, SITQ_EINVAL, "out_payload and out_len must not be NULL");
     *out_payload = NULL;
     *out_len = 0;
     CHECK_Q_ID();
@@ -114,13 +114,13 @@ sitq_code sitq_get_payload(sitq_queue *q, sitq_task_id id, void **out_payload, s
 
 sitq_code sitq_wait(sitq_queue *q, sitq_task_id id, double timeout_s, sitq_result **out,
                     sitq_error *err) {
-    if (!out) return sitq_fail(err, SITQ_EINVAL, "out must not be NULL");
+    if (!out) return sitq__fail(err, SITQ_EINVAL, "out must not be NULL");
     *out = NULL;
     CHECK_Q_ID();
-    if (timeout_s != timeout_s) return sitq_fail(err, SITQ_EINVAL, "timeout_s must not be NaN");
+    if (timeout_s != timeout_s) return sitq__fail(err, SITQ_EINVAL, "timeout_s must not be NaN");
     sitq_backend *b = q->backend;
     int forever = timeout_s < 0;
-    int64_t deadline = forever ? INT64_MAX : sitq_mono_us() + sitq_seconds_to_us(timeout_s);
+    int64_t deadline = forever ? INT64_MAX : sitq__mono_us() + sitq__seconds_to_us(timeout_s);
     int64_t poll_us = 1000; /* other processes: poll from 1 ms, backing off to 25 ms */
     for (;;) {
         pthread_mutex_lock(&b->notify_mu);
@@ -132,19 +132,20 @@ sitq_code sitq_wait(sitq_queue *q, sitq_task_id id, double timeout_s, sitq_resul
         if (rc) return rc;
         if (sitq_status_is_terminal(r->status)) {
             *out = r;
-            return sitq_ok(err);
+            return sitq__ok(err);
         }
-        int64_t now = sitq_mono_us();
+        int64_t now = sitq__mono_us();
         if (now >= deadline) {
             *out = r;
-            return sitq_fail(err, SITQ_ETIMEDOUT, "task %lld is still %s after %g s", (long long)id,
-                             sitq_status_name(r->status), timeout_s);
+            return sitq__fail(err, SITQ_ETIMEDOUT, "task %lld is still %s after %g s",
+                              (long long)id, sitq_status_name(r->status), timeout_s);
         }
         sitq_result_free(r);
         int64_t until = now + poll_us;
         if (until > deadline) until = deadline;
         pthread_mutex_lock(&b->notify_mu);
-        while (b->finished_gen == gen && sitq_mono_us() < until) sitq_backend_wait_until(b, until);
+        while (b->finished_gen == gen && sitq__mono_us() < until)
+            sitq__backend_wait_until(b, until);
         int woke = b->finished_gen != gen;
         pthread_mutex_unlock(&b->notify_mu);
         if (!woke && poll_us < 25000) poll_us = poll_us * 3 / 2 + 1;
@@ -158,20 +159,20 @@ sitq_code sitq_cancel(sitq_queue *q, sitq_task_id id, sitq_status *out_status, s
     sitq_code rc = q->backend->ops->cancel(q->backend, q->name, id, &st, &finished, err);
     if (rc) return rc;
     if (out_status) *out_status = st;
-    if (finished) sitq_backend_notify(q->backend, 1, 0);
+    if (finished) sitq__backend_notify(q->backend, 1, 0);
     return SITQ_OK;
 }
 
 sitq_code sitq_retry(sitq_queue *q, sitq_task_id id, sitq_error *err) {
     CHECK_Q_ID();
     sitq_code rc = q->backend->ops->retry(q->backend, q->name, id, err);
-    if (rc == SITQ_OK) sitq_backend_notify(q->backend, 0, 1);
+    if (rc == SITQ_OK) sitq__backend_notify(q->backend, 0, 1);
     return rc;
 }
 
 sitq_code sitq_get_stats(sitq_queue *q, sitq_stats *out, sitq_error *err) {
-    if (!q) return sitq_fail(err, SITQ_EINVAL, "queue must not be NULL");
-    if (!out) return sitq_fail(err, SITQ_EINVAL, "out must not be NULL");
+    if (!q) return sitq__fail(err, SITQ_EINVAL, "queue must not be NULL");
+    if (!out) return sitq__fail(err, SITQ_EINVAL, "out must not be NULL");
     memset(out, 0, sizeof *out);
     return q->backend->ops->stats(q->backend, q->name, out, err);
 }
@@ -179,30 +180,30 @@ sitq_code sitq_get_stats(sitq_queue *q, sitq_stats *out, sitq_error *err) {
 sitq_code sitq_list(sitq_queue *q, int status, size_t limit, size_t offset,
                     sitq_result ***out_items, size_t *out_count, sitq_error *err) {
     if (!out_items || !out_count)
-        return sitq_fail(err, SITQ_EINVAL, "out_items and out_count must not be NULL");
+        return sitq__fail(err, SITQ_EINVAL, "out_items and out_count must not be NULL");
     *out_items = NULL;
     *out_count = 0;
-    if (!q) return sitq_fail(err, SITQ_EINVAL, "queue must not be NULL");
+    if (!q) return sitq__fail(err, SITQ_EINVAL, "queue must not be NULL");
     if (status != SITQ_STATUS_ANY && (status < 0 || status >= SITQ_STATUS_COUNT))
-        return sitq_fail(err, SITQ_EINVAL, "status %d is not a sitq_status or SITQ_STATUS_ANY",
-                         status);
+        return sitq__fail(err, SITQ_EINVAL, "status %d is not a sitq_status or SITQ_STATUS_ANY",
+                          status);
     if (limit < 1 || limit > 1000000)
-        return sitq_fail(err, SITQ_EINVAL, "limit must be 1..1000000, got %zu", limit);
+        return sitq__fail(err, SITQ_EINVAL, "limit must be 1..1000000, got %zu", limit);
     if (offset > (size_t)INT64_MAX)
-        return sitq_fail(err, SITQ_EINVAL, "offset %zu is too large", offset);
+        return sitq__fail(err, SITQ_EINVAL, "offset %zu is too large", offset);
     return q->backend->ops->list(q->backend, q->name, status, limit, offset, out_items, out_count,
                                  err);
 }
 
 sitq_code sitq_purge(sitq_queue *q, double older_than_s, int64_t *out_purged, sitq_error *err) {
     if (out_purged) *out_purged = 0;
-    if (!q) return sitq_fail(err, SITQ_EINVAL, "queue must not be NULL");
+    if (!q) return sitq__fail(err, SITQ_EINVAL, "queue must not be NULL");
     if (!(older_than_s >= 0))
-        return sitq_fail(err, SITQ_EINVAL, "older_than_s must be >= 0 seconds, got %g",
-                         older_than_s);
+        return sitq__fail(err, SITQ_EINVAL, "older_than_s must be >= 0 seconds, got %g",
+                          older_than_s);
     int64_t n = 0;
     sitq_code rc = q->backend->ops->purge(
-        q->backend, q->name, sitq_now_us() - sitq_seconds_to_us(older_than_s), &n, err);
+        q->backend, q->name, sitq_now_us() - sitq__seconds_to_us(older_than_s), &n, err);
     if (rc == SITQ_OK && out_purged) *out_purged = n;
     return rc;
 }

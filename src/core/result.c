@@ -4,7 +4,7 @@
 
 #include <stdlib.h>
 
-sitq_result *sitq_result_alloc(void) {
+sitq_result *sitq__result_alloc(void) {
     sitq_result *r = calloc(1, sizeof *r);
     if (r) r->progress = -1;
     return r;
@@ -29,7 +29,7 @@ void sitq_result_list_free(sitq_result **items, size_t count) {
     free(items);
 }
 
-void sitq_claimed_clear(sitq_claimed *c) {
+void sitq__claimed_clear(sitq__claimed *c) {
     if (!c) return;
     free(c->function);
     free(c->payload);

@@ -16,13 +16,13 @@ sitq_time_us sitq_now_us(void) {
     return (sitq_time_us)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-int64_t sitq_mono_us(void) {
+int64_t sitq__mono_us(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-int64_t sitq_seconds_to_us(double s) {
+int64_t sitq__seconds_to_us(double s) {
     if (isnan(s)) return 0;
     double us = s * 1e6;
     if (us >= 9.2e18) return INT64_MAX / 2; /* far future, still safe to add to */
@@ -30,7 +30,7 @@ int64_t sitq_seconds_to_us(double s) {
     return (int64_t)us;
 }
 
-void sitq_sleep_us(int64_t us) {
+void sitq__sleep_us(int64_t us) {
     if (us <= 0) return;
     struct timespec ts = {(time_t)(us / 1000000), (long)(us % 1000000) * 1000};
     while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {}
@@ -40,10 +40,10 @@ void sitq_sleep_us(int64_t us) {
 static _Thread_local uint64_t rand_state;
 static _Thread_local int rand_seeded;
 
-uint64_t sitq_rand64(void) {
+uint64_t sitq__rand64(void) {
     if (!rand_seeded) {
         if (getrandom(&rand_state, sizeof rand_state, 0) != sizeof rand_state)
-            rand_state = (uint64_t)sitq_mono_us() ^ ((uint64_t)getpid() << 32) ^
+            rand_state = (uint64_t)sitq__mono_us() ^ ((uint64_t)getpid() << 32) ^
                          (uint64_t)(uintptr_t)&rand_state;
         rand_seeded = 1;
     }
@@ -53,11 +53,11 @@ uint64_t sitq_rand64(void) {
     return z ^ (z >> 31);
 }
 
-double sitq_rand_unit(void) { return (double)(sitq_rand64() >> 11) * 0x1.0p-53; }
+double sitq__rand_unit(void) { return (double)(sitq__rand64() >> 11) * 0x1.0p-53; }
 
-char *sitq_strdup(const char *s) { return s ? strdup(s) : NULL; }
+char *sitq__strdup(const char *s) { return s ? strdup(s) : NULL; }
 
-int sitq_name_ok(const char *s) {
+int sitq__name_ok(const char *s) {
     if (!s) return 0;
     size_t n = strnlen(s, SITQ_NAME_MAX + 1);
     return n >= 1 && n <= SITQ_NAME_MAX;

@@ -6,7 +6,7 @@
 
 sitq_code sitq_worker_on_completion(sitq_worker *w, sitq_completion_fn fn, void *user_data,
                                     sitq_error *err) {
-    if (!w) return sitq_fail(err, SITQ_EINVAL, "worker must not be NULL");
+    if (!w) return sitq__fail(err, SITQ_EINVAL, "worker must not be NULL");
     pthread_mutex_lock(&w->mu);
     int started = w->started;
     if (!started) {
@@ -15,11 +15,11 @@ sitq_code sitq_worker_on_completion(sitq_worker *w, sitq_completion_fn fn, void 
     }
     pthread_mutex_unlock(&w->mu);
     if (started)
-        return sitq_fail(err, SITQ_ESTATE, "set the completion function before sitq_worker_start");
-    return sitq_ok(err);
+        return sitq__fail(err, SITQ_ESTATE, "set the completion function before sitq_worker_start");
+    return sitq__ok(err);
 }
 
-void sitq_worker_report_completions(sitq_worker *w, const sitq_completion *comps, size_t n) {
+void sitq__worker_report_completions(sitq_worker *w, const sitq__completion *comps, size_t n) {
     /* Set only before start, and start publishes it to the dispatcher. */
     if (!w->on_completion) return;
     for (size_t i = 0; i < n; i++) {

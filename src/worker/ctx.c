@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-sitq_task_ctx *sitq_ctx_new(sitq_worker *w, sitq_claimed *t, const handler *h) {
+sitq_task_ctx *sitq__ctx_new(sitq_worker *w, sitq__claimed *t, const handler *h) {
     sitq_task_ctx *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     c->w = w;
@@ -13,7 +13,7 @@ sitq_task_ctx *sitq_ctx_new(sitq_worker *w, sitq_claimed *t, const handler *h) {
     memset(t, 0, sizeof *t);
     /* A row written by other means may hold any timeout: none below 0, and
      * at most the longest sitq accepts, so deadlines never overflow. */
-    int64_t max_timeout_us = sitq_seconds_to_us(SITQ_SECONDS_MAX);
+    int64_t max_timeout_us = sitq__seconds_to_us(SITQ_SECONDS_MAX);
     if (c->t.timeout_us < 0) c->t.timeout_us = 0;
     if (c->t.timeout_us > max_timeout_us) c->t.timeout_us = max_timeout_us;
     c->h = h;
@@ -23,16 +23,16 @@ sitq_task_ctx *sitq_ctx_new(sitq_worker *w, sitq_claimed *t, const handler *h) {
     return c;
 }
 
-void sitq_ctx_free(sitq_task_ctx *c) {
+void sitq__ctx_free(sitq_task_ctx *c) {
     if (!c) return;
-    sitq_claimed_clear(&c->t);
+    sitq__claimed_clear(&c->t);
     free(c->value);
     free(c->error);
     free(c->traceback);
     free(c);
 }
 
-void sitq_ctx_list_push(ctx_list *l, sitq_task_ctx *c) {
+void sitq__ctx_list_push(ctx_list *l, sitq_task_ctx *c) {
     c->next = NULL;
     c->prev = l->tail;
     if (l->tail) l->tail->next = c;
@@ -41,7 +41,7 @@ void sitq_ctx_list_push(ctx_list *l, sitq_task_ctx *c) {
     l->n++;
 }
 
-void sitq_ctx_list_remove(ctx_list *l, sitq_task_ctx *c) {
+void sitq__ctx_list_remove(ctx_list *l, sitq_task_ctx *c) {
     if (c->prev) c->prev->next = c->next;
     else l->head = c->next;
     if (c->next) c->next->prev = c->prev;
@@ -50,13 +50,13 @@ void sitq_ctx_list_remove(ctx_list *l, sitq_task_ctx *c) {
     l->n--;
 }
 
-sitq_task_ctx *sitq_ctx_list_pop(ctx_list *l) {
+sitq_task_ctx *sitq__ctx_list_pop(ctx_list *l) {
     sitq_task_ctx *c = l->head;
-    if (c) sitq_ctx_list_remove(l, c);
+    if (c) sitq__ctx_list_remove(l, c);
     return c;
 }
 
-void sitq_completion_clear(sitq_completion *k) {
+void sitq__completion_clear(sitq__completion *k) {
     free(k->value);
     free(k->error);
     free(k->traceback);
@@ -64,7 +64,7 @@ void sitq_completion_clear(sitq_completion *k) {
     k->error = k->traceback = NULL;
 }
 
-sitq_code sitq_ctx_load_payload(sitq_task_ctx *ctx, sitq_error *err) {
+sitq_code sitq__ctx_load_payload(sitq_task_ctx *ctx, sitq_error *err) {
     if (!ctx->t.payload_external) return SITQ_OK;
     sitq_backend *b = ctx->w->b;
     void *p = NULL;
@@ -77,7 +77,7 @@ sitq_code sitq_ctx_load_payload(sitq_task_ctx *ctx, sitq_error *err) {
     return SITQ_OK;
 }
 
-void sitq_ctx_fail_completion(sitq_task_ctx *ctx, const char *msg, sitq_completion *out) {
+void sitq__ctx_fail_completion(sitq_task_ctx *ctx, const char *msg, sitq__completion *out) {
     memset(out, 0, sizeof *out);
     out->id = ctx->t.id;
     out->lease_token = ctx->t.lease_token;
@@ -87,23 +87,23 @@ void sitq_ctx_fail_completion(sitq_task_ctx *ctx, const char *msg, sitq_completi
     out->finished_at_us = sitq_now_us();
 }
 
-int64_t sitq_ctx_grace_us(const sitq_task_ctx *ctx) {
-    if (ctx->w->opts.timeout_grace_s >= 0) return sitq_seconds_to_us(ctx->w->opts.timeout_grace_s);
+int64_t sitq__ctx_grace_us(const sitq_task_ctx *ctx) {
+    if (ctx->w->opts.timeout_grace_s >= 0) return sitq__seconds_to_us(ctx->w->opts.timeout_grace_s);
     int64_t g = ctx->t.timeout_us / 10;
     if (g < 500000) g = 500000;
     if (g > 5000000) g = 5000000;
     return g;
 }
 
-void sitq_ctx_timeout_message(const sitq_task_ctx *ctx, char *buf, size_t n) {
+void sitq__ctx_timeout_message(const sitq_task_ctx *ctx, char *buf, size_t n) {
     snprintf(buf, n, "timed out after %g s (attempt %d)", (double)ctx->t.timeout_us / 1e6,
              (int)ctx->t.attempt);
 }
 
-void sitq_ctx_apply_timeout(sitq_task_ctx *ctx, sitq_completion *k) {
-    if (!ctx->deadline_mono_us || sitq_mono_us() < ctx->deadline_mono_us) return;
+void sitq__ctx_apply_timeout(sitq_task_ctx *ctx, sitq__completion *k) {
+    if (!ctx->deadline_mono_us || sitq__mono_us() < ctx->deadline_mono_us) return;
     char msg[SITQ_ERROR_MESSAGE_SIZE];
-    sitq_ctx_timeout_message(ctx, msg, sizeof msg);
+    sitq__ctx_timeout_message(ctx, msg, sizeof msg);
     size_t len = strlen(msg);
     if (!k->ok && k->error) snprintf(msg + len, sizeof msg - len, ": %s", k->error);
     char *m = strdup(msg);
@@ -116,14 +116,14 @@ void sitq_ctx_apply_timeout(sitq_task_ctx *ctx, sitq_completion *k) {
     k->ok = 0;
 }
 
-void sitq_ctx_run(sitq_task_ctx *ctx, sitq_completion *out) {
+void sitq__ctx_run(sitq_task_ctx *ctx, sitq__completion *out) {
     if (!ctx->started_at_us) ctx->started_at_us = sitq_now_us();
     sitq_error perr;
-    if (sitq_ctx_load_payload(ctx, &perr) != SITQ_OK) {
+    if (sitq__ctx_load_payload(ctx, &perr) != SITQ_OK) {
         char msg[SITQ_ERROR_MESSAGE_SIZE + 64];
         snprintf(msg, sizeof msg, "cannot read the payload of task %lld: %s", (long long)ctx->t.id,
                  perr.message);
-        sitq_ctx_fail_completion(ctx, msg, out);
+        sitq__ctx_fail_completion(ctx, msg, out);
         return;
     }
     int rc = ctx->h->fn(ctx, ctx->t.payload, ctx->t.payload_len, ctx->h->user_data);
@@ -172,8 +172,8 @@ sitq_code sitq_ctx_begin(sitq_task_ctx *ctx) {
     pthread_mutex_lock(&w->mu);
     if (!ctx->start_marked && ctx->in_executor) {
         ctx->started_at_us = sitq_now_us();
-        ctx->started_mono_us = sitq_mono_us();
-        sitq_worker_request_start(w, ctx);
+        ctx->started_mono_us = sitq__mono_us();
+        sitq__worker_request_start(w, ctx);
     }
     pthread_mutex_unlock(&w->mu);
     return atomic_load(&ctx->lost) ? SITQ_ELEASE : SITQ_OK;
@@ -245,7 +245,7 @@ sitq_code sitq_ctx_set_error(sitq_task_ctx *ctx, const char *message, const char
 static sitq_code ctx_heartbeat_write(sitq_task_ctx *ctx, double progress, sitq_error *err);
 
 sitq_code sitq_ctx_heartbeat(sitq_task_ctx *ctx, double progress, sitq_error *err) {
-    if (!ctx) return sitq_fail(err, SITQ_EINVAL, "ctx must not be NULL");
+    if (!ctx) return sitq__fail(err, SITQ_EINVAL, "ctx must not be NULL");
     if (progress > 1) progress = 1;
     sitq_worker *w = ctx->w;
     pthread_mutex_lock(&w->mu);
@@ -255,8 +255,8 @@ sitq_code sitq_ctx_heartbeat(sitq_task_ctx *ctx, double progress, sitq_error *er
     if (!recorded) w->n_ctx_writes++;
     pthread_mutex_unlock(&w->mu);
     if (recorded)
-        return sitq_fail(err, SITQ_ELEASE, "task %lld: the attempt was already recorded as failed",
-                         (long long)ctx->t.id);
+        return sitq__fail(err, SITQ_ELEASE, "task %lld: the attempt was already recorded as failed",
+                          (long long)ctx->t.id);
     sitq_code rc = ctx_heartbeat_write(ctx, progress, err);
     pthread_mutex_lock(&w->mu);
     w->n_ctx_writes--;
@@ -269,9 +269,9 @@ sitq_code sitq_ctx_heartbeat(sitq_task_ctx *ctx, double progress, sitq_error *er
 static sitq_code ctx_heartbeat_write(sitq_task_ctx *ctx, double progress, sitq_error *err) {
     sitq_worker *w = ctx->w;
     if (atomic_load(&ctx->lost))
-        return sitq_fail(err, SITQ_ELEASE, "task %lld: the lease was lost", (long long)ctx->t.id);
-    sitq_heartbeat hb = {ctx->t.id, ctx->t.lease_token, progress >= 0 ? progress : -1, 0, 0};
-    sitq_cycle cy;
+        return sitq__fail(err, SITQ_ELEASE, "task %lld: the lease was lost", (long long)ctx->t.id);
+    sitq__heartbeat hb = {ctx->t.id, ctx->t.lease_token, progress >= 0 ? progress : -1, 0, 0};
+    sitq__cycle cy;
     memset(&cy, 0, sizeof cy);
     cy.queue = sitq_queue_name(w->queue);
     cy.worker_id = w->id;
@@ -284,11 +284,11 @@ static sitq_code ctx_heartbeat_write(sitq_task_ctx *ctx, double progress, sitq_e
     if (hb.lost) {
         atomic_store(&ctx->lost, 1);
         atomic_store(&ctx->cancel, 1);
-        return sitq_fail(err, SITQ_ELEASE, "task %lld: the lease was lost", (long long)ctx->t.id);
+        return sitq__fail(err, SITQ_ELEASE, "task %lld: the lease was lost", (long long)ctx->t.id);
     }
     pthread_mutex_lock(&w->mu);
     ctx->t.lease_until_us = now + w->lease_us;
     pthread_mutex_unlock(&w->mu);
     if (hb.cancel_requested) atomic_store(&ctx->cancel, 1);
-    return sitq_ok(err);
+    return sitq__ok(err);
 }

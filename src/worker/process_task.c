@@ -20,8 +20,8 @@ static void *supervise(void *arg) {
     supervisor *s = arg;
     sitq_task_ctx *c = s->ctx;
     sitq_worker *w = c->w;
-    int64_t next_hb = sitq_mono_us() + w->heartbeat_us;
-    int64_t record_at = c->deadline_mono_us ? c->deadline_mono_us + sitq_ctx_grace_us(c) : 0;
+    int64_t next_hb = sitq__mono_us() + w->heartbeat_us;
+    int64_t record_at = c->deadline_mono_us ? c->deadline_mono_us + sitq__ctx_grace_us(c) : 0;
     pthread_mutex_lock(&s->mu);
     while (!s->done) {
         int64_t until = next_hb;
@@ -31,19 +31,19 @@ static void *supervise(void *arg) {
                                                : c->deadline_mono_us;
         if (at < until) until = at;
         struct timespec ts = {(time_t)(until / 1000000), (long)(until % 1000000) * 1000};
-        while (!s->done && sitq_mono_us() < until) pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+        while (!s->done && sitq__mono_us() < until) pthread_cond_timedwait(&s->cv, &s->mu, &ts);
         if (s->done) break;
-        int64_t now = sitq_mono_us();
+        int64_t now = sitq__mono_us();
         pthread_mutex_unlock(&s->mu);
         if (timing && now >= c->deadline_mono_us) atomic_store(&c->cancel, 1);
         if (timing && now >= record_at) {
             /* Not returned within the grace: record the timeout now; the
              * handler's late outcome is dropped. */
             char msg[128];
-            sitq_ctx_timeout_message(c, msg, sizeof msg);
-            sitq_completion k;
-            sitq_ctx_fail_completion(c, msg, &k);
-            sitq_cycle cy;
+            sitq__ctx_timeout_message(c, msg, sizeof msg);
+            sitq__completion k;
+            sitq__ctx_fail_completion(c, msg, &k);
+            sitq__cycle cy;
             memset(&cy, 0, sizeof cy);
             cy.queue = sitq_queue_name(w->queue);
             cy.completions = &k;
@@ -51,11 +51,11 @@ static void *supervise(void *arg) {
             cy.lease_us = w->lease_us;
             if (w->b->ops->cycle(w->b, &cy, NULL) == SITQ_OK) {
                 atomic_store(&c->abandoned, 1);
-                sitq_backend_notify(w->b, 1, 1);
+                sitq__backend_notify(w->b, 1, 1);
             } else {
                 record_at = now + 100000; /* storage trouble: try again soon */
             }
-            sitq_completion_clear(&k);
+            sitq__completion_clear(&k);
         } else if (now >= next_hb) {
             sitq_ctx_heartbeat(c, -1, NULL);
             next_hb = now + w->heartbeat_us;
@@ -69,19 +69,19 @@ static void *supervise(void *arg) {
 sitq_code sitq_worker_process_task(sitq_worker *w, sitq_task_id id, sitq_result **out,
                                    sitq_error *err) {
     if (out) *out = NULL;
-    if (!w) return sitq_fail(err, SITQ_EINVAL, "worker must not be NULL");
+    if (!w) return sitq__fail(err, SITQ_EINVAL, "worker must not be NULL");
     sitq_backend *b = w->b;
     const char *queue = sitq_queue_name(w->queue);
-    if (id <= 0) return sitq_fail(err, SITQ_ENOTFOUND, "task %lld does not exist", (long long)id);
+    if (id <= 0) return sitq__fail(err, SITQ_ENOTFOUND, "task %lld does not exist", (long long)id);
 
     sitq_result *snap = NULL;
     sitq_code rc = b->ops->get(b, queue, id, 0, &snap, err);
     if (rc) return rc;
-    const handler *h = sitq_registry_find(w, snap->function);
+    const handler *h = sitq__registry_find(w, snap->function);
     if (!h) {
-        rc = sitq_fail(err, SITQ_ENOHANDLER,
-                       "worker %s has no handler for function '%s' of task %lld", w->id,
-                       snap->function, (long long)id);
+        rc = sitq__fail(err, SITQ_ENOHANDLER,
+                        "worker %s has no handler for function '%s' of task %lld", w->id,
+                        snap->function, (long long)id);
         if (out) *out = snap;
         else sitq_result_free(snap);
         return rc;
@@ -89,9 +89,9 @@ sitq_code sitq_worker_process_task(sitq_worker *w, sitq_task_id id, sitq_result 
     sitq_result_free(snap);
     snap = NULL;
 
-    sitq_claimed claimed;
+    sitq__claimed claimed;
     memset(&claimed, 0, sizeof claimed);
-    sitq_cycle cy;
+    sitq__cycle cy;
     memset(&cy, 0, sizeof cy);
     cy.queue = queue;
     cy.worker_id = w->id;
@@ -104,15 +104,15 @@ sitq_code sitq_worker_process_task(sitq_worker *w, sitq_task_id id, sitq_result 
         else sitq_result_free(snap);
         return rc;
     }
-    sitq_task_ctx *c = sitq_ctx_new(w, &claimed, h);
+    sitq_task_ctx *c = sitq__ctx_new(w, &claimed, h);
     if (!c) {
-        sitq_claimed_clear(&claimed);
-        return sitq_fail(err, SITQ_ENOMEM, "out of memory running task %lld", (long long)id);
+        sitq__claimed_clear(&claimed);
+        return sitq__fail(err, SITQ_ENOMEM, "out of memory running task %lld", (long long)id);
     }
-    c->deadline_mono_us = c->t.timeout_us > 0 ? sitq_mono_us() + c->t.timeout_us : 0;
+    c->deadline_mono_us = c->t.timeout_us > 0 ? sitq__mono_us() + c->t.timeout_us : 0;
     pthread_mutex_lock(&w->mu);
     w->stats.claimed++;
-    sitq_ctx_list_push(&w->running, c);
+    sitq__ctx_list_push(&w->running, c);
     pthread_mutex_unlock(&w->mu);
 
     supervisor s = {.ctx = c, .done = 0};
@@ -125,9 +125,9 @@ sitq_code sitq_worker_process_task(sitq_worker *w, sitq_task_id id, sitq_result 
     pthread_t sup;
     int have_sup = pthread_create(&sup, NULL, supervise, &s) == 0;
 
-    sitq_completion k;
-    sitq_ctx_run(c, &k);
-    sitq_ctx_apply_timeout(c, &k);
+    sitq__completion k;
+    sitq__ctx_run(c, &k);
+    sitq__ctx_apply_timeout(c, &k);
 
     if (have_sup) {
         pthread_mutex_lock(&s.mu);
@@ -140,7 +140,7 @@ sitq_code sitq_worker_process_task(sitq_worker *w, sitq_task_id id, sitq_result 
     pthread_mutex_destroy(&s.mu);
 
     pthread_mutex_lock(&w->mu);
-    sitq_ctx_list_remove(&w->running, c);
+    sitq__ctx_list_remove(&w->running, c);
     if (k.ok) w->stats.succeeded++;
     else w->stats.failed++;
     pthread_mutex_unlock(&w->mu);
@@ -159,15 +159,15 @@ sitq_code sitq_worker_process_task(sitq_worker *w, sitq_task_id id, sitq_result 
                 w->stats.lost++;
                 pthread_mutex_unlock(&w->mu);
             }
-            sitq_backend_notify(b, 1, 1);
+            sitq__backend_notify(b, 1, 1);
         }
     }
-    sitq_completion_clear(&k);
-    sitq_ctx_free(c);
+    sitq__completion_clear(&k);
+    sitq__ctx_free(c);
     if (rc) return rc;
     if (out) {
         rc = b->ops->get(b, queue, id, 1, out, err);
         if (rc) return rc;
     }
-    return sitq_ok(err);
+    return sitq__ok(err);
 }

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-const handler *sitq_registry_find(const sitq_worker *w, const char *function) {
+const handler *sitq__registry_find(const sitq_worker *w, const char *function) {
     const handler *best = NULL;
     for (size_t i = 0; i < w->n_handlers; i++) {
         const handler *h = &w->handlers[i];
@@ -21,14 +21,15 @@ const handler *sitq_registry_find(const sitq_worker *w, const char *function) {
 
 sitq_code sitq_worker_register(sitq_worker *w, const char *function, sitq_handler_fn fn,
                                void *user_data, sitq_error *err) {
-    if (!w) return sitq_fail(err, SITQ_EINVAL, "worker must not be NULL");
-    if (!sitq_name_ok(function))
-        return sitq_fail(err, SITQ_EINVAL, "function must be a name of 1..%d bytes", SITQ_NAME_MAX);
-    if (!fn) return sitq_fail(err, SITQ_EINVAL, "fn must not be NULL");
+    if (!w) return sitq__fail(err, SITQ_EINVAL, "worker must not be NULL");
+    if (!sitq__name_ok(function))
+        return sitq__fail(err, SITQ_EINVAL, "function must be a name of 1..%d bytes",
+                          SITQ_NAME_MAX);
+    if (!fn) return sitq__fail(err, SITQ_EINVAL, "fn must not be NULL");
     pthread_mutex_lock(&w->mu);
     int started = w->started;
     pthread_mutex_unlock(&w->mu);
-    if (started) return sitq_fail(err, SITQ_ESTATE, "register handlers before sitq_worker_start");
+    if (started) return sitq__fail(err, SITQ_ESTATE, "register handlers before sitq_worker_start");
     size_t len = strlen(function);
     int prefix = function[len - 1] == '*';
     if (prefix) len--;
@@ -37,16 +38,16 @@ sitq_code sitq_worker_register(sitq_worker *w, const char *function, sitq_handle
         if (h->prefix == prefix && h->len == len && strncmp(h->name, function, len) == 0) {
             h->fn = fn;
             h->user_data = user_data;
-            return sitq_ok(err);
+            return sitq__ok(err);
         }
     }
     handler *hs = realloc(w->handlers, (w->n_handlers + 1) * sizeof *hs);
-    if (!hs) return sitq_fail(err, SITQ_ENOMEM, "out of memory registering a handler");
+    if (!hs) return sitq__fail(err, SITQ_ENOMEM, "out of memory registering a handler");
     w->handlers = hs;
     char *name = strndup(function, len);
-    if (!name) return sitq_fail(err, SITQ_ENOMEM, "out of memory registering a handler");
+    if (!name) return sitq__fail(err, SITQ_ENOMEM, "out of memory registering a handler");
     hs[w->n_handlers++] = (handler){name, len, prefix, fn, user_data};
-    return sitq_ok(err);
+    return sitq__ok(err);
 }
 
 /* Append s as a JSON string to buf (escaping quotes, backslashes and
@@ -89,12 +90,12 @@ static char *json_names(const sitq_worker *w, int prefix) {
     return buf;
 }
 
-sitq_code sitq_registry_build_json(sitq_worker *w, sitq_error *err) {
+sitq_code sitq__registry_build_json(sitq_worker *w, sitq_error *err) {
     free(w->functions_json);
     free(w->prefixes_json);
     w->functions_json = json_names(w, 0);
     w->prefixes_json = json_names(w, 1);
     if (!w->functions_json || !w->prefixes_json)
-        return sitq_fail(err, SITQ_ENOMEM, "out of memory building the handler list");
+        return sitq__fail(err, SITQ_ENOMEM, "out of memory building the handler list");
     return SITQ_OK;
 }

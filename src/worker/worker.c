@@ -30,7 +30,7 @@ static atomic_uint worker_counter;
 #define ADAPTIVE_WINDOW_US    5000.0
 #define ADAPTIVE_PREFETCH_MAX 1024
 
-void sitq_worker_wake(sitq_worker *w) {
+void sitq__worker_wake(sitq_worker *w) {
     atomic_fetch_add(&w->events, 1);
     pthread_mutex_lock(&w->b->notify_mu);
     pthread_cond_broadcast(&w->b->notify_cv);
@@ -51,23 +51,23 @@ static int reserve(void **arr, size_t *cap, size_t need, size_t size) {
     return 0;
 }
 
-int sitq_worker_push_done(sitq_worker *w, sitq_completion *k) {
+int sitq__worker_push_done(sitq_worker *w, sitq__completion *k) {
     if (reserve((void **)&w->done, &w->cap_done, w->n_done + 1, sizeof *w->done) != 0) return -1;
     w->done[w->n_done++] = *k;
     return 0;
 }
 
-static int push_release_of(sitq_worker *w, sitq_release r) {
+static int push_release_of(sitq_worker *w, sitq__release r) {
     if (reserve((void **)&w->rel, &w->cap_rel, w->n_rel + 1, sizeof *w->rel) != 0) return -1;
     w->rel[w->n_rel++] = r;
     return 0;
 }
 
 static int push_release(sitq_worker *w, sitq_task_ctx *c) {
-    return push_release_of(w, (sitq_release){c->t.id, c->t.lease_token});
+    return push_release_of(w, (sitq__release){c->t.id, c->t.lease_token});
 }
 
-sitq_task_ctx *sitq_worker_find_ctx(sitq_worker *w, sitq_task_id id, int64_t token) {
+sitq_task_ctx *sitq__worker_find_ctx(sitq_worker *w, sitq_task_id id, int64_t token) {
     for (sitq_task_ctx *c = w->running.head; c; c = c->next)
         if (c->t.id == id && c->t.lease_token == token) return c;
     for (sitq_task_ctx *c = w->ready.head; c; c = c->next)
@@ -82,43 +82,43 @@ static int64_t cond_deadline_wait(pthread_cond_t *cv, pthread_mutex_t *mu, int64
 
 sitq_code sitq_worker_create(sitq_queue *queue, const sitq_worker_options *opts, sitq_worker **out,
                              sitq_error *err) {
-    if (!out) return sitq_fail(err, SITQ_EINVAL, "out must not be NULL");
+    if (!out) return sitq__fail(err, SITQ_EINVAL, "out must not be NULL");
     *out = NULL;
-    if (!queue) return sitq_fail(err, SITQ_EINVAL, "queue must not be NULL");
+    if (!queue) return sitq__fail(err, SITQ_EINVAL, "queue must not be NULL");
     sitq_worker_options o;
     if (opts) o = *opts;
     else sitq_worker_options_init(&o);
     if (o.concurrency < 1 || o.concurrency > 1024)
-        return sitq_fail(err, SITQ_EINVAL, "options.concurrency must be 1..1024, got %d",
-                         o.concurrency);
+        return sitq__fail(err, SITQ_EINVAL, "options.concurrency must be 1..1024, got %d",
+                          o.concurrency);
     if (o.prefetch < -1 || o.prefetch > 65536)
-        return sitq_fail(err, SITQ_EINVAL,
-                         "options.prefetch must be -1 (adaptive) or 0..65536, got %d", o.prefetch);
+        return sitq__fail(err, SITQ_EINVAL,
+                          "options.prefetch must be -1 (adaptive) or 0..65536, got %d", o.prefetch);
     if (!(o.poll_interval_s >= 0.0001 && o.poll_interval_s <= 3600))
-        return sitq_fail(err, SITQ_EINVAL,
-                         "options.poll_interval_s must be 0.0001..3600 seconds, got %g",
-                         o.poll_interval_s);
+        return sitq__fail(err, SITQ_EINVAL,
+                          "options.poll_interval_s must be 0.0001..3600 seconds, got %g",
+                          o.poll_interval_s);
     if (!(o.lease_s >= 0.05 && o.lease_s <= 86400 * 7))
-        return sitq_fail(err, SITQ_EINVAL, "options.lease_s must be 0.05..604800 seconds, got %g",
-                         o.lease_s);
+        return sitq__fail(err, SITQ_EINVAL, "options.lease_s must be 0.05..604800 seconds, got %g",
+                          o.lease_s);
     if (o.heartbeat_interval_s == 0) o.heartbeat_interval_s = fmin(o.lease_s / 3, 1.0);
     if (!(o.heartbeat_interval_s > 0 && o.heartbeat_interval_s < o.lease_s))
-        return sitq_fail(
+        return sitq__fail(
             err, SITQ_EINVAL,
             "options.heartbeat_interval_s must be > 0 and below lease_s (%g s), got %g", o.lease_s,
             o.heartbeat_interval_s);
     if (!(o.timeout_grace_s == -1 || (o.timeout_grace_s >= 0 && o.timeout_grace_s <= 3600)))
-        return sitq_fail(err, SITQ_EINVAL,
-                         "options.timeout_grace_s must be -1 (default) or 0..3600 seconds, got %g",
-                         o.timeout_grace_s);
+        return sitq__fail(err, SITQ_EINVAL,
+                          "options.timeout_grace_s must be -1 (default) or 0..3600 seconds, got %g",
+                          o.timeout_grace_s);
     if (o.handlers_mark_start != 0 && o.handlers_mark_start != 1)
-        return sitq_fail(err, SITQ_EINVAL, "options.handlers_mark_start must be 0 or 1, got %d",
-                         o.handlers_mark_start);
-    if (o.worker_id && !sitq_name_ok(o.worker_id))
-        return sitq_fail(err, SITQ_EINVAL, "options.worker_id must be 1..%d bytes", SITQ_NAME_MAX);
+        return sitq__fail(err, SITQ_EINVAL, "options.handlers_mark_start must be 0 or 1, got %d",
+                          o.handlers_mark_start);
+    if (o.worker_id && !sitq__name_ok(o.worker_id))
+        return sitq__fail(err, SITQ_EINVAL, "options.worker_id must be 1..%d bytes", SITQ_NAME_MAX);
 
     sitq_worker *w = calloc(1, sizeof *w);
-    if (!w) return sitq_fail(err, SITQ_ENOMEM, "out of memory creating a worker");
+    if (!w) return sitq__fail(err, SITQ_ENOMEM, "out of memory creating a worker");
     w->queue = queue;
     w->b = sitq_queue_backend(queue);
     w->opts = o;
@@ -136,11 +136,11 @@ sitq_code sitq_worker_create(sitq_queue *queue, const sitq_worker_options *opts,
     w->opts.worker_id = NULL;
     if (!w->id) {
         free(w);
-        return sitq_fail(err, SITQ_ENOMEM, "out of memory creating a worker");
+        return sitq__fail(err, SITQ_ENOMEM, "out of memory creating a worker");
     }
-    w->lease_us = sitq_seconds_to_us(o.lease_s);
-    w->poll_us = sitq_seconds_to_us(o.poll_interval_s);
-    w->heartbeat_us = sitq_seconds_to_us(o.heartbeat_interval_s);
+    w->lease_us = sitq__seconds_to_us(o.lease_s);
+    w->poll_us = sitq__seconds_to_us(o.poll_interval_s);
+    w->heartbeat_us = sitq__seconds_to_us(o.heartbeat_interval_s);
     pthread_mutex_init(&w->mu, NULL);
     pthread_mutex_init(&w->life_mu, NULL);
     pthread_condattr_t attr;
@@ -151,7 +151,7 @@ sitq_code sitq_worker_create(sitq_queue *queue, const sitq_worker_options *opts,
     atomic_init(&w->events, 0);
     w->refs = 1;
     *out = w;
-    return sitq_ok(err);
+    return sitq__ok(err);
 }
 
 const char *sitq_worker_id(const sitq_worker *w) { return w ? w->id : NULL; }
@@ -176,9 +176,9 @@ static void worker_destroy(sitq_worker *w);
  * ago and the worker may since have been restarted or freed (the queue and
  * backend closed), so it touches only its own task and the worker's memory,
  * which its reference keeps alive. Called with w->mu held; releases it. */
-static void executor_retire(sitq_worker *w, sitq_task_ctx *c, sitq_completion *k) {
-    sitq_completion_clear(k);
-    sitq_ctx_free(c);
+static void executor_retire(sitq_worker *w, sitq_task_ctx *c, sitq__completion *k) {
+    sitq__completion_clear(k);
+    sitq__ctx_free(c);
     int last = --w->refs == 0;
     pthread_mutex_unlock(&w->mu);
     if (last) worker_destroy(w);
@@ -189,7 +189,7 @@ static void executor_retire(sitq_worker *w, sitq_task_ctx *c, sitq_completion *k
  * COMPLETION_LINGER_US for more), a full group, an empty ready queue, or
  * room for a batch claim - not for every task. */
 static int executor_should_wake(sitq_worker *w) {
-    if (w->n_done == 1) w->done_since_us = sitq_mono_us();
+    if (w->n_done == 1) w->done_since_us = sitq__mono_us();
     size_t cap = current_capacity(w);
     size_t busy = w->ready.n + w->n_exec_running - (size_t)w->n_stuck;
     int batch_room = busy < cap && cap - busy >= (cap + 1) / 2;
@@ -201,24 +201,24 @@ static int executor_should_wake(sitq_worker *w) {
 
 /* Start an attempt of c in this handler thread (w->mu held). Its start is
  * recorded by the next cycle, within the linger, or with the outcome if that
- * comes first (sitq_worker_request_start). */
+ * comes first (sitq__worker_request_start). */
 static void begin_attempt(sitq_worker *w, sitq_task_ctx *c) {
     c->in_executor = 1;
     c->thread = pthread_self();
-    c->started_mono_us = sitq_mono_us();
+    c->started_mono_us = sitq__mono_us();
     c->started_at_us = sitq_now_us();
     c->deadline_mono_us = c->t.timeout_us > 0 ? c->started_mono_us + c->t.timeout_us : 0;
-    sitq_ctx_list_push(&w->running, c);
+    sitq__ctx_list_push(&w->running, c);
     w->n_exec_running++;
     /* Handlers that mark their start call sitq_ctx_begin themselves, except
      * for a task already lost once before its start was recorded: whatever
      * the handler does first (unpickling its arguments, importing a module)
      * may be what kills the worker, so its start is committed before the
      * handler runs at all. */
-    if (!w->opts.handlers_mark_start || c->t.start_first) sitq_worker_request_start(w, c);
+    if (!w->opts.handlers_mark_start || c->t.start_first) sitq__worker_request_start(w, c);
 }
 
-void sitq_worker_request_start(sitq_worker *w, sitq_task_ctx *c) {
+void sitq__worker_request_start(sitq_worker *w, sitq_task_ctx *c) {
     c->start_marked = 1;
     if (c->t.start_recorded) return;
     int first = c->t.start_first;
@@ -228,7 +228,7 @@ void sitq_worker_request_start(sitq_worker *w, sitq_task_ctx *c) {
     if (w->start_since_us == 0 || since < w->start_since_us) w->start_since_us = since;
     if (!wake) return;
     pthread_mutex_unlock(&w->mu);
-    sitq_worker_wake(w);
+    sitq__worker_wake(w);
     pthread_mutex_lock(&w->mu);
     while (first && !c->t.start_recorded && !atomic_load(&c->lost))
         pthread_cond_wait(&w->cv, &w->mu);
@@ -242,30 +242,30 @@ static void *executor_main(void *arg) {
     for (;;) {
         while (!w->ready.head && !w->stopping) pthread_cond_wait(&w->cv, &w->mu);
         if (w->stopping) break;
-        sitq_task_ctx *c = sitq_ctx_list_pop(&w->ready);
+        sitq_task_ctx *c = sitq__ctx_list_pop(&w->ready);
         if (atomic_load(&c->lost)) { /* another worker owns it now */
-            sitq_ctx_free(c);
+            sitq__ctx_free(c);
             continue;
         }
         if (sitq_now_us() >= c->t.lease_until_us - margin) {
             push_release(w, c); /* never start a task whose lease lapsed */
             w->stats.released++;
-            sitq_ctx_free(c);
+            sitq__ctx_free(c);
             pthread_mutex_unlock(&w->mu);
-            sitq_worker_wake(w);
+            sitq__worker_wake(w);
             pthread_mutex_lock(&w->mu);
             continue;
         }
-        sitq_completion k;
+        sitq__completion k;
         if (atomic_load(&c->cancel)) {
-            sitq_ctx_fail_completion(c, "cancelled before it started", &k);
+            sitq__ctx_fail_completion(c, "cancelled before it started", &k);
         } else {
             begin_attempt(w, c);
             pthread_mutex_unlock(&w->mu);
-            int64_t t0 = sitq_mono_us();
-            sitq_ctx_run(c, &k);
-            sitq_ctx_apply_timeout(c, &k);
-            double took = (double)(sitq_mono_us() - t0);
+            int64_t t0 = sitq__mono_us();
+            sitq__ctx_run(c, &k);
+            sitq__ctx_apply_timeout(c, &k);
+            double took = (double)(sitq__mono_us() - t0);
             pthread_mutex_lock(&w->mu);
             if (c->detached) {
                 executor_retire(w, c, &k);
@@ -273,39 +273,39 @@ static void *executor_main(void *arg) {
             }
             /* Moving average of handler time, for the adaptive prefetch. */
             w->avg_run_us = w->avg_run_us > 0 ? 0.9 * w->avg_run_us + 0.1 * took : took + 1;
-            sitq_ctx_list_remove(&w->running, c);
+            sitq__ctx_list_remove(&w->running, c);
             w->n_exec_running--;
         }
         if (atomic_load(&c->abandoned)) {
-            sitq_completion_clear(&k); /* the timeout was already recorded */
+            sitq__completion_clear(&k); /* the timeout was already recorded */
             if (c->in_executor) w->n_stuck--;
         } else {
             if (k.ok) w->stats.succeeded++;
             else w->stats.failed++;
-            if (sitq_worker_push_done(w, &k) != 0) sitq_completion_clear(&k);
+            if (sitq__worker_push_done(w, &k) != 0) sitq__completion_clear(&k);
         }
-        sitq_ctx_free(c);
+        sitq__ctx_free(c);
         if (executor_should_wake(w)) {
             pthread_mutex_unlock(&w->mu);
-            sitq_worker_wake(w);
+            sitq__worker_wake(w);
             pthread_mutex_lock(&w->mu);
         }
     }
     w->n_exec_alive--;
     pthread_cond_broadcast(&w->cv);
     pthread_mutex_unlock(&w->mu);
-    sitq_worker_wake(w);
+    sitq__worker_wake(w);
     return NULL;
 }
 
 /* ---- dispatcher --------------------------------------------------------- */
 
 typedef struct dispatch_state {
-    sitq_claimed *claimed;
+    sitq__claimed *claimed;
     size_t capacity; /* concurrency + largest prefetch */
-    sitq_heartbeat *hb;
+    sitq__heartbeat *hb;
     size_t cap_hb;
-    sitq_start *starts;
+    sitq__start *starts;
     size_t cap_starts;
     int64_t last_hb, last_reap, last_poll;
     int more_available;
@@ -324,25 +324,25 @@ static int64_t check_timeouts(sitq_worker *w, int64_t now_mono) {
         if (!c->deadline_mono_us && !w->abandon_running) continue;
         int timed_out = c->deadline_mono_us && now_mono >= c->deadline_mono_us;
         int64_t record_at =
-            c->deadline_mono_us ? c->deadline_mono_us + sitq_ctx_grace_us(c) : INT64_MAX;
+            c->deadline_mono_us ? c->deadline_mono_us + sitq__ctx_grace_us(c) : INT64_MAX;
         if (timed_out || w->abandon_running) atomic_store(&c->cancel, 1); /* ask it to stop */
         if (now_mono >= record_at || w->abandon_running) {
             /* It did not return within the grace: record the timeout now. */
             char msg[SITQ_NAME_MAX + 128];
-            if (timed_out) sitq_ctx_timeout_message(c, msg, sizeof msg);
+            if (timed_out) sitq__ctx_timeout_message(c, msg, sizeof msg);
             else
                 snprintf(msg, sizeof msg,
                          "abandoned: still running when worker %s stopped (attempt %d)", w->id,
                          (int)c->t.attempt);
-            sitq_completion k;
-            sitq_ctx_fail_completion(c, msg, &k);
-            if (sitq_worker_push_done(w, &k) == 0) {
+            sitq__completion k;
+            sitq__ctx_fail_completion(c, msg, &k);
+            if (sitq__worker_push_done(w, &k) == 0) {
                 if (w->n_done == 1) w->done_since_us = now_mono;
                 atomic_store(&c->abandoned, 1);
                 w->n_stuck++;
                 w->stats.failed++;
             } else {
-                sitq_completion_clear(&k);
+                sitq__completion_clear(&k);
             }
             continue;
         }
@@ -362,7 +362,7 @@ static size_t collect_heartbeats(sitq_worker *w, dispatch_state *d) {
             /* Progress is written by the handler's own heartbeat
              * (sitq_ctx_heartbeat); renewing here must not write back an
              * older value collected before it. */
-            d->hb[i++] = (sitq_heartbeat){c->t.id, c->t.lease_token, -1, 0, 0};
+            d->hb[i++] = (sitq__heartbeat){c->t.id, c->t.lease_token, -1, 0, 0};
     return i;
 }
 
@@ -393,7 +393,7 @@ static size_t collect_starts(sitq_worker *w, dispatch_state *d, int64_t now_mono
                 w->start_since_us = c->started_mono_us;
             continue;
         }
-        d->starts[i++] = (sitq_start){c->t.id, c->t.lease_token, c->started_at_us};
+        d->starts[i++] = (sitq__start){c->t.id, c->t.lease_token, c->started_at_us};
         c->start_sent = 1;
     }
     return i;
@@ -403,7 +403,7 @@ static size_t collect_starts(sitq_worker *w, dispatch_state *d, int64_t now_mono
  * the next cycle tries again. */
 static void settle_starts(sitq_worker *w, dispatch_state *d, size_t n, int committed) {
     for (size_t i = 0; i < n; i++) {
-        sitq_task_ctx *c = sitq_worker_find_ctx(w, d->starts[i].id, d->starts[i].lease_token);
+        sitq_task_ctx *c = sitq__worker_find_ctx(w, d->starts[i].id, d->starts[i].lease_token);
         if (!c) continue; /* finished meanwhile: its outcome records the start */
         c->start_sent = 0;
         if (committed) {
@@ -416,7 +416,7 @@ static void settle_starts(sitq_worker *w, dispatch_state *d, size_t n, int commi
 
 static void apply_heartbeats(sitq_worker *w, dispatch_state *d, size_t n, sitq_time_us until) {
     for (size_t i = 0; i < n; i++) {
-        sitq_task_ctx *c = sitq_worker_find_ctx(w, d->hb[i].id, d->hb[i].lease_token);
+        sitq_task_ctx *c = sitq__worker_find_ctx(w, d->hb[i].id, d->hb[i].lease_token);
         if (!c) continue;
         if (d->hb[i].lost) {
             atomic_store(&c->lost, 1);
@@ -463,18 +463,18 @@ static void *dispatcher_main(void *arg) {
         pthread_mutex_lock(&b->notify_mu);
         uint64_t enq_gen = b->enqueued_gen;
         pthread_mutex_unlock(&b->notify_mu);
-        int64_t now = sitq_mono_us();
+        int64_t now = sitq__mono_us();
 
-        sitq_cycle cy;
+        sitq__cycle cy;
         memset(&cy, 0, sizeof cy);
         pthread_mutex_lock(&w->mu);
         int stopping = w->stopping;
         if (stopping) {
             sitq_task_ctx *c;
-            while ((c = sitq_ctx_list_pop(&w->ready))) {
+            while ((c = sitq__ctx_list_pop(&w->ready))) {
                 push_release(w, c);
                 w->stats.released++;
-                sitq_ctx_free(c);
+                sitq__ctx_free(c);
             }
         }
         int64_t next_timeout = check_timeouts(w, now);
@@ -482,10 +482,10 @@ static void *dispatcher_main(void *arg) {
             /* Every thread is stuck in a timed-out handler: give the claimed
              * tasks back so that other workers can run them. */
             sitq_task_ctx *c;
-            while ((c = sitq_ctx_list_pop(&w->ready))) {
+            while ((c = sitq__ctx_list_pop(&w->ready))) {
                 push_release(w, c);
                 w->stats.released++;
-                sitq_ctx_free(c);
+                sitq__ctx_free(c);
             }
         }
         size_t n_ready = w->ready.n;
@@ -517,7 +517,7 @@ static void *dispatcher_main(void *arg) {
         size_t n_starts = start_due ? collect_starts(w, &d, now) : 0;
         if (start_due)
             start_at = w->start_since_us ? w->start_since_us + START_RECORD_DELAY_US : INT64_MAX;
-        sitq_completion *comps = NULL;
+        sitq__completion *comps = NULL;
         size_t n_comps = 0;
         if (flush) {
             comps = w->done;
@@ -526,7 +526,7 @@ static void *dispatcher_main(void *arg) {
             w->n_done = w->cap_done = 0;
             flush_at = INT64_MAX;
         }
-        sitq_release *rels = w->rel;
+        sitq__release *rels = w->rel;
         size_t n_rels = w->n_rel;
         w->rel = NULL;
         w->n_rel = w->cap_rel = 0;
@@ -565,14 +565,14 @@ static void *dispatcher_main(void *arg) {
                  * next cycle, and back off briefly. A bounded shutdown does
                  * not try again: the leases lapse and recovery takes over. */
                 if (w->abandon_running) {
-                    for (size_t i = 0; i < n_comps; i++) sitq_completion_clear(&comps[i]);
+                    for (size_t i = 0; i < n_comps; i++) sitq__completion_clear(&comps[i]);
                     n_comps = n_rels = 0;
                 }
                 for (size_t i = 0; i < n_comps; i++) {
-                    if (!cy.completions_committed) sitq_worker_push_done(w, &comps[i]);
+                    if (!cy.completions_committed) sitq__worker_push_done(w, &comps[i]);
                     else {
                         if (!comps[i].applied) w->stats.lost++;
-                        sitq_completion_clear(&comps[i]);
+                        sitq__completion_clear(&comps[i]);
                     }
                 }
                 for (size_t i = 0; i < n_rels; i++)
@@ -580,9 +580,9 @@ static void *dispatcher_main(void *arg) {
                 pthread_mutex_unlock(&w->mu);
                 free(comps);
                 free(rels);
-                if (cy.completions_committed) sitq_backend_notify(b, 1, 1);
-                backoff_until = sitq_mono_us() + 100000;
-                sitq_sleep_us(20000);
+                if (cy.completions_committed) sitq__backend_notify(b, 1, 1);
+                backoff_until = sitq__mono_us() + 100000;
+                sitq__sleep_us(20000);
                 continue;
             }
             if (want_claim) {
@@ -596,29 +596,29 @@ static void *dispatcher_main(void *arg) {
                 if (!comps[i].applied) w->stats.lost++;
             apply_heartbeats(w, &d, n_hb, lease_until);
             for (size_t i = 0; i < cy.n_claimed; i++) {
-                const handler *h = sitq_registry_find(w, d.claimed[i].function);
-                sitq_task_ctx *c = h ? sitq_ctx_new(w, &d.claimed[i], h) : NULL;
+                const handler *h = sitq__registry_find(w, d.claimed[i].function);
+                sitq_task_ctx *c = h ? sitq__ctx_new(w, &d.claimed[i], h) : NULL;
                 if (!c) { /* cannot happen: the claim filters on our functions */
                     sitq_task_ctx tmp = {.t = d.claimed[i]};
                     push_release(w, &tmp);
-                    sitq_claimed_clear(&d.claimed[i]);
+                    sitq__claimed_clear(&d.claimed[i]);
                     continue;
                 }
-                sitq_ctx_list_push(&w->ready, c);
+                sitq__ctx_list_push(&w->ready, c);
             }
             w->stats.claimed += (int64_t)cy.n_claimed;
             if (cy.n_claimed) pthread_cond_broadcast(&w->cv);
             pthread_mutex_unlock(&w->mu);
-            sitq_worker_report_completions(w, comps, n_comps);
+            sitq__worker_report_completions(w, comps, n_comps);
             int any_success = 0;
             for (size_t i = 0; i < n_comps; i++) {
                 if (comps[i].applied && comps[i].ok) any_success = 1;
-                sitq_completion_clear(&comps[i]);
+                sitq__completion_clear(&comps[i]);
             }
             free(comps);
             free(rels);
             if (cy.n_finished || cy.n_reaped || any_success || n_rels)
-                sitq_backend_notify(b, cy.n_finished > 0, any_success || cy.n_reaped || n_rels);
+                sitq__backend_notify(b, cy.n_finished > 0, any_success || cy.n_reaped || n_rels);
             continue;
         }
         free(comps);
@@ -638,8 +638,8 @@ static void *dispatcher_main(void *arg) {
         if (backoff_until > now && backoff_until < until) until = backoff_until;
         pthread_mutex_lock(&b->notify_mu);
         while (atomic_load(&w->events) == ev && b->enqueued_gen == enq_gen &&
-               sitq_mono_us() < until)
-            sitq_backend_wait_until(b, until);
+               sitq__mono_us() < until)
+            sitq__backend_wait_until(b, until);
         pthread_mutex_unlock(&b->notify_mu);
     }
     free(d.claimed);
@@ -665,7 +665,7 @@ static void join_all(sitq_worker *w) {
     for (sitq_task_ctx *c = w->running.head; c; c = next) {
         next = c->next;
         if (!c->in_executor || !atomic_load(&c->abandoned)) continue;
-        sitq_ctx_list_remove(&w->running, c);
+        sitq__ctx_list_remove(&w->running, c);
         c->detached = 1;
         w->n_exec_running--;
         w->n_stuck--;
@@ -695,13 +695,13 @@ static sitq_code worker_start(sitq_worker *w, sitq_error *err) {
     pthread_mutex_lock(&w->mu);
     if (w->started) {
         pthread_mutex_unlock(&w->mu);
-        return sitq_fail(err, SITQ_ESTATE, "worker %s is already started", w->id);
+        return sitq__fail(err, SITQ_ESTATE, "worker %s is already started", w->id);
     }
     if (w->n_handlers == 0) {
         pthread_mutex_unlock(&w->mu);
-        return sitq_fail(err, SITQ_ESTATE, "worker %s has no handler registered", w->id);
+        return sitq__fail(err, SITQ_ESTATE, "worker %s has no handler registered", w->id);
     }
-    sitq_code rc = sitq_registry_build_json(w, err);
+    sitq_code rc = sitq__registry_build_json(w, err);
     if (rc) {
         pthread_mutex_unlock(&w->mu);
         return rc;
@@ -709,7 +709,7 @@ static sitq_code worker_start(sitq_worker *w, sitq_error *err) {
     w->execs = calloc((size_t)w->opts.concurrency, sizeof *w->execs);
     if (!w->execs) {
         pthread_mutex_unlock(&w->mu);
-        return sitq_fail(err, SITQ_ENOMEM, "out of memory starting a worker");
+        return sitq__fail(err, SITQ_ENOMEM, "out of memory starting a worker");
     }
     w->started = 1;
     w->stopping = 0;
@@ -734,14 +734,14 @@ static sitq_code worker_start(sitq_worker *w, sitq_error *err) {
         w->started = 0;
         w->stopping = 0;
         pthread_mutex_unlock(&w->mu);
-        return sitq_fail(err, SITQ_ESYSTEM, "cannot create worker threads");
+        return sitq__fail(err, SITQ_ESYSTEM, "cannot create worker threads");
     }
     pthread_mutex_unlock(&w->mu);
-    return sitq_ok(err);
+    return sitq__ok(err);
 }
 
 sitq_code sitq_worker_start(sitq_worker *w, sitq_error *err) {
-    if (!w) return sitq_fail(err, SITQ_EINVAL, "worker must not be NULL");
+    if (!w) return sitq__fail(err, SITQ_EINVAL, "worker must not be NULL");
     pthread_mutex_lock(&w->life_mu);
     sitq_code rc = worker_start(w, err);
     pthread_mutex_unlock(&w->life_mu);
@@ -752,16 +752,16 @@ static sitq_code worker_stop(sitq_worker *w, double timeout_s, sitq_error *err) 
     pthread_mutex_lock(&w->mu);
     if (!w->started) {
         pthread_mutex_unlock(&w->mu);
-        return sitq_ok(err);
+        return sitq__ok(err);
     }
     w->stopping = 1;
     pthread_cond_broadcast(&w->cv);
     pthread_mutex_unlock(&w->mu);
-    sitq_worker_wake(w);
+    sitq__worker_wake(w);
 
-    int64_t deadline = timeout_s < 0 ? INT64_MAX : sitq_mono_us() + sitq_seconds_to_us(timeout_s);
+    int64_t deadline = timeout_s < 0 ? INT64_MAX : sitq__mono_us() + sitq__seconds_to_us(timeout_s);
     pthread_mutex_lock(&w->mu);
-    while (!w->dispatcher_done && sitq_mono_us() < deadline) {
+    while (!w->dispatcher_done && sitq__mono_us() < deadline) {
         if (deadline == INT64_MAX) pthread_cond_wait(&w->cv, &w->mu);
         else cond_deadline_wait(&w->cv, &w->mu, deadline);
     }
@@ -769,19 +769,19 @@ static sitq_code worker_stop(sitq_worker *w, double timeout_s, sitq_error *err) 
         for (sitq_task_ctx *c = w->running.head; c; c = c->next) atomic_store(&c->cancel, 1);
         size_t n = w->running.n;
         pthread_mutex_unlock(&w->mu);
-        return sitq_fail(err, SITQ_ETIMEDOUT,
-                         "worker %s: %zu task(s) still running after %g s; their cancel flags "
-                         "are set",
-                         w->id, n, timeout_s);
+        return sitq__fail(err, SITQ_ETIMEDOUT,
+                          "worker %s: %zu task(s) still running after %g s; their cancel flags "
+                          "are set",
+                          w->id, n, timeout_s);
     }
     pthread_mutex_unlock(&w->mu);
     join_all(w);
-    return sitq_ok(err);
+    return sitq__ok(err);
 }
 
 sitq_code sitq_worker_stop(sitq_worker *w, double timeout_s, sitq_error *err) {
-    if (!w) return sitq_fail(err, SITQ_EINVAL, "worker must not be NULL");
-    if (timeout_s != timeout_s) return sitq_fail(err, SITQ_EINVAL, "timeout_s must not be NaN");
+    if (!w) return sitq__fail(err, SITQ_EINVAL, "worker must not be NULL");
+    if (timeout_s != timeout_s) return sitq__fail(err, SITQ_EINVAL, "timeout_s must not be NaN");
     pthread_mutex_lock(&w->life_mu);
     sitq_code rc = worker_stop(w, timeout_s, err);
     pthread_mutex_unlock(&w->life_mu);
@@ -789,9 +789,9 @@ sitq_code sitq_worker_stop(sitq_worker *w, double timeout_s, sitq_error *err) {
 }
 
 sitq_code sitq_worker_shutdown(sitq_worker *w, double grace_s, sitq_error *err) {
-    if (!w) return sitq_fail(err, SITQ_EINVAL, "worker must not be NULL");
+    if (!w) return sitq__fail(err, SITQ_EINVAL, "worker must not be NULL");
     if (!(grace_s >= 0))
-        return sitq_fail(err, SITQ_EINVAL, "grace_s must be >= 0 seconds, got %g", grace_s);
+        return sitq__fail(err, SITQ_EINVAL, "grace_s must be >= 0 seconds, got %g", grace_s);
     pthread_mutex_lock(&w->life_mu);
     sitq_code rc = worker_stop(w, grace_s, NULL);
     if (rc == SITQ_ETIMEDOUT) {
@@ -802,14 +802,14 @@ sitq_code sitq_worker_shutdown(sitq_worker *w, double grace_s, sitq_error *err) 
          * dispatcher ends after one more commit. */
         rc = worker_stop(w, -1, err);
     } else {
-        rc = sitq_ok(err);
+        rc = sitq__ok(err);
     }
     pthread_mutex_unlock(&w->life_mu);
     return rc;
 }
 
 static void worker_destroy(sitq_worker *w) {
-    for (size_t i = 0; i < w->n_done; i++) sitq_completion_clear(&w->done[i]);
+    for (size_t i = 0; i < w->n_done; i++) sitq__completion_clear(&w->done[i]);
     free(w->done);
     free(w->rel);
     for (size_t i = 0; i < w->n_handlers; i++) free(w->handlers[i].name);

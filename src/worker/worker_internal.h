@@ -20,7 +20,7 @@ typedef struct handler {
 /* One claimed task, from claim to completion. */
 struct sitq_task_ctx {
     sitq_worker *w;
-    sitq_claimed t;
+    sitq__claimed t;
     const handler *h;
     atomic_int cancel;          /* cancel requested, timed out or lease lost */
     atomic_int lost;            /* the lease is no longer ours */
@@ -63,9 +63,9 @@ struct sitq_worker {
     ctx_list ready;    /* claimed, not started */
     ctx_list running;  /* started (executors and process_task) */
     size_t n_exec_running;
-    sitq_completion *done; /* completions waiting for the next commit */
+    sitq__completion *done; /* completions waiting for the next commit */
     size_t n_done, cap_done;
-    sitq_release *rel; /* releases waiting for the next commit */
+    sitq__release *rel; /* releases waiting for the next commit */
     size_t n_rel, cap_rel;
     int started, stopping, dispatcher_done, n_exec_alive;
     pthread_t dispatcher;
@@ -87,48 +87,48 @@ struct sitq_worker {
 };
 
 /* ctx.c */
-sitq_task_ctx *sitq_ctx_new(sitq_worker *w, sitq_claimed *t, const handler *h);
-void sitq_ctx_free(sitq_task_ctx *ctx);
-void sitq_ctx_list_push(ctx_list *l, sitq_task_ctx *c);
-sitq_task_ctx *sitq_ctx_list_pop(ctx_list *l);
-void sitq_ctx_list_remove(ctx_list *l, sitq_task_ctx *c);
+sitq_task_ctx *sitq__ctx_new(sitq_worker *w, sitq__claimed *t, const handler *h);
+void sitq__ctx_free(sitq_task_ctx *ctx);
+void sitq__ctx_list_push(ctx_list *l, sitq_task_ctx *c);
+sitq_task_ctx *sitq__ctx_list_pop(ctx_list *l);
+void sitq__ctx_list_remove(ctx_list *l, sitq_task_ctx *c);
 /* Run the handler and turn its outcome into a completion (moves buffers). */
-void sitq_ctx_run(sitq_task_ctx *ctx, sitq_completion *out);
+void sitq__ctx_run(sitq_task_ctx *ctx, sitq__completion *out);
 /* Grace after a timeout before the attempt is recorded failed without the
  * handler: the worker's timeout_grace_s, or by default 10% of the timeout,
  * within 0.5..5 s (microseconds). */
-int64_t sitq_ctx_grace_us(const sitq_task_ctx *ctx);
+int64_t sitq__ctx_grace_us(const sitq_task_ctx *ctx);
 /* The timeout message of an attempt, "timed out after S s (attempt N)". */
-void sitq_ctx_timeout_message(const sitq_task_ctx *ctx, char *buf, size_t n);
+void sitq__ctx_timeout_message(const sitq_task_ctx *ctx, char *buf, size_t n);
 /* After the handler returned: if it ran past its timeout, turn its outcome
  * into a timeout failure (keeping the handler's own error text after it). */
-void sitq_ctx_apply_timeout(sitq_task_ctx *ctx, sitq_completion *k);
+void sitq__ctx_apply_timeout(sitq_task_ctx *ctx, sitq__completion *k);
 /* Read a large payload that the claim left in storage (the caller does not
  * hold w->mu). On failure the error names the task; the attempt then fails. */
-sitq_code sitq_ctx_load_payload(sitq_task_ctx *ctx, sitq_error *err);
+sitq_code sitq__ctx_load_payload(sitq_task_ctx *ctx, sitq_error *err);
 /* Build a failure completion with a message. */
-void sitq_ctx_fail_completion(sitq_task_ctx *ctx, const char *msg, sitq_completion *out);
-void sitq_completion_clear(sitq_completion *k);
+void sitq__ctx_fail_completion(sitq_task_ctx *ctx, const char *msg, sitq__completion *out);
+void sitq__completion_clear(sitq__completion *k);
 
 /* completion_hook.c: tell the user what a commit did with its completions
  * (dispatcher thread, after a successful commit, no lock held). */
-void sitq_worker_report_completions(sitq_worker *w, const sitq_completion *comps, size_t n);
+void sitq__worker_report_completions(sitq_worker *w, const sitq__completion *comps, size_t n);
 
 /* registry.c */
-const handler *sitq_registry_find(const sitq_worker *w, const char *function);
-sitq_code sitq_registry_build_json(sitq_worker *w, sitq_error *err);
+const handler *sitq__registry_find(const sitq_worker *w, const char *function);
+sitq_code sitq__registry_build_json(sitq_worker *w, sitq_error *err);
 
 /* worker.c */
-void sitq_worker_wake(sitq_worker *w);
+void sitq__worker_wake(sitq_worker *w);
 /* Queue a completion for the dispatcher's next commit (caller holds mu). */
-int sitq_worker_push_done(sitq_worker *w, sitq_completion *k);
+int sitq__worker_push_done(sitq_worker *w, sitq__completion *k);
 /* Ask the dispatcher to record the start of c's attempt (w->mu held; it may
  * be released while waiting). A task that lost a lease before its start was
  * recorded (start_first) may kill its worker at once: this waits until its
  * start is committed, so that such a task still spends its attempts; it
  * returns early if the lease is lost meanwhile (c->lost). */
-void sitq_worker_request_start(sitq_worker *w, sitq_task_ctx *c);
+void sitq__worker_request_start(sitq_worker *w, sitq_task_ctx *c);
 /* Find a ctx of the running or ready list by id and lease token (mu held). */
-sitq_task_ctx *sitq_worker_find_ctx(sitq_worker *w, sitq_task_id id, int64_t token);
+sitq_task_ctx *sitq__worker_find_ctx(sitq_worker *w, sitq_task_id id, int64_t token);
 
 #endif

@@ -186,8 +186,8 @@ sitq_code sq_cancel(sitq_backend *b, const char *queue, sitq_task_id id, sitq_st
 sitq_code sq_retry(sitq_backend *b, const char *queue, sitq_task_id id, sitq_error *err);
 sitq_code sq_purge(sitq_backend *b, const char *queue, sitq_time_us before_us, int64_t *purged,
                    sitq_error *err);
-sitq_code sq_cycle(sitq_backend *b, sitq_cycle *c, sitq_error *err);
-sitq_code sq_claim_id(sitq_backend *b, const char *queue, sitq_task_id id, sitq_cycle *c,
+sitq_code sq_cycle(sitq_backend *b, sitq__cycle *c, sitq_error *err);
+sitq_code sq_claim_id(sitq_backend *b, const char *queue, sitq_task_id id, sitq__cycle *c,
                       sitq_result **snapshot, sitq_error *err);
 
 /* Keep the WAL bounded under any load: install the checkpoint hook on the

@@ -8,7 +8,7 @@
 
 static void sq_close(sitq_backend *base);
 
-static const sitq_backend_ops sq_ops = {
+static const sitq__backend_ops sq_ops = {
     .name = "sqlite",
     .close = sq_close,
     .enqueue = sq_enqueue,
@@ -42,17 +42,17 @@ sqlite3_stmt *sq_stmt(sq_conn *c, sq_stmt_id id, sitq_error *err) {
 sitq_code sq_fail(sq_conn *c, sitq_error *err, const char *what) {
     int code = sqlite3_extended_errcode(c->db);
     if ((code & 0xff) == SQLITE_BUSY) return sq_fail_busy(c, err, what);
-    return sitq_fail(err, SITQ_ESTORAGE, "database error in %s while %s: %s (SQLite code %d)",
-                     c->path, what, sqlite3_errmsg(c->db), code);
+    return sitq__fail(err, SITQ_ESTORAGE, "database error in %s while %s: %s (SQLite code %d)",
+                      c->path, what, sqlite3_errmsg(c->db), code);
 }
 
 sitq_code sq_fail_busy(sq_conn *c, sitq_error *err, const char *what) {
-    return sitq_fail(err, SITQ_EBUSY,
-                     "database %s is locked: another process has held a lock on it for more "
-                     "than the busy timeout of %d ms (SQLite has one writer at a time; a "
-                     "stopped or hung process that holds the write lock blocks every writer) "
-                     "while %s",
-                     c->path, c->busy_timeout_ms, what);
+    return sitq__fail(err, SITQ_EBUSY,
+                      "database %s is locked: another process has held a lock on it for more "
+                      "than the busy timeout of %d ms (SQLite has one writer at a time; a "
+                      "stopped or hung process that holds the write lock blocks every writer) "
+                      "while %s",
+                      c->path, c->busy_timeout_ms, what);
 }
 
 sitq_code sq_exec(sq_conn *c, sqlite3_stmt *st, sitq_error *err, const char *what) {
@@ -100,11 +100,11 @@ void *sq_col_blob(sqlite3_stmt *st, int i, size_t *len) {
  * randomised, until the connection's busy timeout. */
 static int busy_handler(void *arg, int count) {
     sq_conn *c = arg;
-    int64_t now = sitq_mono_us();
+    int64_t now = sitq__mono_us();
     if (count == 0) c->busy_start_us = now;
     if (now - c->busy_start_us > (int64_t)c->busy_timeout_ms * 1000) return 0;
     int64_t cap = count < 20 ? 200 : 1000;
-    sitq_sleep_us(50 + (int64_t)(sitq_rand64() % (uint64_t)cap));
+    sitq__sleep_us(50 + (int64_t)(sitq__rand64() % (uint64_t)cap));
     return 1;
 }
 
@@ -120,21 +120,21 @@ static sitq_code conn_pragma(sq_conn *c, const char *sql, sitq_error *err) {
     int rc;
     /* SQLite does not always call the busy handler here (journal_mode needs
      * an exclusive lock while another process creates the file): retry. */
-    int64_t deadline = sitq_mono_us() + (int64_t)c->busy_timeout_ms * 1000;
+    int64_t deadline = sitq__mono_us() + (int64_t)c->busy_timeout_ms * 1000;
     while (((rc = sqlite3_exec(c->db, sql, NULL, NULL, &msg)) & 0xff) == SQLITE_BUSY ||
            (rc & 0xff) == SQLITE_LOCKED) {
-        if (sitq_mono_us() >= deadline) break;
+        if (sitq__mono_us() >= deadline) break;
         sqlite3_free(msg);
         msg = NULL;
-        sitq_sleep_us(200 + (int64_t)(sitq_rand64() % 1000));
+        sitq__sleep_us(200 + (int64_t)(sitq__rand64() % 1000));
     }
     if (rc != SQLITE_OK) {
         sitq_code code;
         if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
             code = sq_fail_busy(c, err, sql);
         else
-            code = sitq_fail(err, SITQ_ESTORAGE, "database error in %s running \"%s\": %s", c->path,
-                             sql, msg ? msg : sqlite3_errmsg(c->db));
+            code = sitq__fail(err, SITQ_ESTORAGE, "database error in %s running \"%s\": %s",
+                              c->path, sql, msg ? msg : sqlite3_errmsg(c->db));
         sqlite3_free(msg);
         return code;
     }
@@ -158,9 +158,9 @@ static sitq_code conn_open(sq_backend *b, sq_conn *c, int readonly, sitq_error *
     if (sqlite3_open_v2(b->uri ? b->uri : b->path, &c->db, flags, NULL) != SQLITE_OK) {
         /* SQLite's "unable to open database file" hides the reason: add errno's. */
         int sys = c->db ? sqlite3_system_errno(c->db) : 0;
-        sitq_code rc = sitq_fail(err, SITQ_ESTORAGE, "cannot open database %s: %s%s%s%s", b->path,
-                                 c->db ? sqlite3_errmsg(c->db) : "out of memory", sys ? " (" : "",
-                                 sys ? strerror(sys) : "", sys ? ")" : "");
+        sitq_code rc = sitq__fail(err, SITQ_ESTORAGE, "cannot open database %s: %s%s%s%s", b->path,
+                                  c->db ? sqlite3_errmsg(c->db) : "out of memory", sys ? " (" : "",
+                                  sys ? strerror(sys) : "", sys ? ")" : "");
         conn_close(c);
         return rc;
     }
@@ -198,7 +198,7 @@ static void sq_close(sitq_backend *base) {
     pthread_cond_destroy(&b->read_cv);
     pthread_mutex_destroy(&b->gc_mu);
     pthread_cond_destroy(&b->gc_cv);
-    sitq_backend_head_destroy(&b->head);
+    sitq__backend_head_destroy(&b->head);
     free(b->uri);
     free(b->path);
     free(b);
@@ -208,58 +208,59 @@ static void disable_memstatus(void) { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0)
 
 sitq_code sitq_backend_open_sqlite(const char *path, const sitq_sqlite_options *opts,
                                    sitq_backend **out, sitq_error *err) {
-    if (!out) return sitq_fail(err, SITQ_EINVAL, "out must not be NULL");
+    if (!out) return sitq__fail(err, SITQ_EINVAL, "out must not be NULL");
     *out = NULL;
-    if (!path || !*path) return sitq_fail(err, SITQ_EINVAL, "path must be a non-empty file name");
+    if (!path || !*path) return sitq__fail(err, SITQ_EINVAL, "path must be a non-empty file name");
     sitq_sqlite_options o;
     if (opts) o = *opts;
     else sitq_sqlite_options_init(&o);
     if (o.enable_wal != 0 && o.enable_wal != 1)
-        return sitq_fail(err, SITQ_EINVAL, "options.enable_wal must be 0 or 1, got %d",
-                         o.enable_wal);
+        return sitq__fail(err, SITQ_EINVAL, "options.enable_wal must be 0 or 1, got %d",
+                          o.enable_wal);
     if ((int)o.synchronous < SITQ_SYNC_OFF || (int)o.synchronous > SITQ_SYNC_EXTRA)
-        return sitq_fail(err, SITQ_EINVAL, "options.synchronous must be a sitq_sync_mode, got %d",
-                         (int)o.synchronous);
+        return sitq__fail(err, SITQ_EINVAL, "options.synchronous must be a sitq_sync_mode, got %d",
+                          (int)o.synchronous);
     if (o.busy_timeout_ms < 0)
-        return sitq_fail(err, SITQ_EINVAL, "options.busy_timeout_ms must be >= 0, got %d",
-                         o.busy_timeout_ms);
+        return sitq__fail(err, SITQ_EINVAL, "options.busy_timeout_ms must be >= 0, got %d",
+                          o.busy_timeout_ms);
     if (o.create != 0 && o.create != 1)
-        return sitq_fail(err, SITQ_EINVAL, "options.create must be 0 or 1, got %d", o.create);
+        return sitq__fail(err, SITQ_EINVAL, "options.create must be 0 or 1, got %d", o.create);
     if (o.read_only != 0 && o.read_only != 1)
-        return sitq_fail(err, SITQ_EINVAL, "options.read_only must be 0 or 1, got %d", o.read_only);
+        return sitq__fail(err, SITQ_EINVAL, "options.read_only must be 0 or 1, got %d",
+                          o.read_only);
     if (o.allow_foreign != 0 && o.allow_foreign != 1)
-        return sitq_fail(err, SITQ_EINVAL, "options.allow_foreign must be 0 or 1, got %d",
-                         o.allow_foreign);
+        return sitq__fail(err, SITQ_EINVAL, "options.allow_foreign must be 0 or 1, got %d",
+                          o.allow_foreign);
     if (o.file_mode < 0)
-        return sitq_fail(err, SITQ_EINVAL,
-                         "options.file_mode must be permission bits 0..0777 (0: follow the "
-                         "umask), got %d",
-                         o.file_mode);
+        return sitq__fail(err, SITQ_EINVAL,
+                          "options.file_mode must be permission bits 0..0777 (0: follow the "
+                          "umask), got %d",
+                          o.file_mode);
     if (o.file_mode > 0777)
-        return sitq_fail(err, SITQ_EINVAL,
-                         "options.file_mode must be permission bits 0..0777 (0: follow the "
-                         "umask), got %#o",
-                         (unsigned)o.file_mode);
+        return sitq__fail(err, SITQ_EINVAL,
+                          "options.file_mode must be permission bits 0..0777 (0: follow the "
+                          "umask), got %#o",
+                          (unsigned)o.file_mode);
     if (o.read_only) o.create = 0;
     if (o.reader_connections < 0 || o.reader_connections > 64)
-        return sitq_fail(err, SITQ_EINVAL, "options.reader_connections must be 0..64, got %d",
-                         o.reader_connections);
+        return sitq__fail(err, SITQ_EINVAL, "options.reader_connections must be 0..64, got %d",
+                          o.reader_connections);
     /* SQLite's memory statistics take a global mutex on every allocation
      * (8% of the end-to-end rate). Turn them off once, if SQLite is not yet
      * initialised in this process; otherwise this is a harmless no-op. */
     static pthread_once_t memstatus_once = PTHREAD_ONCE_INIT;
     pthread_once(&memstatus_once, disable_memstatus);
     if (sqlite3_threadsafe() == 0)
-        return sitq_fail(err, SITQ_ESTORAGE,
-                         "cannot open database %s: the system SQLite was built without thread "
-                         "support",
-                         path);
+        return sitq__fail(err, SITQ_ESTORAGE,
+                          "cannot open database %s: the system SQLite was built without thread "
+                          "support",
+                          path);
 
     sq_backend *b = calloc(1, sizeof *b);
-    if (!b) return sitq_fail(err, SITQ_ENOMEM, "out of memory opening %s", path);
-    if (sitq_backend_head_init(&b->head, &sq_ops) != 0) {
+    if (!b) return sitq__fail(err, SITQ_ENOMEM, "out of memory opening %s", path);
+    if (sitq__backend_head_init(&b->head, &sq_ops) != 0) {
         free(b);
-        return sitq_fail(err, SITQ_ESYSTEM, "cannot initialise mutexes");
+        return sitq__fail(err, SITQ_ESYSTEM, "cannot initialise mutexes");
     }
     pthread_mutex_init(&b->write_mu, NULL);
     pthread_mutex_init(&b->read_mu, NULL);
@@ -270,7 +271,7 @@ sitq_code sitq_backend_open_sqlite(const char *path, const sitq_sqlite_options *
     b->path = strdup(path);
     if (!b->path) {
         sq_close(&b->head);
-        return sitq_fail(err, SITQ_ENOMEM, "out of memory opening %s", path);
+        return sitq__fail(err, SITQ_ENOMEM, "out of memory opening %s", path);
     }
     sitq_code rc = sq_file_prepare(b, err);
     if (!rc) rc = conn_open(b, &b->writer, o.read_only, err);
@@ -281,7 +282,7 @@ sitq_code sitq_backend_open_sqlite(const char *path, const sitq_sqlite_options *
     if (!rc && n > 0) {
         b->readers = calloc((size_t)n, sizeof *b->readers);
         b->reader_busy = calloc((size_t)n, sizeof *b->reader_busy);
-        if (!b->readers || !b->reader_busy) rc = sitq_fail(err, SITQ_ENOMEM, "out of memory");
+        if (!b->readers || !b->reader_busy) rc = sitq__fail(err, SITQ_ENOMEM, "out of memory");
         for (int i = 0; !rc && i < n; i++) {
             rc = conn_open(b, &b->readers[i], 1, err);
             if (!rc) b->n_readers++;
@@ -292,13 +293,13 @@ sitq_code sitq_backend_open_sqlite(const char *path, const sitq_sqlite_options *
         return rc;
     }
     *out = &b->head;
-    return sitq_ok(err);
+    return sitq__ok(err);
 }
 
 sitq_code sq_write_begin(sq_backend *b, sitq_error *err) {
     if (b->opts.read_only)
-        return sitq_fail(err, SITQ_ESTORAGE, "database %s is open read-only: cannot write",
-                         b->path);
+        return sitq__fail(err, SITQ_ESTORAGE, "database %s is open read-only: cannot write",
+                          b->path);
     pthread_mutex_lock(&b->write_mu);
     sqlite3_stmt *st = sq_stmt(&b->writer, ST_BEGIN_IMMEDIATE, err);
     if (!st) {

@@ -19,15 +19,16 @@
 #include <string.h>
 
 static int64_t new_lease_token(void) {
-    int64_t t = (int64_t)(sitq_rand64() >> 1);
+    int64_t t = (int64_t)(sitq__rand64() >> 1);
     return t ? t : 1;
 }
 
-static sitq_code apply_failure(sq_conn *c, sitq_completion *k, size_t *n_finished, sitq_error *err);
+static sitq_code apply_failure(sq_conn *c, sitq__completion *k, size_t *n_finished,
+                               sitq_error *err);
 
 /* Record the start of an attempt (counting it); a no-op when it was
  * recorded already or the lease is no longer ours. */
-static sitq_code apply_start(sq_conn *c, const sitq_start *s, sitq_error *err) {
+static sitq_code apply_start(sq_conn *c, const sitq__start *s, sitq_error *err) {
     sqlite3_stmt *st = sq_stmt(c, ST_START, err);
     if (!st) return SITQ_ESTORAGE;
     sqlite3_bind_int64(st, 1, s->id);
@@ -38,7 +39,7 @@ static sitq_code apply_start(sq_conn *c, const sitq_start *s, sitq_error *err) {
 
 /* A success whose result SQLite refuses (too big for the row) becomes a
  * failed attempt: one task's result must never block the group's commit. */
-static sitq_code success_not_storable(sq_conn *c, sitq_completion *k, size_t *n_finished,
+static sitq_code success_not_storable(sq_conn *c, sitq__completion *k, size_t *n_finished,
                                       sitq_error *err) {
     char msg[256];
     snprintf(msg, sizeof msg, "the result of %zu bytes could not be stored: %s", k->value_len,
@@ -53,7 +54,7 @@ static sitq_code success_not_storable(sq_conn *c, sitq_completion *k, size_t *n_
 }
 
 /* Is task id still running under this lease? */
-static sitq_code still_owned(sq_conn *c, const sitq_completion *k, int *owned, sitq_error *err) {
+static sitq_code still_owned(sq_conn *c, const sitq__completion *k, int *owned, sitq_error *err) {
     sqlite3_stmt *st = sq_stmt(c, ST_OWNED, err);
     if (!st) return SITQ_ESTORAGE;
     sqlite3_bind_int64(st, 1, k->id);
@@ -66,7 +67,7 @@ static sitq_code still_owned(sq_conn *c, const sitq_completion *k, int *owned, s
 
 /* Store a large result in sitq_results. 1: stored, 0: SQLite refused it
  * (too big), < 0: storage error (err set). */
-static int store_large_result(sq_conn *c, const sitq_completion *k, sitq_error *err) {
+static int store_large_result(sq_conn *c, const sitq__completion *k, sitq_error *err) {
     sqlite3_stmt *st = sq_stmt(c, ST_INSERT_RESULT, err);
     if (!st) return -1;
     sqlite3_bind_int64(st, 1, k->id);
@@ -82,7 +83,7 @@ static int store_large_result(sq_conn *c, const sitq_completion *k, sitq_error *
     return -1;
 }
 
-static sitq_code apply_success(sq_conn *c, sitq_completion *k, size_t *n_finished,
+static sitq_code apply_success(sq_conn *c, sitq__completion *k, size_t *n_finished,
                                int64_t *n_succeeded, sitq_error *err) {
     /* A large result goes to sitq_results, only while the lease is ours. */
     int external = k->value && k->value_len > SQ_INLINE_MAX;
@@ -124,18 +125,18 @@ static sitq_code apply_success(sq_conn *c, sitq_completion *k, size_t *n_finishe
 /* Release the dependents of every completion of the cycle that was recorded
  * as a success: one statement for the whole group instead of one per task
  * (that per-task statement cost 30% of the end-to-end rate). */
-static sitq_code resolve_group(sq_conn *c, const sitq_cycle *cy, sitq_time_us now,
+static sitq_code resolve_group(sq_conn *c, const sitq__cycle *cy, sitq_time_us now,
                                sitq_error *err) {
     size_t n = 0;
     for (size_t i = 0; i < cy->n_completions; i++)
         if (cy->completions[i].ok && cy->completions[i].applied) n++;
     if (n == 0) return SITQ_OK;
     char *json = malloc(n * 21 + 3);
-    if (!json) return sitq_fail(err, SITQ_ENOMEM, "out of memory releasing dependents");
+    if (!json) return sitq__fail(err, SITQ_ENOMEM, "out of memory releasing dependents");
     size_t o = 0;
     json[o++] = '[';
     for (size_t i = 0; i < cy->n_completions; i++) {
-        const sitq_completion *k = &cy->completions[i];
+        const sitq__completion *k = &cy->completions[i];
         if (!k->ok || !k->applied) continue;
         o += (size_t)sprintf(json + o, "%s%lld", o > 1 ? "," : "", (long long)k->id);
     }
@@ -157,7 +158,7 @@ static sitq_code requeue(sq_conn *c, sitq_task_id id, sitq_time_us run_at, const
     return sq_exec(c, st, err, "scheduling a retry");
 }
 
-static sitq_code apply_failure(sq_conn *c, sitq_completion *k, size_t *n_finished,
+static sitq_code apply_failure(sq_conn *c, sitq__completion *k, size_t *n_finished,
                                sitq_error *err) {
     sqlite3_stmt *st = sq_stmt(c, ST_FAIL_INFO, err);
     if (!st) return SITQ_ESTORAGE;
@@ -184,7 +185,7 @@ static sitq_code apply_failure(sq_conn *c, sitq_completion *k, size_t *n_finishe
     sqlite3_reset(st);
     k->applied = 1;
     if (unrecorded && k->started_at_us) { /* the attempt ran: it counts */
-        sitq_start s = {k->id, k->lease_token, k->started_at_us};
+        sitq__start s = {k->id, k->lease_token, k->started_at_us};
         sitq_code code = apply_start(c, &s, err);
         if (code) return code;
         attempts++;
@@ -197,14 +198,14 @@ static sitq_code apply_failure(sq_conn *c, sitq_completion *k, size_t *n_finishe
                                 n_finished, err);
     }
     if (attempts <= max_retries) {
-        int64_t delay = sitq_backoff_us(attempts, base_s, cap_s, jitter, sitq_rand_unit());
+        int64_t delay = sitq_backoff_us(attempts, base_s, cap_s, jitter, sitq__rand_unit());
         return requeue(c, k->id, k->finished_at_us + delay, error, k->traceback, err);
     }
     return sq_finish_failed(c, k->id, SQ_FAILED, error, k->traceback, k->finished_at_us, n_finished,
                             err);
 }
 
-static sitq_code apply_heartbeat(sq_conn *c, sitq_heartbeat *h, sitq_time_us lease_until,
+static sitq_code apply_heartbeat(sq_conn *c, sitq__heartbeat *h, sitq_time_us lease_until,
                                  sitq_error *err) {
     sqlite3_stmt *st = sq_stmt(c, ST_HEARTBEAT, err);
     if (!st) return SITQ_ESTORAGE;
@@ -226,7 +227,7 @@ static sitq_code apply_heartbeat(sq_conn *c, sitq_heartbeat *h, sitq_time_us lea
     return code;
 }
 
-static sitq_code apply_release(sq_conn *c, const sitq_release *r, sitq_error *err) {
+static sitq_code apply_release(sq_conn *c, const sitq__release *r, sitq_error *err) {
     sqlite3_stmt *st = sq_stmt(c, ST_RELEASE, err);
     if (!st) return SITQ_ESTORAGE;
     sqlite3_bind_int64(st, 1, r->id);
@@ -248,7 +249,7 @@ static sitq_code requeue_lost(sq_conn *c, sitq_task_id id, const char *note, int
  * attempt had started spends it (so a task that kills its worker cannot
  * loop forever); one that never started is handed out again for free. Both
  * keep their place in the queue. */
-static sitq_code reap(sq_conn *c, sitq_time_us now, sitq_cycle *cy, sitq_error *err) {
+static sitq_code reap(sq_conn *c, sitq_time_us now, sitq__cycle *cy, sitq_error *err) {
     enum { MAX_REAP = 1000 };
     struct lapsed {
         sitq_task_id id;
@@ -265,7 +266,7 @@ static sitq_code reap(sq_conn *c, sitq_time_us now, sitq_cycle *cy, sitq_error *
     sitq_code code = SITQ_OK;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (!v && !(v = malloc(MAX_REAP * sizeof *v))) {
-            code = sitq_fail(err, SITQ_ENOMEM, "out of memory recovering leases");
+            code = sitq__fail(err, SITQ_ENOMEM, "out of memory recovering leases");
             break;
         }
         if (n == MAX_REAP) break;
@@ -303,20 +304,20 @@ static sitq_code reap(sq_conn *c, sitq_time_us now, sitq_cycle *cy, sitq_error *
 }
 
 static int cmp_claimed(const void *a, const void *b) {
-    const sitq_claimed *x = a, *y = b;
+    const sitq__claimed *x = a, *y = b;
     if (x->priority != y->priority) return x->priority > y->priority ? -1 : 1;
     if (x->run_at_us != y->run_at_us) return x->run_at_us < y->run_at_us ? -1 : 1;
     return (x->id > y->id) - (x->id < y->id);
 }
 
 /* Read the RETURNING rows of a claim into cy->claimed. */
-static sitq_code read_claimed(sq_conn *c, sqlite3_stmt *st, sitq_cycle *cy, int64_t token,
+static sitq_code read_claimed(sq_conn *c, sqlite3_stmt *st, sitq__cycle *cy, int64_t token,
                               sitq_time_us lease_until, sitq_error *err) {
     int rc;
     sitq_code code = SITQ_OK;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (code || cy->n_claimed >= cy->claim_max) continue; /* drain; never happens */
-        sitq_claimed *t = &cy->claimed[cy->n_claimed];
+        sitq__claimed *t = &cy->claimed[cy->n_claimed];
         memset(t, 0, sizeof *t);
         t->id = sqlite3_column_int64(st, 0);
         t->function = sq_col_text(st, 1);
@@ -334,15 +335,15 @@ static sitq_code read_claimed(sq_conn *c, sqlite3_stmt *st, sitq_cycle *cy, int6
         t->lease_until_us = lease_until;
         cy->n_claimed++;
         if (!t->function || (sqlite3_column_bytes(st, 2) > 0 && !t->payload))
-            code = sitq_fail(err, SITQ_ENOMEM, "out of memory reading claimed tasks");
+            code = sitq__fail(err, SITQ_ENOMEM, "out of memory reading claimed tasks");
     }
     if (!code && rc != SQLITE_DONE) code = sq_fail(c, err, "claiming tasks");
     sqlite3_reset(st);
     return code;
 }
 
-static void drop_claimed(sitq_cycle *cy) {
-    for (size_t i = 0; i < cy->n_claimed; i++) sitq_claimed_clear(&cy->claimed[i]);
+static void drop_claimed(sitq__cycle *cy) {
+    for (size_t i = 0; i < cy->n_claimed; i++) sitq__claimed_clear(&cy->claimed[i]);
     cy->n_claimed = 0;
 }
 
@@ -359,11 +360,11 @@ static void bind_claim(sqlite3_stmt *st, int64_t token, sitq_time_us lease_until
  * and a claim's lease must start when the claim commits. */
 #define LARGE_COMPLETIONS_BYTES (1u << 20)
 
-static sitq_code apply_completions(sq_conn *c, sitq_cycle *cy, sitq_time_us now, sitq_error *err) {
+static sitq_code apply_completions(sq_conn *c, sitq__cycle *cy, sitq_time_us now, sitq_error *err) {
     int64_t n_succeeded = 0;
     sitq_code rc = SITQ_OK;
     for (size_t i = 0; i < cy->n_completions && !rc; i++) {
-        sitq_completion *k = &cy->completions[i];
+        sitq__completion *k = &cy->completions[i];
         rc = k->ok ? apply_success(c, k, &cy->n_finished, &n_succeeded, err)
                    : apply_failure(c, k, &cy->n_finished, err);
     }
@@ -380,12 +381,12 @@ static sitq_code apply_completions(sq_conn *c, sitq_cycle *cy, sitq_time_us now,
     return rc;
 }
 
-static void forget_completions(sitq_cycle *cy) {
+static void forget_completions(sitq__cycle *cy) {
     for (size_t i = 0; i < cy->n_completions; i++) cy->completions[i].applied = 0;
     cy->n_finished = 0;
 }
 
-sitq_code sq_cycle(sitq_backend *base, sitq_cycle *cy, sitq_error *err) {
+sitq_code sq_cycle(sitq_backend *base, sitq__cycle *cy, sitq_error *err) {
     sq_backend *b = (sq_backend *)base;
     sq_conn *c = &b->writer;
     cy->n_claimed = cy->n_finished = cy->n_reaped = 0;
@@ -439,10 +440,10 @@ sitq_code sq_cycle(sitq_backend *base, sitq_cycle *cy, sitq_error *err) {
     }
     /* RETURNING order is unspecified: run in priority, then FIFO, order. */
     if (cy->n_claimed > 1) qsort(cy->claimed, cy->n_claimed, sizeof *cy->claimed, cmp_claimed);
-    return sitq_ok(err);
+    return sitq__ok(err);
 }
 
-sitq_code sq_claim_id(sitq_backend *base, const char *queue, sitq_task_id id, sitq_cycle *cy,
+sitq_code sq_claim_id(sitq_backend *base, const char *queue, sitq_task_id id, sitq__cycle *cy,
                       sitq_result **snapshot, sitq_error *err) {
     sq_backend *b = (sq_backend *)base;
     sq_conn *c = &b->writer;
@@ -470,8 +471,8 @@ sitq_code sq_claim_id(sitq_backend *base, const char *queue, sitq_task_id id, si
                               : s == SITQ_SCHEDULED ? "its ETA (or retry backoff) is in the future"
                               : s == SITQ_RUNNING   ? "it is running on a worker"
                                                     : "it has already finished";
-            status = sitq_fail(err, SITQ_ENOTREADY, "task %lld is %s and cannot run now: %s",
-                               (long long)id, sitq_status_name(s), why);
+            status = sitq__fail(err, SITQ_ENOTREADY, "task %lld is %s and cannot run now: %s",
+                                (long long)id, sitq_status_name(s), why);
         }
     }
     rc = sq_write_end(b, rc, err);
@@ -481,5 +482,5 @@ sitq_code sq_claim_id(sitq_backend *base, const char *queue, sitq_task_id id, si
         *snapshot = NULL;
         return rc;
     }
-    return status ? status : sitq_ok(err);
+    return status ? status : sitq__ok(err);
 }

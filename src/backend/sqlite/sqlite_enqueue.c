@@ -23,7 +23,7 @@ static sitq_code collect_deps(const sitq_task_spec *s, const sitq_task_id *ids, 
     *n_out = 0;
     if (n == 0) return SITQ_OK;
     sitq_task_id *d = malloc(n * sizeof *d);
-    if (!d) return sitq_fail(err, SITQ_ENOMEM, "out of memory collecting dependencies");
+    if (!d) return sitq__fail(err, SITQ_ENOMEM, "out of memory collecting dependencies");
     for (size_t i = 0; i < n_ids; i++) d[i] = s->options->depends_on[i];
     for (size_t i = 0; i < s->n_depends_on_index; i++) d[n_ids + i] = ids[s->depends_on_index[i]];
     qsort(d, n, sizeof *d, cmp_id);
@@ -43,13 +43,13 @@ static sitq_code insert_payload(sq_conn *c, sitq_task_id id, const sitq_task_spe
     sqlite3_bind_int64(st, 1, id);
     if (sq_bind_blob(st, 2, s->payload, s->payload_len) != SQLITE_OK) {
         sqlite3_reset(st);
-        return sitq_fail(err, SITQ_EINVAL, "%spayload of %zu bytes cannot be stored", where,
-                         s->payload_len);
+        return sitq__fail(err, SITQ_EINVAL, "%spayload of %zu bytes cannot be stored", where,
+                          s->payload_len);
     }
     sitq_code code = sq_exec(c, st, err, "inserting a payload");
     if (code == SITQ_ESTORAGE && sqlite3_errcode(c->db) == SQLITE_TOOBIG)
-        code = sitq_fail(err, SITQ_EINVAL, "%spayload of %zu bytes is too big to store", where,
-                         s->payload_len);
+        code = sitq__fail(err, SITQ_EINVAL, "%spayload of %zu bytes is too big to store", where,
+                          s->payload_len);
     return code;
 }
 
@@ -111,8 +111,8 @@ static sitq_code enqueue_one(sq_conn *c, const char *queue, const sitq_task_spec
             }
         } else if (rc == SQLITE_DONE) {
             code =
-                sitq_fail(err, SITQ_EDEPENDENCY, "%sdependency %lld does not exist in this queue",
-                          where, (long long)deps[k]);
+                sitq__fail(err, SITQ_EDEPENDENCY, "%sdependency %lld does not exist in this queue",
+                           where, (long long)deps[k]);
         } else {
             code = sq_fail(c, err, "checking a dependency");
         }
@@ -124,7 +124,7 @@ static sitq_code enqueue_one(sq_conn *c, const char *queue, const sitq_task_spec
     if (failed_dep)
         snprintf(failmsg, sizeof failmsg, "dependency %lld %s", (long long)failed_dep,
                  failed_dep_cancelled ? "was cancelled" : "failed");
-    sitq_time_us run_at = o->eta_us > 0 ? o->eta_us : now + sitq_seconds_to_us(o->delay_s);
+    sitq_time_us run_at = o->eta_us > 0 ? o->eta_us : now + sitq__seconds_to_us(o->delay_s);
 
     sqlite3_stmt *st = code ? NULL : sq_stmt(c, ST_INSERT_TASK, err);
     if (!code && !st) code = SITQ_ESTORAGE;
@@ -134,18 +134,18 @@ static sitq_code enqueue_one(sq_conn *c, const char *queue, const sitq_task_spec
         /* A large payload goes to sitq_payloads (below), out of the hot row. */
         int external = s->payload && s->payload_len > SQ_INLINE_MAX;
         if (!external && sq_bind_blob(st, 3, s->payload, s->payload_len) != SQLITE_OK)
-            code = sitq_fail(err, SITQ_EINVAL, "%spayload of %zu bytes cannot be stored", where,
-                             s->payload_len);
+            code = sitq__fail(err, SITQ_EINVAL, "%spayload of %zu bytes cannot be stored", where,
+                              s->payload_len);
         sqlite3_bind_int(st, 18, external ? 1 : 0);
         sqlite3_bind_int(st, 4, state);
         sqlite3_bind_int(st, 5, o->priority);
         sqlite3_bind_int64(st, 6, run_at);
         sqlite3_bind_int(st, 7, o->max_retries);
-        sqlite3_bind_int64(st, 8, sitq_seconds_to_us(o->backoff_base_s));
-        sqlite3_bind_int64(st, 9, sitq_seconds_to_us(o->backoff_cap_s));
+        sqlite3_bind_int64(st, 8, sitq__seconds_to_us(o->backoff_base_s));
+        sqlite3_bind_int64(st, 9, sitq__seconds_to_us(o->backoff_cap_s));
         sqlite3_bind_double(st, 10, o->backoff_jitter);
         /* A timeout under 1 us is 1 us, not 0 (which would mean none). */
-        int64_t timeout_us = sitq_seconds_to_us(o->timeout_s);
+        int64_t timeout_us = sitq__seconds_to_us(o->timeout_s);
         if (o->timeout_s > 0 && timeout_us < 1) timeout_us = 1;
         sqlite3_bind_int64(st, 11, timeout_us);
         sqlite3_bind_int64(st, 12, failed_dep ? 0 : pending);
@@ -158,8 +158,8 @@ static sitq_code enqueue_one(sq_conn *c, const char *queue, const sitq_task_spec
         sqlite3_bind_int64(st, 17, *next_id);
         if (!code) code = sq_exec(c, st, err, "inserting a task");
         if (code == SITQ_ESTORAGE && sqlite3_errcode(c->db) == SQLITE_TOOBIG)
-            code = sitq_fail(err, SITQ_EINVAL, "%spayload of %zu bytes is too big to store", where,
-                             s->payload_len);
+            code = sitq__fail(err, SITQ_EINVAL, "%spayload of %zu bytes is too big to store", where,
+                              s->payload_len);
         if (!code && external) code = insert_payload(c, *next_id, s, where, err);
         if (!code) ids[idx] = (*next_id)++;
     }
@@ -285,5 +285,5 @@ sitq_code sq_enqueue(sitq_backend *base, const char *queue, const sitq_task_spec
         if (err) *err = me.err;
         return me.rc;
     }
-    return sitq_ok(err);
+    return sitq__ok(err);
 }

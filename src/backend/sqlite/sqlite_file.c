@@ -19,11 +19,11 @@ sitq_code sq_file_prepare(sq_backend *b, sitq_error *err) {
     struct stat st;
     if (!b->opts.create || b->opts.read_only) {
         if (stat(b->path, &st) != 0)
-            return sitq_fail(err, SITQ_ESTORAGE, "cannot open database %s: %s", b->path,
-                             strerror(errno));
+            return sitq__fail(err, SITQ_ESTORAGE, "cannot open database %s: %s", b->path,
+                              strerror(errno));
         if (S_ISDIR(st.st_mode))
-            return sitq_fail(err, SITQ_ESTORAGE, "cannot open database %s: it is a directory",
-                             b->path);
+            return sitq__fail(err, SITQ_ESTORAGE, "cannot open database %s: it is a directory",
+                              b->path);
         return SITQ_OK;
     }
     /* Create the file ourselves so that it gets the asked mode whatever the
@@ -33,15 +33,15 @@ sitq_code sq_file_prepare(sq_backend *b, sitq_error *err) {
     int fd = open(b->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
     if (fd < 0) {
         if (errno == EEXIST) return SITQ_OK; /* an existing file: classified later */
-        return sitq_fail(err, SITQ_ESTORAGE, "cannot create database %s: %s", b->path,
-                         strerror(errno));
+        return sitq__fail(err, SITQ_ESTORAGE, "cannot create database %s: %s", b->path,
+                          strerror(errno));
     }
     int rc = b->opts.file_mode ? fchmod(fd, mode) : 0;
     int saved = errno;
     close(fd);
     if (rc != 0)
-        return sitq_fail(err, SITQ_ESTORAGE, "cannot set mode %04o on database %s: %s",
-                         (unsigned)mode, b->path, strerror(saved));
+        return sitq__fail(err, SITQ_ESTORAGE, "cannot set mode %04o on database %s: %s",
+                          (unsigned)mode, b->path, strerror(saved));
     return SITQ_OK;
 }
 
@@ -65,14 +65,14 @@ sitq_code sq_file_check(sq_backend *b, sq_conn *c, sitq_error *err) {
         b->file_rc = sqlite3_extended_errcode(c->db);
         sqlite3_finalize(st);
         if ((b->file_rc & 0xff) == SQLITE_NOTADB)
-            return sitq_fail(err, SITQ_ESTORAGE, "%s is not a SQLite database (%s)", b->path,
-                             sqlite3_errmsg(c->db));
+            return sitq__fail(err, SITQ_ESTORAGE, "%s is not a SQLite database (%s)", b->path,
+                              sqlite3_errmsg(c->db));
         int code = b->file_rc & 0xff;
         if (!b->opts.read_only && (code == SQLITE_READONLY || code == SQLITE_CANTOPEN))
-            return sitq_fail(err, SITQ_ESTORAGE,
-                             "cannot open database %s for writing: %s (SQLite code %d); a "
-                             "read-only file, directory or mount can only be inspected",
-                             b->path, sqlite3_errmsg(c->db), b->file_rc);
+            return sitq__fail(err, SITQ_ESTORAGE,
+                              "cannot open database %s for writing: %s (SQLite code %d); a "
+                              "read-only file, directory or mount can only be inspected",
+                              b->path, sqlite3_errmsg(c->db), b->file_rc);
         return sq_fail(c, err, "reading the list of tables");
     }
     int64_t objects = sqlite3_column_int64(st, 0);
@@ -89,22 +89,23 @@ sitq_code sq_file_check(sq_backend *b, sq_conn *c, sitq_error *err) {
     if (b->file_kind == SQ_FILE_SITQ) return SITQ_OK;
     if (!b->opts.create || b->opts.read_only) {
         if (b->file_kind == SQ_FILE_EMPTY)
-            return sitq_fail(err, SITQ_ESCHEMA, "%s is not a sitq database (it is empty)", b->path);
-        return sitq_fail(err, SITQ_ESCHEMA, "%s is not a sitq database (no sitq tables)", b->path);
+            return sitq__fail(err, SITQ_ESCHEMA, "%s is not a sitq database (it is empty)",
+                              b->path);
+        return sitq__fail(err, SITQ_ESCHEMA, "%s is not a sitq database (no sitq tables)", b->path);
     }
     if (b->file_kind == SQ_FILE_FOREIGN && !b->opts.allow_foreign && objects == 0)
-        return sitq_fail(err, SITQ_ESCHEMA,
-                         "%s is not a sitq database: another application marked it as its "
-                         "own (PRAGMA application_id or user_version is set) and it was left "
-                         "unchanged; sitq adds its tables to such a file only when asked to "
-                         "(allow_foreign)",
-                         b->path);
+        return sitq__fail(err, SITQ_ESCHEMA,
+                          "%s is not a sitq database: another application marked it as its "
+                          "own (PRAGMA application_id or user_version is set) and it was left "
+                          "unchanged; sitq adds its tables to such a file only when asked to "
+                          "(allow_foreign)",
+                          b->path);
     if (b->file_kind == SQ_FILE_FOREIGN && !b->opts.allow_foreign)
-        return sitq_fail(err, SITQ_ESCHEMA,
-                         "%s is not a sitq database: it holds another application's tables "
-                         "(such as '%s') and was left unchanged; sitq adds its tables to such "
-                         "a file only when asked to (allow_foreign)",
-                         b->path, other[0] ? other : "?");
+        return sitq__fail(err, SITQ_ESCHEMA,
+                          "%s is not a sitq database: it holds another application's tables "
+                          "(such as '%s') and was left unchanged; sitq adds its tables to such "
+                          "a file only when asked to (allow_foreign)",
+                          b->path, other[0] ? other : "?");
     return SITQ_OK;
 }
 
@@ -198,15 +199,15 @@ sitq_code sq_schema_open(sq_backend *b, sitq_error *err) {
         sqlite3_finalize(st);
         if (strcmp(version, sq_schema_version()) == 0) return SITQ_OK;
         if (b->opts.read_only && strcmp(version, "2") == 0)
-            return sitq_fail(err, SITQ_ESCHEMA,
-                             "%s has sitq schema version 2; this sitq upgrades it to version %s "
-                             "when it first opens it with write access (for example sitq "
-                             "enqueue or a worker)",
-                             b->path, sq_schema_version());
+            return sitq__fail(err, SITQ_ESCHEMA,
+                              "%s has sitq schema version 2; this sitq upgrades it to version %s "
+                              "when it first opens it with write access (for example sitq "
+                              "enqueue or a worker)",
+                              b->path, sq_schema_version());
         if (b->opts.read_only)
-            return sitq_fail(err, SITQ_ESCHEMA,
-                             "%s has sitq schema version %s; this sitq understands version %s",
-                             b->path, version[0] ? version : "(none)", sq_schema_version());
+            return sitq__fail(err, SITQ_ESCHEMA,
+                              "%s has sitq schema version %s; this sitq understands version %s",
+                              b->path, version[0] ? version : "(none)", sq_schema_version());
     }
     /* A new, empty or allowed foreign file, or another version: the schema
      * step writes (and judges the version). */

@@ -14,8 +14,8 @@ static sitq_code task_state(sq_conn *c, const char *queue, sitq_task_id id, int 
     sitq_code code = SITQ_OK;
     if (rc == SQLITE_ROW) *state = sqlite3_column_int(st, 0);
     else if (rc == SQLITE_DONE)
-        code = sitq_fail(err, SITQ_ENOTFOUND, "task %lld does not exist in queue '%s'",
-                         (long long)id, queue);
+        code = sitq__fail(err, SITQ_ENOTFOUND, "task %lld does not exist in queue '%s'",
+                          (long long)id, queue);
     else code = sq_fail(c, err, "reading a task's state");
     sqlite3_reset(st);
     return code;
@@ -43,12 +43,12 @@ sitq_code sq_cancel(sitq_backend *base, const char *queue, sitq_task_id id, sitq
             }
             *out = SITQ_RUNNING;
         } else {
-            rc = sitq_fail(err, SITQ_ESTATE, "task %lld is already %s and cannot be cancelled",
-                           (long long)id, sitq_status_name(state));
+            rc = sitq__fail(err, SITQ_ESTATE, "task %lld is already %s and cannot be cancelled",
+                            (long long)id, sitq_status_name(state));
         }
     }
     rc = sq_write_end(b, rc, err);
-    return rc ? rc : sitq_ok(err);
+    return rc ? rc : sitq__ok(err);
 }
 
 sitq_code sq_retry(sitq_backend *base, const char *queue, sitq_task_id id, sitq_error *err) {
@@ -59,9 +59,9 @@ sitq_code sq_retry(sitq_backend *base, const char *queue, sitq_task_id id, sitq_
     int state = -1;
     rc = task_state(c, queue, id, &state, err);
     if (!rc && state != SQ_FAILED && state != SQ_CANCELLED)
-        rc = sitq_fail(err, SITQ_ESTATE,
-                       "task %lld is %s; only failed or cancelled tasks can be retried",
-                       (long long)id, sitq_status_name(state));
+        rc = sitq__fail(err, SITQ_ESTATE,
+                        "task %lld is %s; only failed or cancelled tasks can be retried",
+                        (long long)id, sitq_status_name(state));
     int64_t pending = 0;
     sitq_task_id bad_dep = 0;
     if (!rc) {
@@ -79,10 +79,10 @@ sitq_code sq_retry(sitq_backend *base, const char *queue, sitq_task_id id, sitq_
         }
     }
     if (!rc && bad_dep)
-        rc = sitq_fail(err, SITQ_ESTATE,
-                       "task %lld depends on task %lld, which failed or was cancelled (or was "
-                       "purged after that): retry that one first",
-                       (long long)id, (long long)bad_dep);
+        rc = sitq__fail(err, SITQ_ESTATE,
+                        "task %lld depends on task %lld, which failed or was cancelled (or was "
+                        "purged after that): retry that one first",
+                        (long long)id, (long long)bad_dep);
     if (!rc) { /* a failed task has no result, but an older success might */
         sqlite3_stmt *st = sq_stmt(c, ST_DELETE_RESULT, err);
         if (!st) rc = SITQ_ESTORAGE;
@@ -101,17 +101,17 @@ sitq_code sq_retry(sitq_backend *base, const char *queue, sitq_task_id id, sitq_
             sqlite3_bind_int64(st, 4, sitq_now_us());
             if (sqlite3_step(st) != SQLITE_DONE) {
                 if ((sqlite3_extended_errcode(c->db) & 0xff) == SQLITE_CONSTRAINT)
-                    rc = sitq_fail(err, SITQ_ESTATE,
-                                   "task %lld cannot be retried: another live task of the queue "
-                                   "holds its unique key",
-                                   (long long)id);
+                    rc = sitq__fail(err, SITQ_ESTATE,
+                                    "task %lld cannot be retried: another live task of the queue "
+                                    "holds its unique key",
+                                    (long long)id);
                 else rc = sq_fail(c, err, "retrying a task");
             }
             sqlite3_reset(st);
         }
     }
     rc = sq_write_end(b, rc, err);
-    return rc ? rc : sitq_ok(err);
+    return rc ? rc : sitq__ok(err);
 }
 
 /* Ids per purge transaction: short transactions keep workers moving. */
@@ -206,5 +206,5 @@ sitq_code sq_purge(sitq_backend *base, const char *queue, sitq_time_us before_us
         if (end >= hi || next <= end) break;
         w = next;
     }
-    return rc ? rc : sitq_ok(err);
+    return rc ? rc : sitq__ok(err);
 }

@@ -7,7 +7,7 @@
 
 /* Build a sitq_result from a row of RESULT_COLS (sqlite_sql.c). */
 static sitq_result *row_to_result(sqlite3_stmt *st, sitq_time_us now) {
-    sitq_result *r = sitq_result_alloc();
+    sitq_result *r = sitq__result_alloc();
     if (!r) return NULL;
     r->id = sqlite3_column_int64(st, 0);
     r->queue = sq_col_text(st, 1);
@@ -49,7 +49,7 @@ static sitq_code read_deps(sq_conn *c, sitq_result *r, sitq_error *err) {
             sitq_task_id *d = realloc(r->depends_on, cap * sizeof *d);
             if (!d) {
                 sqlite3_reset(st);
-                return sitq_fail(err, SITQ_ENOMEM, "out of memory reading dependencies");
+                return sitq__fail(err, SITQ_ENOMEM, "out of memory reading dependencies");
             }
             r->depends_on = d;
         }
@@ -71,10 +71,10 @@ sitq_code sq_get_conn(sq_conn *c, const char *queue, sitq_task_id id, int with_v
     if (rc == SQLITE_ROW) {
         *out = row_to_result(st, sitq_now_us());
         if (!*out)
-            code = sitq_fail(err, SITQ_ENOMEM, "out of memory reading task %lld", (long long)id);
+            code = sitq__fail(err, SITQ_ENOMEM, "out of memory reading task %lld", (long long)id);
     } else if (rc == SQLITE_DONE) {
-        code = sitq_fail(err, SITQ_ENOTFOUND, "task %lld does not exist in queue '%s'",
-                         (long long)id, queue);
+        code = sitq__fail(err, SITQ_ENOTFOUND, "task %lld does not exist in queue '%s'",
+                          (long long)id, queue);
     } else {
         code = sq_fail(c, err, "reading a task");
     }
@@ -93,7 +93,7 @@ sitq_code sq_get(sitq_backend *base, const char *queue, sitq_task_id id, int wit
     sq_conn *c = sq_read_acquire(b);
     sitq_code rc = sq_get_conn(c, queue, id, with_value, out, err);
     sq_read_release(b, c);
-    return rc ? rc : sitq_ok(err);
+    return rc ? rc : sitq__ok(err);
 }
 
 sitq_code sq_payload(sitq_backend *base, const char *queue, sitq_task_id id, void **out,
@@ -112,18 +112,18 @@ sitq_code sq_payload(sitq_backend *base, const char *queue, sitq_task_id id, voi
             int bytes = sqlite3_column_bytes(st, 0);
             if (bytes > 0) {
                 *out = sq_col_blob(st, 0, len);
-                if (!*out) code = sitq_fail(err, SITQ_ENOMEM, "out of memory copying a payload");
+                if (!*out) code = sitq__fail(err, SITQ_ENOMEM, "out of memory copying a payload");
             }
         } else if (rc == SQLITE_DONE) {
-            code = sitq_fail(err, SITQ_ENOTFOUND, "task %lld does not exist in queue '%s'",
-                             (long long)id, queue);
+            code = sitq__fail(err, SITQ_ENOTFOUND, "task %lld does not exist in queue '%s'",
+                              (long long)id, queue);
         } else {
             code = sq_fail(c, err, "reading a payload");
         }
         sqlite3_reset(st);
     }
     sq_read_release(b, c);
-    return code ? code : sitq_ok(err);
+    return code ? code : sitq__ok(err);
 }
 
 sitq_code sq_stats(sitq_backend *base, const char *queue, sitq_stats *out, sitq_error *err) {
@@ -148,7 +148,7 @@ sitq_code sq_stats(sitq_backend *base, const char *queue, sitq_stats *out, sitq_
         sqlite3_reset(st);
     }
     sq_read_release(b, c);
-    return code ? code : sitq_ok(err);
+    return code ? code : sitq__ok(err);
 }
 
 sitq_code sq_list(sitq_backend *base, const char *queue, int status, size_t limit, size_t offset,
@@ -181,13 +181,13 @@ sitq_code sq_list(sitq_backend *base, const char *queue, int status, size_t limi
                 cap = cap ? cap * 2 : 64;
                 sitq_result **a = realloc(arr, cap * sizeof *a);
                 if (!a) {
-                    code = sitq_fail(err, SITQ_ENOMEM, "out of memory listing tasks");
+                    code = sitq__fail(err, SITQ_ENOMEM, "out of memory listing tasks");
                     break;
                 }
                 arr = a;
             }
             if (!(arr[n] = row_to_result(st, now))) {
-                code = sitq_fail(err, SITQ_ENOMEM, "out of memory listing tasks");
+                code = sitq__fail(err, SITQ_ENOMEM, "out of memory listing tasks");
                 break;
             }
             n++;
@@ -202,5 +202,5 @@ sitq_code sq_list(sitq_backend *base, const char *queue, int status, size_t limi
     }
     *items = arr;
     *count = n;
-    return sitq_ok(err);
+    return sitq__ok(err);
 }

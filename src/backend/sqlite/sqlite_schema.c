@@ -110,8 +110,8 @@ static sitq_code migrate_from_2(sq_backend *b, sitq_error *err) {
         sqlite3_exec(b->writer.db, schema_sql, NULL, NULL, &msg) != SQLITE_OK ||
         sqlite3_exec(b->writer.db, migrate_2_copy_sql, NULL, NULL, &msg) != SQLITE_OK) {
         sitq_code rc =
-            sitq_fail(err, SITQ_ESTORAGE, "cannot upgrade %s from sitq schema version 2 to %s: %s",
-                      b->path, SCHEMA_VERSION, msg ? msg : "unknown error");
+            sitq__fail(err, SITQ_ESTORAGE, "cannot upgrade %s from sitq schema version 2 to %s: %s",
+                       b->path, SCHEMA_VERSION, msg ? msg : "unknown error");
         sqlite3_free(msg);
         return rc;
     }
@@ -123,8 +123,8 @@ sitq_code sq_schema_init(sq_backend *b, sitq_error *err) {
     if (rc) return rc;
     char *msg = NULL;
     if (sqlite3_exec(b->writer.db, schema_sql, NULL, NULL, &msg) != SQLITE_OK) {
-        rc = sitq_fail(err, SITQ_ESTORAGE, "cannot create the sitq schema in %s: %s", b->path,
-                       msg ? msg : "unknown error");
+        rc = sitq__fail(err, SITQ_ESTORAGE, "cannot create the sitq schema in %s: %s", b->path,
+                        msg ? msg : "unknown error");
         sqlite3_free(msg);
         return sq_write_end(b, rc, NULL);
     }
@@ -140,9 +140,9 @@ sitq_code sq_schema_init(sq_backend *b, sitq_error *err) {
             st = NULL;
             rc = migrate_from_2(b, err);
         } else if (!v || strcmp(v, SCHEMA_VERSION) != 0)
-            rc = sitq_fail(err, SITQ_ESCHEMA,
-                           "%s has sitq schema version %s; this sitq understands version %s",
-                           b->path, v ? v : "(null)", SCHEMA_VERSION);
+            rc = sitq__fail(err, SITQ_ESCHEMA,
+                            "%s has sitq schema version %s; this sitq understands version %s",
+                            b->path, v ? v : "(null)", SCHEMA_VERSION);
     }
     sqlite3_finalize(st);
     return sq_write_end(b, rc, err);

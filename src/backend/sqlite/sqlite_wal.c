@@ -42,7 +42,7 @@ static int wal_hook(void *arg, sqlite3 *db, const char *schema, int pages) {
     sq_backend *b = arg;
     if (pages < b->wal_next_pages) return SQLITE_OK;
     sq_conn *c = &b->writer;
-    int64_t now = sitq_mono_us();
+    int64_t now = sitq__mono_us();
     int64_t bytes = (int64_t)pages * b->page_size;
     int restart = bytes >= SQ_WAL_RESTART_BYTES &&
                   (bytes >= SQ_WAL_BOUND_BYTES || now >= b->wal_restart_after_us);
@@ -58,7 +58,7 @@ static int wal_hook(void *arg, sqlite3 *db, const char *schema, int pages) {
             b->wal_backoff_us = b->wal_backoff_us ? b->wal_backoff_us * 2 : SQ_WAL_BACKOFF_FIRST_US;
             if (b->wal_backoff_us > SQ_WAL_BACKOFF_MAX_US)
                 b->wal_backoff_us = SQ_WAL_BACKOFF_MAX_US;
-            b->wal_restart_after_us = sitq_mono_us() + b->wal_backoff_us;
+            b->wal_restart_after_us = sitq__mono_us() + b->wal_backoff_us;
         }
     } else {
         rc = sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
