@@ -10,28 +10,61 @@
  *
  * TRANSITIONS (event: from -> to [guard], what is written)
  *
- *   enqueue:      -> queued | waiting | failed     (sitq__deps_initial_state)
+ *   enqueue:      -> queued | waiting | failed     (sitq__deps_add, then
+ *                 sitq__deps_initial_state); a task enqueued failed holds no
+ *                 unique key and finishes at once
  *   claim:        queued -> running  [run_at_us <= now, the worker handles the
- *                 function]  fresh lease_token, lease_until_us = now + lease;
- *                 the attempt is not counted yet
- *   start:        running -> running  [lease_token]  attempts + 1, started_at_us
- *   heartbeat:    running -> running  [lease_token]  lease_until_us = now + lease;
- *                 returns cancel_requested
- *   release:      running -> queued   [lease_token, not started]  (worker stopping)
- *   success:      running -> succeeded [lease_token]  result stored; counts the
- *                 attempt if its start was not recorded; dependents whose last
- *                 pending dependency it was become queued (run_at_us = max(own,
- *                 now)) in the same commit
- *   failure:      running -> queued (retry, at now + backoff) | failed | cancelled
- *                 [lease_token]                     (sitq__decide_failure)
+ *                 function]  fresh lease_token, lease_until_us = now + lease,
+ *                 started_at_us = NULL; the attempt is not counted yet; the
+ *                 claimer learns sitq__start_first(lapses)
+ *   claim one:    queued -> running  [that id, run_at_us <= now]  as claim, and
+ *                 the attempt is counted at once (attempts + 1, started_at_us
+ *                 = now): process-one-task runs it right after the commit;
+ *                 otherwise sitq__not_ready
+ *   start:        running -> running  [lease_token, start not recorded]
+ *                 attempts + 1, started_at_us
+ *   heartbeat:    running -> running  [lease_token]  lease_until_us = now + lease,
+ *                 progress; returns cancel_requested
+ *   release:      running -> queued   [lease_token]  (the worker will not run
+ *                 it: stopping, or its lease lapsed in the worker's hands) an
+ *                 attempt already counted is taken back (attempts - 1),
+ *                 started_at_us = NULL; run_at_us kept (its place in the queue)
+ *   success:      running -> succeeded [lease_token]  result stored, error
+ *                 cleared; counts the attempt if its start was not recorded.
+ *                 In the same commit, set-based for a whole group of
+ *                 successes: every WAITING dependent loses as many pending
+ *                 dependencies as it has among them, and at zero becomes
+ *                 queued with run_at_us = max(own, now); dependents in other
+ *                 states are left alone
+ *   failure:      running -> queued (retry, at finished + backoff) | failed |
+ *                 cancelled  [lease_token]  (sitq__decide_failure); the
+ *                 attempt is counted first if it started and its start was
+ *                 not recorded
  *   lapse:        running -> queued (same place) | failed | cancelled
- *                 [lease_until_us < now]           (sitq__decide_lapse)
- *   cancel:       queued | waiting -> cancelled; running: cancel_requested = 1
- *                 (sitq__decide_cancel)
- *   retry:        failed | cancelled -> queued | waiting, attempts = lapses = 0,
- *                 result and error cleared          (sitq__check_retry)
- *   fail, cancel: every waiting dependent, transitively -> failed with
- *                 "dependency N failed" / "dependency N was cancelled"
+ *                 [lease_until_us < now, lease_token]   (sitq__decide_lapse)
+ *   cancel:       queued | waiting -> cancelled ("cancelled"); running:
+ *                 cancel_requested = 1  (sitq__decide_cancel)
+ *   retry:        failed | cancelled -> queued | waiting  (sitq__check_retry,
+ *                 sitq__retry_deps_add, sitq__check_retry_dependencies,
+ *                 sitq__retry_state): pending_deps recomputed, run_at_us =
+ *                 now, attempts = lapses = 0, cancel_requested = 0; result,
+ *                 error, traceback, progress, started/finished times cleared;
+ *                 refused when another live task holds its unique key
+ *                 (sitq__retry_unique_conflict)
+ *   fail, cancel: (-> failed or cancelled, by any event above) set-based, in
+ *                 the same commit: every WAITING task that depends on task N,
+ *                 directly or through a chain of dependencies (whatever the
+ *                 states along the chain), -> failed with error
+ *                 sitq__dependency_failed_message(N) ("dependency N failed" /
+ *                 "dependency N was cancelled", N being the task that failed)
+ *                 and finished_at_us = the failure's time
+ *   purge:        succeeded | failed | cancelled [finished_at_us < before] ->
+ *                 deleted; dependency edges to a purged succeeded task are
+ *                 dropped (satisfied for good), so an edge to a missing task
+ *                 means one purged after it failed or was cancelled
+ *
+ * A task holds its unique key while queued, waiting or running
+ * (sitq__state_holds_unique_key): a finished task frees it.
  *
  * Every transition out of running is guarded by (state = running, lease_token):
  * a worker whose lease was recovered and handed to another cannot overwrite
@@ -74,7 +107,8 @@ static void verdict_reset(sitq__verdict *v) {
     v->state = SITQ__FAILED;
     v->run_at_us = 0;
     v->unstarted = 0;
-    v->message[0] = '\0';
+    v->buf[0] = '\0';
+    v->message = v->buf;
 }
 
 void sitq__decide_failure(const sitq__failure_facts *f, double u, sitq__verdict *out) {
@@ -82,14 +116,13 @@ void sitq__decide_failure(const sitq__failure_facts *f, double u, sitq__verdict 
     const char *error = f->error ? f->error : "the handler failed without a message";
     if (f->cancel_requested) {
         out->state = SITQ__CANCELLED;
-        snprintf(out->message, sizeof out->message, "cancelled while running: %s", error);
+        snprintf(out->buf, sizeof out->buf, "cancelled while running: %s", error);
         return;
     }
-    snprintf(out->message, sizeof out->message, "%s", error);
+    out->message = error; /* the handler's own text, whole */
     if (f->attempts <= f->max_retries) {
-        int64_t delay =
-            sitq_backoff_us(f->attempts, (double)f->backoff_base_us / 1e6,
-                            (double)f->backoff_cap_us / 1e6, f->backoff_jitter, u);
+        int64_t delay = sitq_backoff_us(f->attempts, (double)f->backoff_base_us / 1e6,
+                                        (double)f->backoff_cap_us / 1e6, f->backoff_jitter, u);
         out->state = SITQ__QUEUED;
         out->run_at_us = f->finished_us + delay;
         return;
@@ -101,10 +134,10 @@ void sitq__decide_lapse(const sitq__lapse_facts *f, sitq__verdict *out) {
     verdict_reset(out);
     const char *w = f->worker_id ? f->worker_id : "?";
     if (f->started)
-        snprintf(out->message, sizeof out->message,
+        snprintf(out->buf, sizeof out->buf,
                  "worker %s was lost: its lease expired during attempt %d", w, (int)f->attempts);
     else
-        snprintf(out->message, sizeof out->message,
+        snprintf(out->buf, sizeof out->buf,
                  "worker %s was lost before the start of attempt %d was recorded: handed "
                  "out again without spending an attempt",
                  w, (int)f->attempts + 1);
@@ -178,6 +211,17 @@ sitq_code sitq__deps_add(sitq__deps_fold *f, const char *where, sitq_task_id dep
     return SITQ_OK;
 }
 
+void sitq__retry_deps_add(sitq__deps_fold *f, sitq_task_id dep, int state) {
+    if (state < 0 || state == SITQ__FAILED || state == SITQ__CANCELLED) {
+        if (!f->failed_dep) {
+            f->failed_dep = dep;
+            f->failed_dep_cancelled = state == SITQ__CANCELLED;
+        }
+    } else if (state != SITQ__SUCCEEDED) {
+        f->pending++;
+    }
+}
+
 int sitq__deps_initial_state(const sitq__deps_fold *f, char *message, size_t size) {
     if (f->failed_dep) {
         if (message)
@@ -197,8 +241,8 @@ sitq_code sitq__not_ready(sitq_task_id id, sitq_status s, sitq_error *err) {
                       : s == SITQ_SCHEDULED ? "its ETA (or retry backoff) is in the future"
                       : s == SITQ_RUNNING   ? "it is running on a worker"
                                             : "it has already finished";
-    return sitq__fail(err, SITQ_ENOTREADY, "task %lld is %s and cannot run now: %s",
-                      (long long)id, sitq_status_name(s), why);
+    return sitq__fail(err, SITQ_ENOTREADY, "task %lld is %s and cannot run now: %s", (long long)id,
+                      sitq_status_name(s), why);
 }
 
 void sitq__unstorable_result_message(size_t len, const char *why, char *buf, size_t size) {

@@ -40,12 +40,15 @@ sitq_status sitq__public_status(int state, sitq_time_us run_at_us, sitq_time_us 
 
 /* A decided transition: the stored state to write and what goes with it. */
 typedef struct sitq__verdict {
-    int state;              /* SITQ__QUEUED (again), SITQ__FAILED or SITQ__CANCELLED */
-    sitq_time_us run_at_us; /* QUEUED after a failure: when the retry may run */
-    int unstarted;          /* QUEUED after a lapse: the attempt never started; the
+    int state;                         /* SITQ__QUEUED (again), SITQ__FAILED or SITQ__CANCELLED */
+    sitq_time_us run_at_us;            /* QUEUED after a failure: when the retry may run */
+    int unstarted;                     /* QUEUED after a lapse: the attempt never started; the
                                backend adds 1 to the task's lapses and keeps its
                                run_at_us (its place in the queue) */
-    char message[SITQ_ERROR_MESSAGE_SIZE]; /* the task's error text to store */
+    const char *message;               /* the task's error text to store: the facts' own error
+                               (borrowed, whole, however long) or buf. Points into
+                               the verdict itself: do not copy a verdict by value */
+    char buf[SITQ_ERROR_MESSAGE_SIZE]; /* a message composed by the decision */
 } sitq__verdict;
 
 /* Facts about a running task whose attempt failed (read under its lease). */
@@ -54,9 +57,9 @@ typedef struct sitq__failure_facts {
     int32_t max_retries; /* retries allowed after the first attempt */
     int64_t backoff_base_us;
     int64_t backoff_cap_us;
-    double backoff_jitter;  /* 0..1 */
-    int cancel_requested;   /* cancel was asked while it ran */
-    const char *error;      /* the handler's message; NULL: none given */
+    double backoff_jitter;    /* 0..1 */
+    int cancel_requested;     /* cancel was asked while it ran */
+    const char *error;        /* the handler's message; NULL: none given */
     sitq_time_us finished_us; /* when the attempt ended */
 } sitq__failure_facts;
 
@@ -126,7 +129,8 @@ sitq_code sitq__retry_unique_conflict(sitq_task_id id, sitq_error *err);
 
 /* The dependencies of a task being enqueued, folded one by one: unknown ids
  * are refused; a failed or cancelled one makes the task fail at once (the
- * first such, in declared order, is named); pending ones make it wait. */
+ * first such added is named: the SQLite backend adds them in ascending id
+ * order); pending ones make it wait. */
 typedef struct sitq__deps_fold {
     int64_t pending;
     sitq_task_id failed_dep;
@@ -147,6 +151,16 @@ sitq_code sitq__deps_add(sitq__deps_fold *f, const char *where, sitq_task_id dep
  * cancelled"), waiting (pending > 0), or queued. message may be NULL when not
  * failed; size is its capacity in bytes. */
 int sitq__deps_initial_state(const sitq__deps_fold *f, char *message, size_t size);
+
+/* Add dependency dep of a task being retried, whose stored state is state,
+ * or -1 when the task no longer exists. A missing one was purged after it
+ * failed or was cancelled (purge drops the edges to succeeded tasks), so it
+ * can never succeed: it counts as failed, like a failed or cancelled one, and
+ * the first such added is the fold's failed_dep (the SQLite backend adds them
+ * in ascending id order, naming the lowest). Others that have not succeeded
+ * count as pending. Then: sitq__check_retry_dependencies(id, f.failed_dep)
+ * and sitq__retry_state(f.pending). */
+void sitq__retry_deps_add(sitq__deps_fold *f, sitq_task_id dep, int state);
 
 /* The error stored on the dependents of task dep when it failed (cancelled =
  * 0) or was cancelled (1): "dependency N failed" / "dependency N was

@@ -4,20 +4,23 @@
 
 #include "backend/backend.h"
 #include "core/internal.h"
+#include "core/lifecycle.h"
 
 #include <pthread.h>
 #include <sqlite3.h>
 
-/* Stored states. SITQ_SCHEDULED is never stored: it is a queued task whose
- * run_at_us lies in the future. */
-enum {
-    SQ_QUEUED = 0,
-    SQ_WAITING = 1,
-    SQ_RUNNING = 3,
-    SQ_SUCCEEDED = 4,
-    SQ_FAILED = 5,
-    SQ_CANCELLED = 6
-};
+/* Stored states are sitq__state (core/lifecycle.h), and so are the queue's
+ * rules: this backend reads the facts a decision needs inside its write
+ * transaction, calls the decision and applies the verdict with guarded
+ * statements. SQL spells some states as literal numbers, because SQLite uses
+ * a partial index only for a query that repeats the index's condition; the
+ * literals are checked against sitq__state at compile time (sqlite_sql.c). */
+
+/* The condition "the task holds its unique key", in the stored states of
+ * sitq__state_holds_unique_key (queued, waiting, running). Spelled in the
+ * unique index's condition and in the query that must use that index;
+ * test_lifecycle checks it against the core. */
+#define SQ_SQL_HOLDS_UNIQUE_KEY "state IN (0, 1, 3)"
 
 /* Payloads and results up to this size are stored inline, at the end of the
  * task's row; larger ones in sitq_payloads / sitq_results, so that state
@@ -164,10 +167,14 @@ sitq_code sq_resolve_dependents(sq_conn *c, const char *ids_json, sitq_time_us n
 sitq_code sq_fail_dependents(sq_conn *c, sitq_task_id id, int cancelled, sitq_time_us now,
                              size_t *n_failed, sitq_error *err);
 
-/* Record a terminal failure/cancel of task id and fail its dependents. */
-sitq_code sq_finish_failed(sq_conn *c, sitq_task_id id, int state, const char *error,
-                           const char *traceback, sitq_time_us now, size_t *n_finished,
-                           sitq_error *err);
+/* Move task id from stored state `from` (when running: under lease_token)
+ * to the terminal state (SITQ__FAILED or SITQ__CANCELLED) with error and
+ * traceback (borrowed), and fail its waiting dependents transitively. A task
+ * no longer in `from` (or whose lease changed) is left alone: nothing is
+ * written or counted. n_finished (may be NULL) grows by the tasks finished. */
+sitq_code sq_finish_failed(sq_conn *c, sitq_task_id id, int from, int64_t lease_token, int state,
+                           const char *error, const char *traceback, sitq_time_us now,
+                           size_t *n_finished, sitq_error *err);
 
 /* The operations of the backend vtable, per file. */
 sitq_code sq_enqueue(sitq_backend *b, const char *queue, const sitq_task_spec *specs, size_t n,

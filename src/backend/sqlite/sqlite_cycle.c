@@ -9,9 +9,15 @@
  * it (ST_START) or together with the outcome (ST_SUCCEED, apply_failure),
  * whichever comes first. A task whose lease lapses with no recorded start is
  * put back at its place without spending an attempt, and counted in
- * `lapses`; after two such losses, the worker that claims it next records its
- * start before running it (start_first), so that a task which kills its
- * worker before its start could be recorded still runs out of retries. */
+ * `lapses`; after SITQ__START_FIRST_LAPSES such losses, the worker that
+ * claims it next records its start before running it (sitq__start_first), so
+ * that a task which kills its worker before its start could be recorded still
+ * runs out of retries.
+ *
+ * What a failed attempt or a lapsed lease leads to is decided by the core
+ * (sitq__decide_failure, sitq__decide_lapse in core/lifecycle.c): this file
+ * reads the facts under the lease, and applies the verdict with statements
+ * guarded by (state = running, lease_token). */
 #include "sq.h"
 
 #include <stdio.h>
@@ -42,8 +48,7 @@ static sitq_code apply_start(sq_conn *c, const sitq__start *s, sitq_error *err) 
 static sitq_code success_not_storable(sq_conn *c, sitq__completion *k, size_t *n_finished,
                                       sitq_error *err) {
     char msg[256];
-    snprintf(msg, sizeof msg, "the result of %zu bytes could not be stored: %s", k->value_len,
-             sqlite3_errmsg(c->db));
+    sitq__unstorable_result_message(k->value_len, sqlite3_errmsg(c->db), msg, sizeof msg);
     free(k->value);
     k->value = NULL;
     k->value_len = 0;
@@ -147,14 +152,17 @@ static sitq_code resolve_group(sq_conn *c, const sitq__cycle *cy, sitq_time_us n
     return rc;
 }
 
-static sitq_code requeue(sq_conn *c, sitq_task_id id, sitq_time_us run_at, const char *error,
-                         const char *traceback, sitq_error *err) {
+/* A failed attempt queued again for its retry at run_at (its lease token
+ * still ours). */
+static sitq_code requeue(sq_conn *c, const sitq__completion *k, sitq_time_us run_at,
+                         const char *error, sitq_error *err) {
     sqlite3_stmt *st = sq_stmt(c, ST_REQUEUE, err);
     if (!st) return SITQ_ESTORAGE;
-    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 1, k->id);
     sqlite3_bind_int64(st, 2, run_at);
     sq_bind_text(st, 3, error);
-    sq_bind_text(st, 4, traceback);
+    sq_bind_text(st, 4, k->traceback);
+    sqlite3_bind_int64(st, 5, k->lease_token);
     return sq_exec(c, st, err, "scheduling a retry");
 }
 
@@ -175,12 +183,16 @@ static sitq_code apply_failure(sq_conn *c, sitq__completion *k, size_t *n_finish
         sqlite3_reset(st);
         return code;
     }
-    int32_t attempts = sqlite3_column_int(st, 0);
-    int32_t max_retries = sqlite3_column_int(st, 1);
-    double base_s = (double)sqlite3_column_int64(st, 2) / 1e6;
-    double cap_s = (double)sqlite3_column_int64(st, 3) / 1e6;
-    double jitter = sqlite3_column_double(st, 4);
-    int cancel = sqlite3_column_int(st, 5);
+    sitq__failure_facts f = {
+        .attempts = sqlite3_column_int(st, 0),
+        .max_retries = sqlite3_column_int(st, 1),
+        .backoff_base_us = sqlite3_column_int64(st, 2),
+        .backoff_cap_us = sqlite3_column_int64(st, 3),
+        .backoff_jitter = sqlite3_column_double(st, 4),
+        .cancel_requested = sqlite3_column_int(st, 5),
+        .error = k->error,
+        .finished_us = k->finished_at_us,
+    };
     int unrecorded = sqlite3_column_int(st, 6);
     sqlite3_reset(st);
     k->applied = 1;
@@ -188,21 +200,13 @@ static sitq_code apply_failure(sq_conn *c, sitq__completion *k, size_t *n_finish
         sitq__start s = {k->id, k->lease_token, k->started_at_us};
         sitq_code code = apply_start(c, &s, err);
         if (code) return code;
-        attempts++;
+        f.attempts++;
     }
-    const char *error = k->error ? k->error : "the handler failed without a message";
-    if (cancel) {
-        char msg[SITQ_ERROR_MESSAGE_SIZE];
-        snprintf(msg, sizeof msg, "cancelled while running: %s", error);
-        return sq_finish_failed(c, k->id, SQ_CANCELLED, msg, k->traceback, k->finished_at_us,
-                                n_finished, err);
-    }
-    if (attempts <= max_retries) {
-        int64_t delay = sitq_backoff_us(attempts, base_s, cap_s, jitter, sitq__rand_unit());
-        return requeue(c, k->id, k->finished_at_us + delay, error, k->traceback, err);
-    }
-    return sq_finish_failed(c, k->id, SQ_FAILED, error, k->traceback, k->finished_at_us, n_finished,
-                            err);
+    sitq__verdict v;
+    sitq__decide_failure(&f, sitq__rand_unit(), &v);
+    if (v.state == SITQ__QUEUED) return requeue(c, k, v.run_at_us, v.message, err);
+    return sq_finish_failed(c, k->id, SITQ__RUNNING, k->lease_token, v.state, v.message,
+                            k->traceback, k->finished_at_us, n_finished, err);
 }
 
 static sitq_code apply_heartbeat(sq_conn *c, sitq__heartbeat *h, sitq_time_us lease_until,
@@ -235,24 +239,27 @@ static sitq_code apply_release(sq_conn *c, const sitq__release *r, sitq_error *e
     return sq_exec(c, st, err, "releasing a task");
 }
 
-static sitq_code requeue_lost(sq_conn *c, sitq_task_id id, const char *note, int unstarted,
-                              sitq_error *err) {
+static sitq_code requeue_lost(sq_conn *c, sitq_task_id id, int64_t lease_token, const char *note,
+                              int unstarted, sitq_error *err) {
     sqlite3_stmt *st = sq_stmt(c, ST_REQUEUE_LOST, err);
     if (!st) return SITQ_ESTORAGE;
     sqlite3_bind_int64(st, 1, id);
     sq_bind_text(st, 2, note);
     sqlite3_bind_int(st, 3, unstarted);
+    sqlite3_bind_int64(st, 4, lease_token);
     return sq_exec(c, st, err, "recovering a lapsed lease");
 }
 
-/* Recover tasks whose lease lapsed: their worker died or hung. A task whose
- * attempt had started spends it (so a task that kills its worker cannot
- * loop forever); one that never started is handed out again for free. Both
- * keep their place in the queue. */
+/* Recover tasks whose lease lapsed: their worker died or hung. What each
+ * one becomes is sitq__decide_lapse's verdict: a task whose attempt had
+ * started spends it (so a task that kills its worker cannot loop forever);
+ * one that never started is handed out again for free. Both keep their
+ * place in the queue. */
 static sitq_code reap(sq_conn *c, sitq_time_us now, sitq__cycle *cy, sitq_error *err) {
     enum { MAX_REAP = 1000 };
     struct lapsed {
         sitq_task_id id;
+        int64_t lease_token;
         int32_t attempts, max_retries;
         int cancel, started;
         char worker[64];
@@ -277,26 +284,25 @@ static sitq_code reap(sq_conn *c, sitq_time_us now, sitq__cycle *cy, sitq_error 
         snprintf(v[n].worker, sizeof v[n].worker, "%s", w ? (const char *)w : "?");
         v[n].cancel = sqlite3_column_int(st, 4);
         v[n].started = sqlite3_column_int(st, 5);
+        v[n].lease_token = sqlite3_column_int64(st, 6);
         n++;
     }
     if (!code && rc != SQLITE_DONE && rc != SQLITE_ROW)
         code = sq_fail(c, err, "finding lapsed leases");
     sqlite3_reset(st);
     for (size_t i = 0; i < n && !code; i++) {
-        char msg[256];
-        if (v[i].started)
-            snprintf(msg, sizeof msg, "worker %s was lost: its lease expired during attempt %d",
-                     v[i].worker, (int)v[i].attempts);
+        sitq__lapse_facts f = {.worker_id = v[i].worker,
+                               .attempts = v[i].attempts,
+                               .max_retries = v[i].max_retries,
+                               .cancel_requested = v[i].cancel,
+                               .started = v[i].started};
+        sitq__verdict d;
+        sitq__decide_lapse(&f, &d);
+        if (d.state == SITQ__QUEUED)
+            code = requeue_lost(c, v[i].id, v[i].lease_token, d.message, d.unstarted, err);
         else
-            snprintf(msg, sizeof msg,
-                     "worker %s was lost before the start of attempt %d was recorded: handed "
-                     "out again without spending an attempt",
-                     v[i].worker, (int)v[i].attempts + 1);
-        if (v[i].cancel)
-            code = sq_finish_failed(c, v[i].id, SQ_CANCELLED, msg, NULL, now, &cy->n_finished, err);
-        else if (!v[i].started || v[i].attempts <= v[i].max_retries)
-            code = requeue_lost(c, v[i].id, msg, !v[i].started, err);
-        else code = sq_finish_failed(c, v[i].id, SQ_FAILED, msg, NULL, now, &cy->n_finished, err);
+            code = sq_finish_failed(c, v[i].id, SITQ__RUNNING, v[i].lease_token, d.state, d.message,
+                                    NULL, now, &cy->n_finished, err);
         if (!code) cy->n_reaped++;
     }
     free(v);
@@ -324,7 +330,7 @@ static sitq_code read_claimed(sq_conn *c, sqlite3_stmt *st, sitq__cycle *cy, int
         t->payload = sq_col_blob(st, 2, &t->payload_len);
         t->payload_external = sqlite3_column_int(st, 3) != 0;
         t->start_recorded = sqlite3_column_int(st, 9) != 0;
-        t->start_first = sqlite3_column_int(st, 10) != 0;
+        t->start_first = sitq__start_first(sqlite3_column_int(st, 10));
         /* The attempt this run will be: counted already, or at its start. */
         t->attempt = sqlite3_column_int(st, 4) + (t->start_recorded ? 0 : 1);
         t->max_retries = sqlite3_column_int(st, 5);
@@ -466,13 +472,7 @@ sitq_code sq_claim_id(sitq_backend *base, const char *queue, sitq_task_id id, si
     if (!rc && cy->n_claimed == 0) {
         rc = sq_get_conn(c, queue, id, 0, snapshot, err);
         if (!rc) {
-            sitq_status s = (*snapshot)->status;
-            const char *why = s == SITQ_WAITING     ? "it is waiting for its dependencies"
-                              : s == SITQ_SCHEDULED ? "its ETA (or retry backoff) is in the future"
-                              : s == SITQ_RUNNING   ? "it is running on a worker"
-                                                    : "it has already finished";
-            status = sitq__fail(err, SITQ_ENOTREADY, "task %lld is %s and cannot run now: %s",
-                                (long long)id, sitq_status_name(s), why);
+            status = sitq__not_ready(id, (*snapshot)->status, err);
         }
     }
     rc = sq_write_end(b, rc, err);

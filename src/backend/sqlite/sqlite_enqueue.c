@@ -85,11 +85,11 @@ static sitq_code enqueue_one(sq_conn *c, const char *queue, const sitq_task_spec
     sitq_code code = collect_deps(s, ids, &deps, &n_deps, err);
     if (code) return code;
 
-    /* Check every dependency: unknown ids are rejected; a failed one makes
-     * this task fail at once; pending ones make it wait. */
-    int64_t pending = 0;
-    sitq_task_id failed_dep = 0;
-    int failed_dep_cancelled = 0;
+    /* Fold every dependency's state (sitq__deps_add, in ascending id order):
+     * unknown ids are rejected; a failed one makes this task fail at once;
+     * pending ones make it wait. */
+    sitq__deps_fold fold;
+    sitq__deps_begin(&fold);
     for (size_t k = 0; k < n_deps && !code; k++) {
         sqlite3_stmt *st = sq_stmt(c, ST_DEP_STATE, err);
         if (!st) {
@@ -99,31 +99,16 @@ static sitq_code enqueue_one(sq_conn *c, const char *queue, const sitq_task_spec
         sqlite3_bind_int64(st, 1, deps[k]);
         sq_bind_text(st, 2, queue);
         int rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW) {
-            int state = sqlite3_column_int(st, 0);
-            if (state == SQ_FAILED || state == SQ_CANCELLED) {
-                if (!failed_dep) {
-                    failed_dep = deps[k];
-                    failed_dep_cancelled = state == SQ_CANCELLED;
-                }
-            } else if (state != SQ_SUCCEEDED) {
-                pending++;
-            }
-        } else if (rc == SQLITE_DONE) {
-            code =
-                sitq__fail(err, SITQ_EDEPENDENCY, "%sdependency %lld does not exist in this queue",
-                           where, (long long)deps[k]);
-        } else {
-            code = sq_fail(c, err, "checking a dependency");
-        }
+        if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+            code = sitq__deps_add(&fold, where, deps[k],
+                                  rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1, err);
+        else code = sq_fail(c, err, "checking a dependency");
         sqlite3_reset(st);
     }
 
     char failmsg[96];
-    int state = failed_dep ? SQ_FAILED : pending > 0 ? SQ_WAITING : SQ_QUEUED;
-    if (failed_dep)
-        snprintf(failmsg, sizeof failmsg, "dependency %lld %s", (long long)failed_dep,
-                 failed_dep_cancelled ? "was cancelled" : "failed");
+    int state = sitq__deps_initial_state(&fold, failmsg, sizeof failmsg);
+    int failed = state == SITQ__FAILED;
     sitq_time_us run_at = o->eta_us > 0 ? o->eta_us : now + sitq__seconds_to_us(o->delay_s);
 
     sqlite3_stmt *st = code ? NULL : sq_stmt(c, ST_INSERT_TASK, err);
@@ -148,10 +133,11 @@ static sitq_code enqueue_one(sq_conn *c, const char *queue, const sitq_task_spec
         int64_t timeout_us = sitq__seconds_to_us(o->timeout_s);
         if (o->timeout_s > 0 && timeout_us < 1) timeout_us = 1;
         sqlite3_bind_int64(st, 11, timeout_us);
-        sqlite3_bind_int64(st, 12, failed_dep ? 0 : pending);
-        sq_bind_text(st, 13, failed_dep ? NULL : o->unique_key);
+        sqlite3_bind_int64(st, 12, failed ? 0 : fold.pending);
+        /* A task that starts failed holds no unique key. */
+        sq_bind_text(st, 13, failed ? NULL : o->unique_key);
         sqlite3_bind_int64(st, 14, now);
-        if (failed_dep) {
+        if (failed) {
             sqlite3_bind_text(st, 15, failmsg, -1, SQLITE_TRANSIENT);
             sqlite3_bind_int64(st, 16, now);
         }

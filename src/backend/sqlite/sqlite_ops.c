@@ -1,4 +1,7 @@
-/* sqlite_ops.c - operator actions: cancel, retry, purge. */
+/* sqlite_ops.c - operator actions: cancel, retry, purge. Whether a cancel or
+ * a retry is allowed, and what it does, is decided by the core
+ * (sitq__decide_cancel, sitq__check_retry and friends in core/lifecycle.c);
+ * this file reads the facts and applies the decision. */
 #include "sq.h"
 
 #include <string.h>
@@ -29,23 +32,20 @@ sitq_code sq_cancel(sitq_backend *base, const char *queue, sitq_task_id id, sitq
     if (rc) return rc;
     int state = -1;
     rc = task_state(c, queue, id, &state, err);
-    if (!rc) {
-        if (state == SQ_QUEUED || state == SQ_WAITING) {
-            rc = sq_finish_failed(c, id, SQ_CANCELLED, "cancelled", NULL, sitq_now_us(), n_finished,
-                                  err);
-            *out = SITQ_CANCELLED;
-        } else if (state == SQ_RUNNING) {
-            sqlite3_stmt *st = sq_stmt(c, ST_SET_CANCEL_FLAG, err);
-            if (!st) rc = SITQ_ESTORAGE;
-            else {
-                sqlite3_bind_int64(st, 1, id);
-                rc = sq_exec(c, st, err, "setting a cancel flag");
-            }
-            *out = SITQ_RUNNING;
-        } else {
-            rc = sitq__fail(err, SITQ_ESTATE, "task %lld is already %s and cannot be cancelled",
-                            (long long)id, sitq_status_name(state));
+    sitq__cancel_action action = SITQ__CANCEL_NOW;
+    if (!rc) rc = sitq__decide_cancel(id, state, &action, err);
+    if (!rc && action == SITQ__CANCEL_NOW) {
+        rc = sq_finish_failed(c, id, state, 0, SITQ__CANCELLED, SITQ__CANCELLED_MESSAGE, NULL,
+                              sitq_now_us(), n_finished, err);
+        *out = SITQ_CANCELLED;
+    } else if (!rc) { /* SITQ__CANCEL_FLAG: the worker sees it at its next heartbeat */
+        sqlite3_stmt *st = sq_stmt(c, ST_SET_CANCEL_FLAG, err);
+        if (!st) rc = SITQ_ESTORAGE;
+        else {
+            sqlite3_bind_int64(st, 1, id);
+            rc = sq_exec(c, st, err, "setting a cancel flag");
         }
+        *out = SITQ_RUNNING;
     }
     rc = sq_write_end(b, rc, err);
     return rc ? rc : sitq__ok(err);
@@ -58,31 +58,24 @@ sitq_code sq_retry(sitq_backend *base, const char *queue, sitq_task_id id, sitq_
     if (rc) return rc;
     int state = -1;
     rc = task_state(c, queue, id, &state, err);
-    if (!rc && state != SQ_FAILED && state != SQ_CANCELLED)
-        rc = sitq__fail(err, SITQ_ESTATE,
-                        "task %lld is %s; only failed or cancelled tasks can be retried",
-                        (long long)id, sitq_status_name(state));
-    int64_t pending = 0;
-    sitq_task_id bad_dep = 0;
+    if (!rc) rc = sitq__check_retry(id, state, err);
+    sitq__deps_fold fold;
+    sitq__deps_begin(&fold);
     if (!rc) {
         sqlite3_stmt *st = sq_stmt(c, ST_RETRY_DEPS, err);
         if (!st) rc = SITQ_ESTORAGE;
         else {
             sqlite3_bind_int64(st, 1, id);
-            if (sqlite3_step(st) == SQLITE_ROW) {
-                pending = sqlite3_column_int64(st, 0);
-                bad_dep = sqlite3_column_int64(st, 1);
-            } else {
-                rc = sq_fail(c, err, "reading dependencies");
-            }
+            int step;
+            while ((step = sqlite3_step(st)) == SQLITE_ROW) /* NULL state: the task is gone */
+                sitq__retry_deps_add(
+                    &fold, sqlite3_column_int64(st, 0),
+                    sqlite3_column_type(st, 1) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 1));
+            if (step != SQLITE_DONE) rc = sq_fail(c, err, "reading dependencies");
             sqlite3_reset(st);
         }
     }
-    if (!rc && bad_dep)
-        rc = sitq__fail(err, SITQ_ESTATE,
-                        "task %lld depends on task %lld, which failed or was cancelled (or was "
-                        "purged after that): retry that one first",
-                        (long long)id, (long long)bad_dep);
+    if (!rc) rc = sitq__check_retry_dependencies(id, fold.failed_dep, err);
     if (!rc) { /* a failed task has no result, but an older success might */
         sqlite3_stmt *st = sq_stmt(c, ST_DELETE_RESULT, err);
         if (!st) rc = SITQ_ESTORAGE;
@@ -96,15 +89,13 @@ sitq_code sq_retry(sitq_backend *base, const char *queue, sitq_task_id id, sitq_
         if (!st) rc = SITQ_ESTORAGE;
         else {
             sqlite3_bind_int64(st, 1, id);
-            sqlite3_bind_int(st, 2, pending > 0 ? SQ_WAITING : SQ_QUEUED);
-            sqlite3_bind_int64(st, 3, pending);
+            sqlite3_bind_int(st, 2, sitq__retry_state(fold.pending));
+            sqlite3_bind_int64(st, 3, fold.pending);
             sqlite3_bind_int64(st, 4, sitq_now_us());
+            sqlite3_bind_int(st, 5, state);
             if (sqlite3_step(st) != SQLITE_DONE) {
                 if ((sqlite3_extended_errcode(c->db) & 0xff) == SQLITE_CONSTRAINT)
-                    rc = sitq__fail(err, SITQ_ESTATE,
-                                    "task %lld cannot be retried: another live task of the queue "
-                                    "holds its unique key",
-                                    (long long)id);
+                    rc = sitq__retry_unique_conflict(id, err);
                 else rc = sq_fail(c, err, "retrying a task");
             }
             sqlite3_reset(st);

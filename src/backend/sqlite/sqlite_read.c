@@ -29,7 +29,7 @@ static sitq_result *row_to_result(sqlite3_stmt *st, sitq_time_us now) {
     r->eta_us = sqlite3_column_int64(st, 17);
     r->started_at_us = sqlite3_column_int64(st, 18);
     r->finished_at_us = sqlite3_column_int64(st, 19);
-    r->status = state == SQ_QUEUED && r->eta_us > now ? SITQ_SCHEDULED : (sitq_status)state;
+    r->status = sitq__public_status(state, r->eta_us, now);
     if (!r->queue || !r->function) {
         sitq_result_free(r);
         return NULL;
@@ -135,11 +135,14 @@ sitq_code sq_stats(sitq_backend *base, const char *queue, sitq_stats *out, sitq_
         code = SITQ_ESTORAGE;
     } else {
         sq_bind_text(st, 1, queue);
-        sqlite3_bind_int64(st, 2, sitq_now_us());
+        sitq_time_us now = sitq_now_us();
+        sqlite3_bind_int64(st, 2, now);
         int rc;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-            int state = sqlite3_column_int(st, 0);
-            int status = state == SQ_QUEUED && sqlite3_column_int(st, 1) ? SITQ_SCHEDULED : state;
+            /* Rows count tasks by state and whether run_at_us > now. */
+            int in_future = sqlite3_column_int(st, 1);
+            int status =
+                (int)sitq__public_status(sqlite3_column_int(st, 0), in_future ? now + 1 : now, now);
             int64_t n = sqlite3_column_int64(st, 2);
             if (status >= 0 && status < SITQ_STATUS_COUNT) out->count[status] += n;
             out->total += n;

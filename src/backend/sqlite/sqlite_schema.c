@@ -21,7 +21,7 @@ static const char *const schema_sql =
     " id INTEGER PRIMARY KEY,"
     " queue TEXT NOT NULL,"
     " function TEXT NOT NULL,"
-    " state INTEGER NOT NULL," /* 0 queued/scheduled 1 waiting 3 running 4 succeeded 5 failed 6 cancelled */
+    " state INTEGER NOT NULL," /* sitq__state: 0 queued/scheduled 1 waiting 3 running 4 succeeded 5 failed 6 cancelled */
     " priority INTEGER NOT NULL DEFAULT 0,"
     " run_at_us INTEGER NOT NULL,"          /* not before (ETA, backoff), UTC microseconds; kept
                                            through recovery, so a task keeps its place */
@@ -65,7 +65,7 @@ static const char *const schema_sql =
     "CREATE INDEX IF NOT EXISTS sitq_tasks_failed ON sitq_tasks(queue, state, id)"
     " WHERE state IN (5, 6);"
     "CREATE UNIQUE INDEX IF NOT EXISTS sitq_tasks_unique ON sitq_tasks(queue, unique_key)"
-    " WHERE unique_key IS NOT NULL AND state IN (0, 1, 3);"
+    " WHERE unique_key IS NOT NULL AND " SQ_SQL_HOLDS_UNIQUE_KEY ";"
     /* Succeeded tasks per queue, added once per worker commit. */
     "CREATE TABLE IF NOT EXISTS sitq_counts(queue TEXT PRIMARY KEY,"
     " succeeded INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"

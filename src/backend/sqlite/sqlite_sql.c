@@ -1,8 +1,23 @@
 /* sqlite_sql.c - every SQL statement of the SQLite backend, in one place.
  * Values always arrive as bound parameters (?N); literal numbers are stored
- * states (see sq.h), written out so that SQLite can use the partial indexes.
- * Times are UTC microseconds (columns ending in _us). */
+ * states (sitq__state of core/lifecycle.h, checked below), written out so
+ * that SQLite can use the partial indexes. Times are UTC microseconds
+ * (columns ending in _us).
+ *
+ * The statements decide nothing: the rules are in core/lifecycle.c, and a
+ * transition's statement only applies a verdict, guarded so that it writes
+ * nothing when the task moved meanwhile (out of running: state and lease
+ * token). The exceptions are set-based for speed and follow lifecycle.c's
+ * transition table exactly: the batched claim (ST_CLAIM), releasing the
+ * dependents of a group of successes (ST_RESOLVE) and failing dependents
+ * transitively (ST_PROPAGATE). */
 #include "sq.h"
+
+/* The literal states of the SQL below. */
+_Static_assert(SITQ__QUEUED == 0 && SITQ__WAITING == 1 && SITQ__RUNNING == 3,
+               "stored states spelled in sqlite_sql.c");
+_Static_assert(SITQ__SUCCEEDED == 4 && SITQ__FAILED == 5 && SITQ__CANCELLED == 6,
+               "stored states spelled in sqlite_sql.c");
 
 /* Columns read into a sitq_result by sq_row_to_result (sqlite_read.c). */
 #define RESULT_COLS(value, traceback)                                                              \
@@ -23,16 +38,12 @@
     "SET state = 3, lease_token = ?1, lease_until_us = ?2, worker_id = ?3, "                       \
     "started_at_us = NULL, progress = NULL "
 /* Inline payloads only; a large one (blobs & 1) is read by the worker later,
- * outside the write transaction. */
-/* A task that already lost SQ_FREE_LAPSES leases before its start was
- * recorded may be one that kills its worker at once: the worker records its
- * start before it runs it (start_first). Two free losses, not one, so that an
- * innocent task must be unlucky three times in a row (its workers killed
- * before its code ran) to spend an attempt it did not use.
+ * outside the write transaction. lapses: whether the worker must record the
+ * start before it runs the task is sitq__start_first(lapses).
  * (started_at_us IS NOT NULL: counted by the claim itself, process_task.) */
 #define CLAIM_RETURNING                                                                            \
     " RETURNING id, function, payload, blobs & 1, attempts, max_retries, priority, "               \
-    "run_at_us, timeout_us, started_at_us IS NOT NULL, lapses >= 2"
+    "run_at_us, timeout_us, started_at_us IS NOT NULL, lapses"
 
 const char *const sq_sql[ST_COUNT] = {
     [ST_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
@@ -59,7 +70,7 @@ const char *const sq_sql[ST_COUNT] = {
      * reads as unknown, so that a queue reveals nothing about the others. */
     [ST_DEP_STATE] = "SELECT state FROM sitq_tasks WHERE id = ?1 AND queue = ?2",
     [ST_UNIQUE_FIND] = "SELECT id FROM sitq_tasks WHERE queue = ?1 AND unique_key = ?2 "
-                       "AND state IN (0, 1, 3)",
+                       "AND " SQ_SQL_HOLDS_UNIQUE_KEY,
 
     [ST_GET] = "SELECT " RESULT_COLS(RESULT_VALUE,
                                      "traceback") " FROM sitq_tasks WHERE id = ?1 AND queue = ?2",
@@ -113,9 +124,13 @@ const char *const sq_sql[ST_COUNT] = {
                      "backoff_jitter, cancel_requested, started_at_us IS NULL FROM sitq_tasks "
                      "WHERE id = ?1 AND state = 3 AND lease_token = ?2",
     [ST_REQUEUE] = "UPDATE sitq_tasks SET state = 0, run_at_us = ?2, error = ?3, traceback = ?4, "
-                   "lease_token = NULL, lease_until_us = NULL WHERE id = ?1",
+                   "lease_token = NULL, lease_until_us = NULL "
+                   "WHERE id = ?1 AND state = 3 AND lease_token = ?5",
+    /* Into a terminal state from ?6: running under lease ?7, or queued or
+     * waiting (cancel). */
     [ST_FINISH] = "UPDATE sitq_tasks SET state = ?2, error = ?3, traceback = ?4, "
-                  "finished_at_us = ?5, lease_token = NULL, lease_until_us = NULL WHERE id = ?1",
+                  "finished_at_us = ?5, lease_token = NULL, lease_until_us = NULL "
+                  "WHERE id = ?1 AND state = ?6 AND (state <> 3 OR lease_token = ?7)",
     /* Failure reaches every dependent at once, transitively (lesson 8). */
     [ST_PROPAGATE] = "WITH RECURSIVE d(id) AS (SELECT task_id FROM sitq_deps WHERE depends_on = ?1 "
                      "UNION SELECT s.task_id FROM sitq_deps s JOIN d ON s.depends_on = d.id) "
@@ -130,29 +145,28 @@ const char *const sq_sql[ST_COUNT] = {
         "lease_token = NULL, lease_until_us = NULL, started_at_us = NULL "
         "WHERE id = ?1 AND state = 3 AND lease_token = ?2",
     [ST_REAP_SELECT] = "SELECT id, attempts, max_retries, worker_id, cancel_requested, "
-                       "started_at_us IS NOT NULL "
+                       "started_at_us IS NOT NULL, lease_token "
                        "FROM sitq_tasks WHERE queue = ?2 AND state = 3 AND lease_until_us < ?1 "
                        "LIMIT 1000",
     /* A lapsed lease put back: run_at_us is kept, so the task keeps its place
      * in the queue; ?3 = 1 when its attempt had not started (counted in
      * lapses, no attempt spent). */
     [ST_REQUEUE_LOST] = "UPDATE sitq_tasks SET state = 0, error = ?2, lapses = lapses + ?3, "
-                        "lease_token = NULL, lease_until_us = NULL WHERE id = ?1",
-    [ST_SET_CANCEL_FLAG] = "UPDATE sitq_tasks SET cancel_requested = 1 WHERE id = ?1",
+                        "lease_token = NULL, lease_until_us = NULL "
+                        "WHERE id = ?1 AND state = 3 AND lease_token = ?4",
+    [ST_SET_CANCEL_FLAG] = "UPDATE sitq_tasks SET cancel_requested = 1 WHERE id = ?1 AND state = 3",
 
-    /* A dependency edge whose task is gone was purged after it failed or
-     * was cancelled (purge drops the edges of succeeded ones): it can never
-     * be satisfied, so it blocks a retry like a failed dependency. */
-    [ST_RETRY_DEPS] = "SELECT COALESCE(SUM(t.state IS NOT 4), 0), "
-                      "MIN(CASE WHEN t.id IS NULL OR t.state IN (5, 6) THEN d.depends_on END) "
+    /* The dependencies of a task being retried, each with its state (NULL:
+     * the task is gone), folded by sitq__retry_deps_add. */
+    [ST_RETRY_DEPS] = "SELECT d.depends_on, t.state "
                       "FROM sitq_deps d LEFT JOIN sitq_tasks t ON t.id = d.depends_on "
-                      "WHERE d.task_id = ?1",
+                      "WHERE d.task_id = ?1 ORDER BY d.depends_on",
     [ST_RETRY_SET] =
         "UPDATE sitq_tasks SET state = ?2, pending_deps = ?3, attempts = 0, "
         "lapses = 0, blobs = blobs & 1, result = NULL, error = NULL, traceback = NULL, "
         "started_at_us = NULL, "
         "finished_at_us = NULL, run_at_us = ?4, cancel_requested = 0, progress = NULL, "
-        "lease_token = NULL, lease_until_us = NULL WHERE id = ?1",
+        "lease_token = NULL, lease_until_us = NULL WHERE id = ?1 AND state = ?5",
     /* Counts by status, each from its partial index (succeeded ones from
      * sitq_counts); one statement, so one consistent snapshot. Rows are
      * (stored state, in the future, count). */
