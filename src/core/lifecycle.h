@@ -59,7 +59,8 @@ typedef struct sitq__failure_facts {
     int64_t backoff_cap_us;
     double backoff_jitter;    /* 0..1 */
     int cancel_requested;     /* cancel was asked while it ran */
-    const char *error;        /* the handler's message; NULL: none given */
+    const char *error;        /* the handler's message; NULL: none given. The
+                                 verdict may point to it: keep it alive as long */
     sitq_time_us finished_us; /* when the attempt ended */
 } sitq__failure_facts;
 

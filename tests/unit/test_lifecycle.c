@@ -148,8 +148,7 @@ static void test_failure_cancel_requested(void **state) {
     f.error = NULL;
     sitq__decide_failure(&f, 0.25, &v);
     assert_int_equal(v.state, SITQ__CANCELLED);
-    assert_string_equal(v.message,
-                        "cancelled while running: the handler failed without a message");
+    assert_string_equal(v.message, "cancelled while running: the handler failed without a message");
 }
 
 static void test_lapse(void **state) {
@@ -166,14 +165,16 @@ static void test_lapse(void **state) {
     assert_int_equal(v.state, SITQ__QUEUED);
     assert_int_equal(v.unstarted, 0);
     assert_int_equal(v.run_at_us, 0);
-    assert_string_equal(v.message, "worker host-1:4242 was lost: its lease expired during attempt 2");
+    assert_string_equal(v.message,
+                        "worker host-1:4242 was lost: its lease expired during attempt 2");
 
     /* Started, last attempt spent. */
     f.attempts = 4;
     sitq__decide_lapse(&f, &v);
     assert_int_equal(v.state, SITQ__FAILED);
     assert_int_equal(v.unstarted, 0);
-    assert_string_equal(v.message, "worker host-1:4242 was lost: its lease expired during attempt 4");
+    assert_string_equal(v.message,
+                        "worker host-1:4242 was lost: its lease expired during attempt 4");
 
     /* Not started: free, even with no retries left (lapses + 1). */
     f.attempts = 0;
@@ -204,7 +205,8 @@ static void test_lapse(void **state) {
     f.max_retries = 5;
     sitq__decide_lapse(&f, &v);
     assert_int_equal(v.state, SITQ__CANCELLED);
-    assert_string_equal(v.message, "worker host-1:4242 was lost: its lease expired during attempt 1");
+    assert_string_equal(v.message,
+                        "worker host-1:4242 was lost: its lease expired during attempt 1");
 
     /* Unknown worker. */
     f.worker_id = NULL;
