@@ -11,6 +11,7 @@ The CMake build (build/python) is the other way to get the package.
 """
 import glob
 import os
+import re
 import tempfile
 
 from setuptools import Extension, setup
@@ -20,6 +21,25 @@ ROOT = os.path.dirname(os.path.abspath(__file__))
 # CMake build directory).
 SCRATCH = os.path.join(tempfile.gettempdir(), "sitq-setuptools-%d" % os.getuid())
 os.makedirs(SCRATCH, exist_ok=True)
+
+
+def sitq_version():
+    """The version, from project(sitq VERSION ...) of CMakeLists.txt (its one place)."""
+    with open(os.path.join(ROOT, "CMakeLists.txt")) as f:
+        return re.search(r"project\(sitq VERSION ([0-9]+)\.([0-9]+)\.([0-9]+)", f.read()).groups()
+
+
+def write_version_header(directory):
+    """Write sitq_version.h (included by sitq.h) from its template, as CMake does."""
+    major, minor, patch = sitq_version()
+    values = {"PROJECT_VERSION": "%s.%s.%s" % (major, minor, patch), "PROJECT_VERSION_MAJOR": major,
+              "PROJECT_VERSION_MINOR": minor, "PROJECT_VERSION_PATCH": patch}
+    with open(os.path.join(ROOT, "include", "sitq_version.h.in")) as f:
+        text = re.sub(r"@(\w+)@", lambda m: values[m.group(1)], f.read())
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, "sitq_version.h"), "w") as f:
+        f.write(text)
+    return directory
 
 
 def rel(pattern):
@@ -33,7 +53,8 @@ for sub in ("src/core/*.c", "src/backend/*.c", "src/backend/sqlite/*.c", "src/wo
 ext = Extension(
     "sitq._sitq",
     sources=sources,
-    include_dirs=["include", "src", "python/src"],
+    include_dirs=["include", write_version_header(os.path.join(SCRATCH, "include")), "src",
+                  "python/src"],
     define_macros=[("_GNU_SOURCE", None)],
     extra_compile_args=["-std=c11", "-fvisibility=hidden"],
     libraries=["sqlite3", "pthread", "m"],
@@ -41,7 +62,7 @@ ext = Extension(
 
 setup(
     name="sitq",
-    version="0.1.0",
+    version="%s.%s.%s" % sitq_version(),
     description="Durable task queue with a C core and an SQLite backend",
     package_dir={"": "python"},
     packages=["sitq"],

@@ -44,7 +44,8 @@
 extern "C" {
 #endif
 
-#define SITQ_VERSION "0.1.0"
+/* SITQ_VERSION ("MAJOR.MINOR.PATCH") and SITQ_VERSION_MAJOR/_MINOR/_PATCH. */
+#include "sitq_version.h"
 
 /* ------------------------------------------------------------------ */
 /* Errors                                                              */
