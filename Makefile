@@ -87,3 +87,14 @@ chaos: build
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz
+
+# Install the sitq command, libsitq (shared and static), sitq.h, sitq.pc, the
+# CMake package and the man pages under PREFIX; DESTDIR stages the files for
+# a package. `make uninstall` (with the same DESTDIR) removes what the last
+# install put in place (build/install_manifest.txt). See packaging/CMakeLists.txt.
+PREFIX ?= /usr/local
+.PHONY: install uninstall
+install: build
+	@DESTDIR="$(DESTDIR)" cmake --install build --prefix "$(PREFIX)"
+uninstall:
+	@DESTDIR="$(DESTDIR)" ./scripts/uninstall.sh build/install_manifest.txt

@@ -14,6 +14,7 @@ packages=(
   python3-dev python3-setuptools python3-pip   # the Python binding (Debian's /usr/bin/python3)
   python3-pytest python3-numpy python3-pandas python3-cloudpickle
   procps                              # ps/pgrep used by process tests
+  man-db groff-base                   # man --warnings checks the man pages (tests/install)
 )
 
 missing=()
