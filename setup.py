@@ -11,7 +11,6 @@ The CMake build (build/python) is the other way to get the package.
 """
 import glob
 import os
-import re
 import tempfile
 
 from setuptools import Extension, setup
@@ -26,7 +25,9 @@ os.makedirs(SCRATCH, exist_ok=True)
 def sitq_version():
     """The version, from project(sitq VERSION ...) of CMakeLists.txt (its one place)."""
     with open(os.path.join(ROOT, "CMakeLists.txt")) as f:
-        return re.search(r"project\(sitq VERSION ([0-9]+)\.([0-9]+)\.([0-9]+)", f.read()).groups()
+        line = next(line for line in f if line.startswith("project(sitq VERSION "))
+    major, minor, patch = line.split()[2].split(".")
+    return major, minor, patch
 
 
 def write_version_header(directory):
@@ -35,7 +36,9 @@ def write_version_header(directory):
     values = {"PROJECT_VERSION": "%s.%s.%s" % (major, minor, patch), "PROJECT_VERSION_MAJOR": major,
               "PROJECT_VERSION_MINOR": minor, "PROJECT_VERSION_PATCH": patch}
     with open(os.path.join(ROOT, "include", "sitq_version.h.in")) as f:
-        text = re.sub(r"@(\w+)@", lambda m: values[m.group(1)], f.read())
+        text = f.read()
+    for name, value in values.items():
+        text = text.replace("@%s@" % name, value)
     os.makedirs(directory, exist_ok=True)
     with open(os.path.join(directory, "sitq_version.h"), "w") as f:
         f.write(text)
@@ -53,12 +56,12 @@ for sub in ("src/core/*.c", "src/backend/*.c", "src/backend/sqlite/*.c", "src/wo
 ext = Extension(
     "sitq._sitq",
     sources=sources,
-    include_dirs=["include", write_version_header(os.path.join(SCRATCH, "include")), "src",
-                  "python/src"],
+    include_dirs=["include", "src", "python/src"],
     define_macros=[("_GNU_SOURCE", None)],
     extra_compile_args=["-std=c11", "-fvisibility=hidden"],
     libraries=["sqlite3", "pthread", "m"],
 )
+ext.include_dirs.append(write_version_header(os.path.join(SCRATCH, "include")))
 
 setup(
     name="sitq",
