@@ -40,8 +40,11 @@ def write_version_header(directory):
     for name, value in values.items():
         text = text.replace("@%s@" % name, value)
     os.makedirs(directory, exist_ok=True)
-    with open(os.path.join(directory, "sitq_version.h"), "w") as f:
+    # Written aside and renamed: builds of other checkouts may share SCRATCH.
+    tmp = os.path.join(directory, "sitq_version.h.%d" % os.getpid())
+    with open(tmp, "w") as f:
         f.write(text)
+    os.replace(tmp, os.path.join(directory, "sitq_version.h"))
     return directory
 
 
