@@ -7,7 +7,7 @@
 
 int64_t sitq__lease_mono(int64_t mono_before, sitq_time_us lease_until_us, sitq_time_us db_now_us) {
     /* Measured from before the call was sent: never later than the real
-     * deadline, whatever the two clocks read. */
+     * deadline, whatever the offset between the two clocks. */
     return mono_before + (lease_until_us - db_now_us);
 }
 
@@ -146,7 +146,7 @@ void sitq__ctx_run(sitq_task_ctx *ctx, sitq__completion *out) {
         char msg[200];
         snprintf(msg, sizeof msg,
                  "the result of %zu bytes exceeds the limit: payload + result at most %zu bytes",
-                 ctx->result_too_big, sitq_backend_blob_max(ctx->w->b));
+                 ctx->result_too_big, ctx->w->blob_max);
         free(ctx->error);
         ctx->error = strdup(msg);
         out->ok = 0;
@@ -194,7 +194,7 @@ int sitq_ctx_cancelled(const sitq_task_ctx *ctx) {
 
 /* Bytes a result may have: the task's row holds its payload too. */
 static size_t result_room(const sitq_task_ctx *ctx) {
-    size_t max = sitq_backend_blob_max(ctx->w->b);
+    size_t max = ctx->w->blob_max;
     return ctx->t.payload_len >= max ? 0 : max - ctx->t.payload_len;
 }
 

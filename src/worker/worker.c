@@ -119,6 +119,7 @@ sitq_code sitq_worker_create(sitq_queue *queue, const sitq_worker_options *opts,
     if (!w) return sitq__fail(err, SITQ_ENOMEM, "out of memory creating a worker");
     w->queue = queue;
     w->b = sitq_queue_backend(queue);
+    w->blob_max = sitq_backend_blob_max(w->b);
     w->opts = o;
     if (o.worker_id) {
         w->id = strdup(o.worker_id);
