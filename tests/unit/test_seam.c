@@ -150,7 +150,7 @@ static void test_wait_change_used(void **state) {
     tq_rec_free(&rec);
     b->ops = orig;
     assert_true(atomic_load(&wait_calls) > atomic_load(&wait_ready_calls)); /* sitq_wait */
-    assert_true(atomic_load(&wait_ready_calls) > 0);                         /* dispatcher */
+    assert_true(atomic_load(&wait_ready_calls) > 0);                        /* dispatcher */
 }
 
 int main(void) {
