@@ -225,6 +225,16 @@ sitq_code sitq_backend_open_sqlite(const char *path, const sitq_sqlite_options *
  */
 void sitq_backend_close(sitq_backend *backend);
 
+/**
+ * The largest payload, and the largest payload + result of one task, in
+ * bytes, that this backend can store (the SQLite backend: 999,000,000, since
+ * SQLite stores a task in one row of at most 1e9 bytes and 1 MB of that is
+ * kept for the other columns). Larger payloads are refused by enqueue with
+ * SITQ_EINVAL, larger results by sitq_ctx_set_result. Returns 0 for NULL.
+ * Thread-safe; constant for the backend's lifetime.
+ */
+size_t sitq_backend_blob_max(const sitq_backend *backend);
+
 /* ------------------------------------------------------------------ */
 /* Queue                                                               */
 /* ------------------------------------------------------------------ */
@@ -236,12 +246,6 @@ typedef int64_t sitq_task_id;
 #define SITQ_DEFAULT_QUEUE "default"
 /** Longest queue name, function name, unique key or worker id, in bytes. */
 #define SITQ_NAME_MAX 255
-/**
- * Largest payload, and largest payload + result of one task, in bytes.
- * SQLite stores a task in one row of at most 1e9 bytes (its default
- * SQLITE_MAX_LENGTH); 1 MB of that is kept for the other columns.
- */
-#define SITQ_BLOB_MAX 999000000u
 /**
  * Longest duration sitq accepts for a delay, an ETA ahead of now, a timeout
  * or a backoff, in seconds (100 years). Longer values are refused with
@@ -551,7 +555,7 @@ sitq_code sitq_ctx_heartbeat(sitq_task_ctx *ctx, double progress, sitq_error *er
 /**
  * Set the result bytes (copied). Call at most once per attempt; a later call
  * replaces the earlier result. Returns SITQ_OK, SITQ_ENOMEM, or SITQ_EINVAL
- * when payload + result would exceed SITQ_BLOB_MAX bytes (the attempt then
+ * when payload + result would exceed sitq_backend_blob_max bytes (the attempt then
  * fails with an error saying so, even if the handler returns 0: a result is
  * never lost silently).
  */
@@ -560,7 +564,7 @@ sitq_code sitq_ctx_set_result(sitq_task_ctx *ctx, const void *data, size_t len);
 /**
  * Set the result to a buffer allocated with malloc, taking ownership of it
  * (no copy; sitq frees it, also on error). Returns SITQ_OK, or SITQ_EINVAL
- * when payload + result would exceed SITQ_BLOB_MAX bytes (as
+ * when payload + result would exceed sitq_backend_blob_max bytes (as
  * sitq_ctx_set_result).
  */
 sitq_code sitq_ctx_take_result(sitq_task_ctx *ctx, void *malloced, size_t len);

@@ -216,8 +216,18 @@ static PyObject *backend_get_path(SitqBackendObject *self, void *c) {
     return Py_NewRef(self->path);
 }
 
+static PyObject *backend_get_blob_max(SitqBackendObject *self, void *c) {
+    (void)c;
+    if (!self->backend) Py_RETURN_NONE;
+    return PyLong_FromSize_t(sitq_backend_blob_max(self->backend));
+}
+
 static PyGetSetDef backend_getset[] = {
     {"path", (getter)backend_get_path, NULL, "The database file name (str).", NULL},
+    {"blob_max", (getter)backend_get_blob_max, NULL,
+     "The largest payload, and payload + result of one task, in bytes, that this\n"
+     "backend stores (int; None once closed). The envelope of a Python task counts.",
+     NULL},
     {NULL, NULL, NULL, NULL, NULL}};
 
 PyDoc_STRVAR(backend_doc,

@@ -1,6 +1,41 @@
-/* backend.h - the storage interface every backend implements (SQLite now,
- * PostgreSQL next). All SQL lives behind it; the core and the worker speak
- * only in these terms. */
+/* backend.h - the storage seam: the interface every backend implements
+ * (SQLite in src/backend/sqlite/; a PostgreSQL one can implement it without
+ * reading SQLite's code).
+ *
+ * Split of work. Below the seam is mechanism: storing tasks, guarded state
+ * transitions in transactions, claiming, the database's clock, and (when the
+ * store has them) notifications between processes and hosts. Above it, in
+ * src/core/ and src/worker/, is policy: argument checks, when to claim,
+ * batching, lease timing on the monotonic clock, timeouts, waits and their
+ * back-off. No SQL and no backend type exists above the seam.
+ *
+ * Conventions for every op (unless its comment says otherwise):
+ * - `b` is the backend the op belongs to; `queue` a valid queue name
+ *   (1..SITQ_NAME_MAX bytes), checked by the core before the call.
+ * - Return SITQ_OK with `err` set by sitq__ok, or a code with `err` filled
+ *   (sitq__fail; err may be NULL). On failure, out parameters are left as
+ *   documented ("unset" means the caller must not read them) and nothing of
+ *   the call was committed unless the op says so.
+ * - Errors any op may return: SITQ_ESTORAGE (the store failed; the message
+ *   names it), SITQ_EBUSY (another process held a lock past the backend's
+ *   timeout; nothing written), SITQ_ENOMEM; a write on a read-only
+ *   backend fails with SITQ_ESTORAGE. Ops list the others they return.
+ * - Thread-safety: every op may be called from any thread, concurrently with
+ *   every other op of the same backend, except close (once, after every other
+ *   call returned). The backend serialises what it must.
+ * - Blocking: ops block for the duration of their statements; a write may
+ *   wait for other processes' locks up to the backend's busy timeout (SQLite:
+ *   busy_timeout_ms, 30 s by default). No op waits for a task to change
+ *   state except wait_change.
+ * - Ownership: inputs stay the caller's and are never modified (fields
+ *   marked "out" are the only ones an op writes); memory an op returns
+ *   through an out parameter is malloc'd and becomes the caller's.
+ * - Times: sitq_time_us is UTC microseconds. Times the backend writes into a
+ *   row (leases, finish times it makes up) are on the backend's clock, which
+ *   may differ from this host's; the core converts through db_now_us of a
+ *   cycle and never compares its own wall clock with a deadline the backend
+ *   set. Deadlines of waits are on this process's monotonic clock
+ *   (sitq__mono_us). */
 #ifndef SITQ_BACKEND_H
 #define SITQ_BACKEND_H
 
@@ -9,75 +44,106 @@
 #include <pthread.h>
 #include <stdint.h>
 
-/* A task handed to a worker by a claim. Owned by the claimer; free with
- * sitq__claimed_clear. */
+/* Version of this interface. A backend sets sitq__backend_ops.version to the
+ * value it was written against; sitq__backend_head_init refuses any other,
+ * so a backend built for another layout fails at open instead of misreading
+ * fields. Bump it on every change of an op's signature or a struct below. */
+#define SITQ__BACKEND_VERSION 2
+
+/* A task handed to a worker by a claim (cycle or claim_id). Every field is
+ * out, written by the backend into an entry of the caller's array. The
+ * strings and buffers are malloc'd and owned by the caller from then on;
+ * free them with sitq__claimed_clear. */
 typedef struct sitq__claimed {
     sitq_task_id id;
-    char *function;
-    void *payload; /* NULL when payload_external */
-    size_t payload_len;
-    int payload_external; /* large payload: read it with ops->payload before the run,
-                             outside the write path */
-    int start_recorded;   /* the attempt was counted at claim (process_task) */
+    char *function;       /* the task's function name (never NULL) */
+    void *payload;        /* NULL when payload_external (or an empty payload) */
+    size_t payload_len;   /* 0 when payload_external */
+    int payload_external; /* large payload not read by the claim: the worker reads it
+                             with ops->payload right before the run, outside the
+                             write path */
+    int start_recorded;   /* the attempt was already counted (claim_id counts at claim) */
     int start_first;      /* the task lost leases before its start was recorded: the
                             worker must commit its start (sitq__start) before running it,
                             so that a task that kills its worker at once still spends
                             its attempts */
-    int32_t attempt;      /* this attempt, 1-based */
+    int32_t attempt;      /* the attempt this run will be, 1-based */
     int32_t max_retries;
     int32_t priority;
     sitq_time_us run_at_us;
-    int64_t timeout_us;  /* 0 = none */
-    int64_t lease_token; /* proves ownership in every later transition */
-    sitq_time_us lease_until_us;
+    int64_t timeout_us;          /* 0 = none; any value a row holds (the worker clamps) */
+    int64_t lease_token;         /* proves ownership in every later transition */
+    sitq_time_us lease_until_us; /* on the backend's clock: compare only with the
+                                    cycle's db_now_us */
 } sitq__claimed;
 
+/* Free what a claimed entry owns and zero its pointers (safe on a zeroed
+ * entry). */
 void sitq__claimed_clear(sitq__claimed *c);
 
-/* The outcome of one attempt, to be recorded. */
+/* The outcome of one attempt, to be recorded by a cycle. The inputs are the
+ * caller's and stay untouched; the backend writes only the out fields. */
 typedef struct sitq__completion {
     sitq_task_id id;
     int64_t lease_token;
-    int ok;      /* 1 succeeded, 0 failed */
-    void *value; /* result bytes (ok) */
-    size_t value_len;
-    char *error; /* failure message (!ok) */
-    char *traceback;
-    sitq_time_us started_at_us; /* when the attempt started: recorded with the
-                                    outcome if its start was not recorded yet */
-    sitq_time_us finished_at_us;
-    int applied; /* out: 1 recorded, 0 dropped (lease lost) */
+    int ok;                      /* 1 succeeded, 0 failed */
+    void *value;                 /* result bytes (ok), may be NULL for an empty result */
+    size_t value_len;            /* at most sitq_backend_blob_max minus the payload */
+    char *error;                 /* failure message (!ok); NULL: a default message */
+    char *traceback;             /* optional (!ok) */
+    sitq_time_us started_at_us;  /* this host's clock: when the attempt started,
+                                   recorded with the outcome if its start was not yet */
+    sitq_time_us finished_at_us; /* this host's clock */
+    /* out: 1 recorded, 0 dropped (the lease was lost: a newer attempt owns
+     * the task). Set for every completion of a cycle that returns SITQ_OK,
+     * or that returns an error with completions_committed set. */
+    int applied;
+    /* out: 1 when a success could not be stored (the store refused its
+     * result) and was recorded as a failed attempt instead, with
+     * stored_error as its message; 0 otherwise. */
+    int stored_as_failure;
+    /* out: the message recorded with stored_as_failure (malloc'd by the
+     * backend, owned by the caller; NULL when not stored_as_failure or out of
+     * memory). sitq__completion_clear frees it. */
+    char *stored_error;
 } sitq__completion;
 
 /* The start of an attempt of a claimed task: from the commit on, a lost
- * lease spends the attempt. Until then the task counts as never started. */
+ * lease spends the attempt. Until then the task counts as never started.
+ * Input only; a start whose lease is no longer held is silently ignored. */
 typedef struct sitq__start {
     sitq_task_id id;
     int64_t lease_token;
-    sitq_time_us started_at_us;
+    sitq_time_us started_at_us; /* this host's clock */
 } sitq__start;
 
 /* A lease renewal of a task still held; also reads the cancel flag. */
 typedef struct sitq__heartbeat {
     sitq_task_id id;
     int64_t lease_token;
-    double progress;      /* < 0: leave unchanged */
-    int cancel_requested; /* out */
-    int lost;             /* out: the lease is no longer ours */
+    double progress;             /* 0..1, or < 0: leave unchanged */
+    int cancel_requested;        /* out: sitq_cancel asked the running task to stop */
+    int lost;                    /* out: the lease is no longer ours (nothing renewed) */
+    sitq_time_us lease_until_us; /* out (when !lost): the renewed deadline, on the
+                                    backend's clock like the cycle's db_now_us */
 } sitq__heartbeat;
 
-/* A claimed task given back unstarted (does not count as an attempt). */
+/* A claimed task given back unstarted (does not count as an attempt). Input
+ * only; one whose lease is no longer held is silently ignored. */
 typedef struct sitq__release {
     sitq_task_id id;
     int64_t lease_token;
 } sitq__release;
 
-/* One worker cycle: everything a dispatcher has to write, done in ONE
- * transaction (group commit of completions, lease renewals, releases, lease
- * recovery and a batched claim). */
+/* One worker cycle: everything a dispatcher has to write, in ONE transaction
+ * where the store allows (group commit of completions, starts, releases,
+ * lease renewals, lease recovery and a batched claim, in that order). Input
+ * fields and the arrays they point to stay the caller's and are not changed;
+ * the backend writes the fields marked out and the out fields of the array
+ * entries. Any part may be empty. */
 typedef struct sitq__cycle {
-    const char *queue;
-    const char *worker_id;
+    const char *queue;     /* required when reap or claim_max > 0 */
+    const char *worker_id; /* recorded with claims (the lapsed-lease note names it) */
     sitq__completion *completions;
     size_t n_completions;
     sitq__heartbeat *heartbeats;
@@ -86,66 +152,199 @@ typedef struct sitq__cycle {
     size_t n_releases;
     sitq__start *starts;
     size_t n_starts;
-    int64_t lease_us;           /* lease duration for claims and renewals */
-    int reap;                   /* recover tasks whose lease lapsed */
-    const char *functions_json; /* JSON array of exact function names */
-    const char *prefixes_json;  /* JSON array of name prefixes */
-    size_t claim_max;           /* 0: claim nothing */
-    sitq__claimed *claimed;     /* caller's array of claim_max entries */
-    size_t n_claimed;           /* out */
-    size_t n_finished;          /* out: tasks that reached a terminal status */
-    size_t n_reaped;            /* out: expired leases recovered */
-    int completions_committed;  /* out: the completions were committed (their `applied`
-                                   set) even though the cycle returned an error: large
-                                   results are committed before the rest of the cycle */
+    int64_t lease_us; /* lease duration for claims and renewals (> 0 when either) */
+    int reap;         /* recover tasks of the queue whose lease lapsed */
+    /* The claim takes only tasks whose function is one of `functions`
+     * (exact names) or starts with one of `prefixes` (names without the
+     * trailing '*'); each a valid name. Both may be empty (no claim then). */
+    const char *const *functions;
+    size_t n_functions;
+    const char *const *prefixes;
+    size_t n_prefixes;
+    size_t claim_max;       /* 0: claim nothing */
+    sitq__claimed *claimed; /* caller's array of claim_max entries; out: entries
+                               0..n_claimed-1 filled, in priority, run_at, id order */
+    size_t n_claimed;       /* out; 0 on error (nothing held) */
+    /* out: the backend's clock at the moment leases of this cycle were
+     * measured from: every lease_until_us written (claims, renewals) is
+     * db_now_us + lease_us on that clock. A caller turns such a deadline into
+     * its monotonic clock as mono_before_call + (lease_until_us - db_now_us). */
+    sitq_time_us db_now_us;
+    size_t n_finished;         /* out: tasks that reached a terminal status */
+    size_t n_reaped;           /* out: lapsed leases recovered */
+    int completions_committed; /* out: the completions were committed (their `applied`
+                                  set) even though the cycle returned an error: a backend
+                                  may commit large results before the rest of the cycle */
 } sitq__cycle;
 
+/* Events a wait can be for (bit mask, wait_change and sitq__backend_wait). */
+#define SITQ__EV_FINISHED 1u /* a task of the queue reached a terminal status */
+#define SITQ__EV_READY    2u /* tasks of the queue became ready to claim */
+
+/* The head's event counters, as a waiter saw them before it looked at the
+ * state it waits on (sitq__backend_gens). */
+typedef struct sitq__gens {
+    uint64_t finished; /* finished_gen */
+    uint64_t enqueued; /* enqueued_gen */
+    uint64_t wakes;    /* wake_gen */
+} sitq__gens;
+
 typedef struct sitq__backend_ops {
+    /* SITQ__BACKEND_VERSION, checked by sitq__backend_head_init. */
+    int version;
+    /* Short name of the backend ("sqlite"), for messages. */
     const char *name;
+    /* Largest payload, and largest payload + result of one task, in bytes:
+     * what the store can hold in one task. Copied into the head's blob_max
+     * at init (sitq_backend_blob_max); the core refuses larger ones before
+     * they reach the backend. */
+    size_t blob_max;
+
+    /* Release everything, including the memory of b. Called once, after
+     * every other call on b returned. Cannot fail. */
     void (*close)(sitq_backend *b);
+
+    /* Insert n >= 1 tasks (checked by the core: names, options, payload
+     * sizes, depends_on_index of earlier tasks only) atomically: all or
+     * none. Out: ids[i] the id of specs[i] (on success only; an existing
+     * live task's id when its unique_key matched). Ids are positive and
+     * never reused in a store. Extra errors: SITQ_EDEPENDENCY (an unknown
+     * depends_on id), SITQ_EINVAL. May block behind other enqueues of the
+     * process (they may be committed together). */
     sitq_code (*enqueue)(sitq_backend *b, const char *queue, const sitq_task_spec *specs, size_t n,
                          sitq_task_id *ids, sitq_error *err);
-    sitq_code (*get)(sitq_backend *b, const char *queue, sitq_task_id id, int with_value,
-                     sitq_result **out, sitq_error *err);
+
+    /* Read task id of queue, with its result value, error and dependencies.
+     * Out: *out a new result (free with sitq_result_free) on success, NULL
+     * on failure. Extra error: SITQ_ENOTFOUND. Never blocks on writers. */
+    sitq_code (*get)(sitq_backend *b, const char *queue, sitq_task_id id, sitq_result **out,
+                     sitq_error *err);
+
+    /* Read the payload of task id. Out: *out (malloc'd, NULL for an empty
+     * payload) and *len on success; unset on failure. Extra error:
+     * SITQ_ENOTFOUND. Never blocks on writers. */
     sitq_code (*payload)(sitq_backend *b, const char *queue, sitq_task_id id, void **out,
                          size_t *len, sitq_error *err);
+
+    /* Cancel task id: a queued, scheduled or waiting task is cancelled now
+     * (its dependents fail), a running one gets its cancel flag (its
+     * worker sees it with its next heartbeat). Out (on success):
+     * *out_status SITQ_CANCELLED or SITQ_RUNNING, *n_finished increased by
+     * the tasks that reached a terminal status (the task and its
+     * dependents). Extra errors: SITQ_ENOTFOUND, SITQ_ESTATE (already
+     * finished). */
     sitq_code (*cancel)(sitq_backend *b, const char *queue, sitq_task_id id,
                         sitq_status *out_status, size_t *n_finished, sitq_error *err);
+
+    /* Queue a failed or cancelled task again, with its failed dependents.
+     * Extra errors: SITQ_ENOTFOUND, SITQ_ESTATE (not failed or cancelled,
+     * or another live task holds its unique key). */
     sitq_code (*retry)(sitq_backend *b, const char *queue, sitq_task_id id, sitq_error *err);
+
+    /* Counts of the queue's tasks by status (*out zeroed by the core first;
+     * partially filled on failure). Never blocks on writers. */
     sitq_code (*stats)(sitq_backend *b, const char *queue, sitq_stats *out, sitq_error *err);
+
+    /* Up to limit (1..1000000) tasks with status `status` (or
+     * SITQ_STATUS_ANY), newest id first, skipping offset. Out: *items a
+     * malloc'd array of *count results (free each with sitq_result_free, then
+     * the array); NULL and 0 on failure or when empty. */
     sitq_code (*list)(sitq_backend *b, const char *queue, int status, size_t limit, size_t offset,
                       sitq_result ***items, size_t *count, sitq_error *err);
+
+    /* Delete finished tasks (succeeded, failed, cancelled) of the queue that
+     * finished before before_us (UTC; the backend compares with its stored
+     * finish times). Out: *purged the number deleted, also on failure (what
+     * was deleted before the failure stays deleted: purge may commit in
+     * several short transactions). */
     sitq_code (*purge)(sitq_backend *b, const char *queue, sitq_time_us before_us, int64_t *purged,
                        sitq_error *err);
+
+    /* The worker's write path; see sitq__cycle. Every transition out of
+     * `running` is guarded by the lease token. On error nothing was
+     * committed (no claim holds: n_claimed is 0, claimed entries freed),
+     * except the completions when completions_committed is set. Blocks for
+     * the transaction, and for other processes' locks up to the busy
+     * timeout. */
     sitq_code (*cycle)(sitq_backend *b, sitq__cycle *c, sitq_error *err);
-    /* Claim one given task if it is ready and its function is among the
-     * worker's. SITQ_ENOTREADY / SITQ_ENOHANDLER leave *snapshot set. */
-    sitq_code (*claim_id)(sitq_backend *b, const char *queue, sitq_task_id id, sitq__cycle *c,
-                          sitq_result **snapshot, sitq_error *err);
+
+    /* Claim the given task id of c->queue if it is ready and queued; its
+     * attempt is counted at once (start_recorded). Reads c->queue,
+     * c->worker_id and c->lease_us; writes c->claimed[0] (c->claim_max >= 1),
+     * c->n_claimed and c->db_now_us. The function is not checked: the caller
+     * checked it against its handlers. Out: *snapshot NULL on success; on
+     * SITQ_ENOTREADY (waiting, scheduled, running or finished) the task as it
+     * is, owned by the caller. Extra errors: SITQ_ENOTFOUND, SITQ_ENOTREADY. */
+    sitq_code (*claim_id)(sitq_backend *b, sitq_task_id id, sitq__cycle *c, sitq_result **snapshot,
+                          sitq_error *err);
+
+    /* Optional (NULL: the core waits on the head's condition variable and
+     * polls). Block until an event of `events` (SITQ__EV_*) may have happened
+     * in `queue` in any process or host, or until deadline_mono_us (this
+     * process's monotonic clock, microseconds) has passed, or soon after the
+     * head's counters differ from *seen (an event or wake-up of this
+     * process: sitq__backend_notify and sitq__backend_wake bump them and
+     * broadcast notify_cv). Spurious returns are allowed: the caller looks at
+     * the state again after every return. Returns 1 when woken (an event may
+     * have happened), 0 when the deadline passed, -1 when it cannot wait
+     * (connection lost: the caller falls back to the head's condition
+     * variable for this wait and retries the op later). Called without any
+     * lock held, from any thread, by several threads at once.
+     * A PostgreSQL backend can implement it with LISTEN on a connection of
+     * its own: one listener thread turns each NOTIFY (sent by the
+     * transactions that finish or ready tasks) into sitq__backend_notify,
+     * and the op waits on notify_cv until the counters move or the
+     * deadline. */
+    int (*wait_change)(sitq_backend *b, const char *queue, unsigned events, const sitq__gens *seen,
+                       int64_t deadline_mono_us);
 } sitq__backend_ops;
 
-/* Common head of every backend: in-process notification of events so that
- * waits and workers of this process wake at once. */
+/* Common head of every backend, its first member: the ops, the store's
+ * limit, and in-process notification of events so that waits and workers of
+ * this process wake at once. */
 struct sitq_backend {
     const sitq__backend_ops *ops;
+    size_t blob_max; /* ops->blob_max, or less if the backend lowered it after init */
     pthread_mutex_t notify_mu;
-    pthread_cond_t notify_cv;
-    uint64_t finished_gen; /* bumped when tasks reach a terminal status */
-    uint64_t enqueued_gen; /* bumped when tasks become ready */
+    pthread_cond_t notify_cv; /* monotonic clock; broadcast on every counter bump */
+    uint64_t finished_gen;    /* under notify_mu: bumped when tasks reach a terminal status */
+    uint64_t enqueued_gen;    /* under notify_mu: bumped when tasks become ready */
+    uint64_t wake_gen;        /* under notify_mu: bumped by every notify and wake */
 };
 
-/* Initialise / destroy the common head (uses a monotonic-clock condvar). */
+/* Initialise the common head (a monotonic-clock condvar). 0, or -1 when
+ * ops->version is not SITQ__BACKEND_VERSION or a mutex cannot be made
+ * (then nothing needs destroying). */
 int sitq__backend_head_init(sitq_backend *b, const sitq__backend_ops *ops);
 void sitq__backend_head_destroy(sitq_backend *b);
 
-/* Bump a generation counter and wake every waiter of this process. */
+/* Bump the finished and/or enqueued counters and wake every waiter of this
+ * process. Any thread; takes notify_mu briefly. */
 void sitq__backend_notify(sitq_backend *b, int finished, int enqueued);
 
-/* Wait on the notify condvar until deadline_mono_us (monotonic microseconds);
- * caller holds notify_mu. */
-void sitq__backend_wait_until(sitq_backend *b, int64_t deadline_mono_us);
+/* Wake every waiter of this process without an event (a worker's handler
+ * threads waking its dispatcher). Any thread; takes notify_mu briefly. */
+void sitq__backend_wake(sitq_backend *b);
 
-/* Free the strings and buffers a result owns, and the result. */
+/* The head's counters now (takes notify_mu). Read them before looking at the
+ * state a wait is for, so that an event in between is not missed. */
+sitq__gens sitq__backend_gens(sitq_backend *b);
+
+/* Another reason for sitq__backend_wait to stop waiting, checked under
+ * notify_mu after every wake-up (NULL: none); returns nonzero to stop. */
+typedef int (*sitq__wait_stop_fn)(void *arg);
+
+/* The one place the core waits for an event: until one of `events` moved
+ * past *seen, stop(arg) returns nonzero, or deadline_mono_us. Uses the
+ * backend's wait_change when present (events of other processes and hosts
+ * then wake it too), else the head's condition variable (other processes
+ * are seen by the caller's polling). Returns 1 when woken by an event (or
+ * possibly spuriously), 0 at the deadline. Any thread, no lock held. */
+int sitq__backend_wait(sitq_backend *b, const char *queue, unsigned events, const sitq__gens *seen,
+                       int64_t deadline_mono_us, sitq__wait_stop_fn stop, void *arg);
+
+/* A zeroed result to fill (sitq_result_free frees it); NULL when out of
+ * memory. */
 sitq_result *sitq__result_alloc(void);
 
 #endif

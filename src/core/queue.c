@@ -38,7 +38,8 @@ void sitq_queue_close(sitq_queue *q) {
 const char *sitq_queue_name(const sitq_queue *q) { return q ? q->name : NULL; }
 sitq_backend *sitq_queue_backend(const sitq_queue *q) { return q ? q->backend : NULL; }
 
-static sitq_code check_spec(const sitq_task_spec *s, size_t i, size_t n, sitq_error *err) {
+static sitq_code check_spec(const sitq_task_spec *s, size_t i, size_t n, size_t blob_max,
+                            sitq_error *err) {
     char what[48];
     if (n == 1 && i == 0) what[0] = '\0';
     else snprintf(what, sizeof what, "task %zu: ", i);
@@ -48,9 +49,9 @@ static sitq_code check_spec(const sitq_task_spec *s, size_t i, size_t n, sitq_er
     if (!s->payload && s->payload_len > 0)
         return sitq__fail(err, SITQ_EINVAL, "%spayload is NULL but payload_len is %zu", what,
                           s->payload_len);
-    if (s->payload_len > SITQ_BLOB_MAX)
-        return sitq__fail(err, SITQ_EINVAL, "%spayload_len %zu exceeds the %u-byte limit", what,
-                          s->payload_len, SITQ_BLOB_MAX);
+    if (s->payload_len > blob_max)
+        return sitq__fail(err, SITQ_EINVAL, "%spayload_len %zu exceeds the %zu-byte limit", what,
+                          s->payload_len, blob_max);
     sitq_code rc = sitq__task_options_check(s->options, what, err);
     if (rc) return rc;
     if (s->n_depends_on_index > 0 && !s->depends_on_index)
@@ -73,7 +74,7 @@ sitq_code sitq_enqueue_batch(sitq_queue *q, const sitq_task_spec *specs, size_t 
     if (!specs) return sitq__fail(err, SITQ_EINVAL, "specs must not be NULL");
     if (!out_ids) return sitq__fail(err, SITQ_EINVAL, "out_ids must not be NULL");
     for (size_t i = 0; i < n; i++) {
-        sitq_code rc = check_spec(&specs[i], i, n, err);
+        sitq_code rc = check_spec(&specs[i], i, n, q->backend->blob_max, err);
         if (rc) return rc;
     }
     sitq_code rc = q->backend->ops->enqueue(q->backend, q->name, specs, n, out_ids, err);
@@ -99,7 +100,7 @@ sitq_code sitq_get_result(sitq_queue *q, sitq_task_id id, sitq_result **out, sit
     if (!out) return sitq__fail(err, SITQ_EINVAL, "out must not be NULL");
     *out = NULL;
     CHECK_Q_ID();
-    return q->backend->ops->get(q->backend, q->name, id, 1, out, err);
+    return q->backend->ops->get(q->backend, q->name, id, out, err);
 }
 
 sitq_code sitq_get_payload(sitq_queue *q, sitq_task_id id, void **out_payload, size_t *out_len,
@@ -123,12 +124,10 @@ sitq_code sitq_wait(sitq_queue *q, sitq_task_id id, double timeout_s, sitq_resul
     int64_t deadline = forever ? INT64_MAX : sitq__mono_us() + sitq__seconds_to_us(timeout_s);
     int64_t poll_us = 1000; /* other processes: poll from 1 ms, backing off to 25 ms */
     for (;;) {
-        pthread_mutex_lock(&b->notify_mu);
-        uint64_t gen = b->finished_gen;
-        pthread_mutex_unlock(&b->notify_mu);
+        sitq__gens seen = sitq__backend_gens(b);
 
         sitq_result *r = NULL;
-        sitq_code rc = b->ops->get(b, q->name, id, 1, &r, err);
+        sitq_code rc = b->ops->get(b, q->name, id, &r, err);
         if (rc) return rc;
         if (sitq_status_is_terminal(r->status)) {
             *out = r;
@@ -143,11 +142,7 @@ sitq_code sitq_wait(sitq_queue *q, sitq_task_id id, double timeout_s, sitq_resul
         sitq_result_free(r);
         int64_t until = now + poll_us;
         if (until > deadline) until = deadline;
-        pthread_mutex_lock(&b->notify_mu);
-        while (b->finished_gen == gen && sitq__mono_us() < until)
-            sitq__backend_wait_until(b, until);
-        int woke = b->finished_gen != gen;
-        pthread_mutex_unlock(&b->notify_mu);
+        int woke = sitq__backend_wait(b, q->name, SITQ__EV_FINISHED, &seen, until, NULL, NULL);
         if (!woke && poll_us < 25000) poll_us = poll_us * 3 / 2 + 1;
     }
 }

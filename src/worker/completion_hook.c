@@ -23,11 +23,15 @@ void sitq__worker_report_completions(sitq_worker *w, const sitq__completion *com
     /* Set only before start, and start publishes it to the dispatcher. */
     if (!w->on_completion) return;
     for (size_t i = 0; i < n; i++) {
+        /* A success the backend could not store was recorded as a failure. */
+        int ok = comps[i].ok && !comps[i].stored_as_failure;
         sitq_completion_info info = {
             .id = comps[i].id,
-            .succeeded = comps[i].ok ? 1 : 0,
+            .succeeded = ok ? 1 : 0,
             .applied = comps[i].applied ? 1 : 0,
-            .error = comps[i].ok ? NULL : comps[i].error,
+            .error = ok            ? NULL
+                     : comps[i].ok ? comps[i].stored_error
+                                   : comps[i].error,
         };
         w->on_completion(&info, w->on_completion_data);
     }

@@ -5,7 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-sitq_task_ctx *sitq__ctx_new(sitq_worker *w, sitq__claimed *t, const handler *h) {
+int64_t sitq__lease_mono(int64_t mono_before, sitq_time_us lease_until_us, sitq_time_us db_now_us) {
+    /* Measured from before the call was sent: never later than the real
+     * deadline, whatever the offset between the two clocks. */
+    return mono_before + (lease_until_us - db_now_us);
+}
+
+sitq_task_ctx *sitq__ctx_new(sitq_worker *w, sitq__claimed *t, const handler *h,
+                             int64_t mono_before, sitq_time_us db_now_us) {
     sitq_task_ctx *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     c->w = w;
@@ -17,6 +24,7 @@ sitq_task_ctx *sitq__ctx_new(sitq_worker *w, sitq__claimed *t, const handler *h)
     if (c->t.timeout_us < 0) c->t.timeout_us = 0;
     if (c->t.timeout_us > max_timeout_us) c->t.timeout_us = max_timeout_us;
     c->h = h;
+    c->lease_until_mono_us = sitq__lease_mono(mono_before, c->t.lease_until_us, db_now_us);
     atomic_init(&c->cancel, 0);
     atomic_init(&c->lost, 0);
     atomic_init(&c->abandoned, 0);
@@ -60,8 +68,9 @@ void sitq__completion_clear(sitq__completion *k) {
     free(k->value);
     free(k->error);
     free(k->traceback);
+    free(k->stored_error);
     k->value = NULL;
-    k->error = k->traceback = NULL;
+    k->error = k->traceback = k->stored_error = NULL;
 }
 
 sitq_code sitq__ctx_load_payload(sitq_task_ctx *ctx, sitq_error *err) {
@@ -136,8 +145,8 @@ void sitq__ctx_run(sitq_task_ctx *ctx, sitq__completion *out) {
     if (ctx->result_too_big) { /* never store a success without its result */
         char msg[200];
         snprintf(msg, sizeof msg,
-                 "the result of %zu bytes exceeds the limit: payload + result at most %u bytes",
-                 ctx->result_too_big, SITQ_BLOB_MAX);
+                 "the result of %zu bytes exceeds the limit: payload + result at most %zu bytes",
+                 ctx->result_too_big, ctx->w->blob_max);
         free(ctx->error);
         ctx->error = strdup(msg);
         out->ok = 0;
@@ -185,7 +194,8 @@ int sitq_ctx_cancelled(const sitq_task_ctx *ctx) {
 
 /* Bytes a result may have: the task's row holds its payload too. */
 static size_t result_room(const sitq_task_ctx *ctx) {
-    return ctx->t.payload_len >= SITQ_BLOB_MAX ? 0 : SITQ_BLOB_MAX - ctx->t.payload_len;
+    size_t max = ctx->w->blob_max;
+    return ctx->t.payload_len >= max ? 0 : max - ctx->t.payload_len;
 }
 
 /* Remember that the handler tried to return an oversized result, so that the
@@ -270,7 +280,7 @@ static sitq_code ctx_heartbeat_write(sitq_task_ctx *ctx, double progress, sitq_e
     sitq_worker *w = ctx->w;
     if (atomic_load(&ctx->lost))
         return sitq__fail(err, SITQ_ELEASE, "task %lld: the lease was lost", (long long)ctx->t.id);
-    sitq__heartbeat hb = {ctx->t.id, ctx->t.lease_token, progress >= 0 ? progress : -1, 0, 0};
+    sitq__heartbeat hb = {ctx->t.id, ctx->t.lease_token, progress >= 0 ? progress : -1, 0, 0, 0};
     sitq__cycle cy;
     memset(&cy, 0, sizeof cy);
     cy.queue = sitq_queue_name(w->queue);
@@ -278,7 +288,7 @@ static sitq_code ctx_heartbeat_write(sitq_task_ctx *ctx, double progress, sitq_e
     cy.heartbeats = &hb;
     cy.n_heartbeats = 1;
     cy.lease_us = w->lease_us;
-    sitq_time_us now = sitq_now_us();
+    int64_t mono_before = sitq__mono_us();
     sitq_code rc = w->b->ops->cycle(w->b, &cy, err);
     if (rc) return rc;
     if (hb.lost) {
@@ -287,7 +297,8 @@ static sitq_code ctx_heartbeat_write(sitq_task_ctx *ctx, double progress, sitq_e
         return sitq__fail(err, SITQ_ELEASE, "task %lld: the lease was lost", (long long)ctx->t.id);
     }
     pthread_mutex_lock(&w->mu);
-    ctx->t.lease_until_us = now + w->lease_us;
+    ctx->t.lease_until_us = hb.lease_until_us;
+    ctx->lease_until_mono_us = sitq__lease_mono(mono_before, hb.lease_until_us, cy.db_now_us);
     pthread_mutex_unlock(&w->mu);
     if (hb.cancel_requested) atomic_store(&ctx->cancel, 1);
     return sitq__ok(err);

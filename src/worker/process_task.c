@@ -75,7 +75,7 @@ sitq_code sitq_worker_process_task(sitq_worker *w, sitq_task_id id, sitq_result 
     if (id <= 0) return sitq__fail(err, SITQ_ENOTFOUND, "task %lld does not exist", (long long)id);
 
     sitq_result *snap = NULL;
-    sitq_code rc = b->ops->get(b, queue, id, 0, &snap, err);
+    sitq_code rc = b->ops->get(b, queue, id, &snap, err);
     if (rc) return rc;
     const handler *h = sitq__registry_find(w, snap->function);
     if (!h) {
@@ -98,13 +98,14 @@ sitq_code sitq_worker_process_task(sitq_worker *w, sitq_task_id id, sitq_result 
     cy.lease_us = w->lease_us;
     cy.claim_max = 1;
     cy.claimed = &claimed;
-    rc = b->ops->claim_id(b, queue, id, &cy, &snap, err);
+    int64_t mono_before = sitq__mono_us();
+    rc = b->ops->claim_id(b, id, &cy, &snap, err);
     if (rc) {
         if (out) *out = snap;
         else sitq_result_free(snap);
         return rc;
     }
-    sitq_task_ctx *c = sitq__ctx_new(w, &claimed, h);
+    sitq_task_ctx *c = sitq__ctx_new(w, &claimed, h, mono_before, cy.db_now_us);
     if (!c) {
         sitq__claimed_clear(&claimed);
         return sitq__fail(err, SITQ_ENOMEM, "out of memory running task %lld", (long long)id);
@@ -166,7 +167,7 @@ sitq_code sitq_worker_process_task(sitq_worker *w, sitq_task_id id, sitq_result 
     sitq__ctx_free(c);
     if (rc) return rc;
     if (out) {
-        rc = b->ops->get(b, queue, id, 1, out, err);
+        rc = b->ops->get(b, queue, id, out, err);
         if (rc) return rc;
     }
     return sitq__ok(err);

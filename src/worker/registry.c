@@ -1,8 +1,8 @@
-/* registry.c - handlers by function name, and the JSON lists of names the
- * claim query filters on (a worker never claims what it cannot run). */
+/* registry.c - handlers by function name, and the lists of names (exact
+ * names and prefixes) a claim filters on, so that a worker never claims what
+ * it cannot run. The backend turns the lists into what its query needs. */
 #include "worker_internal.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,52 +50,19 @@ sitq_code sitq_worker_register(sitq_worker *w, const char *function, sitq_handle
     return sitq__ok(err);
 }
 
-/* Append s as a JSON string to buf (escaping quotes, backslashes and
- * control bytes). buf has room: each byte takes at most 6. */
-static size_t json_string(char *buf, const char *s, size_t len) {
-    size_t o = 0;
-    buf[o++] = '"';
-    for (size_t i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch == '"' || ch == '\\') {
-            buf[o++] = '\\';
-            buf[o++] = (char)ch;
-        } else if (ch < 0x20) {
-            o += (size_t)sprintf(buf + o, "\\u%04x", ch);
-        } else {
-            buf[o++] = (char)ch;
-        }
-    }
-    buf[o++] = '"';
-    return o;
-}
-
-static char *json_names(const sitq_worker *w, int prefix) {
-    size_t cap = 3;
-    for (size_t i = 0; i < w->n_handlers; i++) cap += w->handlers[i].len * 6 + 3;
-    char *buf = malloc(cap);
-    if (!buf) return NULL;
-    size_t o = 0;
-    buf[o++] = '[';
-    int first = 1;
+sitq_code sitq__registry_build_names(sitq_worker *w, sitq_error *err) {
+    free(w->fn_names);
+    free(w->px_names);
+    w->n_fn_names = w->n_px_names = 0;
+    size_t n = w->n_handlers ? w->n_handlers : 1;
+    w->fn_names = malloc(n * sizeof *w->fn_names);
+    w->px_names = malloc(n * sizeof *w->px_names);
+    if (!w->fn_names || !w->px_names)
+        return sitq__fail(err, SITQ_ENOMEM, "out of memory building the handler list");
     for (size_t i = 0; i < w->n_handlers; i++) {
         const handler *h = &w->handlers[i];
-        if (h->prefix != prefix) continue;
-        if (!first) buf[o++] = ',';
-        first = 0;
-        o += json_string(buf + o, h->name, h->len);
+        if (h->prefix) w->px_names[w->n_px_names++] = h->name;
+        else w->fn_names[w->n_fn_names++] = h->name;
     }
-    buf[o++] = ']';
-    buf[o] = '\0';
-    return buf;
-}
-
-sitq_code sitq__registry_build_json(sitq_worker *w, sitq_error *err) {
-    free(w->functions_json);
-    free(w->prefixes_json);
-    w->functions_json = json_names(w, 0);
-    w->prefixes_json = json_names(w, 1);
-    if (!w->functions_json || !w->prefixes_json)
-        return sitq__fail(err, SITQ_ENOMEM, "out of memory building the handler list");
     return SITQ_OK;
 }

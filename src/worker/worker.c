@@ -32,9 +32,7 @@ static atomic_uint worker_counter;
 
 void sitq__worker_wake(sitq_worker *w) {
     atomic_fetch_add(&w->events, 1);
-    pthread_mutex_lock(&w->b->notify_mu);
-    pthread_cond_broadcast(&w->b->notify_cv);
-    pthread_mutex_unlock(&w->b->notify_mu);
+    sitq__backend_wake(w->b);
 }
 
 /* Make room for `need` elements of `size` bytes in *arr (capacity *cap,
@@ -121,6 +119,7 @@ sitq_code sitq_worker_create(sitq_queue *queue, const sitq_worker_options *opts,
     if (!w) return sitq__fail(err, SITQ_ENOMEM, "out of memory creating a worker");
     w->queue = queue;
     w->b = sitq_queue_backend(queue);
+    w->blob_max = sitq_backend_blob_max(w->b);
     w->opts = o;
     if (o.worker_id) {
         w->id = strdup(o.worker_id);
@@ -247,7 +246,7 @@ static void *executor_main(void *arg) {
             sitq__ctx_free(c);
             continue;
         }
-        if (sitq_now_us() >= c->t.lease_until_us - margin) {
+        if (sitq__mono_us() >= c->lease_until_mono_us - margin) {
             push_release(w, c); /* never start a task whose lease lapsed */
             w->stats.released++;
             sitq__ctx_free(c);
@@ -307,9 +306,11 @@ typedef struct dispatch_state {
     size_t cap_hb;
     sitq__start *starts;
     size_t cap_starts;
-    int64_t last_hb, last_reap, last_poll;
-    int more_available;
-    uint64_t seen_enq_gen;
+    int64_t last_hb, last_reap, last_poll; /* monotonic */
+    int64_t reap_every;                    /* lease recovery period */
+    int64_t backoff_until;                 /* no claim before this, after an error */
+    int more_available;                    /* the last claim was full */
+    uint64_t seen_enq_gen;                 /* enqueued_gen of the last claim */
 } dispatch_state;
 
 /* Timeouts are cooperative in threads (lesson 11): at the deadline the
@@ -362,7 +363,7 @@ static size_t collect_heartbeats(sitq_worker *w, dispatch_state *d) {
             /* Progress is written by the handler's own heartbeat
              * (sitq_ctx_heartbeat); renewing here must not write back an
              * older value collected before it. */
-            d->hb[i++] = (sitq__heartbeat){c->t.id, c->t.lease_token, -1, 0, 0};
+            d->hb[i++] = (sitq__heartbeat){c->t.id, c->t.lease_token, -1, 0, 0, 0};
     return i;
 }
 
@@ -414,7 +415,10 @@ static void settle_starts(sitq_worker *w, dispatch_state *d, size_t n, int commi
     }
 }
 
-static void apply_heartbeats(sitq_worker *w, dispatch_state *d, size_t n, sitq_time_us until) {
+/* After a committed cycle (w->mu held): mark lost leases, and move the
+ * renewed deadlines to the monotonic clock (sitq__lease_mono). */
+static void apply_heartbeats(sitq_worker *w, dispatch_state *d, size_t n, int64_t mono_before,
+                             sitq_time_us db_now_us) {
     for (size_t i = 0; i < n; i++) {
         sitq_task_ctx *c = sitq__worker_find_ctx(w, d->hb[i].id, d->hb[i].lease_token);
         if (!c) continue;
@@ -423,7 +427,9 @@ static void apply_heartbeats(sitq_worker *w, dispatch_state *d, size_t n, sitq_t
             atomic_store(&c->cancel, 1);
             pthread_cond_broadcast(&w->cv); /* a begin_attempt may wait on it */
         } else {
-            c->t.lease_until_us = until;
+            c->t.lease_until_us = d->hb[i].lease_until_us;
+            c->lease_until_mono_us =
+                sitq__lease_mono(mono_before, d->hb[i].lease_until_us, db_now_us);
             if (d->hb[i].cancel_requested) atomic_store(&c->cancel, 1);
         }
     }
@@ -446,201 +452,275 @@ static size_t current_capacity(const sitq_worker *w) {
     return conc + (size_t)extra;
 }
 
+/* ---- the dispatcher's turn ----------------------------------------------
+ * Each turn of the dispatcher: plan it under w->mu (plan_turn: what is due,
+ * what to claim, what to hand to the backend), then either one backend
+ * cycle (run_cycle; its outcome applied by cycle_succeeded or
+ * cycle_failed), or a sleep until the next thing is due (idle_sleep). */
+
+/* What one turn decided. */
+typedef struct turn {
+    uint64_t ev;     /* w->events when the turn began */
+    sitq__gens gens; /* the backend's event counters when the turn began */
+    int64_t now;     /* monotonic */
+    int stopping;    /* a stop was asked for */
+    int done;        /* the stop is complete: leave the loop */
+    size_t busy;     /* tasks held: claimed and unstarted, or running */
+    size_t room;     /* tasks a claim may take */
+    int hb_due, want_claim, reap_due;
+    size_t n_hb, n_starts; /* entries of d->hb / d->starts for this cycle */
+    sitq__completion *comps;
+    size_t n_comps;
+    sitq__release *rels;
+    size_t n_rels;
+    int64_t next_timeout, flush_at, start_at; /* monotonic; INT64_MAX = none */
+} turn;
+
+/* Give every claimed, unstarted task back (w->mu held). */
+static void release_ready(sitq_worker *w) {
+    sitq_task_ctx *c;
+    while ((c = sitq__ctx_list_pop(&w->ready))) {
+        push_release(w, c);
+        w->stats.released++;
+        sitq__ctx_free(c);
+    }
+}
+
+/* Decide what the turn claims, renews and recovers (w->mu held). */
+static void plan_claim(sitq_worker *w, dispatch_state *d, turn *t) {
+    size_t n_ready = w->ready.n;
+    t->busy = n_ready + w->n_exec_running - (size_t)w->n_stuck;
+    size_t cap_now = current_capacity(w);
+    t->room = t->stopping || !d->claimed || t->busy >= cap_now ? 0 : cap_now - t->busy;
+    t->hb_due = t->now - d->last_hb >= w->heartbeat_us && (w->running.n + w->ready.n) > 0;
+    t->n_hb = t->hb_due ? collect_heartbeats(w, d) : 0;
+    /* Threads stuck in a handler whose attempt is recorded do not hold a stop. */
+    t->done = t->stopping && w->n_exec_alive == w->n_stuck && w->n_done == 0 && w->n_rel == 0;
+    /* While handler threads still have claimed tasks queued, wait until
+     * half the capacity is free so that each claim is a real batch. */
+    size_t low_water = n_ready > 0 ? (cap_now + 1) / 2 : 1;
+    t->want_claim = t->room >= low_water && t->room > 0 && t->now >= d->backoff_until &&
+                    (d->more_available || t->gens.enqueued != d->seen_enq_gen ||
+                     t->now - d->last_poll >= w->poll_us);
+    t->reap_due = !t->stopping && t->now - d->last_reap >= d->reap_every;
+}
+
+/* Decide which completions and starts ride on the turn's cycle, and take
+ * them and the releases from the worker (w->mu held). */
+static void plan_writes(sitq_worker *w, dispatch_state *d, turn *t) {
+    int other_write = t->want_claim || t->hb_due || t->reap_due || w->n_rel > 0;
+    /* Completions are committed with the next write that happens anyway,
+     * or when the oldest has waited COMPLETION_LINGER_US (group commit). */
+    t->flush_at = w->n_done ? w->done_since_us + COMPLETION_LINGER_US : INT64_MAX;
+    int flush = w->n_done > 0 && (t->now >= t->flush_at || w->n_done >= COMPLETION_GROUP_MAX ||
+                                  t->stopping || other_write);
+    /* Starts old enough ride on the next write, or are written when the
+     * oldest becomes old enough. */
+    t->start_at = w->start_since_us ? w->start_since_us + START_RECORD_DELAY_US : INT64_MAX;
+    int start_due =
+        t->start_at != INT64_MAX && (t->now >= t->start_at || flush || other_write || t->stopping);
+    t->n_starts = start_due ? collect_starts(w, d, t->now) : 0;
+    if (start_due)
+        t->start_at = w->start_since_us ? w->start_since_us + START_RECORD_DELAY_US : INT64_MAX;
+    if (flush) {
+        t->comps = w->done;
+        t->n_comps = w->n_done;
+        w->done = NULL;
+        w->n_done = w->cap_done = 0;
+        t->flush_at = INT64_MAX;
+    }
+    t->rels = w->rel;
+    t->n_rels = w->n_rel;
+    w->rel = NULL;
+    w->n_rel = w->cap_rel = 0;
+    if (t->want_claim) w->claim_wake_sent = 0;
+}
+
+/* Plan one turn: timeouts, stop, what is due (takes and releases w->mu). */
+static void plan_turn(sitq_worker *w, dispatch_state *d, turn *t) {
+    memset(t, 0, sizeof *t);
+    t->ev = atomic_load(&w->events);
+    t->gens = sitq__backend_gens(w->b);
+    t->now = sitq__mono_us();
+    pthread_mutex_lock(&w->mu);
+    t->stopping = w->stopping;
+    if (t->stopping) release_ready(w);
+    t->next_timeout = check_timeouts(w, t->now);
+    /* Every thread is stuck in a timed-out handler: give the claimed tasks
+     * back so that other workers can run them. */
+    if (w->n_stuck >= w->opts.concurrency) release_ready(w);
+    plan_claim(w, d, t);
+    plan_writes(w, d, t);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static int turn_writes(const turn *t) {
+    return t->n_comps || t->n_rels || t->n_hb || t->n_starts || t->want_claim || t->reap_due;
+}
+
+/* Fill the cycle of the turn and call the backend (no lock held).
+ * *mono_before is read before the call, for the lease deadlines. */
+static sitq_code run_cycle(sitq_worker *w, dispatch_state *d, const turn *t, sitq__cycle *cy,
+                           int64_t *mono_before, sitq_error *err) {
+    memset(cy, 0, sizeof *cy);
+    cy->queue = sitq_queue_name(w->queue);
+    cy->worker_id = w->id;
+    cy->completions = t->comps;
+    cy->n_completions = t->n_comps;
+    cy->releases = t->rels;
+    cy->n_releases = t->n_rels;
+    cy->heartbeats = d->hb;
+    cy->n_heartbeats = t->n_hb;
+    cy->starts = d->starts;
+    cy->n_starts = t->n_starts;
+    cy->lease_us = w->lease_us;
+    cy->reap = t->reap_due;
+    cy->functions = w->fn_names;
+    cy->n_functions = w->n_fn_names;
+    cy->prefixes = w->px_names;
+    cy->n_prefixes = w->n_px_names;
+    cy->claim_max = t->want_claim ? t->room : 0;
+    cy->claimed = d->claimed;
+    *mono_before = sitq__mono_us();
+    return w->b->ops->cycle(w->b, cy, err);
+}
+
+/* The cycle failed (w->mu held; released here). Nothing was committed
+ * (except completions split off ahead of the rest): keep completions and
+ * releases for the next cycle, and back off briefly. A bounded shutdown
+ * does not try again: the leases lapse and recovery takes over. */
+static void cycle_failed(sitq_worker *w, dispatch_state *d, turn *t, const sitq__cycle *cy,
+                         const sitq_error *cerr) {
+    w->stats.errors++;
+    memcpy(w->stats.last_error, cerr->message, sizeof w->stats.last_error);
+    if (w->abandon_running) {
+        for (size_t i = 0; i < t->n_comps; i++) sitq__completion_clear(&t->comps[i]);
+        t->n_comps = t->n_rels = 0;
+    }
+    for (size_t i = 0; i < t->n_comps; i++) {
+        if (!cy->completions_committed) sitq__worker_push_done(w, &t->comps[i]);
+        else {
+            if (!t->comps[i].applied) w->stats.lost++;
+            sitq__completion_clear(&t->comps[i]);
+        }
+    }
+    for (size_t i = 0; i < t->n_rels; i++)
+        if (push_release_of(w, t->rels[i]) != 0) break;
+    pthread_mutex_unlock(&w->mu);
+    free(t->comps);
+    free(t->rels);
+    if (cy->completions_committed) sitq__backend_notify(w->b, 1, 1);
+    d->backoff_until = sitq__mono_us() + 100000;
+    sitq__sleep_us(20000);
+}
+
+/* Hand the claimed tasks to the handler threads (w->mu held). */
+static void take_claimed(sitq_worker *w, dispatch_state *d, const sitq__cycle *cy,
+                         int64_t mono_before) {
+    for (size_t i = 0; i < cy->n_claimed; i++) {
+        const handler *h = sitq__registry_find(w, d->claimed[i].function);
+        sitq_task_ctx *c =
+            h ? sitq__ctx_new(w, &d->claimed[i], h, mono_before, cy->db_now_us) : NULL;
+        if (!c) { /* cannot happen: the claim filters on our functions */
+            sitq_task_ctx tmp = {.t = d->claimed[i]};
+            push_release(w, &tmp);
+            sitq__claimed_clear(&d->claimed[i]);
+            continue;
+        }
+        sitq__ctx_list_push(&w->ready, c);
+    }
+    w->stats.claimed += (int64_t)cy->n_claimed;
+    if (cy->n_claimed) pthread_cond_broadcast(&w->cv);
+}
+
+/* The cycle committed (w->mu held; released here): note what was done,
+ * renew leases, queue the claimed tasks, report and free the completions,
+ * and wake this process's waiters. */
+static void cycle_succeeded(sitq_worker *w, dispatch_state *d, turn *t, const sitq__cycle *cy,
+                            int64_t mono_before) {
+    if (t->want_claim) {
+        d->seen_enq_gen = t->gens.enqueued;
+        d->last_poll = t->now;
+        d->more_available = cy->n_claimed == t->room;
+    }
+    if (t->hb_due) d->last_hb = t->now;
+    if (t->reap_due) d->last_reap = t->now;
+    for (size_t i = 0; i < t->n_comps; i++)
+        if (!t->comps[i].applied) w->stats.lost++;
+    apply_heartbeats(w, d, t->n_hb, mono_before, cy->db_now_us);
+    take_claimed(w, d, cy, mono_before);
+    pthread_mutex_unlock(&w->mu);
+    sitq__worker_report_completions(w, t->comps, t->n_comps);
+    int any_success = 0;
+    for (size_t i = 0; i < t->n_comps; i++) {
+        const sitq__completion *k = &t->comps[i];
+        if (k->applied && k->ok && !k->stored_as_failure) any_success = 1;
+        sitq__completion_clear(&t->comps[i]);
+    }
+    free(t->comps);
+    free(t->rels);
+    if (cy->n_finished || cy->n_reaped || any_success || t->n_rels)
+        sitq__backend_notify(w->b, cy->n_finished > 0, any_success || cy->n_reaped || t->n_rels);
+}
+
+/* sitq__backend_wait's extra reason to stop: a handler thread's event. */
+typedef struct events_seen {
+    sitq_worker *w;
+    uint64_t ev;
+} events_seen;
+
+static int events_moved(void *arg) {
+    const events_seen *s = arg;
+    return atomic_load(&s->w->events) != s->ev;
+}
+
+/* Nothing to do: sleep until an event, a new task, or the next poll /
+ * heartbeat / lease check / timeout / flush / start. */
+static void idle_sleep(sitq_worker *w, const dispatch_state *d, const turn *t) {
+    int64_t now = t->now;
+    int64_t until = now + w->poll_us;
+    if (t->room == 0) until = now + d->reap_every;
+    if (d->last_hb + w->heartbeat_us < until && t->busy > 0) until = d->last_hb + w->heartbeat_us;
+    /* No lease recovery while stopping: a stale last_reap must not make
+     * the wait for running handlers a busy loop. */
+    if (!t->stopping && d->last_reap + d->reap_every < until) until = d->last_reap + d->reap_every;
+    if (t->next_timeout < until) until = t->next_timeout;
+    if (t->flush_at < until) until = t->flush_at;
+    if (t->start_at < until) until = t->start_at;
+    if (d->backoff_until > now && d->backoff_until < until) until = d->backoff_until;
+    events_seen s = {w, t->ev};
+    sitq__backend_wait(w->b, sitq_queue_name(w->queue), SITQ__EV_READY, &t->gens, until,
+                       events_moved, &s);
+}
+
 static void *dispatcher_main(void *arg) {
     sitq_worker *w = arg;
-    sitq_backend *b = w->b;
     dispatch_state d;
     memset(&d, 0, sizeof d);
     d.capacity = (size_t)w->opts.concurrency +
                  (size_t)(w->opts.prefetch < 0 ? ADAPTIVE_PREFETCH_MAX : w->opts.prefetch);
     d.claimed = calloc(d.capacity, sizeof *d.claimed);
     d.more_available = 1;
-    int64_t reap_every = w->lease_us / 2 < 1000000 ? w->lease_us / 2 : 1000000;
-    int64_t backoff_until = 0;
-
+    d.reap_every = w->lease_us / 2 < 1000000 ? w->lease_us / 2 : 1000000;
     for (;;) {
-        uint64_t ev = atomic_load(&w->events);
-        pthread_mutex_lock(&b->notify_mu);
-        uint64_t enq_gen = b->enqueued_gen;
-        pthread_mutex_unlock(&b->notify_mu);
-        int64_t now = sitq__mono_us();
-
-        sitq__cycle cy;
-        memset(&cy, 0, sizeof cy);
-        pthread_mutex_lock(&w->mu);
-        int stopping = w->stopping;
-        if (stopping) {
-            sitq_task_ctx *c;
-            while ((c = sitq__ctx_list_pop(&w->ready))) {
-                push_release(w, c);
-                w->stats.released++;
-                sitq__ctx_free(c);
-            }
-        }
-        int64_t next_timeout = check_timeouts(w, now);
-        if (w->n_stuck >= w->opts.concurrency) {
-            /* Every thread is stuck in a timed-out handler: give the claimed
-             * tasks back so that other workers can run them. */
-            sitq_task_ctx *c;
-            while ((c = sitq__ctx_list_pop(&w->ready))) {
-                push_release(w, c);
-                w->stats.released++;
-                sitq__ctx_free(c);
-            }
-        }
-        size_t n_ready = w->ready.n;
-        size_t busy = n_ready + w->n_exec_running - (size_t)w->n_stuck;
-        size_t cap_now = current_capacity(w);
-        size_t room = stopping || !d.claimed || busy >= cap_now ? 0 : cap_now - busy;
-        int hb_due = now - d.last_hb >= w->heartbeat_us && (w->running.n + w->ready.n) > 0;
-        size_t n_hb = hb_due ? collect_heartbeats(w, &d) : 0;
-        /* Threads stuck in a handler whose attempt is recorded do not hold a stop. */
-        int done = stopping && w->n_exec_alive == w->n_stuck && w->n_done == 0 && w->n_rel == 0;
-        /* While handler threads still have claimed tasks queued, wait until
-         * half the capacity is free so that each claim is a real batch. */
-        size_t low_water = n_ready > 0 ? (cap_now + 1) / 2 : 1;
-        int want_claim =
-            room >= low_water && room > 0 && now >= backoff_until &&
-            (d.more_available || enq_gen != d.seen_enq_gen || now - d.last_poll >= w->poll_us);
-        int reap_due = !stopping && now - d.last_reap >= reap_every;
-        /* Completions are committed with the next write that happens anyway,
-         * or when the oldest has waited COMPLETION_LINGER_US (group commit). */
-        int64_t flush_at = w->n_done ? w->done_since_us + COMPLETION_LINGER_US : INT64_MAX;
-        int flush = w->n_done > 0 && (now >= flush_at || w->n_done >= COMPLETION_GROUP_MAX ||
-                                      stopping || want_claim || hb_due || reap_due || w->n_rel > 0);
-        /* Starts old enough ride on the next write, or are written when the
-         * oldest becomes old enough. */
-        int64_t start_at =
-            w->start_since_us ? w->start_since_us + START_RECORD_DELAY_US : INT64_MAX;
-        int start_due = start_at != INT64_MAX && (now >= start_at || flush || want_claim ||
-                                                  hb_due || reap_due || w->n_rel > 0 || stopping);
-        size_t n_starts = start_due ? collect_starts(w, &d, now) : 0;
-        if (start_due)
-            start_at = w->start_since_us ? w->start_since_us + START_RECORD_DELAY_US : INT64_MAX;
-        sitq__completion *comps = NULL;
-        size_t n_comps = 0;
-        if (flush) {
-            comps = w->done;
-            n_comps = w->n_done;
-            w->done = NULL;
-            w->n_done = w->cap_done = 0;
-            flush_at = INT64_MAX;
-        }
-        sitq__release *rels = w->rel;
-        size_t n_rels = w->n_rel;
-        w->rel = NULL;
-        w->n_rel = w->cap_rel = 0;
-        if (want_claim) w->claim_wake_sent = 0;
-        pthread_mutex_unlock(&w->mu);
-        if (done) break;
-
-        if (n_comps || n_rels || n_hb || n_starts || want_claim || reap_due) {
-            cy.queue = sitq_queue_name(w->queue);
-            cy.worker_id = w->id;
-            cy.completions = comps;
-            cy.n_completions = n_comps;
-            cy.releases = rels;
-            cy.n_releases = n_rels;
-            cy.heartbeats = d.hb;
-            cy.n_heartbeats = n_hb;
-            cy.starts = d.starts;
-            cy.n_starts = n_starts;
-            cy.lease_us = w->lease_us;
-            cy.reap = reap_due;
-            cy.functions_json = w->functions_json;
-            cy.prefixes_json = w->prefixes_json;
-            cy.claim_max = want_claim ? room : 0;
-            cy.claimed = d.claimed;
-            sitq_time_us lease_until = sitq_now_us() + w->lease_us;
-            sitq_error cerr;
-            sitq_code rc = b->ops->cycle(b, &cy, &cerr);
-            pthread_mutex_lock(&w->mu);
-            w->stats.commits++;
-            settle_starts(w, &d, n_starts, rc == SITQ_OK);
-            if (rc != SITQ_OK) {
-                w->stats.errors++;
-                memcpy(w->stats.last_error, cerr.message, sizeof w->stats.last_error);
-                /* Nothing was committed (except completions split off
-                 * ahead of the rest): keep completions and releases for the
-                 * next cycle, and back off briefly. A bounded shutdown does
-                 * not try again: the leases lapse and recovery takes over. */
-                if (w->abandon_running) {
-                    for (size_t i = 0; i < n_comps; i++) sitq__completion_clear(&comps[i]);
-                    n_comps = n_rels = 0;
-                }
-                for (size_t i = 0; i < n_comps; i++) {
-                    if (!cy.completions_committed) sitq__worker_push_done(w, &comps[i]);
-                    else {
-                        if (!comps[i].applied) w->stats.lost++;
-                        sitq__completion_clear(&comps[i]);
-                    }
-                }
-                for (size_t i = 0; i < n_rels; i++)
-                    if (push_release_of(w, rels[i]) != 0) break;
-                pthread_mutex_unlock(&w->mu);
-                free(comps);
-                free(rels);
-                if (cy.completions_committed) sitq__backend_notify(b, 1, 1);
-                backoff_until = sitq__mono_us() + 100000;
-                sitq__sleep_us(20000);
-                continue;
-            }
-            if (want_claim) {
-                d.seen_enq_gen = enq_gen;
-                d.last_poll = now;
-                d.more_available = cy.n_claimed == room;
-            }
-            if (hb_due) d.last_hb = now;
-            if (reap_due) d.last_reap = now;
-            for (size_t i = 0; i < n_comps; i++)
-                if (!comps[i].applied) w->stats.lost++;
-            apply_heartbeats(w, &d, n_hb, lease_until);
-            for (size_t i = 0; i < cy.n_claimed; i++) {
-                const handler *h = sitq__registry_find(w, d.claimed[i].function);
-                sitq_task_ctx *c = h ? sitq__ctx_new(w, &d.claimed[i], h) : NULL;
-                if (!c) { /* cannot happen: the claim filters on our functions */
-                    sitq_task_ctx tmp = {.t = d.claimed[i]};
-                    push_release(w, &tmp);
-                    sitq__claimed_clear(&d.claimed[i]);
-                    continue;
-                }
-                sitq__ctx_list_push(&w->ready, c);
-            }
-            w->stats.claimed += (int64_t)cy.n_claimed;
-            if (cy.n_claimed) pthread_cond_broadcast(&w->cv);
-            pthread_mutex_unlock(&w->mu);
-            sitq__worker_report_completions(w, comps, n_comps);
-            int any_success = 0;
-            for (size_t i = 0; i < n_comps; i++) {
-                if (comps[i].applied && comps[i].ok) any_success = 1;
-                sitq__completion_clear(&comps[i]);
-            }
-            free(comps);
-            free(rels);
-            if (cy.n_finished || cy.n_reaped || any_success || n_rels)
-                sitq__backend_notify(b, cy.n_finished > 0, any_success || cy.n_reaped || n_rels);
+        turn t;
+        plan_turn(w, &d, &t);
+        if (t.done) break;
+        if (!turn_writes(&t)) {
+            free(t.comps);
+            free(t.rels);
+            idle_sleep(w, &d, &t);
             continue;
         }
-        free(comps);
-        free(rels);
-
-        /* Nothing to do: sleep until an event, a new task in this process, or
-         * the next poll / heartbeat / lease check / timeout. */
-        int64_t until = now + w->poll_us;
-        if (room == 0) until = now + reap_every;
-        if (d.last_hb + w->heartbeat_us < until && busy > 0) until = d.last_hb + w->heartbeat_us;
-        /* No lease recovery while stopping: a stale last_reap must not make
-         * the wait for running handlers a busy loop. */
-        if (!stopping && d.last_reap + reap_every < until) until = d.last_reap + reap_every;
-        if (next_timeout < until) until = next_timeout;
-        if (flush_at < until) until = flush_at;
-        if (start_at < until) until = start_at;
-        if (backoff_until > now && backoff_until < until) until = backoff_until;
-        pthread_mutex_lock(&b->notify_mu);
-        while (atomic_load(&w->events) == ev && b->enqueued_gen == enq_gen &&
-               sitq__mono_us() < until)
-            sitq__backend_wait_until(b, until);
-        pthread_mutex_unlock(&b->notify_mu);
+        sitq__cycle cy;
+        sitq_error cerr;
+        int64_t mono_before = 0;
+        sitq_code rc = run_cycle(w, &d, &t, &cy, &mono_before, &cerr);
+        pthread_mutex_lock(&w->mu);
+        w->stats.commits++;
+        settle_starts(w, &d, t.n_starts, rc == SITQ_OK);
+        if (rc != SITQ_OK) cycle_failed(w, &d, &t, &cy, &cerr);
+        else cycle_succeeded(w, &d, &t, &cy, mono_before);
     }
     free(d.claimed);
     free(d.hb);
@@ -701,7 +781,7 @@ static sitq_code worker_start(sitq_worker *w, sitq_error *err) {
         pthread_mutex_unlock(&w->mu);
         return sitq__fail(err, SITQ_ESTATE, "worker %s has no handler registered", w->id);
     }
-    sitq_code rc = sitq__registry_build_json(w, err);
+    sitq_code rc = sitq__registry_build_names(w, err);
     if (rc) {
         pthread_mutex_unlock(&w->mu);
         return rc;
@@ -814,8 +894,8 @@ static void worker_destroy(sitq_worker *w) {
     free(w->rel);
     for (size_t i = 0; i < w->n_handlers; i++) free(w->handlers[i].name);
     free(w->handlers);
-    free(w->functions_json);
-    free(w->prefixes_json);
+    free(w->fn_names);
+    free(w->px_names);
     pthread_cond_destroy(&w->cv);
     pthread_mutex_destroy(&w->mu);
     pthread_mutex_destroy(&w->life_mu);

@@ -22,17 +22,19 @@ struct sitq_task_ctx {
     sitq_worker *w;
     sitq__claimed t;
     const handler *h;
-    atomic_int cancel;          /* cancel requested, timed out or lease lost */
-    atomic_int lost;            /* the lease is no longer ours */
-    atomic_int abandoned;       /* a timeout was recorded: drop the handler's outcome */
-    int64_t deadline_mono_us;   /* 0 = no timeout */
-    int in_executor;            /* counted in n_exec_running */
-    sitq_time_us started_at_us; /* wall clock at the start of the run; 0 = not started */
-    int64_t started_mono_us;    /* the same, monotonic */
-    int start_marked;           /* the attempt has begun: its start may be recorded (under w->mu) */
-    int start_sent;             /* its start is in a cycle being committed (under w->mu) */
-    pthread_t thread;           /* the handler thread running it (in_executor) */
-    int detached;               /* under w->mu: a stop left its stuck thread behind */
+    int64_t lease_until_mono_us; /* the lease's end on this process's monotonic clock
+                                    (under w->mu once the ctx is listed) */
+    atomic_int cancel;           /* cancel requested, timed out or lease lost */
+    atomic_int lost;             /* the lease is no longer ours */
+    atomic_int abandoned;        /* a timeout was recorded: drop the handler's outcome */
+    int64_t deadline_mono_us;    /* 0 = no timeout */
+    int in_executor;             /* counted in n_exec_running */
+    sitq_time_us started_at_us;  /* wall clock at the start of the run; 0 = not started */
+    int64_t started_mono_us;     /* the same, monotonic */
+    int start_marked; /* the attempt has begun: its start may be recorded (under w->mu) */
+    int start_sent;   /* its start is in a cycle being committed (under w->mu) */
+    pthread_t thread; /* the handler thread running it (in_executor) */
+    int detached;     /* under w->mu: a stop left its stuck thread behind */
     void *value;
     size_t value_len;
     size_t result_too_big; /* bytes of a refused oversized result, or 0 */
@@ -52,10 +54,16 @@ struct sitq_worker {
     sitq_worker_options opts;
     char *id;
     int64_t lease_us, poll_us, heartbeat_us;
+    /* sitq_backend_blob_max of the backend, kept here: a handler thread left
+     * behind by a stop may set a result after the backend was closed. */
+    size_t blob_max;
 
     handler *handlers;
     size_t n_handlers;
-    char *functions_json, *prefixes_json;
+    /* The handlers' names as a claim filters on them (registry.c): exact
+     * names, and prefixes without their '*'; pointers into handlers[]. */
+    const char **fn_names, **px_names;
+    size_t n_fn_names, n_px_names;
 
     pthread_mutex_t life_mu; /* serialises start/stop */
     pthread_mutex_t mu;
@@ -87,7 +95,16 @@ struct sitq_worker {
 };
 
 /* ctx.c */
-sitq_task_ctx *sitq__ctx_new(sitq_worker *w, sitq__claimed *t, const handler *h);
+/* A deadline the backend set (lease_until_us, on its clock) as a time of
+ * this process's monotonic clock: mono_before + (lease_until_us -
+ * db_now_us), where mono_before was read before the call that returned
+ * db_now_us was sent (conservative: never later than the real deadline). */
+int64_t sitq__lease_mono(int64_t mono_before, sitq_time_us lease_until_us, sitq_time_us db_now_us);
+/* A ctx for a claimed task (takes ownership of t's buffers and zeroes t);
+ * mono_before and db_now_us are those of the claim (sitq__lease_mono). NULL
+ * when out of memory (t untouched). */
+sitq_task_ctx *sitq__ctx_new(sitq_worker *w, sitq__claimed *t, const handler *h,
+                             int64_t mono_before, sitq_time_us db_now_us);
 void sitq__ctx_free(sitq_task_ctx *ctx);
 void sitq__ctx_list_push(ctx_list *l, sitq_task_ctx *c);
 sitq_task_ctx *sitq__ctx_list_pop(ctx_list *l);
@@ -116,7 +133,8 @@ void sitq__worker_report_completions(sitq_worker *w, const sitq__completion *com
 
 /* registry.c */
 const handler *sitq__registry_find(const sitq_worker *w, const char *function);
-sitq_code sitq__registry_build_json(sitq_worker *w, sitq_error *err);
+/* Fill w->fn_names / w->px_names from the handlers (at start, w->mu held). */
+sitq_code sitq__registry_build_names(sitq_worker *w, sitq_error *err);
 
 /* worker.c */
 void sitq__worker_wake(sitq_worker *w);

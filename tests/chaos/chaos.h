@@ -40,7 +40,7 @@ typedef struct chaos_opts {
     double duration_s;    /* load phase of the wal scenario */
     int producers;        /* wal scenario */
     int trials;           /* batch scenario */
-    double payload_mib;   /* blob scenario; 0: near SITQ_BLOB_MAX */
+    double payload_mib;   /* blob scenario; 0: near sitq_backend_blob_max */
     double result_mib;    /* blob scenario */
     double wal_bound_mib; /* wal and blob scenarios: allowed WAL peak */
     int load;             /* blob scenario: CPU-burning processes beside it */

@@ -32,7 +32,7 @@ static void usage(FILE *fp) {
           "  --duration S         load phase of 'wal' (default 20)\n"
           "  --producers N        enqueueing processes of 'wal' (default 8)\n"
           "  --trials N           killed batches of 'batch' (default 5)\n"
-          "  --payload-mib X      payload of 'blob' (default 0: near SITQ_BLOB_MAX)\n"
+          "  --payload-mib X      payload of 'blob' (default 0: near the blob limit)\n"
           "  --result-mib X       result of 'blob' (default 1)\n"
           "  --wal-bound-mib X    allowed WAL peak of 'wal' and 'blob' (default 64)\n"
           "  --load N             CPU-burning processes beside 'blob' (default 0)\n"

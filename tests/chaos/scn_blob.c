@@ -1,5 +1,5 @@
 /* scn_blob.c - scenario "blob": one task whose payload and result together
- * come near SITQ_BLOB_MAX, through a started worker with a short lease,
+ * come near the backend's limit (sitq_backend_blob_max), through a started worker with a short lease,
  * optionally beside CPU-burning processes (--load).
  *
  * Verdict: the task succeeds on its first attempt, claimed once and never
@@ -59,10 +59,13 @@ int chaos_scn_blob(const chaos_opts *o, chaos_figures *f) {
     char dir[512], db[600];
     chaos_mkdtemp(dir, sizeof dir, "blob");
     snprintf(db, sizeof db, "%s/q.db", dir);
+    sitq_backend *b;
+    sitq_queue *q;
+    chaos_open(db, &b, &q);
     static blob_check c;
     c.result_len = (size_t)(o->result_mib * 1048576.0);
     c.payload_len = o->payload_mib > 0 ? (size_t)(o->payload_mib * 1048576.0)
-                                       : (size_t)SITQ_BLOB_MAX - c.result_len;
+                                       : sitq_backend_blob_max(b) - c.result_len;
     unsigned char *payload = malloc(c.payload_len);
     if (!payload) chaos_die("cannot allocate %zu bytes", c.payload_len);
     fill(payload, c.payload_len, o->seed);
@@ -72,9 +75,6 @@ int chaos_scn_blob(const chaos_opts *o, chaos_figures *f) {
         chaos_spawn(argv, NULL, NULL, NULL);
     }
 
-    sitq_backend *b;
-    sitq_queue *q;
-    chaos_open(db, &b, &q);
     chaos_wal wal;
     chaos_wal_init(&wal, db);
     sitq_error err;

@@ -436,20 +436,24 @@ static void test_reopen_durable(void **state) {
     sitq_queue_close(qa);
 }
 
-/* A handler returning more than SITQ_BLOB_MAX bytes: the setter refuses it,
+/* The backend's blob limit (sitq_backend_blob_max), for the handlers. */
+static size_t blob_max;
+
+/* A handler returning more than blob_max bytes: the setter refuses it,
  * and the attempt fails with a message even though the handler returns 0. */
 static int h_oversized(sitq_task_ctx *ctx, const void *p, size_t n, void *ud) {
     (void)p;
     (void)n;
     int *codes = ud;
     char *buf = malloc(16);
-    codes[0] = sitq_ctx_take_result(ctx, buf, (size_t)SITQ_BLOB_MAX + 1); /* frees buf */
-    codes[1] = sitq_ctx_set_result(ctx, "x", (size_t)SITQ_BLOB_MAX + 1);
+    codes[0] = sitq_ctx_take_result(ctx, buf, blob_max + 1); /* frees buf */
+    codes[1] = sitq_ctx_set_result(ctx, "x", blob_max + 1);
     return 0;
 }
 
 static void test_oversized_result_fails(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
+    blob_max = sitq_backend_blob_max(TQ_ENV(state)->backend);
     int codes[2] = {-1, -1};
     sitq_worker *w = tq_worker_new(q, 1, 0, "big", h_oversized, codes);
     sitq_task_id id = tq_enqueue(q, "big", NULL);
@@ -472,11 +476,12 @@ static int h_row_too_big(sitq_task_ctx *ctx, const void *p, size_t n, void *ud) 
     (void)ud;
     char *buf = malloc(16);
     /* a fake length: the library must refuse it without reading the buffer */
-    return sitq_ctx_take_result(ctx, buf, (size_t)SITQ_BLOB_MAX - n + 1) == SITQ_OK ? 0 : 0;
+    return sitq_ctx_take_result(ctx, buf, blob_max - n + 1) == SITQ_OK ? 0 : 0;
 }
 
 static void test_result_too_big_for_row(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
+    blob_max = sitq_backend_blob_max(TQ_ENV(state)->backend);
     size_t n = 4u << 20;
     char *payload = calloc(1, n);
     assert_non_null(payload);

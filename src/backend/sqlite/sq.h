@@ -27,6 +27,26 @@
  * transitions never read or rewrite them. */
 #define SQ_INLINE_MAX 1024
 
+/* Largest payload, and payload + result, of one task (the backend's
+ * blob_max): SQLite stores a task in one row of at most 1e9 bytes (its
+ * default SQLITE_MAX_LENGTH); 1 MB of that is kept for the other columns. */
+#define SQ_BLOB_MAX 999000000u
+
+struct sq_backend;
+
+/* The claim's JSON arrays of function names and prefixes, built from a
+ * cycle's arrays (sqlite_names.c). */
+typedef struct sq_names_json {
+    char *functions; /* malloc'd JSON array text */
+    char *prefixes;
+} sq_names_json;
+/* Build (or reuse, when b's cached lists equal c's arrays) the JSON text of
+ * c's function names and prefixes; caller holds the writer lock (the cache
+ * lives under it). Returns NULL when out of memory (err set). The pointers
+ * stay valid until the next call or sq_names_free. */
+const sq_names_json *sq_names_for(struct sq_backend *b, const sitq__cycle *c, sitq_error *err);
+void sq_names_free(struct sq_backend *b);
+
 /* Prepared statements, prepared once per connection and reused. */
 typedef enum sq_stmt_id {
     ST_BEGIN_IMMEDIATE,
@@ -122,6 +142,11 @@ typedef struct sq_backend {
     int file_kind;                /* sq_file_kind, found by sq_file_check */
     int file_rc;                  /* SQLite's code when sq_file_check could not read the file */
     char *uri; /* set: open this URI instead of path (a read-only immutable file) */
+    /* The last handler lists a claim used, with their JSON text (under
+     * write_mu; sqlite_names.c). */
+    char **names_cached; /* functions then prefixes, copies */
+    size_t n_fn_cached, n_px_cached;
+    sq_names_json names_json;
 } sq_backend;
 
 /* What sq_file_check found in the file before anything changed it. */
@@ -179,10 +204,10 @@ sitq_code sq_finish_failed(sq_conn *c, sitq_task_id id, int from, int64_t lease_
 /* The operations of the backend vtable, per file. */
 sitq_code sq_enqueue(sitq_backend *b, const char *queue, const sitq_task_spec *specs, size_t n,
                      sitq_task_id *ids, sitq_error *err);
-sitq_code sq_get(sitq_backend *b, const char *queue, sitq_task_id id, int with_value,
-                 sitq_result **out, sitq_error *err);
-sitq_code sq_get_conn(sq_conn *c, const char *queue, sitq_task_id id, int with_value,
-                      sitq_result **out, sitq_error *err);
+sitq_code sq_get(sitq_backend *b, const char *queue, sitq_task_id id, sitq_result **out,
+                 sitq_error *err);
+sitq_code sq_get_conn(sq_conn *c, const char *queue, sitq_task_id id, sitq_result **out,
+                      sitq_error *err);
 sitq_code sq_payload(sitq_backend *b, const char *queue, sitq_task_id id, void **out, size_t *len,
                      sitq_error *err);
 sitq_code sq_stats(sitq_backend *b, const char *queue, sitq_stats *out, sitq_error *err);
@@ -194,8 +219,8 @@ sitq_code sq_retry(sitq_backend *b, const char *queue, sitq_task_id id, sitq_err
 sitq_code sq_purge(sitq_backend *b, const char *queue, sitq_time_us before_us, int64_t *purged,
                    sitq_error *err);
 sitq_code sq_cycle(sitq_backend *b, sitq__cycle *c, sitq_error *err);
-sitq_code sq_claim_id(sitq_backend *b, const char *queue, sitq_task_id id, sitq__cycle *c,
-                      sitq_result **snapshot, sitq_error *err);
+sitq_code sq_claim_id(sitq_backend *b, sitq_task_id id, sitq__cycle *c, sitq_result **snapshot,
+                      sitq_error *err);
 
 /* Keep the WAL bounded under any load: install the checkpoint hook on the
  * writer connection (sqlite_wal.c). */

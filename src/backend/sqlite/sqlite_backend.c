@@ -9,7 +9,9 @@
 static void sq_close(sitq_backend *base);
 
 static const sitq__backend_ops sq_ops = {
+    .version = SITQ__BACKEND_VERSION,
     .name = "sqlite",
+    .blob_max = SQ_BLOB_MAX,
     .close = sq_close,
     .enqueue = sq_enqueue,
     .get = sq_get,
@@ -21,6 +23,7 @@ static const sitq__backend_ops sq_ops = {
     .purge = sq_purge,
     .cycle = sq_cycle,
     .claim_id = sq_claim_id,
+    .wait_change = NULL, /* no notifications: the head's condvar and polling */
 };
 
 sqlite3_stmt *sq_stmt(sq_conn *c, sq_stmt_id id, sitq_error *err) {
@@ -199,6 +202,7 @@ static void sq_close(sitq_backend *base) {
     pthread_mutex_destroy(&b->gc_mu);
     pthread_cond_destroy(&b->gc_cv);
     sitq__backend_head_destroy(&b->head);
+    sq_names_free(b);
     free(b->uri);
     free(b->path);
     free(b);

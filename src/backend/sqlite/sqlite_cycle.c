@@ -44,18 +44,25 @@ static sitq_code apply_start(sq_conn *c, const sitq__start *s, sitq_error *err) 
 }
 
 /* A success whose result SQLite refuses (too big for the row) becomes a
- * failed attempt: one task's result must never block the group's commit. */
+ * failed attempt: one task's result must never block the group's commit.
+ * The caller's completion is left as it was; the outcome is reported in its
+ * out fields (stored_as_failure, stored_error, applied). */
 static sitq_code success_not_storable(sq_conn *c, sitq__completion *k, size_t *n_finished,
                                       sitq_error *err) {
     char msg[256];
     sitq__unstorable_result_message(k->value_len, sqlite3_errmsg(c->db), msg, sizeof msg);
-    free(k->value);
-    k->value = NULL;
-    k->value_len = 0;
-    free(k->error);
-    k->error = strdup(msg);
-    k->ok = 0;
-    return apply_failure(c, k, n_finished, err);
+    sitq__completion f = *k;
+    f.ok = 0;
+    f.value = NULL;
+    f.value_len = 0;
+    f.error = msg;
+    sitq_code rc = apply_failure(c, &f, n_finished, err);
+    k->applied = f.applied;
+    if (!rc && f.applied) {
+        k->stored_as_failure = 1;
+        k->stored_error = strdup(msg);
+    }
+    return rc;
 }
 
 /* Is task id still running under this lease? */
@@ -127,6 +134,11 @@ static sitq_code apply_success(sq_conn *c, sitq__completion *k, size_t *n_finish
     return SITQ_OK;
 }
 
+/* Whether k was recorded as a success. */
+static int stored_success(const sitq__completion *k) {
+    return k->ok && k->applied && !k->stored_as_failure;
+}
+
 /* Release the dependents of every completion of the cycle that was recorded
  * as a success: one statement for the whole group instead of one per task
  * (that per-task statement cost 30% of the end-to-end rate). */
@@ -134,7 +146,7 @@ static sitq_code resolve_group(sq_conn *c, const sitq__cycle *cy, sitq_time_us n
                                sitq_error *err) {
     size_t n = 0;
     for (size_t i = 0; i < cy->n_completions; i++)
-        if (cy->completions[i].ok && cy->completions[i].applied) n++;
+        if (stored_success(&cy->completions[i])) n++;
     if (n == 0) return SITQ_OK;
     char *json = malloc(n * 21 + 3);
     if (!json) return sitq__fail(err, SITQ_ENOMEM, "out of memory releasing dependents");
@@ -142,7 +154,7 @@ static sitq_code resolve_group(sq_conn *c, const sitq__cycle *cy, sitq_time_us n
     json[o++] = '[';
     for (size_t i = 0; i < cy->n_completions; i++) {
         const sitq__completion *k = &cy->completions[i];
-        if (!k->ok || !k->applied) continue;
+        if (!stored_success(k)) continue;
         o += (size_t)sprintf(json + o, "%s%lld", o > 1 ? "," : "", (long long)k->id);
     }
     json[o++] = ']';
@@ -221,6 +233,7 @@ static sitq_code apply_heartbeat(sq_conn *c, sitq__heartbeat *h, sitq_time_us le
     sitq_code code = SITQ_OK;
     if (rc == SQLITE_ROW) {
         h->lost = 0;
+        h->lease_until_us = lease_until;
         h->cancel_requested = sqlite3_column_int(st, 0);
         rc = sqlite3_step(st);
     } else {
@@ -387,8 +400,15 @@ static sitq_code apply_completions(sq_conn *c, sitq__cycle *cy, sitq_time_us now
     return rc;
 }
 
+/* Reset the out fields of the completions: nothing of them is recorded. */
 static void forget_completions(sitq__cycle *cy) {
-    for (size_t i = 0; i < cy->n_completions; i++) cy->completions[i].applied = 0;
+    for (size_t i = 0; i < cy->n_completions; i++) {
+        sitq__completion *k = &cy->completions[i];
+        k->applied = 0;
+        k->stored_as_failure = 0;
+        free(k->stored_error);
+        k->stored_error = NULL;
+    }
     cy->n_finished = 0;
 }
 
@@ -397,6 +417,8 @@ sitq_code sq_cycle(sitq_backend *base, sitq__cycle *cy, sitq_error *err) {
     sq_conn *c = &b->writer;
     cy->n_claimed = cy->n_finished = cy->n_reaped = 0;
     cy->completions_committed = 0;
+    cy->db_now_us = 0;
+    forget_completions(cy);
     size_t result_bytes = 0;
     for (size_t i = 0; i < cy->n_completions; i++) result_bytes += cy->completions[i].value_len;
     int split = result_bytes >= LARGE_COMPLETIONS_BYTES;
@@ -419,9 +441,12 @@ sitq_code sq_cycle(sitq_backend *base, sitq__cycle *cy, sitq_error *err) {
     /* Leases are measured from now, after whatever the completions cost. */
     now = sitq_now_us();
     sitq_time_us lease_until = now + cy->lease_us;
+    cy->db_now_us = now;
     for (size_t i = 0; i < cy->n_heartbeats && !rc; i++)
         rc = apply_heartbeat(c, &cy->heartbeats[i], lease_until, err);
     if (!rc && cy->reap && cy->queue) rc = reap(c, now, cy, err);
+    const sq_names_json *names = NULL;
+    if (!rc && cy->claim_max > 0 && !(names = sq_names_for(b, cy, err))) rc = SITQ_ENOMEM;
     if (!rc && cy->claim_max > 0) {
         int64_t token = new_lease_token();
         sqlite3_stmt *st = sq_stmt(c, ST_CLAIM, err);
@@ -429,8 +454,8 @@ sitq_code sq_cycle(sitq_backend *base, sitq__cycle *cy, sitq_error *err) {
         else {
             bind_claim(st, token, lease_until, cy->worker_id, now);
             sq_bind_text(st, 5, cy->queue);
-            sq_bind_text(st, 6, cy->functions_json ? cy->functions_json : "[]");
-            sq_bind_text(st, 7, cy->prefixes_json ? cy->prefixes_json : "[]");
+            sq_bind_text(st, 6, names->functions);
+            sq_bind_text(st, 7, names->prefixes);
             sqlite3_bind_int64(st, 8, (sqlite3_int64)cy->claim_max);
             rc = read_claimed(c, st, cy, token, lease_until, err);
         }
@@ -449,16 +474,19 @@ sitq_code sq_cycle(sitq_backend *base, sitq__cycle *cy, sitq_error *err) {
     return sitq__ok(err);
 }
 
-sitq_code sq_claim_id(sitq_backend *base, const char *queue, sitq_task_id id, sitq__cycle *cy,
-                      sitq_result **snapshot, sitq_error *err) {
+sitq_code sq_claim_id(sitq_backend *base, sitq_task_id id, sitq__cycle *cy, sitq_result **snapshot,
+                      sitq_error *err) {
     sq_backend *b = (sq_backend *)base;
     sq_conn *c = &b->writer;
+    const char *queue = cy->queue;
     cy->n_claimed = 0;
+    cy->db_now_us = 0;
     *snapshot = NULL;
     sitq_code rc = sq_write_begin(b, err);
     if (rc) return rc;
     sitq_time_us now = sitq_now_us();
     sitq_time_us lease_until = now + cy->lease_us;
+    cy->db_now_us = now;
     int64_t token = new_lease_token();
     sqlite3_stmt *st = sq_stmt(c, ST_CLAIM_ID, err);
     if (!st) rc = SITQ_ESTORAGE;
@@ -470,7 +498,7 @@ sitq_code sq_claim_id(sitq_backend *base, const char *queue, sitq_task_id id, si
     }
     sitq_code status = SITQ_OK;
     if (!rc && cy->n_claimed == 0) {
-        rc = sq_get_conn(c, queue, id, 0, snapshot, err);
+        rc = sq_get_conn(c, queue, id, snapshot, err);
         if (!rc) {
             status = sitq__not_ready(id, (*snapshot)->status, err);
         }

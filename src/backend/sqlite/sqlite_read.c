@@ -59,9 +59,8 @@ static sitq_code read_deps(sq_conn *c, sitq_result *r, sitq_error *err) {
     return rc == SQLITE_DONE ? SITQ_OK : sq_fail(c, err, "reading dependencies");
 }
 
-sitq_code sq_get_conn(sq_conn *c, const char *queue, sitq_task_id id, int with_value,
-                      sitq_result **out, sitq_error *err) {
-    (void)with_value;
+sitq_code sq_get_conn(sq_conn *c, const char *queue, sitq_task_id id, sitq_result **out,
+                      sitq_error *err) {
     sqlite3_stmt *st = sq_stmt(c, ST_GET, err);
     if (!st) return SITQ_ESTORAGE;
     sqlite3_bind_int64(st, 1, id);
@@ -87,11 +86,11 @@ sitq_code sq_get_conn(sq_conn *c, const char *queue, sitq_task_id id, int with_v
     return code;
 }
 
-sitq_code sq_get(sitq_backend *base, const char *queue, sitq_task_id id, int with_value,
-                 sitq_result **out, sitq_error *err) {
+sitq_code sq_get(sitq_backend *base, const char *queue, sitq_task_id id, sitq_result **out,
+                 sitq_error *err) {
     sq_backend *b = (sq_backend *)base;
     sq_conn *c = sq_read_acquire(b);
-    sitq_code rc = sq_get_conn(c, queue, id, with_value, out, err);
+    sitq_code rc = sq_get_conn(c, queue, id, out, err);
     sq_read_release(b, c);
     return rc ? rc : sitq__ok(err);
 }
