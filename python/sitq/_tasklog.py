@@ -79,7 +79,10 @@ def task_ended(task_id, cancelled):
 
 
 def task_processed(task_id, function, status, attempts, max_retries, error):
-    """The outcome of Worker.process_task, from the stored result."""
+    """The outcome of Worker.process_task, from the stored result (a failed
+    attempt that will be retried left the task scheduled or queued)."""
+    if status not in ("succeeded", "failed", "cancelled"):
+        status = "retry"
     _outcome(task_id, function, attempts, max_retries, None, status, error)
 
 

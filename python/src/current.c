@@ -201,8 +201,8 @@ static PyObject *mod_current_task(PyObject *self, PyObject *noargs) {
     o->attempt = sitq_ctx_attempt(ctx);
     o->max_retries = sitq_ctx_max_retries(ctx);
     o->timeout_s = sitq_ctx_timeout_s(ctx);
-    o->function = PyUnicode_DecodeUTF8(sitq_ctx_function(ctx), strlen(sitq_ctx_function(ctx)),
-                                       "replace");
+    o->function =
+        PyUnicode_DecodeUTF8(sitq_ctx_function(ctx), strlen(sitq_ctx_function(ctx)), "replace");
     const char *q = tl_current.queue ? tl_current.queue : "default";
     o->queue = PyUnicode_DecodeUTF8(q, strlen(q), "replace");
     if (!o->function || !o->queue) {

@@ -196,9 +196,9 @@ static PyObject *mod_log_take(PyObject *self, PyObject *noargs) {
     PyObject *list = PyList_New((Py_ssize_t)n);
     for (size_t i = 0; i < n; i++) {
         if (list) {
-            PyObject *t = Py_BuildValue("(LOOz)", (long long)ev[i].id,
-                                        ev[i].succeeded ? Py_True : Py_False,
-                                        ev[i].applied ? Py_True : Py_False, ev[i].error);
+            PyObject *t =
+                Py_BuildValue("(LOOz)", (long long)ev[i].id, ev[i].succeeded ? Py_True : Py_False,
+                              ev[i].applied ? Py_True : Py_False, ev[i].error);
             if (!t) Py_CLEAR(list);
             else PyList_SET_ITEM(list, (Py_ssize_t)i, t);
         }
@@ -209,10 +209,9 @@ static PyObject *mod_log_take(PyObject *self, PyObject *noargs) {
     return Py_BuildValue("(NL)", list, dropped);
 }
 
-static PyMethodDef tasklog_methods[] = {
-    {"_log_wait", mod_log_wait, METH_O, log_wait_doc},
-    {"_log_wake", mod_log_wake, METH_NOARGS, log_wake_doc},
-    {"_log_take", mod_log_take, METH_NOARGS, log_take_doc},
-    {NULL, NULL, 0, NULL}};
+static PyMethodDef tasklog_methods[] = {{"_log_wait", mod_log_wait, METH_O, log_wait_doc},
+                                        {"_log_wake", mod_log_wake, METH_NOARGS, log_wake_doc},
+                                        {"_log_take", mod_log_take, METH_NOARGS, log_take_doc},
+                                        {NULL, NULL, 0, NULL}};
 
 int sitqpy_tasklog_init(PyObject *m) { return PyModule_AddFunctions(m, tasklog_methods); }

@@ -463,7 +463,16 @@ PyDoc_STRVAR(worker_doc,
              "failed 'abandoned: still running when worker ... stopped'), and so does\n"
              "deallocating a Worker whose stop(timeout) timed out. Give long tasks a\n"
              "timeout, or run them with `python -m sitq worker`, whose second SIGTERM or\n"
-             "SIGINT exits at once.\n"
+             "SIGINT exits at once.\n\n"
+             "Cancelling: Python cannot interrupt a thread, so queue.cancel(id) of a\n"
+             "running task only sets its flag, which the worker reads at its heartbeats.\n"
+             "A long task polls sitq.current_task().cancelled and raises to end\n"
+             "cancelled (returning normally records a success).\n\n"
+             "Logging: each attempt's start and outcome is logged on the `sitq.task`\n"
+             "logger (start, success, cancel: INFO; retry, lost lease: WARNING; failure:\n"
+             "ERROR), the worker's start and stop on `sitq.worker` (DEBUG). The library\n"
+             "adds only a NullHandler; stop() returns after the lines of the outcomes it\n"
+             "recorded were written.\n"
              "Raises InvalidArgumentError naming a bad argument. Thread-safe. Cannot be\n"
              "pickled (TypeError).");
 
