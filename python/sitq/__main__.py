@@ -206,27 +206,32 @@ def _run_one(args):
     for d in reversed([os.getcwd()] + args.path):
         if d not in sys.path:
             sys.path.insert(0, d)
-    try:
-        backend = _open_backend(args)
-    except KeyboardInterrupt:
-        return 0
-    except sitq.StorageError as e:
-        _LOG.error("%s", e)
-        return 3
-    queue = sitq.TaskQueue(backend=backend, name=args.queue)
-    worker = sitq.Worker(queue, worker_id=args.worker_id, concurrency=args.threads,
-                         lease=args.lease, poll_interval=args.poll_interval)
-    _log(args, "serving queue %r of %s as %s (%d thread%s)" % (
-        queue.name, args.db, worker.worker_id, args.threads, "" if args.threads == 1 else "s"))
+    # A stop signal may come at any point from here on (a pool's parent
+    # forwards a Ctrl-C at once): every step is inside the try, so that it
+    # ends in a graceful stop and never in a traceback.
+    worker = None
     stop_reports = threading.Event()
-    threading.Thread(target=_report_errors, args=(worker, stop_reports), daemon=True).start()
     try:
+        try:
+            backend = _open_backend(args)
+        except sitq.StorageError as e:
+            _LOG.error("%s", e)
+            return 3
+        queue = sitq.TaskQueue(backend=backend, name=args.queue)
+        worker = sitq.Worker(queue, worker_id=args.worker_id, concurrency=args.threads,
+                             lease=args.lease, poll_interval=args.poll_interval)
+        _log(args, "serving queue %r of %s as %s (%d thread%s)" % (
+            queue.name, args.db, worker.worker_id, args.threads,
+            "" if args.threads == 1 else "s"))
+        threading.Thread(target=_report_errors, args=(worker, stop_reports),
+                         daemon=True).start()
         worker.run()
     except KeyboardInterrupt:
         pass
     finally:
         stop_reports.set()
-        worker.stop()
+        if worker is not None:
+            worker.stop()
     if args.pool_child:
         _LOG.debug("stopped")
     else:
@@ -311,11 +316,16 @@ def _run_pool(args):
 def main(argv=None):
     args = _parser().parse_args(argv)
     _setup_logging(args)
-    if args.command == "worker":
+    if args.command != "worker":
+        return 2
+    try:
         if args.concurrency == 1:
             return _run_one(args)
         return _run_pool(args)
-    return 2
+    except KeyboardInterrupt:
+        # Ctrl-C before the stop handlers were installed: nothing had started
+        _log(args, "interrupted while starting")
+        return 0
 
 
 if __name__ == "__main__":

@@ -141,3 +141,18 @@ def test_bad_log_level(db_path):
                        env=subprocess_env(), capture_output=True, text=True, timeout=60)
     assert p.returncode == 2
     assert "'LOUD' is not one of DEBUG, INFO, WARNING, ERROR" in p.stderr
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_while_the_pool_starts(queue, cli, sig):
+    # The worker processes are still starting (importing, opening the
+    # database) when the parent forwards the stop: still one line, no traceback.
+    tid = queue.enqueue(tasks.add, 1, 2)
+    w = cli("--concurrency", "2")
+    w.wait_for("started 2 worker processes")
+    w.proc.send_signal(sig)
+    code, out = w.finish()
+    assert code == 0, out
+    assert "Traceback" not in out and "KeyboardInterrupt" not in out, out
+    assert len([l for l in out.splitlines() if "stopping" in l]) == 1, out
+    assert queue.get_task_status(tid) in ("queued", "succeeded")
