@@ -266,7 +266,7 @@ def _run_pool(args):
         if args.worker_id is not None:
             argv += ["--worker-id", "%s-%d" % (args.worker_id, i)]
         # Own process group: a Ctrl-C at the terminal reaches only this
-        # process, which forwards exactly one SIGTERM per signal it gets.
+        # process, which forwards one stop per signal it gets.
         return subprocess.Popen(argv, process_group=0)
 
     stopping = []
@@ -274,11 +274,13 @@ def _run_pool(args):
 
     def on_signal(signum, frame):
         stopping.append(signum)
-        # First signal: graceful stop; second: the children exit at once.
+        # First signal: graceful stop (SIGTERM). Second: the children exit at
+        # once (SIGKILL: a second SIGTERM sent before a child handled the
+        # first would merge with it and only stop it gracefully).
         for c in children:
             if c.poll() is None:
                 try:
-                    c.send_signal(signal.SIGTERM)
+                    c.send_signal(signal.SIGTERM if len(stopping) == 1 else signal.SIGKILL)
                 except ProcessLookupError:
                     pass
         if len(stopping) == 1:
