@@ -1,6 +1,7 @@
 """python -m sitq worker: Ctrl-C and SIGTERM stop it with one line and no
 traceback (also with several processes), a second signal exits at once and
 says so; --log-level filters the task lines."""
+import os
 import signal
 import subprocess
 import sys
@@ -54,9 +55,29 @@ class Worker:
         return "".join(l for l in self.lines if l)
 
     def kill(self):
+        """After a failed test: kill the worker and its worker processes."""
         if self.proc.poll() is None:
+            for pid in children_of(self.proc.pid):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
             self.proc.kill()
             self.proc.wait()
+
+
+def children_of(ppid):
+    pids = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/stat" % entry) as f:
+                stat = f.read()
+        except (OSError, ValueError):
+            continue
+        fields = stat.rsplit(")", 1)[-1].split()
+        if entry.isdigit() and len(fields) > 2 and fields[1] == str(ppid):
+            pids.append(int(entry))
+    return pids
 
 
 @pytest.fixture
