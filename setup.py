@@ -72,6 +72,8 @@ setup(
     description="Durable task queue with a C core and an SQLite backend",
     package_dir={"": "python"},
     packages=["sitq"],
+    # type stubs (the extension's and the modules') and the PEP 561 marker
+    package_data={"sitq": ["py.typed", "*.pyi"]},
     ext_modules=[ext],
     python_requires=">=3.9",
     extras_require={"cloudpickle": ["cloudpickle"]},

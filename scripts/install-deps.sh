@@ -13,6 +13,7 @@ packages=(
   zlib1g-dev                          # the demo reads gzip-compressed CSV
   python3-dev python3-setuptools python3-pip   # the Python binding (Debian's /usr/bin/python3)
   python3-pytest python3-numpy python3-pandas python3-cloudpickle
+  python3-mypy                        # the type stubs are checked by tests/python/test_typing.py
   procps                              # ps/pgrep used by process tests
   man-db groff-base                   # man --warnings checks the man pages (tests/install)
 )

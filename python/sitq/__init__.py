@@ -21,6 +21,11 @@ Quick start::
 
 Tasks, results and options are documented on each class; see also
 docs/python.md. Durations are seconds; times are datetimes in UTC.
+
+Inside a task, ``sitq.current_task()`` gives its id, attempt, queue and
+cancel flag. Workers log on the ``sitq.worker`` and ``sitq.task`` loggers
+(:mod:`sitq._tasklog` lists the lines and levels); the library itself adds
+only a NullHandler.
 """
 
 import atexit as _atexit
@@ -43,12 +48,15 @@ from .errors import (  # noqa: F401  (re-exported)
     TaskFailedError,
 )
 from . import _sitq
+from . import _tasklog
 from ._sitq import (  # noqa: F401
     SQLiteBackend,
     TaskQueue,
     Worker,
     Task,
     Result,
+    TaskContext,
+    current_task,
     function_name,
     held_functions,
     status_names,
@@ -61,11 +69,13 @@ __version__ = LIBSITQ_VERSION
 STATUSES = status_names()
 
 # Stop running workers before the interpreter finalises, so that no worker
-# thread calls into a dying interpreter.
+# thread calls into a dying interpreter; then write the last log lines
+# (atexit runs the last registered first).
+_atexit.register(_tasklog.at_exit)
 _atexit.register(_sitq._shutdown)
 
 __all__ = [
-    "SQLiteBackend", "TaskQueue", "Worker", "Task", "Result",
+    "SQLiteBackend", "TaskQueue", "Worker", "Task", "Result", "TaskContext", "current_task",
     "SitqError", "InvalidArgumentError", "TaskNotFoundError", "InvalidStateError",
     "TaskTimeoutError", "DependencyError", "TaskNotReadyError", "LeaseLostError",
     "StorageError", "SchemaError", "DatabaseBusyError", "NoHandlerError",

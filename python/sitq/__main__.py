@@ -13,13 +13,20 @@ directory (and every ``--path``) is put on sys.path first. A function that
 was kept in the memory of the enqueuing process (it could not be pickled)
 cannot run here: its task fails with an error that says so.
 
-Ctrl-C (SIGINT) or SIGTERM stops the workers gracefully: running tasks
-finish and their results are stored; exit status 0. A task still running a
-grace after its timeout has its attempt recorded as failed and does not hold
-the stop (its thread cannot be interrupted and ends with the process). A
-second SIGINT or SIGTERM exits at once, killed by that signal: the attempts
-still running are recovered by other workers once their leases lapse, as if
-the process had crashed.
+Ctrl-C (SIGINT) or SIGTERM stops the workers gracefully, with one line
+(``stopping (SIGINT): ...``) and no traceback: running tasks finish and their
+results are stored; exit status 0. A task still running a grace after its
+timeout has its attempt recorded as failed and does not hold the stop (its
+thread cannot be interrupted and ends with the process). A second SIGINT or
+SIGTERM exits at once, killed by that signal, and says so: the attempts still
+running are recovered by other workers once their leases lapse, as if the
+process had crashed.
+
+Messages go to stderr through :mod:`logging` (the root logger, so the tasks'
+own log lines appear too): ``--log-level`` (default INFO) sets the level;
+INFO shows a line per task start and outcome (loggers ``sitq.task`` and
+``sitq.worker``), WARNING only retries, lost leases, failures and database
+trouble. ``--quiet`` is ``--log-level WARNING``.
 
 While another process holds the database's lock, the worker says so on
 stderr and keeps retrying (its open and its transactions). Anyone who can
@@ -28,6 +35,7 @@ docs/security.md.
 """
 
 import argparse
+import logging
 import os
 import signal
 import subprocess
@@ -66,6 +74,13 @@ def _octal_mode(text):
     return v
 
 
+def _log_level(text):
+    level = logging.getLevelName(text.upper())
+    if not isinstance(level, int):
+        raise argparse.ArgumentTypeError("%r is not one of DEBUG, INFO, WARNING, ERROR" % text)
+    return level
+
+
 def _parser():
     p = argparse.ArgumentParser(prog="python -m sitq", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -85,7 +100,14 @@ def _parser():
     w.add_argument("--worker-id", default=None, help="worker id (default host:pid:...)")
     w.add_argument("--path", action="append", default=[],
                    help="directory to add to sys.path for importing task functions")
-    w.add_argument("--quiet", action="store_true", help="no start/stop messages")
+    w.add_argument("--quiet", action="store_true",
+                   help="no start/stop or per-task messages (--log-level WARNING)")
+    w.add_argument("--log-level", type=_log_level, default=None,
+                   help="DEBUG, INFO (the default: a line per task start and outcome), "
+                        "WARNING (retries, lost leases, failures, database trouble) or ERROR")
+    # A process of a pool (--concurrency N > 1): its parent speaks for it
+    # about stops.
+    w.add_argument("--pool-child", action="store_true", help=argparse.SUPPRESS)
     w.add_argument("--mode", type=_octal_mode, default=None,
                    help="permissions of a database file the worker creates (default 0600)")
     w.add_argument("--allow-foreign", action="store_true",
@@ -95,27 +117,55 @@ def _parser():
     return p
 
 
+_LOG = logging.getLogger("sitq.worker")
+_FORMAT = "sitq worker[%(process)d]: %(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def _setup_logging(args):
+    """A readable line per record on stderr, for this command's messages,
+    the workers' task lines and the tasks' own logging."""
+    level = args.log_level if args.log_level is not None else logging.INFO
+    if args.quiet:
+        level = max(level, logging.WARNING)
+    logging.basicConfig(level=level, format=_FORMAT, stream=sys.stderr)
+
+
 def _log(args, msg):
-    if not args.quiet:
-        print("sitq worker[%d]: %s" % (os.getpid(), msg), file=sys.stderr, flush=True)
+    """An INFO line of this command (hidden by --quiet)."""
+    _LOG.info("%s", msg)
 
 
 def _error(msg):
-    """Print an error line on stderr, even with --quiet."""
-    print("sitq worker[%d]: %s" % (os.getpid(), msg), file=sys.stderr, flush=True)
+    """A WARNING line: shown even with --quiet."""
+    _LOG.warning("%s", msg)
+
+
+def _exit_by_signal(signum):
+    """End the process at once, killed by signum (as its default action)."""
+    logging.shutdown()
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
 
 
 def _stop_on_first_signal(args):
-    """Handler of the first SIGINT/SIGTERM: the next one takes the default
-    action (the process ends at once, even while the stop waits in C for a
-    task that never returns); this one stops gracefully."""
-    def handler(signum, frame):
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        _log(args, "stopping (%s): waiting for running tasks; a second signal exits at once"
-             % signal.Signals(signum).name)
+    """Handler of the first SIGINT/SIGTERM: it stops gracefully (it raises
+    KeyboardInterrupt into Worker.run, which stops the worker). The next one
+    ends the process at once: the stop may be waiting in C for a task that
+    never returns, and the stop's wait runs signal handlers every 0.1 s."""
+    def second(signum, frame):
+        if not args.pool_child:
+            _LOG.warning("%s again: exiting at once; running tasks are recovered by other "
+                         "workers when their leases lapse", signal.Signals(signum).name)
+        _exit_by_signal(signum)
+
+    def first(signum, frame):
+        signal.signal(signal.SIGTERM, second)
+        signal.signal(signal.SIGINT, second)
+        if not args.pool_child:
+            _log(args, "stopping (%s): waiting for running tasks; a second signal exits at once"
+                 % signal.Signals(signum).name)
         raise KeyboardInterrupt
-    return handler
+    return first
 
 
 def _open_backend(args):
@@ -145,42 +195,55 @@ def _report_errors(worker, stop):
 
 
 def _run_one(args):
-    import sitq
-
-    for d in reversed([os.getcwd()] + args.path):
-        if d not in sys.path:
-            sys.path.insert(0, d)
     on_signal = _stop_on_first_signal(args)
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     try:
-        backend = _open_backend(args)
+        import sitq
     except KeyboardInterrupt:
         return 0
-    except sitq.StorageError as e:
-        _error(str(e))
-        return 3
-    queue = sitq.TaskQueue(backend=backend, name=args.queue)
-    worker = sitq.Worker(queue, worker_id=args.worker_id, concurrency=args.threads,
-                         lease=args.lease, poll_interval=args.poll_interval)
-    _log(args, "serving queue %r of %s as %s (%d thread%s)" % (
-        queue.name, args.db, worker.worker_id, args.threads, "" if args.threads == 1 else "s"))
+
+    for d in reversed([os.getcwd()] + args.path):
+        if d not in sys.path:
+            sys.path.insert(0, d)
+    # A stop signal may come at any point from here on (a pool's parent
+    # forwards a Ctrl-C at once): every step is inside the try, so that it
+    # ends in a graceful stop and never in a traceback.
+    worker = None
     stop_reports = threading.Event()
-    threading.Thread(target=_report_errors, args=(worker, stop_reports), daemon=True).start()
     try:
+        try:
+            backend = _open_backend(args)
+        except sitq.StorageError as e:
+            _LOG.error("%s", e)
+            return 3
+        queue = sitq.TaskQueue(backend=backend, name=args.queue)
+        worker = sitq.Worker(queue, worker_id=args.worker_id, concurrency=args.threads,
+                             lease=args.lease, poll_interval=args.poll_interval)
+        _log(args, "serving queue %r of %s as %s (%d thread%s)" % (
+            queue.name, args.db, worker.worker_id, args.threads,
+            "" if args.threads == 1 else "s"))
+        threading.Thread(target=_report_errors, args=(worker, stop_reports),
+                         daemon=True).start()
         worker.run()
     except KeyboardInterrupt:
         pass
     finally:
         stop_reports.set()
-        worker.stop()
-    _log(args, "stopped")
+        if worker is not None:
+            worker.stop()
+    if args.pool_child:
+        _LOG.debug("stopped")
+    else:
+        _log(args, "stopped")
     return 0
 
 
 def _run_pool(args):
     child_argv = [sys.executable, "-m", "sitq", "worker", args.db, "--concurrency", "1",
-                  "--threads", str(args.threads)]
+                  "--threads", str(args.threads), "--pool-child"]
+    if args.log_level is not None:
+        child_argv += ["--log-level", logging.getLevelName(args.log_level)]
     if args.queue is not None:
         child_argv += ["--queue", args.queue]
     if args.lease is not None:
@@ -203,7 +266,7 @@ def _run_pool(args):
         if args.worker_id is not None:
             argv += ["--worker-id", "%s-%d" % (args.worker_id, i)]
         # Own process group: a Ctrl-C at the terminal reaches only this
-        # process, which forwards exactly one SIGTERM per signal it gets.
+        # process, which forwards one stop per signal it gets.
         return subprocess.Popen(argv, process_group=0)
 
     stopping = []
@@ -211,16 +274,21 @@ def _run_pool(args):
 
     def on_signal(signum, frame):
         stopping.append(signum)
-        # First signal: graceful stop; second: the children exit at once.
+        # First signal: graceful stop (SIGTERM). Second: the children exit at
+        # once (SIGKILL: a second SIGTERM sent before a child handled the
+        # first would merge with it and only stop it gracefully).
         for c in children:
             if c.poll() is None:
                 try:
-                    c.send_signal(signal.SIGTERM)
+                    c.send_signal(signal.SIGTERM if len(stopping) == 1 else signal.SIGKILL)
                 except ProcessLookupError:
                     pass
         if len(stopping) == 1:
             _log(args, "stopping (%s): waiting for running tasks; a second signal exits at "
                  "once" % signal.Signals(signum).name)
+        elif len(stopping) == 2:
+            _LOG.warning("%s again: exiting at once; running tasks are recovered by other "
+                         "workers when their leases lapse", signal.Signals(signum).name)
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
@@ -242,19 +310,24 @@ def _run_pool(args):
             c.wait()
     if len(stopping) > 1:
         # exit at once, by the signal, as a single worker process does
-        signal.signal(stopping[-1], signal.SIG_DFL)
-        os.kill(os.getpid(), stopping[-1])
-    _log(args, "all worker processes stopped")
+        _exit_by_signal(stopping[-1])
+    _log(args, "stopped: all worker processes")
     return 0
 
 
 def main(argv=None):
     args = _parser().parse_args(argv)
-    if args.command == "worker":
+    _setup_logging(args)
+    if args.command != "worker":
+        return 2
+    try:
         if args.concurrency == 1:
             return _run_one(args)
         return _run_pool(args)
-    return 2
+    except KeyboardInterrupt:
+        # Ctrl-C before the stop handlers were installed: nothing had started
+        _log(args, "interrupted while starting")
+        return 0
 
 
 if __name__ == "__main__":

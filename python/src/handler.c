@@ -313,14 +313,23 @@ out:
     return rc;
 }
 
+_Thread_local int sitqpy_tl_direct;
+
+/* user_data: the queue's name (sitqpy_intern_queue_name), or NULL. */
 int sitqpy_handler(sitq_task_ctx *ctx, const void *payload, size_t payload_len, void *user_data) {
-    (void)user_data;
     if (atomic_load(&sitqpy_finalizing) || !Py_IsInitialized()) {
         sitq_ctx_set_error(ctx, "the Python interpreter of this worker is shutting down", NULL);
         return 1;
     }
     PyGILState_STATE g = PyGILState_Ensure();
+    /* sitq.current_task() and the task's log lines, around the attempt */
+    int direct = sitqpy_tl_direct;
+    sitqpy_current saved;
+    sitqpy_current_enter(ctx, user_data, &saved);
+    sitqpy_tasklog_started(ctx, direct);
     int rc = run_task(ctx, payload, payload_len);
+    sitqpy_tasklog_ended(ctx, direct);
+    sitqpy_current_leave(&saved);
     PyGILState_Release(g);
     return rc;
 }

@@ -357,7 +357,7 @@ static PyObject *result_raise_for_error(SitqResultObject *self, PyObject *noargs
 
 static PyMethodDef result_methods[] = {
     {"unwrap", (PyCFunction)result_raise_for_error, METH_NOARGS,
-     "unwrap()\n--\n\nReturn .value when the task succeeded; raise TaskFailedError (with the\n"
+     "unwrap($self)\n--\n\nReturn .value when the task succeeded; raise TaskFailedError (with the\n"
      "task's error and traceback) when it failed or was cancelled. For an\n"
      "unfinished task, return None."},
     {NULL, NULL, 0, NULL}};

@@ -187,10 +187,55 @@ PyObject *sitqpy_result_info_dict(const sitq_result *r);
 
 /* ---- handler.c ------------------------------------------------------ */
 
-/* The worker handler for "py:*" tasks. user_data unused. */
+/* The worker handler for "py:*" tasks. user_data: the queue's name, from
+ * sitqpy_intern_queue_name (NULL: "default"). */
 int sitqpy_handler(sitq_task_ctx *ctx, const void *payload, size_t payload_len, void *user_data);
 /* Per-thread flag: a KeyboardInterrupt was raised by a task run in this
  * thread (process_task on the main thread). Returns and clears it. */
 int sitqpy_take_interrupt(void);
+
+/* ---- current.c ------------------------------------------------------ */
+
+/* The attempt current on a thread (sitq.current_task()). */
+typedef struct {
+    sitq_task_ctx *ctx; /* NULL: no task runs on this thread */
+    const char *queue;  /* the queue's name (interned) */
+    PyObject *obj;      /* the TaskContext made for it, or NULL */
+} sitqpy_current;
+
+/* Make ctx the current attempt of this thread; *saved receives the previous
+ * one (a task may run process_task). GIL held. */
+void sitqpy_current_enter(sitq_task_ctx *ctx, const char *queue, sitqpy_current *saved);
+/* End the current attempt (its TaskContext is cut off from ctx) and restore
+ * *saved. GIL held. */
+void sitqpy_current_leave(const sitqpy_current *saved);
+/* A copy of a queue name that lives as long as the process (handler
+ * user_data: a detached handler thread may outlive its worker), or NULL
+ * (no memory). GIL held. */
+const char *sitqpy_intern_queue_name(const char *name);
+/* Add current_task() and TaskContext to the module; -1 with an exception. */
+int sitqpy_current_init(PyObject *m);
+
+/* ---- tasklog.c ------------------------------------------------------ */
+
+/* The worker's completion hook (sitq_completion_fn): queues the outcome for
+ * the log thread of sitq/_tasklog.py. Dispatcher thread, no GIL. */
+void sitqpy_tasklog_completion(const sitq_completion_info *info, void *user_data);
+/* An attempt starts / ended on this handler thread; direct: run by
+ * process_task (its outcome is logged by sitqpy_tasklog_processed, not by
+ * the hook). GIL held; never raises, keeps a pending exception. */
+void sitqpy_tasklog_started(sitq_task_ctx *ctx, int direct);
+void sitqpy_tasklog_ended(sitq_task_ctx *ctx, int direct);
+/* The outcome of a process_task attempt, from its result. GIL held. */
+void sitqpy_tasklog_processed(const sitq_result *r);
+/* A worker started or stopped (event "started"/"stopped"): logs it on
+ * `sitq.worker`; "started" also starts the log thread, "stopped" writes the
+ * outcomes reported so far. GIL held. */
+void sitqpy_tasklog_worker(const char *event, sitq_worker *w, const char *queue, int concurrency);
+/* Add _log_wait, _log_wake, _log_take to the module; -1 with an exception. */
+int sitqpy_tasklog_init(PyObject *m);
+
+/* Per-thread flag set by Worker.process_task around its attempt. */
+extern _Thread_local int sitqpy_tl_direct;
 
 #endif /* SITQPY_H */

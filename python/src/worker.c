@@ -103,7 +103,11 @@ static int worker_init(SitqWorkerObject *self, PyObject *args, PyObject *kwds) {
         sitqpy_raise(rc, &err);
         return -1;
     }
-    rc = sitq_worker_register(w, "py:*", sitqpy_handler, NULL, &err);
+    const char *qname =
+        sitqpy_intern_queue_name(sitq_queue_name(((SitqQueueObject *)queue)->queue));
+    rc = sitq_worker_register(w, "py:*", sitqpy_handler, (void *)qname, &err);
+    /* Outcomes as committed, for the `sitq.task` log (tasklog.c). */
+    if (rc == SITQ_OK) rc = sitq_worker_on_completion(w, sitqpy_tasklog_completion, NULL, &err);
     if (rc != SITQ_OK) {
         sitq_worker_free(w);
         sitqpy_raise(rc, &err);
@@ -148,6 +152,11 @@ static int check_worker(SitqWorkerObject *self) {
     return 0;
 }
 
+/* The name of the worker's queue (valid while the worker lives). */
+static const char *worker_queue_name(SitqWorkerObject *self) {
+    return sitq_queue_name(((SitqQueueObject *)self->queue)->queue);
+}
+
 PyDoc_STRVAR(start_doc, "start() -> None\n--\n\n"
                         "Start the worker's threads (returns at once): they claim tasks of the\n"
                         "queue and run them, `concurrency` at a time. A running worker is kept\n"
@@ -167,6 +176,7 @@ static PyObject *worker_start(SitqWorkerObject *self, PyObject *noargs) {
     Py_END_ALLOW_THREADS if (rc != SITQ_OK) return sitqpy_raise(rc, &err);
     atomic_store(&self->running, 1);
     if (sitqpy_track_worker((PyObject *)self) < 0) return NULL;
+    sitqpy_tasklog_worker("started", self->worker, worker_queue_name(self), self->concurrency);
     Py_RETURN_NONE;
 }
 
@@ -218,6 +228,8 @@ static sitq_code stop_in_slices(SitqWorkerObject *self, double timeout, sitq_err
 }
 
 static void forget_running(SitqWorkerObject *self) {
+    if (atomic_load(&self->running))
+        sitqpy_tasklog_worker("stopped", self->worker, worker_queue_name(self), self->concurrency);
     atomic_store(&self->running, 0);
     Py_INCREF(self);
     sitqpy_untrack_worker((PyObject *)self);
@@ -269,8 +281,12 @@ static PyObject *worker_process_task(SitqWorkerObject *self, PyObject *idobj) {
     sitq_error err = {0};
     sitq_code rc;
     sitqpy_take_interrupt();
+    int direct = sitqpy_tl_direct; /* the attempt's outcome is logged here, not by the hook */
+    sitqpy_tl_direct = 1;
     Py_BEGIN_ALLOW_THREADS rc = sitq_worker_process_task(self->worker, id, &r, &err);
-    Py_END_ALLOW_THREADS int interrupted = sitqpy_take_interrupt();
+    Py_END_ALLOW_THREADS sitqpy_tl_direct = direct;
+    int interrupted = sitqpy_take_interrupt();
+    if (rc == SITQ_OK) sitqpy_tasklog_processed(r);
     if (rc != SITQ_OK) {
         sitq_result_free(r);
         return sitqpy_raise(rc, &err);
@@ -447,7 +463,16 @@ PyDoc_STRVAR(worker_doc,
              "failed 'abandoned: still running when worker ... stopped'), and so does\n"
              "deallocating a Worker whose stop(timeout) timed out. Give long tasks a\n"
              "timeout, or run them with `python -m sitq worker`, whose second SIGTERM or\n"
-             "SIGINT exits at once.\n"
+             "SIGINT exits at once.\n\n"
+             "Cancelling: Python cannot interrupt a thread, so queue.cancel(id) of a\n"
+             "running task only sets its flag, which the worker reads at its heartbeats.\n"
+             "A long task polls sitq.current_task().cancelled and raises to end\n"
+             "cancelled (returning normally records a success).\n\n"
+             "Logging: each attempt's start and outcome is logged on the `sitq.task`\n"
+             "logger (start, success, cancel: INFO; retry, lost lease: WARNING; failure:\n"
+             "ERROR), the worker's start and stop on `sitq.worker` (DEBUG). The library\n"
+             "adds only a NullHandler; stop() returns after the lines of the outcomes it\n"
+             "recorded were written.\n"
              "Raises InvalidArgumentError naming a bad argument. Thread-safe. Cannot be\n"
              "pickled (TypeError).");
 

@@ -82,3 +82,46 @@ class ExitWhenUnpickled:
 
     def __reduce__(self):
         return (os._exit, (7,))
+
+
+def context_fields():
+    """The running attempt as sitq.current_task() describes it."""
+    import sitq
+    t = sitq.current_task()
+    return t.id, t.attempt, t.max_retries, t.queue, t.function, t.timeout, t.cancelled
+
+
+def until_cancelled(marker_path=None, limit=60.0):
+    """Polls current_task().cancelled (reporting progress) and raises once it
+    is set; returns 'not cancelled' after `limit` seconds."""
+    import sitq
+    t = sitq.current_task()
+    t.set_progress(0.25)
+    if marker_path:
+        with open(marker_path, "w") as f:
+            f.write(str(os.getpid()))
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if t.cancelled:
+            raise RuntimeError("stopped on request at attempt %d" % t.attempt)
+        time.sleep(0.01)
+    return "not cancelled"
+
+
+def fail_first(marker_path):
+    """Fails on its first call (creating the marker), succeeds after."""
+    if not os.path.exists(marker_path):
+        open(marker_path, "w").close()
+        raise ValueError("first attempt fails")
+    return "second attempt"
+
+
+KEPT = {}
+
+
+def keep_context(key):
+    """Keeps sitq.current_task() in KEPT[key] (the test reads it after the
+    attempt, in the same process)."""
+    import sitq
+    KEPT[key] = sitq.current_task()
+    return KEPT[key].id

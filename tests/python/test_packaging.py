@@ -29,4 +29,7 @@ def test_pip_install_without_build_isolation(tmp_path):
     assert out.returncode == 0, out.stderr
     path, value = out.stdout.split()
     assert path.startswith(str(target)) and value == "5"
+    # the type stubs and the PEP 561 marker are installed with the package
+    installed = set(os.listdir(os.path.join(str(target), "sitq")))
+    assert {"py.typed", "__init__.pyi", "_sitq.pyi", "errors.pyi"} <= installed, installed
     shutil.rmtree(target)

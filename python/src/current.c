@@ -1,0 +1,246 @@
+/*
+ * current.c - sitq.current_task() and its TaskContext: what a running task
+ * may ask about its own attempt (id, attempt, queue, cancel flag) and tell
+ * the worker (progress, a lease renewal).
+ *
+ * The handler (handler.c) marks the attempt as current on its thread for the
+ * duration of the call (a thread-local, saved and restored so that a task
+ * may run process_task itself). The TaskContext object is made on the first
+ * current_task() call of an attempt and shared by later calls; when the
+ * attempt ends it is cut off from the C context, which is freed then: its
+ * plain attributes stay readable, `cancelled`, `set_progress` and
+ * `heartbeat` raise InvalidStateError.
+ */
+#include "sitqpy.h"
+
+typedef struct {
+    PyObject_HEAD sitq_task_ctx *ctx; /* NULL once the attempt ended */
+    sitq_task_id id;
+    int32_t attempt;
+    int32_t max_retries;
+    double timeout_s;
+    PyObject *function; /* str */
+    PyObject *queue;    /* str */
+} SitqTaskContextObject;
+
+static _Thread_local sitqpy_current tl_current;
+
+void sitqpy_current_enter(sitq_task_ctx *ctx, const char *queue, sitqpy_current *saved) {
+    *saved = tl_current;
+    tl_current.ctx = ctx;
+    tl_current.queue = queue;
+    tl_current.obj = NULL;
+}
+
+void sitqpy_current_leave(const sitqpy_current *saved) {
+    PyObject *obj = tl_current.obj;
+    if (obj) ((SitqTaskContextObject *)obj)->ctx = NULL;
+    tl_current = *saved;
+    Py_XDECREF(obj);
+}
+
+static PyObject *ended(SitqTaskContextObject *self) {
+    sitq_error err = {SITQ_ESTATE, ""};
+    snprintf(err.message, sizeof err.message,
+             "the attempt of task %lld has ended: its TaskContext no longer reaches the worker",
+             (long long)self->id);
+    return sitqpy_raise(SITQ_ESTATE, &err);
+}
+
+static void tc_dealloc(SitqTaskContextObject *self) {
+    Py_XDECREF(self->function);
+    Py_XDECREF(self->queue);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *tc_get_cancelled(SitqTaskContextObject *self, void *c) {
+    (void)c;
+    if (!self->ctx) return ended(self);
+    return PyBool_FromLong(sitq_ctx_cancelled(self->ctx));
+}
+
+static PyObject *tc_get_id(SitqTaskContextObject *self, void *c) {
+    (void)c;
+    return PyLong_FromLongLong((long long)self->id);
+}
+static PyObject *tc_get_attempt(SitqTaskContextObject *self, void *c) {
+    (void)c;
+    return PyLong_FromLong(self->attempt);
+}
+static PyObject *tc_get_max_retries(SitqTaskContextObject *self, void *c) {
+    (void)c;
+    return PyLong_FromLong(self->max_retries);
+}
+static PyObject *tc_get_timeout(SitqTaskContextObject *self, void *c) {
+    (void)c;
+    if (self->timeout_s <= 0) Py_RETURN_NONE;
+    return PyFloat_FromDouble(self->timeout_s);
+}
+static PyObject *tc_get_function(SitqTaskContextObject *self, void *c) {
+    (void)c;
+    return Py_NewRef(self->function);
+}
+static PyObject *tc_get_queue(SitqTaskContextObject *self, void *c) {
+    (void)c;
+    return Py_NewRef(self->queue);
+}
+
+/* Renew the lease now and store progress (< 0: unchanged). */
+static PyObject *heartbeat_now(SitqTaskContextObject *self, double progress) {
+    if (!self->ctx) return ended(self);
+    sitq_error err = {0};
+    sitq_code rc;
+    sitq_task_ctx *ctx = self->ctx;
+    Py_BEGIN_ALLOW_THREADS rc = sitq_ctx_heartbeat(ctx, progress, &err);
+    Py_END_ALLOW_THREADS if (rc != SITQ_OK) return sitqpy_raise(rc, &err);
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(set_progress_doc,
+             "set_progress(fraction) -> None\n--\n\n"
+             "Store the task's progress (a float 0..1, shown as Result.progress and by\n"
+             "`sitq list`) and renew its lease now. Each call writes the database: call\n"
+             "it at most a few times a second. Raises InvalidArgumentError (fraction not\n"
+             "a number in 0..1), LeaseLostError (the lease was lost, or the attempt was\n"
+             "already recorded as timed out: stop working), StorageError,\n"
+             "InvalidStateError (the attempt has ended).");
+
+static PyObject *tc_set_progress(SitqTaskContextObject *self, PyObject *arg) {
+    if (!PyFloat_Check(arg) && !(PyLong_Check(arg) && !PyBool_Check(arg)))
+        return sitqpy_invalid("fraction must be a number 0..1, got %.100s", Py_TYPE(arg)->tp_name);
+    double f = PyFloat_AsDouble(arg);
+    if (f == -1.0 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return sitqpy_invalid("fraction must be a number 0..1");
+    }
+    if (!(f >= 0 && f <= 1)) return sitqpy_invalid("fraction must be 0..1, got %g", f);
+    return heartbeat_now(self, f);
+}
+
+PyDoc_STRVAR(heartbeat_doc,
+             "heartbeat() -> None\n--\n\n"
+             "Renew the task's lease now (the worker also renews it on its own every\n"
+             "heartbeat interval; this is for a task that wants to know at once whether\n"
+             "it still holds its lease) and refresh `cancelled`. Writes the database.\n"
+             "Raises LeaseLostError (stop working), StorageError, InvalidStateError\n"
+             "(the attempt has ended).");
+
+static PyObject *tc_heartbeat(SitqTaskContextObject *self, PyObject *noargs) {
+    (void)noargs;
+    return heartbeat_now(self, -1.0);
+}
+
+static PyObject *tc_repr(SitqTaskContextObject *self) {
+    return PyUnicode_FromFormat("<sitq.TaskContext id=%lld attempt=%d function=%R queue=%R%s>",
+                                (long long)self->id, (int)self->attempt, self->function,
+                                self->queue, self->ctx ? "" : " ended");
+}
+
+static PyMethodDef tc_methods[] = {
+    {"set_progress", (PyCFunction)tc_set_progress, METH_O, set_progress_doc},
+    {"heartbeat", (PyCFunction)tc_heartbeat, METH_NOARGS, heartbeat_doc},
+    {NULL, NULL, 0, NULL}};
+
+static PyGetSetDef tc_getset[] = {
+    {"id", (getter)tc_get_id, NULL, "The task's id (int).", NULL},
+    {"attempt", (getter)tc_get_attempt, NULL, "This attempt's number, 1 for the first (int).",
+     NULL},
+    {"max_retries", (getter)tc_get_max_retries, NULL, "The task's max_retries (int).", NULL},
+    {"timeout", (getter)tc_get_timeout, NULL, "The task's timeout in seconds, or None.", NULL},
+    {"function", (getter)tc_get_function, NULL, "The stored function name, 'py:module.name'.",
+     NULL},
+    {"queue", (getter)tc_get_queue, NULL, "The name of the task's queue (str).", NULL},
+    {"cancelled", (getter)tc_get_cancelled, NULL,
+     "True once the task should stop early: queue.cancel(id) was called (the\n"
+     "worker sees it at its next heartbeat, every heartbeat_interval), its\n"
+     "timeout passed, its lease was lost or its worker is being stopped with a\n"
+     "time limit. A Python thread cannot be interrupted: a long task polls this\n"
+     "and raises (the attempt then ends cancelled when a cancel was asked;\n"
+     "returning normally records a success). InvalidStateError once the\n"
+     "attempt has ended.",
+     NULL},
+    {NULL, NULL, NULL, NULL, NULL}};
+
+PyDoc_STRVAR(tc_doc, "The running attempt of a task, as returned by sitq.current_task().\n\n"
+                     "Attributes: id, attempt, max_retries, timeout, function, queue,\n"
+                     "cancelled. Methods: set_progress(fraction), heartbeat(). Valid during\n"
+                     "the attempt, on the thread that runs it; cannot be created directly.");
+
+static PyTypeObject SitqTaskContext_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "sitq.TaskContext",
+    .tp_basicsize = sizeof(SitqTaskContextObject),
+    .tp_dealloc = (destructor)tc_dealloc,
+    .tp_repr = (reprfunc)tc_repr,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = tc_doc,
+    .tp_methods = tc_methods,
+    .tp_getset = tc_getset,
+};
+
+PyDoc_STRVAR(current_task_doc,
+             "current_task() -> TaskContext\n--\n\n"
+             "The attempt running on this thread: call it inside a task function run\n"
+             "by a sitq Worker (or Worker.process_task). Raises InvalidStateError\n"
+             "outside a task, including in threads the task starts itself.");
+
+static PyObject *mod_current_task(PyObject *self, PyObject *noargs) {
+    (void)self;
+    (void)noargs;
+    if (!tl_current.ctx) {
+        sitq_error err = {SITQ_ESTATE, "sitq.current_task() was called outside a task: it works "
+                                       "only in a task function run by a sitq Worker, on "
+                                       "the thread that runs it"};
+        return sitqpy_raise(SITQ_ESTATE, &err);
+    }
+    if (tl_current.obj) return Py_NewRef(tl_current.obj);
+    SitqTaskContextObject *o = PyObject_New(SitqTaskContextObject, &SitqTaskContext_Type);
+    if (!o) return NULL;
+    sitq_task_ctx *ctx = tl_current.ctx;
+    o->ctx = ctx;
+    o->id = sitq_ctx_task_id(ctx);
+    o->attempt = sitq_ctx_attempt(ctx);
+    o->max_retries = sitq_ctx_max_retries(ctx);
+    o->timeout_s = sitq_ctx_timeout_s(ctx);
+    o->function =
+        PyUnicode_DecodeUTF8(sitq_ctx_function(ctx), strlen(sitq_ctx_function(ctx)), "replace");
+    const char *q = tl_current.queue ? tl_current.queue : "default";
+    o->queue = PyUnicode_DecodeUTF8(q, strlen(q), "replace");
+    if (!o->function || !o->queue) {
+        Py_DECREF(o);
+        return NULL;
+    }
+    tl_current.obj = Py_NewRef((PyObject *)o);
+    return (PyObject *)o;
+}
+
+static PyMethodDef current_methods[] = {
+    {"current_task", mod_current_task, METH_NOARGS, current_task_doc}, {NULL, NULL, 0, NULL}};
+
+int sitqpy_current_init(PyObject *m) {
+    if (PyType_Ready(&SitqTaskContext_Type) < 0) return -1;
+    Py_INCREF(&SitqTaskContext_Type);
+    if (PyModule_AddObject(m, "TaskContext", (PyObject *)&SitqTaskContext_Type) < 0) {
+        Py_DECREF(&SitqTaskContext_Type);
+        return -1;
+    }
+    return PyModule_AddFunctions(m, current_methods);
+}
+
+/* Queue names handed to handlers as user_data: kept for the life of the
+ * process, because a handler thread abandoned by a stop may outlive its
+ * worker (and its queue). One copy per distinct name. */
+static PyObject *interned_names; /* dict str -> bytes (the copy's owner) */
+
+const char *sitqpy_intern_queue_name(const char *name) {
+    if (!interned_names && !(interned_names = PyDict_New())) return NULL;
+    PyObject *item = PyDict_GetItemString(interned_names, name);
+    if (item) return PyBytes_AS_STRING(item);
+    PyObject *b = PyBytes_FromString(name);
+    if (!b || PyDict_SetItemString(interned_names, name, b) < 0) {
+        Py_XDECREF(b);
+        PyErr_Clear();
+        return NULL;
+    }
+    Py_DECREF(b); /* the dict keeps it */
+    return PyBytes_AS_STRING(b);
+}

@@ -1,0 +1,97 @@
+"""Uses the whole public API of sitq, typed: mypy --strict must accept it
+(tests/python/test_typing.py). Never run, only checked."""
+import datetime
+import logging
+from typing import Any, Dict, List, Optional, Tuple
+
+import sitq
+from sitq import errors
+
+
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+def long_task(n: int) -> int:
+    ctx: sitq.TaskContext = sitq.current_task()
+    task_id: int = ctx.id
+    attempt: int = ctx.attempt
+    retries: int = ctx.max_retries
+    limit: Optional[float] = ctx.timeout
+    queue_name: str = ctx.queue
+    function: str = ctx.function
+    for i in range(n):
+        if ctx.cancelled:
+            raise RuntimeError("cancelled at %d of task %d (%s, %s)" % (i, task_id, queue_name,
+                                                                       function))
+        ctx.set_progress(i / n)
+        ctx.heartbeat()
+    return attempt + retries + int(limit or 0)
+
+
+def main(path: str) -> None:
+    logging.getLogger("sitq.task").setLevel(logging.INFO)
+    backend = sitq.SQLiteBackend(path, connection_pool_size=4, enable_wal=True,
+                                 synchronous="normal", busy_timeout=5.0, allow_foreign=False,
+                                 file_mode=0o600, read_only=False)
+    db_file: str = backend.path
+    queue = sitq.TaskQueue(backend=backend, name="typed")
+    name: str = queue.name
+    same: sitq.SQLiteBackend = queue.backend
+    task = sitq.Task(add, args=[1, 2], kwargs={}, priority=1, eta=datetime.datetime.now(),
+                     delay=None, max_retries=2, timeout=10.0, unique_key="k", depends_on=[],
+                     retry_backoff=0.5, retry_backoff_max=60.0)
+    fields: Tuple[Any, ...] = (task.function, task.args, task.kwargs, task.name, task.priority,
+                               task.eta, task.delay, task.max_retries, task.timeout,
+                               task.unique_key, task.depends_on)
+    first: int = queue.enqueue(task)
+    second: int = queue.enqueue(add, 3, b=4)
+    after: int = queue.enqueue(sitq.Task(long_task, args=[10]), depends_on=[first])
+    ids: List[int] = queue.enqueue_batch([sitq.Task(add, args=[i, i]) for i in range(3)])
+    with sitq.Worker(queue, worker_id="w", concurrency=2, lease=30.0, poll_interval=0.05,
+                     prefetch=None, heartbeat_interval=1.0) as worker:
+        result: sitq.Result = queue.get_result(first, timeout=30)
+        running: bool = worker.is_running
+        threads: int = worker.concurrency
+        wid: Optional[str] = worker.worker_id
+        served: sitq.TaskQueue = worker.queue
+        stats: Dict[str, Any] = worker.stats()
+    worker.start()
+    worker.stop(timeout=5)
+    one = sitq.Worker(queue)
+    processed: sitq.Result = one.process_task(second)
+    value: Any = result.value
+    info: Tuple[Any, ...] = (
+        result.task_id, result.id, result.status, result.is_error, result.is_success,
+        result.is_finished, result.error, result.traceback, result.attempts,
+        result.max_retries, result.priority, result.function, result.queue, result.worker_id,
+        result.unique_key, result.depends_on, result.progress, result.timeout,
+        result.cancel_requested, result.enqueued_at, result.eta, result.started_at,
+        result.finished_at, result.duration, result.unwrap(), processed.status)
+    status: str = queue.get_task_status(after)
+    snapshot: sitq.Result = queue.peek(after)
+    cancelled: str = queue.cancel(after)
+    queue.retry(after)
+    counts: Dict[str, int] = queue.get_stats()
+    rows: List[Dict[str, Any]] = queue.list_tasks(status="failed", limit=10, offset=0)
+    purged: int = queue.purge(older_than=3600.0)
+    ref: str = sitq.function_name(add)
+    held: int = sitq.held_functions()
+    names: Tuple[str, ...] = sitq.status_names() + sitq.STATUSES
+    version: str = sitq.__version__ + sitq.LIBSITQ_VERSION
+    try:
+        sitq.Worker(queue).run()
+    except sitq.TaskTimeoutError as e:
+        late: Optional[int] = e.task_id
+    except sitq.TaskFailedError as e:
+        why: Optional[str] = e.error
+    except (sitq.InvalidArgumentError, sitq.TaskNotFoundError, sitq.InvalidStateError,
+            sitq.DependencyError, sitq.TaskNotReadyError, sitq.LeaseLostError,
+            sitq.SchemaError, sitq.DatabaseBusyError, sitq.StorageError, sitq.NoHandlerError,
+            sitq.SitqSystemError, sitq.SerializationError) as e:
+        code: str = e.code
+        message: str = e.message
+    except errors.SitqError:
+        pass
+    print(db_file, name, same, fields, ids, running, threads, wid, served, stats, value, info,
+          status, snapshot, cancelled, counts, rows, purged, ref, held, names, version)
