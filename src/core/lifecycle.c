@@ -87,9 +87,8 @@ void sitq__decide_failure(const sitq__failure_facts *f, double u, sitq__verdict 
     }
     snprintf(out->message, sizeof out->message, "%s", error);
     if (f->attempts <= f->max_retries) {
-        int64_t delay =
-            sitq_backoff_us(f->attempts, (double)f->backoff_base_us / 1e6,
-                            (double)f->backoff_cap_us / 1e6, f->backoff_jitter, u);
+        int64_t delay = sitq_backoff_us(f->attempts, (double)f->backoff_base_us / 1e6,
+                                        (double)f->backoff_cap_us / 1e6, f->backoff_jitter, u);
         out->state = SITQ__QUEUED;
         out->run_at_us = f->finished_us + delay;
         return;
@@ -197,8 +196,8 @@ sitq_code sitq__not_ready(sitq_task_id id, sitq_status s, sitq_error *err) {
                       : s == SITQ_SCHEDULED ? "its ETA (or retry backoff) is in the future"
                       : s == SITQ_RUNNING   ? "it is running on a worker"
                                             : "it has already finished";
-    return sitq__fail(err, SITQ_ENOTREADY, "task %lld is %s and cannot run now: %s",
-                      (long long)id, sitq_status_name(s), why);
+    return sitq__fail(err, SITQ_ENOTREADY, "task %lld is %s and cannot run now: %s", (long long)id,
+                      sitq_status_name(s), why);
 }
 
 void sitq__unstorable_result_message(size_t len, const char *why, char *buf, size_t size) {

@@ -54,9 +54,9 @@ typedef struct sitq__failure_facts {
     int32_t max_retries; /* retries allowed after the first attempt */
     int64_t backoff_base_us;
     int64_t backoff_cap_us;
-    double backoff_jitter;  /* 0..1 */
-    int cancel_requested;   /* cancel was asked while it ran */
-    const char *error;      /* the handler's message; NULL: none given */
+    double backoff_jitter;    /* 0..1 */
+    int cancel_requested;     /* cancel was asked while it ran */
+    const char *error;        /* the handler's message; NULL: none given */
     sitq_time_us finished_us; /* when the attempt ended */
 } sitq__failure_facts;
 

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <ftw.h>
+#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <strings.h>
@@ -71,11 +72,63 @@ int tq_setup_dir(void **state) {
     return 0;
 }
 
+int tq_backend_is_postgres(void) {
+    const char *b = getenv("SITQ_TEST_BACKEND");
+    return b && strcmp(b, "postgres") == 0;
+}
+
+static void pg_quiet(void *arg, const char *message) {
+    (void)arg;
+    (void)message; /* "drop cascades to ..." */
+}
+
+/* Run one SQL command on the test cluster (SITQ_TEST_PG_URI); 0 on success. */
+static int pg_admin(const char *sql) {
+    const char *uri = getenv("SITQ_TEST_PG_URI");
+    if (!uri) return -1;
+    PGconn *c = PQconnectdb(uri);
+    int rc = -1;
+    if (PQstatus(c) == CONNECTION_OK) {
+        PQsetNoticeProcessor(c, pg_quiet, NULL);
+        PGresult *r = PQexec(c, sql);
+        rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
+        if (rc) fprintf(stderr, "pg_admin: %s: %s", sql, PQerrorMessage(c));
+        PQclear(r);
+    } else {
+        fprintf(stderr, "pg_admin: %s", PQerrorMessage(c));
+    }
+    PQfinish(c);
+    return rc;
+}
+
+/* A fresh schema per test on the test cluster: the test's own database. */
+static sitq_code open_postgres(tq_env *e, sitq_backend **out, sitq_error *err) {
+    const char *uri = getenv("SITQ_TEST_PG_URI");
+    if (!uri) {
+        snprintf(err->message, sizeof err->message, "SITQ_TEST_PG_URI is not set");
+        return SITQ_EINVAL;
+    }
+    if (!e->schema[0]) {
+        static atomic_int seq;
+        snprintf(e->schema, sizeof e->schema, "t_%ld_%d_%ld", (long)getpid(),
+                 atomic_fetch_add(&seq, 1), (long)(tq_mono_ms() % 100000));
+    }
+    sitq_postgres_options o;
+    sitq_postgres_options_init(&o);
+    o.schema = e->schema;
+    return sitq_backend_open_postgres(uri, &o, out, err);
+}
+
+sitq_code tq_open_backend(tq_env *e, sitq_backend **out, sitq_error *err) {
+    if (tq_backend_is_postgres()) return open_postgres(e, out, err);
+    return sitq_backend_open_sqlite(e->path, NULL, out, err);
+}
+
 int tq_setup(void **state) {
     tq_env *e = env_new();
     if (!e) return -1;
     sitq_error err;
-    if (sitq_backend_open_sqlite(e->path, NULL, &e->backend, &err) != SITQ_OK) {
+    if (tq_open_backend(e, &e->backend, &err) != SITQ_OK) {
         fprintf(stderr, "tq_setup: open %s: %s\n", e->path, err.message);
         tq_rm_rf(e->dir);
         free(e);
@@ -97,6 +150,11 @@ int tq_teardown(void **state) {
     if (!e) return 0;
     sitq_queue_close(e->queue);
     sitq_backend_close(e->backend);
+    if (e->schema[0]) {
+        char sql[128];
+        snprintf(sql, sizeof sql, "DROP SCHEMA IF EXISTS \"%s\" CASCADE", e->schema);
+        pg_admin(sql);
+    }
     tq_rm_rf(e->dir);
     free(e);
     *state = NULL;
