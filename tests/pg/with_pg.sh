@@ -10,7 +10,8 @@
 # SITQ_TEST_PG_URI=postgresql://postgres@127.0.0.1:PORT/postgres and run the
 # command. The cluster is stopped and its directory removed when the
 # command ends, fails, or the script is interrupted (traps on EXIT, INT,
-# TERM, HUP). The command's exit status is the script's.
+# TERM, HUP). The command's exit status is the script's; 77 (skipped) when
+# no PostgreSQL server is installed.
 #
 # Each test makes its own schema (tests/unit/helpers.c), so one cluster
 # serves a whole suite. PGBIN overrides the server's bin directory.
@@ -18,8 +19,8 @@ set -euo pipefail
 
 PGBIN=${PGBIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}
 if [ -z "$PGBIN" ] || [ ! -x "$PGBIN/initdb" ]; then
-  echo "with_pg: no PostgreSQL server found (install the postgresql package)" >&2
-  exit 2
+  echo "with_pg: no PostgreSQL server found (install the postgresql package): skipped" >&2
+  exit 77
 fi
 [ $# -ge 1 ] || { echo "usage: with_pg.sh CMD [ARGS...]" >&2; exit 2; }
 

@@ -12,6 +12,9 @@
 
 sitq_error tq_err;
 
+/* The environment of the running test (forked children inherit it). */
+static tq_env *tq_current;
+
 int tq_make_tmpdir(char *buf, size_t n) {
     const char *base = getenv("TMPDIR");
     if (!base || !*base) base = "/tmp";
@@ -68,6 +71,7 @@ static tq_env *env_new(void) {
 int tq_setup_dir(void **state) {
     tq_env *e = env_new();
     if (!e) return -1;
+    tq_current = e;
     *state = e;
     return 0;
 }
@@ -119,6 +123,13 @@ static sitq_code open_postgres(tq_env *e, sitq_backend **out, sitq_error *err) {
     return sitq_backend_open_postgres(uri, &o, out, err);
 }
 
+sitq_code tq_open_path(const char *path, const sitq_sqlite_options *so, sitq_backend **out,
+                       sitq_error *err) {
+    if (tq_backend_is_postgres() && tq_current && path && strcmp(path, tq_current->path) == 0)
+        return open_postgres(tq_current, out, err);
+    return sitq_backend_open_sqlite(path, so, out, err);
+}
+
 sitq_code tq_open_backend(tq_env *e, sitq_backend **out, sitq_error *err) {
     if (tq_backend_is_postgres()) return open_postgres(e, out, err);
     return sitq_backend_open_sqlite(e->path, NULL, out, err);
@@ -127,6 +138,7 @@ sitq_code tq_open_backend(tq_env *e, sitq_backend **out, sitq_error *err) {
 int tq_setup(void **state) {
     tq_env *e = env_new();
     if (!e) return -1;
+    tq_current = e;
     sitq_error err;
     if (tq_open_backend(e, &e->backend, &err) != SITQ_OK) {
         fprintf(stderr, "tq_setup: open %s: %s\n", e->path, err.message);
@@ -148,6 +160,7 @@ int tq_setup(void **state) {
 int tq_teardown(void **state) {
     tq_env *e = *state;
     if (!e) return 0;
+    if (tq_current == e) tq_current = NULL;
     sitq_queue_close(e->queue);
     sitq_backend_close(e->backend);
     if (e->schema[0]) {

@@ -46,6 +46,12 @@ int tq_backend_is_postgres(void);
 /* Open the test's database as tq_setup does (again, for a second handle). */
 sitq_code tq_open_backend(tq_env *e, sitq_backend **out, sitq_error *err);
 
+/* Open path as SQLite with so (NULL: defaults); with
+ * SITQ_TEST_BACKEND=postgres, the running test's database path opens the
+ * test's schema instead (so ignored), also in forked children. */
+sitq_code tq_open_path(const char *path, const sitq_sqlite_options *so, sitq_backend **out,
+                       sitq_error *err);
+
 /* Make a fresh temp dir (mkdtemp); returns 0 on success. */
 int tq_make_tmpdir(char *buf, size_t n);
 /* Remove a directory tree. */

@@ -107,10 +107,10 @@ typedef struct pg_conn {
     PGconn *conn;
     struct pg_backend *b;
     unsigned char prepared[PG_COUNT];
-    int retry;                /* the last failure may succeed if the transaction runs again */
-    char sqlstate[6];         /* of the last failure, "" when none */
-    int64_t next_connect_us;  /* monotonic: no reconnection before this */
-    int64_t backoff_us;       /* pause before the next reconnection */
+    int retry;               /* the last failure may succeed if the transaction runs again */
+    char sqlstate[6];        /* of the last failure, "" when none */
+    int64_t next_connect_us; /* monotonic: no reconnection before this */
+    int64_t backoff_us;      /* pause before the next reconnection */
 } pg_conn;
 
 typedef struct pg_backend {
@@ -138,11 +138,9 @@ void pg_conn_close(pg_conn *c);
 
 /* Run prepared statement id with p (NULL: none); results in binary. Returns
  * the result (caller PQclear's it) or NULL with err filled (pg_fail). */
-PGresult *pg_run(pg_conn *c, pg_stmt_id id, const pg_params *p, sitq_error *err,
-                 const char *what);
+PGresult *pg_run(pg_conn *c, pg_stmt_id id, const pg_params *p, sitq_error *err, const char *what);
 /* Like pg_run for a statement whose rows are not needed. */
-sitq_code pg_exec(pg_conn *c, pg_stmt_id id, const pg_params *p, sitq_error *err,
-                  const char *what);
+sitq_code pg_exec(pg_conn *c, pg_stmt_id id, const pg_params *p, sitq_error *err, const char *what);
 /* Run a plain SQL command (no parameters). */
 sitq_code pg_command(pg_conn *c, const char *sql, sitq_error *err, const char *what);
 
@@ -156,7 +154,7 @@ sitq_code pg_fail(pg_conn *c, const PGresult *res, sitq_error *err, const char *
 int pg_isnull(const PGresult *r, int row, int col);
 int64_t pg_i64(const PGresult *r, int row, int col); /* int2, int4, int8, bool */
 double pg_f64(const PGresult *r, int row, int col);
-char *pg_text(const PGresult *r, int row, int col); /* malloc'd copy */
+char *pg_text(const PGresult *r, int row, int col);               /* malloc'd copy */
 void *pg_bytes(const PGresult *r, int row, int col, size_t *len); /* malloc'd, NUL after */
 /* Rows changed by the command of r. */
 int64_t pg_changes(const PGresult *r);
@@ -203,8 +201,8 @@ sitq_code pg_get(sitq_backend *b, const char *queue, sitq_task_id id, int with_v
                  sitq_result **out, sitq_error *err);
 sitq_code pg_get_conn(pg_conn *c, const char *queue, sitq_task_id id, sitq_result **out,
                       sitq_error *err);
-sitq_code pg_payload(sitq_backend *b, const char *queue, sitq_task_id id, void **out,
-                     size_t *len, sitq_error *err);
+sitq_code pg_payload(sitq_backend *b, const char *queue, sitq_task_id id, void **out, size_t *len,
+                     sitq_error *err);
 sitq_code pg_stats(sitq_backend *b, const char *queue, sitq_stats *out, sitq_error *err);
 sitq_code pg_list(sitq_backend *b, const char *queue, int status, size_t limit, size_t offset,
                   sitq_result ***items, size_t *count, sitq_error *err);

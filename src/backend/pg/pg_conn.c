@@ -134,8 +134,7 @@ sitq_code pg_conn_ensure(pg_conn *c, sitq_error *err) {
     const char *keys[] = {"dbname", "connect_timeout", "fallback_application_name", NULL};
     const char *vals[] = {c->b->conninfo, timeout, "sitq", NULL};
     c->conn = PQconnectdbParams(keys, vals, 1);
-    if (!c->conn)
-        return sitq__fail(err, SITQ_ENOMEM, "out of memory connecting to PostgreSQL");
+    if (!c->conn) return sitq__fail(err, SITQ_ENOMEM, "out of memory connecting to PostgreSQL");
     if (PQstatus(c->conn) != CONNECTION_OK) {
         char msg[400];
         first_line(msg, sizeof msg, PQerrorMessage(c->conn));
@@ -178,8 +177,9 @@ sitq_code pg_fail(pg_conn *c, const PGresult *res, sitq_error *err, const char *
         return sitq__fail(err, SITQ_ESTORAGE,
                           "PostgreSQL refused %s in schema %s: the connection is read-only (%s)",
                           what, c->b->schema, msg);
-    return sitq__fail(err, SITQ_ESTORAGE, "PostgreSQL error in schema %s while %s: %s (SQLSTATE %s)",
-                      c->b->schema, what, msg, state ? state : "none");
+    return sitq__fail(err, SITQ_ESTORAGE,
+                      "PostgreSQL error in schema %s while %s: %s (SQLSTATE %s)", c->b->schema,
+                      what, msg, state ? state : "none");
 }
 
 static int ok_status(const PGresult *r) {
@@ -187,8 +187,7 @@ static int ok_status(const PGresult *r) {
     return s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK;
 }
 
-PGresult *pg_run(pg_conn *c, pg_stmt_id id, const pg_params *p, sitq_error *err,
-                 const char *what) {
+PGresult *pg_run(pg_conn *c, pg_stmt_id id, const pg_params *p, sitq_error *err, const char *what) {
     c->sqlstate[0] = '\0';
     if (!c->conn) {
         if (pg_conn_ensure(c, err)) return NULL;

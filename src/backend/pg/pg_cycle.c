@@ -126,13 +126,13 @@ static sitq_code apply_failure(pg_conn *c, sitq__completion *k, size_t *n_finish
     }
     sitq__verdict v;
     sitq__decide_failure(&f, sitq__rand_unit(), &v);
-    if (v.state == SITQ__QUEUED) return requeue(c, k->id, v.run_at_us, v.message, k->traceback, err);
+    if (v.state == SITQ__QUEUED)
+        return requeue(c, k->id, v.run_at_us, v.message, k->traceback, err);
     return pg_finish_failed(c, k->id, v.state, v.message, k->traceback, k->finished_at_us,
                             n_finished, err);
 }
 
-static sitq_code apply_completions(pg_conn *c, sitq__cycle *cy, sitq_time_us now,
-                                   sitq_error *err) {
+static sitq_code apply_completions(pg_conn *c, sitq__cycle *cy, sitq_time_us now, sitq_error *err) {
     int64_t n_succeeded = 0;
     sitq_code rc = SITQ_OK;
     for (size_t i = 0; i < cy->n_completions && !rc; i++) {
@@ -302,8 +302,7 @@ static sitq_code cycle_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *er
     reset_outputs(cy);
     sitq_code rc = apply_completions(c, cy, sitq_now_us(), err);
     for (size_t i = 0; i < cy->n_starts && !rc; i++) rc = apply_start(c, &cy->starts[i], err);
-    for (size_t i = 0; i < cy->n_releases && !rc; i++)
-        rc = apply_release(c, &cy->releases[i], err);
+    for (size_t i = 0; i < cy->n_releases && !rc; i++) rc = apply_release(c, &cy->releases[i], err);
     /* Leases are measured from now, after whatever the completions cost. */
     sitq_time_us db_until = 0, client_until = 0;
     int need_lease = cy->n_heartbeats > 0 || cy->claim_max > 0;

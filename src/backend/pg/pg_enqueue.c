@@ -145,8 +145,8 @@ typedef struct enq_work {
     sitq_task_id *pool; /* ids from the sequence, ascending */
     int *pool_state;    /* initial state of the task given pool[j], j < used */
     size_t n_pool, used;
-    int *state;         /* per spec: initial state, -1 when a unique key's hit */
-    sitq_task_id *existing_ids;   /* unique hits, aligned with existing_keys */
+    int *state;                 /* per spec: initial state, -1 when a unique key's hit */
+    sitq_task_id *existing_ids; /* unique hits, aligned with existing_keys */
     char **existing_keys;
     size_t n_existing;
     dep_state *deps; /* sorted by id */
@@ -224,7 +224,8 @@ static sitq_code take_ids(pg_conn *c, enq_work *w, size_t n, sitq_error *err) {
     size_t got = (size_t)PQntuples(r);
     w->pool = malloc((got ? got : 1) * sizeof *w->pool);
     w->pool_state = malloc((got ? got : 1) * sizeof *w->pool_state);
-    sitq_code rc = w->pool && w->pool_state ? SITQ_OK : sitq__fail(err, SITQ_ENOMEM, "out of memory");
+    sitq_code rc =
+        w->pool && w->pool_state ? SITQ_OK : sitq__fail(err, SITQ_ENOMEM, "out of memory");
     for (size_t i = 0; !rc && i < got; i++) w->pool[i] = pg_i64(r, (int)i, 0);
     PQclear(r);
     if (!rc) {
@@ -280,9 +281,8 @@ static int state_of(const enq_work *w, sitq_task_id id) {
         w->used ? bsearch(&id, w->pool, w->used, sizeof *w->pool, cmp_id) : NULL;
     if (j) return w->pool_state[j - w->pool];
     dep_state key = {id, 0};
-    const dep_state *d = w->n_deps ? bsearch(&key, w->deps, w->n_deps, sizeof *w->deps,
-                                             cmp_dep_state)
-                                   : NULL;
+    const dep_state *d =
+        w->n_deps ? bsearch(&key, w->deps, w->n_deps, sizeof *w->deps, cmp_dep_state) : NULL;
     return d ? d->state : -1;
 }
 

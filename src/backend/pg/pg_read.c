@@ -161,7 +161,8 @@ sitq_code pg_list(sitq_backend *base, const char *queue, int status, size_t limi
     if (!r) return SITQ_ESTORAGE;
     size_t n = (size_t)PQntuples(r);
     sitq_result **arr = n ? calloc(n, sizeof *arr) : NULL;
-    sitq_code rc = n && !arr ? sitq__fail(err, SITQ_ENOMEM, "out of memory listing tasks") : SITQ_OK;
+    sitq_code rc =
+        n && !arr ? sitq__fail(err, SITQ_ENOMEM, "out of memory listing tasks") : SITQ_OK;
     for (size_t i = 0; !rc && i < n; i++)
         if (!(arr[i] = row_to_result(r, (int)i, now)))
             rc = sitq__fail(err, SITQ_ENOMEM, "out of memory listing tasks");

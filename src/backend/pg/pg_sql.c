@@ -17,7 +17,7 @@
 #define RESULT_COLS(value, traceback)                                                              \
     "id, queue, function, state, priority, attempts, max_retries, " value ", error, " traceback    \
     ", worker_id, unique_key, progress, cancel_requested, timeout_us, "                            \
-    "COALESCE(octet_length(payload), 0)::bigint, enqueued_at_us, run_at_us, started_at_us, "        \
+    "COALESCE(octet_length(payload), 0)::bigint, enqueued_at_us, run_at_us, started_at_us, "       \
     "finished_at_us"
 
 /* Inline payloads only; a large one is read by the worker later, outside the
@@ -29,8 +29,9 @@
     "t.run_at_us, t.timeout_us, (t.started_at_us IS NOT NULL)::int, t.lapses"
 
 #define LIST(where)                                                                                \
-    "SELECT " RESULT_COLS("NULL::bytea", "NULL::text") " FROM @.tasks WHERE queue = $1::text " where \
-    " ORDER BY id DESC LIMIT $2::bigint OFFSET $3::bigint"
+    "SELECT " RESULT_COLS("NULL::bytea",                                                           \
+                          "NULL::text") " FROM @.tasks WHERE queue = $1::text " where              \
+                                        " ORDER BY id DESC LIMIT $2::bigint OFFSET $3::bigint"
 
 const char *const pg_sql[PG_COUNT] = {
     [PG_DB_NOW] = "SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint",
