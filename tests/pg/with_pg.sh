@@ -44,9 +44,11 @@ trap 'exit 143' TERM
 trap 'exit 129' HUP
 
 "${RUNAS[@]}" "$PGBIN/initdb" -D "$PGDATA" -A trust -U postgres --no-sync >/dev/null
-# Loopback only: no remote rule at all.
+# Loopback only: no remote rule at all. The role sitq_password_test must
+# give its password (tests of a wrong password); every other role is trusted.
 cat >"$PGDATA/pg_hba.conf" <<'EOF'
 local all all trust
+host all sitq_password_test 127.0.0.1/32 scram-sha-256
 host all all 127.0.0.1/32 trust
 EOF
 
