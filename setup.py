@@ -2,7 +2,8 @@
 
 The extension sitq._sitq is compiled from the binding's C sources
 (python/src) together with libsitq's own sources (src/core, src/backend,
-src/worker) and linked with the system SQLite. Offline, use Debian's
+src/worker) and linked with the system SQLite and libpq (the PostgreSQL
+backend). Offline, use Debian's
 setuptools without build isolation:
 
     /usr/bin/python3 -m pip install --no-build-isolation .
@@ -11,6 +12,7 @@ The CMake build (build/python) is the other way to get the package.
 """
 import glob
 import os
+import subprocess
 import tempfile
 
 from setuptools import Extension, setup
@@ -27,16 +29,30 @@ def rel(pattern):
 
 
 sources = rel("python/src/*.c")
-for sub in ("src/core/*.c", "src/backend/*.c", "src/backend/sqlite/*.c", "src/worker/*.c"):
+for sub in ("src/core/*.c", "src/backend/*.c", "src/backend/sqlite/*.c", "src/backend/pg/*.c",
+            "src/worker/*.c"):
     sources += rel(sub)
+
+
+def libpq_include_dir():
+    """libpq's headers (Debian: libpq-dev), from pkg-config when it knows them."""
+    try:
+        out = subprocess.run(["pkg-config", "--variable=includedir", "libpq"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+        if out:
+            return out
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    return "/usr/include/postgresql"
+
 
 ext = Extension(
     "sitq._sitq",
     sources=sources,
-    include_dirs=["include", "src", "python/src"],
+    include_dirs=["include", "src", "python/src", libpq_include_dir()],
     define_macros=[("_GNU_SOURCE", None)],
     extra_compile_args=["-std=c11", "-fvisibility=hidden"],
-    libraries=["sqlite3", "pthread", "m"],
+    libraries=["sqlite3", "pq", "pthread", "m"],
 )
 
 setup(

@@ -45,6 +45,7 @@ from .errors import (  # noqa: F401  (re-exported)
 from . import _sitq
 from ._sitq import (  # noqa: F401
     SQLiteBackend,
+    PostgresBackend,
     TaskQueue,
     Worker,
     Task,
@@ -65,7 +66,7 @@ STATUSES = status_names()
 _atexit.register(_sitq._shutdown)
 
 __all__ = [
-    "SQLiteBackend", "TaskQueue", "Worker", "Task", "Result",
+    "SQLiteBackend", "PostgresBackend", "TaskQueue", "Worker", "Task", "Result",
     "SitqError", "InvalidArgumentError", "TaskNotFoundError", "InvalidStateError",
     "TaskTimeoutError", "DependencyError", "TaskNotReadyError", "LeaseLostError",
     "StorageError", "SchemaError", "DatabaseBusyError", "NoHandlerError",

@@ -110,8 +110,7 @@ static void test_bad_options(void **state) {
                sitq_backend_open_postgres(uri(), &o, &b, &tq_err));
     sitq_postgres_options_init(&o);
     o.reader_connections = -1;
-    TQ_ERR_MSG(SITQ_EINVAL, "reader", "reader",
-               sitq_backend_open_postgres(uri(), &o, &b, &tq_err));
+    TQ_ERR_MSG(SITQ_EINVAL, "reader", "reader", sitq_backend_open_postgres(uri(), &o, &b, &tq_err));
     TQ_ERR(SITQ_EINVAL, sitq_backend_open_postgres(NULL, NULL, &b, &tq_err));
     assert_null(b);
 }
@@ -265,8 +264,8 @@ static void test_connection_killed(void **state) {
     admin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
           "WHERE application_name = 'sitq' AND pid <> pg_backend_pid()");
     sitq_task_id id = 0;
-    TQ_ERR_MSG(SITQ_ESTORAGE, "lost", "connection", sitq_enqueue(q, "f", NULL, 0, NULL, &id,
-                                                                 &tq_err));
+    TQ_ERR_MSG(SITQ_ESTORAGE, "lost", "connection",
+               sitq_enqueue(q, "f", NULL, 0, NULL, &id, &tq_err));
     /* the next call reconnects */
     sitq_task_id c = tq_enqueue(q, "f", NULL);
     assert_true(c > a);

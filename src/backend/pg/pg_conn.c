@@ -159,8 +159,8 @@ sitq_code pg_fail(pg_conn *c, const PGresult *res, sitq_error *err, const char *
                res && PQresultErrorMessage(res)[0] ? PQresultErrorMessage(res)
                                                    : PQerrorMessage(c->conn));
     if (!c->conn || PQstatus(c->conn) != CONNECTION_OK) {
-        /* Reconnected by the next call; this one's outcome is unknown to the
-         * server's client only if it was a COMMIT, which callers report. */
+        /* Reconnected by the next call (pg_conn_ensure); a lost COMMIT is
+         * reported as such by pg_write_txn. */
         pg_conn_close(c);
         c->next_connect_us = 0;
         return sitq__fail(err, SITQ_ESTORAGE,
@@ -182,6 +182,14 @@ sitq_code pg_fail(pg_conn *c, const PGresult *res, sitq_error *err, const char *
                       what, msg, state ? state : "none");
 }
 
+/* A statement on a connection already lost (and closed) by an earlier one:
+ * callers reconnect only at the start of a transaction or a read. */
+static sitq_code lost(pg_conn *c, sitq_error *err, const char *what) {
+    return sitq__fail(err, SITQ_ESTORAGE,
+                      "the connection to PostgreSQL (schema %s) was lost before %s", c->b->schema,
+                      what);
+}
+
 static int ok_status(const PGresult *r) {
     ExecStatusType s = PQresultStatus(r);
     return s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK;
@@ -189,8 +197,9 @@ static int ok_status(const PGresult *r) {
 
 PGresult *pg_run(pg_conn *c, pg_stmt_id id, const pg_params *p, sitq_error *err, const char *what) {
     c->sqlstate[0] = '\0';
-    if (!c->conn) {
-        if (pg_conn_ensure(c, err)) return NULL;
+    if (!c->conn) { /* lost earlier in this transaction: never go on outside it */
+        lost(c, err, what);
+        return NULL;
     }
     char name[16];
     snprintf(name, sizeof name, "sitq_%d", (int)id);
@@ -224,10 +233,7 @@ sitq_code pg_exec(pg_conn *c, pg_stmt_id id, const pg_params *p, sitq_error *err
 
 sitq_code pg_command(pg_conn *c, const char *sql, sitq_error *err, const char *what) {
     c->sqlstate[0] = '\0';
-    if (!c->conn) {
-        sitq_code rc = pg_conn_ensure(c, err);
-        if (rc) return rc;
-    }
+    if (!c->conn) return lost(c, err, what);
     PGresult *r = PQexec(c->conn, sql);
     sitq_code rc = SITQ_OK;
     if (!r || !ok_status(r)) rc = pg_fail(c, r, err, what);
