@@ -10,10 +10,9 @@
 #include <string.h>
 
 static int pg_init(SitqBackendObject *self, PyObject *args, PyObject *kwds) {
-    static char *kwlist[] = {"dsn",          "schema", "connect_timeout", "create_schema",
-                             "connection_pool_size", NULL};
-    PyObject *dsn = NULL, *schema = Py_None, *timeout = Py_None, *create = Py_True,
-             *pool = Py_None;
+    static char *kwlist[] = {
+        "dsn", "schema", "connect_timeout", "create_schema", "connection_pool_size", NULL};
+    PyObject *dsn = NULL, *schema = Py_None, *timeout = Py_None, *create = Py_True, *pool = Py_None;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$OOOO:PostgresBackend", kwlist, &dsn, &schema,
                                      &timeout, &create, &pool))
         return -1;
@@ -50,8 +49,7 @@ static int pg_init(SitqBackendObject *self, PyObject *args, PyObject *kwds) {
     }
     o.connect_timeout_s = (int)(t + 0.5);
     if (!PyBool_Check(create)) {
-        sitqpy_invalid("create_schema must be True or False, got %.100s",
-                       Py_TYPE(create)->tp_name);
+        sitqpy_invalid("create_schema must be True or False, got %.100s", Py_TYPE(create)->tp_name);
         return -1;
     }
     o.create_schema = create == Py_True;

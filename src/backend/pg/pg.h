@@ -80,6 +80,10 @@ extern const char *const pg_sql[PG_COUNT];
 extern const char *const pg_schema_sql;
 #define PG_SCHEMA_VERSION "pg1"
 
+/* How long a statement waits for a row lock another session holds before
+ * SITQ_EBUSY (as the SQLite backend's default busy timeout). */
+#define PG_LOCK_TIMEOUT "30s"
+
 /* Payloads up to this size come back with the claim; larger ones are read by
  * the handler thread (ops->payload) outside the write path. */
 #define PG_INLINE_MAX 1024
@@ -139,6 +143,9 @@ void pg_conn_close(pg_conn *c);
 /* Run prepared statement id with p (NULL: none); results in binary. Returns
  * the result (caller PQclear's it) or NULL with err filled (pg_fail). */
 PGresult *pg_run(pg_conn *c, pg_stmt_id id, const pg_params *p, sitq_error *err, const char *what);
+/* The code of the failure pg_run just reported in err (SITQ_ESTORAGE when
+ * err is NULL). */
+sitq_code pg_code(const sitq_error *err);
 /* Like pg_run for a statement whose rows are not needed. */
 sitq_code pg_exec(pg_conn *c, pg_stmt_id id, const pg_params *p, sitq_error *err, const char *what);
 /* Run a plain SQL command (no parameters). */
@@ -146,7 +153,8 @@ sitq_code pg_command(pg_conn *c, const char *sql, sitq_error *err, const char *w
 
 /* Map a failed result (or a broken connection when res is NULL) to a sitq
  * code: SITQ_ESTORAGE with PostgreSQL's message, saying when the connection
- * was lost or the role lacks a privilege; sets c->retry for serialization
+ * was lost or the role lacks a privilege; SITQ_EBUSY when a lock was not
+ * granted within PG_LOCK_TIMEOUT; sets c->retry for serialization
  * failures and deadlocks. */
 sitq_code pg_fail(pg_conn *c, const PGresult *res, sitq_error *err, const char *what);
 

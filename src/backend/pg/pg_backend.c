@@ -234,7 +234,7 @@ void pg_read_release(pg_backend *b, pg_conn *c) {
 
 sitq_code pg_db_now(pg_conn *c, sitq_time_us *out, sitq_error *err) {
     PGresult *r = pg_run(c, PG_DB_NOW, NULL, err, "reading the server's clock");
-    if (!r) return SITQ_ESTORAGE;
+    if (!r) return pg_code(err);
     *out = pg_i64(r, 0, 0);
     PQclear(r);
     return SITQ_OK;

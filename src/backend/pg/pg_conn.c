@@ -146,6 +146,19 @@ sitq_code pg_conn_ensure(pg_conn *c, sitq_error *err) {
                           c->b->schema, msg);
     }
     PQsetNoticeProcessor(c->conn, notice_ignore, NULL);
+    /* A lock another session holds (a stopped or hung process in the middle
+     * of its transaction) is waited for as long as SQLite's busy timeout,
+     * then reported (SITQ_EBUSY) instead of blocking forever. */
+    PGresult *r = PQexec(c->conn, "SET lock_timeout = '" PG_LOCK_TIMEOUT "'");
+    int set = r && PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    if (!set) {
+        char msg[400];
+        first_line(msg, sizeof msg, PQerrorMessage(c->conn));
+        pg_conn_close(c);
+        return sitq__fail(err, SITQ_ESTORAGE, "cannot set up a PostgreSQL session (schema %s): %s",
+                          c->b->schema, msg);
+    }
     c->backoff_us = 0;
     c->next_connect_us = 0;
     return SITQ_OK;
@@ -168,6 +181,13 @@ sitq_code pg_fail(pg_conn *c, const PGresult *res, sitq_error *err, const char *
                           c->b->schema, what, msg);
     }
     if (state && (!strcmp(state, "40001") || !strcmp(state, "40P01"))) c->retry = 1;
+    if (state && !strcmp(state, "55P03"))
+        return sitq__fail(err, SITQ_EBUSY,
+                          "PostgreSQL schema %s: another session held a lock for more than "
+                          "the lock timeout of %s while %s (a stopped or hung process in the "
+                          "middle of a transaction blocks the rows it locked); nothing was "
+                          "written",
+                          c->b->schema, PG_LOCK_TIMEOUT, what);
     if (state && !strcmp(state, "42501"))
         return sitq__fail(err, SITQ_ESTORAGE,
                           "PostgreSQL refused %s in schema %s: the role lacks the privilege "
@@ -223,10 +243,12 @@ PGresult *pg_run(pg_conn *c, pg_stmt_id id, const pg_params *p, sitq_error *err,
     return r;
 }
 
+sitq_code pg_code(const sitq_error *err) { return err && err->code ? err->code : SITQ_ESTORAGE; }
+
 sitq_code pg_exec(pg_conn *c, pg_stmt_id id, const pg_params *p, sitq_error *err,
                   const char *what) {
     PGresult *r = pg_run(c, id, p, err, what);
-    if (!r) return err && err->code ? err->code : SITQ_ESTORAGE;
+    if (!r) return pg_code(err);
     PQclear(r);
     return SITQ_OK;
 }

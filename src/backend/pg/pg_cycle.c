@@ -62,8 +62,34 @@ static sitq_code apply_start(pg_conn *c, const sitq__start *s, sitq_error *err) 
     return pg_exec(c, PG_START, &p, err, "recording the start of an attempt");
 }
 
+static sitq_code apply_failure(pg_conn *c, sitq__completion *k, size_t *n_finished,
+                               sitq_error *err);
+
+/* Results above this size are stored inside a savepoint: one that the
+ * server refuses (past its 1 GB field limit, or out of memory) fails its
+ * attempt instead of the whole group commit. Smaller ones need none. */
+#define PG_RESULT_SAVEPOINT_MIN (1u << 20)
+
+static sitq_code success_not_storable(pg_conn *c, sitq__completion *k, size_t *n_finished,
+                                      const char *why, sitq_error *err) {
+    char msg[SITQ_ERROR_MESSAGE_SIZE];
+    sitq__unstorable_result_message(k->value_len, why, msg, sizeof msg);
+    free(k->value);
+    k->value = NULL;
+    k->value_len = 0;
+    free(k->error);
+    k->error = strdup(msg);
+    k->ok = 0;
+    return apply_failure(c, k, n_finished, err);
+}
+
 static sitq_code apply_success(pg_conn *c, sitq__completion *k, size_t *n_finished,
                                int64_t *n_succeeded, sitq_error *err) {
+    int big = k->value_len >= PG_RESULT_SAVEPOINT_MIN;
+    if (big) {
+        sitq_code rc = pg_command(c, "SAVEPOINT sitq_result", err, "storing a large result");
+        if (rc) return rc;
+    }
     pg_params p;
     pg_p_init(&p);
     pg_p_i64(&p, k->id);
@@ -72,9 +98,21 @@ static sitq_code apply_success(pg_conn *c, sitq__completion *k, size_t *n_finish
     pg_p_i64(&p, k->finished_at_us);
     pg_p_i64(&p, k->started_at_us ? k->started_at_us : k->finished_at_us);
     PGresult *r = pg_run(c, PG_SUCCEED, &p, err, "recording a success");
-    if (!r) return SITQ_ESTORAGE;
+    if (!r && big && c->conn && !c->retry) {
+        char why[SITQ_ERROR_MESSAGE_SIZE];
+        snprintf(why, sizeof why, "%s", err ? err->message : "PostgreSQL refused it");
+        sitq_code rc =
+            pg_command(c, "ROLLBACK TO SAVEPOINT sitq_result", err, "giving up a large result");
+        return rc ? rc : success_not_storable(c, k, n_finished, why, err);
+    }
+    if (!r) return pg_code(err);
     k->applied = pg_changes(r) == 1;
     PQclear(r);
+    if (big) {
+        sitq_code rc =
+            pg_command(c, "RELEASE SAVEPOINT sitq_result", err, "storing a large result");
+        if (rc) return rc;
+    }
     if (!k->applied) return SITQ_OK; /* lease lost: a newer attempt owns the task */
     (*n_finished)++;
     (*n_succeeded)++;
@@ -99,7 +137,7 @@ static sitq_code apply_failure(pg_conn *c, sitq__completion *k, size_t *n_finish
     pg_p_i64(&p, k->id);
     pg_p_i64(&p, k->lease_token);
     PGresult *r = pg_run(c, PG_FAIL_INFO, &p, err, "reading a failed task");
-    if (!r) return SITQ_ESTORAGE;
+    if (!r) return pg_code(err);
     if (PQntuples(r) == 0) {
         PQclear(r);
         k->applied = 0; /* lease lost */
@@ -168,7 +206,7 @@ static sitq_code apply_heartbeat(pg_conn *c, sitq__heartbeat *h, sitq_time_us db
     if (h->progress >= 0) pg_p_f64(&p, h->progress);
     else pg_p_text(&p, NULL);
     PGresult *r = pg_run(c, PG_HEARTBEAT, &p, err, "renewing a lease");
-    if (!r) return SITQ_ESTORAGE;
+    if (!r) return pg_code(err);
     h->lost = PQntuples(r) == 0;
     h->cancel_requested = h->lost ? 0 : (int)pg_i64(r, 0, 0);
     PQclear(r);
@@ -189,7 +227,7 @@ static sitq_code reap(pg_backend *b, pg_conn *c, sitq__cycle *cy, sitq_error *er
     pg_p_init(&p);
     pg_p_i64(&p, pg_name_key(b->schema, cy->queue));
     PGresult *r = pg_run(c, PG_REAP_LOCK, &p, err, "locking lease recovery");
-    if (!r) return SITQ_ESTORAGE;
+    if (!r) return pg_code(err);
     int mine = (int)pg_i64(r, 0, 0);
     PQclear(r);
     if (!mine) return SITQ_OK; /* another process is recovering this queue now */
@@ -200,7 +238,7 @@ static sitq_code reap(pg_backend *b, pg_conn *c, sitq__cycle *cy, sitq_error *er
     pg_p_i64(&p, db_now);
     pg_p_text(&p, cy->queue);
     r = pg_run(c, PG_REAP_SELECT, &p, err, "finding lapsed leases");
-    if (!r) return SITQ_ESTORAGE;
+    if (!r) return pg_code(err);
     sitq_time_us now = sitq_now_us();
     for (int i = 0; i < PQntuples(r) && !rc; i++) {
         sitq_task_id id = pg_i64(r, i, 0);
@@ -291,7 +329,7 @@ static sitq_code claim(pg_conn *c, sitq__cycle *cy, sitq_time_us db_until,
     bind_handler_names(&p, cy);
     pg_p_i64(&p, (int64_t)cy->claim_max);
     PGresult *r = pg_run(c, PG_CLAIM, &p, err, "claiming tasks");
-    if (!r) return SITQ_ESTORAGE;
+    if (!r) return pg_code(err);
     sitq_code rc = read_claimed(r, cy, token, client_until, err);
     PQclear(r);
     return rc;
@@ -355,7 +393,7 @@ static sitq_code claim_id_body(pg_backend *b, pg_conn *c, void *arg, sitq_error 
     pg_p_i64(&p, a->id);
     pg_p_text(&p, a->queue);
     PGresult *r = pg_run(c, PG_CLAIM_ID, &p, err, "claiming a task");
-    if (!r) return SITQ_ESTORAGE;
+    if (!r) return pg_code(err);
     size_t max = cy->claim_max;
     if (cy->claim_max < 1) cy->claim_max = 1;
     rc = read_claimed(r, cy, token, client_until, err);

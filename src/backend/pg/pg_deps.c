@@ -33,7 +33,7 @@ static sitq_code fail_dependents(pg_conn *c, sitq_task_id id, int cancelled, sit
     pg_p_text(&p, msg);
     pg_p_i64(&p, now);
     PGresult *r = pg_run(c, PG_PROPAGATE, &p, err, "failing dependents");
-    if (!r) return SITQ_ESTORAGE;
+    if (!r) return pg_code(err);
     if (n_failed) *n_failed += (size_t)pg_changes(r);
     PQclear(r);
     return SITQ_OK;

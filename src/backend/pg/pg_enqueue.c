@@ -194,7 +194,7 @@ static sitq_code find_unique(pg_conn *c, enq_arg *a, enq_work *w, sitq_error *er
     pg_p_text(&p, arr);
     PGresult *r = pg_run(c, PG_UNIQUE_FIND, &p, err, "looking up a unique key");
     free(keys.s);
-    if (!r) return SITQ_ESTORAGE;
+    if (!r) return pg_code(err);
     int n = PQntuples(r);
     sitq_code rc = SITQ_OK;
     if (n > 0) {
@@ -220,7 +220,7 @@ static sitq_code take_ids(pg_conn *c, enq_work *w, size_t n, sitq_error *err) {
     pg_p_init(&p);
     pg_p_i64(&p, (int64_t)n);
     PGresult *r = pg_run(c, PG_NEXT_IDS, &p, err, "reading the next task ids");
-    if (!r) return SITQ_ESTORAGE;
+    if (!r) return pg_code(err);
     size_t got = (size_t)PQntuples(r);
     w->pool = malloc((got ? got : 1) * sizeof *w->pool);
     w->pool_state = malloc((got ? got : 1) * sizeof *w->pool_state);
@@ -259,7 +259,7 @@ static sitq_code read_dep_states(pg_conn *c, enq_arg *a, enq_work *w, sitq_error
     pg_p_text(&p, a->queue);
     PGresult *r = pg_run(c, PG_DEP_STATES, &p, err, "checking dependencies");
     free(arr);
-    if (!r) return SITQ_ESTORAGE;
+    if (!r) return pg_code(err);
     int rows = PQntuples(r);
     sitq_code rc = SITQ_OK;
     if (rows > 0 && !(w->deps = malloc((size_t)rows * sizeof *w->deps)))
@@ -403,7 +403,7 @@ static sitq_code enqueue_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *
         if (!rc) {
             PGresult *r = pg_run(c, PG_INSERT_TASKS, &p, err, "inserting tasks");
             if (!r) {
-                rc = SITQ_ESTORAGE;
+                rc = pg_code(err);
                 /* Another producer took a unique key meanwhile: run again,
                  * and find its task. */
                 if (!strcmp(c->sqlstate, "23505")) c->retry = 1;

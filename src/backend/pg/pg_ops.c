@@ -13,7 +13,7 @@ static sitq_code task_state(pg_conn *c, const char *queue, sitq_task_id id, int 
     pg_p_i64(&p, id);
     pg_p_text(&p, queue);
     PGresult *r = pg_run(c, PG_TASK_STATE, &p, err, "reading a task's state");
-    if (!r) return SITQ_ESTORAGE;
+    if (!r) return pg_code(err);
     sitq_code rc = SITQ_OK;
     if (PQntuples(r) == 1) *state = (int)pg_i64(r, 0, 0);
     else
@@ -80,7 +80,7 @@ static sitq_code retry_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *er
     rc = pg_exec(c, PG_RETRY_LOCK_DEPS, &p, err, "locking dependencies");
     if (rc) return rc;
     PGresult *r = pg_run(c, PG_RETRY_DEPS, &p, err, "reading dependencies");
-    if (!r) return SITQ_ESTORAGE;
+    if (!r) return pg_code(err);
     int64_t pending = pg_i64(r, 0, 0);
     sitq_task_id bad_dep = pg_i64(r, 0, 1);
     PQclear(r);
@@ -92,7 +92,7 @@ static sitq_code retry_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *er
     r = pg_run(c, PG_RETRY_SET, &p, err, "retrying a task");
     if (!r) {
         if (!strcmp(c->sqlstate, "23505")) return sitq__retry_unique_conflict(a->id, err);
-        return SITQ_ESTORAGE;
+        return pg_code(err);
     }
     PQclear(r);
     return SITQ_OK;
@@ -119,7 +119,7 @@ static sitq_code range_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *er
     (void)b;
     purge_arg *a = arg;
     PGresult *r = pg_run(c, PG_ID_RANGE, NULL, err, "reading the id range");
-    if (!r) return SITQ_ESTORAGE;
+    if (!r) return pg_code(err);
     a->lo = pg_i64(r, 0, 0);
     a->hi = pg_i64(r, 0, 1);
     PQclear(r);
@@ -142,7 +142,7 @@ static sitq_code window_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *e
     int64_t succeeded = 0;
     for (size_t i = 0; i < sizeof ids / sizeof *ids; i++) {
         PGresult *r = pg_run(c, ids[i], &p, err, "purging finished tasks");
-        if (!r) return SITQ_ESTORAGE;
+        if (!r) return pg_code(err);
         int64_t n = pg_changes(r);
         PQclear(r);
         if (ids[i] == PG_PURGE_SUCCEEDED) succeeded = n;
@@ -161,7 +161,7 @@ static sitq_code window_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *e
     pg_p_init(&q);
     pg_p_i64(&q, a->hi);
     PGresult *r = pg_run(c, PG_ID_AFTER, &q, err, "reading the next id to purge");
-    if (!r) return SITQ_ESTORAGE;
+    if (!r) return pg_code(err);
     a->next = pg_i64(r, 0, 0);
     PQclear(r);
     return SITQ_OK;

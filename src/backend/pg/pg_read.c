@@ -43,7 +43,7 @@ static sitq_code read_deps(pg_conn *c, sitq_result *t, sitq_error *err) {
     pg_p_init(&p);
     pg_p_i64(&p, t->id);
     PGresult *r = pg_run(c, PG_GET_DEPS, &p, err, "reading dependencies");
-    if (!r) return SITQ_ESTORAGE;
+    if (!r) return pg_code(err);
     int n = PQntuples(r);
     sitq_code rc = SITQ_OK;
     if (n > 0) {
@@ -63,7 +63,7 @@ sitq_code pg_get_conn(pg_conn *c, const char *queue, sitq_task_id id, sitq_resul
     pg_p_i64(&p, id);
     pg_p_text(&p, queue);
     PGresult *r = pg_run(c, PG_GET, &p, err, "reading a task");
-    if (!r) return SITQ_ESTORAGE;
+    if (!r) return pg_code(err);
     sitq_code rc = SITQ_OK;
     if (PQntuples(r) == 0)
         rc = sitq__fail(err, SITQ_ENOTFOUND, "task %lld does not exist in queue '%s'",
@@ -84,7 +84,7 @@ sitq_code pg_get(sitq_backend *base, const char *queue, sitq_task_id id, int wit
     (void)with_value;
     pg_backend *b = (pg_backend *)base;
     pg_conn *c = pg_read_acquire(b, err);
-    if (!c) return SITQ_ESTORAGE;
+    if (!c) return pg_code(err);
     sitq_code rc = pg_get_conn(c, queue, id, out, err);
     pg_read_release(b, c);
     return rc ? rc : sitq__ok(err);
@@ -94,14 +94,14 @@ sitq_code pg_payload(sitq_backend *base, const char *queue, sitq_task_id id, voi
                      size_t *len, sitq_error *err) {
     pg_backend *b = (pg_backend *)base;
     pg_conn *c = pg_read_acquire(b, err);
-    if (!c) return SITQ_ESTORAGE;
+    if (!c) return pg_code(err);
     pg_params p;
     pg_p_init(&p);
     pg_p_i64(&p, id);
     pg_p_text(&p, queue);
     PGresult *r = pg_run(c, PG_PAYLOAD, &p, err, "reading a payload");
     pg_read_release(b, c);
-    if (!r) return SITQ_ESTORAGE;
+    if (!r) return pg_code(err);
     sitq_code rc = SITQ_OK;
     if (PQntuples(r) == 0)
         rc = sitq__fail(err, SITQ_ENOTFOUND, "task %lld does not exist in queue '%s'",
@@ -117,14 +117,14 @@ sitq_code pg_payload(sitq_backend *base, const char *queue, sitq_task_id id, voi
 sitq_code pg_stats(sitq_backend *base, const char *queue, sitq_stats *out, sitq_error *err) {
     pg_backend *b = (pg_backend *)base;
     pg_conn *c = pg_read_acquire(b, err);
-    if (!c) return SITQ_ESTORAGE;
+    if (!c) return pg_code(err);
     pg_params p;
     pg_p_init(&p);
     pg_p_text(&p, queue);
     pg_p_i64(&p, sitq_now_us());
     PGresult *r = pg_run(c, PG_STATS, &p, err, "counting tasks");
     pg_read_release(b, c);
-    if (!r) return SITQ_ESTORAGE;
+    if (!r) return pg_code(err);
     for (int i = 0; i < PQntuples(r); i++) {
         int state = (int)pg_i64(r, i, 0);
         int status = state == SITQ__QUEUED && pg_i64(r, i, 1) ? SITQ_SCHEDULED : state;
@@ -155,10 +155,10 @@ sitq_code pg_list(sitq_backend *base, const char *queue, int status, size_t limi
     if (id == PG_LIST_DEAD) pg_p_i64(&p, status);
     else if (id == PG_LIST_QUEUED || id == PG_LIST_SCHEDULED) pg_p_i64(&p, now);
     pg_conn *c = pg_read_acquire(b, err);
-    if (!c) return SITQ_ESTORAGE;
+    if (!c) return pg_code(err);
     PGresult *r = pg_run(c, id, &p, err, "listing tasks");
     pg_read_release(b, c);
-    if (!r) return SITQ_ESTORAGE;
+    if (!r) return pg_code(err);
     size_t n = (size_t)PQntuples(r);
     sitq_result **arr = n ? calloc(n, sizeof *arr) : NULL;
     sitq_code rc =
