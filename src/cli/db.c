@@ -4,6 +4,7 @@
 #include "db.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -113,6 +114,19 @@ int cli_db_open_opts(const char *cmd, const char *path, const char *queue_name,
         return code == CLI_EXIT_USAGE ? CLI_EXIT_STORAGE : code;
     }
     return open_queue(cmd, queue_name, db);
+}
+
+const char *cli_db_display(const char *db, char *buf, size_t size) {
+    const char *scheme = db ? strstr(db, "://") : NULL;
+    if (scheme == NULL ||
+        (strncmp(db, "postgresql://", 13) != 0 && strncmp(db, "postgres://", 11) != 0))
+        return db;
+    const char *user = scheme + 3;
+    const char *at = strchr(user, '@');
+    const char *colon = at ? memchr(user, ':', (size_t)(at - user)) : NULL;
+    if (colon == NULL) return db;
+    snprintf(buf, size, "%.*s:***%s", (int)(colon - db), db, at);
+    return buf;
 }
 
 void cli_db_close(cli_db *db) {
