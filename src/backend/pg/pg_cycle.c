@@ -208,7 +208,7 @@ static sitq_code apply_heartbeat(pg_conn *c, sitq__heartbeat *h, sitq_time_us db
     PGresult *r = pg_run(c, PG_HEARTBEAT, &p, err, "renewing a lease");
     if (!r) return pg_code(err);
     h->lost = PQntuples(r) == 0;
-    h->cancel_requested = h->lost ? 0 : (int)pg_i64(r, 0, 0);
+    if (!h->lost) h->cancel_requested = (int)pg_i64(r, 0, 0);
     PQclear(r);
     return SITQ_OK;
 }
