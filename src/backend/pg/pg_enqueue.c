@@ -270,7 +270,7 @@ static sitq_code read_dep_states(pg_conn *c, enq_arg *a, enq_work *w, sitq_error
     }
     if (!rc) w->n_deps = (size_t)rows;
     PQclear(r);
-    qsort(w->deps, w->n_deps, sizeof *w->deps, cmp_dep_state);
+    if (w->n_deps > 1) qsort(w->deps, w->n_deps, sizeof *w->deps, cmp_dep_state);
     return rc;
 }
 
