@@ -11,6 +11,7 @@ setuptools without build isolation:
 The CMake build (build/python) is the other way to get the package.
 """
 import glob
+import hashlib
 import os
 import subprocess
 import tempfile
@@ -19,8 +20,10 @@ from setuptools import Extension, setup
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 # Keep setuptools' intermediate files out of the source tree (build/ is the
-# CMake build directory).
-SCRATCH = os.path.join(tempfile.gettempdir(), "sitq-setuptools-%d" % os.getuid())
+# CMake build directory). One directory per source tree: two checkouts that
+# shared one would link each other's stale objects.
+SCRATCH = os.path.join(tempfile.gettempdir(), "sitq-setuptools-%d-%s" % (
+    os.getuid(), hashlib.sha1(ROOT.encode()).hexdigest()[:10]))
 os.makedirs(SCRATCH, exist_ok=True)
 
 
