@@ -2,7 +2,8 @@
 
 The extension sitq._sitq is compiled from the binding's C sources
 (python/src) together with libsitq's own sources (src/core, src/backend,
-src/worker) and linked with the system SQLite. Offline, use Debian's
+src/worker) and linked with the system SQLite and libpq (the PostgreSQL
+backend). Offline, use Debian's
 setuptools without build isolation:
 
     /usr/bin/python3 -m pip install --no-build-isolation .
@@ -10,15 +11,19 @@ setuptools without build isolation:
 The CMake build (build/python) is the other way to get the package.
 """
 import glob
+import hashlib
 import os
+import subprocess
 import tempfile
 
 from setuptools import Extension, setup
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 # Keep setuptools' intermediate files out of the source tree (build/ is the
-# CMake build directory).
-SCRATCH = os.path.join(tempfile.gettempdir(), "sitq-setuptools-%d" % os.getuid())
+# CMake build directory). One directory per source tree: two checkouts that
+# shared one would link each other's stale objects.
+SCRATCH = os.path.join(tempfile.gettempdir(), "sitq-setuptools-%d-%s" % (
+    os.getuid(), hashlib.sha1(ROOT.encode()).hexdigest()[:10]))
 os.makedirs(SCRATCH, exist_ok=True)
 
 
@@ -53,16 +58,30 @@ def rel(pattern):
 
 
 sources = rel("python/src/*.c")
-for sub in ("src/core/*.c", "src/backend/*.c", "src/backend/sqlite/*.c", "src/worker/*.c"):
+for sub in ("src/core/*.c", "src/backend/*.c", "src/backend/sqlite/*.c", "src/backend/pg/*.c",
+            "src/worker/*.c"):
     sources += rel(sub)
+
+
+def libpq_include_dir():
+    """libpq's headers (Debian: libpq-dev), from pkg-config when it knows them."""
+    try:
+        out = subprocess.run(["pkg-config", "--variable=includedir", "libpq"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+        if out:
+            return out
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    return "/usr/include/postgresql"
+
 
 ext = Extension(
     "sitq._sitq",
     sources=sources,
-    include_dirs=["include", "src", "python/src"],
+    include_dirs=["include", "src", "python/src", libpq_include_dir()],
     define_macros=[("_GNU_SOURCE", None)],
     extra_compile_args=["-std=c11", "-fvisibility=hidden"],
-    libraries=["sqlite3", "pthread", "m"],
+    libraries=["sqlite3", "pq", "pthread", "m"],
 )
 ext.include_dirs.append(write_version_header(os.path.join(SCRATCH, "include")))
 

@@ -2,7 +2,7 @@
  * sitq.h - public C11 API of libsitq, a durable task queue.
  *
  * Concepts (the terms of Celery, RQ, Huey, River and beanstalkd):
- *   backend  - where tasks are stored (SQLite file; PostgreSQL later).
+ *   backend  - where tasks are stored (SQLite file or PostgreSQL schema).
  *   queue    - a named stream of tasks inside one backend ("default").
  *   task     - a function name, an opaque payload and options; identified by a
  *              64-bit id that is never reused.
@@ -217,6 +217,68 @@ void sitq_sqlite_options_init(sitq_sqlite_options *opts);
  */
 sitq_code sitq_backend_open_sqlite(const char *path, const sitq_sqlite_options *opts,
                                    sitq_backend **out, sitq_error *err);
+
+/** Options of the PostgreSQL backend. Initialise with sitq_postgres_options_init. */
+typedef struct sitq_postgres_options {
+    const char *schema;     /**< schema that holds sitq's tables; default "sitq"
+                                     (copied at open). Every object sitq makes
+                                     lives in it */
+    int connect_timeout_s;  /**< give up connecting after this many seconds;
+                                     default 10, 1..3600. Also bounds each
+                                     reconnection attempt */
+    int create_schema;      /**< 1 (default): create the schema and its tables
+                                     when missing (safe when several processes
+                                     open at once); 0: open only an existing sitq
+                                     schema (SITQ_ESCHEMA when it is missing) */
+    int reader_connections; /**< connections for get, list, stats and payload
+                                     reads; default 2, 0..64 (0: reads share the
+                                     writer connection) */
+} sitq_postgres_options;
+
+/** Fill opts with the defaults listed in sitq_postgres_options. Thread-safe. */
+void sitq_postgres_options_init(sitq_postgres_options *opts);
+
+/**
+ * Open a PostgreSQL database as a backend.
+ *
+ * conninfo: a libpq connection string, passed to libpq untouched, so libpq's
+ *       environment variables (PGHOST, PGPASSWORD...), password and service
+ *       files apply: "postgresql://user@127.0.0.1:5432/db" or
+ *       "host=... dbname=...". Copied; the caller keeps ownership.
+ * opts: NULL for defaults; read during the call only.
+ * out:  receives the backend; free with sitq_backend_close.
+ *
+ * The backend has the SQLite backend's semantics exactly (the same statuses,
+ * messages, retries, leases and dependencies); lease expiry is judged by the
+ * database server's clock. Writes of this process are serialised on one
+ * writer connection; a connection that is lost is reported as SITQ_ESTORAGE
+ * by the call that lost it and reconnected (with backoff) by the next call.
+ *
+ * Errors (messages name the schema and say what PostgreSQL said, without the
+ * password): SITQ_EINVAL (NULL/empty conninfo, out NULL, option out of
+ * range, bad schema name), SITQ_ESTORAGE (server unreachable within the
+ * connect timeout, authentication failed, the role may not create or write
+ * the schema), SITQ_ESCHEMA (the schema is missing and create_schema = 0;
+ * it holds tables that are not sitq's; it was made by another sitq
+ * version), SITQ_ENOMEM, SITQ_ESYSTEM.
+ */
+sitq_code sitq_backend_open_postgres(const char *conninfo, const sitq_postgres_options *opts,
+                                     sitq_backend **out, sitq_error *err);
+
+/**
+ * Open a backend named by one string, with default options:
+ *
+ * - "postgresql://..." or "postgres://...": PostgreSQL (the whole string goes
+ *   to libpq untouched; sitq_backend_open_postgres);
+ * - "sqlite:///abs/path" or "sqlite:relative/path": SQLite on that file;
+ * - anything else: a SQLite file path (or ":memory:";
+ *   sitq_backend_open_sqlite).
+ *
+ * So a program that takes a database path accepts a PostgreSQL URI in its
+ * place and behaves the same. Errors: those of the backend opened;
+ * SITQ_EINVAL for a NULL or empty target or an empty sqlite: path.
+ */
+sitq_code sitq_backend_open(const char *target, sitq_backend **out, sitq_error *err);
 
 /**
  * Close a backend and free it. All queues and workers made from it must have

@@ -8,12 +8,15 @@ packages=(
   clang                               # libFuzzer targets (tests/fuzz)
   clang-format                        # one code style, checked by make test (.clang-format)
   libsqlite3-dev sqlite3              # embedded backend; sqlite3 CLI checks the demo
+  libpq-dev                           # the PostgreSQL backend's client library (libpq)
+  postgresql                          # server for the throwaway test clusters (tests/pg)
   libjansson-dev                      # JSON output of the sitq command
   libcmocka-dev                       # C unit tests
   zlib1g-dev                          # the demo reads gzip-compressed CSV
   python3-dev python3-setuptools python3-pip   # the Python binding (Debian's /usr/bin/python3)
   python3-pytest python3-numpy python3-pandas python3-cloudpickle
   python3-mypy                        # the type stubs are checked by tests/python/test_typing.py
+  python3-venv                        # isolated environments for the Python packaging checks
   procps                              # ps/pgrep used by process tests
   man-db groff-base                   # man --warnings checks the man pages (tests/install)
 )

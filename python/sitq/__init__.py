@@ -51,6 +51,7 @@ from . import _sitq
 from . import _tasklog
 from ._sitq import (  # noqa: F401
     SQLiteBackend,
+    PostgresBackend,
     TaskQueue,
     Worker,
     Task,
@@ -75,7 +76,8 @@ _atexit.register(_tasklog.at_exit)
 _atexit.register(_sitq._shutdown)
 
 __all__ = [
-    "SQLiteBackend", "TaskQueue", "Worker", "Task", "Result", "TaskContext", "current_task",
+    "SQLiteBackend", "PostgresBackend", "TaskQueue", "Worker", "Task", "Result", "TaskContext",
+    "current_task",
     "SitqError", "InvalidArgumentError", "TaskNotFoundError", "InvalidStateError",
     "TaskTimeoutError", "DependencyError", "TaskNotReadyError", "LeaseLostError",
     "StorageError", "SchemaError", "DatabaseBusyError", "NoHandlerError",

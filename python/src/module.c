@@ -361,7 +361,9 @@ PyMODINIT_FUNC PyInit__sitq(void) {
 
     if (!(sitqpy_memfuncs = PyDict_New()) || !(running_workers = PySet_New(NULL))) goto fail;
 
+    SitqPgBackend_Type.tp_base = &SitqBackend_Type;
     if (add_type(m, &SitqBackend_Type, "SQLiteBackend") < 0 ||
+        add_type(m, &SitqPgBackend_Type, "PostgresBackend") < 0 ||
         add_type(m, &SitqQueue_Type, "TaskQueue") < 0 ||
         add_type(m, &SitqWorker_Type, "Worker") < 0 || add_type(m, &SitqTask_Type, "Task") < 0 ||
         add_type(m, &SitqResult_Type, "Result") < 0)

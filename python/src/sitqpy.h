@@ -77,6 +77,7 @@ typedef struct {
 } SitqResultObject;
 
 extern PyTypeObject SitqBackend_Type;
+extern PyTypeObject SitqPgBackend_Type; /* a subtype: same layout */
 extern PyTypeObject SitqQueue_Type;
 extern PyTypeObject SitqWorker_Type;
 extern PyTypeObject SitqTask_Type;

@@ -141,9 +141,10 @@ static int run_worker(worker_args *a, cli_db *db, int wake_fd) {
         sitq_worker_free(w);
         return rc;
     }
+    char shown[1024];
     if (!a->quiet)
         cli_logf(stderr, "%s started on queue '%s' of %s (concurrency %d)", sitq_worker_id(w),
-                 a->queue, a->db, a->wopts.concurrency);
+                 a->queue, cli_db_display(a->db, shown, sizeof shown), a->wopts.concurrency);
 
     wait_for_stop(a, w, wake_fd);
     if (!a->quiet)

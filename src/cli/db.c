@@ -4,6 +4,7 @@
 #include "db.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -20,6 +21,43 @@ int cli_db_open(const char *cmd, const char *path, const char *queue_name, enum 
     return cli_db_open_opts(cmd, path, queue_name, mode, &opts, db, NULL);
 }
 
+/* Open the queue on an open backend; closes everything on failure. */
+static int open_queue(const char *cmd, const char *queue_name, cli_db *db) {
+    sitq_error err;
+    memset(&err, 0, sizeof err);
+    sitq_code rc = sitq_queue_open(db->backend, queue_name, &db->queue, &err);
+    if (rc != SITQ_OK) {
+        db->queue = NULL;
+        int code = cli_api_error(cmd, rc, &err);
+        cli_db_close(db);
+        return code;
+    }
+    return CLI_EXIT_OK;
+}
+
+/* A PostgreSQL database: commands other than enqueue and worker never
+ * create the schema. The URI is not repeated in messages (it may hold a
+ * password); libpq's own messages never show it. */
+static int open_postgres(const char *cmd, const char *uri, const char *queue_name,
+                         enum cli_db_mode mode, const sitq_sqlite_options *base, cli_db *db,
+                         sitq_code *code_out) {
+    sitq_postgres_options po;
+    sitq_postgres_options_init(&po);
+    po.create_schema = mode == CLI_DB_CREATE ? 1 : 0;
+    po.reader_connections = base->reader_connections > 64 ? 64 : base->reader_connections;
+    sitq_error err;
+    memset(&err, 0, sizeof err);
+    sitq_code rc = sitq_backend_open_postgres(uri, &po, &db->backend, &err);
+    if (rc != SITQ_OK) {
+        db->backend = NULL;
+        if (code_out != NULL) *code_out = rc;
+        cli_errorf(cmd, "%s (%s)", err.message, sitq_code_name(rc));
+        int code = cli_exit_for_code(rc);
+        return code == CLI_EXIT_USAGE ? CLI_EXIT_STORAGE : code;
+    }
+    return open_queue(cmd, queue_name, db);
+}
+
 int cli_db_open_opts(const char *cmd, const char *path, const char *queue_name,
                      enum cli_db_mode mode, const sitq_sqlite_options *base, cli_db *db,
                      sitq_code *code_out) {
@@ -29,6 +67,18 @@ int cli_db_open_opts(const char *cmd, const char *path, const char *queue_name,
     if (path == NULL || path[0] == '\0') {
         cli_errorf(cmd, "the database path DB must not be empty");
         return CLI_EXIT_USAGE;
+    }
+    /* DB may be a PostgreSQL URI instead of a file (as sitq_backend_open
+     * reads it); its reader connections follow the SQLite options'. */
+    if (strncmp(path, "postgresql://", 13) == 0 || strncmp(path, "postgres://", 11) == 0)
+        return open_postgres(cmd, path, queue_name, mode, base, db, code_out);
+    if (strncmp(path, "sqlite:", 7) == 0) {
+        path += 7;
+        if (strncmp(path, "//", 2) == 0) path += 2;
+        if (path[0] == '\0') {
+            cli_errorf(cmd, "the sqlite: URI names no database file");
+            return CLI_EXIT_USAGE;
+        }
     }
     if (mode != CLI_DB_CREATE && strcmp(path, ":memory:") != 0) {
         struct stat st;
@@ -63,15 +113,20 @@ int cli_db_open_opts(const char *cmd, const char *path, const char *queue_name,
         int code = cli_exit_for_code(rc);
         return code == CLI_EXIT_USAGE ? CLI_EXIT_STORAGE : code;
     }
-    memset(&err, 0, sizeof err);
-    rc = sitq_queue_open(db->backend, queue_name, &db->queue, &err);
-    if (rc != SITQ_OK) {
-        db->queue = NULL;
-        int code = cli_api_error(cmd, rc, &err);
-        cli_db_close(db);
-        return code;
-    }
-    return CLI_EXIT_OK;
+    return open_queue(cmd, queue_name, db);
+}
+
+const char *cli_db_display(const char *db, char *buf, size_t size) {
+    const char *scheme = db ? strstr(db, "://") : NULL;
+    if (scheme == NULL ||
+        (strncmp(db, "postgresql://", 13) != 0 && strncmp(db, "postgres://", 11) != 0))
+        return db;
+    const char *user = scheme + 3;
+    const char *at = strchr(user, '@');
+    const char *colon = at ? memchr(user, ':', (size_t)(at - user)) : NULL;
+    if (colon == NULL) return db;
+    snprintf(buf, size, "%.*s:***%s", (int)(colon - db), db, at);
+    return buf;
 }
 
 void cli_db_close(cli_db *db) {

@@ -4,6 +4,8 @@
 #ifndef SITQ_CLI_DB_H
 #define SITQ_CLI_DB_H
 
+#include <stddef.h>
+
 #include "sitq.h"
 
 /** An open backend and one queue handle on it. */
@@ -38,6 +40,12 @@ int cli_db_open(const char *cmd, const char *path, const char *queue_name, enum 
 int cli_db_open_opts(const char *cmd, const char *path, const char *queue_name,
                      enum cli_db_mode mode, const sitq_sqlite_options *opts, cli_db *db,
                      sitq_code *code);
+
+/**
+ * DB as it may be shown: a PostgreSQL URI's password replaced by "***"
+ * (written into buf of size bytes), any other DB unchanged.
+ */
+const char *cli_db_display(const char *db, char *buf, size_t size);
 
 /** Close the queue and backend of db (either may be NULL). */
 void cli_db_close(cli_db *db);

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <ftw.h>
+#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <strings.h>
@@ -10,6 +11,9 @@
 #include <unistd.h>
 
 sitq_error tq_err;
+
+/* The environment of the running test (forked children inherit it). */
+static tq_env *tq_current;
 
 int tq_make_tmpdir(char *buf, size_t n) {
     const char *base = getenv("TMPDIR");
@@ -67,15 +71,76 @@ static tq_env *env_new(void) {
 int tq_setup_dir(void **state) {
     tq_env *e = env_new();
     if (!e) return -1;
+    tq_current = e;
     *state = e;
     return 0;
+}
+
+int tq_backend_is_postgres(void) {
+    const char *b = getenv("SITQ_TEST_BACKEND");
+    return b && strcmp(b, "postgres") == 0;
+}
+
+static void pg_quiet(void *arg, const char *message) {
+    (void)arg;
+    (void)message; /* "drop cascades to ..." */
+}
+
+/* Run one SQL command on the test cluster (SITQ_TEST_PG_URI); 0 on success. */
+static int pg_admin(const char *sql) {
+    const char *uri = getenv("SITQ_TEST_PG_URI");
+    if (!uri) return -1;
+    PGconn *c = PQconnectdb(uri);
+    int rc = -1;
+    if (PQstatus(c) == CONNECTION_OK) {
+        PQsetNoticeProcessor(c, pg_quiet, NULL);
+        PGresult *r = PQexec(c, sql);
+        rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
+        if (rc) fprintf(stderr, "pg_admin: %s: %s", sql, PQerrorMessage(c));
+        PQclear(r);
+    } else {
+        fprintf(stderr, "pg_admin: %s", PQerrorMessage(c));
+    }
+    PQfinish(c);
+    return rc;
+}
+
+/* A fresh schema per test on the test cluster: the test's own database. */
+static sitq_code open_postgres(tq_env *e, sitq_backend **out, sitq_error *err) {
+    const char *uri = getenv("SITQ_TEST_PG_URI");
+    if (!uri) {
+        snprintf(err->message, sizeof err->message, "SITQ_TEST_PG_URI is not set");
+        return SITQ_EINVAL;
+    }
+    if (!e->schema[0]) {
+        static atomic_int seq;
+        snprintf(e->schema, sizeof e->schema, "t_%ld_%d_%ld", (long)getpid(),
+                 atomic_fetch_add(&seq, 1), (long)(tq_mono_ms() % 100000));
+    }
+    sitq_postgres_options o;
+    sitq_postgres_options_init(&o);
+    o.schema = e->schema;
+    return sitq_backend_open_postgres(uri, &o, out, err);
+}
+
+sitq_code tq_open_path(const char *path, const sitq_sqlite_options *so, sitq_backend **out,
+                       sitq_error *err) {
+    if (tq_backend_is_postgres() && tq_current && path && strcmp(path, tq_current->path) == 0)
+        return open_postgres(tq_current, out, err);
+    return sitq_backend_open_sqlite(path, so, out, err);
+}
+
+sitq_code tq_open_backend(tq_env *e, sitq_backend **out, sitq_error *err) {
+    if (tq_backend_is_postgres()) return open_postgres(e, out, err);
+    return sitq_backend_open_sqlite(e->path, NULL, out, err);
 }
 
 int tq_setup(void **state) {
     tq_env *e = env_new();
     if (!e) return -1;
+    tq_current = e;
     sitq_error err;
-    if (sitq_backend_open_sqlite(e->path, NULL, &e->backend, &err) != SITQ_OK) {
+    if (tq_open_backend(e, &e->backend, &err) != SITQ_OK) {
         fprintf(stderr, "tq_setup: open %s: %s\n", e->path, err.message);
         tq_rm_rf(e->dir);
         free(e);
@@ -95,8 +160,14 @@ int tq_setup(void **state) {
 int tq_teardown(void **state) {
     tq_env *e = *state;
     if (!e) return 0;
+    if (tq_current == e) tq_current = NULL;
     sitq_queue_close(e->queue);
     sitq_backend_close(e->backend);
+    if (e->schema[0]) {
+        char sql[128];
+        snprintf(sql, sizeof sql, "DROP SCHEMA IF EXISTS \"%s\" CASCADE", e->schema);
+        pg_admin(sql);
+    }
     tq_rm_rf(e->dir);
     free(e);
     *state = NULL;

@@ -23,7 +23,8 @@
 /* Per-test environment: a fresh temp dir with a database and the default queue. */
 typedef struct tq_env {
     char dir[256];
-    char path[320]; /* dir/test.db */
+    char path[320];  /* dir/test.db */
+    char schema[64]; /* SITQ_TEST_BACKEND=postgres: the test's schema, dropped at teardown */
     sitq_backend *backend;
     sitq_queue *queue;
 } tq_env;
@@ -37,6 +38,19 @@ extern sitq_error tq_err;
 int tq_setup(void **state);
 int tq_setup_dir(void **state);
 int tq_teardown(void **state);
+
+/* 1 when SITQ_TEST_BACKEND=postgres: tq_setup then opens a fresh schema on
+ * the cluster named by SITQ_TEST_PG_URI (tests/pg/with_pg.sh) instead of a
+ * SQLite file. */
+int tq_backend_is_postgres(void);
+/* Open the test's database as tq_setup does (again, for a second handle). */
+sitq_code tq_open_backend(tq_env *e, sitq_backend **out, sitq_error *err);
+
+/* Open path as SQLite with so (NULL: defaults); with
+ * SITQ_TEST_BACKEND=postgres, the running test's database path opens the
+ * test's schema instead (so ignored), also in forked children. */
+sitq_code tq_open_path(const char *path, const sitq_sqlite_options *so, sitq_backend **out,
+                       sitq_error *err);
 
 /* Make a fresh temp dir (mkdtemp); returns 0 on success. */
 int tq_make_tmpdir(char *buf, size_t n);

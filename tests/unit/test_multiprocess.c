@@ -61,7 +61,7 @@ static int child_open_and_enqueue(const char *path, int n) {
     sitq_backend *b = NULL;
     sitq_queue *q = NULL;
     sitq_error err;
-    if (sitq_backend_open_sqlite(path, NULL, &b, &err) != SITQ_OK) {
+    if (tq_open_path(path, NULL, &b, &err) != SITQ_OK) {
         fprintf(stderr, "child %d: open: %s\n", (int)getpid(), err.message);
         return 10;
     }
@@ -111,7 +111,7 @@ static void test_concurrent_open_fresh_file(void **state) {
                          codes[i]);
         sitq_backend *b = NULL;
         sitq_queue *q = NULL;
-        TQ_OK(sitq_backend_open_sqlite(path, NULL, &b, &tq_err));
+        TQ_OK(tq_open_path(path, NULL, &b, &tq_err));
         TQ_OK(sitq_queue_open(b, NULL, &q, &tq_err));
         sitq_stats st = tq_stats(q);
         assert_int_equal(st.total, OPENERS * OPEN_TASKS);
@@ -143,7 +143,7 @@ static int child_claim(const char *path, const char *log_path, int n_tasks, int 
     sitq_sqlite_options so;
     sitq_sqlite_options_init(&so);
     so.enable_wal = wal;
-    if (sitq_backend_open_sqlite(path, &so, &b, &err) != SITQ_OK) {
+    if (tq_open_path(path, &so, &b, &err) != SITQ_OK) {
         fprintf(stderr, "child %d: open: %s\n", (int)getpid(), err.message);
         return 21;
     }
@@ -212,7 +212,7 @@ static void claim_scenario(tq_env *e, int n_procs, int n_tasks, int wal) {
     {
         sitq_backend *b = NULL;
         sitq_queue *q = NULL;
-        TQ_OK(sitq_backend_open_sqlite(e->path, &so, &b, &tq_err));
+        TQ_OK(tq_open_path(e->path, &so, &b, &tq_err));
         TQ_OK(sitq_queue_open(b, NULL, &q, &tq_err));
         sitq_task_spec *specs = calloc(n_tasks, sizeof *specs);
         for (int i = 0; i < n_tasks; i++) specs[i].function = "claim";
@@ -237,7 +237,7 @@ static void claim_scenario(tq_env *e, int n_procs, int n_tasks, int wal) {
     /* the parent works too */
     int fd = open(logs[n_procs], O_CREAT | O_WRONLY | O_APPEND, 0600);
     assert_true(fd >= 0);
-    TQ_OK(sitq_backend_open_sqlite(e->path, &so, &e->backend, &tq_err));
+    TQ_OK(tq_open_path(e->path, &so, &e->backend, &tq_err));
     TQ_OK(sitq_queue_open(e->backend, NULL, &e->queue, &tq_err));
     sitq_worker *w = tq_worker_new(e->queue, 2, 2, "claim", h_append, &fd);
     TQ_OK(sitq_worker_start(w, &tq_err));
@@ -304,7 +304,7 @@ static int child_hang(const char *path, double lease_s) {
     sitq_queue *q = NULL;
     sitq_worker *w = NULL;
     sitq_error err;
-    if (sitq_backend_open_sqlite(path, NULL, &b, &err) != SITQ_OK) return 30;
+    if (tq_open_path(path, NULL, &b, &err) != SITQ_OK) return 30;
     if (sitq_queue_open(b, NULL, &q, &err) != SITQ_OK) return 31;
     sitq_worker_options o;
     tq_worker_opts(&o, 1, 0);
@@ -327,7 +327,7 @@ static void kill9_scenario(tq_env *e, int max_retries) {
     {
         sitq_backend *b = NULL;
         sitq_queue *q = NULL;
-        TQ_OK(sitq_backend_open_sqlite(e->path, NULL, &b, &tq_err));
+        TQ_OK(tq_open_path(e->path, NULL, &b, &tq_err));
         TQ_OK(sitq_queue_open(b, NULL, &q, &tq_err));
         sitq_task_options o;
         sitq_task_options_init(&o);
@@ -343,7 +343,7 @@ static void kill9_scenario(tq_env *e, int max_retries) {
     if (pid == 0) _exit(child_hang(e->path, lease));
     g_child = pid;
 
-    TQ_OK(sitq_backend_open_sqlite(e->path, NULL, &e->backend, &tq_err));
+    TQ_OK(tq_open_path(e->path, NULL, &e->backend, &tq_err));
     TQ_OK(sitq_queue_open(e->backend, NULL, &e->queue, &tq_err));
     sitq_queue *q = e->queue;
     int running = tq_poll_status(q, id, SITQ_RUNNING, 20);
@@ -420,7 +420,7 @@ static sitq_task_id make_task(const char *path, const char *fn, const char *payl
                               int max_retries) {
     sitq_backend *b = NULL;
     sitq_queue *q = NULL;
-    TQ_OK(sitq_backend_open_sqlite(path, NULL, &b, &tq_err));
+    TQ_OK(tq_open_path(path, NULL, &b, &tq_err));
     TQ_OK(sitq_queue_open(b, NULL, &q, &tq_err));
     sitq_task_options o;
     sitq_task_options_init(&o);
@@ -508,7 +508,7 @@ static int child_remote(const char *path, sitq_task_id id, int mode, double leas
     remote_state s;
     memset(&s, 0, sizeof s);
     s.marker = marker;
-    if (sitq_backend_open_sqlite(path, NULL, &b, &err) != SITQ_OK) return 50;
+    if (tq_open_path(path, NULL, &b, &err) != SITQ_OK) return 50;
     if (sitq_queue_open(b, NULL, &q, &err) != SITQ_OK) return 51;
     sitq_worker_options o;
     tq_worker_opts(&o, 1, 0);
@@ -557,7 +557,7 @@ static int child_remote(const char *path, sitq_task_id id, int mode, double leas
 }
 
 static sitq_queue *parent_open(tq_env *e) {
-    TQ_OK(sitq_backend_open_sqlite(e->path, NULL, &e->backend, &tq_err));
+    TQ_OK(tq_open_path(e->path, NULL, &e->backend, &tq_err));
     TQ_OK(sitq_queue_open(e->backend, NULL, &e->queue, &tq_err));
     return e->queue;
 }
@@ -637,7 +637,7 @@ static void test_frozen_worker_loses_lease(void **state) {
     po.busy_timeout_ms = 200;
     sitq_backend *probe_b = NULL;
     sitq_queue *probe_q = NULL;
-    TQ_OK(sitq_backend_open_sqlite(e->path, &po, &probe_b, &tq_err));
+    TQ_OK(tq_open_path(e->path, &po, &probe_b, &tq_err));
     TQ_OK(sitq_queue_open(probe_b, "probe", &probe_q, &tq_err));
     int frozen = 0;
     for (int tries = 0; tries < 50 && !frozen; tries++) {

@@ -423,7 +423,7 @@ static void test_reopen_durable(void **state) {
     e->queue = NULL;
     e->backend = NULL;
 
-    TQ_OK(sitq_backend_open_sqlite(e->path, NULL, &e->backend, &tq_err));
+    TQ_OK(tq_open_path(e->path, NULL, &e->backend, &tq_err));
     TQ_OK(sitq_queue_open(e->backend, NULL, &e->queue, &tq_err));
     check_payload(e->queue, id, "persist\0ed", 10);
     assert_int_equal(tq_stats(e->queue).total, 1);

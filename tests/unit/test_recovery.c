@@ -52,7 +52,7 @@ static int h_die(sitq_task_ctx *ctx, const void *p, size_t n, void *ud) {
 }
 
 static void open_env(tq_env *e) {
-    TQ_OK(sitq_backend_open_sqlite(e->path, NULL, &e->backend, &tq_err));
+    TQ_OK(tq_open_path(e->path, NULL, &e->backend, &tq_err));
     TQ_OK(sitq_queue_open(e->backend, NULL, &e->queue, &tq_err));
 }
 
@@ -68,7 +68,7 @@ static void child_worker(const char *path, enum child_mode mode, int prefetch, d
     sitq_queue *q = NULL;
     sitq_worker *w = NULL;
     sitq_error err;
-    if (sitq_backend_open_sqlite(path, NULL, &b, &err) != SITQ_OK ||
+    if (tq_open_path(path, NULL, &b, &err) != SITQ_OK ||
         sitq_queue_open(b, NULL, &q, &err) != SITQ_OK)
         _exit(30);
     sitq_worker_options o;

@@ -1,0 +1,235 @@
+/* pg.h - internals of the PostgreSQL backend, shared by its files.
+ *
+ * The backend keeps the SQLite backend's semantics exactly and takes every
+ * decision from core/lifecycle.h; only the mechanics differ:
+ *
+ * - every object lives in one configured schema and every statement names
+ *   it (pg_sql.c writes "@." where the quoted schema goes);
+ * - one writer connection per backend behind a mutex (handler threads never
+ *   hold a connection), a small pool of reader connections;
+ * - statements are prepared once per connection, parameters are sent as
+ *   text (bytea as binary) and results are read in binary (pg_conn.c);
+ * - a write is one READ COMMITTED transaction run by pg_write_txn, which
+ *   runs it again on a serialization failure or a deadlock;
+ * - a connection that breaks fails the call that lost it (SITQ_ESTORAGE)
+ *   and is reconnected with backoff by the next call. */
+#ifndef SITQ_PG_H
+#define SITQ_PG_H
+
+#include "backend/backend.h"
+#include "core/internal.h"
+#include "core/lifecycle.h"
+
+#include <libpq-fe.h>
+#include <pthread.h>
+
+/* Prepared statements (SQL text in pg_sql.c). */
+typedef enum pg_stmt_id {
+    PG_DB_NOW,
+    PG_NEXT_IDS,
+    PG_UNIQUE_FIND,
+    PG_DEP_STATES,
+    PG_INSERT_TASKS,
+    PG_SET_PAYLOAD,
+    PG_INSERT_DEPS,
+    PG_GET,
+    PG_GET_DEPS,
+    PG_PAYLOAD,
+    PG_TASK_STATE,
+    PG_CLAIM,
+    PG_CLAIM_ID,
+    PG_START,
+    PG_SUCCEED,
+    PG_FAIL_INFO,
+    PG_REQUEUE,
+    PG_FINISH,
+    PG_PROPAGATE,
+    PG_RESOLVE_LOCK,
+    PG_RESOLVE,
+    PG_COUNT_SUCCEEDED,
+    PG_HEARTBEAT,
+    PG_RELEASE,
+    PG_REAP_LOCK,
+    PG_REAP_SELECT,
+    PG_REQUEUE_LOST,
+    PG_SET_CANCEL_FLAG,
+    PG_RETRY_LOCK_DEPS,
+    PG_RETRY_DEPS,
+    PG_RETRY_SET,
+    PG_STATS,
+    PG_LIST_ANY,
+    PG_LIST_WAITING,
+    PG_LIST_RUNNING,
+    PG_LIST_DEAD,
+    PG_LIST_SUCCEEDED,
+    PG_LIST_QUEUED,
+    PG_LIST_SCHEDULED,
+    PG_ID_RANGE,
+    PG_ID_AFTER,
+    PG_PURGE_DEPS,
+    PG_PURGE_DEP_EDGES,
+    PG_PURGE_SUCCEEDED,
+    PG_PURGE_DEAD,
+    PG_COUNT
+} pg_stmt_id;
+
+/* SQL of each statement, "@." standing for the quoted schema (pg_sql.c). */
+extern const char *const pg_sql[PG_COUNT];
+
+/* The schema's DDL, "@" standing for the quoted schema, and its version. */
+extern const char *const pg_schema_sql;
+#define PG_SCHEMA_VERSION "pg1"
+
+/* How long a statement waits for a row lock another session holds before
+ * SITQ_EBUSY (as the SQLite backend's default busy timeout). */
+#define PG_LOCK_TIMEOUT "30s"
+
+/* Payloads up to this size come back with the claim; larger ones are read by
+ * the handler thread (ops->payload) outside the write path. */
+#define PG_INLINE_MAX 1024
+
+/* Bound parameters of one statement: text values (numbers printed), bytea
+ * sent binary. Values are borrowed, not copied, except printed numbers. */
+#define PG_MAX_PARAMS 20
+typedef struct pg_params {
+    int n;
+    const char *values[PG_MAX_PARAMS];
+    int lengths[PG_MAX_PARAMS];
+    int formats[PG_MAX_PARAMS];
+    char num[PG_MAX_PARAMS][32];
+} pg_params;
+
+void pg_p_init(pg_params *p);
+void pg_p_i64(pg_params *p, int64_t v);
+void pg_p_f64(pg_params *p, double v);
+void pg_p_text(pg_params *p, const char *s); /* NULL: SQL NULL */
+void pg_p_bytea(pg_params *p, const void *data, size_t len, int is_null);
+
+struct pg_backend;
+
+typedef struct pg_conn {
+    PGconn *conn;
+    struct pg_backend *b;
+    unsigned char prepared[PG_COUNT];
+    int retry;               /* the last failure may succeed if the transaction runs again */
+    char sqlstate[6];        /* of the last failure, "" when none */
+    int64_t next_connect_us; /* monotonic: no reconnection before this */
+    int64_t backoff_us;      /* pause before the next reconnection */
+} pg_conn;
+
+typedef struct pg_backend {
+    sitq_backend head;
+    char *conninfo;
+    char *schema;
+    char *sql[PG_COUNT]; /* pg_sql with the schema substituted */
+    sitq_postgres_options opts;
+    int64_t schema_key; /* advisory lock key of schema creation */
+    pthread_mutex_t write_mu;
+    pg_conn writer;
+    pthread_mutex_t read_mu;
+    pthread_cond_t read_cv;
+    pg_conn *readers;
+    int *reader_busy;
+    int n_readers;
+} pg_backend;
+
+/* ---- connections (pg_conn.c) ---- */
+
+/* Connect c (or reconnect it after a loss, no sooner than its backoff).
+ * SITQ_OK, or SITQ_ESTORAGE naming the server's reason. */
+sitq_code pg_conn_ensure(pg_conn *c, sitq_error *err);
+void pg_conn_close(pg_conn *c);
+
+/* Run prepared statement id with p (NULL: none); results in binary. Returns
+ * the result (caller PQclear's it) or NULL with err filled (pg_fail). */
+PGresult *pg_run(pg_conn *c, pg_stmt_id id, const pg_params *p, sitq_error *err, const char *what);
+/* The code of the failure pg_run just reported in err (SITQ_ESTORAGE when
+ * err is NULL). */
+sitq_code pg_code(const sitq_error *err);
+/* Like pg_run for a statement whose rows are not needed. */
+sitq_code pg_exec(pg_conn *c, pg_stmt_id id, const pg_params *p, sitq_error *err, const char *what);
+/* Run a plain SQL command (no parameters). */
+sitq_code pg_command(pg_conn *c, const char *sql, sitq_error *err, const char *what);
+
+/* Map a failed result (or a broken connection when res is NULL) to a sitq
+ * code: SITQ_ESTORAGE with PostgreSQL's message, saying when the connection
+ * was lost or the role lacks a privilege; SITQ_EBUSY when a lock was not
+ * granted within PG_LOCK_TIMEOUT; sets c->retry for serialization
+ * failures and deadlocks. */
+sitq_code pg_fail(pg_conn *c, const PGresult *res, sitq_error *err, const char *what);
+
+/* Binary result readers; NULL columns read as 0 / NULL. */
+int pg_isnull(const PGresult *r, int row, int col);
+int64_t pg_i64(const PGresult *r, int row, int col); /* int2, int4, int8, bool */
+double pg_f64(const PGresult *r, int row, int col);
+char *pg_text(const PGresult *r, int row, int col);               /* malloc'd copy */
+void *pg_bytes(const PGresult *r, int row, int col, size_t *len); /* malloc'd, NUL after */
+/* Rows changed by the command of r. */
+int64_t pg_changes(const PGresult *r);
+
+/* A PostgreSQL array literal of n int64 values ("{1,2,3}"); malloc'd. */
+char *pg_array_i64(const sitq_task_id *v, size_t n);
+
+/* ---- transactions (pg_backend.c) ---- */
+
+/* A write: body runs inside BEGIN ... COMMIT on the writer connection, with
+ * write_mu held. It must reset its outputs at its start: the transaction
+ * runs again (at most a few times) after a serialization failure, a
+ * deadlock or a body's request (c->retry). A code other than SITQ_OK rolls
+ * back. */
+typedef sitq_code (*pg_body_fn)(pg_backend *b, pg_conn *c, void *arg, sitq_error *err);
+sitq_code pg_write_txn(pg_backend *b, pg_body_fn body, void *arg, sitq_error *err);
+
+/* Borrow a reader connection (the writer when there are none), connected;
+ * NULL with err filled when it cannot connect. */
+pg_conn *pg_read_acquire(pg_backend *b, sitq_error *err);
+void pg_read_release(pg_backend *b, pg_conn *c);
+
+/* The database server's clock, UTC microseconds (lease expiry is judged by
+ * it). */
+sitq_code pg_db_now(pg_conn *c, sitq_time_us *out, sitq_error *err);
+
+/* sql with every "@" replaced by the quoted schema; malloc'd, NULL when out
+ * of memory. */
+char *pg_schema_text(const pg_backend *b, const char *sql);
+
+/* An advisory lock key derived from two names (64-bit FNV-1a). */
+int64_t pg_name_key(const char *a, const char *b);
+
+/* ---- schema (pg_schema.c) ---- */
+
+/* Check the configured schema and create it when allowed. */
+sitq_code pg_schema_open(pg_backend *b, sitq_error *err);
+
+/* ---- operations (one file each) ---- */
+
+sitq_code pg_enqueue(sitq_backend *b, const char *queue, const sitq_task_spec *specs, size_t n,
+                     sitq_task_id *ids, sitq_error *err);
+sitq_code pg_get(sitq_backend *b, const char *queue, sitq_task_id id, sitq_result **out,
+                 sitq_error *err);
+sitq_code pg_get_conn(pg_conn *c, const char *queue, sitq_task_id id, sitq_result **out,
+                      sitq_error *err);
+sitq_code pg_payload(sitq_backend *b, const char *queue, sitq_task_id id, void **out, size_t *len,
+                     sitq_error *err);
+sitq_code pg_stats(sitq_backend *b, const char *queue, sitq_stats *out, sitq_error *err);
+sitq_code pg_list(sitq_backend *b, const char *queue, int status, size_t limit, size_t offset,
+                  sitq_result ***items, size_t *count, sitq_error *err);
+sitq_code pg_cancel(sitq_backend *b, const char *queue, sitq_task_id id, sitq_status *out,
+                    size_t *n_finished, sitq_error *err);
+sitq_code pg_retry(sitq_backend *b, const char *queue, sitq_task_id id, sitq_error *err);
+sitq_code pg_purge(sitq_backend *b, const char *queue, sitq_time_us before_us, int64_t *purged,
+                   sitq_error *err);
+sitq_code pg_cycle(sitq_backend *b, sitq__cycle *c, sitq_error *err);
+sitq_code pg_claim_id(sitq_backend *b, sitq_task_id id, sitq__cycle *c, sitq_result **snapshot,
+                      sitq_error *err);
+
+/* Record a terminal failure or cancel of task id and fail its waiting
+ * dependents transitively (pg_deps.c). */
+sitq_code pg_finish_failed(pg_conn *c, sitq_task_id id, int state, const char *error,
+                           const char *traceback, sitq_time_us now, size_t *n_finished,
+                           sitq_error *err);
+/* Release the dependents of the tasks that just succeeded (pg_deps.c). */
+sitq_code pg_resolve_dependents(pg_conn *c, const sitq_task_id *ids, size_t n, sitq_time_us now,
+                                sitq_error *err);
+
+#endif

@@ -1,0 +1,248 @@
+/* pg_backend.c - the PostgreSQL backend object: options, open and close,
+ * the writer connection and its transactions, the reader pool.
+ *
+ * One writer connection per backend, behind a mutex: this process's writes
+ * are serialised on it (a dispatcher's cycle, enqueues, operator actions),
+ * and handler threads never hold a connection. Every write is one READ
+ * COMMITTED transaction run by pg_write_txn; on a serialization failure or a
+ * deadlock (or when the body asks, e.g. after losing a unique-key race) the
+ * transaction runs again from its start, a few times, after a short random
+ * pause. Reads (get, list, stats, payload) use a small pool of reader
+ * connections so that they never wait behind a cycle. */
+#include "pg.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void pg_close(sitq_backend *base);
+
+/* The largest payload, and payload + result, of one task: PostgreSQL's
+ * field limit is 1 GB; the same bound as SQLite's keeps the two backends
+ * interchangeable. */
+#define PG_BLOB_MAX 999000000u
+
+static const sitq__backend_ops pg_ops = {
+    .version = SITQ__BACKEND_VERSION,
+    .name = "postgres",
+    .blob_max = PG_BLOB_MAX,
+    .close = pg_close,
+    .enqueue = pg_enqueue,
+    .get = pg_get,
+    .payload = pg_payload,
+    .cancel = pg_cancel,
+    .retry = pg_retry,
+    .stats = pg_stats,
+    .list = pg_list,
+    .purge = pg_purge,
+    .cycle = pg_cycle,
+    .claim_id = pg_claim_id,
+};
+
+void sitq_postgres_options_init(sitq_postgres_options *opts) {
+    if (!opts) return;
+    memset(opts, 0, sizeof *opts);
+    opts->schema = "sitq";
+    opts->connect_timeout_s = 10;
+    opts->create_schema = 1;
+    opts->reader_connections = 2;
+}
+
+/* Schema names are plain identifiers, so that quoting them is trivial and
+ * they read the same in SQL, in logs and in psql. */
+static int schema_name_ok(const char *s) {
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > 63 || !(isalpha((unsigned char)s[0]) || s[0] == '_')) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!(isalnum((unsigned char)s[i]) || s[i] == '_')) return 0;
+    return 1;
+}
+
+/* Replace every "@" of sql by the quoted schema name. */
+static char *with_schema(const char *sql, const char *schema) {
+    size_t at = 0, len = strlen(sql), sl = strlen(schema);
+    for (const char *p = sql; *p; p++) at += *p == '@';
+    char *out = malloc(len + at * (sl + 2) + 1);
+    if (!out) return NULL;
+    char *o = out;
+    for (const char *p = sql; *p; p++) {
+        if (*p != '@') {
+            *o++ = *p;
+            continue;
+        }
+        *o++ = '"';
+        memcpy(o, schema, sl);
+        o += sl;
+        *o++ = '"';
+    }
+    *o = '\0';
+    return out;
+}
+
+char *pg_schema_text(const pg_backend *b, const char *sql) { return with_schema(sql, b->schema); }
+
+/* 64-bit FNV-1a: advisory lock keys derived from names. */
+int64_t pg_name_key(const char *a, const char *b) {
+    uint64_t h = 1469598103934665603ull;
+    for (const char *p = a; p && *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    h = (h ^ 0xff) * 1099511628211ull;
+    for (const char *p = b; p && *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    return (int64_t)h;
+}
+
+static void pg_close(sitq_backend *base) {
+    pg_backend *b = (pg_backend *)base;
+    if (!b) return;
+    for (int i = 0; i < b->n_readers; i++) pg_conn_close(&b->readers[i]);
+    pg_conn_close(&b->writer);
+    free(b->readers);
+    free(b->reader_busy);
+    for (int i = 0; i < PG_COUNT; i++) free(b->sql[i]);
+    pthread_mutex_destroy(&b->write_mu);
+    pthread_mutex_destroy(&b->read_mu);
+    pthread_cond_destroy(&b->read_cv);
+    sitq__backend_head_destroy(&b->head);
+    free(b->conninfo);
+    free(b->schema);
+    free(b);
+}
+
+sitq_code sitq_backend_open_postgres(const char *conninfo, const sitq_postgres_options *opts,
+                                     sitq_backend **out, sitq_error *err) {
+    if (!out) return sitq__fail(err, SITQ_EINVAL, "out must not be NULL");
+    *out = NULL;
+    if (!conninfo || !*conninfo)
+        return sitq__fail(err, SITQ_EINVAL, "conninfo must be a non-empty connection string");
+    sitq_postgres_options o;
+    if (opts) o = *opts;
+    else sitq_postgres_options_init(&o);
+    if (!o.schema) o.schema = "sitq";
+    if (!schema_name_ok(o.schema))
+        return sitq__fail(err, SITQ_EINVAL,
+                          "options.schema must be 1..63 letters, digits or underscores, not "
+                          "starting with a digit, got \"%.80s\"",
+                          o.schema);
+    if (o.connect_timeout_s < 1 || o.connect_timeout_s > 3600)
+        return sitq__fail(err, SITQ_EINVAL, "options.connect_timeout_s must be 1..3600, got %d",
+                          o.connect_timeout_s);
+    if (o.create_schema != 0 && o.create_schema != 1)
+        return sitq__fail(err, SITQ_EINVAL, "options.create_schema must be 0 or 1, got %d",
+                          o.create_schema);
+    if (o.reader_connections < 0 || o.reader_connections > 64)
+        return sitq__fail(err, SITQ_EINVAL, "options.reader_connections must be 0..64, got %d",
+                          o.reader_connections);
+
+    pg_backend *b = calloc(1, sizeof *b);
+    if (!b) return sitq__fail(err, SITQ_ENOMEM, "out of memory opening PostgreSQL");
+    if (sitq__backend_head_init(&b->head, &pg_ops) != 0) {
+        free(b);
+        return sitq__fail(err, SITQ_ESYSTEM, "cannot initialise mutexes");
+    }
+    pthread_mutex_init(&b->write_mu, NULL);
+    pthread_mutex_init(&b->read_mu, NULL);
+    pthread_cond_init(&b->read_cv, NULL);
+    b->opts = o;
+    b->conninfo = strdup(conninfo);
+    b->schema = strdup(o.schema);
+    b->opts.schema = b->schema;
+    b->writer.b = b;
+    sitq_code rc = SITQ_OK;
+    if (!b->conninfo || !b->schema) rc = sitq__fail(err, SITQ_ENOMEM, "out of memory");
+    for (int i = 0; !rc && i < PG_COUNT; i++)
+        if (!(b->sql[i] = with_schema(pg_sql[i], b->schema)))
+            rc = sitq__fail(err, SITQ_ENOMEM, "out of memory");
+    if (!rc) rc = pg_conn_ensure(&b->writer, err);
+    if (!rc) rc = pg_schema_open(b, err);
+    int n = o.reader_connections;
+    if (!rc && n > 0) {
+        b->readers = calloc((size_t)n, sizeof *b->readers);
+        b->reader_busy = calloc((size_t)n, sizeof *b->reader_busy);
+        if (!b->readers || !b->reader_busy) rc = sitq__fail(err, SITQ_ENOMEM, "out of memory");
+        else b->n_readers = n; /* connected lazily, on first use */
+        for (int i = 0; i < b->n_readers; i++) b->readers[i].b = b;
+    }
+    if (rc) {
+        pg_close(&b->head);
+        return rc;
+    }
+    *out = &b->head;
+    return sitq__ok(err);
+}
+
+/* Transactions that lose a serialization or deadlock race run again this
+ * many times before the error is reported. */
+#define PG_TXN_TRIES 8
+
+sitq_code pg_write_txn(pg_backend *b, pg_body_fn body, void *arg, sitq_error *err) {
+    pg_conn *c = &b->writer;
+    pthread_mutex_lock(&b->write_mu);
+    sitq_code rc = SITQ_OK;
+    for (int attempt = 1;; attempt++) {
+        c->retry = 0;
+        rc = pg_conn_ensure(c, err);
+        if (rc) break;
+        rc = pg_command(c, "BEGIN", err, "starting a write transaction");
+        if (!rc) rc = body(b, c, arg, err);
+        if (!rc) {
+            rc = pg_command(c, "COMMIT", err, "committing");
+            if (rc && !c->conn)
+                sitq__fail(err, rc,
+                           "the connection to PostgreSQL (schema %s) was lost while committing: "
+                           "the transaction may or may not have been committed",
+                           b->schema);
+        }
+        if (!rc) break;
+        int again = c->retry && attempt < PG_TXN_TRIES;
+        if (c->conn && PQtransactionStatus(c->conn) != PQTRANS_IDLE)
+            pg_command(c, "ROLLBACK", NULL, "rolling back");
+        if (!again) break;
+        sitq__sleep_us((int64_t)(sitq__rand64() % (uint64_t)(1000 << (attempt < 6 ? attempt : 6))));
+    }
+    pthread_mutex_unlock(&b->write_mu);
+    return rc;
+}
+
+pg_conn *pg_read_acquire(pg_backend *b, sitq_error *err) {
+    pg_conn *c = NULL;
+    if (b->n_readers == 0) {
+        pthread_mutex_lock(&b->write_mu);
+        c = &b->writer;
+    } else {
+        pthread_mutex_lock(&b->read_mu);
+        while (!c) {
+            for (int i = 0; i < b->n_readers && !c; i++) {
+                if (!b->reader_busy[i]) {
+                    b->reader_busy[i] = 1;
+                    c = &b->readers[i];
+                }
+            }
+            if (!c) pthread_cond_wait(&b->read_cv, &b->read_mu);
+        }
+        pthread_mutex_unlock(&b->read_mu);
+    }
+    if (pg_conn_ensure(c, err) != SITQ_OK) {
+        pg_read_release(b, c);
+        return NULL;
+    }
+    return c;
+}
+
+void pg_read_release(pg_backend *b, pg_conn *c) {
+    if (c == &b->writer) {
+        pthread_mutex_unlock(&b->write_mu);
+        return;
+    }
+    pthread_mutex_lock(&b->read_mu);
+    b->reader_busy[c - b->readers] = 0;
+    pthread_cond_signal(&b->read_cv);
+    pthread_mutex_unlock(&b->read_mu);
+}
+
+sitq_code pg_db_now(pg_conn *c, sitq_time_us *out, sitq_error *err) {
+    PGresult *r = pg_run(c, PG_DB_NOW, NULL, err, "reading the server's clock");
+    if (!r) return pg_code(err);
+    *out = pg_i64(r, 0, 0);
+    PQclear(r);
+    return SITQ_OK;
+}

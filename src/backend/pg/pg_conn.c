@@ -1,0 +1,264 @@
+/* pg_conn.c - one libpq connection: connecting and reconnecting with
+ * backoff, prepared statements, parameters, binary results, and the mapping
+ * of PostgreSQL's errors to sitq codes.
+ *
+ * Statements are prepared on first use per connection (named "sitq_N") and
+ * reused; after a reconnection they are prepared again. Parameters go as
+ * text (numbers printed here), bytea as binary so that a payload is never
+ * escaped; results come back in binary, read by column width (int2/int4/
+ * int8/bool) so that the SQL's casts decide the types. A connection that
+ * breaks is closed and reconnected by the next call, no sooner than a
+ * backoff that doubles from 50 ms to 2 s, so that a server that is down is
+ * not hammered by every call. */
+#include "pg.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void pg_p_init(pg_params *p) { p->n = 0; }
+
+static void put(pg_params *p, const char *v, int len, int fmt) {
+    if (p->n >= PG_MAX_PARAMS) return; /* a programming error: statements have fewer */
+    p->values[p->n] = v;
+    p->lengths[p->n] = len;
+    p->formats[p->n] = fmt;
+    p->n++;
+}
+
+void pg_p_i64(pg_params *p, int64_t v) {
+    if (p->n >= PG_MAX_PARAMS) return;
+    snprintf(p->num[p->n], sizeof p->num[p->n], "%lld", (long long)v);
+    put(p, p->num[p->n], 0, 0);
+}
+
+void pg_p_f64(pg_params *p, double v) {
+    if (p->n >= PG_MAX_PARAMS) return;
+    snprintf(p->num[p->n], sizeof p->num[p->n], "%.17g", v);
+    put(p, p->num[p->n], 0, 0);
+}
+
+void pg_p_text(pg_params *p, const char *s) { put(p, s, 0, 0); }
+
+void pg_p_bytea(pg_params *p, const void *data, size_t len, int is_null) {
+    if (is_null) put(p, NULL, 0, 1);
+    else put(p, data ? (const char *)data : "", (int)len, 1);
+}
+
+int pg_isnull(const PGresult *r, int row, int col) { return PQgetisnull(r, row, col); }
+
+int64_t pg_i64(const PGresult *r, int row, int col) {
+    if (PQgetisnull(r, row, col)) return 0;
+    const unsigned char *v = (const unsigned char *)PQgetvalue(r, row, col);
+    int len = PQgetlength(r, row, col);
+    uint64_t x = 0;
+    for (int i = 0; i < len && i < 8; i++) x = (x << 8) | v[i];
+    switch (len) { /* sign-extend the narrower integers */
+    case 1: return (int64_t)(int8_t)x;
+    case 2: return (int64_t)(int16_t)x;
+    case 4: return (int64_t)(int32_t)x;
+    default: return (int64_t)x;
+    }
+}
+
+double pg_f64(const PGresult *r, int row, int col) {
+    if (PQgetisnull(r, row, col) || PQgetlength(r, row, col) != 8) return 0;
+    uint64_t x = (uint64_t)pg_i64(r, row, col);
+    double d;
+    memcpy(&d, &x, sizeof d);
+    return d;
+}
+
+char *pg_text(const PGresult *r, int row, int col) {
+    if (PQgetisnull(r, row, col)) return NULL;
+    return strndup(PQgetvalue(r, row, col), (size_t)PQgetlength(r, row, col));
+}
+
+void *pg_bytes(const PGresult *r, int row, int col, size_t *len) {
+    *len = 0;
+    if (PQgetisnull(r, row, col)) return NULL;
+    size_t n = (size_t)PQgetlength(r, row, col);
+    char *copy = malloc(n + 1); /* +1: NUL past the end, as the SQLite backend */
+    if (!copy) return NULL;
+    if (n) memcpy(copy, PQgetvalue(r, row, col), n);
+    copy[n] = '\0';
+    *len = n;
+    return copy;
+}
+
+int64_t pg_changes(const PGresult *r) { return strtoll(PQcmdTuples((PGresult *)r), NULL, 10); }
+
+char *pg_array_i64(const sitq_task_id *v, size_t n) {
+    char *s = malloc(n * 21 + 3);
+    if (!s) return NULL;
+    size_t o = 0;
+    s[o++] = '{';
+    for (size_t i = 0; i < n; i++)
+        o += (size_t)sprintf(s + o, "%s%lld", i ? "," : "", (long long)v[i]);
+    s[o++] = '}';
+    s[o] = '\0';
+    return s;
+}
+
+void pg_conn_close(pg_conn *c) {
+    if (c->conn) PQfinish(c->conn);
+    c->conn = NULL;
+    memset(c->prepared, 0, sizeof c->prepared);
+}
+
+/* libpq ends its messages with a newline; keep the first line only. */
+static void first_line(char *buf, size_t size, const char *msg) {
+    snprintf(buf, size, "%s", msg && *msg ? msg : "unknown error");
+    buf[strcspn(buf, "\n")] = '\0';
+}
+
+static void notice_ignore(void *arg, const char *message) {
+    (void)arg;
+    (void)message; /* "schema already exists, skipping" and the like */
+}
+
+sitq_code pg_conn_ensure(pg_conn *c, sitq_error *err) {
+    if (c->conn && PQstatus(c->conn) == CONNECTION_OK) return SITQ_OK;
+    pg_conn_close(c);
+    int64_t now = sitq__mono_us();
+    if (now < c->next_connect_us)
+        return sitq__fail(err, SITQ_ESTORAGE,
+                          "the connection to PostgreSQL (schema %s) was lost; reconnecting in "
+                          "%lld ms",
+                          c->b->schema, (long long)((c->next_connect_us - now + 999) / 1000));
+    char timeout[16];
+    snprintf(timeout, sizeof timeout, "%d", c->b->opts.connect_timeout_s);
+    /* The caller's string goes to libpq untouched (expand_dbname): its
+     * environment variables, service and password files apply. */
+    const char *keys[] = {"dbname", "connect_timeout", "fallback_application_name", NULL};
+    const char *vals[] = {c->b->conninfo, timeout, "sitq", NULL};
+    c->conn = PQconnectdbParams(keys, vals, 1);
+    if (!c->conn) return sitq__fail(err, SITQ_ENOMEM, "out of memory connecting to PostgreSQL");
+    if (PQstatus(c->conn) != CONNECTION_OK) {
+        char msg[400];
+        first_line(msg, sizeof msg, PQerrorMessage(c->conn));
+        pg_conn_close(c);
+        c->backoff_us = c->backoff_us ? c->backoff_us * 2 : 50000;
+        if (c->backoff_us > 2000000) c->backoff_us = 2000000;
+        c->next_connect_us = sitq__mono_us() + c->backoff_us;
+        return sitq__fail(err, SITQ_ESTORAGE, "cannot connect to PostgreSQL (schema %s): %s",
+                          c->b->schema, msg);
+    }
+    PQsetNoticeProcessor(c->conn, notice_ignore, NULL);
+    /* A lock another session holds (a stopped or hung process in the middle
+     * of its transaction) is waited for as long as SQLite's busy timeout,
+     * then reported (SITQ_EBUSY) instead of blocking forever. */
+    PGresult *r = PQexec(c->conn, "SET lock_timeout = '" PG_LOCK_TIMEOUT "'");
+    int set = r && PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    if (!set) {
+        char msg[400];
+        first_line(msg, sizeof msg, PQerrorMessage(c->conn));
+        pg_conn_close(c);
+        return sitq__fail(err, SITQ_ESTORAGE, "cannot set up a PostgreSQL session (schema %s): %s",
+                          c->b->schema, msg);
+    }
+    c->backoff_us = 0;
+    c->next_connect_us = 0;
+    return SITQ_OK;
+}
+
+sitq_code pg_fail(pg_conn *c, const PGresult *res, sitq_error *err, const char *what) {
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    snprintf(c->sqlstate, sizeof c->sqlstate, "%s", state ? state : "");
+    char msg[400];
+    first_line(msg, sizeof msg,
+               res && PQresultErrorMessage(res)[0] ? PQresultErrorMessage(res)
+                                                   : PQerrorMessage(c->conn));
+    if (!c->conn || PQstatus(c->conn) != CONNECTION_OK) {
+        /* Reconnected by the next call (pg_conn_ensure); a lost COMMIT is
+         * reported as such by pg_write_txn. */
+        pg_conn_close(c);
+        c->next_connect_us = 0;
+        return sitq__fail(err, SITQ_ESTORAGE,
+                          "the connection to PostgreSQL (schema %s) was lost while %s: %s",
+                          c->b->schema, what, msg);
+    }
+    if (state && (!strcmp(state, "40001") || !strcmp(state, "40P01"))) c->retry = 1;
+    if (state && !strcmp(state, "55P03"))
+        return sitq__fail(err, SITQ_EBUSY,
+                          "PostgreSQL schema %s: another session held a lock for more than "
+                          "the lock timeout of %s while %s (a stopped or hung process in the "
+                          "middle of a transaction blocks the rows it locked); nothing was "
+                          "written",
+                          c->b->schema, PG_LOCK_TIMEOUT, what);
+    if (state && !strcmp(state, "42501"))
+        return sitq__fail(err, SITQ_ESTORAGE,
+                          "PostgreSQL refused %s in schema %s: the role lacks the privilege "
+                          "(%s)",
+                          what, c->b->schema, msg);
+    if (state && !strcmp(state, "25006"))
+        return sitq__fail(err, SITQ_ESTORAGE,
+                          "PostgreSQL refused %s in schema %s: the connection is read-only (%s)",
+                          what, c->b->schema, msg);
+    return sitq__fail(err, SITQ_ESTORAGE,
+                      "PostgreSQL error in schema %s while %s: %s (SQLSTATE %s)", c->b->schema,
+                      what, msg, state ? state : "none");
+}
+
+/* A statement on a connection already lost (and closed) by an earlier one:
+ * callers reconnect only at the start of a transaction or a read. */
+static sitq_code lost(pg_conn *c, sitq_error *err, const char *what) {
+    return sitq__fail(err, SITQ_ESTORAGE,
+                      "the connection to PostgreSQL (schema %s) was lost before %s", c->b->schema,
+                      what);
+}
+
+static int ok_status(const PGresult *r) {
+    ExecStatusType s = PQresultStatus(r);
+    return s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK;
+}
+
+PGresult *pg_run(pg_conn *c, pg_stmt_id id, const pg_params *p, sitq_error *err, const char *what) {
+    c->sqlstate[0] = '\0';
+    if (!c->conn) { /* lost earlier in this transaction: never go on outside it */
+        lost(c, err, what);
+        return NULL;
+    }
+    char name[16];
+    snprintf(name, sizeof name, "sitq_%d", (int)id);
+    if (!c->prepared[id]) {
+        PGresult *r = PQprepare(c->conn, name, c->b->sql[id], 0, NULL);
+        if (!r || !ok_status(r)) {
+            pg_fail(c, r, err, what);
+            PQclear(r);
+            return NULL;
+        }
+        PQclear(r);
+        c->prepared[id] = 1;
+    }
+    PGresult *r = PQexecPrepared(c->conn, name, p ? p->n : 0, p ? p->values : NULL,
+                                 p ? p->lengths : NULL, p ? p->formats : NULL, 1);
+    if (!r || !ok_status(r)) {
+        pg_fail(c, r, err, what);
+        PQclear(r);
+        return NULL;
+    }
+    return r;
+}
+
+sitq_code pg_code(const sitq_error *err) { return err && err->code ? err->code : SITQ_ESTORAGE; }
+
+sitq_code pg_exec(pg_conn *c, pg_stmt_id id, const pg_params *p, sitq_error *err,
+                  const char *what) {
+    PGresult *r = pg_run(c, id, p, err, what);
+    if (!r) return pg_code(err);
+    PQclear(r);
+    return SITQ_OK;
+}
+
+sitq_code pg_command(pg_conn *c, const char *sql, sitq_error *err, const char *what) {
+    c->sqlstate[0] = '\0';
+    if (!c->conn) return lost(c, err, what);
+    PGresult *r = PQexec(c->conn, sql);
+    sitq_code rc = SITQ_OK;
+    if (!r || !ok_status(r)) rc = pg_fail(c, r, err, what);
+    PQclear(r);
+    return rc;
+}

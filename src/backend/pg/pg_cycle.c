@@ -1,0 +1,480 @@
+/* pg_cycle.c - the worker's write path: ONE transaction per dispatcher
+ * cycle records completions (group commit) and attempt starts, releases
+ * unstarted tasks, renews leases, recovers lapsed leases and claims the next
+ * batch; and claim_id, which takes one given task for process_task.
+ *
+ * Every decision comes from core/lifecycle.h: a failed attempt's fate from
+ * sitq__decide_failure, a lapsed lease's from sitq__decide_lapse, a claim's
+ * start_first from sitq__start_first. Every transition out of running is
+ * guarded by (state, lease_token), so a late completion of a recovered
+ * task changes nothing.
+ *
+ * Leases are judged by the server's clock: lease_until_us is written as the
+ * server's now plus the lease, and recovery compares it with the server's
+ * now, so that workers whose clocks differ agree. The worker itself watches
+ * its lease on its own clock, from the client time of the claim
+ * (lease_times). Lease recovery runs in one process at a time per queue
+ * (a transaction advisory lock tried, never waited for), on rows locked
+ * with SKIP LOCKED, so that it never waits behind a worker's cycle.
+ *
+ * The claim is the MATERIALIZED CTE of pg_sql.c: ready tasks in claim order,
+ * locked FOR NO KEY UPDATE SKIP LOCKED, then taken by one UPDATE; each claim
+ * gets a fresh lease token. A transaction that loses a deadlock or
+ * serialization race runs again whole (pg_write_txn), so every output is
+ * reset at the start of the body. */
+#include "pg.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int64_t new_lease_token(void) {
+    int64_t t = (int64_t)(sitq__rand64() >> 1);
+    return t ? t : 1;
+}
+
+/* Lease deadlines of claims and renewals made now, on the server's clock
+ * (stored, judged by recovery, and reported to the worker with db_now, from
+ * which it measures them on its own monotonic clock). */
+static sitq_code lease_times(pg_conn *c, int64_t lease_us, sitq_time_us *db_now,
+                             sitq_time_us *db_until, sitq_error *err) {
+    sitq_code rc = pg_db_now(c, db_now, err);
+    if (rc) return rc;
+    *db_until = *db_now + lease_us;
+    return SITQ_OK;
+}
+
+/* names[0..n) as the text of a PostgreSQL text[] literal: every element
+ * double-quoted, with backslash before " and \. Malloc'd; NULL when out of
+ * memory. */
+static char *text_array_literal(const char *const *names, size_t n) {
+    size_t len = 3;
+    for (size_t i = 0; i < n; i++) len += 2 * strlen(names[i]) + 3;
+    char *out = malloc(len);
+    if (!out) return NULL;
+    char *o = out;
+    *o++ = '{';
+    for (size_t i = 0; i < n; i++) {
+        if (i) *o++ = ',';
+        *o++ = '"';
+        for (const char *q = names[i]; *q; q++) {
+            if (*q == '"' || *q == '\\') *o++ = '\\';
+            *o++ = *q;
+        }
+        *o++ = '"';
+    }
+    *o++ = '}';
+    *o = '\0';
+    return out;
+}
+
+/* The worker's handler names as claim parameters ($6 exact names, $7
+ * prefixes, text[]); *owned receives the two texts, freed by the caller
+ * after the statement ran. */
+static sitq_code bind_handler_names(pg_params *p, const sitq__cycle *cy, char *owned[2],
+                                    sitq_error *err) {
+    owned[0] = text_array_literal(cy->functions, cy->n_functions);
+    owned[1] = text_array_literal(cy->prefixes, cy->n_prefixes);
+    if (!owned[0] || !owned[1])
+        return sitq__fail(err, SITQ_ENOMEM, "out of memory listing the worker's functions");
+    pg_p_text(p, owned[0]);
+    pg_p_text(p, owned[1]);
+    return SITQ_OK;
+}
+
+static sitq_code apply_start(pg_conn *c, const sitq__start *s, sitq_error *err) {
+    pg_params p;
+    pg_p_init(&p);
+    pg_p_i64(&p, s->id);
+    pg_p_i64(&p, s->lease_token);
+    pg_p_i64(&p, s->started_at_us);
+    return pg_exec(c, PG_START, &p, err, "recording the start of an attempt");
+}
+
+static sitq_code apply_failure(pg_conn *c, sitq__completion *k, size_t *n_finished,
+                               sitq_error *err);
+
+/* Results above this size are stored inside a savepoint: one that the
+ * server refuses (past its 1 GB field limit, or out of memory) fails its
+ * attempt instead of the whole group commit. Smaller ones need none. */
+#define PG_RESULT_SAVEPOINT_MIN (1u << 20)
+
+static sitq_code success_not_storable(pg_conn *c, sitq__completion *k, size_t *n_finished,
+                                      const char *why, sitq_error *err) {
+    char msg[SITQ_ERROR_MESSAGE_SIZE];
+    sitq__unstorable_result_message(k->value_len, why, msg, sizeof msg);
+    /* The caller's value and error stay as they were: the failure is
+     * recorded from a copy and reported in stored_as_failure. */
+    sitq__completion f = *k;
+    f.ok = 0;
+    f.value = NULL;
+    f.value_len = 0;
+    f.error = msg;
+    sitq_code rc = apply_failure(c, &f, n_finished, err);
+    k->applied = f.applied;
+    if (!rc && f.applied) {
+        k->stored_as_failure = 1;
+        k->stored_error = strdup(msg);
+    }
+    return rc;
+}
+
+static sitq_code apply_success(pg_conn *c, sitq__completion *k, size_t *n_finished,
+                               int64_t *n_succeeded, sitq_error *err) {
+    int big = k->value_len >= PG_RESULT_SAVEPOINT_MIN;
+    if (big) {
+        sitq_code rc = pg_command(c, "SAVEPOINT sitq_result", err, "storing a large result");
+        if (rc) return rc;
+    }
+    pg_params p;
+    pg_p_init(&p);
+    pg_p_i64(&p, k->id);
+    pg_p_i64(&p, k->lease_token);
+    pg_p_bytea(&p, k->value, k->value_len, k->value == NULL);
+    pg_p_i64(&p, k->finished_at_us);
+    pg_p_i64(&p, k->started_at_us ? k->started_at_us : k->finished_at_us);
+    PGresult *r = pg_run(c, PG_SUCCEED, &p, err, "recording a success");
+    if (!r && big && c->conn && !c->retry) {
+        char why[SITQ_ERROR_MESSAGE_SIZE];
+        snprintf(why, sizeof why, "%s", err ? err->message : "PostgreSQL refused it");
+        sitq_code rc =
+            pg_command(c, "ROLLBACK TO SAVEPOINT sitq_result", err, "giving up a large result");
+        return rc ? rc : success_not_storable(c, k, n_finished, why, err);
+    }
+    if (!r) return pg_code(err);
+    k->applied = pg_changes(r) == 1;
+    PQclear(r);
+    if (big) {
+        sitq_code rc =
+            pg_command(c, "RELEASE SAVEPOINT sitq_result", err, "storing a large result");
+        if (rc) return rc;
+    }
+    if (!k->applied) return SITQ_OK; /* lease lost: a newer attempt owns the task */
+    (*n_finished)++;
+    (*n_succeeded)++;
+    return SITQ_OK;
+}
+
+static sitq_code requeue(pg_conn *c, sitq_task_id id, sitq_time_us run_at, const char *error,
+                         const char *traceback, sitq_error *err) {
+    pg_params p;
+    pg_p_init(&p);
+    pg_p_i64(&p, id);
+    pg_p_i64(&p, run_at);
+    pg_p_text(&p, error);
+    pg_p_text(&p, traceback);
+    return pg_exec(c, PG_REQUEUE, &p, err, "scheduling a retry");
+}
+
+static sitq_code apply_failure(pg_conn *c, sitq__completion *k, size_t *n_finished,
+                               sitq_error *err) {
+    pg_params p;
+    pg_p_init(&p);
+    pg_p_i64(&p, k->id);
+    pg_p_i64(&p, k->lease_token);
+    PGresult *r = pg_run(c, PG_FAIL_INFO, &p, err, "reading a failed task");
+    if (!r) return pg_code(err);
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        k->applied = 0; /* lease lost */
+        return SITQ_OK;
+    }
+    sitq__failure_facts f = {
+        .attempts = (int32_t)pg_i64(r, 0, 0),
+        .max_retries = (int32_t)pg_i64(r, 0, 1),
+        .backoff_base_us = pg_i64(r, 0, 2),
+        .backoff_cap_us = pg_i64(r, 0, 3),
+        .backoff_jitter = pg_f64(r, 0, 4),
+        .cancel_requested = (int)pg_i64(r, 0, 5),
+        .error = k->error,
+        .finished_us = k->finished_at_us,
+    };
+    int unrecorded = (int)pg_i64(r, 0, 6);
+    PQclear(r);
+    k->applied = 1;
+    if (unrecorded && k->started_at_us) { /* the attempt ran: it counts */
+        sitq__start s = {k->id, k->lease_token, k->started_at_us};
+        sitq_code rc = apply_start(c, &s, err);
+        if (rc) return rc;
+        f.attempts++;
+    }
+    sitq__verdict v;
+    sitq__decide_failure(&f, sitq__rand_unit(), &v);
+    if (v.state == SITQ__QUEUED)
+        return requeue(c, k->id, v.run_at_us, v.message, k->traceback, err);
+    return pg_finish_failed(c, k->id, v.state, v.message, k->traceback, k->finished_at_us,
+                            n_finished, err);
+}
+
+static sitq_code apply_completions(pg_conn *c, sitq__cycle *cy, sitq_time_us now, sitq_error *err) {
+    int64_t n_succeeded = 0;
+    sitq_code rc = SITQ_OK;
+    for (size_t i = 0; i < cy->n_completions && !rc; i++) {
+        sitq__completion *k = &cy->completions[i];
+        rc = k->ok ? apply_success(c, k, &cy->n_finished, &n_succeeded, err)
+                   : apply_failure(c, k, &cy->n_finished, err);
+    }
+    if (rc || n_succeeded == 0) return rc;
+    /* Dependents of the whole group in one statement, then one counter
+     * update per commit, not per task. */
+    sitq_task_id *ids = malloc((size_t)n_succeeded * sizeof *ids);
+    if (!ids) return sitq__fail(err, SITQ_ENOMEM, "out of memory releasing dependents");
+    size_t n = 0;
+    for (size_t i = 0; i < cy->n_completions; i++)
+        if (cy->completions[i].ok && cy->completions[i].applied &&
+            !cy->completions[i].stored_as_failure)
+            ids[n++] = cy->completions[i].id;
+    rc = pg_resolve_dependents(c, ids, n, now, err);
+    free(ids);
+    if (rc) return rc;
+    pg_params p;
+    pg_p_init(&p);
+    pg_p_text(&p, cy->queue);
+    pg_p_i64(&p, n_succeeded);
+    return pg_exec(c, PG_COUNT_SUCCEEDED, &p, err, "counting succeeded tasks");
+}
+
+static sitq_code apply_heartbeat(pg_conn *c, sitq__heartbeat *h, sitq_time_us db_until,
+                                 sitq_error *err) {
+    pg_params p;
+    pg_p_init(&p);
+    pg_p_i64(&p, h->id);
+    pg_p_i64(&p, h->lease_token);
+    pg_p_i64(&p, db_until);
+    if (h->progress >= 0) pg_p_f64(&p, h->progress);
+    else pg_p_text(&p, NULL);
+    PGresult *r = pg_run(c, PG_HEARTBEAT, &p, err, "renewing a lease");
+    if (!r) return pg_code(err);
+    h->lost = PQntuples(r) == 0;
+    if (!h->lost) {
+        h->cancel_requested = (int)pg_i64(r, 0, 0);
+        h->lease_until_us = db_until;
+    }
+    PQclear(r);
+    return SITQ_OK;
+}
+
+static sitq_code apply_release(pg_conn *c, const sitq__release *rl, sitq_error *err) {
+    pg_params p;
+    pg_p_init(&p);
+    pg_p_i64(&p, rl->id);
+    pg_p_i64(&p, rl->lease_token);
+    return pg_exec(c, PG_RELEASE, &p, err, "releasing a task");
+}
+
+/* Recover tasks of the queue whose lease lapsed on the server's clock. */
+static sitq_code reap(pg_backend *b, pg_conn *c, sitq__cycle *cy, sitq_error *err) {
+    pg_params p;
+    pg_p_init(&p);
+    pg_p_i64(&p, pg_name_key(b->schema, cy->queue));
+    PGresult *r = pg_run(c, PG_REAP_LOCK, &p, err, "locking lease recovery");
+    if (!r) return pg_code(err);
+    int mine = (int)pg_i64(r, 0, 0);
+    PQclear(r);
+    if (!mine) return SITQ_OK; /* another process is recovering this queue now */
+    sitq_time_us db_now = 0;
+    sitq_code rc = pg_db_now(c, &db_now, err);
+    if (rc) return rc;
+    pg_p_init(&p);
+    pg_p_i64(&p, db_now);
+    pg_p_text(&p, cy->queue);
+    r = pg_run(c, PG_REAP_SELECT, &p, err, "finding lapsed leases");
+    if (!r) return pg_code(err);
+    sitq_time_us now = sitq_now_us();
+    for (int i = 0; i < PQntuples(r) && !rc; i++) {
+        sitq_task_id id = pg_i64(r, i, 0);
+        char *worker = pg_text(r, i, 3);
+        sitq__lapse_facts f = {
+            .worker_id = worker,
+            .attempts = (int32_t)pg_i64(r, i, 1),
+            .max_retries = (int32_t)pg_i64(r, i, 2),
+            .cancel_requested = (int)pg_i64(r, i, 4),
+            .started = (int)pg_i64(r, i, 5),
+        };
+        sitq__verdict v;
+        sitq__decide_lapse(&f, &v);
+        free(worker);
+        if (v.state == SITQ__QUEUED) {
+            pg_params q;
+            pg_p_init(&q);
+            pg_p_i64(&q, id);
+            pg_p_text(&q, v.message);
+            pg_p_i64(&q, v.unstarted);
+            rc = pg_exec(c, PG_REQUEUE_LOST, &q, err, "recovering a lapsed lease");
+        } else {
+            rc = pg_finish_failed(c, id, v.state, v.message, NULL, now, &cy->n_finished, err);
+        }
+        if (!rc) cy->n_reaped++;
+    }
+    PQclear(r);
+    return rc;
+}
+
+static int cmp_claimed(const void *a, const void *b) {
+    const sitq__claimed *x = a, *y = b;
+    if (x->priority != y->priority) return x->priority > y->priority ? -1 : 1;
+    if (x->run_at_us != y->run_at_us) return x->run_at_us < y->run_at_us ? -1 : 1;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+/* Read the RETURNING rows of a claim into cy->claimed. */
+static sitq_code read_claimed(const PGresult *r, sitq__cycle *cy, int64_t token,
+                              sitq_time_us lease_until, sitq_error *err) {
+    sitq_code rc = SITQ_OK;
+    for (int i = 0; i < PQntuples(r) && cy->n_claimed < cy->claim_max; i++) {
+        sitq__claimed *t = &cy->claimed[cy->n_claimed];
+        memset(t, 0, sizeof *t);
+        t->id = pg_i64(r, i, 0);
+        t->function = pg_text(r, i, 1);
+        t->payload = pg_bytes(r, i, 2, &t->payload_len);
+        t->payload_external = pg_i64(r, i, 3) != 0;
+        t->start_recorded = pg_i64(r, i, 9) != 0;
+        t->start_first = sitq__start_first((int32_t)pg_i64(r, i, 10));
+        /* The attempt this run will be: counted already, or at its start. */
+        t->attempt = (int32_t)pg_i64(r, i, 4) + (t->start_recorded ? 0 : 1);
+        t->max_retries = (int32_t)pg_i64(r, i, 5);
+        t->priority = (int32_t)pg_i64(r, i, 6);
+        t->run_at_us = pg_i64(r, i, 7);
+        t->timeout_us = pg_i64(r, i, 8);
+        t->lease_token = token;
+        t->lease_until_us = lease_until;
+        cy->n_claimed++;
+        if (!t->function || (!pg_isnull(r, i, 2) && !t->payload))
+            rc = sitq__fail(err, SITQ_ENOMEM, "out of memory reading claimed tasks");
+    }
+    return rc;
+}
+
+static void drop_claimed(sitq__cycle *cy) {
+    for (size_t i = 0; i < cy->n_claimed; i++) sitq__claimed_clear(&cy->claimed[i]);
+    cy->n_claimed = 0;
+}
+
+static void reset_outputs(sitq__cycle *cy) {
+    drop_claimed(cy);
+    for (size_t i = 0; i < cy->n_completions; i++) {
+        sitq__completion *k = &cy->completions[i];
+        k->applied = 0;
+        k->stored_as_failure = 0;
+        free(k->stored_error);
+        k->stored_error = NULL;
+    }
+    cy->n_finished = cy->n_reaped = 0;
+    cy->completions_committed = 0;
+}
+
+static sitq_code claim(pg_conn *c, sitq__cycle *cy, sitq_time_us db_until, sitq_error *err) {
+    int64_t token = new_lease_token();
+    pg_params p;
+    pg_p_init(&p);
+    pg_p_i64(&p, token);
+    pg_p_i64(&p, db_until);
+    pg_p_text(&p, cy->worker_id);
+    pg_p_i64(&p, sitq_now_us()); /* run_at_us is on the clients' clock */
+    pg_p_text(&p, cy->queue);
+    char *names[2] = {NULL, NULL};
+    sitq_code rc = bind_handler_names(&p, cy, names, err);
+    pg_p_i64(&p, (int64_t)cy->claim_max);
+    PGresult *r = rc ? NULL : pg_run(c, PG_CLAIM, &p, err, "claiming tasks");
+    free(names[0]);
+    free(names[1]);
+    if (rc) return rc;
+    if (!r) return pg_code(err);
+    rc = read_claimed(r, cy, token, db_until, err);
+    PQclear(r);
+    return rc;
+}
+
+static sitq_code cycle_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *err) {
+    sitq__cycle *cy = arg;
+    reset_outputs(cy);
+    sitq_code rc = SITQ_OK;
+    /* A cycle that only renews leases need not wait for the disk: a renewal
+     * lost in a server crash only makes a lease shorter. Under I/O load a
+     * durable commit can take longer than a short lease. */
+    if (cy->n_completions == 0 && cy->n_starts == 0 && cy->n_releases == 0 && !cy->reap &&
+        cy->claim_max == 0)
+        rc = pg_command(c, "SET LOCAL synchronous_commit = off", err, "renewing leases");
+    if (!rc) rc = apply_completions(c, cy, sitq_now_us(), err);
+    for (size_t i = 0; i < cy->n_starts && !rc; i++) rc = apply_start(c, &cy->starts[i], err);
+    for (size_t i = 0; i < cy->n_releases && !rc; i++) rc = apply_release(c, &cy->releases[i], err);
+    /* Leases are measured from now, after whatever the completions cost. */
+    sitq_time_us db_until = 0;
+    int need_lease = cy->n_heartbeats > 0 || cy->claim_max > 0;
+    if (!rc && need_lease) rc = lease_times(c, cy->lease_us, &cy->db_now_us, &db_until, err);
+    for (size_t i = 0; i < cy->n_heartbeats && !rc; i++)
+        rc = apply_heartbeat(c, &cy->heartbeats[i], db_until, err);
+    if (!rc && cy->reap && cy->queue) rc = reap(b, c, cy, err);
+    if (!rc && cy->claim_max > 0) rc = claim(c, cy, db_until, err);
+    return rc;
+}
+
+sitq_code pg_cycle(sitq_backend *base, sitq__cycle *cy, sitq_error *err) {
+    cy->n_claimed = 0;
+    sitq_code rc = pg_write_txn((pg_backend *)base, cycle_body, cy, err);
+    if (rc) {
+        /* Nothing of the transaction was committed: no claim holds and no
+         * completion was recorded. */
+        reset_outputs(cy);
+        return rc;
+    }
+    /* RETURNING order is unspecified: run in priority, then FIFO, order. */
+    if (cy->n_claimed > 1) qsort(cy->claimed, cy->n_claimed, sizeof *cy->claimed, cmp_claimed);
+    return sitq__ok(err);
+}
+
+typedef struct claim_id_arg {
+    sitq_task_id id;
+    sitq__cycle *cy;
+    sitq_result *snapshot;
+} claim_id_arg;
+
+static sitq_code claim_id_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *err) {
+    (void)b;
+    claim_id_arg *a = arg;
+    sitq__cycle *cy = a->cy;
+    drop_claimed(cy);
+    sitq_result_free(a->snapshot);
+    a->snapshot = NULL;
+    sitq_time_us db_until = 0;
+    sitq_code rc = lease_times(c, cy->lease_us, &cy->db_now_us, &db_until, err);
+    if (rc) return rc;
+    int64_t token = new_lease_token();
+    pg_params p;
+    pg_p_init(&p);
+    pg_p_i64(&p, token);
+    pg_p_i64(&p, db_until);
+    pg_p_text(&p, cy->worker_id);
+    pg_p_i64(&p, sitq_now_us());
+    pg_p_i64(&p, a->id);
+    pg_p_text(&p, cy->queue);
+    PGresult *r = pg_run(c, PG_CLAIM_ID, &p, err, "claiming a task");
+    if (!r) return pg_code(err);
+    size_t max = cy->claim_max;
+    if (cy->claim_max < 1) cy->claim_max = 1;
+    rc = read_claimed(r, cy, token, db_until, err);
+    cy->claim_max = max;
+    PQclear(r);
+    if (rc || cy->n_claimed > 0) return rc;
+    rc = pg_get_conn(c, cy->queue, a->id, &a->snapshot, err);
+    if (rc) return rc;
+    return sitq__not_ready(a->id, a->snapshot->status, err);
+}
+
+sitq_code pg_claim_id(sitq_backend *base, sitq_task_id id, sitq__cycle *cy, sitq_result **snapshot,
+                      sitq_error *err) {
+    claim_id_arg a = {id, cy, NULL};
+    cy->n_claimed = 0;
+    *snapshot = NULL;
+    sitq_code rc = pg_write_txn((pg_backend *)base, claim_id_body, &a, err);
+    if (rc == SITQ_ENOTREADY) {
+        *snapshot = a.snapshot;
+        return rc;
+    }
+    if (rc) {
+        drop_claimed(cy);
+        sitq_result_free(a.snapshot);
+        return rc;
+    }
+    return sitq__ok(err);
+}

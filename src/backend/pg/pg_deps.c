@@ -1,0 +1,56 @@
+/* pg_deps.c - dependency resolution inside a write transaction: successes
+ * release the dependents whose last dependency they were (one statement for
+ * a whole group, children locked in id order first); a failure or cancel
+ * fails every waiting dependent at once, transitively, naming it. */
+#include "pg.h"
+
+#include <stdlib.h>
+
+sitq_code pg_resolve_dependents(pg_conn *c, const sitq_task_id *ids, size_t n, sitq_time_us now,
+                                sitq_error *err) {
+    if (n == 0) return SITQ_OK;
+    char *arr = pg_array_i64(ids, n);
+    if (!arr) return sitq__fail(err, SITQ_ENOMEM, "out of memory releasing dependents");
+    pg_params p;
+    pg_p_init(&p);
+    pg_p_text(&p, arr);
+    /* Lock the children in id order: two groups releasing shared children
+     * then wait for each other instead of deadlocking. */
+    sitq_code rc = pg_exec(c, PG_RESOLVE_LOCK, &p, err, "locking dependents");
+    pg_p_i64(&p, now);
+    if (!rc) rc = pg_exec(c, PG_RESOLVE, &p, err, "releasing dependents");
+    free(arr);
+    return rc;
+}
+
+static sitq_code fail_dependents(pg_conn *c, sitq_task_id id, int cancelled, sitq_time_us now,
+                                 size_t *n_failed, sitq_error *err) {
+    char msg[96];
+    sitq__dependency_failed_message(id, cancelled, msg, sizeof msg);
+    pg_params p;
+    pg_p_init(&p);
+    pg_p_i64(&p, id);
+    pg_p_text(&p, msg);
+    pg_p_i64(&p, now);
+    PGresult *r = pg_run(c, PG_PROPAGATE, &p, err, "failing dependents");
+    if (!r) return pg_code(err);
+    if (n_failed) *n_failed += (size_t)pg_changes(r);
+    PQclear(r);
+    return SITQ_OK;
+}
+
+sitq_code pg_finish_failed(pg_conn *c, sitq_task_id id, int state, const char *error,
+                           const char *traceback, sitq_time_us now, size_t *n_finished,
+                           sitq_error *err) {
+    pg_params p;
+    pg_p_init(&p);
+    pg_p_i64(&p, id);
+    pg_p_i64(&p, state);
+    pg_p_text(&p, error);
+    pg_p_text(&p, traceback);
+    pg_p_i64(&p, now);
+    sitq_code rc = pg_exec(c, PG_FINISH, &p, err, "recording a failure");
+    if (rc) return rc;
+    if (n_finished) *n_finished += 1;
+    return fail_dependents(c, id, state == SITQ__CANCELLED, now, n_finished, err);
+}

@@ -1,0 +1,176 @@
+/* pg_read.c - reads: one task, its payload, counts and lists, on a reader
+ * connection (autocommit: each statement sees the latest commits and holds
+ * no snapshot afterwards, so readers never pin old row versions). */
+#include "pg.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Build a sitq_result from a row of RESULT_COLS (pg_sql.c). */
+static sitq_result *row_to_result(const PGresult *r, int i, sitq_time_us now) {
+    sitq_result *t = sitq__result_alloc();
+    if (!t) return NULL;
+    t->id = pg_i64(r, i, 0);
+    t->queue = pg_text(r, i, 1);
+    t->function = pg_text(r, i, 2);
+    int state = (int)pg_i64(r, i, 3);
+    t->priority = (int32_t)pg_i64(r, i, 4);
+    t->attempts = (int32_t)pg_i64(r, i, 5);
+    t->max_retries = (int32_t)pg_i64(r, i, 6);
+    t->value = pg_bytes(r, i, 7, &t->value_len);
+    t->error = pg_text(r, i, 8);
+    t->traceback = pg_text(r, i, 9);
+    t->worker_id = pg_text(r, i, 10);
+    t->unique_key = pg_text(r, i, 11);
+    t->progress = pg_isnull(r, i, 12) ? -1 : pg_f64(r, i, 12);
+    t->cancel_requested = (int)pg_i64(r, i, 13);
+    t->timeout_s = (double)pg_i64(r, i, 14) / 1e6;
+    t->payload_len = (size_t)pg_i64(r, i, 15);
+    t->enqueued_at_us = pg_i64(r, i, 16);
+    t->eta_us = pg_i64(r, i, 17);
+    t->started_at_us = pg_i64(r, i, 18);
+    t->finished_at_us = pg_i64(r, i, 19);
+    t->status = sitq__public_status(state, t->eta_us, now);
+    if (!t->queue || !t->function || (!pg_isnull(r, i, 7) && !t->value)) {
+        sitq_result_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+static sitq_code read_deps(pg_conn *c, sitq_result *t, sitq_error *err) {
+    pg_params p;
+    pg_p_init(&p);
+    pg_p_i64(&p, t->id);
+    PGresult *r = pg_run(c, PG_GET_DEPS, &p, err, "reading dependencies");
+    if (!r) return pg_code(err);
+    int n = PQntuples(r);
+    sitq_code rc = SITQ_OK;
+    if (n > 0) {
+        t->depends_on = malloc((size_t)n * sizeof *t->depends_on);
+        if (!t->depends_on) rc = sitq__fail(err, SITQ_ENOMEM, "out of memory reading dependencies");
+        for (int i = 0; !rc && i < n; i++) t->depends_on[t->n_depends_on++] = pg_i64(r, i, 0);
+    }
+    PQclear(r);
+    return rc;
+}
+
+sitq_code pg_get_conn(pg_conn *c, const char *queue, sitq_task_id id, sitq_result **out,
+                      sitq_error *err) {
+    *out = NULL;
+    pg_params p;
+    pg_p_init(&p);
+    pg_p_i64(&p, id);
+    pg_p_text(&p, queue);
+    PGresult *r = pg_run(c, PG_GET, &p, err, "reading a task");
+    if (!r) return pg_code(err);
+    sitq_code rc = SITQ_OK;
+    if (PQntuples(r) == 0)
+        rc = sitq__fail(err, SITQ_ENOTFOUND, "task %lld does not exist in queue '%s'",
+                        (long long)id, queue);
+    else if (!(*out = row_to_result(r, 0, sitq_now_us())))
+        rc = sitq__fail(err, SITQ_ENOMEM, "out of memory reading task %lld", (long long)id);
+    PQclear(r);
+    if (!rc) rc = read_deps(c, *out, err);
+    if (rc) {
+        sitq_result_free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+sitq_code pg_get(sitq_backend *base, const char *queue, sitq_task_id id, sitq_result **out,
+                 sitq_error *err) {
+    pg_backend *b = (pg_backend *)base;
+    pg_conn *c = pg_read_acquire(b, err);
+    if (!c) return pg_code(err);
+    sitq_code rc = pg_get_conn(c, queue, id, out, err);
+    pg_read_release(b, c);
+    return rc ? rc : sitq__ok(err);
+}
+
+sitq_code pg_payload(sitq_backend *base, const char *queue, sitq_task_id id, void **out,
+                     size_t *len, sitq_error *err) {
+    pg_backend *b = (pg_backend *)base;
+    pg_conn *c = pg_read_acquire(b, err);
+    if (!c) return pg_code(err);
+    pg_params p;
+    pg_p_init(&p);
+    pg_p_i64(&p, id);
+    pg_p_text(&p, queue);
+    PGresult *r = pg_run(c, PG_PAYLOAD, &p, err, "reading a payload");
+    pg_read_release(b, c);
+    if (!r) return pg_code(err);
+    sitq_code rc = SITQ_OK;
+    if (PQntuples(r) == 0)
+        rc = sitq__fail(err, SITQ_ENOTFOUND, "task %lld does not exist in queue '%s'",
+                        (long long)id, queue);
+    else if (!pg_isnull(r, 0, 0) && PQgetlength(r, 0, 0) > 0) {
+        *out = pg_bytes(r, 0, 0, len);
+        if (!*out) rc = sitq__fail(err, SITQ_ENOMEM, "out of memory copying a payload");
+    }
+    PQclear(r);
+    return rc ? rc : sitq__ok(err);
+}
+
+sitq_code pg_stats(sitq_backend *base, const char *queue, sitq_stats *out, sitq_error *err) {
+    pg_backend *b = (pg_backend *)base;
+    pg_conn *c = pg_read_acquire(b, err);
+    if (!c) return pg_code(err);
+    pg_params p;
+    pg_p_init(&p);
+    pg_p_text(&p, queue);
+    pg_p_i64(&p, sitq_now_us());
+    PGresult *r = pg_run(c, PG_STATS, &p, err, "counting tasks");
+    pg_read_release(b, c);
+    if (!r) return pg_code(err);
+    for (int i = 0; i < PQntuples(r); i++) {
+        int state = (int)pg_i64(r, i, 0);
+        int status = state == SITQ__QUEUED && pg_i64(r, i, 1) ? SITQ_SCHEDULED : state;
+        int64_t n = pg_i64(r, i, 2);
+        if (status >= 0 && status < SITQ_STATUS_COUNT) out->count[status] += n;
+        out->total += n;
+    }
+    PQclear(r);
+    return sitq__ok(err);
+}
+
+sitq_code pg_list(sitq_backend *base, const char *queue, int status, size_t limit, size_t offset,
+                  sitq_result ***items, size_t *count, sitq_error *err) {
+    pg_backend *b = (pg_backend *)base;
+    pg_stmt_id id = status == SITQ_STATUS_ANY                           ? PG_LIST_ANY
+                    : status == SITQ_QUEUED                             ? PG_LIST_QUEUED
+                    : status == SITQ_SCHEDULED                          ? PG_LIST_SCHEDULED
+                    : status == SITQ_SUCCEEDED                          ? PG_LIST_SUCCEEDED
+                    : status == SITQ_FAILED || status == SITQ_CANCELLED ? PG_LIST_DEAD
+                    : status == SITQ_RUNNING                            ? PG_LIST_RUNNING
+                                                                        : PG_LIST_WAITING;
+    sitq_time_us now = sitq_now_us();
+    pg_params p;
+    pg_p_init(&p);
+    pg_p_text(&p, queue);
+    pg_p_i64(&p, (int64_t)limit);
+    pg_p_i64(&p, (int64_t)offset);
+    if (id == PG_LIST_DEAD) pg_p_i64(&p, status);
+    else if (id == PG_LIST_QUEUED || id == PG_LIST_SCHEDULED) pg_p_i64(&p, now);
+    pg_conn *c = pg_read_acquire(b, err);
+    if (!c) return pg_code(err);
+    PGresult *r = pg_run(c, id, &p, err, "listing tasks");
+    pg_read_release(b, c);
+    if (!r) return pg_code(err);
+    size_t n = (size_t)PQntuples(r);
+    sitq_result **arr = n ? calloc(n, sizeof *arr) : NULL;
+    sitq_code rc =
+        n && !arr ? sitq__fail(err, SITQ_ENOMEM, "out of memory listing tasks") : SITQ_OK;
+    for (size_t i = 0; !rc && i < n; i++)
+        if (!(arr[i] = row_to_result(r, (int)i, now)))
+            rc = sitq__fail(err, SITQ_ENOMEM, "out of memory listing tasks");
+    PQclear(r);
+    if (rc) {
+        sitq_result_list_free(arr, n);
+        return rc;
+    }
+    *items = arr;
+    *count = n;
+    return sitq__ok(err);
+}

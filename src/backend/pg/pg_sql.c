@@ -1,0 +1,260 @@
+/* pg_sql.c - every SQL statement of the PostgreSQL backend, in one place.
+ *
+ * "@." stands for the configured schema (quoted); pg_backend.c substitutes
+ * it once at open, so that every object is named schema-qualified and no
+ * search_path matters. Values always arrive as parameters ($N, cast to
+ * their type so that preparing needs no type list); literal numbers are
+ * stored states (core/lifecycle.h), written out so that the planner can use
+ * the partial indexes. Times are UTC microseconds (columns ending in _us):
+ * run_at_us and the other timestamps on the clock of the client that wrote
+ * them, as in the SQLite backend; lease_until_us on the server's clock
+ * (pg_db_now), so that workers on hosts whose clocks differ agree on when a
+ * lease lapsed. Arrays (bigint[] literals, JSON arrays of names) carry
+ * batches of any size in one parameter. */
+#include "pg.h"
+
+/* Columns read into a sitq_result by pg_row_to_result (pg_read.c). */
+#define RESULT_COLS(value, traceback)                                                              \
+    "id, queue, function, state, priority, attempts, max_retries, " value ", error, " traceback    \
+    ", worker_id, unique_key, progress, cancel_requested, timeout_us, "                            \
+    "COALESCE(octet_length(payload), 0)::bigint, enqueued_at_us, run_at_us, started_at_us, "       \
+    "finished_at_us"
+
+/* Inline payloads only; a large one is read by the worker later, outside the
+ * write transaction. started_at_us IS NOT NULL: counted by the claim itself
+ * (claim_id); lapses >= 2: sitq__start_first, recomputed by the reader. */
+#define CLAIM_RETURNING                                                                            \
+    " RETURNING t.id, t.function, CASE WHEN octet_length(t.payload) <= 1024 THEN t.payload END, "  \
+    "(COALESCE(octet_length(t.payload), 0) > 1024)::int, t.attempts, t.max_retries, t.priority, "  \
+    "t.run_at_us, t.timeout_us, (t.started_at_us IS NOT NULL)::int, t.lapses"
+
+#define LIST(where)                                                                                \
+    "SELECT " RESULT_COLS("NULL::bytea",                                                           \
+                          "NULL::text") " FROM @.tasks WHERE queue = $1::text " where              \
+                                        " ORDER BY id DESC LIMIT $2::bigint OFFSET $3::bigint"
+
+const char *const pg_sql[PG_COUNT] = {
+    [PG_DB_NOW] = "SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint",
+
+    /* Ids come from a sequence: never reused, also after a purge. */
+    [PG_NEXT_IDS] = "SELECT nextval('@.task_ids') FROM generate_series(1, $1::int)",
+    [PG_UNIQUE_FIND] = "SELECT t.unique_key, t.id FROM @.tasks t "
+                       "WHERE t.queue = $1::text AND t.unique_key = ANY($2::text[]) "
+                       "AND t.state IN (0, 1, 3)",
+    /* Parents are locked FOR SHARE before their state is read: a parent
+     * completing at the same moment either waits for this enqueue's commit
+     * (and then releases the new edge) or has committed before this read
+     * (which then sees its final state). A dependency names a task of its
+     * own queue only. */
+    [PG_DEP_STATES] = "SELECT id, state FROM @.tasks WHERE id = ANY($1::bigint[]) "
+                      "AND queue = $2::text ORDER BY id FOR SHARE",
+    [PG_INSERT_TASKS] =
+        "INSERT INTO @.tasks(id, queue, function, state, priority, run_at_us, max_retries, "
+        "backoff_base_us, backoff_cap_us, backoff_jitter, timeout_us, pending_deps, unique_key, "
+        "enqueued_at_us, error, finished_at_us, payload) "
+        "SELECT u.id, $1::text, u.fn, u.st, u.pr, u.run, u.mr, u.bb, u.bc, u.bj, u.tmo, u.pend, "
+        "u.uk, $2::bigint, u.er, u.fin, u.pl FROM unnest($3::bigint[], $4::text[], $5::int[], "
+        "$6::int[], $7::bigint[], $8::int[], $9::bigint[], $10::bigint[], $11::float8[], "
+        "$12::bigint[], $13::bigint[], $14::text[], $15::text[], $16::bigint[], $17::bytea[]) "
+        "AS u(id, fn, st, pr, run, mr, bb, bc, bj, tmo, pend, uk, er, fin, pl)",
+    /* Large payloads travel as binary parameters, one per statement. */
+    [PG_SET_PAYLOAD] = "UPDATE @.tasks SET payload = $2::bytea WHERE id = $1::bigint",
+    [PG_INSERT_DEPS] = "INSERT INTO @.deps(task_id, depends_on) "
+                       "SELECT * FROM unnest($1::bigint[], $2::bigint[]) ON CONFLICT DO NOTHING",
+
+    [PG_GET] = "SELECT " RESULT_COLS(
+        "result", "traceback") " FROM @.tasks WHERE id = $1::bigint AND queue = $2::text",
+    [PG_GET_DEPS] = "SELECT depends_on FROM @.deps WHERE task_id = $1::bigint ORDER BY depends_on",
+    [PG_PAYLOAD] = "SELECT payload FROM @.tasks WHERE id = $1::bigint AND queue = $2::text",
+    [PG_TASK_STATE] = "SELECT state FROM @.tasks WHERE id = $1::bigint AND queue = $2::text "
+                      "FOR NO KEY UPDATE",
+
+    /* Batched claim (lesson 1): the MATERIALIZED CTE picks ready tasks in
+     * claim order and locks them, skipping those another worker is taking;
+     * then one UPDATE takes them. Only functions the worker handles. */
+    [PG_CLAIM] =
+        "WITH c AS MATERIALIZED (SELECT id FROM @.tasks WHERE state = 0 AND queue = $5::text "
+        "AND run_at_us <= $4::bigint AND (function = ANY ($6::text[]) "
+        "OR EXISTS (SELECT 1 FROM unnest($7::text[]) p(v) WHERE starts_with(function, p.v))) "
+        "ORDER BY priority DESC, run_at_us, id LIMIT $8::bigint FOR NO KEY UPDATE SKIP LOCKED) "
+        "UPDATE @.tasks t SET state = 3, lease_token = $1::bigint, lease_until_us = $2::bigint, "
+        "worker_id = $3::text, started_at_us = NULL, progress = NULL "
+        "FROM c WHERE t.id = c.id AND t.state = 0" CLAIM_RETURNING,
+    /* process_task runs the task right after the commit: counted at once. */
+    [PG_CLAIM_ID] =
+        "UPDATE @.tasks t SET state = 3, attempts = attempts + 1, lease_token = $1::bigint, "
+        "lease_until_us = $2::bigint, worker_id = $3::text, started_at_us = $4::bigint, "
+        "progress = NULL WHERE id = $5::bigint AND queue = $6::text AND state = 0 "
+        "AND run_at_us <= $4::bigint" CLAIM_RETURNING,
+
+    /* Every transition out of running is guarded by (state, lease_token). */
+    [PG_START] = "UPDATE @.tasks SET attempts = attempts + 1, started_at_us = $3::bigint "
+                 "WHERE id = $1::bigint AND state = 3 AND lease_token = $2::bigint "
+                 "AND started_at_us IS NULL",
+    /* A start not yet recorded is recorded with the success. */
+    [PG_SUCCEED] = "UPDATE @.tasks SET state = 4, result = $3::bytea, error = NULL, "
+                   "traceback = NULL, finished_at_us = $4::bigint, "
+                   "attempts = attempts + (started_at_us IS NULL)::int, "
+                   "started_at_us = COALESCE(started_at_us, $5::bigint), "
+                   "lease_token = NULL, lease_until_us = NULL "
+                   "WHERE id = $1::bigint AND state = 3 AND lease_token = $2::bigint",
+    [PG_FAIL_INFO] = "SELECT attempts, max_retries, backoff_base_us, backoff_cap_us, "
+                     "backoff_jitter, cancel_requested, (started_at_us IS NULL)::int "
+                     "FROM @.tasks WHERE id = $1::bigint AND state = 3 "
+                     "AND lease_token = $2::bigint FOR NO KEY UPDATE",
+    [PG_REQUEUE] = "UPDATE @.tasks SET state = 0, run_at_us = $2::bigint, error = $3::text, "
+                   "traceback = $4::text, lease_token = NULL, lease_until_us = NULL "
+                   "WHERE id = $1::bigint",
+    [PG_FINISH] = "UPDATE @.tasks SET state = $2::int, error = $3::text, traceback = $4::text, "
+                  "finished_at_us = $5::bigint, lease_token = NULL, lease_until_us = NULL "
+                  "WHERE id = $1::bigint",
+    /* Failure reaches every waiting dependent at once, transitively
+     * (lesson 8). */
+    [PG_PROPAGATE] =
+        "WITH RECURSIVE d(id) AS (SELECT task_id FROM @.deps WHERE depends_on = $1::bigint "
+        "UNION SELECT s.task_id FROM @.deps s JOIN d ON s.depends_on = d.id) "
+        "UPDATE @.tasks SET state = 5, error = $2::text, finished_at_us = $3::bigint "
+        "WHERE state = 1 AND id IN (SELECT id FROM d)",
+    /* Dependents are locked in id order before they are changed, so that
+     * two commits releasing shared children cannot deadlock. */
+    [PG_RESOLVE_LOCK] = "SELECT t.id FROM @.tasks t WHERE t.state = 1 AND t.id IN "
+                        "(SELECT task_id FROM @.deps WHERE depends_on = ANY($1::bigint[])) "
+                        "ORDER BY t.id FOR NO KEY UPDATE",
+    /* Each dependent loses as many pending dependencies as it has among the
+     * tasks that just succeeded ($1), and becomes ready at zero. */
+    [PG_RESOLVE] =
+        "WITH hit AS (SELECT task_id, count(*) AS n FROM @.deps "
+        "WHERE depends_on = ANY($1::bigint[]) GROUP BY task_id) "
+        "UPDATE @.tasks t SET pending_deps = t.pending_deps - hit.n, "
+        "state = CASE WHEN t.pending_deps - hit.n <= 0 THEN 0 ELSE 1 END, "
+        "run_at_us = CASE WHEN t.pending_deps - hit.n <= 0 THEN GREATEST(t.run_at_us, $2::bigint) "
+        "ELSE t.run_at_us END FROM hit WHERE t.id = hit.task_id AND t.state = 1",
+    [PG_COUNT_SUCCEEDED] = "INSERT INTO @.counts(queue, succeeded) VALUES($1::text, $2::bigint) "
+                           "ON CONFLICT(queue) DO UPDATE "
+                           "SET succeeded = counts.succeeded + EXCLUDED.succeeded",
+    [PG_HEARTBEAT] = "UPDATE @.tasks SET lease_until_us = $3::bigint, "
+                     "progress = COALESCE($4::float8, progress) "
+                     "WHERE id = $1::bigint AND state = 3 AND lease_token = $2::bigint "
+                     "RETURNING cancel_requested",
+    /* Given back unstarted: run_at_us is untouched, so it keeps its place. */
+    [PG_RELEASE] =
+        "UPDATE @.tasks SET state = 0, attempts = attempts - (started_at_us IS NOT NULL)::int, "
+        "lease_token = NULL, lease_until_us = NULL, started_at_us = NULL "
+        "WHERE id = $1::bigint AND state = 3 AND lease_token = $2::bigint",
+    /* One recovery per queue at a time, across every process. */
+    [PG_REAP_LOCK] = "SELECT pg_try_advisory_xact_lock($1::bigint)",
+    [PG_REAP_SELECT] = "SELECT id, attempts, max_retries, worker_id, cancel_requested, "
+                       "(started_at_us IS NOT NULL)::int FROM @.tasks "
+                       "WHERE queue = $2::text AND state = 3 AND lease_until_us < $1::bigint "
+                       "ORDER BY id LIMIT 1000 FOR NO KEY UPDATE SKIP LOCKED",
+    [PG_REQUEUE_LOST] = "UPDATE @.tasks SET state = 0, error = $2::text, "
+                        "lapses = lapses + $3::int, lease_token = NULL, lease_until_us = NULL "
+                        "WHERE id = $1::bigint",
+    [PG_SET_CANCEL_FLAG] = "UPDATE @.tasks SET cancel_requested = 1 WHERE id = $1::bigint",
+
+    [PG_RETRY_LOCK_DEPS] = "SELECT t.id FROM @.tasks t JOIN @.deps d ON t.id = d.depends_on "
+                           "WHERE d.task_id = $1::bigint ORDER BY t.id FOR SHARE OF t",
+    /* A dependency edge whose task is gone was purged after it failed or
+     * was cancelled (purge drops the edges of succeeded ones). */
+    [PG_RETRY_DEPS] =
+        "SELECT COALESCE(sum(CASE WHEN t.state IS DISTINCT FROM 4 THEN 1 ELSE 0 END), 0)::bigint, "
+        "min(CASE WHEN t.id IS NULL OR t.state IN (5, 6) THEN d.depends_on END) "
+        "FROM @.deps d LEFT JOIN @.tasks t ON t.id = d.depends_on WHERE d.task_id = $1::bigint",
+    [PG_RETRY_SET] =
+        "UPDATE @.tasks SET state = $2::int, pending_deps = $3::bigint, attempts = 0, lapses = 0, "
+        "result = NULL, error = NULL, traceback = NULL, started_at_us = NULL, "
+        "finished_at_us = NULL, run_at_us = $4::bigint, cancel_requested = 0, progress = NULL, "
+        "lease_token = NULL, lease_until_us = NULL WHERE id = $1::bigint",
+    /* Counts by status, each from its partial index (succeeded ones from
+     * counts); one statement, one snapshot. Rows: (state, future, count). */
+    [PG_STATS] =
+        "SELECT 0, (run_at_us > $2::bigint)::int, count(*) FROM @.tasks "
+        "WHERE queue = $1::text AND state = 0 GROUP BY 2 "
+        "UNION ALL SELECT 1, 0, count(*) FROM @.tasks WHERE queue = $1::text AND state = 1 "
+        "UNION ALL SELECT 3, 0, count(*) FROM @.tasks WHERE queue = $1::text AND state = 3 "
+        "UNION ALL SELECT state, 0, count(*) FROM @.tasks WHERE queue = $1::text "
+        "AND state IN (5, 6) GROUP BY state "
+        "UNION ALL SELECT 4, 0, succeeded FROM @.counts WHERE queue = $1::text",
+
+    [PG_LIST_ANY] = LIST(""),
+    [PG_LIST_WAITING] = LIST("AND state = 1"),
+    [PG_LIST_RUNNING] = LIST("AND state = 3"),
+    [PG_LIST_DEAD] = LIST("AND state = $4::int AND state IN (5, 6)"),
+    [PG_LIST_SUCCEEDED] = LIST("AND state = 4"),
+    [PG_LIST_QUEUED] = LIST("AND state = 0 AND run_at_us <= $4::bigint"),
+    [PG_LIST_SCHEDULED] = LIST("AND state = 0 AND run_at_us > $4::bigint"),
+
+    /* Purge walks ids in windows ($3..$4), one short transaction each. */
+    [PG_ID_RANGE] = "SELECT min(id), max(id) FROM @.tasks",
+    [PG_ID_AFTER] = "SELECT min(id) FROM @.tasks WHERE id > $1::bigint",
+    [PG_PURGE_DEPS] = "DELETE FROM @.deps WHERE task_id IN (SELECT id FROM @.tasks "
+                      "WHERE id BETWEEN $3::bigint AND $4::bigint AND queue = $1::text "
+                      "AND state IN (4, 5, 6) AND finished_at_us < $2::bigint)",
+    /* Edges to purged succeeded tasks are satisfied for good: drop them. */
+    [PG_PURGE_DEP_EDGES] = "DELETE FROM @.deps WHERE depends_on IN (SELECT id FROM @.tasks "
+                           "WHERE id BETWEEN $3::bigint AND $4::bigint AND queue = $1::text "
+                           "AND state = 4 AND finished_at_us < $2::bigint)",
+    [PG_PURGE_SUCCEEDED] = "DELETE FROM @.tasks WHERE id BETWEEN $3::bigint AND $4::bigint "
+                           "AND queue = $1::text AND state = 4 AND finished_at_us < $2::bigint",
+    [PG_PURGE_DEAD] = "DELETE FROM @.tasks WHERE id BETWEEN $3::bigint AND $4::bigint "
+                      "AND queue = $1::text AND state IN (5, 6) AND finished_at_us < $2::bigint",
+};
+
+/* The schema, created in one transaction under an advisory lock (two
+ * processes may create it at once). Few, narrow, partial indexes, as in the
+ * SQLite backend; succeeded tasks are in none and are counted in counts.
+ * PostgreSQL keeps large payloads and results out of line (TOAST) by
+ * itself, so a transition never rewrites them: they stay in the task row.
+ * The task table is vacuumed early and often: every transition leaves a
+ * dead tuple, and dead tuples are what slow a PostgreSQL queue down. */
+const char *const pg_schema_sql =
+    "CREATE SCHEMA IF NOT EXISTS @;"
+    "CREATE TABLE IF NOT EXISTS @.meta(key text PRIMARY KEY, value text NOT NULL);"
+    "CREATE SEQUENCE IF NOT EXISTS @.task_ids AS bigint;"
+    "CREATE TABLE IF NOT EXISTS @.tasks("
+    " id bigint PRIMARY KEY,"
+    " queue text NOT NULL,"
+    " function text NOT NULL,"
+    " state int NOT NULL," /* 0 queued/scheduled 1 waiting 3 running 4 succeeded 5 failed
+                              6 cancelled */
+    " priority int NOT NULL DEFAULT 0,"
+    " run_at_us bigint NOT NULL,"
+    " attempts int NOT NULL DEFAULT 0,"
+    " max_retries int NOT NULL DEFAULT 0,"
+    " backoff_base_us bigint NOT NULL DEFAULT 1000000,"
+    " backoff_cap_us bigint NOT NULL DEFAULT 3600000000,"
+    " backoff_jitter float8 NOT NULL DEFAULT 0.1,"
+    " timeout_us bigint NOT NULL DEFAULT 0,"
+    " pending_deps bigint NOT NULL DEFAULT 0,"
+    " unique_key text,"
+    " lease_token bigint,"
+    " lease_until_us bigint," /* the server's clock */
+    " worker_id text,"
+    " cancel_requested int NOT NULL DEFAULT 0,"
+    " progress float8,"
+    " lapses int NOT NULL DEFAULT 0,"
+    " error text,"
+    " traceback text,"
+    " enqueued_at_us bigint NOT NULL,"
+    " started_at_us bigint,"
+    " finished_at_us bigint,"
+    " payload bytea,"
+    " result bytea)"
+    " WITH (fillfactor = 90, autovacuum_vacuum_scale_factor = 0.01,"
+    " autovacuum_vacuum_threshold = 500, autovacuum_analyze_scale_factor = 0.02,"
+    " autovacuum_vacuum_cost_delay = 0);"
+    "CREATE INDEX IF NOT EXISTS tasks_ready ON @.tasks(queue, priority DESC, run_at_us, id)"
+    " WHERE state = 0;"
+    "CREATE INDEX IF NOT EXISTS tasks_running ON @.tasks(queue, id) WHERE state = 3;"
+    "CREATE INDEX IF NOT EXISTS tasks_waiting ON @.tasks(queue, id) WHERE state = 1;"
+    "CREATE INDEX IF NOT EXISTS tasks_failed ON @.tasks(queue, state, id)"
+    " WHERE state IN (5, 6);"
+    "CREATE UNIQUE INDEX IF NOT EXISTS tasks_unique ON @.tasks(queue, unique_key)"
+    " WHERE unique_key IS NOT NULL AND state IN (0, 1, 3);"
+    "CREATE TABLE IF NOT EXISTS @.counts(queue text PRIMARY KEY,"
+    " succeeded bigint NOT NULL DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS @.deps(task_id bigint NOT NULL, depends_on bigint NOT NULL,"
+    " PRIMARY KEY(depends_on, task_id));"
+    "CREATE INDEX IF NOT EXISTS deps_task ON @.deps(task_id);"
+    "INSERT INTO @.meta(key, value) VALUES('schema_version', '" PG_SCHEMA_VERSION "')"
+    " ON CONFLICT DO NOTHING;";

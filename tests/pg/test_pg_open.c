@@ -1,0 +1,299 @@
+/* test_pg_open.c - opening the PostgreSQL backend: the factory's strings,
+ * options, and every refusal with its code and message (unreachable or
+ * silent server, wrong password, missing, foreign or other-version schema,
+ * a role that may only read), concurrent creation of one schema, and a
+ * connection killed under the backend. Runs under with_pg.sh
+ * (SITQ_TEST_PG_URI); each test uses its own schema. */
+#include <libpq-fe.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "helpers.h"
+
+static const char *uri(void) {
+    const char *u = getenv("SITQ_TEST_PG_URI");
+    assert_non_null(u);
+    return u;
+}
+
+static void quiet(void *arg, const char *m) {
+    (void)arg;
+    (void)m;
+}
+
+/* Run SQL as the cluster's superuser; asserts success. */
+static void admin(const char *sql) {
+    PGconn *c = PQconnectdb(uri());
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    PQsetNoticeProcessor(c, quiet, NULL);
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQerrorMessage(c));
+    PQclear(r);
+    PQfinish(c);
+}
+
+/* The first value of a query, as text (static buffer). */
+static const char *admin_value(const char *sql) {
+    static char buf[256];
+    PGconn *c = PQconnectdb(uri());
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    PGresult *r = PQexec(c, sql);
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    snprintf(buf, sizeof buf, "%s", PQntuples(r) ? PQgetvalue(r, 0, 0) : "");
+    PQclear(r);
+    PQfinish(c);
+    return buf;
+}
+
+static sitq_code open_schema(const char *conninfo, const char *schema, int create,
+                             sitq_backend **b) {
+    sitq_postgres_options o;
+    sitq_postgres_options_init(&o);
+    o.schema = schema;
+    o.create_schema = create;
+    o.connect_timeout_s = 3;
+    memset(&tq_err, 0, sizeof tq_err);
+    return sitq_backend_open_postgres(conninfo, &o, b, &tq_err);
+}
+
+static void test_defaults_and_factory(void **state) {
+    (void)state;
+    sitq_postgres_options o;
+    sitq_postgres_options_init(&o);
+    assert_string_equal(o.schema, "sitq");
+    assert_int_equal(o.create_schema, 1);
+    assert_true(o.connect_timeout_s > 0);
+    /* postgresql:// opens the default schema "sitq" */
+    sitq_backend *b = NULL;
+    TQ_OK(sitq_backend_open(uri(), &b, &tq_err));
+    sitq_queue *q = NULL;
+    TQ_OK(sitq_queue_open(b, NULL, &q, &tq_err));
+    sitq_task_id id = tq_enqueue(q, "f", NULL);
+    assert_int_equal(tq_status(q, id), SITQ_QUEUED);
+    sitq_queue_close(q);
+    sitq_backend_close(b);
+    assert_string_equal(admin_value("SELECT count(*) FROM sitq.tasks"), "1");
+    /* postgres:// too */
+    char alt[512];
+    snprintf(alt, sizeof alt, "postgres://%s", strstr(uri(), "://") + 3);
+    TQ_OK(sitq_backend_open(alt, &b, &tq_err));
+    sitq_backend_close(b);
+    admin("DROP SCHEMA sitq CASCADE");
+    /* sqlite: forms and plain paths open SQLite files */
+    char dir[256], target[400];
+    assert_int_equal(tq_make_tmpdir(dir, sizeof dir), 0);
+    snprintf(target, sizeof target, "sqlite://%s/a.db", dir);
+    TQ_OK(sitq_backend_open(target, &b, &tq_err));
+    sitq_backend_close(b);
+    snprintf(target, sizeof target, "%s/a.db", dir);
+    assert_int_equal(access(target, F_OK), 0);
+    snprintf(target, sizeof target, "%s/b.db", dir);
+    TQ_OK(sitq_backend_open(target, &b, &tq_err));
+    sitq_backend_close(b);
+    assert_int_equal(access(target, F_OK), 0);
+    TQ_ERR(SITQ_EINVAL, sitq_backend_open("sqlite:", &b, &tq_err));
+    TQ_ERR(SITQ_EINVAL, sitq_backend_open("", &b, &tq_err));
+    tq_rm_rf(dir);
+}
+
+static void test_bad_options(void **state) {
+    (void)state;
+    sitq_backend *b = NULL;
+    TQ_ERR_MSG(SITQ_EINVAL, "schema", "schema", open_schema(uri(), "bad-name", 1, &b));
+    TQ_ERR_MSG(SITQ_EINVAL, "schema", "schema", open_schema(uri(), "", 1, &b));
+    sitq_postgres_options o;
+    sitq_postgres_options_init(&o);
+    o.connect_timeout_s = 0;
+    TQ_ERR_MSG(SITQ_EINVAL, "connect_timeout", "timeout",
+               sitq_backend_open_postgres(uri(), &o, &b, &tq_err));
+    sitq_postgres_options_init(&o);
+    o.reader_connections = -1;
+    TQ_ERR_MSG(SITQ_EINVAL, "reader", "reader", sitq_backend_open_postgres(uri(), &o, &b, &tq_err));
+    TQ_ERR(SITQ_EINVAL, sitq_backend_open_postgres(NULL, NULL, &b, &tq_err));
+    assert_null(b);
+}
+
+static void test_unreachable_and_silent_server(void **state) {
+    (void)state;
+    sitq_backend *b = NULL;
+    int64_t t0 = tq_mono_ms();
+    TQ_ERR_MSG(SITQ_ESTORAGE, "connect", "refused",
+               open_schema("postgresql://postgres@127.0.0.1:1/postgres", "s_x", 1, &b));
+    assert_null(b);
+    /* A server that accepts the connection and never answers: the connect
+     * timeout ends the wait. */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(fd, 8), 0);
+    socklen_t len = sizeof a;
+    getsockname(fd, (struct sockaddr *)&a, &len);
+    char conninfo[128];
+    snprintf(conninfo, sizeof conninfo, "postgresql://postgres@127.0.0.1:%d/postgres",
+             ntohs(a.sin_port));
+    t0 = tq_mono_ms();
+    TQ_ERR(SITQ_ESTORAGE, open_schema(conninfo, "s_x", 1, &b));
+    int64_t waited = tq_mono_ms() - t0;
+    assert_true(waited < 10000); /* connect_timeout_s = 3, per address tried */
+    close(fd);
+}
+
+static void test_wrong_password(void **state) {
+    (void)state;
+    admin("DROP ROLE IF EXISTS sitq_password_test");
+    admin("CREATE ROLE sitq_password_test LOGIN PASSWORD 'right'");
+    const char *u = uri();
+    const char *host = strstr(u, "@") + 1;
+    char good[256], bad[256];
+    snprintf(good, sizeof good, "postgresql://sitq_password_test:right@%s", host);
+    snprintf(bad, sizeof bad, "postgresql://sitq_password_test:wrong@%s", host);
+    sitq_backend *b = NULL;
+    TQ_ERR_MSG(SITQ_ESTORAGE, "password", "authentication", open_schema(bad, "s_pw", 1, &b));
+    assert_null(strstr(tq_err.message, "wrong")); /* the password is never repeated */
+    admin("GRANT CREATE ON DATABASE postgres TO sitq_password_test");
+    TQ_OK(open_schema(good, "s_pw", 1, &b));
+    sitq_backend_close(b);
+    admin("DROP SCHEMA s_pw CASCADE");
+    admin("REVOKE CREATE ON DATABASE postgres FROM sitq_password_test");
+    admin("DROP ROLE sitq_password_test");
+}
+
+static void test_missing_foreign_and_other_version(void **state) {
+    (void)state;
+    sitq_backend *b = NULL;
+    TQ_ERR_MSG(SITQ_ESCHEMA, "s_missing", "create_schema", open_schema(uri(), "s_missing", 0, &b));
+    assert_string_equal(
+        admin_value("SELECT count(*) FROM pg_namespace WHERE nspname = 's_missing'"), "0");
+    /* another application's schema is refused and left unchanged */
+    admin("CREATE SCHEMA s_foreign; CREATE TABLE s_foreign.orders(id int)");
+    TQ_ERR_MSG(SITQ_ESCHEMA, "another application", "not sitq",
+               open_schema(uri(), "s_foreign", 1, &b));
+    assert_string_equal(admin_value("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON "
+                                    "n.oid = c.relnamespace WHERE n.nspname = 's_foreign'"),
+                        "1");
+    admin("DROP SCHEMA s_foreign CASCADE");
+    /* an empty schema that exists is sitq's to fill */
+    admin("CREATE SCHEMA s_empty");
+    TQ_OK(open_schema(uri(), "s_empty", 1, &b));
+    sitq_backend_close(b);
+    TQ_OK(open_schema(uri(), "s_empty", 0, &b)); /* now it is sitq's */
+    sitq_backend_close(b);
+    /* another sitq version */
+    admin("UPDATE s_empty.meta SET value = 'pg0' WHERE key = 'schema_version'");
+    TQ_ERR_MSG(SITQ_ESCHEMA, "version", "version", open_schema(uri(), "s_empty", 1, &b));
+    assert_non_null(strstr(tq_err.message, "pg0"));
+    admin("DROP SCHEMA s_empty CASCADE");
+}
+
+static void test_read_only_role(void **state) {
+    (void)state;
+    sitq_backend *b = NULL;
+    TQ_OK(open_schema(uri(), "s_ro", 1, &b));
+    sitq_queue *q = NULL;
+    TQ_OK(sitq_queue_open(b, NULL, &q, &tq_err));
+    sitq_task_id id = tq_enqueue(q, "f", NULL);
+    sitq_queue_close(q);
+    sitq_backend_close(b);
+    admin("DROP ROLE IF EXISTS sitq_reader");
+    admin("CREATE ROLE sitq_reader LOGIN; GRANT USAGE ON SCHEMA s_ro TO sitq_reader;"
+          "GRANT SELECT ON ALL TABLES IN SCHEMA s_ro TO sitq_reader");
+    char ro[256];
+    snprintf(ro, sizeof ro, "postgresql://sitq_reader@%s", strstr(uri(), "@") + 1);
+    /* a missing schema cannot be created by it */
+    TQ_ERR_MSG(SITQ_ESTORAGE, "privilege", "permission", open_schema(ro, "s_ro_new", 1, &b));
+    /* an existing one opens and reads; writes are refused clearly */
+    TQ_OK(open_schema(ro, "s_ro", 1, &b));
+    TQ_OK(sitq_queue_open(b, NULL, &q, &tq_err));
+    assert_int_equal(tq_status(q, id), SITQ_QUEUED);
+    assert_int_equal(tq_stats(q).total, 1);
+    sitq_task_id id2 = 0;
+    TQ_ERR_MSG(SITQ_ESTORAGE, "privilege", "permission",
+               sitq_enqueue(q, "f", NULL, 0, NULL, &id2, &tq_err));
+    sitq_status st;
+    TQ_ERR_MSG(SITQ_ESTORAGE, "privilege", "permission", sitq_cancel(q, id, &st, &tq_err));
+    sitq_queue_close(q);
+    sitq_backend_close(b);
+    admin("DROP SCHEMA s_ro CASCADE; DROP OWNED BY sitq_reader; DROP ROLE sitq_reader");
+}
+
+typedef struct opener {
+    const char *schema;
+    sitq_code rc;
+    char message[SITQ_ERROR_MESSAGE_SIZE];
+} opener;
+
+static void *open_thread(void *arg) {
+    opener *o = arg;
+    sitq_postgres_options po;
+    sitq_postgres_options_init(&po);
+    po.schema = o->schema;
+    sitq_backend *b = NULL;
+    sitq_error err;
+    memset(&err, 0, sizeof err);
+    o->rc = sitq_backend_open_postgres(getenv("SITQ_TEST_PG_URI"), &po, &b, &err);
+    snprintf(o->message, sizeof o->message, "%s", err.message);
+    sitq_backend_close(b);
+    return NULL;
+}
+
+static void test_concurrent_creation(void **state) {
+    (void)state;
+    enum { N = 6 };
+    pthread_t th[N];
+    opener o[N];
+    for (int i = 0; i < N; i++) {
+        o[i].schema = "s_race";
+        assert_int_equal(pthread_create(&th[i], NULL, open_thread, &o[i]), 0);
+    }
+    for (int i = 0; i < N; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < N; i++)
+        if (o[i].rc != SITQ_OK) fail_msg("opener %d: %s", i, o[i].message);
+    admin("DROP SCHEMA s_race CASCADE");
+}
+
+static void test_connection_killed(void **state) {
+    (void)state;
+    sitq_backend *b = NULL;
+    TQ_OK(open_schema(uri(), "s_kill", 1, &b));
+    sitq_queue *q = NULL;
+    TQ_OK(sitq_queue_open(b, NULL, &q, &tq_err));
+    sitq_task_id a = tq_enqueue(q, "f", NULL);
+    /* Every connection of the backend is terminated under it. */
+    admin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+          "WHERE application_name = 'sitq' AND pid <> pg_backend_pid()");
+    sitq_task_id id = 0;
+    TQ_ERR_MSG(SITQ_ESTORAGE, "lost", "connection",
+               sitq_enqueue(q, "f", NULL, 0, NULL, &id, &tq_err));
+    /* the next call reconnects */
+    sitq_task_id c = tq_enqueue(q, "f", NULL);
+    assert_true(c > a);
+    sitq_result *r = NULL;
+    memset(&tq_err, 0, sizeof tq_err);
+    sitq_code rc = sitq_get_result(q, a, &r, &tq_err);
+    if (rc != SITQ_OK) { /* the reader lost its connection too: reported once */
+        assert_int_equal(rc, SITQ_ESTORAGE);
+        TQ_OK(sitq_get_result(q, a, &r, &tq_err));
+    }
+    assert_int_equal(r->status, SITQ_QUEUED);
+    sitq_result_free(r);
+    assert_int_equal(tq_stats(q).total, 2);
+    sitq_queue_close(q);
+    sitq_backend_close(b);
+    admin("DROP SCHEMA s_kill CASCADE");
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults_and_factory),
+        cmocka_unit_test(test_bad_options),
+        cmocka_unit_test(test_unreachable_and_silent_server),
+        cmocka_unit_test(test_wrong_password),
+        cmocka_unit_test(test_missing_foreign_and_other_version),
+        cmocka_unit_test(test_read_only_role),
+        cmocka_unit_test(test_concurrent_creation),
+        cmocka_unit_test(test_connection_killed),
+    };
+    return cmocka_run_group_tests_name("pg_open", tests, NULL, NULL);
+}

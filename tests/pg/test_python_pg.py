@@ -1,0 +1,49 @@
+"""sitq.PostgresBackend: the Python binding on a PostgreSQL schema, with the
+same queue and worker as SQLiteBackend. Run under tests/pg/with_pg.sh
+(SITQ_TEST_PG_URI); each test uses its own schema."""
+import os
+import uuid
+
+import pytest
+
+import sitq
+
+
+def add(a, b):
+    return a + b
+
+
+def boom():
+    raise ValueError("nope")
+
+
+@pytest.fixture
+def backend():
+    b = sitq.PostgresBackend(os.environ["SITQ_TEST_PG_URI"],
+                             schema="py_" + uuid.uuid4().hex[:12])
+    yield b
+
+
+def test_round_trip_and_failure(backend):
+    q = sitq.TaskQueue(backend=backend)
+    ok = q.enqueue(sitq.Task(function=add, args=[2, 3]))
+    bad = q.enqueue(sitq.Task(function=boom))
+    with sitq.Worker(q, concurrency=2):
+        r = q.get_result(ok, timeout=20)
+        assert r.status == "succeeded"
+        assert r.value == 5
+        r = q.get_result(bad, timeout=20)
+        assert r.status == "failed"
+        assert "ValueError: nope" in r.error
+
+
+def test_missing_schema_and_bad_arguments():
+    dsn = os.environ["SITQ_TEST_PG_URI"]
+    with pytest.raises(sitq.SchemaError, match="create_schema"):
+        sitq.PostgresBackend(dsn, schema="py_missing", create_schema=False)
+    with pytest.raises(sitq.InvalidArgumentError, match="schema"):
+        sitq.PostgresBackend(dsn, schema="no-dashes")
+    with pytest.raises(sitq.InvalidArgumentError, match="create_schema"):
+        sitq.PostgresBackend(dsn, create_schema="yes")
+    with pytest.raises(sitq.StorageError, match="connect"):
+        sitq.PostgresBackend("postgresql://postgres@127.0.0.1:1/postgres", connect_timeout=2)
