@@ -1,7 +1,7 @@
 /* bench.h - sitq's benchmark: shared declarations.
  *
- * Entry point: sitq_bench_main(argc, argv), used by the sitq_bench program and
- * meant to be called by `sitq bench`. Every figure is printed as a line of
+ * Entry point: sitq_bench_main(argc, argv), the sitq_bench program's main
+ * (`sitq bench` executes that program). Every figure is printed as a line of
  * text and, with --json FILE, appended to FILE as one JSON object per line:
  *   {"system":..., "scenario":..., "variant":..., "metric":..., "value":...,
  *    "unit":..., "run":...}
