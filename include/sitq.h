@@ -80,7 +80,7 @@ extern "C" {
 /** Status codes returned by every fallible sitq call (SITQ_ERRNO_MAP). */
 typedef enum sitq_code {
     SITQ_OK = 0,
-#define SITQ__CODE_ENUM(name, value, message) SITQ_##name = value,
+#define SITQ__CODE_ENUM(name, value, message) SITQ_##name = (value),
     SITQ_ERRNO_MAP(SITQ__CODE_ENUM)
 #undef SITQ__CODE_ENUM
 } sitq_code;
