@@ -45,7 +45,8 @@ int cmd_bench(int argc, char **argv) {
     /* argv[0] is "bench"; the program gets its own name and every option. */
     argv[0] = path;
     execv(path, argv);
-    cli_errorf("bench", "cannot run %s: %s (the benchmark is the program " BENCH_PROGRAM
+    cli_errorf("bench",
+               "cannot run %s: %s (the benchmark is the program " BENCH_PROGRAM
                ", built beside sitq)",
                path, strerror(errno));
     return CLI_EXIT_FAILURE;
