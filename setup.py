@@ -10,6 +10,7 @@ setuptools without build isolation:
 The CMake build (build/python) is the other way to get the package.
 """
 import glob
+import hashlib
 import os
 import tempfile
 
@@ -17,8 +18,11 @@ from setuptools import Extension, setup
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 # Keep setuptools' intermediate files out of the source tree (build/ is the
-# CMake build directory).
-SCRATCH = os.path.join(tempfile.gettempdir(), "sitq-setuptools-%d" % os.getuid())
+# CMake build directory), in a directory of this source tree's own: two
+# checkouts must not share one, or one's copies of sitq/*.py (copied only
+# when newer) would end up in the other's package.
+SCRATCH = os.path.join(tempfile.gettempdir(), "sitq-setuptools-%d-%s" % (
+    os.getuid(), hashlib.sha256(ROOT.encode()).hexdigest()[:12]))
 os.makedirs(SCRATCH, exist_ok=True)
 
 
