@@ -446,7 +446,7 @@ static size_t current_capacity(const sitq_worker *w) {
     return conc + (size_t)extra;
 }
 
-static void *dispatcher_main(void *arg) {
+static void *dispatcher_main(void *arg) { // NOLINT(readability-function-size)
     sitq_worker *w = arg;
     sitq_backend *b = w->b;
     dispatch_state d;
