@@ -5,7 +5,7 @@ JOBS ?= 2
 MAKEFLAGS += --no-print-directory
 CMAKE_FLAGS = -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPython3_EXECUTABLE=$(PYTHON)
 
-.PHONY: all deps build build-asan build-tsan build-fuzz demo test test-plain test-asan test-tsan test-fuzz fuzz bench chaos clean format format-check
+.PHONY: all deps build build-asan build-tsan build-fuzz demo test tidy test-plain test-asan test-tsan test-fuzz fuzz bench chaos clean format format-check
 
 all: build
 
@@ -37,12 +37,18 @@ format: deps
 format-check: deps
 	@clang-format --dry-run --Werror $(C_SOURCES) && echo "format-check: clean"
 
+# clang-tidy (.clang-tidy: short functions and bug-finding checks) over every
+# C source of build/compile_commands.json, JOBS at a time; part of `make test`,
+# fails on any warning.
+tidy: build
+	@scripts/tidy.sh build $(JOBS)
+
 # The main job: the flight-data pipeline on the bundled real data.
 demo: build
 	./build/flights_pipeline
 
-test: format-check test-plain test-asan test-tsan test-fuzz
-	@echo "make test: all suites passed (plain, ASan+UBSan, TSan, fuzz)"
+test: format-check tidy test-plain test-asan test-tsan test-fuzz
+	@echo "make test: all suites passed (format, tidy, plain, ASan+UBSan, TSan, fuzz)"
 
 test-plain: build
 	@t0=$$(date +%s); cd build && ctest --output-on-failure -j$(JOBS) && \

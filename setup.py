@@ -20,10 +20,11 @@ from setuptools import Extension, setup
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 # Keep setuptools' intermediate files out of the source tree (build/ is the
-# CMake build directory). One directory per source tree: two checkouts that
-# shared one would link each other's stale objects.
+# CMake build directory), in a directory of this source tree's own: two
+# checkouts must not share one, or one's copies of sitq/*.py (copied only
+# when newer) would end up in the other's package.
 SCRATCH = os.path.join(tempfile.gettempdir(), "sitq-setuptools-%d-%s" % (
-    os.getuid(), hashlib.sha1(ROOT.encode()).hexdigest()[:10]))
+    os.getuid(), hashlib.sha256(ROOT.encode()).hexdigest()[:12]))
 os.makedirs(SCRATCH, exist_ok=True)
 
 

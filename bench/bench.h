@@ -1,7 +1,7 @@
 /* bench.h - sitq's benchmark: shared declarations.
  *
- * Entry point: sitq_bench_main(argc, argv), used by the sitq_bench program and
- * meant to be called by `sitq bench`. Every figure is printed as a line of
+ * Entry point: sitq_bench_main(argc, argv), the sitq_bench program's main
+ * (`sitq bench` executes that program). Every figure is printed as a line of
  * text and, with --json FILE, appended to FILE as one JSON object per line:
  *   {"system":..., "scenario":..., "variant":..., "metric":..., "value":...,
  *    "unit":..., "run":...}
@@ -62,7 +62,7 @@ sitq_backend *bench_open(const char *path, sitq_sync_mode sync);
 /** Open the default queue; exits on failure. */
 sitq_queue *bench_queue(sitq_backend *b);
 /** Fatal error: print and exit(1). */
-void bench_die(const char *what, const sitq_error *err);
+_Noreturn void bench_die(const char *what, const sitq_error *err);
 /** Enqueue n no-op tasks ("noop", 8-byte payload) with enqueue_batch in chunks; ids may be NULL. */
 void bench_enqueue_noop(sitq_queue *q, long n, sitq_task_id *ids);
 /** Sleep for the given microseconds. */

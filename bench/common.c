@@ -85,7 +85,7 @@ int64_t bench_rss_bytes(void) {
     return (int64_t)rss * (int64_t)sysconf(_SC_PAGESIZE);
 }
 
-void bench_die(const char *what, const sitq_error *err) {
+_Noreturn void bench_die(const char *what, const sitq_error *err) {
     fprintf(stderr, "sitq_bench: %s: %s\n", what, err ? err->message : "failed");
     exit(1);
 }

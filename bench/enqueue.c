@@ -83,7 +83,8 @@ static double run_batch(bench_ctx *c, sitq_sync_mode sync, long n) {
     sitq_queue_close(q);
     sitq_backend_close(b);
     bench_db_remove(path);
-    return (double)((n + BATCH - 1) / BATCH * BATCH) / dt;
+    long enqueued = (n + BATCH - 1) / BATCH * BATCH; /* whole batches */
+    return (double)enqueued / dt;
 }
 
 int bench_enqueue(bench_ctx *c) {

@@ -77,6 +77,27 @@ static long parse_long(const char *opt, const char *v, long min) {
     return x;
 }
 
+/* 0 when list is "all" or a comma-separated list of known scenario names;
+ * else -1 after naming the unknown one. */
+static int check_scenarios(const char *list) {
+    if (strcmp(list, "all") == 0) return 0;
+    for (const char *p = list; *p;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        int found = 0;
+        for (int s = 0; s < N_SCENARIOS; s++)
+            if (strlen(scenarios[s].name) == len && strncmp(p, scenarios[s].name, len) == 0)
+                found = 1;
+        if (!found) {
+            fprintf(stderr, "sitq_bench: unknown scenario '%.*s'\n", (int)len, p);
+            return -1;
+        }
+        if (!e) break;
+        p = e + 1;
+    }
+    return 0;
+}
+
 int sitq_bench_main(int argc, char **argv) {
     bench_prefetch = -1;
     bench_ctx c = {
@@ -125,22 +146,7 @@ int sitq_bench_main(int argc, char **argv) {
             return 2;
         }
     }
-    if (strcmp(list, "all") != 0) {
-        for (const char *p = list; *p;) {
-            const char *e = strchr(p, ',');
-            size_t len = e ? (size_t)(e - p) : strlen(p);
-            int found = 0;
-            for (int s = 0; s < N_SCENARIOS; s++)
-                if (strlen(scenarios[s].name) == len && strncmp(p, scenarios[s].name, len) == 0)
-                    found = 1;
-            if (!found) {
-                fprintf(stderr, "sitq_bench: unknown scenario '%.*s'\n", (int)len, p);
-                return 2;
-            }
-            if (!e) break;
-            p = e + 1;
-        }
-    }
+    if (check_scenarios(list) != 0) return 2;
     if (!c.depth_max) c.depth_max = c.quick ? 1000000 : 10000000;
     if (!c.memory_tasks) c.memory_tasks = c.quick ? 200000 : 1000000;
     if (c.quick && c.latency_s > 1) c.latency_s = 1;

@@ -51,26 +51,39 @@ extern "C" {
 /* Errors                                                              */
 /* ------------------------------------------------------------------ */
 
-/** Status codes returned by every fallible sitq call. */
+/**
+ * The table of error codes: X(NAME, value, message) for each code but
+ * SITQ_OK, in the order of their values. Everything that names or describes
+ * a code is generated from it (the sitq_code enum, sitq_code_name,
+ * sitq_strerror, the Python binding's exception lookup), so none can miss a
+ * code. The values are stable (stored in logs, exit paths, bindings).
+ *
+ * SITQ_EBUSY: another process held a lock on the database for longer than
+ * busy_timeout_ms (a stopped or hung process that holds SQLite's single write
+ * lock blocks every writer); may be returned wherever SITQ_ESTORAGE is;
+ * nothing was written.
+ */
+#define SITQ_ERRNO_MAP(X)                                                                          \
+    X(EINVAL, 1, "invalid argument")                                                               \
+    X(ENOMEM, 2, "out of memory")                                                                  \
+    X(ENOTFOUND, 3, "no such task")                                                                \
+    X(ESTATE, 4, "not allowed in the task's current status")                                       \
+    X(ETIMEDOUT, 5, "the wait ended before the task finished")                                     \
+    X(EDEPENDENCY, 6, "unknown dependency id, or a dependency cycle")                              \
+    X(ENOTREADY, 7, "the task is not ready to run")                                                \
+    X(ELEASE, 8, "the lease was lost; the completion was dropped")                                 \
+    X(ESTORAGE, 9, "the database failed (I/O, corrupt file, full disk)")                           \
+    X(ESCHEMA, 10, "the database was made by an incompatible sitq")                                \
+    X(ENOHANDLER, 11, "no handler registered for the task's function")                             \
+    X(ESYSTEM, 12, "an operating-system call failed (threads, clock, fork)")                       \
+    X(EBUSY, 13, "another process held a lock on the database for too long")
+
+/** Status codes returned by every fallible sitq call (SITQ_ERRNO_MAP). */
 typedef enum sitq_code {
     SITQ_OK = 0,
-    SITQ_EINVAL = 1,      /**< an argument is invalid; the message names it */
-    SITQ_ENOMEM = 2,      /**< out of memory */
-    SITQ_ENOTFOUND = 3,   /**< no task with that id (in that queue) */
-    SITQ_ESTATE = 4,      /**< not allowed in the task's current status */
-    SITQ_ETIMEDOUT = 5,   /**< a wait ended before the task finished */
-    SITQ_EDEPENDENCY = 6, /**< unknown dependency id, or a dependency cycle */
-    SITQ_ENOTREADY = 7,   /**< process_task: the task is not ready to run */
-    SITQ_ELEASE = 8,      /**< the lease was lost; the completion was dropped */
-    SITQ_ESTORAGE = 9,    /**< the database failed (I/O, corrupt, full disk) */
-    SITQ_ESCHEMA = 10,    /**< the database was made by an incompatible sitq */
-    SITQ_ENOHANDLER = 11, /**< no handler registered for the task's function */
-    SITQ_ESYSTEM = 12,    /**< an OS call failed (threads, clock, fork) */
-    SITQ_EBUSY = 13       /**< another process held a lock on the database for
-                               longer than busy_timeout_ms (a stopped or hung
-                               process that holds SQLite's single write lock
-                               blocks every writer); may be returned wherever
-                               SITQ_ESTORAGE is; nothing was written */
+#define SITQ__CODE_ENUM(name, value, message) SITQ_##name = (value),
+    SITQ_ERRNO_MAP(SITQ__CODE_ENUM)
+#undef SITQ__CODE_ENUM
 } sitq_code;
 
 /** Size of sitq_error.message in bytes, including the terminating NUL. */
@@ -90,6 +103,13 @@ typedef struct sitq_error {
  * value outside the enum. The string is static; thread-safe.
  */
 const char *sitq_code_name(sitq_code code);
+
+/**
+ * One-line English description of a code from SITQ_ERRNO_MAP ("success" for
+ * SITQ_OK, "unknown error" for a value outside the enum). The string is
+ * static; thread-safe. sitq_error.message says more about a given failure.
+ */
+const char *sitq_strerror(sitq_code code);
 
 /* ------------------------------------------------------------------ */
 /* Time                                                                */

@@ -7,6 +7,7 @@ packages=(
   gcc make cmake pkg-config           # toolchain
   clang                               # libFuzzer targets (tests/fuzz)
   clang-format                        # one code style, checked by make test (.clang-format)
+  clang-tidy                          # short functions, bug-finding checks (make tidy, .clang-tidy)
   libsqlite3-dev sqlite3              # embedded backend; sqlite3 CLI checks the demo
   libpq-dev                           # the PostgreSQL backend's client library (libpq)
   postgresql                          # server for the throwaway test clusters (tests/pg)

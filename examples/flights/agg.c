@@ -85,12 +85,12 @@ static int entry_cmp(const void *a, const void *b) {
 }
 
 agg_entry **agg_map_sorted(const agg_map *m) {
-    agg_entry **v = malloc((m->size ? m->size : 1) * sizeof *v);
+    agg_entry **v = malloc((m->size ? m->size : 1) * sizeof(agg_entry *));
     if (!v) return NULL;
     size_t n = 0;
     for (size_t i = 0; i < m->cap; i++)
         if (m->slots[i].key) v[n++] = &m->slots[i];
-    qsort(v, n, sizeof *v, entry_cmp);
+    qsort(v, n, sizeof(agg_entry *), entry_cmp);
     return v;
 }
 

@@ -93,6 +93,37 @@ static int parse_long(const char *opt, const char *s, long lo, long hi, long *ou
     return 0;
 }
 
+/* The long options of parse_options. */
+enum {
+    O_INPUT = 256,
+    O_AIRPORTS,
+    O_DB,
+    O_OUT,
+    O_WORKERS,
+    O_THREADS,
+    O_CHUNK,
+    O_OUTLIER,
+    O_FAIL,
+    O_FLAKY,
+    O_QUIET,
+    O_HELP
+};
+static const struct option LONGOPTS[] = {
+    {"input", required_argument, NULL, O_INPUT},
+    {"airports", required_argument, NULL, O_AIRPORTS},
+    {"db", required_argument, NULL, O_DB},
+    {"out", required_argument, NULL, O_OUT},
+    {"workers", required_argument, NULL, O_WORKERS},
+    {"threads", required_argument, NULL, O_THREADS},
+    {"chunk-rows", required_argument, NULL, O_CHUNK},
+    {"outlier-minutes", required_argument, NULL, O_OUTLIER},
+    {"fail-chunk", required_argument, NULL, O_FAIL},
+    {"flaky-chunk", required_argument, NULL, O_FLAKY},
+    {"quiet", no_argument, NULL, O_QUIET},
+    {"help", no_argument, NULL, O_HELP},
+    {NULL, 0, NULL, 0},
+};
+
 /* Returns 0 to run, 1 to exit 0 (help), 2 on a usage error. */
 static int parse_options(int argc, char **argv, options *o) {
     static char d_input[4096], d_airports[4096], d_db[4096], d_out[4096];
@@ -102,38 +133,9 @@ static int parse_options(int argc, char **argv, options *o) {
     snprintf(d_out, sizeof d_out, "%s/demo/out", FLIGHTS_BINARY_DIR);
     *o = (options){d_input, d_airports, d_db, d_out, 4, 1, 5000, 300, -1, -1, 0};
 
-    enum {
-        O_INPUT = 256,
-        O_AIRPORTS,
-        O_DB,
-        O_OUT,
-        O_WORKERS,
-        O_THREADS,
-        O_CHUNK,
-        O_OUTLIER,
-        O_FAIL,
-        O_FLAKY,
-        O_QUIET,
-        O_HELP
-    };
-    static const struct option longopts[] = {
-        {"input", required_argument, NULL, O_INPUT},
-        {"airports", required_argument, NULL, O_AIRPORTS},
-        {"db", required_argument, NULL, O_DB},
-        {"out", required_argument, NULL, O_OUT},
-        {"workers", required_argument, NULL, O_WORKERS},
-        {"threads", required_argument, NULL, O_THREADS},
-        {"chunk-rows", required_argument, NULL, O_CHUNK},
-        {"outlier-minutes", required_argument, NULL, O_OUTLIER},
-        {"fail-chunk", required_argument, NULL, O_FAIL},
-        {"flaky-chunk", required_argument, NULL, O_FLAKY},
-        {"quiet", no_argument, NULL, O_QUIET},
-        {"help", no_argument, NULL, O_HELP},
-        {NULL, 0, NULL, 0},
-    };
     opterr = 0;
     for (;;) {
-        int c = getopt_long(argc, argv, ":", longopts, NULL);
+        int c = getopt_long(argc, argv, ":", LONGOPTS, NULL);
         if (c == -1) break;
         int bad = 0;
         switch (c) {
@@ -392,133 +394,160 @@ static int print_failures(sitq_queue *q) {
     return (int)n;
 }
 
-/* ---- main -------------------------------------------------------------- */
+/* ---- one run ----------------------------------------------------------- */
 
 #define MAX_WORKERS 64
+#define CHAIN_LEN   4
 
-int main(int argc, char **argv) {
-    options o;
-    int prc = parse_options(argc, argv, &o);
-    if (prc == 1) return 0;
-    if (prc != 0) return 2;
-    if (check_readable("input", o.input) != 0 || check_readable("airports", o.airports) != 0)
-        return 1;
+static const char *const CHAIN_FN[CHAIN_LEN] = {"validate", "clean", "enrich", "aggregate_states"};
 
-    char staging[4200], path_valid[4300], path_clean[4300], path_enriched[4300], path_state[4300];
-    snprintf(staging, sizeof staging, "%s/staging", o.out);
-    snprintf(path_valid, sizeof path_valid, "%s/valid.csv", staging);
-    snprintf(path_clean, sizeof path_clean, "%s/cleaned.csv", o.out);
-    snprintf(path_enriched, sizeof path_enriched, "%s/enriched.csv", o.out);
-    snprintf(path_state, sizeof path_state, "%s/by_state.csv", o.out);
-    if (mkdir_p(o.out) != 0 || mkdir_p(staging) != 0) {
-        errorf("cannot create output directory '%s': %s", o.out, strerror(errno));
-        return 1;
+/* The files of the dependent chain. */
+typedef struct chain_paths {
+    char staging[4200], valid[4300], clean[4300], enriched[4300], state[4300];
+} chain_paths;
+
+/* Everything one run holds; it stays in main's frame (the workers keep a
+ * pointer to pctx). */
+typedef struct run {
+    const options *o;
+    chain_paths paths;
+    double t0;
+    sitq_backend *backend;
+    sitq_queue *queue;
+    sitq_worker *workers[MAX_WORKERS];
+    size_t n_workers;
+    pipeline_ctx pctx;
+    sitq_task_id chain[CHAIN_LEN];
+    long long rows;    /* data records of the input */
+    size_t n_chunks;   /* transform_chunk tasks */
+    sitq_task_id *ids; /* the ETL batch: chunks, aggregate, load */
+    sitq_stats st;     /* the queue once every task finished */
+    double elapsed;    /* seconds from the start to the last task */
+    sitq_worker_stats ws[MAX_WORKERS];
+    int64_t attempts, failed_attempts;
+} run;
+
+/* What the finished tasks report. */
+typedef struct outcome {
+    char load_res[512], chain_res[CHAIN_LEN][512];
+    sitq_status load_st, chain_st[CHAIN_LEN];
+    sitq_time_us tr_start, tr_end; /* first start and last end of the chunks */
+    double tr_busy, agg_s, load_s, chain_s[CHAIN_LEN];
+    int64_t n_failed;
+} outcome;
+
+/* Create the output directories and remove the outputs of an earlier run,
+ * which must not pass for this run's. 0, or -1 after printing an error. */
+static int prepare_outputs(const options *o, chain_paths *p) {
+    snprintf(p->staging, sizeof p->staging, "%s/staging", o->out);
+    snprintf(p->valid, sizeof p->valid, "%s/valid.csv", p->staging);
+    snprintf(p->clean, sizeof p->clean, "%s/cleaned.csv", o->out);
+    snprintf(p->enriched, sizeof p->enriched, "%s/enriched.csv", o->out);
+    snprintf(p->state, sizeof p->state, "%s/by_state.csv", o->out);
+    if (mkdir_p(o->out) != 0 || mkdir_p(p->staging) != 0) {
+        errorf("cannot create output directory '%s': %s", o->out, strerror(errno));
+        return -1;
     }
-    {
-        /* Outputs of an earlier run must not pass for this run's. */
-        static const char *const old_outputs[] = {
-            "by_origin.csv", "by_day.csv",  "by_state.csv",     "cleaned.csv",
-            "enriched.csv",  "summary.txt", "staging/valid.csv"};
-        for (size_t i = 0; i < sizeof old_outputs / sizeof old_outputs[0]; i++) {
-            char p[4300];
-            snprintf(p, sizeof p, "%s/%s", o.out, old_outputs[i]);
-            if (remove(p) != 0 && errno != ENOENT) {
-                errorf("cannot remove old output '%s': %s", p, strerror(errno));
-                return 1;
-            }
+    static const char *const old_outputs[] = {"by_origin.csv",    "by_day.csv",   "by_state.csv",
+                                              "cleaned.csv",      "enriched.csv", "summary.txt",
+                                              "staging/valid.csv"};
+    for (size_t i = 0; i < sizeof old_outputs / sizeof old_outputs[0]; i++) {
+        char path[4300];
+        snprintf(path, sizeof path, "%s/%s", o->out, old_outputs[i]);
+        if (remove(path) != 0 && errno != ENOENT) {
+            errorf("cannot remove old output '%s': %s", path, strerror(errno));
+            return -1;
         }
     }
-    {
-        char dbdir[4096];
-        snprintf(dbdir, sizeof dbdir, "%s", o.db);
-        char *slash = strrchr(dbdir, '/');
-        if (slash && slash != dbdir) {
-            *slash = '\0';
-            if (mkdir_p(dbdir) != 0) {
-                errorf("cannot create directory '%s' for --db: %s", dbdir, strerror(errno));
-                return 1;
-            }
-        }
-        /* A fresh queue each run: remove the old database and its WAL files. */
-        static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
-        for (size_t i = 0; i < 4; i++) {
-            char p[4200];
-            snprintf(p, sizeof p, "%s%s", o.db, suffixes[i]);
-            if (remove(p) != 0 && errno != ENOENT) {
-                errorf("cannot remove old database file '%s': %s", p, strerror(errno));
-                return 1;
-            }
+    return 0;
+}
+
+/* Create the database's directory and remove the database of an earlier
+ * run with its WAL files: a fresh queue each run. 0, or -1 after printing
+ * an error. */
+static int prepare_db(const char *db) {
+    char dbdir[4096];
+    snprintf(dbdir, sizeof dbdir, "%s", db);
+    char *slash = strrchr(dbdir, '/');
+    if (slash && slash != dbdir) {
+        *slash = '\0';
+        if (mkdir_p(dbdir) != 0) {
+            errorf("cannot create directory '%s' for --db: %s", dbdir, strerror(errno));
+            return -1;
         }
     }
+    static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
+    for (size_t i = 0; i < 4; i++) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s%s", db, suffixes[i]);
+        if (remove(path) != 0 && errno != ENOENT) {
+            errorf("cannot remove old database file '%s': %s", path, strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
 
-    double t0 = now_s();
-    int exit_code = 1;
+/* Open the queue and start --workers sitq_worker objects in this process,
+ * as separate worker processes would be; each has its own id and
+ * dispatcher. 0, or -1 after printing an error. */
+static int start_workers(run *r) {
     sitq_error err;
-    sitq_backend *backend = NULL;
-    sitq_queue *queue = NULL;
-    sitq_worker *workers[MAX_WORKERS] = {0};
-    size_t n_workers = 0;
-    chunk_list chunks = {0};
-    sitq_task_spec *specs = NULL;
-    sitq_task_id *ids = NULL;
-    size_t *agg_deps = NULL;
-    pipeline_ctx pctx = {NULL, o.fail_chunk, o.flaky_chunk};
-
-    if (sitq_backend_open_sqlite(o.db, NULL, &backend, &err) != SITQ_OK) {
-        errorf("cannot open database '%s': %s", o.db, err.message);
-        goto done;
+    if (sitq_backend_open_sqlite(r->o->db, NULL, &r->backend, &err) != SITQ_OK) {
+        errorf("cannot open database '%s': %s", r->o->db, err.message);
+        return -1;
     }
-    if (sitq_queue_open(backend, "flights", &queue, &err) != SITQ_OK) {
+    if (sitq_queue_open(r->backend, "flights", &r->queue, &err) != SITQ_OK) {
         errorf("cannot open queue: %s", err.message);
-        goto done;
+        return -1;
     }
-    pctx.queue = queue;
-
-    /* Workers: several sitq_worker objects in this process, as separate
-     * worker processes would be; each has its own id and dispatcher. */
-    for (long i = 0; i < o.workers; i++) {
+    r->pctx = (pipeline_ctx){r->queue, r->o->fail_chunk, r->o->flaky_chunk};
+    for (long i = 0; i < r->o->workers; i++) {
         sitq_worker_options wo;
         sitq_worker_options_init(&wo);
         char wid[64];
         snprintf(wid, sizeof wid, "flights-w%ld", i + 1);
         wo.worker_id = wid;
-        wo.concurrency = (int)o.threads;
+        wo.concurrency = (int)r->o->threads;
         wo.prefetch = 0; /* claim only what runs now: spreads chunks evenly */
-        if (sitq_worker_create(queue, &wo, &workers[n_workers], &err) != SITQ_OK) {
+        if (sitq_worker_create(r->queue, &wo, &r->workers[r->n_workers], &err) != SITQ_OK) {
             errorf("cannot create worker %ld: %s", i + 1, err.message);
-            goto done;
+            return -1;
         }
-        n_workers++;
-        if (stages_register(workers[n_workers - 1], &pctx, &err) != SITQ_OK) {
+        sitq_worker *w = r->workers[r->n_workers++];
+        if (stages_register(w, &r->pctx, &err) != SITQ_OK) {
             errorf("cannot register handlers: %s", err.message);
-            goto done;
+            return -1;
         }
-        if (sitq_worker_start(workers[n_workers - 1], &err) != SITQ_OK) {
+        if (sitq_worker_start(w, &err) != SITQ_OK) {
             errorf("cannot start worker %ld: %s", i + 1, err.message);
-            goto done;
+            return -1;
         }
     }
+    return 0;
+}
 
-    /* Pipeline 2, the dependent chain: enqueued first so that validate
-     * runs while this thread extracts the chunks of pipeline 1. */
-    static const char *const chain_fn[4] = {"validate", "clean", "enrich", "aggregate_states"};
-    sitq_task_id chain[4];
-    for (int i = 0; i < 4; i++) {
+/* Pipeline 2, the dependent chain validate -> clean -> enrich ->
+ * aggregate_states. 0, or -1 after printing an error. */
+static int enqueue_chain(run *r) {
+    const options *o = r->o;
+    const chain_paths *p = &r->paths;
+    for (int i = 0; i < CHAIN_LEN; i++) {
         char payload[20000];
         switch (i) {
         case 0:
-            snprintf(payload, sizeof payload, "input=%s\noutput=%s\n", o.input, path_valid);
+            snprintf(payload, sizeof payload, "input=%s\noutput=%s\n", o->input, p->valid);
             break;
         case 1:
             snprintf(payload, sizeof payload, "input=%s\noutput=%s\noutlier_minutes=%ld\n",
-                     path_valid, path_clean, o.outlier_minutes);
+                     p->valid, p->clean, o->outlier_minutes);
             break;
         case 2:
-            snprintf(payload, sizeof payload, "input=%s\nairports=%s\noutput=%s\n", path_clean,
-                     o.airports, path_enriched);
+            snprintf(payload, sizeof payload, "input=%s\nairports=%s\noutput=%s\n", p->clean,
+                     o->airports, p->enriched);
             break;
         default:
-            snprintf(payload, sizeof payload, "input=%s\noutput=%s\n", path_enriched, path_state);
+            snprintf(payload, sizeof payload, "input=%s\noutput=%s\n", p->enriched, p->state);
             break;
         }
         sitq_task_options to;
@@ -526,27 +555,39 @@ int main(int argc, char **argv) {
         to.max_retries = 1;
         to.backoff_base_s = 0.1;
         if (i > 0) {
-            to.depends_on = &chain[i - 1];
+            to.depends_on = &r->chain[i - 1];
             to.n_depends_on = 1;
         }
-        if (sitq_enqueue(queue, chain_fn[i], payload, strlen(payload), &to, &chain[i], &err) !=
-            SITQ_OK) {
-            errorf("cannot enqueue %s: %s", chain_fn[i], err.message);
-            goto done;
+        sitq_error err;
+        if (sitq_enqueue(r->queue, CHAIN_FN[i], payload, strlen(payload), &to, &r->chain[i],
+                         &err) != SITQ_OK) {
+            errorf("cannot enqueue %s: %s", CHAIN_FN[i], err.message);
+            return -1;
         }
     }
+    return 0;
+}
 
-    /* Pipeline 1: extract in this thread, then one batch for the DAG. */
+/* Pipeline 1, the ETL fan-out/fan-in: extract the chunks in this thread,
+ * then enqueue them, aggregate_chunks and load_reports in one batch (ids in
+ * r->ids). 0, or -1 after printing an error. */
+static int enqueue_etl(run *r) {
     double te = now_s();
-    long long rows = extract(&o, &chunks);
-    if (rows < 0) goto done;
+    chunk_list chunks = {0};
+    r->rows = extract(r->o, &chunks);
+    if (r->rows < 0) {
+        chunks_free(&chunks);
+        return -1;
+    }
     size_t n_chunks = chunks.n, n_specs = n_chunks + 2;
-    specs = calloc(n_specs, sizeof *specs);
-    ids = calloc(n_specs, sizeof *ids);
-    agg_deps = calloc(n_chunks, sizeof *agg_deps);
-    if (!specs || !ids || !agg_deps) {
+    r->n_chunks = n_chunks;
+    sitq_task_spec *specs = calloc(n_specs, sizeof *specs);
+    r->ids = calloc(n_specs, sizeof *r->ids);
+    size_t *agg_deps = calloc(n_chunks, sizeof *agg_deps);
+    int rc = -1;
+    if (!specs || !r->ids || !agg_deps) {
         errorf("out of memory");
-        goto done;
+        goto out;
     }
     sitq_task_options chunk_opts, final_opts;
     sitq_task_options_init(&chunk_opts);
@@ -557,193 +598,236 @@ int main(int argc, char **argv) {
     final_opts.max_retries = 1;
     final_opts.backoff_base_s = 0.1;
     for (size_t i = 0; i < n_chunks; i++) {
-        specs[i].function = "transform_chunk";
-        specs[i].payload = chunks.v[i].buf;
-        specs[i].payload_len = chunks.v[i].len;
-        specs[i].options = &chunk_opts;
+        specs[i] = (sitq_task_spec){
+            "transform_chunk", chunks.v[i].buf, chunks.v[i].len, &chunk_opts, NULL, 0};
         agg_deps[i] = i;
     }
     size_t load_dep = n_chunks;
     char load_payload[4200];
-    snprintf(load_payload, sizeof load_payload, "out_dir=%s\n", o.out);
+    snprintf(load_payload, sizeof load_payload, "out_dir=%s\n", r->o->out);
     specs[n_chunks] =
         (sitq_task_spec){"aggregate_chunks", NULL, 0, &final_opts, agg_deps, n_chunks};
     specs[n_chunks + 1] = (sitq_task_spec){"load_reports", load_payload, strlen(load_payload),
                                            &final_opts,    &load_dep,    1};
     double extract_s = now_s() - te;
     double tb = now_s();
-    if (sitq_enqueue_batch(queue, specs, n_specs, ids, &err) != SITQ_OK) {
+    sitq_error err;
+    if (sitq_enqueue_batch(r->queue, specs, n_specs, r->ids, &err) != SITQ_OK) {
         errorf("cannot enqueue the ETL batch: %s", err.message);
-        goto done;
+        goto out;
     }
-    double batch_s = now_s() - tb;
-    chunks_free(&chunks); /* payloads were copied into the queue */
     fprintf(stderr,
             "extract: %lld rows -> %zu chunks of <= %ld rows in %.2f s; "
             "enqueued %zu tasks in one batch in %.2f s\n",
-            rows, n_chunks, o.chunk_rows, extract_s, n_specs, batch_s);
+            r->rows, n_chunks, r->o->chunk_rows, extract_s, n_specs, now_s() - tb);
+    rc = 0;
+out:
+    chunks_free(&chunks); /* payloads were copied into the queue */
+    free(specs);
+    free(agg_deps);
+    return rc;
+}
 
-    /* Progress until every task is finished. */
+/* The chain's current stage: the function of its first unfinished task. */
+static const char *chain_stage(const run *r) {
+    for (int i = 0; i < CHAIN_LEN; i++) {
+        sitq_result *cr = NULL;
+        if (sitq_get_result(r->queue, r->chain[i], &cr, NULL) != SITQ_OK) break;
+        int fin = sitq_status_is_terminal(cr->status);
+        sitq_result_free(cr);
+        if (!fin) return CHAIN_FN[i];
+    }
+    return "done";
+}
+
+/* Print a progress line (at most every 0.5 s and at the end) until every
+ * task is finished; r->st holds the final counts. 0, or -1 after printing
+ * an error. */
+static int wait_all(run *r) {
     int tty = isatty(STDERR_FILENO);
     double last_print = 0;
     char last_line[256] = "";
-    sitq_stats st;
+    sitq_stats *st = &r->st;
     for (;;) {
-        if (sitq_get_stats(queue, &st, &err) != SITQ_OK) {
+        sitq_error err;
+        if (sitq_get_stats(r->queue, st, &err) != SITQ_OK) {
             errorf("cannot read queue stats: %s", err.message);
-            goto done;
+            return -1;
         }
         int64_t finished =
-            st.count[SITQ_SUCCEEDED] + st.count[SITQ_FAILED] + st.count[SITQ_CANCELLED];
-        int all_done = finished == st.total;
+            st->count[SITQ_SUCCEEDED] + st->count[SITQ_FAILED] + st->count[SITQ_CANCELLED];
+        int all_done = finished == st->total;
         double t = now_s();
-        if (!o.quiet && (all_done || t - last_print >= 0.5)) {
-            /* The chain's current stage: its first unfinished task. */
-            const char *stage = "done";
-            for (int i = 0; i < 4; i++) {
-                sitq_result *cr = NULL;
-                if (sitq_get_result(queue, chain[i], &cr, NULL) != SITQ_OK) break;
-                int fin = sitq_status_is_terminal(cr->status);
-                sitq_result_free(cr);
-                if (!fin) {
-                    stage = chain_fn[i];
-                    break;
-                }
-            }
+        if (!r->o->quiet && (all_done || t - last_print >= 0.5)) {
             char line[256];
             snprintf(line, sizeof line,
                      "[%6.1fs] tasks %lld/%lld succeeded, %lld running, %lld waiting, "
                      "%lld queued, %lld failed; chain: %s",
-                     t - t0, (long long)st.count[SITQ_SUCCEEDED], (long long)st.total,
-                     (long long)st.count[SITQ_RUNNING], (long long)st.count[SITQ_WAITING],
-                     (long long)(st.count[SITQ_QUEUED] + st.count[SITQ_SCHEDULED]),
-                     (long long)st.count[SITQ_FAILED], stage);
+                     t - r->t0, (long long)st->count[SITQ_SUCCEEDED], (long long)st->total,
+                     (long long)st->count[SITQ_RUNNING], (long long)st->count[SITQ_WAITING],
+                     (long long)st->count[SITQ_QUEUED] + (long long)st->count[SITQ_SCHEDULED],
+                     (long long)st->count[SITQ_FAILED], chain_stage(r));
             if (tty) fprintf(stderr, "\r%s\033[K%s", line, all_done ? "\n" : "");
             else if (strcmp(line + 10, last_line) != 0 || all_done) fprintf(stderr, "%s\n", line);
             snprintf(last_line, sizeof last_line, "%s", line + 10);
             last_print = t;
         }
-        if (all_done) break;
+        if (all_done) return 0;
         sleep_ms(20);
     }
-    double elapsed = now_s() - t0;
+}
 
-    /* Stop the workers (all tasks are finished: this returns at once). */
-    sitq_worker_stats ws[MAX_WORKERS];
-    int64_t attempts = 0, failed_attempts = 0;
-    for (size_t i = 0; i < n_workers; i++) {
-        if (sitq_worker_stop(workers[i], 30, &err) != SITQ_OK)
-            errorf("stopping worker %s: %s", sitq_worker_id(workers[i]), err.message);
-        sitq_worker_get_stats(workers[i], &ws[i]);
-        attempts += ws[i].succeeded + ws[i].failed;
-        failed_attempts += ws[i].failed;
+/* Stop the workers (all tasks are finished: this returns at once) and sum
+ * their attempts. */
+static void stop_workers(run *r) {
+    for (size_t i = 0; i < r->n_workers; i++) {
+        sitq_error err;
+        if (sitq_worker_stop(r->workers[i], 30, &err) != SITQ_OK)
+            errorf("stopping worker %s: %s", sitq_worker_id(r->workers[i]), err.message);
+        sitq_worker_get_stats(r->workers[i], &r->ws[i]);
+        r->attempts += r->ws[i].succeeded + r->ws[i].failed;
+        r->failed_attempts += r->ws[i].failed;
     }
+}
 
-    /* Results. */
-    char load_res[512], chain_res[4][512];
-    sitq_status load_st = task_text(queue, ids[n_chunks + 1], load_res, sizeof load_res);
-    sitq_status chain_st[4];
-    for (int i = 0; i < 4; i++)
-        chain_st[i] = task_text(queue, chain[i], chain_res[i], sizeof chain_res[i]);
-    sitq_time_us tr_start = 0, tr_end = 0;
-    double tr_busy = 0;
-    for (size_t i = 0; i < n_chunks; i++)
-        tr_busy += task_seconds(queue, ids[i], &tr_start, &tr_end);
-    double agg_s = task_seconds(queue, ids[n_chunks], NULL, NULL);
-    double load_s = task_seconds(queue, ids[n_chunks + 1], NULL, NULL);
-    double chain_s[4];
-    for (int i = 0; i < 4; i++) chain_s[i] = task_seconds(queue, chain[i], NULL, NULL);
-
-    int64_t n_failed = st.count[SITQ_FAILED] + st.count[SITQ_CANCELLED];
-    if (n_failed) {
-        errorf("%lld of %lld tasks failed:", (long long)n_failed, (long long)st.total);
-        print_failures(queue);
+/* Read the finished tasks' results and times; print the failed tasks. */
+static void collect_outcome(const run *r, outcome *out) {
+    sitq_queue *q = r->queue;
+    size_t n = r->n_chunks;
+    out->load_st = task_text(q, r->ids[n + 1], out->load_res, sizeof out->load_res);
+    for (int i = 0; i < CHAIN_LEN; i++)
+        out->chain_st[i] = task_text(q, r->chain[i], out->chain_res[i], sizeof out->chain_res[i]);
+    out->tr_start = out->tr_end = 0;
+    out->tr_busy = 0;
+    for (size_t i = 0; i < n; i++)
+        out->tr_busy += task_seconds(q, r->ids[i], &out->tr_start, &out->tr_end);
+    out->agg_s = task_seconds(q, r->ids[n], NULL, NULL);
+    out->load_s = task_seconds(q, r->ids[n + 1], NULL, NULL);
+    for (int i = 0; i < CHAIN_LEN; i++) out->chain_s[i] = task_seconds(q, r->chain[i], NULL, NULL);
+    out->n_failed = r->st.count[SITQ_FAILED] + r->st.count[SITQ_CANCELLED];
+    if (out->n_failed) {
+        errorf("%lld of %lld tasks failed:", (long long)out->n_failed, (long long)r->st.total);
+        print_failures(q);
     }
+}
 
-    printf("\nsitq flights pipeline - %s\n", n_failed ? "FAILED" : "done");
-    printf("  input             %s\n", o.input);
-    long long bad_rows = chain_st[0] == SITQ_SUCCEEDED ? kv(chain_res[0], "bad")
-                         : load_st == SITQ_SUCCEEDED   ? kv(load_res, "bad")
-                                                       : -1;
-    if (bad_rows >= 0) printf("  rows in           %lld (%lld bad)\n", rows, bad_rows);
-    else printf("  rows in           %lld\n", rows);
-    if (load_st == SITQ_SUCCEEDED) {
+/* The chain's part of the summary (when it succeeded). */
+static void print_chain_summary(const run *r, const outcome *out) {
+    const char(*res)[512] = out->chain_res;
+    printf("  chain             validate %.2f s -> clean %.2f s -> enrich %.2f s -> "
+           "aggregate %.2f s\n",
+           out->chain_s[0], out->chain_s[1], out->chain_s[2], out->chain_s[3]);
+    printf("  duplicates        %lld dropped\n", kv(res[1], "duplicates"));
+    printf("  outliers          %lld flagged (|delay| > %ld min)\n", kv(res[1], "outliers"),
+           r->o->outlier_minutes);
+    printf("  rows out          %lld (cleaned.csv, enriched.csv)\n", kv(res[1], "rows_out"));
+    printf("  unmatched codes   %lld (rows: %lld origin, %lld destination; %lld airports "
+           "known)\n",
+           kv(res[2], "unmatched_codes"), kv(res[2], "unmatched_origin_rows"),
+           kv(res[2], "unmatched_dest_rows"), kv(res[2], "airports"));
+    printf("                    -> by_state.csv (%lld states)\n", kv(res[3], "states"));
+}
+
+/* The human-readable summary on stdout. */
+static void print_summary(const run *r, const outcome *out) {
+    const options *o = r->o;
+    printf("\nsitq flights pipeline - %s\n", out->n_failed ? "FAILED" : "done");
+    printf("  input             %s\n", o->input);
+    long long bad_rows = out->chain_st[0] == SITQ_SUCCEEDED ? kv(out->chain_res[0], "bad")
+                         : out->load_st == SITQ_SUCCEEDED   ? kv(out->load_res, "bad")
+                                                            : -1;
+    if (bad_rows >= 0) printf("  rows in           %lld (%lld bad)\n", r->rows, bad_rows);
+    else printf("  rows in           %lld\n", r->rows);
+    if (out->load_st == SITQ_SUCCEEDED) {
         printf("  ETL fan-out       %zu transform_chunk tasks x <= %ld rows: %.2f s wall "
                "(%.2f s of handler time), aggregate %.3f s, load %.3f s\n",
-               n_chunks, o.chunk_rows, (double)(tr_end - tr_start) / 1e6, tr_busy, agg_s, load_s);
+               r->n_chunks, o->chunk_rows, (double)(out->tr_end - out->tr_start) / 1e6,
+               out->tr_busy, out->agg_s, out->load_s);
         printf("                    -> by_origin.csv (%lld airports), by_day.csv (%lld days)\n",
-               kv(load_res, "origins"), kv(load_res, "days"));
+               kv(out->load_res, "origins"), kv(out->load_res, "days"));
     }
-    if (chain_st[3] == SITQ_SUCCEEDED) {
-        printf("  chain             validate %.2f s -> clean %.2f s -> enrich %.2f s -> "
-               "aggregate %.2f s\n",
-               chain_s[0], chain_s[1], chain_s[2], chain_s[3]);
-        printf("  duplicates        %lld dropped\n", kv(chain_res[1], "duplicates"));
-        printf("  outliers          %lld flagged (|delay| > %ld min)\n",
-               kv(chain_res[1], "outliers"), o.outlier_minutes);
-        printf("  rows out          %lld (cleaned.csv, enriched.csv)\n",
-               kv(chain_res[1], "rows_out"));
-        printf("  unmatched codes   %lld (rows: %lld origin, %lld destination; %lld airports "
-               "known)\n",
-               kv(chain_res[2], "unmatched_codes"), kv(chain_res[2], "unmatched_origin_rows"),
-               kv(chain_res[2], "unmatched_dest_rows"), kv(chain_res[2], "airports"));
-        printf("                    -> by_state.csv (%lld states)\n", kv(chain_res[3], "states"));
-    }
+    if (out->chain_st[3] == SITQ_SUCCEEDED) print_chain_summary(r, out);
     printf("  tasks             %lld (%lld succeeded, %lld failed), %lld attempts "
            "(%lld failed)\n",
-           (long long)st.total, (long long)st.count[SITQ_SUCCEEDED], (long long)n_failed,
-           (long long)attempts, (long long)failed_attempts);
-    printf("  workers           %zu x %ld thread(s):", n_workers, o.threads);
-    for (size_t i = 0; i < n_workers; i++)
-        printf(" %s=%lld", sitq_worker_id(workers[i]), (long long)(ws[i].succeeded + ws[i].failed));
+           (long long)r->st.total, (long long)r->st.count[SITQ_SUCCEEDED], (long long)out->n_failed,
+           (long long)r->attempts, (long long)r->failed_attempts);
+    printf("  workers           %zu x %ld thread(s):", r->n_workers, o->threads);
+    for (size_t i = 0; i < r->n_workers; i++)
+        printf(" %s=%lld", sitq_worker_id(r->workers[i]),
+               (long long)r->ws[i].succeeded + (long long)r->ws[i].failed);
     printf(" attempts\n");
-    printf("  elapsed           %.2f s, %.1f tasks/s, %.0f rows/s\n", elapsed,
-           (double)st.count[SITQ_SUCCEEDED] / elapsed, (double)rows / elapsed);
-    printf("  outputs           %s/{by_origin,by_day,by_state,cleaned,enriched}.csv\n", o.out);
-    printf("  queue database    %s\n", o.db);
+    printf("  elapsed           %.2f s, %.1f tasks/s, %.0f rows/s\n", r->elapsed,
+           (double)r->st.count[SITQ_SUCCEEDED] / r->elapsed, (double)r->rows / r->elapsed);
+    printf("  outputs           %s/{by_origin,by_day,by_state,cleaned,enriched}.csv\n", o->out);
+    printf("  queue database    %s\n", o->db);
+}
 
-    /* Machine-readable copy for scripts and tests. */
-    {
-        char sp[4300];
-        snprintf(sp, sizeof sp, "%s/summary.txt", o.out);
-        FILE *sf = fopen(sp, "w");
-        if (!sf) {
-            errorf("cannot write '%s': %s", sp, strerror(errno));
-            n_failed++;
-        } else {
-            fprintf(sf, "status=%s\nrows_in=%lld\nchunks=%zu\nchunk_rows=%ld\n",
-                    n_failed ? "failed" : "ok", rows, n_chunks, o.chunk_rows);
-            fprintf(sf, "etl_bad=%lld\norigins=%lld\ndays=%lld\n", kv(load_res, "bad"),
-                    kv(load_res, "origins"), kv(load_res, "days"));
-            fprintf(sf, "bad=%lld\nduplicates=%lld\noutliers=%lld\noutlier_minutes=%ld\n",
-                    kv(chain_res[0], "bad"), kv(chain_res[1], "duplicates"),
-                    kv(chain_res[1], "outliers"), o.outlier_minutes);
-            fprintf(sf, "rows_out=%lld\nunmatched_codes=%lld\nunmatched_origin_rows=%lld\n",
-                    kv(chain_res[1], "rows_out"), kv(chain_res[2], "unmatched_codes"),
-                    kv(chain_res[2], "unmatched_origin_rows"));
-            fprintf(sf, "unmatched_dest_rows=%lld\nstates=%lld\n",
-                    kv(chain_res[2], "unmatched_dest_rows"), kv(chain_res[3], "states"));
-            fprintf(sf, "tasks=%lld\ntasks_succeeded=%lld\ntasks_failed=%lld\nattempts=%lld\n",
-                    (long long)st.total, (long long)st.count[SITQ_SUCCEEDED], (long long)n_failed,
-                    (long long)attempts);
-            fprintf(sf, "failed_attempts=%lld\nworkers=%zu\nthreads=%ld\nelapsed_s=%.3f\n",
-                    (long long)failed_attempts, n_workers, o.threads, elapsed);
-            fprintf(sf, "tasks_per_s=%.1f\n", (double)st.count[SITQ_SUCCEEDED] / elapsed);
-            if (fclose(sf) != 0) {
-                errorf("error writing '%s'", sp);
-                n_failed++;
-            }
-        }
+/* The machine-readable copy of the summary (OUT/summary.txt), for scripts
+ * and tests. 0, or -1 after printing an error. */
+static int write_summary_file(const run *r, const outcome *out) {
+    const options *o = r->o;
+    const char(*res)[512] = out->chain_res;
+    char sp[4300];
+    snprintf(sp, sizeof sp, "%s/summary.txt", o->out);
+    FILE *sf = fopen(sp, "w");
+    if (!sf) {
+        errorf("cannot write '%s': %s", sp, strerror(errno));
+        return -1;
     }
-    exit_code = n_failed ? 1 : 0;
+    fprintf(sf, "status=%s\nrows_in=%lld\nchunks=%zu\nchunk_rows=%ld\n",
+            out->n_failed ? "failed" : "ok", r->rows, r->n_chunks, o->chunk_rows);
+    fprintf(sf, "etl_bad=%lld\norigins=%lld\ndays=%lld\n", kv(out->load_res, "bad"),
+            kv(out->load_res, "origins"), kv(out->load_res, "days"));
+    fprintf(sf, "bad=%lld\nduplicates=%lld\noutliers=%lld\noutlier_minutes=%ld\n",
+            kv(res[0], "bad"), kv(res[1], "duplicates"), kv(res[1], "outliers"),
+            o->outlier_minutes);
+    fprintf(sf, "rows_out=%lld\nunmatched_codes=%lld\nunmatched_origin_rows=%lld\n",
+            kv(res[1], "rows_out"), kv(res[2], "unmatched_codes"),
+            kv(res[2], "unmatched_origin_rows"));
+    fprintf(sf, "unmatched_dest_rows=%lld\nstates=%lld\n", kv(res[2], "unmatched_dest_rows"),
+            kv(res[3], "states"));
+    fprintf(sf, "tasks=%lld\ntasks_succeeded=%lld\ntasks_failed=%lld\nattempts=%lld\n",
+            (long long)r->st.total, (long long)r->st.count[SITQ_SUCCEEDED],
+            (long long)out->n_failed, (long long)r->attempts);
+    fprintf(sf, "failed_attempts=%lld\nworkers=%zu\nthreads=%ld\nelapsed_s=%.3f\n",
+            (long long)r->failed_attempts, r->n_workers, o->threads, r->elapsed);
+    fprintf(sf, "tasks_per_s=%.1f\n", (double)r->st.count[SITQ_SUCCEEDED] / r->elapsed);
+    if (fclose(sf) != 0) {
+        errorf("error writing '%s'", sp);
+        return -1;
+    }
+    return 0;
+}
 
-done:
-    for (size_t i = 0; i < n_workers; i++) sitq_worker_free(workers[i]);
-    chunks_free(&chunks);
-    free(specs);
-    free(ids);
-    free(agg_deps);
-    sitq_queue_close(queue);
-    sitq_backend_close(backend);
+/* ---- main -------------------------------------------------------------- */
+
+int main(int argc, char **argv) {
+    options o;
+    int prc = parse_options(argc, argv, &o);
+    if (prc == 1) return 0;
+    if (prc != 0) return 2;
+    if (check_readable("input", o.input) != 0 || check_readable("airports", o.airports) != 0)
+        return 1;
+    run r = {.o = &o};
+    if (prepare_outputs(&o, &r.paths) != 0 || prepare_db(o.db) != 0) return 1;
+
+    r.t0 = now_s();
+    int exit_code = 1;
+    /* The chain is enqueued first, so that validate runs while this thread
+     * extracts the chunks of the ETL pipeline. */
+    if (start_workers(&r) == 0 && enqueue_chain(&r) == 0 && enqueue_etl(&r) == 0 &&
+        wait_all(&r) == 0) {
+        r.elapsed = now_s() - r.t0;
+        stop_workers(&r);
+        outcome out;
+        collect_outcome(&r, &out);
+        print_summary(&r, &out);
+        if (write_summary_file(&r, &out) != 0) out.n_failed++;
+        exit_code = out.n_failed ? 1 : 0;
+    }
+    for (size_t i = 0; i < r.n_workers; i++) sitq_worker_free(r.workers[i]);
+    free(r.ids);
+    sitq_queue_close(r.queue);
+    sitq_backend_close(r.backend);
     return exit_code;
 }

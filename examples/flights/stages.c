@@ -20,15 +20,21 @@
 
 /* ---- small helpers ---------------------------------------------------- */
 
-__attribute__((format(printf, 2, 3))) static int fail(sitq_task_ctx *ctx, const char *fmt, ...) {
+/* Set the attempt's error message (printf-style). */
+__attribute__((format(printf, 2, 3))) static void set_error(sitq_task_ctx *ctx, const char *fmt,
+                                                            ...) {
     char msg[1024];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     sitq_ctx_set_error(ctx, msg, NULL);
-    return 1;
 }
+
+/* Set the attempt's error and evaluate to 1, the handlers' failure. (A
+ * macro, so that the value is seen where it is used: static analysis does
+ * not follow variadic calls.) */
+#define fail(ctx, ...) (set_error((ctx), __VA_ARGS__), 1)
 
 static void put_u32(unsigned char *p, uint32_t v) {
     for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));

@@ -141,21 +141,21 @@ class SerializationError(SitqError, TypeError):
     _default_code = "SITQ_ESERIALIZE"
 
 
+def _by_code():
+    """Map each libsitq code name to its class: the ``_default_code`` of
+    each class, plus out-of-memory to :class:`MemoryError`. The extension
+    checks at import that every code of libsitq's table (SITQ_ERRNO_MAP) is
+    here, so a code added in C without a class fails at once."""
+    table = {"SITQ_ENOMEM": MemoryError}
+    for cls in (InvalidArgumentError, TaskNotFoundError, InvalidStateError, TaskTimeoutError,
+                DependencyError, TaskNotReadyError, LeaseLostError, StorageError, SchemaError,
+                DatabaseBusyError, NoHandlerError, SitqSystemError):
+        table[cls._default_code] = cls
+    return table
+
+
 # Used by the C extension to map libsitq codes to classes.
-BY_CODE = {
-    "SITQ_EINVAL": InvalidArgumentError,
-    "SITQ_ENOTFOUND": TaskNotFoundError,
-    "SITQ_ESTATE": InvalidStateError,
-    "SITQ_ETIMEDOUT": TaskTimeoutError,
-    "SITQ_EDEPENDENCY": DependencyError,
-    "SITQ_ENOTREADY": TaskNotReadyError,
-    "SITQ_ELEASE": LeaseLostError,
-    "SITQ_ESTORAGE": StorageError,
-    "SITQ_ESCHEMA": SchemaError,
-    "SITQ_EBUSY": DatabaseBusyError,
-    "SITQ_ENOHANDLER": NoHandlerError,
-    "SITQ_ESYSTEM": SitqSystemError,
-}
+BY_CODE = _by_code()
 
 
 class TaskFailedError(SitqError):

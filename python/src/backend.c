@@ -76,6 +76,82 @@ static int parse_file_mode(PyObject *obj, int *out) {
     return 0;
 }
 
+/* The database path argument (str, bytes or os.PathLike) as *spath, the
+ * str shown as .path, and *bpath, its bytes in the filesystem encoding, as
+ * os.open uses: names that are not UTF-8 (surrogate-escaped in str) open
+ * the right file. Both new references on success (0); -1 with
+ * InvalidArgumentError set. */
+static int convert_path(PyObject *path, PyObject **spath, PyObject **bpath) {
+    PyObject *fspath = PyOS_FSPath(path);
+    if (!fspath) {
+        PyErr_Clear();
+        sitqpy_invalid("path must be a str or os.PathLike naming the database file, got %.100s",
+                       Py_TYPE(path)->tp_name);
+        return -1;
+    }
+    PyObject *s = NULL, *b = NULL;
+    if (PyBytes_Check(fspath)) {
+        b = fspath;
+        s = PyUnicode_DecodeFSDefaultAndSize(PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b));
+    } else {
+        s = fspath;
+        b = PyUnicode_EncodeFSDefault(s);
+        if (!b && PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) {
+            PyErr_Clear();
+            PyObject *r = PyObject_ASCII(s);
+            sitqpy_invalid("path must be a file name the filesystem encoding can encode (no "
+                           "lone surrogates), got %.200s",
+                           r ? PyUnicode_AsUTF8(r) : "?");
+            Py_XDECREF(r);
+        }
+    }
+    const char *cpath = b ? PyBytes_AS_STRING(b) : NULL;
+    if (s && cpath && (size_t)PyBytes_GET_SIZE(b) != strlen(cpath))
+        sitqpy_invalid("path must not contain NUL characters");
+    else if (s && cpath && cpath[0] == '\0')
+        sitqpy_invalid("path must not be empty (use ':memory:' for an in-memory database)");
+    else if (s && cpath) {
+        *spath = s;
+        *bpath = b;
+        return 0;
+    }
+    Py_XDECREF(s);
+    Py_XDECREF(b);
+    return -1;
+}
+
+/* The keyword arguments of SQLiteBackend() as sitq_sqlite_options. 0, or -1
+ * with InvalidArgumentError set. */
+static int parse_backend_options(PyObject *pool, PyObject *wal, PyObject *sync, PyObject *busy,
+                                 PyObject *foreign, PyObject *mode, PyObject *ro,
+                                 sitq_sqlite_options *opts) {
+    sitq_sqlite_options_init(opts);
+    long pool_n = opts->reader_connections;
+    double busy_s = opts->busy_timeout_ms / 1000.0;
+    if ((pool != Py_None &&
+         sitqpy_int_arg(pool, "connection_pool_size (read connections)", 0, 64, &pool_n) < 0) ||
+        parse_sync(sync, &opts->synchronous) < 0 ||
+        sitqpy_seconds_arg(busy, "busy_timeout", busy_s, 1, &busy_s) < 0)
+        return -1;
+    opts->reader_connections = (int)pool_n;
+    /* A flag, not any truthy object: enable_wal="no" would mean True. */
+    if (!PyBool_Check(wal)) {
+        sitqpy_invalid("enable_wal must be True or False, got %.100s", Py_TYPE(wal)->tp_name);
+        return -1;
+    }
+    opts->enable_wal = wal == Py_True;
+    if (busy_s > 2147483.0) {
+        sitqpy_invalid("busy_timeout must be at most 2147483 seconds, got %g", busy_s);
+        return -1;
+    }
+    opts->busy_timeout_ms = (int)(busy_s * 1000.0 + 0.5);
+    if ((opts->allow_foreign = parse_flag(foreign, "allow_foreign")) < 0 ||
+        (opts->read_only = parse_flag(ro, "read_only")) < 0 ||
+        parse_file_mode(mode, &opts->file_mode) < 0)
+        return -1;
+    return 0;
+}
+
 static int backend_init(SitqBackendObject *self, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"path",
                              "connection_pool_size",
@@ -95,96 +171,28 @@ static int backend_init(SitqBackendObject *self, PyObject *args, PyObject *kwds)
         sitqpy_invalid("SQLiteBackend is already open");
         return -1;
     }
-    PyObject *fspath = PyOS_FSPath(path);
-    if (!fspath) {
-        PyErr_Clear();
-        sitqpy_invalid("path must be a str or os.PathLike naming the database file, got %.100s",
-                       Py_TYPE(path)->tp_name);
-        return -1;
-    }
-    /* The file name's bytes in the filesystem encoding, as os.open uses:
-     * names that are not UTF-8 (surrogate-escaped in str) open the right
-     * file. bpath owns the bytes; spath is the str shown as .path. */
     PyObject *spath = NULL, *bpath = NULL;
-    if (PyBytes_Check(fspath)) {
-        bpath = fspath;
-        spath = PyUnicode_DecodeFSDefaultAndSize(PyBytes_AS_STRING(bpath), PyBytes_GET_SIZE(bpath));
-    } else {
-        spath = fspath;
-        bpath = PyUnicode_EncodeFSDefault(spath);
-        if (!bpath && PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) {
-            PyErr_Clear();
-            PyObject *r = PyObject_ASCII(spath);
-            sitqpy_invalid("path must be a file name the filesystem encoding can encode (no "
-                           "lone surrogates), got %.200s",
-                           r ? PyUnicode_AsUTF8(r) : "?");
-            Py_XDECREF(r);
-        }
-    }
-    if (!spath || !bpath) {
-        Py_XDECREF(spath);
-        Py_XDECREF(bpath);
+    if (convert_path(path, &spath, &bpath) < 0) return -1;
+    sitq_sqlite_options opts;
+    if (parse_backend_options(pool, wal, sync, busy, foreign, mode, ro, &opts) < 0) {
+        Py_DECREF(spath);
+        Py_DECREF(bpath);
         return -1;
     }
     const char *cpath = PyBytes_AS_STRING(bpath);
-    if ((size_t)PyBytes_GET_SIZE(bpath) != strlen(cpath)) {
-        Py_DECREF(spath);
-        Py_DECREF(bpath);
-        sitqpy_invalid("path must not contain NUL characters");
-        return -1;
-    }
-    if (cpath[0] == '\0') {
-        Py_DECREF(spath);
-        Py_DECREF(bpath);
-        sitqpy_invalid("path must not be empty (use ':memory:' for an in-memory database)");
-        return -1;
-    }
-
-    sitq_sqlite_options opts;
-    sitq_sqlite_options_init(&opts);
-    long pool_n = opts.reader_connections;
-    double busy_s = opts.busy_timeout_ms / 1000.0;
-    if ((pool != Py_None &&
-         sitqpy_int_arg(pool, "connection_pool_size (read connections)", 0, 64, &pool_n) < 0) ||
-        parse_sync(sync, &opts.synchronous) < 0 ||
-        sitqpy_seconds_arg(busy, "busy_timeout", busy_s, 1, &busy_s) < 0)
-        goto fail;
-    opts.reader_connections = (int)pool_n;
-    /* A flag, not any truthy object: enable_wal="no" would mean True. */
-    if (!PyBool_Check(wal)) {
-        sitqpy_invalid("enable_wal must be True or False, got %.100s", Py_TYPE(wal)->tp_name);
-        goto fail;
-    }
-    opts.enable_wal = wal == Py_True;
-    if (busy_s > 2147483.0) {
-        sitqpy_invalid("busy_timeout must be at most 2147483 seconds, got %g", busy_s);
-        goto fail;
-    }
-    opts.busy_timeout_ms = (int)(busy_s * 1000.0 + 0.5);
-    if ((opts.allow_foreign = parse_flag(foreign, "allow_foreign")) < 0 ||
-        (opts.read_only = parse_flag(ro, "read_only")) < 0 ||
-        parse_file_mode(mode, &opts.file_mode) < 0) {
-        Py_DECREF(spath);
-        return -1;
-    }
-
     sitq_backend *b = NULL;
     sitq_error err = {0};
     sitq_code rc;
     Py_BEGIN_ALLOW_THREADS rc = sitq_backend_open_sqlite(cpath, &opts, &b, &err);
     Py_END_ALLOW_THREADS Py_DECREF(bpath);
-    bpath = NULL;
     if (rc != SITQ_OK) {
+        Py_DECREF(spath);
         sitqpy_raise(rc, &err);
-        goto fail;
+        return -1;
     }
     self->backend = b;
     Py_XSETREF(self->path, spath);
     return 0;
-fail:
-    Py_DECREF(spath);
-    Py_XDECREF(bpath);
-    return -1;
 }
 
 static void backend_dealloc(SitqBackendObject *self) {

@@ -86,13 +86,17 @@ static void set_error_from_exception(sitq_task_ctx *ctx, const char *prefix) {
     Py_XDECREF(tb);
 }
 
-static void set_error_fmt(sitq_task_ctx *ctx, PyObject *msg) {
+/* Set the attempt's error to msg (a new reference, consumed; NULL when
+ * building it failed). Returns -1, for the callers' "return fail(...)". */
+static int fail_with(sitq_task_ctx *ctx, PyObject *msg) {
     const char *m = msg ? PyUnicode_AsUTF8(msg) : NULL;
     if (!m) {
         PyErr_Clear();
         m = "Python task failed (error message could not be built)";
     }
     sitq_ctx_set_error(ctx, m, NULL);
+    Py_XDECREF(msg);
+    return -1;
 }
 
 /* Pickle the return value: pickle first (fast), then cloudpickle. */
@@ -141,116 +145,177 @@ static int sitqpy_begin(sitq_task_ctx *ctx) {
     return -1;
 }
 
-static int run_task(sitq_task_ctx *ctx, const void *payload, size_t payload_len) {
+/* Check and unpickle the payload into the tuple (format, function blob,
+ * args, kwargs, memory token) of task.c. Returns the tuple (new reference),
+ * or NULL with the attempt's error set. */
+static PyObject *load_payload(sitq_task_ctx *ctx, const void *payload, size_t payload_len) {
     const char *fname = sitq_ctx_function(ctx);
-    PyObject *raw = NULL, *tup = NULL, *func = NULL, *args = NULL, *kwargs = NULL, *ret = NULL,
-             *blob = NULL, *token = NULL;
-    int rc = 1;
-
+    long long id = (long long)sitq_ctx_task_id(ctx);
     if (!payload || payload_len == 0) {
-        PyObject *m = PyUnicode_FromFormat(
-            "task %lld (%s) has no payload: it was not enqueued by the sitq Python binding",
-            (long long)sitq_ctx_task_id(ctx), fname);
-        set_error_fmt(ctx, m);
-        Py_XDECREF(m);
-        goto out;
+        fail_with(ctx, PyUnicode_FromFormat("task %lld (%s) has no payload: it was not enqueued "
+                                            "by the sitq Python binding",
+                                            id, fname));
+        return NULL;
     }
     char why[128];
     if (sitqpy_envelope_check(payload, payload_len, why, sizeof why) != 0) {
-        PyObject *m =
-            PyUnicode_FromFormat("task %lld (%s) was not enqueued by the sitq Python binding: %s",
-                                 (long long)sitq_ctx_task_id(ctx), fname, why);
-        set_error_fmt(ctx, m);
-        Py_XDECREF(m);
-        goto out;
+        fail_with(ctx, PyUnicode_FromFormat(
+                           "task %lld (%s) was not enqueued by the sitq Python binding: %s", id,
+                           fname, why));
+        return NULL;
     }
-    raw = PyBytes_FromStringAndSize(payload, (Py_ssize_t)payload_len);
+    PyObject *raw = PyBytes_FromStringAndSize(payload, (Py_ssize_t)payload_len);
     if (!raw) {
         set_error_from_exception(ctx, "cannot decode the task payload");
-        goto out;
+        return NULL;
     }
-    tup = PyObject_CallOneArg(sitqpy_pickle_loads, raw);
+    PyObject *tup = PyObject_CallOneArg(sitqpy_pickle_loads, raw);
+    Py_DECREF(raw);
     if (!tup) {
         char prefix[SITQ_NAME_MAX + 96];
         snprintf(prefix, sizeof prefix, "cannot load the arguments of %s in this process", fname);
         set_error_from_exception(ctx, prefix);
-        goto out;
+        return NULL;
     }
     if (!PyTuple_Check(tup) || PyTuple_GET_SIZE(tup) != 5 ||
         !PyLong_Check(PyTuple_GET_ITEM(tup, 0)) || PyLong_AsLong(PyTuple_GET_ITEM(tup, 0)) != 1) {
         PyErr_Clear();
-        PyObject *m = PyUnicode_FromFormat(
-            "task %lld (%s): unknown payload format (not written by this version of the sitq "
-            "Python binding)",
-            (long long)sitq_ctx_task_id(ctx), fname);
-        set_error_fmt(ctx, m);
-        Py_XDECREF(m);
-        goto out;
+        Py_DECREF(tup);
+        fail_with(
+            ctx, PyUnicode_FromFormat("task %lld (%s): unknown payload format (not written by this "
+                                      "version of the sitq Python binding)",
+                                      id, fname));
+        return NULL;
     }
-    blob = PyTuple_GET_ITEM(tup, 1);
-    args = PyTuple_GET_ITEM(tup, 2);
-    kwargs = PyTuple_GET_ITEM(tup, 3);
-    token = PyTuple_GET_ITEM(tup, 4);
-    Py_INCREF(args);
-    Py_INCREF(kwargs);
+    return tup;
+}
 
+/* The error of a memory token that is not in this process's table. */
+static int fail_missing_memfunc(sitq_task_ctx *ctx, PyObject *token) {
+    const char *fname = sitq_ctx_function(ctx);
+    const char *tok = PyUnicode_Check(token) ? PyUnicode_AsUTF8(token) : NULL;
+    long pid = sitqpy_token_pid(tok);
+    PyErr_Clear();
+    if (pid < 0)
+        return fail_with(ctx, PyUnicode_FromFormat("task %lld (%s) names a malformed memory token",
+                                                   (long long)sitq_ctx_task_id(ctx), fname));
+    if (pid != (long)getpid())
+        return fail_with(
+            ctx, PyUnicode_FromFormat(
+                     "function %s is held in the memory of process %ld (it could not be pickled, "
+                     "e.g. a bound method of an object holding a sitq queue or worker) and cannot "
+                     "be run here, in process %ld: run it on a worker of that process, or enqueue "
+                     "a picklable function (module-level, or a method of a picklable object)",
+                     fname, pid, (long)getpid()));
+    return fail_with(ctx, PyUnicode_FromFormat(
+                              "function %s is no longer held in this process's memory (it could "
+                              "not be pickled; it is released once its task succeeds): enqueue "
+                              "it again",
+                              fname));
+}
+
+/* The function to call and its arguments: from this process's memory when
+ * the payload names a memory token (*args and *kwargs replaced when the
+ * arguments were held too), else unpickled from blob. On entry *args and
+ * *kwargs hold new references; on success *func does too. Returns 0, or -1
+ * with the attempt's error set. */
+static int load_function(sitq_task_ctx *ctx, PyObject *blob, PyObject *token, PyObject **func,
+                         PyObject **args, PyObject **kwargs) {
+    const char *fname = sitq_ctx_function(ctx);
     if (token != Py_None) {
         PyObject *entry = PyDict_GetItemWithError(sitqpy_memfuncs, token);
-        if (entry && PyTuple_Check(entry) && PyTuple_GET_SIZE(entry) == 3) {
-            func = Py_NewRef(PyTuple_GET_ITEM(entry, 0));
+        if (!entry) {
+            PyErr_Clear();
+            return fail_missing_memfunc(ctx, token);
+        }
+        if (PyTuple_Check(entry) && PyTuple_GET_SIZE(entry) == 3) {
+            *func = Py_NewRef(PyTuple_GET_ITEM(entry, 0));
             if (PyTuple_GET_ITEM(entry, 1) != Py_None) {
-                Py_SETREF(args, Py_NewRef(PyTuple_GET_ITEM(entry, 1)));
-                Py_SETREF(kwargs, Py_NewRef(PyTuple_GET_ITEM(entry, 2)));
+                Py_SETREF(*args, Py_NewRef(PyTuple_GET_ITEM(entry, 1)));
+                Py_SETREF(*kwargs, Py_NewRef(PyTuple_GET_ITEM(entry, 2)));
             }
-        } else if (!entry) {
-            PyErr_Clear();
-            const char *tok = PyUnicode_Check(token) ? PyUnicode_AsUTF8(token) : NULL;
-            long pid = sitqpy_token_pid(tok);
-            PyErr_Clear();
-            PyObject *m;
-            if (pid < 0)
-                m = PyUnicode_FromFormat("task %lld (%s) names a malformed memory token",
-                                         (long long)sitq_ctx_task_id(ctx), fname);
-            else if (pid != (long)getpid())
-                m = PyUnicode_FromFormat(
-                    "function %s is held in the memory of process %ld (it could not be pickled, "
-                    "e.g. a bound method of an object holding a sitq queue or worker) and cannot "
-                    "be run here, in process %ld: run it on a worker of that process, or enqueue "
-                    "a picklable function (module-level, or a method of a picklable object)",
-                    fname, pid, (long)getpid());
-            else
-                m = PyUnicode_FromFormat(
-                    "function %s is no longer held in this process's memory (it could not be "
-                    "pickled; it is released once its task succeeds): enqueue it again",
-                    fname);
-            set_error_fmt(ctx, m);
-            Py_XDECREF(m);
-            goto out;
+            return 0;
         }
     }
-    if (!func) {
-        if (blob == Py_None || !PyBytes_Check(blob)) {
-            PyObject *m = PyUnicode_FromFormat("task %lld (%s) carries no function",
-                                               (long long)sitq_ctx_task_id(ctx), fname);
-            set_error_fmt(ctx, m);
-            Py_XDECREF(m);
-            goto out;
-        }
-        func = PyObject_CallOneArg(sitqpy_pickle_loads, blob);
-        if (!func) {
-            char prefix[SITQ_NAME_MAX + 96];
-            snprintf(prefix, sizeof prefix, "cannot load function %s in this process", fname);
-            set_error_from_exception(ctx, prefix);
-            goto out;
-        }
+    if (blob == Py_None || !PyBytes_Check(blob))
+        return fail_with(ctx, PyUnicode_FromFormat("task %lld (%s) carries no function",
+                                                   (long long)sitq_ctx_task_id(ctx), fname));
+    *func = PyObject_CallOneArg(sitqpy_pickle_loads, blob);
+    if (!*func) {
+        char prefix[SITQ_NAME_MAX + 96];
+        snprintf(prefix, sizeof prefix, "cannot load function %s in this process", fname);
+        set_error_from_exception(ctx, prefix);
+        return -1;
     }
+    return 0;
+}
+
+/* Pickle the function's return value and store it as the attempt's result
+ * (the GIL released while libsitq copies it). Returns 0, or -1 with the
+ * attempt's error set. */
+static int store_result(sitq_task_ctx *ctx, PyObject *ret) {
+    PyObject *b = dump_result(ret);
+    if (!b) {
+        if (PyErr_ExceptionMatches(PyExc_MemoryError)) {
+            PyErr_Clear();
+            sitq_ctx_set_error(ctx, "MemoryError: out of memory while pickling the result", NULL);
+            return -1;
+        }
+        char prefix[SITQ_NAME_MAX + 128];
+        snprintf(prefix, sizeof prefix,
+                 "SerializationError: the return value of %s (a %.60s) cannot be pickled",
+                 sitq_ctx_function(ctx), Py_TYPE(ret)->tp_name);
+        set_error_from_exception(ctx, prefix);
+        return -1;
+    }
+    const char *data = PyBytes_AS_STRING(b);
+    size_t n = (size_t)PyBytes_GET_SIZE(b);
+    sitq_code sc;
+    Py_BEGIN_ALLOW_THREADS sc = sitq_ctx_set_result(ctx, data, n);
+    Py_END_ALLOW_THREADS Py_DECREF(b);
+    if (sc != SITQ_OK) {
+        sitq_ctx_set_error(ctx, "MemoryError: out of memory while storing the result", NULL);
+        return -1;
+    }
+    return 0;
+}
+
+/* Call func(*args, **kwargs) as the attempt (running a returned coroutine
+ * to completion) and store its result. Returns 0, or -1 with the attempt's
+ * error set. */
+static int call_function(sitq_task_ctx *ctx, PyObject *func, PyObject *args, PyObject *kwargs) {
+    /* The attempt starts here, with the user's code: a worker that dies while
+     * this thread waited for the GIL or unpickled the payload has not
+     * started it. */
+    if (sitqpy_begin(ctx) != 0) return -1;
+    PyObject *ret =
+        PyObject_Call(func, args, PyDict_Check(kwargs) && PyDict_GET_SIZE(kwargs) ? kwargs : NULL);
+    if (ret && PyCoro_CheckExact(ret)) Py_SETREF(ret, run_coroutine(ret));
+    if (!ret) {
+        set_error_from_exception(ctx, NULL);
+        return -1;
+    }
+    int rc = store_result(ctx, ret);
+    Py_DECREF(ret);
+    return rc;
+}
+
+/* Run one Python task: load the payload and the function, call it, store
+ * its result. Returns 0 on success, 1 with the attempt's error set. */
+static int run_task(sitq_task_ctx *ctx, const void *payload, size_t payload_len) {
+    PyObject *func = NULL, *args = NULL, *kwargs = NULL;
+    int rc = 1;
+    PyObject *tup = load_payload(ctx, payload, payload_len);
+    if (!tup) goto out;
+    PyObject *blob = PyTuple_GET_ITEM(tup, 1);
+    PyObject *token = PyTuple_GET_ITEM(tup, 4);
+    args = Py_NewRef(PyTuple_GET_ITEM(tup, 2));
+    kwargs = Py_NewRef(PyTuple_GET_ITEM(tup, 3));
+    if (load_function(ctx, blob, token, &func, &args, &kwargs) != 0) goto out;
     if (args == Py_None || kwargs == Py_None) {
-        PyObject *m = PyUnicode_FromFormat(
-            "the arguments of %s could not be pickled and are held in the memory of another "
-            "process",
-            fname);
-        set_error_fmt(ctx, m);
-        Py_XDECREF(m);
+        fail_with(ctx, PyUnicode_FromFormat("the arguments of %s could not be pickled and are held "
+                                            "in the memory of another process",
+                                            sitq_ctx_function(ctx)));
         goto out;
     }
     if (!PyTuple_Check(args)) {
@@ -260,55 +325,15 @@ static int run_task(sitq_task_ctx *ctx, const void *payload, size_t payload_len)
             goto out;
         }
     }
-    /* The attempt starts here, with the user's code: a worker that dies while
-     * this thread waited for the GIL or unpickled the payload has not
-     * started it. */
-    if (sitqpy_begin(ctx) != 0) goto out;
-    ret =
-        PyObject_Call(func, args, PyDict_Check(kwargs) && PyDict_GET_SIZE(kwargs) ? kwargs : NULL);
-    if (ret && PyCoro_CheckExact(ret)) Py_SETREF(ret, run_coroutine(ret));
-    if (!ret) {
-        set_error_from_exception(ctx, NULL);
-        goto out;
-    }
-    {
-        PyObject *b = dump_result(ret);
-        if (!b) {
-            if (PyErr_ExceptionMatches(PyExc_MemoryError)) {
-                PyErr_Clear();
-                sitq_ctx_set_error(ctx, "MemoryError: out of memory while pickling the result",
-                                   NULL);
-                goto out;
-            }
-            char prefix[SITQ_NAME_MAX + 128];
-            snprintf(prefix, sizeof prefix,
-                     "SerializationError: the return value of %s (a %.60s) cannot be pickled",
-                     fname, Py_TYPE(ret)->tp_name);
-            set_error_from_exception(ctx, prefix);
-            goto out;
-        }
-        const char *data = PyBytes_AS_STRING(b);
-        size_t n = (size_t)PyBytes_GET_SIZE(b);
-        sitq_code sc;
-        Py_BEGIN_ALLOW_THREADS sc = sitq_ctx_set_result(ctx, data, n);
-        Py_END_ALLOW_THREADS Py_DECREF(b);
-        if (sc != SITQ_OK) {
-            sitq_ctx_set_error(ctx, "MemoryError: out of memory while storing the result", NULL);
-            goto out;
-        }
-    }
+    if (call_function(ctx, func, args, kwargs) != 0) goto out;
     rc = 0;
-    if (token != Py_None) {
-        /* the task succeeded: the in-memory function is not needed again */
-        if (PyDict_DelItem(sitqpy_memfuncs, token) < 0) PyErr_Clear();
-    }
+    /* the task succeeded: the in-memory function is not needed again */
+    if (token != Py_None && PyDict_DelItem(sitqpy_memfuncs, token) < 0) PyErr_Clear();
 out:
-    Py_XDECREF(ret);
     Py_XDECREF(func);
     Py_XDECREF(args);
     Py_XDECREF(kwargs);
     Py_XDECREF(tup);
-    Py_XDECREF(raw);
     if (PyErr_Occurred()) PyErr_Clear();
     return rc;
 }

@@ -67,6 +67,34 @@ PyObject *sitqpy_invalid(const char *fmt, ...) {
     return raise_class(sitqpy_InvalidArgument, "SITQ_EINVAL", buf);
 }
 
+/*
+ * Check that sitq.errors.BY_CODE has a class for every code of libsitq's
+ * table (SITQ_ERRNO_MAP), so that a code added in C without a Python class
+ * fails the import instead of raising the base class; and publish the table
+ * as ERROR_CODES {"SITQ_EINVAL": (1, "invalid argument"), ...} (for tests
+ * and tools). Returns 0, or -1 with an exception set.
+ */
+static int add_error_codes(PyObject *m) {
+    PyObject *codes = PyDict_New();
+    if (!codes) return -1;
+    int rc = 0;
+#define SITQPY_ADD_CODE(name, value, message)                                                      \
+    if (rc == 0 && !PyDict_GetItemString(errors_by_code, "SITQ_" #name)) {                         \
+        PyErr_SetString(PyExc_ImportError, "sitq.errors.BY_CODE has no class for SITQ_" #name);    \
+        rc = -1;                                                                                   \
+    }                                                                                              \
+    if (rc == 0) {                                                                                 \
+        PyObject *entry = Py_BuildValue("(is)", value, message);                                   \
+        if (!entry || PyDict_SetItemString(codes, "SITQ_" #name, entry) < 0) rc = -1;              \
+        Py_XDECREF(entry);                                                                         \
+    }
+    SITQ_ERRNO_MAP(SITQPY_ADD_CODE)
+#undef SITQPY_ADD_CODE
+    if (rc == 0 && PyModule_AddObject(m, "ERROR_CODES", codes) == 0) return 0;
+    Py_DECREF(codes);
+    return -1;
+}
+
 /* ------------------------------------------------------------------ */
 /* Argument helpers                                                    */
 /* ------------------------------------------------------------------ */
@@ -358,6 +386,8 @@ PyMODINIT_FUNC PyInit__sitq(void) {
         !(sitqpy_SerializationError = import_attr("sitq.errors", "SerializationError", 0)) ||
         !(errors_by_code = import_attr("sitq.errors", "BY_CODE", 0)))
         goto fail;
+
+    if (add_error_codes(m) < 0) goto fail;
 
     if (!(sitqpy_memfuncs = PyDict_New()) || !(running_workers = PySet_New(NULL))) goto fail;
 

@@ -179,6 +179,46 @@ PyDoc_STRVAR(enqueue_batch_doc,
              "Task(callable)). Much faster than enqueue in a loop. Raises as enqueue;\n"
              "the message names the failing index. Thread-safe; releases the GIL.");
 
+/* tasks[index] of enqueue_batch (a sitq.Task, or a callable taken as
+ * Task(callable)) prepared into *prep and described by *spec. 0, or -1 with
+ * the error set. */
+static int prepare_item(PyObject *item, Py_ssize_t index, sitqpy_prepared *prep,
+                        sitq_task_spec *spec) {
+    PyObject *task = NULL;
+    if (PyObject_TypeCheck(item, &SitqTask_Type)) {
+        task = Py_NewRef(item);
+    } else if (PyCallable_Check(item)) {
+        task = sitqpy_task_from_call(item, NULL, NULL);
+        if (!task) return -1;
+    } else {
+        sitqpy_invalid("tasks[%zd] must be a sitq.Task, got %.100s", index, Py_TYPE(item)->tp_name);
+        return -1;
+    }
+    int r = sitqpy_prepare((SitqTaskObject *)task, NULL, prep);
+    Py_DECREF(task);
+    if (r < 0) return -1;
+    spec->function = prep->function;
+    spec->payload = PyBytes_AS_STRING(prep->payload);
+    spec->payload_len = (size_t)PyBytes_GET_SIZE(prep->payload);
+    spec->options = &prep->opts;
+    return 0;
+}
+
+/* The n ids as a new list of ints; NULL with the error set. */
+static PyObject *ids_list(const sitq_task_id *ids, Py_ssize_t n) {
+    PyObject *out = PyList_New(n);
+    if (!out) return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *v = PyLong_FromLongLong(ids[i]);
+        if (!v) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyList_SET_ITEM(out, i, v);
+    }
+    return out;
+}
+
 static PyObject *queue_enqueue_batch(SitqQueueObject *self, PyObject *arg) {
     if (check_open(self) < 0) return NULL;
     if (PyUnicode_Check(arg) || PyBytes_Check(arg) || PyObject_TypeCheck(arg, &SitqTask_Type))
@@ -207,27 +247,9 @@ static PyObject *queue_enqueue_batch(SitqQueueObject *self, PyObject *arg) {
         PyErr_NoMemory();
         goto end;
     }
-    for (; done < n; done++) {
-        PyObject *item = PySequence_Fast_GET_ITEM(seq, done);
-        PyObject *task = NULL;
-        if (PyObject_TypeCheck(item, &SitqTask_Type)) {
-            task = Py_NewRef(item);
-        } else if (PyCallable_Check(item)) {
-            task = sitqpy_task_from_call(item, NULL, NULL);
-            if (!task) goto end;
-        } else {
-            sitqpy_invalid("tasks[%zd] must be a sitq.Task, got %.100s", done,
-                           Py_TYPE(item)->tp_name);
+    for (; done < n; done++)
+        if (prepare_item(PySequence_Fast_GET_ITEM(seq, done), done, &preps[done], &specs[done]) < 0)
             goto end;
-        }
-        int r = sitqpy_prepare((SitqTaskObject *)task, NULL, &preps[done]);
-        Py_DECREF(task);
-        if (r < 0) goto end;
-        specs[done].function = preps[done].function;
-        specs[done].payload = PyBytes_AS_STRING(preps[done].payload);
-        specs[done].payload_len = (size_t)PyBytes_GET_SIZE(preps[done].payload);
-        specs[done].options = &preps[done].opts;
-    }
     {
         sitq_error err = {0};
         sitq_code rc;
@@ -238,16 +260,7 @@ static PyObject *queue_enqueue_batch(SitqQueueObject *self, PyObject *arg) {
             goto end;
         }
     }
-    out = PyList_New(n);
-    if (!out) goto end;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *v = PyLong_FromLongLong(ids[i]);
-        if (!v) {
-            Py_CLEAR(out);
-            goto end;
-        }
-        PyList_SET_ITEM(out, i, v);
-    }
+    out = ids_list(ids, n);
 end:
     if (preps) {
         if (!out) {

@@ -148,6 +148,63 @@ static PyObject *deps_tuple(PyObject *obj, const char *what) {
     return t;
 }
 
+/* Task(args=...) as a new tuple (an empty one for None); NULL with
+ * InvalidArgumentError set. */
+static PyObject *args_tuple(PyObject *fargs) {
+    if (fargs == Py_None) return PyTuple_New(0);
+    if (PyUnicode_Check(fargs) || PyBytes_Check(fargs) || PyDict_Check(fargs)) {
+        sitqpy_invalid("args must be a list or tuple of positional arguments, got %.100s",
+                       Py_TYPE(fargs)->tp_name);
+        return NULL;
+    }
+    PyObject *targs = PySequence_Tuple(fargs);
+    if (!targs && PyErr_ExceptionMatches(PyExc_TypeError)) {
+        PyErr_Clear();
+        sitqpy_invalid("args must be a list or tuple of positional arguments, got %.100s",
+                       Py_TYPE(fargs)->tp_name);
+    }
+    return targs;
+}
+
+/* Task(kwargs=...) as a new dict with str keys (an empty one for None);
+ * NULL with InvalidArgumentError set. */
+static PyObject *kwargs_dict(PyObject *fkwargs) {
+    if (fkwargs == Py_None) return PyDict_New();
+    if (!PyDict_Check(fkwargs)) {
+        sitqpy_invalid("kwargs must be a dict of keyword arguments, got %.100s",
+                       Py_TYPE(fkwargs)->tp_name);
+        return NULL;
+    }
+    PyObject *key;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(fkwargs, &pos, &key, NULL)) {
+        if (!PyUnicode_Check(key)) {
+            sitqpy_invalid("kwargs keys must be str, got %.100s", Py_TYPE(key)->tp_name);
+            return NULL;
+        }
+    }
+    return PyDict_Copy(fkwargs);
+}
+
+/* Task(unique_key=...): None, or 1..SITQ_NAME_MAX bytes of UTF-8 without
+ * NUL. 0, or -1 with InvalidArgumentError set. */
+static int check_unique_key(PyObject *unique_key) {
+    if (unique_key == Py_None) return 0;
+    if (!PyUnicode_Check(unique_key)) {
+        sitqpy_invalid("unique_key must be a str or None, got %.100s",
+                       Py_TYPE(unique_key)->tp_name);
+        return -1;
+    }
+    Py_ssize_t n;
+    const char *k = sitqpy_utf8_arg(unique_key, "unique_key", &n);
+    if (!k) return -1;
+    if (n == 0 || n > SITQ_NAME_MAX || (size_t)n != strlen(k)) {
+        sitqpy_invalid("unique_key must be 1..%d bytes of UTF-8 without NUL", SITQ_NAME_MAX);
+        return -1;
+    }
+    return 0;
+}
+
 static int task_init(SitqTaskObject *self, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"function",   "args",       "kwargs",        "priority",
                              "eta",        "delay",      "max_retries",   "timeout",
@@ -165,41 +222,9 @@ static int task_init(SitqTaskObject *self, PyObject *args, PyObject *kwds) {
         sitqpy_invalid("function must be callable, got %.100s", Py_TYPE(function)->tp_name);
         return -1;
     }
-    PyObject *targs, *tkwargs;
-    if (fargs == Py_None) {
-        targs = PyTuple_New(0);
-    } else if (PyUnicode_Check(fargs) || PyBytes_Check(fargs) || PyDict_Check(fargs)) {
-        sitqpy_invalid("args must be a list or tuple of positional arguments, got %.100s",
-                       Py_TYPE(fargs)->tp_name);
-        return -1;
-    } else {
-        targs = PySequence_Tuple(fargs);
-        if (!targs && PyErr_ExceptionMatches(PyExc_TypeError)) {
-            PyErr_Clear();
-            sitqpy_invalid("args must be a list or tuple of positional arguments, got %.100s",
-                           Py_TYPE(fargs)->tp_name);
-        }
-    }
+    PyObject *targs = args_tuple(fargs);
     if (!targs) return -1;
-    if (fkwargs == Py_None) {
-        tkwargs = PyDict_New();
-    } else if (!PyDict_Check(fkwargs)) {
-        Py_DECREF(targs);
-        sitqpy_invalid("kwargs must be a dict of keyword arguments, got %.100s",
-                       Py_TYPE(fkwargs)->tp_name);
-        return -1;
-    } else {
-        PyObject *key;
-        Py_ssize_t pos = 0;
-        while (PyDict_Next(fkwargs, &pos, &key, NULL)) {
-            if (!PyUnicode_Check(key)) {
-                Py_DECREF(targs);
-                sitqpy_invalid("kwargs keys must be str, got %.100s", Py_TYPE(key)->tp_name);
-                return -1;
-            }
-        }
-        tkwargs = PyDict_Copy(fkwargs);
-    }
+    PyObject *tkwargs = kwargs_dict(fkwargs);
     if (!tkwargs) {
         Py_DECREF(targs);
         return -1;
@@ -222,20 +247,7 @@ static int task_init(SitqTaskObject *self, PyObject *args, PyObject *kwds) {
             goto fail;
         }
     }
-    if (unique_key != Py_None) {
-        if (!PyUnicode_Check(unique_key)) {
-            sitqpy_invalid("unique_key must be a str or None, got %.100s",
-                           Py_TYPE(unique_key)->tp_name);
-            goto fail;
-        }
-        Py_ssize_t n;
-        const char *k = sitqpy_utf8_arg(unique_key, "unique_key", &n);
-        if (!k) goto fail;
-        if (n == 0 || n > SITQ_NAME_MAX || (size_t)n != strlen(k)) {
-            sitqpy_invalid("unique_key must be 1..%d bytes of UTF-8 without NUL", SITQ_NAME_MAX);
-            goto fail;
-        }
-    }
+    if (check_unique_key(unique_key) < 0) goto fail;
     if (!(deps = deps_tuple(depends_on, "depends_on"))) goto fail;
     if (!(name = sitqpy_function_name(function))) goto fail;
 
@@ -446,16 +458,25 @@ static PyObject *new_token(void) {
     return PyUnicode_FromString(buf);
 }
 
-int sitqpy_prepare(SitqTaskObject *task, PyObject *extra_deps, sitqpy_prepared *out) {
-    memset(out, 0, sizeof *out);
-    sitq_task_options_init(&out->opts);
-    if (!task->function) {
-        sitqpy_invalid("task is not initialised (call sitq.Task(function, ...))");
-        return -1;
+/* A copy of the UTF-8 of str in PyMem_RawMalloc'd memory; NULL with the
+ * error set. */
+static char *raw_strdup(PyObject *str) {
+    const char *k = PyUnicode_AsUTF8(str);
+    if (!k) return NULL;
+    size_t kl = strlen(k);
+    char *copy = PyMem_RawMalloc(kl + 1);
+    if (!copy) {
+        PyErr_NoMemory();
+        return NULL;
     }
-    PyObject *deps = NULL, *fn_blob = NULL, *payload = NULL, *entry = NULL, *tup = NULL;
+    memcpy(copy, k, kl + 1);
+    return copy;
+}
 
-    /* options */
+/* The options of the task (its dependencies followed by extra_deps), its
+ * unique key and its function name, copied into out. 0, or -1 with the
+ * error set (out is cleared by the caller). */
+static int prepare_options(SitqTaskObject *task, PyObject *extra_deps, sitqpy_prepared *out) {
     out->opts.priority = task->priority;
     out->opts.max_retries = task->max_retries;
     out->opts.eta_us = task->eta_us;
@@ -463,13 +484,15 @@ int sitqpy_prepare(SitqTaskObject *task, PyObject *extra_deps, sitqpy_prepared *
     out->opts.timeout_s = task->timeout_s;
     out->opts.backoff_base_s = task->backoff_base_s;
     out->opts.backoff_cap_s = task->backoff_cap_s;
-    if (!(deps = deps_tuple(extra_deps, "depends_on"))) goto fail;
+    PyObject *deps = deps_tuple(extra_deps, "depends_on");
+    if (!deps) return -1;
     Py_ssize_t nd = PyTuple_GET_SIZE(task->depends_on) + PyTuple_GET_SIZE(deps);
     if (nd > 0) {
         out->deps = PyMem_RawMalloc(sizeof(sitq_task_id) * (size_t)nd);
         if (!out->deps) {
+            Py_DECREF(deps);
             PyErr_NoMemory();
-            goto fail;
+            return -1;
         }
         Py_ssize_t k = 0;
         for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(task->depends_on); i++)
@@ -480,39 +503,27 @@ int sitqpy_prepare(SitqTaskObject *task, PyObject *extra_deps, sitqpy_prepared *
         out->opts.depends_on = out->deps;
         out->opts.n_depends_on = out->n_deps;
     }
-    Py_CLEAR(deps);
+    Py_DECREF(deps);
     if (task->unique_key) {
-        const char *k = PyUnicode_AsUTF8(task->unique_key);
-        if (!k) goto fail;
-        size_t kl = strlen(k);
-        out->unique_key = PyMem_RawMalloc(kl + 1);
-        if (!out->unique_key) {
-            PyErr_NoMemory();
-            goto fail;
-        }
-        memcpy(out->unique_key, k, kl + 1);
+        if (!(out->unique_key = raw_strdup(task->unique_key))) return -1;
         out->opts.unique_key = out->unique_key;
     }
-    {
-        const char *nm = PyUnicode_AsUTF8(task->name);
-        if (!nm) goto fail;
-        size_t nl = strlen(nm);
-        out->function = PyMem_RawMalloc(nl + 1);
-        if (!out->function) {
-            PyErr_NoMemory();
-            goto fail;
-        }
-        memcpy(out->function, nm, nl + 1);
-    }
+    if (!(out->function = raw_strdup(task->name))) return -1;
+    return 0;
+}
 
-    /* function */
-    fn_blob = try_dumps(task->function, 1);
+/* The payload (format 1, function blob, args, kwargs, memory token) into
+ * out->payload. A function or arguments that cannot be pickled are kept in
+ * this process's memory under out->mem_token. 0, or -1 with the error set
+ * (out is cleared by the caller, which drops mem_token). */
+static int prepare_payload(SitqTaskObject *task, sitqpy_prepared *out) {
+    PyObject *payload = NULL, *entry = NULL, *tup = NULL;
+    PyObject *fn_blob = try_dumps(task->function, 1);
     if (!fn_blob) {
         if (PyErr_Occurred()) goto fail;
         fn_blob = Py_NewRef(Py_None);
         if (!(out->mem_token = new_token())) goto fail;
     }
-    /* payload with the arguments */
     tup = Py_BuildValue("(iOOOO)", 1, fn_blob, task->args, task->kwargs,
                         out->mem_token ? out->mem_token : Py_None);
     if (!tup) goto fail;
@@ -540,11 +551,21 @@ int sitqpy_prepare(SitqTaskObject *task, PyObject *extra_deps, sitqpy_prepared *
     out->payload = payload;
     return 0;
 fail:
-    Py_XDECREF(deps);
     Py_XDECREF(fn_blob);
     Py_XDECREF(payload);
     Py_XDECREF(entry);
     Py_XDECREF(tup);
+    return -1;
+}
+
+int sitqpy_prepare(SitqTaskObject *task, PyObject *extra_deps, sitqpy_prepared *out) {
+    memset(out, 0, sizeof *out);
+    sitq_task_options_init(&out->opts);
+    if (!task->function) {
+        sitqpy_invalid("task is not initialised (call sitq.Task(function, ...))");
+        return -1;
+    }
+    if (prepare_options(task, extra_deps, out) == 0 && prepare_payload(task, out) == 0) return 0;
     Py_CLEAR(out->mem_token); /* not registered */
     sitqpy_prepared_clear(out);
     return -1;

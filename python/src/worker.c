@@ -8,6 +8,93 @@
 #include <string.h>
 #include <time.h>
 
+/* Worker(worker_id=...): None, or 1..SITQ_NAME_MAX bytes of UTF-8 without
+ * NUL (opts->worker_id points into wid's UTF-8). 0, or -1 with
+ * InvalidArgumentError set. */
+static int parse_worker_id(PyObject *wid, sitq_worker_options *opts) {
+    if (wid == Py_None) return 0;
+    if (!PyUnicode_Check(wid)) {
+        sitqpy_invalid("worker_id must be a str or None, got %.100s", Py_TYPE(wid)->tp_name);
+        return -1;
+    }
+    Py_ssize_t n;
+    opts->worker_id = sitqpy_utf8_arg(wid, "worker_id", &n);
+    if (!opts->worker_id) return -1;
+    if (n == 0 || n > SITQ_NAME_MAX || (size_t)n != strlen(opts->worker_id)) {
+        sitqpy_invalid("worker_id must be 1..%d bytes of UTF-8 without NUL", SITQ_NAME_MAX);
+        return -1;
+    }
+    return 0;
+}
+
+/* Worker(concurrency=...): None or an int 1..1024. 0, or -1 with
+ * InvalidArgumentError set. */
+static int parse_concurrency(PyObject *conc, sitq_worker_options *opts) {
+    if (conc == Py_None) return 0;
+    if (!PyLong_Check(conc) || PyBool_Check(conc)) {
+        sitqpy_invalid("concurrency must be an int 1..1024, got %.100s", Py_TYPE(conc)->tp_name);
+        return -1;
+    }
+    int overflow = 0;
+    long v = PyLong_AsLongAndOverflow(conc, &overflow);
+    if (overflow || v < 1 || v > 1024) {
+        if (overflow)
+            sitqpy_invalid("concurrency must be 1..1024 (handler threads), got an int "
+                           "beyond the machine's range");
+        else sitqpy_invalid("concurrency must be 1..1024 (handler threads), got %ld", v);
+        return -1;
+    }
+    opts->concurrency = (int)v;
+    return 0;
+}
+
+/* Worker(prefetch=...): None or an int 0..65536. 0, or -1 with
+ * InvalidArgumentError set. */
+static int parse_prefetch(PyObject *prefetch, sitq_worker_options *opts) {
+    if (prefetch == Py_None) return 0;
+    if (!PyLong_Check(prefetch) || PyBool_Check(prefetch)) {
+        sitqpy_invalid("prefetch must be an int 0..65536, got %.100s", Py_TYPE(prefetch)->tp_name);
+        return -1;
+    }
+    int overflow = 0;
+    long v = PyLong_AsLongAndOverflow(prefetch, &overflow);
+    if (overflow || v < 0 || v > 65536) {
+        if (overflow)
+            sitqpy_invalid("prefetch must be 0..65536, got an int beyond the machine's range");
+        else sitqpy_invalid("prefetch must be 0..65536, got %ld", v);
+        return -1;
+    }
+    opts->prefetch = (int)v;
+    return 0;
+}
+
+/* Worker(lease=..., poll_interval=..., heartbeat_interval=...) in seconds,
+ * checked against the library's ranges here to name the Python arguments.
+ * 0, or -1 with InvalidArgumentError set. */
+static int parse_times(PyObject *lease, PyObject *poll, PyObject *hb, sitq_worker_options *opts) {
+    if (sitqpy_seconds_arg(lease, "lease", opts->lease_s, 1, &opts->lease_s) < 0 ||
+        sitqpy_seconds_arg(poll, "poll_interval", opts->poll_interval_s, 1,
+                           &opts->poll_interval_s) < 0 ||
+        sitqpy_seconds_arg(hb, "heartbeat_interval", opts->heartbeat_interval_s, 1,
+                           &opts->heartbeat_interval_s) < 0)
+        return -1;
+    if (!(opts->lease_s >= 0.05 && opts->lease_s <= 604800)) {
+        sitqpy_invalid("lease must be 0.05..604800 seconds (7 days), got %g", opts->lease_s);
+        return -1;
+    }
+    if (!(opts->poll_interval_s >= 0.0001 && opts->poll_interval_s <= 3600)) {
+        sitqpy_invalid("poll_interval must be 0.0001..3600 seconds, got %g", opts->poll_interval_s);
+        return -1;
+    }
+    if (hb != Py_None &&
+        !(opts->heartbeat_interval_s > 0 && opts->heartbeat_interval_s < opts->lease_s)) {
+        sitqpy_invalid("heartbeat_interval must be > 0 and below lease (%g s), got %g",
+                       opts->lease_s, opts->heartbeat_interval_s);
+        return -1;
+    }
+    return 0;
+}
+
 static int worker_init(SitqWorkerObject *self, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"queue",         "worker_id", "concurrency",        "lease",
                              "poll_interval", "prefetch",  "heartbeat_interval", NULL};
@@ -29,73 +116,9 @@ static int worker_init(SitqWorkerObject *self, PyObject *args, PyObject *kwds) {
     /* An attempt starts when the user's function is called (handler.c), not
      * while its thread waits for the GIL or unpickles the payload. */
     opts.handlers_mark_start = 1;
-    if (wid != Py_None) {
-        if (!PyUnicode_Check(wid)) {
-            sitqpy_invalid("worker_id must be a str or None, got %.100s", Py_TYPE(wid)->tp_name);
-            return -1;
-        }
-        Py_ssize_t n;
-        opts.worker_id = sitqpy_utf8_arg(wid, "worker_id", &n);
-        if (!opts.worker_id) return -1;
-        if (n == 0 || n > SITQ_NAME_MAX || (size_t)n != strlen(opts.worker_id)) {
-            sitqpy_invalid("worker_id must be 1..%d bytes of UTF-8 without NUL", SITQ_NAME_MAX);
-            return -1;
-        }
-    }
-    if (conc != Py_None) {
-        if (!PyLong_Check(conc) || PyBool_Check(conc)) {
-            sitqpy_invalid("concurrency must be an int 1..1024, got %.100s",
-                           Py_TYPE(conc)->tp_name);
-            return -1;
-        }
-        int overflow = 0;
-        long v = PyLong_AsLongAndOverflow(conc, &overflow);
-        if (overflow || v < 1 || v > 1024) {
-            if (overflow)
-                sitqpy_invalid("concurrency must be 1..1024 (handler threads), got an int "
-                               "beyond the machine's range");
-            else sitqpy_invalid("concurrency must be 1..1024 (handler threads), got %ld", v);
-            return -1;
-        }
-        opts.concurrency = (int)v;
-    }
-    if (prefetch != Py_None) {
-        if (!PyLong_Check(prefetch) || PyBool_Check(prefetch)) {
-            sitqpy_invalid("prefetch must be an int 0..65536, got %.100s",
-                           Py_TYPE(prefetch)->tp_name);
-            return -1;
-        }
-        int overflow = 0;
-        long v = PyLong_AsLongAndOverflow(prefetch, &overflow);
-        if (overflow || v < 0 || v > 65536) {
-            if (overflow)
-                sitqpy_invalid("prefetch must be 0..65536, got an int beyond the machine's range");
-            else sitqpy_invalid("prefetch must be 0..65536, got %ld", v);
-            return -1;
-        }
-        opts.prefetch = (int)v;
-    }
-    if (sitqpy_seconds_arg(lease, "lease", opts.lease_s, 1, &opts.lease_s) < 0 ||
-        sitqpy_seconds_arg(poll, "poll_interval", opts.poll_interval_s, 1, &opts.poll_interval_s) <
-            0 ||
-        sitqpy_seconds_arg(hb, "heartbeat_interval", opts.heartbeat_interval_s, 1,
-                           &opts.heartbeat_interval_s) < 0)
+    if (parse_worker_id(wid, &opts) < 0 || parse_concurrency(conc, &opts) < 0 ||
+        parse_prefetch(prefetch, &opts) < 0 || parse_times(lease, poll, hb, &opts) < 0)
         return -1;
-    /* The library's ranges, checked here to name the Python arguments. */
-    if (!(opts.lease_s >= 0.05 && opts.lease_s <= 604800)) {
-        sitqpy_invalid("lease must be 0.05..604800 seconds (7 days), got %g", opts.lease_s);
-        return -1;
-    }
-    if (!(opts.poll_interval_s >= 0.0001 && opts.poll_interval_s <= 3600)) {
-        sitqpy_invalid("poll_interval must be 0.0001..3600 seconds, got %g", opts.poll_interval_s);
-        return -1;
-    }
-    if (hb != Py_None &&
-        !(opts.heartbeat_interval_s > 0 && opts.heartbeat_interval_s < opts.lease_s)) {
-        sitqpy_invalid("heartbeat_interval must be > 0 and below lease (%g s), got %g",
-                       opts.lease_s, opts.heartbeat_interval_s);
-        return -1;
-    }
     sitq_worker *w = NULL;
     sitq_error err = {0};
     sitq_code rc = sitq_worker_create(((SitqQueueObject *)queue)->queue, &opts, &w, &err);

@@ -43,5 +43,7 @@ int cmd_purge(int argc, char **argv);
 int cmd_enqueue(int argc, char **argv);
 /** `sitq worker DB`: run a worker executing shell-command tasks. */
 int cmd_worker(int argc, char **argv);
+/** `sitq bench [OPTIONS]`: execute the sitq_bench program beside sitq (returns only on failure). */
+int cmd_bench(int argc, char **argv);
 
 #endif /* SITQ_CLI_H */

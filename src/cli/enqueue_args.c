@@ -45,86 +45,88 @@ static int add_after(const char *cmd, enqueue_args *a, sitq_task_id id) {
     return 0;
 }
 
+/** The long options of `sitq enqueue`. */
+static const struct option ENQUEUE_OPTS[] = {
+    {"queue", required_argument, NULL, 'q'},
+    {"priority", required_argument, NULL, 'p'},
+    {"delay", required_argument, NULL, 'd'},
+    {"after", required_argument, NULL, 'a'},
+    {"retries", required_argument, NULL, 'r'},
+    {"backoff", required_argument, NULL, 'b'},
+    {"backoff-cap", required_argument, NULL, 'c'},
+    {"timeout", required_argument, NULL, 't'},
+    {"unique", required_argument, NULL, 'u'},
+    {"json", no_argument, NULL, 'j'},
+    {"help", no_argument, NULL, 'h'},
+    STORE_OPTIONS,
+    {NULL, 0, NULL, 0},
+};
+
+/** Apply the option c of getopt_long (its value in optarg) to a; returns -1
+ * to go on, or the exit code to return (help printed, or usage error). */
+static int apply_option(const char *cmd, int c, char **argv, enqueue_args *a) {
+    int64_t v = 0;
+    sitq_task_id id = 0;
+    switch (c) {
+    case 'h': return print_usage(ENQUEUE_USAGE);
+    case 'q': return arg_parse_queue(cmd, optarg, &a->queue) != 0 ? CLI_EXIT_USAGE : -1;
+    case 'p':
+        if (arg_parse_i64(cmd, "--priority", optarg, INT32_MIN, INT32_MAX, &v) != 0)
+            return CLI_EXIT_USAGE;
+        a->opts.priority = (int32_t)v;
+        return -1;
+    case 'd':
+        return arg_parse_double(cmd, "--delay", optarg, 0.0, SITQ_SECONDS_MAX, &a->opts.delay_s)
+                   ? CLI_EXIT_USAGE
+                   : -1;
+    case 'a':
+        if (arg_parse_id(cmd, "--after ID", optarg, &id) != 0) return CLI_EXIT_USAGE;
+        return add_after(cmd, a, id) != 0 ? CLI_EXIT_FAILURE : -1;
+    case 'r':
+        if (arg_parse_i64(cmd, "--retries", optarg, 0, 1000000, &v) != 0) return CLI_EXIT_USAGE;
+        a->opts.max_retries = (int32_t)v;
+        return -1;
+    case 'b':
+        return arg_parse_double(cmd, "--backoff", optarg, 0.0, SITQ_SECONDS_MAX,
+                                &a->opts.backoff_base_s)
+                   ? CLI_EXIT_USAGE
+                   : -1;
+    case 'c':
+        return arg_parse_double(cmd, "--backoff-cap", optarg, 0.0, SITQ_SECONDS_MAX,
+                                &a->opts.backoff_cap_s)
+                   ? CLI_EXIT_USAGE
+                   : -1;
+    case 't':
+        return arg_parse_double(cmd, "--timeout", optarg, 0.0, SITQ_SECONDS_MAX, &a->opts.timeout_s)
+                   ? CLI_EXIT_USAGE
+                   : -1;
+    case 'u':
+        return arg_parse_name(cmd, "--unique", optarg, &a->opts.unique_key) ? CLI_EXIT_USAGE : -1;
+    case 'j': a->json = 1; return -1;
+    default:
+        arg_report_getopt(cmd, c, argv);
+        if (c == '?')
+            fprintf(stderr, "  (options of COMMAND go after '--': "
+                            "sitq enqueue DB -- COMMAND ARG...)\n");
+        return CLI_EXIT_USAGE;
+    }
+}
+
 int enqueue_args_parse(int argc, char **argv, enqueue_args *a) {
     const char *cmd = argv[0];
     memset(a, 0, sizeof *a);
     a->queue = SITQ_DEFAULT_QUEUE;
     sitq_task_options_init(&a->opts);
     sitq_sqlite_options_init(&a->store);
-    static const struct option opts[] = {
-        {"queue", required_argument, NULL, 'q'},
-        {"priority", required_argument, NULL, 'p'},
-        {"delay", required_argument, NULL, 'd'},
-        {"after", required_argument, NULL, 'a'},
-        {"retries", required_argument, NULL, 'r'},
-        {"backoff", required_argument, NULL, 'b'},
-        {"backoff-cap", required_argument, NULL, 'c'},
-        {"timeout", required_argument, NULL, 't'},
-        {"unique", required_argument, NULL, 'u'},
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        STORE_OPTIONS,
-        {NULL, 0, NULL, 0},
-    };
-    int64_t v = 0;
-    sitq_task_id id = 0;
     optind = 0;
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, ":q:p:d:a:r:t:u:jh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":q:p:d:a:r:t:u:jh", ENQUEUE_OPTS, NULL)) != -1) {
         int st = store_opt_parse(cmd, c, optarg, &a->store);
         if (st < 0) return CLI_EXIT_USAGE;
         if (st > 0) continue;
-        switch (c) {
-        case 'h': return print_usage(ENQUEUE_USAGE);
-        case 'q':
-            if (arg_parse_queue(cmd, optarg, &a->queue) != 0) return CLI_EXIT_USAGE;
-            break;
-        case 'p':
-            if (arg_parse_i64(cmd, "--priority", optarg, INT32_MIN, INT32_MAX, &v) != 0)
-                return CLI_EXIT_USAGE;
-            a->opts.priority = (int32_t)v;
-            break;
-        case 'd':
-            if (arg_parse_double(cmd, "--delay", optarg, 0.0, SITQ_SECONDS_MAX, &a->opts.delay_s) !=
-                0)
-                return CLI_EXIT_USAGE;
-            break;
-        case 'a':
-            if (arg_parse_id(cmd, "--after ID", optarg, &id) != 0) return CLI_EXIT_USAGE;
-            if (add_after(cmd, a, id) != 0) return CLI_EXIT_FAILURE;
-            break;
-        case 'r':
-            if (arg_parse_i64(cmd, "--retries", optarg, 0, 1000000, &v) != 0) return CLI_EXIT_USAGE;
-            a->opts.max_retries = (int32_t)v;
-            break;
-        case 'b':
-            if (arg_parse_double(cmd, "--backoff", optarg, 0.0, SITQ_SECONDS_MAX,
-                                 &a->opts.backoff_base_s) != 0)
-                return CLI_EXIT_USAGE;
-            break;
-        case 'c':
-            if (arg_parse_double(cmd, "--backoff-cap", optarg, 0.0, SITQ_SECONDS_MAX,
-                                 &a->opts.backoff_cap_s) != 0)
-                return CLI_EXIT_USAGE;
-            break;
-        case 't':
-            if (arg_parse_double(cmd, "--timeout", optarg, 0.0, SITQ_SECONDS_MAX,
-                                 &a->opts.timeout_s) != 0)
-                return CLI_EXIT_USAGE;
-            break;
-        case 'u':
-            if (arg_parse_name(cmd, "--unique", optarg, &a->opts.unique_key) != 0)
-                return CLI_EXIT_USAGE;
-            break;
-        case 'j': a->json = 1; break;
-        default:
-            arg_report_getopt(cmd, c, argv);
-            if (c == '?')
-                fprintf(stderr, "  (options of COMMAND go after '--': "
-                                "sitq enqueue DB -- COMMAND ARG...)\n");
-            return CLI_EXIT_USAGE;
-        }
+        int rc = apply_option(cmd, c, argv, a);
+        if (rc >= 0) return rc;
     }
     if (arg_check_positionals(cmd, argc, argv, 2, -1, "DB -- COMMAND [ARG...]") != 0)
         return CLI_EXIT_USAGE;

@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "bench.h"
 #include "cli.h"
 #include "diag.h"
 #include "sitq.h"
@@ -15,9 +14,6 @@ typedef struct subcommand {
     int (*run)(int argc, char **argv);
     const char *summary;
 } subcommand;
-
-/** `sitq bench [OPTIONS]`: the engine benchmark (bench/, see bench/README.md). */
-static int cmd_bench(int argc, char **argv) { return sitq_bench_main(argc, argv); }
 
 static const subcommand COMMANDS[] = {
     {"enqueue", cmd_enqueue, "enqueue a shell command as a task and print its id"},

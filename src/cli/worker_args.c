@@ -51,6 +51,25 @@ const char WORKER_USAGE[] =
  * --kill-grace the parser takes is one the worker takes. */
 #define KILL_GRACE_MAX_S (SITQ_TIMEOUT_GRACE_MAX_S - TIMEOUT_GRACE_MARGIN_S)
 
+/* The long options of `sitq worker`. */
+static const struct option WORKER_OPTS[] = {
+    {"queue", required_argument, NULL, 'q'},
+    {"concurrency", required_argument, NULL, 'c'},
+    {"lease", required_argument, NULL, 'l'},
+    {"poll", required_argument, NULL, 'P'},
+    {"worker-id", required_argument, NULL, 'w'},
+    {"max-tasks", required_argument, NULL, 'm'},
+    {"stop-timeout", required_argument, NULL, 's'},
+    {"kill-grace", required_argument, NULL, 'g'},
+    {"quiet", no_argument, NULL, 'Q'},
+    {"help", no_argument, NULL, 'h'},
+    {"env-clear", no_argument, NULL, 'C'},
+    {"env", required_argument, NULL, 'e'},
+    {"env-file", required_argument, NULL, 'F'},
+    STORE_OPTIONS,
+    {NULL, 0, NULL, 0},
+};
+
 int worker_args_parse(int argc, char **argv, worker_args *a) {
     const char *cmd = argv[0];
     memset(a, 0, sizeof *a);
@@ -60,27 +79,10 @@ int worker_args_parse(int argc, char **argv, worker_args *a) {
     sitq_worker_options_init(&a->wopts);
     sitq_sqlite_options_init(&a->store);
     worker_env_init(&a->env);
-    static const struct option opts[] = {
-        {"queue", required_argument, NULL, 'q'},
-        {"concurrency", required_argument, NULL, 'c'},
-        {"lease", required_argument, NULL, 'l'},
-        {"poll", required_argument, NULL, 'P'},
-        {"worker-id", required_argument, NULL, 'w'},
-        {"max-tasks", required_argument, NULL, 'm'},
-        {"stop-timeout", required_argument, NULL, 's'},
-        {"kill-grace", required_argument, NULL, 'g'},
-        {"quiet", no_argument, NULL, 'Q'},
-        {"help", no_argument, NULL, 'h'},
-        {"env-clear", no_argument, NULL, 'C'},
-        {"env", required_argument, NULL, 'e'},
-        {"env-file", required_argument, NULL, 'F'},
-        STORE_OPTIONS,
-        {NULL, 0, NULL, 0},
-    };
     optind = 0;
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, ":q:c:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":q:c:h", WORKER_OPTS, NULL)) != -1) {
         int st = store_opt_parse(cmd, c, optarg, &a->store);
         if (st < 0) return CLI_EXIT_USAGE;
         if (st > 0) continue;

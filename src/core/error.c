@@ -1,4 +1,8 @@
-/* error.c - status codes, their names, and filling sitq_error. */
+/*
+ * error.c - status codes, their names and messages, and filling sitq_error.
+ * Names and messages come from SITQ_ERRNO_MAP (sitq.h), the one table of
+ * codes, so that a new code cannot lack either.
+ */
 #include "internal.h"
 
 #include <stdio.h>
@@ -7,21 +11,23 @@
 const char *sitq_code_name(sitq_code code) {
     switch (code) {
     case SITQ_OK: return "SITQ_OK";
-    case SITQ_EINVAL: return "SITQ_EINVAL";
-    case SITQ_ENOMEM: return "SITQ_ENOMEM";
-    case SITQ_ENOTFOUND: return "SITQ_ENOTFOUND";
-    case SITQ_ESTATE: return "SITQ_ESTATE";
-    case SITQ_ETIMEDOUT: return "SITQ_ETIMEDOUT";
-    case SITQ_EDEPENDENCY: return "SITQ_EDEPENDENCY";
-    case SITQ_ENOTREADY: return "SITQ_ENOTREADY";
-    case SITQ_ELEASE: return "SITQ_ELEASE";
-    case SITQ_ESTORAGE: return "SITQ_ESTORAGE";
-    case SITQ_ESCHEMA: return "SITQ_ESCHEMA";
-    case SITQ_ENOHANDLER: return "SITQ_ENOHANDLER";
-    case SITQ_ESYSTEM: return "SITQ_ESYSTEM";
-    case SITQ_EBUSY: return "SITQ_EBUSY";
+#define SITQ__CODE_NAME(name, value, message)                                                      \
+    case SITQ_##name: return "SITQ_" #name;
+        SITQ_ERRNO_MAP(SITQ__CODE_NAME)
+#undef SITQ__CODE_NAME
     }
     return "SITQ_UNKNOWN";
+}
+
+const char *sitq_strerror(sitq_code code) {
+    switch (code) {
+    case SITQ_OK: return "success";
+#define SITQ__CODE_MESSAGE(name, value, message)                                                   \
+    case SITQ_##name: return message;
+        SITQ_ERRNO_MAP(SITQ__CODE_MESSAGE)
+#undef SITQ__CODE_MESSAGE
+    }
+    return "unknown error";
 }
 
 sitq_code sitq__fail(sitq_error *err, sitq_code code, const char *fmt, ...) {

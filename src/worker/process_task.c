@@ -66,6 +66,78 @@ static void *supervise(void *arg) {
     return NULL;
 }
 
+/* The handler of task id, from the task's function. NULL with the error
+ * set (SITQ_ENOHANDLER leaves the task's snapshot in *out, when out is not
+ * NULL). */
+static const handler *find_handler(sitq_worker *w, sitq_task_id id, sitq_result **out,
+                                   sitq_code *rc, sitq_error *err) {
+    sitq_backend *b = w->b;
+    sitq_result *snap = NULL;
+    *rc = b->ops->get(b, sitq_queue_name(w->queue), id, &snap, err);
+    if (*rc) return NULL;
+    const handler *h = sitq__registry_find(w, snap->function);
+    if (!h) {
+        *rc = sitq__fail(err, SITQ_ENOHANDLER,
+                         "worker %s has no handler for function '%s' of task %lld", w->id,
+                         snap->function, (long long)id);
+        if (out) *out = snap;
+        else sitq_result_free(snap);
+        return NULL;
+    }
+    sitq_result_free(snap);
+    return h;
+}
+
+/* Run the task on this thread while a supervisor thread renews its lease
+ * (and flags its timeout); the outcome goes to *k. */
+static void run_supervised(sitq_task_ctx *c, sitq__completion *k) {
+    supervisor s = {.ctx = c, .done = 0};
+    pthread_mutex_init(&s.mu, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&s.cv, &attr);
+    pthread_condattr_destroy(&attr);
+    pthread_t sup;
+    int have_sup = pthread_create(&sup, NULL, supervise, &s) == 0;
+
+    sitq__ctx_run(c, k);
+    sitq__ctx_apply_timeout(c, k);
+
+    if (have_sup) {
+        pthread_mutex_lock(&s.mu);
+        s.done = 1;
+        pthread_cond_signal(&s.cv);
+        pthread_mutex_unlock(&s.mu);
+        pthread_join(sup, NULL);
+    }
+    pthread_cond_destroy(&s.cv);
+    pthread_mutex_destroy(&s.mu);
+}
+
+/* Commit the outcome k of the task c (unless it was abandoned), counting a
+ * completion that lost its lease. SITQ_OK or the backend's error. */
+static sitq_code record_completion(sitq_worker *w, sitq_task_ctx *c, sitq__completion *k,
+                                   sitq_error *err) {
+    if (atomic_load(&c->abandoned)) return SITQ_OK;
+    sitq_backend *b = w->b;
+    sitq__cycle cy;
+    memset(&cy, 0, sizeof cy);
+    cy.queue = sitq_queue_name(w->queue);
+    cy.completions = k;
+    cy.n_completions = 1;
+    cy.lease_us = w->lease_us;
+    sitq_code rc = b->ops->cycle(b, &cy, err);
+    if (rc) return rc;
+    if (!k->applied) {
+        pthread_mutex_lock(&w->mu);
+        w->stats.lost++;
+        pthread_mutex_unlock(&w->mu);
+    }
+    sitq__backend_notify(b, 1, 1);
+    return SITQ_OK;
+}
+
 sitq_code sitq_worker_process_task(sitq_worker *w, sitq_task_id id, sitq_result **out,
                                    sitq_error *err) {
     if (out) *out = NULL;
@@ -74,20 +146,9 @@ sitq_code sitq_worker_process_task(sitq_worker *w, sitq_task_id id, sitq_result 
     const char *queue = sitq_queue_name(w->queue);
     if (id <= 0) return sitq__fail(err, SITQ_ENOTFOUND, "task %lld does not exist", (long long)id);
 
-    sitq_result *snap = NULL;
-    sitq_code rc = b->ops->get(b, queue, id, &snap, err);
-    if (rc) return rc;
-    const handler *h = sitq__registry_find(w, snap->function);
-    if (!h) {
-        rc = sitq__fail(err, SITQ_ENOHANDLER,
-                        "worker %s has no handler for function '%s' of task %lld", w->id,
-                        snap->function, (long long)id);
-        if (out) *out = snap;
-        else sitq_result_free(snap);
-        return rc;
-    }
-    sitq_result_free(snap);
-    snap = NULL;
+    sitq_code rc;
+    const handler *h = find_handler(w, id, out, &rc, err);
+    if (!h) return rc;
 
     sitq__claimed claimed;
     memset(&claimed, 0, sizeof claimed);
@@ -98,6 +159,7 @@ sitq_code sitq_worker_process_task(sitq_worker *w, sitq_task_id id, sitq_result 
     cy.lease_us = w->lease_us;
     cy.claim_max = 1;
     cy.claimed = &claimed;
+    sitq_result *snap = NULL;
     int64_t mono_before = sitq__mono_us();
     rc = b->ops->claim_id(b, id, &cy, &snap, err);
     if (rc) {
@@ -116,29 +178,8 @@ sitq_code sitq_worker_process_task(sitq_worker *w, sitq_task_id id, sitq_result 
     sitq__ctx_list_push(&w->running, c);
     pthread_mutex_unlock(&w->mu);
 
-    supervisor s = {.ctx = c, .done = 0};
-    pthread_mutex_init(&s.mu, NULL);
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&s.cv, &attr);
-    pthread_condattr_destroy(&attr);
-    pthread_t sup;
-    int have_sup = pthread_create(&sup, NULL, supervise, &s) == 0;
-
     sitq__completion k;
-    sitq__ctx_run(c, &k);
-    sitq__ctx_apply_timeout(c, &k);
-
-    if (have_sup) {
-        pthread_mutex_lock(&s.mu);
-        s.done = 1;
-        pthread_cond_signal(&s.cv);
-        pthread_mutex_unlock(&s.mu);
-        pthread_join(sup, NULL);
-    }
-    pthread_cond_destroy(&s.cv);
-    pthread_mutex_destroy(&s.mu);
+    run_supervised(c, &k);
 
     pthread_mutex_lock(&w->mu);
     sitq__ctx_list_remove(&w->running, c);
@@ -146,23 +187,7 @@ sitq_code sitq_worker_process_task(sitq_worker *w, sitq_task_id id, sitq_result 
     else w->stats.failed++;
     pthread_mutex_unlock(&w->mu);
 
-    rc = SITQ_OK;
-    if (!atomic_load(&c->abandoned)) {
-        memset(&cy, 0, sizeof cy);
-        cy.queue = queue;
-        cy.completions = &k;
-        cy.n_completions = 1;
-        cy.lease_us = w->lease_us;
-        rc = b->ops->cycle(b, &cy, err);
-        if (!rc) {
-            if (!k.applied) {
-                pthread_mutex_lock(&w->mu);
-                w->stats.lost++;
-                pthread_mutex_unlock(&w->mu);
-            }
-            sitq__backend_notify(b, 1, 1);
-        }
-    }
+    rc = record_completion(w, c, &k, err);
     sitq__completion_clear(&k);
     sitq__ctx_free(c);
     if (rc) return rc;

@@ -24,12 +24,12 @@ chaos_task_state *chaos_read_states(sitq_queue *q, const sitq_task_id *ids, size
     sitq_error err;
     if (sitq_list(q, SITQ_STATUS_ANY, 1000000, 0, &items, &count, &err) != SITQ_OK)
         chaos_die("list: %s (%s)", err.message, sitq_code_name(err.code));
-    qsort(items, count, sizeof *items, cmp_state_id);
+    qsort(items, count, sizeof(sitq_result *), cmp_state_id);
     chaos_task_state *s = calloc(n ? n : 1, sizeof *s);
     if (!s) chaos_die("out of memory");
     for (size_t i = 0; i < n; i++) {
         sitq_result key = {.id = ids[i]}, *kp = &key;
-        sitq_result **hit = bsearch(&kp, items, count, sizeof *items, cmp_state_id);
+        sitq_result **hit = bsearch(&kp, items, count, sizeof(sitq_result *), cmp_state_id);
         if (!hit) continue;
         s[i].found = 1;
         s[i].status = (*hit)->status;

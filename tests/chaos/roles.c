@@ -43,7 +43,8 @@ static int batch_producer(const char *db, const char *queue, size_t n) {
     size_t *deps = calloc(n, sizeof *deps);
     uint64_t *payloads = calloc(n, sizeof *payloads);
     sitq_task_id *ids = calloc(n, sizeof *ids);
-    if (!specs || !deps || !payloads || !ids) return 1;
+    int rc = 1;
+    if (!specs || !deps || !payloads || !ids) goto out;
     for (size_t i = 0; i < n; i++) {
         payloads[i] = i;
         specs[i] = (sitq_task_spec){
@@ -60,14 +61,17 @@ static int batch_producer(const char *db, const char *queue, size_t n) {
     sitq_error err;
     if (sitq_enqueue_batch(q, specs, n, ids, &err) != SITQ_OK) {
         fprintf(stderr, "chaos role: enqueue_batch: %s\n", err.message);
-        return 1;
+        goto out;
     }
     printf("D\n");
     fflush(stdout);
+    rc = 0;
+out:
     free(ids);
     free(payloads);
     free(deps);
     free(specs);
+    if (rc) return rc;
     sitq_queue_close(q);
     sitq_backend_close(b);
     return 0;
@@ -195,11 +199,11 @@ static int open_file(const char *path, int create) {
     bad |= bad_error("sitq_get_stats", sitq_get_stats(q, &st, &err), &err);
     sitq_result **items = NULL;
     size_t n = 0;
-    if (!bad_error("sitq_list", c = sitq_list(q, SITQ_STATUS_ANY, 1000, 0, &items, &n, &err), &err))
+    if (!bad_error("sitq_list", sitq_list(q, SITQ_STATUS_ANY, 1000, 0, &items, &n, &err), &err))
         sitq_result_list_free(items, n);
     else bad = 1;
     sitq_result *r = NULL;
-    bad |= bad_error("sitq_get_result", c = sitq_get_result(q, 1, &r, &err), &err);
+    bad |= bad_error("sitq_get_result", sitq_get_result(q, 1, &r, &err), &err);
     sitq_result_free(r);
     void *payload = NULL;
     size_t len = 0;

@@ -43,6 +43,52 @@ static int integrity_ok(const char *db) {
     return ok;
 }
 
+/* What the trials left: every task, none, or some (a broken batch). */
+typedef struct trial_counts {
+    int64_t full, empty, partial;
+} trial_counts;
+
+/* Check what trial t (done: 'D' when the producer acknowledged the batch)
+ * left in the database: all or none of the batch, its edges, an intact
+ * file. Counts into tc and f. */
+static void check_trial(const chaos_opts *o, chaos_figures *f, const char *db, const char *queue,
+                        int t, char done, trial_counts *tc) {
+    sitq_backend *b;
+    sitq_queue *q;
+    sitq_error err;
+    if (sitq_backend_open_sqlite(db, NULL, &b, &err) != SITQ_OK ||
+        sitq_queue_open(b, queue, &q, &err) != SITQ_OK)
+        chaos_die("reopen after kill: %s", err.message);
+    sitq_stats s;
+    if (sitq_get_stats(q, &s, &err) != SITQ_OK) chaos_die("stats after kill: %s", err.message);
+    if (done == 'D') f->tasks += o->tasks;
+    if (s.total == o->tasks) {
+        tc->full++;
+        /* The edges came with the rows: the last task of every ten waits. */
+        if (s.count[SITQ_WAITING] != o->tasks / 10) {
+            f->bad++;
+            chaos_log("trial %d: %" PRId64 " waiting tasks, expected %d", t, s.count[SITQ_WAITING],
+                      o->tasks / 10);
+        }
+    } else if (s.total == 0) {
+        tc->empty++;
+        if (done == 'D') {
+            f->lost += o->tasks;
+            chaos_log("trial %d: the batch was acknowledged but its tasks are gone", t);
+        }
+    } else {
+        tc->partial++;
+        chaos_log("trial %d: %" PRId64 " of %d tasks stored: not all-or-nothing", t, s.total,
+                  o->tasks);
+    }
+    sitq_queue_close(q);
+    sitq_backend_close(b);
+    if (!integrity_ok(db)) {
+        f->bad++;
+        chaos_log("trial %d: the database fails integrity_check", t);
+    }
+}
+
 int chaos_scn_batch(const chaos_opts *o, chaos_figures *f) {
     char dir[512], db[600];
     chaos_mkdtemp(dir, sizeof dir, "batch");
@@ -51,7 +97,8 @@ int chaos_scn_batch(const chaos_opts *o, chaos_figures *f) {
     chaos_rng_seed(&rng, o->seed);
     char count[32];
     snprintf(count, sizeof count, "%d", o->tasks);
-    int64_t batch_ms = 0, inside = 0, full = 0, empty = 0, partial = 0;
+    int64_t batch_ms = 0, inside = 0;
+    trial_counts tc = {0, 0, 0};
     for (int t = 0; t <= o->trials; t++) {
         /* Trial 0 runs to its end and measures how long a batch takes, so
          * that the kills of the others land inside the call. */
@@ -85,47 +132,14 @@ int chaos_scn_batch(const chaos_opts *o, chaos_figures *f) {
             chaos_die("the unkilled batch failed (%s): %s", chaos_status_text(st),
                       chaos_read_file(errp, NULL));
 
-        sitq_backend *b;
-        sitq_queue *q;
-        sitq_error err;
-        if (sitq_backend_open_sqlite(db, NULL, &b, &err) != SITQ_OK ||
-            sitq_queue_open(b, queue, &q, &err) != SITQ_OK)
-            chaos_die("reopen after kill: %s", err.message);
-        sitq_stats s;
-        if (sitq_get_stats(q, &s, &err) != SITQ_OK) chaos_die("stats after kill: %s", err.message);
-        if (done == 'D') f->tasks += o->tasks;
-        if (s.total == o->tasks) {
-            full++;
-            /* The edges came with the rows: the last task of every ten waits. */
-            if (s.count[SITQ_WAITING] != o->tasks / 10) {
-                f->bad++;
-                chaos_log("trial %d: %" PRId64 " waiting tasks, expected %d", t,
-                          s.count[SITQ_WAITING], o->tasks / 10);
-            }
-        } else if (s.total == 0) {
-            empty++;
-            if (done == 'D') {
-                f->lost += o->tasks;
-                chaos_log("trial %d: the batch was acknowledged but its tasks are gone", t);
-            }
-        } else {
-            partial++;
-            chaos_log("trial %d: %" PRId64 " of %d tasks stored: not all-or-nothing", t, s.total,
-                      o->tasks);
-        }
-        sitq_queue_close(q);
-        sitq_backend_close(b);
-        if (!integrity_ok(db)) {
-            f->bad++;
-            chaos_log("trial %d: the database fails integrity_check", t);
-        }
+        check_trial(o, f, db, queue, t, done, &tc);
     }
-    f->bad += partial;
+    f->bad += tc.partial;
     f->wal_peak = -1;
     chaos_extra(f,
                 "trials=%d killed_inside=%" PRId64 " all=%" PRId64 " none=%" PRId64
                 " partial=%" PRId64 " batch=%" PRId64 "ms",
-                o->trials, inside, full, empty, partial, batch_ms);
+                o->trials, inside, tc.full, tc.empty, tc.partial, batch_ms);
     int ok = f->bad == 0 && f->lost == 0;
     if (!o->keep) chaos_rm_rf(dir);
     return ok ? 0 : 1;

@@ -55,6 +55,73 @@ static int blob_handler(sitq_task_ctx *ctx, const void *payload, size_t len, voi
     return sitq_ctx_take_result(ctx, r, c->result_len) == SITQ_OK ? 0 : 1;
 }
 
+/* A worker of q running blob_handler with check c. */
+static sitq_worker *start_worker(sitq_queue *q, const chaos_opts *o, blob_check *c) {
+    sitq_worker_options wo;
+    sitq_worker_options_init(&wo);
+    wo.lease_s = o->lease_s;
+    wo.poll_interval_s = 0.01;
+    sitq_worker *w;
+    sitq_error err;
+    if (sitq_worker_create(q, &wo, &w, &err) != SITQ_OK ||
+        sitq_worker_register(w, "blob", blob_handler, c, &err) != SITQ_OK ||
+        sitq_worker_start(w, &err) != SITQ_OK)
+        chaos_die("worker: %s", err.message);
+    return w;
+}
+
+/* The number of things wrong with the outcome: the wait's code and result
+ * r, what the handler saw (c) and the worker's statistics ws. */
+static int64_t check_outcome(blob_check *c, sitq_code code, const sitq_result *r,
+                             const sitq_worker_stats *ws) {
+    int64_t bad = 0;
+    if (code == SITQ_OK) {
+        if (r->status != SITQ_SUCCEEDED) {
+            bad++;
+            chaos_log("the task %s: %s", sitq_status_name(r->status), r->error ? r->error : "");
+        }
+        if (r->attempts != 1) {
+            bad++;
+            chaos_log("the task took %d attempts", (int)r->attempts);
+        }
+        if (r->status == SITQ_SUCCEEDED) {
+            unsigned char *want = malloc(c->result_len ? c->result_len : 1);
+            fill(want, c->result_len, 0xb10b);
+            if (r->value_len != c->result_len || memcmp(r->value, want, c->result_len) != 0) {
+                bad++;
+                chaos_log("the stored result differs (%zu bytes, expected %zu)", r->value_len,
+                          c->result_len);
+            }
+            free(want);
+        }
+    }
+    if (!atomic_load(&c->payload_ok) && atomic_load(&c->calls) > 0) {
+        bad++;
+        chaos_log("the handler saw a different payload");
+    }
+    if (ws->claimed != 1 || ws->released != 0 || ws->lost != 0) {
+        bad++;
+        chaos_log("claimed %" PRId64 " times, released %" PRId64 ", lost %" PRId64
+                  " (expected one claim)",
+                  ws->claimed, ws->released, ws->lost);
+    }
+    return bad;
+}
+
+/* The task's payload (malloc'd; --payload-mib, or what the largest blob
+ * of backend b leaves beside the result), with its size, checksum and the result size
+ * in c. */
+static unsigned char *make_payload(const chaos_opts *o, sitq_backend *b, blob_check *c) {
+    c->result_len = (size_t)(o->result_mib * 1048576.0);
+    c->payload_len = o->payload_mib > 0 ? (size_t)(o->payload_mib * 1048576.0)
+                                        : sitq_backend_blob_max(b) - c->result_len;
+    unsigned char *payload = malloc(c->payload_len);
+    if (!payload) chaos_die("cannot allocate %zu bytes", c->payload_len);
+    fill(payload, c->payload_len, o->seed);
+    c->payload_sum = sum(payload, c->payload_len);
+    return payload;
+}
+
 int chaos_scn_blob(const chaos_opts *o, chaos_figures *f) {
     char dir[512], db[600];
     chaos_mkdtemp(dir, sizeof dir, "blob");
@@ -63,13 +130,7 @@ int chaos_scn_blob(const chaos_opts *o, chaos_figures *f) {
     sitq_queue *q;
     chaos_open(db, &b, &q);
     static blob_check c;
-    c.result_len = (size_t)(o->result_mib * 1048576.0);
-    c.payload_len = o->payload_mib > 0 ? (size_t)(o->payload_mib * 1048576.0)
-                                       : sitq_backend_blob_max(b) - c.result_len;
-    unsigned char *payload = malloc(c.payload_len);
-    if (!payload) chaos_die("cannot allocate %zu bytes", c.payload_len);
-    fill(payload, c.payload_len, o->seed);
-    c.payload_sum = sum(payload, c.payload_len);
+    unsigned char *payload = make_payload(o, b, &c);
     for (int i = 0; i < o->load; i++) {
         char *argv[] = {(char *)o->self, "--role", "burn", NULL};
         chaos_spawn(argv, NULL, NULL, NULL);
@@ -87,15 +148,7 @@ int chaos_scn_blob(const chaos_opts *o, chaos_figures *f) {
     int64_t t1 = chaos_mono_ms();
     f->tasks = 1;
 
-    sitq_worker_options wo;
-    sitq_worker_options_init(&wo);
-    wo.lease_s = o->lease_s;
-    wo.poll_interval_s = 0.01;
-    sitq_worker *w;
-    if (sitq_worker_create(q, &wo, &w, &err) != SITQ_OK ||
-        sitq_worker_register(w, "blob", blob_handler, &c, &err) != SITQ_OK ||
-        sitq_worker_start(w, &err) != SITQ_OK)
-        chaos_die("worker: %s", err.message);
+    sitq_worker *w = start_worker(q, o, &c);
     int64_t deadline = chaos_mono_ms() + (int64_t)(o->deadline_s * 1000);
     sitq_result *r = NULL;
     sitq_code code;
@@ -125,37 +178,7 @@ int chaos_scn_blob(const chaos_opts *o, chaos_figures *f) {
         sitq_worker_free(w);
     }
     chaos_wal_sample(&wal);
-    int64_t bad = 0;
-    if (code == SITQ_OK) {
-        if (r->status != SITQ_SUCCEEDED) {
-            bad++;
-            chaos_log("the task %s: %s", sitq_status_name(r->status), r->error ? r->error : "");
-        }
-        if (r->attempts != 1) {
-            bad++;
-            chaos_log("the task took %d attempts", (int)r->attempts);
-        }
-        if (r->status == SITQ_SUCCEEDED) {
-            unsigned char *want = malloc(c.result_len ? c.result_len : 1);
-            fill(want, c.result_len, 0xb10b);
-            if (r->value_len != c.result_len || memcmp(r->value, want, c.result_len) != 0) {
-                bad++;
-                chaos_log("the stored result differs (%zu bytes, expected %zu)", r->value_len,
-                          c.result_len);
-            }
-            free(want);
-        }
-    }
-    if (!atomic_load(&c.payload_ok) && atomic_load(&c.calls) > 0) {
-        bad++;
-        chaos_log("the handler saw a different payload");
-    }
-    if (ws.claimed != 1 || ws.released != 0 || ws.lost != 0) {
-        bad++;
-        chaos_log("claimed %" PRId64 " times, released %" PRId64 ", lost %" PRId64
-                  " (expected one claim)",
-                  ws.claimed, ws.released, ws.lost);
-    }
+    int64_t bad = check_outcome(&c, code, r, &ws);
     sitq_result_free(r);
     /* The task itself passes through the WAL once or twice (enqueue, result). */
     double allowed = o->wal_bound_mib * 1048576.0 + 2.2 * (double)(c.payload_len + c.result_len);

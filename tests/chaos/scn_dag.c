@@ -48,19 +48,10 @@ static dag_node *make_graph(size_t n, chaos_rng *rng) {
     return g;
 }
 
-int chaos_scn_dag(const chaos_opts *o, chaos_figures *f) {
-    char dir[512], db[600], log[600];
-    chaos_mkdtemp(dir, sizeof dir, "dag");
-    snprintf(db, sizeof db, "%s/q.db", dir);
-    snprintf(log, sizeof log, "%s/runs.log", dir);
-    chaos_rng rng;
-    chaos_rng_seed(&rng, o->seed);
-    size_t n = (size_t)o->tasks;
-    dag_node *g = make_graph(n, &rng);
-
-    sitq_backend *b;
-    sitq_queue *q;
-    chaos_open(db, &b, &q);
+/* Enqueue the graph g of n shell tasks in one batch (each logs its runs
+ * to log; a quarter sleep 10-50 ms); returns the ids (malloc'd). */
+static sitq_task_id *enqueue_graph(sitq_queue *q, dag_node *g, size_t n, chaos_rng *rng,
+                                   const char *log) {
     sitq_task_spec *specs = calloc(n, sizeof *specs);
     char **payloads = calloc(n, sizeof *payloads);
     sitq_task_id *ids = calloc(n, sizeof *ids);
@@ -70,8 +61,8 @@ int chaos_scn_dag(const chaos_opts *o, chaos_figures *f) {
     topts.backoff_base_s = 0.01;
     for (size_t i = 0; i < n; i++) {
         char secs[16] = "0";
-        if (chaos_rng_below(&rng, 4) == 0)
-            snprintf(secs, sizeof secs, "0.0%d", 1 + (int)chaos_rng_below(&rng, 5));
+        if (chaos_rng_below(rng, 4) == 0)
+            snprintf(secs, sizeof secs, "0.0%d", 1 + (int)chaos_rng_below(rng, 5));
         size_t len = 0;
         payloads[i] = chaos_shell_payload((int64_t)i, secs, g[i].fails ? 3 : 0, log, &len);
         specs[i] = (sitq_task_spec){.function = "shell",
@@ -87,6 +78,94 @@ int chaos_scn_dag(const chaos_opts *o, chaos_figures *f) {
     for (size_t i = 0; i < n; i++) free(payloads[i]);
     free(payloads);
     free(specs);
+    return ids;
+}
+
+/* The verdict over the final states: inputs and counts. */
+typedef struct dag_check {
+    const dag_node *g;
+    const chaos_task_state *st;
+    const chaos_key_runs *kr;
+    const int *logged;
+    const sitq_task_id *ids;
+    int64_t mismatch, early, succeeded, failed_dep, failed_own, failed_lost;
+} dag_check;
+
+/* Check task i: its final state is the one its dependencies' states imply,
+ * and it did not start before every dependency had ended a run. */
+static void check_node(dag_check *dc, chaos_figures *f, size_t i) {
+    const chaos_task_state *s = &dc->st[i];
+    const chaos_key_runs *k = &dc->kr[i];
+    const dag_node *node = &dc->g[i];
+    if (!s->found) {
+        f->lost++;
+        return;
+    }
+    if (!sitq_status_is_terminal(s->status)) {
+        f->stuck++;
+        return;
+    }
+    if (k->ends >= 2) f->run_twice++;
+    if (k->starts_unkilled >= 2 && !node->fails) {
+        /* A failing task runs max_retries + 1 times by design. */
+        f->twice_unexplained++;
+        chaos_log("task %" PRId64 " started %d times under workers that were not killed",
+                  (int64_t)dc->ids[i], k->starts_unkilled);
+    }
+    int deps_ok = 1;
+    for (size_t d = 0; d < node->n_deps; d++) {
+        size_t dep = node->deps[d];
+        deps_ok &= dc->st[dep].status == SITQ_SUCCEEDED;
+        if (k->first_start >= 0 &&
+            (dc->kr[dep].first_end < 0 || k->first_start < dc->kr[dep].first_end)) {
+            dc->early++;
+            chaos_log("task %" PRId64 " started before its dependency %" PRId64 " ended",
+                      (int64_t)dc->ids[i], (int64_t)dc->ids[dep]);
+        }
+    }
+    int starts = k->starts > dc->logged[i] ? k->starts : dc->logged[i];
+    const char *why = NULL;
+    if (!deps_ok) {
+        if (s->status != SITQ_FAILED || starts > 0 || !strstr(s->error, "depend"))
+            why = "a dependency did not succeed: expected failed without running";
+        else dc->failed_dep++;
+    } else if (s->status == SITQ_SUCCEEDED) {
+        if (node->fails) why = "its command always exits 3: expected failed";
+        else if (k->ends == 0) why = "succeeded without running";
+        else dc->succeeded++;
+    } else if (s->status == SITQ_FAILED && strstr(s->error, "lost")) {
+        dc->failed_lost++;
+        if (starts < s->max_retries + 1) {
+            f->failed_unstarted++;
+            chaos_log("task %" PRId64 " failed after %d real start(s), %d allowed: %s",
+                      (int64_t)dc->ids[i], starts, s->max_retries + 1, s->error);
+        }
+    } else if (s->status == SITQ_FAILED && node->fails && strstr(s->error, "exit status 3")) {
+        dc->failed_own++;
+    } else {
+        why = "unexpected final state";
+    }
+    if (why) {
+        dc->mismatch++;
+        chaos_log("task %" PRId64 " (key %zu) is %s (%s), %d start(s): %s", (int64_t)dc->ids[i], i,
+                  sitq_status_name(s->status), s->error, starts, why);
+    }
+}
+
+int chaos_scn_dag(const chaos_opts *o, chaos_figures *f) {
+    char dir[512], db[600], log[600];
+    chaos_mkdtemp(dir, sizeof dir, "dag");
+    snprintf(db, sizeof db, "%s/q.db", dir);
+    snprintf(log, sizeof log, "%s/runs.log", dir);
+    chaos_rng rng;
+    chaos_rng_seed(&rng, o->seed);
+    size_t n = (size_t)o->tasks;
+    dag_node *g = make_graph(n, &rng);
+
+    sitq_backend *b;
+    sitq_queue *q;
+    chaos_open(db, &b, &q);
+    sitq_task_id *ids = enqueue_graph(q, g, n, &rng, log);
     f->tasks = (int64_t)n;
 
     chaos_wal wal;
@@ -104,69 +183,13 @@ int chaos_scn_dag(const chaos_opts *o, chaos_figures *f) {
     chaos_key_runs *kr = chaos_runlog_count(&rl, n, fleet.killed, fleet.n_killed);
     int *logged = calloc(n, sizeof *logged);
     chaos_fleet_log_starts(&fleet, ids, n, logged);
-    int64_t mismatch = 0, early = 0, succeeded = 0, failed_dep = 0, failed_own = 0, failed_lost = 0;
-    for (size_t i = 0; i < n; i++) {
-        chaos_task_state *s = &st[i];
-        chaos_key_runs *k = &kr[i];
-        if (!s->found) {
-            f->lost++;
-            continue;
-        }
-        if (!sitq_status_is_terminal(s->status)) {
-            f->stuck++;
-            continue;
-        }
-        if (k->ends >= 2) f->run_twice++;
-        if (k->starts_unkilled >= 2 && !g[i].fails) {
-            /* A failing task runs max_retries + 1 times by design. */
-            f->twice_unexplained++;
-            chaos_log("task %" PRId64 " started %d times under workers that were not killed",
-                      (int64_t)ids[i], k->starts_unkilled);
-        }
-        int deps_ok = 1;
-        for (size_t d = 0; d < g[i].n_deps; d++) {
-            size_t dep = g[i].deps[d];
-            deps_ok &= st[dep].status == SITQ_SUCCEEDED;
-            if (k->first_start >= 0 &&
-                (kr[dep].first_end < 0 || k->first_start < kr[dep].first_end)) {
-                early++;
-                chaos_log("task %" PRId64 " started before its dependency %" PRId64 " ended",
-                          (int64_t)ids[i], (int64_t)ids[dep]);
-            }
-        }
-        int starts = k->starts > logged[i] ? k->starts : logged[i];
-        const char *why = NULL;
-        if (!deps_ok) {
-            if (s->status != SITQ_FAILED || starts > 0 || !strstr(s->error, "depend"))
-                why = "a dependency did not succeed: expected failed without running";
-            else failed_dep++;
-        } else if (s->status == SITQ_SUCCEEDED) {
-            if (g[i].fails) why = "its command always exits 3: expected failed";
-            else if (k->ends == 0) why = "succeeded without running";
-            else succeeded++;
-        } else if (s->status == SITQ_FAILED && strstr(s->error, "lost")) {
-            failed_lost++;
-            if (starts < s->max_retries + 1) {
-                f->failed_unstarted++;
-                chaos_log("task %" PRId64 " failed after %d real start(s), %d allowed: %s",
-                          (int64_t)ids[i], starts, s->max_retries + 1, s->error);
-            }
-        } else if (s->status == SITQ_FAILED && g[i].fails && strstr(s->error, "exit status 3")) {
-            failed_own++;
-        } else {
-            why = "unexpected final state";
-        }
-        if (why) {
-            mismatch++;
-            chaos_log("task %" PRId64 " (key %zu) is %s (%s), %d start(s): %s", (int64_t)ids[i], i,
-                      sitq_status_name(s->status), s->error, starts, why);
-        }
-    }
-    f->bad = mismatch + early + rl.bad_lines + stop_bad + (timed_out && f->stuck == 0);
+    dag_check dc = {.g = g, .st = st, .kr = kr, .logged = logged, .ids = ids};
+    for (size_t i = 0; i < n; i++) check_node(&dc, f, i);
+    f->bad = dc.mismatch + dc.early + rl.bad_lines + stop_bad + (timed_out && f->stuck == 0);
     chaos_extra(f,
                 "succeeded=%" PRId64 " failed_own=%" PRId64 " failed_dep=%" PRId64
                 " failed_lost=%" PRId64 " mismatches=%" PRId64 " early_starts=%" PRId64,
-                succeeded, failed_own, failed_dep, failed_lost, mismatch, early);
+                dc.succeeded, dc.failed_own, dc.failed_dep, dc.failed_lost, dc.mismatch, dc.early);
     int ok = f->lost == 0 && f->stuck == 0 && f->twice_unexplained == 0 &&
              f->failed_unstarted == 0 && f->bad == 0;
     free(logged);

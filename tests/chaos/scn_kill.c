@@ -66,6 +66,51 @@ static sitq_task_id *enqueue_python(const chaos_opts *o, const char *db, const c
     return ids;
 }
 
+/* Counts of run() beyond the figures. */
+typedef struct task_counts {
+    int64_t failed, unexpected, never_ran;
+} task_counts;
+
+/* Check one task (key: its index) against its runs: s is its stored state,
+ * k its runs from the log, logged the starts the fleet logged for it. */
+static void check_task(chaos_figures *f, sitq_task_id id, size_t key, const chaos_task_state *s,
+                       const chaos_key_runs *k, int logged, task_counts *tc) {
+    if (!s->found) {
+        f->lost++;
+        chaos_log("task %" PRId64 " (key %zu) is missing", (int64_t)id, key);
+        return;
+    }
+    if (!sitq_status_is_terminal(s->status)) f->stuck++;
+    if (k->ends == 0) tc->never_ran++;
+    if (s->status == SITQ_SUCCEEDED && k->ends == 0) {
+        f->lost++;
+        chaos_log("task %" PRId64 " succeeded but never ran", (int64_t)id);
+    }
+    if (k->ends >= 2) f->run_twice++;
+    if (k->starts_unkilled >= 2) {
+        f->twice_unexplained++;
+        chaos_log("task %" PRId64 " started %d times under workers that were not killed",
+                  (int64_t)id, k->starts_unkilled);
+    }
+    if (s->status == SITQ_FAILED) {
+        tc->failed++;
+        int starts = k->starts > logged ? k->starts : logged;
+        if (starts < s->max_retries + 1) {
+            f->failed_unstarted++;
+            if (f->failed_unstarted <= 5)
+                chaos_log("task %" PRId64 " failed after %d real start(s) (attempts %d, "
+                          "max_retries %d): %s",
+                          (int64_t)id, starts, s->attempts, s->max_retries, s->error);
+        }
+        if (!strstr(s->error, "lost")) {
+            tc->unexpected++;
+            chaos_log("task %" PRId64 " failed unexpectedly: %s", (int64_t)id, s->error);
+        }
+    } else if (s->status == SITQ_CANCELLED) {
+        tc->unexpected++;
+    }
+}
+
 static int run(const chaos_opts *o, chaos_figures *f, int python) {
     char dir[512], db[600], log[600];
     chaos_mkdtemp(dir, sizeof dir, python ? "python" : "shell");
@@ -98,47 +143,10 @@ static int run(const chaos_opts *o, chaos_figures *f, int python) {
     chaos_key_runs *kr = chaos_runlog_count(&rl, n, fleet.killed, fleet.n_killed);
     int *logged = calloc(n, sizeof *logged);
     if (!python) chaos_fleet_log_starts(&fleet, ids, n, logged);
-    int64_t failed = 0, unexpected = 0, never_ran = 0;
-    for (size_t i = 0; i < n; i++) {
-        chaos_task_state *s = &st[i];
-        chaos_key_runs *k = &kr[i];
-        if (!s->found) {
-            f->lost++;
-            chaos_log("task %" PRId64 " (key %zu) is missing", (int64_t)ids[i], i);
-            continue;
-        }
-        if (!sitq_status_is_terminal(s->status)) f->stuck++;
-        if (k->ends == 0) never_ran++;
-        if (s->status == SITQ_SUCCEEDED && k->ends == 0) {
-            f->lost++;
-            chaos_log("task %" PRId64 " succeeded but never ran", (int64_t)ids[i]);
-        }
-        if (k->ends >= 2) f->run_twice++;
-        if (k->starts_unkilled >= 2) {
-            f->twice_unexplained++;
-            chaos_log("task %" PRId64 " started %d times under workers that were not killed",
-                      (int64_t)ids[i], k->starts_unkilled);
-        }
-        if (s->status == SITQ_FAILED) {
-            failed++;
-            int starts = k->starts > logged[i] ? k->starts : logged[i];
-            if (starts < s->max_retries + 1) {
-                f->failed_unstarted++;
-                if (f->failed_unstarted <= 5)
-                    chaos_log("task %" PRId64 " failed after %d real start(s) (attempts %d, "
-                              "max_retries %d): %s",
-                              (int64_t)ids[i], starts, s->attempts, s->max_retries, s->error);
-            }
-            if (!strstr(s->error, "lost")) {
-                unexpected++;
-                chaos_log("task %" PRId64 " failed unexpectedly: %s", (int64_t)ids[i], s->error);
-            }
-        } else if (s->status == SITQ_CANCELLED) {
-            unexpected++;
-        }
-    }
-    f->bad = unexpected + rl.bad_lines + (timed_out && f->stuck == 0) + stop_bad;
-    chaos_extra(f, "failed=%" PRId64 " never_ran=%" PRId64 " workers=%d", failed, never_ran,
+    task_counts tc = {0, 0, 0};
+    for (size_t i = 0; i < n; i++) check_task(f, ids[i], i, &st[i], &kr[i], logged[i], &tc);
+    f->bad = tc.unexpected + rl.bad_lines + (timed_out && f->stuck == 0) + stop_bad;
+    chaos_extra(f, "failed=%" PRId64 " never_ran=%" PRId64 " workers=%d", tc.failed, tc.never_ran,
                 fleet.n);
     int ok = f->lost == 0 && f->stuck == 0 && f->twice_unexplained == 0 &&
              f->failed_unstarted == 0 && f->bad == 0;

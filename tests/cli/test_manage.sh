@@ -15,9 +15,12 @@ f=$("$SITQ" enqueue "$DB" -- sh -c 'test -f "$0" && echo fixed' "$flag")
 start_worker
 expect_exit 5 "$SITQ" wait "$DB" "$f" --timeout 10
 assert_eq failed "$(field "$f" status)" "first run fails"
-s=$("$SITQ" enqueue "$DB" -- sleep 0.1)
+# a task that runs until the gate file exists: surely unfinished at the retry
+s=$("$SITQ" enqueue "$DB" -- sh -c 'until [ -f "$0" ]; do sleep 0.05; done' "$TMP/gate")
+wait_status "$s" running 10
 expect_exit 1 "$SITQ" retry "$DB" "$s"
 assert_contains "$(cat "$TMP/err")" "SITQ_ESTATE" "retry of an unfinished task"
+touch "$TMP/gate"
 expect_exit 0 "$SITQ" wait "$DB" "$s" --timeout 10
 touch "$flag"
 json=$("$SITQ" retry "$DB" "$f" --json)

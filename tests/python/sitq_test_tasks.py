@@ -21,6 +21,39 @@ def sleep_and_return(seconds, value=None):
     return value
 
 
+def gated(started_path, gate_path, value=None, limit=60):
+    """Create started_path (the test's sign that the task runs), then wait
+    until gate_path exists (the test opens the gate when it has done what it
+    must do while the task runs) and return value. limit (seconds) only bounds
+    a test that never opens the gate: then the task raises."""
+    with open(started_path, "w") as f:
+        f.write(str(os.getpid()))
+    deadline = time.monotonic() + limit
+    while not os.path.exists(gate_path):
+        if time.monotonic() > deadline:
+            raise TimeoutError("the gate %s was never opened" % gate_path)
+        time.sleep(0.01)
+    return value
+
+
+def wait_for_path(path, timeout=30, proc=None):
+    """Wait until path exists (a task signalled that it started); fail after
+    timeout seconds, or at once if proc (a Popen) has exited."""
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(path):
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError("the process exited before %s appeared" % path)
+        if time.monotonic() > deadline:
+            raise AssertionError("%s did not appear within %s s" % (path, timeout))
+        time.sleep(0.01)
+
+
+def open_gate(gate_path):
+    """Let a task blocked in gated() return."""
+    with open(gate_path, "w"):
+        pass
+
+
 def pid():
     return os.getpid()
 

@@ -247,18 +247,18 @@ def test_result_fields(queue):
     assert again.value == 5
 
 
-def test_peek_and_status_lifecycle(queue):
-    tid = queue.enqueue(sitq.Task(tasks.sleep_and_return, args=[0.5, "x"]))
+def test_peek_and_status_lifecycle(queue, tmp_path):
+    started, gate = str(tmp_path / "started"), str(tmp_path / "gate")
+    tid = queue.enqueue(sitq.Task(tasks.gated, args=[started, gate, "x"]))
     assert queue.get_task_status(tid) == "queued"
     p = queue.peek(tid)
     assert p.status == "queued" and p.value is None and not p.is_finished
     assert p.started_at is None and p.finished_at is None
     with sitq.Worker(queue):
-        deadline = time.time() + 5
-        while queue.get_task_status(tid) != "running" and time.time() < deadline:
-            time.sleep(0.01)
+        tasks.wait_for_path(started)         # the task runs until the gate opens
         assert queue.get_task_status(tid) == "running"
-        assert queue.get_result(tid, timeout=5).value == "x"
+        tasks.open_gate(gate)
+        assert queue.get_result(tid, timeout=30).value == "x"
     assert queue.get_task_status(tid) == "succeeded"
     with pytest.raises(sitq.TaskNotFoundError):
         queue.get_task_status(424242)
@@ -460,14 +460,22 @@ def test_worker_context_manager(queue):
     assert not w.is_running
 
 
-def test_worker_stop_waits_for_running_task(queue):
-    tid = queue.enqueue(tasks.sleep_and_return, 0.5, "finished")
+def test_worker_stop_waits_for_running_task(queue, tmp_path):
+    # The task signals its start, then runs until the test opens its gate:
+    # stop() must not return while it runs ("running" in the database only
+    # means claimed, so the test waits for the task's own sign instead).
+    started, gate = str(tmp_path / "started"), str(tmp_path / "gate")
+    tid = queue.enqueue(tasks.gated, started, gate, "finished")
     w = sitq.Worker(queue)
     w.start()
-    deadline = time.time() + 5
-    while queue.get_task_status(tid) != "running" and time.time() < deadline:
-        time.sleep(0.01)
-    w.stop()
+    tasks.wait_for_path(started)
+    stopper = threading.Thread(target=w.stop)
+    stopper.start()
+    stopper.join(0.2)                # no barrier: stop() cannot end while the gate is shut
+    assert stopper.is_alive()
+    tasks.open_gate(gate)
+    stopper.join(30)
+    assert not stopper.is_alive()
     r = queue.get_result(tid, timeout=0)
     assert r.value == "finished"
 
@@ -475,11 +483,20 @@ def test_worker_stop_waits_for_running_task(queue):
 def test_worker_run_until_stopped_from_another_thread(queue):
     w = sitq.Worker(queue)
     tid = queue.enqueue(tasks.add, 1, 1)
-    threading.Timer(0.5, w.stop).start()
-    t0 = time.monotonic()
+    seen = []
+
+    def stop_after_result():
+        try:
+            seen.append(queue.get_result(tid, timeout=30).value)
+        finally:
+            w.stop()
+
+    stopper = threading.Thread(target=stop_after_result)
+    stopper.start()
     w.run()                        # returns once stop() is called
-    assert 0.4 < time.monotonic() - t0 < 5
-    assert queue.get_result(tid, timeout=0).value == 2
+    stopper.join(30)
+    assert seen == [2]
+    assert not w.is_running
 
 
 def test_process_task_errors(queue):

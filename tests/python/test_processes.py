@@ -100,12 +100,25 @@ def test_cpu_bound_tasks_use_several_processes(db_path, queue):
     assert len(pids) == 2 and os.getpid() not in pids, out
 
 
-def test_ctrl_c_stops_cli_worker_after_running_task_finishes(db_path, queue):
-    tid = queue.enqueue(tasks.sleep_and_return, 1.0, "done")
+def test_ctrl_c_stops_cli_worker_after_running_task_finishes(db_path, queue, tmp_path):
+    # The task runs until the test opens its gate, which it does once the
+    # worker logged that it is stopping: the stop must wait for the task.
+    started, gate = str(tmp_path / "started"), str(tmp_path / "gate")
+    tid = queue.enqueue(tasks.gated, started, gate, "done")
     w = start_cli_worker(db_path)
-    wait_status(queue, tid, "running")
-    code, out = stop(w, signal.SIGINT)
-    assert code == 0, out
+    try:
+        tasks.wait_for_path(started, proc=w)
+        w.send_signal(signal.SIGINT)
+        lines = []
+        for line in w.stdout:                       # ends at EOF if it never says so
+            lines.append(line)
+            if "stopping" in line:
+                break
+        assert any("stopping" in line for line in lines), "".join(lines)
+    finally:
+        tasks.open_gate(gate)
+    out, _ = w.communicate(timeout=30)              # no second signal: that exits at once
+    assert w.returncode == 0, "".join(lines) + out
     r = queue.get_result(tid, timeout=0)
     assert r.value == "done", r
 
@@ -165,9 +178,9 @@ CTRL_C_SCRIPT = textwrap.dedent("""
     backend = sitq.SQLiteBackend(sys.argv[1])
     queue = sitq.TaskQueue(backend=backend)
     tid = queue.enqueue(time.sleep, 100)          # no worker: never finishes
-    print("waiting", flush=True)
     t0 = time.monotonic()
     try:
+        print("waiting", flush=True)
         queue.get_result(tid)                     # no timeout
     except KeyboardInterrupt:
         print("interrupted after %.2f" % (time.monotonic() - t0), flush=True)
@@ -176,11 +189,25 @@ CTRL_C_SCRIPT = textwrap.dedent("""
 """)
 
 
+def wait_sleeping(pid, timeout=30):
+    """Wait until the main thread of process pid sleeps (state S in
+    /proc/PID/stat): after its last line of output, the only place it
+    blocks is the wait under test."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with open("/proc/%d/stat" % pid) as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+        if state == "S":
+            return
+        assert state != "Z" and time.monotonic() < deadline, "state %s" % state
+        time.sleep(0.01)
+
+
 def test_ctrl_c_during_get_result(db_path):
     p = subprocess.Popen([sys.executable, "-c", CTRL_C_SCRIPT, db_path], env=subprocess_env(),
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert p.stdout.readline().strip() == "waiting"
-    time.sleep(0.5)
+    wait_sleeping(p.pid)                             # blocked in get_result
     t0 = time.monotonic()
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=10)
@@ -195,7 +222,7 @@ RUN_SCRIPT = textwrap.dedent("""
     import sitq_test_tasks as tasks
     backend = sitq.SQLiteBackend(sys.argv[1])
     queue = sitq.TaskQueue(backend=backend)
-    tid = queue.enqueue(tasks.sleep_and_return, 1.0, "finished")
+    tid = queue.enqueue(tasks.gated, sys.argv[3], sys.argv[4], "finished")
     worker = sitq.Worker(queue)
     print("running", flush=True)
     try:
@@ -208,13 +235,20 @@ RUN_SCRIPT = textwrap.dedent("""
 """)
 
 
-def test_ctrl_c_stops_worker_run_gracefully(db_path):
-    p = subprocess.Popen([sys.executable, "-c", RUN_SCRIPT, db_path, HERE], env=subprocess_env(),
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert p.stdout.readline().strip() == "running"
-    time.sleep(0.4)                                  # the task is running
-    p.send_signal(signal.SIGINT)
-    out, err = p.communicate(timeout=10)
+def test_ctrl_c_stops_worker_run_gracefully(db_path, tmp_path):
+    # The task runs until the test opens its gate, after the SIGINT: the stop
+    # that follows the KeyboardInterrupt must wait for it.
+    started, gate = str(tmp_path / "started"), str(tmp_path / "gate")
+    p = subprocess.Popen([sys.executable, "-c", RUN_SCRIPT, db_path, HERE, started, gate],
+                         env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    try:
+        assert p.stdout.readline().strip() == "running"
+        tasks.wait_for_path(started, proc=p)         # the task is running
+        p.send_signal(signal.SIGINT)
+    finally:
+        tasks.open_gate(gate)
+    out, err = p.communicate(timeout=30)
     assert p.returncode == 0, err
     assert out.strip() == "stopped finished False", (out, err)
 

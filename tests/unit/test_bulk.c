@@ -3,33 +3,8 @@
 
 enum { N = 100000 };
 
-static void test_batch_100k(void **state) {
-    sitq_queue *q = TQ_ENV(state)->queue;
-    sitq_task_spec *specs = calloc(N, sizeof *specs);
-    uint32_t *payloads = calloc(N, sizeof *payloads);
-    sitq_task_id *ids = calloc(N, sizeof *ids);
-    sitq_task_options hi;
-    sitq_task_options_init(&hi);
-    hi.priority = 3;
-    for (uint32_t i = 0; i < N; i++) {
-        payloads[i] = i * 2654435761u;
-        specs[i].function = (i % 2) ? "bulk.odd" : "bulk.even";
-        specs[i].payload = &payloads[i];
-        specs[i].payload_len = sizeof payloads[i];
-        if (i % 1000 == 0) specs[i].options = &hi;
-    }
-    TQ_OK(sitq_enqueue_batch(q, specs, N, ids, &tq_err));
-    for (size_t i = 1; i < N; i++)
-        if (ids[i] <= ids[i - 1])
-            fail_msg("ids[%zu]=%lld not above ids[%zu]=%lld", i, (long long)ids[i], i - 1,
-                     (long long)ids[i - 1]);
-    assert_true(ids[0] > 0);
-
-    sitq_stats st = tq_stats(q);
-    assert_int_equal(st.total, N);
-    assert_int_equal(st.count[SITQ_QUEUED], N);
-
-    /* spot checks */
+/* Spot checks of stored tasks: payload, function, priority. */
+static void check_spots(sitq_queue *q, const sitq_task_id *ids, const uint32_t *payloads) {
     static const size_t probe[] = {0, 1, 999, 1000, 12345, 50000, 99999};
     for (size_t k = 0; k < sizeof probe / sizeof probe[0]; k++) {
         size_t i = probe[k];
@@ -44,8 +19,10 @@ static void test_batch_100k(void **state) {
         assert_int_equal(r->priority, (i % 1000 == 0) ? 3 : 0);
         sitq_result_free(r);
     }
+}
 
-    /* list: newest first, limit/offset */
+/* sitq_list over the batch: newest first, limit/offset, status filters. */
+static void check_pages(sitq_queue *q, const sitq_task_id *ids) {
     sitq_result **items = NULL;
     size_t n = 0;
     TQ_OK(sitq_list(q, SITQ_STATUS_ANY, 10, 0, &items, &n, &tq_err));
@@ -76,11 +53,42 @@ static void test_batch_100k(void **state) {
     TQ_OK(sitq_list(q, SITQ_SUCCEEDED, 10, 0, &items, &n, &tq_err));
     assert_int_equal(n, 0);
     sitq_result_list_free(items, n);
+}
+
+static void test_batch_100k(void **state) {
+    sitq_queue *q = TQ_ENV(state)->queue;
+    sitq_task_spec *specs = calloc(N, sizeof *specs);
+    uint32_t *payloads = calloc(N, sizeof *payloads);
+    sitq_task_id *ids = calloc(N, sizeof *ids);
+    sitq_task_options hi;
+    sitq_task_options_init(&hi);
+    hi.priority = 3;
+    for (uint32_t i = 0; i < N; i++) {
+        payloads[i] = i * 2654435761u;
+        specs[i].function = (i % 2) ? "bulk.odd" : "bulk.even";
+        specs[i].payload = &payloads[i];
+        specs[i].payload_len = sizeof payloads[i];
+        if (i % 1000 == 0) specs[i].options = &hi;
+    }
+    TQ_OK(sitq_enqueue_batch(q, specs, N, ids, &tq_err));
+    for (size_t i = 1; i < N; i++)
+        if (ids[i] <= ids[i - 1])
+            fail_msg("ids[%zu]=%lld not above ids[%zu]=%lld", i, (long long)ids[i], i - 1,
+                     (long long)ids[i - 1]);
+    assert_true(ids[0] > 0);
+
+    sitq_stats st = tq_stats(q);
+    assert_int_equal(st.total, N);
+    assert_int_equal(st.count[SITQ_QUEUED], N);
+
+    check_spots(q, ids, payloads);
+    check_pages(q, ids);
 
     /* cancel a few and filter on them */
+    sitq_result **items = NULL;
+    size_t n = 0;
     TQ_OK(sitq_cancel(q, ids[10], NULL, &tq_err));
     TQ_OK(sitq_cancel(q, ids[90000], NULL, &tq_err));
-    items = NULL;
     TQ_OK(sitq_list(q, SITQ_CANCELLED, 10, 0, &items, &n, &tq_err));
     assert_int_equal(n, 2);
     assert_int_equal(items[0]->id, ids[90000]);

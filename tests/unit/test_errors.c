@@ -152,20 +152,10 @@ static void test_queue_open_errors(void **state) {
     free(n255);
 }
 
-static void test_enqueue_errors(void **state) {
-    tq_env *e = TQ_ENV(state);
-    sitq_queue *q = e->queue;
+/* sitq_enqueue rejects bad delays and ETAs, naming them. */
+static void enqueue_time_errors(sitq_queue *q) {
     sitq_task_id id = 0;
     sitq_task_options o;
-    char *n256 = name_of_len(256), *n255 = name_of_len(255);
-
-    TQ_ERR(SITQ_EINVAL, sitq_enqueue(NULL, "f", NULL, 0, NULL, &id, &tq_err));
-    TQ_ERR_MSG(SITQ_EINVAL, "function", "name", sitq_enqueue(q, NULL, NULL, 0, NULL, &id, &tq_err));
-    TQ_ERR_MSG(SITQ_EINVAL, "function", "name", sitq_enqueue(q, "", NULL, 0, NULL, &id, &tq_err));
-    TQ_ERR_MSG(SITQ_EINVAL, "function", "name", sitq_enqueue(q, n256, NULL, 0, NULL, &id, &tq_err));
-    TQ_ERR_MSG(SITQ_EINVAL, "payload", "len", sitq_enqueue(q, "f", NULL, 5, NULL, &id, &tq_err));
-    assert_int_equal(sitq_enqueue(q, NULL, NULL, 0, NULL, &id, NULL), SITQ_EINVAL);
-
     sitq_task_options_init(&o);
     o.delay_s = -1.0;
     TQ_ERR_MSG(SITQ_EINVAL, "delay", "delay_s", sitq_enqueue(q, "f", NULL, 0, &o, &id, &tq_err));
@@ -188,6 +178,13 @@ static void test_enqueue_errors(void **state) {
     sitq_task_options_init(&o);
     o.delay_s = SITQ_SECONDS_MAX * 1.001;
     TQ_ERR_MSG(SITQ_EINVAL, "delay_s", "delay", sitq_enqueue(q, "f", NULL, 0, &o, &id, &tq_err));
+}
+
+/* sitq_enqueue rejects bad retry, backoff, timeout, dependency and unique
+ * key options, naming them; n256 is a 256-byte name. */
+static void enqueue_retry_errors(sitq_queue *q, const char *n256) {
+    sitq_task_id id = 0;
+    sitq_task_options o;
     sitq_task_options_init(&o);
     o.max_retries = -1;
     TQ_ERR_MSG(SITQ_EINVAL, "max_retries", "retries",
@@ -220,6 +217,24 @@ static void test_enqueue_errors(void **state) {
     sitq_task_options_init(&o);
     o.unique_key = n256;
     TQ_ERR_MSG(SITQ_EINVAL, "unique", "key", sitq_enqueue(q, "f", NULL, 0, &o, &id, &tq_err));
+}
+
+static void test_enqueue_errors(void **state) {
+    tq_env *e = TQ_ENV(state);
+    sitq_queue *q = e->queue;
+    sitq_task_id id = 0;
+    sitq_task_options o;
+    char *n256 = name_of_len(256), *n255 = name_of_len(255);
+
+    TQ_ERR(SITQ_EINVAL, sitq_enqueue(NULL, "f", NULL, 0, NULL, &id, &tq_err));
+    TQ_ERR_MSG(SITQ_EINVAL, "function", "name", sitq_enqueue(q, NULL, NULL, 0, NULL, &id, &tq_err));
+    TQ_ERR_MSG(SITQ_EINVAL, "function", "name", sitq_enqueue(q, "", NULL, 0, NULL, &id, &tq_err));
+    TQ_ERR_MSG(SITQ_EINVAL, "function", "name", sitq_enqueue(q, n256, NULL, 0, NULL, &id, &tq_err));
+    TQ_ERR_MSG(SITQ_EINVAL, "payload", "len", sitq_enqueue(q, "f", NULL, 5, NULL, &id, &tq_err));
+    assert_int_equal(sitq_enqueue(q, NULL, NULL, 0, NULL, &id, NULL), SITQ_EINVAL);
+
+    enqueue_time_errors(q);
+    enqueue_retry_errors(q, n256);
 
     /* unknown dependency */
     sitq_task_id bogus = 987654321;
@@ -452,13 +467,11 @@ static void test_state_errors(void **state) {
     sitq_worker_free(w);
 }
 
-static void test_worker_errors(void **state) {
-    tq_env *e = TQ_ENV(state);
-    sitq_queue *q = e->queue;
+/* sitq_worker_create rejects bad options, naming them, and takes the
+ * published limits; n256 is a 256-byte name. */
+static void worker_option_errors(sitq_queue *q, const char *n256) {
     sitq_worker *w = NULL;
     sitq_worker_options o;
-    char *n256 = name_of_len(256);
-
     TQ_ERR(SITQ_EINVAL, sitq_worker_create(NULL, NULL, &w, &tq_err));
     TQ_ERR(SITQ_EINVAL, sitq_worker_create(q, NULL, NULL, &tq_err));
     sitq_worker_options_init(&o);
@@ -503,7 +516,44 @@ static void test_worker_errors(void **state) {
     sitq_worker_options_init(&o);
     o.worker_id = n256;
     TQ_ERR_MSG(SITQ_EINVAL, "worker_id", "id", sitq_worker_create(q, &o, &w, &tq_err));
+}
 
+/* Default worker ids are non-empty, distinct and name the process; a new
+ * worker's statistics are zero. */
+static void default_worker_ids(sitq_queue *q) {
+    sitq_worker *w1 = NULL, *w2 = NULL;
+    TQ_OK(sitq_worker_create(q, NULL, &w1, &tq_err));
+    TQ_OK(sitq_worker_create(q, NULL, &w2, &tq_err));
+    assert_non_null(sitq_worker_id(w1));
+    assert_true(strlen(sitq_worker_id(w1)) > 0);
+    assert_true(strlen(sitq_worker_id(w1)) <= SITQ_NAME_MAX);
+    assert_string_not_equal(sitq_worker_id(w1), sitq_worker_id(w2));
+    /* "host:pid:start-time:n" */
+    char pidpart[32];
+    snprintf(pidpart, sizeof pidpart, ":%d:", (int)getpid());
+    if (!strstr(sitq_worker_id(w1), pidpart))
+        fail_msg("default worker id \"%s\" lacks the pid (%s)", sitq_worker_id(w1), pidpart);
+    sitq_worker_stats ws;
+    memset(&ws, 0x7f, sizeof ws);
+    sitq_worker_get_stats(w1, &ws);
+    assert_int_equal(ws.claimed, 0);
+    assert_int_equal(ws.succeeded, 0);
+    assert_int_equal(ws.failed, 0);
+    assert_int_equal(ws.released, 0);
+    assert_int_equal(ws.lost, 0);
+    assert_int_equal(ws.running, 0);
+    sitq_worker_free(w1);
+    sitq_worker_free(w2);
+}
+
+static void test_worker_errors(void **state) {
+    tq_env *e = TQ_ENV(state);
+    sitq_queue *q = e->queue;
+    sitq_worker *w = NULL;
+    sitq_worker_options o;
+    char *n256 = name_of_len(256);
+
+    worker_option_errors(q, n256);
     sitq_worker_options_init(&o);
     o.worker_id = "w-1";
     TQ_OK(sitq_worker_create(q, &o, &w, &tq_err));
@@ -529,30 +579,7 @@ static void test_worker_errors(void **state) {
     sitq_worker_free(w);
     sitq_worker_free(NULL);
 
-    /* default ids are non-empty and distinct */
-    sitq_worker *w1 = NULL, *w2 = NULL;
-    TQ_OK(sitq_worker_create(q, NULL, &w1, &tq_err));
-    TQ_OK(sitq_worker_create(q, NULL, &w2, &tq_err));
-    assert_non_null(sitq_worker_id(w1));
-    assert_true(strlen(sitq_worker_id(w1)) > 0);
-    assert_true(strlen(sitq_worker_id(w1)) <= SITQ_NAME_MAX);
-    assert_string_not_equal(sitq_worker_id(w1), sitq_worker_id(w2));
-    /* "host:pid:start-time:n" */
-    char pidpart[32];
-    snprintf(pidpart, sizeof pidpart, ":%d:", (int)getpid());
-    if (!strstr(sitq_worker_id(w1), pidpart))
-        fail_msg("default worker id \"%s\" lacks the pid (%s)", sitq_worker_id(w1), pidpart);
-    sitq_worker_stats ws;
-    memset(&ws, 0x7f, sizeof ws);
-    sitq_worker_get_stats(w1, &ws);
-    assert_int_equal(ws.claimed, 0);
-    assert_int_equal(ws.succeeded, 0);
-    assert_int_equal(ws.failed, 0);
-    assert_int_equal(ws.released, 0);
-    assert_int_equal(ws.lost, 0);
-    assert_int_equal(ws.running, 0);
-    sitq_worker_free(w1);
-    sitq_worker_free(w2);
+    default_worker_ids(q);
     free(n256);
 }
 

@@ -321,31 +321,27 @@ static int child_hang(const char *path, double lease_s) {
     return 33;
 }
 
-static void kill9_scenario(tq_env *e, int max_retries) {
-    const double lease = 0.8;
-    sitq_task_id id;
-    {
-        sitq_backend *b = NULL;
-        sitq_queue *q = NULL;
-        TQ_OK(tq_open_path(e->path, NULL, &b, &tq_err));
-        TQ_OK(sitq_queue_open(b, NULL, &q, &tq_err));
-        sitq_task_options o;
-        sitq_task_options_init(&o);
-        o.max_retries = max_retries;
-        o.backoff_base_s = 0.01;
-        o.backoff_jitter = 0;
-        id = tq_enqueue(q, "job", &o);
-        sitq_queue_close(q);
-        sitq_backend_close(b);
-    }
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) _exit(child_hang(e->path, lease));
-    g_child = pid;
+/* Enqueue one "job" task with max_retries (backoff 10 ms, no jitter) into
+ * the database at path; returns its id. */
+static sitq_task_id enqueue_job(const char *path, int max_retries) {
+    sitq_backend *b = NULL;
+    sitq_queue *q = NULL;
+    TQ_OK(tq_open_path(path, NULL, &b, &tq_err));
+    TQ_OK(sitq_queue_open(b, NULL, &q, &tq_err));
+    sitq_task_options o;
+    sitq_task_options_init(&o);
+    o.max_retries = max_retries;
+    o.backoff_base_s = 0.01;
+    o.backoff_jitter = 0;
+    sitq_task_id id = tq_enqueue(q, "job", &o);
+    sitq_queue_close(q);
+    sitq_backend_close(b);
+    return id;
+}
 
-    TQ_OK(tq_open_path(e->path, NULL, &e->backend, &tq_err));
-    TQ_OK(sitq_queue_open(e->backend, NULL, &e->queue, &tq_err));
-    sitq_queue *q = e->queue;
+/* Wait until the child pid ("doomed") runs task id and its start is
+ * recorded (attempt 1); kills the child and fails the test otherwise. */
+static void wait_child_started(sitq_queue *q, sitq_task_id id, pid_t pid) {
     int running = tq_poll_status(q, id, SITQ_RUNNING, 20);
     if (!running) {
         kill(pid, SIGKILL);
@@ -362,6 +358,20 @@ static void kill9_scenario(tq_env *e, int max_retries) {
     assert_string_equal(r->worker_id, "doomed");
     assert_int_equal(r->attempts, 1);
     sitq_result_free(r);
+}
+
+static void kill9_scenario(tq_env *e, int max_retries) {
+    const double lease = 0.8;
+    sitq_task_id id = enqueue_job(e->path, max_retries);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) _exit(child_hang(e->path, lease));
+    g_child = pid;
+
+    TQ_OK(tq_open_path(e->path, NULL, &e->backend, &tq_err));
+    TQ_OK(sitq_queue_open(e->backend, NULL, &e->queue, &tq_err));
+    sitq_queue *q = e->queue;
+    wait_child_started(q, id, pid);
 
     /* a rescuer worker running alongside must not steal a live, heartbeating lease */
     atomic_int calls = 0;
@@ -374,7 +384,7 @@ static void kill9_scenario(tq_env *e, int max_retries) {
     TQ_OK(sitq_worker_register(w, "job", tq_h_echo, &calls, &tq_err));
     TQ_OK(sitq_worker_start(w, &tq_err));
     tq_sleep_ms((int)(lease * 1000 * 2));
-    r = tq_get(q, id);
+    sitq_result *r = tq_get(q, id);
     int still_running = r->status == SITQ_RUNNING && r->attempts == 1;
     sitq_result_free(r);
     int calls_before_kill = atomic_load(&calls);
@@ -609,6 +619,50 @@ static void test_cancel_task_in_other_process(void **state) {
 /* A worker process frozen (SIGSTOP) past its lease: another worker runs the
  * task again; when the frozen one resumes, sitq_ctx_heartbeat says
  * SITQ_ELEASE, its cancel flag is set and its late completion is dropped. */
+/* 1 once process pid is stopped (state T in /proc/PID/stat), 0 after 10 s. */
+static int wait_stopped(pid_t pid) {
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    for (int64_t end = tq_mono_ms() + 10000; tq_mono_ms() < end; tq_sleep_ms(1)) {
+        FILE *f = fopen(path, "r");
+        if (!f) return 0;
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        const char *close = strrchr(buf, ')');
+        if (close && close[1] == ' ' && close[2] == 'T') return 1;
+    }
+    return 0;
+}
+
+/* Stop process pid (SIGSTOP) at a moment when it holds no write lock on the
+ * database at path: a probe enqueue with a 200 ms busy timeout succeeds
+ * while it is stopped. Returns 1 when it is stopped so, 0 after 50 tries. */
+static int freeze_unlocked(const char *path, pid_t pid) {
+    sitq_sqlite_options po;
+    sitq_sqlite_options_init(&po);
+    po.busy_timeout_ms = 200;
+    sitq_backend *probe_b = NULL;
+    sitq_queue *probe_q = NULL;
+    TQ_OK(tq_open_path(path, &po, &probe_b, &tq_err));
+    TQ_OK(sitq_queue_open(probe_b, "probe", &probe_q, &tq_err));
+    int frozen = 0;
+    for (int tries = 0; tries < 50 && !frozen; tries++) {
+        kill(pid, SIGSTOP);
+        if (!wait_stopped(pid)) break;
+        sitq_task_id pid_task;
+        if (sitq_enqueue(probe_q, "probe", NULL, 0, NULL, &pid_task, NULL) == SITQ_OK) {
+            frozen = 1;
+        } else {
+            kill(pid, SIGCONT);
+            tq_sleep_ms(37); /* let it run on before the next try */
+        }
+    }
+    sitq_queue_close(probe_q);
+    sitq_backend_close(probe_b);
+    return frozen;
+}
+
 static void test_frozen_worker_loses_lease(void **state) {
     tq_env *e = TQ_ENV(state);
     const double lease = 0.8;
@@ -631,29 +685,7 @@ static void test_frozen_worker_loses_lease(void **state) {
     assert_int_equal(started->attempts, 1);
     sitq_result_free(started);
 
-    /* Freeze the child while it holds no write lock: probe with a short busy timeout. */
-    sitq_sqlite_options po;
-    sitq_sqlite_options_init(&po);
-    po.busy_timeout_ms = 200;
-    sitq_backend *probe_b = NULL;
-    sitq_queue *probe_q = NULL;
-    TQ_OK(tq_open_path(e->path, &po, &probe_b, &tq_err));
-    TQ_OK(sitq_queue_open(probe_b, "probe", &probe_q, &tq_err));
-    int frozen = 0;
-    for (int tries = 0; tries < 50 && !frozen; tries++) {
-        kill(g_child, SIGSTOP);
-        tq_sleep_ms(20);
-        sitq_task_id pid_task;
-        if (sitq_enqueue(probe_q, "probe", NULL, 0, NULL, &pid_task, NULL) == SITQ_OK) {
-            frozen = 1;
-        } else {
-            kill(g_child, SIGCONT);
-            tq_sleep_ms(37);
-        }
-    }
-    sitq_queue_close(probe_q);
-    sitq_backend_close(probe_b);
-    assert_true(frozen);
+    assert_true(freeze_unlocked(e->path, g_child));
 
     sitq_worker_options wo;
     tq_worker_opts(&wo, 1, 1);

@@ -34,6 +34,38 @@ static void test_code_names(void **state) {
     assert_string_equal(sitq_code_name((sitq_code)1000000), "SITQ_UNKNOWN");
 }
 
+/* Every code of SITQ_ERRNO_MAP has its own name and a message, and the
+ * values are the stable ones, distinct and counted up from 1. */
+static void test_code_table(void **state) {
+    (void)state;
+    static const struct {
+        sitq_code c;
+        int value;
+        const char *name;
+        const char *message;
+    } table[] = {
+#define ROW(name, value, message) {SITQ_##name, value, "SITQ_" #name, message},
+        SITQ_ERRNO_MAP(ROW)
+#undef ROW
+    };
+    size_t n = sizeof table / sizeof table[0];
+    assert_int_equal(n, 13);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal((int)table[i].c, table[i].value);
+        assert_int_equal(table[i].value, (int)i + 1);
+        assert_string_equal(sitq_code_name(table[i].c), table[i].name);
+        assert_string_equal(sitq_strerror(table[i].c), table[i].message);
+        assert_true(strlen(table[i].message) > 0);
+        for (size_t j = 0; j < i; j++) assert_string_not_equal(table[j].message, table[i].message);
+    }
+    assert_string_equal(sitq_strerror(SITQ_OK), "success");
+    assert_string_equal(sitq_strerror(SITQ_EINVAL), "invalid argument");
+    assert_string_equal(sitq_strerror(SITQ_EBUSY),
+                        "another process held a lock on the database for too long");
+    assert_string_equal(sitq_strerror((sitq_code)14), "unknown error");
+    assert_string_equal(sitq_strerror((sitq_code)-1), "unknown error");
+}
+
 static void test_status_names(void **state) {
     (void)state;
     static const char *names[SITQ_STATUS_COUNT] = {"queued",    "waiting", "scheduled", "running",
@@ -136,11 +168,9 @@ static void test_now_us(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_code_names),
-        cmocka_unit_test(test_status_names),
-        cmocka_unit_test(test_status_is_terminal),
-        cmocka_unit_test(test_option_defaults),
-        cmocka_unit_test(test_now_us),
+        cmocka_unit_test(test_code_names),      cmocka_unit_test(test_code_table),
+        cmocka_unit_test(test_status_names),    cmocka_unit_test(test_status_is_terminal),
+        cmocka_unit_test(test_option_defaults), cmocka_unit_test(test_now_us),
     };
     return cmocka_run_group_tests_name("names", tests, NULL, NULL);
 }

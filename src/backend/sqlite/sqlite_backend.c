@@ -210,6 +210,57 @@ static void sq_close(sitq_backend *base) {
 
 static void disable_memstatus(void) { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); }
 
+/* Check the options of sitq_backend_open_sqlite (read_only turns create
+ * off). SITQ_OK, or SITQ_EINVAL naming the bad field. */
+static sitq_code check_options(sitq_sqlite_options *opts, sitq_error *err) {
+    if (opts->enable_wal != 0 && opts->enable_wal != 1)
+        return sitq__fail(err, SITQ_EINVAL, "options.enable_wal must be 0 or 1, got %d",
+                          opts->enable_wal);
+    if ((int)opts->synchronous < SITQ_SYNC_OFF || (int)opts->synchronous > SITQ_SYNC_EXTRA)
+        return sitq__fail(err, SITQ_EINVAL, "options.synchronous must be a sitq_sync_mode, got %d",
+                          (int)opts->synchronous);
+    if (opts->busy_timeout_ms < 0)
+        return sitq__fail(err, SITQ_EINVAL, "options.busy_timeout_ms must be >= 0, got %d",
+                          opts->busy_timeout_ms);
+    if (opts->create != 0 && opts->create != 1)
+        return sitq__fail(err, SITQ_EINVAL, "options.create must be 0 or 1, got %d", opts->create);
+    if (opts->read_only != 0 && opts->read_only != 1)
+        return sitq__fail(err, SITQ_EINVAL, "options.read_only must be 0 or 1, got %d",
+                          opts->read_only);
+    if (opts->allow_foreign != 0 && opts->allow_foreign != 1)
+        return sitq__fail(err, SITQ_EINVAL, "options.allow_foreign must be 0 or 1, got %d",
+                          opts->allow_foreign);
+    if (opts->file_mode < 0)
+        return sitq__fail(err, SITQ_EINVAL,
+                          "options.file_mode must be permission bits 0..0777 (0: follow the "
+                          "umask), got %d",
+                          opts->file_mode);
+    if (opts->file_mode > 0777)
+        return sitq__fail(err, SITQ_EINVAL,
+                          "options.file_mode must be permission bits 0..0777 (0: follow the "
+                          "umask), got %#o",
+                          (unsigned)opts->file_mode);
+    if (opts->read_only) opts->create = 0;
+    if (opts->reader_connections < 0 || opts->reader_connections > 64)
+        return sitq__fail(err, SITQ_EINVAL, "options.reader_connections must be 0..64, got %d",
+                          opts->reader_connections);
+    return SITQ_OK;
+}
+
+/* Open the backend's n reader connections. SITQ_OK, or the error (the
+ * connections opened so far are counted in n_readers, for sq_close). */
+static sitq_code open_readers(sq_backend *b, int n, sitq_error *err) {
+    b->readers = calloc((size_t)n, sizeof *b->readers);
+    b->reader_busy = calloc((size_t)n, sizeof *b->reader_busy);
+    if (!b->readers || !b->reader_busy) return sitq__fail(err, SITQ_ENOMEM, "out of memory");
+    for (int i = 0; i < n; i++) {
+        sitq_code rc = conn_open(b, &b->readers[i], 1, err);
+        if (rc) return rc;
+        b->n_readers++;
+    }
+    return SITQ_OK;
+}
+
 sitq_code sitq_backend_open_sqlite(const char *path, const sitq_sqlite_options *opts,
                                    sitq_backend **out, sitq_error *err) {
     if (!out) return sitq__fail(err, SITQ_EINVAL, "out must not be NULL");
@@ -218,37 +269,8 @@ sitq_code sitq_backend_open_sqlite(const char *path, const sitq_sqlite_options *
     sitq_sqlite_options o;
     if (opts) o = *opts;
     else sitq_sqlite_options_init(&o);
-    if (o.enable_wal != 0 && o.enable_wal != 1)
-        return sitq__fail(err, SITQ_EINVAL, "options.enable_wal must be 0 or 1, got %d",
-                          o.enable_wal);
-    if ((int)o.synchronous < SITQ_SYNC_OFF || (int)o.synchronous > SITQ_SYNC_EXTRA)
-        return sitq__fail(err, SITQ_EINVAL, "options.synchronous must be a sitq_sync_mode, got %d",
-                          (int)o.synchronous);
-    if (o.busy_timeout_ms < 0)
-        return sitq__fail(err, SITQ_EINVAL, "options.busy_timeout_ms must be >= 0, got %d",
-                          o.busy_timeout_ms);
-    if (o.create != 0 && o.create != 1)
-        return sitq__fail(err, SITQ_EINVAL, "options.create must be 0 or 1, got %d", o.create);
-    if (o.read_only != 0 && o.read_only != 1)
-        return sitq__fail(err, SITQ_EINVAL, "options.read_only must be 0 or 1, got %d",
-                          o.read_only);
-    if (o.allow_foreign != 0 && o.allow_foreign != 1)
-        return sitq__fail(err, SITQ_EINVAL, "options.allow_foreign must be 0 or 1, got %d",
-                          o.allow_foreign);
-    if (o.file_mode < 0)
-        return sitq__fail(err, SITQ_EINVAL,
-                          "options.file_mode must be permission bits 0..0777 (0: follow the "
-                          "umask), got %d",
-                          o.file_mode);
-    if (o.file_mode > 0777)
-        return sitq__fail(err, SITQ_EINVAL,
-                          "options.file_mode must be permission bits 0..0777 (0: follow the "
-                          "umask), got %#o",
-                          (unsigned)o.file_mode);
-    if (o.read_only) o.create = 0;
-    if (o.reader_connections < 0 || o.reader_connections > 64)
-        return sitq__fail(err, SITQ_EINVAL, "options.reader_connections must be 0..64, got %d",
-                          o.reader_connections);
+    sitq_code rc = check_options(&o, err);
+    if (rc) return rc;
     /* SQLite's memory statistics take a global mutex on every allocation
      * (8% of the end-to-end rate). Turn them off once, if SQLite is not yet
      * initialised in this process; otherwise this is a harmless no-op. */
@@ -277,21 +299,13 @@ sitq_code sitq_backend_open_sqlite(const char *path, const sitq_sqlite_options *
         sq_close(&b->head);
         return sitq__fail(err, SITQ_ENOMEM, "out of memory opening %s", path);
     }
-    sitq_code rc = sq_file_prepare(b, err);
+    rc = sq_file_prepare(b, err);
     if (!rc) rc = conn_open(b, &b->writer, o.read_only, err);
     if (rc && sq_file_try_immutable(b)) rc = conn_open(b, &b->writer, 1, err);
     if (!rc && !o.read_only) sq_wal_bound(b);
     if (!rc) rc = sq_schema_open(b, err);
     int n = strcmp(path, ":memory:") == 0 ? 0 : o.reader_connections;
-    if (!rc && n > 0) {
-        b->readers = calloc((size_t)n, sizeof *b->readers);
-        b->reader_busy = calloc((size_t)n, sizeof *b->reader_busy);
-        if (!b->readers || !b->reader_busy) rc = sitq__fail(err, SITQ_ENOMEM, "out of memory");
-        for (int i = 0; !rc && i < n; i++) {
-            rc = conn_open(b, &b->readers[i], 1, err);
-            if (!rc) b->n_readers++;
-        }
-    }
+    if (!rc && n > 0) rc = open_readers(b, n, err);
     if (rc) {
         sq_close(&b->head);
         return rc;

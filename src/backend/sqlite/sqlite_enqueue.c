@@ -53,6 +53,7 @@ static sitq_code insert_payload(sq_conn *c, sitq_task_id id, const sitq_task_spe
     return code;
 }
 
+// NOLINTNEXTLINE(readability-function-size)
 static sitq_code enqueue_one(sq_conn *c, const char *queue, const sitq_task_spec *s, size_t idx,
                              size_t n, sitq_task_id *ids, sitq_task_id *next_id, sitq_time_us now,
                              sitq_error *err) {

@@ -78,7 +78,8 @@ sitq_code sq_get_conn(sq_conn *c, const char *queue, sitq_task_id id, sitq_resul
         code = sq_fail(c, err, "reading a task");
     }
     sqlite3_reset(st);
-    if (!code) code = read_deps(c, *out, err);
+    /* *out is set exactly when code is SITQ_OK (sitq__fail returns its code) */
+    if (!code && *out) code = read_deps(c, *out, err);
     if (code) {
         sitq_result_free(*out);
         *out = NULL;
@@ -181,7 +182,7 @@ sitq_code sq_list(sitq_backend *base, const char *queue, int status, size_t limi
         while (!code && (rc = sqlite3_step(st)) == SQLITE_ROW) {
             if (n == cap) {
                 cap = cap ? cap * 2 : 64;
-                sitq_result **a = realloc(arr, cap * sizeof *a);
+                sitq_result **a = realloc(arr, cap * sizeof(sitq_result *));
                 if (!a) {
                     code = sitq__fail(err, SITQ_ENOMEM, "out of memory listing tasks");
                     break;
