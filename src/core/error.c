@@ -30,7 +30,7 @@ const char *sitq_strerror(sitq_code code) {
     return "unknown error";
 }
 
-sitq_code sitq__fail(sitq_error *err, sitq_code code, const char *fmt, ...) {
+void sitq__set_error(sitq_error *err, sitq_code code, const char *fmt, ...) {
     if (err) {
         va_list ap;
         va_start(ap, fmt);
@@ -38,7 +38,6 @@ sitq_code sitq__fail(sitq_error *err, sitq_code code, const char *fmt, ...) {
         vsnprintf(err->message, sizeof err->message, fmt, ap);
         va_end(ap);
     }
-    return code;
 }
 
 sitq_code sitq__ok(sitq_error *err) {

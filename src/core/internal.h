@@ -7,10 +7,19 @@
 #include <stdarg.h>
 #include <stdint.h>
 
-/* Fill err (if non-NULL) with code and a printf-style message; returns code,
- * so callers can write `return sitq__fail(err, SITQ_EINVAL, "...")`. */
-sitq_code sitq__fail(sitq_error *err, sitq_code code, const char *fmt, ...)
+/* Fill err (if non-NULL) with code and a printf-style message. */
+void sitq__set_error(sitq_error *err, sitq_code code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* sitq__set_error, then the value code, so callers can write
+ * `return sitq__fail(err, SITQ_EINVAL, "...")`. A macro so that the static
+ * analyzer sees the result is code (never SITQ_OK when code is an error),
+ * which it cannot see through a call into another file. code is evaluated
+ * twice: pass a constant or a plain variable. */
+#define sitq__fail(err, code, ...) (sitq__set_error((err), (code), __VA_ARGS__), sitq__pass(code))
+
+/* code itself (a call, so that an unused sitq__fail result draws no warning). */
+static inline sitq_code sitq__pass(sitq_code code) { return code; }
 
 /* Mark err as success (code SITQ_OK, empty message); returns SITQ_OK. */
 sitq_code sitq__ok(sitq_error *err);

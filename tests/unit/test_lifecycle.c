@@ -51,7 +51,8 @@ static void test_sqlite_unique_states_match_core(void **state) {
         snprintf(built + n, sizeof built - n, "%s%d", first ? "" : ", ", s);
         first = 0;
     }
-    strcat(built, ")");
+    size_t used = strlen(built);
+    snprintf(built + used, sizeof built - used, ")");
     assert_string_equal(built, "state IN (0, 1, 3)");
     assert_string_equal(SQ_SQL_HOLDS_UNIQUE_KEY, built);
 }

@@ -182,7 +182,10 @@ static sitq_code find_unique(pg_conn *c, enq_arg *a, enq_work *w, sitq_error *er
     for (size_t i = 0; i < a->n; i++)
         if (a->specs[i].options && a->specs[i].options->unique_key)
             sb_text(&keys, a->specs[i].options->unique_key);
-    if (keys.n == 0) return SITQ_OK;
+    if (keys.n == 0) {
+        free(keys.s);
+        return SITQ_OK;
+    }
     const char *arr = sb_done(&keys);
     if (!arr) {
         free(keys.s);
@@ -317,8 +320,8 @@ static sitq_code decide_one(enq_arg *a, enq_work *w, size_t idx, sitq_error *err
     }
     /* Dependencies, sorted and without duplicates, folded in id order. */
     size_t nd = o->n_depends_on + s->n_depends_on_index;
-    sitq_task_id *d = nd ? malloc(nd * sizeof *d) : NULL;
-    if (nd && !d) return sitq__fail(err, SITQ_ENOMEM, "out of memory collecting dependencies");
+    sitq_task_id *d = malloc((nd ? nd : 1) * sizeof *d);
+    if (!d) return sitq__fail(err, SITQ_ENOMEM, "out of memory collecting dependencies");
     for (size_t k = 0; k < o->n_depends_on; k++) d[k] = o->depends_on[k];
     for (size_t k = 0; k < s->n_depends_on_index; k++)
         d[o->n_depends_on + k] = a->ids[s->depends_on_index[k]];

@@ -159,7 +159,7 @@ sitq_code pg_list(sitq_backend *base, const char *queue, int status, size_t limi
     pg_read_release(b, c);
     if (!r) return pg_code(err);
     size_t n = (size_t)PQntuples(r);
-    sitq_result **arr = n ? calloc(n, sizeof *arr) : NULL;
+    sitq_result **arr = n ? calloc(n, sizeof(sitq_result *)) : NULL;
     sitq_code rc =
         n && !arr ? sitq__fail(err, SITQ_ENOMEM, "out of memory listing tasks") : SITQ_OK;
     for (size_t i = 0; !rc && i < n; i++)
