@@ -264,7 +264,14 @@ void sitq_postgres_options_init(sitq_postgres_options *opts);
  * conninfo: a libpq connection string, passed to libpq untouched, so libpq's
  *       environment variables (PGHOST, PGPASSWORD...), password and service
  *       files apply: "postgresql://user@127.0.0.1:5432/db" or
- *       "host=... dbname=...". Copied; the caller keeps ownership.
+ *       "host=... dbname=...". Copied; the caller keeps ownership. The one
+ *       exception: a "postgresql://" or "postgres://" URI may name the
+ *       schema with a query parameter "sitq_schema=NAME"
+ *       ("postgresql://user@host/db?sitq_schema=jobs"), which is taken out
+ *       before libpq sees the URI. It must then agree with opts->schema
+ *       unless that is left at its default "sitq" (SITQ_EINVAL otherwise),
+ *       so that a program taking one database string can be pointed at any
+ *       schema.
  * opts: NULL for defaults; read during the call only.
  * out:  receives the backend; free with sitq_backend_close.
  *
@@ -276,7 +283,8 @@ void sitq_postgres_options_init(sitq_postgres_options *opts);
  *
  * Errors (messages name the schema and say what PostgreSQL said, without the
  * password): SITQ_EINVAL (NULL/empty conninfo, out NULL, option out of
- * range, bad schema name), SITQ_ESTORAGE (server unreachable within the
+ * range, bad schema name, sitq_schema given twice or differing from
+ * opts->schema), SITQ_ESTORAGE (server unreachable within the
  * connect timeout, authentication failed, the role may not create or write
  * the schema), SITQ_ESCHEMA (the schema is missing and create_schema = 0;
  * it holds tables that are not sitq's; it was made by another sitq
@@ -288,8 +296,9 @@ sitq_code sitq_backend_open_postgres(const char *conninfo, const sitq_postgres_o
 /**
  * Open a backend named by one string, with default options:
  *
- * - "postgresql://..." or "postgres://...": PostgreSQL (the whole string goes
- *   to libpq untouched; sitq_backend_open_postgres);
+ * - "postgresql://..." or "postgres://...": PostgreSQL (the string goes to
+ *   libpq untouched but for a "sitq_schema=NAME" query parameter, which
+ *   names the schema, "sitq" by default; sitq_backend_open_postgres);
  * - "sqlite:///abs/path" or "sqlite:relative/path": SQLite on that file;
  * - anything else: a SQLite file path (or ":memory:";
  *   sitq_backend_open_sqlite).

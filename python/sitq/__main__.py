@@ -4,7 +4,10 @@
                              [--lease SECONDS] [--worker-id ID] [--path DIR]
                              [--mode OCTAL] [--allow-foreign] [--busy-timeout S]
 
-Runs workers for the Python tasks stored in the SQLite file DB. With
+Runs workers for the Python tasks stored in the SQLite file DB (or the
+PostgreSQL database of a ``postgresql://`` URI, as ``sitq_backend_open``
+reads it: ``?sitq_schema=NAME`` names its schema; the SQLite file options
+do not apply to it). With
 ``--concurrency N`` (N > 1) it starts N worker *processes* (each with
 ``--threads`` handler threads, default 1) that share the database, so
 CPU-bound Python tasks run in parallel despite the GIL; a process that dies
@@ -86,7 +89,8 @@ def _parser():
     sub = p.add_subparsers(dest="command", required=True)
     w = sub.add_parser("worker", help="run workers for the Python tasks of a database",
                        description="Run workers for the Python tasks of a sitq SQLite database.")
-    w.add_argument("db", help="SQLite database file shared with the enqueuing processes")
+    w.add_argument("db", help="SQLite database file shared with the enqueuing processes, "
+                              "or a postgresql:// URI")
     w.add_argument("--concurrency", "-c", type=_positive_int, default=1,
                    help="worker processes (default 1: this process)")
     w.add_argument("--threads", "-t", type=_positive_int, default=1,
@@ -168,11 +172,28 @@ def _stop_on_first_signal(args):
     return first
 
 
+def _is_postgres(db):
+    return db.startswith(("postgresql://", "postgres://"))
+
+
+def _display(db):
+    """DB as it may be logged: a URI's password as ***."""
+    if not _is_postgres(db):
+        return db
+    scheme, _, rest = db.partition("://")
+    user, at, host = rest.partition("@")
+    if not at or ":" not in user:
+        return db
+    return "%s://%s:***@%s" % (scheme, user.split(":", 1)[0], host)
+
+
 def _open_backend(args):
     """Open the database; while another process holds its lock, say so and
     retry every second (a stop signal ends the wait)."""
     import sitq
 
+    if _is_postgres(args.db):
+        return sitq.PostgresBackend(args.db)
     while True:
         try:
             return sitq.SQLiteBackend(args.db, allow_foreign=args.allow_foreign,
@@ -221,7 +242,7 @@ def _run_one(args):
         worker = sitq.Worker(queue, worker_id=args.worker_id, concurrency=args.threads,
                              lease=args.lease, poll_interval=args.poll_interval)
         _log(args, "serving queue %r of %s as %s (%d thread%s)" % (
-            queue.name, args.db, worker.worker_id, args.threads,
+            queue.name, _display(args.db), worker.worker_id, args.threads,
             "" if args.threads == 1 else "s"))
         threading.Thread(target=_report_errors, args=(worker, stop_reports),
                          daemon=True).start()

@@ -1,7 +1,8 @@
 /* backend_open.c - open a backend from one string (sitq_backend_open), so
  * that a program that takes a database path accepts a PostgreSQL URI in its
  * place: "postgresql://" and "postgres://" go to libpq untouched (its
- * environment variables and service files apply), "sqlite:" names a SQLite
+ * environment variables and service files apply) but for the sitq_schema
+ * query parameter that names the schema (pg_uri.c), "sqlite:" names a SQLite
  * file explicitly, anything else is a SQLite path. */
 #include "core/internal.h"
 #include "sitq.h"

@@ -2,9 +2,16 @@
 # `set -euo pipefail` with the sitq binary path as $1.
 #   SITQ     absolute path of the binary
 #   TMP      private temporary directory (removed on exit)
-#   DB       a database path inside TMP
+#   DB       a database path inside TMP; with SITQ_TEST_BACKEND=postgres, a
+#            URI of a fresh schema of the cluster SITQ_TEST_PG_URI (named by
+#            its sitq_schema parameter), so that every test runs on either
+#            backend (tests/pg/run_cli.sh)
+#   ON_PG    1 when DB is a PostgreSQL URI, else 0
 #   PY       the Python the project installs (Debian's; starts fast and has no
 #            per-user shims), for the JSON checks
+#
+# Tests about SQLite files by nature call sqlite_only REASON, which skips
+# them (exit 77) on PostgreSQL; pg_skip_part REASON notes a part left out.
 
 if [ $# -lt 1 ] || [ ! -x "$1" ]; then
     echo "usage: $0 PATH_TO_SITQ" >&2
@@ -14,6 +21,17 @@ SITQ=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 PY=/usr/bin/python3
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/sitq-cli-test.XXXXXX")
 DB=$TMP/q.db
+ON_PG=0
+if [ "${SITQ_TEST_BACKEND:-sqlite}" = postgres ]; then
+    [ -n "${SITQ_TEST_PG_URI:-}" ] || { echo "SITQ_TEST_PG_URI is not set" >&2; exit 2; }
+    ON_PG=1
+    # One schema per test: the script's name, its process and a random part.
+    pg_schema=$(basename "$0" .sh | tr -c 'a-z0-9_\n' _)_$$_$RANDOM
+    case "$SITQ_TEST_PG_URI" in
+        *\?*) DB="$SITQ_TEST_PG_URI&sitq_schema=$pg_schema" ;;
+        *) DB="$SITQ_TEST_PG_URI?sitq_schema=$pg_schema" ;;
+    esac
+fi
 WORKER_PID=
 EXTRA_PGIDS=
 
@@ -35,6 +53,21 @@ cleanup() {
     exit $rc
 }
 trap cleanup EXIT
+
+# sqlite_only REASON: on PostgreSQL, say why the test does not apply and
+# skip it (exit 77); on SQLite, nothing.
+sqlite_only() {
+    if [ "$ON_PG" = 1 ]; then
+        echo "SKIP on PostgreSQL: $*"
+        exit 77
+    fi
+}
+
+# pg_skip_part REASON: say that a part of the test is left out on
+# PostgreSQL, and why (tests/pg/run_cli.sh shows the line).
+pg_skip_part() {
+    echo "SKIP on PostgreSQL (part): $*"
+}
 
 # fail MESSAGE: print a failure and stop the test.
 fail() {

@@ -6,6 +6,7 @@
 # free.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+sqlite_only "a stopped process holding SQLite's file write lock (PostgreSQL has no file lock)"
 HOLDER_PID=
 trap 'rc=$?; [ -z "$HOLDER_PID" ] || kill -KILL "$HOLDER_PID" 2>/dev/null || true; (exit $rc); cleanup' EXIT
 

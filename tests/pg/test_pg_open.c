@@ -1,7 +1,8 @@
 /* test_pg_open.c - opening the PostgreSQL backend: the factory's strings,
  * options, and every refusal with its code and message (unreachable or
  * silent server, wrong password, missing, foreign or other-version schema,
- * a role that may only read), concurrent creation of one schema, and a
+ * a role that may only read), the schema named by a URI's sitq_schema,
+ * concurrent creation of one schema, and a
  * connection killed under the backend. Runs under with_pg.sh
  * (SITQ_TEST_PG_URI); each test uses its own schema. */
 #include <libpq-fe.h>
@@ -113,6 +114,47 @@ static void test_bad_options(void **state) {
     TQ_ERR_MSG(SITQ_EINVAL, "reader", "reader", sitq_backend_open_postgres(uri(), &o, &b, &tq_err));
     TQ_ERR(SITQ_EINVAL, sitq_backend_open_postgres(NULL, NULL, &b, &tq_err));
     assert_null(b);
+}
+
+/* A URI's sitq_schema query parameter names the schema; libpq never sees it
+ * (it would refuse it) but gets every other parameter. */
+static void test_uri_schema(void **state) {
+    (void)state;
+    char target[600];
+    sitq_backend *b = NULL;
+    snprintf(target, sizeof target, "%s?sitq_schema=s_uri", uri());
+    TQ_OK(sitq_backend_open(target, &b, &tq_err));
+    sitq_queue *q = NULL;
+    TQ_OK(sitq_queue_open(b, NULL, &q, &tq_err));
+    sitq_task_id id = tq_enqueue(q, "f", NULL);
+    sitq_queue_close(q);
+    sitq_backend_close(b);
+    assert_string_equal(admin_value("SELECT count(*) FROM s_uri.tasks"), "1");
+    assert_string_equal(admin_value("SELECT count(*) FROM pg_namespace WHERE nspname = 'sitq'"),
+                        "0");
+    /* among other parameters, before or after them; the same schema with
+     * options.schema saying so too; create_schema = 0 finds it */
+    snprintf(target, sizeof target, "%s?connect_timeout=5&sitq_schema=s_uri&application_name=x",
+             uri());
+    TQ_OK(open_schema(target, "s_uri", 0, &b));
+    TQ_OK(sitq_queue_open(b, NULL, &q, &tq_err));
+    assert_int_equal(tq_status(q, id), SITQ_QUEUED);
+    sitq_queue_close(q);
+    sitq_backend_close(b);
+    /* a conflicting options.schema, a bad or repeated name are refused */
+    TQ_ERR_MSG(SITQ_EINVAL, "sitq_schema", "differ", open_schema(target, "s_other", 1, &b));
+    snprintf(target, sizeof target, "%s?sitq_schema=bad-name", uri());
+    TQ_ERR_MSG(SITQ_EINVAL, "sitq_schema", "letters", sitq_backend_open(target, &b, &tq_err));
+    snprintf(target, sizeof target, "%s?sitq_schema=", uri());
+    TQ_ERR_MSG(SITQ_EINVAL, "sitq_schema", "letters", sitq_backend_open(target, &b, &tq_err));
+    snprintf(target, sizeof target, "%s?sitq_schema=a&sitq_schema=b", uri());
+    TQ_ERR_MSG(SITQ_EINVAL, "sitq_schema", "more than once",
+               sitq_backend_open(target, &b, &tq_err));
+    assert_null(b);
+    /* other query parameters still reach libpq, which judges them */
+    snprintf(target, sizeof target, "%s?sitq_schema=s_uri&no_such_parameter=1", uri());
+    TQ_ERR(SITQ_ESTORAGE, sitq_backend_open(target, &b, &tq_err));
+    admin("DROP SCHEMA s_uri CASCADE");
 }
 
 static void test_unreachable_and_silent_server(void **state) {
@@ -287,6 +329,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults_and_factory),
         cmocka_unit_test(test_bad_options),
+        cmocka_unit_test(test_uri_schema),
         cmocka_unit_test(test_unreachable_and_silent_server),
         cmocka_unit_test(test_wrong_password),
         cmocka_unit_test(test_missing_foreign_and_other_version),

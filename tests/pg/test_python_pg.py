@@ -47,3 +47,16 @@ def test_missing_schema_and_bad_arguments():
         sitq.PostgresBackend(dsn, create_schema="yes")
     with pytest.raises(sitq.StorageError, match="connect"):
         sitq.PostgresBackend("postgresql://postgres@127.0.0.1:1/postgres", connect_timeout=2)
+
+
+def test_dsn_names_the_schema():
+    dsn = os.environ["SITQ_TEST_PG_URI"] + "?sitq_schema=py_dsn_" + uuid.uuid4().hex[:8]
+    q = sitq.TaskQueue(backend=sitq.PostgresBackend(dsn))
+    tid = q.enqueue(sitq.Task(function=add, args=[1, 1]))
+    # the same schema again, by the dsn alone or with schema= agreeing
+    schema = dsn.rsplit("=", 1)[1]
+    for b in (sitq.PostgresBackend(dsn, create_schema=False),
+              sitq.PostgresBackend(dsn, schema=schema, create_schema=False)):
+        assert sitq.TaskQueue(backend=b).peek(tid).status == "queued"
+    with pytest.raises(sitq.InvalidArgumentError, match="differ"):
+        sitq.PostgresBackend(dsn, schema="py_other")

@@ -5,6 +5,13 @@ them into one interpreter would (block 2 uses List/Dict imported by block
 
 Usage: python3 run_document.py OUT.json [EXAMPLES_DIR]
 Used by test_document.py, which runs it in a temporary directory.
+
+With SITQ_TEST_BACKEND=postgres (under tests/pg/with_pg.sh, ctest
+pg.document) the blocks run unchanged on PostgreSQL: sitq.SQLiteBackend is
+replaced, for this interpreter only, by a function that opens each database
+path the document names as its own fresh schema of SITQ_TEST_PG_URI (the
+same path twice: the same schema), keeps connection_pool_size and drops the
+options that only a SQLite file has. The report lists the paths so opened.
 """
 import contextlib
 import io
@@ -33,12 +40,37 @@ class Tee(io.TextIOBase):
         self.real.flush()
 
 
+def use_postgres(report):
+    """Make sitq.SQLiteBackend(path, ...) open a PostgreSQL schema per path."""
+    import uuid
+
+    import sitq
+
+    uri = os.environ["SITQ_TEST_PG_URI"]
+    run = uuid.uuid4().hex[:8]
+    schemas = {}
+
+    def backend(path, connection_pool_size=None, **sqlite_only_options):
+        name = os.path.basename(os.fspath(path))
+        if name not in schemas:
+            stem = "".join(c if c.isalnum() else "_" for c in name.lower())
+            schemas[name] = "doc_%s_%s" % (run, stem)
+            report["opened"].append({"path": name, "schema": schemas[name]})
+        kw = {} if connection_pool_size is None else {"connection_pool_size": connection_pool_size}
+        return sitq.PostgresBackend(uri, schema=schemas[name], **kw)
+
+    sitq.SQLiteBackend = backend
+
+
 def main():
     out_path = sys.argv[1]
     examples = sys.argv[2] if len(sys.argv) > 2 else EXAMPLES
     files = sorted(f for f in os.listdir(examples) if f[:2].isdigit() and f.endswith(".py"))
     ns = {"__name__": "__main__", "__builtins__": __builtins__}
-    report = {"blocks": []}
+    report = {"blocks": [], "backend": "sqlite", "opened": []}
+    if os.environ.get("SITQ_TEST_BACKEND") == "postgres":
+        report["backend"] = "postgres"
+        use_postgres(report)
     for name in files:
         src = open(os.path.join(examples, name)).read()
         tee = Tee(sys.stdout)

@@ -49,7 +49,8 @@ def test_nothing_is_printed_unless_logging_is_configured(db_path):
         import sys, sitq
         sys.path.insert(0, sys.argv[2])
         import sitq_test_tasks as tasks
-        q = sitq.TaskQueue(backend=sitq.SQLiteBackend(sys.argv[1]))
+        from sitq_test_backend import open_backend
+        q = sitq.TaskQueue(backend=open_backend(sys.argv[1]))
         ids = [q.enqueue(tasks.add, 1, 2), q.enqueue(tasks.fail),
                q.enqueue(sitq.Task(tasks.fail, max_retries=1, retry_backoff=0.01))]
         with sitq.Worker(q):

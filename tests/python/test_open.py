@@ -17,6 +17,11 @@ import pytest
 import sitq
 import sitq_test_tasks as tasks
 from conftest import HERE, subprocess_env
+from sitq_test_backend import ON_PG
+
+# SQLite by nature: skipped when the suite runs on PostgreSQL.
+pytestmark = pytest.mark.skipif(
+    ON_PG, reason="opening SQLite database files: their modes, locks and foreign tables")
 
 
 def make_foreign(path):

@@ -6,6 +6,11 @@ import pytest
 
 import sitq
 import sitq_test_tasks as tasks
+from sitq_test_backend import ON_PG
+
+# SQLite by nature: skipped when the suite runs on PostgreSQL.
+pytestmark = pytest.mark.skipif(
+    ON_PG, reason="writes a payload into the SQLite file directly")
 
 
 def _replace_payload(db_path, make):

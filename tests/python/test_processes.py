@@ -175,7 +175,8 @@ def test_task_killing_its_worker_while_unpickled_runs_out_of_attempts(db_path, q
 
 CTRL_C_SCRIPT = textwrap.dedent("""
     import sys, time, sitq
-    backend = sitq.SQLiteBackend(sys.argv[1])
+    from sitq_test_backend import open_backend
+    backend = open_backend(sys.argv[1])
     queue = sitq.TaskQueue(backend=backend)
     tid = queue.enqueue(time.sleep, 100)          # no worker: never finishes
     t0 = time.monotonic()
@@ -220,7 +221,8 @@ RUN_SCRIPT = textwrap.dedent("""
     import sys, time, sitq
     sys.path.insert(0, sys.argv[2])
     import sitq_test_tasks as tasks
-    backend = sitq.SQLiteBackend(sys.argv[1])
+    from sitq_test_backend import open_backend
+    backend = open_backend(sys.argv[1])
     queue = sitq.TaskQueue(backend=backend)
     tid = queue.enqueue(tasks.gated, sys.argv[3], sys.argv[4], "finished")
     worker = sitq.Worker(queue)
@@ -258,7 +260,8 @@ def test_exit_with_running_workers_is_clean(db_path):
         import sys, sitq
         sys.path.insert(0, sys.argv[2])
         import sitq_test_tasks as tasks
-        q = sitq.TaskQueue(backend=sitq.SQLiteBackend(sys.argv[1]))
+        from sitq_test_backend import open_backend
+        q = sitq.TaskQueue(backend=open_backend(sys.argv[1]))
         ws = [sitq.Worker(q, concurrency=2) for _ in range(3)]
         for w in ws:
             w.start()

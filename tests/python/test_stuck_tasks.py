@@ -8,6 +8,7 @@ import queue as queue_module
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 import time
@@ -17,6 +18,7 @@ import pytest
 import sitq
 import sitq_test_tasks as tasks
 from conftest import HERE, subprocess_env
+from sitq_test_backend import ON_PG, open_backend
 
 # A hang is detected by this deadline; a bounded stop takes a few seconds.
 HANG_DEADLINE = 60
@@ -25,8 +27,9 @@ PRELUDE = """
 import os, sys, time, sitq
 sys.path.insert(0, sys.argv[2])
 import sitq_test_tasks as tasks
-q = sitq.TaskQueue(backend=sitq.SQLiteBackend(sys.argv[1]))
-MARKER = sys.argv[1] + ".started"
+from sitq_test_backend import open_backend
+q = sitq.TaskQueue(backend=open_backend(sys.argv[1]))
+MARKER = sys.argv[3]
 
 def stuck_task(function, **options):
     # a task that never returns; its function creates MARKER first
@@ -41,12 +44,15 @@ def wait_started():
 
 def run_script(body, db_path):
     script = PRELUDE + textwrap.dedent(body)
-    return subprocess.run([sys.executable, "-c", script, db_path, HERE], env=subprocess_env(),
+    # The marker file: beside a SQLite file, else in a fresh directory.
+    marker = (db_path if not ON_PG else os.path.join(tempfile.mkdtemp(), "db")) + ".started"
+    return subprocess.run([sys.executable, "-c", script, db_path, HERE, marker],
+                          env=subprocess_env(),
                           capture_output=True, text=True, timeout=HANG_DEADLINE)
 
 
 def stored(db_path, tid):
-    q = sitq.TaskQueue(backend=sitq.SQLiteBackend(db_path))
+    q = sitq.TaskQueue(backend=open_backend(db_path))
     return q.get_result(tid, timeout=0)
 
 

@@ -193,6 +193,15 @@ sitq_code pg_db_now(pg_conn *c, sitq_time_us *out, sitq_error *err);
  * of memory. */
 char *pg_schema_text(const pg_backend *b, const char *sql);
 
+/* Split conninfo into what libpq gets (*libpq_out) and the schema named by
+ * a postgresql:// URI's sitq_schema query parameter (*schema_out, NULL when
+ * absent; "" when given without a value); both malloc'd, the caller's to
+ * free. Any other string, and a URI without the parameter, is copied
+ * unchanged. Errors: SITQ_EINVAL (sitq_schema given twice), SITQ_ENOMEM;
+ * on error both outputs are NULL. Thread-safe (pg_uri.c). */
+sitq_code pg_uri_take_schema(const char *conninfo, char **libpq_out, char **schema_out,
+                             sitq_error *err);
+
 /* An advisory lock key derived from two names (64-bit FNV-1a). */
 int64_t pg_name_key(const char *a, const char *b);
 

@@ -59,6 +59,23 @@ static int schema_name_ok(const char *s) {
     return 1;
 }
 
+/* The schema a URI's sitq_schema names: a plain identifier, and the same
+ * as options.schema unless that was left at its default "sitq" (a program
+ * that chose a schema is never silently given another one). */
+static sitq_code uri_schema_check(const char *uri_schema, const char *opt_schema, sitq_error *err) {
+    if (!schema_name_ok(uri_schema))
+        return sitq__fail(err, SITQ_EINVAL,
+                          "the URI's sitq_schema must be 1..63 letters, digits or underscores, "
+                          "not starting with a digit, got \"%.80s\"",
+                          uri_schema);
+    if (strcmp(opt_schema, "sitq") != 0 && strcmp(opt_schema, uri_schema) != 0)
+        return sitq__fail(err, SITQ_EINVAL,
+                          "the URI's sitq_schema \"%s\" and options.schema \"%s\" differ: "
+                          "give the schema in one place",
+                          uri_schema, opt_schema);
+    return SITQ_OK;
+}
+
 /* Replace every "@" of sql by the quoted schema name. */
 static char *with_schema(const char *sql, const char *schema) {
     size_t at = 0, len = strlen(sql), sl = strlen(schema);
@@ -133,18 +150,35 @@ sitq_code sitq_backend_open_postgres(const char *conninfo, const sitq_postgres_o
         return sitq__fail(err, SITQ_EINVAL, "options.reader_connections must be 0..64, got %d",
                           o.reader_connections);
 
+    /* A URI may name the schema itself (pg_uri.c); libpq gets it without. */
+    char *libpq_info = NULL, *uri_schema = NULL;
+    sitq_code urc = pg_uri_take_schema(conninfo, &libpq_info, &uri_schema, err);
+    if (urc) return urc;
+    if (uri_schema) {
+        urc = uri_schema_check(uri_schema, o.schema, err);
+        if (urc) {
+            free(libpq_info);
+            free(uri_schema);
+            return urc;
+        }
+        o.schema = uri_schema;
+    }
+
     pg_backend *b = calloc(1, sizeof *b);
-    if (!b) return sitq__fail(err, SITQ_ENOMEM, "out of memory opening PostgreSQL");
-    if (sitq__backend_head_init(&b->head, &pg_ops) != 0) {
+    if (!b || sitq__backend_head_init(&b->head, &pg_ops) != 0) {
         free(b);
-        return sitq__fail(err, SITQ_ESYSTEM, "cannot initialise mutexes");
+        free(libpq_info);
+        free(uri_schema);
+        return b ? sitq__fail(err, SITQ_ESYSTEM, "cannot initialise mutexes")
+                 : sitq__fail(err, SITQ_ENOMEM, "out of memory opening PostgreSQL");
     }
     pthread_mutex_init(&b->write_mu, NULL);
     pthread_mutex_init(&b->read_mu, NULL);
     pthread_cond_init(&b->read_cv, NULL);
     b->opts = o;
-    b->conninfo = strdup(conninfo);
+    b->conninfo = libpq_info;
     b->schema = strdup(o.schema);
+    free(uri_schema);
     b->opts.schema = b->schema;
     b->writer.b = b;
     sitq_code rc = SITQ_OK;
