@@ -93,7 +93,8 @@ static void e2e(bench_ctx *c) {
     bench_emit(c, "sitq-c", "pg_e2e", "durable", "tasks_per_s", (double)n / (t2 - t1), "tasks/s");
     bench_emit(c, "sitq-c", "pg_e2e", "durable", "tasks_per_commit",
                (double)n / (double)(ws.commits ? ws.commits : 1), "tasks");
-    bench_emit(c, "sitq-c", "pg_e2e", "durable", "lost", (double)(n - st.count[SITQ_SUCCEEDED]), "tasks");
+    bench_emit(c, "sitq-c", "pg_e2e", "durable", "lost", (double)(n - st.count[SITQ_SUCCEEDED]),
+               "tasks");
     if (st.count[SITQ_SUCCEEDED] != n)
         fprintf(stderr, "sitq_bench: pg e2e: %lld of %ld tasks recorded succeeded\n",
                 (long long)st.count[SITQ_SUCCEEDED], n);

@@ -39,7 +39,9 @@ typedef enum pg_stmt_id {
     PG_CLAIM,
     PG_CLAIM_ID,
     PG_START,
+    PG_START_MANY,
     PG_SUCCEED,
+    PG_SUCCEED_MANY,
     PG_FAIL_INFO,
     PG_REQUEUE,
     PG_FINISH,
@@ -48,7 +50,9 @@ typedef enum pg_stmt_id {
     PG_RESOLVE,
     PG_COUNT_SUCCEEDED,
     PG_HEARTBEAT,
+    PG_HEARTBEAT_MANY,
     PG_RELEASE,
+    PG_RELEASE_MANY,
     PG_REAP_LOCK,
     PG_REAP_SELECT,
     PG_REQUEUE_LOST,
@@ -104,6 +108,28 @@ void pg_p_i64(pg_params *p, int64_t v);
 void pg_p_f64(pg_params *p, double v);
 void pg_p_text(pg_params *p, const char *s); /* NULL: SQL NULL */
 void pg_p_bytea(pg_params *p, const void *data, size_t len, int is_null);
+
+/* A one-dimensional array parameter in PostgreSQL's binary format, built
+ * element by element (so that a batch of any size is one parameter and no
+ * value is printed or escaped). Element types by OID. */
+#define PG_OID_BYTEA  17u
+#define PG_OID_INT8   20u
+#define PG_OID_FLOAT8 701u
+typedef struct pg_array {
+    char *buf; /* header (20 bytes, written by pg_p_array) then the elements */
+    size_t len, cap;
+    int n, has_null, oom;
+    uint32_t oid;
+} pg_array;
+
+void pg_arr_init(pg_array *a, uint32_t elem_oid);
+void pg_arr_free(pg_array *a);
+void pg_arr_i64(pg_array *a, int64_t v);
+void pg_arr_f64(pg_array *a, double v, int is_null);
+void pg_arr_bytes(pg_array *a, const void *data, size_t len, int is_null);
+/* Bind a as the next parameter (binary); a must outlive the statement.
+ * Returns 0, or -1 when building the array ran out of memory. */
+int pg_p_array(pg_params *p, pg_array *a);
 
 struct pg_backend;
 

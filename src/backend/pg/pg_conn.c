@@ -46,6 +46,78 @@ void pg_p_bytea(pg_params *p, const void *data, size_t len, int is_null) {
     else put(p, data ? (const char *)data : "", (int)len, 1);
 }
 
+static void arr_put(pg_array *a, const void *data, size_t len) {
+    if (a->oom) return;
+    if (a->len + len > a->cap) {
+        size_t cap = a->cap ? a->cap : 256;
+        while (cap < a->len + len) cap *= 2;
+        char *nb = realloc(a->buf, cap);
+        if (!nb) {
+            a->oom = 1;
+            return;
+        }
+        a->buf = nb;
+        a->cap = cap;
+    }
+    if (len) memcpy(a->buf + a->len, data, len);
+    a->len += len;
+}
+
+static void arr_u32(pg_array *a, uint32_t v) {
+    uint32_t be = htonl(v);
+    arr_put(a, &be, 4);
+}
+
+void pg_arr_init(pg_array *a, uint32_t elem_oid) {
+    memset(a, 0, sizeof *a);
+    a->oid = elem_oid;
+    char header[20] = {0};
+    arr_put(a, header, sizeof header); /* ndim, flags, oid, size, lower bound */
+}
+
+void pg_arr_free(pg_array *a) {
+    free(a->buf);
+    memset(a, 0, sizeof *a);
+}
+
+void pg_arr_i64(pg_array *a, int64_t v) {
+    uint64_t u = (uint64_t)v;
+    arr_u32(a, 8);
+    arr_u32(a, (uint32_t)(u >> 32));
+    arr_u32(a, (uint32_t)u);
+    a->n++;
+}
+
+void pg_arr_f64(pg_array *a, double v, int is_null) {
+    if (is_null) {
+        pg_arr_bytes(a, NULL, 0, 1);
+        return;
+    }
+    uint64_t u;
+    memcpy(&u, &v, sizeof u);
+    pg_arr_i64(a, (int64_t)u);
+}
+
+void pg_arr_bytes(pg_array *a, const void *data, size_t len, int is_null) {
+    a->n++;
+    if (is_null) {
+        a->has_null = 1;
+        arr_u32(a, 0xffffffffu);
+        return;
+    }
+    arr_u32(a, (uint32_t)len);
+    arr_put(a, data, len);
+}
+
+int pg_p_array(pg_params *p, pg_array *a) {
+    if (a->oom || !a->buf) return -1;
+    uint32_t h[5] = {htonl(1), htonl((uint32_t)a->has_null), htonl(a->oid), htonl((uint32_t)a->n),
+                     htonl(1)};
+    memcpy(a->buf, h, sizeof h);
+    put(p, a->buf, (int)a->len, 1);
+    return 0;
+}
+
 int pg_isnull(const PGresult *r, int row, int col) { return PQgetisnull(r, row, col); }
 
 int64_t pg_i64(const PGresult *r, int row, int col) {

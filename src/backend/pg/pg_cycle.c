@@ -206,11 +206,80 @@ static sitq_code apply_failure(pg_conn *c, sitq__completion *k, size_t *n_finish
                             n_finished, err);
 }
 
-static sitq_code apply_completions(pg_conn *c, sitq__cycle *cy, sitq_time_us now, sitq_error *err) {
-    int64_t n_succeeded = 0;
+/* Position of each returned id among a batch's entries: pairs (id, index)
+ * sorted by id, searched with bsearch. */
+typedef struct id_pos {
+    sitq_task_id id;
+    size_t i;
+} id_pos;
+
+static int cmp_id_pos(const void *a, const void *b) {
+    const id_pos *x = a, *y = b;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+static size_t find_pos(const id_pos *v, size_t n, sitq_task_id id) {
+    id_pos key = {id, 0};
+    const id_pos *hit = bsearch(&key, v, n, sizeof *v, cmp_id_pos);
+    return hit ? hit->i : (size_t)-1;
+}
+
+/* The small successes of the cycle (results under the savepoint size) in
+ * one statement over arrays; marks which were applied. */
+static sitq_code apply_successes(pg_conn *c, sitq__cycle *cy, size_t *n_applied, sitq_error *err) {
+    pg_array a[5];
+    id_pos *pos = malloc(cy->n_completions * sizeof *pos);
+    pg_arr_init(&a[0], PG_OID_INT8);
+    pg_arr_init(&a[1], PG_OID_INT8);
+    pg_arr_init(&a[2], PG_OID_BYTEA);
+    pg_arr_init(&a[3], PG_OID_INT8);
+    pg_arr_init(&a[4], PG_OID_INT8);
+    size_t n = 0;
+    for (size_t i = 0; pos && i < cy->n_completions; i++) {
+        const sitq__completion *k = &cy->completions[i];
+        if (!k->ok || k->value_len >= PG_RESULT_SAVEPOINT_MIN) continue;
+        pg_arr_i64(&a[0], k->id);
+        pg_arr_i64(&a[1], k->lease_token);
+        pg_arr_bytes(&a[2], k->value ? k->value : "", k->value_len, k->value == NULL);
+        pg_arr_i64(&a[3], k->finished_at_us);
+        pg_arr_i64(&a[4], k->started_at_us ? k->started_at_us : k->finished_at_us);
+        pos[n++] = (id_pos){k->id, i};
+    }
+    pg_params p;
+    pg_p_init(&p);
+    int bad = !pos;
+    for (int j = 0; j < 5; j++) bad |= pg_p_array(&p, &a[j]);
     sitq_code rc = SITQ_OK;
+    if (bad) rc = sitq__fail(err, SITQ_ENOMEM, "out of memory recording successes");
+    PGresult *r = NULL;
+    if (!rc && n > 0) {
+        r = pg_run(c, PG_SUCCEED_MANY, &p, err, "recording successes");
+        if (!r) rc = pg_code(err);
+    }
+    if (r) {
+        qsort(pos, n, sizeof *pos, cmp_id_pos);
+        for (int row = 0; row < PQntuples(r); row++) {
+            size_t i = find_pos(pos, n, pg_i64(r, row, 0));
+            if (i == (size_t)-1 || cy->completions[i].applied) continue;
+            cy->completions[i].applied = 1;
+            (*n_applied)++;
+        }
+        PQclear(r);
+    }
+    for (int j = 0; j < 5; j++) pg_arr_free(&a[j]);
+    free(pos);
+    return rc;
+}
+
+static sitq_code apply_completions(pg_conn *c, sitq__cycle *cy, sitq_time_us now, sitq_error *err) {
+    size_t n_batched = 0;
+    sitq_code rc = apply_successes(c, cy, &n_batched, err);
+    int64_t n_succeeded = (int64_t)n_batched;
+    cy->n_finished += n_batched;
+    /* Large results (each in a savepoint) and failures, one by one. */
     for (size_t i = 0; i < cy->n_completions && !rc; i++) {
         sitq__completion *k = &cy->completions[i];
+        if (k->ok && k->value_len < PG_RESULT_SAVEPOINT_MIN) continue;
         rc = k->ok ? apply_success(c, k, &cy->n_finished, &n_succeeded, err)
                    : apply_failure(c, k, &cy->n_finished, err);
     }
@@ -234,32 +303,90 @@ static sitq_code apply_completions(pg_conn *c, sitq__cycle *cy, sitq_time_us now
     return pg_exec(c, PG_COUNT_SUCCEEDED, &p, err, "counting succeeded tasks");
 }
 
-static sitq_code apply_heartbeat(pg_conn *c, sitq__heartbeat *h, sitq_time_us db_until,
-                                 sitq_error *err) {
+/* The cycle's starts in one statement. */
+static sitq_code apply_starts(pg_conn *c, const sitq__cycle *cy, sitq_error *err) {
+    if (cy->n_starts == 0) return SITQ_OK;
+    pg_array a[3];
+    pg_arr_init(&a[0], PG_OID_INT8);
+    pg_arr_init(&a[1], PG_OID_INT8);
+    pg_arr_init(&a[2], PG_OID_INT8);
+    for (size_t i = 0; i < cy->n_starts; i++) {
+        pg_arr_i64(&a[0], cy->starts[i].id);
+        pg_arr_i64(&a[1], cy->starts[i].lease_token);
+        pg_arr_i64(&a[2], cy->starts[i].started_at_us);
+    }
     pg_params p;
     pg_p_init(&p);
-    pg_p_i64(&p, h->id);
-    pg_p_i64(&p, h->lease_token);
-    pg_p_i64(&p, db_until);
-    if (h->progress >= 0) pg_p_f64(&p, h->progress);
-    else pg_p_text(&p, NULL);
-    PGresult *r = pg_run(c, PG_HEARTBEAT, &p, err, "renewing a lease");
-    if (!r) return pg_code(err);
-    h->lost = PQntuples(r) == 0;
-    if (!h->lost) {
-        h->cancel_requested = (int)pg_i64(r, 0, 0);
-        h->lease_until_us = db_until;
-    }
-    PQclear(r);
-    return SITQ_OK;
+    int bad = 0;
+    for (int j = 0; j < 3; j++) bad |= pg_p_array(&p, &a[j]);
+    sitq_code rc = bad ? sitq__fail(err, SITQ_ENOMEM, "out of memory recording starts")
+                       : pg_exec(c, PG_START_MANY, &p, err, "recording the start of attempts");
+    for (int j = 0; j < 3; j++) pg_arr_free(&a[j]);
+    return rc;
 }
 
-static sitq_code apply_release(pg_conn *c, const sitq__release *rl, sitq_error *err) {
+/* The cycle's releases in one statement. */
+static sitq_code apply_releases(pg_conn *c, const sitq__cycle *cy, sitq_error *err) {
+    if (cy->n_releases == 0) return SITQ_OK;
+    pg_array a[2];
+    pg_arr_init(&a[0], PG_OID_INT8);
+    pg_arr_init(&a[1], PG_OID_INT8);
+    for (size_t i = 0; i < cy->n_releases; i++) {
+        pg_arr_i64(&a[0], cy->releases[i].id);
+        pg_arr_i64(&a[1], cy->releases[i].lease_token);
+    }
     pg_params p;
     pg_p_init(&p);
-    pg_p_i64(&p, rl->id);
-    pg_p_i64(&p, rl->lease_token);
-    return pg_exec(c, PG_RELEASE, &p, err, "releasing a task");
+    int bad = pg_p_array(&p, &a[0]) | pg_p_array(&p, &a[1]);
+    sitq_code rc = bad ? sitq__fail(err, SITQ_ENOMEM, "out of memory releasing tasks")
+                       : pg_exec(c, PG_RELEASE_MANY, &p, err, "releasing tasks");
+    pg_arr_free(&a[0]);
+    pg_arr_free(&a[1]);
+    return rc;
+}
+
+/* The cycle's lease renewals in one statement; a heartbeat whose row is
+ * not returned lost its lease. */
+static sitq_code apply_heartbeats(pg_conn *c, sitq__cycle *cy, sitq_time_us db_until,
+                                  sitq_error *err) {
+    if (cy->n_heartbeats == 0) return SITQ_OK;
+    pg_array a[3];
+    id_pos *pos = malloc(cy->n_heartbeats * sizeof *pos);
+    pg_arr_init(&a[0], PG_OID_INT8);
+    pg_arr_init(&a[1], PG_OID_INT8);
+    pg_arr_init(&a[2], PG_OID_FLOAT8);
+    for (size_t i = 0; i < cy->n_heartbeats; i++) {
+        sitq__heartbeat *h = &cy->heartbeats[i];
+        h->lost = 1;
+        pg_arr_i64(&a[0], h->id);
+        pg_arr_i64(&a[1], h->lease_token);
+        pg_arr_f64(&a[2], h->progress, h->progress < 0);
+        if (pos) pos[i] = (id_pos){h->id, i};
+    }
+    pg_params p;
+    pg_p_init(&p);
+    int bad = (pos == NULL) | pg_p_array(&p, &a[0]) | pg_p_array(&p, &a[1]);
+    pg_p_i64(&p, db_until);
+    bad |= pg_p_array(&p, &a[2]);
+    sitq_code rc = SITQ_OK;
+    PGresult *r = NULL;
+    if (bad) rc = sitq__fail(err, SITQ_ENOMEM, "out of memory renewing leases");
+    else if (!(r = pg_run(c, PG_HEARTBEAT_MANY, &p, err, "renewing leases"))) rc = pg_code(err);
+    if (r) {
+        qsort(pos, cy->n_heartbeats, sizeof *pos, cmp_id_pos);
+        for (int row = 0; row < PQntuples(r); row++) {
+            size_t i = find_pos(pos, cy->n_heartbeats, pg_i64(r, row, 0));
+            if (i == (size_t)-1) continue;
+            sitq__heartbeat *h = &cy->heartbeats[i];
+            h->lost = 0;
+            h->cancel_requested = (int)pg_i64(r, row, 1);
+            h->lease_until_us = db_until;
+        }
+        PQclear(r);
+    }
+    for (int j = 0; j < 3; j++) pg_arr_free(&a[j]);
+    free(pos);
+    return rc;
 }
 
 /* Recover tasks of the queue whose lease lapsed on the server's clock. */
@@ -396,14 +523,13 @@ static sitq_code cycle_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *er
         cy->claim_max == 0)
         rc = pg_command(c, "SET LOCAL synchronous_commit = off", err, "renewing leases");
     if (!rc) rc = apply_completions(c, cy, sitq_now_us(), err);
-    for (size_t i = 0; i < cy->n_starts && !rc; i++) rc = apply_start(c, &cy->starts[i], err);
-    for (size_t i = 0; i < cy->n_releases && !rc; i++) rc = apply_release(c, &cy->releases[i], err);
+    if (!rc) rc = apply_starts(c, cy, err);
+    if (!rc) rc = apply_releases(c, cy, err);
     /* Leases are measured from now, after whatever the completions cost. */
     sitq_time_us db_until = 0;
     int need_lease = cy->n_heartbeats > 0 || cy->claim_max > 0;
     if (!rc && need_lease) rc = lease_times(c, cy->lease_us, &cy->db_now_us, &db_until, err);
-    for (size_t i = 0; i < cy->n_heartbeats && !rc; i++)
-        rc = apply_heartbeat(c, &cy->heartbeats[i], db_until, err);
+    if (!rc) rc = apply_heartbeats(c, cy, db_until, err);
     if (!rc && cy->reap && cy->queue) rc = reap(b, c, cy, err);
     if (!rc && cy->claim_max > 0) rc = claim(c, cy, db_until, err);
     return rc;

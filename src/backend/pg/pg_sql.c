@@ -91,6 +91,11 @@ const char *const pg_sql[PG_COUNT] = {
     [PG_START] = "UPDATE @.tasks SET attempts = attempts + 1, started_at_us = $3::bigint "
                  "WHERE id = $1::bigint AND state = 3 AND lease_token = $2::bigint "
                  "AND started_at_us IS NULL",
+    /* The same over arrays: one statement for a cycle's starts. */
+    [PG_START_MANY] =
+        "UPDATE @.tasks t SET attempts = t.attempts + 1, started_at_us = s.st "
+        "FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS s(id, tok, st) "
+        "WHERE t.id = s.id AND t.state = 3 AND t.lease_token = s.tok AND t.started_at_us IS NULL",
     /* A start not yet recorded is recorded with the success. */
     [PG_SUCCEED] = "UPDATE @.tasks SET state = 4, result = $3::bytea, error = NULL, "
                    "traceback = NULL, finished_at_us = $4::bigint, "
@@ -98,6 +103,15 @@ const char *const pg_sql[PG_COUNT] = {
                    "started_at_us = COALESCE(started_at_us, $5::bigint), "
                    "lease_token = NULL, lease_until_us = NULL "
                    "WHERE id = $1::bigint AND state = 3 AND lease_token = $2::bigint",
+    /* The successes of a cycle in one statement (group commit); the ids
+     * returned are those whose lease was still held. */
+    [PG_SUCCEED_MANY] =
+        "UPDATE @.tasks t SET state = 4, result = s.res, error = NULL, traceback = NULL, "
+        "finished_at_us = s.fin, attempts = t.attempts + (t.started_at_us IS NULL)::int, "
+        "started_at_us = COALESCE(t.started_at_us, s.st), lease_token = NULL, "
+        "lease_until_us = NULL FROM unnest($1::bigint[], $2::bigint[], $3::bytea[], "
+        "$4::bigint[], $5::bigint[]) AS s(id, tok, res, fin, st) "
+        "WHERE t.id = s.id AND t.state = 3 AND t.lease_token = s.tok RETURNING t.id",
     [PG_FAIL_INFO] = "SELECT attempts, max_retries, backoff_base_us, backoff_cap_us, "
                      "backoff_jitter, cancel_requested, (started_at_us IS NULL)::int "
                      "FROM @.tasks WHERE id = $1::bigint AND state = 3 "
@@ -136,11 +150,21 @@ const char *const pg_sql[PG_COUNT] = {
                      "progress = COALESCE($4::float8, progress) "
                      "WHERE id = $1::bigint AND state = 3 AND lease_token = $2::bigint "
                      "RETURNING cancel_requested",
+    [PG_HEARTBEAT_MANY] =
+        "UPDATE @.tasks t SET lease_until_us = $3::bigint, progress = COALESCE(s.pr, t.progress) "
+        "FROM unnest($1::bigint[], $2::bigint[], $4::float8[]) AS s(id, tok, pr) "
+        "WHERE t.id = s.id AND t.state = 3 AND t.lease_token = s.tok "
+        "RETURNING t.id, t.cancel_requested",
     /* Given back unstarted: run_at_us is untouched, so it keeps its place. */
     [PG_RELEASE] =
         "UPDATE @.tasks SET state = 0, attempts = attempts - (started_at_us IS NOT NULL)::int, "
         "lease_token = NULL, lease_until_us = NULL, started_at_us = NULL "
         "WHERE id = $1::bigint AND state = 3 AND lease_token = $2::bigint",
+    [PG_RELEASE_MANY] = "UPDATE @.tasks t SET state = 0, attempts = t.attempts - (t.started_at_us "
+                        "IS NOT NULL)::int, "
+                        "lease_token = NULL, lease_until_us = NULL, started_at_us = NULL "
+                        "FROM unnest($1::bigint[], $2::bigint[]) AS s(id, tok) "
+                        "WHERE t.id = s.id AND t.state = 3 AND t.lease_token = s.tok",
     /* One recovery per queue at a time, across every process. */
     [PG_REAP_LOCK] = "SELECT pg_try_advisory_xact_lock($1::bigint)",
     [PG_REAP_SELECT] = "SELECT id, attempts, max_retries, worker_id, cancel_requested, "
