@@ -26,6 +26,7 @@ out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 mkdir -p "$here/results"
 json="$here/results/pg.jsonl"
+: >"$json"
 
 SITQ_BENCH_PG_URI=$uri "$root/build/sitq_bench" --scenario pg --tasks "$TASKS" --json "$json" | tee "$out"
 

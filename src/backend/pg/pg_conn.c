@@ -203,8 +203,17 @@ sitq_code pg_conn_ensure(pg_conn *c, sitq_error *err) {
     snprintf(timeout, sizeof timeout, "%d", c->b->opts.connect_timeout_s);
     /* The caller's string goes to libpq untouched (expand_dbname): its
      * environment variables, service and password files apply. */
-    const char *keys[] = {"dbname", "connect_timeout", "fallback_application_name", NULL};
-    const char *vals[] = {c->b->conninfo, timeout, "sitq", NULL};
+    /* Keepalives first: settings of the caller's string override them. */
+    const sitq_postgres_options *o = &c->b->opts;
+    char idle[16], interval[16], user_timeout[24];
+    snprintf(idle, sizeof idle, "%d", o->keepalive_s);
+    snprintf(interval, sizeof interval, "%d", o->keepalive_s >= 3 ? o->keepalive_s / 3 : 1);
+    snprintf(user_timeout, sizeof user_timeout, "%lld", (long long)o->keepalive_s * 2000);
+    const char *keys[] = {"keepalives",       "keepalives_idle",           "keepalives_interval",
+                          "keepalives_count", "tcp_user_timeout",          "dbname",
+                          "connect_timeout",  "fallback_application_name", NULL};
+    const char *vals[] = {"1",     idle,   interval, "3", user_timeout, c->b->conninfo,
+                          timeout, "sitq", NULL};
     c->conn = PQconnectdbParams(keys, vals, 1);
     if (!c->conn) return sitq__fail(err, SITQ_ENOMEM, "out of memory connecting to PostgreSQL");
     if (PQstatus(c->conn) != CONNECTION_OK) {
@@ -221,7 +230,10 @@ sitq_code pg_conn_ensure(pg_conn *c, sitq_error *err) {
     /* A lock another session holds (a stopped or hung process in the middle
      * of its transaction) is waited for as long as SQLite's busy timeout,
      * then reported (SITQ_EBUSY) instead of blocking forever. */
-    PGresult *r = PQexec(c->conn, "SET lock_timeout = '" PG_LOCK_TIMEOUT "'");
+    char set_sql[128];
+    snprintf(set_sql, sizeof set_sql, "SET lock_timeout = %d; SET statement_timeout = %d",
+             o->lock_timeout_ms, o->statement_timeout_ms);
+    PGresult *r = PQexec(c->conn, set_sql);
     int set = r && PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);
     if (!set) {
@@ -256,10 +268,15 @@ sitq_code pg_fail(pg_conn *c, const PGresult *res, sitq_error *err, const char *
     if (state && !strcmp(state, "55P03"))
         return sitq__fail(err, SITQ_EBUSY,
                           "PostgreSQL schema %s: another session held a lock for more than "
-                          "the lock timeout of %s while %s (a stopped or hung process in the "
+                          "the lock timeout of %gs while %s (a stopped or hung process in the "
                           "middle of a transaction blocks the rows it locked); nothing was "
                           "written",
-                          c->b->schema, PG_LOCK_TIMEOUT, what);
+                          c->b->schema, c->b->opts.lock_timeout_ms / 1000.0, what);
+    if (state && !strcmp(state, "57014"))
+        return sitq__fail(err, SITQ_ESTORAGE,
+                          "PostgreSQL schema %s: a statement ran longer than the statement "
+                          "timeout of %gs while %s; nothing was written",
+                          c->b->schema, c->b->opts.statement_timeout_ms / 1000.0, what);
     if (state && !strcmp(state, "42501"))
         return sitq__fail(err, SITQ_ESTORAGE,
                           "PostgreSQL refused %s in schema %s: the role lacks the privilege "

@@ -271,7 +271,8 @@ static sitq_code apply_successes(pg_conn *c, sitq__cycle *cy, size_t *n_applied,
     return rc;
 }
 
-static sitq_code apply_completions(pg_conn *c, sitq__cycle *cy, sitq_time_us now, sitq_error *err) {
+static sitq_code apply_completions(pg_conn *c, sitq__cycle *cy, sitq_time_us now,
+                                   size_t *n_released, sitq_error *err) {
     size_t n_batched = 0;
     sitq_code rc = apply_successes(c, cy, &n_batched, err);
     int64_t n_succeeded = (int64_t)n_batched;
@@ -293,7 +294,7 @@ static sitq_code apply_completions(pg_conn *c, sitq__cycle *cy, sitq_time_us now
         if (cy->completions[i].ok && cy->completions[i].applied &&
             !cy->completions[i].stored_as_failure)
             ids[n++] = cy->completions[i].id;
-    rc = pg_resolve_dependents(c, ids, n, now, err);
+    rc = pg_resolve_dependents(c, ids, n, now, n_released, err);
     free(ids);
     if (rc) return rc;
     pg_params p;
@@ -522,7 +523,8 @@ static sitq_code cycle_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *er
     if (cy->n_completions == 0 && cy->n_starts == 0 && cy->n_releases == 0 && !cy->reap &&
         cy->claim_max == 0)
         rc = pg_command(c, "SET LOCAL synchronous_commit = off", err, "renewing leases");
-    if (!rc) rc = apply_completions(c, cy, sitq_now_us(), err);
+    size_t n_released = 0;
+    if (!rc) rc = apply_completions(c, cy, sitq_now_us(), &n_released, err);
     if (!rc) rc = apply_starts(c, cy, err);
     if (!rc) rc = apply_releases(c, cy, err);
     /* Leases are measured from now, after whatever the completions cost. */
@@ -532,6 +534,10 @@ static sitq_code cycle_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *er
     if (!rc) rc = apply_heartbeats(c, cy, db_until, err);
     if (!rc && cy->reap && cy->queue) rc = reap(b, c, cy, err);
     if (!rc && cy->claim_max > 0) rc = claim(c, cy, db_until, err);
+    /* One notification per commit for other processes' waiters. */
+    if (!rc && cy->queue)
+        rc = pg_notify_queue(c, cy->queue, cy->n_finished > 0,
+                             n_released > 0 || cy->n_reaped > 0 || cy->n_releases > 0, err);
     return rc;
 }
 

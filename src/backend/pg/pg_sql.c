@@ -222,6 +222,9 @@ const char *const pg_sql[PG_COUNT] = {
                            "AND queue = $1::text AND state = 4 AND finished_at_us < $2::bigint",
     [PG_PURGE_DEAD] = "DELETE FROM @.tasks WHERE id BETWEEN $3::bigint AND $4::bigint "
                       "AND queue = $1::text AND state IN (5, 6) AND finished_at_us < $2::bigint",
+
+    /* Wake-ups of other processes (pg_listen.c), delivered at COMMIT. */
+    [PG_NOTIFY] = "SELECT pg_notify($1::text, $2::text)",
 };
 
 /* The schema, created in one transaction under an advisory lock (two
