@@ -18,6 +18,8 @@
  * queued so far into one transaction; the others wait for its outcome. An
  * op that fails on its own input (an unknown dependency) has written
  * nothing when it fails, so the group's transaction goes on without it.
+ * A group whose tasks refer to nothing (no unique key, no dependency; the
+ * common case of many producers) is written as one batch.
  * Two producers inserting the same unique key at once: the loser's insert
  * violates the unique index; its transaction then runs again and finds the
  * winner's task, as if it had come second. Unused ids (a unique key's hit)
@@ -464,7 +466,62 @@ static int own_error(pg_conn *c, sitq_code rc) {
  * first write, so one that fails (an unknown dependency) has written
  * nothing and the others go on. Any other error fails the group's
  * transaction; pg_enqueue then runs each op alone. */
+/* An op that cannot fail on its own input and whose tasks refer to nothing
+ * (no unique key, no dependency): it can be merged with others. */
+static int plain_op(const enq_op *op, const char *queue) {
+    if (strcmp(op->a.queue, queue) != 0) return 0;
+    for (size_t i = 0; i < op->a.n; i++) {
+        const sitq_task_spec *s = &op->a.specs[i];
+        if (s->n_depends_on_index) return 0;
+        if (s->options && (s->options->unique_key || s->options->n_depends_on)) return 0;
+    }
+    return 1;
+}
+
+/* A group of plain ops of one queue as one batch (one set of statements for
+ * the whole group); their ids are handed back to each op. 1 when done
+ * (*rc set), 0 when the group is not plain. */
+static int merged_body(pg_backend *b, pg_conn *c, enq_op *group, sitq_code *rc, sitq_error *err) {
+    size_t n = 0;
+    for (enq_op *op = group; op; op = op->next) {
+        if (!plain_op(op, group->a.queue)) return 0;
+        n += op->a.n;
+    }
+    sitq_task_spec *specs = malloc(n * sizeof *specs);
+    sitq_task_id *ids = malloc(n * sizeof *ids);
+    if (!specs || !ids) {
+        free(specs);
+        free(ids);
+        return 0; /* one by one instead */
+    }
+    size_t k = 0;
+    for (enq_op *op = group; op; op = op->next) {
+        memcpy(specs + k, op->a.specs, op->a.n * sizeof *specs);
+        k += op->a.n;
+    }
+    enq_arg a = {group->a.queue, specs, n, ids, group->a.now, 0};
+    *rc = enqueue_body(b, c, &a, err);
+    k = 0;
+    for (enq_op *op = group; op; op = op->next) {
+        op->rc = *rc;
+        op->err.code = SITQ_OK;
+        op->err.message[0] = '\0';
+        memcpy(op->a.ids, ids + k, op->a.n * sizeof *ids);
+        op->a.n_ready = op == group ? a.n_ready : 0;
+        k += op->a.n;
+    }
+    free(specs);
+    free(ids);
+    return 1;
+}
+
 static sitq_code group_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *err) {
+    enq_op *group = arg;
+    sitq_code merged_rc = SITQ_OK;
+    if (group->next && merged_body(b, c, group, &merged_rc, err)) {
+        if (merged_rc) return merged_rc;
+        return pg_notify_queue(c, group->a.queue, 0, group->a.n_ready > 0, err);
+    }
     for (enq_op *op = arg; op; op = op->next) {
         op->err.code = SITQ_OK;
         op->err.message[0] = '\0';
