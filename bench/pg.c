@@ -4,7 +4,8 @@
  *
  * - e2e: N no-op tasks enqueued with enqueue_batch, then drained by one
  *   worker with 2 handler threads (timed from the worker's start until the
- *   handler ran N times and a graceful stop returned);
+ *   handler ran N times and a graceful stop returned); with wake-ups by
+ *   LISTEN/NOTIFY (the default) and with poll_only;
  * - enqueue_batch of 100,000 tasks (chunks of 10,000);
  * - 16 producer threads, one sitq_enqueue per call, for about 2 s;
  * - raw SQL ceilings through libpq on the same server: durable one-row
@@ -54,11 +55,12 @@ static void drop_schema(const char *schema) {
     PQfinish(c);
 }
 
-static sitq_backend *open_pg(const char *schema) {
+static sitq_backend *open_pg_opts(const char *schema, int poll_only) {
     drop_schema(schema);
     sitq_postgres_options o;
     sitq_postgres_options_init(&o);
     o.schema = schema;
+    o.poll_only = poll_only;
     sitq_backend *b = NULL;
     sitq_error err;
     if (sitq_backend_open_postgres(pg_uri(), &o, &b, &err) != SITQ_OK)
@@ -66,9 +68,12 @@ static sitq_backend *open_pg(const char *schema) {
     return b;
 }
 
-static void e2e(bench_ctx *c) {
+static sitq_backend *open_pg(const char *schema) { return open_pg_opts(schema, 0); }
+
+static void e2e(bench_ctx *c, int poll_only) {
     const char *schema = "sitq_bench_e2e";
-    sitq_backend *b = open_pg(schema);
+    const char *v = poll_only ? "durable_poll_only" : "durable";
+    sitq_backend *b = open_pg_opts(schema, poll_only);
     sitq_queue *q = bench_queue(b);
     long n = c->tasks;
     bench_enqueue_noop(q, n, NULL);
@@ -90,11 +95,10 @@ static void e2e(bench_ctx *c) {
     if (sitq_get_stats(q, &st, &err) != SITQ_OK) bench_die("stats", &err);
     sitq_queue_close(q);
     sitq_backend_close(b);
-    bench_emit(c, "sitq-c", "pg_e2e", "durable", "tasks_per_s", (double)n / (t2 - t1), "tasks/s");
-    bench_emit(c, "sitq-c", "pg_e2e", "durable", "tasks_per_commit",
+    bench_emit(c, "sitq-c", "pg_e2e", v, "tasks_per_s", (double)n / (t2 - t1), "tasks/s");
+    bench_emit(c, "sitq-c", "pg_e2e", v, "tasks_per_commit",
                (double)n / (double)(ws.commits ? ws.commits : 1), "tasks");
-    bench_emit(c, "sitq-c", "pg_e2e", "durable", "lost", (double)(n - st.count[SITQ_SUCCEEDED]),
-               "tasks");
+    bench_emit(c, "sitq-c", "pg_e2e", v, "lost", (double)(n - st.count[SITQ_SUCCEEDED]), "tasks");
     if (st.count[SITQ_SUCCEEDED] != n)
         fprintf(stderr, "sitq_bench: pg e2e: %lld of %ld tasks recorded succeeded\n",
                 (long long)st.count[SITQ_SUCCEEDED], n);
@@ -191,7 +195,8 @@ int bench_pg(bench_ctx *c) {
         return 0;
     }
     raw(c);
-    e2e(c);
+    e2e(c, 0);
+    e2e(c, 1);
     enqueue_batch(c);
     producers(c);
     return 0;
