@@ -44,7 +44,9 @@ typedef enum pg_stmt_id {
     PG_SUCCEED,
     PG_SUCCEED_MANY,
     PG_FAIL_INFO,
+    PG_FAIL_INFO_MANY,
     PG_REQUEUE,
+    PG_REQUEUE_MANY,
     PG_FINISH,
     PG_PROPAGATE,
     PG_RESOLVE_LOCK,
@@ -112,6 +114,7 @@ void pg_p_bytea(pg_params *p, const void *data, size_t len, int is_null);
  * value is printed or escaped). Element types by OID. */
 #define PG_OID_BYTEA  17u
 #define PG_OID_INT8   20u
+#define PG_OID_TEXT   25u
 #define PG_OID_FLOAT8 701u
 typedef struct pg_array {
     char *buf; /* header (20 bytes, written by pg_p_array) then the elements */

@@ -3,6 +3,11 @@
  * unstarted tasks, renews leases, recovers lapsed leases and claims the next
  * batch; and claim_id, which takes one given task for process_task.
  *
+ * A cycle is a handful of statements whatever its size: successes, starts,
+ * releases and heartbeats each in one statement over binary arrays
+ * (unnest), failures read at once and their retries written at once; only
+ * terminal failures and results over 1 MiB go one by one.
+ *
  * Every decision comes from core/lifecycle.h: a failed attempt's fate from
  * sitq__decide_failure, a lapsed lease's from sitq__decide_lapse, a claim's
  * start_first from sitq__start_first. Every transition out of running is
@@ -271,18 +276,132 @@ static sitq_code apply_successes(pg_conn *c, sitq__cycle *cy, size_t *n_applied,
     return rc;
 }
 
+/* A terminal verdict of apply_failures, applied after the retries. */
+typedef struct terminal {
+    size_t i; /* completion */
+    int state;
+    char *message; /* malloc'd */
+} terminal;
+
+/* Bind arrays a[0..n) as the next parameters and run statement id; frees
+ * the arrays. */
+static sitq_code run_arrays(pg_conn *c, pg_stmt_id id, pg_array *a, int n, const char *what,
+                            sitq_error *err) {
+    pg_params p;
+    pg_p_init(&p);
+    int bad = 0;
+    for (int j = 0; j < n; j++) bad |= pg_p_array(&p, &a[j]);
+    sitq_code rc = bad ? sitq__fail(err, SITQ_ENOMEM, "out of memory %s", what)
+                       : pg_exec(c, id, &p, err, what);
+    for (int j = 0; j < n; j++) pg_arr_free(&a[j]);
+    return rc;
+}
+
+/* The failures of the cycle (not those stored as failures): their facts
+ * read at once (rows locked in id order), each decided by
+ * sitq__decide_failure, starts not yet recorded and retries written in one
+ * statement each, terminal failures (rare) one by one with their
+ * dependents. A failure whose row is not returned lost its lease. */
+static sitq_code apply_failures(pg_conn *c, sitq__cycle *cy, sitq_error *err) {
+    size_t n = 0;
+    for (size_t i = 0; i < cy->n_completions; i++) n += !cy->completions[i].ok;
+    if (n == 0) return SITQ_OK;
+    id_pos *pos = malloc(n * sizeof *pos);
+    terminal *term = calloc(n, sizeof *term);
+    pg_array key[2], st[3], rq[4];
+    pg_arr_init(&key[0], PG_OID_INT8);
+    pg_arr_init(&key[1], PG_OID_INT8);
+    for (int j = 0; j < 3; j++) pg_arr_init(&st[j], PG_OID_INT8);
+    pg_arr_init(&rq[0], PG_OID_INT8);
+    pg_arr_init(&rq[1], PG_OID_INT8);
+    pg_arr_init(&rq[2], PG_OID_TEXT);
+    pg_arr_init(&rq[3], PG_OID_TEXT);
+    size_t m = 0, n_term = 0;
+    for (size_t i = 0; pos && i < cy->n_completions; i++) {
+        const sitq__completion *k = &cy->completions[i];
+        if (k->ok) continue;
+        pg_arr_i64(&key[0], k->id);
+        pg_arr_i64(&key[1], k->lease_token);
+        pos[m++] = (id_pos){k->id, i};
+    }
+    pg_params p;
+    pg_p_init(&p);
+    int bad = (pos == NULL) | (term == NULL) | pg_p_array(&p, &key[0]) | pg_p_array(&p, &key[1]);
+    sitq_code rc = SITQ_OK;
+    PGresult *r = NULL;
+    if (bad) rc = sitq__fail(err, SITQ_ENOMEM, "out of memory recording failures");
+    else if (!(r = pg_run(c, PG_FAIL_INFO_MANY, &p, err, "reading failed tasks")))
+        rc = pg_code(err);
+    if (r) qsort(pos, m, sizeof *pos, cmp_id_pos);
+    for (int row = 0; r && !rc && row < PQntuples(r); row++) {
+        size_t i = find_pos(pos, m, pg_i64(r, row, 0));
+        if (i == (size_t)-1 || cy->completions[i].applied) continue;
+        sitq__completion *k = &cy->completions[i];
+        sitq__failure_facts f = {
+            .attempts = (int32_t)pg_i64(r, row, 1),
+            .max_retries = (int32_t)pg_i64(r, row, 2),
+            .backoff_base_us = pg_i64(r, row, 3),
+            .backoff_cap_us = pg_i64(r, row, 4),
+            .backoff_jitter = pg_f64(r, row, 5),
+            .cancel_requested = (int)pg_i64(r, row, 6),
+            .error = k->error,
+            .finished_us = k->finished_at_us,
+        };
+        k->applied = 1;
+        if (pg_i64(r, row, 7) && k->started_at_us) { /* the attempt ran: it counts */
+            pg_arr_i64(&st[0], k->id);
+            pg_arr_i64(&st[1], k->lease_token);
+            pg_arr_i64(&st[2], k->started_at_us);
+            f.attempts++;
+        }
+        sitq__verdict v;
+        sitq__decide_failure(&f, sitq__rand_unit(), &v);
+        if (v.state == SITQ__QUEUED) {
+            pg_arr_i64(&rq[0], k->id);
+            pg_arr_i64(&rq[1], v.run_at_us);
+            pg_arr_bytes(&rq[2], v.message, v.message ? strlen(v.message) : 0, !v.message);
+            pg_arr_bytes(&rq[3], k->traceback, k->traceback ? strlen(k->traceback) : 0,
+                         !k->traceback);
+        } else {
+            term[n_term] = (terminal){i, v.state, v.message ? strdup(v.message) : NULL};
+            if (v.message && !term[n_term].message)
+                rc = sitq__fail(err, SITQ_ENOMEM, "out of memory recording failures");
+            n_term++;
+        }
+    }
+    PQclear(r);
+    pg_arr_free(&key[0]);
+    pg_arr_free(&key[1]);
+    int n_starts = st[0].n, n_requeues = rq[0].n;
+    if (!rc && n_starts > 0)
+        rc = run_arrays(c, PG_START_MANY, st, 3, "recording the start of attempts", err);
+    if (!rc && n_requeues > 0)
+        rc = run_arrays(c, PG_REQUEUE_MANY, rq, 4, "scheduling retries", err);
+    for (size_t t = 0; t < n_term && !rc; t++) {
+        const sitq__completion *k = &cy->completions[term[t].i];
+        rc = pg_finish_failed(c, k->id, term[t].state, term[t].message, k->traceback,
+                              k->finished_at_us, &cy->n_finished, err);
+    }
+    for (int j = 0; j < 3; j++) pg_arr_free(&st[j]);
+    for (int j = 0; j < 4; j++) pg_arr_free(&rq[j]);
+    for (size_t t = 0; t < n_term; t++) free(term[t].message);
+    free(term);
+    free(pos);
+    return rc;
+}
+
 static sitq_code apply_completions(pg_conn *c, sitq__cycle *cy, sitq_time_us now,
                                    size_t *n_released, sitq_error *err) {
     size_t n_batched = 0;
     sitq_code rc = apply_successes(c, cy, &n_batched, err);
     int64_t n_succeeded = (int64_t)n_batched;
     cy->n_finished += n_batched;
-    /* Large results (each in a savepoint) and failures, one by one. */
+    if (!rc) rc = apply_failures(c, cy, err);
+    /* Large results, one by one, each in a savepoint. */
     for (size_t i = 0; i < cy->n_completions && !rc; i++) {
         sitq__completion *k = &cy->completions[i];
-        if (k->ok && k->value_len < PG_RESULT_SAVEPOINT_MIN) continue;
-        rc = k->ok ? apply_success(c, k, &cy->n_finished, &n_succeeded, err)
-                   : apply_failure(c, k, &cy->n_finished, err);
+        if (!k->ok || k->value_len < PG_RESULT_SAVEPOINT_MIN) continue;
+        rc = apply_success(c, k, &cy->n_finished, &n_succeeded, err);
     }
     if (rc || n_succeeded == 0) return rc;
     /* Dependents of the whole group in one statement, then one counter

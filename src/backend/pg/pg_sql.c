@@ -116,6 +116,17 @@ const char *const pg_sql[PG_COUNT] = {
                      "backoff_jitter, cancel_requested, (started_at_us IS NULL)::int "
                      "FROM @.tasks WHERE id = $1::bigint AND state = 3 "
                      "AND lease_token = $2::bigint FOR NO KEY UPDATE",
+    /* The facts of a cycle's failures at once, rows locked in id order. */
+    [PG_FAIL_INFO_MANY] =
+        "SELECT t.id, t.attempts, t.max_retries, t.backoff_base_us, t.backoff_cap_us, "
+        "t.backoff_jitter, t.cancel_requested, (t.started_at_us IS NULL)::int "
+        "FROM @.tasks t JOIN unnest($1::bigint[], $2::bigint[]) AS s(id, tok) ON t.id = s.id "
+        "WHERE t.state = 3 AND t.lease_token = s.tok ORDER BY t.id FOR NO KEY UPDATE OF t",
+    [PG_REQUEUE_MANY] =
+        "UPDATE @.tasks t SET state = 0, run_at_us = s.run, error = s.er, traceback = s.tb, "
+        "lease_token = NULL, lease_until_us = NULL "
+        "FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[]) AS s(id, run, er, tb) "
+        "WHERE t.id = s.id",
     [PG_REQUEUE] = "UPDATE @.tasks SET state = 0, run_at_us = $2::bigint, error = $3::text, "
                    "traceback = $4::text, lease_token = NULL, lease_until_us = NULL "
                    "WHERE id = $1::bigint",
