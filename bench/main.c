@@ -23,6 +23,8 @@ static const scenario scenarios[] = {
     {"latency", bench_latency, "enqueue-to-start p50/p99/max with a 2 ms trickle"},
     {"claim_depth", bench_claim_depth, "claim throughput with 10k, 1M and 10M tasks queued"},
     {"memory", bench_memory, "worker RSS over 1M tasks; database bytes per task"},
+    {"pg", bench_pg,
+     "PostgreSQL (SITQ_BENCH_PG_URI): e2e, enqueue_batch 100k, 16 producers, raw ceilings"},
     {"wal", bench_wal, "WAL peak with 8 producer and 4 worker processes, against raw SQLite"},
 };
 enum { N_SCENARIOS = sizeof scenarios / sizeof scenarios[0] };

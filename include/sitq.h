@@ -240,19 +240,38 @@ sitq_code sitq_backend_open_sqlite(const char *path, const sitq_sqlite_options *
 
 /** Options of the PostgreSQL backend. Initialise with sitq_postgres_options_init. */
 typedef struct sitq_postgres_options {
-    const char *schema;     /**< schema that holds sitq's tables; default "sitq"
+    const char *schema;       /**< schema that holds sitq's tables; default "sitq"
                                      (copied at open). Every object sitq makes
                                      lives in it */
-    int connect_timeout_s;  /**< give up connecting after this many seconds;
+    int connect_timeout_s;    /**< give up connecting after this many seconds;
                                      default 10, 1..3600. Also bounds each
                                      reconnection attempt */
-    int create_schema;      /**< 1 (default): create the schema and its tables
+    int create_schema;        /**< 1 (default): create the schema and its tables
                                      when missing (safe when several processes
                                      open at once); 0: open only an existing sitq
                                      schema (SITQ_ESCHEMA when it is missing) */
-    int reader_connections; /**< connections for get, list, stats and payload
+    int reader_connections;   /**< connections for get, list, stats and payload
                                      reads; default 2, 0..64 (0: reads share the
                                      writer connection) */
+    int lock_timeout_ms;      /**< a row lock another session holds (a stopped
+                                     process in the middle of a transaction) is
+                                     waited for this long, then the call fails
+                                     with SITQ_EBUSY; default 30000, 1..3600000 */
+    int statement_timeout_ms; /**< the server cancels a statement running
+                                     longer (SITQ_ESTORAGE); default 0: none,
+                                     0..3600000 */
+    int keepalive_s;          /**< TCP keepalives: a host or network that goes
+                                     silent after connecting fails the call
+                                     after about this many seconds (idle time
+                                     before probes; probes every third of it,
+                                     3 of them; also the TCP user timeout);
+                                     default 30, 1..3600. Settings in conninfo
+                                     win */
+    int poll_only;            /**< 0 (default): waits (sitq_wait, an idle
+                                     worker) wake on LISTEN/NOTIFY, on one
+                                     extra connection opened by the first
+                                     wait; 1: no LISTEN, waits poll (for
+                                     PgBouncer in transaction mode) */
 } sitq_postgres_options;
 
 /** Fill opts with the defaults listed in sitq_postgres_options. Thread-safe. */

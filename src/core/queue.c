@@ -122,7 +122,12 @@ sitq_code sitq_wait(sitq_queue *q, sitq_task_id id, double timeout_s, sitq_resul
     sitq_backend *b = q->backend;
     int forever = timeout_s < 0;
     int64_t deadline = forever ? INT64_MAX : sitq__mono_us() + sitq__seconds_to_us(timeout_s);
-    int64_t poll_us = 1000; /* other processes: poll from 1 ms, backing off to 25 ms */
+    /* Other processes: without wait_change, poll from 1 ms backing off to
+     * 25 ms; with it their changes wake the wait, and the poll is only the
+     * fallback (from 50 ms backing off to 250 ms). */
+    int notified = b->ops->wait_change != NULL;
+    int64_t poll_us = notified ? 50000 : 1000;
+    int64_t poll_max = notified ? 250000 : 25000;
     for (;;) {
         sitq__gens seen = sitq__backend_gens(b);
 
@@ -143,7 +148,7 @@ sitq_code sitq_wait(sitq_queue *q, sitq_task_id id, double timeout_s, sitq_resul
         int64_t until = now + poll_us;
         if (until > deadline) until = deadline;
         int woke = sitq__backend_wait(b, q->name, SITQ__EV_FINISHED, &seen, until, NULL, NULL);
-        if (!woke && poll_us < 25000) poll_us = poll_us * 3 / 2 + 1;
+        if (!woke && poll_us < poll_max) poll_us = poll_us * 3 / 2 + 1;
     }
 }
 

@@ -591,6 +591,40 @@ static void test_wait_for_other_process(void **state) {
     assert_int_equal(code, 0);
 }
 
+/* PostgreSQL: an idle worker of another backend (another process, as far as
+ * the database can tell) whose poll interval is far longer than the test
+ * picks up a task as soon as it is enqueued, woken by NOTIFY, and the
+ * waiter is woken by the completion. */
+static void test_notify_wakes_idle_worker(void **state) {
+    if (!tq_backend_is_postgres()) skip();
+    tq_env *e = TQ_ENV(state);
+    sitq_queue *q = parent_open(e);
+    sitq_backend *b2 = NULL;
+    sitq_queue *q2 = NULL;
+    TQ_OK(tq_open_path(e->path, NULL, &b2, &tq_err));
+    TQ_OK(sitq_queue_open(b2, NULL, &q2, &tq_err));
+    sitq_worker_options o;
+    tq_worker_opts(&o, 1, 0);
+    o.poll_interval_s = 3600;
+    sitq_worker *w = NULL;
+    TQ_OK(sitq_worker_create(q2, &o, &w, &tq_err));
+    TQ_OK(sitq_worker_register(w, "job", tq_h_echo, NULL, &tq_err));
+    TQ_OK(sitq_worker_start(w, &tq_err));
+    for (int i = 0; i < 3; i++) {
+        sitq_task_id id = 0;
+        TQ_OK(sitq_enqueue(q, "job", "ping", 4, NULL, &id, &tq_err));
+        sitq_result *r = tq_wait_done(q, id, 60);
+        assert_int_equal(r->status, SITQ_SUCCEEDED);
+        assert_int_equal(r->value_len, 4);
+        assert_memory_equal(r->value, "ping", 4);
+        sitq_result_free(r);
+    }
+    TQ_OK(sitq_worker_stop(w, 30, &tq_err));
+    sitq_worker_free(w);
+    sitq_queue_close(q2);
+    sitq_backend_close(b2);
+}
+
 /* A running task in another process is cancelled through the database. */
 static void test_cancel_task_in_other_process(void **state) {
     tq_env *e = TQ_ENV(state);
@@ -738,6 +772,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_kill9_no_retries_fails_lost, tq_setup_dir,
                                         teardown_kill_child),
         cmocka_unit_test_setup_teardown(test_wait_for_other_process, tq_setup_dir,
+                                        teardown_kill_child),
+        cmocka_unit_test_setup_teardown(test_notify_wakes_idle_worker, tq_setup_dir,
                                         teardown_kill_child),
         cmocka_unit_test_setup_teardown(test_cancel_task_in_other_process, tq_setup_dir,
                                         teardown_kill_child),

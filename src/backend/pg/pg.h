@@ -22,6 +22,7 @@
 
 #include <libpq-fe.h>
 #include <pthread.h>
+#include <stdatomic.h>
 
 /* Prepared statements (SQL text in pg_sql.c). */
 typedef enum pg_stmt_id {
@@ -39,16 +40,22 @@ typedef enum pg_stmt_id {
     PG_CLAIM,
     PG_CLAIM_ID,
     PG_START,
+    PG_START_MANY,
     PG_SUCCEED,
+    PG_SUCCEED_MANY,
     PG_FAIL_INFO,
+    PG_FAIL_INFO_MANY,
     PG_REQUEUE,
+    PG_REQUEUE_MANY,
     PG_FINISH,
     PG_PROPAGATE,
     PG_RESOLVE_LOCK,
     PG_RESOLVE,
     PG_COUNT_SUCCEEDED,
     PG_HEARTBEAT,
+    PG_HEARTBEAT_MANY,
     PG_RELEASE,
+    PG_RELEASE_MANY,
     PG_REAP_LOCK,
     PG_REAP_SELECT,
     PG_REQUEUE_LOST,
@@ -70,6 +77,7 @@ typedef enum pg_stmt_id {
     PG_PURGE_DEP_EDGES,
     PG_PURGE_SUCCEEDED,
     PG_PURGE_DEAD,
+    PG_NOTIFY,
     PG_COUNT
 } pg_stmt_id;
 
@@ -79,10 +87,6 @@ extern const char *const pg_sql[PG_COUNT];
 /* The schema's DDL, "@" standing for the quoted schema, and its version. */
 extern const char *const pg_schema_sql;
 #define PG_SCHEMA_VERSION "pg1"
-
-/* How long a statement waits for a row lock another session holds before
- * SITQ_EBUSY (as the SQLite backend's default busy timeout). */
-#define PG_LOCK_TIMEOUT "30s"
 
 /* Payloads up to this size come back with the claim; larger ones are read by
  * the handler thread (ops->payload) outside the write path. */
@@ -105,6 +109,29 @@ void pg_p_f64(pg_params *p, double v);
 void pg_p_text(pg_params *p, const char *s); /* NULL: SQL NULL */
 void pg_p_bytea(pg_params *p, const void *data, size_t len, int is_null);
 
+/* A one-dimensional array parameter in PostgreSQL's binary format, built
+ * element by element (so that a batch of any size is one parameter and no
+ * value is printed or escaped). Element types by OID. */
+#define PG_OID_BYTEA  17u
+#define PG_OID_INT8   20u
+#define PG_OID_TEXT   25u
+#define PG_OID_FLOAT8 701u
+typedef struct pg_array {
+    char *buf; /* header (20 bytes, written by pg_p_array) then the elements */
+    size_t len, cap;
+    int n, has_null, oom;
+    uint32_t oid;
+} pg_array;
+
+void pg_arr_init(pg_array *a, uint32_t elem_oid);
+void pg_arr_free(pg_array *a);
+void pg_arr_i64(pg_array *a, int64_t v);
+void pg_arr_f64(pg_array *a, double v, int is_null);
+void pg_arr_bytes(pg_array *a, const void *data, size_t len, int is_null);
+/* Bind a as the next parameter (binary); a must outlive the statement.
+ * Returns 0, or -1 when building the array ran out of memory. */
+int pg_p_array(pg_params *p, pg_array *a);
+
 struct pg_backend;
 
 typedef struct pg_conn {
@@ -126,11 +153,24 @@ typedef struct pg_backend {
     int64_t schema_key; /* advisory lock key of schema creation */
     pthread_mutex_t write_mu;
     pg_conn writer;
+    /* group commit of enqueues (pg_enqueue.c) */
+    pthread_mutex_t gc_mu;
+    pthread_cond_t gc_cv;
+    struct enq_op *gc_head, *gc_tail;
+    int gc_leader;
     pthread_mutex_t read_mu;
     pthread_cond_t read_cv;
     pg_conn *readers;
     int *reader_busy;
     int n_readers;
+    /* LISTEN connection and its thread (pg_listen.c) */
+    pthread_mutex_t listen_mu;
+    pthread_t listen_thread;
+    int listen_started, listen_failed; /* under listen_mu */
+    int listen_pipe[2];                /* written by close to stop the thread */
+    atomic_int listen_stop;
+    atomic_int listen_ok; /* LISTEN is in place: notifications arrive */
+    pg_conn listener;     /* the thread's alone */
 } pg_backend;
 
 /* ---- connections (pg_conn.c) ---- */
@@ -154,7 +194,7 @@ sitq_code pg_command(pg_conn *c, const char *sql, sitq_error *err, const char *w
 /* Map a failed result (or a broken connection when res is NULL) to a sitq
  * code: SITQ_ESTORAGE with PostgreSQL's message, saying when the connection
  * was lost or the role lacks a privilege; SITQ_EBUSY when a lock was not
- * granted within PG_LOCK_TIMEOUT; sets c->retry for serialization
+ * granted within opts.lock_timeout_ms; sets c->retry for serialization
  * failures and deadlocks. */
 sitq_code pg_fail(pg_conn *c, const PGresult *res, sitq_error *err, const char *what);
 
@@ -205,6 +245,20 @@ sitq_code pg_uri_take_schema(const char *conninfo, char **libpq_out, char **sche
 /* An advisory lock key derived from two names (64-bit FNV-1a). */
 int64_t pg_name_key(const char *a, const char *b);
 
+/* ---- notifications (pg_listen.c) ---- */
+
+/* The schema's NOTIFY channel ("sitq_" and 16 hex digits) into buf. */
+void pg_channel_name(const pg_backend *b, char *buf, size_t size);
+/* Inside a write transaction: tell other processes' waiters that tasks of
+ * queue finished and/or became ready (delivered at COMMIT; one call per
+ * queue and commit). Nothing when both are 0. */
+sitq_code pg_notify_queue(pg_conn *c, const char *queue, int finished, int ready, sitq_error *err);
+/* The wait_change op (see backend.h); starts the listener on first use. */
+int pg_wait_change(sitq_backend *b, const char *queue, unsigned events, const sitq__gens *seen,
+                   int64_t deadline_mono_us);
+/* Stop and join the listener thread (close); nothing when never started. */
+void pg_listen_stop(pg_backend *b);
+
 /* ---- schema (pg_schema.c) ---- */
 
 /* Check the configured schema and create it when allowed. */
@@ -237,8 +291,9 @@ sitq_code pg_claim_id(sitq_backend *b, sitq_task_id id, sitq__cycle *c, sitq_res
 sitq_code pg_finish_failed(pg_conn *c, sitq_task_id id, int state, const char *error,
                            const char *traceback, sitq_time_us now, size_t *n_finished,
                            sitq_error *err);
-/* Release the dependents of the tasks that just succeeded (pg_deps.c). */
+/* Release the dependents of the tasks that just succeeded (pg_deps.c);
+ * *n_changed increased by the dependents updated. */
 sitq_code pg_resolve_dependents(pg_conn *c, const sitq_task_id *ids, size_t n, sitq_time_us now,
-                                sitq_error *err);
+                                size_t *n_changed, sitq_error *err);
 
 #endif

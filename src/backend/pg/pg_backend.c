@@ -38,6 +38,26 @@ static const sitq__backend_ops pg_ops = {
     .purge = pg_purge,
     .cycle = pg_cycle,
     .claim_id = pg_claim_id,
+    .wait_change = pg_wait_change,
+};
+
+/* poll_only: the same without wait_change (no LISTEN, e.g. behind PgBouncer
+ * in transaction mode); waits poll. */
+static const sitq__backend_ops pg_ops_poll = {
+    .version = SITQ__BACKEND_VERSION,
+    .name = "postgres",
+    .blob_max = PG_BLOB_MAX,
+    .close = pg_close,
+    .enqueue = pg_enqueue,
+    .get = pg_get,
+    .payload = pg_payload,
+    .cancel = pg_cancel,
+    .retry = pg_retry,
+    .stats = pg_stats,
+    .list = pg_list,
+    .purge = pg_purge,
+    .cycle = pg_cycle,
+    .claim_id = pg_claim_id,
 };
 
 void sitq_postgres_options_init(sitq_postgres_options *opts) {
@@ -47,6 +67,9 @@ void sitq_postgres_options_init(sitq_postgres_options *opts) {
     opts->connect_timeout_s = 10;
     opts->create_schema = 1;
     opts->reader_connections = 2;
+    opts->lock_timeout_ms = 30000;
+    opts->statement_timeout_ms = 0;
+    opts->keepalive_s = 30;
 }
 
 /* Schema names are plain identifiers, so that quoting them is trivial and
@@ -111,12 +134,16 @@ int64_t pg_name_key(const char *a, const char *b) {
 static void pg_close(sitq_backend *base) {
     pg_backend *b = (pg_backend *)base;
     if (!b) return;
+    pg_listen_stop(b);
     for (int i = 0; i < b->n_readers; i++) pg_conn_close(&b->readers[i]);
     pg_conn_close(&b->writer);
     free(b->readers);
     free(b->reader_busy);
     for (int i = 0; i < PG_COUNT; i++) free(b->sql[i]);
     pthread_mutex_destroy(&b->write_mu);
+    pthread_mutex_destroy(&b->gc_mu);
+    pthread_mutex_destroy(&b->listen_mu);
+    pthread_cond_destroy(&b->gc_cv);
     pthread_mutex_destroy(&b->read_mu);
     pthread_cond_destroy(&b->read_cv);
     sitq__backend_head_destroy(&b->head);
@@ -146,6 +173,19 @@ sitq_code sitq_backend_open_postgres(const char *conninfo, const sitq_postgres_o
     if (o.create_schema != 0 && o.create_schema != 1)
         return sitq__fail(err, SITQ_EINVAL, "options.create_schema must be 0 or 1, got %d",
                           o.create_schema);
+    if (o.lock_timeout_ms < 1 || o.lock_timeout_ms > 3600000)
+        return sitq__fail(err, SITQ_EINVAL, "options.lock_timeout_ms must be 1..3600000, got %d",
+                          o.lock_timeout_ms);
+    if (o.statement_timeout_ms < 0 || o.statement_timeout_ms > 3600000)
+        return sitq__fail(err, SITQ_EINVAL,
+                          "options.statement_timeout_ms must be 0..3600000, got %d",
+                          o.statement_timeout_ms);
+    if (o.keepalive_s < 1 || o.keepalive_s > 3600)
+        return sitq__fail(err, SITQ_EINVAL, "options.keepalive_s must be 1..3600, got %d",
+                          o.keepalive_s);
+    if (o.poll_only != 0 && o.poll_only != 1)
+        return sitq__fail(err, SITQ_EINVAL, "options.poll_only must be 0 or 1, got %d",
+                          o.poll_only);
     if (o.reader_connections < 0 || o.reader_connections > 64)
         return sitq__fail(err, SITQ_EINVAL, "options.reader_connections must be 0..64, got %d",
                           o.reader_connections);
@@ -165,7 +205,7 @@ sitq_code sitq_backend_open_postgres(const char *conninfo, const sitq_postgres_o
     }
 
     pg_backend *b = calloc(1, sizeof *b);
-    if (!b || sitq__backend_head_init(&b->head, &pg_ops) != 0) {
+    if (!b || sitq__backend_head_init(&b->head, o.poll_only ? &pg_ops_poll : &pg_ops) != 0) {
         free(b);
         free(libpq_info);
         free(uri_schema);
@@ -173,6 +213,9 @@ sitq_code sitq_backend_open_postgres(const char *conninfo, const sitq_postgres_o
                  : sitq__fail(err, SITQ_ENOMEM, "out of memory opening PostgreSQL");
     }
     pthread_mutex_init(&b->write_mu, NULL);
+    pthread_mutex_init(&b->gc_mu, NULL);
+    pthread_mutex_init(&b->listen_mu, NULL);
+    pthread_cond_init(&b->gc_cv, NULL);
     pthread_mutex_init(&b->read_mu, NULL);
     pthread_cond_init(&b->read_cv, NULL);
     b->opts = o;

@@ -46,6 +46,78 @@ void pg_p_bytea(pg_params *p, const void *data, size_t len, int is_null) {
     else put(p, data ? (const char *)data : "", (int)len, 1);
 }
 
+static void arr_put(pg_array *a, const void *data, size_t len) {
+    if (a->oom) return;
+    if (a->len + len > a->cap) {
+        size_t cap = a->cap ? a->cap : 256;
+        while (cap < a->len + len) cap *= 2;
+        char *nb = realloc(a->buf, cap);
+        if (!nb) {
+            a->oom = 1;
+            return;
+        }
+        a->buf = nb;
+        a->cap = cap;
+    }
+    if (len) memcpy(a->buf + a->len, data, len);
+    a->len += len;
+}
+
+static void arr_u32(pg_array *a, uint32_t v) {
+    uint32_t be = htonl(v);
+    arr_put(a, &be, 4);
+}
+
+void pg_arr_init(pg_array *a, uint32_t elem_oid) {
+    memset(a, 0, sizeof *a);
+    a->oid = elem_oid;
+    char header[20] = {0};
+    arr_put(a, header, sizeof header); /* ndim, flags, oid, size, lower bound */
+}
+
+void pg_arr_free(pg_array *a) {
+    free(a->buf);
+    memset(a, 0, sizeof *a);
+}
+
+void pg_arr_i64(pg_array *a, int64_t v) {
+    uint64_t u = (uint64_t)v;
+    arr_u32(a, 8);
+    arr_u32(a, (uint32_t)(u >> 32));
+    arr_u32(a, (uint32_t)u);
+    a->n++;
+}
+
+void pg_arr_f64(pg_array *a, double v, int is_null) {
+    if (is_null) {
+        pg_arr_bytes(a, NULL, 0, 1);
+        return;
+    }
+    uint64_t u;
+    memcpy(&u, &v, sizeof u);
+    pg_arr_i64(a, (int64_t)u);
+}
+
+void pg_arr_bytes(pg_array *a, const void *data, size_t len, int is_null) {
+    a->n++;
+    if (is_null) {
+        a->has_null = 1;
+        arr_u32(a, 0xffffffffu);
+        return;
+    }
+    arr_u32(a, (uint32_t)len);
+    arr_put(a, data, len);
+}
+
+int pg_p_array(pg_params *p, pg_array *a) {
+    if (a->oom || !a->buf) return -1;
+    uint32_t h[5] = {htonl(1), htonl((uint32_t)a->has_null), htonl(a->oid), htonl((uint32_t)a->n),
+                     htonl(1)};
+    memcpy(a->buf, h, sizeof h);
+    put(p, a->buf, (int)a->len, 1);
+    return 0;
+}
+
 int pg_isnull(const PGresult *r, int row, int col) { return PQgetisnull(r, row, col); }
 
 int64_t pg_i64(const PGresult *r, int row, int col) {
@@ -131,8 +203,17 @@ sitq_code pg_conn_ensure(pg_conn *c, sitq_error *err) {
     snprintf(timeout, sizeof timeout, "%d", c->b->opts.connect_timeout_s);
     /* The caller's string goes to libpq untouched (expand_dbname): its
      * environment variables, service and password files apply. */
-    const char *keys[] = {"dbname", "connect_timeout", "fallback_application_name", NULL};
-    const char *vals[] = {c->b->conninfo, timeout, "sitq", NULL};
+    /* Keepalives first: settings of the caller's string override them. */
+    const sitq_postgres_options *o = &c->b->opts;
+    char idle[16], interval[16], user_timeout[24];
+    snprintf(idle, sizeof idle, "%d", o->keepalive_s);
+    snprintf(interval, sizeof interval, "%d", o->keepalive_s >= 3 ? o->keepalive_s / 3 : 1);
+    snprintf(user_timeout, sizeof user_timeout, "%lld", (long long)o->keepalive_s * 2000);
+    const char *keys[] = {"keepalives",       "keepalives_idle",           "keepalives_interval",
+                          "keepalives_count", "tcp_user_timeout",          "dbname",
+                          "connect_timeout",  "fallback_application_name", NULL};
+    const char *vals[] = {"1",     idle,   interval, "3", user_timeout, c->b->conninfo,
+                          timeout, "sitq", NULL};
     c->conn = PQconnectdbParams(keys, vals, 1);
     if (!c->conn) return sitq__fail(err, SITQ_ENOMEM, "out of memory connecting to PostgreSQL");
     if (PQstatus(c->conn) != CONNECTION_OK) {
@@ -149,7 +230,10 @@ sitq_code pg_conn_ensure(pg_conn *c, sitq_error *err) {
     /* A lock another session holds (a stopped or hung process in the middle
      * of its transaction) is waited for as long as SQLite's busy timeout,
      * then reported (SITQ_EBUSY) instead of blocking forever. */
-    PGresult *r = PQexec(c->conn, "SET lock_timeout = '" PG_LOCK_TIMEOUT "'");
+    char set_sql[128];
+    snprintf(set_sql, sizeof set_sql, "SET lock_timeout = %d; SET statement_timeout = %d",
+             o->lock_timeout_ms, o->statement_timeout_ms);
+    PGresult *r = PQexec(c->conn, set_sql);
     int set = r && PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);
     if (!set) {
@@ -184,10 +268,15 @@ sitq_code pg_fail(pg_conn *c, const PGresult *res, sitq_error *err, const char *
     if (state && !strcmp(state, "55P03"))
         return sitq__fail(err, SITQ_EBUSY,
                           "PostgreSQL schema %s: another session held a lock for more than "
-                          "the lock timeout of %s while %s (a stopped or hung process in the "
+                          "the lock timeout of %gs while %s (a stopped or hung process in the "
                           "middle of a transaction blocks the rows it locked); nothing was "
                           "written",
-                          c->b->schema, PG_LOCK_TIMEOUT, what);
+                          c->b->schema, c->b->opts.lock_timeout_ms / 1000.0, what);
+    if (state && !strcmp(state, "57014"))
+        return sitq__fail(err, SITQ_ESTORAGE,
+                          "PostgreSQL schema %s: a statement ran longer than the statement "
+                          "timeout of %gs while %s; nothing was written",
+                          c->b->schema, c->b->opts.statement_timeout_ms / 1000.0, what);
     if (state && !strcmp(state, "42501"))
         return sitq__fail(err, SITQ_ESTORAGE,
                           "PostgreSQL refused %s in schema %s: the role lacks the privilege "

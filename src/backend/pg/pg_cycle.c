@@ -3,6 +3,11 @@
  * unstarted tasks, renews leases, recovers lapsed leases and claims the next
  * batch; and claim_id, which takes one given task for process_task.
  *
+ * A cycle is a handful of statements whatever its size: successes, starts,
+ * releases and heartbeats each in one statement over binary arrays
+ * (unnest), failures read at once and their retries written at once; only
+ * terminal failures and results over 1 MiB go one by one.
+ *
  * Every decision comes from core/lifecycle.h: a failed attempt's fate from
  * sitq__decide_failure, a lapsed lease's from sitq__decide_lapse, a claim's
  * start_first from sitq__start_first. Every transition out of running is
@@ -206,13 +211,197 @@ static sitq_code apply_failure(pg_conn *c, sitq__completion *k, size_t *n_finish
                             n_finished, err);
 }
 
-static sitq_code apply_completions(pg_conn *c, sitq__cycle *cy, sitq_time_us now, sitq_error *err) {
-    int64_t n_succeeded = 0;
+/* Position of each returned id among a batch's entries: pairs (id, index)
+ * sorted by id, searched with bsearch. */
+typedef struct id_pos {
+    sitq_task_id id;
+    size_t i;
+} id_pos;
+
+static int cmp_id_pos(const void *a, const void *b) {
+    const id_pos *x = a, *y = b;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+static size_t find_pos(const id_pos *v, size_t n, sitq_task_id id) {
+    id_pos key = {id, 0};
+    const id_pos *hit = bsearch(&key, v, n, sizeof *v, cmp_id_pos);
+    return hit ? hit->i : (size_t)-1;
+}
+
+/* The small successes of the cycle (results under the savepoint size) in
+ * one statement over arrays; marks which were applied. */
+static sitq_code apply_successes(pg_conn *c, sitq__cycle *cy, size_t *n_applied, sitq_error *err) {
+    pg_array a[5];
+    id_pos *pos = malloc(cy->n_completions * sizeof *pos);
+    pg_arr_init(&a[0], PG_OID_INT8);
+    pg_arr_init(&a[1], PG_OID_INT8);
+    pg_arr_init(&a[2], PG_OID_BYTEA);
+    pg_arr_init(&a[3], PG_OID_INT8);
+    pg_arr_init(&a[4], PG_OID_INT8);
+    size_t n = 0;
+    for (size_t i = 0; pos && i < cy->n_completions; i++) {
+        const sitq__completion *k = &cy->completions[i];
+        if (!k->ok || k->value_len >= PG_RESULT_SAVEPOINT_MIN) continue;
+        pg_arr_i64(&a[0], k->id);
+        pg_arr_i64(&a[1], k->lease_token);
+        pg_arr_bytes(&a[2], k->value ? k->value : "", k->value_len, k->value == NULL);
+        pg_arr_i64(&a[3], k->finished_at_us);
+        pg_arr_i64(&a[4], k->started_at_us ? k->started_at_us : k->finished_at_us);
+        pos[n++] = (id_pos){k->id, i};
+    }
+    pg_params p;
+    pg_p_init(&p);
+    int bad = !pos;
+    for (int j = 0; j < 5; j++) bad |= pg_p_array(&p, &a[j]);
     sitq_code rc = SITQ_OK;
+    if (bad) rc = sitq__fail(err, SITQ_ENOMEM, "out of memory recording successes");
+    PGresult *r = NULL;
+    if (!rc && n > 0) {
+        r = pg_run(c, PG_SUCCEED_MANY, &p, err, "recording successes");
+        if (!r) rc = pg_code(err);
+    }
+    if (r) {
+        qsort(pos, n, sizeof *pos, cmp_id_pos);
+        for (int row = 0; row < PQntuples(r); row++) {
+            size_t i = find_pos(pos, n, pg_i64(r, row, 0));
+            if (i == (size_t)-1 || cy->completions[i].applied) continue;
+            cy->completions[i].applied = 1;
+            (*n_applied)++;
+        }
+        PQclear(r);
+    }
+    for (int j = 0; j < 5; j++) pg_arr_free(&a[j]);
+    free(pos);
+    return rc;
+}
+
+/* A terminal verdict of apply_failures, applied after the retries. */
+typedef struct terminal {
+    size_t i; /* completion */
+    int state;
+    char *message; /* malloc'd */
+} terminal;
+
+/* Bind arrays a[0..n) as the next parameters and run statement id; frees
+ * the arrays. */
+static sitq_code run_arrays(pg_conn *c, pg_stmt_id id, pg_array *a, int n, const char *what,
+                            sitq_error *err) {
+    pg_params p;
+    pg_p_init(&p);
+    int bad = 0;
+    for (int j = 0; j < n; j++) bad |= pg_p_array(&p, &a[j]);
+    sitq_code rc = bad ? sitq__fail(err, SITQ_ENOMEM, "out of memory %s", what)
+                       : pg_exec(c, id, &p, err, what);
+    for (int j = 0; j < n; j++) pg_arr_free(&a[j]);
+    return rc;
+}
+
+/* The failures of the cycle (not those stored as failures): their facts
+ * read at once (rows locked in id order), each decided by
+ * sitq__decide_failure, starts not yet recorded and retries written in one
+ * statement each, terminal failures (rare) one by one with their
+ * dependents. A failure whose row is not returned lost its lease. */
+static sitq_code apply_failures(pg_conn *c, sitq__cycle *cy, sitq_error *err) {
+    size_t n = 0;
+    for (size_t i = 0; i < cy->n_completions; i++) n += !cy->completions[i].ok;
+    if (n == 0) return SITQ_OK;
+    id_pos *pos = malloc(n * sizeof *pos);
+    terminal *term = calloc(n, sizeof *term);
+    pg_array key[2], st[3], rq[4];
+    pg_arr_init(&key[0], PG_OID_INT8);
+    pg_arr_init(&key[1], PG_OID_INT8);
+    for (int j = 0; j < 3; j++) pg_arr_init(&st[j], PG_OID_INT8);
+    pg_arr_init(&rq[0], PG_OID_INT8);
+    pg_arr_init(&rq[1], PG_OID_INT8);
+    pg_arr_init(&rq[2], PG_OID_TEXT);
+    pg_arr_init(&rq[3], PG_OID_TEXT);
+    size_t m = 0, n_term = 0;
+    for (size_t i = 0; pos && i < cy->n_completions; i++) {
+        const sitq__completion *k = &cy->completions[i];
+        if (k->ok) continue;
+        pg_arr_i64(&key[0], k->id);
+        pg_arr_i64(&key[1], k->lease_token);
+        pos[m++] = (id_pos){k->id, i};
+    }
+    pg_params p;
+    pg_p_init(&p);
+    int bad = (pos == NULL) | (term == NULL) | pg_p_array(&p, &key[0]) | pg_p_array(&p, &key[1]);
+    sitq_code rc = SITQ_OK;
+    PGresult *r = NULL;
+    if (bad) rc = sitq__fail(err, SITQ_ENOMEM, "out of memory recording failures");
+    else if (!(r = pg_run(c, PG_FAIL_INFO_MANY, &p, err, "reading failed tasks")))
+        rc = pg_code(err);
+    if (r) qsort(pos, m, sizeof *pos, cmp_id_pos);
+    for (int row = 0; r && !rc && row < PQntuples(r); row++) {
+        size_t i = find_pos(pos, m, pg_i64(r, row, 0));
+        if (i == (size_t)-1 || cy->completions[i].applied) continue;
+        sitq__completion *k = &cy->completions[i];
+        sitq__failure_facts f = {
+            .attempts = (int32_t)pg_i64(r, row, 1),
+            .max_retries = (int32_t)pg_i64(r, row, 2),
+            .backoff_base_us = pg_i64(r, row, 3),
+            .backoff_cap_us = pg_i64(r, row, 4),
+            .backoff_jitter = pg_f64(r, row, 5),
+            .cancel_requested = (int)pg_i64(r, row, 6),
+            .error = k->error,
+            .finished_us = k->finished_at_us,
+        };
+        k->applied = 1;
+        if (pg_i64(r, row, 7) && k->started_at_us) { /* the attempt ran: it counts */
+            pg_arr_i64(&st[0], k->id);
+            pg_arr_i64(&st[1], k->lease_token);
+            pg_arr_i64(&st[2], k->started_at_us);
+            f.attempts++;
+        }
+        sitq__verdict v;
+        sitq__decide_failure(&f, sitq__rand_unit(), &v);
+        if (v.state == SITQ__QUEUED) {
+            pg_arr_i64(&rq[0], k->id);
+            pg_arr_i64(&rq[1], v.run_at_us);
+            pg_arr_bytes(&rq[2], v.message, v.message ? strlen(v.message) : 0, !v.message);
+            pg_arr_bytes(&rq[3], k->traceback, k->traceback ? strlen(k->traceback) : 0,
+                         !k->traceback);
+        } else {
+            term[n_term] = (terminal){i, v.state, v.message ? strdup(v.message) : NULL};
+            if (v.message && !term[n_term].message)
+                rc = sitq__fail(err, SITQ_ENOMEM, "out of memory recording failures");
+            n_term++;
+        }
+    }
+    PQclear(r);
+    pg_arr_free(&key[0]);
+    pg_arr_free(&key[1]);
+    int n_starts = st[0].n, n_requeues = rq[0].n;
+    if (!rc && n_starts > 0)
+        rc = run_arrays(c, PG_START_MANY, st, 3, "recording the start of attempts", err);
+    if (!rc && n_requeues > 0)
+        rc = run_arrays(c, PG_REQUEUE_MANY, rq, 4, "scheduling retries", err);
+    for (size_t t = 0; t < n_term && !rc; t++) {
+        const sitq__completion *k = &cy->completions[term[t].i];
+        rc = pg_finish_failed(c, k->id, term[t].state, term[t].message, k->traceback,
+                              k->finished_at_us, &cy->n_finished, err);
+    }
+    for (int j = 0; j < 3; j++) pg_arr_free(&st[j]);
+    for (int j = 0; j < 4; j++) pg_arr_free(&rq[j]);
+    for (size_t t = 0; t < n_term; t++) free(term[t].message);
+    free(term);
+    free(pos);
+    return rc;
+}
+
+static sitq_code apply_completions(pg_conn *c, sitq__cycle *cy, sitq_time_us now,
+                                   size_t *n_released, sitq_error *err) {
+    size_t n_batched = 0;
+    sitq_code rc = apply_successes(c, cy, &n_batched, err);
+    int64_t n_succeeded = (int64_t)n_batched;
+    cy->n_finished += n_batched;
+    if (!rc) rc = apply_failures(c, cy, err);
+    /* Large results, one by one, each in a savepoint. */
     for (size_t i = 0; i < cy->n_completions && !rc; i++) {
         sitq__completion *k = &cy->completions[i];
-        rc = k->ok ? apply_success(c, k, &cy->n_finished, &n_succeeded, err)
-                   : apply_failure(c, k, &cy->n_finished, err);
+        if (!k->ok || k->value_len < PG_RESULT_SAVEPOINT_MIN) continue;
+        rc = apply_success(c, k, &cy->n_finished, &n_succeeded, err);
     }
     if (rc || n_succeeded == 0) return rc;
     /* Dependents of the whole group in one statement, then one counter
@@ -224,7 +413,7 @@ static sitq_code apply_completions(pg_conn *c, sitq__cycle *cy, sitq_time_us now
         if (cy->completions[i].ok && cy->completions[i].applied &&
             !cy->completions[i].stored_as_failure)
             ids[n++] = cy->completions[i].id;
-    rc = pg_resolve_dependents(c, ids, n, now, err);
+    rc = pg_resolve_dependents(c, ids, n, now, n_released, err);
     free(ids);
     if (rc) return rc;
     pg_params p;
@@ -234,32 +423,90 @@ static sitq_code apply_completions(pg_conn *c, sitq__cycle *cy, sitq_time_us now
     return pg_exec(c, PG_COUNT_SUCCEEDED, &p, err, "counting succeeded tasks");
 }
 
-static sitq_code apply_heartbeat(pg_conn *c, sitq__heartbeat *h, sitq_time_us db_until,
-                                 sitq_error *err) {
+/* The cycle's starts in one statement. */
+static sitq_code apply_starts(pg_conn *c, const sitq__cycle *cy, sitq_error *err) {
+    if (cy->n_starts == 0) return SITQ_OK;
+    pg_array a[3];
+    pg_arr_init(&a[0], PG_OID_INT8);
+    pg_arr_init(&a[1], PG_OID_INT8);
+    pg_arr_init(&a[2], PG_OID_INT8);
+    for (size_t i = 0; i < cy->n_starts; i++) {
+        pg_arr_i64(&a[0], cy->starts[i].id);
+        pg_arr_i64(&a[1], cy->starts[i].lease_token);
+        pg_arr_i64(&a[2], cy->starts[i].started_at_us);
+    }
     pg_params p;
     pg_p_init(&p);
-    pg_p_i64(&p, h->id);
-    pg_p_i64(&p, h->lease_token);
-    pg_p_i64(&p, db_until);
-    if (h->progress >= 0) pg_p_f64(&p, h->progress);
-    else pg_p_text(&p, NULL);
-    PGresult *r = pg_run(c, PG_HEARTBEAT, &p, err, "renewing a lease");
-    if (!r) return pg_code(err);
-    h->lost = PQntuples(r) == 0;
-    if (!h->lost) {
-        h->cancel_requested = (int)pg_i64(r, 0, 0);
-        h->lease_until_us = db_until;
-    }
-    PQclear(r);
-    return SITQ_OK;
+    int bad = 0;
+    for (int j = 0; j < 3; j++) bad |= pg_p_array(&p, &a[j]);
+    sitq_code rc = bad ? sitq__fail(err, SITQ_ENOMEM, "out of memory recording starts")
+                       : pg_exec(c, PG_START_MANY, &p, err, "recording the start of attempts");
+    for (int j = 0; j < 3; j++) pg_arr_free(&a[j]);
+    return rc;
 }
 
-static sitq_code apply_release(pg_conn *c, const sitq__release *rl, sitq_error *err) {
+/* The cycle's releases in one statement. */
+static sitq_code apply_releases(pg_conn *c, const sitq__cycle *cy, sitq_error *err) {
+    if (cy->n_releases == 0) return SITQ_OK;
+    pg_array a[2];
+    pg_arr_init(&a[0], PG_OID_INT8);
+    pg_arr_init(&a[1], PG_OID_INT8);
+    for (size_t i = 0; i < cy->n_releases; i++) {
+        pg_arr_i64(&a[0], cy->releases[i].id);
+        pg_arr_i64(&a[1], cy->releases[i].lease_token);
+    }
     pg_params p;
     pg_p_init(&p);
-    pg_p_i64(&p, rl->id);
-    pg_p_i64(&p, rl->lease_token);
-    return pg_exec(c, PG_RELEASE, &p, err, "releasing a task");
+    int bad = pg_p_array(&p, &a[0]) | pg_p_array(&p, &a[1]);
+    sitq_code rc = bad ? sitq__fail(err, SITQ_ENOMEM, "out of memory releasing tasks")
+                       : pg_exec(c, PG_RELEASE_MANY, &p, err, "releasing tasks");
+    pg_arr_free(&a[0]);
+    pg_arr_free(&a[1]);
+    return rc;
+}
+
+/* The cycle's lease renewals in one statement; a heartbeat whose row is
+ * not returned lost its lease. */
+static sitq_code apply_heartbeats(pg_conn *c, sitq__cycle *cy, sitq_time_us db_until,
+                                  sitq_error *err) {
+    if (cy->n_heartbeats == 0) return SITQ_OK;
+    pg_array a[3];
+    id_pos *pos = malloc(cy->n_heartbeats * sizeof *pos);
+    pg_arr_init(&a[0], PG_OID_INT8);
+    pg_arr_init(&a[1], PG_OID_INT8);
+    pg_arr_init(&a[2], PG_OID_FLOAT8);
+    for (size_t i = 0; i < cy->n_heartbeats; i++) {
+        sitq__heartbeat *h = &cy->heartbeats[i];
+        h->lost = 1;
+        pg_arr_i64(&a[0], h->id);
+        pg_arr_i64(&a[1], h->lease_token);
+        pg_arr_f64(&a[2], h->progress, h->progress < 0);
+        if (pos) pos[i] = (id_pos){h->id, i};
+    }
+    pg_params p;
+    pg_p_init(&p);
+    int bad = (pos == NULL) | pg_p_array(&p, &a[0]) | pg_p_array(&p, &a[1]);
+    pg_p_i64(&p, db_until);
+    bad |= pg_p_array(&p, &a[2]);
+    sitq_code rc = SITQ_OK;
+    PGresult *r = NULL;
+    if (bad) rc = sitq__fail(err, SITQ_ENOMEM, "out of memory renewing leases");
+    else if (!(r = pg_run(c, PG_HEARTBEAT_MANY, &p, err, "renewing leases"))) rc = pg_code(err);
+    if (r) {
+        qsort(pos, cy->n_heartbeats, sizeof *pos, cmp_id_pos);
+        for (int row = 0; row < PQntuples(r); row++) {
+            size_t i = find_pos(pos, cy->n_heartbeats, pg_i64(r, row, 0));
+            if (i == (size_t)-1) continue;
+            sitq__heartbeat *h = &cy->heartbeats[i];
+            h->lost = 0;
+            h->cancel_requested = (int)pg_i64(r, row, 1);
+            h->lease_until_us = db_until;
+        }
+        PQclear(r);
+    }
+    for (int j = 0; j < 3; j++) pg_arr_free(&a[j]);
+    free(pos);
+    return rc;
 }
 
 /* Recover tasks of the queue whose lease lapsed on the server's clock. */
@@ -395,17 +642,21 @@ static sitq_code cycle_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *er
     if (cy->n_completions == 0 && cy->n_starts == 0 && cy->n_releases == 0 && !cy->reap &&
         cy->claim_max == 0)
         rc = pg_command(c, "SET LOCAL synchronous_commit = off", err, "renewing leases");
-    if (!rc) rc = apply_completions(c, cy, sitq_now_us(), err);
-    for (size_t i = 0; i < cy->n_starts && !rc; i++) rc = apply_start(c, &cy->starts[i], err);
-    for (size_t i = 0; i < cy->n_releases && !rc; i++) rc = apply_release(c, &cy->releases[i], err);
+    size_t n_released = 0;
+    if (!rc) rc = apply_completions(c, cy, sitq_now_us(), &n_released, err);
+    if (!rc) rc = apply_starts(c, cy, err);
+    if (!rc) rc = apply_releases(c, cy, err);
     /* Leases are measured from now, after whatever the completions cost. */
     sitq_time_us db_until = 0;
     int need_lease = cy->n_heartbeats > 0 || cy->claim_max > 0;
     if (!rc && need_lease) rc = lease_times(c, cy->lease_us, &cy->db_now_us, &db_until, err);
-    for (size_t i = 0; i < cy->n_heartbeats && !rc; i++)
-        rc = apply_heartbeat(c, &cy->heartbeats[i], db_until, err);
+    if (!rc) rc = apply_heartbeats(c, cy, db_until, err);
     if (!rc && cy->reap && cy->queue) rc = reap(b, c, cy, err);
     if (!rc && cy->claim_max > 0) rc = claim(c, cy, db_until, err);
+    /* One notification per commit for other processes' waiters. */
+    if (!rc && cy->queue)
+        rc = pg_notify_queue(c, cy->queue, cy->n_finished > 0,
+                             n_released > 0 || cy->n_reaped > 0 || cy->n_releases > 0, err);
     return rc;
 }
 

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 
 sitq_code pg_resolve_dependents(pg_conn *c, const sitq_task_id *ids, size_t n, sitq_time_us now,
-                                sitq_error *err) {
+                                size_t *n_changed, sitq_error *err) {
     if (n == 0) return SITQ_OK;
     char *arr = pg_array_i64(ids, n);
     if (!arr) return sitq__fail(err, SITQ_ENOMEM, "out of memory releasing dependents");
@@ -18,7 +18,10 @@ sitq_code pg_resolve_dependents(pg_conn *c, const sitq_task_id *ids, size_t n, s
      * then wait for each other instead of deadlocking. */
     sitq_code rc = pg_exec(c, PG_RESOLVE_LOCK, &p, err, "locking dependents");
     pg_p_i64(&p, now);
-    if (!rc) rc = pg_exec(c, PG_RESOLVE, &p, err, "releasing dependents");
+    PGresult *r = rc ? NULL : pg_run(c, PG_RESOLVE, &p, err, "releasing dependents");
+    if (!rc && !r) rc = pg_code(err);
+    if (r) *n_changed += (size_t)pg_changes(r);
+    PQclear(r);
     free(arr);
     return rc;
 }

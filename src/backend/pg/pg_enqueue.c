@@ -13,6 +13,13 @@
  *      parameters, one statement each, so that they are never hex-encoded.
  *
  * Everything is validated before anything is written (no savepoints).
+ * Concurrent enqueues of a process are committed together (group commit):
+ * the first caller to find no commit in progress leads, taking every op
+ * queued so far into one transaction; the others wait for its outcome. An
+ * op that fails on its own input (an unknown dependency) has written
+ * nothing when it fails, so the group's transaction goes on without it.
+ * A group whose tasks refer to nothing (no unique key, no dependency; the
+ * common case of many producers) is written as one batch.
  * Two producers inserting the same unique key at once: the loser's insert
  * violates the unique index; its transaction then runs again and finds the
  * winner's task, as if it had come second. Unused ids (a unique key's hit)
@@ -139,6 +146,7 @@ typedef struct enq_arg {
     size_t n;
     sitq_task_id *ids;
     sitq_time_us now;
+    size_t n_ready; /* out: tasks inserted queued (ready now or at their ETA) */
 } enq_arg;
 
 typedef struct enq_work {
@@ -354,6 +362,7 @@ static sitq_code decide_one(enq_arg *a, enq_work *w, size_t idx, sitq_error *err
     a->ids[idx] = id;
     w->state[idx] = state;
     w->pool_state[w->used - 1] = state;
+    if (state == SITQ__QUEUED) a->n_ready++;
     sitq_time_us run_at = o->eta_us > 0 ? o->eta_us : a->now + sitq__seconds_to_us(o->delay_s);
     /* A timeout under 1 us is 1 us, not 0 (which would mean none). */
     int64_t timeout_us = sitq__seconds_to_us(o->timeout_s);
@@ -385,6 +394,7 @@ static sitq_code enqueue_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *
     enq_work w;
     memset(&w, 0, sizeof w);
     memset(a->ids, 0, a->n * sizeof *a->ids);
+    a->n_ready = 0;
     sitq_code rc = SITQ_OK;
     if (!(w.state = malloc(a->n * sizeof *w.state)))
         rc = sitq__fail(err, SITQ_ENOMEM, "out of memory enqueueing");
@@ -438,14 +448,163 @@ static sitq_code enqueue_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *
     return rc;
 }
 
+/* One caller's enqueue, waiting in the group-commit list. */
+typedef struct enq_op {
+    enq_arg a;
+    sitq_code rc;
+    sitq_error err;
+    int done; /* under gc_mu */
+    struct enq_op *next;
+} enq_op;
+
+/* Errors an enqueue finds by reading, before it writes anything: the
+ * caller's alone, the group's transaction goes on without it. */
+static int own_error(pg_conn *c, sitq_code rc) {
+    return (rc == SITQ_EDEPENDENCY || rc == SITQ_EINVAL) && c->conn &&
+           PQtransactionStatus(c->conn) == PQTRANS_INTRANS;
+}
+
+/* A group of enqueues in one transaction, one after the other and without
+ * savepoints: each reads what it needs and decides every task before its
+ * first write, so one that fails (an unknown dependency) has written
+ * nothing and the others go on. Any other error fails the group's
+ * transaction; pg_enqueue then runs each op alone. */
+/* An op that cannot fail on its own input and whose tasks refer to nothing
+ * (no unique key, no dependency): it can be merged with others. */
+static int plain_op(const enq_op *op, const char *queue) {
+    if (strcmp(op->a.queue, queue) != 0) return 0;
+    for (size_t i = 0; i < op->a.n; i++) {
+        const sitq_task_spec *s = &op->a.specs[i];
+        if (s->n_depends_on_index) return 0;
+        if (s->options && (s->options->unique_key || s->options->n_depends_on)) return 0;
+    }
+    return 1;
+}
+
+/* A group of plain ops of one queue as one batch (one set of statements for
+ * the whole group); their ids are handed back to each op. 1 when done
+ * (*rc set), 0 when the group is not plain. */
+static int merged_body(pg_backend *b, pg_conn *c, enq_op *group, sitq_code *rc, sitq_error *err) {
+    size_t n = 0;
+    for (enq_op *op = group; op; op = op->next) {
+        if (!plain_op(op, group->a.queue)) return 0;
+        n += op->a.n;
+    }
+    sitq_task_spec *specs = malloc(n * sizeof *specs);
+    sitq_task_id *ids = malloc(n * sizeof *ids);
+    if (!specs || !ids) {
+        free(specs);
+        free(ids);
+        return 0; /* one by one instead */
+    }
+    size_t k = 0;
+    for (enq_op *op = group; op; op = op->next) {
+        memcpy(specs + k, op->a.specs, op->a.n * sizeof *specs);
+        k += op->a.n;
+    }
+    enq_arg a = {group->a.queue, specs, n, ids, group->a.now, 0};
+    *rc = enqueue_body(b, c, &a, err);
+    k = 0;
+    for (enq_op *op = group; op; op = op->next) {
+        op->rc = *rc;
+        op->err.code = SITQ_OK;
+        op->err.message[0] = '\0';
+        memcpy(op->a.ids, ids + k, op->a.n * sizeof *ids);
+        op->a.n_ready = op == group ? a.n_ready : 0;
+        k += op->a.n;
+    }
+    free(specs);
+    free(ids);
+    return 1;
+}
+
+static sitq_code group_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *err) {
+    enq_op *group = arg;
+    sitq_code merged_rc = SITQ_OK;
+    if (group->next && merged_body(b, c, group, &merged_rc, err)) {
+        if (merged_rc) return merged_rc;
+        return pg_notify_queue(c, group->a.queue, 0, group->a.n_ready > 0, err);
+    }
+    for (enq_op *op = arg; op; op = op->next) {
+        op->err.code = SITQ_OK;
+        op->err.message[0] = '\0';
+        op->rc = enqueue_body(b, c, &op->a, &op->err);
+        if (op->rc && !own_error(c, op->rc)) {
+            if (err) *err = op->err;
+            return op->rc;
+        }
+    }
+    /* One notification per queue of the commit. */
+    for (enq_op *op = arg; op; op = op->next) {
+        if (op->rc || op->a.n_ready == 0) continue;
+        int seen = 0;
+        for (enq_op *o = arg; o != op && !seen; o = o->next)
+            seen = !o->rc && o->a.n_ready > 0 && !strcmp(o->a.queue, op->a.queue);
+        if (seen) continue;
+        sitq_code rc = pg_notify_queue(c, op->a.queue, 0, 1, err);
+        if (rc) return rc;
+    }
+    return SITQ_OK;
+}
+
+static void write_group(pg_backend *b, enq_op *group) {
+    sitq_time_us now = sitq_now_us();
+    for (enq_op *op = group; op; op = op->next) op->a.now = now;
+    sitq_error err = {SITQ_OK, ""};
+    sitq_code rc = pg_write_txn(b, group_body, group, &err);
+    if (!rc) return;
+    if (!group->next) { /* alone: the transaction's error is its own */
+        group->rc = rc;
+        group->err = err;
+        return;
+    }
+    /* Nothing of the group was committed: each op again on its own, so
+     * that an error belongs to the caller who caused it. */
+    for (enq_op *op = group, *next; op; op = next) {
+        next = op->next;
+        op->next = NULL;
+        rc = pg_write_txn(b, group_body, op, &err);
+        if (rc) {
+            op->rc = rc;
+            op->err = err;
+        }
+        op->next = next;
+    }
+}
+
 sitq_code pg_enqueue(sitq_backend *base, const char *queue, const sitq_task_spec *specs, size_t n,
                      sitq_task_id *ids, sitq_error *err) {
-    enq_arg a = {queue, specs, n, ids, sitq_now_us()};
+    pg_backend *b = (pg_backend *)base;
     if (n == 0) return sitq__ok(err);
-    sitq_code rc = pg_write_txn((pg_backend *)base, enqueue_body, &a, err);
-    if (rc) {
+    enq_op me = {{queue, specs, n, ids, 0, 0}, SITQ_OK, {SITQ_OK, ""}, 0, NULL};
+    pthread_mutex_lock(&b->gc_mu);
+    if (b->gc_tail) b->gc_tail->next = &me;
+    else b->gc_head = &me;
+    b->gc_tail = &me;
+    while (!me.done) {
+        if (b->gc_leader) { /* a leader is writing: our op is in its next group */
+            pthread_cond_wait(&b->gc_cv, &b->gc_mu);
+            continue;
+        }
+        /* Lead: take everything queued so far (including us) and write it. */
+        b->gc_leader = 1;
+        enq_op *group = b->gc_head;
+        b->gc_head = b->gc_tail = NULL;
+        pthread_mutex_unlock(&b->gc_mu);
+        write_group(b, group);
+        pthread_mutex_lock(&b->gc_mu);
+        for (enq_op *op = group, *next; op; op = next) {
+            next = op->next;
+            op->done = 1; /* after this, op's owner may return and free it */
+        }
+        b->gc_leader = 0;
+        pthread_cond_broadcast(&b->gc_cv);
+    }
+    pthread_mutex_unlock(&b->gc_mu);
+    if (me.rc) {
         memset(ids, 0, n * sizeof *ids);
-        return rc;
+        if (err) *err = me.err;
+        return me.rc;
     }
     return sitq__ok(err);
 }

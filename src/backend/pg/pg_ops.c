@@ -41,8 +41,9 @@ static sitq_code cancel_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *e
     if (rc) return rc;
     if (action == SITQ__CANCEL_NOW) {
         a->out = SITQ_CANCELLED;
-        return pg_finish_failed(c, a->id, SITQ__CANCELLED, SITQ__CANCELLED_MESSAGE, NULL,
-                                sitq_now_us(), &a->n_finished, err);
+        rc = pg_finish_failed(c, a->id, SITQ__CANCELLED, SITQ__CANCELLED_MESSAGE, NULL,
+                              sitq_now_us(), &a->n_finished, err);
+        return rc ? rc : pg_notify_queue(c, a->queue, 1, 0, err);
     }
     a->out = SITQ_RUNNING;
     pg_params p;
@@ -95,7 +96,7 @@ static sitq_code retry_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *er
         return pg_code(err);
     }
     PQclear(r);
-    return SITQ_OK;
+    return pg_notify_queue(c, a->queue, 0, pending == 0, err);
 }
 
 sitq_code pg_retry(sitq_backend *base, const char *queue, sitq_task_id id, sitq_error *err) {

@@ -91,6 +91,11 @@ const char *const pg_sql[PG_COUNT] = {
     [PG_START] = "UPDATE @.tasks SET attempts = attempts + 1, started_at_us = $3::bigint "
                  "WHERE id = $1::bigint AND state = 3 AND lease_token = $2::bigint "
                  "AND started_at_us IS NULL",
+    /* The same over arrays: one statement for a cycle's starts. */
+    [PG_START_MANY] =
+        "UPDATE @.tasks t SET attempts = t.attempts + 1, started_at_us = s.st "
+        "FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS s(id, tok, st) "
+        "WHERE t.id = s.id AND t.state = 3 AND t.lease_token = s.tok AND t.started_at_us IS NULL",
     /* A start not yet recorded is recorded with the success. */
     [PG_SUCCEED] = "UPDATE @.tasks SET state = 4, result = $3::bytea, error = NULL, "
                    "traceback = NULL, finished_at_us = $4::bigint, "
@@ -98,10 +103,30 @@ const char *const pg_sql[PG_COUNT] = {
                    "started_at_us = COALESCE(started_at_us, $5::bigint), "
                    "lease_token = NULL, lease_until_us = NULL "
                    "WHERE id = $1::bigint AND state = 3 AND lease_token = $2::bigint",
+    /* The successes of a cycle in one statement (group commit); the ids
+     * returned are those whose lease was still held. */
+    [PG_SUCCEED_MANY] =
+        "UPDATE @.tasks t SET state = 4, result = s.res, error = NULL, traceback = NULL, "
+        "finished_at_us = s.fin, attempts = t.attempts + (t.started_at_us IS NULL)::int, "
+        "started_at_us = COALESCE(t.started_at_us, s.st), lease_token = NULL, "
+        "lease_until_us = NULL FROM unnest($1::bigint[], $2::bigint[], $3::bytea[], "
+        "$4::bigint[], $5::bigint[]) AS s(id, tok, res, fin, st) "
+        "WHERE t.id = s.id AND t.state = 3 AND t.lease_token = s.tok RETURNING t.id",
     [PG_FAIL_INFO] = "SELECT attempts, max_retries, backoff_base_us, backoff_cap_us, "
                      "backoff_jitter, cancel_requested, (started_at_us IS NULL)::int "
                      "FROM @.tasks WHERE id = $1::bigint AND state = 3 "
                      "AND lease_token = $2::bigint FOR NO KEY UPDATE",
+    /* The facts of a cycle's failures at once, rows locked in id order. */
+    [PG_FAIL_INFO_MANY] =
+        "SELECT t.id, t.attempts, t.max_retries, t.backoff_base_us, t.backoff_cap_us, "
+        "t.backoff_jitter, t.cancel_requested, (t.started_at_us IS NULL)::int "
+        "FROM @.tasks t JOIN unnest($1::bigint[], $2::bigint[]) AS s(id, tok) ON t.id = s.id "
+        "WHERE t.state = 3 AND t.lease_token = s.tok ORDER BY t.id FOR NO KEY UPDATE OF t",
+    [PG_REQUEUE_MANY] =
+        "UPDATE @.tasks t SET state = 0, run_at_us = s.run, error = s.er, traceback = s.tb, "
+        "lease_token = NULL, lease_until_us = NULL "
+        "FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[]) AS s(id, run, er, tb) "
+        "WHERE t.id = s.id",
     [PG_REQUEUE] = "UPDATE @.tasks SET state = 0, run_at_us = $2::bigint, error = $3::text, "
                    "traceback = $4::text, lease_token = NULL, lease_until_us = NULL "
                    "WHERE id = $1::bigint",
@@ -136,11 +161,21 @@ const char *const pg_sql[PG_COUNT] = {
                      "progress = COALESCE($4::float8, progress) "
                      "WHERE id = $1::bigint AND state = 3 AND lease_token = $2::bigint "
                      "RETURNING cancel_requested",
+    [PG_HEARTBEAT_MANY] =
+        "UPDATE @.tasks t SET lease_until_us = $3::bigint, progress = COALESCE(s.pr, t.progress) "
+        "FROM unnest($1::bigint[], $2::bigint[], $4::float8[]) AS s(id, tok, pr) "
+        "WHERE t.id = s.id AND t.state = 3 AND t.lease_token = s.tok "
+        "RETURNING t.id, t.cancel_requested",
     /* Given back unstarted: run_at_us is untouched, so it keeps its place. */
     [PG_RELEASE] =
         "UPDATE @.tasks SET state = 0, attempts = attempts - (started_at_us IS NOT NULL)::int, "
         "lease_token = NULL, lease_until_us = NULL, started_at_us = NULL "
         "WHERE id = $1::bigint AND state = 3 AND lease_token = $2::bigint",
+    [PG_RELEASE_MANY] = "UPDATE @.tasks t SET state = 0, attempts = t.attempts - (t.started_at_us "
+                        "IS NOT NULL)::int, "
+                        "lease_token = NULL, lease_until_us = NULL, started_at_us = NULL "
+                        "FROM unnest($1::bigint[], $2::bigint[]) AS s(id, tok) "
+                        "WHERE t.id = s.id AND t.state = 3 AND t.lease_token = s.tok",
     /* One recovery per queue at a time, across every process. */
     [PG_REAP_LOCK] = "SELECT pg_try_advisory_xact_lock($1::bigint)",
     [PG_REAP_SELECT] = "SELECT id, attempts, max_retries, worker_id, cancel_requested, "
@@ -198,6 +233,9 @@ const char *const pg_sql[PG_COUNT] = {
                            "AND queue = $1::text AND state = 4 AND finished_at_us < $2::bigint",
     [PG_PURGE_DEAD] = "DELETE FROM @.tasks WHERE id BETWEEN $3::bigint AND $4::bigint "
                       "AND queue = $1::text AND state IN (5, 6) AND finished_at_us < $2::bigint",
+
+    /* Wake-ups of other processes (pg_listen.c), delivered at COMMIT. */
+    [PG_NOTIFY] = "SELECT pg_notify($1::text, $2::text)",
 };
 
 /* The schema, created in one transaction under an advisory lock (two
