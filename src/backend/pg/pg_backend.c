@@ -152,16 +152,9 @@ static void pg_close(sitq_backend *base) {
     free(b);
 }
 
-sitq_code sitq_backend_open_postgres(const char *conninfo, const sitq_postgres_options *opts,
-                                     sitq_backend **out, sitq_error *err) {
-    if (!out) return sitq__fail(err, SITQ_EINVAL, "out must not be NULL");
-    *out = NULL;
-    if (!conninfo || !*conninfo)
-        return sitq__fail(err, SITQ_EINVAL, "conninfo must be a non-empty connection string");
-    sitq_postgres_options o;
-    if (opts) o = *opts;
-    else sitq_postgres_options_init(&o);
-    if (!o.schema) o.schema = "sitq";
+/* Check the options' values (o is the caller's or the defaults). */
+static sitq_code check_options(const sitq_postgres_options *opts_in, sitq_error *err) {
+    const sitq_postgres_options o = *opts_in;
     if (!schema_name_ok(o.schema))
         return sitq__fail(err, SITQ_EINVAL,
                           "options.schema must be 1..63 letters, digits or underscores, not "
@@ -189,6 +182,21 @@ sitq_code sitq_backend_open_postgres(const char *conninfo, const sitq_postgres_o
     if (o.reader_connections < 0 || o.reader_connections > 64)
         return sitq__fail(err, SITQ_EINVAL, "options.reader_connections must be 0..64, got %d",
                           o.reader_connections);
+    return SITQ_OK;
+}
+
+sitq_code sitq_backend_open_postgres(const char *conninfo, const sitq_postgres_options *opts,
+                                     sitq_backend **out, sitq_error *err) {
+    if (!out) return sitq__fail(err, SITQ_EINVAL, "out must not be NULL");
+    *out = NULL;
+    if (!conninfo || !*conninfo)
+        return sitq__fail(err, SITQ_EINVAL, "conninfo must be a non-empty connection string");
+    sitq_postgres_options o;
+    if (opts) o = *opts;
+    else sitq_postgres_options_init(&o);
+    if (!o.schema) o.schema = "sitq";
+    sitq_code crc = check_options(&o, err);
+    if (crc) return crc;
 
     /* A URI may name the schema itself (pg_uri.c); libpq gets it without. */
     char *libpq_info = NULL, *uri_schema = NULL;

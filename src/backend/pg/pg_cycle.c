@@ -232,6 +232,7 @@ static size_t find_pos(const id_pos *v, size_t n, sitq_task_id id) {
 /* The small successes of the cycle (results under the savepoint size) in
  * one statement over arrays; marks which were applied. */
 static sitq_code apply_successes(pg_conn *c, sitq__cycle *cy, size_t *n_applied, sitq_error *err) {
+    if (cy->n_completions == 0) return SITQ_OK;
     pg_array a[5];
     id_pos *pos = malloc(cy->n_completions * sizeof *pos);
     pg_arr_init(&a[0], PG_OID_INT8);
@@ -297,27 +298,107 @@ static sitq_code run_arrays(pg_conn *c, pg_stmt_id id, pg_array *a, int n, const
     return rc;
 }
 
+/* What a cycle's failures write: starts not yet recorded (st: id, token,
+ * started), retries (rq: id, run_at, error, traceback), and terminal
+ * outcomes written one by one with their dependents (term). */
+typedef struct failure_plan {
+    pg_array st[3], rq[4];
+    terminal *term;
+    size_t n_term;
+} failure_plan;
+
+static void plan_init(failure_plan *fp) {
+    for (int j = 0; j < 3; j++) pg_arr_init(&fp->st[j], PG_OID_INT8);
+    pg_arr_init(&fp->rq[0], PG_OID_INT8);
+    pg_arr_init(&fp->rq[1], PG_OID_INT8);
+    pg_arr_init(&fp->rq[2], PG_OID_TEXT);
+    pg_arr_init(&fp->rq[3], PG_OID_TEXT);
+    fp->n_term = 0;
+}
+
+static void plan_free(failure_plan *fp) {
+    for (int j = 0; j < 3; j++) pg_arr_free(&fp->st[j]);
+    for (int j = 0; j < 4; j++) pg_arr_free(&fp->rq[j]);
+    for (size_t t = 0; fp->term && t < fp->n_term; t++) free(fp->term[t].message);
+    free(fp->term);
+}
+
+/* Decide failure k (completion i) from its facts in row `row` of r (read
+ * under its lease) and add what it writes to fp. */
+static sitq_code plan_failure(const PGresult *r, int row, sitq__completion *k, size_t i,
+                              failure_plan *fp, sitq_error *err) {
+    sitq__failure_facts f = {
+        .attempts = (int32_t)pg_i64(r, row, 1),
+        .max_retries = (int32_t)pg_i64(r, row, 2),
+        .backoff_base_us = pg_i64(r, row, 3),
+        .backoff_cap_us = pg_i64(r, row, 4),
+        .backoff_jitter = pg_f64(r, row, 5),
+        .cancel_requested = (int)pg_i64(r, row, 6),
+        .error = k->error,
+        .finished_us = k->finished_at_us,
+    };
+    k->applied = 1;
+    if (pg_i64(r, row, 7) && k->started_at_us) { /* the attempt ran: it counts */
+        pg_arr_i64(&fp->st[0], k->id);
+        pg_arr_i64(&fp->st[1], k->lease_token);
+        pg_arr_i64(&fp->st[2], k->started_at_us);
+        f.attempts++;
+    }
+    sitq__verdict v;
+    sitq__decide_failure(&f, sitq__rand_unit(), &v);
+    if (v.state == SITQ__QUEUED) {
+        pg_arr_i64(&fp->rq[0], k->id);
+        pg_arr_i64(&fp->rq[1], v.run_at_us);
+        pg_arr_bytes(&fp->rq[2], v.message, v.message ? strlen(v.message) : 0, !v.message);
+        pg_arr_bytes(&fp->rq[3], k->traceback, k->traceback ? strlen(k->traceback) : 0,
+                     !k->traceback);
+        return SITQ_OK;
+    }
+    terminal *t = &fp->term[fp->n_term++];
+    *t = (terminal){i, v.state, v.message ? strdup(v.message) : NULL};
+    if (v.message && !t->message)
+        return sitq__fail(err, SITQ_ENOMEM, "out of memory recording failures");
+    return SITQ_OK;
+}
+
+/* Write what fp planned: starts and retries in one statement each, terminal
+ * failures one by one (rare) with their dependents. */
+static sitq_code write_failures(pg_conn *c, sitq__cycle *cy, failure_plan *fp, sitq_error *err) {
+    sitq_code rc = SITQ_OK;
+    if (fp->st[0].n > 0)
+        rc = run_arrays(c, PG_START_MANY, fp->st, 3, "recording the start of attempts", err);
+    if (!rc && fp->rq[0].n > 0)
+        rc = run_arrays(c, PG_REQUEUE_MANY, fp->rq, 4, "scheduling retries", err);
+    for (size_t t = 0; t < fp->n_term && !rc; t++) {
+        const sitq__completion *k = &cy->completions[fp->term[t].i];
+        rc = pg_finish_failed(c, k->id, fp->term[t].state, fp->term[t].message, k->traceback,
+                              k->finished_at_us, &cy->n_finished, err);
+    }
+    return rc;
+}
+
 /* The failures of the cycle (not those stored as failures): their facts
  * read at once (rows locked in id order), each decided by
- * sitq__decide_failure, starts not yet recorded and retries written in one
- * statement each, terminal failures (rare) one by one with their
- * dependents. A failure whose row is not returned lost its lease. */
+ * sitq__decide_failure (plan_failure), then written (write_failures). A
+ * failure whose row is not returned lost its lease. */
 static sitq_code apply_failures(pg_conn *c, sitq__cycle *cy, sitq_error *err) {
     size_t n = 0;
     for (size_t i = 0; i < cy->n_completions; i++) n += !cy->completions[i].ok;
     if (n == 0) return SITQ_OK;
+    failure_plan fp;
+    plan_init(&fp);
+    fp.term = calloc(n, sizeof *fp.term);
     id_pos *pos = malloc(n * sizeof *pos);
-    terminal *term = calloc(n, sizeof *term);
-    pg_array key[2], st[3], rq[4];
+    if (!pos || !fp.term) {
+        free(pos);
+        plan_free(&fp);
+        return sitq__fail(err, SITQ_ENOMEM, "out of memory recording failures");
+    }
+    pg_array key[2];
     pg_arr_init(&key[0], PG_OID_INT8);
     pg_arr_init(&key[1], PG_OID_INT8);
-    for (int j = 0; j < 3; j++) pg_arr_init(&st[j], PG_OID_INT8);
-    pg_arr_init(&rq[0], PG_OID_INT8);
-    pg_arr_init(&rq[1], PG_OID_INT8);
-    pg_arr_init(&rq[2], PG_OID_TEXT);
-    pg_arr_init(&rq[3], PG_OID_TEXT);
-    size_t m = 0, n_term = 0;
-    for (size_t i = 0; pos && i < cy->n_completions; i++) {
+    size_t m = 0;
+    for (size_t i = 0; i < cy->n_completions; i++) {
         const sitq__completion *k = &cy->completions[i];
         if (k->ok) continue;
         pg_arr_i64(&key[0], k->id);
@@ -326,7 +407,7 @@ static sitq_code apply_failures(pg_conn *c, sitq__cycle *cy, sitq_error *err) {
     }
     pg_params p;
     pg_p_init(&p);
-    int bad = (pos == NULL) | (term == NULL) | pg_p_array(&p, &key[0]) | pg_p_array(&p, &key[1]);
+    int bad = pg_p_array(&p, &key[0]) | pg_p_array(&p, &key[1]);
     sitq_code rc = SITQ_OK;
     PGresult *r = NULL;
     if (bad) rc = sitq__fail(err, SITQ_ENOMEM, "out of memory recording failures");
@@ -336,56 +417,13 @@ static sitq_code apply_failures(pg_conn *c, sitq__cycle *cy, sitq_error *err) {
     for (int row = 0; r && !rc && row < PQntuples(r); row++) {
         size_t i = find_pos(pos, m, pg_i64(r, row, 0));
         if (i == (size_t)-1 || cy->completions[i].applied) continue;
-        sitq__completion *k = &cy->completions[i];
-        sitq__failure_facts f = {
-            .attempts = (int32_t)pg_i64(r, row, 1),
-            .max_retries = (int32_t)pg_i64(r, row, 2),
-            .backoff_base_us = pg_i64(r, row, 3),
-            .backoff_cap_us = pg_i64(r, row, 4),
-            .backoff_jitter = pg_f64(r, row, 5),
-            .cancel_requested = (int)pg_i64(r, row, 6),
-            .error = k->error,
-            .finished_us = k->finished_at_us,
-        };
-        k->applied = 1;
-        if (pg_i64(r, row, 7) && k->started_at_us) { /* the attempt ran: it counts */
-            pg_arr_i64(&st[0], k->id);
-            pg_arr_i64(&st[1], k->lease_token);
-            pg_arr_i64(&st[2], k->started_at_us);
-            f.attempts++;
-        }
-        sitq__verdict v;
-        sitq__decide_failure(&f, sitq__rand_unit(), &v);
-        if (v.state == SITQ__QUEUED) {
-            pg_arr_i64(&rq[0], k->id);
-            pg_arr_i64(&rq[1], v.run_at_us);
-            pg_arr_bytes(&rq[2], v.message, v.message ? strlen(v.message) : 0, !v.message);
-            pg_arr_bytes(&rq[3], k->traceback, k->traceback ? strlen(k->traceback) : 0,
-                         !k->traceback);
-        } else {
-            term[n_term] = (terminal){i, v.state, v.message ? strdup(v.message) : NULL};
-            if (v.message && !term[n_term].message)
-                rc = sitq__fail(err, SITQ_ENOMEM, "out of memory recording failures");
-            n_term++;
-        }
+        rc = plan_failure(r, row, &cy->completions[i], i, &fp, err);
     }
     PQclear(r);
     pg_arr_free(&key[0]);
     pg_arr_free(&key[1]);
-    int n_starts = st[0].n, n_requeues = rq[0].n;
-    if (!rc && n_starts > 0)
-        rc = run_arrays(c, PG_START_MANY, st, 3, "recording the start of attempts", err);
-    if (!rc && n_requeues > 0)
-        rc = run_arrays(c, PG_REQUEUE_MANY, rq, 4, "scheduling retries", err);
-    for (size_t t = 0; t < n_term && !rc; t++) {
-        const sitq__completion *k = &cy->completions[term[t].i];
-        rc = pg_finish_failed(c, k->id, term[t].state, term[t].message, k->traceback,
-                              k->finished_at_us, &cy->n_finished, err);
-    }
-    for (int j = 0; j < 3; j++) pg_arr_free(&st[j]);
-    for (int j = 0; j < 4; j++) pg_arr_free(&rq[j]);
-    for (size_t t = 0; t < n_term; t++) free(term[t].message);
-    free(term);
+    if (!rc) rc = write_failures(c, cy, &fp, err);
+    plan_free(&fp);
     free(pos);
     return rc;
 }
@@ -470,8 +508,9 @@ static sitq_code apply_releases(pg_conn *c, const sitq__cycle *cy, sitq_error *e
 static sitq_code apply_heartbeats(pg_conn *c, sitq__cycle *cy, sitq_time_us db_until,
                                   sitq_error *err) {
     if (cy->n_heartbeats == 0) return SITQ_OK;
-    pg_array a[3];
     id_pos *pos = malloc(cy->n_heartbeats * sizeof *pos);
+    if (!pos) return sitq__fail(err, SITQ_ENOMEM, "out of memory renewing leases");
+    pg_array a[3];
     pg_arr_init(&a[0], PG_OID_INT8);
     pg_arr_init(&a[1], PG_OID_INT8);
     pg_arr_init(&a[2], PG_OID_FLOAT8);
@@ -481,11 +520,11 @@ static sitq_code apply_heartbeats(pg_conn *c, sitq__cycle *cy, sitq_time_us db_u
         pg_arr_i64(&a[0], h->id);
         pg_arr_i64(&a[1], h->lease_token);
         pg_arr_f64(&a[2], h->progress, h->progress < 0);
-        if (pos) pos[i] = (id_pos){h->id, i};
+        pos[i] = (id_pos){h->id, i};
     }
     pg_params p;
     pg_p_init(&p);
-    int bad = (pos == NULL) | pg_p_array(&p, &a[0]) | pg_p_array(&p, &a[1]);
+    int bad = pg_p_array(&p, &a[0]) | pg_p_array(&p, &a[1]);
     pg_p_i64(&p, db_until);
     bad |= pg_p_array(&p, &a[2]);
     sitq_code rc = SITQ_OK;

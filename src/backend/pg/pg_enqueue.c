@@ -548,6 +548,7 @@ static sitq_code group_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *er
 }
 
 static void write_group(pg_backend *b, enq_op *group) {
+    if (!group) return;
     sitq_time_us now = sitq_now_us();
     for (enq_op *op = group; op; op = op->next) op->a.now = now;
     sitq_error err = {SITQ_OK, ""};
