@@ -50,16 +50,15 @@ demo: build
 test: format-check tidy test-plain test-asan test-tsan test-fuzz
 	@echo "make test: all suites passed (format, tidy, plain, ASan+UBSan, TSan, fuzz)"
 
-# Tests labelled needs-engine-fix assert what the engine lacks yet: left out.
 test-plain: build
-	@t0=$$(date +%s); cd build && ctest --output-on-failure -j$(JOBS) -LE needs-engine-fix && \
+	@t0=$$(date +%s); cd build && ctest --output-on-failure -j$(JOBS) && \
 	  echo "test-plain: passed in $$(( $$(date +%s) - t0 )) s"
 
 # Every C suite under AddressSanitizer and UndefinedBehaviorSanitizer (the
 # Python binding is tested in the plain build only).
 test-asan: build-asan
 	@t0=$$(date +%s); cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ctest --output-on-failure -j$(JOBS) -LE "python|needs-engine-fix" && \
+	  ctest --output-on-failure -j$(JOBS) -LE python && \
 	  echo "test-asan: passed in $$(( $$(date +%s) - t0 )) s"
 
 # The concurrent tests (threads, processes, the worker command) under ThreadSanitizer.

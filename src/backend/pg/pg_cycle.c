@@ -166,8 +166,8 @@ static sitq_code requeue(pg_conn *c, sitq_task_id id, sitq_time_us run_at, const
     pg_p_init(&p);
     pg_p_i64(&p, id);
     pg_p_i64(&p, run_at);
-    pg_p_text(&p, error);
-    pg_p_text(&p, traceback);
+    pg_p_bytea(&p, error, error ? strlen(error) : 0, !error);
+    pg_p_bytea(&p, traceback, traceback ? strlen(traceback) : 0, !traceback);
     return pg_exec(c, PG_REQUEUE, &p, err, "scheduling a retry");
 }
 
@@ -311,8 +311,8 @@ static void plan_init(failure_plan *fp) {
     for (int j = 0; j < 3; j++) pg_arr_init(&fp->st[j], PG_OID_INT8);
     pg_arr_init(&fp->rq[0], PG_OID_INT8);
     pg_arr_init(&fp->rq[1], PG_OID_INT8);
-    pg_arr_init(&fp->rq[2], PG_OID_TEXT);
-    pg_arr_init(&fp->rq[3], PG_OID_TEXT);
+    pg_arr_init(&fp->rq[2], PG_OID_BYTEA); /* error and traceback: any bytes */
+    pg_arr_init(&fp->rq[3], PG_OID_BYTEA);
     fp->n_term = 0;
 }
 

@@ -5,6 +5,7 @@
 #include "pg.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 sitq_code pg_resolve_dependents(pg_conn *c, const sitq_task_id *ids, size_t n, sitq_time_us now,
                                 size_t *n_changed, sitq_error *err) {
@@ -49,8 +50,8 @@ sitq_code pg_finish_failed(pg_conn *c, sitq_task_id id, int state, const char *e
     pg_p_init(&p);
     pg_p_i64(&p, id);
     pg_p_i64(&p, state);
-    pg_p_text(&p, error);
-    pg_p_text(&p, traceback);
+    pg_p_bytea(&p, error, error ? strlen(error) : 0, !error);
+    pg_p_bytea(&p, traceback, traceback ? strlen(traceback) : 0, !traceback);
     pg_p_i64(&p, now);
     sitq_code rc = pg_exec(c, PG_FINISH, &p, err, "recording a failure");
     if (rc) return rc;

@@ -30,8 +30,8 @@
 
 #define LIST(where)                                                                                \
     "SELECT " RESULT_COLS("NULL::bytea",                                                           \
-                          "NULL::text") " FROM @.tasks WHERE queue = $1::text " where              \
-                                        " ORDER BY id DESC LIMIT $2::bigint OFFSET $3::bigint"
+                          "NULL::bytea") " FROM @.tasks WHERE queue = $1::text " where             \
+                                         " ORDER BY id DESC LIMIT $2::bigint OFFSET $3::bigint"
 
 const char *const pg_sql[PG_COUNT] = {
     [PG_DB_NOW] = "SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint",
@@ -53,7 +53,8 @@ const char *const pg_sql[PG_COUNT] = {
         "backoff_base_us, backoff_cap_us, backoff_jitter, timeout_us, pending_deps, unique_key, "
         "enqueued_at_us, error, finished_at_us, payload) "
         "SELECT u.id, $1::text, u.fn, u.st, u.pr, u.run, u.mr, u.bb, u.bc, u.bj, u.tmo, u.pend, "
-        "u.uk, $2::bigint, u.er, u.fin, u.pl FROM unnest($3::bigint[], $4::text[], $5::int[], "
+        "u.uk, $2::bigint, convert_to(u.er, 'UTF8'), u.fin, u.pl FROM unnest($3::bigint[], "
+        "$4::text[], $5::int[], "
         "$6::int[], $7::bigint[], $8::int[], $9::bigint[], $10::bigint[], $11::float8[], "
         "$12::bigint[], $13::bigint[], $14::text[], $15::text[], $16::bigint[], $17::bytea[]) "
         "AS u(id, fn, st, pr, run, mr, bb, bc, bj, tmo, pend, uk, er, fin, pl)",
@@ -125,12 +126,12 @@ const char *const pg_sql[PG_COUNT] = {
     [PG_REQUEUE_MANY] =
         "UPDATE @.tasks t SET state = 0, run_at_us = s.run, error = s.er, traceback = s.tb, "
         "lease_token = NULL, lease_until_us = NULL "
-        "FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[]) AS s(id, run, er, tb) "
+        "FROM unnest($1::bigint[], $2::bigint[], $3::bytea[], $4::bytea[]) AS s(id, run, er, tb) "
         "WHERE t.id = s.id",
-    [PG_REQUEUE] = "UPDATE @.tasks SET state = 0, run_at_us = $2::bigint, error = $3::text, "
-                   "traceback = $4::text, lease_token = NULL, lease_until_us = NULL "
+    [PG_REQUEUE] = "UPDATE @.tasks SET state = 0, run_at_us = $2::bigint, error = $3::bytea, "
+                   "traceback = $4::bytea, lease_token = NULL, lease_until_us = NULL "
                    "WHERE id = $1::bigint",
-    [PG_FINISH] = "UPDATE @.tasks SET state = $2::int, error = $3::text, traceback = $4::text, "
+    [PG_FINISH] = "UPDATE @.tasks SET state = $2::int, error = $3::bytea, traceback = $4::bytea, "
                   "finished_at_us = $5::bigint, lease_token = NULL, lease_until_us = NULL "
                   "WHERE id = $1::bigint",
     /* Failure reaches every waiting dependent at once, transitively
@@ -138,7 +139,8 @@ const char *const pg_sql[PG_COUNT] = {
     [PG_PROPAGATE] =
         "WITH RECURSIVE d(id) AS (SELECT task_id FROM @.deps WHERE depends_on = $1::bigint "
         "UNION SELECT s.task_id FROM @.deps s JOIN d ON s.depends_on = d.id) "
-        "UPDATE @.tasks SET state = 5, error = $2::text, finished_at_us = $3::bigint "
+        "UPDATE @.tasks SET state = 5, error = convert_to($2::text, 'UTF8'), "
+        "finished_at_us = $3::bigint "
         "WHERE state = 1 AND id IN (SELECT id FROM d)",
     /* Dependents are locked in id order before they are changed, so that
      * two commits releasing shared children cannot deadlock. */
@@ -182,7 +184,7 @@ const char *const pg_sql[PG_COUNT] = {
                        "(started_at_us IS NOT NULL)::int FROM @.tasks "
                        "WHERE queue = $2::text AND state = 3 AND lease_until_us < $1::bigint "
                        "ORDER BY id LIMIT 1000 FOR NO KEY UPDATE SKIP LOCKED",
-    [PG_REQUEUE_LOST] = "UPDATE @.tasks SET state = 0, error = $2::text, "
+    [PG_REQUEUE_LOST] = "UPDATE @.tasks SET state = 0, error = convert_to($2::text, 'UTF8'), "
                         "lapses = lapses + $3::int, lease_token = NULL, lease_until_us = NULL "
                         "WHERE id = $1::bigint",
     [PG_SET_CANCEL_FLAG] = "UPDATE @.tasks SET cancel_requested = 1 WHERE id = $1::bigint",
@@ -271,8 +273,8 @@ const char *const pg_schema_sql =
     " cancel_requested int NOT NULL DEFAULT 0,"
     " progress float8,"
     " lapses int NOT NULL DEFAULT 0,"
-    " error text,"
-    " traceback text,"
+    " error bytea," /* any bytes, as SQLite stores them: text refuses non-UTF-8 */
+    " traceback bytea,"
     " enqueued_at_us bigint NOT NULL,"
     " started_at_us bigint,"
     " finished_at_us bigint,"
