@@ -52,13 +52,13 @@ typedef enum pg_stmt_id {
     PG_RESOLVE_LOCK,
     PG_RESOLVE,
     PG_COUNT_SUCCEEDED,
-    PG_HEARTBEAT,
     PG_HEARTBEAT_MANY,
     PG_RELEASE,
     PG_RELEASE_MANY,
     PG_REAP_LOCK,
     PG_REAP_SELECT,
     PG_REQUEUE_LOST,
+    PG_WORKERS_PRUNE,
     PG_SET_CANCEL_FLAG,
     PG_RETRY_LOCK_DEPS,
     PG_RETRY_DEPS,
@@ -86,7 +86,11 @@ extern const char *const pg_sql[PG_COUNT];
 
 /* The schema's DDL, "@" standing for the quoted schema, and its version. */
 extern const char *const pg_schema_sql;
-#define PG_SCHEMA_VERSION "pg1"
+#define PG_SCHEMA_VERSION "pg2"
+
+/* Upgrades a schema of version pg1 to PG_SCHEMA_VERSION ("@" as in
+ * pg_schema_sql); run under the schema's advisory lock. */
+extern const char *const pg_migrate_pg1_sql;
 
 /* Payloads up to this size come back with the claim; larger ones are read by
  * the handler thread (ops->payload) outside the write path. */
@@ -142,6 +146,9 @@ typedef struct pg_conn {
     char sqlstate[6];        /* of the last failure, "" when none */
     int64_t next_connect_us; /* monotonic: no reconnection before this */
     int64_t backoff_us;      /* pause before the next reconnection */
+    /* The server's start (pg_postmaster_start_time, on its clock), read at
+     * connect: lease recovery waits one lease after a restart. */
+    sitq_time_us server_start_us;
 } pg_conn;
 
 typedef struct pg_backend {
@@ -151,6 +158,11 @@ typedef struct pg_backend {
     char *sql[PG_COUNT]; /* pg_sql with the schema substituted */
     sitq_postgres_options opts;
     int64_t schema_key; /* advisory lock key of schema creation */
+    /* Owner keys of this process's workers (pg_cycle.c): random per
+     * backend, a new epoch after every cycle whose outcome is unknown.
+     * Both only under write_mu. */
+    uint64_t incarnation;
+    uint64_t owner_epoch;
     pthread_mutex_t write_mu;
     pg_conn writer;
     /* group commit of enqueues (pg_enqueue.c) */

@@ -232,6 +232,7 @@ sitq_code sitq_backend_open_postgres(const char *conninfo, const sitq_postgres_o
     free(uri_schema);
     b->opts.schema = b->schema;
     b->writer.b = b;
+    b->incarnation = sitq__rand64();
     sitq_code rc = SITQ_OK;
     if (!b->conninfo || !b->schema) rc = sitq__fail(err, SITQ_ENOMEM, "out of memory");
     for (int i = 0; !rc && i < PG_COUNT; i++)
@@ -271,6 +272,9 @@ sitq_code pg_write_txn(pg_backend *b, pg_body_fn body, void *arg, sitq_error *er
         if (!rc) rc = body(b, c, arg, err);
         if (!rc) {
             rc = pg_command(c, "COMMIT", err, "committing");
+            /* Tasks this commit may have claimed are unknown to the
+             * caller: a new owner key leaves them to lapse (pg_cycle.c). */
+            if (rc && !c->conn) b->owner_epoch++;
             if (rc && !c->conn)
                 sitq__fail(err, rc,
                            "the connection to PostgreSQL (schema %s) was lost while committing: "

@@ -190,6 +190,18 @@ static void notice_ignore(void *arg, const char *message) {
     (void)message; /* "schema already exists, skipping" and the like */
 }
 
+/* The server's start time on its clock, in microseconds; 0 when unreadable
+ * (lease recovery then does not wait). */
+static sitq_time_us server_start(PGconn *conn) {
+    PGresult *r =
+        PQexec(conn, "SELECT (extract(epoch FROM pg_postmaster_start_time()) * 1000000)::bigint");
+    sitq_time_us t = 0;
+    if (r && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+        t = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return t;
+}
+
 sitq_code pg_conn_ensure(pg_conn *c, sitq_error *err) {
     if (c->conn && PQstatus(c->conn) == CONNECTION_OK) return SITQ_OK;
     pg_conn_close(c);
@@ -243,6 +255,7 @@ sitq_code pg_conn_ensure(pg_conn *c, sitq_error *err) {
         return sitq__fail(err, SITQ_ESTORAGE, "cannot set up a PostgreSQL session (schema %s): %s",
                           c->b->schema, msg);
     }
+    c->server_start_us = server_start(c->conn);
     c->backoff_us = 0;
     c->next_connect_us = 0;
     return SITQ_OK;

@@ -38,6 +38,19 @@ static int64_t new_lease_token(void) {
     return t ? t : 1;
 }
 
+/* The owner key of worker_id's claims and heartbeats in this process: its
+ * row in workers is what heartbeats renew. Random per backend (two
+ * processes given the same worker id do not share a row), and new after a
+ * commit whose answer was lost (pg_write_txn): tasks that commit may have
+ * claimed, unknown to the worker, keep the old key, whose row is no longer
+ * renewed, so they lapse and are recovered; heartbeats move the tasks the
+ * worker does hold to the new key. write_mu held. */
+static int64_t owner_key(const pg_backend *b, const char *worker_id) {
+    uint64_t h = (uint64_t)pg_name_key(worker_id, "owner") ^ b->incarnation;
+    h ^= (b->owner_epoch + 1) * 0x9e3779b97f4a7c15ull;
+    return (int64_t)(h >> 1) | 1;
+}
+
 /* Lease deadlines of claims and renewals made now, on the server's clock
  * (stored, judged by recovery, and reported to the worker with db_now, from
  * which it measures them on its own monotonic clock). */
@@ -503,9 +516,10 @@ static sitq_code apply_releases(pg_conn *c, const sitq__cycle *cy, sitq_error *e
     return rc;
 }
 
-/* The cycle's lease renewals in one statement; a heartbeat whose row is
- * not returned lost its lease. */
-static sitq_code apply_heartbeats(pg_conn *c, sitq__cycle *cy, sitq_time_us db_until,
+/* The cycle's lease renewals in one statement (PG_HEARTBEAT_MANY: the
+ * worker's row, not the tasks'); a heartbeat whose task is not returned
+ * lost its lease. */
+static sitq_code apply_heartbeats(pg_backend *b, pg_conn *c, sitq__cycle *cy, sitq_time_us db_until,
                                   sitq_error *err) {
     if (cy->n_heartbeats == 0) return SITQ_OK;
     id_pos *pos = malloc(cy->n_heartbeats * sizeof *pos);
@@ -527,6 +541,9 @@ static sitq_code apply_heartbeats(pg_conn *c, sitq__cycle *cy, sitq_time_us db_u
     int bad = pg_p_array(&p, &a[0]) | pg_p_array(&p, &a[1]);
     pg_p_i64(&p, db_until);
     bad |= pg_p_array(&p, &a[2]);
+    pg_p_i64(&p, owner_key(b, cy->worker_id));
+    pg_p_text(&p, cy->worker_id);
+    pg_p_i64(&p, cy->db_now_us);
     sitq_code rc = SITQ_OK;
     PGresult *r = NULL;
     if (bad) rc = sitq__fail(err, SITQ_ENOMEM, "out of memory renewing leases");
@@ -560,6 +577,14 @@ static sitq_code reap(pg_backend *b, pg_conn *c, sitq__cycle *cy, sitq_error *er
     if (!mine) return SITQ_OK; /* another process is recovering this queue now */
     sitq_time_us db_now = 0;
     sitq_code rc = pg_db_now(c, &db_now, err);
+    if (rc) return rc;
+    /* Right after a server restart every worker is reconnecting: leases
+     * that lapsed while the server was down are not judged until the
+     * workers have had one lease to renew them. */
+    if (db_now < c->server_start_us + cy->lease_us) return SITQ_OK;
+    pg_p_init(&p);
+    pg_p_i64(&p, db_now);
+    rc = pg_exec(c, PG_WORKERS_PRUNE, &p, err, "removing rows of workers long gone");
     if (rc) return rc;
     pg_p_init(&p);
     pg_p_i64(&p, db_now);
@@ -649,7 +674,8 @@ static void reset_outputs(sitq__cycle *cy) {
     cy->completions_committed = 0;
 }
 
-static sitq_code claim(pg_conn *c, sitq__cycle *cy, sitq_time_us db_until, sitq_error *err) {
+static sitq_code claim(pg_backend *b, pg_conn *c, sitq__cycle *cy, sitq_time_us db_until,
+                       sitq_error *err) {
     int64_t token = new_lease_token();
     pg_params p;
     pg_p_init(&p);
@@ -661,6 +687,7 @@ static sitq_code claim(pg_conn *c, sitq__cycle *cy, sitq_time_us db_until, sitq_
     char *names[2] = {NULL, NULL};
     sitq_code rc = bind_handler_names(&p, cy, names, err);
     pg_p_i64(&p, (int64_t)cy->claim_max);
+    pg_p_i64(&p, owner_key(b, cy->worker_id));
     PGresult *r = rc ? NULL : pg_run(c, PG_CLAIM, &p, err, "claiming tasks");
     free(names[0]);
     free(names[1]);
@@ -689,9 +716,9 @@ static sitq_code cycle_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *er
     sitq_time_us db_until = 0;
     int need_lease = cy->n_heartbeats > 0 || cy->claim_max > 0;
     if (!rc && need_lease) rc = lease_times(c, cy->lease_us, &cy->db_now_us, &db_until, err);
-    if (!rc) rc = apply_heartbeats(c, cy, db_until, err);
+    if (!rc) rc = apply_heartbeats(b, c, cy, db_until, err);
     if (!rc && cy->reap && cy->queue) rc = reap(b, c, cy, err);
-    if (!rc && cy->claim_max > 0) rc = claim(c, cy, db_until, err);
+    if (!rc && cy->claim_max > 0) rc = claim(b, c, cy, db_until, err);
     /* One notification per commit for other processes' waiters. */
     if (!rc && cy->queue)
         rc = pg_notify_queue(c, cy->queue, cy->n_finished > 0,
@@ -720,7 +747,6 @@ typedef struct claim_id_arg {
 } claim_id_arg;
 
 static sitq_code claim_id_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *err) {
-    (void)b;
     claim_id_arg *a = arg;
     sitq__cycle *cy = a->cy;
     drop_claimed(cy);
@@ -738,6 +764,7 @@ static sitq_code claim_id_body(pg_backend *b, pg_conn *c, void *arg, sitq_error 
     pg_p_i64(&p, sitq_now_us());
     pg_p_i64(&p, a->id);
     pg_p_text(&p, cy->queue);
+    pg_p_i64(&p, owner_key(b, cy->worker_id));
     PGresult *r = pg_run(c, PG_CLAIM_ID, &p, err, "claiming a task");
     if (!r) return pg_code(err);
     size_t max = cy->claim_max;

@@ -79,13 +79,14 @@ const char *const pg_sql[PG_COUNT] = {
         "OR EXISTS (SELECT 1 FROM unnest($7::text[]) p(v) WHERE starts_with(function, p.v))) "
         "ORDER BY priority DESC, run_at_us, id LIMIT $8::bigint FOR NO KEY UPDATE SKIP LOCKED) "
         "UPDATE @.tasks t SET state = 3, lease_token = $1::bigint, lease_until_us = $2::bigint, "
-        "worker_id = $3::text, started_at_us = NULL, progress = NULL "
+        "worker_id = $3::text, lease_owner = $9::bigint, started_at_us = NULL, progress = NULL "
         "FROM c WHERE t.id = c.id AND t.state = 0" CLAIM_RETURNING,
     /* process_task runs the task right after the commit: counted at once. */
     [PG_CLAIM_ID] =
         "UPDATE @.tasks t SET state = 3, attempts = attempts + 1, lease_token = $1::bigint, "
-        "lease_until_us = $2::bigint, worker_id = $3::text, started_at_us = $4::bigint, "
-        "progress = NULL WHERE id = $5::bigint AND queue = $6::text AND state = 0 "
+        "lease_until_us = $2::bigint, worker_id = $3::text, lease_owner = $7::bigint, "
+        "started_at_us = $4::bigint, progress = NULL WHERE id = $5::bigint AND queue = $6::text "
+        "AND state = 0 "
         "AND run_at_us <= $4::bigint" CLAIM_RETURNING,
 
     /* Every transition out of running is guarded by (state, lease_token). */
@@ -159,15 +160,25 @@ const char *const pg_sql[PG_COUNT] = {
     [PG_COUNT_SUCCEEDED] = "INSERT INTO @.counts(queue, succeeded) VALUES($1::text, $2::bigint) "
                            "ON CONFLICT(queue) DO UPDATE "
                            "SET succeeded = counts.succeeded + EXCLUDED.succeeded",
-    [PG_HEARTBEAT] = "UPDATE @.tasks SET lease_until_us = $3::bigint, "
-                     "progress = COALESCE($4::float8, progress) "
-                     "WHERE id = $1::bigint AND state = 3 AND lease_token = $2::bigint "
-                     "RETURNING cancel_requested",
+    /* A heartbeat renews the worker's row, not its tasks' rows: renewing
+     * every held task each second would leave a dead tuple per task per
+     * second. A task's lease lasts while its task lease (set by the claim)
+     * or its owner's row is live (PG_REAP_SELECT). The tasks' rows are
+     * written only to record progress or to move a task to the worker's
+     * current owner key (after a cycle whose outcome is unknown,
+     * pg_cycle.c); the SELECT reads the cancel flag and finds lost leases. */
     [PG_HEARTBEAT_MANY] =
-        "UPDATE @.tasks t SET lease_until_us = $3::bigint, progress = COALESCE(s.pr, t.progress) "
-        "FROM unnest($1::bigint[], $2::bigint[], $4::float8[]) AS s(id, tok, pr) "
-        "WHERE t.id = s.id AND t.state = 3 AND t.lease_token = s.tok "
-        "RETURNING t.id, t.cancel_requested",
+        "WITH w AS (INSERT INTO @.workers(owner, worker_id, lease_until_us, heartbeat_at_us) "
+        "VALUES ($5::bigint, $6::text, $3::bigint, $7::bigint) ON CONFLICT (owner) DO UPDATE "
+        "SET lease_until_us = EXCLUDED.lease_until_us, heartbeat_at_us = "
+        "EXCLUDED.heartbeat_at_us), "
+        "s AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $4::float8[]) AS s(id, tok, pr)), "
+        "u AS (UPDATE @.tasks t SET lease_owner = $5::bigint, progress = COALESCE(s.pr, "
+        "t.progress) "
+        "FROM s WHERE t.id = s.id AND t.state = 3 AND t.lease_token = s.tok "
+        "AND (s.pr IS NOT NULL OR t.lease_owner IS DISTINCT FROM $5::bigint) RETURNING t.id) "
+        "SELECT t.id, t.cancel_requested FROM @.tasks t JOIN s ON t.id = s.id "
+        "WHERE t.state = 3 AND t.lease_token = s.tok",
     /* Given back unstarted: run_at_us is untouched, so it keeps its place. */
     [PG_RELEASE] =
         "UPDATE @.tasks SET state = 0, attempts = attempts - (started_at_us IS NOT NULL)::int, "
@@ -182,10 +193,18 @@ const char *const pg_sql[PG_COUNT] = {
     [PG_REAP_LOCK] = "SELECT pg_try_advisory_xact_lock($1::bigint)",
     [PG_REAP_SELECT] = "SELECT id, attempts, max_retries, worker_id, cancel_requested, "
                        "(started_at_us IS NOT NULL)::int FROM @.tasks "
-                       "WHERE queue = $2::text AND state = 3 AND lease_until_us < $1::bigint "
-                       "ORDER BY id LIMIT 1000 FOR NO KEY UPDATE SKIP LOCKED",
+                       "t WHERE queue = $2::text AND state = 3 AND lease_until_us < $1::bigint "
+                       "AND NOT EXISTS (SELECT 1 FROM @.workers w WHERE w.owner = t.lease_owner "
+                       "AND w.lease_until_us >= $1::bigint) "
+                       "ORDER BY id LIMIT 1000 FOR NO KEY UPDATE OF t SKIP LOCKED",
+    /* Rows of workers gone for ten minutes; a worker that comes back
+     * writes its row again with its next heartbeat. */
+    [PG_WORKERS_PRUNE] = "DELETE FROM @.workers WHERE owner IN (SELECT owner FROM @.workers "
+                         "WHERE lease_until_us < $1::bigint - 600000000 LIMIT 100 "
+                         "FOR UPDATE SKIP LOCKED)",
     [PG_REQUEUE_LOST] = "UPDATE @.tasks SET state = 0, error = convert_to($2::text, 'UTF8'), "
-                        "lapses = lapses + $3::int, lease_token = NULL, lease_until_us = NULL "
+                        "lapses = lapses + $3::int, lease_token = NULL, lease_until_us = NULL, "
+                        "lease_owner = NULL "
                         "WHERE id = $1::bigint",
     [PG_SET_CANCEL_FLAG] = "UPDATE @.tasks SET cancel_requested = 1 WHERE id = $1::bigint",
 
@@ -240,6 +259,13 @@ const char *const pg_sql[PG_COUNT] = {
     [PG_NOTIFY] = "SELECT pg_notify($1::text, $2::text)",
 };
 
+/* One row per worker process incarnation (its owner key, pg_cycle.c),
+ * renewed by its heartbeats; updated in place (HOT: no index changes). */
+#define PG_WORKERS_DDL                                                                             \
+    "CREATE TABLE IF NOT EXISTS @.workers(owner bigint PRIMARY KEY, worker_id text NOT NULL,"      \
+    " lease_until_us bigint NOT NULL, heartbeat_at_us bigint NOT NULL)"                            \
+    " WITH (fillfactor = 50, autovacuum_vacuum_threshold = 100);"
+
 /* The schema, created in one transaction under an advisory lock (two
  * processes may create it at once). Few, narrow, partial indexes, as in the
  * SQLite backend; succeeded tasks are in none and are counted in counts.
@@ -269,6 +295,7 @@ const char *const pg_schema_sql =
     " unique_key text,"
     " lease_token bigint,"
     " lease_until_us bigint," /* the server's clock */
+    " lease_owner bigint,"    /* workers.owner of the claim's worker */
     " worker_id text,"
     " cancel_requested int NOT NULL DEFAULT 0,"
     " progress float8,"
@@ -290,7 +317,7 @@ const char *const pg_schema_sql =
     "CREATE INDEX IF NOT EXISTS tasks_failed ON @.tasks(queue, state, id)"
     " WHERE state IN (5, 6);"
     "CREATE UNIQUE INDEX IF NOT EXISTS tasks_unique ON @.tasks(queue, unique_key)"
-    " WHERE unique_key IS NOT NULL AND state IN (0, 1, 3);"
+    " WHERE unique_key IS NOT NULL AND state IN (0, 1, 3);" PG_WORKERS_DDL
     "CREATE TABLE IF NOT EXISTS @.counts(queue text PRIMARY KEY,"
     " succeeded bigint NOT NULL DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS @.deps(task_id bigint NOT NULL, depends_on bigint NOT NULL,"
@@ -298,3 +325,9 @@ const char *const pg_schema_sql =
     "CREATE INDEX IF NOT EXISTS deps_task ON @.deps(task_id);"
     "INSERT INTO @.meta(key, value) VALUES('schema_version', '" PG_SCHEMA_VERSION "')"
     " ON CONFLICT DO NOTHING;";
+
+/* From version pg1: the worker rows of heartbeats, and the task's owner. */
+const char *const pg_migrate_pg1_sql =
+    "ALTER TABLE @.tasks ADD COLUMN IF NOT EXISTS lease_owner bigint;" PG_WORKERS_DDL
+    "UPDATE @.meta SET value = '" PG_SCHEMA_VERSION "' WHERE key = 'schema_version'"
+    " AND value = 'pg1';";

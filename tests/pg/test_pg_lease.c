@@ -1,0 +1,260 @@
+/* test_pg_lease.c - leases on PostgreSQL, through the backend seam: a
+ * heartbeat renews the worker's row and leaves its tasks' rows alone (no
+ * dead tuple per task per heartbeat); lease recovery spares the tasks of a
+ * worker whose row is live and recovers them once it lapses; two processes
+ * (here: two backends) given one worker id renew separate rows; a schema of
+ * version pg1 is upgraded in place, or refused when it may not be written.
+ * Runs under with_pg.sh (SITQ_TEST_PG_URI); each test uses its own schema. */
+#include <libpq-fe.h>
+
+#include "helpers.h"
+
+#include "backend/backend.h"
+#include "core/internal.h"
+
+#define N_TASKS 40
+
+static const char *uri(void) {
+    const char *u = getenv("SITQ_TEST_PG_URI");
+    assert_non_null(u);
+    return u;
+}
+
+static void quiet(void *arg, const char *m) {
+    (void)arg;
+    (void)m;
+}
+
+static PGconn *admin_conn(void) {
+    PGconn *c = PQconnectdb(uri());
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    PQsetNoticeProcessor(c, quiet, NULL);
+    return c;
+}
+
+/* Run SQL as the cluster's superuser; asserts success. */
+static void admin(const char *sql) {
+    PGconn *c = admin_conn();
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQerrorMessage(c));
+    PQclear(r);
+    PQfinish(c);
+}
+
+/* The first value of a query as an integer. */
+static long long admin_i64(const char *sql) {
+    PGconn *c = admin_conn();
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
+        fail_msg("%s: %s", sql, PQerrorMessage(c));
+    long long v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    PQfinish(c);
+    return v;
+}
+
+static sitq_code open_schema(const char *schema, int create, sitq_backend **b) {
+    sitq_postgres_options o;
+    sitq_postgres_options_init(&o);
+    o.schema = schema;
+    o.create_schema = create;
+    o.connect_timeout_s = 3;
+    memset(&tq_err, 0, sizeof tq_err);
+    return sitq_backend_open_postgres(uri(), &o, b, &tq_err);
+}
+
+/* Enqueue n tasks of function "f" and claim them all in one cycle as
+ * worker_id, with a lease of lease_us; fills claimed[0..n). */
+static void enqueue_and_claim(sitq_backend *b, sitq_queue *q, const char *worker_id,
+                              int64_t lease_us, sitq__claimed *claimed, size_t n) {
+    for (size_t i = 0; i < n; i++) tq_enqueue(q, "f", NULL);
+    const char *fn[] = {"f"};
+    sitq__cycle cy;
+    memset(&cy, 0, sizeof cy);
+    cy.queue = sitq_queue_name(q);
+    cy.worker_id = worker_id;
+    cy.lease_us = lease_us;
+    cy.functions = fn;
+    cy.n_functions = 1;
+    cy.claim_max = n;
+    cy.claimed = claimed;
+    TQ_OK(b->ops->cycle(b, &cy, &tq_err));
+    assert_int_equal(cy.n_claimed, n);
+}
+
+/* One heartbeat cycle over claimed[0..n); returns how many were lost. */
+static size_t heartbeat(sitq_backend *b, const char *queue, const char *worker_id,
+                        int64_t lease_us, const sitq__claimed *claimed, size_t n) {
+    sitq__heartbeat hb[N_TASKS];
+    for (size_t i = 0; i < n; i++)
+        hb[i] = (sitq__heartbeat){claimed[i].id, claimed[i].lease_token, -1, 0, 0, 0};
+    sitq__cycle cy;
+    memset(&cy, 0, sizeof cy);
+    cy.queue = queue;
+    cy.worker_id = worker_id;
+    cy.lease_us = lease_us;
+    cy.heartbeats = hb;
+    cy.n_heartbeats = n;
+    TQ_OK(b->ops->cycle(b, &cy, &tq_err));
+    size_t lost = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (hb[i].lost) lost++;
+        else assert_int_equal(hb[i].lease_until_us, cy.db_now_us + lease_us);
+    }
+    return lost;
+}
+
+/* A lease-recovery cycle; returns the tasks recovered. */
+static size_t reap(sitq_backend *b, const char *queue, int64_t lease_us) {
+    sitq__cycle cy;
+    memset(&cy, 0, sizeof cy);
+    cy.queue = queue;
+    cy.worker_id = "reaper";
+    cy.lease_us = lease_us;
+    cy.reap = 1;
+    TQ_OK(b->ops->cycle(b, &cy, &tq_err));
+    return cy.n_reaped;
+}
+
+/* The sum of the xmin of the schema's task rows: any rewrite of a row
+ * changes its xmin (a new tuple version). */
+static long long tasks_xmin_sum(const char *schema) {
+    char sql[160];
+    snprintf(sql, sizeof sql, "SELECT sum(xmin::text::bigint) FROM %s.tasks", schema);
+    return admin_i64(sql);
+}
+
+static void test_heartbeat_renews_the_worker_row_only(void **state) {
+    (void)state;
+    sitq_backend *b = NULL;
+    TQ_OK(open_schema("l_hb", 1, &b));
+    sitq_queue *q = NULL;
+    TQ_OK(sitq_queue_open(b, NULL, &q, &tq_err));
+    sitq__claimed claimed[N_TASKS];
+    enqueue_and_claim(b, q, "w-hb", 30000000, claimed, N_TASKS);
+    long long before = tasks_xmin_sum("l_hb");
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(heartbeat(b, sitq_queue_name(q), "w-hb", 30000000, claimed, N_TASKS), 0);
+    assert_int_equal(tasks_xmin_sum("l_hb"), before);
+    assert_int_equal(admin_i64("SELECT count(*) FROM l_hb.workers WHERE worker_id = 'w-hb' "
+                               "AND lease_until_us > heartbeat_at_us"),
+                     1);
+    /* A task whose lease another worker took is reported lost. */
+    admin("UPDATE l_hb.tasks SET lease_token = lease_token + 1 WHERE id = (SELECT min(id) FROM "
+          "l_hb.tasks)");
+    assert_int_equal(heartbeat(b, sitq_queue_name(q), "w-hb", 30000000, claimed, N_TASKS), 1);
+    for (size_t i = 0; i < N_TASKS; i++) sitq__claimed_clear(&claimed[i]);
+    sitq_queue_close(q);
+    sitq_backend_close(b);
+    admin("DROP SCHEMA l_hb CASCADE");
+}
+
+/* Wait (on the server's clock) until every task lease of the schema lapsed. */
+static void wait_task_leases_lapsed(const char *schema) {
+    char sql[200];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM %s.tasks WHERE state = 3 AND lease_until_us >= "
+             "(extract(epoch FROM clock_timestamp()) * 1000000)::bigint",
+             schema);
+    for (int i = 0; i < 1000 && admin_i64(sql) > 0; i++) sitq__sleep_us(10000);
+    assert_int_equal(admin_i64(sql), 0);
+}
+
+static void test_recovery_follows_the_worker_row(void **state) {
+    (void)state;
+    sitq_backend *b = NULL;
+    TQ_OK(open_schema("l_reap", 1, &b));
+    sitq_queue *q = NULL;
+    TQ_OK(sitq_queue_open(b, NULL, &q, &tq_err));
+    const char *qn = sitq_queue_name(q);
+    sitq__claimed claimed[N_TASKS];
+    /* Claimed with a short lease, then kept by heartbeats with a long one. */
+    enqueue_and_claim(b, q, "w-reap", 200000, claimed, N_TASKS);
+    assert_int_equal(heartbeat(b, qn, "w-reap", 60000000, claimed, N_TASKS), 0);
+    wait_task_leases_lapsed("l_reap");
+    assert_int_equal(reap(b, qn, 200000), 0);
+    assert_int_equal(tq_stats(q).count[SITQ_RUNNING], N_TASKS);
+    /* The worker stops renewing: once its row lapses, its tasks return. */
+    admin("UPDATE l_reap.workers SET lease_until_us = 0");
+    assert_int_equal(reap(b, qn, 200000), N_TASKS);
+    sitq_stats st = tq_stats(q);
+    assert_int_equal(st.count[SITQ_RUNNING], 0);
+    assert_int_equal(st.count[SITQ_QUEUED], N_TASKS);
+    /* Unstarted: no attempt spent, and the late heartbeat finds them lost. */
+    assert_int_equal(admin_i64("SELECT sum(attempts) FROM l_reap.tasks"), 0);
+    assert_int_equal(heartbeat(b, qn, "w-reap", 60000000, claimed, N_TASKS), N_TASKS);
+    for (size_t i = 0; i < N_TASKS; i++) sitq__claimed_clear(&claimed[i]);
+    sitq_queue_close(q);
+    sitq_backend_close(b);
+    admin("DROP SCHEMA l_reap CASCADE");
+}
+
+static void test_same_worker_id_in_two_processes(void **state) {
+    (void)state;
+    sitq_backend *a = NULL, *b = NULL;
+    TQ_OK(open_schema("l_twin", 1, &a));
+    TQ_OK(open_schema("l_twin", 1, &b));
+    sitq_queue *qa = NULL, *qb = NULL;
+    TQ_OK(sitq_queue_open(a, NULL, &qa, &tq_err));
+    TQ_OK(sitq_queue_open(b, NULL, &qb, &tq_err));
+    sitq__claimed ca[2], cb[2];
+    enqueue_and_claim(a, qa, "twin", 200000, ca, 2);
+    enqueue_and_claim(b, qb, "twin", 200000, cb, 2);
+    assert_int_equal(heartbeat(a, sitq_queue_name(qa), "twin", 60000000, ca, 2), 0);
+    assert_int_equal(heartbeat(b, sitq_queue_name(qb), "twin", 60000000, cb, 2), 0);
+    assert_int_equal(admin_i64("SELECT count(*) FROM l_twin.workers WHERE worker_id = 'twin'"), 2);
+    /* One of them dies: only its tasks are recovered. */
+    admin("UPDATE l_twin.workers SET lease_until_us = 0 WHERE owner = "
+          "(SELECT min(owner) FROM l_twin.workers)");
+    wait_task_leases_lapsed("l_twin");
+    assert_int_equal(reap(a, sitq_queue_name(qa), 200000), 2);
+    assert_int_equal(tq_stats(qa).count[SITQ_RUNNING], 2);
+    for (size_t i = 0; i < 2; i++) sitq__claimed_clear(&ca[i]);
+    for (size_t i = 0; i < 2; i++) sitq__claimed_clear(&cb[i]);
+    sitq_queue_close(qa);
+    sitq_queue_close(qb);
+    sitq_backend_close(a);
+    sitq_backend_close(b);
+    admin("DROP SCHEMA l_twin CASCADE");
+}
+
+static void test_schema_upgrade_from_pg1(void **state) {
+    (void)state;
+    sitq_backend *b = NULL;
+    TQ_OK(open_schema("l_up", 1, &b));
+    sitq_queue *q = NULL;
+    TQ_OK(sitq_queue_open(b, NULL, &q, &tq_err));
+    sitq_task_id id = tq_enqueue(q, "f", NULL);
+    sitq_queue_close(q);
+    sitq_backend_close(b);
+    /* Back to what version pg1 created. */
+    admin("ALTER TABLE l_up.tasks DROP COLUMN lease_owner; DROP TABLE l_up.workers; "
+          "UPDATE l_up.meta SET value = 'pg1' WHERE key = 'schema_version'");
+    b = NULL;
+    TQ_ERR_MSG(SITQ_ESCHEMA, "pg1", "upgrade", open_schema("l_up", 0, &b));
+    assert_null(b);
+    assert_int_equal(admin_i64("SELECT count(*) FROM l_up.meta WHERE value = 'pg1'"), 1);
+    TQ_OK(open_schema("l_up", 1, &b));
+    assert_int_equal(admin_i64("SELECT count(*) FROM l_up.meta WHERE value = 'pg2'"), 1);
+    assert_int_equal(admin_i64("SELECT count(*) FROM l_up.workers"), 0);
+    TQ_OK(sitq_queue_open(b, NULL, &q, &tq_err));
+    assert_int_equal(tq_status(q, id), SITQ_QUEUED);
+    sitq__claimed c[1];
+    enqueue_and_claim(b, q, "w-up", 30000000, c, 1);
+    assert_int_equal(heartbeat(b, sitq_queue_name(q), "w-up", 30000000, c, 1), 0);
+    for (size_t i = 0; i < 1; i++) sitq__claimed_clear(&c[i]);
+    sitq_queue_close(q);
+    sitq_backend_close(b);
+    admin("DROP SCHEMA l_up CASCADE");
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_heartbeat_renews_the_worker_row_only),
+        cmocka_unit_test(test_recovery_follows_the_worker_row),
+        cmocka_unit_test(test_same_worker_id_in_two_processes),
+        cmocka_unit_test(test_schema_upgrade_from_pg1),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
