@@ -345,6 +345,40 @@ void sitq_backend_close(sitq_backend *backend);
  */
 size_t sitq_backend_blob_max(const sitq_backend *backend);
 
+/** What an operator watches on the store behind a backend (`sitq stats`).
+ * A figure the backend does not measure is -1. */
+typedef struct sitq_store_health {
+    /** Bytes on disk: SQLite's database file; PostgreSQL's tasks table with
+     * its indexes and out-of-line values. */
+    int64_t store_bytes;
+    /** SQLite: the size of the -wal file. PostgreSQL: the WAL the server wrote
+     * since the schema was created (or upgraded), by every database of the
+     * cluster; -1 on a standby. */
+    int64_t wal_bytes;
+    /** PostgreSQL: wal_bytes divided by the tasks enqueued in that time (a
+     * ceiling when other databases write too); -1 before the first task. */
+    double wal_bytes_per_task;
+    /** PostgreSQL: live and dead row versions of the tasks table, as the
+     * statistics collector last counted them. Dead ones are what autovacuum
+     * has not yet cleaned; many of them slow claims down. */
+    int64_t live_tuples;
+    int64_t dead_tuples;
+    /** PostgreSQL: seconds since the oldest transaction open in the database
+     * began (0 when none): while it stays open, vacuum keeps every dead row
+     * version younger than it. */
+    double oldest_xact_age_s;
+} sitq_store_health;
+
+/**
+ * Measure the store behind backend: size, WAL, dead row versions, the
+ * oldest open transaction (see sitq_store_health). Reads only; never waits
+ * for writers. *out is filled on success (unmeasured fields -1) and left
+ * with every field -1 on failure.
+ * Errors: SITQ_EINVAL (NULL backend or out), SITQ_ESTORAGE (the store cannot
+ * be read, e.g. the connection to PostgreSQL was lost). Thread-safe.
+ */
+sitq_code sitq_backend_health(sitq_backend *backend, sitq_store_health *out, sitq_error *err);
+
 /* ------------------------------------------------------------------ */
 /* Queue                                                               */
 /* ------------------------------------------------------------------ */

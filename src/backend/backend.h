@@ -48,7 +48,7 @@
  * value it was written against; sitq__backend_head_init refuses any other,
  * so a backend built for another layout fails at open instead of misreading
  * fields. Bump it on every change of an op's signature or a struct below. */
-#define SITQ__BACKEND_VERSION 2
+#define SITQ__BACKEND_VERSION 3
 
 /* A task handed to a worker by a claim (cycle or claim_id). Every field is
  * out, written by the backend into an entry of the caller's array. The
@@ -244,6 +244,11 @@ typedef struct sitq__backend_ops {
     /* Counts of the queue's tasks by status (*out zeroed by the core first;
      * partially filled on failure). Never blocks on writers. */
     sitq_code (*stats)(sitq_backend *b, const char *queue, sitq_stats *out, sitq_error *err);
+
+    /* Measure the store (sitq_store_health; every field set to -1 by the
+     * core first: the backend sets what it measures, also partially on
+     * failure, which the core then resets). Never blocks on writers. */
+    sitq_code (*health)(sitq_backend *b, sitq_store_health *out, sitq_error *err);
 
     /* Up to limit (1..1000000) tasks with status `status` (or
      * SITQ_STATUS_ANY), newest id first, skipping offset. Out: *items a

@@ -14,10 +14,14 @@
 static const char STATS_USAGE[] =
     "usage: sitq stats DB [--queue NAME] [--json]\n"
     "\n"
-    "Count the tasks of a queue by status.\n"
+    "Count the tasks of a queue by status, and measure the store: its size and\n"
+    "WAL; on PostgreSQL also WAL bytes per task, live and dead row versions of\n"
+    "the tasks table, and the age of the oldest open transaction (it holds back\n"
+    "vacuum).\n"
     "\n"
     "  -q, --queue NAME  queue (default \"default\")\n"
-    "  -j, --json        print a JSON object {\"queue\", \"queued\", ..., \"total\"}\n"
+    "  -j, --json        print a JSON object {\"queue\", \"queued\", ..., \"total\",\n"
+    "                    \"store\": {\"bytes\", \"wal_bytes\", ...}} (measured figures only)\n"
     "  -h, --help        show this help\n";
 
 static const char LIST_USAGE[] =
@@ -61,13 +65,15 @@ static const char WAIT_USAGE[] =
 static int run_stats(const char *cmd, const common_opts *o, sitq_queue *queue, sitq_error *err) {
     int rc = CLI_EXIT_OK;
     sitq_stats st;
+    sitq_store_health h;
     sitq_code code = sitq_get_stats(queue, &st, err);
+    if (code == SITQ_OK) code = sitq_backend_health(sitq_queue_backend(queue), &h, err);
     if (code != SITQ_OK) {
         rc = cli_api_error(cmd, code, err);
     } else if (o->json) {
-        rc = print_json_checked(cmd, stats_to_json(o->queue, &st));
+        rc = print_json_checked(cmd, stats_to_json(o->queue, &st, &h));
     } else {
-        print_stats_text(o->queue, &st);
+        print_stats_text(o->queue, &st, &h);
     }
     return rc;
 }

@@ -244,22 +244,57 @@ void print_list_row(const sitq_result *r, char *const *argv, int argc) {
     free(cmd);
 }
 
-void print_stats_text(const char *queue, const sitq_stats *st) {
+/* The store's figures that the backend measured (-1: not measured). */
+static void print_health_text(const sitq_store_health *h) {
+    printf("store:\n");
+    if (h->store_bytes >= 0) printf("  %-22s %" PRId64 "\n", "bytes", h->store_bytes);
+    if (h->wal_bytes >= 0) printf("  %-22s %" PRId64 "\n", "wal_bytes", h->wal_bytes);
+    if (h->wal_bytes_per_task >= 0)
+        printf("  %-22s %.0f\n", "wal_bytes_per_task", h->wal_bytes_per_task);
+    if (h->live_tuples >= 0) printf("  %-22s %" PRId64 "\n", "live_tuples", h->live_tuples);
+    if (h->dead_tuples >= 0) printf("  %-22s %" PRId64 "\n", "dead_tuples", h->dead_tuples);
+    if (h->oldest_xact_age_s >= 0)
+        printf("  %-22s %.1f\n", "oldest_transaction_s", h->oldest_xact_age_s);
+}
+
+void print_stats_text(const char *queue, const sitq_stats *st, const sitq_store_health *h) {
     char *safe = term_escape_str(queue, 0);
     printf("queue: %s\n", safe != NULL ? safe : "(out of memory)");
     free(safe);
     for (int s = 0; s < SITQ_STATUS_COUNT; s++)
         printf("%-10s %" PRId64 "\n", sitq_status_name(s), st->count[s]);
     printf("%-10s %" PRId64 "\n", "total", st->total);
+    if (h) print_health_text(h);
 }
 
-json_t *stats_to_json(const char *queue, const sitq_stats *st) {
+/* {"bytes", "wal_bytes", ...}: the measured figures only. */
+static json_t *health_to_json(const sitq_store_health *h) {
+    json_t *o = json_object();
+    if (o == NULL) return NULL;
+    int bad = 0;
+    if (h->store_bytes >= 0) bad |= put(o, "bytes", json_integer(h->store_bytes));
+    if (h->wal_bytes >= 0) bad |= put(o, "wal_bytes", json_integer(h->wal_bytes));
+    if (h->wal_bytes_per_task >= 0)
+        bad |= put(o, "wal_bytes_per_task", json_real(h->wal_bytes_per_task));
+    if (h->live_tuples >= 0) bad |= put(o, "live_tuples", json_integer(h->live_tuples));
+    if (h->dead_tuples >= 0) bad |= put(o, "dead_tuples", json_integer(h->dead_tuples));
+    if (h->oldest_xact_age_s >= 0)
+        bad |= put(o, "oldest_transaction_s", json_real(h->oldest_xact_age_s));
+    if (bad) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+json_t *stats_to_json(const char *queue, const sitq_stats *st, const sitq_store_health *h) {
     json_t *o = json_object();
     if (o == NULL) return NULL;
     int bad = put(o, "queue", json_string(queue));
     for (int s = 0; s < SITQ_STATUS_COUNT; s++)
         bad |= put(o, sitq_status_name(s), json_integer(st->count[s]));
     bad |= put(o, "total", json_integer(st->total));
+    if (h) bad |= put(o, "store", health_to_json(h));
     if (bad) {
         json_decref(o);
         return NULL;

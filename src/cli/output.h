@@ -35,10 +35,10 @@ void print_list_header(void);
 void print_list_row(const sitq_result *r, char *const *argv, int argc);
 
 /** Print queue statistics as text. */
-void print_stats_text(const char *queue, const sitq_stats *st);
+void print_stats_text(const char *queue, const sitq_stats *st, const sitq_store_health *h);
 
 /** Build the JSON object of queue statistics (new reference or NULL). */
-json_t *stats_to_json(const char *queue, const sitq_stats *st);
+json_t *stats_to_json(const char *queue, const sitq_stats *st, const sitq_store_health *h);
 
 /**
  * Print a JSON value (indented) and a newline on stdout, then release it.

@@ -93,3 +93,17 @@ size_t sitq_backend_blob_max(const sitq_backend *backend) {
 void sitq_backend_close(sitq_backend *backend) {
     if (backend) backend->ops->close(backend);
 }
+
+static void health_unknown(sitq_store_health *h) {
+    h->store_bytes = h->wal_bytes = h->live_tuples = h->dead_tuples = -1;
+    h->wal_bytes_per_task = h->oldest_xact_age_s = -1;
+}
+
+sitq_code sitq_backend_health(sitq_backend *backend, sitq_store_health *out, sitq_error *err) {
+    if (out) health_unknown(out);
+    if (!backend || !out)
+        return sitq__fail(err, SITQ_EINVAL, "sitq_backend_health: backend and out are required");
+    sitq_code rc = backend->ops->health(backend, out, err);
+    if (rc) health_unknown(out);
+    return rc ? rc : sitq__ok(err);
+}

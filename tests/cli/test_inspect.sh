@@ -16,6 +16,17 @@ assert_eq 1 "$(echo "$json" | jget "d['queued']")" "stats --json queued"
 assert_eq 1 "$(echo "$json" | jget "d['total']")" "stats --json total"
 assert_eq 0 "$(echo "$json" | jget "d['running']")" "stats --json running"
 assert_eq 0 "$("$SITQ" stats "$DB" --queue other --json | jget "d['total']")" "other queue total"
+# the store's figures: sizes on both backends, row versions and WAL per task on PostgreSQL
+assert_eq true "$(echo "$json" | jget "d['store']['bytes'] > 0")" "stats --json store bytes"
+assert_eq true "$(echo "$json" | jget "d['store']['wal_bytes'] >= 0")" "stats --json wal bytes"
+assert_contains "$("$SITQ" stats "$DB")" "store:" "stats text store section"
+if [ "${SITQ_TEST_BACKEND:-sqlite}" = postgres ]; then
+  assert_eq true "$(echo "$json" | jget "d['store']['wal_bytes_per_task'] > 0")" "WAL per task"
+  assert_eq true "$(echo "$json" | jget "d['store']['dead_tuples'] >= 0 and d['store']['live_tuples'] >= 0")" "row versions"
+  assert_eq true "$(echo "$json" | jget "d['store']['oldest_transaction_s'] >= 0")" "oldest transaction"
+else
+  assert_eq false "$(echo "$json" | jget "'dead_tuples' in d['store']")" "no row versions on SQLite"
+fi
 
 # list: text and JSON
 out=$("$SITQ" list "$DB")

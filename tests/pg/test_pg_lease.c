@@ -84,8 +84,8 @@ static void enqueue_and_claim(sitq_backend *b, sitq_queue *q, const char *worker
 }
 
 /* One heartbeat cycle over claimed[0..n); returns how many were lost. */
-static size_t heartbeat(sitq_backend *b, const char *queue, const char *worker_id,
-                        int64_t lease_us, const sitq__claimed *claimed, size_t n) {
+static size_t heartbeat(sitq_backend *b, const char *queue, const char *worker_id, int64_t lease_us,
+                        const sitq__claimed *claimed, size_t n) {
     sitq__heartbeat hb[N_TASKS];
     for (size_t i = 0; i < n; i++)
         hb[i] = (sitq__heartbeat){claimed[i].id, claimed[i].lease_token, -1, 0, 0, 0};

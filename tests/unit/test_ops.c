@@ -681,9 +681,34 @@ static void test_stats_and_queue_isolation(void **state) {
     sitq_queue_close(b);
 }
 
+/* The store's figures: sizes on both backends, row versions, WAL per task
+ * and the oldest transaction on PostgreSQL; bad arguments refused. */
+static void test_store_health(void **state) {
+    tq_env *e = TQ_ENV(state);
+    for (int i = 0; i < 20; i++) tq_enqueue(e->queue, "f", NULL);
+    sitq_store_health h;
+    TQ_OK(sitq_backend_health(e->backend, &h, &tq_err));
+    assert_true(h.store_bytes > 0);
+    assert_true(h.wal_bytes >= 0);
+    if (tq_backend_is_postgres()) {
+        assert_true(h.wal_bytes > 0);
+        assert_true(h.wal_bytes_per_task > 0);
+        assert_true(h.live_tuples >= 0 && h.dead_tuples >= 0);
+        assert_true(h.oldest_xact_age_s >= 0);
+    } else {
+        assert_int_equal(h.live_tuples, -1);
+        assert_int_equal(h.dead_tuples, -1);
+        assert_true(h.wal_bytes_per_task == -1 && h.oldest_xact_age_s == -1);
+    }
+    TQ_ERR_MSG(SITQ_EINVAL, "backend", "required", sitq_backend_health(NULL, &h, &tq_err));
+    assert_int_equal(h.store_bytes, -1);
+    TQ_ERR_MSG(SITQ_EINVAL, "backend", "required", sitq_backend_health(e->backend, NULL, &tq_err));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_unique_key, tq_setup, tq_teardown),
+        cmocka_unit_test_setup_teardown(test_store_health, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_unique_key_batch, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_cancel_queued, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_cancel_running_task, tq_setup, tq_teardown),

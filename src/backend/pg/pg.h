@@ -64,6 +64,7 @@ typedef enum pg_stmt_id {
     PG_RETRY_DEPS,
     PG_RETRY_SET,
     PG_STATS,
+    PG_HEALTH,
     PG_LIST_ANY,
     PG_LIST_WAITING,
     PG_LIST_RUNNING,
@@ -287,6 +288,7 @@ sitq_code pg_get_conn(pg_conn *c, const char *queue, sitq_task_id id, sitq_resul
 sitq_code pg_payload(sitq_backend *b, const char *queue, sitq_task_id id, void **out, size_t *len,
                      sitq_error *err);
 sitq_code pg_stats(sitq_backend *b, const char *queue, sitq_stats *out, sitq_error *err);
+sitq_code pg_health(sitq_backend *b, sitq_store_health *out, sitq_error *err);
 sitq_code pg_list(sitq_backend *b, const char *queue, int status, size_t limit, size_t offset,
                   sitq_result ***items, size_t *count, sitq_error *err);
 sitq_code pg_cancel(sitq_backend *b, const char *queue, sitq_task_id id, sitq_status *out,

@@ -174,3 +174,25 @@ sitq_code pg_list(sitq_backend *base, const char *queue, int status, size_t limi
     *count = n;
     return sitq__ok(err);
 }
+
+sitq_code pg_health(sitq_backend *base, sitq_store_health *out, sitq_error *err) {
+    pg_backend *b = (pg_backend *)base;
+    pg_conn *c = pg_read_acquire(b, err);
+    if (!c) return pg_code(err);
+    pg_params p;
+    pg_p_init(&p);
+    pg_p_text(&p, b->schema);
+    PGresult *r = pg_run(c, PG_HEALTH, &p, err, "measuring the store");
+    pg_read_release(b, c);
+    if (!r) return pg_code(err);
+    if (!pg_isnull(r, 0, 0)) out->live_tuples = pg_i64(r, 0, 0);
+    if (!pg_isnull(r, 0, 1)) out->dead_tuples = pg_i64(r, 0, 1);
+    out->oldest_xact_age_s = pg_f64(r, 0, 2);
+    if (!pg_isnull(r, 0, 3)) out->store_bytes = pg_i64(r, 0, 3);
+    if (!pg_isnull(r, 0, 4)) out->wal_bytes = pg_i64(r, 0, 4);
+    int64_t tasks = pg_isnull(r, 0, 5) ? 0 : pg_i64(r, 0, 5);
+    if (out->wal_bytes >= 0 && tasks > 0)
+        out->wal_bytes_per_task = (double)out->wal_bytes / (double)tasks;
+    PQclear(r);
+    return sitq__ok(err);
+}

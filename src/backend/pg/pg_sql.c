@@ -223,6 +223,20 @@ const char *const pg_sql[PG_COUNT] = {
         "lease_token = NULL, lease_until_us = NULL WHERE id = $1::bigint",
     /* Counts by status, each from its partial index (succeeded ones from
      * counts); one statement, one snapshot. Rows: (state, future, count). */
+    /* sitq_store_health: the statistics collector's row counts, the oldest
+     * open transaction of the database (it holds back vacuum), the size of
+     * the tasks table, and the WAL since the marks written with the schema. */
+    [PG_HEALTH] =
+        "SELECT (SELECT n_live_tup FROM pg_stat_user_tables WHERE schemaname = $1::text "
+        "AND relname = 'tasks'), (SELECT n_dead_tup FROM pg_stat_user_tables "
+        "WHERE schemaname = $1::text AND relname = 'tasks'), "
+        "COALESCE((SELECT extract(epoch FROM clock_timestamp() - min(xact_start)) "
+        "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()), "
+        "0)::float8, pg_total_relation_size(to_regclass(format('%I.tasks', $1::text))), "
+        "CASE WHEN NOT pg_is_in_recovery() THEN (SELECT (pg_current_wal_lsn() - "
+        "value::pg_lsn)::bigint FROM @.meta WHERE key = 'wal_mark_lsn') END, "
+        "(SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM @.task_ids) - "
+        "(SELECT value::bigint FROM @.meta WHERE key = 'wal_mark_task')",
     [PG_STATS] =
         "SELECT 0, (run_at_us > $2::bigint)::int, count(*) FROM @.tasks "
         "WHERE queue = $1::text AND state = 0 GROUP BY 2 "
@@ -265,6 +279,14 @@ const char *const pg_sql[PG_COUNT] = {
     "CREATE TABLE IF NOT EXISTS @.workers(owner bigint PRIMARY KEY, worker_id text NOT NULL,"      \
     " lease_until_us bigint NOT NULL, heartbeat_at_us bigint NOT NULL)"                            \
     " WITH (fillfactor = 50, autovacuum_vacuum_threshold = 100);"
+
+/* Where WAL per task is measured from (sitq_store_health): the WAL position
+ * and the tasks enqueued so far, at creation or upgrade. */
+#define PG_WAL_MARK_SQL                                                                            \
+    "INSERT INTO @.meta(key, value) SELECT 'wal_mark_lsn', pg_current_wal_lsn()::text"             \
+    " WHERE NOT pg_is_in_recovery() ON CONFLICT DO NOTHING;"                                       \
+    "INSERT INTO @.meta(key, value) SELECT 'wal_mark_task', (CASE WHEN is_called THEN"             \
+    " last_value ELSE 0 END)::text FROM @.task_ids ON CONFLICT DO NOTHING;"
 
 /* The schema, created in one transaction under an advisory lock (two
  * processes may create it at once). Few, narrow, partial indexes, as in the
@@ -324,10 +346,10 @@ const char *const pg_schema_sql =
     " PRIMARY KEY(depends_on, task_id));"
     "CREATE INDEX IF NOT EXISTS deps_task ON @.deps(task_id);"
     "INSERT INTO @.meta(key, value) VALUES('schema_version', '" PG_SCHEMA_VERSION "')"
-    " ON CONFLICT DO NOTHING;";
+    " ON CONFLICT DO NOTHING;" PG_WAL_MARK_SQL;
 
 /* From version pg1: the worker rows of heartbeats, and the task's owner. */
 const char *const pg_migrate_pg1_sql =
     "ALTER TABLE @.tasks ADD COLUMN IF NOT EXISTS lease_owner bigint;" PG_WORKERS_DDL
     "UPDATE @.meta SET value = '" PG_SCHEMA_VERSION "' WHERE key = 'schema_version'"
-    " AND value = 'pg1';";
+    " AND value = 'pg1';" PG_WAL_MARK_SQL;

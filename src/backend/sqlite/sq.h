@@ -211,6 +211,7 @@ sitq_code sq_get_conn(sq_conn *c, const char *queue, sitq_task_id id, sitq_resul
 sitq_code sq_payload(sitq_backend *b, const char *queue, sitq_task_id id, void **out, size_t *len,
                      sitq_error *err);
 sitq_code sq_stats(sitq_backend *b, const char *queue, sitq_stats *out, sitq_error *err);
+sitq_code sq_health(sitq_backend *b, sitq_store_health *out, sitq_error *err);
 sitq_code sq_list(sitq_backend *b, const char *queue, int status, size_t limit, size_t offset,
                   sitq_result ***items, size_t *count, sitq_error *err);
 sitq_code sq_cancel(sitq_backend *b, const char *queue, sitq_task_id id, sitq_status *out,

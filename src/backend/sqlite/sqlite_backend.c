@@ -19,6 +19,7 @@ static const sitq__backend_ops sq_ops = {
     .cancel = sq_cancel,
     .retry = sq_retry,
     .stats = sq_stats,
+    .health = sq_health,
     .list = sq_list,
     .purge = sq_purge,
     .cycle = sq_cycle,

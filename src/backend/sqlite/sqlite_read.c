@@ -2,8 +2,10 @@
  * reader connection (WAL readers never block the writer). */
 #include "sq.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* Build a sitq_result from a row of RESULT_COLS (sqlite_sql.c). */
 static sitq_result *row_to_result(sqlite3_stmt *st, sitq_time_us now) {
@@ -205,5 +207,21 @@ sitq_code sq_list(sitq_backend *base, const char *queue, int status, size_t limi
     }
     *items = arr;
     *count = n;
+    return sitq__ok(err);
+}
+
+/* The file sizes only: the rest of sitq_store_health is about PostgreSQL's
+ * row versions and transactions, which SQLite does not have. */
+sitq_code sq_health(sitq_backend *base, sitq_store_health *out, sitq_error *err) {
+    sq_backend *b = (sq_backend *)base;
+    struct stat st;
+    if (stat(b->path, &st) == 0) out->store_bytes = (int64_t)st.st_size;
+    size_t n = strlen(b->path) + 5;
+    char *wal = malloc(n);
+    if (!wal) return sitq__fail(err, SITQ_ENOMEM, "out of memory");
+    snprintf(wal, n, "%s-wal", b->path);
+    if (stat(wal, &st) == 0) out->wal_bytes = (int64_t)st.st_size;
+    else if (out->store_bytes >= 0) out->wal_bytes = 0;
+    free(wal);
     return sitq__ok(err);
 }
