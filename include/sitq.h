@@ -399,7 +399,7 @@ typedef int64_t sitq_task_id;
 /** Range of sitq_worker_options.lease_s, seconds. */
 #define SITQ_LEASE_MIN_S 0.05
 #define SITQ_LEASE_MAX_S 604800.0
-/** Range of sitq_worker_options.poll_interval_s, seconds. */
+/** Range of sitq_worker_options.poll_interval_s, seconds (0: automatic). */
 #define SITQ_POLL_MIN_S 0.0001
 #define SITQ_POLL_MAX_S 3600.0
 /** Largest sitq_worker_options.timeout_grace_s, seconds. */
@@ -744,7 +744,11 @@ typedef struct sitq_worker_options {
                                       after a crash they are handed out again when
                                       their lease lapses, without spending an attempt) */
     double poll_interval_s;      /**< how often to look for tasks enqueued by other
-                                      processes, seconds; default 0.05 */
+                                      processes, seconds; 0 (the default): automatic,
+                                      0.05 s, or 1 s on a backend that wakes idle
+                                      workers itself (PostgreSQL with LISTEN), whose
+                                      workers also wake when the next scheduled task
+                                      or retry becomes due */
     double lease_s;              /**< lease duration, seconds; default 30 */
     double heartbeat_interval_s; /**< lease renewal and cancel-flag check period,
                                       seconds; default min(lease/3, 1) */

@@ -82,7 +82,9 @@ static int parse_times(PyObject *lease, PyObject *poll, PyObject *hb, sitq_worke
         sitqpy_invalid("lease must be 0.05..604800 seconds (7 days), got %g", opts->lease_s);
         return -1;
     }
-    if (!(opts->poll_interval_s >= 0.0001 && opts->poll_interval_s <= 3600)) {
+    /* 0 (automatic) only by default: an explicit value must be in range. */
+    int poll_given = poll && poll != Py_None;
+    if (poll_given && !(opts->poll_interval_s >= 0.0001 && opts->poll_interval_s <= 3600)) {
         sitqpy_invalid("poll_interval must be 0.0001..3600 seconds, got %g", opts->poll_interval_s);
         return -1;
     }
@@ -457,7 +459,7 @@ static PyObject *worker_repr(SitqWorkerObject *self) {
 }
 
 PyDoc_STRVAR(worker_doc,
-             "Worker(queue, worker_id=None, concurrency=1, lease=30.0, poll_interval=0.05,\n"
+             "Worker(queue, worker_id=None, concurrency=1, lease=30.0, poll_interval=None,\n"
              "       prefetch=None, heartbeat_interval=None)\n"
              "--\n\n"
              "Runs the Python tasks of a queue on its own threads.\n\n"
@@ -469,7 +471,9 @@ PyDoc_STRVAR(worker_doc,
              "lease: seconds a claimed task is held without a heartbeat before another\n"
              "    worker may take it over (default 30; renewed automatically).\n"
              "poll_interval: seconds between looks for tasks enqueued by other\n"
-             "    processes (default 0.05).\n"
+             "    processes (default None: 0.05, or 1 on PostgreSQL, whose notifications\n"
+             "    wake idle workers at once and which also wakes them when the next\n"
+             "    scheduled task or retry becomes due).\n"
              "prefetch: tasks claimed beyond concurrency (default = concurrency).\n"
              "heartbeat_interval: seconds between lease renewals (default\n"
              "    min(lease/3, 1)).\n\n"

@@ -165,6 +165,15 @@ typedef struct sitq__cycle {
     sitq__claimed *claimed; /* caller's array of claim_max entries; out: entries
                                0..n_claimed-1 filled, in priority, run_at, id order */
     size_t n_claimed;       /* out; 0 on error (nothing held) */
+    /* Ask for next_run_at_us. A backend that wakes waiters of other
+     * processes (wait_change) lets them poll rarely; this tells them when
+     * a task not yet due (an ETA, a retry's backoff) becomes due. */
+    int want_next_run_at;
+    /* out: when want_next_run_at and the claim took fewer than claim_max,
+     * the earliest run_at_us (clients' clock, as given to enqueue) of a
+     * queued task of the queue that is not yet due; 0 when there is none,
+     * or when the backend does not look (its callers poll often). */
+    sitq_time_us next_run_at_us;
     /* out: the backend's clock at the moment leases of this cycle were
      * measured from: every lease_until_us written (claims, renewals) is
      * db_now_us + lease_us on that clock. A caller turns such a deadline into
@@ -326,6 +335,10 @@ void sitq__backend_head_destroy(sitq_backend *b);
 /* Bump the finished and/or enqueued counters and wake every waiter of this
  * process. Any thread; takes notify_mu briefly. */
 void sitq__backend_notify(sitq_backend *b, int finished, int enqueued);
+
+/* 1 when waits of this backend wake on other processes' events
+ * (wait_change), so that polling is only their fallback; 0 otherwise. */
+int sitq__backend_notifies(const sitq_backend *b);
 
 /* Wake every waiter of this process without an event (a worker's handler
  * threads waking its dispatcher). Any thread; takes notify_mu briefly. */

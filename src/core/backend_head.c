@@ -107,3 +107,5 @@ sitq_code sitq_backend_health(sitq_backend *backend, sitq_store_health *out, sit
     if (rc) health_unknown(out);
     return rc ? rc : sitq__ok(err);
 }
+
+int sitq__backend_notifies(const sitq_backend *b) { return b && b->ops->wait_change != NULL; }

@@ -27,8 +27,8 @@ void sitq_worker_options_init(sitq_worker_options *opts) {
     if (!opts) return;
     memset(opts, 0, sizeof *opts);
     opts->concurrency = 1;
-    opts->prefetch = -1; /* "same as concurrency", resolved at create */
-    opts->poll_interval_s = 0.05;
+    opts->prefetch = -1;       /* "same as concurrency", resolved at create */
+    opts->poll_interval_s = 0; /* automatic, resolved at create (worker.c) */
     opts->lease_s = 30.0;
     opts->heartbeat_interval_s = 0; /* "min(lease/3, 1)", resolved at create */
     opts->timeout_grace_s = -1;     /* "10% of the timeout, 0.5..5 s" */

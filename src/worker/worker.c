@@ -30,6 +30,12 @@ static atomic_uint worker_counter;
 #define ADAPTIVE_WINDOW_US    5000.0
 #define ADAPTIVE_PREFETCH_MAX 1024
 
+/* Automatic poll interval (poll_interval_s 0): how often an idle worker
+ * looks for tasks other processes enqueued. A backend that notifies wakes it
+ * at once, so polling there is only the fallback. */
+#define POLL_DEFAULT_US  50000
+#define POLL_NOTIFIED_US 1000000
+
 void sitq__worker_wake(sitq_worker *w) {
     atomic_fetch_add(&w->events, 1);
     sitq__backend_wake(w->b);
@@ -92,9 +98,10 @@ sitq_code sitq_worker_create(sitq_queue *queue, const sitq_worker_options *opts,
     if (o.prefetch < -1 || o.prefetch > 65536)
         return sitq__fail(err, SITQ_EINVAL,
                           "options.prefetch must be -1 (adaptive) or 0..65536, got %d", o.prefetch);
-    if (!(o.poll_interval_s >= 0.0001 && o.poll_interval_s <= 3600))
+    if (!(o.poll_interval_s == 0 || (o.poll_interval_s >= 0.0001 && o.poll_interval_s <= 3600)))
         return sitq__fail(err, SITQ_EINVAL,
-                          "options.poll_interval_s must be 0.0001..3600 seconds, got %g",
+                          "options.poll_interval_s must be 0 (automatic) or 0.0001..3600 "
+                          "seconds, got %g",
                           o.poll_interval_s);
     if (!(o.lease_s >= 0.05 && o.lease_s <= 86400 * 7))
         return sitq__fail(err, SITQ_EINVAL, "options.lease_s must be 0.05..604800 seconds, got %g",
@@ -138,7 +145,14 @@ sitq_code sitq_worker_create(sitq_queue *queue, const sitq_worker_options *opts,
         return sitq__fail(err, SITQ_ENOMEM, "out of memory creating a worker");
     }
     w->lease_us = sitq__seconds_to_us(o.lease_s);
-    w->poll_us = sitq__seconds_to_us(o.poll_interval_s);
+    /* Automatic polling: often, unless the backend wakes idle workers when
+     * other processes enqueue (wait_change); then polling is the fallback
+     * and each idle claim also asks when the next task becomes due. */
+    int notifies = sitq__backend_notifies(w->b);
+    w->poll_us = o.poll_interval_s > 0 ? sitq__seconds_to_us(o.poll_interval_s)
+                 : notifies            ? POLL_NOTIFIED_US
+                                       : POLL_DEFAULT_US;
+    w->want_next_run_at = notifies && w->poll_us > POLL_DEFAULT_US;
     w->heartbeat_us = sitq__seconds_to_us(o.heartbeat_interval_s);
     pthread_mutex_init(&w->mu, NULL);
     pthread_mutex_init(&w->life_mu, NULL);
@@ -311,6 +325,8 @@ typedef struct dispatch_state {
     int64_t backoff_until;                 /* no claim before this, after an error */
     int more_available;                    /* the last claim was full */
     uint64_t seen_enq_gen;                 /* enqueued_gen of the last claim */
+    int64_t next_due;                      /* monotonic: a task not yet due becomes due;
+                                              0 = none known (want_next_run_at) */
 } dispatch_state;
 
 /* Timeouts are cooperative in threads (lesson 11): at the deadline the
@@ -499,9 +515,10 @@ static void plan_claim(sitq_worker *w, dispatch_state *d, turn *t) {
     /* While handler threads still have claimed tasks queued, wait until
      * half the capacity is free so that each claim is a real batch. */
     size_t low_water = n_ready > 0 ? (cap_now + 1) / 2 : 1;
-    t->want_claim = t->room >= low_water && t->room > 0 && t->now >= d->backoff_until &&
-                    (d->more_available || t->gens.enqueued != d->seen_enq_gen ||
-                     t->now - d->last_poll >= w->poll_us);
+    t->want_claim =
+        t->room >= low_water && t->room > 0 && t->now >= d->backoff_until &&
+        (d->more_available || t->gens.enqueued != d->seen_enq_gen ||
+         t->now - d->last_poll >= w->poll_us || (d->next_due > 0 && t->now >= d->next_due));
     t->reap_due = !t->stopping && t->now - d->last_reap >= d->reap_every;
 }
 
@@ -580,6 +597,7 @@ static sitq_code run_cycle(sitq_worker *w, dispatch_state *d, const turn *t, sit
     cy->prefixes = w->px_names;
     cy->n_prefixes = w->n_px_names;
     cy->claim_max = t->want_claim ? t->room : 0;
+    cy->want_next_run_at = w->want_next_run_at && t->want_claim;
     cy->claimed = d->claimed;
     *mono_before = sitq__mono_us();
     return w->b->ops->cycle(w->b, cy, err);
@@ -642,6 +660,10 @@ static void cycle_succeeded(sitq_worker *w, dispatch_state *d, turn *t, const si
         d->seen_enq_gen = t->gens.enqueued;
         d->last_poll = t->now;
         d->more_available = cy->n_claimed == t->room;
+        /* run_at_us is on this host's clock, like sitq_now_us. */
+        d->next_due =
+            cy->next_run_at_us > 0 ? mono_before + (cy->next_run_at_us - sitq_now_us()) + 1000 : 0;
+        if (d->next_due == 0 && cy->next_run_at_us > 0) d->next_due = 1;
     }
     if (t->hb_due) d->last_hb = t->now;
     if (t->reap_due) d->last_reap = t->now;
@@ -685,6 +707,7 @@ static void idle_sleep(sitq_worker *w, const dispatch_state *d, const turn *t) {
      * the wait for running handlers a busy loop. */
     if (!t->stopping && d->last_reap + d->reap_every < until) until = d->last_reap + d->reap_every;
     if (t->next_timeout < until) until = t->next_timeout;
+    if (d->next_due > 0 && t->room > 0 && d->next_due < until) until = d->next_due;
     if (t->flush_at < until) until = t->flush_at;
     if (t->start_at < until) until = t->start_at;
     if (d->backoff_until > now && d->backoff_until < until) until = d->backoff_until;

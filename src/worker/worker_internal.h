@@ -54,6 +54,7 @@ struct sitq_worker {
     sitq_worker_options opts;
     char *id;
     int64_t lease_us, poll_us, heartbeat_us;
+    int want_next_run_at; /* idle claims ask when the next task becomes due */
     /* sitq_backend_blob_max of the backend, kept here: a handler thread left
      * behind by a stop may set a result after the backend was closed. */
     size_t blob_max;

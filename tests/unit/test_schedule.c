@@ -161,6 +161,50 @@ static void test_eta_with_worker(void **state) {
     tq_rec_free(&rec);
 }
 
+/* A backend that notifies (PostgreSQL) lets idle workers poll rarely: a
+ * worker of another backend that would poll once an hour still runs a
+ * delayed task and a retry after its backoff, because its idle claims
+ * learn when the next task becomes due. */
+static void test_idle_worker_wakes_when_due(void **state) {
+    tq_env *e = TQ_ENV(state);
+    if (!tq_backend_is_postgres()) {
+        skip(); /* SQLite's workers poll every 50 ms: no next-due lookup */
+        return;
+    }
+    sitq_backend *b2 = NULL;
+    sitq_queue *q2 = NULL;
+    TQ_OK(tq_open_path(e->path, NULL, &b2, &tq_err));
+    TQ_OK(sitq_queue_open(b2, NULL, &q2, &tq_err));
+    sitq_worker_options wo;
+    tq_worker_opts(&wo, 1, 0);
+    wo.poll_interval_s = 3600;
+    sitq_worker *w = NULL;
+    TQ_OK(sitq_worker_create(q2, &wo, &w, &tq_err));
+    TQ_OK(sitq_worker_register(w, "f", tq_h_echo, NULL, &tq_err));
+    TQ_OK(sitq_worker_register(w, "bad", tq_h_fail, NULL, &tq_err));
+    TQ_OK(sitq_worker_start(w, &tq_err));
+    sitq_task_options o;
+    sitq_task_options_init(&o);
+    o.delay_s = 0.4;
+    sitq_task_id late = tq_enqueue(e->queue, "f", &o);
+    sitq_task_options_init(&o);
+    o.max_retries = 1;
+    o.backoff_base_s = 0.3;
+    sitq_task_id bad = tq_enqueue(e->queue, "bad", &o);
+    sitq_result *r = tq_wait_done(e->queue, late, 30);
+    assert_int_equal(r->status, SITQ_SUCCEEDED);
+    assert_true(r->started_at_us >= r->eta_us);
+    sitq_result_free(r);
+    r = tq_wait_done(e->queue, bad, 30);
+    assert_int_equal(r->status, SITQ_FAILED);
+    assert_int_equal(r->attempts, 2);
+    sitq_result_free(r);
+    TQ_OK(sitq_worker_stop(w, -1, &tq_err));
+    sitq_worker_free(w);
+    sitq_queue_close(q2);
+    sitq_backend_close(b2);
+}
+
 static void test_eta_in_past(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     sitq_worker *w = tq_worker_new(q, 1, 1, "f", tq_h_echo, NULL);
@@ -192,6 +236,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_eta_delay, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_eta_with_worker, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_eta_in_past, tq_setup, tq_teardown),
+        cmocka_unit_test_setup_teardown(test_idle_worker_wakes_when_due, tq_setup, tq_teardown),
     };
     return cmocka_run_group_tests_name("schedule", tests, NULL, NULL);
 }

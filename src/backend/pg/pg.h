@@ -38,6 +38,7 @@ typedef enum pg_stmt_id {
     PG_PAYLOAD,
     PG_TASK_STATE,
     PG_CLAIM,
+    PG_NEXT_RUN_AT,
     PG_CLAIM_ID,
     PG_START,
     PG_START_MANY,

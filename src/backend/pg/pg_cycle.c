@@ -671,6 +671,7 @@ static void reset_outputs(sitq__cycle *cy) {
         k->stored_error = NULL;
     }
     cy->n_finished = cy->n_reaped = 0;
+    cy->next_run_at_us = 0;
     cy->completions_committed = 0;
 }
 
@@ -698,6 +699,19 @@ static sitq_code claim(pg_backend *b, pg_conn *c, sitq__cycle *cy, sitq_time_us 
     return rc;
 }
 
+/* When the first task of the queue not yet due becomes due. */
+static sitq_code next_run_at(pg_conn *c, sitq__cycle *cy, sitq_error *err) {
+    pg_params p;
+    pg_p_init(&p);
+    pg_p_text(&p, cy->queue);
+    pg_p_i64(&p, sitq_now_us());
+    PGresult *r = pg_run(c, PG_NEXT_RUN_AT, &p, err, "finding the next scheduled task");
+    if (!r) return pg_code(err);
+    cy->next_run_at_us = pg_isnull(r, 0, 0) ? 0 : pg_i64(r, 0, 0);
+    PQclear(r);
+    return SITQ_OK;
+}
+
 static sitq_code cycle_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *err) {
     sitq__cycle *cy = arg;
     reset_outputs(cy);
@@ -719,6 +733,7 @@ static sitq_code cycle_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *er
     if (!rc) rc = apply_heartbeats(b, c, cy, db_until, err);
     if (!rc && cy->reap && cy->queue) rc = reap(b, c, cy, err);
     if (!rc && cy->claim_max > 0) rc = claim(b, c, cy, db_until, err);
+    if (!rc && cy->want_next_run_at && cy->n_claimed < cy->claim_max) rc = next_run_at(c, cy, err);
     /* One notification per commit for other processes' waiters. */
     if (!rc && cy->queue)
         rc = pg_notify_queue(c, cy->queue, cy->n_finished > 0,

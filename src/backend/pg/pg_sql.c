@@ -81,6 +81,18 @@ const char *const pg_sql[PG_COUNT] = {
         "UPDATE @.tasks t SET state = 3, lease_token = $1::bigint, lease_until_us = $2::bigint, "
         "worker_id = $3::text, lease_owner = $9::bigint, started_at_us = NULL, progress = NULL "
         "FROM c WHERE t.id = c.id AND t.state = 0" CLAIM_RETURNING,
+    /* The earliest run_at_us after $2 among the queue's queued tasks, with
+     * index lookups only: tasks_ready is ordered by priority first, so the
+     * scan hops from one priority to the next (few distinct values) and
+     * takes the first run_at_us after $2 within each. */
+    [PG_NEXT_RUN_AT] =
+        "WITH RECURSIVE p(pr) AS ((SELECT priority FROM @.tasks WHERE queue = $1::text "
+        "AND state = 0 ORDER BY priority DESC LIMIT 1) UNION ALL SELECT (SELECT t.priority "
+        "FROM @.tasks t WHERE t.queue = $1::text AND t.state = 0 AND t.priority < p.pr "
+        "ORDER BY t.priority DESC LIMIT 1) FROM p WHERE p.pr IS NOT NULL) "
+        "SELECT min((SELECT t.run_at_us FROM @.tasks t WHERE t.queue = $1::text AND t.state = 0 "
+        "AND t.priority = p.pr AND t.run_at_us > $2::bigint ORDER BY t.run_at_us LIMIT 1)) "
+        "FROM p WHERE p.pr IS NOT NULL",
     /* process_task runs the task right after the commit: counted at once. */
     [PG_CLAIM_ID] =
         "UPDATE @.tasks t SET state = 3, attempts = attempts + 1, lease_token = $1::bigint, "

@@ -416,6 +416,7 @@ sitq_code sq_cycle(sitq_backend *base, sitq__cycle *cy, sitq_error *err) {
     sq_backend *b = (sq_backend *)base;
     sq_conn *c = &b->writer;
     cy->n_claimed = cy->n_finished = cy->n_reaped = 0;
+    cy->next_run_at_us = 0; /* not looked up: workers of SQLite poll often */
     cy->completions_committed = 0;
     cy->db_now_us = 0;
     forget_completions(cy);
