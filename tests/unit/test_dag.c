@@ -217,20 +217,46 @@ static dag_counts check_all(sitq_queue *q, const dag *g) {
     return c;
 }
 
-/* Enqueues the graph, runs it with one worker of two threads, checks every
- * task and the exact counts; returns them. */
-static dag_counts run_dag(sitq_queue *q, dag *g, const char *what) {
+/* Two workers of two threads, each on its own backend (its own connections
+ * on PostgreSQL), so that their commits release and fail shared dependents
+ * at the same time. */
+typedef struct dag_workers {
+    sitq_backend *b2;
+    sitq_queue *q2;
+    sitq_worker *w[2];
+} dag_workers;
+
+static void workers_start(tq_env *env, dag_workers *dw, atomic_int *calls) {
+    TQ_OK(tq_open_backend(env, &dw->b2, &tq_err));
+    TQ_OK(sitq_queue_open(dw->b2, NULL, &dw->q2, &tq_err));
+    dw->w[0] = tq_worker_new(env->queue, 2, -1, "dag", h_dag, calls);
+    dw->w[1] = tq_worker_new(dw->q2, 2, -1, "dag", h_dag, calls);
+    for (int i = 0; i < 2; i++) TQ_OK(sitq_worker_start(dw->w[i], &tq_err));
+}
+
+static void workers_stop(dag_workers *dw) {
+    for (int i = 0; i < 2; i++) {
+        TQ_OK(sitq_worker_stop(dw->w[i], -1, &tq_err));
+        sitq_worker_free(dw->w[i]);
+    }
+    sitq_queue_close(dw->q2);
+    sitq_backend_close(dw->b2);
+}
+
+/* Enqueues the graph, runs it with two workers, checks every task and the
+ * exact counts; returns them. */
+static dag_counts run_dag(tq_env *env, dag *g, const char *what) {
+    sitq_queue *q = env->queue;
     int64_t t0 = tq_mono_ms();
     enqueue_dag(q, g);
     int64_t t1 = tq_mono_ms();
     atomic_int calls;
     atomic_init(&calls, 0);
-    sitq_worker *w = tq_worker_new(q, 2, -1, "dag", h_dag, &calls);
-    TQ_OK(sitq_worker_start(w, &tq_err));
+    dag_workers dw;
+    workers_start(env, &dw, &calls);
     wait_all_finished(q, g->n);
     int64_t t2 = tq_mono_ms();
-    TQ_OK(sitq_worker_stop(w, -1, &tq_err));
-    sitq_worker_free(w);
+    workers_stop(&dw);
     dag_counts c = check_all(q, g);
     sitq_stats s = tq_stats(q);
     assert_int_equal(s.count[SITQ_SUCCEEDED], c.ok);
@@ -258,7 +284,7 @@ static void test_fan_in(void **state) {
     }
     for (size_t i = 0; i < WIDE; i++) add_parent(&g, i);
     end_task(&g, WIDE);
-    dag_counts c = run_dag(TQ_ENV(state)->queue, &g, "fan-in with failures");
+    dag_counts c = run_dag(TQ_ENV(state), &g, "fan-in with failures");
     assert_int_equal(c.ok, WIDE - 10);
     assert_int_equal(c.root_failed, 10);
     assert_int_equal(c.dep_failed, 1);
@@ -271,7 +297,7 @@ static void test_fan_in_all_succeed(void **state) {
     for (size_t i = 0; i < WIDE; i++) end_task(&g, i);
     for (size_t i = 0; i < WIDE; i++) add_parent(&g, i);
     end_task(&g, WIDE);
-    dag_counts c = run_dag(TQ_ENV(state)->queue, &g, "fan-in");
+    dag_counts c = run_dag(TQ_ENV(state), &g, "fan-in");
     assert_int_equal(c.ok, WIDE + 1);
     dag_free(&g);
 }
@@ -286,7 +312,7 @@ static void test_fan_out_parent_fails(void **state) {
         add_parent(&g, 0);
         end_task(&g, i);
     }
-    dag_counts c = run_dag(TQ_ENV(state)->queue, &g, "fan-out, parent fails");
+    dag_counts c = run_dag(TQ_ENV(state), &g, "fan-out, parent fails");
     assert_int_equal(c.ok, 0);
     assert_int_equal(c.root_failed, 1);
     assert_int_equal(c.dep_failed, WIDE);
@@ -302,7 +328,7 @@ static void test_fan_out(void **state) {
         add_parent(&g, 0);
         end_task(&g, i);
     }
-    dag_counts c = run_dag(TQ_ENV(state)->queue, &g, "fan-out with failures");
+    dag_counts c = run_dag(TQ_ENV(state), &g, "fan-out with failures");
     assert_int_equal(c.ok, WIDE + 1 - 21);
     assert_int_equal(c.root_failed, 21);
     assert_int_equal(c.dep_failed, 0);
@@ -346,7 +372,7 @@ static void test_random_dag(void **state) {
     size_t depth = dag_depth(&g);
     fprintf(stderr, "dag random: seed %" PRIu64 ", depth %zu\n", seed, depth);
     assert_true(depth >= 50);
-    dag_counts c = run_dag(TQ_ENV(state)->queue, &g, "random");
+    dag_counts c = run_dag(TQ_ENV(state), &g, "random");
     assert_true(c.ok > 0 && c.root_failed > 0 && c.dep_failed > 0);
     dag_free(&g);
 }
