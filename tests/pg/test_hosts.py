@@ -130,7 +130,7 @@ def check_pipeline(queue, records, chunk_ids, agg, load, destination):
     value = dict(agg_r.value)
     assert value.pop("host") in ("A", "B")
     assert value == expected_aggregate(records)
-    # The chain's order, on the server's clock.
+    # The chain's order (the hosts share this machine's clock).
     assert agg_r.started_at >= max(r.finished_at for r in chunk_rs)
     assert load_r.started_at >= agg_r.finished_at
     with open(destination) as f:
