@@ -7,6 +7,7 @@ that depends on every chunk, then a load that depends on the aggregate. One
 pipeline is enqueued from each host. Run under tests/pg/with_pg.sh."""
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -87,7 +88,7 @@ class Host:
 
     def stop(self):
         if self.proc.poll() is None:
-            self.proc.send_signal(2)  # SIGINT: a graceful stop of the pool
+            self.proc.send_signal(signal.SIGINT)  # a graceful stop of the pool
         try:
             code = self.proc.wait(timeout=30)
         finally:
