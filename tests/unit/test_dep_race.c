@@ -15,7 +15,7 @@
 #include <time.h>
 
 #define N_ENQ 3
-#define DEFAULT_ROUNDS 300
+#define DEFAULT_ROUNDS 200
 
 typedef struct race_enq {
     pthread_t th;
