@@ -167,8 +167,7 @@ static void check_dep_failed(const dag *g, size_t i, const sitq_result *r, unsig
                  r->error ? r->error : "");
     size_t a = index_of(g, (sitq_task_id)named);
     if (a == SIZE_MAX || !g->own_fail[a] || !is_ancestor(g, a, i, mark, stack))
-        fail_msg("task %lld: \"%s\" names no failed ancestor that ran", (long long)r->id,
-                 r->error);
+        fail_msg("task %lld: \"%s\" names no failed ancestor that ran", (long long)r->id, r->error);
     size_t k = g->ps[a];
     while (k < g->ps[a + 1] && !g->fails[g->par[k]]) k++;
     if (k < g->ps[a + 1])

@@ -14,7 +14,7 @@
 
 #include <time.h>
 
-#define N_ENQ 3
+#define N_ENQ          3
 #define DEFAULT_ROUNDS 200
 
 typedef struct race_enq {
@@ -135,7 +135,7 @@ static void run_round(sitq_queue *q, sitq_worker *w, race_parent *rp, race_enq *
     enq[2].n_deps = 2;
     for (int i = 0; i < N_ENQ; i++) {
         enq[i].delay_us = (round * 37 + i * 101) % 1500; /* 0..1.5 ms: across the commit */
-        enq[i].rc = SITQ_ESYSTEM; /* until the thread sets it */
+        enq[i].rc = SITQ_ESYSTEM;                        /* until the thread sets it */
         assert_int_equal(pthread_create(&enq[i].th, NULL, enq_main, &enq[i]), 0);
     }
     sitq_result *r = NULL;
