@@ -27,6 +27,14 @@ sitq_code pg_resolve_dependents(pg_conn *c, const sitq_task_id *ids, size_t n, s
     return rc;
 }
 
+/* The statement walks the dependents in its snapshot, so a grandchild whose
+ * enqueue held its parent's row (FOR SHARE) when the walk began is not in it:
+ * the update of that parent waits for the enqueue's commit and fails it, but
+ * the new edge is only seen by a later statement. So the walk runs again
+ * until one fails nothing: an enqueue naming a task failed by an earlier
+ * walk either committed before that update or waits for this commit and
+ * then sees its dependency failed. A failure without dependents costs one
+ * statement, as before. */
 static sitq_code fail_dependents(pg_conn *c, sitq_task_id id, int cancelled, sitq_time_us now,
                                  size_t *n_failed, sitq_error *err) {
     char msg[96];
@@ -36,10 +44,14 @@ static sitq_code fail_dependents(pg_conn *c, sitq_task_id id, int cancelled, sit
     pg_p_i64(&p, id);
     pg_p_text(&p, msg);
     pg_p_i64(&p, now);
-    PGresult *r = pg_run(c, PG_PROPAGATE, &p, err, "failing dependents");
-    if (!r) return pg_code(err);
-    if (n_failed) *n_failed += (size_t)pg_changes(r);
-    PQclear(r);
+    int64_t changed;
+    do {
+        PGresult *r = pg_run(c, PG_PROPAGATE, &p, err, "failing dependents");
+        if (!r) return pg_code(err);
+        changed = pg_changes(r);
+        if (n_failed) *n_failed += (size_t)changed;
+        PQclear(r);
+    } while (changed > 0);
     return SITQ_OK;
 }
 
