@@ -331,6 +331,7 @@ static void test_cancelled_before_start_spends_no_attempt(void **state) {
     sitq_worker_options o;
     tq_worker_opts(&o, 1, 4);
     o.poll_interval_s = 3600;
+    o.heartbeat_interval_s = 0.1; /* most cycles are heartbeats, few are lease checks */
     sitq_worker *w = NULL;
     TQ_OK(sitq_worker_create(q, &o, &w, &tq_err));
     TQ_OK(sitq_worker_register(w, "job", h_wait_release, &calls, &tq_err));
@@ -343,8 +344,9 @@ static void test_cancelled_before_start_spends_no_attempt(void **state) {
     sitq_worker_get_stats(w, &st);
     int64_t seen = st.commits;
     TQ_OK(sitq_cancel(q, second, &out, &tq_err));
-    /* Let two of the dispatcher's heartbeats read the cancel flag. */
-    for (int64_t end = tq_mono_ms() + 20000; st.commits < seen + 2 && tq_mono_ms() < end;
+    /* Let the dispatcher's heartbeats read the cancel flag: four cycles, of
+     * which at most one a lease check without a heartbeat. */
+    for (int64_t end = tq_mono_ms() + 20000; st.commits < seen + 4 && tq_mono_ms() < end;
          tq_sleep_ms(1))
         sitq_worker_get_stats(w, &st);
     atomic_store(&g_release, 1);

@@ -83,15 +83,17 @@ static void test_eta_delay(void **state) {
     sitq_worker *w = tq_worker_new(q, 1, 1, "f", tq_h_echo, &calls);
     sitq_task_options o;
     sitq_task_options_init(&o);
-    o.delay_s = 0.3;
+    /* Long enough that the checks before the ETA finish before it on a
+     * loaded machine. */
+    o.delay_s = 1.5;
     sitq_time_us before = sitq_now_us();
     sitq_task_id id = tq_enqueue(q, "f", &o);
     sitq_time_us after = sitq_now_us();
 
     sitq_result *r = tq_get(q, id);
     assert_int_equal(r->status, SITQ_SCHEDULED);
-    assert_true(r->eta_us >= before + 300000);
-    assert_true(r->eta_us <= after + 300000);
+    assert_true(r->eta_us >= before + 1500000);
+    assert_true(r->eta_us <= after + 1500000);
     sitq_time_us eta = r->eta_us;
     sitq_result_free(r);
 
@@ -128,11 +130,11 @@ static void test_eta_with_worker(void **state) {
 
     sitq_task_options o;
     sitq_task_options_init(&o);
-    o.delay_s = 0.3;
+    o.delay_s = 1.2;  /* long enough for `now` to run first on a loaded machine */
     o.priority = 100; /* a delayed high-priority task does not block others */
     sitq_task_id late = tq_enqueue(q, "f", &o);
     sitq_task_options_init(&o);
-    o.eta_us = sitq_now_us() + 300000;
+    o.eta_us = sitq_now_us() + 1200000;
     sitq_task_id late_abs = tq_enqueue(q, "f", &o);
     sitq_result *r = tq_get(q, late_abs);
     assert_int_equal(r->eta_us, o.eta_us);
@@ -147,7 +149,7 @@ static void test_eta_with_worker(void **state) {
     r = tq_wait_done(q, late, 10);
     assert_int_equal(r->status, SITQ_SUCCEEDED);
     assert_true(r->started_at_us >= r->eta_us);
-    assert_true(r->started_at_us >= r->enqueued_at_us + 300000);
+    assert_true(r->started_at_us >= r->enqueued_at_us + 1200000);
     assert_true(r->started_at_us >= now_done);
     sitq_result_free(r);
     r = tq_wait_done(q, late_abs, 10);
