@@ -108,6 +108,28 @@ typedef struct sitq__completion {
     char *stored_error;
 } sitq__completion;
 
+/* A success whose result the store refused is recorded as a failed attempt
+ * instead, so that one task's result never blocks a group commit. The
+ * backend writes the failure *f that sitq__unstorable_failure makes from *k,
+ * then reports the write's outcome with sitq__unstorable_report; the
+ * decisions (the message, what is copied, what k reports) are the core's.
+ *
+ * sitq__unstorable_failure: *f becomes a copy of *k with ok = 0, no value,
+ * out fields zeroed and error = msg, which receives (size bytes;
+ * SITQ_ERROR_MESSAGE_SIZE is enough) a message naming the result's size and
+ * why (the store's reason; NULL: a generic one). f borrows msg and k's other
+ * pointers: it must not outlive them and is never cleared. k is not
+ * changed. Pure; any thread. */
+void sitq__unstorable_failure(const sitq__completion *k, const char *why, char *msg, size_t size,
+                              sitq__completion *f);
+
+/* After the backend recorded f (from sitq__unstorable_failure) with result
+ * rc: k->applied = f->applied, and when rc is SITQ_OK and f was applied,
+ * k->stored_as_failure = 1 and k->stored_error a malloc'd copy of f's
+ * message (the caller's to free; NULL when out of memory). k's inputs stay
+ * as they were. Any thread. */
+void sitq__unstorable_report(sitq__completion *k, const sitq__completion *f, sitq_code rc);
+
 /* The start of an attempt of a claimed task: from the commit on, a lost
  * lease spends the attempt. Until then the task counts as never started.
  * Input only; a start whose lease is no longer held is silently ignored. */
