@@ -48,7 +48,7 @@
  * value it was written against; sitq__backend_head_init refuses any other,
  * so a backend built for another layout fails at open instead of misreading
  * fields. Bump it on every change of an op's signature or a struct below. */
-#define SITQ__BACKEND_VERSION 2
+#define SITQ__BACKEND_VERSION 3
 
 /* A task handed to a worker by a claim (cycle or claim_id). Every field is
  * out, written by the backend into an entry of the caller's array. The
@@ -301,7 +301,7 @@ typedef struct sitq__backend_ops {
                           sitq_error *err);
 
     /* Optional (NULL: the core waits on the head's condition variable and
-     * polls). Block until an event of `events` (SITQ__EV_*) may have happened
+     * polls), and used only while the head's `notifies` is set. Block until an event of `events` (SITQ__EV_*) may have happened
      * in `queue` in any process or host, or until deadline_mono_us (this
      * process's monotonic clock, microseconds) has passed, or soon after the
      * head's counters differ from *seen (an event or wake-up of this
@@ -327,6 +327,14 @@ typedef struct sitq__backend_ops {
 struct sitq_backend {
     const sitq__backend_ops *ops;
     size_t blob_max; /* ops->blob_max, or less if the backend lowered it after init */
+    /* Capability: 1 when wait_change can wake on changes made by other
+     * processes and hosts (the core then waits through it and polls seldom),
+     * 0 when it cannot (the core waits on notify_cv and polls for them).
+     * Set by sitq__backend_head_init to ops->wait_change != NULL; a backend
+     * whose instance cannot be notified (a PostgreSQL one opened poll_only)
+     * clears it after init, before the backend is handed out, so that one
+     * ops table serves both. Never changes afterwards. */
+    int notifies;
     pthread_mutex_t notify_mu;
     pthread_cond_t notify_cv; /* monotonic clock; broadcast on every counter bump */
     uint64_t finished_gen;    /* under notify_mu: bumped when tasks reach a terminal status */
@@ -334,7 +342,8 @@ struct sitq_backend {
     uint64_t wake_gen;        /* under notify_mu: bumped by every notify and wake */
 };
 
-/* Initialise the common head (a monotonic-clock condvar). 0, or -1 when
+/* Initialise the common head (a monotonic-clock condvar; blob_max and
+ * notifies from ops). 0, or -1 when
  * ops->version is not SITQ__BACKEND_VERSION or a mutex cannot be made
  * (then nothing needs destroying). */
 int sitq__backend_head_init(sitq_backend *b, const sitq__backend_ops *ops);
@@ -358,7 +367,7 @@ typedef int (*sitq__wait_stop_fn)(void *arg);
 
 /* The one place the core waits for an event: until one of `events` moved
  * past *seen, stop(arg) returns nonzero, or deadline_mono_us. Uses the
- * backend's wait_change when present (events of other processes and hosts
+ * backend's wait_change when the head's notifies is set (events of other processes and hosts
  * then wake it too), else the head's condition variable (other processes
  * are seen by the caller's polling). Returns 1 when woken by an event (or
  * possibly spuriously), 0 at the deadline. Any thread, no lock held. */

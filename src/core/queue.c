@@ -122,10 +122,10 @@ sitq_code sitq_wait(sitq_queue *q, sitq_task_id id, double timeout_s, sitq_resul
     sitq_backend *b = q->backend;
     int forever = timeout_s < 0;
     int64_t deadline = forever ? INT64_MAX : sitq__mono_us() + sitq__seconds_to_us(timeout_s);
-    /* Other processes: without wait_change, poll from 1 ms backing off to
-     * 25 ms; with it their changes wake the wait, and the poll is only the
-     * fallback (from 50 ms backing off to 250 ms). */
-    int notified = b->ops->wait_change != NULL;
+    /* Other processes: when the backend cannot notify, poll from 1 ms
+     * backing off to 25 ms; when it can, their changes wake the wait, and the
+     * poll is only the fallback (from 50 ms backing off to 250 ms). */
+    int notified = b->notifies;
     int64_t poll_us = notified ? 50000 : 1000;
     int64_t poll_max = notified ? 250000 : 25000;
     for (;;) {

@@ -2,8 +2,8 @@
  * options, and every refusal with its code and message (unreachable or
  * silent server, wrong password, missing, foreign or other-version schema,
  * a role that may only read), the schema named by a URI's sitq_schema,
- * concurrent creation of one schema, and a
- * connection killed under the backend. Runs under with_pg.sh
+ * concurrent creation of one schema, a connection killed under the
+ * backend, and waits of a poll_only backend. Runs under with_pg.sh
  * (SITQ_TEST_PG_URI); each test uses its own schema. */
 #include <libpq-fe.h>
 #include <netinet/in.h>
@@ -325,6 +325,48 @@ static void test_connection_killed(void **state) {
     admin("DROP SCHEMA s_kill CASCADE");
 }
 
+/* poll_only: the same backend without LISTEN. Its waits poll (no listener
+ * connection is ever opened) and still see another backend's completion;
+ * without poll_only the first wait starts the listener. */
+static void test_poll_only(void **state) {
+    (void)state;
+    const char *listeners = "SELECT count(*) FROM pg_stat_activity "
+                            "WHERE application_name = 'sitq' AND query LIKE 'LISTEN%'";
+    for (int poll_only = 1; poll_only >= 0; poll_only--) {
+        sitq_postgres_options o;
+        sitq_postgres_options_init(&o);
+        o.schema = "s_poll";
+        o.poll_only = poll_only;
+        sitq_backend *b = NULL, *other = NULL;
+        TQ_OK(sitq_backend_open_postgres(uri(), &o, &b, &tq_err));
+        o.poll_only = 0;
+        TQ_OK(sitq_backend_open_postgres(uri(), &o, &other, &tq_err));
+        sitq_queue *q = NULL, *oq = NULL;
+        TQ_OK(sitq_queue_open(b, NULL, &q, &tq_err));
+        TQ_OK(sitq_queue_open(other, NULL, &oq, &tq_err));
+        sitq_task_id id = tq_enqueue(q, "f", NULL);
+        sitq_result *r = NULL;
+        TQ_ERR(SITQ_ETIMEDOUT, sitq_wait(q, id, 0.2, &r, &tq_err));
+        sitq_result_free(r);
+        /* the listener connects in its own thread: give it 10 s to show */
+        int64_t until = tq_mono_ms() + (poll_only ? 0 : 10000);
+        while (strcmp(admin_value(listeners), "1") != 0 && tq_mono_ms() < until) tq_sleep_ms(20);
+        assert_string_equal(admin_value(listeners), poll_only ? "0" : "1");
+        /* another backend cancels it: the wait sees it, by polling or notified */
+        sitq_status st;
+        TQ_OK(sitq_cancel(oq, id, &st, &tq_err));
+        r = NULL;
+        TQ_OK(sitq_wait(q, id, 10, &r, &tq_err));
+        assert_int_equal(r->status, SITQ_CANCELLED);
+        sitq_result_free(r);
+        sitq_queue_close(oq);
+        sitq_queue_close(q);
+        sitq_backend_close(other);
+        sitq_backend_close(b);
+        admin("DROP SCHEMA s_poll CASCADE");
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults_and_factory),
@@ -336,6 +378,7 @@ int main(void) {
         cmocka_unit_test(test_read_only_role),
         cmocka_unit_test(test_concurrent_creation),
         cmocka_unit_test(test_connection_killed),
+        cmocka_unit_test(test_poll_only),
     };
     return cmocka_run_group_tests_name("pg_open", tests, NULL, NULL);
 }
