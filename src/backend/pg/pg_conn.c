@@ -209,11 +209,20 @@ sitq_code pg_conn_ensure(pg_conn *c, sitq_error *err) {
     snprintf(idle, sizeof idle, "%d", o->keepalive_s);
     snprintf(interval, sizeof interval, "%d", o->keepalive_s >= 3 ? o->keepalive_s / 3 : 1);
     snprintf(user_timeout, sizeof user_timeout, "%lld", (long long)o->keepalive_s * 2000);
-    const char *keys[] = {"keepalives",       "keepalives_idle",           "keepalives_interval",
-                          "keepalives_count", "tcp_user_timeout",          "dbname",
-                          "connect_timeout",  "fallback_application_name", NULL};
-    const char *vals[] = {"1",     idle,   interval, "3", user_timeout, c->b->conninfo,
-                          timeout, "sitq", NULL};
+    /* Names arrive as UTF-8 (checked by the core) whatever the database's
+     * default client encoding. */
+    const char *keys[] = {"keepalives",
+                          "keepalives_idle",
+                          "keepalives_interval",
+                          "keepalives_count",
+                          "tcp_user_timeout",
+                          "client_encoding",
+                          "dbname",
+                          "connect_timeout",
+                          "fallback_application_name",
+                          NULL};
+    const char *vals[] = {"1",    idle,           interval, "3",    user_timeout,
+                          "UTF8", c->b->conninfo, timeout,  "sitq", NULL};
     c->conn = PQconnectdbParams(keys, vals, 1);
     if (!c->conn) return sitq__fail(err, SITQ_ENOMEM, "out of memory connecting to PostgreSQL");
     if (PQstatus(c->conn) != CONNECTION_OK) {
