@@ -259,14 +259,19 @@ typedef struct sitq_postgres_options {
                                      with SITQ_EBUSY; default 30000, 1..3600000 */
     int statement_timeout_ms; /**< the server cancels a statement running
                                      longer (SITQ_ESTORAGE); default 0: none,
-                                     0..3600000 */
+                                     0..3600000. A statement whose reply stays
+                                     silent for this long (lock_timeout_ms when
+                                     0) plus two keepalive_s fails with
+                                     SITQ_ESTORAGE and its connection is closed:
+                                     a stopped or hung server never hangs a
+                                     call */
     int keepalive_s;          /**< TCP keepalives: a host or network that goes
                                      silent after connecting fails the call
-                                     after about this many seconds (idle time
-                                     before probes; probes every third of it,
-                                     3 of them; also the TCP user timeout);
-                                     default 30, 1..3600. Settings in conninfo
-                                     win */
+                                     after about twice this many seconds (idle
+                                     time before probes; probes every third of
+                                     it, 3 of them; twice it is the TCP user
+                                     timeout); default 30, 1..3600. Settings in
+                                     conninfo win */
     int poll_only;            /**< 0 (default): waits (sitq_wait, an idle
                                      worker) wake on LISTEN/NOTIFY, on one
                                      extra connection opened by the first

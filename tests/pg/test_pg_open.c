@@ -3,10 +3,12 @@
  * silent server, wrong password, missing, foreign or other-version schema,
  * a role that may only read), the schema named by a URI's sitq_schema,
  * concurrent creation of one schema, a connection killed under the
- * backend, and waits of a poll_only backend. Runs under with_pg.sh
+ * backend, waits of a poll_only backend, and a server process frozen
+ * mid-session. Runs under with_pg.sh
  * (SITQ_TEST_PG_URI); each test uses its own schema. */
 #include <libpq-fe.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -367,6 +369,76 @@ static void test_poll_only(void **state) {
     }
 }
 
+/* Send sig to every server process whose application_name is app; returns
+ * how many there were, or -1 when one could not be signalled. No cmocka
+ * asserts: the watchdog thread calls it too. */
+static int signal_sessions(const char *app, int sig) {
+    PGconn *c = PQconnectdb(uri());
+    const char *vals[1] = {app};
+    PGresult *r = PQexecParams(c, "SELECT pid FROM pg_stat_activity WHERE application_name = $1", 1,
+                               NULL, vals, NULL, NULL, 0);
+    int n = PQresultStatus(r) == PGRES_TUPLES_OK ? PQntuples(r) : -1;
+    for (int i = 0; i < n; i++)
+        if (kill((pid_t)atoi(PQgetvalue(r, i, 0)), sig) != 0) n = -1;
+    PQclear(r);
+    PQfinish(c);
+    return n;
+}
+
+/* Resumes the frozen session after 15 s, so that a call that never gives up
+ * fails the test by its duration instead of hanging it. */
+static atomic_int frozen_done;
+
+static void *thaw_later(void *arg) {
+    (void)arg;
+    for (int i = 0; i < 1500 && !atomic_load(&frozen_done); i++) tq_sleep_ms(10);
+    signal_sessions("sitq_frozen", SIGCONT);
+    return NULL;
+}
+
+/* A server process that stops answering mid-session (SIGSTOP: its kernel
+ * still acknowledges every byte and keepalive, so TCP cannot tell): the
+ * call fails within the reply limit (statement_timeout_ms plus two
+ * keepalive_s: 2.5 s here) with a message that says so, and the next call
+ * reconnects to the server, which still serves new sessions. */
+static void test_frozen_server(void **state) {
+    (void)state;
+    char conninfo[512];
+    snprintf(conninfo, sizeof conninfo, "%s?application_name=sitq_frozen", uri());
+    sitq_postgres_options o;
+    sitq_postgres_options_init(&o);
+    o.schema = "s_frozen";
+    o.statement_timeout_ms = 500;
+    o.keepalive_s = 1;
+    o.reader_connections = 0;
+    sitq_backend *b = NULL;
+    TQ_OK(sitq_backend_open_postgres(conninfo, &o, &b, &tq_err));
+    sitq_queue *q = NULL;
+    TQ_OK(sitq_queue_open(b, NULL, &q, &tq_err));
+    tq_enqueue(q, "f", NULL);
+    atomic_store(&frozen_done, 0);
+    pthread_t thaw;
+    assert_int_equal(pthread_create(&thaw, NULL, thaw_later, NULL), 0);
+    assert_int_equal(signal_sessions("sitq_frozen", SIGSTOP), 1);
+    sitq_task_id id = 0;
+    memset(&tq_err, 0, sizeof tq_err);
+    int64_t t0 = tq_mono_ms();
+    sitq_code rc = sitq_enqueue(q, "f", NULL, 0, NULL, &id, &tq_err);
+    int64_t waited = tq_mono_ms() - t0;
+    atomic_store(&frozen_done, 1);
+    pthread_join(thaw, NULL);
+    assert_int_equal(rc, SITQ_ESTORAGE);
+    if (!strstr(tq_err.message, "stopped answering") || !strstr(tq_err.message, "2.5 s"))
+        fail_msg("unexpected message: %s", tq_err.message);
+    assert_true(waited >= 2400 && waited < 6000);
+    /* A new session; the frozen one wrote nothing. */
+    tq_enqueue(q, "f", NULL);
+    assert_int_equal(tq_stats(q).total, 2);
+    sitq_queue_close(q);
+    sitq_backend_close(b);
+    admin("DROP SCHEMA s_frozen CASCADE");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults_and_factory),
@@ -379,6 +451,7 @@ int main(void) {
         cmocka_unit_test(test_concurrent_creation),
         cmocka_unit_test(test_connection_killed),
         cmocka_unit_test(test_poll_only),
+        cmocka_unit_test(test_frozen_server),
     };
     return cmocka_run_group_tests_name("pg_open", tests, NULL, NULL);
 }
