@@ -259,14 +259,19 @@ typedef struct sitq_postgres_options {
                                      with SITQ_EBUSY; default 30000, 1..3600000 */
     int statement_timeout_ms; /**< the server cancels a statement running
                                      longer (SITQ_ESTORAGE); default 0: none,
-                                     0..3600000 */
+                                     0..3600000. A statement whose reply stays
+                                     silent for this long (lock_timeout_ms when
+                                     0) plus two keepalive_s fails with
+                                     SITQ_ESTORAGE and its connection is closed:
+                                     a stopped or hung server never hangs a
+                                     call */
     int keepalive_s;          /**< TCP keepalives: a host or network that goes
                                      silent after connecting fails the call
-                                     after about this many seconds (idle time
-                                     before probes; probes every third of it,
-                                     3 of them; also the TCP user timeout);
-                                     default 30, 1..3600. Settings in conninfo
-                                     win */
+                                     after about twice this many seconds (idle
+                                     time before probes; probes every third of
+                                     it, 3 of them; twice it is the TCP user
+                                     timeout); default 30, 1..3600. Settings in
+                                     conninfo win */
     int poll_only;            /**< 0 (default): waits (sitq_wait, an idle
                                      worker) wake on LISTEN/NOTIFY, on one
                                      extra connection opened by the first
@@ -388,7 +393,13 @@ typedef int64_t sitq_task_id;
 
 /** Name used when a queue name is NULL. */
 #define SITQ_DEFAULT_QUEUE "default"
-/** Longest queue name, function name, unique key or worker id, in bytes. */
+/**
+ * Longest queue name, function name, unique key or worker id, in bytes. Each
+ * such name must also be valid UTF-8 (no overlong forms or surrogates), with
+ * every backend: they are stored as text. Other bytes are refused with
+ * SITQ_EINVAL, whose message names the argument. Payloads, results, errors
+ * and tracebacks are bytes and take anything.
+ */
 #define SITQ_NAME_MAX 255
 /**
  * Longest duration sitq accepts for a delay, an ETA ahead of now, a timeout
@@ -411,10 +422,11 @@ typedef int64_t sitq_task_id;
  * Open a named queue on a backend. Cheap: a queue is a name bound to a
  * backend; many handles may name the same queue.
  *
- * name: NULL for "default"; 1..SITQ_NAME_MAX bytes; copied.
+ * name: NULL for "default"; 1..SITQ_NAME_MAX bytes of valid UTF-8; copied.
  * out:  receives the handle; free with sitq_queue_close before closing the
  *       backend.
- * Errors: SITQ_EINVAL (backend or out NULL, name empty or too long), SITQ_ENOMEM.
+ * Errors: SITQ_EINVAL (backend or out NULL, name empty, too long or not
+ * valid UTF-8), SITQ_ENOMEM.
  */
 sitq_code sitq_queue_open(sitq_backend *backend, const char *name, sitq_queue **out,
                           sitq_error *err);
@@ -459,7 +471,8 @@ typedef struct sitq_task_options {
     const char *unique_key; /**< NULL, or a key: while a task of this queue with the
                                     same key is queued, waiting, scheduled or running,
                                     enqueue returns that task's id instead (RQ/Celery
-                                    "once" semantics) */
+                                    "once" semantics); 1..SITQ_NAME_MAX bytes of
+                                    valid UTF-8 */
 } sitq_task_options;
 
 /** Fill opts with the defaults listed in sitq_task_options. Thread-safe. */
@@ -468,7 +481,7 @@ void sitq_task_options_init(sitq_task_options *opts);
 /**
  * Enqueue one task and commit it before returning.
  *
- * function: handler name, 1..SITQ_NAME_MAX bytes; copied.
+ * function: handler name, 1..SITQ_NAME_MAX bytes of valid UTF-8; copied.
  * payload:  payload_len bytes, copied (payload may be NULL when payload_len is 0).
  * opts:     NULL for defaults.
  * out_id:   receives the new (or, with a live unique_key, the existing) id.
@@ -732,7 +745,8 @@ typedef int (*sitq_handler_fn)(sitq_task_ctx *ctx, const void *payload, size_t p
 /** Options of a worker. Initialise with sitq_worker_options_init. */
 typedef struct sitq_worker_options {
     const char *worker_id;       /**< NULL: "host:pid:start-time:n", unique per
-                                      process incarnation (Oban's lesson) */
+                                      process incarnation (Oban's lesson); else
+                                      1..SITQ_NAME_MAX bytes of valid UTF-8 */
     int concurrency;             /**< handler threads, 1..1024; default 1 */
     int prefetch;                /**< tasks claimed beyond concurrency, 0..65536, or
                                       -1 (the default): adaptive, about 5 ms of work
@@ -787,7 +801,7 @@ sitq_code sitq_worker_create(sitq_queue *queue, const sitq_worker_options *opts,
  * matches every function starting with what precedes the '*'. user_data is
  * passed to every call; the caller keeps it alive while the worker lives.
  * Re-registering a name replaces its handler. Register before start.
- * Errors: SITQ_EINVAL (NULL/empty/too long name, NULL fn), SITQ_ESTATE
+ * Errors: SITQ_EINVAL (NULL/empty/too long name or not valid UTF-8, NULL fn), SITQ_ESTATE
  * (worker already started), SITQ_ENOMEM.
  */
 sitq_code sitq_worker_register(sitq_worker *worker, const char *function, sitq_handler_fn fn,

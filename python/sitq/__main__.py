@@ -176,17 +176,6 @@ def _is_postgres(db):
     return db.startswith(("postgresql://", "postgres://"))
 
 
-def _display(db):
-    """DB as it may be logged: a URI's password as ***."""
-    if not _is_postgres(db):
-        return db
-    scheme, _, rest = db.partition("://")
-    user, at, host = rest.partition("@")
-    if not at or ":" not in user:
-        return db
-    return "%s://%s:***@%s" % (scheme, user.split(":", 1)[0], host)
-
-
 def _open_backend(args):
     """Open the database; while another process holds its lock, say so and
     retry every second (a stop signal ends the wait)."""
@@ -242,7 +231,7 @@ def _run_one(args):
         worker = sitq.Worker(queue, worker_id=args.worker_id, concurrency=args.threads,
                              lease=args.lease, poll_interval=args.poll_interval)
         _log(args, "serving queue %r of %s as %s (%d thread%s)" % (
-            queue.name, _display(args.db), worker.worker_id, args.threads,
+            queue.name, backend.path, worker.worker_id, args.threads,
             "" if args.threads == 1 else "s"))
         threading.Thread(target=_report_errors, args=(worker, stop_reports),
                          daemon=True).start()

@@ -3,8 +3,10 @@
  *
  * A subtype of sitq.SQLiteBackend's C type with the same object layout, so
  * that TaskQueue, Worker and everything else take either; only opening
- * differs. .path is the connection string as given.
+ * differs. .path is the connection string as given, with any password
+ * shown as *** (dsn_mask.c): reprs and logs must not leak it.
  */
+#include "dsn_mask.h"
 #include "sitqpy.h"
 
 #include <string.h>
@@ -68,8 +70,12 @@ static int pg_init(SitqBackendObject *self, PyObject *args, PyObject *kwds) {
         return -1;
     }
     self->backend = b;
-    Py_INCREF(dsn);
-    Py_XSETREF(self->path, dsn);
+    char *shown = sitqpy_dsn_mask(cdsn);
+    PyObject *path = shown ? PyUnicode_DecodeUTF8(shown, (Py_ssize_t)strlen(shown), "replace")
+                           : PyErr_NoMemory();
+    free(shown);
+    if (!path) return -1; /* the backend stays open: closed with the object */
+    Py_XSETREF(self->path, path);
     return 0;
 }
 
@@ -79,7 +85,9 @@ static int pg_traverse(SitqBackendObject *self, visitproc visit, void *arg) {
 }
 
 static PyObject *pg_repr(SitqBackendObject *self) {
-    return PyUnicode_FromFormat("<sitq.PostgresBackend%s>", self->backend ? "" : " (not open)");
+    return PyUnicode_FromFormat("<sitq.PostgresBackend path=%R%s>",
+                                self->path ? self->path : Py_None,
+                                self->backend ? "" : " (not open)");
 }
 
 PyDoc_STRVAR(pg_doc,
@@ -90,7 +98,8 @@ PyDoc_STRVAR(pg_doc,
              "SQLiteBackend (TaskQueue and Worker take either).\n\n"
              "dsn: a libpq connection string ('postgresql://user@host:5432/db' or\n"
              "    'host=... dbname=...'), given to libpq untouched: PGPASSWORD, the\n"
-             "    password and service files apply.\n"
+             "    password and service files apply. .path shows it with any password\n"
+             "    as '***'.\n"
              "schema: the schema holding sitq's tables (letters, digits, '_').\n"
              "connect_timeout: seconds before a connection attempt gives up.\n"
              "create_schema: True creates a missing schema; False raises SchemaError.\n"

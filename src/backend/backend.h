@@ -48,7 +48,7 @@
  * value it was written against; sitq__backend_head_init refuses any other,
  * so a backend built for another layout fails at open instead of misreading
  * fields. Bump it on every change of an op's signature or a struct below. */
-#define SITQ__BACKEND_VERSION 3
+#define SITQ__BACKEND_VERSION 4
 
 /* A task handed to a worker by a claim (cycle or claim_id). Every field is
  * out, written by the backend into an entry of the caller's array. The
@@ -107,6 +107,28 @@ typedef struct sitq__completion {
      * memory). sitq__completion_clear frees it. */
     char *stored_error;
 } sitq__completion;
+
+/* A success whose result the store refused is recorded as a failed attempt
+ * instead, so that one task's result never blocks a group commit. The
+ * backend writes the failure *f that sitq__unstorable_failure makes from *k,
+ * then reports the write's outcome with sitq__unstorable_report; the
+ * decisions (the message, what is copied, what k reports) are the core's.
+ *
+ * sitq__unstorable_failure: *f becomes a copy of *k with ok = 0, no value,
+ * out fields zeroed and error = msg, which receives (size bytes;
+ * SITQ_ERROR_MESSAGE_SIZE is enough) a message naming the result's size and
+ * why (the store's reason; NULL: a generic one). f borrows msg and k's other
+ * pointers: it must not outlive them and is never cleared. k is not
+ * changed. Pure; any thread. */
+void sitq__unstorable_failure(const sitq__completion *k, const char *why, char *msg, size_t size,
+                              sitq__completion *f);
+
+/* After the backend recorded f (from sitq__unstorable_failure) with result
+ * rc: k->applied = f->applied, and when rc is SITQ_OK and f was applied,
+ * k->stored_as_failure = 1 and k->stored_error a malloc'd copy of f's
+ * message (the caller's to free; NULL when out of memory). k's inputs stay
+ * as they were. Any thread. */
+void sitq__unstorable_report(sitq__completion *k, const sitq__completion *f, sitq_code rc);
 
 /* The start of an attempt of a claimed task: from the commit on, a lost
  * lease spends the attempt. Until then the task counts as never started.
@@ -293,7 +315,7 @@ typedef struct sitq__backend_ops {
                           sitq_error *err);
 
     /* Optional (NULL: the core waits on the head's condition variable and
-     * polls). Block until an event of `events` (SITQ__EV_*) may have happened
+     * polls), and used only while the head's `notifies` is set. Block until an event of `events` (SITQ__EV_*) may have happened
      * in `queue` in any process or host, or until deadline_mono_us (this
      * process's monotonic clock, microseconds) has passed, or soon after the
      * head's counters differ from *seen (an event or wake-up of this
@@ -319,6 +341,14 @@ typedef struct sitq__backend_ops {
 struct sitq_backend {
     const sitq__backend_ops *ops;
     size_t blob_max; /* ops->blob_max, or less if the backend lowered it after init */
+    /* Capability: 1 when wait_change can wake on changes made by other
+     * processes and hosts (the core then waits through it and polls seldom),
+     * 0 when it cannot (the core waits on notify_cv and polls for them).
+     * Set by sitq__backend_head_init to ops->wait_change != NULL; a backend
+     * whose instance cannot be notified (a PostgreSQL one opened poll_only)
+     * clears it after init, before the backend is handed out, so that one
+     * ops table serves both. Never changes afterwards. */
+    int notifies;
     pthread_mutex_t notify_mu;
     pthread_cond_t notify_cv; /* monotonic clock; broadcast on every counter bump */
     uint64_t finished_gen;    /* under notify_mu: bumped when tasks reach a terminal status */
@@ -326,7 +356,8 @@ struct sitq_backend {
     uint64_t wake_gen;        /* under notify_mu: bumped by every notify and wake */
 };
 
-/* Initialise the common head (a monotonic-clock condvar). 0, or -1 when
+/* Initialise the common head (a monotonic-clock condvar; blob_max and
+ * notifies from ops). 0, or -1 when
  * ops->version is not SITQ__BACKEND_VERSION or a mutex cannot be made
  * (then nothing needs destroying). */
 int sitq__backend_head_init(sitq_backend *b, const sitq__backend_ops *ops);
@@ -354,7 +385,7 @@ typedef int (*sitq__wait_stop_fn)(void *arg);
 
 /* The one place the core waits for an event: until one of `events` moved
  * past *seen, stop(arg) returns nonzero, or deadline_mono_us. Uses the
- * backend's wait_change when present (events of other processes and hosts
+ * backend's wait_change when the head's notifies is set (events of other processes and hosts
  * then wake it too), else the head's condition variable (other processes
  * are seen by the caller's polling). Returns 1 when woken by an event (or
  * possibly spuriously), 0 at the deadline. Any thread, no lock held. */

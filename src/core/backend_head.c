@@ -1,8 +1,8 @@
 /* backend_head.c - what all backends share: the interface version check,
  * the store's blob limit, and in-process event notification. Every wait of
  * the core (sitq_wait, the worker's idle dispatcher) goes through
- * sitq__backend_wait, which uses the backend's wait_change when it has one
- * (events of other processes and hosts wake it) and the head's condition
+ * sitq__backend_wait, which uses the backend's wait_change when the head
+ * says it notifies (events of other processes and hosts wake it) and the head's condition
  * variable otherwise (the callers poll for other processes). */
 #include "backend/backend.h"
 #include "internal.h"
@@ -14,6 +14,7 @@ int sitq__backend_head_init(sitq_backend *b, const sitq__backend_ops *ops) {
     if (!ops || ops->version != SITQ__BACKEND_VERSION) return -1;
     b->ops = ops;
     b->blob_max = ops->blob_max;
+    b->notifies = ops->wait_change != NULL;
     b->finished_gen = 0;
     b->enqueued_gen = 0;
     b->wake_gen = 0;
@@ -66,7 +67,7 @@ static int moved(const sitq_backend *b, unsigned events, const sitq__gens *seen)
 
 int sitq__backend_wait(sitq_backend *b, const char *queue, unsigned events, const sitq__gens *seen,
                        int64_t deadline_mono_us, sitq__wait_stop_fn stop, void *arg) {
-    if (b->ops->wait_change) {
+    if (b->notifies) {
         pthread_mutex_lock(&b->notify_mu);
         int done = moved(b, events, seen) || (stop && stop(arg));
         pthread_mutex_unlock(&b->notify_mu);
@@ -108,4 +109,4 @@ sitq_code sitq_backend_health(sitq_backend *backend, sitq_store_health *out, sit
     return rc ? rc : sitq__ok(err);
 }
 
-int sitq__backend_notifies(const sitq_backend *b) { return b && b->ops->wait_change != NULL; }
+int sitq__backend_notifies(const sitq_backend *b) { return b && b->notifies; }

@@ -37,8 +37,19 @@ double sitq__rand_unit(void);
 /* strdup that returns NULL for NULL. */
 char *sitq__strdup(const char *s);
 
-/* 1 when s is a valid name: non-NULL, 1..SITQ_NAME_MAX bytes. */
-int sitq__name_ok(const char *s);
+/* Length of the longest prefix of s[0..n) that is well-formed UTF-8 (RFC
+ * 3629: shortest forms only, no surrogates, at most U+10FFFF); n when all
+ * of it is. Pure. */
+size_t sitq__utf8_valid_prefix(const char *s, size_t n);
+
+/* Check a name argument (a queue, function, handler, unique key or worker
+ * id: every text sitq stores as text rather than bytes): non-NULL, 1..
+ * SITQ_NAME_MAX bytes and valid UTF-8, the same for every backend
+ * (PostgreSQL's text refuses other bytes). what names it in the message,
+ * e.g. "queue name" or "task 3: function name". SITQ_OK, or SITQ_EINVAL
+ * with err filled ("WHAT must be 1..255 bytes", "WHAT is not valid UTF-8
+ * (byte 0xXX at offset N): ..."). */
+sitq_code sitq__name_check(const char *s, const char *what, sitq_error *err);
 
 /* Validate task options (NULL is fine); `what` prefixes the message, e.g.
  * "task 3: ". Returns SITQ_OK or SITQ_EINVAL. */

@@ -2,6 +2,7 @@
 #include "internal.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 void sitq_sqlite_options_init(sitq_sqlite_options *opts) {
@@ -81,8 +82,8 @@ sitq_code sitq__task_options_check(const sitq_task_options *o, const char *what,
             return sitq__fail(err, SITQ_EDEPENDENCY,
                               "%soptions.depends_on[%zu] = %lld is not a task id", what, i,
                               (long long)o->depends_on[i]);
-    if (o->unique_key && !sitq__name_ok(o->unique_key))
-        return sitq__fail(err, SITQ_EINVAL, "%soptions.unique_key must be 1..%d bytes", what,
-                          SITQ_NAME_MAX);
-    return SITQ_OK;
+    if (!o->unique_key) return SITQ_OK;
+    char key_what[64];
+    snprintf(key_what, sizeof key_what, "%soptions.unique_key", what);
+    return sitq__name_check(o->unique_key, key_what, err);
 }

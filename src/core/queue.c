@@ -17,8 +17,8 @@ sitq_code sitq_queue_open(sitq_backend *backend, const char *name, sitq_queue **
     *out = NULL;
     if (!backend) return sitq__fail(err, SITQ_EINVAL, "backend must not be NULL");
     if (!name) name = SITQ_DEFAULT_QUEUE;
-    if (!sitq__name_ok(name))
-        return sitq__fail(err, SITQ_EINVAL, "queue name must be 1..%d bytes", SITQ_NAME_MAX);
+    sitq_code nrc = sitq__name_check(name, "queue name", err);
+    if (nrc) return nrc;
     sitq_queue *q = calloc(1, sizeof *q);
     if (!q || !(q->name = strdup(name))) {
         free(q);
@@ -40,12 +40,12 @@ sitq_backend *sitq_queue_backend(const sitq_queue *q) { return q ? q->backend : 
 
 static sitq_code check_spec(const sitq_task_spec *s, size_t i, size_t n, size_t blob_max,
                             sitq_error *err) {
-    char what[48];
+    char what[48], fn_what[64];
     if (n == 1 && i == 0) what[0] = '\0';
     else snprintf(what, sizeof what, "task %zu: ", i);
-    if (!sitq__name_ok(s->function))
-        return sitq__fail(err, SITQ_EINVAL, "%sfunction must be a name of 1..%d bytes", what,
-                          SITQ_NAME_MAX);
+    snprintf(fn_what, sizeof fn_what, "%sfunction name", what);
+    sitq_code nrc = sitq__name_check(s->function, fn_what, err);
+    if (nrc) return nrc;
     if (!s->payload && s->payload_len > 0)
         return sitq__fail(err, SITQ_EINVAL, "%spayload is NULL but payload_len is %zu", what,
                           s->payload_len);
@@ -122,10 +122,10 @@ sitq_code sitq_wait(sitq_queue *q, sitq_task_id id, double timeout_s, sitq_resul
     sitq_backend *b = q->backend;
     int forever = timeout_s < 0;
     int64_t deadline = forever ? INT64_MAX : sitq__mono_us() + sitq__seconds_to_us(timeout_s);
-    /* Other processes: without wait_change, poll from 1 ms backing off to
-     * 25 ms; with it their changes wake the wait, and the poll is only the
-     * fallback (from 50 ms backing off to 250 ms). */
-    int notified = b->ops->wait_change != NULL;
+    /* Other processes: when the backend cannot notify, poll from 1 ms
+     * backing off to 25 ms; when it can, their changes wake the wait, and the
+     * poll is only the fallback (from 50 ms backing off to 250 ms). */
+    int notified = b->notifies;
     int64_t poll_us = notified ? 50000 : 1000;
     int64_t poll_max = notified ? 250000 : 25000;
     for (;;) {

@@ -57,8 +57,53 @@ double sitq__rand_unit(void) { return (double)(sitq__rand64() >> 11) * 0x1.0p-53
 
 char *sitq__strdup(const char *s) { return s ? strdup(s) : NULL; }
 
-int sitq__name_ok(const char *s) {
+/* 1 when s has a name's length: non-NULL, 1..SITQ_NAME_MAX bytes. */
+static int name_length_ok(const char *s) {
     if (!s) return 0;
     size_t n = strnlen(s, SITQ_NAME_MAX + 1);
     return n >= 1 && n <= SITQ_NAME_MAX;
+}
+
+/* Bytes of the UTF-8 sequence that starts at p[0..left) (1..4), or 0 when
+ * it is not well formed. */
+static size_t utf8_seq(const unsigned char *p, size_t left) {
+    unsigned char c = p[0];
+    if (c < 0x80) return 1;
+    size_t len = c >= 0xc2 && c <= 0xdf   ? 2
+                 : c >= 0xe0 && c <= 0xef ? 3
+                 : c >= 0xf0 && c <= 0xf4 ? 4
+                                          : 0;
+    if (len == 0 || left < len) return 0;
+    /* The second byte's range excludes overlong forms, surrogates and
+     * code points above U+10FFFF. */
+    unsigned char lo = c == 0xe0 ? 0xa0 : c == 0xf0 ? 0x90 : 0x80;
+    unsigned char hi = c == 0xed ? 0x9f : c == 0xf4 ? 0x8f : 0xbf;
+    if (p[1] < lo || p[1] > hi) return 0;
+    for (size_t i = 2; i < len; i++)
+        if ((p[i] & 0xc0) != 0x80) return 0;
+    return len;
+}
+
+size_t sitq__utf8_valid_prefix(const char *s, size_t n) {
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < n) {
+        size_t len = utf8_seq(p + i, n - i);
+        if (len == 0) break;
+        i += len;
+    }
+    return i;
+}
+
+sitq_code sitq__name_check(const char *s, const char *what, sitq_error *err) {
+    if (!name_length_ok(s))
+        return sitq__fail(err, SITQ_EINVAL, "%s must be 1..%d bytes", what, SITQ_NAME_MAX);
+    size_t n = strlen(s);
+    size_t ok = sitq__utf8_valid_prefix(s, n);
+    if (ok < n)
+        return sitq__fail(err, SITQ_EINVAL,
+                          "%s is not valid UTF-8 (byte 0x%02x at offset %zu): names are "
+                          "stored as text",
+                          what, (unsigned)(unsigned char)s[ok], ok);
+    return SITQ_OK;
 }

@@ -22,9 +22,8 @@ const handler *sitq__registry_find(const sitq_worker *w, const char *function) {
 sitq_code sitq_worker_register(sitq_worker *w, const char *function, sitq_handler_fn fn,
                                void *user_data, sitq_error *err) {
     if (!w) return sitq__fail(err, SITQ_EINVAL, "worker must not be NULL");
-    if (!sitq__name_ok(function))
-        return sitq__fail(err, SITQ_EINVAL, "function must be a name of 1..%d bytes",
-                          SITQ_NAME_MAX);
+    sitq_code nrc = sitq__name_check(function, "function name", err);
+    if (nrc) return nrc;
     if (!fn) return sitq__fail(err, SITQ_EINVAL, "fn must not be NULL");
     pthread_mutex_lock(&w->mu);
     int started = w->started;

@@ -119,8 +119,10 @@ sitq_code sitq_worker_create(sitq_queue *queue, const sitq_worker_options *opts,
     if (o.handlers_mark_start != 0 && o.handlers_mark_start != 1)
         return sitq__fail(err, SITQ_EINVAL, "options.handlers_mark_start must be 0 or 1, got %d",
                           o.handlers_mark_start);
-    if (o.worker_id && !sitq__name_ok(o.worker_id))
-        return sitq__fail(err, SITQ_EINVAL, "options.worker_id must be 1..%d bytes", SITQ_NAME_MAX);
+    if (o.worker_id) {
+        sitq_code nrc = sitq__name_check(o.worker_id, "options.worker_id", err);
+        if (nrc) return nrc;
+    }
 
     sitq_worker *w = calloc(1, sizeof *w);
     if (!w) return sitq__fail(err, SITQ_ENOMEM, "out of memory creating a worker");

@@ -3,6 +3,7 @@
 # tracebacks, keys and worker ids with escape sequences, C1 controls or
 # invalid UTF-8 are printed escaped by list, show, wait and the worker log,
 # while printable UTF-8 stays readable; JSON output keeps the exact text.
+# Payloads, results and errors keep any bytes; names must be UTF-8.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -64,6 +65,20 @@ expect_exit 1 "$SITQ" show "$DB" "$ok" --queue "q${ESC}[2J"
 assert_clean "$TMP/err" "an error message"
 "$SITQ" stats "$DB" --queue "q${ESC}[2J" >"$TMP/stats"
 assert_clean "$TMP/stats" "stats"
+
+# Names are stored as text: one that is not UTF-8 is refused on every
+# backend, before anything is stored, naming the argument (escaped).
+expect_exit 2 "$SITQ" enqueue "$DB" --queue "q${BAD}" -- true
+assert_contains "$(cat "$TMP/err")" "queue name is not valid UTF-8 (byte 0xff at offset 1)" \
+    "enqueue --queue"
+expect_exit 2 "$SITQ" enqueue "$DB" --unique "k${BAD}" -- true
+assert_contains "$(cat "$TMP/err")" "unique_key is not valid UTF-8" "enqueue --unique"
+assert_clean "$TMP/err" "the refusal"
+"$SITQ" stats "$DB" --json >"$TMP/stats"
+"$PY" - "$TMP/stats" <<'PY' || fail "a refused name stored a task"
+import json, sys
+assert json.load(open(sys.argv[1]))["total"] == 3
+PY
 
 # JSON escapes everything and keeps the exact text (invalid UTF-8 as base64).
 "$SITQ" show "$DB" "$ok" --json >"$TMP/json"

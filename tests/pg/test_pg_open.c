@@ -2,11 +2,13 @@
  * options, and every refusal with its code and message (unreachable or
  * silent server, wrong password, missing, foreign or other-version schema,
  * a role that may only read), the schema named by a URI's sitq_schema,
- * concurrent creation of one schema, and a
- * connection killed under the backend. Runs under with_pg.sh
+ * concurrent creation of one schema, a connection killed under the
+ * backend, waits of a poll_only backend, and a server process frozen
+ * mid-session. Runs under with_pg.sh
  * (SITQ_TEST_PG_URI); each test uses its own schema. */
 #include <libpq-fe.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -325,6 +327,122 @@ static void test_connection_killed(void **state) {
     admin("DROP SCHEMA s_kill CASCADE");
 }
 
+/* poll_only: the same backend without LISTEN. Its waits poll (no listener
+ * connection is ever opened) and still see another backend's completion;
+ * without poll_only the first wait starts the listener. */
+static void test_poll_only(void **state) {
+    (void)state;
+    const char *listeners = "SELECT count(*) FROM pg_stat_activity "
+                            "WHERE application_name = 'sitq' AND query LIKE 'LISTEN%'";
+    for (int poll_only = 1; poll_only >= 0; poll_only--) {
+        sitq_postgres_options o;
+        sitq_postgres_options_init(&o);
+        o.schema = "s_poll";
+        o.poll_only = poll_only;
+        sitq_backend *b = NULL, *other = NULL;
+        TQ_OK(sitq_backend_open_postgres(uri(), &o, &b, &tq_err));
+        o.poll_only = 0;
+        TQ_OK(sitq_backend_open_postgres(uri(), &o, &other, &tq_err));
+        sitq_queue *q = NULL, *oq = NULL;
+        TQ_OK(sitq_queue_open(b, NULL, &q, &tq_err));
+        TQ_OK(sitq_queue_open(other, NULL, &oq, &tq_err));
+        sitq_task_id id = tq_enqueue(q, "f", NULL);
+        sitq_result *r = NULL;
+        /* Waits (a slow first read may use up a short one before it waits);
+         * the listener connects in its own thread: 10 s for it to show, 1 s
+         * of waits for a poll_only backend. */
+        int64_t until = tq_mono_ms() + (poll_only ? 1000 : 10000);
+        do {
+            TQ_ERR(SITQ_ETIMEDOUT, sitq_wait(q, id, 0.2, &r, &tq_err));
+            sitq_result_free(r);
+            r = NULL;
+        } while ((poll_only || strcmp(admin_value(listeners), "1") != 0) && tq_mono_ms() < until);
+        assert_string_equal(admin_value(listeners), poll_only ? "0" : "1");
+        /* another backend cancels it: the wait sees it, by polling or notified */
+        sitq_status st;
+        TQ_OK(sitq_cancel(oq, id, &st, &tq_err));
+        r = NULL;
+        TQ_OK(sitq_wait(q, id, 10, &r, &tq_err));
+        assert_int_equal(r->status, SITQ_CANCELLED);
+        sitq_result_free(r);
+        sitq_queue_close(oq);
+        sitq_queue_close(q);
+        sitq_backend_close(other);
+        sitq_backend_close(b);
+        admin("DROP SCHEMA s_poll CASCADE");
+    }
+}
+
+/* Send sig to every server process whose application_name is app; returns
+ * how many there were, or -1 when one could not be signalled. No cmocka
+ * asserts: the watchdog thread calls it too. */
+static int signal_sessions(const char *app, int sig) {
+    PGconn *c = PQconnectdb(uri());
+    const char *vals[1] = {app};
+    PGresult *r = PQexecParams(c, "SELECT pid FROM pg_stat_activity WHERE application_name = $1", 1,
+                               NULL, vals, NULL, NULL, 0);
+    int n = PQresultStatus(r) == PGRES_TUPLES_OK ? PQntuples(r) : -1;
+    for (int i = 0; i < n; i++)
+        if (kill((pid_t)atoi(PQgetvalue(r, i, 0)), sig) != 0) n = -1;
+    PQclear(r);
+    PQfinish(c);
+    return n;
+}
+
+/* Resumes the frozen session after 15 s, so that a call that never gives up
+ * fails the test by its duration instead of hanging it. */
+static atomic_int frozen_done;
+
+static void *thaw_later(void *arg) {
+    (void)arg;
+    for (int i = 0; i < 1500 && !atomic_load(&frozen_done); i++) tq_sleep_ms(10);
+    signal_sessions("sitq_frozen", SIGCONT);
+    return NULL;
+}
+
+/* A server process that stops answering mid-session (SIGSTOP: its kernel
+ * still acknowledges every byte and keepalive, so TCP cannot tell): the
+ * call fails within the reply limit (statement_timeout_ms plus two
+ * keepalive_s: 2.5 s here) with a message that says so, and the next call
+ * reconnects to the server, which still serves new sessions. */
+static void test_frozen_server(void **state) {
+    (void)state;
+    char conninfo[512];
+    snprintf(conninfo, sizeof conninfo, "%s?application_name=sitq_frozen", uri());
+    sitq_postgres_options o;
+    sitq_postgres_options_init(&o);
+    o.schema = "s_frozen";
+    o.statement_timeout_ms = 500;
+    o.keepalive_s = 1;
+    o.reader_connections = 0;
+    sitq_backend *b = NULL;
+    TQ_OK(sitq_backend_open_postgres(conninfo, &o, &b, &tq_err));
+    sitq_queue *q = NULL;
+    TQ_OK(sitq_queue_open(b, NULL, &q, &tq_err));
+    tq_enqueue(q, "f", NULL);
+    atomic_store(&frozen_done, 0);
+    pthread_t thaw;
+    assert_int_equal(pthread_create(&thaw, NULL, thaw_later, NULL), 0);
+    assert_int_equal(signal_sessions("sitq_frozen", SIGSTOP), 1);
+    sitq_task_id id = 0;
+    memset(&tq_err, 0, sizeof tq_err);
+    int64_t t0 = tq_mono_ms();
+    sitq_code rc = sitq_enqueue(q, "f", NULL, 0, NULL, &id, &tq_err);
+    int64_t waited = tq_mono_ms() - t0;
+    atomic_store(&frozen_done, 1);
+    pthread_join(thaw, NULL);
+    assert_int_equal(rc, SITQ_ESTORAGE);
+    if (!strstr(tq_err.message, "stopped answering") || !strstr(tq_err.message, "2.5 s"))
+        fail_msg("unexpected message: %s", tq_err.message);
+    assert_true(waited >= 2400 && waited < 6000);
+    /* A new session; the frozen one wrote nothing. */
+    tq_enqueue(q, "f", NULL);
+    assert_int_equal(tq_stats(q).total, 2);
+    sitq_queue_close(q);
+    sitq_backend_close(b);
+    admin("DROP SCHEMA s_frozen CASCADE");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults_and_factory),
@@ -336,6 +454,8 @@ int main(void) {
         cmocka_unit_test(test_read_only_role),
         cmocka_unit_test(test_concurrent_creation),
         cmocka_unit_test(test_connection_killed),
+        cmocka_unit_test(test_poll_only),
+        cmocka_unit_test(test_frozen_server),
     };
     return cmocka_run_group_tests_name("pg_open", tests, NULL, NULL);
 }

@@ -60,3 +60,41 @@ def test_dsn_names_the_schema():
         assert sitq.TaskQueue(backend=b).peek(tid).status == "queued"
     with pytest.raises(sitq.InvalidArgumentError, match="differ"):
         sitq.PostgresBackend(dsn, schema="py_other")
+
+
+def test_path_and_repr_hide_the_password():
+    # The cluster trusts the role, so any password opens it; none may show.
+    from urllib.parse import urlsplit
+    u = urlsplit(os.environ["SITQ_TEST_PG_URI"])
+    schema = "py_pw_" + uuid.uuid4().hex[:8]
+    secret = "Zq9-secret"
+    cases = [
+        (f"postgresql://{u.username}:{secret}@{u.netloc.split('@')[1]}{u.path}"
+         f"?sitq_schema={schema}",
+         f"postgresql://{u.username}:***@{u.netloc.split('@')[1]}{u.path}"
+         f"?sitq_schema={schema}"),
+        (f"postgres://{u.username}:{secret}@{u.netloc.split('@')[1]}{u.path}"
+         f"?password={secret}&sitq_schema={schema}&application_name=x",
+         f"postgres://{u.username}:***@{u.netloc.split('@')[1]}{u.path}"
+         f"?password=***&sitq_schema={schema}&application_name=x"),
+        (f"host={u.hostname} port={u.port} user={u.username} "
+         f"password = '{secret} \\' q' dbname={u.path[1:]}",
+         f"host={u.hostname} port={u.port} user={u.username} "
+         f"password = *** dbname={u.path[1:]}"),
+        (f"password={secret} host={u.hostname} port={u.port} user={u.username} "
+         f"dbname={u.path[1:]}",
+         f"password=*** host={u.hostname} port={u.port} user={u.username} "
+         f"dbname={u.path[1:]}"),
+    ]
+    for dsn, shown in cases:
+        b = sitq.PostgresBackend(dsn, schema=schema)
+        assert b.path == shown
+        assert repr(b) == f"<sitq.PostgresBackend path={shown!r}>"
+        assert secret not in b.path and secret not in repr(b)
+        q = sitq.TaskQueue(backend=b)  # it is the database it names
+        q.enqueue(sitq.Task(function=add, args=[1, 2]))
+    # Without a password, the string is shown as given.
+    plain = os.environ["SITQ_TEST_PG_URI"]
+    b = sitq.PostgresBackend(plain, schema=schema)
+    assert b.path == plain
+    assert sitq.TaskQueue(backend=b).get_stats()["total"] == len(cases)

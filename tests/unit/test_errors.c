@@ -583,6 +583,103 @@ static void test_worker_errors(void **state) {
     free(n256);
 }
 
+/* Byte strings that are not UTF-8: a stray continuation byte, a lone lead
+ * byte, an overlong '/', a surrogate (U+D800), a code point past U+10FFFF,
+ * a truncated sequence at the end, a byte UTF-8 never uses. */
+static const char *const not_utf8[] = {
+    "q\x80", "q\xc3", "\xc0\xaf", "a\xed\xa0\x80", "\xf4\x90\x80\x80", "ok\xe2\x82", "\xff"};
+#define N_NOT_UTF8 (sizeof not_utf8 / sizeof not_utf8[0])
+
+/* Names are stored as text: every backend refuses one that is not UTF-8
+ * with SITQ_EINVAL naming the argument, before anything is stored. */
+static void invalid_utf8_refused(tq_env *e) {
+    sitq_queue *q = NULL;
+    sitq_task_id id = 0;
+    sitq_task_options o;
+    sitq_worker *w = NULL;
+    sitq_worker_options wo;
+    for (size_t i = 0; i < N_NOT_UTF8; i++) {
+        const char *bad = not_utf8[i];
+        TQ_ERR(SITQ_EINVAL, sitq_queue_open(e->backend, bad, &q, &tq_err));
+        assert_non_null(strstr(tq_err.message, "queue name is not valid UTF-8"));
+        assert_null(q);
+        TQ_ERR(SITQ_EINVAL, sitq_enqueue(e->queue, bad, "x", 1, NULL, &id, &tq_err));
+        assert_non_null(strstr(tq_err.message, "function name is not valid UTF-8"));
+        sitq_task_options_init(&o);
+        o.unique_key = bad;
+        TQ_ERR(SITQ_EINVAL, sitq_enqueue(e->queue, "f", "x", 1, &o, &id, &tq_err));
+        assert_non_null(strstr(tq_err.message, "options.unique_key is not valid UTF-8"));
+        sitq_worker_options_init(&wo);
+        wo.worker_id = bad;
+        TQ_ERR(SITQ_EINVAL, sitq_worker_create(e->queue, &wo, &w, &tq_err));
+        assert_non_null(strstr(tq_err.message, "options.worker_id is not valid UTF-8"));
+        assert_null(w);
+    }
+    /* The message says where: the first byte that starts no character. */
+    TQ_ERR(SITQ_EINVAL, sitq_queue_open(e->backend, "ab\xc3(", &q, &tq_err));
+    assert_non_null(strstr(tq_err.message, "(byte 0xc3 at offset 2)"));
+    /* In a batch, the task is named too. */
+    sitq_task_spec specs[2];
+    memset(specs, 0, sizeof specs);
+    specs[0].function = "f";
+    specs[1].function = "f\xfe";
+    sitq_task_id ids[2];
+    TQ_ERR(SITQ_EINVAL, sitq_enqueue_batch(e->queue, specs, 2, ids, &tq_err));
+    assert_non_null(strstr(tq_err.message, "task 1: function name is not valid UTF-8"));
+    sitq_task_options_init(&o);
+    o.unique_key = "k\x80";
+    specs[1].function = "f";
+    specs[1].options = &o;
+    TQ_ERR(SITQ_EINVAL, sitq_enqueue_batch(e->queue, specs, 2, ids, &tq_err));
+    assert_non_null(strstr(tq_err.message, "task 1: options.unique_key is not valid UTF-8"));
+    /* A handler's name is matched against stored names: refused alike. */
+    TQ_OK(sitq_worker_create(e->queue, NULL, &w, &tq_err));
+    TQ_ERR(SITQ_EINVAL, sitq_worker_register(w, "h\xe0\x80\x80*", tq_h_echo, NULL, &tq_err));
+    assert_non_null(strstr(tq_err.message, "function name is not valid UTF-8"));
+    sitq_worker_free(w);
+    assert_int_equal(tq_stats(e->queue).total, 0);
+}
+
+/* Valid UTF-8 up to the largest code point is stored and read back byte
+ * for byte, in every name, by every backend; a worker with such an id runs
+ * such a function of such a queue (claimed by its name's prefix). */
+static void valid_utf8_stored(tq_env *e) {
+    const char *qname = "caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac"; /* café 日本 */
+    const char *fn = "\xf0\x9f\x98\x80.run";                    /* U+1F600 */
+    const char *key = "k\xf4\x8f\xbf\xbf\xef\xbf\xbd";          /* U+10FFFF U+FFFD */
+    const char *wid = "w\xc2\x80\xed\x9f\xbf";                  /* U+0080 U+D7FF */
+    sitq_queue *q = NULL;
+    TQ_OK(sitq_queue_open(e->backend, qname, &q, &tq_err));
+    sitq_task_options o;
+    sitq_task_options_init(&o);
+    o.unique_key = key;
+    sitq_task_id id = tq_enqueue(q, fn, &o);
+    sitq_worker_options wo;
+    sitq_worker_options_init(&wo);
+    wo.worker_id = wid;
+    sitq_worker *w = NULL;
+    TQ_OK(sitq_worker_create(q, &wo, &w, &tq_err));
+    TQ_OK(sitq_worker_register(w, "\xf0\x9f\x98\x80*", tq_h_echo, NULL, &tq_err));
+    TQ_OK(sitq_worker_start(w, &tq_err));
+    sitq_result *r = NULL;
+    TQ_OK(sitq_wait(q, id, 30, &r, &tq_err));
+    TQ_OK(sitq_worker_stop(w, -1, &tq_err));
+    sitq_worker_free(w);
+    assert_int_equal(r->status, SITQ_SUCCEEDED);
+    assert_string_equal(r->queue, qname);
+    assert_string_equal(r->function, fn);
+    assert_string_equal(r->unique_key, key);
+    assert_string_equal(r->worker_id, wid);
+    sitq_result_free(r);
+    sitq_queue_close(q);
+}
+
+static void test_names_utf8(void **state) {
+    tq_env *e = TQ_ENV(state);
+    invalid_utf8_refused(e);
+    valid_utf8_stored(e);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_backend_open_errors, tq_setup_dir, tq_teardown),
@@ -596,6 +693,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_list_purge_bad_args, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_state_errors, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_worker_errors, tq_setup, tq_teardown),
+        cmocka_unit_test_setup_teardown(test_names_utf8, tq_setup, tq_teardown),
     };
     return cmocka_run_group_tests_name("errors", tests, NULL, NULL);
 }

@@ -4,6 +4,7 @@
  * database is opened: the decisions need none. */
 #include "helpers.h"
 
+#include "backend/backend.h"
 #include "backend/sqlite/sq.h"
 #include "core/lifecycle.h"
 
@@ -408,6 +409,68 @@ static void test_unstorable_result(void **state) {
     assert_string_equal(msg, "the result of 0 bytes could not be stored: the backend refused it");
 }
 
+/* The failed attempt recorded in place of an unstorable success is a copy
+ * (the caller's completion untouched), and the report marks the caller's
+ * completion only when that failure was written and applied. */
+static void test_unstorable_completion(void **state) {
+    (void)state;
+    char value[] = "result", tb[] = "tb";
+    sitq__completion k = {.id = 7,
+                          .lease_token = 99,
+                          .ok = 1,
+                          .value = value,
+                          .value_len = 2000000,
+                          .traceback = tb,
+                          .started_at_us = FINISHED - SEC,
+                          .finished_at_us = FINISHED};
+    char msg[SITQ_ERROR_MESSAGE_SIZE];
+    sitq__completion f;
+    memset(&f, 0x5a, sizeof f);
+    sitq__unstorable_failure(&k, "too big", msg, sizeof msg, &f);
+    assert_string_equal(msg, "the result of 2000000 bytes could not be stored: too big");
+    assert_int_equal(f.id, 7);
+    assert_int_equal(f.lease_token, 99);
+    assert_int_equal(f.ok, 0);
+    assert_null(f.value);
+    assert_int_equal(f.value_len, 0);
+    assert_ptr_equal(f.error, msg);
+    assert_ptr_equal(f.traceback, tb);
+    assert_int_equal(f.started_at_us, FINISHED - SEC);
+    assert_int_equal(f.finished_at_us, FINISHED);
+    assert_int_equal(f.applied, 0);
+    assert_int_equal(f.stored_as_failure, 0);
+    assert_null(f.stored_error);
+    assert_int_equal(k.ok, 1);
+    assert_ptr_equal(k.value, value);
+    assert_int_equal(k.value_len, 2000000);
+    assert_null(k.error);
+
+    /* The write failed: nothing to report beyond applied. */
+    f.applied = 1;
+    sitq__unstorable_report(&k, &f, SITQ_ESTORAGE);
+    assert_int_equal(k.applied, 1);
+    assert_int_equal(k.stored_as_failure, 0);
+    assert_null(k.stored_error);
+    /* The lease was lost: dropped, not stored as a failure. */
+    k.applied = 1;
+    f.applied = 0;
+    sitq__unstorable_report(&k, &f, SITQ_OK);
+    assert_int_equal(k.applied, 0);
+    assert_int_equal(k.stored_as_failure, 0);
+    /* Recorded: the caller learns the stored message, in its own copy. */
+    f.applied = 1;
+    sitq__unstorable_report(&k, &f, SITQ_OK);
+    assert_int_equal(k.applied, 1);
+    assert_int_equal(k.stored_as_failure, 1);
+    assert_non_null(k.stored_error);
+    assert_ptr_not_equal(k.stored_error, msg);
+    assert_string_equal(k.stored_error, msg);
+    assert_int_equal(k.ok, 1);
+    assert_ptr_equal(k.value, value);
+    assert_null(k.error);
+    free(k.stored_error);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_states_are_public_statuses),
@@ -425,6 +488,7 @@ int main(void) {
         cmocka_unit_test(test_dependency_fold),
         cmocka_unit_test(test_not_ready),
         cmocka_unit_test(test_unstorable_result),
+        cmocka_unit_test(test_unstorable_completion),
     };
     return cmocka_run_group_tests_name("lifecycle", tests, NULL, NULL);
 }

@@ -1,7 +1,8 @@
 /* test_seam.c - the storage seam (src/backend/backend.h) as a second
  * backend would see it: the version check, the blob limit, the clock a
  * cycle reports its leases on, handler names passed as arrays, inputs left
- * untouched, and waits routed through an optional wait_change op. */
+ * untouched, and waits routed through an optional wait_change op only while
+ * the head's notifies capability says it can wake. */
 #include "helpers.h"
 
 #include "backend/backend.h"
@@ -15,9 +16,12 @@ static void test_version_checked(void **state) {
     assert_int_equal(sitq__backend_head_init(&head, &ops), -1);
     ops.version = SITQ__BACKEND_VERSION;
     ops.blob_max = 12345;
+    ops.wait_change = NULL;
     assert_int_equal(sitq__backend_head_init(&head, &ops), 0);
     assert_int_equal(sitq_backend_blob_max(&head), 12345);
+    assert_int_equal(head.notifies, 0); /* no wait_change: nothing can notify */
     sitq__backend_head_destroy(&head);
+    assert_int_equal(e->backend->notifies, 0); /* SQLite polls for other processes */
     assert_int_equal(sitq_backend_blob_max(e->backend), 999000000u);
     assert_int_equal(sitq_backend_blob_max(NULL), 0);
 }
@@ -126,13 +130,20 @@ static int counting_wait(sitq_backend *b, const char *queue, unsigned events,
     return woke;
 }
 
-static void test_wait_change_used(void **state) {
-    tq_env *e = TQ_ENV(state);
+/* Runs a worker and a sitq_wait on e's queue with counting_wait installed
+ * and the head's notifies set to `notifies`; restores the backend after. */
+static void run_with_counting_wait(tq_env *e, int notifies) {
     sitq_backend *b = e->backend;
     const sitq__backend_ops *orig = b->ops;
+    int orig_notifies = b->notifies;
     sitq__backend_ops ops = *orig;
     ops.wait_change = counting_wait;
+    struct sitq_backend head;
+    assert_int_equal(sitq__backend_head_init(&head, &ops), 0);
+    assert_int_equal(head.notifies, 1); /* wait_change present: set at init */
+    sitq__backend_head_destroy(&head);
     b->ops = &ops;
+    b->notifies = notifies;
     atomic_store(&wait_calls, 0);
     atomic_store(&wait_ready_calls, 0);
     tq_rec rec;
@@ -149,8 +160,20 @@ static void test_wait_change_used(void **state) {
     sitq_worker_free(w);
     tq_rec_free(&rec);
     b->ops = orig;
+    b->notifies = orig_notifies;
+}
+
+static void test_wait_change_used(void **state) {
+    run_with_counting_wait(TQ_ENV(state), 1);
     assert_true(atomic_load(&wait_calls) > atomic_load(&wait_ready_calls)); /* sitq_wait */
     assert_true(atomic_load(&wait_ready_calls) > 0);                        /* dispatcher */
+}
+
+/* The same ops table on an instance that cannot be notified (a PostgreSQL
+ * backend opened poll_only): waits poll, wait_change is never called. */
+static void test_wait_change_unused_without_notifies(void **state) {
+    run_with_counting_wait(TQ_ENV(state), 0);
+    assert_int_equal(atomic_load(&wait_calls), 0);
 }
 
 int main(void) {
@@ -159,6 +182,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_payload_over_blob_max, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_cycle_clock_and_names, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_wait_change_used, tq_setup, tq_teardown),
+        cmocka_unit_test_setup_teardown(test_wait_change_unused_without_notifies, tq_setup,
+                                        tq_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

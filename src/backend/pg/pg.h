@@ -151,6 +151,8 @@ typedef struct pg_conn {
     /* The server's start (pg_postmaster_start_time, on its clock), read at
      * connect: lease recovery waits one lease after a restart. */
     sitq_time_us server_start_us;
+    int silent; /* the last statement got no reply within pg_reply_limit_us:
+                                the connection was closed */
 } pg_conn;
 
 typedef struct pg_backend {
@@ -194,6 +196,25 @@ typedef struct pg_backend {
 sitq_code pg_conn_ensure(pg_conn *c, sitq_error *err);
 void pg_conn_close(pg_conn *c);
 
+/* ---- statements and their replies (pg_reply.c) ---- */
+
+/* How long a statement's reply may stay silent before the server is taken
+ * for one that stopped answering, in microseconds: statement_timeout_ms
+ * (lock_timeout_ms when none) plus two keepalive_s (the TCP user timeout). */
+int64_t pg_reply_limit_us(const pg_backend *b);
+
+/* PQexec, PQexecParams (no types, text parameters), PQprepare and
+ * PQexecPrepared (binary results) with the reply awaited for at most
+ * pg_reply_limit_us of silence. Each returns the last result (the caller
+ * PQclear's it), or NULL: out of memory, a broken connection, or no reply
+ * in time (c->silent set, the connection closed). Pass the outcome to
+ * pg_fail. */
+PGresult *pg_q_exec(pg_conn *c, const char *sql);
+PGresult *pg_q_params(pg_conn *c, const char *sql, int n, const char *const *values,
+                      int binary_results);
+PGresult *pg_q_prepare(pg_conn *c, const char *name, const char *sql);
+PGresult *pg_q_prepared(pg_conn *c, const char *name, const pg_params *p);
+
 /* Run prepared statement id with p (NULL: none); results in binary. Returns
  * the result (caller PQclear's it) or NULL with err filled (pg_fail). */
 PGresult *pg_run(pg_conn *c, pg_stmt_id id, const pg_params *p, sitq_error *err, const char *what);
@@ -207,7 +228,8 @@ sitq_code pg_command(pg_conn *c, const char *sql, sitq_error *err, const char *w
 
 /* Map a failed result (or a broken connection when res is NULL) to a sitq
  * code: SITQ_ESTORAGE with PostgreSQL's message, saying when the connection
- * was lost or the role lacks a privilege; SITQ_EBUSY when a lock was not
+ * was lost, the server stopped answering (c->silent) or the role lacks a
+ * privilege; SITQ_EBUSY when a lock was not
  * granted within opts.lock_timeout_ms; sets c->retry for serialization
  * failures and deadlocks. */
 sitq_code pg_fail(pg_conn *c, const PGresult *res, sitq_error *err, const char *what);

@@ -23,6 +23,8 @@ static void pg_close(sitq_backend *base);
  * interchangeable. */
 #define PG_BLOB_MAX 999000000u
 
+/* One table for every instance: one opened poll_only clears the head's
+ * notifies, so that waits poll instead of calling wait_change. */
 static const sitq__backend_ops pg_ops = {
     .version = SITQ__BACKEND_VERSION,
     .name = "postgres",
@@ -40,26 +42,6 @@ static const sitq__backend_ops pg_ops = {
     .cycle = pg_cycle,
     .claim_id = pg_claim_id,
     .wait_change = pg_wait_change,
-};
-
-/* poll_only: the same without wait_change (no LISTEN, e.g. behind PgBouncer
- * in transaction mode); waits poll. */
-static const sitq__backend_ops pg_ops_poll = {
-    .version = SITQ__BACKEND_VERSION,
-    .name = "postgres",
-    .blob_max = PG_BLOB_MAX,
-    .close = pg_close,
-    .enqueue = pg_enqueue,
-    .get = pg_get,
-    .payload = pg_payload,
-    .cancel = pg_cancel,
-    .retry = pg_retry,
-    .stats = pg_stats,
-    .health = pg_health,
-    .list = pg_list,
-    .purge = pg_purge,
-    .cycle = pg_cycle,
-    .claim_id = pg_claim_id,
 };
 
 void sitq_postgres_options_init(sitq_postgres_options *opts) {
@@ -215,13 +197,14 @@ sitq_code sitq_backend_open_postgres(const char *conninfo, const sitq_postgres_o
     }
 
     pg_backend *b = calloc(1, sizeof *b);
-    if (!b || sitq__backend_head_init(&b->head, o.poll_only ? &pg_ops_poll : &pg_ops) != 0) {
+    if (!b || sitq__backend_head_init(&b->head, &pg_ops) != 0) {
         free(b);
         free(libpq_info);
         free(uri_schema);
         return b ? sitq__fail(err, SITQ_ESYSTEM, "cannot initialise mutexes")
                  : sitq__fail(err, SITQ_ENOMEM, "out of memory opening PostgreSQL");
     }
+    b->head.notifies = !o.poll_only; /* no LISTEN: wait_change could not wake */
     pthread_mutex_init(&b->write_mu, NULL);
     pthread_mutex_init(&b->gc_mu, NULL);
     pthread_mutex_init(&b->listen_mu, NULL);

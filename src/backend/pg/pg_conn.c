@@ -221,11 +221,20 @@ sitq_code pg_conn_ensure(pg_conn *c, sitq_error *err) {
     snprintf(idle, sizeof idle, "%d", o->keepalive_s);
     snprintf(interval, sizeof interval, "%d", o->keepalive_s >= 3 ? o->keepalive_s / 3 : 1);
     snprintf(user_timeout, sizeof user_timeout, "%lld", (long long)o->keepalive_s * 2000);
-    const char *keys[] = {"keepalives",       "keepalives_idle",           "keepalives_interval",
-                          "keepalives_count", "tcp_user_timeout",          "dbname",
-                          "connect_timeout",  "fallback_application_name", NULL};
-    const char *vals[] = {"1",     idle,   interval, "3", user_timeout, c->b->conninfo,
-                          timeout, "sitq", NULL};
+    /* Names arrive as UTF-8 (checked by the core) whatever the database's
+     * default client encoding. */
+    const char *keys[] = {"keepalives",
+                          "keepalives_idle",
+                          "keepalives_interval",
+                          "keepalives_count",
+                          "tcp_user_timeout",
+                          "client_encoding",
+                          "dbname",
+                          "connect_timeout",
+                          "fallback_application_name",
+                          NULL};
+    const char *vals[] = {"1",    idle,           interval, "3",    user_timeout,
+                          "UTF8", c->b->conninfo, timeout,  "sitq", NULL};
     c->conn = PQconnectdbParams(keys, vals, 1);
     if (!c->conn) return sitq__fail(err, SITQ_ENOMEM, "out of memory connecting to PostgreSQL");
     if (PQstatus(c->conn) != CONNECTION_OK) {
@@ -245,12 +254,13 @@ sitq_code pg_conn_ensure(pg_conn *c, sitq_error *err) {
     char set_sql[128];
     snprintf(set_sql, sizeof set_sql, "SET lock_timeout = %d; SET statement_timeout = %d",
              o->lock_timeout_ms, o->statement_timeout_ms);
-    PGresult *r = PQexec(c->conn, set_sql);
+    PGresult *r = pg_q_exec(c, set_sql);
     int set = r && PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);
     if (!set) {
         char msg[400];
-        first_line(msg, sizeof msg, PQerrorMessage(c->conn));
+        first_line(msg, sizeof msg,
+                   c->conn ? PQerrorMessage(c->conn) : "the server stopped answering");
         pg_conn_close(c);
         return sitq__fail(err, SITQ_ESTORAGE, "cannot set up a PostgreSQL session (schema %s): %s",
                           c->b->schema, msg);
@@ -264,10 +274,18 @@ sitq_code pg_conn_ensure(pg_conn *c, sitq_error *err) {
 sitq_code pg_fail(pg_conn *c, const PGresult *res, sitq_error *err, const char *what) {
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     snprintf(c->sqlstate, sizeof c->sqlstate, "%s", state ? state : "");
+    if (c->silent)
+        return sitq__fail(err, SITQ_ESTORAGE,
+                          "PostgreSQL (schema %s) sent nothing for %g s while %s: the server "
+                          "or the network stopped answering (a stopped or hung server process, "
+                          "a network that drops packets); the connection was closed and the "
+                          "next call reconnects",
+                          c->b->schema, (double)pg_reply_limit_us(c->b) / 1e6, what);
     char msg[400];
     first_line(msg, sizeof msg,
                res && PQresultErrorMessage(res)[0] ? PQresultErrorMessage(res)
-                                                   : PQerrorMessage(c->conn));
+               : c->conn                           ? PQerrorMessage(c->conn)
+                                                   : "no connection");
     if (!c->conn || PQstatus(c->conn) != CONNECTION_OK) {
         /* Reconnected by the next call (pg_conn_ensure); a lost COMMIT is
          * reported as such by pg_write_txn. */
@@ -326,7 +344,7 @@ PGresult *pg_run(pg_conn *c, pg_stmt_id id, const pg_params *p, sitq_error *err,
     char name[16];
     snprintf(name, sizeof name, "sitq_%d", (int)id);
     if (!c->prepared[id]) {
-        PGresult *r = PQprepare(c->conn, name, c->b->sql[id], 0, NULL);
+        PGresult *r = pg_q_prepare(c, name, c->b->sql[id]);
         if (!r || !ok_status(r)) {
             pg_fail(c, r, err, what);
             PQclear(r);
@@ -335,8 +353,7 @@ PGresult *pg_run(pg_conn *c, pg_stmt_id id, const pg_params *p, sitq_error *err,
         PQclear(r);
         c->prepared[id] = 1;
     }
-    PGresult *r = PQexecPrepared(c->conn, name, p ? p->n : 0, p ? p->values : NULL,
-                                 p ? p->lengths : NULL, p ? p->formats : NULL, 1);
+    PGresult *r = pg_q_prepared(c, name, p);
     if (!r || !ok_status(r)) {
         pg_fail(c, r, err, what);
         PQclear(r);
@@ -358,7 +375,7 @@ sitq_code pg_exec(pg_conn *c, pg_stmt_id id, const pg_params *p, sitq_error *err
 sitq_code pg_command(pg_conn *c, const char *sql, sitq_error *err, const char *what) {
     c->sqlstate[0] = '\0';
     if (!c->conn) return lost(c, err, what);
-    PGresult *r = PQexec(c->conn, sql);
+    PGresult *r = pg_q_exec(c, sql);
     sitq_code rc = SITQ_OK;
     if (!r || !ok_status(r)) rc = pg_fail(c, r, err, what);
     PQclear(r);

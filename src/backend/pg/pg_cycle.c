@@ -117,23 +117,15 @@ static sitq_code apply_failure(pg_conn *c, sitq__completion *k, size_t *n_finish
  * attempt instead of the whole group commit. Smaller ones need none. */
 #define PG_RESULT_SAVEPOINT_MIN (1u << 20)
 
+/* The failed attempt that replaces a success whose result PostgreSQL
+ * refused (sitq__unstorable_failure): only its write is this backend's. */
 static sitq_code success_not_storable(pg_conn *c, sitq__completion *k, size_t *n_finished,
                                       const char *why, sitq_error *err) {
     char msg[SITQ_ERROR_MESSAGE_SIZE];
-    sitq__unstorable_result_message(k->value_len, why, msg, sizeof msg);
-    /* The caller's value and error stay as they were: the failure is
-     * recorded from a copy and reported in stored_as_failure. */
-    sitq__completion f = *k;
-    f.ok = 0;
-    f.value = NULL;
-    f.value_len = 0;
-    f.error = msg;
+    sitq__completion f;
+    sitq__unstorable_failure(k, why, msg, sizeof msg, &f);
     sitq_code rc = apply_failure(c, &f, n_finished, err);
-    k->applied = f.applied;
-    if (!rc && f.applied) {
-        k->stored_as_failure = 1;
-        k->stored_error = strdup(msg);
-    }
+    sitq__unstorable_report(k, &f, rc);
     return rc;
 }
 

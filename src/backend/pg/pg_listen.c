@@ -20,8 +20,10 @@
  * so that each reads the state it waits on again (a change made while
  * nobody listened is not missed).
  *
- * poll_only (PgBouncer in transaction mode cannot LISTEN): the backend has
- * no wait_change; notifications are still sent for other processes. */
+ * poll_only (PgBouncer in transaction mode cannot LISTEN): the head's
+ * notifies is 0, so the core never calls wait_change (which refuses, should
+ * it be called) and polls; notifications are still sent for other
+ * processes. */
 #include "pg.h"
 
 #include <errno.h>
@@ -162,7 +164,7 @@ int pg_wait_change(sitq_backend *base, const char *queue, unsigned events, const
     (void)queue;
     (void)events;
     pg_backend *b = (pg_backend *)base;
-    if (listen_start(b) != 0) return -1;
+    if (b->opts.poll_only || listen_start(b) != 0) return -1;
     /* Also while the listener is not (yet, or no longer) listening: its
      * LISTEN wakes this wait (set_listening), and until then the deadline,
      * the caller's poll, bounds it. */

@@ -32,13 +32,13 @@ static sitq_code inspect(pg_backend *b, found *f, sitq_error *err) {
     char meta[160];
     snprintf(meta, sizeof meta, "\"%s\".meta", b->schema);
     const char *vals[2] = {b->schema, meta};
-    PGresult *r = PQexecParams(c->conn,
-                               "SELECT n.oid IS NOT NULL, (SELECT count(*) FROM pg_class k "
-                               "WHERE k.relnamespace = n.oid)::bigint, "
-                               "to_regclass($2::text) IS NOT NULL "
-                               "FROM (SELECT $1::text AS name) x "
-                               "LEFT JOIN pg_namespace n ON n.nspname = x.name",
-                               2, NULL, vals, NULL, NULL, 1);
+    PGresult *r = pg_q_params(c,
+                              "SELECT n.oid IS NOT NULL, (SELECT count(*) FROM pg_class k "
+                              "WHERE k.relnamespace = n.oid)::bigint, "
+                              "to_regclass($2::text) IS NOT NULL "
+                              "FROM (SELECT $1::text AS name) x "
+                              "LEFT JOIN pg_namespace n ON n.nspname = x.name",
+                              2, vals, 1);
     if (!r || PQresultStatus(r) != PGRES_TUPLES_OK) {
         sitq_code rc = pg_fail(c, r, err, "reading the schema");
         PQclear(r);
@@ -51,7 +51,7 @@ static sitq_code inspect(pg_backend *b, found *f, sitq_error *err) {
     if (!f->has_meta) return SITQ_OK;
     char *sql = pg_schema_text(b, "SELECT value FROM @.meta WHERE key = 'schema_version'");
     if (!sql) return sitq__fail(err, SITQ_ENOMEM, "out of memory");
-    r = PQexecParams(c->conn, sql, 0, NULL, NULL, NULL, NULL, 0);
+    r = pg_q_params(c, sql, 0, NULL, 0);
     free(sql);
     if (r && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
         snprintf(f->version, sizeof f->version, "%s", PQgetvalue(r, 0, 0));

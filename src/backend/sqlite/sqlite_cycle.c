@@ -44,24 +44,15 @@ static sitq_code apply_start(sq_conn *c, const sitq__start *s, sitq_error *err) 
 }
 
 /* A success whose result SQLite refuses (too big for the row) becomes a
- * failed attempt: one task's result must never block the group's commit.
- * The caller's completion is left as it was; the outcome is reported in its
- * out fields (stored_as_failure, stored_error, applied). */
+ * failed attempt (sitq__unstorable_failure): one task's result must never
+ * block the group's commit. Only the write is this backend's. */
 static sitq_code success_not_storable(sq_conn *c, sitq__completion *k, size_t *n_finished,
                                       sitq_error *err) {
-    char msg[256];
-    sitq__unstorable_result_message(k->value_len, sqlite3_errmsg(c->db), msg, sizeof msg);
-    sitq__completion f = *k;
-    f.ok = 0;
-    f.value = NULL;
-    f.value_len = 0;
-    f.error = msg;
+    char msg[SITQ_ERROR_MESSAGE_SIZE];
+    sitq__completion f;
+    sitq__unstorable_failure(k, sqlite3_errmsg(c->db), msg, sizeof msg, &f);
     sitq_code rc = apply_failure(c, &f, n_finished, err);
-    k->applied = f.applied;
-    if (!rc && f.applied) {
-        k->stored_as_failure = 1;
-        k->stored_error = strdup(msg);
-    }
+    sitq__unstorable_report(k, &f, rc);
     return rc;
 }
 

@@ -1,0 +1,111 @@
+/* dsn_mask.c - hide the password of a PostgreSQL connection string, read
+ * the way libpq reads it: a URI's user information runs from "://" to the
+ * first '@' before any '/', with the password after its first ':'; query
+ * parameters are separated by '&'; keyword=value strings allow spaces around
+ * '=', single-quoted values and backslash escapes. */
+#include "dsn_mask.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* The masked copy being written; sitqpy_dsn_mask sizes p for the worst
+ * case, a mask for every byte of the input. */
+typedef struct out_buf {
+    char *p;
+    size_t n;
+} out_buf;
+
+static void put(out_buf *o, const char *s, size_t len) {
+    memcpy(o->p + o->n, s, len);
+    o->n += len;
+}
+
+static void put_mask(out_buf *o) { put(o, SITQPY_MASK, strlen(SITQPY_MASK)); }
+
+static int is_space(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+/* The query of a URI from q (just past '?'): each password's value masked. */
+static void mask_query(out_buf *o, const char *q) {
+    while (*q) {
+        size_t len = strcspn(q, "&");
+        const char *eq = memchr(q, '=', len);
+        if (eq && (size_t)(eq - q) == 8 && strncmp(q, "password", 8) == 0) {
+            put(o, q, 9);
+            put_mask(o);
+        } else {
+            put(o, q, len);
+        }
+        q += len;
+        if (*q == '&') put(o, q++, 1);
+    }
+}
+
+static void mask_uri(out_buf *o, const char *dsn) {
+    const char *auth = strstr(dsn, "://") + 3;
+    const char *end = auth;
+    while (*end && *end != '@' && *end != '/') end++;
+    const char *rest = auth;
+    put(o, dsn, (size_t)(auth - dsn));
+    if (*end == '@') {
+        const char *colon = memchr(auth, ':', (size_t)(end - auth));
+        if (colon) {
+            put(o, auth, (size_t)(colon - auth) + 1);
+            put_mask(o);
+            rest = end;
+        }
+    }
+    const char *query = strchr(end, '?');
+    if (!query) {
+        put(o, rest, strlen(rest));
+        return;
+    }
+    put(o, rest, (size_t)(query - rest) + 1);
+    mask_query(o, query + 1);
+}
+
+/* The end of the keyword=value value that starts at v. */
+static const char *value_end(const char *v) {
+    if (*v == '\'') {
+        for (v++; *v && *v != '\''; v++)
+            if (*v == '\\' && v[1]) v++;
+        return *v ? v + 1 : v;
+    }
+    for (; *v && !is_space(*v); v++)
+        if (*v == '\\' && v[1]) v++;
+    return v;
+}
+
+static void mask_keywords(out_buf *o, const char *s) {
+    while (*s) {
+        const char *start = s;
+        while (is_space(*s)) s++;
+        const char *key = s;
+        while (*s && *s != '=' && !is_space(*s)) s++;
+        size_t klen = (size_t)(s - key);
+        while (is_space(*s)) s++;
+        if (*s != '=') { /* not a keyword=value pair: keep the rest as it is */
+            put(o, start, strlen(start));
+            return;
+        }
+        s++;
+        while (is_space(*s)) s++;
+        const char *end = value_end(s);
+        put(o, start, (size_t)(s - start));
+        if (klen == 8 && strncmp(key, "password", 8) == 0) put_mask(o);
+        else put(o, s, (size_t)(end - s));
+        s = end;
+    }
+}
+
+char *sitqpy_dsn_mask(const char *dsn) {
+    size_t len = strlen(dsn);
+    out_buf o = {malloc(len * (strlen(SITQPY_MASK) + 1) + 1), 0};
+    if (!o.p) return NULL;
+    if (strncmp(dsn, "postgresql://", 13) == 0 || strncmp(dsn, "postgres://", 11) == 0)
+        mask_uri(&o, dsn);
+    else mask_keywords(&o, dsn);
+    o.p[o.n] = '\0';
+    return o.p;
+}

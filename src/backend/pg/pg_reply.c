@@ -1,0 +1,93 @@
+/* pg_reply.c - every statement's reply, awaited with a deadline.
+ *
+ * libpq's PQexec and its kin wait for a reply without any limit, and the
+ * connection's TCP settings cannot bound that wait when the server's host
+ * still answers TCP: a PostgreSQL process that is stopped (SIGSTOP, a
+ * debugger) or hung has its kernel acknowledge every byte and every
+ * keepalive, so a call would hang for ever. So statements are sent with
+ * libpq's asynchronous calls and their reply is awaited in poll() on the
+ * socket, no longer than pg_reply_limit_us of silence: the server's own
+ * bound on a statement (statement_timeout_ms, or lock_timeout_ms when
+ * there is none: sitq's statements are short, and a lock wait is the long
+ * part of any of them) plus the TCP user timeout (two keepalive_s), by when
+ * the server would have answered, even with its timeout error. Past that
+ * the connection is closed and the call fails (pg_fail says the server
+ * stopped answering); the next call reconnects. A reply that is still
+ * arriving (a large payload) restarts the silence at every read. */
+#include "pg.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+
+int64_t pg_reply_limit_us(const pg_backend *b) {
+    int64_t bound_ms =
+        b->opts.statement_timeout_ms > 0 ? b->opts.statement_timeout_ms : b->opts.lock_timeout_ms;
+    return bound_ms * 1000 + (int64_t)b->opts.keepalive_s * 2000000;
+}
+
+/* No reply in time: the connection is given up (without waiting for the
+ * server to read its goodbye) and reported by pg_fail. */
+static void give_up(pg_conn *c) {
+    PQsetnonblocking(c->conn, 1);
+    pg_conn_close(c);
+    c->silent = 1;
+    c->next_connect_us = 0;
+}
+
+/* Wait until a result can be read without blocking (1), the connection
+ * broke (0: PQgetResult reports it) or the silence lasted too long (-1). */
+static int await_input(pg_conn *c) {
+    int64_t limit = pg_reply_limit_us(c->b);
+    int64_t deadline = sitq__mono_us() + limit;
+    while (PQisBusy(c->conn)) {
+        int64_t left = deadline - sitq__mono_us();
+        if (left <= 0) return -1;
+        int64_t ms = (left + 999) / 1000;
+        struct pollfd pf = {PQsocket(c->conn), POLLIN, 0};
+        int n = poll(&pf, 1, ms > INT_MAX ? INT_MAX : (int)ms);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 || !PQconsumeInput(c->conn)) return 0;
+        if (n > 0) deadline = sitq__mono_us() + limit;
+    }
+    return 1;
+}
+
+/* The reply of the statement just sent (sent: its PQsend* result): the last
+ * result, as PQexec returns it, or NULL (c->silent when it never came). */
+static PGresult *reply(pg_conn *c, int sent) {
+    c->silent = 0;
+    if (!sent) return NULL;
+    PGresult *last = NULL;
+    for (;;) {
+        if (await_input(c) < 0) {
+            PQclear(last);
+            give_up(c);
+            return NULL;
+        }
+        PGresult *r = PQgetResult(c->conn);
+        if (!r) return last;
+        PQclear(last);
+        last = r;
+        ExecStatusType s = PQresultStatus(r);
+        if (s == PGRES_COPY_IN || s == PGRES_COPY_OUT || s == PGRES_COPY_BOTH ||
+            PQstatus(c->conn) == CONNECTION_BAD)
+            return last;
+    }
+}
+
+PGresult *pg_q_exec(pg_conn *c, const char *sql) { return reply(c, PQsendQuery(c->conn, sql)); }
+
+PGresult *pg_q_params(pg_conn *c, const char *sql, int n, const char *const *values,
+                      int binary_results) {
+    return reply(c, PQsendQueryParams(c->conn, sql, n, NULL, values, NULL, NULL, binary_results));
+}
+
+PGresult *pg_q_prepare(pg_conn *c, const char *name, const char *sql) {
+    return reply(c, PQsendPrepare(c->conn, name, sql, 0, NULL));
+}
+
+PGresult *pg_q_prepared(pg_conn *c, const char *name, const pg_params *p) {
+    return reply(c, PQsendQueryPrepared(c->conn, name, p ? p->n : 0, p ? p->values : NULL,
+                                        p ? p->lengths : NULL, p ? p->formats : NULL, 1));
+}
