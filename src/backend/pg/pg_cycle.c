@@ -428,8 +428,10 @@ static sitq_code apply_failures(pg_conn *c, sitq__cycle *cy, sitq_error *err) {
     return rc;
 }
 
+/* The cycle's completions and the release of their dependents; *n_succeeded
+ * receives the successes applied, for count_succeeded. */
 static sitq_code apply_completions(pg_conn *c, sitq__cycle *cy, sitq_time_us now,
-                                   size_t *n_released, sitq_error *err) {
+                                   size_t *n_released, int64_t *n_succeeded_out, sitq_error *err) {
     size_t n_batched = 0;
     sitq_code rc = apply_successes(c, cy, &n_batched, err);
     int64_t n_succeeded = (int64_t)n_batched;
@@ -442,8 +444,8 @@ static sitq_code apply_completions(pg_conn *c, sitq__cycle *cy, sitq_time_us now
         rc = apply_success(c, k, &cy->n_finished, &n_succeeded, err);
     }
     if (rc || n_succeeded == 0) return rc;
-    /* Dependents of the whole group in one statement, then one counter
-     * update per commit, not per task. */
+    *n_succeeded_out = n_succeeded;
+    /* Dependents of the whole group in one statement. */
     sitq_task_id *ids = malloc((size_t)n_succeeded * sizeof *ids);
     if (!ids) return sitq__fail(err, SITQ_ENOMEM, "out of memory releasing dependents");
     size_t n = 0;
@@ -453,11 +455,21 @@ static sitq_code apply_completions(pg_conn *c, sitq__cycle *cy, sitq_time_us now
             ids[n++] = cy->completions[i].id;
     rc = pg_resolve_dependents(c, ids, n, now, n_released, err);
     free(ids);
-    if (rc) return rc;
+    return rc;
+}
+
+/* One counter update per commit, not per task. The queue's counter row is
+ * shared by every worker of the queue: it is updated last, right before
+ * the commit, so that its lock is held for no statement of the cycle
+ * (claims, heartbeats). Taken first, it made every worker's cycle wait for
+ * the whole of another's, and heartbeats queued behind it let leases of
+ * live workers lapse. */
+static sitq_code count_succeeded(pg_conn *c, const char *queue, int64_t n, sitq_error *err) {
+    if (n == 0) return SITQ_OK;
     pg_params p;
     pg_p_init(&p);
-    pg_p_text(&p, cy->queue);
-    pg_p_i64(&p, n_succeeded);
+    pg_p_text(&p, queue);
+    pg_p_i64(&p, n);
     return pg_exec(c, PG_COUNT_SUCCEEDED, &p, err, "counting succeeded tasks");
 }
 
@@ -682,7 +694,8 @@ static sitq_code cycle_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *er
         cy->claim_max == 0)
         rc = pg_command(c, "SET LOCAL synchronous_commit = off", err, "renewing leases");
     size_t n_released = 0;
-    if (!rc) rc = apply_completions(c, cy, sitq_now_us(), &n_released, err);
+    int64_t n_succeeded = 0;
+    if (!rc) rc = apply_completions(c, cy, sitq_now_us(), &n_released, &n_succeeded, err);
     if (!rc) rc = apply_starts(c, cy, err);
     if (!rc) rc = apply_releases(c, cy, err);
     /* Leases are measured from now, after whatever the completions cost. */
@@ -692,6 +705,7 @@ static sitq_code cycle_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *er
     if (!rc) rc = apply_heartbeats(c, cy, db_until, err);
     if (!rc && cy->reap && cy->queue) rc = reap(b, c, cy, err);
     if (!rc && cy->claim_max > 0) rc = claim(c, cy, db_until, err);
+    if (!rc) rc = count_succeeded(c, cy->queue, n_succeeded, err);
     /* One notification per commit for other processes' waiters. */
     if (!rc && cy->queue)
         rc = pg_notify_queue(c, cy->queue, cy->n_finished > 0,
