@@ -1,6 +1,6 @@
-/* fleet.h - a set of worker processes (`sitq worker` or `python -m sitq
- * worker`) on one database, killed with SIGKILL and restarted at chosen
- * moments. */
+/* fleet.h - a set of worker processes (`sitq worker`, `python -m sitq
+ * worker` or the harness's own x-worker) on one database, killed with
+ * SIGKILL and restarted at chosen moments. */
 #ifndef SITQ_CHAOS_FLEET_H
 #define SITQ_CHAOS_FLEET_H
 
@@ -9,11 +9,16 @@
 #define FLEET_MAX_WORKERS 64
 #define FLEET_MAX_KILLS   4096
 
+/** What a fleet runs (chaos_fleet.kind). */
+enum { FLEET_SITQ = 0, FLEET_PYTHON = 1, FLEET_X = 2 };
+
 typedef struct chaos_fleet {
     const chaos_opts *o;
-    int python;    /* 1: python -m sitq worker; 0: sitq worker */
+    int kind;      /* FLEET_SITQ: sitq worker; FLEET_PYTHON: python -m sitq worker;
+                      FLEET_X: sitq_chaos --role x-worker, logging to dir/runs.log */
     char dir[512]; /* worker logs go here */
-    char db[600];
+    char db[1200];
+    char xlog[600]; /* FLEET_X: the execution log ("K PID" appended at each kill) */
     pid_t pids[FLEET_MAX_WORKERS];
     int logno[FLEET_MAX_WORKERS]; /* log file number of each worker */
     int n;
@@ -23,8 +28,10 @@ typedef struct chaos_fleet {
     size_t n_killed;
 } chaos_fleet;
 
-/** Start o->workers workers on db; logs go to dir/worker-N.log. */
-void chaos_fleet_start(chaos_fleet *f, const chaos_opts *o, int python, const char *dir,
+/** Start o->workers workers (kind: FLEET_*) on db; logs go to dir/worker-N.log.
+ * Each worker's PostgreSQL connections carry application_name chaos_wN
+ * (N: its log number). */
+void chaos_fleet_start(chaos_fleet *f, const chaos_opts *o, int kind, const char *dir,
                        const char *db);
 /** SIGKILL worker i, wait for it, remember its pid and start a replacement. */
 void chaos_fleet_kill(chaos_fleet *f, int i);
