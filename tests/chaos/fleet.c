@@ -71,9 +71,18 @@ void chaos_fleet_kill(chaos_fleet *f, int i) {
     if (!chaos_wait(pid, chaos_mono_ms() + 10000, NULL))
         chaos_log("worker %d survived SIGKILL for 10 s", (int)pid);
     else if (f->kind == FLEET_X) chaos_xlog_mark(f->xlog, 'K', pid);
-    if (f->n_killed < FLEET_MAX_KILLS) f->killed[f->n_killed++] = pid;
+    if (f->n_killed < FLEET_MAX_KILLS) {
+        f->killed_ms[f->n_killed] = chaos_mono_ms();
+        f->killed[f->n_killed++] = pid;
+    }
     f->logno[i] = f->started;
     f->pids[i] = start_one(f);
+}
+
+int64_t chaos_fleet_killed_at(const chaos_fleet *f, pid_t pid) {
+    for (size_t i = 0; i < f->n_killed; i++)
+        if (f->killed[i] == pid) return f->killed_ms[i];
+    return -1;
 }
 
 int chaos_fleet_revive(chaos_fleet *f) {

@@ -25,6 +25,7 @@ typedef struct chaos_fleet {
     int started; /* workers started so far (log file numbers) */
     int revived; /* restarts of workers that exited on their own */
     pid_t killed[FLEET_MAX_KILLS];
+    int64_t killed_ms[FLEET_MAX_KILLS]; /* when each was killed (monotonic), until sorted */
     size_t n_killed;
 } chaos_fleet;
 
@@ -33,7 +34,8 @@ typedef struct chaos_fleet {
  * (N: its log number). */
 void chaos_fleet_start(chaos_fleet *f, const chaos_opts *o, int kind, const char *dir,
                        const char *db);
-/** SIGKILL worker i, wait for it, remember its pid and start a replacement. */
+/** SIGKILL worker i, wait for it, remember its pid and the moment of its
+ * death, and start a replacement. */
 void chaos_fleet_kill(chaos_fleet *f, int i);
 /** SIGTERM every worker and wait (SIGKILL after grace_ms); returns how many
  * did not exit 0 on their own. */
@@ -54,6 +56,9 @@ int chaos_fleet_drive(chaos_fleet *f, sitq_queue *q, chaos_wal *wal, chaos_rng *
  * cleanly (plus 1 when processes outlived the wait).
  */
 int chaos_fleet_finish(chaos_fleet *f);
+/** When pid was killed (monotonic ms), or -1: not killed. Valid until the
+ * killed pids are sorted. */
+int64_t chaos_fleet_killed_at(const chaos_fleet *f, pid_t pid);
 /** Sort killed pids (for chaos_runlog_count). */
 void chaos_fleet_sort_killed(chaos_fleet *f);
 /**

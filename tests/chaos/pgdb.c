@@ -11,8 +11,8 @@
 #include <unistd.h>
 
 int chaos_is_pg(const char *target) {
-    return target && (strncmp(target, "postgresql://", 13) == 0 ||
-                      strncmp(target, "postgres://", 11) == 0);
+    return target &&
+           (strncmp(target, "postgresql://", 13) == 0 || strncmp(target, "postgres://", 11) == 0);
 }
 
 void chaos_target(const chaos_opts *o, const char *dir, const char *tag, char *buf, size_t n) {
@@ -79,7 +79,7 @@ int chaos_pg_restart(const char *dir) {
     snprintf(errp, sizeof errp, "%s/pg_ctl.log", dir);
     /* pg_ctl restart reuses the server's options (port included) from
      * postmaster.opts. */
-    char *args[] = {pg_ctl, "-D",      (char *)data, "-l", logp,      "-m",
+    char *args[] = {pg_ctl,      "-D", (char *)data, "-l", logp,      "-m",
                     "immediate", "-w", "-t",         "60", "restart", NULL};
     char *argv[16];
     int k = 0;

@@ -70,7 +70,8 @@ static void on_completion(const sitq_completion_info *info, void *user) {
 
 static int open_target(const char *db, sitq_backend **b, sitq_queue **q) {
     sitq_error err;
-    if (sitq_backend_open(db, b, &err) != SITQ_OK || sitq_queue_open(*b, NULL, q, &err) != SITQ_OK) {
+    if (sitq_backend_open(db, b, &err) != SITQ_OK ||
+        sitq_queue_open(*b, NULL, q, &err) != SITQ_OK) {
         fprintf(stderr, "chaos role: open %s: %s (%s)\n", db, err.message,
                 sitq_code_name(err.code));
         return -1;

@@ -42,13 +42,13 @@ typedef struct xrun {
     sitq_queue *q;
     chaos_fleet fleet;
     chaos_rng rng;
-    int64_t *at;          /* kill/restart points */
-    int next;             /* next point */
-    int64_t disruptions;  /* kills, terminated backends or restarts */
-    int64_t next_act_ms;  /* pgterm: next termination */
-    pid_t *producers;     /* pgrestart */
-    int64_t t0;           /* start of the drive, ms */
-    seen *seen;           /* running tasks of the last sample, by id */
+    int64_t *at;         /* kill/restart points */
+    int next;            /* next point */
+    int64_t disruptions; /* kills, terminated backends or restarts */
+    int64_t next_act_ms; /* pgterm: next termination */
+    pid_t *producers;    /* pgrestart */
+    int64_t t0;          /* start of the drive, ms */
+    seen *seen;          /* running tasks of the last sample, by id */
     size_t n_seen;
     int64_t next_sample_ms, max_running_ms, stale;
 } xrun;
@@ -64,8 +64,18 @@ static int cmp_seen(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+/* The moment from which a task running under worker_id (host:pid:...)
+ * since since_ms is measured: its worker's death when it was killed
+ * later (a lease is renewed until then). */
+static int64_t held_from(const xrun *r, const char *worker_id, int64_t since_ms) {
+    const char *p = worker_id ? strchr(worker_id, ':') : NULL;
+    int64_t killed = p ? chaos_fleet_killed_at(&r->fleet, (pid_t)atoi(p + 1)) : -1;
+    return killed > since_ms ? killed : since_ms;
+}
+
 /* Sample the running tasks: one held by the same worker for longer than
- * its lease plus CHAOS_LEASE_MARGIN_S is counted in r->stale. */
+ * its lease plus CHAOS_LEASE_MARGIN_S (by a killed worker: since its
+ * death) is counted in r->stale. */
 static void sample_running(xrun *r) {
     int64_t now = chaos_mono_ms();
     if (now < r->next_sample_ms) return;
@@ -84,13 +94,13 @@ static void sample_running(xrun *r) {
             s.since_ms = old->since_ms;
             s.counted = old->counted;
         }
-        if (now - s.since_ms > r->max_running_ms) r->max_running_ms = now - s.since_ms;
-        if (now - s.since_ms > limit && !s.counted) {
+        int64_t age = now - held_from(r, items[i]->worker_id, s.since_ms);
+        if (age > r->max_running_ms) r->max_running_ms = age;
+        if (age > limit && !s.counted) {
             s.counted = 1;
             r->stale++;
-            chaos_log("task %" PRId64 " running under %s for %.1f s (lease %.1f s)",
-                      (int64_t)s.id, items[i]->worker_id, (double)(now - s.since_ms) / 1000,
-                      r->o->lease_s);
+            chaos_log("task %" PRId64 " running under %s for %.1f s (lease %.1f s)", (int64_t)s.id,
+                      items[i]->worker_id, (double)age / 1000, r->o->lease_s);
         }
         next[i] = s;
     }
@@ -184,8 +194,8 @@ static void act(xrun *r, int64_t finished) {
 static int drive(xrun *r) {
     const chaos_opts *o = r->o;
     r->t0 = chaos_mono_ms();
-    int64_t deadline = r->t0 + (int64_t)((o->deadline_s + (r->producers ? o->duration_s : 0)) *
-                                         1000);
+    int64_t deadline =
+        r->t0 + (int64_t)((o->deadline_s + (r->producers ? o->duration_s : 0)) * 1000);
     for (;;) {
         int64_t finished = 0;
         sitq_error err;
@@ -228,8 +238,10 @@ static int run(const chaos_opts *o, chaos_figures *f, int mode, const char *tag)
         return 77;
     }
     if (mode == X_PGRESTART && !chaos_pg_can_restart()) {
-        fprintf(stderr, "sitq_chaos %s: SITQ_TEST_PGDATA and SITQ_TEST_PGBIN (with_pg.sh) "
-                        "are not set: skipped\n", tag);
+        fprintf(stderr,
+                "sitq_chaos %s: SITQ_TEST_PGDATA and SITQ_TEST_PGBIN (with_pg.sh) "
+                "are not set: skipped\n",
+                tag);
         return 77;
     }
     xrun r;
@@ -246,11 +258,11 @@ static int run(const chaos_opts *o, chaos_figures *f, int mode, const char *tag)
     int64_t twice = chaos_xcheck(r.q, ids, n, r.fleet.xlog, f);
     f->stuck += r.stale;
     f->bad += stop_bad + (timed_out && f->stuck == 0);
-    chaos_extra(f, " max_running=%.1fs workers=%dx%d", (double)r.max_running_ms / 1000,
-                r.fleet.n, o->concurrency);
+    chaos_extra(f, " max_running=%.1fs workers=%dx%d", (double)r.max_running_ms / 1000, r.fleet.n,
+                o->concurrency);
     if (mode == X_CONTENTION && (f->run_twice || f->kills)) f->bad++;
-    int ok = f->lost == 0 && f->stuck == 0 && f->twice_unexplained == 0 && f->bad == 0 &&
-             twice == 0;
+    int ok =
+        f->lost == 0 && f->stuck == 0 && f->twice_unexplained == 0 && f->bad == 0 && twice == 0;
     if (!ok) chaos_fleet_dump_logs(&r.fleet, 5);
     free(ids);
     free(initial);

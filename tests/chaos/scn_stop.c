@@ -154,8 +154,8 @@ static int one_round(const chaos_opts *o, sitq_queue *q, chaos_fleet *fl, sitq_t
     /* Recovered within its lease and the margin, then run (HOLD_MS). */
     if (won && recovered > (int64_t)((o->lease_s + CHAOS_LEASE_MARGIN_S) * 1000) + atoi(HOLD_MS)) {
         f->stuck++;
-        chaos_log("task %" PRId64 " took %.1f s to finish after its worker stopped",
-                  (int64_t)id, (double)recovered / 1000);
+        chaos_log("task %" PRId64 " took %.1f s to finish after its worker stopped", (int64_t)id,
+                  (double)recovered / 1000);
     }
     if (!won) {
         f->stuck++;
@@ -211,8 +211,8 @@ int chaos_scn_stop(const chaos_opts *o, chaos_figures *f) {
     f->kills = sf.rounds;
     int64_t twice = chaos_xcheck(q, all, n, fl.xlog, f);
     f->bad += stop_bad + (sf.rounds < o->kills);
-    chaos_extra(f, " stops=%" PRId64 " void=%" PRId64 " in_tx_retries=%" PRId64
-                   " recovered_max=%.1fs",
+    chaos_extra(f,
+                " stops=%" PRId64 " void=%" PRId64 " in_tx_retries=%" PRId64 " recovered_max=%.1fs",
                 sf.rounds, sf.void_rounds, sf.tries, (double)sf.recover_max_ms / 1000);
     int ok = f->lost == 0 && f->stuck == 0 && f->bad == 0 && twice == 0;
     free(all);

@@ -57,8 +57,7 @@ static int is_gone(const xlog *x, pid_t pid) {
 /* A start: a (task, attempt) already held by a live process is held twice. */
 static void on_start(xlog *x, xtask *t, int attempt, pid_t pid) {
     t->starts++;
-    if (!bsearch(&pid, x->explained, x->n_explained, sizeof pid, cmp_pid))
-        t->starts_unexplained++;
+    if (!bsearch(&pid, x->explained, x->n_explained, sizeof pid, cmp_pid)) t->starts_unexplained++;
     int k = 0;
     for (int i = 0; i < t->n_holds; i++) {
         if (is_gone(x, t->hold_pid[i])) continue;
@@ -136,8 +135,7 @@ static void read_xlog(xlog *x, const char *path) {
     }
 }
 
-sitq_task_id *chaos_xlog_acked(const char *path, const sitq_task_id *ids, size_t n,
-                               size_t *out_n) {
+sitq_task_id *chaos_xlog_acked(const char *path, const sitq_task_id *ids, size_t n, size_t *out_n) {
     size_t cap = n + 1024, m = 0;
     sitq_task_id *all = malloc(cap * sizeof *all);
     if (!all) chaos_die("out of memory");
