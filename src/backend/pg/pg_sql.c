@@ -190,9 +190,11 @@ const char *const pg_sql[PG_COUNT] = {
                        "(started_at_us IS NOT NULL)::int FROM @.tasks "
                        "WHERE queue = $2::text AND state = 3 AND lease_until_us < $1::bigint "
                        "ORDER BY id LIMIT 1000 FOR NO KEY UPDATE SKIP LOCKED",
-    [PG_REQUEUE_LOST] = "UPDATE @.tasks SET state = 0, error = convert_to($2::text, 'UTF8'), "
-                        "lapses = lapses + $3::int, lease_token = NULL, lease_until_us = NULL "
-                        "WHERE id = $1::bigint",
+    /* Lapsed leases put back at once, one statement per recovery. */
+    [PG_REQUEUE_LOST] = "UPDATE @.tasks t SET state = 0, error = s.er, lapses = t.lapses + s.un, "
+                        "lease_token = NULL, lease_until_us = NULL "
+                        "FROM unnest($1::bigint[], $2::bytea[], $3::bigint[]) AS s(id, er, un) "
+                        "WHERE t.id = s.id",
     [PG_SET_CANCEL_FLAG] = "UPDATE @.tasks SET cancel_requested = 1 WHERE id = $1::bigint",
 
     [PG_RETRY_LOCK_DEPS] = "SELECT t.id FROM @.tasks t JOIN @.deps d ON t.id = d.depends_on "
