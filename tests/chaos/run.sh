@@ -93,7 +93,7 @@ run_pg kill kill --tasks $((tasks * 5)) --kills "$kills" --workers 4 --concurren
     --deadline 1800
 run_pg stop stop --kills 20 --workers 4 --concurrency 2 --lease 2 --deadline 600
 run_pg pgterm pgterm --tasks $((tasks * 5)) --workers 4 --concurrency 4 --lease 2 --deadline 1800
-run_pg pgrestart pgrestart --producers 4 --duration 60 --kills 10 --workers 4 --concurrency 4 \
+run_pg pgrestart pgrestart --producers 4 --duration 150 --kills 10 --workers 4 --concurrency 4 \
     --lease 10 --deadline 600
 if [ -n "${SOAK:-}" ]; then
     run soak wal --label soak --producers 8 --workers 4 --concurrency 2 --duration "$SOAK" --wal-bound-mib 64 \

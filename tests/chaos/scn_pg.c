@@ -10,7 +10,8 @@
  *               every connection of one worker while the workers drain
  *   pgrestart   --producers enqueueing for --duration seconds beside the
  *               workers, the server restarted --kills times with
- *               `pg_ctl -m immediate restart` during that time
+ *               `pg_ctl -m immediate restart`, spread over that time and
+ *               each at least a lease after the previous one
  *
  * Verdict: every acknowledged task succeeded; none lost, none whose success
  * was applied twice, no (task, attempt) held by two live processes at
@@ -143,6 +144,17 @@ static void plan_points(xrun *r, int64_t span) {
     qsort(r->at, (size_t)k, sizeof *r->at, cmp_i64);
 }
 
+/* Restart moments (ms into the run): evenly spread over span, each moved
+ * by up to a fifth of the spacing. */
+static void plan_restarts(xrun *r, int64_t span) {
+    int k = r->o->kills;
+    r->at = calloc((size_t)k + 1, sizeof *r->at);
+    if (!r->at) chaos_die("out of memory");
+    double gap = (double)span / (k + 1);
+    for (int i = 0; i < k; i++)
+        r->at[i] = (int64_t)(gap * (i + 1) + gap * 0.4 * (chaos_rng_unit(&r->rng) - 0.5));
+}
+
 static void start_producers(xrun *r) {
     const chaos_opts *o = r->o;
     char secs[32], errp[600];
@@ -180,12 +192,17 @@ static void act(xrun *r, int64_t finished) {
         int64_t n = chaos_pg_terminate(o, app);
         if (n > 0) r->disruptions += n;
         r->next_act_ms = now + 50 + (int64_t)chaos_rng_below(&r->rng, 150);
-    } else if (r->mode == X_PGRESTART && r->next < o->kills && now - r->t0 >= r->at[r->next]) {
+    } else if (r->mode == X_PGRESTART && r->next < o->kills && now - r->t0 >= r->at[r->next] &&
+               now >= r->next_act_ms) {
         int64_t t = chaos_mono_ms();
         if (chaos_pg_restart(r->dir) != 0) chaos_die("cannot restart the server");
         chaos_log("server restarted in %.1f s", (double)(chaos_mono_ms() - t) / 1000);
         r->next++;
         r->disruptions++;
+        /* A whole lease of service before the next one: the workers renew
+         * their leases in it, so that none may lapse and no task may run
+         * twice (the lease outlasts one restart, not two in a row). */
+        r->next_act_ms = chaos_mono_ms() + (int64_t)(o->lease_s * 1000);
     }
 }
 
@@ -227,7 +244,7 @@ static void setup(xrun *r, const chaos_opts *o, int mode, const char *tag, sitq_
     chaos_fleet_start(&r->fleet, o, FLEET_X, r->dir, r->db);
     if (mode == X_KILL) plan_points(r, o->tasks);
     if (mode == X_PGRESTART) {
-        plan_points(r, (int64_t)(o->duration_s * 1000));
+        plan_restarts(r, (int64_t)(o->duration_s * 1000));
         start_producers(r);
     }
 }
