@@ -6,8 +6,9 @@
  *               tasks, nothing disturbed: each task ran exactly once
  *   kill        as contention, a worker SIGKILLed each time the number of
  *               finished tasks passes one of --kills random points
- *   pgterm      as contention, every 50-200 ms pg_terminate_backend of
- *               every connection of one worker while the workers drain
+ *   pgterm      as contention, every 10-50 ms pg_terminate_backend of the
+ *               worker connections running COMMIT (every tenth time: of all
+ *               the connections of one worker) while the workers drain
  *   pgrestart   --producers enqueueing for --duration seconds beside the
  *               workers, the server restarted --kills times with
  *               `pg_ctl -m immediate restart`, spread over that time and
@@ -46,6 +47,8 @@ typedef struct xrun {
     int64_t *at;         /* kill/restart points */
     int next;            /* next point */
     int64_t disruptions; /* kills, terminated backends or restarts */
+    int64_t at_commit;   /* pgterm: backends terminated while running COMMIT */
+    int ticks;           /* pgterm: terminations tried */
     int64_t next_act_ms; /* pgterm: next termination */
     pid_t *producers;    /* pgrestart */
     int64_t t0;          /* start of the drive, ms */
@@ -174,6 +177,27 @@ static int producers_running(const xrun *r) {
     return n;
 }
 
+/* pgterm's blow: mostly every worker connection that is running COMMIT
+ * (its answer may be lost after the commit); every tenth time all the
+ * connections of one worker, whatever they are doing. */
+static void terminate(xrun *r) {
+    int64_t n;
+    if (++r->ticks % 10 == 0) {
+        char app[32];
+        int i = (int)chaos_rng_below(&r->rng, (uint64_t)r->fleet.n);
+        snprintf(app, sizeof app, "chaos_w%d", r->fleet.logno[i]);
+        n = chaos_pg_terminate(r->o, app);
+    } else {
+        n = chaos_pg_count(r->o,
+                           "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) "
+                           "FROM pg_stat_activity WHERE application_name LIKE 'chaos_w%' "
+                           "AND state = 'active' AND query = 'COMMIT'",
+                           NULL);
+        if (n > 0) r->at_commit += n;
+    }
+    if (n > 0) r->disruptions += n;
+}
+
 /* The scenario's disturbance, called between samples. */
 static void act(xrun *r, int64_t finished) {
     const chaos_opts *o = r->o;
@@ -183,15 +207,8 @@ static void act(xrun *r, int64_t finished) {
         r->next++;
         r->disruptions++;
     } else if (r->mode == X_PGTERM && now >= r->next_act_ms) {
-        /* One worker's connections at a time, at 100-400 ms intervals:
-         * often enough to land inside cycles and commits, rarely enough
-         * that each worker still completes cycles in between. */
-        char app[32];
-        int i = (int)chaos_rng_below(&r->rng, (uint64_t)r->fleet.n);
-        snprintf(app, sizeof app, "chaos_w%d", r->fleet.logno[i]);
-        int64_t n = chaos_pg_terminate(o, app);
-        if (n > 0) r->disruptions += n;
-        r->next_act_ms = now + 50 + (int64_t)chaos_rng_below(&r->rng, 150);
+        terminate(r);
+        r->next_act_ms = now + 10 + (int64_t)chaos_rng_below(&r->rng, 40);
     } else if (r->mode == X_PGRESTART && r->next < o->kills && now - r->t0 >= r->at[r->next] &&
                now >= r->next_act_ms) {
         int64_t t = chaos_mono_ms();
@@ -277,6 +294,7 @@ static int run(const chaos_opts *o, chaos_figures *f, int mode, const char *tag)
     f->bad += stop_bad + (timed_out && f->stuck == 0);
     chaos_extra(f, " max_running=%.1fs workers=%dx%d", (double)r.max_running_ms / 1000, r.fleet.n,
                 o->concurrency);
+    if (mode == X_PGTERM) chaos_extra(f, " at_commit=%" PRId64, r.at_commit);
     if (mode == X_CONTENTION && (f->run_twice || f->kills)) f->bad++;
     int ok =
         f->lost == 0 && f->stuck == 0 && f->twice_unexplained == 0 && f->bad == 0 && twice == 0;
