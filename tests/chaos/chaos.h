@@ -48,6 +48,7 @@ typedef struct chaos_opts {
     int sample;           /* corrupt scenario: runs per file, 0 = all */
     double tmpfs_mib;     /* diskfull scenario */
     int keep;             /* keep the temporary directory */
+    const char *db;       /* --db: a PostgreSQL URI to run on (NULL: a SQLite file) */
 } chaos_opts;
 
 /* ---- figures ---- */
@@ -254,5 +255,64 @@ int chaos_scn_blob(const chaos_opts *o, chaos_figures *f);
 
 /** Run role name with its arguments; returns the process exit code. */
 int chaos_role(const char *name, int argc, char **argv);
+
+/* ---- the database under test (pgdb.c) ---- */
+
+/** 1 when target is a PostgreSQL URI. */
+int chaos_is_pg(const char *target);
+/**
+ * The database of one run into buf: dir/q.db, or with --db a fresh schema
+ * "chaos_TAG_PID" of that server (sitq_schema added to the URI).
+ */
+void chaos_target(const chaos_opts *o, const char *dir, const char *tag, char *buf, size_t n);
+/**
+ * Run sql (at most one text parameter, arg; NULL: none) on the server of
+ * o->db over the harness's own connection (reconnected when lost) and
+ * return the first column of its one row as a number; -1 on failure.
+ */
+int64_t chaos_pg_count(const chaos_opts *o, const char *sql, const char *arg);
+/** pg_terminate_backend of every backend whose application_name is LIKE
+ * app_like; returns how many, -1 on failure. */
+int64_t chaos_pg_terminate(const chaos_opts *o, const char *app_like);
+/** 1 when SITQ_TEST_PGDATA and SITQ_TEST_PGBIN (tests/pg/with_pg.sh) say
+ * how to restart the server. */
+int chaos_pg_can_restart(void);
+/** `pg_ctl -m immediate restart` of that server, same options and port
+ * (as SITQ_TEST_PG_RUNAS when set); its output goes to dir/pg_ctl.log.
+ * Returns 0 once the server accepts connections again, -1 on failure. */
+int chaos_pg_restart(const char *dir);
+
+/* ---- counted tasks (role_x.c, xcheck.c) ---- */
+
+/** Function name of the x-worker's task; its retries (a kill that lands
+ * in a started attempt spends one). */
+#define CHAOS_XTASK    "chaos.x"
+#define CHAOS_XRETRIES 5
+/** A task may stay running under one worker at most its lease plus this,
+ * seconds: the recovery period (at most 1 s), the poll, a loaded machine. */
+#define CHAOS_LEASE_MARGIN_S 3.0
+
+/** The x-worker and x-producer roles; -1 when name is neither. */
+int chaos_role_x(const char *name, int argc, char **argv);
+/** Append "KIND PID" to the execution log: K a process killed (its holds
+ * end), P a process stopped (its re-executions are explained). */
+void chaos_xlog_mark(const char *log, char kind, pid_t pid);
+/** ids (sorted ascending, n) plus those of the log's "A ID" lines (tasks
+ * acknowledged by x-producers), sorted and unique; malloc'd, *out_n set. */
+sitq_task_id *chaos_xlog_acked(const char *log, const sitq_task_id *ids, size_t n, size_t *out_n);
+/**
+ * Count the tasks ids[0..n) (sorted) against the execution log and their
+ * stored states into f (lost, stuck, run_twice, twice_unexplained, bad) and
+ * its extra text (completed_twice, held_twice, dropped). Returns
+ * completed_twice + held_twice.
+ */
+int64_t chaos_xcheck(sitq_queue *q, const sitq_task_id *ids, size_t n, const char *log,
+                     chaos_figures *f);
+
+int chaos_scn_contention(const chaos_opts *o, chaos_figures *f);
+int chaos_scn_kill(const chaos_opts *o, chaos_figures *f);
+int chaos_scn_pgterm(const chaos_opts *o, chaos_figures *f);
+int chaos_scn_pgrestart(const chaos_opts *o, chaos_figures *f);
+int chaos_scn_stop(const chaos_opts *o, chaos_figures *f);
 
 #endif

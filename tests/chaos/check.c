@@ -8,7 +8,7 @@
 
 void chaos_open(const char *path, sitq_backend **b, sitq_queue **q) {
     sitq_error err;
-    if (sitq_backend_open_sqlite(path, NULL, b, &err) != SITQ_OK)
+    if (sitq_backend_open(path, b, &err) != SITQ_OK)
         chaos_die("open %s: %s (%s)", path, err.message, sitq_code_name(err.code));
     if (sitq_queue_open(*b, NULL, q, &err) != SITQ_OK) chaos_die("queue: %s", err.message);
 }

@@ -11,13 +11,23 @@
 static pid_t start_one(chaos_fleet *f) {
     const chaos_opts *o = f->o;
     char logp[700], conc[32], lease[32];
+    /* Each worker's own application_name, so that the harness can find
+     * its PostgreSQL backends (pg_stat_activity). */
+    static char app[FLEET_MAX_WORKERS][32];
+    char *app_env = app[f->started % FLEET_MAX_WORKERS];
+    snprintf(app_env, sizeof app[0], "PGAPPNAME=chaos_w%d", f->started);
     snprintf(logp, sizeof logp, "%s/worker-%d.log", f->dir, f->started++);
     snprintf(conc, sizeof conc, "%d", o->concurrency);
     snprintf(lease, sizeof lease, "%g", o->lease_s);
-    if (f->python) {
+    if (f->kind == FLEET_X) {
+        char *argv[] = {(char *)o->self, "--role", "x-worker", f->db, conc, lease, f->xlog, NULL};
+        char *env[] = {app_env, NULL};
+        return chaos_spawn(argv, NULL, logp, env);
+    }
+    if (f->kind == FLEET_PYTHON) {
         static char pp[1200];
         snprintf(pp, sizeof pp, "PYTHONPATH=%s", o->pythonpath);
-        char *env[] = {pp, "PYTHONDONTWRITEBYTECODE=1", NULL};
+        char *env[] = {pp, "PYTHONDONTWRITEBYTECODE=1", app_env, NULL};
         char *argv[] = {(char *)o->python,
                         "-m",
                         "sitq",
@@ -36,15 +46,17 @@ static pid_t start_one(chaos_fleet *f) {
     }
     char *argv[] = {(char *)o->sitq, "worker", f->db,    "--concurrency", conc,
                     "--lease",       lease,    "--poll", "0.02",          NULL};
-    return chaos_spawn(argv, NULL, logp, NULL);
+    char *env[] = {app_env, NULL};
+    return chaos_spawn(argv, NULL, logp, env);
 }
 
-void chaos_fleet_start(chaos_fleet *f, const chaos_opts *o, int python, const char *dir,
+void chaos_fleet_start(chaos_fleet *f, const chaos_opts *o, int kind, const char *dir,
                        const char *db) {
     memset(f, 0, sizeof *f);
     f->o = o;
-    f->python = python;
+    f->kind = kind;
     snprintf(f->dir, sizeof f->dir, "%s", dir);
+    snprintf(f->xlog, sizeof f->xlog, "%s/runs.log", dir);
     snprintf(f->db, sizeof f->db, "%s", db);
     f->n = o->workers < FLEET_MAX_WORKERS ? o->workers : FLEET_MAX_WORKERS;
     for (int i = 0; i < f->n; i++) {
@@ -58,9 +70,19 @@ void chaos_fleet_kill(chaos_fleet *f, int i) {
     kill(pid, SIGKILL);
     if (!chaos_wait(pid, chaos_mono_ms() + 10000, NULL))
         chaos_log("worker %d survived SIGKILL for 10 s", (int)pid);
-    if (f->n_killed < FLEET_MAX_KILLS) f->killed[f->n_killed++] = pid;
+    else if (f->kind == FLEET_X) chaos_xlog_mark(f->xlog, 'K', pid);
+    if (f->n_killed < FLEET_MAX_KILLS) {
+        f->killed_ms[f->n_killed] = chaos_mono_ms();
+        f->killed[f->n_killed++] = pid;
+    }
     f->logno[i] = f->started;
     f->pids[i] = start_one(f);
+}
+
+int64_t chaos_fleet_killed_at(const chaos_fleet *f, pid_t pid) {
+    for (size_t i = 0; i < f->n_killed; i++)
+        if (f->killed[i] == pid) return f->killed_ms[i];
+    return -1;
 }
 
 int chaos_fleet_revive(chaos_fleet *f) {

@@ -1,6 +1,6 @@
-/* fleet.h - a set of worker processes (`sitq worker` or `python -m sitq
- * worker`) on one database, killed with SIGKILL and restarted at chosen
- * moments. */
+/* fleet.h - a set of worker processes (`sitq worker`, `python -m sitq
+ * worker` or the harness's own x-worker) on one database, killed with
+ * SIGKILL and restarted at chosen moments. */
 #ifndef SITQ_CHAOS_FLEET_H
 #define SITQ_CHAOS_FLEET_H
 
@@ -9,24 +9,33 @@
 #define FLEET_MAX_WORKERS 64
 #define FLEET_MAX_KILLS   4096
 
+/** What a fleet runs (chaos_fleet.kind). */
+enum { FLEET_SITQ = 0, FLEET_PYTHON = 1, FLEET_X = 2 };
+
 typedef struct chaos_fleet {
     const chaos_opts *o;
-    int python;    /* 1: python -m sitq worker; 0: sitq worker */
+    int kind;      /* FLEET_SITQ: sitq worker; FLEET_PYTHON: python -m sitq worker;
+                      FLEET_X: sitq_chaos --role x-worker, logging to dir/runs.log */
     char dir[512]; /* worker logs go here */
-    char db[600];
+    char db[1200];
+    char xlog[600]; /* FLEET_X: the execution log ("K PID" appended at each kill) */
     pid_t pids[FLEET_MAX_WORKERS];
     int logno[FLEET_MAX_WORKERS]; /* log file number of each worker */
     int n;
     int started; /* workers started so far (log file numbers) */
     int revived; /* restarts of workers that exited on their own */
     pid_t killed[FLEET_MAX_KILLS];
+    int64_t killed_ms[FLEET_MAX_KILLS]; /* when each was killed (monotonic), until sorted */
     size_t n_killed;
 } chaos_fleet;
 
-/** Start o->workers workers on db; logs go to dir/worker-N.log. */
-void chaos_fleet_start(chaos_fleet *f, const chaos_opts *o, int python, const char *dir,
+/** Start o->workers workers (kind: FLEET_*) on db; logs go to dir/worker-N.log.
+ * Each worker's PostgreSQL connections carry application_name chaos_wN
+ * (N: its log number). */
+void chaos_fleet_start(chaos_fleet *f, const chaos_opts *o, int kind, const char *dir,
                        const char *db);
-/** SIGKILL worker i, wait for it, remember its pid and start a replacement. */
+/** SIGKILL worker i, wait for it, remember its pid and the moment of its
+ * death, and start a replacement. */
 void chaos_fleet_kill(chaos_fleet *f, int i);
 /** SIGTERM every worker and wait (SIGKILL after grace_ms); returns how many
  * did not exit 0 on their own. */
@@ -47,6 +56,9 @@ int chaos_fleet_drive(chaos_fleet *f, sitq_queue *q, chaos_wal *wal, chaos_rng *
  * cleanly (plus 1 when processes outlived the wait).
  */
 int chaos_fleet_finish(chaos_fleet *f);
+/** When pid was killed (monotonic ms), or -1: not killed. Valid until the
+ * killed pids are sorted. */
+int64_t chaos_fleet_killed_at(const chaos_fleet *f, pid_t pid);
 /** Sort killed pids (for chaos_runlog_count). */
 void chaos_fleet_sort_killed(chaos_fleet *f);
 /**

@@ -18,12 +18,17 @@
 static void usage(FILE *fp) {
     fputs("usage: sitq_chaos SCENARIO [options]\n"
           "scenarios: shell python dag batch diskfull corrupt wal blob\n"
+          "           contention kill stop pgterm pgrestart (counted C workers)\n"
+          "  --db URI             run shell and the counted scenarios on this PostgreSQL\n"
+          "                       server (a fresh schema per run); pgterm and pgrestart\n"
+          "                       need it, pgrestart also with_pg.sh's SITQ_TEST_PGDATA\n"
           "  --sitq PATH          the sitq command (shell, dag, corrupt, diskfull)\n"
           "  --python PATH        interpreter for python workers (default /usr/bin/python3)\n"
           "  --pythonpath DIR     directory of the built sitq package (python)\n"
           "  --tasks-dir DIR      directory of chaos_tasks.py (python)\n"
           "  --tasks N            tasks (default 1000)\n"
-          "  --kills N            SIGKILLs of workers (default 10)\n"
+          "  --kills N            SIGKILLs of workers (default 10); stop: SIGSTOP rounds;\n"
+          "                       pgrestart: server restarts\n"
           "  --workers N          worker processes (default 3)\n"
           "  --concurrency N      handler threads per worker (default 4)\n"
           "  --lease S            worker lease, seconds (default 2)\n"
@@ -78,7 +83,8 @@ enum {
     O_KEEP,
     O_HELP,
     O_LABEL,
-    O_SAMPLE
+    O_SAMPLE,
+    O_DB
 };
 
 static const struct option LONGS[] = {{"sitq", 1, 0, O_SITQ},
@@ -105,6 +111,7 @@ static const struct option LONGS[] = {{"sitq", 1, 0, O_SITQ},
                                       {"help", 0, 0, O_HELP},
                                       {"label", 1, 0, O_LABEL},
                                       {"sample", 1, 0, O_SAMPLE},
+                                      {"db", 1, 0, O_DB},
                                       {0, 0, 0, 0}};
 
 /* Apply option c of getopt_long (its value in optarg) to o and *label;
@@ -134,6 +141,7 @@ static int apply_option(int c, chaos_opts *o, const char **label) {
     case O_KEEP: o->keep = chaos_keep_tmp = 1; break;
     case O_LABEL: *label = optarg; break;
     case O_SAMPLE: o->sample = atoi(optarg); break;
+    case O_DB: o->db = optarg; break;
     case O_HELP: usage(stdout); return 0;
     default: usage(stderr); return 2;
     }
@@ -148,10 +156,19 @@ typedef struct scenario {
 } scenario;
 
 static const scenario SCENARIOS[] = {
-    {"shell", chaos_scn_shell, 1, 0},       {"python", chaos_scn_python, 0, 1},
-    {"dag", chaos_scn_dag, 1, 0},           {"batch", chaos_scn_batch, 0, 0},
-    {"diskfull", chaos_scn_diskfull, 1, 0}, {"corrupt", chaos_scn_corrupt, 1, 0},
-    {"wal", chaos_scn_wal, 0, 0},           {"blob", chaos_scn_blob, 0, 0},
+    {"shell", chaos_scn_shell, 1, 0},
+    {"python", chaos_scn_python, 0, 1},
+    {"dag", chaos_scn_dag, 1, 0},
+    {"batch", chaos_scn_batch, 0, 0},
+    {"diskfull", chaos_scn_diskfull, 1, 0},
+    {"corrupt", chaos_scn_corrupt, 1, 0},
+    {"wal", chaos_scn_wal, 0, 0},
+    {"blob", chaos_scn_blob, 0, 0},
+    {"contention", chaos_scn_contention, 0, 0},
+    {"kill", chaos_scn_kill, 0, 0},
+    {"stop", chaos_scn_stop, 0, 0},
+    {"pgterm", chaos_scn_pgterm, 0, 0},
+    {"pgrestart", chaos_scn_pgrestart, 0, 0},
 };
 
 /* Run scenario sc with o and print its figures under label (default: its
@@ -179,7 +196,10 @@ static int run_scenario(const scenario *sc, const chaos_opts *o, const char *lab
 }
 
 int main(int argc, char **argv) {
-    if (argc >= 3 && strcmp(argv[1], "--role") == 0) return chaos_role(argv[2], argc - 3, argv + 3);
+    if (argc >= 3 && strcmp(argv[1], "--role") == 0) {
+        int rc = chaos_role_x(argv[2], argc - 3, argv + 3);
+        return rc >= 0 ? rc : chaos_role(argv[2], argc - 3, argv + 3);
+    }
 
     chaos_opts o = {.python = "/usr/bin/python3",
                     .tasks = 1000,

@@ -8,6 +8,10 @@
 # SOAK (seconds of an extra soak, 8 producers and 4 workers with every
 # execution counted; default none), CHAOS_ONLY (space-separated scenario
 # names to run; default all), PYTHON (default /usr/bin/python3).
+#
+# The counted scenarios (contention kill stop pgterm pgrestart) run on
+# PostgreSQL, in a throwaway cluster each (tests/pg/with_pg.sh; skipped when
+# no server is installed), with CHAOS_TASKS * 5 tasks.
 set -u
 build=${1:-build}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -23,7 +27,7 @@ for v in "CHAOS_TASKS=$tasks" "CHAOS_KILLS=$kills" ${SOAK:+"SOAK=$SOAK"}; do
         exit 2
     fi
 done
-scenarios="shell python dag batch diskfull corrupt wal blob soak"
+scenarios="shell python dag batch diskfull corrupt wal blob contention kill stop pgterm pgrestart soak"
 for name in ${CHAOS_ONLY:-}; do
     if [[ " $scenarios " != *" $name "* ]]; then
         echo "run.sh: unknown scenario '$name' in CHAOS_ONLY (known: $scenarios)" >&2
@@ -46,6 +50,7 @@ echo "chaos: SEED=$SEED (make chaos SEED=$SEED reproduces the kill moments and i
 
 lines=()
 failed=0
+runner=() # a command that runs sitq_chaos (run_pg: inside with_pg.sh)
 run() {
     local name=$1 out rc
     shift
@@ -53,7 +58,7 @@ run() {
         return 0
     fi
     echo "--- $name: sitq_chaos $*" >&2
-    out=$("$chaos" "$@")
+    out=$("${runner[@]}" "$chaos" "$@")
     rc=$?
     [ -n "$out" ] && echo "$out"
     case $rc in
@@ -62,6 +67,13 @@ run() {
         *) failed=$((failed + 1)); [ -n "$out" ] || out="chaos $name: FAILED with exit status $rc" ;;
     esac
     lines+=("$out")
+}
+
+# run_pg NAME ARGS...: as run, on a throwaway PostgreSQL cluster (--db).
+run_pg() {
+    runner=(bash "$here/../pg/with_pg.sh" bash -c 'exec "$0" "$@" --db "$SITQ_TEST_PG_URI"')
+    run "$@"
+    runner=()
 }
 
 run shell shell --sitq "$sitq" --tasks "$tasks" --kills "$kills" --workers 4 --concurrency 4 \
@@ -75,6 +87,14 @@ run diskfull diskfull --sitq "$sitq" --tmpfs-mib 64 --deadline 600
 run corrupt corrupt --sitq "$sitq" --variants 64 --deadline 120
 run wal wal --producers 8 --workers 4 --concurrency 2 --duration 60 --wal-bound-mib 64 --deadline 600
 run blob blob --result-mib 1 --lease 2 --load 2 --deadline 600
+run_pg contention contention --tasks $((tasks * 5)) --workers 4 --concurrency 4 --lease 2 \
+    --deadline 1800
+run_pg kill kill --tasks $((tasks * 5)) --kills "$kills" --workers 4 --concurrency 4 --lease 2 \
+    --deadline 1800
+run_pg stop stop --kills 20 --workers 4 --concurrency 2 --lease 2 --deadline 600
+run_pg pgterm pgterm --tasks $((tasks * 5)) --workers 4 --concurrency 4 --lease 2 --deadline 1800
+run_pg pgrestart pgrestart --producers 4 --duration 150 --kills 10 --workers 4 --concurrency 4 \
+    --lease 10 --deadline 600
 if [ -n "${SOAK:-}" ]; then
     run soak wal --label soak --producers 8 --workers 4 --concurrency 2 --duration "$SOAK" --wal-bound-mib 64 \
         --deadline 1800

@@ -112,9 +112,9 @@ static void check_task(chaos_figures *f, sitq_task_id id, size_t key, const chao
 }
 
 static int run(const chaos_opts *o, chaos_figures *f, int python) {
-    char dir[512], db[600], log[600];
+    char dir[512], db[1200], log[600];
     chaos_mkdtemp(dir, sizeof dir, python ? "python" : "shell");
-    snprintf(db, sizeof db, "%s/q.db", dir);
+    chaos_target(o, dir, python ? "python" : "shell", db, sizeof db);
     snprintf(log, sizeof log, "%s/runs.log", dir);
     chaos_rng rng;
     chaos_rng_seed(&rng, o->seed);

@@ -15,6 +15,13 @@
 #
 # Each test makes its own schema (tests/unit/helpers.c), so one cluster
 # serves a whole suite. PGBIN overrides the server's bin directory.
+#
+# Tests that stop or restart the server (tests/chaos: pgrestart) find it in
+# SITQ_TEST_PGDATA (the data directory; its server log is
+# $SITQ_TEST_PGDATA/log), SITQ_TEST_PGBIN (the server's bin directory),
+# SITQ_TEST_PG_RUNAS (the user that must run pg_ctl, empty: the caller) and
+# SITQ_TEST_PG_PORT. `pg_ctl -D "$SITQ_TEST_PGDATA" -l "$SITQ_TEST_PGDATA/log"
+# -m immediate -w restart` restarts it with the same options and port.
 set -euo pipefail
 
 PGBIN=${PGBIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}
@@ -65,6 +72,10 @@ done
 
 export SITQ_TEST_PG_URI="postgresql://postgres@127.0.0.1:$PORT/postgres"
 export SITQ_TEST_PG_DATA="$PGDATA"
+export SITQ_TEST_PGDATA="$PGDATA"
+export SITQ_TEST_PGBIN="$PGBIN"
+export SITQ_TEST_PG_RUNAS="${RUNAS[*]:+postgres}"
+export SITQ_TEST_PG_PORT="$PORT"
 echo "with_pg: cluster at $SITQ_TEST_PG_URI" >&2
 set +e
 "$@"

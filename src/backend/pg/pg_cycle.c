@@ -433,8 +433,10 @@ static sitq_code apply_failures(pg_conn *c, sitq__cycle *cy, sitq_error *err) {
     return rc;
 }
 
+/* The cycle's completions and the release of their dependents; *n_succeeded
+ * receives the successes applied, for count_succeeded. */
 static sitq_code apply_completions(pg_conn *c, sitq__cycle *cy, sitq_time_us now,
-                                   size_t *n_released, sitq_error *err) {
+                                   size_t *n_released, int64_t *n_succeeded_out, sitq_error *err) {
     size_t n_batched = 0;
     sitq_code rc = apply_successes(c, cy, &n_batched, err);
     int64_t n_succeeded = (int64_t)n_batched;
@@ -447,8 +449,8 @@ static sitq_code apply_completions(pg_conn *c, sitq__cycle *cy, sitq_time_us now
         rc = apply_success(c, k, &cy->n_finished, &n_succeeded, err);
     }
     if (rc || n_succeeded == 0) return rc;
-    /* Dependents of the whole group in one statement, then one counter
-     * update per commit, not per task. */
+    *n_succeeded_out = n_succeeded;
+    /* Dependents of the whole group in one statement. */
     sitq_task_id *ids = malloc((size_t)n_succeeded * sizeof *ids);
     if (!ids) return sitq__fail(err, SITQ_ENOMEM, "out of memory releasing dependents");
     size_t n = 0;
@@ -458,11 +460,21 @@ static sitq_code apply_completions(pg_conn *c, sitq__cycle *cy, sitq_time_us now
             ids[n++] = cy->completions[i].id;
     rc = pg_resolve_dependents(c, ids, n, now, n_released, err);
     free(ids);
-    if (rc) return rc;
+    return rc;
+}
+
+/* One counter update per commit, not per task. The queue's counter row is
+ * shared by every worker of the queue: it is updated last, right before
+ * the commit, so that its lock is held for no statement of the cycle
+ * (claims, heartbeats). Taken first, it made every worker's cycle wait for
+ * the whole of another's, and heartbeats queued behind it let leases of
+ * live workers lapse. */
+static sitq_code count_succeeded(pg_conn *c, const char *queue, int64_t n, sitq_error *err) {
+    if (n == 0) return SITQ_OK;
     pg_params p;
     pg_p_init(&p);
-    pg_p_text(&p, cy->queue);
-    pg_p_i64(&p, n_succeeded);
+    pg_p_text(&p, queue);
+    pg_p_i64(&p, n);
     return pg_exec(c, PG_COUNT_SUCCEEDED, &p, err, "counting succeeded tasks");
 }
 
@@ -584,6 +596,13 @@ static sitq_code reap(pg_backend *b, pg_conn *c, sitq__cycle *cy, sitq_error *er
     r = pg_run(c, PG_REAP_SELECT, &p, err, "finding lapsed leases");
     if (!r) return pg_code(err);
     sitq_time_us now = sitq_now_us();
+    /* Those put back are written in one statement: a worker killed with a
+     * thousand tasks claimed ahead leaves a thousand lapsed leases, and one
+     * round trip each made recovery slower than such losses under load. */
+    pg_array a[3];
+    pg_arr_init(&a[0], PG_OID_INT8);
+    pg_arr_init(&a[1], PG_OID_BYTEA);
+    pg_arr_init(&a[2], PG_OID_INT8);
     for (int i = 0; i < PQntuples(r) && !rc; i++) {
         sitq_task_id id = pg_i64(r, i, 0);
         char *worker = pg_text(r, i, 3);
@@ -598,18 +617,18 @@ static sitq_code reap(pg_backend *b, pg_conn *c, sitq__cycle *cy, sitq_error *er
         sitq__decide_lapse(&f, &v);
         free(worker);
         if (v.state == SITQ__QUEUED) {
-            pg_params q;
-            pg_p_init(&q);
-            pg_p_i64(&q, id);
-            pg_p_text(&q, v.message);
-            pg_p_i64(&q, v.unstarted);
-            rc = pg_exec(c, PG_REQUEUE_LOST, &q, err, "recovering a lapsed lease");
+            pg_arr_i64(&a[0], id);
+            pg_arr_bytes(&a[1], v.message, strlen(v.message), 0);
+            pg_arr_i64(&a[2], v.unstarted);
         } else {
             rc = pg_finish_failed(c, id, v.state, v.message, NULL, now, &cy->n_finished, err);
         }
         if (!rc) cy->n_reaped++;
     }
     PQclear(r);
+    if (!rc && a[0].n > 0)
+        return run_arrays(c, PG_REQUEUE_LOST, a, 3, "recovering lapsed leases", err);
+    for (int j = 0; j < 3; j++) pg_arr_free(&a[j]);
     return rc;
 }
 
@@ -715,7 +734,8 @@ static sitq_code cycle_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *er
         cy->claim_max == 0)
         rc = pg_command(c, "SET LOCAL synchronous_commit = off", err, "renewing leases");
     size_t n_released = 0;
-    if (!rc) rc = apply_completions(c, cy, sitq_now_us(), &n_released, err);
+    int64_t n_succeeded = 0;
+    if (!rc) rc = apply_completions(c, cy, sitq_now_us(), &n_released, &n_succeeded, err);
     if (!rc) rc = apply_starts(c, cy, err);
     if (!rc) rc = apply_releases(c, cy, err);
     /* Leases are measured from now, after whatever the completions cost. */
@@ -726,6 +746,7 @@ static sitq_code cycle_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *er
     if (!rc && cy->reap && cy->queue) rc = reap(b, c, cy, err);
     if (!rc && cy->claim_max > 0) rc = claim(b, c, cy, db_until, err);
     if (!rc && cy->want_next_run_at && cy->n_claimed < cy->claim_max) rc = next_run_at(c, cy, err);
+    if (!rc) rc = count_succeeded(c, cy->queue, n_succeeded, err);
     /* One notification per commit for other processes' waiters. */
     if (!rc && cy->queue)
         rc = pg_notify_queue(c, cy->queue, cy->n_finished > 0,
