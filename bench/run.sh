@@ -84,7 +84,7 @@ PG_SOAK_S="${PG_SOAK_S:-$([ "$QUICK" = 1 ] && echo 30 || echo 600)}"
 # ---- peers: install when missing ----------------------------------------------
 CELERY_OK=0
 PLAINJOB_OK=0
-if [ "$PEERS" = 1 ]; then
+if [ "$PEERS" = 1 ] && { want celery || want plainjob; }; then
   missing=""
   for p in redis-server python3-celery python3-redis python3-matplotlib; do
     dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
