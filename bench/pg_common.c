@@ -12,8 +12,10 @@ const char *bench_pg_uri(void) {
 
 int bench_pg_available(const char *scenario) {
     if (bench_pg_uri()) return 1;
-    fprintf(stderr, "sitq_bench: %s: SITQ_BENCH_PG_URI is not set (bench/pg_part.sh sets it): "
-                    "skipped\n", scenario);
+    fprintf(stderr,
+            "sitq_bench: %s: SITQ_BENCH_PG_URI is not set (bench/pg_part.sh sets it): "
+            "skipped\n",
+            scenario);
     return 0;
 }
 
@@ -102,8 +104,10 @@ int64_t bench_pg_xacts(void) {
     uri_dbname(db, sizeof db);
     PGconn *c = connect_db("template1");
     double deadline = bench_now() + 10;
-    while (query_int(c, "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 "
-                        "AND backend_type = 'client backend'", db) > 0 &&
+    while (query_int(c,
+                     "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 "
+                     "AND backend_type = 'client backend'",
+                     db) > 0 &&
            bench_now() < deadline)
         bench_sleep_us(5000);
     bench_sleep_us(20000); /* a session that just left flushes its counts as it exits */

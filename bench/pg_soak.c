@@ -8,9 +8,12 @@
  * (claim latency, including the enqueue's commit). Reported: p50 and p99 in
  * the first and in the last window (one minute, or a fifth of the run when
  * it is shorter than 5 minutes) and the ratio of the last p99 to the first,
- * the rate reached and the backlog left when the producer stopped. */
+ * the rate reached and the backlog left when the producer stopped; and, to
+ * show the trend between them, the p99 of every window from a histogram
+ * (buckets 5% wide). */
 #include "pg.h"
 
+#include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,11 +29,30 @@ typedef struct window {
     atomic_long n;
 } window;
 
+enum { N_WIN = 64, N_BUCKET = 480 }; /* 1.05^480 us: far beyond any latency */
+
 typedef struct soak {
-    int64_t start_us, first_end_us, last_start_us; /* wall clock */
+    int64_t start_us, first_end_us, last_start_us, win_us; /* wall clock */
     window first, last;
     atomic_long handled;
+    atomic_long hist[N_WIN][N_BUCKET]; /* per window: latency buckets 5% wide */
 } soak;
+
+static int bucket_of(double lat_us) {
+    int b = lat_us > 1 ? (int)(log(lat_us) / log(1.05)) : 0;
+    return b < N_BUCKET ? b : N_BUCKET - 1;
+}
+
+/* Upper edge of the bucket that holds percentile p of window w (0: empty). */
+static double hist_percentile(soak *s, int w, double p) {
+    long total = 0, seen = 0;
+    for (int b = 0; b < N_BUCKET; b++) total += atomic_load(&s->hist[w][b]);
+    for (int b = 0; b < N_BUCKET && total > 0; b++) {
+        seen += atomic_load(&s->hist[w][b]);
+        if ((double)seen >= p * (double)total) return pow(1.05, b + 1);
+    }
+    return 0;
+}
 
 typedef struct shared {
     atomic_long sent; /* tasks the producer enqueued */
@@ -50,6 +72,8 @@ static int soak_handler(sitq_task_ctx *ctx, const void *payload, size_t len, voi
     memcpy(&t0, payload, sizeof t0);
     if (t0 >= s->start_us && t0 < s->first_end_us) record(&s->first, (double)(now - t0));
     if (t0 >= s->last_start_us) record(&s->last, (double)(now - t0));
+    int64_t w = (t0 - s->start_us) / s->win_us;
+    if (w >= 0 && w < N_WIN) atomic_fetch_add(&s->hist[w][bucket_of((double)(now - t0))], 1);
     atomic_fetch_add(&s->handled, 1);
     return 0;
 }
@@ -139,6 +163,9 @@ static void soak_init(soak *s, double rate, double secs, double win) {
     s->start_us = sitq_now_us();
     s->first_end_us = s->start_us + (int64_t)(win * 1e6);
     s->last_start_us = s->start_us + (int64_t)((secs - win) * 1e6);
+    s->win_us = (int64_t)(win * 1e6);
+    for (int w = 0; w < N_WIN; w++)
+        for (int b = 0; b < N_BUCKET; b++) atomic_init(&s->hist[w][b], 0);
 }
 
 /* Emits the figures of a finished soak. */
@@ -153,6 +180,12 @@ static void soak_report(bench_ctx *c, soak *s, double drain, double win, long se
     emit_window(c, "last", &s->last, &p99_last);
     bench_emit(c, "sitq-c", "pg_soak", "80pct", "p99_last_over_first",
                p99_first > 0 ? p99_last / p99_first : 0, "x");
+    int64_t n_win = (s->last_start_us - s->start_us + s->win_us / 2) / s->win_us + 1;
+    for (int w = 0; w < N_WIN && w < n_win; w++) {
+        char m[64];
+        snprintf(m, sizeof m, "window_%02d_p99_us", w + 1);
+        bench_emit(c, "sitq-c", "pg_soak", "80pct", m, hist_percentile(s, w, 0.99), "us");
+    }
     free(s->first.lat_us);
     free(s->last.lat_us);
 }
@@ -177,20 +210,22 @@ int bench_pg_soak(bench_ctx *c) {
     int64_t x0 = bench_pg_xacts();
     sitq_backend *b = bench_pg_attach(SOAK_SCHEMA, 0);
     sitq_queue *q = bench_queue(b);
-    soak s;
-    soak_init(&s, rate, secs, win);
-    sitq_worker *w = soak_worker(q, &s);
+    soak *s = malloc(sizeof *s);
+    if (!s) bench_die("allocating", NULL);
+    soak_init(s, rate, secs, win);
+    sitq_worker *w = soak_worker(q, s);
     if (write(fds[1], &rate, sizeof rate) != (ssize_t)sizeof rate) bench_die("write", NULL);
     close(fds[1]);
     int st = 0;
     waitpid(pid, &st, 0);
-    long sent = atomic_load(&sh->sent), backlog = sent - atomic_load(&s.handled);
+    long sent = atomic_load(&sh->sent), backlog = sent - atomic_load(&s->handled);
     double deadline = bench_now() + 120;
-    while (atomic_load(&s.handled) < sent && bench_now() < deadline) bench_sleep_us(1000);
+    while (atomic_load(&s->handled) < sent && bench_now() < deadline) bench_sleep_us(1000);
     sitq_worker_free(w);
     sitq_queue_close(q);
     sitq_backend_close(b);
-    soak_report(c, &s, drain, win, sent, backlog);
+    soak_report(c, s, drain, win, sent, backlog);
+    free(s);
     bench_pg_emit_commits(c, "sitq-c", "pg_soak", "80pct", x0, (double)sent);
     munmap(sh, sizeof *sh);
     bench_pg_drop_schema(SOAK_SCHEMA);

@@ -149,7 +149,12 @@ def pg_section(F, w):
         w("| figure | value | runs |")
         w("|---|---:|---:|")
         for k in soak:
-            w("| %s | %s %s | %d |" % (k[3], fmt(F.med(k), units[k]), units[k], len(F.runs(k))))
+            if not k[3].startswith("window_"):
+                w("| %s | %s %s | %d |" % (k[3], fmt(F.med(k), units[k]), units[k], len(F.runs(k))))
+        trend = [k for k in soak if k[3].startswith("window_")]
+        if trend:
+            w("| p99 of each window in turn (histogram, 5%% buckets) | %s ms | %d |"
+              % (", ".join("%.1f" % (F.med(k) / 1000) for k in trend), len(F.runs(trend[0]))))
         w("")
     return pg_targets(F, w)
 
