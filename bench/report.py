@@ -149,9 +149,9 @@ def pg_section(F, w):
         w("| figure | value | runs |")
         w("|---|---:|---:|")
         for k in soak:
-            if not k[3].startswith("window_"):
+            if not (k[3].startswith("window_") and k[3].endswith("_p99_us")):
                 w("| %s | %s %s | %d |" % (k[3], fmt(F.med(k), units[k]), units[k], len(F.runs(k))))
-        trend = [k for k in soak if k[3].startswith("window_")]
+        trend = [k for k in soak if k[3].startswith("window_") and k[3].endswith("_p99_us")]
         if trend:
             w("| p99 of each window in turn (histogram, 5%% buckets) | %s ms | %d |"
               % (", ".join("%.1f" % (F.med(k) / 1000) for k in trend), len(F.runs(trend[0]))))
