@@ -32,6 +32,7 @@ typedef struct bench_ctx {
     double latency_s;  /* duration of the latency trickle */
     int prefetch;      /* worker prefetch (-1: sitq's default) */
     int sync_only;     /* -1: NORMAL and FULL; else only this sitq_sync_mode (raw, enqueue, e2e) */
+    double soak_s;     /* length of the PostgreSQL soak (pg_soak), seconds */
 } bench_ctx;
 
 /* ---- scenarios (one file each) ---- */
@@ -43,6 +44,9 @@ int bench_claim_depth(bench_ctx *c);
 int bench_memory(bench_ctx *c);
 int bench_wal(bench_ctx *c);
 int bench_pg(bench_ctx *c);
+int bench_pg_latency(bench_ctx *c);
+int bench_pg_procs(bench_ctx *c);
+int bench_pg_soak(bench_ctx *c);
 
 /* ---- helpers (common.c) ---- */
 /** Monotonic seconds. */
@@ -84,6 +88,12 @@ int bench_noop_handler(sitq_task_ctx *ctx, const void *payload, size_t len, void
 
 /** Start a worker with the counting no-op handler. */
 sitq_worker *bench_worker_start(sitq_queue *q, int concurrency, bench_counter *k);
+/** The end-to-end drain: start a worker with concurrency threads and the counting
+ * no-op handler on q, wait until the handler ran n times (600 s at most, else
+ * exit(1)), stop it gracefully (its last completions committed). Returns the
+ * seconds from the start until the stop returned; ws (may be NULL) gets the
+ * worker's stats. */
+double bench_drain(sitq_queue *q, long n, int concurrency, sitq_worker_stats *ws);
 /** Worker prefetch used by bench_worker_start (--prefetch; -1 = sitq's default). */
 extern int bench_prefetch;
 #ifdef __cplusplus

@@ -197,3 +197,23 @@ sitq_worker *bench_worker_start(sitq_queue *q, int concurrency, bench_counter *k
     if (sitq_worker_start(w, &err) != SITQ_OK) bench_die("starting the worker", &err);
     return w;
 }
+
+double bench_drain(sitq_queue *q, long n, int concurrency, sitq_worker_stats *ws) {
+    bench_counter *k = bench_counter_new();
+    double t0 = bench_now();
+    sitq_worker *w = bench_worker_start(q, concurrency, k);
+    /* Once the handler ran N times, a graceful stop records the last
+     * completions and returns: then every task is committed succeeded. */
+    double deadline = t0 + 600;
+    while (bench_counter_get(k) < n && bench_now() < deadline) bench_sleep_us(1000);
+    sitq_error err;
+    if (bench_counter_get(k) < n || sitq_worker_stop(w, -1, &err) != SITQ_OK) {
+        fprintf(stderr, "sitq_bench: %ld tasks did not finish in time\n", n);
+        exit(1);
+    }
+    double dt = bench_now() - t0;
+    if (ws) sitq_worker_get_stats(w, ws);
+    sitq_worker_free(w);
+    bench_counter_free(k);
+    return dt;
+}

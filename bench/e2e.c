@@ -38,21 +38,8 @@ static void one(bench_ctx *c, sitq_sync_mode sync) {
     double t0 = bench_now();
     bench_enqueue_noop(q, n, NULL);
     double t1 = bench_now();
-    bench_counter *k = bench_counter_new();
-    sitq_worker *w = bench_worker_start(q, 2, k);
-    /* Once the handler ran N times, a graceful stop records the last
-     * completions and returns: then every task is committed succeeded. */
-    double deadline = t1 + 600;
-    while (bench_counter_get(k) < n && bench_now() < deadline) bench_sleep_us(1000);
-    sitq_error err;
-    if (bench_counter_get(k) < n || sitq_worker_stop(w, -1, &err) != SITQ_OK) {
-        fprintf(stderr, "sitq_bench: e2e %s: tasks did not finish in time\n", v);
-        exit(1);
-    }
-    double t2 = bench_now();
     sitq_worker_stats ws;
-    sitq_worker_get_stats(w, &ws);
-    sitq_worker_free(w);
+    double t2 = t1 + bench_drain(q, n, 2, &ws);
     sitq_queue_close(q);
     sitq_backend_close(b);
     int64_t total = 0, ok = count_succeeded(path, &total);
@@ -66,7 +53,6 @@ static void one(bench_ctx *c, sitq_sync_mode sync) {
     if (ok != n || total != n)
         fprintf(stderr, "sitq_bench: e2e %s: %lld of %lld tasks recorded succeeded\n", v,
                 (long long)ok, (long long)total);
-    bench_counter_free(k);
     bench_db_remove(path);
 }
 

@@ -24,7 +24,12 @@ static const scenario scenarios[] = {
     {"claim_depth", bench_claim_depth, "claim throughput with 10k, 1M and 10M tasks queued"},
     {"memory", bench_memory, "worker RSS over 1M tasks; database bytes per task"},
     {"pg", bench_pg,
-     "PostgreSQL (SITQ_BENCH_PG_URI): e2e, enqueue_batch 100k, 16 producers, raw ceilings"},
+     "PostgreSQL (SITQ_BENCH_PG_URI): raw ceilings, e2e, enqueue_batch 100k, 16 producers"},
+    {"pg_latency", bench_pg_latency,
+     "PostgreSQL: enqueue in another process to start, LISTEN and poll_only"},
+    {"pg_procs", bench_pg_procs, "PostgreSQL: one queue drained by 1, 4 and 16 worker processes"},
+    {"pg_soak", bench_pg_soak,
+     "PostgreSQL: --soak-s seconds at 80% of the drain rate, claim latency first vs last"},
     {"wal", bench_wal, "WAL peak with 8 producer and 4 worker processes, against raw SQLite"},
 };
 enum { N_SCENARIOS = sizeof scenarios / sizeof scenarios[0] };
@@ -45,6 +50,7 @@ static void usage(FILE *f) {
             "  --memory-tasks M  tasks of the memory scenario (default 1000000; --quick 200000)\n"
             "  --latency-s S   seconds of the latency trickle (default 3)\n"
             "  --sync MODE     normal, full or both (default): sync modes of raw, enqueue, e2e\n"
+            "  --soak-s S      length of pg_soak in seconds (default 600; --quick 30)\n"
             "  --prefetch P    worker prefetch of e2e, claim_depth, memory (default: sitq's own);\n"
             "                  a what-if knob, not used by run.sh\n"
             "  --json FILE     append every figure to FILE as a JSON line\n"
@@ -125,6 +131,8 @@ int sitq_bench_main(int argc, char **argv) {
             c.memory_tasks = parse_long(a, v, 1000), i++;
         } else if (strcmp(a, "--latency-s") == 0) {
             c.latency_s = (double)parse_long(a, v, 1), i++;
+        } else if (strcmp(a, "--soak-s") == 0) {
+            c.soak_s = (double)parse_long(a, v, 10), i++;
         } else if (strcmp(a, "--prefetch") == 0) {
             bench_prefetch = (int)parse_long(a, v, 0), i++;
         } else if (strcmp(a, "--sync") == 0 && v) {
@@ -152,6 +160,7 @@ int sitq_bench_main(int argc, char **argv) {
     if (!c.depth_max) c.depth_max = c.quick ? 1000000 : 10000000;
     if (!c.memory_tasks) c.memory_tasks = c.quick ? 200000 : 1000000;
     if (c.quick && c.latency_s > 1) c.latency_s = 1;
+    if (!c.soak_s) c.soak_s = c.quick ? 30 : 600;
     if (mkdir(c.dir, 0755) != 0 && errno != EEXIST) {
         fprintf(stderr, "sitq_bench: cannot create %s: %s\n", c.dir, strerror(errno));
         return 1;

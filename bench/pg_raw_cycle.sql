@@ -1,4 +1,4 @@
--- One queue cycle in raw SQL, for pgbench (run by bench/pg_bench.sh: -c 2 -j 2 -D batch=200):
+-- One queue cycle in raw SQL, for pgbench (run by bench/pg_part.sh: -c 2 -j 2 -D batch=200):
 -- complete the previous batch of this client, then claim the next batch with SKIP LOCKED.
 -- The table (create it once, with about 1M queued rows):
 --   CREATE TABLE jobs (id bigint PRIMARY KEY, queue text NOT NULL, state smallint NOT NULL,

@@ -12,18 +12,68 @@ Figures (system "sitq-python", synchronous NORMAL):
   enqueue_batch   queue.enqueue_batch of N Tasks in one call
   e2e             N no-op tasks enqueued with enqueue_batch, then drained by
                   sitq.Worker(queue, concurrency=2) in this process: from
-                  worker.start() until every task is recorded succeeded."""
+                  worker.start() until every task is recorded succeeded.
+
+With --pg URI (bench/pg_part.sh), only the PostgreSQL end-to-end drain runs,
+against that server (schema sitq_bench_py, made afresh): figures of system
+"sitq-python", scenario "pg_e2e", variant "durable": tasks_per_s,
+tasks_per_worker_commit and commits_per_task (the database's transactions
+over the drain, pg_stat_database.xact_commit, read through psql)."""
 import argparse
 import json
 import os
+import subprocess
 import sys
 import time
+import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def noop():
     return None
+
+
+def pg_xacts(uri):
+    """Transactions committed so far in the URI's database, read from template1
+    once no client session is left in it (each flushes its counts as it ends)."""
+    db = urllib.parse.urlsplit(uri).path.lstrip("/") or "postgres"
+    other = urllib.parse.urlsplit(uri)._replace(path="/template1").geturl()
+
+    def q(sql):
+        return int(subprocess.check_output(["psql", "-XAtq", "-d", other, "-c", sql]).strip())
+    end = time.monotonic() + 10
+    while q("SELECT count(*) FROM pg_stat_activity WHERE datname = '%s' "
+            "AND backend_type = 'client backend'" % db) and time.monotonic() < end:
+        time.sleep(0.005)
+    time.sleep(0.02)
+    return q("SELECT xact_commit FROM pg_stat_database WHERE datname = '%s'" % db)
+
+
+def pg_e2e(sitq, uri, n, emit):
+    schema = "sitq_bench_py"
+    subprocess.check_call(["psql", "-XAtq", "-d", uri, "-c",
+                           "SET client_min_messages = warning; DROP SCHEMA IF EXISTS %s CASCADE" % schema])
+    backend = sitq.PostgresBackend(uri, schema=schema)
+    queue = sitq.TaskQueue(backend=backend)
+    ids = queue.enqueue_batch([sitq.Task(function=noop, args=[]) for _ in range(n)])
+    del queue, backend
+    x0 = pg_xacts(uri)
+    backend = sitq.PostgresBackend(uri, schema=schema)
+    queue = sitq.TaskQueue(backend=backend)
+    worker = sitq.Worker(queue, concurrency=2)
+    t1 = time.perf_counter()
+    worker.start()
+    queue.get_result(ids[-1], timeout=600)
+    while queue.get_stats()["succeeded"] < n:
+        time.sleep(0.001)
+    worker.stop()
+    t2 = time.perf_counter()
+    stats = worker.stats()
+    del worker, queue, backend
+    emit("pg_e2e", "tasks_per_s", n / (t2 - t1), "tasks/s")
+    emit("pg_e2e", "tasks_per_worker_commit", n / max(1, stats.get("commits", 1)), "tasks")
+    emit("pg_e2e", "commits_per_task", (pg_xacts(uri) - x0) / n, "commits")
 
 
 def main():
@@ -33,10 +83,12 @@ def main():
     ap.add_argument("--run", type=int, default=1)
     ap.add_argument("--json")
     ap.add_argument("--build", default=os.path.join(HERE, "..", "build"))
+    ap.add_argument("--pg", help="PostgreSQL URI: run only the PostgreSQL end-to-end drain")
     a = ap.parse_args()
 
     def emit(scenario, metric, value, unit):
-        line = json.dumps({"system": "sitq-python", "scenario": scenario, "variant": "NORMAL",
+        line = json.dumps({"system": "sitq-python", "scenario": scenario,
+                           "variant": "durable" if a.pg else "NORMAL",
                            "metric": metric, "value": value, "unit": unit, "run": a.run})
         print(line, flush=True)
         if a.json:
@@ -52,8 +104,11 @@ def main():
         emit("e2e", "available", 0, "bool")
         return
 
-    os.makedirs(a.dir, exist_ok=True)
     n = a.tasks
+    if a.pg:
+        pg_e2e(sitq, a.pg, n, emit)
+        return
+    os.makedirs(a.dir, exist_ok=True)
 
     def remove(path):
         for suffix in ("", "-wal", "-shm"):

@@ -78,6 +78,136 @@ def fmt_ratio(r):
     return "%.2fx (%.2f–%.2f)" % (m, lo, hi) if lo != hi else "%.2fx" % m
 
 
+# ---- PostgreSQL (bench/pg_part.sh) ----
+PG_ROWS = (
+    (("raw-pg", "pg_raw", "one_row_commit"), "rows_per_s", "one-row commits, 1 connection"),
+    (("raw-pg", "pg_raw", "one_row_commit_16conns"), "rows_per_s", "one-row commits, 16 connections"),
+    (("raw-pg", "pg_raw", "1000_row_txn"), "rows_per_s", "1,000-row insert transactions"),
+    (("raw-pg", "pg_raw", "cycle_batch200_2clients"), "tasks_per_s",
+     "claim-and-complete cycle (pgbench, 2 clients, batch 200)"),
+    (("sitq-c", "pg_e2e", "durable"), "tasks_per_s", "end-to-end, worker 2 threads, LISTEN"),
+    (("sitq-c", "pg_e2e", "durable_poll_only"), "tasks_per_s", "end-to-end, worker 2 threads, poll_only"),
+    (("sitq-python", "pg_e2e", "durable"), "tasks_per_s", "end-to-end, Python worker 2 threads"),
+    (("graphile-worker", "pg_e2e", "batched"), "tasks_per_s",
+     "end-to-end, concurrency 2, localQueue 500, completeJobBatchDelay 0"),
+    (("graphile-worker", "pg_e2e", "defaults"), "tasks_per_s", "end-to-end, concurrency 2, defaults (N/4 tasks)"),
+    (("pg-boss", "pg_e2e", "fetch_batch100"), "tasks_per_s", "end-to-end, 2 fetch(100)+complete loops"),
+    (("pg-boss", "pg_e2e", "fetch_1"), "tasks_per_s", "end-to-end, 2 fetch(1)+complete loops (N/4 tasks)"),
+    (("sitq-c", "pg_procs", "1_procs"), "tasks_per_s", "end-to-end, 1 worker process (2 threads)"),
+    (("sitq-c", "pg_procs", "4_procs"), "tasks_per_s", "end-to-end, 4 worker processes"),
+    (("sitq-c", "pg_procs", "16_procs"), "tasks_per_s", "end-to-end, 16 worker processes"),
+    (("sitq-c", "pg_enqueue", "batch_10000"), "tasks_per_s", "enqueue_batch of 100k (10,000 per call)"),
+    (("sitq-c", "pg_enqueue", "16_threads"), "tasks_per_s", "enqueue, 16 producer threads, 1 task per call"),
+    (("graphile-worker", "pg_enqueue", "addJobs"), "tasks_per_s", "addJobs of N (1 call)"),
+    (("pg-boss", "pg_enqueue", "insert"), "tasks_per_s", "insert of N (1 call)"),
+)
+
+
+def pg_section(F, w):
+    """The PostgreSQL section; returns its missed targets as (name, bar, measured, factor)."""
+    data, units = F.data, F.units
+    if not any(k[1].startswith("pg_") for k in data):
+        return []
+    w("## PostgreSQL (durable: fsync on, synchronous_commit on)")
+    w("")
+    w("One throwaway PostgreSQL cluster per round on this machine (bench/pg_part.sh), server and "
+      "clients sharing its cores. \"commits per task\" counts the database's committed transactions "
+      "over the timed phase (pg_stat_database.xact_commit, read-only ones included) per task; for the "
+      "raw rows it is what the SQL does by construction.")
+    w("")
+    w("| system | scenario | median | spread (min–max) | runs | commits per task |")
+    w("|---|---|---:|---:|---:|---:|")
+    for (sy, sc, v), metric, label in PG_ROWS:
+        key = (sy, sc, v, metric)
+        if key not in data:
+            continue
+        lo, hi = F.spread(key)
+        cpt = F.med((sy, sc, v, "commits_per_task"))
+        w("| %s | %s | %s %s | %s–%s | %d | %s |" % (sy, label, fmt(F.med(key)), units[key], fmt(lo), fmt(hi),
+                                                   len(F.runs(key)), "n/a" if cpt is None else "%.4g" % cpt))
+    w("")
+    lat = [(v, m) for v in ("listen", "poll_only")
+           for m in ("start_p50_us", "start_p99_us", "start_max_us", "samples", "commits_per_task")
+           if ("sitq-c", "pg_latency", v, m) in data]
+    if lat:
+        w("Enqueue in another process to the start of the task (one task every 4 ms, one commit each; "
+          "worker 2 threads):")
+        w("")
+        w("| wake-ups | figure | median | spread | runs |")
+        w("|---|---|---:|---:|---:|")
+        for v, m in lat:
+            k = ("sitq-c", "pg_latency", v, m)
+            lo, hi = F.spread(k)
+            w("| %s | %s | %s %s | %s–%s | %d |" % (v, m, fmt(F.med(k), units[k]), units[k], fmt(lo, units[k]),
+                                                  fmt(hi, units[k]), len(F.runs(k))))
+        w("")
+    soak = sorted(k for k in data if k[1] == "pg_soak")
+    if soak:
+        w("Soak at 80% of the measured drain rate (producer process, an enqueue_batch every 10 ms; "
+          "worker 2 threads); claim latency = enqueue call to the start of the task:")
+        w("")
+        w("| figure | value | runs |")
+        w("|---|---:|---:|")
+        for k in soak:
+            if not (k[3].startswith("window_") and k[3].endswith("_p99_us")):
+                w("| %s | %s %s | %d |" % (k[3], fmt(F.med(k), units[k]), units[k], len(F.runs(k))))
+        trend = [k for k in soak if k[3].startswith("window_") and k[3].endswith("_p99_us")]
+        if trend:
+            w("| p99 of each window in turn (histogram, 5%% buckets) | %s ms | %d |"
+              % (", ".join("%.1f" % (F.med(k) / 1000) for k in trend), len(F.runs(trend[0]))))
+        w("")
+    return pg_targets(F, w)
+
+
+def pg_targets(F, w):
+    misses = []
+    w("PostgreSQL targets (ratios taken within a round, median over rounds):")
+    w("")
+    w("| target | bar | measured | result |")
+    w("|---|---|---|---|")
+
+    def t(name, bar, r, need, higher=True, unit="x", strict=False):
+        if r is None:
+            w("| %s | %s | not measured | — |" % (name, bar))
+            return
+        m, lo, hi = r
+        ok = (m > need if strict else m >= need) if higher else m <= need
+        meas = ("%.2fx" % m if unit == "x" else "%s %s" % (fmt(m, unit), unit)) + \
+            ("" if lo == hi else " (%s–%s)" % (fmt(lo, unit), fmt(hi, unit)))
+        w("| %s | %s | %s | %s |" % (name, bar, meas, "met" if ok else "**not met**"))
+        if not ok:
+            misses.append((name, bar, meas, (m / need) if higher else (need / m if m else float("inf"))))
+
+    e2e = ("sitq-c", "pg_e2e", "durable", "tasks_per_s")
+    t("PG end-to-end vs graphile-worker batched", ">= 1.0x",
+      F.ratio(e2e, ("graphile-worker", "pg_e2e", "batched", "tasks_per_s")), 1.0)
+    t("PG end-to-end vs raw claim-and-complete cycle", ">= 0.85x",
+      F.ratio(e2e, ("raw-pg", "pg_raw", "cycle_batch200_2clients", "tasks_per_s")), 0.85)
+    t("PG enqueue_batch 100k vs raw 1,000-row inserts", ">= 0.6x",
+      F.ratio(("sitq-c", "pg_enqueue", "batch_10000", "tasks_per_s"),
+              ("raw-pg", "pg_raw", "1000_row_txn", "rows_per_s")), 0.6)
+    t("PG 16 producers vs raw one-row commits, 16 connections", "> 1.0x",
+      F.ratio(("sitq-c", "pg_enqueue", "16_threads", "tasks_per_s"),
+              ("raw-pg", "pg_raw", "one_row_commit_16conns", "rows_per_s")), 1.0, strict=True)
+
+    def plain(key):
+        v = list(F.runs(key).values())
+        return (statistics.median(v), min(v), max(v)) if v else None
+    t("PG enqueue-to-start p50, LISTEN, across processes", "<= 5,000 µs",
+      plain(("sitq-c", "pg_latency", "listen", "start_p50_us")), 5000, higher=False, unit="us")
+    t("PG enqueue-to-start p99, LISTEN, across processes", "<= 20,000 µs",
+      plain(("sitq-c", "pg_latency", "listen", "start_p99_us")), 20000, higher=False, unit="us")
+    procs = [F.runs(("sitq-c", "pg_procs", "%d_procs" % p, "tasks_per_s")) for p in (1, 4, 16)]
+    runs = [r for r in procs[0] if all(r in p for p in procs)]
+    worst = [min(p[r] for p in procs) / max(p[r] for p in procs) for r in runs]
+    t("PG 1, 4, 16 worker processes: slowest vs best", ">= 0.8x",
+      (statistics.median(worst), min(worst), max(worst)) if worst else None, 0.8)
+    t("PG soak at 80% load: claim p99, last window vs first", "<= 2.0x",
+      plain(("sitq-c", "pg_soak", "80pct", "p99_last_over_first")), 2.0, higher=False)
+    w("")
+    return misses
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--results", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results"))
@@ -110,12 +240,13 @@ def main():
         w("")
         w("Run: %s, sitq %s, %s runs interleaved, %s tasks per throughput figure%s, %s s in all. "
           "Machine: %s, %s cores, %s, Linux %s. SQLite %s (sitq and raw); plainjob %s with better-sqlite3 %s "
-          "on Node %s; Celery %s with redis-server %s."
+          "on Node %s; Celery %s with redis-server %s; PostgreSQL %s, graphile-worker %s, pg-boss %s, soak %s s."
           % (meta.get("date"), meta.get("git"), meta.get("runs"), meta.get("tasks"),
              " (--quick)" if meta.get("quick") else "", meta.get("elapsed_s"), meta.get("cpu"),
              meta.get("cores"), meta.get("fs"), meta.get("kernel"), meta.get("sqlite"),
              meta.get("plainjob"), meta.get("better_sqlite3"), meta.get("node"), meta.get("celery"),
-             meta.get("redis")))
+             meta.get("redis"), meta.get("postgres"), meta.get("graphile_worker"), meta.get("pg_boss"),
+             meta.get("pg_soak_s")))
     w("")
     w("Each figure: median of the runs, spread min–max, number of runs. Ratios are taken run by run "
       "(same round) and their median is shown with its min–max.")
@@ -251,6 +382,8 @@ def main():
                                                   len(F.runs(k))))
         w("")
 
+    pg_misses = pg_section(F, w)
+
     # ---- targets ----
     w("## Targets")
     w("")
@@ -316,6 +449,8 @@ def main():
                detail="+%s MiB = %.1f%% (%.1f–%.1f%%)" % (fmt(F.med((C, "memory", "NORMAL", "rss_growth_after_10pct_mib"))),
                                                       100 * m, 100 * min(rel), 100 * max(rel)))
     w("")
+
+    misses.extend(pg_misses)
 
     # ---- closing note ----
     w("## Closing note")

@@ -5,7 +5,8 @@
 #
 # Environment (same meaning as the options): RUNS (3), TASKS (20000),
 # QUICK (0/1), ONLY (comma list of parts: raw,enqueue,e2e,plainjob,celery,
-# python,latency,claim_depth,memory,wal), BUILD (build dir, default ./build),
+# python,pg,latency,claim_depth,memory,wal), PG_SOAK_S (seconds of the PostgreSQL
+# soak at 80% load, run in round 1 only: default 600, 30 with --quick), BUILD (build dir, default ./build),
 # BENCH_DIR (scratch databases, default bench/work: keep it on the disk you
 # want to measure), PROFILE=1 (also run bench/profile.sh and put its
 # perf profile into the closing note), KEEP_WORK=1 (keep the scratch databases, e.g. the 10M
@@ -14,12 +15,16 @@
 # Runs R rounds; each round runs every part once, in this order, so that the
 # machine's drift over the session hits every system alike:
 #   raw SQLite, sitq enqueue, sitq end-to-end, plainjob, Celery,
-#   sitq Python, latency, claim depth, memory.
+#   sitq Python, PostgreSQL (bench/pg_part.sh: its own throwaway cluster, raw
+#   ceilings, sitq C and Python, graphile-worker and pg-boss), latency, claim
+#   depth, memory, WAL.
 # Every figure lands in bench/results/results.jsonl; bench/report.py then
 # writes bench/results/results.md (medians, spreads, ratios, targets) and
 # bench/results/throughput.png. The peers are installed here when missing:
 # Debian's redis-server, python3-celery, python3-redis, python3-matplotlib
-# (apt-get) and plainjob + better-sqlite3 (npm ci in bench/peers/plainjob).
+# (apt-get) and plainjob + better-sqlite3 (npm ci in bench/peers/plainjob);
+# bench/pg_part.sh installs graphile-worker and pg-boss (npm ci in
+# bench/peers/graphile-worker and bench/peers/pg-boss).
 set -uo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -39,7 +44,7 @@ while [ $# -gt 0 ]; do
     --tasks) TASKS="$2"; shift ;;
     --only) ONLY="$2"; shift ;;
     --no-peers) PEERS=0 ;;
-    -h|--help) sed -n 2,20p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,26p "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -69,15 +74,17 @@ if [ ! -x "$BENCH" ]; then
   cc -O2 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I "$ROOT/include" -I "$HERE" \
     "$HERE"/main.c "$HERE"/common.c "$HERE"/raw_sqlite.c "$HERE"/enqueue.c "$HERE"/e2e.c \
     "$HERE"/latency.c "$HERE"/claim_depth.c "$HERE"/memory.c "$HERE"/wal.c "$HERE"/sitq_bench.c \
-    "$BUILD/src/libsitq.a" $(pkg-config --libs sqlite3) -lpthread -lm -o "$BENCH" || exit 1
+    "$HERE"/pg_common.c "$HERE"/pg.c "$HERE"/pg_latency.c "$HERE"/pg_procs.c "$HERE"/pg_soak.c \
+    $(pkg-config --cflags libpq) "$BUILD/src/libsitq.a" $(pkg-config --libs sqlite3 libpq) -lpthread -lm -o "$BENCH" || exit 1
 fi
 QUICK_OPT=""
 [ "$QUICK" = 1 ] && QUICK_OPT="--quick"
+PG_SOAK_S="${PG_SOAK_S:-$([ "$QUICK" = 1 ] && echo 30 || echo 600)}"
 
 # ---- peers: install when missing ----------------------------------------------
 CELERY_OK=0
 PLAINJOB_OK=0
-if [ "$PEERS" = 1 ]; then
+if [ "$PEERS" = 1 ] && { want celery || want plainjob; }; then
   missing=""
   for p in redis-server python3-celery python3-redis python3-matplotlib; do
     dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
@@ -134,6 +141,14 @@ for r in $(seq 1 "$RUNS"); do
     "$PY" "$HERE/python_bench.py" --tasks "$TASKS" --dir "$WORK" --run "$r" --json "$JSONL" --build "$BUILD" \
       || note "run $r: python_bench.py failed"
   fi
+  if want pg; then
+    soak=0
+    [ "$r" = 1 ] && soak="$PG_SOAK_S"
+    pg_peers=""
+    [ "$PEERS" = 1 ] || pg_peers="--no-peers"
+    SITQ_BENCH="$BENCH" "$HERE/pg_part.sh" --json "$JSONL" --run "$r" --tasks "$TASKS" --soak-s "$soak" \
+      --build "$BUILD" $QUICK_OPT $pg_peers || note "run $r: bench/pg_part.sh failed (its messages are in the run's output)"
+  fi
   c_part latency
   c_part claim_depth
   c_part memory
@@ -156,6 +171,10 @@ ELAPSED=$(( $(date +%s) - T_START ))
   echo "  \"celery\": \"$("$PY" -c 'import celery; print(celery.__version__)' 2>/dev/null || echo none)\","
   echo "  \"redis\": \"$(redis-server --version 2>/dev/null | awk '{print $3}' | sed 's/v=//')\","
   echo "  \"plainjob\": \"$(node -p "require('$HERE/peers/plainjob/node_modules/plainjob/package.json').version" 2>/dev/null || echo none)\","
+  echo "  \"graphile_worker\": \"$(node -p "require('$HERE/peers/graphile-worker/node_modules/graphile-worker/package.json').version" 2>/dev/null || echo none)\","
+  echo "  \"pg_boss\": \"$(node -p "require('$HERE/peers/pg-boss/node_modules/pg-boss/package.json').version" 2>/dev/null || echo none)\","
+  echo "  \"postgres\": \"$("$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)/postgres" --version 2>/dev/null | awk '{print $3}')\","
+  echo "  \"pg_soak_s\": $PG_SOAK_S,"
   echo "  \"better_sqlite3\": \"$(node -p "require('$HERE/peers/plainjob/node_modules/better-sqlite3/package.json').version" 2>/dev/null || echo none)\","
   echo "  \"runs\": $RUNS, \"tasks\": $TASKS, \"quick\": $QUICK, \"elapsed_s\": $ELAPSED"
   echo "}"

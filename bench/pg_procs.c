@@ -1,0 +1,121 @@
+/* pg_procs.c - one queue drained by 1, 4 and 16 worker processes on
+ * PostgreSQL (scenario "pg_procs"): N no-op tasks are enqueued with
+ * enqueue_batch, then P processes (each one sitq worker with 2 handler
+ * threads, its backend opened and its worker created beforehand) are
+ * released at once; timed from the release until the handlers ran N times
+ * in all and every process's graceful stop returned. A process that claims
+ * rows another one holds must skip them, not wait: the rate should not fall
+ * as processes are added. */
+#include "pg.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define PROCS_SCHEMA "sitq_bench_procs"
+
+enum { MAX_PROCS = 16 };
+
+typedef struct shared {
+    atomic_long done; /* handler calls over every process */
+    atomic_int stop;  /* set by the parent once done reached N */
+} shared;
+
+static int count_handler(sitq_task_ctx *ctx, const void *payload, size_t len, void *user_data) {
+    (void)ctx;
+    (void)payload;
+    (void)len;
+    atomic_fetch_add(&((shared *)user_data)->done, 1);
+    return 0;
+}
+
+/* A worker process: set up, report ready on ready_fd, start at EOF on go_fd,
+ * stop gracefully when told. */
+_Noreturn static void child(int ready_fd, int go_fd, shared *sh) {
+    sitq_backend *b = bench_pg_attach(PROCS_SCHEMA, 0);
+    sitq_queue *q = bench_queue(b);
+    sitq_worker_options o;
+    sitq_worker_options_init(&o);
+    o.concurrency = 2;
+    sitq_worker *w = NULL;
+    sitq_error err;
+    if (sitq_worker_create(q, &o, &w, &err) != SITQ_OK) bench_die("creating a worker", &err);
+    if (sitq_worker_register(w, "noop", count_handler, sh, &err) != SITQ_OK)
+        bench_die("register", &err);
+    char x = 'r';
+    if (write(ready_fd, &x, 1) != 1) _exit(1);
+    while (read(go_fd, &x, 1) > 0) {} /* EOF: released */
+    if (sitq_worker_start(w, &err) != SITQ_OK) bench_die("starting the worker", &err);
+    while (!atomic_load(&sh->stop)) bench_sleep_us(1000);
+    if (sitq_worker_stop(w, -1, &err) != SITQ_OK) bench_die("stopping the worker", &err);
+    sitq_worker_free(w);
+    sitq_queue_close(q);
+    sitq_backend_close(b);
+    _exit(0);
+}
+
+/* Fork p children; returns after each reported ready. */
+static void spawn(int p, pid_t *pids, int go[2], shared *sh) {
+    int ready[2];
+    if (pipe(ready) != 0 || pipe(go) != 0) bench_die("pipe", NULL);
+    for (int i = 0; i < p; i++) {
+        pids[i] = fork();
+        if (pids[i] < 0) bench_die("fork", NULL);
+        if (pids[i] == 0) {
+            close(ready[0]);
+            close(go[1]);
+            child(ready[1], go[0], sh);
+        }
+    }
+    close(ready[1]);
+    close(go[0]);
+    char x;
+    for (int i = 0; i < p; i++)
+        if (read(ready[0], &x, 1) != 1) bench_die("a worker process failed to start", NULL);
+    close(ready[0]);
+}
+
+static void one(bench_ctx *c, int p) {
+    long n = c->tasks;
+    sitq_backend *b = bench_pg_open(PROCS_SCHEMA, 0);
+    sitq_queue *q = bench_queue(b);
+    bench_enqueue_noop(q, n, NULL);
+    sitq_queue_close(q);
+    sitq_backend_close(b);
+    int64_t x0 = bench_pg_xacts();
+    shared *sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (sh == MAP_FAILED) bench_die("mmap", NULL);
+    atomic_init(&sh->done, 0);
+    atomic_init(&sh->stop, 0);
+    pid_t pids[MAX_PROCS];
+    int go[2];
+    spawn(p, pids, go, sh);
+    double t0 = bench_now();
+    close(go[1]); /* releases every child at once */
+    while (atomic_load(&sh->done) < n && bench_now() < t0 + 600) bench_sleep_us(1000);
+    atomic_store(&sh->stop, 1);
+    int failed = atomic_load(&sh->done) < n;
+    for (int i = 0; i < p; i++) {
+        int st = 0;
+        waitpid(pids[i], &st, 0);
+        failed |= !WIFEXITED(st) || WEXITSTATUS(st) != 0;
+    }
+    double dt = bench_now() - t0;
+    munmap(sh, sizeof *sh);
+    char v[32];
+    snprintf(v, sizeof v, "%d_procs", p);
+    if (failed) fprintf(stderr, "sitq_bench: pg_procs %s: a worker process failed\n", v);
+    bench_emit(c, "sitq-c", "pg_procs", v, "tasks_per_s", (double)n / dt, "tasks/s");
+    bench_pg_emit_commits(c, "sitq-c", "pg_procs", v, x0, (double)n);
+    bench_pg_drop_schema(PROCS_SCHEMA);
+}
+
+int bench_pg_procs(bench_ctx *c) {
+    if (!bench_pg_available("pg_procs")) return 0;
+    one(c, 1);
+    one(c, 4);
+    one(c, MAX_PROCS);
+    return 0;
+}
