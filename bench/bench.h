@@ -9,6 +9,7 @@
 #ifndef SITQ_BENCH_H
 #define SITQ_BENCH_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -88,6 +89,20 @@ int bench_noop_handler(sitq_task_ctx *ctx, const void *payload, size_t len, void
 
 /** Start a worker with the counting no-op handler. */
 sitq_worker *bench_worker_start(sitq_queue *q, int concurrency, bench_counter *k);
+/** A worker of q (concurrency threads, bench_prefetch) with `handler` registered for
+ * `function`, not started; exits the program on error. */
+sitq_worker *bench_worker_new(sitq_queue *q, int concurrency, const char *function,
+                              sitq_handler_fn handler, void *user_data);
+
+/** Latencies from enqueue to start: tasks whose payload is the int64_t
+ * sitq_now_us() of their enqueue; bench_lat_handler stores now - payload,
+ * in microseconds, in lat_us[0..cap) (user_data: bench_lat*). */
+typedef struct bench_lat {
+    double *lat_us;
+    long cap;
+    atomic_long n;
+} bench_lat;
+int bench_lat_handler(sitq_task_ctx *ctx, const void *payload, size_t len, void *user_data);
 /** The end-to-end drain: start a worker with concurrency threads and the counting
  * no-op handler on q, wait until the handler ran n times (600 s at most, else
  * exit(1)), stop it gracefully (its last completions committed). Returns the

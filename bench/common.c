@@ -184,7 +184,8 @@ int bench_noop_handler(sitq_task_ctx *ctx, const void *payload, size_t len, void
 
 int bench_prefetch = -1;
 
-sitq_worker *bench_worker_start(sitq_queue *q, int concurrency, bench_counter *k) {
+sitq_worker *bench_worker_new(sitq_queue *q, int concurrency, const char *function,
+                              sitq_handler_fn handler, void *user_data) {
     sitq_worker_options o;
     sitq_worker_options_init(&o);
     o.concurrency = concurrency;
@@ -192,10 +193,28 @@ sitq_worker *bench_worker_start(sitq_queue *q, int concurrency, bench_counter *k
     sitq_worker *w = NULL;
     sitq_error err;
     if (sitq_worker_create(q, &o, &w, &err) != SITQ_OK) bench_die("creating a worker", &err);
-    if (sitq_worker_register(w, "noop", bench_noop_handler, k, &err) != SITQ_OK)
+    if (sitq_worker_register(w, function, handler, user_data, &err) != SITQ_OK)
         bench_die("registering the handler", &err);
+    return w;
+}
+
+sitq_worker *bench_worker_start(sitq_queue *q, int concurrency, bench_counter *k) {
+    sitq_worker *w = bench_worker_new(q, concurrency, "noop", bench_noop_handler, k);
+    sitq_error err;
     if (sitq_worker_start(w, &err) != SITQ_OK) bench_die("starting the worker", &err);
     return w;
+}
+
+int bench_lat_handler(sitq_task_ctx *ctx, const void *payload, size_t len, void *user_data) {
+    (void)ctx;
+    sitq_time_us now = sitq_now_us();
+    bench_lat *s = user_data;
+    if (len != sizeof(int64_t)) return 1;
+    int64_t t0;
+    memcpy(&t0, payload, sizeof t0);
+    long i = atomic_fetch_add(&s->n, 1);
+    if (i < s->cap) s->lat_us[i] = (double)(now - t0);
+    return 0;
 }
 
 double bench_drain(sitq_queue *q, long n, int concurrency, sitq_worker_stats *ws) {

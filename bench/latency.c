@@ -9,24 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct lat_state {
-    double *lat_us;
-    long cap;
-    atomic_long n;
-} lat_state;
-
-static int lat_handler(sitq_task_ctx *ctx, const void *payload, size_t len, void *user_data) {
-    (void)ctx;
-    sitq_time_us now = sitq_now_us();
-    lat_state *s = user_data;
-    if (len != sizeof(int64_t)) return 1;
-    int64_t t0;
-    memcpy(&t0, payload, sizeof t0);
-    long i = atomic_fetch_add(&s->n, 1);
-    if (i < s->cap) s->lat_us[i] = (double)(now - t0);
-    return 0;
-}
-
 int bench_latency(bench_ctx *c) {
     const int64_t interval_us = 2000;
     long n = (long)(c->latency_s * 1e6 / (double)interval_us);
@@ -35,19 +17,13 @@ int bench_latency(bench_ctx *c) {
     bench_db_path(c, "latency", path, sizeof path);
     sitq_backend *b = bench_open(path, SITQ_SYNC_NORMAL);
     sitq_queue *q = bench_queue(b);
-    lat_state s = {calloc((size_t)n, sizeof(double)), n, 0};
+    bench_lat s = {calloc((size_t)n, sizeof(double)), n, 0};
     double *call_us = calloc((size_t)n, sizeof(double));
     if (!s.lat_us || !call_us) bench_die("allocating", NULL);
     atomic_init(&s.n, 0);
 
-    sitq_worker_options o;
-    sitq_worker_options_init(&o);
-    o.concurrency = 2;
-    sitq_worker *w = NULL;
+    sitq_worker *w = bench_worker_new(q, 2, "latency", bench_lat_handler, &s);
     sitq_error err;
-    if (sitq_worker_create(q, &o, &w, &err) != SITQ_OK) bench_die("creating a worker", &err);
-    if (sitq_worker_register(w, "latency", lat_handler, &s, &err) != SITQ_OK)
-        bench_die("register", &err);
     if (sitq_worker_start(w, &err) != SITQ_OK) bench_die("starting the worker", &err);
     bench_sleep_us(100000); /* let the worker reach its idle wait */
 

@@ -16,24 +16,6 @@
 
 #define LAT_SCHEMA "sitq_bench_latency"
 
-typedef struct lat_state {
-    double *lat_us;
-    long cap;
-    atomic_long n;
-} lat_state;
-
-static int lat_handler(sitq_task_ctx *ctx, const void *payload, size_t len, void *user_data) {
-    (void)ctx;
-    sitq_time_us now = sitq_now_us();
-    lat_state *s = user_data;
-    if (len != sizeof(int64_t)) return 1;
-    int64_t t0;
-    memcpy(&t0, payload, sizeof t0);
-    long i = atomic_fetch_add(&s->n, 1);
-    if (i < s->cap) s->lat_us[i] = (double)(now - t0);
-    return 0;
-}
-
 /* The producer process: waits for a byte on fd, then trickles n tasks. */
 _Noreturn static void producer(int fd, long n, int64_t interval_us) {
     char go;
@@ -55,20 +37,14 @@ _Noreturn static void producer(int fd, long n, int64_t interval_us) {
     _exit(0);
 }
 
-static sitq_worker *lat_worker(sitq_queue *q, lat_state *s) {
-    sitq_worker_options o;
-    sitq_worker_options_init(&o);
-    o.concurrency = 2;
-    sitq_worker *w = NULL;
+static sitq_worker *lat_worker(sitq_queue *q, bench_lat *s) {
+    sitq_worker *w = bench_worker_new(q, 2, "latency", bench_lat_handler, s);
     sitq_error err;
-    if (sitq_worker_create(q, &o, &w, &err) != SITQ_OK) bench_die("creating a worker", &err);
-    if (sitq_worker_register(w, "latency", lat_handler, s, &err) != SITQ_OK)
-        bench_die("register", &err);
     if (sitq_worker_start(w, &err) != SITQ_OK) bench_die("starting the worker", &err);
     return w;
 }
 
-static void emit_lat(bench_ctx *c, const char *v, lat_state *s, long n) {
+static void emit_lat(bench_ctx *c, const char *v, bench_lat *s, long n) {
     long got = atomic_load(&s->n);
     if (got > n) got = n;
     bench_emit(c, "sitq-c", "pg_latency", v, "samples", (double)got, "tasks");
@@ -98,7 +74,7 @@ static int one(bench_ctx *c, int poll_only) {
     close(fds[0]);
     sitq_backend *b = bench_pg_attach(LAT_SCHEMA, poll_only);
     sitq_queue *q = bench_queue(b);
-    lat_state s = {calloc((size_t)n, sizeof(double)), n, 0};
+    bench_lat s = {calloc((size_t)n, sizeof(double)), n, 0};
     if (!s.lat_us) bench_die("allocating", NULL);
     sitq_worker *w = lat_worker(q, &s);
     bench_sleep_us(300000); /* let the worker reach its idle wait */

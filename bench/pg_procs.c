@@ -36,14 +36,8 @@ static int count_handler(sitq_task_ctx *ctx, const void *payload, size_t len, vo
 _Noreturn static void child(int ready_fd, int go_fd, shared *sh) {
     sitq_backend *b = bench_pg_attach(PROCS_SCHEMA, 0);
     sitq_queue *q = bench_queue(b);
-    sitq_worker_options o;
-    sitq_worker_options_init(&o);
-    o.concurrency = 2;
-    sitq_worker *w = NULL;
+    sitq_worker *w = bench_worker_new(q, 2, "noop", count_handler, sh);
     sitq_error err;
-    if (sitq_worker_create(q, &o, &w, &err) != SITQ_OK) bench_die("creating a worker", &err);
-    if (sitq_worker_register(w, "noop", count_handler, sh, &err) != SITQ_OK)
-        bench_die("register", &err);
     char x = 'r';
     if (write(ready_fd, &x, 1) != 1) _exit(1);
     while (read(go_fd, &x, 1) > 0) {} /* EOF: released */

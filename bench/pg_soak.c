@@ -117,14 +117,8 @@ _Noreturn static void producer(int fd, double secs, shared *sh) {
 }
 
 static sitq_worker *soak_worker(sitq_queue *q, soak *s) {
-    sitq_worker_options o;
-    sitq_worker_options_init(&o);
-    o.concurrency = 2;
-    sitq_worker *w = NULL;
+    sitq_worker *w = bench_worker_new(q, 2, "noop", soak_handler, s);
     sitq_error err;
-    if (sitq_worker_create(q, &o, &w, &err) != SITQ_OK) bench_die("creating a worker", &err);
-    if (sitq_worker_register(w, "noop", soak_handler, s, &err) != SITQ_OK)
-        bench_die("register", &err);
     if (sitq_worker_start(w, &err) != SITQ_OK) bench_die("starting the worker", &err);
     return w;
 }
