@@ -88,7 +88,12 @@ extern const char *const pg_sql[PG_COUNT];
 
 /* The schema's DDL, "@" standing for the quoted schema, and its version. */
 extern const char *const pg_schema_sql;
-#define PG_SCHEMA_VERSION "pg1"
+#define PG_SCHEMA_VERSION "pg2"
+/* The upgrade of a schema of version pg1 (run under the creation lock). */
+extern const char *const pg_upgrade_pg1_sql;
+
+/* Rows per queue that count succeeded tasks (PG_COUNT_SUCCEEDED). */
+#define PG_COUNT_SHARDS 16
 
 /* Payloads up to this size come back with the claim; larger ones are read by
  * the handler thread (ops->payload) outside the write path. */

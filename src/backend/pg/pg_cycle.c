@@ -458,6 +458,7 @@ static sitq_code apply_completions(pg_conn *c, sitq__cycle *cy, sitq_time_us now
     pg_p_init(&p);
     pg_p_text(&p, cy->queue);
     pg_p_i64(&p, n_succeeded);
+    pg_p_i64(&p, (int64_t)(sitq__rand64() % PG_COUNT_SHARDS));
     return pg_exec(c, PG_COUNT_SUCCEEDED, &p, err, "counting succeeded tasks");
 }
 

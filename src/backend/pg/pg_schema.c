@@ -8,7 +8,9 @@
  *    transaction under an advisory lock on the schema's name, so that two
  *    processes creating it at once both succeed: the second waits, then
  *    finds every object there (CREATE ... IF NOT EXISTS).
- * 3. A schema holding relations but no sitq meta table belongs to another
+ * 3. A sitq schema of version pg1 is upgraded in place, in the same way
+ *    (its counts table gets the shard column).
+ * 4. A schema holding relations but no sitq meta table belongs to another
  *    application, and a sitq schema of another version to another sitq:
  *    both are refused with SITQ_ESCHEMA and left unchanged. */
 #include "pg.h"
@@ -75,10 +77,11 @@ static sitq_code create_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *e
     /* Under the lock: another process may have finished creating it. */
     rc = inspect(b, a->f, err);
     if (rc) return rc;
-    if (a->f->has_meta || (a->f->exists && a->f->relations > 0)) return SITQ_OK;
-    char *ddl = pg_schema_text(b, pg_schema_sql);
+    int old = a->f->has_meta && !strcmp(a->f->version, "pg1");
+    if (!old && (a->f->has_meta || (a->f->exists && a->f->relations > 0))) return SITQ_OK;
+    char *ddl = pg_schema_text(b, old ? pg_upgrade_pg1_sql : pg_schema_sql);
     if (!ddl) return sitq__fail(err, SITQ_ENOMEM, "out of memory");
-    rc = pg_command(c, ddl, err, "creating the sitq schema");
+    rc = pg_command(c, ddl, err, old ? "upgrading the sitq schema" : "creating the sitq schema");
     free(ddl);
     if (rc) return rc;
     return inspect(b, a->f, err);
@@ -90,7 +93,11 @@ sitq_code pg_schema_open(pg_backend *b, sitq_error *err) {
     sitq_code rc = inspect(b, &f, err);
     if (rc) return rc;
     int empty = !f.exists || (f.relations == 0 && !f.has_meta);
-    if (empty) {
+    if (f.has_meta && !strcmp(f.version, "pg1")) { /* upgraded in place */
+        create_arg a = {&f};
+        rc = pg_write_txn(b, create_body, &a, err);
+        if (rc) return rc;
+    } else if (empty) {
         if (!b->opts.create_schema)
             return sitq__fail(err, SITQ_ESCHEMA,
                               "PostgreSQL schema %s %s no sitq tables (create_schema is off)",

@@ -181,9 +181,13 @@ const char *const pg_sql[PG_COUNT] = {
         "state = CASE WHEN t.pending_deps - hit.n <= 0 THEN 0 ELSE 1 END, "
         "run_at_us = CASE WHEN t.pending_deps - hit.n <= 0 THEN GREATEST(t.run_at_us, $2::bigint) "
         "ELSE t.run_at_us END FROM hit WHERE t.id = hit.task_id AND t.state = 1",
-    [PG_COUNT_SUCCEEDED] = "INSERT INTO @.counts(queue, succeeded) VALUES($1::text, $2::bigint) "
-                           "ON CONFLICT(queue) DO UPDATE "
-                           "SET succeeded = counts.succeeded + EXCLUDED.succeeded",
+    /* Succeeded tasks are counted in one of PG_COUNT_SHARDS rows per queue,
+     * chosen at random by each commit ($3), so that commits of several
+     * workers do not wait for each other on one row; stats add the rows. */
+    [PG_COUNT_SUCCEEDED] =
+        "INSERT INTO @.counts(queue, shard, succeeded) VALUES($1::text, $3::int, $2::bigint) "
+        "ON CONFLICT(queue, shard) DO UPDATE "
+        "SET succeeded = counts.succeeded + EXCLUDED.succeeded",
     [PG_HEARTBEAT] = "UPDATE @.tasks SET lease_until_us = $3::bigint, "
                      "progress = COALESCE($4::float8, progress) "
                      "WHERE id = $1::bigint AND state = 3 AND lease_token = $2::bigint "
@@ -272,6 +276,14 @@ const char *const pg_sql[PG_COUNT] = {
  * itself, so a transition never rewrites them: they stay in the task row.
  * The task table is vacuumed early and often: every transition leaves a
  * dead tuple, and dead tuples are what slow a PostgreSQL queue down. */
+/* From version pg1, whose counts had one row per queue: the same rows
+ * become shard 0. */
+const char *const pg_upgrade_pg1_sql =
+    "ALTER TABLE @.counts ADD COLUMN shard int NOT NULL DEFAULT 0;"
+    "ALTER TABLE @.counts DROP CONSTRAINT counts_pkey;"
+    "ALTER TABLE @.counts ADD PRIMARY KEY(queue, shard);"
+    "UPDATE @.meta SET value = '" PG_SCHEMA_VERSION "' WHERE key = 'schema_version';";
+
 const char *const pg_schema_sql =
     "CREATE SCHEMA IF NOT EXISTS @;"
     "CREATE TABLE IF NOT EXISTS @.meta(key text PRIMARY KEY, value text NOT NULL);"
@@ -316,8 +328,8 @@ const char *const pg_schema_sql =
     " WHERE state IN (5, 6);"
     "CREATE UNIQUE INDEX IF NOT EXISTS tasks_unique ON @.tasks(queue, unique_key)"
     " WHERE unique_key IS NOT NULL AND state IN (0, 1, 3);"
-    "CREATE TABLE IF NOT EXISTS @.counts(queue text PRIMARY KEY,"
-    " succeeded bigint NOT NULL DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS @.counts(queue text NOT NULL, shard int NOT NULL DEFAULT 0,"
+    " succeeded bigint NOT NULL DEFAULT 0, PRIMARY KEY(queue, shard));"
     "CREATE TABLE IF NOT EXISTS @.deps(task_id bigint NOT NULL, depends_on bigint NOT NULL,"
     " PRIMARY KEY(depends_on, task_id));"
     "CREATE INDEX IF NOT EXISTS deps_task ON @.deps(task_id);"
