@@ -4,8 +4,9 @@
 #
 #   bench/pg_bench.sh [TASKS]        # default 10000 end-to-end tasks
 #
-# 1. sitq_bench --scenario pg: raw one-row commits and 1,000-row insert
-#    transactions through libpq, then sitq's end-to-end drain (enqueue_batch
+# 1. sitq_bench --scenario pg: raw one-row commits (one connection, and 16
+#    at once) and 1,000-row insert transactions through libpq, then sitq's
+#    end-to-end drain (enqueue_batch
 #    of TASKS, 2 handler threads), enqueue_batch of 100k and 16 producer
 #    threads one task per call;
 # 2. the raw claim-and-complete cycle of bench/pg_raw_cycle.sql with pgbench
@@ -51,9 +52,11 @@ e2e=$(fig pg_e2e durable)
 batch=$(fig pg_enqueue batch_10000)
 prod=$(fig pg_enqueue 16_threads)
 one=$(fig pg_raw one_row_commit)
+one16=$(fig pg_raw one_row_commit_16_conns)
 rows=$(fig pg_raw 1000_row_txn)
 echo
 echo "ratios (same run):"
 awk -v a="$e2e" -v b="$raw_cycle" 'BEGIN {printf "  e2e drain / raw claim-and-complete cycle: %.0f / %.0f = %.2f\n", a, b, a / b}'
 awk -v a="$batch" -v b="$rows" 'BEGIN {printf "  enqueue_batch / raw 1,000-row inserts:    %.0f / %.0f = %.2f\n", a, b, a / b}'
 awk -v a="$prod" -v b="$one" 'BEGIN {printf "  16 producers / raw one-row commits (1 conn): %.0f / %.0f = %.2f\n", a, b, a / b}'
+awk -v a="$prod" -v b="$one16" 'BEGIN {printf "  16 producers / raw one-row commits (16 conns): %.0f / %.0f = %.2f\n", a, b, a / b}'
