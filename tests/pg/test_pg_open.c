@@ -230,6 +230,40 @@ static void test_missing_foreign_and_other_version(void **state) {
     admin("DROP SCHEMA s_empty CASCADE");
 }
 
+/* A schema of version pg1 (one counts row per queue) is upgraded in place
+ * at an open that may write it: its succeeded count is kept and goes on
+ * from there. */
+static void test_upgrade_from_pg1(void **state) {
+    (void)state;
+    sitq_backend *b = NULL;
+    TQ_OK(open_schema(uri(), "s_pg1", 1, &b));
+    sitq_backend_close(b);
+    admin("ALTER TABLE s_pg1.counts DROP CONSTRAINT counts_pkey;"
+          "ALTER TABLE s_pg1.counts DROP COLUMN shard;"
+          "ALTER TABLE s_pg1.counts ADD PRIMARY KEY(queue);"
+          "INSERT INTO s_pg1.counts(queue, succeeded) VALUES('default', 41);"
+          "UPDATE s_pg1.meta SET value = 'pg1' WHERE key = 'schema_version'");
+    /* Only a caller that may write the schema upgrades it. */
+    TQ_ERR_MSG(SITQ_ESCHEMA, "pg1", "upgrade", open_schema(uri(), "s_pg1", 0, &b));
+    TQ_OK(open_schema(uri(), "s_pg1", 1, &b));
+    assert_string_equal(admin_value("SELECT value FROM s_pg1.meta WHERE key = 'schema_version'"),
+                        "pg2");
+    sitq_queue *q = NULL;
+    TQ_OK(sitq_queue_open(b, NULL, &q, &tq_err));
+    assert_int_equal(tq_stats(q).count[SITQ_SUCCEEDED], 41);
+    sitq_task_id id = tq_enqueue(q, "f", NULL);
+    sitq_worker *w = tq_worker_new(q, 1, 1, "f", tq_h_echo, NULL);
+    TQ_OK(sitq_worker_start(w, &tq_err));
+    sitq_result *r = tq_wait_done(q, id, 20);
+    assert_int_equal(r->status, SITQ_SUCCEEDED);
+    sitq_result_free(r);
+    sitq_worker_free(w);
+    assert_int_equal(tq_stats(q).count[SITQ_SUCCEEDED], 42);
+    sitq_queue_close(q);
+    sitq_backend_close(b);
+    admin("DROP SCHEMA s_pg1 CASCADE");
+}
+
 static void test_read_only_role(void **state) {
     (void)state;
     sitq_backend *b = NULL;
@@ -435,9 +469,13 @@ static void test_frozen_server(void **state) {
     if (!strstr(tq_err.message, "stopped answering") || !strstr(tq_err.message, "2.5 s"))
         fail_msg("unexpected message: %s", tq_err.message);
     assert_true(waited >= 2400 && waited < 6000);
-    /* A new session; the frozen one wrote nothing. */
+    /* A new session works. The frozen one's statement may still commit
+     * once it is thawed (an enqueue's single statement commits itself),
+     * which is why the error says the outcome is unknown. */
+    assert_non_null(strstr(tq_err.message, "may or may not"));
     tq_enqueue(q, "f", NULL);
-    assert_int_equal(tq_stats(q).total, 2);
+    int64_t total = tq_stats(q).total;
+    assert_true(total == 2 || total == 3);
     sitq_queue_close(q);
     sitq_backend_close(b);
     admin("DROP SCHEMA s_frozen CASCADE");
@@ -451,6 +489,7 @@ int main(void) {
         cmocka_unit_test(test_unreachable_and_silent_server),
         cmocka_unit_test(test_wrong_password),
         cmocka_unit_test(test_missing_foreign_and_other_version),
+        cmocka_unit_test(test_upgrade_from_pg1),
         cmocka_unit_test(test_read_only_role),
         cmocka_unit_test(test_concurrent_creation),
         cmocka_unit_test(test_connection_killed),

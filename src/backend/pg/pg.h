@@ -31,6 +31,8 @@ typedef enum pg_stmt_id {
     PG_UNIQUE_FIND,
     PG_DEP_STATES,
     PG_INSERT_TASKS,
+    PG_COPY_TASKS,
+    PG_INSERT_PLAIN,
     PG_SET_PAYLOAD,
     PG_INSERT_DEPS,
     PG_GET,
@@ -93,6 +95,9 @@ extern const char *const pg_schema_sql;
 /* Upgrades a schema of version pg1 to PG_SCHEMA_VERSION ("@" as in
  * pg_schema_sql); run under the schema's advisory lock. */
 extern const char *const pg_migrate_pg1_sql;
+
+/* Rows per queue that count succeeded tasks (PG_COUNT_SUCCEEDED). */
+#define PG_COUNT_SHARDS 16
 
 /* Payloads up to this size come back with the claim; larger ones are read by
  * the handler thread (ops->payload) outside the write path. */
@@ -174,6 +179,13 @@ typedef struct pg_backend {
     pthread_cond_t gc_cv;
     struct enq_op *gc_head, *gc_tail;
     int gc_leader;
+    /* a new leader's short wait for the last group's callers: how many ops
+     * are queued, how many callers the last group suggests, how long its
+     * write took; the leader waits on gc_gather_cv while gc_gathering */
+    size_t gc_queued, gc_expect;
+    int64_t gc_write_us;
+    int gc_gathering;
+    pthread_cond_t gc_gather_cv; /* CLOCK_MONOTONIC */
     pthread_mutex_t read_mu;
     pthread_cond_t read_cv;
     pg_conn *readers;
@@ -223,6 +235,14 @@ PGresult *pg_run(pg_conn *c, pg_stmt_id id, const pg_params *p, sitq_error *err,
 sitq_code pg_code(const sitq_error *err);
 /* Like pg_run for a statement whose rows are not needed. */
 sitq_code pg_exec(pg_conn *c, pg_stmt_id id, const pg_params *p, sitq_error *err, const char *what);
+/* COPY ... FROM STDIN of statement id (not prepared: COPY cannot be):
+ * begin, send data in any pieces, end. pg_copy_end takes the code of what
+ * happened since begin (SITQ_OK, or an error that abandons the COPY and is
+ * returned) and reports the server's verdict on the rows. Each returns
+ * SITQ_OK or fills err (pg_fail). */
+sitq_code pg_copy_begin(pg_conn *c, pg_stmt_id id, sitq_error *err, const char *what);
+sitq_code pg_copy_put(pg_conn *c, const void *data, size_t len, sitq_error *err, const char *what);
+sitq_code pg_copy_end(pg_conn *c, sitq_code rc, sitq_error *err, const char *what);
 /* Run a plain SQL command (no parameters). */
 sitq_code pg_command(pg_conn *c, const char *sql, sitq_error *err, const char *what);
 
@@ -255,6 +275,10 @@ char *pg_array_i64(const sitq_task_id *v, size_t n);
  * back. */
 typedef sitq_code (*pg_body_fn)(pg_backend *b, pg_conn *c, void *arg, sitq_error *err);
 sitq_code pg_write_txn(pg_backend *b, pg_body_fn body, void *arg, sitq_error *err);
+/* The same for a body that sends exactly one statement: it runs without
+ * BEGIN and COMMIT (a statement is its own transaction), one round trip
+ * instead of three. */
+sitq_code pg_write_one(pg_backend *b, pg_body_fn body, void *arg, sitq_error *err);
 
 /* Borrow a reader connection (the writer when there are none), connected;
  * NULL with err filled when it cannot connect. */

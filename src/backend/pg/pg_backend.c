@@ -128,6 +128,7 @@ static void pg_close(sitq_backend *base) {
     pthread_mutex_destroy(&b->gc_mu);
     pthread_mutex_destroy(&b->listen_mu);
     pthread_cond_destroy(&b->gc_cv);
+    pthread_cond_destroy(&b->gc_gather_cv);
     pthread_mutex_destroy(&b->read_mu);
     pthread_cond_destroy(&b->read_cv);
     sitq__backend_head_destroy(&b->head);
@@ -209,6 +210,11 @@ sitq_code sitq_backend_open_postgres(const char *conninfo, const sitq_postgres_o
     pthread_mutex_init(&b->gc_mu, NULL);
     pthread_mutex_init(&b->listen_mu, NULL);
     pthread_cond_init(&b->gc_cv, NULL);
+    pthread_condattr_t mono;
+    pthread_condattr_init(&mono);
+    pthread_condattr_setclock(&mono, CLOCK_MONOTONIC);
+    pthread_cond_init(&b->gc_gather_cv, &mono);
+    pthread_condattr_destroy(&mono);
     pthread_mutex_init(&b->read_mu, NULL);
     pthread_cond_init(&b->read_cv, NULL);
     b->opts = o;
@@ -245,7 +251,18 @@ sitq_code sitq_backend_open_postgres(const char *conninfo, const sitq_postgres_o
  * many times before the error is reported. */
 #define PG_TXN_TRIES 8
 
-sitq_code pg_write_txn(pg_backend *b, pg_body_fn body, void *arg, sitq_error *err) {
+/* The call lost its connection while its transaction committed: say so,
+ * keeping why (the server stopped answering, the connection broke). */
+static void lost_commit(const pg_backend *b, sitq_code rc, sitq_error *err) {
+    char why[sizeof err->message];
+    snprintf(why, sizeof why, "%s", err ? err->message : "");
+    sitq__fail(err, rc,
+               "the connection to PostgreSQL (schema %s) was lost while committing (%s): the "
+               "transaction may or may not have been committed",
+               b->schema, why);
+}
+
+static sitq_code write_txn(pg_backend *b, pg_body_fn body, void *arg, int single, sitq_error *err) {
     pg_conn *c = &b->writer;
     pthread_mutex_lock(&b->write_mu);
     sitq_code rc = SITQ_OK;
@@ -253,19 +270,18 @@ sitq_code pg_write_txn(pg_backend *b, pg_body_fn body, void *arg, sitq_error *er
         c->retry = 0;
         rc = pg_conn_ensure(c, err);
         if (rc) break;
-        rc = pg_command(c, "BEGIN", err, "starting a write transaction");
+        if (!single) rc = pg_command(c, "BEGIN", err, "starting a write transaction");
         if (!rc) rc = body(b, c, arg, err);
-        if (!rc) {
+        int committing = single;
+        if (!rc && !single) {
             rc = pg_command(c, "COMMIT", err, "committing");
-            /* Tasks this commit may have claimed are unknown to the
-             * caller: a new owner key leaves them to lapse (pg_cycle.c). */
-            if (rc && !c->conn) b->owner_epoch++;
-            if (rc && !c->conn)
-                sitq__fail(err, rc,
-                           "the connection to PostgreSQL (schema %s) was lost while committing: "
-                           "the transaction may or may not have been committed",
-                           b->schema);
+            committing = 1;
         }
+        /* A single statement commits itself: its loss is a lost COMMIT.
+         * Tasks that commit may have claimed are unknown to the caller: a
+         * new owner key leaves them to lapse (pg_cycle.c). */
+        if (rc && committing && !c->conn) b->owner_epoch++;
+        if (rc && committing && !c->conn) lost_commit(b, rc, err);
         if (!rc) break;
         int again = c->retry && attempt < PG_TXN_TRIES;
         if (c->conn && PQtransactionStatus(c->conn) != PQTRANS_IDLE)
@@ -275,6 +291,14 @@ sitq_code pg_write_txn(pg_backend *b, pg_body_fn body, void *arg, sitq_error *er
     }
     pthread_mutex_unlock(&b->write_mu);
     return rc;
+}
+
+sitq_code pg_write_txn(pg_backend *b, pg_body_fn body, void *arg, sitq_error *err) {
+    return write_txn(b, body, arg, 0, err);
+}
+
+sitq_code pg_write_one(pg_backend *b, pg_body_fn body, void *arg, sitq_error *err) {
+    return write_txn(b, body, arg, 1, err);
 }
 
 pg_conn *pg_read_acquire(pg_backend *b, sitq_error *err) {

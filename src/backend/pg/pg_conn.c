@@ -381,3 +381,42 @@ sitq_code pg_command(pg_conn *c, const char *sql, sitq_error *err, const char *w
     PQclear(r);
     return rc;
 }
+
+sitq_code pg_copy_begin(pg_conn *c, pg_stmt_id id, sitq_error *err, const char *what) {
+    c->sqlstate[0] = '\0';
+    if (!c->conn) return lost(c, err, what);
+    /* COPY cannot be prepared: sent as a simple query. */
+    PGresult *r = PQexec(c->conn, c->b->sql[id]);
+    sitq_code rc = SITQ_OK;
+    if (!r || PQresultStatus(r) != PGRES_COPY_IN) rc = pg_fail(c, r, err, what);
+    PQclear(r);
+    return rc;
+}
+
+sitq_code pg_copy_put(pg_conn *c, const void *data, size_t len, sitq_error *err, const char *what) {
+    if (!c->conn) return lost(c, err, what);
+    const char *p = data;
+    while (len > 0) { /* a message's length is an int */
+        int part = len > (1u << 30) ? 1 << 30 : (int)len;
+        if (PQputCopyData(c->conn, p, part) != 1) return pg_fail(c, NULL, err, what);
+        p += part;
+        len -= (size_t)part;
+    }
+    return SITQ_OK;
+}
+
+sitq_code pg_copy_end(pg_conn *c, sitq_code rc, sitq_error *err, const char *what) {
+    /* On an earlier error the server is told to abandon the COPY, and that
+     * error stays the one reported. */
+    if (!c->conn) return rc ? rc : lost(c, err, what);
+    if (PQputCopyEnd(c->conn, rc ? "abandoned by the client" : NULL) != 1 && !rc)
+        rc = pg_fail(c, NULL, err, what);
+    PGresult *r;
+    while ((r = PQgetResult(c->conn)) != NULL) {
+        if (!rc && PQresultStatus(r) != PGRES_COMMAND_OK) rc = pg_fail(c, r, err, what);
+        PQclear(r);
+        if (!c->conn) break; /* pg_fail closed a lost connection */
+    }
+    if (!rc && c->conn && PQstatus(c->conn) != CONNECTION_OK) rc = pg_fail(c, NULL, err, what);
+    return rc;
+}

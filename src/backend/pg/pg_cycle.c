@@ -475,6 +475,7 @@ static sitq_code count_succeeded(pg_conn *c, const char *queue, int64_t n, sitq_
     pg_p_init(&p);
     pg_p_text(&p, queue);
     pg_p_i64(&p, n);
+    pg_p_i64(&p, (int64_t)(sitq__rand64() % PG_COUNT_SHARDS));
     return pg_exec(c, PG_COUNT_SUCCEEDED, &p, err, "counting succeeded tasks");
 }
 

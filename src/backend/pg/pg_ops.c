@@ -154,6 +154,7 @@ static sitq_code window_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *e
         pg_p_init(&q);
         pg_p_text(&q, a->queue);
         pg_p_i64(&q, -succeeded);
+        pg_p_i64(&q, (int64_t)(sitq__rand64() % PG_COUNT_SHARDS));
         sitq_code rc = pg_exec(c, PG_COUNT_SUCCEEDED, &q, err, "counting purged tasks");
         if (rc) return rc;
     }

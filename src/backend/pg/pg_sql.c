@@ -52,12 +52,37 @@ const char *const pg_sql[PG_COUNT] = {
         "INSERT INTO @.tasks(id, queue, function, state, priority, run_at_us, max_retries, "
         "backoff_base_us, backoff_cap_us, backoff_jitter, timeout_us, pending_deps, unique_key, "
         "enqueued_at_us, error, finished_at_us, payload) "
-        "SELECT u.id, $1::text, u.fn, u.st, u.pr, u.run, u.mr, u.bb, u.bc, u.bj, u.tmo, u.pend, "
-        "u.uk, $2::bigint, convert_to(u.er, 'UTF8'), u.fin, u.pl FROM unnest($3::bigint[], "
-        "$4::text[], $5::int[], "
-        "$6::int[], $7::bigint[], $8::int[], $9::bigint[], $10::bigint[], $11::float8[], "
-        "$12::bigint[], $13::bigint[], $14::text[], $15::text[], $16::bigint[], $17::bytea[]) "
+        "SELECT u.id, $1::text, u.fn, u.st::int, u.pr::int, u.run, u.mr::int, u.bb, u.bc, u.bj, "
+        "u.tmo, u.pend, u.uk, $2::bigint, u.er, u.fin, u.pl FROM unnest($3::bigint[], "
+        "$4::text[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], "
+        "$10::bigint[], $11::float8[], $12::bigint[], $13::bigint[], $14::text[], $15::bytea[], "
+        "$16::bigint[], $17::bytea[]) "
         "AS u(id, fn, st, pr, run, mr, bb, bc, bj, tmo, pend, uk, er, fin, pl)",
+    /* Big batches: binary COPY (no parsing, no escaping, payloads of any
+     * size streamed as they are), the same columns as PG_INSERT_TASKS. */
+    [PG_COPY_TASKS] =
+        "COPY @.tasks(id, queue, function, state, priority, run_at_us, max_retries, "
+        "backoff_base_us, backoff_cap_us, backoff_jitter, timeout_us, pending_deps, unique_key, "
+        "enqueued_at_us, error, finished_at_us, payload) FROM STDIN WITH (FORMAT binary)",
+    /* Tasks that refer to nothing (no unique key, no dependency), in one
+     * statement that is its own transaction: ids drawn here, the k-th
+     * smallest given to the k-th task, so the caller maps the sorted ids
+     * back to its tasks; the queue's waiters notified ($4: channel, $5:
+     * payload). Arrays are binary. */
+    [PG_INSERT_PLAIN] =
+        "WITH ids AS MATERIALIZED (SELECT nextval('@.task_ids') AS id "
+        "FROM generate_series(1, $3::int)), "
+        "o AS (SELECT id, row_number() OVER (ORDER BY id) AS ord FROM ids), "
+        "nt AS MATERIALIZED (SELECT pg_notify($4::text, $5::text)), "
+        "ins AS (INSERT INTO @.tasks(id, queue, function, state, priority, run_at_us, "
+        "max_retries, backoff_base_us, backoff_cap_us, backoff_jitter, timeout_us, "
+        "enqueued_at_us, payload) "
+        "SELECT o.id, $1::text, u.fn, 0, u.pr::int, u.run, u.mr::int, u.bb, u.bc, u.bj, u.tmo, "
+        "$2::bigint, u.pl FROM unnest($6::text[], $7::bigint[], $8::bigint[], $9::bigint[], "
+        "$10::bigint[], $11::bigint[], $12::float8[], $13::bigint[], $14::bytea[]) "
+        "WITH ORDINALITY AS u(fn, pr, run, mr, bb, bc, bj, tmo, pl, ord) "
+        "JOIN o ON o.ord = u.ord RETURNING id) "
+        "SELECT ins.id FROM ins, nt ORDER BY ins.id",
     /* Large payloads travel as binary parameters, one per statement. */
     [PG_SET_PAYLOAD] = "UPDATE @.tasks SET payload = $2::bytea WHERE id = $1::bigint",
     [PG_INSERT_DEPS] = "INSERT INTO @.deps(task_id, depends_on) "
@@ -175,9 +200,13 @@ const char *const pg_sql[PG_COUNT] = {
         "state = CASE WHEN t.pending_deps - hit.n <= 0 THEN 0 ELSE 1 END, "
         "run_at_us = CASE WHEN t.pending_deps - hit.n <= 0 THEN GREATEST(t.run_at_us, $2::bigint) "
         "ELSE t.run_at_us END FROM hit WHERE t.id = hit.task_id AND t.state = 1",
-    [PG_COUNT_SUCCEEDED] = "INSERT INTO @.counts(queue, succeeded) VALUES($1::text, $2::bigint) "
-                           "ON CONFLICT(queue) DO UPDATE "
-                           "SET succeeded = counts.succeeded + EXCLUDED.succeeded",
+    /* Succeeded tasks are counted in one of PG_COUNT_SHARDS rows per queue,
+     * chosen at random by each commit ($3), so that commits of several
+     * workers do not wait for each other on one row; stats add the rows. */
+    [PG_COUNT_SUCCEEDED] =
+        "INSERT INTO @.counts(queue, shard, succeeded) VALUES($1::text, $3::int, $2::bigint) "
+        "ON CONFLICT(queue, shard) DO UPDATE "
+        "SET succeeded = counts.succeeded + EXCLUDED.succeeded",
     /* A heartbeat renews the worker's row, not its tasks' rows: renewing
      * every held task each second would leave a dead tuple per task per
      * second. A task's lease lasts while its task lease (set by the claim)
@@ -359,16 +388,20 @@ const char *const pg_schema_sql =
     " WHERE state IN (5, 6);"
     "CREATE UNIQUE INDEX IF NOT EXISTS tasks_unique ON @.tasks(queue, unique_key)"
     " WHERE unique_key IS NOT NULL AND state IN (0, 1, 3);" PG_WORKERS_DDL
-    "CREATE TABLE IF NOT EXISTS @.counts(queue text PRIMARY KEY,"
-    " succeeded bigint NOT NULL DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS @.counts(queue text NOT NULL, shard int NOT NULL DEFAULT 0,"
+    " succeeded bigint NOT NULL DEFAULT 0, PRIMARY KEY(queue, shard));"
     "CREATE TABLE IF NOT EXISTS @.deps(task_id bigint NOT NULL, depends_on bigint NOT NULL,"
     " PRIMARY KEY(depends_on, task_id));"
     "CREATE INDEX IF NOT EXISTS deps_task ON @.deps(task_id);"
     "INSERT INTO @.meta(key, value) VALUES('schema_version', '" PG_SCHEMA_VERSION "')"
     " ON CONFLICT DO NOTHING;" PG_WAL_MARK_SQL;
 
-/* From version pg1: the worker rows of heartbeats, and the task's owner. */
+/* From version pg1: the worker rows of heartbeats, the task's owner, and
+ * the succeeded counts split into shards. */
 const char *const pg_migrate_pg1_sql =
     "ALTER TABLE @.tasks ADD COLUMN IF NOT EXISTS lease_owner bigint;" PG_WORKERS_DDL
+    "ALTER TABLE @.counts ADD COLUMN IF NOT EXISTS shard int NOT NULL DEFAULT 0;"
+    "ALTER TABLE @.counts DROP CONSTRAINT IF EXISTS counts_pkey;"
+    "ALTER TABLE @.counts ADD PRIMARY KEY(queue, shard);"
     "UPDATE @.meta SET value = '" PG_SCHEMA_VERSION "' WHERE key = 'schema_version'"
     " AND value = 'pg1';" PG_WAL_MARK_SQL;
