@@ -5,7 +5,7 @@ of the process that runs it (it is retried by another worker, as any task);
 its Future completes when the task finishes. By default the executor starts
 its own worker processes (``python -m sitq worker`` with ``max_workers``
 processes, as ProcessPoolExecutor starts its pool) and stops them at
-``shutdown``; with ``start_workers=False`` it only enqueues and waits, and
+``shutdown``, or when its process ends (sitq._executor_worker); with ``start_workers=False`` it only enqueues and waits, and
 workers started elsewhere (``python -m sitq worker DB``) run the tasks.
 
 Futures are settled by waiter threads (as many as ``max_workers``, at most
@@ -18,7 +18,6 @@ import concurrent.futures
 import functools
 import itertools
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -94,11 +93,15 @@ def _open_queue(target):
 
 
 def _stop_process(proc):
-    """SIGTERM (graceful: running tasks finish), then SIGKILL after a grace."""
+    """Close the worker's stdin, which stops it gracefully (running tasks
+    finish; sitq._executor_worker), then SIGKILL after a grace."""
+    try:
+        proc.stdin.close()
+    except OSError:
+        pass
     if proc.poll() is not None:
         return
     try:
-        proc.send_signal(signal.SIGTERM)
         proc.wait(_STOP_GRACE_S)
     except subprocess.TimeoutExpired:
         proc.kill()
@@ -120,8 +123,9 @@ class Executor(concurrent.futures.Executor):
     start_workers: True (default) starts ``python -m sitq worker`` on the
         queue's database with max_workers processes of ``threads`` handler
         threads each, at the first submit, with this interpreter's sys.path,
-        and stops it at shutdown (SIGTERM: running tasks finish). False:
-        tasks run on workers started elsewhere.
+        and stops it gracefully (running tasks finish) at shutdown, or when
+        this process ends without shutdown. False: tasks run on workers
+        started elsewhere.
     worker_args: extra command line arguments of the started worker.
     options: task options of every submitted call (priority, max_retries,
         timeout, delay, eta, unique_key, retry_backoff, retry_backoff_max).
@@ -153,6 +157,7 @@ class Executor(concurrent.futures.Executor):
         self._lock = threading.Lock()
         self._cv = threading.Condition(self._lock)
         self._pending = []  # futures no waiter has taken yet, oldest first
+        self._live = set()  # futures not done yet (pending or being waited for)
         self._waiters = []
         self._proc = None
         self._finalize = None
@@ -165,7 +170,7 @@ class Executor(concurrent.futures.Executor):
 
     def _worker_command(self):
         target = self._queue.backend.path
-        cmd = [sys.executable, "-m", "sitq", "worker", target, "--quiet",
+        cmd = [sys.executable, "-m", "sitq._executor_worker", target, "--quiet",
                "--queue", self._queue.name, "--concurrency", str(self._max_workers),
                "--threads", str(self._threads)]
         return cmd + self._worker_args
@@ -176,7 +181,7 @@ class Executor(concurrent.futures.Executor):
             paths = [os.path.abspath(p or os.curdir) for p in sys.path]
             env["PYTHONPATH"] = os.pathsep.join(paths)
             self._proc = subprocess.Popen(self._worker_command(), env=env,
-                                          stdin=subprocess.DEVNULL)
+                                          stdin=subprocess.PIPE)
             # a forgotten shutdown must not leave the workers running
             self._finalize = weakref.finalize(self, _stop_process, self._proc)
         n = min(self._max_workers, _MAX_WAITERS)
@@ -210,9 +215,15 @@ class Executor(concurrent.futures.Executor):
             task_id = self._queue.enqueue(Task(fn, args, kwargs, **self._options))
             future = Future(self._queue, task_id)
             self._pending.append(future)
+            self._live.add(future)
             self._start_locked()
             self._cv.notify()
+        future.add_done_callback(self._forget)
         return future
+
+    def _forget(self, future):
+        with self._lock:
+            self._live.discard(future)
 
     def map(self, fn, *iterables, timeout=None, chunksize=1):
         """Like ProcessPoolExecutor.map: fn(*args) for args in zip(*iterables),
@@ -237,10 +248,10 @@ class Executor(concurrent.futures.Executor):
         workers. With wait=False that happens in the background."""
         with self._cv:
             self._shutdown = True
-            pending = list(self._pending)
+            live = sorted(self._live, key=lambda f: f.task_id)
             self._cv.notify_all()
         if cancel_futures:
-            for f in pending:
+            for f in live:
                 f.cancel()
         if wait:
             self._finish()

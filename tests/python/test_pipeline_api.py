@@ -6,7 +6,10 @@ import concurrent.futures
 import importlib
 import os
 import pickle
+import select
+import subprocess
 import sys
+import textwrap
 
 import pytest
 
@@ -285,3 +288,29 @@ def test_executor_with_a_decorated_module_function(monkeypatch, db_path):
     finally:
         monkeypatch.delenv("SITQ_TEST_DECORATED_DB")
         importlib.reload(pipe)
+
+
+def test_executor_workers_stop_when_its_process_dies(db_path):
+    # the executor's process ends without shutdown (os._exit: no finalizers)
+    script = textwrap.dedent("""
+        import os, sys
+        import sitq, sitq_test_tasks as tasks
+        ex = sitq.Executor(sys.argv[1], max_workers=1)
+        assert ex.submit(tasks.add, 2, 3).result(timeout=60) == 5
+        print(ex._proc.pid, flush=True)
+        os._exit(0)
+    """)
+    from conftest import subprocess_env
+    out = subprocess.run([sys.executable, "-c", script, db_path], env=subprocess_env(),
+                         capture_output=True, text=True, timeout=WAIT)
+    assert out.returncode == 0, out.stderr
+    worker_pid = int(out.stdout.split()[0])
+    try:
+        fd = os.pidfd_open(worker_pid)
+    except ProcessLookupError:
+        return  # already gone
+    try:
+        ready, _, _ = select.select([fd], [], [], WAIT)
+        assert ready, "the worker process %d still runs" % worker_pid
+    finally:
+        os.close(fd)
