@@ -19,20 +19,41 @@ from .errors import InvalidArgumentError
 _signatures: "weakref.WeakKeyDictionary[object, object]" = weakref.WeakKeyDictionary()
 
 
+_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+
+
+def _positional_range(sig):
+    """(fewest, most) positional arguments that bind when no keyword is
+    given, or None when a keyword-only parameter without default exists."""
+    low, high = 0, 0
+    for p in sig.parameters.values():
+        if p.kind in _POSITIONAL:
+            high += 1
+            if p.default is p.empty:
+                low = high
+        elif p.kind == p.VAR_POSITIONAL:
+            high = float("inf")
+        elif p.kind == p.KEYWORD_ONLY and p.default is p.empty:
+            return None
+    return (low, high)
+
+
 def _signature(function):
+    """(signature or None, positional range or None) of function, cached."""
     try:
         return _signatures[function]
     except (KeyError, TypeError):
         pass
     try:
         sig = inspect.signature(function)
+        entry = (sig, _positional_range(sig))
     except (TypeError, ValueError):
-        sig = None  # no introspectable signature (some built-ins): not checked
+        entry = (None, None)  # no introspectable signature (some built-ins): not checked
     try:
-        _signatures[function] = sig
+        _signatures[function] = entry
     except TypeError:
         pass  # neither hashable nor weakly referable: not cached
-    return sig
+    return entry
 
 
 def _name(function):
@@ -44,9 +65,11 @@ def check_call(function, args, kwargs):
     """Raise InvalidArgumentError unless ``function(*args, **kwargs)`` binds
     to the function's signature. Functions without an introspectable
     signature are accepted as they are. Returns None."""
-    sig = _signature(function)
+    sig, positional = _signature(function)
     if sig is None:
         return
+    if not kwargs and positional and positional[0] <= len(args) <= positional[1]:
+        return  # the common case, decided without bind()
     try:
         sig.bind(*args, **kwargs)
     except TypeError as e:
