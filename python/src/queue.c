@@ -96,9 +96,10 @@ PyDoc_STRVAR(enqueue_doc, "enqueue(task, depends_on=None) -> int\n"
                           "Short form: enqueue(function, *args, **kwargs) enqueues\n"
                           "    Task(function, args, kwargs) with default options; all keyword\n"
                           "    arguments go to the function (use a Task for options).\n"
-                          "Raises InvalidArgumentError (bad argument), DependencyError (unknown\n"
-                          "dependency id), StorageError. Thread-safe; releases the GIL while the\n"
-                          "database works.");
+                          "Raises InvalidArgumentError (bad argument; arguments that do not bind\n"
+                          "to the function's signature; a depends_on naming a sitq.Task, which\n"
+                          "only enqueue_batch resolves), DependencyError (unknown dependency id),\n"
+                          "StorageError. Thread-safe; releases the GIL while the database works.");
 
 static PyObject *do_enqueue(SitqQueueObject *self, SitqTaskObject *task, PyObject *deps) {
     sitqpy_prepared p;
