@@ -15,6 +15,7 @@ import pytest
 
 import sitq
 import sitq_test_pipeline as pipe
+from sitq_test_backend import ON_PG
 import sitq_test_tasks as tasks
 
 WAIT = 60
@@ -168,6 +169,23 @@ def test_unwrap_falls_back_to_task_failed_error(queue, func):
         r.unwrap()
     assert ei.value.error == r.error and ei.value.status == "failed"
     assert ei.value.remote_traceback == r.traceback and "sitq-exception" not in r.traceback
+
+
+@pytest.mark.skipif(ON_PG, reason="edits the SQLite file")
+def test_unwrap_of_rows_without_or_with_a_damaged_exception_line(queue, db_path):
+    import sqlite3
+    tid = queue.enqueue(pipe.fail_custom, 1)
+    [r] = run_all(queue, [tid])
+    shown = r.traceback
+    for stored in (shown, shown + "sitq-exception-v1:not base64!\n",
+                   shown + "sitq-exception-v1:" + "gASVAAAA" + "\n"):
+        with sqlite3.connect(db_path) as db:  # as an older version, or a damaged row
+            db.execute("UPDATE sitq_tasks SET traceback = ? WHERE id = ?", (stored, tid))
+        snap = queue.peek(tid)
+        assert snap.traceback == shown
+        with pytest.raises(sitq.TaskFailedError) as ei:
+            snap.unwrap()
+        assert ei.value.remote_traceback == shown and ei.value.task_id == tid
 
 
 def test_unwrap_of_a_timeout_and_a_cancelled_task(queue):
