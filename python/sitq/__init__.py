@@ -22,6 +22,10 @@ Quick start::
 Tasks, results and options are documented on each class; see also
 docs/python.md. Durations are seconds; times are datetimes in UTC.
 
+``@queue.task(...)`` makes a function enqueueable (``add.delay(1, 2)``,
+``add.map(items)``; :class:`sitq.TaskFunction`), and ``sitq.Executor(queue)``
+is a ``concurrent.futures.Executor`` whose calls are durable tasks.
+
 Inside a task, ``sitq.current_task()`` gives its id, attempt, queue and
 cancel flag. Workers log on the ``sitq.worker`` and ``sitq.task`` loggers
 (:mod:`sitq._tasklog` lists the lines and levels); the library itself adds
@@ -64,6 +68,9 @@ from ._sitq import (  # noqa: F401
     LIBSITQ_VERSION,
 )
 
+from ._decorator import TaskFunction  # noqa: E402,F401
+from ._executor import Executor, Future  # noqa: E402,F401
+
 __version__ = LIBSITQ_VERSION
 
 #: Status names, in the order of their stored values.
@@ -77,7 +84,7 @@ _atexit.register(_sitq._shutdown)
 
 __all__ = [
     "SQLiteBackend", "PostgresBackend", "TaskQueue", "Worker", "Task", "Result", "TaskContext",
-    "current_task",
+    "current_task", "TaskFunction", "Executor", "Future",
     "SitqError", "InvalidArgumentError", "TaskNotFoundError", "InvalidStateError",
     "TaskTimeoutError", "DependencyError", "TaskNotReadyError", "LeaseLostError",
     "StorageError", "SchemaError", "DatabaseBusyError", "NoHandlerError",

@@ -4,7 +4,12 @@
 # datetimes in UTC.
 import datetime
 import os
-from typing import Any, Callable, Dict, Iterable, List, Literal, Optional, Tuple, Union, final, overload
+from typing import Any, Callable, Dict, Iterable, List, Literal, Optional, ParamSpec, Tuple, TypeVar, Union, final, overload
+
+from ._decorator import TaskFunction
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 _Eta = Union[datetime.datetime, float, int]
 _Seconds = Union[float, int]
@@ -43,7 +48,7 @@ class Task:
         max_retries: int = ...,
         timeout: Optional[_Seconds] = ...,
         unique_key: Optional[str] = ...,
-        depends_on: Optional[Iterable[int]] = ...,
+        depends_on: Optional[Iterable[Union[int, "Task"]]] = ...,
         retry_backoff: _Seconds = ...,
         retry_backoff_max: _Seconds = ...,
     ) -> None: ...
@@ -68,7 +73,7 @@ class Task:
     @property
     def unique_key(self) -> Optional[str]: ...
     @property
-    def depends_on(self) -> Tuple[int, ...]: ...
+    def depends_on(self) -> Tuple[Union[int, "Task"], ...]: ...
 
 @final
 class Result:
@@ -135,6 +140,21 @@ class TaskQueue:
     def enqueue(self, task: Task, depends_on: Optional[Iterable[int]] = ...) -> int: ...
     @overload
     def enqueue(self, task: Callable[..., Any], *args: Any, **kwargs: Any) -> int: ...
+    @overload
+    def task(self, function: Callable[_P, _R], /) -> TaskFunction[_P, _R]: ...
+    @overload
+    def task(
+        self,
+        *,
+        priority: int = ...,
+        eta: Optional[_Eta] = ...,
+        delay: Optional[_Seconds] = ...,
+        max_retries: int = ...,
+        timeout: Optional[_Seconds] = ...,
+        unique_key: Optional[str] = ...,
+        retry_backoff: _Seconds = ...,
+        retry_backoff_max: _Seconds = ...,
+    ) -> Callable[[Callable[_P, _R]], TaskFunction[_P, _R]]: ...
     def enqueue_batch(self, tasks: Iterable[Union[Task, Callable[..., Any]]]) -> List[int]: ...
     def get_result(self, task_id: int, timeout: Optional[_Seconds] = ...) -> Result: ...
     def get_task_status(self, task_id: int) -> _Status: ...

@@ -25,8 +25,26 @@ static PyObject *exc_type_name(PyObject *type) {
     return PyType_GetQualName((PyTypeObject *)type);
 }
 
+/* tbtext (a str, consumed) followed by the line that carries the pickled
+ * exception for Result.unwrap() (sitq/_remote.py), when exc can be pickled;
+ * else tbtext unchanged. Never fails: errors are cleared. */
+static PyObject *with_exception_line(PyObject *tbtext, PyObject *exc) {
+    PyObject *mod = PyImport_ImportModule("sitq._remote");
+    PyObject *line = mod ? PyObject_CallMethod(mod, "exception_line", "O", exc) : NULL;
+    Py_XDECREF(mod);
+    if (line && PyUnicode_Check(line)) {
+        PyObject *joined = PyUnicode_Concat(tbtext, line);
+        if (joined) Py_SETREF(tbtext, joined);
+    }
+    Py_XDECREF(line);
+    PyErr_Clear();
+    return tbtext;
+}
+
 /* Record the current Python exception as the attempt's error:
- * "[prefix: ]Type: message" and the formatted traceback. Clears it. */
+ * "[prefix: ]Type: message" and the formatted traceback. Clears it. When
+ * the function itself raised (no prefix), the pickled exception rides
+ * along for Result.unwrap(). */
 static void set_error_from_exception(sitq_task_ctx *ctx, const char *prefix) {
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
@@ -65,6 +83,7 @@ static void set_error_from_exception(sitq_task_ctx *ctx, const char *prefix) {
     }
     Py_XDECREF(lines);
     PyErr_Clear();
+    if (tbtext && value && !prefix) tbtext = with_exception_line(tbtext, value);
 
     const char *m = msg ? PyUnicode_AsUTF8(msg) : NULL;
     if (!m) PyErr_Clear();

@@ -96,13 +96,14 @@ PyDoc_STRVAR(enqueue_doc, "enqueue(task, depends_on=None) -> int\n"
                           "Short form: enqueue(function, *args, **kwargs) enqueues\n"
                           "    Task(function, args, kwargs) with default options; all keyword\n"
                           "    arguments go to the function (use a Task for options).\n"
-                          "Raises InvalidArgumentError (bad argument), DependencyError (unknown\n"
-                          "dependency id), StorageError. Thread-safe; releases the GIL while the\n"
-                          "database works.");
+                          "Raises InvalidArgumentError (bad argument; arguments that do not bind\n"
+                          "to the function's signature; a depends_on naming a sitq.Task, which\n"
+                          "only enqueue_batch resolves), DependencyError (unknown dependency id),\n"
+                          "StorageError. Thread-safe; releases the GIL while the database works.");
 
 static PyObject *do_enqueue(SitqQueueObject *self, SitqTaskObject *task, PyObject *deps) {
     sitqpy_prepared p;
-    if (sitqpy_prepare(task, deps, &p) < 0) return NULL;
+    if (sitqpy_prepare(task, deps, 0, &p) < 0) return NULL;
     sitq_task_id id = 0;
     sitq_error err = {0};
     sitq_code rc;
@@ -176,25 +177,99 @@ PyDoc_STRVAR(enqueue_batch_doc,
              "enqueue_batch(tasks) -> list[int]\n--\n\n"
              "Store many tasks in one transaction (all or none) and return their ids in\n"
              "order. tasks: an iterable of sitq.Task (a bare callable is taken as\n"
-             "Task(callable)). Much faster than enqueue in a loop. Raises as enqueue;\n"
+             "Task(callable)). A Task's depends_on may name other sitq.Task objects of\n"
+             "the batch (the same objects, listed earlier; a Task listed twice is its\n"
+             "first occurrence): the stored task then depends on the task stored for\n"
+             "that item. Much faster than enqueue in a loop. Raises as enqueue;\n"
              "the message names the failing index. Thread-safe; releases the GIL.");
 
+/* {id(item): index of its first occurrence} for the sitq.Task items of seq,
+ * so that a Task named in another's depends_on is found by identity. New
+ * dict, or NULL with the error set. */
+static PyObject *batch_index_of(PyObject *seq) {
+    PyObject *index_of = PyDict_New();
+    for (Py_ssize_t i = 0; index_of && i < PySequence_Fast_GET_SIZE(seq); i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
+        if (!PyObject_TypeCheck(item, &SitqTask_Type)) continue;
+        PyObject *key = PyLong_FromVoidPtr(item), *val = PyLong_FromSsize_t(i);
+        int r = key && val ? PyDict_SetDefault(index_of, key, val) != NULL : 0;
+        Py_XDECREF(key);
+        Py_XDECREF(val);
+        if (!r) Py_CLEAR(index_of);
+    }
+    return index_of;
+}
+
+/* The batch indexes of the sitq.Task items of task's depends_on into
+ * spec->depends_on_index (*idx: PyMem_Malloc'd, the caller's to free). Each
+ * must be listed earlier in the batch than index. 0, or -1 with the error set. */
+static int batch_dep_indexes(SitqTaskObject *task, Py_ssize_t index, PyObject *index_of,
+                             size_t **idx, sitq_task_spec *spec) {
+    PyObject *deps = task->depends_on;
+    size_t n = 0;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(deps); i++) {
+        PyObject *d = PyTuple_GET_ITEM(deps, i);
+        if (PyLong_Check(d)) continue;
+        PyObject *key = PyLong_FromVoidPtr(d);
+        if (!key) return -1;
+        PyObject *at = PyDict_GetItemWithError(index_of, key);
+        Py_DECREF(key);
+        Py_ssize_t j = at ? PyLong_AsSsize_t(at) : -1;
+        if (PyErr_Occurred()) return -1;
+        if (j < 0 || j >= index) {
+            sitqpy_invalid("tasks[%zd].depends_on[%zd] is a sitq.Task %s; list every task "
+                           "after the tasks it depends on",
+                           index, i, j < 0 ? "that is not in this batch" : "listed after it");
+            return -1;
+        }
+        if (!*idx && !(*idx = PyMem_Calloc((size_t)PyTuple_GET_SIZE(deps), sizeof **idx))) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        (*idx)[n++] = (size_t)j;
+    }
+    spec->depends_on_index = *idx;
+    spec->n_depends_on_index = n;
+    return 0;
+}
+
+/* Prefix the pending InvalidArgumentError with "tasks[index]: " (other
+ * errors stay as they are). Returns -1. */
+static int name_index(Py_ssize_t index) {
+    if (!PyErr_ExceptionMatches(sitqpy_InvalidArgument)) return -1;
+    PyObject *t, *v, *tb;
+    PyErr_Fetch(&t, &v, &tb);
+    PyObject *msg = v ? PyObject_Str(v) : NULL;
+    const char *m = msg ? PyUnicode_AsUTF8(msg) : NULL;
+    if (m) sitqpy_invalid("tasks[%zd]: %s", index, m);
+    else {
+        PyErr_Clear();
+        PyErr_Restore(Py_NewRef(t), Py_XNewRef(v), Py_XNewRef(tb));
+    }
+    Py_XDECREF(msg);
+    Py_XDECREF(t);
+    Py_XDECREF(v);
+    Py_XDECREF(tb);
+    return -1;
+}
+
 /* tasks[index] of enqueue_batch (a sitq.Task, or a callable taken as
- * Task(callable)) prepared into *prep and described by *spec. 0, or -1 with
- * the error set. */
-static int prepare_item(PyObject *item, Py_ssize_t index, sitqpy_prepared *prep,
-                        sitq_task_spec *spec) {
+ * Task(callable)) prepared into *prep and described by *spec (*idx: its
+ * in-batch dependencies, PyMem_Malloc'd or NULL). 0, or -1 with the error set. */
+static int prepare_item(PyObject *item, Py_ssize_t index, PyObject *index_of, sitqpy_prepared *prep,
+                        size_t **idx, sitq_task_spec *spec) {
     PyObject *task = NULL;
     if (PyObject_TypeCheck(item, &SitqTask_Type)) {
         task = Py_NewRef(item);
     } else if (PyCallable_Check(item)) {
         task = sitqpy_task_from_call(item, NULL, NULL);
-        if (!task) return -1;
+        if (!task) return name_index(index);
     } else {
         sitqpy_invalid("tasks[%zd] must be a sitq.Task, got %.100s", index, Py_TYPE(item)->tp_name);
         return -1;
     }
-    int r = sitqpy_prepare((SitqTaskObject *)task, NULL, prep);
+    int r = batch_dep_indexes((SitqTaskObject *)task, index, index_of, idx, spec);
+    if (r == 0) r = sitqpy_prepare((SitqTaskObject *)task, NULL, 1, prep);
     Py_DECREF(task);
     if (r < 0) return -1;
     spec->function = prep->function;
@@ -219,6 +294,57 @@ static PyObject *ids_list(const sitq_task_id *ids, Py_ssize_t n) {
     return out;
 }
 
+/* The buffers of one enqueue_batch call. */
+typedef struct {
+    sitqpy_prepared *preps;
+    sitq_task_spec *specs;
+    sitq_task_id *ids;
+    size_t **idx; /* in-batch dependency indexes of each task, or NULL */
+} batch_bufs;
+
+static void batch_free(batch_bufs *b, Py_ssize_t n, Py_ssize_t prepared, int unregister) {
+    for (Py_ssize_t i = 0; b->preps && i < n; i++) {
+        if (unregister && i < prepared) sitqpy_prepared_unregister(&b->preps[i]);
+        sitqpy_prepared_clear(&b->preps[i]);
+    }
+    for (Py_ssize_t i = 0; b->idx && i < n; i++) PyMem_Free(b->idx[i]);
+    PyMem_Free(b->preps);
+    PyMem_Free(b->specs);
+    PyMem_Free(b->ids);
+    PyMem_Free(b->idx);
+}
+
+/* Prepare and store the n (> 0) items of seq in one transaction; the list
+ * of their ids, or NULL with the error set. */
+static PyObject *run_batch(SitqQueueObject *self, PyObject *seq, Py_ssize_t n) {
+    batch_bufs b = {PyMem_Calloc((size_t)n, sizeof *b.preps),
+                    PyMem_Calloc((size_t)n, sizeof *b.specs),
+                    PyMem_Calloc((size_t)n, sizeof *b.ids), PyMem_Calloc((size_t)n, sizeof *b.idx)};
+    PyObject *out = NULL, *index_of = NULL;
+    Py_ssize_t done = 0;
+    sitq_error err = {0};
+    sitq_code rc;
+    if (!b.preps || !b.specs || !b.ids || !b.idx) {
+        PyErr_NoMemory();
+        goto end;
+    }
+    if (!(index_of = batch_index_of(seq))) goto end;
+    for (; done < n; done++)
+        if (prepare_item(PySequence_Fast_GET_ITEM(seq, done), done, index_of, &b.preps[done],
+                         &b.idx[done], &b.specs[done]) < 0)
+            goto end;
+    Py_BEGIN_ALLOW_THREADS rc = sitq_enqueue_batch(self->queue, b.specs, (size_t)n, b.ids, &err);
+    Py_END_ALLOW_THREADS if (rc != SITQ_OK) {
+        sitqpy_raise(rc, &err);
+        goto end;
+    }
+    out = ids_list(b.ids, n);
+end:
+    Py_XDECREF(index_of);
+    batch_free(&b, n, done, out == NULL);
+    return out;
+}
+
 static PyObject *queue_enqueue_batch(SitqQueueObject *self, PyObject *arg) {
     if (check_open(self) < 0) return NULL;
     if (PyUnicode_Check(arg) || PyBytes_Check(arg) || PyObject_TypeCheck(arg, &SitqTask_Type))
@@ -234,45 +360,37 @@ static PyObject *queue_enqueue_batch(SitqQueueObject *self, PyObject *arg) {
         return NULL;
     }
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-    if (n == 0) {
-        Py_DECREF(seq);
-        return PyList_New(0);
-    }
-    sitqpy_prepared *preps = PyMem_Calloc((size_t)n, sizeof *preps);
-    sitq_task_spec *specs = PyMem_Calloc((size_t)n, sizeof *specs);
-    sitq_task_id *ids = PyMem_Calloc((size_t)n, sizeof *ids);
-    PyObject *out = NULL;
-    Py_ssize_t done = 0;
-    if (!preps || !specs || !ids) {
-        PyErr_NoMemory();
-        goto end;
-    }
-    for (; done < n; done++)
-        if (prepare_item(PySequence_Fast_GET_ITEM(seq, done), done, &preps[done], &specs[done]) < 0)
-            goto end;
-    {
-        sitq_error err = {0};
-        sitq_code rc;
-        Py_BEGIN_ALLOW_THREADS rc = sitq_enqueue_batch(self->queue, specs, (size_t)n, ids, &err);
-        Py_END_ALLOW_THREADS if (rc != SITQ_OK) {
-            for (Py_ssize_t i = 0; i < n; i++) sitqpy_prepared_unregister(&preps[i]);
-            sitqpy_raise(rc, &err);
-            goto end;
-        }
-    }
-    out = ids_list(ids, n);
-end:
-    if (preps) {
-        if (!out) {
-            for (Py_ssize_t i = 0; i < done && i < n; i++) sitqpy_prepared_unregister(&preps[i]);
-        }
-        for (Py_ssize_t i = 0; i < n; i++) sitqpy_prepared_clear(&preps[i]);
-    }
-    PyMem_Free(preps);
-    PyMem_Free(specs);
-    PyMem_Free(ids);
+    PyObject *out = n == 0 ? PyList_New(0) : run_batch(self, seq, n);
     Py_DECREF(seq);
     return out;
+}
+
+PyDoc_STRVAR(task_doc,
+             "task(function=None, /, **options) -> TaskFunction, or a decorator\n--\n\n"
+             "Decorator: @queue.task or @queue.task(priority=..., max_retries=...,\n"
+             "timeout=..., ...) with any option of sitq.Task but function, args, kwargs\n"
+             "and depends_on. Returns a sitq.TaskFunction: calling it runs the function\n"
+             "here and now; .delay(*args, **kwargs) enqueues a call with these options;\n"
+             ".enqueue(args=(), kwargs=None, depends_on=None, **options) enqueues with\n"
+             "options overriding them; .map(iterable, chunksize=1) enqueues one task per\n"
+             "chunk. The function must be importable by the workers (module level) to\n"
+             "run in other processes. Raises InvalidArgumentError for an unknown or bad\n"
+             "option.");
+
+static PyObject *queue_task(SitqQueueObject *self, PyObject *args, PyObject *kwds) {
+    if (check_open(self) < 0) return NULL;
+    PyObject *mod = PyImport_ImportModule("sitq._decorator");
+    if (!mod) return NULL;
+    PyObject *fn = PyObject_GetAttrString(mod, "task_decorator");
+    Py_DECREF(mod);
+    if (!fn) return NULL;
+    PyObject *self_tuple = PyTuple_Pack(1, (PyObject *)self);
+    PyObject *full = self_tuple ? PySequence_Concat(self_tuple, args) : NULL;
+    Py_XDECREF(self_tuple);
+    PyObject *r = full ? PyObject_Call(fn, full, kwds) : NULL;
+    Py_XDECREF(full);
+    Py_DECREF(fn);
+    return r;
 }
 
 /* ------------------------------------------------------------------ */
@@ -571,6 +689,7 @@ static PyObject *queue_purge(SitqQueueObject *self, PyObject *args, PyObject *kw
 static PyMethodDef queue_methods[] = {
     {"enqueue", (PyCFunction)(void (*)(void))queue_enqueue, METH_VARARGS | METH_KEYWORDS,
      enqueue_doc},
+    {"task", (PyCFunction)(void (*)(void))queue_task, METH_VARARGS | METH_KEYWORDS, task_doc},
     {"enqueue_batch", (PyCFunction)queue_enqueue_batch, METH_O, enqueue_batch_doc},
     {"get_result", (PyCFunction)(void (*)(void))queue_get_result, METH_VARARGS | METH_KEYWORDS,
      get_result_doc},

@@ -25,6 +25,27 @@ static PyObject *deps_of(const sitq_result *r) {
     return t;
 }
 
+/* The line that python/sitq/_remote.py appends to a stored traceback. */
+#define EXC_MARKER "sitq-exception-v1:"
+
+/* Split a stored traceback t (may be NULL) into the text shown (*tb, str or
+ * None) and the base64 pickle of the exception after the last marker line
+ * (*blob, str or None). 0, or -1 with the error set. */
+static int split_traceback(const char *t, PyObject **tb, PyObject **blob) {
+    const char *line = NULL;
+    for (const char *p = t; p && (p = strstr(p, EXC_MARKER)) != NULL; p++)
+        if (p == t || p[-1] == '\n') line = p;
+    if (!line) {
+        *tb = str_or_none(t);
+        *blob = Py_NewRef(Py_None);
+        return *tb ? 0 : -1;
+    }
+    const char *b = line + strlen(EXC_MARKER);
+    *tb = PyUnicode_DecodeUTF8(t, line - t, "replace");
+    *blob = PyUnicode_DecodeUTF8(b, (Py_ssize_t)strcspn(b, "\n"), "replace");
+    return *tb && *blob ? 0 : -1;
+}
+
 PyObject *sitqpy_result_new(const sitq_result *r) {
     SitqResultObject *self = PyObject_GC_New(SitqResultObject, &SitqResult_Type);
     if (!self) return NULL;
@@ -43,15 +64,16 @@ PyObject *sitqpy_result_new(const sitq_result *r) {
     self->queue_name = str_or_none(r->queue);
     self->function = str_or_none(r->function);
     self->error = str_or_none(r->error);
-    self->traceback = str_or_none(r->traceback);
+    self->traceback = self->exc_blob = NULL;
+    int split = split_traceback(r->traceback, &self->traceback, &self->exc_blob);
     self->worker_id = str_or_none(r->worker_id);
     self->unique_key = str_or_none(r->unique_key);
     self->depends_on = deps_of(r);
     self->value = NULL;
     self->raw = NULL;
     if (r->value) self->raw = PyBytes_FromStringAndSize(r->value, (Py_ssize_t)r->value_len);
-    if (!self->queue_name || !self->function || !self->error || !self->traceback ||
-        !self->worker_id || !self->unique_key || !self->depends_on || (r->value && !self->raw)) {
+    if (!self->queue_name || !self->function || !self->error || split < 0 || !self->worker_id ||
+        !self->unique_key || !self->depends_on || (r->value && !self->raw)) {
         PyObject_GC_Track(self);
         Py_DECREF(self);
         return NULL;
@@ -115,6 +137,7 @@ static void result_dealloc(SitqResultObject *self) {
     Py_CLEAR(self->function);
     Py_CLEAR(self->error);
     Py_CLEAR(self->traceback);
+    Py_CLEAR(self->exc_blob);
     Py_CLEAR(self->worker_id);
     Py_CLEAR(self->unique_key);
     Py_CLEAR(self->depends_on);
@@ -335,31 +358,33 @@ static PyObject *result_repr(SitqResultObject *self) {
     return out;
 }
 
-static PyObject *result_raise_for_error(SitqResultObject *self, PyObject *noargs) {
+static PyObject *result_unwrap(SitqResultObject *self, PyObject *noargs) {
     (void)noargs;
-    if (self->status == SITQ_FAILED || self->status == SITQ_CANCELLED) {
-        PyObject *mod = PyImport_ImportModule("sitq.errors");
-        if (!mod) return NULL;
-        PyObject *cls = PyObject_GetAttrString(mod, "TaskFailedError");
-        Py_DECREF(mod);
-        if (!cls) return NULL;
-        PyObject *exc = PyObject_CallFunction(cls, "OOLs", self->error, self->traceback,
-                                              (long long)self->id, sitq_status_name(self->status));
-        Py_DECREF(cls);
-        if (exc) {
-            PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
-            Py_DECREF(exc);
-        }
-        return NULL;
+    if (self->status != SITQ_FAILED && self->status != SITQ_CANCELLED) return res_value(self, NULL);
+    PyObject *mod = PyImport_ImportModule("sitq._remote");
+    if (!mod) return NULL;
+    PyObject *exc =
+        PyObject_CallMethod(mod, "failure", "OOOLs", self->error, self->traceback, self->exc_blob,
+                            (long long)self->id, sitq_status_name(self->status));
+    Py_DECREF(mod);
+    if (exc) {
+        PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+        Py_DECREF(exc);
     }
-    return res_value(self, NULL);
+    return NULL;
 }
 
 static PyMethodDef result_methods[] = {
-    {"unwrap", (PyCFunction)result_raise_for_error, METH_NOARGS,
-     "unwrap($self)\n--\n\nReturn .value when the task succeeded; raise TaskFailedError (with the\n"
-     "task's error and traceback) when it failed or was cancelled. For an\n"
-     "unfinished task, return None."},
+    {"unwrap", (PyCFunction)result_unwrap, METH_NOARGS,
+     "unwrap($self)\n--\n\n"
+     "Return .value when the task succeeded (SerializationError when it cannot\n"
+     "be unpickled here). For a failed task, re-raise the exception its\n"
+     "function raised, of its own type, when the worker could pickle it and it\n"
+     "unpickles in this process: its __cause__ is a TaskFailedError and a note\n"
+     "holds the remote traceback. Otherwise (a timeout, a lost lease, an\n"
+     "exception that cannot be pickled or imported here, a row stored by an\n"
+     "older version) and for a cancelled task, raise TaskFailedError (error,\n"
+     "remote_traceback, task_id, status). For an unfinished task, return None."},
     {NULL, NULL, 0, NULL}};
 
 PyDoc_STRVAR(result_doc,

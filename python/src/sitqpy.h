@@ -44,7 +44,7 @@ typedef struct {
     PyObject *kwargs;                 /* dict */
     PyObject *name;                   /* str: stored function name, "py:module.qualname" */
     PyObject *unique_key;             /* str or NULL */
-    PyObject *depends_on;             /* tuple of int */
+    PyObject *depends_on;             /* tuple of int and SitqTaskObject */
     PyObject *eta;                    /* the eta argument as given (datetime/float) or NULL */
     int32_t priority;
     int32_t max_retries;
@@ -68,7 +68,8 @@ typedef struct {
     PyObject *queue_name; /* str or None */
     PyObject *function;   /* str or None */
     PyObject *error;      /* str or None */
-    PyObject *traceback;  /* str or None */
+    PyObject *traceback;  /* str or None (without the exception line) */
+    PyObject *exc_blob;   /* str (base64 of the pickled exception) or None */
     PyObject *worker_id;  /* str or None */
     PyObject *unique_key; /* str or None */
     PyObject *depends_on; /* tuple of int */
@@ -167,9 +168,11 @@ typedef struct {
 } sitqpy_prepared;
 
 /* Prepare a task for enqueue; extra_deps (may be NULL/None) is the
- * enqueue(depends_on=) argument. Registers the function in memory when it
- * cannot be pickled. 0 on success, -1 with an exception. */
-int sitqpy_prepare(SitqTaskObject *task, PyObject *extra_deps, sitqpy_prepared *out);
+ * enqueue(depends_on=) argument. in_batch: sitq.Task items of the task's
+ * depends_on are left out (enqueue_batch turns them into indexes); else they
+ * are an error. Registers the function in memory when it cannot be pickled.
+ * 0 on success, -1 with an exception. */
+int sitqpy_prepare(SitqTaskObject *task, PyObject *extra_deps, int in_batch, sitqpy_prepared *out);
 /* Forget the memory registration (after a failed enqueue). GIL held. */
 void sitqpy_prepared_unregister(sitqpy_prepared *p);
 /* Free the members (GIL held). */

@@ -121,9 +121,10 @@ static int int32_arg(PyObject *obj, const char *what, long lo, long hi, int32_t 
     return 0;
 }
 
-static PyObject *deps_tuple(PyObject *obj, const char *what) {
+static PyObject *deps_tuple(PyObject *obj, const char *what, int allow_tasks) {
     if (obj == NULL || obj == Py_None) return PyTuple_New(0);
-    if (PyUnicode_Check(obj) || PyBytes_Check(obj) || PyLong_Check(obj)) {
+    if (PyUnicode_Check(obj) || PyBytes_Check(obj) || PyLong_Check(obj) ||
+        PyObject_TypeCheck(obj, &SitqTask_Type)) {
         sitqpy_invalid("%s must be a list of task ids, got %.100s", what, Py_TYPE(obj)->tp_name);
         return NULL;
     }
@@ -139,6 +140,7 @@ static PyObject *deps_tuple(PyObject *obj, const char *what) {
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(t); i++) {
         sitq_task_id id;
         char buf[64];
+        if (allow_tasks && PyObject_TypeCheck(PyTuple_GET_ITEM(t, i), &SitqTask_Type)) continue;
         snprintf(buf, sizeof buf, "%s[%zd]", what, i);
         if (sitqpy_task_id_arg(PyTuple_GET_ITEM(t, i), buf, &id) < 0) {
             Py_DECREF(t);
@@ -146,6 +148,18 @@ static PyObject *deps_tuple(PyObject *obj, const char *what) {
         }
     }
     return t;
+}
+
+/* Raise InvalidArgumentError unless function(*args, **kwargs) binds to the
+ * function's signature (sitq/_binding.py). 0, or -1 with the error set. */
+static int check_binding(PyObject *function, PyObject *args, PyObject *kwargs) {
+    PyObject *mod = PyImport_ImportModule("sitq._binding");
+    if (!mod) return -1;
+    PyObject *r = PyObject_CallMethod(mod, "check_call", "OOO", function, args, kwargs);
+    Py_DECREF(mod);
+    if (!r) return -1;
+    Py_DECREF(r);
+    return 0;
 }
 
 /* Task(args=...) as a new tuple (an empty one for None); NULL with
@@ -248,8 +262,9 @@ static int task_init(SitqTaskObject *self, PyObject *args, PyObject *kwds) {
         }
     }
     if (check_unique_key(unique_key) < 0) goto fail;
-    if (!(deps = deps_tuple(depends_on, "depends_on"))) goto fail;
+    if (!(deps = deps_tuple(depends_on, "depends_on", 1))) goto fail;
     if (!(name = sitqpy_function_name(function))) goto fail;
+    if (check_binding(function, targs, tkwargs) < 0) goto fail;
 
     Py_INCREF(function);
     Py_XSETREF(self->function, function);
@@ -288,6 +303,7 @@ static int task_traverse(SitqTaskObject *self, visitproc visit, void *arg) {
     Py_VISIT(self->args);
     Py_VISIT(self->kwargs);
     Py_VISIT(self->eta);
+    Py_VISIT(self->depends_on);
     return 0;
 }
 
@@ -366,7 +382,9 @@ static PyGetSetDef task_getset[] = {
     {"timeout", (getter)task_get_timeout, NULL, "Run time limit in seconds, or None.", NULL},
     {"unique_key", (getter)task_get_unique_key, NULL, "Deduplication key or None.", NULL},
     {"depends_on", (getter)task_get_depends_on, NULL,
-     "Ids of tasks that must succeed first (tuple).", NULL},
+     "Tasks that must succeed first (tuple of ids, and of sitq.Task objects of the\n"
+     "same enqueue_batch).",
+     NULL},
     {NULL, NULL, NULL, NULL, NULL}};
 
 static PyMethodDef task_methods[] = {SITQPY_NO_PICKLE_METHODS, {NULL, NULL, 0, NULL}};
@@ -395,10 +413,13 @@ PyDoc_STRVAR(task_doc,
              "    interrupted and finishes in the background (its result is dropped).\n"
              "unique_key: str; while a task of the queue with the same key is unfinished,\n"
              "    enqueue returns that task's id instead of adding one.\n"
-             "depends_on: ids of tasks that must succeed before this one runs.\n"
+             "depends_on: ids of tasks that must succeed before this one runs; in\n"
+             "    enqueue_batch also sitq.Task objects listed earlier in the same batch.\n"
              "retry_backoff, retry_backoff_max: retry n waits retry_backoff * 2**(n-1)\n"
              "    seconds (+-10% jitter), at most retry_backoff_max seconds.\n\n"
-             "Raises InvalidArgumentError naming the bad argument. Immutable; may be\n"
+             "Raises InvalidArgumentError naming the bad argument, also when args and\n"
+             "kwargs do not bind to the function's signature (inspect.signature(function)\n"
+             ".bind(*args, **kwargs) fails). Immutable; may be\n"
              "shared between threads. The Task object itself cannot be pickled.");
 
 PyTypeObject SitqTask_Type = {
@@ -476,7 +497,8 @@ static char *raw_strdup(PyObject *str) {
 /* The options of the task (its dependencies followed by extra_deps), its
  * unique key and its function name, copied into out. 0, or -1 with the
  * error set (out is cleared by the caller). */
-static int prepare_options(SitqTaskObject *task, PyObject *extra_deps, sitqpy_prepared *out) {
+static int prepare_options(SitqTaskObject *task, PyObject *extra_deps, int in_batch,
+                           sitqpy_prepared *out) {
     out->opts.priority = task->priority;
     out->opts.max_retries = task->max_retries;
     out->opts.eta_us = task->eta_us;
@@ -484,9 +506,19 @@ static int prepare_options(SitqTaskObject *task, PyObject *extra_deps, sitqpy_pr
     out->opts.timeout_s = task->timeout_s;
     out->opts.backoff_base_s = task->backoff_base_s;
     out->opts.backoff_cap_s = task->backoff_cap_s;
-    PyObject *deps = deps_tuple(extra_deps, "depends_on");
+    PyObject *deps = deps_tuple(extra_deps, "depends_on", 0);
     if (!deps) return -1;
-    Py_ssize_t nd = PyTuple_GET_SIZE(task->depends_on) + PyTuple_GET_SIZE(deps);
+    Py_ssize_t nd = PyTuple_GET_SIZE(deps);
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(task->depends_on); i++) {
+        if (PyLong_Check(PyTuple_GET_ITEM(task->depends_on, i))) nd++;
+        else if (!in_batch) {
+            Py_DECREF(deps);
+            sitqpy_invalid("depends_on[%zd] is a sitq.Task: a Task dependency is resolved only by "
+                           "enqueue_batch, among the tasks of the same batch (give a task id here)",
+                           i);
+            return -1;
+        }
+    }
     if (nd > 0) {
         out->deps = PyMem_RawMalloc(sizeof(sitq_task_id) * (size_t)nd);
         if (!out->deps) {
@@ -496,7 +528,8 @@ static int prepare_options(SitqTaskObject *task, PyObject *extra_deps, sitqpy_pr
         }
         Py_ssize_t k = 0;
         for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(task->depends_on); i++)
-            out->deps[k++] = PyLong_AsLongLong(PyTuple_GET_ITEM(task->depends_on, i));
+            if (PyLong_Check(PyTuple_GET_ITEM(task->depends_on, i)))
+                out->deps[k++] = PyLong_AsLongLong(PyTuple_GET_ITEM(task->depends_on, i));
         for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(deps); i++)
             out->deps[k++] = PyLong_AsLongLong(PyTuple_GET_ITEM(deps, i));
         out->n_deps = (size_t)nd;
@@ -558,14 +591,15 @@ fail:
     return -1;
 }
 
-int sitqpy_prepare(SitqTaskObject *task, PyObject *extra_deps, sitqpy_prepared *out) {
+int sitqpy_prepare(SitqTaskObject *task, PyObject *extra_deps, int in_batch, sitqpy_prepared *out) {
     memset(out, 0, sizeof *out);
     sitq_task_options_init(&out->opts);
     if (!task->function) {
         sitqpy_invalid("task is not initialised (call sitq.Task(function, ...))");
         return -1;
     }
-    if (prepare_options(task, extra_deps, out) == 0 && prepare_payload(task, out) == 0) return 0;
+    if (prepare_options(task, extra_deps, in_batch, out) == 0 && prepare_payload(task, out) == 0)
+        return 0;
     Py_CLEAR(out->mem_token); /* not registered */
     sitqpy_prepared_clear(out);
     return -1;

@@ -119,14 +119,14 @@ def test_task_bad_arguments_name_the_argument(kwargs, word):
 
 def test_task_attributes():
     eta = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)
-    t = sitq.Task(function=tasks.add, args=[1, 2], kwargs={"x": 1}, priority=5, eta=eta,
+    t = sitq.Task(function=tasks.add, args=[1], kwargs={"b": 2}, priority=5, eta=eta,
                   max_retries=3, timeout=2.5, unique_key="k", depends_on=[1, 2])
-    assert t.function is tasks.add and t.args == (1, 2) and t.kwargs == {"x": 1}
+    assert t.function is tasks.add and t.args == (1,) and t.kwargs == {"b": 2}
     assert (t.priority, t.max_retries, t.timeout, t.unique_key) == (5, 3, 2.5, "k")
     assert t.eta is eta and t.depends_on == (1, 2) and t.delay is None
     assert t.name == "py:sitq_test_tasks.add"
     assert "py:sitq_test_tasks.add" in repr(t)
-    d = sitq.Task(tasks.add)
+    d = sitq.Task(tasks.pid)
     assert d.args == () and d.kwargs == {} and d.priority == 0 and d.timeout is None
 
 
@@ -163,13 +163,13 @@ def test_enqueue_errors(queue):
     with pytest.raises(sitq.InvalidArgumentError, match="callable"):
         queue.enqueue(42)
     with pytest.raises(sitq.InvalidArgumentError, match="positional"):
-        queue.enqueue(sitq.Task(tasks.add), 1)
+        queue.enqueue(sitq.Task(tasks.add, [1, 2]), 1)
     with pytest.raises(sitq.InvalidArgumentError, match="priority"):
-        queue.enqueue(sitq.Task(tasks.add), priority=3)
+        queue.enqueue(sitq.Task(tasks.add, [1, 2]), priority=3)
     with pytest.raises(sitq.InvalidArgumentError, match="depends_on"):
-        queue.enqueue(sitq.Task(tasks.add), depends_on=[-1])
+        queue.enqueue(sitq.Task(tasks.add, [1, 2]), depends_on=[-1])
     with pytest.raises(sitq.DependencyError):
-        queue.enqueue(sitq.Task(tasks.add), depends_on=[999999])
+        queue.enqueue(sitq.Task(tasks.add, [1, 2]), depends_on=[999999])
     assert queue.get_stats()["total"] == 0
     assert sitq.held_functions() == 0
 
@@ -181,11 +181,11 @@ def test_enqueue_batch(queue):
     assert [r.value for r in res[:50]] == [2 * i for i in range(50)]
     assert queue.enqueue_batch([]) == []
     with pytest.raises(sitq.InvalidArgumentError, match=r"tasks\[1\]"):
-        queue.enqueue_batch([sitq.Task(tasks.add), 5])
+        queue.enqueue_batch([sitq.Task(tasks.add, [1, 2]), 5])
     with pytest.raises(sitq.InvalidArgumentError, match="tasks"):
-        queue.enqueue_batch(sitq.Task(tasks.add))
+        queue.enqueue_batch(sitq.Task(tasks.add, [1, 2]))
     with pytest.raises(sitq.DependencyError):
-        queue.enqueue_batch([sitq.Task(tasks.add, depends_on=[10 ** 9])])
+        queue.enqueue_batch([sitq.Task(tasks.add, [1, 2], depends_on=[10 ** 9])])
     assert queue.get_stats()["total"] == 51
 
 
@@ -275,9 +275,14 @@ def test_failed_task_error_and_traceback(queue):
     assert r.traceback.startswith("Traceback (most recent call last):")
     assert 'raise ValueError(message)' in r.traceback and "sitq_test_tasks.py" in r.traceback
     assert "error='ValueError: bad input'" in repr(r)
-    with pytest.raises(sitq.TaskFailedError) as ei:
+    # unwrap re-raises the task's own exception; the TaskFailedError is its cause
+    with pytest.raises(ValueError, match="^bad input$") as ei:
         r.unwrap()
-    assert ei.value.error == "ValueError: bad input" and ei.value.task_id == tid
+    assert not isinstance(ei.value, sitq.SitqError)
+    cause = ei.value.__cause__
+    assert isinstance(cause, sitq.TaskFailedError)
+    assert cause.error == "ValueError: bad input" and cause.task_id == tid
+    assert cause.remote_traceback == r.traceback
 
 
 def test_unpicklable_exception_still_readable(queue):
@@ -513,7 +518,7 @@ def test_process_task_errors(queue):
         w.process_task(10 ** 6)
     with pytest.raises(sitq.InvalidArgumentError, match="task_id"):
         w.process_task("x")
-    later = queue.enqueue(sitq.Task(tasks.add, delay=60))
+    later = queue.enqueue(sitq.Task(tasks.add, [1, 2], delay=60))
     with pytest.raises(sitq.TaskNotReadyError):
         w.process_task(later)
 

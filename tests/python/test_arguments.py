@@ -138,7 +138,7 @@ def test_list_tasks_status_with_lone_surrogate(queue):
 
 
 def test_enqueue_unexpected_keyword_with_lone_surrogate(queue):
-    refused(r"unexpected keyword argument '", queue.enqueue, sitq.Task(tasks.add),
+    refused(r"unexpected keyword argument '", queue.enqueue, sitq.Task(tasks.add, [1, 2]),
             **{LONE: 1})
 
 

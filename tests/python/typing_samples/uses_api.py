@@ -78,6 +78,8 @@ def main(path: str) -> None:
     ref: str = sitq.function_name(add)
     held: int = sitq.held_functions()
     names: Tuple[str, ...] = sitq.status_names() + sitq.STATUSES
+    pipelines(queue, first, task)
+
     version: str = sitq.__version__ + sitq.LIBSITQ_VERSION
     try:
         sitq.Worker(queue).run()
@@ -95,3 +97,25 @@ def main(path: str) -> None:
         pass
     print(db_file, name, same, fields, ids, running, threads, wid, served, stats, value, info,
           status, snapshot, cancelled, counts, rows, purged, ref, held, names, version)
+
+
+def pipelines(queue: sitq.TaskQueue, first: int, task: sitq.Task) -> None:
+    @queue.task(priority=3, max_retries=1, timeout=5.0)
+    def mul(a: int, b: int) -> int:
+        return a * b
+
+    bare: sitq.TaskFunction[[int, int], int] = queue.task(add)
+    local: int = mul(2, 3) + bare(1, 2)
+    queued: int = mul.delay(2, b=3)
+    explicit: int = mul.enqueue(args=(2, 3), kwargs={}, depends_on=[first], priority=5)
+    as_task: sitq.Task = mul.to_task((1, 2), unique_key="m")
+    chunks: List[int] = bare.map([1, 2, 3], chunksize=2)
+    batch: List[int] = queue.enqueue_batch([task, sitq.Task(add, [1, 2], depends_on=[task, 1])])
+    with sitq.Executor(queue, max_workers=2, start_workers=True, threads=1, priority=1) as ex:
+        fut: sitq.Future[int] = ex.submit(add, 1, b=2)
+        tid: int = fut.task_id
+        total: int = fut.result(timeout=10)
+        values: List[int] = list(ex.map(add, [1], [2], timeout=None, chunksize=2))
+        same: sitq.TaskQueue = ex.queue
+    ex.shutdown(wait=True, cancel_futures=False)
+    print(local, queued, explicit, as_task, chunks, batch, tid, total, values, same)

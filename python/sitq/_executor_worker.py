@@ -1,0 +1,34 @@
+"""The worker process that sitq.Executor starts.
+
+``python -m sitq._executor_worker ARGS`` runs ``python -m sitq worker ARGS``
+and stops it gracefully (SIGTERM: running tasks finish) when its standard
+input reaches end of file: the executor holds the other end of that pipe,
+so the workers stop when it shuts down and also when its process dies
+without shutting down (a crash, SIGKILL).
+"""
+
+import os
+import signal
+import sys
+import threading
+
+
+def _stop_at_end_of_input():
+    try:
+        while sys.stdin.buffer.read(4096):
+            pass
+    except (OSError, ValueError):
+        pass
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def main(argv):
+    """Run the worker command line argv (without "worker"); returns its exit status."""
+    from .__main__ import main as worker_main
+    threading.Thread(target=_stop_at_end_of_input, daemon=True,
+                     name="sitq-executor-parent").start()
+    return worker_main(["worker"] + list(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
