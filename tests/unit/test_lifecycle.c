@@ -289,7 +289,7 @@ static void test_retry_dependency_fold(void **state) {
     (void)state;
     sitq__deps_fold f;
     /* Succeeded ones are done; queued, waiting, running ones pending. */
-    sitq__deps_begin(&f);
+    sitq__deps_begin(&f, 0);
     sitq__retry_deps_add(&f, 2, SITQ__SUCCEEDED);
     sitq__retry_deps_add(&f, 3, SITQ__QUEUED);
     sitq__retry_deps_add(&f, 4, SITQ__WAITING);
@@ -300,18 +300,18 @@ static void test_retry_dependency_fold(void **state) {
 
     /* A purged (gone) dependency counts as failed; the first bad one added
      * is named. */
-    sitq__deps_begin(&f);
+    sitq__deps_begin(&f, 0);
     sitq__retry_deps_add(&f, 2, SITQ__SUCCEEDED);
     sitq__retry_deps_add(&f, 3, -1);
     sitq__retry_deps_add(&f, 5, SITQ__FAILED);
     sitq__retry_deps_add(&f, 6, SITQ__CANCELLED);
     assert_int_equal(f.failed_dep, 3);
-    sitq__deps_begin(&f);
+    sitq__deps_begin(&f, 0);
     sitq__retry_deps_add(&f, 6, SITQ__CANCELLED);
     sitq__retry_deps_add(&f, 8, SITQ__FAILED);
     assert_int_equal(f.failed_dep, 6);
     assert_int_equal(f.failed_dep_cancelled, 1);
-    sitq__deps_begin(&f);
+    sitq__deps_begin(&f, 0);
     sitq__retry_deps_add(&f, 2, SITQ__SUCCEEDED);
     assert_int_equal(f.failed_dep, 0);
     assert_int_equal(f.pending, 0);
@@ -325,11 +325,11 @@ static void test_dependency_fold(void **state) {
     char msg[96];
 
     /* No dependencies: queued. */
-    sitq__deps_begin(&f);
+    sitq__deps_begin(&f, 0);
     assert_int_equal(sitq__deps_initial_state(&f, NULL, 0), SITQ__QUEUED);
 
     /* Succeeded ones count for nothing; the others make it wait. */
-    sitq__deps_begin(&f);
+    sitq__deps_begin(&f, 0);
     assert_int_equal(sitq__deps_add(&f, "", 4, SITQ__SUCCEEDED, &err), SITQ_OK);
     assert_int_equal(sitq__deps_initial_state(&f, NULL, 0), SITQ__QUEUED);
     assert_int_equal(sitq__deps_add(&f, "", 5, SITQ__QUEUED, &err), SITQ_OK);
@@ -340,21 +340,21 @@ static void test_dependency_fold(void **state) {
 
     /* The first failed or cancelled dependency added is named, whatever
      * follows. */
-    sitq__deps_begin(&f);
+    sitq__deps_begin(&f, 0);
     assert_int_equal(sitq__deps_add(&f, "", 4, SITQ__QUEUED, &err), SITQ_OK);
     assert_int_equal(sitq__deps_add(&f, "", 5, SITQ__CANCELLED, &err), SITQ_OK);
     assert_int_equal(sitq__deps_add(&f, "", 6, SITQ__FAILED, &err), SITQ_OK);
     assert_int_equal(sitq__deps_initial_state(&f, msg, sizeof msg), SITQ__FAILED);
     assert_string_equal(msg, "dependency 5 was cancelled");
 
-    sitq__deps_begin(&f);
+    sitq__deps_begin(&f, 0);
     assert_int_equal(sitq__deps_add(&f, "", 6, SITQ__FAILED, &err), SITQ_OK);
     assert_int_equal(sitq__deps_add(&f, "", 5, SITQ__CANCELLED, &err), SITQ_OK);
     assert_int_equal(sitq__deps_initial_state(&f, msg, sizeof msg), SITQ__FAILED);
     assert_string_equal(msg, "dependency 6 failed");
 
     /* An unknown id is refused, prefixed with where. */
-    sitq__deps_begin(&f);
+    sitq__deps_begin(&f, 0);
     assert_int_equal(sitq__deps_add(&f, "task 3: ", 42, -1, &err), SITQ_EDEPENDENCY);
     assert_int_equal(err.code, SITQ_EDEPENDENCY);
     assert_string_equal(err.message, "task 3: dependency 42 does not exist in this queue");
@@ -363,7 +363,7 @@ static void test_dependency_fold(void **state) {
     assert_int_equal(sitq__deps_add(&f, NULL, 44, -1, &err), SITQ_EDEPENDENCY);
     assert_string_equal(err.message, "dependency 44 does not exist in this queue");
     /* ... even after a failed one was seen. */
-    sitq__deps_begin(&f);
+    sitq__deps_begin(&f, 0);
     assert_int_equal(sitq__deps_add(&f, "", 5, SITQ__FAILED, &err), SITQ_OK);
     assert_int_equal(sitq__deps_add(&f, "task 1: ", 9, -1, &err), SITQ_EDEPENDENCY);
     assert_string_equal(err.message, "task 1: dependency 9 does not exist in this queue");

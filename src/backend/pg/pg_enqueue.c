@@ -160,7 +160,7 @@ typedef struct enq_work {
     dep_state *deps; /* sorted by id */
     size_t n_deps;
     sbuf col[15];
-    sbuf edge_child, edge_parent;
+    sbuf edge_child, edge_parent, edge_pos, edge_fin;
 } enq_work;
 
 static void work_free(enq_work *w, size_t n) {
@@ -174,6 +174,8 @@ static void work_free(enq_work *w, size_t n) {
     for (int i = 0; i < 15; i++) free(w->col[i].s);
     free(w->edge_child.s);
     free(w->edge_parent.s);
+    free(w->edge_pos.s);
+    free(w->edge_fin.s);
     (void)n;
     memset(w, 0, sizeof *w);
 }
@@ -326,22 +328,16 @@ static sitq_code decide_one(enq_arg *a, enq_work *w, size_t idx, sitq_error *err
             return SITQ_OK;
         }
     }
-    /* Dependencies, sorted and without duplicates, folded in id order. */
-    size_t nd = o->n_depends_on + s->n_depends_on_index;
-    sitq_task_id *d = malloc((nd ? nd : 1) * sizeof *d);
-    if (!d) return sitq__fail(err, SITQ_ENOMEM, "out of memory collecting dependencies");
-    for (size_t k = 0; k < o->n_depends_on; k++) d[k] = o->depends_on[k];
-    for (size_t k = 0; k < s->n_depends_on_index; k++)
-        d[o->n_depends_on + k] = a->ids[s->depends_on_index[k]];
-    if (nd) qsort(d, nd, sizeof *d, cmp_id);
+    /* Dependencies, sorted and without duplicates, folded in id order; each
+     * keeps its declared position. */
+    sitq__dep_edge *d = NULL;
     size_t m = 0;
-    for (size_t k = 0; k < nd; k++)
-        if (m == 0 || d[m - 1] != d[k]) d[m++] = d[k];
+    sitq_code rc = sitq__deps_collect(s, a->ids, &d, &m, err);
+    if (rc) return rc;
     sitq__deps_fold fold;
-    sitq__deps_begin(&fold);
-    sitq_code rc = SITQ_OK;
+    sitq__deps_begin(&fold, o->finalizer);
     for (size_t k = 0; k < m && !rc; k++)
-        rc = sitq__deps_add(&fold, where, d[k], state_of(w, d[k]), err);
+        rc = sitq__deps_add(&fold, where, d[k].id, state_of(w, d[k].id), err);
     if (rc) {
         free(d);
         return rc;
@@ -356,7 +352,9 @@ static sitq_code decide_one(enq_arg *a, enq_work *w, size_t idx, sitq_error *err
     int failed = state == SITQ__FAILED;
     for (size_t k = 0; k < m; k++) {
         sb_i64(&w->edge_child, id);
-        sb_i64(&w->edge_parent, d[k]);
+        sb_i64(&w->edge_parent, d[k].id);
+        sb_i64(&w->edge_pos, d[k].position);
+        sb_i64(&w->edge_fin, o->finalizer);
     }
     free(d);
     a->ids[idx] = id;
@@ -435,12 +433,15 @@ static sitq_code enqueue_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *
     }
     if (!rc && w.edge_child.n > 0) {
         const char *ch = sb_done(&w.edge_child), *pa = sb_done(&w.edge_parent);
-        if (!ch || !pa) rc = sitq__fail(err, SITQ_ENOMEM, "out of memory enqueueing");
+        const char *po = sb_done(&w.edge_pos), *fi = sb_done(&w.edge_fin);
+        if (!ch || !pa || !po || !fi) rc = sitq__fail(err, SITQ_ENOMEM, "out of memory enqueueing");
         else {
             pg_params p;
             pg_p_init(&p);
             pg_p_text(&p, ch);
             pg_p_text(&p, pa);
+            pg_p_text(&p, po);
+            pg_p_text(&p, fi);
             rc = pg_exec(c, PG_INSERT_DEPS, &p, err, "recording dependencies");
         }
     }
