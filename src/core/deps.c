@@ -25,7 +25,8 @@ sitq_code sitq__deps_collect(const sitq_task_spec *s, const sitq_task_id *batch_
     if (n == 0) return SITQ_OK;
     sitq__dep_edge *d = malloc(n * sizeof *d);
     if (!d) return sitq__fail(err, SITQ_ENOMEM, "out of memory collecting dependencies");
-    for (size_t i = 0; i < n_ids; i++) d[i] = (sitq__dep_edge){s->options->depends_on[i], (int64_t)i};
+    for (size_t i = 0; i < n_ids; i++)
+        d[i] = (sitq__dep_edge){s->options->depends_on[i], (int64_t)i};
     for (size_t i = 0; i < s->n_depends_on_index; i++)
         d[n_ids + i] = (sitq__dep_edge){batch_ids[s->depends_on_index[i]], (int64_t)(n_ids + i)};
     /* Keep each id's first position, then number the kept ones densely in

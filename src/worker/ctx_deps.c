@@ -31,7 +31,8 @@ sitq_code sitq_ctx_dependency_result(sitq_task_ctx *ctx, size_t index, sitq_resu
     sitq_code rc = dep_count(ctx, err);
     if (rc) return rc;
     if (index >= ctx->n_deps)
-        return sitq__fail(err, SITQ_EINVAL, "task %lld has %zu dependencies: index %zu is out of range",
+        return sitq__fail(err, SITQ_EINVAL,
+                          "task %lld has %zu dependencies: index %zu is out of range",
                           (long long)ctx->t.id, ctx->n_deps, index);
     sitq_backend *b = ctx->w->b;
     return b->ops->dep_result(b, sitq_queue_name(ctx->w->queue), ctx->t.id, index, out, err);
