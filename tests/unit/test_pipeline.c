@@ -18,9 +18,9 @@ typedef struct seen {
     char *error[16];
     char *value[16];
     sitq_task_id id[16];
-    size_t bad;           /* fan-in: results that did not match */
-    const char **expect;  /* fan-in: expected value per position */
-    int fail;             /* the handler fails after reading */
+    size_t bad;                       /* fan-in: results that did not match */
+    const char **expect;              /* fan-in: expected value per position */
+    int fail;                         /* the handler fails after reading */
     sitq_code out_of_range, null_out; /* error paths */
 } seen;
 
@@ -157,7 +157,8 @@ static void test_error_paths(void **state) {
     sitq_task_options_init(&o);
     o.finalizer = 2;
     sitq_task_id id = 0;
-    TQ_ERR_MSG(SITQ_EINVAL, "finalizer", "finalizer", sitq_enqueue(q, "f", NULL, 0, &o, &id, &tq_err));
+    TQ_ERR_MSG(SITQ_EINVAL, "finalizer", "finalizer",
+               sitq_enqueue(q, "f", NULL, 0, &o, &id, &tq_err));
 
     seen s;
     seen_init(&s);
@@ -180,7 +181,7 @@ static void test_error_paths(void **state) {
 static void test_fan_in_10000(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     sitq_task_spec *specs = calloc(FAN + 1, sizeof *specs);
-    char (*text)[8] = calloc(FAN, sizeof *text);
+    char(*text)[8] = calloc(FAN, sizeof *text);
     size_t *idx = calloc(FAN, sizeof *idx);
     const char **expect = calloc(FAN, sizeof *expect);
     sitq_task_id *ids = calloc(FAN + 1, sizeof *ids);
@@ -341,7 +342,7 @@ static void test_purge_keeps_what_dependents_need(void **state) {
     process(w, p, SITQ_SUCCEEDED);
     process(w, x, SITQ_FAILED);
     process(w, u, SITQ_SUCCEEDED);
-    tq_sleep_ms(2); /* finish times strictly before the purge's "now" */
+    tq_sleep_ms(2);                    /* finish times strictly before the purge's "now" */
     assert_int_equal(purge_now(q), 1); /* u only */
     sitq_result *r = NULL;
     TQ_ERR(SITQ_ENOTFOUND, sitq_get_result(q, u, &r, &tq_err));
