@@ -35,6 +35,10 @@ assert_eq '["failed", "succeeded", "cancelled"]' \
   "$(echo "$json" | jget "[c['status'] for c in d['dependencies'][0]['dependencies']]")" "outcomes"
 assert_eq "exit status 1" "$(echo "$json" | jget "d['dependencies'][0]['dependencies'][0]['error']")" "error"
 
+assert_eq true "$(field "$f" finalizer)" "show --json finalizer"
+assert_eq false "$(field "$d" finalizer)" "show --json not a finalizer"
+assert_contains "$("$SITQ" show "$DB" "$f")" "depends_on:       $a $b $s (finalizer" "show text finalizer"
+
 # a diamond lists a task met again once
 x=$("$SITQ" enqueue "$DB" --after "$b" -- true)
 y=$("$SITQ" enqueue "$DB" --after "$b" --after "$x" -- true)
