@@ -43,7 +43,8 @@ static json_t *blocked_reason(const sitq_result *r, const json_t *children) {
     if (r->status == SITQ_WAITING) {
         size_t n = json_array_size(children), open = 0;
         for (size_t i = 0; i < n; i++) {
-            const char *st = json_string_value(json_object_get(json_array_get(children, i), "status"));
+            const char *st =
+                json_string_value(json_object_get(json_array_get(children, i), "status"));
             if (st == NULL || !is_done(st, r->finalizer)) open++;
         }
         snprintf(buf, sizeof buf, "waiting on %zu of %zu", open, n);
