@@ -57,6 +57,8 @@ static int h_read_deps(sitq_task_ctx *ctx, const void *p, size_t len, void *ud) 
         if (i < 16) {
             s->status[i] = r->status;
             s->id[i] = r->id;
+            free(s->error[i]); /* a second call replaces the first's */
+            free(s->value[i]);
             s->error[i] = r->error ? strdup(r->error) : NULL;
             s->value[i] = r->value ? strdup((const char *)r->value) : NULL;
             s->n = i + 1;
