@@ -466,13 +466,31 @@ typedef struct sitq_task_options {
                                     grace (10% of the timeout, 0.5..5 s); otherwise the
                                     failure is recorded at the grace's end and the
                                     handler's late outcome is dropped */
-    const sitq_task_id *depends_on; /**< ids that must succeed before this task runs */
+    const sitq_task_id *depends_on; /**< ids that must succeed (or, for a finalizer,
+                                         finish) before this task runs. Their order is
+                                         kept: the handler reads their results by
+                                         position (sitq_ctx_dependency_result), these
+                                         first, then a batch spec's depends_on_index;
+                                         a repeated id counts once, at its first
+                                         position */
     size_t n_depends_on;
     const char *unique_key; /**< NULL, or a key: while a task of this queue with the
                                     same key is queued, waiting, scheduled or running,
                                     enqueue returns that task's id instead (RQ/Celery
                                     "once" semantics); 1..SITQ_NAME_MAX bytes of
                                     valid UTF-8 */
+    int finalizer;          /**< 0 (default): the task runs once every dependency
+                                    succeeded; a dependency that fails or is cancelled
+                                    fails it at once ("dependency N failed"), and so
+                                    its own dependents, transitively. 1: the task runs
+                                    once every dependency is terminal, whatever its
+                                    outcome (succeeded, failed, cancelled), and reads
+                                    each one's status and error with
+                                    sitq_ctx_dependency_result (a chord that sees its
+                                    failures; RQ's allow_failure). Its own dependents
+                                    follow its outcome. Applies to the dependencies
+                                    named by depends_on and, in a batch, by
+                                    depends_on_index */
 } sitq_task_options;
 
 /** Fill opts with the defaults listed in sitq_task_options. Thread-safe. */
@@ -552,8 +570,15 @@ typedef struct sitq_result {
     sitq_time_us started_at_us;  /**< start of the last attempt; 0 = never, or (running)
                                       claimed but not started yet */
     sitq_time_us finished_at_us; /**< 0 = not finished */
-    sitq_task_id *depends_on;    /**< the task's dependencies */
+    sitq_task_id *depends_on;    /**< the task's dependencies, in the order they were
+                                      declared (a dependency purged after it succeeded
+                                      and every dependent finished is no longer listed);
+                                      NULL in sitq_list's results and in
+                                      sitq_ctx_dependency_result's */
     size_t n_depends_on;
+    int finalizer; /**< 1: enqueued with sitq_task_options.finalizer (runs once its
+                        dependencies finished, whatever their outcome); 0 otherwise or
+                        unknown (sitq_list's results, a task without dependencies) */
 } sitq_result;
 
 /** Free a result and everything it owns. NULL is a no-op. */
@@ -603,13 +628,21 @@ sitq_code sitq_wait(sitq_queue *queue, sitq_task_id id, double timeout_s, sitq_r
 sitq_code sitq_cancel(sitq_queue *queue, sitq_task_id id, sitq_status *out_status, sitq_error *err);
 
 /**
- * Run a failed or cancelled task again (as RQ's requeue): attempts are reset
- * to 0 and error, result and times cleared. It becomes queued, or waiting
- * while some dependency has not yet succeeded. Dependents that already failed
- * because of it stay failed: retry them too (they then wait for it).
- * Errors: SITQ_ESTATE (the task is not failed/cancelled, or one of its
- * dependencies failed or was cancelled: retry that first), SITQ_ENOTFOUND,
- * SITQ_EINVAL, SITQ_ESTORAGE. Thread-safe.
+ * Run a failed or cancelled task again (as RQ's requeue), with the part of
+ * its pipeline that did not succeed, in one transaction: the task, and every
+ * task downstream of it that failed or was cancelled (those failed by
+ * dependency, and finalizers or other dependents that ran and failed),
+ * reached through failed or cancelled tasks only. Each has its attempts reset
+ * to 0 and error, result and times cleared, and becomes queued, or waiting
+ * while some dependency has not yet succeeded (finished, for a finalizer).
+ * Succeeded tasks keep their results and are not run again; a downstream task
+ * that also depends on another failed or cancelled task outside this retry
+ * stays as it is (retry that one too). A finalizer still waiting for its
+ * other dependencies waits for the retried task again.
+ * Errors: SITQ_ESTATE (the task is not failed/cancelled, or one of its own
+ * dependencies failed or was cancelled, unless it is a finalizer: retry that
+ * first; or another live task holds the unique key of a task to retry),
+ * SITQ_ENOTFOUND, SITQ_EINVAL, SITQ_ESTORAGE. Thread-safe.
  */
 sitq_code sitq_retry(sitq_queue *queue, sitq_task_id id, sitq_error *err);
 
@@ -641,7 +674,10 @@ void sitq_result_list_free(sitq_result **items, size_t count);
 
 /**
  * Delete finished tasks (succeeded, failed, cancelled) whose finish time is
- * older than older_than_s seconds (>= 0) ago, with their results.
+ * older than older_than_s seconds (>= 0) ago, with their results. A finished
+ * task that a dependent not yet finished (waiting, queued, scheduled or
+ * running) depends on is kept, so that the dependent can read its result
+ * (sitq_ctx_dependency_result); a later purge deletes it.
  * out_purged (may be NULL) receives the number deleted.
  * Errors: SITQ_EINVAL, SITQ_ESTORAGE. Thread-safe.
  */
@@ -685,6 +721,36 @@ double sitq_ctx_timeout_s(const sitq_task_ctx *ctx);
  * timeout passed, or its lease was lost. Cheap (an atomic load); thread-safe.
  */
 int sitq_ctx_cancelled(const sitq_task_ctx *ctx);
+
+/**
+ * The number of dependencies of the running task (as declared at enqueue, a
+ * repeated id once), for sitq_ctx_dependency_result. Read lazily: the first
+ * call makes one lookup on a reader connection (never under the writer lock)
+ * and later calls return the cached figure. Returns 0 for a task without
+ * dependencies, for ctx NULL, and when the lookup fails (then
+ * sitq_ctx_dependency_result reports the error). Call it from the handler's
+ * own thread, during the call.
+ */
+size_t sitq_ctx_dependency_count(const sitq_task_ctx *ctx);
+
+/**
+ * Read dependency number `index` (0-based, in the order the dependencies were
+ * declared at enqueue: depends_on, then a batch spec's depends_on_index) of
+ * the running task: its status, error, traceback and result value, as
+ * sitq_get_result would give them (depends_on not filled). Each call is one
+ * lookup on a reader connection, never under the writer lock; results stay in
+ * their own tasks' rows and are never copied into the dependent's. A normal
+ * task's dependencies all succeeded; a finalizer's are all finished, each
+ * succeeded, failed or cancelled. *out receives a new result that the caller
+ * frees with sitq_result_free (NULL on error). Call it from the handler's own
+ * thread, during the call (the context is valid only then).
+ * Errors: SITQ_EINVAL (ctx or out NULL: not called from a handler; index >=
+ * sitq_ctx_dependency_count), SITQ_ENOTFOUND (that dependency was purged:
+ * possible only for a task retried after its dependencies were purged),
+ * SITQ_ESTORAGE, SITQ_ENOMEM.
+ */
+sitq_code sitq_ctx_dependency_result(sitq_task_ctx *ctx, size_t index, sitq_result **out,
+                                     sitq_error *err);
 
 /**
  * Mark the start of the attempt, for workers created with

@@ -48,7 +48,7 @@
  * value it was written against; sitq__backend_head_init refuses any other,
  * so a backend built for another layout fails at open instead of misreading
  * fields. Bump it on every change of an op's signature or a struct below. */
-#define SITQ__BACKEND_VERSION 4
+#define SITQ__BACKEND_VERSION 5
 
 /* A task handed to a worker by a claim (cycle or claim_id). Every field is
  * out, written by the backend into an entry of the caller's array. The
@@ -267,9 +267,14 @@ typedef struct sitq__backend_ops {
     sitq_code (*cancel)(sitq_backend *b, const char *queue, sitq_task_id id,
                         sitq_status *out_status, size_t *n_finished, sitq_error *err);
 
-    /* Queue a failed or cancelled task again, with its failed dependents.
+    /* Queue a failed or cancelled task again, with every failed or
+     * cancelled task downstream of it (reached through failed or cancelled
+     * tasks; one that also depends on another failed task stays), in
+     * ascending id order, in one transaction; waiting finalizers that depend
+     * on a retried task wait for it again (see lifecycle.c's "retry").
      * Extra errors: SITQ_ENOTFOUND, SITQ_ESTATE (not failed or cancelled,
-     * or another live task holds its unique key). */
+     * a failed dependency of its own, or another live task holds a unique
+     * key to retry). */
     sitq_code (*retry)(sitq_backend *b, const char *queue, sitq_task_id id, sitq_error *err);
 
     /* Counts of the queue's tasks by status (*out zeroed by the core first;
@@ -290,7 +295,8 @@ typedef struct sitq__backend_ops {
 
     /* Delete finished tasks (succeeded, failed, cancelled) of the queue that
      * finished before before_us (UTC; the backend compares with its stored
-     * finish times). Out: *purged the number deleted, also on failure (what
+     * finish times), except those a dependent still queued, waiting or
+     * running depends on (it may read their results). Out: *purged the number deleted, also on failure (what
      * was deleted before the failure stays deleted: purge may commit in
      * several short transactions). */
     sitq_code (*purge)(sitq_backend *b, const char *queue, sitq_time_us before_us, int64_t *purged,
@@ -333,6 +339,23 @@ typedef struct sitq__backend_ops {
      * deadline. */
     int (*wait_change)(sitq_backend *b, const char *queue, unsigned events, const sitq__gens *seen,
                        int64_t deadline_mono_us);
+
+    /* Dependencies of a running task, read by its handler (pipelines).
+     * Edges keep the position each dependency was declared at (dense,
+     * 0-based: sitq__deps_collect); a dependency purged after it succeeded
+     * and all its dependents finished has lost its edge. Both read on a
+     * reader connection, never under the writer lock, and copy nothing into
+     * the dependent's row. */
+    /* Out: *count one more than the highest position among task id's edges
+     * (0 when it has none). */
+    sitq_code (*dep_count)(sitq_backend *b, const char *queue, sitq_task_id id, size_t *count,
+                           sitq_error *err);
+    /* Read the dependency at position `index` of task id, in one lookup:
+     * *out a new result (depends_on not filled), NULL on failure. Extra
+     * error: SITQ_ENOTFOUND (no edge at that position, or its task was
+     * purged). */
+    sitq_code (*dep_result)(sitq_backend *b, const char *queue, sitq_task_id id, size_t index,
+                            sitq_result **out, sitq_error *err);
 } sitq__backend_ops;
 
 /* Common head of every backend, its first member: the ops, the store's

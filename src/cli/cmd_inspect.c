@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "common_opts.h"
 #include "db.h"
+#include "deps_tree.h"
 #include "diag.h"
 #include "output.h"
 
@@ -38,13 +39,17 @@ static const char LIST_USAGE[] =
     "  -h, --help        show this help\n";
 
 static const char SHOW_USAGE[] =
-    "usage: sitq show DB ID [--queue NAME] [--json | --value]\n"
+    "usage: sitq show DB ID [--queue NAME] [--deps] [--json | --value]\n"
     "\n"
     "Print every field of a task (times in ISO-8601 UTC; the command line of\n"
     "shell tasks).\n"
     "\n"
     "  -q, --queue NAME  queue (default \"default\")\n"
-    "  -j, --json        print a JSON object\n"
+    "      --deps        print the task's dependency tree instead: one line per task\n"
+    "                    (id, status, function) with why it is blocked (\"waiting on\n"
+    "                    3 of 8\", \"dependency 17 failed\") or its error\n"
+    "  -j, --json        print a JSON object (with --deps: the tree, each node\n"
+    "                    {\"id\", \"status\", \"blocked\", \"dependencies\", ...})\n"
     "      --value       print only the raw result bytes (nothing when there is none)\n"
     "  -h, --help        show this help\n";
 
@@ -148,8 +153,21 @@ static int print_task(const char *cmd, sitq_queue *queue, const sitq_result *r,
     return rc;
 }
 
+/** `sitq show --deps`: the dependency tree, as text or JSON. */
+static int run_show_deps(const char *cmd, const common_opts *o, sitq_queue *queue,
+                         sitq_error *err) {
+    sitq_code code = SITQ_OK;
+    json_t *tree = deps_tree_json(queue, o->id, &code, err);
+    if (tree == NULL) return cli_api_error(cmd, code, err);
+    if (o->json) return print_json_checked(cmd, tree);
+    deps_tree_print(tree);
+    json_decref(tree);
+    return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAILURE;
+}
+
 /** Body of `sitq show` (see common_cmd_fn). */
 static int run_show(const char *cmd, const common_opts *o, sitq_queue *queue, sitq_error *err) {
+    if (o->deps) return run_show_deps(cmd, o, queue, err);
     int rc = CLI_EXIT_OK;
     sitq_result *r = NULL;
     sitq_code code = sitq_get_result(queue, o->id, &r, err);
@@ -160,7 +178,7 @@ static int run_show(const char *cmd, const common_opts *o, sitq_queue *queue, si
 }
 
 int cmd_show(int argc, char **argv) {
-    return common_opts_run(argc, argv, COPT_VALUE, 1, SHOW_USAGE, run_show);
+    return common_opts_run(argc, argv, COPT_VALUE | COPT_DEPS, 1, SHOW_USAGE, run_show);
 }
 
 /** Body of `sitq wait` (see common_cmd_fn). */

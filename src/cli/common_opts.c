@@ -36,15 +36,35 @@ static int parse_status(const char *cmd, const char *text, int *out) {
     return 0;
 }
 
+/* The COPT_* flag a subcommand needs to accept option c (0: always). */
+static unsigned option_flag(int c) {
+    switch (c) {
+    case 's': return COPT_STATUS;
+    case 'n':
+    case 'o': return COPT_LIMIT;
+    case 't': return COPT_TIMEOUT;
+    case 'a': return COPT_OLDER_THAN;
+    case 'v': return COPT_VALUE;
+    case 'D': return COPT_DEPS;
+    default: return 0;
+    }
+}
+
 int common_opts_parse(int argc, char **argv, unsigned flags, int want_id, const char *usage,
                       common_opts *o) {
     const char *cmd = argv[0];
     static const struct option all[] = {
-        {"queue", required_argument, NULL, 'q'},   {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},          {"status", required_argument, NULL, 's'},
-        {"limit", required_argument, NULL, 'n'},   {"offset", required_argument, NULL, 'o'},
-        {"timeout", required_argument, NULL, 't'}, {"older-than", required_argument, NULL, 'a'},
-        {"value", no_argument, NULL, 'v'},         {NULL, 0, NULL, 0},
+        {"queue", required_argument, NULL, 'q'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {"status", required_argument, NULL, 's'},
+        {"limit", required_argument, NULL, 'n'},
+        {"offset", required_argument, NULL, 'o'},
+        {"timeout", required_argument, NULL, 't'},
+        {"older-than", required_argument, NULL, 'a'},
+        {"value", no_argument, NULL, 'v'},
+        {"deps", no_argument, NULL, 'D'},
+        {NULL, 0, NULL, 0},
     };
     memset(o, 0, sizeof *o);
     o->queue = SITQ_DEFAULT_QUEUE;
@@ -58,16 +78,7 @@ int common_opts_parse(int argc, char **argv, unsigned flags, int want_id, const 
     int c;
     int idx = -1;
     while ((c = getopt_long(argc, argv, ":q:jh", all, &idx)) != -1) {
-        unsigned need = 0;
-        switch (c) {
-        case 's': need = COPT_STATUS; break;
-        case 'n':
-        case 'o': need = COPT_LIMIT; break;
-        case 't': need = COPT_TIMEOUT; break;
-        case 'a': need = COPT_OLDER_THAN; break;
-        case 'v': need = COPT_VALUE; break;
-        default: break;
-        }
+        unsigned need = option_flag(c);
         if (need != 0 && (flags & need) == 0) {
             cli_errorf(cmd, "unknown option '--%s' (see 'sitq %s --help')",
                        idx >= 0 ? all[idx].name : "?", cmd);
@@ -80,6 +91,7 @@ int common_opts_parse(int argc, char **argv, unsigned flags, int want_id, const 
             break;
         case 'j': o->json = 1; break;
         case 'v': o->value_only = 1; break;
+        case 'D': o->deps = 1; break;
         case 's':
             if (parse_status(cmd, optarg, &o->status) != 0) return CLI_EXIT_USAGE;
             break;
@@ -119,8 +131,8 @@ int common_opts_run(int argc, char **argv, unsigned flags, int want_id, const ch
     common_opts o;
     int rc = common_opts_parse(argc, argv, flags, want_id, usage, &o);
     if (rc >= 0) return rc;
-    if ((flags & COPT_VALUE) && o.json && o.value_only) {
-        cli_errorf(argv[0], "--json and --value cannot be used together");
+    if ((flags & COPT_VALUE) && (o.json || o.deps) && o.value_only) {
+        cli_errorf(argv[0], "--%s and --value cannot be used together", o.deps ? "deps" : "json");
         return CLI_EXIT_USAGE;
     }
     cli_db db;

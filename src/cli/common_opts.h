@@ -16,6 +16,7 @@ enum common_opt_flags {
     COPT_TIMEOUT = 1 << 2,    /**< --timeout S */
     COPT_OLDER_THAN = 1 << 3, /**< --older-than S */
     COPT_VALUE = 1 << 4,      /**< --value */
+    COPT_DEPS = 1 << 6,       /**< --deps */
     COPT_WRITE = 1 << 5       /**< not an option: the command writes, so the
                                    database is opened read-write (others open
                                    it read-only) */
@@ -26,6 +27,7 @@ typedef struct common_opts {
     const char *queue;   /**< --queue; default "default" */
     int json;            /**< --json */
     int value_only;      /**< --value: print only the raw result bytes */
+    int deps;            /**< --deps: print the dependency tree */
     int status;          /**< --status; SITQ_STATUS_ANY by default */
     int64_t limit;       /**< --limit */
     int64_t offset;      /**< --offset */
@@ -49,7 +51,8 @@ typedef int (*common_cmd_fn)(const char *cmd, const common_opts *o, sitq_queue *
                              sitq_error *err);
 
 /**
- * common_opts_parse, then (for COPT_VALUE) reject --json with --value, then
+ * common_opts_parse, then (for COPT_VALUE) reject --json or --deps with
+ * --value, then
  * open o->db (which must exist) and o->queue, run fn on it and close it.
  * Returns the exit code.
  */

@@ -24,6 +24,8 @@ const char ENQUEUE_USAGE[] =
     "  -p, --priority N      higher runs first, -2147483648..2147483647 (default 0)\n"
     "  -d, --delay S         run not before S seconds from now (default 0)\n"
     "  -a, --after ID        run only after task ID succeeded (repeatable)\n"
+    "      --finalizer       run once every --after task finished, whatever its\n"
+    "                        outcome (succeeded, failed, cancelled)\n"
     "  -r, --retries N       retries after a failed first attempt, 0..1000000 (default 0)\n"
     "      --backoff S       delay before the first retry, doubling each retry (default 1)\n"
     "      --backoff-cap S   longest delay between retries (default 3600)\n"
@@ -51,6 +53,7 @@ static const struct option ENQUEUE_OPTS[] = {
     {"priority", required_argument, NULL, 'p'},
     {"delay", required_argument, NULL, 'd'},
     {"after", required_argument, NULL, 'a'},
+    {"finalizer", no_argument, NULL, 'F'},
     {"retries", required_argument, NULL, 'r'},
     {"backoff", required_argument, NULL, 'b'},
     {"backoff-cap", required_argument, NULL, 'c'},
@@ -103,6 +106,7 @@ static int apply_option(const char *cmd, int c, char **argv, enqueue_args *a) {
     case 'u':
         return arg_parse_name(cmd, "--unique", optarg, &a->opts.unique_key) ? CLI_EXIT_USAGE : -1;
     case 'j': a->json = 1; return -1;
+    case 'F': a->opts.finalizer = 1; return -1;
     default:
         arg_report_getopt(cmd, c, argv);
         if (c == '?')

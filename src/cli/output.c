@@ -130,6 +130,7 @@ json_t *result_to_json(const sitq_result *r, char *const *argv, int argc) {
     for (size_t i = 0; deps != NULL && i < r->n_depends_on; i++)
         if (json_array_append_new(deps, json_integer(r->depends_on[i])) != 0) bad = -1;
     bad |= put(o, "depends_on", deps);
+    bad |= put(o, "finalizer", json_boolean(r->finalizer));
     if (bad) {
         json_decref(o);
         return NULL;
@@ -198,6 +199,7 @@ void print_result_text(const sitq_result *r, char *const *argv, int argc) {
     } else {
         printf("%-17s", "depends_on:");
         for (size_t i = 0; i < r->n_depends_on; i++) printf(" %" PRId64, (int64_t)r->depends_on[i]);
+        if (r->finalizer) printf(" (finalizer: runs whatever their outcome)");
         putchar('\n');
     }
     fmt_time_iso(r->enqueued_at_us, 1, buf, sizeof buf);

@@ -50,16 +50,28 @@
  *                 now, attempts = lapses = 0, cancel_requested = 0; result,
  *                 error, traceback, progress, started/finished times cleared;
  *                 refused when another live task holds its unique key
- *                 (sitq__retry_unique_conflict)
+ *                 (sitq__retry_unique_conflict). In the same commit, in
+ *                 ascending id order (a dependency is always older than its
+ *                 dependent): every failed or cancelled task downstream of it,
+ *                 reached through failed or cancelled tasks, the same way,
+ *                 except one whose fold names a failed dependency (it stays);
+ *                 and every WAITING finalizer that depends on a retried task
+ *                 gets its pending dependency back (pending_deps + 1)
  *   fail, cancel: (-> failed or cancelled, by any event above) set-based, in
  *                 the same commit: every WAITING task that depends on task N,
- *                 directly or through a chain of dependencies (whatever the
- *                 states along the chain), -> failed with error
+ *                 directly or through a chain of dependencies that are not
+ *                 finalizer edges, -> failed with error
  *                 sitq__dependency_failed_message(N) ("dependency N failed" /
  *                 "dependency N was cancelled", N being the task that failed)
- *                 and finished_at_us = the failure's time
- *   purge:        succeeded | failed | cancelled [finished_at_us < before] ->
- *                 deleted; dependency edges to a purged succeeded task are
+ *                 and finished_at_us = the failure's time. Then every WAITING
+ *                 finalizer (its edges are marked) loses as many
+ *                 pending dependencies as it has among N and the tasks just
+ *                 failed, and at zero becomes queued with run_at_us =
+ *                 max(own, now), as after a success: a finalizer's own
+ *                 dependents follow its outcome
+ *   purge:        succeeded | failed | cancelled [finished_at_us < before, no
+ *                 dependent queued, waiting or running] -> deleted (a dependent
+ *                 not yet finished may still read its result); dependency edges to a purged succeeded task are
  *                 dropped (satisfied for good), so an edge to a missing task
  *                 means one purged after it failed or was cancelled
  *
@@ -189,10 +201,11 @@ sitq_code sitq__retry_unique_conflict(sitq_task_id id, sitq_error *err) {
                       (long long)id);
 }
 
-void sitq__deps_begin(sitq__deps_fold *f) {
+void sitq__deps_begin(sitq__deps_fold *f, int finalizer) {
     f->pending = 0;
     f->failed_dep = 0;
     f->failed_dep_cancelled = 0;
+    f->finalizer = finalizer != 0;
 }
 
 sitq_code sitq__deps_add(sitq__deps_fold *f, const char *where, sitq_task_id dep, int state,
@@ -201,7 +214,7 @@ sitq_code sitq__deps_add(sitq__deps_fold *f, const char *where, sitq_task_id dep
         return sitq__fail(err, SITQ_EDEPENDENCY, "%sdependency %lld does not exist in this queue",
                           where ? where : "", (long long)dep);
     if (state == SITQ__FAILED || state == SITQ__CANCELLED) {
-        if (!f->failed_dep) {
+        if (!f->failed_dep && !f->finalizer) {
             f->failed_dep = dep;
             f->failed_dep_cancelled = state == SITQ__CANCELLED;
         }
@@ -213,7 +226,7 @@ sitq_code sitq__deps_add(sitq__deps_fold *f, const char *where, sitq_task_id dep
 
 void sitq__retry_deps_add(sitq__deps_fold *f, sitq_task_id dep, int state) {
     if (state < 0 || state == SITQ__FAILED || state == SITQ__CANCELLED) {
-        if (!f->failed_dep) {
+        if (!f->failed_dep && !f->finalizer) {
             f->failed_dep = dep;
             f->failed_dep_cancelled = state == SITQ__CANCELLED;
         }

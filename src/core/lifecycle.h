@@ -136,13 +136,32 @@ typedef struct sitq__deps_fold {
     int64_t pending;
     sitq_task_id failed_dep;
     int failed_dep_cancelled;
+    int finalizer; /* the task runs once its dependencies are terminal, whatever
+                      their outcome: a failed, cancelled (or purged) one is done,
+                      neither pending nor failing it */
 } sitq__deps_fold;
 
-/* Start an empty fold. */
-void sitq__deps_begin(sitq__deps_fold *f);
+/* Start an empty fold for a task that is a finalizer (1) or not (0). */
+void sitq__deps_begin(sitq__deps_fold *f, int finalizer);
+
+/* A dependency edge of a task being enqueued: the dependency's id and its
+ * position in the order declared (0-based, dense). */
+typedef struct sitq__dep_edge {
+    sitq_task_id id;
+    int64_t position;
+} sitq__dep_edge;
+
+/* The dependencies of spec s (options->depends_on, then depends_on_index
+ * through batch_ids), sorted by id without duplicates, each with its
+ * declared position: a repeated id keeps its first, and positions are
+ * renumbered 0..n-1 in declaration order. *out is malloc'd (NULL when
+ * none). SITQ_OK or SITQ_ENOMEM. */
+sitq_code sitq__deps_collect(const sitq_task_spec *s, const sitq_task_id *batch_ids,
+                             sitq__dep_edge **out, size_t *n_out, sitq_error *err);
 
 /* Add dependency dep whose stored state is state, or -1 when no task of that
- * id exists in the task's queue. where prefixes the message (e.g. "task 3: ",
+ * id exists in the task's queue (for a finalizer, a failed or cancelled one
+ * counts as finished). where prefixes the message (e.g. "task 3: ",
  * or ""). Returns SITQ_OK, or SITQ_EDEPENDENCY with err filled. */
 sitq_code sitq__deps_add(sitq__deps_fold *f, const char *where, sitq_task_id dep, int state,
                          sitq_error *err);

@@ -82,6 +82,9 @@ sitq_code sitq__task_options_check(const sitq_task_options *o, const char *what,
             return sitq__fail(err, SITQ_EDEPENDENCY,
                               "%soptions.depends_on[%zu] = %lld is not a task id", what, i,
                               (long long)o->depends_on[i]);
+    if (o->finalizer != 0 && o->finalizer != 1)
+        return sitq__fail(err, SITQ_EINVAL, "%soptions.finalizer must be 0 or 1, got %d", what,
+                          o->finalizer);
     if (!o->unique_key) return SITQ_OK;
     char key_what[64];
     snprintf(key_what, sizeof key_what, "%soptions.unique_key", what);

@@ -159,7 +159,7 @@ sitq_code sitq_cancel(sitq_queue *q, sitq_task_id id, sitq_status *out_status, s
     sitq_code rc = q->backend->ops->cancel(q->backend, q->name, id, &st, &finished, err);
     if (rc) return rc;
     if (out_status) *out_status = st;
-    if (finished) sitq__backend_notify(q->backend, 1, 0);
+    if (finished) sitq__backend_notify(q->backend, 1, 1); /* finalizers may be released */
     return SITQ_OK;
 }
 

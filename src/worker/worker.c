@@ -684,7 +684,9 @@ static void cycle_succeeded(sitq_worker *w, dispatch_state *d, turn *t, const si
     free(t->comps);
     free(t->rels);
     if (cy->n_finished || cy->n_reaped || any_success || t->n_rels)
-        sitq__backend_notify(w->b, cy->n_finished > 0, any_success || cy->n_reaped || t->n_rels);
+        /* a failure may release finalizers: ready too */
+        sitq__backend_notify(w->b, cy->n_finished > 0,
+                             any_success || cy->n_reaped || t->n_rels || cy->n_finished);
 }
 
 /* sitq__backend_wait's extra reason to stop: a handler thread's event. */

@@ -40,6 +40,8 @@ struct sitq_task_ctx {
     size_t result_too_big; /* bytes of a refused oversized result, or 0 */
     char *error;
     char *traceback;
+    size_t n_deps;                     /* sitq_ctx_dependency_count, once n_deps_known */
+    int n_deps_known;                  /* the handler's thread only */
     struct sitq_task_ctx *prev, *next; /* ready FIFO or running list */
 };
 

@@ -230,13 +230,15 @@ static void test_schema_upgrade_from_pg1(void **state) {
     sitq_backend_close(b);
     /* Back to what version pg1 created. */
     admin("ALTER TABLE l_up.tasks DROP COLUMN lease_owner; DROP TABLE l_up.workers; "
+          "DROP INDEX l_up.deps_order; ALTER TABLE l_up.deps DROP COLUMN position, "
+          "DROP COLUMN finalizer; CREATE INDEX deps_task ON l_up.deps(task_id); "
           "UPDATE l_up.meta SET value = 'pg1' WHERE key = 'schema_version'");
     b = NULL;
     TQ_ERR_MSG(SITQ_ESCHEMA, "pg1", "upgrade", open_schema("l_up", 0, &b));
     assert_null(b);
     assert_int_equal(admin_i64("SELECT count(*) FROM l_up.meta WHERE value = 'pg1'"), 1);
     TQ_OK(open_schema("l_up", 1, &b));
-    assert_int_equal(admin_i64("SELECT count(*) FROM l_up.meta WHERE value = 'pg2'"), 1);
+    assert_int_equal(admin_i64("SELECT count(*) FROM l_up.meta WHERE value = 'pg3'"), 1);
     assert_int_equal(admin_i64("SELECT count(*) FROM l_up.workers"), 0);
     TQ_OK(sitq_queue_open(b, NULL, &q, &tq_err));
     assert_int_equal(tq_status(q, id), SITQ_QUEUED);
@@ -249,12 +251,57 @@ static void test_schema_upgrade_from_pg1(void **state) {
     admin("DROP SCHEMA l_up CASCADE");
 }
 
+/* pg2 kept no declared order of dependencies: its edges get ascending id
+ * order; the schema then takes finalizers and positions. */
+static void test_schema_upgrade_from_pg2(void **state) {
+    (void)state;
+    sitq_backend *b = NULL;
+    TQ_OK(open_schema("l_up2", 1, &b));
+    sitq_queue *q = NULL;
+    TQ_OK(sitq_queue_open(b, NULL, &q, &tq_err));
+    sitq_task_id x = tq_enqueue(q, "f", NULL), y = tq_enqueue(q, "f", NULL);
+    sitq_task_id yx[] = {y, x};
+    sitq_task_options o;
+    sitq_task_options_init(&o);
+    o.depends_on = yx;
+    o.n_depends_on = 2;
+    sitq_task_id child = tq_enqueue(q, "f", &o);
+    sitq_queue_close(q);
+    sitq_backend_close(b);
+    admin("DROP INDEX l_up2.deps_order; ALTER TABLE l_up2.deps DROP COLUMN position, "
+          "DROP COLUMN finalizer; CREATE INDEX deps_task ON l_up2.deps(task_id); "
+          "UPDATE l_up2.meta SET value = 'pg2' WHERE key = 'schema_version'");
+    b = NULL;
+    TQ_ERR_MSG(SITQ_ESCHEMA, "pg2", "upgrade", open_schema("l_up2", 0, &b));
+    TQ_OK(open_schema("l_up2", 1, &b));
+    assert_int_equal(admin_i64("SELECT count(*) FROM l_up2.meta WHERE value = 'pg3'"), 1);
+    assert_int_equal(admin_i64("SELECT count(*) FROM pg_indexes WHERE schemaname = 'l_up2' "
+                               "AND indexname = 'deps_task'"),
+                     0);
+    TQ_OK(sitq_queue_open(b, NULL, &q, &tq_err));
+    sitq_result *r = tq_get(q, child);
+    assert_int_equal(r->n_depends_on, 2);
+    assert_int_equal(r->depends_on[0], x); /* id order */
+    assert_int_equal(r->depends_on[1], y);
+    sitq_result_free(r);
+    o.finalizer = 1;
+    sitq_task_id fin = tq_enqueue(q, "f", &o);
+    r = tq_get(q, fin);
+    assert_int_equal(r->finalizer, 1);
+    assert_int_equal(r->depends_on[0], y); /* declared order */
+    sitq_result_free(r);
+    sitq_queue_close(q);
+    sitq_backend_close(b);
+    admin("DROP SCHEMA l_up2 CASCADE");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_heartbeat_renews_the_worker_row_only),
         cmocka_unit_test(test_recovery_follows_the_worker_row),
         cmocka_unit_test(test_same_worker_id_in_two_processes),
         cmocka_unit_test(test_schema_upgrade_from_pg1),
+        cmocka_unit_test(test_schema_upgrade_from_pg2),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

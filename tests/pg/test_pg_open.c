@@ -247,7 +247,7 @@ static void test_upgrade_from_pg1(void **state) {
     TQ_ERR_MSG(SITQ_ESCHEMA, "pg1", "upgrade", open_schema(uri(), "s_pg1", 0, &b));
     TQ_OK(open_schema(uri(), "s_pg1", 1, &b));
     assert_string_equal(admin_value("SELECT value FROM s_pg1.meta WHERE key = 'schema_version'"),
-                        "pg2");
+                        "pg3");
     sitq_queue *q = NULL;
     TQ_OK(sitq_queue_open(b, NULL, &q, &tq_err));
     assert_int_equal(tq_stats(q).count[SITQ_SUCCEEDED], 41);

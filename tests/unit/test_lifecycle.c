@@ -286,11 +286,68 @@ static void test_retry_preconditions(void **state) {
                                      "holds its unique key");
 }
 
+/* A finalizer counts failed, cancelled and (on retry) purged dependencies
+ * as finished: neither pending nor failing it. */
+static void test_finalizer_fold(void **state) {
+    (void)state;
+    sitq__deps_fold f;
+    sitq_error err;
+    sitq__deps_begin(&f, 1);
+    assert_int_equal(sitq__deps_add(&f, "", 2, SITQ__FAILED, &err), SITQ_OK);
+    assert_int_equal(sitq__deps_add(&f, "", 3, SITQ__CANCELLED, &err), SITQ_OK);
+    assert_int_equal(sitq__deps_add(&f, "", 4, SITQ__SUCCEEDED, &err), SITQ_OK);
+    assert_int_equal(sitq__deps_initial_state(&f, NULL, 0), SITQ__QUEUED);
+    assert_int_equal(sitq__deps_add(&f, "", 5, SITQ__RUNNING, &err), SITQ_OK);
+    assert_int_equal(sitq__deps_initial_state(&f, NULL, 0), SITQ__WAITING);
+    assert_int_equal(sitq__deps_add(&f, "", 6, -1, &err), SITQ_EDEPENDENCY); /* unknown */
+    sitq__deps_begin(&f, 1);
+    sitq__retry_deps_add(&f, 2, -1);
+    sitq__retry_deps_add(&f, 3, SITQ__FAILED);
+    sitq__retry_deps_add(&f, 4, SITQ__QUEUED);
+    assert_int_equal(f.failed_dep, 0);
+    assert_int_equal(f.pending, 1);
+    /* not a finalizer: the first failed one is named */
+    sitq__deps_begin(&f, 0);
+    assert_int_equal(sitq__deps_add(&f, "", 3, SITQ__CANCELLED, &err), SITQ_OK);
+    assert_int_equal(sitq__deps_add(&f, "", 7, SITQ__FAILED, &err), SITQ_OK);
+    assert_int_equal(f.failed_dep, 3);
+    assert_int_equal(f.failed_dep_cancelled, 1);
+}
+
+/* Edges keep their declared position: ids then batch indexes, a repeated id
+ * once at its first place, positions dense; sorted by id for the fold. */
+static void test_deps_collect(void **state) {
+    (void)state;
+    sitq_task_id deps[] = {30, 10, 30, 20};
+    sitq_task_id batch[] = {50, 40};
+    size_t idx[] = {1, 0, 1};
+    sitq_task_options o;
+    sitq_task_options_init(&o);
+    o.depends_on = deps;
+    o.n_depends_on = 4;
+    sitq_task_spec s = {"f", NULL, 0, &o, idx, 3};
+    sitq__dep_edge *e = NULL;
+    size_t n = 0;
+    assert_int_equal(sitq__deps_collect(&s, batch, &e, &n, NULL), SITQ_OK);
+    assert_int_equal(n, 5);
+    const sitq_task_id want_id[] = {10, 20, 30, 40, 50};
+    const int64_t want_pos[] = {1, 2, 0, 3, 4};
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(e[i].id, want_id[i]);
+        assert_int_equal(e[i].position, want_pos[i]);
+    }
+    free(e);
+    sitq_task_spec none = {"f", NULL, 0, NULL, NULL, 0};
+    assert_int_equal(sitq__deps_collect(&none, batch, &e, &n, NULL), SITQ_OK);
+    assert_int_equal(n, 0);
+    assert_null(e);
+}
+
 static void test_retry_dependency_fold(void **state) {
     (void)state;
     sitq__deps_fold f;
     /* Succeeded ones are done; queued, waiting, running ones pending. */
-    sitq__deps_begin(&f);
+    sitq__deps_begin(&f, 0);
     sitq__retry_deps_add(&f, 2, SITQ__SUCCEEDED);
     sitq__retry_deps_add(&f, 3, SITQ__QUEUED);
     sitq__retry_deps_add(&f, 4, SITQ__WAITING);
@@ -301,18 +358,18 @@ static void test_retry_dependency_fold(void **state) {
 
     /* A purged (gone) dependency counts as failed; the first bad one added
      * is named. */
-    sitq__deps_begin(&f);
+    sitq__deps_begin(&f, 0);
     sitq__retry_deps_add(&f, 2, SITQ__SUCCEEDED);
     sitq__retry_deps_add(&f, 3, -1);
     sitq__retry_deps_add(&f, 5, SITQ__FAILED);
     sitq__retry_deps_add(&f, 6, SITQ__CANCELLED);
     assert_int_equal(f.failed_dep, 3);
-    sitq__deps_begin(&f);
+    sitq__deps_begin(&f, 0);
     sitq__retry_deps_add(&f, 6, SITQ__CANCELLED);
     sitq__retry_deps_add(&f, 8, SITQ__FAILED);
     assert_int_equal(f.failed_dep, 6);
     assert_int_equal(f.failed_dep_cancelled, 1);
-    sitq__deps_begin(&f);
+    sitq__deps_begin(&f, 0);
     sitq__retry_deps_add(&f, 2, SITQ__SUCCEEDED);
     assert_int_equal(f.failed_dep, 0);
     assert_int_equal(f.pending, 0);
@@ -326,11 +383,11 @@ static void test_dependency_fold(void **state) {
     char msg[96];
 
     /* No dependencies: queued. */
-    sitq__deps_begin(&f);
+    sitq__deps_begin(&f, 0);
     assert_int_equal(sitq__deps_initial_state(&f, NULL, 0), SITQ__QUEUED);
 
     /* Succeeded ones count for nothing; the others make it wait. */
-    sitq__deps_begin(&f);
+    sitq__deps_begin(&f, 0);
     assert_int_equal(sitq__deps_add(&f, "", 4, SITQ__SUCCEEDED, &err), SITQ_OK);
     assert_int_equal(sitq__deps_initial_state(&f, NULL, 0), SITQ__QUEUED);
     assert_int_equal(sitq__deps_add(&f, "", 5, SITQ__QUEUED, &err), SITQ_OK);
@@ -341,21 +398,21 @@ static void test_dependency_fold(void **state) {
 
     /* The first failed or cancelled dependency added is named, whatever
      * follows. */
-    sitq__deps_begin(&f);
+    sitq__deps_begin(&f, 0);
     assert_int_equal(sitq__deps_add(&f, "", 4, SITQ__QUEUED, &err), SITQ_OK);
     assert_int_equal(sitq__deps_add(&f, "", 5, SITQ__CANCELLED, &err), SITQ_OK);
     assert_int_equal(sitq__deps_add(&f, "", 6, SITQ__FAILED, &err), SITQ_OK);
     assert_int_equal(sitq__deps_initial_state(&f, msg, sizeof msg), SITQ__FAILED);
     assert_string_equal(msg, "dependency 5 was cancelled");
 
-    sitq__deps_begin(&f);
+    sitq__deps_begin(&f, 0);
     assert_int_equal(sitq__deps_add(&f, "", 6, SITQ__FAILED, &err), SITQ_OK);
     assert_int_equal(sitq__deps_add(&f, "", 5, SITQ__CANCELLED, &err), SITQ_OK);
     assert_int_equal(sitq__deps_initial_state(&f, msg, sizeof msg), SITQ__FAILED);
     assert_string_equal(msg, "dependency 6 failed");
 
     /* An unknown id is refused, prefixed with where. */
-    sitq__deps_begin(&f);
+    sitq__deps_begin(&f, 0);
     assert_int_equal(sitq__deps_add(&f, "task 3: ", 42, -1, &err), SITQ_EDEPENDENCY);
     assert_int_equal(err.code, SITQ_EDEPENDENCY);
     assert_string_equal(err.message, "task 3: dependency 42 does not exist in this queue");
@@ -364,7 +421,7 @@ static void test_dependency_fold(void **state) {
     assert_int_equal(sitq__deps_add(&f, NULL, 44, -1, &err), SITQ_EDEPENDENCY);
     assert_string_equal(err.message, "dependency 44 does not exist in this queue");
     /* ... even after a failed one was seen. */
-    sitq__deps_begin(&f);
+    sitq__deps_begin(&f, 0);
     assert_int_equal(sitq__deps_add(&f, "", 5, SITQ__FAILED, &err), SITQ_OK);
     assert_int_equal(sitq__deps_add(&f, "task 1: ", 9, -1, &err), SITQ_EDEPENDENCY);
     assert_string_equal(err.message, "task 1: dependency 9 does not exist in this queue");
@@ -485,6 +542,8 @@ int main(void) {
         cmocka_unit_test(test_cancel_every_state),
         cmocka_unit_test(test_retry_preconditions),
         cmocka_unit_test(test_retry_dependency_fold),
+        cmocka_unit_test(test_finalizer_fold),
+        cmocka_unit_test(test_deps_collect),
         cmocka_unit_test(test_dependency_fold),
         cmocka_unit_test(test_not_ready),
         cmocka_unit_test(test_unstorable_result),

@@ -1,8 +1,10 @@
-/* test_schema_upgrade.c - a database written by the previous schema
- * (version 2: payloads and results inline, attempts counted at claim) is
- * upgraded in place when opened: every task, result, error and dependency is
- * kept, large payloads and results move to their own tables, and workers
- * run its queued tasks. The fixture is the sqlite3 .dump of such a file. */
+/* test_schema_upgrade.c - a database written by an older schema is upgraded
+ * in place when opened. Version 2 (payloads and results inline, attempts
+ * counted at claim): every task, result, error and dependency is kept, large
+ * payloads and results move to their own tables, and workers run its queued
+ * tasks; the fixture is the sqlite3 .dump of such a file. Version 3 (no
+ * declared order of dependencies, no finalizers): its edges get ascending id
+ * order. */
 #include "helpers.h"
 
 #include <sqlite3.h>
@@ -95,7 +97,7 @@ static void test_version_2_is_upgraded(void **state) {
     sitq_result_free(r);
     assert_true(tq_enqueue(q, "shell", NULL) > 5);
 
-    /* Reopening finds version 3: nothing to do. */
+    /* Reopening finds version 4: nothing to do. */
     sitq_queue_close(q);
     sitq_backend_close(e->backend);
     e->queue = NULL;
@@ -105,9 +107,64 @@ static void test_version_2_is_upgraded(void **state) {
     assert_int_equal(tq_stats(e->queue).total, 6);
 }
 
+static void exec_raw(const char *path, const char *sql) {
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) fail_msg("%s: %s", sql, msg);
+    sqlite3_close(db);
+}
+
+static void test_version_3_is_upgraded(void **state) {
+    tq_env *e = TQ_ENV(state);
+    TQ_OK(sitq_backend_open_sqlite(e->path, NULL, &e->backend, &tq_err));
+    TQ_OK(sitq_queue_open(e->backend, NULL, &e->queue, &tq_err));
+    sitq_task_id x = tq_enqueue(e->queue, "f", NULL), y = tq_enqueue(e->queue, "f", NULL);
+    sitq_task_id yx[] = {y, x};
+    sitq_task_options o;
+    sitq_task_options_init(&o);
+    o.depends_on = yx;
+    o.n_depends_on = 2;
+    sitq_task_id child = tq_enqueue(e->queue, "f", &o);
+    sitq_queue_close(e->queue);
+    sitq_backend_close(e->backend);
+    e->queue = NULL;
+    e->backend = NULL;
+    /* Back to what version 3 wrote. */
+    exec_raw(e->path, "DROP INDEX sitq_deps_order; ALTER TABLE sitq_deps DROP COLUMN finalizer;"
+                      "ALTER TABLE sitq_deps DROP COLUMN position;"
+                      "CREATE INDEX sitq_deps_task ON sitq_deps(task_id);"
+                      "UPDATE sitq_meta SET value = '3' WHERE key = 'schema_version'");
+    TQ_OK(sitq_backend_open_sqlite(e->path, NULL, &e->backend, &tq_err));
+    TQ_OK(sitq_queue_open(e->backend, NULL, &e->queue, &tq_err));
+    sitq_result *r = tq_get(e->queue, child);
+    assert_int_equal(r->n_depends_on, 2);
+    assert_int_equal(r->depends_on[0], x); /* id order */
+    assert_int_equal(r->depends_on[1], y);
+    sitq_result_free(r);
+    o.finalizer = 1;
+    sitq_task_id fin = tq_enqueue(e->queue, "f", &o);
+    r = tq_get(e->queue, fin);
+    assert_int_equal(r->finalizer, 1);
+    assert_int_equal(r->depends_on[0], y); /* declared order */
+    sitq_result_free(r);
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_open(e->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT value FROM sitq_meta WHERE key = 'schema_version'",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "4");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_version_2_is_upgraded, tq_setup_dir, tq_teardown),
+        cmocka_unit_test_setup_teardown(test_version_3_is_upgraded, tq_setup_dir, tq_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

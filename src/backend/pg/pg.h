@@ -37,6 +37,8 @@ typedef enum pg_stmt_id {
     PG_INSERT_DEPS,
     PG_GET,
     PG_GET_DEPS,
+    PG_DEP_COUNT,
+    PG_DEP_RESULT,
     PG_PAYLOAD,
     PG_TASK_STATE,
     PG_CLAIM,
@@ -65,6 +67,8 @@ typedef enum pg_stmt_id {
     PG_SET_CANCEL_FLAG,
     PG_RETRY_LOCK_DEPS,
     PG_RETRY_DEPS,
+    PG_RETRY_WALK,
+    PG_RETRY_REARM,
     PG_RETRY_SET,
     PG_STATS,
     PG_HEALTH,
@@ -90,11 +94,12 @@ extern const char *const pg_sql[PG_COUNT];
 
 /* The schema's DDL, "@" standing for the quoted schema, and its version. */
 extern const char *const pg_schema_sql;
-#define PG_SCHEMA_VERSION "pg2"
+#define PG_SCHEMA_VERSION "pg3"
 
-/* Upgrades a schema of version pg1 to PG_SCHEMA_VERSION ("@" as in
- * pg_schema_sql); run under the schema's advisory lock. */
+/* Upgrade a schema of version pg1 to pg2, and pg2 to PG_SCHEMA_VERSION ("@"
+ * as in pg_schema_sql); run under the schema's advisory lock. */
 extern const char *const pg_migrate_pg1_sql;
+extern const char *const pg_migrate_pg2_sql;
 
 /* Rows per queue that count succeeded tasks (PG_COUNT_SUCCEEDED). */
 #define PG_COUNT_SHARDS 16
@@ -341,6 +346,10 @@ sitq_code pg_list(sitq_backend *b, const char *queue, int status, size_t limit, 
 sitq_code pg_cancel(sitq_backend *b, const char *queue, sitq_task_id id, sitq_status *out,
                     size_t *n_finished, sitq_error *err);
 sitq_code pg_retry(sitq_backend *b, const char *queue, sitq_task_id id, sitq_error *err);
+sitq_code pg_dep_count(sitq_backend *b, const char *queue, sitq_task_id id, size_t *count,
+                       sitq_error *err);
+sitq_code pg_dep_result(sitq_backend *b, const char *queue, sitq_task_id id, size_t index,
+                        sitq_result **out, sitq_error *err);
 sitq_code pg_purge(sitq_backend *b, const char *queue, sitq_time_us before_us, int64_t *purged,
                    sitq_error *err);
 sitq_code pg_cycle(sitq_backend *b, sitq__cycle *c, sitq_error *err);

@@ -751,7 +751,9 @@ static sitq_code cycle_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *er
     /* One notification per commit for other processes' waiters. */
     if (!rc && cy->queue)
         rc = pg_notify_queue(c, cy->queue, cy->n_finished > 0,
-                             n_released > 0 || cy->n_reaped > 0 || cy->n_releases > 0, err);
+                             n_released > 0 || cy->n_reaped > 0 || cy->n_releases > 0 ||
+                                 cy->n_finished > 0, /* a failure may release finalizers */
+                             err);
     return rc;
 }
 

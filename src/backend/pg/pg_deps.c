@@ -1,7 +1,8 @@
 /* pg_deps.c - dependency resolution inside a write transaction: successes
  * release the dependents whose last dependency they were (one statement for
  * a whole group, children locked in id order first); a failure or cancel
- * fails every waiting dependent at once, transitively, naming it. */
+ * fails every waiting dependent at once, transitively, naming it, except
+ * finalizers, which count it as finished. */
 #include "pg.h"
 
 #include <stdlib.h>
@@ -35,8 +36,8 @@ sitq_code pg_resolve_dependents(pg_conn *c, const sitq_task_id *ids, size_t n, s
  * walk either committed before that update or waits for this commit and
  * then sees its dependency failed. A failure without dependents costs one
  * statement, as before. */
-static sitq_code fail_dependents(pg_conn *c, sitq_task_id id, int cancelled, sitq_time_us now,
-                                 size_t *n_failed, sitq_error *err) {
+static sitq_code fail_walk(pg_conn *c, sitq_task_id id, int cancelled, sitq_time_us now,
+                           sitq_task_id **failed, size_t *n, sitq_error *err) {
     char msg[96];
     sitq__dependency_failed_message(id, cancelled, msg, sizeof msg);
     pg_params p;
@@ -44,15 +45,37 @@ static sitq_code fail_dependents(pg_conn *c, sitq_task_id id, int cancelled, sit
     pg_p_i64(&p, id);
     pg_p_text(&p, msg);
     pg_p_i64(&p, now);
-    int64_t changed;
+    int rows;
     do {
         PGresult *r = pg_run(c, PG_PROPAGATE, &p, err, "failing dependents");
         if (!r) return pg_code(err);
-        changed = pg_changes(r);
-        if (n_failed) *n_failed += (size_t)changed;
+        rows = PQntuples(r);
+        sitq_task_id *v = rows ? realloc(*failed, (*n + (size_t)rows) * sizeof *v) : *failed;
+        if (!v) {
+            PQclear(r);
+            return sitq__fail(err, SITQ_ENOMEM, "out of memory failing dependents");
+        }
+        *failed = v;
+        for (int i = 0; i < rows; i++) v[(*n)++] = pg_i64(r, i, 0);
         PQclear(r);
-    } while (changed > 0);
+    } while (rows > 0);
     return SITQ_OK;
+}
+
+/* Then every waiting finalizer that depends on the failed task or on one
+ * the walk failed counts them as finished (PG_RESOLVE over their ids: no
+ * other dependent of theirs is still waiting). */
+static sitq_code fail_dependents(pg_conn *c, sitq_task_id id, int cancelled, sitq_time_us now,
+                                 size_t *n_failed, sitq_error *err) {
+    sitq_task_id *ids = malloc(sizeof *ids);
+    if (!ids) return sitq__fail(err, SITQ_ENOMEM, "out of memory failing dependents");
+    ids[0] = id;
+    size_t n = 1, released = 0;
+    sitq_code rc = fail_walk(c, id, cancelled, now, &ids, &n, err);
+    if (!rc && n_failed) *n_failed += n - 1;
+    if (!rc) rc = pg_resolve_dependents(c, ids, n, now, &released, err);
+    free(ids);
+    return rc;
 }
 
 sitq_code pg_finish_failed(pg_conn *c, sitq_task_id id, int state, const char *error,

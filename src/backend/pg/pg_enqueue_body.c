@@ -46,7 +46,7 @@ typedef struct enq_work {
     size_t n_existing;
     dep_state *deps; /* sorted by id */
     size_t n_deps;
-    pg_array edge_child, edge_parent;
+    pg_array edge_child, edge_parent, edge_pos, edge_fin;
 } enq_work;
 
 static void work_free(enq_work *w, size_t n) {
@@ -60,6 +60,8 @@ static void work_free(enq_work *w, size_t n) {
     free(w->deps);
     pg_arr_free(&w->edge_child);
     pg_arr_free(&w->edge_parent);
+    pg_arr_free(&w->edge_pos);
+    pg_arr_free(&w->edge_fin);
     memset(w, 0, sizeof *w);
 }
 
@@ -188,24 +190,6 @@ static sitq_task_id unique_hit(const enq_arg *a, const enq_work *w, size_t idx, 
     return 0;
 }
 
-/* The task's dependencies (by id and by index), sorted, without
- * duplicates, into *out (malloc'd); their number, or -1 out of memory. */
-static long collect_deps(const enq_arg *a, size_t idx, const sitq_task_options *o,
-                         sitq_task_id **out) {
-    const sitq_task_spec *s = &a->specs[idx];
-    size_t nd = o->n_depends_on + s->n_depends_on_index;
-    sitq_task_id *d = malloc((nd ? nd : 1) * sizeof *d);
-    if (!(*out = d)) return -1;
-    for (size_t k = 0; k < o->n_depends_on; k++) d[k] = o->depends_on[k];
-    for (size_t k = 0; k < s->n_depends_on_index; k++)
-        d[o->n_depends_on + k] = a->ids[s->depends_on_index[k]];
-    if (nd) qsort(d, nd, sizeof *d, cmp_id);
-    size_t m = 0;
-    for (size_t k = 0; k < nd; k++)
-        if (m == 0 || d[m - 1] != d[k]) d[m++] = d[k];
-    return (long)m;
-}
-
 /* Step 4 for one task: decide its id, state and edges. */
 static sitq_code decide_one(enq_arg *a, enq_work *w, size_t idx, sitq_error *err) {
     sitq_task_options defaults;
@@ -219,14 +203,15 @@ static sitq_code decide_one(enq_arg *a, enq_work *w, size_t idx, sitq_error *err
         a->ids[idx] = hit;
         return SITQ_OK;
     }
-    sitq_task_id *d;
-    long m = collect_deps(a, idx, o, &d);
-    if (m < 0) return sitq__fail(err, SITQ_ENOMEM, "out of memory collecting dependencies");
+    /* Dependencies sorted by id, each with its declared position. */
+    sitq__dep_edge *d = NULL;
+    size_t m = 0;
+    sitq_code rc = sitq__deps_collect(&a->specs[idx], a->ids, &d, &m, err);
+    if (rc) return rc;
     sitq__deps_fold fold;
-    sitq__deps_begin(&fold);
-    sitq_code rc = SITQ_OK;
-    for (long k = 0; k < m && !rc; k++)
-        rc = sitq__deps_add(&fold, where, d[k], state_of(w, d[k]), err);
+    sitq__deps_begin(&fold, o->finalizer);
+    for (size_t k = 0; k < m && !rc; k++)
+        rc = sitq__deps_add(&fold, where, d[k].id, state_of(w, d[k].id), err);
     if (!rc && w->used >= w->n_pool)
         rc = sitq__fail(err, SITQ_ESTORAGE, "the id sequence gave too few ids");
     if (rc) {
@@ -236,9 +221,11 @@ static sitq_code decide_one(enq_arg *a, enq_work *w, size_t idx, sitq_error *err
     sitq_task_id id = w->pool[w->used++];
     char failmsg[96] = "";
     int state = sitq__deps_initial_state(&fold, failmsg, sizeof failmsg);
-    for (long k = 0; k < m; k++) {
+    for (size_t k = 0; k < m; k++) {
         pg_arr_i64(&w->edge_child, id);
-        pg_arr_i64(&w->edge_parent, d[k]);
+        pg_arr_i64(&w->edge_parent, d[k].id);
+        pg_arr_i64(&w->edge_pos, d[k].position);
+        pg_arr_i64(&w->edge_fin, o->finalizer);
     }
     free(d);
     if (state == SITQ__FAILED && !(row->failmsg = strdup(failmsg)))
@@ -256,7 +243,8 @@ static sitq_code write_edges(pg_conn *c, enq_work *w, sitq_error *err) {
     if (w->edge_child.n == 0) return SITQ_OK;
     pg_params p;
     pg_p_init(&p);
-    if (pg_p_array(&p, &w->edge_child) != 0 || pg_p_array(&p, &w->edge_parent) != 0)
+    if (pg_p_array(&p, &w->edge_child) != 0 || pg_p_array(&p, &w->edge_parent) != 0 ||
+        pg_p_array(&p, &w->edge_pos) != 0 || pg_p_array(&p, &w->edge_fin) != 0)
         return sitq__fail(err, SITQ_ENOMEM, "out of memory enqueueing");
     return pg_exec(c, PG_INSERT_DEPS, &p, err, "recording dependencies");
 }
@@ -266,6 +254,8 @@ sitq_code pg_enq_body(pg_conn *c, enq_arg *a, sitq_error *err) {
     memset(&w, 0, sizeof w);
     pg_arr_init(&w.edge_child, PG_OID_INT8);
     pg_arr_init(&w.edge_parent, PG_OID_INT8);
+    pg_arr_init(&w.edge_pos, PG_OID_INT8);
+    pg_arr_init(&w.edge_fin, PG_OID_INT8);
     memset(a->ids, 0, a->n * sizeof *a->ids);
     a->n_ready = 0;
     sitq_code rc = SITQ_OK;

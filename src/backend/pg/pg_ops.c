@@ -43,7 +43,8 @@ static sitq_code cancel_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *e
         a->out = SITQ_CANCELLED;
         rc = pg_finish_failed(c, a->id, SITQ__CANCELLED, SITQ__CANCELLED_MESSAGE, NULL,
                               sitq_now_us(), &a->n_finished, err);
-        return rc ? rc : pg_notify_queue(c, a->queue, 1, 0, err);
+        /* ready too: the cancel may have released finalizers */
+        return rc ? rc : pg_notify_queue(c, a->queue, 1, 1, err);
     }
     a->out = SITQ_RUNNING;
     pg_params p;
@@ -67,6 +68,45 @@ typedef struct retry_arg {
     sitq_task_id id;
 } retry_arg;
 
+/* Retry task id inside the transaction (see sq_retry): the task the caller
+ * named (root) is refused when a dependency of its own failed; a task
+ * downstream of it is then left as it is. *ready is set when one became
+ * queued. */
+static sitq_code retry_one(pg_conn *c, sitq_task_id id, int root, int *ready, sitq_error *err) {
+    pg_params p;
+    pg_p_init(&p);
+    pg_p_i64(&p, id);
+    /* Parents locked first, so that none finishes while this reads them. */
+    sitq_code rc = pg_exec(c, PG_RETRY_LOCK_DEPS, &p, err, "locking dependencies");
+    if (rc) return rc;
+    PGresult *r = pg_run(c, PG_RETRY_DEPS, &p, err, "reading dependencies");
+    if (!r) return pg_code(err);
+    int64_t pending = pg_i64(r, 0, 0);
+    sitq_task_id bad_dep = pg_i64(r, 0, 1);
+    if (pg_i64(r, 0, 2)) { /* a finalizer: only unfinished dependencies count */
+        pending = pg_i64(r, 0, 3);
+        bad_dep = 0;
+    }
+    PQclear(r);
+    if (bad_dep && !root) return SITQ_OK;
+    rc = sitq__check_retry_dependencies(id, bad_dep, err);
+    if (rc) return rc;
+    pg_p_i64(&p, sitq__retry_state(pending));
+    pg_p_i64(&p, pending);
+    pg_p_i64(&p, sitq_now_us());
+    r = pg_run(c, PG_RETRY_SET, &p, err, "retrying a task");
+    if (!r) {
+        if (!strcmp(c->sqlstate, "23505")) return sitq__retry_unique_conflict(id, err);
+        return pg_code(err);
+    }
+    PQclear(r);
+    if (pending == 0) *ready = 1;
+    pg_params q;
+    pg_p_init(&q);
+    pg_p_i64(&q, id);
+    return pg_exec(c, PG_RETRY_REARM, &q, err, "rearming finalizers");
+}
+
 static sitq_code retry_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *err) {
     (void)b;
     retry_arg *a = arg;
@@ -77,26 +117,14 @@ static sitq_code retry_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *er
     pg_params p;
     pg_p_init(&p);
     pg_p_i64(&p, a->id);
-    /* Parents locked first, so that none finishes while this reads them. */
-    rc = pg_exec(c, PG_RETRY_LOCK_DEPS, &p, err, "locking dependencies");
-    if (rc) return rc;
-    PGresult *r = pg_run(c, PG_RETRY_DEPS, &p, err, "reading dependencies");
-    if (!r) return pg_code(err);
-    int64_t pending = pg_i64(r, 0, 0);
-    sitq_task_id bad_dep = pg_i64(r, 0, 1);
-    PQclear(r);
-    rc = sitq__check_retry_dependencies(a->id, bad_dep, err);
-    if (rc) return rc;
-    pg_p_i64(&p, sitq__retry_state(pending));
-    pg_p_i64(&p, pending);
-    pg_p_i64(&p, sitq_now_us());
-    r = pg_run(c, PG_RETRY_SET, &p, err, "retrying a task");
-    if (!r) {
-        if (!strcmp(c->sqlstate, "23505")) return sitq__retry_unique_conflict(a->id, err);
-        return pg_code(err);
-    }
-    PQclear(r);
-    return pg_notify_queue(c, a->queue, 0, pending == 0, err);
+    PGresult *down = pg_run(c, PG_RETRY_WALK, &p, err, "walking dependents");
+    if (!down) return pg_code(err);
+    int ready = 0;
+    rc = retry_one(c, a->id, 1, &ready, err);
+    for (int i = 0; !rc && i < PQntuples(down); i++)
+        rc = retry_one(c, pg_i64(down, i, 0), 0, &ready, err);
+    PQclear(down);
+    return rc ? rc : pg_notify_queue(c, a->queue, 0, ready, err);
 }
 
 sitq_code pg_retry(sitq_backend *base, const char *queue, sitq_task_id id, sitq_error *err) {

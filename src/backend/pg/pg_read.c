@@ -49,7 +49,10 @@ static sitq_code read_deps(pg_conn *c, sitq_result *t, sitq_error *err) {
     if (n > 0) {
         t->depends_on = malloc((size_t)n * sizeof *t->depends_on);
         if (!t->depends_on) rc = sitq__fail(err, SITQ_ENOMEM, "out of memory reading dependencies");
-        for (int i = 0; !rc && i < n; i++) t->depends_on[t->n_depends_on++] = pg_i64(r, i, 0);
+        for (int i = 0; !rc && i < n; i++) {
+            t->depends_on[t->n_depends_on++] = pg_i64(r, i, 0);
+            if (pg_i64(r, i, 1)) t->finalizer = 1;
+        }
     }
     PQclear(r);
     return rc;
@@ -85,6 +88,47 @@ sitq_code pg_get(sitq_backend *base, const char *queue, sitq_task_id id, sitq_re
     pg_conn *c = pg_read_acquire(b, err);
     if (!c) return pg_code(err);
     sitq_code rc = pg_get_conn(c, queue, id, out, err);
+    pg_read_release(b, c);
+    return rc ? rc : sitq__ok(err);
+}
+
+sitq_code pg_dep_count(sitq_backend *base, const char *queue, sitq_task_id id, size_t *count,
+                       sitq_error *err) {
+    (void)queue; /* a dependency is always of its dependent's queue */
+    pg_backend *b = (pg_backend *)base;
+    pg_conn *c = pg_read_acquire(b, err);
+    if (!c) return pg_code(err);
+    pg_params p;
+    pg_p_init(&p);
+    pg_p_i64(&p, id);
+    PGresult *r = pg_run(c, PG_DEP_COUNT, &p, err, "counting dependencies");
+    sitq_code rc = r ? SITQ_OK : pg_code(err);
+    if (r) *count = (size_t)pg_i64(r, 0, 0);
+    PQclear(r);
+    pg_read_release(b, c);
+    return rc ? rc : sitq__ok(err);
+}
+
+sitq_code pg_dep_result(sitq_backend *base, const char *queue, sitq_task_id id, size_t index,
+                        sitq_result **out, sitq_error *err) {
+    pg_backend *b = (pg_backend *)base;
+    *out = NULL;
+    pg_conn *c = pg_read_acquire(b, err);
+    if (!c) return pg_code(err);
+    pg_params p;
+    pg_p_init(&p);
+    pg_p_i64(&p, id);
+    pg_p_i64(&p, (int64_t)index);
+    pg_p_text(&p, queue);
+    PGresult *r = pg_run(c, PG_DEP_RESULT, &p, err, "reading a dependency");
+    sitq_code rc = r ? SITQ_OK : pg_code(err);
+    if (!rc && PQntuples(r) == 0)
+        rc = sitq__fail(err, SITQ_ENOTFOUND,
+                        "dependency %zu of task %lld is gone (purged after it finished)", index,
+                        (long long)id);
+    else if (!rc && !(*out = row_to_result(r, 0, sitq_now_us())))
+        rc = sitq__fail(err, SITQ_ENOMEM, "out of memory reading a dependency");
+    PQclear(r);
     pg_read_release(b, c);
     return rc ? rc : sitq__ok(err);
 }

@@ -33,6 +33,12 @@
                           "NULL::bytea") " FROM @.tasks WHERE queue = $1::text " where             \
                                          " ORDER BY id DESC LIMIT $2::bigint OFFSET $3::bigint"
 
+/* Purge keeps a finished task that a dependent not yet finished (queued,
+ * waiting, running) depends on: that dependent may read its result. */
+#define PURGE_KEEP                                                                                 \
+    "AND NOT EXISTS (SELECT 1 FROM @.deps k JOIN @.tasks c ON c.id = k.task_id "                   \
+    "WHERE k.depends_on = tasks.id AND c.state IN (0, 1, 3))"
+
 const char *const pg_sql[PG_COUNT] = {
     [PG_DB_NOW] = "SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint",
 
@@ -85,12 +91,24 @@ const char *const pg_sql[PG_COUNT] = {
         "SELECT ins.id FROM ins, nt ORDER BY ins.id",
     /* Large payloads travel as binary parameters, one per statement. */
     [PG_SET_PAYLOAD] = "UPDATE @.tasks SET payload = $2::bytea WHERE id = $1::bigint",
-    [PG_INSERT_DEPS] = "INSERT INTO @.deps(task_id, depends_on) "
-                       "SELECT * FROM unnest($1::bigint[], $2::bigint[]) ON CONFLICT DO NOTHING",
+    [PG_INSERT_DEPS] = "INSERT INTO @.deps(task_id, depends_on, position, finalizer) "
+                       "SELECT u.c, u.p, u.pos::int, u.fin::int FROM unnest($1::bigint[], "
+                       "$2::bigint[], $3::bigint[], $4::bigint[]) AS u(c, p, pos, fin) "
+                       "ON CONFLICT DO NOTHING",
 
     [PG_GET] = "SELECT " RESULT_COLS(
         "result", "traceback") " FROM @.tasks WHERE id = $1::bigint AND queue = $2::text",
-    [PG_GET_DEPS] = "SELECT depends_on FROM @.deps WHERE task_id = $1::bigint ORDER BY depends_on",
+    [PG_GET_DEPS] = "SELECT depends_on, finalizer FROM @.deps WHERE task_id = $1::bigint "
+                    "ORDER BY position, depends_on",
+    /* A running task's dependencies by declared position: one index hop
+     * each (deps_order), on a reader connection. */
+    [PG_DEP_COUNT] = "SELECT COALESCE(max(position) + 1, 0)::bigint FROM @.deps "
+                     "WHERE task_id = $1::bigint",
+    [PG_DEP_RESULT] = "SELECT " RESULT_COLS(
+        "result",
+        "traceback") " FROM @.tasks "
+                     "WHERE id = (SELECT depends_on FROM @.deps WHERE task_id = $1::bigint "
+                     "AND position = $2::int) AND queue = $3::text",
     [PG_PAYLOAD] = "SELECT payload FROM @.tasks WHERE id = $1::bigint AND queue = $2::text",
     [PG_TASK_STATE] = "SELECT state FROM @.tasks WHERE id = $1::bigint AND queue = $2::text "
                       "FOR NO KEY UPDATE",
@@ -179,13 +197,15 @@ const char *const pg_sql[PG_COUNT] = {
                   "finished_at_us = $5::bigint, lease_token = NULL, lease_until_us = NULL "
                   "WHERE id = $1::bigint",
     /* Failure reaches every waiting dependent at once, transitively
-     * (lesson 8). */
+     * (lesson 8), but not through a finalizer's edges: a finalizer counts
+     * the failed tasks (returned) as finished instead (PG_RESOLVE). */
     [PG_PROPAGATE] =
         "WITH RECURSIVE d(id) AS (SELECT task_id FROM @.deps WHERE depends_on = $1::bigint "
-        "UNION SELECT s.task_id FROM @.deps s JOIN d ON s.depends_on = d.id) "
+        "AND finalizer = 0 UNION SELECT s.task_id FROM @.deps s JOIN d ON s.depends_on = d.id "
+        "WHERE s.finalizer = 0) "
         "UPDATE @.tasks SET state = 5, error = convert_to($2::text, 'UTF8'), "
         "finished_at_us = $3::bigint "
-        "WHERE state = 1 AND id IN (SELECT id FROM d)",
+        "WHERE state = 1 AND id IN (SELECT id FROM d) RETURNING id",
     /* Dependents are locked in id order before they are changed, so that
      * two commits releasing shared children cannot deadlock. */
     [PG_RESOLVE_LOCK] = "SELECT t.id FROM @.tasks t WHERE t.state = 1 AND t.id IN "
@@ -262,8 +282,23 @@ const char *const pg_sql[PG_COUNT] = {
      * was cancelled (purge drops the edges of succeeded ones). */
     [PG_RETRY_DEPS] =
         "SELECT COALESCE(sum(CASE WHEN t.state IS DISTINCT FROM 4 THEN 1 ELSE 0 END), 0)::bigint, "
-        "min(CASE WHEN t.id IS NULL OR t.state IN (5, 6) THEN d.depends_on END) "
+        "min(CASE WHEN t.id IS NULL OR t.state IN (5, 6) THEN d.depends_on END), "
+        "COALESCE(max(d.finalizer), 0)::bigint, "
+        "COALESCE(sum(CASE WHEN t.state IN (0, 1, 3) THEN 1 ELSE 0 END), 0)::bigint "
         "FROM @.deps d LEFT JOIN @.tasks t ON t.id = d.depends_on WHERE d.task_id = $1::bigint",
+    /* What a retry of $1 runs again with it: every failed or cancelled task
+     * downstream, reached through failed or cancelled tasks, oldest first
+     * (a dependency is always older than its dependents), locked. */
+    [PG_RETRY_WALK] = "WITH RECURSIVE d(id) AS (SELECT s.task_id FROM @.deps s "
+                      "JOIN @.tasks t ON t.id = s.task_id WHERE s.depends_on = $1::bigint "
+                      "AND t.state IN (5, 6) UNION SELECT s.task_id FROM @.deps s "
+                      "JOIN d ON s.depends_on = d.id JOIN @.tasks t ON t.id = s.task_id "
+                      "WHERE t.state IN (5, 6)) SELECT t.id, t.state FROM @.tasks t "
+                      "WHERE t.id IN (SELECT id FROM d) ORDER BY t.id FOR NO KEY UPDATE",
+    /* Waiting finalizers counted $1 as finished: it is pending again. */
+    [PG_RETRY_REARM] = "UPDATE @.tasks SET pending_deps = pending_deps + 1 WHERE state = 1 "
+                       "AND id IN (SELECT task_id FROM @.deps WHERE depends_on = $1::bigint "
+                       "AND finalizer = 1)",
     [PG_RETRY_SET] =
         "UPDATE @.tasks SET state = $2::int, pending_deps = $3::bigint, attempts = 0, lapses = 0, "
         "result = NULL, error = NULL, traceback = NULL, started_at_us = NULL, "
@@ -307,15 +342,17 @@ const char *const pg_sql[PG_COUNT] = {
     [PG_ID_AFTER] = "SELECT min(id) FROM @.tasks WHERE id > $1::bigint",
     [PG_PURGE_DEPS] = "DELETE FROM @.deps WHERE task_id IN (SELECT id FROM @.tasks "
                       "WHERE id BETWEEN $3::bigint AND $4::bigint AND queue = $1::text "
-                      "AND state IN (4, 5, 6) AND finished_at_us < $2::bigint)",
+                      "AND state IN (4, 5, 6) AND finished_at_us < $2::bigint " PURGE_KEEP ")",
     /* Edges to purged succeeded tasks are satisfied for good: drop them. */
     [PG_PURGE_DEP_EDGES] = "DELETE FROM @.deps WHERE depends_on IN (SELECT id FROM @.tasks "
                            "WHERE id BETWEEN $3::bigint AND $4::bigint AND queue = $1::text "
-                           "AND state = 4 AND finished_at_us < $2::bigint)",
-    [PG_PURGE_SUCCEEDED] = "DELETE FROM @.tasks WHERE id BETWEEN $3::bigint AND $4::bigint "
-                           "AND queue = $1::text AND state = 4 AND finished_at_us < $2::bigint",
-    [PG_PURGE_DEAD] = "DELETE FROM @.tasks WHERE id BETWEEN $3::bigint AND $4::bigint "
-                      "AND queue = $1::text AND state IN (5, 6) AND finished_at_us < $2::bigint",
+                           "AND state = 4 AND finished_at_us < $2::bigint " PURGE_KEEP ")",
+    [PG_PURGE_SUCCEEDED] =
+        "DELETE FROM @.tasks WHERE id BETWEEN $3::bigint AND $4::bigint "
+        "AND queue = $1::text AND state = 4 AND finished_at_us < $2::bigint " PURGE_KEEP,
+    [PG_PURGE_DEAD] =
+        "DELETE FROM @.tasks WHERE id BETWEEN $3::bigint AND $4::bigint "
+        "AND queue = $1::text AND state IN (5, 6) AND finished_at_us < $2::bigint " PURGE_KEEP,
 
     /* Wake-ups of other processes (pg_listen.c), delivered at COMMIT. */
     [PG_NOTIFY] = "SELECT pg_notify($1::text, $2::text)",
@@ -390,18 +427,36 @@ const char *const pg_schema_sql =
     " WHERE unique_key IS NOT NULL AND state IN (0, 1, 3);" PG_WORKERS_DDL
     "CREATE TABLE IF NOT EXISTS @.counts(queue text NOT NULL, shard int NOT NULL DEFAULT 0,"
     " succeeded bigint NOT NULL DEFAULT 0, PRIMARY KEY(queue, shard));"
+    /* position: the dependency's place in the order declared at enqueue
+     * (dense, 0-based); finalizer: 1 when the dependent runs once the
+     * dependency is terminal, whatever its outcome. */
     "CREATE TABLE IF NOT EXISTS @.deps(task_id bigint NOT NULL, depends_on bigint NOT NULL,"
+    " position int NOT NULL DEFAULT 0, finalizer int NOT NULL DEFAULT 0,"
     " PRIMARY KEY(depends_on, task_id));"
-    "CREATE INDEX IF NOT EXISTS deps_task ON @.deps(task_id);"
+    "CREATE INDEX IF NOT EXISTS deps_order ON @.deps(task_id, position);"
     "INSERT INTO @.meta(key, value) VALUES('schema_version', '" PG_SCHEMA_VERSION "')"
     " ON CONFLICT DO NOTHING;" PG_WAL_MARK_SQL;
 
 /* From version pg1: the worker rows of heartbeats, the task's owner, and
- * the succeeded counts split into shards. */
+ * the succeeded counts split into shards; then pg_migrate_pg2_sql. */
 const char *const pg_migrate_pg1_sql =
     "ALTER TABLE @.tasks ADD COLUMN IF NOT EXISTS lease_owner bigint;" PG_WORKERS_DDL
     "ALTER TABLE @.counts ADD COLUMN IF NOT EXISTS shard int NOT NULL DEFAULT 0;"
     "ALTER TABLE @.counts DROP CONSTRAINT IF EXISTS counts_pkey;"
     "ALTER TABLE @.counts ADD PRIMARY KEY(queue, shard);"
-    "UPDATE @.meta SET value = '" PG_SCHEMA_VERSION "' WHERE key = 'schema_version'"
+    "UPDATE @.meta SET value = 'pg2' WHERE key = 'schema_version'"
     " AND value = 'pg1';" PG_WAL_MARK_SQL;
+
+/* From version pg2: dependency edges keep their declared position (older
+ * ones get ascending id order, the order reads used then) and the
+ * finalizer flag. */
+const char *const pg_migrate_pg2_sql =
+    "ALTER TABLE @.deps ADD COLUMN IF NOT EXISTS position int NOT NULL DEFAULT 0;"
+    "ALTER TABLE @.deps ADD COLUMN IF NOT EXISTS finalizer int NOT NULL DEFAULT 0;"
+    "UPDATE @.deps d SET position = o.pos FROM (SELECT task_id, depends_on, (row_number()"
+    " OVER (PARTITION BY task_id ORDER BY depends_on) - 1)::int AS pos FROM @.deps) o"
+    " WHERE d.task_id = o.task_id AND d.depends_on = o.depends_on;"
+    "DROP INDEX IF EXISTS @.deps_task;"
+    "CREATE INDEX IF NOT EXISTS deps_order ON @.deps(task_id, position);"
+    "UPDATE @.meta SET value = '" PG_SCHEMA_VERSION "' WHERE key = 'schema_version'"
+    " AND value = 'pg2';";

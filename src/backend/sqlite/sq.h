@@ -79,6 +79,11 @@ typedef enum sq_stmt_id {
     ST_REQUEUE,
     ST_FINISH,
     ST_PROPAGATE,
+    ST_RELEASE_FINALIZERS,
+    ST_DEP_COUNT,
+    ST_DEP_RESULT,
+    ST_RETRY_WALK,
+    ST_RETRY_REARM,
     ST_HEARTBEAT,
     ST_RELEASE,
     ST_REAP_SELECT,
@@ -222,6 +227,10 @@ sitq_code sq_purge(sitq_backend *b, const char *queue, sitq_time_us before_us, i
 sitq_code sq_cycle(sitq_backend *b, sitq__cycle *c, sitq_error *err);
 sitq_code sq_claim_id(sitq_backend *b, sitq_task_id id, sitq__cycle *c, sitq_result **snapshot,
                       sitq_error *err);
+sitq_code sq_dep_count(sitq_backend *b, const char *queue, sitq_task_id id, size_t *count,
+                       sitq_error *err);
+sitq_code sq_dep_result(sitq_backend *b, const char *queue, sitq_task_id id, size_t index,
+                        sitq_result **out, sitq_error *err);
 
 /* Keep the WAL bounded under any load: install the checkpoint hook on the
  * writer connection (sqlite_wal.c). */

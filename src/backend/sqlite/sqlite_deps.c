@@ -1,6 +1,7 @@
 /* sqlite_deps.c - dependency resolution inside a write transaction: success
  * releases dependents whose last dependency it was; failure or cancel fails
- * every dependent at once, transitively, naming the dependency. Both are
+ * every dependent at once, transitively, naming the dependency, except
+ * finalizers, which count it as finished. Both are
  * set-based statements for speed; they follow the "success" and "fail,
  * cancel" rows of the transition table in core/lifecycle.c. */
 #include "sq.h"
@@ -20,12 +21,19 @@ sitq_code sq_fail_dependents(sq_conn *c, sitq_task_id id, int cancelled, sitq_ti
                              size_t *n_failed, sitq_error *err) {
     char msg[96];
     sitq__dependency_failed_message(id, cancelled, msg, sizeof msg);
-    sqlite3_stmt *st = sq_stmt(c, ST_PROPAGATE, err);
+    /* Finalizers first, while the walk still sees the dependents waiting. */
+    sqlite3_stmt *st = sq_stmt(c, ST_RELEASE_FINALIZERS, err);
+    if (!st) return SITQ_ESTORAGE;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, now);
+    sitq_code rc = sq_exec(c, st, err, "releasing finalizers");
+    if (rc) return rc;
+    st = sq_stmt(c, ST_PROPAGATE, err);
     if (!st) return SITQ_ESTORAGE;
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_text(st, 2, msg, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 3, now);
-    sitq_code rc = sq_exec(c, st, err, "failing dependents");
+    rc = sq_exec(c, st, err, "failing dependents");
     if (!rc && n_failed) *n_failed += (size_t)sqlite3_changes(c->db);
     return rc;
 }

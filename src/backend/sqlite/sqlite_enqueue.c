@@ -8,33 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int cmp_id(const void *a, const void *b) {
-    sitq_task_id x = *(const sitq_task_id *)a, y = *(const sitq_task_id *)b;
-    return (x > y) - (x < y);
-}
-
-/* Gather a spec's dependency ids (explicit ids and earlier batch indexes),
- * sorted and without duplicates, into a malloc'd array. */
-static sitq_code collect_deps(const sitq_task_spec *s, const sitq_task_id *ids, sitq_task_id **out,
-                              size_t *n_out, sitq_error *err) {
-    size_t n_ids = s->options ? s->options->n_depends_on : 0;
-    size_t n = n_ids + s->n_depends_on_index;
-    *out = NULL;
-    *n_out = 0;
-    if (n == 0) return SITQ_OK;
-    sitq_task_id *d = malloc(n * sizeof *d);
-    if (!d) return sitq__fail(err, SITQ_ENOMEM, "out of memory collecting dependencies");
-    for (size_t i = 0; i < n_ids; i++) d[i] = s->options->depends_on[i];
-    for (size_t i = 0; i < s->n_depends_on_index; i++) d[n_ids + i] = ids[s->depends_on_index[i]];
-    qsort(d, n, sizeof *d, cmp_id);
-    size_t m = 0;
-    for (size_t i = 0; i < n; i++)
-        if (m == 0 || d[m - 1] != d[i]) d[m++] = d[i];
-    *out = d;
-    *n_out = m;
-    return SITQ_OK;
-}
-
 /* Store a large payload in its own table, keyed by the task's id. */
 static sitq_code insert_payload(sq_conn *c, sitq_task_id id, const sitq_task_spec *s,
                                 const char *where, sitq_error *err) {
@@ -81,27 +54,27 @@ static sitq_code enqueue_one(sq_conn *c, const char *queue, const sitq_task_spec
         if (rc != SQLITE_DONE) return sq_fail(c, err, "looking up a unique key");
     }
 
-    sitq_task_id *deps = NULL;
+    sitq__dep_edge *deps = NULL;
     size_t n_deps = 0;
-    sitq_code code = collect_deps(s, ids, &deps, &n_deps, err);
+    sitq_code code = sitq__deps_collect(s, ids, &deps, &n_deps, err);
     if (code) return code;
 
     /* Fold every dependency's state (sitq__deps_add, in ascending id order):
-     * unknown ids are rejected; a failed one makes this task fail at once;
-     * pending ones make it wait. */
+     * unknown ids are rejected; a failed one makes this task fail at once
+     * (unless it is a finalizer); pending ones make it wait. */
     sitq__deps_fold fold;
-    sitq__deps_begin(&fold);
+    sitq__deps_begin(&fold, o->finalizer);
     for (size_t k = 0; k < n_deps && !code; k++) {
         sqlite3_stmt *st = sq_stmt(c, ST_DEP_STATE, err);
         if (!st) {
             code = SITQ_ESTORAGE;
             break;
         }
-        sqlite3_bind_int64(st, 1, deps[k]);
+        sqlite3_bind_int64(st, 1, deps[k].id);
         sq_bind_text(st, 2, queue);
         int rc = sqlite3_step(st);
         if (rc == SQLITE_ROW || rc == SQLITE_DONE)
-            code = sitq__deps_add(&fold, where, deps[k],
+            code = sitq__deps_add(&fold, where, deps[k].id,
                                   rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1, err);
         else code = sq_fail(c, err, "checking a dependency");
         sqlite3_reset(st);
@@ -157,7 +130,9 @@ static sitq_code enqueue_one(sq_conn *c, const char *queue, const sitq_task_spec
             break;
         }
         sqlite3_bind_int64(dst, 1, ids[idx]);
-        sqlite3_bind_int64(dst, 2, deps[k]);
+        sqlite3_bind_int64(dst, 2, deps[k].id);
+        sqlite3_bind_int64(dst, 3, deps[k].position);
+        sqlite3_bind_int(dst, 4, o->finalizer);
         code = sq_exec(c, dst, err, "recording a dependency");
     }
     free(deps);

@@ -4,6 +4,7 @@
  * this file reads the facts and applies the decision. */
 #include "sq.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* Read a task's stored state (in a write transaction); -1 when absent. */
@@ -51,6 +52,88 @@ sitq_code sq_cancel(sitq_backend *base, const char *queue, sitq_task_id id, sitq
     return rc ? rc : sitq__ok(err);
 }
 
+/* Fold the dependencies of task id being retried (sitq__retry_deps_add);
+ * a task whose edges are marked is a finalizer. */
+static sitq_code retry_fold(sq_conn *c, sitq_task_id id, sitq__deps_fold *fold, sitq_error *err) {
+    sitq__deps_begin(fold, 0);
+    sqlite3_stmt *st = sq_stmt(c, ST_RETRY_DEPS, err);
+    if (!st) return SITQ_ESTORAGE;
+    sqlite3_bind_int64(st, 1, id);
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) { /* NULL state: the task is gone */
+        if (sqlite3_column_int(st, 2)) fold->finalizer = 1;
+        sitq__retry_deps_add(fold, sqlite3_column_int64(st, 0),
+                             sqlite3_column_type(st, 1) == SQLITE_NULL ? -1
+                                                                       : sqlite3_column_int(st, 1));
+    }
+    sqlite3_reset(st);
+    return step == SQLITE_DONE ? SITQ_OK : sq_fail(c, err, "reading dependencies");
+}
+
+static sitq_code exec_on_id(sq_conn *c, sq_stmt_id sid, sitq_task_id id, const char *what,
+                            sitq_error *err) {
+    sqlite3_stmt *st = sq_stmt(c, sid, err);
+    if (!st) return SITQ_ESTORAGE;
+    sqlite3_bind_int64(st, 1, id);
+    return sq_exec(c, st, err, what);
+}
+
+/* Retry task id (stored state `state`) inside the transaction. The task the
+ * caller named (root) is refused when a dependency of its own failed; a task
+ * downstream of it is then left as it is. */
+static sitq_code retry_one(sq_conn *c, sitq_task_id id, int state, int root, sitq_error *err) {
+    sitq__deps_fold fold;
+    sitq_code rc = retry_fold(c, id, &fold, err);
+    if (!rc && fold.failed_dep && !root) return SITQ_OK;
+    if (!rc) rc = sitq__check_retry_dependencies(id, fold.failed_dep, err);
+    /* a failed task has no result, but an older success might */
+    if (!rc) rc = exec_on_id(c, ST_DELETE_RESULT, id, "dropping an old result", err);
+    if (rc) return rc;
+    sqlite3_stmt *st = sq_stmt(c, ST_RETRY_SET, err);
+    if (!st) return SITQ_ESTORAGE;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int(st, 2, sitq__retry_state(fold.pending));
+    sqlite3_bind_int64(st, 3, fold.pending);
+    sqlite3_bind_int64(st, 4, sitq_now_us());
+    sqlite3_bind_int(st, 5, state);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        if ((sqlite3_extended_errcode(c->db) & 0xff) == SQLITE_CONSTRAINT)
+            rc = sitq__retry_unique_conflict(id, err);
+        else rc = sq_fail(c, err, "retrying a task");
+    }
+    sqlite3_reset(st);
+    if (!rc) rc = exec_on_id(c, ST_RETRY_REARM, id, "rearming finalizers", err);
+    return rc;
+}
+
+/* The failed or cancelled tasks downstream of id, oldest first (malloc'd). */
+static sitq_code retry_walk(sq_conn *c, sitq_task_id id, sitq_task_id **ids, size_t *n,
+                            sitq_error *err) {
+    *ids = NULL;
+    *n = 0;
+    sqlite3_stmt *st = sq_stmt(c, ST_RETRY_WALK, err);
+    if (!st) return SITQ_ESTORAGE;
+    sqlite3_bind_int64(st, 1, id);
+    size_t cap = 0;
+    int step;
+    sitq_code rc = SITQ_OK;
+    while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            sitq_task_id *v = realloc(*ids, cap * sizeof *v);
+            if (!v) {
+                rc = sitq__fail(err, SITQ_ENOMEM, "out of memory walking dependents");
+                break;
+            }
+            *ids = v;
+        }
+        (*ids)[(*n)++] = sqlite3_column_int64(st, 0);
+    }
+    if (!rc && step != SQLITE_DONE) rc = sq_fail(c, err, "walking dependents");
+    sqlite3_reset(st);
+    return rc;
+}
+
 sitq_code sq_retry(sitq_backend *base, const char *queue, sitq_task_id id, sitq_error *err) {
     sq_backend *b = (sq_backend *)base;
     sq_conn *c = &b->writer;
@@ -59,48 +142,15 @@ sitq_code sq_retry(sitq_backend *base, const char *queue, sitq_task_id id, sitq_
     int state = -1;
     rc = task_state(c, queue, id, &state, err);
     if (!rc) rc = sitq__check_retry(id, state, err);
-    sitq__deps_fold fold;
-    sitq__deps_begin(&fold);
-    if (!rc) {
-        sqlite3_stmt *st = sq_stmt(c, ST_RETRY_DEPS, err);
-        if (!st) rc = SITQ_ESTORAGE;
-        else {
-            sqlite3_bind_int64(st, 1, id);
-            int step;
-            while ((step = sqlite3_step(st)) == SQLITE_ROW) /* NULL state: the task is gone */
-                sitq__retry_deps_add(
-                    &fold, sqlite3_column_int64(st, 0),
-                    sqlite3_column_type(st, 1) == SQLITE_NULL ? -1 : sqlite3_column_int(st, 1));
-            if (step != SQLITE_DONE) rc = sq_fail(c, err, "reading dependencies");
-            sqlite3_reset(st);
-        }
+    sitq_task_id *down = NULL;
+    size_t n_down = 0;
+    if (!rc) rc = retry_walk(c, id, &down, &n_down, err);
+    if (!rc) rc = retry_one(c, id, state, 1, err);
+    for (size_t i = 0; i < n_down && !rc; i++) {
+        rc = task_state(c, queue, down[i], &state, err);
+        if (!rc) rc = retry_one(c, down[i], state, 0, err);
     }
-    if (!rc) rc = sitq__check_retry_dependencies(id, fold.failed_dep, err);
-    if (!rc) { /* a failed task has no result, but an older success might */
-        sqlite3_stmt *st = sq_stmt(c, ST_DELETE_RESULT, err);
-        if (!st) rc = SITQ_ESTORAGE;
-        else {
-            sqlite3_bind_int64(st, 1, id);
-            rc = sq_exec(c, st, err, "dropping an old result");
-        }
-    }
-    if (!rc) {
-        sqlite3_stmt *st = sq_stmt(c, ST_RETRY_SET, err);
-        if (!st) rc = SITQ_ESTORAGE;
-        else {
-            sqlite3_bind_int64(st, 1, id);
-            sqlite3_bind_int(st, 2, sitq__retry_state(fold.pending));
-            sqlite3_bind_int64(st, 3, fold.pending);
-            sqlite3_bind_int64(st, 4, sitq_now_us());
-            sqlite3_bind_int(st, 5, state);
-            if (sqlite3_step(st) != SQLITE_DONE) {
-                if ((sqlite3_extended_errcode(c->db) & 0xff) == SQLITE_CONSTRAINT)
-                    rc = sitq__retry_unique_conflict(id, err);
-                else rc = sq_fail(c, err, "retrying a task");
-            }
-            sqlite3_reset(st);
-        }
-    }
+    free(down);
     rc = sq_write_end(b, rc, err);
     return rc ? rc : sitq__ok(err);
 }

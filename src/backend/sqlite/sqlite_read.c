@@ -56,6 +56,7 @@ static sitq_code read_deps(sq_conn *c, sitq_result *r, sitq_error *err) {
             r->depends_on = d;
         }
         r->depends_on[r->n_depends_on++] = sqlite3_column_int64(st, 0);
+        if (sqlite3_column_int(st, 1)) r->finalizer = 1;
     }
     sqlite3_reset(st);
     return rc == SQLITE_DONE ? SITQ_OK : sq_fail(c, err, "reading dependencies");
@@ -94,6 +95,49 @@ sitq_code sq_get(sitq_backend *base, const char *queue, sitq_task_id id, sitq_re
     sq_backend *b = (sq_backend *)base;
     sq_conn *c = sq_read_acquire(b);
     sitq_code rc = sq_get_conn(c, queue, id, out, err);
+    sq_read_release(b, c);
+    return rc ? rc : sitq__ok(err);
+}
+
+sitq_code sq_dep_count(sitq_backend *base, const char *queue, sitq_task_id id, size_t *count,
+                       sitq_error *err) {
+    (void)queue; /* a dependency is always of its dependent's queue */
+    sq_backend *b = (sq_backend *)base;
+    sq_conn *c = sq_read_acquire(b);
+    sqlite3_stmt *st = sq_stmt(c, ST_DEP_COUNT, err);
+    sitq_code rc = st ? SITQ_OK : SITQ_ESTORAGE;
+    if (st) {
+        sqlite3_bind_int64(st, 1, id);
+        if (sqlite3_step(st) == SQLITE_ROW) *count = (size_t)sqlite3_column_int64(st, 0);
+        else rc = sq_fail(c, err, "counting dependencies");
+        sqlite3_reset(st);
+    }
+    sq_read_release(b, c);
+    return rc ? rc : sitq__ok(err);
+}
+
+sitq_code sq_dep_result(sitq_backend *base, const char *queue, sitq_task_id id, size_t index,
+                        sitq_result **out, sitq_error *err) {
+    sq_backend *b = (sq_backend *)base;
+    *out = NULL;
+    sq_conn *c = sq_read_acquire(b);
+    sqlite3_stmt *st = sq_stmt(c, ST_DEP_RESULT, err);
+    sitq_code rc = st ? SITQ_OK : SITQ_ESTORAGE;
+    if (st) {
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)index);
+        sq_bind_text(st, 3, queue);
+        int step = sqlite3_step(st);
+        if (step == SQLITE_ROW) {
+            if (!(*out = row_to_result(st, sitq_now_us())))
+                rc = sitq__fail(err, SITQ_ENOMEM, "out of memory reading a dependency");
+        } else if (step == SQLITE_DONE)
+            rc = sitq__fail(err, SITQ_ENOTFOUND,
+                            "dependency %zu of task %lld is gone (purged after it finished)", index,
+                            (long long)id);
+        else rc = sq_fail(c, err, "reading a dependency");
+        sqlite3_reset(st);
+    }
     sq_read_release(b, c);
     return rc ? rc : sitq__ok(err);
 }

@@ -4,8 +4,9 @@
 #include <string.h>
 
 /* 2: sitq_counts, id_floor, lean partial indexes; 3: large payloads and
- * results in their own tables, attempts counted at start, lapses. */
-#define SCHEMA_VERSION "3"
+ * results in their own tables, attempts counted at start, lapses; 4:
+ * dependency edges keep their declared position and the finalizer flag. */
+#define SCHEMA_VERSION "4"
 
 static const char *const schema_sql =
     "CREATE TABLE IF NOT EXISTS sitq_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
@@ -69,10 +70,18 @@ static const char *const schema_sql =
     /* Succeeded tasks per queue, added once per worker commit. */
     "CREATE TABLE IF NOT EXISTS sitq_counts(queue TEXT PRIMARY KEY,"
     " succeeded INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
+    /* position: the dependency's place in the order declared at enqueue
+     * (dense, 0-based), which a handler reads results in; finalizer: the
+     * dependent runs once the dependency is terminal, whatever its outcome.
+     * (task_id, position) finds one dependency of a task in one lookup. */
     "CREATE TABLE IF NOT EXISTS sitq_deps(task_id INTEGER NOT NULL, depends_on INTEGER NOT NULL,"
+    " position INTEGER NOT NULL DEFAULT 0, finalizer INTEGER NOT NULL DEFAULT 0,"
     " PRIMARY KEY(depends_on, task_id)) WITHOUT ROWID;"
-    "CREATE INDEX IF NOT EXISTS sitq_deps_task ON sitq_deps(task_id);"
     "INSERT OR IGNORE INTO sitq_meta(key, value) VALUES('schema_version', '" SCHEMA_VERSION "');";
+
+/* Made after any upgrade: an older sitq_deps has no position until then. */
+static const char *const deps_index_sql =
+    "CREATE INDEX IF NOT EXISTS sitq_deps_order ON sitq_deps(task_id, position);";
 
 /* Version 2 kept payloads and results inline, before the hot columns, and
  * had no lapses or blobs. Rebuild the task table in the version 3 layout,
@@ -102,16 +111,35 @@ static const char *const migrate_2_copy_sql =
     "DROP TABLE sitq_tasks_v2;"
     "UPDATE sitq_meta SET value = '" SCHEMA_VERSION "' WHERE key = 'schema_version';";
 
-/* Inside the schema transaction: all or nothing. */
-static sitq_code migrate_from_2(sq_backend *b, sitq_error *err) {
+/* Version 3 kept no declared order of dependencies (nor finalizers): their
+ * edges get positions in ascending id order, the order reads used then. */
+static const char *const migrate_3_sql =
+    "ALTER TABLE sitq_deps ADD COLUMN position INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE sitq_deps ADD COLUMN finalizer INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE sitq_deps SET position = o.pos FROM (SELECT task_id, depends_on,"
+    " row_number() OVER (PARTITION BY task_id ORDER BY depends_on) - 1 AS pos FROM sitq_deps) o"
+    " WHERE sitq_deps.task_id = o.task_id AND sitq_deps.depends_on = o.depends_on;"
+    "DROP INDEX IF EXISTS sitq_deps_task;";
+
+/* Inside the schema transaction: all or nothing. From 2, the dependency
+ * edges are upgraded first (migrate_3_sql), then the task table. */
+static sitq_code migrate_from(sq_backend *b, int from, sitq_error *err) {
     char *msg = NULL;
+    int ok = sqlite3_exec(b->writer.db, migrate_3_sql, NULL, NULL, &msg) == SQLITE_OK;
     /* After the rename, schema_sql creates the new table and its indexes. */
-    if (sqlite3_exec(b->writer.db, migrate_2_sql, NULL, NULL, &msg) != SQLITE_OK ||
-        sqlite3_exec(b->writer.db, schema_sql, NULL, NULL, &msg) != SQLITE_OK ||
-        sqlite3_exec(b->writer.db, migrate_2_copy_sql, NULL, NULL, &msg) != SQLITE_OK) {
-        sitq_code rc =
-            sitq__fail(err, SITQ_ESTORAGE, "cannot upgrade %s from sitq schema version 2 to %s: %s",
-                       b->path, SCHEMA_VERSION, msg ? msg : "unknown error");
+    if (ok && from == 2)
+        ok = sqlite3_exec(b->writer.db, migrate_2_sql, NULL, NULL, &msg) == SQLITE_OK &&
+             sqlite3_exec(b->writer.db, schema_sql, NULL, NULL, &msg) == SQLITE_OK &&
+             sqlite3_exec(b->writer.db, migrate_2_copy_sql, NULL, NULL, &msg) == SQLITE_OK;
+    else if (ok)
+        ok = sqlite3_exec(b->writer.db,
+                          "UPDATE sitq_meta SET value = '" SCHEMA_VERSION
+                          "' WHERE key = 'schema_version';",
+                          NULL, NULL, &msg) == SQLITE_OK;
+    if (!ok) {
+        sitq_code rc = sitq__fail(err, SITQ_ESTORAGE,
+                                  "cannot upgrade %s from sitq schema version %d to %s: %s",
+                                  b->path, from, SCHEMA_VERSION, msg ? msg : "unknown error");
         sqlite3_free(msg);
         return rc;
     }
@@ -134,17 +162,22 @@ sitq_code sq_schema_init(sq_backend *b, sitq_error *err) {
         rc = sq_fail(&b->writer, err, "reading the schema version");
     } else if (sqlite3_step(st) == SQLITE_ROW) {
         const char *v = (const char *)sqlite3_column_text(st, 0);
-        int from_2 = v && strcmp(v, "2") == 0;
-        if (from_2) {
+        int from = v && strcmp(v, "2") == 0 ? 2 : v && strcmp(v, "3") == 0 ? 3 : 0;
+        if (from) {
             sqlite3_finalize(st);
             st = NULL;
-            rc = migrate_from_2(b, err);
+            rc = migrate_from(b, from, err);
         } else if (!v || strcmp(v, SCHEMA_VERSION) != 0)
             rc = sitq__fail(err, SITQ_ESCHEMA,
                             "%s has sitq schema version %s; this sitq understands version %s",
                             b->path, v ? v : "(null)", SCHEMA_VERSION);
     }
     sqlite3_finalize(st);
+    if (!rc && sqlite3_exec(b->writer.db, deps_index_sql, NULL, NULL, &msg) != SQLITE_OK) {
+        rc = sitq__fail(err, SITQ_ESTORAGE, "cannot create the sitq schema in %s: %s", b->path,
+                        msg ? msg : "unknown error");
+        sqlite3_free(msg);
+    }
     return sq_write_end(b, rc, err);
 }
 

@@ -45,6 +45,20 @@ _Static_assert(SITQ__SUCCEEDED == 4 && SITQ__FAILED == 5 && SITQ__CANCELLED == 6
     " RETURNING id, function, payload, blobs & 1, attempts, max_retries, priority, "               \
     "run_at_us, timeout_us, started_at_us IS NOT NULL, lapses"
 
+/* The waiting tasks that fail with task P (recursive member of a CTE d):
+ * its dependents through edges that are not a finalizer's, transitively. */
+#define FAIL_WALK(P)                                                                               \
+    "SELECT s.task_id FROM sitq_deps s JOIN sitq_tasks t ON t.id = s.task_id "                     \
+    "WHERE s.depends_on = " P " AND s.finalizer = 0 AND t.state = 1 "                              \
+    "UNION SELECT s.task_id FROM sitq_deps s JOIN d ON s.depends_on = d.id "                       \
+    "JOIN sitq_tasks t ON t.id = s.task_id WHERE s.finalizer = 0 AND t.state = 1"
+
+/* Purge keeps a finished task that a dependent not yet finished (queued,
+ * waiting, running) depends on: that dependent may read its result. */
+#define PURGE_KEEP                                                                                 \
+    "AND NOT EXISTS (SELECT 1 FROM sitq_deps k JOIN sitq_tasks c ON c.id = k.task_id "             \
+    "WHERE k.depends_on = sitq_tasks.id AND c.state IN (0, 1, 3))"
+
 const char *const sq_sql[ST_COUNT] = {
     [ST_BEGIN_IMMEDIATE] = "BEGIN IMMEDIATE",
     [ST_BEGIN] = "BEGIN",
@@ -65,7 +79,8 @@ const char *const sq_sql[ST_COUNT] = {
         "COALESCE((SELECT CAST(value AS INTEGER) FROM sitq_meta WHERE key = 'id_floor'), 0)) + 1",
     [ST_SET_ID_FLOOR] = "INSERT INTO sitq_meta(key, value) VALUES('id_floor', ?1) "
                         "ON CONFLICT(key) DO UPDATE SET value = MAX(CAST(value AS INTEGER), ?1)",
-    [ST_INSERT_DEP] = "INSERT OR IGNORE INTO sitq_deps(task_id, depends_on) VALUES(?1, ?2)",
+    [ST_INSERT_DEP] = "INSERT OR IGNORE INTO sitq_deps(task_id, depends_on, position, finalizer) "
+                      "VALUES(?1, ?2, ?3, ?4)",
     /* A dependency names a task of its own queue only: another queue's id
      * reads as unknown, so that a queue reveals nothing about the others. */
     [ST_DEP_STATE] = "SELECT state FROM sitq_tasks WHERE id = ?1 AND queue = ?2",
@@ -74,7 +89,16 @@ const char *const sq_sql[ST_COUNT] = {
 
     [ST_GET] = "SELECT " RESULT_COLS(RESULT_VALUE,
                                      "traceback") " FROM sitq_tasks WHERE id = ?1 AND queue = ?2",
-    [ST_GET_DEPS] = "SELECT depends_on FROM sitq_deps WHERE task_id = ?1 ORDER BY depends_on",
+    [ST_GET_DEPS] = "SELECT depends_on, finalizer FROM sitq_deps WHERE task_id = ?1 "
+                    "ORDER BY position, depends_on",
+    /* A running task's dependencies, by declared position: one index hop
+     * each (sitq_deps_order), on a reader connection. */
+    [ST_DEP_COUNT] = "SELECT COALESCE(MAX(position) + 1, 0) FROM sitq_deps WHERE task_id = ?1",
+    [ST_DEP_RESULT] = "SELECT " RESULT_COLS(
+        RESULT_VALUE,
+        "traceback") " FROM sitq_tasks "
+                     "WHERE id = (SELECT depends_on FROM sitq_deps WHERE task_id = ?1 "
+                     "AND position = ?2) AND queue = ?3",
     [ST_PAYLOAD] = "SELECT CASE WHEN blobs & 1 THEN (SELECT p.payload FROM sitq_payloads p "
                    "WHERE p.id = sitq_tasks.id) ELSE payload END "
                    "FROM sitq_tasks WHERE id = ?1 AND queue = ?2",
@@ -131,11 +155,23 @@ const char *const sq_sql[ST_COUNT] = {
     [ST_FINISH] = "UPDATE sitq_tasks SET state = ?2, error = ?3, traceback = ?4, "
                   "finished_at_us = ?5, lease_token = NULL, lease_until_us = NULL "
                   "WHERE id = ?1 AND state = ?6 AND (state <> 3 OR lease_token = ?7)",
-    /* Failure reaches every dependent at once, transitively (lesson 8). */
-    [ST_PROPAGATE] = "WITH RECURSIVE d(id) AS (SELECT task_id FROM sitq_deps WHERE depends_on = ?1 "
-                     "UNION SELECT s.task_id FROM sitq_deps s JOIN d ON s.depends_on = d.id) "
-                     "UPDATE sitq_tasks SET state = 5, error = ?2, finished_at_us = ?3 "
-                     "WHERE state = 1 AND id IN (SELECT id FROM d)",
+    /* Failure reaches every waiting dependent at once, transitively (lesson
+     * 8), but not through finalizer edges: a finalizer runs instead. */
+    [ST_PROPAGATE] = "WITH RECURSIVE d(id) AS (" FAIL_WALK(
+        "?1") ") "
+              "UPDATE sitq_tasks SET state = 5, error = ?2, finished_at_us = ?3 "
+              "WHERE state = 1 AND id IN (SELECT id FROM d)",
+    /* Before ST_PROPAGATE, over the same walk (and the failed task itself):
+     * each waiting finalizer loses as many pending dependencies as it has
+     * among them, and becomes ready at zero, as after a success. */
+    [ST_RELEASE_FINALIZERS] = "WITH RECURSIVE d(id) AS (SELECT ?1 UNION " FAIL_WALK(
+        "?1") "), "
+              "hit(task_id, n) AS (SELECT f.task_id, COUNT(*) FROM sitq_deps f "
+              "WHERE f.finalizer = 1 AND f.depends_on IN (SELECT id FROM d) GROUP BY f.task_id) "
+              "UPDATE sitq_tasks SET pending_deps = pending_deps - hit.n, "
+              "state = CASE WHEN pending_deps - hit.n <= 0 THEN 0 ELSE 1 END, "
+              "run_at_us = CASE WHEN pending_deps - hit.n <= 0 THEN MAX(run_at_us, ?2) ELSE "
+              "run_at_us END FROM hit WHERE sitq_tasks.id = hit.task_id AND sitq_tasks.state = 1",
     [ST_HEARTBEAT] = "UPDATE sitq_tasks SET lease_until_us = ?3, progress = COALESCE(?4, progress) "
                      "WHERE id = ?1 AND state = 3 AND lease_token = ?2 RETURNING cancel_requested",
     /* Given back unstarted: an attempt counted at claim (lapses) is undone;
@@ -158,9 +194,21 @@ const char *const sq_sql[ST_COUNT] = {
 
     /* The dependencies of a task being retried, each with its state (NULL:
      * the task is gone), folded by sitq__retry_deps_add. */
-    [ST_RETRY_DEPS] = "SELECT d.depends_on, t.state "
+    [ST_RETRY_DEPS] = "SELECT d.depends_on, t.state, d.finalizer "
                       "FROM sitq_deps d LEFT JOIN sitq_tasks t ON t.id = d.depends_on "
                       "WHERE d.task_id = ?1 ORDER BY d.depends_on",
+    /* What a retry of ?1 runs again with it: every failed or cancelled task
+     * downstream, reached through failed or cancelled tasks, oldest first
+     * (a dependency is always older than its dependents). */
+    [ST_RETRY_WALK] = "WITH RECURSIVE d(id) AS (SELECT s.task_id FROM sitq_deps s "
+                      "JOIN sitq_tasks t ON t.id = s.task_id WHERE s.depends_on = ?1 "
+                      "AND t.state IN (5, 6) UNION SELECT s.task_id FROM sitq_deps s "
+                      "JOIN d ON s.depends_on = d.id JOIN sitq_tasks t ON t.id = s.task_id "
+                      "WHERE t.state IN (5, 6)) SELECT id FROM d ORDER BY id",
+    /* Waiting finalizers counted ?1 as finished: it is pending again. */
+    [ST_RETRY_REARM] = "UPDATE sitq_tasks SET pending_deps = pending_deps + 1 WHERE state = 1 "
+                       "AND id IN (SELECT task_id FROM sitq_deps WHERE depends_on = ?1 "
+                       "AND finalizer = 1)",
     [ST_RETRY_SET] =
         "UPDATE sitq_tasks SET state = ?2, pending_deps = ?3, attempts = 0, "
         "lapses = 0, blobs = blobs & 1, result = NULL, error = NULL, traceback = NULL, "
@@ -208,19 +256,19 @@ const char *const sq_sql[ST_COUNT] = {
     [ST_ID_AFTER] = "SELECT MIN(id) FROM sitq_tasks WHERE id > ?1",
     [ST_PURGE_DEPS] = "DELETE FROM sitq_deps WHERE task_id IN (SELECT id FROM sitq_tasks "
                       "WHERE id BETWEEN ?3 AND ?4 AND queue = ?1 AND state IN (4, 5, 6) "
-                      "AND finished_at_us < ?2)",
+                      "AND finished_at_us < ?2 " PURGE_KEEP ")",
     /* Edges to purged succeeded tasks are satisfied for good: drop them. */
     [ST_PURGE_DEP_EDGES] = "DELETE FROM sitq_deps WHERE depends_on IN (SELECT id FROM sitq_tasks "
                            "WHERE id BETWEEN ?3 AND ?4 AND queue = ?1 AND state = 4 "
-                           "AND finished_at_us < ?2)",
+                           "AND finished_at_us < ?2 " PURGE_KEEP ")",
     [ST_PURGE_PAYLOADS] = "DELETE FROM sitq_payloads WHERE id IN (SELECT id FROM sitq_tasks "
                           "WHERE id BETWEEN ?3 AND ?4 AND queue = ?1 AND state IN (4, 5, 6) "
-                          "AND finished_at_us < ?2 AND blobs & 1)",
+                          "AND finished_at_us < ?2 AND blobs & 1 " PURGE_KEEP ")",
     [ST_PURGE_RESULTS] = "DELETE FROM sitq_results WHERE id IN (SELECT id FROM sitq_tasks "
                          "WHERE id BETWEEN ?3 AND ?4 AND queue = ?1 AND state IN (4, 5, 6) "
-                         "AND finished_at_us < ?2 AND blobs & 2)",
+                         "AND finished_at_us < ?2 AND blobs & 2 " PURGE_KEEP ")",
     [ST_PURGE_SUCCEEDED] = "DELETE FROM sitq_tasks WHERE id BETWEEN ?3 AND ?4 AND queue = ?1 "
-                           "AND state = 4 AND finished_at_us < ?2",
+                           "AND state = 4 AND finished_at_us < ?2 " PURGE_KEEP,
     [ST_PURGE_DEAD] = "DELETE FROM sitq_tasks WHERE id BETWEEN ?3 AND ?4 AND queue = ?1 "
-                      "AND state IN (5, 6) AND finished_at_us < ?2",
+                      "AND state IN (5, 6) AND finished_at_us < ?2 " PURGE_KEEP,
 };

@@ -1,0 +1,39 @@
+/* ctx_deps.c - a running handler reads its dependencies' results, lazily and
+ * in declaration order, each with one lookup on a reader connection. */
+#include "worker_internal.h"
+
+static sitq_code dep_count(sitq_task_ctx *ctx, sitq_error *err) {
+    if (ctx->n_deps_known) return SITQ_OK;
+    sitq_backend *b = ctx->w->b;
+    size_t n = 0;
+    sitq_code rc = b->ops->dep_count(b, sitq_queue_name(ctx->w->queue), ctx->t.id, &n, err);
+    if (rc) return rc;
+    ctx->n_deps = n;
+    ctx->n_deps_known = 1;
+    return SITQ_OK;
+}
+
+size_t sitq_ctx_dependency_count(const sitq_task_ctx *ctx) {
+    if (!ctx) return 0;
+    /* The context is the handler's own: caching the figure in it is safe. */
+    sitq_task_ctx *c = (sitq_task_ctx *)ctx;
+    return dep_count(c, NULL) == SITQ_OK ? c->n_deps : 0;
+}
+
+sitq_code sitq_ctx_dependency_result(sitq_task_ctx *ctx, size_t index, sitq_result **out,
+                                     sitq_error *err) {
+    if (out) *out = NULL;
+    if (!ctx)
+        return sitq__fail(err, SITQ_EINVAL,
+                          "ctx must not be NULL: dependency results are read by a running "
+                          "handler, with the context it was given");
+    if (!out) return sitq__fail(err, SITQ_EINVAL, "out must not be NULL");
+    sitq_code rc = dep_count(ctx, err);
+    if (rc) return rc;
+    if (index >= ctx->n_deps)
+        return sitq__fail(err, SITQ_EINVAL,
+                          "task %lld has %zu dependencies: index %zu is out of range",
+                          (long long)ctx->t.id, ctx->n_deps, index);
+    sitq_backend *b = ctx->w->b;
+    return b->ops->dep_result(b, sitq_queue_name(ctx->w->queue), ctx->t.id, index, out, err);
+}
