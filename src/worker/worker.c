@@ -84,14 +84,9 @@ static int64_t cond_deadline_wait(pthread_cond_t *cv, pthread_mutex_t *mu, int64
     return pthread_cond_timedwait(cv, mu, &ts);
 }
 
-sitq_code sitq_worker_create(sitq_queue *queue, const sitq_worker_options *opts, sitq_worker **out,
-                             sitq_error *err) {
-    if (!out) return sitq__fail(err, SITQ_EINVAL, "out must not be NULL");
-    *out = NULL;
-    if (!queue) return sitq__fail(err, SITQ_EINVAL, "queue must not be NULL");
-    sitq_worker_options o;
-    if (opts) o = *opts;
-    else sitq_worker_options_init(&o);
+/* Check *o and resolve its defaults (heartbeat_interval_s 0). */
+static sitq_code check_options(sitq_worker_options *o_, sitq_error *err) {
+    sitq_worker_options o = *o_;
     if (o.concurrency < 1 || o.concurrency > 1024)
         return sitq__fail(err, SITQ_EINVAL, "options.concurrency must be 1..1024, got %d",
                           o.concurrency);
@@ -123,6 +118,20 @@ sitq_code sitq_worker_create(sitq_queue *queue, const sitq_worker_options *opts,
         sitq_code nrc = sitq__name_check(o.worker_id, "options.worker_id", err);
         if (nrc) return nrc;
     }
+    *o_ = o;
+    return SITQ_OK;
+}
+
+sitq_code sitq_worker_create(sitq_queue *queue, const sitq_worker_options *opts, sitq_worker **out,
+                             sitq_error *err) {
+    if (!out) return sitq__fail(err, SITQ_EINVAL, "out must not be NULL");
+    *out = NULL;
+    if (!queue) return sitq__fail(err, SITQ_EINVAL, "queue must not be NULL");
+    sitq_worker_options o;
+    if (opts) o = *opts;
+    else sitq_worker_options_init(&o);
+    sitq_code crc = check_options(&o, err);
+    if (crc) return crc;
 
     sitq_worker *w = calloc(1, sizeof *w);
     if (!w) return sitq__fail(err, SITQ_ENOMEM, "out of memory creating a worker");
