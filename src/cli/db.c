@@ -144,7 +144,7 @@ void cli_load_command(sitq_queue *queue, const sitq_result *r, char ***argv, int
     void *payload = NULL;
     size_t len = 0;
     if (sitq_get_payload(queue, r->id, &payload, &len, NULL) != SITQ_OK) return;
-    if (shell_payload_decode(payload, len, argv, argc) != 0) {
+    if (shell_payload_decode(payload, len, argv, argc, NULL) != 0) {
         *argv = NULL;
         *argc = 0;
     }
