@@ -42,8 +42,12 @@ int cli_db_open_opts(const char *cmd, const char *path, const char *queue_name,
                      sitq_code *code);
 
 /**
- * DB as it may be shown: a PostgreSQL URI's password replaced by "***"
- * (written into buf of size bytes), any other DB unchanged.
+ * DB as it may be shown, written into buf of size bytes (cut to fit): every
+ * password replaced by "***", a PostgreSQL URI's "user:PASSWORD@" and its
+ * "password=" query parameters, and the "password" values of a
+ * keyword=value string, quoted or not (src/core/dsn_mask.h, the Python
+ * binding's rules); everything else unchanged. Returns buf, NULL when db is
+ * NULL, or a static "***" when size is 0 or memory runs out. Thread-safe.
  */
 const char *cli_db_display(const char *db, char *buf, size_t size);
 
