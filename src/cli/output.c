@@ -39,6 +39,29 @@ static json_t *str_or_null(const char *s) {
     return j != NULL ? j : json_null();
 }
 
+/** The line the Python worker appends to a stored traceback: a pickled
+ * exception for Result.unwrap(), not text for people. */
+#define EXC_MARKER "sitq-exception-v1:"
+
+/**
+ * The length of traceback tb as shown: up to the last line that starts with
+ * EXC_MARKER, which is cut with everything after it (the Python binding's
+ * Result.traceback reads it the same way); all of tb when there is none.
+ */
+static size_t traceback_shown_len(const char *tb) {
+    size_t len = strlen(tb);
+    for (const char *p = tb; (p = strstr(p, EXC_MARKER)) != NULL; p++)
+        if (p == tb || p[-1] == '\n') len = (size_t)(p - tb);
+    return len;
+}
+
+/** The traceback as a JSON string without the marker line, or null. */
+static json_t *traceback_json(const char *tb) {
+    if (tb == NULL) return json_null();
+    json_t *j = json_stringn(tb, traceback_shown_len(tb));
+    return j != NULL ? j : json_null();
+}
+
 /** A JSON ISO-8601 time string, or null for 0. */
 static json_t *time_or_null(sitq_time_us t) {
     if (t <= 0) return json_null();
@@ -111,7 +134,7 @@ json_t *result_to_json(const sitq_result *r, char *const *argv, int argc) {
     }
     bad |= put(o, "value_len", json_integer((json_int_t)r->value_len));
     bad |= put(o, "error", str_or_null(r->error));
-    bad |= put(o, "traceback", str_or_null(r->traceback));
+    bad |= put(o, "traceback", traceback_json(r->traceback));
     bad |= put(o, "worker_id", str_or_null(r->worker_id));
     bad |= put(o, "unique_key", str_or_null(r->unique_key));
     bad |= put(o, "progress", r->progress < 0 ? json_null() : json_real(r->progress));
@@ -218,11 +241,12 @@ void print_result_text(const sitq_result *r, char *const *argv, int argc) {
         field("value:", buf);
         print_block(r->value, r->value_len);
     }
-    if (r->traceback == NULL) {
+    size_t tb_len = r->traceback != NULL ? traceback_shown_len(r->traceback) : 0;
+    if (tb_len == 0) {
         field("traceback:", "-");
     } else {
         puts("traceback:");
-        print_block(r->traceback, strlen(r->traceback));
+        print_block(r->traceback, tb_len);
     }
 }
 
