@@ -153,6 +153,7 @@ static int write_deps(sitq_task_ctx *ctx, size_t count, int stdin_from_deps, she
         snprintf(msg, msg_size, "cannot write %s: %s", d->stdin_own, strerror(errno));
         rc = -1;
     }
+    /* added[]: SITQ_DEP_COUNT, SITQ_DEPS_DIR, then SITQ_DEP_1=PATH. */
     if (rc == 0 && stdin_from_deps && count == 1) d->stdin_path = strchr(d->added[2], '=') + 1;
     return rc;
 }
@@ -163,8 +164,9 @@ int shell_deps_prepare(sitq_task_ctx *ctx, char *const *base_env, int stdin_from
     size_t count = sitq_ctx_dependency_count(ctx);
     size_t n_env = 0;
     int rc = 0;
+    /* A task without dependencies gets exactly the worker's chosen environment. */
     if (copy_base_env(d, base_env, 2 + 3 * count, &n_env) != 0 ||
-        add_var(d, &n_env, "SITQ_DEP_COUNT=%zu", count) == NULL) {
+        (count > 0 && add_var(d, &n_env, "SITQ_DEP_COUNT=%zu", count) == NULL)) {
         snprintf(msg, msg_size, "out of memory");
         rc = -1;
     } else if (count > 0) {

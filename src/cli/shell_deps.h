@@ -4,9 +4,10 @@
  * the worker's $TMPDIR or /tmp), named in environment variables of the
  * command, and optionally their concatenation becomes its stdin.
  *
- * Variables (set for every shell task; inherited ones named SITQ_DEP* are
- * dropped so that a stale value never leaks into a command):
- *   SITQ_DEP_COUNT      the number N of dependencies (0: none of the others)
+ * Variables (set for a task with dependencies, so that one without gets
+ * exactly the worker's chosen environment; inherited ones named SITQ_DEP*
+ * are dropped for every task so that a stale value never leaks in):
+ *   SITQ_DEP_COUNT      the number N >= 1 of dependencies
  *   SITQ_DEPS_DIR       the directory holding the files
  *   SITQ_DEP_i          (i = 1..N, in the order declared at enqueue) the file
  *                       holding dependency i's result (empty when it has none)
