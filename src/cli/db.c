@@ -136,14 +136,16 @@ void cli_db_close(cli_db *db) {
     db->backend = NULL;
 }
 
-void cli_load_command(sitq_queue *queue, const sitq_result *r, char ***argv, int *argc) {
+void cli_load_command(sitq_queue *queue, const sitq_result *r, char ***argv, int *argc,
+                      unsigned *opts) {
     *argv = NULL;
     *argc = 0;
+    if (opts != NULL) *opts = 0;
     if (r->function == NULL || strcmp(r->function, SHELL_FUNCTION) != 0) return;
     void *payload = NULL;
     size_t len = 0;
     if (sitq_get_payload(queue, r->id, &payload, &len, NULL) != SITQ_OK) return;
-    if (shell_payload_decode(payload, len, argv, argc, NULL) != 0) {
+    if (shell_payload_decode(payload, len, argv, argc, opts) != 0) {
         *argv = NULL;
         *argc = 0;
     }

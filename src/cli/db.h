@@ -56,9 +56,11 @@ void cli_db_close(cli_db *db);
 
 /**
  * Load and decode the command of a shell task r into *argv (one malloc'd
- * block, free with free()) and *argc. Tasks of other functions, unreadable
- * or malformed payloads give *argv NULL and *argc 0.
+ * block, free with free()), *argc and *opts (its SHELL_OPT_ bits; opts may
+ * be NULL). Tasks of other functions, unreadable or malformed payloads give
+ * *argv NULL, *argc 0 and *opts 0.
  */
-void cli_load_command(sitq_queue *queue, const sitq_result *r, char ***argv, int *argc);
+void cli_load_command(sitq_queue *queue, const sitq_result *r, char ***argv, int *argc,
+                      unsigned *opts);
 
 #endif /* SITQ_CLI_DB_H */

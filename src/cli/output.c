@@ -98,7 +98,7 @@ static int put(json_t *obj, const char *key, json_t *value) {
     return json_object_set_new(obj, key, value);
 }
 
-json_t *result_to_json(const sitq_result *r, char *const *argv, int argc) {
+json_t *result_to_json(const sitq_result *r, char *const *argv, int argc, unsigned shell_opts) {
     json_t *o = json_object();
     if (o == NULL) return NULL;
     int bad = 0;
@@ -118,6 +118,7 @@ json_t *result_to_json(const sitq_result *r, char *const *argv, int argc) {
     } else {
         bad |= put(o, "command", json_null());
     }
+    bad |= put(o, "stdin_from_deps", json_boolean((shell_opts & SHELL_OPT_STDIN_DEPS) != 0));
     bad |= put(o, "priority", json_integer(r->priority));
     bad |= put(o, "attempts", json_integer(r->attempts));
     bad |= put(o, "max_retries", json_integer(r->max_retries));
@@ -188,7 +189,7 @@ static void field(const char *name, const char *value) {
     free(safe);
 }
 
-void print_result_text(const sitq_result *r, char *const *argv, int argc) {
+void print_result_text(const sitq_result *r, char *const *argv, int argc, unsigned shell_opts) {
     char buf[128];
     snprintf(buf, sizeof buf, "%" PRId64, (int64_t)r->id);
     field("id:", buf);
@@ -199,6 +200,7 @@ void print_result_text(const sitq_result *r, char *const *argv, int argc) {
         field("command:", cmd != NULL ? cmd : "(out of memory)");
         free(cmd);
     }
+    if (shell_opts & SHELL_OPT_STDIN_DEPS) field("stdin:", "the dependencies' results");
     field("status:", sitq_status_name(r->status));
     snprintf(buf, sizeof buf, "%" PRId32, r->priority);
     field("priority:", buf);

@@ -41,6 +41,10 @@ expect_exit 0 "$SITQ" wait "$DB" "$nul" --timeout 20
 expect_exit 0 "$SITQ" wait "$DB" "$one" --timeout 20
 
 assert_eq "$(printf '      2 apple\n      1 fig\n      3 pear')" "$(field "$c" value)" "sort | uniq -c over both producers"
+assert_eq true "$(field "$c" stdin_from_deps)" "show --json stdin_from_deps"
+assert_eq false "$(field "$fin" stdin_from_deps)" "show --json without the flag"
+assert_contains "$("$SITQ" show "$DB" "$c")" "stdin:            the dependencies' results" "show text"
+case "$("$SITQ" show "$DB" "$fin")" in *"stdin:"*) fail "stdin line without the flag" ;; esac
 out=$(field "$fin" value)
 dir=$(echo "$out" | sed -n 1p | sed 's/.*dir=//')
 case "$dir" in "$TMP/wtmp/sitq-deps-"??????) ;; *) fail "deps dir '$dir' not under the worker's TMPDIR" ;; esac

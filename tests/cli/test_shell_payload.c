@@ -65,13 +65,13 @@ static void test_plain_payload_unchanged(void **state) {
 
 static void test_bad_headers_refused(void **state) {
     (void)state;
-    decodes(BYTES("\0"), -1);                            /* no names */
-    decodes(BYTES("\0\0echo\0"), -1);                    /* empty list */
-    decodes(BYTES("\0stdin=deps\0\0"), -1);              /* no command */
-    decodes(BYTES("\0stdin=deps\0\0\0"), -1);            /* empty command */
-    decodes(BYTES("\0stdin=file\0\0cat\0"), -1);         /* unknown option */
+    decodes(BYTES("\0"), -1);                              /* no names */
+    decodes(BYTES("\0\0echo\0"), -1);                      /* empty list */
+    decodes(BYTES("\0stdin=deps\0\0"), -1);                /* no command */
+    decodes(BYTES("\0stdin=deps\0\0\0"), -1);              /* empty command */
+    decodes(BYTES("\0stdin=file\0\0cat\0"), -1);           /* unknown option */
     decodes(BYTES("\0stdin=deps\0stdin=deps\0\0c\0"), -1); /* repeated */
-    decodes(BYTES("\0stdin=deps\0"), -1);                /* unterminated list */
+    decodes(BYTES("\0stdin=deps\0"), -1);                  /* unterminated list */
     decodes(BYTES("\0stdin=deps\0\0cat\0"), 0);
     char *empty[] = {""};
     char *enc = NULL;
