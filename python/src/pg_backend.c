@@ -6,7 +6,7 @@
  * differs. .path is the connection string as given, with any password
  * shown as *** (dsn_mask.c): reprs and logs must not leak it.
  */
-#include "dsn_mask.h"
+#include "core/dsn_mask.h"
 #include "sitqpy.h"
 
 #include <string.h>
@@ -70,7 +70,7 @@ static int pg_init(SitqBackendObject *self, PyObject *args, PyObject *kwds) {
         return -1;
     }
     self->backend = b;
-    char *shown = sitqpy_dsn_mask(cdsn);
+    char *shown = sitq__dsn_mask(cdsn);
     PyObject *path = shown ? PyUnicode_DecodeUTF8(shown, (Py_ssize_t)strlen(shown), "replace")
                            : PyErr_NoMemory();
     free(shown);

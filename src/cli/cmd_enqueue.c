@@ -27,7 +27,8 @@ int cmd_enqueue(int argc, char **argv) {
 
     char *payload = NULL;
     size_t len = 0;
-    if (shell_payload_encode(argv + optind + 1, argc - optind - 1, &payload, &len) != 0) {
+    if (shell_payload_encode(argv + optind + 1, argc - optind - 1, a.shell_opts, &payload, &len) !=
+        0) {
         cli_errorf(argv[0], "out of memory");
         free(a.after);
         return CLI_EXIT_FAILURE;

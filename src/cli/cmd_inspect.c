@@ -100,9 +100,10 @@ static int run_list(const char *cmd, const common_opts *o, sitq_queue *queue, si
     for (size_t i = 0; i < n; i++) {
         char **cargv = NULL;
         int cargc = 0;
-        cli_load_command(queue, items[i], &cargv, &cargc);
+        unsigned sopts = 0;
+        cli_load_command(queue, items[i], &cargv, &cargc, &sopts);
         if (o->json) {
-            json_t *t = result_to_json(items[i], cargv, cargc);
+            json_t *t = result_to_json(items[i], cargv, cargc, sopts);
             if (arr == NULL || t == NULL || json_array_append_new(arr, t) != 0)
                 rc = CLI_EXIT_FAILURE;
         } else {
@@ -139,15 +140,16 @@ static int print_task(const char *cmd, sitq_queue *queue, const sitq_result *r,
     }
     char **cargv = NULL;
     int cargc = 0;
-    cli_load_command(queue, r, &cargv, &cargc);
+    unsigned sopts = 0;
+    cli_load_command(queue, r, &cargv, &cargc, &sopts);
     int rc = CLI_EXIT_OK;
     if (o->json) {
-        if (print_json(result_to_json(r, cargv, cargc)) != 0) {
+        if (print_json(result_to_json(r, cargv, cargc, sopts)) != 0) {
             cli_errorf(cmd, "cannot build JSON output (out of memory?)");
             rc = CLI_EXIT_FAILURE;
         }
     } else {
-        print_result_text(r, cargv, cargc);
+        print_result_text(r, cargv, cargc, sopts);
     }
     free(cargv);
     return rc;

@@ -184,10 +184,11 @@ static int open_retrying(const worker_args *a, cli_db *db, int wake_fd) {
         int rc = cli_db_open_opts("worker", a->db, a->queue, CLI_DB_CREATE, &a->store, db, &code);
         if (rc == CLI_EXIT_OK || code != SITQ_EBUSY || atomic_load(&g_signals) > 0) return rc;
         /* An error, so printed even with --quiet. */
+        char shown[1024];
         fprintf(stderr,
                 "sitq worker: database %s is locked by another process; "
                 "retrying the open in 1 s\n",
-                a->db);
+                cli_db_display(a->db, shown, sizeof shown));
         struct pollfd p = {.fd = wake_fd, .events = POLLIN, .revents = 0};
         if (poll(&p, 1, 1000) > 0 || atomic_load(&g_signals) > 0) return CLI_EXIT_STORAGE;
     }

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "core/dsn_mask.h"
 #include "diag.h"
 #include "shell_payload.h"
 
@@ -117,15 +118,13 @@ int cli_db_open_opts(const char *cmd, const char *path, const char *queue_name,
 }
 
 const char *cli_db_display(const char *db, char *buf, size_t size) {
-    const char *scheme = db ? strstr(db, "://") : NULL;
-    if (scheme == NULL ||
-        (strncmp(db, "postgresql://", 13) != 0 && strncmp(db, "postgres://", 11) != 0))
-        return db;
-    const char *user = scheme + 3;
-    const char *at = strchr(user, '@');
-    const char *colon = at ? memchr(user, ':', (size_t)(at - user)) : NULL;
-    if (colon == NULL) return db;
-    snprintf(buf, size, "%.*s:***%s", (int)(colon - db), db, at);
+    if (db == NULL) return NULL;
+    if (size == 0) return SITQ__DSN_MASK;
+    /* The same rules as the Python binding's PostgresBackend.path. */
+    char *masked = sitq__dsn_mask(db);
+    if (masked == NULL) return SITQ__DSN_MASK; /* out of memory: show nothing of it */
+    snprintf(buf, size, "%s", masked);
+    free(masked);
     return buf;
 }
 
@@ -137,14 +136,16 @@ void cli_db_close(cli_db *db) {
     db->backend = NULL;
 }
 
-void cli_load_command(sitq_queue *queue, const sitq_result *r, char ***argv, int *argc) {
+void cli_load_command(sitq_queue *queue, const sitq_result *r, char ***argv, int *argc,
+                      unsigned *opts) {
     *argv = NULL;
     *argc = 0;
+    if (opts != NULL) *opts = 0;
     if (r->function == NULL || strcmp(r->function, SHELL_FUNCTION) != 0) return;
     void *payload = NULL;
     size_t len = 0;
     if (sitq_get_payload(queue, r->id, &payload, &len, NULL) != SITQ_OK) return;
-    if (shell_payload_decode(payload, len, argv, argc) != 0) {
+    if (shell_payload_decode(payload, len, argv, argc, opts) != 0) {
         *argv = NULL;
         *argc = 0;
     }

@@ -42,8 +42,12 @@ int cli_db_open_opts(const char *cmd, const char *path, const char *queue_name,
                      sitq_code *code);
 
 /**
- * DB as it may be shown: a PostgreSQL URI's password replaced by "***"
- * (written into buf of size bytes), any other DB unchanged.
+ * DB as it may be shown, written into buf of size bytes (cut to fit): every
+ * password replaced by "***", a PostgreSQL URI's "user:PASSWORD@" and its
+ * "password=" query parameters, and the "password" values of a
+ * keyword=value string, quoted or not (src/core/dsn_mask.h, the Python
+ * binding's rules); everything else unchanged. Returns buf, NULL when db is
+ * NULL, or a static "***" when size is 0 or memory runs out. Thread-safe.
  */
 const char *cli_db_display(const char *db, char *buf, size_t size);
 
@@ -52,9 +56,11 @@ void cli_db_close(cli_db *db);
 
 /**
  * Load and decode the command of a shell task r into *argv (one malloc'd
- * block, free with free()) and *argc. Tasks of other functions, unreadable
- * or malformed payloads give *argv NULL and *argc 0.
+ * block, free with free()), *argc and *opts (its SHELL_OPT_ bits; opts may
+ * be NULL). Tasks of other functions, unreadable or malformed payloads give
+ * *argv NULL, *argc 0 and *opts 0.
  */
-void cli_load_command(sitq_queue *queue, const sitq_result *r, char ***argv, int *argc);
+void cli_load_command(sitq_queue *queue, const sitq_result *r, char ***argv, int *argc,
+                      unsigned *opts);
 
 #endif /* SITQ_CLI_DB_H */

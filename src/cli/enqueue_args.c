@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "common_opts.h"
 #include "diag.h"
+#include "shell_payload.h"
 #include "store_opts.h"
 
 const char ENQUEUE_USAGE[] =
@@ -26,6 +27,8 @@ const char ENQUEUE_USAGE[] =
     "  -a, --after ID        run only after task ID succeeded (repeatable)\n"
     "      --finalizer       run once every --after task finished, whatever its\n"
     "                        outcome (succeeded, failed, cancelled)\n"
+    "      --stdin-from-deps the command's stdin is the results of the --after tasks,\n"
+    "                        concatenated in --after order (default: /dev/null)\n"
     "  -r, --retries N       retries after a failed first attempt, 0..1000000 (default 0)\n"
     "      --backoff S       delay before the first retry, doubling each retry (default 1)\n"
     "      --backoff-cap S   longest delay between retries (default 3600)\n"
@@ -33,7 +36,16 @@ const char ENQUEUE_USAGE[] =
     "  -u, --unique KEY      while an unfinished task of the queue has KEY, print its id\n"
     "                        instead of adding a new task\n"
     "  -j, --json            print {\"id\": N}\n" STORE_USAGE
-    "  -h, --help            show this help\n";
+    "  -h, --help            show this help\n"
+    "\n"
+    "A task's stdout is its result. The worker hands a task with --after the\n"
+    "results of its dependencies as files in a private temporary directory,\n"
+    "removed after the attempt: SITQ_DEP_COUNT=N, SITQ_DEPS_DIR, and for i in\n"
+    "1..N (--after order) SITQ_DEP_i (the file), SITQ_DEP_i_ID and\n"
+    "SITQ_DEP_i_STATUS (succeeded, failed or cancelled; only a --finalizer\n"
+    "sees the last two; their files are empty). Example of a pipeline:\n"
+    "  a=$(sitq enqueue DB -- ls /etc); b=$(sitq enqueue DB -- ls /usr)\n"
+    "  sitq enqueue DB --after $a --after $b --stdin-from-deps -- sh -c 'sort | uniq -c'\n";
 
 /** Append an --after id; returns 0 or -1 (out of memory, message printed). */
 static int add_after(const char *cmd, enqueue_args *a, sitq_task_id id) {
@@ -54,6 +66,7 @@ static const struct option ENQUEUE_OPTS[] = {
     {"delay", required_argument, NULL, 'd'},
     {"after", required_argument, NULL, 'a'},
     {"finalizer", no_argument, NULL, 'F'},
+    {"stdin-from-deps", no_argument, NULL, 'S'},
     {"retries", required_argument, NULL, 'r'},
     {"backoff", required_argument, NULL, 'b'},
     {"backoff-cap", required_argument, NULL, 'c'},
@@ -107,6 +120,7 @@ static int apply_option(const char *cmd, int c, char **argv, enqueue_args *a) {
         return arg_parse_name(cmd, "--unique", optarg, &a->opts.unique_key) ? CLI_EXIT_USAGE : -1;
     case 'j': a->json = 1; return -1;
     case 'F': a->opts.finalizer = 1; return -1;
+    case 'S': a->shell_opts |= SHELL_OPT_STDIN_DEPS; return -1;
     default:
         arg_report_getopt(cmd, c, argv);
         if (c == '?')
@@ -134,6 +148,10 @@ int enqueue_args_parse(int argc, char **argv, enqueue_args *a) {
     }
     if (arg_check_positionals(cmd, argc, argv, 2, -1, "DB -- COMMAND [ARG...]") != 0)
         return CLI_EXIT_USAGE;
+    if ((a->shell_opts & SHELL_OPT_STDIN_DEPS) && a->n_after == 0) {
+        cli_errorf(cmd, "--stdin-from-deps needs --after ID");
+        return CLI_EXIT_USAGE;
+    }
     if (argv[optind + 1][0] == '\0') {
         cli_errorf(cmd, "COMMAND must not be empty");
         return CLI_EXIT_USAGE;

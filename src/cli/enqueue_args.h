@@ -19,6 +19,7 @@ typedef struct enqueue_args {
     sitq_task_options opts;
     sitq_task_id *after;
     size_t n_after;
+    unsigned shell_opts;       /* SHELL_OPT_ bits (shell_payload.h): --stdin-from-deps */
     sitq_sqlite_options store; /* --mode, --allow-foreign, --busy-timeout */
 } enqueue_args;
 

@@ -39,6 +39,29 @@ static json_t *str_or_null(const char *s) {
     return j != NULL ? j : json_null();
 }
 
+/** The line the Python worker appends to a stored traceback: a pickled
+ * exception for Result.unwrap(), not text for people. */
+#define EXC_MARKER "sitq-exception-v1:"
+
+/**
+ * The length of traceback tb as shown: up to the last line that starts with
+ * EXC_MARKER, which is cut with everything after it (the Python binding's
+ * Result.traceback reads it the same way); all of tb when there is none.
+ */
+static size_t traceback_shown_len(const char *tb) {
+    size_t len = strlen(tb);
+    for (const char *p = tb; (p = strstr(p, EXC_MARKER)) != NULL; p++)
+        if (p == tb || p[-1] == '\n') len = (size_t)(p - tb);
+    return len;
+}
+
+/** The traceback as a JSON string without the marker line, or null. */
+static json_t *traceback_json(const char *tb) {
+    if (tb == NULL) return json_null();
+    json_t *j = json_stringn(tb, traceback_shown_len(tb));
+    return j != NULL ? j : json_null();
+}
+
 /** A JSON ISO-8601 time string, or null for 0. */
 static json_t *time_or_null(sitq_time_us t) {
     if (t <= 0) return json_null();
@@ -75,7 +98,7 @@ static int put(json_t *obj, const char *key, json_t *value) {
     return json_object_set_new(obj, key, value);
 }
 
-json_t *result_to_json(const sitq_result *r, char *const *argv, int argc) {
+json_t *result_to_json(const sitq_result *r, char *const *argv, int argc, unsigned shell_opts) {
     json_t *o = json_object();
     if (o == NULL) return NULL;
     int bad = 0;
@@ -95,6 +118,7 @@ json_t *result_to_json(const sitq_result *r, char *const *argv, int argc) {
     } else {
         bad |= put(o, "command", json_null());
     }
+    bad |= put(o, "stdin_from_deps", json_boolean((shell_opts & SHELL_OPT_STDIN_DEPS) != 0));
     bad |= put(o, "priority", json_integer(r->priority));
     bad |= put(o, "attempts", json_integer(r->attempts));
     bad |= put(o, "max_retries", json_integer(r->max_retries));
@@ -111,7 +135,7 @@ json_t *result_to_json(const sitq_result *r, char *const *argv, int argc) {
     }
     bad |= put(o, "value_len", json_integer((json_int_t)r->value_len));
     bad |= put(o, "error", str_or_null(r->error));
-    bad |= put(o, "traceback", str_or_null(r->traceback));
+    bad |= put(o, "traceback", traceback_json(r->traceback));
     bad |= put(o, "worker_id", str_or_null(r->worker_id));
     bad |= put(o, "unique_key", str_or_null(r->unique_key));
     bad |= put(o, "progress", r->progress < 0 ? json_null() : json_real(r->progress));
@@ -165,7 +189,7 @@ static void field(const char *name, const char *value) {
     free(safe);
 }
 
-void print_result_text(const sitq_result *r, char *const *argv, int argc) {
+void print_result_text(const sitq_result *r, char *const *argv, int argc, unsigned shell_opts) {
     char buf[128];
     snprintf(buf, sizeof buf, "%" PRId64, (int64_t)r->id);
     field("id:", buf);
@@ -176,6 +200,7 @@ void print_result_text(const sitq_result *r, char *const *argv, int argc) {
         field("command:", cmd != NULL ? cmd : "(out of memory)");
         free(cmd);
     }
+    if (shell_opts & SHELL_OPT_STDIN_DEPS) field("stdin:", "the dependencies' results");
     field("status:", sitq_status_name(r->status));
     snprintf(buf, sizeof buf, "%" PRId32, r->priority);
     field("priority:", buf);
@@ -218,11 +243,12 @@ void print_result_text(const sitq_result *r, char *const *argv, int argc) {
         field("value:", buf);
         print_block(r->value, r->value_len);
     }
-    if (r->traceback == NULL) {
+    size_t tb_len = r->traceback != NULL ? traceback_shown_len(r->traceback) : 0;
+    if (tb_len == 0) {
         field("traceback:", "-");
     } else {
         puts("traceback:");
-        print_block(r->traceback, strlen(r->traceback));
+        print_block(r->traceback, tb_len);
     }
 }
 

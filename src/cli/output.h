@@ -20,13 +20,14 @@
 void fmt_time_iso(sitq_time_us t, int with_us, char *buf, size_t n);
 
 /**
- * Build the JSON object of a task. argv/argc: the decoded command of a shell
- * task (argc 0 when none). Returns a new reference or NULL (out of memory).
+ * Build the JSON object of a task. argv/argc/shell_opts: the decoded command
+ * of a shell task and its SHELL_OPT_ bits (argc 0 when none). Returns a new
+ * reference or NULL (out of memory).
  */
-json_t *result_to_json(const sitq_result *r, char *const *argv, int argc);
+json_t *result_to_json(const sitq_result *r, char *const *argv, int argc, unsigned shell_opts);
 
-/** Print every field of a task as "name: value" lines. */
-void print_result_text(const sitq_result *r, char *const *argv, int argc);
+/** Print every field of a task as "name: value" lines (arguments as above). */
+void print_result_text(const sitq_result *r, char *const *argv, int argc, unsigned shell_opts);
 
 /** Print the header line of the `list` table. */
 void print_list_header(void);

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "diag.h"
+#include "shell_deps.h"
 #include "shell_payload.h"
 
 extern char **environ;
@@ -122,11 +123,11 @@ static void log_line(const shell_handler_config *cfg, sitq_task_ctx *ctx, const 
 }
 
 /**
- * Start argv in a new process group with stdout/stderr to fresh pipes and
- * environment envp (NULL: the worker's).
+ * Start argv in a new process group with stdin from stdin_path (NULL:
+ * /dev/null), stdout/stderr to fresh pipes and environment envp.
  * Returns 0 with st->pid and the read ends set, or an errno value.
  */
-static int spawn_command(char **argv, char *const *envp, run_state *st) {
+static int spawn_command(char **argv, char *const *envp, const char *stdin_path, run_state *st) {
     int out[2] = {-1, -1}, err[2] = {-1, -1};
     if (pipe2(out, O_CLOEXEC) != 0) return errno;
     if (pipe2(err, O_CLOEXEC) != 0) {
@@ -146,7 +147,9 @@ static int spawn_command(char **argv, char *const *envp, run_state *st) {
         static const int sigs[] = {SIGTERM, SIGINT,  SIGHUP,  SIGQUIT, SIGPIPE,
                                    SIGUSR1, SIGUSR2, SIGALRM, SIGCHLD, SIGXFSZ};
         for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) sigaddset(&dfl, sigs[i]);
-        if (rc == 0) rc = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+        if (rc == 0)
+            rc = posix_spawn_file_actions_addopen(&fa, 0, stdin_path ? stdin_path : "/dev/null",
+                                                  O_RDONLY, 0);
         if (rc == 0) rc = posix_spawn_file_actions_adddup2(&fa, out[1], 1);
         if (rc == 0) rc = posix_spawn_file_actions_adddup2(&fa, err[1], 2);
         if (rc == 0)
@@ -155,7 +158,7 @@ static int spawn_command(char **argv, char *const *envp, run_state *st) {
         if (rc == 0) rc = posix_spawnattr_setpgroup(&attr, 0);
         if (rc == 0) rc = posix_spawnattr_setsigmask(&attr, &none);
         if (rc == 0) rc = posix_spawnattr_setsigdefault(&attr, &dfl);
-        if (rc == 0) rc = posix_spawnp(&st->pid, argv[0], &fa, &attr, argv, envp ? envp : environ);
+        if (rc == 0) rc = posix_spawnp(&st->pid, argv[0], &fa, &attr, argv, envp);
         posix_spawnattr_destroy(&attr);
         posix_spawn_file_actions_destroy(&fa);
     }
@@ -287,51 +290,39 @@ static void run_until_done(run_state *st, sitq_task_ctx *ctx, const shell_handle
     while (waitpid(st->pid, NULL, 0) < 0 && errno == EINTR) {}
 }
 
-int shell_handler(sitq_task_ctx *ctx, const void *payload, size_t payload_len, void *user_data) {
-    shell_handler_config defaults;
-    const shell_handler_config *cfg = user_data;
-    if (cfg == NULL) {
-        shell_handler_config_init(&defaults);
-        cfg = &defaults;
+/** Allocate the output buffers of st. Returns 0 or -1 (out of memory, st freed). */
+static int init_state(run_state *st, const shell_handler_config *cfg) {
+    memset(st, 0, sizeof *st);
+    st->fd_out = st->fd_err = -1;
+    st->exit_code = -1;
+    st->out.cap = cfg->max_stdout;
+    st->out.data = st->out.cap > 0 ? malloc(st->out.cap) : NULL;
+    st->err.cap = cfg->max_stderr;
+    st->err.data = st->err.cap > 0 ? malloc(st->err.cap) : NULL;
+    if ((st->out.cap > 0 && st->out.data == NULL) || (st->err.cap > 0 && st->err.data == NULL)) {
+        free(st->out.data);
+        free(st->err.data);
+        return -1;
     }
-    char **argv = NULL;
-    int argc = 0;
-    int drc = shell_payload_decode(payload, payload_len, &argv, &argc);
-    if (drc != 0) {
-        const char *why = drc == -2 ? "out of memory"
-                                    : "invalid shell payload: expected NUL-terminated argv strings";
-        sitq_ctx_set_error(ctx, why, NULL);
-        return 1;
-    }
-    char *cmdline = shell_format_command(argv, argc);
-    log_line(cfg, ctx, "running", cmdline);
+    return 0;
+}
 
+/** Run argv with the dependencies' files of d, and record the outcome on ctx. */
+static int run_command(sitq_task_ctx *ctx, const shell_handler_config *cfg, char **argv,
+                       const shell_deps *d) {
     run_state st;
-    memset(&st, 0, sizeof st);
-    st.fd_out = st.fd_err = -1;
-    st.exit_code = -1;
-    st.out.cap = cfg->max_stdout;
-    st.out.data = st.out.cap > 0 ? malloc(st.out.cap) : NULL;
-    st.err.cap = cfg->max_stderr;
-    st.err.data = st.err.cap > 0 ? malloc(st.err.cap) : NULL;
-    if ((st.out.cap > 0 && st.out.data == NULL) || (st.err.cap > 0 && st.err.data == NULL)) {
+    if (init_state(&st, cfg) != 0) {
         sitq_ctx_set_error(ctx, "out of memory", NULL);
-        free(st.out.data);
-        free(st.err.data);
-        free(cmdline);
-        free(argv);
         return 1;
     }
-
     int ret = 1;
     char msg[512];
-    int src = spawn_command(argv, cfg->envp, &st);
+    int src = spawn_command(argv, d->env, d->stdin_path, &st);
     if (src != 0) {
         snprintf(msg, sizeof msg, "cannot run '%s': %s", argv[0], strerror(src));
         sitq_ctx_set_error(ctx, msg, NULL);
     } else {
-        double timeout_s = sitq_ctx_timeout_s(ctx);
-        run_until_done(&st, ctx, cfg, timeout_s);
+        run_until_done(&st, ctx, cfg, sitq_ctx_timeout_s(ctx));
         if (st.reason == KILL_NONE && st.exit_code == 0) {
             if (st.out.len > 0) {
                 sitq_ctx_take_result(ctx, st.out.data, st.out.len);
@@ -347,7 +338,40 @@ int shell_handler(sitq_task_ctx *ctx, const void *payload, size_t payload_len, v
     }
     free(st.out.data);
     free(st.err.data);
+    return ret;
+}
+
+int shell_handler(sitq_task_ctx *ctx, const void *payload, size_t payload_len, void *user_data) {
+    shell_handler_config defaults;
+    const shell_handler_config *cfg = user_data;
+    if (cfg == NULL) {
+        shell_handler_config_init(&defaults);
+        cfg = &defaults;
+    }
+    char **argv = NULL;
+    int argc = 0;
+    unsigned opts = 0;
+    int drc = shell_payload_decode(payload, payload_len, &argv, &argc, &opts);
+    if (drc != 0) {
+        const char *why = drc == -2 ? "out of memory"
+                                    : "invalid shell payload: expected NUL-terminated argv strings";
+        sitq_ctx_set_error(ctx, why, NULL);
+        return 1;
+    }
+    char *cmdline = shell_format_command(argv, argc);
+    log_line(cfg, ctx, "running", cmdline);
     free(cmdline);
+
+    int ret = 1;
+    char msg[512];
+    shell_deps d;
+    if (shell_deps_prepare(ctx, cfg->envp ? cfg->envp : environ, (opts & SHELL_OPT_STDIN_DEPS) != 0,
+                           &d, msg, sizeof msg) != 0) {
+        sitq_ctx_set_error(ctx, msg, NULL);
+    } else {
+        ret = run_command(ctx, cfg, argv, &d);
+        shell_deps_cleanup(&d);
+    }
     free(argv);
     return ret;
 }

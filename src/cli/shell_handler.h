@@ -1,7 +1,10 @@
 /*
  * shell_handler.h - a sitq handler that runs "shell" tasks: the payload is an
  * argv (see shell_payload.h) executed with posix_spawnp (PATH search, no
- * shell) in a new process group, stdin from /dev/null.
+ * shell) in a new process group, stdin from /dev/null or, for a task
+ * enqueued with SHELL_OPT_STDIN_DEPS, its dependencies' results. Every
+ * command gets its dependencies' results as files named in SITQ_DEP_*
+ * variables (shell_deps.h), removed after the attempt.
  *
  * Outcome:
  *   exit status 0  -> success; the result is the FIRST max_stdout bytes of

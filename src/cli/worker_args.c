@@ -40,6 +40,13 @@ const char WORKER_USAGE[] =
     "                          comments; values taken literally)\n" STORE_USAGE
     "  -h, --help              show this help\n"
     "\n"
+    "A command's stdout (its first 64 KiB) is its task's result. A task with\n"
+    "dependencies (enqueue --after) finds their results as files in a private\n"
+    "directory (mode 0700, under the worker's $TMPDIR or /tmp) removed after the\n"
+    "attempt: SITQ_DEP_COUNT=N, SITQ_DEPS_DIR, and for i in 1..N SITQ_DEP_i (the\n"
+    "file), SITQ_DEP_i_ID and SITQ_DEP_i_STATUS (succeeded, failed or cancelled).\n"
+    "Its stdin is /dev/null, or their concatenation with enqueue --stdin-from-deps.\n"
+    "\n"
     "Anyone who can write DB runs any command as this worker's user: see\n"
     "docs/security.md.\n"
     "\n"

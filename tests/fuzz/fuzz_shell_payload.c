@@ -27,12 +27,13 @@ static void check_clean(const char *s, int layout) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char **argv = NULL;
     int argc = 0;
-    int rc = shell_payload_decode(data, size, &argv, &argc);
+    unsigned opts = 0;
+    int rc = shell_payload_decode(data, size, &argv, &argc, &opts);
     if (rc == 0) {
         if (argc < 1 || argv[argc] != NULL) abort();
         char *enc = NULL;
         size_t len = 0;
-        if (shell_payload_encode(argv, argc, &enc, &len) != 0 || len != size ||
+        if (shell_payload_encode(argv, argc, opts, &enc, &len) != 0 || len != size ||
             memcmp(enc, data, size) != 0)
             abort();
         free(enc);

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The masked copy being written; sitqpy_dsn_mask sizes p for the worst
+/* The masked copy being written; sitq__dsn_mask sizes p for the worst
  * case, a mask for every byte of the input. */
 typedef struct out_buf {
     char *p;
@@ -20,7 +20,7 @@ static void put(out_buf *o, const char *s, size_t len) {
     o->n += len;
 }
 
-static void put_mask(out_buf *o) { put(o, SITQPY_MASK, strlen(SITQPY_MASK)); }
+static void put_mask(out_buf *o) { put(o, SITQ__DSN_MASK, strlen(SITQ__DSN_MASK)); }
 
 static int is_space(char c) {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
@@ -99,9 +99,9 @@ static void mask_keywords(out_buf *o, const char *s) {
     }
 }
 
-char *sitqpy_dsn_mask(const char *dsn) {
+char *sitq__dsn_mask(const char *dsn) {
     size_t len = strlen(dsn);
-    out_buf o = {malloc(len * (strlen(SITQPY_MASK) + 1) + 1), 0};
+    out_buf o = {malloc(len * (strlen(SITQ__DSN_MASK) + 1) + 1), 0};
     if (!o.p) return NULL;
     if (strncmp(dsn, "postgresql://", 13) == 0 || strncmp(dsn, "postgres://", 11) == 0)
         mask_uri(&o, dsn);
