@@ -226,10 +226,14 @@ static int check_unique_key(PyObject *unique_key) {
  * their tasks are added to *deps (replaced by a new tuple). 1 when there
  * are some, 0 when not, -1 with the error set. */
 static int collect_refs(PyObject *args, PyObject *kwargs, PyObject **deps) {
-    PyObject *mod = PyImport_ImportModule("sitq._result_of");
-    if (!mod) return -1;
-    PyObject *r = PyObject_CallMethod(mod, "collect", "OOO", args, kwargs, *deps);
-    Py_DECREF(mod);
+    static PyObject *collect; /* sitq._result_of.collect, kept: called for every Task */
+    if (!collect) {
+        PyObject *mod = PyImport_ImportModule("sitq._result_of");
+        collect = mod ? PyObject_GetAttrString(mod, "collect") : NULL;
+        Py_XDECREF(mod);
+        if (!collect) return -1;
+    }
+    PyObject *r = PyObject_CallFunctionObjArgs(collect, args, kwargs, *deps, NULL);
     if (!r) return -1;
     if (r == Py_None) {
         Py_DECREF(r);

@@ -180,3 +180,17 @@ def test_error_paths(backend):
     # dependency_results outside a task
     with pytest.raises(sitq.InvalidStateError):
         sitq.current_task().dependency_results()
+
+
+def test_arguments_held_in_memory_keep_their_placeholders(queue):
+    import threading
+    lock = threading.Lock()  # cannot be pickled: the arguments stay in this process
+
+    def use(held, values):
+        return type(held).__name__, values
+
+    src = queue.enqueue(pow, 2, 5)
+    tid = queue.enqueue(sitq.Task(use, args=[lock, [sitq.result_of(src), 1]]))
+    w = sitq.Worker(queue)
+    assert w.process_task(src).value == 32
+    assert w.process_task(tid).value == ("lock", [32, 1])
