@@ -8,6 +8,7 @@ import subprocess
 import pytest
 
 import sitq
+from sitq_test_backend import ON_PG
 from test_api import _sitq_command
 
 
@@ -194,3 +195,13 @@ def test_arguments_held_in_memory_keep_their_placeholders(queue):
     w = sitq.Worker(queue)
     assert w.process_task(src).value == 32
     assert w.process_task(tid).value == ("lock", [32, 1])
+
+
+@pytest.mark.skipif(ON_PG, reason="writes a payload into the SQLite file directly")
+def test_a_payload_format_after_2_is_refused(db_path, queue):
+    from test_payload_envelope import _replace_payload
+    tid = queue.enqueue(pow, 2, 2)
+    _replace_payload(db_path, lambda old: pickle.dumps((3, None, (2, 2), {}, None), protocol=5))
+    r = sitq.Worker(queue).process_task(tid)
+    assert r.status == "failed"
+    assert "unknown payload format" in r.error
