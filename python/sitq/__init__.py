@@ -26,8 +26,9 @@ docs/python.md. Durations are seconds; times are datetimes in UTC.
 ``add.map(items)``; :class:`sitq.TaskFunction`), and ``sitq.Executor(queue)``
 is a ``concurrent.futures.Executor`` whose calls are durable tasks.
 
-Inside a task, ``sitq.current_task()`` gives its id, attempt, queue and
-cancel flag. Workers log on the ``sitq.worker`` and ``sitq.task`` loggers
+Inside a task, ``sitq.current_task()`` gives its id, attempt, queue,
+cancel flag and ``dependency_results()``; ``sitq.result_of(task)`` passes a
+task's result to another as an argument (:mod:`sitq._result_of`). Workers log on the ``sitq.worker`` and ``sitq.task`` loggers
 (:mod:`sitq._tasklog` lists the lines and levels); the library itself adds
 only a NullHandler.
 """
@@ -69,6 +70,7 @@ from ._sitq import (  # noqa: F401
 )
 
 from ._decorator import TaskFunction  # noqa: E402,F401
+from ._result_of import result_of  # noqa: E402,F401
 from ._executor import Executor, Future  # noqa: E402,F401
 
 __version__ = LIBSITQ_VERSION
@@ -84,7 +86,7 @@ _atexit.register(_sitq._shutdown)
 
 __all__ = [
     "SQLiteBackend", "PostgresBackend", "TaskQueue", "Worker", "Task", "Result", "TaskContext",
-    "current_task", "TaskFunction", "Executor", "Future",
+    "current_task", "result_of", "TaskFunction", "Executor", "Future",
     "SitqError", "InvalidArgumentError", "TaskNotFoundError", "InvalidStateError",
     "TaskTimeoutError", "DependencyError", "TaskNotReadyError", "LeaseLostError",
     "StorageError", "SchemaError", "DatabaseBusyError", "NoHandlerError",

@@ -5,6 +5,7 @@ from typing import Tuple
 from . import errors as errors
 from ._decorator import TaskFunction as TaskFunction
 from ._executor import Executor as Executor, Future as Future
+from ._result_of import result_of as result_of
 from ._sitq import (
     LIBSITQ_VERSION as LIBSITQ_VERSION,
     Result as Result,

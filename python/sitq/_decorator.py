@@ -16,7 +16,7 @@ from .errors import InvalidArgumentError
 #: keyword arguments but function, args, kwargs and depends_on).
 OPTIONS = frozenset([
     "priority", "eta", "delay", "max_retries", "timeout", "unique_key",
-    "retry_backoff", "retry_backoff_max",
+    "retry_backoff", "retry_backoff_max", "finalizer",
 ])
 
 

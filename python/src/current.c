@@ -130,6 +130,70 @@ static PyObject *tc_heartbeat(SitqTaskContextObject *self, PyObject *noargs) {
     return heartbeat_now(self, -1.0);
 }
 
+/* The result of dependency number index, read without the GIL; a new
+ * sitq.Result, or NULL with the error set. */
+static PyObject *dependency_result(SitqTaskContextObject *self, size_t index) {
+    sitq_task_ctx *ctx = self->ctx;
+    sitq_result *r = NULL;
+    sitq_error err = {0};
+    sitq_code rc;
+    Py_BEGIN_ALLOW_THREADS rc = sitq_ctx_dependency_result(ctx, index, &r, &err);
+    Py_END_ALLOW_THREADS if (rc != SITQ_OK) return sitqpy_raise(rc, &err);
+    PyObject *res = sitqpy_result_new(r);
+    sitq_result_free(r);
+    return res;
+}
+
+/* The number of dependencies, looked up without the GIL on first use. */
+static size_t dependency_count(SitqTaskContextObject *self) {
+    sitq_task_ctx *ctx = self->ctx;
+    size_t n;
+    Py_BEGIN_ALLOW_THREADS n = sitq_ctx_dependency_count(ctx);
+    Py_END_ALLOW_THREADS return n;
+}
+
+PyDoc_STRVAR(dependency_results_doc,
+             "dependency_results() -> list[Result]\n--\n\n"
+             "The sitq.Result of each dependency of the running task, in the order\n"
+             "they were declared (depends_on, then the sitq.Task items of an\n"
+             "enqueue_batch; sitq.result_of adds its tasks after the explicit ones;\n"
+             "an id named twice counts once). Read when called, one lookup per\n"
+             "dependency, never copied into this task. A normal task's dependencies\n"
+             "all succeeded; a finalizer's have all finished (succeeded, failed or\n"
+             "cancelled: check is_error). An empty list for a task without\n"
+             "dependencies. Raises TaskNotFoundError (a dependency was purged),\n"
+             "StorageError, InvalidStateError (the attempt has ended).");
+
+static PyObject *tc_dependency_results(SitqTaskContextObject *self, PyObject *noargs) {
+    (void)noargs;
+    if (!self->ctx) return ended(self);
+    size_t n = dependency_count(self);
+    if (n == 0) {
+        /* 0 also when the lookup failed: reading index 0 reports why */
+        PyObject *r = dependency_result(self, 0);
+        if (r) Py_DECREF(r); /* not expected: the count said none */
+        else if (!PyErr_ExceptionMatches(sitqpy_InvalidArgument)) return NULL;
+        PyErr_Clear();
+        return PyList_New(0);
+    }
+    PyObject *out = PyList_New(0);
+    for (size_t i = 0; out && i < n; i++) {
+        PyObject *r = dependency_result(self, i);
+        if (!r || PyList_Append(out, r) < 0) Py_CLEAR(out);
+        Py_XDECREF(r);
+    }
+    return out;
+}
+
+/* _dependency_result(index): one dependency's Result (sitq.result_of). */
+static PyObject *tc_dependency_result(SitqTaskContextObject *self, PyObject *arg) {
+    if (!self->ctx) return ended(self);
+    Py_ssize_t i = PyLong_AsSsize_t(arg);
+    if (i == -1 && PyErr_Occurred()) return NULL;
+    if (i < 0) return sitqpy_invalid("a dependency index must be >= 0, got %zd", i);
+    return dependency_result(self, (size_t)i);
+}
+
 static PyObject *tc_repr(SitqTaskContextObject *self) {
     return PyUnicode_FromFormat("<sitq.TaskContext id=%lld attempt=%d function=%R queue=%R%s>",
                                 (long long)self->id, (int)self->attempt, self->function,
@@ -139,6 +203,9 @@ static PyObject *tc_repr(SitqTaskContextObject *self) {
 static PyMethodDef tc_methods[] = {
     {"set_progress", (PyCFunction)tc_set_progress, METH_O, set_progress_doc},
     {"heartbeat", (PyCFunction)tc_heartbeat, METH_NOARGS, heartbeat_doc},
+    {"dependency_results", (PyCFunction)tc_dependency_results, METH_NOARGS, dependency_results_doc},
+    {"_dependency_result", (PyCFunction)tc_dependency_result, METH_O,
+     "_dependency_result(index) -> Result: one dependency's (used by sitq.result_of)."},
     {NULL, NULL, 0, NULL}};
 
 static PyGetSetDef tc_getset[] = {
@@ -163,7 +230,8 @@ static PyGetSetDef tc_getset[] = {
 
 PyDoc_STRVAR(tc_doc, "The running attempt of a task, as returned by sitq.current_task().\n\n"
                      "Attributes: id, attempt, max_retries, timeout, function, queue,\n"
-                     "cancelled. Methods: set_progress(fraction), heartbeat(). Valid during\n"
+                     "cancelled. Methods: set_progress(fraction), heartbeat(),\n"
+                     "dependency_results(). Valid during\n"
                      "the attempt, on the thread that runs it; cannot be created directly.");
 
 static PyTypeObject SitqTaskContext_Type = {
@@ -212,6 +280,8 @@ static PyObject *mod_current_task(PyObject *self, PyObject *noargs) {
     tl_current.obj = Py_NewRef((PyObject *)o);
     return (PyObject *)o;
 }
+
+PyObject *sitqpy_current_object(void) { return mod_current_task(NULL, NULL); }
 
 static PyMethodDef current_methods[] = {
     {"current_task", mod_current_task, METH_NOARGS, current_task_doc}, {NULL, NULL, 0, NULL}};

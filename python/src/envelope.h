@@ -1,8 +1,9 @@
 /* envelope.h - checks of a stored Python task's payload that need no
  * interpreter, so that they can be tested and fuzzed in plain C.
  *
- * Payload format 1 (see task.c) is a pickle of protocol 2..5: it starts with
- * the PROTO opcode (0x80) and the protocol number and ends with STOP ('.').
+ * Payload formats 1 and 2 (see task.c) are pickles of protocol 2..5: they
+ * start with the PROTO opcode (0x80) and the protocol number and end with
+ * STOP ('.').
  * A payload that does not is refused with a clear message before it reaches
  * pickle.loads. (The pickle itself can only be decoded by an interpreter,
  * and loading it runs code by design: whoever can write the database is

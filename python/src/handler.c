@@ -164,8 +164,8 @@ static int sitqpy_begin(sitq_task_ctx *ctx) {
     return -1;
 }
 
-/* Check and unpickle the payload into the tuple (format, function blob,
- * args, kwargs, memory token) of task.c. Returns the tuple (new reference),
+/* Check and unpickle the payload into the tuple (format 1 or 2, function
+ * blob, args, kwargs, memory token) of task.c. Returns the tuple (new reference),
  * or NULL with the attempt's error set. */
 static PyObject *load_payload(sitq_task_ctx *ctx, const void *payload, size_t payload_len) {
     const char *fname = sitq_ctx_function(ctx);
@@ -196,8 +196,11 @@ static PyObject *load_payload(sitq_task_ctx *ctx, const void *payload, size_t pa
         set_error_from_exception(ctx, prefix);
         return NULL;
     }
-    if (!PyTuple_Check(tup) || PyTuple_GET_SIZE(tup) != 5 ||
-        !PyLong_Check(PyTuple_GET_ITEM(tup, 0)) || PyLong_AsLong(PyTuple_GET_ITEM(tup, 0)) != 1) {
+    long format =
+        PyTuple_Check(tup) && PyTuple_GET_SIZE(tup) == 5 && PyLong_Check(PyTuple_GET_ITEM(tup, 0))
+            ? PyLong_AsLong(PyTuple_GET_ITEM(tup, 0))
+            : 0;
+    if (format != 1 && format != 2) {
         PyErr_Clear();
         Py_DECREF(tup);
         fail_with(
@@ -319,6 +322,30 @@ static int call_function(sitq_task_ctx *ctx, PyObject *func, PyObject *args, PyO
     return rc;
 }
 
+/* Format 2: replace the sitq.result_of slots of *args and *kwargs (new
+ * references, replaced) by their dependencies' values, read through
+ * sitq.current_task(). Returns 0, or -1 with the attempt's error set. */
+static int resolve_refs(sitq_task_ctx *ctx, PyObject **args, PyObject **kwargs) {
+    PyObject *mod = PyImport_ImportModule("sitq._result_of");
+    PyObject *tc = mod ? sitqpy_current_object() : NULL;
+    PyObject *r = tc ? PyObject_CallMethod(mod, "resolve", "OOO", tc, *args, *kwargs) : NULL;
+    Py_XDECREF(mod);
+    Py_XDECREF(tc);
+    if (!r || !PyTuple_Check(r) || PyTuple_GET_SIZE(r) != 2) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_SystemError, "bad resolve() value");
+        Py_XDECREF(r);
+        char prefix[SITQ_NAME_MAX + 96];
+        snprintf(prefix, sizeof prefix, "cannot read the sitq.result_of arguments of %s",
+                 sitq_ctx_function(ctx));
+        set_error_from_exception(ctx, prefix);
+        return -1;
+    }
+    Py_SETREF(*args, Py_NewRef(PyTuple_GET_ITEM(r, 0)));
+    Py_SETREF(*kwargs, Py_NewRef(PyTuple_GET_ITEM(r, 1)));
+    Py_DECREF(r);
+    return 0;
+}
+
 /* Run one Python task: load the payload and the function, call it, store
  * its result. Returns 0 on success, 1 with the attempt's error set. */
 static int run_task(sitq_task_ctx *ctx, const void *payload, size_t payload_len) {
@@ -344,6 +371,8 @@ static int run_task(sitq_task_ctx *ctx, const void *payload, size_t payload_len)
             goto out;
         }
     }
+    if (PyLong_AsLong(PyTuple_GET_ITEM(tup, 0)) == 2 && resolve_refs(ctx, &args, &kwargs) != 0)
+        goto out;
     if (call_function(ctx, func, args, kwargs) != 0) goto out;
     rc = 0;
     /* the task succeeded: the in-memory function is not needed again */

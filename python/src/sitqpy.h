@@ -53,6 +53,8 @@ typedef struct {
     double timeout_s;    /* 0 = none */
     double backoff_base_s;
     double backoff_cap_s;
+    int finalizer; /* sitq_task_options.finalizer */
+    int has_refs;  /* args/kwargs hold sitq.result_of placeholders */
 } SitqTaskObject;
 
 typedef struct {
@@ -219,6 +221,9 @@ void sitqpy_current_leave(const sitqpy_current *saved);
 const char *sitqpy_intern_queue_name(const char *name);
 /* Add current_task() and TaskContext to the module; -1 with an exception. */
 int sitqpy_current_init(PyObject *m);
+/* sitq.current_task(): the running attempt's TaskContext (new reference),
+ * or NULL with InvalidStateError set outside a task. GIL held. */
+PyObject *sitqpy_current_object(void);
 
 /* ---- tasklog.c ------------------------------------------------------ */
 

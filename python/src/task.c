@@ -5,6 +5,9 @@
  *
  * Payload format 1: pickle of the tuple
  *     (1, fn_blob, args, kwargs, token)
+ * Format 2 is the same tuple, (2, ...), for a task whose args and kwargs
+ * hold sitq.result_of placeholders stored as sitq._result_of._Slot(position
+ * of the dependency): the worker substitutes the dependencies' values.
  * fn_blob: bytes (the function pickled with cloudpickle when importable,
  *          else pickle) or None when the function cannot be pickled;
  * args, kwargs: tuple and dict, or None when they cannot be pickled;
@@ -219,19 +222,44 @@ static int check_unique_key(PyObject *unique_key) {
     return 0;
 }
 
+/* The sitq.result_of placeholders of args and kwargs (sitq/_result_of.py):
+ * their tasks are added to *deps (replaced by a new tuple). 1 when there
+ * are some, 0 when not, -1 with the error set. */
+static int collect_refs(PyObject *args, PyObject *kwargs, PyObject **deps) {
+    static PyObject *collect; /* sitq._result_of.collect, kept: called for every Task */
+    if (!collect) {
+        PyObject *mod = PyImport_ImportModule("sitq._result_of");
+        collect = mod ? PyObject_GetAttrString(mod, "collect") : NULL;
+        Py_XDECREF(mod);
+        if (!collect) return -1;
+    }
+    PyObject *r = PyObject_CallFunctionObjArgs(collect, args, kwargs, *deps, NULL);
+    if (!r) return -1;
+    if (r == Py_None) {
+        Py_DECREF(r);
+        return 0;
+    }
+    Py_SETREF(*deps, r);
+    return 1;
+}
+
 static int task_init(SitqTaskObject *self, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"function",   "args",       "kwargs",        "priority",
                              "eta",        "delay",      "max_retries",   "timeout",
                              "unique_key", "depends_on", "retry_backoff", "retry_backoff_max",
-                             NULL};
+                             "finalizer",  NULL};
     PyObject *function = NULL, *fargs = Py_None, *fkwargs = Py_None, *priority = NULL,
              *eta = Py_None, *delay = Py_None, *max_retries = NULL, *timeout = Py_None,
              *unique_key = Py_None, *depends_on = Py_None, *backoff = Py_None,
-             *backoff_max = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|OOOOOOOOOOO:Task", kwlist, &function, &fargs,
+             *backoff_max = Py_None, *finalizer = Py_False;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|OOOOOOOOOOOO:Task", kwlist, &function, &fargs,
                                      &fkwargs, &priority, &eta, &delay, &max_retries, &timeout,
-                                     &unique_key, &depends_on, &backoff, &backoff_max))
+                                     &unique_key, &depends_on, &backoff, &backoff_max, &finalizer))
         return -1;
+    if (!PyBool_Check(finalizer)) {
+        sitqpy_invalid("finalizer must be a bool, got %.100s", Py_TYPE(finalizer)->tp_name);
+        return -1;
+    }
     if (!PyCallable_Check(function)) {
         sitqpy_invalid("function must be callable, got %.100s", Py_TYPE(function)->tp_name);
         return -1;
@@ -263,6 +291,8 @@ static int task_init(SitqTaskObject *self, PyObject *args, PyObject *kwds) {
     }
     if (check_unique_key(unique_key) < 0) goto fail;
     if (!(deps = deps_tuple(depends_on, "depends_on", 1))) goto fail;
+    int refs = collect_refs(targs, tkwargs, &deps);
+    if (refs < 0) goto fail;
     if (!(name = sitqpy_function_name(function))) goto fail;
     if (check_binding(function, targs, tkwargs) < 0) goto fail;
 
@@ -281,6 +311,8 @@ static int task_init(SitqTaskObject *self, PyObject *args, PyObject *kwds) {
     self->timeout_s = timeout_s;
     self->backoff_base_s = base;
     self->backoff_cap_s = cap;
+    self->finalizer = finalizer == Py_True;
+    self->has_refs = refs;
     return 0;
 fail:
     Py_DECREF(targs);
@@ -365,6 +397,11 @@ static PyObject *task_get_delay(SitqTaskObject *self, void *c) {
     return PyFloat_FromDouble(self->delay_s);
 }
 
+static PyObject *task_get_finalizer(SitqTaskObject *self, void *c) {
+    (void)c;
+    return PyBool_FromLong(self->finalizer);
+}
+
 static PyGetSetDef task_getset[] = {
     {"function", (getter)task_get_function, NULL, "The callable to run.", NULL},
     {"args", (getter)task_get_args, NULL, "Positional arguments (tuple).", NULL},
@@ -383,8 +420,10 @@ static PyGetSetDef task_getset[] = {
     {"unique_key", (getter)task_get_unique_key, NULL, "Deduplication key or None.", NULL},
     {"depends_on", (getter)task_get_depends_on, NULL,
      "Tasks that must succeed first (tuple of ids, and of sitq.Task objects of the\n"
-     "same enqueue_batch).",
+     "same enqueue_batch), with the tasks of sitq.result_of placeholders added.",
      NULL},
+    {"finalizer", (getter)task_get_finalizer, NULL,
+     "True: the task runs once its dependencies finished, whatever their outcome.", NULL},
     {NULL, NULL, NULL, NULL, NULL}};
 
 static PyMethodDef task_methods[] = {SITQPY_NO_PICKLE_METHODS, {NULL, NULL, 0, NULL}};
@@ -392,7 +431,7 @@ static PyMethodDef task_methods[] = {SITQPY_NO_PICKLE_METHODS, {NULL, NULL, 0, N
 PyDoc_STRVAR(task_doc,
              "Task(function, args=None, kwargs=None, priority=0, eta=None, delay=None,\n"
              "     max_retries=0, timeout=None, unique_key=None, depends_on=None,\n"
-             "     retry_backoff=1.0, retry_backoff_max=3600.0)\n"
+             "     retry_backoff=1.0, retry_backoff_max=3600.0, finalizer=False)\n"
              "--\n\n"
              "A call of `function(*args, **kwargs)` to enqueue with TaskQueue.enqueue.\n\n"
              "function: any callable. It is pickled (with cloudpickle when it can be\n"
@@ -403,6 +442,9 @@ PyDoc_STRVAR(task_doc,
              "    with an error saying why.\n"
              "args: list/tuple of positional arguments; kwargs: dict of keyword arguments.\n"
              "    Pickled too (kept in memory like the function when they cannot be).\n"
+             "    A sitq.result_of(dep) placeholder in them (also inside lists, tuples\n"
+             "    and dicts) adds dep to depends_on and is replaced, when the task runs,\n"
+             "    by the value dep returned.\n"
              "priority: int, higher runs first (FIFO within a priority); default 0.\n"
              "eta: datetime (aware; naive means local time, as datetime.timestamp()) or\n"
              "    Unix time in seconds: do not run before. Exclusive with delay.\n"
@@ -416,7 +458,12 @@ PyDoc_STRVAR(task_doc,
              "depends_on: ids of tasks that must succeed before this one runs; in\n"
              "    enqueue_batch also sitq.Task objects listed earlier in the same batch.\n"
              "retry_backoff, retry_backoff_max: retry n waits retry_backoff * 2**(n-1)\n"
-             "    seconds (+-10% jitter), at most retry_backoff_max seconds.\n\n"
+             "    seconds (+-10% jitter), at most retry_backoff_max seconds.\n"
+             "finalizer: bool. True: the task runs once every dependency finished,\n"
+             "    whatever its outcome (a chord that sees failures: read them with\n"
+             "    current_task().dependency_results(); a result_of placeholder of a\n"
+             "    failed or cancelled dependency becomes its sitq.Result). False: a\n"
+             "    dependency that fails or is cancelled fails the task at once.\n\n"
              "Raises InvalidArgumentError naming the bad argument, also when args and\n"
              "kwargs do not bind to the function's signature (inspect.signature(function)\n"
              ".bind(*args, **kwargs) fails). Immutable; may be\n"
@@ -506,6 +553,7 @@ static int prepare_options(SitqTaskObject *task, PyObject *extra_deps, int in_ba
     out->opts.timeout_s = task->timeout_s;
     out->opts.backoff_base_s = task->backoff_base_s;
     out->opts.backoff_cap_s = task->backoff_cap_s;
+    out->opts.finalizer = task->finalizer;
     PyObject *deps = deps_tuple(extra_deps, "depends_on", 0);
     if (!deps) return -1;
     Py_ssize_t nd = PyTuple_GET_SIZE(deps);
@@ -513,8 +561,9 @@ static int prepare_options(SitqTaskObject *task, PyObject *extra_deps, int in_ba
         if (PyLong_Check(PyTuple_GET_ITEM(task->depends_on, i))) nd++;
         else if (!in_batch) {
             Py_DECREF(deps);
-            sitqpy_invalid("depends_on[%zd] is a sitq.Task: a Task dependency is resolved only by "
-                           "enqueue_batch, among the tasks of the same batch (give a task id here)",
+            sitqpy_invalid("depends_on[%zd] is a sitq.Task (named in depends_on or by "
+                           "sitq.result_of): a Task dependency is resolved only by enqueue_batch, "
+                           "among the tasks of the same batch (give a task id here)",
                            i);
             return -1;
         }
@@ -545,11 +594,12 @@ static int prepare_options(SitqTaskObject *task, PyObject *extra_deps, int in_ba
     return 0;
 }
 
-/* The payload (format 1, function blob, args, kwargs, memory token) into
+/* The payload (format, function blob, args, kwargs, memory token) into
  * out->payload. A function or arguments that cannot be pickled are kept in
  * this process's memory under out->mem_token. 0, or -1 with the error set
  * (out is cleared by the caller, which drops mem_token). */
-static int prepare_payload(SitqTaskObject *task, sitqpy_prepared *out) {
+static int prepare_payload(SitqTaskObject *task, PyObject *args, PyObject *kwargs, int format,
+                           sitqpy_prepared *out) {
     PyObject *payload = NULL, *entry = NULL, *tup = NULL;
     PyObject *fn_blob = try_dumps(task->function, 1);
     if (!fn_blob) {
@@ -557,7 +607,7 @@ static int prepare_payload(SitqTaskObject *task, sitqpy_prepared *out) {
         fn_blob = Py_NewRef(Py_None);
         if (!(out->mem_token = new_token())) goto fail;
     }
-    tup = Py_BuildValue("(iOOOO)", 1, fn_blob, task->args, task->kwargs,
+    tup = Py_BuildValue("(iOOOO)", format, fn_blob, args, kwargs,
                         out->mem_token ? out->mem_token : Py_None);
     if (!tup) goto fail;
     payload = try_dumps(tup, 0);
@@ -568,13 +618,13 @@ static int prepare_payload(SitqTaskObject *task, sitqpy_prepared *out) {
         if (PyErr_Occurred()) goto fail;
         /* arguments cannot be pickled: keep them in memory too */
         if (!out->mem_token && !(out->mem_token = new_token())) goto fail;
-        tup = Py_BuildValue("(iOOOO)", 1, fn_blob, Py_None, Py_None, out->mem_token);
+        tup = Py_BuildValue("(iOOOO)", format, fn_blob, Py_None, Py_None, out->mem_token);
         if (!tup) goto fail;
         payload =
             PyObject_CallFunctionObjArgs(sitqpy_pickle_dumps, tup, sitqpy_highest_protocol, NULL);
         Py_CLEAR(tup);
         if (!payload) goto fail;
-        entry = Py_BuildValue("(OOO)", task->function, task->args, task->kwargs);
+        entry = Py_BuildValue("(OOO)", task->function, args, kwargs);
     }
     if (out->mem_token) {
         if (!entry || PyDict_SetItem(sitqpy_memfuncs, out->mem_token, entry) < 0) goto fail;
@@ -591,6 +641,27 @@ fail:
     return -1;
 }
 
+/* The payload of task: format 1, or format 2 with its sitq.result_of
+ * placeholders replaced by the positions of their dependencies (the order
+ * of prepare_options: the Task's ids, then enqueue's extra ids, which come
+ * after every placeholder's, then its batch Tasks). 0, or -1 with the error
+ * set. */
+static int prepare_args(SitqTaskObject *task, sitqpy_prepared *out) {
+    if (!task->has_refs) return prepare_payload(task, task->args, task->kwargs, 1, out);
+    PyObject *mod = PyImport_ImportModule("sitq._result_of");
+    if (!mod) return -1;
+    PyObject *r =
+        PyObject_CallMethod(mod, "encode", "OOO", task->args, task->kwargs, task->depends_on);
+    Py_DECREF(mod);
+    if (!r) return -1;
+    int rc = -1;
+    if (PyTuple_Check(r) && PyTuple_GET_SIZE(r) == 2)
+        rc = prepare_payload(task, PyTuple_GET_ITEM(r, 0), PyTuple_GET_ITEM(r, 1), 2, out);
+    else PyErr_SetString(PyExc_SystemError, "sitq._result_of.encode returned a bad value");
+    Py_DECREF(r);
+    return rc;
+}
+
 int sitqpy_prepare(SitqTaskObject *task, PyObject *extra_deps, int in_batch, sitqpy_prepared *out) {
     memset(out, 0, sizeof *out);
     sitq_task_options_init(&out->opts);
@@ -598,7 +669,7 @@ int sitqpy_prepare(SitqTaskObject *task, PyObject *extra_deps, int in_batch, sit
         sitqpy_invalid("task is not initialised (call sitq.Task(function, ...))");
         return -1;
     }
-    if (prepare_options(task, extra_deps, in_batch, out) == 0 && prepare_payload(task, out) == 0)
+    if (prepare_options(task, extra_deps, in_batch, out) == 0 && prepare_args(task, out) == 0)
         return 0;
     Py_CLEAR(out->mem_token); /* not registered */
     sitqpy_prepared_clear(out);

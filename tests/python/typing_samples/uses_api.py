@@ -26,7 +26,8 @@ def long_task(n: int) -> int:
                                                                        function))
         ctx.set_progress(i / n)
         ctx.heartbeat()
-    return attempt + retries + int(limit or 0)
+    deps: List[sitq.Result] = ctx.dependency_results()
+    return len(deps) + attempt + retries + int(limit or 0)
 
 
 def main(path: str) -> None:
@@ -111,6 +112,9 @@ def pipelines(queue: sitq.TaskQueue, first: int, task: sitq.Task) -> None:
     as_task: sitq.Task = mul.to_task((1, 2), unique_key="m")
     chunks: List[int] = bare.map([1, 2, 3], chunksize=2)
     batch: List[int] = queue.enqueue_batch([task, sitq.Task(add, [1, 2], depends_on=[task, 1])])
+    fin = sitq.Task(add, [sitq.result_of(task), sitq.result_of(first)], finalizer=True)
+    is_fin: bool = fin.finalizer
+    chained: int = mul.delay(sitq.result_of(first), 2)
     with sitq.Executor(queue, max_workers=2, start_workers=True, threads=1, priority=1) as ex:
         fut: sitq.Future[int] = ex.submit(add, 1, b=2)
         tid: int = fut.task_id
@@ -118,4 +122,5 @@ def pipelines(queue: sitq.TaskQueue, first: int, task: sitq.Task) -> None:
         values: List[int] = list(ex.map(add, [1], [2], timeout=None, chunksize=2))
         same: sitq.TaskQueue = ex.queue
     ex.shutdown(wait=True, cancel_futures=False)
-    print(local, queued, explicit, as_task, chunks, batch, tid, total, values, same)
+    print(local, queued, explicit, as_task, chunks, batch, tid, total, values, same, is_fin,
+          chained)

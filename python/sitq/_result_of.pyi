@@ -1,0 +1,26 @@
+# Type stubs of sitq._result_of (python/sitq/_result_of.py): sitq.result_of.
+# result_of returns Any, so that a placeholder may stand for an argument of
+# any type (TaskFunction.delay checks the function's own parameter types).
+from typing import Any, Callable, Dict, Optional, Tuple, TypeVar, Union
+
+from ._sitq import Task, TaskContext
+
+_T = TypeVar("_T")
+
+class ResultOf:
+    task: Union[int, Task]
+    def __init__(self, task: Union[int, Task]) -> None: ...
+
+class _Slot:
+    index: int
+    def __init__(self, index: int) -> None: ...
+
+def result_of(task: Union[int, Task]) -> Any: ...
+def _walk(obj: _T, fn: Callable[[Any], Any]) -> _T: ...
+def _key(dep: Union[int, Task]) -> Tuple[str, int]: ...
+def collect(args: Tuple[Any, ...], kwargs: Dict[str, Any],
+            depends_on: Tuple[Union[int, Task], ...]) -> Optional[Tuple[Union[int, Task], ...]]: ...
+def encode(args: Tuple[Any, ...], kwargs: Dict[str, Any],
+           depends_on: Tuple[Union[int, Task], ...]) -> Tuple[Tuple[Any, ...], Dict[str, Any]]: ...
+def resolve(ctx: TaskContext, args: Tuple[Any, ...],
+            kwargs: Dict[str, Any]) -> Tuple[Tuple[Any, ...], Dict[str, Any]]: ...

@@ -1,0 +1,207 @@
+"""sitq.result_of placeholders and TaskContext.dependency_results(): results
+flow from tasks to their dependents, read when the dependent runs and never
+copied into its payload; finalizers see failures."""
+import json
+import pickle
+import subprocess
+
+import pytest
+
+import sitq
+from sitq_test_backend import ON_PG
+from test_api import _sitq_command
+
+
+def chunk(i):
+    return list(range(i * 1000, (i + 1) * 1000))
+
+
+def total(parts):
+    return sum(sum(p) for p in parts)
+
+
+def show(db_path, tid):
+    out = subprocess.run([_sitq_command(), "show", db_path, str(tid), "--json"],
+                         capture_output=True, text=True, check=True).stdout
+    return json.loads(out)
+
+
+def test_fan_out_fan_in_through_a_list(db_path, queue):
+    parts = [sitq.Task(chunk, args=[i]) for i in range(10)]
+    fan_in = sitq.Task(total, args=[[sitq.result_of(t) for t in parts]])
+    assert fan_in.depends_on == tuple(parts)
+    ids = queue.enqueue_batch(parts + [fan_in])
+    with sitq.Worker(queue, concurrency=2):
+        r = queue.get_result(ids[-1], timeout=30)
+    assert r.is_success, r.error
+    assert r.value == sum(range(10000)) == 49995000
+    assert list(r.depends_on) == ids[:10]
+    # the placeholders are stored as positions: the ten 1000-int results
+    # (about 30 kB pickled) are not in the dependent's payload
+    info = show(db_path, ids[-1])
+    assert info["depends_on"] == ids[:10]
+    assert info["payload_len"] < 1500, info["payload_len"]
+    assert sum(show(db_path, i)["value_len"] for i in ids[:10]) > 20000
+
+
+def test_nested_placeholders_and_merged_depends_on(queue):
+    a = queue.enqueue(str.upper, "a")
+    b = queue.enqueue(str.upper, "b")
+    c = queue.enqueue(str.upper, "c")
+
+    def shape(x, nested, *, opts):
+        return x, nested, opts
+
+    t = sitq.Task(shape, args=[sitq.result_of(b), ({"k": [sitq.result_of(a), 1]},
+                                                   sitq.result_of(b))],
+                  kwargs={"opts": {"c": sitq.result_of(c), "plain": (2, "s")}},
+                  depends_on=[c])
+    # explicit first, then the placeholders' tasks in order of appearance, once each
+    assert t.depends_on == (c, b, a)
+    tid = queue.enqueue(t)
+    with sitq.Worker(queue, concurrency=2):
+        r = queue.get_result(tid, timeout=30)
+    assert r.value == ("B", ({"k": ["A", 1]}, "B"), {"c": "C", "plain": (2, "s")}), r.error
+    assert r.depends_on == (c, b, a)
+
+
+def test_task_objects_of_a_batch_and_explicit_ids(queue):
+    first = queue.enqueue(pow, 2, 10)
+
+    def combine(x, y, z):
+        deps = sitq.current_task().dependency_results()
+        return x, y, z, [d.task_id for d in deps]
+
+    mid = sitq.Task(pow, args=[3, 2])
+    last = sitq.Task(pow, args=[5, 1])
+    top = sitq.Task(combine, args=[sitq.result_of(last), sitq.result_of(first)],
+                    kwargs={"z": sitq.result_of(mid)})
+    ids = queue.enqueue_batch([mid, last, top])
+    other = queue.enqueue(pow, 7, 1)
+    # an explicit id as a placeholder, and an extra enqueue(depends_on=) after it
+    solo = queue.enqueue(sitq.Task(combine, args=[sitq.result_of(first), 0],
+                                   kwargs={"z": sitq.result_of(other)}), depends_on=[ids[0]])
+    with sitq.Worker(queue, concurrency=2):
+        r = queue.get_result(ids[2], timeout=30)
+        s = queue.get_result(solo, timeout=30)
+    # the ids first, then the batch's Tasks (last, mid: order of appearance)
+    assert top.depends_on == (last, first, mid)
+    assert r.value == (5, 1024, 9, [first, ids[1], ids[0]]), r.error
+    assert s.value == (1024, 0, 7, [first, other, ids[0]]), s.error
+
+
+def test_dependency_results_order_and_fields(backend):
+    q = sitq.TaskQueue(backend=backend, name="deps")
+    ids = [q.enqueue(pow, n, 2) for n in (3, 1, 2)]
+
+    def report():
+        t = sitq.current_task()
+        res = t.dependency_results()
+        return t.id, t.attempt, t.queue, [(r.task_id, r.status, r.value) for r in res]
+
+    tid = q.enqueue(sitq.Task(report, depends_on=[ids[2], ids[0], ids[1], ids[0]]))
+    alone = q.enqueue(report)
+    with sitq.Worker(q, concurrency=2):
+        r = q.get_result(tid, timeout=30)
+        a = q.get_result(alone, timeout=30)
+    assert r.value == (tid, 1, "deps", [(ids[2], "succeeded", 4), (ids[0], "succeeded", 9),
+                                        (ids[1], "succeeded", 1)]), r.error
+    assert a.value == (alone, 1, "deps", [])
+
+
+def boom():
+    raise ValueError("boom")
+
+
+def test_a_finalizer_sees_a_failure(queue):
+    ok = queue.enqueue(pow, 2, 3)
+    bad = queue.enqueue(boom)
+    ran = []
+
+    def chord(good, failed):
+        deps = sitq.current_task().dependency_results()
+        return good, failed.task_id, failed.is_error, [(d.status, d.error) for d in deps]
+
+    def normal(good, failed):
+        ran.append(1)
+
+    fin = sitq.Task(chord, args=[sitq.result_of(ok), sitq.result_of(bad)], finalizer=True)
+    assert fin.finalizer is True and sitq.Task(boom).finalizer is False
+    fid = queue.enqueue(fin)
+    nid = queue.enqueue(sitq.Task(normal, args=[sitq.result_of(ok), sitq.result_of(bad)]))
+    with sitq.Worker(queue, concurrency=2):
+        f = queue.get_result(fid, timeout=30)
+        n = queue.get_result(nid, timeout=30)
+    # a failed dependency's placeholder becomes its Result in a finalizer
+    assert f.value == (8, bad, True, [("succeeded", None), ("failed", "ValueError: boom")]), \
+        f.error
+    assert n.status == "failed" and n.error == "dependency %d failed" % bad
+    assert ran == []
+
+
+def test_the_decorator_and_process_task(queue):
+    @queue.task(finalizer=True)
+    def double(x):
+        return 2 * x
+
+    src = queue.enqueue(pow, 4, 2)
+    tid = double.delay(sitq.result_of(src))
+    w = sitq.Worker(queue)
+    assert w.process_task(src).value == 16
+    assert w.process_task(tid).value == 32
+
+
+def test_error_paths(backend):
+    q = sitq.TaskQueue(backend=backend)
+    for bad in ("1", 1.0, None, True, [1]):
+        with pytest.raises(sitq.InvalidArgumentError, match="task must be a task id"):
+            sitq.result_of(bad)
+    for bad in (0, -3):
+        with pytest.raises(sitq.InvalidArgumentError, match="must be positive"):
+            sitq.result_of(bad)
+    with pytest.raises(TypeError, match="cannot be pickled on its own"):
+        pickle.dumps(sitq.result_of(1))
+    with pytest.raises(sitq.InvalidArgumentError, match="finalizer must be a bool"):
+        sitq.Task(pow, args=[1, 2], finalizer=1)
+
+    # a Task placeholder outside a batch, or not in the batch
+    t = sitq.Task(pow, args=[1, 2])
+    with pytest.raises(sitq.InvalidArgumentError, match="sitq.result_of"):
+        q.enqueue(sitq.Task(abs, args=[sitq.result_of(t)]))
+    with pytest.raises(sitq.InvalidArgumentError, match="not in this batch"):
+        q.enqueue_batch([sitq.Task(abs, args=[sitq.result_of(t)])])
+
+    # the id of a task of another queue
+    other = sitq.TaskQueue(backend=backend, name="other")
+    oid = other.enqueue(pow, 1, 2)
+    with pytest.raises(sitq.DependencyError) as e:
+        q.enqueue(sitq.Task(abs, args=[sitq.result_of(oid)]))
+    assert str(e.value) == "dependency %d does not exist in this queue" % oid
+
+    # dependency_results outside a task
+    with pytest.raises(sitq.InvalidStateError):
+        sitq.current_task().dependency_results()
+
+
+def test_arguments_held_in_memory_keep_their_placeholders(queue):
+    import threading
+    lock = threading.Lock()  # cannot be pickled: the arguments stay in this process
+
+    def use(held, values):
+        return type(held).__name__, values
+
+    src = queue.enqueue(pow, 2, 5)
+    tid = queue.enqueue(sitq.Task(use, args=[lock, [sitq.result_of(src), 1]]))
+    w = sitq.Worker(queue)
+    assert w.process_task(src).value == 32
+    assert w.process_task(tid).value == ("lock", [32, 1])
+
+
+@pytest.mark.skipif(ON_PG, reason="writes a payload into the SQLite file directly")
+def test_a_payload_format_after_2_is_refused(db_path, queue):
+    from test_payload_envelope import _replace_payload
+    tid = queue.enqueue(pow, 2, 2)
+    _replace_payload(db_path, lambda old: pickle.dumps((3, None, (2, 2), {}, None), protocol=5))
+    r = sitq.Worker(queue).process_task(tid)
+    assert r.status == "failed"
+    assert "unknown payload format" in r.error
