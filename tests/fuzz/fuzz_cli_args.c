@@ -60,8 +60,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             if (!(a.wopts.lease_s >= SITQ_LEASE_MIN_S && a.wopts.lease_s <= SITQ_LEASE_MAX_S) ||
                 !(a.wopts.timeout_grace_s >= 0 &&
                   a.wopts.timeout_grace_s <= SITQ_TIMEOUT_GRACE_MAX_S) ||
-                !(a.wopts.poll_interval_s >= SITQ_POLL_MIN_S &&
-                  a.wopts.poll_interval_s <= SITQ_POLL_MAX_S))
+                !(a.wopts.poll_interval_s == 0 || /* automatic, the default */
+                  (a.wopts.poll_interval_s >= SITQ_POLL_MIN_S &&
+                   a.wopts.poll_interval_s <= SITQ_POLL_MAX_S)))
                 abort();
         }
         break;
