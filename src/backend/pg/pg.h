@@ -289,6 +289,11 @@ sitq_code pg_write_one(pg_backend *b, pg_body_fn body, void *arg, sitq_error *er
  * NULL with err filled when it cannot connect. */
 pg_conn *pg_read_acquire(pg_backend *b, sitq_error *err);
 void pg_read_release(pg_backend *b, pg_conn *c);
+/* Run one read statement on a borrowed reader connection (acquired and
+ * released here). The result, owned by the caller (PQclear), or NULL with
+ * err filled ("what" names the action in the message). */
+PGresult *pg_read_run(pg_backend *b, pg_stmt_id id, const pg_params *p, sitq_error *err,
+                      const char *what);
 
 /* The database server's clock, UTC microseconds (lease expiry is judged by
  * it). */

@@ -339,6 +339,15 @@ void pg_read_release(pg_backend *b, pg_conn *c) {
     pthread_mutex_unlock(&b->read_mu);
 }
 
+PGresult *pg_read_run(pg_backend *b, pg_stmt_id id, const pg_params *p, sitq_error *err,
+                      const char *what) {
+    pg_conn *c = pg_read_acquire(b, err);
+    if (!c) return NULL;
+    PGresult *r = pg_run(c, id, p, err, what);
+    pg_read_release(b, c);
+    return r;
+}
+
 sitq_code pg_db_now(pg_conn *c, sitq_time_us *out, sitq_error *err) {
     PGresult *r = pg_run(c, PG_DB_NOW, NULL, err, "reading the server's clock");
     if (!r) return pg_code(err);

@@ -95,32 +95,25 @@ sitq_code pg_get(sitq_backend *base, const char *queue, sitq_task_id id, sitq_re
 sitq_code pg_dep_count(sitq_backend *base, const char *queue, sitq_task_id id, size_t *count,
                        sitq_error *err) {
     (void)queue; /* a dependency is always of its dependent's queue */
-    pg_backend *b = (pg_backend *)base;
-    pg_conn *c = pg_read_acquire(b, err);
-    if (!c) return pg_code(err);
     pg_params p;
     pg_p_init(&p);
     pg_p_i64(&p, id);
-    PGresult *r = pg_run(c, PG_DEP_COUNT, &p, err, "counting dependencies");
-    sitq_code rc = r ? SITQ_OK : pg_code(err);
-    if (r) *count = (size_t)pg_i64(r, 0, 0);
+    PGresult *r = pg_read_run((pg_backend *)base, PG_DEP_COUNT, &p, err, "counting dependencies");
+    if (!r) return pg_code(err);
+    *count = (size_t)pg_i64(r, 0, 0);
     PQclear(r);
-    pg_read_release(b, c);
-    return rc ? rc : sitq__ok(err);
+    return sitq__ok(err);
 }
 
 sitq_code pg_dep_result(sitq_backend *base, const char *queue, sitq_task_id id, size_t index,
                         sitq_result **out, sitq_error *err) {
-    pg_backend *b = (pg_backend *)base;
     *out = NULL;
-    pg_conn *c = pg_read_acquire(b, err);
-    if (!c) return pg_code(err);
     pg_params p;
     pg_p_init(&p);
     pg_p_i64(&p, id);
     pg_p_i64(&p, (int64_t)index);
     pg_p_text(&p, queue);
-    PGresult *r = pg_run(c, PG_DEP_RESULT, &p, err, "reading a dependency");
+    PGresult *r = pg_read_run((pg_backend *)base, PG_DEP_RESULT, &p, err, "reading a dependency");
     sitq_code rc = r ? SITQ_OK : pg_code(err);
     if (!rc && PQntuples(r) == 0)
         rc = sitq__fail(err, SITQ_ENOTFOUND,
@@ -129,21 +122,16 @@ sitq_code pg_dep_result(sitq_backend *base, const char *queue, sitq_task_id id, 
     else if (!rc && !(*out = row_to_result(r, 0, sitq_now_us())))
         rc = sitq__fail(err, SITQ_ENOMEM, "out of memory reading a dependency");
     PQclear(r);
-    pg_read_release(b, c);
     return rc ? rc : sitq__ok(err);
 }
 
 sitq_code pg_payload(sitq_backend *base, const char *queue, sitq_task_id id, void **out,
                      size_t *len, sitq_error *err) {
-    pg_backend *b = (pg_backend *)base;
-    pg_conn *c = pg_read_acquire(b, err);
-    if (!c) return pg_code(err);
     pg_params p;
     pg_p_init(&p);
     pg_p_i64(&p, id);
     pg_p_text(&p, queue);
-    PGresult *r = pg_run(c, PG_PAYLOAD, &p, err, "reading a payload");
-    pg_read_release(b, c);
+    PGresult *r = pg_read_run((pg_backend *)base, PG_PAYLOAD, &p, err, "reading a payload");
     if (!r) return pg_code(err);
     sitq_code rc = SITQ_OK;
     if (PQntuples(r) == 0)
@@ -158,15 +146,11 @@ sitq_code pg_payload(sitq_backend *base, const char *queue, sitq_task_id id, voi
 }
 
 sitq_code pg_stats(sitq_backend *base, const char *queue, sitq_stats *out, sitq_error *err) {
-    pg_backend *b = (pg_backend *)base;
-    pg_conn *c = pg_read_acquire(b, err);
-    if (!c) return pg_code(err);
     pg_params p;
     pg_p_init(&p);
     pg_p_text(&p, queue);
     pg_p_i64(&p, sitq_now_us());
-    PGresult *r = pg_run(c, PG_STATS, &p, err, "counting tasks");
-    pg_read_release(b, c);
+    PGresult *r = pg_read_run((pg_backend *)base, PG_STATS, &p, err, "counting tasks");
     if (!r) return pg_code(err);
     for (int i = 0; i < PQntuples(r); i++) {
         int state = (int)pg_i64(r, i, 0);
@@ -181,7 +165,6 @@ sitq_code pg_stats(sitq_backend *base, const char *queue, sitq_stats *out, sitq_
 
 sitq_code pg_list(sitq_backend *base, const char *queue, int status, size_t limit, size_t offset,
                   sitq_result ***items, size_t *count, sitq_error *err) {
-    pg_backend *b = (pg_backend *)base;
     pg_stmt_id id = status == SITQ_STATUS_ANY                           ? PG_LIST_ANY
                     : status == SITQ_QUEUED                             ? PG_LIST_QUEUED
                     : status == SITQ_SCHEDULED                          ? PG_LIST_SCHEDULED
@@ -197,10 +180,7 @@ sitq_code pg_list(sitq_backend *base, const char *queue, int status, size_t limi
     pg_p_i64(&p, (int64_t)offset);
     if (id == PG_LIST_DEAD) pg_p_i64(&p, status);
     else if (id == PG_LIST_QUEUED || id == PG_LIST_SCHEDULED) pg_p_i64(&p, now);
-    pg_conn *c = pg_read_acquire(b, err);
-    if (!c) return pg_code(err);
-    PGresult *r = pg_run(c, id, &p, err, "listing tasks");
-    pg_read_release(b, c);
+    PGresult *r = pg_read_run((pg_backend *)base, id, &p, err, "listing tasks");
     if (!r) return pg_code(err);
     size_t n = (size_t)PQntuples(r);
     sitq_result **arr = n ? calloc(n, sizeof(sitq_result *)) : NULL;
@@ -221,13 +201,10 @@ sitq_code pg_list(sitq_backend *base, const char *queue, int status, size_t limi
 
 sitq_code pg_health(sitq_backend *base, sitq_store_health *out, sitq_error *err) {
     pg_backend *b = (pg_backend *)base;
-    pg_conn *c = pg_read_acquire(b, err);
-    if (!c) return pg_code(err);
     pg_params p;
     pg_p_init(&p);
     pg_p_text(&p, b->schema);
-    PGresult *r = pg_run(c, PG_HEALTH, &p, err, "measuring the store");
-    pg_read_release(b, c);
+    PGresult *r = pg_read_run(b, PG_HEALTH, &p, err, "measuring the store");
     if (!r) return pg_code(err);
     if (!pg_isnull(r, 0, 0)) out->live_tuples = pg_i64(r, 0, 0);
     if (!pg_isnull(r, 0, 1)) out->dead_tuples = pg_i64(r, 0, 1);
