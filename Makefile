@@ -5,7 +5,7 @@ JOBS ?= 2
 MAKEFLAGS += --no-print-directory
 CMAKE_FLAGS = -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPython3_EXECUTABLE=$(PYTHON)
 
-.PHONY: all deps build build-asan build-tsan build-fuzz demo test tidy test-plain test-asan test-tsan test-fuzz fuzz bench chaos clean format format-check
+.PHONY: all deps build wheel build-asan build-tsan build-fuzz demo test tidy test-plain test-asan test-tsan test-fuzz fuzz bench chaos clean format format-check
 
 all: build
 
@@ -23,6 +23,12 @@ build-asan: deps
 build-tsan: deps
 	@cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DSITQ_SANITIZE=thread >/dev/null
 	@cmake --build build-tsan -j$(JOBS)
+
+# The Python package as a wheel in dist/, offline, with Debian's setuptools and
+# wheel; setup.py builds the extension with CMake (build/python-wheel).
+wheel: deps
+	@$(PYTHON) -m pip wheel --no-build-isolation --no-index --no-deps --quiet -w dist .
+	@ls dist/sitq-*.whl
 
 # The libFuzzer targets of tests/fuzz, built with clang (ASan+UBSan).
 build-fuzz: deps

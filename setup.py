@@ -1,103 +1,86 @@
-"""Build the sitq Python package with setuptools: `pip install .`
+"""Build the sitq Python package: `make wheel`, or `pip install .`
 
-The extension sitq._sitq is compiled from the binding's C sources
-(python/src) together with libsitq's own sources (src/core, src/backend,
-src/worker) and linked with the system SQLite and libpq (the PostgreSQL
-backend). Offline, use Debian's
-setuptools without build isolation:
+The extension sitq._sitq is built by CMake, from the same build description
+as everything else (one list of sources, the project's warning flags, the
+version from project() in CMakeLists.txt): setuptools' build_ext step
+configures a library-and-binding-only CMake tree under build/python-wheel/
+of this source tree, builds the target sitq_python there (CMake tracks
+header dependencies, so a changed header rebuilds what includes it) and
+copies the module into the package. setuptools' own scratch files go to
+build/python-setuptools/. Offline, with Debian's setuptools and wheel:
 
+    make wheel                       # dist/sitq-VERSION-*.whl
     /usr/bin/python3 -m pip install --no-build-isolation .
 
-The CMake build (build/python) is the other way to get the package.
+The wheel installs the command line of `python -m sitq` as the console
+script `sitq-py`.
 """
-import glob
-import hashlib
 import os
 import subprocess
-import tempfile
+import sys
 
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
-# Keep setuptools' intermediate files out of the source tree (build/ is the
-# CMake build directory), in a directory of this source tree's own: two
-# checkouts must not share one, or one's copies of sitq/*.py (copied only
-# when newer) would end up in the other's package.
-SCRATCH = os.path.join(tempfile.gettempdir(), "sitq-setuptools-%d-%s" % (
-    os.getuid(), hashlib.sha256(ROOT.encode()).hexdigest()[:12]))
-os.makedirs(SCRATCH, exist_ok=True)
+BUILD = os.path.join(ROOT, "build")
+os.makedirs(os.path.join(BUILD, "python-setuptools"), exist_ok=True)
 
 
 def sitq_version():
     """The version, from project(sitq VERSION ...) of CMakeLists.txt (its one place)."""
     with open(os.path.join(ROOT, "CMakeLists.txt")) as f:
         line = next(line for line in f if line.startswith("project(sitq VERSION "))
-    major, minor, patch = line.split()[2].split(".")
-    return major, minor, patch
+    return line.split()[2]
 
 
-def write_version_header(directory):
-    """Write sitq_version.h (included by sitq.h) from its template, as CMake does."""
-    major, minor, patch = sitq_version()
-    values = {"PROJECT_VERSION": "%s.%s.%s" % (major, minor, patch), "PROJECT_VERSION_MAJOR": major,
-              "PROJECT_VERSION_MINOR": minor, "PROJECT_VERSION_PATCH": patch}
-    with open(os.path.join(ROOT, "include", "sitq_version.h.in")) as f:
-        text = f.read()
-    for name, value in values.items():
-        text = text.replace("@%s@" % name, value)
-    os.makedirs(directory, exist_ok=True)
-    # Written aside and renamed: builds of other checkouts may share SCRATCH.
-    tmp = os.path.join(directory, "sitq_version.h.%d" % os.getpid())
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, os.path.join(directory, "sitq_version.h"))
-    return directory
+class CMakeExtension(Extension):
+    """An extension module that CMake builds (target `target`); no sources here."""
+
+    def __init__(self, name, target):
+        super().__init__(name, sources=[])
+        self.target = target
 
 
-def rel(pattern):
-    return sorted(os.path.relpath(p, ROOT) for p in glob.glob(os.path.join(ROOT, pattern)))
+class CMakeBuild(build_ext):
+    """Configure and build the CMake target of each extension, then copy the
+    module it made to where setuptools packages it."""
 
+    def build_extension(self, ext):
+        tree = os.path.join(BUILD, "python-wheel")
+        config = ["cmake", "-S", ROOT, "-B", tree, "-DCMAKE_BUILD_TYPE=Release",
+                  "-DPython3_EXECUTABLE=" + sys.executable,
+                  "-DSITQ_BUILD_CLI=OFF", "-DSITQ_BUILD_EXAMPLES=OFF",
+                  "-DSITQ_BUILD_BENCH=OFF", "-DSITQ_BUILD_TESTS=OFF",
+                  "-DSITQ_BUILD_PYTHON=ON"]
+        subprocess.run(config, check=True, stdout=subprocess.DEVNULL)
+        jobs = str(os.cpu_count() or 1)
+        subprocess.run(["cmake", "--build", tree, "--target", ext.target, "-j", jobs],
+                       check=True)
+        built = os.path.join(tree, "python", "sitq", os.path.basename(self.get_ext_filename(
+            ext.name)))
+        if not os.path.exists(built):
+            raise RuntimeError("CMake did not produce %s" % built)
+        dest = self.get_ext_fullpath(ext.name)
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        self.copy_file(built, dest)
 
-sources = rel("python/src/*.c")
-for sub in ("src/core/*.c", "src/backend/*.c", "src/backend/sqlite/*.c", "src/backend/pg/*.c",
-            "src/worker/*.c"):
-    sources += rel(sub)
-
-
-def libpq_include_dir():
-    """libpq's headers (Debian: libpq-dev), from pkg-config when it knows them."""
-    try:
-        out = subprocess.run(["pkg-config", "--variable=includedir", "libpq"],
-                             capture_output=True, text=True, check=True).stdout.strip()
-        if out:
-            return out
-    except (OSError, subprocess.CalledProcessError):
-        pass
-    return "/usr/include/postgresql"
-
-
-ext = Extension(
-    "sitq._sitq",
-    sources=sources,
-    include_dirs=["include", "src", "python/src", libpq_include_dir()],
-    define_macros=[("_GNU_SOURCE", None)],
-    extra_compile_args=["-std=c11", "-fvisibility=hidden"],
-    libraries=["sqlite3", "pq", "pthread", "m"],
-)
-ext.include_dirs.append(write_version_header(os.path.join(SCRATCH, "include")))
 
 setup(
     name="sitq",
-    version="%s.%s.%s" % sitq_version(),
-    description="Durable task queue with a C core and an SQLite backend",
+    version=sitq_version(),
+    description="Durable task queue with a C core: SQLite and PostgreSQL backends",
     package_dir={"": "python"},
     packages=["sitq"],
     # type stubs (the extension's and the modules') and the PEP 561 marker
     package_data={"sitq": ["py.typed", "*.pyi"]},
-    ext_modules=[ext],
+    ext_modules=[CMakeExtension("sitq._sitq", "sitq_python")],
+    cmdclass={"build_ext": CMakeBuild},
+    entry_points={"console_scripts": ["sitq-py = sitq.__main__:main"]},
     python_requires=">=3.9",
     extras_require={"cloudpickle": ["cloudpickle"]},
     zip_safe=False,
-    options={"build": {"build_base": os.path.join(SCRATCH, "build")},
-             "egg_info": {"egg_base": SCRATCH}},
+    options={"build": {"build_base": os.path.join(BUILD, "python-setuptools")},
+             "egg_info": {"egg_base": os.path.join(BUILD, "python-setuptools")},
+             "bdist_wheel": {"bdist_dir": os.path.join(BUILD, "python-setuptools", "wheel")}},
 )

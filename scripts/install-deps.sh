@@ -14,7 +14,7 @@ packages=(
   libjansson-dev                      # JSON output of the sitq command
   libcmocka-dev                       # C unit tests
   zlib1g-dev                          # the demo reads gzip-compressed CSV
-  python3-dev python3-setuptools python3-pip   # the Python binding (Debian's /usr/bin/python3)
+  python3-dev python3-setuptools python3-pip python3-wheel   # the Python binding and its wheel (make wheel)
   python3-pytest python3-numpy python3-pandas python3-cloudpickle
   python3-mypy                        # the type stubs are checked by tests/python/test_typing.py
   python3-venv                        # isolated environments for the Python packaging checks
