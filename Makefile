@@ -5,7 +5,7 @@ JOBS ?= 2
 MAKEFLAGS += --no-print-directory
 CMAKE_FLAGS = -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPython3_EXECUTABLE=$(PYTHON)
 
-.PHONY: all deps build wheel build-asan build-tsan build-fuzz demo test tidy test-plain test-asan test-tsan test-fuzz fuzz bench chaos clean format format-check
+.PHONY: all deps build wheel deb build-asan build-tsan build-fuzz demo test tidy test-plain test-asan test-tsan test-fuzz fuzz bench chaos clean format format-check
 
 all: build
 
@@ -29,6 +29,11 @@ build-tsan: deps
 wheel: deps
 	@$(PYTHON) -m pip wheel --no-build-isolation --no-index --no-deps --quiet -w dist .
 	@ls dist/sitq-*.whl
+
+# The Debian packages libsitq0, libsitq-dev, sitq and python3-sitq in
+# dist/deb (debian/; dpkg-buildpackage on a copy of the tree, then lintian).
+deb: deps
+	@scripts/build-deb.sh . dist/deb
 
 # The libFuzzer targets of tests/fuzz, built with clang (ASan+UBSan).
 build-fuzz: deps

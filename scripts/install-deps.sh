@@ -18,6 +18,7 @@ packages=(
   python3-pytest python3-numpy python3-pandas python3-cloudpickle
   python3-mypy                        # the type stubs are checked by tests/python/test_typing.py
   python3-venv                        # isolated environments for the Python packaging checks
+  dpkg-dev debhelper dh-python fakeroot lintian   # the Debian packages (make deb, tests/install)
   procps                              # ps/pgrep used by process tests
   man-db groff-base                   # man --warnings checks the man pages (tests/install)
 )
