@@ -18,6 +18,8 @@ packages=(
   python3-pytest python3-numpy python3-pandas python3-cloudpickle
   python3-mypy                        # the type stubs are checked by tests/python/test_typing.py
   python3-venv                        # isolated environments for the Python packaging checks
+  tzdata                              # IANA time zones of cron schedules (/usr/share/zoneinfo)
+  python3-croniter                    # independent cron implementation, cross-checked in tests
   procps                              # ps/pgrep used by process tests
   man-db groff-base                   # man --warnings checks the man pages (tests/install)
 )
