@@ -68,6 +68,15 @@ static int parse_fixed(const char *s, int32_t *off) {
     return 0;
 }
 
+/* Up to 64 bytes of a refused name for a message, printable ASCII only (so
+ * that a message stays valid UTF-8 whatever the caller passed). */
+static const char *printable(const char *s, char *buf, size_t cap) {
+    size_t n = 0;
+    for (; s[n] && n < 64 && n + 1 < cap; n++) buf[n] = (s[n] >= 0x20 && s[n] <= 0x7e) ? s[n] : '?';
+    buf[n] = '\0';
+    return buf;
+}
+
 /* 0 when name may be looked up under the zone directory. */
 static int name_ok(const char *name) {
     size_t n = strlen(name);
@@ -242,12 +251,13 @@ sitq_code sitq__tz_load(const char *name, sitq__tz **out, sitq_error *err) {
     int32_t off = 0;
     int fixed = !name || !*name || strcmp(name, "UTC") == 0 || strcmp(name, "GMT") == 0 ||
                 strcmp(name, "Z") == 0;
+    char shown[65];
     if (!fixed && (name[0] == '+' || name[0] == '-')) {
         if (parse_fixed(name, &off) < 0)
             return sitq__fail(err, SITQ_EINVAL,
-                              "time zone \"%.64s\": a fixed offset is written +HH:MM or -HH:MM "
+                              "time zone \"%s\": a fixed offset is written +HH:MM or -HH:MM "
                               "(HH 00..23)",
-                              name);
+                              printable(name, shown, sizeof shown));
         fixed = 1;
     }
     if (fixed) {
@@ -256,10 +266,10 @@ sitq_code sitq__tz_load(const char *name, sitq__tz **out, sitq_error *err) {
     }
     if (name_ok(name) < 0)
         return sitq__fail(err, SITQ_EINVAL,
-                          "time zone name \"%.64s\" is not an IANA name (such as Europe/Paris; "
+                          "time zone name \"%s\" is not an IANA name (such as Europe/Paris; "
                           "letters, digits, _+-. and / between components, no . or .. "
                           "components, at most %d bytes)",
-                          name, TZ_NAME_MAX);
+                          printable(name, shown, sizeof shown), TZ_NAME_MAX);
     sitq_code rc = load_file(name, out, err);
     return rc == SITQ_OK ? sitq__ok(err) : rc;
 }

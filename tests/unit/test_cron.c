@@ -290,6 +290,10 @@ static void test_cron_next_errors(void **state) {
     expect_zone_error(".hidden", "not an IANA name", "not an IANA name");
     expect_zone_error("Europe/Paris\n", "not an IANA name", "not an IANA name");
     expect_zone_error("Europe/Pa ris", "not an IANA name", "not an IANA name");
+    /* Bytes outside printable ASCII are not echoed into the message. */
+    expect_zone_error("Australia\321\273rod_Howe", "\"Australia??rod_Howe\" is not an IANA",
+                      "not an IANA name");
+    expect_zone_error("+\377", "\"+?\": a fixed offset", "+HH:MM");
     expect_zone_error("Mars/Olympus_Mons", "unknown time zone \"Mars/Olympus_Mons\"", "unknown");
     expect_zone_error("Europe", "not a zone file", "not a zone file");
     expect_zone_error("+25:00", "+HH:MM", "fixed offset");
