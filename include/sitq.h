@@ -766,7 +766,8 @@ void sitq_cron_free(sitq_cron *cron);
  * The UTC offset of `timezone` (named as for sitq_cron_next) at the instant
  * at_unix_s, in seconds east of Greenwich (3600 for Paris in winter), into
  * *offset_s; also a way to check a zone name. Errors: SITQ_EINVAL
- * (offset_s NULL; malformed or unknown zone, invalid zone file),
+ * (offset_s NULL; at_unix_s outside the years 1..9999; malformed or unknown
+ * zone, invalid zone file),
  * SITQ_ENOMEM. Thread-safe.
  */
 sitq_code sitq_timezone_offset(const char *timezone, int64_t at_unix_s, int32_t *offset_s,

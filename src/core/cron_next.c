@@ -164,6 +164,10 @@ sitq_code sitq_cron_next(const sitq_cron *cron, const char *timezone, int64_t af
 sitq_code sitq_timezone_offset(const char *timezone, int64_t at_unix_s, int32_t *offset_s,
                                sitq_error *err) {
     if (!offset_s) return sitq__fail(err, SITQ_EINVAL, "sitq_timezone_offset: offset_s is NULL");
+    if (at_unix_s < TIME_MIN || at_unix_s > TIME_MAX)
+        return sitq__fail(err, SITQ_EINVAL,
+                          "time %lld is outside the years 1..9999 (%lld..%lld Unix seconds)",
+                          (long long)at_unix_s, TIME_MIN, TIME_MAX);
     sitq__tz *z = NULL;
     sitq_code rc = sitq__tz_load(timezone, &z, err);
     if (rc != SITQ_OK) return rc;

@@ -220,6 +220,18 @@ static int parse_tzif(sitq__tz *z, const unsigned char *b, size_t len) {
     return read_footer(z, b + TZIF_HEADER + v2, len - TZIF_HEADER - v2);
 }
 
+int sitq__tz_parse(const unsigned char *data, size_t len, sitq__tz **out) {
+    *out = NULL;
+    sitq__tz *z = calloc(1, sizeof *z);
+    int rc = z ? parse_tzif(z, data, len) : -2;
+    if (rc != 0) {
+        sitq__tz_free(z);
+        return rc;
+    }
+    *out = z;
+    return 0;
+}
+
 static sitq_code load_file(const char *name, sitq__tz **out, sitq_error *err) {
     const char *dir = getenv("TZDIR");
     if (!dir || !*dir) dir = SITQ__TZ_DEFAULT_DIR;
@@ -231,17 +243,13 @@ static sitq_code load_file(const char *name, sitq__tz **out, sitq_error *err) {
     size_t len = 0;
     sitq_code rc = read_file(path, name, &buf, &len, err);
     if (rc != SITQ_OK) return rc;
-    sitq__tz *z = calloc(1, sizeof *z);
-    int prc = z ? parse_tzif(z, buf, len) : -2;
+    int prc = sitq__tz_parse(buf, len, out);
     free(buf);
-    if (prc != 0) {
-        sitq__tz_free(z);
-        if (prc == -2)
-            return sitq__fail(err, SITQ_ENOMEM, "out of memory reading time zone \"%s\"", name);
+    if (prc == -2)
+        return sitq__fail(err, SITQ_ENOMEM, "out of memory reading time zone \"%s\"", name);
+    if (prc != 0)
         return sitq__fail(err, SITQ_EINVAL, "time zone \"%s\": %s is not a valid TZif file", name,
                           path);
-    }
-    *out = z;
     return SITQ_OK;
 }
 

@@ -41,8 +41,13 @@ typedef struct sitq__tz sitq__tz;
 sitq_code sitq__tz_load(const char *name, sitq__tz **out, sitq_error *err);
 void sitq__tz_free(sitq__tz *z);
 
-/* The UTC offset (seconds east) in effect at instant t (Unix seconds), and
- * the next instant after t at which it may change (INT64_MAX: never). Pure. */
+/* Parse the bytes of a TZif file: 0 and *out (free with sitq__tz_free),
+ * -1 when they are not a valid one, -2 when out of memory. Pure. */
+int sitq__tz_parse(const unsigned char *data, size_t len, sitq__tz **out);
+
+/* The UTC offset (seconds east) in effect at instant t (Unix seconds, within
+ * the years 0..10000), and the next instant after t at which it may change
+ * (INT64_MAX: never). Pure. */
 void sitq__tz_lookup(const sitq__tz *z, int64_t t, int32_t *off, int64_t *until);
 
 /* Parse a POSIX TZ string such as "CET-1CEST,M3.5.0,M10.5.0/3" (with the

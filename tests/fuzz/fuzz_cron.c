@@ -2,12 +2,14 @@
  * fuzz_cron.c - libFuzzer target: cron expressions, time zone names and
  * POSIX TZ rules (the footer of a TZif file).
  *
- * The input is split at its first two newlines: EXPR \n ZONE \n RULE.
- * Checks: a refused expression or zone gets SITQ_EINVAL and a message of
+ * An input that starts with "TZif" is parsed as a TZif file, and its
+ * offsets looked up at a few instants. Any other is split at its first two
+ * newlines: EXPR \n ZONE \n RULE. Checks: a refused expression or zone gets SITQ_EINVAL and a message of
  * printable ASCII only; for an accepted expression, the fire time after T
  * is later than T, is also the fire time after any instant in between, and
  * never decreases as T grows; an accepted rule yields one of its two
- * offsets, in effect until a later instant.
+ * offsets, in effect until a later instant; an accepted TZif file gives
+ * offsets within RFC 8536's limits, each in effect until a later instant.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -59,7 +61,27 @@ static void check_rule(const char *text) {
     }
 }
 
+static void check_tzif(const uint8_t *data, size_t size) {
+    sitq__tz *z = NULL;
+    if (sitq__tz_parse(data, size, &z) != 0) {
+        if (z) abort();
+        return;
+    }
+    static const int64_t at[] = {-62135596800LL, -1, 0, 1711846800, 253402300799LL};
+    for (size_t i = 0; i < sizeof at / sizeof at[0]; i++) {
+        int32_t off = 0;
+        int64_t until = 0;
+        sitq__tz_lookup(z, at[i], &off, &until);
+        if (until <= at[i] || off < -89999 * 2 || off > 93599 * 2) abort();
+    }
+    sitq__tz_free(z);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    if (size >= 4 && memcmp(data, "TZif", 4) == 0) {
+        check_tzif(data, size);
+        return 0;
+    }
     char *buf = malloc(size + 1);
     if (!buf) return 0;
     memcpy(buf, data, size);

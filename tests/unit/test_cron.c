@@ -310,6 +310,11 @@ static void test_cron_next_errors(void **state) {
     TQ_ERR_MSG(SITQ_EINVAL, "9999", "years",
                sitq_cron_next(c, NULL, utc("9999-12-31T23:59:00Z"), &next, &tq_err));
     TQ_ERR(SITQ_EINVAL, sitq_timezone_offset("UTC", 0, NULL, &tq_err));
+    int32_t off = 0;
+    TQ_ERR_MSG(SITQ_EINVAL, "9999", "years",
+               sitq_timezone_offset("Europe/Paris", INT64_MAX, &off, &tq_err));
+    TQ_ERR_MSG(SITQ_EINVAL, "9999", "years",
+               sitq_timezone_offset("Europe/Paris", INT64_MIN, &off, &tq_err));
     sitq_cron_free(c);
     /* err may be NULL. */
     assert_int_equal(sitq_cron_parse("bad", &c, NULL), SITQ_EINVAL);
