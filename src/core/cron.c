@@ -18,7 +18,6 @@
  */
 #include "cron.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -33,6 +32,10 @@ typedef struct field_spec {
     int lo, hi;               /* values accepted (day-of-week: 0..7, 7 meaning Sunday) */
     const char *const *names; /* three-letter names of lo.., or NULL */
 } field_spec;
+
+/* ASCII classes, whatever the process's locale. */
+static int is_digit(char c) { return c >= '0' && c <= '9'; }
+static int is_alpha(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
 
 static const char *const MONTH_NAMES[] = {"JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL",
                                           "AUG", "SEP", "OCT", "NOV", "DEC", NULL};
@@ -63,7 +66,7 @@ typedef struct span {
 static const char *quote(span s, char *buf, size_t cap) {
     size_t n = s.n < QUOTE_MAX ? s.n : QUOTE_MAX;
     if (n >= cap) n = cap - 1;
-    for (size_t i = 0; i < n; i++) buf[i] = isprint((unsigned char)s.p[i]) ? s.p[i] : '?';
+    for (size_t i = 0; i < n; i++) buf[i] = (s.p[i] >= 0x20 && s.p[i] <= 0x7e) ? s.p[i] : '?';
     buf[n] = '\0';
     if (s.n > n && n >= 3) memcpy(buf + n - 3, "...", 3);
     return buf;
@@ -80,9 +83,9 @@ static sitq_code parse_value(const field_spec *f, span item, const char **pos, c
                              int *out, sitq_error *err) {
     const char *p = *pos;
     char why[128];
-    if (p < end && isdigit((unsigned char)*p)) {
+    if (p < end && is_digit(*p)) {
         long v = 0;
-        while (p < end && isdigit((unsigned char)*p)) {
+        while (p < end && is_digit(*p)) {
             if (v < 100000) v = v * 10 + (*p - '0');
             p++;
         }
@@ -95,7 +98,7 @@ static sitq_code parse_value(const field_spec *f, span item, const char **pos, c
         return SITQ_OK;
     }
     const char *start = p;
-    while (p < end && isalpha((unsigned char)*p)) p++;
+    while (p < end && is_alpha(*p)) p++;
     if (p == start) return field_error(err, f, item, "expected a number, a range, a list or *");
     if (f->names) {
         for (int i = 0; f->names[i]; i++) {
@@ -117,9 +120,9 @@ static sitq_code parse_step(const field_spec *f, span item, const char **pos, co
                             int *step, sitq_error *err) {
     const char *p = *pos;
     long v = 0;
-    if (p >= end || !isdigit((unsigned char)*p))
+    if (p >= end || !is_digit(*p))
         return field_error(err, f, item, "a step must be a number after /");
-    while (p < end && isdigit((unsigned char)*p)) {
+    while (p < end && is_digit(*p)) {
         if (v < 100000) v = v * 10 + (*p - '0');
         p++;
     }

@@ -7,8 +7,11 @@
 #include "tz.h"
 #include "civil.h"
 
-#include <ctype.h>
 #include <string.h>
+
+/* ASCII classes, whatever the process's locale. */
+static int is_digit(char c) { return c >= '0' && c <= '9'; }
+static int is_alpha(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
 
 /* A zone abbreviation: 3+ letters, or <...> holding letters, digits, + and -. */
 static int parse_name(const char **ps) {
@@ -17,12 +20,12 @@ static int parse_name(const char **ps) {
         const char *e = strchr(s, '>');
         if (!e || e - s < 4) return -1;
         for (const char *p = s + 1; p < e; p++)
-            if (!isalnum((unsigned char)*p) && *p != '+' && *p != '-') return -1;
+            if (!(is_alpha(*p) || is_digit(*p)) && *p != '+' && *p != '-') return -1;
         *ps = e + 1;
         return 0;
     }
     const char *p = s;
-    while (isalpha((unsigned char)*p)) p++;
+    while (is_alpha(*p)) p++;
     if (p - s < 3) return -1;
     *ps = p;
     return 0;
@@ -31,8 +34,8 @@ static int parse_name(const char **ps) {
 static int parse_num(const char **ps, int max, int *out) {
     const char *p = *ps;
     int v = 0;
-    if (!isdigit((unsigned char)*p)) return -1;
-    while (isdigit((unsigned char)*p)) {
+    if (!is_digit(*p)) return -1;
+    while (is_digit(*p)) {
         v = v * 10 + (*p++ - '0');
         if (v > max) return -1;
     }
