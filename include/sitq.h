@@ -698,6 +698,82 @@ sitq_code sitq_purge(sitq_queue *queue, double older_than_s, int64_t *out_purged
 int64_t sitq_backoff_us(int32_t retry, double base_s, double cap_s, double jitter, double u);
 
 /* ------------------------------------------------------------------ */
+/* Schedules: cron expressions, intervals, time zones                  */
+/* ------------------------------------------------------------------ */
+
+/**
+ * A schedule's timing: a cron expression or a fixed interval. Immutable once
+ * made, so one may be used from any number of threads at once; free it with
+ * sitq_cron_free. The dialect, the daylight-saving rules and the time zones
+ * are described in docs/scheduling.md.
+ */
+typedef struct sitq_cron sitq_cron;
+
+/**
+ * Parse a 5-field cron expression: "minute hour day-of-month month
+ * day-of-week", each field a comma list of `*`, `N` and `N-M`, the first and
+ * last optionally with a step `/S`; month names JAN..DEC and weekday names
+ * SUN..SAT in any case; weekday 0 and 7 both mean Sunday; when both day
+ * fields are restricted (allow fewer than all their values) a day matches
+ * if either matches. Also the shortcuts @yearly, @annually, @monthly,
+ * @weekly, @daily, @midnight and @hourly. *out receives a new schedule
+ * owned by the caller (sitq_cron_free), or NULL on error.
+ * Errors: SITQ_EINVAL (expr or out NULL; any other text, such as a wrong
+ * number of fields, a value out of range, a reversed range, a step on a
+ * single value, an unknown name, or a day of the month that no allowed
+ * month has, as in "0 0 30 2 *"; the message names the field and quotes
+ * the offending text), SITQ_ENOMEM. Thread-safe.
+ */
+sitq_code sitq_cron_parse(const char *expr, sitq_cron **out, sitq_error *err);
+
+/**
+ * A fixed interval: fires at anchor_unix_s + k * every_s seconds for every
+ * integer k, in any time zone (pass 0 to align to the Unix epoch, so that
+ * every 3600 s falls on the hour in UTC). every_s is 1..100 years of
+ * seconds, anchor_unix_s in the years 1..9999. *out receives a new schedule
+ * owned by the caller (sitq_cron_free), or NULL on error.
+ * Errors: SITQ_EINVAL (out NULL, every_s or anchor_unix_s out of range),
+ * SITQ_ENOMEM. Thread-safe.
+ */
+sitq_code sitq_cron_interval(int64_t every_s, int64_t anchor_unix_s, sitq_cron **out,
+                             sitq_error *err);
+
+/**
+ * The first fire time of cron strictly after after_unix_s (Unix seconds,
+ * UTC), into *next (Unix seconds; untouched on error). A cron expression is
+ * read in the local wall time of `timezone`: NULL, "", "UTC", "GMT" or "Z"
+ * for UTC, "+HH:MM" or "-HH:MM" for a fixed offset (no file needed), or an
+ * IANA name such as "Europe/Paris" read from the TZif files of the
+ * directory named by the TZDIR environment variable, else
+ * /usr/share/zoneinfo. Across daylight-saving changes a wall time fires at
+ * the first instant the local clock shows it or a later time: a time skipped
+ * by a spring-forward gap fires once at the end of the gap, a time repeated
+ * by a fall-back change fires once, at its first occurrence. An interval
+ * ignores the zone (it is still checked). The zone file is read on each
+ * call.
+ * Errors: SITQ_EINVAL (cron or next NULL; after_unix_s outside the years
+ * 1..9999; a time zone name that is malformed, such as an absolute path or
+ * one with a ".." component, or unknown, or whose file is not a valid TZif
+ * file; no fire time before the year 10000), SITQ_ENOMEM. Thread-safe.
+ */
+sitq_code sitq_cron_next(const sitq_cron *cron, const char *timezone, int64_t after_unix_s,
+                         int64_t *next, sitq_error *err);
+
+/** Free a schedule made by sitq_cron_parse or sitq_cron_interval. NULL is a no-op. */
+void sitq_cron_free(sitq_cron *cron);
+
+/**
+ * The UTC offset of `timezone` (named as for sitq_cron_next) at the instant
+ * at_unix_s, in seconds east of Greenwich (3600 for Paris in winter), into
+ * *offset_s; also a way to check a zone name. Errors: SITQ_EINVAL
+ * (offset_s NULL; at_unix_s outside the years 1..9999; malformed or unknown
+ * zone, invalid zone file),
+ * SITQ_ENOMEM. Thread-safe.
+ */
+sitq_code sitq_timezone_offset(const char *timezone, int64_t at_unix_s, int32_t *offset_s,
+                               sitq_error *err);
+
+/* ------------------------------------------------------------------ */
 /* Worker                                                              */
 /* ------------------------------------------------------------------ */
 

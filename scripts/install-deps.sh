@@ -19,6 +19,8 @@ packages=(
   python3-mypy                        # the type stubs are checked by tests/python/test_typing.py
   python3-venv                        # isolated environments for the Python packaging checks
   dpkg-dev debhelper dh-python fakeroot lintian   # the Debian packages (make deb, tests/install)
+  tzdata                              # IANA time zones of cron schedules (/usr/share/zoneinfo)
+  python3-croniter                    # independent cron implementation, cross-checked in tests
   procps                              # ps/pgrep used by process tests
   man-db groff-base                   # man --warnings checks the man pages (tests/install)
 )

@@ -31,6 +31,9 @@ cancel flag and ``dependency_results()``; ``sitq.result_of(task)`` passes a
 task's result to another as an argument (:mod:`sitq._result_of`). Workers log on the ``sitq.worker`` and ``sitq.task`` loggers
 (:mod:`sitq._tasklog` lists the lines and levels); the library itself adds
 only a NullHandler.
+
+``sitq.cron_next(expr, after, timezone=...)`` computes a cron expression's
+next fire time in a time zone (:mod:`sitq._cron`).
 """
 
 import atexit as _atexit
@@ -72,6 +75,7 @@ from ._sitq import (  # noqa: F401
 from ._decorator import TaskFunction  # noqa: E402,F401
 from ._result_of import result_of  # noqa: E402,F401
 from ._executor import Executor, Future  # noqa: E402,F401
+from ._cron import cron_next  # noqa: E402,F401
 
 __version__ = LIBSITQ_VERSION
 
@@ -91,5 +95,5 @@ __all__ = [
     "TaskTimeoutError", "DependencyError", "TaskNotReadyError", "LeaseLostError",
     "StorageError", "SchemaError", "DatabaseBusyError", "NoHandlerError",
     "SitqSystemError", "SerializationError", "TaskFailedError",
-    "function_name", "held_functions", "status_names", "STATUSES",
+    "function_name", "held_functions", "status_names", "STATUSES", "cron_next",
 ]

@@ -3,6 +3,7 @@
 from typing import Tuple
 
 from . import errors as errors
+from ._cron import cron_next as cron_next
 from ._decorator import TaskFunction as TaskFunction
 from ._executor import Executor as Executor, Future as Future
 from ._result_of import result_of as result_of

@@ -327,6 +327,10 @@ static PyMethodDef module_methods[] = {
     {"function_name", mod_function_name, METH_O, function_name_doc},
     {"held_functions", mod_held, METH_NOARGS, held_doc},
     {"status_names", mod_status_names, METH_NOARGS, status_names_doc},
+    {"_cron_times", (PyCFunction)(void (*)(void))sitqpy_cron_times, METH_VARARGS | METH_KEYWORDS,
+     "_cron_times(expr, after, timezone=None, count=1) -> list\n--\n\n"
+     "The next `count` fire times (Unix seconds) of a cron expression after Unix time\n"
+     "`after`, each after the previous one; see sitq.cron_next."},
     {NULL, NULL, 0, NULL}};
 
 PyDoc_STRVAR(module_doc, "Low-level binding of libsitq, the C core of the sitq task queue.\n\n"

@@ -116,6 +116,11 @@ PyObject *sitqpy_raise(sitq_code code, const sitq_error *err);
 /* Raise InvalidArgumentError with a printf-style message. Returns NULL. */
 PyObject *sitqpy_invalid(const char *fmt, ...);
 
+/* _cron_times(expr, after, timezone=None, count=1) -> list of int: the next
+ * `count` fire times of a cron expression after Unix time `after`, each
+ * after the previous one (cron.c). */
+PyObject *sitqpy_cron_times(PyObject *self, PyObject *args, PyObject *kw);
+
 /* Running workers (strong refs) so they survive until stop() / exit. */
 int sitqpy_track_worker(PyObject *worker);
 void sitqpy_untrack_worker(PyObject *worker);

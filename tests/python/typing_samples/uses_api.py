@@ -79,6 +79,9 @@ def main(path: str) -> None:
     ref: str = sitq.function_name(add)
     held: int = sitq.held_functions()
     names: Tuple[str, ...] = sitq.status_names() + sitq.STATUSES
+    tick: int = sitq.cron_next("0 3 * * *", 1700000000, timezone="Europe/Paris")
+    now = datetime.datetime.now(datetime.timezone.utc)
+    tick_at: datetime.datetime = sitq.cron_next("@hourly", now)
     pipelines(queue, first, task)
 
     version: str = sitq.__version__ + sitq.LIBSITQ_VERSION
