@@ -35,8 +35,7 @@ static sitq_code claim_one(sitq__cycle *cy, sitq__claim_queue_fn fn, void *arg, 
     return rc;
 }
 
-sitq_code sitq__claim_rounds(sitq__cycle *cy, sitq__claim_queue_fn fn, void *arg,
-                             sitq_error *err) {
+sitq_code sitq__claim_rounds(sitq__cycle *cy, sitq__claim_queue_fn fn, void *arg, sitq_error *err) {
     size_t n = cy->n_queues;
     if (n == 0 || cy->claim_max == 0) return SITQ_OK;
     size_t first = cy->claim_first % n;

@@ -60,7 +60,6 @@ void sitq__worker_claim_order(sitq_worker *w, size_t room, sitq__cycle *cy) {
     if (w->n_queues < 2 || w->opts.queue_order != SITQ_QUEUE_ORDER_ROUND_ROBIN) return;
     cy->claim_first = w->rr_next;
     cy->claim_share = (room + w->n_queues - 1) / w->n_queues;
-    w->rr_next = (w->rr_next + 1) % w->n_queues;
 }
 
 /* Insert c into the ready list after every task of its queue or a queue
@@ -81,7 +80,8 @@ static void insert_by_queue(ctx_list *l, sitq_task_ctx *c) {
 }
 
 /* Append the claimed contexts to the ready list taking one task of each
- * queue in turn, from queue `first` on, in claim order within each queue. */
+ * queue in turn, from queue `first` on, in claim order within each queue;
+ * the next claim's turn starts after the queue of the last one. */
 static void push_alternating(sitq_worker *w, ctx_list *claimed, size_t first) {
     ctx_list per[SITQ_WORKER_QUEUES_MAX];
     memset(per, 0, sizeof per);
@@ -96,6 +96,8 @@ static void push_alternating(sitq_worker *w, ctx_list *claimed, size_t first) {
             c = sitq__ctx_list_pop(&per[(first + k) % w->n_queues]);
             if (!c) continue;
             sitq__ctx_list_push(&w->ready, c);
+            /* The next claim starts with the queue after the last one served. */
+            w->rr_next = ((first + k) % w->n_queues + 1) % w->n_queues;
             left = 1;
         }
     }

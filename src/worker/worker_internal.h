@@ -56,7 +56,7 @@ struct sitq_worker {
                             cycles take them (queues.c; the queues own the text) */
     size_t n_queues;
     size_t rr_next; /* round-robin: the queue whose turn starts the next claim
-                       (the dispatcher's own) */
+                       (the dispatcher thread's own) */
     int drained;    /* under mu: burst mode found the queues drained and stopped */
     sitq_backend *b;
     sitq_worker_options opts;
@@ -147,8 +147,8 @@ void sitq__worker_free_queues(sitq_worker *w);
 /* The name of the queue of ctx's task. */
 const char *sitq__ctx_queue(const sitq_task_ctx *ctx);
 /* The claim's order for a claim of up to room tasks (dispatcher thread):
- * sets cy->claim_first and cy->claim_share from the worker's queue_order,
- * and moves the round-robin turn on. */
+ * sets cy->claim_first and cy->claim_share from the worker's queue_order
+ * (round-robin: the turn that sitq__worker_queue_ready moved on). */
 void sitq__worker_claim_order(sitq_worker *w, size_t room, sitq__cycle *cy);
 /* Move claimed contexts (in claim order; emptied) to the ready list for the
  * handler threads (w->mu held), in the order the queue_order gives: after

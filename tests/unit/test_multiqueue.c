@@ -12,8 +12,8 @@ static sitq_queue *open_queue(tq_env *e, const char *name) {
 }
 
 /* A worker of queues[0..n) with one handler for "f" (and every "f*"). */
-static sitq_worker *multi_worker(sitq_queue **queues, size_t n, int order, int prefetch,
-                                 int burst, sitq_handler_fn fn, void *ud) {
+static sitq_worker *multi_worker(sitq_queue **queues, size_t n, int order, int prefetch, int burst,
+                                 sitq_handler_fn fn, void *ud) {
     sitq_worker_options o;
     tq_worker_opts(&o, 1, prefetch);
     o.queue_order = order;
@@ -192,17 +192,16 @@ static void test_multi_errors(void **state) {
     sitq_worker_options o;
     sitq_worker_options_init(&o);
     o.queue_order = 2;
-    TQ_ERR_MSG(SITQ_EINVAL, "queue_order", "order", sitq_worker_create_multi(&a, 1, &o, &w, &tq_err));
+    TQ_ERR_MSG(SITQ_EINVAL, "queue_order", "order",
+               sitq_worker_create_multi(&a, 1, &o, &w, &tq_err));
     sitq_worker_options_init(&o);
     o.burst = 2;
     TQ_ERR_MSG(SITQ_EINVAL, "burst", "0 or 1", sitq_worker_create_multi(&a, 1, &o, &w, &tq_err));
     sitq_worker_options_init(&o);
     o.burst_eta_bound_s = -1;
-    TQ_ERR_MSG(SITQ_EINVAL, "burst_eta_bound_s", "seconds",
-               sitq_worker_create(a, &o, &w, &tq_err));
+    TQ_ERR_MSG(SITQ_EINVAL, "burst_eta_bound_s", "seconds", sitq_worker_create(a, &o, &w, &tq_err));
     o.burst_eta_bound_s = NAN;
-    TQ_ERR_MSG(SITQ_EINVAL, "burst_eta_bound_s", "seconds",
-               sitq_worker_create(a, &o, &w, &tq_err));
+    TQ_ERR_MSG(SITQ_EINVAL, "burst_eta_bound_s", "seconds", sitq_worker_create(a, &o, &w, &tq_err));
     assert_null(w);
     TQ_ERR(SITQ_EINVAL, sitq_worker_wait(NULL, 1, &tq_err));
     TQ_OK(sitq_worker_create(a, NULL, &w, &tq_err));
@@ -228,7 +227,8 @@ static void test_burst_ignores_far_and_foreign(void **state) {
     sitq_task_id foreign = tq_enqueue(e->queue, "g", NULL);
     tq_rec rec;
     tq_rec_init(&rec, 4);
-    sitq_worker *w = multi_worker(&e->queue, 1, SITQ_QUEUE_ORDER_PRIORITY, -1, 1, tq_h_record, &rec);
+    sitq_worker *w =
+        multi_worker(&e->queue, 1, SITQ_QUEUE_ORDER_PRIORITY, -1, 1, tq_h_record, &rec);
     run_burst(w);
     assert_int_equal(tq_rec_count(&rec), 0);
     assert_int_equal(tq_status(e->queue, far), SITQ_SCHEDULED);
@@ -272,8 +272,8 @@ static void test_burst_waits_for_retry(void **state) {
     o.backoff_jitter = 0;
     sitq_task_id id = tq_enqueue(e->queue, "f", &o);
     atomic_int calls = 0;
-    sitq_worker *w = multi_worker(&e->queue, 1, SITQ_QUEUE_ORDER_PRIORITY, -1, 1, h_fail_once,
-                                  &calls);
+    sitq_worker *w =
+        multi_worker(&e->queue, 1, SITQ_QUEUE_ORDER_PRIORITY, -1, 1, h_fail_once, &calls);
     run_burst(w);
     assert_int_equal(atomic_load(&calls), 2);
     sitq_result *r = tq_get(e->queue, id);
@@ -372,8 +372,7 @@ static void test_process_task_second_queue(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_priority_drains_first_queue, tq_setup, tq_teardown),
-        cmocka_unit_test_setup_teardown(test_priority_drains_first_prefetch, tq_setup,
-                                        tq_teardown),
+        cmocka_unit_test_setup_teardown(test_priority_drains_first_prefetch, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_round_robin_alternates, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_round_robin_alternates_batch, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_priority_new_high_task_next, tq_setup, tq_teardown),
