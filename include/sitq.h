@@ -718,6 +718,9 @@ int32_t sitq_ctx_attempt(const sitq_task_ctx *ctx);
 int32_t sitq_ctx_max_retries(const sitq_task_ctx *ctx);
 /** The task's function name (valid during the call). */
 const char *sitq_ctx_function(const sitq_task_ctx *ctx);
+/** The name of the task's queue (one of its worker's; valid during the
+ * call); NULL for ctx NULL. */
+const char *sitq_ctx_queue(const sitq_task_ctx *ctx);
 /** The task's timeout in seconds, 0 = none. */
 double sitq_ctx_timeout_s(const sitq_task_ctx *ctx);
 /**
@@ -984,6 +987,17 @@ sitq_code sitq_worker_stop(sitq_worker *worker, double timeout_s, sitq_error *er
  * running after timeout_s).
  */
 sitq_code sitq_worker_wait(sitq_worker *worker, double timeout_s, sitq_error *err);
+
+/**
+ * Turn burst mode on or off (sitq_worker_options.burst and
+ * burst_eta_bound_s) for the worker's next start, for callers that choose it
+ * per run. eta_bound_s: seconds, 0..SITQ_SECONDS_MAX, or < 0 to keep the
+ * current bound. Thread-safe.
+ * Errors: SITQ_EINVAL (worker NULL, burst not 0 or 1, eta_bound_s NaN or
+ * too large), SITQ_ESTATE (the worker is started).
+ */
+sitq_code sitq_worker_set_burst(sitq_worker *worker, int burst, double eta_bound_s,
+                                sitq_error *err);
 
 /**
  * 1 when the worker's last run ended because burst mode found its queues

@@ -31,7 +31,8 @@ typedef struct {
 
 typedef struct {
     PyObject_HEAD sitq_worker *worker;
-    PyObject *queue; /* SitqQueueObject, strong */
+    PyObject *queue;  /* SitqQueueObject, strong: the first of queues */
+    PyObject *queues; /* tuple of the SitqQueueObjects served, in priority order */
     int concurrency;
     double lease_s;
     atomic_int running; /* 1 between start() and stop() */
@@ -115,6 +116,17 @@ extern atomic_int sitqpy_finalizing;
 PyObject *sitqpy_raise(sitq_code code, const sitq_error *err);
 /* Raise InvalidArgumentError with a printf-style message. Returns NULL. */
 PyObject *sitqpy_invalid(const char *fmt, ...);
+
+/* ---- worker_multi.c ------------------------------------------------- */
+
+/* Worker(queue): a TaskQueue, or a list or tuple of 1..SITQ_WORKER_QUEUES_MAX
+ * TaskQueues of one backend object. Fills qs (room for
+ * SITQ_WORKER_QUEUES_MAX) and *n; *tuple a new tuple of them. 0, or -1 with
+ * InvalidArgumentError (or MemoryError) set. */
+int sitqpy_worker_queues_arg(PyObject *arg, PyObject **tuple, sitq_queue **qs, size_t *n);
+/* Worker(order=...): None, 'priority' or 'round-robin' into
+ * opts->queue_order. 0, or -1 with InvalidArgumentError set. */
+int sitqpy_worker_order_arg(PyObject *order, sitq_worker_options *opts);
 
 /* Running workers (strong refs) so they survive until stop() / exit. */
 int sitqpy_track_worker(PyObject *worker);

@@ -30,6 +30,26 @@ sitq_code sitq_worker_wait(sitq_worker *w, double timeout_s, sitq_error *err) {
     return sitq__ok(err);
 }
 
+sitq_code sitq_worker_set_burst(sitq_worker *w, int burst, double eta_bound_s, sitq_error *err) {
+    if (!w) return sitq__fail(err, SITQ_EINVAL, "worker must not be NULL");
+    if (burst != 0 && burst != 1)
+        return sitq__fail(err, SITQ_EINVAL, "burst must be 0 or 1, got %d", burst);
+    if (isnan(eta_bound_s) || eta_bound_s > SITQ_SECONDS_MAX)
+        return sitq__fail(err, SITQ_EINVAL, "eta_bound_s must be 0..%.0f seconds, got %g",
+                          SITQ_SECONDS_MAX, eta_bound_s);
+    pthread_mutex_lock(&w->mu);
+    int started = w->started;
+    if (!started) {
+        w->opts.burst = burst;
+        if (eta_bound_s >= 0) w->opts.burst_eta_bound_s = eta_bound_s;
+    }
+    pthread_mutex_unlock(&w->mu);
+    if (started)
+        return sitq__fail(err, SITQ_ESTATE,
+                          "worker %s is started: set burst mode before sitq_worker_start", w->id);
+    return sitq__ok(err);
+}
+
 int sitq_worker_drained(const sitq_worker *w) {
     if (!w) return 0;
     pthread_mutex_lock((pthread_mutex_t *)&w->mu);

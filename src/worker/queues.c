@@ -54,6 +54,8 @@ const char *sitq__ctx_queue(const sitq_task_ctx *ctx) {
     return w->qnames[ctx->t.queue_index < w->n_queues ? ctx->t.queue_index : 0];
 }
 
+const char *sitq_ctx_queue(const sitq_task_ctx *ctx) { return ctx ? sitq__ctx_queue(ctx) : NULL; }
+
 void sitq__worker_claim_order(sitq_worker *w, size_t room, sitq__cycle *cy) {
     cy->claim_first = 0;
     cy->claim_share = 0;

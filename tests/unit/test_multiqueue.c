@@ -369,6 +369,53 @@ static void test_process_task_second_queue(void **state) {
     sitq_queue_close(b);
 }
 
+/* Records the queue of each task it runs. */
+typedef struct queue_rec {
+    pthread_mutex_t mu;
+    char names[8][32];
+    int n;
+} queue_rec;
+
+static int h_queue(sitq_task_ctx *ctx, const void *p, size_t len, void *ud) {
+    (void)p;
+    (void)len;
+    queue_rec *r = ud;
+    pthread_mutex_lock(&r->mu);
+    if (r->n < 8) snprintf(r->names[r->n++], sizeof r->names[0], "%s", sitq_ctx_queue(ctx));
+    pthread_mutex_unlock(&r->mu);
+    return 0;
+}
+
+/* Burst mode set per run (sitq_worker_set_burst) and the task's queue as a
+ * handler sees it (sitq_ctx_queue). */
+static void test_set_burst_and_ctx_queue(void **state) {
+    tq_env *e = *state;
+    sitq_queue *b = open_queue(e, "second");
+    tq_enqueue(b, "f", NULL);
+    tq_enqueue(e->queue, "f", NULL);
+    queue_rec rec;
+    memset(&rec, 0, sizeof rec);
+    pthread_mutex_init(&rec.mu, NULL);
+    sitq_queue *qs[] = {e->queue, b};
+    sitq_worker *w = multi_worker(qs, 2, SITQ_QUEUE_ORDER_PRIORITY, 0, 0, h_queue, &rec);
+    TQ_ERR(SITQ_EINVAL, sitq_worker_set_burst(NULL, 1, -1, &tq_err));
+    TQ_ERR_MSG(SITQ_EINVAL, "burst", "0 or 1", sitq_worker_set_burst(w, 3, -1, &tq_err));
+    TQ_ERR_MSG(SITQ_EINVAL, "eta_bound_s", "seconds", sitq_worker_set_burst(w, 1, NAN, &tq_err));
+    TQ_OK(sitq_worker_set_burst(w, 1, 5, &tq_err));
+    TQ_OK(sitq_worker_start(w, &tq_err));
+    TQ_ERR_MSG(SITQ_ESTATE, "started", "start", sitq_worker_set_burst(w, 0, -1, &tq_err));
+    TQ_OK(sitq_worker_wait(w, 60, &tq_err));
+    assert_int_equal(sitq_worker_drained(w), 1);
+    TQ_OK(sitq_worker_stop(w, -1, &tq_err));
+    assert_int_equal(rec.n, 2);
+    assert_string_equal(rec.names[0], "default");
+    assert_string_equal(rec.names[1], "second");
+    assert_null(sitq_ctx_queue(NULL));
+    sitq_worker_free(w);
+    pthread_mutex_destroy(&rec.mu);
+    sitq_queue_close(b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_priority_drains_first_queue, tq_setup, tq_teardown),
@@ -383,6 +430,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_burst_waits_for_running_elsewhere, tq_setup,
                                         tq_teardown),
         cmocka_unit_test_setup_teardown(test_process_task_second_queue, tq_setup, tq_teardown),
+        cmocka_unit_test_setup_teardown(test_set_burst_and_ctx_queue, tq_setup, tq_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
