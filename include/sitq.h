@@ -417,6 +417,10 @@ typedef int64_t sitq_task_id;
 #define SITQ_TIMEOUT_GRACE_MAX_S 3600.0
 /** Largest sitq_worker_options.concurrency. */
 #define SITQ_CONCURRENCY_MAX 1024
+/** Most queues one worker serves (sitq_worker_create_multi). */
+#define SITQ_WORKER_QUEUES_MAX 64
+/** Default sitq_worker_options.burst_eta_bound_s, seconds. */
+#define SITQ_BURST_ETA_BOUND_DEFAULT_S 60.0
 
 /**
  * Open a named queue on a backend. Cheap: a queue is a name bound to a
@@ -790,6 +794,9 @@ int32_t sitq_ctx_attempt(const sitq_task_ctx *ctx);
 int32_t sitq_ctx_max_retries(const sitq_task_ctx *ctx);
 /** The task's function name (valid during the call). */
 const char *sitq_ctx_function(const sitq_task_ctx *ctx);
+/** The name of the task's queue (one of its worker's; valid during the
+ * call); NULL for ctx NULL. */
+const char *sitq_ctx_queue(const sitq_task_ctx *ctx);
 /** The task's timeout in seconds, 0 = none. */
 double sitq_ctx_timeout_s(const sitq_task_ctx *ctx);
 /**
@@ -884,6 +891,28 @@ sitq_code sitq_ctx_set_error(sitq_task_ctx *ctx, const char *message, const char
 typedef int (*sitq_handler_fn)(sitq_task_ctx *ctx, const void *payload, size_t payload_len,
                                void *user_data);
 
+/**
+ * How a worker of several queues (sitq_worker_create_multi) picks the queue
+ * of its next task. Within one queue, tasks go as always: priority, then
+ * ETA, then id.
+ */
+typedef enum sitq_queue_order {
+    /** Always the first queue, in the order given, that has a ready task: a
+     * lower queue runs only while every queue before it has none ready. A
+     * task that becomes ready in a higher queue is claimed at the worker's
+     * next claim and runs before the lower queues' tasks the worker has
+     * claimed ahead (prefetch) but not started; tasks already running are
+     * not interrupted. With prefetch 0 the order is exact task by task. */
+    SITQ_QUEUE_ORDER_PRIORITY = 0,
+    /** Fair rotation: each claim starts with the next queue in turn and
+     * takes an equal share of its batch from every queue that has ready
+     * tasks (what a queue cannot fill goes to the others), and claimed
+     * tasks start alternating between queues. With one task per claim
+     * (concurrency 1, prefetch 0) the queues strictly alternate while
+     * each has ready tasks; an empty queue is skipped. */
+    SITQ_QUEUE_ORDER_ROUND_ROBIN = 1
+} sitq_queue_order;
+
 /** Options of a worker. Initialise with sitq_worker_options_init. */
 typedef struct sitq_worker_options {
     const char *worker_id;       /**< NULL: "host:pid:start-time:n", unique per
@@ -925,6 +954,30 @@ typedef struct sitq_worker_options {
                                       its start was recorded starts at the handler's
                                       call either way (what the handler does first may
                                       be what kills the worker) */
+    int queue_order;             /**< a sitq_queue_order, for a worker of several
+                                      queues; default SITQ_QUEUE_ORDER_PRIORITY */
+    int burst;                   /**< 0 (the default): run until stopped. 1: burst
+                                      mode, drain and stop: the worker stops by itself
+                                      (as sitq_worker_stop would; sitq_worker_wait
+                                      returns) once none of its queues holds a task it
+                                      has a handler for that is ready, running (in
+                                      any worker: it may fail and be retried, or
+                                      release dependents), waiting on dependencies
+                                      (it becomes ready when they finish, wherever
+                                      they run; a waiting task whose dependencies
+                                      nothing serves holds the worker until it is
+                                      stopped), or scheduled within
+                                      burst_eta_bound_s from now. The check runs in
+                                      the claim's transaction, so no task is missed
+                                      between the claim and the check */
+    double burst_eta_bound_s;    /**< burst mode: a task scheduled (ETA, or retry
+                                      backoff) to run within this many seconds from
+                                      now holds the worker, which runs it when due; a
+                                      later one does not. 0..SITQ_SECONDS_MAX;
+                                      default SITQ_BURST_ETA_BOUND_DEFAULT_S (60 s:
+                                      retries with the default backoff of a failed
+                                      attempt run before the worker ends; 0: only
+                                      tasks due now hold it) */
 } sitq_worker_options;
 
 /** Fill opts with the defaults listed in sitq_worker_options. Thread-safe. */
@@ -932,11 +985,30 @@ void sitq_worker_options_init(sitq_worker_options *opts);
 
 /**
  * Create a worker for a queue (not started). The queue must outlive the worker.
- * opts: NULL for defaults; copied.
+ * opts: NULL for defaults; copied. For several queues see
+ * sitq_worker_create_multi.
  * Errors: SITQ_EINVAL (option out of range: message names it), SITQ_ENOMEM.
  */
 sitq_code sitq_worker_create(sitq_queue *queue, const sitq_worker_options *opts, sitq_worker **out,
                              sitq_error *err);
+
+/**
+ * Create a worker that serves several queues of one backend (not started),
+ * in the order sitq_worker_options.queue_order says (see sitq_queue_order);
+ * sitq_worker_create(q, ...) is this call with one queue. queues: an array
+ * of n_queues (1..SITQ_WORKER_QUEUES_MAX) distinct queues of the same
+ * backend, in priority order; the array is copied, the queues must outlive
+ * the worker. Every queue is served with the same handlers, lease and
+ * options; leases of all are renewed and recovered by this worker. opts:
+ * NULL for defaults; copied. sitq_worker_process_task looks the task up in
+ * each queue in turn.
+ * Errors: SITQ_EINVAL (queues NULL, n_queues 0 or too many, a NULL queue,
+ * queues of different backends, the same queue name twice, or an option out
+ * of range: the message names it), SITQ_ENOMEM.
+ */
+sitq_code sitq_worker_create_multi(sitq_queue *const *queues, size_t n_queues,
+                                   const sitq_worker_options *opts, sitq_worker **out,
+                                   sitq_error *err);
 
 /**
  * Register the handler for a function name (copied). A name ending in '*'
@@ -979,6 +1051,36 @@ sitq_code sitq_worker_start(sitq_worker *worker, sitq_error *err);
  * SITQ_ELEASE). Thread-safe against sitq_worker_start/stop on the same worker.
  */
 sitq_code sitq_worker_stop(sitq_worker *worker, double timeout_s, sitq_error *err);
+
+/**
+ * Wait until a started worker's dispatcher has ended: in burst mode, once its
+ * queues are drained (see sitq_worker_options.burst), or after a stop. It
+ * does not join the threads: call sitq_worker_stop (which then returns at
+ * once) or sitq_worker_free afterwards. timeout_s: seconds, < 0 for no limit,
+ * 0 to poll. Returns SITQ_OK when the dispatcher has ended or the worker is
+ * not started. Thread-safe; several threads may wait at once.
+ * Errors: SITQ_EINVAL (worker NULL, timeout_s NaN), SITQ_ETIMEDOUT (still
+ * running after timeout_s).
+ */
+sitq_code sitq_worker_wait(sitq_worker *worker, double timeout_s, sitq_error *err);
+
+/**
+ * Turn burst mode on or off (sitq_worker_options.burst and
+ * burst_eta_bound_s) for the worker's next start, for callers that choose it
+ * per run. eta_bound_s: seconds, 0..SITQ_SECONDS_MAX, or < 0 to keep the
+ * current bound. Thread-safe.
+ * Errors: SITQ_EINVAL (worker NULL, burst not 0 or 1, eta_bound_s NaN or
+ * too large), SITQ_ESTATE (the worker is started).
+ */
+sitq_code sitq_worker_set_burst(sitq_worker *worker, int burst, double eta_bound_s,
+                                sitq_error *err);
+
+/**
+ * 1 when the worker's last run ended because burst mode found its queues
+ * drained (and not through sitq_worker_stop or sitq_worker_shutdown), else 0.
+ * Reset by sitq_worker_start. Thread-safe.
+ */
+int sitq_worker_drained(const sitq_worker *worker);
 
 /**
  * Run one given task in the caller's thread, now, and set *out (may be NULL)

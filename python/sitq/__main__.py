@@ -16,6 +16,14 @@ directory (and every ``--path``) is put on sys.path first. A function that
 was kept in the memory of the enqueuing process (it could not be pickled)
 cannot run here: its task fails with an error that says so.
 
+Several queues: repeat ``--queue`` (``--queue high --queue low``); with
+``--queue-order priority`` (the default) a task of the first queue that has
+one ready always runs first, with ``round-robin`` the queues take turns.
+``--burst`` drains, then exits 0: the worker (every process of a pool) stops
+once none of its queues holds a Python task that is ready, running (in any
+worker), waiting on dependencies, or scheduled within ``--burst-eta-bound``
+seconds (default 60); tasks scheduled later do not hold it.
+
 Ctrl-C (SIGINT) or SIGTERM stops the workers gracefully, with one line
 (``stopping (SIGINT): ...``) and no traceback: running tasks finish and their
 results are stored; exit status 0. A task still running a grace after its
@@ -67,6 +75,21 @@ def _positive_int(text):
     return v
 
 
+def _non_negative_float(text):
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a number of seconds, got %r" % text)
+    if not (0 <= v <= 3155760000):
+        raise argparse.ArgumentTypeError("must be 0..3155760000 seconds, got %r" % text)
+    return v
+
+
+def _open_queues(sitq, backend, args):
+    """The TaskQueues of --queue (the default queue when none is given)."""
+    return [sitq.TaskQueue(backend=backend, name=n) for n in args.queue or [None]]
+
+
 def _octal_mode(text):
     try:
         v = int(text, 8)
@@ -95,7 +118,19 @@ def _parser():
                    help="worker processes (default 1: this process)")
     w.add_argument("--threads", "-t", type=_positive_int, default=1,
                    help="handler threads per process (default 1)")
-    w.add_argument("--queue", "-q", default=None, help="queue name (default 'default')")
+    w.add_argument("--queue", "-q", action="append", default=None,
+                   help="queue name (default 'default'); repeat it to serve several queues, "
+                        "given in priority order")
+    w.add_argument("--queue-order", choices=("priority", "round-robin"), default="priority",
+                   help="with several queues: priority (the default) always takes a task of "
+                        "the first queue that has one ready; round-robin takes from the "
+                        "queues in turn")
+    w.add_argument("--burst", action="store_true",
+                   help="exit (status 0) once no task of the queues is ready, running, "
+                        "waiting on dependencies, or scheduled within --burst-eta-bound")
+    w.add_argument("--burst-eta-bound", type=_non_negative_float, default=None, metavar="S",
+                   help="with --burst: tasks scheduled (ETA or retry backoff) to run within "
+                        "S seconds hold the worker, later ones do not (default 60)")
     w.add_argument("--lease", type=_positive_float, default=None,
                    help="lease in seconds (default 30): how long a crashed worker's task "
                         "stays claimed before another worker takes it over")
@@ -227,15 +262,22 @@ def _run_one(args):
         except sitq.StorageError as e:
             _LOG.error("%s", e)
             return 3
-        queue = sitq.TaskQueue(backend=backend, name=args.queue)
-        worker = sitq.Worker(queue, worker_id=args.worker_id, concurrency=args.threads,
-                             lease=args.lease, poll_interval=args.poll_interval)
+        queues = _open_queues(sitq, backend, args)
+        queue = queues[0]
+        worker = sitq.Worker(queues, worker_id=args.worker_id, concurrency=args.threads,
+                             lease=args.lease, poll_interval=args.poll_interval,
+                             order=args.queue_order)
         _log(args, "serving queue %r of %s as %s (%d thread%s)" % (
             queue.name, backend.path, worker.worker_id, args.threads,
             "" if args.threads == 1 else "s"))
+        if len(queues) > 1:
+            _log(args, "queues in %s order: %s" % (
+                args.queue_order, ", ".join(repr(q.name) for q in queues)))
         threading.Thread(target=_report_errors, args=(worker, stop_reports),
                          daemon=True).start()
-        worker.run()
+        worker.run(until_empty=args.burst, eta_bound=args.burst_eta_bound)
+        if args.burst and not args.pool_child:
+            _log(args, "queues drained (--burst)")
     except KeyboardInterrupt:
         pass
     finally:
@@ -254,8 +296,13 @@ def _run_pool(args):
                   "--threads", str(args.threads), "--pool-child"]
     if args.log_level is not None:
         child_argv += ["--log-level", logging.getLevelName(args.log_level)]
-    if args.queue is not None:
-        child_argv += ["--queue", args.queue]
+    for name in args.queue or []:
+        child_argv += ["--queue", name]
+    child_argv += ["--queue-order", args.queue_order]
+    if args.burst:
+        child_argv.append("--burst")
+    if args.burst_eta_bound is not None:
+        child_argv += ["--burst-eta-bound", repr(args.burst_eta_bound)]
     if args.lease is not None:
         child_argv += ["--lease", repr(args.lease)]
     if args.poll_interval is not None:
@@ -305,28 +352,39 @@ def _run_pool(args):
     children.extend(spawn(i) for i in range(args.concurrency))
     _log(args, "started %d worker processes: %s" % (
         len(children), " ".join(str(c.pid) for c in children)))
+    drained = False
     try:
         while not stopping:
+            if args.burst and all(c.poll() == 0 for c in children):
+                drained = True  # every process found the queues drained
+                break
             for i, c in enumerate(children):
+                if args.burst and c.poll() == 0:
+                    continue  # drained: not restarted
                 if c.poll() is not None and not stopping:
                     _log(args, "worker process %d exited with %s; restarting" % (c.pid, c.returncode))
                     time.sleep(0.5)
                     children[i] = spawn(i)
             time.sleep(0.1)
     finally:
-        if not stopping:  # an exception, not a signal: stop the children
+        if not stopping and not drained:  # an exception, not a signal: stop the children
             on_signal(signal.SIGTERM, None)
         for c in children:
             c.wait()
     if len(stopping) > 1:
         # exit at once, by the signal, as a single worker process does
         _exit_by_signal(stopping[-1])
+    if drained:
+        _log(args, "queues drained (--burst)")
     _log(args, "stopped: all worker processes")
     return 0
 
 
 def main(argv=None):
     args = _parser().parse_args(argv)
+    twice = [n for i, n in enumerate(args.queue or []) if n in args.queue[:i]]
+    if twice:
+        _parser().error("--queue %r is given twice" % twice[0])
     _setup_logging(args)
     if args.command != "worker":
         return 2

@@ -4,7 +4,7 @@
 # datetimes in UTC.
 import datetime
 import os
-from typing import Any, Callable, Dict, Iterable, List, Literal, Optional, ParamSpec, Tuple, TypeVar, Union, final, overload
+from typing import Any, Callable, Dict, Iterable, List, Literal, Optional, ParamSpec, Sequence, Tuple, TypeVar, Union, final, overload
 
 from ._decorator import TaskFunction
 
@@ -174,17 +174,18 @@ class TaskQueue:
 class Worker:
     def __init__(
         self,
-        queue: TaskQueue,
+        queue: Union[TaskQueue, Sequence[TaskQueue]],
         worker_id: Optional[str] = ...,
         concurrency: Optional[int] = ...,
         lease: Optional[_Seconds] = ...,
         poll_interval: Optional[_Seconds] = ...,
         prefetch: Optional[int] = ...,
         heartbeat_interval: Optional[_Seconds] = ...,
+        order: Optional[Literal["priority", "round-robin"]] = ...,
     ) -> None: ...
     def start(self) -> None: ...
     def stop(self, timeout: Optional[_Seconds] = ...) -> None: ...
-    def run(self) -> None: ...
+    def run(self, until_empty: bool = ..., eta_bound: Optional[_Seconds] = ...) -> None: ...
     def process_task(self, task_id: int) -> Result: ...
     def stats(self) -> Dict[str, Any]: ...
     def __enter__(self) -> "Worker": ...
@@ -197,6 +198,8 @@ class Worker:
     def concurrency(self) -> int: ...
     @property
     def queue(self) -> TaskQueue: ...
+    @property
+    def queues(self) -> Tuple[TaskQueue, ...]: ...
 
 @final
 class TaskContext:

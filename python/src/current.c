@@ -28,7 +28,9 @@ static _Thread_local sitqpy_current tl_current;
 void sitqpy_current_enter(sitq_task_ctx *ctx, const char *queue, sitqpy_current *saved) {
     *saved = tl_current;
     tl_current.ctx = ctx;
-    tl_current.queue = queue;
+    /* A worker of several queues passes none: the task's own, kept for the
+     * process's life like the others (sitqpy_intern_queue_name). */
+    tl_current.queue = queue ? queue : sitqpy_intern_queue_name(sitq_ctx_queue(ctx));
     tl_current.obj = NULL;
 }
 

@@ -31,7 +31,8 @@ typedef struct {
 
 typedef struct {
     PyObject_HEAD sitq_worker *worker;
-    PyObject *queue; /* SitqQueueObject, strong */
+    PyObject *queue;  /* SitqQueueObject, strong: the first of queues */
+    PyObject *queues; /* tuple of the SitqQueueObjects served, in priority order */
     int concurrency;
     double lease_s;
     atomic_int running; /* 1 between start() and stop() */
@@ -120,6 +121,17 @@ PyObject *sitqpy_invalid(const char *fmt, ...);
  * `count` fire times of a cron expression after Unix time `after`, each
  * after the previous one (cron.c). */
 PyObject *sitqpy_cron_times(PyObject *self, PyObject *args, PyObject *kw);
+
+/* ---- worker_multi.c ------------------------------------------------- */
+
+/* Worker(queue): a TaskQueue, or a list or tuple of 1..SITQ_WORKER_QUEUES_MAX
+ * TaskQueues of one backend object. Fills qs (room for
+ * SITQ_WORKER_QUEUES_MAX) and *n; *tuple a new tuple of them. 0, or -1 with
+ * InvalidArgumentError (or MemoryError) set. */
+int sitqpy_worker_queues_arg(PyObject *arg, PyObject **tuple, sitq_queue **qs, size_t *n);
+/* Worker(order=...): None, 'priority' or 'round-robin' into
+ * opts->queue_order. 0, or -1 with InvalidArgumentError set. */
+int sitqpy_worker_order_arg(PyObject *order, sitq_worker_options *opts);
 
 /* Running workers (strong refs) so they survive until stop() / exit. */
 int sitqpy_track_worker(PyObject *worker);

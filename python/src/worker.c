@@ -97,39 +97,19 @@ static int parse_times(PyObject *lease, PyObject *poll, PyObject *hb, sitq_worke
     return 0;
 }
 
-static int worker_init(SitqWorkerObject *self, PyObject *args, PyObject *kwds) {
-    static char *kwlist[] = {"queue",         "worker_id", "concurrency",        "lease",
-                             "poll_interval", "prefetch",  "heartbeat_interval", NULL};
-    PyObject *queue = NULL, *wid = Py_None, *conc = Py_None, *lease = Py_None, *poll = Py_None,
-             *prefetch = Py_None, *hb = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|OOOOOO:Worker", kwlist, &queue, &wid, &conc,
-                                     &lease, &poll, &prefetch, &hb))
-        return -1;
-    if (self->worker) {
-        sitqpy_invalid("Worker is already initialised");
-        return -1;
-    }
-    if (!PyObject_TypeCheck(queue, &SitqQueue_Type) || !((SitqQueueObject *)queue)->queue) {
-        sitqpy_invalid("queue must be a sitq.TaskQueue, got %.100s", Py_TYPE(queue)->tp_name);
-        return -1;
-    }
-    sitq_worker_options opts;
-    sitq_worker_options_init(&opts);
-    /* An attempt starts when the user's function is called (handler.c), not
-     * while its thread waits for the GIL or unpickles the payload. */
-    opts.handlers_mark_start = 1;
-    if (parse_worker_id(wid, &opts) < 0 || parse_concurrency(conc, &opts) < 0 ||
-        parse_prefetch(prefetch, &opts) < 0 || parse_times(lease, poll, hb, &opts) < 0)
-        return -1;
+/* Create the C worker of the queues and register the Python handler.
+ * 0, or -1 with an exception set. */
+static int worker_create(SitqWorkerObject *self, sitq_queue **qs, size_t n,
+                         const sitq_worker_options *opts) {
     sitq_worker *w = NULL;
     sitq_error err = {0};
-    sitq_code rc = sitq_worker_create(((SitqQueueObject *)queue)->queue, &opts, &w, &err);
+    sitq_code rc = sitq_worker_create_multi(qs, n, opts, &w, &err);
     if (rc != SITQ_OK) {
         sitqpy_raise(rc, &err);
         return -1;
     }
-    const char *qname =
-        sitqpy_intern_queue_name(sitq_queue_name(((SitqQueueObject *)queue)->queue));
+    /* One queue: its name for sitq.current_task(); several: the task's own. */
+    const char *qname = n == 1 ? sitqpy_intern_queue_name(sitq_queue_name(qs[0])) : NULL;
     rc = sitq_worker_register(w, "py:*", sitqpy_handler, (void *)qname, &err);
     /* Outcomes as committed, for the `sitq.task` log (tasklog.c). */
     if (rc == SITQ_OK) rc = sitq_worker_on_completion(w, sitqpy_tasklog_completion, NULL, &err);
@@ -139,10 +119,41 @@ static int worker_init(SitqWorkerObject *self, PyObject *args, PyObject *kwds) {
         return -1;
     }
     self->worker = w;
+    return 0;
+}
+
+static int worker_init(SitqWorkerObject *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {
+        "queue",    "worker_id",          "concurrency", "lease", "poll_interval",
+        "prefetch", "heartbeat_interval", "order",       NULL};
+    PyObject *queue = NULL, *wid = Py_None, *conc = Py_None, *lease = Py_None, *poll = Py_None,
+             *prefetch = Py_None, *hb = Py_None, *order = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|OOOOOOO:Worker", kwlist, &queue, &wid, &conc,
+                                     &lease, &poll, &prefetch, &hb, &order))
+        return -1;
+    if (self->worker) {
+        sitqpy_invalid("Worker is already initialised");
+        return -1;
+    }
+    sitq_queue *qs[SITQ_WORKER_QUEUES_MAX];
+    size_t n_queues = 0;
+    PyObject *queues = NULL;
+    if (sitqpy_worker_queues_arg(queue, &queues, qs, &n_queues) < 0) return -1;
+    sitq_worker_options opts;
+    sitq_worker_options_init(&opts);
+    /* An attempt starts when the user's function is called (handler.c), not
+     * while its thread waits for the GIL or unpickles the payload. */
+    opts.handlers_mark_start = 1;
+    if (parse_worker_id(wid, &opts) < 0 || parse_concurrency(conc, &opts) < 0 ||
+        parse_prefetch(prefetch, &opts) < 0 || parse_times(lease, poll, hb, &opts) < 0 ||
+        sitqpy_worker_order_arg(order, &opts) < 0 || worker_create(self, qs, n_queues, &opts) < 0) {
+        Py_DECREF(queues);
+        return -1;
+    }
     self->concurrency = opts.concurrency;
     self->lease_s = opts.lease_s;
-    Py_INCREF(queue);
-    Py_XSETREF(self->queue, queue);
+    Py_XSETREF(self->queue, Py_NewRef(PyTuple_GET_ITEM(queues, 0)));
+    Py_XSETREF(self->queues, queues);
     return 0;
 }
 
@@ -161,11 +172,13 @@ static void worker_dealloc(SitqWorkerObject *self) {
         Py_END_ALLOW_THREADS
     }
     Py_CLEAR(self->queue);
+    Py_CLEAR(self->queues);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
 static int worker_traverse(SitqWorkerObject *self, visitproc visit, void *arg) {
     Py_VISIT(self->queue);
+    Py_VISIT(self->queues);
     return 0;
 }
 
@@ -333,12 +346,22 @@ static PyObject *worker_process_task(SitqWorkerObject *self, PyObject *idobj) {
     return res;
 }
 
-PyDoc_STRVAR(run_doc, "run() -> None\n--\n\n"
+PyDoc_STRVAR(run_doc, "run(until_empty=False, eta_bound=None) -> None\n--\n\n"
                       "Start the worker (unless running) and block until stop() is called from\n"
                       "another thread or Ctrl-C. On Ctrl-C the worker stops gracefully (running\n"
                       "tasks finish, as stop()) and KeyboardInterrupt is re-raised; a second\n"
                       "Ctrl-C during that stop abandons the running tasks. The GIL is released\n"
-                      "while blocking.");
+                      "while blocking.\n\n"
+                      "until_empty=True (burst mode, for batch jobs): drain, then return. The\n"
+                      "worker stops by itself, as stop() would, once none of its queues holds a\n"
+                      "Python task that is ready, running (in any worker: it may fail and be\n"
+                      "retried), waiting on dependencies (it becomes ready when they finish,\n"
+                      "wherever they run), or scheduled to run within eta_bound seconds from now\n"
+                      "(an ETA or a retry's backoff; default None: 60 s, so that retries with a\n"
+                      "short backoff run before it returns; 0: only tasks due now). Tasks\n"
+                      "scheduled later do not hold it. The worker must not be running (raises\n"
+                      "InvalidStateError); it can be started again afterwards, without burst\n"
+                      "mode. Raises InvalidArgumentError for a bad eta_bound.");
 
 /* Start the worker unless it is running; 0, or -1 with an exception set. */
 static int start_unless_running(SitqWorkerObject *self) {
@@ -349,27 +372,66 @@ static int start_unless_running(SitqWorkerObject *self) {
     return 0;
 }
 
-static PyObject *worker_run(SitqWorkerObject *self, PyObject *noargs) {
-    (void)noargs;
+/* Ctrl-C (or another signal handler's exception) while run() blocks: stop
+ * gracefully and re-raise it. Returns NULL. */
+static PyObject *run_interrupted(SitqWorkerObject *self) {
+    PyObject *t, *v, *tb;
+    PyErr_Fetch(&t, &v, &tb);
+    PyObject *empty = PyTuple_New(0);
+    PyObject *r = empty ? worker_stop(self, empty, NULL) : NULL;
+    Py_XDECREF(empty);
+    /* A second Ctrl-C abandoned the running tasks: the first
+     * KeyboardInterrupt, re-raised below, says enough. */
+    if (!r && PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) PyErr_Clear();
+    else if (!r) PyErr_WriteUnraisable((PyObject *)self);
+    Py_XDECREF(r);
+    PyErr_Restore(t, v, tb);
+    return NULL;
+}
+
+/* run(until_empty=True): burst mode for this run only. */
+static PyObject *run_until_empty(SitqWorkerObject *self, double eta_bound) {
+    sitq_error err = {0};
+    if (atomic_load(&self->running)) {
+        snprintf(err.message, sizeof err.message,
+                 "run(until_empty=True) needs a stopped worker: stop() it first");
+        return sitqpy_raise(SITQ_ESTATE, &err);
+    }
+    sitq_code rc = sitq_worker_set_burst(self->worker, 1, eta_bound, &err);
+    if (rc != SITQ_OK) return sitqpy_raise(rc, &err);
+    PyObject *r = worker_start(self, NULL);
+    for (; r && atomic_load(&self->running);) {
+        Py_BEGIN_ALLOW_THREADS rc = sitq_worker_wait(self->worker, 0.1, NULL);
+        Py_END_ALLOW_THREADS if (rc == SITQ_OK) break; /* drained (or stopped) */
+        if (PyErr_CheckSignals() < 0) {
+            Py_CLEAR(r);
+            run_interrupted(self);
+        }
+    }
+    if (r) { /* join the threads; the worker is stopped already */
+        PyObject *empty = PyTuple_New(0);
+        Py_SETREF(r, empty ? worker_stop(self, empty, NULL) : NULL);
+        Py_XDECREF(empty);
+    }
+    sitq_worker_set_burst(self->worker, 0, -1, NULL);
+    return r;
+}
+
+static PyObject *worker_run(SitqWorkerObject *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"until_empty", "eta_bound", NULL};
+    int until_empty = 0;
+    PyObject *bound = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|pO:run", kwlist, &until_empty, &bound))
+        return NULL;
     if (check_worker(self) < 0) return NULL;
+    double eta_bound = -1;
+    if (sitqpy_seconds_arg(bound, "eta_bound", -1.0, 1, &eta_bound) < 0) return NULL;
+    if (until_empty) return run_until_empty(self, eta_bound);
     if (start_unless_running(self) < 0) return NULL;
     while (atomic_load(&self->running)) {
         Py_BEGIN_ALLOW_THREADS struct timespec ts = {0, 100 * 1000 * 1000};
         nanosleep(&ts, NULL);
-        Py_END_ALLOW_THREADS if (PyErr_CheckSignals() < 0) {
-            PyObject *t, *v, *tb;
-            PyErr_Fetch(&t, &v, &tb);
-            PyObject *empty = PyTuple_New(0);
-            PyObject *r = empty ? worker_stop(self, empty, NULL) : NULL;
-            Py_XDECREF(empty);
-            /* A second Ctrl-C abandoned the running tasks: the first
-             * KeyboardInterrupt, re-raised below, says enough. */
-            if (!r && PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) PyErr_Clear();
-            else if (!r) PyErr_WriteUnraisable((PyObject *)self);
-            Py_XDECREF(r);
-            PyErr_Restore(t, v, tb);
-            return NULL;
-        }
+        Py_END_ALLOW_THREADS if (PyErr_CheckSignals() < 0) return run_interrupted(self);
     }
     Py_RETURN_NONE;
 }
@@ -416,7 +478,7 @@ static PyMethodDef worker_methods[] = {
     {"start", (PyCFunction)worker_start, METH_NOARGS, start_doc},
     {"stop", (PyCFunction)(void (*)(void))worker_stop, METH_VARARGS | METH_KEYWORDS, stop_doc},
     {"process_task", (PyCFunction)worker_process_task, METH_O, process_task_doc},
-    {"run", (PyCFunction)worker_run, METH_NOARGS, run_doc},
+    {"run", (PyCFunction)(void (*)(void))worker_run, METH_VARARGS | METH_KEYWORDS, run_doc},
     {"stats", (PyCFunction)worker_stats, METH_NOARGS, stats_doc},
     {"__enter__", (PyCFunction)worker_enter, METH_NOARGS,
      "Start the worker (unless running) and return it."},
@@ -443,12 +505,20 @@ static PyObject *worker_get_queue(SitqWorkerObject *self, void *c) {
     if (!self->queue) Py_RETURN_NONE;
     return Py_NewRef(self->queue);
 }
+static PyObject *worker_get_queues(SitqWorkerObject *self, void *c) {
+    (void)c;
+    if (!self->queues) return PyTuple_New(0);
+    return Py_NewRef(self->queues);
+}
 
 static PyGetSetDef worker_getset[] = {
     {"worker_id", (getter)worker_get_id, NULL, "The worker's id (str).", NULL},
     {"is_running", (getter)worker_get_running, NULL, "True between start() and stop().", NULL},
     {"concurrency", (getter)worker_get_concurrency, NULL, "Number of handler threads.", NULL},
-    {"queue", (getter)worker_get_queue, NULL, "The TaskQueue the worker serves.", NULL},
+    {"queue", (getter)worker_get_queue, NULL,
+     "The TaskQueue the worker serves (the first, when it serves several).", NULL},
+    {"queues", (getter)worker_get_queues, NULL,
+     "The TaskQueues the worker serves, in priority order (tuple).", NULL},
     {NULL, NULL, NULL, NULL, NULL}};
 
 static PyObject *worker_repr(SitqWorkerObject *self) {
@@ -460,10 +530,17 @@ static PyObject *worker_repr(SitqWorkerObject *self) {
 
 PyDoc_STRVAR(worker_doc,
              "Worker(queue, worker_id=None, concurrency=1, lease=30.0, poll_interval=None,\n"
-             "       prefetch=None, heartbeat_interval=None)\n"
+             "       prefetch=None, heartbeat_interval=None, order='priority')\n"
              "--\n\n"
-             "Runs the Python tasks of a queue on its own threads.\n\n"
-             "queue: the sitq.TaskQueue to serve.\n"
+             "Runs the Python tasks of one or more queues on its own threads.\n\n"
+             "queue: the sitq.TaskQueue to serve, or a list of up to 64 TaskQueues opened\n"
+             "    on the same backend object, in priority order (Worker([high, low])).\n"
+             "order: how a worker of several queues picks its next task: 'priority'\n"
+             "    (the default) always takes from the first queue that has a ready task\n"
+             "    (a lower queue runs only while those before it have none ready; a task\n"
+             "    that becomes ready in a higher queue runs next, before tasks of lower\n"
+             "    queues claimed ahead but not started); 'round-robin' takes from the\n"
+             "    queues in turn. Within a queue: priority, then ETA, then id.\n"
              "worker_id: str shown in the database (default 'host:pid:start-time:n').\n"
              "concurrency: handler threads, 1..1024 (default 1). Tasks hold the GIL only\n"
              "    while Python runs; for CPU-bound Python use several processes\n"
@@ -477,8 +554,9 @@ PyDoc_STRVAR(worker_doc,
              "prefetch: tasks claimed beyond concurrency (default = concurrency).\n"
              "heartbeat_interval: seconds between lease renewals (default\n"
              "    min(lease/3, 1)).\n\n"
-             "Use start()/stop(), `with Worker(queue):`, run() (blocking) or\n"
-             "process_task(id) (one task, in the calling thread, no start needed).\n\n"
+             "Use start()/stop(), `with Worker(queue):`, run() (blocking),\n"
+             "run(until_empty=True) (drain the queues, then return) or process_task(id)\n"
+             "(one task of any of its queues, in the calling thread, no start needed).\n\n"
              "Stopping is bounded by the tasks' timeouts. Leaving `with`, stop(), run()\n"
              "after Ctrl-C and interpreter exit wait for running tasks, but a task still\n"
              "running a grace after its timeout (10% of it, 0.5..5 s) has its attempt\n"
@@ -500,7 +578,8 @@ PyDoc_STRVAR(worker_doc,
              "ERROR), the worker's start and stop on `sitq.worker` (DEBUG). The library\n"
              "adds only a NullHandler; stop() returns after the lines of the outcomes it\n"
              "recorded were written.\n"
-             "Raises InvalidArgumentError naming a bad argument. Thread-safe. Cannot be\n"
+             "Raises InvalidArgumentError naming a bad argument (also for queues of\n"
+             "different backend objects, or one queue given twice). Thread-safe. Cannot be\n"
              "pickled (TypeError).");
 
 PyTypeObject SitqWorker_Type = {

@@ -48,7 +48,7 @@
  * value it was written against; sitq__backend_head_init refuses any other,
  * so a backend built for another layout fails at open instead of misreading
  * fields. Bump it on every change of an op's signature or a struct below. */
-#define SITQ__BACKEND_VERSION 5
+#define SITQ__BACKEND_VERSION 6
 
 /* A task handed to a worker by a claim (cycle or claim_id). Every field is
  * out, written by the backend into an entry of the caller's array. The
@@ -75,7 +75,12 @@ typedef struct sitq__claimed {
     int64_t lease_token;         /* proves ownership in every later transition */
     sitq_time_us lease_until_us; /* on the backend's clock: compare only with the
                                     cycle's db_now_us */
+    size_t queue_index;          /* the task's queue: its index in the cycle's queues */
 } sitq__claimed;
+
+/* Order of claimed tasks within one queue: priority (highest first), then
+ * run_at_us, then id. For qsort. */
+int sitq__claimed_cmp(const void *a, const void *b);
 
 /* Free what a claimed entry owns and zero its pointers (safe on a zeroed
  * entry). */
@@ -94,6 +99,8 @@ typedef struct sitq__completion {
     sitq_time_us started_at_us;  /* this host's clock: when the attempt started,
                                    recorded with the outcome if its start was not yet */
     sitq_time_us finished_at_us; /* this host's clock */
+    size_t queue_index;          /* the task's queue: its index in the cycle's queues
+                                    (succeeded counts are kept per queue) */
     /* out: 1 recorded, 0 dropped (the lease was lost: a newer attempt owns
      * the task). Set for every completion of a cycle that returns SITQ_OK,
      * or that returns an error with completions_committed set. */
@@ -164,7 +171,11 @@ typedef struct sitq__release {
  * the backend writes the fields marked out and the out fields of the array
  * entries. Any part may be empty. */
 typedef struct sitq__cycle {
-    const char *queue;     /* required when reap or claim_max > 0 */
+    /* The worker's queues, 1..SITQ_WORKER_QUEUES_MAX distinct names (required
+     * when completions, reap, claim_max or live_horizon_us ask for them).
+     * Claimed tasks and completions name their queue by its index here. */
+    const char *const *queues;
+    size_t n_queues;
     const char *worker_id; /* recorded with claims (the lapsed-lease note names it) */
     sitq__completion *completions;
     size_t n_completions;
@@ -175,7 +186,7 @@ typedef struct sitq__cycle {
     sitq__start *starts;
     size_t n_starts;
     int64_t lease_us; /* lease duration for claims and renewals (> 0 when either) */
-    int reap;         /* recover tasks of the queue whose lease lapsed */
+    int reap;         /* recover tasks of the queues whose lease lapsed */
     /* The claim takes only tasks whose function is one of `functions`
      * (exact names) or starts with one of `prefixes` (names without the
      * trailing '*'); each a valid name. Both may be empty (no claim then). */
@@ -183,9 +194,17 @@ typedef struct sitq__cycle {
     size_t n_functions;
     const char *const *prefixes;
     size_t n_prefixes;
-    size_t claim_max;       /* 0: claim nothing */
+    size_t claim_max; /* 0: claim nothing */
+    /* How the claim goes over the queues (sitq__claim_rounds, which every
+     * backend's claim runs): it starts with queues[claim_first] and goes
+     * round. claim_share 0: each queue takes what is left of claim_max before
+     * the next one is asked (priority order). claim_share k > 0: each queue
+     * takes at most k in a first round, and a second round fills what is left
+     * from the queues that had more (round-robin). */
+    size_t claim_first, claim_share;
     sitq__claimed *claimed; /* caller's array of claim_max entries; out: entries
-                               0..n_claimed-1 filled, in priority, run_at, id order */
+                               0..n_claimed-1 filled, one run per queue asked,
+                               each in priority, run_at, id order */
     size_t n_claimed;       /* out; 0 on error (nothing held) */
     /* Ask for next_run_at_us. A backend that wakes waiters of other
      * processes (wait_change) lets them poll rarely; this tells them when
@@ -196,6 +215,13 @@ typedef struct sitq__cycle {
      * queued task of the queue that is not yet due; 0 when there is none,
      * or when the backend does not look (its callers poll often). */
     sitq_time_us next_run_at_us;
+    /* Burst mode: when > 0 and the claim took nothing, the backend sets `live`
+     * in the same transaction: 1 when one of the queues holds a task whose
+     * function the claim would take and that is running, waiting on
+     * dependencies, or queued with run_at_us <= live_horizon_us (clients'
+     * clock); 0 when none does. Not looked at (live 1) otherwise. */
+    sitq_time_us live_horizon_us;
+    int live; /* out */
     /* out: the backend's clock at the moment leases of this cycle were
      * measured from: every lease_until_us written (claims, renewals) is
      * db_now_us + lease_us on that clock. A caller turns such a deadline into
@@ -207,6 +233,19 @@ typedef struct sitq__cycle {
                                   set) even though the cycle returned an error: a backend
                                   may commit large results before the rest of the cycle */
 } sitq__cycle;
+
+/* Claims up to `limit` ready tasks of cy->queues[queue_index] (whose
+ * functions the cycle names) into cy->claimed[cy->n_claimed...], adding them
+ * to cy->n_claimed, under the backend's write transaction; arg is the
+ * backend's. On error nothing needs undoing here (the transaction fails). */
+typedef sitq_code (*sitq__claim_queue_fn)(void *arg, sitq__cycle *cy, size_t queue_index,
+                                          size_t limit, sitq_error *err);
+
+/* The one claim path of every backend: asks `fn` for the queues of the cycle
+ * in the order claim_first and claim_share say (see sitq__cycle), stops at
+ * claim_max, marks each claimed entry with its queue_index and sorts each
+ * queue's run in claim order. A single queue is one call of fn. */
+sitq_code sitq__claim_rounds(sitq__cycle *cy, sitq__claim_queue_fn fn, void *arg, sitq_error *err);
 
 /* Events a wait can be for (bit mask, wait_change and sitq__backend_wait). */
 #define SITQ__EV_FINISHED 1u /* a task of the queue reached a terminal status */

@@ -66,11 +66,14 @@ static int reached_max(const worker_args *a, sitq_worker *w) {
     return ws.succeeded + ws.failed >= a->max_tasks;
 }
 
-/** Wait until a stop signal arrives or --max-tasks is reached. */
+/** 1 when the worker ended by itself (--burst: its queues are drained). */
+static int ended(sitq_worker *w) { return sitq_worker_wait(w, 0, NULL) == SITQ_OK; }
+
+/** Wait until a stop signal arrives, --max-tasks is reached or a burst ends. */
 static void wait_for_stop(const worker_args *a, sitq_worker *w, int wake_fd) {
     int64_t errors_seen = 0;
     time_t last_report = 0;
-    while (atomic_load(&g_signals) == 0 && !reached_max(a, w)) {
+    while (atomic_load(&g_signals) == 0 && !reached_max(a, w) && !ended(w)) {
         struct pollfd p = {.fd = wake_fd, .events = POLLIN, .revents = 0};
         if (poll(&p, 1, 100) > 0) {
             char buf[16];
@@ -106,8 +109,48 @@ static void log_completion(const sitq_completion_info *info, void *user_data) {
     else cli_logf(log, "task %lld: failed: %s", id, info->error ? info->error : "(no message)");
 }
 
-/** Create, start, run and stop the worker on an open database. Returns an exit code. */
-static int run_worker(worker_args *a, cli_db *db, int wake_fd) {
+/**
+ * Open the queues of --queue on db's backend into qs (qs[0] is db's own
+ * queue). Returns SITQ_OK, or the library's code with err set (the queues
+ * opened so far are closed).
+ */
+static sitq_code open_queues(const worker_args *a, cli_db *db, sitq_queue **qs, sitq_error *err) {
+    qs[0] = db->queue;
+    for (size_t i = 1; i < a->n_queues; i++) {
+        sitq_code code = sitq_queue_open(db->backend, a->queues[i], &qs[i], err);
+        if (code == SITQ_OK) continue;
+        for (size_t j = 1; j < i; j++) sitq_queue_close(qs[j]);
+        return code;
+    }
+    return SITQ_OK;
+}
+
+/** Close the queues open_queues opened. */
+static void close_queues(const worker_args *a, sitq_queue **qs) {
+    for (size_t i = 1; i < a->n_queues; i++) sitq_queue_close(qs[i]);
+}
+
+/** The worker's first log line: its queues, their order, burst mode. */
+static void log_start(const worker_args *a, sitq_worker *w) {
+    char shown[1024], names[1024];
+    size_t o = 0;
+    names[0] = '\0';
+    for (size_t i = 0; i < a->n_queues && o < sizeof names; i++) {
+        int n = snprintf(names + o, sizeof names - o, "%s'%s'", i ? ", " : "", a->queues[i]);
+        if (n < 0) break;
+        o += (size_t)n;
+    }
+    const char *order = a->n_queues < 2 ? ""
+                        : a->wopts.queue_order == SITQ_QUEUE_ORDER_ROUND_ROBIN
+                            ? " in round-robin order"
+                            : " in priority order";
+    cli_logf(stderr, "%s started on queue%s %s%s of %s (concurrency %d%s)", sitq_worker_id(w),
+             a->n_queues > 1 ? "s" : "", names, order, cli_db_display(a->db, shown, sizeof shown),
+             a->wopts.concurrency, a->wopts.burst ? ", burst" : "");
+}
+
+/** Create, start, run and stop the worker on the open queues qs. Returns an exit code. */
+static int run_worker_on(worker_args *a, sitq_queue **qs, int wake_fd) {
     const char *cmd = "worker";
     shell_handler_config cfg;
     shell_handler_config_init(&cfg);
@@ -124,7 +167,7 @@ static int run_worker(worker_args *a, cli_db *db, int wake_fd) {
     sitq_worker *w = NULL;
     sitq_error err;
     memset(&err, 0, sizeof err);
-    sitq_code code = sitq_worker_create(db->queue, &a->wopts, &w, &err);
+    sitq_code code = sitq_worker_create_multi(qs, a->n_queues, &a->wopts, &w, &err);
     if (code == SITQ_OK) code = sitq_worker_register(w, SHELL_FUNCTION, shell_handler, &cfg, &err);
     if (code == SITQ_OK && !a->quiet)
         code = sitq_worker_on_completion(w, log_completion, stderr, &err);
@@ -141,13 +184,11 @@ static int run_worker(worker_args *a, cli_db *db, int wake_fd) {
         sitq_worker_free(w);
         return rc;
     }
-    char shown[1024];
-    if (!a->quiet)
-        cli_logf(stderr, "%s started on queue '%s' of %s (concurrency %d)", sitq_worker_id(w),
-                 a->queue, cli_db_display(a->db, shown, sizeof shown), a->wopts.concurrency);
+    if (!a->quiet) log_start(a, w);
 
     wait_for_stop(a, w, wake_fd);
-    if (!a->quiet)
+    if (!a->quiet && sitq_worker_drained(w)) cli_logf(stderr, "queues drained (--burst): stopping");
+    else if (!a->quiet)
         cli_logf(stderr, "stopping (waiting up to %g s for running tasks)", a->stop_timeout_s);
     int rc = CLI_EXIT_OK;
     memset(&err, 0, sizeof err);
@@ -171,6 +212,18 @@ static int run_worker(worker_args *a, cli_db *db, int wake_fd) {
                  "stopped: %" PRId64 " claimed, %" PRId64 " succeeded, %" PRId64 " failed, %" PRId64
                  " released, %" PRId64 " lost",
                  ws.claimed, ws.succeeded, ws.failed, ws.released, ws.lost);
+    return rc;
+}
+
+/** Open the other queues, then run the worker. Returns an exit code. */
+static int run_worker(worker_args *a, cli_db *db, int wake_fd) {
+    sitq_queue *qs[SITQ_WORKER_QUEUES_MAX] = {NULL};
+    sitq_error err;
+    memset(&err, 0, sizeof err);
+    sitq_code code = open_queues(a, db, qs, &err);
+    if (code != SITQ_OK) return cli_api_error("worker", code, &err);
+    int rc = run_worker_on(a, qs, wake_fd);
+    close_queues(a, qs);
     return rc;
 }
 

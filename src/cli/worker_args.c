@@ -9,17 +9,29 @@
 #include "args.h"
 #include "cli.h"
 #include "common_opts.h"
+#include "diag.h"
 #include "store_opts.h"
 
 const char WORKER_USAGE[] =
     "usage: sitq worker DB [options]\n"
     "\n"
-    "Run shell tasks of a queue until SIGTERM or SIGINT. On the first signal the\n"
-    "worker claims nothing more, lets running commands finish (up to\n"
-    "--stop-timeout, then they are killed) and exits; a second signal kills\n"
-    "running commands at once.\n"
+    "Run shell tasks of one or more queues until SIGTERM or SIGINT (or, with\n"
+    "--burst, until the queues are drained). On the first signal the worker\n"
+    "claims nothing more, lets running commands finish (up to --stop-timeout,\n"
+    "then they are killed) and exits; a second signal kills running commands at\n"
+    "once.\n"
     "\n"
-    "  -q, --queue NAME        queue (default \"default\")\n"
+    "  -q, --queue NAME        queue (default \"default\"); repeat it to serve\n"
+    "                          several queues (at most 64), given in priority order\n"
+    "      --queue-order ORDER priority (the default): always take a task of the\n"
+    "                          first queue that has one ready; round-robin: take\n"
+    "                          from the queues in turn\n"
+    "      --burst             exit (code 0) once no task of the queues is ready,\n"
+    "                          running, waiting on dependencies, or scheduled within\n"
+    "                          --burst-eta-bound\n"
+    "      --burst-eta-bound S with --burst, tasks scheduled (ETA or retry backoff)\n"
+    "                          to run within S seconds hold the worker, later ones\n"
+    "                          do not; 0..3155760000 (default 60)\n"
     "  -c, --concurrency N     commands run at once, 1..1024 (default 1)\n"
     "      --lease S           lease duration, 0.05..604800 seconds (default 30)\n"
     "      --poll S            how often to look for new tasks, 0.0001..3600 seconds\n"
@@ -62,6 +74,9 @@ const char WORKER_USAGE[] =
 /* The long options of `sitq worker`. */
 static const struct option WORKER_OPTS[] = {
     {"queue", required_argument, NULL, 'q'},
+    {"queue-order", required_argument, NULL, 'O'},
+    {"burst", no_argument, NULL, 'B'},
+    {"burst-eta-bound", required_argument, NULL, 'E'},
     {"concurrency", required_argument, NULL, 'c'},
     {"lease", required_argument, NULL, 'l'},
     {"poll", required_argument, NULL, 'P'},
@@ -77,6 +92,50 @@ static const struct option WORKER_OPTS[] = {
     STORE_OPTIONS,
     {NULL, 0, NULL, 0},
 };
+
+/* --queue NAME: the first replaces the default, later ones add queues. */
+static int add_queue(const char *cmd, const char *text, worker_args *a) {
+    const char *name = NULL;
+    if (arg_parse_queue(cmd, text, &name) != 0) return -1;
+    for (size_t i = 0; i < a->n_queues; i++)
+        if (strcmp(a->queues[i], name) == 0) {
+            cli_errorf(cmd, "--queue '%s' is given twice", name);
+            return -1;
+        }
+    if (a->n_queues == SITQ_WORKER_QUEUES_MAX) {
+        cli_errorf(cmd, "at most %d --queue options", SITQ_WORKER_QUEUES_MAX);
+        return -1;
+    }
+    a->queues[a->n_queues++] = name;
+    a->queue = a->queues[0];
+    return 0;
+}
+
+/* --queue-order priority|round-robin. */
+static int parse_order(const char *cmd, const char *text, int *out) {
+    if (strcmp(text, "priority") == 0) *out = SITQ_QUEUE_ORDER_PRIORITY;
+    else if (strcmp(text, "round-robin") == 0) *out = SITQ_QUEUE_ORDER_ROUND_ROBIN;
+    else {
+        cli_errorf(cmd, "--queue-order must be priority or round-robin, got '%s'", text);
+        return -1;
+    }
+    return 0;
+}
+
+/* The options of several queues and burst mode (-1: not one of them). */
+static int parse_queue_opt(const char *cmd, int c, worker_args *a) {
+    switch (c) {
+    case 'q': return add_queue(cmd, optarg, a) != 0 ? CLI_EXIT_USAGE : 0;
+    case 'O': return parse_order(cmd, optarg, &a->wopts.queue_order) != 0 ? CLI_EXIT_USAGE : 0;
+    case 'B': a->wopts.burst = 1; return 0;
+    case 'E':
+        return arg_parse_double(cmd, "--burst-eta-bound", optarg, 0.0, SITQ_SECONDS_MAX,
+                                &a->wopts.burst_eta_bound_s) != 0
+                   ? CLI_EXIT_USAGE
+                   : 0;
+    default: return -1;
+    }
+}
 
 int worker_args_parse(int argc, char **argv, worker_args *a) {
     const char *cmd = argv[0];
@@ -94,11 +153,11 @@ int worker_args_parse(int argc, char **argv, worker_args *a) {
         int st = store_opt_parse(cmd, c, optarg, &a->store);
         if (st < 0) return CLI_EXIT_USAGE;
         if (st > 0) continue;
+        int qst = parse_queue_opt(cmd, c, a);
+        if (qst > 0) return qst;
+        if (qst == 0) continue;
         switch (c) {
         case 'h': return print_usage(WORKER_USAGE);
-        case 'q':
-            if (arg_parse_queue(cmd, optarg, &a->queue) != 0) return CLI_EXIT_USAGE;
-            break;
         case 'c':
             if (arg_parse_int(cmd, "--concurrency", optarg, 1, SITQ_CONCURRENCY_MAX,
                               &a->wopts.concurrency) != 0)
@@ -145,6 +204,7 @@ int worker_args_parse(int argc, char **argv, worker_args *a) {
     }
     if (arg_check_positionals(cmd, argc, argv, 1, 1, "DB") != 0) return CLI_EXIT_USAGE;
     a->db = argv[optind];
+    if (a->n_queues == 0) a->queues[a->n_queues++] = a->queue;
     /* Claim no more than we may run under --max-tasks; else as many again. */
     a->wopts.prefetch = a->max_tasks > 0 ? 0 : a->wopts.concurrency;
     /* A timed-out command gets SIGTERM, then SIGKILL after the kill grace:

@@ -15,8 +15,10 @@ extern const char WORKER_USAGE[];
 
 /** Parsed worker options. */
 typedef struct worker_args {
-    const char *queue;
-    sitq_worker_options wopts;
+    const char *queue;                          /* queues[0] */
+    const char *queues[SITQ_WORKER_QUEUES_MAX]; /* --queue, in priority order */
+    size_t n_queues;
+    sitq_worker_options wopts; /* --queue-order, --burst, --burst-eta-bound among them */
     int64_t max_tasks;
     double stop_timeout_s;
     double kill_grace_s;

@@ -34,6 +34,9 @@ void sitq_worker_options_init(sitq_worker_options *opts) {
     opts->heartbeat_interval_s = 0; /* "min(lease/3, 1)", resolved at create */
     opts->timeout_grace_s = -1;     /* "10% of the timeout, 0.5..5 s" */
     opts->handlers_mark_start = 0;
+    opts->queue_order = SITQ_QUEUE_ORDER_PRIORITY;
+    opts->burst = 0;
+    opts->burst_eta_bound_s = SITQ_BURST_ETA_BOUND_DEFAULT_S;
 }
 
 /* Longest time sitq accepts for delays, timeouts and backoff: 100 years. */

@@ -78,7 +78,7 @@ sitq_code sitq__ctx_load_payload(sitq_task_ctx *ctx, sitq_error *err) {
     sitq_backend *b = ctx->w->b;
     void *p = NULL;
     size_t len = 0;
-    sitq_code rc = b->ops->payload(b, sitq_queue_name(ctx->w->queue), ctx->t.id, &p, &len, err);
+    sitq_code rc = b->ops->payload(b, sitq__ctx_queue(ctx), ctx->t.id, &p, &len, err);
     if (rc) return rc;
     ctx->t.payload = p;
     ctx->t.payload_len = len;
@@ -91,6 +91,7 @@ void sitq__ctx_fail_completion(sitq_task_ctx *ctx, const char *msg, sitq__comple
     out->id = ctx->t.id;
     out->lease_token = ctx->t.lease_token;
     out->started_at_us = ctx->started_at_us;
+    out->queue_index = ctx->t.queue_index;
     out->ok = 0;
     out->error = strdup(msg);
     out->finished_at_us = sitq_now_us();
@@ -141,6 +142,7 @@ void sitq__ctx_run(sitq_task_ctx *ctx, sitq__completion *out) {
     out->lease_token = ctx->t.lease_token;
     out->started_at_us = ctx->started_at_us;
     out->finished_at_us = sitq_now_us();
+    out->queue_index = ctx->t.queue_index;
     out->ok = rc == 0;
     if (ctx->result_too_big) { /* never store a success without its result */
         char msg[200];
@@ -283,7 +285,6 @@ static sitq_code ctx_heartbeat_write(sitq_task_ctx *ctx, double progress, sitq_e
     sitq__heartbeat hb = {ctx->t.id, ctx->t.lease_token, progress >= 0 ? progress : -1, 0, 0, 0};
     sitq__cycle cy;
     memset(&cy, 0, sizeof cy);
-    cy.queue = sitq_queue_name(w->queue);
     cy.worker_id = w->id;
     cy.heartbeats = &hb;
     cy.n_heartbeats = 1;

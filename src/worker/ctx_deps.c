@@ -6,7 +6,7 @@ static sitq_code dep_count(sitq_task_ctx *ctx, sitq_error *err) {
     if (ctx->n_deps_known) return SITQ_OK;
     sitq_backend *b = ctx->w->b;
     size_t n = 0;
-    sitq_code rc = b->ops->dep_count(b, sitq_queue_name(ctx->w->queue), ctx->t.id, &n, err);
+    sitq_code rc = b->ops->dep_count(b, sitq__ctx_queue(ctx), ctx->t.id, &n, err);
     if (rc) return rc;
     ctx->n_deps = n;
     ctx->n_deps_known = 1;
@@ -35,5 +35,5 @@ sitq_code sitq_ctx_dependency_result(sitq_task_ctx *ctx, size_t index, sitq_resu
                           "task %lld has %zu dependencies: index %zu is out of range",
                           (long long)ctx->t.id, ctx->n_deps, index);
     sitq_backend *b = ctx->w->b;
-    return b->ops->dep_result(b, sitq_queue_name(ctx->w->queue), ctx->t.id, index, out, err);
+    return b->ops->dep_result(b, sitq__ctx_queue(ctx), ctx->t.id, index, out, err);
 }

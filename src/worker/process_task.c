@@ -45,7 +45,8 @@ static void *supervise(void *arg) {
             sitq__ctx_fail_completion(c, msg, &k);
             sitq__cycle cy;
             memset(&cy, 0, sizeof cy);
-            cy.queue = sitq_queue_name(w->queue);
+            cy.queues = w->qnames;
+            cy.n_queues = w->n_queues;
             cy.completions = &k;
             cy.n_completions = 1;
             cy.lease_us = w->lease_us;
@@ -66,14 +67,19 @@ static void *supervise(void *arg) {
     return NULL;
 }
 
-/* The handler of task id, from the task's function. NULL with the error
- * set (SITQ_ENOHANDLER leaves the task's snapshot in *out, when out is not
- * NULL). */
-static const handler *find_handler(sitq_worker *w, sitq_task_id id, sitq_result **out,
+/* The handler of task id, from the task's function, and the index of the
+ * worker's queue that holds it (*qi; the queues are looked at in order).
+ * NULL with the error set (SITQ_ENOHANDLER leaves the task's snapshot in
+ * *out, when out is not NULL). */
+static const handler *find_handler(sitq_worker *w, sitq_task_id id, size_t *qi, sitq_result **out,
                                    sitq_code *rc, sitq_error *err) {
     sitq_backend *b = w->b;
     sitq_result *snap = NULL;
-    *rc = b->ops->get(b, sitq_queue_name(w->queue), id, &snap, err);
+    *rc = SITQ_ENOTFOUND;
+    for (*qi = 0; *qi < w->n_queues; (*qi)++) {
+        *rc = b->ops->get(b, w->qnames[*qi], id, &snap, err);
+        if (*rc != SITQ_ENOTFOUND) break;
+    }
     if (*rc) return NULL;
     const handler *h = sitq__registry_find(w, snap->function);
     if (!h) {
@@ -123,7 +129,8 @@ static sitq_code record_completion(sitq_worker *w, sitq_task_ctx *c, sitq__compl
     sitq_backend *b = w->b;
     sitq__cycle cy;
     memset(&cy, 0, sizeof cy);
-    cy.queue = sitq_queue_name(w->queue);
+    cy.queues = w->qnames;
+    cy.n_queues = w->n_queues;
     cy.completions = k;
     cy.n_completions = 1;
     cy.lease_us = w->lease_us;
@@ -143,18 +150,20 @@ sitq_code sitq_worker_process_task(sitq_worker *w, sitq_task_id id, sitq_result 
     if (out) *out = NULL;
     if (!w) return sitq__fail(err, SITQ_EINVAL, "worker must not be NULL");
     sitq_backend *b = w->b;
-    const char *queue = sitq_queue_name(w->queue);
     if (id <= 0) return sitq__fail(err, SITQ_ENOTFOUND, "task %lld does not exist", (long long)id);
 
     sitq_code rc;
-    const handler *h = find_handler(w, id, out, &rc, err);
+    size_t qi = 0;
+    const handler *h = find_handler(w, id, &qi, out, &rc, err);
     if (!h) return rc;
+    const char *queue = w->qnames[qi];
 
     sitq__claimed claimed;
     memset(&claimed, 0, sizeof claimed);
     sitq__cycle cy;
     memset(&cy, 0, sizeof cy);
-    cy.queue = queue;
+    cy.queues = &w->qnames[qi];
+    cy.n_queues = 1;
     cy.worker_id = w->id;
     cy.lease_us = w->lease_us;
     cy.claim_max = 1;
@@ -167,6 +176,7 @@ sitq_code sitq_worker_process_task(sitq_worker *w, sitq_task_id id, sitq_result 
         else sitq_result_free(snap);
         return rc;
     }
+    claimed.queue_index = qi; /* in the worker's queues */
     sitq_task_ctx *c = sitq__ctx_new(w, &claimed, h, mono_before, cy.db_now_us);
     if (!c) {
         sitq__claimed_clear(&claimed);

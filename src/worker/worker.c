@@ -114,6 +114,17 @@ static sitq_code check_options(sitq_worker_options *o_, sitq_error *err) {
     if (o.handlers_mark_start != 0 && o.handlers_mark_start != 1)
         return sitq__fail(err, SITQ_EINVAL, "options.handlers_mark_start must be 0 or 1, got %d",
                           o.handlers_mark_start);
+    if (o.queue_order != SITQ_QUEUE_ORDER_PRIORITY && o.queue_order != SITQ_QUEUE_ORDER_ROUND_ROBIN)
+        return sitq__fail(err, SITQ_EINVAL,
+                          "options.queue_order must be SITQ_QUEUE_ORDER_PRIORITY (0) or "
+                          "SITQ_QUEUE_ORDER_ROUND_ROBIN (1), got %d",
+                          o.queue_order);
+    if (o.burst != 0 && o.burst != 1)
+        return sitq__fail(err, SITQ_EINVAL, "options.burst must be 0 or 1, got %d", o.burst);
+    if (!(o.burst_eta_bound_s >= 0 && o.burst_eta_bound_s <= SITQ_SECONDS_MAX))
+        return sitq__fail(err, SITQ_EINVAL,
+                          "options.burst_eta_bound_s must be 0..%.0f seconds, got %g",
+                          SITQ_SECONDS_MAX, o.burst_eta_bound_s);
     if (o.worker_id) {
         sitq_code nrc = sitq__name_check(o.worker_id, "options.worker_id", err);
         if (nrc) return nrc;
@@ -127,6 +138,16 @@ sitq_code sitq_worker_create(sitq_queue *queue, const sitq_worker_options *opts,
     if (!out) return sitq__fail(err, SITQ_EINVAL, "out must not be NULL");
     *out = NULL;
     if (!queue) return sitq__fail(err, SITQ_EINVAL, "queue must not be NULL");
+    return sitq_worker_create_multi(&queue, 1, opts, out, err);
+}
+
+sitq_code sitq_worker_create_multi(sitq_queue *const *queues, size_t n_queues,
+                                   const sitq_worker_options *opts, sitq_worker **out,
+                                   sitq_error *err) {
+    if (!out) return sitq__fail(err, SITQ_EINVAL, "out must not be NULL");
+    *out = NULL;
+    sitq_code qrc = sitq__worker_check_queues(queues, n_queues, err);
+    if (qrc) return qrc;
     sitq_worker_options o;
     if (opts) o = *opts;
     else sitq_worker_options_init(&o);
@@ -135,8 +156,11 @@ sitq_code sitq_worker_create(sitq_queue *queue, const sitq_worker_options *opts,
 
     sitq_worker *w = calloc(1, sizeof *w);
     if (!w) return sitq__fail(err, SITQ_ENOMEM, "out of memory creating a worker");
-    w->queue = queue;
-    w->b = sitq_queue_backend(queue);
+    if (sitq__worker_set_queues(w, queues, n_queues) != 0) {
+        free(w);
+        return sitq__fail(err, SITQ_ENOMEM, "out of memory creating a worker");
+    }
+    w->b = sitq_queue_backend(w->queue);
     w->blob_max = sitq_backend_blob_max(w->b);
     w->opts = o;
     if (o.worker_id) {
@@ -152,6 +176,7 @@ sitq_code sitq_worker_create(sitq_queue *queue, const sitq_worker_options *opts,
     }
     w->opts.worker_id = NULL;
     if (!w->id) {
+        sitq__worker_free_queues(w);
         free(w);
         return sitq__fail(err, SITQ_ENOMEM, "out of memory creating a worker");
     }
@@ -495,6 +520,8 @@ typedef struct turn {
     size_t busy;     /* tasks held: claimed and unstarted, or running */
     size_t room;     /* tasks a claim may take */
     int hb_due, want_claim, reap_due;
+    int burst_check;       /* burst mode: nothing held; the claim also asks whether the
+                        queues are drained (cycle live_horizon_us) */
     size_t n_hb, n_starts; /* entries of d->hb / d->starts for this cycle */
     sitq__completion *comps;
     size_t n_comps;
@@ -531,6 +558,9 @@ static void plan_claim(sitq_worker *w, dispatch_state *d, turn *t) {
         (d->more_available || t->gens.enqueued != d->seen_enq_gen ||
          t->now - d->last_poll >= w->poll_us || (d->next_due > 0 && t->now >= d->next_due));
     t->reap_due = !t->stopping && t->now - d->last_reap >= d->reap_every;
+    /* Threads stuck in a recorded timeout hold nothing. */
+    t->burst_check = w->opts.burst && t->want_claim && n_ready == 0 &&
+                     w->running.n == (size_t)w->n_stuck && w->n_done == 0;
 }
 
 /* Decide which completions and starts ride on the turn's cycle, and take
@@ -591,7 +621,8 @@ static int turn_writes(const turn *t) {
 static sitq_code run_cycle(sitq_worker *w, dispatch_state *d, const turn *t, sitq__cycle *cy,
                            int64_t *mono_before, sitq_error *err) {
     memset(cy, 0, sizeof *cy);
-    cy->queue = sitq_queue_name(w->queue);
+    cy->queues = w->qnames;
+    cy->n_queues = w->n_queues;
     cy->worker_id = w->id;
     cy->completions = t->comps;
     cy->n_completions = t->n_comps;
@@ -608,7 +639,11 @@ static sitq_code run_cycle(sitq_worker *w, dispatch_state *d, const turn *t, sit
     cy->prefixes = w->px_names;
     cy->n_prefixes = w->n_px_names;
     cy->claim_max = t->want_claim ? t->room : 0;
+    if (t->want_claim) sitq__worker_claim_order(w, t->room, cy);
     cy->want_next_run_at = w->want_next_run_at && t->want_claim;
+    if (t->burst_check)
+        cy->live_horizon_us =
+            sitq_now_us() + sitq__seconds_to_us(w->opts.burst_eta_bound_s) + 1; /* > 0 */
     cy->claimed = d->claimed;
     *mono_before = sitq__mono_us();
     return w->b->ops->cycle(w->b, cy, err);
@@ -646,6 +681,7 @@ static void cycle_failed(sitq_worker *w, dispatch_state *d, turn *t, const sitq_
 /* Hand the claimed tasks to the handler threads (w->mu held). */
 static void take_claimed(sitq_worker *w, dispatch_state *d, const sitq__cycle *cy,
                          int64_t mono_before) {
+    ctx_list several = {NULL, NULL, 0}; /* several queues: ordered below */
     for (size_t i = 0; i < cy->n_claimed; i++) {
         const handler *h = sitq__registry_find(w, d->claimed[i].function);
         sitq_task_ctx *c =
@@ -656,10 +692,23 @@ static void take_claimed(sitq_worker *w, dispatch_state *d, const sitq__cycle *c
             sitq__claimed_clear(&d->claimed[i]);
             continue;
         }
-        sitq__ctx_list_push(&w->ready, c);
+        if (w->n_queues == 1) sitq__ctx_list_push(&w->ready, c);
+        else sitq__ctx_list_push(&several, c);
     }
+    if (several.n) sitq__worker_queue_ready(w, &several, cy->claim_first);
     w->stats.claimed += (int64_t)cy->n_claimed;
     if (cy->n_claimed) pthread_cond_broadcast(&w->cv);
+}
+
+/* Burst mode (w->mu held): the claim found nothing and no task of the
+ * queues holds the worker, and it still holds nothing: stop as
+ * sitq_worker_stop would (the dispatcher ends at its next turn). */
+static void burst_settle(sitq_worker *w, const turn *t, const sitq__cycle *cy) {
+    if (!t->burst_check || cy->n_claimed > 0 || cy->live || w->stopping) return;
+    if (w->ready.n > 0 || w->running.n != (size_t)w->n_stuck || w->n_done > 0) return;
+    w->drained = 1;
+    w->stopping = 1;
+    pthread_cond_broadcast(&w->cv);
 }
 
 /* The cycle committed (w->mu held; released here): note what was done,
@@ -682,6 +731,7 @@ static void cycle_succeeded(sitq_worker *w, dispatch_state *d, turn *t, const si
         if (!t->comps[i].applied) w->stats.lost++;
     apply_heartbeats(w, d, t->n_hb, mono_before, cy->db_now_us);
     take_claimed(w, d, cy, mono_before);
+    burst_settle(w, t, cy);
     pthread_mutex_unlock(&w->mu);
     sitq__worker_report_completions(w, t->comps, t->n_comps);
     int any_success = 0;
@@ -725,8 +775,8 @@ static void idle_sleep(sitq_worker *w, const dispatch_state *d, const turn *t) {
     if (t->start_at < until) until = t->start_at;
     if (d->backoff_until > now && d->backoff_until < until) until = d->backoff_until;
     events_seen s = {w, t->ev};
-    sitq__backend_wait(w->b, sitq_queue_name(w->queue), SITQ__EV_READY, &t->gens, until,
-                       events_moved, &s);
+    /* One wait covers every queue: a backend's wake-ups are per backend. */
+    sitq__backend_wait(w->b, w->qnames[0], SITQ__EV_READY, &t->gens, until, events_moved, &s);
 }
 
 static void *dispatcher_main(void *arg) {
@@ -830,6 +880,7 @@ static sitq_code worker_start(sitq_worker *w, sitq_error *err) {
     w->started = 1;
     w->stopping = 0;
     w->dispatcher_done = 0;
+    w->drained = 0;
     for (int i = 0; i < w->opts.concurrency; i++) {
         if (pthread_create(&w->execs[i], NULL, executor_main, w) != 0) break;
         w->n_execs++;
@@ -936,6 +987,7 @@ static void worker_destroy(sitq_worker *w) {
     pthread_mutex_destroy(&w->mu);
     pthread_mutex_destroy(&w->life_mu);
     free(w->id);
+    sitq__worker_free_queues(w);
     free(w);
 }
 

@@ -51,7 +51,13 @@ typedef struct ctx_list {
 } ctx_list;
 
 struct sitq_worker {
-    sitq_queue *queue;
+    sitq_queue *queue;   /* the first queue served (its backend is the worker's) */
+    const char **qnames; /* the names of the queues served, in the user's order, as
+                            cycles take them (queues.c; the queues own the text) */
+    size_t n_queues;
+    size_t rr_next; /* round-robin: the queue whose turn starts the next claim
+                       (the dispatcher thread's own) */
+    int drained;    /* under mu: burst mode found the queues drained and stopped */
     sitq_backend *b;
     sitq_worker_options opts;
     char *id;
@@ -129,6 +135,26 @@ sitq_code sitq__ctx_load_payload(sitq_task_ctx *ctx, sitq_error *err);
 /* Build a failure completion with a message. */
 void sitq__ctx_fail_completion(sitq_task_ctx *ctx, const char *msg, sitq__completion *out);
 void sitq__completion_clear(sitq__completion *k);
+
+/* queues.c: a worker of several queues. */
+/* Check the queues of sitq_worker_create_multi (distinct names, one
+ * backend). */
+sitq_code sitq__worker_check_queues(sitq_queue *const *queues, size_t n, sitq_error *err);
+/* Keep the queues' names in w (w->queue is the first queue). -1 when out
+ * of memory. */
+int sitq__worker_set_queues(sitq_worker *w, sitq_queue *const *queues, size_t n);
+void sitq__worker_free_queues(sitq_worker *w);
+/* The name of the queue of ctx's task. */
+const char *sitq__ctx_queue(const sitq_task_ctx *ctx);
+/* The claim's order for a claim of up to room tasks (dispatcher thread):
+ * sets cy->claim_first and cy->claim_share from the worker's queue_order
+ * (round-robin: the turn that sitq__worker_queue_ready moved on). */
+void sitq__worker_claim_order(sitq_worker *w, size_t room, sitq__cycle *cy);
+/* Move claimed contexts (in claim order; emptied) to the ready list for the
+ * handler threads (w->mu held), in the order the queue_order gives: after
+ * every ready task of their queue or a queue before it (priority), or
+ * alternating between queues from `first` (round-robin). */
+void sitq__worker_queue_ready(sitq_worker *w, ctx_list *claimed, size_t first);
 
 /* completion_hook.c: tell the user what a commit did with its completions
  * (dispatcher thread, after a successful commit, no lock held). */

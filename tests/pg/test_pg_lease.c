@@ -72,7 +72,9 @@ static void enqueue_and_claim(sitq_backend *b, sitq_queue *q, const char *worker
     const char *fn[] = {"f"};
     sitq__cycle cy;
     memset(&cy, 0, sizeof cy);
-    cy.queue = sitq_queue_name(q);
+    const char *cy_q[] = {sitq_queue_name(q)};
+    cy.queues = cy_q;
+    cy.n_queues = 1;
     cy.worker_id = worker_id;
     cy.lease_us = lease_us;
     cy.functions = fn;
@@ -91,7 +93,9 @@ static size_t heartbeat(sitq_backend *b, const char *queue, const char *worker_i
         hb[i] = (sitq__heartbeat){claimed[i].id, claimed[i].lease_token, -1, 0, 0, 0};
     sitq__cycle cy;
     memset(&cy, 0, sizeof cy);
-    cy.queue = queue;
+    const char *cy_q[] = {queue};
+    cy.queues = cy_q;
+    cy.n_queues = 1;
     cy.worker_id = worker_id;
     cy.lease_us = lease_us;
     cy.heartbeats = hb;
@@ -109,7 +113,9 @@ static size_t heartbeat(sitq_backend *b, const char *queue, const char *worker_i
 static size_t reap(sitq_backend *b, const char *queue, int64_t lease_us) {
     sitq__cycle cy;
     memset(&cy, 0, sizeof cy);
-    cy.queue = queue;
+    const char *cy_q[] = {queue};
+    cy.queues = cy_q;
+    cy.n_queues = 1;
     cy.worker_id = "reaper";
     cy.lease_us = lease_us;
     cy.reap = 1;

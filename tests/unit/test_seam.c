@@ -51,7 +51,9 @@ static void test_cycle_clock_and_names(void **state) {
     memset(claimed, 0, sizeof claimed);
     sitq__cycle cy;
     memset(&cy, 0, sizeof cy);
-    cy.queue = "default";
+    const char *cy_q[] = {"default"};
+    cy.queues = cy_q;
+    cy.n_queues = 1;
     cy.worker_id = "w1";
     cy.lease_us = 5000000;
     cy.functions = fns;
@@ -77,7 +79,9 @@ static void test_cycle_clock_and_names(void **state) {
                              {claimed[1].id, claimed[1].lease_token + 1, -1, 0, 0, 0}};
     sitq__cycle cy2;
     memset(&cy2, 0, sizeof cy2);
-    cy2.queue = "default";
+    const char *cy2_q[] = {"default"};
+    cy2.queues = cy2_q;
+    cy2.n_queues = 1;
     cy2.heartbeats = hb;
     cy2.n_heartbeats = 2;
     cy2.lease_us = 7000000;

@@ -43,6 +43,7 @@ typedef enum pg_stmt_id {
     PG_TASK_STATE,
     PG_CLAIM,
     PG_NEXT_RUN_AT,
+    PG_LIVE,
     PG_CLAIM_ID,
     PG_START,
     PG_START_MANY,

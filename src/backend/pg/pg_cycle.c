@@ -86,17 +86,14 @@ static char *text_array_literal(const char *const *names, size_t n) {
     return out;
 }
 
-/* The worker's handler names as claim parameters ($6 exact names, $7
- * prefixes, text[]); *owned receives the two texts, freed by the caller
- * after the statement ran. */
-static sitq_code bind_handler_names(pg_params *p, const sitq__cycle *cy, char *owned[2],
-                                    sitq_error *err) {
+/* The worker's handler names as text[] literals for the claim's
+ * parameters (exact names, prefixes); *owned receives the two texts, freed
+ * by the caller after the statements ran. */
+static sitq_code handler_names(const sitq__cycle *cy, char *owned[2], sitq_error *err) {
     owned[0] = text_array_literal(cy->functions, cy->n_functions);
     owned[1] = text_array_literal(cy->prefixes, cy->n_prefixes);
     if (!owned[0] || !owned[1])
         return sitq__fail(err, SITQ_ENOMEM, "out of memory listing the worker's functions");
-    pg_p_text(p, owned[0]);
-    pg_p_text(p, owned[1]);
     return SITQ_OK;
 }
 
@@ -571,10 +568,11 @@ static sitq_code apply_heartbeats(pg_backend *b, pg_conn *c, sitq__cycle *cy, si
 }
 
 /* Recover tasks of the queue whose lease lapsed on the server's clock. */
-static sitq_code reap(pg_backend *b, pg_conn *c, sitq__cycle *cy, sitq_error *err) {
+static sitq_code reap(pg_backend *b, pg_conn *c, sitq__cycle *cy, const char *queue,
+                      sitq_error *err) {
     pg_params p;
     pg_p_init(&p);
-    pg_p_i64(&p, pg_name_key(b->schema, cy->queue));
+    pg_p_i64(&p, pg_name_key(b->schema, queue));
     PGresult *r = pg_run(c, PG_REAP_LOCK, &p, err, "locking lease recovery");
     if (!r) return pg_code(err);
     int mine = (int)pg_i64(r, 0, 0);
@@ -593,7 +591,7 @@ static sitq_code reap(pg_backend *b, pg_conn *c, sitq__cycle *cy, sitq_error *er
     if (rc) return rc;
     pg_p_init(&p);
     pg_p_i64(&p, db_now);
-    pg_p_text(&p, cy->queue);
+    pg_p_text(&p, queue);
     r = pg_run(c, PG_REAP_SELECT, &p, err, "finding lapsed leases");
     if (!r) return pg_code(err);
     sitq_time_us now = sitq_now_us();
@@ -631,13 +629,6 @@ static sitq_code reap(pg_backend *b, pg_conn *c, sitq__cycle *cy, sitq_error *er
         return run_arrays(c, PG_REQUEUE_LOST, a, 3, "recovering lapsed leases", err);
     for (int j = 0; j < 3; j++) pg_arr_free(&a[j]);
     return rc;
-}
-
-static int cmp_claimed(const void *a, const void *b) {
-    const sitq__claimed *x = a, *y = b;
-    if (x->priority != y->priority) return x->priority > y->priority ? -1 : 1;
-    if (x->run_at_us != y->run_at_us) return x->run_at_us < y->run_at_us ? -1 : 1;
-    return (x->id > y->id) - (x->id < y->id);
 }
 
 /* Read the RETURNING rows of a claim into cy->claimed. */
@@ -687,52 +678,125 @@ static void reset_outputs(sitq__cycle *cy) {
     cy->completions_committed = 0;
 }
 
-static sitq_code claim(pg_backend *b, pg_conn *c, sitq__cycle *cy, sitq_time_us db_until,
-                       sitq_error *err) {
-    int64_t token = new_lease_token();
+/* What a claim of one queue needs besides the cycle (sitq__claim_rounds). */
+typedef struct claim_arg {
+    pg_backend *b;
+    pg_conn *c;
+    int64_t token;
+    sitq_time_us db_until, now;
+    const char *names[2]; /* text[] literals of the handler names */
+} claim_arg;
+
+static sitq_code claim_queue(void *arg, sitq__cycle *cy, size_t qi, size_t limit, sitq_error *err) {
+    const claim_arg *a = arg;
     pg_params p;
     pg_p_init(&p);
-    pg_p_i64(&p, token);
-    pg_p_i64(&p, db_until);
+    pg_p_i64(&p, a->token);
+    pg_p_i64(&p, a->db_until);
     pg_p_text(&p, cy->worker_id);
-    pg_p_i64(&p, sitq_now_us()); /* run_at_us is on the clients' clock */
-    pg_p_text(&p, cy->queue);
-    char *names[2] = {NULL, NULL};
-    sitq_code rc = bind_handler_names(&p, cy, names, err);
-    pg_p_i64(&p, (int64_t)cy->claim_max);
-    pg_p_i64(&p, owner_key(b, cy->worker_id));
-    PGresult *r = rc ? NULL : pg_run(c, PG_CLAIM, &p, err, "claiming tasks");
-    free(names[0]);
-    free(names[1]);
-    if (rc) return rc;
+    pg_p_i64(&p, a->now); /* run_at_us is on the clients' clock */
+    pg_p_text(&p, cy->queues[qi]);
+    pg_p_text(&p, a->names[0]);
+    pg_p_text(&p, a->names[1]);
+    pg_p_i64(&p, (int64_t)limit);
+    pg_p_i64(&p, owner_key(a->b, cy->worker_id));
+    PGresult *r = pg_run(a->c, PG_CLAIM, &p, err, "claiming tasks");
     if (!r) return pg_code(err);
-    rc = read_claimed(r, cy, token, db_until, err);
+    sitq_code rc = read_claimed(r, cy, a->token, a->db_until, err);
     PQclear(r);
     return rc;
 }
 
-/* When the first task of the queue not yet due becomes due. */
+/* Burst mode: whether a queue of the cycle holds a task that keeps its
+ * worker (running, waiting, or due by the horizon; functions it handles). */
+static sitq_code check_live(pg_conn *c, const claim_arg *a, sitq__cycle *cy, sitq_error *err) {
+    cy->live = 0;
+    for (size_t q = 0; q < cy->n_queues && !cy->live; q++) {
+        pg_params p;
+        pg_p_init(&p);
+        pg_p_text(&p, cy->queues[q]);
+        pg_p_i64(&p, cy->live_horizon_us);
+        pg_p_text(&p, a->names[0]);
+        pg_p_text(&p, a->names[1]);
+        PGresult *r = pg_run(c, PG_LIVE, &p, err, "looking for tasks left in the queues");
+        if (!r) return pg_code(err);
+        cy->live = pg_i64(r, 0, 0) != 0;
+        PQclear(r);
+    }
+    return SITQ_OK;
+}
+
+/* The claim over the cycle's queues, then the burst check. */
+static sitq_code claim(pg_backend *b, pg_conn *c, sitq__cycle *cy, sitq_time_us db_until,
+                       sitq_error *err) {
+    claim_arg a = {b, c, new_lease_token(), db_until, sitq_now_us(), {NULL, NULL}};
+    char *names[2] = {NULL, NULL};
+    sitq_code rc = handler_names(cy, names, err);
+    a.names[0] = names[0];
+    a.names[1] = names[1];
+    if (!rc && cy->claim_max > 0) rc = sitq__claim_rounds(cy, claim_queue, &a, err);
+    if (!rc && cy->live_horizon_us > 0 && cy->n_claimed == 0) rc = check_live(c, &a, cy, err);
+    free(names[0]);
+    free(names[1]);
+    return rc;
+}
+
+/* When the first task of the queues not yet due becomes due. */
 static sitq_code next_run_at(pg_conn *c, sitq__cycle *cy, sitq_error *err) {
-    pg_params p;
-    pg_p_init(&p);
-    pg_p_text(&p, cy->queue);
-    pg_p_i64(&p, sitq_now_us());
-    PGresult *r = pg_run(c, PG_NEXT_RUN_AT, &p, err, "finding the next scheduled task");
-    if (!r) return pg_code(err);
-    cy->next_run_at_us = pg_isnull(r, 0, 0) ? 0 : pg_i64(r, 0, 0);
-    PQclear(r);
+    cy->next_run_at_us = 0;
+    for (size_t q = 0; q < cy->n_queues; q++) {
+        pg_params p;
+        pg_p_init(&p);
+        pg_p_text(&p, cy->queues[q]);
+        pg_p_i64(&p, sitq_now_us());
+        PGresult *r = pg_run(c, PG_NEXT_RUN_AT, &p, err, "finding the next scheduled task");
+        if (!r) return pg_code(err);
+        sitq_time_us at = pg_isnull(r, 0, 0) ? 0 : pg_i64(r, 0, 0);
+        PQclear(r);
+        if (at > 0 && (cy->next_run_at_us == 0 || at < cy->next_run_at_us)) cy->next_run_at_us = at;
+    }
+    return SITQ_OK;
+}
+
+/* One counter update per queue and commit, for the successes applied. */
+static sitq_code count_succeeded_queues(pg_conn *c, const sitq__cycle *cy, int64_t n_succeeded,
+                                        sitq_error *err) {
+    if (cy->n_queues == 1) return count_succeeded(c, cy->queues[0], n_succeeded, err);
+    for (size_t q = 0; q < cy->n_queues && n_succeeded > 0; q++) {
+        int64_t n = 0;
+        for (size_t i = 0; i < cy->n_completions; i++) {
+            const sitq__completion *k = &cy->completions[i];
+            if (k->ok && k->applied && !k->stored_as_failure && k->queue_index == q) n++;
+        }
+        sitq_code rc = count_succeeded(c, cy->queues[q], n, err);
+        if (rc) return rc;
+    }
+    return SITQ_OK;
+}
+
+/* One notification per queue and commit, for other processes' waiters. */
+static sitq_code notify_queues(pg_conn *c, const sitq__cycle *cy, size_t n_released,
+                               sitq_error *err) {
+    int finished = cy->n_finished > 0;
+    int ready = n_released > 0 || cy->n_reaped > 0 || cy->n_releases > 0 ||
+                cy->n_finished > 0; /* a failure may release finalizers */
+    for (size_t q = 0; q < cy->n_queues; q++) {
+        sitq_code rc = pg_notify_queue(c, cy->queues[q], finished, ready, err);
+        if (rc) return rc;
+    }
     return SITQ_OK;
 }
 
 static sitq_code cycle_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *err) {
     sitq__cycle *cy = arg;
     reset_outputs(cy);
+    cy->live = 1;
     sitq_code rc = SITQ_OK;
     /* A cycle that only renews leases need not wait for the disk: a renewal
      * lost in a server crash only makes a lease shorter. Under I/O load a
      * durable commit can take longer than a short lease. */
     if (cy->n_completions == 0 && cy->n_starts == 0 && cy->n_releases == 0 && !cy->reap &&
-        cy->claim_max == 0)
+        cy->claim_max == 0 && cy->live_horizon_us == 0)
         rc = pg_command(c, "SET LOCAL synchronous_commit = off", err, "renewing leases");
     size_t n_released = 0;
     int64_t n_succeeded = 0;
@@ -744,16 +808,12 @@ static sitq_code cycle_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *er
     int need_lease = cy->n_heartbeats > 0 || cy->claim_max > 0;
     if (!rc && need_lease) rc = lease_times(c, cy->lease_us, &cy->db_now_us, &db_until, err);
     if (!rc) rc = apply_heartbeats(b, c, cy, db_until, err);
-    if (!rc && cy->reap && cy->queue) rc = reap(b, c, cy, err);
-    if (!rc && cy->claim_max > 0) rc = claim(b, c, cy, db_until, err);
+    for (size_t q = 0; q < cy->n_queues && cy->reap && !rc; q++)
+        rc = reap(b, c, cy, cy->queues[q], err);
+    if (!rc && (cy->claim_max > 0 || cy->live_horizon_us > 0)) rc = claim(b, c, cy, db_until, err);
     if (!rc && cy->want_next_run_at && cy->n_claimed < cy->claim_max) rc = next_run_at(c, cy, err);
-    if (!rc) rc = count_succeeded(c, cy->queue, n_succeeded, err);
-    /* One notification per commit for other processes' waiters. */
-    if (!rc && cy->queue)
-        rc = pg_notify_queue(c, cy->queue, cy->n_finished > 0,
-                             n_released > 0 || cy->n_reaped > 0 || cy->n_releases > 0 ||
-                                 cy->n_finished > 0, /* a failure may release finalizers */
-                             err);
+    if (!rc) rc = count_succeeded_queues(c, cy, n_succeeded, err);
+    if (!rc) rc = notify_queues(c, cy, n_released, err);
     return rc;
 }
 
@@ -764,10 +824,9 @@ sitq_code pg_cycle(sitq_backend *base, sitq__cycle *cy, sitq_error *err) {
         /* Nothing of the transaction was committed: no claim holds and no
          * completion was recorded. */
         reset_outputs(cy);
+        cy->live = 1;
         return rc;
     }
-    /* RETURNING order is unspecified: run in priority, then FIFO, order. */
-    if (cy->n_claimed > 1) qsort(cy->claimed, cy->n_claimed, sizeof *cy->claimed, cmp_claimed);
     return sitq__ok(err);
 }
 
@@ -794,7 +853,7 @@ static sitq_code claim_id_body(pg_backend *b, pg_conn *c, void *arg, sitq_error 
     pg_p_text(&p, cy->worker_id);
     pg_p_i64(&p, sitq_now_us());
     pg_p_i64(&p, a->id);
-    pg_p_text(&p, cy->queue);
+    pg_p_text(&p, cy->queues[0]);
     pg_p_i64(&p, owner_key(b, cy->worker_id));
     PGresult *r = pg_run(c, PG_CLAIM_ID, &p, err, "claiming a task");
     if (!r) return pg_code(err);
@@ -804,7 +863,7 @@ static sitq_code claim_id_body(pg_backend *b, pg_conn *c, void *arg, sitq_error 
     cy->claim_max = max;
     PQclear(r);
     if (rc || cy->n_claimed > 0) return rc;
-    rc = pg_get_conn(c, cy->queue, a->id, &a->snapshot, err);
+    rc = pg_get_conn(c, cy->queues[0], a->id, &a->snapshot, err);
     if (rc) return rc;
     return sitq__not_ready(a->id, a->snapshot->status, err);
 }

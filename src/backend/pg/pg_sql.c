@@ -23,6 +23,11 @@
 /* Inline payloads only; a large one is read by the worker later, outside the
  * write transaction. started_at_us IS NOT NULL: counted by the claim itself
  * (claim_id); lapses >= 2: sitq__start_first, recomputed by the reader. */
+/* A task's function is one the worker handles: $3 exact names, $4
+ * prefixes. */
+#define PG_FN_MATCH                                                                                \
+    "(function = ANY ($3::text[]) OR EXISTS (SELECT 1 FROM unnest($4::text[]) p(v) "               \
+    "WHERE starts_with(function, p.v)))"
 #define CLAIM_RETURNING                                                                            \
     " RETURNING t.id, t.function, CASE WHEN octet_length(t.payload) <= 1024 THEN t.payload END, "  \
     "(COALESCE(octet_length(t.payload), 0) > 1024)::int, t.attempts, t.max_retries, t.priority, "  \
@@ -142,6 +147,14 @@ const char *const pg_sql[PG_COUNT] = {
         "SELECT min((SELECT t.run_at_us FROM @.tasks t WHERE t.queue = $1::text AND t.state = 0 "
         "AND t.priority = p.pr AND t.run_at_us > $2::bigint ORDER BY t.run_at_us LIMIT 1)) "
         "FROM p WHERE p.pr IS NOT NULL",
+    /* Burst mode: a task of the queue ($1) that keeps its worker: running,
+     * waiting, or queued and due by $2, of a function the worker handles
+     * ($3 names, $4 prefixes, as the claim). One EXISTS per partial index. */
+    [PG_LIVE] =
+        "SELECT EXISTS (SELECT 1 FROM @.tasks WHERE queue = $1::text AND state = 3 "
+        "AND " PG_FN_MATCH ") OR EXISTS (SELECT 1 FROM @.tasks WHERE queue = $1::text "
+        "AND state = 1 AND " PG_FN_MATCH ") OR EXISTS (SELECT 1 FROM @.tasks "
+        "WHERE queue = $1::text AND state = 0 AND run_at_us <= $2::bigint AND " PG_FN_MATCH ")",
     /* process_task runs the task right after the commit: counted at once. */
     [PG_CLAIM_ID] =
         "UPDATE @.tasks t SET state = 3, attempts = attempts + 1, lease_token = $1::bigint, "

@@ -69,6 +69,7 @@ typedef enum sq_stmt_id {
     ST_TASK_STATE,
     ST_CLAIM,
     ST_CLAIM_ID,
+    ST_LIVE,
     ST_START,
     ST_SUCCEED,
     ST_OWNED,

@@ -259,7 +259,8 @@ static sitq_code requeue_lost(sq_conn *c, sitq_task_id id, int64_t lease_token, 
  * started spends it (so a task that kills its worker cannot loop forever);
  * one that never started is handed out again for free. Both keep their
  * place in the queue. */
-static sitq_code reap(sq_conn *c, sitq_time_us now, sitq__cycle *cy, sitq_error *err) {
+static sitq_code reap(sq_conn *c, sitq_time_us now, sitq__cycle *cy, const char *queue,
+                      sitq_error *err) {
     enum { MAX_REAP = 1000 };
     struct lapsed {
         sitq_task_id id;
@@ -272,7 +273,7 @@ static sitq_code reap(sq_conn *c, sitq_time_us now, sitq__cycle *cy, sitq_error 
     sqlite3_stmt *st = sq_stmt(c, ST_REAP_SELECT, err);
     if (!st) return SITQ_ESTORAGE;
     sqlite3_bind_int64(st, 1, now);
-    sq_bind_text(st, 2, cy->queue);
+    sq_bind_text(st, 2, queue);
     int rc;
     sitq_code code = SITQ_OK;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -311,13 +312,6 @@ static sitq_code reap(sq_conn *c, sitq_time_us now, sitq__cycle *cy, sitq_error 
     }
     free(v);
     return code;
-}
-
-static int cmp_claimed(const void *a, const void *b) {
-    const sitq__claimed *x = a, *y = b;
-    if (x->priority != y->priority) return x->priority > y->priority ? -1 : 1;
-    if (x->run_at_us != y->run_at_us) return x->run_at_us < y->run_at_us ? -1 : 1;
-    return (x->id > y->id) - (x->id < y->id);
 }
 
 /* Read the RETURNING rows of a claim into cy->claimed. */
@@ -379,14 +373,17 @@ static sitq_code apply_completions(sq_conn *c, sitq__cycle *cy, sitq_time_us now
                    : apply_failure(c, k, &cy->n_finished, err);
     }
     if (!rc && n_succeeded) rc = resolve_group(c, cy, now, err);
-    if (!rc && n_succeeded) { /* one counter update per commit, not per task */
+    /* One counter update per queue and commit, not per task. */
+    for (size_t q = 0; !rc && n_succeeded && q < cy->n_queues; q++) {
+        int64_t n = 0;
+        for (size_t i = 0; i < cy->n_completions; i++)
+            if (stored_success(&cy->completions[i]) && cy->completions[i].queue_index == q) n++;
+        if (n == 0) continue;
         sqlite3_stmt *st = sq_stmt(c, ST_COUNT_SUCCEEDED, err);
-        if (!st) rc = SITQ_ESTORAGE;
-        else {
-            sq_bind_text(st, 1, cy->queue);
-            sqlite3_bind_int64(st, 2, n_succeeded);
-            rc = sq_exec(c, st, err, "counting succeeded tasks");
-        }
+        if (!st) return SITQ_ESTORAGE;
+        sq_bind_text(st, 1, cy->queues[q]);
+        sqlite3_bind_int64(st, 2, n);
+        rc = sq_exec(c, st, err, "counting succeeded tasks");
     }
     return rc;
 }
@@ -403,6 +400,70 @@ static void forget_completions(sitq__cycle *cy) {
     cy->n_finished = 0;
 }
 
+/* What a claim of one queue needs besides the cycle (sitq__claim_rounds). */
+typedef struct claim_arg {
+    sq_conn *c;
+    const sq_names_json *names;
+    int64_t token;
+    sitq_time_us now, lease_until;
+} claim_arg;
+
+static sitq_code claim_queue(void *arg, sitq__cycle *cy, size_t qi, size_t limit, sitq_error *err) {
+    const claim_arg *a = arg;
+    sqlite3_stmt *st = sq_stmt(a->c, ST_CLAIM, err);
+    if (!st) return SITQ_ESTORAGE;
+    bind_claim(st, a->token, a->lease_until, cy->worker_id, a->now);
+    sq_bind_text(st, 5, cy->queues[qi]);
+    sq_bind_text(st, 6, a->names->functions);
+    sq_bind_text(st, 7, a->names->prefixes);
+    sqlite3_bind_int64(st, 8, (sqlite3_int64)limit);
+    return read_claimed(a->c, st, cy, a->token, a->lease_until, err);
+}
+
+/* Burst mode: whether a queue of the cycle holds a task that keeps its
+ * worker (running, waiting, or due by the horizon; functions it handles). */
+static sitq_code check_live(sq_conn *c, const sq_names_json *names, sitq__cycle *cy,
+                            sitq_error *err) {
+    cy->live = 0;
+    for (size_t q = 0; q < cy->n_queues && !cy->live; q++) {
+        sqlite3_stmt *st = sq_stmt(c, ST_LIVE, err);
+        if (!st) return SITQ_ESTORAGE;
+        sq_bind_text(st, 1, cy->queues[q]);
+        sqlite3_bind_int64(st, 2, cy->live_horizon_us);
+        sq_bind_text(st, 3, names->functions);
+        sq_bind_text(st, 4, names->prefixes);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) cy->live = sqlite3_column_int(st, 0) != 0;
+        sqlite3_reset(st);
+        if (rc != SQLITE_ROW) return sq_fail(c, err, "looking for tasks left in the queues");
+    }
+    return SITQ_OK;
+}
+
+/* The part of a cycle after the completions, starts and releases: leases
+ * renewed, lapsed ones recovered, the claim and the burst check. */
+static sitq_code renew_and_claim(sq_backend *b, sitq__cycle *cy, sitq_error *err) {
+    sq_conn *c = &b->writer;
+    sitq_code rc = SITQ_OK;
+    /* Leases are measured from now, after whatever the completions cost. */
+    sitq_time_us now = sitq_now_us();
+    sitq_time_us lease_until = now + cy->lease_us;
+    cy->db_now_us = now;
+    for (size_t i = 0; i < cy->n_heartbeats && !rc; i++)
+        rc = apply_heartbeat(c, &cy->heartbeats[i], lease_until, err);
+    for (size_t q = 0; q < cy->n_queues && cy->reap && !rc; q++)
+        rc = reap(c, now, cy, cy->queues[q], err);
+    int want_names = cy->claim_max > 0 || cy->live_horizon_us > 0;
+    const sq_names_json *names = NULL;
+    if (!rc && want_names && !(names = sq_names_for(b, cy, err))) rc = SITQ_ENOMEM;
+    if (!rc && cy->claim_max > 0) {
+        claim_arg a = {c, names, new_lease_token(), now, lease_until};
+        rc = sitq__claim_rounds(cy, claim_queue, &a, err);
+    }
+    if (!rc && cy->live_horizon_us > 0 && cy->n_claimed == 0) rc = check_live(c, names, cy, err);
+    return rc;
+}
+
 sitq_code sq_cycle(sitq_backend *base, sitq__cycle *cy, sitq_error *err) {
     sq_backend *b = (sq_backend *)base;
     sq_conn *c = &b->writer;
@@ -410,6 +471,7 @@ sitq_code sq_cycle(sitq_backend *base, sitq__cycle *cy, sitq_error *err) {
     cy->next_run_at_us = 0; /* not looked up: workers of SQLite poll often */
     cy->completions_committed = 0;
     cy->db_now_us = 0;
+    cy->live = 1;
     forget_completions(cy);
     size_t result_bytes = 0;
     for (size_t i = 0; i < cy->n_completions; i++) result_bytes += cy->completions[i].value_len;
@@ -430,28 +492,7 @@ sitq_code sq_cycle(sitq_backend *base, sitq__cycle *cy, sitq_error *err) {
     }
     for (size_t i = 0; i < cy->n_starts && !rc; i++) rc = apply_start(c, &cy->starts[i], err);
     for (size_t i = 0; i < cy->n_releases && !rc; i++) rc = apply_release(c, &cy->releases[i], err);
-    /* Leases are measured from now, after whatever the completions cost. */
-    now = sitq_now_us();
-    sitq_time_us lease_until = now + cy->lease_us;
-    cy->db_now_us = now;
-    for (size_t i = 0; i < cy->n_heartbeats && !rc; i++)
-        rc = apply_heartbeat(c, &cy->heartbeats[i], lease_until, err);
-    if (!rc && cy->reap && cy->queue) rc = reap(c, now, cy, err);
-    const sq_names_json *names = NULL;
-    if (!rc && cy->claim_max > 0 && !(names = sq_names_for(b, cy, err))) rc = SITQ_ENOMEM;
-    if (!rc && cy->claim_max > 0) {
-        int64_t token = new_lease_token();
-        sqlite3_stmt *st = sq_stmt(c, ST_CLAIM, err);
-        if (!st) rc = SITQ_ESTORAGE;
-        else {
-            bind_claim(st, token, lease_until, cy->worker_id, now);
-            sq_bind_text(st, 5, cy->queue);
-            sq_bind_text(st, 6, names->functions);
-            sq_bind_text(st, 7, names->prefixes);
-            sqlite3_bind_int64(st, 8, (sqlite3_int64)cy->claim_max);
-            rc = read_claimed(c, st, cy, token, lease_until, err);
-        }
-    }
+    if (!rc) rc = renew_and_claim(b, cy, err);
     rc = sq_write_end(b, rc, err);
     if (rc) {
         /* Nothing of this transaction was committed: no claim holds, and the
@@ -459,10 +500,9 @@ sitq_code sq_cycle(sitq_backend *base, sitq__cycle *cy, sitq_error *err) {
         drop_claimed(cy);
         if (!split) forget_completions(cy);
         cy->n_reaped = 0;
+        cy->live = 1;
         return rc;
     }
-    /* RETURNING order is unspecified: run in priority, then FIFO, order. */
-    if (cy->n_claimed > 1) qsort(cy->claimed, cy->n_claimed, sizeof *cy->claimed, cmp_claimed);
     return sitq__ok(err);
 }
 
@@ -470,7 +510,7 @@ sitq_code sq_claim_id(sitq_backend *base, sitq_task_id id, sitq__cycle *cy, sitq
                       sitq_error *err) {
     sq_backend *b = (sq_backend *)base;
     sq_conn *c = &b->writer;
-    const char *queue = cy->queue;
+    const char *queue = cy->n_queues > 0 ? cy->queues[0] : NULL;
     cy->n_claimed = 0;
     cy->db_now_us = 0;
     *snapshot = NULL;

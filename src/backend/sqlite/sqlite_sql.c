@@ -34,6 +34,11 @@ _Static_assert(SITQ__SUCCEEDED == 4 && SITQ__FAILED == 5 && SITQ__CANCELLED == 6
 /* A claim takes the lease but counts no attempt: the attempt is counted when
  * the worker records its start (ST_START, or folded into ST_SUCCEED), so a
  * prefetched task that never started costs nothing when its worker dies. */
+/* A task's function is one the worker handles: ?3 exact names, ?4 prefixes
+ * (JSON arrays, sqlite_names.c). */
+#define SQ_FN_MATCH                                                                                \
+    "(function IN (SELECT value FROM json_each(?3)) OR EXISTS (SELECT 1 FROM json_each(?4) "       \
+    "WHERE substr(function, 1, length(value)) = value))"
 #define CLAIM_SET                                                                                  \
     "SET state = 3, lease_token = ?1, lease_until_us = ?2, worker_id = ?3, "                       \
     "started_at_us = NULL, progress = NULL "
@@ -112,6 +117,13 @@ const char *const sq_sql[ST_COUNT] = {
         "AND run_at_us <= ?4 AND (function IN (SELECT value FROM json_each(?6)) "
         "OR EXISTS (SELECT 1 FROM json_each(?7) WHERE substr(function, 1, length(value)) = value)) "
         "ORDER BY priority DESC, run_at_us, id LIMIT ?8)" CLAIM_RETURNING,
+    /* Burst mode: a task of the queue (?1) that keeps its worker: running,
+     * waiting, or queued and due by ?2, of a function the worker handles
+     * (?3 names, ?4 prefixes, as the claim). One EXISTS per partial index. */
+    [ST_LIVE] = "SELECT EXISTS (SELECT 1 FROM sitq_tasks WHERE queue = ?1 AND state = 3 "
+                "AND " SQ_FN_MATCH ") OR EXISTS (SELECT 1 FROM sitq_tasks WHERE queue = ?1 "
+                "AND state = 1 AND " SQ_FN_MATCH ") OR EXISTS (SELECT 1 FROM sitq_tasks "
+                "WHERE queue = ?1 AND state = 0 AND run_at_us <= ?2 AND " SQ_FN_MATCH ")",
     /* process_task runs the task right after the commit: counted at once. */
     [ST_CLAIM_ID] =
         "UPDATE sitq_tasks SET state = 3, attempts = attempts + 1, lease_token = ?1, "

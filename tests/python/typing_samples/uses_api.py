@@ -61,6 +61,10 @@ def main(path: str) -> None:
     worker.stop(timeout=5)
     one = sitq.Worker(queue)
     processed: sitq.Result = one.process_task(second)
+    low = sitq.TaskQueue(backend=queue.backend, name="low")
+    both = sitq.Worker([queue, low], order="round-robin")
+    both.run(until_empty=True, eta_bound=0)
+    served_all: Tuple[sitq.TaskQueue, ...] = both.queues
     value: Any = result.value
     info: Tuple[Any, ...] = (
         result.task_id, result.id, result.status, result.is_error, result.is_success,
