@@ -322,7 +322,8 @@ def _options(argv):
     ap.add_argument("--workers", type=count(1, 64), default=4,
                     help="worker processes (default 4)")
     ap.add_argument("--db", default=os.path.join(build, "demo", "pipeline-py.db"),
-                    help="queue database, deleted and recreated (default build/demo/pipeline-py.db)")
+                    help="queue database, a SQLite file deleted and recreated (default "
+                         "build/demo/pipeline-py.db), or a postgresql:// URI of an empty queue")
     ap.add_argument("--out", default=os.path.join(build, "demo", "out-py"),
                     help="output directory, created if needed (default build/demo/out-py)")
     ap.add_argument("--min-flights", type=count(1, 10**9), default=1000,
@@ -441,13 +442,21 @@ def run(argv=None):
     t0 = time.monotonic()
     header, chunks = split_records(read_bytes(a.data), a.chunks)
     read_airports(a.airports)  # a missing or broken table fails here, before any task
+    on_pg = a.db.startswith(("postgresql://", "postgres://"))
     try:
         os.makedirs(a.out, exist_ok=True)
-        os.makedirs(os.path.dirname(os.path.abspath(a.db)), exist_ok=True)
+        if not on_pg:
+            os.makedirs(os.path.dirname(os.path.abspath(a.db)), exist_ok=True)
     except OSError as e:
         raise PipelineError("cannot create %s: %s" % (e.filename, e.strerror)) from None
-    _remove_db(a.db)
-    queue = sitq.TaskQueue(backend=sitq.SQLiteBackend(a.db))
+    if on_pg:
+        queue = sitq.TaskQueue(backend=sitq.PostgresBackend(a.db))
+        if queue.get_stats()["total"]:
+            raise PipelineError("the queue of %s already holds tasks: give a schema of "
+                                "its own (?sitq_schema=NAME)" % queue.backend.path)
+    else:
+        _remove_db(a.db)
+        queue = sitq.TaskQueue(backend=sitq.SQLiteBackend(a.db))
     out, data, airports = os.path.abspath(a.out), os.path.abspath(a.data), \
         os.path.abspath(a.airports)
     v = sitq.Task(fp.validate, args=[data, out], max_retries=1)
