@@ -24,5 +24,7 @@ def transform(text, index):
 
 
 @app.task
-def whoami():
+def warm(text):
+    """Run the job on a tiny chunk (loads pandas and the code); the process id."""
+    flights_pipeline.transform_chunk(text.encode("utf-8"))
     return os.getpid()
