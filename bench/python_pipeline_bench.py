@@ -31,7 +31,9 @@ reported apart, as startup_s). Systems, one after another in this order:
 
 Every system's merged aggregate is compared with the Pool's (equal, or the
 run fails). Figures: system, scenario "py_pipeline", variant the data
-("3m", "200k-x15"), metrics wall_s and startup_s.
+("3m", "200k-x15"), metrics wall_s, startup_s and cpu_s (the CPU seconds of
+all the system's processes over its whole run, start and stop included: on
+a loaded machine the wall times spread, this figure much less).
 
 Part 2, fan-in (system "sitq-python", scenario "fanin", variant N): N no-op
 tasks enqueued in one batch and drained by sitq.Worker(queue,
@@ -79,6 +81,18 @@ def merge_equal(a, b):
     """True when two merged aggregates (flights_pipeline.merge_partials) agree."""
     return (a["rows"], a["bad"]) == (b["rows"], b["bad"]) and all(
         a[k].equals(b[k]) for k in ("by_origin", "by_day"))
+
+
+def _cpu_s():
+    """CPU seconds (user + system) of this process and of its ended children
+    (and theirs): around a system's run, the CPU its processes used, start,
+    warm-up and stop included, whatever else runs on the machine."""
+    import resource
+    t = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        r = resource.getrusage(who)
+        t += r.ru_utime + r.ru_stime
+    return t
 
 
 def load_chunks(a):
@@ -402,6 +416,7 @@ def main():
         emit("pipeline", "py_pipeline", variant, "rows", rows, "rows")
         reference = None
         for name in systems:
+            cpu0 = _cpu_s()
             try:
                 startup, wall, merged = RUNNERS[name](chunks, a.processes, a)
             except Exception as e:  # a peer that cannot run is left out, with its reason
@@ -417,6 +432,7 @@ def main():
                   % (name, wall, startup), file=sys.stderr)
             emit(name, "py_pipeline", variant, "wall_s", wall, "s")
             emit(name, "py_pipeline", variant, "startup_s", startup, "s")
+            emit(name, "py_pipeline", variant, "cpu_s", _cpu_s() - cpu0, "s")
     if "fanin" in only:
         fanin(a, emit)
 

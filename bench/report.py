@@ -238,20 +238,21 @@ def pipeline_section(F, w):
           "on every chunk of %s rows (%s), partial aggregates merged in the end; workers started "
           "and warm before the clock starts (their start apart)." % (fmt(rows), variant))
         w("")
-        w("| system | wall s | spread | runs | vs Pool | workers ready in (s) |")
-        w("|---|---:|---:|---:|---:|---:|")
+        w("| system | wall s | spread | runs | vs Pool | workers ready in (s) | CPU s (all processes, start to stop) |")
+        w("|---|---:|---:|---:|---:|---:|---:|")
         pool = ("pool", "py_pipeline", variant, "wall_s")
         for name, label in PIPELINE_SYSTEMS:
             k = (name, "py_pipeline", variant, "wall_s")
             if k not in data:
                 if (name, "py_pipeline", variant, "available") in data:
-                    w("| %s | not available | | | | |" % label)
+                    w("| %s | not available | | | | | |" % label)
                 continue
             lo, hi = F.spread(k)
-            w("| %s | %s | %s–%s | %d | %s | %s |" % (
+            w("| %s | %s | %s–%s | %d | %s | %s | %s |" % (
                 label, fmt(F.med(k)), fmt(lo), fmt(hi), len(F.runs(k)),
                 fmt_ratio(F.ratio(k, pool)) if pool in data else "n/a",
-                fmt(F.med((name, "py_pipeline", variant, "startup_s")))))
+                fmt(F.med((name, "py_pipeline", variant, "startup_s"))),
+                fmt(F.med((name, "py_pipeline", variant, "cpu_s")))))
         w("")
     if fan:
         n = fan[0][2]
