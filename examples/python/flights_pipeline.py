@@ -364,8 +364,9 @@ def _stop_workers(proc):
         proc.wait()
 
 
-def _wait(queue, ids, chain, t0, quiet):
-    """Wait until every task is finished, printing progress lines on stderr."""
+def _wait(queue, ids, chain, t0, quiet, workers):
+    """Wait until every task is finished, printing progress lines on stderr;
+    PipelineError if the worker processes end first."""
     names = ["validate", "clean", "enrich", "aggregate_states"]
     last = None
     while True:
@@ -382,6 +383,9 @@ def _wait(queue, ids, chain, t0, quiet):
             last = line[9:]
         if done >= len(ids):
             return stats
+        if workers.poll() is not None:
+            raise PipelineError("the workers (python -m sitq worker) exited with status %s "
+                                "before the tasks were done" % workers.returncode)
         try:
             queue.get_result(ids[-1], timeout=0.5)
             queue.get_result(chain[-1], timeout=0.01)
@@ -477,7 +481,7 @@ def run(argv=None):
               % (len(chunks), a.data, len(ids), time.monotonic() - t0), file=sys.stderr)
     workers = _start_workers(sitq, a.db, a.workers)
     try:
-        stats = _wait(queue, ids, chain, t0, a.quiet)
+        stats = _wait(queue, ids, chain, t0, a.quiet, workers)
     finally:
         _stop_workers(workers)
     elapsed = time.monotonic() - t0

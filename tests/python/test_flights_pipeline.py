@@ -206,3 +206,4 @@ def test_failing_chunk_fails_its_fan_in_and_the_job(tmp_path):
     assert "load_reports failed after 0 attempt(s): dependency" in err
     assert not (out / "by_origin.csv").exists()
     assert (out / "by_state.csv").exists()  # the independent chain still completed
+
