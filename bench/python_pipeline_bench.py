@@ -29,8 +29,10 @@ reported apart, as startup_s). Systems, one after another in this order:
                  `python -m sitq worker DB --concurrency P`; timed until the
                  merge task's result is read
 
-Every system's merged aggregate is compared with the Pool's (equal, or the
-run fails). Figures: system, scenario "py_pipeline", variant the data
+Each system runs in a fresh interpreter of its own (so that no thread a
+previous system's client left behind shares its process) that reads the
+chunks again, untimed. Every system's merged aggregate is compared with the
+Pool's (equal, or the run fails). Figures: system, scenario "py_pipeline", variant the data
 ("3m", "200k-x15"), metrics wall_s, startup_s and cpu_s (the CPU seconds of
 all the system's processes over its whole run, start and stop included: on
 a loaded machine the wall times spread, this figure much less).
@@ -373,6 +375,48 @@ def fanin(a, emit):
     emit("sitq-python", "fanin", str(n), "depends_on_graph_tasks_per_s", deps_rate, "tasks/s")
 
 
+def one_system(a):
+    """--system NAME: run that system once in this fresh interpreter and
+    pickle its figures and merged aggregate to --result-out."""
+    import pickle
+    t = time.perf_counter()
+    chunks, variant, rows = load_chunks(a)
+    print("python_pipeline_bench: %s: %d rows (%s) in %d chunks, read in %.1f s"
+          % (a.system, rows, variant, len(chunks), time.perf_counter() - t), file=sys.stderr)
+    cpu0 = _cpu_s()
+    startup, wall, merged = RUNNERS[a.system](chunks, a.processes, a)
+    cpu = _cpu_s() - cpu0
+    with open(a.result_out, "wb") as f:
+        pickle.dump({"variant": variant, "rows": rows, "startup": startup, "wall": wall,
+                     "cpu": cpu, "merged": merged}, f)
+
+
+def _isolated(a, name):
+    """Run one system in its own interpreter (nothing a previous system
+    left behind, such as a client's threads, shares its process); its
+    figures, or None when it failed."""
+    import pickle
+    out = os.path.join(a.dir, "pipeline-result-%d.pickle" % os.getpid())
+    cmd = [sys.executable, os.path.abspath(__file__), "--system", name, "--result-out", out,
+           "--dir", a.dir, "--rows", str(a.rows), "--chunks", str(a.chunks),
+           "--processes", str(a.processes), "--build", a.build]
+    if a.data:
+        cmd += ["--data", a.data]
+    try:
+        os.remove(out)
+    except FileNotFoundError:
+        pass
+    proc = subprocess.run(cmd)
+    if proc.returncode != 0 or not os.path.exists(out):
+        print("python_pipeline_bench: %s failed (exit status %s)" % (name, proc.returncode),
+              file=sys.stderr)
+        return None
+    with open(out, "rb") as f:
+        result = pickle.load(f)
+    os.remove(out)
+    return result
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--dir", default=os.path.join(HERE, "work"))
@@ -387,8 +431,12 @@ def main():
     ap.add_argument("--run", type=int, default=1)
     ap.add_argument("--json")
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--system", choices=SYSTEMS, help=argparse.SUPPRESS)
+    ap.add_argument("--result-out", help=argparse.SUPPRESS)
     a = ap.parse_args()
     a.dir = os.path.abspath(a.dir)
+    a.build = os.path.abspath(a.build)
+    a.variant = None
     os.makedirs(a.dir, exist_ok=True)
     sys.path[1:1] = [os.path.join(os.path.abspath(a.build), "python"), EXAMPLES]
     os.environ["PYTHONPATH"] = os.pathsep.join(
@@ -408,31 +456,27 @@ def main():
     if unknown:
         ap.error("unknown part(s): %s" % ", ".join(sorted(unknown)))
     systems = [s for s in SYSTEMS if s in only]
+    if a.system:
+        return one_system(a)
     if systems:
-        t = time.perf_counter()
-        chunks, variant, rows = load_chunks(a)
-        print("python_pipeline_bench: %d rows (%s) in %d chunks, read in %.1f s"
-              % (rows, variant, len(chunks), time.perf_counter() - t), file=sys.stderr)
-        emit("pipeline", "py_pipeline", variant, "rows", rows, "rows")
         reference = None
         for name in systems:
-            cpu0 = _cpu_s()
-            try:
-                startup, wall, merged = RUNNERS[name](chunks, a.processes, a)
-            except Exception as e:  # a peer that cannot run is left out, with its reason
-                print("python_pipeline_bench: %s failed: %s: %s"
-                      % (name, type(e).__name__, e), file=sys.stderr)
-                emit(name, "py_pipeline", variant, "available", 0, "bool")
+            result = _isolated(a, name)
+            if result is None:  # a peer that cannot run is left out, with its reason
+                emit(name, "py_pipeline", a.variant or "?", "available", 0, "bool")
                 continue
+            variant = result["variant"]
             if reference is None:
-                reference = merged
-            elif not merge_equal(reference, merged):
+                reference = result["merged"]
+                emit("pipeline", "py_pipeline", variant, "rows", result["rows"], "rows")
+            elif not merge_equal(reference, result["merged"]):
                 raise SystemExit("python_pipeline_bench: %s computed another aggregate" % name)
-            print("python_pipeline_bench: %-15s %.2f s (workers ready in %.2f s)"
-                  % (name, wall, startup), file=sys.stderr)
-            emit(name, "py_pipeline", variant, "wall_s", wall, "s")
-            emit(name, "py_pipeline", variant, "startup_s", startup, "s")
-            emit(name, "py_pipeline", variant, "cpu_s", _cpu_s() - cpu0, "s")
+            a.variant = variant
+            print("python_pipeline_bench: %-15s %.2f s (workers ready in %.2f s, %.1f CPU s)"
+                  % (name, result["wall"], result["startup"], result["cpu"]), file=sys.stderr)
+            emit(name, "py_pipeline", variant, "wall_s", result["wall"], "s")
+            emit(name, "py_pipeline", variant, "startup_s", result["startup"], "s")
+            emit(name, "py_pipeline", variant, "cpu_s", result["cpu"], "s")
     if "fanin" in only:
         fanin(a, emit)
 
