@@ -22,7 +22,7 @@ pipelines share the workers:
                              (enriched.csv: airports joined)  (by_state.csv)
 
 Results stay compact: a chunk's result is its partial aggregate (a few
-hundred groups as plain lists, about 10 KB pickled), never its rows, and the
+hundred groups as plain lists, about 5 KB pickled), never its rows, and the
 chain stages hand each other file paths and counts. A chunk's rows travel in
 its payload, so that a chunk run again after a crash needs nothing else.
 
