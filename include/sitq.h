@@ -659,6 +659,34 @@ typedef struct sitq_stats {
 sitq_code sitq_get_stats(sitq_queue *queue, sitq_stats *out, sitq_error *err);
 
 /**
+ * The names of the store's queues, sorted bytewise: every queue that holds a
+ * task not yet succeeded (queued, waiting, scheduled, running, failed,
+ * cancelled), or has ever had a task succeed (its succeeded count stays
+ * after a purge). A queue is created by its first enqueue; sitq_queue_open
+ * alone creates nothing. Cost: one index seek per queue and status group,
+ * never a scan of the tasks.
+ * *out_names receives a malloc'd array of *out_count NUL-terminated names
+ * (NULL and 0 when there is none); free it with sitq_queue_names_free.
+ * Errors: SITQ_EINVAL (NULL argument), SITQ_ESTORAGE, SITQ_ENOMEM.
+ * Thread-safe; reads only.
+ */
+sitq_code sitq_queue_names(sitq_backend *backend, char ***out_names, size_t *out_count,
+                           sitq_error *err);
+
+/** Free an array from sitq_queue_names. NULL is a no-op. */
+void sitq_queue_names_free(char **names, size_t count);
+
+/**
+ * The name of the queue that holds task id (task ids are unique in a store,
+ * across its queues). *out_queue receives a malloc'd copy the caller frees
+ * with free(); NULL on error. One primary-key lookup.
+ * Errors: SITQ_EINVAL (NULL argument, id < 1), SITQ_ENOTFOUND (no such
+ * task), SITQ_ESTORAGE, SITQ_ENOMEM. Thread-safe; reads only.
+ */
+sitq_code sitq_task_queue(sitq_backend *backend, sitq_task_id id, char **out_queue,
+                          sitq_error *err);
+
+/**
  * List tasks of the queue, newest id first.
  * status: a sitq_status or SITQ_STATUS_ANY. limit: at most this many
  * (1..1000000); offset: skip this many.

@@ -48,7 +48,7 @@
  * value it was written against; sitq__backend_head_init refuses any other,
  * so a backend built for another layout fails at open instead of misreading
  * fields. Bump it on every change of an op's signature or a struct below. */
-#define SITQ__BACKEND_VERSION 5
+#define SITQ__BACKEND_VERSION 6
 
 /* A task handed to a worker by a claim (cycle or claim_id). Every field is
  * out, written by the backend into an entry of the caller's array. The
@@ -280,6 +280,22 @@ typedef struct sitq__backend_ops {
     /* Counts of the queue's tasks by status (*out zeroed by the core first;
      * partially filled on failure). Never blocks on writers. */
     sitq_code (*stats)(sitq_backend *b, const char *queue, sitq_stats *out, sitq_error *err);
+
+    /* The names of the store's queues: every queue that holds a task that
+     * is not succeeded, or has ever counted a succeeded one (purged or not),
+     * sorted bytewise, each once. Out: *names a malloc'd array of *count
+     * malloc'd strings (free each, then the array; NULL and 0 when there is
+     * none or on failure). Cost: one index seek per queue in each of the
+     * partial indexes of unfinished and failed tasks, plus the per-queue
+     * rows of the succeeded counts, never a scan of the tasks. Never
+     * blocks on writers. */
+    sitq_code (*queues)(sitq_backend *b, char ***names, size_t *count, sitq_error *err);
+
+    /* The queue of task id (task ids are unique in the store, across
+     * queues): one primary-key lookup. Out: *queue malloc'd (the caller's),
+     * NULL on failure. Extra error: SITQ_ENOTFOUND. Never blocks on
+     * writers. */
+    sitq_code (*task_queue)(sitq_backend *b, sitq_task_id id, char **queue, sitq_error *err);
 
     /* Measure the store (sitq_store_health; every field set to -1 by the
      * core first: the backend sets what it measures, also partially on

@@ -11,18 +11,23 @@
 #include "deps_tree.h"
 #include "diag.h"
 #include "output.h"
+#include "queues_view.h"
 
 static const char STATS_USAGE[] =
     "usage: sitq stats DB [--queue NAME] [--json]\n"
     "\n"
-    "Count the tasks of a queue by status, and measure the store: its size and\n"
-    "WAL; on PostgreSQL also WAL bytes per task, live and dead row versions of\n"
-    "the tasks table, and the age of the oldest open transaction (it holds back\n"
-    "vacuum).\n"
+    "Count the tasks of every queue (or of one) by status, and measure the\n"
+    "store: its size and WAL; on PostgreSQL also WAL bytes per task, live and\n"
+    "dead row versions of the tasks table, and the age of the oldest open\n"
+    "transaction (it holds back vacuum).\n"
     "\n"
-    "  -q, --queue NAME  queue (default \"default\")\n"
-    "  -j, --json        print a JSON object {\"queue\", \"queued\", ..., \"total\",\n"
-    "                    \"store\": {\"bytes\", \"wal_bytes\", ...}} (measured figures only)\n"
+    "  -q, --queue NAME  only this queue (an error naming the known queues when\n"
+    "                    there is no such queue); default: a table of every queue\n"
+    "                    and their total\n"
+    "  -j, --json        print one JSON object on one line: {\"queue\", \"queued\", ...,\n"
+    "                    \"total\", \"store\": {\"bytes\", \"wal_bytes\", ...}} (measured\n"
+    "                    figures only); without --queue, \"queue\" is null, the counts\n"
+    "                    are the sums and \"queues\" holds one such object per queue\n"
     "  -h, --help        show this help\n";
 
 static const char LIST_USAGE[] =
@@ -68,6 +73,7 @@ static const char WAIT_USAGE[] =
 
 /** Body of `sitq stats` (see common_cmd_fn). */
 static int run_stats(const char *cmd, const common_opts *o, sitq_queue *queue, sitq_error *err) {
+    if (!o->queue_given) return queues_view(cmd, o, sitq_queue_backend(queue), 1);
     int rc = CLI_EXIT_OK;
     sitq_stats st;
     sitq_store_health h;
@@ -76,7 +82,10 @@ static int run_stats(const char *cmd, const common_opts *o, sitq_queue *queue, s
     if (code != SITQ_OK) {
         rc = cli_api_error(cmd, code, err);
     } else if (o->json) {
-        rc = print_json_checked(cmd, stats_to_json(o->queue, &st, &h));
+        if (print_json_line(stats_to_json(o->queue, &st, &h)) != 0) {
+            cli_errorf(cmd, "cannot write JSON output");
+            rc = CLI_EXIT_FAILURE;
+        }
     } else {
         print_stats_text(o->queue, &st, &h);
     }

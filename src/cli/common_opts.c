@@ -46,6 +46,7 @@ static unsigned option_flag(int c) {
     case 'a': return COPT_OLDER_THAN;
     case 'v': return COPT_VALUE;
     case 'D': return COPT_DEPS;
+    case 'J': return COPT_JSONL;
     default: return 0;
     }
 }
@@ -54,17 +55,12 @@ int common_opts_parse(int argc, char **argv, unsigned flags, int want_id, const 
                       common_opts *o) {
     const char *cmd = argv[0];
     static const struct option all[] = {
-        {"queue", required_argument, NULL, 'q'},
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {"status", required_argument, NULL, 's'},
-        {"limit", required_argument, NULL, 'n'},
-        {"offset", required_argument, NULL, 'o'},
-        {"timeout", required_argument, NULL, 't'},
-        {"older-than", required_argument, NULL, 'a'},
-        {"value", no_argument, NULL, 'v'},
-        {"deps", no_argument, NULL, 'D'},
-        {NULL, 0, NULL, 0},
+        {"queue", required_argument, NULL, 'q'},   {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},          {"status", required_argument, NULL, 's'},
+        {"limit", required_argument, NULL, 'n'},   {"offset", required_argument, NULL, 'o'},
+        {"timeout", required_argument, NULL, 't'}, {"older-than", required_argument, NULL, 'a'},
+        {"value", no_argument, NULL, 'v'},         {"deps", no_argument, NULL, 'D'},
+        {"jsonl", no_argument, NULL, 'J'},         {NULL, 0, NULL, 0},
     };
     memset(o, 0, sizeof *o);
     o->queue = SITQ_DEFAULT_QUEUE;
@@ -88,10 +84,12 @@ int common_opts_parse(int argc, char **argv, unsigned flags, int want_id, const 
         case 'h': return print_usage(usage);
         case 'q':
             if (arg_parse_queue(cmd, optarg, &o->queue) != 0) return CLI_EXIT_USAGE;
+            o->queue_given = 1;
             break;
         case 'j': o->json = 1; break;
         case 'v': o->value_only = 1; break;
         case 'D': o->deps = 1; break;
+        case 'J': o->jsonl = 1; break;
         case 's':
             if (parse_status(cmd, optarg, &o->status) != 0) return CLI_EXIT_USAGE;
             break;
@@ -135,10 +133,19 @@ int common_opts_run(int argc, char **argv, unsigned flags, int want_id, const ch
         cli_errorf(argv[0], "--%s and --value cannot be used together", o.deps ? "deps" : "json");
         return CLI_EXIT_USAGE;
     }
+    if (o.json && o.jsonl) {
+        cli_errorf(argv[0], "--json and --jsonl cannot be used together");
+        return CLI_EXIT_USAGE;
+    }
     cli_db db;
     rc = cli_db_open(argv[0], o.db, o.queue,
                      (flags & COPT_WRITE) ? CLI_DB_MUST_EXIST : CLI_DB_READ_ONLY, 0, &db);
     if (rc != CLI_EXIT_OK) return rc;
+    if (o.queue_given) rc = cli_db_check_queue(argv[0], db.backend, o.queue);
+    if (rc != CLI_EXIT_OK) {
+        cli_db_close(&db);
+        return rc;
+    }
     sitq_error err;
     memset(&err, 0, sizeof err);
     rc = fn(argv[0], &o, db.queue, &err);

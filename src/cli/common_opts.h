@@ -17,6 +17,7 @@ enum common_opt_flags {
     COPT_OLDER_THAN = 1 << 3, /**< --older-than S */
     COPT_VALUE = 1 << 4,      /**< --value */
     COPT_DEPS = 1 << 6,       /**< --deps */
+    COPT_JSONL = 1 << 7,      /**< --jsonl */
     COPT_WRITE = 1 << 5       /**< not an option: the command writes, so the
                                    database is opened read-write (others open
                                    it read-only) */
@@ -25,6 +26,8 @@ enum common_opt_flags {
 /** Parsed options and positional arguments. */
 typedef struct common_opts {
     const char *queue;   /**< --queue; default "default" */
+    int queue_given;     /**< 1 when --queue was given */
+    int jsonl;           /**< --jsonl: one JSON object per line */
     int json;            /**< --json */
     int value_only;      /**< --value: print only the raw result bytes */
     int deps;            /**< --deps: print the dependency tree */
@@ -53,7 +56,8 @@ typedef int (*common_cmd_fn)(const char *cmd, const common_opts *o, sitq_queue *
 /**
  * common_opts_parse, then (for COPT_VALUE) reject --json or --deps with
  * --value, then
- * open o->db (which must exist) and o->queue, run fn on it and close it.
+ * open o->db (which must exist) and o->queue, check that a queue named by
+ * --queue exists (cli_db_check_queue), run fn on it and close it.
  * Returns the exit code.
  */
 int common_opts_run(int argc, char **argv, unsigned flags, int want_id, const char *usage,

@@ -67,7 +67,7 @@ check 1 "SITQ_ENOTFOUND" "$SITQ" cancel "$DB" 999
 check 1 "SITQ_ENOTFOUND" "$SITQ" retry "$DB" 999
 check 1 "SITQ_ENOTFOUND" "$SITQ" wait "$DB" 999 --timeout 1
 check 1 "SITQ_ESTATE" "$SITQ" retry "$DB" 1
-check 1 "SITQ_ENOTFOUND" "$SITQ" show "$DB" 1 --queue other
+check 1 "unknown queue 'other'" "$SITQ" show "$DB" 1 --queue other
 
 # storage errors: exit 3
 check 3 "$TMP/missing.db" "$SITQ" stats "$TMP/missing.db"

@@ -86,6 +86,8 @@ typedef enum pg_stmt_id {
     PG_PURGE_SUCCEEDED,
     PG_PURGE_DEAD,
     PG_NOTIFY,
+    PG_QUEUES,
+    PG_TASK_QUEUE,
     PG_COUNT
 } pg_stmt_id;
 
@@ -344,6 +346,8 @@ sitq_code pg_get_conn(pg_conn *c, const char *queue, sitq_task_id id, sitq_resul
                       sitq_error *err);
 sitq_code pg_payload(sitq_backend *b, const char *queue, sitq_task_id id, void **out, size_t *len,
                      sitq_error *err);
+sitq_code pg_queues(sitq_backend *b, char ***names, size_t *count, sitq_error *err);
+sitq_code pg_task_queue(sitq_backend *b, sitq_task_id id, char **queue, sitq_error *err);
 sitq_code pg_stats(sitq_backend *b, const char *queue, sitq_stats *out, sitq_error *err);
 sitq_code pg_health(sitq_backend *b, sitq_store_health *out, sitq_error *err);
 sitq_code pg_list(sitq_backend *b, const char *queue, int status, size_t limit, size_t offset,

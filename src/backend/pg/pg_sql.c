@@ -33,6 +33,13 @@
                           "NULL::bytea") " FROM @.tasks WHERE queue = $1::text " where             \
                                          " ORDER BY id DESC LIMIT $2::bigint OFFSET $3::bigint"
 
+/* The queues of the tasks in one partial index, by skipping from one queue
+ * to the next (one index seek each) instead of reading every entry. */
+#define QUEUE_SKIP(cte, cond)                                                                      \
+    cte "(q) AS (SELECT (SELECT queue FROM @.tasks WHERE " cond " ORDER BY queue LIMIT 1) "        \
+        "UNION ALL SELECT (SELECT queue FROM @.tasks WHERE " cond " AND queue > " cte ".q "        \
+        "ORDER BY queue LIMIT 1) FROM " cte " WHERE " cte ".q IS NOT NULL)"
+
 /* Purge keeps a finished task that a dependent not yet finished (queued,
  * waiting, running) depends on: that dependent may read its result. */
 #define PURGE_KEEP                                                                                 \
@@ -356,6 +363,33 @@ const char *const pg_sql[PG_COUNT] = {
 
     /* Wake-ups of other processes (pg_listen.c), delivered at COMMIT. */
     [PG_NOTIFY] = "SELECT pg_notify($1::text, $2::text)",
+    /* The store's queues: those of the tasks in the partial indexes
+     * (queued, waiting, running, failed, cancelled) and those that counted
+     * succeeded tasks (counts keeps its rows after a purge). */
+    [PG_QUEUES] = "WITH RECURSIVE " QUEUE_SKIP("r", "state = 0") ", " QUEUE_SKIP(
+        "w",
+        "state = 1") ", " QUEUE_SKIP("x",
+                                     "state = 3") ", " QUEUE_SKIP("f",
+                                                                  "state IN (5, 6)") " SELECT q "
+                                                                                     "FROM r WHERE "
+                                                                                     "q IS NOT "
+                                                                                     "NULL UNION "
+                                                                                     "SELECT q "
+                                                                                     "FROM w WHERE "
+                                                                                     "q IS NOT "
+                                                                                     "NULL "
+                                                                                     "UNION SELECT "
+                                                                                     "q FROM x "
+                                                                                     "WHERE q IS "
+                                                                                     "NOT NULL "
+                                                                                     "UNION SELECT "
+                                                                                     "q FROM f "
+                                                                                     "WHERE q IS "
+                                                                                     "NOT NULL "
+                                                                                     "UNION SELECT "
+                                                                                     "queue FROM "
+                                                                                     "@.counts",
+    [PG_TASK_QUEUE] = "SELECT queue FROM @.tasks WHERE id = $1::bigint",
 };
 
 /* One row per worker process incarnation (its owner key, pg_cycle.c),

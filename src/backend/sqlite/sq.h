@@ -108,6 +108,8 @@ typedef enum sq_stmt_id {
     ST_PURGE_RESULTS,
     ST_PURGE_SUCCEEDED,
     ST_PURGE_DEAD,
+    ST_QUEUES,
+    ST_TASK_QUEUE,
     ST_COUNT
 } sq_stmt_id;
 
@@ -227,6 +229,8 @@ sitq_code sq_purge(sitq_backend *b, const char *queue, sitq_time_us before_us, i
 sitq_code sq_cycle(sitq_backend *b, sitq__cycle *c, sitq_error *err);
 sitq_code sq_claim_id(sitq_backend *b, sitq_task_id id, sitq__cycle *c, sitq_result **snapshot,
                       sitq_error *err);
+sitq_code sq_queues(sitq_backend *b, char ***names, size_t *count, sitq_error *err);
+sitq_code sq_task_queue(sitq_backend *b, sitq_task_id id, char **queue, sitq_error *err);
 sitq_code sq_dep_count(sitq_backend *b, const char *queue, sitq_task_id id, size_t *count,
                        sitq_error *err);
 sitq_code sq_dep_result(sitq_backend *b, const char *queue, sitq_task_id id, size_t index,
