@@ -19,7 +19,8 @@ static const char CANCEL_USAGE[] =
     "once; a running task is asked to stop (its worker kills a shell command's\n"
     "process group). Exit code 1 when the task already finished.\n"
     "\n"
-    "  -q, --queue NAME  queue (default \"default\")\n"
+    "  -q, --queue NAME  not needed (task ids are unique across queues); when given,\n"
+    "                    an error unless the task is in queue NAME\n"
     "  -j, --json        print {\"id\", \"status\"}: status is \"cancelled\" or \"running\"\n"
     "  -h, --help        show this help\n";
 
@@ -30,7 +31,8 @@ static const char RETRY_USAGE[] =
     "queued, or waiting for its dependencies. Exit code 1 when the task is not\n"
     "failed/cancelled or one of its dependencies failed (retry that first).\n"
     "\n"
-    "  -q, --queue NAME  queue (default \"default\")\n"
+    "  -q, --queue NAME  not needed (task ids are unique across queues); when given,\n"
+    "                    an error unless the task is in queue NAME\n"
     "  -j, --json        print {\"id\", \"status\"}\n"
     "  -h, --help        show this help\n";
 

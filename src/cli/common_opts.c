@@ -6,6 +6,7 @@
 
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "args.h"
@@ -124,6 +125,32 @@ int common_opts_parse(int argc, char **argv, unsigned flags, int want_id, const 
     return -1;
 }
 
+/* Task ids are unique across queues: find the queue of o->id, refuse it
+ * when --queue named another one, and otherwise open it in place of the
+ * default queue (o->queue then points into *name, which the caller frees
+ * after the command ran). Returns an exit code. */
+static int cli_db_task_queue(const char *cmd, common_opts *o, cli_db *db, char **name) {
+    sitq_error err;
+    memset(&err, 0, sizeof err);
+    sitq_code code = sitq_task_queue(db->backend, o->id, name, &err);
+    if (code != SITQ_OK) return cli_api_error(cmd, code, &err);
+    if (strcmp(*name, o->queue) == 0) return CLI_EXIT_OK;
+    if (o->queue_given) {
+        cli_errorf(cmd,
+                   "task %lld is in queue '%s', not in queue '%s' (task ids are unique "
+                   "across queues: --queue is not needed)",
+                   (long long)o->id, *name, o->queue);
+        return CLI_EXIT_FAILURE;
+    }
+    sitq_queue *q = NULL;
+    code = sitq_queue_open(db->backend, *name, &q, &err);
+    if (code != SITQ_OK) return cli_api_error(cmd, code, &err);
+    sitq_queue_close(db->queue);
+    db->queue = q;
+    o->queue = *name;
+    return CLI_EXIT_OK;
+}
+
 int common_opts_run(int argc, char **argv, unsigned flags, int want_id, const char *usage,
                     common_cmd_fn fn) {
     common_opts o;
@@ -142,13 +169,14 @@ int common_opts_run(int argc, char **argv, unsigned flags, int want_id, const ch
                      (flags & COPT_WRITE) ? CLI_DB_MUST_EXIST : CLI_DB_READ_ONLY, 0, &db);
     if (rc != CLI_EXIT_OK) return rc;
     if (o.queue_given) rc = cli_db_check_queue(argv[0], db.backend, o.queue);
-    if (rc != CLI_EXIT_OK) {
-        cli_db_close(&db);
-        return rc;
+    char *task_queue = NULL;
+    if (rc == CLI_EXIT_OK && want_id) rc = cli_db_task_queue(argv[0], &o, &db, &task_queue);
+    if (rc == CLI_EXIT_OK) {
+        sitq_error err;
+        memset(&err, 0, sizeof err);
+        rc = fn(argv[0], &o, db.queue, &err);
     }
-    sitq_error err;
-    memset(&err, 0, sizeof err);
-    rc = fn(argv[0], &o, db.queue, &err);
     cli_db_close(&db);
+    free(task_queue);
     return rc;
 }

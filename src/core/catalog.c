@@ -41,7 +41,7 @@ sitq_code sitq_task_queue(sitq_backend *backend, sitq_task_id id, char **out_que
     if (!out_queue) return sitq__fail(err, SITQ_EINVAL, "out_queue must not be NULL");
     *out_queue = NULL;
     if (!backend) return sitq__fail(err, SITQ_EINVAL, "backend must not be NULL");
-    if (id < 1) return sitq__fail(err, SITQ_EINVAL, "task id must be positive, got %lld",
-                                  (long long)id);
+    if (id < 1)
+        return sitq__fail(err, SITQ_EINVAL, "task id must be positive, got %lld", (long long)id);
     return backend->ops->task_queue(backend, id, out_queue, err);
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `sitq queues`, `sitq stats` over every queue, and unknown --queue names.
+# `sitq queues`, `sitq stats` over every queue, unknown --queue names, and
+# task ids that need no --queue (they are unique across queues).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -61,6 +62,30 @@ done
 expect_exit 0 "$SITQ" enqueue "$DB" --queue nope -- true
 assert_contains "$("$SITQ" queues "$DB")" "nope" "a new queue is listed"
 assert_eq 1 "$("$SITQ" stats "$DB" --queue nope --json | jget "d['queued']")" "stats of the new queue"
+
+# Task ids are global: show, wait, cancel and retry find the task's queue.
+m=$("$SITQ" enqueue "$DB" --queue mail --delay 3600 -- echo later)
+assert_eq mail "$("$SITQ" show "$DB" "$m" --json | jget "d['queue']")" "show without --queue"
+assert_contains "$("$SITQ" show "$DB" "$m")" "queue:            mail" "show text without --queue"
+assert_eq mail "$("$SITQ" show "$DB" "$m" --queue mail --json | jget "d['queue']")" \
+    "show with the right --queue"
+expect_exit 1 "$SITQ" show "$DB" "$m" --queue default
+assert_eq "sitq show: task $m is in queue 'mail', not in queue 'default' (task ids are unique across queues: --queue is not needed)" \
+    "$(cat "$TMP/err")" "show with another queue"
+for c in wait cancel retry; do
+    expect_exit 1 "$SITQ" $c "$DB" "$m" --queue default
+    assert_contains "$(cat "$TMP/err")" "is in queue 'mail', not in queue 'default'" "$c with another queue"
+done
+assert_eq scheduled "$(field "$m" status)" "the refused commands changed nothing"
+expect_exit 4 "$SITQ" wait "$DB" "$m" --timeout 0 --json
+assert_eq mail "$(jget "d['queue']" <"$TMP/out")" "wait without --queue"
+expect_exit 0 "$SITQ" cancel "$DB" "$m" --json
+assert_eq cancelled "$(jget "d['status']" <"$TMP/out")" "cancel without --queue"
+expect_exit 0 "$SITQ" retry "$DB" "$m"
+assert_eq "task $m requeued (queued)" "$(cat "$TMP/out")" "retry without --queue"
+expect_exit 1 "$SITQ" show "$DB" 99999
+assert_eq "sitq show: task 99999 does not exist (SITQ_ENOTFOUND)" "$(cat "$TMP/err")" "unknown id"
+assert_eq "[$m]" "$("$SITQ" show "$DB" "$m" --deps --json | jget "[d['id']]")" "show --deps without --queue"
 
 # A store whose only task was cancelled and purged has no queues left.
 if [ "$ON_PG" = 0 ]; then

@@ -54,8 +54,8 @@ sitq_code sq_task_queue(sitq_backend *base, sitq_task_id id, char **queue, sitq_
         int rc = sqlite3_step(st);
         if (rc == SQLITE_ROW) {
             if (!(*queue = sq_col_text(st, 0)))
-                code = sitq__fail(err, SITQ_ENOMEM, "out of memory reading task %lld",
-                                  (long long)id);
+                code =
+                    sitq__fail(err, SITQ_ENOMEM, "out of memory reading task %lld", (long long)id);
         } else if (rc == SQLITE_DONE) {
             code = sitq__fail(err, SITQ_ENOTFOUND, "task %lld does not exist", (long long)id);
         } else {
