@@ -84,6 +84,52 @@ int arg_parse_double(const char *cmd, const char *name, const char *text, double
     return 0;
 }
 
+/* Seconds per unit of a duration ("" is seconds); 0 for an unknown unit. */
+static double unit_seconds(const char *unit) {
+    static const struct {
+        const char *name;
+        double seconds;
+    } units[] = {{"", 1.0}, {"ms", 1e-3}, {"s", 1.0}, {"m", 60.0}, {"h", 3600.0}, {"d", 86400.0}};
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (strcmp(unit, units[i].name) == 0) return units[i].seconds;
+    return 0.0;
+}
+
+int arg_parse_duration(const char *cmd, const char *name, const char *text, double min_s,
+                       double max_s, double *out_s) {
+    const char *t = text ? text : "";
+    size_t len = strlen(t), num_len = len;
+    /* The unit is the trailing letters; an exponent's 'e' is always
+     * followed by digits, so it never ends the text. */
+    while (num_len > 0 && isalpha((unsigned char)t[num_len - 1])) num_len--;
+    char num[64];
+    double per = unit_seconds(t + num_len);
+    if (num_len == 0 || num_len >= sizeof num || per == 0.0) {
+        cli_errorf(cmd,
+                   "invalid value '%s' for %s: expected a duration: a number of seconds, or "
+                   "a number with a unit ms, s, m, h or d (e.g. 30s, 10m, 1h, 7d, 250ms)",
+                   t, name);
+        return -1;
+    }
+    memcpy(num, t, num_len);
+    num[num_len] = '\0';
+    if (!arg_number_syntax_ok(num, 1)) {
+        cli_errorf(cmd,
+                   "invalid value '%s' for %s: expected a duration: a number of seconds, or "
+                   "a number with a unit ms, s, m, h or d (e.g. 30s, 10m, 1h, 7d, 250ms)",
+                   t, name);
+        return -1;
+    }
+    double v = strtod(num, NULL) * per;
+    if (!isfinite(v) || v < min_s || v > max_s) {
+        cli_errorf(cmd, "invalid value '%s' for %s: must be between %.10g and %.10g seconds", t,
+                   name, min_s, max_s);
+        return -1;
+    }
+    *out_s = v;
+    return 0;
+}
+
 int arg_parse_id(const char *cmd, const char *name, const char *text, sitq_task_id *out) {
     errno = 0;
     long long v = arg_number_syntax_ok(text, 0) ? strtoll(text, NULL, 10) : 0;

@@ -42,8 +42,9 @@ static const char PURGE_USAGE[] =
     "Delete finished tasks (succeeded, failed, cancelled) of the queue that\n"
     "finished more than S seconds ago, with their results.\n"
     "\n"
-    "      --older-than S  age in seconds, >= 0 (default 86400 = one day;\n"
-    "                      0 deletes every finished task)\n"
+    "      --older-than S  age, >= 0: a duration with a unit (30m, 12h, 7d) or a\n"
+    "                      bare number of seconds (default 1d; 0 deletes every\n"
+    "                      finished task)\n"
     "  -q, --queue NAME    queue (default \"default\")\n"
     "  -j, --json          print {\"purged\": N}\n"
     "  -h, --help          show this help\n";

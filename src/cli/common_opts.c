@@ -103,13 +103,13 @@ int common_opts_parse(int argc, char **argv, unsigned flags, int want_id, const 
                 return CLI_EXIT_USAGE;
             break;
         case 't':
-            if (arg_parse_double(cmd, "--timeout", optarg, 0.0, SITQ_SECONDS_MAX, &o->timeout_s) !=
-                0)
+            if (arg_parse_duration(cmd, "--timeout", optarg, 0.0, SITQ_SECONDS_MAX,
+                                   &o->timeout_s) != 0)
                 return CLI_EXIT_USAGE;
             break;
         case 'a':
-            if (arg_parse_double(cmd, "--older-than", optarg, 0.0, SITQ_SECONDS_MAX,
-                                 &o->older_than_s) != 0)
+            if (arg_parse_duration(cmd, "--older-than", optarg, 0.0, SITQ_SECONDS_MAX,
+                                   &o->older_than_s) != 0)
                 return CLI_EXIT_USAGE;
             break;
         default: arg_report_getopt(cmd, c, argv); return CLI_EXIT_USAGE;
