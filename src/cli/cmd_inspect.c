@@ -31,16 +31,21 @@ static const char STATS_USAGE[] =
     "  -h, --help        show this help\n";
 
 static const char LIST_USAGE[] =
-    "usage: sitq list DB [--queue NAME] [--status S] [--limit N] [--offset N] [--json]\n"
+    "usage: sitq list DB [--queue NAME] [--status S] [--limit N] [--offset N]\n"
+    "                    [--json | --jsonl]\n"
     "\n"
-    "List the tasks of a queue, newest first.\n"
+    "List tasks of every queue (or of one), newest first: id, status, queue,\n"
+    "priority, attempts, enqueue time and command, with the error of a failed or\n"
+    "cancelled task on the line below.\n"
     "\n"
-    "  -q, --queue NAME  queue (default \"default\")\n"
+    "  -q, --queue NAME  only this queue (default: every queue)\n"
     "      --status S    only tasks in status S: queued, waiting, scheduled, running,\n"
     "                    succeeded, failed, cancelled, or any (default)\n"
     "      --limit N     at most N tasks, 1..1000000 (default 100)\n"
     "      --offset N    skip the first N tasks (default 0)\n"
-    "  -j, --json        print a JSON array of task objects\n"
+    "  -j, --json        print a JSON array of task objects (as show --json, with\n"
+    "                    depends_on and value_len but no value or traceback)\n"
+    "      --jsonl       print one task object per line\n"
     "  -h, --help        show this help\n";
 
 static const char SHOW_USAGE[] =
@@ -99,25 +104,24 @@ int cmd_stats(int argc, char **argv) {
     return common_opts_run(argc, argv, 0, 0, STATS_USAGE, run_stats);
 }
 
-/** Body of `sitq list` (see common_cmd_fn). */
-static int run_list(const char *cmd, const common_opts *o, sitq_queue *queue, sitq_error *err) {
+/* Print the listed tasks as a table, a JSON array or JSON lines. */
+static int print_list(const char *cmd, const common_opts *o, sitq_queue *queue, sitq_result **items,
+                      size_t n) {
     int rc = CLI_EXIT_OK;
-    sitq_result **items = NULL;
-    size_t n = 0;
-    sitq_code code =
-        sitq_list(queue, o->status, (size_t)o->limit, (size_t)o->offset, &items, &n, err);
-    if (code != SITQ_OK) return cli_api_error(cmd, code, err);
     json_t *arr = o->json ? json_array() : NULL;
-    if (!o->json) print_list_header();
+    if (!o->json && !o->jsonl) print_list_header();
     for (size_t i = 0; i < n; i++) {
         char **cargv = NULL;
         int cargc = 0;
         unsigned sopts = 0;
         cli_load_command(queue, items[i], &cargv, &cargc, &sopts);
-        if (o->json) {
+        if (o->json || o->jsonl) {
             json_t *t = result_to_json(items[i], cargv, cargc, sopts);
-            if (arr == NULL || t == NULL || json_array_append_new(arr, t) != 0)
+            if (o->jsonl) {
+                if (print_json_line(t) != 0) rc = CLI_EXIT_FAILURE;
+            } else if (arr == NULL || t == NULL || json_array_append_new(arr, t) != 0) {
                 rc = CLI_EXIT_FAILURE;
+            }
         } else {
             print_list_row(items[i], cargv, cargc);
         }
@@ -125,15 +129,32 @@ static int run_list(const char *cmd, const common_opts *o, sitq_queue *queue, si
     }
     if (o->json && (rc != CLI_EXIT_OK || print_json(arr) != 0)) {
         if (rc != CLI_EXIT_OK) json_decref(arr);
-        cli_errorf(cmd, "cannot build JSON output (out of memory?)");
         rc = CLI_EXIT_FAILURE;
     }
+    if (rc != CLI_EXIT_OK) cli_errorf(cmd, "cannot write the output (out of memory?)");
+    return rc;
+}
+
+/** Body of `sitq list` (see common_cmd_fn): every queue unless --queue. */
+static int run_list(const char *cmd, const common_opts *o, sitq_queue *queue, sitq_error *err) {
+    sitq_list_filter f;
+    sitq_list_filter_init(&f);
+    f.queue = o->queue_given ? o->queue : NULL;
+    f.status = o->status;
+    f.limit = (size_t)o->limit;
+    f.offset = (size_t)o->offset;
+    sitq_result **items = NULL;
+    size_t n = 0;
+    sitq_code code = sitq_list_tasks(sitq_queue_backend(queue), &f, &items, &n, err);
+    if (code != SITQ_OK) return cli_api_error(cmd, code, err);
+    int rc = print_list(cmd, o, queue, items, n);
     sitq_result_list_free(items, n);
     return rc;
 }
 
 int cmd_list(int argc, char **argv) {
-    return common_opts_run(argc, argv, COPT_STATUS | COPT_LIMIT, 0, LIST_USAGE, run_list);
+    return common_opts_run(argc, argv, COPT_STATUS | COPT_LIMIT | COPT_JSONL, 0, LIST_USAGE,
+                           run_list);
 }
 
 /**

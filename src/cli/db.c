@@ -180,7 +180,15 @@ void cli_load_command(sitq_queue *queue, const sitq_result *r, char ***argv, int
     if (r->function == NULL || strcmp(r->function, SHELL_FUNCTION) != 0) return;
     void *payload = NULL;
     size_t len = 0;
-    if (sitq_get_payload(queue, r->id, &payload, &len, NULL) != SITQ_OK) return;
+    /* A list over every queue holds tasks of other queues than `queue`. */
+    sitq_queue *own = NULL;
+    if (r->queue != NULL && strcmp(r->queue, sitq_queue_name(queue)) != 0) {
+        if (sitq_queue_open(sitq_queue_backend(queue), r->queue, &own, NULL) != SITQ_OK) return;
+        queue = own;
+    }
+    sitq_code rc = sitq_get_payload(queue, r->id, &payload, &len, NULL);
+    sitq_queue_close(own);
+    if (rc != SITQ_OK) return;
     if (shell_payload_decode(payload, len, argv, argc, opts) != 0) {
         *argv = NULL;
         *argc = 0;

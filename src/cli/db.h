@@ -64,7 +64,8 @@ int cli_db_check_queue(const char *cmd, sitq_backend *backend, const char *queue
 void cli_db_close(cli_db *db);
 
 /**
- * Load and decode the command of a shell task r into *argv (one malloc'd
+ * Load and decode the command of a shell task r (of any queue of queue's
+ * backend) into *argv (one malloc'd
  * block, free with free()), *argc and *opts (its SHELL_OPT_ bits; opts may
  * be NULL). Tasks of other functions, unreadable or malformed payloads give
  * *argv NULL, *argc 0 and *opts 0.

@@ -254,23 +254,40 @@ void print_result_text(const sitq_result *r, char *const *argv, int argc, unsign
 }
 
 void print_list_header(void) {
-    printf("%-10s %-10s %6s %4s  %-20s  %s\n", "ID", "STATUS", "PRI", "ATT", "ENQUEUED", "TASK");
+    printf("%-10s %-10s %-12s %6s %4s  %-20s  %s\n", "ID", "STATUS", "QUEUE", "PRI", "ATT",
+           "ENQUEUED", "TASK");
+}
+
+/* Print escaped text cut to max_chars characters ("..." marks a cut). */
+static void print_cut(const char *text, size_t max_chars, const char *end) {
+    char *safe = term_escape_str(text, 0);
+    if (safe == NULL) printf("(out of memory)%s", end);
+    else if (term_char_count(safe) > max_chars)
+        printf("%.*s...%s", (int)term_prefix_len(safe, max_chars - 3), safe, end);
+    else printf("%s%s", safe, end);
+    free(safe);
 }
 
 void print_list_row(const sitq_result *r, char *const *argv, int argc) {
     char when[CLI_TIME_BUF];
     fmt_time_iso(r->enqueued_at_us, 0, when, sizeof when);
     char *cmd = argc > 0 ? shell_format_command(argv, argc) : NULL;
-    char *task = term_escape_str(cmd != NULL ? cmd : (r->function != NULL ? r->function : "-"), 0);
-    const size_t max_chars = 60;
-    printf("%-10" PRId64 " %-10s %6" PRId32 " %4" PRId32 "  %-20s  ", (int64_t)r->id,
-           sitq_status_name(r->status), r->priority, r->attempts, when);
-    if (task == NULL) puts("(out of memory)");
-    else if (term_char_count(task) > max_chars)
-        printf("%.*s...\n", (int)term_prefix_len(task, max_chars - 3), task);
-    else printf("%s\n", task);
-    free(task);
+    printf("%-10" PRId64 " %-10s ", (int64_t)r->id, sitq_status_name(r->status));
+    /* the queue padded to its column, cut when longer */
+    char *q = term_escape_str(r->queue != NULL ? r->queue : "-", 0);
+    size_t qn = q != NULL ? term_char_count(q) : 0;
+    if (q != NULL && qn > 12) printf("%.*s...", (int)term_prefix_len(q, 9), q);
+    else printf("%s%*s", q != NULL ? q : "?", (int)(12 - (q != NULL ? qn : 1)), "");
+    free(q);
+    printf(" %6" PRId32 " %4" PRId32 "  %-20s  ", r->priority, r->attempts, when);
+    print_cut(cmd != NULL ? cmd : (r->function != NULL ? r->function : "-"), 60, "\n");
     free(cmd);
+    /* why a failed or cancelled task ended, on its own line */
+    if ((r->status == SITQ_FAILED || r->status == SITQ_CANCELLED) && r->error != NULL &&
+        r->error[0] != '\0') {
+        printf("%-10s error: ", "");
+        print_cut(r->error, 100, "\n");
+    }
 }
 
 /* The store's figures that the backend measured (-1: not measured). */

@@ -53,12 +53,12 @@ static void test_bare_number_is_seconds(void **state) {
 
 static void test_refused(void **state) {
     (void)state;
-    const char *texts[] = {"",   "s",    "10x",  "5S",   "1hh", " 1s", "1s ", "0x10",
-                           "inf", "nan", "1e",   "1 h",  "h1",  "-",   "1.2.3m"};
+    const char *texts[] = {"",    "s",   "10x", "5S",  "1hh", " 1s", "1s ",   "0x10",
+                           "inf", "nan", "1e",  "1 h", "h1",  "-",   "1.2.3m"};
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) bad(texts[i], 0.0, 1e9);
-    bad("-1s", 0.0, 1e9);             /* below the range */
-    bad("2d", 0.0, 86400.0);          /* above it, once the unit is applied */
-    bad("40ms", 0.05, 10.0);          /* below a positive minimum */
+    bad("-1s", 0.0, 1e9);    /* below the range */
+    bad("2d", 0.0, 86400.0); /* above it, once the unit is applied */
+    bad("40ms", 0.05, 10.0); /* below a positive minimum */
     bad("2000000d", 0.0, SITQ_SECONDS_MAX);
 }
 

@@ -42,6 +42,7 @@ static const sitq__backend_ops pg_ops = {
     .task_queue = pg_task_queue,
     .health = pg_health,
     .list = pg_list,
+    .count = pg_count,
     .purge = pg_purge,
     .cycle = pg_cycle,
     .claim_id = pg_claim_id,

@@ -28,10 +28,9 @@
     "(COALESCE(octet_length(t.payload), 0) > 1024)::int, t.attempts, t.max_retries, t.priority, "  \
     "t.run_at_us, t.timeout_us, (t.started_at_us IS NOT NULL)::int, t.lapses"
 
-#define LIST(where)                                                                                \
-    "SELECT " RESULT_COLS("NULL::bytea",                                                           \
-                          "NULL::bytea") " FROM @.tasks WHERE queue = $1::text " where             \
-                                         " ORDER BY id DESC LIMIT $2::bigint OFFSET $3::bigint"
+const char pg_list_select[] = "SELECT " RESULT_COLS(
+    "NULL::bytea", "NULL::bytea") ", COALESCE(octet_length(result), 0)::bigint "
+                                  "FROM @.tasks";
 
 /* The queues of the tasks in one partial index, by skipping from one queue
  * to the next (one index seek each) instead of reading every entry. */
@@ -335,14 +334,6 @@ const char *const pg_sql[PG_COUNT] = {
         "UNION ALL SELECT state, 0, count(*) FROM @.tasks WHERE queue = $1::text "
         "AND state IN (5, 6) GROUP BY state "
         "UNION ALL SELECT 4, 0, succeeded FROM @.counts WHERE queue = $1::text",
-
-    [PG_LIST_ANY] = LIST(""),
-    [PG_LIST_WAITING] = LIST("AND state = 1"),
-    [PG_LIST_RUNNING] = LIST("AND state = 3"),
-    [PG_LIST_DEAD] = LIST("AND state = $4::int AND state IN (5, 6)"),
-    [PG_LIST_SUCCEEDED] = LIST("AND state = 4"),
-    [PG_LIST_QUEUED] = LIST("AND state = 0 AND run_at_us <= $4::bigint"),
-    [PG_LIST_SCHEDULED] = LIST("AND state = 0 AND run_at_us > $4::bigint"),
 
     /* Purge walks ids in windows ($3..$4), one short transaction each. */
     [PG_ID_RANGE] = "SELECT min(id), max(id) FROM @.tasks",

@@ -23,6 +23,7 @@ static const sitq__backend_ops sq_ops = {
     .task_queue = sq_task_queue,
     .health = sq_health,
     .list = sq_list,
+    .count = sq_count,
     .purge = sq_purge,
     .cycle = sq_cycle,
     .claim_id = sq_claim_id,

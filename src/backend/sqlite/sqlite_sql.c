@@ -38,6 +38,11 @@ _Static_assert(SITQ__SUCCEEDED == 4 && SITQ__FAILED == 5 && SITQ__CANCELLED == 6
         "UNION ALL SELECT (SELECT queue FROM sitq_tasks WHERE " cond " AND queue > " cte ".q "     \
         "ORDER BY queue LIMIT 1) FROM " cte " WHERE " cte ".q IS NOT NULL)"
 
+const char sq_list_select[] =
+    "SELECT " RESULT_COLS("NULL", "NULL") ", CASE WHEN blobs & 2 THEN (SELECT length(r.result) "
+                                          "FROM sitq_results r WHERE r.id = sitq_tasks.id) ELSE "
+                                          "length(result) END FROM sitq_tasks";
+
 /* A claim takes the lease but counts no attempt: the attempt is counted when
  * the worker records its start (ST_START, or folded into ST_SUCCEED), so a
  * prefetched task that never started costs nothing when its worker dies. */
@@ -235,27 +240,6 @@ const char *const sq_sql[ST_COUNT] = {
         "UNION ALL SELECT 4, 0, succeeded FROM sitq_counts WHERE queue = ?1",
     [ST_COUNT_SUCCEEDED] = "INSERT INTO sitq_counts(queue, succeeded) VALUES(?1, ?2) "
                            "ON CONFLICT(queue) DO UPDATE SET succeeded = succeeded + ?2",
-
-    [ST_LIST_ANY] = "SELECT " RESULT_COLS(
-        "NULL", "NULL") " FROM sitq_tasks WHERE queue = ?1 ORDER BY id DESC LIMIT ?2 OFFSET ?3",
-    [ST_LIST_WAITING] =
-        "SELECT " RESULT_COLS("NULL", "NULL") " FROM sitq_tasks WHERE queue = ?1 AND state = 1 "
-                                              "ORDER BY id DESC LIMIT ?2 OFFSET ?3",
-    [ST_LIST_RUNNING] =
-        "SELECT " RESULT_COLS("NULL", "NULL") " FROM sitq_tasks WHERE queue = ?1 AND state = 3 "
-                                              "ORDER BY id DESC LIMIT ?2 OFFSET ?3",
-    [ST_LIST_DEAD] = "SELECT " RESULT_COLS(
-        "NULL", "NULL") " FROM sitq_tasks WHERE queue = ?1 AND state = ?4 AND state IN (5, 6) "
-                        "ORDER BY id DESC LIMIT ?2 OFFSET ?3",
-    [ST_LIST_SUCCEEDED] =
-        "SELECT " RESULT_COLS("NULL", "NULL") " FROM sitq_tasks WHERE queue = ?1 AND state = 4 "
-                                              "ORDER BY id DESC LIMIT ?2 OFFSET ?3",
-    [ST_LIST_QUEUED] = "SELECT " RESULT_COLS(
-        "NULL", "NULL") " FROM sitq_tasks WHERE queue = ?1 AND state = 0 "
-                        "AND run_at_us <= ?4 ORDER BY id DESC LIMIT ?2 OFFSET ?3",
-    [ST_LIST_SCHEDULED] = "SELECT " RESULT_COLS(
-        "NULL", "NULL") " FROM sitq_tasks WHERE queue = ?1 AND state = 0 "
-                        "AND run_at_us > ?4 ORDER BY id DESC LIMIT ?2 OFFSET ?3",
 
     /* Purge walks ids in windows (?3..?4), one short transaction each, so
      * that it never holds the write lock for long. */
