@@ -31,8 +31,8 @@ static const char STATS_USAGE[] =
     "  -h, --help        show this help\n";
 
 static const char LIST_USAGE[] =
-    "usage: sitq list DB [--queue NAME] [--status S] [--limit N] [--offset N]\n"
-    "                    [--json | --jsonl]\n"
+    "usage: sitq list DB [--queue NAME] [--status S] [--function F] [--since T]\n"
+    "                    [--until T] [--limit N] [--offset N] [--json | --jsonl]\n"
     "\n"
     "List tasks of every queue (or of one), newest first: id, status, queue,\n"
     "priority, attempts, enqueue time and command, with the error of a failed or\n"
@@ -41,7 +41,13 @@ static const char LIST_USAGE[] =
     "  -q, --queue NAME  only this queue (default: every queue)\n"
     "      --status S    only tasks in status S: queued, waiting, scheduled, running,\n"
     "                    succeeded, failed, cancelled, or any (default)\n"
-    "      --limit N     at most N tasks, 1..1000000 (default 100)\n"
+    "      --function F  only tasks of function F (shell tasks: shell)\n"
+    "      --since T     only tasks whose time (finish, else enqueue) is at or after\n"
+    "                    T: a duration ago (30m, 1h, 7d) or a UTC time\n"
+    "                    (2026-12-03 or 2026-12-03T07:00:00Z)\n"
+    "      --until T     only tasks whose time is before T (same forms)\n"
+    "      --limit N     at most N tasks, 1..1000000 (default 100); when the table\n"
+    "                    is cut, a last line says \"showing N of M\"\n"
     "      --offset N    skip the first N tasks (default 0)\n"
     "  -j, --json        print a JSON array of task objects (as show --json, with\n"
     "                    depends_on and value_len but no value or traceback)\n"
@@ -135,12 +141,29 @@ static int print_list(const char *cmd, const common_opts *o, sitq_queue *queue, 
     return rc;
 }
 
+/* When the table is cut: "showing N of M" (M counted up to LIST_COUNT_CAP
+ * tasks, so that a count never reads more than that many rows). */
+#define LIST_COUNT_CAP 100000
+static void print_list_total(sitq_queue *queue, const sitq_list_filter *f, size_t shown) {
+    int64_t total = 0;
+    if (sitq_count_tasks(sitq_queue_backend(queue), f, LIST_COUNT_CAP + 1, &total, NULL) != SITQ_OK)
+        return;
+    if (total > LIST_COUNT_CAP)
+        printf("showing %zu of more than %d (use --limit, --offset or filters)\n", shown,
+               LIST_COUNT_CAP);
+    else if ((int64_t)shown < total)
+        printf("showing %zu of %lld (use --limit, --offset or filters)\n", shown, (long long)total);
+}
+
 /** Body of `sitq list` (see common_cmd_fn): every queue unless --queue. */
 static int run_list(const char *cmd, const common_opts *o, sitq_queue *queue, sitq_error *err) {
     sitq_list_filter f;
     sitq_list_filter_init(&f);
     f.queue = o->queue_given ? o->queue : NULL;
     f.status = o->status;
+    f.function = o->function;
+    f.since_us = o->since_us;
+    f.until_us = o->until_us;
     f.limit = (size_t)o->limit;
     f.offset = (size_t)o->offset;
     sitq_result **items = NULL;
@@ -149,12 +172,14 @@ static int run_list(const char *cmd, const common_opts *o, sitq_queue *queue, si
     if (code != SITQ_OK) return cli_api_error(cmd, code, err);
     int rc = print_list(cmd, o, queue, items, n);
     sitq_result_list_free(items, n);
+    if (rc == CLI_EXIT_OK && !o->json && !o->jsonl && (n == f.limit || o->offset > 0))
+        print_list_total(queue, &f, n);
     return rc;
 }
 
 int cmd_list(int argc, char **argv) {
-    return common_opts_run(argc, argv, COPT_STATUS | COPT_LIMIT | COPT_JSONL, 0, LIST_USAGE,
-                           run_list);
+    return common_opts_run(argc, argv, COPT_STATUS | COPT_LIMIT | COPT_JSONL | COPT_FILTER, 0,
+                           LIST_USAGE, run_list);
 }
 
 /**

@@ -21,8 +21,8 @@ typedef struct pg_where {
 static void add(pg_where *w, pg_params *p, const char *cond) {
     char c[160];
     snprintf(c, sizeof c, cond, p->n + 1);
-    int k = snprintf(w->sql + w->len, sizeof w->sql - w->len, "%s%s", w->len ? " AND " : " WHERE ",
-                     c);
+    int k =
+        snprintf(w->sql + w->len, sizeof w->sql - w->len, "%s%s", w->len ? " AND " : " WHERE ", c);
     if (k > 0) w->len += (size_t)k;
 }
 

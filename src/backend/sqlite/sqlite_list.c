@@ -143,8 +143,8 @@ sitq_code sq_count(sitq_backend *base, const sitq_list_filter *f, int64_t cap, i
     where_build(&w, f, sitq_now_us());
     sq_conn *c = sq_read_acquire(b);
     sqlite3_stmt *st = NULL;
-    sitq_code code =
-        prepare(c, "SELECT count(*) FROM (SELECT 1 FROM sitq_tasks", &w, " LIMIT ?)", &cap, 1, &st, err);
+    sitq_code code = prepare(c, "SELECT count(*) FROM (SELECT 1 FROM sitq_tasks", &w, " LIMIT ?)",
+                             &cap, 1, &st, err);
     if (!code && sqlite3_step(st) == SQLITE_ROW) *count = sqlite3_column_int64(st, 0);
     else if (!code) code = sq_fail(c, err, "counting tasks");
     sqlite3_finalize(st);
