@@ -131,8 +131,8 @@ static int parse_queue_opt(const char *cmd, int c, worker_args *a) {
     case 'O': return parse_order(cmd, optarg, &a->wopts.queue_order) != 0 ? CLI_EXIT_USAGE : 0;
     case 'B': a->wopts.burst = 1; return 0;
     case 'E':
-        return arg_parse_double(cmd, "--burst-eta-bound", optarg, 0.0, SITQ_SECONDS_MAX,
-                                &a->wopts.burst_eta_bound_s) != 0
+        return arg_parse_duration(cmd, "--burst-eta-bound", optarg, 0.0, SITQ_SECONDS_MAX,
+                                  &a->wopts.burst_eta_bound_s) != 0
                    ? CLI_EXIT_USAGE
                    : 0;
     default: return -1;
