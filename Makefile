@@ -54,9 +54,11 @@ format-check: deps
 tidy: build
 	@scripts/tidy.sh build $(JOBS)
 
-# The main job: the flight-data pipeline on the bundled real data.
+# The main job: the flight-data pipeline on the bundled real data, in C,
+# then in Python with pandas on worker processes (docs/demo.md).
 demo: build
 	./build/flights_pipeline
+	PYTHONPATH=build/python $(PYTHON) examples/python/flights_pipeline.py
 
 test: format-check tidy test-plain test-asan test-tsan test-fuzz
 	@echo "make test: all suites passed (format, tidy, plain, ASan+UBSan, TSan, fuzz)"

@@ -5,7 +5,9 @@
 #
 # Environment (same meaning as the options): RUNS (3), TASKS (20000),
 # QUICK (0/1), ONLY (comma list of parts: raw,enqueue,e2e,plainjob,celery,
-# python,pg,latency,claim_depth,memory,wal), PG_SOAK_S (seconds of the PostgreSQL
+# python,pipeline,pg,latency,claim_depth,memory,wal), SITQ_FLIGHTS_3M (the
+# 3-million-row flights CSV for the pipeline part; without it the bundled
+# 200,000 rows replicated 15 times), PG_SOAK_S (seconds of the PostgreSQL
 # soak at 80% load, run in round 1 only: default 600, 30 with --quick), BUILD (build dir, default ./build),
 # BENCH_DIR (scratch databases, default bench/work: keep it on the disk you
 # want to measure), PROFILE=1 (also run bench/profile.sh and put its
@@ -15,14 +17,16 @@
 # Runs R rounds; each round runs every part once, in this order, so that the
 # machine's drift over the session hits every system alike:
 #   raw SQLite, sitq enqueue, sitq end-to-end, plainjob, Celery,
-#   sitq Python, PostgreSQL (bench/pg_part.sh: its own throwaway cluster, raw
+#   sitq Python, the Python pipeline job (bench/python_pipeline_bench.py:
+#   multiprocessing.Pool, ProcessPoolExecutor, Dask, Celery and sitq on the
+#   same pandas job; a 10,000-parent fan-in), PostgreSQL (bench/pg_part.sh: its own throwaway cluster, raw
 #   ceilings, sitq C and Python, graphile-worker and pg-boss), latency, claim
 #   depth, memory, WAL.
 # Every figure lands in bench/results/results.jsonl; bench/report.py then
 # writes bench/results/results.md (medians, spreads, ratios, targets) and
 # bench/results/throughput.png. The peers are installed here when missing:
-# Debian's redis-server, python3-celery, python3-redis, python3-matplotlib
-# (apt-get) and plainjob + better-sqlite3 (npm ci in bench/peers/plainjob);
+# Debian's redis-server, python3-celery, python3-redis, python3-matplotlib,
+# python3-dask, python3-distributed (apt-get) and plainjob + better-sqlite3 (npm ci in bench/peers/plainjob);
 # bench/pg_part.sh installs graphile-worker and pg-boss (npm ci in
 # bench/peers/graphile-worker and bench/peers/pg-boss).
 set -uo pipefail
@@ -44,7 +48,7 @@ while [ $# -gt 0 ]; do
     --tasks) TASKS="$2"; shift ;;
     --only) ONLY="$2"; shift ;;
     --no-peers) PEERS=0 ;;
-    -h|--help) sed -n 2,26p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,31p "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -84,9 +88,9 @@ PG_SOAK_S="${PG_SOAK_S:-$([ "$QUICK" = 1 ] && echo 30 || echo 600)}"
 # ---- peers: install when missing ----------------------------------------------
 CELERY_OK=0
 PLAINJOB_OK=0
-if [ "$PEERS" = 1 ] && { want celery || want plainjob; }; then
+if [ "$PEERS" = 1 ] && { want celery || want plainjob || want pipeline; }; then
   missing=""
-  for p in redis-server python3-celery python3-redis python3-matplotlib; do
+  for p in redis-server python3-celery python3-redis python3-matplotlib python3-dask python3-distributed; do
     dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
   done
   if [ -n "$missing" ]; then
@@ -140,6 +144,15 @@ for r in $(seq 1 "$RUNS"); do
   if want python; then
     "$PY" "$HERE/python_bench.py" --tasks "$TASKS" --dir "$WORK" --run "$r" --json "$JSONL" --build "$BUILD" \
       || note "run $r: python_bench.py failed"
+  fi
+  if want pipeline; then
+    pl_rows=0
+    [ "$QUICK" = 1 ] && pl_rows=1000000
+    pl_only="pool,ppe,dask,sitq-executor,sitq-result_of,fanin"
+    [ "$PEERS" = 1 ] && [ "$CELERY_OK" = 1 ] && pl_only="pool,ppe,dask,celery,sitq-executor,sitq-result_of,fanin"
+    [ "$PEERS" = 1 ] || pl_only="pool,ppe,sitq-executor,sitq-result_of,fanin"
+    "$PY" "$HERE/python_pipeline_bench.py" --dir "$WORK" --run "$r" --json "$JSONL" --build "$BUILD" \
+      --rows "$pl_rows" --only "$pl_only" || note "run $r: python_pipeline_bench.py failed"
   fi
   if want pg; then
     soak=0

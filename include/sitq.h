@@ -577,12 +577,11 @@ typedef struct sitq_result {
     sitq_task_id *depends_on;    /**< the task's dependencies, in the order they were
                                       declared (a dependency purged after it succeeded
                                       and every dependent finished is no longer listed);
-                                      NULL in sitq_list's results and in
-                                      sitq_ctx_dependency_result's */
+                                      NULL in sitq_ctx_dependency_result's */
     size_t n_depends_on;
     int finalizer; /**< 1: enqueued with sitq_task_options.finalizer (runs once its
                         dependencies finished, whatever their outcome); 0 otherwise or
-                        unknown (sitq_list's results, a task without dependencies) */
+                        unknown (a task without dependencies) */
 } sitq_result;
 
 /** Free a result and everything it owns. NULL is a no-op. */
@@ -663,18 +662,99 @@ typedef struct sitq_stats {
 sitq_code sitq_get_stats(sitq_queue *queue, sitq_stats *out, sitq_error *err);
 
 /**
+ * The names of the store's queues, sorted bytewise: every queue that holds a
+ * task not yet succeeded (queued, waiting, scheduled, running, failed,
+ * cancelled), or has ever had a task succeed (its succeeded count stays
+ * after a purge). A queue is created by its first enqueue; sitq_queue_open
+ * alone creates nothing. Cost: one index seek per queue and status group,
+ * never a scan of the tasks.
+ * *out_names receives a malloc'd array of *out_count NUL-terminated names
+ * (NULL and 0 when there is none); free it with sitq_queue_names_free.
+ * Errors: SITQ_EINVAL (NULL argument), SITQ_ESTORAGE, SITQ_ENOMEM.
+ * Thread-safe; reads only.
+ */
+sitq_code sitq_queue_names(sitq_backend *backend, char ***out_names, size_t *out_count,
+                           sitq_error *err);
+
+/** Free an array from sitq_queue_names. NULL is a no-op. */
+void sitq_queue_names_free(char **names, size_t count);
+
+/**
+ * The name of the queue that holds task id (task ids are unique in a store,
+ * across its queues). *out_queue receives a malloc'd copy the caller frees
+ * with free(); NULL on error. One primary-key lookup.
+ * Errors: SITQ_EINVAL (NULL argument, id < 1), SITQ_ENOTFOUND (no such
+ * task), SITQ_ESTORAGE, SITQ_ENOMEM. Thread-safe; reads only.
+ */
+sitq_code sitq_task_queue(sitq_backend *backend, sitq_task_id id, char **out_queue,
+                          sitq_error *err);
+
+/**
  * List tasks of the queue, newest id first.
  * status: a sitq_status or SITQ_STATUS_ANY. limit: at most this many
  * (1..1000000); offset: skip this many.
  * *out_items receives an array of *out_count results; free it with
- * sitq_result_list_free. The results do not carry value/traceback (NULL).
+ * sitq_result_list_free. The results do not carry value/traceback (NULL),
+ * but value_len, depends_on and finalizer are filled (sitq_list_tasks
+ * selects by more).
  * Errors: SITQ_EINVAL, SITQ_ESTORAGE, SITQ_ENOMEM. Thread-safe.
  */
 sitq_code sitq_list(sitq_queue *queue, int status, size_t limit, size_t offset,
                     sitq_result ***out_items, size_t *out_count, sitq_error *err);
 
-/** Free an array from sitq_list. NULL is a no-op. */
+/** Free an array from sitq_list or sitq_list_tasks. NULL is a no-op. */
 void sitq_result_list_free(sitq_result **items, size_t count);
+
+/**
+ * Which tasks sitq_list_tasks and sitq_count_tasks select. Initialise with
+ * sitq_list_filter_init; every condition set applies (AND). Strings are
+ * borrowed for the call only.
+ */
+typedef struct sitq_list_filter {
+    const char *queue;      /**< only this queue; NULL (default): every queue */
+    int status;             /**< a sitq_status, or SITQ_STATUS_ANY (default) */
+    const char *function;   /**< only tasks of this function (exact name); NULL: any */
+    sitq_time_us since_us;  /**< only tasks whose time is >= this (UTC); 0: no bound.
+                                 A task's time is its finish time once finished,
+                                 else its enqueue time */
+    sitq_time_us until_us;  /**< only tasks whose time is < this; 0: no bound */
+    sitq_task_id before_id; /**< only ids < this (keyset paging); 0: no bound */
+    sitq_task_id after_id;  /**< only ids > this (keyset paging); 0: no bound */
+    int oldest_first;       /**< 0 (default): newest id first; 1: oldest first */
+    size_t limit;           /**< at most this many, 1..1000000 (default 100) */
+    size_t offset;          /**< skip this many first (default 0); prefer before_id
+                                 or after_id, which cost nothing */
+} sitq_list_filter;
+
+/** Fill f with the defaults listed in sitq_list_filter. Thread-safe. */
+void sitq_list_filter_init(sitq_list_filter *f);
+
+/**
+ * List the tasks that f selects, in id order (f->oldest_first). Like
+ * sitq_list, the results carry neither value nor traceback (NULL), but
+ * value_len, error, depends_on and finalizer are filled.
+ * Cost: the tasks are read in id order until limit match; a filter on
+ * status uses that status's index (succeeded tasks have none), one on
+ * function or time reads the rows it skips.
+ * *out_items receives an array of *out_count results; free it with
+ * sitq_result_list_free.
+ * Errors: SITQ_EINVAL (NULL argument, status out of range, limit outside
+ * 1..1000000, a negative bound, an invalid queue or function name),
+ * SITQ_ESTORAGE, SITQ_ENOMEM. Thread-safe; reads only, never waits for
+ * writers.
+ */
+sitq_code sitq_list_tasks(sitq_backend *backend, const sitq_list_filter *f,
+                          sitq_result ***out_items, size_t *out_count, sitq_error *err);
+
+/**
+ * Count the tasks that f selects (its limit, offset and order are ignored),
+ * stopping at cap (>= 1): *out_count receives min(count, cap), so that a
+ * count over millions of rows stays bounded. Same cost as a list of cap
+ * tasks.
+ * Errors: as sitq_list_tasks, and SITQ_EINVAL for cap < 1. Thread-safe.
+ */
+sitq_code sitq_count_tasks(sitq_backend *backend, const sitq_list_filter *f, int64_t cap,
+                           int64_t *out_count, sitq_error *err);
 
 /**
  * Delete finished tasks (succeeded, failed, cancelled) whose finish time is

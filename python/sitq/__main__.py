@@ -108,7 +108,10 @@ def _log_level(text):
 
 
 def _parser():
-    p = argparse.ArgumentParser(prog="python -m sitq", description=__doc__.split("\n\n")[0])
+    # "sitq-py" when run as the wheel's console script, else "python -m sitq"
+    script = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    prog = script if script.startswith("sitq-py") else "python -m sitq"
+    p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
     w = sub.add_parser("worker", help="run workers for the Python tasks of a database",
                        description="Run workers for the Python tasks of a sitq SQLite database.")

@@ -48,7 +48,7 @@
  * value it was written against; sitq__backend_head_init refuses any other,
  * so a backend built for another layout fails at open instead of misreading
  * fields. Bump it on every change of an op's signature or a struct below. */
-#define SITQ__BACKEND_VERSION 6
+#define SITQ__BACKEND_VERSION 7
 
 /* A task handed to a worker by a claim (cycle or claim_id). Every field is
  * out, written by the backend into an entry of the caller's array. The
@@ -320,17 +320,45 @@ typedef struct sitq__backend_ops {
      * partially filled on failure). Never blocks on writers. */
     sitq_code (*stats)(sitq_backend *b, const char *queue, sitq_stats *out, sitq_error *err);
 
+    /* The names of the store's queues: every queue that holds a task that
+     * is not succeeded, or has ever counted a succeeded one (purged or not),
+     * sorted bytewise, each once. Out: *names a malloc'd array of *count
+     * malloc'd strings (free each, then the array; NULL and 0 when there is
+     * none or on failure). Cost: one index seek per queue in each of the
+     * partial indexes of unfinished and failed tasks, plus the per-queue
+     * rows of the succeeded counts, never a scan of the tasks. Never
+     * blocks on writers. */
+    sitq_code (*queues)(sitq_backend *b, char ***names, size_t *count, sitq_error *err);
+
+    /* The queue of task id (task ids are unique in the store, across
+     * queues): one primary-key lookup. Out: *queue malloc'd (the caller's),
+     * NULL on failure. Extra error: SITQ_ENOTFOUND. Never blocks on
+     * writers. */
+    sitq_code (*task_queue)(sitq_backend *b, sitq_task_id id, char **queue, sitq_error *err);
+
     /* Measure the store (sitq_store_health; every field set to -1 by the
      * core first: the backend sets what it measures, also partially on
      * failure, which the core then resets). Never blocks on writers. */
     sitq_code (*health)(sitq_backend *b, sitq_store_health *out, sitq_error *err);
 
-    /* Up to limit (1..1000000) tasks with status `status` (or
-     * SITQ_STATUS_ANY), newest id first, skipping offset. Out: *items a
-     * malloc'd array of *count results (free each with sitq_result_free, then
-     * the array); NULL and 0 on failure or when empty. */
-    sitq_code (*list)(sitq_backend *b, const char *queue, int status, size_t limit, size_t offset,
-                      sitq_result ***items, size_t *count, sitq_error *err);
+    /* Up to f->limit (1..1000000) tasks that f selects (checked by the
+     * core: status, names, bounds; f->queue NULL is every queue), in id
+     * order (newest first unless f->oldest_first), skipping f->offset. Each
+     * result has no value or traceback (NULL) but its value_len, error,
+     * depends_on and finalizer. Out: *items a malloc'd array of *count
+     * results (free each with sitq_result_free, then the array); NULL and 0
+     * on failure or when empty. Cost: reads tasks in id order (through the
+     * status's partial index when there is one) until limit match, plus one
+     * index lookup per result for its dependencies. Never blocks on
+     * writers. */
+    sitq_code (*list)(sitq_backend *b, const sitq_list_filter *f, sitq_result ***items,
+                      size_t *count, sitq_error *err);
+
+    /* Count the tasks that f selects (limit, offset, order ignored), up to
+     * cap (>= 1): *count = min(count, cap), so that the cost is bounded by
+     * cap rows. Never blocks on writers. */
+    sitq_code (*count)(sitq_backend *b, const sitq_list_filter *f, int64_t cap, int64_t *count,
+                       sitq_error *err);
 
     /* Delete finished tasks (succeeded, failed, cancelled) of the queue that
      * finished before before_us (UTC; the backend compares with its stored

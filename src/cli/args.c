@@ -11,6 +11,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "diag.h"
 
@@ -81,6 +82,121 @@ int arg_parse_double(const char *cmd, const char *name, const char *text, double
         return -1;
     }
     *out = v;
+    return 0;
+}
+
+/* Seconds per unit of a duration ("" is seconds); 0 for an unknown unit. */
+static double unit_seconds(const char *unit) {
+    static const struct {
+        const char *name;
+        double seconds;
+    } units[] = {{"", 1.0}, {"ms", 1e-3}, {"s", 1.0}, {"m", 60.0}, {"h", 3600.0}, {"d", 86400.0}};
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (strcmp(unit, units[i].name) == 0) return units[i].seconds;
+    return 0.0;
+}
+
+int arg_parse_duration(const char *cmd, const char *name, const char *text, double min_s,
+                       double max_s, double *out_s) {
+    const char *t = text ? text : "";
+    size_t len = strlen(t), num_len = len;
+    /* The unit is the trailing letters; an exponent's 'e' is always
+     * followed by digits, so it never ends the text. */
+    while (num_len > 0 && isalpha((unsigned char)t[num_len - 1])) num_len--;
+    char num[64];
+    double per = unit_seconds(t + num_len);
+    if (num_len == 0 || num_len >= sizeof num || per == 0.0) {
+        cli_errorf(cmd,
+                   "invalid value '%s' for %s: expected a duration: a number of seconds, or "
+                   "a number with a unit ms, s, m, h or d (e.g. 30s, 10m, 1h, 7d, 250ms)",
+                   t, name);
+        return -1;
+    }
+    memcpy(num, t, num_len);
+    num[num_len] = '\0';
+    if (!arg_number_syntax_ok(num, 1)) {
+        cli_errorf(cmd,
+                   "invalid value '%s' for %s: expected a duration: a number of seconds, or "
+                   "a number with a unit ms, s, m, h or d (e.g. 30s, 10m, 1h, 7d, 250ms)",
+                   t, name);
+        return -1;
+    }
+    double v = strtod(num, NULL) * per;
+    if (!isfinite(v) || v < min_s || v > max_s) {
+        cli_errorf(cmd, "invalid value '%s' for %s: must be between %.10g and %.10g seconds", t,
+                   name, min_s, max_s);
+        return -1;
+    }
+    *out_s = v;
+    return 0;
+}
+
+/* Read exactly n digits at *p into *out and advance; -1 when not digits. */
+static int read_digits(const char **p, int n, int *out) {
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)(*p)[i])) return -1;
+        v = v * 10 + ((*p)[i] - '0');
+    }
+    *p += n;
+    *out = v;
+    return 0;
+}
+
+/* "YYYY-MM-DD[(T| )HH:MM[:SS[.frac]]][Z]" in UTC; -1 when malformed. */
+static int parse_iso_utc(const char *t, sitq_time_us *out_us) {
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    const char *p = t;
+    int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
+    int64_t frac_us = 0;
+    if (read_digits(&p, 4, &y) || *p++ != '-' || read_digits(&p, 2, &mo) || *p++ != '-' ||
+        read_digits(&p, 2, &d))
+        return -1;
+    if (*p == 'T' || *p == ' ') {
+        p++;
+        if (read_digits(&p, 2, &h) || *p++ != ':' || read_digits(&p, 2, &mi)) return -1;
+        if (*p == ':') {
+            p++;
+            if (read_digits(&p, 2, &sec)) return -1;
+            if (*p == '.') {
+                p++;
+                int64_t scale = 100000;
+                if (!isdigit((unsigned char)*p)) return -1;
+                for (; isdigit((unsigned char)*p); p++, scale /= 10) frac_us += (*p - '0') * scale;
+            }
+        }
+    }
+    if (*p == 'Z') p++;
+    if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+        return -1;
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = sec;
+    time_t secs = timegm(&tm);
+    if (secs == (time_t)-1 || secs < 0 || tm.tm_mday != d) return -1; /* 2026-02-31 */
+    *out_us = (sitq_time_us)secs * 1000000 + frac_us;
+    return 0;
+}
+
+int arg_parse_time(const char *cmd, const char *name, const char *text, sitq_time_us now_us,
+                   sitq_time_us *out_us) {
+    const char *t = text ? text : "";
+    if (strlen(t) >= 10 && t[4] == '-') {
+        if (parse_iso_utc(t, out_us) == 0) return 0;
+        cli_errorf(cmd,
+                   "invalid value '%s' for %s: expected a duration before now (30m, 1h, 7d) "
+                   "or a UTC date and time (2026-12-03 or 2026-12-03T07:00:00Z)",
+                   t, name);
+        return -1;
+    }
+    double ago = 0;
+    if (arg_parse_duration(cmd, name, t, 0.0, SITQ_SECONDS_MAX, &ago) != 0) return -1;
+    *out_us = now_us - (sitq_time_us)(ago * 1e6);
+    if (*out_us < 1) *out_us = 1; /* 0 would mean "no bound" */
     return 0;
 }
 

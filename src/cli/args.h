@@ -40,6 +40,30 @@ int arg_parse_double(const char *cmd, const char *name, const char *text, double
                      double *out);
 
 /**
+ * Parse `text` as a duration of option `name` into *out_s (seconds): a
+ * number as arg_parse_double reads it, optionally followed by a unit, "ms",
+ * "s", "m" (minutes), "h" or "d" (days): "30s", "10m", "1h", "7d",
+ * "250ms", "1.5h". A bare number is seconds, as before units existed. The
+ * value in seconds must lie in [min_s, max_s]. The one parser of every
+ * option that takes a duration. Returns 0, or -1 after printing an error
+ * naming the option and the text.
+ */
+int arg_parse_duration(const char *cmd, const char *name, const char *text, double min_s,
+                       double max_s, double *out_s);
+
+/**
+ * Parse a point in time of option `name` into *out_us (UTC microseconds):
+ * either a duration (arg_parse_duration: "1h", "30m", "7d", a bare number
+ * of seconds) meaning that long before now_us, or an ISO-8601 date and time
+ * in UTC: "2026-12-03", "2026-12-03T07:00", "2026-12-03T07:00:00",
+ * optionally with a fraction of a second and a final "Z" (a space may
+ * replace the "T"). Returns 0, or -1 after printing an error naming the
+ * option and the text.
+ */
+int arg_parse_time(const char *cmd, const char *name, const char *text, sitq_time_us now_us,
+                   sitq_time_us *out_us);
+
+/**
  * Check a --queue value (1..SITQ_NAME_MAX bytes) and store it in *out.
  * Returns 0, or -1 after printing an error.
  */

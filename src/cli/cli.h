@@ -27,6 +27,8 @@ enum cli_exit {
 
 /** `sitq stats DB`: count tasks by status. */
 int cmd_stats(int argc, char **argv);
+/** `sitq queues DB`: list the queues with their counts by status. */
+int cmd_queues(int argc, char **argv);
 /** `sitq list DB`: list tasks, newest first. */
 int cmd_list(int argc, char **argv);
 /** `sitq show DB ID`: print every field of one task. */

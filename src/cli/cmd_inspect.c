@@ -11,31 +11,47 @@
 #include "deps_tree.h"
 #include "diag.h"
 #include "output.h"
+#include "queues_view.h"
 
 static const char STATS_USAGE[] =
     "usage: sitq stats DB [--queue NAME] [--json]\n"
     "\n"
-    "Count the tasks of a queue by status, and measure the store: its size and\n"
-    "WAL; on PostgreSQL also WAL bytes per task, live and dead row versions of\n"
-    "the tasks table, and the age of the oldest open transaction (it holds back\n"
-    "vacuum).\n"
+    "Count the tasks of every queue (or of one) by status, and measure the\n"
+    "store: its size and WAL; on PostgreSQL also WAL bytes per task, live and\n"
+    "dead row versions of the tasks table, and the age of the oldest open\n"
+    "transaction (it holds back vacuum).\n"
     "\n"
-    "  -q, --queue NAME  queue (default \"default\")\n"
-    "  -j, --json        print a JSON object {\"queue\", \"queued\", ..., \"total\",\n"
-    "                    \"store\": {\"bytes\", \"wal_bytes\", ...}} (measured figures only)\n"
+    "  -q, --queue NAME  only this queue (an error naming the known queues when\n"
+    "                    there is no such queue); default: a table of every queue\n"
+    "                    and their total\n"
+    "  -j, --json        print one JSON object on one line: {\"queue\", \"queued\", ...,\n"
+    "                    \"total\", \"store\": {\"bytes\", \"wal_bytes\", ...}} (measured\n"
+    "                    figures only); without --queue, \"queue\" is null, the counts\n"
+    "                    are the sums and \"queues\" holds one such object per queue\n"
     "  -h, --help        show this help\n";
 
 static const char LIST_USAGE[] =
-    "usage: sitq list DB [--queue NAME] [--status S] [--limit N] [--offset N] [--json]\n"
+    "usage: sitq list DB [--queue NAME] [--status S] [--function F] [--since T]\n"
+    "                    [--until T] [--limit N] [--offset N] [--json | --jsonl]\n"
     "\n"
-    "List the tasks of a queue, newest first.\n"
+    "List tasks of every queue (or of one), newest first: id, status, queue,\n"
+    "priority, attempts, enqueue time and command, with the error of a failed or\n"
+    "cancelled task on the line below.\n"
     "\n"
-    "  -q, --queue NAME  queue (default \"default\")\n"
+    "  -q, --queue NAME  only this queue (default: every queue)\n"
     "      --status S    only tasks in status S: queued, waiting, scheduled, running,\n"
     "                    succeeded, failed, cancelled, or any (default)\n"
-    "      --limit N     at most N tasks, 1..1000000 (default 100)\n"
+    "      --function F  only tasks of function F (shell tasks: shell)\n"
+    "      --since T     only tasks whose time (finish, else enqueue) is at or after\n"
+    "                    T: a duration ago (30m, 1h, 7d) or a UTC time\n"
+    "                    (2026-12-03 or 2026-12-03T07:00:00Z)\n"
+    "      --until T     only tasks whose time is before T (same forms)\n"
+    "      --limit N     at most N tasks, 1..1000000 (default 100); when the table\n"
+    "                    is cut, a last line says \"showing N of M\"\n"
     "      --offset N    skip the first N tasks (default 0)\n"
-    "  -j, --json        print a JSON array of task objects\n"
+    "  -j, --json        print a JSON array of task objects (as show --json, with\n"
+    "                    depends_on and value_len but no value or traceback)\n"
+    "      --jsonl       print one task object per line\n"
     "  -h, --help        show this help\n";
 
 static const char SHOW_USAGE[] =
@@ -44,7 +60,8 @@ static const char SHOW_USAGE[] =
     "Print every field of a task (times in ISO-8601 UTC; the command line of\n"
     "shell tasks).\n"
     "\n"
-    "  -q, --queue NAME  queue (default \"default\")\n"
+    "  -q, --queue NAME  not needed (task ids are unique across queues); when given,\n"
+    "                    an error unless the task is in queue NAME\n"
     "      --deps        print the task's dependency tree instead: one line per task\n"
     "                    (id, status, function) with why it is blocked (\"waiting on\n"
     "                    3 of 8\", \"dependency 17 failed\") or its error\n"
@@ -60,14 +77,17 @@ static const char WAIT_USAGE[] =
     "Exit code: 0 succeeded, 5 failed or cancelled, 4 not finished within the\n"
     "timeout (the current state is printed), 1 unknown task.\n"
     "\n"
-    "      --timeout S   give up after S seconds (default: wait forever)\n"
-    "  -q, --queue NAME  queue (default \"default\")\n"
+    "      --timeout S   give up after S (default: wait forever); a duration with a\n"
+    "                    unit (250ms, 30s, 10m, 1h, 7d) or a bare number of seconds\n"
+    "  -q, --queue NAME  not needed (task ids are unique across queues); when given,\n"
+    "                    an error unless the task is in queue NAME\n"
     "  -j, --json        print a JSON object\n"
     "      --value       print only the raw result bytes (nothing when there is none)\n"
     "  -h, --help        show this help\n";
 
 /** Body of `sitq stats` (see common_cmd_fn). */
 static int run_stats(const char *cmd, const common_opts *o, sitq_queue *queue, sitq_error *err) {
+    if (!o->queue_given) return queues_view(cmd, o, sitq_queue_backend(queue), 1);
     int rc = CLI_EXIT_OK;
     sitq_stats st;
     sitq_store_health h;
@@ -76,7 +96,10 @@ static int run_stats(const char *cmd, const common_opts *o, sitq_queue *queue, s
     if (code != SITQ_OK) {
         rc = cli_api_error(cmd, code, err);
     } else if (o->json) {
-        rc = print_json_checked(cmd, stats_to_json(o->queue, &st, &h));
+        if (print_json_line(stats_to_json(o->queue, &st, &h)) != 0) {
+            cli_errorf(cmd, "cannot write JSON output");
+            rc = CLI_EXIT_FAILURE;
+        }
     } else {
         print_stats_text(o->queue, &st, &h);
     }
@@ -87,25 +110,24 @@ int cmd_stats(int argc, char **argv) {
     return common_opts_run(argc, argv, 0, 0, STATS_USAGE, run_stats);
 }
 
-/** Body of `sitq list` (see common_cmd_fn). */
-static int run_list(const char *cmd, const common_opts *o, sitq_queue *queue, sitq_error *err) {
+/* Print the listed tasks as a table, a JSON array or JSON lines. */
+static int print_list(const char *cmd, const common_opts *o, sitq_queue *queue, sitq_result **items,
+                      size_t n) {
     int rc = CLI_EXIT_OK;
-    sitq_result **items = NULL;
-    size_t n = 0;
-    sitq_code code =
-        sitq_list(queue, o->status, (size_t)o->limit, (size_t)o->offset, &items, &n, err);
-    if (code != SITQ_OK) return cli_api_error(cmd, code, err);
     json_t *arr = o->json ? json_array() : NULL;
-    if (!o->json) print_list_header();
+    if (!o->json && !o->jsonl) print_list_header();
     for (size_t i = 0; i < n; i++) {
         char **cargv = NULL;
         int cargc = 0;
         unsigned sopts = 0;
         cli_load_command(queue, items[i], &cargv, &cargc, &sopts);
-        if (o->json) {
+        if (o->json || o->jsonl) {
             json_t *t = result_to_json(items[i], cargv, cargc, sopts);
-            if (arr == NULL || t == NULL || json_array_append_new(arr, t) != 0)
+            if (o->jsonl) {
+                if (print_json_line(t) != 0) rc = CLI_EXIT_FAILURE;
+            } else if (arr == NULL || t == NULL || json_array_append_new(arr, t) != 0) {
                 rc = CLI_EXIT_FAILURE;
+            }
         } else {
             print_list_row(items[i], cargv, cargc);
         }
@@ -113,15 +135,51 @@ static int run_list(const char *cmd, const common_opts *o, sitq_queue *queue, si
     }
     if (o->json && (rc != CLI_EXIT_OK || print_json(arr) != 0)) {
         if (rc != CLI_EXIT_OK) json_decref(arr);
-        cli_errorf(cmd, "cannot build JSON output (out of memory?)");
         rc = CLI_EXIT_FAILURE;
     }
+    if (rc != CLI_EXIT_OK) cli_errorf(cmd, "cannot write the output (out of memory?)");
+    return rc;
+}
+
+/* When the table is cut: "showing N of M" (M counted up to LIST_COUNT_CAP
+ * tasks, so that a count never reads more than that many rows). */
+#define LIST_COUNT_CAP 100000
+static void print_list_total(sitq_queue *queue, const sitq_list_filter *f, size_t shown) {
+    int64_t total = 0;
+    if (sitq_count_tasks(sitq_queue_backend(queue), f, LIST_COUNT_CAP + 1, &total, NULL) != SITQ_OK)
+        return;
+    if (total > LIST_COUNT_CAP)
+        printf("showing %zu of more than %d (use --limit, --offset or filters)\n", shown,
+               LIST_COUNT_CAP);
+    else if ((int64_t)shown < total)
+        printf("showing %zu of %lld (use --limit, --offset or filters)\n", shown, (long long)total);
+}
+
+/** Body of `sitq list` (see common_cmd_fn): every queue unless --queue. */
+static int run_list(const char *cmd, const common_opts *o, sitq_queue *queue, sitq_error *err) {
+    sitq_list_filter f;
+    sitq_list_filter_init(&f);
+    f.queue = o->queue_given ? o->queue : NULL;
+    f.status = o->status;
+    f.function = o->function;
+    f.since_us = o->since_us;
+    f.until_us = o->until_us;
+    f.limit = (size_t)o->limit;
+    f.offset = (size_t)o->offset;
+    sitq_result **items = NULL;
+    size_t n = 0;
+    sitq_code code = sitq_list_tasks(sitq_queue_backend(queue), &f, &items, &n, err);
+    if (code != SITQ_OK) return cli_api_error(cmd, code, err);
+    int rc = print_list(cmd, o, queue, items, n);
     sitq_result_list_free(items, n);
+    if (rc == CLI_EXIT_OK && !o->json && !o->jsonl && (n == f.limit || o->offset > 0))
+        print_list_total(queue, &f, n);
     return rc;
 }
 
 int cmd_list(int argc, char **argv) {
-    return common_opts_run(argc, argv, COPT_STATUS | COPT_LIMIT, 0, LIST_USAGE, run_list);
+    return common_opts_run(argc, argv, COPT_STATUS | COPT_LIMIT | COPT_JSONL | COPT_FILTER, 0,
+                           LIST_USAGE, run_list);
 }
 
 /**

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bulk.h"
 #include "cli.h"
 #include "common_opts.h"
 #include "db.h"
@@ -14,24 +15,53 @@
 
 static const char CANCEL_USAGE[] =
     "usage: sitq cancel DB ID [--queue NAME] [--json]\n"
+    "       sitq cancel DB --status S [--function F] [--since T] [--until T]\n"
+    "                      [--queue NAME] [--dry-run] [--json]\n"
     "\n"
     "Cancel a task. A queued, waiting or scheduled task becomes cancelled at\n"
     "once; a running task is asked to stop (its worker kills a shell command's\n"
     "process group). Exit code 1 when the task already finished.\n"
+    "The second form cancels every task in status S (of every queue unless\n"
+    "--queue), one by one under the same rules, in pages of 500, oldest first.\n"
     "\n"
-    "  -q, --queue NAME  queue (default \"default\")\n"
-    "  -j, --json        print {\"id\", \"status\"}: status is \"cancelled\" or \"running\"\n"
+    "  -q, --queue NAME  with ID: not needed (task ids are unique across queues);\n"
+    "                    when given, an error unless the task is in queue NAME;\n"
+    "                    with --status: only that queue\n"
+    "      --status S    every task in status S: queued, waiting, scheduled, running\n"
+    "      --function F  only tasks of function F (shell tasks: shell)\n"
+    "      --since T     only tasks whose time (finish, else enqueue) is at or\n"
+    "                    after T: a duration ago (30m, 1h, 7d) or a UTC time\n"
+    "                    (2026-12-03T07:00:00Z)\n"
+    "      --until T     only tasks whose time is before T (same forms)\n"
+    "      --dry-run     print the tasks that would be cancelled; change nothing\n"
+    "  -j, --json        print {\"id\", \"status\"}: status is \"cancelled\" or \"running\";\n"
+    "                    with --status: {\"action\", \"dry_run\", \"matched\",\n"
+    "                    \"changed\", \"skipped\", \"ids\"}\n"
     "  -h, --help        show this help\n";
 
 static const char RETRY_USAGE[] =
     "usage: sitq retry DB ID [--queue NAME] [--json]\n"
+    "       sitq retry DB --status S [--function F] [--since T] [--until T]\n"
+    "                     [--queue NAME] [--dry-run] [--json]\n"
     "\n"
     "Run a failed or cancelled task again (attempts reset to 0). It becomes\n"
     "queued, or waiting for its dependencies. Exit code 1 when the task is not\n"
     "failed/cancelled or one of its dependencies failed (retry that first).\n"
+    "The second form retries every task in status S (of every queue unless\n"
+    "--queue), one by one under the same rules, in pages of 500, oldest first\n"
+    "(a dependency before its dependents, which its retry requeues).\n"
     "\n"
-    "  -q, --queue NAME  queue (default \"default\")\n"
-    "  -j, --json        print {\"id\", \"status\"}\n"
+    "  -q, --queue NAME  with ID: not needed (task ids are unique across queues);\n"
+    "                    when given, an error unless the task is in queue NAME;\n"
+    "                    with --status: only that queue\n"
+    "      --status S    every task in status S: failed or cancelled\n"
+    "      --function F  only tasks of function F (shell tasks: shell)\n"
+    "      --since T     only tasks that finished at or after T: a duration ago\n"
+    "                    (30m, 1h, 7d) or a UTC time (2026-12-03T07:00:00Z)\n"
+    "      --until T     only tasks that finished before T (same forms)\n"
+    "      --dry-run     print the tasks that would be retried; change nothing\n"
+    "  -j, --json        print {\"id\", \"status\"}; with --status: {\"action\",\n"
+    "                    \"dry_run\", \"matched\", \"changed\", \"skipped\", \"ids\"}\n"
     "  -h, --help        show this help\n";
 
 static const char PURGE_USAGE[] =
@@ -40,8 +70,9 @@ static const char PURGE_USAGE[] =
     "Delete finished tasks (succeeded, failed, cancelled) of the queue that\n"
     "finished more than S seconds ago, with their results.\n"
     "\n"
-    "      --older-than S  age in seconds, >= 0 (default 86400 = one day;\n"
-    "                      0 deletes every finished task)\n"
+    "      --older-than S  age, >= 0: a duration with a unit (30m, 12h, 7d) or a\n"
+    "                      bare number of seconds (default 1d; 0 deletes every\n"
+    "                      finished task)\n"
     "  -q, --queue NAME    queue (default \"default\")\n"
     "  -j, --json          print {\"purged\": N}\n"
     "  -h, --help          show this help\n";
@@ -59,7 +90,9 @@ static int print_id_status(const char *cmd, const common_opts *o, const char *st
 
 /** Body of `sitq cancel` (see common_cmd_fn). */
 static int run_cancel(const char *cmd, const common_opts *o, sitq_queue *queue, sitq_error *err) {
-    int rc = CLI_EXIT_OK;
+    int rc = bulk_check(cmd, o);
+    if (rc == 0) return bulk_run(cmd, o, sitq_queue_backend(queue), BULK_CANCEL);
+    if (rc > 0) return rc;
     sitq_status st = SITQ_CANCELLED;
     sitq_code code = sitq_cancel(queue, o->id, &st, err);
     if (code != SITQ_OK) rc = cli_api_error(cmd, code, err);
@@ -70,12 +103,15 @@ static int run_cancel(const char *cmd, const common_opts *o, sitq_queue *queue, 
 }
 
 int cmd_cancel(int argc, char **argv) {
-    return common_opts_run(argc, argv, COPT_WRITE, 1, CANCEL_USAGE, run_cancel);
+    return common_opts_run(argc, argv, COPT_WRITE | COPT_STATUS | COPT_FILTER | COPT_DRY_RUN,
+                           COPT_ID_OPTIONAL, CANCEL_USAGE, run_cancel);
 }
 
 /** Body of `sitq retry` (see common_cmd_fn). */
 static int run_retry(const char *cmd, const common_opts *o, sitq_queue *queue, sitq_error *err) {
-    int rc = CLI_EXIT_OK;
+    int rc = bulk_check(cmd, o);
+    if (rc == 0) return bulk_run(cmd, o, sitq_queue_backend(queue), BULK_RETRY);
+    if (rc > 0) return rc;
     sitq_code code = sitq_retry(queue, o->id, err);
     if (code != SITQ_OK) {
         rc = cli_api_error(cmd, code, err);
@@ -94,7 +130,8 @@ static int run_retry(const char *cmd, const common_opts *o, sitq_queue *queue, s
 }
 
 int cmd_retry(int argc, char **argv) {
-    return common_opts_run(argc, argv, COPT_WRITE, 1, RETRY_USAGE, run_retry);
+    return common_opts_run(argc, argv, COPT_WRITE | COPT_STATUS | COPT_FILTER | COPT_DRY_RUN,
+                           COPT_ID_OPTIONAL, RETRY_USAGE, run_retry);
 }
 
 /** Body of `sitq purge` (see common_cmd_fn). */

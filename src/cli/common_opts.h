@@ -17,6 +17,9 @@ enum common_opt_flags {
     COPT_OLDER_THAN = 1 << 3, /**< --older-than S */
     COPT_VALUE = 1 << 4,      /**< --value */
     COPT_DEPS = 1 << 6,       /**< --deps */
+    COPT_JSONL = 1 << 7,      /**< --jsonl */
+    COPT_FILTER = 1 << 8,     /**< --function F, --since T, --until T */
+    COPT_DRY_RUN = 1 << 9,    /**< --dry-run */
     COPT_WRITE = 1 << 5       /**< not an option: the command writes, so the
                                    database is opened read-write (others open
                                    it read-only) */
@@ -24,22 +27,32 @@ enum common_opt_flags {
 
 /** Parsed options and positional arguments. */
 typedef struct common_opts {
-    const char *queue;   /**< --queue; default "default" */
-    int json;            /**< --json */
-    int value_only;      /**< --value: print only the raw result bytes */
-    int deps;            /**< --deps: print the dependency tree */
-    int status;          /**< --status; SITQ_STATUS_ANY by default */
-    int64_t limit;       /**< --limit */
-    int64_t offset;      /**< --offset */
-    double timeout_s;    /**< --timeout; < 0 = forever */
-    double older_than_s; /**< --older-than */
-    const char *db;      /**< positional DB */
-    sitq_task_id id;     /**< positional ID when wanted */
+    const char *queue;     /**< --queue; default "default" */
+    int queue_given;       /**< 1 when --queue was given */
+    int jsonl;             /**< --jsonl: one JSON object per line */
+    int json;              /**< --json */
+    int value_only;        /**< --value: print only the raw result bytes */
+    int deps;              /**< --deps: print the dependency tree */
+    int status;            /**< --status; SITQ_STATUS_ANY by default */
+    int64_t limit;         /**< --limit */
+    int64_t offset;        /**< --offset */
+    double timeout_s;      /**< --timeout; < 0 = forever */
+    double older_than_s;   /**< --older-than */
+    const char *db;        /**< positional DB */
+    sitq_task_id id;       /**< positional ID when given (0: none) */
+    const char *function;  /**< --function; NULL: any */
+    sitq_time_us since_us; /**< --since; 0: no bound */
+    sitq_time_us until_us; /**< --until; 0: no bound */
+    int status_given;      /**< 1 when --status was given */
+    int dry_run;           /**< --dry-run */
 } common_opts;
+
+/** want_id of common_opts_parse: an ID may follow DB (cancel, retry). */
+#define COPT_ID_OPTIONAL 2
 
 /**
  * Parse argv for subcommand argv[0]. `flags` selects the extra options;
- * `want_id` is 1 when an ID follows DB. `usage` is printed for --help.
+ * `want_id` is 1 when an ID follows DB, COPT_ID_OPTIONAL when it may. `usage` is printed for --help.
  * Returns -1 when the command should go on, otherwise the exit code to
  * return at once (0 after --help, CLI_EXIT_USAGE after an error).
  */
@@ -53,7 +66,8 @@ typedef int (*common_cmd_fn)(const char *cmd, const common_opts *o, sitq_queue *
 /**
  * common_opts_parse, then (for COPT_VALUE) reject --json or --deps with
  * --value, then
- * open o->db (which must exist) and o->queue, run fn on it and close it.
+ * open o->db (which must exist) and o->queue, check that a queue named by
+ * --queue exists (cli_db_check_queue), run fn on it and close it.
  * Returns the exit code.
  */
 int common_opts_run(int argc, char **argv, unsigned flags, int want_id, const char *usage,

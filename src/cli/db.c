@@ -128,6 +128,42 @@ const char *cli_db_display(const char *db, char *buf, size_t size) {
     return buf;
 }
 
+/* Append ", name" (or the first name) to the malloc'd list *buf of length
+ * *len; returns -1 when out of memory. */
+static int append_name(char **buf, size_t *len, const char *name) {
+    size_t add = strlen(name) + (*len ? 2 : 0);
+    char *b = realloc(*buf, *len + add + 1);
+    if (b == NULL) return -1;
+    snprintf(b + *len, add + 1, "%s%s", *len ? ", " : "", name);
+    *buf = b;
+    *len += add;
+    return 0;
+}
+
+int cli_db_check_queue(const char *cmd, sitq_backend *backend, const char *queue) {
+    sitq_error err;
+    memset(&err, 0, sizeof err);
+    char **names = NULL;
+    size_t n = 0;
+    sitq_code rc = sitq_queue_names(backend, &names, &n, &err);
+    if (rc != SITQ_OK) return cli_api_error(cmd, rc, &err);
+    int found = 0;
+    char *list = NULL;
+    size_t len = 0;
+    int oom = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(names[i], queue) == 0) found = 1;
+        if (!oom && append_name(&list, &len, names[i]) != 0) oom = 1;
+    }
+    sitq_queue_names_free(names, n);
+    if (!found) {
+        if (n == 0) cli_errorf(cmd, "unknown queue '%s': the database has no queues yet", queue);
+        else cli_errorf(cmd, "unknown queue '%s' (known queues: %s)", queue, oom ? "?" : list);
+    }
+    free(list);
+    return found ? CLI_EXIT_OK : CLI_EXIT_FAILURE;
+}
+
 void cli_db_close(cli_db *db) {
     if (db == NULL) return;
     sitq_queue_close(db->queue);
@@ -144,7 +180,15 @@ void cli_load_command(sitq_queue *queue, const sitq_result *r, char ***argv, int
     if (r->function == NULL || strcmp(r->function, SHELL_FUNCTION) != 0) return;
     void *payload = NULL;
     size_t len = 0;
-    if (sitq_get_payload(queue, r->id, &payload, &len, NULL) != SITQ_OK) return;
+    /* A list over every queue holds tasks of other queues than `queue`. */
+    sitq_queue *own = NULL;
+    if (r->queue != NULL && strcmp(r->queue, sitq_queue_name(queue)) != 0) {
+        if (sitq_queue_open(sitq_queue_backend(queue), r->queue, &own, NULL) != SITQ_OK) return;
+        queue = own;
+    }
+    sitq_code rc = sitq_get_payload(queue, r->id, &payload, &len, NULL);
+    sitq_queue_close(own);
+    if (rc != SITQ_OK) return;
     if (shell_payload_decode(payload, len, argv, argc, opts) != 0) {
         *argv = NULL;
         *argc = 0;

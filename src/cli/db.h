@@ -51,11 +51,21 @@ int cli_db_open_opts(const char *cmd, const char *path, const char *queue_name,
  */
 const char *cli_db_display(const char *db, char *buf, size_t size);
 
+/**
+ * Check that `queue` is one of the store's queues (sitq_queue_names), for
+ * the commands that read or change existing tasks: a queue name that is not
+ * there is a typo, not an empty queue. Returns CLI_EXIT_OK, or
+ * CLI_EXIT_FAILURE after printing "unknown queue 'Q' (known queues: a, b)"
+ * for `cmd`, or the exit code of a failed read.
+ */
+int cli_db_check_queue(const char *cmd, sitq_backend *backend, const char *queue);
+
 /** Close the queue and backend of db (either may be NULL). */
 void cli_db_close(cli_db *db);
 
 /**
- * Load and decode the command of a shell task r into *argv (one malloc'd
+ * Load and decode the command of a shell task r (of any queue of queue's
+ * backend) into *argv (one malloc'd
  * block, free with free()), *argc and *opts (its SHELL_OPT_ bits; opts may
  * be NULL). Tasks of other functions, unreadable or malformed payloads give
  * *argv NULL, *argc 0 and *opts 0.

@@ -38,6 +38,8 @@ const char ENQUEUE_USAGE[] =
     "  -j, --json            print {\"id\": N}\n" STORE_USAGE
     "  -h, --help            show this help\n"
     "\n"
+    "Durations (S) take a unit: 250ms, 30s, 10m, 1h, 7d; a bare number is seconds.\n"
+    "\n"
     "A task's stdout is its result. The worker hands a task with --after the\n"
     "results of its dependencies as files in a private temporary directory,\n"
     "removed after the attempt: SITQ_DEP_COUNT=N, SITQ_DEPS_DIR, and for i in\n"
@@ -92,7 +94,7 @@ static int apply_option(const char *cmd, int c, char **argv, enqueue_args *a) {
         a->opts.priority = (int32_t)v;
         return -1;
     case 'd':
-        return arg_parse_double(cmd, "--delay", optarg, 0.0, SITQ_SECONDS_MAX, &a->opts.delay_s)
+        return arg_parse_duration(cmd, "--delay", optarg, 0.0, SITQ_SECONDS_MAX, &a->opts.delay_s)
                    ? CLI_EXIT_USAGE
                    : -1;
     case 'a':
@@ -103,17 +105,18 @@ static int apply_option(const char *cmd, int c, char **argv, enqueue_args *a) {
         a->opts.max_retries = (int32_t)v;
         return -1;
     case 'b':
-        return arg_parse_double(cmd, "--backoff", optarg, 0.0, SITQ_SECONDS_MAX,
-                                &a->opts.backoff_base_s)
+        return arg_parse_duration(cmd, "--backoff", optarg, 0.0, SITQ_SECONDS_MAX,
+                                  &a->opts.backoff_base_s)
                    ? CLI_EXIT_USAGE
                    : -1;
     case 'c':
-        return arg_parse_double(cmd, "--backoff-cap", optarg, 0.0, SITQ_SECONDS_MAX,
-                                &a->opts.backoff_cap_s)
+        return arg_parse_duration(cmd, "--backoff-cap", optarg, 0.0, SITQ_SECONDS_MAX,
+                                  &a->opts.backoff_cap_s)
                    ? CLI_EXIT_USAGE
                    : -1;
     case 't':
-        return arg_parse_double(cmd, "--timeout", optarg, 0.0, SITQ_SECONDS_MAX, &a->opts.timeout_s)
+        return arg_parse_duration(cmd, "--timeout", optarg, 0.0, SITQ_SECONDS_MAX,
+                                  &a->opts.timeout_s)
                    ? CLI_EXIT_USAGE
                    : -1;
     case 'u':

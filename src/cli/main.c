@@ -18,7 +18,8 @@ typedef struct subcommand {
 static const subcommand COMMANDS[] = {
     {"enqueue", cmd_enqueue, "enqueue a shell command as a task and print its id"},
     {"worker", cmd_worker, "run a worker executing shell tasks"},
-    {"stats", cmd_stats, "count the tasks of a queue by status"},
+    {"queues", cmd_queues, "list the queues with their tasks counted by status"},
+    {"stats", cmd_stats, "count tasks by status per queue, and measure the store"},
     {"list", cmd_list, "list tasks, newest first"},
     {"show", cmd_show, "print every field of a task"},
     {"wait", cmd_wait, "wait until a task has finished and print it"},

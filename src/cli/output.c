@@ -3,6 +3,7 @@
  */
 #include "output.h"
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -253,27 +254,44 @@ void print_result_text(const sitq_result *r, char *const *argv, int argc, unsign
 }
 
 void print_list_header(void) {
-    printf("%-10s %-10s %6s %4s  %-20s  %s\n", "ID", "STATUS", "PRI", "ATT", "ENQUEUED", "TASK");
+    printf("%-10s %-10s %-12s %6s %4s  %-20s  %s\n", "ID", "STATUS", "QUEUE", "PRI", "ATT",
+           "ENQUEUED", "TASK");
+}
+
+/* Print escaped text cut to max_chars characters ("..." marks a cut). */
+static void print_cut(const char *text, size_t max_chars, const char *end) {
+    char *safe = term_escape_str(text, 0);
+    if (safe == NULL) printf("(out of memory)%s", end);
+    else if (term_char_count(safe) > max_chars)
+        printf("%.*s...%s", (int)term_prefix_len(safe, max_chars - 3), safe, end);
+    else printf("%s%s", safe, end);
+    free(safe);
 }
 
 void print_list_row(const sitq_result *r, char *const *argv, int argc) {
     char when[CLI_TIME_BUF];
     fmt_time_iso(r->enqueued_at_us, 0, when, sizeof when);
     char *cmd = argc > 0 ? shell_format_command(argv, argc) : NULL;
-    char *task = term_escape_str(cmd != NULL ? cmd : (r->function != NULL ? r->function : "-"), 0);
-    const size_t max_chars = 60;
-    printf("%-10" PRId64 " %-10s %6" PRId32 " %4" PRId32 "  %-20s  ", (int64_t)r->id,
-           sitq_status_name(r->status), r->priority, r->attempts, when);
-    if (task == NULL) puts("(out of memory)");
-    else if (term_char_count(task) > max_chars)
-        printf("%.*s...\n", (int)term_prefix_len(task, max_chars - 3), task);
-    else printf("%s\n", task);
-    free(task);
+    printf("%-10" PRId64 " %-10s ", (int64_t)r->id, sitq_status_name(r->status));
+    /* the queue padded to its column, cut when longer */
+    char *q = term_escape_str(r->queue != NULL ? r->queue : "-", 0);
+    size_t qn = q != NULL ? term_char_count(q) : 0;
+    if (q != NULL && qn > 12) printf("%.*s...", (int)term_prefix_len(q, 9), q);
+    else printf("%s%*s", q != NULL ? q : "?", (int)(12 - (q != NULL ? qn : 1)), "");
+    free(q);
+    printf(" %6" PRId32 " %4" PRId32 "  %-20s  ", r->priority, r->attempts, when);
+    print_cut(cmd != NULL ? cmd : (r->function != NULL ? r->function : "-"), 60, "\n");
     free(cmd);
+    /* why a failed or cancelled task ended, on its own line */
+    if ((r->status == SITQ_FAILED || r->status == SITQ_CANCELLED) && r->error != NULL &&
+        r->error[0] != '\0') {
+        printf("%-10s error: ", "");
+        print_cut(r->error, 100, "\n");
+    }
 }
 
 /* The store's figures that the backend measured (-1: not measured). */
-static void print_health_text(const sitq_store_health *h) {
+void print_health_text(const sitq_store_health *h) {
     printf("store:\n");
     if (h->store_bytes >= 0) printf("  %-22s %" PRId64 "\n", "bytes", h->store_bytes);
     if (h->wal_bytes >= 0) printf("  %-22s %" PRId64 "\n", "wal_bytes", h->wal_bytes);
@@ -283,6 +301,28 @@ static void print_health_text(const sitq_store_health *h) {
     if (h->dead_tuples >= 0) printf("  %-22s %" PRId64 "\n", "dead_tuples", h->dead_tuples);
     if (h->oldest_xact_age_s >= 0)
         printf("  %-22s %.1f\n", "oldest_transaction_s", h->oldest_xact_age_s);
+}
+
+void print_queue_header(void) {
+    printf("%-20s", "QUEUE");
+    for (int s = 0; s < SITQ_STATUS_COUNT; s++) {
+        char head[16];
+        const char *n = sitq_status_name(s);
+        size_t i = 0;
+        for (; n[i] != '\0' && i + 1 < sizeof head; i++)
+            head[i] = (char)toupper((unsigned char)n[i]);
+        head[i] = '\0';
+        printf(" %10s", head);
+    }
+    printf(" %10s\n", "TOTAL");
+}
+
+void print_queue_row(const char *queue, const sitq_stats *st) {
+    char *safe = queue != NULL ? term_escape_str(queue, 0) : NULL;
+    printf("%-20s", queue == NULL ? "(all queues)" : safe != NULL ? safe : "(out of memory)");
+    free(safe);
+    for (int s = 0; s < SITQ_STATUS_COUNT; s++) printf(" %10" PRId64, st->count[s]);
+    printf(" %10" PRId64 "\n", st->total);
 }
 
 void print_stats_text(const char *queue, const sitq_stats *st, const sitq_store_health *h) {
@@ -296,7 +336,7 @@ void print_stats_text(const char *queue, const sitq_stats *st, const sitq_store_
 }
 
 /* {"bytes", "wal_bytes", ...}: the measured figures only. */
-static json_t *health_to_json(const sitq_store_health *h) {
+json_t *health_to_json(const sitq_store_health *h) {
     json_t *o = json_object();
     if (o == NULL) return NULL;
     int bad = 0;
@@ -318,7 +358,7 @@ static json_t *health_to_json(const sitq_store_health *h) {
 json_t *stats_to_json(const char *queue, const sitq_stats *st, const sitq_store_health *h) {
     json_t *o = json_object();
     if (o == NULL) return NULL;
-    int bad = put(o, "queue", json_string(queue));
+    int bad = put(o, "queue", queue ? json_string(queue) : json_null());
     for (int s = 0; s < SITQ_STATUS_COUNT; s++)
         bad |= put(o, sitq_status_name(s), json_integer(st->count[s]));
     bad |= put(o, "total", json_integer(st->total));
@@ -339,6 +379,15 @@ int print_json(json_t *j) {
     if (rc != 0) return -1;
     putchar('\n');
     return fflush(stdout) == 0 ? 0 : -1;
+}
+
+int print_json_line(json_t *j) {
+    if (j == NULL) return -1;
+    int rc = json_dumpf(j, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
+    json_decref(j);
+    if (rc != 0) return -1;
+    putchar('\n');
+    return ferror(stdout) ? -1 : 0;
 }
 
 int print_json_checked(const char *cmd, json_t *j) {

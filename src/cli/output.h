@@ -38,8 +38,27 @@ void print_list_row(const sitq_result *r, char *const *argv, int argc);
 /** Print queue statistics as text. */
 void print_stats_text(const char *queue, const sitq_stats *st, const sitq_store_health *h);
 
-/** Build the JSON object of queue statistics (new reference or NULL). */
+/** Build the JSON object of queue statistics (new reference or NULL); queue
+ * NULL gives "queue": null, h NULL leaves out "store". */
 json_t *stats_to_json(const char *queue, const sitq_stats *st, const sitq_store_health *h);
+
+/** Print the header line of the table of queues (`queues`, `stats`). */
+void print_queue_header(void);
+
+/** Print one row of the table of queues: the name (NULL: "(all queues)") and its counts. */
+void print_queue_row(const char *queue, const sitq_stats *st);
+
+/** Print the store's measured figures as a "store:" section. */
+void print_health_text(const sitq_store_health *h);
+
+/** The JSON object of the store's measured figures (new reference or NULL). */
+json_t *health_to_json(const sitq_store_health *h);
+
+/**
+ * Print a JSON value on one line (compact, for pipes and `jq`) and release
+ * it. Returns 0, or -1 when j is NULL or printing failed.
+ */
+int print_json_line(json_t *j);
 
 /**
  * Print a JSON value (indented) and a newline on stdout, then release it.

@@ -37,7 +37,7 @@ int store_opt_parse(const char *cmd, int c, const char *arg, sitq_sqlite_options
     case STORE_OPT_ALLOW_FOREIGN: o->allow_foreign = 1; return 1;
     case STORE_OPT_MODE: return parse_mode(cmd, arg, &o->file_mode) == 0 ? 1 : -1;
     case STORE_OPT_BUSY_TIMEOUT:
-        if (arg_parse_double(cmd, "--busy-timeout", arg, 0.0, 2147483.0, &s) != 0) return -1;
+        if (arg_parse_duration(cmd, "--busy-timeout", arg, 0.0, 2147483.0, &s) != 0) return -1;
         o->busy_timeout_ms = (int)(s * 1000.0 + 0.5);
         return 1;
     default: return 0;

@@ -61,7 +61,10 @@ const char WORKER_USAGE[] =
     "                          comments; values taken literally)\n" STORE_USAGE
     "  -h, --help              show this help\n"
     "\n"
-    "A command's stdout is its task's result. A task with\n"
+    "Durations (S) take a unit: 250ms, 30s, 10m, 1h, 7d; a bare number is seconds.\n"
+    "Sizes (SIZE) take a unit: 64k, 16M, 1G (powers of 1024); a bare number is bytes.\n"
+    "\n"
+    "A command's stdout (up to --max-result) is its task's result. A task with\n"
     "dependencies (enqueue --after) finds their results as files in a private\n"
     "directory (mode 0700, under the worker's $TMPDIR or /tmp) removed after the\n"
     "attempt: SITQ_DEP_COUNT=N, SITQ_DEPS_DIR, and for i in 1..N SITQ_DEP_i (the\n"
@@ -200,13 +203,13 @@ int worker_args_parse(int argc, char **argv, worker_args *a) {
                 return CLI_EXIT_USAGE;
             break;
         case 'l':
-            if (arg_parse_double(cmd, "--lease", optarg, SITQ_LEASE_MIN_S, SITQ_LEASE_MAX_S,
-                                 &a->wopts.lease_s) != 0)
+            if (arg_parse_duration(cmd, "--lease", optarg, SITQ_LEASE_MIN_S, SITQ_LEASE_MAX_S,
+                                   &a->wopts.lease_s) != 0)
                 return CLI_EXIT_USAGE;
             break;
         case 'P':
-            if (arg_parse_double(cmd, "--poll", optarg, SITQ_POLL_MIN_S, SITQ_POLL_MAX_S,
-                                 &a->wopts.poll_interval_s) != 0)
+            if (arg_parse_duration(cmd, "--poll", optarg, SITQ_POLL_MIN_S, SITQ_POLL_MAX_S,
+                                   &a->wopts.poll_interval_s) != 0)
                 return CLI_EXIT_USAGE;
             break;
         case 'w':
@@ -218,13 +221,13 @@ int worker_args_parse(int argc, char **argv, worker_args *a) {
                 return CLI_EXIT_USAGE;
             break;
         case 's':
-            if (arg_parse_double(cmd, "--stop-timeout", optarg, 0.0, SITQ_SECONDS_MAX,
-                                 &a->stop_timeout_s) != 0)
+            if (arg_parse_duration(cmd, "--stop-timeout", optarg, 0.0, SITQ_SECONDS_MAX,
+                                   &a->stop_timeout_s) != 0)
                 return CLI_EXIT_USAGE;
             break;
         case 'g':
-            if (arg_parse_double(cmd, "--kill-grace", optarg, 0.0, KILL_GRACE_MAX_S,
-                                 &a->kill_grace_s) != 0)
+            if (arg_parse_duration(cmd, "--kill-grace", optarg, 0.0, KILL_GRACE_MAX_S,
+                                   &a->kill_grace_s) != 0)
                 return CLI_EXIT_USAGE;
             break;
         case 'Q': a->quiet = 1; break;

@@ -191,8 +191,13 @@ sitq_code sitq_list(sitq_queue *q, int status, size_t limit, size_t offset,
         return sitq__fail(err, SITQ_EINVAL, "limit must be 1..1000000, got %zu", limit);
     if (offset > (size_t)INT64_MAX)
         return sitq__fail(err, SITQ_EINVAL, "offset %zu is too large", offset);
-    return q->backend->ops->list(q->backend, q->name, status, limit, offset, out_items, out_count,
-                                 err);
+    sitq_list_filter f;
+    sitq_list_filter_init(&f);
+    f.queue = q->name;
+    f.status = status;
+    f.limit = limit;
+    f.offset = offset;
+    return q->backend->ops->list(q->backend, &f, out_items, out_count, err);
 }
 
 sitq_code sitq_purge(sitq_queue *q, double older_than_s, int64_t *out_purged, sitq_error *err) {

@@ -59,6 +59,27 @@ check 2 "for --poll" "$SITQ" worker "$DB" --poll 0.00001
 check 2 "for --delay" "$SITQ" enqueue "$DB" --delay 5e9 -- true
 check 2 "for --timeout" "$SITQ" enqueue "$DB" --timeout 4e9 -- true
 check 2 "for --backoff-cap" "$SITQ" enqueue "$DB" --backoff-cap 4e9 -- true
+# durations take a unit (ms, s, m, h, d) wherever a duration is taken; a
+# bare number is seconds; a bad one names the option and the text
+dur="expected a duration: a number of seconds, or a number with a unit ms, s, m, h or d"
+check 2 "invalid value '10x' for --delay: $dur" "$SITQ" enqueue "$DB" --delay 10x -- true
+check 2 "invalid value '5S' for --timeout: $dur" "$SITQ" enqueue "$DB" --timeout 5S -- true
+check 2 "invalid value '1hh' for --backoff: $dur" "$SITQ" enqueue "$DB" --backoff 1hh -- true
+check 2 "invalid value '1000h' for --busy-timeout" "$SITQ" enqueue "$DB" --busy-timeout 1000h -- true
+check 2 "invalid value '1 m' for --older-than: $dur" "$SITQ" purge "$DB" --older-than "1 m"
+check 2 "invalid value 'soon' for --timeout: $dur" "$SITQ" wait "$DB" 1 --timeout soon
+check 2 "invalid value '10ms' for --lease: must be between 0.05 and" "$SITQ" worker "$DB" --lease 10ms
+check 2 "invalid value '8d' for --lease: must be between" "$SITQ" worker "$DB" --lease 8d
+check 2 "invalid value '1x' for --poll: $dur" "$SITQ" worker "$DB" --poll 1x
+check 2 "invalid value '2h' for --kill-grace" "$SITQ" worker "$DB" --kill-grace 2h
+check 2 "invalid value '-1m' for --stop-timeout" "$SITQ" worker "$DB" --stop-timeout -1m
+d=$("$SITQ" enqueue "$DB" --delay 1h --timeout 90s --backoff 250ms --backoff-cap 10m -- true)
+assert_eq 3600 "$(field "$d" eta_us | "$PY" -c "import sys; print(round((int(sys.stdin.read()) - $(field "$d" enqueued_at_us)) / 1e6))")" "--delay 1h"
+assert_eq 90.0 "$(field "$d" timeout_s)" "--timeout 90s"
+d2=$("$SITQ" enqueue "$DB" --delay 90 -- true)
+assert_eq 90 "$(field "$d2" eta_us | "$PY" -c "import sys; print(round((int(sys.stdin.read()) - $(field "$d2" enqueued_at_us)) / 1e6))")" "a bare --delay is seconds"
+expect_exit 4 "$SITQ" wait "$DB" "$d" --timeout 100ms
+expect_exit 0 "$SITQ" purge "$DB" --older-than 7d
 if grep -q "options\." "$TMP/err"; then fail "a CLI error names a library option"; fi
 
 # operational errors: exit 1 with the API's message
@@ -67,7 +88,7 @@ check 1 "SITQ_ENOTFOUND" "$SITQ" cancel "$DB" 999
 check 1 "SITQ_ENOTFOUND" "$SITQ" retry "$DB" 999
 check 1 "SITQ_ENOTFOUND" "$SITQ" wait "$DB" 999 --timeout 1
 check 1 "SITQ_ESTATE" "$SITQ" retry "$DB" 1
-check 1 "SITQ_ENOTFOUND" "$SITQ" show "$DB" 1 --queue other
+check 1 "unknown queue 'other'" "$SITQ" show "$DB" 1 --queue other
 
 # storage errors: exit 3
 check 3 "$TMP/missing.db" "$SITQ" stats "$TMP/missing.db"

@@ -63,8 +63,9 @@ assert_contains "$(cat "$TMP/show")" "cannot run '/nonexistent/\\x1b[2Jcmd'" "sh
 # Error messages quote arguments escaped, too.
 expect_exit 1 "$SITQ" show "$DB" "$ok" --queue "q${ESC}[2J"
 assert_clean "$TMP/err" "an error message"
-"$SITQ" stats "$DB" --queue "q${ESC}[2J" >"$TMP/stats"
-assert_clean "$TMP/stats" "stats"
+expect_exit 1 "$SITQ" stats "$DB" --queue "q${ESC}[2J"
+assert_contains "$(cat "$TMP/err")" "unknown queue 'q\x1b[2J'" "stats on an unknown queue"
+assert_clean "$TMP/err" "stats on an unknown queue"
 
 # Names are stored as text: one that is not UTF-8 is refused on every
 # backend, before anything is stored, naming the argument (escaped).

@@ -7,15 +7,18 @@ id=$("$SITQ" enqueue "$DB" --priority 5 --retries 2 --timeout 7 -- sh -c 'echo "
 assert_eq 1 "$id" "first task id"
 
 # stats: text and JSON
-out=$("$SITQ" stats "$DB")
+out=$("$SITQ" stats "$DB" --queue default)
 assert_contains "$out" "queue: default" "stats text"
 line=$(echo "$out" | grep '^queued')
 assert_eq "queued     1" "$line" "stats text queued line"
-json=$("$SITQ" stats "$DB" --json)
+json=$("$SITQ" stats "$DB" --queue default --json)
+assert_eq 1 "$(echo "$json" | wc -l)" "stats --json is one line"
 assert_eq 1 "$(echo "$json" | jget "d['queued']")" "stats --json queued"
 assert_eq 1 "$(echo "$json" | jget "d['total']")" "stats --json total"
 assert_eq 0 "$(echo "$json" | jget "d['running']")" "stats --json running"
-assert_eq 0 "$("$SITQ" stats "$DB" --queue other --json | jget "d['total']")" "other queue total"
+expect_exit 1 "$SITQ" stats "$DB" --queue other --json
+assert_contains "$(cat "$TMP/err")" "unknown queue 'other' (known queues: default)" "unknown queue"
+[ ! -s "$TMP/out" ] || fail "an unknown queue printed counts"
 # the store's figures: sizes on both backends, row versions and WAL per task on PostgreSQL
 assert_eq true "$(echo "$json" | jget "d['store']['bytes'] > 0")" "stats --json store bytes"
 assert_eq true "$(echo "$json" | jget "d['store']['wal_bytes'] >= 0")" "stats --json wal bytes"
@@ -81,7 +84,7 @@ gap=$(echo "$json" | jget "(d['eta_us'] - d['enqueued_at_us']) // 1000000")
 [ "$gap" -ge 99 ] && [ "$gap" -le 101 ] || fail "--delay 100 gave an ETA $gap s after enqueue"
 
 # --help everywhere, exit 0, usage on stdout
-for c in enqueue worker stats list show wait cancel retry purge; do
+for c in enqueue worker queues stats list show wait cancel retry purge; do
     out=$("$SITQ" "$c" --help)
     assert_contains "$out" "usage: sitq $c" "$c --help"
     out=$("$SITQ" help "$c")

@@ -49,7 +49,7 @@ id=$("$SITQ" enqueue "$DB" -- echo done)
 hold_lock "$DB"
 
 # Inspection does not need the write lock.
-assert_contains "$("$SITQ" stats "$DB")" "queued     1" "stats while the lock is held"
+assert_contains "$("$SITQ" stats "$DB" --queue default)" "queued     1" "stats while the lock is held"
 assert_contains "$("$SITQ" list "$DB")" "echo done" "list while the lock is held"
 assert_eq queued "$(field "$id" status)" "show while the lock is held"
 

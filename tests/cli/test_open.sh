@@ -64,7 +64,7 @@ chmod 0555 "$RO"
 chmod 0755 "$TMP"
 as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
 if as_nobody true 2>/dev/null; then
-    assert_contains "$(as_nobody "$SITQ" stats "$RO/q.db")" "queued     1" "stats as another user"
+    assert_contains "$(as_nobody "$SITQ" stats "$RO/q.db" --queue default)" "queued     1" "stats as another user"
     assert_contains "$(as_nobody "$SITQ" list "$RO/q.db")" "echo hello" "list as another user"
     assert_eq queued "$(as_nobody "$SITQ" show "$RO/q.db" 1 --json | jget "d['status']")" \
         "show as another user"
@@ -81,7 +81,7 @@ MNT=$TMP/mnt
 mkdir "$MNT"
 chmod 0755 "$RO"
 if unshare -m true 2>/dev/null; then
-    out=$(unshare -m sh -c 'mount --bind -o ro "$1" "$2" && "$3" stats "$2/q.db" && "$3" show "$2/q.db" 1 &&
+    out=$(unshare -m sh -c 'mount --bind -o ro "$1" "$2" && "$3" stats "$2/q.db" --queue default && "$3" show "$2/q.db" 1 &&
           "$3" list "$2/q.db" --json' sh "$RO" "$MNT" "$SITQ")
     assert_contains "$out" "queued     1" "stats on a read-only mount"
     assert_contains "$out" "command:          echo hello" "show on a read-only mount"

@@ -85,6 +85,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     sitq_task_id id = 0;
     (void)arg_parse_double("fuzz", "--x", first, 0.0, SITQ_SECONDS_MAX, &d);
     (void)arg_parse_i64("fuzz", "--x", first, INT64_MIN, INT64_MAX, &v);
+    /* A duration the parser accepts is in range, whatever its unit. */
+    if (arg_parse_duration("fuzz", "--x", first, 0.0, SITQ_SECONDS_MAX, &d) == 0 &&
+        !(d >= 0.0 && d <= SITQ_SECONDS_MAX))
+        abort();
     if (arg_parse_id("fuzz", "ID", first, &id) == 0 && id < 1) abort();
     free(buf);
     return 0;

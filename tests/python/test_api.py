@@ -381,13 +381,19 @@ def test_get_stats_and_list_tasks(queue):
     assert [i["id"] for i in queue.list_tasks(status="failed")] == [bad]
     assert len(queue.list_tasks(limit=1)) == 1
     assert [i["id"] for i in queue.list_tasks(limit=1, offset=1)] == [bad]
+    # a list reports each task's dependencies, as get_result does
+    after = queue.enqueue(sitq.Task(tasks.add, args=(1, 1), depends_on=[queued, ok]))
+    listed = queue.list_tasks(limit=1)[0]
+    assert listed["id"] == after and listed["depends_on"] == (queued, ok)
+    assert queue.list_tasks(status="failed")[0]["depends_on"] == ()
+    queue.cancel(after)
     with pytest.raises(sitq.InvalidArgumentError, match="status"):
         queue.list_tasks(status="broken")
     with pytest.raises(sitq.InvalidArgumentError, match="limit"):
         queue.list_tasks(limit=0)
     with pytest.raises(sitq.InvalidArgumentError, match="offset"):
         queue.list_tasks(offset=-1)
-    assert queue.purge(older_than=0) == 2
+    assert queue.purge(older_than=0) == 3
     assert queue.get_stats()["total"] == 1
     with pytest.raises(sitq.InvalidArgumentError, match="older_than"):
         queue.purge(older_than=-1)

@@ -102,6 +102,9 @@ def test_wheel_console_script_runs_a_worker(venv, tmp_path):
         _, err = worker.communicate(timeout=60)
     assert worker.returncode == 0, err
     assert "Traceback" not in err, err
+    usage = subprocess.run([str(venv / "bin" / "sitq-py"), "worker", "--help"], env=_clean_env(),
+                           cwd=str(tmp_path), capture_output=True, text=True, timeout=60)
+    assert usage.returncode == 0 and usage.stdout.startswith("usage: sitq-py worker"), usage
 
 
 def test_pip_install_without_build_isolation(tmp_path):

@@ -73,13 +73,6 @@ typedef enum pg_stmt_id {
     PG_RETRY_SET,
     PG_STATS,
     PG_HEALTH,
-    PG_LIST_ANY,
-    PG_LIST_WAITING,
-    PG_LIST_RUNNING,
-    PG_LIST_DEAD,
-    PG_LIST_SUCCEEDED,
-    PG_LIST_QUEUED,
-    PG_LIST_SCHEDULED,
     PG_ID_RANGE,
     PG_ID_AFTER,
     PG_PURGE_DEPS,
@@ -87,11 +80,17 @@ typedef enum pg_stmt_id {
     PG_PURGE_SUCCEEDED,
     PG_PURGE_DEAD,
     PG_NOTIFY,
+    PG_QUEUES,
+    PG_TASK_QUEUE,
     PG_COUNT
 } pg_stmt_id;
 
 /* SQL of each statement, "@." standing for the quoted schema (pg_sql.c). */
 extern const char *const pg_sql[PG_COUNT];
+/* The start of a list's SELECT, with "@" for the schema (pg_list.c adds
+ * WHERE, ORDER and LIMIT): the columns of pg_row_to_result without value
+ * and traceback, then the value's length. */
+extern const char pg_list_select[];
 
 /* The schema's DDL, "@" standing for the quoted schema, and its version. */
 extern const char *const pg_schema_sql;
@@ -231,6 +230,9 @@ PGresult *pg_q_exec(pg_conn *c, const char *sql);
 PGresult *pg_q_params(pg_conn *c, const char *sql, int n, const char *const *values,
                       int binary_results);
 PGresult *pg_q_prepare(pg_conn *c, const char *name, const char *sql);
+/* A statement that is not prepared (composed per call), with p's
+ * parameters; results in binary. */
+PGresult *pg_q_params_p(pg_conn *c, const char *sql, const pg_params *p);
 PGresult *pg_q_prepared(pg_conn *c, const char *name, const pg_params *p);
 
 /* Run prepared statement id with p (NULL: none); results in binary. Returns
@@ -345,10 +347,19 @@ sitq_code pg_get_conn(pg_conn *c, const char *queue, sitq_task_id id, sitq_resul
                       sitq_error *err);
 sitq_code pg_payload(sitq_backend *b, const char *queue, sitq_task_id id, void **out, size_t *len,
                      sitq_error *err);
+sitq_code pg_queues(sitq_backend *b, char ***names, size_t *count, sitq_error *err);
+sitq_code pg_task_queue(sitq_backend *b, sitq_task_id id, char **queue, sitq_error *err);
 sitq_code pg_stats(sitq_backend *b, const char *queue, sitq_stats *out, sitq_error *err);
 sitq_code pg_health(sitq_backend *b, sitq_store_health *out, sitq_error *err);
-sitq_code pg_list(sitq_backend *b, const char *queue, int status, size_t limit, size_t offset,
-                  sitq_result ***items, size_t *count, sitq_error *err);
+sitq_code pg_list(sitq_backend *b, const sitq_list_filter *f, sitq_result ***items, size_t *count,
+                  sitq_error *err);
+sitq_code pg_count(sitq_backend *b, const sitq_list_filter *f, int64_t cap, int64_t *count,
+                   sitq_error *err);
+/* A result from row i of the columns of pg_sql's reads (pg_read.c); NULL
+ * when out of memory. now: the clock that tells queued from scheduled. */
+sitq_result *pg_row_to_result(const PGresult *r, int i, sitq_time_us now);
+/* Fill t's depends_on and finalizer from its edges, on connection c. */
+sitq_code pg_read_deps(pg_conn *c, sitq_result *t, sitq_error *err);
 sitq_code pg_cancel(sitq_backend *b, const char *queue, sitq_task_id id, sitq_status *out,
                     size_t *n_finished, sitq_error *err);
 sitq_code pg_retry(sitq_backend *b, const char *queue, sitq_task_id id, sitq_error *err);

@@ -1,4 +1,4 @@
-/* pg_read.c - reads: one task, its payload, counts and lists, on a reader
+/* pg_read.c - reads: one task, its payload and counts (lists: pg_list.c), on a reader
  * connection (autocommit: each statement sees the latest commits and holds
  * no snapshot afterwards, so readers never pin old row versions). */
 #include "pg.h"
@@ -7,7 +7,7 @@
 #include <string.h>
 
 /* Build a sitq_result from a row of RESULT_COLS (pg_sql.c). */
-static sitq_result *row_to_result(const PGresult *r, int i, sitq_time_us now) {
+sitq_result *pg_row_to_result(const PGresult *r, int i, sitq_time_us now) {
     sitq_result *t = sitq__result_alloc();
     if (!t) return NULL;
     t->id = pg_i64(r, i, 0);
@@ -38,7 +38,7 @@ static sitq_result *row_to_result(const PGresult *r, int i, sitq_time_us now) {
     return t;
 }
 
-static sitq_code read_deps(pg_conn *c, sitq_result *t, sitq_error *err) {
+sitq_code pg_read_deps(pg_conn *c, sitq_result *t, sitq_error *err) {
     pg_params p;
     pg_p_init(&p);
     pg_p_i64(&p, t->id);
@@ -71,10 +71,10 @@ sitq_code pg_get_conn(pg_conn *c, const char *queue, sitq_task_id id, sitq_resul
     if (PQntuples(r) == 0)
         rc = sitq__fail(err, SITQ_ENOTFOUND, "task %lld does not exist in queue '%s'",
                         (long long)id, queue);
-    else if (!(*out = row_to_result(r, 0, sitq_now_us())))
+    else if (!(*out = pg_row_to_result(r, 0, sitq_now_us())))
         rc = sitq__fail(err, SITQ_ENOMEM, "out of memory reading task %lld", (long long)id);
     PQclear(r);
-    if (!rc) rc = read_deps(c, *out, err);
+    if (!rc) rc = pg_read_deps(c, *out, err);
     if (rc) {
         sitq_result_free(*out);
         *out = NULL;
@@ -119,7 +119,7 @@ sitq_code pg_dep_result(sitq_backend *base, const char *queue, sitq_task_id id, 
         rc = sitq__fail(err, SITQ_ENOTFOUND,
                         "dependency %zu of task %lld is gone (purged after it finished)", index,
                         (long long)id);
-    else if (!rc && !(*out = row_to_result(r, 0, sitq_now_us())))
+    else if (!rc && !(*out = pg_row_to_result(r, 0, sitq_now_us())))
         rc = sitq__fail(err, SITQ_ENOMEM, "out of memory reading a dependency");
     PQclear(r);
     return rc ? rc : sitq__ok(err);
@@ -160,42 +160,6 @@ sitq_code pg_stats(sitq_backend *base, const char *queue, sitq_stats *out, sitq_
         out->total += n;
     }
     PQclear(r);
-    return sitq__ok(err);
-}
-
-sitq_code pg_list(sitq_backend *base, const char *queue, int status, size_t limit, size_t offset,
-                  sitq_result ***items, size_t *count, sitq_error *err) {
-    pg_stmt_id id = status == SITQ_STATUS_ANY                           ? PG_LIST_ANY
-                    : status == SITQ_QUEUED                             ? PG_LIST_QUEUED
-                    : status == SITQ_SCHEDULED                          ? PG_LIST_SCHEDULED
-                    : status == SITQ_SUCCEEDED                          ? PG_LIST_SUCCEEDED
-                    : status == SITQ_FAILED || status == SITQ_CANCELLED ? PG_LIST_DEAD
-                    : status == SITQ_RUNNING                            ? PG_LIST_RUNNING
-                                                                        : PG_LIST_WAITING;
-    sitq_time_us now = sitq_now_us();
-    pg_params p;
-    pg_p_init(&p);
-    pg_p_text(&p, queue);
-    pg_p_i64(&p, (int64_t)limit);
-    pg_p_i64(&p, (int64_t)offset);
-    if (id == PG_LIST_DEAD) pg_p_i64(&p, status);
-    else if (id == PG_LIST_QUEUED || id == PG_LIST_SCHEDULED) pg_p_i64(&p, now);
-    PGresult *r = pg_read_run((pg_backend *)base, id, &p, err, "listing tasks");
-    if (!r) return pg_code(err);
-    size_t n = (size_t)PQntuples(r);
-    sitq_result **arr = n ? calloc(n, sizeof(sitq_result *)) : NULL;
-    sitq_code rc =
-        n && !arr ? sitq__fail(err, SITQ_ENOMEM, "out of memory listing tasks") : SITQ_OK;
-    for (size_t i = 0; !rc && i < n; i++)
-        if (!(arr[i] = row_to_result(r, (int)i, now)))
-            rc = sitq__fail(err, SITQ_ENOMEM, "out of memory listing tasks");
-    PQclear(r);
-    if (rc) {
-        sitq_result_list_free(arr, n);
-        return rc;
-    }
-    *items = arr;
-    *count = n;
     return sitq__ok(err);
 }
 

@@ -83,6 +83,11 @@ PGresult *pg_q_params(pg_conn *c, const char *sql, int n, const char *const *val
     return reply(c, PQsendQueryParams(c->conn, sql, n, NULL, values, NULL, NULL, binary_results));
 }
 
+PGresult *pg_q_params_p(pg_conn *c, const char *sql, const pg_params *p) {
+    return reply(c,
+                 PQsendQueryParams(c->conn, sql, p->n, NULL, p->values, p->lengths, p->formats, 1));
+}
+
 PGresult *pg_q_prepare(pg_conn *c, const char *name, const char *sql) {
     return reply(c, PQsendPrepare(c->conn, name, sql, 0, NULL));
 }

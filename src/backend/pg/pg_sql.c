@@ -33,10 +33,16 @@
     "(COALESCE(octet_length(t.payload), 0) > 1024)::int, t.attempts, t.max_retries, t.priority, "  \
     "t.run_at_us, t.timeout_us, (t.started_at_us IS NOT NULL)::int, t.lapses"
 
-#define LIST(where)                                                                                \
-    "SELECT " RESULT_COLS("NULL::bytea",                                                           \
-                          "NULL::bytea") " FROM @.tasks WHERE queue = $1::text " where             \
-                                         " ORDER BY id DESC LIMIT $2::bigint OFFSET $3::bigint"
+const char pg_list_select[] = "SELECT " RESULT_COLS(
+    "NULL::bytea", "NULL::bytea") ", COALESCE(octet_length(result), 0)::bigint "
+                                  "FROM @.tasks";
+
+/* The queues of the tasks in one partial index, by skipping from one queue
+ * to the next (one index seek each) instead of reading every entry. */
+#define QUEUE_SKIP(cte, cond)                                                                      \
+    cte "(q) AS (SELECT (SELECT queue FROM @.tasks WHERE " cond " ORDER BY queue LIMIT 1) "        \
+        "UNION ALL SELECT (SELECT queue FROM @.tasks WHERE " cond " AND queue > " cte ".q "        \
+        "ORDER BY queue LIMIT 1) FROM " cte " WHERE " cte ".q IS NOT NULL)"
 
 /* Purge keeps a finished task that a dependent not yet finished (queued,
  * waiting, running) depends on: that dependent may read its result. */
@@ -342,14 +348,6 @@ const char *const pg_sql[PG_COUNT] = {
         "AND state IN (5, 6) GROUP BY state "
         "UNION ALL SELECT 4, 0, succeeded FROM @.counts WHERE queue = $1::text",
 
-    [PG_LIST_ANY] = LIST(""),
-    [PG_LIST_WAITING] = LIST("AND state = 1"),
-    [PG_LIST_RUNNING] = LIST("AND state = 3"),
-    [PG_LIST_DEAD] = LIST("AND state = $4::int AND state IN (5, 6)"),
-    [PG_LIST_SUCCEEDED] = LIST("AND state = 4"),
-    [PG_LIST_QUEUED] = LIST("AND state = 0 AND run_at_us <= $4::bigint"),
-    [PG_LIST_SCHEDULED] = LIST("AND state = 0 AND run_at_us > $4::bigint"),
-
     /* Purge walks ids in windows ($3..$4), one short transaction each. */
     [PG_ID_RANGE] = "SELECT min(id), max(id) FROM @.tasks",
     [PG_ID_AFTER] = "SELECT min(id) FROM @.tasks WHERE id > $1::bigint",
@@ -369,6 +367,33 @@ const char *const pg_sql[PG_COUNT] = {
 
     /* Wake-ups of other processes (pg_listen.c), delivered at COMMIT. */
     [PG_NOTIFY] = "SELECT pg_notify($1::text, $2::text)",
+    /* The store's queues: those of the tasks in the partial indexes
+     * (queued, waiting, running, failed, cancelled) and those that counted
+     * succeeded tasks (counts keeps its rows after a purge). */
+    [PG_QUEUES] = "WITH RECURSIVE " QUEUE_SKIP("r", "state = 0") ", " QUEUE_SKIP(
+        "w",
+        "state = 1") ", " QUEUE_SKIP("x",
+                                     "state = 3") ", " QUEUE_SKIP("f",
+                                                                  "state IN (5, 6)") " SELECT q "
+                                                                                     "FROM r WHERE "
+                                                                                     "q IS NOT "
+                                                                                     "NULL UNION "
+                                                                                     "SELECT q "
+                                                                                     "FROM w WHERE "
+                                                                                     "q IS NOT "
+                                                                                     "NULL "
+                                                                                     "UNION SELECT "
+                                                                                     "q FROM x "
+                                                                                     "WHERE q IS "
+                                                                                     "NOT NULL "
+                                                                                     "UNION SELECT "
+                                                                                     "q FROM f "
+                                                                                     "WHERE q IS "
+                                                                                     "NOT NULL "
+                                                                                     "UNION SELECT "
+                                                                                     "queue FROM "
+                                                                                     "@.counts",
+    [PG_TASK_QUEUE] = "SELECT queue FROM @.tasks WHERE id = $1::bigint",
 };
 
 /* One row per worker process incarnation (its owner key, pg_cycle.c),

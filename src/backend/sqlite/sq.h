@@ -94,13 +94,6 @@ typedef enum sq_stmt_id {
     ST_RETRY_SET,
     ST_STATS,
     ST_COUNT_SUCCEEDED,
-    ST_LIST_ANY,
-    ST_LIST_WAITING,
-    ST_LIST_RUNNING,
-    ST_LIST_DEAD,
-    ST_LIST_SUCCEEDED,
-    ST_LIST_QUEUED,
-    ST_LIST_SCHEDULED,
     ST_ID_RANGE,
     ST_ID_AFTER,
     ST_PURGE_DEPS,
@@ -109,11 +102,17 @@ typedef enum sq_stmt_id {
     ST_PURGE_RESULTS,
     ST_PURGE_SUCCEEDED,
     ST_PURGE_DEAD,
+    ST_QUEUES,
+    ST_TASK_QUEUE,
     ST_COUNT
 } sq_stmt_id;
 
 /* SQL text of each statement (sqlite_sql.c). */
 extern const char *const sq_sql[ST_COUNT];
+/* The start of a list's SELECT (sqlite_list.c adds WHERE, ORDER and LIMIT):
+ * the columns of sq_row_to_result without value and traceback, then the
+ * value's length (read from the record header, not the value). */
+extern const char sq_list_select[];
 
 typedef struct sq_conn {
     sqlite3 *db;
@@ -218,8 +217,15 @@ sitq_code sq_payload(sitq_backend *b, const char *queue, sitq_task_id id, void *
                      sitq_error *err);
 sitq_code sq_stats(sitq_backend *b, const char *queue, sitq_stats *out, sitq_error *err);
 sitq_code sq_health(sitq_backend *b, sitq_store_health *out, sitq_error *err);
-sitq_code sq_list(sitq_backend *b, const char *queue, int status, size_t limit, size_t offset,
-                  sitq_result ***items, size_t *count, sitq_error *err);
+sitq_code sq_list(sitq_backend *b, const sitq_list_filter *f, sitq_result ***items, size_t *count,
+                  sitq_error *err);
+sitq_code sq_count(sitq_backend *b, const sitq_list_filter *f, int64_t cap, int64_t *count,
+                   sitq_error *err);
+/* A result from a row of the columns of sq_sql's reads (sqlite_read.c);
+ * NULL when out of memory. now: the clock that tells queued from scheduled. */
+sitq_result *sq_row_to_result(sqlite3_stmt *st, sitq_time_us now);
+/* Fill r's depends_on and finalizer from its edges, on connection c. */
+sitq_code sq_read_deps(sq_conn *c, sitq_result *r, sitq_error *err);
 sitq_code sq_cancel(sitq_backend *b, const char *queue, sitq_task_id id, sitq_status *out,
                     size_t *n_finished, sitq_error *err);
 sitq_code sq_retry(sitq_backend *b, const char *queue, sitq_task_id id, sitq_error *err);
@@ -228,6 +234,8 @@ sitq_code sq_purge(sitq_backend *b, const char *queue, sitq_time_us before_us, i
 sitq_code sq_cycle(sitq_backend *b, sitq__cycle *c, sitq_error *err);
 sitq_code sq_claim_id(sitq_backend *b, sitq_task_id id, sitq__cycle *c, sitq_result **snapshot,
                       sitq_error *err);
+sitq_code sq_queues(sitq_backend *b, char ***names, size_t *count, sitq_error *err);
+sitq_code sq_task_queue(sitq_backend *b, sitq_task_id id, char **queue, sitq_error *err);
 sitq_code sq_dep_count(sitq_backend *b, const char *queue, sitq_task_id id, size_t *count,
                        sitq_error *err);
 sitq_code sq_dep_result(sitq_backend *b, const char *queue, sitq_task_id id, size_t index,

@@ -1,4 +1,5 @@
-/* sqlite_read.c - reads: one task, its payload, counts and lists. They use a
+/* sqlite_read.c - reads: one task, its payload and counts (lists:
+ * sqlite_list.c). They use a
  * reader connection (WAL readers never block the writer). */
 #include "sq.h"
 
@@ -8,7 +9,7 @@
 #include <sys/stat.h>
 
 /* Build a sitq_result from a row of RESULT_COLS (sqlite_sql.c). */
-static sitq_result *row_to_result(sqlite3_stmt *st, sitq_time_us now) {
+sitq_result *sq_row_to_result(sqlite3_stmt *st, sitq_time_us now) {
     sitq_result *r = sitq__result_alloc();
     if (!r) return NULL;
     r->id = sqlite3_column_int64(st, 0);
@@ -39,7 +40,7 @@ static sitq_result *row_to_result(sqlite3_stmt *st, sitq_time_us now) {
     return r;
 }
 
-static sitq_code read_deps(sq_conn *c, sitq_result *r, sitq_error *err) {
+sitq_code sq_read_deps(sq_conn *c, sitq_result *r, sitq_error *err) {
     sqlite3_stmt *st = sq_stmt(c, ST_GET_DEPS, err);
     if (!st) return SITQ_ESTORAGE;
     sqlite3_bind_int64(st, 1, r->id);
@@ -71,7 +72,7 @@ sitq_code sq_get_conn(sq_conn *c, const char *queue, sitq_task_id id, sitq_resul
     int rc = sqlite3_step(st);
     sitq_code code = SITQ_OK;
     if (rc == SQLITE_ROW) {
-        *out = row_to_result(st, sitq_now_us());
+        *out = sq_row_to_result(st, sitq_now_us());
         if (!*out)
             code = sitq__fail(err, SITQ_ENOMEM, "out of memory reading task %lld", (long long)id);
     } else if (rc == SQLITE_DONE) {
@@ -82,7 +83,7 @@ sitq_code sq_get_conn(sq_conn *c, const char *queue, sitq_task_id id, sitq_resul
     }
     sqlite3_reset(st);
     /* *out is set exactly when code is SITQ_OK (sitq__fail returns its code) */
-    if (!code && *out) code = read_deps(c, *out, err);
+    if (!code && *out) code = sq_read_deps(c, *out, err);
     if (code) {
         sitq_result_free(*out);
         *out = NULL;
@@ -129,7 +130,7 @@ sitq_code sq_dep_result(sitq_backend *base, const char *queue, sitq_task_id id, 
         sq_bind_text(st, 3, queue);
         int step = sqlite3_step(st);
         if (step == SQLITE_ROW) {
-            if (!(*out = row_to_result(st, sitq_now_us())))
+            if (!(*out = sq_row_to_result(st, sitq_now_us())))
                 rc = sitq__fail(err, SITQ_ENOMEM, "out of memory reading a dependency");
         } else if (step == SQLITE_DONE)
             rc = sitq__fail(err, SITQ_ENOTFOUND,
@@ -198,60 +199,6 @@ sitq_code sq_stats(sitq_backend *base, const char *queue, sitq_stats *out, sitq_
     }
     sq_read_release(b, c);
     return code ? code : sitq__ok(err);
-}
-
-sitq_code sq_list(sitq_backend *base, const char *queue, int status, size_t limit, size_t offset,
-                  sitq_result ***items, size_t *count, sitq_error *err) {
-    sq_backend *b = (sq_backend *)base;
-    sq_stmt_id id = status == SITQ_STATUS_ANY                           ? ST_LIST_ANY
-                    : status == SITQ_QUEUED                             ? ST_LIST_QUEUED
-                    : status == SITQ_SCHEDULED                          ? ST_LIST_SCHEDULED
-                    : status == SITQ_SUCCEEDED                          ? ST_LIST_SUCCEEDED
-                    : status == SITQ_FAILED || status == SITQ_CANCELLED ? ST_LIST_DEAD
-                    : status == SITQ_RUNNING                            ? ST_LIST_RUNNING
-                                                                        : ST_LIST_WAITING;
-    sitq_time_us now = sitq_now_us();
-    sq_conn *c = sq_read_acquire(b);
-    sitq_code code = SITQ_OK;
-    sitq_result **arr = NULL;
-    size_t n = 0, cap = 0;
-    sqlite3_stmt *st = sq_stmt(c, id, err);
-    if (!st) {
-        code = SITQ_ESTORAGE;
-    } else {
-        sq_bind_text(st, 1, queue);
-        sqlite3_bind_int64(st, 2, (sqlite3_int64)limit);
-        sqlite3_bind_int64(st, 3, (sqlite3_int64)offset);
-        if (id == ST_LIST_DEAD) sqlite3_bind_int(st, 4, status);
-        else if (id == ST_LIST_QUEUED || id == ST_LIST_SCHEDULED) sqlite3_bind_int64(st, 4, now);
-        int rc;
-        while (!code && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-            if (n == cap) {
-                cap = cap ? cap * 2 : 64;
-                sitq_result **a = realloc(arr, cap * sizeof(sitq_result *));
-                if (!a) {
-                    code = sitq__fail(err, SITQ_ENOMEM, "out of memory listing tasks");
-                    break;
-                }
-                arr = a;
-            }
-            if (!(arr[n] = row_to_result(st, now))) {
-                code = sitq__fail(err, SITQ_ENOMEM, "out of memory listing tasks");
-                break;
-            }
-            n++;
-        }
-        if (!code && rc != SQLITE_DONE) code = sq_fail(c, err, "listing tasks");
-        sqlite3_reset(st);
-    }
-    sq_read_release(b, c);
-    if (code) {
-        sitq_result_list_free(arr, n);
-        return code;
-    }
-    *items = arr;
-    *count = n;
-    return sitq__ok(err);
 }
 
 /* The file sizes only: the rest of sitq_store_health is about PostgreSQL's

@@ -31,6 +31,18 @@ _Static_assert(SITQ__SUCCEEDED == 4 && SITQ__FAILED == 5 && SITQ__CANCELLED == 6
     "CASE WHEN blobs & 2 THEN (SELECT r.result FROM sitq_results r "                               \
     "WHERE r.id = sitq_tasks.id) ELSE result END"
 
+/* The queues of the tasks in one partial index, by skipping from one queue
+ * to the next (one index seek each) instead of reading every entry. */
+#define QUEUE_SKIP(cte, cond)                                                                      \
+    cte "(q) AS (SELECT (SELECT queue FROM sitq_tasks WHERE " cond " ORDER BY queue LIMIT 1) "     \
+        "UNION ALL SELECT (SELECT queue FROM sitq_tasks WHERE " cond " AND queue > " cte ".q "     \
+        "ORDER BY queue LIMIT 1) FROM " cte " WHERE " cte ".q IS NOT NULL)"
+
+const char sq_list_select[] =
+    "SELECT " RESULT_COLS("NULL", "NULL") ", CASE WHEN blobs & 2 THEN (SELECT length(r.result) "
+                                          "FROM sitq_results r WHERE r.id = sitq_tasks.id) ELSE "
+                                          "length(result) END FROM sitq_tasks";
+
 /* A claim takes the lease but counts no attempt: the attempt is counted when
  * the worker records its start (ST_START, or folded into ST_SUCCEED), so a
  * prefetched task that never started costs nothing when its worker dies. */
@@ -241,27 +253,6 @@ const char *const sq_sql[ST_COUNT] = {
     [ST_COUNT_SUCCEEDED] = "INSERT INTO sitq_counts(queue, succeeded) VALUES(?1, ?2) "
                            "ON CONFLICT(queue) DO UPDATE SET succeeded = succeeded + ?2",
 
-    [ST_LIST_ANY] = "SELECT " RESULT_COLS(
-        "NULL", "NULL") " FROM sitq_tasks WHERE queue = ?1 ORDER BY id DESC LIMIT ?2 OFFSET ?3",
-    [ST_LIST_WAITING] =
-        "SELECT " RESULT_COLS("NULL", "NULL") " FROM sitq_tasks WHERE queue = ?1 AND state = 1 "
-                                              "ORDER BY id DESC LIMIT ?2 OFFSET ?3",
-    [ST_LIST_RUNNING] =
-        "SELECT " RESULT_COLS("NULL", "NULL") " FROM sitq_tasks WHERE queue = ?1 AND state = 3 "
-                                              "ORDER BY id DESC LIMIT ?2 OFFSET ?3",
-    [ST_LIST_DEAD] = "SELECT " RESULT_COLS(
-        "NULL", "NULL") " FROM sitq_tasks WHERE queue = ?1 AND state = ?4 AND state IN (5, 6) "
-                        "ORDER BY id DESC LIMIT ?2 OFFSET ?3",
-    [ST_LIST_SUCCEEDED] =
-        "SELECT " RESULT_COLS("NULL", "NULL") " FROM sitq_tasks WHERE queue = ?1 AND state = 4 "
-                                              "ORDER BY id DESC LIMIT ?2 OFFSET ?3",
-    [ST_LIST_QUEUED] = "SELECT " RESULT_COLS(
-        "NULL", "NULL") " FROM sitq_tasks WHERE queue = ?1 AND state = 0 "
-                        "AND run_at_us <= ?4 ORDER BY id DESC LIMIT ?2 OFFSET ?3",
-    [ST_LIST_SCHEDULED] = "SELECT " RESULT_COLS(
-        "NULL", "NULL") " FROM sitq_tasks WHERE queue = ?1 AND state = 0 "
-                        "AND run_at_us > ?4 ORDER BY id DESC LIMIT ?2 OFFSET ?3",
-
     /* Purge walks ids in windows (?3..?4), one short transaction each, so
      * that it never holds the write lock for long. */
     [ST_ID_RANGE] = "SELECT MIN(id), MAX(id) FROM sitq_tasks",
@@ -283,4 +274,32 @@ const char *const sq_sql[ST_COUNT] = {
                            "AND state = 4 AND finished_at_us < ?2 " PURGE_KEEP,
     [ST_PURGE_DEAD] = "DELETE FROM sitq_tasks WHERE id BETWEEN ?3 AND ?4 AND queue = ?1 "
                       "AND state IN (5, 6) AND finished_at_us < ?2 " PURGE_KEEP,
+
+    /* The store's queues: those of the tasks in the partial indexes
+     * (queued, waiting, running, failed, cancelled) and those that counted
+     * succeeded tasks (sitq_counts keeps its row after a purge). */
+    [ST_QUEUES] = "WITH RECURSIVE " QUEUE_SKIP("r", "state = 0") ", " QUEUE_SKIP(
+        "w",
+        "state = 1") ", " QUEUE_SKIP("x",
+                                     "state = 3") ", " QUEUE_SKIP("f",
+                                                                  "state IN (5, 6)") " SELECT q "
+                                                                                     "FROM r WHERE "
+                                                                                     "q IS NOT "
+                                                                                     "NULL UNION "
+                                                                                     "SELECT q "
+                                                                                     "FROM w WHERE "
+                                                                                     "q IS NOT "
+                                                                                     "NULL "
+                                                                                     "UNION SELECT "
+                                                                                     "q FROM x "
+                                                                                     "WHERE q IS "
+                                                                                     "NOT NULL "
+                                                                                     "UNION SELECT "
+                                                                                     "q FROM f "
+                                                                                     "WHERE q IS "
+                                                                                     "NOT NULL "
+                                                                                     "UNION SELECT "
+                                                                                     "queue FROM "
+                                                                                     "sitq_counts",
+    [ST_TASK_QUEUE] = "SELECT queue FROM sitq_tasks WHERE id = ?1",
 };

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# `sitq queues`, `sitq stats` over every queue, unknown --queue names, and
+# task ids that need no --queue (they are unique across queues).
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+# A store with three queues: default (1 queued), mail (2 queued, 1 failed)
+# and done (its one task succeeded, then purged: the queue stays known, its
+# counts all 0).
+"$SITQ" enqueue "$DB" -- true >/dev/null
+"$SITQ" enqueue "$DB" --queue mail -- true >/dev/null
+"$SITQ" enqueue "$DB" --queue mail -- true >/dev/null
+"$SITQ" enqueue "$DB" --queue mail -- false >/dev/null
+"$SITQ" enqueue "$DB" --queue done -- true >/dev/null
+"$SITQ" worker "$DB" --queue done --max-tasks 1 --quiet
+expect_exit 0 "$SITQ" purge "$DB" --queue done --older-than 0
+assert_eq "purged 1 task" "$(cat "$TMP/out")" "purge of done"
+
+# queues: a table in name order
+expect_exit 0 "$SITQ" queues "$DB"
+assert_eq "QUEUE QUEUED WAITING SCHEDULED RUNNING SUCCEEDED FAILED CANCELLED TOTAL" \
+    "$(sed -n 1p "$TMP/out" | tr -s ' ')" "queues header"
+assert_eq "default 1 0 0 0 0 0 0 1" "$(sed -n 2p "$TMP/out" | tr -s ' ')" "queues default row"
+assert_eq "done 0 0 0 0 0 0 0 0" "$(sed -n 3p "$TMP/out" | tr -s ' ')" "queues done row"
+assert_eq "mail 3 0 0 0 0 0 0 3" "$(sed -n 4p "$TMP/out" | tr -s ' ')" "queues mail row"
+assert_eq 4 "$(wc -l <"$TMP/out")" "queues rows"
+json=$("$SITQ" queues "$DB" --json)
+assert_eq 1 "$(echo "$json" | wc -l)" "queues --json is one line"
+assert_eq '["default", "done", "mail"]' "$(echo "$json" | jget "[q['queue'] for q in d]")" "queues --json names"
+assert_eq 3 "$(echo "$json" | jget "d[2]['queued']")" "queues --json mail queued"
+"$SITQ" queues "$DB" --jsonl >"$TMP/jsonl"
+assert_eq 3 "$(wc -l <"$TMP/jsonl")" "queues --jsonl lines"
+assert_eq done "$(sed -n 2p "$TMP/jsonl" | jget "d['queue']")" "queues --jsonl done line"
+assert_eq "mail 3 0 0 0 0 0 0 3" "$("$SITQ" queues "$DB" --queue mail | sed -n 2p | tr -s ' ')" \
+    "queues --queue"
+expect_exit 2 "$SITQ" queues "$DB" --json --jsonl
+
+# stats without --queue: every queue, their total and the store
+expect_exit 0 "$SITQ" stats "$DB"
+assert_eq "mail 3 0 0 0 0 0 0 3" "$(sed -n 4p "$TMP/out" | tr -s ' ')" "stats mail row"
+assert_eq "(all queues) 4 0 0 0 0 0 0 4" "$(sed -n 5p "$TMP/out" | tr -s ' ')" "stats total row"
+assert_contains "$(cat "$TMP/out")" "store:" "stats store section"
+json=$("$SITQ" stats "$DB" --json)
+assert_eq 1 "$(echo "$json" | wc -l)" "stats --json is one line"
+assert_eq null "$(echo "$json" | jget "d['queue']")" "stats --json queue"
+assert_eq 4 "$(echo "$json" | jget "d['total']")" "stats --json total"
+assert_eq 4 "$(echo "$json" | jget "d['queued']")" "stats --json queued"
+assert_eq '["default", "done", "mail"]' "$(echo "$json" | jget "[q['queue'] for q in d['queues']]")" \
+    "stats --json queues"
+assert_eq true "$(echo "$json" | jget "d['store']['bytes'] > 0")" "stats --json store"
+
+# An unknown --queue is an error naming the known queues, for every command
+# that reads or changes existing tasks; nothing is printed on stdout.
+for c in stats queues list purge show wait cancel retry; do
+    case $c in show | wait | cancel | retry) set -- 1 ;; *) set -- ;; esac
+    expect_exit 1 "$SITQ" $c "$DB" "$@" --queue nope
+    assert_eq "sitq $c: unknown queue 'nope' (known queues: default, done, mail)" \
+        "$(cat "$TMP/err")" "$c on an unknown queue"
+    [ ! -s "$TMP/out" ] || fail "$c on an unknown queue printed $(cat "$TMP/out")"
+done
+# ... while enqueue (and worker) create a queue by using it
+expect_exit 0 "$SITQ" enqueue "$DB" --queue nope -- true
+assert_contains "$("$SITQ" queues "$DB")" "nope" "a new queue is listed"
+assert_eq 1 "$("$SITQ" stats "$DB" --queue nope --json | jget "d['queued']")" "stats of the new queue"
+
+# Task ids are global: show, wait, cancel and retry find the task's queue.
+m=$("$SITQ" enqueue "$DB" --queue mail --delay 3600 -- echo later)
+assert_eq mail "$("$SITQ" show "$DB" "$m" --json | jget "d['queue']")" "show without --queue"
+assert_contains "$("$SITQ" show "$DB" "$m")" "queue:            mail" "show text without --queue"
+assert_eq mail "$("$SITQ" show "$DB" "$m" --queue mail --json | jget "d['queue']")" \
+    "show with the right --queue"
+expect_exit 1 "$SITQ" show "$DB" "$m" --queue default
+assert_eq "sitq show: task $m is in queue 'mail', not in queue 'default' (task ids are unique across queues: --queue is not needed)" \
+    "$(cat "$TMP/err")" "show with another queue"
+for c in wait cancel retry; do
+    expect_exit 1 "$SITQ" $c "$DB" "$m" --queue default
+    assert_contains "$(cat "$TMP/err")" "is in queue 'mail', not in queue 'default'" "$c with another queue"
+done
+assert_eq scheduled "$(field "$m" status)" "the refused commands changed nothing"
+expect_exit 4 "$SITQ" wait "$DB" "$m" --timeout 0 --json
+assert_eq mail "$(jget "d['queue']" <"$TMP/out")" "wait without --queue"
+expect_exit 0 "$SITQ" cancel "$DB" "$m" --json
+assert_eq cancelled "$(jget "d['status']" <"$TMP/out")" "cancel without --queue"
+expect_exit 0 "$SITQ" retry "$DB" "$m"
+assert_eq "task $m requeued (queued)" "$(cat "$TMP/out")" "retry without --queue"
+expect_exit 1 "$SITQ" show "$DB" 99999
+assert_eq "sitq show: task 99999 does not exist (SITQ_ENOTFOUND)" "$(cat "$TMP/err")" "unknown id"
+assert_eq "[$m]" "$("$SITQ" show "$DB" "$m" --deps --json | jget "[d['id']]")" "show --deps without --queue"
+
+# A store whose only task was cancelled and purged has no queues left.
+if [ "$ON_PG" = 0 ]; then
+    E=$TMP/empty.db
+    "$SITQ" enqueue "$E" -- true >/dev/null
+    "$SITQ" cancel "$E" 1 >/dev/null
+    "$SITQ" purge "$E" --older-than 0 >/dev/null
+    assert_eq 1 "$("$SITQ" queues "$E" | wc -l)" "no queues: the header only"
+    assert_eq "[]" "$("$SITQ" queues "$E" --json)" "no queues: JSON"
+    expect_exit 1 "$SITQ" list "$E" --queue default
+    assert_contains "$(cat "$TMP/err")" "unknown queue 'default': the database has no queues yet" \
+        "no queues: message"
+else
+    pg_skip_part "one schema per test: the empty store is checked on SQLite"
+fi
+echo "ok"
