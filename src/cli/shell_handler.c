@@ -352,6 +352,10 @@ static int record_outcome(sitq_task_ctx *ctx, const shell_handler_config *cfg, r
                 log_line(cfg, ctx, "stdout truncated", detail);
             }
             if (st->out.len > 0) {
+                /* Doubling left up to half the buffer unused: give it back
+                 * before the result is held until the commit. */
+                char *fit = st->out.size > st->out.len ? realloc(st->out.data, st->out.len) : NULL;
+                if (fit != NULL) st->out.data = fit;
                 sitq_ctx_take_result(ctx, st->out.data, st->out.len);
                 st->out.data = NULL;
             }
