@@ -156,6 +156,8 @@ static int run_worker_on(worker_args *a, sitq_queue **qs, int wake_fd) {
     shell_handler_config_init(&cfg);
     cfg.abort_now = &g_abort;
     cfg.kill_grace_s = a->kill_grace_s;
+    cfg.max_stdout = (size_t)a->max_result;
+    cfg.truncate_stdout = a->truncate_result;
     cfg.log = a->quiet ? NULL : stderr;
     char **envp = NULL;
     if (worker_env_build(&a->env, &envp) != 0) {
@@ -217,6 +219,9 @@ static int run_worker_on(worker_args *a, sitq_queue **qs, int wake_fd) {
 
 /** Open the other queues, then run the worker. Returns an exit code. */
 static int run_worker(worker_args *a, cli_db *db, int wake_fd) {
+    /* The limit is the backend's: known only now that it is open. */
+    if (worker_args_check_result("worker", a, sitq_backend_blob_max(db->backend)) != 0)
+        return CLI_EXIT_USAGE;
     sitq_queue *qs[SITQ_WORKER_QUEUES_MAX] = {NULL};
     sitq_error err;
     memset(&err, 0, sizeof err);

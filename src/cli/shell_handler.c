@@ -1,6 +1,9 @@
 /*
  * shell_handler.c - run a shell task's command in its own process group,
- * collect bounded stdout/stderr, enforce timeout and cancellation.
+ * collect bounded stdout/stderr, enforce timeout and cancellation. The
+ * stdout buffer grows on demand up to its cap, so a large cap costs memory
+ * only for commands that use it; bytes beyond the cap are read and counted
+ * (the command never blocks on a full pipe) and decide the outcome.
  */
 #include "shell_handler.h"
 
@@ -26,11 +29,13 @@ extern char **environ;
 /** Why the handler is killing the command. */
 enum kill_reason { KILL_NONE = 0, KILL_TIMEOUT, KILL_CANCEL, KILL_ABORT };
 
-/** A buffer keeping the first `cap` bytes appended. */
+/** A buffer keeping the first `cap` bytes appended, allocated as they come. */
 typedef struct head_buf {
     char *data;
     size_t cap, len;
+    size_t size;  /**< bytes allocated at data */
     size_t total; /**< all bytes seen */
+    int oom;      /**< growing failed: the kept bytes are incomplete */
 } head_buf;
 
 /** A buffer keeping the last `cap` bytes appended. */
@@ -55,7 +60,7 @@ typedef struct run_state {
 
 void shell_handler_config_init(shell_handler_config *cfg) {
     memset(cfg, 0, sizeof *cfg);
-    cfg->max_stdout = 64 * 1024;
+    cfg->max_stdout = (size_t)16 << 20;
     cfg->max_stderr = 4 * 1024;
     cfg->kill_grace_s = 5.0;
     cfg->poll_interval_s = 0.05;
@@ -68,11 +73,25 @@ static double mono_s(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/** Make room for `need` bytes in b (at most its cap). Returns 0 or -1. */
+static int head_reserve(head_buf *b, size_t need) {
+    if (need <= b->size) return 0;
+    size_t size = b->size > 0 ? b->size : 64 * 1024;
+    while (size < need) size = size > b->cap / 2 ? b->cap : size * 2;
+    if (size > b->cap) size = b->cap;
+    char *p = realloc(b->data, size);
+    if (p == NULL) return -1;
+    b->data = p;
+    b->size = size;
+    return 0;
+}
+
 /** Append to a head buffer: keep what fits, count the rest. */
 static void head_append(head_buf *b, const char *p, size_t n) {
     size_t room = b->cap - b->len;
     size_t k = n < room ? n : room;
-    if (k > 0 && b->data != NULL) {
+    if (k > 0 && !b->oom && head_reserve(b, b->len + k) != 0) b->oom = 1;
+    if (k > 0 && !b->oom) {
         memcpy(b->data + b->len, p, k);
         b->len += k;
     }
@@ -296,15 +315,59 @@ static int init_state(run_state *st, const shell_handler_config *cfg) {
     st->fd_out = st->fd_err = -1;
     st->exit_code = -1;
     st->out.cap = cfg->max_stdout;
-    st->out.data = st->out.cap > 0 ? malloc(st->out.cap) : NULL;
     st->err.cap = cfg->max_stderr;
     st->err.data = st->err.cap > 0 ? malloc(st->err.cap) : NULL;
-    if ((st->out.cap > 0 && st->out.data == NULL) || (st->err.cap > 0 && st->err.data == NULL)) {
-        free(st->out.data);
-        free(st->err.data);
+    return st->err.cap > 0 && st->err.data == NULL ? -1 : 0;
+}
+
+/**
+ * The message of a command that exited 0 but cannot succeed: its stdout went
+ * beyond the cap (without truncation) or could not be kept. Returns 0 when
+ * its stdout is a valid result.
+ */
+static int stdout_problem(const run_state *st, const shell_handler_config *cfg, char *buf,
+                          size_t n) {
+    if (st->out.oom) {
+        snprintf(buf, n, "out of memory keeping %zu bytes of stdout", st->out.total);
         return -1;
     }
-    return 0;
+    if (st->out.total <= st->out.cap || cfg->truncate_stdout) return 0;
+    snprintf(buf, n,
+             "stdout exceeded --max-result %zu bytes; the command wrote %zu bytes (raise "
+             "--max-result, or keep the first %zu bytes with --truncate-result)",
+             st->out.cap, st->out.total, st->out.cap);
+    return -1;
+}
+
+/** Record the outcome of a finished command on ctx. Returns the handler's code. */
+static int record_outcome(sitq_task_ctx *ctx, const shell_handler_config *cfg, run_state *st) {
+    char msg[512];
+    if (st->reason == KILL_NONE && st->exit_code == 0) {
+        if (stdout_problem(st, cfg, msg, sizeof msg) == 0) {
+            if (st->out.total > st->out.cap) {
+                char detail[160];
+                snprintf(detail, sizeof detail,
+                         "kept the first %zu of %zu bytes (--truncate-result)", st->out.len,
+                         st->out.total);
+                log_line(cfg, ctx, "stdout truncated", detail);
+            }
+            if (st->out.len > 0) {
+                /* Doubling left up to half the buffer unused: give it back
+                 * before the result is held until the commit. */
+                char *fit = st->out.size > st->out.len ? realloc(st->out.data, st->out.len) : NULL;
+                if (fit != NULL) st->out.data = fit;
+                sitq_ctx_take_result(ctx, st->out.data, st->out.len);
+                st->out.data = NULL;
+            }
+            return 0;
+        }
+    } else {
+        failure_message(st, msg, sizeof msg);
+    }
+    char *tb = tail_string(&st->err);
+    sitq_ctx_set_error(ctx, msg, tb);
+    free(tb);
+    return 1;
 }
 
 /** Run argv with the dependencies' files of d, and record the outcome on ctx. */
@@ -323,18 +386,7 @@ static int run_command(sitq_task_ctx *ctx, const shell_handler_config *cfg, char
         sitq_ctx_set_error(ctx, msg, NULL);
     } else {
         run_until_done(&st, ctx, cfg, sitq_ctx_timeout_s(ctx));
-        if (st.reason == KILL_NONE && st.exit_code == 0) {
-            if (st.out.len > 0) {
-                sitq_ctx_take_result(ctx, st.out.data, st.out.len);
-                st.out.data = NULL;
-            }
-            ret = 0;
-        } else {
-            failure_message(&st, msg, sizeof msg);
-            char *tb = tail_string(&st.err);
-            sitq_ctx_set_error(ctx, msg, tb);
-            free(tb);
-        }
+        ret = record_outcome(ctx, cfg, &st);
     }
     free(st.out.data);
     free(st.err.data);

@@ -7,8 +7,11 @@
  * variables (shell_deps.h), removed after the attempt.
  *
  * Outcome:
- *   exit status 0  -> success; the result is the FIRST max_stdout bytes of
- *                     stdout (the rest is read and dropped).
+ *   exit status 0  -> success; the result is stdout. When stdout is longer
+ *                     than max_stdout it is still read to the end, and the
+ *                     attempt fails ("stdout exceeded --max-result N
+ *                     bytes; ...") or, with truncate_stdout, succeeds with
+ *                     the FIRST max_stdout bytes (a log line says so).
  *   anything else  -> failure; the error message says "exit status N" or
  *                     "killed by signal N (NAME)", the traceback is the LAST
  *                     max_stderr bytes of stderr.
@@ -29,7 +32,10 @@
 
 /** Configuration of shell_handler, passed as its user_data (NULL = defaults). */
 typedef struct shell_handler_config {
-    size_t max_stdout;           /**< bytes of stdout kept as the result; default 64 KiB */
+    size_t max_stdout;           /**< most bytes of stdout a result may have; default 16 MiB
+                                    (allocated as the command writes them) */
+    int truncate_stdout;         /**< 1: keep the first max_stdout bytes of a longer
+                                    stdout; 0 (default): such an attempt fails */
     size_t max_stderr;           /**< bytes of stderr kept as traceback; default 4 KiB */
     double kill_grace_s;         /**< SIGTERM to SIGKILL delay, seconds; default 5 */
     double poll_interval_s;      /**< cancel-flag check period, seconds; default 0.05 */

@@ -4,12 +4,15 @@
 #include "worker_args.h"
 
 #include <getopt.h>
+#include <inttypes.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "args.h"
 #include "cli.h"
 #include "common_opts.h"
 #include "diag.h"
+#include "size_arg.h"
 #include "store_opts.h"
 
 const char WORKER_USAGE[] =
@@ -43,6 +46,12 @@ const char WORKER_USAGE[] =
     "                          before killing them (default 60)\n"
     "      --kill-grace S      SIGTERM to SIGKILL delay when killing a command's\n"
     "                          process group, 0..3599 seconds (default 5)\n"
+    "      --max-result SIZE   the most stdout a command may write: bytes, or\n"
+    "                          with a unit k, M or G (default 16M, at most the\n"
+    "                          database's limit); beyond it the attempt fails\n"
+    "      --truncate-result   instead keep the first --max-result bytes of a\n"
+    "                          longer stdout as the result (the attempt succeeds;\n"
+    "                          the worker log says it was truncated)\n"
     "      --quiet             no log lines on stderr\n"
     "      --env-clear         run commands with an empty environment (default:\n"
     "                          the worker's whole environment)\n"
@@ -53,8 +62,9 @@ const char WORKER_USAGE[] =
     "  -h, --help              show this help\n"
     "\n"
     "Durations (S) take a unit: 250ms, 30s, 10m, 1h, 7d; a bare number is seconds.\n"
+    "Sizes (SIZE) take a unit: 64k, 16M, 1G (powers of 1024); a bare number is bytes.\n"
     "\n"
-    "A command's stdout (its first 64 KiB) is its task's result. A task with\n"
+    "A command's stdout (up to --max-result) is its task's result. A task with\n"
     "dependencies (enqueue --after) finds their results as files in a private\n"
     "directory (mode 0700, under the worker's $TMPDIR or /tmp) removed after the\n"
     "attempt: SITQ_DEP_COUNT=N, SITQ_DEPS_DIR, and for i in 1..N SITQ_DEP_i (the\n"
@@ -87,6 +97,8 @@ static const struct option WORKER_OPTS[] = {
     {"stop-timeout", required_argument, NULL, 's'},
     {"kill-grace", required_argument, NULL, 'g'},
     {"quiet", no_argument, NULL, 'Q'},
+    {"max-result", required_argument, NULL, 'R'},
+    {"truncate-result", no_argument, NULL, 'T'},
     {"help", no_argument, NULL, 'h'},
     {"env-clear", no_argument, NULL, 'C'},
     {"env", required_argument, NULL, 'e'},
@@ -139,12 +151,34 @@ static int parse_queue_opt(const char *cmd, int c, worker_args *a) {
     }
 }
 
+/* --max-result and --truncate-result (-1: not one of them). The database's
+ * own limit is checked once it is open (worker_args_check_result). */
+static int parse_result_opt(const char *cmd, int c, worker_args *a) {
+    switch (c) {
+    case 'R':
+        return arg_parse_size(cmd, "--max-result", optarg, 1, SIZE_MAX, &a->max_result) != 0
+                   ? CLI_EXIT_USAGE
+                   : 0;
+    case 'T': a->truncate_result = 1; return 0;
+    default: return -1;
+    }
+}
+
+int worker_args_check_result(const char *cmd, const worker_args *a, size_t blob_max) {
+    if (a->max_result <= blob_max) return 0;
+    cli_errorf(cmd,
+               "--max-result %" PRIu64 " exceeds this database's limit of %zu bytes per result",
+               a->max_result, blob_max);
+    return -1;
+}
+
 int worker_args_parse(int argc, char **argv, worker_args *a) {
     const char *cmd = argv[0];
     memset(a, 0, sizeof *a);
     a->queue = SITQ_DEFAULT_QUEUE;
     a->stop_timeout_s = 60.0;
     a->kill_grace_s = 5.0;
+    a->max_result = WORKER_MAX_RESULT_DEFAULT;
     sitq_worker_options_init(&a->wopts);
     sitq_sqlite_options_init(&a->store);
     worker_env_init(&a->env);
@@ -158,6 +192,9 @@ int worker_args_parse(int argc, char **argv, worker_args *a) {
         int qst = parse_queue_opt(cmd, c, a);
         if (qst > 0) return qst;
         if (qst == 0) continue;
+        int rst = parse_result_opt(cmd, c, a);
+        if (rst > 0) return rst;
+        if (rst == 0) continue;
         switch (c) {
         case 'h': return print_usage(WORKER_USAGE);
         case 'c':

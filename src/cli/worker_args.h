@@ -5,6 +5,7 @@
 #ifndef SITQ_CLI_WORKER_ARGS_H
 #define SITQ_CLI_WORKER_ARGS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "sitq.h"
@@ -23,10 +24,15 @@ typedef struct worker_args {
     double stop_timeout_s;
     double kill_grace_s;
     int quiet;
+    uint64_t max_result; /* --max-result, bytes */
+    int truncate_result; /* --truncate-result */
     const char *db;
     sitq_sqlite_options store; /* --mode, --allow-foreign, --busy-timeout */
     worker_env env;            /* the commands' environment; worker_env_free it */
 } worker_args;
+
+/** The default of --max-result: 16 MiB (results grow their buffer on demand). */
+#define WORKER_MAX_RESULT_DEFAULT (UINT64_C(16) << 20)
 
 /**
  * Fill *a with the defaults, then parse argv (argv[0] = "worker") into it.
@@ -37,5 +43,12 @@ typedef struct worker_args {
  * Not thread-safe (getopt_long state).
  */
 int worker_args_parse(int argc, char **argv, worker_args *a);
+
+/**
+ * Check a->max_result against blob_max, the largest result the opened
+ * database stores (sitq_backend_blob_max). Returns 0, or -1 after printing
+ * a usage error for subcommand `cmd` (exit with CLI_EXIT_USAGE).
+ */
+int worker_args_check_result(const char *cmd, const worker_args *a, size_t blob_max);
 
 #endif /* SITQ_CLI_WORKER_ARGS_H */

@@ -42,7 +42,7 @@ expect_exit 5 "$SITQ" wait "$DB" "$sig" --timeout 10
 assert_contains "$(field "$sig" error)" "signal 9" "killed command error"
 
 expect_exit 0 "$SITQ" wait "$DB" "$big" --timeout 15
-assert_eq 65536 "$(field "$big" value_len)" "stdout is bounded to the first 64 KiB"
+assert_eq 200000 "$(field "$big" value_len)" "stdout within the default --max-result is kept whole"
 
 expect_exit 0 "$SITQ" wait "$DB" "$binary" --timeout 10
 assert_eq null "$(field "$binary" value)" "non-UTF-8 value is not a JSON string"

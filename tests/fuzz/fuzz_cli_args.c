@@ -1,10 +1,11 @@
 /*
  * fuzz_cli_args.c - libFuzzer target: the command line parsers of the sitq
- * program (common options, enqueue, worker, and the number grammar).
+ * program (common options, enqueue, worker, the number grammar and sizes).
  *
  * Input: one selector byte, then NUL-separated arguments. Run with
  * -close_fd_mask=3: the parsers print messages and usage texts.
  */
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -13,12 +14,32 @@
 #include "args.h"
 #include "common_opts.h"
 #include "enqueue_args.h"
+#include "size_arg.h"
 #include "term_escape.h"
 #include "worker_args.h"
 
 #define MAX_ARGS 64
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* A size the parser accepts is digits and at most one unit letter, worth
+ * what strtoull reads times the unit (computed here without the parser). */
+static void check_size(const char *text) {
+    uint64_t sz = 0;
+    if (arg_parse_size("fuzz", "--x", text, 0, UINT64_MAX, &sz) != 0) return;
+    char *end = NULL;
+    errno = 0;
+    unsigned long long n = strtoull(text, &end, 10);
+    uint64_t unit = 0;
+    if (*end == '\0') unit = 1;
+    else if (end[1] == '\0' && strchr("kK", *end) != NULL) unit = UINT64_C(1) << 10;
+    else if (end[1] == '\0' && strchr("mM", *end) != NULL) unit = UINT64_C(1) << 20;
+    else if (end[1] == '\0' && strchr("gG", *end) != NULL) unit = UINT64_C(1) << 30;
+    uint64_t want = 0;
+    if (text[0] < '0' || text[0] > '9' || unit == 0 || errno == ERANGE ||
+        __builtin_mul_overflow((uint64_t)n, unit, &want) || want != sz)
+        abort();
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;
@@ -62,7 +83,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                   a.wopts.timeout_grace_s <= SITQ_TIMEOUT_GRACE_MAX_S) ||
                 !(a.wopts.poll_interval_s == 0 || /* automatic, the default */
                   (a.wopts.poll_interval_s >= SITQ_POLL_MIN_S &&
-                   a.wopts.poll_interval_s <= SITQ_POLL_MAX_S)))
+                   a.wopts.poll_interval_s <= SITQ_POLL_MAX_S)) ||
+                a.max_result < 1)
                 abort();
         }
         break;
@@ -90,6 +112,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         !(d >= 0.0 && d <= SITQ_SECONDS_MAX))
         abort();
     if (arg_parse_id("fuzz", "ID", first, &id) == 0 && id < 1) abort();
+    check_size(first);
     free(buf);
     return 0;
 }

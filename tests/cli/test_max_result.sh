@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# A shell task's result is its whole stdout up to `worker --max-result`:
+# a 1 MiB result flows intact to a dependent's stdin, a longer stdout fails
+# the attempt with a message saying so (or, with --truncate-result, keeps
+# its first bytes), and bad sizes are usage errors.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+help=$("$SITQ" worker --help)
+assert_contains "$help" "--max-result SIZE" "worker --help --max-result"
+assert_contains "$help" "--truncate-result" "worker --help --truncate-result"
+
+# Bad sizes: refused before anything runs, exit 2, naming the option.
+for bad in 0 -1 +5 1.5M 16MB 64kb 1T k '' ' 5' 0x10 18446744073709551616 99999999999G; do
+    expect_exit 2 "$SITQ" worker "$DB" --max-result "$bad" --burst
+    assert_contains "$(cat "$TMP/err")" "--max-result" "message for '$bad'"
+done
+expect_exit 2 "$SITQ" worker "$DB" --max-result
+# Beyond the database's own limit (999000000 bytes on both backends).
+expect_exit 2 "$SITQ" worker "$DB" --max-result 1G --burst
+assert_contains "$(cat "$TMP/err")" "--max-result 1073741824 exceeds this database's limit of 999000000 bytes per result" "limit message"
+expect_exit 0 "$SITQ" worker "$DB" --max-result 999000000 --burst --quiet
+
+# Deterministic data with every byte value (NULs, invalid UTF-8).
+{ printf "\377\000"; head -c 3145726 /dev/urandom; } >"$TMP/data3m"
+head -c 1048576 "$TMP/data3m" >"$TMP/data1m"
+head -c 2097152 "$TMP/data3m" >"$TMP/data2m"
+sum() { sha256sum "$1" | cut -d' ' -f1; }
+
+p=$("$SITQ" enqueue "$DB" -- cat "$TMP/data1m")
+c=$("$SITQ" enqueue "$DB" --after "$p" --stdin-from-deps -- sh -c 'sha256sum | cut -d" " -f1')
+exact=$("$SITQ" enqueue "$DB" -- cat "$TMP/data2m")
+over=$("$SITQ" enqueue "$DB" -- sh -c 'cat "$1"; echo tail-of-stderr >&2' sh "$TMP/data3m")
+expect_exit 0 "$SITQ" worker "$DB" --max-result 2M --burst --concurrency 2
+for t in "$p" "$c" "$exact"; do assert_eq succeeded "$(field "$t" status)" "task $t"; done
+assert_eq 1048576 "$(field "$p" value_len)" "1 MiB result kept whole"
+assert_eq "$(sum "$TMP/data1m")" "$(field "$c" value | tr -d '\n')" "sha256 of the dependent's stdin"
+"$SITQ" show "$DB" "$p" --json | jget "d['value_base64']" | base64 -d >"$TMP/got1m"
+cmp "$TMP/data1m" "$TMP/got1m" || fail "stored 1 MiB result differs"
+assert_eq 2097152 "$(field "$exact" value_len)" "a stdout of exactly --max-result bytes"
+
+assert_eq failed "$(field "$over" status)" "stdout beyond the cap"
+assert_eq "stdout exceeded --max-result 2097152 bytes; the command wrote 3145728 bytes (raise --max-result, or keep the first 2097152 bytes with --truncate-result)" \
+    "$(field "$over" error)" "error beyond the cap"
+assert_contains "$(field "$over" traceback)" "tail-of-stderr" "stderr tail kept"
+assert_eq null "$(field "$over" value)" "no partial result"
+
+# A failing command keeps its own message, whatever it wrote.
+bad=$("$SITQ" enqueue "$DB" -- sh -c 'cat "$1"; exit 4' sh "$TMP/data3m")
+expect_exit 0 "$SITQ" worker "$DB" --max-result 64k --burst --quiet
+assert_eq "exit status 4" "$(field "$bad" error)" "exit status wins"
+
+# --truncate-result: the first SIZE bytes, a success, said in the log.
+tr1=$("$SITQ" enqueue "$DB" -- cat "$TMP/data1m")
+small=$("$SITQ" enqueue "$DB" -- printf 'short')
+expect_exit 0 "$SITQ" worker "$DB" --max-result 64k --truncate-result --burst
+assert_eq succeeded "$(field "$tr1" status)" "truncated task succeeds"
+assert_eq 65536 "$(field "$tr1" value_len)" "truncated to 64k"
+"$SITQ" show "$DB" "$tr1" --json | jget "d['value_base64']" | base64 -d >"$TMP/got64k"
+cmp <(head -c 65536 "$TMP/data1m") "$TMP/got64k" || fail "truncated result is not the first 64 KiB"
+assert_contains "$(cat "$TMP/err")" "task $tr1 attempt 1: stdout truncated: kept the first 65536 of 1048576 bytes (--truncate-result)" "truncation logged"
+assert_eq short "$(field "$small" value)" "short stdout untouched"
+
+# The default (16 MiB) keeps a 3 MiB stdout.
+big=$("$SITQ" enqueue "$DB" -- cat "$TMP/data3m")
+expect_exit 0 "$SITQ" worker "$DB" --burst --quiet
+assert_eq 3145728 "$(field "$big" value_len)" "default --max-result"
+echo "ok"
