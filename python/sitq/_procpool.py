@@ -174,28 +174,30 @@ class TaskProcesses:
         self.max_memory = max_memory
         self.paths = list(paths)
         self.log_level = log_level
-        self._local = threading.local()
-        self._slots = []
+        self._slots = {}  # thread id -> _Slot
         self._lock = threading.Lock()
 
     def __call__(self, payload):
-        slot = getattr(self._local, "slot", None)
-        if slot is None:
-            slot = self._local.slot = _Slot(self)
-            with self._lock:
-                self._slots.append(slot)
+        # Keyed by the thread's id, not a threading.local: the worker's
+        # handler threads are C threads whose Python thread state (and so
+        # their threading.local) lasts one task.
+        me = threading.get_ident()
+        with self._lock:
+            slot = self._slots.get(me)
+            if slot is None:
+                slot = self._slots[me] = _Slot(self)
         return slot.run(payload)
 
     def pids(self):
         """The pids of the live task processes."""
         with self._lock:
-            return [s.proc.pid for s in self._slots if s.proc is not None]
+            return [s.proc.pid for s in self._slots.values() if s.proc is not None]
 
     def close(self):
         """End every task process (idle once the worker stopped): their
         sockets are closed, which makes them exit; waits for them."""
         with self._lock:
-            slots, self._slots = self._slots, []
+            slots, self._slots = list(self._slots.values()), {}
         for s in slots:
             s._drop(kill=False)
 
