@@ -173,3 +173,8 @@ def watch_cancel(marker_path, seconds):
             return True
         time.sleep(0.01)
     return False
+
+
+def allocate(n):
+    """Allocates n bytes at once (a memory hog); returns n."""
+    return len(bytearray(n))
