@@ -266,7 +266,7 @@ def _dump(value, fname):
     except Exception as e:
         first = e
     try:
-        import cloudpickle
+        import cloudpickle  # type: ignore[import]
         return (True, cloudpickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
     except MemoryError:
         return (False, "MemoryError: out of memory while pickling the result", None)
