@@ -189,3 +189,12 @@ def test_task_processes_end_with_a_killed_worker(queue, cli, tmp_path):
         time.sleep(0.02)
     assert gone(pid)
     assert queue.get_task_status(tid) == "running"
+
+
+def test_the_lease_is_renewed_while_a_task_process_works(queue, cli):
+    # the worker process renews the lease while its task process sleeps
+    # three leases long: the attempt is neither recovered nor run twice
+    tid = queue.enqueue(sitq.Task(tasks.sleep_and_return, args=[3, "kept"], max_retries=2))
+    cli("--concurrency", "1", "--lease", "1")
+    r = queue.get_result(tid, timeout=DEADLINE)
+    assert r.status == "succeeded" and r.value == "kept" and r.attempts == 1, r
