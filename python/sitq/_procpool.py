@@ -67,6 +67,9 @@ class _Slot:
                 argv += ["--path", d]
             self.proc = subprocess.Popen(argv, pass_fds=(theirs.fileno(),),
                                          stdin=subprocess.DEVNULL)
+        except BaseException:
+            ours.close()
+            raise
         finally:
             theirs.close()
         self.conn = Connection(ours.detach())
@@ -88,9 +91,17 @@ class _Slot:
             proc.kill()
             return proc.wait()
 
+    def _respawn(self):
+        """Start the next task process now, so that it starts while this
+        outcome is recorded; on failure the next task starts one."""
+        try:
+            self._spawn()
+        except OSError as e:
+            _LOG.warning("cannot start a task process now (%s); retrying at the next task", e)
+
     def _died(self):
         code = self._drop(kill=False)
-        self._spawn()  # ready for the next task while this outcome is recorded
+        self._respawn()
         return (False, _death_message(code), None)
 
     def _serve(self, ctx, name, args):
@@ -157,7 +168,7 @@ class _Slot:
             elif time.monotonic() >= kill_at:
                 pid = self.proc.pid
                 self._drop(kill=True)
-                self._spawn()
+                self._respawn()
                 return (False, "worker process %d killed (SIGKILL): still running %g s after "
                                "its cancel flag was set" % (pid, self.pool.grace), None)
 
