@@ -25,7 +25,9 @@ process's address space) fails its attempt ("worker process died: signal 11
 Thread mode (``--pool thread``, the default for ``--concurrency 1``) runs
 the tasks on T threads of this process (with N > 1: in N worker processes
 of T threads, restarted if they die); a thread cannot be interrupted, so a
-timed-out or cancelled task only sees its cancel flag. Task functions are imported by module path: the current
+timed-out or cancelled task only sees its cancel flag.
+
+Task functions are imported by module path: the current
 directory (and every ``--path``) is put on sys.path first. A function that
 was kept in the memory of the enqueuing process (it could not be pickled)
 cannot run here: its task fails with an error that says so.
@@ -106,7 +108,9 @@ def _parser():
     w.add_argument("db", help="SQLite database file shared with the enqueuing processes, "
                               "or a postgresql:// URI")
     w.add_argument("--concurrency", "-c", type=_positive_int, default=1,
-                   help="worker processes (default 1: this process)")
+                   help="tasks at once (default 1): task processes (process mode, the "
+                        "default for N > 1) or worker processes (thread mode; 1: this "
+                        "process)")
     w.add_argument("--threads", "-t", type=_positive_int, default=1,
                    help="handler threads per process (default 1); in process mode, "
                         "task processes per --concurrency")

@@ -203,17 +203,6 @@ int sitqpy_take_interrupt(void);
  * supported protocol). 0, or -1 with the attempt's error set. GIL held. */
 int sitqpy_check_payload(sitq_task_ctx *ctx, const void *payload, size_t payload_len);
 
-/* ---- stopwait.c ----------------------------------------------------- */
-
-/* sitq_worker_stop(w, timeout) (< 0: no limit) run on a thread of its own
- * while the caller (GIL held) runs the signal handlers every 0.1 s; a
- * handler that raises abandons the running tasks (sitq_worker_shutdown),
- * sets *interrupted and leaves the exception set (returns SITQ_OK then).
- * Otherwise the stop's code and *err. SITQ_ESYSTEM when no thread could be
- * started. */
-sitq_code sitqpy_stop_interruptible(sitq_worker *w, double timeout, sitq_error *err,
-                                    int *interrupted);
-
 /* ---- procrun.c ------------------------------------------------------ */
 
 /* Whether a task runner is set (process mode): the handler then hands the

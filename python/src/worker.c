@@ -220,21 +220,40 @@ PyDoc_STRVAR(stop_doc,
              "KeyboardInterrupt. Stopping a stopped worker does nothing; a stopped worker\n"
              "can be started again. Releases the GIL while waiting. Thread-safe.");
 
-/* Stop, seeing Ctrl-C while waiting (stopwait.c); on Ctrl-C abandon the
- * running tasks. Returns the stop's code; *interrupted is set when a signal
- * handler raised (the exception is set). Called with the GIL. */
+/* Wait for the stop in slices so that Ctrl-C is seen; on Ctrl-C abandon the
+ * running tasks. The slices leave the tasks' cancel flags alone (a graceful
+ * stop does not ask them to stop early); the end of a time limit sets them.
+ * Returns the stop's code; *interrupted is set when a signal handler raised
+ * (the exception is set). Called with the GIL. */
+#define STOP_SLICE_S 0.1
 static sitq_code stop_in_slices(SitqWorkerObject *self, double timeout, sitq_error *err,
                                 int *interrupted) {
-    sitq_code rc = sitqpy_stop_interruptible(self->worker, timeout, err, interrupted);
-    if (rc == SITQ_ETIMEDOUT) {
-        sitq_worker_stats st;
-        sitq_worker_get_stats(self->worker, &st);
-        snprintf(err->message, sizeof err->message,
-                 "worker %s: %d task(s) still running after %g s; they finish in the "
-                 "background",
-                 sitq_worker_id(self->worker), st.running, timeout);
+    *interrupted = 0;
+    double waited = 0;
+    for (;;) {
+        double slice = STOP_SLICE_S;
+        if (timeout >= 0 && timeout - waited < slice) slice = timeout - waited;
+        sitq_code rc;
+        Py_BEGIN_ALLOW_THREADS rc = sitq_worker_stop_wait(self->worker, slice, err);
+        Py_END_ALLOW_THREADS if (rc != SITQ_ETIMEDOUT) return rc;
+        waited += slice;
+        if (PyErr_CheckSignals() < 0) {
+            *interrupted = 1;
+            Py_BEGIN_ALLOW_THREADS sitq_worker_shutdown(self->worker, 0, NULL);
+            Py_END_ALLOW_THREADS return SITQ_OK;
+        }
+        if (timeout >= 0 && waited >= timeout) {
+            Py_BEGIN_ALLOW_THREADS rc = sitq_worker_stop(self->worker, 0, err); /* the flags */
+            Py_END_ALLOW_THREADS if (rc != SITQ_ETIMEDOUT) return rc;
+            sitq_worker_stats st;
+            sitq_worker_get_stats(self->worker, &st);
+            snprintf(err->message, sizeof err->message,
+                     "worker %s: %d task(s) still running after %g s; they finish in the "
+                     "background",
+                     sitq_worker_id(self->worker), st.running, timeout);
+            return rc;
+        }
     }
-    return rc;
 }
 
 static void forget_running(SitqWorkerObject *self) {
