@@ -183,7 +183,8 @@ def _exit_by_signal(signum):
 
 def _stop_on_first_signal(args):
     """Handler of the first SIGINT/SIGTERM: it stops gracefully (it raises
-    KeyboardInterrupt into Worker.run, which stops the worker). The next one
+    KeyboardInterrupt until the worker exists, then _stop_when_asked stops
+    the worker and Worker.run returns). The next one
     ends the process at once: the stop may be waiting in C for a task that
     never returns, and the stop's wait runs signal handlers every 0.1 s."""
     def second(signum, frame):
@@ -198,8 +199,23 @@ def _stop_on_first_signal(args):
         if not args.pool_child:
             _log(args, "stopping (%s): waiting for running tasks; a second signal exits at once"
                  % signal.Signals(signum).name)
-        raise KeyboardInterrupt
+        _STOP_ASKED.set()
+        if not _STOPPER_READY.is_set():
+            raise KeyboardInterrupt
     return first
+
+
+# Set by the first stop signal. Once the worker exists, a thread stops it
+# (_stop_when_asked) instead of a KeyboardInterrupt, which could land in a
+# callback of Worker.run() that reports and drops exceptions (its start's
+# log line) and be lost there.
+_STOP_ASKED = threading.Event()
+_STOPPER_READY = threading.Event()
+
+
+def _stop_when_asked(worker):
+    _STOP_ASKED.wait()
+    worker.stop()
 
 
 def _is_postgres(db):
@@ -271,6 +287,8 @@ def _run_one(args):
             "task process" if pool else "thread", "" if slots == 1 else "es" if pool else "s"))
         threading.Thread(target=_report_errors, args=(worker, stop_reports),
                          daemon=True).start()
+        threading.Thread(target=_stop_when_asked, args=(worker,), daemon=True).start()
+        _STOPPER_READY.set()
         worker.run()
     except KeyboardInterrupt:
         pass
