@@ -152,7 +152,10 @@ class _Slot:
                 if msg[0] == "done":
                     return msg[1:]
                 if msg[0] == "call":
-                    self._serve(ctx, msg[1], msg[2])
+                    try:
+                        self._serve(ctx, msg[1], msg[2])
+                    except OSError:  # the task process is gone
+                        return self._died()
                 continue
             if kill_at is None:
                 try:
