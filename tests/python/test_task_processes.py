@@ -53,8 +53,14 @@ def gone(pid):
 
 
 def read_pid(path):
-    with open(path) as f:
-        return int(f.read())
+    """The pid a task wrote to path (the file exists before it is written)."""
+    deadline = time.monotonic() + DEADLINE
+    while True:
+        with open(path) as f:
+            text = f.read()
+        if text or time.monotonic() > deadline:
+            return int(text)
+        time.sleep(0.01)
 
 
 def test_timeout_kills_the_task_and_the_slot_runs_the_next(queue, cli, tmp_path):
