@@ -48,6 +48,26 @@ def _death_message(code):
     return "worker process exited with status %s" % code
 
 
+def _start_process(pool):
+    """Start a task process for pool; (Popen, Connection)."""
+    ours, theirs = socket.socketpair()
+    try:
+        argv = [sys.executable, "-m", "sitq._taskproc", str(theirs.fileno()),
+                "--log-level", logging.getLevelName(pool.log_level)]
+        if pool.max_memory:
+            argv += ["--max-memory", str(pool.max_memory)]
+        for d in pool.paths:
+            argv += ["--path", d]
+        proc = subprocess.Popen(argv, pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL)
+    except BaseException:
+        ours.close()
+        raise
+    finally:
+        theirs.close()
+    _LOG.debug("task process %d started", proc.pid)
+    return proc, Connection(ours.detach())
+
+
 class _Slot:
     """One handler thread's task process (used by that thread only)."""
 
@@ -57,23 +77,9 @@ class _Slot:
         self.conn = None
 
     def _spawn(self):
-        ours, theirs = socket.socketpair()
-        try:
-            argv = [sys.executable, "-m", "sitq._taskproc", str(theirs.fileno()),
-                    "--log-level", logging.getLevelName(self.pool.log_level)]
-            if self.pool.max_memory:
-                argv += ["--max-memory", str(self.pool.max_memory)]
-            for d in self.pool.paths:
-                argv += ["--path", d]
-            self.proc = subprocess.Popen(argv, pass_fds=(theirs.fileno(),),
-                                         stdin=subprocess.DEVNULL)
-        except BaseException:
-            ours.close()
-            raise
-        finally:
-            theirs.close()
-        self.conn = Connection(ours.detach())
-        _LOG.debug("task process %d started", self.proc.pid)
+        """Take a task process started in advance, or start one."""
+        spare = self.pool._take_spare()
+        self.proc, self.conn = spare if spare else self.pool._start_process()
 
     def _drop(self, kill):
         """Forget the task process (killed first when kill); its exit code."""
@@ -189,7 +195,29 @@ class TaskProcesses:
         self.paths = list(paths)
         self.log_level = log_level
         self._slots = {}  # thread id -> _Slot
+        self._spares = []  # (Popen, Connection) started in advance
         self._lock = threading.Lock()
+
+    def _start_process(self):
+        return _start_process(self)
+
+    def prestart(self, n):
+        """Start n task processes now, for the first tasks of the slots: a
+        task's timeout counts from its start in the worker, so it would
+        include the start of a Python interpreter."""
+        for _ in range(n):
+            spare = self._start_process()
+            with self._lock:
+                self._spares.append(spare)
+
+    def _take_spare(self):
+        with self._lock:
+            while self._spares:
+                proc, conn = self._spares.pop()
+                if proc.poll() is None:
+                    return proc, conn
+                conn.close()
+            return None
 
     def __call__(self, payload):
         # Keyed by the thread's id, not a threading.local: the worker's
@@ -212,6 +240,11 @@ class TaskProcesses:
         sockets are closed, which makes them exit; waits for them."""
         with self._lock:
             slots, self._slots = list(self._slots.values()), {}
+            spares, self._spares = self._spares, []
+        for proc, conn in spares:
+            slot = _Slot(self)
+            slot.proc, slot.conn = proc, conn
+            slots.append(slot)
         for s in slots:
             s._drop(kill=False)
 
@@ -223,5 +256,6 @@ def install(args):
     pool = TaskProcesses(grace=args.grace, max_memory=args.max_memory,
                          paths=[os.path.abspath(p) for p in args.path],
                          log_level=logging.getLogger().getEffectiveLevel())
+    pool.prestart(args.concurrency * args.threads)
     _sitq._set_task_runner(pool)
     return pool

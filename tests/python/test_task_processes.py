@@ -65,25 +65,27 @@ def read_pid(path):
 
 def test_timeout_kills_the_task_and_the_slot_runs_the_next(queue, cli, tmp_path):
     marker = str(tmp_path / "started")
-    slow = queue.enqueue(sitq.Task(tasks.never_returns, args=[marker], timeout=1))
+    # (a timeout of 3 s leaves time to start a task process on a busy host:
+    # it counts from the attempt's start in the worker)
+    slow = queue.enqueue(sitq.Task(tasks.never_returns, args=[marker], timeout=3))
     nxt = queue.enqueue(tasks.pid)
     cli("--concurrency", "1")
     a = queue.get_result(slow, timeout=DEADLINE)
     b = queue.get_result(nxt, timeout=DEADLINE)
-    assert a.status == "failed" and a.error.startswith("timed out after 1 s (attempt 1)"), a
+    assert a.status == "failed" and a.error.startswith("timed out after 3 s (attempt 1)"), a
     killed = read_pid(marker)
     assert gone(killed)
     # the next task ran in a new task process, once the slow one was killed
-    # (1 s timeout + 1 s grace), long before that one would have returned
+    # (3 s timeout + 1 s grace), long before that one would have returned
     assert b.is_success and b.value != killed
     gap = (b.started_at - a.started_at).total_seconds()
-    assert 1.0 <= gap < 15.0, gap
+    assert 3.0 <= gap < 20.0, gap
 
 
 def test_retries_follow_the_policy_after_a_timeout(queue, cli, tmp_path):
     # attempt 1 sleeps past its timeout and is killed; attempt 2 returns
     marker = str(tmp_path / "started")
-    tid = queue.enqueue(sitq.Task(tasks.once_slow, args=[marker, 60], timeout=1,
+    tid = queue.enqueue(sitq.Task(tasks.once_slow, args=[marker, 60], timeout=3,
                                   max_retries=1, retry_backoff=0.01))
     cli("--concurrency", "1")
     r = queue.get_result(tid, timeout=DEADLINE)
