@@ -1163,6 +1163,18 @@ sitq_code sitq_worker_set_burst(sitq_worker *worker, int burst, double eta_bound
 int sitq_worker_drained(const sitq_worker *worker);
 
 /**
+ * Stop gracefully, as sitq_worker_stop, but leave the running tasks alone
+ * when timeout_s (< 0: no limit) passes: their cancel flags are not set,
+ * and SITQ_ETIMEDOUT is returned with the stop still under way. Calling it
+ * again (or sitq_worker_stop) goes on waiting. For callers that wait in
+ * short slices, to do something between them (a language binding running
+ * its signal handlers), without asking the tasks to stop early. Errors:
+ * SITQ_EINVAL (worker NULL, timeout_s NaN), SITQ_ETIMEDOUT. Thread-safe
+ * against sitq_worker_start/stop on the same worker.
+ */
+sitq_code sitq_worker_stop_wait(sitq_worker *worker, double timeout_s, sitq_error *err);
+
+/**
  * Run one given task in the caller's thread, now, and set *out (may be NULL)
  * to its result after the attempt (caller frees). The worker need not be
  * started. If the attempt fails and retries remain, the task is scheduled for

@@ -1,17 +1,33 @@
 """Command line of the sitq Python binding.
 
     python -m sitq worker DB [--concurrency N] [--threads T] [--queue NAME]
+                             [--pool process|thread] [--grace S] [--max-memory MB]
                              [--lease SECONDS] [--worker-id ID] [--path DIR]
                              [--mode OCTAL] [--allow-foreign] [--busy-timeout S]
 
 Runs workers for the Python tasks stored in the SQLite file DB (or the
 PostgreSQL database of a ``postgresql://`` URI, as ``sitq_backend_open``
 reads it: ``?sitq_schema=NAME`` names its schema; the SQLite file options
-do not apply to it). With
-``--concurrency N`` (N > 1) it starts N worker *processes* (each with
-``--threads`` handler threads, default 1) that share the database, so
-CPU-bound Python tasks run in parallel despite the GIL; a process that dies
-is restarted. Task functions are imported by module path: the current
+do not apply to it).
+
+Process mode (``--pool process``, the default with ``--concurrency N`` for
+N > 1) runs N x T tasks at once (T = ``--threads``, default 1), each in a
+*task process* of its own fed by this process, which claims the tasks and
+holds their leases: CPU-bound Python tasks run in parallel despite the GIL,
+and tasks are stopped for real. A task past its timeout, or cancelled while
+running, sees ``sitq.current_task().cancelled`` and has a grace
+(``--grace``, default 1 s) to return; then its process is killed (SIGKILL)
+and replaced, and the attempt fails ("timed out after S s ...", retried per
+the task's policy) or ends cancelled. A task process that dies (a segfault,
+``os._exit``, the OOM killer, or ``--max-memory``, which caps each task
+process's address space) fails its attempt ("worker process died: signal 11
+(SIGSEGV)", "worker process exited with status 3") and nothing else.
+Thread mode (``--pool thread``, the default for ``--concurrency 1``) runs
+the tasks on T threads of this process (with N > 1: in N worker processes
+of T threads, restarted if they die); a thread cannot be interrupted, so a
+timed-out or cancelled task only sees its cancel flag.
+
+Task functions are imported by module path: the current
 directory (and every ``--path``) is put on sys.path first. A function that
 was kept in the memory of the enqueuing process (it could not be pickled)
 cannot run here: its task fails with an error that says so.
@@ -118,9 +134,23 @@ def _parser():
     w.add_argument("db", help="SQLite database file shared with the enqueuing processes, "
                               "or a postgresql:// URI")
     w.add_argument("--concurrency", "-c", type=_positive_int, default=1,
-                   help="worker processes (default 1: this process)")
+                   help="tasks at once (default 1): task processes (process mode, the "
+                        "default for N > 1) or worker processes (thread mode; 1: this "
+                        "process)")
     w.add_argument("--threads", "-t", type=_positive_int, default=1,
-                   help="handler threads per process (default 1)")
+                   help="handler threads per process (default 1); in process mode, "
+                        "task processes per --concurrency")
+    w.add_argument("--pool", choices=("process", "thread"), default=None,
+                   help="process: each task runs in a task process that is killed when "
+                        "the task times out or is cancelled (the default for -c N > 1); "
+                        "thread: tasks run on threads and cannot be interrupted (the "
+                        "default for -c 1)")
+    w.add_argument("--grace", type=_positive_float, default=None,
+                   help="process mode: seconds a timed-out or cancelled task has to return "
+                        "before its process is killed (default 1)")
+    w.add_argument("--max-memory", type=_positive_int, default=None, metavar="MB",
+                   help="process mode: address-space limit of each task process in MiB "
+                        "(a task past it fails with MemoryError)")
     w.add_argument("--queue", "-q", action="append", default=None,
                    help="queue name (default 'default'); repeat it to serve several queues, "
                         "given in priority order")
@@ -191,7 +221,8 @@ def _exit_by_signal(signum):
 
 def _stop_on_first_signal(args):
     """Handler of the first SIGINT/SIGTERM: it stops gracefully (it raises
-    KeyboardInterrupt into Worker.run, which stops the worker). The next one
+    KeyboardInterrupt until the worker exists, then _stop_when_asked stops
+    the worker and Worker.run returns). The next one
     ends the process at once: the stop may be waiting in C for a task that
     never returns, and the stop's wait runs signal handlers every 0.1 s."""
     def second(signum, frame):
@@ -206,8 +237,23 @@ def _stop_on_first_signal(args):
         if not args.pool_child:
             _log(args, "stopping (%s): waiting for running tasks; a second signal exits at once"
                  % signal.Signals(signum).name)
-        raise KeyboardInterrupt
+        _STOP_ASKED.set()
+        if not _STOPPER_READY.is_set():
+            raise KeyboardInterrupt
     return first
+
+
+# Set by the first stop signal. Once the worker exists, a thread stops it
+# (_stop_when_asked) instead of a KeyboardInterrupt, which could land in a
+# callback of Worker.run() that reports and drops exceptions (its start's
+# log line) and be lost there.
+_STOP_ASKED = threading.Event()
+_STOPPER_READY = threading.Event()
+
+
+def _stop_when_asked(worker):
+    _STOP_ASKED.wait()
+    worker.stop()
 
 
 def _is_postgres(db):
@@ -258,6 +304,7 @@ def _run_one(args):
     # forwards a Ctrl-C at once): every step is inside the try, so that it
     # ends in a graceful stop and never in a traceback.
     worker = None
+    pool = None
     stop_reports = threading.Event()
     try:
         try:
@@ -267,17 +314,24 @@ def _run_one(args):
             return 3
         queues = _open_queues(sitq, backend, args)
         queue = queues[0]
-        worker = sitq.Worker(queues, worker_id=args.worker_id, concurrency=args.threads,
+        slots = args.threads
+        if args.pool == "process":
+            from . import _procpool
+            pool = _procpool.install(args)
+            slots = args.threads * args.concurrency
+        worker = sitq.Worker(queues, worker_id=args.worker_id, concurrency=slots,
                              lease=args.lease, poll_interval=args.poll_interval,
                              order=args.queue_order)
-        _log(args, "serving queue %r of %s as %s (%d thread%s)" % (
-            queue.name, backend.path, worker.worker_id, args.threads,
-            "" if args.threads == 1 else "s"))
+        _log(args, "serving queue %r of %s as %s (%d %s%s)" % (
+            queue.name, backend.path, worker.worker_id, slots,
+            "task process" if pool else "thread", "" if slots == 1 else "es" if pool else "s"))
         if len(queues) > 1:
             _log(args, "queues in %s order: %s" % (
                 args.queue_order, ", ".join(repr(q.name) for q in queues)))
         threading.Thread(target=_report_errors, args=(worker, stop_reports),
                          daemon=True).start()
+        threading.Thread(target=_stop_when_asked, args=(worker,), daemon=True).start()
+        _STOPPER_READY.set()
         worker.run(until_empty=args.burst, eta_bound=args.burst_eta_bound)
         if args.burst and not args.pool_child:
             _log(args, "queues drained (--burst)")
@@ -287,7 +341,11 @@ def _run_one(args):
         stop_reports.set()
         if worker is not None:
             worker.stop()
-    if args.pool_child:
+        if pool is not None:
+            pool.close()
+    if pool is not None:
+        _log(args, "stopped: all worker processes")
+    elif args.pool_child:
         _LOG.debug("stopped")
     else:
         _log(args, "stopped")
@@ -391,8 +449,14 @@ def main(argv=None):
     _setup_logging(args)
     if args.command != "worker":
         return 2
+    if args.pool is None:
+        args.pool = "process" if args.concurrency > 1 else "thread"
+    if args.pool == "thread" and (args.grace is not None or args.max_memory is not None):
+        _parser().error("--grace and --max-memory apply to --pool process only")
+    args.grace = 1.0 if args.grace is None else args.grace
+    args.max_memory = (args.max_memory or 0) * 1024 * 1024
     try:
-        if args.concurrency == 1:
+        if args.concurrency == 1 or args.pool == "process":
             return _run_one(args)
         return _run_pool(args)
     except KeyboardInterrupt:

@@ -167,22 +167,25 @@ static int sitqpy_begin(sitq_task_ctx *ctx) {
 /* Check and unpickle the payload into the tuple (format 1 or 2, function
  * blob, args, kwargs, memory token) of task.c. Returns the tuple (new reference),
  * or NULL with the attempt's error set. */
+int sitqpy_check_payload(sitq_task_ctx *ctx, const void *payload, size_t payload_len) {
+    const char *fname = sitq_ctx_function(ctx);
+    long long id = (long long)sitq_ctx_task_id(ctx);
+    if (!payload || payload_len == 0)
+        return fail_with(ctx, PyUnicode_FromFormat("task %lld (%s) has no payload: it was not "
+                                                   "enqueued by the sitq Python binding",
+                                                   id, fname));
+    char why[128];
+    if (sitqpy_envelope_check(payload, payload_len, why, sizeof why) != 0)
+        return fail_with(ctx, PyUnicode_FromFormat(
+                                  "task %lld (%s) was not enqueued by the sitq Python binding: %s",
+                                  id, fname, why));
+    return 0;
+}
+
 static PyObject *load_payload(sitq_task_ctx *ctx, const void *payload, size_t payload_len) {
     const char *fname = sitq_ctx_function(ctx);
     long long id = (long long)sitq_ctx_task_id(ctx);
-    if (!payload || payload_len == 0) {
-        fail_with(ctx, PyUnicode_FromFormat("task %lld (%s) has no payload: it was not enqueued "
-                                            "by the sitq Python binding",
-                                            id, fname));
-        return NULL;
-    }
-    char why[128];
-    if (sitqpy_envelope_check(payload, payload_len, why, sizeof why) != 0) {
-        fail_with(ctx, PyUnicode_FromFormat(
-                           "task %lld (%s) was not enqueued by the sitq Python binding: %s", id,
-                           fname, why));
-        return NULL;
-    }
+    if (sitqpy_check_payload(ctx, payload, payload_len) != 0) return NULL;
     PyObject *raw = PyBytes_FromStringAndSize(payload, (Py_ssize_t)payload_len);
     if (!raw) {
         set_error_from_exception(ctx, "cannot decode the task payload");
@@ -400,7 +403,8 @@ int sitqpy_handler(sitq_task_ctx *ctx, const void *payload, size_t payload_len, 
     sitqpy_current saved;
     sitqpy_current_enter(ctx, user_data, &saved);
     sitqpy_tasklog_started(ctx, direct);
-    int rc = run_task(ctx, payload, payload_len);
+    int rc = sitqpy_runner_active() ? sitqpy_run_by_runner(ctx, payload, payload_len)
+                                    : run_task(ctx, payload, payload_len);
     sitqpy_tasklog_ended(ctx, direct);
     sitqpy_current_leave(&saved);
     PyGILState_Release(g);

@@ -216,6 +216,21 @@ int sitqpy_handler(sitq_task_ctx *ctx, const void *payload, size_t payload_len, 
 /* Per-thread flag: a KeyboardInterrupt was raised by a task run in this
  * thread (process_task on the main thread). Returns and clears it. */
 int sitqpy_take_interrupt(void);
+/* Check that the payload is one the binding wrote (not empty, a pickle of a
+ * supported protocol). 0, or -1 with the attempt's error set. GIL held. */
+int sitqpy_check_payload(sitq_task_ctx *ctx, const void *payload, size_t payload_len);
+
+/* ---- procrun.c ------------------------------------------------------ */
+
+/* Whether a task runner is set (process mode): the handler then hands the
+ * payload to it instead of calling the function here. GIL held. */
+int sitqpy_runner_active(void);
+/* Run the attempt through the task runner: check the payload, mark the
+ * start, call the runner, store its outcome. 0 on success, 1 with the
+ * attempt's error set. GIL held, the attempt current on this thread. */
+int sitqpy_run_by_runner(sitq_task_ctx *ctx, const void *payload, size_t payload_len);
+/* Add _set_task_runner to the module; -1 with an exception. */
+int sitqpy_procrun_init(PyObject *m);
 
 /* ---- current.c ------------------------------------------------------ */
 

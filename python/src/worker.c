@@ -234,8 +234,10 @@ PyDoc_STRVAR(stop_doc,
              "can be started again. Releases the GIL while waiting. Thread-safe.");
 
 /* Wait for the stop in slices so that Ctrl-C is seen; on Ctrl-C abandon the
- * running tasks. Returns the stop's code; *interrupted is set when a signal
- * handler raised (the exception is set). Called with the GIL. */
+ * running tasks. The slices leave the tasks' cancel flags alone (a graceful
+ * stop does not ask them to stop early); the end of a time limit sets them.
+ * Returns the stop's code; *interrupted is set when a signal handler raised
+ * (the exception is set). Called with the GIL. */
 #define STOP_SLICE_S 0.1
 static sitq_code stop_in_slices(SitqWorkerObject *self, double timeout, sitq_error *err,
                                 int *interrupted) {
@@ -245,7 +247,7 @@ static sitq_code stop_in_slices(SitqWorkerObject *self, double timeout, sitq_err
         double slice = STOP_SLICE_S;
         if (timeout >= 0 && timeout - waited < slice) slice = timeout - waited;
         sitq_code rc;
-        Py_BEGIN_ALLOW_THREADS rc = sitq_worker_stop(self->worker, slice, err);
+        Py_BEGIN_ALLOW_THREADS rc = sitq_worker_stop_wait(self->worker, slice, err);
         Py_END_ALLOW_THREADS if (rc != SITQ_ETIMEDOUT) return rc;
         waited += slice;
         if (PyErr_CheckSignals() < 0) {
@@ -254,6 +256,8 @@ static sitq_code stop_in_slices(SitqWorkerObject *self, double timeout, sitq_err
             Py_END_ALLOW_THREADS return SITQ_OK;
         }
         if (timeout >= 0 && waited >= timeout) {
+            Py_BEGIN_ALLOW_THREADS rc = sitq_worker_stop(self->worker, 0, err); /* the flags */
+            Py_END_ALLOW_THREADS if (rc != SITQ_ETIMEDOUT) return rc;
             sitq_worker_stats st;
             sitq_worker_get_stats(self->worker, &st);
             snprintf(err->message, sizeof err->message,
@@ -570,9 +574,11 @@ PyDoc_STRVAR(worker_doc,
              "timeout, or run them with `python -m sitq worker`, whose second SIGTERM or\n"
              "SIGINT exits at once.\n\n"
              "Cancelling: Python cannot interrupt a thread, so queue.cancel(id) of a\n"
-             "running task only sets its flag, which the worker reads at its heartbeats.\n"
-             "A long task polls sitq.current_task().cancelled and raises to end\n"
-             "cancelled (returning normally records a success).\n\n"
+             "running task only sets its flag, which the worker reads at its heartbeats\n"
+             "(a timeout sets it too). A long task polls sitq.current_task().cancelled\n"
+             "and raises to end cancelled (returning normally records a success). To\n"
+             "have tasks stopped for real (killed after a short grace), run them in\n"
+             "task processes: `python -m sitq worker DB --pool process`.\n\n"
              "Logging: each attempt's start and outcome is logged on the `sitq.task`\n"
              "logger (start, success, cancel: INFO; retry, lost lease: WARNING; failure:\n"
              "ERROR), the worker's start and stop on `sitq.worker` (DEBUG). The library\n"

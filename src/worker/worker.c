@@ -915,7 +915,10 @@ sitq_code sitq_worker_start(sitq_worker *w, sitq_error *err) {
     return rc;
 }
 
-static sitq_code worker_stop(sitq_worker *w, double timeout_s, sitq_error *err) {
+/* flag_on_timeout: set the running tasks' cancel flags when timeout_s
+ * passes (sitq_worker_stop), or leave them alone (sitq_worker_stop_wait). */
+static sitq_code worker_stop(sitq_worker *w, double timeout_s, int flag_on_timeout,
+                             sitq_error *err) {
     pthread_mutex_lock(&w->mu);
     if (!w->started) {
         pthread_mutex_unlock(&w->mu);
@@ -933,13 +936,13 @@ static sitq_code worker_stop(sitq_worker *w, double timeout_s, sitq_error *err) 
         else cond_deadline_wait(&w->cv, &w->mu, deadline);
     }
     if (!w->dispatcher_done) {
-        for (sitq_task_ctx *c = w->running.head; c; c = c->next) atomic_store(&c->cancel, 1);
+        if (flag_on_timeout)
+            for (sitq_task_ctx *c = w->running.head; c; c = c->next) atomic_store(&c->cancel, 1);
         size_t n = w->running.n;
         pthread_mutex_unlock(&w->mu);
-        return sitq__fail(err, SITQ_ETIMEDOUT,
-                          "worker %s: %zu task(s) still running after %g s; their cancel flags "
-                          "are set",
-                          w->id, n, timeout_s);
+        return sitq__fail(err, SITQ_ETIMEDOUT, "worker %s: %zu task(s) still running after %g s%s",
+                          w->id, n, timeout_s,
+                          flag_on_timeout ? "; their cancel flags are set" : "");
     }
     pthread_mutex_unlock(&w->mu);
     join_all(w);
@@ -950,7 +953,16 @@ sitq_code sitq_worker_stop(sitq_worker *w, double timeout_s, sitq_error *err) {
     if (!w) return sitq__fail(err, SITQ_EINVAL, "worker must not be NULL");
     if (timeout_s != timeout_s) return sitq__fail(err, SITQ_EINVAL, "timeout_s must not be NaN");
     pthread_mutex_lock(&w->life_mu);
-    sitq_code rc = worker_stop(w, timeout_s, err);
+    sitq_code rc = worker_stop(w, timeout_s, 1, err);
+    pthread_mutex_unlock(&w->life_mu);
+    return rc;
+}
+
+sitq_code sitq_worker_stop_wait(sitq_worker *w, double timeout_s, sitq_error *err) {
+    if (!w) return sitq__fail(err, SITQ_EINVAL, "worker must not be NULL");
+    if (timeout_s != timeout_s) return sitq__fail(err, SITQ_EINVAL, "timeout_s must not be NaN");
+    pthread_mutex_lock(&w->life_mu);
+    sitq_code rc = worker_stop(w, timeout_s, 0, err);
     pthread_mutex_unlock(&w->life_mu);
     return rc;
 }
@@ -960,14 +972,14 @@ sitq_code sitq_worker_shutdown(sitq_worker *w, double grace_s, sitq_error *err) 
     if (!(grace_s >= 0))
         return sitq__fail(err, SITQ_EINVAL, "grace_s must be >= 0 seconds, got %g", grace_s);
     pthread_mutex_lock(&w->life_mu);
-    sitq_code rc = worker_stop(w, grace_s, NULL);
+    sitq_code rc = worker_stop(w, grace_s, 1, NULL);
     if (rc == SITQ_ETIMEDOUT) {
         pthread_mutex_lock(&w->mu);
         w->abandon_running = 1;
         pthread_mutex_unlock(&w->mu);
         /* Bounded: every running attempt now counts as stuck, so the
          * dispatcher ends after one more commit. */
-        rc = worker_stop(w, -1, err);
+        rc = worker_stop(w, -1, 1, err);
     } else {
         rc = sitq__ok(err);
     }

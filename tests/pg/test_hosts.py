@@ -1,5 +1,6 @@
 """Several hosts on one PostgreSQL queue: two groups of worker processes
-(`python -m sitq worker URI --concurrency 2`), host A connected directly and
+(`python -m sitq worker URI --concurrency 2 --pool thread`: two claiming
+worker processes each), host A connected directly and
 host B through a proxy on 127.0.0.1 that delays each direction by 1 ms (a
 round trip 2 ms longer, as to another machine), run the data pipeline of
 docs/data-processing.md: chunks processed in parallel, then an aggregate
@@ -69,7 +70,8 @@ class Host:
         self.name, self.db = name, db
         env = dict(os.environ, SITQ_TEST_HOST=name, SITQ_TEST_HOST_DB=db)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "sitq", "worker", db, "--path", HERE, "--concurrency", "2"],
+            [sys.executable, "-m", "sitq", "worker", db, "--path", HERE, "--concurrency", "2",
+             "--pool", "thread"],
             env=env, cwd=HERE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.lines = []
         self.serving = threading.Semaphore(0)

@@ -158,3 +158,23 @@ def keep_context(key):
     import sitq
     KEPT[key] = sitq.current_task()
     return KEPT[key].id
+
+
+def watch_cancel(marker_path, seconds):
+    """Creates marker_path, then polls current_task().cancelled for
+    `seconds`; returns whether it was ever set."""
+    import sitq
+    t = sitq.current_task()
+    with open(marker_path, "w") as f:
+        f.write(str(os.getpid()))
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if t.cancelled:
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def allocate(n):
+    """Allocates n bytes at once (a memory hog); returns n."""
+    return len(bytearray(n))

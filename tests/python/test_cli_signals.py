@@ -92,11 +92,15 @@ def cli(db_path):
         w.kill()
 
 
+POOLS = [("--concurrency", "2"), ("--concurrency", "2", "--pool", "thread")]
+
+
+@pytest.mark.parametrize("pool", POOLS)
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_a_pool_stops_with_one_line(queue, tmp_path, cli, sig):
+def test_a_pool_stops_with_one_line(queue, tmp_path, cli, sig, pool):
     markers = [str(tmp_path / ("m%d" % i)) for i in range(2)]
     ids = [queue.enqueue(tasks.once_slow, m, 1.0) for m in markers]
-    w = cli("--concurrency", "2")
+    w = cli(*pool)
     for i in ids:
         w.wait_for("task %d py:sitq_test_tasks.once_slow: attempt 1 of 1 started" % i)
     w.proc.send_signal(sig)
@@ -113,7 +117,7 @@ def test_a_pool_stops_with_one_line(queue, tmp_path, cli, sig):
     assert [queue.get_result(i, timeout=0).value for i in ids] == ["slow", "slow"]
 
 
-@pytest.mark.parametrize("extra", [(), ("--concurrency", "2")])
+@pytest.mark.parametrize("extra", [()] + POOLS)
 def test_a_second_ctrl_c_exits_at_once_and_says_so(queue, tmp_path, cli, extra):
     marker = str(tmp_path / "started")
     tid = queue.enqueue(tasks.never_returns, marker)      # no timeout: a stop waits for it
@@ -164,13 +168,15 @@ def test_bad_log_level(db_path):
     assert "'LOUD' is not one of DEBUG, INFO, WARNING, ERROR" in p.stderr
 
 
+@pytest.mark.parametrize("pool", POOLS)
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_a_signal_while_the_pool_starts(queue, cli, sig):
+def test_a_signal_while_the_pool_starts(queue, cli, sig, pool):
     # The worker processes are still starting (importing, opening the
-    # database) when the parent forwards the stop: still one line, no traceback.
+    # database; in process mode, the task process of the first task) when
+    # the stop comes: still one line, no traceback.
     tid = queue.enqueue(tasks.add, 1, 2)
-    w = cli("--concurrency", "2")
-    w.wait_for("started 2 worker processes")
+    w = cli(*pool)
+    w.wait_for("started 2 worker processes" if "thread" in pool else "serving queue")
     w.proc.send_signal(sig)
     code, out = w.finish()
     assert code == 0, out

@@ -98,3 +98,24 @@ def test_set_progress_checks_its_argument(queue):
         "fraction must be 0..1, got 1.5", "fraction must be a number 0..1, got str",
         "fraction must be a number 0..1, got bool", "accepted"]
     assert queue.peek(ids[3]).progress == 1.0
+
+
+def test_a_timeout_sets_the_flag_of_a_thread_task(queue):
+    # A thread cannot be interrupted: at the timeout the flag is set, and a
+    # task that polls it ends within the grace with its own error.
+    tid = queue.enqueue(sitq.Task(tasks.until_cancelled, timeout=0.5))
+    with sitq.Worker(queue, heartbeat_interval=0.05):
+        r = queue.get_result(tid, timeout=30)
+    assert r.status == "failed", r
+    assert r.error == ("timed out after 0.5 s (attempt 1): RuntimeError: stopped on request "
+                       "at attempt 1"), r.error
+
+
+def test_a_graceful_stop_does_not_set_the_flag(queue, tmp_path):
+    # Leaving `with` waits for the running task without asking it to stop.
+    marker = str(tmp_path / "started")
+    tid = queue.enqueue(tasks.watch_cancel, marker, 1.0)
+    with sitq.Worker(queue, heartbeat_interval=0.05):
+        tasks.wait_for_path(marker)
+    r = queue.get_result(tid, timeout=0)
+    assert r.status == "succeeded" and r.value is False, r

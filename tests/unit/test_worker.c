@@ -216,6 +216,38 @@ static void test_stop_timeout(void **state) {
     sitq_result_free(r);
 }
 
+/* sitq_worker_stop_wait waits without asking the running task to stop: a
+ * handler that ends on its cancel flag is still running after two waits,
+ * and ends once sitq_worker_stop's time limit sets the flag. */
+static void test_stop_wait_leaves_the_flags(void **state) {
+    sitq_queue *q = TQ_ENV(state)->queue;
+    tq_block blk;
+    memset(&blk, 0, sizeof blk);
+    blk.max_ms = 20000;
+    sitq_worker *w = tq_worker_new(q, 1, 1, "blk", tq_h_block, &blk);
+    TQ_OK(sitq_worker_start(w, &tq_err));
+    sitq_task_id id = tq_enqueue(q, "blk", NULL);
+    int64_t end = tq_mono_ms() + 10000;
+    while (atomic_load(&blk.started) == 0 && tq_mono_ms() < end) tq_sleep_ms(1);
+    assert_int_equal(atomic_load(&blk.started), 1);
+    TQ_ERR(SITQ_ETIMEDOUT, sitq_worker_stop_wait(w, 0.1, &tq_err));
+    assert_non_null(strstr(tq_err.message, "1 task(s) still running after 0.1 s"));
+    assert_null(strstr(tq_err.message, "cancel"));
+    TQ_ERR(SITQ_ETIMEDOUT, sitq_worker_stop_wait(w, 0.1, &tq_err));
+    assert_int_equal(atomic_load(&blk.saw_cancel), 0);
+    assert_int_equal(atomic_load(&blk.finished), 0);
+    TQ_ERR(SITQ_ETIMEDOUT, sitq_worker_stop(w, 0, &tq_err)); /* sets the flag */
+    TQ_OK(sitq_worker_stop_wait(w, -1, &tq_err));
+    assert_int_equal(atomic_load(&blk.saw_cancel), 1);
+    sitq_result *r = tq_get(q, id);
+    assert_int_equal(r->status, SITQ_FAILED);
+    assert_string_equal(r->error, "stopped by cancel flag");
+    sitq_result_free(r);
+    TQ_ERR(SITQ_EINVAL, sitq_worker_stop_wait(NULL, 1, &tq_err));
+    TQ_ERR(SITQ_EINVAL, sitq_worker_stop_wait(w, 0.0 / 0.0, &tq_err));
+    sitq_worker_free(w);
+}
+
 static void test_free_running_worker(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     tq_rec rec;
@@ -240,6 +272,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_completion_function, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_graceful_stop, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_stop_timeout, tq_setup, tq_teardown),
+        cmocka_unit_test_setup_teardown(test_stop_wait_leaves_the_flags, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_free_running_worker, tq_setup, tq_teardown),
     };
     return cmocka_run_group_tests_name("worker", tests, NULL, NULL);

@@ -1,0 +1,261 @@
+"""Task processes: the process mode of ``python -m sitq worker``.
+
+One worker process claims the tasks (a ``sitq.Worker`` with a handler
+thread per slot): leases, heartbeats, timeouts, cancel flags and the
+recording of outcomes stay with it. Each handler thread hands its task to
+its own task process (sitq/_taskproc.py, started on first use and replaced
+when it dies) through the task runner hook of the extension, and waits:
+
+- a task past its timeout or cancelled while running gets its cancel flag
+  set (``sitq.current_task().cancelled`` in the task process) and a grace
+  (``GRACE`` seconds by default) to return; then its process is killed
+  (SIGKILL) and replaced, and the attempt fails with "worker process killed
+  (SIGKILL) ...", which the worker records as "timed out after S s ..." or
+  "cancelled while running: ...";
+- a task process that dies (a segfault, ``os._exit``, the OOM killer) fails
+  the attempt with "worker process died: signal 11 (SIGSEGV)" or "worker
+  process exited with status 3"; the next task gets a new process.
+
+A dead task process therefore costs one attempt (retried per the task's
+policy) and never loses or duplicates its task: the claim, the lease and
+the outcome belong to the worker process, which does not die with it.
+"""
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from multiprocessing.connection import Connection
+
+GRACE = 1.0  # seconds between a task's cancel flag and the kill of its process
+_POLL = 0.02  # seconds between looks at the cancel flag while a task runs
+
+_LOG = logging.getLogger("sitq.worker")
+
+
+def _death_message(code):
+    """The attempt's error for a task process that ended with code (Popen)."""
+    if code is not None and code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = "unknown signal"
+        return "worker process died: signal %d (%s)" % (-code, name)
+    return "worker process exited with status %s" % code
+
+
+def _start_process(pool):
+    """Start a task process for pool; (Popen, Connection)."""
+    ours, theirs = socket.socketpair()
+    try:
+        argv = [sys.executable, "-m", "sitq._taskproc", str(theirs.fileno()),
+                "--log-level", logging.getLevelName(pool.log_level)]
+        if pool.max_memory:
+            argv += ["--max-memory", str(pool.max_memory)]
+        for d in pool.paths:
+            argv += ["--path", d]
+        proc = subprocess.Popen(argv, pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL)
+    except BaseException:
+        ours.close()
+        raise
+    finally:
+        theirs.close()
+    _LOG.debug("task process %d started", proc.pid)
+    return proc, Connection(ours.detach())
+
+
+class _Slot:
+    """One handler thread's task process (used by that thread only)."""
+
+    def __init__(self, pool):
+        self.pool = pool
+        self.proc = None
+        self.conn = None
+
+    def _spawn(self):
+        """Take a task process started in advance, or start one."""
+        spare = self.pool._take_spare()
+        self.proc, self.conn = spare if spare else self.pool._start_process()
+
+    def _drop(self, kill):
+        """Forget the task process (killed first when kill); its exit code."""
+        proc, self.proc = self.proc, None
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+        if proc is None:
+            return None
+        if kill and proc.poll() is None:
+            proc.kill()
+        try:
+            return proc.wait(timeout=None if kill else 5.0)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            return proc.wait()
+
+    def _respawn(self):
+        """Start the next task process now, so that it starts while this
+        outcome is recorded; on failure the next task starts one."""
+        try:
+            self._spawn()
+        except OSError as e:
+            _LOG.warning("cannot start a task process now (%s); retrying at the next task", e)
+
+    def _died(self):
+        code = self._drop(kill=False)
+        self._respawn()
+        return (False, _death_message(code), None)
+
+    def _serve(self, ctx, name, args):
+        """Answer a task process's call with the real TaskContext."""
+        from ._taskproc import DependencyResult
+        try:
+            if name == "progress":
+                ctx.set_progress(*args)
+                value = ctx.cancelled
+            elif name == "heartbeat":
+                ctx.heartbeat()
+                value = ctx.cancelled
+            elif name == "dep":
+                value = DependencyResult.of(ctx._dependency_result(*args))
+            elif name == "deps":
+                value = [DependencyResult.of(r) for r in ctx.dependency_results()]
+            else:
+                raise ValueError("unknown call %r" % (name,))
+            reply = ("reply", True, value)
+        except Exception as e:
+            reply = ("reply", False, e)
+        try:
+            self.conn.send(reply)
+        except Exception as e:  # an exception that cannot be pickled
+            from .errors import SitqError
+            self.conn.send(("reply", False, SitqError("%s: %s" % (type(e).__name__, e))))
+
+    def run(self, payload):
+        """Run the current task in this slot's task process; its outcome."""
+        import sitq
+        ctx = sitq.current_task()
+        if self.proc is None or self.proc.poll() is not None:
+            if self.proc is not None:
+                self._drop(kill=False)
+            self._spawn()
+        meta = (ctx.id, ctx.attempt, ctx.max_retries, ctx.timeout, ctx.function, ctx.queue)
+        try:
+            self.conn.send(("run", meta, payload))
+        except OSError:
+            return self._died()
+        kill_at = None
+        while True:
+            if self.conn.poll(_POLL):
+                try:
+                    msg = self.conn.recv()
+                except (EOFError, OSError):
+                    return self._died()
+                if msg[0] == "done":
+                    return msg[1:]
+                if msg[0] == "call":
+                    try:
+                        self._serve(ctx, msg[1], msg[2])
+                    except OSError:  # the task process is gone
+                        return self._died()
+                continue
+            if kill_at is None:
+                try:
+                    cancelled = ctx.cancelled
+                except sitq.InvalidStateError:
+                    cancelled = True
+                if cancelled:
+                    kill_at = time.monotonic() + self.pool.grace
+                    try:
+                        self.conn.send(("cancel",))
+                    except OSError:
+                        return self._died()
+            elif time.monotonic() >= kill_at:
+                pid = self.proc.pid
+                self._drop(kill=True)
+                self._respawn()
+                return (False, "worker process %d killed (SIGKILL): still running %g s after "
+                               "its cancel flag was set" % (pid, self.pool.grace), None)
+
+
+class TaskProcesses:
+    """The task runner of process mode: called with a task's payload on a
+    worker's handler thread, it runs the task in that thread's task process
+    and returns its outcome (see sitq/_procpool.py's header). Install it with
+    ``sitq._sitq._set_task_runner(pool)`` before starting the Worker; call
+    ``close()`` after stopping it. Thread-safe (one slot per thread)."""
+
+    def __init__(self, grace=GRACE, max_memory=0, paths=(), log_level=logging.INFO):
+        self.grace = grace
+        self.max_memory = max_memory
+        self.paths = list(paths)
+        self.log_level = log_level
+        self._slots = {}  # thread id -> _Slot
+        self._spares = []  # (Popen, Connection) started in advance
+        self._lock = threading.Lock()
+
+    def _start_process(self):
+        return _start_process(self)
+
+    def prestart(self, n):
+        """Start n task processes now, for the first tasks of the slots: a
+        task's timeout counts from its start in the worker, so it would
+        include the start of a Python interpreter."""
+        for _ in range(n):
+            spare = self._start_process()
+            with self._lock:
+                self._spares.append(spare)
+
+    def _take_spare(self):
+        with self._lock:
+            while self._spares:
+                proc, conn = self._spares.pop()
+                if proc.poll() is None:
+                    return proc, conn
+                conn.close()
+            return None
+
+    def __call__(self, payload):
+        # Keyed by the thread's id, not a threading.local: the worker's
+        # handler threads are C threads whose Python thread state (and so
+        # their threading.local) lasts one task.
+        me = threading.get_ident()
+        with self._lock:
+            slot = self._slots.get(me)
+            if slot is None:
+                slot = self._slots[me] = _Slot(self)
+        return slot.run(payload)
+
+    def pids(self):
+        """The pids of the live task processes."""
+        with self._lock:
+            return [s.proc.pid for s in self._slots.values() if s.proc is not None]
+
+    def close(self):
+        """End every task process (idle once the worker stopped): their
+        sockets are closed, which makes them exit; waits for them."""
+        with self._lock:
+            slots, self._slots = list(self._slots.values()), {}
+            spares, self._spares = self._spares, []
+        for proc, conn in spares:
+            slot = _Slot(self)
+            slot.proc, slot.conn = proc, conn
+            slots.append(slot)
+        for s in slots:
+            s._drop(kill=False)
+
+
+def install(args):
+    """Set up process mode for ``python -m sitq worker`` (its parsed args):
+    the TaskProcesses installed as the extension's task runner."""
+    from . import _sitq
+    pool = TaskProcesses(grace=args.grace, max_memory=args.max_memory,
+                         paths=[os.path.abspath(p) for p in args.path],
+                         log_level=logging.getLogger().getEffectiveLevel())
+    pool.prestart(args.concurrency * args.threads)
+    _sitq._set_task_runner(pool)
+    return pool

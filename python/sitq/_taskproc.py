@@ -1,0 +1,338 @@
+"""A task process of ``python -m sitq worker --pool process``.
+
+    python -m sitq._taskproc FD [--max-memory BYTES] [--log-level LEVEL] [--path DIR]...
+
+Started by the worker (sitq/_procpool.py) with one end of a socket pair as
+file descriptor FD; it runs one task at a time, as the worker asks:
+
+- worker -> task process: ``("run", meta, payload)`` (meta: id, attempt,
+  max_retries, timeout, function, queue), ``("cancel",)`` (the running
+  task's cancel flag is set: a cancel was asked, or its timeout passed),
+  ``("reply", ok, value)`` (the answer to a call).
+- task process -> worker: ``("call", name, args)`` (set_progress, heartbeat
+  and the dependency reads of ``sitq.current_task()``, which only the
+  worker that holds the task's lease can do), ``("done", True, result)``
+  (the pickled return value) or ``("done", False, message, traceback)``.
+
+A reader thread receives while the task runs, so that a cancel reaches
+``current_task().cancelled`` at once. The worker owns the task's lease and
+records its outcome: it kills this process when the task outlives its grace
+and reports a death (a segfault, ``os._exit``, the OOM killer) as the
+attempt's error. End of file on the socket means the worker is gone or
+stopping: the process exits at once, even in the middle of a task (its
+lease then lapses as after a crash).
+
+SIGINT and SIGTERM are ignored: the worker decides about stops (a Ctrl-C at
+the terminal reaches its whole process group) and waits for running tasks.
+``--max-memory`` caps this process's address space (RLIMIT_AS): a task that
+allocates past it gets a MemoryError, and its attempt fails with it.
+"""
+
+import argparse
+import asyncio
+import faulthandler
+import logging
+import os
+import pickle
+import queue as _queue
+import re
+import resource
+import signal
+import sys
+import threading
+import traceback
+from multiprocessing.connection import Connection
+
+_TOKEN = re.compile(r"([1-9][0-9]{0,9})-[0-9a-fA-F]{1,16}-[0-9]{1,20}")
+
+
+class DependencyResult:
+    """A dependency's result as a task process sees it (the worker reads it
+    and sends a copy): the attributes of ``sitq.Result`` and ``unwrap()``.
+    Made by the worker with ``of(result)``; immutable by convention."""
+
+    FIELDS = ("task_id", "status", "is_success", "is_error", "is_finished", "error",
+              "traceback", "attempts", "max_retries", "priority", "function", "queue",
+              "worker_id", "depends_on", "enqueued_at", "started_at", "finished_at", "eta",
+              "duration", "progress")
+
+    @classmethod
+    def of(cls, result):
+        """The copy of a sitq.Result (read in the worker). A value that
+        cannot be unpickled there is kept as the exception to raise."""
+        d = cls()
+        for f in cls.FIELDS:
+            setattr(d, f, getattr(result, f, None))
+        d._value, d._value_error = None, None
+        try:
+            d._value = result.value
+            pickle.dumps(d._value, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as e:  # not readable or not picklable: say so on access
+            d._value, d._value_error = None, e
+        return d
+
+    @property
+    def value(self):
+        """The dependency's return value (None unless it succeeded)."""
+        if self._value_error is not None:
+            raise self._value_error
+        return self._value
+
+    def unwrap(self):
+        """The value of a succeeded dependency; for another, raises
+        TaskFailedError (or the dependency's own exception)."""
+        if self.is_success:
+            return self.value
+        from . import _remote
+        tb = self.traceback or ""
+        raise _remote.failure(self.error, tb, None, self.task_id, self.status)
+
+    def __repr__(self):
+        return "<sitq.Result task_id=%s status=%r (a copy in a task process)>" % (
+            self.task_id, self.status)
+
+
+class TaskContext:
+    """``sitq.current_task()`` in a task process: the fields of the running
+    attempt; ``cancelled`` is set by the worker, the other methods ask it.
+    Valid during the attempt, on the thread that runs it."""
+
+    def __init__(self, proc, meta):
+        self._proc = proc
+        self._ended = False
+        (self.id, self.attempt, self.max_retries, self.timeout, self.function,
+         self.queue) = meta
+
+    def _check(self):
+        if self._ended:
+            import sitq
+            raise sitq.InvalidStateError(
+                "the attempt of task %d has ended: its TaskContext no longer reaches the "
+                "worker" % self.id)
+
+    @property
+    def cancelled(self):
+        """True once the task should stop: a cancel was asked, its timeout
+        passed, or its worker is stopping it. The worker kills this process
+        a grace after setting it."""
+        self._check()
+        return self._proc.cancel.is_set()
+
+    def set_progress(self, fraction):
+        """Store the task's progress (0..1) and renew its lease (through
+        the worker). Raises as TaskContext.set_progress does."""
+        self._check()
+        if self._proc.call("progress", fraction):
+            self._proc.cancel.set()
+
+    def heartbeat(self):
+        """Renew the task's lease now (through the worker) and refresh
+        ``cancelled``. Raises LeaseLostError, StorageError."""
+        self._check()
+        if self._proc.call("heartbeat"):
+            self._proc.cancel.set()
+
+    def dependency_results(self):
+        """A copy of each dependency's result, in the declared order."""
+        self._check()
+        return self._proc.call("deps")
+
+    def _dependency_result(self, index):
+        self._check()
+        return self._proc.call("dep", index)
+
+    def __repr__(self):
+        return "<sitq.TaskContext id=%d attempt=%d function=%r queue=%r%s>" % (
+            self.id, self.attempt, self.function, self.queue, " ended" if self._ended else "")
+
+
+class _Process:
+    """This process's end of the socket and the task running now."""
+
+    def __init__(self, conn):
+        self.conn = conn
+        self.tasks = _queue.SimpleQueue()
+        self.replies = _queue.SimpleQueue()
+        self.cancel = threading.Event()
+        self.current = None
+        self.main_thread = threading.get_ident()
+
+    def read(self):
+        """Reader thread: dispatch the worker's messages; exit at its end."""
+        while True:
+            try:
+                msg = self.conn.recv()
+            except (EOFError, OSError):
+                os._exit(0)  # the worker is gone or stopping
+            if msg[0] == "run":
+                self.tasks.put(msg[1:])
+            elif msg[0] == "cancel":
+                self.cancel.set()
+            elif msg[0] == "reply":
+                self.replies.put(msg[1:])
+
+    def call(self, name, *args):
+        """Ask the worker (for the running task); its value, or raise its error."""
+        self.conn.send(("call", name, args))
+        ok, value = self.replies.get()
+        if not ok:
+            raise value
+        return value
+
+    def current_task(self):
+        """sitq.current_task() in this process."""
+        if self.current is None or threading.get_ident() != self.main_thread:
+            import sitq
+            raise sitq.InvalidStateError(
+                "sitq.current_task() was called outside a task: it works only in a task "
+                "function run by a sitq Worker, on the thread that runs it")
+        return self.current
+
+
+def _failure(exc, prefix=None):
+    """("done", False, message, traceback) for exc: "[prefix: ]Type: msg";
+    when the function itself raised (no prefix), the pickled exception rides
+    along for Result.unwrap()."""
+    try:
+        msg = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    except Exception:
+        msg = "%s: <exception could not be formatted>" % type(exc).__qualname__
+    try:
+        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    except Exception:
+        tb = None
+    if prefix is None and tb is not None:
+        from . import _remote
+        line = _remote.exception_line(exc)
+        if line:
+            tb += line
+    return (False, "%s: %s" % (prefix, msg) if prefix else msg, tb)
+
+
+def _memory_token_error(fname, token):
+    m = _TOKEN.fullmatch(token) if isinstance(token, str) else None
+    if m is None:
+        return "names a malformed memory token"
+    return ("function %s is held in the memory of process %s (it could not be pickled, e.g. a "
+            "bound method of an object holding a sitq queue or worker) and cannot be run here, "
+            "in process %d: run it on a worker of that process, or enqueue a picklable function "
+            "(module-level, or a method of a picklable object)" % (fname, m.group(1), os.getpid()))
+
+
+def _load(ctx, payload):
+    """(function, args, kwargs) of the payload, or a failure tuple."""
+    fname, tid = ctx.function, ctx.id
+    try:
+        tup = pickle.loads(payload)
+    except BaseException as e:
+        return _failure(e, "cannot load the arguments of %s in this process" % fname)
+    if not (isinstance(tup, tuple) and len(tup) == 5 and tup[0] in (1, 2)):
+        return (False, "task %d (%s): unknown payload format (not written by this version of "
+                       "the sitq Python binding)" % (tid, fname), None)
+    fmt, blob, args, kwargs, token = tup
+    if token is not None:
+        msg = _memory_token_error(fname, token)
+        if msg.startswith("names"):
+            msg = "task %d (%s) %s" % (tid, fname, msg)
+        return (False, msg, None)
+    if not isinstance(blob, bytes):
+        return (False, "task %d (%s) carries no function" % (tid, fname), None)
+    try:
+        func = pickle.loads(blob)
+    except BaseException as e:
+        return _failure(e, "cannot load function %s in this process" % fname)
+    if args is None or kwargs is None:
+        return (False, "the arguments of %s could not be pickled and are held in the memory of "
+                       "another process" % fname, None)
+    try:
+        args = tuple(args)
+    except BaseException as e:
+        return _failure(e, "bad task arguments")
+    if fmt == 2:
+        from . import _result_of
+        try:
+            args, kwargs = _result_of.resolve(ctx, args, kwargs)
+        except BaseException as e:
+            return _failure(e, "cannot read the sitq.result_of arguments of %s" % fname)
+    return func, args, kwargs
+
+
+def _dump(value, fname):
+    """("done", True, pickle) of the return value, or a failure tuple."""
+    try:
+        return (True, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+    except MemoryError:
+        return (False, "MemoryError: out of memory while pickling the result", None)
+    except Exception as e:
+        first = e
+    try:
+        import cloudpickle  # type: ignore[import]
+        return (True, cloudpickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+    except MemoryError:
+        return (False, "MemoryError: out of memory while pickling the result", None)
+    except Exception:
+        return _failure(first, "SerializationError: the return value of %s (a %.60s) cannot be "
+                               "pickled" % (fname, type(value).__name__))
+
+
+def _run(ctx, payload):
+    """Run one task; its outcome tuple."""
+    loaded = _load(ctx, payload)
+    if len(loaded) == 3 and loaded[0] is False:
+        return loaded
+    func, args, kwargs = loaded
+    try:
+        ret = func(*args, **kwargs)
+        if asyncio.iscoroutine(ret):
+            ret = asyncio.run(ret)
+    except BaseException as e:
+        return _failure(e)
+    return _dump(ret, ctx.function)
+
+
+def _parser():
+    p = argparse.ArgumentParser(prog="python -m sitq._taskproc")
+    p.add_argument("fd", type=int)
+    p.add_argument("--max-memory", type=int, default=0)
+    p.add_argument("--log-level", default="INFO")
+    p.add_argument("--path", action="append", default=[])
+    return p
+
+
+def main(argv=None):
+    """Serve the worker on the socket until it closes it."""
+    args = _parser().parse_args(argv)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    faulthandler.enable()  # a crash prints the task's Python stack on stderr
+    logging.basicConfig(level=args.log_level, stream=sys.stderr,
+                        format="sitq task process[%(process)d]: %(asctime)s %(levelname)s "
+                               "%(name)s: %(message)s")
+    for d in reversed([os.getcwd()] + args.path):
+        if d not in sys.path:
+            sys.path.insert(0, d)
+    if args.max_memory > 0:
+        resource.setrlimit(resource.RLIMIT_AS, (args.max_memory, args.max_memory))
+    import sitq
+    proc = _Process(Connection(args.fd))
+    sitq.current_task = proc.current_task  # tasks look it up at call time
+    threading.Thread(target=proc.read, daemon=True, name="sitq-taskproc-reader").start()
+    while True:
+        meta, payload = proc.tasks.get()
+        proc.cancel.clear()
+        ctx = proc.current = TaskContext(proc, meta)
+        try:
+            outcome = _run(ctx, payload)
+        finally:
+            ctx._ended = True
+            proc.current = None
+        del payload
+        try:
+            proc.conn.send(("done",) + outcome)
+        except MemoryError:
+            proc.conn.send(("done", False, "MemoryError: out of memory while sending the result",
+                            None))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,208 @@
+"""Process mode of python -m sitq worker (--pool process): tasks run in task
+processes that are killed at their timeout or cancel (after a grace) and
+replaced; a task process that crashes, exits or runs out of memory fails
+its own attempt only; sitq.current_task() works in a task process."""
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+import sitq
+import sitq_test_tasks as tasks
+from conftest import HERE, subprocess_env
+
+DEADLINE = 60
+
+
+@pytest.fixture
+def cli(db_path):
+    """Start `python -m sitq worker DB --pool process ...`; stopped (SIGTERM,
+    then SIGKILL if it hangs) at the end of the test."""
+    started = []
+
+    def start(*extra):
+        p = subprocess.Popen(
+            [sys.executable, "-m", "sitq", "worker", db_path, "--path", HERE, "--pool",
+             "process", *extra],
+            env=subprocess_env(), cwd=HERE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True)
+        started.append(p)
+        return p
+    yield start
+    for p in started:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+        try:
+            p.communicate(timeout=DEADLINE)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.communicate()
+
+
+def gone(pid):
+    """Whether no process has this pid (the worker reaps its task processes)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def read_pid(path):
+    """The pid a task wrote to path (the file exists before it is written)."""
+    deadline = time.monotonic() + DEADLINE
+    while True:
+        with open(path) as f:
+            text = f.read()
+        if text or time.monotonic() > deadline:
+            return int(text)
+        time.sleep(0.01)
+
+
+def test_timeout_kills_the_task_and_the_slot_runs_the_next(queue, cli, tmp_path):
+    marker = str(tmp_path / "started")
+    # (a timeout of 3 s leaves time to start a task process on a busy host:
+    # it counts from the attempt's start in the worker)
+    slow = queue.enqueue(sitq.Task(tasks.never_returns, args=[marker], timeout=3))
+    nxt = queue.enqueue(tasks.pid)
+    cli("--concurrency", "1")
+    a = queue.get_result(slow, timeout=DEADLINE)
+    b = queue.get_result(nxt, timeout=DEADLINE)
+    assert a.status == "failed" and a.error.startswith("timed out after 3 s (attempt 1)"), a
+    killed = read_pid(marker)
+    assert gone(killed)
+    # the next task ran in a new task process, once the slow one was killed
+    # (3 s timeout + 1 s grace), long before that one would have returned
+    assert b.is_success and b.value != killed
+    gap = (b.started_at - a.started_at).total_seconds()
+    assert 3.0 <= gap < 20.0, gap
+
+
+def test_retries_follow_the_policy_after_a_timeout(queue, cli, tmp_path):
+    # attempt 1 sleeps past its timeout and is killed; attempt 2 returns
+    marker = str(tmp_path / "started")
+    tid = queue.enqueue(sitq.Task(tasks.once_slow, args=[marker, 60], timeout=3,
+                                  max_retries=1, retry_backoff=0.01))
+    cli("--concurrency", "1")
+    r = queue.get_result(tid, timeout=DEADLINE)
+    assert r.status == "succeeded" and r.attempts == 2, r
+    killed = read_pid(marker)
+    assert r.value.startswith("recovered by ") and r.value != "recovered by %d" % killed
+    assert gone(killed)
+
+
+def test_timeouts_use_up_the_retries(queue, cli):
+    tid = queue.enqueue(sitq.Task(tasks.never_returns, timeout=0.5, max_retries=1,
+                                  retry_backoff=0.01))
+    cli("--concurrency", "1", "--grace", "0.2")
+    r = queue.get_result(tid, timeout=DEADLINE)
+    assert r.status == "failed" and r.attempts == 2, r
+    assert r.error.startswith("timed out after 0.5 s (attempt 2)"), r.error
+
+
+def test_cancel_kills_a_task_that_does_not_look(queue, cli, tmp_path):
+    marker = str(tmp_path / "started")
+    tid = queue.enqueue(tasks.never_returns, marker)
+    cli("--concurrency", "1")
+    tasks.wait_for_path(marker, timeout=DEADLINE)
+    pid = read_pid(marker)
+    assert queue.cancel(tid) == "running"
+    r = queue.get_result(tid, timeout=DEADLINE)
+    assert r.status == "cancelled", r
+    assert r.error == ("cancelled while running: worker process %d killed (SIGKILL): still "
+                       "running 1 s after its cancel flag was set" % pid), r.error
+    assert gone(pid)
+
+
+def test_cancel_reaches_a_task_that_looks(queue, cli, tmp_path):
+    # the task sees current_task().cancelled and raises within the grace:
+    # no kill, and its task process serves the next task
+    marker = str(tmp_path / "started")
+    tid = queue.enqueue(tasks.until_cancelled, marker)
+    cli("--concurrency", "1", "--grace", "30")
+    tasks.wait_for_path(marker, timeout=DEADLINE)
+    assert queue.peek(tid).progress == 0.25       # set_progress went through the worker
+    assert queue.cancel(tid) == "running"
+    r = queue.get_result(tid, timeout=DEADLINE)
+    assert r.status == "cancelled", r
+    assert r.error == "cancelled while running: RuntimeError: stopped on request at attempt 1"
+    nxt = queue.enqueue(tasks.pid)
+    assert queue.get_result(nxt, timeout=DEADLINE).value == read_pid(marker)
+
+
+@pytest.mark.parametrize("crash,error", [
+    ((ctypes.string_at, 0), "worker process died: signal 11 (SIGSEGV)"),
+    ((os._exit, 3), "worker process exited with status 3"),
+    ((tasks.allocate, 1 << 30), "MemoryError"),
+], ids=["segfault", "exit", "memory"])
+def test_a_dying_task_fails_alone(queue, cli, tmp_path, crash, error):
+    started, gate = str(tmp_path / "started"), str(tmp_path / "gate")
+    other = queue.enqueue(tasks.gated, started, gate, "fine")
+    w = cli("--concurrency", "2", "--max-memory", "256")
+    tasks.wait_for_path(started, proc=w, timeout=DEADLINE)
+    bad = queue.enqueue(*crash)
+    r = queue.get_result(bad, timeout=DEADLINE)
+    assert r.status == "failed" and r.attempts == 1, r
+    assert r.error == error, r.error
+    assert queue.get_task_status(other) == "running"   # not touched by the crash
+    tasks.open_gate(gate)
+    assert queue.get_result(other, timeout=DEADLINE).value == "fine"
+    # the slot goes on with a new task process
+    assert queue.get_result(queue.enqueue(tasks.add, 2, 3), timeout=DEADLINE).value == 5
+
+
+def test_the_task_api_works_in_a_task_process(queue, cli):
+    first = sitq.Task(tasks.add, args=[2, 3])
+    second = sitq.Task(tasks.add, args=[sitq.result_of(first), 10])
+    fields = sitq.Task(tasks.context_fields, max_retries=2, timeout=20)
+    ids = queue.enqueue_batch([first, second, fields])
+    failing = queue.enqueue(tasks.fail, "bad input")
+    cli("--concurrency", "2")
+    assert queue.get_result(ids[1], timeout=DEADLINE).value == 15
+    assert queue.get_result(ids[2], timeout=DEADLINE).value == (
+        ids[2], 1, 2, "default", "py:sitq_test_tasks.context_fields", 20.0, False)
+    r = queue.get_result(failing, timeout=DEADLINE)
+    with pytest.raises(ValueError, match="bad input"):   # the task's own exception
+        r.unwrap()
+
+
+def test_grace_and_memory_need_process_mode(db_path):
+    for opt in (["--grace", "2"], ["--max-memory", "100"]):
+        p = subprocess.run([sys.executable, "-m", "sitq", "worker", db_path, "--pool", "thread",
+                            *opt], env=subprocess_env(), capture_output=True, text=True,
+                           timeout=DEADLINE)
+        assert p.returncode == 2, p.stderr
+        assert "--grace and --max-memory apply to --pool process only" in p.stderr
+    p = subprocess.run([sys.executable, "-m", "sitq", "worker", db_path, "--grace", "0"],
+                       env=subprocess_env(), capture_output=True, text=True, timeout=DEADLINE)
+    assert p.returncode == 2 and "must be > 0 seconds" in p.stderr, p.stderr
+
+
+def test_task_processes_end_with_a_killed_worker(queue, cli, tmp_path):
+    # kill -9 of the worker: its task process sees the end of its socket and
+    # exits at once; the task's lease lapses as after any crash
+    marker = str(tmp_path / "started")
+    tid = queue.enqueue(tasks.never_returns, marker)
+    w = cli("--concurrency", "1")
+    tasks.wait_for_path(marker, proc=w, timeout=DEADLINE)
+    pid = read_pid(marker)
+    w.kill()
+    w.wait(timeout=DEADLINE)
+    deadline = time.monotonic() + DEADLINE
+    while not gone(pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert gone(pid)
+    assert queue.get_task_status(tid) == "running"
+
+
+def test_the_lease_is_renewed_while_a_task_process_works(queue, cli):
+    # the worker process renews the lease while its task process sleeps
+    # three leases long: the attempt is neither recovered nor run twice
+    tid = queue.enqueue(sitq.Task(tasks.sleep_and_return, args=[3, "kept"], max_retries=2))
+    cli("--concurrency", "1", "--lease", "1")
+    r = queue.get_result(tid, timeout=DEADLINE)
+    assert r.status == "succeeded" and r.value == "kept" and r.attempts == 1, r
