@@ -93,8 +93,12 @@ assert_contains "$(cat "$TMP/err")" "$msg" "bulk on an unknown queue"
 
 # more tasks than one page (500): every one is cancelled, once
 # (enqueued in one batch through the Python binding: 502 processes would
-# take minutes on a loaded machine)
-PYTHONPATH="$(dirname "$SITQ")/python" "$PY" - "$DB" <<'PY'
+# take minutes on a loaded machine). Sanitizer builds have no binding: the
+# plain build runs this part.
+if [ ! -d "$(dirname "$SITQ")/python/sitq" ]; then
+  echo "part skipped: more than one page (this build has no Python binding)"
+else
+  PYTHONPATH="$(dirname "$SITQ")/python" "$PY" - "$DB" <<'PY'
 import sys
 import sitq
 db = sys.argv[1]
@@ -102,9 +106,10 @@ backend = sitq.PostgresBackend(db) if db.startswith("postgres") else sitq.SQLite
 queue = sitq.TaskQueue(backend, name="big")
 queue.enqueue_batch([sitq.Task(print, args=[i], delay=3600) for i in range(502)])
 PY
-expect_exit 0 "$SITQ" cancel "$DB" --status scheduled --queue big --function shell
-assert_eq "cancel: 0 matched, 0 cancelled, 0 skipped" "$(tail -n 1 "$TMP/out")" "not shell tasks"
-expect_exit 0 "$SITQ" cancel "$DB" --status scheduled --queue big --function py:builtins.print
-assert_eq "cancel: 502 matched, 502 cancelled, 0 skipped" "$(tail -n 1 "$TMP/out")" "two pages"
-assert_eq 502 "$("$SITQ" stats "$DB" --queue big --json | jget "d['cancelled']")" "all cancelled"
+  expect_exit 0 "$SITQ" cancel "$DB" --status scheduled --queue big --function shell
+  assert_eq "cancel: 0 matched, 0 cancelled, 0 skipped" "$(tail -n 1 "$TMP/out")" "not shell tasks"
+  expect_exit 0 "$SITQ" cancel "$DB" --status scheduled --queue big --function py:builtins.print
+  assert_eq "cancel: 502 matched, 502 cancelled, 0 skipped" "$(tail -n 1 "$TMP/out")" "two pages"
+  assert_eq 502 "$("$SITQ" stats "$DB" --queue big --json | jget "d['cancelled']")" "all cancelled"
+fi
 echo "ok"
