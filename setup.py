@@ -4,7 +4,8 @@ The extension sitq._sitq is built by CMake, from the same build description
 as everything else (one list of sources, the project's warning flags, the
 version from project() in CMakeLists.txt): setuptools' build_ext step
 configures a library-and-binding-only CMake tree under build/python-wheel/
-of this source tree, builds the target sitq_python there (CMake tracks
+of this source tree (or under $SITQ_WHEEL_BUILD_DIR, for a read-only
+tree), builds the target sitq_python there (CMake tracks
 header dependencies, so a changed header rebuilds what includes it) and
 copies the module into the package. setuptools' own scratch files go to
 build/python-setuptools/. Offline, with Debian's setuptools and wheel:
@@ -15,7 +16,9 @@ build/python-setuptools/. Offline, with Debian's setuptools and wheel:
 The wheel installs the command line of `python -m sitq` as the console
 script `sitq-py`.
 """
+import fcntl
 import os
+import shutil
 import subprocess
 import sys
 
@@ -23,8 +26,22 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
-BUILD = os.path.join(ROOT, "build")
+BUILD = os.environ.get("SITQ_WHEEL_BUILD_DIR") or os.path.join(ROOT, "build")
 os.makedirs(os.path.join(BUILD, "python-setuptools"), exist_ok=True)
+
+
+def _stale_tree(tree):
+    """True when the CMake tree was configured for another source directory
+    (a copied or moved checkout): CMake refuses to reuse it."""
+    try:
+        with open(os.path.join(tree, "CMakeCache.txt")) as f:
+            for line in f:
+                if line.startswith("CMAKE_HOME_DIRECTORY:"):
+                    home = line.split("=", 1)[1].strip()
+                    return os.path.realpath(home) != os.path.realpath(ROOT)
+    except OSError:
+        pass
+    return False
 
 
 def sitq_version():
@@ -48,6 +65,16 @@ class CMakeBuild(build_ext):
 
     def build_extension(self, ext):
         tree = os.path.join(BUILD, "python-wheel")
+        os.makedirs(BUILD, exist_ok=True)
+        # One build of the tree at a time: two concurrent wheel builds of a
+        # checkout would configure and write the same files.
+        with open(os.path.join(BUILD, "python-wheel.lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            self._build_locked(ext, tree)
+
+    def _build_locked(self, ext, tree):
+        if _stale_tree(tree):
+            shutil.rmtree(tree)
         config = ["cmake", "-S", ROOT, "-B", tree, "-DCMAKE_BUILD_TYPE=Release",
                   "-DPython3_EXECUTABLE=" + sys.executable,
                   "-DSITQ_BUILD_CLI=OFF", "-DSITQ_BUILD_EXAMPLES=OFF",

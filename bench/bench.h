@@ -1,6 +1,6 @@
 /* bench.h - sitq's benchmark: shared declarations.
  *
- * Entry point: sitq_bench_main(argc, argv), the sitq_bench program's main
+ * Entry point: bench_main(argc, argv), the sitq_bench program's main
  * (`sitq bench` executes that program). Every figure is printed as a line of
  * text and, with --json FILE, appended to FILE as one JSON object per line:
  *   {"system":..., "scenario":..., "variant":..., "metric":..., "value":...,
@@ -20,7 +20,7 @@ extern "C" {
 #endif
 
 /** Run the benchmark; see `sitq_bench --help`. Returns 0 on success. */
-int sitq_bench_main(int argc, char **argv);
+int bench_main(int argc, char **argv);
 
 typedef struct bench_ctx {
     const char *dir;   /* directory for database files (same disk as the queue) */

@@ -1,4 +1,4 @@
-/* main.c - sitq_bench_main: options and the scenario table. */
+/* main.c - bench_main: options and the scenario table. */
 #include "bench.h"
 
 #include <errno.h>
@@ -106,7 +106,7 @@ static int check_scenarios(const char *list) {
     return 0;
 }
 
-int sitq_bench_main(int argc, char **argv) {
+int bench_main(int argc, char **argv) {
     bench_prefetch = -1;
     bench_ctx c = {
         .dir = "sitq-bench-data", .tasks = 20000, .run = 1, .latency_s = 3, .sync_only = -1};

@@ -14,6 +14,15 @@ out=$(cd "$2" && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
+# The version is written in CMakeLists.txt; debian/changelog must follow it.
+version=$(sed -n 's/^project(sitq VERSION \([0-9.]*\).*/\1/p' "$src/CMakeLists.txt")
+deb_version=$(cd "$src" && dpkg-parsechangelog -S Version)
+if [ "${deb_version%%-*}" != "$version" ]; then
+  echo "build-deb: debian/changelog is at $deb_version, CMakeLists.txt at $version:" \
+       "add a changelog entry (dch -v $version)" >&2
+  exit 1
+fi
+
 mkdir -p "$tmp/sitq"
 (cd "$src" && git ls-files --cached --others --exclude-standard -z | tar --null -cf - -T -) \
   | tar -xf - -C "$tmp/sitq"

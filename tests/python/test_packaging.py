@@ -74,6 +74,16 @@ def test_wheel_runs_a_task_in_a_plain_venv(venv, tmp_path):
     # the type stubs and the PEP 561 marker are installed with the package
     installed = set(os.listdir(os.path.dirname(path)))
     assert {"py.typed", "__init__.pyi", "_sitq.pyi", "errors.pyi"} <= installed, installed
+    # the extension exports its init function, not libsitq's symbols
+    module = [f for f in installed if f.startswith("_sitq.") and f.endswith(".so")]
+    assert len(module) == 1, installed
+    nm = subprocess.run(["nm", "-D", "--defined-only", os.path.join(os.path.dirname(path),
+                                                                    module[0])],
+                        capture_output=True, text=True, timeout=60)
+    assert nm.returncode == 0, nm.stderr
+    exported = [line.split()[-1] for line in nm.stdout.splitlines()
+                if line.split()[1:2] and line.split()[1] in "TDBR"]
+    assert exported == ["PyInit__sitq"], exported
 
 
 def test_wheel_console_script_runs_a_worker(venv, tmp_path):
