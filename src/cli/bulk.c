@@ -27,8 +27,9 @@ int bulk_check(const char *cmd, const common_opts *o) {
         return CLI_EXIT_USAGE;
     }
     if (!o->status_given || o->status == SITQ_STATUS_ANY) {
-        cli_errorf(cmd, "expected a task ID, or --status S (not 'any') to %s every task in "
-                        "status S (see 'sitq %s --help')",
+        cli_errorf(cmd,
+                   "expected a task ID, or --status S (not 'any') to %s every task in "
+                   "status S (see 'sitq %s --help')",
                    cmd, cmd);
         return CLI_EXIT_USAGE;
     }
@@ -105,10 +106,10 @@ static int print_summary(const char *cmd, const common_opts *o, enum bulk_action
                          bulk_counts *k) {
     const char *verb = action == BULK_CANCEL ? "cancel" : "retry";
     if (o->json) {
-        json_t *j = json_pack("{s:s, s:b, s:I, s:I, s:I, s:O}", "action", verb, "dry_run",
-                              o->dry_run, "matched", (json_int_t)k->matched, "changed",
-                              (json_int_t)k->changed, "skipped", (json_int_t)k->skipped, "ids",
-                              k->ids);
+        json_t *j =
+            json_pack("{s:s, s:b, s:I, s:I, s:I, s:O}", "action", verb, "dry_run", o->dry_run,
+                      "matched", (json_int_t)k->matched, "changed", (json_int_t)k->changed,
+                      "skipped", (json_int_t)k->skipped, "ids", k->ids);
         return print_json_checked(cmd, j);
     }
     if (o->dry_run)

@@ -35,7 +35,6 @@ int bulk_check(const char *cmd, const common_opts *o);
  * exit code of the first storage error (the tasks changed so far stay
  * changed).
  */
-int bulk_run(const char *cmd, const common_opts *o, sitq_backend *backend,
-             enum bulk_action action);
+int bulk_run(const char *cmd, const common_opts *o, sitq_backend *backend, enum bulk_action action);
 
 #endif /* SITQ_CLI_BULK_H */
