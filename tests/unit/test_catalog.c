@@ -75,8 +75,8 @@ static void test_list_filters(void **state) {
     sitq_list_filter_init(&f);
     assert_int_equal(f.status, SITQ_STATUS_ANY);
     assert_int_equal(f.limit, 100);
-    snprintf(want, sizeof want, "%lld %lld %lld %lld", (long long)t4, (long long)t3,
-             (long long)t2, (long long)t1);
+    snprintf(want, sizeof want, "%lld %lld %lld %lld", (long long)t4, (long long)t3, (long long)t2,
+             (long long)t1);
     assert_string_equal(list_ids(e->backend, &f), want); /* every queue, newest first */
     f.queue = "mail";
     snprintf(want, sizeof want, "%lld %lld", (long long)t4, (long long)t2);
@@ -165,13 +165,16 @@ static void test_list_errors(void **state) {
     TQ_ERR_MSG(SITQ_EINVAL, "limit", "limit", sitq_list_tasks(e->backend, &f, &items, &n, &tq_err));
     f.limit = 10;
     f.status = 99;
-    TQ_ERR_MSG(SITQ_EINVAL, "status", "status", sitq_list_tasks(e->backend, &f, &items, &n, &tq_err));
+    TQ_ERR_MSG(SITQ_EINVAL, "status", "status",
+               sitq_list_tasks(e->backend, &f, &items, &n, &tq_err));
     f.status = SITQ_STATUS_ANY;
     f.since_us = -1;
-    TQ_ERR_MSG(SITQ_EINVAL, "bound", "bound", sitq_count_tasks(e->backend, &f, 10, &count, &tq_err));
+    TQ_ERR_MSG(SITQ_EINVAL, "bound", "bound",
+               sitq_count_tasks(e->backend, &f, 10, &count, &tq_err));
     f.since_us = 0;
     f.function = "";
-    TQ_ERR_MSG(SITQ_EINVAL, "function", "name", sitq_list_tasks(e->backend, &f, &items, &n, &tq_err));
+    TQ_ERR_MSG(SITQ_EINVAL, "function", "name",
+               sitq_list_tasks(e->backend, &f, &items, &n, &tq_err));
     f.function = NULL;
     TQ_ERR_MSG(SITQ_EINVAL, "cap", "cap", sitq_count_tasks(e->backend, &f, 0, &count, &tq_err));
     TQ_ERR(SITQ_EINVAL, sitq_list_tasks(e->backend, NULL, &items, &n, &tq_err));
