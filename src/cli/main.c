@@ -41,7 +41,10 @@ static void print_global_usage(FILE *out) {
     for (size_t i = 0; i < N_COMMANDS; i++)
         fprintf(out, "  %-9s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
     fputs("\n"
-          "Common options: --queue NAME (default \"default\"), --json, --help.\n"
+          "Common options: --queue NAME, --json, --help. Without --queue, enqueue,\n"
+          "worker and purge use the queue \"default\", queues, stats and list show\n"
+          "every queue, and show, wait, cancel and retry find the task's queue.\n"
+          "Durations take a unit: 250ms, 30s, 10m, 1h, 7d (a bare number is seconds).\n"
           "Exit codes: 0 ok, 1 operational error (not found, wrong state, ...),\n"
           "2 usage error, 3 storage error, 4 wait timeout, 5 waited task failed.\n"
           "See docs/cli.md.\n",
