@@ -5,6 +5,7 @@
  * or the dependency whose failure failed it ("dependency 17 failed").
  */
 #include "deps_tree.h"
+#include "core/grow.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,13 +22,7 @@ typedef struct seen_ids {
 static int seen_add(seen_ids *s, sitq_task_id id) {
     for (size_t i = 0; i < s->n; i++)
         if (s->v[i] == id) return 1;
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 16;
-        sitq_task_id *v = realloc(s->v, cap * sizeof *v);
-        if (v == NULL) return 0;
-        s->v = v;
-        s->cap = cap;
-    }
+    if (sitq__reserve((void **)&s->v, &s->cap, s->n + 1, sizeof *s->v) != 0) return 0;
     s->v[s->n++] = id;
     return 0;
 }

@@ -3,6 +3,7 @@
  * worker_env.h).
  */
 #include "worker_env.h"
+#include "core/grow.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -34,13 +35,7 @@ static size_t name_len(const char *s) {
 
 /** Append a copy of "NAME=VALUE" (name n bytes, value v). Returns 0 or -1 (no memory). */
 static int push(worker_env *e, const char *name, size_t n, const char *v) {
-    if (e->n == e->cap) {
-        size_t cap = e->cap ? e->cap * 2 : 8;
-        char **p = realloc(e->vars, cap * sizeof *p);
-        if (!p) return -1;
-        e->vars = p;
-        e->cap = cap;
-    }
+    if (sitq__reserve((void **)&e->vars, &e->cap, e->n + 1, sizeof *e->vars) != 0) return -1;
     size_t vl = strlen(v);
     char *s = malloc(n + vl + 2);
     if (!s) return -1;

@@ -2,6 +2,7 @@
  * does all the writing in one transaction per cycle (batched claims, group
  * commit of completions, lease renewal, lease recovery). */
 #include "worker_internal.h"
+#include "../core/grow.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -41,28 +42,15 @@ void sitq__worker_wake(sitq_worker *w) {
     sitq__backend_wake(w->b);
 }
 
-/* Make room for `need` elements of `size` bytes in *arr (capacity *cap,
- * doubled as needed, 16 at least). 0, or -1 when memory ran out (*arr and
- * *cap unchanged). */
-static int reserve(void **arr, size_t *cap, size_t need, size_t size) {
-    if (need <= *cap) return 0;
-    size_t n = *cap ? *cap : 16;
-    while (n < need) n *= 2;
-    void *p = realloc(*arr, n * size);
-    if (!p) return -1;
-    *arr = p;
-    *cap = n;
-    return 0;
-}
-
 int sitq__worker_push_done(sitq_worker *w, sitq__completion *k) {
-    if (reserve((void **)&w->done, &w->cap_done, w->n_done + 1, sizeof *w->done) != 0) return -1;
+    if (sitq__reserve((void **)&w->done, &w->cap_done, w->n_done + 1, sizeof *w->done) != 0)
+        return -1;
     w->done[w->n_done++] = *k;
     return 0;
 }
 
 static int push_release_of(sitq_worker *w, sitq__release r) {
-    if (reserve((void **)&w->rel, &w->cap_rel, w->n_rel + 1, sizeof *w->rel) != 0) return -1;
+    if (sitq__reserve((void **)&w->rel, &w->cap_rel, w->n_rel + 1, sizeof *w->rel) != 0) return -1;
     w->rel[w->n_rel++] = r;
     return 0;
 }
@@ -407,7 +395,7 @@ static int64_t check_timeouts(sitq_worker *w, int64_t now_mono) {
 
 static size_t collect_heartbeats(sitq_worker *w, dispatch_state *d) {
     size_t n = w->running.n + w->ready.n;
-    if (reserve((void **)&d->hb, &d->cap_hb, n, sizeof *d->hb) != 0) return 0;
+    if (sitq__reserve((void **)&d->hb, &d->cap_hb, n, sizeof *d->hb) != 0) return 0;
     size_t i = 0;
     ctx_list *lists[2] = {&w->running, &w->ready};
     for (int l = 0; l < 2; l++)
@@ -436,7 +424,7 @@ static size_t collect_starts(sitq_worker *w, dispatch_state *d, int64_t now_mono
     size_t n = 0;
     for (sitq_task_ctx *c = w->running.head; c; c = c->next)
         if (start_pending(c) && start_ripe(c, now_mono)) n++;
-    if (reserve((void **)&d->starts, &d->cap_starts, n, sizeof *d->starts) != 0) return 0;
+    if (sitq__reserve((void **)&d->starts, &d->cap_starts, n, sizeof *d->starts) != 0) return 0;
     size_t i = 0;
     w->start_since_us = 0;
     for (sitq_task_ctx *c = w->running.head; c; c = c->next) {

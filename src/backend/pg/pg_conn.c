@@ -11,6 +11,7 @@
  * backoff that doubles from 50 ms to 2 s, so that a server that is down is
  * not hammered by every call. */
 #include "pg.h"
+#include "../../core/grow.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -48,16 +49,9 @@ void pg_p_bytea(pg_params *p, const void *data, size_t len, int is_null) {
 
 static void arr_put(pg_array *a, const void *data, size_t len) {
     if (a->oom) return;
-    if (a->len + len > a->cap) {
-        size_t cap = a->cap ? a->cap : 256;
-        while (cap < a->len + len) cap *= 2;
-        char *nb = realloc(a->buf, cap);
-        if (!nb) {
-            a->oom = 1;
-            return;
-        }
-        a->buf = nb;
-        a->cap = cap;
+    if (sitq__reserve((void **)&a->buf, &a->cap, a->len + len, 1) != 0) {
+        a->oom = 1;
+        return;
     }
     if (len) memcpy(a->buf + a->len, data, len);
     a->len += len;

@@ -5,6 +5,7 @@
  * condition: the status is therefore written as a literal stored state. A
  * list is not on a hot path, so it is prepared each time. */
 #include "sq.h"
+#include "../../core/grow.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,14 +92,9 @@ static sitq_code collect(sq_conn *c, sqlite3_stmt *st, sitq_time_us now, sitq_re
     sitq_code code = SITQ_OK;
     int rc;
     while (!code && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 64;
-            sitq_result **a = realloc(arr, cap * sizeof(sitq_result *));
-            if (!a) {
-                code = sitq__fail(err, SITQ_ENOMEM, "out of memory listing tasks");
-                break;
-            }
-            arr = a;
+        if (sitq__reserve((void **)&arr, &cap, n + 1, sizeof(sitq_result *)) != 0) {
+            code = sitq__fail(err, SITQ_ENOMEM, "out of memory listing tasks");
+            break;
         }
         if (!(arr[n] = sq_row_to_result(st, now))) {
             code = sitq__fail(err, SITQ_ENOMEM, "out of memory listing tasks");

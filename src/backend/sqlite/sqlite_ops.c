@@ -3,6 +3,7 @@
  * (sitq__decide_cancel, sitq__check_retry and friends in core/lifecycle.c);
  * this file reads the facts and applies the decision. */
 #include "sq.h"
+#include "../../core/grow.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -118,14 +119,9 @@ static sitq_code retry_walk(sq_conn *c, sitq_task_id id, sitq_task_id **ids, siz
     int step;
     sitq_code rc = SITQ_OK;
     while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 16;
-            sitq_task_id *v = realloc(*ids, cap * sizeof *v);
-            if (!v) {
-                rc = sitq__fail(err, SITQ_ENOMEM, "out of memory walking dependents");
-                break;
-            }
-            *ids = v;
+        if (sitq__reserve((void **)ids, &cap, *n + 1, sizeof **ids) != 0) {
+            rc = sitq__fail(err, SITQ_ENOMEM, "out of memory walking dependents");
+            break;
         }
         (*ids)[(*n)++] = sqlite3_column_int64(st, 0);
     }

@@ -1,6 +1,7 @@
 /* sqlite_queues.c - the store's catalogue of queues: which queues exist and
  * which queue a task id belongs to. Both read on a reader connection. */
 #include "sq.h"
+#include "../../core/grow.h"
 
 #include <stdlib.h>
 
@@ -15,14 +16,9 @@ sitq_code sq_queues(sitq_backend *base, char ***names, size_t *count, sitq_error
     size_t n = 0, cap = 0;
     int rc = SQLITE_DONE;
     while (!code && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 8;
-            char **a = realloc(arr, cap * sizeof *a);
-            if (!a) {
-                code = sitq__fail(err, SITQ_ENOMEM, "out of memory listing queues");
-                break;
-            }
-            arr = a;
+        if (sitq__reserve((void **)&arr, &cap, n + 1, sizeof *arr) != 0) {
+            code = sitq__fail(err, SITQ_ENOMEM, "out of memory listing queues");
+            break;
         }
         if (!(arr[n] = sq_col_text(st, 0))) {
             code = sitq__fail(err, SITQ_ENOMEM, "out of memory listing queues");

@@ -2,6 +2,7 @@
  * sqlite_list.c). They use a
  * reader connection (WAL readers never block the writer). */
 #include "sq.h"
+#include "../../core/grow.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,14 +48,10 @@ sitq_code sq_read_deps(sq_conn *c, sitq_result *r, sitq_error *err) {
     size_t cap = 0;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (r->n_depends_on == cap) {
-            cap = cap ? cap * 2 : 4;
-            sitq_task_id *d = realloc(r->depends_on, cap * sizeof *d);
-            if (!d) {
-                sqlite3_reset(st);
-                return sitq__fail(err, SITQ_ENOMEM, "out of memory reading dependencies");
-            }
-            r->depends_on = d;
+        if (sitq__reserve((void **)&r->depends_on, &cap, r->n_depends_on + 1,
+                          sizeof *r->depends_on) != 0) {
+            sqlite3_reset(st);
+            return sitq__fail(err, SITQ_ENOMEM, "out of memory reading dependencies");
         }
         r->depends_on[r->n_depends_on++] = sqlite3_column_int64(st, 0);
         if (sqlite3_column_int(st, 1)) r->finalizer = 1;
