@@ -18,6 +18,7 @@
  * dispatchers of any worker may report at any time.
  */
 #include "sitqpy.h"
+#include "core/grow.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -50,14 +51,10 @@ void sitqpy_tasklog_completion(const sitq_completion_info *info, void *user_data
     (void)user_data;
     char *e = info->error ? strdup(info->error) : NULL;
     pthread_mutex_lock(&tl_mu);
-    if (tl_n == tl_cap && tl_cap < TASKLOG_MAX_EVENTS) {
-        size_t cap = tl_cap ? tl_cap * 2 : 64;
-        tasklog_event *p = realloc(tl_events, cap * sizeof *p);
-        if (p) {
-            tl_events = p;
-            tl_cap = cap;
-        }
-    }
+    /* Past TASKLOG_MAX_EVENTS unread events (or without memory), events are
+     * counted as dropped rather than stored. */
+    if (tl_n == tl_cap && tl_cap < TASKLOG_MAX_EVENTS)
+        (void)sitq__reserve((void **)&tl_events, &tl_cap, tl_n + 1, sizeof *tl_events);
     if (tl_n < tl_cap) {
         tl_events[tl_n++] = (tasklog_event){info->id, info->succeeded, info->applied, e};
         e = NULL;

@@ -47,7 +47,7 @@ static void print_global_usage(FILE *out) {
           "Durations take a unit: 250ms, 30s, 10m, 1h, 7d (a bare number is seconds).\n"
           "Exit codes: 0 ok, 1 operational error (not found, wrong state, ...),\n"
           "2 usage error, 3 storage error, 4 wait timeout, 5 waited task failed.\n"
-          "See docs/cli.md.\n",
+          "See sitq(1) (man sitq).\n",
           out);
 }
 
