@@ -320,7 +320,7 @@ def _options(argv):
     ap.add_argument("--chunks", type=count(1, 10000), default=40,
                     help="transform_chunk tasks (default 40)")
     ap.add_argument("--workers", type=count(1, 64), default=4,
-                    help="worker processes (default 4)")
+                    help="task processes of the worker (default 4)")
     ap.add_argument("--db", default=os.path.join(build, "demo", "pipeline-py.db"),
                     help="queue database, a SQLite file deleted and recreated (default "
                          "build/demo/pipeline-py.db), or a postgresql:// URI of an empty queue")
