@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TOP_N 5
+#define TOP_N   5
 #define BAR_MAX 30
 
 typedef struct row {
@@ -143,8 +143,8 @@ static void print_days(FILE *out, const rows *days) {
         const row *d = &days->v[i];
         int bar = top > 0 && d->mean > 0 ? (int)(d->mean / top * BAR_MAX + 0.5) : 0;
         char line[160];
-        int len = snprintf(line, sizeof line, "    %-10s %6lld flights %6.1f min %-8s %.*s",
-                           d->key, d->n, d->mean, 2 * d->n < median ? "partial" : "", bar,
+        int len = snprintf(line, sizeof line, "    %-10s %6lld flights %6.1f min %-8s %.*s", d->key,
+                           d->n, d->mean, 2 * d->n < median ? "partial" : "", bar,
                            "##############################");
         while (len > 0 && line[len - 1] == ' ') line[--len] = '\0';
         fprintf(out, "%s\n", line);
@@ -246,8 +246,9 @@ void report_timeline(FILE *out, sitq_queue *q, const sitq_task_id *ids, size_t n
             l->tasks++;
         }
         qsort(lanes, (size_t)nl, sizeof *lanes, lane_cmp);
-        fprintf(out, "\nchunk tasks per worker (# = running), %.3f s from the first start to the "
-                     "last end\n",
+        fprintf(out,
+                "\nchunk tasks per worker (# = running), %.3f s from the first start to the "
+                "last end\n",
                 total / 1e6);
         for (int i = 0; i < nl; i++)
             fprintf(out, "  %-12s |%s| %d chunks\n", lanes[i].id, lanes[i].cells, lanes[i].tasks);
