@@ -61,9 +61,8 @@ int sitq__names_split(const char *text, char ***out, size_t *n) {
     const char *s = text;
     for (;;) {
         const char *end = s;
-        char *name = sitq__reserve((void **)&arr, &cap, k + 1, sizeof *arr) == 0
-                         ? split_one(s, &end)
-                         : NULL;
+        char *name =
+            sitq__reserve((void **)&arr, &cap, k + 1, sizeof *arr) == 0 ? split_one(s, &end) : NULL;
         if (!name) {
             for (size_t i = 0; i < k; i++) free(arr[i]);
             free(arr);

@@ -76,7 +76,8 @@ static void test_bad_arguments(void **state) {
     f.worker_id = "";
     sitq_result **items = NULL;
     size_t count = 0;
-    TQ_ERR_MSG(SITQ_EINVAL, "worker id", "worker", sitq_list_tasks(e->backend, &f, &items, &count, &tq_err));
+    TQ_ERR_MSG(SITQ_EINVAL, "worker id", "worker",
+               sitq_list_tasks(e->backend, &f, &items, &count, &tq_err));
     assert_string_equal(sitq_worker_state_name(SITQ_WORKER_DEAD), "dead");
     assert_string_equal(sitq_worker_state_name((sitq_worker_state)42), "unknown");
 }

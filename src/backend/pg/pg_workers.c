@@ -162,8 +162,8 @@ static sitq_code read_tasks(pg_conn *c, sitq_worker_info *ws, size_t n, sitq_err
     return rc;
 }
 
-sitq_code pg_workers(sitq_backend *base, int include_stopped, sitq_worker_info **out,
-                     size_t *count, sitq_error *err) {
+sitq_code pg_workers(sitq_backend *base, int include_stopped, sitq_worker_info **out, size_t *count,
+                     sitq_error *err) {
     pg_backend *b = (pg_backend *)base;
     *out = NULL;
     *count = 0;

@@ -172,8 +172,8 @@ static sitq_code read_tasks(sq_conn *c, sitq_worker_info *ws, size_t n, sitq_err
     return code;
 }
 
-sitq_code sq_workers(sitq_backend *base, int include_stopped, sitq_worker_info **out,
-                     size_t *count, sitq_error *err) {
+sitq_code sq_workers(sitq_backend *base, int include_stopped, sitq_worker_info **out, size_t *count,
+                     sitq_error *err) {
     sq_backend *b = (sq_backend *)base;
     *out = NULL;
     *count = 0;
