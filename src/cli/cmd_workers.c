@@ -61,17 +61,16 @@ static json_t *worker_json(const sitq_worker_info *w) {
             json_decref(running);
             running = NULL;
         }
-    json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:o?, s:o?, s:i, s:o, s:o, s:o, s:o, s:I, s:I, "
-                          "s:I, s:o?, s:I}",
-                          "id", w->id, "state", sitq_worker_state_name(w->state), "host", w->host,
-                          "pid", (json_int_t)w->pid, "queues", names_json(w->queues, w->n_queues),
-                          "functions", names_json(w->functions, w->n_functions), "concurrency",
-                          w->concurrency, "started_at", time_json(w->started_at_us),
-                          "heartbeat_at", time_json(w->heartbeat_at_us), "lease_until",
-                          time_json(w->lease_until_us), "stopped_at", time_json(w->stopped_at_us),
-                          "succeeded", (json_int_t)w->succeeded, "failed", (json_int_t)w->failed,
-                          "lost", (json_int_t)w->lost, "running", running, "held",
-                          (json_int_t)w->n_held);
+    json_t *o = json_pack(
+        "{s:s, s:s, s:s, s:I, s:o?, s:o?, s:i, s:o, s:o, s:o, s:o, s:I, s:I, "
+        "s:I, s:o?, s:I}",
+        "id", w->id, "state", sitq_worker_state_name(w->state), "host", w->host, "pid",
+        (json_int_t)w->pid, "queues", names_json(w->queues, w->n_queues), "functions",
+        names_json(w->functions, w->n_functions), "concurrency", w->concurrency, "started_at",
+        time_json(w->started_at_us), "heartbeat_at", time_json(w->heartbeat_at_us), "lease_until",
+        time_json(w->lease_until_us), "stopped_at", time_json(w->stopped_at_us), "succeeded",
+        (json_int_t)w->succeeded, "failed", (json_int_t)w->failed, "lost", (json_int_t)w->lost,
+        "running", running, "held", (json_int_t)w->n_held);
     return o;
 }
 
