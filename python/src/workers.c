@@ -33,8 +33,8 @@ static PyObject *ids_tuple(const sitq_task_id *ids, size_t n) {
 static PyObject *info_object(PyObject *cls, const sitq_worker_info *w) {
     PyObject *kw = Py_BuildValue(
         "{s:s, s:s, s:s, s:L, s:N, s:N, s:i, s:N, s:N, s:N, s:N, s:L, s:L, s:L, s:N, s:n}", "id",
-        w->id, "state", sitq_worker_state_name(w->state), "host", w->host, "pid",
-        (long long)w->pid, "queues", names_tuple(w->queues, w->n_queues), "functions",
+        w->id, "state", sitq_worker_state_name(w->state), "host", w->host, "pid", (long long)w->pid,
+        "queues", names_tuple(w->queues, w->n_queues), "functions",
         names_tuple(w->functions, w->n_functions), "concurrency", w->concurrency, "started_at",
         sitqpy_datetime_from_us(w->started_at_us), "heartbeat_at",
         sitqpy_datetime_from_us(w->heartbeat_at_us), "lease_until",

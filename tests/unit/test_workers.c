@@ -7,7 +7,9 @@
  * renewed by the worker's heartbeat. */
 #include "helpers.h"
 
+#include <libpq-fe.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -263,6 +265,67 @@ static void test_killed_worker_shown_dead(void **state) {
     sitq_workers_free(all, n);
 }
 
+/* Take the registry out of the test's store, as in a store made before it
+ * existed: SQLite's table, PostgreSQL's columns of the workers table. */
+static void drop_registry(tq_env *e) {
+    if (!tq_backend_is_postgres()) {
+        sqlite3 *db = NULL;
+        assert_int_equal(sqlite3_open(e->path, &db), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db, "DROP TABLE sitq_workers", NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(db);
+        return;
+    }
+    PGconn *c = PQconnectdb(getenv("SITQ_TEST_PG_URI"));
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "ALTER TABLE \"%s\".workers DROP COLUMN host, DROP COLUMN pid, DROP COLUMN queues,"
+             " DROP COLUMN functions, DROP COLUMN concurrency, DROP COLUMN started_at_us,"
+             " DROP COLUMN stopped_at_us, DROP COLUMN succeeded, DROP COLUMN failed,"
+             " DROP COLUMN lost",
+             e->schema);
+    PGresult *r = PQexec(c, sql);
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok) fprintf(stderr, "drop_registry: %s", PQerrorMessage(c));
+    PQclear(r);
+    PQfinish(c);
+    assert_true(ok);
+}
+
+/* A store made before the registry existed: it opens without a write,
+ * lists no workers, and gets the registry from the first record a worker
+ * writes, inside that cycle's transaction. */
+static void test_store_without_registry(void **state) {
+    tq_env *e = TQ_ENV(state);
+    {
+        sitq_backend *b = NULL;
+        TQ_OK(tq_open_path(e->path, NULL, &b, &tq_err));
+        sitq_backend_close(b);
+        drop_registry(e);
+    }
+    TQ_OK(tq_open_path(e->path, NULL, &e->backend, &tq_err));
+    TQ_OK(sitq_queue_open(e->backend, NULL, &e->queue, &tq_err));
+    sitq_worker_info *all = NULL;
+    size_t n = 5;
+    TQ_OK(sitq_workers_list(e->backend, 1, &all, &n, &tq_err));
+    assert_int_equal(n, 0);
+    sitq_worker_options o;
+    tq_worker_opts(&o, 1, 0);
+    o.worker_id = "w-late";
+    sitq_worker *w = NULL;
+    TQ_OK(sitq_worker_create(e->queue, &o, &w, &tq_err));
+    TQ_OK(sitq_worker_register(w, "ok", tq_h_echo, NULL, &tq_err));
+    TQ_OK(sitq_worker_start(w, &tq_err));
+    sitq_result_free(tq_wait_done(e->queue, tq_enqueue(e->queue, "ok", NULL), 20));
+    TQ_OK(sitq_worker_stop(w, 10, &tq_err));
+    sitq_worker_free(w);
+    sitq_worker_info *r = find(e->backend, "w-late", 1, &all, &n);
+    assert_non_null(r);
+    assert_int_equal(r->state, SITQ_WORKER_STOPPED);
+    assert_int_equal(r->succeeded, 1);
+    sitq_workers_free(all, n);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_empty_registry, tq_setup, tq_teardown),
@@ -271,6 +334,7 @@ int main(void) {
                                         tq_teardown),
         cmocka_unit_test_setup_teardown(test_running_task_shown, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_killed_worker_shown_dead, tq_setup_dir, tq_teardown),
+        cmocka_unit_test_setup_teardown(test_store_without_registry, tq_setup_dir, tq_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
