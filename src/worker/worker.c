@@ -657,6 +657,9 @@ static void cycle_failed(sitq_worker *w, dispatch_state *d, turn *t, const sitq_
                          const sitq_error *cerr) {
     w->stats.errors++;
     memcpy(w->stats.last_error, cerr->message, sizeof w->stats.last_error);
+    /* A registry row already written is tried again one heartbeat later,
+     * not at every retry of a failing store. */
+    if (t->record_due && d->recorded) d->last_record = t->now;
     if (w->abandon_running) {
         for (size_t i = 0; i < t->n_comps; i++) sitq__completion_clear(&t->comps[i]);
         t->n_comps = t->n_rels = 0;
