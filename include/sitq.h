@@ -724,6 +724,8 @@ typedef struct sitq_list_filter {
     size_t limit;           /**< at most this many, 1..1000000 (default 100) */
     size_t offset;          /**< skip this many first (default 0); prefer before_id
                                  or after_id, which cost nothing */
+    const char *worker_id;  /**< only tasks whose last claim was by this worker
+                                 (sitq_worker_id, sitq_worker_info.id); NULL: any */
 } sitq_list_filter;
 
 /** Fill f with the defaults listed in sitq_list_filter. Thread-safe. */
@@ -1253,6 +1255,73 @@ typedef struct sitq_worker_stats {
 
 /** Copy the worker's counters into *out. Thread-safe. */
 void sitq_worker_get_stats(const sitq_worker *worker, sitq_worker_stats *out);
+
+/* ------------------------------------------------------------------ */
+/* The registry of workers. Every started worker keeps a row in its store:
+ * written by its first cycle, renewed with its heartbeat (every
+ * heartbeat_interval_s, in the transaction of a cycle it runs anyway) and
+ * marked stopped by a clean stop. A worker that stops renewing it (killed,
+ * hung, cut off) is shown dead once its lease has passed; rows of workers
+ * stopped or dead for a day are deleted by the running workers. */
+
+/** What the registry says of a worker. */
+typedef enum sitq_worker_state {
+    SITQ_WORKER_RUNNING = 0, /**< renewing its row within its lease */
+    SITQ_WORKER_STOPPED = 1, /**< stopped cleanly (sitq_worker_stop and the like) */
+    SITQ_WORKER_DEAD = 2     /**< no renewal past its lease: killed, hung or cut off */
+} sitq_worker_state;
+
+/** The name of a sitq_worker_state ("running", "stopped", "dead"; "unknown"
+ *  for any other value). Static storage; thread-safe. */
+const char *sitq_worker_state_name(sitq_worker_state state);
+
+/** One worker of the registry (sitq_workers_list). Every pointer is owned
+ *  by the array it came in and freed by sitq_workers_free. */
+typedef struct sitq_worker_info {
+    char *id;      /**< the worker's id (sitq_worker_id) */
+    char *host;    /**< host name of its process ("" when unknown) */
+    int64_t pid;   /**< process id on that host (0 when unknown) */
+    char **queues; /**< the queues it serves, in its order */
+    size_t n_queues;
+    char **functions; /**< its handlers' names (prefixes end with '*') */
+    size_t n_functions;
+    int concurrency;              /**< handler threads */
+    sitq_time_us started_at_us;   /**< when it started (its host's clock, UTC) */
+    sitq_time_us heartbeat_at_us; /**< when it last renewed its row */
+    sitq_time_us lease_until_us;  /**< its row counts as live until this time (the
+                                        store's clock) */
+    sitq_time_us stopped_at_us;   /**< when it stopped cleanly; 0 unless stopped */
+    sitq_worker_state state;      /**< as of the store's clock at the call */
+    int64_t succeeded;            /**< attempts that succeeded, as of its last renewal */
+    int64_t failed;               /**< attempts that failed (timeouts included) */
+    int64_t lost;                 /**< outcomes dropped because its lease was lost */
+    sitq_task_id *running;        /**< tasks it runs now (their start is recorded:
+                                        started at least 20 ms ago), ascending ids,
+                                        read from the tasks themselves; NULL when none */
+    size_t n_running;
+    size_t n_held; /**< tasks its claims hold: running ones plus those
+                                        claimed ahead and not yet started */
+} sitq_worker_info;
+
+/**
+ * List the workers of a store, sorted by id: those running and those dead,
+ * and with include_stopped != 0 also those that stopped cleanly (until they
+ * are pruned, a day after their last renewal). The running tasks of each
+ * come from the tasks' rows (one read of the running tasks' index), not
+ * from a copy kept by the worker.
+ * *out receives a malloc'd array of *out_count entries (NULL and 0 when
+ * none); free it with sitq_workers_free. A store that no worker of this
+ * version has written yet has no registry: an empty list.
+ * Errors: SITQ_EINVAL (NULL argument), SITQ_ESTORAGE, SITQ_ENOMEM; on error
+ * *out is NULL and *out_count 0. Thread-safe; reads only, never waits for
+ * writers.
+ */
+sitq_code sitq_workers_list(sitq_backend *backend, int include_stopped, sitq_worker_info **out,
+                            size_t *out_count, sitq_error *err);
+
+/** Free an array from sitq_workers_list and everything it holds. NULL is a
+ *  no-op. */
+void sitq_workers_free(sitq_worker_info *workers, size_t count);
 
 /**
  * Stop within a bounded time: like sitq_worker_stop(worker, grace_s), then

@@ -76,6 +76,7 @@ from ._decorator import TaskFunction  # noqa: E402,F401
 from ._result_of import result_of  # noqa: E402,F401
 from ._executor import Executor, Future  # noqa: E402,F401
 from ._cron import cron_next  # noqa: E402,F401
+from ._workers import WorkerInfo  # noqa: E402,F401
 
 __version__ = LIBSITQ_VERSION
 
@@ -95,5 +96,5 @@ __all__ = [
     "TaskTimeoutError", "DependencyError", "TaskNotReadyError", "LeaseLostError",
     "StorageError", "SchemaError", "DatabaseBusyError", "NoHandlerError",
     "SitqSystemError", "SerializationError", "TaskFailedError",
-    "function_name", "held_functions", "status_names", "STATUSES", "cron_next",
+    "function_name", "held_functions", "status_names", "STATUSES", "cron_next", "WorkerInfo",
 ]

@@ -7,6 +7,7 @@ from ._cron import cron_next as cron_next
 from ._decorator import TaskFunction as TaskFunction
 from ._executor import Executor as Executor, Future as Future
 from ._result_of import result_of as result_of
+from ._workers import WorkerInfo as WorkerInfo
 from ._sitq import (
     LIBSITQ_VERSION as LIBSITQ_VERSION,
     Result as Result,

@@ -7,6 +7,7 @@ import os
 from typing import Any, Callable, Dict, Iterable, List, Literal, Optional, ParamSpec, Sequence, Tuple, TypeVar, Union, final, overload
 
 from ._decorator import TaskFunction
+from ._workers import WorkerInfo
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -169,6 +170,7 @@ class TaskQueue:
         self, status: Optional[_Status] = ..., limit: int = ..., offset: int = ...
     ) -> List[Dict[str, Any]]: ...
     def purge(self, older_than: _Seconds = ...) -> int: ...
+    def workers(self, all: bool = ...) -> List[WorkerInfo]: ...
 
 @final
 class Worker:

@@ -667,6 +667,26 @@ static PyObject *queue_list_tasks(SitqQueueObject *self, PyObject *args, PyObjec
     return list;
 }
 
+PyDoc_STRVAR(workers_doc, "workers(all=False) -> list[sitq.WorkerInfo]\n--\n\n"
+                          "The workers of the queue's store (of every queue: see each one's\n"
+                          "queues), sorted by id: those running and those dead (no heartbeat past\n"
+                          "their lease), and with all=True also those that stopped cleanly. Each\n"
+                          "is a read-only sitq.WorkerInfo snapshot: id, state, host, pid, queues,\n"
+                          "functions, concurrency, started_at, heartbeat_at, lease_until,\n"
+                          "stopped_at, succeeded, failed, lost (as of its last heartbeat),\n"
+                          "running (ids of the tasks it runs now, read from the tasks) and held.\n"
+                          "Rows of workers stopped or dead for a day are deleted by the running\n"
+                          "workers. Raises InvalidStateError (queue closed), StorageError.\n"
+                          "Thread-safe; reads only.");
+
+static PyObject *queue_workers(SitqQueueObject *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"all", NULL};
+    int all = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|p:workers", kwlist, &all)) return NULL;
+    if (check_open(self) < 0) return NULL;
+    return sitqpy_workers_list(sitq_queue_backend(self->queue), all);
+}
+
 PyDoc_STRVAR(purge_doc, "purge(older_than=0.0) -> int\n--\n\n"
                         "Delete finished tasks (succeeded, failed, cancelled) that finished more\n"
                         "than older_than seconds ago, with their results; return how many.\n"
@@ -701,6 +721,8 @@ static PyMethodDef queue_methods[] = {
     {"list_tasks", (PyCFunction)(void (*)(void))queue_list_tasks, METH_VARARGS | METH_KEYWORDS,
      list_tasks_doc},
     {"purge", (PyCFunction)(void (*)(void))queue_purge, METH_VARARGS | METH_KEYWORDS, purge_doc},
+    {"workers", (PyCFunction)(void (*)(void))queue_workers, METH_VARARGS | METH_KEYWORDS,
+     workers_doc},
     SITQPY_NO_PICKLE_METHODS,
     {NULL, NULL, 0, NULL}};
 

@@ -208,6 +208,10 @@ PyObject *sitqpy_result_new(const sitq_result *r);
 /* Dict describing a task (for list_tasks). */
 PyObject *sitqpy_result_info_dict(const sitq_result *r);
 
+/* The registry of workers of backend as a list of sitq._workers.WorkerInfo
+ * (workers.c); NULL with an exception set. Releases the GIL while reading. */
+PyObject *sitqpy_workers_list(sitq_backend *backend, int include_stopped);
+
 /* ---- handler.c ------------------------------------------------------ */
 
 /* The worker handler for "py:*" tasks. user_data: the queue's name, from

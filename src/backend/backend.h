@@ -48,7 +48,7 @@
  * value it was written against; sitq__backend_head_init refuses any other,
  * so a backend built for another layout fails at open instead of misreading
  * fields. Bump it on every change of an op's signature or a struct below. */
-#define SITQ__BACKEND_VERSION 8
+#define SITQ__BACKEND_VERSION 9
 
 /* A task handed to a worker by a claim (cycle or claim_id). Every field is
  * out, written by the backend into an entry of the caller's array. The
@@ -164,6 +164,21 @@ typedef struct sitq__release {
     int64_t lease_token;
 } sitq__release;
 
+/* A worker's row in the registry of workers, written by the cycle that
+ * carries it (sitq__cycle.record) under the cycle's worker_id: inserted or
+ * replaced whole, with its lease measured like the cycle's (db_now_us +
+ * lease_us). Input only. List texts are sitq__names_join's encoding. */
+typedef struct sitq__worker_record {
+    const char *host;
+    int64_t pid;
+    const char *queues;    /* the queues served, sitq__names_join */
+    const char *functions; /* handler names, prefixes with their '*' */
+    int concurrency;
+    sitq_time_us started_at_us; /* this host's clock */
+    int64_t succeeded, failed, lost;
+    int stopped; /* a clean stop: the row is marked stopped (now) */
+} sitq__worker_record;
+
 /* One worker cycle: everything a dispatcher has to write, in ONE transaction
  * where the store allows (group commit of completions, starts, releases,
  * lease renewals, lease recovery and a batched claim, in that order). Input
@@ -232,6 +247,10 @@ typedef struct sitq__cycle {
     int completions_committed; /* out: the completions were committed (their `applied`
                                   set) even though the cycle returned an error: a backend
                                   may commit large results before the rest of the cycle */
+    /* The worker's registry row to write in this transaction (NULL: leave
+     * it alone); the backend may also delete rows of workers stopped or dead
+     * for a day. Cycles with nothing else may carry only this. */
+    const sitq__worker_record *record;
 } sitq__cycle;
 
 /* Claims up to `limit` ready tasks of cy->queues[queue_index] (whose
@@ -431,6 +450,15 @@ typedef struct sitq__backend_ops {
      * NULL again (the op frees what it had set). */
     sitq_code (*dep_results)(sitq_backend *b, const char *queue, sitq_task_id id, size_t first,
                              size_t n, sitq_result **out, sitq_error *err);
+
+    /* The registry of workers (sitq_workers_list): every row, or those not
+     * stopped when !include_stopped, sorted by worker id, with state judged
+     * on the store's clock now and running / n_held read from the running
+     * tasks' worker_id. Out: *out a malloc'd array of *count entries (free
+     * with sitq_workers_free; NULL and 0 when empty or on failure). A store
+     * without a registry yet lists nothing. Never blocks on writers. */
+    sitq_code (*workers)(sitq_backend *b, int include_stopped, sitq_worker_info **out,
+                         size_t *count, sitq_error *err);
 } sitq__backend_ops;
 
 /* Common head of every backend, its first member: the ops, the store's

@@ -47,5 +47,7 @@ int cmd_enqueue(int argc, char **argv);
 int cmd_worker(int argc, char **argv);
 /** `sitq bench [OPTIONS]`: execute the sitq_bench program beside sitq (returns only on failure). */
 int cmd_bench(int argc, char **argv);
+/** `sitq workers`: the registry of workers. */
+int cmd_workers(int argc, char **argv);
 
 #endif /* SITQ_CLI_H */

@@ -31,8 +31,9 @@ static const char STATS_USAGE[] =
     "  -h, --help        show this help\n";
 
 static const char LIST_USAGE[] =
-    "usage: sitq list DB [--queue NAME] [--status S] [--function F] [--since T]\n"
-    "                    [--until T] [--limit N] [--offset N] [--json | --jsonl]\n"
+    "usage: sitq list DB [--queue NAME] [--status S] [--function F] [--worker ID]\n"
+    "                    [--since T] [--until T] [--limit N] [--offset N]\n"
+    "                    [--json | --jsonl]\n"
     "\n"
     "List tasks of every queue (or of one), newest first: id, status, queue,\n"
     "priority, attempts, enqueue time and command, with the error of a failed or\n"
@@ -42,6 +43,7 @@ static const char LIST_USAGE[] =
     "      --status S    only tasks in status S: queued, waiting, scheduled, running,\n"
     "                    succeeded, failed, cancelled, or any (default)\n"
     "      --function F  only tasks of function F (shell tasks: shell)\n"
+    "      --worker ID   only tasks last claimed by worker ID (see sitq workers)\n"
     "      --since T     only tasks whose time (finish, else enqueue) is at or after\n"
     "                    T: a duration ago (30m, 1h, 7d) or a UTC time\n"
     "                    (2026-12-03 or 2026-12-03T07:00:00Z)\n"
@@ -162,6 +164,7 @@ static int run_list(const char *cmd, const common_opts *o, sitq_queue *queue, si
     f.queue = o->queue_given ? o->queue : NULL;
     f.status = o->status;
     f.function = o->function;
+    f.worker_id = o->worker_id;
     f.since_us = o->since_us;
     f.until_us = o->until_us;
     f.limit = (size_t)o->limit;
@@ -178,7 +181,8 @@ static int run_list(const char *cmd, const common_opts *o, sitq_queue *queue, si
 }
 
 int cmd_list(int argc, char **argv) {
-    return common_opts_run(argc, argv, COPT_STATUS | COPT_LIMIT | COPT_JSONL | COPT_FILTER, 0,
+    return common_opts_run(argc, argv,
+                           COPT_STATUS | COPT_LIMIT | COPT_JSONL | COPT_FILTER | COPT_WORKER, 0,
                            LIST_USAGE, run_list);
 }
 

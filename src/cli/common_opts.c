@@ -52,6 +52,8 @@ static unsigned option_flag(int c) {
     case 'S':
     case 'U': return COPT_FILTER;
     case 'R': return COPT_DRY_RUN;
+    case 'W': return COPT_WORKER;
+    case 'A': return COPT_ALL;
     default: return 0;
     }
 }
@@ -101,6 +103,10 @@ static int apply_option(const char *cmd, int c, char **argv, common_opts *o) {
             return CLI_EXIT_USAGE;
         break;
     case 'R': o->dry_run = 1; break;
+    case 'W':
+        if (arg_parse_name(cmd, "--worker", optarg, &o->worker_id) != 0) return CLI_EXIT_USAGE;
+        break;
+    case 'A': o->all = 1; break;
     default: arg_report_getopt(cmd, c, argv); return CLI_EXIT_USAGE;
     }
     return -1;
@@ -117,7 +123,8 @@ int common_opts_parse(int argc, char **argv, unsigned flags, int want_id, const 
         {"value", no_argument, NULL, 'v'},         {"deps", no_argument, NULL, 'D'},
         {"jsonl", no_argument, NULL, 'J'},         {"function", required_argument, NULL, 'F'},
         {"since", required_argument, NULL, 'S'},   {"until", required_argument, NULL, 'U'},
-        {"dry-run", no_argument, NULL, 'R'},       {NULL, 0, NULL, 0},
+        {"dry-run", no_argument, NULL, 'R'},       {"worker", required_argument, NULL, 'W'},
+        {"all", no_argument, NULL, 'A'},           {NULL, 0, NULL, 0},
     };
     memset(o, 0, sizeof *o);
     o->queue = SITQ_DEFAULT_QUEUE;

@@ -20,6 +20,8 @@ enum common_opt_flags {
     COPT_JSONL = 1 << 7,      /**< --jsonl */
     COPT_FILTER = 1 << 8,     /**< --function F, --since T, --until T */
     COPT_DRY_RUN = 1 << 9,    /**< --dry-run */
+    COPT_WORKER = 1 << 10,    /**< --worker ID */
+    COPT_ALL = 1 << 11,       /**< --all */
     COPT_WRITE = 1 << 5       /**< not an option: the command writes, so the
                                    database is opened read-write (others open
                                    it read-only) */
@@ -45,6 +47,8 @@ typedef struct common_opts {
     sitq_time_us until_us; /**< --until; 0: no bound */
     int status_given;      /**< 1 when --status was given */
     int dry_run;           /**< --dry-run */
+    const char *worker_id; /**< --worker; NULL: any */
+    int all;               /**< --all */
 } common_opts;
 
 /** want_id of common_opts_parse: an ID may follow DB (cancel, retry). */

@@ -26,6 +26,7 @@ static const subcommand COMMANDS[] = {
     {"cancel", cmd_cancel, "cancel a task"},
     {"retry", cmd_retry, "run a failed or cancelled task again"},
     {"purge", cmd_purge, "delete old finished tasks"},
+    {"workers", cmd_workers, "list the workers: running, dead or stopped, and what they run"},
     {"bench", cmd_bench, "benchmark the engine beside raw SQLite (no DB argument)"},
 };
 

@@ -68,6 +68,10 @@ static sitq_code check_filter(const sitq_list_filter *f, int with_paging, sitq_e
         sitq_code rc = sitq__name_check(f->function, "function name", err);
         if (rc) return rc;
     }
+    if (f->worker_id) {
+        sitq_code rc = sitq__name_check(f->worker_id, "worker id", err);
+        if (rc) return rc;
+    }
     if (f->since_us < 0 || f->until_us < 0 || f->before_id < 0 || f->after_id < 0)
         return sitq__fail(err, SITQ_EINVAL, "time and id bounds must be >= 0 (0: no bound)");
     if (with_paging && (f->limit < 1 || f->limit > 1000000))

@@ -351,6 +351,8 @@ typedef struct dispatch_state {
     uint64_t seen_enq_gen;                 /* enqueued_gen of the last claim */
     int64_t next_due;                      /* monotonic: a task not yet due becomes due;
                                               0 = none known (want_next_run_at) */
+    int64_t last_record;                   /* monotonic: the registry row was last written */
+    int recorded;                          /* the registry row was written since the start */
 } dispatch_state;
 
 /* Timeouts are cooperative in threads (lesson 11): at the deadline the
@@ -443,6 +445,7 @@ static size_t collect_starts(sitq_worker *w, dispatch_state *d, int64_t now_mono
 /* After the cycle (w->mu held): mark the starts recorded, or unsent so that
  * the next cycle tries again. */
 static void settle_starts(sitq_worker *w, dispatch_state *d, size_t n, int committed) {
+    if (!d->starts) return; /* none was collected */
     for (size_t i = 0; i < n; i++) {
         sitq_task_ctx *c = sitq__worker_find_ctx(w, d->starts[i].id, d->starts[i].lease_token);
         if (!c) continue; /* finished meanwhile: its outcome records the start */
@@ -459,6 +462,7 @@ static void settle_starts(sitq_worker *w, dispatch_state *d, size_t n, int commi
  * renewed deadlines to the monotonic clock (sitq__lease_mono). */
 static void apply_heartbeats(sitq_worker *w, dispatch_state *d, size_t n, int64_t mono_before,
                              sitq_time_us db_now_us) {
+    if (!d->hb) return; /* none was collected */
     for (size_t i = 0; i < n; i++) {
         sitq_task_ctx *c = sitq__worker_find_ctx(w, d->hb[i].id, d->hb[i].lease_token);
         if (!c) continue;
@@ -516,6 +520,8 @@ typedef struct turn {
     sitq__release *rels;
     size_t n_rels;
     int64_t next_timeout, flush_at, start_at; /* monotonic; INT64_MAX = none */
+    int record_due;                           /* the registry row rides on this turn's cycle */
+    sitq__worker_record rec;                  /* that row (borrows the worker's texts) */
 } turn;
 
 /* Give every claimed, unstarted task back (w->mu held). */
@@ -597,11 +603,16 @@ static void plan_turn(sitq_worker *w, dispatch_state *d, turn *t) {
     if (w->n_stuck >= w->opts.concurrency) release_ready(w);
     plan_claim(w, d, t);
     plan_writes(w, d, t);
+    /* The registry row: at the first cycle, then once per heartbeat
+     * interval, with whatever cycle runs then (an idle worker runs one). */
+    t->record_due = !t->stopping && (!d->recorded || t->now - d->last_record >= w->heartbeat_us);
+    if (t->record_due) sitq__record_fill(w, 0, &t->rec);
     pthread_mutex_unlock(&w->mu);
 }
 
 static int turn_writes(const turn *t) {
-    return t->n_comps || t->n_rels || t->n_hb || t->n_starts || t->want_claim || t->reap_due;
+    return t->n_comps || t->n_rels || t->n_hb || t->n_starts || t->want_claim || t->reap_due ||
+           t->record_due;
 }
 
 /* Fill the cycle of the turn and call the backend (no lock held).
@@ -633,6 +644,7 @@ static sitq_code run_cycle(sitq_worker *w, dispatch_state *d, const turn *t, sit
         cy->live_horizon_us =
             sitq_now_us() + sitq__seconds_to_us(w->opts.burst_eta_bound_s) + 1; /* > 0 */
     cy->claimed = d->claimed;
+    cy->record = t->record_due ? &t->rec : NULL;
     *mono_before = sitq__mono_us();
     return w->b->ops->cycle(w->b, cy, err);
 }
@@ -645,6 +657,9 @@ static void cycle_failed(sitq_worker *w, dispatch_state *d, turn *t, const sitq_
                          const sitq_error *cerr) {
     w->stats.errors++;
     memcpy(w->stats.last_error, cerr->message, sizeof w->stats.last_error);
+    /* A registry row already written is tried again one heartbeat later,
+     * not at every retry of a failing store. */
+    if (t->record_due && d->recorded) d->last_record = t->now;
     if (w->abandon_running) {
         for (size_t i = 0; i < t->n_comps; i++) sitq__completion_clear(&t->comps[i]);
         t->n_comps = t->n_rels = 0;
@@ -715,6 +730,10 @@ static void cycle_succeeded(sitq_worker *w, dispatch_state *d, turn *t, const si
     }
     if (t->hb_due) d->last_hb = t->now;
     if (t->reap_due) d->last_reap = t->now;
+    if (t->record_due) {
+        d->last_record = t->now;
+        d->recorded = 1;
+    }
     for (size_t i = 0; i < t->n_comps; i++)
         if (!t->comps[i].applied) w->stats.lost++;
     apply_heartbeats(w, d, t->n_hb, mono_before, cy->db_now_us);
@@ -761,10 +780,35 @@ static void idle_sleep(sitq_worker *w, const dispatch_state *d, const turn *t) {
     if (d->next_due > 0 && t->room > 0 && d->next_due < until) until = d->next_due;
     if (t->flush_at < until) until = t->flush_at;
     if (t->start_at < until) until = t->start_at;
+    if (!t->stopping && d->last_record + w->heartbeat_us < until)
+        until = d->last_record + w->heartbeat_us;
     if (d->backoff_until > now && d->backoff_until < until) until = d->backoff_until;
     events_seen s = {w, t->ev};
     /* One wait covers every queue: a backend's wake-ups are per backend. */
     sitq__backend_wait(w->b, w->qnames[0], SITQ__EV_READY, &t->gens, until, events_moved, &s);
+}
+
+/* A clean stop: the registry row, marked stopped, with the final counts, in
+ * one last transaction. Not tried again if it fails: the row then shows
+ * the worker dead once its lease has passed. */
+static void record_stopped(sitq_worker *w) {
+    sitq__cycle cy;
+    memset(&cy, 0, sizeof cy);
+    sitq__worker_record rec;
+    pthread_mutex_lock(&w->mu);
+    sitq__record_fill(w, 1, &rec);
+    pthread_mutex_unlock(&w->mu);
+    cy.queues = w->qnames;
+    cy.n_queues = w->n_queues;
+    cy.worker_id = w->id;
+    cy.lease_us = w->lease_us;
+    cy.record = &rec;
+    sitq_error err;
+    if (w->b->ops->cycle(w->b, &cy, &err) == SITQ_OK) return;
+    pthread_mutex_lock(&w->mu);
+    w->stats.errors++;
+    memcpy(w->stats.last_error, err.message, sizeof w->stats.last_error);
+    pthread_mutex_unlock(&w->mu);
 }
 
 static void *dispatcher_main(void *arg) {
@@ -796,6 +840,7 @@ static void *dispatcher_main(void *arg) {
         if (rc != SITQ_OK) cycle_failed(w, &d, &t, &cy, &cerr);
         else cycle_succeeded(w, &d, &t, &cy, mono_before);
     }
+    record_stopped(w);
     free(d.claimed);
     free(d.hb);
     free(d.starts);
@@ -856,6 +901,7 @@ static sitq_code worker_start(sitq_worker *w, sitq_error *err) {
         return sitq__fail(err, SITQ_ESTATE, "worker %s has no handler registered", w->id);
     }
     sitq_code rc = sitq__registry_build_names(w, err);
+    if (!rc) rc = sitq__record_build(w, err);
     if (rc) {
         pthread_mutex_unlock(&w->mu);
         return rc;
@@ -987,6 +1033,7 @@ static void worker_destroy(sitq_worker *w) {
     pthread_mutex_destroy(&w->mu);
     pthread_mutex_destroy(&w->life_mu);
     free(w->id);
+    sitq__record_free(w);
     sitq__worker_free_queues(w);
     free(w);
 }

@@ -101,6 +101,10 @@ struct sitq_worker {
     int abandon_running; /* a bounded shutdown: record running tasks failed now */
     int refs;            /* under mu: the owner + handler threads left behind */
     int n_ctx_writes;    /* under mu: handler heartbeats writing the database */
+    /* The worker's row in the registry of workers (record.c), built at
+     * start: host name, queues and handler names as stored. */
+    char *rec_host, *rec_queues, *rec_functions;
+    sitq_time_us rec_started_at_us;
 };
 
 /* ctx.c */
@@ -159,6 +163,15 @@ void sitq__worker_queue_ready(sitq_worker *w, ctx_list *claimed, size_t first);
 /* completion_hook.c: tell the user what a commit did with its completions
  * (dispatcher thread, after a successful commit, no lock held). */
 void sitq__worker_report_completions(sitq_worker *w, const sitq__completion *comps, size_t n);
+
+/* record.c: the worker's row in the registry of workers. */
+/* Build the row's fixed part at start (w->mu held; handlers registered).
+ * SITQ_OK or SITQ_ENOMEM. */
+sitq_code sitq__record_build(sitq_worker *w, sitq_error *err);
+/* The row as of now, counts included (w->mu held); r borrows w's texts. */
+void sitq__record_fill(const sitq_worker *w, int stopped, sitq__worker_record *r);
+/* Free the row's texts (worker_destroy). */
+void sitq__record_free(sitq_worker *w);
 
 /* registry.c */
 const handler *sitq__registry_find(const sitq_worker *w, const char *function);

@@ -83,6 +83,9 @@ typedef enum pg_stmt_id {
     PG_NOTIFY,
     PG_QUEUES,
     PG_TASK_QUEUE,
+    PG_WORKER_PUT,
+    PG_WORKERS_LIST,
+    PG_WORKERS_TASKS,
     PG_COUNT
 } pg_stmt_id;
 
@@ -205,6 +208,7 @@ typedef struct pg_backend {
     atomic_int listen_stop;
     atomic_int listen_ok; /* LISTEN is in place: notifications arrive */
     pg_conn listener;     /* the thread's alone */
+    int workers_ready;    /* under write_mu: the registry's columns exist (pg_workers.c) */
 } pg_backend;
 
 /* ---- connections (pg_conn.c) ---- */
@@ -318,6 +322,21 @@ sitq_code pg_uri_take_schema(const char *conninfo, char **libpq_out, char **sche
 
 /* An advisory lock key derived from two names (64-bit FNV-1a). */
 int64_t pg_name_key(const char *a, const char *b);
+
+/* ---- the registry of workers (pg_workers.c) ---- */
+
+/* Add the registry's columns to the workers table when missing (inside a
+ * write transaction on c; under the schema's advisory lock). */
+sitq_code pg_workers_schema(pg_backend *b, pg_conn *c, sitq_error *err);
+/* pg_workers_schema once per backend (write_mu held). */
+sitq_code pg_workers_prepare(pg_backend *b, pg_conn *c, sitq_error *err);
+/* Inside the cycle's transaction: write cy->record into the row of owner
+ * (inserted or updated), with its lease from cy->db_now_us (read from the
+ * server when 0). */
+sitq_code pg_workers_record(pg_conn *c, const sitq__cycle *cy, int64_t owner, sitq_error *err);
+/* The workers op (backend.h). */
+sitq_code pg_workers(sitq_backend *b, int include_stopped, sitq_worker_info **out, size_t *count,
+                     sitq_error *err);
 
 /* ---- notifications (pg_listen.c) ---- */
 

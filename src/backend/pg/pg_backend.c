@@ -38,6 +38,7 @@ static const sitq__backend_ops pg_ops = {
     .dep_count = pg_dep_count,
     .dep_result = pg_dep_result,
     .dep_results = pg_dep_results,
+    .workers = pg_workers,
     .stats = pg_stats,
     .queues = pg_queues,
     .task_queue = pg_task_queue,

@@ -676,6 +676,7 @@ static void reset_outputs(sitq__cycle *cy) {
     cy->n_finished = cy->n_reaped = 0;
     cy->next_run_at_us = 0;
     cy->completions_committed = 0;
+    cy->db_now_us = 0;
 }
 
 /* What a claim of one queue needs besides the cycle (sitq__claim_rounds). */
@@ -791,11 +792,12 @@ static sitq_code cycle_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *er
     sitq__cycle *cy = arg;
     reset_outputs(cy);
     cy->live = 1;
-    sitq_code rc = SITQ_OK;
+    /* The registry's columns, added to an older schema by the first record. */
+    sitq_code rc = cy->record ? pg_workers_prepare(b, c, err) : SITQ_OK;
     /* A cycle that only renews leases need not wait for the disk: a renewal
      * lost in a server crash only makes a lease shorter. Under I/O load a
      * durable commit can take longer than a short lease. */
-    if (cy->n_completions == 0 && cy->n_starts == 0 && cy->n_releases == 0 && !cy->reap &&
+    if (!rc && cy->n_completions == 0 && cy->n_starts == 0 && cy->n_releases == 0 && !cy->reap &&
         cy->claim_max == 0 && cy->live_horizon_us == 0)
         rc = pg_command(c, "SET LOCAL synchronous_commit = off", err, "renewing leases");
     size_t n_released = 0;
@@ -814,6 +816,7 @@ static sitq_code cycle_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *er
     if (!rc && cy->want_next_run_at && cy->n_claimed < cy->claim_max) rc = next_run_at(c, cy, err);
     if (!rc) rc = count_succeeded_queues(c, cy, n_succeeded, err);
     if (!rc) rc = notify_queues(c, cy, n_released, err);
+    if (!rc && cy->record) rc = pg_workers_record(c, cy, owner_key(b, cy->worker_id), err);
     return rc;
 }
 

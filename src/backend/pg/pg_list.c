@@ -58,6 +58,10 @@ static void where_build(pg_where *w, pg_params *p, const sitq_list_filter *f, si
         add(w, p, "function = $%d::text");
         pg_p_text(p, f->function);
     }
+    if (f->worker_id) {
+        add(w, p, "worker_id = $%d::text");
+        pg_p_text(p, f->worker_id);
+    }
     /* A task's time: its finish once finished, else its enqueue. */
     if (f->since_us)
         add_i64(w, p, "COALESCE(finished_at_us, enqueued_at_us) >= $%d::bigint", f->since_us);

@@ -83,6 +83,7 @@ static sitq_code create_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *e
     if (!ddl) return sitq__fail(err, SITQ_ENOMEM, "out of memory");
     rc = pg_command(c, ddl, err, "creating the sitq schema");
     free(ddl);
+    if (!rc) rc = pg_workers_schema(b, c, err);
     if (rc) return rc;
     return inspect(b, a->f, err);
 }
@@ -103,6 +104,7 @@ static sitq_code upgrade_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *
         free(sql);
         if (!rc) rc = inspect(b, a->f, err);
     }
+    if (!rc) rc = pg_workers_schema(b, c, err);
     return rc;
 }
 

@@ -288,10 +288,11 @@ const char *const pg_sql[PG_COUNT] = {
                        "AND NOT EXISTS (SELECT 1 FROM @.workers w WHERE w.owner = t.lease_owner "
                        "AND w.lease_until_us >= $1::bigint) "
                        "ORDER BY id LIMIT 1000 FOR NO KEY UPDATE OF t SKIP LOCKED",
-    /* Rows of workers gone for ten minutes; a worker that comes back
-     * writes its row again with its next heartbeat. */
+    /* Rows of workers gone for a day (the registry shows dead and stopped
+     * workers until then); a worker that comes back writes its row again
+     * with its next heartbeat. */
     [PG_WORKERS_PRUNE] = "DELETE FROM @.workers WHERE owner IN (SELECT owner FROM @.workers "
-                         "WHERE lease_until_us < $1::bigint - 600000000 LIMIT 100 "
+                         "WHERE lease_until_us < $1::bigint - 86400000000 LIMIT 100 "
                          "FOR UPDATE SKIP LOCKED)",
     /* Lapsed leases put back at once, one statement per recovery. */
     [PG_REQUEUE_LOST] = "UPDATE @.tasks t SET state = 0, error = s.er, lapses = t.lapses + s.un, "
@@ -399,6 +400,29 @@ const char *const pg_sql[PG_COUNT] = {
                                                                                      "queue FROM "
                                                                                      "@.counts",
     [PG_TASK_QUEUE] = "SELECT queue FROM @.tasks WHERE id = $1::bigint",
+    /* The registry of workers (pg_workers.c): a worker's record fills its
+     * row's registry columns and renews the row's lease like a heartbeat. */
+    [PG_WORKER_PUT] =
+        "INSERT INTO @.workers(owner, worker_id, lease_until_us, heartbeat_at_us, host, pid, "
+        "queues, functions, concurrency, started_at_us, stopped_at_us, succeeded, failed, lost) "
+        "VALUES($1::bigint, $2::text, $3::bigint, $4::bigint, $5::text, $6::bigint, $7::text, "
+        "$8::text, $9::int, $10::bigint, $11::bigint, $12::bigint, $13::bigint, $14::bigint) "
+        "ON CONFLICT (owner) DO UPDATE SET worker_id = EXCLUDED.worker_id, lease_until_us = "
+        "EXCLUDED.lease_until_us, heartbeat_at_us = EXCLUDED.heartbeat_at_us, host = "
+        "EXCLUDED.host, pid = EXCLUDED.pid, queues = EXCLUDED.queues, functions = "
+        "EXCLUDED.functions, concurrency = EXCLUDED.concurrency, started_at_us = "
+        "EXCLUDED.started_at_us, stopped_at_us = EXCLUDED.stopped_at_us, succeeded = "
+        "EXCLUDED.succeeded, failed = EXCLUDED.failed, lost = EXCLUDED.lost",
+    /* The newest row of each worker id (a worker takes a new owner key
+     * after a lost commit), then the stopped ones left out unless asked. */
+    [PG_WORKERS_LIST] =
+        "SELECT * FROM (SELECT DISTINCT ON (worker_id) worker_id, host, pid, queues, functions, "
+        "concurrency, started_at_us, heartbeat_at_us, lease_until_us, "
+        "COALESCE(stopped_at_us, 0) AS stopped, succeeded, failed, lost, "
+        "(extract(epoch FROM clock_timestamp()) * 1000000)::bigint FROM @.workers "
+        "ORDER BY worker_id, heartbeat_at_us DESC) w WHERE $1::int = 1 OR w.stopped = 0",
+    [PG_WORKERS_TASKS] = "SELECT worker_id, id, (started_at_us IS NOT NULL)::int FROM @.tasks "
+                         "WHERE state = 3 ORDER BY id",
 };
 
 /* One row per worker process incarnation (its owner key, pg_cycle.c),

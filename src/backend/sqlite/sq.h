@@ -153,6 +153,7 @@ typedef struct sq_backend {
     char **names_cached; /* functions then prefixes, copies */
     size_t n_fn_cached, n_px_cached;
     sq_names_json names_json;
+    int workers_ready; /* under write_mu: sitq_workers exists (sqlite_workers.c) */
 } sq_backend;
 
 /* What sq_file_check found in the file before anything changed it. */
@@ -243,6 +244,16 @@ sitq_code sq_dep_results(sitq_backend *b, const char *queue, sitq_task_id id, si
                          size_t n, sitq_result **out, sitq_error *err);
 sitq_code sq_dep_result(sitq_backend *b, const char *queue, sitq_task_id id, size_t index,
                         sitq_result **out, sitq_error *err);
+
+/* The registry of workers (sqlite_workers.c). */
+/* Create sitq_workers if missing, on c inside a write transaction. */
+sitq_code sq_workers_schema(sq_conn *c, sitq_error *err);
+/* Inside the cycle's write transaction: write cy->record as the row of
+ * cy->worker_id (lease from cy->db_now_us), and delete rows a day old. */
+sitq_code sq_workers_record(sq_backend *b, const sitq__cycle *cy, sitq_error *err);
+/* The workers op (backend.h). */
+sitq_code sq_workers(sitq_backend *b, int include_stopped, sitq_worker_info **out, size_t *count,
+                     sitq_error *err);
 
 /* Keep the WAL bounded under any load: install the checkpoint hook on the
  * writer connection (sqlite_wal.c). */

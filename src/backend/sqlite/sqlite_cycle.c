@@ -461,6 +461,7 @@ static sitq_code renew_and_claim(sq_backend *b, sitq__cycle *cy, sitq_error *err
         rc = sitq__claim_rounds(cy, claim_queue, &a, err);
     }
     if (!rc && cy->live_horizon_us > 0 && cy->n_claimed == 0) rc = check_live(c, names, cy, err);
+    if (!rc && cy->record) rc = sq_workers_record(b, cy, err);
     return rc;
 }
 

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SQ_WHERE_MAX 8
+#define SQ_WHERE_MAX 10
 
 /* The WHERE clause of a filter and its parameters, in order. */
 typedef struct sq_where {
@@ -54,6 +54,7 @@ static void where_build(sq_where *w, const sitq_list_filter *f, sitq_time_us now
     if (f->queue) add(w, "queue = ?", f->queue, 0, 1);
     add_status(w, f->status, now);
     if (f->function) add(w, "function = ?", f->function, 0, 1);
+    if (f->worker_id) add(w, "worker_id = ?", f->worker_id, 0, 1);
     /* A task's time: its finish once finished, else its enqueue. */
     if (f->since_us) add(w, "COALESCE(finished_at_us, enqueued_at_us) >= ?", NULL, f->since_us, 1);
     if (f->until_us) add(w, "COALESCE(finished_at_us, enqueued_at_us) < ?", NULL, f->until_us, 1);

@@ -173,6 +173,8 @@ sitq_code sq_schema_init(sq_backend *b, sitq_error *err) {
                             b->path, v ? v : "(null)", SCHEMA_VERSION);
     }
     sqlite3_finalize(st);
+    if (!rc) rc = sq_workers_schema(&b->writer, err);
+    if (!rc) b->workers_ready = 1;
     if (!rc && sqlite3_exec(b->writer.db, deps_index_sql, NULL, NULL, &msg) != SQLITE_OK) {
         rc = sitq__fail(err, SITQ_ESTORAGE, "cannot create the sitq schema in %s: %s", b->path,
                         msg ? msg : "unknown error");

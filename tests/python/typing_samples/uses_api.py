@@ -79,6 +79,13 @@ def main(path: str) -> None:
     queue.retry(after)
     counts: Dict[str, int] = queue.get_stats()
     rows: List[Dict[str, Any]] = queue.list_tasks(status="failed", limit=10, offset=0)
+    registry: List[sitq.WorkerInfo] = queue.workers(all=True)
+    for wi in registry:
+        wcount: int = wi.held + len(wi.running) + wi.succeeded + wi.failed + wi.lost + wi.pid
+        wnames: Tuple[str, ...] = wi.queues + wi.functions
+        seen: Optional[datetime.datetime] = wi.heartbeat_at
+        print(wi.id, wi.state, wi.host, wi.concurrency, wi.started_at, wi.lease_until,
+              wi.stopped_at, wcount, wnames, seen)
     purged: int = queue.purge(older_than=3600.0)
     ref: str = sitq.function_name(add)
     held: int = sitq.held_functions()
