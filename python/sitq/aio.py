@@ -381,6 +381,7 @@ class Worker:
                                   heartbeat_interval=heartbeat_interval, order=order)
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._stop_event: Optional[asyncio.Event] = None
+        self._started = asyncio.Event()
 
     @property
     def sync(self):
@@ -437,12 +438,14 @@ class Worker:
             raise InvalidStateError("this sitq.aio.Worker is already running", "SITQ_ESTATE")
         self._register(loop)
         self._stop_event = asyncio.Event()
+        self._started = asyncio.Event()
         try:
             if until_empty:
                 await loop.run_in_executor(None, functools.partial(
                     self._sync.run, until_empty=True, eta_bound=eta_bound))
             else:
                 await loop.run_in_executor(None, self._sync.start)
+                self._started.set()
                 await self._stop_event.wait()
         finally:
             # Running coroutines need the loop to finish: stop off the loop.
@@ -459,9 +462,13 @@ class Worker:
         """Run the worker in a background asyncio task until ``__aexit__``."""
         self._bg = asyncio.ensure_future(self.run())
         while self._loop is None and not self._bg.done():
-            await asyncio.sleep(0)
+            await asyncio.sleep(0)  # run() registers at its first step
+        if not self._bg.done():
+            started = asyncio.ensure_future(self._started.wait())
+            await asyncio.wait([started, self._bg], return_when=asyncio.FIRST_COMPLETED)
+            started.cancel()
         if self._bg.done():
-            self._bg.result()
+            self._bg.result()  # run() failed: raise its error
         return self
 
     async def __aexit__(self, *exc):

@@ -1,0 +1,296 @@
+"""sitq.aio on a real event loop (asyncio.run inside each test): the
+coroutine TaskQueue (round trip, timeouts, cancelling a wait, errors), 10,000
+concurrent awaits served by one completion watch, and the async Worker
+(async and sync tasks, its concurrency bound, timeouts and cancels that
+cancel the coroutine). Both backends: SITQ_TEST_BACKEND=postgres runs them
+on PostgreSQL."""
+import asyncio
+import os
+import threading
+
+import pytest
+
+import sitq
+import sitq.aio as aio
+import sitq_test_tasks as tasks
+
+# ---- tasks (module level: run by workers of this process) ----------------
+
+state = {}
+
+
+def reset_state(n_bound):
+    state.clear()
+    state.update(active=0, max_active=0, threads=set(), bound=n_bound, event=None,
+                 cancelled=[], loop_thread=None)
+
+
+async def bounded_async(value):
+    """Counts the tasks running at once; the first `bound` wait for each
+    other, which proves they run concurrently on the loop."""
+    if state["event"] is None:
+        state["event"] = asyncio.Event()
+    state["threads"].add(threading.get_ident())
+    state["active"] += 1
+    state["max_active"] = max(state["max_active"], state["active"])
+    try:
+        if state["active"] >= state["bound"]:
+            state["event"].set()
+        await asyncio.wait_for(state["event"].wait(), 30)
+        await asyncio.sleep(0)
+        return ("async", value)
+    finally:
+        state["active"] -= 1
+
+
+def plain_sync(value):
+    return ("sync", value, threading.get_ident())
+
+
+async def sleeps_until_cancelled(marker_path, seconds):
+    """Marks its start, then sleeps; records a CancelledError it sees."""
+    open(marker_path, "w").close()
+    try:
+        await asyncio.sleep(seconds)
+    except asyncio.CancelledError:
+        state["cancelled"].append(aio.current_task().id)
+        raise
+    return "slept"
+
+
+async def context_id():
+    ctx = aio.current_task()
+    return (ctx.id, ctx.attempt)
+
+
+# ---- helpers --------------------------------------------------------------
+
+
+def run(coro):
+    return asyncio.run(asyncio.wait_for(coro, 120))
+
+
+async def wait_path(path, timeout=30):
+    """Wait (on the loop) until a task created path."""
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, tasks.wait_for_path, path, timeout)
+
+
+def waiters(q):
+    """Futures still registered with q's watches (a watch itself is released
+    once a check in flight ends)."""
+    return sum(len(w.futures) for w in q._waits.values())
+
+
+def os_threads():
+    return len(os.listdir("/proc/self/task"))
+
+
+# ---- the queue ------------------------------------------------------------
+
+
+def test_round_trip_and_the_sync_api_mirrored(backend):
+    async def main():
+        q = aio.TaskQueue(backend)
+        assert q.name == "default" and q.sync.name == "default"
+        tid = await q.enqueue(tasks.add, 2, 3)
+        ids = await q.enqueue_batch([sitq.Task(tasks.add, args=[i, i]) for i in range(3)])
+        assert await q.get_task_status(tid) == "queued"
+        assert (await q.peek(tid)).status == "queued"
+        assert (await q.get_stats())["queued"] == 4
+        assert len(await q.list_tasks(status="queued")) == 4
+        with sitq.Worker(q.sync, concurrency=2):
+            r = await q.get_result(tid, timeout=30)
+            values = [(await q.get_result(i, timeout=30)).value for i in ids]
+        assert r.status == "succeeded" and r.value == 5
+        assert values == [0, 2, 4]
+        # a finished task returns at once, also with timeout 0
+        assert (await q.get_result(tid, timeout=0)).value == 5
+        assert (await q.get_result(tid)).value == 5
+        # cancel and retry
+        other = await q.enqueue(tasks.add, 1, 1)
+        assert await q.cancel(other) == "cancelled"
+        assert (await q.get_result(other, timeout=5)).status == "cancelled"
+        await q.retry(other)
+        assert await q.get_task_status(other) == "queued"
+        assert await q.purge(older_than=0) == 4
+        assert waiters(q) == 0
+        q.close()
+    run(main())
+
+
+def test_wrapping_a_sync_queue_and_async_with(queue):
+    async def main():
+        async with aio.TaskQueue(queue, executor_threads=1) as q:
+            assert q.sync is queue
+            tid = await q.enqueue(tasks.add, 1, 2)
+            assert await q.get_task_status(tid) == "queued"
+    run(main())
+
+
+def test_timeout_raises_the_sync_exception(backend):
+    async def main():
+        q = aio.TaskQueue(backend)
+        tid = await q.enqueue(tasks.add, 1, 2)
+        with pytest.raises(sitq.TaskTimeoutError) as ei:
+            await q.get_result(tid, timeout=0.2)
+        assert ei.value.task_id == tid and ei.value.status == "queued"
+        assert isinstance(ei.value, TimeoutError)
+        with pytest.raises(sitq.TaskTimeoutError) as e0:
+            await q.get_result(tid, timeout=0)
+        assert e0.value.status == "queued"
+        # the sync API raises the same type
+        with pytest.raises(sitq.TaskTimeoutError):
+            q.sync.get_result(tid, timeout=0)
+        assert waiters(q) == 0
+        q.close()
+    run(main())
+
+
+def test_bad_arguments(backend, queue):
+    async def main():
+        q = aio.TaskQueue(backend)
+        with pytest.raises(sitq.TaskNotFoundError):
+            await q.get_result(987654, timeout=5)
+        with pytest.raises(sitq.InvalidArgumentError, match="timeout"):
+            await q.get_result(1, timeout=-1)
+        with pytest.raises(sitq.InvalidArgumentError, match="timeout"):
+            await q.get_result(1, timeout="soon")
+        with pytest.raises(sitq.InvalidArgumentError, match="task_id"):
+            await q.get_result("1", timeout=1)
+        with pytest.raises(sitq.TaskNotFoundError):
+            await q.get_task_status(987654)
+        q.close()
+    run(main())
+    with pytest.raises(sitq.InvalidArgumentError, match="executor_threads"):
+        aio.TaskQueue(backend, executor_threads=0)
+    with pytest.raises(sitq.InvalidArgumentError, match="name"):
+        aio.TaskQueue(queue, "other")
+    with pytest.raises(sitq.InvalidStateError, match="outside"):
+        aio.current_task()
+
+
+def test_cancelling_the_wait_leaves_the_task_running(backend, tmp_path):
+    started, gate = str(tmp_path / "started"), str(tmp_path / "gate")
+
+    async def main():
+        q = aio.TaskQueue(backend)
+        tid = await q.enqueue(tasks.gated, started, gate, "done")
+        with sitq.Worker(q.sync, concurrency=1):
+            try:
+                waiter = asyncio.ensure_future(q.get_result(tid))
+                await wait_path(started)
+                waiter.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await waiter
+                assert waiters(q) == 0
+                assert await q.get_task_status(tid) == "running"
+                # the loop is free: another wait on the same task, then the gate
+                again = asyncio.ensure_future(q.get_result(tid, timeout=30))
+                await asyncio.sleep(0)
+            finally:
+                tasks.open_gate(gate)
+            r = await again
+        assert r.status == "succeeded" and r.value == "done"
+        q.close()
+    run(main())
+
+
+def test_ten_thousand_concurrent_awaits_one_watch(backend):
+    n = 10000
+
+    async def main():
+        q = aio.TaskQueue(backend)
+        ids = await q.enqueue_batch([sitq.Task(tasks.add, args=[i, 1]) for i in range(n)])
+        before = os_threads()
+        waits = [asyncio.ensure_future(q.get_result(i, timeout=600)) for i in ids]
+        await asyncio.sleep(0)
+        assert len(q._waits) == 1  # one watch for this loop
+        # no thread per wait: the watch's thread and the pool's at most
+        assert os_threads() <= before + 1 + 4
+        with sitq.Worker(q.sync, concurrency=4):
+            results = await asyncio.gather(*waits)
+        assert [r.value for r in results] == [i + 1 for i in range(n)]
+        assert all(r.status == "succeeded" for r in results)
+        assert waiters(q) == 0
+        q.close()
+    run(main())
+
+
+# ---- the worker -----------------------------------------------------------
+
+
+def test_worker_runs_async_on_the_loop_and_sync_in_threads_within_the_bound(backend):
+    bound = 3
+    reset_state(bound)
+
+    async def main():
+        q = aio.TaskQueue(backend)
+        async_ids = await q.enqueue_batch([sitq.Task(bounded_async, args=[i]) for i in range(9)])
+        sync_ids = await q.enqueue_batch([sitq.Task(plain_sync, args=[i]) for i in range(4)])
+        w = aio.Worker(q, concurrency=bound)
+        async with w:
+            assert w.is_running and w.concurrency == bound
+            a = [(await q.get_result(i, timeout=60)) for i in async_ids]
+            s = [(await q.get_result(i, timeout=60)) for i in sync_ids]
+        assert not w.is_running
+        loop_thread = threading.get_ident()
+        assert [r.value for r in a] == [("async", i) for i in range(9)]
+        assert state["threads"] == {loop_thread}  # every async task ran on this loop
+        assert state["max_active"] == bound  # reached (they waited for each other), never over
+        assert [r.value[:2] for r in s] == [("sync", i) for i in range(4)]
+        assert all(r.value[2] != loop_thread for r in s)
+        ctx_id = await q.enqueue(context_id)
+        async with aio.Worker(q, concurrency=1):
+            r = await q.get_result(ctx_id, timeout=60)
+        assert r.value == (ctx_id, 1)
+        q.close()
+    run(main())
+
+
+def test_async_task_timeout_cancels_the_coroutine(backend, tmp_path):
+    reset_state(1)
+    marker = str(tmp_path / "m")
+
+    async def main():
+        q = aio.TaskQueue(backend)
+        tid = await q.enqueue(sitq.Task(sleeps_until_cancelled, args=[marker, 60], timeout=0.5))
+        async with aio.Worker(q, concurrency=1):
+            r = await q.get_result(tid, timeout=60)
+        assert r.status == "failed"
+        assert r.error.startswith("timed out after 0.5 s"), r.error
+        assert state["cancelled"] == [tid]
+        q.close()
+    run(main())
+
+
+def test_cancel_of_a_running_async_task(backend, tmp_path):
+    reset_state(1)
+    marker = str(tmp_path / "m")
+
+    async def main():
+        q = aio.TaskQueue(backend)
+        tid = await q.enqueue(sleeps_until_cancelled, marker, 60)
+        async with aio.Worker(q, concurrency=1, heartbeat_interval=0.1):
+            await wait_path(marker)
+            assert await q.cancel(tid) == "running"
+            r = await q.get_result(tid, timeout=60)
+        assert r.status == "cancelled", (r.status, r.error)
+        assert state["cancelled"] == [tid]
+        q.close()
+    run(main())
+
+
+def test_burst_run_drains(backend):
+    async def main():
+        q = aio.TaskQueue(backend)
+        ids = await q.enqueue_batch([sitq.Task(context_id) for _ in range(3)]
+                                    + [sitq.Task(tasks.add, args=[1, 2])])
+        w = aio.Worker([q], concurrency=2)
+        await w.run(until_empty=True)
+        assert [(await q.peek(i)).status for i in ids] == ["succeeded"] * 4
+        with pytest.raises(sitq.InvalidStateError, match="already"):
+            async with w:
+                await w.run()
+        q.close()
+    run(main())
