@@ -294,3 +294,20 @@ def test_burst_run_drains(backend):
                 await w.run()
         q.close()
     run(main())
+
+
+def test_the_documented_example_runs(tmp_path):
+    """docs/python.md's sitq.aio example, run as written (a SQLite file in
+    the working directory, whatever the test backend)."""
+    import re
+    import subprocess
+    import sys
+    from conftest import subprocess_env
+    doc = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "python.md")
+    section = open(doc).read().split("## asyncio: `sitq.aio`")[1]
+    code = re.findall(r"```python\n(.*?)```", section, re.S)[0]
+    (tmp_path / "example.py").write_text(code)
+    p = subprocess.run([sys.executable, "example.py"], cwd=str(tmp_path), env=subprocess_env(),
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == str([n * n for n in range(20)] + [499500])
