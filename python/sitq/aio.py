@@ -128,7 +128,13 @@ class _Waits:
         self.checking = True
         self.dirty = False
         ids = list(self.futures)
-        cf = self.owner._executor.submit(self.check, ids)
+        try:
+            cf = self.owner._executor.submit(self.check, ids)
+        except RuntimeError as e:  # the queue was closed: nothing can be read
+            self.checking = False
+            self.fail_all(e)
+            self.maybe_close()
+            return
         cf.add_done_callback(
             lambda f: self.loop.call_soon_threadsafe(self.checked, f)
             if not self.loop.is_closed() else None)
@@ -148,11 +154,7 @@ class _Waits:
         try:
             results = cf.result()
         except Exception as e:  # noqa: BLE001 - a failed read fails the waits it served
-            for futs in self.futures.values():
-                for fut in futs:
-                    if not fut.done():
-                        fut.set_exception(e)
-            self.futures.clear()
+            self.fail_all(e)
             results = []
         for task_id, result, exc in results:
             for fut in self.futures.pop(task_id, ()):
@@ -166,6 +168,13 @@ class _Waits:
             self.kick()
         self.maybe_close()
 
+    def fail_all(self, exc):
+        for futs in self.futures.values():
+            for fut in futs:
+                if not fut.done():
+                    fut.set_exception(exc)
+        self.futures.clear()
+
     def maybe_close(self):
         """No waiters and no check in flight: release the watch (its thread
         is joined in the executor, never on the loop)."""
@@ -176,7 +185,10 @@ class _Waits:
         if not self.loop.is_closed():
             self.loop.remove_reader(self.fd)
         self.owner._waits.pop(self.loop, None)
-        self.owner._executor.submit(self.watch.close)
+        try:
+            self.owner._executor.submit(self.watch.close)
+        except RuntimeError:  # the pool is shut down: join the thread here
+            self.watch.close()
 
 
 class TaskQueue:
@@ -448,9 +460,11 @@ class Worker:
                 self._started.set()
                 await self._stop_event.wait()
         finally:
-            # Running coroutines need the loop to finish: stop off the loop.
-            await asyncio.shield(loop.run_in_executor(None, self._sync.stop))
-            self._unregister()
+            try:
+                # Running coroutines need the loop to finish: stop off the loop.
+                await asyncio.shield(loop.run_in_executor(None, self._sync.stop))
+            finally:
+                self._unregister()
 
     def stop(self):
         """Ask ``run()`` to return: it stops the worker gracefully (running

@@ -311,3 +311,46 @@ def test_the_documented_example_runs(tmp_path):
                        capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip() == str([n * n for n in range(20)] + [499500])
+
+
+async def gated_async(started_path, gate_path):
+    """Marks its start, then waits (on the loop) for the test's gate."""
+    open(started_path, "w").close()
+    while not os.path.exists(gate_path):
+        await asyncio.sleep(0.01)
+    return "gated"
+
+
+def test_cancelling_run_stops_gracefully(backend, tmp_path):
+    started, gate = str(tmp_path / "started"), str(tmp_path / "gate")
+
+    async def main():
+        q = aio.TaskQueue(backend)
+        tid = await q.enqueue(gated_async, started, gate)
+        w = aio.Worker(q, concurrency=2)
+        runner = asyncio.ensure_future(w.run())
+        try:
+            await wait_path(started)
+            # a second async worker of the same queue is refused meanwhile
+            with pytest.raises(sitq.InvalidStateError, match="already served"):
+                await aio.Worker(q).run()
+            runner.cancel()
+            await asyncio.sleep(0.05)
+            assert not runner.done()  # waits for the running task
+        finally:
+            tasks.open_gate(gate)
+        with pytest.raises(asyncio.CancelledError):
+            await runner
+        assert not w.is_running
+        r = await q.peek(tid)
+        assert r.status == "succeeded" and r.value == "gated"
+        q.close()
+    run(main())
+
+
+def test_async_task_on_a_sync_worker_still_runs(queue):
+    tid = queue.enqueue(context_id)
+    with sitq.Worker(queue, concurrency=1):
+        r = queue.get_result(tid, timeout=60)
+    # no sitq.aio.Worker: asyncio.run in the worker's thread, no loop context
+    assert r.status == "failed" and "outside" in r.error
