@@ -392,7 +392,7 @@ class Worker:
                                   lease=lease, poll_interval=poll_interval,
                                   heartbeat_interval=heartbeat_interval, order=order)
         self._loop: Optional[asyncio.AbstractEventLoop] = None
-        self._stop_event: Optional[asyncio.Event] = None
+        self._stop_requested = threading.Event()
         self._started = asyncio.Event()
 
     @property
@@ -449,17 +449,16 @@ class Worker:
         if self._loop is not None:
             raise InvalidStateError("this sitq.aio.Worker is already running", "SITQ_ESTATE")
         self._register(loop)
-        self._stop_event = asyncio.Event()
         self._started = asyncio.Event()
+        self._stop_requested.clear()
         try:
             if until_empty:
                 await loop.run_in_executor(None, functools.partial(
                     self._sync.run, until_empty=True, eta_bound=eta_bound))
             else:
-                await loop.run_in_executor(None, self._sync.start)
-                self._started.set()
-                await self._stop_event.wait()
+                await loop.run_in_executor(None, self._serve, loop)
         finally:
+            self._stop_requested.set()
             try:
                 # Running coroutines need the loop to finish: stop off the loop.
                 await asyncio.shield(loop.run_in_executor(None, self._sync.stop))
@@ -468,9 +467,17 @@ class Worker:
 
     def stop(self):
         """Ask ``run()`` to return: it stops the worker gracefully (running
-        tasks finish and are recorded). Call on the worker's loop."""
-        if self._stop_event is not None:
-            self._stop_event.set()
+        tasks finish and are recorded). Returns at once; thread-safe."""
+        self._stop_requested.set()
+
+    def _serve(self, loop):
+        """Off the loop: start the sync worker, then stop it at stop() (or
+        return when it was stopped directly, e.g. by ``python -m sitq``)."""
+        self._sync.start()
+        loop.call_soon_threadsafe(self._started.set)
+        while self._sync.is_running and not self._stop_requested.wait(0.1):
+            pass
+        self._sync.stop()
 
     async def __aenter__(self):
         """Run the worker in a background asyncio task until ``__aexit__``."""

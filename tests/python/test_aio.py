@@ -354,3 +354,22 @@ def test_async_task_on_a_sync_worker_still_runs(queue):
         r = queue.get_result(tid, timeout=60)
     # no sitq.aio.Worker: asyncio.run in the worker's thread, no loop context
     assert r.status == "failed" and "outside" in r.error
+
+
+def test_command_line_asyncio_worker(db_path, backend):
+    import subprocess
+    import sys
+    from conftest import subprocess_env
+    q = sitq.TaskQueue(backend)
+    ids = [q.enqueue(context_id) for _ in range(4)] + [q.enqueue(tasks.add, 2, 2)]
+    p = subprocess.run([sys.executable, "-m", "sitq", "worker", db_path, "--asyncio",
+                        "--threads", "2", "--burst"], env=subprocess_env(),
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert "async tasks on one event loop" in p.stderr
+    values = [q.get_result(i, timeout=0).value for i in ids]
+    assert values == [(i, 1) for i in ids[:4]] + [4]
+    bad = subprocess.run([sys.executable, "-m", "sitq", "worker", db_path, "--asyncio",
+                          "--concurrency", "2"], env=subprocess_env(),
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "--threads" in bad.stderr
