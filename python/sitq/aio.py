@@ -501,8 +501,11 @@ class Worker:
 
     def _run_on_loop(self, coro, ctx):
         loop = self._loop
+        if loop is None:  # the worker's run() just ended
+            return asyncio.run(coro)
         done: concurrent.futures.Future = concurrent.futures.Future()
         holder: List[asyncio.Task] = []
+        reason: List[str] = []
 
         def start():
             context = contextvars.copy_context()
@@ -512,7 +515,7 @@ class Worker:
 
             def copy(t):
                 if t.cancelled():
-                    done.set_exception(asyncio.CancelledError())
+                    done.set_exception(asyncio.CancelledError(*reason[:1]))
                 elif t.exception() is not None:
                     done.set_exception(t.exception())
                 else:
@@ -531,9 +534,15 @@ class Worker:
             concurrent.futures.wait([done], timeout=_SLICE_S)
             if done.done():
                 return done.result()
+            if loop.is_closed():
+                raise RuntimeError("the event loop of the sitq.aio.Worker was closed while "
+                                   "the task ran")
             if cancelled:
                 continue
             timed_out = deadline is not None and time.monotonic() >= deadline
             if timed_out or ctx.cancelled:
                 cancelled = True
+                reason.append("the coroutine was cancelled at the task's timeout (%g s)" % timeout
+                              if timed_out else "the coroutine was cancelled (the task was "
+                              "cancelled, lost its lease or its worker is stopping)")
                 loop.call_soon_threadsafe(lambda: holder and holder[0].cancel())

@@ -259,6 +259,8 @@ def test_async_task_timeout_cancels_the_coroutine(backend, tmp_path):
             r = await q.get_result(tid, timeout=60)
         assert r.status == "failed"
         assert r.error.startswith("timed out after 0.5 s"), r.error
+        assert "CancelledError: the coroutine was cancelled at the task's timeout (0.5 s)" \
+            in r.error, r.error
         assert state["cancelled"] == [tid]
         q.close()
     run(main())
@@ -276,6 +278,7 @@ def test_cancel_of_a_running_async_task(backend, tmp_path):
             assert await q.cancel(tid) == "running"
             r = await q.get_result(tid, timeout=60)
         assert r.status == "cancelled", (r.status, r.error)
+        assert "the coroutine was cancelled (the task was cancelled" in r.error, r.error
         assert state["cancelled"] == [tid]
         q.close()
     run(main())
