@@ -196,8 +196,16 @@ def test_cancelling_the_wait_leaves_the_task_running(backend, tmp_path):
     run(main())
 
 
-def test_ten_thousand_concurrent_awaits_one_watch(backend):
+def test_ten_thousand_concurrent_awaits_one_watch(backend, monkeypatch):
     n = 10000
+    checks = []  # (ids asked, finished found) of each batched check
+    real_check = aio._Waits.check
+
+    def counting_check(self, ids):
+        out = real_check(self, ids)
+        checks.append((len(ids), len(out)))
+        return out
+    monkeypatch.setattr(aio._Waits, "check", counting_check)
 
     async def main():
         q = aio.TaskQueue(backend)
@@ -212,6 +220,10 @@ def test_ten_thousand_concurrent_awaits_one_watch(backend):
             results = await asyncio.gather(*waits)
         assert [r.value for r in results] == [i + 1 for i in range(n)]
         assert all(r.status == "succeeded" for r in results)
+        # completions coalesce: each check serves many waits, and each
+        # result is read once
+        assert sum(found for _, found in checks) == n
+        assert len(checks) < n // 10, len(checks)
         assert waiters(q) == 0
         q.close()
     run(main())
