@@ -12,7 +12,10 @@ On each wake-up the loop asks, in one batched read off the loop
 (``sitq_finished_among``: one list query per run of nearby ids), which of the
 awaited ids finished, reads those results and resolves their futures: 10,000
 concurrent ``get_result`` calls cost one thread and a few reads per wake-up,
-not 10,000 polls.
+not 10,000 polls. A check is followed by a pause of three times its
+duration (wake-ups meanwhile wait for it), which bounds the reading to a
+quarter of one thread when many waits are long and SQLite's poll ticks ask
+for a check every 25 ms.
 
 Every database call (enqueue, reads, cancel, the batched check) runs in the
 queue's small thread pool (``executor_threads``, default 4), never on the
@@ -83,6 +86,9 @@ def _timeout_error(task_id, timeout, status):
     return err
 
 
+_COOLDOWN = 3.0  # a check is followed by a pause of this many times its duration
+
+
 class _Waits:
     """The awaited results of one queue on one event loop: task id -> the
     futures of its waiters, a completion watch whose fd the loop reads, and
@@ -98,8 +104,10 @@ class _Waits:
         loop.add_reader(self.fd, self.on_readable)
         self.watch.set_active(True)
         self.checking = False
+        self.cooling = False  # between a check and the next one (see checked)
         self.dirty = False
         self.closed = False
+        self.check_started = 0.0
 
     def add(self, task_id):
         fut = self.loop.create_future()
@@ -120,13 +128,14 @@ class _Waits:
         self.kick()
 
     def kick(self):
-        if self.checking:
+        if self.checking or self.cooling:
             self.dirty = True
             return
         if not self.futures:
             return
         self.checking = True
         self.dirty = False
+        self.check_started = self.loop.time()
         ids = list(self.futures)
         try:
             cf = self.owner._executor.submit(self.check, ids)
@@ -151,6 +160,7 @@ class _Waits:
 
     def checked(self, cf):
         self.checking = False
+        elapsed = self.loop.time() - self.check_started
         try:
             results = cf.result()
         except Exception as e:  # noqa: BLE001 - a failed read fails the waits it served
@@ -164,9 +174,18 @@ class _Waits:
                     fut.set_exception(exc)
                 else:
                     fut.set_result(result)
+        if self.dirty and self.futures:
+            # Checks take at most a quarter of the time: with many waits on
+            # tasks that run long, poll ticks (SQLite) would otherwise keep
+            # the pool reading their rows back to back.
+            self.cooling = True
+            self.loop.call_later(min(_COOLDOWN * elapsed, 1.0), self.cooled)
+        self.maybe_close()
+
+    def cooled(self):
+        self.cooling = False
         if self.dirty:
             self.kick()
-        self.maybe_close()
 
     def fail_all(self, exc):
         for futs in self.futures.values():
