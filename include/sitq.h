@@ -982,6 +982,23 @@ sitq_code sitq_ctx_dependency_result(sitq_task_ctx *ctx, size_t index, sitq_resu
                                      sitq_error *err);
 
 /**
+ * Read dependencies first .. first + n - 1 (positions as in
+ * sitq_ctx_dependency_result) of the running task in one statement on a
+ * reader connection: a fan-in of thousands of parents costs a few reads, not
+ * one lookup per parent. out is the caller's array of n pointers; on success
+ * out[i] receives a new result for position first + i (freed by the caller
+ * with sitq_result_free; depends_on not filled), or NULL when that dependency
+ * was purged (possible only for a task retried after its dependencies were
+ * purged); on failure every entry is NULL. The results are held in memory at
+ * once: read a large fan-in of large results in slices. Call it from the
+ * handler's own thread, during the call.
+ * Errors: SITQ_EINVAL (ctx or out NULL; n 0; first + n beyond
+ * sitq_ctx_dependency_count), SITQ_ESTORAGE, SITQ_ENOMEM.
+ */
+sitq_code sitq_ctx_dependency_results(sitq_task_ctx *ctx, size_t first, size_t n, sitq_result **out,
+                                      sitq_error *err);
+
+/**
  * Mark the start of the attempt, for workers created with
  * handlers_mark_start = 1: call it right before the user's code runs. The
  * attempt counts from here: if the worker dies before this call, the task is

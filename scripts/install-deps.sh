@@ -21,6 +21,7 @@ packages=(
   dpkg-dev debhelper dh-python fakeroot lintian   # the Debian packages (make deb, tests/install)
   tzdata                              # IANA time zones of cron schedules (/usr/share/zoneinfo)
   python3-croniter                    # independent cron implementation, cross-checked in tests
+  python3-matplotlib                  # the Python demo draws its chunk timeline as a PNG
   procps                              # ps/pgrep used by process tests
   man-db groff-base                   # man --warnings checks the man pages (tests/install)
 )

@@ -421,13 +421,86 @@ def _print_summary(a, load, chain, stats, times, elapsed, workers):
               % (r["origin"], place[:34], r["flights"], r["mean_delay"], r["late_pct"]))
     print("Per day:")
     print("  day         flights  mean delay  late (>= %d min)  worst" % LATE_MINUTES)
+    counts = sorted(r["flights"] for r in load["by_day"])
+    median = counts[len(counts) // 2] if counts else 0
     for r in load["by_day"]:
-        print("  %s %8d  %7.2f min  %14.1f%%  %5d min"
-              % (r["day"], r["flights"], r["mean_delay"], r["late_pct"], r["max_delay"]))
+        # a day with under half the median day's flights is where the data ends
+        partial = "  partial day" if 2 * r["flights"] < median else ""
+        print("  %s %8d  %7.2f min  %14.1f%%  %5d min%s"
+              % (r["day"], r["flights"], r["mean_delay"], r["late_pct"], r["max_delay"],
+                 partial))
     print("Busiest origin states: %s" % ", ".join(
         "%s %d" % (t["state"], t["flights"]) for t in s["top"]))
     print("Outputs: %s/{by_origin,by_day,by_state,cleaned,enriched}.csv, summary.json"
           % a.out)
+
+
+def _slots(spans):
+    """Pack (start, end) spans into the fewest lanes where none overlap
+    (greedy by start time): the task processes a worker ran them on, as far
+    as the recorded times tell."""
+    lanes = []  # [end of the lane's last span, [spans]]
+    for sp in sorted(spans):
+        free = [lane for lane in lanes if lane[0] <= sp[0]]
+        lane = min(free, key=lambda x: x[0]) if free else None
+        if lane is None:
+            lane = [sp[1], []]
+            lanes.append(lane)
+        lane[0] = sp[1]
+        lane[1].append(sp)
+    return [lane[1] for lane in lanes]
+
+
+def timeline(chunk_results, width=60):
+    """Text lines: for each worker, a lane per concurrently running chunk
+    task, '#' where a chunk ran on an axis from the first start to the last
+    end, and the chunks of each lane."""
+    runs = [(r.worker_id or "?", r.started_at.timestamp(), r.finished_at.timestamp())
+            for r in chunk_results if r.started_at and r.finished_at]
+    if not runs:
+        return []
+    t0, t1 = min(x[1] for x in runs), max(x[2] for x in runs)
+    total = max(t1 - t0, 1e-6)
+    lines = ["Chunk tasks per worker slot (# = running), %.2f s from the first start to the "
+             "last end:" % total]
+    for worker in sorted({x[0] for x in runs}):
+        for k, lane in enumerate(_slots([(a, b) for w, a, b in runs if w == worker])):
+            cells = [" "] * width
+            for a, b in lane:
+                lo = min(int((a - t0) / total * width), width - 1)
+                hi = min(max(int((b - t0) / total * width), lo + 1), width)
+                cells[lo:hi] = "#" * (hi - lo)
+            lines.append("  %s slot %d |%s| %d chunks" % (worker, k + 1, "".join(cells),
+                                                          len(lane)))
+    return lines
+
+
+def timeline_png(chunk_results, path):
+    """Draw the timeline as a PNG with matplotlib; returns False (and draws
+    nothing) when matplotlib is not installed."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    runs = [(r.worker_id or "?", r.started_at.timestamp(), r.finished_at.timestamp())
+            for r in chunk_results if r.started_at and r.finished_at]
+    t0 = min(x[1] for x in runs)
+    rows = []
+    for worker in sorted({x[0] for x in runs}):
+        for k, lane in enumerate(_slots([(a, b) for w, a, b in runs if w == worker])):
+            rows.append(("%s slot %d" % (worker, k + 1), lane))
+    fig, ax = plt.subplots(figsize=(10, 1 + 0.4 * len(rows)))
+    for y, (_, lane) in enumerate(rows):
+        ax.broken_barh([(a - t0, b - a) for a, b in lane], (y - 0.4, 0.8))
+    ax.set_yticks(range(len(rows)), [name for name, _ in rows])
+    ax.set_xlabel("seconds since the first chunk started")
+    ax.set_title("transform_chunk tasks per worker slot")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
 
 
 def _failures(queue):
@@ -501,6 +574,11 @@ def run(argv=None):
     load_v = results[-1].value
     chain_v = [r.value for r in results[:4]]
     _print_summary(a, load_v, chain_v, stats, times, elapsed, a.workers)
+    print()
+    print("\n".join(timeline(chunk_res)))
+    png = os.path.join(out, "timeline.png")
+    if timeline_png(chunk_res, png):
+        print("Timeline chart: %s" % png)
     summary = {k: load_v[k] for k in ("rows", "bad", "chunks", "flights", "mean_delay",
                                       "origins", "days", "min_flights", "worst_origins")}
     summary.update({"duplicates": chain_v[1]["duplicates"], "outliers": chain_v[1]["outliers"],

@@ -2,7 +2,8 @@
 
     python -m sitq worker DB [--concurrency N] [--threads T] [--queue NAME]
                              [--pool process|thread] [--grace S] [--max-memory MB]
-                             [--lease SECONDS] [--worker-id ID] [--path DIR]
+                             [--lease DURATION] [--poll DURATION]
+                             [--worker-id ID] [--path DIR]
                              [--mode OCTAL] [--allow-foreign] [--busy-timeout S]
                              [--asyncio]
 
@@ -31,6 +32,10 @@ timed-out or cancelled task only sees its cancel flag.
 ``--asyncio`` (thread mode, one process) runs the worker as a
 ``sitq.aio.Worker``: ``async def`` tasks run on one event loop of this
 process, sync ones on its threads, ``--threads`` tasks at once in all.
+
+Durations (``--lease``, ``--poll``, ``--grace``, ``--burst-eta-bound``,
+``--busy-timeout``) are seconds, or numbers with a unit as the C ``sitq``
+command takes them: ``250ms``, ``30s``, ``10m``, ``1h``, ``7d``.
 
 Task functions are imported by module path: the current
 directory (and every ``--path``) is put on sys.path first. A function that
@@ -68,6 +73,7 @@ docs/security.md.
 
 import argparse
 import logging
+import math
 import os
 import signal
 import subprocess
@@ -76,11 +82,31 @@ import threading
 import time
 
 
-def _positive_float(text):
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_DURATION_HELP = ("a number of seconds, or a number with a unit ms, s, m, h or d "
+                  "(e.g. 30s, 10m, 1h, 250ms)")
+
+
+def _duration(text):
+    """Seconds of a duration as the C ``sitq`` command reads it: ``30``,
+    ``30s``, ``250ms``, ``10m``, ``1h``, ``7d``."""
+    t = text.strip()
+    num = t.rstrip("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+    unit = t[len(num):].lower() or "s"
     try:
-        v = float(text)
+        if unit not in _UNITS or not num or num.lower() in ("nan", "inf", "infinity"):
+            raise ValueError(text)
+        v = float(num) * _UNITS[unit]
+        if not math.isfinite(v):
+            raise ValueError(text)
+        return v
     except ValueError:
-        raise argparse.ArgumentTypeError("%r is not a number of seconds" % text)
+        raise argparse.ArgumentTypeError("%r is not a duration: expected %s"
+                                         % (text, _DURATION_HELP))
+
+
+def _positive_float(text):
+    v = _duration(text)
     if not v > 0:
         raise argparse.ArgumentTypeError("must be > 0 seconds, got %s" % text)
     return v
@@ -97,10 +123,7 @@ def _positive_int(text):
 
 
 def _non_negative_float(text):
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("expected a number of seconds, got %r" % text)
+    v = _duration(text)
     if not (0 <= v <= 3155760000):
         raise argparse.ArgumentTypeError("must be 0..3155760000 seconds, got %r" % text)
     return v
@@ -154,7 +177,7 @@ def _parser():
                    help="run async def tasks on one event loop of this process "
                         "(sitq.aio.Worker; thread mode, one process): --threads tasks at "
                         "once, async and sync together")
-    w.add_argument("--grace", type=_positive_float, default=None,
+    w.add_argument("--grace", type=_positive_float, default=None, metavar="DURATION",
                    help="process mode: seconds a timed-out or cancelled task has to return "
                         "before its process is killed (default 1)")
     w.add_argument("--max-memory", type=_positive_int, default=None, metavar="MB",
@@ -170,14 +193,16 @@ def _parser():
     w.add_argument("--burst", action="store_true",
                    help="exit (status 0) once no task of the queues is ready, running, "
                         "waiting on dependencies, or scheduled within --burst-eta-bound")
-    w.add_argument("--burst-eta-bound", type=_non_negative_float, default=None, metavar="S",
+    w.add_argument("--burst-eta-bound", type=_non_negative_float, default=None,
+                   metavar="DURATION",
                    help="with --burst: tasks scheduled (ETA or retry backoff) to run within "
                         "S seconds hold the worker, later ones do not (default 60)")
-    w.add_argument("--lease", type=_positive_float, default=None,
+    w.add_argument("--lease", type=_positive_float, default=None, metavar="DURATION",
                    help="lease in seconds (default 30): how long a crashed worker's task "
                         "stays claimed before another worker takes it over")
-    w.add_argument("--poll-interval", type=_positive_float, default=None,
-                   help="seconds between looks for new tasks (default 0.05)")
+    w.add_argument("--poll", "--poll-interval", dest="poll_interval", type=_positive_float,
+                   metavar="DURATION",
+                   default=None, help="time between looks for new tasks (default 0.05 s)")
     w.add_argument("--worker-id", default=None, help="worker id (default host:pid:...)")
     w.add_argument("--path", action="append", default=[],
                    help="directory to add to sys.path for importing task functions")
@@ -193,7 +218,7 @@ def _parser():
                    help="permissions of a database file the worker creates (default 0600)")
     w.add_argument("--allow-foreign", action="store_true",
                    help="add sitq's tables to a database holding another application's tables")
-    w.add_argument("--busy-timeout", type=_positive_float, default=None,
+    w.add_argument("--busy-timeout", type=_positive_float, default=None, metavar="DURATION",
                    help="seconds to wait for a lock another process holds (default 30)")
     return p
 

@@ -122,6 +122,8 @@ class _Slot:
                 value = ctx.cancelled
             elif name == "dep":
                 value = DependencyResult.of(ctx._dependency_result(*args))
+            elif name == "deprange":
+                value = [DependencyResult.of(r) for r in ctx._dependency_range(*args)]
             elif name == "deps":
                 value = [DependencyResult.of(r) for r in ctx.dependency_results()]
             else:

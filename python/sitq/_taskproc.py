@@ -141,6 +141,10 @@ class TaskContext:
         self._check()
         return self._proc.call("dep", index)
 
+    def _dependency_range(self, first, n):
+        self._check()
+        return self._proc.call("deprange", first, n)
+
     def __repr__(self):
         return "<sitq.TaskContext id=%d attempt=%d function=%r queue=%r%s>" % (
             self.id, self.attempt, self.function, self.queue, " ended" if self._ended else "")

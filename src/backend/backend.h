@@ -48,7 +48,7 @@
  * value it was written against; sitq__backend_head_init refuses any other,
  * so a backend built for another layout fails at open instead of misreading
  * fields. Bump it on every change of an op's signature or a struct below. */
-#define SITQ__BACKEND_VERSION 7
+#define SITQ__BACKEND_VERSION 8
 
 /* A task handed to a worker by a claim (cycle or claim_id). Every field is
  * out, written by the backend into an entry of the caller's array. The
@@ -423,6 +423,14 @@ typedef struct sitq__backend_ops {
      * purged). */
     sitq_code (*dep_result)(sitq_backend *b, const char *queue, sitq_task_id id, size_t index,
                             sitq_result **out, sitq_error *err);
+    /* Read positions first .. first + n - 1 of task id's edges in one
+     * statement (n >= 1, checked by the core). out is the caller's array of
+     * n entries, all NULL on entry: out[i] receives a new result for
+     * position first + i (depends_on not filled), or stays NULL when that
+     * position has no edge or its task was purged. On failure every entry is
+     * NULL again (the op frees what it had set). */
+    sitq_code (*dep_results)(sitq_backend *b, const char *queue, sitq_task_id id, size_t first,
+                             size_t n, sitq_result **out, sitq_error *err);
 } sitq__backend_ops;
 
 /* Common head of every backend, its first member: the ops, the store's

@@ -1,5 +1,6 @@
 /* ctx_deps.c - a running handler reads its dependencies' results, lazily and
- * in declaration order, each with one lookup on a reader connection. */
+ * in declaration order: one with one lookup, or a range of positions with
+ * one statement (a fan-in), on a reader connection. */
 #include "worker_internal.h"
 
 static sitq_code dep_count(sitq_task_ctx *ctx, sitq_error *err) {
@@ -36,4 +37,24 @@ sitq_code sitq_ctx_dependency_result(sitq_task_ctx *ctx, size_t index, sitq_resu
                           (long long)ctx->t.id, ctx->n_deps, index);
     sitq_backend *b = ctx->w->b;
     return b->ops->dep_result(b, sitq__ctx_queue(ctx), ctx->t.id, index, out, err);
+}
+
+sitq_code sitq_ctx_dependency_results(sitq_task_ctx *ctx, size_t first, size_t n, sitq_result **out,
+                                      sitq_error *err) {
+    if (out)
+        for (size_t i = 0; i < n; i++) out[i] = NULL;
+    if (!ctx)
+        return sitq__fail(err, SITQ_EINVAL,
+                          "ctx must not be NULL: dependency results are read by a running "
+                          "handler, with the context it was given");
+    if (!out) return sitq__fail(err, SITQ_EINVAL, "out must not be NULL");
+    if (n == 0) return sitq__fail(err, SITQ_EINVAL, "n must be at least 1");
+    sitq_code rc = dep_count(ctx, err);
+    if (rc) return rc;
+    if (first >= ctx->n_deps || n > ctx->n_deps - first)
+        return sitq__fail(err, SITQ_EINVAL,
+                          "task %lld has %zu dependencies: positions %zu..%zu are out of range",
+                          (long long)ctx->t.id, ctx->n_deps, first, first + n - 1);
+    sitq_backend *b = ctx->w->b;
+    return b->ops->dep_results(b, sitq__ctx_queue(ctx), ctx->t.id, first, n, out, err);
 }

@@ -157,4 +157,24 @@ expect "tasks_succeeded" "$(summary tasks)" "$(summary tasks_succeeded)"
 expect "tasks_failed" 0 "$(summary tasks_failed)"
 expect "chunks" 29 "$(summary chunks)" # ceil(200000 / 7000)
 expect "workers" 3 "$(summary workers)"
+# The findings printed at the end: the five worst airports (>= 100 flights)
+# in order, and the worst full day, as sqlite3 ranks them.
+worst=$(q "SELECT origin FROM exp_origin WHERE flights >= 100 ORDER BY mean_delay DESC LIMIT 5" | tr '\n' ' ')
+printed=$(sed -n 's/^    [1-5]\. \([A-Z0-9]*\) .*/\1/p' "$TMP/stdout" | tr '\n' ' ')
+expect "worst airports printed" "$worst" "$printed"
+name=$(q "SELECT name FROM airports WHERE iata = '$(echo "$worst" | cut -d' ' -f1)'")
+grep -qF "  $name, " "$TMP/stdout" || fail "the worst airport's name '$name' is not printed"
+worst_day=$(q "SELECT day FROM exp_day WHERE 2 * flights >= (SELECT flights FROM exp_day ORDER BY flights LIMIT 1 OFFSET (SELECT COUNT(*) / 2 FROM exp_day)) ORDER BY mean_delay DESC LIMIT 1")
+grep -q "^  worst day $worst_day " "$TMP/stdout" || fail "worst day is not $worst_day"
+grep -q "^    $(q "SELECT max(day) FROM exp_day") .* partial$" "$TMP/stdout" ||
+    fail "the last, partial day is not marked partial"
+[ "$(grep -c ' partial$' "$TMP/stdout")" = 1 ] || fail "only the last day is partial"
+expect "per-day lines" "$(q 'SELECT COUNT(*) FROM exp_day')" \
+    "$(grep -c '^    [0-9-]\{10\} .* flights ' "$TMP/stdout")"
+# The timeline: a line per worker, whose chunk counts add up to the chunks.
+lanes=$(grep -c '^  flights-w[1-3] *|[# ]\{60\}| [0-9]* chunks$' "$TMP/stdout" || true)
+[ "$lanes" -ge 1 ] && [ "$lanes" -le 3 ] || fail "timeline: $lanes worker lines, expected 1..3"
+expect "timeline chunks" "$(summary chunks)" \
+    "$(sed -n 's/^  flights-w[0-9]* *|.*| \([0-9]*\) chunks$/\1/p' "$TMP/stdout" | awk '{ s += $1 } END { print s }')"
+grep -q 'tasks/s' "$TMP/stdout" && fail "the summary prints a tasks/s figure"
 echo "PASS: pipeline outputs match sqlite3 (by_origin $(($(wc -l <"$OUT/by_origin.csv") - 1)) rows, by_day $(($(wc -l <"$OUT/by_day.csv") - 1)), by_state $(($(wc -l <"$OUT/by_state.csv") - 1)))"

@@ -115,6 +115,39 @@ def test_summary_worst_airports_and_totals(job, flights, airports):
                    for x in proc.stdout.splitlines()), day
 
 
+def test_only_the_short_last_day_is_marked_partial(job, flights):
+    proc, _ = job
+    marked = [x.split()[0] for x in proc.stdout.splitlines() if x.endswith("  partial day")]
+    per_day = flights.groupby(flights["date"].str.slice(0, 10)).size()
+    median = sorted(per_day)[len(per_day) // 2]
+    assert marked == [d for d, n in per_day.items() if 2 * n < median] == ["2001-01-13"]
+
+
+def test_timeline_lanes_hold_every_chunk(job):
+    proc, out = job
+    lines = proc.stdout.splitlines()
+    start = next(i for i, x in enumerate(lines) if x.startswith("Chunk tasks per worker slot"))
+    lanes = [x for x in lines[start + 1:] if " slot " in x and x.endswith(" chunks")]
+    assert 1 <= len(lanes) <= 2  # 2 task processes
+    assert sum(int(x.split("| ")[-1].split()[0]) for x in lanes) == 7
+    assert all(len(x.split("|")[1]) == 60 and "#" in x.split("|")[1] for x in lanes)
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return
+    png = out / "timeline.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "Timeline chart: %s" % png in proc.stdout
+
+
+def test_slots_pack_overlapping_spans_apart():
+    sys.path.insert(0, os.path.dirname(SCRIPT))
+    import flights_pipeline as fp
+    assert fp._slots([(0, 2), (1, 3), (2, 4), (3, 5)]) == [[(0, 2), (2, 4)], [(1, 3), (3, 5)]]
+    assert fp._slots([(0, 1), (0, 1), (0, 1)]) == [[(0, 1)], [(0, 1)], [(0, 1)]]
+    assert fp._slots([]) == []
+
+
 def test_chain_outputs_match_pandas(job, flights, airports):
     _, out = job
     summary = json.loads((out / "summary.json").read_text())

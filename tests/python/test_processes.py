@@ -283,3 +283,28 @@ def test_cli_usage_errors(db_path):
     p = subprocess.run([sys.executable, "-m", "sitq", "worker", db_path, "--lease", "-1"],
                        env=subprocess_env(), capture_output=True, text=True)
     assert p.returncode == 2 and "lease" in p.stderr
+
+
+@pytest.mark.parametrize("text, seconds", [
+    ("30", 30.0), ("30s", 30.0), ("250ms", 0.25), ("10m", 600.0), ("1h", 3600.0),
+    ("7d", 604800.0), ("1.5S", 1.5),
+])
+def test_cli_durations_take_units(text, seconds):
+    from sitq.__main__ import _parser
+    args = _parser().parse_args(["worker", "db", "--lease", text, "--poll", text,
+                                 "--burst-eta-bound", text])
+    assert args.lease == seconds and args.poll_interval == seconds
+    assert args.burst_eta_bound == seconds
+
+
+@pytest.mark.parametrize("text", ["30x", "s", "", "nan", "inf", "1e400", "ten"])
+def test_cli_bad_durations_are_usage_errors(db_path, text):
+    p = subprocess.run([sys.executable, "-m", "sitq", "worker", db_path, "--lease", text],
+                       env=subprocess_env(), capture_output=True, text=True)
+    assert p.returncode == 2, p.stderr
+    assert "--lease" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_cli_poll_interval_is_kept_as_an_alias():
+    from sitq.__main__ import _parser
+    assert _parser().parse_args(["worker", "db", "--poll-interval", "2"]).poll_interval == 2.0

@@ -205,3 +205,53 @@ def test_a_payload_format_after_2_is_refused(db_path, queue):
     r = sitq.Worker(queue).process_task(tid)
     assert r.status == "failed"
     assert "unknown payload format" in r.error
+
+
+def ident(x):
+    return x
+
+
+def pick(values, every):
+    return values[::every], sum(values)
+
+
+def test_a_fan_in_past_one_read_slice(queue):
+    # 2,500 parents: three range reads of at most 1,024 positions; the
+    # placeholders name them in reverse, some twice, and skip none
+    parents = [sitq.Task(ident, args=[i]) for i in range(2500)]
+    refs = [sitq.result_of(t) for t in reversed(parents)] + [sitq.result_of(parents[7])]
+    child = sitq.Task(pick, args=[refs, 500])
+    ids = queue.enqueue_batch(parents + [child])
+    with sitq.Worker(queue, concurrency=2):
+        r = queue.get_result(ids[-1], timeout=120)
+    assert r.is_success, r.error
+    assert r.value == ([2499, 1999, 1499, 999, 499, 7], sum(range(2500)) + 7)
+
+
+def test_runs_of_positions():
+    from sitq._result_of import _ranges
+    assert _ranges({5, 0, 1, 2, 9, 6}) == [[0, 3], [5, 2], [9, 1]]
+    assert _ranges(set()) == []
+
+
+def test_dependency_range_bad_arguments(queue):
+    def probe():
+        t = sitq.current_task()
+        out = []
+        for args in ((0, 0), (-1, 1), (0, 5), (1, 1)):
+            try:
+                t._dependency_range(*args)
+                out.append("ok")
+            except sitq.InvalidArgumentError as e:
+                out.append(str(e))
+        return out, [r.value for r in t._dependency_range(0, 2)]
+
+    a, b = queue.enqueue(ident, 1), queue.enqueue(ident, 2)
+    tid = queue.enqueue(sitq.Task(probe, depends_on=[b, a]))
+    with sitq.Worker(queue):
+        r = queue.get_result(tid, timeout=30)
+    assert r.is_success, r.error
+    errors, values = r.value
+    assert "first >= 0 and n >= 1" in errors[0] and "first >= 0 and n >= 1" in errors[1]
+    assert "out of range" in errors[2] and errors[3] == "ok"
+    assert values == [2, 1]

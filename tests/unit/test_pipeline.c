@@ -77,6 +77,47 @@ static int h_read_deps(sitq_task_ctx *ctx, const void *p, size_t len, void *ud) 
     return fail;
 }
 
+/* Reads every dependency in slices of 777 positions with one range read
+ * each, and checks each entry against the one-by-one read of the same
+ * position; then the range's error paths. */
+static int h_read_range(sitq_task_ctx *ctx, const void *p, size_t len, void *ud) {
+    (void)p;
+    (void)len;
+    seen *s = ud;
+    size_t n = sitq_ctx_dependency_count(ctx), bad = 0;
+    sitq_result *slice[777];
+    for (size_t first = 0; first < n; first += 777) {
+        size_t k = n - first < 777 ? n - first : 777;
+        if (sitq_ctx_dependency_results(ctx, first, k, slice, NULL) != SITQ_OK) {
+            bad += k;
+            continue;
+        }
+        for (size_t i = 0; i < k; i++) {
+            sitq_result *one = NULL;
+            if (!slice[i] || sitq_ctx_dependency_result(ctx, first + i, &one, NULL) != SITQ_OK ||
+                one->id != slice[i]->id || one->status != slice[i]->status ||
+                one->value_len != slice[i]->value_len ||
+                (one->value_len && memcmp(one->value, slice[i]->value, one->value_len) != 0) ||
+                (s->expect && strcmp((const char *)slice[i]->value, s->expect[first + i]) != 0))
+                bad++;
+            sitq_result_free(one);
+            sitq_result_free(slice[i]);
+        }
+    }
+    pthread_mutex_lock(&s->mu);
+    s->calls++;
+    s->count = n;
+    s->bad = bad;
+    slice[0] = slice[1] = (sitq_result *)1;
+    s->out_of_range = sitq_ctx_dependency_results(ctx, n ? n - 1 : 0, 2, slice, NULL);
+    if (slice[0] || slice[1]) s->out_of_range = SITQ_OK;               /* must be NULL on error */
+    s->null_out = sitq_ctx_dependency_results(ctx, 0, 0, slice, NULL); /* n = 0 */
+    if (sitq_ctx_dependency_results(ctx, 0, 1, NULL, NULL) != SITQ_EINVAL) s->null_out = SITQ_OK;
+    pthread_mutex_unlock(&s->mu);
+    sitq_ctx_set_result(ctx, "done", 5);
+    return 0;
+}
+
 static sitq_task_id enqueue_deps(sitq_queue *q, const char *fn, const sitq_task_id *deps, size_t n,
                                  int finalizer) {
     sitq_task_options o;
@@ -180,7 +221,7 @@ static void test_error_paths(void **state) {
  * (the reverse of id order). The worker polls only every 30 s, so the child
  * finishing well within that shows it was released by the last parent's
  * commit, not found by polling. */
-static void test_fan_in_10000(void **state) {
+static void fan_in(void **state, sitq_handler_fn reader) {
     sitq_queue *q = TQ_ENV(state)->queue;
     sitq_task_spec *specs = calloc(FAN + 1, sizeof *specs);
     char(*text)[8] = calloc(FAN, sizeof *text);
@@ -207,7 +248,7 @@ static void test_fan_in_10000(void **state) {
     sitq_worker *w = NULL;
     TQ_OK(sitq_worker_create(q, &o, &w, &tq_err));
     TQ_OK(sitq_worker_register(w, "p", tq_h_echo, NULL, &tq_err));
-    TQ_OK(sitq_worker_register(w, "c", h_read_deps, &s, &tq_err));
+    TQ_OK(sitq_worker_register(w, "c", reader, &s, &tq_err));
     int64_t t0 = tq_mono_ms();
     TQ_OK(sitq_worker_start(w, &tq_err));
     sitq_result *r = tq_wait_done(q, ids[FAN], 25);
@@ -221,14 +262,52 @@ static void test_fan_in_10000(void **state) {
     assert_int_equal(s.calls, 1);
     assert_int_equal(s.count, FAN);
     assert_int_equal(s.bad, 0);
-    assert_string_equal(s.value[0], "p9999");
-    assert_int_equal(s.id[0], ids[FAN - 1]);
+    if (reader == h_read_deps) {
+        assert_string_equal(s.value[0], "p9999");
+        assert_int_equal(s.id[0], ids[FAN - 1]);
+    } else {
+        assert_int_equal(s.out_of_range, SITQ_EINVAL);
+        assert_int_equal(s.null_out, SITQ_EINVAL);
+    }
     seen_free(&s);
     free(specs);
     free(text);
     free(idx);
     free(expect);
     free(ids);
+}
+
+static void test_fan_in_10000(void **state) { fan_in(state, h_read_deps); }
+
+/* The same fan-in read by ranges: every entry equals the one-by-one read. */
+static void test_fan_in_10000_by_ranges(void **state) { fan_in(state, h_read_range); }
+
+/* Ranges outside a handler, and a range over a short, reordered list. */
+static void test_range_paths(void **state) {
+    sitq_queue *q = TQ_ENV(state)->queue;
+    sitq_result *one[1] = {(sitq_result *)1};
+    TQ_ERR_MSG(SITQ_EINVAL, "ctx", "handler",
+               sitq_ctx_dependency_results(NULL, 0, 1, one, &tq_err));
+    assert_null(one[0]);
+    sitq_task_id x = enqueue_payload(q, "p", "x"), y = enqueue_payload(q, "p", "y");
+    sitq_task_id yx[] = {y, x};
+    sitq_task_id c = enqueue_deps(q, "c", yx, 2, 0);
+    const char *expect[] = {"y", "x"};
+    seen s;
+    seen_init(&s);
+    s.expect = expect;
+    sitq_worker *w = tq_worker_new(q, 1, 0, "p", tq_h_echo, NULL);
+    TQ_OK(sitq_worker_register(w, "c", h_read_range, &s, &tq_err));
+    process(w, x, SITQ_SUCCEEDED);
+    process(w, y, SITQ_SUCCEEDED);
+    process(w, c, SITQ_SUCCEEDED);
+    assert_int_equal(s.calls, 1);
+    assert_int_equal(s.count, 2);
+    assert_int_equal(s.bad, 0);
+    assert_int_equal(s.out_of_range, SITQ_EINVAL);
+    assert_int_equal(s.null_out, SITQ_EINVAL);
+    sitq_worker_free(w);
+    seen_free(&s);
 }
 
 /* ---- finalizers ---- */
@@ -439,6 +518,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_declared_order, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_error_paths, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_fan_in_10000, tq_setup, tq_teardown),
+        cmocka_unit_test_setup_teardown(test_fan_in_10000_by_ranges, tq_setup, tq_teardown),
+        cmocka_unit_test_setup_teardown(test_range_paths, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_finalizer_mixed_outcomes, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_finalizer_with_worker, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_purge_keeps_what_dependents_need, tq_setup,

@@ -39,6 +39,7 @@ typedef enum pg_stmt_id {
     PG_GET_DEPS,
     PG_DEP_COUNT,
     PG_DEP_RESULT,
+    PG_DEP_RESULTS,
     PG_PAYLOAD,
     PG_TASK_STATE,
     PG_CLAIM,
@@ -358,6 +359,8 @@ sitq_code pg_count(sitq_backend *b, const sitq_list_filter *f, int64_t cap, int6
 /* A result from row i of the columns of pg_sql's reads (pg_read.c); NULL
  * when out of memory. now: the clock that tells queued from scheduled. */
 sitq_result *pg_row_to_result(const PGresult *r, int i, sitq_time_us now);
+sitq_code pg_dep_results(sitq_backend *b, const char *queue, sitq_task_id id, size_t first,
+                         size_t n, sitq_result **out, sitq_error *err);
 /* Fill t's depends_on and finalizer from its edges, on connection c. */
 sitq_code pg_read_deps(pg_conn *c, sitq_result *t, sitq_error *err);
 sitq_code pg_cancel(sitq_backend *b, const char *queue, sitq_task_id id, sitq_status *out,

@@ -37,6 +37,7 @@ static const sitq__backend_ops pg_ops = {
     .retry = pg_retry,
     .dep_count = pg_dep_count,
     .dep_result = pg_dep_result,
+    .dep_results = pg_dep_results,
     .stats = pg_stats,
     .queues = pg_queues,
     .task_queue = pg_task_queue,

@@ -125,6 +125,35 @@ sitq_code pg_dep_result(sitq_backend *base, const char *queue, sitq_task_id id, 
     return rc ? rc : sitq__ok(err);
 }
 
+/* Column of PG_DEP_RESULTS holding the edge's position, after the result's. */
+#define DEP_RESULTS_POSITION_COL 20
+
+sitq_code pg_dep_results(sitq_backend *base, const char *queue, sitq_task_id id, size_t first,
+                         size_t n, sitq_result **out, sitq_error *err) {
+    pg_params p;
+    pg_p_init(&p);
+    pg_p_i64(&p, id);
+    pg_p_i64(&p, (int64_t)first);
+    pg_p_i64(&p, (int64_t)(first + n - 1));
+    pg_p_text(&p, queue);
+    PGresult *r = pg_read_run((pg_backend *)base, PG_DEP_RESULTS, &p, err, "reading dependencies");
+    if (!r) return pg_code(err);
+    sitq_code rc = SITQ_OK;
+    sitq_time_us now = sitq_now_us();
+    for (int i = 0; !rc && i < PQntuples(r); i++) {
+        size_t at = (size_t)pg_i64(r, i, DEP_RESULTS_POSITION_COL) - first;
+        if (at < n && !out[at] && !(out[at] = pg_row_to_result(r, i, now)))
+            rc = sitq__fail(err, SITQ_ENOMEM, "out of memory reading dependencies");
+    }
+    PQclear(r);
+    if (rc)
+        for (size_t i = 0; i < n; i++) {
+            sitq_result_free(out[i]);
+            out[i] = NULL;
+        }
+    return rc ? rc : sitq__ok(err);
+}
+
 sitq_code pg_payload(sitq_backend *base, const char *queue, sitq_task_id id, void **out,
                      size_t *len, sitq_error *err) {
     pg_params p;

@@ -120,6 +120,11 @@ const char *const pg_sql[PG_COUNT] = {
         "traceback") " FROM @.tasks "
                      "WHERE id = (SELECT depends_on FROM @.deps WHERE task_id = $1::bigint "
                      "AND position = $2::int) AND queue = $3::text",
+    /* A range of positions in one statement (a fan-in), the position last. */
+    [PG_DEP_RESULTS] = "SELECT " RESULT_COLS(
+        "result", "traceback") ", d.position FROM @.deps d JOIN @.tasks t ON t.id = d.depends_on "
+                               "WHERE d.task_id = $1::bigint AND d.position BETWEEN $2::int "
+                               "AND $3::int AND t.queue = $4::text ORDER BY d.position",
     [PG_PAYLOAD] = "SELECT payload FROM @.tasks WHERE id = $1::bigint AND queue = $2::text",
     [PG_TASK_STATE] = "SELECT state FROM @.tasks WHERE id = $1::bigint AND queue = $2::text "
                       "FOR NO KEY UPDATE",

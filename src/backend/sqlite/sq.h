@@ -83,6 +83,7 @@ typedef enum sq_stmt_id {
     ST_RELEASE_FINALIZERS,
     ST_DEP_COUNT,
     ST_DEP_RESULT,
+    ST_DEP_RESULTS,
     ST_RETRY_WALK,
     ST_RETRY_REARM,
     ST_HEARTBEAT,
@@ -238,6 +239,8 @@ sitq_code sq_queues(sitq_backend *b, char ***names, size_t *count, sitq_error *e
 sitq_code sq_task_queue(sitq_backend *b, sitq_task_id id, char **queue, sitq_error *err);
 sitq_code sq_dep_count(sitq_backend *b, const char *queue, sitq_task_id id, size_t *count,
                        sitq_error *err);
+sitq_code sq_dep_results(sitq_backend *b, const char *queue, sitq_task_id id, size_t first,
+                         size_t n, sitq_result **out, sitq_error *err);
 sitq_code sq_dep_result(sitq_backend *b, const char *queue, sitq_task_id id, size_t index,
                         sitq_result **out, sitq_error *err);
 

@@ -30,6 +30,7 @@ static const sitq__backend_ops sq_ops = {
     .wait_change = NULL, /* no notifications: the head's condvar and polling */
     .dep_count = sq_dep_count,
     .dep_result = sq_dep_result,
+    .dep_results = sq_dep_results,
 };
 
 sqlite3_stmt *sq_stmt(sq_conn *c, sq_stmt_id id, sitq_error *err) {

@@ -140,6 +140,39 @@ sitq_code sq_dep_result(sitq_backend *base, const char *queue, sitq_task_id id, 
     return rc ? rc : sitq__ok(err);
 }
 
+/* Column of ST_DEP_RESULTS holding the edge's position, after the result's. */
+#define DEP_RESULTS_POSITION_COL 20
+
+sitq_code sq_dep_results(sitq_backend *base, const char *queue, sitq_task_id id, size_t first,
+                         size_t n, sitq_result **out, sitq_error *err) {
+    sq_backend *b = (sq_backend *)base;
+    sq_conn *c = sq_read_acquire(b);
+    sqlite3_stmt *st = sq_stmt(c, ST_DEP_RESULTS, err);
+    sitq_code rc = st ? SITQ_OK : SITQ_ESTORAGE;
+    if (st) {
+        sitq_time_us now = sitq_now_us();
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)first);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64)(first + n - 1));
+        sq_bind_text(st, 4, queue);
+        int step;
+        while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+            size_t at = (size_t)sqlite3_column_int64(st, DEP_RESULTS_POSITION_COL) - first;
+            if (at < n && !out[at] && !(out[at] = sq_row_to_result(st, now)))
+                rc = sitq__fail(err, SITQ_ENOMEM, "out of memory reading dependencies");
+        }
+        if (!rc && step != SQLITE_DONE) rc = sq_fail(c, err, "reading dependencies");
+        sqlite3_reset(st);
+    }
+    sq_read_release(b, c);
+    if (rc)
+        for (size_t i = 0; i < n; i++) {
+            sitq_result_free(out[i]);
+            out[i] = NULL;
+        }
+    return rc ? rc : sitq__ok(err);
+}
+
 sitq_code sq_payload(sitq_backend *base, const char *queue, sitq_task_id id, void **out,
                      size_t *len, sitq_error *err) {
     sq_backend *b = (sq_backend *)base;

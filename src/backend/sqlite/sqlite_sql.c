@@ -116,6 +116,13 @@ const char *const sq_sql[ST_COUNT] = {
         "traceback") " FROM sitq_tasks "
                      "WHERE id = (SELECT depends_on FROM sitq_deps WHERE task_id = ?1 "
                      "AND position = ?2) AND queue = ?3",
+    /* A range of positions in one statement (a fan-in), the position last:
+     * a range scan of sitq_deps_order, then one hop per edge. */
+    [ST_DEP_RESULTS] = "SELECT " RESULT_COLS(
+        RESULT_VALUE, "traceback") ", d.position FROM sitq_deps d "
+                                   "JOIN sitq_tasks ON sitq_tasks.id = d.depends_on "
+                                   "WHERE d.task_id = ?1 AND d.position BETWEEN ?2 AND ?3 "
+                                   "AND sitq_tasks.queue = ?4 ORDER BY d.position",
     [ST_PAYLOAD] = "SELECT CASE WHEN blobs & 1 THEN (SELECT p.payload FROM sitq_payloads p "
                    "WHERE p.id = sitq_tasks.id) ELSE payload END "
                    "FROM sitq_tasks WHERE id = ?1 AND queue = ?2",
