@@ -620,6 +620,72 @@ sitq_code sitq_wait(sitq_queue *queue, sitq_task_id id, double timeout_s, sitq_r
                     sitq_error *err);
 
 /**
+ * A completion watch: one thread per watch that waits for tasks of a queue
+ * to finish and then makes a file descriptor readable, so that an event loop
+ * (poll(2), epoll, asyncio's add_reader) waits for any number of tasks with
+ * no thread per wait. The fd only says "tasks of the queue may have
+ * finished": the loop then asks which of its ids did (sitq_finished_among)
+ * and reads those.
+ *
+ * While the watch is active (sitq_watch_set_active), a completion or cancel
+ * made in this process wakes it at once; one made by another process wakes
+ * it at once when the backend notifies (PostgreSQL), else it is found by a
+ * poll tick that makes the fd readable every 1 ms backing off to 25 ms
+ * (50 ms to 250 ms as a fallback on a notifying backend), the cadence of
+ * sitq_wait. While inactive the thread sleeps and never signals.
+ */
+typedef struct sitq_watch sitq_watch;
+
+/**
+ * Start a watch of `queue` (borrowed: the queue and its backend must outlive
+ * the watch), inactive. *out receives it (free with sitq_watch_close).
+ * Errors: SITQ_EINVAL (NULL argument), SITQ_ENOMEM, SITQ_ESYSTEM (the
+ * eventfd or the thread could not be made). Thread-safe.
+ */
+sitq_code sitq_watch_open(sitq_queue *queue, sitq_watch **out, sitq_error *err);
+
+/**
+ * The watch's file descriptor (an eventfd, non-blocking, close-on-exec),
+ * readable after a signal until sitq_watch_consume. Owned by the watch:
+ * never read or close it directly. -1 for NULL.
+ */
+int sitq_watch_fd(const sitq_watch *watch);
+
+/**
+ * Reset the fd (no longer readable) and return how many signals it carried
+ * (0: none since the last call). Never blocks. Thread-safe.
+ */
+uint64_t sitq_watch_consume(sitq_watch *watch);
+
+/**
+ * Start (active != 0) or stop signalling. Set it active while there are
+ * waiters, inactive when there are none, so that an idle watch costs no
+ * polls. Never blocks for long (takes the watch's lock). Thread-safe.
+ */
+void sitq_watch_set_active(sitq_watch *watch, int active);
+
+/**
+ * Stop the thread (waits for it, at most one poll tick or one backend wait
+ * round), close the fd and free the watch. NULL is a no-op. Not concurrently
+ * with other calls on the same watch.
+ */
+void sitq_watch_close(sitq_watch *watch);
+
+/**
+ * Which of ids[0..n) (tasks of `queue`) are finished (succeeded, failed,
+ * cancelled) or no longer exist (purged, or never of this queue), read in as
+ * few list queries as possible: one per run of ids whose gaps are small
+ * (ids further apart start a new run), each reading the rows between its
+ * first and last id without their values. ids need not be sorted and may
+ * repeat. *out_ids receives a malloc'd array (caller frees with free(); NULL
+ * when *out_count is 0) of the distinct finished ids, ascending.
+ * Errors: SITQ_EINVAL (NULL argument with n > 0, or a NULL out), SITQ_ENOMEM,
+ * SITQ_ESTORAGE. Thread-safe.
+ */
+sitq_code sitq_finished_among(sitq_queue *queue, const sitq_task_id *ids, size_t n,
+                              sitq_task_id **out_ids, size_t *out_count, sitq_error *err);
+
+/**
  * Cancel a task. A queued, waiting or scheduled task becomes cancelled and
  * never runs (its dependents fail at once). A running task gets its cancel
  * flag set (sitq_ctx_cancelled); it ends cancelled when its handler then

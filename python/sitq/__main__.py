@@ -5,6 +5,7 @@
                              [--lease DURATION] [--poll DURATION]
                              [--worker-id ID] [--path DIR]
                              [--mode OCTAL] [--allow-foreign] [--busy-timeout S]
+                             [--asyncio]
 
 Runs workers for the Python tasks stored in the SQLite file DB (or the
 PostgreSQL database of a ``postgresql://`` URI, as ``sitq_backend_open``
@@ -27,6 +28,10 @@ Thread mode (``--pool thread``, the default for ``--concurrency 1``) runs
 the tasks on T threads of this process (with N > 1: in N worker processes
 of T threads, restarted if they die); a thread cannot be interrupted, so a
 timed-out or cancelled task only sees its cancel flag.
+
+``--asyncio`` (thread mode, one process) runs the worker as a
+``sitq.aio.Worker``: ``async def`` tasks run on one event loop of this
+process, sync ones on its threads, ``--threads`` tasks at once in all.
 
 Durations (``--lease``, ``--poll``, ``--grace``, ``--burst-eta-bound``,
 ``--busy-timeout``) are seconds, or numbers with a unit as the C ``sitq``
@@ -168,6 +173,10 @@ def _parser():
                         "the task times out or is cancelled (the default for -c N > 1); "
                         "thread: tasks run on threads and cannot be interrupted (the "
                         "default for -c 1)")
+    w.add_argument("--asyncio", action="store_true",
+                   help="run async def tasks on one event loop of this process "
+                        "(sitq.aio.Worker; thread mode, one process): --threads tasks at "
+                        "once, async and sync together")
     w.add_argument("--grace", type=_positive_float, default=None, metavar="DURATION",
                    help="process mode: seconds a timed-out or cancelled task has to return "
                         "before its process is killed (default 1)")
@@ -344,12 +353,21 @@ def _run_one(args):
             from . import _procpool
             pool = _procpool.install(args)
             slots = args.threads * args.concurrency
-        worker = sitq.Worker(queues, worker_id=args.worker_id, concurrency=slots,
-                             lease=args.lease, poll_interval=args.poll_interval,
-                             order=args.queue_order)
+        aworker = None
+        if args.asyncio:
+            from . import aio
+            aworker = aio.Worker(queues, worker_id=args.worker_id, concurrency=slots,
+                                 lease=args.lease, poll_interval=args.poll_interval,
+                                 order=args.queue_order)
+            worker = aworker.sync
+        else:
+            worker = sitq.Worker(queues, worker_id=args.worker_id, concurrency=slots,
+                                 lease=args.lease, poll_interval=args.poll_interval,
+                                 order=args.queue_order)
         _log(args, "serving queue %r of %s as %s (%d %s%s)" % (
             queue.name, backend.path, worker.worker_id, slots,
-            "task process" if pool else "thread", "" if slots == 1 else "es" if pool else "s"))
+            "task process" if pool else "thread", "" if slots == 1 else "es" if pool else "s")
+            + (", async tasks on one event loop" if aworker is not None else ""))
         if len(queues) > 1:
             _log(args, "queues in %s order: %s" % (
                 args.queue_order, ", ".join(repr(q.name) for q in queues)))
@@ -357,7 +375,12 @@ def _run_one(args):
                          daemon=True).start()
         threading.Thread(target=_stop_when_asked, args=(worker,), daemon=True).start()
         _STOPPER_READY.set()
-        worker.run(until_empty=args.burst, eta_bound=args.burst_eta_bound)
+        if aworker is not None:
+            # the stopper thread's worker.stop() ends the sync run() inside
+            import asyncio
+            asyncio.run(aworker.run(until_empty=args.burst, eta_bound=args.burst_eta_bound))
+        else:
+            worker.run(until_empty=args.burst, eta_bound=args.burst_eta_bound)
         if args.burst and not args.pool_child:
             _log(args, "queues drained (--burst)")
     except KeyboardInterrupt:
@@ -478,6 +501,9 @@ def main(argv=None):
         args.pool = "process" if args.concurrency > 1 else "thread"
     if args.pool == "thread" and (args.grace is not None or args.max_memory is not None):
         _parser().error("--grace and --max-memory apply to --pool process only")
+    if args.asyncio and (args.pool == "process" or args.concurrency > 1):
+        _parser().error("--asyncio runs one process in thread mode: set its bound with "
+                        "--threads N (not --concurrency or --pool process)")
     args.grace = 1.0 if args.grace is None else args.grace
     args.max_memory = (args.max_memory or 0) * 1024 * 1024
     try:

@@ -141,12 +141,14 @@ static PyObject *dump_result(PyObject *value) {
     return NULL;
 }
 
-/* Run the coroutine returned by an `async def` task to completion. */
+/* Run the coroutine returned by an `async def` task to completion: on the
+ * event loop of the sitq.aio.Worker serving the task's queue, else with
+ * asyncio.run (sitq/aio.py: _run_coroutine). */
 static PyObject *run_coroutine(PyObject *coro) {
-    PyObject *asyncio = PyImport_ImportModule("asyncio");
-    if (!asyncio) return NULL;
-    PyObject *r = PyObject_CallMethod(asyncio, "run", "O", coro);
-    Py_DECREF(asyncio);
+    PyObject *aio = PyImport_ImportModule("sitq.aio");
+    if (!aio) return NULL;
+    PyObject *r = PyObject_CallMethod(aio, "_run_coroutine", "O", coro);
+    Py_DECREF(aio);
     return r;
 }
 

@@ -402,7 +402,8 @@ PyMODINIT_FUNC PyInit__sitq(void) {
         add_type(m, &SitqWorker_Type, "Worker") < 0 || add_type(m, &SitqTask_Type, "Task") < 0 ||
         add_type(m, &SitqResult_Type, "Result") < 0)
         goto fail;
-    if (sitqpy_current_init(m) < 0 || sitqpy_tasklog_init(m) < 0 || sitqpy_procrun_init(m) < 0)
+    if (sitqpy_current_init(m) < 0 || sitqpy_tasklog_init(m) < 0 || sitqpy_procrun_init(m) < 0 ||
+        sitqpy_watch_init(m) < 0)
         goto fail;
     if (PyModule_AddStringConstant(m, "LIBSITQ_VERSION", SITQ_VERSION) < 0 ||
         PyModule_AddIntConstant(m, "HAS_CLOUDPICKLE", sitqpy_cloudpickle_dumps != NULL) < 0)

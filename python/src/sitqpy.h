@@ -257,6 +257,9 @@ void sitqpy_current_leave(const sitqpy_current *saved);
 const char *sitqpy_intern_queue_name(const char *name);
 /* Add current_task() and TaskContext to the module; -1 with an exception. */
 int sitqpy_current_init(PyObject *m);
+
+/* Add the completion watch type _Watch (watch.c) to the module. */
+int sitqpy_watch_init(PyObject *m);
 /* sitq.current_task(): the running attempt's TaskContext (new reference),
  * or NULL with InvalidStateError set outside a task. GIL held. */
 PyObject *sitqpy_current_object(void);

@@ -30,7 +30,8 @@ def mypy_installed():
 def test_stubs_and_marker_are_next_to_the_package():
     names = set(os.listdir(os.path.dirname(sitq.__file__)))
     assert {"py.typed", "__init__.pyi", "_sitq.pyi", "errors.pyi", "_tasklog.pyi",
-            "__main__.pyi", "_decorator.pyi", "_executor.pyi", "_result_of.pyi", "_workers.pyi"} <= names
+            "__main__.pyi", "_decorator.pyi", "_executor.pyi", "_result_of.pyi", "_workers.pyi",
+            "aio.pyi"} <= names
 
 
 def test_the_whole_api_type_checks_strictly():

@@ -5,6 +5,7 @@ import logging
 from typing import Any, Dict, List, Optional, Tuple
 
 import sitq
+import sitq.aio
 from sitq import errors
 
 
@@ -138,3 +139,35 @@ def pipelines(queue: sitq.TaskQueue, first: int, task: sitq.Task) -> None:
     ex.shutdown(wait=True, cancel_futures=False)
     print(local, queued, explicit, as_task, chunks, batch, tid, total, values, same, is_fin,
           chained)
+
+
+async def add_async(a: int, b: int) -> int:
+    ctx: sitq.TaskContext = sitq.aio.current_task()
+    return a + b + ctx.attempt
+
+
+async def asyncio_api(backend: sitq.SQLiteBackend, sync_queue: sitq.TaskQueue) -> None:
+    async with sitq.aio.TaskQueue(backend, "typed", executor_threads=2) as q:
+        wrapped = sitq.aio.TaskQueue(sync_queue)
+        same: sitq.TaskQueue = q.sync
+        name: str = q.name + wrapped.name
+        tid: int = await q.enqueue(add_async, 1, 2)
+        other: int = await q.enqueue(sitq.Task(add, args=[1, 2]), depends_on=[tid])
+        ids: List[int] = await q.enqueue_batch([sitq.Task(add, args=[1, 2]), add])
+        status: str = await q.get_task_status(tid)
+        snapshot: sitq.Result = await q.peek(tid)
+        worker = sitq.aio.Worker([q, sync_queue], concurrency=4, lease=30.0, order="priority")
+        async with worker:
+            result: sitq.Result = await q.get_result(tid, timeout=10.0)
+        await worker.run(until_empty=True, eta_bound=0)
+        worker.stop()
+        inner: sitq.Worker = worker.sync
+        running: bool = worker.is_running
+        cancelled: str = await q.cancel(other)
+        await q.retry(other)
+        counts: Dict[str, int] = await q.get_stats()
+        rows: List[Dict[str, Any]] = await q.list_tasks(status="failed", limit=10, offset=0)
+        purged: int = await q.purge(older_than=3600)
+        wrapped.close()
+        print(same, name, ids, status, snapshot, result, inner, running, cancelled, counts, rows,
+              purged, worker.stats(), worker.worker_id, worker.concurrency)
