@@ -761,6 +761,7 @@ static void idle_sleep(sitq_worker *w, const dispatch_state *d, const turn *t) {
     if (d->next_due > 0 && t->room > 0 && d->next_due < until) until = d->next_due;
     if (t->flush_at < until) until = t->flush_at;
     if (t->start_at < until) until = t->start_at;
+    if (!t->stopping && w->sched_check_at < until) until = w->sched_check_at;
     if (d->backoff_until > now && d->backoff_until < until) until = d->backoff_until;
     events_seen s = {w, t->ev};
     /* One wait covers every queue: a backend's wake-ups are per backend. */
@@ -780,6 +781,7 @@ static void *dispatcher_main(void *arg) {
         turn t;
         plan_turn(w, &d, &t);
         if (t.done) break;
+        if (!t.stopping && t.now >= w->sched_check_at) sitq__worker_schedules(w, t.now);
         if (!turn_writes(&t)) {
             free(t.comps);
             free(t.rels);
@@ -796,6 +798,7 @@ static void *dispatcher_main(void *arg) {
         if (rc != SITQ_OK) cycle_failed(w, &d, &t, &cy, &cerr);
         else cycle_succeeded(w, &d, &t, &cy, mono_before);
     }
+    sitq__worker_schedules_free(w);
     free(d.claimed);
     free(d.hb);
     free(d.starts);

@@ -101,6 +101,10 @@ struct sitq_worker {
     int abandon_running; /* a bounded shutdown: record running tasks failed now */
     int refs;            /* under mu: the owner + handler threads left behind */
     int n_ctx_writes;    /* under mu: handler heartbeats writing the database */
+    /* Periodic schedules of the queues (schedules.c; the dispatcher's own):
+     * the cache, and the monotonic time of the next look at them. */
+    struct sitq__worker_sched *sched;
+    int64_t sched_check_at;
 };
 
 /* ctx.c */
@@ -164,6 +168,14 @@ void sitq__worker_report_completions(sitq_worker *w, const sitq__completion *com
 const handler *sitq__registry_find(const sitq_worker *w, const char *function);
 /* Fill w->fn_names / w->px_names from the handlers (at start, w->mu held). */
 sitq_code sitq__registry_build_names(sitq_worker *w, sitq_error *err);
+
+/* schedules.c: fire the due ticks of the queues' schedules, re-reading
+ * them now and then, and set w->sched_check_at to the next time to look
+ * (dispatcher thread, no lock held). */
+typedef struct sitq__worker_sched sitq__worker_sched;
+void sitq__worker_schedules(sitq_worker *w, int64_t now_mono);
+/* Free the cache (dispatcher thread, at its exit). */
+void sitq__worker_schedules_free(sitq_worker *w);
 
 /* worker.c */
 void sitq__worker_wake(sitq_worker *w);
