@@ -43,7 +43,8 @@ static sitq_code check_timing(const sitq_schedule_spec *spec, sitq_cron **cron, 
                               : sitq_cron_interval(spec->every_s, 0, cron, err);
     if (rc) return rc;
     int32_t off = 0;
-    if (spec->timezone) rc = sitq_timezone_offset(spec->timezone, sitq_now_us() / 1000000, &off, err);
+    if (spec->timezone)
+        rc = sitq_timezone_offset(spec->timezone, sitq_now_us() / 1000000, &off, err);
     if (rc) {
         sitq_cron_free(*cron);
         *cron = NULL;

@@ -48,8 +48,8 @@ sitq_code sitq__schedule_fire_due(sitq_backend *b, const sitq_schedule *s, const
     *next_us = s->next_fire_us;
     if (s->paused) return sitq__ok(err);
     sitq__schedule_fire f = {0};
-    int due = sitq__schedule_plan(cron, s->timezone, s->next_fire_us, now_us, s->skip_missed, &f,
-                                  err);
+    int due =
+        sitq__schedule_plan(cron, s->timezone, s->next_fire_us, now_us, s->skip_missed, &f, err);
     if (due < 0) return err ? err->code : SITQ_EINVAL;
     if (due == 0) return sitq__ok(err);
     f.id = s->id;

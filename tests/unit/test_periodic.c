@@ -97,7 +97,8 @@ static void test_bad_input(void **state) {
     sitq_schedule_spec sp;
     sitq_schedule_spec_init(&sp);
     sp.function = "f";
-    TQ_ERR_MSG(SITQ_EINVAL, "cron", "interval", sitq_schedule_add(e->queue, "a", &sp, NULL, &tq_err));
+    TQ_ERR_MSG(SITQ_EINVAL, "cron", "interval",
+               sitq_schedule_add(e->queue, "a", &sp, NULL, &tq_err));
     sp.cron = "61 * * * *";
     TQ_ERR_MSG(SITQ_EINVAL, "minute", "61", sitq_schedule_add(e->queue, "a", &sp, NULL, &tq_err));
     sp.cron = "0 3 * * *";
@@ -105,7 +106,8 @@ static void test_bad_input(void **state) {
     TQ_ERR(SITQ_EINVAL, sitq_schedule_add(e->queue, "a", &sp, NULL, &tq_err));
     sp.every_s = 0;
     sp.timezone = "Mars/Olympus_Mons";
-    TQ_ERR_MSG(SITQ_EINVAL, "unknown", "zone", sitq_schedule_add(e->queue, "a", &sp, NULL, &tq_err));
+    TQ_ERR_MSG(SITQ_EINVAL, "unknown", "zone",
+               sitq_schedule_add(e->queue, "a", &sp, NULL, &tq_err));
     sp.timezone = "../etc/passwd";
     TQ_ERR(SITQ_EINVAL, sitq_schedule_add(e->queue, "a", &sp, NULL, &tq_err));
     sp.timezone = NULL;
@@ -113,10 +115,12 @@ static void test_bad_input(void **state) {
     sp.every_s = -5;
     TQ_ERR(SITQ_EINVAL, sitq_schedule_add(e->queue, "a", &sp, NULL, &tq_err));
     sp.every_s = 60;
-    TQ_ERR_MSG(SITQ_EINVAL, "schedule name", "1..255", sitq_schedule_add(e->queue, "", &sp, NULL, &tq_err));
+    TQ_ERR_MSG(SITQ_EINVAL, "schedule name", "1..255",
+               sitq_schedule_add(e->queue, "", &sp, NULL, &tq_err));
     TQ_ERR(SITQ_EINVAL, sitq_schedule_add(e->queue, NULL, &sp, NULL, &tq_err));
     sp.function = NULL;
-    TQ_ERR_MSG(SITQ_EINVAL, "function", "name", sitq_schedule_add(e->queue, "a", &sp, NULL, &tq_err));
+    TQ_ERR_MSG(SITQ_EINVAL, "function", "name",
+               sitq_schedule_add(e->queue, "a", &sp, NULL, &tq_err));
     sp.function = "f";
     sitq_task_options o;
     sitq_task_options_init(&o);
@@ -132,7 +136,8 @@ static void test_bad_input(void **state) {
     /* Nothing was stored by the refused calls. */
     assert_null(find(e, "a"));
     TQ_OK(sitq_schedule_add(e->queue, "a", &sp, NULL, &tq_err));
-    TQ_ERR_MSG(SITQ_EINVAL, "already exists", "a", sitq_schedule_add(e->queue, "a", &sp, NULL, &tq_err));
+    TQ_ERR_MSG(SITQ_EINVAL, "already exists", "a",
+               sitq_schedule_add(e->queue, "a", &sp, NULL, &tq_err));
     /* The same name in another queue is another schedule. */
     sitq_queue *other = NULL;
     TQ_OK(sitq_queue_open(e->backend, "other", &other, &tq_err));
@@ -258,8 +263,8 @@ static void test_dst_policy(void **state) {
     assert_int_equal(f.new_next_us, t + 86400 * SEC_US + HOUR_US); /* Nov 1st 01:30 UTC */
     /* Not due before its time; on time within the grace; missed after. */
     assert_int_equal(sitq__schedule_plan(c, "Europe/Paris", t, t - 1, 0, &f, &tq_err), 0);
-    assert_int_equal(sitq__schedule_plan(c, "Europe/Paris", t,
-                                         t + SITQ_SCHEDULE_GRACE_S * SEC_US, 1, &f, &tq_err),
+    assert_int_equal(sitq__schedule_plan(c, "Europe/Paris", t, t + SITQ_SCHEDULE_GRACE_S * SEC_US,
+                                         1, &f, &tq_err),
                      1);
     assert_int_equal(f.enqueue, 1);
     assert_int_equal(f.new_next_us, t + 86400 * SEC_US + HOUR_US);

@@ -13,34 +13,34 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const table_sql =
-    "CREATE TABLE IF NOT EXISTS @.schedules("
-    " id bigserial PRIMARY KEY,"
-    " queue text NOT NULL,"
-    " name text NOT NULL,"
-    " cron text,"
-    " every_s bigint NOT NULL DEFAULT 0,"
-    " timezone text,"
-    " function text NOT NULL,"
-    " payload bytea,"
-    " priority int NOT NULL DEFAULT 0,"
-    " max_retries int NOT NULL DEFAULT 0,"
-    " backoff_base_us bigint NOT NULL DEFAULT 1000000,"
-    " backoff_cap_us bigint NOT NULL DEFAULT 3600000000,"
-    " backoff_jitter double precision NOT NULL DEFAULT 0.1,"
-    " timeout_us bigint NOT NULL DEFAULT 0,"
-    " skip_missed int NOT NULL DEFAULT 0,"
-    " allow_overlap int NOT NULL DEFAULT 0,"
-    " paused int NOT NULL DEFAULT 0,"
-    " next_fire_us bigint NOT NULL,"
-    " last_tick_us bigint,"
-    " last_task_id bigint,"
-    " created_at_us bigint NOT NULL,"
-    " UNIQUE(queue, name));";
+static const char *const table_sql = "CREATE TABLE IF NOT EXISTS @.schedules("
+                                     " id bigserial PRIMARY KEY,"
+                                     " queue text NOT NULL,"
+                                     " name text NOT NULL,"
+                                     " cron text,"
+                                     " every_s bigint NOT NULL DEFAULT 0,"
+                                     " timezone text,"
+                                     " function text NOT NULL,"
+                                     " payload bytea,"
+                                     " priority int NOT NULL DEFAULT 0,"
+                                     " max_retries int NOT NULL DEFAULT 0,"
+                                     " backoff_base_us bigint NOT NULL DEFAULT 1000000,"
+                                     " backoff_cap_us bigint NOT NULL DEFAULT 3600000000,"
+                                     " backoff_jitter double precision NOT NULL DEFAULT 0.1,"
+                                     " timeout_us bigint NOT NULL DEFAULT 0,"
+                                     " skip_missed int NOT NULL DEFAULT 0,"
+                                     " allow_overlap int NOT NULL DEFAULT 0,"
+                                     " paused int NOT NULL DEFAULT 0,"
+                                     " next_fire_us bigint NOT NULL,"
+                                     " last_tick_us bigint,"
+                                     " last_task_id bigint,"
+                                     " created_at_us bigint NOT NULL,"
+                                     " UNIQUE(queue, name));";
 
 #define COLS                                                                                       \
-    "id, queue, name, cron, every_s, timezone, function, COALESCE(octet_length(payload), 0)::bigint," \
-    " priority, max_retries, backoff_base_us, backoff_cap_us, backoff_jitter, timeout_us,"        \
+    "id, queue, name, cron, every_s, timezone, function, COALESCE(octet_length(payload), "         \
+    "0)::bigint,"                                                                                  \
+    " priority, max_retries, backoff_base_us, backoff_cap_us, backoff_jitter, timeout_us,"         \
     " skip_missed, allow_overlap, paused, next_fire_us, last_tick_us, last_task_id, created_at_us"
 
 /* Run sql ("@" for the schema) with p on c; the result (caller PQclear's it)
@@ -204,8 +204,8 @@ sitq_code pg_schedule_list(sitq_backend *base, const char *queue, sitq_schedule 
     if (!r) return pg_code(err);
     int n = PQntuples(r);
     sitq_schedule **v = n ? calloc((size_t)n, sizeof(sitq_schedule *)) : NULL;
-    sitq_code rc = n && !v ? sitq__fail(err, SITQ_ENOMEM, "out of memory listing schedules")
-                           : SITQ_OK;
+    sitq_code rc =
+        n && !v ? sitq__fail(err, SITQ_ENOMEM, "out of memory listing schedules") : SITQ_OK;
     for (int i = 0; i < n && !rc; i++)
         if (!(v[i] = row_to_schedule(r, i))) rc = sitq__fail(err, SITQ_ENOMEM, "out of memory");
     PQclear(r);
@@ -303,8 +303,8 @@ static sitq_code task_live(pg_conn *c, sitq_task_id id, int *live, sitq_error *e
     pg_params p;
     pg_p_init(&p);
     pg_p_i64(&p, id);
-    PGresult *r = q(c, "SELECT state FROM @.tasks WHERE id = $1", &p, err,
-                    "reading a schedule's last task");
+    PGresult *r =
+        q(c, "SELECT state FROM @.tasks WHERE id = $1", &p, err, "reading a schedule's last task");
     if (!r) return pg_code(err);
     if (PQntuples(r) == 1) *live = !sitq__state_terminal((int)pg_i64(r, 0, 0));
     PQclear(r);
@@ -336,7 +336,8 @@ static sitq_code fire_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *err
     fire_row r = {0};
     int found = 0, live = 0;
     sitq_code rc = read_guarded(c, f, &r, &found, err);
-    if (!rc && found && f->enqueue && !r.allow_overlap) rc = task_live(c, r.last_task_id, &live, err);
+    if (!rc && found && f->enqueue && !r.allow_overlap)
+        rc = task_live(c, r.last_task_id, &live, err);
     if (!rc && found && f->enqueue && !live) {
         r.o.eta_us = f->tick_us;
         sitq_task_spec spec = {r.function, r.payload, r.payload_len, &r.o, NULL, 0};

@@ -15,9 +15,9 @@ static const char *const table_sql =
     " id INTEGER PRIMARY KEY,"
     " queue TEXT NOT NULL,"
     " name TEXT NOT NULL,"
-    " cron TEXT,"                            /* NULL for an interval */
-    " every_s INTEGER NOT NULL DEFAULT 0,"  /* 0 for a cron expression */
-    " timezone TEXT,"                        /* NULL: UTC */
+    " cron TEXT,"                          /* NULL for an interval */
+    " every_s INTEGER NOT NULL DEFAULT 0," /* 0 for a cron expression */
+    " timezone TEXT,"                      /* NULL: UTC */
     " function TEXT NOT NULL,"
     " payload BLOB,"
     " priority INTEGER NOT NULL DEFAULT 0,"
@@ -50,9 +50,9 @@ static sitq_code prepare(sq_conn *c, const char *sql, sqlite3_stmt **st, sitq_er
 sitq_code sq_schedules_ensure(sq_backend *b, sitq_error *err) {
     sq_conn *c = &b->writer;
     sqlite3_stmt *st = NULL;
-    sitq_code rc = prepare(
-        c, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sitq_schedules'", &st,
-        err, "looking for the schedules table");
+    sitq_code rc =
+        prepare(c, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sitq_schedules'",
+                &st, err, "looking for the schedules table");
     if (rc) return rc;
     int found = sqlite3_step(st) == SQLITE_ROW;
     sqlite3_finalize(st);
@@ -61,8 +61,8 @@ sitq_code sq_schedules_ensure(sq_backend *b, sitq_error *err) {
     if (rc) return rc;
     char *msg = NULL;
     if (sqlite3_exec(c->db, table_sql, NULL, NULL, &msg) != SQLITE_OK)
-        rc = sitq__fail(err, SITQ_ESTORAGE, "cannot create the schedules table in %s: %s",
-                        b->path, msg ? msg : "unknown error");
+        rc = sitq__fail(err, SITQ_ESTORAGE, "cannot create the schedules table in %s: %s", b->path,
+                        msg ? msg : "unknown error");
     sqlite3_free(msg);
     return sq_write_end(b, rc, err);
 }
@@ -93,7 +93,8 @@ static sitq_schedule *row_to_schedule(sqlite3_stmt *st) {
     s->last_tick_us = sqlite3_column_int64(st, 18);
     s->last_task_id = sqlite3_column_int64(st, 19);
     s->created_at_us = sqlite3_column_int64(st, 20);
-    if (!s->queue || !s->name || !s->function || (sqlite3_column_type(st, 3) != SQLITE_NULL && !s->cron)) {
+    if (!s->queue || !s->name || !s->function ||
+        (sqlite3_column_type(st, 3) != SQLITE_NULL && !s->cron)) {
         sitq_schedule_free(s);
         return NULL;
     }
@@ -144,9 +145,7 @@ sitq_code sq_schedule_add(sitq_backend *base, const sitq_schedule *s, const void
     return sq_write_end(b, rc, err);
 }
 
-static int no_table(sq_conn *c) {
-    return strstr(sqlite3_errmsg(c->db), "no such table") != NULL;
-}
+static int no_table(sq_conn *c) { return strstr(sqlite3_errmsg(c->db), "no such table") != NULL; }
 
 sitq_code sq_schedule_list(sitq_backend *base, const char *queue, sitq_schedule ***items,
                            size_t *count, sitq_error *err) {
