@@ -701,6 +701,18 @@ static PyMethodDef queue_methods[] = {
     {"list_tasks", (PyCFunction)(void (*)(void))queue_list_tasks, METH_VARARGS | METH_KEYWORDS,
      list_tasks_doc},
     {"purge", (PyCFunction)(void (*)(void))queue_purge, METH_VARARGS | METH_KEYWORDS, purge_doc},
+#define SITQPY_DELEGATED(name, fn)                                                                 \
+    {                                                                                              \
+        name, (PyCFunction)(void (*)(void))fn, METH_VARARGS | METH_KEYWORDS,                       \
+            "See sitq._schedule." name " (the queue is the first argument there)."                 \
+    }
+    SITQPY_DELEGATED("schedule", sitqpy_queue_schedule),
+    SITQPY_DELEGATED("periodic", sitqpy_queue_periodic),
+    SITQPY_DELEGATED("schedules", sitqpy_queue_schedules),
+    SITQPY_DELEGATED("unschedule", sitqpy_queue_unschedule),
+    SITQPY_DELEGATED("pause_schedule", sitqpy_queue_pause_schedule),
+    SITQPY_DELEGATED("resume_schedule", sitqpy_queue_resume_schedule),
+#undef SITQPY_DELEGATED
     SITQPY_NO_PICKLE_METHODS,
     {NULL, NULL, 0, NULL}};
 

@@ -175,17 +175,16 @@ static json_t *schedule_json(const sitq_schedule *s) {
     char next[40], last[40];
     fmt_time_iso(s->next_fire_us, 0, next, sizeof next);
     fmt_time_iso(s->last_tick_us, 0, last, sizeof last);
-    json_t *j = json_pack("{s:s, s:s, s:s?, s:I, s:s?, s:s, s:s, s:b, s:b, s:b, s:i, s:i}", "queue",
-                          s->queue, "name", s->name, "cron", s->cron, "every_s",
-                          (json_int_t)s->every_s, "timezone", s->timezone, "function",
-                          s->function, "next_fire", next, "paused", s->paused, "skip_missed",
-                          s->skip_missed, "allow_overlap", s->allow_overlap, "priority",
-                          (int)s->priority, "max_retries", (int)s->max_retries);
+    json_t *j =
+        json_pack("{s:s, s:s, s:s?, s:I, s:s?, s:s, s:s, s:b, s:b, s:b, s:i, s:i}", "queue",
+                  s->queue, "name", s->name, "cron", s->cron, "every_s", (json_int_t)s->every_s,
+                  "timezone", s->timezone, "function", s->function, "next_fire", next, "paused",
+                  s->paused, "skip_missed", s->skip_missed, "allow_overlap", s->allow_overlap,
+                  "priority", (int)s->priority, "max_retries", (int)s->max_retries);
     if (!j) return NULL;
     json_object_set_new(j, "last_tick", s->last_tick_us ? json_string(last) : json_null());
-    json_object_set_new(j, "last_task_id", s->last_task_id
-                                               ? json_integer((json_int_t)s->last_task_id)
-                                               : json_null());
+    json_object_set_new(j, "last_task_id",
+                        s->last_task_id ? json_integer((json_int_t)s->last_task_id) : json_null());
     return j;
 }
 
@@ -215,8 +214,9 @@ static int run_list(sched_args *a, int argc, char **argv) {
         for (size_t i = 0; i < n; i++) json_array_append_new(arr, schedule_json(items[i]));
         rc = print_json_checked(a->cmd, arr);
     } else {
-        if (n) printf("%-12s %-20s %-20s %-10s %-8s %s\n", "QUEUE", "NAME", "WHEN", "TIMEZONE",
-                      "STATE", "NEXT FIRE (UTC)");
+        if (n)
+            printf("%-12s %-20s %-20s %-10s %-8s %s\n", "QUEUE", "NAME", "WHEN", "TIMEZONE",
+                   "STATE", "NEXT FIRE (UTC)");
         for (size_t i = 0; i < n; i++) print_row(items[i]);
     }
     for (size_t i = 0; i < n; i++) sitq_schedule_free(items[i]);
@@ -285,8 +285,8 @@ static int run_set(sched_args *a, int argc, char **argv, const char *action) {
     const char *what = done[!strcmp(action, "pause") ? 1 : !strcmp(action, "resume") ? 2 : 0];
     if (code != SITQ_OK) rc = cli_api_error(a->cmd, code, &err);
     else if (a->json)
-        rc = print_json_checked(a->cmd, json_pack("{s:s, s:s, s:s}", "queue", a->queue, "name",
-                                                  name, "action", what));
+        rc = print_json_checked(
+            a->cmd, json_pack("{s:s, s:s, s:s}", "queue", a->queue, "name", name, "action", what));
     else printf("schedule %s of queue %s %s\n", name, a->queue, what);
     cli_db_close(&db);
     return rc;
@@ -303,8 +303,7 @@ int cmd_schedule(int argc, char **argv) {
     for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++)
         known |= !strcmp(argv[1], actions[i]);
     if (!known) {
-        cli_errorf("schedule", "unknown action '%s' (add, list, remove, pause or resume)",
-                   argv[1]);
+        cli_errorf("schedule", "unknown action '%s' (add, list, remove, pause or resume)", argv[1]);
         return CLI_EXIT_USAGE;
     }
     char cmd[32];

@@ -53,6 +53,7 @@ assert_eq 2 "$("$SITQ" schedule list "$DB" --json | jget "len(d)")" "refused add
 
 # a worker fires a schedule every second: its tasks run the command
 expect_exit 0 "$SITQ" schedule add "$DB" tick --every 1s -- sh -c 'echo tick >> "$0"' "$TMP/ticks"
+touch "$TMP/ticks"
 start_worker
 i=0
 until [ "$(wc -l < "$TMP/ticks" 2>/dev/null || echo 0)" -ge 2 ]; do
