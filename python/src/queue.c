@@ -701,18 +701,24 @@ static PyMethodDef queue_methods[] = {
     {"list_tasks", (PyCFunction)(void (*)(void))queue_list_tasks, METH_VARARGS | METH_KEYWORDS,
      list_tasks_doc},
     {"purge", (PyCFunction)(void (*)(void))queue_purge, METH_VARARGS | METH_KEYWORDS, purge_doc},
-#define SITQPY_DELEGATED(name, fn)                                                                 \
-    {                                                                                              \
-        name, (PyCFunction)(void (*)(void))fn, METH_VARARGS | METH_KEYWORDS,                       \
-            "See sitq._schedule." name " (the queue is the first argument there)."                 \
-    }
-    SITQPY_DELEGATED("schedule", sitqpy_queue_schedule),
-    SITQPY_DELEGATED("periodic", sitqpy_queue_periodic),
-    SITQPY_DELEGATED("schedules", sitqpy_queue_schedules),
-    SITQPY_DELEGATED("unschedule", sitqpy_queue_unschedule),
-    SITQPY_DELEGATED("pause_schedule", sitqpy_queue_pause_schedule),
-    SITQPY_DELEGATED("resume_schedule", sitqpy_queue_resume_schedule),
-#undef SITQPY_DELEGATED
+    {"schedule", (PyCFunction)(void (*)(void))sitqpy_queue_schedule, METH_VARARGS | METH_KEYWORDS,
+     "schedule(func, cron=None, *, every=None, args=(), kwargs=None, timezone=None, name=None, "
+     "catch_up=True, allow_overlap=False, paused=False, **options) -> datetime: store a periodic "
+     "schedule (sitq._schedule.schedule)."},
+    {"periodic", (PyCFunction)(void (*)(void))sitqpy_queue_periodic, METH_VARARGS | METH_KEYWORDS,
+     "periodic(cron=None, *, every=None, name=None, timezone=None, **kwargs): decorator form of "
+     "schedule (sitq._schedule.periodic)."},
+    {"schedules", (PyCFunction)(void (*)(void))sitqpy_queue_schedules, METH_VARARGS | METH_KEYWORDS,
+     "schedules() -> list of dict: the queue's schedules (sitq._schedule.schedules)."},
+    {"unschedule", (PyCFunction)(void (*)(void))sitqpy_queue_unschedule,
+     METH_VARARGS | METH_KEYWORDS,
+     "unschedule(name): remove a schedule (sitq._schedule.unschedule)."},
+    {"pause_schedule", (PyCFunction)(void (*)(void))sitqpy_queue_pause_schedule,
+     METH_VARARGS | METH_KEYWORDS,
+     "pause_schedule(name): pause a schedule (sitq._schedule.pause_schedule)."},
+    {"resume_schedule", (PyCFunction)(void (*)(void))sitqpy_queue_resume_schedule,
+     METH_VARARGS | METH_KEYWORDS,
+     "resume_schedule(name): resume a schedule (sitq._schedule.resume_schedule)."},
     SITQPY_NO_PICKLE_METHODS,
     {NULL, NULL, 0, NULL}};
 

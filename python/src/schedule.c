@@ -82,8 +82,8 @@ static PyObject *schedule_dict(const sitq_schedule *s) {
     PyObject *d = NULL;
     if (next && last)
         d = Py_BuildValue(
-            "{s:s, s:s, s:z, s:O, s:z, s:s, s:i, s:i, s:d, s:O, s:O, s:O, s:O, s:O, s:O}",
-            "queue", s->queue, "name", s->name, "cron", s->cron, "every",
+            "{s:s, s:s, s:z, s:O, s:z, s:s, s:i, s:i, s:d, s:O, s:O, s:O, s:O, s:O, s:O}", "queue",
+            s->queue, "name", s->name, "cron", s->cron, "every",
             s->every_s ? PyLong_FromLongLong(s->every_s) : Py_NewRef(Py_None), "timezone",
             s->timezone, "function", s->function, "priority", (int)s->priority, "max_retries",
             (int)s->max_retries, "timeout", s->timeout_s, "catch_up",

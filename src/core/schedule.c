@@ -7,6 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+atomic_uint sitq__schedule_gen;
+
+/* A change committed: this process's workers look at the schedules again. */
+static void changed(sitq_backend *b) {
+    atomic_fetch_add(&sitq__schedule_gen, 1);
+    sitq__backend_wake(b);
+}
+
 void sitq_schedule_spec_init(sitq_schedule_spec *spec) {
     if (spec) memset(spec, 0, sizeof *spec);
 }
@@ -101,7 +109,7 @@ sitq_code sitq_schedule_add(sitq_queue *q, const char *name, const sitq_schedule
     if (!rc) rc = b->ops->schedule_add(b, &row, spec->payload, spec->payload_len, err);
     if (rc) return rc;
     if (out_next_fire_us) *out_next_fire_us = row.next_fire_us;
-    sitq__backend_wake(b); /* this process's workers look at the schedules again */
+    changed(b);
     return sitq__ok(err);
 }
 
@@ -145,7 +153,7 @@ static sitq_code set(sitq_queue *q, const char *name, int what, sitq_error *err)
         if (rc) return rc;
     }
     rc = b->ops->schedule_set(b, sitq_queue_name(q), name, what, next, err);
-    if (!rc) sitq__backend_wake(b);
+    if (!rc) changed(b);
     return rc;
 }
 

@@ -6,6 +6,13 @@
 
 #include "backend/backend.h"
 
+#include <stdatomic.h>
+
+/* Bumped by every add, remove, pause and resume of this process, after the
+ * change committed: this process's workers read their schedules again at
+ * once instead of at their next periodic re-read. */
+extern atomic_uint sitq__schedule_gen;
+
 /* The timing of a stored schedule (its cron text, or its interval), parsed:
  * *out the caller's (sitq_cron_free). Errors as sitq_cron_parse /
  * sitq_cron_interval. */

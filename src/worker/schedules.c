@@ -3,7 +3,8 @@
  *
  * Cheap when there is nothing to do: the dispatcher compares the time with
  * one number (check_at) per turn; the schedule list is read again every
- * SCHED_REFRESH_US (a read of a small table, and nothing else when the
+ * SCHED_REFRESH_US, and at once after a change made in this process
+ * (sitq__schedule_gen; a read of a small table, and nothing else when the
  * queues have no schedule), and a tick is fired through
  * sitq__schedule_fire_due, whose guarded transaction makes it happen once
  * whichever of the queue's workers, in any process or host, gets there
@@ -96,13 +97,19 @@ static sitq_time_us fire_due(sitq_worker *w, sitq__worker_sched *c, int64_t now_
     return earliest;
 }
 
+int sitq__worker_schedules_changed(const sitq_worker *w) {
+    return atomic_load_explicit(&sitq__schedule_gen, memory_order_relaxed) != w->sched_gen;
+}
+
 void sitq__worker_schedules(sitq_worker *w, int64_t now_mono) {
     if (!w->sched && !(w->sched = calloc(1, sizeof *w->sched))) {
         w->sched_check_at = now_mono + SCHED_RETRY_US;
         return;
     }
     sitq__worker_sched *c = w->sched;
-    if (now_mono >= c->refresh_at) {
+    if (now_mono >= c->refresh_at || sitq__worker_schedules_changed(w)) {
+        /* Read the counter first: a change after it is seen next turn. */
+        w->sched_gen = atomic_load(&sitq__schedule_gen);
         refresh(w, c);
         c->refresh_at = now_mono + SCHED_REFRESH_US;
     }

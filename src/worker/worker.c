@@ -781,7 +781,8 @@ static void *dispatcher_main(void *arg) {
         turn t;
         plan_turn(w, &d, &t);
         if (t.done) break;
-        if (!t.stopping && t.now >= w->sched_check_at) sitq__worker_schedules(w, t.now);
+        if (!t.stopping && (t.now >= w->sched_check_at || sitq__worker_schedules_changed(w)))
+            sitq__worker_schedules(w, t.now);
         if (!turn_writes(&t)) {
             free(t.comps);
             free(t.rels);

@@ -105,6 +105,7 @@ struct sitq_worker {
      * the cache, and the monotonic time of the next look at them. */
     struct sitq__worker_sched *sched;
     int64_t sched_check_at;
+    unsigned sched_gen; /* sitq__schedule_gen when the schedules were last read */
 };
 
 /* ctx.c */
@@ -174,6 +175,8 @@ sitq_code sitq__registry_build_names(sitq_worker *w, sitq_error *err);
  * (dispatcher thread, no lock held). */
 typedef struct sitq__worker_sched sitq__worker_sched;
 void sitq__worker_schedules(sitq_worker *w, int64_t now_mono);
+/* 1 when this process changed a schedule since they were last read. */
+int sitq__worker_schedules_changed(const sitq_worker *w);
 /* Free the cache (dispatcher thread, at its exit). */
 void sitq__worker_schedules_free(sitq_worker *w);
 
