@@ -2,7 +2,7 @@
  * second: every tick of a minute is run exactly once (60 runs, no tick
  * skipped or doubled) and no two runs overlap. Takes about a minute.
  *
- * Children are forked before the parent opens any backend; each runs a
+ * Children are forked while the parent holds no open backend; each runs a
  * worker until the parent closes the gate pipe, and appends one line per
  * run ("task start_us end_us") to a shared log with one write(2) of
  * O_APPEND (atomic for such short lines). */
@@ -73,16 +73,54 @@ static int by_start(const void *a, const void *b) {
     return (x->start > y->start) - (x->start < y->start);
 }
 
+/* Store the schedule just after a second began, so that its first tick is a
+ * second away: time for the workers to start and read it. Opened and closed
+ * here, before the fork; on PostgreSQL this also names the test's schema
+ * that the children open. Returns the first tick. */
+static sitq_time_us add_schedule(const char *path) {
+    sitq_backend *b = NULL;
+    sitq_queue *q = NULL;
+    TQ_OK(tq_open_path(path, NULL, &b, &tq_err));
+    TQ_OK(sitq_queue_open(b, NULL, &q, &tq_err));
+    sitq_schedule_spec sp;
+    sitq_schedule_spec_init(&sp);
+    sp.every_s = 1;
+    sp.function = "tick";
+    sitq_time_us first = 0;
+    tq_sleep_ms((int)((1000000 - sitq_now_us() % 1000000) / 1000) + 5);
+    TQ_OK(sitq_schedule_add(q, "every-second", &sp, &first, &tq_err));
+    sitq_queue_close(q);
+    sitq_backend_close(b);
+    return first;
+}
+
+/* Each of the n_tasks tasks ran once (one line each), and no two runs
+ * overlapped. */
+static void check_runs(const char *log, int64_t n_tasks, sitq_time_us first) {
+    FILE *f = fopen(log, "r");
+    assert_non_null(f);
+    run runs[MAX_LINES];
+    int n = 0;
+    while (n < MAX_LINES &&
+           fscanf(f, "%lld %lld %lld", &runs[n].id, &runs[n].start, &runs[n].end) == 3)
+        n++;
+    fclose(f);
+    assert_int_equal(n, n_tasks);
+    qsort(runs, (size_t)n, sizeof runs[0], by_start);
+    for (int i = 1; i < n; i++) {
+        for (int j = 0; j < i; j++) assert_true(runs[j].id != runs[i].id);
+        if (runs[i].start < runs[i - 1].end)
+            fail_msg("runs of tasks %lld and %lld overlap", runs[i - 1].id, runs[i].id);
+    }
+    print_message("%d runs, the first %lld us after the first tick\n", n,
+                  n ? runs[0].start - first : 0);
+}
+
 static void test_sixty_ticks_three_processes(void **state) {
     tq_env *e = TQ_ENV(state);
     char log[400];
     snprintf(log, sizeof log, "%s/runs.log", e->dir);
-    /* Made (and closed) before the fork, so that the children open the same
-     * database: on PostgreSQL, the test's schema is named at the first open. */
-    sitq_backend *b = NULL;
-    TQ_OK(tq_open_path(e->path, NULL, &b, &tq_err));
-    sitq_backend_close(b);
-    b = NULL;
+    sitq_time_us first = add_schedule(e->path);
     int gate[2];
     assert_int_equal(pipe(gate), 0);
     for (int i = 0; i < WORKERS; i++) {
@@ -94,15 +132,10 @@ static void test_sixty_ticks_three_processes(void **state) {
         }
     }
     close(gate[0]);
+    sitq_backend *b = NULL;
     sitq_queue *q = NULL;
     TQ_OK(tq_open_path(e->path, NULL, &b, &tq_err));
     TQ_OK(sitq_queue_open(b, NULL, &q, &tq_err));
-    sitq_schedule_spec sp;
-    sitq_schedule_spec_init(&sp);
-    sp.every_s = 1;
-    sp.function = "tick";
-    sitq_time_us first = 0;
-    TQ_OK(sitq_schedule_add(q, "every-second", &sp, &first, &tq_err));
     /* The minute: until RUNS tasks succeeded, then no more ticks. */
     int reached = tq_poll_count(q, SITQ_SUCCEEDED, RUNS, 150);
     TQ_OK(sitq_schedule_pause(q, "every-second", &tq_err));
@@ -131,25 +164,7 @@ static void test_sixty_ticks_three_processes(void **state) {
                  (long long)st.total, (long long)ticks);
     assert_true(st.total >= RUNS);
     assert_int_equal(st.count[SITQ_SUCCEEDED], st.total);
-
-    /* Each task ran once, and no two runs overlapped. */
-    FILE *f = fopen(log, "r");
-    assert_non_null(f);
-    run runs[MAX_LINES];
-    int n = 0;
-    while (n < MAX_LINES &&
-           fscanf(f, "%lld %lld %lld", &runs[n].id, &runs[n].start, &runs[n].end) == 3)
-        n++;
-    fclose(f);
-    assert_int_equal(n, st.total);
-    qsort(runs, (size_t)n, sizeof runs[0], by_start);
-    for (int i = 1; i < n; i++) {
-        for (int j = 0; j < i; j++) assert_true(runs[j].id != runs[i].id);
-        if (runs[i].start < runs[i - 1].end)
-            fail_msg("runs of tasks %lld and %lld overlap", runs[i - 1].id, runs[i].id);
-    }
-    print_message("%d runs for %lld ticks, first %lld us after the first tick\n", n,
-                  (long long)ticks, runs[0].start - first);
+    check_runs(log, st.total, first);
     sitq_queue_close(q);
     sitq_backend_close(b);
 }
