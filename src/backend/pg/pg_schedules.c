@@ -200,7 +200,11 @@ sitq_code pg_schedule_list(sitq_backend *base, const char *queue, sitq_schedule 
                     "SELECT " COLS " FROM @.schedules WHERE $1::text IS NULL OR queue = $1"
                     " ORDER BY queue COLLATE \"C\", name COLLATE \"C\"",
                     &p, err, "listing schedules");
+    /* A schema made before schedules existed, opened without create_schema
+     * (which would have added the table), has none. */
+    int missing = !r && !strcmp(c->sqlstate, "42P01");
     pg_read_release(b, c);
+    if (missing) return sitq__ok(err);
     if (!r) return pg_code(err);
     int n = PQntuples(r);
     sitq_schedule **v = n ? calloc((size_t)n, sizeof(sitq_schedule *)) : NULL;
