@@ -926,6 +926,140 @@ sitq_code sitq_timezone_offset(const char *timezone, int64_t at_unix_s, int32_t 
                                sitq_error *err);
 
 /* ------------------------------------------------------------------ */
+/* Periodic schedules, stored in the database                          */
+/* ------------------------------------------------------------------ */
+
+/**
+ * How long after its time a tick still counts as on time, in seconds. A
+ * tick found due later than this (no worker of its queue ran at that time)
+ * is a missed tick: see sitq_schedule_spec.skip_missed.
+ */
+#define SITQ_SCHEDULE_GRACE_S 60
+
+/**
+ * What a schedule enqueues and when. Initialise with sitq_schedule_spec_init;
+ * every pointer is borrowed for the duration of the call only.
+ */
+typedef struct sitq_schedule_spec {
+    const char *cron;     /**< a cron expression (sitq_cron_parse), or NULL with every_s */
+    int64_t every_s;      /**< or: a fixed interval in seconds, aligned to the Unix epoch
+                               (sitq_cron_interval with anchor 0); 0 with cron */
+    const char *timezone; /**< the zone a cron expression is read in (as for
+                               sitq_cron_next); NULL for UTC */
+    const char *function; /**< the task's function, 1..SITQ_NAME_MAX bytes of UTF-8 */
+    const void *payload;  /**< payload_len bytes given to every task (copied) */
+    size_t payload_len;
+    const sitq_task_options *options; /**< NULL for defaults; priority, max_retries,
+                                           backoff and timeout_s apply to every task;
+                                           an ETA, a delay, dependencies, a unique key
+                                           or finalizer are refused (SITQ_EINVAL) */
+    int skip_missed;   /**< 0 (default): a missed tick enqueues one task (catch up once),
+                            then the schedule moves to its next future tick; 1: missed
+                            ticks enqueue nothing */
+    int allow_overlap; /**< 0 (default): a tick whose previous task is not finished
+                            (queued, waiting, scheduled or running) is skipped;
+                            1: it is enqueued anyway */
+    int paused;        /**< 1: added paused (sitq_schedule_resume starts it) */
+} sitq_schedule_spec;
+
+/** Fill spec with the defaults above (all zero / NULL). Thread-safe. */
+void sitq_schedule_spec_init(sitq_schedule_spec *spec);
+
+/**
+ * A stored schedule, as sitq_schedule_list reports it. Allocated by sitq;
+ * free with sitq_schedule_free. Strings are NUL-terminated (cron and
+ * timezone NULL when not set).
+ */
+typedef struct sitq_schedule {
+    int64_t id; /**< unique in the store; a schedule added again gets a new id */
+    char *queue;
+    char *name;
+    char *cron;      /**< NULL for an interval */
+    int64_t every_s; /**< 0 for a cron expression */
+    char *timezone;  /**< NULL for UTC */
+    char *function;
+    size_t payload_len;
+    int32_t priority;
+    int32_t max_retries;
+    double backoff_base_s, backoff_cap_s, backoff_jitter;
+    double timeout_s; /**< 0 = none */
+    int skip_missed, allow_overlap, paused;
+    sitq_time_us next_fire_us; /**< the next tick (UTC); while paused, the tick it would
+                                     fire next if resumed now is computed on resume */
+    sitq_time_us last_tick_us; /**< the last tick handled (fired or skipped); 0 = none */
+    sitq_task_id last_task_id; /**< the last task it enqueued; 0 = none */
+    sitq_time_us created_at_us;
+} sitq_schedule;
+
+/** Free a schedule of sitq_schedule_list. NULL is a no-op. */
+void sitq_schedule_free(sitq_schedule *s);
+
+/**
+ * Store a schedule named `name` in queue: from then on, any running worker of
+ * the queue enqueues its task at each tick, exactly once however many
+ * workers, processes and hosts run (see docs/scheduling.md). The first tick
+ * is the first one strictly after now.
+ *
+ * name: 1..SITQ_NAME_MAX bytes of UTF-8, unique within the queue; copied.
+ * out_next_fire_us: optional; receives the first tick (UTC microseconds).
+ * Errors: SITQ_EINVAL (NULL queue, name or spec; neither or both of cron and
+ * every_s; a bad cron expression, interval or time zone, with the parser's
+ * message; bad function name or options; a schedule of that name already
+ * exists in the queue), SITQ_ESTORAGE, SITQ_ENOMEM. Thread-safe.
+ */
+sitq_code sitq_schedule_add(sitq_queue *queue, const char *name, const sitq_schedule_spec *spec,
+                            sitq_time_us *out_next_fire_us, sitq_error *err);
+
+/**
+ * The schedules of `queue` (NULL: of every queue), sorted by queue then
+ * name. *out_items receives a malloc'd array of *out_count schedules (free
+ * each with sitq_schedule_free, then the array with free); NULL and 0 when
+ * there is none or on error.
+ * Errors: SITQ_EINVAL (NULL backend or outputs, bad queue name),
+ * SITQ_ESTORAGE, SITQ_ENOMEM. Never blocks on writers. Thread-safe.
+ */
+sitq_code sitq_schedule_list(sitq_backend *backend, const char *queue, sitq_schedule ***out_items,
+                             size_t *out_count, sitq_error *err);
+
+/**
+ * Delete the schedule `name` of queue. Tasks it already enqueued stay.
+ * Errors: SITQ_EINVAL (NULL or bad arguments), SITQ_ENOTFOUND (no schedule
+ * of that name in the queue), SITQ_ESTORAGE. Thread-safe.
+ */
+sitq_code sitq_schedule_remove(sitq_queue *queue, const char *name, sitq_error *err);
+
+/**
+ * Pause the schedule `name` of queue: no tick fires until it is resumed.
+ * Pausing a paused schedule is not an error.
+ * Errors: as sitq_schedule_remove. Thread-safe.
+ */
+sitq_code sitq_schedule_pause(sitq_queue *queue, const char *name, sitq_error *err);
+
+/**
+ * Resume the schedule `name` of queue: its next tick becomes the first one
+ * strictly after now (ticks of the paused time are not caught up). Resuming
+ * a running schedule leaves it unchanged.
+ * Errors: as sitq_schedule_remove. Thread-safe.
+ */
+sitq_code sitq_schedule_resume(sitq_queue *queue, const char *name, sitq_error *err);
+
+/**
+ * Fire the ticks of queue's schedules that are due at now_us (UTC
+ * microseconds; 0: the clock), as a worker of the queue does by itself: each
+ * due schedule is moved to its next tick and its task enqueued in one
+ * transaction, guarded by the tick it expected, so that callers racing for
+ * the same tick (threads, processes, hosts) enqueue it once. Workers call
+ * this for their queues; call it yourself only without workers (tests,
+ * scripts). *out_fired (optional) receives the number of tasks this call
+ * enqueued.
+ * Errors: SITQ_EINVAL (NULL queue), SITQ_ESTORAGE, SITQ_EBUSY, SITQ_ENOMEM;
+ * a schedule whose expression or zone no longer parses is skipped (its
+ * error is returned after the others were fired). Thread-safe.
+ */
+sitq_code sitq_schedule_run_due(sitq_queue *queue, sitq_time_us now_us, size_t *out_fired,
+                                sitq_error *err);
+
+/* ------------------------------------------------------------------ */
 /* Worker                                                              */
 /* ------------------------------------------------------------------ */
 

@@ -11,6 +11,7 @@ from ._workers import WorkerInfo
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 _Eta = Union[datetime.datetime, float, int]
 _Seconds = Union[float, int]
@@ -171,6 +172,47 @@ class TaskQueue:
     ) -> List[Dict[str, Any]]: ...
     def purge(self, older_than: _Seconds = ...) -> int: ...
     def workers(self, all: bool = ...) -> List[WorkerInfo]: ...
+    def schedule(
+        self,
+        func: Callable[..., Any],
+        cron: Optional[str] = ...,
+        *,
+        every: Optional[Union[int, float, datetime.timedelta]] = ...,
+        args: Iterable[Any] = ...,
+        kwargs: Optional[Dict[str, Any]] = ...,
+        timezone: Optional[str] = ...,
+        name: Optional[str] = ...,
+        catch_up: bool = ...,
+        allow_overlap: bool = ...,
+        paused: bool = ...,
+        priority: int = ...,
+        max_retries: int = ...,
+        timeout: Optional[_Seconds] = ...,
+        retry_backoff: _Seconds = ...,
+        retry_backoff_max: _Seconds = ...,
+    ) -> datetime.datetime: ...
+    def periodic(
+        self,
+        cron: Optional[str] = ...,
+        *,
+        every: Optional[Union[int, float, datetime.timedelta]] = ...,
+        name: Optional[str] = ...,
+        timezone: Optional[str] = ...,
+        args: Iterable[Any] = ...,
+        kwargs: Optional[Dict[str, Any]] = ...,
+        catch_up: bool = ...,
+        allow_overlap: bool = ...,
+        paused: bool = ...,
+        priority: int = ...,
+        max_retries: int = ...,
+        timeout: Optional[_Seconds] = ...,
+        retry_backoff: _Seconds = ...,
+        retry_backoff_max: _Seconds = ...,
+    ) -> Callable[[_F], _F]: ...
+    def schedules(self) -> List[Dict[str, Any]]: ...
+    def unschedule(self, name: str) -> None: ...
+    def pause_schedule(self, name: str) -> None: ...
+    def resume_schedule(self, name: str) -> None: ...
 
 @final
 class Worker:
@@ -231,6 +273,11 @@ def held_functions() -> int: ...
 def status_names() -> Tuple[str, ...]: ...
 def _cron_times(expr: str, after: int, timezone: Optional[str] = ...,
                 count: int = ...) -> List[int]: ...
+def _schedule_add(queue: TaskQueue, name: str, task: Task, cron: Optional[str],
+                  every: Optional[int], timezone: Optional[str], skip_missed: bool,
+                  allow_overlap: bool, paused: bool) -> datetime.datetime: ...
+def _schedule_list(queue: TaskQueue) -> List[Dict[str, Any]]: ...
+def _schedule_set(queue: TaskQueue, name: str, what: int) -> None: ...
 def _shutdown() -> None: ...
 def _log_wait(timeout: float) -> bool: ...
 def _log_wake() -> None: ...

@@ -327,6 +327,15 @@ static PyMethodDef module_methods[] = {
     {"function_name", mod_function_name, METH_O, function_name_doc},
     {"held_functions", mod_held, METH_NOARGS, held_doc},
     {"status_names", mod_status_names, METH_NOARGS, status_names_doc},
+    {"_schedule_add", sitqpy_schedule_add, METH_VARARGS,
+     "_schedule_add(queue, name, task, cron, every, timezone, skip_missed, allow_overlap,"
+     " paused) -> datetime\n--\n\nStore a schedule (see sitq.TaskQueue.schedule)."},
+    {"_schedule_list", sitqpy_schedule_list, METH_O,
+     "_schedule_list(queue) -> list\n--\n\nThe queue's schedules (see "
+     "sitq.TaskQueue.schedules)."},
+    {"_schedule_set", sitqpy_schedule_set, METH_VARARGS,
+     "_schedule_set(queue, name, what)\n--\n\nRemove (0), pause (1) or resume (2) a "
+     "schedule."},
     {"_cron_times", (PyCFunction)(void (*)(void))sitqpy_cron_times, METH_VARARGS | METH_KEYWORDS,
      "_cron_times(expr, after, timezone=None, count=1) -> list\n--\n\n"
      "The next `count` fire times (Unix seconds) of a cron expression after Unix time\n"

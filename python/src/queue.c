@@ -723,6 +723,24 @@ static PyMethodDef queue_methods[] = {
     {"purge", (PyCFunction)(void (*)(void))queue_purge, METH_VARARGS | METH_KEYWORDS, purge_doc},
     {"workers", (PyCFunction)(void (*)(void))queue_workers, METH_VARARGS | METH_KEYWORDS,
      workers_doc},
+    {"schedule", (PyCFunction)(void (*)(void))sitqpy_queue_schedule, METH_VARARGS | METH_KEYWORDS,
+     "schedule(func, cron=None, *, every=None, args=(), kwargs=None, timezone=None, name=None, "
+     "catch_up=True, allow_overlap=False, paused=False, **options) -> datetime: store a periodic "
+     "schedule (sitq._schedule.schedule)."},
+    {"periodic", (PyCFunction)(void (*)(void))sitqpy_queue_periodic, METH_VARARGS | METH_KEYWORDS,
+     "periodic(cron=None, *, every=None, name=None, timezone=None, **kwargs): decorator form of "
+     "schedule (sitq._schedule.periodic)."},
+    {"schedules", (PyCFunction)(void (*)(void))sitqpy_queue_schedules, METH_VARARGS | METH_KEYWORDS,
+     "schedules() -> list of dict: the queue's schedules (sitq._schedule.schedules)."},
+    {"unschedule", (PyCFunction)(void (*)(void))sitqpy_queue_unschedule,
+     METH_VARARGS | METH_KEYWORDS,
+     "unschedule(name): remove a schedule (sitq._schedule.unschedule)."},
+    {"pause_schedule", (PyCFunction)(void (*)(void))sitqpy_queue_pause_schedule,
+     METH_VARARGS | METH_KEYWORDS,
+     "pause_schedule(name): pause a schedule (sitq._schedule.pause_schedule)."},
+    {"resume_schedule", (PyCFunction)(void (*)(void))sitqpy_queue_resume_schedule,
+     METH_VARARGS | METH_KEYWORDS,
+     "resume_schedule(name): resume a schedule (sitq._schedule.resume_schedule)."},
     SITQPY_NO_PICKLE_METHODS,
     {NULL, NULL, 0, NULL}};
 

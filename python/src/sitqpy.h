@@ -286,4 +286,18 @@ int sitqpy_tasklog_init(PyObject *m);
 /* Per-thread flag set by Worker.process_task around its attempt. */
 extern _Thread_local int sitqpy_tl_direct;
 
+/* ---- schedule.c ------------------------------------------------------ */
+
+/* Module functions behind sitq._schedule (see schedule.c). */
+PyObject *sitqpy_schedule_add(PyObject *self, PyObject *args);
+PyObject *sitqpy_schedule_list(PyObject *self, PyObject *queue);
+PyObject *sitqpy_schedule_set(PyObject *self, PyObject *args);
+/* TaskQueue methods that call the functions of sitq._schedule. */
+PyObject *sitqpy_queue_schedule(PyObject *self, PyObject *args, PyObject *kwds);
+PyObject *sitqpy_queue_periodic(PyObject *self, PyObject *args, PyObject *kwds);
+PyObject *sitqpy_queue_schedules(PyObject *self, PyObject *args, PyObject *kwds);
+PyObject *sitqpy_queue_unschedule(PyObject *self, PyObject *args, PyObject *kwds);
+PyObject *sitqpy_queue_pause_schedule(PyObject *self, PyObject *args, PyObject *kwds);
+PyObject *sitqpy_queue_resume_schedule(PyObject *self, PyObject *args, PyObject *kwds);
+
 #endif /* SITQPY_H */

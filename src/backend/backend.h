@@ -48,7 +48,7 @@
  * value it was written against; sitq__backend_head_init refuses any other,
  * so a backend built for another layout fails at open instead of misreading
  * fields. Bump it on every change of an op's signature or a struct below. */
-#define SITQ__BACKEND_VERSION 9
+#define SITQ__BACKEND_VERSION 10
 
 /* A task handed to a worker by a claim (cycle or claim_id). Every field is
  * out, written by the backend into an entry of the caller's array. The
@@ -278,6 +278,31 @@ typedef struct sitq__gens {
     uint64_t wakes;    /* wake_gen */
 } sitq__gens;
 
+/* One tick of a schedule, fired by the schedule_fire op (core/schedule.c
+ * decides the times; the backend applies them in one transaction). */
+typedef struct sitq__schedule_fire {
+    int64_t id;                    /* the schedule */
+    const char *queue;             /* its queue */
+    sitq_time_us expected_next_us; /* the next_fire_us the caller read: the guard */
+    sitq_time_us tick_us;          /* the tick handled (the task's run_at) */
+    sitq_time_us new_next_us;      /* the next tick to store */
+    int enqueue;                   /* 0: move on without a task (a skipped missed tick) */
+    int outcome;                   /* out: a SITQ__FIRE_* value */
+    sitq_task_id task_id;          /* out: the task enqueued (SITQ__FIRE_ENQUEUED), else 0 */
+} sitq__schedule_fire;
+
+#define SITQ__FIRE_LOST                                                                            \
+    0                         /* the guard failed: fired by another caller, paused,
+                                 removed or changed; nothing written */
+#define SITQ__FIRE_ENQUEUED 1 /* moved on and enqueued the task */
+#define SITQ__FIRE_OVERLAP  2 /* moved on without a task: the previous one is live */
+#define SITQ__FIRE_MOVED    3 /* moved on without a task, as asked (enqueue 0) */
+
+/* What the schedule_set op does. */
+#define SITQ__SCHED_REMOVE 0
+#define SITQ__SCHED_PAUSE  1
+#define SITQ__SCHED_RESUME 2
+
 typedef struct sitq__backend_ops {
     /* SITQ__BACKEND_VERSION, checked by sitq__backend_head_init. */
     int version;
@@ -459,6 +484,31 @@ typedef struct sitq__backend_ops {
      * without a registry yet lists nothing. Never blocks on writers. */
     sitq_code (*workers)(sitq_backend *b, int include_stopped, sitq_worker_info **out,
                          size_t *count, sitq_error *err);
+
+    /* Periodic schedules (table sitq_schedules; core/schedule.c holds the
+     * policy). Store s (checked by the core; its id, last_* and created_at
+     * fields ignored) with payload. Extra error: SITQ_EINVAL (a schedule of
+     * that name exists in the queue). */
+    sitq_code (*schedule_add)(sitq_backend *b, const sitq_schedule *s, const void *payload,
+                              size_t payload_len, sitq_error *err);
+    /* The schedules of queue (NULL: all), sorted by queue then name. Out:
+     * *items a malloc'd array of *count (sitq_schedule_free each); NULL and
+     * 0 when empty or on failure. Never blocks on writers. */
+    sitq_code (*schedule_list)(sitq_backend *b, const char *queue, sitq_schedule ***items,
+                               size_t *count, sitq_error *err);
+    /* Remove, pause or resume (what: SITQ__SCHED_*) the schedule name of
+     * queue; resume stores next_us as its next tick when it was paused.
+     * Extra error: SITQ_ENOTFOUND. */
+    sitq_code (*schedule_set)(sitq_backend *b, const char *queue, const char *name, int what,
+                              sitq_time_us next_us, sitq_error *err);
+    /* In ONE write transaction: if schedule f->id is not paused and its
+     * next_fire_us is still f->expected_next_us, store f->new_next_us and
+     * f->tick_us as its last tick, and (when f->enqueue) enqueue its task
+     * with run_at f->tick_us and record its id, unless allow_overlap is off
+     * and the task it enqueued last is queued, waiting or running (then no
+     * task). Out: f->outcome, f->task_id (both set on SITQ_OK). Waiters of
+     * the queue are told of a new task (notifications as for enqueue). */
+    sitq_code (*schedule_fire)(sitq_backend *b, sitq__schedule_fire *f, sitq_error *err);
 } sitq__backend_ops;
 
 /* Common head of every backend, its first member: the ops, the store's

@@ -782,6 +782,7 @@ static void idle_sleep(sitq_worker *w, const dispatch_state *d, const turn *t) {
     if (t->start_at < until) until = t->start_at;
     if (!t->stopping && d->last_record + w->heartbeat_us < until)
         until = d->last_record + w->heartbeat_us;
+    if (!t->stopping && w->sched_check_at < until) until = w->sched_check_at;
     if (d->backoff_until > now && d->backoff_until < until) until = d->backoff_until;
     events_seen s = {w, t->ev};
     /* One wait covers every queue: a backend's wake-ups are per backend. */
@@ -824,6 +825,8 @@ static void *dispatcher_main(void *arg) {
         turn t;
         plan_turn(w, &d, &t);
         if (t.done) break;
+        if (!t.stopping && (t.now >= w->sched_check_at || sitq__worker_schedules_changed(w)))
+            sitq__worker_schedules(w, t.now);
         if (!turn_writes(&t)) {
             free(t.comps);
             free(t.rels);
@@ -841,6 +844,7 @@ static void *dispatcher_main(void *arg) {
         else cycle_succeeded(w, &d, &t, &cy, mono_before);
     }
     record_stopped(w);
+    sitq__worker_schedules_free(w);
     free(d.claimed);
     free(d.hb);
     free(d.starts);

@@ -105,6 +105,11 @@ struct sitq_worker {
      * start: host name, queues and handler names as stored. */
     char *rec_host, *rec_queues, *rec_functions;
     sitq_time_us rec_started_at_us;
+    /* Periodic schedules of the queues (schedules.c; the dispatcher's own):
+     * the cache, and the monotonic time of the next look at them. */
+    struct sitq__worker_sched *sched;
+    int64_t sched_check_at;
+    unsigned sched_gen; /* sitq__schedule_gen when the schedules were last read */
 };
 
 /* ctx.c */
@@ -177,6 +182,16 @@ void sitq__record_free(sitq_worker *w);
 const handler *sitq__registry_find(const sitq_worker *w, const char *function);
 /* Fill w->fn_names / w->px_names from the handlers (at start, w->mu held). */
 sitq_code sitq__registry_build_names(sitq_worker *w, sitq_error *err);
+
+/* schedules.c: fire the due ticks of the queues' schedules, re-reading
+ * them now and then, and set w->sched_check_at to the next time to look
+ * (dispatcher thread, no lock held). */
+typedef struct sitq__worker_sched sitq__worker_sched;
+void sitq__worker_schedules(sitq_worker *w, int64_t now_mono);
+/* 1 when this process changed a schedule since they were last read. */
+int sitq__worker_schedules_changed(const sitq_worker *w);
+/* Free the cache (dispatcher thread, at its exit). */
+void sitq__worker_schedules_free(sitq_worker *w);
 
 /* worker.c */
 void sitq__worker_wake(sitq_worker *w);

@@ -405,4 +405,14 @@ sitq_code pg_finish_failed(pg_conn *c, sitq_task_id id, int state, const char *e
 sitq_code pg_resolve_dependents(pg_conn *c, const sitq_task_id *ids, size_t n, sitq_time_us now,
                                 size_t *n_changed, sitq_error *err);
 
+/* ---- periodic schedules (pg_schedules.c) ---- */
+/* The schedules table, made at open when missing and create_schema is on. */
+sitq_code pg_schedules_ensure(pg_backend *b, sitq_error *err);
+sitq_code pg_schedule_add(sitq_backend *b, const sitq_schedule *s, const void *payload,
+                          size_t payload_len, sitq_error *err);
+sitq_code pg_schedule_list(sitq_backend *b, const char *queue, sitq_schedule ***items,
+                           size_t *count, sitq_error *err);
+sitq_code pg_schedule_set(sitq_backend *b, const char *queue, const char *name, int what,
+                          sitq_time_us next_us, sitq_error *err);
+sitq_code pg_schedule_fire(sitq_backend *b, sitq__schedule_fire *f, sitq_error *err);
 #endif

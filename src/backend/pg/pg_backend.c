@@ -39,6 +39,10 @@ static const sitq__backend_ops pg_ops = {
     .dep_result = pg_dep_result,
     .dep_results = pg_dep_results,
     .workers = pg_workers,
+    .schedule_add = pg_schedule_add,
+    .schedule_list = pg_schedule_list,
+    .schedule_set = pg_schedule_set,
+    .schedule_fire = pg_schedule_fire,
     .stats = pg_stats,
     .queues = pg_queues,
     .task_queue = pg_task_queue,
@@ -238,6 +242,7 @@ sitq_code sitq_backend_open_postgres(const char *conninfo, const sitq_postgres_o
             rc = sitq__fail(err, SITQ_ENOMEM, "out of memory");
     if (!rc) rc = pg_conn_ensure(&b->writer, err);
     if (!rc) rc = pg_schema_open(b, err);
+    if (!rc) rc = pg_schedules_ensure(b, err);
     int n = o.reader_connections;
     if (!rc && n > 0) {
         b->readers = calloc((size_t)n, sizeof *b->readers);

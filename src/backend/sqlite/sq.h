@@ -287,4 +287,19 @@ sitq_code sq_schema_open(sq_backend *b, sitq_error *err);
 /* Run a PRAGMA, retrying while the database is busy (sqlite_backend.c). */
 sitq_code sq_conn_pragma(sq_conn *c, const char *sql, sitq_error *err);
 
+/* Periodic schedules (sqlite_schedules.c): the table, made at open when
+ * missing (not on a read-only file), and the schedule ops of backend.h. */
+sitq_code sq_schedules_ensure(sq_backend *b, sitq_error *err);
+sitq_code sq_schedule_add(sitq_backend *b, const sitq_schedule *s, const void *payload,
+                          size_t payload_len, sitq_error *err);
+sitq_code sq_schedule_list(sitq_backend *b, const char *queue, sitq_schedule ***items,
+                           size_t *count, sitq_error *err);
+sitq_code sq_schedule_set(sitq_backend *b, const char *queue, const char *name, int what,
+                          sitq_time_us next_us, sitq_error *err);
+sitq_code sq_schedule_fire(sitq_backend *b, sitq__schedule_fire *f, sitq_error *err);
+/* Enqueue one task inside the caller's write transaction on c (the
+ * writer): *id its new id. Errors as the enqueue op. */
+sitq_code sq_enqueue_in_txn(sq_conn *c, const char *queue, const sitq_task_spec *s,
+                            sitq_task_id *id, sitq_error *err);
+
 #endif

@@ -32,6 +32,10 @@ static const sitq__backend_ops sq_ops = {
     .dep_result = sq_dep_result,
     .dep_results = sq_dep_results,
     .workers = sq_workers,
+    .schedule_add = sq_schedule_add,
+    .schedule_list = sq_schedule_list,
+    .schedule_set = sq_schedule_set,
+    .schedule_fire = sq_schedule_fire,
 };
 
 sqlite3_stmt *sq_stmt(sq_conn *c, sq_stmt_id id, sitq_error *err) {
@@ -312,6 +316,7 @@ sitq_code sitq_backend_open_sqlite(const char *path, const sitq_sqlite_options *
     if (rc && sq_file_try_immutable(b)) rc = conn_open(b, &b->writer, 1, err);
     if (!rc && !o.read_only) sq_wal_bound(b);
     if (!rc) rc = sq_schema_open(b, err);
+    if (!rc) rc = sq_schedules_ensure(b, err);
     int n = strcmp(path, ":memory:") == 0 ? 0 : o.reader_connections;
     if (!rc && n > 0) rc = open_readers(b, n, err);
     if (rc) {

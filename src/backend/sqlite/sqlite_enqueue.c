@@ -139,6 +139,18 @@ static sitq_code enqueue_one(sq_conn *c, const char *queue, const sitq_task_spec
     return code;
 }
 
+sitq_code sq_enqueue_in_txn(sq_conn *c, const char *queue, const sitq_task_spec *s,
+                            sitq_task_id *id, sitq_error *err) {
+    sitq_task_id next_id = 0;
+    sqlite3_stmt *st = sq_stmt(c, ST_NEXT_ID, err);
+    if (!st) return SITQ_ESTORAGE;
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW) next_id = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    if (step != SQLITE_ROW) return sq_fail(c, err, "reading the next task id");
+    return enqueue_one(c, queue, s, 0, 1, id, &next_id, sitq_now_us(), err);
+}
+
 /* One caller's enqueue, waiting in the group-commit list. */
 typedef struct sq_enqueue_op {
     const char *queue;

@@ -88,6 +88,15 @@ def main(path: str) -> None:
         print(wi.id, wi.state, wi.host, wi.concurrency, wi.started_at, wi.lease_until,
               wi.stopped_at, wcount, wnames, seen)
     purged: int = queue.purge(older_than=3600.0)
+    first_fire: datetime.datetime = queue.schedule(add, "0 3 * * *", args=[1, 2],
+                                                   timezone="Europe/Paris", name="nightly")
+    queue.schedule(add, every=datetime.timedelta(minutes=10), args=[1, 2], catch_up=False)
+    periodic_add = queue.periodic(every=60, name="minutely", args=[3, 4])(add)
+    plans: List[Dict[str, Any]] = queue.schedules()
+    queue.pause_schedule("nightly")
+    queue.resume_schedule("nightly")
+    queue.unschedule("nightly")
+    print(first_fire, periodic_add(1, 2), plans)
     ref: str = sitq.function_name(add)
     held: int = sitq.held_functions()
     names: Tuple[str, ...] = sitq.status_names() + sitq.STATUSES

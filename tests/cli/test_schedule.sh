@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# sitq schedule: add, list (text and JSON), pause, resume, remove, the
+# errors of bad input, and a worker that fires a schedule of shell commands.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+expect_exit 0 "$SITQ" schedule add "$DB" nightly --cron "0 3 * * *" --timezone Europe/Paris \
+    --retries 2 -- echo nightly
+assert_contains "$(cat "$TMP/out")" "schedule nightly of queue default: next fire 20" "add output"
+json=$("$SITQ" schedule add "$DB" often --every 10m --skip-missed --queue other --json -- true)
+assert_eq other "$(echo "$json" | jget "d['queue']")" "add --json queue"
+case "$(echo "$json" | jget "d['next_fire']")" in
+    *:?0:00Z) ;;
+    *) fail "every 10m falls on a multiple of 10 minutes: $json" ;;
+esac
+
+list=$("$SITQ" schedule list "$DB" --json)
+assert_eq 2 "$(echo "$list" | jget "len(d)")" "two schedules"
+assert_eq "default nightly 0 3 * * * Europe/Paris" \
+    "$(echo "$list" | jget "' '.join([d[0]['queue'], d[0]['name'], d[0]['cron'], d[0]['timezone']])")" \
+    "first schedule"
+assert_eq "other often 600 True False" \
+    "$(echo "$list" | jget "' '.join(str(x) for x in [d[1]['queue'], d[1]['name'], d[1]['every_s'], d[1]['skip_missed'], d[1]['paused']])")" \
+    "second schedule"
+assert_eq 1 "$("$SITQ" schedule list "$DB" --queue other --json | jget "len(d)")" "list --queue"
+expect_exit 0 "$SITQ" schedule list "$DB"
+assert_contains "$(cat "$TMP/out")" "NEXT FIRE" "text list header"
+assert_contains "$(cat "$TMP/out")" "Europe/Paris" "text list zone"
+
+expect_exit 0 "$SITQ" schedule pause "$DB" nightly
+assert_eq true "$("$SITQ" schedule list "$DB" --json | jget "d[0]['paused']")" "paused"
+expect_exit 0 "$SITQ" schedule resume "$DB" nightly
+assert_eq false "$("$SITQ" schedule list "$DB" --json | jget "d[0]['paused']")" "resumed"
+
+# bad input: a clear message and exit code 2 (1 for an unknown schedule)
+expect_exit 2 "$SITQ" schedule add "$DB" nightly --cron "0 3 * * *" -- true
+assert_contains "$(cat "$TMP/err")" "already exists" "duplicate name"
+expect_exit 2 "$SITQ" schedule add "$DB" bad --cron "0 24 * * *" -- true
+assert_contains "$(cat "$TMP/err")" "hour field" "bad cron"
+expect_exit 2 "$SITQ" schedule add "$DB" bad --cron "@daily" --timezone Atlantis/Capital -- true
+assert_contains "$(cat "$TMP/err")" "unknown time zone" "unknown zone"
+expect_exit 2 "$SITQ" schedule add "$DB" bad -- true
+assert_contains "$(cat "$TMP/err")" "exactly one of" "no timing"
+expect_exit 2 "$SITQ" schedule add "$DB" bad --every 1.5s -- true
+assert_contains "$(cat "$TMP/err")" "whole number" "fractional interval"
+expect_exit 1 "$SITQ" schedule remove "$DB" missing
+assert_contains "$(cat "$TMP/err")" "no schedule named missing" "remove unknown"
+expect_exit 2 "$SITQ" schedule frobnicate "$DB"
+assert_contains "$(cat "$TMP/err")" "unknown action" "unknown action"
+expect_exit 0 "$SITQ" schedule --help
+assert_contains "$(cat "$TMP/out")" "--skip-missed" "help"
+assert_eq 2 "$("$SITQ" schedule list "$DB" --json | jget "len(d)")" "refused adds stored nothing"
+
+# a worker fires a schedule every second: its tasks run the command
+expect_exit 0 "$SITQ" schedule add "$DB" tick --every 1s -- sh -c 'echo tick >> "$0"' "$TMP/ticks"
+touch "$TMP/ticks"
+start_worker
+i=0
+until [ "$(wc -l < "$TMP/ticks" 2>/dev/null || echo 0)" -ge 2 ]; do
+    [ $i -lt 400 ] || fail "the schedule did not fire twice within 20 s"
+    sleep 0.05
+    i=$((i + 1))
+done
+expect_exit 0 "$SITQ" schedule remove "$DB" tick
+stop_worker
+last=$("$SITQ" schedule list "$DB" --json | jget "len(d)")
+assert_eq 2 "$last" "tick removed"
+ok=$("$SITQ" stats "$DB" --queue default --json | jget "d['succeeded']")
+[ "$ok" -ge 2 ] || fail "expected at least 2 succeeded tasks, got $ok"
+echo "ok"
