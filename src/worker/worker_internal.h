@@ -98,9 +98,10 @@ struct sitq_worker {
                                     recorded, 0 = none (under mu) */
     sitq_completion_fn on_completion; /* set before start; see completion_hook.c */
     void *on_completion_data;
-    int abandon_running; /* a bounded shutdown: record running tasks failed now */
-    int refs;            /* under mu: the owner + handler threads left behind */
-    int n_ctx_writes;    /* under mu: handler heartbeats writing the database */
+    int abandon_running;           /* a bounded shutdown: record running tasks failed now */
+    int refs;                      /* under mu: the owner + handler threads left behind */
+    struct sitq__janitor *janitor; /* the retention thread (retention.c); NULL when none */
+    int n_ctx_writes;              /* under mu: handler heartbeats writing the database */
 };
 
 /* ctx.c */
@@ -164,6 +165,13 @@ void sitq__worker_report_completions(sitq_worker *w, const sitq__completion *com
 const handler *sitq__registry_find(const sitq_worker *w, const char *function);
 /* Fill w->fn_names / w->px_names from the handlers (at start, w->mu held). */
 sitq_code sitq__registry_build_names(sitq_worker *w, sitq_error *err);
+
+/* The retention thread (retention.c): started with the worker when
+ * opts.retention is set (0; -1 when it cannot be, and the worker runs
+ * without it), stopped and joined before the worker's other threads. Both
+ * under life_mu. */
+int sitq__janitor_start(sitq_worker *w);
+void sitq__janitor_stop(sitq_worker *w);
 
 /* worker.c */
 void sitq__worker_wake(sitq_worker *w);
