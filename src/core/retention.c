@@ -60,8 +60,8 @@ sitq_code sitq_queue_retained(sitq_queue *queue, sitq_retained *out, sitq_error 
     if (rc) return rc;
     out->finished = st.count[SITQ_SUCCEEDED] + st.count[SITQ_FAILED] + st.count[SITQ_CANCELLED];
     sitq_backend *b = sitq_queue_backend(queue);
-    rc = b->ops->retained(b, sitq_queue_name(queue), &out->oldest_id, &out->oldest_finished_us,
-                          err);
+    rc =
+        b->ops->retained(b, sitq_queue_name(queue), &out->oldest_id, &out->oldest_finished_us, err);
     if (rc) memset(out, 0, sizeof *out);
     return rc;
 }
@@ -85,8 +85,7 @@ sitq_code sitq__expire_window(sitq_backend *b, sitq_time_us now_us, sitq_task_id
 /* Sleep us microseconds (interrupted sleeps resume). */
 static void pause_us(int64_t us) {
     struct timespec ts = {(time_t)(us / 1000000), (long)(us % 1000000) * 1000};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
 }
 
 sitq_code sitq__purge_expired_at(sitq_backend *backend, sitq_time_us now_us, size_t max_rows,

@@ -189,7 +189,8 @@ static void test_errors(void **state) {
     sitq_task_options_init(&o);
     o.keep_s = -3;
     sitq_task_id id = 0;
-    TQ_ERR_MSG(SITQ_EINVAL, "keep_s", "keep_s", sitq_enqueue(e->queue, "f", NULL, 0, &o, &id, &tq_err));
+    TQ_ERR_MSG(SITQ_EINVAL, "keep_s", "keep_s",
+               sitq_enqueue(e->queue, "f", NULL, 0, &o, &id, &tq_err));
     int64_t n = 5;
     TQ_ERR(SITQ_EINVAL, sitq_purge_expired(e->backend, 0, &n, &tq_err));
     assert_int_equal(n, 0);
@@ -199,7 +200,8 @@ static void test_errors(void **state) {
     assert_int_equal(wo.retention, 1);
     wo.retention = 2;
     sitq_worker *w = NULL;
-    TQ_ERR_MSG(SITQ_EINVAL, "retention", "retention", sitq_worker_create(e->queue, &wo, &w, &tq_err));
+    TQ_ERR_MSG(SITQ_EINVAL, "retention", "retention",
+               sitq_worker_create(e->queue, &wo, &w, &tq_err));
     wo.retention = 1;
     wo.retention_interval_s = 0.001;
     TQ_ERR_MSG(SITQ_EINVAL, "retention_interval_s", "retention_interval_s",
@@ -377,8 +379,8 @@ static void test_large_purge_while_cycles_run(void **state) {
     assert_non_null(d);
     int64_t deadline = tq_mono_ms() + 600000, ran = 0;
     sitq_stats st = tq_stats(old);
-    while ((st.count[SITQ_SUCCEEDED] > 0 || st.count[SITQ_FAILED] > 0) &&
-           tq_mono_ms() < deadline && nd + 2 <= cap) {
+    while ((st.count[SITQ_SUCCEEDED] > 0 || st.count[SITQ_FAILED] > 0) && tq_mono_ms() < deadline &&
+           nd + 2 <= cap) {
         tq_enqueue(e->queue, "ok", NULL);
         tq_enqueue(probe, "p", NULL);
         probe_cycles(e->backend, d, &nd);

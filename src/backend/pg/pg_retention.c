@@ -48,10 +48,9 @@ static const char *const delete_sql[] = {
     "DELETE FROM @.tasks WHERE id = ANY($1::bigint[])",
 };
 
-static const char schema_sql[] =
-    "CREATE TABLE IF NOT EXISTS @.retention(queue text PRIMARY KEY,"
-    " succeeded_us bigint NOT NULL, failed_us bigint NOT NULL);"
-    "ALTER TABLE @.tasks ADD COLUMN IF NOT EXISTS keep_us bigint;";
+static const char schema_sql[] = "CREATE TABLE IF NOT EXISTS @.retention(queue text PRIMARY KEY,"
+                                 " succeeded_us bigint NOT NULL, failed_us bigint NOT NULL);"
+                                 "ALTER TABLE @.tasks ADD COLUMN IF NOT EXISTS keep_us bigint;";
 
 /* Run sql (schema-substituted here) with p; the result, or NULL with err
  * filled. */
@@ -203,10 +202,9 @@ static sitq_code expire_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *e
             rc = sitq__fail(err, SITQ_ENOMEM, "out of memory");
             break;
         }
-        pg_p_i64(&p, (int64_t)(sitq__rand64() % PG_COUNT_SHARDS));
+        if (strstr(delete_sql[i], "$2")) pg_p_i64(&p, (int64_t)(sitq__rand64() % PG_COUNT_SHARDS));
         int last = i + 1 == sizeof delete_sql / sizeof *delete_sql;
-        rc = run_cmd(c, delete_sql[i], &p, last ? &x->purged : NULL, err,
-                     "deleting expired tasks");
+        rc = run_cmd(c, delete_sql[i], &p, last ? &x->purged : NULL, err, "deleting expired tasks");
     }
     pg_arr_free(&ids);
     return rc;

@@ -93,8 +93,8 @@ static sitq_code schema_add(sq_conn *c, sitq_error *err) {
     char *msg = NULL;
     int ok = sqlite3_exec(c->db, schema_sql, NULL, NULL, &msg) == SQLITE_OK;
     sqlite3_stmt *st = NULL;
-    if (ok && !prep(c, "SELECT 1 FROM pragma_table_info('sitq_tasks') WHERE name = 'keep_us'",
-                    &st, err)) {
+    if (ok && !prep(c, "SELECT 1 FROM pragma_table_info('sitq_tasks') WHERE name = 'keep_us'", &st,
+                    err)) {
         int has = sqlite3_step(st) == SQLITE_ROW;
         sqlite3_finalize(st);
         if (!has)
@@ -156,8 +156,8 @@ sitq_code sq_retention_get(sitq_backend *base, const char *queue, int64_t *succe
     sq_conn *c = sq_read_acquire(b);
     sqlite3_stmt *st = NULL;
     *found = 0;
-    sitq_code rc = prep(
-        c, "SELECT succeeded_us, failed_us FROM sitq_retention WHERE queue = ?1", &st, err);
+    sitq_code rc =
+        prep(c, "SELECT succeeded_us, failed_us FROM sitq_retention WHERE queue = ?1", &st, err);
     if (!rc) {
         sq_bind_text(st, 1, queue);
         int step = sqlite3_step(st);
