@@ -398,10 +398,11 @@ static void test_large_purge_while_cycles_run(void **state) {
                          tq_stats(e->queue).count[SITQ_RUNNING],
                      ran);
     qsort(d, nd, sizeof *d, cmp_i64);
+    size_t p99 = nd * 99 / 100, mid = nd / 2;
     printf("retention: %s purged %lld expired tasks in %.1f s while %zu cycles ran: cycle max "
            "%.1f ms, p99 %.1f ms, median %.2f ms\n",
            tq_backend_is_postgres() ? "postgres" : "sqlite", (long long)n, took_ms / 1000.0, nd,
-           d[nd - 1] / 1000.0, d[nd * 99 / 100] / 1000.0, d[nd / 2] / 1000.0);
+           d[nd - 1] / 1000.0, d[p99] / 1000.0, d[mid] / 1000.0);
     free(d);
     sitq_worker_free(w);
     sitq_queue_close(old);
