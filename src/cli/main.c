@@ -26,6 +26,7 @@ static const subcommand COMMANDS[] = {
     {"cancel", cmd_cancel, "cancel a task"},
     {"retry", cmd_retry, "run a failed or cancelled task again"},
     {"purge", cmd_purge, "delete old finished tasks"},
+    {"retention", cmd_retention, "show or set how long a queue keeps finished tasks"},
     {"bench", cmd_bench, "benchmark the engine beside raw SQLite (no DB argument)"},
 };
 
