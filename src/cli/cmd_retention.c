@@ -90,10 +90,10 @@ typedef struct ret_args {
 
 static int parse(int argc, char **argv, ret_args *a) {
     static const struct option longs[] = {
-        {"queue", required_argument, NULL, 'q'},     {"succeeded", required_argument, NULL, 's'},
-        {"failed", required_argument, NULL, 'f'},    {"forever", no_argument, NULL, 'F'},
-        {"default", no_argument, NULL, 'D'},         {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0}};
+        {"queue", required_argument, NULL, 'q'},  {"succeeded", required_argument, NULL, 's'},
+        {"failed", required_argument, NULL, 'f'}, {"forever", no_argument, NULL, 'F'},
+        {"default", no_argument, NULL, 'D'},      {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "q:jh", longs, NULL)) != -1) {
@@ -152,8 +152,8 @@ int cmd_retention(int argc, char **argv) {
     if (rc) return rc < 0 ? CLI_EXIT_OK : rc;
     cli_db db;
     int writes = a.dflt || a.forever || a.succeeded_s > 0 || a.failed_s > 0;
-    rc = cli_db_open("retention", a.db, a.queue, writes ? CLI_DB_MUST_EXIST : CLI_DB_READ_ONLY,
-                     0, &db);
+    rc = cli_db_open("retention", a.db, a.queue, writes ? CLI_DB_MUST_EXIST : CLI_DB_READ_ONLY, 0,
+                     &db);
     if (rc) return rc;
     sitq_error err;
     memset(&err, 0, sizeof err);
