@@ -244,17 +244,19 @@ static int collect_refs(PyObject *args, PyObject *kwargs, PyObject **deps) {
 }
 
 static int task_init(SitqTaskObject *self, PyObject *args, PyObject *kwds) {
-    static char *kwlist[] = {"function",   "args",       "kwargs",        "priority",
-                             "eta",        "delay",      "max_retries",   "timeout",
-                             "unique_key", "depends_on", "retry_backoff", "retry_backoff_max",
-                             "finalizer",  NULL};
+    static char *kwlist[] = {"function",    "args",          "kwargs",
+                             "priority",    "eta",           "delay",
+                             "max_retries", "timeout",       "unique_key",
+                             "depends_on",  "retry_backoff", "retry_backoff_max",
+                             "finalizer",   "retention",     NULL};
     PyObject *function = NULL, *fargs = Py_None, *fkwargs = Py_None, *priority = NULL,
              *eta = Py_None, *delay = Py_None, *max_retries = NULL, *timeout = Py_None,
              *unique_key = Py_None, *depends_on = Py_None, *backoff = Py_None,
-             *backoff_max = Py_None, *finalizer = Py_False;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|OOOOOOOOOOOO:Task", kwlist, &function, &fargs,
+             *backoff_max = Py_None, *finalizer = Py_False, *retention = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|OOOOOOOOOOOOO:Task", kwlist, &function, &fargs,
                                      &fkwargs, &priority, &eta, &delay, &max_retries, &timeout,
-                                     &unique_key, &depends_on, &backoff, &backoff_max, &finalizer))
+                                     &unique_key, &depends_on, &backoff, &backoff_max, &finalizer,
+                                     &retention))
         return -1;
     if (!PyBool_Check(finalizer)) {
         sitqpy_invalid("finalizer must be a bool, got %.100s", Py_TYPE(finalizer)->tp_name);
@@ -272,7 +274,7 @@ static int task_init(SitqTaskObject *self, PyObject *args, PyObject *kwds) {
         return -1;
     }
     int32_t prio = 0, retries = 0;
-    double delay_s = 0, timeout_s = 0, base = 1.0, cap = 3600.0;
+    double delay_s = 0, timeout_s = 0, base = 1.0, cap = 3600.0, keep_s = 0;
     sitq_time_us eta_us = 0;
     PyObject *deps = NULL, *name = NULL;
     if ((priority && int32_arg(priority, "priority", -2147483647L - 1, 2147483647L, &prio) < 0) ||
@@ -280,7 +282,8 @@ static int task_init(SitqTaskObject *self, PyObject *args, PyObject *kwds) {
         sitqpy_seconds_arg(delay, "delay", 0, 1, &delay_s) < 0 ||
         sitqpy_seconds_arg(timeout, "timeout", 0, 1, &timeout_s) < 0 ||
         sitqpy_seconds_arg(backoff, "retry_backoff", 1.0, 1, &base) < 0 ||
-        sitqpy_seconds_arg(backoff_max, "retry_backoff_max", 3600.0, 1, &cap) < 0)
+        sitqpy_seconds_arg(backoff_max, "retry_backoff_max", 3600.0, 1, &cap) < 0 ||
+        sitqpy_keep_arg(retention, "retention", 0, &keep_s) < 0)
         goto fail;
     if (eta != Py_None) {
         if (sitqpy_eta_arg(eta, &eta_us) < 0) goto fail;
@@ -312,6 +315,7 @@ static int task_init(SitqTaskObject *self, PyObject *args, PyObject *kwds) {
     self->backoff_base_s = base;
     self->backoff_cap_s = cap;
     self->finalizer = finalizer == Py_True;
+    self->keep_s = keep_s;
     self->has_refs = refs;
     return 0;
 fail:
@@ -402,6 +406,12 @@ static PyObject *task_get_finalizer(SitqTaskObject *self, void *c) {
     return PyBool_FromLong(self->finalizer);
 }
 
+static PyObject *task_get_retention(SitqTaskObject *self, void *c) {
+    (void)c;
+    if (self->keep_s == 0) Py_RETURN_NONE;
+    return sitqpy_keep_value(self->keep_s);
+}
+
 static PyGetSetDef task_getset[] = {
     {"function", (getter)task_get_function, NULL, "The callable to run.", NULL},
     {"args", (getter)task_get_args, NULL, "Positional arguments (tuple).", NULL},
@@ -424,6 +434,10 @@ static PyGetSetDef task_getset[] = {
      NULL},
     {"finalizer", (getter)task_get_finalizer, NULL,
      "True: the task runs once its dependencies finished, whatever their outcome.", NULL},
+    {"retention", (getter)task_get_retention, NULL,
+     "How long the task is kept once finished: seconds, \"forever\", or None (its\n"
+     "queue's retention).",
+     NULL},
     {NULL, NULL, NULL, NULL, NULL}};
 
 static PyMethodDef task_methods[] = {SITQPY_NO_PICKLE_METHODS, {NULL, NULL, 0, NULL}};
@@ -431,7 +445,8 @@ static PyMethodDef task_methods[] = {SITQPY_NO_PICKLE_METHODS, {NULL, NULL, 0, N
 PyDoc_STRVAR(task_doc,
              "Task(function, args=None, kwargs=None, priority=0, eta=None, delay=None,\n"
              "     max_retries=0, timeout=None, unique_key=None, depends_on=None,\n"
-             "     retry_backoff=1.0, retry_backoff_max=3600.0, finalizer=False)\n"
+             "     retry_backoff=1.0, retry_backoff_max=3600.0, finalizer=False,\n"
+             "     retention=None)\n"
              "--\n\n"
              "A call of `function(*args, **kwargs)` to enqueue with TaskQueue.enqueue.\n\n"
              "function: any callable. It is pickled (with cloudpickle when it can be\n"
@@ -463,7 +478,10 @@ PyDoc_STRVAR(task_doc,
              "    whatever its outcome (a chord that sees failures: read them with\n"
              "    current_task().dependency_results(); a result_of placeholder of a\n"
              "    failed or cancelled dependency becomes its sitq.Result). False: a\n"
-             "    dependency that fails or is cancelled fails the task at once.\n\n"
+             "    dependency that fails or is cancelled fails the task at once.\n"
+             "retention: how long the task is kept (with its result) once finished:\n"
+             "    seconds > 0, or \"forever\"; None (the default): its queue's retention\n"
+             "    (TaskQueue.set_retention). Running workers delete expired tasks.\n\n"
              "Raises InvalidArgumentError naming the bad argument, also when args and\n"
              "kwargs do not bind to the function's signature (inspect.signature(function)\n"
              ".bind(*args, **kwargs) fails). Immutable; may be\n"
@@ -554,6 +572,7 @@ static int prepare_options(SitqTaskObject *task, PyObject *extra_deps, int in_ba
     out->opts.backoff_base_s = task->backoff_base_s;
     out->opts.backoff_cap_s = task->backoff_cap_s;
     out->opts.finalizer = task->finalizer;
+    out->opts.keep_s = task->keep_s;
     PyObject *deps = deps_tuple(extra_deps, "depends_on", 0);
     if (!deps) return -1;
     Py_ssize_t nd = PyTuple_GET_SIZE(deps);
