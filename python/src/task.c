@@ -243,6 +243,16 @@ static int collect_refs(PyObject *args, PyObject *kwargs, PyObject **deps) {
     return 1;
 }
 
+/* Task(finalizer=..., retention=...): a bool, and a retention (None: the
+ * queue's, 0). 0, or -1 with InvalidArgumentError set. */
+static int task_flags(PyObject *finalizer, PyObject *retention, double *keep_s) {
+    if (!PyBool_Check(finalizer)) {
+        sitqpy_invalid("finalizer must be a bool, got %.100s", Py_TYPE(finalizer)->tp_name);
+        return -1;
+    }
+    return sitqpy_keep_arg(retention, "retention", 0, keep_s);
+}
+
 static int task_init(SitqTaskObject *self, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"function",    "args",          "kwargs",
                              "priority",    "eta",           "delay",
@@ -258,10 +268,8 @@ static int task_init(SitqTaskObject *self, PyObject *args, PyObject *kwds) {
                                      &unique_key, &depends_on, &backoff, &backoff_max, &finalizer,
                                      &retention))
         return -1;
-    if (!PyBool_Check(finalizer)) {
-        sitqpy_invalid("finalizer must be a bool, got %.100s", Py_TYPE(finalizer)->tp_name);
-        return -1;
-    }
+    double keep_s = 0;
+    if (task_flags(finalizer, retention, &keep_s) < 0) return -1;
     if (!PyCallable_Check(function)) {
         sitqpy_invalid("function must be callable, got %.100s", Py_TYPE(function)->tp_name);
         return -1;
@@ -274,7 +282,7 @@ static int task_init(SitqTaskObject *self, PyObject *args, PyObject *kwds) {
         return -1;
     }
     int32_t prio = 0, retries = 0;
-    double delay_s = 0, timeout_s = 0, base = 1.0, cap = 3600.0, keep_s = 0;
+    double delay_s = 0, timeout_s = 0, base = 1.0, cap = 3600.0;
     sitq_time_us eta_us = 0;
     PyObject *deps = NULL, *name = NULL;
     if ((priority && int32_arg(priority, "priority", -2147483647L - 1, 2147483647L, &prio) < 0) ||
@@ -282,8 +290,7 @@ static int task_init(SitqTaskObject *self, PyObject *args, PyObject *kwds) {
         sitqpy_seconds_arg(delay, "delay", 0, 1, &delay_s) < 0 ||
         sitqpy_seconds_arg(timeout, "timeout", 0, 1, &timeout_s) < 0 ||
         sitqpy_seconds_arg(backoff, "retry_backoff", 1.0, 1, &base) < 0 ||
-        sitqpy_seconds_arg(backoff_max, "retry_backoff_max", 3600.0, 1, &cap) < 0 ||
-        sitqpy_keep_arg(retention, "retention", 0, &keep_s) < 0)
+        sitqpy_seconds_arg(backoff_max, "retry_backoff_max", 3600.0, 1, &cap) < 0)
         goto fail;
     if (eta != Py_None) {
         if (sitqpy_eta_arg(eta, &eta_us) < 0) goto fail;
