@@ -48,8 +48,9 @@ sitq_code sitq__expire_window(sitq_backend *b, sitq_time_us now_us, sitq_task_id
  * their choosing with it. */
 sitq_code sitq__purge_expired_at(sitq_backend *backend, sitq_time_us now_us, size_t max_rows,
                                  int64_t *out_purged, sitq_error *err);
-/* The pause after a window that took window_us, before the next one. */
-int64_t sitq__expire_pause_us(int64_t window_us);
+/* The pause after a window that took window_us, before the next one;
+ * wrote: the window deleted tasks (a write transaction). */
+int64_t sitq__expire_pause_us(int64_t window_us, int wrote);
 
 /* Thread-safe random numbers: 64 random bits, and a uniform double in [0,1). */
 uint64_t sitq__rand64(void);

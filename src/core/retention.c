@@ -100,7 +100,8 @@ sitq_code sitq__purge_expired_at(sitq_backend *backend, sitq_time_us now_us, siz
     do {
         int64_t t0 = sitq__mono_us();
         rc = sitq__expire_window(backend, now_us, &cursor, max_rows, &purged, err);
-        if (!rc && cursor) pause_us(sitq__expire_pause_us(sitq__mono_us() - t0));
+        /* A call made to purge goes at the pace of writes throughout. */
+        if (!rc && cursor) pause_us(sitq__expire_pause_us(sitq__mono_us() - t0, 1));
     } while (!rc && cursor);
     if (out_purged) *out_purged = purged;
     return rc ? rc : sitq__ok(err);
@@ -111,8 +112,11 @@ sitq_code sitq_purge_expired(sitq_backend *backend, size_t max_rows, int64_t *ou
     return sitq__purge_expired_at(backend, 0, max_rows, out_purged, err);
 }
 
-int64_t sitq__expire_pause_us(int64_t window_us) {
-    /* The lock is free at least half of the time, and never less than 1 ms
-     * between windows, so that waiting claims get it. */
-    return window_us > 1000 ? window_us : 1000;
+int64_t sitq__expire_pause_us(int64_t window_us, int wrote) {
+    /* After a write: the lock is free at least half of the time, and never
+     * less than 1 ms between windows, so that waiting claims get it. After
+     * a read only: a walk over kept tasks takes at most a tenth of a core
+     * (measured: a pause of 1 ms cost the no-op end-to-end rate 10%). */
+    if (wrote) return window_us > 1000 ? window_us : 1000;
+    return window_us * 10 > 5000 ? window_us * 10 : 5000;
 }

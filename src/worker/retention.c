@@ -3,8 +3,10 @@
  *
  * The thread walks the store's tasks window by window (sitq__expire_window;
  * each window its own short transaction, and none when a window finds
- * nothing expired), pausing after each at least as long as it took, and
- * starts a new walk at most every retention_interval_s. A failed window
+ * nothing expired), pausing after each at least as long as it took (ten
+ * times as long after a window that only read), and starts a new walk at
+ * most every retention_interval_s, the first one min(interval, 5 s) after
+ * the start. A failed window
  * (the store busy or unreachable) is retried after a pause; retention never
  * stops the worker. Stopping the worker wakes and joins the thread: at most
  * one window is finished first. */
@@ -41,12 +43,16 @@ static int janitor_wait(struct sitq__janitor *j, int64_t deadline_us) {
 static void *janitor_main(void *arg) {
     struct sitq__janitor *j = arg;
     sitq_task_id cursor = 0;
-    int64_t walk_start = sitq__mono_us();
+    /* The first walk waits a little (at most 5 s): a worker's first seconds
+     * are often a burst of claims, and walks are for tasks days old. */
+    int64_t first = j->interval_us < 5000000 ? j->interval_us : 5000000;
+    int64_t walk_start = sitq__mono_us() + first;
+    if (janitor_wait(j, walk_start)) return NULL;
     for (;;) {
         int64_t t0 = sitq__mono_us(), purged = 0;
         sitq_code rc = sitq__expire_window(j->b, 0, &cursor, JANITOR_ROWS, &purged, NULL);
         int64_t t1 = sitq__mono_us();
-        int64_t next = t1 + sitq__expire_pause_us(t1 - t0);
+        int64_t next = t1 + sitq__expire_pause_us(t1 - t0, purged > 0);
         if (rc) next = t1 + (j->interval_us < 5000000 ? j->interval_us : 5000000);
         else if (cursor == 0) { /* the walk is over: the next one starts an interval later */
             walk_start += j->interval_us;
