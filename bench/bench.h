@@ -111,6 +111,8 @@ int bench_lat_handler(sitq_task_ctx *ctx, const void *payload, size_t len, void 
 double bench_drain(sitq_queue *q, long n, int concurrency, sitq_worker_stats *ws);
 /** Worker prefetch used by bench_worker_start (--prefetch; -1 = sitq's default). */
 extern int bench_prefetch;
+/** Workers purge expired tasks as they run (1, sitq's default; --no-retention: 0). */
+extern int bench_retention;
 #ifdef __cplusplus
 }
 #endif

@@ -183,6 +183,7 @@ int bench_noop_handler(sitq_task_ctx *ctx, const void *payload, size_t len, void
 }
 
 int bench_prefetch = -1;
+int bench_retention = 1;
 
 sitq_worker *bench_worker_new(sitq_queue *q, int concurrency, const char *function,
                               sitq_handler_fn handler, void *user_data) {
@@ -190,6 +191,7 @@ sitq_worker *bench_worker_new(sitq_queue *q, int concurrency, const char *functi
     sitq_worker_options_init(&o);
     o.concurrency = concurrency;
     o.prefetch = bench_prefetch;
+    o.retention = bench_retention;
     sitq_worker *w = NULL;
     sitq_error err;
     if (sitq_worker_create(q, &o, &w, &err) != SITQ_OK) bench_die("creating a worker", &err);

@@ -53,6 +53,8 @@ static void usage(FILE *f) {
             "  --soak-s S      length of pg_soak in seconds (default 600; --quick 30)\n"
             "  --prefetch P    worker prefetch of e2e, claim_depth, memory (default: sitq's own);\n"
             "                  a what-if knob, not used by run.sh\n"
+            "  --no-retention  workers do not purge expired tasks (to measure what their\n"
+            "                  retention thread costs); a what-if knob, not used by run.sh\n"
             "  --json FILE     append every figure to FILE as a JSON line\n"
             "  --dir DIR       directory for the database files (default ./sitq-bench-data);\n"
             "                  put it on the disk you want to measure\n"
@@ -133,6 +135,8 @@ int bench_main(int argc, char **argv) {
             c.latency_s = (double)parse_long(a, v, 1), i++;
         } else if (strcmp(a, "--soak-s") == 0) {
             c.soak_s = (double)parse_long(a, v, 10), i++;
+        } else if (strcmp(a, "--no-retention") == 0) {
+            bench_retention = 0;
         } else if (strcmp(a, "--prefetch") == 0) {
             bench_prefetch = (int)parse_long(a, v, 0), i++;
         } else if (strcmp(a, "--sync") == 0 && v) {

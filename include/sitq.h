@@ -495,6 +495,14 @@ typedef struct sitq_task_options {
                                     follow its outcome. Applies to the dependencies
                                     named by depends_on and, in a batch, by
                                     depends_on_index */
+    double keep_s;          /**< retention of this task once finished, seconds:
+                                    0 (the default) follows its queue's retention
+                                    (sitq_queue_set_retention); > 0 (at most
+                                    SITQ_SECONDS_MAX) keeps it that long after it
+                                    finished, whatever its outcome;
+                                    SITQ_KEEP_FOREVER keeps it until sitq_purge or
+                                    sitq_purge_expired is told otherwise (retention
+                                    never deletes it) */
 } sitq_task_options;
 
 /** Fill opts with the defaults listed in sitq_task_options. Thread-safe. */
@@ -714,6 +722,86 @@ sitq_code sitq_cancel(sitq_queue *queue, sitq_task_id id, sitq_status *out_statu
  * SITQ_ENOTFOUND, SITQ_EINVAL, SITQ_ESTORAGE. Thread-safe.
  */
 sitq_code sitq_retry(sitq_queue *queue, sitq_task_id id, sitq_error *err);
+
+/* ------------------------------------------------------------------ */
+/* Retention of finished tasks                                         */
+/* ------------------------------------------------------------------ */
+
+/** A retention that never expires (sitq_retention, sitq_task_options.keep_s). */
+#define SITQ_KEEP_FOREVER (-1.0)
+/** Default retention of succeeded tasks: 7 days, in seconds. */
+#define SITQ_RETENTION_SUCCEEDED_DEFAULT_S (7 * 86400.0)
+/** Default retention of failed and cancelled tasks: 30 days, in seconds. */
+#define SITQ_RETENTION_FAILED_DEFAULT_S (30 * 86400.0)
+
+/**
+ * How long a queue keeps its finished tasks (with their results, errors,
+ * payloads and dependency edges) after they finished, in seconds: each
+ * field > 0 (at most SITQ_SECONDS_MAX), or SITQ_KEEP_FOREVER. A task
+ * enqueued with sitq_task_options.keep_s uses its own value instead.
+ * Expired tasks are deleted by running workers (sitq_worker_options.retention)
+ * and by sitq_purge_expired, never while a dependent not yet finished needs
+ * their result.
+ */
+typedef struct sitq_retention {
+    double succeeded_s; /**< succeeded tasks; default SITQ_RETENTION_SUCCEEDED_DEFAULT_S */
+    double failed_s;    /**< failed and cancelled tasks; default
+                             SITQ_RETENTION_FAILED_DEFAULT_S */
+    int is_default;     /**< out (sitq_queue_get_retention): 1 when the queue has no
+                             retention of its own and follows the defaults; ignored
+                             by sitq_queue_set_retention */
+} sitq_retention;
+
+/**
+ * Store the retention of the queue's finished tasks (see sitq_retention), in
+ * the database, for every process and worker from their next purge window
+ * on; it applies to tasks already finished too. r NULL: the queue follows
+ * the defaults again. Committed before returning.
+ * Errors: SITQ_EINVAL (NULL queue, a field neither > 0 and at most
+ * SITQ_SECONDS_MAX nor SITQ_KEEP_FOREVER), SITQ_ESTORAGE, SITQ_EBUSY.
+ * Thread-safe.
+ */
+sitq_code sitq_queue_set_retention(sitq_queue *queue, const sitq_retention *r, sitq_error *err);
+
+/**
+ * Read the retention of the queue's finished tasks into *out (the defaults,
+ * with is_default 1, when none was set). Reads only, never waits for
+ * writers. Errors: SITQ_EINVAL (NULL argument), SITQ_ESTORAGE. Thread-safe.
+ */
+sitq_code sitq_queue_get_retention(sitq_queue *queue, sitq_retention *out, sitq_error *err);
+
+/**
+ * Delete the finished tasks of every queue of the store whose retention
+ * expired (the task's keep_s, else its queue's retention, else the
+ * defaults), with their results, payloads and dependency edges, except
+ * those a dependent not yet finished depends on. Walks the tasks in id
+ * order, max_rows (1..100000) per write transaction, each transaction short
+ * so that workers' claims do not wait long for the write lock; between
+ * windows it pauses at least as long as the window took. Tasks are deleted
+ * by what running workers do anyway; this call is for a store no worker
+ * runs on, and for tests. out_purged (may be NULL) receives the number
+ * deleted, also on failure (what was deleted stays deleted).
+ * Errors: SITQ_EINVAL (NULL backend, max_rows out of range), SITQ_ESTORAGE,
+ * SITQ_EBUSY. Thread-safe; blocks for the whole walk.
+ */
+sitq_code sitq_purge_expired(sitq_backend *backend, size_t max_rows, int64_t *out_purged,
+                             sitq_error *err);
+
+/** What retention holds back in a queue (sitq_queue_retained). */
+typedef struct sitq_retained {
+    int64_t finished;                /**< finished tasks stored (succeeded, failed, cancelled) */
+    sitq_task_id oldest_id;          /**< the finished task of lowest id, 0 when none */
+    sitq_time_us oldest_finished_us; /**< its finish time (UTC), 0 when none */
+} sitq_retained;
+
+/**
+ * What the queue's retention holds back: the finished tasks stored and the
+ * oldest of them by id (ids grow with enqueue time). Cost: the counts of
+ * sitq_get_stats plus a walk of the queue's tasks in id order to the first
+ * finished one. Errors: SITQ_EINVAL (NULL argument), SITQ_ESTORAGE.
+ * Thread-safe; reads only.
+ */
+sitq_code sitq_queue_retained(sitq_queue *queue, sitq_retained *out, sitq_error *err);
 
 /** Task counts of a queue, indexed by sitq_status. */
 typedef struct sitq_stats {
@@ -1277,6 +1365,17 @@ typedef struct sitq_worker_options {
                                       retries with the default backoff of a failed
                                       attempt run before the worker ends; 0: only
                                       tasks due now hold it) */
+    int retention;               /**< 1 (the default): the worker deletes expired
+                                      finished tasks of every queue of its store
+                                      while it runs (see sitq_purge_expired), from a
+                                      thread of its own, in windows of a few hundred
+                                      rows, each its own short transaction, paced so
+                                      that claims never wait long for the write lock;
+                                      a full walk of the tasks every
+                                      retention_interval_s at most. 0: it does not */
+    double retention_interval_s; /**< seconds between the starts of two walks of
+                                      the tasks looking for expired ones, 0.01..86400,
+                                      or 0: the default, 60 */
 } sitq_worker_options;
 
 /** Fill opts with the defaults listed in sitq_worker_options. Thread-safe. */

@@ -16,7 +16,7 @@ from .errors import InvalidArgumentError
 #: keyword arguments but function, args, kwargs and depends_on).
 OPTIONS = frozenset([
     "priority", "eta", "delay", "max_retries", "timeout", "unique_key",
-    "retry_backoff", "retry_backoff_max", "finalizer",
+    "retry_backoff", "retry_backoff_max", "finalizer", "retention",
 ])
 
 
@@ -116,7 +116,7 @@ class TaskFunction:
         """Enqueue function(*args, **kwargs) (like Celery's apply_async):
         depends_on, ids of tasks that must succeed first; options (priority,
         eta, delay, max_retries, timeout, unique_key, retry_backoff,
-        retry_backoff_max) override the decorator's. Returns the task id
+        retry_backoff_max, finalizer, retention) override the decorator's. Returns the task id
         (int), as TaskQueue.enqueue. Raises InvalidArgumentError (unknown
         option, bad value, arguments that do not bind to the function's
         signature), DependencyError, StorageError."""

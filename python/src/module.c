@@ -120,6 +120,36 @@ int sitqpy_seconds_arg(PyObject *obj, const char *what, double dflt, int allow_n
     return 0;
 }
 
+int sitqpy_keep_arg(PyObject *obj, const char *what, double dflt, double *out) {
+    if (obj == NULL || obj == Py_None) {
+        *out = dflt;
+        return 0;
+    }
+    if (PyUnicode_Check(obj) && PyUnicode_CompareWithASCIIString(obj, "forever") == 0) {
+        *out = SITQ_KEEP_FOREVER;
+        return 0;
+    }
+    if (PyBool_Check(obj) || !(PyFloat_Check(obj) || PyLong_Check(obj))) {
+        sitqpy_invalid("%s must be a number of seconds, \"forever\" or None, got %.100s", what,
+                       Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    double v = PyFloat_AsDouble(obj);
+    if (v == -1.0 && PyErr_Occurred()) return -1;
+    if (!isfinite(v) || v <= 0 || v > SITQ_SECONDS_MAX) {
+        sitqpy_invalid("%s must be > 0 and at most %.0f seconds (100 years), or \"forever\", "
+                       "got %g",
+                       what, SITQ_SECONDS_MAX, v);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+PyObject *sitqpy_keep_value(double s) {
+    return s < 0 ? PyUnicode_FromString("forever") : PyFloat_FromDouble(s);
+}
+
 const char *sitqpy_utf8_arg(PyObject *obj, const char *what, Py_ssize_t *len) {
     Py_ssize_t n = 0;
     const char *s = PyUnicode_AsUTF8AndSize(obj, &n);

@@ -706,6 +706,83 @@ static PyObject *queue_purge(SitqQueueObject *self, PyObject *args, PyObject *kw
     return PyLong_FromLongLong(n);
 }
 
+PyDoc_STRVAR(set_retention_doc,
+             "set_retention(succeeded=604800.0, failed=2592000.0) -> None\n--\n\n"
+             "Store how long the queue keeps its finished tasks (with their results,\n"
+             "errors and payloads) after they finished: succeeded tasks, and failed\n"
+             "or cancelled ones; each seconds > 0 or \"forever\" (defaults: 7 and 30\n"
+             "days). Stored in the database: every worker and process follows it from\n"
+             "its next purge window on, also for tasks already finished. A task\n"
+             "enqueued with retention= keeps its own. Running workers delete expired\n"
+             "tasks as they run, never a result that a dependent not yet finished\n"
+             "needs. Raises InvalidArgumentError, StorageError. Thread-safe.");
+
+static PyObject *queue_set_retention(SitqQueueObject *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"succeeded", "failed", NULL};
+    PyObject *s = Py_None, *f = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OO:set_retention", kwlist, &s, &f)) return NULL;
+    sitq_retention r = {0, 0, 0};
+    if (check_open(self) < 0 ||
+        sitqpy_keep_arg(s, "succeeded", SITQ_RETENTION_SUCCEEDED_DEFAULT_S, &r.succeeded_s) < 0 ||
+        sitqpy_keep_arg(f, "failed", SITQ_RETENTION_FAILED_DEFAULT_S, &r.failed_s) < 0)
+        return NULL;
+    sitq_error err = {0};
+    sitq_code rc;
+    Py_BEGIN_ALLOW_THREADS rc = sitq_queue_set_retention(self->queue, &r, &err);
+    Py_END_ALLOW_THREADS if (rc != SITQ_OK) return sitqpy_raise(rc, &err);
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(reset_retention_doc,
+             "reset_retention() -> None\n--\n\n"
+             "Forget the queue's retention (set_retention): the defaults apply again.\n"
+             "Raises StorageError. Thread-safe.");
+
+static PyObject *queue_reset_retention(SitqQueueObject *self, PyObject *unused) {
+    (void)unused;
+    if (check_open(self) < 0) return NULL;
+    sitq_error err = {0};
+    sitq_code rc;
+    Py_BEGIN_ALLOW_THREADS rc = sitq_queue_set_retention(self->queue, NULL, &err);
+    Py_END_ALLOW_THREADS if (rc != SITQ_OK) return sitqpy_raise(rc, &err);
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(get_retention_doc,
+             "get_retention() -> dict\n--\n\n"
+             "The queue's retention: {\"succeeded\": seconds or \"forever\", \"failed\":\n"
+             "..., \"default\": True when the queue follows the defaults, \"finished_kept\":\n"
+             "finished tasks stored, \"oldest_id\" and \"oldest_finished\" (Unix seconds)\n"
+             "of the finished task of lowest id, or None}. Raises StorageError.\n"
+             "Thread-safe; reads only.");
+
+static PyObject *queue_get_retention(SitqQueueObject *self, PyObject *unused) {
+    (void)unused;
+    if (check_open(self) < 0) return NULL;
+    sitq_retention r;
+    sitq_retained k;
+    sitq_error err = {0};
+    sitq_code rc;
+    Py_BEGIN_ALLOW_THREADS rc = sitq_queue_get_retention(self->queue, &r, &err);
+    if (rc == SITQ_OK) rc = sitq_queue_retained(self->queue, &k, &err);
+    Py_END_ALLOW_THREADS if (rc != SITQ_OK) return sitqpy_raise(rc, &err);
+    PyObject *oldest = k.oldest_id ? PyLong_FromLongLong(k.oldest_id) : Py_NewRef(Py_None);
+    PyObject *when =
+        k.oldest_id ? PyFloat_FromDouble((double)k.oldest_finished_us / 1e6) : Py_NewRef(Py_None);
+    PyObject *s = sitqpy_keep_value(r.succeeded_s), *f = sitqpy_keep_value(r.failed_s);
+    PyObject *d =
+        (oldest && when && s && f)
+            ? Py_BuildValue("{s:O,s:O,s:O,s:L,s:O,s:O}", "succeeded", s, "failed", f, "default",
+                            r.is_default ? Py_True : Py_False, "finished_kept",
+                            (long long)k.finished, "oldest_id", oldest, "oldest_finished", when)
+            : NULL;
+    Py_XDECREF(oldest);
+    Py_XDECREF(when);
+    Py_XDECREF(s);
+    Py_XDECREF(f);
+    return d;
+}
+
 static PyMethodDef queue_methods[] = {
     {"enqueue", (PyCFunction)(void (*)(void))queue_enqueue, METH_VARARGS | METH_KEYWORDS,
      enqueue_doc},
@@ -741,6 +818,10 @@ static PyMethodDef queue_methods[] = {
     {"resume_schedule", (PyCFunction)(void (*)(void))sitqpy_queue_resume_schedule,
      METH_VARARGS | METH_KEYWORDS,
      "resume_schedule(name): resume a schedule (sitq._schedule.resume_schedule)."},
+    {"set_retention", (PyCFunction)(void (*)(void))queue_set_retention,
+     METH_VARARGS | METH_KEYWORDS, set_retention_doc},
+    {"reset_retention", (PyCFunction)queue_reset_retention, METH_NOARGS, reset_retention_doc},
+    {"get_retention", (PyCFunction)queue_get_retention, METH_NOARGS, get_retention_doc},
     SITQPY_NO_PICKLE_METHODS,
     {NULL, NULL, 0, NULL}};
 

@@ -55,6 +55,7 @@ typedef struct {
     double backoff_base_s;
     double backoff_cap_s;
     int finalizer; /* sitq_task_options.finalizer */
+    double keep_s; /* sitq_task_options.keep_s: 0 the queue's, SITQ_KEEP_FOREVER */
     int has_refs;  /* args/kwargs hold sitq.result_of placeholders */
 } SitqTaskObject;
 
@@ -157,6 +158,12 @@ PyObject *sitqpy_no_pickle(PyObject *self, PyObject *args);
 /* Seconds argument: None -> dflt; number 0..SITQ_SECONDS_MAX -> value. -1 on
  * error (raises InvalidArgumentError naming `what`). */
 int sitqpy_seconds_arg(PyObject *obj, const char *what, double dflt, int allow_none, double *out);
+/* A retention argument: None -> dflt; "forever" -> SITQ_KEEP_FOREVER; a
+ * number of seconds > 0 and at most SITQ_SECONDS_MAX -> value. -1 on error
+ * (raises InvalidArgumentError naming `what`). */
+int sitqpy_keep_arg(PyObject *obj, const char *what, double dflt, double *out);
+/* A retention in seconds as Python: "forever" or a float (new reference). */
+PyObject *sitqpy_keep_value(double s);
 /* UTF-8 of a str argument (valid while obj lives), its length in *len (may
  * be NULL). NULL with InvalidArgumentError naming `what` when the text cannot
  * be encoded (a lone surrogate); NULL with MemoryError. */

@@ -243,23 +243,33 @@ static int collect_refs(PyObject *args, PyObject *kwargs, PyObject **deps) {
     return 1;
 }
 
-static int task_init(SitqTaskObject *self, PyObject *args, PyObject *kwds) {
-    static char *kwlist[] = {"function",   "args",       "kwargs",        "priority",
-                             "eta",        "delay",      "max_retries",   "timeout",
-                             "unique_key", "depends_on", "retry_backoff", "retry_backoff_max",
-                             "finalizer",  NULL};
-    PyObject *function = NULL, *fargs = Py_None, *fkwargs = Py_None, *priority = NULL,
-             *eta = Py_None, *delay = Py_None, *max_retries = NULL, *timeout = Py_None,
-             *unique_key = Py_None, *depends_on = Py_None, *backoff = Py_None,
-             *backoff_max = Py_None, *finalizer = Py_False;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|OOOOOOOOOOOO:Task", kwlist, &function, &fargs,
-                                     &fkwargs, &priority, &eta, &delay, &max_retries, &timeout,
-                                     &unique_key, &depends_on, &backoff, &backoff_max, &finalizer))
-        return -1;
+/* Task(finalizer=..., retention=...): a bool, and a retention (None: the
+ * queue's, 0). 0, or -1 with InvalidArgumentError set. */
+static int task_flags(PyObject *finalizer, PyObject *retention, double *keep_s) {
     if (!PyBool_Check(finalizer)) {
         sitqpy_invalid("finalizer must be a bool, got %.100s", Py_TYPE(finalizer)->tp_name);
         return -1;
     }
+    return sitqpy_keep_arg(retention, "retention", 0, keep_s);
+}
+
+static int task_init(SitqTaskObject *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"function",    "args",          "kwargs",
+                             "priority",    "eta",           "delay",
+                             "max_retries", "timeout",       "unique_key",
+                             "depends_on",  "retry_backoff", "retry_backoff_max",
+                             "finalizer",   "retention",     NULL};
+    PyObject *function = NULL, *fargs = Py_None, *fkwargs = Py_None, *priority = NULL,
+             *eta = Py_None, *delay = Py_None, *max_retries = NULL, *timeout = Py_None,
+             *unique_key = Py_None, *depends_on = Py_None, *backoff = Py_None,
+             *backoff_max = Py_None, *finalizer = Py_False, *retention = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|OOOOOOOOOOOOO:Task", kwlist, &function, &fargs,
+                                     &fkwargs, &priority, &eta, &delay, &max_retries, &timeout,
+                                     &unique_key, &depends_on, &backoff, &backoff_max, &finalizer,
+                                     &retention))
+        return -1;
+    double keep_s = 0;
+    if (task_flags(finalizer, retention, &keep_s) < 0) return -1;
     if (!PyCallable_Check(function)) {
         sitqpy_invalid("function must be callable, got %.100s", Py_TYPE(function)->tp_name);
         return -1;
@@ -312,6 +322,7 @@ static int task_init(SitqTaskObject *self, PyObject *args, PyObject *kwds) {
     self->backoff_base_s = base;
     self->backoff_cap_s = cap;
     self->finalizer = finalizer == Py_True;
+    self->keep_s = keep_s;
     self->has_refs = refs;
     return 0;
 fail:
@@ -402,6 +413,12 @@ static PyObject *task_get_finalizer(SitqTaskObject *self, void *c) {
     return PyBool_FromLong(self->finalizer);
 }
 
+static PyObject *task_get_retention(SitqTaskObject *self, void *c) {
+    (void)c;
+    if (self->keep_s == 0) Py_RETURN_NONE;
+    return sitqpy_keep_value(self->keep_s);
+}
+
 static PyGetSetDef task_getset[] = {
     {"function", (getter)task_get_function, NULL, "The callable to run.", NULL},
     {"args", (getter)task_get_args, NULL, "Positional arguments (tuple).", NULL},
@@ -424,6 +441,10 @@ static PyGetSetDef task_getset[] = {
      NULL},
     {"finalizer", (getter)task_get_finalizer, NULL,
      "True: the task runs once its dependencies finished, whatever their outcome.", NULL},
+    {"retention", (getter)task_get_retention, NULL,
+     "How long the task is kept once finished: seconds, \"forever\", or None (its\n"
+     "queue's retention).",
+     NULL},
     {NULL, NULL, NULL, NULL, NULL}};
 
 static PyMethodDef task_methods[] = {SITQPY_NO_PICKLE_METHODS, {NULL, NULL, 0, NULL}};
@@ -431,7 +452,8 @@ static PyMethodDef task_methods[] = {SITQPY_NO_PICKLE_METHODS, {NULL, NULL, 0, N
 PyDoc_STRVAR(task_doc,
              "Task(function, args=None, kwargs=None, priority=0, eta=None, delay=None,\n"
              "     max_retries=0, timeout=None, unique_key=None, depends_on=None,\n"
-             "     retry_backoff=1.0, retry_backoff_max=3600.0, finalizer=False)\n"
+             "     retry_backoff=1.0, retry_backoff_max=3600.0, finalizer=False,\n"
+             "     retention=None)\n"
              "--\n\n"
              "A call of `function(*args, **kwargs)` to enqueue with TaskQueue.enqueue.\n\n"
              "function: any callable. It is pickled (with cloudpickle when it can be\n"
@@ -463,7 +485,10 @@ PyDoc_STRVAR(task_doc,
              "    whatever its outcome (a chord that sees failures: read them with\n"
              "    current_task().dependency_results(); a result_of placeholder of a\n"
              "    failed or cancelled dependency becomes its sitq.Result). False: a\n"
-             "    dependency that fails or is cancelled fails the task at once.\n\n"
+             "    dependency that fails or is cancelled fails the task at once.\n"
+             "retention: how long the task is kept (with its result) once finished:\n"
+             "    seconds > 0, or \"forever\"; None (the default): its queue's retention\n"
+             "    (TaskQueue.set_retention). Running workers delete expired tasks.\n\n"
              "Raises InvalidArgumentError naming the bad argument, also when args and\n"
              "kwargs do not bind to the function's signature (inspect.signature(function)\n"
              ".bind(*args, **kwargs) fails). Immutable; may be\n"
@@ -554,6 +579,7 @@ static int prepare_options(SitqTaskObject *task, PyObject *extra_deps, int in_ba
     out->opts.backoff_base_s = task->backoff_base_s;
     out->opts.backoff_cap_s = task->backoff_cap_s;
     out->opts.finalizer = task->finalizer;
+    out->opts.keep_s = task->keep_s;
     PyObject *deps = deps_tuple(extra_deps, "depends_on", 0);
     if (!deps) return -1;
     Py_ssize_t nd = PyTuple_GET_SIZE(deps);

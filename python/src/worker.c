@@ -124,12 +124,14 @@ static int worker_create(SitqWorkerObject *self, sitq_queue **qs, size_t n,
 
 static int worker_init(SitqWorkerObject *self, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {
-        "queue",    "worker_id",          "concurrency", "lease", "poll_interval",
-        "prefetch", "heartbeat_interval", "order",       NULL};
+        "queue",    "worker_id",          "concurrency", "lease",     "poll_interval",
+        "prefetch", "heartbeat_interval", "order",       "retention", "retention_interval",
+        NULL};
     PyObject *queue = NULL, *wid = Py_None, *conc = Py_None, *lease = Py_None, *poll = Py_None,
-             *prefetch = Py_None, *hb = Py_None, *order = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|OOOOOOO:Worker", kwlist, &queue, &wid, &conc,
-                                     &lease, &poll, &prefetch, &hb, &order))
+             *prefetch = Py_None, *hb = Py_None, *order = Py_None, *ret_every = Py_None;
+    int retention = 1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|OOOOOOOpO:Worker", kwlist, &queue, &wid, &conc,
+                                     &lease, &poll, &prefetch, &hb, &order, &retention, &ret_every))
         return -1;
     if (self->worker) {
         sitqpy_invalid("Worker is already initialised");
@@ -144,6 +146,16 @@ static int worker_init(SitqWorkerObject *self, PyObject *args, PyObject *kwds) {
     /* An attempt starts when the user's function is called (handler.c), not
      * while its thread waits for the GIL or unpickles the payload. */
     opts.handlers_mark_start = 1;
+    opts.retention = retention;
+    if (sitqpy_seconds_arg(ret_every, "retention_interval", 60.0, 1, &opts.retention_interval_s) <
+            0 ||
+        (ret_every != Py_None &&
+         !(opts.retention_interval_s >= 0.01 && opts.retention_interval_s <= 86400))) {
+        if (!PyErr_Occurred())
+            sitqpy_invalid("retention_interval must be 0.01..86400 seconds, got %g",
+                           opts.retention_interval_s);
+        return -1;
+    }
     if (parse_worker_id(wid, &opts) < 0 || parse_concurrency(conc, &opts) < 0 ||
         parse_prefetch(prefetch, &opts) < 0 || parse_times(lease, poll, hb, &opts) < 0 ||
         sitqpy_worker_order_arg(order, &opts) < 0 || worker_create(self, qs, n_queues, &opts) < 0) {
@@ -534,7 +546,8 @@ static PyObject *worker_repr(SitqWorkerObject *self) {
 
 PyDoc_STRVAR(worker_doc,
              "Worker(queue, worker_id=None, concurrency=1, lease=30.0, poll_interval=None,\n"
-             "       prefetch=None, heartbeat_interval=None, order='priority')\n"
+             "       prefetch=None, heartbeat_interval=None, order='priority',\n"
+             "       retention=True, retention_interval=60.0)\n"
              "--\n\n"
              "Runs the Python tasks of one or more queues on its own threads.\n\n"
              "queue: the sitq.TaskQueue to serve, or a list of up to 64 TaskQueues opened\n"
@@ -557,7 +570,13 @@ PyDoc_STRVAR(worker_doc,
              "    scheduled task or retry becomes due).\n"
              "prefetch: tasks claimed beyond concurrency (default = concurrency).\n"
              "heartbeat_interval: seconds between lease renewals (default\n"
-             "    min(lease/3, 1)).\n\n"
+             "    min(lease/3, 1)).\n"
+             "retention: True (the default): the worker deletes the expired finished\n"
+             "    tasks of every queue of its database while it runs (see\n"
+             "    TaskQueue.set_retention), from a thread of its own, in short\n"
+             "    transactions; False: it does not.\n"
+             "retention_interval: seconds between two looks over the tasks for expired\n"
+             "    ones, 0.01..86400 (default 60).\n\n"
              "Use start()/stop(), `with Worker(queue):`, run() (blocking),\n"
              "run(until_empty=True) (drain the queues, then return) or process_task(id)\n"
              "(one task of any of its queues, in the calling thread, no start needed).\n\n"

@@ -48,7 +48,7 @@
  * value it was written against; sitq__backend_head_init refuses any other,
  * so a backend built for another layout fails at open instead of misreading
  * fields. Bump it on every change of an op's signature or a struct below. */
-#define SITQ__BACKEND_VERSION 10
+#define SITQ__BACKEND_VERSION 11
 
 /* A task handed to a worker by a claim (cycle or claim_id). Every field is
  * out, written by the backend into an entry of the caller's array. The
@@ -302,6 +302,18 @@ typedef struct sitq__schedule_fire {
 #define SITQ__SCHED_REMOVE 0
 #define SITQ__SCHED_PAUSE  1
 #define SITQ__SCHED_RESUME 2
+/* One window of the retention walk (ops->expire). Inputs are the caller's;
+ * the backend writes the out fields. */
+typedef struct sitq__expire {
+    sitq_task_id after_id; /* look at the tasks of id > after_id, in id order */
+    size_t max_rows;       /* at most this many of them (>= 1) */
+    sitq_time_us now_us;   /* this host's clock, as the finish times stored */
+    /* Retention of queues without one stored, microseconds; -1 forever. */
+    int64_t succeeded_us, failed_us;
+    sitq_task_id last_id; /* out: the highest id looked at; 0 when there was
+                             none above after_id (the walk is over) */
+    int64_t purged;       /* out: tasks deleted */
+} sitq__expire;
 
 typedef struct sitq__backend_ops {
     /* SITQ__BACKEND_VERSION, checked by sitq__backend_head_init. */
@@ -412,6 +424,30 @@ typedef struct sitq__backend_ops {
      * several short transactions). */
     sitq_code (*purge)(sitq_backend *b, const char *queue, sitq_time_us before_us, int64_t *purged,
                        sitq_error *err);
+
+    /* Retention (see sitq_retention; durations in microseconds, -1 forever,
+     * as stored). retention_set stores the queue's retention, or deletes it
+     * when r is NULL (the queue follows the defaults again); r's fields are
+     * checked by the core. retention_get reads it into *out; *found 0 (and
+     * *out unset) when the queue has none. Never blocks on writers. */
+    sitq_code (*retention_set)(sitq_backend *b, const char *queue, const int64_t *succeeded_us,
+                               const int64_t *failed_us, sitq_error *err);
+    sitq_code (*retention_get)(sitq_backend *b, const char *queue, int64_t *succeeded_us,
+                               int64_t *failed_us, int *found, sitq_error *err);
+
+    /* One window of the retention walk: among the x->max_rows tasks of
+     * lowest id above x->after_id, delete those finished whose retention
+     * (the task's keep_us, else its queue's, else x's defaults) expired by
+     * x->now_us, except those a dependent queued, waiting or running depends
+     * on, with their payloads, results and dependency edges, in one short
+     * write transaction (none when a read finds nothing to delete). Ids are
+     * never reused after. Out: x->last_id, x->purged. */
+    sitq_code (*expire)(sitq_backend *b, sitq__expire *x, sitq_error *err);
+
+    /* The finished task of lowest id of the queue: *oldest_id (0 when none)
+     * and its *finished_us. Never blocks on writers. */
+    sitq_code (*retained)(sitq_backend *b, const char *queue, sitq_task_id *oldest_id,
+                          sitq_time_us *finished_us, sitq_error *err);
 
     /* The worker's write path; see sitq__cycle. Every transition out of
      * `running` is guarded by the lease token. On error nothing was

@@ -43,6 +43,8 @@ int cmd_retry(int argc, char **argv);
 int cmd_purge(int argc, char **argv);
 /** `sitq schedule add|list|remove|pause|resume DB ...`: periodic tasks. */
 int cmd_schedule(int argc, char **argv);
+/** `sitq retention`: show or set a queue's retention of finished tasks. */
+int cmd_retention(int argc, char **argv);
 /** `sitq enqueue DB -- COMMAND...`: enqueue a shell-command task. */
 int cmd_enqueue(int argc, char **argv);
 /** `sitq worker DB`: run a worker executing shell-command tasks. */

@@ -12,6 +12,7 @@
 #include "diag.h"
 #include "output.h"
 #include "queues_view.h"
+#include "retention_view.h"
 
 static const char STATS_USAGE[] =
     "usage: sitq stats DB [--queue NAME] [--json]\n"
@@ -97,13 +98,24 @@ static int run_stats(const char *cmd, const common_opts *o, sitq_queue *queue, s
     if (code == SITQ_OK) code = sitq_backend_health(sitq_queue_backend(queue), &h, err);
     if (code != SITQ_OK) {
         rc = cli_api_error(cmd, code, err);
+    }
+    /* What retention holds back; a store without it (read-only, older)
+     * shows the rest. */
+    sitq_retention ret;
+    sitq_retained kept;
+    int have_ret = rc == CLI_EXIT_OK && sitq_queue_get_retention(queue, &ret, NULL) == SITQ_OK &&
+                   sitq_queue_retained(queue, &kept, NULL) == SITQ_OK;
+    if (rc != CLI_EXIT_OK) {
     } else if (o->json) {
-        if (print_json_line(stats_to_json(o->queue, &st, &h)) != 0) {
+        json_t *j = stats_to_json(o->queue, &st, &h);
+        if (j && have_ret) json_object_set_new(j, "retention", retention_to_json(&ret, &kept));
+        if (print_json_line(j) != 0) {
             cli_errorf(cmd, "cannot write JSON output");
             rc = CLI_EXIT_FAILURE;
         }
     } else {
         print_stats_text(o->queue, &st, &h);
+        if (have_ret) print_retention_text(&ret, &kept);
     }
     return rc;
 }

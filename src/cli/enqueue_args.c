@@ -35,6 +35,8 @@ const char ENQUEUE_USAGE[] =
     "  -t, --timeout S       kill the command after S seconds (default: no limit)\n"
     "  -u, --unique KEY      while an unfinished task of the queue has KEY, print its id\n"
     "                        instead of adding a new task\n"
+    "      --keep DUR        keep the task this long after it finished, or \"forever\"\n"
+    "                        (default: the queue's retention, see sitq retention)\n"
     "  -j, --json            print {\"id\": N}\n" STORE_USAGE
     "  -h, --help            show this help\n"
     "\n"
@@ -74,6 +76,7 @@ static const struct option ENQUEUE_OPTS[] = {
     {"backoff-cap", required_argument, NULL, 'c'},
     {"timeout", required_argument, NULL, 't'},
     {"unique", required_argument, NULL, 'u'},
+    {"keep", required_argument, NULL, 'K'},
     {"json", no_argument, NULL, 'j'},
     {"help", no_argument, NULL, 'h'},
     STORE_OPTIONS,
@@ -121,6 +124,14 @@ static int apply_option(const char *cmd, int c, char **argv, enqueue_args *a) {
                    : -1;
     case 'u':
         return arg_parse_name(cmd, "--unique", optarg, &a->opts.unique_key) ? CLI_EXIT_USAGE : -1;
+    case 'K':
+        if (strcmp(optarg, "forever") == 0) {
+            a->opts.keep_s = SITQ_KEEP_FOREVER;
+            return -1;
+        }
+        return arg_parse_duration(cmd, "--keep", optarg, 0.001, SITQ_SECONDS_MAX, &a->opts.keep_s)
+                   ? CLI_EXIT_USAGE
+                   : -1;
     case 'j': a->json = 1; return -1;
     case 'F': a->opts.finalizer = 1; return -1;
     case 'S': a->shell_opts |= SHELL_OPT_STDIN_DEPS; return -1;

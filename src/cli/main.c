@@ -28,6 +28,7 @@ static const subcommand COMMANDS[] = {
     {"purge", cmd_purge, "delete old finished tasks"},
     {"workers", cmd_workers, "list the workers: running, dead or stopped, and what they run"},
     {"schedule", cmd_schedule, "add, list, remove, pause or resume periodic tasks"},
+    {"retention", cmd_retention, "show or set how long a queue keeps finished tasks"},
     {"bench", cmd_bench, "benchmark the engine beside raw SQLite (no DB argument)"},
 };
 

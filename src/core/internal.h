@@ -30,6 +30,28 @@ int64_t sitq__mono_us(void);
 /* Seconds (double) to microseconds, saturating; NaN gives 0. */
 int64_t sitq__seconds_to_us(double s);
 
+/* A retention in seconds (> 0, or SITQ_KEEP_FOREVER) as stored:
+ * microseconds, -1 forever. */
+int64_t sitq__keep_us(double s);
+
+/* Check a retention in seconds: > 0 and at most SITQ_SECONDS_MAX, or
+ * SITQ_KEEP_FOREVER; `zero_ok` also accepts 0. what names it. */
+sitq_code sitq__keep_check(double s, int zero_ok, const char *what, sitq_error *err);
+
+/* One window of the retention walk (core/retention.c): ops->expire over
+ * the max_rows tasks above *cursor, with the default retentions, as of
+ * now_us (0: this host's clock now); *cursor becomes the last id looked at
+ * (0: the walk is over), *purged grows by what was deleted. */
+sitq_code sitq__expire_window(sitq_backend *b, sitq_time_us now_us, sitq_task_id *cursor,
+                              size_t max_rows, int64_t *purged, sitq_error *err);
+/* sitq_purge_expired as of now_us (0: now); tests judge expiry at a time of
+ * their choosing with it. */
+sitq_code sitq__purge_expired_at(sitq_backend *backend, sitq_time_us now_us, size_t max_rows,
+                                 int64_t *out_purged, sitq_error *err);
+/* The pause after a window that took window_us, before the next one;
+ * wrote: the window deleted tasks (a write transaction). */
+int64_t sitq__expire_pause_us(int64_t window_us, int wrote);
+
 /* Thread-safe random numbers: 64 random bits, and a uniform double in [0,1). */
 uint64_t sitq__rand64(void);
 double sitq__rand_unit(void);

@@ -37,6 +37,8 @@ void sitq_worker_options_init(sitq_worker_options *opts) {
     opts->queue_order = SITQ_QUEUE_ORDER_PRIORITY;
     opts->burst = 0;
     opts->burst_eta_bound_s = SITQ_BURST_ETA_BOUND_DEFAULT_S;
+    opts->retention = 1;
+    opts->retention_interval_s = 60;
 }
 
 /* Longest time sitq accepts for delays, timeouts and backoff: 100 years. */
@@ -88,6 +90,10 @@ sitq_code sitq__task_options_check(const sitq_task_options *o, const char *what,
     if (o->finalizer != 0 && o->finalizer != 1)
         return sitq__fail(err, SITQ_EINVAL, "%soptions.finalizer must be 0 or 1, got %d", what,
                           o->finalizer);
+    char keep_what[64];
+    snprintf(keep_what, sizeof keep_what, "%soptions.keep_s", what);
+    sitq_code rc = sitq__keep_check(o->keep_s, 1, keep_what, err);
+    if (rc) return rc;
     if (!o->unique_key) return SITQ_OK;
     char key_what[64];
     snprintf(key_what, sizeof key_what, "%soptions.unique_key", what);

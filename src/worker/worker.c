@@ -113,6 +113,15 @@ static sitq_code check_options(sitq_worker_options *o_, sitq_error *err) {
         return sitq__fail(err, SITQ_EINVAL,
                           "options.burst_eta_bound_s must be 0..%.0f seconds, got %g",
                           SITQ_SECONDS_MAX, o.burst_eta_bound_s);
+    if (o.retention != 0 && o.retention != 1)
+        return sitq__fail(err, SITQ_EINVAL, "options.retention must be 0 or 1, got %d",
+                          o.retention);
+    if (o.retention_interval_s == 0) o.retention_interval_s = 60;
+    if (!(o.retention_interval_s >= 0.01 && o.retention_interval_s <= 86400))
+        return sitq__fail(err, SITQ_EINVAL,
+                          "options.retention_interval_s must be 0 (default) or 0.01..86400 "
+                          "seconds, got %g",
+                          o.retention_interval_s);
     if (o.worker_id) {
         sitq_code nrc = sitq__name_check(o.worker_id, "options.worker_id", err);
         if (nrc) return nrc;
@@ -862,6 +871,7 @@ static void *dispatcher_main(void *arg) {
  * interrupted): they are detached, holding a reference to the worker's
  * memory, and end in executor_retire if their handler ever returns. */
 static void join_all(sitq_worker *w) {
+    sitq__janitor_stop(w);
     pthread_join(w->dispatcher, NULL);
     pthread_mutex_lock(&w->mu);
     sitq_task_ctx *next;
@@ -942,6 +952,7 @@ static sitq_code worker_start(sitq_worker *w, sitq_error *err) {
         return sitq__fail(err, SITQ_ESYSTEM, "cannot create worker threads");
     }
     pthread_mutex_unlock(&w->mu);
+    (void)sitq__janitor_start(w); /* without it the worker still runs its tasks */
     return sitq__ok(err);
 }
 

@@ -109,7 +109,8 @@ struct sitq_worker {
      * the cache, and the monotonic time of the next look at them. */
     struct sitq__worker_sched *sched;
     int64_t sched_check_at;
-    unsigned sched_gen; /* sitq__schedule_gen when the schedules were last read */
+    unsigned sched_gen;            /* sitq__schedule_gen when the schedules were last read */
+    struct sitq__janitor *janitor; /* the retention thread (retention.c); NULL when none */
 };
 
 /* ctx.c */
@@ -192,6 +193,12 @@ void sitq__worker_schedules(sitq_worker *w, int64_t now_mono);
 int sitq__worker_schedules_changed(const sitq_worker *w);
 /* Free the cache (dispatcher thread, at its exit). */
 void sitq__worker_schedules_free(sitq_worker *w);
+/* The retention thread (retention.c): started with the worker when
+ * opts.retention is set (0; -1 when it cannot be, and the worker runs
+ * without it), stopped and joined before the worker's other threads. Both
+ * under life_mu. */
+int sitq__janitor_start(sitq_worker *w);
+void sitq__janitor_stop(sitq_worker *w);
 
 /* worker.c */
 void sitq__worker_wake(sitq_worker *w);

@@ -389,6 +389,17 @@ sitq_code pg_dep_count(sitq_backend *b, const char *queue, sitq_task_id id, size
                        sitq_error *err);
 sitq_code pg_dep_result(sitq_backend *b, const char *queue, sitq_task_id id, size_t index,
                         sitq_result **out, sitq_error *err);
+/* Retention (pg_retention.c). pg_retention_schema adds its table and
+ * column to a schema that lacks them (a read first; a write transaction
+ * under the schema's lock only then, when create_schema allows it). */
+sitq_code pg_retention_schema(pg_backend *b, sitq_error *err);
+sitq_code pg_retention_set(sitq_backend *b, const char *queue, const int64_t *succeeded_us,
+                           const int64_t *failed_us, sitq_error *err);
+sitq_code pg_retention_get(sitq_backend *b, const char *queue, int64_t *succeeded_us,
+                           int64_t *failed_us, int *found, sitq_error *err);
+sitq_code pg_expire(sitq_backend *b, sitq__expire *x, sitq_error *err);
+sitq_code pg_retained(sitq_backend *b, const char *queue, sitq_task_id *oldest_id,
+                      sitq_time_us *finished_us, sitq_error *err);
 sitq_code pg_purge(sitq_backend *b, const char *queue, sitq_time_us before_us, int64_t *purged,
                    sitq_error *err);
 sitq_code pg_cycle(sitq_backend *b, sitq__cycle *c, sitq_error *err);

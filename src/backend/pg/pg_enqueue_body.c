@@ -249,6 +249,40 @@ static sitq_code write_edges(pg_conn *c, enq_work *w, sitq_error *err) {
     return pg_exec(c, PG_INSERT_DEPS, &p, err, "recording dependencies");
 }
 
+/* Tasks with a retention of their own (keep_s): one UPDATE over arrays,
+ * none when no task has one. */
+static sitq_code write_keeps(pg_conn *c, enq_arg *a, enq_work *w, sitq_error *err) {
+    pg_array ids, keeps;
+    pg_arr_init(&ids, PG_OID_INT8);
+    pg_arr_init(&keeps, PG_OID_INT8);
+    for (size_t i = 0; i < a->n; i++) {
+        const sitq_task_options *o = a->specs[i].options;
+        if (!o || o->keep_s == 0 || w->rows[i].state < 0) continue;
+        pg_arr_i64(&ids, w->rows[i].id);
+        pg_arr_i64(&keeps, sitq__keep_us(o->keep_s));
+    }
+    sitq_code rc = SITQ_OK;
+    if (ids.n > 0) {
+        pg_params p;
+        pg_p_init(&p);
+        if (pg_p_array(&p, &ids) != 0 || pg_p_array(&p, &keeps) != 0)
+            rc = sitq__fail(err, SITQ_ENOMEM, "out of memory enqueueing");
+        char *sql = rc ? NULL
+                       : pg_schema_text(c->b, "UPDATE @.tasks t SET keep_us = u.k FROM "
+                                              "unnest($1::bigint[], $2::bigint[]) AS u(id, k) "
+                                              "WHERE t.id = u.id");
+        if (!rc && !sql) rc = sitq__fail(err, SITQ_ENOMEM, "out of memory enqueueing");
+        PGresult *r = sql ? pg_q_params_p(c, sql, &p) : NULL;
+        if (sql && (!r || PQresultStatus(r) != PGRES_COMMAND_OK))
+            rc = pg_fail(c, r, err, "recording the retention of tasks");
+        PQclear(r);
+        free(sql);
+    }
+    pg_arr_free(&ids);
+    pg_arr_free(&keeps);
+    return rc;
+}
+
 sitq_code pg_enq_body(pg_conn *c, enq_arg *a, sitq_error *err) {
     enq_work w;
     memset(&w, 0, sizeof w);
@@ -268,6 +302,7 @@ sitq_code pg_enq_body(pg_conn *c, enq_arg *a, sitq_error *err) {
     for (size_t i = 0; i < a->n && !rc; i++) rc = decide_one(a, &w, i, err);
     if (!rc) rc = pg_enq_write_rows(c, a, w.rows, w.used, err);
     if (!rc) rc = write_edges(c, &w, err);
+    if (!rc) rc = write_keeps(c, a, &w, err);
     work_free(&w, a->n);
     return rc;
 }

@@ -12,7 +12,8 @@
 
 int pg_enq_is_plain(const sitq_task_spec *s) {
     if (s->n_depends_on_index || s->payload_len > PG_ARRAY_PAYLOAD_MAX) return 0;
-    return !s->options || (!s->options->unique_key && !s->options->n_depends_on);
+    return !s->options ||
+           (!s->options->unique_key && !s->options->n_depends_on && s->options->keep_s == 0);
 }
 
 enum { N_PLAIN = 9 };

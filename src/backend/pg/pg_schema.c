@@ -148,5 +148,5 @@ sitq_code pg_schema_open(pg_backend *b, sitq_error *err) {
                           "PostgreSQL schema %s has sitq schema version %s; this sitq "
                           "understands version %s",
                           b->schema, f.version, PG_SCHEMA_VERSION);
-    return SITQ_OK;
+    return pg_retention_schema(b, err);
 }

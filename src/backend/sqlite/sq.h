@@ -231,6 +231,19 @@ sitq_code sq_read_deps(sq_conn *c, sitq_result *r, sitq_error *err);
 sitq_code sq_cancel(sitq_backend *b, const char *queue, sitq_task_id id, sitq_status *out,
                     size_t *n_finished, sitq_error *err);
 sitq_code sq_retry(sitq_backend *b, const char *queue, sitq_task_id id, sitq_error *err);
+/* Retention (sqlite_retention.c). sq_retention_schema adds its table and
+ * column to a file opened for writing that lacks them (a read first, a
+ * write transaction only then); sq_retention_schema_txn does it inside the
+ * schema's write transaction. */
+sitq_code sq_retention_schema(sq_backend *b, sitq_error *err);
+sitq_code sq_retention_schema_txn(sq_backend *b, sitq_error *err);
+sitq_code sq_retention_set(sitq_backend *b, const char *queue, const int64_t *succeeded_us,
+                           const int64_t *failed_us, sitq_error *err);
+sitq_code sq_retention_get(sitq_backend *b, const char *queue, int64_t *succeeded_us,
+                           int64_t *failed_us, int *found, sitq_error *err);
+sitq_code sq_expire(sitq_backend *b, sitq__expire *x, sitq_error *err);
+sitq_code sq_retained(sitq_backend *b, const char *queue, sitq_task_id *oldest_id,
+                      sitq_time_us *finished_us, sitq_error *err);
 sitq_code sq_purge(sitq_backend *b, const char *queue, sitq_time_us before_us, int64_t *purged,
                    sitq_error *err);
 sitq_code sq_cycle(sitq_backend *b, sitq__cycle *c, sitq_error *err);

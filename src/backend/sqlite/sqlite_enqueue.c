@@ -116,6 +116,8 @@ static sitq_code enqueue_one(sq_conn *c, const char *queue, const sitq_task_spec
             sqlite3_bind_int64(st, 16, now);
         }
         sqlite3_bind_int64(st, 17, *next_id);
+        /* Retention of its own (NULL: its queue's); -1 forever. */
+        if (o->keep_s != 0) sqlite3_bind_int64(st, 19, sitq__keep_us(o->keep_s));
         if (!code) code = sq_exec(c, st, err, "inserting a task");
         if (code == SITQ_ESTORAGE && sqlite3_errcode(c->db) == SQLITE_TOOBIG)
             code = sitq__fail(err, SITQ_EINVAL, "%spayload of %zu bytes is too big to store", where,

@@ -197,7 +197,7 @@ sitq_code sq_schema_open(sq_backend *b, sitq_error *err) {
         if (rc == SQLITE_ROW && sqlite3_column_text(st, 0))
             snprintf(version, sizeof version, "%s", (const char *)sqlite3_column_text(st, 0));
         sqlite3_finalize(st);
-        if (strcmp(version, sq_schema_version()) == 0) return SITQ_OK;
+        if (strcmp(version, sq_schema_version()) == 0) return sq_retention_schema(b, err);
         if (b->opts.read_only && strcmp(version, "2") == 0)
             return sitq__fail(err, SITQ_ESCHEMA,
                               "%s has sitq schema version 2; this sitq upgrades it to version %s "

@@ -180,6 +180,7 @@ sitq_code sq_schema_init(sq_backend *b, sitq_error *err) {
                         msg ? msg : "unknown error");
         sqlite3_free(msg);
     }
+    if (!rc) rc = sq_retention_schema_txn(b, err);
     return sq_write_end(b, rc, err);
 }
 

@@ -88,8 +88,9 @@ const char *const sq_sql[ST_COUNT] = {
     [ST_INSERT_TASK] =
         "INSERT INTO sitq_tasks(queue, function, payload, state, priority, run_at_us, "
         "max_retries, backoff_base_us, backoff_cap_us, backoff_jitter, timeout_us, "
-        "pending_deps, unique_key, enqueued_at_us, error, finished_at_us, id, blobs) "
-        "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+        "pending_deps, unique_key, enqueued_at_us, error, finished_at_us, id, blobs, keep_us) "
+        "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
+        "?19)",
     [ST_INSERT_PAYLOAD] = "INSERT INTO sitq_payloads(id, payload) VALUES(?1, ?2)",
     [ST_NEXT_ID] =
         "SELECT MAX(COALESCE((SELECT MAX(id) FROM sitq_tasks), 0), "

@@ -97,6 +97,10 @@ def main(path: str) -> None:
     queue.resume_schedule("nightly")
     queue.unschedule("nightly")
     print(first_fire, periodic_add(1, 2), plans)
+    queue.set_retention(succeeded=86400, failed="forever")
+    kept: Dict[str, Any] = queue.get_retention()
+    queue.reset_retention()
+    forever = sitq.Task(add, (1, 2), retention="forever").retention
     ref: str = sitq.function_name(add)
     held: int = sitq.held_functions()
     names: Tuple[str, ...] = sitq.status_names() + sitq.STATUSES
@@ -121,7 +125,7 @@ def main(path: str) -> None:
     except errors.SitqError:
         pass
     print(db_file, name, same, fields, ids, running, threads, wid, served, stats, value, info,
-          status, snapshot, cancelled, counts, rows, purged, ref, held, names, version)
+          status, snapshot, cancelled, counts, rows, purged, kept, forever, ref, held, names, version)
 
 
 def pipelines(queue: sitq.TaskQueue, first: int, task: sitq.Task) -> None:
