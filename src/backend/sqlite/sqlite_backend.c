@@ -30,6 +30,8 @@ static const sitq__backend_ops sq_ops = {
     .wait_change = NULL, /* no notifications: the head's condvar and polling */
     .dep_count = sq_dep_count,
     .dep_result = sq_dep_result,
+    .limit_write = sq_limit_write,
+    .limit_list = sq_limit_list,
 };
 
 sqlite3_stmt *sq_stmt(sq_conn *c, sq_stmt_id id, sitq_error *err) {
@@ -310,6 +312,7 @@ sitq_code sitq_backend_open_sqlite(const char *path, const sitq_sqlite_options *
     if (rc && sq_file_try_immutable(b)) rc = conn_open(b, &b->writer, 1, err);
     if (!rc && !o.read_only) sq_wal_bound(b);
     if (!rc) rc = sq_schema_open(b, err);
+    if (!rc) rc = sq_limits_schema(b, err);
     int n = strcmp(path, ":memory:") == 0 ? 0 : o.reader_connections;
     if (!rc && n > 0) rc = open_readers(b, n, err);
     if (rc) {
