@@ -62,8 +62,8 @@ typedef struct lim_claim {
 } lim_claim;
 
 /* *cap = how many starts row allows now, at most want. */
-static sitq_code row_cap(const lim_claim *l, const sitq__limit_row *row, int64_t want,
-                         int64_t *cap, sitq_error *err) {
+static sitq_code row_cap(const lim_claim *l, const sitq__limit_row *row, int64_t want, int64_t *cap,
+                         sitq_error *err) {
     int64_t c = want;
     if (row->concurrency > 0) {
         int64_t running = 0;
@@ -93,9 +93,9 @@ static sitq_code rate_taken(const lim_claim *l, const sitq__limit_row *row, int6
 
 /* Claim each limited function the worker handles within its cap; *left is
  * what the claim may still take; excluded[] receives their names. */
-static sitq_code claim_limited_functions(const lim_claim *l, const sitq__limit_row *rows,
-                                         size_t n, int64_t *left, const char **excluded,
-                                         size_t *n_excluded, sitq_error *err) {
+static sitq_code claim_limited_functions(const lim_claim *l, const sitq__limit_row *rows, size_t n,
+                                         int64_t *left, const char **excluded, size_t *n_excluded,
+                                         sitq_error *err) {
     for (size_t i = 0; i < n; i++) {
         const sitq__limit_row *row = &rows[i];
         if (!row->function || !sitq__cycle_handles(l->cy, row->function)) continue;
@@ -115,8 +115,8 @@ static sitq_code claim_limited_functions(const lim_claim *l, const sitq__limit_r
 }
 
 sitq_code sitq__limited_claim(const sitq__limit_io *io, void *arg, sitq__cycle *cy, size_t qi,
-                              size_t limit, const sitq__limit_row *rows, size_t n,
-                              sitq_time_us now, sitq_time_us *wake_us, sitq_error *err) {
+                              size_t limit, const sitq__limit_row *rows, size_t n, sitq_time_us now,
+                              sitq_time_us *wake_us, sitq_error *err) {
     lim_claim l = {io, arg, cy, qi, now, wake_us};
     const sitq__limit_row *own = NULL;
     for (size_t i = 0; i < n; i++)
@@ -129,8 +129,7 @@ sitq_code sitq__limited_claim(const sitq__limit_io *io, void *arg, sitq__cycle *
     if (!excluded) return sitq__fail(err, SITQ_ENOMEM, "out of memory claiming under limits");
     size_t before = cy->n_claimed, n_excluded = 0;
     rc = claim_limited_functions(&l, rows, n, &left, excluded, &n_excluded, err);
-    if (!rc && left > 0)
-        rc = io->claim(arg, cy, qi, (size_t)left, NULL, excluded, n_excluded, err);
+    if (!rc && left > 0) rc = io->claim(arg, cy, qi, (size_t)left, NULL, excluded, n_excluded, err);
     free(excluded);
     if (!rc && own) rc = rate_taken(&l, own, (int64_t)(cy->n_claimed - before), err);
     return rc;

@@ -48,8 +48,8 @@ int sitq__cycle_handles(const sitq__cycle *cy, const char *function);
  * rate allows, or soon for a concurrency limit; left alone otherwise.
  * SITQ_OK, or the first error of io (the transaction then fails). */
 sitq_code sitq__limited_claim(const sitq__limit_io *io, void *arg, sitq__cycle *cy, size_t qi,
-                              size_t limit, const sitq__limit_row *rows, size_t n,
-                              sitq_time_us now, sitq_time_us *wake_us, sitq_error *err);
+                              size_t limit, const sitq__limit_row *rows, size_t n, sitq_time_us now,
+                              sitq_time_us *wake_us, sitq_error *err);
 
 /* How soon a claim blocked by a concurrency limit looks again. */
 #define SITQ__LIMIT_RECHECK_US 50000

@@ -36,8 +36,7 @@ static long long digits(const char **p, long long max) {
     return v;
 }
 
-sitq_code sitq_rate_parse(const char *text, int64_t *count, int64_t *interval_us,
-                          sitq_error *err) {
+sitq_code sitq_rate_parse(const char *text, int64_t *count, int64_t *interval_us, sitq_error *err) {
     if (count) *count = 0;
     if (interval_us) *interval_us = 0;
     if (!text || !count || !interval_us)

@@ -121,8 +121,8 @@ static void test_rate_parse_and_bad_input(void **state) {
     TQ_OK(sitq_rate_parse("5/30s", &n, &us, &tq_err));
     assert_int_equal(n, 5);
     assert_int_equal(us, 30000000);
-    const char *bad[] = {"", "0/s", "-1/s", "10", "10/", "10/x", "10/0s", "10/s ", "a/s",
-                         "10/400d"};
+    const char *bad[] = {"",     "0/s",   "-1/s",  "10",  "10/",
+                         "10/x", "10/0s", "10/s ", "a/s", "10/400d"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         TQ_ERR(SITQ_EINVAL, sitq_rate_parse(bad[i], &n, &us, &tq_err));
         assert_true(tq_contains_ci(tq_err.message, "bad rate"));

@@ -37,6 +37,8 @@ static const sitq__backend_ops pg_ops = {
     .retry = pg_retry,
     .dep_count = pg_dep_count,
     .dep_result = pg_dep_result,
+    .limit_write = pg_limit_write,
+    .limit_list = pg_limit_list,
     .stats = pg_stats,
     .queues = pg_queues,
     .task_queue = pg_task_queue,
@@ -236,6 +238,7 @@ sitq_code sitq_backend_open_postgres(const char *conninfo, const sitq_postgres_o
             rc = sitq__fail(err, SITQ_ENOMEM, "out of memory");
     if (!rc) rc = pg_conn_ensure(&b->writer, err);
     if (!rc) rc = pg_schema_open(b, err);
+    if (!rc) rc = pg_limits_schema(b, err);
     int n = o.reader_connections;
     if (!rc && n > 0) {
         b->readers = calloc((size_t)n, sizeof *b->readers);

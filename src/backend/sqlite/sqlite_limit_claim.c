@@ -59,8 +59,7 @@ static sitq_code claim(void *arg, sitq__cycle *cy, size_t qi, size_t limit, cons
     sitq_code rc = SITQ_OK;
     if ((function && !only) || !excl)
         rc = sitq__fail(err, SITQ_ENOMEM, "out of memory claiming under limits");
-    else if (!(st = sq_stmt(a->c, ST_CLAIM_LIMITED, err)))
-        rc = SITQ_ESTORAGE;
+    else if (!(st = sq_stmt(a->c, ST_CLAIM_LIMITED, err))) rc = SITQ_ESTORAGE;
     if (!rc) {
         sq_bind_claim(st, a->token, a->lease_until, cy->worker_id, a->now);
         sq_bind_text(st, 5, cy->queues[qi]);
@@ -141,8 +140,7 @@ sitq_code sq_claim_limited(sq_claim_arg *a, sitq__cycle *cy, size_t qi, size_t l
     size_t n = 0;
     sitq_code rc = read_rows(a->c, cy->queues[qi], &rows, &n, err);
     if (!rc && n > 0)
-        rc = sitq__limited_claim(&sq_limit_io, a, cy, qi, limit, rows, n, a->now, &a->wake_us,
-                                 err);
+        rc = sitq__limited_claim(&sq_limit_io, a, cy, qi, limit, rows, n, a->now, &a->wake_us, err);
     rows_free(rows, n);
     return rc;
 }

@@ -19,8 +19,8 @@ static const char *const limits_sql =
 static int has_table(sq_conn *c) {
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(
-        c->db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sitq_limits'", -1,
-        &st, NULL);
+        c->db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sitq_limits'", -1, &st,
+        NULL);
     int found = -1;
     if (rc == SQLITE_OK) {
         rc = sqlite3_step(st);
