@@ -18,9 +18,8 @@ static sitq_code running(void *arg, const char *queue, const char *function, int
     pg_p_init(&p);
     pg_p_text(&p, queue);
     if (function) pg_p_text(&p, function);
-    PGresult *r =
-        pg_run(a->c, function ? PG_LIMIT_RUNNING_FUNCTION : PG_LIMIT_RUNNING_QUEUE, &p, err,
-               "counting running tasks");
+    PGresult *r = pg_run(a->c, function ? PG_LIMIT_RUNNING_FUNCTION : PG_LIMIT_RUNNING_QUEUE, &p,
+                         err, "counting running tasks");
     if (!r) return pg_code(err);
     *n = pg_i64(r, 0, 0);
     PQclear(r);

@@ -54,8 +54,8 @@ static sitq_code write_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *er
         pg_p_i64(&p, a->w->rate_count);
         pg_p_i64(&p, a->w->rate_interval_us);
     }
-    sitq_code rc = pg_exec(c, a->w->set_paused ? PG_LIMIT_PAUSE : PG_LIMIT_SET, &p, err,
-                           "storing a limit");
+    sitq_code rc =
+        pg_exec(c, a->w->set_paused ? PG_LIMIT_PAUSE : PG_LIMIT_SET, &p, err, "storing a limit");
     if (rc) return rc;
     pg_p_init(&p);
     pg_p_text(&p, a->queue);
