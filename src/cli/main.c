@@ -26,6 +26,9 @@ static const subcommand COMMANDS[] = {
     {"cancel", cmd_cancel, "cancel a task"},
     {"retry", cmd_retry, "run a failed or cancelled task again"},
     {"purge", cmd_purge, "delete old finished tasks"},
+    {"pause", cmd_pause, "pause a queue: workers claim nothing from it"},
+    {"resume", cmd_resume, "resume a paused queue"},
+    {"limit", cmd_limit, "set, remove or list concurrency and rate limits"},
     {"bench", cmd_bench, "benchmark the engine beside raw SQLite (no DB argument)"},
 };
 
