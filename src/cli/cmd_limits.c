@@ -88,8 +88,7 @@ static int parse(const char *cmd, int argc, char **argv, int limit_cmd, limit_ar
             errno = 0;
             long long n = strtoll(v, &end, 10);
             if (errno || end == v || *end || n < 1 || n > 1000000000LL) {
-                cli_errorf(cmd, "--concurrency must be a whole number 1..1000000000, got '%s'",
-                           v);
+                cli_errorf(cmd, "--concurrency must be a whole number 1..1000000000, got '%s'", v);
                 return CLI_EXIT_USAGE;
             }
             a->concurrency = n;
@@ -204,8 +203,9 @@ int cmd_limit(int argc, char **argv) {
         code = sitq_queue_set_limit(db.queue, a.function, a.concurrency < 0 ? 0 : a.concurrency,
                                     a.rate, &err);
     }
-    if (code) rc = code == SITQ_EINVAL ? (cli_api_error(cmd, code, &err), CLI_EXIT_USAGE)
-                                       : cli_api_error(cmd, code, &err);
+    if (code)
+        rc = code == SITQ_EINVAL ? (cli_api_error(cmd, code, &err), CLI_EXIT_USAGE)
+                                 : cli_api_error(cmd, code, &err);
     else if (!list && !a.json)
         printf("%s %s: limit %s\n", a.function ? "function" : "queue",
                a.function ? a.function : a.queue, a.remove ? "removed" : "set");

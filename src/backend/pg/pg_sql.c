@@ -170,10 +170,11 @@ const char *const pg_sql[PG_COUNT] = {
      * waiting, or queued and due by $2, of a function the worker handles
      * ($3 names, $4 prefixes, as the claim). One EXISTS per partial index. */
     [PG_LIVE] =
-        "SELECT EXISTS (SELECT 1 FROM @.tasks WHERE queue = $1::text AND state = 3 "
+        "SELECT NOT EXISTS (SELECT 1 FROM @.limits WHERE queue = $1::text AND function = '' "
+        "AND paused) AND (EXISTS (SELECT 1 FROM @.tasks WHERE queue = $1::text AND state = 3 "
         "AND " PG_FN_MATCH ") OR EXISTS (SELECT 1 FROM @.tasks WHERE queue = $1::text "
         "AND state = 1 AND " PG_FN_MATCH ") OR EXISTS (SELECT 1 FROM @.tasks "
-        "WHERE queue = $1::text AND state = 0 AND run_at_us <= $2::bigint AND " PG_FN_MATCH ")",
+        "WHERE queue = $1::text AND state = 0 AND run_at_us <= $2::bigint AND " PG_FN_MATCH "))",
     /* process_task runs the task right after the commit: counted at once. */
     [PG_CLAIM_ID] =
         "UPDATE @.tasks t SET state = 3, attempts = attempts + 1, lease_token = $1::bigint, "

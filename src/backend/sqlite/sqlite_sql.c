@@ -143,10 +143,12 @@ const char *const sq_sql[ST_COUNT] = {
     /* Burst mode: a task of the queue (?1) that keeps its worker: running,
      * waiting, or queued and due by ?2, of a function the worker handles
      * (?3 names, ?4 prefixes, as the claim). One EXISTS per partial index. */
-    [ST_LIVE] = "SELECT EXISTS (SELECT 1 FROM sitq_tasks WHERE queue = ?1 AND state = 3 "
+    /* A paused queue holds nothing that keeps a burst worker. */
+    [ST_LIVE] = "SELECT NOT EXISTS (SELECT 1 FROM sitq_limits WHERE queue = ?1 AND function = '' "
+                "AND paused) AND (EXISTS (SELECT 1 FROM sitq_tasks WHERE queue = ?1 AND state = 3 "
                 "AND " SQ_FN_MATCH ") OR EXISTS (SELECT 1 FROM sitq_tasks WHERE queue = ?1 "
                 "AND state = 1 AND " SQ_FN_MATCH ") OR EXISTS (SELECT 1 FROM sitq_tasks "
-                "WHERE queue = ?1 AND state = 0 AND run_at_us <= ?2 AND " SQ_FN_MATCH ")",
+                "WHERE queue = ?1 AND state = 0 AND run_at_us <= ?2 AND " SQ_FN_MATCH "))",
     /* process_task runs the task right after the commit: counted at once. */
     [ST_CLAIM_ID] =
         "UPDATE sitq_tasks SET state = 3, attempts = attempts + 1, lease_token = ?1, "

@@ -80,6 +80,13 @@ def main(path: str) -> None:
     counts: Dict[str, int] = queue.get_stats()
     rows: List[Dict[str, Any]] = queue.list_tasks(status="failed", limit=10, offset=0)
     purged: int = queue.purge(older_than=3600.0)
+    queue.pause()
+    queue.resume()
+    was_paused: bool = queue.paused
+    queue.set_limit("f", concurrency=2, rate="10/s")
+    queue.remove_limit("f")
+    limits: List[Dict[str, Any]] = queue.limits()
+    print(was_paused, limits)
     ref: str = sitq.function_name(add)
     held: int = sitq.held_functions()
     names: Tuple[str, ...] = sitq.status_names() + sitq.STATUSES
