@@ -55,8 +55,7 @@ PyObject *sitqpy_queue_set_limit(SitqQueueObject *self, PyObject *args, PyObject
         n = PyLong_AsLongLong(conc);
         if (n == -1 && PyErr_Occurred()) PyErr_Clear();
         if (n < 1 || n > 1000000000LL)
-            return sitqpy_invalid("concurrency must be 1..1000000000 running tasks, got %R",
-                                  conc);
+            return sitqpy_invalid("concurrency must be 1..1000000000 running tasks, got %R", conc);
     }
     if (conc == Py_None && !rate)
         return sitqpy_invalid("set_limit needs concurrency or rate (remove_limit removes one)");
@@ -70,8 +69,7 @@ PyObject *sitqpy_queue_set_limit(SitqQueueObject *self, PyObject *args, PyObject
 PyObject *sitqpy_queue_remove_limit(SitqQueueObject *self, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"function", NULL};
     const char *function = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|z:remove_limit", kwlist, &function))
-        return NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|z:remove_limit", kwlist, &function)) return NULL;
     if (open_queue(self) < 0) return NULL;
     sitq_error err = {0};
     sitq_code rc;
@@ -91,11 +89,11 @@ PyObject *sitqpy_queue_limits(SitqQueueObject *self, PyObject *unused) {
     Py_END_ALLOW_THREADS if (rc != SITQ_OK) return sitqpy_raise(rc, &err);
     PyObject *list = PyList_New((Py_ssize_t)n);
     for (size_t i = 0; list && i < n; i++) {
-        PyObject *d = Py_BuildValue(
-            "{s:z, s:O, s:L, s:L, s:d}", "function", l[i].function, "paused",
-            l[i].paused ? Py_True : Py_False, "concurrency", (long long)l[i].concurrency,
-            "rate_count", (long long)l[i].rate_count, "rate_interval",
-            (double)l[i].rate_interval_us / 1e6);
+        PyObject *d =
+            Py_BuildValue("{s:z, s:O, s:L, s:L, s:d}", "function", l[i].function, "paused",
+                          l[i].paused ? Py_True : Py_False, "concurrency",
+                          (long long)l[i].concurrency, "rate_count", (long long)l[i].rate_count,
+                          "rate_interval", (double)l[i].rate_interval_us / 1e6);
         if (!d) {
             Py_CLEAR(list);
             break;

@@ -16,6 +16,9 @@ expect_exit 0 "$SITQ" wait "$DB" "$o" --timeout 10
 assert_eq queued "$(field "$p" status)" "paused queue's task stays queued"
 expect_exit 0 "$SITQ" limit "$DB" --queue p
 assert_eq "queue p: paused" "$(cat "$TMP/out")" "limit lists the pause"
+assert_contains "$("$SITQ" queues "$DB")" "p (paused)" "queues marks the paused queue"
+assert_eq "o:False p:True" "$("$SITQ" queues "$DB" --json | jget "' '.join(q['queue'] + ':' + str(q['paused']) for q in d)")" \
+    "queues --json: paused"
 expect_exit 0 "$SITQ" resume "$DB" --queue p
 expect_exit 0 "$SITQ" wait "$DB" "$p" --timeout 10
 assert_eq "from-p" "$("$SITQ" show "$DB" "$p" --value)" "resumed queue's task ran"
