@@ -22,6 +22,7 @@ static const scenario scenarios[] = {
      "N no-op tasks enqueued, then drained by a 2-thread worker, NORMAL and FULL"},
     {"latency", bench_latency, "enqueue-to-start p50/p99/max with a 2 ms trickle"},
     {"claim_depth", bench_claim_depth, "claim throughput with 10k, 1M and 10M tasks queued"},
+    {"limits", bench_limits, "claim cost with limits off, on another queue, and on (ratios)"},
     {"memory", bench_memory, "worker RSS over 1M tasks; database bytes per task"},
     {"pg", bench_pg,
      "PostgreSQL (SITQ_BENCH_PG_URI): raw ceilings, e2e, enqueue_batch 100k, 16 producers"},
