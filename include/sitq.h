@@ -805,7 +805,9 @@ sitq_code sitq_rate_parse(const char *text, int64_t *count, int64_t *interval_us
  * Pause the queue: from the commit on, no worker claims a task of it (tasks
  * already claimed or running finish as usual; enqueues go on). Pausing a
  * paused queue is a no-op. The pause is stored in the database and lasts
- * until sitq_queue_resume, across restarts.
+ * until sitq_queue_resume, across restarts. A worker in burst mode counts a
+ * paused queue as drained. sitq_worker_process_task, which runs one given
+ * task on demand, is held back by neither pause nor limits.
  * Errors: SITQ_EINVAL (NULL queue), SITQ_ESTORAGE, SITQ_EBUSY.
  * Thread-safe.
  */
