@@ -28,6 +28,7 @@ static const scenario scenarios[] = {
      "PostgreSQL (SITQ_BENCH_PG_URI): raw ceilings, e2e, enqueue_batch 100k, 16 producers"},
     {"pg_latency", bench_pg_latency,
      "PostgreSQL: enqueue in another process to start, LISTEN and poll_only"},
+    {"pg_limits", bench_pg_limits, "PostgreSQL: claim cost with limits off, on another queue, on"},
     {"pg_procs", bench_pg_procs, "PostgreSQL: one queue drained by 1, 4 and 16 worker processes"},
     {"pg_soak", bench_pg_soak,
      "PostgreSQL: --soak-s seconds at 80% of the drain rate, claim latency first vs last"},
