@@ -42,6 +42,8 @@ int bench_enqueue(bench_ctx *c);
 int bench_e2e(bench_ctx *c);
 int bench_latency(bench_ctx *c);
 int bench_claim_depth(bench_ctx *c);
+int bench_limits(bench_ctx *c);
+int bench_pg_limits(bench_ctx *c);
 int bench_memory(bench_ctx *c);
 int bench_wal(bench_ctx *c);
 int bench_pg(bench_ctx *c);

@@ -9,6 +9,7 @@
 #
 # In this order, on that one cluster:
 #  1. sitq_bench --scenario pg: raw one-row commits (1 and 16 connections),
+#     then --scenario pg_limits (the claim's cost with limits on and off),
 #     1,000-row insert transactions, sitq's end-to-end drain (LISTEN and
 #     poll_only), enqueue_batch of 100k, 16 producer threads;
 #  2. the raw claim-and-complete cycle of bench/pg_raw_cycle.sql with pgbench
@@ -73,6 +74,8 @@ per_task() { awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN {printf "%.6g", (b - a) / 
 
 # ---- 1. sitq through the C API, with the raw ceilings ----------------------------
 "$BENCH" --scenario pg --tasks "$TASKS" --run-index "$RUN" --json "$JSON" $QUICK || fail "sitq_bench --scenario pg failed"
+# The claim's cost with limits off, on another queue and on (ratios to off).
+"$BENCH" --scenario pg_limits --tasks "$TASKS" --run-index "$RUN" --json "$JSON" $QUICK || fail "sitq_bench --scenario pg_limits failed"
 
 # ---- 2. the raw claim-and-complete cycle (pgbench) ---------------------------------
 psql_db postgres -c "DROP TABLE IF EXISTS jobs" -c "CREATE TABLE jobs (id bigint PRIMARY KEY,

@@ -5,7 +5,7 @@
 #
 # Environment (same meaning as the options): RUNS (3), TASKS (20000),
 # QUICK (0/1), ONLY (comma list of parts: raw,enqueue,e2e,plainjob,celery,
-# python,pipeline,pg,latency,claim_depth,memory,wal), SITQ_FLIGHTS_3M (the
+# python,pipeline,pg,latency,claim_depth,limits,memory,wal), SITQ_FLIGHTS_3M (the
 # 3-million-row flights CSV for the pipeline part; without it the bundled
 # 200,000 rows replicated 15 times), PG_SOAK_S (seconds of the PostgreSQL
 # soak at 80% load, run in round 1 only: default 600, 30 with --quick), BUILD (build dir, default ./build),
@@ -77,7 +77,7 @@ if [ ! -x "$BENCH" ]; then
   BENCH="$BUILD/bench-standalone/sitq_bench"
   cc -O2 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I "$ROOT/include" -I "$HERE" \
     "$HERE"/main.c "$HERE"/common.c "$HERE"/raw_sqlite.c "$HERE"/enqueue.c "$HERE"/e2e.c \
-    "$HERE"/latency.c "$HERE"/claim_depth.c "$HERE"/memory.c "$HERE"/wal.c "$HERE"/sitq_bench.c \
+    "$HERE"/latency.c "$HERE"/claim_depth.c "$HERE"/limits.c "$HERE"/memory.c "$HERE"/wal.c "$HERE"/sitq_bench.c \
     "$HERE"/pg_common.c "$HERE"/pg.c "$HERE"/pg_latency.c "$HERE"/pg_procs.c "$HERE"/pg_soak.c \
     $(pkg-config --cflags libpq) "$BUILD/src/libsitq.a" $(pkg-config --libs sqlite3 libpq) -lpthread -lm -o "$BENCH" || exit 1
 fi
@@ -164,6 +164,7 @@ for r in $(seq 1 "$RUNS"); do
   fi
   c_part latency
   c_part claim_depth
+  c_part limits
   c_part memory
   c_part wal
 done

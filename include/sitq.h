@@ -924,6 +924,107 @@ sitq_code sitq_count_tasks(sitq_backend *backend, const sitq_list_filter *f, int
 sitq_code sitq_purge(sitq_queue *queue, double older_than_s, int64_t *out_purged, sitq_error *err);
 
 /* ------------------------------------------------------------------ */
+/* Pause, concurrency limits and rate limits                           */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Limits are stored in the database and enforced by every claim, in the
+ * claim's own transaction, across all workers, processes and hosts. A limit
+ * applies to a whole queue (function NULL) or to one function within one
+ * queue (tasks of that function in that queue; the same function in another
+ * queue has its own limit). A claim takes a task only when every limit that
+ * applies to it allows it. A queue with no limit and no pause claims as it
+ * would without this feature (one extra index probe of an empty table).
+ */
+
+/** One limit of a queue, as listed by sitq_queue_limits. */
+typedef struct sitq_limit {
+    char *function;           /* NULL: the whole queue; else the function it limits */
+    int paused;               /* whole-queue entry only: 1 when the queue is paused */
+    int64_t concurrency;      /* at most this many running tasks; 0: no limit */
+    int64_t rate_count;       /* at most rate_count starts per rate_interval_us; 0: none */
+    int64_t rate_interval_us; /* the rate's interval in microseconds (0 when no rate) */
+} sitq_limit;
+
+/**
+ * Parse a rate such as "100/m", "10/s", "5/30s", "1000/h" or "2/d": a count
+ * (1..1000000000) of task starts per interval, the interval a unit (s, m, h,
+ * d) with an optional positive whole multiplier before it; the interval is
+ * at most 366 days. On success *count and *interval_us (microseconds) are
+ * set; on error they are 0.
+ * Errors: SITQ_EINVAL (NULL argument, or text that is not a rate, with a
+ * message that quotes it and shows the form). Pure; thread-safe.
+ */
+sitq_code sitq_rate_parse(const char *text, int64_t *count, int64_t *interval_us, sitq_error *err);
+
+/**
+ * Pause the queue: from the commit on, no worker claims a task of it (tasks
+ * already claimed or running finish as usual; enqueues go on). Pausing a
+ * paused queue is a no-op. The pause is stored in the database and lasts
+ * until sitq_queue_resume, across restarts. A worker in burst mode counts a
+ * paused queue as drained. sitq_worker_process_task, which runs one given
+ * task on demand, is held back by neither pause nor limits.
+ * Errors: SITQ_EINVAL (NULL queue), SITQ_ESTORAGE, SITQ_EBUSY.
+ * Thread-safe.
+ */
+sitq_code sitq_queue_pause(sitq_queue *queue, sitq_error *err);
+
+/**
+ * Resume a paused queue: workers claim from it again at their next claim.
+ * Resuming a queue that is not paused is a no-op. Errors: as
+ * sitq_queue_pause. Thread-safe.
+ */
+sitq_code sitq_queue_resume(sitq_queue *queue, sitq_error *err);
+
+/**
+ * *out_paused receives 1 when the queue is paused, 0 when not.
+ * Errors: SITQ_EINVAL (NULL argument), SITQ_ESTORAGE. Thread-safe; reads
+ * only.
+ */
+sitq_code sitq_queue_paused(sitq_queue *queue, int *out_paused, sitq_error *err);
+
+/**
+ * Set the limit of the queue (function NULL) or of one function in it,
+ * replacing the one it had: at most `concurrency` tasks running at once
+ * (0: no concurrency limit; a claimed task counts as running from its
+ * claim until it finishes or its lease is recovered), and at most the rate
+ * `rate` of task starts (a string for sitq_rate_parse, e.g. "100/m"; NULL
+ * or "": no rate limit). Starts are spread evenly: at most one every
+ * interval/count, and a claim that falls behind may take up to 1 +
+ * count/100 at once, so that any window of one interval holds at most
+ * count + count/100 + 1 starts. A limit with neither is removed (as
+ * sitq_queue_remove_limit). A worker blocked by a rate waits until the next
+ * start is due; one blocked by a concurrency limit looks again soon
+ * (within 50 ms).
+ * Errors: SITQ_EINVAL (NULL queue, a bad function name, concurrency < 0 or
+ * over 1000000000, a bad rate), SITQ_ESTORAGE, SITQ_EBUSY. Thread-safe.
+ */
+sitq_code sitq_queue_set_limit(sitq_queue *queue, const char *function, int64_t concurrency,
+                               const char *rate, sitq_error *err);
+
+/**
+ * Remove the concurrency and rate limit of the queue (function NULL) or of
+ * one function in it; a queue's pause stays. Removing a limit that does
+ * not exist is a no-op. Errors: SITQ_EINVAL (NULL queue, a bad function
+ * name), SITQ_ESTORAGE, SITQ_EBUSY. Thread-safe.
+ */
+sitq_code sitq_queue_remove_limit(sitq_queue *queue, const char *function, sitq_error *err);
+
+/**
+ * The queue's limits and pause: the whole-queue entry first (present when
+ * the queue is paused or has a limit of its own), then one per limited
+ * function, sorted by function name. *out receives a malloc'd array of
+ * *out_count entries (NULL and 0 when there is none); free it with
+ * sitq_limits_free. Errors: SITQ_EINVAL (NULL argument), SITQ_ESTORAGE,
+ * SITQ_ENOMEM. Thread-safe; reads only.
+ */
+sitq_code sitq_queue_limits(sitq_queue *queue, sitq_limit **out, size_t *out_count,
+                            sitq_error *err);
+
+/** Free an array from sitq_queue_limits (with its names). NULL is a no-op. */
+void sitq_limits_free(sitq_limit *limits, size_t count);
+
+/* ------------------------------------------------------------------ */
 /* Retry backoff                                                       */
 /* ------------------------------------------------------------------ */
 

@@ -822,6 +822,30 @@ static PyMethodDef queue_methods[] = {
      METH_VARARGS | METH_KEYWORDS, set_retention_doc},
     {"reset_retention", (PyCFunction)queue_reset_retention, METH_NOARGS, reset_retention_doc},
     {"get_retention", (PyCFunction)queue_get_retention, METH_NOARGS, get_retention_doc},
+    {"pause", (PyCFunction)sitqpy_queue_pause, METH_NOARGS,
+     "pause() -> None\n--\n\nPause the queue: no worker (of any process or host) claims a task of\n"
+     "it until resume(); running tasks finish, enqueues go on. Stored in the\n"
+     "database. Raises StorageError. Thread-safe."},
+    {"resume", (PyCFunction)sitqpy_queue_resume, METH_NOARGS,
+     "resume() -> None\n--\n\nResume a paused queue (a no-op when it is not paused).\n"
+     "Raises StorageError. Thread-safe."},
+    {"set_limit", (PyCFunction)(void (*)(void))sitqpy_queue_set_limit, METH_VARARGS | METH_KEYWORDS,
+     "set_limit(function=None, *, concurrency=None, rate=None) -> None\n--\n\n"
+     "Limit the queue (function None) or one function in it, replacing its\n"
+     "limit: at most concurrency tasks running at once (int 1..1000000000) and\n"
+     "at most rate starts (str 'COUNT/INTERVAL': '100/m', '10/s', '5/30s'),\n"
+     "enforced by every worker's claim across processes and hosts. Give at\n"
+     "least one. Raises InvalidArgumentError (bad values), StorageError.\n"
+     "Thread-safe."},
+    {"remove_limit", (PyCFunction)(void (*)(void))sitqpy_queue_remove_limit,
+     METH_VARARGS | METH_KEYWORDS,
+     "remove_limit(function=None) -> None\n--\n\nRemove the limit of the queue (function None)\n"
+     "or of one function in it; a pause stays. Raises InvalidArgumentError,\n"
+     "StorageError. Thread-safe."},
+    {"limits", (PyCFunction)sitqpy_queue_limits, METH_NOARGS,
+     "limits() -> list[dict]\n--\n\nThe queue's pause and limits: dicts with function (None:\n"
+     "the queue's own), paused, concurrency (0: none), rate_count (0: none) and\n"
+     "rate_interval (seconds). Raises StorageError. Thread-safe."},
     SITQPY_NO_PICKLE_METHODS,
     {NULL, NULL, 0, NULL}};
 
@@ -840,6 +864,8 @@ static PyObject *queue_get_backend(SitqQueueObject *self, void *c) {
 static PyGetSetDef queue_getset[] = {
     {"name", (getter)queue_get_name, NULL, "The queue's name (str).", NULL},
     {"backend", (getter)queue_get_backend, NULL, "The SQLiteBackend the queue lives in.", NULL},
+    {"paused", (getter)sitqpy_queue_get_paused, NULL,
+     "True when the queue is paused (read from the database at each access).", NULL},
     {NULL, NULL, NULL, NULL, NULL}};
 
 static PyObject *queue_repr(SitqQueueObject *self) {

@@ -114,6 +114,14 @@ extern PyObject *sitqpy_memfuncs;
 extern atomic_int sitqpy_finalizing;
 
 /* Raise the sitq exception matching err->code with err->message. Returns NULL. */
+/* TaskQueue's pause and limits (queue_limits.c). */
+PyObject *sitqpy_queue_pause(SitqQueueObject *self, PyObject *unused);
+PyObject *sitqpy_queue_resume(SitqQueueObject *self, PyObject *unused);
+PyObject *sitqpy_queue_get_paused(SitqQueueObject *self, void *c);
+PyObject *sitqpy_queue_set_limit(SitqQueueObject *self, PyObject *args, PyObject *kwds);
+PyObject *sitqpy_queue_remove_limit(SitqQueueObject *self, PyObject *args, PyObject *kwds);
+PyObject *sitqpy_queue_limits(SitqQueueObject *self, PyObject *unused);
+
 PyObject *sitqpy_raise(sitq_code code, const sitq_error *err);
 /* Raise InvalidArgumentError with a printf-style message. Returns NULL. */
 PyObject *sitqpy_invalid(const char *fmt, ...);

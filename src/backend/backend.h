@@ -48,7 +48,7 @@
  * value it was written against; sitq__backend_head_init refuses any other,
  * so a backend built for another layout fails at open instead of misreading
  * fields. Bump it on every change of an op's signature or a struct below. */
-#define SITQ__BACKEND_VERSION 11
+#define SITQ__BACKEND_VERSION 12
 
 /* A task handed to a worker by a claim (cycle or claim_id). Every field is
  * out, written by the backend into an entry of the caller's array. The
@@ -314,6 +314,17 @@ typedef struct sitq__expire {
                              none above after_id (the walk is over) */
     int64_t purged;       /* out: tasks deleted */
 } sitq__expire;
+/* A change of a queue's limits (limit_write): either its pause
+ * (set_paused: paused 0 or 1, the rest ignored) or the concurrency and rate
+ * limit of the queue (function NULL) or of one function in it, replacing
+ * what it had (concurrency 0 and rate_count 0 remove it). Checked by the
+ * core. */
+typedef struct sitq__limit_write {
+    int set_paused;
+    int paused;
+    const char *function;
+    int64_t concurrency, rate_count, rate_interval_us;
+} sitq__limit_write;
 
 typedef struct sitq__backend_ops {
     /* SITQ__BACKEND_VERSION, checked by sitq__backend_head_init. */
@@ -545,6 +556,18 @@ typedef struct sitq__backend_ops {
      * task). Out: f->outcome, f->task_id (both set on SITQ_OK). Waiters of
      * the queue are told of a new task (notifications as for enqueue). */
     sitq_code (*schedule_fire)(sitq_backend *b, sitq__schedule_fire *f, sitq_error *err);
+
+    /* Store a change of the queue's limits (see sitq__limit_write) in one
+     * transaction; a limit row left with no pause and no limit is deleted.
+     * Claims that begin after the commit obey it. */
+    sitq_code (*limit_write)(sitq_backend *b, const char *queue, const sitq__limit_write *w,
+                             sitq_error *err);
+    /* The queue's limits: *out a malloc'd array of *count entries (the
+     * queue's own first, then by function name; functions malloc'd; free
+     * with sitq_limits_free), NULL and 0 when none or on failure. Never
+     * blocks on writers. */
+    sitq_code (*limit_list)(sitq_backend *b, const char *queue, sitq_limit **out, size_t *count,
+                            sitq_error *err);
 } sitq__backend_ops;
 
 /* Common head of every backend, its first member: the ops, the store's

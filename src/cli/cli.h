@@ -45,6 +45,10 @@ int cmd_purge(int argc, char **argv);
 int cmd_schedule(int argc, char **argv);
 /** `sitq retention`: show or set a queue's retention of finished tasks. */
 int cmd_retention(int argc, char **argv);
+/** `sitq pause`, `sitq resume` and `sitq limit` (cmd_limits.c). */
+int cmd_pause(int argc, char **argv);
+int cmd_resume(int argc, char **argv);
+int cmd_limit(int argc, char **argv);
 /** `sitq enqueue DB -- COMMAND...`: enqueue a shell-command task. */
 int cmd_enqueue(int argc, char **argv);
 /** `sitq worker DB`: run a worker executing shell-command tasks. */

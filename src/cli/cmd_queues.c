@@ -20,7 +20,8 @@ static const char QUEUES_USAGE[] =
     "\n"
     "List the queues of the database with their tasks counted by status (a\n"
     "queue exists from its first enqueue on; one whose tasks all succeeded stays\n"
-    "listed after a purge).\n"
+    "listed after a purge). A paused queue (sitq pause) is marked \"(paused)\"\n"
+    "after its name, and has \"paused\": true in JSON.\n"
     "\n"
     "  -q, --queue NAME  only that queue (an error when there is no such queue)\n"
     "  -j, --json        print a JSON array of {\"queue\", \"queued\", ..., \"total\"}\n"
@@ -39,19 +40,25 @@ static int count_queues(const char *cmd, sitq_backend *backend, char **names, si
         memset(&err, 0, sizeof err);
         sitq_queue *q = NULL;
         sitq_stats st;
+        int paused = 0;
         sitq_code code = sitq_queue_open(backend, names[i], &q, &err);
         if (code == SITQ_OK) code = sitq_get_stats(q, &st, &err);
+        if (code == SITQ_OK) code = sitq_queue_paused(q, &paused, &err);
         sitq_queue_close(q);
         if (code != SITQ_OK) return cli_api_error(cmd, code, &err);
         for (int s = 0; s < SITQ_STATUS_COUNT; s++) sum->count[s] += st.count[s];
         sum->total += st.total;
+        json_t *j = o->jsonl || arr != NULL ? stats_to_json(names[i], &st, NULL) : NULL;
+        if (j) json_object_set_new(j, "paused", json_boolean(paused));
         if (o->jsonl) {
-            if (print_json_line(stats_to_json(names[i], &st, NULL)) != 0) return CLI_EXIT_FAILURE;
+            if (print_json_line(j) != 0) return CLI_EXIT_FAILURE;
         } else if (arr != NULL) {
-            if (json_array_append_new(arr, stats_to_json(names[i], &st, NULL)) != 0)
-                return CLI_EXIT_FAILURE;
+            if (json_array_append_new(arr, j) != 0) return CLI_EXIT_FAILURE;
         } else if (!o->json) {
-            print_queue_row(names[i], &st);
+            /* A paused queue is marked after its name. */
+            char name[SITQ_NAME_MAX + 16];
+            snprintf(name, sizeof name, "%s%s", names[i], paused ? " (paused)" : "");
+            print_queue_row(name, &st);
         }
     }
     return CLI_EXIT_OK;

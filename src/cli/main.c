@@ -29,6 +29,9 @@ static const subcommand COMMANDS[] = {
     {"workers", cmd_workers, "list the workers: running, dead or stopped, and what they run"},
     {"schedule", cmd_schedule, "add, list, remove, pause or resume periodic tasks"},
     {"retention", cmd_retention, "show or set how long a queue keeps finished tasks"},
+    {"pause", cmd_pause, "pause a queue: workers claim nothing from it"},
+    {"resume", cmd_resume, "resume a paused queue"},
+    {"limit", cmd_limit, "set, remove or list concurrency and rate limits"},
     {"bench", cmd_bench, "benchmark the engine beside raw SQLite (no DB argument)"},
 };
 

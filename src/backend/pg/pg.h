@@ -86,6 +86,16 @@ typedef enum pg_stmt_id {
     PG_WORKER_PUT,
     PG_WORKERS_LIST,
     PG_WORKERS_TASKS,
+    PG_CLAIM_LIMITED,
+    PG_LIMITS_LOCK,
+    PG_LIMITS_READ,
+    PG_LIMIT_RUNNING_QUEUE,
+    PG_LIMIT_RUNNING_FUNCTION,
+    PG_LIMIT_RATE_SET,
+    PG_LIMIT_PAUSE,
+    PG_LIMIT_SET,
+    PG_LIMIT_PRUNE,
+    PG_LIMITS_EXISTS,
     PG_COUNT
 } pg_stmt_id;
 
@@ -171,6 +181,7 @@ typedef struct pg_conn {
 
 typedef struct pg_backend {
     sitq_backend head;
+    sitq_time_us limit_wake_us; /* under the writer: the last claim's limit wake-up */
     char *conninfo;
     char *schema;
     char *sql[PG_COUNT]; /* pg_sql with the schema substituted */
@@ -400,6 +411,36 @@ sitq_code pg_retention_get(sitq_backend *b, const char *queue, int64_t *succeede
 sitq_code pg_expire(sitq_backend *b, sitq__expire *x, sitq_error *err);
 sitq_code pg_retained(sitq_backend *b, const char *queue, sitq_task_id *oldest_id,
                       sitq_time_us *finished_us, sitq_error *err);
+
+/* Limits (pg_limits.c): the table, added at open when missing; the ops
+ * limit_write and limit_list. */
+extern const char *const pg_limits_sql;
+sitq_code pg_limits_schema(pg_backend *b, sitq_error *err);
+sitq_code pg_limit_write(sitq_backend *b, const char *queue, const sitq__limit_write *w,
+                         sitq_error *err);
+sitq_code pg_limit_list(sitq_backend *b, const char *queue, sitq_limit **out, size_t *count,
+                        sitq_error *err);
+/* names[0..n) as a text[] literal (malloc'd; NULL when out of memory). */
+char *pg_text_array_literal(const char *const *names, size_t n);
+
+/* What a claim of one queue needs besides the cycle (sitq__claim_rounds). */
+typedef struct pg_claim_arg {
+    pg_backend *b;
+    pg_conn *c;
+    int64_t token;
+    sitq_time_us db_until, now;
+    const char *names[2]; /* text[] literals of the handler names */
+    int64_t owner;        /* the worker's owner key */
+    sitq_time_us db_now;  /* the server's clock (rates are kept on it) */
+    sitq_time_us wake_us; /* out: server clock; when a blocked claim may succeed */
+} pg_claim_arg;
+/* Read the RETURNING rows of a claim into cy->claimed (pg_cycle.c). */
+sitq_code pg_read_claimed(const PGresult *r, sitq__cycle *cy, int64_t token,
+                          sitq_time_us lease_until, sitq_error *err);
+/* After the plain claim of queue qi took fewer than asked: when the queue
+ * has limits, claim up to limit under them (pg_limit_claim.c). */
+sitq_code pg_claim_limited(pg_claim_arg *a, sitq__cycle *cy, size_t qi, size_t limit,
+                           sitq_error *err);
 sitq_code pg_purge(sitq_backend *b, const char *queue, sitq_time_us before_us, int64_t *purged,
                    sitq_error *err);
 sitq_code pg_cycle(sitq_backend *b, sitq__cycle *c, sitq_error *err);

@@ -43,6 +43,8 @@ static const sitq__backend_ops pg_ops = {
     .schedule_list = pg_schedule_list,
     .schedule_set = pg_schedule_set,
     .schedule_fire = pg_schedule_fire,
+    .limit_write = pg_limit_write,
+    .limit_list = pg_limit_list,
     .stats = pg_stats,
     .queues = pg_queues,
     .task_queue = pg_task_queue,
@@ -247,6 +249,7 @@ sitq_code sitq_backend_open_postgres(const char *conninfo, const sitq_postgres_o
     if (!rc) rc = pg_conn_ensure(&b->writer, err);
     if (!rc) rc = pg_schema_open(b, err);
     if (!rc) rc = pg_schedules_ensure(b, err);
+    if (!rc) rc = pg_limits_schema(b, err);
     int n = o.reader_connections;
     if (!rc && n > 0) {
         b->readers = calloc((size_t)n, sizeof *b->readers);

@@ -65,7 +65,7 @@ static sitq_code lease_times(pg_conn *c, int64_t lease_us, sitq_time_us *db_now,
 /* names[0..n) as the text of a PostgreSQL text[] literal: every element
  * double-quoted, with backslash before " and \. Malloc'd; NULL when out of
  * memory. */
-static char *text_array_literal(const char *const *names, size_t n) {
+char *pg_text_array_literal(const char *const *names, size_t n) {
     size_t len = 3;
     for (size_t i = 0; i < n; i++) len += 2 * strlen(names[i]) + 3;
     char *out = malloc(len);
@@ -90,8 +90,8 @@ static char *text_array_literal(const char *const *names, size_t n) {
  * parameters (exact names, prefixes); *owned receives the two texts, freed
  * by the caller after the statements ran. */
 static sitq_code handler_names(const sitq__cycle *cy, char *owned[2], sitq_error *err) {
-    owned[0] = text_array_literal(cy->functions, cy->n_functions);
-    owned[1] = text_array_literal(cy->prefixes, cy->n_prefixes);
+    owned[0] = pg_text_array_literal(cy->functions, cy->n_functions);
+    owned[1] = pg_text_array_literal(cy->prefixes, cy->n_prefixes);
     if (!owned[0] || !owned[1])
         return sitq__fail(err, SITQ_ENOMEM, "out of memory listing the worker's functions");
     return SITQ_OK;
@@ -632,8 +632,8 @@ static sitq_code reap(pg_backend *b, pg_conn *c, sitq__cycle *cy, const char *qu
 }
 
 /* Read the RETURNING rows of a claim into cy->claimed. */
-static sitq_code read_claimed(const PGresult *r, sitq__cycle *cy, int64_t token,
-                              sitq_time_us lease_until, sitq_error *err) {
+sitq_code pg_read_claimed(const PGresult *r, sitq__cycle *cy, int64_t token,
+                          sitq_time_us lease_until, sitq_error *err) {
     sitq_code rc = SITQ_OK;
     for (int i = 0; i < PQntuples(r) && cy->n_claimed < cy->claim_max; i++) {
         sitq__claimed *t = &cy->claimed[cy->n_claimed];
@@ -679,17 +679,8 @@ static void reset_outputs(sitq__cycle *cy) {
     cy->db_now_us = 0;
 }
 
-/* What a claim of one queue needs besides the cycle (sitq__claim_rounds). */
-typedef struct claim_arg {
-    pg_backend *b;
-    pg_conn *c;
-    int64_t token;
-    sitq_time_us db_until, now;
-    const char *names[2]; /* text[] literals of the handler names */
-} claim_arg;
-
 static sitq_code claim_queue(void *arg, sitq__cycle *cy, size_t qi, size_t limit, sitq_error *err) {
-    const claim_arg *a = arg;
+    pg_claim_arg *a = arg;
     pg_params p;
     pg_p_init(&p);
     pg_p_i64(&p, a->token);
@@ -703,14 +694,18 @@ static sitq_code claim_queue(void *arg, sitq__cycle *cy, size_t qi, size_t limit
     pg_p_i64(&p, owner_key(a->b, cy->worker_id));
     PGresult *r = pg_run(a->c, PG_CLAIM, &p, err, "claiming tasks");
     if (!r) return pg_code(err);
-    sitq_code rc = read_claimed(r, cy, a->token, a->db_until, err);
+    size_t before = cy->n_claimed;
+    sitq_code rc = pg_read_claimed(r, cy, a->token, a->db_until, err);
     PQclear(r);
+    /* A queue with limits claims nothing above: look only when short. */
+    if (!rc && cy->n_claimed - before < limit)
+        rc = pg_claim_limited(a, cy, qi, limit - (cy->n_claimed - before), err);
     return rc;
 }
 
 /* Burst mode: whether a queue of the cycle holds a task that keeps its
  * worker (running, waiting, or due by the horizon; functions it handles). */
-static sitq_code check_live(pg_conn *c, const claim_arg *a, sitq__cycle *cy, sitq_error *err) {
+static sitq_code check_live(pg_conn *c, const pg_claim_arg *a, sitq__cycle *cy, sitq_error *err) {
     cy->live = 0;
     for (size_t q = 0; q < cy->n_queues && !cy->live; q++) {
         pg_params p;
@@ -730,12 +725,23 @@ static sitq_code check_live(pg_conn *c, const claim_arg *a, sitq__cycle *cy, sit
 /* The claim over the cycle's queues, then the burst check. */
 static sitq_code claim(pg_backend *b, pg_conn *c, sitq__cycle *cy, sitq_time_us db_until,
                        sitq_error *err) {
-    claim_arg a = {b, c, new_lease_token(), db_until, sitq_now_us(), {NULL, NULL}};
+    pg_claim_arg a = {b,
+                      c,
+                      new_lease_token(),
+                      db_until,
+                      sitq_now_us(),
+                      {NULL, NULL},
+                      owner_key(b, cy->worker_id),
+                      cy->db_now_us,
+                      0};
     char *names[2] = {NULL, NULL};
     sitq_code rc = handler_names(cy, names, err);
     a.names[0] = names[0];
     a.names[1] = names[1];
     if (!rc && cy->claim_max > 0) rc = sitq__claim_rounds(cy, claim_queue, &a, err);
+    /* A limit that blocked the claim: when to look again, on this host's
+     * clock like run_at_us. */
+    b->limit_wake_us = a.wake_us > 0 ? sitq_now_us() + (a.wake_us - cy->db_now_us) : 0;
     if (!rc && cy->live_horizon_us > 0 && cy->n_claimed == 0) rc = check_live(c, &a, cy, err);
     free(names[0]);
     free(names[1]);
@@ -814,6 +820,9 @@ static sitq_code cycle_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *er
         rc = reap(b, c, cy, cy->queues[q], err);
     if (!rc && (cy->claim_max > 0 || cy->live_horizon_us > 0)) rc = claim(b, c, cy, db_until, err);
     if (!rc && cy->want_next_run_at && cy->n_claimed < cy->claim_max) rc = next_run_at(c, cy, err);
+    if (!rc && b->limit_wake_us > 0 &&
+        (cy->next_run_at_us <= 0 || b->limit_wake_us < cy->next_run_at_us))
+        cy->next_run_at_us = b->limit_wake_us;
     if (!rc) rc = count_succeeded_queues(c, cy, n_succeeded, err);
     if (!rc) rc = notify_queues(c, cy, n_released, err);
     if (!rc && cy->record) rc = pg_workers_record(c, cy, owner_key(b, cy->worker_id), err);
@@ -862,7 +871,7 @@ static sitq_code claim_id_body(pg_backend *b, pg_conn *c, void *arg, sitq_error 
     if (!r) return pg_code(err);
     size_t max = cy->claim_max;
     if (cy->claim_max < 1) cy->claim_max = 1;
-    rc = read_claimed(r, cy, token, db_until, err);
+    rc = pg_read_claimed(r, cy, token, db_until, err);
     cy->claim_max = max;
     PQclear(r);
     if (rc || cy->n_claimed > 0) return rc;

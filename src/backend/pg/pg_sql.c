@@ -142,6 +142,19 @@ const char *const pg_sql[PG_COUNT] = {
         "WITH c AS MATERIALIZED (SELECT id FROM @.tasks WHERE state = 0 AND queue = $5::text "
         "AND run_at_us <= $4::bigint AND (function = ANY ($6::text[]) "
         "OR EXISTS (SELECT 1 FROM unnest($7::text[]) p(v) WHERE starts_with(function, p.v))) "
+        "AND NOT EXISTS (SELECT 1 FROM @.limits l WHERE l.queue = $5::text) "
+        "ORDER BY priority DESC, run_at_us, id LIMIT $8::bigint FOR NO KEY UPDATE SKIP LOCKED) "
+        "UPDATE @.tasks t SET state = 3, lease_token = $1::bigint, lease_until_us = $2::bigint, "
+        "worker_id = $3::text, lease_owner = $9::bigint, started_at_us = NULL, progress = NULL "
+        "FROM c WHERE t.id = c.id" CLAIM_RETURNING,
+    /* The claim of a queue that has limits (limit_claim.c, with the queue's
+     * limit rows locked): as PG_CLAIM without the limits guard, excluding
+     * the functions of $10 (limited ones, claimed on their own). */
+    [PG_CLAIM_LIMITED] =
+        "WITH c AS MATERIALIZED (SELECT id FROM @.tasks WHERE state = 0 AND queue = $5::text "
+        "AND run_at_us <= $4::bigint AND (function = ANY ($6::text[]) "
+        "OR EXISTS (SELECT 1 FROM unnest($7::text[]) p(v) WHERE starts_with(function, p.v))) "
+        "AND NOT (function = ANY ($10::text[])) "
         "ORDER BY priority DESC, run_at_us, id LIMIT $8::bigint FOR NO KEY UPDATE SKIP LOCKED) "
         "UPDATE @.tasks t SET state = 3, lease_token = $1::bigint, lease_until_us = $2::bigint, "
         "worker_id = $3::text, lease_owner = $9::bigint, started_at_us = NULL, progress = NULL "
@@ -162,10 +175,11 @@ const char *const pg_sql[PG_COUNT] = {
      * waiting, or queued and due by $2, of a function the worker handles
      * ($3 names, $4 prefixes, as the claim). One EXISTS per partial index. */
     [PG_LIVE] =
-        "SELECT EXISTS (SELECT 1 FROM @.tasks WHERE queue = $1::text AND state = 3 "
+        "SELECT NOT EXISTS (SELECT 1 FROM @.limits WHERE queue = $1::text AND function = '' "
+        "AND paused) AND (EXISTS (SELECT 1 FROM @.tasks WHERE queue = $1::text AND state = 3 "
         "AND " PG_FN_MATCH ") OR EXISTS (SELECT 1 FROM @.tasks WHERE queue = $1::text "
         "AND state = 1 AND " PG_FN_MATCH ") OR EXISTS (SELECT 1 FROM @.tasks "
-        "WHERE queue = $1::text AND state = 0 AND run_at_us <= $2::bigint AND " PG_FN_MATCH ")",
+        "WHERE queue = $1::text AND state = 0 AND run_at_us <= $2::bigint AND " PG_FN_MATCH "))",
     /* process_task runs the task right after the commit: counted at once. */
     [PG_CLAIM_ID] =
         "UPDATE @.tasks t SET state = 3, attempts = attempts + 1, lease_token = $1::bigint, "
@@ -423,7 +437,40 @@ const char *const pg_sql[PG_COUNT] = {
         "ORDER BY worker_id, heartbeat_at_us DESC) w WHERE $1::int = 1 OR w.stopped = 0",
     [PG_WORKERS_TASKS] = "SELECT worker_id, id, (started_at_us IS NOT NULL)::int FROM @.tasks "
                          "WHERE state = 3 ORDER BY id",
+
+    /* Limits (pg_limits.c): one row per queue ('' function) and per limited
+     * function of a queue. A limited claim locks its queue's rows first, so
+     * that the running counts it reads stay true until it commits. */
+    [PG_LIMITS_LOCK] = "SELECT function, paused, concurrency, rate_count, rate_interval_us, "
+                       "next_start_us FROM @.limits WHERE queue = $1::text ORDER BY function "
+                       "FOR UPDATE",
+    [PG_LIMITS_READ] = "SELECT function, paused, concurrency, rate_count, rate_interval_us, "
+                       "next_start_us FROM @.limits WHERE queue = $1::text ORDER BY function",
+    [PG_LIMIT_RUNNING_QUEUE] = "SELECT count(*) FROM @.tasks WHERE queue = $1::text AND state = 3",
+    [PG_LIMIT_RUNNING_FUNCTION] = "SELECT count(*) FROM @.tasks WHERE queue = $1::text "
+                                  "AND state = 3 AND function = $2::text",
+    [PG_LIMIT_RATE_SET] = "UPDATE @.limits SET next_start_us = $3::bigint "
+                          "WHERE queue = $1::text AND function = $2::text",
+    [PG_LIMIT_PAUSE] = "INSERT INTO @.limits(queue, function, paused) VALUES ($1::text, '', "
+                       "$2::bigint <> 0) ON CONFLICT (queue, function) DO UPDATE "
+                       "SET paused = excluded.paused",
+    [PG_LIMIT_SET] = "INSERT INTO @.limits(queue, function, concurrency, rate_count, "
+                     "rate_interval_us) VALUES ($1::text, $2::text, $3::bigint, $4::bigint, "
+                     "$5::bigint) ON CONFLICT (queue, function) DO UPDATE SET "
+                     "concurrency = excluded.concurrency, rate_count = excluded.rate_count, "
+                     "rate_interval_us = excluded.rate_interval_us",
+    [PG_LIMIT_PRUNE] = "DELETE FROM @.limits WHERE queue = $1::text AND NOT paused "
+                       "AND concurrency = 0 AND rate_count = 0",
+    [PG_LIMITS_EXISTS] = "SELECT count(*) FROM pg_tables WHERE schemaname = $1::text "
+                         "AND tablename = 'limits'",
 };
+
+/* The limits table, added to a schema of this version when missing. */
+const char *const pg_limits_sql =
+    "CREATE TABLE IF NOT EXISTS @.limits(queue text NOT NULL, function text NOT NULL,"
+    " paused boolean NOT NULL DEFAULT false, concurrency bigint NOT NULL DEFAULT 0,"
+    " rate_count bigint NOT NULL DEFAULT 0, rate_interval_us bigint NOT NULL DEFAULT 0,"
+    " next_start_us bigint NOT NULL DEFAULT 0, PRIMARY KEY (queue, function));";
 
 /* One row per worker process incarnation (its owner key, pg_cycle.c),
  * renewed by its heartbeats; updated in place (HOT: no index changes). */

@@ -105,6 +105,14 @@ typedef enum sq_stmt_id {
     ST_PURGE_DEAD,
     ST_QUEUES,
     ST_TASK_QUEUE,
+    ST_CLAIM_LIMITED,
+    ST_LIMITS_READ,
+    ST_LIMIT_RUNNING_QUEUE,
+    ST_LIMIT_RUNNING_FUNCTION,
+    ST_LIMIT_RATE_SET,
+    ST_LIMIT_PAUSE,
+    ST_LIMIT_SET,
+    ST_LIMIT_PRUNE,
     ST_COUNT
 } sq_stmt_id;
 
@@ -267,6 +275,34 @@ sitq_code sq_workers_record(sq_backend *b, const sitq__cycle *cy, sitq_error *er
 /* The workers op (backend.h). */
 sitq_code sq_workers(sitq_backend *b, int include_stopped, sitq_worker_info **out, size_t *count,
                      sitq_error *err);
+/* Limits (sqlite_limits.c): the table, created on open when missing; the
+ * ops limit_write and limit_list. */
+sitq_code sq_limits_schema(sq_backend *b, sitq_error *err);
+sitq_code sq_limit_write(sitq_backend *b, const char *queue, const sitq__limit_write *w,
+                         sitq_error *err);
+sitq_code sq_limit_list(sitq_backend *b, const char *queue, sitq_limit **out, size_t *count,
+                        sitq_error *err);
+
+/* What a claim of one queue needs besides the cycle (sitq__claim_rounds). */
+typedef struct sq_claim_arg {
+    sq_conn *c;
+    const sq_names_json *names;
+    int64_t token;
+    sitq_time_us now, lease_until;
+    sitq_time_us wake_us; /* out: when a claim blocked by a limit may succeed (0: none) */
+} sq_claim_arg;
+
+/* Read the RETURNING rows of a claim into cy->claimed (sqlite_cycle.c). */
+sitq_code sq_read_claimed(sq_conn *c, sqlite3_stmt *st, sitq__cycle *cy, int64_t token,
+                          sitq_time_us lease_until, sitq_error *err);
+/* Bind a claim's ?1..?4 (token, lease end, worker, now). */
+void sq_bind_claim(sqlite3_stmt *st, int64_t token, sitq_time_us lease_until, const char *worker,
+                   sitq_time_us now);
+/* After the plain claim of queue qi took fewer than asked: when the queue
+ * has limits (the plain claim took nothing then), claim up to limit under
+ * them (sqlite_limit_claim.c). */
+sitq_code sq_claim_limited(sq_claim_arg *a, sitq__cycle *cy, size_t qi, size_t limit,
+                           sitq_error *err);
 
 /* Keep the WAL bounded under any load: install the checkpoint hook on the
  * writer connection (sqlite_wal.c). */

@@ -40,6 +40,8 @@ static const sitq__backend_ops sq_ops = {
     .schedule_list = sq_schedule_list,
     .schedule_set = sq_schedule_set,
     .schedule_fire = sq_schedule_fire,
+    .limit_write = sq_limit_write,
+    .limit_list = sq_limit_list,
 };
 
 sqlite3_stmt *sq_stmt(sq_conn *c, sq_stmt_id id, sitq_error *err) {
@@ -321,6 +323,7 @@ sitq_code sitq_backend_open_sqlite(const char *path, const sitq_sqlite_options *
     if (!rc && !o.read_only) sq_wal_bound(b);
     if (!rc) rc = sq_schema_open(b, err);
     if (!rc) rc = sq_schedules_ensure(b, err);
+    if (!rc) rc = sq_limits_schema(b, err);
     int n = strcmp(path, ":memory:") == 0 ? 0 : o.reader_connections;
     if (!rc && n > 0) rc = open_readers(b, n, err);
     if (rc) {

@@ -315,8 +315,8 @@ static sitq_code reap(sq_conn *c, sitq_time_us now, sitq__cycle *cy, const char 
 }
 
 /* Read the RETURNING rows of a claim into cy->claimed. */
-static sitq_code read_claimed(sq_conn *c, sqlite3_stmt *st, sitq__cycle *cy, int64_t token,
-                              sitq_time_us lease_until, sitq_error *err) {
+sitq_code sq_read_claimed(sq_conn *c, sqlite3_stmt *st, sitq__cycle *cy, int64_t token,
+                          sitq_time_us lease_until, sitq_error *err) {
     int rc;
     sitq_code code = SITQ_OK;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -351,8 +351,8 @@ static void drop_claimed(sitq__cycle *cy) {
     cy->n_claimed = 0;
 }
 
-static void bind_claim(sqlite3_stmt *st, int64_t token, sitq_time_us lease_until,
-                       const char *worker, sitq_time_us now) {
+void sq_bind_claim(sqlite3_stmt *st, int64_t token, sitq_time_us lease_until, const char *worker,
+                   sitq_time_us now) {
     sqlite3_bind_int64(st, 1, token);
     sqlite3_bind_int64(st, 2, lease_until);
     sq_bind_text(st, 3, worker);
@@ -400,24 +400,21 @@ static void forget_completions(sitq__cycle *cy) {
     cy->n_finished = 0;
 }
 
-/* What a claim of one queue needs besides the cycle (sitq__claim_rounds). */
-typedef struct claim_arg {
-    sq_conn *c;
-    const sq_names_json *names;
-    int64_t token;
-    sitq_time_us now, lease_until;
-} claim_arg;
-
 static sitq_code claim_queue(void *arg, sitq__cycle *cy, size_t qi, size_t limit, sitq_error *err) {
-    const claim_arg *a = arg;
+    sq_claim_arg *a = arg;
     sqlite3_stmt *st = sq_stmt(a->c, ST_CLAIM, err);
     if (!st) return SITQ_ESTORAGE;
-    bind_claim(st, a->token, a->lease_until, cy->worker_id, a->now);
+    sq_bind_claim(st, a->token, a->lease_until, cy->worker_id, a->now);
     sq_bind_text(st, 5, cy->queues[qi]);
     sq_bind_text(st, 6, a->names->functions);
     sq_bind_text(st, 7, a->names->prefixes);
     sqlite3_bind_int64(st, 8, (sqlite3_int64)limit);
-    return read_claimed(a->c, st, cy, a->token, a->lease_until, err);
+    size_t before = cy->n_claimed;
+    sitq_code rc = sq_read_claimed(a->c, st, cy, a->token, a->lease_until, err);
+    size_t got = cy->n_claimed - before;
+    /* A queue with limits claims nothing above: look only when short. */
+    if (!rc && got < limit) rc = sq_claim_limited(a, cy, qi, limit - got, err);
+    return rc;
 }
 
 /* Burst mode: whether a queue of the cycle holds a task that keeps its
@@ -457,8 +454,11 @@ static sitq_code renew_and_claim(sq_backend *b, sitq__cycle *cy, sitq_error *err
     const sq_names_json *names = NULL;
     if (!rc && want_names && !(names = sq_names_for(b, cy, err))) rc = SITQ_ENOMEM;
     if (!rc && cy->claim_max > 0) {
-        claim_arg a = {c, names, new_lease_token(), now, lease_until};
+        sq_claim_arg a = {c, names, new_lease_token(), now, lease_until, 0};
         rc = sitq__claim_rounds(cy, claim_queue, &a, err);
+        /* A limit that blocked the claim says when to look again. */
+        if (!rc && a.wake_us > 0 && (cy->next_run_at_us <= 0 || a.wake_us < cy->next_run_at_us))
+            cy->next_run_at_us = a.wake_us;
     }
     if (!rc && cy->live_horizon_us > 0 && cy->n_claimed == 0) rc = check_live(c, names, cy, err);
     if (!rc && cy->record) rc = sq_workers_record(b, cy, err);
@@ -524,10 +524,10 @@ sitq_code sq_claim_id(sitq_backend *base, sitq_task_id id, sitq__cycle *cy, sitq
     sqlite3_stmt *st = sq_stmt(c, ST_CLAIM_ID, err);
     if (!st) rc = SITQ_ESTORAGE;
     else {
-        bind_claim(st, token, lease_until, cy->worker_id, now);
+        sq_bind_claim(st, token, lease_until, cy->worker_id, now);
         sqlite3_bind_int64(st, 5, id);
         sq_bind_text(st, 6, queue);
-        rc = read_claimed(c, st, cy, token, lease_until, err);
+        rc = sq_read_claimed(c, st, cy, token, lease_until, err);
     }
     sitq_code status = SITQ_OK;
     if (!rc && cy->n_claimed == 0) {

@@ -136,14 +136,27 @@ const char *const sq_sql[ST_COUNT] = {
         "WHERE id IN (SELECT id FROM sitq_tasks WHERE state = 0 AND queue = ?5 "
         "AND run_at_us <= ?4 AND (function IN (SELECT value FROM json_each(?6)) "
         "OR EXISTS (SELECT 1 FROM json_each(?7) WHERE substr(function, 1, length(value)) = value)) "
+        "AND NOT EXISTS (SELECT 1 FROM sitq_limits WHERE queue = ?5) "
+        "ORDER BY priority DESC, run_at_us, id LIMIT ?8)" CLAIM_RETURNING,
+    /* The claim of a queue that has limits (limit_claim.c): as ST_CLAIM,
+     * without the limits guard, excluding the functions of ?9 (a JSON
+     * array: limited functions, claimed on their own). */
+    [ST_CLAIM_LIMITED] =
+        "UPDATE sitq_tasks " CLAIM_SET
+        "WHERE id IN (SELECT id FROM sitq_tasks WHERE state = 0 AND queue = ?5 "
+        "AND run_at_us <= ?4 AND (function IN (SELECT value FROM json_each(?6)) "
+        "OR EXISTS (SELECT 1 FROM json_each(?7) WHERE substr(function, 1, length(value)) = value)) "
+        "AND function NOT IN (SELECT value FROM json_each(?9)) "
         "ORDER BY priority DESC, run_at_us, id LIMIT ?8)" CLAIM_RETURNING,
     /* Burst mode: a task of the queue (?1) that keeps its worker: running,
      * waiting, or queued and due by ?2, of a function the worker handles
      * (?3 names, ?4 prefixes, as the claim). One EXISTS per partial index. */
-    [ST_LIVE] = "SELECT EXISTS (SELECT 1 FROM sitq_tasks WHERE queue = ?1 AND state = 3 "
+    /* A paused queue holds nothing that keeps a burst worker. */
+    [ST_LIVE] = "SELECT NOT EXISTS (SELECT 1 FROM sitq_limits WHERE queue = ?1 AND function = '' "
+                "AND paused) AND (EXISTS (SELECT 1 FROM sitq_tasks WHERE queue = ?1 AND state = 3 "
                 "AND " SQ_FN_MATCH ") OR EXISTS (SELECT 1 FROM sitq_tasks WHERE queue = ?1 "
                 "AND state = 1 AND " SQ_FN_MATCH ") OR EXISTS (SELECT 1 FROM sitq_tasks "
-                "WHERE queue = ?1 AND state = 0 AND run_at_us <= ?2 AND " SQ_FN_MATCH ")",
+                "WHERE queue = ?1 AND state = 0 AND run_at_us <= ?2 AND " SQ_FN_MATCH "))",
     /* process_task runs the task right after the commit: counted at once. */
     [ST_CLAIM_ID] =
         "UPDATE sitq_tasks SET state = 3, attempts = attempts + 1, lease_token = ?1, "
@@ -310,4 +323,24 @@ const char *const sq_sql[ST_COUNT] = {
                                                                                      "queue FROM "
                                                                                      "sitq_counts",
     [ST_TASK_QUEUE] = "SELECT queue FROM sitq_tasks WHERE id = ?1",
+
+    /* Limits (sqlite_limits.c): one row per queue ('' function) and per
+     * limited function of a queue. Running tasks are counted through the
+     * running index (only running tasks are read). */
+    [ST_LIMITS_READ] = "SELECT function, paused, concurrency, rate_count, rate_interval_us, "
+                       "next_start_us FROM sitq_limits WHERE queue = ?1 ORDER BY function",
+    [ST_LIMIT_RUNNING_QUEUE] = "SELECT count(*) FROM sitq_tasks WHERE queue = ?1 AND state = 3",
+    [ST_LIMIT_RUNNING_FUNCTION] = "SELECT count(*) FROM sitq_tasks INDEXED BY sitq_tasks_running "
+                                  "WHERE queue = ?1 AND state = 3 AND function = ?2",
+    [ST_LIMIT_RATE_SET] =
+        "UPDATE sitq_limits SET next_start_us = ?3 WHERE queue = ?1 AND function = ?2",
+    [ST_LIMIT_PAUSE] = "INSERT INTO sitq_limits(queue, function, paused) VALUES (?1, '', ?2) "
+                       "ON CONFLICT(queue, function) DO UPDATE SET paused = excluded.paused",
+    [ST_LIMIT_SET] =
+        "INSERT INTO sitq_limits(queue, function, concurrency, rate_count, "
+        "rate_interval_us) VALUES (?1, ?2, ?3, ?4, ?5) "
+        "ON CONFLICT(queue, function) DO UPDATE SET concurrency = excluded.concurrency, "
+        "rate_count = excluded.rate_count, rate_interval_us = excluded.rate_interval_us",
+    [ST_LIMIT_PRUNE] = "DELETE FROM sitq_limits WHERE queue = ?1 AND paused = 0 "
+                       "AND concurrency = 0 AND rate_count = 0",
 };

@@ -101,6 +101,13 @@ def main(path: str) -> None:
     kept: Dict[str, Any] = queue.get_retention()
     queue.reset_retention()
     forever = sitq.Task(add, (1, 2), retention="forever").retention
+    queue.pause()
+    queue.resume()
+    was_paused: bool = queue.paused
+    queue.set_limit("f", concurrency=2, rate="10/s")
+    queue.remove_limit("f")
+    limits: List[Dict[str, Any]] = queue.limits()
+    print(was_paused, limits)
     ref: str = sitq.function_name(add)
     held: int = sitq.held_functions()
     names: Tuple[str, ...] = sitq.status_names() + sitq.STATUSES

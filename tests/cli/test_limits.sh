@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# `sitq pause` / `sitq resume` (a worker claims nothing from a paused queue
+# and claims again after resume) and `sitq limit` (set, list, remove, the
+# usage errors).
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+# A paused queue is skipped: the worker serves the other queue meanwhile.
+p=$("$SITQ" enqueue "$DB" --queue p -- echo from-p)
+expect_exit 0 "$SITQ" pause "$DB" --queue p
+assert_eq "queue p paused" "$(cat "$TMP/out")" "pause output"
+assert_eq true "$("$SITQ" pause "$DB" --queue p --json | jget "d['paused']")" "pause twice"
+o=$("$SITQ" enqueue "$DB" --queue o -- echo from-o)
+start_worker --queue p --queue o
+expect_exit 0 "$SITQ" wait "$DB" "$o" --timeout 10
+assert_eq queued "$(field "$p" status)" "paused queue's task stays queued"
+expect_exit 0 "$SITQ" limit "$DB" --queue p
+assert_eq "queue p: paused" "$(cat "$TMP/out")" "limit lists the pause"
+assert_contains "$("$SITQ" queues "$DB")" "p (paused)" "queues marks the paused queue"
+assert_eq "o:False p:True" "$("$SITQ" queues "$DB" --json | jget "' '.join(q['queue'] + ':' + str(q['paused']) for q in d)")" \
+    "queues --json: paused"
+expect_exit 0 "$SITQ" resume "$DB" --queue p
+expect_exit 0 "$SITQ" wait "$DB" "$p" --timeout 10
+assert_eq "from-p" "$("$SITQ" show "$DB" "$p" --value)" "resumed queue's task ran"
+stop_worker
+
+# Limits: set, list (text and JSON), replace, remove.
+expect_exit 0 "$SITQ" limit "$DB" --function shell --concurrency 2 --rate 100/m
+assert_eq "function shell: limit set" "$(cat "$TMP/out")" "limit set output"
+expect_exit 0 "$SITQ" limit "$DB" --concurrency 8
+expect_exit 0 "$SITQ" limit "$DB"
+assert_eq "queue default: concurrency 8
+function shell: concurrency 2 rate 100/m" "$(cat "$TMP/out")" "limit list"
+json=$("$SITQ" limit "$DB" --json)
+assert_eq "None 8 shell 2 100/m" \
+    "$(echo "$json" | jget "' '.join(str(x) for l in d for x in (l['function'], l['concurrency'])) + ' ' + d[1]['rate']")" \
+    "limit list --json"
+expect_exit 0 "$SITQ" limit "$DB" -f shell --rate 5/30s
+expect_exit 0 "$SITQ" limit "$DB"
+assert_contains "$(cat "$TMP/out")" "function shell: rate 5/30s" "a set replaces the limit"
+expect_exit 0 "$SITQ" limit "$DB" -f shell --remove
+expect_exit 0 "$SITQ" limit "$DB" --remove
+expect_exit 0 "$SITQ" limit "$DB"
+assert_eq "queue default: no pause, no limits" "$(cat "$TMP/out")" "all removed"
+
+# Bad input: usage errors (exit 2) with clear messages.
+expect_exit 2 "$SITQ" limit "$DB" --concurrency 0
+assert_contains "$(cat "$TMP/err")" "--concurrency must be a whole number 1..1000000000" "zero"
+expect_exit 2 "$SITQ" limit "$DB" --concurrency -3
+expect_exit 2 "$SITQ" limit "$DB" --rate 10/w
+assert_contains "$(cat "$TMP/err")" "bad rate '10/w'" "bad rate unit"
+expect_exit 2 "$SITQ" limit "$DB" --rate 0/s
+expect_exit 2 "$SITQ" limit "$DB" --remove --concurrency 2
+expect_exit 2 "$SITQ" pause "$DB" --function f
+expect_exit 0 "$SITQ" limit "$DB"
+assert_eq "queue default: no pause, no limits" "$(cat "$TMP/out")" "nothing stored by errors"
+echo "ok"
