@@ -384,6 +384,26 @@ typedef struct sitq_store_health {
  */
 sitq_code sitq_backend_health(sitq_backend *backend, sitq_store_health *out, sitq_error *err);
 
+/** Most queues one sitq_metrics_text reports (sitq_queues counts them all). */
+#define SITQ_METRICS_QUEUES_MAX 1000
+
+/**
+ * The store's metrics in the Prometheus text exposition format (version
+ * 0.0.4): tasks by queue and status, succeeded tasks per queue (a stored
+ * counter), the age of each queue's oldest ready task, workers of the
+ * registry by state with their attempt counters, and the backend's own
+ * figures (file and WAL sizes; PostgreSQL: dead row versions, the oldest
+ * open transaction). docs/metrics.md lists every name and label.
+ * Reads only, never walks the tasks (counts come from indexes and stored
+ * counters), never waits for writers; at most SITQ_METRICS_QUEUES_MAX
+ * queues are reported.
+ * *out receives a malloc'd NUL-terminated text (free it with free()) and
+ * *out_len (optional, may be NULL) its length in bytes without the NUL.
+ * Errors: SITQ_EINVAL (NULL backend or out), SITQ_ESTORAGE (the store
+ * cannot be read), SITQ_ENOMEM; on error *out is NULL. Thread-safe.
+ */
+sitq_code sitq_metrics_text(sitq_backend *backend, char **out, size_t *out_len, sitq_error *err);
+
 /* ------------------------------------------------------------------ */
 /* Queue                                                               */
 /* ------------------------------------------------------------------ */

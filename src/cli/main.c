@@ -27,6 +27,7 @@ static const subcommand COMMANDS[] = {
     {"retry", cmd_retry, "run a failed or cancelled task again"},
     {"purge", cmd_purge, "delete old finished tasks"},
     {"workers", cmd_workers, "list the workers: running, dead or stopped, and what they run"},
+    {"metrics", cmd_metrics, "print the store's metrics in the Prometheus text format"},
     {"bench", cmd_bench, "benchmark the engine beside raw SQLite (no DB argument)"},
 };
 

@@ -39,6 +39,7 @@ static const sitq__backend_ops pg_ops = {
     .dep_result = pg_dep_result,
     .workers = pg_workers,
     .stats = pg_stats,
+    .oldest_ready = pg_oldest_ready,
     .queues = pg_queues,
     .task_queue = pg_task_queue,
     .health = pg_health,
