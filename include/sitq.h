@@ -1259,6 +1259,23 @@ typedef struct sitq_worker_stats {
 /** Copy the worker's counters into *out. Thread-safe. */
 void sitq_worker_get_stats(const sitq_worker *worker, sitq_worker_stats *out);
 
+/**
+ * The worker process's own metrics in the Prometheus text format, to serve
+ * beside sitq_metrics_text: sitq_worker_process_attempts_total{queue,
+ * outcome} (succeeded, failed, retried: failed with a retry left, lost) and
+ * the histograms sitq_task_duration_seconds and sitq_task_queue_wait_seconds
+ * {queue,function} (fixed buckets, seconds). They cover the attempts this
+ * worker finished since it was made, kept in its memory (a restart starts
+ * them at zero, as Prometheus expects of counters). At most 1000
+ * (queue, function) series; later functions count as function="~other".
+ * *out receives a malloc'd NUL-terminated text (free it with free()),
+ * *out_len (optional) its length. Reads no store.
+ * Errors: SITQ_EINVAL (NULL worker or out), SITQ_ENOMEM. Thread-safe (takes
+ * the worker's lock briefly), valid until sitq_worker_free.
+ */
+sitq_code sitq_worker_metrics_text(sitq_worker *worker, char **out, size_t *out_len,
+                                   sitq_error *err);
+
 /* ------------------------------------------------------------------ */
 /* The registry of workers. Every started worker keeps a row in its store:
  * written by its first cycle, renewed with its heartbeat (every

@@ -13,70 +13,18 @@
  * escaped (backslash, double quote, newline). */
 #include "backend/backend.h"
 #include "internal.h"
+#include "mbuf.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* A growing text buffer; `failed` sticks after the first allocation error. */
-typedef struct mbuf {
-    char *s;
-    size_t len, cap;
-    int failed;
-} mbuf;
-
-static void mb_putn(mbuf *b, const char *s, size_t n) {
-    if (b->failed) return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n + 1) cap *= 2;
-        char *p = realloc(b->s, cap);
-        if (!p) {
-            b->failed = 1;
-            return;
-        }
-        b->s = p;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, s, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-}
-
-static void mb_printf(mbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void mb_printf(mbuf *b, const char *fmt, ...) {
-    char tmp[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof tmp) {
-        b->failed = 1;
-        return;
-    }
-    mb_putn(b, tmp, (size_t)n);
-}
-
-/* A label value, escaped as the text format asks. */
-static void mb_label(mbuf *b, const char *v) {
-    for (const char *p = v; *p; p++) {
-        if (*p == '\\') mb_putn(b, "\\\\", 2);
-        else if (*p == '"') mb_putn(b, "\\\"", 2);
-        else if (*p == '\n') mb_putn(b, "\\n", 2);
-        else mb_putn(b, p, 1);
-    }
-}
-
-static void mb_family(mbuf *b, const char *name, const char *type, const char *help) {
-    mb_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
 /* One sample whose only label is `key`. */
-static void mb_sample1(mbuf *b, const char *name, const char *key, const char *val, double v) {
-    mb_printf(b, "%s{%s=\"", name, key);
-    mb_label(b, val);
-    mb_printf(b, "\"} %.15g\n", v);
+static void mb_sample1(sitq__mbuf *b, const char *name, const char *key, const char *val,
+                       double v) {
+    sitq__mb_printf(b, "%s{%s=\"", name, key);
+    sitq__mb_label(b, val);
+    sitq__mb_printf(b, "\"} %.15g\n", v);
 }
 
 typedef struct queue_fig {
@@ -94,28 +42,28 @@ static sitq_code read_queue(sitq_backend *b, const char *q, sitq_time_us now, qu
     return rc;
 }
 
-static void put_queues(mbuf *b, char **names, size_t n, const queue_fig *figs) {
-    mb_family(b, "sitq_tasks", "gauge", "Tasks of the queue by status.");
+static void put_queues(sitq__mbuf *b, char **names, size_t n, const queue_fig *figs) {
+    sitq__mb_family(b, "sitq_tasks", "gauge", "Tasks of the queue by status.");
     for (size_t i = 0; i < n; i++)
         for (int s = 0; s < SITQ_STATUS_COUNT; s++) {
-            mb_printf(b, "sitq_tasks{queue=\"");
-            mb_label(b, names[i]);
-            mb_printf(b, "\",status=\"%s\"} %lld\n", sitq_status_name(s),
-                      (long long)figs[i].stats.count[s]);
+            sitq__mb_printf(b, "sitq_tasks{queue=\"");
+            sitq__mb_label(b, names[i]);
+            sitq__mb_printf(b, "\",status=\"%s\"} %lld\n", sitq_status_name(s),
+                            (long long)figs[i].stats.count[s]);
         }
-    mb_family(b, "sitq_tasks_succeeded_total", "counter",
-              "Tasks of the queue that succeeded (stored; purges do not lower it).");
+    sitq__mb_family(b, "sitq_tasks_succeeded_total", "counter",
+                    "Tasks of the queue that succeeded (stored; purges do not lower it).");
     for (size_t i = 0; i < n; i++)
         mb_sample1(b, "sitq_tasks_succeeded_total", "queue", names[i],
                    (double)figs[i].stats.count[SITQ_SUCCEEDED]);
-    mb_family(b, "sitq_queue_oldest_ready_age_seconds", "gauge",
-              "Seconds since the earliest ready task of the queue became ready (0: none).");
+    sitq__mb_family(b, "sitq_queue_oldest_ready_age_seconds", "gauge",
+                    "Seconds since the earliest ready task of the queue became ready (0: none).");
     for (size_t i = 0; i < n; i++)
         mb_sample1(b, "sitq_queue_oldest_ready_age_seconds", "queue", names[i],
                    figs[i].oldest_age_s);
 }
 
-static sitq_code put_store_queues(mbuf *b, sitq_backend *be, sitq_error *err) {
+static sitq_code put_store_queues(sitq__mbuf *b, sitq_backend *be, sitq_error *err) {
     char **names = NULL;
     size_t n = 0;
     sitq_code rc = be->ops->queues(be, &names, &n, err);
@@ -127,45 +75,45 @@ static sitq_code put_store_queues(mbuf *b, sitq_backend *be, sitq_error *err) {
     for (size_t i = 0; !rc && i < shown; i++) rc = read_queue(be, names[i], now, &figs[i], err);
     if (!rc) put_queues(b, names, shown, figs);
     if (!rc) {
-        mb_family(b, "sitq_queues", "gauge", "Queues in the store (reported: at most 1000).");
-        mb_printf(b, "sitq_queues %zu\n", n);
+        sitq__mb_family(b, "sitq_queues", "gauge", "Queues in the store (reported: at most 1000).");
+        sitq__mb_printf(b, "sitq_queues %zu\n", n);
     }
     free(figs);
     sitq_queue_names_free(names, n);
     return rc;
 }
 
-static void put_workers(mbuf *b, const sitq_worker_info *w, size_t n) {
+static void put_workers(sitq__mbuf *b, const sitq_worker_info *w, size_t n) {
     size_t by_state[3] = {0, 0, 0};
     for (size_t i = 0; i < n; i++)
         if ((int)w[i].state >= 0 && (int)w[i].state < 3) by_state[w[i].state]++;
-    mb_family(b, "sitq_workers", "gauge", "Workers of the registry by state.");
+    sitq__mb_family(b, "sitq_workers", "gauge", "Workers of the registry by state.");
     for (int s = 0; s < 3; s++)
-        mb_printf(b, "sitq_workers{state=\"%s\"} %zu\n",
-                  sitq_worker_state_name((sitq_worker_state)s), by_state[s]);
-    mb_family(b, "sitq_worker_attempts_total", "counter",
-              "Attempts each worker of the registry finished, by outcome (as of its last "
-              "renewal; lost: outcomes dropped because its lease had lapsed).");
+        sitq__mb_printf(b, "sitq_workers{state=\"%s\"} %zu\n",
+                        sitq_worker_state_name((sitq_worker_state)s), by_state[s]);
+    sitq__mb_family(b, "sitq_worker_attempts_total", "counter",
+                    "Attempts each worker of the registry finished, by outcome (as of its last "
+                    "renewal; lost: outcomes dropped because its lease had lapsed).");
     for (size_t i = 0; i < n; i++) {
         static const char *const outcome[3] = {"succeeded", "failed", "lost"};
         const int64_t v[3] = {w[i].succeeded, w[i].failed, w[i].lost};
         for (int k = 0; k < 3; k++) {
-            mb_printf(b, "sitq_worker_attempts_total{worker=\"");
-            mb_label(b, w[i].id);
-            mb_printf(b, "\",outcome=\"%s\"} %lld\n", outcome[k], (long long)v[k]);
+            sitq__mb_printf(b, "sitq_worker_attempts_total{worker=\"");
+            sitq__mb_label(b, w[i].id);
+            sitq__mb_printf(b, "\",outcome=\"%s\"} %lld\n", outcome[k], (long long)v[k]);
         }
     }
 }
 
-static void put_gauge(mbuf *b, const char *name, const char *help, double v) {
+static void put_gauge(sitq__mbuf *b, const char *name, const char *help, double v) {
     if (v < 0) return; /* not measured by this backend */
-    mb_family(b, name, "gauge", help);
-    mb_printf(b, "%s %.17g\n", name, v);
+    sitq__mb_family(b, name, "gauge", help);
+    sitq__mb_printf(b, "%s %.17g\n", name, v);
 }
 
-static void put_health(mbuf *b, const char *backend, const sitq_store_health *h) {
-    mb_family(b, "sitq_store_info", "gauge", "The store's backend (always 1).");
-    mb_printf(b, "sitq_store_info{backend=\"%s\"} 1\n", backend);
+static void put_health(sitq__mbuf *b, const char *backend, const sitq_store_health *h) {
+    sitq__mb_family(b, "sitq_store_info", "gauge", "The store's backend (always 1).");
+    sitq__mb_printf(b, "sitq_store_info{backend=\"%s\"} 1\n", backend);
     put_gauge(b, "sitq_store_bytes",
               "Bytes on disk: SQLite's database file; PostgreSQL's tasks table with its indexes.",
               (double)h->store_bytes);
@@ -182,7 +130,7 @@ static void put_health(mbuf *b, const char *backend, const sitq_store_health *h)
               h->oldest_xact_age_s);
 }
 
-static sitq_code metrics_store(sitq_backend *backend, mbuf *b, sitq_error *err) {
+static sitq_code metrics_store(sitq_backend *backend, sitq__mbuf *b, sitq_error *err) {
     sitq_code rc = put_store_queues(b, backend, err);
     sitq_worker_info *w = NULL;
     size_t nw = 0;
@@ -200,7 +148,7 @@ sitq_code sitq_metrics_text(sitq_backend *backend, char **out, size_t *out_len, 
     if (out_len) *out_len = 0;
     if (!backend || !out)
         return sitq__fail(err, SITQ_EINVAL, "sitq_metrics_text: backend and out are required");
-    mbuf b = {0};
+    sitq__mbuf b = {0};
     sitq_code rc = metrics_store(backend, &b, err);
     if (!rc && b.failed) rc = sitq__fail(err, SITQ_ENOMEM, "out of memory writing metrics");
     if (rc) {

@@ -319,6 +319,7 @@ static void *executor_main(void *arg) {
         } else {
             if (k.ok) w->stats.succeeded++;
             else w->stats.failed++;
+            sitq__wmetrics_attempt(w, c, k.ok);
             if (sitq__worker_push_done(w, &k) != 0) sitq__completion_clear(&k);
         }
         sitq__ctx_free(c);
@@ -384,6 +385,7 @@ static int64_t check_timeouts(sitq_worker *w, int64_t now_mono) {
                 atomic_store(&c->abandoned, 1);
                 w->n_stuck++;
                 w->stats.failed++;
+                sitq__wmetrics_attempt(w, c, 0);
             } else {
                 sitq__completion_clear(&k);
             }
@@ -664,7 +666,10 @@ static void cycle_failed(sitq_worker *w, dispatch_state *d, turn *t, const sitq_
     for (size_t i = 0; i < t->n_comps; i++) {
         if (!cy->completions_committed) sitq__worker_push_done(w, &t->comps[i]);
         else {
-            if (!t->comps[i].applied) w->stats.lost++;
+            if (!t->comps[i].applied) {
+                w->stats.lost++;
+                sitq__wmetrics_lost(w, t->comps[i].queue_index);
+            }
             sitq__completion_clear(&t->comps[i]);
         }
     }
@@ -732,7 +737,10 @@ static void cycle_succeeded(sitq_worker *w, dispatch_state *d, turn *t, const si
         d->recorded = 1;
     }
     for (size_t i = 0; i < t->n_comps; i++)
-        if (!t->comps[i].applied) w->stats.lost++;
+        if (!t->comps[i].applied) {
+            w->stats.lost++;
+            sitq__wmetrics_lost(w, t->comps[i].queue_index);
+        }
     apply_heartbeats(w, d, t->n_hb, mono_before, cy->db_now_us);
     take_claimed(w, d, cy, mono_before);
     burst_settle(w, t, cy);
@@ -1031,6 +1039,7 @@ static void worker_destroy(sitq_worker *w) {
     pthread_mutex_destroy(&w->life_mu);
     free(w->id);
     sitq__record_free(w);
+    sitq__wmetrics_free(w);
     sitq__worker_free_queues(w);
     free(w);
 }

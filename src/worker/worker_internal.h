@@ -17,6 +17,8 @@ typedef struct handler {
     void *user_data;
 } handler;
 
+typedef struct sitq__wmetrics sitq__wmetrics;
+
 /* One claimed task, from claim to completion. */
 struct sitq_task_ctx {
     sitq_worker *w;
@@ -105,7 +107,17 @@ struct sitq_worker {
      * start: host name, queues and handler names as stored. */
     char *rec_host, *rec_queues, *rec_functions;
     sitq_time_us rec_started_at_us;
+    sitq__wmetrics *wm; /* under mu: this process's metrics (wmetrics.c); NULL until used */
 };
+
+/* wmetrics.c: the worker process's metrics; every call under w->mu. */
+/* An attempt of c ended now (ok: succeeded); its run time is measured from
+ * c->started_mono_us. */
+void sitq__wmetrics_attempt(sitq_worker *w, const sitq_task_ctx *c, int ok);
+/* An outcome of the queue was dropped: the lease was lost. */
+void sitq__wmetrics_lost(sitq_worker *w, size_t queue_index);
+/* Free them (sitq_worker_free). */
+void sitq__wmetrics_free(sitq_worker *w);
 
 /* ctx.c */
 /* A deadline the backend set (lease_until_us, on its clock) as a time of
