@@ -109,8 +109,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         snprintf(msg, sizeof msg, "metrics unavailable: %s\n", err.message);
         char *copy = strdup(msg);
         if (!copy) return MHD_NO;
-        return reply(conn, MHD_HTTP_SERVICE_UNAVAILABLE, copy, strlen(copy), 1,
-                     "text/plain");
+        return reply(conn, MHD_HTTP_SERVICE_UNAVAILABLE, copy, strlen(copy), 1, "text/plain");
     }
     return reply(conn, MHD_HTTP_OK, body, len, 1, "text/plain; version=0.0.4; charset=utf-8");
 }

@@ -18,8 +18,8 @@
 
 #include "../core/mbuf.h"
 
-static const double WM_BOUNDS[] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1,  0.25, 0.5,
-                                   1,     2.5,   5,    10,    30,   60,   300,  1800};
+static const double WM_BOUNDS[] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                   1,     2.5,   5,    10,    30,   60,  300,  1800};
 #define WM_NB         (sizeof WM_BOUNDS / sizeof WM_BOUNDS[0])
 #define WM_SERIES_MAX 1000
 #define WM_OTHER      "~other"
@@ -185,7 +185,8 @@ sitq_code sitq_worker_metrics_text(sitq_worker *w, char **out, size_t *out_len, 
     if (out) *out = NULL;
     if (out_len) *out_len = 0;
     if (!w || !out)
-        return sitq__fail(err, SITQ_EINVAL, "sitq_worker_metrics_text: worker and out are required");
+        return sitq__fail(err, SITQ_EINVAL,
+                          "sitq_worker_metrics_text: worker and out are required");
     sitq__mbuf b = {0};
     pthread_mutex_lock(&w->mu);
     sitq__wmetrics *m = wm_get(w);
