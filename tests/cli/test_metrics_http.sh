@@ -22,6 +22,12 @@ except OSError as e:
 PYEOF
 }
 
+# status_of URL [METHOD]: the HTTP status (or "refused") only.
+status_of() {
+    fetch "$@" >"$TMP/s.txt"
+    head -1 "$TMP/s.txt"
+}
+
 # metric NAME{LABELS}: the value of one sample of $TMP/m.txt.
 metric() {
     local v
@@ -82,10 +88,10 @@ else
 fi
 
 # Other paths and methods; HEAD is served.
-assert_eq 404 "$(fetch "http://127.0.0.1:$port/" | head -1)" "GET /"
-assert_eq 404 "$(fetch "http://127.0.0.1:$port/metrics/x" | head -1)" "GET /metrics/x"
-assert_eq 405 "$(fetch "http://127.0.0.1:$port/metrics" POST | head -1)" "POST /metrics"
-assert_eq 200 "$(fetch "http://127.0.0.1:$port/metrics" HEAD | head -1)" "HEAD /metrics"
+assert_eq 404 "$(status_of "http://127.0.0.1:$port/")" "GET /"
+assert_eq 404 "$(status_of "http://127.0.0.1:$port/metrics/x")" "GET /metrics/x"
+assert_eq 405 "$(status_of "http://127.0.0.1:$port/metrics" POST)" "POST /metrics"
+assert_eq 200 "$(status_of "http://127.0.0.1:$port/metrics" HEAD)" "HEAD /metrics"
 
 # A port in use: a clear error, exit 1, before any task is claimed.
 "$SITQ" enqueue "$DB" -- true >/dev/null
@@ -97,8 +103,8 @@ stop_worker
 : >"$TMP/worker.log"
 start_worker --metrics-address 127.0.0.2:0
 port=$(port_of "$TMP/worker.log")
-assert_eq 200 "$(fetch "http://127.0.0.2:$port/metrics" | head -1)" "GET on 127.0.0.2"
-assert_eq refused "$(fetch "http://127.0.0.1:$port/metrics" | head -1)" "GET on 127.0.0.1"
+assert_eq 200 "$(status_of "http://127.0.0.2:$port/metrics")" "GET on 127.0.0.2"
+assert_eq refused "$(status_of "http://127.0.0.1:$port/metrics")" "GET on 127.0.0.1"
 stop_worker
 
 # Bad addresses: usage errors that say what is wrong.
