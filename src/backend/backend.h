@@ -101,6 +101,8 @@ typedef struct sitq__completion {
     sitq_time_us finished_at_us; /* this host's clock */
     size_t queue_index;          /* the task's queue: its index in the cycle's queues
                                     (succeeded counts are kept per queue) */
+    int retry_left;              /* worker-side, for its metrics: a failure of this
+                                    attempt leaves a retry (backends ignore it) */
     /* out: 1 recorded, 0 dropped (the lease was lost: a newer attempt owns
      * the task). Set for every completion of a cycle that returns SITQ_OK,
      * or that returns an error with completions_committed set. */

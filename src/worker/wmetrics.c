@@ -5,6 +5,8 @@
  * They cover the attempts of this worker since it was made, kept in its
  * memory (not in the store): observing costs a few additions under the
  * worker's mutex, which the caller holds anyway, and no write to the store.
+ * Outcomes are counted once committed (a dropped one counts only as lost);
+ * run time and queue wait when the attempt ends.
  * A scrape of every worker (or a sum over them in PromQL) gives the whole
  * picture; the store's counters (sitq_metrics_text) survive restarts.
  * Buckets are fixed (WM_BOUNDS, seconds) so that series of all workers add
@@ -92,16 +94,13 @@ static wm_series *series_for(sitq__wmetrics *m, size_t qi, const char *fn) {
     return s;
 }
 
-void sitq__wmetrics_attempt(sitq_worker *w, const sitq_task_ctx *c, int ok) {
+void sitq__wmetrics_attempt(sitq_worker *w, const sitq_task_ctx *c, sitq__completion *k) {
+    k->retry_left = c->t.attempt <= c->t.max_retries;
     double run_s =
         c->started_mono_us > 0 ? (double)(sitq__mono_us() - c->started_mono_us) / 1e6 : 0.0;
     sitq__wmetrics *m = wm_get(w);
     size_t qi = c->t.queue_index;
     if (!m || qi >= w->n_queues) return; /* metrics are best effort */
-    wm_queue *q = &m->queues[qi];
-    if (ok) q->succeeded++;
-    else if (c->t.attempt <= c->t.max_retries) q->retried++;
-    else q->failed++;
     wm_series *s = series_for(m, qi, c->t.function);
     if (!s) return;
     hist_add(&s->run, run_s);
@@ -109,9 +108,14 @@ void sitq__wmetrics_attempt(sitq_worker *w, const sitq_task_ctx *c, int ok) {
         hist_add(&s->wait, (double)(c->started_at_us - c->t.run_at_us) / 1e6);
 }
 
-void sitq__wmetrics_lost(sitq_worker *w, size_t queue_index) {
+void sitq__wmetrics_outcome(sitq_worker *w, const sitq__completion *k) {
     sitq__wmetrics *m = wm_get(w);
-    if (m && queue_index < w->n_queues) m->queues[queue_index].lost++;
+    if (!m || k->queue_index >= w->n_queues) return;
+    wm_queue *q = &m->queues[k->queue_index];
+    if (!k->applied) q->lost++;
+    else if (k->ok && !k->stored_as_failure) q->succeeded++;
+    else if (k->retry_left) q->retried++;
+    else q->failed++;
 }
 
 void sitq__wmetrics_free(sitq_worker *w) {

@@ -111,11 +111,13 @@ struct sitq_worker {
 };
 
 /* wmetrics.c: the worker process's metrics; every call under w->mu. */
-/* An attempt of c ended now (ok: succeeded); its run time is measured from
- * c->started_mono_us. */
-void sitq__wmetrics_attempt(sitq_worker *w, const sitq_task_ctx *c, int ok);
-/* An outcome of the queue was dropped: the lease was lost. */
-void sitq__wmetrics_lost(sitq_worker *w, size_t queue_index);
+/* An attempt of c ended now with outcome k (not yet committed): its run
+ * time (from c->started_mono_us) and queue wait go into the histograms, and
+ * k->retry_left is set for sitq__wmetrics_outcome. */
+void sitq__wmetrics_attempt(sitq_worker *w, const sitq_task_ctx *c, sitq__completion *k);
+/* Outcome k was committed: counted succeeded, failed, retried, or lost
+ * when it was dropped (!k->applied). */
+void sitq__wmetrics_outcome(sitq_worker *w, const sitq__completion *k);
 /* Free them (sitq_worker_free). */
 void sitq__wmetrics_free(sitq_worker *w);
 

@@ -107,6 +107,40 @@ assert_eq 200 "$(status_of "http://127.0.0.2:$port/metrics")" "GET on 127.0.0.2"
 assert_eq refused "$(status_of "http://127.0.0.1:$port/metrics")" "GET on 127.0.0.1"
 stop_worker
 
+# A lost lease: the worker is frozen while its command runs, another worker
+# recovers the task; once thawed, the first one drops the outcome and counts
+# it lost (in its own metrics, and in its registry row at its next renewal).
+B_PID=
+trap '[ -z "$B_PID" ] || kill -KILL "$B_PID" 2>/dev/null || true
+[ -z "$WORKER_PID" ] || kill -CONT "$WORKER_PID" 2>/dev/null || true; cleanup' EXIT
+mkfifo "$TMP/fifo"
+: >"$TMP/worker.log"
+held=$("$SITQ" enqueue "$DB" --queue lq -- cat "$TMP/fifo")
+start_worker --queue lq --lease 1 --worker-id lost-w --metrics-address 127.0.0.1:0
+port=$(port_of "$TMP/worker.log")
+wait_status "$held" running
+kill -STOP "$WORKER_PID"
+"$SITQ" worker "$DB" --queue lq --lease 1 --quiet &
+B_PID=$!
+wait_status "$held" failed 20
+kill -KILL "$B_PID"
+wait "$B_PID" 2>/dev/null || true
+B_PID=
+kill -CONT "$WORKER_PID"
+wait_log "$TMP/worker.log" "the outcome was dropped"
+i=0
+while :; do
+    fetch "http://127.0.0.1:$port/metrics" | tail -n +2 >"$TMP/m.txt"
+    [ "$(metric 'sitq_worker_attempts_total{worker="lost-w",outcome="lost"}')" = 1 ] && break
+    [ $i -lt 200 ] || fail "the registry did not count the lost outcome within 10 s"
+    sleep 0.05
+    i=$((i + 1))
+done
+assert_eq 1 "$(metric 'sitq_worker_process_attempts_total{queue="lq",outcome="lost"}')" "lost"
+assert_eq 0 "$(metric 'sitq_worker_process_attempts_total{queue="lq",outcome="failed"}')" "failed"
+assert_eq 1 "$(metric 'sitq_tasks{queue="lq",status="failed"}')" "store: recovered task failed"
+stop_worker
+
 # Bad addresses: usage errors that say what is wrong.
 for addr in nonsense 127.0.0.1:70000 localhost:9100 :9100 127.0.0.1: 1.2.3:9100 -1; do
     expect_exit 2 "$SITQ" worker "$DB" --metrics-address "$addr"
