@@ -384,6 +384,26 @@ typedef struct sitq_store_health {
  */
 sitq_code sitq_backend_health(sitq_backend *backend, sitq_store_health *out, sitq_error *err);
 
+/** Most queues one sitq_metrics_text reports (sitq_queues counts them all). */
+#define SITQ_METRICS_QUEUES_MAX 1000
+
+/**
+ * The store's metrics in the Prometheus text exposition format (version
+ * 0.0.4): tasks by queue and status, succeeded tasks per queue (a stored
+ * counter), the age of each queue's oldest ready task, workers of the
+ * registry by state with their attempt counters, and the backend's own
+ * figures (file and WAL sizes; PostgreSQL: dead row versions, the oldest
+ * open transaction). docs/metrics.md lists every name and label.
+ * Reads only, never walks the tasks (counts come from indexes and stored
+ * counters), never waits for writers; at most SITQ_METRICS_QUEUES_MAX
+ * queues are reported.
+ * *out receives a malloc'd NUL-terminated text (free it with free()) and
+ * *out_len (optional, may be NULL) its length in bytes without the NUL.
+ * Errors: SITQ_EINVAL (NULL backend or out), SITQ_ESTORAGE (the store
+ * cannot be read), SITQ_ENOMEM; on error *out is NULL. Thread-safe.
+ */
+sitq_code sitq_metrics_text(sitq_backend *backend, char **out, size_t *out_len, sitq_error *err);
+
 /* ------------------------------------------------------------------ */
 /* Queue                                                               */
 /* ------------------------------------------------------------------ */
@@ -1655,6 +1675,23 @@ typedef struct sitq_worker_stats {
 
 /** Copy the worker's counters into *out. Thread-safe. */
 void sitq_worker_get_stats(const sitq_worker *worker, sitq_worker_stats *out);
+
+/**
+ * The worker process's own metrics in the Prometheus text format, to serve
+ * beside sitq_metrics_text: sitq_worker_process_attempts_total{queue,
+ * outcome} (succeeded, failed, retried: failed with a retry left, lost) and
+ * the histograms sitq_task_duration_seconds and sitq_task_queue_wait_seconds
+ * {queue,function} (fixed buckets, seconds). They cover the attempts this
+ * worker finished since it was made, kept in its memory (a restart starts
+ * them at zero, as Prometheus expects of counters). At most 1000
+ * (queue, function) series; later functions count as function="~other".
+ * *out receives a malloc'd NUL-terminated text (free it with free()),
+ * *out_len (optional) its length. Reads no store.
+ * Errors: SITQ_EINVAL (NULL worker or out), SITQ_ENOMEM. Thread-safe (takes
+ * the worker's lock briefly), valid until sitq_worker_free.
+ */
+sitq_code sitq_worker_metrics_text(sitq_worker *worker, char **out, size_t *out_len,
+                                   sitq_error *err);
 
 /* ------------------------------------------------------------------ */
 /* The registry of workers. Every started worker keeps a row in its store:

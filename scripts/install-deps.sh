@@ -12,6 +12,8 @@ packages=(
   libpq-dev                           # the PostgreSQL backend's client library (libpq)
   postgresql                          # server for the throwaway test clusters (tests/pg)
   libjansson-dev                      # JSON output of the sitq command
+  libmicrohttpd-dev                   # /metrics of sitq worker --metrics-address
+  prometheus                          # promtool checks the metrics text (tests/cli/test_metrics*.sh)
   libcmocka-dev                       # C unit tests
   zlib1g-dev                          # the demo reads gzip-compressed CSV
   python3-dev python3-setuptools python3-pip python3-wheel   # the Python binding and its wheel (make wheel)

@@ -687,6 +687,30 @@ static PyObject *queue_workers(SitqQueueObject *self, PyObject *args, PyObject *
     return sitqpy_workers_list(sitq_queue_backend(self->queue), all);
 }
 
+PyDoc_STRVAR(metrics_text_doc,
+             "metrics_text() -> str\n--\n\n"
+             "The metrics of the queue's store (every queue) in the Prometheus text\n"
+             "format, as `sitq metrics` prints them: tasks by queue and status,\n"
+             "succeeded tasks per queue, the age of each queue's oldest ready task,\n"
+             "workers by state with their attempt counters and the store's own figures\n"
+             "(docs/metrics.md). Never walks the tasks. Raises InvalidArgumentError\n"
+             "(queue not initialised), StorageError. Thread-safe; reads only.");
+
+static PyObject *queue_metrics_text(SitqQueueObject *self, PyObject *unused) {
+    (void)unused;
+    if (check_open(self) < 0) return NULL;
+    char *text = NULL;
+    size_t len = 0;
+    sitq_error err = {0};
+    sitq_code rc;
+    Py_BEGIN_ALLOW_THREADS rc =
+        sitq_metrics_text(sitq_queue_backend(self->queue), &text, &len, &err);
+    Py_END_ALLOW_THREADS if (rc != SITQ_OK) return sitqpy_raise(rc, &err);
+    PyObject *s = PyUnicode_DecodeUTF8(text, (Py_ssize_t)len, "replace");
+    free(text);
+    return s;
+}
+
 PyDoc_STRVAR(purge_doc, "purge(older_than=0.0) -> int\n--\n\n"
                         "Delete finished tasks (succeeded, failed, cancelled) that finished more\n"
                         "than older_than seconds ago, with their results; return how many.\n"
@@ -846,6 +870,7 @@ static PyMethodDef queue_methods[] = {
      "limits() -> list[dict]\n--\n\nThe queue's pause and limits: dicts with function (None:\n"
      "the queue's own), paused, concurrency (0: none), rate_count (0: none) and\n"
      "rate_interval (seconds). Raises StorageError. Thread-safe."},
+    {"metrics_text", (PyCFunction)queue_metrics_text, METH_NOARGS, metrics_text_doc},
     SITQPY_NO_PICKLE_METHODS,
     {NULL, NULL, 0, NULL}};
 

@@ -48,7 +48,7 @@
  * value it was written against; sitq__backend_head_init refuses any other,
  * so a backend built for another layout fails at open instead of misreading
  * fields. Bump it on every change of an op's signature or a struct below. */
-#define SITQ__BACKEND_VERSION 12
+#define SITQ__BACKEND_VERSION 13
 
 /* A task handed to a worker by a claim (cycle or claim_id). Every field is
  * out, written by the backend into an entry of the caller's array. The
@@ -101,6 +101,8 @@ typedef struct sitq__completion {
     sitq_time_us finished_at_us; /* this host's clock */
     size_t queue_index;          /* the task's queue: its index in the cycle's queues
                                     (succeeded counts are kept per queue) */
+    int retry_left;              /* worker-side, for its metrics: a failure of this
+                                    attempt leaves a retry (backends ignore it) */
     /* out: 1 recorded, 0 dropped (the lease was lost: a newer attempt owns
      * the task). Set for every completion of a cycle that returns SITQ_OK,
      * or that returns an error with completions_committed set. */
@@ -386,6 +388,13 @@ typedef struct sitq__backend_ops {
     /* Counts of the queue's tasks by status (*out zeroed by the core first;
      * partially filled on failure). Never blocks on writers. */
     sitq_code (*stats)(sitq_backend *b, const char *queue, sitq_stats *out, sitq_error *err);
+
+    /* The earliest run_at (UTC microseconds) among the queue's queued tasks
+     * (ready or scheduled), 0 when it has none, into *run_at_us. Reads a
+     * few index entries (one per distinct priority), never the backlog;
+     * never blocks on writers. */
+    sitq_code (*oldest_ready)(sitq_backend *b, const char *queue, sitq_time_us *run_at_us,
+                              sitq_error *err);
 
     /* The names of the store's queues: every queue that holds a task that
      * is not succeeded, or has ever counted a succeeded one (purged or not),

@@ -58,4 +58,7 @@ int cmd_bench(int argc, char **argv);
 /** `sitq workers`: the registry of workers. */
 int cmd_workers(int argc, char **argv);
 
+/** `sitq metrics`: the store's metrics in the Prometheus text format. */
+int cmd_metrics(int argc, char **argv);
+
 #endif /* SITQ_CLI_H */

@@ -2,6 +2,7 @@
  * cmd_worker.c - `sitq worker`: run a worker that executes shell tasks until
  * SIGTERM/SIGINT (or --max-tasks), then stop gracefully.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -17,6 +18,7 @@
 
 #include "args.h"
 #include "cli.h"
+#include "metrics_http.h"
 #include "common_opts.h"
 #include "db.h"
 #include "diag.h"
@@ -149,6 +151,15 @@ static void log_start(const worker_args *a, sitq_worker *w) {
              a->wopts.concurrency, a->wopts.burst ? ", burst" : "");
 }
 
+/** Serve /metrics (--metrics-address) for worker w; NULL after an error it printed. */
+static metrics_http *start_metrics(const worker_args *a, sitq_queue *q, sitq_worker *w) {
+    char msg[256];
+    metrics_http *mh =
+        metrics_http_start(&a->metrics_addr, sitq_queue_backend(q), w, msg, sizeof msg);
+    if (!mh) cli_errorf("worker", "--metrics-address %s", msg);
+    return mh;
+}
+
 /** Create, start, run and stop the worker on the open queues qs. Returns an exit code. */
 static int run_worker_on(worker_args *a, sitq_queue **qs, int wake_fd) {
     const char *cmd = "worker";
@@ -179,14 +190,26 @@ static int run_worker_on(worker_args *a, sitq_queue **qs, int wake_fd) {
     sigaddset(&block, SIGTERM);
     sigaddset(&block, SIGINT);
     pthread_sigmask(SIG_BLOCK, &block, &old);
+    metrics_http *mh = NULL;
+    if (code == SITQ_OK && a->metrics_address && !(mh = start_metrics(a, qs[0], w))) {
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        sitq_worker_free(w);
+        return CLI_EXIT_FAILURE;
+    }
     if (code == SITQ_OK) code = sitq_worker_start(w, &err);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (code != SITQ_OK) {
         int rc = cli_api_error(cmd, code, &err);
+        metrics_http_stop(mh);
         sitq_worker_free(w);
         return rc;
     }
     if (!a->quiet) log_start(a, w);
+    if (mh && !a->quiet) {
+        char host[INET_ADDRSTRLEN] = "?";
+        inet_ntop(AF_INET, &a->metrics_addr.sin_addr, host, sizeof host);
+        cli_logf(stderr, "metrics at http://%s:%u/metrics", host, metrics_http_port(mh));
+    }
 
     wait_for_stop(a, w, wake_fd);
     if (!a->quiet && sitq_worker_drained(w)) cli_logf(stderr, "queues drained (--burst): stopping");
@@ -205,6 +228,7 @@ static int run_worker_on(worker_args *a, sitq_queue **qs, int wake_fd) {
     } else if (code != SITQ_OK) {
         rc = cli_api_error(cmd, code, &err);
     }
+    metrics_http_stop(mh);
     sitq_worker_stats ws;
     sitq_worker_get_stats(w, &ws);
     sitq_worker_free(w);
@@ -255,6 +279,13 @@ static int open_retrying(const worker_args *a, cli_db *db, int wake_fd) {
 int cmd_worker(int argc, char **argv) {
     worker_args a;
     int rc = worker_args_parse(argc, argv, &a);
+    if (rc < 0 && a.metrics_address) {
+        char msg[256];
+        if (metrics_address_parse(a.metrics_address, &a.metrics_addr, msg, sizeof msg) != 0) {
+            cli_errorf(argv[0], "--metrics-address %s", msg);
+            rc = CLI_EXIT_USAGE;
+        }
+    }
     if (rc >= 0) {
         worker_env_free(&a.env);
         return rc;

@@ -52,6 +52,12 @@ const char WORKER_USAGE[] =
     "      --truncate-result   instead keep the first --max-result bytes of a\n"
     "                          longer stdout as the result (the attempt succeeds;\n"
     "                          the worker log says it was truncated)\n"
+    "      --metrics-address [HOST:]PORT\n"
+    "                          serve Prometheus metrics at http://HOST:PORT/metrics\n"
+    "                          (the store's, as `sitq metrics` prints, and this\n"
+    "                          worker's attempt counters and run time and queue\n"
+    "                          wait histograms); HOST is an IPv4 address, by\n"
+    "                          default 127.0.0.1; PORT 0 picks a free port (logged)\n"
     "      --quiet             no log lines on stderr\n"
     "      --env-clear         run commands with an empty environment (default:\n"
     "                          the worker's whole environment)\n"
@@ -99,6 +105,7 @@ static const struct option WORKER_OPTS[] = {
     {"quiet", no_argument, NULL, 'Q'},
     {"max-result", required_argument, NULL, 'R'},
     {"truncate-result", no_argument, NULL, 'T'},
+    {"metrics-address", required_argument, NULL, 'M'},
     {"help", no_argument, NULL, 'h'},
     {"env-clear", no_argument, NULL, 'C'},
     {"env", required_argument, NULL, 'e'},
@@ -160,6 +167,7 @@ static int parse_result_opt(const char *cmd, int c, worker_args *a) {
                    ? CLI_EXIT_USAGE
                    : 0;
     case 'T': a->truncate_result = 1; return 0;
+    case 'M': a->metrics_address = optarg; return 0; /* parsed by cmd_worker */
     default: return -1;
     }
 }

@@ -5,6 +5,7 @@
 #ifndef SITQ_CLI_WORKER_ARGS_H
 #define SITQ_CLI_WORKER_ARGS_H
 
+#include <netinet/in.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,8 +25,10 @@ typedef struct worker_args {
     double stop_timeout_s;
     double kill_grace_s;
     int quiet;
-    uint64_t max_result; /* --max-result, bytes */
-    int truncate_result; /* --truncate-result */
+    uint64_t max_result;             /* --max-result, bytes */
+    int truncate_result;             /* --truncate-result */
+    const char *metrics_address;     /* --metrics-address; NULL: no metrics server */
+    struct sockaddr_in metrics_addr; /* --metrics-address parsed (cmd_worker) */
     const char *db;
     sitq_sqlite_options store; /* --mode, --allow-foreign, --busy-timeout */
     worker_env env;            /* the commands' environment; worker_env_free it */

@@ -136,11 +136,10 @@ static sitq_code record_completion(sitq_worker *w, sitq_task_ctx *c, sitq__compl
     cy.lease_us = w->lease_us;
     sitq_code rc = b->ops->cycle(b, &cy, err);
     if (rc) return rc;
-    if (!k->applied) {
-        pthread_mutex_lock(&w->mu);
-        w->stats.lost++;
-        pthread_mutex_unlock(&w->mu);
-    }
+    pthread_mutex_lock(&w->mu);
+    if (!k->applied) w->stats.lost++;
+    sitq__wmetrics_outcome(w, k);
+    pthread_mutex_unlock(&w->mu);
     sitq__backend_notify(b, 1, 1);
     return SITQ_OK;
 }
@@ -195,6 +194,7 @@ sitq_code sitq_worker_process_task(sitq_worker *w, sitq_task_id id, sitq_result 
     sitq__ctx_list_remove(&w->running, c);
     if (k.ok) w->stats.succeeded++;
     else w->stats.failed++;
+    sitq__wmetrics_attempt(w, c, &k);
     pthread_mutex_unlock(&w->mu);
 
     rc = record_completion(w, c, &k, err);

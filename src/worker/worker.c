@@ -328,6 +328,7 @@ static void *executor_main(void *arg) {
         } else {
             if (k.ok) w->stats.succeeded++;
             else w->stats.failed++;
+            sitq__wmetrics_attempt(w, c, &k);
             if (sitq__worker_push_done(w, &k) != 0) sitq__completion_clear(&k);
         }
         sitq__ctx_free(c);
@@ -388,6 +389,7 @@ static int64_t check_timeouts(sitq_worker *w, int64_t now_mono) {
                          (int)c->t.attempt);
             sitq__completion k;
             sitq__ctx_fail_completion(c, msg, &k);
+            sitq__wmetrics_attempt(w, c, &k);
             if (sitq__worker_push_done(w, &k) == 0) {
                 if (w->n_done == 1) w->done_since_us = now_mono;
                 atomic_store(&c->abandoned, 1);
@@ -677,6 +679,7 @@ static void cycle_failed(sitq_worker *w, dispatch_state *d, turn *t, const sitq_
         if (!cy->completions_committed) sitq__worker_push_done(w, &t->comps[i]);
         else {
             if (!t->comps[i].applied) w->stats.lost++;
+            sitq__wmetrics_outcome(w, &t->comps[i]);
             sitq__completion_clear(&t->comps[i]);
         }
     }
@@ -743,8 +746,10 @@ static void cycle_succeeded(sitq_worker *w, dispatch_state *d, turn *t, const si
         d->last_record = t->now;
         d->recorded = 1;
     }
-    for (size_t i = 0; i < t->n_comps; i++)
+    for (size_t i = 0; i < t->n_comps; i++) {
         if (!t->comps[i].applied) w->stats.lost++;
+        sitq__wmetrics_outcome(w, &t->comps[i]);
+    }
     apply_heartbeats(w, d, t->n_hb, mono_before, cy->db_now_us);
     take_claimed(w, d, cy, mono_before);
     burst_settle(w, t, cy);
@@ -1049,6 +1054,7 @@ static void worker_destroy(sitq_worker *w) {
     pthread_mutex_destroy(&w->life_mu);
     free(w->id);
     sitq__record_free(w);
+    sitq__wmetrics_free(w);
     sitq__worker_free_queues(w);
     free(w);
 }

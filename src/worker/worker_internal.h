@@ -17,6 +17,8 @@ typedef struct handler {
     void *user_data;
 } handler;
 
+typedef struct sitq__wmetrics sitq__wmetrics;
+
 /* One claimed task, from claim to completion. */
 struct sitq_task_ctx {
     sitq_worker *w;
@@ -111,7 +113,19 @@ struct sitq_worker {
     int64_t sched_check_at;
     unsigned sched_gen;            /* sitq__schedule_gen when the schedules were last read */
     struct sitq__janitor *janitor; /* the retention thread (retention.c); NULL when none */
+    sitq__wmetrics *wm; /* under mu: this process's metrics (wmetrics.c); NULL until used */
 };
+
+/* wmetrics.c: the worker process's metrics; every call under w->mu. */
+/* An attempt of c ended now with outcome k (not yet committed): its run
+ * time (from c->started_mono_us) and queue wait go into the histograms, and
+ * k->retry_left is set for sitq__wmetrics_outcome. */
+void sitq__wmetrics_attempt(sitq_worker *w, const sitq_task_ctx *c, sitq__completion *k);
+/* Outcome k was committed: counted succeeded, failed, retried, or lost
+ * when it was dropped (!k->applied). */
+void sitq__wmetrics_outcome(sitq_worker *w, const sitq__completion *k);
+/* Free them (sitq_worker_free). */
+void sitq__wmetrics_free(sitq_worker *w);
 
 /* ctx.c */
 /* A deadline the backend set (lease_until_us, on its clock) as a time of

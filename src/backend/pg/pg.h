@@ -73,6 +73,7 @@ typedef enum pg_stmt_id {
     PG_RETRY_REARM,
     PG_RETRY_SET,
     PG_STATS,
+    PG_OLDEST_READY,
     PG_HEALTH,
     PG_ID_RANGE,
     PG_ID_AFTER,
@@ -382,6 +383,8 @@ sitq_code pg_queues(sitq_backend *b, char ***names, size_t *count, sitq_error *e
 sitq_code pg_task_queue(sitq_backend *b, sitq_task_id id, char **queue, sitq_error *err);
 sitq_code pg_stats(sitq_backend *b, const char *queue, sitq_stats *out, sitq_error *err);
 sitq_code pg_health(sitq_backend *b, sitq_store_health *out, sitq_error *err);
+sitq_code pg_oldest_ready(sitq_backend *b, const char *queue, sitq_time_us *run_at_us,
+                          sitq_error *err);
 sitq_code pg_list(sitq_backend *b, const sitq_list_filter *f, sitq_result ***items, size_t *count,
                   sitq_error *err);
 sitq_code pg_count(sitq_backend *b, const sitq_list_filter *f, int64_t cap, int64_t *count,

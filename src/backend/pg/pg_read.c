@@ -192,6 +192,20 @@ sitq_code pg_stats(sitq_backend *base, const char *queue, sitq_stats *out, sitq_
     return sitq__ok(err);
 }
 
+sitq_code pg_oldest_ready(sitq_backend *base, const char *queue, sitq_time_us *run_at_us,
+                          sitq_error *err) {
+    pg_params p;
+    pg_p_init(&p);
+    pg_p_text(&p, queue);
+    *run_at_us = 0;
+    PGresult *r =
+        pg_read_run((pg_backend *)base, PG_OLDEST_READY, &p, err, "reading the oldest queued task");
+    if (!r) return pg_code(err);
+    if (PQntuples(r) > 0 && !pg_isnull(r, 0, 0)) *run_at_us = pg_i64(r, 0, 0);
+    PQclear(r);
+    return sitq__ok(err);
+}
+
 sitq_code pg_health(sitq_backend *base, sitq_store_health *out, sitq_error *err) {
     pg_backend *b = (pg_backend *)base;
     pg_params p;

@@ -359,6 +359,14 @@ const char *const pg_sql[PG_COUNT] = {
         "value::pg_lsn)::bigint FROM @.meta WHERE key = 'wal_mark_lsn') END, "
         "(SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM @.task_ids) - "
         "(SELECT value::bigint FROM @.meta WHERE key = 'wal_mark_task')",
+    /* The earliest run_at of the queue's queued tasks: one index seek per
+     * distinct priority (a skip scan), never a walk of the backlog. */
+    [PG_OLDEST_READY] =
+        "WITH RECURSIVE p(v) AS (SELECT (SELECT max(priority) FROM @.tasks "
+        "WHERE queue = $1::text AND state = 0) UNION ALL SELECT (SELECT max(priority) "
+        "FROM @.tasks WHERE queue = $1::text AND state = 0 AND priority < p.v) FROM p "
+        "WHERE p.v IS NOT NULL) SELECT min((SELECT min(run_at_us) FROM @.tasks "
+        "WHERE queue = $1::text AND state = 0 AND priority = p.v)) FROM p WHERE p.v IS NOT NULL",
     [PG_STATS] =
         "SELECT 0, (run_at_us > $2::bigint)::int, count(*) FROM @.tasks "
         "WHERE queue = $1::text AND state = 0 GROUP BY 2 "

@@ -94,6 +94,7 @@ typedef enum sq_stmt_id {
     ST_RETRY_DEPS,
     ST_RETRY_SET,
     ST_STATS,
+    ST_OLDEST_READY,
     ST_COUNT_SUCCEEDED,
     ST_ID_RANGE,
     ST_ID_AFTER,
@@ -227,6 +228,8 @@ sitq_code sq_payload(sitq_backend *b, const char *queue, sitq_task_id id, void *
                      sitq_error *err);
 sitq_code sq_stats(sitq_backend *b, const char *queue, sitq_stats *out, sitq_error *err);
 sitq_code sq_health(sitq_backend *b, sitq_store_health *out, sitq_error *err);
+sitq_code sq_oldest_ready(sitq_backend *b, const char *queue, sitq_time_us *run_at_us,
+                          sitq_error *err);
 sitq_code sq_list(sitq_backend *b, const sitq_list_filter *f, sitq_result ***items, size_t *count,
                   sitq_error *err);
 sitq_code sq_count(sitq_backend *b, const sitq_list_filter *f, int64_t cap, int64_t *count,

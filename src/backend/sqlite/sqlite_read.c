@@ -231,6 +231,28 @@ sitq_code sq_stats(sitq_backend *base, const char *queue, sitq_stats *out, sitq_
     return code ? code : sitq__ok(err);
 }
 
+sitq_code sq_oldest_ready(sitq_backend *base, const char *queue, sitq_time_us *run_at_us,
+                          sitq_error *err) {
+    sq_backend *b = (sq_backend *)base;
+    sq_conn *c = sq_read_acquire(b);
+    sitq_code code = SITQ_OK;
+    *run_at_us = 0;
+    sqlite3_stmt *st = sq_stmt(c, ST_OLDEST_READY, err);
+    if (!st) {
+        code = SITQ_ESTORAGE;
+    } else {
+        sq_bind_text(st, 1, queue);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+            *run_at_us = sqlite3_column_int64(st, 0);
+        else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+            code = sq_fail(c, err, "reading the oldest queued task");
+        sqlite3_reset(st);
+    }
+    sq_read_release(b, c);
+    return code ? code : sitq__ok(err);
+}
+
 /* The file sizes only: the rest of sitq_store_health is about PostgreSQL's
  * row versions and transactions, which SQLite does not have. */
 sitq_code sq_health(sitq_backend *base, sitq_store_health *out, sitq_error *err) {

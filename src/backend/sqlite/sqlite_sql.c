@@ -271,6 +271,15 @@ const char *const sq_sql[ST_COUNT] = {
         "UNION ALL SELECT state, 0, COUNT(*) FROM sitq_tasks WHERE queue = ?1 AND state IN (5, 6) "
         "GROUP BY state "
         "UNION ALL SELECT 4, 0, succeeded FROM sitq_counts WHERE queue = ?1",
+    /* The earliest run_at of the queue's queued tasks: one seek per distinct
+     * priority in the ready index (a skip scan), never a walk of the
+     * backlog. */
+    [ST_OLDEST_READY] =
+        "WITH RECURSIVE p(v) AS (SELECT (SELECT MAX(priority) FROM sitq_tasks "
+        "WHERE queue = ?1 AND state = 0) UNION ALL SELECT (SELECT MAX(priority) FROM sitq_tasks "
+        "WHERE queue = ?1 AND state = 0 AND priority < p.v) FROM p WHERE p.v IS NOT NULL) "
+        "SELECT MIN((SELECT MIN(run_at_us) FROM sitq_tasks WHERE queue = ?1 AND state = 0 "
+        "AND priority = p.v)) FROM p WHERE p.v IS NOT NULL",
     [ST_COUNT_SUCCEEDED] = "INSERT INTO sitq_counts(queue, succeeded) VALUES(?1, ?2) "
                            "ON CONFLICT(queue) DO UPDATE SET succeeded = succeeded + ?2",
 

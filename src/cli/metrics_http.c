@@ -1,0 +1,150 @@
+/*
+ * metrics_http.c - the /metrics endpoint of `sitq worker --metrics-address`,
+ * on libmicrohttpd's internal polling thread: one request at a time, read
+ * only, each answered from one sitq_metrics_text (bounded: it never walks
+ * the tasks) and the worker's in-memory figures.
+ */
+#include "metrics_http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct metrics_http {
+    struct MHD_Daemon *d;
+    sitq_backend *backend;
+    sitq_worker *worker;
+    unsigned port;
+};
+
+int metrics_address_parse(const char *text, struct sockaddr_in *out, char *msg, size_t n) {
+    memset(out, 0, sizeof *out);
+    out->sin_family = AF_INET;
+    const char *colon = strrchr(text, ':');
+    const char *port_text = colon ? colon + 1 : text;
+    char host[64] = "127.0.0.1";
+    if (colon) {
+        size_t len = (size_t)(colon - text);
+        if (len == 0 || len >= sizeof host) {
+            snprintf(msg, n, "'%s': expected HOST:PORT with an IPv4 address (127.0.0.1:9100)",
+                     text);
+            return -1;
+        }
+        memcpy(host, text, len);
+        host[len] = '\0';
+    }
+    if (inet_pton(AF_INET, host, &out->sin_addr) != 1) {
+        snprintf(msg, n, "'%s': '%s' is not an IPv4 address (127.0.0.1:9100)", text, host);
+        return -1;
+    }
+    char *end = NULL;
+    errno = 0;
+    long port = strtol(port_text, &end, 10);
+    if (*port_text == '\0' || *end != '\0' || errno || port < 0 || port > 65535) {
+        snprintf(msg, n, "'%s': the port must be a number 0..65535", text);
+        return -1;
+    }
+    out->sin_port = htons((uint16_t)port);
+    return 0;
+}
+
+/* Queue a response; body is freed by libmicrohttpd when owned, else static. */
+static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, char *body, size_t len,
+                             int owned, const char *type) {
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        len, body, owned ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    if (!r) {
+        if (owned) free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    enum MHD_Result ret = MHD_queue_response(conn, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+/* The store's text then the worker's, as one malloc'd body. */
+static char *metrics_body(const metrics_http *h, size_t *len, sitq_error *err) {
+    char *store = NULL, *own = NULL;
+    size_t ls = 0, lo = 0;
+    if (sitq_metrics_text(h->backend, &store, &ls, err) != SITQ_OK) return NULL;
+    if (sitq_worker_metrics_text(h->worker, &own, &lo, err) != SITQ_OK) {
+        free(store);
+        return NULL;
+    }
+    char *all = realloc(store, ls + lo + 1);
+    if (all) {
+        memcpy(all + ls, own, lo + 1);
+        *len = ls + lo;
+    } else {
+        free(store);
+    }
+    free(own);
+    return all;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_len, void **state) {
+    (void)version;
+    (void)upload;
+    (void)upload_len;
+    (void)state;
+    static char not_found[] = "not found: the metrics are at /metrics\n";
+    static char bad_method[] = "only GET and HEAD are served\n";
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+        return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, bad_method, sizeof bad_method - 1, 0,
+                     "text/plain");
+    if (strcmp(url, "/metrics") != 0)
+        return reply(conn, MHD_HTTP_NOT_FOUND, not_found, sizeof not_found - 1, 0, "text/plain");
+    sitq_error err;
+    memset(&err, 0, sizeof err);
+    size_t len = 0;
+    char *body = metrics_body(cls, &len, &err);
+    if (!body) {
+        char msg[sizeof err.message + 32];
+        snprintf(msg, sizeof msg, "metrics unavailable: %s\n", err.message);
+        char *copy = strdup(msg);
+        if (!copy) return MHD_NO;
+        return reply(conn, MHD_HTTP_SERVICE_UNAVAILABLE, copy, strlen(copy), 1, "text/plain");
+    }
+    return reply(conn, MHD_HTTP_OK, body, len, 1, "text/plain; version=0.0.4; charset=utf-8");
+}
+
+metrics_http *metrics_http_start(const struct sockaddr_in *addr, sitq_backend *backend,
+                                 sitq_worker *worker, char *msg, size_t n) {
+    metrics_http *h = calloc(1, sizeof *h);
+    if (!h) {
+        snprintf(msg, n, "out of memory");
+        return NULL;
+    }
+    h->backend = backend;
+    h->worker = worker;
+    errno = 0;
+    h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+                            on_request, h, MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)addr,
+                            MHD_OPTION_CONNECTION_LIMIT, 8u, MHD_OPTION_CONNECTION_TIMEOUT, 10u,
+                            MHD_OPTION_END);
+    if (!h->d) {
+        char host[INET_ADDRSTRLEN] = "?";
+        inet_ntop(AF_INET, &addr->sin_addr, host, sizeof host);
+        snprintf(msg, n, "cannot listen on %s:%u%s%s", host, (unsigned)ntohs(addr->sin_port),
+                 errno ? ": " : "", errno ? strerror(errno) : "");
+        free(h);
+        return NULL;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
+    h->port = info ? info->port : ntohs(addr->sin_port);
+    return h;
+}
+
+unsigned metrics_http_port(const metrics_http *h) { return h->port; }
+
+void metrics_http_stop(metrics_http *h) {
+    if (!h) return;
+    MHD_stop_daemon(h->d);
+    free(h);
+}
