@@ -25,7 +25,9 @@ is known only to the worker's dispatcher after its commit; the dispatcher
 never takes the GIL, so it hands the outcomes to a buffer in C and one
 daemon thread of this module (started with the first worker) writes their
 lines. ``Worker.stop()`` writes the outcomes reported so far before it
-returns. Every line checks ``Logger.isEnabledFor`` first, so disabled
+returns, and an attempt's start first writes the outcomes reported before
+it, so that a retry's "failed, will be retried" line always comes before
+its next "started" line. Every line checks ``Logger.isEnabledFor`` first, so disabled
 levels cost a method call.
 """
 
@@ -59,6 +61,11 @@ def _extra(task_id, function, attempt):
 
 def task_started(task_id, function, attempt, max_retries, by_worker):
     """An attempt starts on this (handler) thread. Called by the extension."""
+    if by_worker:
+        # Outcomes already reported (say, this task's previous attempt, which
+        # the dispatcher reported before it claimed this one) are written
+        # first, so that the lines keep the order of the events.
+        flush()
     if by_worker and len(_pending) < _PENDING_MAX:
         with _pending_lock:
             _pending.setdefault(task_id, []).append(
