@@ -14,7 +14,7 @@
 
 /** Airports with fewer flights than this are left out of the worst-delay
  *  ranking: a mean over a handful of flights says little. */
-#define REPORT_MIN_FLIGHTS 100
+#define REPORT_MIN_FLIGHTS 1000
 
 /**
  * Print the findings: the five airports (REPORT_MIN_FLIGHTS flights or more)

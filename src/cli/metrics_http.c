@@ -124,8 +124,10 @@ metrics_http *metrics_http_start(const struct sockaddr_in *addr, sitq_backend *b
     h->backend = backend;
     h->worker = worker;
     errno = 0;
-    h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-                            on_request, h, MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)addr,
+    /* No MHD_USE_ERROR_LOG: its bind error names port 0 (the port is in the
+     * sockaddr); the message below says what failed. */
+    h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, on_request, h,
+                            MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)addr,
                             MHD_OPTION_CONNECTION_LIMIT, 8u, MHD_OPTION_CONNECTION_TIMEOUT, 10u,
                             MHD_OPTION_END);
     if (!h->d) {

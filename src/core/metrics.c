@@ -51,11 +51,6 @@ static void put_queues(sitq__mbuf *b, char **names, size_t n, const queue_fig *f
             sitq__mb_printf(b, "\",status=\"%s\"} %lld\n", sitq_status_name(s),
                             (long long)figs[i].stats.count[s]);
         }
-    sitq__mb_family(b, "sitq_tasks_succeeded_total", "counter",
-                    "Tasks of the queue that succeeded (stored; purges do not lower it).");
-    for (size_t i = 0; i < n; i++)
-        mb_sample1(b, "sitq_tasks_succeeded_total", "queue", names[i],
-                   (double)figs[i].stats.count[SITQ_SUCCEEDED]);
     sitq__mb_family(b, "sitq_queue_oldest_ready_age_seconds", "gauge",
                     "Seconds since the earliest ready task of the queue became ready (0: none).");
     for (size_t i = 0; i < n; i++)

@@ -33,7 +33,6 @@ assert_eq 3 "$(metric 'sitq_tasks{queue="default",status="succeeded"}')" "succee
 assert_eq 2 "$(metric 'sitq_tasks{queue="default",status="failed"}')" "failed"
 assert_eq 1 "$(metric 'sitq_tasks{queue="default",status="scheduled"}')" "scheduled"
 assert_eq 0 "$(metric 'sitq_tasks{queue="default",status="queued"}')" "queued"
-assert_eq 3 "$(metric 'sitq_tasks_succeeded_total{queue="default"}')" "succeeded_total"
 assert_eq 0 "$(metric 'sitq_queue_oldest_ready_age_seconds{queue="default"}')" "no ready task"
 assert_eq 1 "$(metric 'sitq_workers{state="stopped"}')" "stopped workers"
 assert_eq 0 "$(metric 'sitq_workers{state="running"}')" "running workers"

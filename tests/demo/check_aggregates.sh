@@ -157,9 +157,9 @@ expect "tasks_succeeded" "$(summary tasks)" "$(summary tasks_succeeded)"
 expect "tasks_failed" 0 "$(summary tasks_failed)"
 expect "chunks" 29 "$(summary chunks)" # ceil(200000 / 7000)
 expect "workers" 3 "$(summary workers)"
-# The findings printed at the end: the five worst airports (>= 100 flights)
+# The findings printed at the end: the five worst airports (>= 1000 flights)
 # in order, and the worst full day, as sqlite3 ranks them.
-worst=$(q "SELECT origin FROM exp_origin WHERE flights >= 100 ORDER BY mean_delay DESC LIMIT 5" | tr '\n' ' ')
+worst=$(q "SELECT origin FROM exp_origin WHERE flights >= 1000 ORDER BY mean_delay DESC LIMIT 5" | tr '\n' ' ')
 printed=$(sed -n 's/^    [1-5]\. \([A-Z0-9]*\) .*/\1/p' "$TMP/stdout" | tr '\n' ' ')
 expect "worst airports printed" "$worst" "$printed"
 name=$(q "SELECT name FROM airports WHERE iata = '$(echo "$worst" | cut -d' ' -f1)'")

@@ -32,12 +32,11 @@ def test_metrics_text_after_known_work(queue):
     q = 'queue="default"'
     assert sample(text, 'sitq_tasks{%s,status="succeeded"}' % q) == 3
     assert sample(text, 'sitq_tasks{%s,status="failed"}' % q) == 2
-    assert sample(text, "sitq_tasks_succeeded_total{%s}" % q) == 3
     assert sample(text, 'sitq_workers{state="stopped"}') == 1
     key = 'sitq_worker_attempts_total{worker="py-metrics",outcome="%s"}'
     assert sample(text, key % "succeeded") == 3
     assert sample(text, key % "failed") == 2
-    assert "# TYPE sitq_tasks_succeeded_total counter" in text
+    assert "sitq_tasks_succeeded_total" not in text  # a purge lowers the count: a gauge
     promtool = shutil.which("promtool")
     if promtool:
         subprocess.run([promtool, "check", "metrics"], input=text.encode(), check=True)

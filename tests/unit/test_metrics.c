@@ -86,7 +86,6 @@ static void test_known_work(void **state) {
     assert_true(sample(text, "sitq_tasks{queue=\"default\",status=\"succeeded\"}") == 3);
     assert_true(sample(text, "sitq_tasks{queue=\"default\",status=\"failed\"}") == 2);
     assert_true(sample(text, "sitq_tasks{queue=\"default\",status=\"queued\"}") == 0);
-    assert_true(sample(text, "sitq_tasks_succeeded_total{queue=\"default\"}") == 3);
     assert_true(sample(text, "sitq_queue_oldest_ready_age_seconds{queue=\"default\"}") == 0);
     assert_true(sample(text, "sitq_workers{state=\"stopped\"}") == 1);
     assert_true(sample(text, "sitq_workers{state=\"running\"}") == 0);
