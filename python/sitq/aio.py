@@ -361,6 +361,23 @@ _runners_lock = threading.Lock()
 _SLICE_S = 0.05  # how often a waiting handler thread looks at the cancel flag
 
 
+class _Escape(Exception):
+    """Carries a task's SystemExit or KeyboardInterrupt out of its coroutine
+    as an ordinary exception: asyncio re-raises those two out of the event
+    loop, which would end the worker's loop and every task running on it."""
+
+    def __init__(self, original):
+        super().__init__(repr(original))
+        self.original = original
+
+
+async def _guarded(coro):
+    try:
+        return await coro
+    except (SystemExit, KeyboardInterrupt) as e:
+        raise _Escape(e) from None
+
+
 def _run_coroutine(coro):
     """Called by the binding's handler, on a worker's handler thread with the
     GIL, with the coroutine an ``async def`` task returned: run it on the
@@ -529,12 +546,15 @@ class Worker:
         def start():
             context = contextvars.copy_context()
             context.run(_current.set, ctx)
-            task = loop.create_task(coro, context=context)
+            task = loop.create_task(_guarded(coro), context=context)
             holder.append(task)
 
             def copy(t):
                 if t.cancelled():
                     done.set_exception(asyncio.CancelledError(*reason[:1]))
+                elif isinstance(t.exception(), _Escape):
+                    # the task's own failure, raised on its handler thread
+                    done.set_exception(t.exception().original)
                 elif t.exception() is not None:
                     done.set_exception(t.exception())
                 else:

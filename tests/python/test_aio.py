@@ -388,3 +388,35 @@ def test_command_line_asyncio_worker(db_path, backend):
                           "--concurrency", "2"], env=subprocess_env(),
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "--threads" in bad.stderr
+
+
+async def raises_base(kind):
+    await asyncio.sleep(0)
+    raise SystemExit(3) if kind == "exit" else KeyboardInterrupt()
+
+
+async def sleeps_then_returns(value):
+    await asyncio.sleep(0.05)
+    return value
+
+
+@pytest.mark.parametrize("kind", ["exit", "interrupt"])
+def test_systemexit_in_an_async_task_fails_only_that_task(backend, kind):
+    # asyncio lets SystemExit and KeyboardInterrupt out of the loop: the
+    # worker must turn them into the task's failure and keep serving the rest
+    async def main():
+        q = aio.TaskQueue(backend)
+        good = await q.enqueue_batch([sitq.Task(sleeps_then_returns, args=[i]) for i in range(3)])
+        bad = await q.enqueue(sitq.Task(raises_base, args=[kind]))
+        later = await q.enqueue(sitq.Task(sleeps_then_returns, args=[9]))
+        w = aio.Worker([q], concurrency=4)
+        await w.run(until_empty=True)
+        results = [await q.get_result(i, timeout=30) for i in good + [bad, later]]
+        q.close()
+        return results
+    results = run(main())
+    assert [r.value for r in results[:3]] == [0, 1, 2]
+    assert all(r.attempts == 1 for r in results[:3])
+    assert results[3].status == "failed"
+    assert ("SystemExit" if kind == "exit" else "KeyboardInterrupt") in results[3].error
+    assert results[4].value == 9
