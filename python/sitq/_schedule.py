@@ -11,7 +11,7 @@ first argument. See docs/scheduling.md.
 """
 
 from . import _sitq
-from .errors import InvalidArgumentError, InvalidStateError  # noqa: F401
+from .errors import InvalidArgumentError, InvalidStateError, TaskNotFoundError  # noqa: F401
 
 #: Task options a schedule accepts (sitq.Task's keyword arguments that make
 #: sense for every tick: no eta, delay, dependencies, unique key or finalizer).
@@ -28,6 +28,9 @@ def _every_seconds(every):
         raise InvalidArgumentError(
             "every must be seconds (int) or a datetime.timedelta, not %s"
             % type(every).__name__, "SITQ_EINVAL")
+    if every != every or every in (float("inf"), float("-inf")):
+        raise InvalidArgumentError("every must be a finite number of seconds, got %r" % every,
+                                   "SITQ_EINVAL")
     if every != int(every):
         raise InvalidArgumentError("every must be a whole number of seconds, got %r" % every,
                                    "SITQ_EINVAL")
@@ -75,6 +78,10 @@ def schedule(queue, func, cron=None, *, every=None, args=(), kwargs=None, timezo
         name = _default_name(func)
     if not isinstance(name, str):
         raise InvalidArgumentError("name must be a str", "SITQ_EINVAL")
+    for what, text in (("name", name), ("cron", cron), ("timezone", timezone)):
+        if isinstance(text, str) and ("\0" in text or "\n" in text):
+            raise InvalidArgumentError("%s must not contain NUL or newline characters" % what,
+                                       "SITQ_EINVAL")
     return _sitq._schedule_add(queue, name, task, cron, _every_seconds(every), timezone,
                                not catch_up, bool(allow_overlap), bool(paused))
 
@@ -109,9 +116,29 @@ def resume_schedule(queue, name):
     _sitq._schedule_set(queue, name, 2)
 
 
-def _same(existing, func, cron, every, timezone):
-    return (existing["function"] == _sitq.function_name(func) and existing["cron"] == cron
-            and existing["every"] == every and existing["timezone"] == (timezone or None))
+def _same(existing, func, cron, every, timezone, kwargs):
+    """Whether a stored schedule already is what the decorator describes, as
+    far as the stored fields tell (the arguments are not compared)."""
+    if not (existing["function"] == _sitq.function_name(func) and existing["cron"] == cron
+            and existing["every"] == every and existing["timezone"] == (timezone or None)):
+        return False
+    for key in ("priority", "max_retries", "timeout"):
+        if key in kwargs and existing.get(key) != kwargs[key]:
+            return False
+    return (existing["catch_up"] == bool(kwargs.get("catch_up", True))
+            and existing["allow_overlap"] == bool(kwargs.get("allow_overlap", False))
+            and existing["paused"] == bool(kwargs.get("paused", False)))
+
+
+def _check(func, cron, every, timezone, kwargs):
+    """Raise what schedule() would for these arguments, storing nothing."""
+    if (cron is None) == (every is None):
+        raise InvalidArgumentError("give exactly one of cron and every", "SITQ_EINVAL")
+    if cron is not None:
+        _sitq._cron_times(cron, 0, timezone)
+    options = {k: v for k, v in kwargs.items() if k in TASK_OPTIONS}
+    _sitq.Task(func, args=list(kwargs.get("args", ())), kwargs=dict(kwargs.get("kwargs") or {}),
+               **options)
 
 
 def periodic(queue, cron=None, *, every=None, name=None, timezone=None, **kwargs):
@@ -121,9 +148,13 @@ def periodic(queue, cron=None, *, every=None, name=None, timezone=None, **kwargs
     function unchanged.
 
     Meant to run at import time in every process: a schedule of that name
-    with the same function and timing is kept as it is (its next tick and
-    history stay), one with another function or timing is replaced, and a
-    schedule another process adds at the same moment is taken as is.
+    with the same function, timing and options (priority, max_retries,
+    timeout, catch_up, allow_overlap, paused) is kept as it is (its next tick
+    and history stay); one that differs in any of them is replaced, after the
+    new definition was checked (an invalid one raises and leaves the stored
+    schedule alone); a schedule another process adds or replaces at the same
+    moment is taken as is. The arguments are not compared: to change them,
+    rename the schedule or unschedule it first.
     Raises as :func:`schedule`.
     """
     every_s = _every_seconds(every)
@@ -131,10 +162,15 @@ def periodic(queue, cron=None, *, every=None, name=None, timezone=None, **kwargs
     def decorate(func):
         key = name if name is not None else _default_name(func)
         current = [s for s in schedules(queue) if s["name"] == key]
-        if current and _same(current[0], func, cron, every_s, timezone):
+        if current and _same(current[0], func, cron, every_s, timezone, kwargs):
             return func
         if current:
-            unschedule(queue, key)
+            # a definition that cannot be stored must not remove the old one
+            _check(func, cron, every_s, timezone, kwargs)
+            try:
+                unschedule(queue, key)
+            except TaskNotFoundError:
+                pass  # another process replaced it at the same moment
         try:
             schedule(queue, func, cron, every=every_s, name=key, timezone=timezone, **kwargs)
         except InvalidArgumentError as e:

@@ -855,7 +855,8 @@ static PyMethodDef queue_methods[] = {
      "Raises StorageError. Thread-safe."},
     {"set_limit", (PyCFunction)(void (*)(void))sitqpy_queue_set_limit, METH_VARARGS | METH_KEYWORDS,
      "set_limit(function=None, *, concurrency=None, rate=None) -> None\n--\n\n"
-     "Limit the queue (function None) or one function in it, replacing its\n"
+     "Limit the queue (function None) or one function in it (the task function\n"
+     "itself, or its stored name: 'py:module.name' for Python), replacing its\n"
      "limit: at most concurrency tasks running at once (int 1..1000000000) and\n"
      "at most rate starts (str 'COUNT/INTERVAL': '100/m', '10/s', '5/30s'),\n"
      "enforced by every worker's claim across processes and hosts. Give at\n"

@@ -3,6 +3,8 @@
  * every worker's claim obeys (sitq_queue_pause and friends). */
 #include "sitqpy.h"
 
+#include <string.h>
+
 static int open_queue(SitqQueueObject *self) {
     if (self->queue) return 0;
     sitqpy_invalid("TaskQueue is not initialised (call sitq.TaskQueue(backend=...))");
@@ -40,14 +42,49 @@ PyObject *sitqpy_queue_get_paused(SitqQueueObject *self, void *c) {
     return PyBool_FromLong(paused);
 }
 
+static PyObject *set_limit(SitqQueueObject *self, const char *function, PyObject *conc,
+                           const char *rate);
+
+/* The stored function name a limit names: None (the whole queue), a str as
+ * stored ("py:module.name" for Python tasks), or a task function, named as
+ * enqueue names it. *name borrows from the new reference *holder (NULL for
+ * None); -1 with the error set. */
+static int limit_function(PyObject *f, PyObject **holder, const char **name) {
+    *holder = NULL;
+    *name = NULL;
+    if (f == Py_None) return 0;
+    if (PyUnicode_Check(f)) *holder = Py_NewRef(f);
+    else if (PyCallable_Check(f)) *holder = sitqpy_function_name(f);
+    else {
+        sitqpy_invalid("function must be a task function, its stored name (str) or None");
+        return -1;
+    }
+    if (!*holder) return -1;
+    Py_ssize_t len = 0;
+    *name = PyUnicode_AsUTF8AndSize(*holder, &len);
+    if (*name && (size_t)len != strlen(*name)) {
+        sitqpy_invalid("function name must not contain NUL characters");
+        *name = NULL;
+    }
+    if (!*name) Py_CLEAR(*holder);
+    return *name ? 0 : -1;
+}
+
 PyObject *sitqpy_queue_set_limit(SitqQueueObject *self, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"function", "concurrency", "rate", NULL};
     const char *function = NULL, *rate = NULL;
-    PyObject *conc = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|z$Oz:set_limit", kwlist, &function, &conc,
-                                     &rate))
+    PyObject *conc = Py_None, *fobj = Py_None, *holder = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O$Oz:set_limit", kwlist, &fobj, &conc, &rate))
         return NULL;
     if (open_queue(self) < 0) return NULL;
+    if (limit_function(fobj, &holder, &function) < 0) return NULL;
+    PyObject *res = set_limit(self, function, conc, rate);
+    Py_XDECREF(holder);
+    return res;
+}
+
+static PyObject *set_limit(SitqQueueObject *self, const char *function, PyObject *conc,
+                           const char *rate) {
     long long n = 0;
     if (conc != Py_None) {
         if (!PyLong_Check(conc) || PyBool_Check(conc))
@@ -55,7 +92,8 @@ PyObject *sitqpy_queue_set_limit(SitqQueueObject *self, PyObject *args, PyObject
         n = PyLong_AsLongLong(conc);
         if (n == -1 && PyErr_Occurred()) PyErr_Clear();
         if (n < 1 || n > 1000000000LL)
-            return sitqpy_invalid("concurrency must be 1..1000000000 running tasks, got %R", conc);
+            return PyErr_Format(sitqpy_InvalidArgument,
+                                "concurrency must be 1..1000000000 running tasks, got %R", conc);
     }
     if (conc == Py_None && !rate)
         return sitqpy_invalid("set_limit needs concurrency or rate (remove_limit removes one)");
@@ -69,12 +107,15 @@ PyObject *sitqpy_queue_set_limit(SitqQueueObject *self, PyObject *args, PyObject
 PyObject *sitqpy_queue_remove_limit(SitqQueueObject *self, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"function", NULL};
     const char *function = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|z:remove_limit", kwlist, &function)) return NULL;
+    PyObject *fobj = Py_None, *holder = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:remove_limit", kwlist, &fobj)) return NULL;
     if (open_queue(self) < 0) return NULL;
+    if (limit_function(fobj, &holder, &function) < 0) return NULL;
     sitq_error err = {0};
     sitq_code rc;
     Py_BEGIN_ALLOW_THREADS rc = sitq_queue_remove_limit(self->queue, function, &err);
-    Py_END_ALLOW_THREADS if (rc != SITQ_OK) return sitqpy_raise(rc, &err);
+    Py_END_ALLOW_THREADS Py_XDECREF(holder);
+    if (rc != SITQ_OK) return sitqpy_raise(rc, &err);
     Py_RETURN_NONE;
 }
 

@@ -54,3 +54,19 @@ def test_bad_limits(queue, kwargs, message):
     with pytest.raises(sitq.InvalidArgumentError, match=message):
         queue.set_limit("f", **kwargs)
     assert queue.limits() == []
+
+
+def test_a_limit_names_a_task_function_by_itself_or_its_stored_name(queue):
+    from sitq_test_tasks import add
+    queue.set_limit(add, concurrency=2)
+    queue.set_limit("py:sitq_test_tasks.echo", rate="10/s")
+    names = sorted(l["function"] for l in queue.limits())
+    assert names == ["py:sitq_test_tasks.add", "py:sitq_test_tasks.echo"]
+    queue.remove_limit(add)
+    assert [l["function"] for l in queue.limits()] == ["py:sitq_test_tasks.echo"]
+    with pytest.raises(sitq.InvalidArgumentError, match="task function"):
+        queue.set_limit(42, concurrency=1)
+    with pytest.raises(sitq.InvalidArgumentError, match="NUL"):
+        queue.set_limit("a\0b", concurrency=1)
+    with pytest.raises(sitq.InvalidArgumentError, match="got 0"):
+        queue.set_limit(add, concurrency=0)

@@ -87,6 +87,40 @@ def test_periodic_decorator_is_idempotent(queue):
     assert s["next_fire"].minute % 10 == 0
 
 
+def test_periodic_keeps_the_old_schedule_when_the_new_one_is_bad(queue):
+    queue.periodic(every=600, name="adder", args=[2, 3])(add)
+    [before] = queue.schedules()
+    with pytest.raises(sitq.InvalidArgumentError, match="minute"):
+        queue.periodic(cron="61 * * * *", name="adder", args=[2, 3])(add)
+    with pytest.raises(sitq.InvalidArgumentError, match="exactly one"):
+        queue.periodic(name="adder", args=[2, 3])(add)
+    with pytest.raises(sitq.InvalidArgumentError, match="do not match"):
+        queue.periodic(every=300, name="adder", args=[1])(add)
+    assert queue.schedules() == [before]
+
+
+def test_periodic_applies_changed_options(queue):
+    queue.periodic(every=600, name="adder", args=[2, 3])(add)
+    queue.periodic(every=600, name="adder", args=[2, 3], priority=5, paused=True)(add)
+    [s] = queue.schedules()
+    assert s["priority"] == 5 and s["paused"] is True
+
+
+@pytest.mark.parametrize("kw", [dict(name="x\0y"), dict(name="x\ny"),
+                                dict(cron="* * * * *\0junk"), dict(timezone="UTC\0x")])
+def test_control_characters_are_refused(queue, kw):
+    kw.setdefault("cron", "@daily")
+    with pytest.raises(sitq.InvalidArgumentError, match="must not contain"):
+        queue.schedule(add, args=[1, 2], **kw)
+    assert queue.schedules() == []
+
+
+@pytest.mark.parametrize("every", [float("nan"), float("inf"), -float("inf")])
+def test_non_finite_intervals_are_refused(queue, every):
+    with pytest.raises(sitq.InvalidArgumentError, match="finite"):
+        queue.schedule(add, every=every, args=[1, 2])
+
+
 def test_a_worker_fires_the_schedule(queue, worker):
     queue.schedule(add, every=1, args=[20, 22], name="every-second")
     worker.start()
