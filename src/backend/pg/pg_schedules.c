@@ -235,8 +235,8 @@ static sitq_code set_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *err)
     static const char *const sql[] = {
         "DELETE FROM @.schedules WHERE queue = $1 AND name = $2",
         "UPDATE @.schedules SET paused = 1 WHERE queue = $1 AND name = $2",
-        "UPDATE @.schedules SET next_fire_us = CASE WHEN paused <> 0 THEN $3::bigint"
-        " ELSE next_fire_us END, paused = 0 WHERE queue = $1 AND name = $2"};
+        ("UPDATE @.schedules SET next_fire_us = CASE WHEN paused <> 0 THEN $3::bigint"
+         " ELSE next_fire_us END, paused = 0 WHERE queue = $1 AND name = $2")};
     pg_params p;
     pg_p_init(&p);
     pg_p_text(&p, a->queue);

@@ -201,8 +201,8 @@ sitq_code sq_schedule_set(sitq_backend *base, const char *queue, const char *nam
     static const char *const sql[] = {
         "DELETE FROM sitq_schedules WHERE queue = ?1 AND name = ?2",
         "UPDATE sitq_schedules SET paused = 1 WHERE queue = ?1 AND name = ?2",
-        "UPDATE sitq_schedules SET next_fire_us = CASE WHEN paused THEN ?3 ELSE next_fire_us END,"
-        " paused = 0 WHERE queue = ?1 AND name = ?2"};
+        ("UPDATE sitq_schedules SET next_fire_us = CASE WHEN paused THEN ?3 ELSE next_fire_us END,"
+         " paused = 0 WHERE queue = ?1 AND name = ?2")};
     sitq_code rc = sq_write_begin(b, err);
     if (rc) return rc;
     sq_conn *c = &b->writer;
