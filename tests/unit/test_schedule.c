@@ -207,6 +207,48 @@ static void test_idle_worker_wakes_when_due(void **state) {
     sitq_backend_close(b2);
 }
 
+/* Tasks coming due at uneven times, each found by the next-due lookup
+ * alone (the worker's poll is an hour): a task that comes due between the
+ * claim and the lookup must not be missed by both. */
+static void test_idle_worker_staggered_etas(void **state) {
+    tq_env *e = TQ_ENV(state);
+    if (!tq_backend_is_postgres()) {
+        skip(); /* SQLite's workers poll every 50 ms: no next-due lookup */
+        return;
+    }
+    enum { N = 400 };
+    sitq_worker_options wo;
+    tq_worker_opts(&wo, 1, 0);
+    wo.poll_interval_s = 3600;
+    sitq_worker *w = NULL;
+    TQ_OK(sitq_worker_create(e->queue, &wo, &w, &tq_err));
+    TQ_OK(sitq_worker_register(w, "f", tq_h_echo, NULL, &tq_err));
+    sitq_task_spec specs[N];
+    sitq_task_options opts[N];
+    sitq_task_id ids[N];
+    memset(specs, 0, sizeof specs);
+    sitq_time_us at = sitq_now_us() + 200000;
+    uint32_t seed = 12345;
+    for (int i = 0; i < N; i++) {
+        sitq_task_options_init(&opts[i]);
+        seed = seed * 1103515245u + 12345u;
+        at += (sitq_time_us)(seed >> 16) % 3000; /* 0-3 ms apart, out of step with the worker */
+        opts[i].eta_us = at;
+        specs[i].function = "f";
+        specs[i].options = &opts[i];
+    }
+    TQ_OK(sitq_enqueue_batch(e->queue, specs, N, ids, &tq_err));
+    TQ_OK(sitq_worker_start(w, &tq_err));
+    for (int i = 0; i < N; i++) {
+        sitq_result *r = tq_wait_done(e->queue, ids[i], 30);
+        assert_int_equal(r->status, SITQ_SUCCEEDED);
+        assert_true(r->started_at_us >= opts[i].eta_us);
+        sitq_result_free(r);
+    }
+    TQ_OK(sitq_worker_stop(w, -1, &tq_err));
+    sitq_worker_free(w);
+}
+
 static void test_eta_in_past(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     sitq_worker *w = tq_worker_new(q, 1, 1, "f", tq_h_echo, NULL);
@@ -239,6 +281,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_eta_with_worker, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_eta_in_past, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_idle_worker_wakes_when_due, tq_setup, tq_teardown),
+        cmocka_unit_test_setup_teardown(test_idle_worker_staggered_etas, tq_setup, tq_teardown),
     };
     return cmocka_run_group_tests_name("schedule", tests, NULL, NULL);
 }

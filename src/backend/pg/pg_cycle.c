@@ -724,12 +724,12 @@ static sitq_code check_live(pg_conn *c, const pg_claim_arg *a, sitq__cycle *cy, 
 
 /* The claim over the cycle's queues, then the burst check. */
 static sitq_code claim(pg_backend *b, pg_conn *c, sitq__cycle *cy, sitq_time_us db_until,
-                       sitq_error *err) {
+                       sitq_time_us now, sitq_error *err) {
     pg_claim_arg a = {b,
                       c,
                       new_lease_token(),
                       db_until,
-                      sitq_now_us(),
+                      now,
                       {NULL, NULL},
                       owner_key(b, cy->worker_id),
                       cy->db_now_us,
@@ -748,14 +748,16 @@ static sitq_code claim(pg_backend *b, pg_conn *c, sitq__cycle *cy, sitq_time_us 
     return rc;
 }
 
-/* When the first task of the queues not yet due becomes due. */
-static sitq_code next_run_at(pg_conn *c, sitq__cycle *cy, sitq_error *err) {
+/* When the first task of the queues not due at `now` becomes due. `now`
+ * is the claim's: a task that became due between the claim and this look
+ * would be in neither, and a worker with a long poll would sleep past it. */
+static sitq_code next_run_at(pg_conn *c, sitq__cycle *cy, sitq_time_us now, sitq_error *err) {
     cy->next_run_at_us = 0;
     for (size_t q = 0; q < cy->n_queues; q++) {
         pg_params p;
         pg_p_init(&p);
         pg_p_text(&p, cy->queues[q]);
-        pg_p_i64(&p, sitq_now_us());
+        pg_p_i64(&p, now);
         PGresult *r = pg_run(c, PG_NEXT_RUN_AT, &p, err, "finding the next scheduled task");
         if (!r) return pg_code(err);
         sitq_time_us at = pg_isnull(r, 0, 0) ? 0 : pg_i64(r, 0, 0);
@@ -818,8 +820,11 @@ static sitq_code cycle_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *er
     if (!rc) rc = apply_heartbeats(b, c, cy, db_until, err);
     for (size_t q = 0; q < cy->n_queues && cy->reap && !rc; q++)
         rc = reap(b, c, cy, cy->queues[q], err);
-    if (!rc && (cy->claim_max > 0 || cy->live_horizon_us > 0)) rc = claim(b, c, cy, db_until, err);
-    if (!rc && cy->want_next_run_at && cy->n_claimed < cy->claim_max) rc = next_run_at(c, cy, err);
+    sitq_time_us claim_now = sitq_now_us(); /* run_at_us is on the clients' clock */
+    if (!rc && (cy->claim_max > 0 || cy->live_horizon_us > 0))
+        rc = claim(b, c, cy, db_until, claim_now, err);
+    if (!rc && cy->want_next_run_at && cy->n_claimed < cy->claim_max)
+        rc = next_run_at(c, cy, claim_now, err);
     if (!rc && b->limit_wake_us > 0 &&
         (cy->next_run_at_us <= 0 || b->limit_wake_us < cy->next_run_at_us))
         cy->next_run_at_us = b->limit_wake_us;
