@@ -32,6 +32,7 @@ static const subcommand COMMANDS[] = {
     {"pause", cmd_pause, "pause a queue: workers claim nothing from it"},
     {"resume", cmd_resume, "resume a paused queue"},
     {"limit", cmd_limit, "set, remove or list concurrency and rate limits"},
+    {"dashboard", cmd_dashboard, "serve a web dashboard of the queues, tasks and workers"},
     {"metrics", cmd_metrics, "print the store's metrics in the Prometheus text format"},
     {"bench", cmd_bench, "benchmark the engine beside raw SQLite (no DB argument)"},
 };

@@ -1,0 +1,170 @@
+/*
+ * cmd_dashboard.c - `sitq dashboard DB`: serve the web dashboard
+ * (src/cli/dashboard/) until SIGINT or SIGTERM. It reads the token that
+ * allows actions (from --token-file or SITQ_DASHBOARD_TOKEN; none makes it
+ * read-only, and opens the database read-only), opens the database with one
+ * reader connection (the pages read there, never on the writer the actions
+ * use) and listens on loopback unless told otherwise.
+ */
+#include <arpa/inet.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "args.h"
+#include "cli.h"
+#include "common_opts.h"
+#include "dashboard/dash.h"
+#include "db.h"
+#include "diag.h"
+
+static const char DASHBOARD_USAGE[] =
+    "usage: sitq dashboard DB [--listen HOST:PORT] [--token-file PATH]\n"
+    "\n"
+    "Serve a web dashboard of the database until SIGINT or SIGTERM: the queues\n"
+    "with their tasks counted by status (/), the tasks with filters and pages\n"
+    "(/tasks?queue=Q&status=S&function=F&limit=N&before=ID), a task's page\n"
+    "(/tasks/ID), the workers and what they run (/workers) and the metrics in\n"
+    "the Prometheus text format (/metrics). Pages are read on a read-only\n"
+    "connection, at most 100 tasks a page, one request at a time.\n"
+    "Actions (retry and cancel a task, pause and resume a queue) are forms\n"
+    "posted with the token; without a token the dashboard is read-only.\n"
+    "\n"
+    "  -l, --listen HOST:PORT  the IPv4 address and port to listen on; default\n"
+    "                          127.0.0.1:8080 (loopback: only this host); port 0\n"
+    "                          picks a free one (the URL is printed on stderr)\n"
+    "      --token-file PATH   read the token from this file (its first line,\n"
+    "                          16..1024 bytes); else from the environment\n"
+    "                          variable SITQ_DASHBOARD_TOKEN\n"
+    "  -h, --help              show this help\n";
+
+enum { OPT_TOKEN_FILE = 256 };
+
+static const struct option DASH_OPTS[] = {{"listen", required_argument, NULL, 'l'},
+                                          {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
+                                          {"help", no_argument, NULL, 'h'},
+                                          {NULL, 0, NULL, 0}};
+
+/* Check a token and copy it into ctx; what names its source. 0 or -1. */
+static int set_token(dash_ctx *ctx, const char *text, size_t len, const char *what) {
+    while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r')) len--;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)text[i] < 0x21 || text[i] == 0x7f) {
+            cli_errorf("dashboard",
+                       "%s: the token must be one line without spaces or control "
+                       "characters",
+                       what);
+            return -1;
+        }
+    if (len < DASH_TOKEN_MIN || len > DASH_TOKEN_MAX) {
+        cli_errorf("dashboard", "%s: the token must be %d..%d bytes long (it is %zu)", what,
+                   DASH_TOKEN_MIN, DASH_TOKEN_MAX, len);
+        return -1;
+    }
+    memcpy(ctx->token, text, len);
+    ctx->token[len] = '\0';
+    ctx->token_len = len;
+    return 0;
+}
+
+/* The token from --token-file or the environment; 0 or -1 after an error. */
+static int load_token(dash_ctx *ctx, const char *path) {
+    if (path == NULL) {
+        const char *env = getenv("SITQ_DASHBOARD_TOKEN");
+        return env ? set_token(ctx, env, strlen(env), "SITQ_DASHBOARD_TOKEN") : 0;
+    }
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        cli_errorf("dashboard", "--token-file '%s': cannot be read", path);
+        return -1;
+    }
+    char buf[DASH_TOKEN_MAX + 2];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    const char *nl = memchr(buf, '\n', n);
+    if (nl) n = (size_t)(nl - buf);
+    return set_token(ctx, buf, n, "--token-file");
+}
+
+/* Parse argv; -1 to go on, else an exit code. */
+static int parse(int argc, char **argv, const char **db, struct sockaddr_in *addr,
+                 const char **token_file) {
+    char msg[256];
+    dash_parse_listen("127.0.0.1:8080", addr, msg, sizeof msg);
+    optind = 0;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":l:h", DASH_OPTS, NULL)) != -1) {
+        if (c == 'h') return print_usage(DASHBOARD_USAGE);
+        if (c == OPT_TOKEN_FILE) *token_file = optarg;
+        else if (c == 'l') {
+            if (dash_parse_listen(optarg, addr, msg, sizeof msg) != 0) {
+                cli_errorf("dashboard", "--listen %s", msg);
+                return CLI_EXIT_USAGE;
+            }
+        } else {
+            arg_report_getopt("dashboard", c, argv);
+            return CLI_EXIT_USAGE;
+        }
+    }
+    if (arg_check_positionals("dashboard", argc, argv, 1, 1, "DB") != 0) return CLI_EXIT_USAGE;
+    *db = argv[optind];
+    return -1;
+}
+
+/* Serve until SIGINT or SIGTERM; returns an exit code. */
+static int serve(const struct sockaddr_in *addr, const dash_ctx *ctx, const char *db) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    /* Blocked before the server's thread starts, so that it inherits the
+     * mask and the signals reach sigwait here. */
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    char msg[256];
+    dash_server *s = dash_server_start(addr, ctx, msg, sizeof msg);
+    if (s == NULL) {
+        cli_errorf("dashboard", "--listen %s", msg);
+        return CLI_EXIT_FAILURE;
+    }
+    char host[INET_ADDRSTRLEN] = "?", shown[512];
+    inet_ntop(AF_INET, &addr->sin_addr, host, sizeof host);
+    fprintf(stderr, "sitq dashboard: %s at http://%s:%u/ (%s)\n",
+            cli_db_display(db, shown, sizeof shown), host, dash_server_port(s),
+            ctx->token_len ? "actions need the token" : "read-only");
+    if ((ntohl(addr->sin_addr.s_addr) >> 24) != 127)
+        fprintf(stderr, "sitq dashboard: listening beyond loopback: every host that reaches "
+                        "this address can read the tasks\n");
+    fflush(stderr);
+    int sig = 0;
+    sigwait(&set, &sig);
+    dash_server_stop(s);
+    return CLI_EXIT_OK;
+}
+
+int cmd_dashboard(int argc, char **argv) {
+    const char *db_path = NULL, *token_file = NULL;
+    struct sockaddr_in addr;
+    int rc = parse(argc, argv, &db_path, &addr, &token_file);
+    if (rc >= 0) return rc;
+    dash_ctx *ctx = calloc(1, sizeof *ctx);
+    if (ctx == NULL || load_token(ctx, token_file) != 0) {
+        free(ctx);
+        return CLI_EXIT_USAGE;
+    }
+    cli_db db;
+    rc = cli_db_open("dashboard", db_path, NULL,
+                     ctx->token_len ? CLI_DB_MUST_EXIST : CLI_DB_READ_ONLY, 1, &db);
+    if (rc == CLI_EXIT_OK) {
+        ctx->backend = db.backend;
+        rc = serve(&addr, ctx, db_path);
+        cli_db_close(&db);
+    }
+    explicit_bzero(ctx->token, sizeof ctx->token);
+    free(ctx);
+    return rc;
+}

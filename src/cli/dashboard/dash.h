@@ -1,0 +1,130 @@
+/*
+ * dash.h - the parts of `sitq dashboard` shared by its files: the server's
+ * context, one request and its reply, and the text buffer every page is
+ * written into.
+ *
+ * The design: libmicrohttpd answers on one internal thread, so requests
+ * are served one at a time and the store sees at most one page's reads at
+ * once (read-only, bounded by the page size cap). Pages are HTML written on
+ * the server through dash_esc (every stored string is escaped); actions are
+ * POST forms that carry the token in their body (dash_actions.c).
+ */
+#ifndef SITQ_CLI_DASH_H
+#define SITQ_CLI_DASH_H
+
+#include <netinet/in.h>
+#include <stddef.h>
+
+#include "sitq.h"
+
+/** Most tasks one list page shows (the `limit` parameter's bound). */
+#define DASH_PAGE_MAX 100
+/** Tasks a list page shows when no `limit` is given. */
+#define DASH_PAGE_DEFAULT 50
+/** Most bytes of a payload, result, error or traceback a task page shows. */
+#define DASH_VALUE_SHOWN 4096
+/** Longest token accepted, in bytes; the shortest is DASH_TOKEN_MIN. */
+#define DASH_TOKEN_MAX 1024
+#define DASH_TOKEN_MIN 16
+/** Largest POST body read, in bytes (a form holds a token and an id). */
+#define DASH_BODY_MAX 4096
+
+/** A growing NUL-terminated text; an allocation failure sticks in failed. */
+typedef struct dash_buf {
+    char *s;
+    size_t len, cap;
+    int failed;
+} dash_buf;
+
+void dash_putn(dash_buf *b, const char *s, size_t n);
+void dash_put(dash_buf *b, const char *s);
+void dash_printf(dash_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/** Append n bytes of s escaped for HTML text and quoted attributes: & < > " '
+ *  become entities, control characters other than tab and newline become
+ *  "\xNN", and a NUL byte "\x00" (payloads are bytes). */
+void dash_escn(dash_buf *b, const char *s, size_t n);
+/** dash_escn of a NUL-terminated string; NULL appends "-". */
+void dash_esc(dash_buf *b, const char *s);
+/** Append s percent-encoded for a URL query value (all but A-Z a-z 0-9 -._~). */
+void dash_urlenc(dash_buf *b, const char *s);
+/** Append at most DASH_VALUE_SHOWN bytes of s (cut on a UTF-8 boundary),
+ *  escaped, and a note of the full size when cut. */
+void dash_esc_summary(dash_buf *b, const char *s, size_t n);
+void dash_buf_free(dash_buf *b);
+
+/** The server's state, read by every request (one at a time). */
+typedef struct dash_ctx {
+    sitq_backend *backend;
+    char token[DASH_TOKEN_MAX + 1]; /**< "" when read-only */
+    size_t token_len;
+} dash_ctx;
+
+/** A request's reply: the status, its type and body, and for a redirect
+ *  (303) its Location. */
+typedef struct dash_reply {
+    unsigned status;
+    const char *type;
+    dash_buf body;
+    char location[128];
+    int is_api; /**< errors as JSON rather than HTML */
+} dash_reply;
+
+/** One query parameter the pages know, as the request gave it (NULL: absent). */
+typedef struct dash_query {
+    const char *queue, *status, *function, *before, *limit;
+    const char *unknown; /**< the first parameter no page knows */
+} dash_query;
+
+/* dash_layout.c: the page frame and the built-in style sheet. */
+extern const char dash_css[];
+void dash_page_begin(dash_buf *b, const char *title);
+void dash_page_end(dash_buf *b);
+/** Make r an error page (HTML, or JSON for the API) with the message. */
+void dash_error(dash_reply *r, unsigned status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/** The HTTP status for a failed library call (400, 404, 409, 503, 500). */
+unsigned dash_status_for(sitq_code code);
+/** r as an error for a failed library call, with what failed. */
+void dash_api_error(dash_reply *r, const char *what, sitq_code code, const sitq_error *err);
+
+/* dash_parse.c: strict parsing of the request's parts. */
+/** A task id: 1..19 decimal digits, > 0. Returns 0 or -1. */
+int dash_parse_id(const char *text, sitq_task_id *out);
+/** IPv4 HOST:PORT (port 0..65535; 0 picks one) into *out. Returns 0, or -1
+ *  with a message in msg. */
+int dash_parse_listen(const char *text, struct sockaddr_in *out, char *msg, size_t n);
+/** Find field `name` in an application/x-www-form-urlencoded body and
+ *  percent-decode it into out (size n). Returns 0, -1 when absent, -2 when
+ *  malformed or too long. */
+int dash_form_field(const char *body, size_t len, const char *name, char *out, size_t n);
+
+/* dash_pages.c and dash_tasks.c: the pages (GET). */
+/** A POST form to /actions/ACTION with the hidden field=value and a token
+ *  field. */
+void dash_action_form(dash_buf *b, const char *action, const char *field, const char *value);
+void dash_page_queues(const dash_ctx *c, dash_reply *r);
+void dash_page_workers(const dash_ctx *c, dash_reply *r);
+void dash_page_tasks(const dash_ctx *c, const dash_query *q, dash_reply *r);
+void dash_page_task(const dash_ctx *c, const char *id_text, dash_reply *r);
+void dash_page_metrics(const dash_ctx *c, dash_reply *r);
+
+/* dash_actions.c: POST /actions/NAME with the form body. origin and
+ * referer are the request's headers (NULL when absent), host its Host. */
+void dash_action(const dash_ctx *c, const char *name, const char *body, size_t len,
+                 const char *host, const char *origin, const char *referer, dash_reply *r);
+/** 1 when a and b (lengths na, nb) are equal, in time that depends only on
+ *  their lengths. */
+int dash_token_equal(const char *a, size_t na, const char *b, size_t nb);
+
+/* dash_server.c: the HTTP server. */
+typedef struct dash_server dash_server;
+/** Listen on addr and serve ctx (which must outlive the server) on one
+ *  thread. Returns NULL with a message in msg when it cannot listen. */
+dash_server *dash_server_start(const struct sockaddr_in *addr, const dash_ctx *ctx, char *msg,
+                               size_t n);
+/** The port it listens on (the one chosen when 0 was asked). */
+unsigned dash_server_port(const dash_server *s);
+/** Stop listening, wait for the request in progress, free s (NULL: no-op). */
+void dash_server_stop(dash_server *s);
+
+#endif

@@ -1,0 +1,148 @@
+/*
+ * dash_pages.c - the dashboard's pages about the whole store: the queues
+ * with their tasks counted by status (sitq_queue_names and sitq_get_stats:
+ * index seeks and stored counters, never a scan of the tasks), the workers
+ * of the registry with the tasks they run, and /metrics
+ * (sitq_metrics_text). Also the action forms these pages show.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dash.h"
+#include "output.h"
+
+/** Most queues the queues page lists. */
+#define QUEUES_SHOWN 1000
+
+void dash_action_form(dash_buf *b, const char *action, const char *field, const char *value) {
+    dash_printf(b, "<form class=\"act\" method=\"post\" action=\"/actions/%s\">", action);
+    dash_printf(b, "<input type=\"hidden\" name=\"%s\" value=\"", field);
+    dash_esc(b, value);
+    dash_put(b, "\"><input type=\"password\" name=\"token\" placeholder=\"token\" "
+                "autocomplete=\"off\" required>");
+    dash_printf(b, "<button type=\"submit\" name=\"do\" value=\"%s\">%s</button></form>", action,
+                action);
+}
+
+/* One row of the queues table; returns the library's code. */
+static sitq_code queue_row(const dash_ctx *c, const char *name, dash_buf *b, sitq_error *err) {
+    sitq_queue *q = NULL;
+    sitq_stats st;
+    int paused = 0;
+    sitq_code code = sitq_queue_open(c->backend, name, &q, err);
+    if (code == SITQ_OK) code = sitq_get_stats(q, &st, err);
+    if (code == SITQ_OK) code = sitq_queue_paused(q, &paused, err);
+    sitq_queue_close(q);
+    if (code != SITQ_OK) return code;
+    dash_put(b, "<tr><td><a href=\"/tasks?queue=");
+    dash_urlenc(b, name);
+    dash_put(b, "\">");
+    dash_esc(b, name);
+    dash_printf(b, "</a>%s</td>", paused ? " <em>(paused)</em>" : "");
+    for (int s = 0; s < SITQ_STATUS_COUNT; s++) {
+        dash_put(b, "<td class=\"n\"><a href=\"/tasks?queue=");
+        dash_urlenc(b, name);
+        dash_printf(b, "&amp;status=%s\">%" PRId64 "</a></td>", sitq_status_name(s), st.count[s]);
+    }
+    dash_printf(b, "<td class=\"n\">%" PRId64 "</td><td>", st.total);
+    if (c->token_len > 0) dash_action_form(b, paused ? "resume" : "pause", "queue", name);
+    dash_put(b, "</td></tr>\n");
+    return SITQ_OK;
+}
+
+void dash_page_queues(const dash_ctx *c, dash_reply *r) {
+    sitq_error err;
+    memset(&err, 0, sizeof err);
+    char **names = NULL;
+    size_t n = 0;
+    sitq_code code = sitq_queue_names(c->backend, &names, &n, &err);
+    if (code != SITQ_OK) {
+        dash_api_error(r, "listing the queues", code, &err);
+        return;
+    }
+    dash_buf *b = &r->body;
+    dash_page_begin(b, "Queues");
+    if (c->token_len == 0)
+        dash_put(b, "<p>Read-only: actions need a token (--token-file or "
+                    "SITQ_DASHBOARD_TOKEN).</p>\n");
+    dash_put(b, "<table id=\"queues\"><tr><th>queue</th>");
+    for (int s = 0; s < SITQ_STATUS_COUNT; s++) dash_printf(b, "<th>%s</th>", sitq_status_name(s));
+    dash_put(b, "<th>total</th><th>actions</th></tr>\n");
+    for (size_t i = 0; i < n && i < QUEUES_SHOWN && code == SITQ_OK; i++)
+        code = queue_row(c, names[i], b, &err);
+    dash_put(b, "</table>\n");
+    if (n > QUEUES_SHOWN) dash_printf(b, "<p>%d of %zu queues shown.</p>\n", QUEUES_SHOWN, n);
+    if (n == 0) dash_put(b, "<p>No queue yet: a queue exists from its first enqueue.</p>\n");
+    dash_page_end(b);
+    sitq_queue_names_free(names, n);
+    if (code != SITQ_OK) dash_api_error(r, "counting a queue", code, &err);
+}
+
+/* A list of names, escaped and comma-separated. */
+static void names_cell(dash_buf *b, char *const *names, size_t n) {
+    dash_put(b, "<td>");
+    for (size_t i = 0; i < n; i++) {
+        if (i) dash_put(b, ", ");
+        dash_esc(b, names[i]);
+    }
+    dash_put(b, "</td>");
+}
+
+static void worker_row(dash_buf *b, const sitq_worker_info *w) {
+    char when[CLI_TIME_BUF];
+    fmt_time_iso(w->heartbeat_at_us, 0, when, sizeof when);
+    dash_put(b, "<tr><td>");
+    dash_esc(b, w->id);
+    dash_printf(b, "</td><td>%s</td><td>", sitq_worker_state_name(w->state));
+    dash_esc(b, w->host);
+    dash_printf(b,
+                "</td><td class=\"n\">%" PRId64 "</td><td class=\"n\">%d</td>"
+                "<td class=\"n\">%" PRId64 "</td><td class=\"n\">%" PRId64
+                "</td><td class=\"n\">%" PRId64 "</td><td>%s</td>",
+                w->pid, w->concurrency, w->succeeded, w->failed, w->lost, when);
+    names_cell(b, w->queues, w->n_queues);
+    dash_put(b, "<td>");
+    for (size_t i = 0; i < w->n_running && i < DASH_PAGE_MAX; i++)
+        dash_printf(b, "<a href=\"/tasks/%" PRId64 "\">%" PRId64 "</a> ", (int64_t)w->running[i],
+                    (int64_t)w->running[i]);
+    if (w->n_running > DASH_PAGE_MAX) dash_printf(b, "... (%zu in all)", w->n_running);
+    dash_put(b, "</td></tr>\n");
+}
+
+void dash_page_workers(const dash_ctx *c, dash_reply *r) {
+    sitq_error err;
+    memset(&err, 0, sizeof err);
+    sitq_worker_info *ws = NULL;
+    size_t n = 0;
+    sitq_code code = sitq_workers_list(c->backend, 0, &ws, &n, &err);
+    if (code != SITQ_OK) {
+        dash_api_error(r, "listing the workers", code, &err);
+        return;
+    }
+    dash_buf *b = &r->body;
+    dash_page_begin(b, "Workers");
+    dash_put(b, "<table id=\"workers\"><tr><th>id</th><th>state</th><th>host</th><th>pid</th>"
+                "<th>threads</th><th>succeeded</th><th>failed</th><th>lost</th>"
+                "<th>last heartbeat</th><th>queues</th><th>running</th></tr>\n");
+    for (size_t i = 0; i < n; i++) worker_row(b, &ws[i]);
+    dash_put(b, "</table>\n");
+    if (n == 0) dash_put(b, "<p>No worker running.</p>\n");
+    dash_page_end(b);
+    sitq_workers_free(ws, n);
+}
+
+void dash_page_metrics(const dash_ctx *c, dash_reply *r) {
+    sitq_error err;
+    memset(&err, 0, sizeof err);
+    char *text = NULL;
+    size_t len = 0;
+    sitq_code code = sitq_metrics_text(c->backend, &text, &len, &err);
+    if (code != SITQ_OK) {
+        dash_api_error(r, "reading the metrics", code, &err);
+        return;
+    }
+    r->type = "text/plain; version=0.0.4; charset=utf-8";
+    dash_putn(&r->body, text, len);
+    free(text);
+}

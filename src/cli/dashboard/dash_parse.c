@@ -1,0 +1,100 @@
+/*
+ * dash_parse.c - strict parsing of what a request or the command line
+ * gives the dashboard: task ids, the listen address and form fields. Each
+ * refuses anything outside its grammar rather than guessing.
+ */
+#include <arpa/inet.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "dash.h"
+
+int dash_parse_id(const char *text, sitq_task_id *out) {
+    size_t n = text ? strlen(text) : 0;
+    if (n == 0 || n > 19) return -1;
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (text[i] < '0' || text[i] > '9') return -1;
+        v = v * 10 + (uint64_t)(text[i] - '0');
+    }
+    if (v == 0 || v > (uint64_t)INT64_MAX) return -1;
+    *out = (sitq_task_id)v;
+    return 0;
+}
+
+int dash_parse_listen(const char *text, struct sockaddr_in *out, char *msg, size_t n) {
+    memset(out, 0, sizeof *out);
+    out->sin_family = AF_INET;
+    const char *colon = strrchr(text, ':');
+    char host[INET_ADDRSTRLEN];
+    size_t hlen = colon ? (size_t)(colon - text) : 0;
+    if (colon == NULL || hlen == 0 || hlen >= sizeof host) {
+        snprintf(msg, n, "'%s': expected HOST:PORT with an IPv4 address (127.0.0.1:8080)", text);
+        return -1;
+    }
+    memcpy(host, text, hlen);
+    host[hlen] = '\0';
+    if (inet_pton(AF_INET, host, &out->sin_addr) != 1) {
+        snprintf(msg, n, "'%s': '%s' is not an IPv4 address (127.0.0.1:8080)", text, host);
+        return -1;
+    }
+    const char *p = colon + 1;
+    size_t plen = strlen(p);
+    unsigned long port = 0;
+    for (size_t i = 0; i < plen && plen <= 5; i++) {
+        if (p[i] < '0' || p[i] > '9') {
+            plen = 0;
+            break;
+        }
+        port = port * 10 + (unsigned long)(p[i] - '0');
+    }
+    if (plen == 0 || plen > 5 || port > 65535) {
+        snprintf(msg, n, "'%s': the port must be a number 0..65535", text);
+        return -1;
+    }
+    out->sin_port = htons((uint16_t)port);
+    return 0;
+}
+
+static int hexval(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decode s[0..len) ('+' is a space) into out (size n); -2 when
+ * malformed, too long or holding a NUL byte. */
+static int decode(const char *s, size_t len, char *out, size_t n) {
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        int ch = (unsigned char)s[i];
+        if (ch == '+') ch = ' ';
+        else if (ch == '%') {
+            if (i + 2 >= len) return -2;
+            int hi = hexval(s[i + 1]), lo = hexval(s[i + 2]);
+            if (hi < 0 || lo < 0) return -2;
+            ch = hi * 16 + lo;
+            i += 2;
+        }
+        if (ch == 0 || o + 1 >= n) return -2;
+        out[o++] = (char)ch;
+    }
+    out[o] = '\0';
+    return 0;
+}
+
+int dash_form_field(const char *body, size_t len, const char *name, char *out, size_t n) {
+    size_t nlen = strlen(name);
+    size_t i = 0;
+    while (i < len) {
+        const char *end = memchr(body + i, '&', len - i);
+        size_t flen = end ? (size_t)(end - (body + i)) : len - i;
+        const char *f = body + i;
+        if (flen > nlen && memcmp(f, name, nlen) == 0 && f[nlen] == '=')
+            return decode(f + nlen + 1, flen - nlen - 1, out, n);
+        i += flen + 1;
+    }
+    return -1;
+}

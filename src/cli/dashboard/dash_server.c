@@ -1,0 +1,219 @@
+/*
+ * dash_server.c - the dashboard's HTTP server on libmicrohttpd: one
+ * internal thread answers every request in turn (so the store sees one
+ * page's bounded reads at a time), routes it by method and path, reads a
+ * POST body of at most DASH_BODY_MAX bytes, and sends every reply with the
+ * headers that keep the pages safe in a browser (Content-Security-Policy
+ * without scripts, nosniff, no framing, no caching).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "dash.h"
+
+struct dash_server {
+    struct MHD_Daemon *d;
+    const dash_ctx *ctx;
+    unsigned port;
+    int loopback; /* listening on 127.0.0.0/8: the Host header must name it */
+};
+
+/* The body of a POST being received. */
+typedef struct post_body {
+    char data[DASH_BODY_MAX];
+    size_t len;
+    int too_big;
+} post_body;
+
+static const char CSP[] = "default-src 'none'; style-src 'self'; img-src 'self'; "
+                          "form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+static enum MHD_Result send_reply(struct MHD_Connection *conn, dash_reply *r, const char *allow) {
+    if (r->body.failed) dash_error(r, 500, "out of memory");
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        r->body.len, r->body.s ? r->body.s : (char *)"", MHD_RESPMEM_MUST_COPY);
+    dash_buf_free(&r->body);
+    if (resp == NULL) return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->type);
+    MHD_add_response_header(resp, "Content-Security-Policy", CSP);
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+    MHD_add_response_header(resp, "Referrer-Policy", "same-origin");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (r->location[0]) MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, r->location);
+    if (allow) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+    enum MHD_Result ret = MHD_queue_response(conn, r->status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+static enum MHD_Result query_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 const char *value) {
+    (void)kind;
+    dash_query *q = cls;
+    const char *v = value && value[0] ? value : NULL; /* an empty field is no filter */
+    if (strcmp(key, "queue") == 0) q->queue = v;
+    else if (strcmp(key, "status") == 0) q->status = value ? value : "";
+    else if (strcmp(key, "function") == 0) q->function = v;
+    else if (strcmp(key, "before") == 0) q->before = value ? value : "";
+    else if (strcmp(key, "limit") == 0) q->limit = value ? value : "";
+    else if (q->unknown == NULL) q->unknown = key;
+    return MHD_YES;
+}
+
+/* 1 when the Host header names a loopback address or localhost. */
+static int host_is_local(const char *host) {
+    if (host == NULL) return 0;
+    char h[64];
+    size_t n = strcspn(host, ":");
+    if (host[0] == '[') return strncmp(host, "[::1]", 5) == 0;
+    if (n == 0 || n >= sizeof h) return 0;
+    memcpy(h, host, n);
+    h[n] = '\0';
+    struct in_addr a;
+    if (strcasecmp(h, "localhost") == 0) return 1;
+    return inet_pton(AF_INET, h, &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
+}
+
+/* Route a GET or HEAD of a known page (path_kind 1). */
+static void route_get(const dash_ctx *c, const char *url, const dash_query *q, dash_reply *r) {
+    int is_list = strcmp(url, "/tasks") == 0;
+    int filters = q->queue || q->status || q->function || q->before || q->limit;
+    if (q->unknown || (filters && !is_list)) {
+        dash_error(r, 400, "unknown parameter '%s' for %s",
+                   q->unknown ? q->unknown : "(a filter of /tasks)", url);
+        return;
+    }
+    if (is_list) dash_page_tasks(c, q, r);
+    else if (strcmp(url, "/") == 0) dash_page_queues(c, r);
+    else if (strcmp(url, "/workers") == 0) dash_page_workers(c, r);
+    else if (strcmp(url, "/metrics") == 0) dash_page_metrics(c, r);
+    else if (strncmp(url, "/tasks/", 7) == 0) dash_page_task(c, url + 7, r);
+    else {
+        r->type = "text/css; charset=utf-8";
+        dash_put(&r->body, dash_css);
+    }
+}
+
+/* 1 when url is a page (GET), 2 an action (POST), 0 neither. */
+static int path_kind(const char *url) {
+    if (strncmp(url, "/actions/", 9) == 0) return 2;
+    if (strcmp(url, "/") == 0 || strcmp(url, "/tasks") == 0 || strcmp(url, "/workers") == 0 ||
+        strcmp(url, "/metrics") == 0 || strcmp(url, "/static/dash.css") == 0 ||
+        strncmp(url, "/tasks/", 7) == 0)
+        return 1;
+    return 0;
+}
+
+static const char *header(struct MHD_Connection *conn, const char *name) {
+    return MHD_lookup_connection_value(conn, MHD_HEADER_KIND, name);
+}
+
+/* Answer a complete request. */
+static enum MHD_Result answer(const struct dash_server *s, struct MHD_Connection *conn,
+                              const char *url, const char *method, const post_body *pb) {
+    dash_reply r;
+    memset(&r, 0, sizeof r);
+    r.status = 200;
+    r.type = "text/html; charset=utf-8";
+    int kind = path_kind(url);
+    int is_get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+    int is_post = strcmp(method, "POST") == 0;
+    const char *host = header(conn, MHD_HTTP_HEADER_HOST);
+    if (s->loopback && !host_is_local(host)) {
+        dash_error(&r, 421,
+                   "the Host header must name this loopback address (127.0.0.1:PORT "
+                   "or localhost:PORT)");
+    } else if (kind == 0) {
+        dash_error(&r, 404, "no such page: try / (queues), /tasks, /workers or /metrics");
+    } else if ((kind == 1 && !is_get) || (kind == 2 && !is_post)) {
+        dash_error(&r, 405, "method %s not allowed here (%s)", method,
+                   kind == 1 ? "GET or HEAD" : "POST");
+        return send_reply(conn, &r, kind == 1 ? "GET, HEAD" : "POST");
+    } else if (kind == 2 && pb->too_big) {
+        dash_error(&r, 413, "the form is larger than %d bytes", DASH_BODY_MAX);
+    } else if (kind == 2) {
+        dash_action(s->ctx, url + 9, pb->data, pb->len, host, header(conn, "Origin"),
+                    header(conn, "Referer"), &r);
+    } else {
+        dash_query q;
+        memset(&q, 0, sizeof q);
+        MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, query_arg, &q);
+        route_get(s->ctx, url, &q, &r);
+    }
+    return send_reply(conn, &r, NULL);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_len, void **state) {
+    (void)version;
+    post_body *pb = *state;
+    static const post_body no_body; /* a GET's: no form */
+    if (strcmp(method, "POST") != 0) return answer(cls, conn, url, method, &no_body);
+    if (pb == NULL) { /* first call: headers only; the body comes next */
+        pb = calloc(1, sizeof *pb);
+        if (pb == NULL) return MHD_NO;
+        *state = pb;
+        return MHD_YES;
+    }
+    if (*upload_len > 0) {
+        if (*upload_len > sizeof pb->data - pb->len) pb->too_big = 1;
+        else {
+            memcpy(pb->data + pb->len, upload, *upload_len);
+            pb->len += *upload_len;
+        }
+        *upload_len = 0;
+        return MHD_YES;
+    }
+    return answer(cls, conn, url, method, pb);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **state,
+                         enum MHD_RequestTerminationCode why) {
+    (void)cls;
+    (void)conn;
+    (void)why;
+    free(*state);
+    *state = NULL;
+}
+
+dash_server *dash_server_start(const struct sockaddr_in *addr, const dash_ctx *ctx, char *msg,
+                               size_t n) {
+    dash_server *s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        snprintf(msg, n, "out of memory");
+        return NULL;
+    }
+    s->ctx = ctx;
+    s->loopback = (ntohl(addr->sin_addr.s_addr) >> 24) == 127;
+    errno = 0;
+    s->d = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
+        (const struct sockaddr *)addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+        MHD_OPTION_CONNECTION_LIMIT, 32u, MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
+    if (s->d == NULL) {
+        char host[INET_ADDRSTRLEN] = "?";
+        inet_ntop(AF_INET, &addr->sin_addr, host, sizeof host);
+        snprintf(msg, n, "cannot listen on %s:%u%s%s", host, (unsigned)ntohs(addr->sin_port),
+                 errno ? ": " : "", errno ? strerror(errno) : "");
+        free(s);
+        return NULL;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = info ? info->port : ntohs(addr->sin_port);
+    return s;
+}
+
+unsigned dash_server_port(const dash_server *s) { return s->port; }
+
+void dash_server_stop(dash_server *s) {
+    if (s == NULL) return;
+    MHD_stop_daemon(s->d);
+    free(s);
+}

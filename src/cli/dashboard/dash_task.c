@@ -1,0 +1,133 @@
+/*
+ * dash_task.c - one task's page: its fields and times, its error and
+ * traceback, a summary of its payload (a shell task's command line) and of
+ * its result, each escaped and cut to DASH_VALUE_SHOWN bytes, its
+ * dependencies as links, and the retry or cancel form its status allows.
+ * A payload larger than PAYLOAD_READ_MAX is not read at all.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dash.h"
+#include "output.h"
+#include "shell_payload.h"
+
+/** Largest payload a task page reads to summarise it, in bytes. */
+#define PAYLOAD_READ_MAX (1024 * 1024)
+
+static void row_text(dash_buf *b, const char *name, const char *value) {
+    dash_printf(b, "<tr><th>%s</th><td>", name);
+    dash_esc(b, value);
+    dash_put(b, "</td></tr>\n");
+}
+
+static void row_time(dash_buf *b, const char *name, sitq_time_us t) {
+    char buf[CLI_TIME_BUF];
+    fmt_time_iso(t, 1, buf, sizeof buf);
+    row_text(b, name, buf);
+}
+
+/* A section with a <pre> of the summary of s[0..n). */
+static void section_pre(dash_buf *b, const char *id, const char *title, const char *s, size_t n) {
+    dash_printf(b, "<h2>%s</h2><pre id=\"%s\">", title, id);
+    dash_esc_summary(b, s, n);
+    dash_put(b, "</pre>\n");
+}
+
+/* The payload: a shell task's command line, else the bytes' summary. */
+static void payload_section(sitq_queue *q, const sitq_result *t, dash_buf *b) {
+    if (t->payload_len == 0) return;
+    if (t->payload_len > PAYLOAD_READ_MAX) {
+        dash_printf(b, "<h2>Payload</h2><p>%zu bytes (not shown).</p>\n", t->payload_len);
+        return;
+    }
+    void *p = NULL;
+    size_t len = 0;
+    if (sitq_get_payload(q, t->id, &p, &len, NULL) != SITQ_OK) {
+        dash_put(b, "<h2>Payload</h2><p class=\"err\">cannot be read</p>\n");
+        return;
+    }
+    char **argv = NULL;
+    int argc = 0;
+    if (t->function && strcmp(t->function, SHELL_FUNCTION) == 0 &&
+        shell_payload_decode(p, len, &argv, &argc, NULL) == 0) {
+        char *cmd = shell_format_command(argv, argc);
+        if (cmd) section_pre(b, "payload", "Command", cmd, strlen(cmd));
+        free(cmd);
+        free(argv);
+    } else {
+        section_pre(b, "payload", "Payload", p ? p : "", len);
+    }
+    free(p);
+}
+
+static void fields_table(dash_buf *b, const sitq_result *t) {
+    char num[64];
+    dash_put(b, "<table id=\"task\">\n");
+    row_text(b, "queue", t->queue);
+    row_text(b, "function", t->function);
+    dash_printf(b, "<tr><th>status</th><td class=\"st-%s\" id=\"status\">%s</td></tr>\n",
+                sitq_status_name(t->status), sitq_status_name(t->status));
+    snprintf(num, sizeof num, "%d of %d", (int)t->attempts, (int)t->max_retries + 1);
+    row_text(b, "attempts", num);
+    snprintf(num, sizeof num, "%d", (int)t->priority);
+    row_text(b, "priority", num);
+    row_text(b, "worker", t->worker_id);
+    row_text(b, "unique key", t->unique_key);
+    row_time(b, "enqueued", t->enqueued_at_us);
+    row_time(b, "not before", t->eta_us);
+    row_time(b, "started", t->started_at_us);
+    row_time(b, "finished", t->finished_at_us);
+    snprintf(num, sizeof num, "%zu bytes", t->payload_len);
+    row_text(b, "payload", num);
+    snprintf(num, sizeof num, "%zu bytes", t->value_len);
+    row_text(b, "result", num);
+    dash_put(b, "<tr><th>depends on</th><td id=\"deps\">");
+    for (size_t i = 0; i < t->n_depends_on && i < DASH_PAGE_MAX; i++)
+        dash_printf(b, "<a href=\"/tasks/%" PRId64 "\">%" PRId64 "</a> ", (int64_t)t->depends_on[i],
+                    (int64_t)t->depends_on[i]);
+    if (t->n_depends_on > DASH_PAGE_MAX) dash_printf(b, "... (%zu in all)", t->n_depends_on);
+    if (t->n_depends_on == 0) dash_put(b, "-");
+    dash_printf(b, "%s</td></tr>\n</table>\n", t->finalizer ? " (finalizer)" : "");
+}
+
+static void task_body(const dash_ctx *c, sitq_queue *q, const sitq_result *t, dash_buf *b) {
+    char title[64];
+    snprintf(title, sizeof title, "Task %" PRId64, (int64_t)t->id);
+    dash_page_begin(b, title);
+    fields_table(b, t);
+    if (c->token_len > 0) {
+        char id[32];
+        snprintf(id, sizeof id, "%" PRId64, (int64_t)t->id);
+        if (t->status == SITQ_FAILED || t->status == SITQ_CANCELLED)
+            dash_action_form(b, "retry", "id", id);
+        if (!sitq_status_is_terminal(t->status)) dash_action_form(b, "cancel", "id", id);
+    }
+    if (t->error) section_pre(b, "error", "Error", t->error, strlen(t->error));
+    if (t->traceback) section_pre(b, "traceback", "Traceback", t->traceback, strlen(t->traceback));
+    payload_section(q, t, b);
+    if (t->value) section_pre(b, "result", "Result", t->value, t->value_len);
+    dash_page_end(b);
+}
+
+void dash_page_task(const dash_ctx *c, const char *id_text, dash_reply *r) {
+    sitq_task_id id = 0;
+    if (dash_parse_id(id_text, &id) != 0) {
+        dash_error(r, 404, "'%s' is not a task id (a positive integer)", id_text);
+        return;
+    }
+    sitq_error err;
+    memset(&err, 0, sizeof err);
+    char *qname = NULL;
+    sitq_queue *q = NULL;
+    sitq_result *t = NULL;
+    sitq_code code = sitq_task_queue(c->backend, id, &qname, &err);
+    if (code == SITQ_OK) code = sitq_queue_open(c->backend, qname, &q, &err);
+    if (code == SITQ_OK) code = sitq_get_result(q, id, &t, &err);
+    if (code == SITQ_OK) task_body(c, q, t, &r->body);
+    else dash_api_error(r, "reading the task", code, &err);
+    sitq_result_free(t);
+    sitq_queue_close(q);
+    free(qname);
+}
