@@ -1,0 +1,237 @@
+#!/usr/bin/env bash
+# `sitq dashboard`: the pages show the store's real values (counts by
+# status, keyset pages that are disjoint and ordered, filters, a failed
+# task's error and traceback, workers and their running tasks, /metrics),
+# every stored string is HTML-escaped (a queue, a function and a traceback
+# holding <script>), actions change the database only with the right token
+# posted from the same origin, and bad requests get 400/403/404/405.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+DASH_PIDS=
+trap 'for p in $DASH_PIDS; do kill "$p" 2>/dev/null || true; done; cleanup' EXIT
+TOKEN=dashboard-test-token-0123456789
+printf '%s\n' "$TOKEN" >"$TMP/token"
+: >"$TMP/all" # every HTML page fetched, checked for unescaped markup at the end
+
+# start_dash LOG ARGS...: run a dashboard on a free loopback port; sets URL.
+start_dash() {
+    local log=$1 i=0
+    shift
+    "$SITQ" dashboard "$DB" --listen 127.0.0.1:0 "$@" 2>"$log" &
+    DASH_PIDS="$DASH_PIDS $!"
+    until grep -q 'at http://' "$log" 2>/dev/null; do
+        kill -0 "$!" 2>/dev/null || fail "the dashboard exited: $(cat "$log")"
+        [ $i -lt 200 ] || fail "the dashboard did not start within 10 s"
+        sleep 0.05
+        i=$((i + 1))
+    done
+    URL=$(sed -n 's|.* at \(http://127.0.0.1:[0-9]*\)/ .*|\1|p' "$log")
+    [ -n "$URL" ] || fail "no URL in the log: $(cat "$log")"
+}
+
+# get PATH [CURL ARGS...]: fetch URL/PATH into $TMP/body (headers in
+# $TMP/hdr) and print the HTTP status.
+get() {
+    local p=$1
+    shift
+    curl -s -o "$TMP/body" -D "$TMP/hdr" -w '%{http_code}' "$@" "$URL$p"
+    # HTML is checked for markup; /metrics is plain text (nosniff).
+    if grep -qi '^content-type: text/html' "$TMP/hdr"; then cat "$TMP/body" >>"$TMP/all"; fi
+}
+
+# page PATH: get PATH, which must answer 200.
+page() {
+    assert_eq 200 "$(get "$1")" "GET $1"
+}
+
+# post ACTION FIELDS [CURL ARGS...]: post the form to /actions/ACTION.
+post() {
+    local a=$1 f=$2
+    shift 2
+    get "/actions/$a" -d "$f" "$@"
+}
+
+# ids: the task ids of the list page in $TMP/body, in page order.
+ids() {
+    grep -o '<tr><td class="n"><a href="/tasks/[0-9]*"' "$TMP/body" | grep -o '[0-9]*' | tr '\n' ' '
+}
+
+# Known work: 5 succeeded in "default", one failed in a queue whose name
+# and traceback hold markup, one task of a function whose name does.
+for _ in 1 2 3 4 5; do "$SITQ" enqueue "$DB" -- true >/dev/null; done
+XQ='<script>q'
+bad=$("$SITQ" enqueue "$DB" --queue "$XQ" -- sh -c \
+    'echo "<script>alert(\"x\")</script> it'"'"'s bad" >&2; exit 3')
+"$SITQ" worker "$DB" --burst --quiet 2>/dev/null
+"$SITQ" worker "$DB" --queue "$XQ" --burst --quiet 2>/dev/null
+assert_eq failed "$(field "$bad" status)" "the failing task"
+PYTHONPATH=$(dirname "$SITQ")/python "$PY" - "$DB" >"$TMP/pyid" <<'PYEOF'
+import sys, sitq
+db = sys.argv[1]
+b = sitq.PostgresBackend(db) if db.startswith("postgres") else sitq.SQLiteBackend(db)
+q = sitq.TaskQueue(backend=b, name="py")
+def f():
+    pass
+f.__qualname__ = f.__name__ = '<script>alert("f\')</script>'
+print(q.enqueue(sitq.Task(function=f)))
+PYEOF
+pyid=$(cat "$TMP/pyid")
+
+start_dash "$TMP/dash.log" --token-file "$TMP/token"
+
+# The queues page: the counts of the store, escaped queue names.
+page /
+grep -qF 'href="/tasks?queue=default&amp;status=succeeded">5</a>' "$TMP/body" ||
+    fail "5 succeeded in default: $(cat "$TMP/body")"
+grep -qF 'href="/tasks?queue=%3Cscript%3Eq&amp;status=failed">1</a>' "$TMP/body" ||
+    fail "1 failed in the <script> queue"
+grep -qF '&lt;script&gt;q</a>' "$TMP/body" || fail "the queue name is not shown escaped"
+grep -qF 'href="/tasks?queue=py&amp;status=queued">1</a>' "$TMP/body" || fail "1 queued in py"
+for h in "Content-Security-Policy: default-src 'none'" "X-Content-Type-Options: nosniff" \
+    "X-Frame-Options: DENY"; do
+    grep -qiF "$h" "$TMP/hdr" || fail "header $h missing"
+done
+page /static/dash.css
+grep -qi 'content-type: text/css' "$TMP/hdr" || fail "the style sheet's type"
+
+# Keyset paging: pages of 2 of default's 5, disjoint, newest first.
+page "/tasks?queue=default&limit=2"
+p1=$(ids)
+assert_eq "5 4 " "$p1" "page 1"
+next=$(sed -n 's|.*id="next" href="\([^"]*\)".*|\1|p' "$TMP/body" | sed 's/&amp;/\&/g')
+assert_eq "/tasks?limit=2&queue=default&before=4" "$next" "next page link"
+page "$next"
+assert_eq "3 2 " "$(ids)" "page 2"
+page "/tasks?queue=default&limit=2&before=2"
+assert_eq "1 " "$(ids)" "page 3"
+grep -q 'id="next"' "$TMP/body" && fail "a next link after the last page"
+
+# Filters: status, function, queue.
+page "/tasks?status=failed"
+assert_eq "$bad " "$(ids)" "failed tasks"
+page "/tasks?function=shell&status=succeeded&limit=100"
+assert_eq "5 4 3 2 1 " "$(ids)" "succeeded shell tasks"
+page "/tasks?queue=py"
+assert_eq "$pyid " "$(ids)" "tasks of py"
+grep -qF 'py:__main__.&lt;script&gt;alert(&quot;f&#39;)&lt;/script&gt;' "$TMP/body" ||
+    fail "the function name is not shown escaped: $(cat "$TMP/body")"
+page "/tasks?function=nosuchfunction"
+assert_eq "" "$(ids)" "an unknown function lists nothing"
+
+# The failed task's page: status, attempts, error and traceback escaped.
+page "/tasks/$bad"
+grep -qF 'id="status">failed<' "$TMP/body" || fail "the task page's status"
+grep -qF '<tr><th>attempts</th><td>1 of 1</td></tr>' "$TMP/body" || fail "attempts"
+grep -qF '<pre id="error">exit status 3</pre>' "$TMP/body" || fail "the error"
+grep -qF '&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; it&#39;s bad' "$TMP/body" ||
+    fail "the traceback is not shown escaped"
+grep -qF 'action="/actions/retry"' "$TMP/body" || fail "no retry form on a failed task"
+
+# Bad requests.
+assert_eq 400 "$(get "/tasks?status=bogus")" "unknown status"
+assert_eq 400 "$(get "/tasks?status=%3Cscript%3E")" "a status holding markup"
+assert_eq 400 "$(get "/tasks?limit=101")" "limit over 100"
+assert_eq 400 "$(get "/tasks?limit=0")" "limit 0"
+assert_eq 400 "$(get "/tasks?before=-3")" "negative before"
+assert_eq 400 "$(get "/tasks?colour=red")" "unknown parameter"
+assert_eq 400 "$(get "/workers?status=failed")" "a filter on another page"
+assert_eq 404 "$(get "/nope")" "unknown path"
+assert_eq 404 "$(get "/tasks/99999")" "unknown task"
+assert_eq 404 "$(get "/tasks/x")" "task id not a number"
+assert_eq 404 "$(post frobnicate "token=$TOKEN")" "unknown action"
+assert_eq 405 "$(get "/" -X POST)" "POST /"
+grep -qi '^Allow: GET, HEAD' "$TMP/hdr" || fail "405 without Allow"
+assert_eq 405 "$(get "/actions/retry")" "GET of an action"
+assert_eq 421 "$(get "/" -H "Host: evil.example:80")" "a foreign Host (DNS rebinding)"
+
+# Actions: refused without the token, with a wrong one, from another origin.
+assert_eq 403 "$(post retry "id=$bad")" "retry without a token"
+assert_contains "$(cat "$TMP/body")" "no token field" "403 message"
+assert_eq 403 "$(post retry "id=$bad&token=wrong-token-wrong-token-0123")" "wrong token"
+assert_contains "$(cat "$TMP/body")" "wrong token" "403 message"
+assert_eq 403 "$(post retry "id=$bad&token=${TOKEN}x")" "token with a byte more"
+assert_eq 403 "$(post retry "id=$bad&token=$TOKEN" -H "Origin: http://evil.example")" \
+    "cross-site post"
+assert_eq 403 "$(post retry "id=$bad&token=$TOKEN" -H "Referer: http://evil.example/x")" \
+    "cross-site referer"
+assert_eq 403 "$(get "/actions/retry?token=$TOKEN&id=$bad" -X POST)" "token in the URL"
+assert_eq failed "$(field "$bad" status)" "refused actions changed nothing"
+assert_eq 400 "$(post retry "token=$TOKEN&id=abc")" "retry of a bad id"
+assert_eq 404 "$(post retry "token=$TOKEN&id=99999")" "retry of an unknown task"
+assert_eq 409 "$(post retry "token=$TOKEN&id=1")" "retry of a succeeded task"
+
+# Retry and cancel with the token change the stored status.
+assert_eq 303 "$(post retry "token=$TOKEN&id=$bad" -H "Origin: $URL")" "retry"
+grep -qi "^Location: /tasks/$bad" "$TMP/hdr" || fail "retry's redirect"
+assert_eq queued "$(field "$bad" status)" "status after retry"
+assert_eq 303 "$(post cancel "token=$TOKEN&id=$bad" -H "Referer: $URL/tasks/$bad")" "cancel"
+assert_eq cancelled "$(field "$bad" status)" "status after cancel"
+assert_eq 409 "$(post cancel "token=$TOKEN&id=$bad")" "cancel of a cancelled task"
+page "/tasks?queue=%3Cscript%3Eq&status=cancelled"
+assert_eq "$bad " "$(ids)" "the list shows the cancel"
+
+# Pause and resume a queue.
+assert_eq 303 "$(post pause "token=$TOKEN&queue=default")" "pause"
+assert_eq true "$("$SITQ" queues "$DB" --queue default --json | jget "d[0]['paused']")" "paused"
+page /
+grep -qF 'default</a> <em>(paused)</em>' "$TMP/body" || fail "the page shows the pause"
+assert_eq 303 "$(post resume "token=$TOKEN&queue=default")" "resume"
+assert_eq false "$("$SITQ" queues "$DB" --queue default --json | jget "d[0]['paused']")" "resumed"
+assert_eq 404 "$(post pause "token=$TOKEN&queue=nosuchqueue")" "pause of an unknown queue"
+
+# Workers: a worker running a task is listed with a link to it.
+running=$("$SITQ" enqueue "$DB" --queue slow -- sleep 60)
+start_worker --queue slow --worker-id dash-worker-1
+wait_status "$running" running
+i=0
+until page /workers && grep -qF "href=\"/tasks/$running\"" "$TMP/body"; do
+    [ $i -lt 200 ] || fail "the workers page does not show task $running: $(cat "$TMP/body")"
+    sleep 0.05
+    i=$((i + 1))
+done
+grep -qF '<td>dash-worker-1</td><td>running</td>' "$TMP/body" || fail "the worker's row"
+assert_eq 303 "$(post cancel "token=$TOKEN&id=$running")" "cancel of a running task"
+wait_status "$running" cancelled
+stop_worker
+
+# /metrics: the Prometheus text of the store.
+page /metrics
+grep -qF 'sitq_tasks{queue="default",status="succeeded"} 5' "$TMP/body" || fail "metrics"
+grep -qi 'content-type: text/plain; version=0.0.4' "$TMP/hdr" || fail "metrics type"
+
+# A dashboard without a token is read-only: no forms, actions refused.
+start_dash "$TMP/ro.log"
+assert_contains "$(cat "$TMP/ro.log")" "(read-only)" "read-only log line"
+page "/tasks/$bad"
+grep -q '<form class="act"' "$TMP/body" && fail "a read-only dashboard shows action forms"
+assert_eq 403 "$(post retry "token=$TOKEN&id=$bad")" "read-only retry"
+assert_contains "$(cat "$TMP/body")" "read-only" "read-only message"
+assert_eq cancelled "$(field "$bad" status)" "read-only changed nothing"
+
+# The token from the environment.
+SITQ_DASHBOARD_TOKEN=$TOKEN start_dash "$TMP/env.log"
+assert_eq 303 "$(post retry "token=$TOKEN&id=$bad")" "retry with the environment's token"
+assert_eq queued "$(field "$bad" status)" "status after the environment's retry"
+
+# No page showed markup unescaped.
+[ "$(wc -l <"$TMP/all")" -gt 100 ] || fail "too few pages were checked for markup"
+if grep -qi "<script" "$TMP/all"; then
+    fail "a page holds an unescaped <script>: $(grep -i "<script" "$TMP/all" | head -3)"
+fi
+
+# Bad command lines: usage errors that say what is wrong.
+for addr in nonsense 127.0.0.1:70000 localhost:8080 :8080 127.0.0.1: 1.2.3:80 8080; do
+    expect_exit 2 "$SITQ" dashboard "$DB" --listen "$addr"
+    assert_contains "$(cat "$TMP/err")" "--listen '$addr'" "error for $addr"
+done
+printf 'short\n' >"$TMP/short"
+expect_exit 2 "$SITQ" dashboard "$DB" --token-file "$TMP/short"
+assert_contains "$(cat "$TMP/err")" "16..1024 bytes" "short token"
+expect_exit 2 "$SITQ" dashboard "$DB" --token-file "$TMP/missing"
+assert_contains "$(cat "$TMP/err")" "cannot be read" "missing token file"
+expect_exit 2 "$SITQ" dashboard
+port=${URL##*:}
+expect_exit 1 "$SITQ" dashboard "$DB" --listen "127.0.0.1:$port"
+assert_contains "$(cat "$TMP/err")" "cannot listen on 127.0.0.1:$port" "busy port"
+echo "ok"
