@@ -13,6 +13,7 @@ packages=(
   postgresql                          # server for the throwaway test clusters (tests/pg)
   libjansson-dev                      # JSON output of the sitq command
   libmicrohttpd-dev                   # /metrics of sitq worker --metrics-address
+  chromium chromium-driver            # headless browser test of sitq dashboard (tests/cli/test_dashboard_browser.sh)
   prometheus                          # promtool checks the metrics text (tests/cli/test_metrics*.sh)
   libcmocka-dev                       # C unit tests
   zlib1g-dev                          # the demo reads gzip-compressed CSV

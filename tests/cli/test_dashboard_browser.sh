@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# `sitq dashboard` in a real browser: headless Chromium (Debian's chromium)
+# loads every page and the DOM it builds holds the store's values, with the
+# markup of a queue name and a traceback shown as text; a screenshot of the
+# queues page is a PNG of the window's size; through chromedriver
+# (WebDriver over loopback) it types the token and clicks retry, then
+# cancel, and the task's stored status changes. Chromium resolves no host
+# but 127.0.0.1 and uses no proxy. Skipped (77) when chromium is missing.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+command -v chromium >/dev/null || { echo "SKIP: chromium is not installed"; exit 77; }
+DASH_PID= DRIVER_PID=
+trap '[ -z "$DASH_PID" ] || kill "$DASH_PID" 2>/dev/null || true
+[ -z "$DRIVER_PID" ] || kill "$DRIVER_PID" 2>/dev/null || true; cleanup' EXIT
+TOKEN=browser-test-token-0123456789
+printf '%s\n' "$TOKEN" >"$TMP/token"
+CHROME=(chromium --headless --no-sandbox --disable-gpu --no-first-run
+    --disable-background-networking --disable-component-update --disable-sync
+    --disable-extensions --disable-default-apps --no-proxy-server
+    "--user-data-dir=$TMP/chrome" "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1")
+
+# dom PATH: the DOM Chromium builds from the page, in $TMP/dom.
+dom() {
+    timeout 120 "${CHROME[@]}" --dump-dom "$URL$1" >"$TMP/dom" 2>>"$TMP/chrome.log" ||
+        fail "chromium could not load $1"
+    [ -s "$TMP/dom" ] || fail "empty DOM for $1"
+}
+
+# dom_has TEXT WHAT: the DOM holds TEXT.
+dom_has() {
+    grep -qF -- "$1" "$TMP/dom" || fail "$2: '$1' not in the DOM: $(head -c 3000 "$TMP/dom")"
+}
+
+for _ in 1 2 3; do "$SITQ" enqueue "$DB" -- true >/dev/null; done
+bad=$("$SITQ" enqueue "$DB" --queue '<script>q' -- sh -c 'echo "<script>boom</script>" >&2; exit 2')
+"$SITQ" worker "$DB" --burst --quiet 2>/dev/null
+"$SITQ" worker "$DB" --queue '<script>q' --burst --quiet 2>/dev/null
+assert_eq failed "$(field "$bad" status)" "the failing task"
+
+"$SITQ" dashboard "$DB" --listen 127.0.0.1:0 --token-file "$TMP/token" 2>"$TMP/dash.log" &
+DASH_PID=$!
+wait_log "$TMP/dash.log" "at http://"
+URL=$(sed -n 's|.* at \(http://127.0.0.1:[0-9]*\)/ .*|\1|p' "$TMP/dash.log")
+
+# Every page, as the browser builds it.
+dom /
+dom_has '<a href="/tasks?queue=default&amp;status=succeeded">3</a>' "queues page"
+dom_has '&lt;script&gt;q</a>' "escaped queue name"
+dom "/tasks?queue=default&limit=2"
+dom_has '<a href="/tasks/3">3</a>' "task list"
+dom_has 'id="next"' "next page link"
+dom "/tasks/$bad"
+dom_has 'id="status">failed<' "task page status"
+dom_has '&lt;script&gt;boom&lt;/script&gt;' "escaped traceback"
+dom /workers
+dom_has '<table id="workers">' "workers page"
+# Nothing the browser parsed became a script element.
+for p in / "/tasks" "/tasks/$bad" /workers; do
+    dom "$p"
+    if grep -qi '<script' "$TMP/dom"; then fail "a <script> element in the DOM of $p"; fi
+done
+
+# A screenshot of the queues page: a PNG of the window's size.
+timeout 120 "${CHROME[@]}" --window-size=1000,700 --screenshot="$TMP/queues.png" "$URL/" \
+    2>>"$TMP/chrome.log" >/dev/null || fail "no screenshot"
+size=$("$PY" - "$TMP/queues.png" <<'PYEOF'
+import struct, sys
+data = open(sys.argv[1], "rb").read()
+assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR", "not a PNG"
+print("%dx%d %d" % (struct.unpack(">II", data[16:24]) + (len(data) > 2000,)))
+PYEOF
+)
+assert_eq "1000x700 1" "$size" "the screenshot's size"
+
+# Clicks through chromedriver: retry, then cancel of the retried task.
+if command -v chromedriver >/dev/null; then
+    dport=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    chromedriver --port="$dport" --allowed-ips=127.0.0.1 >"$TMP/driver.log" 2>&1 &
+    DRIVER_PID=$!
+    wait_log "$TMP/driver.log" "started successfully"
+    wd() {
+        "$PY" "$(dirname "$0")/dashboard_webdriver.py" "http://127.0.0.1:$dport" "$@"
+    }
+    assert_eq queued "$(wd "$URL/tasks/$bad" retry "$TOKEN" queued "$TMP/retry.png")" \
+        "the page after clicking retry"
+    assert_eq queued "$(field "$bad" status)" "stored status after the click on retry"
+    assert_eq cancelled "$(wd "$URL/tasks/$bad" cancel "$TOKEN" cancelled "$TMP/cancel.png")" \
+        "the page after clicking cancel"
+    assert_eq cancelled "$(field "$bad" status)" "stored status after the click on cancel"
+    [ "$(head -c 4 "$TMP/cancel.png" | od -An -c | tr -d ' ')" = '211PNG' ] ||
+        fail "the WebDriver screenshot is not a PNG"
+else
+    echo "SKIP (part): chromedriver is not installed (Debian package chromium-driver)"
+fi
+if [ -n "${SITQ_TEST_SCREENSHOTS:-}" ]; then cp "$TMP"/*.png "$SITQ_TEST_SCREENSHOTS"/; fi
+echo "ok"
