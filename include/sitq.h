@@ -864,6 +864,21 @@ sitq_code sitq_task_queue(sitq_backend *backend, sitq_task_id id, char **out_que
                           sitq_error *err);
 
 /**
+ * The dependents of task id: the tasks that declared it among their
+ * dependencies (sitq_task_options.depends_on; they are in its queue),
+ * ascending ids, at most limit (1..1000000) of them. A dependent
+ * purged, or whose edge was purged, is no longer listed; an unknown id has
+ * none. Cost: one range of the dependency edges' primary key.
+ * *out_ids receives a malloc'd array of *out_count ids (NULL and 0 when
+ * there is none); free it with free().
+ * Errors: SITQ_EINVAL (NULL argument, id < 1, limit out of range),
+ * SITQ_ESTORAGE, SITQ_ENOMEM. Thread-safe; reads only, never waits for
+ * writers.
+ */
+sitq_code sitq_task_dependents(sitq_backend *backend, sitq_task_id id, size_t limit,
+                               sitq_task_id **out_ids, size_t *out_count, sitq_error *err);
+
+/**
  * List tasks of the queue, newest id first.
  * status: a sitq_status or SITQ_STATUS_ANY. limit: at most this many
  * (1..1000000); offset: skip this many.

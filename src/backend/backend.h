@@ -48,7 +48,7 @@
  * value it was written against; sitq__backend_head_init refuses any other,
  * so a backend built for another layout fails at open instead of misreading
  * fields. Bump it on every change of an op's signature or a struct below. */
-#define SITQ__BACKEND_VERSION 13
+#define SITQ__BACKEND_VERSION 14
 
 /* A task handed to a worker by a claim (cycle or claim_id). Every field is
  * out, written by the backend into an entry of the caller's array. The
@@ -411,6 +411,14 @@ typedef struct sitq__backend_ops {
      * NULL on failure. Extra error: SITQ_ENOTFOUND. Never blocks on
      * writers. */
     sitq_code (*task_queue)(sitq_backend *b, sitq_task_id id, char **queue, sitq_error *err);
+
+    /* The dependents of task id (the tasks whose edges name it), ascending
+     * ids, at most limit (>= 1, checked by the core): one range of the
+     * edges' primary key (depends_on, task_id). Out: *ids malloc'd (the
+     * caller's; NULL when none or on failure), *count. Never blocks on
+     * writers. */
+    sitq_code (*dependents)(sitq_backend *b, sitq_task_id id, size_t limit, sitq_task_id **ids,
+                            size_t *count, sitq_error *err);
 
     /* Measure the store (sitq_store_health; every field set to -1 by the
      * core first: the backend sets what it measures, also partially on

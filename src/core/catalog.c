@@ -47,6 +47,20 @@ sitq_code sitq_task_queue(sitq_backend *backend, sitq_task_id id, char **out_que
     return backend->ops->task_queue(backend, id, out_queue, err);
 }
 
+sitq_code sitq_task_dependents(sitq_backend *backend, sitq_task_id id, size_t limit,
+                               sitq_task_id **out_ids, size_t *out_count, sitq_error *err) {
+    if (!out_ids || !out_count)
+        return sitq__fail(err, SITQ_EINVAL, "out_ids and out_count must not be NULL");
+    *out_ids = NULL;
+    *out_count = 0;
+    if (!backend) return sitq__fail(err, SITQ_EINVAL, "backend must not be NULL");
+    if (id < 1)
+        return sitq__fail(err, SITQ_EINVAL, "task id must be positive, got %lld", (long long)id);
+    if (limit < 1 || limit > 1000000)
+        return sitq__fail(err, SITQ_EINVAL, "limit must be 1..1000000, got %zu", limit);
+    return backend->ops->dependents(backend, id, limit, out_ids, out_count, err);
+}
+
 void sitq_list_filter_init(sitq_list_filter *f) {
     if (!f) return;
     memset(f, 0, sizeof *f);

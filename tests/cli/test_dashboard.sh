@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `sitq dashboard`: the pages show the store's real values (counts by
 # status, keyset pages that are disjoint and ordered, filters, a failed
-# task's error and traceback, workers and their running tasks, /metrics),
+# task's error and traceback, dependencies and dependents, workers and their running tasks, /metrics),
 # every stored string is HTML-escaped (a queue, a function and a traceback
 # holding <script>), actions change the database only with the right token
 # posted from the same origin, and bad requests get 400/403/404/405.
@@ -127,6 +127,19 @@ grep -qF '<pre id="error">exit status 3</pre>' "$TMP/body" || fail "the error"
 grep -qF '&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; it&#39;s bad' "$TMP/body" ||
     fail "the traceback is not shown escaped"
 grep -qF 'action="/actions/retry"' "$TMP/body" || fail "no retry form on a failed task"
+
+# Dependencies and dependents link both ways.
+d1=$("$SITQ" enqueue "$DB" --queue deps -- true)
+d2=$("$SITQ" enqueue "$DB" --queue deps --after "$d1" -- true)
+d3=$("$SITQ" enqueue "$DB" --queue deps --after "$d1" --after "$d2" -- true)
+page "/tasks/$d1"
+grep -qF "<td id=\"dependents\"><a href=\"/tasks/$d2\">$d2</a> <a href=\"/tasks/$d3\">$d3</a> </td>" \
+    "$TMP/body" || fail "the dependents of $d1: $(grep dependents "$TMP/body")"
+grep -qF '<td id="deps">-' "$TMP/body" || fail "$d1 depends on nothing"
+page "/tasks/$d3"
+grep -qF "<td id=\"deps\"><a href=\"/tasks/$d1\">$d1</a> <a href=\"/tasks/$d2\">$d2</a> </td>" \
+    "$TMP/body" || fail "the dependencies of $d3: $(grep deps "$TMP/body")"
+grep -qF '<td id="dependents">-' "$TMP/body" || fail "nothing depends on $d3"
 
 # Bad requests.
 assert_eq 400 "$(get "/tasks?status=bogus")" "unknown status"

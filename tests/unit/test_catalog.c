@@ -1,5 +1,5 @@
 /* test_catalog.c - reads across the queues of a store: sitq_queue_names,
- * sitq_task_queue, and sitq_list_tasks / sitq_count_tasks with every
+ * sitq_task_queue, sitq_task_dependents, and sitq_list_tasks / sitq_count_tasks with every
  * condition of a sitq_list_filter (queue, status, function, time, keyset
  * bounds, order, limit, cap), their dependencies, and their argument
  * errors. */
@@ -154,6 +154,50 @@ static void test_list_dependencies(void **state) {
     sitq_result_list_free(items, n);
 }
 
+/* The dependents of a task, in id order, bounded by limit. */
+static void test_dependents(void **state) {
+    tq_env *e = TQ_ENV(state);
+    sitq_task_id a = tq_enqueue(e->queue, "f", NULL);
+    sitq_task_id b = tq_enqueue(e->queue, "f", NULL);
+    sitq_task_options o;
+    sitq_task_options_init(&o);
+    sitq_task_id deps[] = {b, a};
+    o.depends_on = deps;
+    o.n_depends_on = 2;
+    sitq_task_id c = tq_enqueue(e->queue, "f", &o);
+    o.n_depends_on = 1; /* b only */
+    sitq_task_id d = tq_enqueue(e->queue, "f", &o);
+    sitq_task_id *ids = NULL;
+    size_t n = 99;
+    TQ_OK(sitq_task_dependents(e->backend, b, 10, &ids, &n, &tq_err));
+    assert_int_equal(n, 2);
+    assert_int_equal(ids[0], c);
+    assert_int_equal(ids[1], d);
+    free(ids);
+    TQ_OK(sitq_task_dependents(e->backend, b, 1, &ids, &n, &tq_err));
+    assert_int_equal(n, 1);
+    assert_int_equal(ids[0], c);
+    free(ids);
+    TQ_OK(sitq_task_dependents(e->backend, a, 10, &ids, &n, &tq_err));
+    assert_int_equal(n, 1);
+    assert_int_equal(ids[0], c);
+    free(ids);
+    n = 99;
+    TQ_OK(sitq_task_dependents(e->backend, c, 10, &ids, &n, &tq_err)); /* none */
+    assert_int_equal(n, 0);
+    assert_null(ids);
+    TQ_OK(sitq_task_dependents(e->backend, 987654, 10, &ids, &n, &tq_err)); /* unknown id */
+    assert_int_equal(n, 0);
+    TQ_ERR_MSG(SITQ_EINVAL, "positive", "positive",
+               sitq_task_dependents(e->backend, 0, 10, &ids, &n, &tq_err));
+    TQ_ERR_MSG(SITQ_EINVAL, "limit", "limit",
+               sitq_task_dependents(e->backend, a, 0, &ids, &n, &tq_err));
+    TQ_ERR(SITQ_EINVAL, sitq_task_dependents(e->backend, a, 1000001, &ids, &n, &tq_err));
+    TQ_ERR(SITQ_EINVAL, sitq_task_dependents(NULL, a, 10, &ids, &n, &tq_err));
+    TQ_ERR(SITQ_EINVAL, sitq_task_dependents(e->backend, a, 10, NULL, &n, &tq_err));
+    assert_null(ids);
+}
+
 static void test_list_errors(void **state) {
     tq_env *e = TQ_ENV(state);
     sitq_list_filter f;
@@ -188,6 +232,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_queue_names, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_list_filters, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_list_dependencies, tq_setup, tq_teardown),
+        cmocka_unit_test_setup_teardown(test_dependents, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_list_errors, tq_setup, tq_teardown),
     };
     return cmocka_run_group_tests_name("catalog", tests, NULL, NULL);

@@ -84,6 +84,7 @@ typedef enum pg_stmt_id {
     PG_NOTIFY,
     PG_QUEUES,
     PG_TASK_QUEUE,
+    PG_DEPENDENTS,
     PG_WORKER_PUT,
     PG_WORKERS_LIST,
     PG_WORKERS_TASKS,
@@ -381,6 +382,8 @@ sitq_code pg_payload(sitq_backend *b, const char *queue, sitq_task_id id, void *
                      sitq_error *err);
 sitq_code pg_queues(sitq_backend *b, char ***names, size_t *count, sitq_error *err);
 sitq_code pg_task_queue(sitq_backend *b, sitq_task_id id, char **queue, sitq_error *err);
+sitq_code pg_dependents(sitq_backend *b, sitq_task_id id, size_t limit, sitq_task_id **ids,
+                        size_t *count, sitq_error *err);
 sitq_code pg_stats(sitq_backend *b, const char *queue, sitq_stats *out, sitq_error *err);
 sitq_code pg_health(sitq_backend *b, sitq_store_health *out, sitq_error *err);
 sitq_code pg_oldest_ready(sitq_backend *b, const char *queue, sitq_time_us *run_at_us,

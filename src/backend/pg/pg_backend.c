@@ -49,6 +49,7 @@ static const sitq__backend_ops pg_ops = {
     .oldest_ready = pg_oldest_ready,
     .queues = pg_queues,
     .task_queue = pg_task_queue,
+    .dependents = pg_dependents,
     .health = pg_health,
     .list = pg_list,
     .count = pg_count,

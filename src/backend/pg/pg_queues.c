@@ -1,5 +1,6 @@
-/* pg_queues.c - the store's catalogue of queues: which queues exist and
- * which queue a task id belongs to. Both read on a reader connection. */
+/* pg_queues.c - the store's catalogue of queues: which queues exist, which
+ * queue a task id belongs to, and which tasks depend on a task. All read on
+ * a reader connection. */
 #include "pg.h"
 
 #include <stdlib.h>
@@ -40,4 +41,28 @@ sitq_code pg_task_queue(sitq_backend *base, sitq_task_id id, char **queue, sitq_
         rc = sitq__fail(err, SITQ_ENOMEM, "out of memory reading task %lld", (long long)id);
     PQclear(r);
     return rc ? rc : sitq__ok(err);
+}
+
+sitq_code pg_dependents(sitq_backend *base, sitq_task_id id, size_t limit, sitq_task_id **ids,
+                        size_t *count, sitq_error *err) {
+    *ids = NULL;
+    *count = 0;
+    pg_params p;
+    pg_p_init(&p);
+    pg_p_i64(&p, id);
+    pg_p_i64(&p, (int64_t)limit);
+    PGresult *r =
+        pg_read_run((pg_backend *)base, PG_DEPENDENTS, &p, err, "reading a task's dependents");
+    if (!r) return pg_code(err);
+    size_t n = (size_t)PQntuples(r);
+    sitq_task_id *arr = n ? malloc(n * sizeof *arr) : NULL;
+    if (n && !arr) {
+        PQclear(r);
+        return sitq__fail(err, SITQ_ENOMEM, "out of memory reading dependents");
+    }
+    for (size_t i = 0; i < n; i++) arr[i] = pg_i64(r, (int)i, 0);
+    PQclear(r);
+    *ids = arr;
+    *count = n;
+    return sitq__ok(err);
 }

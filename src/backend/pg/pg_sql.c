@@ -422,6 +422,8 @@ const char *const pg_sql[PG_COUNT] = {
                                                                                      "queue FROM "
                                                                                      "@.counts",
     [PG_TASK_QUEUE] = "SELECT queue FROM @.tasks WHERE id = $1::bigint",
+    [PG_DEPENDENTS] = "SELECT task_id FROM @.deps WHERE depends_on = $1::bigint ORDER BY task_id "
+                      "LIMIT $2::bigint",
     /* The registry of workers (pg_workers.c): a worker's record fills its
      * row's registry columns and renews the row's lease like a heartbeat. */
     [PG_WORKER_PUT] =

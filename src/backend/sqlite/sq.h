@@ -106,6 +106,7 @@ typedef enum sq_stmt_id {
     ST_PURGE_DEAD,
     ST_QUEUES,
     ST_TASK_QUEUE,
+    ST_DEPENDENTS,
     ST_CLAIM_LIMITED,
     ST_LIMITS_READ,
     ST_LIMIT_RUNNING_QUEUE,
@@ -262,6 +263,8 @@ sitq_code sq_claim_id(sitq_backend *b, sitq_task_id id, sitq__cycle *c, sitq_res
                       sitq_error *err);
 sitq_code sq_queues(sitq_backend *b, char ***names, size_t *count, sitq_error *err);
 sitq_code sq_task_queue(sitq_backend *b, sitq_task_id id, char **queue, sitq_error *err);
+sitq_code sq_dependents(sitq_backend *b, sitq_task_id id, size_t limit, sitq_task_id **ids,
+                        size_t *count, sitq_error *err);
 sitq_code sq_dep_count(sitq_backend *b, const char *queue, sitq_task_id id, size_t *count,
                        sitq_error *err);
 sitq_code sq_dep_results(sitq_backend *b, const char *queue, sitq_task_id id, size_t first,

@@ -22,6 +22,7 @@ static const sitq__backend_ops sq_ops = {
     .oldest_ready = sq_oldest_ready,
     .queues = sq_queues,
     .task_queue = sq_task_queue,
+    .dependents = sq_dependents,
     .health = sq_health,
     .list = sq_list,
     .count = sq_count,

@@ -332,6 +332,8 @@ const char *const sq_sql[ST_COUNT] = {
                                                                                      "queue FROM "
                                                                                      "sitq_counts",
     [ST_TASK_QUEUE] = "SELECT queue FROM sitq_tasks WHERE id = ?1",
+    [ST_DEPENDENTS] = "SELECT task_id FROM sitq_deps WHERE depends_on = ?1 ORDER BY task_id "
+                      "LIMIT ?2",
 
     /* Limits (sqlite_limits.c): one row per queue ('' function) and per
      * limited function of a queue. Running tasks are counted through the

@@ -2,8 +2,8 @@
  * dash_task.c - one task's page: its fields and times, its error and
  * traceback, a summary of its payload (a shell task's command line) and of
  * its result, each escaped and cut to DASH_VALUE_SHOWN bytes, its
- * dependencies as links, and the retry or cancel form its status allows.
- * A payload larger than PAYLOAD_READ_MAX is not read at all.
+ * dependencies and dependents as links, and the retry or cancel form its
+ * status allows. A payload larger than PAYLOAD_READ_MAX is not read at all.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -89,7 +89,23 @@ static void fields_table(dash_buf *b, const sitq_result *t) {
                     (int64_t)t->depends_on[i]);
     if (t->n_depends_on > DASH_PAGE_MAX) dash_printf(b, "... (%zu in all)", t->n_depends_on);
     if (t->n_depends_on == 0) dash_put(b, "-");
-    dash_printf(b, "%s</td></tr>\n</table>\n", t->finalizer ? " (finalizer)" : "");
+    dash_printf(b, "%s</td></tr>\n", t->finalizer ? " (finalizer)" : "");
+}
+
+/* The tasks that depend on t, as links (at most DASH_PAGE_MAX). */
+static void dependents_row(const dash_ctx *c, dash_buf *b, const sitq_result *t) {
+    sitq_task_id *ids = NULL;
+    size_t n = 0;
+    sitq_code code = sitq_task_dependents(c->backend, t->id, DASH_PAGE_MAX + 1, &ids, &n, NULL);
+    dash_put(b, "<tr><th>dependents</th><td id=\"dependents\">");
+    for (size_t i = 0; i < n && i < DASH_PAGE_MAX; i++)
+        dash_printf(b, "<a href=\"/tasks/%" PRId64 "\">%" PRId64 "</a> ", (int64_t)ids[i],
+                    (int64_t)ids[i]);
+    if (n > DASH_PAGE_MAX) dash_printf(b, "... (the first %d shown)", DASH_PAGE_MAX);
+    if (code != SITQ_OK) dash_put(b, "<span class=\"err\">cannot be read</span>");
+    else if (n == 0) dash_put(b, "-");
+    dash_put(b, "</td></tr>\n</table>\n");
+    free(ids);
 }
 
 static void task_body(const dash_ctx *c, sitq_queue *q, const sitq_result *t, dash_buf *b) {
@@ -97,6 +113,7 @@ static void task_body(const dash_ctx *c, sitq_queue *q, const sitq_result *t, da
     snprintf(title, sizeof title, "Task %" PRId64, (int64_t)t->id);
     dash_page_begin(b, title);
     fields_table(b, t);
+    dependents_row(c, b, t);
     if (c->token_len > 0) {
         char id[32];
         snprintf(id, sizeof id, "%" PRId64, (int64_t)t->id);
