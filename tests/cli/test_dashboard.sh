@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `sitq dashboard`: the pages show the store's real values (counts by
 # status, keyset pages that are disjoint and ordered, filters, a failed
-# task's error and traceback, dependencies and dependents, workers and their running tasks, /metrics),
+# task's error and traceback, dependencies and dependents, the /api/ JSON, workers and their running tasks, /metrics),
 # every stored string is HTML-escaped (a queue, a function and a traceback
 # holding <script>), actions change the database only with the right token
 # posted from the same origin, and bad requests get 400/403/404/405.
@@ -141,6 +141,30 @@ grep -qF "<td id=\"deps\"><a href=\"/tasks/$d1\">$d1</a> <a href=\"/tasks/$d2\">
     "$TMP/body" || fail "the dependencies of $d3: $(grep deps "$TMP/body")"
 grep -qF '<td id="dependents">-' "$TMP/body" || fail "nothing depends on $d3"
 
+# The JSON twins under /api/.
+page /api/queues
+assert_eq 5 "$(jget "[q for q in d if q['queue'] == 'default'][0]['succeeded']" <"$TMP/body")" \
+    "api: succeeded in default"
+assert_eq "$XQ" "$(jget "[q['queue'] for q in d if q['failed'] == 1][0]" <"$TMP/body")" \
+    "api: the queue name as stored"
+grep -qi '^content-type: application/json' "$TMP/hdr" || fail "api: content type"
+page "/api/tasks?queue=default&limit=2"
+assert_eq "[5, 4] 4" "$(jget "'%s %s' % ([t['id'] for t in d['tasks']], d['next_before'])" <"$TMP/body")" \
+    "api: page 1"
+page "/api/tasks?queue=default&limit=2&before=2"
+assert_eq "[1] None" "$(jget "'%s %s' % ([t['id'] for t in d['tasks']], d['next_before'])" <"$TMP/body")" \
+    "api: last page"
+page "/api/tasks/$d1"
+assert_eq "[$d2, $d3]" "$(jget "d['dependents']" <"$TMP/body")" "api: dependents"
+page "/api/tasks/$bad"
+assert_eq "failed exit status 3" "$(jget "d['status'] + ' ' + d['error']" <"$TMP/body")" "api: task"
+assert_eq 400 "$(get "/api/tasks?status=bogus")" "api: bad status"
+assert_contains "$(jget "d['error']" <"$TMP/body")" "unknown status 'bogus'" "api: 400 message"
+assert_eq 404 "$(get "/api/tasks/99999")" "api: unknown task"
+assert_eq 404 "$(get "/api/nope")" "api: unknown path"
+page /api/workers
+assert_eq "[]" "$(jget "d" <"$TMP/body")" "api: no worker yet"
+
 # Bad requests.
 assert_eq 400 "$(get "/tasks?status=bogus")" "unknown status"
 assert_eq 400 "$(get "/tasks?status=%3Cscript%3E")" "a status holding markup"
@@ -204,6 +228,9 @@ until page /workers && grep -qF "href=\"/tasks/$running\"" "$TMP/body"; do
     i=$((i + 1))
 done
 grep -qF '<td>dash-worker-1</td><td>running</td>' "$TMP/body" || fail "the worker's row"
+page /api/workers
+assert_eq "dash-worker-1 running [$running]" \
+    "$(jget "'%s %s %s' % (d[0]['id'], d[0]['state'], d[0]['running'])" <"$TMP/body")" "api: worker"
 assert_eq 303 "$(post cancel "token=$TOKEN&id=$running")" "cancel of a running task"
 wait_status "$running" cancelled
 stop_worker

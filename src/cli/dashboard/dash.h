@@ -17,6 +17,8 @@
 
 #include "sitq.h"
 
+/** Most queues the queues page (and /api/queues) lists. */
+#define DASH_QUEUES_MAX 1000
 /** Most tasks one list page shows (the `limit` parameter's bound). */
 #define DASH_PAGE_MAX 100
 /** Tasks a list page shows when no `limit` is given. */
@@ -107,6 +109,15 @@ void dash_page_workers(const dash_ctx *c, dash_reply *r);
 void dash_page_tasks(const dash_ctx *c, const dash_query *q, dash_reply *r);
 void dash_page_task(const dash_ctx *c, const char *id_text, dash_reply *r);
 void dash_page_metrics(const dash_ctx *c, dash_reply *r);
+/** Parse the task list's parameters (queue, status, function, before,
+ *  limit) into f; 0, or -1 after a 400 reply. */
+int dash_list_filter(const dash_query *q, sitq_list_filter *f, dash_reply *r);
+
+/* dash_api.c: the JSON twins of the pages (GET /api/...). */
+void dash_api_queues(const dash_ctx *c, dash_reply *r);
+void dash_api_tasks(const dash_ctx *c, const dash_query *q, dash_reply *r);
+void dash_api_task(const dash_ctx *c, const char *id_text, dash_reply *r);
+void dash_api_workers(const dash_ctx *c, dash_reply *r);
 
 /* dash_actions.c: POST /actions/NAME with the form body. origin and
  * referer are the request's headers (NULL when absent), host its Host. */

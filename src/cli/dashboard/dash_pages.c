@@ -12,9 +12,6 @@
 #include "dash.h"
 #include "output.h"
 
-/** Most queues the queues page lists. */
-#define QUEUES_SHOWN 1000
-
 void dash_action_form(dash_buf *b, const char *action, const char *field, const char *value) {
     dash_printf(b, "<form class=\"act\" method=\"post\" action=\"/actions/%s\">", action);
     dash_printf(b, "<input type=\"hidden\" name=\"%s\" value=\"", field);
@@ -69,10 +66,10 @@ void dash_page_queues(const dash_ctx *c, dash_reply *r) {
     dash_put(b, "<table id=\"queues\"><tr><th>queue</th>");
     for (int s = 0; s < SITQ_STATUS_COUNT; s++) dash_printf(b, "<th>%s</th>", sitq_status_name(s));
     dash_put(b, "<th>total</th><th>actions</th></tr>\n");
-    for (size_t i = 0; i < n && i < QUEUES_SHOWN && code == SITQ_OK; i++)
+    for (size_t i = 0; i < n && i < DASH_QUEUES_MAX && code == SITQ_OK; i++)
         code = queue_row(c, names[i], b, &err);
     dash_put(b, "</table>\n");
-    if (n > QUEUES_SHOWN) dash_printf(b, "<p>%d of %zu queues shown.</p>\n", QUEUES_SHOWN, n);
+    if (n > DASH_QUEUES_MAX) dash_printf(b, "<p>%d of %zu queues shown.</p>\n", DASH_QUEUES_MAX, n);
     if (n == 0) dash_put(b, "<p>No queue yet: a queue exists from its first enqueue.</p>\n");
     dash_page_end(b);
     sitq_queue_names_free(names, n);

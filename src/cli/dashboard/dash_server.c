@@ -82,18 +82,22 @@ static int host_is_local(const char *host) {
 
 /* Route a GET or HEAD of a known page (path_kind 1). */
 static void route_get(const dash_ctx *c, const char *url, const dash_query *q, dash_reply *r) {
-    int is_list = strcmp(url, "/tasks") == 0;
+    int is_list = strcmp(url, "/tasks") == 0 || strcmp(url, "/api/tasks") == 0;
     int filters = q->queue || q->status || q->function || q->before || q->limit;
     if (q->unknown || (filters && !is_list)) {
         dash_error(r, 400, "unknown parameter '%s' for %s",
                    q->unknown ? q->unknown : "(a filter of /tasks)", url);
         return;
     }
-    if (is_list) dash_page_tasks(c, q, r);
+    if (strcmp(url, "/tasks") == 0) dash_page_tasks(c, q, r);
+    else if (strcmp(url, "/api/tasks") == 0) dash_api_tasks(c, q, r);
     else if (strcmp(url, "/") == 0) dash_page_queues(c, r);
+    else if (strcmp(url, "/api/queues") == 0) dash_api_queues(c, r);
     else if (strcmp(url, "/workers") == 0) dash_page_workers(c, r);
+    else if (strcmp(url, "/api/workers") == 0) dash_api_workers(c, r);
     else if (strcmp(url, "/metrics") == 0) dash_page_metrics(c, r);
     else if (strncmp(url, "/tasks/", 7) == 0) dash_page_task(c, url + 7, r);
+    else if (strncmp(url, "/api/tasks/", 11) == 0) dash_api_task(c, url + 11, r);
     else {
         r->type = "text/css; charset=utf-8";
         dash_put(&r->body, dash_css);
@@ -103,11 +107,12 @@ static void route_get(const dash_ctx *c, const char *url, const dash_query *q, d
 /* 1 when url is a page (GET), 2 an action (POST), 0 neither. */
 static int path_kind(const char *url) {
     if (strncmp(url, "/actions/", 9) == 0) return 2;
-    if (strcmp(url, "/") == 0 || strcmp(url, "/tasks") == 0 || strcmp(url, "/workers") == 0 ||
-        strcmp(url, "/metrics") == 0 || strcmp(url, "/static/dash.css") == 0 ||
-        strncmp(url, "/tasks/", 7) == 0)
-        return 1;
-    return 0;
+    static const char *const pages[] = {"/",          "/tasks",           "/workers",
+                                        "/metrics",   "/static/dash.css", "/api/queues",
+                                        "/api/tasks", "/api/workers"};
+    for (size_t i = 0; i < sizeof pages / sizeof pages[0]; i++)
+        if (strcmp(url, pages[i]) == 0) return 1;
+    return strncmp(url, "/tasks/", 7) == 0 || strncmp(url, "/api/tasks/", 11) == 0;
 }
 
 static const char *header(struct MHD_Connection *conn, const char *name) {
@@ -121,6 +126,7 @@ static enum MHD_Result answer(const struct dash_server *s, struct MHD_Connection
     memset(&r, 0, sizeof r);
     r.status = 200;
     r.type = "text/html; charset=utf-8";
+    r.is_api = strncmp(url, "/api/", 5) == 0;
     int kind = path_kind(url);
     int is_get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
     int is_post = strcmp(method, "POST") == 0;

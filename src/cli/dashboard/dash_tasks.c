@@ -15,8 +15,7 @@
 /** Characters of an error a list row shows. */
 #define ROW_ERROR_SHOWN 160
 
-/* Parse the list's parameters into f; 0, or -1 after an error reply. */
-static int list_filter(const dash_query *q, sitq_list_filter *f, dash_reply *r) {
+int dash_list_filter(const dash_query *q, sitq_list_filter *f, dash_reply *r) {
     sitq_list_filter_init(f);
     f->queue = q->queue;
     f->function = q->function;
@@ -91,7 +90,7 @@ static void task_row(dash_buf *b, const sitq_result *t) {
 
 void dash_page_tasks(const dash_ctx *c, const dash_query *q, dash_reply *r) {
     sitq_list_filter f;
-    if (list_filter(q, &f, r) != 0) return;
+    if (dash_list_filter(q, &f, r) != 0) return;
     size_t page = f.limit;
     f.limit = page + 1; /* one more says whether a next page exists */
     sitq_result **items = NULL;

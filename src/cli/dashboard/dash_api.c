@@ -1,0 +1,195 @@
+/*
+ * dash_api.c - the JSON twins of the dashboard's pages under /api/: the
+ * queues with their counts, a page of tasks (the same filters and keyset
+ * paging as /tasks, with the id to pass as `before` for the next page), one
+ * task (the fields of `sitq show --json`, its dependents, and its result
+ * only up to API_VALUE_MAX bytes) and the workers. Bounded as the pages
+ * are; written with jansson in ASCII.
+ */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dash.h"
+#include "output.h"
+
+/** Largest result an /api/tasks/ID reply carries, in bytes. */
+#define API_VALUE_MAX (64 * 1024)
+
+/* Reply with j (taken), or a 500 when it is NULL. */
+static void reply_json(dash_reply *r, json_t *j) {
+    char *s = j ? json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(j);
+    if (s == NULL) {
+        dash_error(r, 500, "out of memory");
+        return;
+    }
+    r->type = "application/json";
+    dash_put(&r->body, s);
+    dash_put(&r->body, "\n");
+    free(s);
+}
+
+/* The queue object of name, or NULL after an error reply. */
+static json_t *queue_json(const dash_ctx *c, const char *name, dash_reply *r) {
+    sitq_error err;
+    memset(&err, 0, sizeof err);
+    sitq_queue *q = NULL;
+    sitq_stats st;
+    int paused = 0;
+    sitq_code code = sitq_queue_open(c->backend, name, &q, &err);
+    if (code == SITQ_OK) code = sitq_get_stats(q, &st, &err);
+    if (code == SITQ_OK) code = sitq_queue_paused(q, &paused, &err);
+    sitq_queue_close(q);
+    if (code != SITQ_OK) {
+        dash_api_error(r, "counting a queue", code, &err);
+        return NULL;
+    }
+    json_t *j = stats_to_json(name, &st, NULL);
+    if (j) json_object_set_new(j, "paused", json_boolean(paused));
+    return j;
+}
+
+void dash_api_queues(const dash_ctx *c, dash_reply *r) {
+    sitq_error err;
+    memset(&err, 0, sizeof err);
+    char **names = NULL;
+    size_t n = 0;
+    sitq_code code = sitq_queue_names(c->backend, &names, &n, &err);
+    if (code != SITQ_OK) {
+        dash_api_error(r, "listing the queues", code, &err);
+        return;
+    }
+    json_t *arr = json_array();
+    int bad = arr == NULL;
+    for (size_t i = 0; i < n && i < DASH_QUEUES_MAX && !bad; i++) {
+        json_t *q = queue_json(c, names[i], r);
+        if (q == NULL) {
+            sitq_queue_names_free(names, n);
+            json_decref(arr);
+            if (r->status == 200) dash_error(r, 500, "out of memory");
+            return;
+        }
+        bad = json_array_append_new(arr, q) != 0;
+    }
+    sitq_queue_names_free(names, n);
+    if (bad) {
+        json_decref(arr);
+        arr = NULL;
+    }
+    reply_json(r, arr);
+}
+
+void dash_api_tasks(const dash_ctx *c, const dash_query *q, dash_reply *r) {
+    sitq_list_filter f;
+    if (dash_list_filter(q, &f, r) != 0) return;
+    size_t page = f.limit;
+    f.limit = page + 1;
+    sitq_result **items = NULL;
+    size_t n = 0;
+    sitq_error err;
+    memset(&err, 0, sizeof err);
+    sitq_code code = sitq_list_tasks(c->backend, &f, &items, &n, &err);
+    if (code != SITQ_OK) {
+        dash_api_error(r, "listing the tasks", code, &err);
+        return;
+    }
+    json_t *arr = json_array();
+    int bad = arr == NULL;
+    for (size_t i = 0; i < n && i < page && !bad; i++)
+        bad = json_array_append_new(arr, result_to_json(items[i], NULL, 0, 0)) != 0;
+    json_t *o = json_object();
+    bad |= o == NULL || json_object_set_new(o, "tasks", arr) != 0;
+    arr = NULL; /* owned by o now, or freed by the failed set */
+    if (!bad && n > page)
+        bad = json_object_set_new(o, "next_before", json_integer(items[page - 1]->id)) != 0;
+    else if (!bad) bad = json_object_set_new(o, "next_before", json_null()) != 0;
+    sitq_result_list_free(items, n);
+    if (bad) {
+        json_decref(o);
+        o = NULL;
+    }
+    reply_json(r, o);
+}
+
+/* The object of task t with its dependents; NULL when out of memory. */
+static json_t *task_json(const dash_ctx *c, const sitq_result *t) {
+    sitq_result shown = *t; /* the result's bytes only when small */
+    if (shown.value_len > API_VALUE_MAX) shown.value = NULL;
+    json_t *o = result_to_json(&shown, NULL, 0, 0);
+    if (o == NULL) return NULL;
+    json_object_set_new(o, "value_omitted", json_boolean(shown.value == NULL && t->value));
+    sitq_task_id *ids = NULL;
+    size_t n = 0;
+    json_t *deps = json_array();
+    if (sitq_task_dependents(c->backend, t->id, DASH_PAGE_MAX, &ids, &n, NULL) != SITQ_OK) {
+        json_decref(deps);
+        deps = json_null();
+    }
+    for (size_t i = 0; deps && i < n; i++) json_array_append_new(deps, json_integer(ids[i]));
+    free(ids);
+    json_object_set_new(o, "dependents", deps);
+    return o;
+}
+
+void dash_api_task(const dash_ctx *c, const char *id_text, dash_reply *r) {
+    sitq_task_id id = 0;
+    if (dash_parse_id(id_text, &id) != 0) {
+        dash_error(r, 404, "'%s' is not a task id (a positive integer)", id_text);
+        return;
+    }
+    sitq_error err;
+    memset(&err, 0, sizeof err);
+    char *qname = NULL;
+    sitq_queue *q = NULL;
+    sitq_result *t = NULL;
+    sitq_code code = sitq_task_queue(c->backend, id, &qname, &err);
+    if (code == SITQ_OK) code = sitq_queue_open(c->backend, qname, &q, &err);
+    if (code == SITQ_OK) code = sitq_get_result(q, id, &t, &err);
+    if (code == SITQ_OK) reply_json(r, task_json(c, t));
+    else dash_api_error(r, "reading the task", code, &err);
+    sitq_result_free(t);
+    sitq_queue_close(q);
+    free(qname);
+}
+
+static json_t *names_json(char *const *names, size_t n) {
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n; i++) json_array_append_new(a, json_string(names[i]));
+    return a;
+}
+
+static json_t *worker_json(const sitq_worker_info *w) {
+    char hb[CLI_TIME_BUF];
+    fmt_time_iso(w->heartbeat_at_us, 1, hb, sizeof hb);
+    json_t *running = json_array();
+    for (size_t i = 0; running && i < w->n_running; i++)
+        json_array_append_new(running, json_integer(w->running[i]));
+    return json_pack("{s:s?, s:s, s:s?, s:I, s:o?, s:i, s:s, s:I, s:I, s:I, s:o?}", "id", w->id,
+                     "state", sitq_worker_state_name(w->state), "host", w->host, "pid",
+                     (json_int_t)w->pid, "queues", names_json(w->queues, w->n_queues),
+                     "concurrency", w->concurrency, "heartbeat_at", hb, "succeeded",
+                     (json_int_t)w->succeeded, "failed", (json_int_t)w->failed, "lost",
+                     (json_int_t)w->lost, "running", running);
+}
+
+void dash_api_workers(const dash_ctx *c, dash_reply *r) {
+    sitq_error err;
+    memset(&err, 0, sizeof err);
+    sitq_worker_info *ws = NULL;
+    size_t n = 0;
+    sitq_code code = sitq_workers_list(c->backend, 0, &ws, &n, &err);
+    if (code != SITQ_OK) {
+        dash_api_error(r, "listing the workers", code, &err);
+        return;
+    }
+    json_t *arr = json_array();
+    int bad = arr == NULL;
+    for (size_t i = 0; i < n && !bad; i++) bad = json_array_append_new(arr, worker_json(&ws[i]));
+    sitq_workers_free(ws, n);
+    if (bad) {
+        json_decref(arr);
+        arr = NULL;
+    }
+    reply_json(r, arr);
+}
