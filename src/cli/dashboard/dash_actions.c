@@ -15,15 +15,6 @@
 
 #include "dash.h"
 
-int dash_token_equal(const char *a, size_t na, const char *b, size_t nb) {
-    /* Every byte of a is compared (against b cycled when shorter), so the
-     * time depends on na alone, not on where the first difference is. */
-    unsigned diff = na != nb || nb == 0;
-    for (size_t i = 0; i < na; i++)
-        diff |= (unsigned char)a[i] ^ (unsigned char)(nb ? b[i % nb] : 0);
-    return diff == 0;
-}
-
 /* 1 when the URL url (http://AUTHORITY/... or https://) names host. */
 static int same_host(const char *url, const char *host) {
     const char *p = NULL;

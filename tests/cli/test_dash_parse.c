@@ -1,0 +1,163 @@
+/*
+ * test_dash_parse.c - the parts of `sitq dashboard` that read a request:
+ * task ids, the listen address, form fields (percent-decoding, malformed
+ * and oversized values), the token's comparison, and the escaping of every
+ * stored value written into a page (HTML entities, control bytes, links,
+ * summaries cut on a UTF-8 boundary).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <arpa/inet.h>
+#include <cmocka.h>
+
+#include "dashboard/dash.h"
+
+static void test_ids(void **state) {
+    (void)state;
+    sitq_task_id id = 0;
+    assert_int_equal(dash_parse_id("1", &id), 0);
+    assert_int_equal(id, 1);
+    assert_int_equal(dash_parse_id("9223372036854775807", &id), 0);
+    assert_true(id == INT64_MAX);
+    id = 7;
+    const char *bad[] = {"",
+                         "0",
+                         "-1",
+                         "+1",
+                         "1a",
+                         " 1",
+                         "1 ",
+                         "0x10",
+                         "1.5",
+                         "9223372036854775808",
+                         "12345678901234567890",
+                         NULL};
+    for (int i = 0; bad[i]; i++) assert_int_equal(dash_parse_id(bad[i], &id), -1);
+    assert_int_equal(dash_parse_id(NULL, &id), -1);
+    assert_int_equal(id, 7);
+}
+
+static void test_listen(void **state) {
+    (void)state;
+    struct sockaddr_in a;
+    char msg[256];
+    assert_int_equal(dash_parse_listen("127.0.0.1:8080", &a, msg, sizeof msg), 0);
+    assert_int_equal(ntohs(a.sin_port), 8080);
+    assert_int_equal(ntohl(a.sin_addr.s_addr), 0x7f000001);
+    assert_int_equal(dash_parse_listen("0.0.0.0:0", &a, msg, sizeof msg), 0);
+    assert_int_equal(ntohs(a.sin_port), 0);
+    const char *bad[] = {"8080",
+                         ":8080",
+                         "127.0.0.1:",
+                         "127.0.0.1:65536",
+                         "127.0.0.1:-1",
+                         "127.0.0.1:80x",
+                         "localhost:80",
+                         "1.2.3:80",
+                         "::1:80",
+                         "127.0.0.1:000080",
+                         NULL};
+    for (int i = 0; bad[i]; i++) {
+        msg[0] = '\0';
+        assert_int_equal(dash_parse_listen(bad[i], &a, msg, sizeof msg), -1);
+        assert_non_null(strstr(msg, bad[i])); /* the message quotes the text */
+    }
+}
+
+static void test_form(void **state) {
+    (void)state;
+    char out[16];
+    const char *body = "id=12&token=a%2Bb+c%3D&queue=&tokenx=no";
+    size_t len = strlen(body);
+    assert_int_equal(dash_form_field(body, len, "id", out, sizeof out), 0);
+    assert_string_equal(out, "12");
+    assert_int_equal(dash_form_field(body, len, "token", out, sizeof out), 0);
+    assert_string_equal(out, "a+b c=");
+    assert_int_equal(dash_form_field(body, len, "queue", out, sizeof out), 0);
+    assert_string_equal(out, "");
+    assert_int_equal(dash_form_field(body, len, "missing", out, sizeof out), -1);
+    assert_int_equal(dash_form_field(body, len, "toke", out, sizeof out), -1);
+    /* Only len bytes are read: a field past it is absent. */
+    assert_int_equal(dash_form_field(body, 5, "token", out, sizeof out), -1);
+    const char *malformed[] = {"v=%zz", "v=%4", "v=%", "v=%00", "v=a%0", NULL};
+    for (int i = 0; malformed[i]; i++)
+        assert_int_equal(dash_form_field(malformed[i], strlen(malformed[i]), "v", out, sizeof out),
+                         -2);
+    const char *longer = "v=0123456789abcdef"; /* 16 bytes do not fit with the NUL */
+    assert_int_equal(dash_form_field(longer, strlen(longer), "v", out, sizeof out), -2);
+    assert_int_equal(dash_form_field("", 0, "v", out, sizeof out), -1);
+}
+
+static void test_token(void **state) {
+    (void)state;
+    assert_true(dash_token_equal("secret-token", 12, "secret-token", 12));
+    assert_false(dash_token_equal("secret-tokeN", 12, "secret-token", 12));
+    assert_false(dash_token_equal("Secret-token", 12, "secret-token", 12));
+    assert_false(dash_token_equal("secret-toke", 11, "secret-token", 12));
+    assert_false(dash_token_equal("secret-tokenn", 13, "secret-token", 12));
+    assert_false(dash_token_equal("", 0, "secret-token", 12));
+    assert_false(dash_token_equal("", 0, "", 0)); /* no token never matches */
+}
+
+/* The escaped form of s[0..n). */
+static char *escaped(const char *s, size_t n) {
+    dash_buf b = {0};
+    dash_escn(&b, s, n);
+    assert_false(b.failed);
+    return b.s ? b.s : strdup("");
+}
+
+static void test_escape(void **state) {
+    (void)state;
+    const char in[] = "<script>alert(\"x\" & 'y')</script>";
+    char *s = escaped(in, sizeof in - 1);
+    assert_string_equal(s, "&lt;script&gt;alert(&quot;x&quot; &amp; &#39;y&#39;)&lt;/script&gt;");
+    free(s);
+    s = escaped("a\x01"
+                "b\0c\x7f\td\n",
+                9);
+    assert_string_equal(s, "a\\x01b\\x00c\\x7f\td\n");
+    free(s);
+    dash_buf b = {0};
+    dash_esc(&b, NULL);
+    dash_urlenc(&b, "<q>&a b/é");
+    assert_string_equal(b.s, "-%3Cq%3E%26a%20b%2F%C3%A9");
+    dash_buf_free(&b);
+}
+
+static void test_summary(void **state) {
+    (void)state;
+    size_t n = DASH_VALUE_SHOWN + 100;
+    char *v = malloc(n);
+    assert_non_null(v);
+    memset(v, 'a', n);
+    /* A two-byte character across the cut: it is left out whole. */
+    v[DASH_VALUE_SHOWN - 1] = (char)0xC3;
+    v[DASH_VALUE_SHOWN] = (char)0xA9;
+    dash_buf b = {0};
+    dash_esc_summary(&b, v, n);
+    assert_false(b.failed);
+    char note[96];
+    snprintf(note, sizeof note, "\n... (%zu bytes in all, %d shown)", n, DASH_VALUE_SHOWN - 1);
+    assert_int_equal(b.len, DASH_VALUE_SHOWN - 1 + strlen(note));
+    assert_string_equal(b.s + DASH_VALUE_SHOWN - 1, note);
+    dash_buf_free(&b);
+    dash_esc_summary(&b, "short", 5);
+    assert_string_equal(b.s, "short");
+    dash_buf_free(&b);
+    free(v);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ids),   cmocka_unit_test(test_listen), cmocka_unit_test(test_form),
+        cmocka_unit_test(test_token), cmocka_unit_test(test_escape), cmocka_unit_test(test_summary),
+    };
+    return cmocka_run_group_tests_name("dash_parse", tests, NULL, NULL);
+}
