@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "args.h"
 #include "cli.h"
@@ -82,6 +83,12 @@ static int load_token(dash_ctx *ctx, const char *path) {
         cli_errorf("dashboard", "--token-file '%s': cannot be read", path);
         return -1;
     }
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077) != 0)
+        fprintf(stderr,
+                "sitq dashboard: warning: --token-file '%s' can be read by other users "
+                "(chmod 600 it)\n",
+                path);
     char buf[DASH_TOKEN_MAX + 2];
     size_t n = fread(buf, 1, sizeof buf, f);
     fclose(f);

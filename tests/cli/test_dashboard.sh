@@ -12,6 +12,7 @@ DASH_PIDS=
 trap 'for p in $DASH_PIDS; do kill "$p" 2>/dev/null || true; done; cleanup' EXIT
 TOKEN=dashboard-test-token-0123456789
 printf '%s\n' "$TOKEN" >"$TMP/token"
+chmod 600 "$TMP/token"
 : >"$TMP/all" # every HTML page fetched, checked for unescaped markup at the end
 
 # start_dash LOG ARGS...: run a dashboard on a free loopback port; sets URL.
@@ -79,6 +80,7 @@ PYEOF
 pyid=$(cat "$TMP/pyid")
 
 start_dash "$TMP/dash.log" --token-file "$TMP/token"
+BUSY_PORT=${URL##*:} # this first dashboard runs to the end of the test
 
 # The queues page: the counts of the store, escaped queue names.
 page /
@@ -254,6 +256,13 @@ SITQ_DASHBOARD_TOKEN=$TOKEN start_dash "$TMP/env.log"
 assert_eq 303 "$(post retry "token=$TOKEN&id=$bad")" "retry with the environment's token"
 assert_eq queued "$(field "$bad" status)" "status after the environment's retry"
 
+# SIGTERM stops a dashboard cleanly (exit 0).
+last=${DASH_PIDS##* }
+kill -TERM "$last"
+rc=0
+wait "$last" || rc=$?
+assert_eq 0 "$rc" "exit code after SIGTERM"
+
 # No page showed markup unescaped.
 [ "$(wc -l <"$TMP/all")" -gt 100 ] || fail "too few pages were checked for markup"
 if grep -qi "<script" "$TMP/all"; then
@@ -271,7 +280,16 @@ assert_contains "$(cat "$TMP/err")" "16..1024 bytes" "short token"
 expect_exit 2 "$SITQ" dashboard "$DB" --token-file "$TMP/missing"
 assert_contains "$(cat "$TMP/err")" "cannot be read" "missing token file"
 expect_exit 2 "$SITQ" dashboard
-port=${URL##*:}
-expect_exit 1 "$SITQ" dashboard "$DB" --listen "127.0.0.1:$port"
-assert_contains "$(cat "$TMP/err")" "cannot listen on 127.0.0.1:$port" "busy port"
+expect_exit 2 "$SITQ" dashboard "$DB" "$DB"
+expect_exit 2 "$SITQ" dashboard "$DB" --colour
+chmod 644 "$TMP/token"
+expect_exit 1 "$SITQ" dashboard "$DB" --token-file "$TMP/token" --listen "127.0.0.1:$BUSY_PORT"
+assert_contains "$(cat "$TMP/err")" "can be read by other users" "token file mode warning"
+if [ "$ON_PG" = 0 ]; then
+    expect_exit 3 "$SITQ" dashboard "$TMP/missing.db"
+else
+    pg_skip_part "a missing SQLite file"
+fi
+expect_exit 1 "$SITQ" dashboard "$DB" --listen "127.0.0.1:$BUSY_PORT"
+assert_contains "$(cat "$TMP/err")" "cannot listen on 127.0.0.1:$BUSY_PORT" "busy port"
 echo "ok"
