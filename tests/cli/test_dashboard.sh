@@ -67,7 +67,14 @@ bad=$("$SITQ" enqueue "$DB" --queue "$XQ" -- sh -c \
 "$SITQ" worker "$DB" --burst --quiet 2>/dev/null
 "$SITQ" worker "$DB" --queue "$XQ" --burst --quiet 2>/dev/null
 assert_eq failed "$(field "$bad" status)" "the failing task"
-PYTHONPATH=$(dirname "$SITQ")/python "$PY" - "$DB" >"$TMP/pyid" <<'PYEOF'
+# A function name with markup needs the Python binding (the command line
+# enqueues shell tasks only); a sanitized build's binding cannot be loaded
+# into Debian's Python, so that part is left to the plain build.
+pyid=
+if grep -q '^SITQ_SANITIZE:STRING=.' "$(dirname "$SITQ")/CMakeCache.txt" 2>/dev/null; then
+    echo "SKIP (part): a sanitized build's Python binding cannot be loaded"
+else
+    PYTHONPATH=$(dirname "$SITQ")/python "$PY" - "$DB" >"$TMP/pyid" <<'PYEOF'
 import sys, sitq
 db = sys.argv[1]
 b = sitq.PostgresBackend(db) if db.startswith("postgres") else sitq.SQLiteBackend(db)
@@ -77,7 +84,8 @@ def f():
 f.__qualname__ = f.__name__ = '<script>alert("f\')</script>'
 print(q.enqueue(sitq.Task(function=f)))
 PYEOF
-pyid=$(cat "$TMP/pyid")
+    pyid=$(cat "$TMP/pyid")
+fi
 
 start_dash "$TMP/dash.log" --token-file "$TMP/token"
 BUSY_PORT=${URL##*:} # this first dashboard runs to the end of the test
@@ -89,7 +97,8 @@ grep -qF 'href="/tasks?queue=default&amp;status=succeeded">5</a>' "$TMP/body" ||
 grep -qF 'href="/tasks?queue=%3Cscript%3Eq&amp;status=failed">1</a>' "$TMP/body" ||
     fail "1 failed in the <script> queue"
 grep -qF '&lt;script&gt;q</a>' "$TMP/body" || fail "the queue name is not shown escaped"
-grep -qF 'href="/tasks?queue=py&amp;status=queued">1</a>' "$TMP/body" || fail "1 queued in py"
+[ -z "$pyid" ] || grep -qF 'href="/tasks?queue=py&amp;status=queued">1</a>' "$TMP/body" ||
+    fail "1 queued in py"
 for h in "Content-Security-Policy: default-src 'none'" "X-Content-Type-Options: nosniff" \
     "X-Frame-Options: DENY"; do
     grep -qiF "$h" "$TMP/hdr" || fail "header $h missing"
@@ -114,10 +123,12 @@ page "/tasks?status=failed"
 assert_eq "$bad " "$(ids)" "failed tasks"
 page "/tasks?function=shell&status=succeeded&limit=100"
 assert_eq "5 4 3 2 1 " "$(ids)" "succeeded shell tasks"
-page "/tasks?queue=py"
-assert_eq "$pyid " "$(ids)" "tasks of py"
-grep -qF 'py:__main__.&lt;script&gt;alert(&quot;f&#39;)&lt;/script&gt;' "$TMP/body" ||
-    fail "the function name is not shown escaped: $(cat "$TMP/body")"
+if [ -n "$pyid" ]; then
+    page "/tasks?queue=py"
+    assert_eq "$pyid " "$(ids)" "tasks of py"
+    grep -qF 'py:__main__.&lt;script&gt;alert(&quot;f&#39;)&lt;/script&gt;' "$TMP/body" ||
+        fail "the function name is not shown escaped: $(cat "$TMP/body")"
+fi
 page "/tasks?function=nosuchfunction"
 assert_eq "" "$(ids)" "an unknown function lists nothing"
 
