@@ -13,6 +13,8 @@ packages=(
   postgresql                          # server for the throwaway test clusters (tests/pg)
   libjansson-dev                      # JSON output of the sitq command
   libmicrohttpd-dev                   # /metrics of sitq worker --metrics-address
+  libncurses-dev                      # the live terminal view of sitq top (curses)
+  tmux                                # drives sitq top on a terminal in tests/cli/test_top.sh
   prometheus                          # promtool checks the metrics text (tests/cli/test_metrics*.sh)
   libcmocka-dev                       # C unit tests
   zlib1g-dev                          # the demo reads gzip-compressed CSV

@@ -58,6 +58,9 @@ int cmd_bench(int argc, char **argv);
 /** `sitq workers`: the registry of workers. */
 int cmd_workers(int argc, char **argv);
 
+/** `sitq top`: a live view of the store (queues, throughput, workers, failures). */
+int cmd_top(int argc, char **argv);
+
 /** `sitq metrics`: the store's metrics in the Prometheus text format. */
 int cmd_metrics(int argc, char **argv);
 

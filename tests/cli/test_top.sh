@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# `sitq top`: the plain snapshot (--once, and stdout that is not a terminal)
+# with the real counts, worker row and failure line; the live view driven
+# in tmux (counts drawn, throughput of a worker that runs meanwhile, p
+# pauses, resizes down to a tiny window, q and SIGTERM end it with the
+# terminal restored); and the error paths.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+command -v tmux >/dev/null || fail "tmux is missing (scripts/install-deps.sh installs it)"
+SOCK=sitq-top-$$-$RANDOM
+tm() { tmux -L "$SOCK" -f /dev/null "$@"; }
+trap 'rc=$?; tm kill-server 2>/dev/null; (exit $rc); cleanup' EXIT
+
+# row TEXT FIRST: the line of TEXT whose first field is FIRST, spaces squeezed.
+row() {
+    printf '%s\n' "$1" | tr -s ' ' | grep -m1 "^$2 " || true
+}
+
+# Three tasks run by a burst worker, one failing; one task left in "other".
+"$SITQ" enqueue "$DB" -- true >/dev/null
+"$SITQ" enqueue "$DB" -- true >/dev/null
+bad=$("$SITQ" enqueue "$DB" -- sh -c 'exit 3')
+"$SITQ" enqueue "$DB" --queue other -- true >/dev/null
+"$SITQ" worker "$DB" --burst --worker-id top-w 2>>"$TMP/worker.log"
+
+# (a) --once: one plain snapshot.
+expect_exit 0 "$SITQ" top "$DB" --once --interval 100ms
+out=$(cat "$TMP/out")
+assert_eq "QUEUE QUEUED WAITING SCHEDULED RUNNING SUCCEEDED FAILED CANCELLED TOTAL" \
+    "$(row "$out" QUEUE)" "queue header"
+assert_eq "default 0 0 0 0 2 1 0 3" "$(row "$out" default)" "default counts"
+assert_eq "other 1 0 0 0 0 0 0 1" "$(row "$out" other)" "other counts"
+assert_eq "(all queues) 1 0 0 0 2 1 0 4" "$(row "$out" '(all')" "sum of the queues"
+assert_eq "top-w stopped $(hostname)" "$(row "$out" top-w | cut -d' ' -f1-3)" "worker row"
+assert_eq "1 2 1 0 default" "$(row "$out" top-w | cut -d' ' -f5-9)" "worker counts"
+assert_contains "$(row "$out" "$bad")" "default" "failure line: queue"
+assert_contains "$(row "$out" "$bad")" "exit status 3" "failure line: error"
+assert_contains "$out" "throughput (last 0.1 s): 0.00 attempts/s" "throughput line"
+assert_contains "$out" "WORKERS: 0 running, 0 dead, 1 stopped; 0 tasks running" "workers line"
+case "$out" in *"q quits"*) fail "the plain snapshot names keys" ;; esac
+
+# Not a terminal: the same snapshot without --once (stdout is a pipe here).
+out=$("$SITQ" top "$DB" --interval 0.1)
+assert_eq "default 0 0 0 0 2 1 0 3" "$(row "$out" default)" "non-tty counts"
+assert_contains "$(row "$out" "$bad")" "exit status 3" "non-tty failure line"
+
+# --queue: that queue only, and the workers that serve it.
+expect_exit 0 "$SITQ" top "$DB" --once --queue other --interval 0.1
+out=$(cat "$TMP/out")
+assert_eq "other 1 0 0 0 0 0 0 1" "$(row "$out" other)" "--queue counts"
+assert_eq "" "$(row "$out" default)" "--queue leaves out the other queues"
+assert_eq "" "$(row "$out" top-w)" "--queue leaves out workers of other queues"
+assert_contains "$out" "(none)" "no failure in queue other"
+
+# (b) The live view in tmux, at a fixed size.
+# pane TARGET: the text of the pane, spaces squeezed.
+pane() {
+    tm capture-pane -p -t "$1" | tr -s ' '
+}
+# wait_pane TARGET TEXT: poll the pane (spaces squeezed) until it shows
+# TEXT (20 s at most).
+wait_pane() {
+    local i=0
+    until pane "$1" 2>/dev/null | grep -qF -- "$2"; do
+        [ $i -lt 400 ] || fail "'$2' not shown in $1 within 20 s; pane: $(tm capture-pane -p -t "$1")"
+        sleep 0.05
+        i=$((i + 1))
+    done
+}
+# wait_file FILE: poll until FILE exists (20 s at most).
+wait_file() {
+    local i=0
+    until [ -s "$1" ]; do
+        [ $i -lt 400 ] || fail "$1 not written within 20 s"
+        sleep 0.05
+        i=$((i + 1))
+    done
+}
+# start_top NAME: sitq top in a new tmux session NAME; its exit code goes to
+# $TMP/NAME.rc and the terminal's settings after it to $TMP/NAME.stty.
+start_top() {
+    cat >"$TMP/$1.sh" <<EOS
+"$SITQ" top "$DB" --interval 0.2
+echo \$? >"$TMP/$1.rc.tmp"
+stty -a >"$TMP/$1.stty"
+mv "$TMP/$1.rc.tmp" "$TMP/$1.rc"
+exec sleep 600
+EOS
+    tm new-session -d -s "$1" -x 120 -y 40 "sh $TMP/$1.sh"
+}
+# check_restored NAME: exit code 0, cooked mode with echo, normal screen, cursor shown.
+check_restored() {
+    wait_file "$TMP/$1.rc"
+    assert_eq 0 "$(cat "$TMP/$1.rc")" "exit code of the live view $1"
+    grep -qw icanon "$TMP/$1.stty" || fail "$1: the terminal was left in raw mode"
+    grep -qw echo "$TMP/$1.stty" || fail "$1: the terminal was left without echo"
+    assert_eq "0 1" "$(tm display -p -t "$1" '#{alternate_on} #{cursor_flag}')" \
+        "$1: normal screen and visible cursor"
+    case "$(tm capture-pane -p -t "$1")" in *"LATEST FAILURES"*) fail "$1: the view stayed" ;; esac
+}
+
+start_top live
+wait_pane live "(q quits, p pauses)"
+wait_pane live "attempts/s"
+pane=$(tm capture-pane -p -t live)
+assert_eq "default 0 0 0 0 2 1 0 3" "$(row "$pane" default)" "live counts"
+assert_eq "top-w stopped $(hostname)" "$(row "$pane" top-w | cut -d' ' -f1-3)" "live worker row"
+assert_contains "$(row "$pane" "$bad")" "exit status 3" "live failure line"
+
+# A worker that runs while the view is up: its row, the new counts and a
+# throughput above zero.
+for _ in 1 2 3 4 5; do "$SITQ" enqueue "$DB" -- true >/dev/null; done
+"$SITQ" worker "$DB" --burst --worker-id top-w2 2>>"$TMP/worker.log"
+wait_pane live "default 0 0 0 0 7 1 0 8"
+wait_pane live "top-w2 stopped $(hostname)"
+assert_eq "1 5 0 0 default" "$(row "$(pane live)" top-w2 | cut -d' ' -f5-9)" "live new worker"
+tp=$(pane live | grep -m1 '^throughput')
+case "$tp" in
+    *": 0.00 attempts/s"*) fail "throughput stayed 0 after a worker ran: $tp" ;;
+    *"attempts/s finished"*) ;;
+    *) fail "no throughput line: $tp" ;;
+esac
+
+# p pauses and resumes; a small window cuts the view, a tiny one says so,
+# and the view comes back whole at its size.
+tm send-keys -t live p
+wait_pane live "PAUSED (q quits, p resumes)"
+tm send-keys -t live p
+wait_pane live "(q quits, p pauses)"
+tm resize-window -t live -x 40 -y 8
+wait_pane live "more lines: enlarge the terminal"
+tm resize-window -t live -x 12 -y 2
+wait_pane live "terminal to"
+tm resize-window -t live -x 120 -y 40
+wait_pane live "LATEST FAILURES"
+assert_eq "default 0 0 0 0 7 1 0 8" "$(row "$(pane live)" default)" "counts after resizes"
+
+# q quits with exit code 0 and the terminal restored.
+tm send-keys -t live q
+check_restored live
+
+# SIGTERM ends it the same way (sent to the sitq process of the session).
+start_top term
+wait_pane term "LATEST FAILURES"
+shell=$(tm display -p -t term '#{pane_pid}')
+top_pid=$(pgrep -P "$shell" -x sitq || true)
+[ -n "$top_pid" ] || fail "no sitq process under the tmux pane"
+kill -TERM "$top_pid"
+check_restored term
+
+# (c) Errors: a missing database, an unreachable one, bad options.
+expect_exit 3 "$SITQ" top "$TMP/missing.db" --once
+assert_contains "$(cat "$TMP/err")" "missing.db" "missing database named"
+[ ! -e "$TMP/missing.db" ] || fail "top created a missing database"
+expect_exit 3 "$SITQ" top "postgresql://127.0.0.1:1/nosuch?connect_timeout=5" --once
+for bad_interval in 0 -1 abc 0.05 2h nan ""; do
+    expect_exit 2 "$SITQ" top "$DB" --once --interval "$bad_interval"
+    assert_contains "$(cat "$TMP/err")" "--interval" "bad interval '$bad_interval' named"
+done
+expect_exit 2 "$SITQ" top "$DB" --interval
+expect_exit 2 "$SITQ" top
+expect_exit 2 "$SITQ" top "$DB" extra
+expect_exit 2 "$SITQ" top "$DB" --bogus
+expect_exit 1 "$SITQ" top "$DB" --once --queue nosuch
+assert_contains "$(cat "$TMP/err")" "unknown queue 'nosuch'" "unknown queue"
+expect_exit 0 "$SITQ" top --help
+assert_contains "$(cat "$TMP/out")" "usage: sitq top DB" "help"
+expect_exit 0 "$SITQ" --help
+assert_contains "$(cat "$TMP/out")" "top " "global help lists top"
+echo "test_top: ok"
