@@ -87,7 +87,7 @@ stty -a >"$TMP/$1.stty"
 mv "$TMP/$1.rc.tmp" "$TMP/$1.rc"
 exec sleep 600
 EOS
-    tm new-session -d -s "$1" -x 120 -y 40 "sh $TMP/$1.sh"
+    tm new-session -d -s "$1" -x 120 -y 40 "bash $TMP/$1.sh"
 }
 # check_restored NAME: exit code 0, cooked mode with echo, normal screen, cursor shown.
 check_restored() {
@@ -148,6 +148,21 @@ top_pid=$(pgrep -P "$shell" -x sitq || true)
 [ -n "$top_pid" ] || fail "no sitq process under the tmux pane"
 kill -TERM "$top_pid"
 check_restored term
+
+# Ctrl-C (SIGINT from the terminal) too.
+start_top intr
+wait_pane intr "LATEST FAILURES"
+tm send-keys -t intr C-c
+check_restored intr
+
+# A terminal that curses does not know: an error, then the plain snapshot.
+tm new-session -d -s dumb -x 120 -y 40 \
+    "TERM=nosuchterm '$SITQ' top '$DB' --interval 0.1 2>&1; echo \"exit=\$?\"; exec sleep 600"
+wait_pane dumb "exit="
+pane_text=$(pane dumb)
+assert_contains "$pane_text" "curses cannot drive this terminal (TERM=nosuchterm)" "unknown TERM"
+assert_eq "default 0 0 0 0 7 1 0 8" "$(row "$pane_text" default)" "unknown TERM: snapshot"
+assert_contains "$pane_text" "exit=0" "unknown TERM: exit code"
 
 # (c) Errors: a missing database, an unreachable one, bad options.
 expect_exit 3 "$SITQ" top "$TMP/missing.db" --once
