@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <term.h>
 
 #include "cli.h"
 #include "term_escape.h"
@@ -74,6 +75,11 @@ static void draw(const top_lines *l) {
 
 static int start_curses(void) {
     setlocale(LC_CTYPE, ""); /* UTF-8 names drawn as characters */
+    /* Look the terminal up first: newterm() on an unknown TERM fails but
+     * keeps memory it allocated, setupterm() frees what it took. */
+    int err = 0;
+    if (setupterm(NULL, fileno(stdout), &err) != OK) return -1;
+    del_curterm(cur_term);
     active = newterm(NULL, stdout, stdin);
     if (active == NULL) return -1;
     static int hooked;
@@ -89,16 +95,16 @@ static int start_curses(void) {
 typedef struct loop {
     const top_screen_ops *ops;
     void *ctx;
-    top_lines lines;
+    top_lines view; /* the lines drawn last (term.h takes the name "lines") */
     int paused;
     sitq_time_us next_us;
     sitq_time_us interval_us;
 } loop;
 
 static void redraw(loop *lp) {
-    top_lines_free(&lp->lines);
-    lp->ops->render(lp->ctx, lp->paused, &lp->lines);
-    draw(&lp->lines);
+    top_lines_free(&lp->view);
+    lp->ops->render(lp->ctx, lp->paused, &lp->view);
+    draw(&lp->view);
 }
 
 /* Sample and redraw; returns an exit code. */
@@ -123,7 +129,7 @@ static int on_key(loop *lp, int ch) {
         if (!lp->paused) lp->next_us = sitq_now_us(); /* refresh at once */
         redraw(lp);
         return 0;
-    case KEY_RESIZE: draw(&lp->lines); return 0;
+    case KEY_RESIZE: draw(&lp->view); return 0;
     default: return 0;
     }
 }
@@ -160,7 +166,7 @@ int top_screen_run(double interval_s, const top_screen_ops *ops, void *ctx) {
     lp.interval_us = (sitq_time_us)(interval_s * 1e6);
     int rc = run_loop(&lp);
     restore_terminal();
-    top_lines_free(&lp.lines);
+    top_lines_free(&lp.view);
     restore_signals(old);
     return rc;
 }
