@@ -56,7 +56,11 @@ typedef struct top_ctx {
     char shown_db[512];
     top_rate rate;
     top_snapshot snap;
-    sitq_error err; /* of a failed sample, printed once the terminal is back */
+    int have_snap;                       /* snap holds a snapshot */
+    int interactive;                     /* the curses view is up */
+    char stale[SITQ_ERROR_MESSAGE_SIZE]; /* the error of the last refresh when it
+                                            failed and snap is older; "" otherwise */
+    sitq_error err;                      /* of a failed sample, printed once the terminal is back */
     sitq_code code;
 } top_ctx;
 
@@ -94,18 +98,40 @@ static int parse_top(int argc, char **argv, top_opts *o) {
     return -1;
 }
 
-/* top_screen_ops.sample: a new snapshot, its workers fed to the throughput. */
+/* A store error that the live view rides out: the store is out of reach
+ * for now (a PostgreSQL restart, a lost connection that the next call
+ * reconnects, a busy SQLite file), and the next refresh may read it again. */
+static int transient(sitq_code code) { return code == SITQ_ESTORAGE || code == SITQ_EBUSY; }
+
+/* top_screen_ops.sample: a new snapshot, its workers fed to the throughput.
+ * On the terminal, a transient error keeps the last snapshot on screen
+ * with the error above it, and the next refresh tries again. */
 static int top_sample(void *p) {
     top_ctx *t = p;
-    top_snapshot_free(&t->snap);
-    memset(&t->err, 0, sizeof t->err);
-    t->code = top_snapshot_take(t->db.backend, t->o->queue, &t->snap, &t->err);
-    if (t->code != SITQ_OK) return cli_exit_for_code(t->code);
-    if (top_rate_add(&t->rate, t->snap.workers, t->snap.n_workers, t->o->queue, t->snap.at_us) !=
-        0) {
-        t->code = SITQ_ENOMEM;
-        return cli_exit_for_code(t->code);
+    top_snapshot next;
+    sitq_error err;
+    memset(&err, 0, sizeof err);
+    sitq_code code = top_snapshot_take(t->db.backend, t->o->queue, &next, &err);
+    if (code == SITQ_OK &&
+        top_rate_add(&t->rate, next.workers, next.n_workers, t->o->queue, next.at_us) != 0) {
+        top_snapshot_free(&next);
+        code = SITQ_ENOMEM;
+        snprintf(err.message, sizeof err.message, "out of memory");
     }
+    if (code != SITQ_OK && t->interactive && t->have_snap && transient(code)) {
+        snprintf(t->stale, sizeof t->stale, "%s",
+                 err.message[0] ? err.message : sitq_strerror(code));
+        return CLI_EXIT_OK;
+    }
+    if (code != SITQ_OK) {
+        t->code = code;
+        t->err = err;
+        return cli_exit_for_code(code);
+    }
+    top_snapshot_free(&t->snap);
+    t->snap = next;
+    t->have_snap = 1;
+    t->stale[0] = '\0';
     return CLI_EXIT_OK;
 }
 
@@ -121,6 +147,7 @@ static void top_build(top_ctx *t, int interactive, int paused, top_lines *out) {
     in.handle = t->db.queue;
     in.snap = &t->snap;
     in.rate = top_rate_get(&t->rate, t->snap.at_us);
+    in.stale = t->stale;
     top_view_build(&in, out);
 }
 
@@ -156,7 +183,9 @@ static int run_once(top_ctx *t) {
 static int run_top(top_ctx *t) {
     if (!t->o->once && isatty(STDOUT_FILENO)) {
         static const top_screen_ops ops = {top_sample, top_render};
+        t->interactive = 1;
         int rc = top_screen_run(t->o->interval_s, &ops, t);
+        t->interactive = 0;
         if (rc != TOP_SCREEN_NO_TERMINAL) return rc;
         cli_errorf(t->cmd, "curses cannot drive this terminal (TERM=%s): printing one snapshot",
                    getenv("TERM") != NULL ? getenv("TERM") : "");

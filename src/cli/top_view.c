@@ -85,6 +85,11 @@ static void header(const top_view_in *in, top_lines *l) {
     char *db = cell(in->db, 80, 0);
     char *q = cell(in->queue != NULL ? in->queue : "(all queues)", 40, 0);
     addf(l, "database %s  queue %s", db ? db : "?", q ? q : "?");
+    if (in->stale != NULL && in->stale[0] != '\0') {
+        char *e = cell(in->stale, 200, 0);
+        addf(l, "STORE ERROR, showing the last snapshot and retrying: %s", e ? e : "?");
+        free(e);
+    }
     free(db);
     free(q);
 }

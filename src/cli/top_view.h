@@ -32,6 +32,8 @@ typedef struct top_view_in {
     sitq_queue *handle; /**< an open queue of the store, to read shell commands */
     const top_snapshot *snap;
     top_rate_value rate;
+    const char *stale; /**< the error of the last refresh when it failed and the
+                            snapshot is older; NULL or "" otherwise */
 } top_view_in;
 
 /** Fill *out (zeroed first) with the lines of the view; release with top_lines_free. */

@@ -155,6 +155,35 @@ wait_pane intr "LATEST FAILURES"
 tm send-keys -t intr C-c
 check_restored intr
 
+# A lost connection (PostgreSQL; SQLite has none to lose): the view keeps its last snapshot under
+# the error, then comes back by itself once the store answers again.
+if [ "$ON_PG" = 1 ]; then
+    app=sitq_top_test_$$_$RANDOM
+    cat >"$TMP/lost.sh" <<EOS
+"$SITQ" top "$DB&application_name=$app" --interval 1
+echo \$? >"$TMP/lost.rc"
+exec sleep 600
+EOS
+    tm new-session -d -s lost -x 160 -y 40 "bash $TMP/lost.sh"
+    wait_pane lost "LATEST FAILURES"
+    psql -qAt "$SITQ_TEST_PG_URI" -c \
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = '$app'" \
+        >"$TMP/killed"
+    [ "$(cat "$TMP/killed")" -ge 1 ] || fail "no connection of sitq top to terminate"
+    wait_pane lost "STORE ERROR, showing the last snapshot and retrying"
+    assert_eq "default 0 0 0 0 7 1 0 8" "$(row "$(pane lost)" default)" "last snapshot kept"
+    i=0
+    while pane lost | grep -q "STORE ERROR"; do
+        [ $i -lt 400 ] || fail "the view did not recover from the lost connection"
+        sleep 0.05
+        i=$((i + 1))
+    done
+    assert_eq "default 0 0 0 0 7 1 0 8" "$(row "$(pane lost)" default)" "counts after reconnecting"
+    tm send-keys -t lost q
+    wait_file "$TMP/lost.rc"
+    assert_eq 0 "$(cat "$TMP/lost.rc")" "exit code after a lost connection"
+fi
+
 # A terminal that curses does not know: an error, then the plain snapshot.
 tm new-session -d -s dumb -x 120 -y 40 \
     "TERM=nosuchterm '$SITQ' top '$DB' --interval 0.1 2>&1; echo \"exit=\$?\"; exec sleep 600"
