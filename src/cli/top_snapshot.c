@@ -33,15 +33,57 @@ static sitq_code read_queues(sitq_backend *backend, const char *only, char **nam
     return code;
 }
 
-/* Tasks of status st (of queue, NULL: any), newest id first, at most limit. */
-static sitq_code read_tasks(sitq_backend *backend, const char *queue, int st, size_t limit,
-                            sitq_result ***out, size_t *n, sitq_error *err) {
+/* Newest id first, for qsort. */
+static int newer_first(const void *a, const void *b) {
+    sitq_task_id x = (*(sitq_result *const *)a)->id, y = (*(sitq_result *const *)b)->id;
+    return x > y ? -1 : x < y;
+}
+
+/* Append the tasks of status st of queue `name`, newest id first, at most
+ * limit, to (*all, *n), an array of room for n_cap. */
+static sitq_code read_queue_tasks(sitq_backend *backend, const char *name, int st, size_t limit,
+                                  sitq_result **all, size_t *n, sitq_error *err) {
     sitq_list_filter f;
     sitq_list_filter_init(&f);
-    f.queue = queue;
+    f.queue = name;
     f.status = st;
     f.limit = limit;
-    return sitq_list_tasks(backend, &f, out, n, err);
+    sitq_result **items = NULL;
+    size_t got = 0;
+    sitq_code code = sitq_list_tasks(backend, &f, &items, &got, err);
+    if (code != SITQ_OK) return code;
+    memcpy(all + *n, items, got * sizeof(sitq_result *));
+    *n += got;
+    free(items); /* the results now belong to all */
+    return SITQ_OK;
+}
+
+/* The newest tasks of status st (at most limit) of the snapshot's queues.
+ * One read per queue that has such tasks (its counts say so), each on the
+ * (queue, status) index: a read over every queue at once could not seek. */
+static sitq_code read_tasks(sitq_backend *backend, const top_snapshot *s, int st, size_t limit,
+                            sitq_result ***out, size_t *n, sitq_error *err) {
+    size_t with = 0;
+    for (size_t i = 0; i < s->n_queues; i++) with += s->queues[i].st.count[st] > 0;
+    *out = NULL;
+    *n = 0;
+    if (with == 0) return SITQ_OK;
+    sitq_result **all = calloc(with * limit, sizeof(sitq_result *));
+    if (all == NULL) return SITQ_ENOMEM;
+    sitq_code code = SITQ_OK;
+    for (size_t i = 0; i < s->n_queues && code == SITQ_OK; i++)
+        if (s->queues[i].st.count[st] > 0)
+            code = read_queue_tasks(backend, s->queues[i].name, st, limit, all, n, err);
+    if (code != SITQ_OK) {
+        sitq_result_list_free(all, *n);
+        *n = 0;
+        return code;
+    }
+    qsort(all, *n, sizeof(sitq_result *), newer_first);
+    for (size_t i = limit; i < *n; i++) sitq_result_free(all[i]);
+    if (*n > limit) *n = limit;
+    *out = all;
+    return SITQ_OK;
 }
 
 sitq_code top_snapshot_take(sitq_backend *backend, const char *queue, top_snapshot *s,
@@ -55,11 +97,11 @@ sitq_code top_snapshot_take(sitq_backend *backend, const char *queue, top_snapsh
     sitq_queue_names_free(names, n);
     if (code == SITQ_OK) code = sitq_workers_list(backend, 1, &s->workers, &s->n_workers, err);
     if (code == SITQ_OK)
-        code = read_tasks(backend, queue, SITQ_RUNNING, TOP_RUNNING_MAX, &s->running, &s->n_running,
-                          err);
+        code =
+            read_tasks(backend, s, SITQ_RUNNING, TOP_RUNNING_MAX, &s->running, &s->n_running, err);
     if (code == SITQ_OK)
-        code = read_tasks(backend, queue, SITQ_FAILED, TOP_FAILURES_MAX, &s->failures,
-                          &s->n_failures, err);
+        code = read_tasks(backend, s, SITQ_FAILED, TOP_FAILURES_MAX, &s->failures, &s->n_failures,
+                          err);
     if (code != SITQ_OK) top_snapshot_free(s);
     return code;
 }

@@ -1,11 +1,12 @@
 /*
  * top_snapshot.h - what one refresh of `sitq top` reads from the store,
  * through the same public calls as `sitq queues`, `sitq workers` and
- * `sitq list --status failed`: each queue's counts by status (index seeks
- * and stored counters, never a scan of the tasks), the registry of
- * workers, the running tasks (their index) and the latest failed tasks
- * (their index, newest id first). Every read is bounded, so a refresh
- * costs the same at ten million tasks as at ten.
+ * `sitq list --status failed`: each queue's counts by status (as `sitq
+ * queues` counts them), the registry of workers, and the running and the
+ * latest failed tasks (newest id first), read queue by queue on the
+ * (queue, status) index and only from the queues whose counts have such
+ * tasks: a read over every queue at once cannot seek that index. Those
+ * reads are bounded, whatever the number of finished tasks.
  */
 #ifndef SITQ_CLI_TOP_SNAPSHOT_H
 #define SITQ_CLI_TOP_SNAPSHOT_H

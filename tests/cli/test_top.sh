@@ -136,6 +136,18 @@ tm resize-window -t live -x 120 -y 40
 wait_pane live "LATEST FAILURES"
 assert_eq "default 0 0 0 0 7 1 0 8" "$(row "$(pane live)" default)" "counts after resizes"
 
+# What a worker runs: the task under its row, with its shell command.
+block=$("$SITQ" enqueue "$DB" -- sh -c "while [ ! -e '$TMP/go' ]; do sleep 0.05; done")
+start_worker --worker-id top-w3 --concurrency 1
+wait_pane live "runs $block default sh -c"
+assert_contains "$(row "$(pane live)" top-w3)" "top-w3 running $(hostname)" "running worker row"
+assert_contains "$(pane live)" "WORKERS: 1 running, 0 dead, 2 stopped; 1 tasks running" \
+    "workers line with a running task"
+touch "$TMP/go"
+wait_status "$block" succeeded
+stop_worker
+wait_pane live "default 0 0 0 0 8 1 0 9"
+
 # q quits with exit code 0 and the terminal restored.
 tm send-keys -t live q
 check_restored live
@@ -171,14 +183,14 @@ EOS
         >"$TMP/killed"
     [ "$(cat "$TMP/killed")" -ge 1 ] || fail "no connection of sitq top to terminate"
     wait_pane lost "STORE ERROR, showing the last snapshot and retrying"
-    assert_eq "default 0 0 0 0 7 1 0 8" "$(row "$(pane lost)" default)" "last snapshot kept"
+    assert_eq "default 0 0 0 0 8 1 0 9" "$(row "$(pane lost)" default)" "last snapshot kept"
     i=0
     while pane lost | grep -q "STORE ERROR"; do
         [ $i -lt 400 ] || fail "the view did not recover from the lost connection"
         sleep 0.05
         i=$((i + 1))
     done
-    assert_eq "default 0 0 0 0 7 1 0 8" "$(row "$(pane lost)" default)" "counts after reconnecting"
+    assert_eq "default 0 0 0 0 8 1 0 9" "$(row "$(pane lost)" default)" "counts after reconnecting"
     tm send-keys -t lost q
     wait_file "$TMP/lost.rc"
     assert_eq 0 "$(cat "$TMP/lost.rc")" "exit code after a lost connection"
@@ -190,8 +202,19 @@ tm new-session -d -s dumb -x 120 -y 40 \
 wait_pane dumb "exit="
 pane_text=$(pane dumb)
 assert_contains "$pane_text" "curses cannot drive this terminal (TERM=nosuchterm)" "unknown TERM"
-assert_eq "default 0 0 0 0 7 1 0 8" "$(row "$pane_text" default)" "unknown TERM: snapshot"
+assert_eq "default 0 0 0 0 8 1 0 9" "$(row "$pane_text" default)" "unknown TERM: snapshot"
 assert_contains "$pane_text" "exit=0" "unknown TERM: exit code"
+
+# The latest failures of several queues: newest id first across them.
+bad2=$("$SITQ" enqueue "$DB" --queue other -- sh -c 'exit 4')
+"$SITQ" worker "$DB" --queue other --burst --worker-id top-o 2>>"$TMP/worker.log"
+expect_exit 0 "$SITQ" top "$DB" --once --interval 0.1
+out=$(cat "$TMP/out")
+assert_eq "other 0 0 0 0 1 1 0 2" "$(row "$out" other)" "other after its worker"
+fails=$(printf '%s\n' "$out" | sed -n '/^LATEST FAILURES/,$p' | tr -s ' ' | sed -n '3,$p')
+assert_eq "$bad2 other" "$(printf '%s\n' "$fails" | sed -n 1p | cut -d' ' -f1-2)" "newest failure"
+assert_eq "$bad default" "$(printf '%s\n' "$fails" | sed -n 2p | cut -d' ' -f1-2)" "older failure"
+assert_contains "$(printf '%s\n' "$fails" | sed -n 1p)" "exit status 4" "newest failure's error"
 
 # (c) Errors: a missing database, an unreachable one, bad options.
 expect_exit 3 "$SITQ" top "$TMP/missing.db" --once
