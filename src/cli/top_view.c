@@ -189,6 +189,15 @@ static void worker_row(const top_view_in *in, const sitq_worker_info *w, top_lin
     }
 }
 
+/* A row for w: running and dead workers, and those stopped within the
+ * throughput's window (their last attempts are in it); the workers
+ * stopped before are only counted, lest a day of restarts push the rest
+ * off the screen. */
+static int worker_shown(const top_view_in *in, const sitq_worker_info *w) {
+    if (w->state != SITQ_WORKER_STOPPED) return 1;
+    return w->stopped_at_us >= in->snap->at_us - (sitq_time_us)(TOP_RATE_WINDOW_S * 1e6);
+}
+
 static void workers(const top_view_in *in, top_lines *l) {
     const top_snapshot *sn = in->snap;
     const sitq_worker_info **order = malloc((sn->n_workers + 1) * sizeof(const sitq_worker_info *));
@@ -196,21 +205,26 @@ static void workers(const top_view_in *in, top_lines *l) {
         l->oom = 1;
         return;
     }
-    size_t n = 0, by_state[3] = {0, 0, 0};
-    for (size_t i = 0; i < sn->n_workers; i++)
-        if (top_worker_serves(&sn->workers[i], in->queue)) {
-            order[n++] = &sn->workers[i];
-            by_state[worker_rank(&sn->workers[i])]++;
-        }
+    size_t n = 0, older = 0, by_state[3] = {0, 0, 0};
+    for (size_t i = 0; i < sn->n_workers; i++) {
+        const sitq_worker_info *w = &sn->workers[i];
+        if (!top_worker_serves(w, in->queue)) continue;
+        by_state[worker_rank(w)]++;
+        if (worker_shown(in, w)) order[n++] = w;
+        else older++;
+    }
     qsort(order, n, sizeof(const sitq_worker_info *), worker_cmp);
-    addf(l, "WORKERS: %zu running, %zu dead, %zu stopped; %zu tasks running", by_state[0],
-         by_state[1], by_state[2], sn->n_running);
+    addf(l, "WORKERS: %zu running, %zu dead, %zu stopped; %" PRId64 " tasks running", by_state[0],
+         by_state[1], by_state[2], sn->sum.count[SITQ_RUNNING]);
     addf(l, "%-28s %-8s %-16s %8s %4s %9s %7s %5s  %s", "ID", "STATE", "HOST", "PID", "CONC",
          "SUCCEEDED", "FAILED", "LOST", "QUEUES");
     for (size_t i = 0; i < n && i < in->max_workers; i++) worker_row(in, order[i], l);
     if (n == 0) addf(l, "(none)");
     if (n > in->max_workers)
         addf(l, "... and %zu more workers (sitq workers --all)", n - in->max_workers);
+    if (older > 0)
+        addf(l, "... and %zu workers stopped over %.0f s ago (sitq workers --all)", older,
+             TOP_RATE_WINDOW_S);
     free(order);
 }
 

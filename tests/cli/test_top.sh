@@ -216,6 +216,21 @@ assert_eq "$bad2 other" "$(printf '%s\n' "$fails" | sed -n 1p | cut -d' ' -f1-2)
 assert_eq "$bad default" "$(printf '%s\n' "$fails" | sed -n 2p | cut -d' ' -f1-2)" "older failure"
 assert_contains "$(printf '%s\n' "$fails" | sed -n 1p)" "exit status 4" "newest failure's error"
 
+# Workers stopped before the last minute are counted, not listed (their
+# stop time is moved back in the SQLite file; the view is the same code on
+# PostgreSQL).
+if [ "$ON_PG" = 0 ]; then
+    sqlite3 "$DB" "UPDATE sitq_workers SET stopped_at_us = stopped_at_us - 120000000 WHERE id = 'top-w'"
+    expect_exit 0 "$SITQ" top "$DB" --once --interval 0.1
+    out=$(cat "$TMP/out")
+    assert_eq "" "$(row "$out" top-w)" "a worker stopped long ago has no row"
+    assert_contains "$out" "... and 1 workers stopped over 60 s ago (sitq workers --all)" "counted"
+    assert_contains "$out" "WORKERS: 0 running, 0 dead, 4 stopped" "in the workers line"
+    assert_eq "top-w2 stopped" "$(row "$out" top-w2 | cut -d' ' -f1-2)" "a recent one is listed"
+else
+    pg_skip_part "stop times are moved back in the SQLite file only"
+fi
+
 # (c) Errors: a missing database, an unreachable one, bad options.
 expect_exit 3 "$SITQ" top "$TMP/missing.db" --once
 assert_contains "$(cat "$TMP/err")" "missing.db" "missing database named"
