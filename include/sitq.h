@@ -1024,9 +1024,10 @@ sitq_code sitq_queue_set_limit(sitq_queue *queue, const char *function, int64_t 
 
 /**
  * Remove the concurrency and rate limit of the queue (function NULL) or of
- * one function in it; a queue's pause stays. Removing a limit that does
- * not exist is a no-op. Errors: SITQ_EINVAL (NULL queue, a bad function
- * name), SITQ_ESTORAGE, SITQ_EBUSY. Thread-safe.
+ * one function in it; a queue's pause stays. Errors: SITQ_EINVAL (NULL
+ * queue, a bad function name), SITQ_ENOTFOUND (the queue, or that
+ * function, has no concurrency or rate limit: nothing is changed),
+ * SITQ_ESTORAGE, SITQ_EBUSY. Thread-safe.
  */
 sitq_code sitq_queue_remove_limit(sitq_queue *queue, const char *function, sitq_error *err);
 
