@@ -1155,7 +1155,8 @@ typedef struct sitq_schedule_spec {
     int64_t every_s;      /**< or: a fixed interval in seconds, aligned to the Unix epoch
                                (sitq_cron_interval with anchor 0); 0 with cron */
     const char *timezone; /**< the zone a cron expression is read in (as for
-                               sitq_cron_next); NULL for UTC */
+                               sitq_cron_next); NULL for UTC; must be NULL or ""
+                               with every_s (SITQ_EINVAL) */
     const char *function; /**< the task's function, 1..SITQ_NAME_MAX bytes of UTF-8 */
     const void *payload;  /**< payload_len bytes given to every task (copied) */
     size_t payload_len;
@@ -1214,7 +1215,7 @@ void sitq_schedule_free(sitq_schedule *s);
  * out_next_fire_us: optional; receives the first tick (UTC microseconds).
  * Errors: SITQ_EINVAL (NULL queue, name or spec; neither or both of cron and
  * every_s; a bad cron expression, interval or time zone, with the parser's
- * message; bad function name or options; a schedule of that name already
+ * message; a time zone with every_s; bad function name or options; a schedule of that name already
  * exists in the queue), SITQ_ESTORAGE, SITQ_ENOMEM. Thread-safe.
  */
 sitq_code sitq_schedule_add(sitq_queue *queue, const char *name, const sitq_schedule_spec *spec,

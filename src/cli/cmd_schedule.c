@@ -33,7 +33,8 @@ static const char SCHEDULE_USAGE[] =
     "      --cron EXPR       5-field cron expression or @hourly, @daily, ...\n"
     "      --every S         or a fixed interval (10m, 1h, 30s), aligned to the epoch\n"
     "      --timezone TZ     zone of the cron expression: an IANA name\n"
-    "                        (Europe/Paris), +HH:MM or UTC (default UTC)\n"
+    "                        (Europe/Paris), +HH:MM or UTC (default UTC);\n"
+    "                        refused with --every\n"
     "      --catch-up        a tick missed while no worker ran enqueues one task,\n"
     "                        then the schedule moves on (default)\n"
     "      --skip-missed     missed ticks enqueue nothing\n"
@@ -235,6 +236,11 @@ static int run_add(sched_args *a, int argc, char **argv) {
     }
     if ((a->spec.cron != NULL) == (a->every_s > 0)) {
         cli_errorf(a->cmd, "give exactly one of --cron EXPR and --every S");
+        return CLI_EXIT_USAGE;
+    }
+    if (a->every_s > 0 && a->spec.timezone) {
+        cli_errorf(a->cmd, "--timezone applies to --cron only: --every fires every S seconds "
+                           "from the Unix epoch whatever the zone");
         return CLI_EXIT_USAGE;
     }
     if (a->every_s > 0 && a->every_s != (double)(int64_t)a->every_s) {

@@ -43,6 +43,9 @@ expect_exit 2 "$SITQ" schedule add "$DB" bad -- true
 assert_contains "$(cat "$TMP/err")" "exactly one of" "no timing"
 expect_exit 2 "$SITQ" schedule add "$DB" bad --every 1.5s -- true
 assert_contains "$(cat "$TMP/err")" "whole number" "fractional interval"
+expect_exit 2 "$SITQ" schedule add "$DB" bad --every 10m --timezone Europe/Paris -- true
+assert_contains "$(cat "$TMP/err")" "--timezone applies to --cron only" "zone with an interval"
+expect_exit 2 "$SITQ" schedule add "$DB" bad --every 10m --timezone UTC -- true
 expect_exit 1 "$SITQ" schedule remove "$DB" missing
 assert_contains "$(cat "$TMP/err")" "no schedule named missing" "remove unknown"
 expect_exit 2 "$SITQ" schedule frobnicate "$DB"
