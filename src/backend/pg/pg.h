@@ -96,6 +96,7 @@ typedef enum pg_stmt_id {
     PG_LIMIT_PAUSE,
     PG_LIMIT_SET,
     PG_LIMIT_PRUNE,
+    PG_LIMIT_CLEAR,
     PG_LIMITS_EXISTS,
     PG_COUNT
 } pg_stmt_id;

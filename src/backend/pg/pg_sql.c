@@ -469,6 +469,9 @@ const char *const pg_sql[PG_COUNT] = {
                      "rate_interval_us = excluded.rate_interval_us",
     [PG_LIMIT_PRUNE] = "DELETE FROM @.limits WHERE queue = $1::text AND NOT paused "
                        "AND concurrency = 0 AND rate_count = 0",
+    [PG_LIMIT_CLEAR] = "UPDATE @.limits SET concurrency = 0, rate_count = 0, "
+                       "rate_interval_us = 0 WHERE queue = $1::text AND function = $2::text "
+                       "AND (concurrency <> 0 OR rate_count <> 0)",
     [PG_LIMITS_EXISTS] = "SELECT count(*) FROM pg_tables WHERE schemaname = $1::text "
                          "AND tablename = 'limits'",
 };
