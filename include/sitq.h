@@ -1039,9 +1039,10 @@ sitq_code sitq_queue_set_limit(sitq_queue *queue, const char *function, int64_t 
 
 /**
  * Remove the concurrency and rate limit of the queue (function NULL) or of
- * one function in it; a queue's pause stays. Removing a limit that does
- * not exist is a no-op. Errors: SITQ_EINVAL (NULL queue, a bad function
- * name), SITQ_ESTORAGE, SITQ_EBUSY. Thread-safe.
+ * one function in it; a queue's pause stays. Errors: SITQ_EINVAL (NULL
+ * queue, a bad function name), SITQ_ENOTFOUND (the queue, or that
+ * function, has no concurrency or rate limit: nothing is changed),
+ * SITQ_ESTORAGE, SITQ_EBUSY. Thread-safe.
  */
 sitq_code sitq_queue_remove_limit(sitq_queue *queue, const char *function, sitq_error *err);
 
@@ -1169,7 +1170,8 @@ typedef struct sitq_schedule_spec {
     int64_t every_s;      /**< or: a fixed interval in seconds, aligned to the Unix epoch
                                (sitq_cron_interval with anchor 0); 0 with cron */
     const char *timezone; /**< the zone a cron expression is read in (as for
-                               sitq_cron_next); NULL for UTC */
+                               sitq_cron_next); NULL for UTC; must be NULL or ""
+                               with every_s (SITQ_EINVAL) */
     const char *function; /**< the task's function, 1..SITQ_NAME_MAX bytes of UTF-8 */
     const void *payload;  /**< payload_len bytes given to every task (copied) */
     size_t payload_len;
@@ -1228,7 +1230,7 @@ void sitq_schedule_free(sitq_schedule *s);
  * out_next_fire_us: optional; receives the first tick (UTC microseconds).
  * Errors: SITQ_EINVAL (NULL queue, name or spec; neither or both of cron and
  * every_s; a bad cron expression, interval or time zone, with the parser's
- * message; bad function name or options; a schedule of that name already
+ * message; a time zone with every_s; bad function name or options; a schedule of that name already
  * exists in the queue), SITQ_ESTORAGE, SITQ_ENOMEM. Thread-safe.
  */
 sitq_code sitq_schedule_add(sitq_queue *queue, const char *name, const sitq_schedule_spec *spec,

@@ -14,6 +14,8 @@ packages=(
   libjansson-dev                      # JSON output of the sitq command
   libmicrohttpd-dev                   # /metrics of sitq worker --metrics-address
   chromium chromium-driver            # headless browser test of sitq dashboard (tests/cli/test_dashboard_browser.sh)
+  libncurses-dev                      # the live terminal view of sitq top (curses)
+  tmux                                # drives sitq top on a terminal in tests/cli/test_top.sh
   prometheus                          # promtool checks the metrics text (tests/cli/test_metrics*.sh)
   libcmocka-dev                       # C unit tests
   zlib1g-dev                          # the demo reads gzip-compressed CSV

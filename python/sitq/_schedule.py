@@ -50,7 +50,7 @@ def schedule(queue, func, cron=None, *, every=None, args=(), kwargs=None, timezo
     shortcut, read in ``timezone``: None/"UTC", "+HH:MM" or an IANA name
     such as "Europe/Paris"; see sitq.cron_next) and ``every`` (a fixed
     interval: whole seconds or a ``datetime.timedelta``, aligned to the Unix
-    epoch) is given. ``name`` (default: the function's module and qualified
+    epoch; it takes no ``timezone``) is given. ``name`` (default: the function's module and qualified
     name) is unique in the queue. ``catch_up`` (default) runs one task for
     ticks missed while no worker ran (more than 60 s late), then moves on;
     ``catch_up=False`` skips them. While the previous task of the schedule
@@ -63,7 +63,7 @@ def schedule(queue, func, cron=None, *, every=None, args=(), kwargs=None, timezo
 
     Returns the first fire time (aware datetime, UTC). Thread-safe.
     Raises :class:`sitq.InvalidArgumentError` for a bad cron expression,
-    interval, time zone, option or name, and when a schedule of that name
+    interval, time zone (or one given with ``every``), option or name, and when a schedule of that name
     already exists in the queue; :class:`sitq.StorageError` when the
     database fails.
     """
@@ -136,6 +136,10 @@ def _check(func, cron, every, timezone, kwargs):
         raise InvalidArgumentError("give exactly one of cron and every", "SITQ_EINVAL")
     if cron is not None:
         _sitq._cron_times(cron, 0, timezone)
+    elif timezone:
+        raise InvalidArgumentError(
+            "a time zone applies to a cron expression only: an interval fires every %d s "
+            "from the Unix epoch whatever the zone" % every, "SITQ_EINVAL")
     options = {k: v for k, v in kwargs.items() if k in TASK_OPTIONS}
     _sitq.Task(func, args=list(kwargs.get("args", ())), kwargs=dict(kwargs.get("kwargs") or {}),
                **options)
@@ -158,6 +162,8 @@ def periodic(queue, cron=None, *, every=None, name=None, timezone=None, **kwargs
     Raises as :func:`schedule`.
     """
     every_s = _every_seconds(every)
+    if cron is None and every_s is not None and timezone:
+        _check(None, cron, every_s, timezone, {})
 
     def decorate(func):
         key = name if name is not None else _default_name(func)

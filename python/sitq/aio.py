@@ -139,9 +139,9 @@ class _Waits:
         ids = list(self.futures)
         try:
             cf = self.owner._executor.submit(self.check, ids)
-        except RuntimeError as e:  # the queue was closed: nothing can be read
+        except RuntimeError:  # the queue was closed: nothing can be read
             self.checking = False
-            self.fail_all(e)
+            self.fail_all(self.owner._closed_error())
             self.maybe_close()
             return
         cf.add_done_callback(
@@ -222,7 +222,8 @@ class TaskQueue:
     One object may be used from several event loops and threads; each loop
     that awaits results gets its own completion watch while it has waiters.
     Raises InvalidArgumentError for bad arguments, and what
-    ``sitq.TaskQueue`` raises.
+    ``sitq.TaskQueue`` raises; every coroutine raises InvalidStateError
+    (code SITQ_ESTATE, also a RuntimeError) once ``close()`` was called.
     """
 
     def __init__(self, backend, name=None, *, executor_threads=4):
@@ -240,6 +241,7 @@ class TaskQueue:
         self._executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=executor_threads, thread_name_prefix="sitq-aio")
         self._waits: Dict[asyncio.AbstractEventLoop, _Waits] = {}
+        self._closed = False
 
     def __repr__(self):
         return "<sitq.aio.TaskQueue %r>" % (self._sync.name,)
@@ -260,9 +262,27 @@ class TaskQueue:
         """The backend object the queue was opened on."""
         return self._sync.backend
 
+    def _closed_error(self):
+        return InvalidStateError("the sitq.aio.TaskQueue %r is closed" % (self._sync.name,),
+                                 "SITQ_ESTATE")
+
+    def _check_open(self):
+        if self._closed:
+            raise self._closed_error()
+
     async def _call(self, fn, *args, **kwargs):
+        self._check_open()
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
+        try:
+            fut = loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
+        except RuntimeError:
+            # The pool refuses new calls once shut down (a close() from
+            # another thread since the check above): the sitq error, not the
+            # pool's bare RuntimeError.
+            if self._closed:
+                raise self._closed_error() from None
+            raise
+        return await fut
 
     async def enqueue(self, task, *args, **kwargs):
         """Enqueue a task and return its id, as ``sitq.TaskQueue.enqueue``:
@@ -287,6 +307,7 @@ class TaskQueue:
         on. Never blocks the loop: see the module's docstring. Raises
         TaskNotFoundError for an unknown id, InvalidArgumentError for a bad
         id or timeout, and a read's StorageError."""
+        self._check_open()
         timeout = _timeout_arg(timeout)
         if timeout == 0:
             return await self._call(self._sync.get_result, task_id, 0)
@@ -341,8 +362,11 @@ class TaskQueue:
         return await self._call(self._sync.purge, older_than)
 
     def close(self):
-        """Shut the thread pool down (waiting for the calls in flight). Waits
-        still pending fail with the pool's RuntimeError. Idempotent."""
+        """Shut the thread pool down (waiting for the calls in flight). From
+        then on every coroutine of this object raises InvalidStateError,
+        and waits still pending fail with it at their next check. The
+        wrapped ``sync`` queue stays usable. Idempotent; thread-safe."""
+        self._closed = True
         self._executor.shutdown(wait=True)
 
     async def __aenter__(self):

@@ -865,7 +865,8 @@ static PyMethodDef queue_methods[] = {
     {"remove_limit", (PyCFunction)(void (*)(void))sitqpy_queue_remove_limit,
      METH_VARARGS | METH_KEYWORDS,
      "remove_limit(function=None) -> None\n--\n\nRemove the limit of the queue (function None)\n"
-     "or of one function in it; a pause stays. Raises InvalidArgumentError,\n"
+     "or of one function in it; a pause stays. Raises TaskNotFoundError when\n"
+     "there is no such limit (nothing changes), InvalidArgumentError,\n"
      "StorageError. Thread-safe."},
     {"limits", (PyCFunction)sitqpy_queue_limits, METH_NOARGS,
      "limits() -> list[dict]\n--\n\nThe queue's pause and limits: dicts with function (None:\n"

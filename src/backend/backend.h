@@ -48,7 +48,7 @@
  * value it was written against; sitq__backend_head_init refuses any other,
  * so a backend built for another layout fails at open instead of misreading
  * fields. Bump it on every change of an op's signature or a struct below. */
-#define SITQ__BACKEND_VERSION 14
+#define SITQ__BACKEND_VERSION 15
 
 /* A task handed to a worker by a claim (cycle or claim_id). Every field is
  * out, written by the backend into an entry of the caller's array. The
@@ -319,11 +319,14 @@ typedef struct sitq__expire {
 /* A change of a queue's limits (limit_write): either its pause
  * (set_paused: paused 0 or 1, the rest ignored) or the concurrency and rate
  * limit of the queue (function NULL) or of one function in it, replacing
- * what it had (concurrency 0 and rate_count 0 remove it). Checked by the
- * core. */
+ * what it had (concurrency 0 and rate_count 0 remove it). remove: clear
+ * the limit, failing with SITQ_ENOTFOUND (nothing written) when there was
+ * none, so that a removal reports whether it removed anything; the
+ * concurrency and rate fields are then ignored. Checked by the core. */
 typedef struct sitq__limit_write {
     int set_paused;
     int paused;
+    int remove;
     const char *function;
     int64_t concurrency, rate_count, rate_interval_us;
 } sitq__limit_write;

@@ -131,6 +131,14 @@ int arg_parse_duration(const char *cmd, const char *name, const char *text, doub
     return 0;
 }
 
+int arg_parse_keep(const char *cmd, const char *name, const char *text, double *out_s) {
+    if (text && strcmp(text, "forever") == 0) {
+        *out_s = SITQ_KEEP_FOREVER;
+        return 0;
+    }
+    return arg_parse_duration(cmd, name, text, 0.001, SITQ_SECONDS_MAX, out_s);
+}
+
 /* Read exactly n digits at *p into *out and advance; -1 when not digits. */
 static int read_digits(const char **p, int n, int *out) {
     int v = 0;

@@ -52,6 +52,16 @@ int arg_parse_duration(const char *cmd, const char *name, const char *text, doub
                        double max_s, double *out_s);
 
 /**
+ * Parse a retention of option `name` into *out_s: "forever" gives
+ * SITQ_KEEP_FOREVER, anything else a duration (arg_parse_duration) of
+ * 0.001 s .. SITQ_SECONDS_MAX. The one parser of every option that takes a
+ * retention (enqueue --keep, retention --succeeded / --failed), so that all
+ * of them accept the same words. Returns 0, or -1 after printing an error
+ * naming the option and the text (*out_s untouched).
+ */
+int arg_parse_keep(const char *cmd, const char *name, const char *text, double *out_s);
+
+/**
  * Parse a point in time of option `name` into *out_us (UTC microseconds):
  * either a duration (arg_parse_duration: "1h", "30m", "7d", a bare number
  * of seconds) meaning that long before now_us, or an ISO-8601 date and time

@@ -60,6 +60,8 @@ int cmd_workers(int argc, char **argv);
 
 /** `sitq dashboard DB`: serve the web dashboard (cmd_dashboard.c). */
 int cmd_dashboard(int argc, char **argv);
+/** `sitq top`: a live view of the store (queues, throughput, workers, failures). */
+int cmd_top(int argc, char **argv);
 
 /** `sitq metrics`: the store's metrics in the Prometheus text format. */
 int cmd_metrics(int argc, char **argv);

@@ -43,7 +43,8 @@ static const char LIMIT_USAGE[] =
     "  -c, --concurrency N  at most N tasks running at once (1..1000000000)\n"
     "  -r, --rate R         at most COUNT starts per interval: 100/m, 10/s,\n"
     "                       5/30s, 1000/h, 2/d (starts are spread evenly)\n"
-    "      --remove         remove the limit (a pause stays)\n"
+    "      --remove         remove the limit (a pause stays); exit 1 when there\n"
+    "                       is no such limit\n"
     "  -j, --json           list: a JSON array of {\"function\" (null: the queue),\n"
     "                       \"paused\", \"concurrency\", \"rate\"}\n"
     "  -h, --help           show this help\n";

@@ -23,8 +23,9 @@ static const char RETENTION_USAGE[] =
     "uses its own retention instead.\n"
     "\n"
     "  -q, --queue NAME     the queue (default \"default\")\n"
-    "      --succeeded DUR  keep succeeded tasks this long (30s, 10m, 12h, 7d)\n"
-    "      --failed DUR     keep failed and cancelled tasks this long\n"
+    "      --succeeded DUR  keep succeeded tasks this long (30s, 10m, 12h, 7d,\n"
+    "                       or forever)\n"
+    "      --failed DUR     keep failed and cancelled tasks this long (or forever)\n"
     "      --forever        keep both forever (with --succeeded or --failed: the\n"
     "                       other one forever)\n"
     "      --default        forget the queue's retention: the defaults apply again\n"
@@ -85,7 +86,7 @@ void print_retention_text(const sitq_retention *r, const sitq_retained *kept) {
 
 typedef struct ret_args {
     const char *db, *queue;
-    double succeeded_s, failed_s; /* 0: not given */
+    double succeeded_s, failed_s; /* 0: not given; SITQ_KEEP_FOREVER: "forever" */
     int forever, dflt, json;
 } ret_args;
 
@@ -101,8 +102,7 @@ static int parse(int argc, char **argv, ret_args *a) {
         if (c == 'q') a->queue = optarg;
         else if (c == 's' || c == 'f') {
             double *out = c == 's' ? &a->succeeded_s : &a->failed_s;
-            if (arg_parse_duration("retention", c == 's' ? "--succeeded" : "--failed", optarg,
-                                   0.001, SITQ_SECONDS_MAX, out) != 0)
+            if (arg_parse_keep("retention", c == 's' ? "--succeeded" : "--failed", optarg, out))
                 return CLI_EXIT_USAGE;
         } else if (c == 'F') a->forever = 1;
         else if (c == 'D') a->dflt = 1;
@@ -120,7 +120,7 @@ static int parse(int argc, char **argv, ret_args *a) {
         return CLI_EXIT_USAGE;
     }
     a->db = argv[optind];
-    if (a->dflt && (a->forever || a->succeeded_s > 0 || a->failed_s > 0)) {
+    if (a->dflt && (a->forever || a->succeeded_s != 0 || a->failed_s != 0)) {
         cli_errorf("retention", "--default cannot be combined with other retention options");
         return CLI_EXIT_USAGE;
     }
@@ -137,9 +137,9 @@ static sitq_code apply(const ret_args *a, sitq_queue *q, sitq_error *err) {
     if (a->forever && a->succeeded_s == 0 && a->failed_s == 0)
         r.succeeded_s = r.failed_s = SITQ_KEEP_FOREVER;
     else {
-        if (a->succeeded_s > 0) r.succeeded_s = a->succeeded_s;
+        if (a->succeeded_s != 0) r.succeeded_s = a->succeeded_s;
         else if (a->forever) r.succeeded_s = SITQ_KEEP_FOREVER;
-        if (a->failed_s > 0) r.failed_s = a->failed_s;
+        if (a->failed_s != 0) r.failed_s = a->failed_s;
         else if (a->forever) r.failed_s = SITQ_KEEP_FOREVER;
     }
     return sitq_queue_set_retention(q, &r, err);
@@ -152,7 +152,7 @@ int cmd_retention(int argc, char **argv) {
     int rc = parse(argc, argv, &a);
     if (rc) return rc < 0 ? CLI_EXIT_OK : rc;
     cli_db db;
-    int writes = a.dflt || a.forever || a.succeeded_s > 0 || a.failed_s > 0;
+    int writes = a.dflt || a.forever || a.succeeded_s != 0 || a.failed_s != 0;
     rc = cli_db_open("retention", a.db, a.queue, writes ? CLI_DB_MUST_EXIST : CLI_DB_READ_ONLY, 0,
                      &db);
     if (rc) return rc;

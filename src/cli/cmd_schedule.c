@@ -26,14 +26,16 @@ static const char SCHEDULE_USAGE[] =
     "Periodic tasks stored in the database: at each tick, one running worker of\n"
     "the queue enqueues COMMAND as a task (as `sitq enqueue` does), exactly once\n"
     "however many workers run; no scheduler process is needed. `list` shows each\n"
-    "schedule's next fire time (UTC). `resume` moves a paused schedule to its\n"
-    "first tick after now.\n"
+    "schedule's next fire time (UTC), marked (overdue) once past while no worker\n"
+    "of its queue fired it. `resume` moves a paused schedule to its first tick\n"
+    "after now.\n"
     "\n"
     "  -q, --queue NAME      queue (default \"default\"; list: every queue)\n"
     "      --cron EXPR       5-field cron expression or @hourly, @daily, ...\n"
     "      --every S         or a fixed interval (10m, 1h, 30s), aligned to the epoch\n"
     "      --timezone TZ     zone of the cron expression: an IANA name\n"
-    "                        (Europe/Paris), +HH:MM or UTC (default UTC)\n"
+    "                        (Europe/Paris), +HH:MM or UTC (default UTC);\n"
+    "                        refused with --every\n"
     "      --catch-up        a tick missed while no worker ran enqueues one task,\n"
     "                        then the schedule moves on (default)\n"
     "      --skip-missed     missed ticks enqueue nothing\n"
@@ -188,11 +190,34 @@ static json_t *schedule_json(const sitq_schedule *s) {
     return j;
 }
 
-static void print_row(const sitq_schedule *s) {
-    char next[40], timing[64];
+/* An interval as "every 10m", "every 1h30m", "every 1d12h", "every 45s":
+ * each unit of d, h, m, s that is not zero, largest first, so the text is
+ * exact and reads as the --every it was given with (intervals are >= 1 s). */
+static void fmt_interval(int64_t every_s, char *buf, size_t n) {
+    static const struct {
+        int64_t s;
+        char c;
+    } units[] = {{86400, 'd'}, {3600, 'h'}, {60, 'm'}, {1, 's'}};
+    size_t len = (size_t)snprintf(buf, n, "every ");
+    int64_t left = every_s;
+    for (size_t i = 0; i < sizeof units / sizeof *units && len < n; i++) {
+        int64_t k = left / units[i].s;
+        left %= units[i].s;
+        if (k > 0) len += (size_t)snprintf(buf + len, n - len, "%" PRId64 "%c", k, units[i].c);
+    }
+}
+
+/* One row of the text list. A next fire time already past (no worker of the
+ * queue has fired it yet) is marked, so a stalled schedule stands out. */
+static void print_row(const sitq_schedule *s, sitq_time_us now_us) {
+    char next[60], timing[64];
     fmt_time_iso(s->next_fire_us, 0, next, sizeof next);
+    if (!s->paused && s->next_fire_us < now_us) {
+        size_t len = strlen(next);
+        snprintf(next + len, sizeof next - len, " (overdue)");
+    }
     if (s->cron) snprintf(timing, sizeof timing, "%s", s->cron);
-    else snprintf(timing, sizeof timing, "every %" PRId64 "s", s->every_s);
+    else fmt_interval(s->every_s, timing, sizeof timing);
     printf("%-12s %-20s %-20s %-10s %-8s %s\n", s->queue, s->name, timing,
            s->timezone ? s->timezone : "UTC", s->paused ? "paused" : "active",
            s->paused ? "-" : next);
@@ -217,7 +242,8 @@ static int run_list(sched_args *a, int argc, char **argv) {
         if (n)
             printf("%-12s %-20s %-20s %-10s %-8s %s\n", "QUEUE", "NAME", "WHEN", "TIMEZONE",
                    "STATE", "NEXT FIRE (UTC)");
-        for (size_t i = 0; i < n; i++) print_row(items[i]);
+        sitq_time_us now = sitq_now_us();
+        for (size_t i = 0; i < n; i++) print_row(items[i], now);
     }
     for (size_t i = 0; i < n; i++) sitq_schedule_free(items[i]);
     free(items);
@@ -235,6 +261,11 @@ static int run_add(sched_args *a, int argc, char **argv) {
     }
     if ((a->spec.cron != NULL) == (a->every_s > 0)) {
         cli_errorf(a->cmd, "give exactly one of --cron EXPR and --every S");
+        return CLI_EXIT_USAGE;
+    }
+    if (a->every_s > 0 && a->spec.timezone) {
+        cli_errorf(a->cmd, "--timezone applies to --cron only: --every fires every S seconds "
+                           "from the Unix epoch whatever the zone");
         return CLI_EXIT_USAGE;
     }
     if (a->every_s > 0 && a->every_s != (double)(int64_t)a->every_s) {

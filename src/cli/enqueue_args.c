@@ -124,14 +124,7 @@ static int apply_option(const char *cmd, int c, char **argv, enqueue_args *a) {
                    : -1;
     case 'u':
         return arg_parse_name(cmd, "--unique", optarg, &a->opts.unique_key) ? CLI_EXIT_USAGE : -1;
-    case 'K':
-        if (strcmp(optarg, "forever") == 0) {
-            a->opts.keep_s = SITQ_KEEP_FOREVER;
-            return -1;
-        }
-        return arg_parse_duration(cmd, "--keep", optarg, 0.001, SITQ_SECONDS_MAX, &a->opts.keep_s)
-                   ? CLI_EXIT_USAGE
-                   : -1;
+    case 'K': return arg_parse_keep(cmd, "--keep", optarg, &a->opts.keep_s) ? CLI_EXIT_USAGE : -1;
     case 'j': a->json = 1; return -1;
     case 'F': a->opts.finalizer = 1; return -1;
     case 'S': a->shell_opts |= SHELL_OPT_STDIN_DEPS; return -1;

@@ -26,6 +26,7 @@ static const subcommand COMMANDS[] = {
     {"cancel", cmd_cancel, "cancel a task"},
     {"retry", cmd_retry, "run a failed or cancelled task again"},
     {"purge", cmd_purge, "delete old finished tasks"},
+    {"top", cmd_top, "a live view: queues, throughput, workers and latest failures"},
     {"workers", cmd_workers, "list the workers: running, dead or stopped, and what they run"},
     {"schedule", cmd_schedule, "add, list, remove, pause or resume periodic tasks"},
     {"retention", cmd_retention, "show or set how long a queue keeps finished tasks"},

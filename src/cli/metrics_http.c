@@ -3,6 +3,19 @@
  * on libmicrohttpd's internal polling thread: one request at a time, read
  * only, each answered from one sitq_metrics_text (bounded: it never walks
  * the tasks) and the worker's in-memory figures.
+ *
+ * Connections: the polling thread (epoll or poll, as MHD picks) holds idle
+ * connections for the price of a descriptor each, so the limit is generous
+ * (CONN_LIMIT) and an idle one is closed after CONN_TIMEOUT_S: a handful of
+ * clients that connect and send nothing cannot fill the slots and keep
+ * Prometheus out, as a small limit with a long timeout let them. A thread
+ * per connection would cost a thread per idle client for the same effect,
+ * and would run scrapes side by side. Prometheus reconnects when its
+ * keep-alive connection was closed between scrapes.
+ *
+ * Paths are compared as sent: no percent-decoding (unescape_none), so only
+ * the exact bytes "/metrics" are served and "/metrics%00" (which decodes to
+ * "/metrics" followed by a NUL, that strcmp would stop at) is a 404.
  */
 #include "metrics_http.h"
 
@@ -12,6 +25,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Connections open at once; more wait in the listen backlog. */
+#define CONN_LIMIT 128u
+/* Seconds a connection may stay idle (no request, or between requests). */
+#define CONN_TIMEOUT_S 5u
 
 struct metrics_http {
     struct MHD_Daemon *d;
@@ -40,11 +58,11 @@ int metrics_address_parse(const char *text, struct sockaddr_in *out, char *msg, 
         snprintf(msg, n, "'%s': '%s' is not an IPv4 address (127.0.0.1:9100)", text, host);
         return -1;
     }
-    char *end = NULL;
-    errno = 0;
-    long port = strtol(port_text, &end, 10);
-    if (*port_text == '\0' || *end != '\0' || errno || port < 0 || port > 65535) {
-        snprintf(msg, n, "'%s': the port must be a number 0..65535", text);
+    /* Digits only: strtol alone would take a sign or leading blanks. */
+    size_t digits = strspn(port_text, "0123456789");
+    long port = digits > 0 && digits <= 5 ? strtol(port_text, NULL, 10) : -1;
+    if (port_text[digits] != '\0' || port < 0 || port > 65535) {
+        snprintf(msg, n, "'%s': the port must be digits only, 1..65535 (0: any free port)", text);
         return -1;
     }
     out->sin_port = htons((uint16_t)port);
@@ -84,6 +102,13 @@ static char *metrics_body(const metrics_http *h, size_t *len, sitq_error *err) {
     }
     free(own);
     return all;
+}
+
+/* MHD's unescape callback: leave the path as sent (see the header). */
+static size_t unescape_none(void *cls, struct MHD_Connection *conn, char *s) {
+    (void)cls;
+    (void)conn;
+    return strlen(s);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -126,9 +151,10 @@ metrics_http *metrics_http_start(const struct sockaddr_in *addr, sitq_backend *b
     errno = 0;
     /* No MHD_USE_ERROR_LOG: its bind error names port 0 (the port is in the
      * sockaddr); the message below says what failed. */
-    h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, on_request, h,
+    h->d = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD, 0, NULL, NULL, on_request, h,
                             MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)addr,
-                            MHD_OPTION_CONNECTION_LIMIT, 8u, MHD_OPTION_CONNECTION_TIMEOUT, 10u,
+                            MHD_OPTION_CONNECTION_LIMIT, CONN_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
+                            CONN_TIMEOUT_S, MHD_OPTION_UNESCAPE_CALLBACK, unescape_none, NULL,
                             MHD_OPTION_END);
     if (!h->d) {
         char host[INET_ADDRSTRLEN] = "?";

@@ -11,9 +11,10 @@
 #include "sitq.h"
 
 /**
- * Parse HOST:PORT (an IPv4 address and a port 0..65535; 0 picks a free
- * port) or a bare PORT (host 127.0.0.1) into *out. Returns 0, or -1 with a
- * message in msg (size n) saying what is wrong.
+ * Parse HOST:PORT (an IPv4 address and a port of digits only, 1..65535, or
+ * 0 to pick a free port; no sign, blank or other character) or a bare PORT
+ * (host 127.0.0.1) into *out. Returns 0, or -1 with a message in msg (size
+ * n) saying what is wrong.
  */
 int metrics_address_parse(const char *text, struct sockaddr_in *out, char *msg, size_t n);
 
@@ -21,11 +22,13 @@ typedef struct metrics_http metrics_http;
 
 /**
  * Listen on addr and answer GET /metrics with sitq_metrics_text(backend)
- * followed by sitq_worker_metrics_text(worker); 404 for other paths, 405
- * for other methods. One thread answers every request in turn (a scrape
- * never runs beside another) with at most 8 connections open, so the
- * store sees at most one scrape's reads at a time. backend and worker must
- * outlive the server. Returns NULL with a message in msg when it cannot
+ * followed by sitq_worker_metrics_text(worker); 404 for any other path
+ * (compared byte for byte, without percent-decoding), 405 for other
+ * methods. One thread answers every request in turn (a scrape never runs
+ * beside another), so the store sees at most one scrape's reads at a time;
+ * it holds up to 128 connections and closes one idle for 5 s, so idle
+ * clients cannot keep a scrape out. backend and worker must outlive the
+ * server. Returns NULL with a message in msg when it cannot
  * listen (address in use, not local, ...).
  */
 metrics_http *metrics_http_start(const struct sockaddr_in *addr, sitq_backend *backend,

@@ -109,7 +109,10 @@ sitq_code sitq_queue_set_limit(sitq_queue *q, const char *function, int64_t conc
 }
 
 sitq_code sitq_queue_remove_limit(sitq_queue *q, const char *function, sitq_error *err) {
-    return sitq_queue_set_limit(q, function, 0, NULL, err);
+    if (!q) return sitq__fail(err, SITQ_EINVAL, "queue must not be NULL");
+    if (function && sitq__name_check(function, "function name", err)) return SITQ_EINVAL;
+    sitq__limit_write w = {.function = function, .remove = 1};
+    return write_limit(q, &w, err);
 }
 
 sitq_code sitq_queue_limits(sitq_queue *q, sitq_limit **out, size_t *out_count, sitq_error *err) {

@@ -47,6 +47,13 @@ static sitq_code check_timing(const sitq_schedule_spec *spec, sitq_cron **cron, 
     if ((spec->cron != NULL) == (spec->every_s != 0))
         return sitq__fail(err, SITQ_EINVAL,
                           "a schedule needs exactly one of a cron expression and an interval");
+    /* An interval counts seconds from the epoch: a zone would be ignored, so
+     * one given is a mistake rather than a wish to honour. */
+    if (!spec->cron && spec->timezone && spec->timezone[0])
+        return sitq__fail(err, SITQ_EINVAL,
+                          "a time zone applies to a cron expression only: an interval fires "
+                          "every %lld s from the Unix epoch whatever the zone",
+                          (long long)spec->every_s);
     sitq_code rc = spec->cron ? sitq_cron_parse(spec->cron, cron, err)
                               : sitq_cron_interval(spec->every_s, 0, cron, err);
     if (rc) return rc;

@@ -52,7 +52,9 @@ typedef struct xrun {
     int64_t next_act_ms; /* pgterm: next termination */
     pid_t *producers;    /* pgrestart */
     int64_t t0;          /* start of the drive, ms */
-    seen *seen;          /* running tasks of the last sample, by id */
+    int64_t *down_from;  /* pgrestart: each restart's span (the server down), ms */
+    int64_t *down_to;
+    seen *seen; /* running tasks of the last sample, by id */
     size_t n_seen;
     int64_t next_sample_ms, max_running_ms, stale;
 } xrun;
@@ -77,9 +79,25 @@ static int64_t held_from(const xrun *r, const char *worker_id, int64_t since_ms)
     return killed > since_ms ? killed : since_ms;
 }
 
+/* How long the server was down (being restarted) between from_ms and
+ * to_ms. */
+static int64_t down_between(const xrun *r, int64_t from_ms, int64_t to_ms) {
+    int64_t down = 0;
+    for (int i = 0; i < r->next && r->down_from; i++) {
+        int64_t a = r->down_from[i] > from_ms ? r->down_from[i] : from_ms;
+        int64_t b = r->down_to[i] < to_ms ? r->down_to[i] : to_ms;
+        if (b > a) down += b - a;
+    }
+    return down;
+}
+
 /* Sample the running tasks: one held by the same worker for longer than
  * its lease plus CHAOS_LEASE_MARGIN_S (by a killed worker: since its
- * death) is counted in r->stale. */
+ * death) is counted in r->stale. Time the server spent down does not
+ * count: no worker can renew a lease then and no recovery can run, so a
+ * lease is measured in the server's service (after a restart the engine
+ * recovers the leases that had lapsed before it at once, and gives those
+ * that lapsed with the server down a lease of service; docs/architecture.md). */
 static void sample_running(xrun *r) {
     int64_t now = chaos_mono_ms();
     if (now < r->next_sample_ms) return;
@@ -98,7 +116,8 @@ static void sample_running(xrun *r) {
             s.since_ms = old->since_ms;
             s.counted = old->counted;
         }
-        int64_t age = now - held_from(r, items[i]->worker_id, s.since_ms);
+        int64_t from = held_from(r, items[i]->worker_id, s.since_ms);
+        int64_t age = now - from - down_between(r, from, now);
         if (age > r->max_running_ms) r->max_running_ms = age;
         if (age > limit && !s.counted) {
             s.counted = 1;
@@ -213,7 +232,9 @@ static void act(xrun *r, int64_t finished) {
                now >= r->next_act_ms) {
         int64_t t = chaos_mono_ms();
         if (chaos_pg_restart(r->dir) != 0) chaos_die("cannot restart the server");
-        chaos_log("server restarted in %.1f s", (double)(chaos_mono_ms() - t) / 1000);
+        r->down_from[r->next] = t;
+        r->down_to[r->next] = chaos_mono_ms();
+        chaos_log("server restarted in %.1f s", (double)(r->down_to[r->next] - t) / 1000);
         r->next++;
         r->disruptions++;
         /* A whole lease of service before the next one: the workers renew
@@ -261,6 +282,9 @@ static void setup(xrun *r, const chaos_opts *o, int mode, const char *tag, sitq_
     chaos_fleet_start(&r->fleet, o, FLEET_X, r->dir, r->db);
     if (mode == X_KILL) plan_points(r, o->tasks);
     if (mode == X_PGRESTART) {
+        r->down_from = calloc((size_t)o->kills + 1, sizeof *r->down_from);
+        r->down_to = calloc((size_t)o->kills + 1, sizeof *r->down_to);
+        if (!r->down_from || !r->down_to) chaos_die("out of memory");
         plan_restarts(r, (int64_t)(o->duration_s * 1000));
         start_producers(r);
     }
@@ -303,6 +327,8 @@ static int run(const chaos_opts *o, chaos_figures *f, int mode, const char *tag)
     free(initial);
     free(r.at);
     free(r.seen);
+    free(r.down_from);
+    free(r.down_to);
     free(r.producers);
     sitq_queue_close(r.q);
     sitq_backend_close(b);

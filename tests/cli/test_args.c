@@ -2,7 +2,7 @@
  * test_args.c - arg_parse_duration: units ms, s, m, h, d; a bare number is
  * seconds; everything else, and values out of range, is refused with the
  * option and the text in the message (stderr is not checked here: the shell
- * tests do).
+ * tests do). arg_parse_keep: the same, and "forever".
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -62,6 +62,24 @@ static void test_refused(void **state) {
     bad("2000000d", 0.0, SITQ_SECONDS_MAX);
 }
 
+static void test_keep(void **state) {
+    (void)state;
+    double got = 0.0;
+    assert_int_equal(arg_parse_keep("test", "--keep", "forever", &got), 0);
+    assert_true(got == SITQ_KEEP_FOREVER);
+    assert_int_equal(arg_parse_keep("test", "--keep", "2h", &got), 0);
+    assert_true(got == 7200.0);
+    const char *texts[] = {"Forever", "forever ", "never", "0", "0s", "-1h", "", "0.5ms"};
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        got = 42.0;
+        assert_int_equal(arg_parse_keep("test", "--keep", texts[i], &got), -1);
+        assert_true(got == 42.0);
+    }
+    got = 42.0;
+    assert_int_equal(arg_parse_keep("test", "--keep", NULL, &got), -1);
+    assert_true(got == 42.0);
+}
+
 int main(void) {
     /* The refusals print their messages; keep the test's output short. */
     if (freopen("/dev/null", "w", stderr) == NULL) return 1;
@@ -69,6 +87,7 @@ int main(void) {
         cmocka_unit_test(test_units),
         cmocka_unit_test(test_bare_number_is_seconds),
         cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_keep),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

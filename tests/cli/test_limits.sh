@@ -42,6 +42,17 @@ expect_exit 0 "$SITQ" limit "$DB" -f shell --remove
 expect_exit 0 "$SITQ" limit "$DB" --remove
 expect_exit 0 "$SITQ" limit "$DB"
 assert_eq "queue default: no pause, no limits" "$(cat "$TMP/out")" "all removed"
+# Removing a limit that does not exist is an error (exit 1), and changes
+# nothing: a pause stays.
+expect_exit 1 "$SITQ" limit "$DB" -f shell --remove
+assert_contains "$(cat "$TMP/err")" "function shell has no limit to remove" "remove unknown function"
+assert_eq "" "$(cat "$TMP/out")" "no 'limit removed' for an unknown limit"
+expect_exit 0 "$SITQ" pause "$DB"
+expect_exit 1 "$SITQ" limit "$DB" --remove --json
+assert_contains "$(cat "$TMP/err")" "queue default has no limit to remove" "remove unknown queue limit"
+expect_exit 0 "$SITQ" limit "$DB"
+assert_eq "queue default: paused" "$(cat "$TMP/out")" "a failed remove keeps the pause"
+expect_exit 0 "$SITQ" resume "$DB"
 
 # Bad input: usage errors (exit 2) with clear messages.
 expect_exit 2 "$SITQ" limit "$DB" --concurrency 0

@@ -2,8 +2,9 @@
 # `sitq worker --metrics-address`: /metrics over HTTP with the store's and
 # the worker's own figures (exact attempt counters, cumulative histogram
 # buckets with consistent _count and _sum, promtool's check), 404 on other
-# paths, 405 on other methods, listening only where told, and clear errors
-# for bad or busy addresses.
+# paths (compared exactly, %00 included), 405 on other methods, a scrape
+# served beside idle connections, listening only where told, and clear
+# errors for bad (strictly parsed ports) or busy addresses.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -92,6 +93,35 @@ assert_eq 404 "$(status_of "http://127.0.0.1:$port/")" "GET /"
 assert_eq 404 "$(status_of "http://127.0.0.1:$port/metrics/x")" "GET /metrics/x"
 assert_eq 405 "$(status_of "http://127.0.0.1:$port/metrics" POST)" "POST /metrics"
 assert_eq 200 "$(status_of "http://127.0.0.1:$port/metrics" HEAD)" "HEAD /metrics"
+# Only the exact path: no percent-decoding (%00 would end it at /metrics).
+assert_eq 404 "$(status_of "http://127.0.0.1:$port/metrics%00")" "GET /metrics%00"
+assert_eq 404 "$(status_of "http://127.0.0.1:$port/metrics%00/x")" "GET /metrics%00/x"
+assert_eq 404 "$(status_of "http://127.0.0.1:$port/%6detrics")" "GET /%6detrics"
+assert_eq 200 "$(status_of "http://127.0.0.1:$port/metrics?x=%00")" "a query is not the path"
+
+# Idle clients cannot keep a scrape out: with 20 connections open that send
+# nothing, /metrics is served while they are all still open; then the server
+# closes an idle one by itself (its connection timeout).
+"$PY" - "$port" <<'PYEOF' >"$TMP/idle.txt" || fail "idle connections: $(cat "$TMP/idle.txt")"
+import socket, sys, urllib.request
+port = int(sys.argv[1])
+idle = [socket.create_connection(("127.0.0.1", port), timeout=30) for _ in range(20)]
+with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=30) as r:
+    print("scrape", r.status, b"sitq_tasks" in r.read())
+def still_open(s):
+    s.setblocking(False)  # a timeout would make recv wait for data
+    try:
+        return s.recv(1) != b""
+    except BlockingIOError:
+        return True
+    finally:
+        s.settimeout(30)
+print("open", sum(still_open(s) for s in idle))
+print("closed by the server", idle[0].recv(1) == b"")  # blocks until it is closed
+PYEOF
+assert_eq "scrape 200 True
+open 20
+closed by the server True" "$(cat "$TMP/idle.txt")" "a scrape beside idle connections"
 
 # A port in use: a clear error, exit 1, before any task is claimed.
 "$SITQ" enqueue "$DB" -- true >/dev/null
@@ -142,7 +172,9 @@ assert_eq 1 "$(metric 'sitq_tasks{queue="lq",status="failed"}')" "store: recover
 stop_worker
 
 # Bad addresses: usage errors that say what is wrong.
-for addr in nonsense 127.0.0.1:70000 localhost:9100 :9100 127.0.0.1: 1.2.3:9100 -1; do
+for addr in nonsense 127.0.0.1:70000 localhost:9100 :9100 127.0.0.1: 1.2.3:9100 -1 +9100 \
+    " 9100" "127.0.0.1:+80" "127.0.0.1: 80" "127.0.0.1:80 " 127.0.0.1:0x50 127.0.0.1:8e3 \
+    127.0.0.1:1000000000000000000080; do
     expect_exit 2 "$SITQ" worker "$DB" --metrics-address "$addr"
     assert_contains "$(cat "$TMP/err")" "--metrics-address '$addr'" "error for $addr"
 done

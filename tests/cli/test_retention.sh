@@ -25,6 +25,16 @@ assert_contains "$(cat "$TMP/out")" "forever" "--forever with --succeeded: faile
 expect_exit 0 "$SITQ" retention "$DB" --queue other --forever --json
 assert_eq "forever forever" "$(jget "d['succeeded_s'], d['failed_s']" <"$TMP/out" | tr -d "(),'")" \
     "another queue, forever"
+# "forever" is a retention wherever one is parsed, as for --keep
+expect_exit 0 "$SITQ" retention "$DB" --queue third --succeeded forever --failed 2d --json
+assert_eq "forever 172800.0" "$(jget "d['succeeded_s'], d['failed_s']" <"$TMP/out" | tr -d "(),'")" \
+    "--succeeded forever"
+expect_exit 0 "$SITQ" retention "$DB" --queue third --failed forever
+assert_contains "$(cat "$TMP/out")" "failed/cancelled       forever" "--failed forever"
+assert_contains "$(cat "$TMP/out")" "succeeded              forever" "--failed alone keeps --succeeded"
+expect_exit 2 "$SITQ" retention "$DB" --queue third --succeeded never
+assert_contains "$(cat "$TMP/err")" "invalid value 'never' for --succeeded" "a bad word"
+expect_exit 2 "$SITQ" retention "$DB" --default --failed forever
 expect_exit 0 "$SITQ" retention "$DB" --default
 assert_contains "$(cat "$TMP/out")" "(defaults)" "--default forgets it"
 expect_exit 2 "$SITQ" retention "$DB" --default --forever

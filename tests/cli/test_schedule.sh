@@ -27,6 +27,32 @@ expect_exit 0 "$SITQ" schedule list "$DB"
 assert_contains "$(cat "$TMP/out")" "NEXT FIRE" "text list header"
 assert_contains "$(cat "$TMP/out")" "Europe/Paris" "text list zone"
 
+# intervals in the largest exact units; a next fire time already past (no
+# worker runs here) is marked in the text only, JSON keeps the raw time
+expect_exit 0 "$SITQ" schedule add "$DB" --queue units a --every 5400 -- true
+expect_exit 0 "$SITQ" schedule add "$DB" --queue units b --every 1d -- true
+expect_exit 0 "$SITQ" schedule add "$DB" --queue units c --every 90061s -- true
+expect_exit 0 "$SITQ" schedule add "$DB" --queue units d --every 45s -- true
+expect_exit 0 "$SITQ" schedule list "$DB" --queue units
+assert_eq "every 1h30m|every 1d|every 1d1h1m1s|every 45s" \
+    "$(awk 'NR > 1 { printf "%s%s %s", (NR > 2 ? "|" : ""), $3, $4 }' "$TMP/out")" "interval units"
+assert_eq 0 "$(grep -c overdue "$TMP/out" || true)" "future fire times are not overdue"
+expect_exit 0 "$SITQ" schedule add "$DB" --queue late tick --every 1s -- true
+expect_exit 0 "$SITQ" schedule add "$DB" --queue late held --every 1s --paused -- true
+i=0
+until "$SITQ" schedule list "$DB" --queue late | grep -q "tick .*(overdue)"; do
+    [ $i -lt 200 ] || fail "the past fire time of 'tick' was never marked overdue"
+    sleep 0.05
+    i=$((i + 1))
+done
+expect_exit 0 "$SITQ" schedule list "$DB" --queue late
+assert_contains "$(grep held "$TMP/out")" "paused   -" "a paused schedule shows no fire time"
+assert_eq 0 "$(grep held "$TMP/out" | grep -c overdue || true)" "a paused one is never overdue"
+assert_eq "tick 0" "$("$SITQ" schedule list "$DB" --queue late --json |
+    jget "d[1]['name'] + ' ' + str(d[1]['next_fire'].count('overdue'))")" "JSON keeps the raw time"
+for n in a b c d; do expect_exit 0 "$SITQ" schedule remove "$DB" --queue units "$n"; done
+for n in tick held; do expect_exit 0 "$SITQ" schedule remove "$DB" --queue late "$n"; done
+
 expect_exit 0 "$SITQ" schedule pause "$DB" nightly
 assert_eq true "$("$SITQ" schedule list "$DB" --json | jget "d[0]['paused']")" "paused"
 expect_exit 0 "$SITQ" schedule resume "$DB" nightly
@@ -43,6 +69,9 @@ expect_exit 2 "$SITQ" schedule add "$DB" bad -- true
 assert_contains "$(cat "$TMP/err")" "exactly one of" "no timing"
 expect_exit 2 "$SITQ" schedule add "$DB" bad --every 1.5s -- true
 assert_contains "$(cat "$TMP/err")" "whole number" "fractional interval"
+expect_exit 2 "$SITQ" schedule add "$DB" bad --every 10m --timezone Europe/Paris -- true
+assert_contains "$(cat "$TMP/err")" "--timezone applies to --cron only" "zone with an interval"
+expect_exit 2 "$SITQ" schedule add "$DB" bad --every 10m --timezone UTC -- true
 expect_exit 1 "$SITQ" schedule remove "$DB" missing
 assert_contains "$(cat "$TMP/err")" "no schedule named missing" "remove unknown"
 expect_exit 2 "$SITQ" schedule frobnicate "$DB"

@@ -3,7 +3,9 @@
  * dead tuple per task per heartbeat); lease recovery spares the tasks of a
  * worker whose row is live and recovers them once it lapses; two processes
  * (here: two backends) given one worker id renew separate rows; a schema of
- * version pg1 is upgraded in place, or refused when it may not be written.
+ * version pg1 is upgraded in place, or refused when it may not be written;
+ * after a server restart, recovery waits a lease for the leases that lapsed
+ * with the server down, not for those that had lapsed before.
  * Runs under with_pg.sh (SITQ_TEST_PG_URI); each test uses its own schema. */
 #include <libpq-fe.h>
 
@@ -301,6 +303,102 @@ static void test_schema_upgrade_from_pg2(void **state) {
     admin("DROP SCHEMA l_up2 CASCADE");
 }
 
+/* Whether with_pg.sh said where its cluster is (so that it may restart it). */
+static int can_restart(void) {
+    const char *data = getenv("SITQ_TEST_PGDATA"), *bin = getenv("SITQ_TEST_PGBIN");
+    return data && *data && bin && *bin;
+}
+
+/* Restart the cluster of with_pg.sh (pg_ctl -m immediate -w restart). */
+static void restart_server(void) {
+    const char *data = getenv("SITQ_TEST_PGDATA"), *bin = getenv("SITQ_TEST_PGBIN"),
+               *user = getenv("SITQ_TEST_PG_RUNAS");
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "%s%s%s'%s/pg_ctl' -D '%s' -l '%s/log' -m immediate -w -t 60 restart >/dev/null",
+             user && *user ? "runuser -u " : "", user && *user ? user : "",
+             user && *user ? " -- " : "", bin, data, data);
+    int rc = system(cmd); /* NOLINT(cert-env33-c): the test's own cluster */
+    if (rc != 0) fail_msg("%s: status %d", cmd, rc);
+}
+
+/* Wait until the server has been up for lease_us (on its clock). */
+static void wait_server_up_for(int64_t lease_us) {
+    char sql[200];
+    snprintf(sql, sizeof sql,
+             "SELECT (clock_timestamp() < pg_postmaster_start_time() + "
+             "interval '%lld microseconds')::int",
+             (long long)lease_us);
+    for (int i = 0; i < 3000 && admin_i64(sql); i++) sitq__sleep_us(10000);
+    assert_int_equal(admin_i64(sql), 0);
+}
+
+/* A lease-recovery cycle on a server that may just have restarted: the
+ * first statement on a connection it broke fails, and the next reconnects. */
+static size_t reap_after_restart(sitq_backend *b, const char *queue, int64_t lease_us) {
+    for (int i = 0; i < 200; i++) {
+        sitq__cycle cy;
+        memset(&cy, 0, sizeof cy);
+        const char *cy_q[] = {queue};
+        cy.queues = cy_q;
+        cy.n_queues = 1;
+        cy.worker_id = "reaper";
+        cy.lease_us = lease_us;
+        cy.reap = 1;
+        if (b->ops->cycle(b, &cy, &tq_err) == SITQ_OK) return cy.n_reaped;
+        sitq__sleep_us(50000);
+    }
+    fail_msg("no cycle succeeded after the restart: %s", tq_err.message);
+    return 0;
+}
+
+/* After a restart, recovery spares the leases that lapsed while the server
+ * was down or lapse in its first lease (their workers reconnect and renew
+ * them), but recovers at once those that had lapsed before it went down,
+ * while this process saw it serving: they get no new lease from the
+ * restart (repeated restarts would otherwise hold them for good). */
+static void test_restart_grace(void **state) {
+    (void)state;
+    if (!can_restart()) skip();
+    const int64_t lease = 5000000; /* the reaper's, and the grace */
+    sitq_backend *b = NULL, *r = NULL;
+    TQ_OK(open_schema("l_rs", 1, &b));
+    TQ_OK(open_schema("l_rs", 1, &r));
+    sitq_queue *q = NULL;
+    TQ_OK(sitq_queue_open(b, NULL, &q, &tq_err));
+    const char *qn = sitq_queue_name(q);
+    sitq__claimed gone[2], live[3];
+    /* A worker that died: its leases lapse before the restart. */
+    enqueue_and_claim(b, q, "w-gone", 200000, gone, 2);
+    wait_task_leases_lapsed("l_rs");
+    /* The reaper's process sees the server past its first lease, after
+     * those lapsed (a recovery of another queue reads the clock). */
+    wait_server_up_for(lease);
+    assert_int_equal(reap(r, "l_rs_other", lease), 0);
+    /* A worker whose leases lapse while the server restarts. */
+    enqueue_and_claim(b, q, "w-live", 200000, live, 3);
+    restart_server();
+    assert_int_equal(reap_after_restart(r, qn, lease), 2);
+    assert_int_equal(admin_i64("SELECT count(*) FROM l_rs.tasks WHERE state = 0"), 2);
+    assert_int_equal(admin_i64("SELECT count(*) FROM l_rs.tasks WHERE state = 3 AND worker_id = "
+                               "'w-live'"),
+                     3);
+    /* Right after the restart: still in its first lease. */
+    assert_int_equal(admin_i64("SELECT (clock_timestamp() < pg_postmaster_start_time() + "
+                               "interval '5 s')::int"),
+                     1);
+    /* Once the server has served a lease, the others are recovered too. */
+    wait_server_up_for(lease);
+    assert_int_equal(reap_after_restart(r, qn, lease), 3);
+    assert_int_equal(admin_i64("SELECT count(*) FROM l_rs.tasks WHERE state = 0"), 5);
+    for (size_t i = 0; i < 2; i++) sitq__claimed_clear(&gone[i]);
+    for (size_t i = 0; i < 3; i++) sitq__claimed_clear(&live[i]);
+    sitq_queue_close(q);
+    sitq_backend_close(b);
+    sitq_backend_close(r);
+    admin("DROP SCHEMA l_rs CASCADE");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_heartbeat_renews_the_worker_row_only),
@@ -308,6 +406,8 @@ int main(void) {
         cmocka_unit_test(test_same_worker_id_in_two_processes),
         cmocka_unit_test(test_schema_upgrade_from_pg1),
         cmocka_unit_test(test_schema_upgrade_from_pg2),
+        /* last: it restarts the server */
+        cmocka_unit_test(test_restart_grace),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -147,6 +147,32 @@ def test_timeout_raises_the_sync_exception(backend):
     run(main())
 
 
+def test_use_after_close_raises_invalid_state(queue):
+    async def main():
+        q = aio.TaskQueue(queue, executor_threads=1)
+        tid = await q.enqueue(tasks.add, 2, 3)
+        pending = asyncio.ensure_future(q.get_result(tid, timeout=60))
+        while waiters(q) == 0:  # the wait is registered with the watch
+            await asyncio.sleep(0)
+        await asyncio.get_running_loop().run_in_executor(None, q.close)
+        q.close()  # idempotent
+        calls = [q.enqueue(tasks.add, 1, 1), q.enqueue_batch([sitq.Task(tasks.add, (1, 1))]),
+                 q.get_result(tid, timeout=5), q.get_result(tid, timeout=0), q.get_result(tid),
+                 q.get_task_status(tid), q.peek(tid), q.cancel(tid), q.retry(tid),
+                 q.get_stats(), q.list_tasks(), q.purge()]
+        for call in calls:
+            with pytest.raises(sitq.InvalidStateError, match="is closed") as ei:
+                await call
+            assert ei.value.code == "SITQ_ESTATE" and isinstance(ei.value, RuntimeError)
+        # a wait pending at close fails with the same error at its next check
+        # (the latest: when its task finishes)
+        with sitq.Worker(q.sync, concurrency=1):
+            with pytest.raises(sitq.InvalidStateError, match="is closed"):
+                await pending
+            assert q.sync.get_result(tid, timeout=30).value == 5  # the sync queue stays usable
+    run(main())
+
+
 def test_bad_arguments(backend, queue):
     async def main():
         q = aio.TaskQueue(backend)

@@ -41,6 +41,16 @@ def test_set_limit_replaces_and_remove(queue):
     assert queue.limits() == []
 
 
+def test_remove_limit_that_does_not_exist(queue):
+    with pytest.raises(sitq.TaskNotFoundError, match="function f has no limit to remove"):
+        queue.remove_limit("f")
+    queue.pause()
+    with pytest.raises(sitq.TaskNotFoundError, match="queue .* has no limit to remove"):
+        queue.remove_limit()
+    assert queue.paused
+    assert [l["paused"] for l in queue.limits()] == [True]
+
+
 @pytest.mark.parametrize("kwargs, message", [
     ({"concurrency": 0}, "concurrency must be 1..1000000000"),
     ({"concurrency": -2}, "concurrency must be 1..1000000000"),

@@ -6,6 +6,7 @@ import pytest
 
 import sitq
 import sitq_test_tasks as tasks
+from sitq_test_backend import fresh_target, open_backend
 
 
 def test_defaults_set_and_reset(queue):
@@ -65,11 +66,29 @@ def test_worker_purges_expired_tasks(queue):
     assert [queue.get_result(i, timeout=0).value for i in kept] == [i + 2 for i in range(5)]
 
 
-def test_worker_retention_options(queue):
+def wait_purged(queue, task_id, timeout=30):
+    """Wait until task_id of queue was deleted (True), or timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            queue.get_task_status(task_id)
+        except sitq.TaskNotFoundError:
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_worker_retention_options(queue, tmp_path):
     with pytest.raises(sitq.InvalidArgumentError, match="retention_interval"):
         sitq.Worker(queue, retention_interval=0.001)
-    gone = queue.enqueue(sitq.Task(tasks.add, (1, 1), retention=0.001))
+    kept = queue.enqueue(sitq.Task(tasks.add, (1, 1), retention=0.001))
+    # A purging worker on a database of its own is the yardstick: once it
+    # deleted the same kind of task, started later than the first worker,
+    # the first one had at least as long and would have deleted its own.
+    ref_queue = sitq.TaskQueue(backend=open_backend(fresh_target(tmp_path, "ref.db")))
+    ref = ref_queue.enqueue(sitq.Task(tasks.add, (1, 1), retention=0.001))
     with sitq.Worker(queue, retention=False, retention_interval=0.01):
-        queue.get_result(gone, timeout=30)
-        time.sleep(0.3)  # several intervals: a purging worker would have deleted it
-    assert queue.get_result(gone, timeout=0).value == 2
+        queue.get_result(kept, timeout=30)
+        with sitq.Worker(ref_queue, retention_interval=0.01):
+            assert wait_purged(ref_queue, ref), "the purging worker never deleted its task"
+    assert queue.get_result(kept, timeout=0).value == 2

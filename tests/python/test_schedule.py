@@ -62,6 +62,10 @@ def test_bad_input(queue):
         queue.schedule(add, "@daily", every=60, args=[1, 2])
     with pytest.raises(sitq.InvalidArgumentError, match="whole number"):
         queue.schedule(add, every=1.5, args=[1, 2])
+    with pytest.raises(sitq.InvalidArgumentError, match="cron expression only"):
+        queue.schedule(add, every=600, args=[1, 2], timezone="Europe/Paris")
+    with pytest.raises(sitq.InvalidArgumentError, match="cron expression only"):
+        queue.periodic(every=600, timezone="UTC")
     with pytest.raises(sitq.InvalidArgumentError, match="unknown option"):
         queue.schedule(add, "@daily", args=[1, 2], delay=5)
     with pytest.raises(sitq.InvalidArgumentError, match="picklable"):

@@ -139,6 +139,33 @@ static void test_rate_parse_and_bad_input(void **state) {
     assert_int_equal(cnt, 0); /* nothing stored by the refused calls */
 }
 
+/* Removing reports whether there was a limit to remove; a pause stays. */
+static void test_remove_reports_missing(void **state) {
+    tq_env *e = TQ_ENV(state);
+    TQ_ERR_MSG(SITQ_ENOTFOUND, "no limit", "no limit",
+               sitq_queue_remove_limit(e->queue, "f", &tq_err));
+    TQ_ERR(SITQ_ENOTFOUND, sitq_queue_remove_limit(e->queue, NULL, &tq_err));
+    TQ_ERR(SITQ_EINVAL, sitq_queue_remove_limit(NULL, NULL, &tq_err));
+    TQ_ERR(SITQ_EINVAL, sitq_queue_remove_limit(e->queue, "", &tq_err));
+    TQ_OK(sitq_queue_pause(e->queue, &tq_err));
+    TQ_ERR(SITQ_ENOTFOUND, sitq_queue_remove_limit(e->queue, NULL, &tq_err));
+    TQ_OK(sitq_queue_set_limit(e->queue, NULL, 3, NULL, &tq_err));
+    TQ_OK(sitq_queue_set_limit(e->queue, "f", 0, "5/s", &tq_err));
+    TQ_OK(sitq_queue_remove_limit(e->queue, "f", &tq_err));
+    TQ_ERR(SITQ_ENOTFOUND, sitq_queue_remove_limit(e->queue, "f", &tq_err));
+    TQ_OK(sitq_queue_remove_limit(e->queue, NULL, &tq_err));
+    TQ_ERR(SITQ_ENOTFOUND, sitq_queue_remove_limit(e->queue, NULL, &tq_err));
+    sitq_limit *l = NULL;
+    size_t n = 0;
+    TQ_OK(sitq_queue_limits(e->queue, &l, &n, &tq_err));
+    assert_int_equal(n, 1); /* the queue's pause, no limit */
+    assert_null(l[0].function);
+    assert_true(l[0].paused);
+    assert_int_equal(l[0].concurrency, 0);
+    assert_int_equal(l[0].rate_count, 0);
+    sitq_limits_free(l, n);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_pause_resume, tq_setup, tq_teardown),
@@ -146,6 +173,7 @@ int main(void) {
                                         tq_teardown),
         cmocka_unit_test_setup_teardown(test_rate, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_rate_parse_and_bad_input, tq_setup, tq_teardown),
+        cmocka_unit_test_setup_teardown(test_remove_reports_missing, tq_setup, tq_teardown),
     };
     return cmocka_run_group_tests_name("limits", tests, NULL, NULL);
 }

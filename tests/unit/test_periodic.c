@@ -110,8 +110,17 @@ static void test_bad_input(void **state) {
                sitq_schedule_add(e->queue, "a", &sp, NULL, &tq_err));
     sp.timezone = "../etc/passwd";
     TQ_ERR(SITQ_EINVAL, sitq_schedule_add(e->queue, "a", &sp, NULL, &tq_err));
-    sp.timezone = NULL;
     sp.cron = NULL;
+    sp.every_s = 60;
+    sp.timezone = "Europe/Paris"; /* a zone does nothing to an interval: refused */
+    TQ_ERR_MSG(SITQ_EINVAL, "cron expression only", "zone",
+               sitq_schedule_add(e->queue, "a", &sp, NULL, &tq_err));
+    sp.timezone = "UTC";
+    TQ_ERR(SITQ_EINVAL, sitq_schedule_add(e->queue, "a", &sp, NULL, &tq_err));
+    sp.timezone = ""; /* empty: no zone, as NULL */
+    TQ_OK(sitq_schedule_add(e->queue, "empty-zone", &sp, NULL, &tq_err));
+    TQ_OK(sitq_schedule_remove(e->queue, "empty-zone", &tq_err));
+    sp.timezone = NULL;
     sp.every_s = -5;
     TQ_ERR(SITQ_EINVAL, sitq_schedule_add(e->queue, "a", &sp, NULL, &tq_err));
     sp.every_s = 60;

@@ -97,6 +97,7 @@ typedef enum pg_stmt_id {
     PG_LIMIT_PAUSE,
     PG_LIMIT_SET,
     PG_LIMIT_PRUNE,
+    PG_LIMIT_CLEAR,
     PG_LIMITS_EXISTS,
     PG_COUNT
 } pg_stmt_id;
@@ -175,8 +176,12 @@ typedef struct pg_conn {
     int64_t next_connect_us; /* monotonic: no reconnection before this */
     int64_t backoff_us;      /* pause before the next reconnection */
     /* The server's start (pg_postmaster_start_time, on its clock), read at
-     * connect: lease recovery waits one lease after a restart. */
+     * connect: lease recovery waits one lease after a restart (pg_grace.c).
+     * seen_us: the latest server clock read on this server; prev_*: the
+     * same of the server before the last restart; settled_us: the latest
+     * moment this connection saw a server past its first lease. */
     sitq_time_us server_start_us;
+    sitq_time_us seen_us, prev_start_us, prev_seen_us, settled_us;
     int silent; /* the last statement got no reply within pg_reply_limit_us:
                                 the connection was closed */
 } pg_conn;
@@ -319,6 +324,17 @@ PGresult *pg_read_run(pg_backend *b, pg_stmt_id id, const pg_params *p, sitq_err
 /* The database server's clock, UTC microseconds (lease expiry is judged by
  * it). */
 sitq_code pg_db_now(pg_conn *c, sitq_time_us *out, sitq_error *err);
+
+/* ---- lease recovery after a server restart (pg_grace.c) ---- */
+
+/* c connected to the server started at start_us (0: unknown). */
+void pg_grace_connected(pg_conn *c, sitq_time_us start_us);
+/* c read the server's clock: db_now_us (pg_db_now calls it). */
+void pg_grace_seen(pg_conn *c, sitq_time_us db_now_us);
+/* Lease recovery on c at db_now_us with the reaping worker's lease: leases
+ * that lapsed before the returned moment may be recovered (0: none yet,
+ * in the first lease after a restart). Updates c's settled moment. */
+sitq_time_us pg_grace_cutoff(pg_conn *c, sitq_time_us db_now_us, int64_t lease_us);
 
 /* sql with every "@" replaced by the quoted schema; malloc'd, NULL when out
  * of memory. */

@@ -372,5 +372,6 @@ sitq_code pg_db_now(pg_conn *c, sitq_time_us *out, sitq_error *err) {
     if (!r) return pg_code(err);
     *out = pg_i64(r, 0, 0);
     PQclear(r);
+    pg_grace_seen(c, *out);
     return SITQ_OK;
 }

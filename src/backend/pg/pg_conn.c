@@ -259,7 +259,7 @@ sitq_code pg_conn_ensure(pg_conn *c, sitq_error *err) {
         return sitq__fail(err, SITQ_ESTORAGE, "cannot set up a PostgreSQL session (schema %s): %s",
                           c->b->schema, msg);
     }
-    c->server_start_us = server_start(c->conn);
+    pg_grace_connected(c, server_start(c->conn));
     c->backoff_us = 0;
     c->next_connect_us = 0;
     return SITQ_OK;

@@ -583,14 +583,16 @@ static sitq_code reap(pg_backend *b, pg_conn *c, sitq__cycle *cy, const char *qu
     if (rc) return rc;
     /* Right after a server restart every worker is reconnecting: leases
      * that lapsed while the server was down are not judged until the
-     * workers have had one lease to renew them. */
-    if (db_now < c->server_start_us + cy->lease_us) return SITQ_OK;
+     * workers have had one lease to renew them; those that had lapsed
+     * before it went down are (pg_grace.c). */
+    sitq_time_us cutoff = pg_grace_cutoff(c, db_now, cy->lease_us);
+    if (cutoff <= 0) return SITQ_OK;
     pg_p_init(&p);
     pg_p_i64(&p, db_now);
     rc = pg_exec(c, PG_WORKERS_PRUNE, &p, err, "removing rows of workers long gone");
     if (rc) return rc;
     pg_p_init(&p);
-    pg_p_i64(&p, db_now);
+    pg_p_i64(&p, cutoff);
     pg_p_text(&p, queue);
     r = pg_run(c, PG_REAP_SELECT, &p, err, "finding lapsed leases");
     if (!r) return pg_code(err);

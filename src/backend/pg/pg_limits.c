@@ -40,23 +40,46 @@ typedef struct write_arg {
     const sitq__limit_write *w;
 } write_arg;
 
+/* Clear the limit of w->function; SITQ_ENOTFOUND when it had none. */
+static sitq_code clear_limit(pg_conn *c, const char *queue, const sitq__limit_write *w,
+                             sitq_error *err) {
+    pg_params p;
+    pg_p_init(&p);
+    pg_p_text(&p, queue);
+    pg_p_text(&p, w->function ? w->function : "");
+    PGresult *r = pg_run(c, PG_LIMIT_CLEAR, &p, err, "removing a limit");
+    if (!r) return pg_code(err);
+    int64_t n = pg_changes(r);
+    PQclear(r);
+    if (n == 0)
+        return sitq__fail(err, SITQ_ENOTFOUND, "%s %.200s has no limit to remove",
+                          w->function ? "function" : "queue", w->function ? w->function : queue);
+    return SITQ_OK;
+}
+
+static sitq_code store_limit(pg_conn *c, const char *queue, const sitq__limit_write *w,
+                             sitq_error *err) {
+    if (w->remove) return clear_limit(c, queue, w, err);
+    pg_params p;
+    pg_p_init(&p);
+    pg_p_text(&p, queue);
+    if (w->set_paused) {
+        pg_p_i64(&p, w->paused != 0);
+    } else {
+        pg_p_text(&p, w->function ? w->function : "");
+        pg_p_i64(&p, w->concurrency);
+        pg_p_i64(&p, w->rate_count);
+        pg_p_i64(&p, w->rate_interval_us);
+    }
+    return pg_exec(c, w->set_paused ? PG_LIMIT_PAUSE : PG_LIMIT_SET, &p, err, "storing a limit");
+}
+
 static sitq_code write_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *err) {
     (void)b;
     const write_arg *a = arg;
-    pg_params p;
-    pg_p_init(&p);
-    pg_p_text(&p, a->queue);
-    if (a->w->set_paused) {
-        pg_p_i64(&p, a->w->paused != 0);
-    } else {
-        pg_p_text(&p, a->w->function ? a->w->function : "");
-        pg_p_i64(&p, a->w->concurrency);
-        pg_p_i64(&p, a->w->rate_count);
-        pg_p_i64(&p, a->w->rate_interval_us);
-    }
-    sitq_code rc =
-        pg_exec(c, a->w->set_paused ? PG_LIMIT_PAUSE : PG_LIMIT_SET, &p, err, "storing a limit");
+    sitq_code rc = store_limit(c, a->queue, a->w, err);
     if (rc) return rc;
+    pg_params p;
     pg_p_init(&p);
     pg_p_text(&p, a->queue);
     rc = pg_exec(c, PG_LIMIT_PRUNE, &p, err, "removing a limit");

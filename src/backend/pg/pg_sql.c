@@ -296,6 +296,8 @@ const char *const pg_sql[PG_COUNT] = {
                         "WHERE t.id = s.id AND t.state = 3 AND t.lease_token = s.tok",
     /* One recovery per queue at a time, across every process. */
     [PG_REAP_LOCK] = "SELECT pg_try_advisory_xact_lock($1::bigint)",
+    /* $1: leases that lapsed before it are taken: the server's now, or an
+     * earlier moment in the first lease after a restart (pg_grace.c). */
     [PG_REAP_SELECT] = "SELECT id, attempts, max_retries, worker_id, cancel_requested, "
                        "(started_at_us IS NOT NULL)::int FROM @.tasks "
                        "t WHERE queue = $2::text AND state = 3 AND lease_until_us < $1::bigint "
@@ -471,6 +473,9 @@ const char *const pg_sql[PG_COUNT] = {
                      "rate_interval_us = excluded.rate_interval_us",
     [PG_LIMIT_PRUNE] = "DELETE FROM @.limits WHERE queue = $1::text AND NOT paused "
                        "AND concurrency = 0 AND rate_count = 0",
+    [PG_LIMIT_CLEAR] = "UPDATE @.limits SET concurrency = 0, rate_count = 0, "
+                       "rate_interval_us = 0 WHERE queue = $1::text AND function = $2::text "
+                       "AND (concurrency <> 0 OR rate_count <> 0)",
     [PG_LIMITS_EXISTS] = "SELECT count(*) FROM pg_tables WHERE schemaname = $1::text "
                          "AND tablename = 'limits'",
 };

@@ -115,6 +115,7 @@ typedef enum sq_stmt_id {
     ST_LIMIT_PAUSE,
     ST_LIMIT_SET,
     ST_LIMIT_PRUNE,
+    ST_LIMIT_CLEAR,
     ST_COUNT
 } sq_stmt_id;
 

@@ -46,8 +46,24 @@ sitq_code sq_limits_schema(sq_backend *b, sitq_error *err) {
     return sq_write_end(b, rc, err);
 }
 
-static sitq_code write_body(sq_conn *c, const char *queue, const sitq__limit_write *w,
-                            sitq_error *err) {
+/* Clear the limit of w->function; SITQ_ENOTFOUND when it had none. */
+static sitq_code clear_limit(sq_conn *c, const char *queue, const sitq__limit_write *w,
+                             sitq_error *err) {
+    sqlite3_stmt *st = sq_stmt(c, ST_LIMIT_CLEAR, err);
+    if (!st) return SITQ_ESTORAGE;
+    sq_bind_text(st, 1, queue);
+    sq_bind_text(st, 2, w->function ? w->function : "");
+    sitq_code rc = sq_exec(c, st, err, "removing a limit");
+    if (rc) return rc;
+    if (sqlite3_changes(c->db) == 0)
+        return sitq__fail(err, SITQ_ENOTFOUND, "%s %.200s has no limit to remove",
+                          w->function ? "function" : "queue", w->function ? w->function : queue);
+    return SITQ_OK;
+}
+
+static sitq_code store_limit(sq_conn *c, const char *queue, const sitq__limit_write *w,
+                             sitq_error *err) {
+    if (w->remove) return clear_limit(c, queue, w, err);
     sqlite3_stmt *st = sq_stmt(c, w->set_paused ? ST_LIMIT_PAUSE : ST_LIMIT_SET, err);
     if (!st) return SITQ_ESTORAGE;
     sq_bind_text(st, 1, queue);
@@ -59,9 +75,15 @@ static sitq_code write_body(sq_conn *c, const char *queue, const sitq__limit_wri
         sqlite3_bind_int64(st, 4, w->rate_count);
         sqlite3_bind_int64(st, 5, w->rate_interval_us);
     }
-    sitq_code rc = sq_exec(c, st, err, "storing a limit");
+    return sq_exec(c, st, err, "storing a limit");
+}
+
+static sitq_code write_body(sq_conn *c, const char *queue, const sitq__limit_write *w,
+                            sitq_error *err) {
+    sitq_code rc = store_limit(c, queue, w, err);
     if (rc) return rc;
-    if (!(st = sq_stmt(c, ST_LIMIT_PRUNE, err))) return SITQ_ESTORAGE;
+    sqlite3_stmt *st = sq_stmt(c, ST_LIMIT_PRUNE, err);
+    if (!st) return SITQ_ESTORAGE;
     sq_bind_text(st, 1, queue);
     return sq_exec(c, st, err, "removing a limit");
 }

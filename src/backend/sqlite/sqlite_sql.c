@@ -354,4 +354,7 @@ const char *const sq_sql[ST_COUNT] = {
         "rate_count = excluded.rate_count, rate_interval_us = excluded.rate_interval_us",
     [ST_LIMIT_PRUNE] = "DELETE FROM sitq_limits WHERE queue = ?1 AND paused = 0 "
                        "AND concurrency = 0 AND rate_count = 0",
+    [ST_LIMIT_CLEAR] = "UPDATE sitq_limits SET concurrency = 0, rate_count = 0, "
+                       "rate_interval_us = 0 WHERE queue = ?1 AND function = ?2 "
+                       "AND (concurrency <> 0 OR rate_count <> 0)",
 };
