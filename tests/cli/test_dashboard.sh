@@ -194,6 +194,10 @@ assert_eq 405 "$(get "/" -X POST)" "POST /"
 grep -qi '^Allow: GET, HEAD' "$TMP/hdr" || fail "405 without Allow"
 assert_eq 405 "$(get "/actions/retry")" "GET of an action"
 assert_eq 421 "$(get "/" -H "Host: evil.example:80")" "a foreign Host (DNS rebinding)"
+assert_eq "200 0" "$(curl -s -I -o /dev/null -w '%{http_code} %{size_download}' "$URL/")" \
+    "HEAD /: the page's status, no body"
+head -c 5000 /dev/zero | tr '\0' a >"$TMP/big"
+assert_eq 413 "$(post retry "@$TMP/big")" "a form over 4096 bytes"
 
 # Actions: refused without the token, with a wrong one, from another origin.
 assert_eq 403 "$(post retry "id=$bad")" "retry without a token"
