@@ -251,6 +251,9 @@ assert_eq "dash-worker-1 running [$running]" \
 assert_eq 303 "$(post cancel "token=$TOKEN&id=$running")" "cancel of a running task"
 wait_status "$running" cancelled
 stop_worker
+page "/tasks/$running"
+grep -qF '<tr><th>cancel</th><td>requested while it ran</td></tr>' "$TMP/body" ||
+    fail "the cancel of a running task is not shown"
 
 # /metrics: the Prometheus text of the store.
 page /metrics

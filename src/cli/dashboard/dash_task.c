@@ -73,6 +73,11 @@ static void fields_table(dash_buf *b, const sitq_result *t) {
     row_text(b, "attempts", num);
     snprintf(num, sizeof num, "%d", (int)t->priority);
     row_text(b, "priority", num);
+    if (t->progress >= 0) {
+        snprintf(num, sizeof num, "%.0f%%", t->progress * 100);
+        row_text(b, "progress", num);
+    }
+    if (t->cancel_requested) row_text(b, "cancel", "requested while it ran");
     row_text(b, "worker", t->worker_id);
     row_text(b, "unique key", t->unique_key);
     row_time(b, "enqueued", t->enqueued_at_us);
