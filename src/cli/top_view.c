@@ -1,7 +1,8 @@
 /*
  * top_view.c - the lines of a `sitq top` screen: a header, the queues'
  * counts by status, the throughput over the last minute, the workers with
- * what they run, and the latest failures. Fixed-width columns so that the
+ * what they run (started tasks; those claimed ahead are counted apart, as
+ * `sitq workers` shows them), and the latest failures. Fixed-width columns so that the
  * plain output reads as a table and tests can find values in it.
  */
 #include "top_view.h"
@@ -183,10 +184,23 @@ static void worker_row(const top_view_in *in, const sitq_worker_info *w, top_lin
     free(host);
     free(queues);
     const top_snapshot *sn = in->snap;
+    /* Only started tasks run; those claimed ahead (prefetched, not started)
+     * are counted apart, from the registry, as `sitq workers` counts them. */
     for (size_t i = 0; i < sn->n_running; i++) {
         const sitq_result *r = sn->running[i];
-        if (r->worker_id != NULL && strcmp(r->worker_id, w->id) == 0) running_task(in, r, l);
+        if (r->worker_id != NULL && strcmp(r->worker_id, w->id) == 0 && r->started_at_us != 0)
+            running_task(in, r, l);
     }
+    if (w->n_held > w->n_running)
+        addf(l, "    +%zu claimed ahead (not started)", w->n_held - w->n_running);
+}
+
+/* The running tasks of the snapshot that their worker claimed ahead and has
+ * not started (counted among the TOP_RUNNING_MAX newest read). */
+static int64_t claimed_ahead(const top_snapshot *sn) {
+    int64_t n = 0;
+    for (size_t i = 0; i < sn->n_running; i++) n += sn->running[i]->started_at_us == 0;
+    return n;
 }
 
 /* A row for w: running and dead workers, and those stopped within the
@@ -214,8 +228,15 @@ static void workers(const top_view_in *in, top_lines *l) {
         else older++;
     }
     qsort(order, n, sizeof(const sitq_worker_info *), worker_cmp);
-    addf(l, "WORKERS: %zu running, %zu dead, %zu stopped; %" PRId64 " tasks running", by_state[0],
-         by_state[1], by_state[2], sn->sum.count[SITQ_RUNNING]);
+    /* Tasks of status running that have started; the others are claimed
+     * ahead (a worker's prefetch), shown apart as `sitq workers` does. */
+    int64_t ahead = claimed_ahead(sn);
+    int64_t started = sn->sum.count[SITQ_RUNNING] - ahead;
+    addf(l,
+         "WORKERS: %zu running, %zu dead, %zu stopped; %" PRId64 " tasks running, %" PRId64
+         " claimed ahead%s",
+         by_state[0], by_state[1], by_state[2], started > 0 ? started : 0, ahead,
+         (int64_t)sn->n_running < sn->sum.count[SITQ_RUNNING] ? " (of the newest read)" : "");
     addf(l, "%-28s %-8s %-16s %8s %4s %9s %7s %5s  %s", "ID", "STATE", "HOST", "PID", "CONC",
          "SUCCEEDED", "FAILED", "LOST", "QUEUES");
     for (size_t i = 0; i < n && i < in->max_workers; i++) worker_row(in, order[i], l);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `sitq top`: the plain snapshot (--once, and stdout that is not a terminal)
-# with the real counts, worker row and failure line; the live view driven
+# with the real counts, worker row and failure line, tasks claimed ahead
+# counted apart from running ones; the live view driven
 # in tmux (counts drawn, throughput of a worker that runs meanwhile, p
 # pauses, resizes down to a tiny window, q and SIGTERM end it with the
 # terminal restored); and the error paths.
@@ -37,7 +38,8 @@ assert_eq "1 2 1 0 default" "$(row "$out" top-w | cut -d' ' -f5-9)" "worker coun
 assert_contains "$(row "$out" "$bad")" "default" "failure line: queue"
 assert_contains "$(row "$out" "$bad")" "exit status 3" "failure line: error"
 assert_contains "$out" "throughput (last 0.1 s): 0.00 attempts/s" "throughput line"
-assert_contains "$out" "WORKERS: 0 running, 0 dead, 1 stopped; 0 tasks running" "workers line"
+assert_contains "$out" "WORKERS: 0 running, 0 dead, 1 stopped; 0 tasks running, 0 claimed ahead" \
+    "workers line"
 case "$out" in *"q quits"*) fail "the plain snapshot names keys" ;; esac
 
 # Not a terminal: the same snapshot without --once (stdout is a pipe here).
@@ -141,7 +143,8 @@ block=$("$SITQ" enqueue "$DB" -- sh -c "while [ ! -e '$TMP/go' ]; do sleep 0.05;
 start_worker --worker-id top-w3 --concurrency 1
 wait_pane live "runs $block default sh -c"
 assert_contains "$(row "$(pane live)" top-w3)" "top-w3 running $(hostname)" "running worker row"
-assert_contains "$(pane live)" "WORKERS: 1 running, 0 dead, 2 stopped; 1 tasks running" \
+assert_contains "$(pane live)" \
+    "WORKERS: 1 running, 0 dead, 2 stopped; 1 tasks running, 0 claimed ahead" \
     "workers line with a running task"
 touch "$TMP/go"
 wait_status "$block" succeeded
@@ -230,6 +233,37 @@ if [ "$ON_PG" = 0 ]; then
 else
     pg_skip_part "stop times are moved back in the SQLite file only"
 fi
+
+# Tasks claimed ahead are not running: a worker of concurrency 2 (which
+# claims 2 more ahead) holding 4 tasks that wait on a file runs 2 and holds
+# 2, as `sitq workers` shows; top says the same in --once and live.
+for _ in 1 2 3 4 5; do
+    "$SITQ" enqueue "$DB" --queue pf -- sh -c "while [ ! -e '$TMP/pf-go' ]; do sleep 0.05; done" \
+        >>"$TMP/pf-ids"
+done
+start_worker --queue pf --worker-id top-pf --concurrency 2
+i=0
+until "$SITQ" workers "$DB" | grep -q "running: [0-9]* [0-9]* (+2 claimed ahead)"; do
+    [ $i -lt 400 ] || fail "the worker did not start 2 and claim 2 ahead: $("$SITQ" workers "$DB")"
+    sleep 0.05
+    i=$((i + 1))
+done
+expect_exit 0 "$SITQ" top "$DB" --once --queue pf --interval 0.1
+out=$(cat "$TMP/out")
+assert_eq "pf 1 0 0 4 0 0 0 5" "$(row "$out" pf)" "pf counts (the store's statuses)"
+assert_contains "$out" "WORKERS: 1 running, 0 dead, 0 stopped; 2 tasks running, 2 claimed ahead" \
+    "--once: claimed ahead apart"
+assert_eq 2 "$(printf '%s\n' "$out" | grep -c '^    runs [0-9]* *pf ')" "--once: 2 runs lines"
+assert_eq "+2 claimed ahead (not started)" "$(printf '%s\n' "$out" | grep '^    +' | tr -s ' ' |
+    sed 's/^ //')" "--once: the worker's claimed-ahead line"
+tm new-session -d -s pf -x 120 -y 40 "'$SITQ' top '$DB' --queue pf --interval 0.2; exec sleep 600"
+wait_pane pf "2 tasks running, 2 claimed ahead"
+assert_eq 2 "$(pane pf | grep -c '^ runs [0-9]* pf ')" "live: 2 runs lines"
+assert_contains "$(pane pf)" "+2 claimed ahead (not started)" "live: the claimed-ahead line"
+tm send-keys -t pf q
+touch "$TMP/pf-go"
+for id in $(cat "$TMP/pf-ids"); do wait_status "$id" succeeded; done
+stop_worker
 
 # (c) Errors: a missing database, an unreachable one, bad options.
 expect_exit 3 "$SITQ" top "$TMP/missing.db" --once
