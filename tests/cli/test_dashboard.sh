@@ -171,6 +171,24 @@ page "/api/tasks/$d1"
 assert_eq "[$d2, $d3]" "$(jget "d['dependents']" <"$TMP/body")" "api: dependents"
 page "/api/tasks/$bad"
 assert_eq "failed exit status 3" "$(jget "d['status'] + ' ' + d['error']" <"$TMP/body")" "api: task"
+# A shell task's command is its argv, as sitq show --json and sitq list --json give it.
+assert_eq "sh -c" "$(jget "' '.join(d['command'][:2])" <"$TMP/body")" "api: the shell command"
+assert_eq "$("$SITQ" show "$DB" "$bad" --json | jget "d['command']")" \
+    "$(jget "d['command']" <"$TMP/body")" "api: the command as sitq show --json"
+page "/api/tasks?queue=default&limit=5"
+assert_eq "$("$SITQ" list "$DB" --queue default --json | jget "[t['command'] for t in d]")" \
+    "$(jget "[t['command'] for t in d['tasks']]" <"$TMP/body")" "api: commands as sitq list --json"
+assert_eq "['true']" "$(jget "d['tasks'][0]['command']" <"$TMP/body")" "api: a listed command"
+[ -z "$pyid" ] || assert_eq null "$(curl -s "$URL/api/tasks/$pyid" | jget "d['command']")" \
+    "api: a task of another function has no command"
+# An unknown queue is a 404 that says so, on the pages and the API; an
+# existing queue with no task of a status lists nothing.
+assert_eq 404 "$(get "/tasks?queue=nosuch")" "unknown queue"
+assert_contains "$(cat "$TMP/body")" "unknown queue &#39;nosuch&#39;" "unknown queue message"
+assert_eq 404 "$(get "/api/tasks?queue=nosuch&status=failed")" "api: unknown queue"
+assert_contains "$(jget "d['error']" <"$TMP/body")" "unknown queue 'nosuch'" "api: 404 message"
+page "/api/tasks?queue=default&status=failed"
+assert_eq "[]" "$(jget "d['tasks']" <"$TMP/body")" "api: a known queue without such tasks"
 assert_eq 400 "$(get "/api/tasks?status=bogus")" "api: bad status"
 assert_contains "$(jget "d['error']" <"$TMP/body")" "unknown status 'bogus'" "api: 400 message"
 assert_eq 404 "$(get "/api/tasks/99999")" "api: unknown task"

@@ -110,8 +110,9 @@ void dash_page_tasks(const dash_ctx *c, const dash_query *q, dash_reply *r);
 void dash_page_task(const dash_ctx *c, const char *id_text, dash_reply *r);
 void dash_page_metrics(const dash_ctx *c, dash_reply *r);
 /** Parse the task list's parameters (queue, status, function, before,
- *  limit) into f; 0, or -1 after a 400 reply. */
-int dash_list_filter(const dash_query *q, sitq_list_filter *f, dash_reply *r);
+ *  limit) into f; 0, or -1 after a 400 reply, a 404 for a queue the store
+ *  does not have, or the error of the read of the queue names. */
+int dash_list_filter(const dash_ctx *c, const dash_query *q, sitq_list_filter *f, dash_reply *r);
 
 /* dash_api.c: the JSON twins of the pages (GET /api/...). */
 void dash_api_queues(const dash_ctx *c, dash_reply *r);

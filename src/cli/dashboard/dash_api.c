@@ -3,7 +3,8 @@
  * queues with their counts, a page of tasks (the same filters and keyset
  * paging as /tasks, with the id to pass as `before` for the next page), one
  * task (the fields of `sitq show --json`, its dependents, and its result
- * only up to API_VALUE_MAX bytes) and the workers. Bounded as the pages
+ * only up to API_VALUE_MAX bytes) and the workers. Tasks are the objects of
+ * `sitq list --json`, a shell task's command decoded by the same code. Bounded as the pages
  * are; written with jansson in ASCII.
  */
 #include <jansson.h>
@@ -11,10 +12,32 @@
 #include <string.h>
 
 #include "dash.h"
+#include "db.h"
 #include "output.h"
+#include "shell_payload.h"
 
 /** Largest result an /api/tasks/ID reply carries, in bytes. */
 #define API_VALUE_MAX (64 * 1024)
+/** Largest shell payload decoded into "command", in bytes (as the task page). */
+#define API_PAYLOAD_MAX (1024 * 1024)
+
+/* t as `sitq list --json` / `sitq show --json` print it: a shell task's
+ * command decoded by the command line's own decoder (cli_load_command),
+ * read from t's queue; NULL when out of memory. */
+static json_t *task_object(const dash_ctx *c, const sitq_result *t) {
+    char **argv = NULL;
+    int argc = 0;
+    unsigned opts = 0;
+    sitq_queue *q = NULL;
+    if (t->function != NULL && strcmp(t->function, SHELL_FUNCTION) == 0 && t->queue != NULL &&
+        t->payload_len <= API_PAYLOAD_MAX &&
+        sitq_queue_open(c->backend, t->queue, &q, NULL) == SITQ_OK)
+        cli_load_command(q, t, &argv, &argc, &opts);
+    sitq_queue_close(q);
+    json_t *o = result_to_json(t, argv, argc, opts);
+    free(argv);
+    return o;
+}
 
 /* Reply with j (taken), or a 500 when it is NULL. */
 static void reply_json(dash_reply *r, json_t *j) {
@@ -82,7 +105,7 @@ void dash_api_queues(const dash_ctx *c, dash_reply *r) {
 
 void dash_api_tasks(const dash_ctx *c, const dash_query *q, dash_reply *r) {
     sitq_list_filter f;
-    if (dash_list_filter(q, &f, r) != 0) return;
+    if (dash_list_filter(c, q, &f, r) != 0) return;
     size_t page = f.limit;
     f.limit = page + 1;
     sitq_result **items = NULL;
@@ -97,7 +120,7 @@ void dash_api_tasks(const dash_ctx *c, const dash_query *q, dash_reply *r) {
     json_t *arr = json_array();
     int bad = arr == NULL;
     for (size_t i = 0; i < n && i < page && !bad; i++)
-        bad = json_array_append_new(arr, result_to_json(items[i], NULL, 0, 0)) != 0;
+        bad = json_array_append_new(arr, task_object(c, items[i])) != 0;
     json_t *o = json_object();
     bad |= o == NULL || json_object_set_new(o, "tasks", arr) != 0;
     arr = NULL; /* owned by o now, or freed by the failed set */
@@ -116,7 +139,7 @@ void dash_api_tasks(const dash_ctx *c, const dash_query *q, dash_reply *r) {
 static json_t *task_json(const dash_ctx *c, const sitq_result *t) {
     sitq_result shown = *t; /* the result's bytes only when small */
     if (shown.value_len > API_VALUE_MAX) shown.value = NULL;
-    json_t *o = result_to_json(&shown, NULL, 0, 0);
+    json_t *o = task_object(c, &shown);
     if (o == NULL) return NULL;
     json_object_set_new(o, "value_omitted", json_boolean(shown.value == NULL && t->value));
     sitq_task_id *ids = NULL;

@@ -15,7 +15,28 @@
 /** Characters of an error a list row shows. */
 #define ROW_ERROR_SHOWN 160
 
-int dash_list_filter(const dash_query *q, sitq_list_filter *f, dash_reply *r) {
+/* 0 when queue is one of the store's queues, else -1 after a 404 (a name
+ * that is not there is a typo, as the command line says, not an empty
+ * queue) or the error of the failed read. */
+static int check_queue(const dash_ctx *c, const char *queue, dash_reply *r) {
+    sitq_error err;
+    memset(&err, 0, sizeof err);
+    char **names = NULL;
+    size_t n = 0;
+    sitq_code code = sitq_queue_names(c->backend, &names, &n, &err);
+    if (code != SITQ_OK) {
+        dash_api_error(r, "listing the queues", code, &err);
+        return -1;
+    }
+    int found = 0;
+    for (size_t i = 0; i < n && !found; i++) found = strcmp(names[i], queue) == 0;
+    sitq_queue_names_free(names, n);
+    if (!found)
+        dash_error(r, 404, "unknown queue '%s': the store has no such queue (/ lists them)", queue);
+    return found ? 0 : -1;
+}
+
+int dash_list_filter(const dash_ctx *c, const dash_query *q, sitq_list_filter *f, dash_reply *r) {
     sitq_list_filter_init(f);
     f->queue = q->queue;
     f->function = q->function;
@@ -37,7 +58,7 @@ int dash_list_filter(const dash_query *q, sitq_list_filter *f, dash_reply *r) {
         return -1;
     }
     f->limit = (size_t)limit;
-    return 0;
+    return q->queue ? check_queue(c, q->queue, r) : 0;
 }
 
 /* The query string of the list's filters (queue, status, function, limit). */
@@ -90,7 +111,7 @@ static void task_row(dash_buf *b, const sitq_result *t) {
 
 void dash_page_tasks(const dash_ctx *c, const dash_query *q, dash_reply *r) {
     sitq_list_filter f;
-    if (dash_list_filter(q, &f, r) != 0) return;
+    if (dash_list_filter(c, q, &f, r) != 0) return;
     size_t page = f.limit;
     f.limit = page + 1; /* one more says whether a next page exists */
     sitq_result **items = NULL;
