@@ -243,7 +243,8 @@ assert_eq 409 "$(post cancel "token=$TOKEN&id=$bad")" "cancel of a cancelled tas
 page "/tasks?queue=%3Cscript%3Eq&status=cancelled"
 assert_eq "$bad " "$(ids)" "the list shows the cancel"
 
-# Pause and resume a queue.
+# Pause and resume a queue (posted with neither Origin nor Referer, as curl
+# does: the right token is enough).
 assert_eq 303 "$(post pause "token=$TOKEN&queue=default")" "pause"
 assert_eq true "$("$SITQ" queues "$DB" --queue default --json | jget "d[0]['paused']")" "paused"
 page /
@@ -278,8 +279,9 @@ page /metrics
 grep -qF 'sitq_tasks{queue="default",status="succeeded"} 5' "$TMP/body" || fail "metrics"
 grep -qi 'content-type: text/plain; version=0.0.4' "$TMP/hdr" || fail "metrics type"
 
-# A dashboard without a token is read-only: no forms, actions refused.
-start_dash "$TMP/ro.log"
+# A dashboard without a token is read-only: no forms, actions refused. This
+# one listens on a bare port (0: a free one), which means 127.0.0.1.
+start_dash "$TMP/ro.log" --listen 0
 assert_contains "$(cat "$TMP/ro.log")" "(read-only)" "read-only log line"
 page "/tasks/$bad"
 grep -q '<form class="act"' "$TMP/body" && fail "a read-only dashboard shows action forms"
@@ -306,7 +308,8 @@ if grep -qi "<script" "$TMP/all"; then
 fi
 
 # Bad command lines: usage errors that say what is wrong.
-for addr in nonsense 127.0.0.1:70000 localhost:8080 :8080 127.0.0.1: 1.2.3:80 8080; do
+for addr in nonsense 127.0.0.1:70000 localhost:8080 :8080 127.0.0.1: 1.2.3:80 70000 +80 8x \
+    " 80" 123456 ""; do
     expect_exit 2 "$SITQ" dashboard "$DB" --listen "$addr"
     assert_contains "$(cat "$TMP/err")" "--listen '$addr'" "error for $addr"
 done
@@ -328,4 +331,7 @@ else
 fi
 expect_exit 1 "$SITQ" dashboard "$DB" --listen "127.0.0.1:$BUSY_PORT"
 assert_contains "$(cat "$TMP/err")" "cannot listen on 127.0.0.1:$BUSY_PORT" "busy port"
+# A bare PORT listens on loopback: the busy port of 127.0.0.1 is refused.
+expect_exit 1 "$SITQ" dashboard "$DB" --listen "$BUSY_PORT"
+assert_contains "$(cat "$TMP/err")" "cannot listen on 127.0.0.1:$BUSY_PORT" "busy bare port"
 echo "ok"

@@ -92,8 +92,9 @@ void dash_api_error(dash_reply *r, const char *what, sitq_code code, const sitq_
 /* dash_parse.c: strict parsing of the request's parts. */
 /** A task id: 1..19 decimal digits, > 0. Returns 0 or -1. */
 int dash_parse_id(const char *text, sitq_task_id *out);
-/** IPv4 HOST:PORT (port 0..65535; 0 picks one) into *out. Returns 0, or -1
- *  with a message in msg. */
+/** IPv4 [HOST:]PORT (port 0..65535 in digits only; 0 picks one; a bare
+ *  PORT means 127.0.0.1:PORT) into *out. Returns 0, or -1 with a message in
+ *  msg. */
 int dash_parse_listen(const char *text, struct sockaddr_in *out, char *msg, size_t n);
 /** Find field `name` in an application/x-www-form-urlencoded body and
  *  percent-decode it into out (size n). Returns 0, -1 when absent, -2 when
