@@ -2,8 +2,8 @@
  * top_view.c - the lines of a `sitq top` screen: a header, the queues'
  * counts by status, the throughput over the last minute, the workers with
  * what they run (started tasks; those claimed ahead are counted apart, as
- * `sitq workers` shows them), and the latest failures. Fixed-width columns so that the
- * plain output reads as a table and tests can find values in it.
+ * `sitq workers` shows them), and the latest failures. Fixed-width columns
+ * so that the plain output reads as a table and tests can find values in it.
  */
 #include "top_view.h"
 

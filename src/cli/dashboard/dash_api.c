@@ -4,8 +4,8 @@
  * paging as /tasks, with the id to pass as `before` for the next page), one
  * task (the fields of `sitq show --json`, its dependents, and its result
  * only up to API_VALUE_MAX bytes) and the workers. Tasks are the objects of
- * `sitq list --json`, a shell task's command decoded by the same code. Bounded as the pages
- * are; written with jansson in ASCII.
+ * `sitq list --json`, a shell task's command decoded by the same code.
+ * Bounded as the pages are; written with jansson in ASCII.
  */
 #include <jansson.h>
 #include <stdlib.h>
