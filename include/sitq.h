@@ -1652,6 +1652,9 @@ typedef struct sitq_completion_info {
                             worker's lease on the task was lost (the task was
                             recovered and may run again; counted in stats.lost) */
     const char *error; /**< the failure message, or NULL; valid during the call only */
+    int cancelled;     /**< 1: a failed attempt of a task whose cancel the worker saw
+                            asked while it ran: recorded as cancelled (its error
+                            "cancelled while running: " + error), not failed */
 } sitq_completion_info;
 
 /** See sitq_worker_on_completion. */

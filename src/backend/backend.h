@@ -103,6 +103,9 @@ typedef struct sitq__completion {
                                     (succeeded counts are kept per queue) */
     int retry_left;              /* worker-side, for its metrics: a failure of this
                                     attempt leaves a retry (backends ignore it) */
+    int cancel_seen;             /* worker-side, for its completion function: the
+                                    store asked to cancel the task while this
+                                    worker held it (backends ignore it) */
     /* out: 1 recorded, 0 dropped (the lease was lost: a newer attempt owns
      * the task). Set for every completion of a cycle that returns SITQ_OK,
      * or that returns an error with completions_committed set. */

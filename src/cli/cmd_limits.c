@@ -1,8 +1,9 @@
 /*
  * cmd_limits.c - `sitq pause`, `sitq resume` and `sitq limit`: the stored
- * pause and limits of a queue, which every worker's claim obeys. A queue
- * need not hold tasks yet: a pause or a limit may be set before the first
- * enqueue.
+ * pause and limits of a queue, which every worker's claim obeys. A --queue
+ * that names no known queue is refused as a typo unless --new-queue says
+ * the queue is new on purpose (a pause or a limit set before the first
+ * enqueue).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -16,28 +17,35 @@
 #include "output.h"
 
 static const char PAUSE_USAGE[] =
-    "usage: sitq pause DB [--queue NAME] [--json]\n"
-    "       sitq resume DB [--queue NAME] [--json]\n"
+    "usage: sitq pause DB [--queue NAME [--new-queue]] [--json]\n"
+    "       sitq resume DB [--queue NAME [--new-queue]] [--json]\n"
     "\n"
     "Pause a queue: no worker claims a task of it until it is resumed (tasks\n"
     "already running finish; enqueues go on). The pause is stored in the\n"
     "database. resume lets workers claim again.\n"
     "\n"
-    "  -q, --queue NAME  queue (default \"default\")\n"
+    "  -q, --queue NAME  queue (default \"default\"); a queue that holds no task\n"
+    "                    and has no pause, limit, schedule or retention is\n"
+    "                    refused as a typo (exit 2)...\n"
+    "      --new-queue   ...unless this says it is new on purpose\n"
     "  -j, --json        print {\"queue\", \"paused\"}\n"
     "  -h, --help        show this help\n";
 
 static const char LIMIT_USAGE[] =
-    "usage: sitq limit DB [--queue NAME] [--function F] [--concurrency N] [--rate R]\n"
-    "       sitq limit DB [--queue NAME] [--function F] --remove\n"
-    "       sitq limit DB [--queue NAME] [--json]\n"
+    "usage: sitq limit DB [--queue NAME [--new-queue]] [--function F] [--concurrency N]\n"
+    "                     [--rate R]\n"
+    "       sitq limit DB [--queue NAME [--new-queue]] [--function F] --remove\n"
+    "       sitq limit DB [--queue NAME [--new-queue]] [--json]\n"
     "\n"
     "Set, remove or list the limits of a queue, or of one function in it (the\n"
     "same function in another queue has its own). Every worker's claim obeys\n"
     "them, across processes and hosts. Setting replaces the limit it had.\n"
     "Without --concurrency, --rate or --remove: list the queue's limits.\n"
     "\n"
-    "  -q, --queue NAME     queue (default \"default\")\n"
+    "  -q, --queue NAME     queue (default \"default\"); a queue that holds no task\n"
+    "                       and has no pause, limit, schedule or retention is\n"
+    "                       refused as a typo (exit 2)...\n"
+    "      --new-queue      ...unless this says it is new on purpose\n"
     "  -f, --function F     limit tasks of function F only (shell tasks: shell);\n"
     "                       without it the limit is the whole queue's\n"
     "  -c, --concurrency N  at most N tasks running at once (1..1000000000)\n"
@@ -53,6 +61,7 @@ typedef struct limit_args {
     const char *db, *queue, *function, *rate;
     int64_t concurrency; /* -1: not given */
     int remove, json;
+    int queue_given, new_queue; /* --queue, --new-queue */
 } limit_args;
 
 /* The value of option argv[*i] (at argv[*i + 1]); NULL with an error. */
@@ -78,7 +87,10 @@ static int parse(const char *cmd, int argc, char **argv, int limit_cmd, limit_ar
         const char **dst = NULL;
         if (is_opt(s, "-h", "--help")) return -2;
         if (is_opt(s, "-j", "--json")) a->json = 1;
-        else if (is_opt(s, "-q", "--queue")) dst = &a->queue;
+        else if (is_opt(s, "-q", "--queue")) {
+            dst = &a->queue;
+            a->queue_given = 1;
+        } else if (strcmp(s, "--new-queue") == 0) a->new_queue = 1;
         else if (limit_cmd && is_opt(s, "-f", "--function")) dst = &a->function;
         else if (limit_cmd && is_opt(s, "-r", "--rate")) dst = &a->rate;
         else if (limit_cmd && strcmp(s, "--remove") == 0) a->remove = 1;
@@ -114,6 +126,16 @@ static int parse(const char *cmd, int argc, char **argv, int limit_cmd, limit_ar
     return -1;
 }
 
+/* Open the database and queue; a --queue naming no known queue is a typo
+ * unless --new-queue is given. */
+static int open_checked(const char *cmd, const limit_args *a, enum cli_db_mode mode, cli_db *db) {
+    int rc = cli_db_open(cmd, a->db, a->queue, mode, 0, db);
+    if (rc || !a->queue_given || a->new_queue) return rc;
+    rc = cli_db_check_new_queue(cmd, db, a->queue);
+    if (rc) cli_db_close(db);
+    return rc;
+}
+
 static int run_pause(int argc, char **argv, int paused) {
     const char *cmd = argv[0];
     limit_args a;
@@ -121,7 +143,7 @@ static int run_pause(int argc, char **argv, int paused) {
     if (rc == -2) return printf("%s", PAUSE_USAGE) < 0 ? CLI_EXIT_FAILURE : CLI_EXIT_OK;
     if (rc >= 0) return rc;
     cli_db db;
-    rc = cli_db_open(cmd, a.db, a.queue, CLI_DB_MUST_EXIST, 0, &db);
+    rc = open_checked(cmd, &a, CLI_DB_MUST_EXIST, &db);
     if (rc) return rc;
     sitq_error err;
     memset(&err, 0, sizeof err);
@@ -187,7 +209,7 @@ int cmd_limit(int argc, char **argv) {
     if (rc >= 0) return rc;
     int list = !a.remove && a.concurrency < 0 && !a.rate;
     cli_db db;
-    rc = cli_db_open(cmd, a.db, a.queue, list ? CLI_DB_READ_ONLY : CLI_DB_MUST_EXIST, 0, &db);
+    rc = open_checked(cmd, &a, list ? CLI_DB_READ_ONLY : CLI_DB_MUST_EXIST, &db);
     if (rc) return rc;
     sitq_error err;
     memset(&err, 0, sizeof err);

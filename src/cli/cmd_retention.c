@@ -12,7 +12,7 @@
 #include <string.h>
 
 static const char RETENTION_USAGE[] =
-    "usage: sitq retention DB [--queue NAME] [--succeeded DUR] [--failed DUR]\n"
+    "usage: sitq retention DB [--queue NAME [--new-queue]] [--succeeded DUR] [--failed DUR]\n"
     "                         [--forever | --default] [--json]\n"
     "\n"
     "Show, or set, how long a queue keeps its finished tasks (with their results,\n"
@@ -22,7 +22,10 @@ static const char RETENTION_USAGE[] =
     "Defaults: succeeded 7d, failed and cancelled 30d. A task enqueued with --keep\n"
     "uses its own retention instead.\n"
     "\n"
-    "  -q, --queue NAME     the queue (default \"default\")\n"
+    "  -q, --queue NAME     the queue (default \"default\"); a queue that holds no\n"
+    "                       task and has no pause, limit, schedule or retention\n"
+    "                       is refused as a typo (exit 2)...\n"
+    "      --new-queue      ...unless this says it is new on purpose\n"
     "      --succeeded DUR  keep succeeded tasks this long (30s, 10m, 12h, 7d,\n"
     "                       or forever)\n"
     "      --failed DUR     keep failed and cancelled tasks this long (or forever)\n"
@@ -88,18 +91,26 @@ typedef struct ret_args {
     const char *db, *queue;
     double succeeded_s, failed_s; /* 0: not given; SITQ_KEEP_FOREVER: "forever" */
     int forever, dflt, json;
+    int queue_given, new_queue; /* --queue, --new-queue */
 } ret_args;
 
 static int parse(int argc, char **argv, ret_args *a) {
-    static const struct option longs[] = {
-        {"queue", required_argument, NULL, 'q'},  {"succeeded", required_argument, NULL, 's'},
-        {"failed", required_argument, NULL, 'f'}, {"forever", no_argument, NULL, 'F'},
-        {"default", no_argument, NULL, 'D'},      {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+    static const struct option longs[] = {{"queue", required_argument, NULL, 'q'},
+                                          {"succeeded", required_argument, NULL, 's'},
+                                          {"failed", required_argument, NULL, 'f'},
+                                          {"forever", no_argument, NULL, 'F'},
+                                          {"default", no_argument, NULL, 'D'},
+                                          {"json", no_argument, NULL, 'j'},
+                                          {"help", no_argument, NULL, 'h'},
+                                          {"new-queue", no_argument, NULL, 'N'},
+                                          {NULL, 0, NULL, 0}};
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "q:jh", longs, NULL)) != -1) {
-        if (c == 'q') a->queue = optarg;
+        if (c == 'q') {
+            a->queue = optarg;
+            a->queue_given = 1;
+        } else if (c == 'N') a->new_queue = 1;
         else if (c == 's' || c == 'f') {
             double *out = c == 's' ? &a->succeeded_s : &a->failed_s;
             if (arg_parse_keep("retention", c == 's' ? "--succeeded" : "--failed", optarg, out))
@@ -156,6 +167,11 @@ int cmd_retention(int argc, char **argv) {
     rc = cli_db_open("retention", a.db, a.queue, writes ? CLI_DB_MUST_EXIST : CLI_DB_READ_ONLY, 0,
                      &db);
     if (rc) return rc;
+    /* A --queue naming no known queue is a typo unless --new-queue. */
+    if (a.queue_given && !a.new_queue && (rc = cli_db_check_new_queue("retention", &db, a.queue))) {
+        cli_db_close(&db);
+        return rc;
+    }
     sitq_error err;
     memset(&err, 0, sizeof err);
     sitq_retention r;

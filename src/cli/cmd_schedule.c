@@ -209,7 +209,7 @@ static void fmt_interval(int64_t every_s, char *buf, size_t n) {
 
 /* One row of the text list. A next fire time already past (no worker of the
  * queue has fired it yet) is marked, so a stalled schedule stands out. */
-static void print_row(const sitq_schedule *s, sitq_time_us now_us) {
+static void print_row(const sitq_schedule *s, sitq_time_us now_us, int tz_width) {
     char next[60], timing[64];
     fmt_time_iso(s->next_fire_us, 0, next, sizeof next);
     if (!s->paused && s->next_fire_us < now_us) {
@@ -218,9 +218,18 @@ static void print_row(const sitq_schedule *s, sitq_time_us now_us) {
     }
     if (s->cron) snprintf(timing, sizeof timing, "%s", s->cron);
     else fmt_interval(s->every_s, timing, sizeof timing);
-    printf("%-12s %-20s %-20s %-10s %-8s %s\n", s->queue, s->name, timing,
-           s->timezone ? s->timezone : "UTC", s->paused ? "paused" : "active",
+    /* --every fires from the Unix epoch: no zone applies to it. */
+    printf("%-12s %-20s %-20s %-*s %-8s %s\n", s->queue, s->name, timing, tz_width,
+           s->cron ? (s->timezone ? s->timezone : "UTC") : "-", s->paused ? "paused" : "active",
            s->paused ? "-" : next);
+}
+
+/* The TIMEZONE column's width: its heading or the longest zone name. */
+static int tz_column_width(sitq_schedule *const *items, size_t n) {
+    size_t w = strlen("TIMEZONE");
+    for (size_t i = 0; i < n; i++)
+        if (items[i]->timezone && strlen(items[i]->timezone) > w) w = strlen(items[i]->timezone);
+    return w > 64 ? 64 : (int)w;
 }
 
 static int run_list(sched_args *a, int argc, char **argv) {
@@ -239,11 +248,12 @@ static int run_list(sched_args *a, int argc, char **argv) {
         for (size_t i = 0; i < n; i++) json_array_append_new(arr, schedule_json(items[i]));
         rc = print_json_checked(a->cmd, arr);
     } else {
+        int tzw = tz_column_width(items, n);
         if (n)
-            printf("%-12s %-20s %-20s %-10s %-8s %s\n", "QUEUE", "NAME", "WHEN", "TIMEZONE",
+            printf("%-12s %-20s %-20s %-*s %-8s %s\n", "QUEUE", "NAME", "WHEN", tzw, "TIMEZONE",
                    "STATE", "NEXT FIRE (UTC)");
         sitq_time_us now = sitq_now_us();
-        for (size_t i = 0; i < n; i++) print_row(items[i], now);
+        for (size_t i = 0; i < n; i++) print_row(items[i], now, tzw);
     }
     for (size_t i = 0; i < n; i++) sitq_schedule_free(items[i]);
     free(items);
@@ -293,8 +303,12 @@ static int run_add(sched_args *a, int argc, char **argv) {
         fmt_time_iso(next, 0, when, sizeof when);
         if (code != SITQ_OK) rc = cli_api_error(a->cmd, code, &err);
         else if (a->json)
-            rc = print_json_checked(a->cmd, json_pack("{s:s, s:s, s:s}", "queue", a->queue, "name",
-                                                      name, "next_fire", when));
+            rc = print_json_checked(a->cmd,
+                                    json_pack("{s:s, s:s, s:s, s:b}", "queue", a->queue, "name",
+                                              name, "next_fire", when, "paused", a->spec.paused));
+        /* A paused schedule fires nothing until resumed (at its first tick
+         * from then): the stored next fire time means nothing yet. */
+        else if (a->spec.paused) printf("schedule %s of queue %s: paused\n", name, a->queue);
         else printf("schedule %s of queue %s: next fire %s\n", name, a->queue, when);
         cli_db_close(&db);
     }

@@ -108,6 +108,8 @@ static void log_completion(const sitq_completion_info *info, void *user_data) {
                  "was recovered and may run again)",
                  id, info->succeeded ? "succeeded" : "failed");
     else if (info->succeeded) cli_logf(log, "task %lld: succeeded", id);
+    else if (info->cancelled)
+        cli_logf(log, "task %lld: cancelled: %s", id, info->error ? info->error : "(no message)");
     else cli_logf(log, "task %lld: failed: %s", id, info->error ? info->error : "(no message)");
 }
 

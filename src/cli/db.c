@@ -140,28 +140,91 @@ static int append_name(char **buf, size_t *len, const char *name) {
     return 0;
 }
 
-int cli_db_check_queue(const char *cmd, sitq_backend *backend, const char *queue) {
+/* Whether queue is among the store's queues (*found); *list receives the
+ * malloc'd ", "-joined names ("?" when memory ran out) and *n their count.
+ * Returns CLI_EXIT_OK or the exit code of a failed read (printed). */
+static int known_queues(const char *cmd, sitq_backend *backend, const char *queue, int *found,
+                        char **list, size_t *n) {
     sitq_error err;
     memset(&err, 0, sizeof err);
     char **names = NULL;
-    size_t n = 0;
-    sitq_code rc = sitq_queue_names(backend, &names, &n, &err);
+    *found = 0;
+    *list = NULL;
+    *n = 0;
+    sitq_code rc = sitq_queue_names(backend, &names, n, &err);
     if (rc != SITQ_OK) return cli_api_error(cmd, rc, &err);
-    int found = 0;
-    char *list = NULL;
     size_t len = 0;
     int oom = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(names[i], queue) == 0) found = 1;
-        if (!oom && append_name(&list, &len, names[i]) != 0) oom = 1;
+    for (size_t i = 0; i < *n; i++) {
+        if (strcmp(names[i], queue) == 0) *found = 1;
+        if (!oom && append_name(list, &len, names[i]) != 0) oom = 1;
     }
-    sitq_queue_names_free(names, n);
+    sitq_queue_names_free(names, *n);
+    if (oom) {
+        free(*list);
+        *list = NULL;
+    }
+    return CLI_EXIT_OK;
+}
+
+int cli_db_check_queue(const char *cmd, sitq_backend *backend, const char *queue) {
+    int found = 0;
+    char *list = NULL;
+    size_t n = 0;
+    int rc = known_queues(cmd, backend, queue, &found, &list, &n);
+    if (rc != CLI_EXIT_OK) return rc;
     if (!found) {
         if (n == 0) cli_errorf(cmd, "unknown queue '%s': the database has no queues yet", queue);
-        else cli_errorf(cmd, "unknown queue '%s' (known queues: %s)", queue, oom ? "?" : list);
+        else cli_errorf(cmd, "unknown queue '%s' (known queues: %s)", queue, list ? list : "?");
     }
     free(list);
     return found ? CLI_EXIT_OK : CLI_EXIT_FAILURE;
+}
+
+/* Whether the queue has a setting of its own stored: a pause or a limit, a
+ * schedule, or a retention (*has). Returns CLI_EXIT_OK or the exit code of
+ * a failed read (printed). */
+static int has_settings(const char *cmd, const cli_db *db, const char *queue, int *has) {
+    sitq_error err;
+    memset(&err, 0, sizeof err);
+    sitq_limit *l = NULL;
+    size_t n = 0;
+    sitq_code rc = sitq_queue_limits(db->queue, &l, &n, &err);
+    sitq_limits_free(l, n);
+    if (rc == SITQ_OK && n == 0) {
+        sitq_schedule **s = NULL;
+        rc = sitq_schedule_list(db->backend, queue, &s, &n, &err);
+        for (size_t i = 0; i < n; i++) sitq_schedule_free(s[i]);
+        free(s);
+    }
+    if (rc == SITQ_OK && n == 0) {
+        sitq_retention r;
+        rc = sitq_queue_get_retention(db->queue, &r, &err);
+        n = rc == SITQ_OK && !r.is_default;
+    }
+    if (rc != SITQ_OK) return cli_api_error(cmd, rc, &err);
+    *has = n > 0;
+    return CLI_EXIT_OK;
+}
+
+int cli_db_check_new_queue(const char *cmd, const cli_db *db, const char *queue) {
+    int found = 0;
+    char *list = NULL;
+    size_t n = 0;
+    int rc = known_queues(cmd, db->backend, queue, &found, &list, &n);
+    if (rc == CLI_EXIT_OK && !found) rc = has_settings(cmd, db, queue, &found);
+    if (rc == CLI_EXIT_OK && !found) {
+        cli_errorf(cmd,
+                   "unknown queue '%s' (known queues: %s); to set it before its first task, "
+                   "add --new-queue",
+                   queue,
+                   n == 0 ? "none yet"
+                   : list ? list
+                          : "?");
+        rc = CLI_EXIT_USAGE;
+    }
+    free(list);
+    return rc;
 }
 
 void cli_db_close(cli_db *db) {

@@ -60,6 +60,17 @@ const char *cli_db_display(const char *db, char *buf, size_t size);
  */
 int cli_db_check_queue(const char *cmd, sitq_backend *backend, const char *queue);
 
+/**
+ * Check that db's queue, named `queue`, is known before a command sets
+ * something on it (pause, limit, retention): a queue that holds a task
+ * (sitq_queue_names) or already has a pause, a limit, a schedule or a
+ * retention of its own. Otherwise the name is taken for a typo: prints
+ * "unknown queue 'Q' (known queues: a, b); ... add --new-queue" for `cmd`
+ * and returns CLI_EXIT_USAGE. Returns CLI_EXIT_OK when known, or the exit
+ * code of a failed read (its message printed). Reads only.
+ */
+int cli_db_check_new_queue(const char *cmd, const cli_db *db, const char *queue);
+
 /** Close the queue and backend of db (either may be NULL). */
 void cli_db_close(cli_db *db);
 

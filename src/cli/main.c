@@ -47,8 +47,12 @@ static void print_global_usage(FILE *out) {
           "\n"
           "Commands:\n",
           out);
+    /* One column for every summary: as wide as the longest command name. */
+    int width = 0;
     for (size_t i = 0; i < N_COMMANDS; i++)
-        fprintf(out, "  %-9s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+        if ((int)strlen(COMMANDS[i].name) > width) width = (int)strlen(COMMANDS[i].name);
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        fprintf(out, "  %-*s  %s\n", width, COMMANDS[i].name, COMMANDS[i].summary);
     fputs("\n"
           "Common options: --queue NAME, --json, --help. Without --queue, enqueue,\n"
           "worker and purge use the queue \"default\", queues, stats and list show\n"

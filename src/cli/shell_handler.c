@@ -276,7 +276,8 @@ static void failure_message(const run_state *st, char *buf, size_t n) {
         /* The worker puts "timed out after S s (attempt N): " before this. */
         snprintf(buf, n, "the command's process group was killed");
         return;
-    case KILL_CANCEL: snprintf(buf, n, "cancelled: process group killed"); return;
+    /* The store puts "cancelled while running: " before this. */
+    case KILL_CANCEL: snprintf(buf, n, "process group killed"); return;
     case KILL_ABORT: snprintf(buf, n, "worker shutting down: process group killed"); return;
     case KILL_NONE: break;
     }

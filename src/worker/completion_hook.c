@@ -32,6 +32,9 @@ void sitq__worker_report_completions(sitq_worker *w, const sitq__completion *com
             .error = ok            ? NULL
                      : comps[i].ok ? comps[i].stored_error
                                    : comps[i].error,
+            /* The store records a failed attempt of a task whose cancel was
+             * asked as cancelled, not failed. */
+            .cancelled = !ok && comps[i].cancel_seen ? 1 : 0,
         };
         w->on_completion(&info, w->on_completion_data);
     }

@@ -26,6 +26,7 @@ sitq_task_ctx *sitq__ctx_new(sitq_worker *w, sitq__claimed *t, const handler *h,
     c->h = h;
     c->lease_until_mono_us = sitq__lease_mono(mono_before, c->t.lease_until_us, db_now_us);
     atomic_init(&c->cancel, 0);
+    atomic_init(&c->cancel_asked, 0);
     atomic_init(&c->lost, 0);
     atomic_init(&c->abandoned, 0);
     return c;
@@ -93,6 +94,7 @@ void sitq__ctx_fail_completion(sitq_task_ctx *ctx, const char *msg, sitq__comple
     out->started_at_us = ctx->started_at_us;
     out->queue_index = ctx->t.queue_index;
     out->ok = 0;
+    out->cancel_seen = atomic_load(&ctx->cancel_asked);
     out->error = strdup(msg);
     out->finished_at_us = sitq_now_us();
 }
@@ -143,6 +145,7 @@ void sitq__ctx_run(sitq_task_ctx *ctx, sitq__completion *out) {
     out->started_at_us = ctx->started_at_us;
     out->finished_at_us = sitq_now_us();
     out->queue_index = ctx->t.queue_index;
+    out->cancel_seen = atomic_load(&ctx->cancel_asked);
     out->ok = rc == 0;
     if (ctx->result_too_big) { /* never store a success without its result */
         char msg[200];
@@ -301,6 +304,9 @@ static sitq_code ctx_heartbeat_write(sitq_task_ctx *ctx, double progress, sitq_e
     ctx->t.lease_until_us = hb.lease_until_us;
     ctx->lease_until_mono_us = sitq__lease_mono(mono_before, hb.lease_until_us, cy.db_now_us);
     pthread_mutex_unlock(&w->mu);
-    if (hb.cancel_requested) atomic_store(&ctx->cancel, 1);
+    if (hb.cancel_requested) {
+        atomic_store(&ctx->cancel_asked, 1);
+        atomic_store(&ctx->cancel, 1);
+    }
     return sitq__ok(err);
 }

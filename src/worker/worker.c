@@ -485,7 +485,10 @@ static void apply_heartbeats(sitq_worker *w, dispatch_state *d, size_t n, int64_
             c->t.lease_until_us = d->hb[i].lease_until_us;
             c->lease_until_mono_us =
                 sitq__lease_mono(mono_before, d->hb[i].lease_until_us, db_now_us);
-            if (d->hb[i].cancel_requested) atomic_store(&c->cancel, 1);
+            if (d->hb[i].cancel_requested) {
+                atomic_store(&c->cancel_asked, 1);
+                atomic_store(&c->cancel, 1);
+            }
         }
     }
 }

@@ -27,6 +27,7 @@ struct sitq_task_ctx {
     int64_t lease_until_mono_us; /* the lease's end on this process's monotonic clock
                                     (under w->mu once the ctx is listed) */
     atomic_int cancel;           /* cancel requested, timed out or lease lost */
+    atomic_int cancel_asked;     /* the store asked to cancel it (a heartbeat saw it) */
     atomic_int lost;             /* the lease is no longer ours */
     atomic_int abandoned;        /* a timeout was recorded: drop the handler's outcome */
     int64_t deadline_mono_us;    /* 0 = no timeout */

@@ -17,7 +17,13 @@ expect_exit 5 "$SITQ" wait "$DB" "$id" --timeout 10
 assert_eq cancelled "$(field "$id" status)" "status after cancel"
 for _ in $(seq 1 40); do kill -0 -- "-$pgid" 2>/dev/null || break; sleep 0.05; done
 if kill -0 -- "-$pgid" 2>/dev/null; then fail "process group $pgid survived the cancel"; fi
+assert_eq "cancelled while running: process group killed" "$(field "$id" error)" \
+    "error of a task cancelled while running (the word once)"
 stop_worker
+# The worker's log says cancelled, as the status does, not failed.
+assert_contains "$(cat "$TMP/worker.log")" "task $id: cancelled: process group killed" \
+    "worker log of a cancelled task"
+if grep -q "task $id: failed" "$TMP/worker.log"; then fail "worker logged the cancelled task as failed"; fi
 
 # --stop-timeout: a command still running at shutdown is killed, exit code 1
 rm -f "$pidfile"

@@ -92,5 +92,9 @@ for c in enqueue worker queues stats list show wait cancel retry purge; do
 done
 out=$("$SITQ" --help)
 assert_contains "$out" "Commands:" "global --help"
+# Every command's summary starts in the same column, the longest names too.
+assert_eq 1 "$(echo "$out" | awk '/^Commands:/ { on = 1; next } on && /^$/ { exit }
+    on { match($0, /^  [a-z]+ +/); print RLENGTH }' | sort -u | wc -l)" "one summary column"
+assert_contains "$out" "  retention  show or set" "retention aligned"
 assert_contains "$("$SITQ" --version)" "sitq 0." "--version"
 echo "ok"

@@ -65,4 +65,26 @@ expect_exit 2 "$SITQ" limit "$DB" --remove --concurrency 2
 expect_exit 2 "$SITQ" pause "$DB" --function f
 expect_exit 0 "$SITQ" limit "$DB"
 assert_eq "queue default: no pause, no limits" "$(cat "$TMP/out")" "nothing stored by errors"
+
+# A --queue that holds no task and has no setting is a typo: refused (exit
+# 2, nothing stored) with the known queues, unless --new-queue.
+for args in "pause" "resume" "limit --concurrency 2" "limit"; do
+    # shellcheck disable=SC2086
+    expect_exit 2 "$SITQ" $args "$DB" --queue typo
+    assert_contains "$(cat "$TMP/err")" "unknown queue 'typo' (known queues: o, p)" "$args: typo"
+    assert_contains "$(cat "$TMP/err")" "--new-queue" "$args: names the flag"
+    assert_eq "" "$(cat "$TMP/out")" "$args: typo prints nothing"
+done
+assert_eq "o p" "$("$SITQ" queues "$DB" --json | jget "' '.join(q['queue'] for q in d)")" \
+    "a refused typo creates no queue"
+expect_exit 0 "$SITQ" pause "$DB" --queue fresh --new-queue
+assert_eq "queue fresh paused" "$(cat "$TMP/out")" "--new-queue pauses a queue without tasks"
+# Now the queue has a setting of its own: known without the flag.
+expect_exit 0 "$SITQ" limit "$DB" --queue fresh --concurrency 3
+expect_exit 0 "$SITQ" limit "$DB" --queue fresh
+assert_eq "queue fresh: paused concurrency 3" "$(cat "$TMP/out")" "a known new queue"
+expect_exit 0 "$SITQ" limit "$DB" --queue other --new-queue --rate 5/s
+assert_eq "queue other: limit set" "$(cat "$TMP/out")" "--new-queue limits a queue without tasks"
+expect_exit 0 "$SITQ" resume "$DB" --queue p
+assert_eq "queue p resumed" "$(cat "$TMP/out")" "a queue with tasks needs no flag"
 echo "ok"

@@ -22,11 +22,19 @@ assert_contains "$(cat "$TMP/out")" "12h" "--failed alone keeps --succeeded"
 assert_contains "$(cat "$TMP/out")" "3d" "--failed alone"
 expect_exit 0 "$SITQ" retention "$DB" --forever --succeeded 1d
 assert_contains "$(cat "$TMP/out")" "forever" "--forever with --succeeded: failed forever"
-expect_exit 0 "$SITQ" retention "$DB" --queue other --forever --json
+# A --queue that holds no task and has no setting is a typo unless
+# --new-queue; once it has a retention it is known.
+expect_exit 2 "$SITQ" retention "$DB" --queue other --forever --json
+assert_contains "$(cat "$TMP/err")" "unknown queue 'other' (known queues: default)" "typo refused"
+assert_contains "$(cat "$TMP/err")" "--new-queue" "the refusal names the flag"
+expect_exit 2 "$SITQ" retention "$DB" --queue other
+expect_exit 0 "$SITQ" retention "$DB" --queue other --json --new-queue
+assert_eq true "$(jget "d['default']" <"$TMP/out")" "a refused typo stored nothing"
+expect_exit 0 "$SITQ" retention "$DB" --queue other --forever --json --new-queue
 assert_eq "forever forever" "$(jget "d['succeeded_s'], d['failed_s']" <"$TMP/out" | tr -d "(),'")" \
     "another queue, forever"
 # "forever" is a retention wherever one is parsed, as for --keep
-expect_exit 0 "$SITQ" retention "$DB" --queue third --succeeded forever --failed 2d --json
+expect_exit 0 "$SITQ" retention "$DB" --queue third --succeeded forever --failed 2d --json --new-queue
 assert_eq "forever 172800.0" "$(jget "d['succeeded_s'], d['failed_s']" <"$TMP/out" | tr -d "(),'")" \
     "--succeeded forever"
 expect_exit 0 "$SITQ" retention "$DB" --queue third --failed forever

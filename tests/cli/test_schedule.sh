@@ -39,6 +39,8 @@ assert_eq "every 1h30m|every 1d|every 1d1h1m1s|every 45s" \
 assert_eq 0 "$(grep -c overdue "$TMP/out" || true)" "future fire times are not overdue"
 expect_exit 0 "$SITQ" schedule add "$DB" --queue late tick --every 1s -- true
 expect_exit 0 "$SITQ" schedule add "$DB" --queue late held --every 1s --paused -- true
+assert_eq "schedule held of queue late: paused" "$(cat "$TMP/out")" \
+    "add --paused prints paused, not a fire time"
 i=0
 until "$SITQ" schedule list "$DB" --queue late | grep -q "tick .*(overdue)"; do
     [ $i -lt 200 ] || fail "the past fire time of 'tick' was never marked overdue"
@@ -48,6 +50,24 @@ done
 expect_exit 0 "$SITQ" schedule list "$DB" --queue late
 assert_contains "$(grep held "$TMP/out")" "paused   -" "a paused schedule shows no fire time"
 assert_eq 0 "$(grep held "$TMP/out" | grep -c overdue || true)" "a paused one is never overdue"
+assert_eq "- -" "$(awk '$2 == "tick" || $2 == "held" { printf "%s%s", (n++ ? " " : ""), $5 }' "$TMP/out")" \
+    "an --every schedule has no zone"
+assert_eq null "$("$SITQ" schedule list "$DB" --queue late --json | jget "d[0]['timezone']")" \
+    "an --every schedule has no zone in JSON"
+
+# The TIMEZONE column is as wide as the longest zone: the next columns
+# stay under their headings.
+expect_exit 0 "$SITQ" schedule add "$DB" --queue zones ba --cron "@daily" \
+    --timezone America/Argentina/Buenos_Aires -- true
+expect_exit 0 "$SITQ" schedule add "$DB" --queue zones ev --every 1h -- true
+expect_exit 0 "$SITQ" schedule list "$DB" --queue zones
+assert_eq "America/Argentina/Buenos_Aires -" "$(awk 'NR > 1 { printf "%s%s", (NR > 2 ? " " : ""), ($2 == "ba" ? $4 : $5) }' "$TMP/out")" \
+    "zones"
+state_col=$(head -1 "$TMP/out" | awk '{ print index($0, "STATE") }')
+assert_eq "$state_col $state_col" \
+    "$(awk 'NR > 1 { printf "%s%s", (NR > 2 ? " " : ""), index($0, "active") }' "$TMP/out")" \
+    "STATE column aligned under a long zone"
+for n in ba ev; do expect_exit 0 "$SITQ" schedule remove "$DB" --queue zones "$n"; done
 assert_eq "tick 0" "$("$SITQ" schedule list "$DB" --queue late --json |
     jget "d[1]['name'] + ' ' + str(d[1]['next_fire'].count('overdue'))")" "JSON keeps the raw time"
 for n in a b c d; do expect_exit 0 "$SITQ" schedule remove "$DB" --queue units "$n"; done
