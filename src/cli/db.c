@@ -221,7 +221,7 @@ int cli_db_check_new_queue(const char *cmd, const cli_db *db, const char *queue)
                    n == 0 ? "none yet"
                    : list ? list
                           : "?");
-        rc = CLI_EXIT_USAGE;
+        rc = CLI_EXIT_FAILURE;
     }
     free(list);
     return rc;

@@ -66,7 +66,7 @@ int cli_db_check_queue(const char *cmd, sitq_backend *backend, const char *queue
  * (sitq_queue_names) or already has a pause, a limit, a schedule or a
  * retention of its own. Otherwise the name is taken for a typo: prints
  * "unknown queue 'Q' (known queues: a, b); ... add --new-queue" for `cmd`
- * and returns CLI_EXIT_USAGE. Returns CLI_EXIT_OK when known, or the exit
+ * and returns CLI_EXIT_FAILURE (as cli_db_check_queue). Returns CLI_EXIT_OK when known, or the exit
  * code of a failed read (its message printed). Reads only.
  */
 int cli_db_check_new_queue(const char *cmd, const cli_db *db, const char *queue);

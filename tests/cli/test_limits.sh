@@ -67,10 +67,10 @@ expect_exit 0 "$SITQ" limit "$DB"
 assert_eq "queue default: no pause, no limits" "$(cat "$TMP/out")" "nothing stored by errors"
 
 # A --queue that holds no task and has no setting is a typo: refused (exit
-# 2, nothing stored) with the known queues, unless --new-queue.
+# 1, nothing stored) with the known queues, unless --new-queue.
 for args in "pause" "resume" "limit --concurrency 2" "limit"; do
     # shellcheck disable=SC2086
-    expect_exit 2 "$SITQ" $args "$DB" --queue typo
+    expect_exit 1 "$SITQ" $args "$DB" --queue typo
     assert_contains "$(cat "$TMP/err")" "unknown queue 'typo' (known queues: o, p)" "$args: typo"
     assert_contains "$(cat "$TMP/err")" "--new-queue" "$args: names the flag"
     assert_eq "" "$(cat "$TMP/out")" "$args: typo prints nothing"

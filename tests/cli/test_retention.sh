@@ -24,10 +24,10 @@ expect_exit 0 "$SITQ" retention "$DB" --forever --succeeded 1d
 assert_contains "$(cat "$TMP/out")" "forever" "--forever with --succeeded: failed forever"
 # A --queue that holds no task and has no setting is a typo unless
 # --new-queue; once it has a retention it is known.
-expect_exit 2 "$SITQ" retention "$DB" --queue other --forever --json
+expect_exit 1 "$SITQ" retention "$DB" --queue other --forever --json
 assert_contains "$(cat "$TMP/err")" "unknown queue 'other' (known queues: default)" "typo refused"
 assert_contains "$(cat "$TMP/err")" "--new-queue" "the refusal names the flag"
-expect_exit 2 "$SITQ" retention "$DB" --queue other
+expect_exit 1 "$SITQ" retention "$DB" --queue other
 expect_exit 0 "$SITQ" retention "$DB" --queue other --json --new-queue
 assert_eq true "$(jget "d['default']" <"$TMP/out")" "a refused typo stored nothing"
 expect_exit 0 "$SITQ" retention "$DB" --queue other --forever --json --new-queue
