@@ -177,11 +177,15 @@ typedef struct pg_conn {
     int64_t backoff_us;      /* pause before the next reconnection */
     /* The server's start (pg_postmaster_start_time, on its clock), read at
      * connect: lease recovery waits one lease after a restart (pg_grace.c).
-     * seen_us: the latest server clock read on this server; prev_*: the
-     * same of the server before the last restart; settled_us: the latest
-     * moment this connection saw a server past its first lease. */
+     * first_seen_us / seen_us: the first and latest server clock read on
+     * this server; saw_restart: this connection read the clock of the
+     * server before; origin_us: where this server's first lease starts, as
+     * last computed; prev_*: the origin and latest reading of the server
+     * before the last restart; settled_us: the latest moment this
+     * connection saw a server past its first lease. */
     sitq_time_us server_start_us;
-    sitq_time_us seen_us, prev_start_us, prev_seen_us, settled_us;
+    sitq_time_us first_seen_us, seen_us, origin_us, prev_origin_us, prev_seen_us, settled_us;
+    int saw_restart;
     int silent; /* the last statement got no reply within pg_reply_limit_us:
                                 the connection was closed */
 } pg_conn;
