@@ -105,7 +105,15 @@ static void call_quietly(PyObject *fn, const char *fmt, ...) {
     PyObject *args = Py_VaBuildValue(fmt, ap);
     va_end(ap);
     PyObject *r = args ? PyObject_CallObject(fn, args) : NULL;
-    if (!r) PyErr_WriteUnraisable(fn);
+    if (!r && PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) {
+        /* A Ctrl-C that landed in the log's code belongs to the program:
+         * swallowed here it would be lost, and Worker.run() would never
+         * stop. Armed again, it is raised at the next signal check. */
+        PyErr_Clear();
+        PyErr_SetInterrupt();
+    } else if (!r) {
+        PyErr_WriteUnraisable(fn);
+    }
     Py_XDECREF(r);
     Py_XDECREF(args);
     PyErr_Restore(t, v, tb);

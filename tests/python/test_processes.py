@@ -255,6 +255,36 @@ def test_ctrl_c_stops_worker_run_gracefully(db_path, tmp_path):
     assert out.strip() == "stopped finished False", (out, err)
 
 
+def test_ctrl_c_during_the_log_callback_is_not_lost(db_path):
+    # A SIGINT can land while the worker runs the task log's Python code (it
+    # starts the log thread when the worker starts): the KeyboardInterrupt
+    # must still reach Worker.run(), not be printed and dropped.
+    script = textwrap.dedent("""
+        import sys, sitq, sitq._tasklog as tl
+        sys.path.insert(0, sys.argv[2])
+        from sitq_test_backend import open_backend
+        original = tl.worker_event
+        def interrupted(event, *args):
+            original(event, *args)
+            if event == "started":
+                raise KeyboardInterrupt
+        tl.worker_event = interrupted
+        queue = sitq.TaskQueue(backend=open_backend(sys.argv[1]))
+        worker = sitq.Worker(queue)
+        try:
+            worker.run()
+        except KeyboardInterrupt:
+            print("interrupted", worker.is_running, flush=True)
+            sys.exit(0)
+        sys.exit(3)
+    """)
+    p = subprocess.run([sys.executable, "-c", script, db_path, HERE], env=subprocess_env(),
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == "interrupted False"
+    assert "Exception ignored" not in p.stderr
+
+
 def test_exit_with_running_workers_is_clean(db_path):
     script = textwrap.dedent("""
         import sys, sitq
