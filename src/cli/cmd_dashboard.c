@@ -2,9 +2,10 @@
  * cmd_dashboard.c - `sitq dashboard DB`: serve the web dashboard
  * (src/cli/dashboard/) until SIGINT or SIGTERM. It reads the token that
  * allows actions (from --token-file or SITQ_DASHBOARD_TOKEN; none makes it
- * read-only, and opens the database read-only), opens the database with one
- * reader connection (the pages read there, never on the writer the actions
- * use) and listens on loopback unless told otherwise.
+ * read-only, and opens the database read-only), opens the database with two
+ * reader connections (the pages read there, never on the writer the actions
+ * use; an action waits at most --busy-timeout for another process's lock)
+ * and listens on loopback unless told otherwise.
  */
 #include <arpa/inet.h>
 #include <getopt.h>
@@ -24,6 +25,7 @@
 
 static const char DASHBOARD_USAGE[] =
     "usage: sitq dashboard DB [--listen [HOST:]PORT] [--token-file PATH]\n"
+    "                         [--busy-timeout S]\n"
     "\n"
     "Serve a web dashboard of the database until SIGINT or SIGTERM: the queues\n"
     "with their tasks counted by status (/), the tasks with filters and pages\n"
@@ -31,8 +33,9 @@ static const char DASHBOARD_USAGE[] =
     "(/tasks/ID), the workers and what they run (/workers) and the metrics in\n"
     "the Prometheus text format (/metrics); /api/queues, /api/tasks,\n"
     "/api/tasks/ID and /api/workers are their JSON twins. Pages read on a\n"
-    "reader connection of their own, at most 100 tasks a page, one request at\n"
-    "a time, and never take the write lock.\n"
+    "reader connection of their own, at most 100 tasks a page, and never take\n"
+    "the write lock. Each connection is served on a thread of its own (at\n"
+    "most 128 at once, 64 from one address; one idle for 5 s is closed).\n"
     "Actions (retry and cancel a task, pause and resume a queue) are forms\n"
     "posted with the token; without a token the dashboard is read-only.\n"
     "\n"
@@ -45,14 +48,23 @@ static const char DASHBOARD_USAGE[] =
     "      --token-file PATH   read the token from this file (its first line,\n"
     "                          16..1024 bytes); else from the environment\n"
     "                          variable SITQ_DASHBOARD_TOKEN\n"
+    "      --busy-timeout S    how long an action waits for the write lock\n"
+    "                          another process holds before it answers 503\n"
+    "                          (SQLite; default 5)\n"
     "  -h, --help              show this help\n";
 
-enum { OPT_TOKEN_FILE = 256 };
+enum { OPT_TOKEN_FILE = 256, OPT_BUSY_TIMEOUT };
 
-static const struct option DASH_OPTS[] = {{"listen", required_argument, NULL, 'l'},
-                                          {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
-                                          {"help", no_argument, NULL, 'h'},
-                                          {NULL, 0, NULL, 0}};
+/* Default wait for another process's write lock: short, since a person
+ * waits on the page. */
+#define DASH_BUSY_DEFAULT_MS 5000
+
+static const struct option DASH_OPTS[] = {
+    {"listen", required_argument, NULL, 'l'},
+    {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
+    {"busy-timeout", required_argument, NULL, OPT_BUSY_TIMEOUT},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0}};
 
 /* Check a token and copy it into ctx; what names its source. 0 or -1. */
 static int set_token(dash_ctx *ctx, const char *text, size_t len, const char *what) {
@@ -103,7 +115,7 @@ static int load_token(dash_ctx *ctx, const char *path) {
 
 /* Parse argv; -1 to go on, else an exit code. */
 static int parse(int argc, char **argv, const char **db, struct sockaddr_in *addr,
-                 const char **token_file) {
+                 const char **token_file, int *busy_ms) {
     char msg[256];
     dash_parse_listen("127.0.0.1:8080", addr, msg, sizeof msg);
     optind = 0;
@@ -111,8 +123,14 @@ static int parse(int argc, char **argv, const char **db, struct sockaddr_in *add
     int c;
     while ((c = getopt_long(argc, argv, ":l:h", DASH_OPTS, NULL)) != -1) {
         if (c == 'h') return print_usage(DASHBOARD_USAGE);
+        double busy_s = 0;
         if (c == OPT_TOKEN_FILE) *token_file = optarg;
-        else if (c == 'l') {
+        else if (c == OPT_BUSY_TIMEOUT) {
+            if (arg_parse_duration("dashboard", "--busy-timeout", optarg, 0.0, 2147483.0,
+                                   &busy_s) != 0)
+                return CLI_EXIT_USAGE;
+            *busy_ms = (int)(busy_s * 1000.0 + 0.5);
+        } else if (c == 'l') {
             if (dash_parse_listen(optarg, addr, msg, sizeof msg) != 0) {
                 cli_errorf("dashboard", "--listen %s", msg);
                 return CLI_EXIT_USAGE;
@@ -161,7 +179,8 @@ static int serve(const struct sockaddr_in *addr, const dash_ctx *ctx, const char
 int cmd_dashboard(int argc, char **argv) {
     const char *db_path = NULL, *token_file = NULL;
     struct sockaddr_in addr;
-    int rc = parse(argc, argv, &db_path, &addr, &token_file);
+    int busy_ms = DASH_BUSY_DEFAULT_MS;
+    int rc = parse(argc, argv, &db_path, &addr, &token_file, &busy_ms);
     if (rc >= 0) return rc;
     dash_ctx *ctx = calloc(1, sizeof *ctx);
     if (ctx == NULL || load_token(ctx, token_file) != 0) {
@@ -169,8 +188,12 @@ int cmd_dashboard(int argc, char **argv) {
         return CLI_EXIT_USAGE;
     }
     cli_db db;
-    rc = cli_db_open("dashboard", db_path, NULL,
-                     ctx->token_len ? CLI_DB_MUST_EXIST : CLI_DB_READ_ONLY, 1, &db);
+    sitq_sqlite_options opts;
+    sitq_sqlite_options_init(&opts);
+    opts.reader_connections = 2; /* pages of two connections read at once */
+    opts.busy_timeout_ms = busy_ms;
+    rc = cli_db_open_opts("dashboard", db_path, NULL,
+                          ctx->token_len ? CLI_DB_MUST_EXIST : CLI_DB_READ_ONLY, &opts, &db, NULL);
     if (rc == CLI_EXIT_OK) {
         ctx->backend = db.backend;
         rc = serve(&addr, ctx, db_path);

@@ -13,6 +13,11 @@
  * and would run scrapes side by side. Prometheus reconnects when its
  * keep-alive connection was closed between scrapes.
  *
+ * Listening on loopback, it answers only a Host that names a loopback
+ * address (421 otherwise) and refuses two Host headers (400), as the
+ * dashboard does (http_host.h): a browser page cannot read the metrics
+ * through DNS rebinding.
+ *
  * Paths are compared as sent: no percent-decoding (unescape_none), so only
  * the exact bytes "/metrics" are served and "/metrics%00" (which decodes to
  * "/metrics" followed by a NUL, that strcmp would stop at) is a 404.
@@ -26,6 +31,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http_host.h"
+
 /* Connections open at once; more wait in the listen backlog. */
 #define CONN_LIMIT 128u
 /* Seconds a connection may stay idle (no request, or between requests). */
@@ -36,6 +43,7 @@ struct metrics_http {
     sitq_backend *backend;
     sitq_worker *worker;
     unsigned port;
+    int loopback; /* listening on 127.0.0.0/8: the Host header must name it */
 };
 
 int metrics_address_parse(const char *text, struct sockaddr_in *out, char *msg, size_t n) {
@@ -123,6 +131,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
         return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, bad_method, sizeof bad_method - 1, 0,
                      "text/plain");
+    unsigned refusal = http_host_refusal(conn, ((const metrics_http *)cls)->loopback);
+    if (refusal != 0) {
+        char *copy = strdup(http_host_refusal_text(refusal));
+        if (!copy) return MHD_NO;
+        return reply(conn, refusal, copy, strlen(copy), 1, "text/plain");
+    }
     if (strcmp(url, "/metrics") != 0)
         return reply(conn, MHD_HTTP_NOT_FOUND, not_found, sizeof not_found - 1, 0, "text/plain");
     sitq_error err;
@@ -148,6 +162,7 @@ metrics_http *metrics_http_start(const struct sockaddr_in *addr, sitq_backend *b
     }
     h->backend = backend;
     h->worker = worker;
+    h->loopback = http_addr_is_loopback(addr);
     errno = 0;
     /* No MHD_USE_ERROR_LOG: its bind error names port 0 (the port is in the
      * sockaddr); the message below says what failed. */

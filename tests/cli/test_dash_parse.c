@@ -1,7 +1,8 @@
 /*
  * test_dash_parse.c - the parts of `sitq dashboard` that read a request:
  * task ids, the listen address, form fields (percent-decoding, malformed
- * and oversized values), the token's comparison, and the escaping of every
+ * and oversized values), the Host header (exact loopback names), the
+ * token's comparison, and the escaping of every
  * stored value written into a page (HTML entities, control bytes, links,
  * summaries cut on a UTF-8 boundary).
  */
@@ -17,6 +18,101 @@
 #include <cmocka.h>
 
 #include "dashboard/dash.h"
+#include "http_host.h"
+
+/* The Host header is parsed whole: a loopback name, an optional port, and
+ * nothing after. */
+static void test_host(void **state) {
+    (void)state;
+    const char *good[] = {"127.0.0.1",       "127.0.0.1:8080", "127.1.2.3:1", "localhost",
+                          "LocalHost:65535", "[::1]",          "[::1]:9100",  NULL};
+    for (int i = 0; good[i]; i++) assert_int_equal(http_host_is_local(good[i]), 1);
+    const char *bad[] = {"[::1]evil.com",
+                         "[::1]:80evil",
+                         "[::1]:",
+                         "127.0.0.1.evil.com",
+                         "127.0.0.1:",
+                         "127.0.0.1:65536",
+                         "127.0.0.1:123456",
+                         "127.0.0.1:+80",
+                         "127.0.0.1:80:80",
+                         "localhost.",
+                         "localhost.evil.com",
+                         "127.1",
+                         "128.0.0.1",
+                         "10.0.0.1:80",
+                         "evil.example:80",
+                         "",
+                         ":80",
+                         "[::2]",
+                         "127.0.0.1 ",
+                         NULL};
+    for (int i = 0; bad[i]; i++) {
+        if (http_host_is_local(bad[i]) != 0) fail_msg("'%s' taken for a loopback Host", bad[i]);
+    }
+    assert_int_equal(http_host_is_local(NULL), 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_addr.s_addr = htonl(0x7f000005);
+    assert_int_equal(http_addr_is_loopback(&a), 1);
+    a.sin_addr.s_addr = htonl(0x0a000001);
+    assert_int_equal(http_addr_is_loopback(&a), 0);
+}
+
+/* A queue name of any bytes goes through the pause form's hex field. */
+static void test_hex(void **state) {
+    (void)state;
+    const char *name = "q\x01\nname\xc3\xa9";
+    dash_buf b = {0};
+    dash_hexenc(&b, name);
+    assert_string_equal(b.s, "71010a6e616d65c3a9");
+    char out[16];
+    assert_int_equal(dash_hex_decode(b.s, out, sizeof out), 0);
+    assert_string_equal(out, name);
+    assert_int_equal(dash_hex_decode("4A4b", out, sizeof out), 0);
+    assert_string_equal(out, "JK");
+    const char *bad[] = {"", "4", "4g", "0041", "zz", "41 ", NULL};
+    for (int i = 0; bad[i]; i++) {
+        if (dash_hex_decode(bad[i], out, sizeof out) != -1) fail_msg("'%s' was decoded", bad[i]);
+    }
+    assert_int_equal(dash_hex_decode("41414141", out, 4), -1); /* 4 bytes + NUL do not fit */
+    assert_int_equal(dash_hex_decode("414141", out, 4), 0);
+    dash_buf_free(&b);
+}
+
+/* A cut never splits a UTF-8 character. */
+static void test_utf8_cut(void **state) {
+    (void)state;
+    const char *s = "ab\xc3\xa9\xe2\x82\xac"; /* a b e-acute euro */
+    assert_int_equal(dash_utf8_cut(s, 7, 7), 7);
+    assert_int_equal(dash_utf8_cut(s, 7, 100), 7);
+    assert_int_equal(dash_utf8_cut(s, 7, 3), 2); /* inside e-acute */
+    assert_int_equal(dash_utf8_cut(s, 7, 4), 4);
+    assert_int_equal(dash_utf8_cut(s, 7, 5), 4); /* inside the euro sign */
+    assert_int_equal(dash_utf8_cut(s, 7, 6), 4);
+    assert_int_equal(dash_utf8_cut(s, 7, 0), 0);
+}
+
+/* Well-formed UTF-8 characters and the bytes that start none. */
+static void test_utf8_seq(void **state) {
+    (void)state;
+    assert_int_equal(dash_utf8_seq("a"), 1);
+    assert_int_equal(dash_utf8_seq("\xc3\xa9"), 2);
+    assert_int_equal(dash_utf8_seq("\xe2\x82\xac"), 3);
+    assert_int_equal(dash_utf8_seq("\xf0\x9f\x98\x80"), 4);
+    const char *bad[] = {"\xff",
+                         "\xfe",
+                         "\x80",
+                         "\xc3",
+                         "\xc0\x80",
+                         "\xe0\x80\x80",
+                         "\xed\xa0\x80",
+                         "\xf4\x90\x80\x80",
+                         "\xe2\x82",
+                         "\xf5\x80\x80\x80",
+                         NULL};
+    for (int i = 0; bad[i]; i++) assert_int_equal(dash_utf8_seq(bad[i]), 0);
+}
 
 static void test_ids(void **state) {
     (void)state;
@@ -52,17 +148,12 @@ static void test_listen(void **state) {
     assert_int_equal(ntohl(a.sin_addr.s_addr), 0x7f000001);
     assert_int_equal(dash_parse_listen("0.0.0.0:0", &a, msg, sizeof msg), 0);
     assert_int_equal(ntohs(a.sin_port), 0);
-    const char *bad[] = {"8080",
-                         ":8080",
-                         "127.0.0.1:",
-                         "127.0.0.1:65536",
-                         "127.0.0.1:-1",
-                         "127.0.0.1:80x",
-                         "localhost:80",
-                         "1.2.3:80",
-                         "::1:80",
-                         "127.0.0.1:000080",
-                         NULL};
+    assert_int_equal(dash_parse_listen("8080", &a, msg, sizeof msg), 0); /* a bare port */
+    assert_int_equal(ntohs(a.sin_port), 8080);
+    assert_int_equal(ntohl(a.sin_addr.s_addr), 0x7f000001);
+    const char *bad[] = {
+        ":8080",        "127.0.0.1:", "127.0.0.1:65536", "127.0.0.1:-1",     "127.0.0.1:80x",
+        "localhost:80", "1.2.3:80",   "::1:80",          "127.0.0.1:000080", NULL};
     for (int i = 0; bad[i]; i++) {
         msg[0] = '\0';
         assert_int_equal(dash_parse_listen(bad[i], &a, msg, sizeof msg), -1);
@@ -156,8 +247,11 @@ static void test_summary(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ids),   cmocka_unit_test(test_listen), cmocka_unit_test(test_form),
-        cmocka_unit_test(test_token), cmocka_unit_test(test_escape), cmocka_unit_test(test_summary),
+        cmocka_unit_test(test_host),     cmocka_unit_test(test_hex),
+        cmocka_unit_test(test_utf8_cut), cmocka_unit_test(test_utf8_seq),
+        cmocka_unit_test(test_ids),      cmocka_unit_test(test_listen),
+        cmocka_unit_test(test_form),     cmocka_unit_test(test_token),
+        cmocka_unit_test(test_escape),   cmocka_unit_test(test_summary),
     };
     return cmocka_run_group_tests_name("dash_parse", tests, NULL, NULL);
 }

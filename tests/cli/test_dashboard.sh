@@ -9,7 +9,8 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 DASH_PIDS=
-trap 'for p in $DASH_PIDS; do kill "$p" 2>/dev/null || true; done; cleanup' EXIT
+# The status is kept for cleanup, which exits with it.
+trap 'rc=$?; for p in $DASH_PIDS; do kill "$p" 2>/dev/null || true; done; (exit $rc); cleanup' EXIT
 TOKEN=dashboard-test-token-0123456789
 printf '%s\n' "$TOKEN" >"$TMP/token"
 chmod 600 "$TMP/token"
@@ -178,7 +179,7 @@ assert_eq "$("$SITQ" show "$DB" "$bad" --json | jget "d['command']")" \
 page "/api/tasks?queue=default&limit=5"
 assert_eq "$("$SITQ" list "$DB" --queue default --json | jget "[t['command'] for t in d]")" \
     "$(jget "[t['command'] for t in d['tasks']]" <"$TMP/body")" "api: commands as sitq list --json"
-assert_eq "['true']" "$(jget "d['tasks'][0]['command']" <"$TMP/body")" "api: a listed command"
+assert_eq '["true"]' "$(jget "d['tasks'][0]['command']" <"$TMP/body")" "api: a listed command"
 [ -z "$pyid" ] || assert_eq null "$(curl -s "$URL/api/tasks/$pyid" | jget "d['command']")" \
     "api: a task of another function has no command"
 # An unknown queue is a 404 that says so, on the pages and the API; an
@@ -207,11 +208,28 @@ assert_eq 400 "$(get "/workers?status=failed")" "a filter on another page"
 assert_eq 404 "$(get "/nope")" "unknown path"
 assert_eq 404 "$(get "/tasks/99999")" "unknown task"
 assert_eq 404 "$(get "/tasks/x")" "task id not a number"
+assert_eq 404 "$(get "/tasks/1%00garbage")" "a task id followed by %00"
+assert_eq 404 "$(get "/api/tasks/1%00x")" "api: a task id followed by %00"
+assert_eq 404 "$(get "/%00")" "/%00"
+assert_eq 404 "$(get "/api/tasks/%ff%fe")" "api: an id of bytes that are not UTF-8"
+"$PY" -c 'import json,sys; json.loads(sys.stdin.buffer.read().decode("utf-8"))' <"$TMP/body" ||
+    fail "the JSON error is not UTF-8: $(od -c "$TMP/body" | head -3)"
+assert_eq 2 "$(jget "d['error'].count(chr(0xfffd))" <"$TMP/body")" "bytes replaced by U+FFFD"
 assert_eq 404 "$(post frobnicate "token=$TOKEN")" "unknown action"
 assert_eq 405 "$(get "/" -X POST)" "POST /"
 grep -qi '^Allow: GET, HEAD' "$TMP/hdr" || fail "405 without Allow"
 assert_eq 405 "$(get "/actions/retry")" "GET of an action"
 assert_eq 421 "$(get "/" -H "Host: evil.example:80")" "a foreign Host (DNS rebinding)"
+assert_eq 421 "$(get "/" -H "Host: [::1]evil.example")" "a Host that only starts as [::1]"
+assert_eq 421 "$(get "/" -H "Host: 127.0.0.1.evil.example")" "a Host that only starts as 127.0.0.1"
+assert_eq 200 "$(get "/" -H "Host: [::1]:80")" "Host: [::1]:80"
+assert_eq 400 "$("$PY" - "${URL##*:}" <<'PYEOF'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+s.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n")
+print(s.recv(64).split(b" ")[1].decode())
+PYEOF
+)" "two Host headers"
 assert_eq "200 0" "$(curl -s -I -o /dev/null -w '%{http_code} %{size_download}' "$URL/")" \
     "HEAD /: the page's status, no body"
 head -c 5000 /dev/zero | tr '\0' a >"$TMP/big"
@@ -252,6 +270,22 @@ grep -qF 'default</a> <em>(paused)</em>' "$TMP/body" || fail "the page shows the
 assert_eq 303 "$(post resume "token=$TOKEN&queue=default")" "resume"
 assert_eq false "$("$SITQ" queues "$DB" --queue default --json | jget "d[0]['paused']")" "resumed"
 assert_eq 404 "$(post pause "token=$TOKEN&queue=nosuchqueue")" "pause of an unknown queue"
+# A queue name with a control character or a newline: the page's form
+# carries it in hex (a browser would change such bytes in a text field), and
+# posting that form pauses that very queue.
+for qn in $'ctl\x01q' $'nl\nq'; do
+    "$SITQ" enqueue "$DB" --queue "$qn" -- true >/dev/null
+    hex=$(printf '%s' "$qn" | od -An -tx1 | tr -d ' \n')
+    page /
+    grep -qF "name=\"queue_hex\" value=\"$hex\"" "$TMP/body" || fail "no hex form for queue $hex"
+    assert_eq 303 "$(post pause "token=$TOKEN&queue_hex=$hex")" "pause of queue $hex"
+    assert_eq true "$("$SITQ" queues "$DB" --queue "$qn" --json | jget "d[0]['paused']")" \
+        "queue $hex paused"
+    assert_eq 303 "$(post resume "token=$TOKEN&queue_hex=$hex")" "resume of queue $hex"
+done
+assert_eq 400 "$(post pause "token=$TOKEN&queue_hex=6")" "odd hex"
+assert_eq 400 "$(post pause "token=$TOKEN&queue_hex=zz")" "not hex"
+assert_eq 404 "$(post pause "token=$TOKEN&queue_hex=6e6f")" "hex of an unknown queue"
 
 # Workers: a worker running a task is listed with a link to it.
 running=$("$SITQ" enqueue "$DB" --queue slow -- sleep 60)

@@ -2,7 +2,8 @@
 # `sitq worker --metrics-address`: /metrics over HTTP with the store's and
 # the worker's own figures (exact attempt counters, cumulative histogram
 # buckets with consistent _count and _sum, promtool's check), 404 on other
-# paths (compared exactly, %00 included), 405 on other methods, a scrape
+# paths (compared exactly, %00 included), 405 on other methods, 421 for a
+# Host that is not loopback and 400 for two Host headers, a scrape
 # served beside idle connections, listening only where told, and clear
 # errors for bad (strictly parsed ports) or busy addresses.
 set -euo pipefail
@@ -27,6 +28,19 @@ PYEOF
 status_of() {
     fetch "$@" >"$TMP/s.txt"
     head -1 "$TMP/s.txt"
+}
+
+# raw_status PORT HOST...: the status of a GET /metrics sent with one Host
+# header line per HOST argument (printf escapes allowed: \001).
+raw_status() {
+    "$PY" - "$@" <<'PYEOF'
+import socket, sys
+port = int(sys.argv[1])
+hosts = "".join("Host: %s\r\n" % h for h in sys.argv[2:])
+s = socket.create_connection(("127.0.0.1", port), timeout=10)
+s.sendall(("GET /metrics HTTP/1.1\r\n%sConnection: close\r\n\r\n" % hosts).encode())
+print(s.recv(64).split(b" ")[1].decode())
+PYEOF
 }
 
 # metric NAME{LABELS}: the value of one sample of $TMP/m.txt.
@@ -98,6 +112,15 @@ assert_eq 404 "$(status_of "http://127.0.0.1:$port/metrics%00")" "GET /metrics%0
 assert_eq 404 "$(status_of "http://127.0.0.1:$port/metrics%00/x")" "GET /metrics%00/x"
 assert_eq 404 "$(status_of "http://127.0.0.1:$port/%6detrics")" "GET /%6detrics"
 assert_eq 200 "$(status_of "http://127.0.0.1:$port/metrics?x=%00")" "a query is not the path"
+# On loopback, the Host must name a loopback address exactly (no DNS
+# rebinding), and there must be one Host header.
+assert_eq 200 "$(raw_status "$port" "localhost:$port")" "Host: localhost"
+assert_eq 200 "$(raw_status "$port" "[::1]:$port")" "Host: [::1]"
+assert_eq 421 "$(raw_status "$port" "evil.example:$port")" "a foreign Host"
+assert_eq 421 "$(raw_status "$port" "[::1]evil.example")" "a Host that only starts as [::1]"
+assert_eq 421 "$(raw_status "$port" "127.0.0.1.evil.example")" "a Host that only starts as 127.0.0.1"
+assert_eq 400 "$(raw_status "$port" "127.0.0.1:$port" "evil.example")" "two Host headers"
+assert_eq 421 "$(raw_status "$port")" "no Host header"
 
 # Idle clients cannot keep a scrape out: with 20 connections open that send
 # nothing, /metrics is served while they are all still open; then the server

@@ -3,9 +3,10 @@
  * context, one request and its reply, and the text buffer every page is
  * written into.
  *
- * The design: libmicrohttpd answers on one internal thread, so requests
- * are served one at a time and the store sees at most one page's reads at
- * once (read-only, bounded by the page size cap). Pages are HTML written on
+ * The design: libmicrohttpd answers each connection on a thread of its
+ * own (the backend is thread-safe), so an action that waits for the write
+ * lock never holds the pages; each page's reads are bounded by the page
+ * size cap and run on the backend's reader connections. Pages are HTML written on
  * the server through dash_esc (every stored string is escaped); actions are
  * POST forms that carry the token in their body (dash_actions.c).
  */
@@ -31,6 +32,16 @@
 /** Largest POST body read, in bytes (a form holds a token and an id). */
 #define DASH_BODY_MAX 4096
 
+/** Most connections served at once, and from one client address: past
+ *  them a new connection is refused until one closes. */
+#define DASH_CONN_MAX    128
+#define DASH_CONN_PER_IP 64
+/** Seconds a connection may stay idle (no byte received or sent) before it
+ *  is closed. */
+#define DASH_IDLE_S 5
+/** Stack of each connection's thread, bytes (pages build on the heap). */
+#define DASH_STACK_BYTES (512 * 1024)
+
 /** A growing NUL-terminated text; an allocation failure sticks in failed. */
 typedef struct dash_buf {
     char *s;
@@ -49,12 +60,23 @@ void dash_escn(dash_buf *b, const char *s, size_t n);
 void dash_esc(dash_buf *b, const char *s);
 /** Append s percent-encoded for a URL query value (all but A-Z a-z 0-9 -._~). */
 void dash_urlenc(dash_buf *b, const char *s);
+/** Append the bytes of s as lower-case hex, two digits a byte: a form
+ *  field that carries any byte (control characters, newlines) unchanged
+ *  through a browser. */
+void dash_hexenc(dash_buf *b, const char *s);
+/** The length (1..4) of the well-formed UTF-8 character s starts with
+ *  (RFC 3629: shortest form, no surrogate, at most U+10FFFF), 0 when it
+ *  starts with no such character. s is NUL-terminated and not empty. */
+size_t dash_utf8_seq(const char *s);
+/** How many of the n bytes of s to show for at most max: n when it fits,
+ *  else max backed off to the start of a UTF-8 character. Pure. */
+size_t dash_utf8_cut(const char *s, size_t n, size_t max);
 /** Append at most DASH_VALUE_SHOWN bytes of s (cut on a UTF-8 boundary),
  *  escaped, and a note of the full size when cut. */
 void dash_esc_summary(dash_buf *b, const char *s, size_t n);
 void dash_buf_free(dash_buf *b);
 
-/** The server's state, read by every request (one at a time). */
+/** The server's state, read (never written) by every request thread. */
 typedef struct dash_ctx {
     sitq_backend *backend;
     char token[DASH_TOKEN_MAX + 1]; /**< "" when read-only */
@@ -101,10 +123,17 @@ int dash_parse_listen(const char *text, struct sockaddr_in *out, char *msg, size
  *  malformed or too long. */
 int dash_form_field(const char *body, size_t len, const char *name, char *out, size_t n);
 
+/** Decode hex (as dash_hexenc writes, either case) into out (size n).
+ *  Returns 0, or -1 when empty, of odd length, not hex, holding a NUL
+ *  byte or longer than n - 1 bytes once decoded. */
+int dash_hex_decode(const char *hex, char *out, size_t n);
+
 /* dash_pages.c and dash_tasks.c: the pages (GET). */
 /** A POST form to /actions/ACTION with the hidden field=value and a token
- *  field. */
-void dash_action_form(dash_buf *b, const char *action, const char *field, const char *value);
+ *  field; hex set: value is written hex-encoded (dash_hexenc), for a value
+ *  of any bytes. */
+void dash_action_form(dash_buf *b, const char *action, const char *field, const char *value,
+                      int hex);
 void dash_page_queues(const dash_ctx *c, dash_reply *r);
 void dash_page_workers(const dash_ctx *c, dash_reply *r);
 void dash_page_tasks(const dash_ctx *c, const dash_query *q, dash_reply *r);
@@ -131,13 +160,13 @@ int dash_token_equal(const char *a, size_t na, const char *b, size_t nb);
 
 /* dash_server.c: the HTTP server. */
 typedef struct dash_server dash_server;
-/** Listen on addr and serve ctx (which must outlive the server) on one
- *  thread. Returns NULL with a message in msg when it cannot listen. */
+/** Listen on addr and serve ctx (which must outlive the server), a thread
+ *  per connection. Returns NULL with a message in msg when it cannot listen. */
 dash_server *dash_server_start(const struct sockaddr_in *addr, const dash_ctx *ctx, char *msg,
                                size_t n);
 /** The port it listens on (the one chosen when 0 was asked). */
 unsigned dash_server_port(const dash_server *s);
-/** Stop listening, wait for the request in progress, free s (NULL: no-op). */
+/** Stop listening, wait for the requests in progress, free s (NULL: no-op). */
 void dash_server_stop(dash_server *s);
 
 #endif

@@ -95,9 +95,17 @@ static int queue_known(const dash_ctx *c, const char *name, dash_reply *r) {
 /* pause or resume the form's queue. */
 static void queue_action(const dash_ctx *c, int pause, const char *body, size_t len,
                          dash_reply *r) {
-    char name[SITQ_NAME_MAX + 1];
-    if (dash_form_field(body, len, "queue", name, sizeof name) != 0 || name[0] == '\0') {
-        dash_error(r, 400, "the form needs a queue name (field queue, 1..%d bytes)", SITQ_NAME_MAX);
+    char name[SITQ_NAME_MAX + 1], hex[2 * SITQ_NAME_MAX + 1];
+    /* The pages send the name hex-encoded (queue_hex); a client may send it
+     * as text (queue). */
+    int rc = dash_form_field(body, len, "queue_hex", hex, sizeof hex);
+    if (rc == 0) rc = dash_hex_decode(hex, name, sizeof name);
+    else if (rc == -1) rc = dash_form_field(body, len, "queue", name, sizeof name);
+    if (rc != 0 || name[0] == '\0') {
+        dash_error(r, 400,
+                   "the form needs a queue name (field queue, 1..%d bytes, or queue_hex, "
+                   "the name in hex)",
+                   SITQ_NAME_MAX);
         return;
     }
     int known = queue_known(c, name, r);

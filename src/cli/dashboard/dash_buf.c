@@ -107,13 +107,30 @@ void dash_urlenc(dash_buf *b, const char *s) {
     }
 }
 
+size_t dash_utf8_seq(const char *s) {
+    const unsigned char *p = (const unsigned char *)s;
+    if (p[0] < 0x80) return 1;
+    size_t n = p[0] >= 0xF0 ? 4 : p[0] >= 0xE0 ? 3 : 2;
+    if (p[0] < 0xC2 || p[0] > 0xF4) return 0; /* a continuation, overlong or past U+10FFFF */
+    for (size_t i = 1; i < n; i++)
+        if ((p[i] & 0xC0) != 0x80) return 0; /* the NUL at the end stops here too */
+    /* Overlong three- and four-byte forms, surrogates, past U+10FFFF. */
+    if ((p[0] == 0xE0 && p[1] < 0xA0) || (p[0] == 0xED && p[1] >= 0xA0) ||
+        (p[0] == 0xF0 && p[1] < 0x90) || (p[0] == 0xF4 && p[1] >= 0x90))
+        return 0;
+    return n;
+}
+
+size_t dash_utf8_cut(const char *s, size_t n, size_t max) {
+    if (n <= max) return n;
+    size_t cut = max;
+    /* Back off continuation bytes so that no character is cut in two. */
+    while (cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80) cut--;
+    return cut;
+}
+
 void dash_esc_summary(dash_buf *b, const char *s, size_t n) {
-    size_t shown = n;
-    if (shown > DASH_VALUE_SHOWN) {
-        shown = DASH_VALUE_SHOWN;
-        /* Back off continuation bytes so that no character is cut in two. */
-        while (shown > 0 && ((unsigned char)s[shown] & 0xC0) == 0x80) shown--;
-    }
+    size_t shown = dash_utf8_cut(s, n, DASH_VALUE_SHOWN);
     dash_escn(b, s, shown);
     if (shown < n) dash_printf(b, "\n... (%zu bytes in all, %zu shown)", n, shown);
 }
@@ -121,4 +138,12 @@ void dash_esc_summary(dash_buf *b, const char *s, size_t n) {
 void dash_buf_free(dash_buf *b) {
     free(b->s);
     memset(b, 0, sizeof *b);
+}
+
+void dash_hexenc(dash_buf *b, const char *s) {
+    static const char digits[] = "0123456789abcdef";
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        char two[2] = {digits[*p >> 4], digits[*p & 15]};
+        dash_putn(b, two, 2);
+    }
 }

@@ -45,10 +45,13 @@ void dash_page_end(dash_buf *b) { dash_put(b, "</main></body></html>\n"); }
 /* The JSON string of s (quotes and escapes) appended to b. */
 static void json_str(dash_buf *b, const char *s) {
     dash_put(b, "\"");
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') dash_printf(b, "\\%c", *p);
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        size_t n = dash_utf8_seq((const char *)p);
+        if (n == 0) dash_put(b, "\\ufffd"); /* a byte that is not UTF-8: JSON must be */
+        else if (*p == '"' || *p == '\\') dash_printf(b, "\\%c", *p);
         else if (*p < 0x20 || *p == '<' || *p == '>' || *p == '&') dash_printf(b, "\\u%04x", *p);
-        else dash_putn(b, (const char *)p, 1);
+        else dash_putn(b, (const char *)p, n);
+        p += n ? n : 1;
     }
     dash_put(b, "\"");
 }

@@ -12,10 +12,12 @@
 #include "dash.h"
 #include "output.h"
 
-void dash_action_form(dash_buf *b, const char *action, const char *field, const char *value) {
+void dash_action_form(dash_buf *b, const char *action, const char *field, const char *value,
+                      int hex) {
     dash_printf(b, "<form class=\"act\" method=\"post\" action=\"/actions/%s\">", action);
     dash_printf(b, "<input type=\"hidden\" name=\"%s\" value=\"", field);
-    dash_esc(b, value);
+    if (hex) dash_hexenc(b, value);
+    else dash_esc(b, value);
     dash_put(b, "\"><input type=\"password\" name=\"token\" placeholder=\"token\" "
                 "autocomplete=\"off\" required>");
     dash_printf(b, "<button type=\"submit\" name=\"do\" value=\"%s\">%s</button></form>", action,
@@ -43,7 +45,9 @@ static sitq_code queue_row(const dash_ctx *c, const char *name, dash_buf *b, sit
         dash_printf(b, "&amp;status=%s\">%" PRId64 "</a></td>", sitq_status_name(s), st.count[s]);
     }
     dash_printf(b, "<td class=\"n\">%" PRId64 "</td><td>", st.total);
-    if (c->token_len > 0) dash_action_form(b, paused ? "resume" : "pause", "queue", name);
+    /* The name in hex: a browser would change its control characters and
+     * newlines, and the action would name another queue. */
+    if (c->token_len > 0) dash_action_form(b, paused ? "resume" : "pause", "queue_hex", name, 1);
     dash_put(b, "</td></tr>\n");
     return SITQ_OK;
 }

@@ -110,3 +110,15 @@ int dash_token_equal(const char *a, size_t na, const char *b, size_t nb) {
         diff |= (unsigned char)a[i] ^ (unsigned char)(nb ? b[i % nb] : 0);
     return diff == 0;
 }
+
+int dash_hex_decode(const char *hex, char *out, size_t n) {
+    size_t len = strlen(hex);
+    if (len == 0 || len % 2 != 0 || len / 2 + 1 > n) return -1;
+    for (size_t i = 0; i < len; i += 2) {
+        int hi = hexval(hex[i]), lo = hexval(hex[i + 1]);
+        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) return -1;
+        out[i / 2] = (char)(hi * 16 + lo);
+    }
+    out[len / 2] = '\0';
+    return 0;
+}

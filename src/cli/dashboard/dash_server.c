@@ -1,7 +1,9 @@
 /*
- * dash_server.c - the dashboard's HTTP server on libmicrohttpd: one
- * internal thread answers every request in turn (so the store sees one
- * page's bounded reads at a time), routes it by method and path, reads a
+ * dash_server.c - the dashboard's HTTP server on libmicrohttpd: a thread
+ * per connection (so a slow action, waiting for a lock, never holds the
+ * other requests; at most DASH_CONN_MAX connections, DASH_CONN_PER_IP from
+ * one address, each closed after DASH_IDLE_S seconds without a byte),
+ * routes each request by method and path, reads a
  * POST body of at most DASH_BODY_MAX bytes, and sends every reply with the
  * headers that keep the pages safe in a browser (Content-Security-Policy
  * without scripts, nosniff, no framing, no caching).
@@ -12,9 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "dash.h"
+#include "http_host.h"
 
 struct dash_server {
     struct MHD_Daemon *d;
@@ -66,20 +68,6 @@ static enum MHD_Result query_arg(void *cls, enum MHD_ValueKind kind, const char 
     return MHD_YES;
 }
 
-/* 1 when the Host header names a loopback address or localhost. */
-static int host_is_local(const char *host) {
-    if (host == NULL) return 0;
-    char h[64];
-    size_t n = strcspn(host, ":");
-    if (host[0] == '[') return strncmp(host, "[::1]", 5) == 0;
-    if (n == 0 || n >= sizeof h) return 0;
-    memcpy(h, host, n);
-    h[n] = '\0';
-    struct in_addr a;
-    if (strcasecmp(h, "localhost") == 0) return 1;
-    return inet_pton(AF_INET, h, &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
-}
-
 /* Route a GET or HEAD of a known page (path_kind 1). */
 static void route_get(const dash_ctx *c, const char *url, const dash_query *q, dash_reply *r) {
     int is_list = strcmp(url, "/tasks") == 0 || strcmp(url, "/api/tasks") == 0;
@@ -115,6 +103,17 @@ static int path_kind(const char *url) {
     return strncmp(url, "/tasks/", 7) == 0 || strncmp(url, "/api/tasks/", 11) == 0;
 }
 
+/* MHD's unescape callback, for the path and each query key and value:
+ * percent-decode, except text holding "%00", which is left as sent: a NUL
+ * would end the decoded string early, so that "/tasks/1%00x" would read as
+ * "/tasks/1". Left encoded, it matches no page, id or queue. */
+static size_t unescape_no_nul(void *cls, struct MHD_Connection *conn, char *s) {
+    (void)cls;
+    (void)conn;
+    if (strstr(s, "%00") != NULL) return strlen(s);
+    return MHD_http_unescape(s);
+}
+
 static const char *header(struct MHD_Connection *conn, const char *name) {
     return MHD_lookup_connection_value(conn, MHD_HEADER_KIND, name);
 }
@@ -131,10 +130,9 @@ static enum MHD_Result answer(const struct dash_server *s, struct MHD_Connection
     int is_get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
     int is_post = strcmp(method, "POST") == 0;
     const char *host = header(conn, MHD_HTTP_HEADER_HOST);
-    if (s->loopback && !host_is_local(host)) {
-        dash_error(&r, 421,
-                   "the Host header must name this loopback address (127.0.0.1:PORT "
-                   "or localhost:PORT)");
+    unsigned refusal = http_host_refusal(conn, s->loopback);
+    if (refusal != 0) {
+        dash_error(&r, refusal, "%s", http_host_refusal_text(refusal));
     } else if (kind == 0) {
         dash_error(&r, 404, "no such page: try / (queues), /tasks, /workers or /metrics");
     } else if ((kind == 1 && !is_get) || (kind == 2 && !is_post)) {
@@ -197,12 +195,19 @@ dash_server *dash_server_start(const struct sockaddr_in *addr, const dash_ctx *c
         return NULL;
     }
     s->ctx = ctx;
-    s->loopback = (ntohl(addr->sin_addr.s_addr) >> 24) == 127;
+    s->loopback = http_addr_is_loopback(addr);
     errno = 0;
+    /* A thread per connection: an action waiting for another process's
+     * write lock (up to --busy-timeout) holds only its own connection; the
+     * backend is safe to use from every thread at once. */
     s->d = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
-        (const struct sockaddr *)addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-        MHD_OPTION_CONNECTION_LIMIT, 32u, MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0, NULL, NULL, on_request,
+        s, MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)addr, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, NULL, MHD_OPTION_CONNECTION_LIMIT, (unsigned)DASH_CONN_MAX,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)DASH_CONN_PER_IP,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)DASH_IDLE_S, MHD_OPTION_THREAD_STACK_SIZE,
+        (size_t)DASH_STACK_BYTES, MHD_OPTION_UNESCAPE_CALLBACK, unescape_no_nul, NULL,
+        MHD_OPTION_END);
     if (s->d == NULL) {
         char host[INET_ADDRSTRLEN] = "?";
         inet_ntop(AF_INET, &addr->sin_addr, host, sizeof host);

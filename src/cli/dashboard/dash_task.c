@@ -123,8 +123,8 @@ static void task_body(const dash_ctx *c, sitq_queue *q, const sitq_result *t, da
         char id[32];
         snprintf(id, sizeof id, "%" PRId64, (int64_t)t->id);
         if (t->status == SITQ_FAILED || t->status == SITQ_CANCELLED)
-            dash_action_form(b, "retry", "id", id);
-        if (!sitq_status_is_terminal(t->status)) dash_action_form(b, "cancel", "id", id);
+            dash_action_form(b, "retry", "id", id, 0);
+        if (!sitq_status_is_terminal(t->status)) dash_action_form(b, "cancel", "id", id, 0);
     }
     if (t->error) section_pre(b, "error", "Error", t->error, strlen(t->error));
     if (t->traceback) section_pre(b, "traceback", "Traceback", t->traceback, strlen(t->traceback));

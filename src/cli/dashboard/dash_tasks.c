@@ -12,7 +12,7 @@
 #include "dash.h"
 #include "output.h"
 
-/** Characters of an error a list row shows. */
+/** Most bytes of an error a list row shows (cut on a character boundary). */
 #define ROW_ERROR_SHOWN 160
 
 /* 0 when queue is one of the store's queues, else -1 after a 404 (a name
@@ -103,7 +103,7 @@ static void task_row(dash_buf *b, const sitq_result *t) {
                 st, st, (int)t->attempts, enq, fin);
     if (t->error) {
         size_t n = strlen(t->error);
-        dash_escn(b, t->error, n > ROW_ERROR_SHOWN ? ROW_ERROR_SHOWN : n);
+        dash_escn(b, t->error, dash_utf8_cut(t->error, n, ROW_ERROR_SHOWN));
         if (n > ROW_ERROR_SHOWN) dash_put(b, "...");
     }
     dash_put(b, "</td></tr>\n");

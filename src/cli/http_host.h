@@ -1,0 +1,38 @@
+/*
+ * http_host.h - the Host header check of the command's HTTP servers (the
+ * dashboard and the worker's metrics endpoint). A server that listens on
+ * loopback answers only requests whose Host names a loopback address: a
+ * page of another site that a browser resolved to 127.0.0.1 (DNS
+ * rebinding) sends its own name as Host and is refused.
+ */
+#ifndef SITQ_CLI_HTTP_HOST_H
+#define SITQ_CLI_HTTP_HOST_H
+
+#include <netinet/in.h>
+
+struct MHD_Connection;
+
+/**
+ * 1 when host (a Host header's value; NULL: absent) is exactly a loopback
+ * name with an optional port: "localhost", an IPv4 address of 127.0.0.0/8
+ * in dotted decimal, or "[::1]", each optionally followed by ":PORT" (1..5
+ * digits, at most 65535). Anything else, trailing bytes included, gives 0.
+ * Pure; thread-safe.
+ */
+int http_host_is_local(const char *host);
+
+/** 1 when addr is in 127.0.0.0/8. Pure; thread-safe. */
+int http_addr_is_loopback(const struct sockaddr_in *addr);
+
+/**
+ * The HTTP status that refuses the request on conn for its Host headers, or
+ * 0 when it may be served: 400 when it has more than one Host header; 421
+ * when loopback is set and the Host is absent or not local
+ * (http_host_is_local). Thread-safe (reads the request's headers only).
+ */
+unsigned http_host_refusal(struct MHD_Connection *conn, int loopback);
+
+/** A message for a refusal status of http_host_refusal (static text). */
+const char *http_host_refusal_text(unsigned status);
+
+#endif /* SITQ_CLI_HTTP_HOST_H */

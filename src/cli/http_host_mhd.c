@@ -1,0 +1,28 @@
+/*
+ * http_host_mhd.c - http_host_refusal: the Host check of http_host.h
+ * applied to a libmicrohttpd request, shared by the dashboard and the
+ * metrics endpoint. libmicrohttpd keeps every header line, so a second
+ * Host is seen (and refused) rather than hidden behind the first.
+ */
+#include <microhttpd.h>
+#include <strings.h>
+
+#include "http_host.h"
+
+/* Count the Host headers into *cls. */
+static enum MHD_Result count_host(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value) {
+    (void)kind;
+    (void)value;
+    if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0) ++*(unsigned *)cls;
+    return MHD_YES;
+}
+
+unsigned http_host_refusal(struct MHD_Connection *conn, int loopback) {
+    unsigned hosts = 0;
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, count_host, &hosts);
+    if (hosts > 1) return 400;
+    if (!loopback) return 0;
+    const char *host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+    return http_host_is_local(host) ? 0 : 421;
+}

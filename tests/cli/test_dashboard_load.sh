@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# `sitq dashboard` under load: a page is answered while an action waits for
+# the write lock another process holds (each connection has a thread of its
+# own), such an action answers 503 once --busy-timeout has passed, and 40
+# idle connections do not lock a request out.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+DASH_PIDS=
+# The status is kept for cleanup, which exits with it.
+trap 'rc=$?; for p in $DASH_PIDS; do kill "$p" 2>/dev/null || true; done; (exit $rc); cleanup' EXIT
+TOKEN=dashboard-test-token-0123456789
+printf '%s\n' "$TOKEN" >"$TMP/token"
+chmod 600 "$TMP/token"
+
+# start_dash LOG ARGS...: run a dashboard on a free loopback port; sets URL.
+start_dash() {
+    local log=$1 i=0
+    shift
+    "$SITQ" dashboard "$DB" --listen 127.0.0.1:0 "$@" 2>"$log" &
+    DASH_PIDS="$DASH_PIDS $!"
+    until grep -q 'at http://' "$log" 2>/dev/null; do
+        kill -0 "$!" 2>/dev/null || fail "the dashboard exited: $(cat "$log")"
+        [ $i -lt 200 ] || fail "the dashboard did not start within 10 s"
+        sleep 0.05
+        i=$((i + 1))
+    done
+    URL=$(sed -n 's|.* at \(http://127.0.0.1:[0-9]*\)/ .*|\1|p' "$log")
+}
+
+"$SITQ" enqueue "$DB" -- true >/dev/null
+start_dash "$TMP/dash.log" --token-file "$TMP/token" --busy-timeout 60
+
+# 40 idle connections and 20 that have sent part of a request leave room
+# for a request.
+"$PY" - "${URL##*:}" <<'PYEOF'
+import socket, sys, urllib.request
+port = int(sys.argv[1])
+idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(40)]
+slow = [socket.create_connection(("127.0.0.1", port)) for _ in range(20)]
+for s in slow:
+    s.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+r = urllib.request.urlopen(f"http://127.0.0.1:{port}/api/queues", timeout=60)
+assert r.status == 200, r.status
+assert b'"queue":"default"' in r.read().replace(b" ", b"")
+PYEOF
+
+if [ "$ON_PG" = 1 ]; then
+    pg_skip_part "the write lock of another process on a SQLite file"
+    echo "ok"
+    exit 0
+fi
+
+# Another process takes the write lock and keeps it until $TMP/release
+# exists; "locked" in $TMP/lock.out once it holds it.
+"$PY" -c '
+import os, sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute("BEGIN IMMEDIATE")
+print("locked", flush=True)
+while not os.path.exists(sys.argv[2]):
+    time.sleep(0.05)
+c.execute("ROLLBACK")
+' "$DB" "$TMP/release" >"$TMP/lock.out" &
+LOCK_PID=$!
+i=0
+until grep -q locked "$TMP/lock.out"; do
+    [ $i -lt 400 ] || fail "the lock holder did not start"
+    sleep 0.05
+    i=$((i + 1))
+done
+
+# An action waits for the lock; meanwhile a page is answered and the action
+# is still waiting (the lock is still held: it is released only after).
+curl -s -o "$TMP/act.body" -w '%{http_code}' -d "token=$TOKEN&queue=default" \
+    "$URL/actions/pause" >"$TMP/act.code" &
+ACT_PID=$!
+assert_eq 200 "$(curl -s -o "$TMP/body" -w '%{http_code}' --max-time 50 "$URL/api/queues")" \
+    "a page while an action waits for the lock"
+kill -0 "$ACT_PID" 2>/dev/null || fail "the action ended while the lock was held: $(cat "$TMP/act.code")"
+assert_eq "" "$(cat "$TMP/act.code")" "no answer to the action yet"
+
+# A dashboard with a short --busy-timeout answers 503, saying why.
+start_dash "$TMP/short.log" --token-file "$TMP/token" --busy-timeout 0.2
+assert_eq 503 "$(curl -s -o "$TMP/body" -w '%{http_code}' -d "token=$TOKEN&queue=default" \
+    "$URL/actions/pause")" "an action past --busy-timeout"
+assert_contains "$(cat "$TMP/body")" "pause:" "503 message"
+assert_eq false "$("$SITQ" queues "$DB" --queue default --json | jget "d[0]['paused']")" \
+    "nothing paused while the lock is held"
+
+# Once the lock is released, the waiting action is done.
+: >"$TMP/release"
+wait "$LOCK_PID"
+wait "$ACT_PID"
+assert_eq 303 "$(cat "$TMP/act.code")" "the action after the lock was released"
+assert_eq true "$("$SITQ" queues "$DB" --queue default --json | jget "d[0]['paused']")" "paused"
+
+# Bad values of --busy-timeout are usage errors.
+expect_exit 2 "$SITQ" dashboard "$DB" --busy-timeout -1
+assert_contains "$(cat "$TMP/err")" "--busy-timeout" "negative --busy-timeout"
+expect_exit 2 "$SITQ" dashboard "$DB" --busy-timeout soon
+echo "ok"
