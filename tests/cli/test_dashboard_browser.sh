@@ -11,8 +11,8 @@ set -euo pipefail
 
 command -v chromium >/dev/null || { echo "SKIP: chromium is not installed"; exit 77; }
 DASH_PID= DRIVER_PID=
-trap '[ -z "$DASH_PID" ] || kill "$DASH_PID" 2>/dev/null || true
-[ -z "$DRIVER_PID" ] || kill "$DRIVER_PID" 2>/dev/null || true; cleanup' EXIT
+trap 'rc=$?; [ -z "$DASH_PID" ] || kill "$DASH_PID" 2>/dev/null || true
+[ -z "$DRIVER_PID" ] || kill "$DRIVER_PID" 2>/dev/null || true; (exit $rc); cleanup' EXIT
 TOKEN=browser-test-token-0123456789
 printf '%s\n' "$TOKEN" >"$TMP/token"
 CHROME=(chromium --headless --no-sandbox --disable-gpu --no-first-run

@@ -13,7 +13,7 @@ stop_b() {
         B_PID=
     fi
 }
-trap 'stop_b; [ -z "$WORKER_PID" ] || kill -CONT "$WORKER_PID" 2>/dev/null || true; cleanup' EXIT
+trap 'rc=$?; stop_b; [ -z "$WORKER_PID" ] || kill -CONT "$WORKER_PID" 2>/dev/null || true; (exit $rc); cleanup' EXIT
 
 mkfifo "$TMP/fifo"
 id=$("$SITQ" enqueue "$DB" -- cat "$TMP/fifo")

@@ -164,8 +164,8 @@ stop_worker
 # recovers the task; once thawed, the first one drops the outcome and counts
 # it lost (in its own metrics, and in its registry row at its next renewal).
 B_PID=
-trap '[ -z "$B_PID" ] || kill -KILL "$B_PID" 2>/dev/null || true
-[ -z "$WORKER_PID" ] || kill -CONT "$WORKER_PID" 2>/dev/null || true; cleanup' EXIT
+trap 'rc=$?; [ -z "$B_PID" ] || kill -KILL "$B_PID" 2>/dev/null || true
+[ -z "$WORKER_PID" ] || kill -CONT "$WORKER_PID" 2>/dev/null || true; (exit $rc); cleanup' EXIT
 mkfifo "$TMP/fifo"
 : >"$TMP/worker.log"
 held=$("$SITQ" enqueue "$DB" --queue lq -- cat "$TMP/fifo")
