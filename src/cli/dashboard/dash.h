@@ -111,6 +111,20 @@ unsigned dash_status_for(sitq_code code);
 /** r as an error for a failed library call, with what failed. */
 void dash_api_error(dash_reply *r, const char *what, sitq_code code, const sitq_error *err);
 
+/* dash_read.c: reads shared by pages, API and actions; each replies its
+ * own error into r. */
+/** The store's queue names into *names (free with sitq_queue_names_free).
+ *  Returns 0, or -1 after an error reply. */
+int dash_queue_names(const dash_ctx *c, dash_reply *r, char ***names, size_t *n);
+/** 1 when name is one of the store's queues, 0 when not, -1 after an
+ *  error reply. */
+int dash_queue_known(const dash_ctx *c, const char *name, dash_reply *r);
+/** The task whose id is id_text: its queue (*q, close with
+ *  sitq_queue_close) and the task (*t, free with sitq_result_free).
+ *  Returns 0, or -1 after a 404 (not an id) or an error reply (both NULL). */
+int dash_task_read(const dash_ctx *c, const char *id_text, dash_reply *r, sitq_queue **q,
+                   sitq_result **t);
+
 /* dash_parse.c: strict parsing of the request's parts. */
 /** A task id: 1..19 decimal digits, > 0. Returns 0 or -1. */
 int dash_parse_id(const char *text, sitq_task_id *out);

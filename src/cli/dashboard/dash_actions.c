@@ -75,23 +75,6 @@ static void task_action(const dash_ctx *c, int retry, const char *body, size_t l
     dash_printf(&r->body, "%s task %" PRId64 "\n", retry ? "retried" : "cancelled", (int64_t)id);
 }
 
-/* 1 when name is one of the store's queues; 0 when not; -1 after an error reply. */
-static int queue_known(const dash_ctx *c, const char *name, dash_reply *r) {
-    char **names = NULL;
-    size_t n = 0;
-    sitq_error err;
-    memset(&err, 0, sizeof err);
-    sitq_code code = sitq_queue_names(c->backend, &names, &n, &err);
-    if (code != SITQ_OK) {
-        dash_api_error(r, "listing the queues", code, &err);
-        return -1;
-    }
-    int found = 0;
-    for (size_t i = 0; i < n && !found; i++) found = strcmp(names[i], name) == 0;
-    sitq_queue_names_free(names, n);
-    return found;
-}
-
 /* pause or resume the form's queue. */
 static void queue_action(const dash_ctx *c, int pause, const char *body, size_t len,
                          dash_reply *r) {
@@ -108,7 +91,7 @@ static void queue_action(const dash_ctx *c, int pause, const char *body, size_t 
                    SITQ_NAME_MAX);
         return;
     }
-    int known = queue_known(c, name, r);
+    int known = dash_queue_known(c, name, r);
     if (known <= 0) {
         if (known == 0) dash_error(r, 404, "unknown queue '%s'", name);
         return;

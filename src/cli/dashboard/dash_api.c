@@ -74,15 +74,9 @@ static json_t *queue_json(const dash_ctx *c, const char *name, dash_reply *r) {
 }
 
 void dash_api_queues(const dash_ctx *c, dash_reply *r) {
-    sitq_error err;
-    memset(&err, 0, sizeof err);
     char **names = NULL;
     size_t n = 0;
-    sitq_code code = sitq_queue_names(c->backend, &names, &n, &err);
-    if (code != SITQ_OK) {
-        dash_api_error(r, "listing the queues", code, &err);
-        return;
-    }
+    if (dash_queue_names(c, r, &names, &n) != 0) return;
     json_t *arr = json_array();
     int bad = arr == NULL;
     for (size_t i = 0; i < n && i < DASH_QUEUES_MAX && !bad; i++) {
@@ -156,24 +150,12 @@ static json_t *task_json(const dash_ctx *c, const sitq_result *t) {
 }
 
 void dash_api_task(const dash_ctx *c, const char *id_text, dash_reply *r) {
-    sitq_task_id id = 0;
-    if (dash_parse_id(id_text, &id) != 0) {
-        dash_error(r, 404, "'%s' is not a task id (a positive integer)", id_text);
-        return;
-    }
-    sitq_error err;
-    memset(&err, 0, sizeof err);
-    char *qname = NULL;
     sitq_queue *q = NULL;
     sitq_result *t = NULL;
-    sitq_code code = sitq_task_queue(c->backend, id, &qname, &err);
-    if (code == SITQ_OK) code = sitq_queue_open(c->backend, qname, &q, &err);
-    if (code == SITQ_OK) code = sitq_get_result(q, id, &t, &err);
-    if (code == SITQ_OK) reply_json(r, task_json(c, t));
-    else dash_api_error(r, "reading the task", code, &err);
+    if (dash_task_read(c, id_text, r, &q, &t) != 0) return;
+    reply_json(r, task_json(c, t));
     sitq_result_free(t);
     sitq_queue_close(q);
-    free(qname);
 }
 
 static json_t *names_json(char *const *names, size_t n) {

@@ -53,15 +53,12 @@ static sitq_code queue_row(const dash_ctx *c, const char *name, dash_buf *b, sit
 }
 
 void dash_page_queues(const dash_ctx *c, dash_reply *r) {
-    sitq_error err;
-    memset(&err, 0, sizeof err);
     char **names = NULL;
     size_t n = 0;
-    sitq_code code = sitq_queue_names(c->backend, &names, &n, &err);
-    if (code != SITQ_OK) {
-        dash_api_error(r, "listing the queues", code, &err);
-        return;
-    }
+    if (dash_queue_names(c, r, &names, &n) != 0) return;
+    sitq_error err;
+    memset(&err, 0, sizeof err);
+    sitq_code code = SITQ_OK;
     dash_buf *b = &r->body;
     dash_page_begin(b, "Queues");
     if (c->token_len == 0)

@@ -134,22 +134,10 @@ static void task_body(const dash_ctx *c, sitq_queue *q, const sitq_result *t, da
 }
 
 void dash_page_task(const dash_ctx *c, const char *id_text, dash_reply *r) {
-    sitq_task_id id = 0;
-    if (dash_parse_id(id_text, &id) != 0) {
-        dash_error(r, 404, "'%s' is not a task id (a positive integer)", id_text);
-        return;
-    }
-    sitq_error err;
-    memset(&err, 0, sizeof err);
-    char *qname = NULL;
     sitq_queue *q = NULL;
     sitq_result *t = NULL;
-    sitq_code code = sitq_task_queue(c->backend, id, &qname, &err);
-    if (code == SITQ_OK) code = sitq_queue_open(c->backend, qname, &q, &err);
-    if (code == SITQ_OK) code = sitq_get_result(q, id, &t, &err);
-    if (code == SITQ_OK) task_body(c, q, t, &r->body);
-    else dash_api_error(r, "reading the task", code, &err);
+    if (dash_task_read(c, id_text, r, &q, &t) != 0) return;
+    task_body(c, q, t, &r->body);
     sitq_result_free(t);
     sitq_queue_close(q);
-    free(qname);
 }

@@ -19,21 +19,10 @@
  * that is not there is a typo, as the command line says, not an empty
  * queue) or the error of the failed read. */
 static int check_queue(const dash_ctx *c, const char *queue, dash_reply *r) {
-    sitq_error err;
-    memset(&err, 0, sizeof err);
-    char **names = NULL;
-    size_t n = 0;
-    sitq_code code = sitq_queue_names(c->backend, &names, &n, &err);
-    if (code != SITQ_OK) {
-        dash_api_error(r, "listing the queues", code, &err);
-        return -1;
-    }
-    int found = 0;
-    for (size_t i = 0; i < n && !found; i++) found = strcmp(names[i], queue) == 0;
-    sitq_queue_names_free(names, n);
-    if (!found)
+    int found = dash_queue_known(c, queue, r);
+    if (found == 0)
         dash_error(r, 404, "unknown queue '%s': the store has no such queue (/ lists them)", queue);
-    return found ? 0 : -1;
+    return found == 1 ? 0 : -1;
 }
 
 int dash_list_filter(const dash_ctx *c, const dash_query *q, sitq_list_filter *f, dash_reply *r) {
