@@ -35,4 +35,15 @@ unsigned http_host_refusal(struct MHD_Connection *conn, int loopback);
 /** A message for a refusal status of http_host_refusal (static text). */
 const char *http_host_refusal_text(unsigned status);
 
+struct MHD_Daemon;
+
+/**
+ * After MHD_start_daemon on addr: the port d listens on (the one the
+ * system picked when addr's port is 0), or, when d is NULL, 0 with
+ * "cannot listen on HOST:PORT[: strerror(errno)]" in msg (n bytes; errno as
+ * MHD_start_daemon left it, 0 for no reason known). Thread-safe.
+ */
+unsigned http_listen_result(struct MHD_Daemon *d, const struct sockaddr_in *addr, char *msg,
+                            size_t n);
+
 #endif /* SITQ_CLI_HTTP_HOST_H */

@@ -4,7 +4,11 @@
  * metrics endpoint. libmicrohttpd keeps every header line, so a second
  * Host is seen (and refused) rather than hidden behind the first.
  */
+#include <arpa/inet.h>
+#include <errno.h>
 #include <microhttpd.h>
+#include <stdio.h>
+#include <string.h>
 #include <strings.h>
 
 #include "http_host.h"
@@ -25,4 +29,18 @@ unsigned http_host_refusal(struct MHD_Connection *conn, int loopback) {
     if (!loopback) return 0;
     const char *host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
     return http_host_is_local(host) ? 0 : 421;
+}
+
+unsigned http_listen_result(struct MHD_Daemon *d, const struct sockaddr_in *addr, char *msg,
+                            size_t n) {
+    if (d == NULL) {
+        int e = errno;
+        char host[INET_ADDRSTRLEN] = "?";
+        inet_ntop(AF_INET, &addr->sin_addr, host, sizeof host);
+        snprintf(msg, n, "cannot listen on %s:%u%s%s", host, (unsigned)ntohs(addr->sin_port),
+                 e ? ": " : "", e ? strerror(e) : "");
+        return 0;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    return info ? info->port : ntohs(addr->sin_port);
 }

@@ -171,16 +171,11 @@ metrics_http *metrics_http_start(const struct sockaddr_in *addr, sitq_backend *b
                             MHD_OPTION_CONNECTION_LIMIT, CONN_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
                             CONN_TIMEOUT_S, MHD_OPTION_UNESCAPE_CALLBACK, unescape_none, NULL,
                             MHD_OPTION_END);
+    h->port = http_listen_result(h->d, addr, msg, n);
     if (!h->d) {
-        char host[INET_ADDRSTRLEN] = "?";
-        inet_ntop(AF_INET, &addr->sin_addr, host, sizeof host);
-        snprintf(msg, n, "cannot listen on %s:%u%s%s", host, (unsigned)ntohs(addr->sin_port),
-                 errno ? ": " : "", errno ? strerror(errno) : "");
         free(h);
         return NULL;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
-    h->port = info ? info->port : ntohs(addr->sin_port);
     return h;
 }
 

@@ -208,16 +208,11 @@ dash_server *dash_server_start(const struct sockaddr_in *addr, const dash_ctx *c
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)DASH_IDLE_S, MHD_OPTION_THREAD_STACK_SIZE,
         (size_t)DASH_STACK_BYTES, MHD_OPTION_UNESCAPE_CALLBACK, unescape_no_nul, NULL,
         MHD_OPTION_END);
+    s->port = http_listen_result(s->d, addr, msg, n);
     if (s->d == NULL) {
-        char host[INET_ADDRSTRLEN] = "?";
-        inet_ntop(AF_INET, &addr->sin_addr, host, sizeof host);
-        snprintf(msg, n, "cannot listen on %s:%u%s%s", host, (unsigned)ntohs(addr->sin_port),
-                 errno ? ": " : "", errno ? strerror(errno) : "");
         free(s);
         return NULL;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
-    s->port = info ? info->port : ntohs(addr->sin_port);
     return s;
 }
 
