@@ -472,7 +472,8 @@ static PyObject *worker_exit(SitqWorkerObject *self, PyObject *args) {
 
 PyDoc_STRVAR(stats_doc, "stats() -> dict\n--\n\n"
                         "The worker's counters since creation: claimed, succeeded, failed,\n"
-                        "released, lost, commits, errors (failed database transactions, retried\n"
+                        "cancelled (attempts that ended cancelled; not in failed), released,\n"
+                        "lost, commits, errors (failed database transactions, retried\n"
                         "by the worker), last_error (the message of the last one, or ''),\n"
                         "running. Thread-safe.");
 
@@ -483,11 +484,11 @@ static PyObject *worker_stats(SitqWorkerObject *self, PyObject *noargs) {
     memset(&st, 0, sizeof st);
     sitq_worker_get_stats(self->worker, &st);
     st.last_error[sizeof st.last_error - 1] = '\0';
-    return Py_BuildValue("{sLsLsLsLsLsLsLsssi}", "claimed", (long long)st.claimed, "succeeded",
-                         (long long)st.succeeded, "failed", (long long)st.failed, "released",
-                         (long long)st.released, "lost", (long long)st.lost, "commits",
-                         (long long)st.commits, "errors", (long long)st.errors, "last_error",
-                         st.last_error, "running", st.running);
+    return Py_BuildValue("{sLsLsLsLsLsLsLsLsssi}", "claimed", (long long)st.claimed, "succeeded",
+                         (long long)st.succeeded, "failed", (long long)st.failed, "cancelled",
+                         (long long)st.cancelled, "released", (long long)st.released, "lost",
+                         (long long)st.lost, "commits", (long long)st.commits, "errors",
+                         (long long)st.errors, "last_error", st.last_error, "running", st.running);
 }
 
 static PyMethodDef worker_methods[] = {

@@ -65,7 +65,7 @@ static int reached_max(const worker_args *a, sitq_worker *w) {
     if (a->max_tasks <= 0) return 0;
     sitq_worker_stats ws;
     sitq_worker_get_stats(w, &ws);
-    return ws.succeeded + ws.failed >= a->max_tasks;
+    return ws.succeeded + ws.failed + ws.cancelled >= a->max_tasks;
 }
 
 /** 1 when the worker ended by itself (--burst: its queues are drained). */
@@ -238,8 +238,8 @@ static int run_worker_on(worker_args *a, sitq_queue **qs, int wake_fd) {
     if (!a->quiet)
         cli_logf(stderr,
                  "stopped: %" PRId64 " claimed, %" PRId64 " succeeded, %" PRId64 " failed, %" PRId64
-                 " released, %" PRId64 " lost",
-                 ws.claimed, ws.succeeded, ws.failed, ws.released, ws.lost);
+                 " cancelled, %" PRId64 " released, %" PRId64 " lost",
+                 ws.claimed, ws.succeeded, ws.failed, ws.cancelled, ws.released, ws.lost);
     return rc;
 }
 

@@ -192,8 +192,7 @@ sitq_code sitq_worker_process_task(sitq_worker *w, sitq_task_id id, sitq_result 
 
     pthread_mutex_lock(&w->mu);
     sitq__ctx_list_remove(&w->running, c);
-    if (k.ok) w->stats.succeeded++;
-    else w->stats.failed++;
+    sitq__stats_count(&w->stats, &k);
     sitq__wmetrics_attempt(w, c, &k);
     pthread_mutex_unlock(&w->mu);
 

@@ -60,7 +60,7 @@ void sitq__record_fill(const sitq_worker *w, int stopped, sitq__worker_record *r
         .concurrency = w->opts.concurrency,
         .started_at_us = w->rec_started_at_us,
         .succeeded = w->stats.succeeded,
-        .failed = w->stats.failed,
+        .failed = w->stats.failed + w->stats.cancelled, /* the registry's: not succeeded */
         .lost = w->stats.lost,
         .stopped = stopped,
     };

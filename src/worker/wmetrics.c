@@ -39,9 +39,9 @@ typedef struct wm_series {
 } wm_series;
 
 /* Per queue: attempts that succeeded, failed for good, failed with a retry
- * left, and outcomes dropped because the lease was lost. */
+ * left, ended cancelled, and outcomes dropped because the lease was lost. */
 typedef struct wm_queue {
-    uint64_t succeeded, failed, retried, lost;
+    uint64_t succeeded, failed, retried, cancelled, lost;
 } wm_queue;
 
 struct sitq__wmetrics {
@@ -114,8 +114,15 @@ void sitq__wmetrics_outcome(sitq_worker *w, const sitq__completion *k) {
     wm_queue *q = &m->queues[k->queue_index];
     if (!k->applied) q->lost++;
     else if (k->ok && !k->stored_as_failure) q->succeeded++;
+    else if (k->cancel_seen) q->cancelled++; /* a cancelled task never retries */
     else if (k->retry_left) q->retried++;
     else q->failed++;
+}
+
+void sitq__stats_count(sitq_worker_stats *s, const sitq__completion *k) {
+    if (k->ok) s->succeeded++;
+    else if (k->cancel_seen) s->cancelled++;
+    else s->failed++;
 }
 
 void sitq__wmetrics_free(sitq_worker *w) {
@@ -157,12 +164,14 @@ static void put_hist(sitq__mbuf *b, const char *name, const char *queue, const w
 static void put_attempts(sitq__mbuf *b, const sitq_worker *w, const sitq__wmetrics *m) {
     sitq__mb_family(b, "sitq_worker_process_attempts_total", "counter",
                     "Attempts this worker process finished, by queue and outcome (retried: "
-                    "failed with a retry left; lost: dropped because the lease had lapsed).");
+                    "failed with a retry left; cancelled: cancel asked before or while it ran; "
+                    "lost: dropped because the lease had lapsed).");
     for (size_t q = 0; q < w->n_queues; q++) {
-        static const char *const outcome[4] = {"succeeded", "failed", "retried", "lost"};
+        static const char *const outcome[5] = {"succeeded", "failed", "retried", "cancelled",
+                                               "lost"};
         const wm_queue *z = &m->queues[q];
-        const uint64_t v[4] = {z->succeeded, z->failed, z->retried, z->lost};
-        for (int k = 0; k < 4; k++) {
+        const uint64_t v[5] = {z->succeeded, z->failed, z->retried, z->cancelled, z->lost};
+        for (int k = 0; k < 5; k++) {
             sitq__mb_printf(b, "sitq_worker_process_attempts_total{queue=\"");
             sitq__mb_label(b, w->qnames[q]);
             sitq__mb_printf(b, "\",outcome=\"%s\"} %llu\n", outcome[k], (unsigned long long)v[k]);

@@ -326,8 +326,7 @@ static void *executor_main(void *arg) {
             sitq__completion_clear(&k); /* the timeout was already recorded */
             if (c->in_executor) w->n_stuck--;
         } else {
-            if (k.ok) w->stats.succeeded++;
-            else w->stats.failed++;
+            sitq__stats_count(&w->stats, &k);
             sitq__wmetrics_attempt(w, c, &k);
             if (sitq__worker_push_done(w, &k) != 0) sitq__completion_clear(&k);
         }

@@ -125,6 +125,9 @@ void sitq__wmetrics_attempt(sitq_worker *w, const sitq_task_ctx *c, sitq__comple
 /* Outcome k was committed: counted succeeded, failed, retried, or lost
  * when it was dropped (!k->applied). */
 void sitq__wmetrics_outcome(sitq_worker *w, const sitq__completion *k);
+/* Count a finished attempt in the worker's counters (sitq_worker_stats):
+ * succeeded, cancelled (a cancel was seen) or failed. Caller holds w->mu. */
+void sitq__stats_count(sitq_worker_stats *s, const sitq__completion *k);
 /* Free them (sitq_worker_free). */
 void sitq__wmetrics_free(sitq_worker *w);
 

@@ -24,6 +24,8 @@ stop_worker
 assert_contains "$(cat "$TMP/worker.log")" "task $id: cancelled: process group killed" \
     "worker log of a cancelled task"
 if grep -q "task $id: failed" "$TMP/worker.log"; then fail "worker logged the cancelled task as failed"; fi
+assert_contains "$(cat "$TMP/worker.log")" "1 claimed, 0 succeeded, 0 failed, 1 cancelled" \
+    "worker summary counts the cancelled attempt apart"
 
 # --stop-timeout: a command still running at shutdown is killed, exit code 1
 rm -f "$pidfile"

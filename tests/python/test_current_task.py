@@ -79,7 +79,9 @@ def test_cancel_reaches_a_polling_task(queue):
         assert queue.get_task_status(tid) == "running"
         assert queue.cancel(tid) == "running"
         r = queue.get_result(tid, timeout=30)
+        stats = w.stats()  # counted before the outcome was stored
     assert r.status == "cancelled", r
+    assert (stats["cancelled"], stats["failed"], stats["succeeded"]) == (1, 0, 0), stats
     assert r.error == "cancelled while running: RuntimeError: stopped on request at attempt 1"
     assert r.attempts == 1
 
