@@ -18,10 +18,12 @@
 
 #include "core/pyvalue.h"
 
-/* Strings up to this length have their repr made here (repr of a str is at
- * most 4 characters per character plus quotes: within the bound below
- * maxstring of sitq/_valuerepr.py, which would not cut them). */
-#define FAST_STR_MAX 40
+/* Strings up to FAST_STR_MAX characters have their repr made here, kept
+ * when it is at most FAST_STR_REPR characters: maxstring of
+ * sitq/_valuerepr.py, under which reprlib does not cut it either (a repr
+ * can be ten times longer than its string: "\U0001f600"). */
+#define FAST_STR_MAX  100
+#define FAST_STR_REPR 120
 
 /* 1 when repr(v) is short and cannot raise: made in C. */
 static int fast_repr_ok(PyObject *v) {
@@ -47,7 +49,9 @@ static PyObject *slow_repr(PyObject *v) {
 }
 
 PyObject *sitqpy_value_repr(PyObject *value) {
-    PyObject *r = fast_repr_ok(value) ? PyObject_Repr(value) : slow_repr(value);
+    PyObject *r = fast_repr_ok(value) ? PyObject_Repr(value) : NULL;
+    if (r && PyUnicode_Check(value) && PyUnicode_GET_LENGTH(r) > FAST_STR_REPR) Py_CLEAR(r);
+    if (!r && !PyErr_Occurred()) r = slow_repr(value);
     if (r && PyUnicode_Check(r)) return r;
     Py_XDECREF(r);
     if (PyErr_Occurred() &&

@@ -48,6 +48,10 @@ def ret_frame():
     return pd.DataFrame({"a": [1, 2], "b": ["x", "y"]})
 
 
+def ret_nul_text():
+    return "\x00" * 50  # a short str whose repr is long: cut as reprlib cuts it
+
+
 def ret_nested():
     return {"k": [1, {"z": "<b>"}], "t": (None, True, 2.5)}
 
@@ -58,6 +62,7 @@ EXPECTED = {
     ret_million: "[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, ...]",
     ret_bad_repr: "<unrepresentable BadRepr>",
     ret_nested: "{'k': [1, {'z': '<b>'}], 't': (None, True, 2.5)}",
+    ret_nul_text: r"'" + r"\x00" * 14 + r"\...00" + r"\x00" * 14 + r"'",
 }
 
 
