@@ -6,9 +6,11 @@
  * Writing costs one repr and one copy of the pickle into the record (the
  * copy libsitq's sitq_ctx_set_result would make anyway; the record is
  * handed over with sitq_ctx_take_result). The repr of the small values most
- * tasks return (None, bools, small ints, floats, short strings) is made
- * here in C; any other value goes through sitq/_valuerepr.py (reprlib with
- * bounds, so that a huge container costs little). Reading accepts a record
+ * tasks return (None, bools, small ints, floats, short strings, and small
+ * lists, tuples, dicts and sets of those) is made here in C, after a check
+ * that reprlib would cut nothing of it, so the text is the same; any other
+ * value goes through sitq/_valuerepr.py (reprlib with bounds, so that a
+ * huge container costs little, about 10 us for a small dict). Reading accepts a record
  * and a bare pickle (results stored before records existed) alike.
  */
 #include "sitqpy.h"
@@ -18,22 +20,84 @@
 
 #include "core/pyvalue.h"
 
-/* Strings up to FAST_STR_MAX characters have their repr made here, kept
- * when it is at most FAST_STR_REPR characters: maxstring of
- * sitq/_valuerepr.py, under which reprlib does not cut it either (a repr
- * can be ten times longer than its string: "\U0001f600"). */
-#define FAST_STR_MAX  100
-#define FAST_STR_REPR 120
+/* A top-level str of up to FAST_STR_MAX characters has its repr made here,
+ * kept when it is at most MAXSTRING characters, under which reprlib does
+ * not cut it either (a repr can be ten times longer than its string:
+ * "\U0001f600"). */
+#define FAST_STR_MAX 100
 
-/* 1 when repr(v) is short and cannot raise: made in C. */
-static int fast_repr_ok(PyObject *v) {
+/* The limits of sitq/_valuerepr.py within which reprlib cuts nothing, so
+ * that repr() gives its text. */
+#define MAXLEVEL  4   /* containers nested deeper show as "[...]" */
+#define MAXITEMS  10  /* items of a list, tuple, set or frozenset */
+#define MAXDICT   8   /* items of a dict */
+#define MAXSTRING 120 /* characters of a str's repr */
+/* A str inside a container passes without its repr made: at most 11
+ * characters (repr at most 10 * 11 + 2), or 29 of ASCII (4 * 29 + 2). */
+#define SAFE_STR       11
+#define SAFE_ASCII_STR 29
+/* Values visited at most, so that the check stays cheaper than reprlib. */
+#define WALK_BUDGET 64
+
+static int uncut(PyObject *v, int level, int *budget);
+
+/* uncut() of the items of set v (iterated: sets have no public index). */
+static int uncut_set(PyObject *v, int level, int *budget) {
+    PyObject *it = PyObject_GetIter(v);
+    if (!it) return 0;
+    PyObject *item;
+    int ok = 1;
+    while (ok && (item = PyIter_Next(it)) != NULL) {
+        ok = uncut(item, level - 1, budget);
+        Py_DECREF(item);
+    }
+    Py_DECREF(it);
+    return ok && !PyErr_Occurred();
+}
+
+/* 1 when reprlib, as sitq/_valuerepr.py sets it, would cut nothing of v
+ * at nesting level `level` and its repr cannot raise: None, bools, floats,
+ * ints of 64 bits, short strs, and exact lists, tuples, dicts, sets and
+ * frozensets of such within the limits above. Runs no Python code. */
+static int uncut(PyObject *v, int level, int *budget) {
+    if (--*budget < 0) return 0;
     if (v == Py_None || PyBool_Check(v) || PyFloat_CheckExact(v)) return 1;
     if (PyLong_CheckExact(v)) {
         int overflow = 0;
         (void)PyLong_AsLongLongAndOverflow(v, &overflow);
         return overflow == 0; /* at most 20 characters */
     }
-    return PyUnicode_CheckExact(v) && PyUnicode_GET_LENGTH(v) <= FAST_STR_MAX;
+    if (PyUnicode_CheckExact(v))
+        return PyUnicode_GET_LENGTH(v) <= SAFE_STR ||
+               (PyUnicode_IS_ASCII(v) && PyUnicode_GET_LENGTH(v) <= SAFE_ASCII_STR);
+    int set = PyAnySet_CheckExact(v), dict = PyDict_CheckExact(v);
+    if (!set && !dict && !PyList_CheckExact(v) && !PyTuple_CheckExact(v)) return 0;
+    Py_ssize_t n = PyObject_Length(v);
+    if (n < 0 || n > (dict ? MAXDICT : MAXITEMS) || (n > 0 && level <= 0)) return 0;
+    if (set) return uncut_set(v, level, budget);
+    if (dict) {
+        Py_ssize_t pos = 0;
+        PyObject *k, *val;
+        while (PyDict_Next(v, &pos, &k, &val))
+            if (!uncut(k, level - 1, budget) || !uncut(val, level - 1, budget)) return 0;
+        return 1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (!uncut(PySequence_Fast_GET_ITEM(v, i), level - 1, budget)) return 0;
+    return 1;
+}
+
+/* repr(v) made in C when it equals what sitq/_valuerepr.py would give
+ * (before its cut at 200 characters, which repr_bytes makes), else NULL
+ * without an error. */
+static PyObject *fast_repr(PyObject *v) {
+    if (PyUnicode_CheckExact(v) && PyUnicode_GET_LENGTH(v) <= FAST_STR_MAX) {
+        PyObject *r = PyObject_Repr(v);
+        if (r && PyUnicode_GET_LENGTH(r) > MAXSTRING) Py_CLEAR(r);
+        return r;
+    }
+    int budget = WALK_BUDGET;
+    return uncut(v, MAXLEVEL, &budget) ? PyObject_Repr(v) : NULL;
 }
 
 /* sitq._valuerepr.bounded_repr(v), or NULL with the error set. */
@@ -49,8 +113,7 @@ static PyObject *slow_repr(PyObject *v) {
 }
 
 PyObject *sitqpy_value_repr(PyObject *value) {
-    PyObject *r = fast_repr_ok(value) ? PyObject_Repr(value) : NULL;
-    if (r && PyUnicode_Check(value) && PyUnicode_GET_LENGTH(r) > FAST_STR_REPR) Py_CLEAR(r);
+    PyObject *r = fast_repr(value);
     if (!r && !PyErr_Occurred()) r = slow_repr(value);
     if (r && PyUnicode_Check(r)) return r;
     Py_XDECREF(r);

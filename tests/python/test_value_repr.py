@@ -315,6 +315,40 @@ def test_dashboard_shows_the_repr_escaped(db_path, queue, dashboard):
     assert api["value_repr"] == EXPECTED[ret_million]
 
 
+def identity(v):
+    return v
+
+
+# Values at the edges of the limits within which the worker makes the repr
+# in C (python/src/value_record.c) instead of with reprlib.
+EDGE_VALUES = [
+    None, True, False, 0, -1, 2**63 - 1, 2**63, -2**63 - 1, 10**59, 10**60, 1.5, float("nan"),
+    float("-inf"), "", "\x00" * 29, "\x00" * 30, "\U0001f600" * 11, "\U0001f600" * 12,
+    "a" * 100, "a" * 101, "\n" * 59, "\n" * 60, list(range(10)), list(range(11)),
+    tuple(range(10)), tuple(range(11)), (1,), (), [], {}, set(), frozenset(), {1, 2, 3},
+    frozenset({"a"}), set(range(11)), {i: i for i in range(8)}, {i: i for i in range(9)},
+    [[[[1]]]], [[[[[1]]]]], [[[[]]]], [[[[[]]]]], {"k": ("v", [None, {"x": 1.0}])},
+    ["a" * 29] * 10, ["\x00" * 29] * 3, [b"bytes"], [bytearray(b"x")], [BadRepr()],
+    {(1, 2): "tuple key"}, [1] * 64, [[1] * 10] * 7,
+]
+
+
+def test_reprs_made_in_c_match_reprlib(db_path, queue):
+    from sitq._valuerepr import bounded_repr
+    ids = queue.enqueue_batch([sitq.Task(identity, args=[v]) for v in EDGE_VALUES])
+    w = sitq.Worker(queue, concurrency=2)
+    w.start()
+    try:
+        for tid in ids:
+            assert queue.get_result(tid, timeout=DEADLINE).is_success
+    finally:
+        w.stop()
+    listed = {t["id"]: t["value_repr"] for t in
+              json.loads(run("list", db_path, "--json", "--limit", "1000").stdout)}
+    for tid, v in zip(ids, EDGE_VALUES):
+        assert listed[tid] == bounded_repr(v), v
+
+
 @pytest.mark.skipif(ON_PG, reason="one check of the C parts is enough")
 def test_bounded_repr_rules():
     from sitq._valuerepr import bounded_repr
