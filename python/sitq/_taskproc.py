@@ -11,8 +11,9 @@ file descriptor FD; it runs one task at a time, as the worker asks:
   ``("reply", ok, value)`` (the answer to a call).
 - task process -> worker: ``("call", name, args)`` (set_progress, heartbeat
   and the dependency reads of ``sitq.current_task()``, which only the
-  worker that holds the task's lease can do), ``("done", True, result)``
-  (the pickled return value) or ``("done", False, message, traceback)``.
+  worker that holds the task's lease can do), ``("done", True, result,
+  repr)`` (the pickled return value and its bounded repr, which the worker
+  stores together) or ``("done", False, message, traceback)``.
 
 A reader thread receives while the task runs, so that a cancel reaches
 ``current_task().cancelled`` at once. The worker owns the task's lease and
@@ -42,6 +43,8 @@ import sys
 import threading
 import traceback
 from multiprocessing.connection import Connection
+
+from . import _valuerepr
 
 _TOKEN = re.compile(r"([1-9][0-9]{0,9})-[0-9a-fA-F]{1,16}-[0-9]{1,20}")
 
@@ -262,16 +265,19 @@ def _load(ctx, payload):
 
 
 def _dump(value, fname):
-    """("done", True, pickle) of the return value, or a failure tuple."""
+    """(True, pickle, repr) of the return value (the repr stored with it
+    for operators, made here where the value is), or a failure tuple."""
     try:
-        return (True, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+        return (True, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL),
+                _valuerepr.bounded_repr(value))
     except MemoryError:
         return (False, "MemoryError: out of memory while pickling the result", None)
     except Exception as e:
         first = e
     try:
         import cloudpickle  # type: ignore[import]
-        return (True, cloudpickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+        return (True, cloudpickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL),
+                _valuerepr.bounded_repr(value))
     except MemoryError:
         return (False, "MemoryError: out of memory while pickling the result", None)
     except Exception:

@@ -277,8 +277,8 @@ static int load_function(sitq_task_ctx *ctx, PyObject *blob, PyObject *token, Py
     return 0;
 }
 
-/* Pickle the function's return value and store it as the attempt's result
- * (the GIL released while libsitq copies it). Returns 0, or -1 with the
+/* Pickle the function's return value and store it with its repr as the
+ * attempt's result (value_record.c). Returns 0, or -1 with the
  * attempt's error set. */
 static int store_result(sitq_task_ctx *ctx, PyObject *ret) {
     PyObject *b = dump_result(ret);
@@ -295,11 +295,15 @@ static int store_result(sitq_task_ctx *ctx, PyObject *ret) {
         set_error_from_exception(ctx, prefix);
         return -1;
     }
-    const char *data = PyBytes_AS_STRING(b);
-    size_t n = (size_t)PyBytes_GET_SIZE(b);
-    sitq_code sc;
-    Py_BEGIN_ALLOW_THREADS sc = sitq_ctx_set_result(ctx, data, n);
-    Py_END_ALLOW_THREADS Py_DECREF(b);
+    PyObject *text = sitqpy_value_repr(ret);
+    if (!text) {
+        Py_DECREF(b);
+        set_error_from_exception(ctx, "cannot store the result");
+        return -1;
+    }
+    sitq_code sc = sitqpy_store_record(ctx, text, b);
+    Py_DECREF(text);
+    Py_DECREF(b);
     if (sc != SITQ_OK) {
         sitq_ctx_set_error(ctx, "MemoryError: out of memory while storing the result", NULL);
         return -1;

@@ -19,17 +19,27 @@ static PyObject *task_runner; /* callable or NULL; GIL held */
 
 int sitqpy_runner_active(void) { return task_runner != NULL; }
 
-/* Store the runner's outcome: (True, bytes) or (False, message, traceback
- * or None). Returns 0 on success, 1 with the attempt's error set. */
+/* Store b (bytes) as they are: the GIL released while libsitq copies them. */
+static sitq_code store_bytes(sitq_task_ctx *ctx, PyObject *b) {
+    const char *data = PyBytes_AS_STRING(b);
+    size_t len = (size_t)PyBytes_GET_SIZE(b);
+    sitq_code sc;
+    Py_BEGIN_ALLOW_THREADS sc = sitq_ctx_set_result(ctx, data, len);
+    Py_END_ALLOW_THREADS return sc;
+}
+
+/* Store the runner's outcome: (True, pickle, repr) (a record of both; the
+ * repr is made in the task process, which holds the value), (True, bytes)
+ * (stored as they are) or (False, message, traceback or None). Returns 0
+ * on success, 1 with the attempt's error set. */
 static int store_outcome(sitq_task_ctx *ctx, PyObject *out) {
     Py_ssize_t n = out && PyTuple_Check(out) ? PyTuple_GET_SIZE(out) : 0;
-    if (n == 2 && PyTuple_GET_ITEM(out, 0) == Py_True && PyBytes_Check(PyTuple_GET_ITEM(out, 1))) {
+    if ((n == 2 || n == 3) && PyTuple_GET_ITEM(out, 0) == Py_True &&
+        PyBytes_Check(PyTuple_GET_ITEM(out, 1))) {
         PyObject *b = PyTuple_GET_ITEM(out, 1);
-        const char *data = PyBytes_AS_STRING(b);
-        size_t len = (size_t)PyBytes_GET_SIZE(b);
-        sitq_code sc;
-        Py_BEGIN_ALLOW_THREADS sc = sitq_ctx_set_result(ctx, data, len);
-        Py_END_ALLOW_THREADS if (sc == SITQ_OK) return 0;
+        sitq_code sc =
+            n == 3 ? sitqpy_store_record(ctx, PyTuple_GET_ITEM(out, 2), b) : store_bytes(ctx, b);
+        if (sc == SITQ_OK) return 0;
         sitq_ctx_set_error(ctx, "MemoryError: out of memory while storing the result", NULL);
         return 1;
     }
@@ -83,7 +93,9 @@ PyDoc_STRVAR(set_task_runner_doc,
              "Private (python -m sitq worker --pool process): from now on, the Python\n"
              "tasks of every Worker of this process are handed to runner(payload:\n"
              "bytes), called on the handler thread with the task current, which\n"
-             "returns (True, pickled_result) or (False, message, traceback or None).\n"
+             "returns (True, pickled_result, repr_text) (stored as a record of both),\n"
+             "(True, bytes) (stored as they are) or (False, message, traceback or\n"
+             "None).\n"
              "None restores running tasks in this process. Raises TypeError for a\n"
              "runner that is not callable. Set it before starting workers.");
 

@@ -1,6 +1,8 @@
 /*
  * result.c - sitq.Result: a snapshot of a task and, once it finished, its
- * result. The pickled value is deserialised on first access of .value.
+ * result. The stored value (a record of its repr and pickle, or a bare
+ * pickle stored before records: value_record.c) is unpickled on first
+ * access of .value.
  */
 #include "sitqpy.h"
 
@@ -154,7 +156,13 @@ static PyObject *res_value(SitqResultObject *self, void *c) {
     (void)c;
     if (self->value) return Py_NewRef(self->value);
     if (!self->raw) Py_RETURN_NONE;
-    PyObject *v = PyObject_CallOneArg(sitqpy_pickle_loads, self->raw);
+    const char *pickle = NULL;
+    Py_ssize_t len = 0;
+    if (sitqpy_record_pickle(self->raw, (long long)self->id, &pickle, &len) != 0) return NULL;
+    /* a view of the pickle inside raw (no copy), which lives through the call */
+    PyObject *view = PyMemoryView_FromMemory((char *)pickle, len, PyBUF_READ);
+    PyObject *v = view ? PyObject_CallOneArg(sitqpy_pickle_loads, view) : NULL;
+    Py_XDECREF(view);
     if (!v) {
         if (!PyErr_ExceptionMatches(PyExc_Exception)) return NULL;
         PyObject *t, *e, *tb;
@@ -329,10 +337,22 @@ static PyObject *result_repr(SitqResultObject *self) {
     if (self->status != SITQ_SUCCEEDED)
         return PyUnicode_FromFormat("<sitq.Result task_id=%lld status='%s' attempts=%d>",
                                     (long long)self->id, st, (int)self->attempts);
-    if (self->raw && PyBytes_GET_SIZE(self->raw) > 4096)
+    if (self->raw && PyBytes_GET_SIZE(self->raw) > 4096) {
+        /* the repr the worker stored, when there is one, else the size */
+        PyObject *stored = sitqpy_record_repr(self->raw);
+        if (!stored) return NULL;
+        if (stored != Py_None) {
+            PyObject *out =
+                PyUnicode_FromFormat("<sitq.Result task_id=%lld status='%s' attempts=%d value=%U>",
+                                     (long long)self->id, st, (int)self->attempts, stored);
+            Py_DECREF(stored);
+            return out;
+        }
+        Py_DECREF(stored);
         return PyUnicode_FromFormat(
             "<sitq.Result task_id=%lld status='%s' attempts=%d value=<%zd pickled bytes>>",
             (long long)self->id, st, (int)self->attempts, PyBytes_GET_SIZE(self->raw));
+    }
     PyObject *v = res_value(self, NULL);
     if (!v) {
         PyErr_Clear();

@@ -187,6 +187,26 @@ int sitqpy_eta_arg(PyObject *obj, sitq_time_us *out);
 /* datetime (UTC, aware) from microseconds since the epoch; None for 0. */
 PyObject *sitqpy_datetime_from_us(sitq_time_us us);
 
+/* ---- value_record.c: a result as stored (src/core/pyvalue.h) ---------- */
+
+/* The bounded repr stored with a result (sitq/_valuerepr.py): a str; a
+ * repr that raises gives "<unrepresentable TYPE>". NULL with the error set
+ * only for errors that are not the repr's (KeyboardInterrupt, MemoryError).
+ * GIL held. */
+PyObject *sitqpy_value_repr(PyObject *value);
+/* Store pickled (bytes, a pickle) with repr_text (str; NULL or not a str:
+ * an empty repr) as the attempt's result record; the bare pickle when no
+ * record can be built. Releases the GIL while libsitq takes it. Returns
+ * sitq_ctx_set_result's / sitq_ctx_take_result's code. */
+sitq_code sitqpy_store_record(sitq_task_ctx *ctx, PyObject *repr_text, PyObject *pickled);
+/* The pickle inside stored result raw (bytes) of task id, record or bare
+ * pickle: *pickle points into raw. -1 with SerializationError set when raw
+ * is a malformed record. */
+int sitqpy_record_pickle(PyObject *raw, long long id, const char **pickle, Py_ssize_t *len);
+/* The repr stored in raw (bytes or NULL) as a str, or None when raw is not
+ * a record (a new reference; NULL only when out of memory). */
+PyObject *sitqpy_record_repr(PyObject *raw);
+
 /* ---- task.c --------------------------------------------------------- */
 
 /* A task serialised for enqueue. All members owned; free with

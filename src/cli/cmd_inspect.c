@@ -53,7 +53,8 @@ static const char LIST_USAGE[] =
     "                    is cut, a last line says \"showing N of M\"\n"
     "      --offset N    skip the first N tasks (default 0)\n"
     "  -j, --json        print a JSON array of task objects (as show --json, with\n"
-    "                    depends_on and value_len but no value or traceback)\n"
+    "                    depends_on and value_len but no value or traceback;\n"
+    "                    value_repr for Python results of at most 64 KiB)\n"
     "      --jsonl       print one task object per line\n"
     "  -h, --help        show this help\n";
 
@@ -61,7 +62,7 @@ static const char SHOW_USAGE[] =
     "usage: sitq show DB ID [--queue NAME] [--deps] [--json | --value]\n"
     "\n"
     "Print every field of a task (times in ISO-8601 UTC; the command line of\n"
-    "shell tasks).\n"
+    "shell tasks; for a Python task's result, the repr its worker stored).\n"
     "\n"
     "  -q, --queue NAME  not needed (task ids are unique across queues); when given,\n"
     "                    an error unless the task is in queue NAME\n"
@@ -69,8 +70,10 @@ static const char SHOW_USAGE[] =
     "                    (id, status, function) with why it is blocked (\"waiting on\n"
     "                    3 of 8\", \"dependency 17 failed\") or its error\n"
     "  -j, --json        print a JSON object (with --deps: the tree, each node\n"
-    "                    {\"id\", \"status\", \"blocked\", \"dependencies\", ...})\n"
-    "      --value       print only the raw result bytes (nothing when there is none)\n"
+    "                    {\"id\", \"status\", \"blocked\", \"dependencies\", ...});\n"
+    "                    \"value_repr\" holds a Python result's repr\n"
+    "      --value       print only the raw result bytes (nothing when there is none;\n"
+    "                    a Python result: its repr and pickle, docs/python.md)\n"
     "  -h, --help        show this help\n";
 
 static const char WAIT_USAGE[] =
@@ -84,7 +87,7 @@ static const char WAIT_USAGE[] =
     "                    unit (250ms, 30s, 10m, 1h, 7d) or a bare number of seconds\n"
     "  -q, --queue NAME  not needed (task ids are unique across queues); when given,\n"
     "                    an error unless the task is in queue NAME\n"
-    "  -j, --json        print a JSON object\n"
+    "  -j, --json        print a JSON object (\"value_repr\": a Python result's repr)\n"
     "      --value       print only the raw result bytes (nothing when there is none)\n"
     "  -h, --help        show this help\n";
 
@@ -124,11 +127,30 @@ int cmd_stats(int argc, char **argv) {
     return common_opts_run(argc, argv, 0, 0, STATS_USAGE, run_stats);
 }
 
+/* A list reads no results; for the "value_repr" of its JSON it reads the
+ * results of succeeded Python tasks of at most LIST_REPR_READ_MAX bytes,
+ * LIST_REPR_BUDGET bytes in all, one task at a time (larger ones: null). */
+#define LIST_REPR_READ_MAX (64 * 1024)
+#define LIST_REPR_BUDGET   (64 * 1024 * 1024)
+
+/* Set "value_repr" of t, the JSON of listed task r, within *budget bytes. */
+static void list_value_repr(sitq_queue *queue, const sitq_result *r, json_t *t, size_t *budget) {
+    if (t == NULL || r->status != SITQ_SUCCEEDED || !sitq__pyvalue_function(r->function) ||
+        r->value_len == 0 || r->value_len > LIST_REPR_READ_MAX || r->value_len > *budget)
+        return;
+    sitq_result *full = NULL;
+    if (sitq_get_result(queue, r->id, &full, NULL) != SITQ_OK) return;
+    *budget -= r->value_len;
+    json_object_set_new(t, "value_repr", value_repr_json(full));
+    sitq_result_free(full);
+}
+
 /* Print the listed tasks as a table, a JSON array or JSON lines. */
 static int print_list(const char *cmd, const common_opts *o, sitq_queue *queue, sitq_result **items,
                       size_t n) {
     int rc = CLI_EXIT_OK;
     json_t *arr = o->json ? json_array() : NULL;
+    size_t budget = LIST_REPR_BUDGET;
     if (!o->json && !o->jsonl) print_list_header();
     for (size_t i = 0; i < n; i++) {
         char **cargv = NULL;
@@ -137,6 +159,7 @@ static int print_list(const char *cmd, const common_opts *o, sitq_queue *queue, 
         cli_load_command(queue, items[i], &cargv, &cargc, &sopts);
         if (o->json || o->jsonl) {
             json_t *t = result_to_json(items[i], cargv, cargc, sopts);
+            list_value_repr(queue, items[i], t, &budget);
             if (o->jsonl) {
                 if (print_json_line(t) != 0) rc = CLI_EXIT_FAILURE;
             } else if (arr == NULL || t == NULL || json_array_append_new(arr, t) != 0) {

@@ -99,6 +99,29 @@ static int put(json_t *obj, const char *key, json_t *value) {
     return json_object_set_new(obj, key, value);
 }
 
+int result_python_value(const sitq_result *r, sitq__pyvalue *pv, char *note, size_t n) {
+    char why[96] = "";
+    int kind = SITQ__PYVALUE_OTHER;
+    memset(pv, 0, sizeof *pv);
+    if (r->value != NULL && sitq__pyvalue_function(r->function))
+        kind = sitq__pyvalue_parse(r->value, r->value_len, pv, why, sizeof why);
+    if (kind == SITQ__PYVALUE_RECORD)
+        snprintf(note, n, "Python value, %zu bytes pickled", pv->pickle_len);
+    else if (kind == SITQ__PYVALUE_PICKLE)
+        snprintf(note, n, "Python pickle, %zu bytes; repr not stored", r->value_len);
+    else if (kind == SITQ__PYVALUE_BAD)
+        snprintf(note, n, "%zu bytes; not a valid Python value record: %s", r->value_len, why);
+    else snprintf(note, n, "%zu bytes", r->value_len);
+    return kind;
+}
+
+json_t *value_repr_json(const sitq_result *r) {
+    sitq__pyvalue pv;
+    char note[160];
+    if (result_python_value(r, &pv, note, sizeof note) != SITQ__PYVALUE_RECORD) return json_null();
+    return json_stringn(pv.repr, pv.repr_len); /* valid UTF-8: checked by the parser */
+}
+
 json_t *result_to_json(const sitq_result *r, char *const *argv, int argc, unsigned shell_opts) {
     json_t *o = json_object();
     if (o == NULL) return NULL;
@@ -135,6 +158,7 @@ json_t *result_to_json(const sitq_result *r, char *const *argv, int argc, unsign
         }
     }
     bad |= put(o, "value_len", json_integer((json_int_t)r->value_len));
+    bad |= put(o, "value_repr", value_repr_json(r));
     bad |= put(o, "error", str_or_null(r->error));
     bad |= put(o, "traceback", traceback_json(r->traceback));
     bad |= put(o, "worker_id", str_or_null(r->worker_id));
@@ -190,6 +214,23 @@ static void field(const char *name, const char *value) {
     free(safe);
 }
 
+/** The "value:" field: a Python task's repr, else the stored bytes, with a
+ * note saying what they are. */
+static void print_value_text(const sitq_result *r) {
+    if (r->value == NULL) {
+        field("value:", "-");
+        return;
+    }
+    sitq__pyvalue pv;
+    char note[160];
+    char buf[176];
+    int kind = result_python_value(r, &pv, note, sizeof note);
+    snprintf(buf, sizeof buf, "(%s)", note);
+    field("value:", buf);
+    if (kind == SITQ__PYVALUE_RECORD) print_block(pv.repr, pv.repr_len);
+    else if (kind != SITQ__PYVALUE_PICKLE) print_block(r->value, r->value_len);
+}
+
 void print_result_text(const sitq_result *r, char *const *argv, int argc, unsigned shell_opts) {
     char buf[128];
     snprintf(buf, sizeof buf, "%" PRId64, (int64_t)r->id);
@@ -237,13 +278,7 @@ void print_result_text(const sitq_result *r, char *const *argv, int argc, unsign
     fmt_time_iso(r->finished_at_us, 1, buf, sizeof buf);
     field("finished_at:", buf);
     field("error:", r->error);
-    if (r->value == NULL) {
-        field("value:", "-");
-    } else {
-        snprintf(buf, sizeof buf, "(%zu bytes)", r->value_len);
-        field("value:", buf);
-        print_block(r->value, r->value_len);
-    }
+    print_value_text(r);
     size_t tb_len = r->traceback != NULL ? traceback_shown_len(r->traceback) : 0;
     if (tb_len == 0) {
         field("traceback:", "-");

@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "core/pyvalue.h"
 #include "sitq.h"
 
 /** Size of a buffer for fmt_time_iso. */
@@ -18,6 +19,24 @@
  * or, when with_us is 0, whole seconds. 0 gives "-".
  */
 void fmt_time_iso(sitq_time_us t, int with_us, char *buf, size_t n);
+
+/**
+ * Read a task's stored result for people: for a Python task ("py:"
+ * function) split the record of repr and pickle (core/pyvalue.h) into *pv
+ * and return its kind; for any other task, or no result, return
+ * SITQ__PYVALUE_OTHER. note (n bytes) gets what the result is, without
+ * the value itself: "Python value, 40 bytes pickled", "Python pickle, 40
+ * bytes; repr not stored" (stored before reprs were), "40 bytes; not a
+ * valid Python value record: REASON", "40 bytes". pv borrows from r.
+ */
+int result_python_value(const sitq_result *r, sitq__pyvalue *pv, char *note, size_t n);
+
+/**
+ * The "value_repr" of a task's JSON: the repr stored with a Python task's
+ * result (a JSON string), or null (no result, not a Python task, a bare
+ * pickle). NULL when out of memory.
+ */
+json_t *value_repr_json(const sitq_result *r);
 
 /**
  * Build the JSON object of a task. argv/argc/shell_opts: the decoded command

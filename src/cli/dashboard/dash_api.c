@@ -3,7 +3,7 @@
  * queues with their counts, a page of tasks (the same filters and keyset
  * paging as /tasks, with the id to pass as `before` for the next page), one
  * task (the fields of `sitq show --json`, its dependents, and its result
- * only up to API_VALUE_MAX bytes) and the workers. Tasks are the objects of
+ * only up to API_VALUE_MAX bytes, its value_repr always) and the workers. Tasks are the objects of
  * `sitq list --json`, a shell task's command decoded by the same code.
  * Bounded as the pages are; written with jansson in ASCII.
  */
@@ -136,6 +136,8 @@ static json_t *task_json(const dash_ctx *c, const sitq_result *t) {
     json_t *o = task_object(c, &shown);
     if (o == NULL) return NULL;
     json_object_set_new(o, "value_omitted", json_boolean(shown.value == NULL && t->value));
+    /* the repr is small: read from the whole result, also when its bytes are omitted */
+    json_object_set_new(o, "value_repr", value_repr_json(t));
     sitq_task_id *ids = NULL;
     size_t n = 0;
     json_t *deps = json_array();

@@ -1,7 +1,8 @@
 /*
  * dash_task.c - one task's page: its fields and times, its error and
  * traceback, a summary of its payload (a shell task's command line) and of
- * its result, each escaped and cut to DASH_VALUE_SHOWN bytes, its
+ * its result (a Python task's stored repr), each escaped and cut to
+ * DASH_VALUE_SHOWN bytes, its
  * dependencies and dependents as links, and the retry or cancel form its
  * status allows. A payload larger than PAYLOAD_READ_MAX is not read at all.
  */
@@ -60,6 +61,28 @@ static void payload_section(sitq_queue *q, const sitq_result *t, dash_buf *b) {
         section_pre(b, "payload", "Payload", p ? p : "", len);
     }
     free(p);
+}
+
+/* The result: a Python task's repr (or a note that only its pickle was
+ * stored), else the bytes' summary; a line says which. */
+static void result_section(dash_buf *b, const sitq_result *t) {
+    if (t->value == NULL) return;
+    sitq__pyvalue pv;
+    char note[160];
+    int kind = result_python_value(t, &pv, note, sizeof note);
+    dash_put(b, "<h2>Result</h2><p id=\"result-kind\">");
+    dash_esc(b, note);
+    dash_put(b, "</p>");
+    if (kind == SITQ__PYVALUE_RECORD) {
+        dash_put(b, "<pre id=\"result\">");
+        dash_esc_summary(b, pv.repr, pv.repr_len);
+        dash_put(b, "</pre>");
+    } else if (kind != SITQ__PYVALUE_PICKLE) {
+        dash_put(b, "<pre id=\"result\">");
+        dash_esc_summary(b, t->value, t->value_len);
+        dash_put(b, "</pre>");
+    }
+    dash_put(b, "\n");
 }
 
 static void fields_table(dash_buf *b, const sitq_result *t) {
@@ -129,7 +152,7 @@ static void task_body(const dash_ctx *c, sitq_queue *q, const sitq_result *t, da
     if (t->error) section_pre(b, "error", "Error", t->error, strlen(t->error));
     if (t->traceback) section_pre(b, "traceback", "Traceback", t->traceback, strlen(t->traceback));
     payload_section(q, t, b);
-    if (t->value) section_pre(b, "result", "Result", t->value, t->value_len);
+    result_section(b, t);
     dash_page_end(b);
 }
 
