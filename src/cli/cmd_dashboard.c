@@ -52,9 +52,9 @@ static const char DASHBOARD_USAGE[] =
     "                          another process holds before it answers 503\n"
     "                          (SQLite; default 5)\n"
     "      --scan-limit N      most tasks a page of /tasks examines when no index\n"
-    "                          serves its filter (a function, succeeded, a status\n"
-    "                          without a queue, a queue without a status); the page\n"
-    "                          then links to where the search goes on\n"
+    "                          serves its filter (a function, succeeded, a queue\n"
+    "                          without a status); the page then links to where\n"
+    "                          the search goes on\n"
     "                          (1..1000000000; default 100000)\n"
     "  -h, --help              show this help\n";
 

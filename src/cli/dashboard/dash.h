@@ -173,9 +173,9 @@ typedef struct dash_list {
     sitq_task_id scan_floor;  /**< ... and the lowest, when older ids remain (else 0) */
 } dash_list;
 /** Read the page that q asks for into l (free it with dash_list_free). A
- *  filter that no index serves (a function; succeeded; a status without a
- *  queue; a queue without a status) examines at most c->scan_ids ids below
- *  the page's start; when they end before the page is full, the page is
+ *  status without a queue is read queue by queue on its index, merged. A
+ *  filter that no index serves (a function; succeeded; a queue without a
+ *  status) examines at most c->scan_ids ids below the page's start; when they end before the page is full, the page is
  *  `cut` and next_before continues below them. Returns 0, or -1 after an
  *  error reply (as dash_list_filter, or the list's failure). */
 int dash_list_read(const dash_ctx *c, const dash_query *q, dash_list *l, dash_reply *r);
