@@ -34,6 +34,8 @@ typedef struct bench_ctx {
     int prefetch;      /* worker prefetch (-1: sitq's default) */
     int sync_only;     /* -1: NORMAL and FULL; else only this sitq_sync_mode (raw, enqueue, e2e) */
     double soak_s;     /* length of the PostgreSQL soak (pg_soak), seconds */
+    const char *store; /* an existing store (path or URI) for load_fill and load_drain */
+    const char *label; /* the variant load_drain reports (default "drain") */
 } bench_ctx;
 
 /* ---- scenarios (one file each) ---- */
@@ -50,6 +52,8 @@ int bench_pg(bench_ctx *c);
 int bench_pg_latency(bench_ctx *c);
 int bench_pg_procs(bench_ctx *c);
 int bench_pg_soak(bench_ctx *c);
+int bench_load_fill(bench_ctx *c);
+int bench_load_drain(bench_ctx *c);
 
 /* ---- helpers (common.c) ---- */
 /** Monotonic seconds. */

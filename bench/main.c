@@ -33,6 +33,9 @@ static const scenario scenarios[] = {
     {"pg_soak", bench_pg_soak,
      "PostgreSQL: --soak-s seconds at 80% of the drain rate, claim latency first vs last"},
     {"wal", bench_wal, "WAL peak with 8 producer and 4 worker processes, against raw SQLite"},
+    {"load_fill", bench_load_fill, "N no-op tasks into queue load of --store (not timed)"},
+    {"load_drain", bench_load_drain,
+     "N no-op tasks of queue load of --store drained by a 2-thread worker"},
 };
 enum { N_SCENARIOS = sizeof scenarios / sizeof scenarios[0] };
 
@@ -57,6 +60,9 @@ static void usage(FILE *f) {
             "                  a what-if knob, not used by run.sh\n"
             "  --no-retention  workers do not purge expired tasks (to measure what their\n"
             "                  retention thread costs); a what-if knob, not used by run.sh\n"
+            "  --store S       the existing store (SQLite path or postgresql:// URI) of\n"
+            "                  load_fill and load_drain (bench/dashboard_load.sh)\n"
+            "  --label L       the variant load_drain reports (default drain)\n"
             "  --json FILE     append every figure to FILE as a JSON line\n"
             "  --dir DIR       directory for the database files (default ./sitq-bench-data);\n"
             "                  put it on the disk you want to measure\n"
@@ -110,6 +116,14 @@ static int check_scenarios(const char *list) {
     return 0;
 }
 
+/* The sizes an option left at 0 take their default (smaller with --quick). */
+static void apply_defaults(bench_ctx *c) {
+    if (!c->depth_max) c->depth_max = c->quick ? 1000000 : 10000000;
+    if (!c->memory_tasks) c->memory_tasks = c->quick ? 200000 : 1000000;
+    if (c->quick && c->latency_s > 1) c->latency_s = 1;
+    if (!c->soak_s) c->soak_s = c->quick ? 30 : 600;
+}
+
 int bench_main(int argc, char **argv) {
     bench_prefetch = -1;
     bench_ctx c = {
@@ -154,6 +168,10 @@ int bench_main(int argc, char **argv) {
             list = v, i++;
         } else if (strcmp(a, "--json") == 0 && v) {
             json = v, i++;
+        } else if (strcmp(a, "--store") == 0 && v) {
+            c.store = v, i++;
+        } else if (strcmp(a, "--label") == 0 && v) {
+            c.label = v, i++;
         } else if (strcmp(a, "--dir") == 0 && v) {
             c.dir = v, i++;
         } else {
@@ -163,10 +181,7 @@ int bench_main(int argc, char **argv) {
         }
     }
     if (check_scenarios(list) != 0) return 2;
-    if (!c.depth_max) c.depth_max = c.quick ? 1000000 : 10000000;
-    if (!c.memory_tasks) c.memory_tasks = c.quick ? 200000 : 1000000;
-    if (c.quick && c.latency_s > 1) c.latency_s = 1;
-    if (!c.soak_s) c.soak_s = c.quick ? 30 : 600;
+    apply_defaults(&c);
     if (mkdir(c.dir, 0755) != 0 && errno != EEXIST) {
         fprintf(stderr, "sitq_bench: cannot create %s: %s\n", c.dir, strerror(errno));
         return 1;

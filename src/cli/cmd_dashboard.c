@@ -25,7 +25,7 @@
 
 static const char DASHBOARD_USAGE[] =
     "usage: sitq dashboard DB [--listen [HOST:]PORT] [--token-file PATH]\n"
-    "                         [--busy-timeout S]\n"
+    "                         [--busy-timeout S] [--scan-limit N]\n"
     "\n"
     "Serve a web dashboard of the database until SIGINT or SIGTERM: the queues\n"
     "with their tasks counted by status (/), the tasks with filters and pages\n"
@@ -51,9 +51,14 @@ static const char DASHBOARD_USAGE[] =
     "      --busy-timeout S    how long an action waits for the write lock\n"
     "                          another process holds before it answers 503\n"
     "                          (SQLite; default 5)\n"
+    "      --scan-limit N      most tasks a page of /tasks examines when no index\n"
+    "                          serves its filter (a function, succeeded, a queue\n"
+    "                          without a status); the page then links to where\n"
+    "                          the search goes on\n"
+    "                          (1..1000000000; default 100000)\n"
     "  -h, --help              show this help\n";
 
-enum { OPT_TOKEN_FILE = 256, OPT_BUSY_TIMEOUT };
+enum { OPT_TOKEN_FILE = 256, OPT_BUSY_TIMEOUT, OPT_SCAN_LIMIT };
 
 /* Default wait for another process's write lock: short, since a person
  * waits on the page. */
@@ -63,6 +68,7 @@ static const struct option DASH_OPTS[] = {
     {"listen", required_argument, NULL, 'l'},
     {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
     {"busy-timeout", required_argument, NULL, OPT_BUSY_TIMEOUT},
+    {"scan-limit", required_argument, NULL, OPT_SCAN_LIMIT},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0}};
 
@@ -115,7 +121,7 @@ static int load_token(dash_ctx *ctx, const char *path) {
 
 /* Parse argv; -1 to go on, else an exit code. */
 static int parse(int argc, char **argv, const char **db, struct sockaddr_in *addr,
-                 const char **token_file, int *busy_ms) {
+                 const char **token_file, int *busy_ms, sitq_task_id *scan_ids) {
     char msg[256];
     dash_parse_listen("127.0.0.1:8080", addr, msg, sizeof msg);
     optind = 0;
@@ -130,6 +136,9 @@ static int parse(int argc, char **argv, const char **db, struct sockaddr_in *add
                                    &busy_s) != 0)
                 return CLI_EXIT_USAGE;
             *busy_ms = (int)(busy_s * 1000.0 + 0.5);
+        } else if (c == OPT_SCAN_LIMIT) {
+            if (arg_parse_i64("dashboard", "--scan-limit", optarg, 1, 1000000000, scan_ids) != 0)
+                return CLI_EXIT_USAGE;
         } else if (c == 'l') {
             if (dash_parse_listen(optarg, addr, msg, sizeof msg) != 0) {
                 cli_errorf("dashboard", "--listen %s", msg);
@@ -180,13 +189,15 @@ int cmd_dashboard(int argc, char **argv) {
     const char *db_path = NULL, *token_file = NULL;
     struct sockaddr_in addr;
     int busy_ms = DASH_BUSY_DEFAULT_MS;
-    int rc = parse(argc, argv, &db_path, &addr, &token_file, &busy_ms);
+    sitq_task_id scan_ids = DASH_SCAN_DEFAULT;
+    int rc = parse(argc, argv, &db_path, &addr, &token_file, &busy_ms, &scan_ids);
     if (rc >= 0) return rc;
     dash_ctx *ctx = calloc(1, sizeof *ctx);
     if (ctx == NULL || load_token(ctx, token_file) != 0) {
         free(ctx);
         return CLI_EXIT_USAGE;
     }
+    ctx->scan_ids = scan_ids;
     cli_db db;
     sitq_sqlite_options opts;
     sitq_sqlite_options_init(&opts);

@@ -42,9 +42,11 @@ static const char *const workers_select_sql =
     " WHERE stopped_at_us IS NULL OR ? ORDER BY id";
 
 /* The running tasks (claimed: running or claimed ahead) with their worker,
- * through the running tasks' partial index. */
-static const char *const workers_tasks_sql =
-    "SELECT worker_id, id, started_at_us IS NOT NULL FROM sitq_tasks WHERE state = 3 ORDER BY id";
+ * through the running tasks' partial index, then sorted. `+id`: with a bare
+ * `ORDER BY id` SQLite walks the whole table in rowid order to skip the
+ * sort: 0.15 s per million tasks stored, with none running. */
+static const char *const workers_tasks_sql = "SELECT worker_id, id, started_at_us IS NOT NULL "
+                                             "FROM sitq_tasks WHERE state = 3 ORDER BY +id";
 
 sitq_code sq_workers_schema(sq_conn *c, sitq_error *err) {
     char *msg = NULL;

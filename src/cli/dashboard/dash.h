@@ -24,6 +24,9 @@
 #define DASH_PAGE_MAX 100
 /** Tasks a list page shows when no `limit` is given. */
 #define DASH_PAGE_DEFAULT 50
+/** Ids a task list examines at most for one page when no index serves its
+ *  filter (--scan-limit; dash_list.c). */
+#define DASH_SCAN_DEFAULT 100000
 /** Most bytes of a payload, result, error or traceback a task page shows. */
 #define DASH_VALUE_SHOWN 4096
 /** Longest token accepted, in bytes; the shortest is DASH_TOKEN_MIN. */
@@ -81,6 +84,7 @@ typedef struct dash_ctx {
     sitq_backend *backend;
     char token[DASH_TOKEN_MAX + 1]; /**< "" when read-only */
     size_t token_len;
+    sitq_task_id scan_ids; /**< ids a list page examines at most (dash_list.c) */
 } dash_ctx;
 
 /** A request's reply: the status, its type and body, and for a redirect
@@ -157,6 +161,25 @@ void dash_page_metrics(const dash_ctx *c, dash_reply *r);
  *  limit) into f; 0, or -1 after a 400 reply, a 404 for a queue the store
  *  does not have, or the error of the read of the queue names. */
 int dash_list_filter(const dash_ctx *c, const dash_query *q, sitq_list_filter *f, dash_reply *r);
+
+/* dash_list.c: one page of the task list, shared by /tasks and /api/tasks. */
+typedef struct dash_list {
+    sitq_list_filter f;  /**< the filter asked for; f.limit is the page size */
+    sitq_result **items; /**< the tasks read (n_shown of them are shown) */
+    size_t n, n_shown;
+    sitq_task_id next_before; /**< `before` of the next page; 0: none */
+    int cut;                  /**< 1: the page ended at the scan bound, not full */
+    sitq_task_id scan_top;    /**< when not served by an index: the highest id examined */
+    sitq_task_id scan_floor;  /**< ... and the lowest, when older ids remain (else 0) */
+} dash_list;
+/** Read the page that q asks for into l (free it with dash_list_free). A
+ *  status without a queue is read queue by queue on its index, merged. A
+ *  filter that no index serves (a function; succeeded; a queue without a
+ *  status) examines at most c->scan_ids ids below the page's start; when they end before the page is full, the page is
+ *  `cut` and next_before continues below them. Returns 0, or -1 after an
+ *  error reply (as dash_list_filter, or the list's failure). */
+int dash_list_read(const dash_ctx *c, const dash_query *q, dash_list *l, dash_reply *r);
+void dash_list_free(dash_list *l);
 
 /* dash_api.c: the JSON twins of the pages (GET /api/...). */
 void dash_api_queues(const dash_ctx *c, dash_reply *r);

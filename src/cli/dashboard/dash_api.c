@@ -98,30 +98,20 @@ void dash_api_queues(const dash_ctx *c, dash_reply *r) {
 }
 
 void dash_api_tasks(const dash_ctx *c, const dash_query *q, dash_reply *r) {
-    sitq_list_filter f;
-    if (dash_list_filter(c, q, &f, r) != 0) return;
-    size_t page = f.limit;
-    f.limit = page + 1;
-    sitq_result **items = NULL;
-    size_t n = 0;
-    sitq_error err;
-    memset(&err, 0, sizeof err);
-    sitq_code code = sitq_list_tasks(c->backend, &f, &items, &n, &err);
-    if (code != SITQ_OK) {
-        dash_api_error(r, "listing the tasks", code, &err);
-        return;
-    }
+    dash_list l;
+    if (dash_list_read(c, q, &l, r) != 0) return;
     json_t *arr = json_array();
     int bad = arr == NULL;
-    for (size_t i = 0; i < n && i < page && !bad; i++)
-        bad = json_array_append_new(arr, task_object(c, items[i])) != 0;
+    for (size_t i = 0; i < l.n_shown && !bad; i++)
+        bad = json_array_append_new(arr, task_object(c, l.items[i])) != 0;
     json_t *o = json_object();
     bad |= o == NULL || json_object_set_new(o, "tasks", arr) != 0;
     arr = NULL; /* owned by o now, or freed by the failed set */
-    if (!bad && n > page)
-        bad = json_object_set_new(o, "next_before", json_integer(items[page - 1]->id)) != 0;
-    else if (!bad) bad = json_object_set_new(o, "next_before", json_null()) != 0;
-    sitq_result_list_free(items, n);
+    if (!bad)
+        bad = json_object_set_new(o, "next_before",
+                                  l.next_before ? json_integer(l.next_before) : json_null()) != 0;
+    if (!bad) bad = json_object_set_new(o, "cut", json_boolean(l.cut)) != 0;
+    dash_list_free(&l);
     if (bad) {
         json_decref(o);
         o = NULL;

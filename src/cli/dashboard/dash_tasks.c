@@ -98,41 +98,43 @@ static void task_row(dash_buf *b, const sitq_result *t) {
     dash_put(b, "</td></tr>\n");
 }
 
-void dash_page_tasks(const dash_ctx *c, const dash_query *q, dash_reply *r) {
-    sitq_list_filter f;
-    if (dash_list_filter(c, q, &f, r) != 0) return;
-    size_t page = f.limit;
-    f.limit = page + 1; /* one more says whether a next page exists */
-    sitq_result **items = NULL;
-    size_t n = 0;
-    sitq_error err;
-    memset(&err, 0, sizeof err);
-    sitq_code code = sitq_list_tasks(c->backend, &f, &items, &n, &err);
-    f.limit = page;
-    if (code != SITQ_OK) {
-        dash_api_error(r, "listing the tasks", code, &err);
-        return;
+/* The links below the list: the first page, and the next one (or, when the
+ * page ended at the scan bound, where the search goes on). */
+static void page_links(dash_buf *b, const dash_list *l) {
+    dash_put(b, "</table>\n<nav class=\"pages\">");
+    if (l->f.before_id) {
+        dash_put(b, "<a id=\"first\" href=\"/tasks?");
+        filter_query(b, &l->f);
+        dash_put(b, "\">first page</a>");
     }
+    if (l->next_before) {
+        dash_printf(b, "<a id=\"%s\" href=\"/tasks?", l->cut ? "continue" : "next");
+        filter_query(b, &l->f);
+        dash_printf(b, "&amp;before=%" PRId64 "\">%s</a>", (int64_t)l->next_before,
+                    l->cut ? "continue with older tasks" : "next page");
+    }
+    dash_put(b, "</nav>\n");
+}
+
+void dash_page_tasks(const dash_ctx *c, const dash_query *q, dash_reply *r) {
+    dash_list l;
+    if (dash_list_read(c, q, &l, r) != 0) return;
     dash_buf *b = &r->body;
     dash_page_begin(b, "Tasks");
-    filter_form(b, &f);
+    filter_form(b, &l.f);
     dash_put(b, "<table id=\"tasks\"><tr><th>id</th><th>queue</th><th>function</th>"
                 "<th>status</th><th>attempts</th><th>enqueued</th><th>finished</th>"
                 "<th>error</th></tr>\n");
-    for (size_t i = 0; i < n && i < page; i++) task_row(b, items[i]);
-    dash_put(b, "</table>\n<nav class=\"pages\">");
-    if (f.before_id) {
-        dash_put(b, "<a id=\"first\" href=\"/tasks?");
-        filter_query(b, &f);
-        dash_put(b, "\">first page</a>");
-    }
-    if (n > page) {
-        dash_put(b, "<a id=\"next\" href=\"/tasks?");
-        filter_query(b, &f);
-        dash_printf(b, "&amp;before=%" PRId64 "\">next page</a>", (int64_t)items[page - 1]->id);
-    }
-    dash_printf(b, "</nav>\n<p>%zu task%s shown.</p>\n", n < page ? n : page,
-                (n < page ? n : page) == 1 ? "" : "s");
+    for (size_t i = 0; i < l.n_shown; i++) task_row(b, l.items[i]);
+    page_links(b, &l);
+    dash_printf(b, "<p>%zu task%s shown.", l.n_shown, l.n_shown == 1 ? "" : "s");
+    if (l.cut)
+        dash_printf(b,
+                    " <span id=\"scan\">No index serves this filter, so a page examines at "
+                    "most %" PRId64 " tasks: this one examined ids %" PRId64 "..%" PRId64
+                    ". Continue to search older tasks, or add a queue and a status.</span>",
+                    (int64_t)c->scan_ids, (int64_t)l.scan_floor, (int64_t)l.scan_top);
+    dash_put(b, "</p>\n");
     dash_page_end(b);
-    sitq_result_list_free(items, n);
+    dash_list_free(&l);
 }

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# `sitq dashboard --scan-limit N`: a task list whose filter no index serves
+# (a queue without a status, succeeded) examines at most N ids below the
+# page's start; a page that the window ends before it is full
+# is marked cut and continues below the window (next_before, the "continue"
+# link), so that following the pages still reaches every task. A filter an
+# index serves (a queue and a status; a status alone, read queue by queue
+# and merged) and a store smaller than the window are not cut. A bad --scan-limit is a usage error.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+DASH_PIDS=
+trap 'rc=$?; for p in $DASH_PIDS; do kill "$p" 2>/dev/null || true; done; (exit $rc); cleanup' EXIT
+
+# One task of the queue "rare" (failed), 24 of "default" after it, then one
+# of "other" (failed): the newest.
+rare=$("$SITQ" enqueue "$DB" --queue rare -- false)
+for _ in $(seq 1 24); do last=$("$SITQ" enqueue "$DB" -- true); done
+late=$("$SITQ" enqueue "$DB" --queue other -- false)
+"$SITQ" worker "$DB" --queue rare --burst --quiet 2>/dev/null
+"$SITQ" worker "$DB" --queue other --burst --quiet 2>/dev/null
+"$SITQ" worker "$DB" --burst --quiet 2>/dev/null
+assert_eq failed "$(field "$rare" status)" "the rare task"
+assert_eq failed "$(field "$late" status)" "the late task"
+assert_eq "$((rare + 24)) $((rare + 25))" "$last $late" "ids follow each other"
+
+expect_exit 2 "$SITQ" dashboard "$DB" --scan-limit 0
+assert_contains "$(cat "$TMP/err")" "--scan-limit" "a zero scan limit"
+expect_exit 2 "$SITQ" dashboard "$DB" --scan-limit ten
+assert_contains "$(cat "$TMP/err")" "--scan-limit" "a scan limit that is not a number"
+
+log=$TMP/dash.log
+"$SITQ" dashboard "$DB" --listen 127.0.0.1:0 --scan-limit 10 2>"$log" &
+DASH_PIDS=$!
+i=0
+until grep -q 'at http://' "$log" 2>/dev/null; do
+    kill -0 "$DASH_PIDS" 2>/dev/null || fail "the dashboard exited: $(cat "$log")"
+    [ $i -lt 200 ] || fail "the dashboard did not start within 10 s"
+    sleep 0.05
+    i=$((i + 1))
+done
+URL=$(sed -n 's|.* at \(http://127.0.0.1:[0-9]*\)/ .*|\1|p' "$log")
+
+# api PATH: "IDS NEXT_BEFORE CUT" of /api/tasks?PATH.
+api() {
+    curl -sf "$URL/api/tasks?$1" |
+        jget "'%s %s %s' % ([t['id'] for t in d['tasks']], d['next_before'], d['cut'])"
+}
+
+# The queue alone: windows of 10 ids from the newest down, until the rare task.
+assert_eq "[] $((late - 9)) True" "$(api "queue=rare")" "rare: the newest 10 ids"
+assert_eq "[] $((late - 19)) True" "$(api "queue=rare&before=$((late - 9))")" "rare: the next 10"
+assert_eq "[$rare] None False" "$(api "queue=rare&before=$((late - 19))")" \
+    "rare: the window reaches the first id"
+
+# A window that ends before the page is full shows what it found, cut.
+want=$(seq "$last" -1 $((last - 8)) | tr '\n' ',' | sed 's/,$//; s/,/, /g')
+assert_eq "[$want] $((late - 9)) True" "$(api "queue=default&limit=20")" "default: a cut page"
+# A page that fills inside the window is a plain page.
+assert_eq "[$last, $((last - 1)), $((last - 2))] $((last - 2)) False" \
+    "$(api "queue=default&limit=3")" "default: a full page"
+
+# A status without a queue is read queue by queue on its index and merged,
+# newest first, never cut; with a queue, that queue's index alone.
+assert_eq "[$late, $rare] None False" "$(api "status=failed")" "failed: every queue"
+assert_eq "[$late] $late False" "$(api "status=failed&limit=1")" "failed: page 1 of 1 task"
+assert_eq "[$rare] None False" "$(api "status=failed&limit=1&before=$late")" "failed: page 2"
+assert_eq "[$rare] None False" "$(api "queue=rare&status=failed")" "queue and status: no window"
+# succeeded has no index: windowed, like a queue alone.
+assert_eq "[$want] $((late - 9)) True" "$(api "status=succeeded&limit=20")" "succeeded: windowed"
+
+# The HTML page says where it stopped and links to the rest.
+curl -sf -o "$TMP/body" "$URL/tasks?queue=rare"
+grep -qF "<a id=\"continue\" href=\"/tasks?limit=50&amp;queue=rare&amp;before=$((late - 9))\">" \
+    "$TMP/body" || fail "no continue link: $(grep -o '<nav.*' "$TMP/body")"
+grep -qF "examined ids $((late - 9))..$late." "$TMP/body" || fail "the page does not say what it examined"
+curl -sf -o "$TMP/body" "$URL/tasks?queue=rare&before=$((late - 19))"
+grep -q 'id="continue"' "$TMP/body" && fail "a continue link below the first id"
+grep -qF "<a href=\"/tasks/$rare\">$rare</a>" "$TMP/body" || fail "the rare task is not listed"
+
+# Without --scan-limit (100,000 ids) this small store is never cut.
+kill "$DASH_PIDS"
+wait "$DASH_PIDS" 2>/dev/null || true
+"$SITQ" dashboard "$DB" --listen 127.0.0.1:0 2>"$log" &
+DASH_PIDS=$!
+i=0
+until grep -q 'at http://' "$log" 2>/dev/null; do
+    kill -0 "$DASH_PIDS" 2>/dev/null || fail "the dashboard exited: $(cat "$log")"
+    [ $i -lt 200 ] || fail "the dashboard did not start within 10 s"
+    sleep 0.05
+    i=$((i + 1))
+done
+URL=$(sed -n 's|.* at \(http://127.0.0.1:[0-9]*\)/ .*|\1|p' "$log")
+assert_eq "[$rare] None False" "$(api "queue=rare")" "the default window covers the store"
+echo PASS
