@@ -18,6 +18,8 @@
 
 #include "sitq.h"
 
+typedef struct json_t json_t; /* jansson's */
+
 /** Most queues the queues page (and /api/queues) lists. */
 #define DASH_QUEUES_MAX 1000
 /** Most tasks one list page shows (the `limit` parameter's bound). */
@@ -163,6 +165,15 @@ void dash_api_queues(const dash_ctx *c, dash_reply *r);
 void dash_api_tasks(const dash_ctx *c, const dash_query *q, dash_reply *r);
 void dash_api_task(const dash_ctx *c, const char *id_text, dash_reply *r);
 void dash_api_workers(const dash_ctx *c, dash_reply *r);
+/** Reply with the JSON of j (taken; NULL: a 500, out of memory). */
+void dash_reply_json(dash_reply *r, json_t *j);
+
+/* dash_graph.c: the pipeline around a task (dash_graph.h). */
+/** The "Pipeline" section of task id's page: its graph as inline SVG, or
+ *  nothing when the task has no dependency and no dependent. */
+void dash_graph_section(const dash_ctx *c, sitq_task_id id, dash_buf *b);
+/** GET /api/tasks/ID/graph: {"nodes", "edges", "cut", "nodes_max"}. */
+void dash_api_graph(const dash_ctx *c, const char *id_text, dash_reply *r);
 
 /* dash_actions.c: POST /actions/NAME with the form body. origin and
  * referer are the request's headers (NULL when absent), host its Host. */

@@ -39,8 +39,7 @@ static json_t *task_object(const dash_ctx *c, const sitq_result *t) {
     return o;
 }
 
-/* Reply with j (taken), or a 500 when it is NULL. */
-static void reply_json(dash_reply *r, json_t *j) {
+void dash_reply_json(dash_reply *r, json_t *j) {
     char *s = j ? json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER) : NULL;
     json_decref(j);
     if (s == NULL) {
@@ -94,7 +93,7 @@ void dash_api_queues(const dash_ctx *c, dash_reply *r) {
         json_decref(arr);
         arr = NULL;
     }
-    reply_json(r, arr);
+    dash_reply_json(r, arr);
 }
 
 void dash_api_tasks(const dash_ctx *c, const dash_query *q, dash_reply *r) {
@@ -126,7 +125,7 @@ void dash_api_tasks(const dash_ctx *c, const dash_query *q, dash_reply *r) {
         json_decref(o);
         o = NULL;
     }
-    reply_json(r, o);
+    dash_reply_json(r, o);
 }
 
 /* The object of task t with its dependents; NULL when out of memory. */
@@ -153,7 +152,7 @@ void dash_api_task(const dash_ctx *c, const char *id_text, dash_reply *r) {
     sitq_queue *q = NULL;
     sitq_result *t = NULL;
     if (dash_task_read(c, id_text, r, &q, &t) != 0) return;
-    reply_json(r, task_json(c, t));
+    dash_reply_json(r, task_json(c, t));
     sitq_result_free(t);
     sitq_queue_close(q);
 }
@@ -196,5 +195,5 @@ void dash_api_workers(const dash_ctx *c, dash_reply *r) {
         json_decref(arr);
         arr = NULL;
     }
-    reply_json(r, arr);
+    dash_reply_json(r, arr);
 }

@@ -2,8 +2,9 @@
  * dash_task.c - one task's page: its fields and times, its error and
  * traceback, a summary of its payload (a shell task's command line) and of
  * its result, each escaped and cut to DASH_VALUE_SHOWN bytes, its
- * dependencies and dependents as links, and the retry or cancel form its
- * status allows. A payload larger than PAYLOAD_READ_MAX is not read at all.
+ * dependencies and dependents as links, the drawing of its pipeline
+ * (dash_graph.c), and the retry or cancel form its status allows. A
+ * payload larger than PAYLOAD_READ_MAX is not read at all.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -97,8 +98,9 @@ static void fields_table(dash_buf *b, const sitq_result *t) {
     dash_printf(b, "%s</td></tr>\n", t->finalizer ? " (finalizer)" : "");
 }
 
-/* The tasks that depend on t, as links (at most DASH_PAGE_MAX). */
-static void dependents_row(const dash_ctx *c, dash_buf *b, const sitq_result *t) {
+/* The tasks that depend on t, as links (at most DASH_PAGE_MAX); returns
+ * how many were read (0 also when the read failed). */
+static size_t dependents_row(const dash_ctx *c, dash_buf *b, const sitq_result *t) {
     sitq_task_id *ids = NULL;
     size_t n = 0;
     sitq_code code = sitq_task_dependents(c->backend, t->id, DASH_PAGE_MAX + 1, &ids, &n, NULL);
@@ -111,6 +113,7 @@ static void dependents_row(const dash_ctx *c, dash_buf *b, const sitq_result *t)
     else if (n == 0) dash_put(b, "-");
     dash_put(b, "</td></tr>\n</table>\n");
     free(ids);
+    return code == SITQ_OK ? n : 0;
 }
 
 static void task_body(const dash_ctx *c, sitq_queue *q, const sitq_result *t, dash_buf *b) {
@@ -118,7 +121,7 @@ static void task_body(const dash_ctx *c, sitq_queue *q, const sitq_result *t, da
     snprintf(title, sizeof title, "Task %" PRId64, (int64_t)t->id);
     dash_page_begin(b, title);
     fields_table(b, t);
-    dependents_row(c, b, t);
+    size_t n_dependents = dependents_row(c, b, t);
     if (c->token_len > 0) {
         char id[32];
         snprintf(id, sizeof id, "%" PRId64, (int64_t)t->id);
@@ -126,6 +129,7 @@ static void task_body(const dash_ctx *c, sitq_queue *q, const sitq_result *t, da
             dash_action_form(b, "retry", "id", id, 0);
         if (!sitq_status_is_terminal(t->status)) dash_action_form(b, "cancel", "id", id, 0);
     }
+    if (t->n_depends_on > 0 || n_dependents > 0) dash_graph_section(c, t->id, b);
     if (t->error) section_pre(b, "error", "Error", t->error, strlen(t->error));
     if (t->traceback) section_pre(b, "traceback", "Traceback", t->traceback, strlen(t->traceback));
     payload_section(q, t, b);
