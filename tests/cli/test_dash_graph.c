@@ -254,10 +254,10 @@ static void test_walk_gone_and_failed(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_layout_diamond),    cmocka_unit_test(test_layout_chain),
-        cmocka_unit_test(test_layout_fan),        cmocka_unit_test(test_layout_uncross),
-        cmocka_unit_test(test_layout_bad_edges),  cmocka_unit_test(test_walk_diamond),
-        cmocka_unit_test(test_walk_cut_nodes),    cmocka_unit_test(test_walk_cut_reads),
+        cmocka_unit_test(test_layout_diamond),       cmocka_unit_test(test_layout_chain),
+        cmocka_unit_test(test_layout_fan),           cmocka_unit_test(test_layout_uncross),
+        cmocka_unit_test(test_layout_bad_edges),     cmocka_unit_test(test_walk_diamond),
+        cmocka_unit_test(test_walk_cut_nodes),       cmocka_unit_test(test_walk_cut_reads),
         cmocka_unit_test(test_walk_gone_and_failed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

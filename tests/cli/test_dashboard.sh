@@ -143,6 +143,21 @@ grep -qF '&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; it&#39;s bad' "$TMP/
     fail "the traceback is not shown escaped"
 grep -qF 'action="/actions/retry"' "$TMP/body" || fail "no retry form on a failed task"
 
+# A large result (stored apart from its row): the page reads and shows its
+# first 4096 bytes, cut on a UTF-8 boundary (4095: a 2-byte character
+# straddles the cut), and says its size; the API leaves it out.
+big=$("$SITQ" enqueue "$DB" --queue big -- sh -c 'printf a; yes é | tr -d "\n" | head -c 2999999')
+"$SITQ" worker "$DB" --queue big --burst --quiet 2>/dev/null
+page "/tasks/$big"
+grep -qF '<tr><th>result</th><td>3000000 bytes</td></tr>' "$TMP/body" || fail "the result's size"
+grep -qF '... (3000000 bytes in all, 4095 shown)</pre>' "$TMP/body" ||
+    fail "the result's head: $(grep -o 'bytes in all[^<]*' "$TMP/body")"
+assert_eq "aéé" "$(sed -n 's|.*<pre id="result">\(...\).*|\1|p' "$TMP/body" | head -c 5)" \
+    "the result's first bytes"
+page "/api/tasks/$big"
+assert_eq "None True 3000000" "$(jget "'%s %s %s' % (d['value'], d['value_omitted'], d['value_len'])" <"$TMP/body")" \
+    "api: a result over 64 KiB is left out, its size given"
+
 # Dependencies and dependents link both ways.
 d1=$("$SITQ" enqueue "$DB" --queue deps -- true)
 d2=$("$SITQ" enqueue "$DB" --queue deps --after "$d1" -- true)

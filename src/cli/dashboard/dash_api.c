@@ -128,10 +128,13 @@ void dash_api_tasks(const dash_ctx *c, const dash_query *q, dash_reply *r) {
     dash_reply_json(r, o);
 }
 
-/* The object of task t with its dependents; NULL when out of memory. */
-static json_t *task_json(const dash_ctx *c, const sitq_result *t) {
-    sitq_result shown = *t; /* the result's bytes only when small */
-    if (shown.value_len > API_VALUE_MAX) shown.value = NULL;
+/* The object of task t (whose result has value_size bytes, of which t
+ * holds at most API_VALUE_MAX) with its dependents; NULL when out of
+ * memory. */
+static json_t *task_json(const dash_ctx *c, const sitq_result *t, size_t value_size) {
+    sitq_result shown = *t; /* the result's bytes only when all were read */
+    if (value_size > API_VALUE_MAX) shown.value = NULL;
+    shown.value_len = value_size;
     json_t *o = task_object(c, &shown);
     if (o == NULL) return NULL;
     json_object_set_new(o, "value_omitted", json_boolean(shown.value == NULL && t->value));
@@ -151,8 +154,9 @@ static json_t *task_json(const dash_ctx *c, const sitq_result *t) {
 void dash_api_task(const dash_ctx *c, const char *id_text, dash_reply *r) {
     sitq_queue *q = NULL;
     sitq_result *t = NULL;
-    if (dash_task_read(c, id_text, r, &q, &t) != 0) return;
-    dash_reply_json(r, task_json(c, t));
+    size_t value_size = 0;
+    if (dash_task_read(c, id_text, API_VALUE_MAX, r, &q, &t, &value_size) != 0) return;
+    dash_reply_json(r, task_json(c, t, value_size));
     sitq_result_free(t);
     sitq_queue_close(q);
 }

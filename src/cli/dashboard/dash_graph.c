@@ -20,11 +20,11 @@
 #include "dash_graph.h"
 
 /* Geometry of the drawing, in pixels. */
-#define NODE_W   168
-#define NODE_H   40
-#define GAP_X    56
-#define GAP_Y    14
-#define PAD      8
+#define NODE_W 168
+#define NODE_H 40
+#define GAP_X  56
+#define GAP_Y  14
+#define PAD    8
 /** Bytes of a function name written in a node (the full name is its title). */
 #define NAME_SHOWN 22
 
@@ -53,8 +53,7 @@ static int src_task(void *arg, sitq_task_id id, char **function, sitq_status *st
     return rc;
 }
 
-static int src_dependents(void *arg, sitq_task_id id, size_t limit, sitq_task_id **ids,
-                          size_t *n) {
+static int src_dependents(void *arg, sitq_task_id id, size_t limit, sitq_task_id **ids, size_t *n) {
     return sitq_task_dependents((sitq_backend *)arg, id, limit, ids, n, NULL) == SITQ_OK ? 0 : -1;
 }
 
@@ -146,10 +145,9 @@ static json_t *graph_json(const dash_graph *g) {
                              (json_int_t)nd->layer, "order", (json_int_t)nd->order));
     }
     for (size_t i = 0; edges && i < g->n_edges; i++)
-        json_array_append_new(edges,
-                              json_pack("{s:I, s:I}", "from",
-                                        (json_int_t)g->nodes[g->edges[i].from].id, "to",
-                                        (json_int_t)g->nodes[g->edges[i].to].id));
+        json_array_append_new(edges, json_pack("{s:I, s:I}", "from",
+                                               (json_int_t)g->nodes[g->edges[i].from].id, "to",
+                                               (json_int_t)g->nodes[g->edges[i].to].id));
     return json_pack("{s:o?, s:o?, s:b, s:I}", "nodes", nodes, "edges", edges, "cut", g->cut,
                      "nodes_max", (json_int_t)DASH_GRAPH_NODES_MAX);
 }

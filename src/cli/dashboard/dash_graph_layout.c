@@ -119,8 +119,8 @@ static void group_layers(size_t n, size_t layers, const size_t *layer, size_t *f
         for (size_t i = first[l]; i < first[l + 1]; i++) order[seq[i]] = i - first[l];
 }
 
-static int order_nodes(size_t n, size_t layers, const size_t *layer, const adj *out,
-                       const adj *in, size_t *order) {
+static int order_nodes(size_t n, size_t layers, const size_t *layer, const adj *out, const adj *in,
+                       size_t *order) {
     size_t *first = malloc((layers + 1) * sizeof *first), *seq = calloc(n, sizeof *seq);
     double *key = malloc(n * sizeof *key);
     if (!first || !seq || !key) {

@@ -81,7 +81,8 @@ static int visit(walk *w, size_t k) {
     rc = w->src->dependents(w->src->arg, w->g->nodes[k].id, w->max_nodes + 1, &ids, &n);
     w->reads_left--;
     w->g->failed |= rc < 0;
-    for (size_t i = 0; rc == 0 && i < n && !bad; i++) bad = edge_add(w, k, node_find_add(w, ids[i]));
+    for (size_t i = 0; rc == 0 && i < n && !bad; i++)
+        bad = edge_add(w, k, node_find_add(w, ids[i]));
     free(ids);
     return bad ? -1 : 0;
 }
@@ -132,8 +133,8 @@ static int compact(walk *w, size_t done) {
     free(map);
     size_t *layer = malloc((kept ? kept : 1) * sizeof *layer);
     size_t *order = malloc((kept ? kept : 1) * sizeof *order);
-    size_t layers = layer && order ? dash_graph_layout(kept, g->edges, g->n_edges, layer, order)
-                                   : (size_t)-1;
+    size_t layers =
+        layer && order ? dash_graph_layout(kept, g->edges, g->n_edges, layer, order) : (size_t)-1;
     for (size_t i = 0; layers != (size_t)-1 && i < kept; i++) {
         g->nodes[i].layer = layer[i];
         g->nodes[i].order = order[i];

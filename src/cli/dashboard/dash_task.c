@@ -63,7 +63,8 @@ static void payload_section(sitq_queue *q, const sitq_result *t, dash_buf *b) {
     free(p);
 }
 
-static void fields_table(dash_buf *b, const sitq_result *t) {
+/* t's fields; its result has value_size bytes (t holds only its head). */
+static void fields_table(dash_buf *b, const sitq_result *t, size_t value_size) {
     char num[64];
     dash_put(b, "<table id=\"task\">\n");
     row_text(b, "queue", t->queue);
@@ -87,7 +88,7 @@ static void fields_table(dash_buf *b, const sitq_result *t) {
     row_time(b, "finished", t->finished_at_us);
     snprintf(num, sizeof num, "%zu bytes", t->payload_len);
     row_text(b, "payload", num);
-    snprintf(num, sizeof num, "%zu bytes", t->value_len);
+    snprintf(num, sizeof num, "%zu bytes", value_size);
     row_text(b, "result", num);
     dash_put(b, "<tr><th>depends on</th><td id=\"deps\">");
     for (size_t i = 0; i < t->n_depends_on && i < DASH_PAGE_MAX; i++)
@@ -116,11 +117,12 @@ static size_t dependents_row(const dash_ctx *c, dash_buf *b, const sitq_result *
     return code == SITQ_OK ? n : 0;
 }
 
-static void task_body(const dash_ctx *c, sitq_queue *q, const sitq_result *t, dash_buf *b) {
+static void task_body(const dash_ctx *c, sitq_queue *q, const sitq_result *t, size_t value_size,
+                      dash_buf *b) {
     char title[64];
     snprintf(title, sizeof title, "Task %" PRId64, (int64_t)t->id);
     dash_page_begin(b, title);
-    fields_table(b, t);
+    fields_table(b, t, value_size);
     size_t n_dependents = dependents_row(c, b, t);
     if (c->token_len > 0) {
         char id[32];
@@ -133,15 +135,21 @@ static void task_body(const dash_ctx *c, sitq_queue *q, const sitq_result *t, da
     if (t->error) section_pre(b, "error", "Error", t->error, strlen(t->error));
     if (t->traceback) section_pre(b, "traceback", "Traceback", t->traceback, strlen(t->traceback));
     payload_section(q, t, b);
-    if (t->value) section_pre(b, "result", "Result", t->value, t->value_len);
+    if (t->value) {
+        dash_put(b, "<h2>Result</h2><pre id=\"result\">");
+        dash_esc_head(b, t->value, t->value_len, value_size);
+        dash_put(b, "</pre>\n");
+    }
     dash_page_end(b);
 }
 
 void dash_page_task(const dash_ctx *c, const char *id_text, dash_reply *r) {
     sitq_queue *q = NULL;
     sitq_result *t = NULL;
-    if (dash_task_read(c, id_text, r, &q, &t) != 0) return;
-    task_body(c, q, t, &r->body);
+    size_t value_size = 0;
+    /* One byte past what is shown, for dash_esc_head's UTF-8 cut. */
+    if (dash_task_read(c, id_text, DASH_VALUE_SHOWN + 1, r, &q, &t, &value_size) != 0) return;
+    task_body(c, q, t, value_size, &r->body);
     sitq_result_free(t);
     sitq_queue_close(q);
 }
