@@ -12,9 +12,8 @@
 /* Column of PG_GET_PREFIX after the task's: the result's full size. */
 #define PREFIX_SIZE_COL 20
 
-static sitq_code get_prefix_conn(pg_conn *c, const char *queue, sitq_task_id id,
-                                 size_t value_max, sitq_result **out, size_t *value_size,
-                                 sitq_error *err) {
+static sitq_code get_prefix_conn(pg_conn *c, const char *queue, sitq_task_id id, size_t value_max,
+                                 sitq_result **out, size_t *value_size, sitq_error *err) {
     pg_params p;
     pg_p_init(&p);
     pg_p_i64(&p, id);
