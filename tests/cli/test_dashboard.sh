@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `sitq dashboard`: the pages show the store's real values (counts by
 # status, keyset pages that are disjoint and ordered, filters, a failed
-# task's error and traceback, dependencies and dependents, the /api/ JSON, workers and their running tasks, /metrics),
+# task's error and traceback, the head of a large result, dependencies and
+# dependents, the pipeline's graph (cut at 200 tasks), the /api/ JSON,
+# workers and their running tasks, /metrics),
 # every stored string is HTML-escaped (a queue, a function and a traceback
 # holding <script>), actions change the database only with the right token
 # posted from the same origin, and bad requests get 400/403/404/405.
@@ -197,6 +199,16 @@ assert_eq "1 0" "$(jget "'%d %d' % (len(d['nodes']), len(d['edges']))" <"$TMP/bo
     "api: a lone task's graph"
 assert_eq 404 "$(get "/api/tasks/99999/graph")" "api: graph of an unknown task"
 assert_eq 404 "$(get "/api/tasks/$d1/graphs")" "api: an unknown page under a task"
+# A fan-out of 205 from one task: the graph stops at 200 tasks and says so.
+root=$("$SITQ" enqueue "$DB" --queue fan -- true)
+for _ in $(seq 205); do "$SITQ" enqueue "$DB" --queue fan --after "$root" -- true >/dev/null; done
+page "/tasks/$root"
+grep -qF '<p id="graph-cut">graph cut at 200 tasks</p>' "$TMP/body" || fail "no cut note"
+assert_eq 199 "$(grep -c '<line class="ge"' "$TMP/body")" "199 arrows of a cut fan-out"
+page "/api/tasks/$root/graph"
+assert_eq "200 199 True 200" \
+    "$(jget "'%d %d %s %d' % (len(d['nodes']), len(d['edges']), d['cut'], d['nodes_max'])" <"$TMP/body")" \
+    "api: a cut graph"
 if [ -n "$pyid" ]; then
     # A function name with markup, escaped in the node's text and title.
     page "/tasks/$pydep"
