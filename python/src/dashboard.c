@@ -35,8 +35,7 @@ PyObject *sitqpy_dashboard_main(PyObject *self, PyObject *list) {
     if (!PyList_Check(list)) return PyErr_Format(PyExc_TypeError, "arguments must be a list");
     Py_ssize_t n = PyList_GET_SIZE(list);
     if (n < 1 || n > ARGS_MAX)
-        return PyErr_Format(PyExc_ValueError, "1..%d arguments (the first: 'dashboard')",
-                            ARGS_MAX);
+        return PyErr_Format(PyExc_ValueError, "1..%d arguments (the first: 'dashboard')", ARGS_MAX);
     char *argv[ARGS_MAX + 1] = {NULL};
     PyObject *refs[ARGS_MAX] = {NULL};
     int rc = args_from_list(list, n, argv, refs);
