@@ -624,6 +624,25 @@ void sitq_result_free(sitq_result *result);
 sitq_code sitq_get_result(sitq_queue *queue, sitq_task_id id, sitq_result **out, sitq_error *err);
 
 /**
+ * Read a task's current state as sitq_get_result does, but at most
+ * value_max bytes of its result: value holds the result's first
+ * min(value_max, size) bytes (NUL-terminated one byte past them; NULL when
+ * the task has no result) and value_len their number. *out_value_size (may
+ * be NULL) receives the result's full size in bytes (0 without a result).
+ * The rest of the result is not read: showing the head of a 100 MiB result
+ * costs what a small one does (SQLite reads the prefix by incremental blob
+ * I/O and the size from the record header; PostgreSQL reads substring() of
+ * the stored value, only the slices it needs, and its octet_length()).
+ * *out is set to a new result owned by the caller (free with
+ * sitq_result_free).
+ * Errors: SITQ_EINVAL (NULL queue or out), SITQ_ENOTFOUND (no such id in
+ * this queue), SITQ_ESTORAGE, SITQ_ENOMEM. Thread-safe; reads only, never
+ * waits for writers.
+ */
+sitq_code sitq_get_result_prefix(sitq_queue *queue, sitq_task_id id, size_t value_max,
+                                 sitq_result **out, size_t *out_value_size, sitq_error *err);
+
+/**
  * Copy a task's payload. *out_payload (malloc'd, caller frees with free())
  * and *out_len (bytes) receive it; *out_payload is NULL for an empty payload.
  * Errors: SITQ_EINVAL, SITQ_ENOTFOUND, SITQ_ESTORAGE, SITQ_ENOMEM. Thread-safe.

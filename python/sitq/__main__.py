@@ -1,5 +1,7 @@
 """Command line of the sitq Python binding.
 
+    python -m sitq dashboard DB [--listen [HOST:]PORT] [--token-file PATH]
+                                [--busy-timeout S]
     python -m sitq worker DB [--concurrency N] [--threads T] [--queue NAME]
                              [--pool process|thread] [--grace S] [--max-memory MB]
                              [--lease DURATION] [--poll DURATION]
@@ -7,7 +9,14 @@
                              [--mode OCTAL] [--allow-foreign] [--busy-timeout S]
                              [--asyncio]
 
-Runs workers for the Python tasks stored in the SQLite file DB (or the
+``dashboard`` serves the web dashboard of DB until SIGINT or SIGTERM (exit
+status 0): the ``sitq dashboard`` of the C command, built into this package's
+extension, with the same options, pages and help (``python -m sitq
+dashboard --help``; docs/dashboard.md), so that it needs no ``sitq``
+command installed. It prints where it listens on stderr
+(``sitq dashboard: DB at http://127.0.0.1:8080/ (read-only)``).
+
+``worker`` runs workers for the Python tasks stored in the SQLite file DB (or the
 PostgreSQL database of a ``postgresql://`` URI, as ``sitq_backend_open``
 reads it: ``?sitq_schema=NAME`` names its schema; the SQLite file options
 do not apply to it).
@@ -157,6 +166,11 @@ def _parser():
     prog = script if script.startswith("sitq-py") else "python -m sitq"
     p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
+    # Listed for --help only: main() hands `dashboard ...` to the C command,
+    # which parses its own options and prints its own help.
+    sub.add_parser("dashboard", add_help=False,
+                   help="serve the web dashboard of a database (as `sitq dashboard`; "
+                        "see `dashboard --help`)")
     w = sub.add_parser("worker", help="run workers for the Python tasks of a database",
                        description="Run workers for the Python tasks of a sitq SQLite database.")
     w.add_argument("db", help="SQLite database file shared with the enqueuing processes, "
@@ -489,7 +503,17 @@ def _run_pool(args):
     return 0
 
 
+def _dashboard(argv):
+    """``dashboard ...``: the sitq command's dashboard, in the extension; its
+    exit status (0 after SIGINT or SIGTERM, 2 for a bad command line)."""
+    from . import _sitq
+    return _sitq._dashboard_main(list(argv))
+
+
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["dashboard"]:
+        return _dashboard(argv)
     args = _parser().parse_args(argv)
     twice = [n for i, n in enumerate(args.queue or []) if n in args.queue[:i]]
     if twice:

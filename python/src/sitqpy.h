@@ -131,6 +131,11 @@ PyObject *sitqpy_invalid(const char *fmt, ...);
  * after the previous one (cron.c). */
 PyObject *sitqpy_cron_times(PyObject *self, PyObject *args, PyObject *kw);
 
+/* _dashboard_main(args) -> int: run `sitq dashboard` with the list of str
+ * args (args[0] is "dashboard") until SIGINT or SIGTERM, the GIL released;
+ * the command's exit status (dashboard.c). */
+PyObject *sitqpy_dashboard_main(PyObject *self, PyObject *list);
+
 /* ---- worker_multi.c ------------------------------------------------- */
 
 /* Worker(queue): a TaskQueue, or a list or tuple of 1..SITQ_WORKER_QUEUES_MAX

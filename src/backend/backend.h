@@ -48,7 +48,7 @@
  * value it was written against; sitq__backend_head_init refuses any other,
  * so a backend built for another layout fails at open instead of misreading
  * fields. Bump it on every change of an op's signature or a struct below. */
-#define SITQ__BACKEND_VERSION 15
+#define SITQ__BACKEND_VERSION 16
 
 /* A task handed to a worker by a claim (cycle or claim_id). Every field is
  * out, written by the backend into an entry of the caller's array. The
@@ -364,6 +364,14 @@ typedef struct sitq__backend_ops {
      * on failure. Extra error: SITQ_ENOTFOUND. Never blocks on writers. */
     sitq_code (*get)(sitq_backend *b, const char *queue, sitq_task_id id, sitq_result **out,
                      sitq_error *err);
+
+    /* As get, with at most value_max bytes of the result read (the rest is
+     * never read, whatever its size): value holds the first
+     * min(value_max, size) bytes, value_len their number, and *value_size
+     * the result's full size (0 without one), read in the same snapshot as
+     * the row. Never blocks on writers. */
+    sitq_code (*get_prefix)(sitq_backend *b, const char *queue, sitq_task_id id, size_t value_max,
+                            sitq_result **out, size_t *value_size, sitq_error *err);
 
     /* Read the payload of task id. Out: *out (malloc'd, NULL for an empty
      * payload) and *len on success; unset on failure. Extra error:

@@ -5,7 +5,9 @@
  * read-only, and opens the database read-only), opens the database with two
  * reader connections (the pages read there, never on the writer the actions
  * use; an action waits at most --busy-timeout for another process's lock)
- * and listens on loopback unless told otherwise.
+ * and listens on loopback unless told otherwise. The Python binding calls
+ * cmd_dashboard too (`python -m sitq dashboard`, python/src/dashboard.c):
+ * it leaves the signal mask as it found it.
  */
 #include <arpa/inet.h>
 #include <getopt.h>
@@ -30,9 +32,10 @@ static const char DASHBOARD_USAGE[] =
     "Serve a web dashboard of the database until SIGINT or SIGTERM: the queues\n"
     "with their tasks counted by status (/), the tasks with filters and pages\n"
     "(/tasks?queue=Q&status=S&function=F&limit=N&before=ID), a task's page\n"
-    "(/tasks/ID), the workers and what they run (/workers) and the metrics in\n"
-    "the Prometheus text format (/metrics); /api/queues, /api/tasks,\n"
-    "/api/tasks/ID and /api/workers are their JSON twins. Pages read on a\n"
+    "(/tasks/ID, with its pipeline drawn as a graph), the workers and what\n"
+    "they run (/workers) and the metrics in the Prometheus text format\n"
+    "(/metrics); /api/queues, /api/tasks, /api/tasks/ID, /api/tasks/ID/graph\n"
+    "and /api/workers are their JSON twins. Pages read on a\n"
     "reader connection of their own, at most 100 tasks a page, and never take\n"
     "the write lock. Each connection is served on a thread of its own (at\n"
     "most 128 at once, 64 from one address; one idle for 5 s is closed).\n"
@@ -162,11 +165,13 @@ static int serve(const struct sockaddr_in *addr, const dash_ctx *ctx, const char
     sigaddset(&set, SIGTERM);
     /* Blocked before the server's thread starts, so that it inherits the
      * mask and the signals reach sigwait here. */
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    sigset_t old;
+    pthread_sigmask(SIG_BLOCK, &set, &old);
     signal(SIGPIPE, SIG_IGN);
     char msg[256];
     dash_server *s = dash_server_start(addr, ctx, msg, sizeof msg);
     if (s == NULL) {
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
         cli_errorf("dashboard", "--listen %s", msg);
         return CLI_EXIT_FAILURE;
     }
@@ -182,6 +187,8 @@ static int serve(const struct sockaddr_in *addr, const dash_ctx *ctx, const char
     int sig = 0;
     sigwait(&set, &sig);
     dash_server_stop(s);
+    /* The caller's mask again (`python -m sitq dashboard` returns to Python). */
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     return CLI_EXIT_OK;
 }
 

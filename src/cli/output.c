@@ -99,26 +99,28 @@ static int put(json_t *obj, const char *key, json_t *value) {
     return json_object_set_new(obj, key, value);
 }
 
-int result_python_value(const sitq_result *r, sitq__pyvalue *pv, char *note, size_t n) {
+int result_python_value(const sitq_result *r, size_t total, sitq__pyvalue *pv, char *note,
+                        size_t n) {
     char why[96] = "";
     int kind = SITQ__PYVALUE_OTHER;
     memset(pv, 0, sizeof *pv);
     if (r->value != NULL && sitq__pyvalue_function(r->function))
         kind = sitq__pyvalue_parse(r->value, r->value_len, pv, why, sizeof why);
     if (kind == SITQ__PYVALUE_RECORD)
-        snprintf(note, n, "Python value, %zu bytes pickled", pv->pickle_len);
+        snprintf(note, n, "Python value, %zu bytes pickled",
+                 total - (r->value_len - pv->pickle_len));
     else if (kind == SITQ__PYVALUE_PICKLE)
-        snprintf(note, n, "Python pickle, %zu bytes; repr not stored", r->value_len);
+        snprintf(note, n, "Python pickle, %zu bytes; repr not stored", total);
     else if (kind == SITQ__PYVALUE_BAD)
-        snprintf(note, n, "%zu bytes; not a valid Python value record: %s", r->value_len, why);
-    else snprintf(note, n, "%zu bytes", r->value_len);
+        snprintf(note, n, "%zu bytes; not a valid Python value record: %s", total, why);
+    else snprintf(note, n, "%zu bytes", total);
     return kind;
 }
 
 json_t *value_repr_json(const sitq_result *r) {
     sitq__pyvalue pv;
     char note[160];
-    if (result_python_value(r, &pv, note, sizeof note) != SITQ__PYVALUE_RECORD) return json_null();
+    if (result_python_value(r, r->value_len, &pv, note, sizeof note) != SITQ__PYVALUE_RECORD) return json_null();
     return json_stringn(pv.repr, pv.repr_len); /* valid UTF-8: checked by the parser */
 }
 
@@ -224,7 +226,7 @@ static void print_value_text(const sitq_result *r) {
     sitq__pyvalue pv;
     char note[160];
     char buf[176];
-    int kind = result_python_value(r, &pv, note, sizeof note);
+    int kind = result_python_value(r, r->value_len, &pv, note, sizeof note);
     snprintf(buf, sizeof buf, "(%s)", note);
     field("value:", buf);
     if (kind == SITQ__PYVALUE_RECORD) print_block(pv.repr, pv.repr_len);

@@ -28,8 +28,12 @@ void fmt_time_iso(sitq_time_us t, int with_us, char *buf, size_t n);
  * the value itself: "Python value, 40 bytes pickled", "Python pickle, 40
  * bytes; repr not stored" (stored before reprs were), "40 bytes; not a
  * valid Python value record: REASON", "40 bytes". pv borrows from r.
+ * total is the stored result's size in bytes: r->value_len when r holds
+ * all of it, more when r holds only its head (the sizes in note are of
+ * the whole result; the head must hold the record's header and repr).
  */
-int result_python_value(const sitq_result *r, sitq__pyvalue *pv, char *note, size_t n);
+int result_python_value(const sitq_result *r, size_t total, sitq__pyvalue *pv, char *note,
+                        size_t n);
 
 /**
  * The "value_repr" of a task's JSON: the repr stored with a Python task's

@@ -103,6 +103,18 @@ sitq_code sitq_get_result(sitq_queue *q, sitq_task_id id, sitq_result **out, sit
     return q->backend->ops->get(q->backend, q->name, id, out, err);
 }
 
+sitq_code sitq_get_result_prefix(sitq_queue *q, sitq_task_id id, size_t value_max,
+                                 sitq_result **out, size_t *out_value_size, sitq_error *err) {
+    if (!out) return sitq__fail(err, SITQ_EINVAL, "out must not be NULL");
+    *out = NULL;
+    size_t size = 0;
+    if (out_value_size) *out_value_size = 0;
+    CHECK_Q_ID();
+    sitq_code rc = q->backend->ops->get_prefix(q->backend, q->name, id, value_max, out, &size, err);
+    if (rc == SITQ_OK && out_value_size) *out_value_size = size;
+    return rc;
+}
+
 sitq_code sitq_get_payload(sitq_queue *q, sitq_task_id id, void **out_payload, size_t *out_len,
                            sitq_error *err) {
     if (!out_payload || !out_len)

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `sitq dashboard`: the pages show the store's real values (counts by
 # status, keyset pages that are disjoint and ordered, filters, a failed
-# task's error and traceback, dependencies and dependents, the /api/ JSON, workers and their running tasks, /metrics),
+# task's error and traceback, the head of a large result, dependencies and
+# dependents, the pipeline's graph (cut at 200 tasks), the /api/ JSON,
+# workers and their running tasks, /metrics),
 # every stored string is HTML-escaped (a queue, a function and a traceback
 # holding <script>), actions change the database only with the right token
 # posted from the same origin, and bad requests get 400/403/404/405.
@@ -83,9 +85,10 @@ q = sitq.TaskQueue(backend=b, name="py")
 def f():
     pass
 f.__qualname__ = f.__name__ = '<script>alert("f\')</script>'
-print(q.enqueue(sitq.Task(function=f)))
+first = q.enqueue(sitq.Task(function=f))
+print(first, q.enqueue(sitq.Task(function=f, depends_on=[first])))
 PYEOF
-    pyid=$(cat "$TMP/pyid")
+    read -r pyid pydep <"$TMP/pyid"
 fi
 
 start_dash "$TMP/dash.log" --token-file "$TMP/token"
@@ -126,7 +129,7 @@ page "/tasks?function=shell&status=succeeded&limit=100"
 assert_eq "5 4 3 2 1 " "$(ids)" "succeeded shell tasks"
 if [ -n "$pyid" ]; then
     page "/tasks?queue=py"
-    assert_eq "$pyid " "$(ids)" "tasks of py"
+    assert_eq "$pydep $pyid " "$(ids)" "tasks of py"
     grep -qF 'py:__main__.&lt;script&gt;alert(&quot;f&#39;)&lt;/script&gt;' "$TMP/body" ||
         fail "the function name is not shown escaped: $(cat "$TMP/body")"
 fi
@@ -142,6 +145,21 @@ grep -qF '&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; it&#39;s bad' "$TMP/
     fail "the traceback is not shown escaped"
 grep -qF 'action="/actions/retry"' "$TMP/body" || fail "no retry form on a failed task"
 
+# A large result (stored apart from its row): the page reads and shows its
+# first 4096 bytes, cut on a UTF-8 boundary (4095: a 2-byte character
+# straddles the cut), and says its size; the API leaves it out.
+big=$("$SITQ" enqueue "$DB" --queue big -- sh -c 'printf a; yes é | tr -d "\n" | head -c 2999999')
+"$SITQ" worker "$DB" --queue big --burst --quiet 2>/dev/null
+page "/tasks/$big"
+grep -qF '<tr><th>result</th><td>3000000 bytes</td></tr>' "$TMP/body" || fail "the result's size"
+grep -qF '... (3000000 bytes in all, 4095 shown)</pre>' "$TMP/body" ||
+    fail "the result's head: $(grep -o 'bytes in all[^<]*' "$TMP/body")"
+assert_eq "aéé" "$(sed -n 's|.*<pre id="result">\(...\).*|\1|p' "$TMP/body" | head -c 5)" \
+    "the result's first bytes"
+page "/api/tasks/$big"
+assert_eq "None True 3000000" "$(jget "'%s %s %s' % (d['value'], d['value_omitted'], d['value_len'])" <"$TMP/body")" \
+    "api: a result over 64 KiB is left out, its size given"
+
 # Dependencies and dependents link both ways.
 d1=$("$SITQ" enqueue "$DB" --queue deps -- true)
 d2=$("$SITQ" enqueue "$DB" --queue deps --after "$d1" -- true)
@@ -154,6 +172,54 @@ page "/tasks/$d3"
 grep -qF "<td id=\"deps\"><a href=\"/tasks/$d1\">$d1</a> <a href=\"/tasks/$d2\">$d2</a> </td>" \
     "$TMP/body" || fail "the dependencies of $d3: $(grep deps "$TMP/body")"
 grep -qF '<td id="dependents">-' "$TMP/body" || fail "nothing depends on $d3"
+
+# The pipeline drawn as a graph: every task a link, its status as text, an
+# arrow per dependency; its JSON twin gives the layers. A task alone has none.
+grep -qF '<svg id="graph"' "$TMP/body" || fail "no graph on $d3's page"
+for t in $d1 $d2 $d3; do
+    grep -qF "<a href=\"/tasks/$t\"><g class=\"gn st-queued" "$TMP/body" ||
+        grep -qF "<a href=\"/tasks/$t\"><g class=\"gn st-waiting" "$TMP/body" ||
+        fail "task $t is not a node of the graph: $(grep -o '<a href="/tasks/[0-9]*"><g[^>]*>' "$TMP/body")"
+done
+assert_eq 3 "$(grep -c '<line class="ge"' "$TMP/body")" "three arrows (d1-d2, d1-d3, d2-d3)"
+grep -qF ">$d3 waiting</text>" "$TMP/body" || fail "a node's status as text"
+grep -qF 'class="gn st-waiting cur"' "$TMP/body" || fail "the current task marked"
+page "/api/tasks/$d2/graph"
+assert_eq "[($d1, 0, 0), ($d2, 1, 0), ($d3, 2, 0)] False" \
+    "$(jget "'%s %s' % (sorted((n['id'], n['layer'], n['order']) for n in d['nodes']), d['cut'])" <"$TMP/body")" \
+    "api: graph nodes by layer"
+assert_eq "[[$d1, $d2], [$d1, $d3], [$d2, $d3]]" \
+    "$(jget "sorted([e['from'], e['to']] for e in d['edges'])" <"$TMP/body")" "api: graph edges"
+assert_eq "waiting" "$(jget "[n['status'] for n in d['nodes'] if n['id'] == $d3][0]" <"$TMP/body")" \
+    "api: a node's status"
+page "/tasks/$bad"
+grep -q 'id="graph"\|Pipeline' "$TMP/body" && fail "a graph on a task without dependencies"
+page "/api/tasks/$bad/graph"
+assert_eq "1 0" "$(jget "'%d %d' % (len(d['nodes']), len(d['edges']))" <"$TMP/body")" \
+    "api: a lone task's graph"
+assert_eq 404 "$(get "/api/tasks/99999/graph")" "api: graph of an unknown task"
+assert_eq 404 "$(get "/api/tasks/$d1/graphs")" "api: an unknown page under a task"
+# A fan-out of 205 from one task: the graph stops at 200 tasks and says so.
+root=$("$SITQ" enqueue "$DB" --queue fan -- true)
+for _ in $(seq 205); do "$SITQ" enqueue "$DB" --queue fan --after "$root" -- true >/dev/null; done
+page "/tasks/$root"
+grep -qF '<p id="graph-cut">graph cut at 200 tasks</p>' "$TMP/body" || fail "no cut note"
+assert_eq 199 "$(grep -c '<line class="ge"' "$TMP/body")" "199 arrows of a cut fan-out"
+page "/api/tasks/$root/graph"
+assert_eq "200 199 True 200" \
+    "$(jget "'%d %d %s %d' % (len(d['nodes']), len(d['edges']), d['cut'], d['nodes_max'])" <"$TMP/body")" \
+    "api: a cut graph"
+if [ -n "$pyid" ]; then
+    # A function name with markup, escaped in the node's text and title.
+    page "/tasks/$pydep"
+    grep -qF "<title>py:__main__.&lt;script&gt;alert(&quot;f&#39;)&lt;/script&gt; (task $pydep, waiting)</title>" \
+        "$TMP/body" || fail "the graph's title is not escaped: $(grep -o '<title>[^<]*' "$TMP/body")"
+    grep -qF '<text x="238" y="24">py:__main__.&lt;script&gt;al...</text>' "$TMP/body" ||
+        fail "a node's name is not escaped and cut: $(grep -o '<text x[^<]*' "$TMP/body")"
+    page "/api/tasks/$pyid/graph"
+    assert_eq 'py:__main__.<script>alert("f'"'"')</script>' \
+        "$(jget "d['nodes'][1]['function']" <"$TMP/body")" "api: the function name as stored"
+fi
 
 # The JSON twins under /api/.
 page /api/queues

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `sitq dashboard` in a real browser: headless Chromium (Debian's chromium)
 # loads every page and the DOM it builds holds the store's values, with the
-# markup of a queue name and a traceback shown as text; a screenshot of the
+# markup of a queue name and a traceback shown as text, and a task's
+# pipeline as an SVG graph of links; a screenshot of the
 # queues page is a PNG of the window's size; through chromedriver
 # (WebDriver over loopback) it types the token and clicks retry, then
 # cancel, and the task's stored status changes. Chromium resolves no host
@@ -37,6 +38,8 @@ bad=$("$SITQ" enqueue "$DB" --queue '<script>q' -- sh -c 'echo "<script>boom</sc
 "$SITQ" worker "$DB" --burst --quiet 2>/dev/null
 "$SITQ" worker "$DB" --queue '<script>q' --burst --quiet 2>/dev/null
 assert_eq failed "$(field "$bad" status)" "the failing task"
+p1=$("$SITQ" enqueue "$DB" --queue pipe -- true)
+p2=$("$SITQ" enqueue "$DB" --queue pipe --after "$p1" -- true)
 
 "$SITQ" dashboard "$DB" --listen 127.0.0.1:0 --token-file "$TMP/token" 2>"$TMP/dash.log" &
 DASH_PID=$!
@@ -53,10 +56,14 @@ dom_has 'id="next"' "next page link"
 dom "/tasks/$bad"
 dom_has 'id="status">failed<' "task page status"
 dom_has '&lt;script&gt;boom&lt;/script&gt;' "escaped traceback"
+dom "/tasks/$p2"
+dom_has '<svg id="graph"' "the pipeline's graph (inline SVG)"
+dom_has "<a href=\"/tasks/$p1\"><g class=\"gn st-queued\">" "a node of the graph, a link"
+dom_has ">$p2 waiting</text>" "a node's status as text"
 dom /workers
 dom_has '<table id="workers">' "workers page"
 # Nothing the browser parsed became a script element.
-for p in / "/tasks" "/tasks/$bad" /workers; do
+for p in / "/tasks" "/tasks/$bad" "/tasks/$p2" /workers; do
     dom "$p"
     if grep -qi '<script' "$TMP/dom"; then fail "a <script> element in the DOM of $p"; fi
 done

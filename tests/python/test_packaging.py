@@ -3,7 +3,8 @@
 `make wheel` (pip wheel without build isolation, setup.py building the
 extension with CMake) gives a wheel that installs into a plain virtual
 environment (no system site packages, no index) and runs tasks there, with
-its console script; `pip install --no-build-isolation .` works too.
+its console script (a worker, and the dashboard's help); `pip install
+--no-build-isolation .` works too.
 """
 import os
 import shutil
@@ -115,6 +116,11 @@ def test_wheel_console_script_runs_a_worker(venv, tmp_path):
     usage = subprocess.run([str(venv / "bin" / "sitq-py"), "worker", "--help"], env=_clean_env(),
                            cwd=str(tmp_path), capture_output=True, text=True, timeout=60)
     assert usage.returncode == 0 and usage.stdout.startswith("usage: sitq-py worker"), usage
+    # The dashboard comes with the package (in its extension): its help.
+    usage = subprocess.run([str(venv / "bin" / "sitq-py"), "dashboard", "--help"],
+                           env=_clean_env(), cwd=str(tmp_path), capture_output=True, text=True,
+                           timeout=60)
+    assert usage.returncode == 0 and usage.stdout.startswith("usage: sitq dashboard DB"), usage
 
 
 def test_pip_install_without_build_isolation(tmp_path):

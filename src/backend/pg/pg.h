@@ -36,6 +36,7 @@ typedef enum pg_stmt_id {
     PG_SET_PAYLOAD,
     PG_INSERT_DEPS,
     PG_GET,
+    PG_GET_PREFIX,
     PG_GET_DEPS,
     PG_DEP_COUNT,
     PG_DEP_RESULT,
@@ -396,6 +397,9 @@ sitq_code pg_enqueue(sitq_backend *b, const char *queue, const sitq_task_spec *s
                      sitq_task_id *ids, sitq_error *err);
 sitq_code pg_get(sitq_backend *b, const char *queue, sitq_task_id id, sitq_result **out,
                  sitq_error *err);
+/* pg_prefix.c: the get_prefix op. */
+sitq_code pg_get_prefix(sitq_backend *b, const char *queue, sitq_task_id id, size_t value_max,
+                        sitq_result **out, size_t *value_size, sitq_error *err);
 sitq_code pg_get_conn(pg_conn *c, const char *queue, sitq_task_id id, sitq_result **out,
                       sitq_error *err);
 sitq_code pg_payload(sitq_backend *b, const char *queue, sitq_task_id id, void **out, size_t *len,

@@ -32,6 +32,7 @@ static const sitq__backend_ops pg_ops = {
     .close = pg_close,
     .enqueue = pg_enqueue,
     .get = pg_get,
+    .get_prefix = pg_get_prefix,
     .payload = pg_payload,
     .cancel = pg_cancel,
     .retry = pg_retry,

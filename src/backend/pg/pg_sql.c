@@ -109,6 +109,12 @@ const char *const pg_sql[PG_COUNT] = {
 
     [PG_GET] = "SELECT " RESULT_COLS(
         "result", "traceback") " FROM @.tasks WHERE id = $1::bigint AND queue = $2::text",
+    /* The head ($3 bytes) of the result, and its size: substring() and
+     * octet_length() read only the TOAST slices they need (pg_prefix.c). */
+    [PG_GET_PREFIX] = "SELECT " RESULT_COLS(
+        "substring(result from 1 for $3::int)",
+        "traceback") ", COALESCE(octet_length(result), 0)::bigint FROM @.tasks "
+                     "WHERE id = $1::bigint AND queue = $2::text",
     [PG_GET_DEPS] = "SELECT depends_on, finalizer FROM @.deps WHERE task_id = $1::bigint "
                     "ORDER BY position, depends_on",
     /* A running task's dependencies by declared position: one index hop

@@ -64,6 +64,7 @@ typedef enum sq_stmt_id {
     ST_DEP_STATE,
     ST_UNIQUE_FIND,
     ST_GET,
+    ST_GET_PREFIX,
     ST_GET_DEPS,
     ST_PAYLOAD,
     ST_TASK_STATE,
@@ -224,6 +225,9 @@ sitq_code sq_enqueue(sitq_backend *b, const char *queue, const sitq_task_spec *s
                      sitq_task_id *ids, sitq_error *err);
 sitq_code sq_get(sitq_backend *b, const char *queue, sitq_task_id id, sitq_result **out,
                  sitq_error *err);
+/* sqlite_prefix.c: the get_prefix op. */
+sitq_code sq_get_prefix(sitq_backend *b, const char *queue, sitq_task_id id, size_t value_max,
+                        sitq_result **out, size_t *value_size, sitq_error *err);
 sitq_code sq_get_conn(sq_conn *c, const char *queue, sitq_task_id id, sitq_result **out,
                       sitq_error *err);
 sitq_code sq_payload(sitq_backend *b, const char *queue, sitq_task_id id, void **out, size_t *len,

@@ -15,6 +15,7 @@ static const sitq__backend_ops sq_ops = {
     .close = sq_close,
     .enqueue = sq_enqueue,
     .get = sq_get,
+    .get_prefix = sq_get_prefix,
     .payload = sq_payload,
     .cancel = sq_cancel,
     .retry = sq_retry,

@@ -107,6 +107,16 @@ const char *const sq_sql[ST_COUNT] = {
 
     [ST_GET] = "SELECT " RESULT_COLS(RESULT_VALUE,
                                      "traceback") " FROM sitq_tasks WHERE id = ?1 AND queue = ?2",
+    /* The head (?3 bytes) of an inline result (whole when it fits: substr()
+     * of an empty blob is NULL, not empty); a result in sitq_results is
+     * read by incremental blob I/O (sqlite_prefix.c). Then the result's
+     * size (length() reads no content) and where it lives. */
+    [ST_GET_PREFIX] = "SELECT " RESULT_COLS(
+        "CASE WHEN blobs & 2 THEN NULL WHEN length(result) <= ?3 THEN result "
+        "ELSE substr(result, 1, ?3) END",
+        "traceback") ", CASE WHEN blobs & 2 THEN (SELECT length(r.result) FROM sitq_results r "
+                     "WHERE r.id = sitq_tasks.id) ELSE COALESCE(length(result), 0) END, "
+                     "blobs & 2 FROM sitq_tasks WHERE id = ?1 AND queue = ?2",
     [ST_GET_DEPS] = "SELECT depends_on, finalizer FROM sitq_deps WHERE task_id = ?1 "
                     "ORDER BY position, depends_on",
     /* A running task's dependencies, by declared position: one index hop

@@ -18,6 +18,8 @@
 
 #include "sitq.h"
 
+typedef struct json_t json_t; /* jansson's */
+
 /** Most queues the queues page (and /api/queues) lists. */
 #define DASH_QUEUES_MAX 1000
 /** Most tasks one list page shows (the `limit` parameter's bound). */
@@ -77,6 +79,10 @@ size_t dash_utf8_cut(const char *s, size_t n, size_t max);
 /** Append at most DASH_VALUE_SHOWN bytes of s (cut on a UTF-8 boundary),
  *  escaped, and a note of the full size when cut. */
 void dash_esc_summary(dash_buf *b, const char *s, size_t n);
+/** dash_esc_summary of the head of a value: s holds its first n bytes (at
+ *  least DASH_VALUE_SHOWN + 1 when it is longer, so that the cut finds its
+ *  UTF-8 boundary), the value has total bytes. */
+void dash_esc_head(dash_buf *b, const char *s, size_t n, size_t total);
 void dash_buf_free(dash_buf *b);
 
 /** The server's state, read (never written) by every request thread. */
@@ -124,10 +130,12 @@ int dash_queue_names(const dash_ctx *c, dash_reply *r, char ***names, size_t *n)
  *  error reply. */
 int dash_queue_known(const dash_ctx *c, const char *name, dash_reply *r);
 /** The task whose id is id_text: its queue (*q, close with
- *  sitq_queue_close) and the task (*t, free with sitq_result_free).
+ *  sitq_queue_close) and the task (*t, free with sitq_result_free) with at
+ *  most value_max bytes of its result read (sitq_get_result_prefix), whose
+ *  full size goes to *value_size.
  *  Returns 0, or -1 after a 404 (not an id) or an error reply (both NULL). */
-int dash_task_read(const dash_ctx *c, const char *id_text, dash_reply *r, sitq_queue **q,
-                   sitq_result **t);
+int dash_task_read(const dash_ctx *c, const char *id_text, size_t value_max, dash_reply *r,
+                   sitq_queue **q, sitq_result **t, size_t *value_size);
 
 /* dash_parse.c: strict parsing of the request's parts. */
 /** A task id: 1..19 decimal digits, > 0. Returns 0 or -1. */
@@ -186,6 +194,15 @@ void dash_api_queues(const dash_ctx *c, dash_reply *r);
 void dash_api_tasks(const dash_ctx *c, const dash_query *q, dash_reply *r);
 void dash_api_task(const dash_ctx *c, const char *id_text, dash_reply *r);
 void dash_api_workers(const dash_ctx *c, dash_reply *r);
+/** Reply with the JSON of j (taken; NULL: a 500, out of memory). */
+void dash_reply_json(dash_reply *r, json_t *j);
+
+/* dash_graph.c: the pipeline around a task (dash_graph.h). */
+/** The "Pipeline" section of task id's page: its graph as inline SVG, or
+ *  nothing when the task has no dependency and no dependent. */
+void dash_graph_section(const dash_ctx *c, sitq_task_id id, dash_buf *b);
+/** GET /api/tasks/ID/graph: {"nodes", "edges", "cut", "nodes_max"}. */
+void dash_api_graph(const dash_ctx *c, const char *id_text, dash_reply *r);
 
 /* dash_actions.c: POST /actions/NAME with the form body. origin and
  * referer are the request's headers (NULL when absent), host its Host. */

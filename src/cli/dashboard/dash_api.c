@@ -39,8 +39,7 @@ static json_t *task_object(const dash_ctx *c, const sitq_result *t) {
     return o;
 }
 
-/* Reply with j (taken), or a 500 when it is NULL. */
-static void reply_json(dash_reply *r, json_t *j) {
+void dash_reply_json(dash_reply *r, json_t *j) {
     char *s = j ? json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER) : NULL;
     json_decref(j);
     if (s == NULL) {
@@ -94,7 +93,7 @@ void dash_api_queues(const dash_ctx *c, dash_reply *r) {
         json_decref(arr);
         arr = NULL;
     }
-    reply_json(r, arr);
+    dash_reply_json(r, arr);
 }
 
 void dash_api_tasks(const dash_ctx *c, const dash_query *q, dash_reply *r) {
@@ -116,17 +115,20 @@ void dash_api_tasks(const dash_ctx *c, const dash_query *q, dash_reply *r) {
         json_decref(o);
         o = NULL;
     }
-    reply_json(r, o);
+    dash_reply_json(r, o);
 }
 
-/* The object of task t with its dependents; NULL when out of memory. */
-static json_t *task_json(const dash_ctx *c, const sitq_result *t) {
-    sitq_result shown = *t; /* the result's bytes only when small */
-    if (shown.value_len > API_VALUE_MAX) shown.value = NULL;
+/* The object of task t (whose result has value_size bytes, of which t
+ * holds at most API_VALUE_MAX) with its dependents; NULL when out of
+ * memory. */
+static json_t *task_json(const dash_ctx *c, const sitq_result *t, size_t value_size) {
+    sitq_result shown = *t; /* the result's bytes only when all were read */
+    if (value_size > API_VALUE_MAX) shown.value = NULL;
+    shown.value_len = value_size;
     json_t *o = task_object(c, &shown);
     if (o == NULL) return NULL;
     json_object_set_new(o, "value_omitted", json_boolean(shown.value == NULL && t->value));
-    /* the repr is small: read from the whole result, also when its bytes are omitted */
+    /* the repr leads the record: the head read holds it, also when the bytes are omitted */
     json_object_set_new(o, "value_repr", value_repr_json(t));
     sitq_task_id *ids = NULL;
     size_t n = 0;
@@ -144,8 +146,9 @@ static json_t *task_json(const dash_ctx *c, const sitq_result *t) {
 void dash_api_task(const dash_ctx *c, const char *id_text, dash_reply *r) {
     sitq_queue *q = NULL;
     sitq_result *t = NULL;
-    if (dash_task_read(c, id_text, r, &q, &t) != 0) return;
-    reply_json(r, task_json(c, t));
+    size_t value_size = 0;
+    if (dash_task_read(c, id_text, API_VALUE_MAX, r, &q, &t, &value_size) != 0) return;
+    dash_reply_json(r, task_json(c, t, value_size));
     sitq_result_free(t);
     sitq_queue_close(q);
 }
@@ -188,5 +191,5 @@ void dash_api_workers(const dash_ctx *c, dash_reply *r) {
         json_decref(arr);
         arr = NULL;
     }
-    reply_json(r, arr);
+    dash_reply_json(r, arr);
 }

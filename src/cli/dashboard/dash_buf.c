@@ -129,11 +129,13 @@ size_t dash_utf8_cut(const char *s, size_t n, size_t max) {
     return cut;
 }
 
-void dash_esc_summary(dash_buf *b, const char *s, size_t n) {
+void dash_esc_head(dash_buf *b, const char *s, size_t n, size_t total) {
     size_t shown = dash_utf8_cut(s, n, DASH_VALUE_SHOWN);
     dash_escn(b, s, shown);
-    if (shown < n) dash_printf(b, "\n... (%zu bytes in all, %zu shown)", n, shown);
+    if (shown < total) dash_printf(b, "\n... (%zu bytes in all, %zu shown)", total, shown);
 }
+
+void dash_esc_summary(dash_buf *b, const char *s, size_t n) { dash_esc_head(b, s, n, n); }
 
 void dash_buf_free(dash_buf *b) {
     free(b->s);

@@ -26,7 +26,20 @@ const char dash_css[] =
     "form.act{display:inline-block;margin:.2em .5em .2em 0}"
     "form.act input[type=password]{width:10em}"
     ".err{color:#b00020;font-weight:600}"
-    "nav.pages a{margin-right:1em}";
+    "nav.pages a{margin-right:1em}"
+    /* The pipeline's graph (dash_graph.c): a node's status is its text and
+     * its colour; the current task has a thick border. */
+    ".graph{overflow:auto;max-height:40em;background:#fff;border:1px solid #ddd}"
+    ".graph svg{display:block}"
+    ".ge{stroke:#777;stroke-width:1.2}.graph marker path{fill:#777}"
+    ".gn rect{fill:#f4f4f8;stroke:#888}.gn text{font-size:12px;fill:#222}"
+    ".gn text.gs{font-size:11px;fill:#555}.gn.cur rect{stroke:#243447;stroke-width:3}"
+    ".gn.st-succeeded rect{fill:#e3f4e8;stroke:#1b7f3b}"
+    ".gn.st-failed rect{fill:#fbe3e6;stroke:#b00020}"
+    ".gn.st-running rect{fill:#e3ecf9;stroke:#1a5fb4}"
+    ".gn.st-waiting rect,.gn.st-scheduled rect{fill:#fff8e1;stroke:#a07800}"
+    ".gn.st-cancelled rect{fill:#eee;stroke:#777}"
+    ".gn:hover rect{stroke-width:2}";
 
 void dash_page_begin(dash_buf *b, const char *title) {
     dash_put(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"

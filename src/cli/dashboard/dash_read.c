@@ -1,7 +1,7 @@
 /*
  * dash_read.c - the store reads that the HTML pages, the JSON API and the
  * actions share: the queue names, whether a queue exists, and one task with
- * its queue. Each replies the error itself (dash_api_error, or a 404), so
+ * its queue (and only the head of its result that a page shows). Each replies the error itself (dash_api_error, or a 404), so
  * that callers only return.
  */
 #include <stdlib.h>
@@ -30,8 +30,8 @@ int dash_queue_known(const dash_ctx *c, const char *name, dash_reply *r) {
     return found;
 }
 
-int dash_task_read(const dash_ctx *c, const char *id_text, dash_reply *r, sitq_queue **q,
-                   sitq_result **t) {
+int dash_task_read(const dash_ctx *c, const char *id_text, size_t value_max, dash_reply *r,
+                   sitq_queue **q, sitq_result **t, size_t *value_size) {
     *q = NULL;
     *t = NULL;
     sitq_task_id id = 0;
@@ -44,7 +44,7 @@ int dash_task_read(const dash_ctx *c, const char *id_text, dash_reply *r, sitq_q
     char *qname = NULL;
     sitq_code code = sitq_task_queue(c->backend, id, &qname, &err);
     if (code == SITQ_OK) code = sitq_queue_open(c->backend, qname, q, &err);
-    if (code == SITQ_OK) code = sitq_get_result(*q, id, t, &err);
+    if (code == SITQ_OK) code = sitq_get_result_prefix(*q, id, value_max, t, value_size, &err);
     free(qname);
     if (code == SITQ_OK) return 0;
     dash_api_error(r, "reading the task", code, &err);

@@ -68,6 +68,20 @@ static enum MHD_Result query_arg(void *cls, enum MHD_ValueKind kind, const char 
     return MHD_YES;
 }
 
+/* /api/tasks/ID or /api/tasks/ID/graph (rest: what follows /api/tasks/). */
+static void route_api_task(const dash_ctx *c, const char *rest, dash_reply *r) {
+    const char *slash = strchr(rest, '/');
+    char id[32];
+    if (slash == NULL) dash_api_task(c, rest, r);
+    else if (strcmp(slash, "/graph") != 0 || (size_t)(slash - rest) >= sizeof id)
+        dash_error(r, 404, "no such page");
+    else {
+        memcpy(id, rest, (size_t)(slash - rest));
+        id[slash - rest] = '\0';
+        dash_api_graph(c, id, r);
+    }
+}
+
 /* Route a GET or HEAD of a known page (path_kind 1). */
 static void route_get(const dash_ctx *c, const char *url, const dash_query *q, dash_reply *r) {
     int is_list = strcmp(url, "/tasks") == 0 || strcmp(url, "/api/tasks") == 0;
@@ -85,7 +99,7 @@ static void route_get(const dash_ctx *c, const char *url, const dash_query *q, d
     else if (strcmp(url, "/api/workers") == 0) dash_api_workers(c, r);
     else if (strcmp(url, "/metrics") == 0) dash_page_metrics(c, r);
     else if (strncmp(url, "/tasks/", 7) == 0) dash_page_task(c, url + 7, r);
-    else if (strncmp(url, "/api/tasks/", 11) == 0) dash_api_task(c, url + 11, r);
+    else if (strncmp(url, "/api/tasks/", 11) == 0) route_api_task(c, url + 11, r);
     else {
         r->type = "text/css; charset=utf-8";
         dash_put(&r->body, dash_css);

@@ -2,8 +2,8 @@
  * dash_task.c - one task's page: its fields and times, its error and
  * traceback, a summary of its payload (a shell task's command line) and of
  * its result (a Python task's stored repr), each escaped and cut to
- * DASH_VALUE_SHOWN bytes, its
- * dependencies and dependents as links, and the retry or cancel form its
+ * DASH_VALUE_SHOWN bytes, its dependencies and dependents as links, the
+ * drawing of its pipeline (dash_graph.c), and the retry or cancel form its
  * status allows. A payload larger than PAYLOAD_READ_MAX is not read at all.
  */
 #include <inttypes.h>
@@ -63,13 +63,14 @@ static void payload_section(sitq_queue *q, const sitq_result *t, dash_buf *b) {
     free(p);
 }
 
-/* The result: a Python task's repr (or a note that only its pickle was
- * stored), else the bytes' summary; a line says which. */
-static void result_section(dash_buf *b, const sitq_result *t) {
+/* The result, of value_size bytes (t holds only its head): a Python
+ * task's repr (or a note that only its pickle was stored), else the bytes'
+ * summary; a line says which. */
+static void result_section(dash_buf *b, const sitq_result *t, size_t value_size) {
     if (t->value == NULL) return;
     sitq__pyvalue pv;
     char note[160];
-    int kind = result_python_value(t, &pv, note, sizeof note);
+    int kind = result_python_value(t, value_size, &pv, note, sizeof note);
     dash_put(b, "<h2>Result</h2><p id=\"result-kind\">");
     dash_esc(b, note);
     dash_put(b, "</p>");
@@ -79,13 +80,14 @@ static void result_section(dash_buf *b, const sitq_result *t) {
         dash_put(b, "</pre>");
     } else if (kind != SITQ__PYVALUE_PICKLE) {
         dash_put(b, "<pre id=\"result\">");
-        dash_esc_summary(b, t->value, t->value_len);
+        dash_esc_head(b, t->value, t->value_len, value_size);
         dash_put(b, "</pre>");
     }
     dash_put(b, "\n");
 }
 
-static void fields_table(dash_buf *b, const sitq_result *t) {
+/* t's fields; its result has value_size bytes (t holds only its head). */
+static void fields_table(dash_buf *b, const sitq_result *t, size_t value_size) {
     char num[64];
     dash_put(b, "<table id=\"task\">\n");
     row_text(b, "queue", t->queue);
@@ -109,7 +111,7 @@ static void fields_table(dash_buf *b, const sitq_result *t) {
     row_time(b, "finished", t->finished_at_us);
     snprintf(num, sizeof num, "%zu bytes", t->payload_len);
     row_text(b, "payload", num);
-    snprintf(num, sizeof num, "%zu bytes", t->value_len);
+    snprintf(num, sizeof num, "%zu bytes", value_size);
     row_text(b, "result", num);
     dash_put(b, "<tr><th>depends on</th><td id=\"deps\">");
     for (size_t i = 0; i < t->n_depends_on && i < DASH_PAGE_MAX; i++)
@@ -120,8 +122,9 @@ static void fields_table(dash_buf *b, const sitq_result *t) {
     dash_printf(b, "%s</td></tr>\n", t->finalizer ? " (finalizer)" : "");
 }
 
-/* The tasks that depend on t, as links (at most DASH_PAGE_MAX). */
-static void dependents_row(const dash_ctx *c, dash_buf *b, const sitq_result *t) {
+/* The tasks that depend on t, as links (at most DASH_PAGE_MAX); returns
+ * how many were read (0 also when the read failed). */
+static size_t dependents_row(const dash_ctx *c, dash_buf *b, const sitq_result *t) {
     sitq_task_id *ids = NULL;
     size_t n = 0;
     sitq_code code = sitq_task_dependents(c->backend, t->id, DASH_PAGE_MAX + 1, &ids, &n, NULL);
@@ -134,14 +137,16 @@ static void dependents_row(const dash_ctx *c, dash_buf *b, const sitq_result *t)
     else if (n == 0) dash_put(b, "-");
     dash_put(b, "</td></tr>\n</table>\n");
     free(ids);
+    return code == SITQ_OK ? n : 0;
 }
 
-static void task_body(const dash_ctx *c, sitq_queue *q, const sitq_result *t, dash_buf *b) {
+static void task_body(const dash_ctx *c, sitq_queue *q, const sitq_result *t, size_t value_size,
+                      dash_buf *b) {
     char title[64];
     snprintf(title, sizeof title, "Task %" PRId64, (int64_t)t->id);
     dash_page_begin(b, title);
-    fields_table(b, t);
-    dependents_row(c, b, t);
+    fields_table(b, t, value_size);
+    size_t n_dependents = dependents_row(c, b, t);
     if (c->token_len > 0) {
         char id[32];
         snprintf(id, sizeof id, "%" PRId64, (int64_t)t->id);
@@ -149,18 +154,21 @@ static void task_body(const dash_ctx *c, sitq_queue *q, const sitq_result *t, da
             dash_action_form(b, "retry", "id", id, 0);
         if (!sitq_status_is_terminal(t->status)) dash_action_form(b, "cancel", "id", id, 0);
     }
+    if (t->n_depends_on > 0 || n_dependents > 0) dash_graph_section(c, t->id, b);
     if (t->error) section_pre(b, "error", "Error", t->error, strlen(t->error));
     if (t->traceback) section_pre(b, "traceback", "Traceback", t->traceback, strlen(t->traceback));
     payload_section(q, t, b);
-    result_section(b, t);
+    result_section(b, t, value_size);
     dash_page_end(b);
 }
 
 void dash_page_task(const dash_ctx *c, const char *id_text, dash_reply *r) {
     sitq_queue *q = NULL;
     sitq_result *t = NULL;
-    if (dash_task_read(c, id_text, r, &q, &t) != 0) return;
-    task_body(c, q, t, &r->body);
+    size_t value_size = 0;
+    /* One byte past what is shown, for dash_esc_head's UTF-8 cut. */
+    if (dash_task_read(c, id_text, DASH_VALUE_SHOWN + 1, r, &q, &t, &value_size) != 0) return;
+    task_body(c, q, t, value_size, &r->body);
     sitq_result_free(t);
     sitq_queue_close(q);
 }
