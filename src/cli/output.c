@@ -120,7 +120,8 @@ int result_python_value(const sitq_result *r, size_t total, sitq__pyvalue *pv, c
 json_t *value_repr_json(const sitq_result *r) {
     sitq__pyvalue pv;
     char note[160];
-    if (result_python_value(r, r->value_len, &pv, note, sizeof note) != SITQ__PYVALUE_RECORD) return json_null();
+    if (result_python_value(r, r->value_len, &pv, note, sizeof note) != SITQ__PYVALUE_RECORD)
+        return json_null();
     return json_stringn(pv.repr, pv.repr_len); /* valid UTF-8: checked by the parser */
 }
 
