@@ -54,7 +54,7 @@ static const char LIST_USAGE[] =
     "      --offset N    skip the first N tasks (default 0)\n"
     "  -j, --json        print a JSON array of task objects (as show --json, with\n"
     "                    depends_on and value_len but no value or traceback;\n"
-    "                    value_repr for Python results of at most 64 KiB)\n"
+    "                    value_repr of Python results)\n"
     "      --jsonl       print one task object per line\n"
     "  -h, --help        show this help\n";
 
@@ -128,21 +128,20 @@ int cmd_stats(int argc, char **argv) {
 }
 
 /* A list reads no results; for the "value_repr" of its JSON it reads the
- * results of succeeded Python tasks of at most LIST_REPR_READ_MAX bytes,
- * LIST_REPR_BUDGET bytes in all, one task at a time (larger ones: null). */
-#define LIST_REPR_READ_MAX (64 * 1024)
-#define LIST_REPR_BUDGET   (64 * 1024 * 1024)
+ * head of each succeeded Python task's result, enough for the record's
+ * header, its longest repr and the pickle's first bytes (core/pyvalue.h),
+ * so that a task costs the same whatever its result's size. */
+#define LIST_REPR_HEAD (SITQ__PYVALUE_HEADER_LEN + SITQ__PYVALUE_REPR_MAX + 3)
 
-/* Set "value_repr" of t, the JSON of listed task r, within *budget bytes. */
-static void list_value_repr(sitq_queue *queue, const sitq_result *r, json_t *t, size_t *budget) {
+/* Set "value_repr" of t, the JSON of listed task r. */
+static void list_value_repr(sitq_queue *queue, const sitq_result *r, json_t *t) {
     if (t == NULL || r->status != SITQ_SUCCEEDED || !sitq__pyvalue_function(r->function) ||
-        r->value_len == 0 || r->value_len > LIST_REPR_READ_MAX || r->value_len > *budget)
+        r->value_len == 0)
         return;
-    sitq_result *full = NULL;
-    if (sitq_get_result(queue, r->id, &full, NULL) != SITQ_OK) return;
-    *budget -= r->value_len;
-    json_object_set_new(t, "value_repr", value_repr_json(full));
-    sitq_result_free(full);
+    sitq_result *head = NULL;
+    if (sitq_get_result_prefix(queue, r->id, LIST_REPR_HEAD, &head, NULL, NULL) != SITQ_OK) return;
+    json_object_set_new(t, "value_repr", value_repr_json(head));
+    sitq_result_free(head);
 }
 
 /* Print the listed tasks as a table, a JSON array or JSON lines. */
@@ -150,7 +149,6 @@ static int print_list(const char *cmd, const common_opts *o, sitq_queue *queue, 
                       size_t n) {
     int rc = CLI_EXIT_OK;
     json_t *arr = o->json ? json_array() : NULL;
-    size_t budget = LIST_REPR_BUDGET;
     if (!o->json && !o->jsonl) print_list_header();
     for (size_t i = 0; i < n; i++) {
         char **cargv = NULL;
@@ -159,7 +157,7 @@ static int print_list(const char *cmd, const common_opts *o, sitq_queue *queue, 
         cli_load_command(queue, items[i], &cargv, &cargc, &sopts);
         if (o->json || o->jsonl) {
             json_t *t = result_to_json(items[i], cargv, cargc, sopts);
-            list_value_repr(queue, items[i], t, &budget);
+            list_value_repr(queue, items[i], t);
             if (o->jsonl) {
                 if (print_json_line(t) != 0) rc = CLI_EXIT_FAILURE;
             } else if (arr == NULL || t == NULL || json_array_append_new(arr, t) != 0) {

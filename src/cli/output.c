@@ -44,12 +44,7 @@ static json_t *str_or_null(const char *s) {
  * exception for Result.unwrap(), not text for people. */
 #define EXC_MARKER "sitq-exception-v1:"
 
-/**
- * The length of traceback tb as shown: up to the last line that starts with
- * EXC_MARKER, which is cut with everything after it (the Python binding's
- * Result.traceback reads it the same way); all of tb when there is none.
- */
-static size_t traceback_shown_len(const char *tb) {
+size_t traceback_shown_len(const char *tb) {
     size_t len = strlen(tb);
     for (const char *p = tb; (p = strstr(p, EXC_MARKER)) != NULL; p++)
         if (p == tb || p[-1] == '\n') len = (size_t)(p - tb);

@@ -21,6 +21,15 @@
 void fmt_time_iso(sitq_time_us t, int with_us, char *buf, size_t n);
 
 /**
+ * The length of traceback tb as shown to people: up to the last line that
+ * starts with "sitq-exception-v1:" (the pickled exception a Python worker
+ * appends for Result.unwrap()), which is cut with everything after it, as
+ * the Python binding's Result.traceback reads it; all of tb when there is
+ * none. tb is NUL-terminated. Pure.
+ */
+size_t traceback_shown_len(const char *tb);
+
+/**
  * Read a task's stored result for people: for a Python task ("py:"
  * function) split the record of repr and pickle (core/pyvalue.h) into *pv
  * and return its kind; for any other task, or no result, return

@@ -142,16 +142,13 @@ def test_worker_stores_the_repr_that_show_prints(db_path, queue):
     for fn, expected in want.items():
         assert len(expected) <= 200
         check_shown(db_path, ids[fn], expected)
-    # a list reads the results of at most 64 KiB for their repr
+    # a list reads the head of each result for its repr, whatever its size
     listed = {t["id"]: t for t in json.loads(run("list", db_path, "--json").stdout)}
     for fn, expected in want.items():
         t = listed[ids[fn]]
         assert t["value"] is None
-        if t["value_len"] <= 64 * 1024:
-            assert t["value_repr"] == expected
-        else:
-            assert t["value_repr"] is None
-    assert listed[ids[ret_million]]["value_repr"] is None  # 4.9 MB
+        assert t["value_repr"] == expected
+    assert listed[ids[ret_million]]["value_len"] > 4_000_000
     lines = run("list", db_path, "--jsonl").stdout.splitlines()
     assert {json.loads(line)["value_repr"] for line in lines} >= {"42", EXPECTED[ret_script]}
 
@@ -289,19 +286,30 @@ def dashboard(db_path):
 
 def fetch(url):
     with urllib.request.urlopen(url, timeout=DEADLINE) as f:
-        # (the page shows a Python task's payload, a pickle, as raw bytes)
-        return f.read().decode("utf-8", "replace")
+        return f.read().decode("utf-8")  # strict: a page is UTF-8 (no raw pickle bytes)
+
+
+def fail_loudly():
+    raise ValueError("bad <input>")
 
 
 def test_dashboard_shows_the_repr_escaped(db_path, queue, dashboard):
     ids = {fn: queue.enqueue(fn) for fn in (ret_script, ret_million)}
+    ids[fail_loudly] = queue.enqueue(sitq.Task(fail_loudly, max_retries=0))
     w = sitq.Worker(queue, concurrency=2)
     w.start()
     try:
-        for tid in ids.values():
-            assert queue.get_result(tid, timeout=DEADLINE).is_success
+        for fn, tid in ids.items():
+            assert queue.get_result(tid, timeout=DEADLINE).is_success == (fn is not fail_loudly)
     finally:
         w.stop()
+    # the payload (the call's pickled arguments) is described, not dumped
+    page = fetch("%s/tasks/%d" % (dashboard, ids[fail_loudly]))
+    assert re.search(r'<p id="payload">Python call, \d+ bytes pickled \(not shown\)</p>', page), page
+    # the traceback as Result.traceback reads it: without the pickled exception's line
+    tb = re.search(r'<pre id="traceback">(.*?)</pre>', page, re.S).group(1)
+    assert "ValueError: bad &lt;input&gt;" in tb and "sitq-exception-v1" not in tb, tb
+    assert "sitq-exception-v1" not in page
     page = fetch("%s/tasks/%d" % (dashboard, ids[ret_script]))
     assert re.search(r'<p id="result-kind">Python value, \d+ bytes pickled</p>', page), page
     assert ('<pre id="result">&#39;a&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;\\nb&#39;'

@@ -57,6 +57,13 @@ static void payload_section(sitq_queue *q, const sitq_result *t, dash_buf *b) {
         if (cmd) section_pre(b, "payload", "Command", cmd, strlen(cmd));
         free(cmd);
         free(argv);
+    } else if (t->function && sitq__pyvalue_function(t->function) &&
+               sitq__pyvalue_parse(p, len, &(sitq__pyvalue){0}, NULL, 0) == SITQ__PYVALUE_PICKLE) {
+        /* the call's arguments, pickled: bytes no reader can use, and only
+         * Python can decode them (running code) */
+        dash_printf(
+            b, "<h2>Payload</h2><p id=\"payload\">Python call, %zu bytes pickled (not shown)</p>\n",
+            len);
     } else {
         section_pre(b, "payload", "Payload", p ? p : "", len);
     }
@@ -156,7 +163,8 @@ static void task_body(const dash_ctx *c, sitq_queue *q, const sitq_result *t, si
     }
     if (t->n_depends_on > 0 || n_dependents > 0) dash_graph_section(c, t->id, b);
     if (t->error) section_pre(b, "error", "Error", t->error, strlen(t->error));
-    if (t->traceback) section_pre(b, "traceback", "Traceback", t->traceback, strlen(t->traceback));
+    if (t->traceback)
+        section_pre(b, "traceback", "Traceback", t->traceback, traceback_shown_len(t->traceback));
     payload_section(q, t, b);
     result_section(b, t, value_size);
     dash_page_end(b);
