@@ -356,6 +356,9 @@ def test_bounded_repr_rules():
     assert bounded_repr(10 ** 300).count("...") == 1 and len(bounded_repr(10 ** 300)) <= 200
     assert bounded_repr({i: i for i in range(100000)}).startswith("{0: 0, 1: 1, 2: 2")
     assert bounded_repr([BadRepr(), 1]) == "[<unrepresentable BadRepr>, 1]"
+    # an int past Python's 4300 digits raises in reprlib's own handler
+    assert bounded_repr([10 ** 4400, 1]) == "[<unrepresentable int>, 1]"
+    assert bounded_repr({"k": 10 ** 4400}) == "{'k': <unrepresentable int>}"
 
     class Huge:
         def __repr__(self):
