@@ -36,6 +36,15 @@ class _Repr(reprlib.Repr):
         self.maxlong = 60
         self.maxother = MAX_CHARS
 
+    def repr1(self, x, level):
+        # each value on its own: an item whose repr raises in one of
+        # reprlib's own handlers (an int of more than 4300 digits) is shown
+        # unrepresentable, not the whole container
+        try:
+            return super().repr1(x, level)
+        except Exception:
+            return unrepresentable(x)
+
     def repr_instance(self, x, level):
         try:
             s = repr(x)

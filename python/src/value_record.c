@@ -124,9 +124,30 @@ PyObject *sitqpy_value_repr(PyObject *value) {
     return PyUnicode_FromFormat("<unrepresentable %s>", Py_TYPE(value)->tp_name);
 }
 
+/* Characters that fit the record's SITQ__PYVALUE_REPR_MAX bytes whatever
+ * they are: a lone surrogate, escaped, takes 6 bytes ("\ud800"). */
+#define REPR_ESCAPED_CHARS (SITQ__PYVALUE_REPR_MAX / 6)
+
+/* t as UTF-8 with lone surrogates escaped, cut shorter when that is over
+ * SITQ__PYVALUE_REPR_MAX bytes (200 lone surrogates would be 1200, and the
+ * record could not hold them). A new bytes object, or NULL with the error
+ * set. */
+static PyObject *fit_bytes(PyObject *t) {
+    PyObject *b = PyUnicode_AsEncodedString(t, "utf-8", "backslashreplace");
+    if (!b || PyBytes_GET_SIZE(b) <= SITQ__PYVALUE_REPR_MAX) return b;
+    Py_DECREF(b);
+    PyObject *cut = PyUnicode_Substring(t, 0, REPR_ESCAPED_CHARS - 3);
+    PyObject *shorter = cut ? PyUnicode_FromFormat("%U...", cut) : NULL;
+    Py_XDECREF(cut);
+    b = shorter ? PyUnicode_AsEncodedString(shorter, "utf-8", "backslashreplace") : NULL;
+    Py_XDECREF(shorter);
+    return b;
+}
+
 /* text (a str) as the record's repr: at most SITQ__PYVALUE_REPR_CHARS
- * characters, NUL spelled "\x00", UTF-8 with lone surrogates escaped.
- * A new bytes object, or NULL with the error set. */
+ * characters (fewer when escaped they would not fit, fit_bytes), NUL
+ * spelled "\x00", UTF-8 with lone surrogates escaped. A new bytes object,
+ * or NULL with the error set. */
 static PyObject *repr_bytes(PyObject *text) {
     PyObject *t = Py_NewRef(text);
     if (PyUnicode_GET_LENGTH(t) > SITQ__PYVALUE_REPR_CHARS) {
@@ -144,7 +165,7 @@ static PyObject *repr_bytes(PyObject *text) {
         Py_SETREF(t, rep);
         if (!t) return NULL;
     }
-    PyObject *b = PyUnicode_AsEncodedString(t, "utf-8", "backslashreplace");
+    PyObject *b = fit_bytes(t);
     Py_DECREF(t);
     return b;
 }

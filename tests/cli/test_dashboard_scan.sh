@@ -3,7 +3,8 @@
 # (a queue without a status, succeeded) examines at most N ids below the
 # page's start; a page that the window ends before it is full
 # is marked cut and continues below the window (next_before, the "continue"
-# link), so that following the pages still reaches every task. A filter an
+# link), so that following the pages still reaches every task; a start above
+# the newest id examines from the newest down. A filter an
 # index serves (a queue and a status; a status alone, read queue by queue
 # and merged) and a store smaller than the window are not cut. A bad --scan-limit is a usage error.
 set -euo pipefail
@@ -68,6 +69,16 @@ assert_eq "[$rare] None False" "$(api "status=failed&limit=1&before=$late")" "fa
 assert_eq "[$rare] None False" "$(api "queue=rare&status=failed")" "queue and status: no window"
 # succeeded has no index: windowed, like a queue alone.
 assert_eq "[$want] $((late - 9)) True" "$(api "status=succeeded&limit=20")" "succeeded: windowed"
+
+# A start above the newest id (a hand-made or stale link) examines the ids
+# from the newest down, as a first page does: not an endless chain of empty
+# windows above the store.
+assert_eq "[] $((late - 9)) True" "$(api "queue=rare&before=9223372036854775807")" \
+    "rare: a start past the newest id"
+assert_eq "[] $((late - 9)) True" "$(api "queue=rare&before=$((late + 1000))")" \
+    "rare: a start 1000 past the newest id"
+assert_eq "[$late] $((late - 9)) True" "$(api "queue=other&before=$((late + 1))")" \
+    "other: the start just past the newest id keeps it"
 
 # The HTML page says where it stopped and links to the rest.
 curl -sf -o "$TMP/body" "$URL/tasks?queue=rare"

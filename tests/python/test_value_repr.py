@@ -364,6 +364,9 @@ def test_bounded_repr_rules():
     assert bounded_repr(10 ** 300).count("...") == 1 and len(bounded_repr(10 ** 300)) <= 200
     assert bounded_repr({i: i for i in range(100000)}).startswith("{0: 0, 1: 1, 2: 2")
     assert bounded_repr([BadRepr(), 1]) == "[<unrepresentable BadRepr>, 1]"
+    # an int past Python's 4300 digits raises in reprlib's own handler
+    assert bounded_repr([10 ** 4400, 1]) == "[<unrepresentable int>, 1]"
+    assert bounded_repr({"k": 10 ** 4400}) == "{'k': <unrepresentable int>}"
 
     class Huge:
         def __repr__(self):
@@ -373,3 +376,28 @@ def test_bounded_repr_rules():
     big = bounded_repr(b"\x00" * 10**7)  # only the ends are converted
     assert big.startswith("b'\\x00\\x00") and "..." in big and len(big) <= 120
     assert bounded_repr(bytearray(b"ab")) == "bytearray(b'ab')"
+
+
+class SurrogateRepr:
+    def __repr__(self):
+        return "\ud800" * 200  # each lone surrogate stored escaped: 6 bytes
+
+
+def ret_surrogates():
+    return SurrogateRepr()
+
+
+def test_a_repr_of_lone_surrogates_is_cut_to_fit_the_record(db_path, queue):
+    """200 characters escaped to 1200 bytes: cut shorter, still a record."""
+    tid = queue.enqueue(ret_surrogates)
+    w = sitq.Worker(queue, concurrency=1)
+    w.start()
+    try:
+        assert queue.get_result(tid, timeout=DEADLINE).is_success
+    finally:
+        w.stop()
+    shown = json.loads(run("show", db_path, str(tid), "--json").stdout)
+    assert shown["value_repr"] == "\\ud800" * 167 + "..."
+    line, _ = value_lines(run("show", db_path, str(tid)).stdout)
+    assert re.fullmatch(r"value: +\(Python value, \d+ bytes pickled\)", line), line
+    assert isinstance(queue.get_result(tid).value, SurrogateRepr)

@@ -98,14 +98,15 @@ static sitq_code newest_id(const dash_ctx *c, sitq_task_id *id, sitq_error *err)
 /* Bound f to the window of at most c->scan_ids ids below its start: sets
  * f->after_id; l->scan_top to the highest id of the window, and
  * l->scan_floor to its lowest when older ids remain below it (0 when the
- * window reaches the first id). */
+ * window reaches the first id). The window starts at the newest id at
+ * most: one above it (a hand-made or stale `before`) would examine only
+ * ids no task has, and so would each "continue" after it. */
 static sitq_code bound_window(const dash_ctx *c, sitq_list_filter *f, dash_list *l,
                               sitq_error *err) {
-    sitq_task_id top = f->before_id - 1;
-    if (f->before_id == 0) {
-        sitq_code code = newest_id(c, &top, err);
-        if (code != SITQ_OK) return code;
-    }
+    sitq_task_id top = 0;
+    sitq_code code = newest_id(c, &top, err);
+    if (code != SITQ_OK) return code;
+    if (f->before_id != 0 && f->before_id - 1 < top) top = f->before_id - 1;
     l->scan_top = top;
     if (top > c->scan_ids) {
         f->after_id = top - c->scan_ids; /* ids after_id + 1 .. top */
