@@ -22,6 +22,10 @@ typedef struct json_t json_t; /* jansson's */
 
 /** Most queues the queues page (and /api/queues) lists. */
 #define DASH_QUEUES_MAX 1000
+/** Most queues whose parts of a status index one list page reads and
+ *  merges (a status without a queue); with more, a read per queue (a
+ *  round trip each) costs more than the bounded scan, which pages them. */
+#define DASH_MERGE_QUEUES_MAX 64
 /** Most tasks one list page shows (the `limit` parameter's bound). */
 #define DASH_PAGE_MAX 100
 /** Tasks a list page shows when no `limit` is given. */

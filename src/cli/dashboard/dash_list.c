@@ -7,7 +7,8 @@
  * the same at any size. A status other than succeeded without a queue is
  * read queue by queue on that index and merged (the index is by queue, then
  * id: one read over every queue could not seek, and SQLite walks the table
- * instead). Any other filter (a function, succeeded, a queue without a
+ * instead), on a store of at most DASH_MERGE_QUEUES_MAX queues; with more,
+ * as the filters below. Any other filter (a function, succeeded, a queue without a
  * status) reads the tasks in id order and skips those that do not match: a
  * rare match on 10 million tasks would read them all, for seconds, on every
  * load of the page. Such a page therefore looks only at the ids of one
@@ -66,19 +67,34 @@ static sitq_code read_queue(const dash_ctx *c, sitq_list_filter f, const char *n
     return SITQ_OK;
 }
 
+/* Keep the f->limit newest of l's tasks, newest first. */
+static void keep_newest(const sitq_list_filter *f, dash_list *l) {
+    if (l->n > 1) qsort(l->items, l->n, sizeof(sitq_result *), newer_first);
+    for (size_t i = f->limit; i < l->n; i++) sitq_result_free(l->items[i]);
+    if (l->n > f->limit) l->n = f->limit;
+}
+
 /* The first f->limit tasks of f (a status with an index, no queue, no
  * function), newest first: each queue's on that status's index, merged. A
- * page costs (queues x limit) index entries, whatever the store's size. */
+ * page costs at most (queues x limit) index entries, whatever the store's
+ * size; once limit tasks are in hand, the next queues are asked only for
+ * ids above the oldest of them (the rest could not make the page), so
+ * with many queues most reads return a few rows or none. */
 static sitq_code read_by_queue(const dash_ctx *c, const sitq_list_filter *f, char **names,
                                size_t nq, dash_list *l, sitq_error *err) {
     size_t cap = 0;
     sitq_code code = SITQ_OK;
-    for (size_t i = 0; i < nq && code == SITQ_OK; i++)
-        code = read_queue(c, *f, names[i], &l->items, &l->n, &cap, err);
+    sitq_list_filter fq = *f;
+    for (size_t i = 0; i < nq && code == SITQ_OK; i++) {
+        code = read_queue(c, fq, names[i], &l->items, &l->n, &cap, err);
+        if (code == SITQ_OK && l->n >= f->limit) {
+            keep_newest(f, l);
+            sitq_task_id oldest_kept = l->items[l->n - 1]->id;
+            if (oldest_kept > fq.after_id) fq.after_id = oldest_kept;
+        }
+    }
     if (code != SITQ_OK) return code;
-    if (l->n > 1) qsort(l->items, l->n, sizeof(sitq_result *), newer_first);
-    for (size_t i = f->limit; i < l->n; i++) sitq_result_free(l->items[i]);
-    if (l->n > f->limit) l->n = f->limit;
+    keep_newest(f, l);
     return SITQ_OK;
 }
 
@@ -127,7 +143,7 @@ int dash_list_read(const dash_ctx *c, const dash_query *q, dash_list *l, dash_re
     size_t nq = 0;
     if (!f.function && !f.queue && status_indexed(f.status))
         code = sitq_queue_names(c->backend, &names, &nq, &err);
-    if (code == SITQ_OK && names && nq <= DASH_QUEUES_MAX)
+    if (code == SITQ_OK && names && nq <= DASH_MERGE_QUEUES_MAX)
         code = read_by_queue(c, &f, names, nq, l, &err);
     else if (code == SITQ_OK) {
         if (!index_served(&f)) code = bound_window(c, &f, l, &err);
