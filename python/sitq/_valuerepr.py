@@ -9,8 +9,10 @@ Python. ``bounded_repr`` makes that repr:
   are cut after a few items by ``reprlib`` (a list of a million items costs
   as much as one of ten), long strings, bytes and numbers in their middle,
   and the text as a whole at the end ("...");
-- never an exception: a ``__repr__`` that raises gives
-  ``<unrepresentable TypeName>`` (also for an item inside a container);
+- never an exception but Ctrl-C and out of memory: a ``__repr__`` that
+  raises anything else (``SystemExit`` too: the task itself succeeded)
+  gives ``<unrepresentable TypeName>`` (also for an item inside a
+  container);
 - dicts and sets in their own order, as ``repr`` shows them (``reprlib``
   sorts them, which would cost O(n log n) for a large one).
 
@@ -42,13 +44,17 @@ class _Repr(reprlib.Repr):
         # unrepresentable, not the whole container
         try:
             return super().repr1(x, level)
-        except Exception:
+        except _PASSED_ON:
+            raise
+        except BaseException:
             return unrepresentable(x)
 
     def repr_instance(self, x, level):
         try:
             s = repr(x)
-        except Exception:
+        except _PASSED_ON:
+            raise
+        except BaseException:
             return unrepresentable(x)
         if not isinstance(s, str):
             return unrepresentable(x)
@@ -112,6 +118,11 @@ class _Repr(reprlib.Repr):
 _repr = _Repr()
 
 
+# Raised by a __repr__ but not its fault: Ctrl-C and out of memory reach
+# the worker; anything else (SystemExit included) gives unrepresentable().
+_PASSED_ON = (KeyboardInterrupt, MemoryError)
+
+
 def unrepresentable(x):
     """The text shown for a value whose repr raises."""
     try:
@@ -123,10 +134,13 @@ def unrepresentable(x):
 
 def bounded_repr(value):
     """The repr of value for operators: a str of at most MAX_CHARS
-    characters; never raises an Exception (see the module's text)."""
+    characters; raises nothing but KeyboardInterrupt and MemoryError (see
+    the module's text)."""
     try:
         s = _repr.repr(value)
-    except Exception:
+    except _PASSED_ON:
+        raise
+    except BaseException:
         s = unrepresentable(value)
     if len(s) > MAX_CHARS:
         s = s[:MAX_CHARS - 3] + "..."

@@ -117,9 +117,12 @@ PyObject *sitqpy_value_repr(PyObject *value) {
     if (!r && !PyErr_Occurred()) r = slow_repr(value);
     if (r && PyUnicode_Check(r)) return r;
     Py_XDECREF(r);
-    if (PyErr_Occurred() &&
-        (!PyErr_ExceptionMatches(PyExc_Exception) || PyErr_ExceptionMatches(PyExc_MemoryError)))
-        return NULL; /* KeyboardInterrupt, out of memory: not the repr's fault */
+    /* Ctrl-C and out of memory are not the repr's fault and must reach the
+     * worker; anything else (SystemExit included) raised by a __repr__
+     * would fail a task that succeeded, so it is shown, not raised. */
+    if (PyErr_Occurred() && (PyErr_ExceptionMatches(PyExc_KeyboardInterrupt) ||
+                             PyErr_ExceptionMatches(PyExc_MemoryError)))
+        return NULL;
     PyErr_Clear();
     return PyUnicode_FromFormat("<unrepresentable %s>", Py_TYPE(value)->tp_name);
 }

@@ -401,3 +401,34 @@ def test_a_repr_of_lone_surrogates_is_cut_to_fit_the_record(db_path, queue):
     line, _ = value_lines(run("show", db_path, str(tid)).stdout)
     assert re.fullmatch(r"value: +\(Python value, \d+ bytes pickled\)", line), line
     assert isinstance(queue.get_result(tid).value, SurrogateRepr)
+
+
+class ExitRepr:
+    def __repr__(self):
+        raise SystemExit(3)
+
+
+def ret_exit_repr():
+    return [ExitRepr(), 1], ExitRepr()
+
+
+def test_a_repr_that_raises_system_exit_does_not_fail_the_task(db_path, queue):
+    """The task succeeded: a __repr__ raising SystemExit is shown, not raised
+    (it failed the task, or killed a task process, before)."""
+    from sitq._valuerepr import bounded_repr
+    assert bounded_repr(ExitRepr()) == "<unrepresentable ExitRepr>"
+    assert bounded_repr([ExitRepr()]) == "[<unrepresentable ExitRepr>]"
+    tid = queue.enqueue(ret_exit_repr)
+    one = queue.enqueue(sitq.Task(ExitRepr))  # the C fast path's fallback too
+    w = sitq.Worker(queue, concurrency=1)
+    w.start()
+    try:
+        r = queue.get_result(tid, timeout=DEADLINE)
+        assert r.is_success, r.error
+        assert queue.get_result(one, timeout=DEADLINE).is_success
+    finally:
+        w.stop()
+    shown = json.loads(run("show", db_path, str(tid), "--json").stdout)
+    assert shown["value_repr"] == "([<unrepresentable ExitRepr>, 1], <unrepresentable ExitRepr>)"
+    shown = json.loads(run("show", db_path, str(one), "--json").stdout)
+    assert shown["value_repr"] == "<unrepresentable ExitRepr>"
