@@ -823,6 +823,36 @@ typedef struct sitq_retained {
  */
 sitq_code sitq_queue_retained(sitq_queue *queue, sitq_retained *out, sitq_error *err);
 
+/**
+ * Counters of a queue that only grow (sitq_queue_totals): what happened to
+ * its tasks since the store was created (or upgraded from a store that kept
+ * no such counters, whose counters start at 0 then). A purge or retention
+ * never decreases them; a scraper takes rates from their differences.
+ */
+typedef struct sitq_totals {
+    int64_t enqueued;  /**< tasks inserted by enqueue and schedules (a unique key's hit is none) */
+    int64_t succeeded; /**< attempts that succeeded */
+    int64_t failed;    /**< attempts that failed with no retry left (the task failed) */
+    int64_t retried;   /**< attempts that failed with a retry left (the task queued again) */
+    int64_t lost;      /**< leases that lapsed and were recovered: the attempt's outcome lost */
+    int64_t cancelled; /**< tasks cancelled: by sitq_cancel, or at the end of an attempt
+                            asked to cancel */
+} sitq_totals;
+
+/**
+ * Read the queue's monotonic counters into *out (zeroed first; all 0 for a
+ * queue that never had a task). Counted in the transactions that write the
+ * outcomes (enqueue, a worker's completions, lease recovery, cancel), so
+ * that they agree with the stored tasks at every commit; a worker adds its
+ * outcomes once per commit. Dependents failed or cancelled with their
+ * dependency ran no attempt and are in none of the counters. Cost: one
+ * primary-key read (PostgreSQL: the queue's few counter rows); never waits
+ * for writers.
+ * Errors: SITQ_EINVAL (NULL argument), SITQ_ESTORAGE. Thread-safe; reads
+ * only.
+ */
+sitq_code sitq_queue_totals(sitq_queue *queue, sitq_totals *out, sitq_error *err);
+
 /** Task counts of a queue, indexed by sitq_status. */
 typedef struct sitq_stats {
     int64_t count[SITQ_STATUS_COUNT];

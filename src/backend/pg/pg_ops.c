@@ -43,6 +43,9 @@ static sitq_code cancel_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *e
         a->out = SITQ_CANCELLED;
         rc = pg_finish_failed(c, a->id, SITQ__CANCELLED, SITQ__CANCELLED_MESSAGE, NULL,
                               sitq_now_us(), &a->n_finished, err);
+        sitq__tally t = {{0}};
+        t.n[SITQ__TOTAL_CANCELLED] = 1;
+        if (!rc) rc = pg_count_totals(c, a->queue, &t, err);
         /* ready too: the cancel may have released finalizers */
         return rc ? rc : pg_notify_queue(c, a->queue, 1, 1, err);
     }

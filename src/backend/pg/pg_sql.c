@@ -98,7 +98,11 @@ const char *const pg_sql[PG_COUNT] = {
         "$2::bigint, u.pl FROM unnest($6::text[], $7::bigint[], $8::bigint[], $9::bigint[], "
         "$10::bigint[], $11::bigint[], $12::float8[], $13::bigint[], $14::bytea[]) "
         "WITH ORDINALITY AS u(fn, pr, run, mr, bb, bc, bj, tmo, pl, ord) "
-        "JOIN o ON o.ord = u.ord RETURNING id) "
+        "JOIN o ON o.ord = u.ord RETURNING id), "
+        /* The enqueued counter, in one of the queue's shards ($15). */
+        "cnt AS (INSERT INTO @.counts(queue, shard, total_enqueued) "
+        "VALUES($1::text, $15::int, $3::bigint) ON CONFLICT(queue, shard) DO UPDATE "
+        "SET total_enqueued = counts.total_enqueued + EXCLUDED.total_enqueued) "
         "SELECT ins.id FROM ins, nt ORDER BY ins.id",
     /* Large payloads travel as binary parameters, one per statement. */
     [PG_SET_PAYLOAD] = "UPDATE @.tasks SET payload = $2::bytea WHERE id = $1::bigint",
@@ -261,6 +265,30 @@ const char *const pg_sql[PG_COUNT] = {
     /* Succeeded tasks are counted in one of PG_COUNT_SHARDS rows per queue,
      * chosen at random by each commit ($3), so that commits of several
      * workers do not wait for each other on one row; stats add the rows. */
+    /* A commit's outcomes in one queue ($2 the shard, $3..$7 sitq__tally):
+     * the stored succeeded count (which purge decreases) and the monotonic
+     * counters (which nothing decreases). */
+    [PG_COUNT_TOTALS] =
+        "INSERT INTO @.counts(queue, shard, succeeded, total_succeeded, total_failed, "
+        "total_retried, total_lost, total_cancelled) VALUES($1::text, $2::int, $3::bigint, "
+        "$3::bigint, $4::bigint, $5::bigint, $6::bigint, $7::bigint) "
+        "ON CONFLICT(queue, shard) DO UPDATE SET succeeded = counts.succeeded + "
+        "EXCLUDED.succeeded, "
+        "total_succeeded = counts.total_succeeded + EXCLUDED.total_succeeded, "
+        "total_failed = counts.total_failed + EXCLUDED.total_failed, "
+        "total_retried = counts.total_retried + EXCLUDED.total_retried, "
+        "total_lost = counts.total_lost + EXCLUDED.total_lost, "
+        "total_cancelled = counts.total_cancelled + EXCLUDED.total_cancelled",
+    [PG_COUNT_ENQUEUED] =
+        "INSERT INTO @.counts(queue, shard, total_enqueued) VALUES($1::text, $2::int, $3::bigint) "
+        "ON CONFLICT(queue, shard) DO UPDATE "
+        "SET total_enqueued = counts.total_enqueued + EXCLUDED.total_enqueued",
+    /* The sum of the queue's shards. */
+    [PG_TOTALS] =
+        "SELECT coalesce(sum(total_enqueued), 0)::bigint, "
+        "coalesce(sum(total_succeeded), 0)::bigint, coalesce(sum(total_failed), 0)::bigint, "
+        "coalesce(sum(total_retried), 0)::bigint, coalesce(sum(total_lost), 0)::bigint, "
+        "coalesce(sum(total_cancelled), 0)::bigint FROM @.counts WHERE queue = $1::text",
     [PG_COUNT_SUCCEEDED] =
         "INSERT INTO @.counts(queue, shard, succeeded) VALUES($1::text, $3::int, $2::bigint) "
         "ON CONFLICT(queue, shard) DO UPDATE "
@@ -554,17 +582,29 @@ const char *const pg_schema_sql =
     " WHERE state IN (5, 6);"
     "CREATE UNIQUE INDEX IF NOT EXISTS tasks_unique ON @.tasks(queue, unique_key)"
     " WHERE unique_key IS NOT NULL AND state IN (0, 1, 3);" PG_WORKERS_DDL
+    /* Per queue and shard: succeeded tasks stored (purge decreases it) and
+     * the monotonic counters (sitq_totals), which nothing decreases. */
     "CREATE TABLE IF NOT EXISTS @.counts(queue text NOT NULL, shard int NOT NULL DEFAULT 0,"
-    " succeeded bigint NOT NULL DEFAULT 0, PRIMARY KEY(queue, shard));"
-    /* position: the dependency's place in the order declared at enqueue
+    " succeeded bigint NOT NULL DEFAULT 0," PG_TOTALS_COLUMNS(
+        " ") ", PRIMARY KEY(queue, shard));"
+             /* position: the dependency's place in the order declared at enqueue
      * (dense, 0-based); finalizer: 1 when the dependent runs once the
      * dependency is terminal, whatever its outcome. */
-    "CREATE TABLE IF NOT EXISTS @.deps(task_id bigint NOT NULL, depends_on bigint NOT NULL,"
-    " position int NOT NULL DEFAULT 0, finalizer int NOT NULL DEFAULT 0,"
-    " PRIMARY KEY(depends_on, task_id));"
-    "CREATE INDEX IF NOT EXISTS deps_order ON @.deps(task_id, position);"
-    "INSERT INTO @.meta(key, value) VALUES('schema_version', '" PG_SCHEMA_VERSION "')"
-    " ON CONFLICT DO NOTHING;" PG_WAL_MARK_SQL;
+             "CREATE TABLE IF NOT EXISTS @.deps(task_id bigint NOT NULL, depends_on bigint NOT "
+             "NULL,"
+             " position int NOT NULL DEFAULT 0, finalizer int NOT NULL DEFAULT 0,"
+             " PRIMARY KEY(depends_on, task_id));"
+             "CREATE INDEX IF NOT EXISTS deps_order ON @.deps(task_id, position);"
+             "INSERT INTO @.meta(key, value) VALUES('schema_version', '" PG_SCHEMA_VERSION "')"
+             " ON CONFLICT DO NOTHING;" PG_WAL_MARK_SQL;
+
+/* From version pg3: the monotonic counters, from 0 (what came before is not
+ * known). */
+const char *const pg_migrate_pg3_sql = "ALTER TABLE @.counts" PG_TOTALS_COLUMNS(
+    " ADD COLUMN IF NOT EXISTS") ";"
+                                 "UPDATE @.meta SET value = '" PG_SCHEMA_VERSION
+                                 "' WHERE key = 'schema_version'"
+                                 " AND value = 'pg3';";
 
 /* From version pg1: the worker rows of heartbeats, the task's owner, and
  * the succeeded counts split into shards; then pg_migrate_pg2_sql. */
@@ -587,5 +627,5 @@ const char *const pg_migrate_pg2_sql =
     " WHERE d.task_id = o.task_id AND d.depends_on = o.depends_on;"
     "DROP INDEX IF EXISTS @.deps_task;"
     "CREATE INDEX IF NOT EXISTS deps_order ON @.deps(task_id, position);"
-    "UPDATE @.meta SET value = '" PG_SCHEMA_VERSION "' WHERE key = 'schema_version'"
+    "UPDATE @.meta SET value = 'pg3' WHERE key = 'schema_version'"
     " AND value = 'pg2';";

@@ -39,6 +39,9 @@ sitq_code sq_cancel(sitq_backend *base, const char *queue, sitq_task_id id, sitq
     if (!rc && action == SITQ__CANCEL_NOW) {
         rc = sq_finish_failed(c, id, state, 0, SITQ__CANCELLED, SITQ__CANCELLED_MESSAGE, NULL,
                               sitq_now_us(), n_finished, err);
+        sitq__tally t = {{0}};
+        t.n[SITQ__TOTAL_CANCELLED] = 1;
+        if (!rc) rc = sq_count_totals(c, queue, &t, err);
         *out = SITQ_CANCELLED;
     } else if (!rc) { /* SITQ__CANCEL_FLAG: the worker sees it at its next heartbeat */
         sqlite3_stmt *st = sq_stmt(c, ST_SET_CANCEL_FLAG, err);

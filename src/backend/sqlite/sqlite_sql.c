@@ -280,8 +280,23 @@ const char *const sq_sql[ST_COUNT] = {
         "WHERE queue = ?1 AND state = 0 AND priority < p.v) FROM p WHERE p.v IS NOT NULL) "
         "SELECT MIN((SELECT MIN(run_at_us) FROM sitq_tasks WHERE queue = ?1 AND state = 0 "
         "AND priority = p.v)) FROM p WHERE p.v IS NOT NULL",
+    /* A commit's outcomes in one queue, added once per commit: the stored
+     * succeeded count (which purge decreases) and the monotonic counters
+     * (which nothing decreases). ?2..?6: sitq__tally. */
+    [ST_COUNT_TOTALS] =
+        "INSERT INTO sitq_counts(queue, succeeded, total_succeeded, total_failed, total_retried, "
+        "total_lost, total_cancelled) VALUES(?1, ?2, ?2, ?3, ?4, ?5, ?6) "
+        "ON CONFLICT(queue) DO UPDATE SET succeeded = succeeded + ?2, "
+        "total_succeeded = total_succeeded + ?2, total_failed = total_failed + ?3, "
+        "total_retried = total_retried + ?4, total_lost = total_lost + ?5, "
+        "total_cancelled = total_cancelled + ?6",
+    /* Purge: the stored succeeded count only (?2 negative). */
     [ST_COUNT_SUCCEEDED] = "INSERT INTO sitq_counts(queue, succeeded) VALUES(?1, ?2) "
                            "ON CONFLICT(queue) DO UPDATE SET succeeded = succeeded + ?2",
+    [ST_COUNT_ENQUEUED] = "INSERT INTO sitq_counts(queue, total_enqueued) VALUES(?1, ?2) "
+                          "ON CONFLICT(queue) DO UPDATE SET total_enqueued = total_enqueued + ?2",
+    [ST_TOTALS] = "SELECT total_enqueued, total_succeeded, total_failed, total_retried, "
+                  "total_lost, total_cancelled FROM sitq_counts WHERE queue = ?1",
 
     /* Purge walks ids in windows (?3..?4), one short transaction each, so
      * that it never holds the write lock for long. */
