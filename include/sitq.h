@@ -825,12 +825,14 @@ sitq_code sitq_queue_retained(sitq_queue *queue, sitq_retained *out, sitq_error 
 
 /**
  * Counters of a queue that only grow (sitq_queue_totals): what happened to
- * its tasks since the store was created (or upgraded from a store that kept
- * no such counters, whose counters start at 0 then). A purge or retention
- * never decreases them; a scraper takes rates from their differences.
+ * its tasks since the store was created. A store upgraded from a version
+ * that kept no such counters counts from its upgrade: enqueued starts at the
+ * tasks it held then, the others at 0. A purge or retention never decreases
+ * them; a scraper takes rates from their differences.
  */
 typedef struct sitq_totals {
-    int64_t enqueued;  /**< tasks inserted by enqueue and schedules (a unique key's hit is none) */
+    int64_t enqueued;  /**< tasks inserted by enqueue and schedules (a unique key's hit is
+                            none): the tasks stored plus those purged */
     int64_t succeeded; /**< attempts that succeeded */
     int64_t failed;    /**< attempts that failed with no retry left (the task failed) */
     int64_t retried;   /**< attempts that failed with a retry left (the task queued again) */
@@ -842,12 +844,14 @@ typedef struct sitq_totals {
 /**
  * Read the queue's monotonic counters into *out (zeroed first; all 0 for a
  * queue that never had a task). Counted in the transactions that write the
- * outcomes (enqueue, a worker's completions, lease recovery, cancel), so
- * that they agree with the stored tasks at every commit; a worker adds its
- * outcomes once per commit. Dependents failed or cancelled with their
- * dependency ran no attempt and are in none of the counters. Cost: one
- * primary-key read (PostgreSQL: the queue's few counter rows); never waits
- * for writers.
+ * outcomes (a worker's completions, lease recovery, cancel; purge and
+ * retention for enqueued), so that they agree with the stored tasks at every
+ * commit; a worker adds its outcomes once per commit, and the enqueue path
+ * writes no counter. Dependents failed or cancelled with their dependency
+ * ran no attempt and are in none of the counters but enqueued. Cost: the
+ * counts of sitq_get_stats (index-only, one entry per unfinished task) and
+ * one row (PostgreSQL: the queue's few counter rows), in one statement;
+ * never waits for writers.
  * Errors: SITQ_EINVAL (NULL argument), SITQ_ESTORAGE. Thread-safe; reads
  * only.
  */

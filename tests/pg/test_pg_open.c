@@ -271,7 +271,7 @@ static void test_upgrade_from_pg3(void **state) {
     sitq_backend *b = NULL;
     TQ_OK(open_schema(uri(), "s_pg3", 1, &b));
     sitq_backend_close(b);
-    admin("ALTER TABLE s_pg3.counts DROP COLUMN total_enqueued, DROP COLUMN total_succeeded,"
+    admin("ALTER TABLE s_pg3.counts DROP COLUMN total_purged, DROP COLUMN total_succeeded,"
           " DROP COLUMN total_failed, DROP COLUMN total_retried, DROP COLUMN total_lost,"
           " DROP COLUMN total_cancelled;"
           "INSERT INTO s_pg3.counts(queue, shard, succeeded) VALUES('default', 3, 7);"
@@ -284,7 +284,7 @@ static void test_upgrade_from_pg3(void **state) {
     TQ_OK(sitq_queue_open(b, NULL, &q, &tq_err));
     sitq_totals t;
     TQ_OK(sitq_queue_totals(q, &t, &tq_err));
-    assert_int_equal(t.enqueued, 0);
+    assert_int_equal(t.enqueued, 7); /* the tasks stored: purges before are not known */
     assert_int_equal(t.succeeded, 0);
     sitq_task_id id = tq_enqueue(q, "f", NULL);
     sitq_worker *w = tq_worker_new(q, 1, 1, "f", tq_h_echo, NULL);
@@ -294,7 +294,7 @@ static void test_upgrade_from_pg3(void **state) {
     sitq_result_free(r);
     sitq_worker_free(w);
     TQ_OK(sitq_queue_totals(q, &t, &tq_err));
-    assert_int_equal(t.enqueued, 1);
+    assert_int_equal(t.enqueued, 8);
     assert_int_equal(t.succeeded, 1);
     assert_int_equal(tq_stats(q).count[SITQ_SUCCEEDED], 8);
     sitq_queue_close(q);

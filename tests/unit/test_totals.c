@@ -2,7 +2,7 @@
  * a scripted sequence of outcomes, driven through the storage seam so that
  * each one is exact (two successes, a failure with a retry left and then
  * a success, a failure with none left, a lease lost, a cancel), counted
- * once each; a purge leaves them as they were; unique-key hits and
+ * once each; a purge or retention leaves them as they were; unique-key hits and
  * another queue's tasks are not counted; bad arguments are refused. Runs on
  * SQLite and, under SITQ_TEST_BACKEND=postgres, on PostgreSQL. */
 #include "helpers.h"
@@ -177,6 +177,27 @@ static void test_enqueue_counts_inserts_only(void **state) {
     sitq_queue_close(other);
 }
 
+/* Retention deletes expired tasks: enqueued stays (stored + purged). */
+static void test_retention_keeps_counters(void **state) {
+    tq_env *e = TQ_ENV(state);
+    sitq_task_options o;
+    sitq_task_options_init(&o);
+    o.keep_s = 0.001;
+    sitq_status st;
+    for (int i = 0; i < 3; i++)
+        TQ_OK(sitq_cancel(e->queue, tq_enqueue(e->queue, "f", &o), &st, &tq_err));
+    tq_enqueue(e->queue, "f", NULL); /* kept: still queued */
+    assert_totals(e->queue, 4, 0, 0, 0, 0, 3);
+    int64_t deleted = 0, n = 0, end = tq_mono_ms() + 10000;
+    while (deleted < 3 && tq_mono_ms() < end) {
+        TQ_OK(sitq_purge_expired(e->backend, 500, &n, &tq_err));
+        deleted += n;
+    }
+    assert_int_equal(deleted, 3);
+    assert_int_equal(tq_stats(e->queue).total, 1);
+    assert_totals(e->queue, 4, 0, 0, 0, 0, 3);
+}
+
 static void test_bad_arguments(void **state) {
     tq_env *e = TQ_ENV(state);
     sitq_totals t;
@@ -188,6 +209,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_scripted_sequence, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_enqueue_counts_inserts_only, tq_setup, tq_teardown),
+        cmocka_unit_test_setup_teardown(test_retention_keeps_counters, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_bad_arguments, tq_setup, tq_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -58,9 +58,8 @@ typedef enum pg_stmt_id {
     PG_PROPAGATE,
     PG_RESOLVE_LOCK,
     PG_RESOLVE,
-    PG_COUNT_SUCCEEDED,
     PG_COUNT_TOTALS,
-    PG_COUNT_ENQUEUED,
+    PG_COUNT_PURGED,
     PG_TOTALS,
     PG_HEARTBEAT_MANY,
     PG_RELEASE,
@@ -119,7 +118,7 @@ extern const char *const pg_schema_sql;
 /* The monotonic counters' columns of counts, each after `pre` (" " in the
  * table's creation, " ADD COLUMN IF NOT EXISTS" in an upgrade). */
 #define PG_TOTALS_COLUMNS(pre)                                                                     \
-    pre " total_enqueued bigint NOT NULL DEFAULT 0," pre                                           \
+    pre " total_purged bigint NOT NULL DEFAULT 0," pre                                             \
         " total_succeeded bigint NOT NULL DEFAULT 0," pre                                          \
         " total_failed bigint NOT NULL DEFAULT 0," pre                                             \
         " total_retried bigint NOT NULL DEFAULT 0," pre                                            \
@@ -132,7 +131,7 @@ extern const char *const pg_migrate_pg1_sql;
 extern const char *const pg_migrate_pg2_sql;
 extern const char *const pg_migrate_pg3_sql;
 
-/* Rows per queue that count succeeded tasks (PG_COUNT_SUCCEEDED). */
+/* Rows per queue of counts (PG_COUNT_TOTALS, PG_COUNT_PURGED). */
 #define PG_COUNT_SHARDS 16
 
 /* Payloads up to this size come back with the claim; larger ones are read by
@@ -422,10 +421,8 @@ sitq_code pg_stats(sitq_backend *b, const char *queue, sitq_stats *out, sitq_err
 sitq_code pg_totals(sitq_backend *b, const char *queue, sitq_totals *out, sitq_error *err);
 /* The monotonic counters (pg_totals.c), inside a write transaction, in a
  * shard drawn at random so that workers do not contend on one row: add what
- * one commit adds to a queue (nothing when t adds nothing), and n enqueued
- * tasks. */
+ * one commit adds to a queue (nothing when t adds nothing). */
 sitq_code pg_count_totals(pg_conn *c, const char *queue, const sitq__tally *t, sitq_error *err);
-sitq_code pg_count_enqueued(pg_conn *c, const char *queue, int64_t n, sitq_error *err);
 sitq_code pg_health(sitq_backend *b, sitq_store_health *out, sitq_error *err);
 sitq_code pg_oldest_ready(sitq_backend *b, const char *queue, sitq_time_us *run_at_us,
                           sitq_error *err);

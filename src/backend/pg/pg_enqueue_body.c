@@ -303,7 +303,6 @@ sitq_code pg_enq_body(pg_conn *c, enq_arg *a, sitq_error *err) {
     if (!rc) rc = pg_enq_write_rows(c, a, w.rows, w.used, err);
     if (!rc) rc = write_edges(c, &w, err);
     if (!rc) rc = write_keeps(c, a, &w, err);
-    if (!rc) rc = pg_count_enqueued(c, a->queue, (int64_t)w.used, err);
     work_free(&w, a->n);
     return rc;
 }

@@ -66,8 +66,6 @@ sitq_code pg_enq_plain(pg_conn *c, enq_arg *a, sitq_error *err) {
     sitq_code rc = note ? SITQ_OK : sitq__fail(err, SITQ_ENOMEM, "out of memory enqueueing");
     for (int k = 0; k < N_PLAIN && !rc; k++)
         if (pg_p_array(&p, &col[k]) != 0) rc = sitq__fail(err, SITQ_ENOMEM, "out of memory");
-    /* The shard of the enqueued counter (pg_totals.c). */
-    pg_p_i64(&p, (int64_t)(sitq__rand64() % PG_COUNT_SHARDS));
     if (!rc) {
         note[0] = 'r';
         memcpy(note + 1, a->queue, ql + 1);

@@ -98,11 +98,7 @@ const char *const pg_sql[PG_COUNT] = {
         "$2::bigint, u.pl FROM unnest($6::text[], $7::bigint[], $8::bigint[], $9::bigint[], "
         "$10::bigint[], $11::bigint[], $12::float8[], $13::bigint[], $14::bytea[]) "
         "WITH ORDINALITY AS u(fn, pr, run, mr, bb, bc, bj, tmo, pl, ord) "
-        "JOIN o ON o.ord = u.ord RETURNING id), "
-        /* The enqueued counter, in one of the queue's shards ($15). */
-        "cnt AS (INSERT INTO @.counts(queue, shard, total_enqueued) "
-        "VALUES($1::text, $15::int, $3::bigint) ON CONFLICT(queue, shard) DO UPDATE "
-        "SET total_enqueued = counts.total_enqueued + EXCLUDED.total_enqueued) "
+        "JOIN o ON o.ord = u.ord RETURNING id) "
         "SELECT ins.id FROM ins, nt ORDER BY ins.id",
     /* Large payloads travel as binary parameters, one per statement. */
     [PG_SET_PAYLOAD] = "UPDATE @.tasks SET payload = $2::bytea WHERE id = $1::bigint",
@@ -279,20 +275,28 @@ const char *const pg_sql[PG_COUNT] = {
         "total_retried = counts.total_retried + EXCLUDED.total_retried, "
         "total_lost = counts.total_lost + EXCLUDED.total_lost, "
         "total_cancelled = counts.total_cancelled + EXCLUDED.total_cancelled",
-    [PG_COUNT_ENQUEUED] =
-        "INSERT INTO @.counts(queue, shard, total_enqueued) VALUES($1::text, $2::int, $3::bigint) "
-        "ON CONFLICT(queue, shard) DO UPDATE "
-        "SET total_enqueued = counts.total_enqueued + EXCLUDED.total_enqueued",
-    /* The sum of the queue's shards. */
+    /* Purge: the stored succeeded count goes down by $2, the tasks deleted
+     * ($4, succeeded or not) are added to total_purged ($3 the shard). */
+    [PG_COUNT_PURGED] =
+        "INSERT INTO @.counts(queue, shard, succeeded, total_purged) VALUES($1::text, $3::int, "
+        "-$2::bigint, $4::bigint) ON CONFLICT(queue, shard) DO UPDATE SET "
+        "succeeded = counts.succeeded + EXCLUDED.succeeded, "
+        "total_purged = counts.total_purged + EXCLUDED.total_purged",
+    /* The sums of the queue's shards, and the tasks ever inserted: those
+     * stored (each status from its partial index, succeeded ones from
+     * counts) plus those purged; an insert adds a stored task and a purge
+     * moves one from stored to purged in the same transaction, so the sum
+     * only grows and the enqueue path writes no counter. One statement:
+     * one snapshot. */
     [PG_TOTALS] =
-        "SELECT coalesce(sum(total_enqueued), 0)::bigint, "
+        "SELECT (SELECT count(*) FROM @.tasks WHERE queue = $1::text AND state = 0) + "
+        "(SELECT count(*) FROM @.tasks WHERE queue = $1::text AND state = 1) + "
+        "(SELECT count(*) FROM @.tasks WHERE queue = $1::text AND state = 3) + "
+        "(SELECT count(*) FROM @.tasks WHERE queue = $1::text AND state IN (5, 6)) + "
+        "coalesce(sum(succeeded + total_purged), 0)::bigint, "
         "coalesce(sum(total_succeeded), 0)::bigint, coalesce(sum(total_failed), 0)::bigint, "
         "coalesce(sum(total_retried), 0)::bigint, coalesce(sum(total_lost), 0)::bigint, "
         "coalesce(sum(total_cancelled), 0)::bigint FROM @.counts WHERE queue = $1::text",
-    [PG_COUNT_SUCCEEDED] =
-        "INSERT INTO @.counts(queue, shard, succeeded) VALUES($1::text, $3::int, $2::bigint) "
-        "ON CONFLICT(queue, shard) DO UPDATE "
-        "SET succeeded = counts.succeeded + EXCLUDED.succeeded",
     /* A heartbeat renews the worker's row, not its tasks' rows: renewing
      * every held task each second would leave a dead tuple per task per
      * second. A task's lease lasts while its task lease (set by the claim)
@@ -427,7 +431,9 @@ const char *const pg_sql[PG_COUNT] = {
     [PG_NOTIFY] = "SELECT pg_notify($1::text, $2::text)",
     /* The store's queues: those of the tasks in the partial indexes
      * (queued, waiting, running, failed, cancelled) and those that counted
-     * succeeded tasks (counts keeps its rows after a purge). */
+     * succeeded tasks (counts keeps its rows after a purge; rows of other
+     * counters alone, a queue of failed or cancelled tasks since purged,
+     * list nothing). */
     [PG_QUEUES] = "WITH RECURSIVE " QUEUE_SKIP("r", "state = 0") ", " QUEUE_SKIP(
         "w",
         "state = 1") ", " QUEUE_SKIP("x",
@@ -450,7 +456,16 @@ const char *const pg_sql[PG_COUNT] = {
                                                                                      "NOT NULL "
                                                                                      "UNION SELECT "
                                                                                      "queue FROM "
-                                                                                     "@.counts",
+                                                                                     "@.counts "
+                                                                                     "GROUP BY "
+                                                                                     "queue "
+                                                                                     "HAVING "
+                                                                                     "sum("
+                                                                                     "succeeded) "
+                                                                                     "<> 0 OR "
+                                                                                     "sum(total_"
+                                                                                     "succeeded) "
+                                                                                     "<> 0",
     [PG_TASK_QUEUE] = "SELECT queue FROM @.tasks WHERE id = $1::bigint",
     [PG_DEPENDENTS] = "SELECT task_id FROM @.deps WHERE depends_on = $1::bigint ORDER BY task_id "
                       "LIMIT $2::bigint",

@@ -2,8 +2,10 @@
  * queue's rows of counts beside the succeeded count that purge decreases.
  * Writers add to one of PG_COUNT_SHARDS rows per queue, drawn at random, so
  * that the workers of a queue do not all wait for one row's lock; a read
- * sums the shards. Purge and retention touch only the succeeded column, so
- * the counters never go down. */
+ * sums the shards. Purge and retention touch only the succeeded count and
+ * total_purged, so the counters never go down. Enqueued tasks are the tasks
+ * stored plus those purged (PG_TOTALS), so that the enqueue path, one
+ * statement for most groups, writes nothing more. */
 #include "pg.h"
 
 static int64_t shard(void) { return (int64_t)(sitq__rand64() % PG_COUNT_SHARDS); }
@@ -16,16 +18,6 @@ sitq_code pg_count_totals(pg_conn *c, const char *queue, const sitq__tally *t, s
     pg_p_i64(&p, shard());
     for (int k = 0; k < SITQ__TOTAL_KINDS; k++) pg_p_i64(&p, t->n[k]);
     return pg_exec(c, PG_COUNT_TOTALS, &p, err, "counting outcomes");
-}
-
-sitq_code pg_count_enqueued(pg_conn *c, const char *queue, int64_t n, sitq_error *err) {
-    if (n <= 0) return SITQ_OK;
-    pg_params p;
-    pg_p_init(&p);
-    pg_p_text(&p, queue);
-    pg_p_i64(&p, shard());
-    pg_p_i64(&p, n);
-    return pg_exec(c, PG_COUNT_ENQUEUED, &p, err, "counting enqueued tasks");
 }
 
 sitq_code pg_totals(sitq_backend *base, const char *queue, sitq_totals *out, sitq_error *err) {

@@ -96,8 +96,7 @@ typedef enum sq_stmt_id {
     ST_STATS,
     ST_OLDEST_READY,
     ST_COUNT_TOTALS,
-    ST_COUNT_SUCCEEDED,
-    ST_COUNT_ENQUEUED,
+    ST_COUNT_PURGED,
     ST_TOTALS,
     ST_ID_RANGE,
     ST_ID_AFTER,
@@ -222,11 +221,9 @@ sitq_code sq_finish_failed(sq_conn *c, sitq_task_id id, int from, int64_t lease_
                            const char *error, const char *traceback, sitq_time_us now,
                            size_t *n_finished, sitq_error *err);
 
-/* The monotonic counters (sqlite_totals.c), inside a write transaction:
- * add what one commit adds to a queue (nothing when t adds nothing), and n
- * enqueued tasks. */
+/* The monotonic counters (sqlite_totals.c), inside a write transaction: add
+ * what one commit adds to a queue (nothing when t adds nothing). */
 sitq_code sq_count_totals(sq_conn *c, const char *queue, const sitq__tally *t, sitq_error *err);
-sitq_code sq_count_enqueued(sq_conn *c, const char *queue, int64_t n, sitq_error *err);
 
 /* The operations of the backend vtable, per file. */
 sitq_code sq_enqueue(sitq_backend *b, const char *queue, const sitq_task_spec *specs, size_t n,

@@ -150,9 +150,7 @@ sitq_code sq_enqueue_in_txn(sq_conn *c, const char *queue, const sitq_task_spec 
     if (step == SQLITE_ROW) next_id = sqlite3_column_int64(st, 0);
     sqlite3_reset(st);
     if (step != SQLITE_ROW) return sq_fail(c, err, "reading the next task id");
-    sitq_task_id first = next_id;
-    sitq_code rc = enqueue_one(c, queue, s, 0, 1, id, &next_id, sitq_now_us(), err);
-    return rc ? rc : sq_count_enqueued(c, queue, next_id - first, err);
+    return enqueue_one(c, queue, s, 0, 1, id, &next_id, sitq_now_us(), err);
 }
 
 /* One caller's enqueue, waiting in the group-commit list. */
@@ -161,7 +159,6 @@ typedef struct sq_enqueue_op {
     const sitq_task_spec *specs;
     size_t n;
     sitq_task_id *ids;
-    int64_t inserted; /* tasks this op inserted (a unique key's hit is none) */
     sitq_code rc;
     sitq_error err;
     atomic_int done;
@@ -171,24 +168,6 @@ typedef struct sq_enqueue_op {
 static sitq_code savepoint(sq_conn *c, sq_stmt_id id, sitq_error *err) {
     sqlite3_stmt *st = sq_stmt(c, id, err);
     return st ? sq_exec(c, st, err, "managing a savepoint") : SITQ_ESTORAGE;
-}
-
-/* Count the tasks the group's ops inserted: one counter update per queue
- * (most groups enqueue into one), not per op. */
-static sitq_code count_group(sq_conn *c, sq_enqueue_op *ops, sitq_error *err) {
-    for (sq_enqueue_op *op = ops; op; op = op->next) {
-        if (op->rc || op->inserted == 0) continue;
-        int seen = 0;
-        for (sq_enqueue_op *o = ops; o != op && !seen; o = o->next)
-            seen = !o->rc && o->inserted > 0 && !strcmp(o->queue, op->queue);
-        if (seen) continue;
-        int64_t n = 0;
-        for (sq_enqueue_op *o = op; o; o = o->next)
-            if (!o->rc && !strcmp(o->queue, op->queue)) n += o->inserted;
-        sitq_code rc = sq_count_enqueued(c, op->queue, n, err);
-        if (rc) return rc;
-    }
-    return SITQ_OK;
 }
 
 /* Write a group of enqueues in one transaction, each inside a savepoint so
@@ -222,11 +201,9 @@ static void write_group(sq_backend *b, sq_enqueue_op *ops) {
     int alone = ops && !ops->next;
     for (sq_enqueue_op *op = ops; op && !rc; op = op->next) {
         if (!alone) op->rc = savepoint(c, ST_SAVEPOINT, &op->err);
-        sitq_task_id first = next_id;
         for (size_t i = 0; i < op->n && !op->rc; i++)
             op->rc = enqueue_one(c, op->queue, &op->specs[i], i, op->n, op->ids, &next_id, now,
                                  &op->err);
-        op->inserted = next_id - first; /* ids are drawn once per insert */
         if (alone) {
             rc = op->rc;
             if (rc) err = op->err;
@@ -235,7 +212,6 @@ static void write_group(sq_backend *b, sq_enqueue_op *ops) {
         if (op->rc) rc = savepoint(c, ST_ROLLBACK_SAVEPOINT, &err);
         if (!rc) rc = savepoint(c, ST_RELEASE_SAVEPOINT, &err);
     }
-    if (!rc) rc = count_group(c, ops, &err);
     rc = sq_write_end(b, rc, &err);
     if (rc) { /* nothing of the group was committed */
         for (sq_enqueue_op *op = ops; op; op = op->next) {
@@ -248,7 +224,7 @@ static void write_group(sq_backend *b, sq_enqueue_op *ops) {
 sitq_code sq_enqueue(sitq_backend *base, const char *queue, const sitq_task_spec *specs, size_t n,
                      sitq_task_id *ids, sitq_error *err) {
     sq_backend *b = (sq_backend *)base;
-    sq_enqueue_op me = {queue, specs, n, ids, 0, SITQ_OK, {SITQ_OK, ""}, 0, NULL};
+    sq_enqueue_op me = {queue, specs, n, ids, SITQ_OK, {SITQ_OK, ""}, 0, NULL};
     pthread_mutex_lock(&b->gc_mu);
     if (b->gc_tail) b->gc_tail->next = &me;
     else b->gc_head = &me;

@@ -167,7 +167,7 @@ static sitq_code purge_window(sq_backend *b, const char *queue, sitq_time_us bef
     if (rc) return rc;
     static const sq_stmt_id ids[] = {ST_PURGE_DEPS,    ST_PURGE_DEP_EDGES, ST_PURGE_PAYLOADS,
                                      ST_PURGE_RESULTS, ST_PURGE_SUCCEEDED, ST_PURGE_DEAD};
-    int64_t succeeded = 0;
+    int64_t succeeded = 0, deleted = 0;
     for (size_t i = 0; i < sizeof ids / sizeof *ids && !rc; i++) {
         sqlite3_stmt *st = sq_stmt(c, ids[i], err);
         if (!st) {
@@ -181,17 +181,19 @@ static sitq_code purge_window(sq_backend *b, const char *queue, sitq_time_us bef
         rc = sq_exec(c, st, err, "purging finished tasks");
         if (!rc && ids[i] == ST_PURGE_SUCCEEDED) succeeded = sqlite3_changes64(c->db);
         if (!rc && (ids[i] == ST_PURGE_SUCCEEDED || ids[i] == ST_PURGE_DEAD))
-            *purged += sqlite3_changes64(c->db);
+            deleted += sqlite3_changes64(c->db);
     }
-    if (!rc && succeeded) {
-        sqlite3_stmt *st = sq_stmt(c, ST_COUNT_SUCCEEDED, err);
+    if (!rc && deleted) {
+        sqlite3_stmt *st = sq_stmt(c, ST_COUNT_PURGED, err);
         if (!st) rc = SITQ_ESTORAGE;
         else {
             sq_bind_text(st, 1, queue);
-            sqlite3_bind_int64(st, 2, -succeeded);
+            sqlite3_bind_int64(st, 2, succeeded);
+            sqlite3_bind_int64(st, 3, deleted);
             rc = sq_exec(c, st, err, "counting purged tasks");
         }
     }
+    *purged += deleted;
     *next = 0;
     if (!rc) {
         /* Ids may be sparse (or huge, in a file written by other means):

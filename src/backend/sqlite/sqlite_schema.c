@@ -13,7 +13,7 @@
  * (sep ",") and in an upgrade from version 4 or older (sep ";ALTER TABLE
  * ... ADD COLUMN"; the empty statement before the first is skipped). */
 #define COUNTS_TOTALS_COLUMNS(sep)                                                                 \
-    sep " total_enqueued INTEGER NOT NULL DEFAULT 0" sep                                           \
+    sep " total_purged INTEGER NOT NULL DEFAULT 0" sep                                             \
         " total_succeeded INTEGER NOT NULL DEFAULT 0" sep                                          \
         " total_failed INTEGER NOT NULL DEFAULT 0" sep                                             \
         " total_retried INTEGER NOT NULL DEFAULT 0" sep                                            \
@@ -79,8 +79,8 @@ static const char *const schema_sql =
     "CREATE UNIQUE INDEX IF NOT EXISTS sitq_tasks_unique ON sitq_tasks(queue, unique_key)"
     " WHERE unique_key IS NOT NULL AND " SQ_SQL_HOLDS_UNIQUE_KEY ";"
     /* Per queue, added once per commit: succeeded tasks stored (purge
-     * decreases it), and the monotonic counters (sitq_totals), which nothing
-     * decreases. */
+     * decreases it), the monotonic counters (sitq_totals), which nothing
+     * decreases, and the tasks purged (enqueued = stored + purged). */
     "CREATE TABLE IF NOT EXISTS sitq_counts(queue TEXT PRIMARY KEY,"
     " succeeded INTEGER NOT NULL DEFAULT 0" COUNTS_TOTALS_COLUMNS(
         ",") ") WITHOUT ROWID;"
@@ -138,7 +138,8 @@ static const char *const migrate_3_sql =
     "DROP INDEX IF EXISTS sitq_deps_task;";
 
 /* Version 4 and older kept only the succeeded count: the monotonic
- * counters start at 0 from the upgrade (what came before is not known). */
+ * counters start at 0 from the upgrade (what came before is not known);
+ * enqueued starts at the tasks stored (total_purged at 0). */
 static const char *const migrate_4_sql =
     COUNTS_TOTALS_COLUMNS(";ALTER TABLE sitq_counts ADD COLUMN") ";";
 
