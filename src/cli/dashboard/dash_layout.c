@@ -26,7 +26,8 @@ const char dash_css[] =
     "form.act{display:inline-block;margin:.2em .5em .2em 0}"
     "form.act input[type=password]{width:10em}"
     ".err{color:#b00020;font-weight:600}"
-    "nav.pages a{margin-right:1em}";
+    "nav.pages a{margin-right:1em}"
+    ".muted{color:#777}svg.rate{display:block}";
 
 void dash_page_begin(dash_buf *b, const char *title) {
     dash_put(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
