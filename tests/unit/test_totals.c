@@ -9,6 +9,7 @@
 
 #include "backend/backend.h"
 #include "core/internal.h"
+#include "core/lifecycle.h"
 
 static sitq_totals totals(sitq_queue *q) {
     sitq_totals t;
@@ -198,6 +199,20 @@ static void test_retention_keeps_counters(void **state) {
     assert_totals(e->queue, 4, 0, 0, 0, 0, 3);
 }
 
+/* The core's mapping of a failed attempt's verdict to its counter. */
+static void test_verdict_counters(void **state) {
+    (void)state;
+    assert_int_equal(sitq__total_of_verdict(SITQ__QUEUED), SITQ__TOTAL_RETRIED);
+    assert_int_equal(sitq__total_of_verdict(SITQ__FAILED), SITQ__TOTAL_FAILED);
+    assert_int_equal(sitq__total_of_verdict(SITQ__CANCELLED), SITQ__TOTAL_CANCELLED);
+    assert_int_equal(sitq__total_of_verdict(SITQ__SUCCEEDED), SITQ__TOTAL_SUCCEEDED);
+    assert_int_equal(sitq__total_of_verdict(SITQ__RUNNING), SITQ__TOTAL_NONE);
+    sitq__tally t = {{0}};
+    assert_int_equal(sitq__tally_any(&t), 0);
+    t.n[SITQ__TOTAL_LOST] = 1;
+    assert_int_equal(sitq__tally_any(&t), 1);
+}
+
 static void test_bad_arguments(void **state) {
     tq_env *e = TQ_ENV(state);
     sitq_totals t;
@@ -210,6 +225,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_scripted_sequence, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_enqueue_counts_inserts_only, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_retention_keeps_counters, tq_setup, tq_teardown),
+        cmocka_unit_test(test_verdict_counters),
         cmocka_unit_test_setup_teardown(test_bad_arguments, tq_setup, tq_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -80,13 +80,17 @@ void dash_chart(dash_buf *b, const char *queue, const dash_series *s) {
     int64_t ok, bad, peak;
     dash_series_sums(s, &ok, &bad, &peak);
     if (peak < 1) peak = 1;
-    dash_printf(b, "<svg class=\"rate\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
-                   "role=\"img\" aria-label=\"", CHART_W, CHART_H, CHART_W, CHART_H);
+    dash_printf(b,
+                "<svg class=\"rate\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+                "role=\"img\" aria-label=\"",
+                CHART_W, CHART_H, CHART_W, CHART_H);
     twin_text(b, queue, s);
     dash_put(b, "\"><title>");
     twin_text(b, queue, s);
-    dash_printf(b, "</title><rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"#fff\" "
-                   "stroke=\"#ddd\"/>", CHART_W, CHART_H);
+    dash_printf(b,
+                "</title><rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"#fff\" "
+                "stroke=\"#ddd\"/>",
+                CHART_W, CHART_H);
     polyline(b, s, peak, 0, "#1b7f3b");
     polyline(b, s, peak, 1, "#b00020");
     dash_put(b, "</svg>");

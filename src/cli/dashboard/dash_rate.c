@@ -63,8 +63,7 @@ static void read_all(const dash_rate *r, char **names, size_t n, reading *out) {
 /* Under the lock: the queues become names (sorted), each keeping its ring;
  * a queue gone from the store is dropped; the readings are appended. A
  * queue that cannot be had in memory is left out of this round. */
-static void store_round(dash_rate *r, char **names, size_t n, const reading *rd,
-                        sitq_time_us now) {
+static void store_round(dash_rate *r, char **names, size_t n, const reading *rd, sitq_time_us now) {
     rate_queue *next = calloc(n ? n : 1, sizeof *next);
     if (next == NULL) return;
     size_t m = 0;
@@ -121,8 +120,7 @@ static void *sampler(void *arg) {
         long long ns = (long long)next.tv_nsec + (long long)(r->interval_s * 1e9);
         next.tv_sec += (time_t)(ns / 1000000000LL);
         next.tv_nsec = (long)(ns % 1000000000LL);
-        while (!r->stop && pthread_cond_timedwait(&r->cv, &r->mu, &next) == 0) {
-        }
+        while (!r->stop && pthread_cond_timedwait(&r->cv, &r->mu, &next) == 0) {}
     }
     pthread_mutex_unlock(&r->mu);
     return NULL;
