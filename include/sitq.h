@@ -836,7 +836,8 @@ typedef struct sitq_totals {
     int64_t succeeded; /**< attempts that succeeded */
     int64_t failed;    /**< attempts that failed with no retry left (the task failed) */
     int64_t retried;   /**< attempts that failed with a retry left (the task queued again) */
-    int64_t lost;      /**< leases that lapsed and were recovered: the attempt's outcome lost */
+    int64_t lost;      /**< leases that lapsed and were recovered (a task claimed ahead and
+                            never started too): the outcome, if any, dropped */
     int64_t cancelled; /**< tasks cancelled: by sitq_cancel, or at the end of an attempt
                             asked to cancel */
 } sitq_totals;
@@ -851,7 +852,7 @@ typedef struct sitq_totals {
  * ran no attempt and are in none of the counters but enqueued. Cost: the
  * counts of sitq_get_stats (index-only, one entry per unfinished task) and
  * one row (PostgreSQL: the queue's few counter rows), in one statement;
- * never waits for writers.
+ * never waits for writers. *out is the caller's; nothing is allocated.
  * Errors: SITQ_EINVAL (NULL argument), SITQ_ESTORAGE. Thread-safe; reads
  * only.
  */
