@@ -842,6 +842,41 @@ typedef struct sitq_retained {
  */
 sitq_code sitq_queue_retained(sitq_queue *queue, sitq_retained *out, sitq_error *err);
 
+/**
+ * Counters of a queue that only grow (sitq_queue_totals): what happened to
+ * its tasks since the store was created. A store upgraded from a version
+ * that kept no such counters counts from its upgrade: enqueued starts at the
+ * tasks it held then, the others at 0. A purge or retention never decreases
+ * them; a scraper takes rates from their differences.
+ */
+typedef struct sitq_totals {
+    int64_t enqueued;  /**< tasks inserted by enqueue and schedules (a unique key's hit is
+                            none): the tasks stored plus those purged */
+    int64_t succeeded; /**< attempts that succeeded */
+    int64_t failed;    /**< attempts that failed with no retry left (the task failed) */
+    int64_t retried;   /**< attempts that failed with a retry left (the task queued again) */
+    int64_t lost;      /**< leases that lapsed and were recovered (a task claimed ahead and
+                            never started too): the outcome, if any, dropped */
+    int64_t cancelled; /**< tasks cancelled: by sitq_cancel, or at the end of an attempt
+                            asked to cancel */
+} sitq_totals;
+
+/**
+ * Read the queue's monotonic counters into *out (zeroed first; all 0 for a
+ * queue that never had a task). Counted in the transactions that write the
+ * outcomes (a worker's completions, lease recovery, cancel; purge and
+ * retention for enqueued), so that they agree with the stored tasks at every
+ * commit; a worker adds its outcomes once per commit, and the enqueue path
+ * writes no counter. Dependents failed or cancelled with their dependency
+ * ran no attempt and are in none of the counters but enqueued. Cost: the
+ * counts of sitq_get_stats (index-only, one entry per unfinished task) and
+ * one row (PostgreSQL: the queue's few counter rows), in one statement;
+ * never waits for writers. *out is the caller's; nothing is allocated.
+ * Errors: SITQ_EINVAL (NULL argument), SITQ_ESTORAGE. Thread-safe; reads
+ * only.
+ */
+sitq_code sitq_queue_totals(sitq_queue *queue, sitq_totals *out, sitq_error *err);
+
 /** Task counts of a queue, indexed by sitq_status. */
 typedef struct sitq_stats {
     int64_t count[SITQ_STATUS_COUNT];

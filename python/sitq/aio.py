@@ -353,6 +353,10 @@ class TaskQueue:
         """Counts per status and ``"total"`` (a dict)."""
         return await self._call(self._sync.get_stats)
 
+    async def totals(self):
+        """The queue's counters that only grow (``sitq.TaskQueue.totals``, a dict)."""
+        return await self._call(self._sync.totals)
+
     async def list_tasks(self, status=None, limit=100, offset=0):
         """The queue's tasks as dicts, newest first (``sitq.TaskQueue.list_tasks``)."""
         return await self._call(self._sync.list_tasks, status, limit, offset)

@@ -596,6 +596,34 @@ static PyObject *queue_get_stats(SitqQueueObject *self, PyObject *noargs) {
     return d;
 }
 
+PyDoc_STRVAR(totals_doc,
+             "totals() -> dict\n--\n\n"
+             "Counters of the queue that only grow, kept by the store: {'enqueued': n,\n"
+             "'succeeded': n, 'failed': n, 'retried': n, 'lost': n, 'cancelled': n}.\n"
+             "enqueued: tasks inserted (a unique key's hit is none); succeeded: attempts\n"
+             "that succeeded; failed: attempts that failed with no retry left; retried:\n"
+             "attempts that failed with a retry left; lost: leases that lapsed and were\n"
+             "recovered; cancelled: tasks cancelled. A purge or retention never\n"
+             "decreases them (get_stats counts the tasks stored); a store upgraded from\n"
+             "a version without them counts from the upgrade (enqueued from the tasks\n"
+             "it held). Take rates from their differences. Raises StorageError.\n"
+             "Thread-safe.");
+
+static PyObject *queue_totals(SitqQueueObject *self, PyObject *noargs) {
+    (void)noargs;
+    if (check_open(self) < 0) return NULL;
+    sitq_totals t;
+    memset(&t, 0, sizeof t);
+    sitq_error err = {0};
+    sitq_code rc;
+    Py_BEGIN_ALLOW_THREADS rc = sitq_queue_totals(self->queue, &t, &err);
+    Py_END_ALLOW_THREADS if (rc != SITQ_OK) return sitqpy_raise(rc, &err);
+    return Py_BuildValue("{s:L,s:L,s:L,s:L,s:L,s:L}", "enqueued", (long long)t.enqueued,
+                         "succeeded", (long long)t.succeeded, "failed", (long long)t.failed,
+                         "retried", (long long)t.retried, "lost", (long long)t.lost, "cancelled",
+                         (long long)t.cancelled);
+}
+
 PyDoc_STRVAR(list_tasks_doc,
              "list_tasks(status=None, limit=100, offset=0) -> list[dict]\n--\n\n"
              "Tasks of the queue, newest first, as dicts with the keys id, queue,\n"
@@ -819,6 +847,7 @@ static PyMethodDef queue_methods[] = {
     {"cancel", (PyCFunction)queue_cancel, METH_O, cancel_doc},
     {"retry", (PyCFunction)queue_retry, METH_O, retry_doc},
     {"get_stats", (PyCFunction)queue_get_stats, METH_NOARGS, get_stats_doc},
+    {"totals", (PyCFunction)queue_totals, METH_NOARGS, totals_doc},
     {"list_tasks", (PyCFunction)(void (*)(void))queue_list_tasks, METH_VARARGS | METH_KEYWORDS,
      list_tasks_doc},
     {"purge", (PyCFunction)(void (*)(void))queue_purge, METH_VARARGS | METH_KEYWORDS, purge_doc},

@@ -48,7 +48,7 @@
  * value it was written against; sitq__backend_head_init refuses any other,
  * so a backend built for another layout fails at open instead of misreading
  * fields. Bump it on every change of an op's signature or a struct below. */
-#define SITQ__BACKEND_VERSION 16
+#define SITQ__BACKEND_VERSION 17
 
 /* A task handed to a worker by a claim (cycle or claim_id). Every field is
  * out, written by the backend into an entry of the caller's array. The
@@ -118,7 +118,38 @@ typedef struct sitq__completion {
      * backend, owned by the caller; NULL when not stored_as_failure or out of
      * memory). sitq__completion_clear frees it. */
     char *stored_error;
+    /* out: which monotonic counter the recorded outcome adds to
+     * (sitq__total_kind; SITQ__TOTAL_NONE when not applied). Set for every
+     * completion, as applied. */
+    int outcome;
 } sitq__completion;
+
+/* The monotonic counters a backend adds per queue (sitq_totals but
+ * enqueued, which enqueue counts itself), as indexes of sitq__tally. */
+typedef enum sitq__total_kind {
+    SITQ__TOTAL_NONE = -1,
+    SITQ__TOTAL_SUCCEEDED = 0,
+    SITQ__TOTAL_FAILED,
+    SITQ__TOTAL_RETRIED,
+    SITQ__TOTAL_LOST,
+    SITQ__TOTAL_CANCELLED,
+    SITQ__TOTAL_KINDS
+} sitq__total_kind;
+
+/* What one commit adds to one queue's counters. */
+typedef struct sitq__tally {
+    int64_t n[SITQ__TOTAL_KINDS];
+} sitq__tally;
+
+/* The counter of a failed attempt's verdict (a stored state of
+ * core/lifecycle.h): queued again is a retry, failed, cancelled. */
+struct sitq__cycle;
+sitq__total_kind sitq__total_of_verdict(int state);
+/* Add the outcomes of the cycle's completions to t[0..n_queues) (zeroed
+ * first), by their queue_index; 1 when any is non-zero. */
+int sitq__tally_completions(const struct sitq__cycle *cy, sitq__tally *t);
+/* 1 when t adds anything. */
+int sitq__tally_any(const sitq__tally *t);
 
 /* A success whose result the store refused is recorded as a failed attempt
  * instead, so that one task's result never blocks a group commit. The
@@ -402,6 +433,10 @@ typedef struct sitq__backend_ops {
     /* Counts of the queue's tasks by status (*out zeroed by the core first;
      * partially filled on failure). Never blocks on writers. */
     sitq_code (*stats)(sitq_backend *b, const char *queue, sitq_stats *out, sitq_error *err);
+
+    /* The queue's monotonic counters (*out zeroed by the core first; left
+     * zero for a queue without counters). Never blocks on writers. */
+    sitq_code (*totals)(sitq_backend *b, const char *queue, sitq_totals *out, sitq_error *err);
 
     /* The earliest run_at (UTC microseconds) among the queue's queued tasks
      * (ready or scheduled), 0 when it has none, into *run_at_us. Reads a

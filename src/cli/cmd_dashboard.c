@@ -28,9 +28,11 @@
 static const char DASHBOARD_USAGE[] =
     "usage: sitq dashboard DB [--listen [HOST:]PORT] [--token-file PATH]\n"
     "                         [--busy-timeout S] [--scan-limit N]\n"
+    "                         [--sample-interval S]\n"
     "\n"
     "Serve a web dashboard of the database until SIGINT or SIGTERM: the queues\n"
-    "with their tasks counted by status (/), the tasks with filters and pages\n"
+    "with their tasks counted by status and a chart of their throughput (/),\n"
+    "the tasks with filters and pages\n"
     "(/tasks?queue=Q&status=S&function=F&limit=N&before=ID), a task's page\n"
     "(/tasks/ID, with its pipeline drawn as a graph), the workers and what\n"
     "they run (/workers) and the metrics in the Prometheus text format\n"
@@ -59,9 +61,12 @@ static const char DASHBOARD_USAGE[] =
     "                          without a status); the page then links to where\n"
     "                          the search goes on\n"
     "                          (1..1000000000; default 100000)\n"
+    "      --sample-interval S how often the throughput charts read the queues'\n"
+    "                          counters (default 10; 0.1..3600); each chart\n"
+    "                          keeps the last 360 samples (an hour at 10 s)\n"
     "  -h, --help              show this help\n";
 
-enum { OPT_TOKEN_FILE = 256, OPT_BUSY_TIMEOUT, OPT_SCAN_LIMIT };
+enum { OPT_TOKEN_FILE = 256, OPT_BUSY_TIMEOUT, OPT_SCAN_LIMIT, OPT_SAMPLE_INTERVAL };
 
 /* Default wait for another process's write lock: short, since a person
  * waits on the page. */
@@ -72,6 +77,7 @@ static const struct option DASH_OPTS[] = {
     {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
     {"busy-timeout", required_argument, NULL, OPT_BUSY_TIMEOUT},
     {"scan-limit", required_argument, NULL, OPT_SCAN_LIMIT},
+    {"sample-interval", required_argument, NULL, OPT_SAMPLE_INTERVAL},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0}};
 
@@ -122,28 +128,42 @@ static int load_token(dash_ctx *ctx, const char *path) {
     return set_token(ctx, buf, n, "--token-file");
 }
 
+/* What the command line asks besides the database. */
+typedef struct dash_args {
+    const char *db, *token_file;
+    struct sockaddr_in addr;
+    int busy_ms;
+    double sample_s;
+    sitq_task_id scan_ids;
+} dash_args;
+
 /* Parse argv; -1 to go on, else an exit code. */
-static int parse(int argc, char **argv, const char **db, struct sockaddr_in *addr,
-                 const char **token_file, int *busy_ms, sitq_task_id *scan_ids) {
+static int parse(int argc, char **argv, dash_args *a) {
     char msg[256];
-    dash_parse_listen("127.0.0.1:8080", addr, msg, sizeof msg);
+    dash_parse_listen("127.0.0.1:8080", &a->addr, msg, sizeof msg);
     optind = 0;
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, ":l:h", DASH_OPTS, NULL)) != -1) {
         if (c == 'h') return print_usage(DASHBOARD_USAGE);
         double busy_s = 0;
-        if (c == OPT_TOKEN_FILE) *token_file = optarg;
+        if (c == OPT_TOKEN_FILE) a->token_file = optarg;
         else if (c == OPT_BUSY_TIMEOUT) {
             if (arg_parse_duration("dashboard", "--busy-timeout", optarg, 0.0, 2147483.0,
                                    &busy_s) != 0)
                 return CLI_EXIT_USAGE;
-            *busy_ms = (int)(busy_s * 1000.0 + 0.5);
+            a->busy_ms = (int)(busy_s * 1000.0 + 0.5);
         } else if (c == OPT_SCAN_LIMIT) {
-            if (arg_parse_i64("dashboard", "--scan-limit", optarg, 1, 1000000000, scan_ids) != 0)
+            if (arg_parse_i64("dashboard", "--scan-limit", optarg, 1, 1000000000, &a->scan_ids) !=
+                0)
+                return CLI_EXIT_USAGE;
+        } else if (c == OPT_SAMPLE_INTERVAL) {
+            if (arg_parse_duration("dashboard", "--sample-interval", optarg,
+                                   DASH_RATE_INTERVAL_MIN_S, DASH_RATE_INTERVAL_MAX_S,
+                                   &a->sample_s) != 0)
                 return CLI_EXIT_USAGE;
         } else if (c == 'l') {
-            if (dash_parse_listen(optarg, addr, msg, sizeof msg) != 0) {
+            if (dash_parse_listen(optarg, &a->addr, msg, sizeof msg) != 0) {
                 cli_errorf("dashboard", "--listen %s", msg);
                 return CLI_EXIT_USAGE;
             }
@@ -153,7 +173,7 @@ static int parse(int argc, char **argv, const char **db, struct sockaddr_in *add
         }
     }
     if (arg_check_positionals("dashboard", argc, argv, 1, 1, "DB") != 0) return CLI_EXIT_USAGE;
-    *db = argv[optind];
+    a->db = argv[optind];
     return -1;
 }
 
@@ -193,28 +213,31 @@ static int serve(const struct sockaddr_in *addr, const dash_ctx *ctx, const char
 }
 
 int cmd_dashboard(int argc, char **argv) {
-    const char *db_path = NULL, *token_file = NULL;
-    struct sockaddr_in addr;
-    int busy_ms = DASH_BUSY_DEFAULT_MS;
-    sitq_task_id scan_ids = DASH_SCAN_DEFAULT;
-    int rc = parse(argc, argv, &db_path, &addr, &token_file, &busy_ms, &scan_ids);
+    dash_args a = {NULL, NULL, {0}, DASH_BUSY_DEFAULT_MS, DASH_RATE_INTERVAL_S, DASH_SCAN_DEFAULT};
+    int rc = parse(argc, argv, &a);
     if (rc >= 0) return rc;
     dash_ctx *ctx = calloc(1, sizeof *ctx);
-    if (ctx == NULL || load_token(ctx, token_file) != 0) {
+    if (ctx == NULL || load_token(ctx, a.token_file) != 0) {
         free(ctx);
         return CLI_EXIT_USAGE;
     }
-    ctx->scan_ids = scan_ids;
+    ctx->scan_ids = a.scan_ids;
     cli_db db;
     sitq_sqlite_options opts;
     sitq_sqlite_options_init(&opts);
     opts.reader_connections = 2; /* pages of two connections read at once */
-    opts.busy_timeout_ms = busy_ms;
-    rc = cli_db_open_opts("dashboard", db_path, NULL,
+    opts.busy_timeout_ms = a.busy_ms;
+    rc = cli_db_open_opts("dashboard", a.db, NULL,
                           ctx->token_len ? CLI_DB_MUST_EXIST : CLI_DB_READ_ONLY, &opts, &db, NULL);
     if (rc == CLI_EXIT_OK) {
         ctx->backend = db.backend;
-        rc = serve(&addr, ctx, db_path);
+        /* The throughput history: without it the pages show no chart. */
+        ctx->rate = dash_rate_start(db.backend, a.sample_s);
+        if (ctx->rate == NULL)
+            fprintf(stderr, "sitq dashboard: warning: cannot start the throughput sampler: "
+                            "no charts\n");
+        rc = serve(&a.addr, ctx, a.db);
+        dash_rate_stop(ctx->rate);
         cli_db_close(&db);
     }
     explicit_bzero(ctx->token, sizeof ctx->token);

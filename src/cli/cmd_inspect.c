@@ -20,7 +20,9 @@ static const char STATS_USAGE[] =
     "Count the tasks of every queue (or of one) by status, and measure the\n"
     "store: its size and WAL; on PostgreSQL also WAL bytes per task, live and\n"
     "dead row versions of the tasks table, and the age of the oldest open\n"
-    "transaction (it holds back vacuum).\n"
+    "transaction (it holds back vacuum). With --queue, also the queue's\n"
+    "counters that only grow (\"counted\": enqueued, succeeded, failed, retried,\n"
+    "lost, cancelled), which a purge or retention does not decrease.\n"
     "\n"
     "  -q, --queue NAME  only this queue (an error naming the known queues when\n"
     "                    there is no such queue); default: a table of every queue\n"
@@ -28,7 +30,8 @@ static const char STATS_USAGE[] =
     "  -j, --json        print one JSON object on one line: {\"queue\", \"queued\", ...,\n"
     "                    \"total\", \"store\": {\"bytes\", \"wal_bytes\", ...}} (measured\n"
     "                    figures only); without --queue, \"queue\" is null, the counts\n"
-    "                    are the sums and \"queues\" holds one such object per queue\n"
+    "                    are the sums and \"queues\" holds one such object per queue;\n"
+    "                    \"totals\" holds the counters that only grow (summed at the top)\n"
     "  -h, --help        show this help\n";
 
 static const char LIST_USAGE[] =
@@ -96,8 +99,10 @@ static int run_stats(const char *cmd, const common_opts *o, sitq_queue *queue, s
     if (!o->queue_given) return queues_view(cmd, o, sitq_queue_backend(queue), 1);
     int rc = CLI_EXIT_OK;
     sitq_stats st;
+    sitq_totals t;
     sitq_store_health h;
     sitq_code code = sitq_get_stats(queue, &st, err);
+    if (code == SITQ_OK) code = sitq_queue_totals(queue, &t, err);
     if (code == SITQ_OK) code = sitq_backend_health(sitq_queue_backend(queue), &h, err);
     if (code != SITQ_OK) {
         rc = cli_api_error(cmd, code, err);
@@ -111,6 +116,7 @@ static int run_stats(const char *cmd, const common_opts *o, sitq_queue *queue, s
     if (rc != CLI_EXIT_OK) {
     } else if (o->json) {
         json_t *j = stats_to_json(o->queue, &st, &h);
+        if (j) json_object_set_new(j, "totals", totals_to_json(&t));
         if (j && have_ret) json_object_set_new(j, "retention", retention_to_json(&ret, &kept));
         if (print_json_line(j) != 0) {
             cli_errorf(cmd, "cannot write JSON output");
@@ -118,6 +124,7 @@ static int run_stats(const char *cmd, const common_opts *o, sitq_queue *queue, s
         }
     } else {
         print_stats_text(o->queue, &st, &h);
+        print_totals_text(&t);
         if (have_ret) print_retention_text(&ret, &kept);
     }
     return rc;

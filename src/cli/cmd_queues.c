@@ -2,7 +2,8 @@
  * cmd_queues.c - the views over every queue of a store: `sitq queues` and
  * `sitq stats` without --queue. The queue names come from
  * sitq_queue_names (index seeks, no scan of the tasks), then each queue is
- * counted as `stats --queue` counts it.
+ * counted as `stats --queue` counts it, with its counters that only grow
+ * (sitq_queue_totals) in JSON.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,32 +25,39 @@ static const char QUEUES_USAGE[] =
     "after its name, and has \"paused\": true in JSON.\n"
     "\n"
     "  -q, --queue NAME  only that queue (an error when there is no such queue)\n"
-    "  -j, --json        print a JSON array of {\"queue\", \"queued\", ..., \"total\"}\n"
-    "                    on one line\n"
+    "  -j, --json        print a JSON array of {\"queue\", \"queued\", ..., \"total\",\n"
+    "                    \"paused\", \"totals\"} on one line; \"totals\" holds the queue's\n"
+    "                    counters that only grow (enqueued, succeeded, failed, retried,\n"
+    "                    lost, cancelled), which a purge does not decrease\n"
     "      --jsonl       print one such object per line\n"
     "  -h, --help        show this help\n";
 
-/* The counts of every queue in names, added into *sum. Prints the rows (text)
- * or appends the objects to arr (JSON) or prints them one per line (jsonl).
- * Returns an exit code. */
+/* The counts of every queue in names, added into *sum (and its counters into
+ * *tsum). Prints the rows (text) or appends the objects to arr (JSON) or
+ * prints them one per line (jsonl). Returns an exit code. */
+// NOLINTNEXTLINE(readability-function-size)
 static int count_queues(const char *cmd, sitq_backend *backend, char **names, size_t n,
-                        const common_opts *o, json_t *arr, sitq_stats *sum) {
+                        const common_opts *o, json_t *arr, sitq_stats *sum, sitq_totals *tsum) {
     for (size_t i = 0; i < n; i++) {
         if (o->queue_given && strcmp(names[i], o->queue) != 0) continue;
         sitq_error err;
         memset(&err, 0, sizeof err);
         sitq_queue *q = NULL;
         sitq_stats st;
+        sitq_totals t;
         int paused = 0;
         sitq_code code = sitq_queue_open(backend, names[i], &q, &err);
         if (code == SITQ_OK) code = sitq_get_stats(q, &st, &err);
+        if (code == SITQ_OK) code = sitq_queue_totals(q, &t, &err);
         if (code == SITQ_OK) code = sitq_queue_paused(q, &paused, &err);
         sitq_queue_close(q);
         if (code != SITQ_OK) return cli_api_error(cmd, code, &err);
         for (int s = 0; s < SITQ_STATUS_COUNT; s++) sum->count[s] += st.count[s];
         sum->total += st.total;
+        totals_add(tsum, &t);
         json_t *j = o->jsonl || arr != NULL ? stats_to_json(names[i], &st, NULL) : NULL;
         if (j) json_object_set_new(j, "paused", json_boolean(paused));
+        if (j) json_object_set_new(j, "totals", totals_to_json(&t));
         if (o->jsonl) {
             if (print_json_line(j) != 0) return CLI_EXIT_FAILURE;
         } else if (arr != NULL) {
@@ -80,12 +88,15 @@ int queues_view(const char *cmd, const common_opts *o, sitq_backend *backend, in
     json_t *arr = o->json ? json_array() : NULL;
     sitq_stats sum;
     memset(&sum, 0, sizeof sum);
+    sitq_totals tsum;
+    memset(&tsum, 0, sizeof tsum);
     if (!o->json && !o->jsonl) print_queue_header();
-    int rc = count_queues(cmd, backend, names, n, o, arr, &sum);
+    int rc = count_queues(cmd, backend, names, n, o, arr, &sum, &tsum);
     sitq_queue_names_free(names, n);
     if (rc == CLI_EXIT_OK && o->json && with_store) {
         /* stats: the sums at the top, as `stats --queue` prints one queue */
         json_t *top = stats_to_json(NULL, &sum, &h);
+        if (top) json_object_set_new(top, "totals", totals_to_json(&tsum));
         if (top == NULL || json_object_set_new(top, "queues", arr) != 0) rc = CLI_EXIT_FAILURE;
         arr = NULL;
         if (rc == CLI_EXIT_OK && print_json_line(top) != 0) rc = CLI_EXIT_FAILURE;

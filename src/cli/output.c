@@ -368,6 +368,29 @@ void print_stats_text(const char *queue, const sitq_stats *st, const sitq_store_
     if (h) print_health_text(h);
 }
 
+json_t *totals_to_json(const sitq_totals *t) {
+    return json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "enqueued", (json_int_t)t->enqueued, "succeeded",
+                     (json_int_t)t->succeeded, "failed", (json_int_t)t->failed, "retried",
+                     (json_int_t)t->retried, "lost", (json_int_t)t->lost, "cancelled",
+                     (json_int_t)t->cancelled);
+}
+
+void print_totals_text(const sitq_totals *t) {
+    printf("counted (only grows):\n");
+    const char *names[] = {"enqueued", "succeeded", "failed", "retried", "lost", "cancelled"};
+    const int64_t v[] = {t->enqueued, t->succeeded, t->failed, t->retried, t->lost, t->cancelled};
+    for (int i = 0; i < 6; i++) printf("  %-22s %" PRId64 "\n", names[i], v[i]);
+}
+
+void totals_add(sitq_totals *sum, const sitq_totals *t) {
+    sum->enqueued += t->enqueued;
+    sum->succeeded += t->succeeded;
+    sum->failed += t->failed;
+    sum->retried += t->retried;
+    sum->lost += t->lost;
+    sum->cancelled += t->cancelled;
+}
+
 /* {"bytes", "wal_bytes", ...}: the measured figures only. */
 json_t *health_to_json(const sitq_store_health *h) {
     json_t *o = json_object();

@@ -73,6 +73,14 @@ void print_stats_text(const char *queue, const sitq_stats *st, const sitq_store_
 /** Build the JSON object of queue statistics (new reference or NULL); queue
  * NULL gives "queue": null, h NULL leaves out "store". */
 json_t *stats_to_json(const char *queue, const sitq_stats *st, const sitq_store_health *h);
+/* {"enqueued", "succeeded", "failed", "retried", "lost", "cancelled"}: a
+ * queue's counters that only grow (sitq_queue_totals); NULL when out of
+ * memory. */
+json_t *totals_to_json(const sitq_totals *t);
+/* The counters as text lines under "since counted:" (sitq stats --queue). */
+void print_totals_text(const sitq_totals *t);
+/* *sum += *t, field by field. */
+void totals_add(sitq_totals *sum, const sitq_totals *t);
 
 /** Print the header line of the table of queues (`queues`, `stats`). */
 void print_queue_header(void);

@@ -3,6 +3,7 @@
  *
  * Everything comes from reads the engine already keeps cheap: the counts by
  * status of each queue (partial indexes plus the stored succeeded counts),
+ * the queue's monotonic counters (one row, or PostgreSQL's few shards),
  * the earliest queued run_at (one index seek per priority), the registry of
  * workers and the backend's health figures. Nothing walks the tasks, so a
  * scrape costs the same with ten tasks or ten million; the number of queues
@@ -29,6 +30,7 @@ static void mb_sample1(sitq__mbuf *b, const char *name, const char *key, const c
 
 typedef struct queue_fig {
     sitq_stats stats;
+    sitq_totals totals;
     double oldest_age_s;
 } queue_fig;
 
@@ -36,10 +38,38 @@ static sitq_code read_queue(sitq_backend *b, const char *q, sitq_time_us now, qu
                             sitq_error *err) {
     memset(f, 0, sizeof *f);
     sitq_code rc = b->ops->stats(b, q, &f->stats, err);
+    if (!rc) rc = b->ops->totals(b, q, &f->totals, err);
     sitq_time_us run_at = 0;
     if (!rc) rc = b->ops->oldest_ready(b, q, &run_at, err);
     if (!rc && run_at > 0 && run_at <= now) f->oldest_age_s = (double)(now - run_at) / 1e6;
     return rc;
+}
+
+/* The store's counters that only grow (sitq_queue_totals): a purge or
+ * retention never decreases them, so they are Prometheus counters. */
+static void put_totals(sitq__mbuf *b, char **names, size_t n, const queue_fig *figs) {
+    sitq__mb_family(b, "sitq_tasks_enqueued_total", "counter",
+                    "Tasks inserted into the queue (a unique key's hit is none).");
+    for (size_t i = 0; i < n; i++)
+        mb_sample1(b, "sitq_tasks_enqueued_total", "queue", names[i],
+                   (double)figs[i].totals.enqueued);
+    sitq__mb_family(b, "sitq_task_attempts_total", "counter",
+                    "Attempts of the queue's tasks by outcome, counted by the store (retried: "
+                    "failed with a retry left; lost: leases that lapsed and were recovered).");
+    for (size_t i = 0; i < n; i++) {
+        static const char *const outcome[4] = {"succeeded", "failed", "retried", "lost"};
+        const sitq_totals *t = &figs[i].totals;
+        const int64_t v[4] = {t->succeeded, t->failed, t->retried, t->lost};
+        for (int k = 0; k < 4; k++) {
+            sitq__mb_printf(b, "sitq_task_attempts_total{queue=\"");
+            sitq__mb_label(b, names[i]);
+            sitq__mb_printf(b, "\",outcome=\"%s\"} %lld\n", outcome[k], (long long)v[k]);
+        }
+    }
+    sitq__mb_family(b, "sitq_tasks_cancelled_total", "counter", "Tasks of the queue cancelled.");
+    for (size_t i = 0; i < n; i++)
+        mb_sample1(b, "sitq_tasks_cancelled_total", "queue", names[i],
+                   (double)figs[i].totals.cancelled);
 }
 
 static void put_queues(sitq__mbuf *b, char **names, size_t n, const queue_fig *figs) {
@@ -69,6 +99,7 @@ static sitq_code put_store_queues(sitq__mbuf *b, sitq_backend *be, sitq_error *e
     sitq_time_us now = sitq_now_us();
     for (size_t i = 0; !rc && i < shown; i++) rc = read_queue(be, names[i], now, &figs[i], err);
     if (!rc) put_queues(b, names, shown, figs);
+    if (!rc) put_totals(b, names, shown, figs);
     if (!rc) {
         sitq__mb_family(b, "sitq_queues", "gauge", "Queues in the store (reported: at most 1000).");
         sitq__mb_printf(b, "sitq_queues %zu\n", n);

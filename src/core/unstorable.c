@@ -15,12 +15,14 @@ void sitq__unstorable_failure(const sitq__completion *k, const char *why, char *
     f->value_len = 0;
     f->error = msg;
     f->applied = 0;
+    f->outcome = SITQ__TOTAL_NONE;
     f->stored_as_failure = 0;
     f->stored_error = NULL;
 }
 
 void sitq__unstorable_report(sitq__completion *k, const sitq__completion *f, sitq_code rc) {
     k->applied = f->applied;
+    k->outcome = f->outcome; /* the failure's counter (sitq_totals) */
     if (rc != SITQ_OK || !f->applied) return;
     k->stored_as_failure = 1;
     k->stored_error = strdup(f->error);

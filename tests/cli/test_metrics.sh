@@ -39,6 +39,25 @@ assert_eq 0 "$(metric 'sitq_workers{state="running"}')" "running workers"
 assert_eq 3 "$(metric 'sitq_worker_attempts_total{worker="met-w",outcome="succeeded"}')" "attempts ok"
 assert_eq 3 "$(metric 'sitq_worker_attempts_total{worker="met-w",outcome="failed"}')" "attempts failed"
 assert_eq 0 "$(metric 'sitq_worker_attempts_total{worker="met-w",outcome="lost"}')" "attempts lost"
+# The store's counters: 6 enqueued; 3 successes, 2 final failures, 1 retry.
+assert_eq 6 "$(metric 'sitq_tasks_enqueued_total{queue="default"}')" "enqueued total"
+assert_eq 3 "$(metric 'sitq_task_attempts_total{queue="default",outcome="succeeded"}')" "store ok"
+assert_eq 2 "$(metric 'sitq_task_attempts_total{queue="default",outcome="failed"}')" "store failed"
+assert_eq 1 "$(metric 'sitq_task_attempts_total{queue="default",outcome="retried"}')" "store retried"
+assert_eq 0 "$(metric 'sitq_task_attempts_total{queue="default",outcome="lost"}')" "store lost"
+assert_eq 0 "$(metric 'sitq_tasks_cancelled_total{queue="default"}')" "store cancelled"
+assert_eq 1 "$(metric 'sitq_tasks_enqueued_total{queue="q\"\\x"}')" "escaped counter label"
+# A purge deletes the finished tasks: the gauge drops, the counters stay.
+"$SITQ" purge "$DB" --older-than 0 >/dev/null
+"$SITQ" cancel "$DB" "$("$SITQ" list "$DB" --status scheduled --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')" >/dev/null
+"$SITQ" metrics "$DB" >"$TMP/m2.txt"
+cp "$TMP/m.txt" "$TMP/m1.txt"
+cp "$TMP/m2.txt" "$TMP/m.txt"
+assert_eq 0 "$(metric 'sitq_tasks{queue="default",status="succeeded"}')" "succeeded after purge"
+assert_eq 3 "$(metric 'sitq_task_attempts_total{queue="default",outcome="succeeded"}')" "ok after purge"
+assert_eq 2 "$(metric 'sitq_task_attempts_total{queue="default",outcome="failed"}')" "failed after purge"
+assert_eq 1 "$(metric 'sitq_tasks_cancelled_total{queue="default"}')" "cancelled"
+cp "$TMP/m1.txt" "$TMP/m.txt"
 if [ "$ON_PG" = 1 ]; then
     assert_eq 'sitq_store_info{backend="postgres"} 1' "$(grep '^sitq_store_info' "$TMP/m.txt")" "backend"
     metric sitq_store_dead_tuples >/dev/null

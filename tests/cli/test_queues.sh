@@ -101,4 +101,24 @@ if [ "$ON_PG" = 0 ]; then
 else
     pg_skip_part "one schema per test: the empty store is checked on SQLite"
 fi
+
+# The counters that only grow: in `queues --json`, `stats --json` and the
+# text of `stats --queue`, the same after a purge.
+for _ in 1 2; do "$SITQ" enqueue "$DB" --queue counted -- true >/dev/null; done
+"$SITQ" enqueue "$DB" --queue counted --retries 1 --backoff 0.01 -- false >/dev/null
+"$SITQ" worker "$DB" --queue counted --burst --burst-eta-bound 5 --quiet
+want='{"enqueued": 3, "succeeded": 2, "failed": 1, "retried": 1, "lost": 0, "cancelled": 0}'
+totals_of() { jget "[q['totals'] for q in d if q['queue'] == 'counted'][0]"; }
+assert_eq "$want" "$("$SITQ" queues "$DB" --queue counted --json | totals_of)" "queues --json totals"
+"$SITQ" stats "$DB" --queue counted >"$TMP/st.txt"
+assert_contains "$(cat "$TMP/st.txt")" "counted (only grows):" "stats text: counters"
+counted_line() { sed -n '/^counted (only grows):/,/^  cancelled/p' "$TMP/st.txt" | grep "^  $1 "; }
+assert_eq "  succeeded              2" "$(counted_line succeeded)" "stats text: succeeded"
+assert_eq "  retried                1" "$(counted_line retried)" "stats text: retried"
+"$SITQ" purge "$DB" --queue counted --older-than 0 >/dev/null
+assert_eq 0 "$("$SITQ" stats "$DB" --queue counted --json | jget "d['total']")" "purged"
+assert_eq "$want" "$("$SITQ" stats "$DB" --queue counted --json | jget "d['totals']")" \
+    "stats --json totals after a purge"
+assert_eq "$want" "$("$SITQ" stats "$DB" --json | jget "[q['totals'] for q in d['queues'] if q['queue'] == 'counted'][0]")" \
+    "stats --json: a queue's totals"
 echo "ok"

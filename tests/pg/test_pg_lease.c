@@ -247,7 +247,7 @@ static void test_schema_upgrade_from_pg1(void **state) {
     assert_null(b);
     assert_int_equal(admin_i64("SELECT count(*) FROM l_up.meta WHERE value = 'pg1'"), 1);
     TQ_OK(open_schema("l_up", 1, &b));
-    assert_int_equal(admin_i64("SELECT count(*) FROM l_up.meta WHERE value = 'pg3'"), 1);
+    assert_int_equal(admin_i64("SELECT count(*) FROM l_up.meta WHERE value = 'pg4'"), 1);
     assert_int_equal(admin_i64("SELECT count(*) FROM l_up.workers"), 0);
     TQ_OK(sitq_queue_open(b, NULL, &q, &tq_err));
     assert_int_equal(tq_status(q, id), SITQ_QUEUED);
@@ -283,7 +283,7 @@ static void test_schema_upgrade_from_pg2(void **state) {
     b = NULL;
     TQ_ERR_MSG(SITQ_ESCHEMA, "pg2", "upgrade", open_schema("l_up2", 0, &b));
     TQ_OK(open_schema("l_up2", 1, &b));
-    assert_int_equal(admin_i64("SELECT count(*) FROM l_up2.meta WHERE value = 'pg3'"), 1);
+    assert_int_equal(admin_i64("SELECT count(*) FROM l_up2.meta WHERE value = 'pg4'"), 1);
     assert_int_equal(admin_i64("SELECT count(*) FROM pg_indexes WHERE schemaname = 'l_up2' "
                                "AND indexname = 'deps_task'"),
                      0);

@@ -247,7 +247,7 @@ static void test_upgrade_from_pg1(void **state) {
     TQ_ERR_MSG(SITQ_ESCHEMA, "pg1", "upgrade", open_schema(uri(), "s_pg1", 0, &b));
     TQ_OK(open_schema(uri(), "s_pg1", 1, &b));
     assert_string_equal(admin_value("SELECT value FROM s_pg1.meta WHERE key = 'schema_version'"),
-                        "pg3");
+                        "pg4");
     sitq_queue *q = NULL;
     TQ_OK(sitq_queue_open(b, NULL, &q, &tq_err));
     assert_int_equal(tq_stats(q).count[SITQ_SUCCEEDED], 41);
@@ -262,6 +262,44 @@ static void test_upgrade_from_pg1(void **state) {
     sitq_queue_close(q);
     sitq_backend_close(b);
     admin("DROP SCHEMA s_pg1 CASCADE");
+}
+
+/* A schema of version pg3 (no monotonic counters) is upgraded in place: its
+ * counters start at 0 and count from there; the succeeded count is kept. */
+static void test_upgrade_from_pg3(void **state) {
+    (void)state;
+    sitq_backend *b = NULL;
+    TQ_OK(open_schema(uri(), "s_pg3", 1, &b));
+    sitq_backend_close(b);
+    admin("ALTER TABLE s_pg3.counts DROP COLUMN total_purged, DROP COLUMN total_succeeded,"
+          " DROP COLUMN total_failed, DROP COLUMN total_retried, DROP COLUMN total_lost,"
+          " DROP COLUMN total_cancelled;"
+          "INSERT INTO s_pg3.counts(queue, shard, succeeded) VALUES('default', 3, 7);"
+          "UPDATE s_pg3.meta SET value = 'pg3' WHERE key = 'schema_version'");
+    TQ_ERR_MSG(SITQ_ESCHEMA, "pg3", "upgrade", open_schema(uri(), "s_pg3", 0, &b));
+    TQ_OK(open_schema(uri(), "s_pg3", 1, &b));
+    assert_string_equal(admin_value("SELECT value FROM s_pg3.meta WHERE key = 'schema_version'"),
+                        "pg4");
+    sitq_queue *q = NULL;
+    TQ_OK(sitq_queue_open(b, NULL, &q, &tq_err));
+    sitq_totals t;
+    TQ_OK(sitq_queue_totals(q, &t, &tq_err));
+    assert_int_equal(t.enqueued, 7); /* the tasks stored: purges before are not known */
+    assert_int_equal(t.succeeded, 0);
+    sitq_task_id id = tq_enqueue(q, "f", NULL);
+    sitq_worker *w = tq_worker_new(q, 1, 1, "f", tq_h_echo, NULL);
+    TQ_OK(sitq_worker_start(w, &tq_err));
+    sitq_result *r = tq_wait_done(q, id, 20);
+    assert_int_equal(r->status, SITQ_SUCCEEDED);
+    sitq_result_free(r);
+    sitq_worker_free(w);
+    TQ_OK(sitq_queue_totals(q, &t, &tq_err));
+    assert_int_equal(t.enqueued, 8);
+    assert_int_equal(t.succeeded, 1);
+    assert_int_equal(tq_stats(q).count[SITQ_SUCCEEDED], 8);
+    sitq_queue_close(q);
+    sitq_backend_close(b);
+    admin("DROP SCHEMA s_pg3 CASCADE");
 }
 
 static void test_read_only_role(void **state) {
@@ -490,6 +528,7 @@ int main(void) {
         cmocka_unit_test(test_wrong_password),
         cmocka_unit_test(test_missing_foreign_and_other_version),
         cmocka_unit_test(test_upgrade_from_pg1),
+        cmocka_unit_test(test_upgrade_from_pg3),
         cmocka_unit_test(test_read_only_role),
         cmocka_unit_test(test_concurrent_creation),
         cmocka_unit_test(test_connection_killed),

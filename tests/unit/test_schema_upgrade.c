@@ -4,7 +4,8 @@
  * payloads and results move to their own tables, and workers run its queued
  * tasks; the fixture is the sqlite3 .dump of such a file. Version 3 (no
  * declared order of dependencies, no finalizers): its edges get ascending id
- * order. */
+ * order. Version 4 (no monotonic counters): they start at 0 and count from
+ * there, and the succeeded count is kept. */
 #include "helpers.h"
 
 #include <sqlite3.h>
@@ -97,7 +98,7 @@ static void test_version_2_is_upgraded(void **state) {
     sitq_result_free(r);
     assert_true(tq_enqueue(q, "shell", NULL) > 5);
 
-    /* Reopening finds version 4: nothing to do. */
+    /* Reopening finds the current version: nothing to do. */
     sitq_queue_close(q);
     sitq_backend_close(e->backend);
     e->queue = NULL;
@@ -113,6 +114,89 @@ static void exec_raw(const char *path, const char *sql) {
     char *msg = NULL;
     if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) fail_msg("%s: %s", sql, msg);
     sqlite3_close(db);
+}
+
+/* What version 4 lacked: the monotonic counters of sitq_counts. */
+#define DROP_TOTALS                                                                                \
+    "ALTER TABLE sitq_counts DROP COLUMN total_purged;"                                            \
+    "ALTER TABLE sitq_counts DROP COLUMN total_succeeded;"                                         \
+    "ALTER TABLE sitq_counts DROP COLUMN total_failed;"                                            \
+    "ALTER TABLE sitq_counts DROP COLUMN total_retried;"                                           \
+    "ALTER TABLE sitq_counts DROP COLUMN total_lost;"                                              \
+    "ALTER TABLE sitq_counts DROP COLUMN total_cancelled;"
+
+static const char *stored_version(const char *path) {
+    static char v[16];
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT value FROM sitq_meta WHERE key = 'schema_version'",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    snprintf(v, sizeof v, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+static void reopen(tq_env *e) {
+    sitq_queue_close(e->queue);
+    sitq_backend_close(e->backend);
+    e->queue = NULL;
+    e->backend = NULL;
+    TQ_OK(sitq_backend_open_sqlite(e->path, NULL, &e->backend, &tq_err));
+    TQ_OK(sitq_queue_open(e->backend, NULL, &e->queue, &tq_err));
+}
+
+static void test_version_4_is_upgraded(void **state) {
+    tq_env *e = TQ_ENV(state);
+    TQ_OK(sitq_backend_open_sqlite(e->path, NULL, &e->backend, &tq_err));
+    TQ_OK(sitq_queue_open(e->backend, NULL, &e->queue, &tq_err));
+    sitq_task_id a = tq_enqueue(e->queue, "f", NULL);
+    sitq_worker *w = tq_worker_new(e->queue, 1, 0, "f", tq_h_echo, NULL);
+    TQ_OK(sitq_worker_start(w, &tq_err));
+    sitq_result_free(tq_wait_done(e->queue, a, 30));
+    TQ_OK(sitq_worker_stop(w, -1, &tq_err));
+    sitq_worker_free(w);
+    sitq_queue_close(e->queue);
+    sitq_backend_close(e->backend);
+    e->queue = NULL;
+    e->backend = NULL;
+    exec_raw(e->path, DROP_TOTALS "UPDATE sitq_meta SET value = '4' WHERE key = 'schema_version'");
+    /* A read-only open does not upgrade: it says how to. */
+    sitq_sqlite_options so;
+    sitq_sqlite_options_init(&so);
+    so.read_only = 1;
+    TQ_ERR_MSG(SITQ_ESCHEMA, "version 4", "upgrade",
+               sitq_backend_open_sqlite(e->path, &so, &e->backend, &tq_err));
+    assert_string_equal(stored_version(e->path), "4");
+    TQ_OK(sitq_backend_open_sqlite(e->path, NULL, &e->backend, &tq_err));
+    TQ_OK(sitq_queue_open(e->backend, NULL, &e->queue, &tq_err));
+    assert_string_equal(stored_version(e->path), "5");
+    sitq_totals t;
+    TQ_OK(sitq_queue_totals(e->queue, &t, &tq_err));
+    assert_int_equal(t.enqueued, 1); /* the tasks stored: purges before are not known */
+    assert_int_equal(t.succeeded, 0);
+    assert_int_equal(tq_stats(e->queue).count[SITQ_SUCCEEDED], 1); /* kept */
+    sitq_task_id b = tq_enqueue(e->queue, "f", NULL);
+    w = tq_worker_new(e->queue, 1, 0, "f", tq_h_echo, NULL);
+    TQ_OK(sitq_worker_start(w, &tq_err));
+    sitq_result_free(tq_wait_done(e->queue, b, 30));
+    TQ_OK(sitq_worker_stop(w, -1, &tq_err));
+    sitq_worker_free(w);
+    TQ_OK(sitq_queue_totals(e->queue, &t, &tq_err));
+    assert_int_equal(t.enqueued, 2);
+    assert_int_equal(t.succeeded, 1);
+    assert_int_equal(tq_stats(e->queue).count[SITQ_SUCCEEDED], 2);
+    reopen(e); /* the current version: nothing to do */
+    int64_t purged = 0;
+    TQ_OK(sitq_purge(e->queue, 0, &purged, &tq_err));
+    assert_int_equal(purged, 2);
+    TQ_OK(sitq_queue_totals(e->queue, &t, &tq_err));
+    assert_int_equal(t.enqueued, 2);
+    assert_int_equal(t.succeeded, 1);
 }
 
 static void test_version_3_is_upgraded(void **state) {
@@ -131,10 +215,11 @@ static void test_version_3_is_upgraded(void **state) {
     e->queue = NULL;
     e->backend = NULL;
     /* Back to what version 3 wrote. */
-    exec_raw(e->path, "DROP INDEX sitq_deps_order; ALTER TABLE sitq_deps DROP COLUMN finalizer;"
-                      "ALTER TABLE sitq_deps DROP COLUMN position;"
-                      "CREATE INDEX sitq_deps_task ON sitq_deps(task_id);"
-                      "UPDATE sitq_meta SET value = '3' WHERE key = 'schema_version'");
+    exec_raw(e->path,
+             DROP_TOTALS "DROP INDEX sitq_deps_order; ALTER TABLE sitq_deps DROP COLUMN finalizer;"
+                         "ALTER TABLE sitq_deps DROP COLUMN position;"
+                         "CREATE INDEX sitq_deps_task ON sitq_deps(task_id);"
+                         "UPDATE sitq_meta SET value = '3' WHERE key = 'schema_version'");
     TQ_OK(sitq_backend_open_sqlite(e->path, NULL, &e->backend, &tq_err));
     TQ_OK(sitq_queue_open(e->backend, NULL, &e->queue, &tq_err));
     sitq_result *r = tq_get(e->queue, child);
@@ -156,7 +241,7 @@ static void test_version_3_is_upgraded(void **state) {
                                         -1, &st, NULL),
                      SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_string_equal((const char *)sqlite3_column_text(st, 0), "4");
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "5");
     sqlite3_finalize(st);
     sqlite3_close(db);
 }
@@ -165,6 +250,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_version_2_is_upgraded, tq_setup_dir, tq_teardown),
         cmocka_unit_test_setup_teardown(test_version_3_is_upgraded, tq_setup_dir, tq_teardown),
+        cmocka_unit_test_setup_teardown(test_version_4_is_upgraded, tq_setup_dir, tq_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

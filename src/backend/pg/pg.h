@@ -59,7 +59,9 @@ typedef enum pg_stmt_id {
     PG_PROPAGATE,
     PG_RESOLVE_LOCK,
     PG_RESOLVE,
-    PG_COUNT_SUCCEEDED,
+    PG_COUNT_TOTALS,
+    PG_COUNT_PURGED,
+    PG_TOTALS,
     PG_HEARTBEAT_MANY,
     PG_RELEASE,
     PG_RELEASE_MANY,
@@ -112,14 +114,25 @@ extern const char pg_list_select[];
 
 /* The schema's DDL, "@" standing for the quoted schema, and its version. */
 extern const char *const pg_schema_sql;
-#define PG_SCHEMA_VERSION "pg3"
+#define PG_SCHEMA_VERSION "pg4"
 
-/* Upgrade a schema of version pg1 to pg2, and pg2 to PG_SCHEMA_VERSION ("@"
- * as in pg_schema_sql); run under the schema's advisory lock. */
+/* The monotonic counters' columns of counts, each after `pre` (" " in the
+ * table's creation, " ADD COLUMN IF NOT EXISTS" in an upgrade). */
+#define PG_TOTALS_COLUMNS(pre)                                                                     \
+    pre " total_purged bigint NOT NULL DEFAULT 0," pre                                             \
+        " total_succeeded bigint NOT NULL DEFAULT 0," pre                                          \
+        " total_failed bigint NOT NULL DEFAULT 0," pre                                             \
+        " total_retried bigint NOT NULL DEFAULT 0," pre                                            \
+        " total_lost bigint NOT NULL DEFAULT 0," pre " total_cancelled bigint NOT NULL DEFAULT 0"
+
+/* Upgrade a schema of version pg1 to pg2, pg2 to pg3 and pg3 to
+ * PG_SCHEMA_VERSION ("@" as in pg_schema_sql); run under the schema's
+ * advisory lock. */
 extern const char *const pg_migrate_pg1_sql;
 extern const char *const pg_migrate_pg2_sql;
+extern const char *const pg_migrate_pg3_sql;
 
-/* Rows per queue that count succeeded tasks (PG_COUNT_SUCCEEDED). */
+/* Rows per queue of counts (PG_COUNT_TOTALS, PG_COUNT_PURGED). */
 #define PG_COUNT_SHARDS 16
 
 /* Payloads up to this size come back with the claim; larger ones are read by
@@ -409,6 +422,11 @@ sitq_code pg_task_queue(sitq_backend *b, sitq_task_id id, char **queue, sitq_err
 sitq_code pg_dependents(sitq_backend *b, sitq_task_id id, size_t limit, sitq_task_id **ids,
                         size_t *count, sitq_error *err);
 sitq_code pg_stats(sitq_backend *b, const char *queue, sitq_stats *out, sitq_error *err);
+sitq_code pg_totals(sitq_backend *b, const char *queue, sitq_totals *out, sitq_error *err);
+/* The monotonic counters (pg_totals.c), inside a write transaction, in a
+ * shard drawn at random so that workers do not contend on one row: add what
+ * one commit adds to a queue (nothing when t adds nothing). */
+sitq_code pg_count_totals(pg_conn *c, const char *queue, const sitq__tally *t, sitq_error *err);
 sitq_code pg_health(sitq_backend *b, sitq_store_health *out, sitq_error *err);
 sitq_code pg_oldest_ready(sitq_backend *b, const char *queue, sitq_time_us *run_at_us,
                           sitq_error *err);

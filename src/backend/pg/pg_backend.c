@@ -47,6 +47,7 @@ static const sitq__backend_ops pg_ops = {
     .limit_write = pg_limit_write,
     .limit_list = pg_limit_list,
     .stats = pg_stats,
+    .totals = pg_totals,
     .oldest_ready = pg_oldest_ready,
     .queues = pg_queues,
     .task_queue = pg_task_queue,

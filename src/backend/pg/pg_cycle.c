@@ -157,6 +157,7 @@ static sitq_code apply_success(pg_conn *c, sitq__completion *k, size_t *n_finish
         if (rc) return rc;
     }
     if (!k->applied) return SITQ_OK; /* lease lost: a newer attempt owns the task */
+    k->outcome = SITQ__TOTAL_SUCCEEDED;
     (*n_finished)++;
     (*n_succeeded)++;
     return SITQ_OK;
@@ -207,6 +208,7 @@ static sitq_code apply_failure(pg_conn *c, sitq__completion *k, size_t *n_finish
     }
     sitq__verdict v;
     sitq__decide_failure(&f, sitq__rand_unit(), &v);
+    k->outcome = sitq__total_of_verdict(v.state);
     if (v.state == SITQ__QUEUED)
         return requeue(c, k->id, v.run_at_us, v.message, k->traceback, err);
     return pg_finish_failed(c, k->id, v.state, v.message, k->traceback, k->finished_at_us,
@@ -270,6 +272,7 @@ static sitq_code apply_successes(pg_conn *c, sitq__cycle *cy, size_t *n_applied,
             size_t i = find_pos(pos, n, pg_i64(r, row, 0));
             if (i == (size_t)-1 || cy->completions[i].applied) continue;
             cy->completions[i].applied = 1;
+            cy->completions[i].outcome = SITQ__TOTAL_SUCCEEDED;
             (*n_applied)++;
         }
         PQclear(r);
@@ -348,6 +351,7 @@ static sitq_code plan_failure(const PGresult *r, int row, sitq__completion *k, s
     }
     sitq__verdict v;
     sitq__decide_failure(&f, sitq__rand_unit(), &v);
+    k->outcome = sitq__total_of_verdict(v.state);
     if (v.state == SITQ__QUEUED) {
         pg_arr_i64(&fp->rq[0], k->id);
         pg_arr_i64(&fp->rq[1], v.run_at_us);
@@ -430,10 +434,9 @@ static sitq_code apply_failures(pg_conn *c, sitq__cycle *cy, sitq_error *err) {
     return rc;
 }
 
-/* The cycle's completions and the release of their dependents; *n_succeeded
- * receives the successes applied, for count_succeeded. */
+/* The cycle's completions and the release of their dependents. */
 static sitq_code apply_completions(pg_conn *c, sitq__cycle *cy, sitq_time_us now,
-                                   size_t *n_released, int64_t *n_succeeded_out, sitq_error *err) {
+                                   size_t *n_released, sitq_error *err) {
     size_t n_batched = 0;
     sitq_code rc = apply_successes(c, cy, &n_batched, err);
     int64_t n_succeeded = (int64_t)n_batched;
@@ -446,7 +449,6 @@ static sitq_code apply_completions(pg_conn *c, sitq__cycle *cy, sitq_time_us now
         rc = apply_success(c, k, &cy->n_finished, &n_succeeded, err);
     }
     if (rc || n_succeeded == 0) return rc;
-    *n_succeeded_out = n_succeeded;
     /* Dependents of the whole group in one statement. */
     sitq_task_id *ids = malloc((size_t)n_succeeded * sizeof *ids);
     if (!ids) return sitq__fail(err, SITQ_ENOMEM, "out of memory releasing dependents");
@@ -458,22 +460,6 @@ static sitq_code apply_completions(pg_conn *c, sitq__cycle *cy, sitq_time_us now
     rc = pg_resolve_dependents(c, ids, n, now, n_released, err);
     free(ids);
     return rc;
-}
-
-/* One counter update per commit, not per task. The queue's counter row is
- * shared by every worker of the queue: it is updated last, right before
- * the commit, so that its lock is held for no statement of the cycle
- * (claims, heartbeats). Taken first, it made every worker's cycle wait for
- * the whole of another's, and heartbeats queued behind it let leases of
- * live workers lapse. */
-static sitq_code count_succeeded(pg_conn *c, const char *queue, int64_t n, sitq_error *err) {
-    if (n == 0) return SITQ_OK;
-    pg_params p;
-    pg_p_init(&p);
-    pg_p_text(&p, queue);
-    pg_p_i64(&p, n);
-    pg_p_i64(&p, (int64_t)(sitq__rand64() % PG_COUNT_SHARDS));
-    return pg_exec(c, PG_COUNT_SUCCEEDED, &p, err, "counting succeeded tasks");
 }
 
 /* The cycle's starts in one statement. */
@@ -671,6 +657,7 @@ static void reset_outputs(sitq__cycle *cy) {
     for (size_t i = 0; i < cy->n_completions; i++) {
         sitq__completion *k = &cy->completions[i];
         k->applied = 0;
+        k->outcome = SITQ__TOTAL_NONE;
         k->stored_as_failure = 0;
         free(k->stored_error);
         k->stored_error = NULL;
@@ -769,17 +756,21 @@ static sitq_code next_run_at(pg_conn *c, sitq__cycle *cy, sitq_time_us now, sitq
     return SITQ_OK;
 }
 
-/* One counter update per queue and commit, for the successes applied. */
-static sitq_code count_succeeded_queues(pg_conn *c, const sitq__cycle *cy, int64_t n_succeeded,
-                                        sitq_error *err) {
-    if (cy->n_queues == 1) return count_succeeded(c, cy->queues[0], n_succeeded, err);
-    for (size_t q = 0; q < cy->n_queues && n_succeeded > 0; q++) {
-        int64_t n = 0;
-        for (size_t i = 0; i < cy->n_completions; i++) {
-            const sitq__completion *k = &cy->completions[i];
-            if (k->ok && k->applied && !k->stored_as_failure && k->queue_index == q) n++;
-        }
-        sitq_code rc = count_succeeded(c, cy->queues[q], n, err);
+/* One counter update per queue and commit, not per task: the outcomes of
+ * the completions applied and lost[q] leases recovered. A queue's counter
+ * rows are shared by every worker of the queue: they are updated last,
+ * right before the commit, so that a row's lock is held for no statement
+ * of the cycle (claims, heartbeats). Taken first, it made every worker's
+ * cycle wait for the whole of another's, and heartbeats queued behind it
+ * let leases of live workers lapse. */
+static sitq_code count_outcomes(pg_conn *c, const sitq__cycle *cy, const int64_t *lost,
+                                sitq_error *err) {
+    sitq__tally t[SITQ_WORKER_QUEUES_MAX];
+    if (cy->n_queues > SITQ_WORKER_QUEUES_MAX) return SITQ_OK;
+    sitq__tally_completions(cy, t);
+    for (size_t q = 0; q < cy->n_queues; q++) {
+        t[q].n[SITQ__TOTAL_LOST] += lost[q];
+        sitq_code rc = pg_count_totals(c, cy->queues[q], &t[q], err);
         if (rc) return rc;
     }
     return SITQ_OK;
@@ -811,8 +802,7 @@ static sitq_code cycle_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *er
         cy->claim_max == 0 && cy->live_horizon_us == 0)
         rc = pg_command(c, "SET LOCAL synchronous_commit = off", err, "renewing leases");
     size_t n_released = 0;
-    int64_t n_succeeded = 0;
-    if (!rc) rc = apply_completions(c, cy, sitq_now_us(), &n_released, &n_succeeded, err);
+    if (!rc) rc = apply_completions(c, cy, sitq_now_us(), &n_released, err);
     if (!rc) rc = apply_starts(c, cy, err);
     if (!rc) rc = apply_releases(c, cy, err);
     /* Leases are measured from now, after whatever the completions cost. */
@@ -820,8 +810,12 @@ static sitq_code cycle_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *er
     int need_lease = cy->n_heartbeats > 0 || cy->claim_max > 0;
     if (!rc && need_lease) rc = lease_times(c, cy->lease_us, &cy->db_now_us, &db_until, err);
     if (!rc) rc = apply_heartbeats(b, c, cy, db_until, err);
-    for (size_t q = 0; q < cy->n_queues && cy->reap && !rc; q++)
+    int64_t lost[SITQ_WORKER_QUEUES_MAX] = {0};
+    for (size_t q = 0; q < cy->n_queues && q < SITQ_WORKER_QUEUES_MAX && cy->reap && !rc; q++) {
+        size_t before = cy->n_reaped;
         rc = reap(b, c, cy, cy->queues[q], err);
+        lost[q] = (int64_t)(cy->n_reaped - before);
+    }
     sitq_time_us claim_now = sitq_now_us(); /* run_at_us is on the clients' clock */
     if (!rc && (cy->claim_max > 0 || cy->live_horizon_us > 0))
         rc = claim(b, c, cy, db_until, claim_now, err);
@@ -830,7 +824,7 @@ static sitq_code cycle_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *er
     if (!rc && b->limit_wake_us > 0 &&
         (cy->next_run_at_us <= 0 || b->limit_wake_us < cy->next_run_at_us))
         cy->next_run_at_us = b->limit_wake_us;
-    if (!rc) rc = count_succeeded_queues(c, cy, n_succeeded, err);
+    if (!rc) rc = count_outcomes(c, cy, lost, err);
     if (!rc) rc = notify_queues(c, cy, n_released, err);
     if (!rc && cy->record) rc = pg_workers_record(c, cy, owner_key(b, cy->worker_id), err);
     return rc;

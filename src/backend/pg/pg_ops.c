@@ -43,6 +43,9 @@ static sitq_code cancel_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *e
         a->out = SITQ_CANCELLED;
         rc = pg_finish_failed(c, a->id, SITQ__CANCELLED, SITQ__CANCELLED_MESSAGE, NULL,
                               sitq_now_us(), &a->n_finished, err);
+        sitq__tally t = {{0}};
+        t.n[SITQ__TOTAL_CANCELLED] = 1;
+        if (!rc) rc = pg_count_totals(c, a->queue, &t, err);
         /* ready too: the cancel may have released finalizers */
         return rc ? rc : pg_notify_queue(c, a->queue, 1, 1, err);
     }
@@ -168,22 +171,24 @@ static sitq_code window_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *e
     pg_p_i64(&p, a->hi);
     static const pg_stmt_id ids[] = {PG_PURGE_DEPS, PG_PURGE_DEP_EDGES, PG_PURGE_SUCCEEDED,
                                      PG_PURGE_DEAD};
-    int64_t succeeded = 0;
+    int64_t succeeded = 0, deleted = 0;
     for (size_t i = 0; i < sizeof ids / sizeof *ids; i++) {
         PGresult *r = pg_run(c, ids[i], &p, err, "purging finished tasks");
         if (!r) return pg_code(err);
         int64_t n = pg_changes(r);
         PQclear(r);
         if (ids[i] == PG_PURGE_SUCCEEDED) succeeded = n;
-        if (ids[i] == PG_PURGE_SUCCEEDED || ids[i] == PG_PURGE_DEAD) a->purged += n;
+        if (ids[i] == PG_PURGE_SUCCEEDED || ids[i] == PG_PURGE_DEAD) deleted += n;
     }
-    if (succeeded) {
+    a->purged = deleted;
+    if (deleted) {
         pg_params q;
         pg_p_init(&q);
         pg_p_text(&q, a->queue);
-        pg_p_i64(&q, -succeeded);
+        pg_p_i64(&q, succeeded);
         pg_p_i64(&q, (int64_t)(sitq__rand64() % PG_COUNT_SHARDS));
-        sitq_code rc = pg_exec(c, PG_COUNT_SUCCEEDED, &q, err, "counting purged tasks");
+        pg_p_i64(&q, deleted);
+        sitq_code rc = pg_exec(c, PG_COUNT_PURGED, &q, err, "counting purged tasks");
         if (rc) return rc;
     }
     /* Ids may be sparse: the next window starts at the next id that exists. */

@@ -37,14 +37,17 @@ static const char window_sql[] = "SELECT max(id) FROM (SELECT id FROM @.tasks "
 
 /* What goes with the tasks of $1 (an array of ids), in this order: their
  * edges, the edges to those that succeeded (satisfied for good), the
- * succeeded counts of their queues ($2 the shard), then the rows. */
+ * succeeded counts and purged totals of their queues ($2 the shard), then
+ * the rows. */
 static const char *const delete_sql[] = {
     "DELETE FROM @.deps WHERE task_id = ANY($1::bigint[])",
     "DELETE FROM @.deps WHERE depends_on IN (SELECT id FROM @.tasks "
     "WHERE id = ANY($1::bigint[]) AND state = 4)",
-    "INSERT INTO @.counts(queue, shard, succeeded) SELECT queue, $2::int, -count(*) "
-    "FROM @.tasks WHERE id = ANY($1::bigint[]) AND state = 4 GROUP BY queue "
-    "ON CONFLICT(queue, shard) DO UPDATE SET succeeded = counts.succeeded + EXCLUDED.succeeded",
+    "INSERT INTO @.counts(queue, shard, succeeded, total_purged) SELECT queue, $2::int, "
+    "-count(*) FILTER (WHERE state = 4), count(*) FROM @.tasks WHERE id = ANY($1::bigint[]) "
+    "GROUP BY queue ON CONFLICT(queue, shard) DO UPDATE SET "
+    "succeeded = counts.succeeded + EXCLUDED.succeeded, "
+    "total_purged = counts.total_purged + EXCLUDED.total_purged",
     "DELETE FROM @.tasks WHERE id = ANY($1::bigint[])",
 };
 

@@ -8,7 +8,7 @@
  *    transaction under an advisory lock on the schema's name, so that two
  *    processes creating it at once both succeed: the second waits, then
  *    finds every object there (CREATE ... IF NOT EXISTS).
- * 3. A sitq schema of an older version (pg1, pg2) is upgraded in one
+ * 3. A sitq schema of an older version (pg1, pg2, pg3) is upgraded in one
  *    transaction under the same lock (pg_migrate_*_sql, one step after the
  *    other), when create_schema allows writing.
  * 4. A schema holding relations but no sitq meta table belongs to another
@@ -88,6 +88,11 @@ static sitq_code create_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *e
     return inspect(b, a->f, err);
 }
 
+/* The versions this sitq upgrades. */
+static int older(const char *version) {
+    return !strcmp(version, "pg1") || !strcmp(version, "pg2") || !strcmp(version, "pg3");
+}
+
 /* Upgrades run under the creation lock; another process may have done it. */
 static sitq_code upgrade_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *err) {
     create_arg *a = arg;
@@ -95,10 +100,11 @@ static sitq_code upgrade_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *
     snprintf(lock, sizeof lock, "SELECT pg_advisory_xact_lock(%lld)", (long long)b->schema_key);
     sitq_code rc = pg_command(c, lock, err, "locking the schema for its upgrade");
     if (!rc) rc = inspect(b, a->f, err);
-    /* One step after the other, in this transaction: pg1 -> pg2 -> pg3. */
-    while (!rc && (!strcmp(a->f->version, "pg1") || !strcmp(a->f->version, "pg2"))) {
-        char *sql = pg_schema_text(b, !strcmp(a->f->version, "pg1") ? pg_migrate_pg1_sql
-                                                                    : pg_migrate_pg2_sql);
+    /* One step after the other, in this transaction: pg1 -> pg2 -> pg3 -> pg4. */
+    while (!rc && older(a->f->version)) {
+        char *sql = pg_schema_text(b, !strcmp(a->f->version, "pg1")   ? pg_migrate_pg1_sql
+                                      : !strcmp(a->f->version, "pg2") ? pg_migrate_pg2_sql
+                                                                      : pg_migrate_pg3_sql);
         if (!sql) return sitq__fail(err, SITQ_ENOMEM, "out of memory");
         rc = pg_command(c, sql, err, "upgrading the sitq schema");
         free(sql);
@@ -111,7 +117,7 @@ static sitq_code upgrade_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *
 /* A schema of an older version this sitq knows is upgraded in place, in one
  * transaction, when the caller allows writing the schema (create_schema). */
 static sitq_code upgrade(pg_backend *b, found *f, sitq_error *err) {
-    if (strcmp(f->version, "pg1") != 0 && strcmp(f->version, "pg2") != 0) return SITQ_OK;
+    if (!older(f->version)) return SITQ_OK;
     if (!b->opts.create_schema)
         return sitq__fail(err, SITQ_ESCHEMA,
                           "PostgreSQL schema %s has sitq schema version %s and needs an "

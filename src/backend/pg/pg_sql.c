@@ -267,10 +267,42 @@ const char *const pg_sql[PG_COUNT] = {
     /* Succeeded tasks are counted in one of PG_COUNT_SHARDS rows per queue,
      * chosen at random by each commit ($3), so that commits of several
      * workers do not wait for each other on one row; stats add the rows. */
-    [PG_COUNT_SUCCEEDED] =
-        "INSERT INTO @.counts(queue, shard, succeeded) VALUES($1::text, $3::int, $2::bigint) "
-        "ON CONFLICT(queue, shard) DO UPDATE "
-        "SET succeeded = counts.succeeded + EXCLUDED.succeeded",
+    /* A commit's outcomes in one queue ($2 the shard, $3..$7 sitq__tally):
+     * the stored succeeded count (which purge decreases) and the monotonic
+     * counters (which nothing decreases). */
+    [PG_COUNT_TOTALS] =
+        "INSERT INTO @.counts(queue, shard, succeeded, total_succeeded, total_failed, "
+        "total_retried, total_lost, total_cancelled) VALUES($1::text, $2::int, $3::bigint, "
+        "$3::bigint, $4::bigint, $5::bigint, $6::bigint, $7::bigint) "
+        "ON CONFLICT(queue, shard) DO UPDATE SET succeeded = counts.succeeded + "
+        "EXCLUDED.succeeded, "
+        "total_succeeded = counts.total_succeeded + EXCLUDED.total_succeeded, "
+        "total_failed = counts.total_failed + EXCLUDED.total_failed, "
+        "total_retried = counts.total_retried + EXCLUDED.total_retried, "
+        "total_lost = counts.total_lost + EXCLUDED.total_lost, "
+        "total_cancelled = counts.total_cancelled + EXCLUDED.total_cancelled",
+    /* Purge: the stored succeeded count goes down by $2, the tasks deleted
+     * ($4, succeeded or not) are added to total_purged ($3 the shard). */
+    [PG_COUNT_PURGED] =
+        "INSERT INTO @.counts(queue, shard, succeeded, total_purged) VALUES($1::text, $3::int, "
+        "-$2::bigint, $4::bigint) ON CONFLICT(queue, shard) DO UPDATE SET "
+        "succeeded = counts.succeeded + EXCLUDED.succeeded, "
+        "total_purged = counts.total_purged + EXCLUDED.total_purged",
+    /* The sums of the queue's shards, and the tasks ever inserted: those
+     * stored (each status from its partial index, succeeded ones from
+     * counts) plus those purged; an insert adds a stored task and a purge
+     * moves one from stored to purged in the same transaction, so the sum
+     * only grows and the enqueue path writes no counter. One statement:
+     * one snapshot. */
+    [PG_TOTALS] =
+        "SELECT (SELECT count(*) FROM @.tasks WHERE queue = $1::text AND state = 0) + "
+        "(SELECT count(*) FROM @.tasks WHERE queue = $1::text AND state = 1) + "
+        "(SELECT count(*) FROM @.tasks WHERE queue = $1::text AND state = 3) + "
+        "(SELECT count(*) FROM @.tasks WHERE queue = $1::text AND state IN (5, 6)) + "
+        "coalesce(sum(succeeded + total_purged), 0)::bigint, "
+        "coalesce(sum(total_succeeded), 0)::bigint, coalesce(sum(total_failed), 0)::bigint, "
+        "coalesce(sum(total_retried), 0)::bigint, coalesce(sum(total_lost), 0)::bigint, "
+        "coalesce(sum(total_cancelled), 0)::bigint FROM @.counts WHERE queue = $1::text",
     /* A heartbeat renews the worker's row, not its tasks' rows: renewing
      * every held task each second would leave a dead tuple per task per
      * second. A task's lease lasts while its task lease (set by the claim)
@@ -405,7 +437,9 @@ const char *const pg_sql[PG_COUNT] = {
     [PG_NOTIFY] = "SELECT pg_notify($1::text, $2::text)",
     /* The store's queues: those of the tasks in the partial indexes
      * (queued, waiting, running, failed, cancelled) and those that counted
-     * succeeded tasks (counts keeps its rows after a purge). */
+     * succeeded tasks (counts keeps its rows after a purge; rows of other
+     * counters alone, a queue of failed or cancelled tasks since purged,
+     * list nothing). */
     [PG_QUEUES] = "WITH RECURSIVE " QUEUE_SKIP("r", "state = 0") ", " QUEUE_SKIP(
         "w",
         "state = 1") ", " QUEUE_SKIP("x",
@@ -428,7 +462,16 @@ const char *const pg_sql[PG_COUNT] = {
                                                                                      "NOT NULL "
                                                                                      "UNION SELECT "
                                                                                      "queue FROM "
-                                                                                     "@.counts",
+                                                                                     "@.counts "
+                                                                                     "GROUP BY "
+                                                                                     "queue "
+                                                                                     "HAVING "
+                                                                                     "sum("
+                                                                                     "succeeded) "
+                                                                                     "<> 0 OR "
+                                                                                     "sum(total_"
+                                                                                     "succeeded) "
+                                                                                     "<> 0",
     [PG_TASK_QUEUE] = "SELECT queue FROM @.tasks WHERE id = $1::bigint",
     [PG_DEPENDENTS] = "SELECT task_id FROM @.deps WHERE depends_on = $1::bigint ORDER BY task_id "
                       "LIMIT $2::bigint",
@@ -560,17 +603,29 @@ const char *const pg_schema_sql =
     " WHERE state IN (5, 6);"
     "CREATE UNIQUE INDEX IF NOT EXISTS tasks_unique ON @.tasks(queue, unique_key)"
     " WHERE unique_key IS NOT NULL AND state IN (0, 1, 3);" PG_WORKERS_DDL
+    /* Per queue and shard: succeeded tasks stored (purge decreases it) and
+     * the monotonic counters (sitq_totals), which nothing decreases. */
     "CREATE TABLE IF NOT EXISTS @.counts(queue text NOT NULL, shard int NOT NULL DEFAULT 0,"
-    " succeeded bigint NOT NULL DEFAULT 0, PRIMARY KEY(queue, shard));"
-    /* position: the dependency's place in the order declared at enqueue
+    " succeeded bigint NOT NULL DEFAULT 0," PG_TOTALS_COLUMNS(
+        " ") ", PRIMARY KEY(queue, shard));"
+             /* position: the dependency's place in the order declared at enqueue
      * (dense, 0-based); finalizer: 1 when the dependent runs once the
      * dependency is terminal, whatever its outcome. */
-    "CREATE TABLE IF NOT EXISTS @.deps(task_id bigint NOT NULL, depends_on bigint NOT NULL,"
-    " position int NOT NULL DEFAULT 0, finalizer int NOT NULL DEFAULT 0,"
-    " PRIMARY KEY(depends_on, task_id));"
-    "CREATE INDEX IF NOT EXISTS deps_order ON @.deps(task_id, position);"
-    "INSERT INTO @.meta(key, value) VALUES('schema_version', '" PG_SCHEMA_VERSION "')"
-    " ON CONFLICT DO NOTHING;" PG_WAL_MARK_SQL;
+             "CREATE TABLE IF NOT EXISTS @.deps(task_id bigint NOT NULL, depends_on bigint NOT "
+             "NULL,"
+             " position int NOT NULL DEFAULT 0, finalizer int NOT NULL DEFAULT 0,"
+             " PRIMARY KEY(depends_on, task_id));"
+             "CREATE INDEX IF NOT EXISTS deps_order ON @.deps(task_id, position);"
+             "INSERT INTO @.meta(key, value) VALUES('schema_version', '" PG_SCHEMA_VERSION "')"
+             " ON CONFLICT DO NOTHING;" PG_WAL_MARK_SQL;
+
+/* From version pg3: the monotonic counters, from 0 (what came before is not
+ * known). */
+const char *const pg_migrate_pg3_sql = "ALTER TABLE @.counts" PG_TOTALS_COLUMNS(
+    " ADD COLUMN IF NOT EXISTS") ";"
+                                 "UPDATE @.meta SET value = '" PG_SCHEMA_VERSION
+                                 "' WHERE key = 'schema_version'"
+                                 " AND value = 'pg3';";
 
 /* From version pg1: the worker rows of heartbeats, the task's owner, and
  * the succeeded counts split into shards; then pg_migrate_pg2_sql. */
@@ -593,5 +648,5 @@ const char *const pg_migrate_pg2_sql =
     " WHERE d.task_id = o.task_id AND d.depends_on = o.depends_on;"
     "DROP INDEX IF EXISTS @.deps_task;"
     "CREATE INDEX IF NOT EXISTS deps_order ON @.deps(task_id, position);"
-    "UPDATE @.meta SET value = '" PG_SCHEMA_VERSION "' WHERE key = 'schema_version'"
+    "UPDATE @.meta SET value = 'pg3' WHERE key = 'schema_version'"
     " AND value = 'pg2';";

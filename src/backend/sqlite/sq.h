@@ -96,7 +96,9 @@ typedef enum sq_stmt_id {
     ST_RETRY_SET,
     ST_STATS,
     ST_OLDEST_READY,
-    ST_COUNT_SUCCEEDED,
+    ST_COUNT_TOTALS,
+    ST_COUNT_PURGED,
+    ST_TOTALS,
     ST_ID_RANGE,
     ST_ID_AFTER,
     ST_PURGE_DEPS,
@@ -220,6 +222,10 @@ sitq_code sq_finish_failed(sq_conn *c, sitq_task_id id, int from, int64_t lease_
                            const char *error, const char *traceback, sitq_time_us now,
                            size_t *n_finished, sitq_error *err);
 
+/* The monotonic counters (sqlite_totals.c), inside a write transaction: add
+ * what one commit adds to a queue (nothing when t adds nothing). */
+sitq_code sq_count_totals(sq_conn *c, const char *queue, const sitq__tally *t, sitq_error *err);
+
 /* The operations of the backend vtable, per file. */
 sitq_code sq_enqueue(sitq_backend *b, const char *queue, const sitq_task_spec *specs, size_t n,
                      sitq_task_id *ids, sitq_error *err);
@@ -233,6 +239,7 @@ sitq_code sq_get_conn(sq_conn *c, const char *queue, sitq_task_id id, sitq_resul
 sitq_code sq_payload(sitq_backend *b, const char *queue, sitq_task_id id, void **out, size_t *len,
                      sitq_error *err);
 sitq_code sq_stats(sitq_backend *b, const char *queue, sitq_stats *out, sitq_error *err);
+sitq_code sq_totals(sitq_backend *b, const char *queue, sitq_totals *out, sitq_error *err);
 sitq_code sq_health(sitq_backend *b, sitq_store_health *out, sitq_error *err);
 sitq_code sq_oldest_ready(sitq_backend *b, const char *queue, sitq_time_us *run_at_us,
                           sitq_error *err);

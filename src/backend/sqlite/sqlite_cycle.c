@@ -120,6 +120,7 @@ static sitq_code apply_success(sq_conn *c, sitq__completion *k, size_t *n_finish
     if (rc != SQLITE_DONE) return sq_fail(c, err, "recording a success");
     k->applied = sqlite3_changes(c->db) == 1;
     if (!k->applied) return SITQ_OK; /* lease lost: a newer attempt owns the task */
+    k->outcome = SITQ__TOTAL_SUCCEEDED;
     (*n_finished)++;
     (*n_succeeded)++;
     return SITQ_OK;
@@ -207,6 +208,7 @@ static sitq_code apply_failure(sq_conn *c, sitq__completion *k, size_t *n_finish
     }
     sitq__verdict v;
     sitq__decide_failure(&f, sitq__rand_unit(), &v);
+    k->outcome = sitq__total_of_verdict(v.state);
     if (v.state == SITQ__QUEUED) return requeue(c, k, v.run_at_us, v.message, err);
     return sq_finish_failed(c, k->id, SITQ__RUNNING, k->lease_token, v.state, v.message,
                             k->traceback, k->finished_at_us, n_finished, err);
@@ -311,6 +313,10 @@ static sitq_code reap(sq_conn *c, sitq_time_us now, sitq__cycle *cy, const char 
         if (!code) cy->n_reaped++;
     }
     free(v);
+    /* Every lease recovered lost its attempt's outcome (sitq_totals.lost). */
+    sitq__tally t = {{0}};
+    t.n[SITQ__TOTAL_LOST] = (int64_t)n;
+    if (!code) code = sq_count_totals(c, queue, &t, err);
     return code;
 }
 
@@ -374,17 +380,10 @@ static sitq_code apply_completions(sq_conn *c, sitq__cycle *cy, sitq_time_us now
     }
     if (!rc && n_succeeded) rc = resolve_group(c, cy, now, err);
     /* One counter update per queue and commit, not per task. */
-    for (size_t q = 0; !rc && n_succeeded && q < cy->n_queues; q++) {
-        int64_t n = 0;
-        for (size_t i = 0; i < cy->n_completions; i++)
-            if (stored_success(&cy->completions[i]) && cy->completions[i].queue_index == q) n++;
-        if (n == 0) continue;
-        sqlite3_stmt *st = sq_stmt(c, ST_COUNT_SUCCEEDED, err);
-        if (!st) return SITQ_ESTORAGE;
-        sq_bind_text(st, 1, cy->queues[q]);
-        sqlite3_bind_int64(st, 2, n);
-        rc = sq_exec(c, st, err, "counting succeeded tasks");
-    }
+    sitq__tally t[SITQ_WORKER_QUEUES_MAX];
+    if (rc || cy->n_queues > SITQ_WORKER_QUEUES_MAX || !sitq__tally_completions(cy, t)) return rc;
+    for (size_t q = 0; !rc && q < cy->n_queues; q++)
+        rc = sq_count_totals(c, cy->queues[q], &t[q], err);
     return rc;
 }
 
@@ -393,6 +392,7 @@ static void forget_completions(sitq__cycle *cy) {
     for (size_t i = 0; i < cy->n_completions; i++) {
         sitq__completion *k = &cy->completions[i];
         k->applied = 0;
+        k->outcome = SITQ__TOTAL_NONE;
         k->stored_as_failure = 0;
         free(k->stored_error);
         k->stored_error = NULL;

@@ -198,12 +198,14 @@ sitq_code sq_schema_open(sq_backend *b, sitq_error *err) {
             snprintf(version, sizeof version, "%s", (const char *)sqlite3_column_text(st, 0));
         sqlite3_finalize(st);
         if (strcmp(version, sq_schema_version()) == 0) return sq_retention_schema(b, err);
-        if (b->opts.read_only && strcmp(version, "2") == 0)
+        /* The versions sq_schema_init upgrades. */
+        int older = !strcmp(version, "2") || !strcmp(version, "3") || !strcmp(version, "4");
+        if (b->opts.read_only && older)
             return sitq__fail(err, SITQ_ESCHEMA,
-                              "%s has sitq schema version 2; this sitq upgrades it to version %s "
+                              "%s has sitq schema version %s; this sitq upgrades it to version %s "
                               "when it first opens it with write access (for example sitq "
                               "enqueue or a worker)",
-                              b->path, sq_schema_version());
+                              b->path, version, sq_schema_version());
         if (b->opts.read_only)
             return sitq__fail(err, SITQ_ESCHEMA,
                               "%s has sitq schema version %s; this sitq understands version %s",

@@ -39,6 +39,9 @@ sitq_code sq_cancel(sitq_backend *base, const char *queue, sitq_task_id id, sitq
     if (!rc && action == SITQ__CANCEL_NOW) {
         rc = sq_finish_failed(c, id, state, 0, SITQ__CANCELLED, SITQ__CANCELLED_MESSAGE, NULL,
                               sitq_now_us(), n_finished, err);
+        sitq__tally t = {{0}};
+        t.n[SITQ__TOTAL_CANCELLED] = 1;
+        if (!rc) rc = sq_count_totals(c, queue, &t, err);
         *out = SITQ_CANCELLED;
     } else if (!rc) { /* SITQ__CANCEL_FLAG: the worker sees it at its next heartbeat */
         sqlite3_stmt *st = sq_stmt(c, ST_SET_CANCEL_FLAG, err);
@@ -164,7 +167,7 @@ static sitq_code purge_window(sq_backend *b, const char *queue, sitq_time_us bef
     if (rc) return rc;
     static const sq_stmt_id ids[] = {ST_PURGE_DEPS,    ST_PURGE_DEP_EDGES, ST_PURGE_PAYLOADS,
                                      ST_PURGE_RESULTS, ST_PURGE_SUCCEEDED, ST_PURGE_DEAD};
-    int64_t succeeded = 0;
+    int64_t succeeded = 0, deleted = 0;
     for (size_t i = 0; i < sizeof ids / sizeof *ids && !rc; i++) {
         sqlite3_stmt *st = sq_stmt(c, ids[i], err);
         if (!st) {
@@ -178,17 +181,19 @@ static sitq_code purge_window(sq_backend *b, const char *queue, sitq_time_us bef
         rc = sq_exec(c, st, err, "purging finished tasks");
         if (!rc && ids[i] == ST_PURGE_SUCCEEDED) succeeded = sqlite3_changes64(c->db);
         if (!rc && (ids[i] == ST_PURGE_SUCCEEDED || ids[i] == ST_PURGE_DEAD))
-            *purged += sqlite3_changes64(c->db);
+            deleted += sqlite3_changes64(c->db);
     }
-    if (!rc && succeeded) {
-        sqlite3_stmt *st = sq_stmt(c, ST_COUNT_SUCCEEDED, err);
+    if (!rc && deleted) {
+        sqlite3_stmt *st = sq_stmt(c, ST_COUNT_PURGED, err);
         if (!st) rc = SITQ_ESTORAGE;
         else {
             sq_bind_text(st, 1, queue);
-            sqlite3_bind_int64(st, 2, -succeeded);
+            sqlite3_bind_int64(st, 2, succeeded);
+            sqlite3_bind_int64(st, 3, deleted);
             rc = sq_exec(c, st, err, "counting purged tasks");
         }
     }
+    *purged += deleted;
     *next = 0;
     if (!rc) {
         /* Ids may be sparse (or huge, in a file written by other means):

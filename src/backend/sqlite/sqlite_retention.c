@@ -39,17 +39,18 @@ static const char window_sql[] =
 /* What goes with the tasks of ?1 (a JSON array of ids), in this order:
  * their own edges, the edges to those that succeeded (satisfied for good,
  * as sitq_purge drops them), their large payloads and results, the
- * succeeded counts of their queues, the highest id (never reused), then the
- * rows themselves. */
+ * succeeded counts and purged totals of their queues, the highest id (never
+ * reused), then the rows themselves. */
 static const char *const delete_sql[] = {
     "DELETE FROM sitq_deps WHERE task_id IN (SELECT value FROM json_each(?1))",
     "DELETE FROM sitq_deps WHERE depends_on IN (SELECT id FROM sitq_tasks "
     "WHERE id IN (SELECT value FROM json_each(?1)) AND state = 4)",
     "DELETE FROM sitq_payloads WHERE id IN (SELECT value FROM json_each(?1))",
     "DELETE FROM sitq_results WHERE id IN (SELECT value FROM json_each(?1))",
-    "INSERT INTO sitq_counts(queue, succeeded) SELECT queue, -COUNT(*) FROM sitq_tasks "
-    "WHERE id IN (SELECT value FROM json_each(?1)) AND state = 4 GROUP BY queue "
-    "ON CONFLICT(queue) DO UPDATE SET succeeded = succeeded + excluded.succeeded",
+    "INSERT INTO sitq_counts(queue, succeeded, total_purged) SELECT queue, -SUM(state = 4), "
+    "COUNT(*) FROM sitq_tasks WHERE id IN (SELECT value FROM json_each(?1)) GROUP BY queue "
+    "ON CONFLICT(queue) DO UPDATE SET succeeded = succeeded + excluded.succeeded, "
+    "total_purged = total_purged + excluded.total_purged",
     "INSERT INTO sitq_meta(key, value) SELECT 'id_floor', MAX(value) FROM json_each(?1) "
     "WHERE true ON CONFLICT(key) DO UPDATE SET value = MAX(CAST(value AS INTEGER), "
     "CAST(excluded.value AS INTEGER))",

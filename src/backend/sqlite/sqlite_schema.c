@@ -5,8 +5,19 @@
 
 /* 2: sitq_counts, id_floor, lean partial indexes; 3: large payloads and
  * results in their own tables, attempts counted at start, lapses; 4:
- * dependency edges keep their declared position and the finalizer flag. */
-#define SCHEMA_VERSION "4"
+ * dependency edges keep their declared position and the finalizer flag; 5:
+ * the monotonic counters of sitq_counts (total_*). */
+#define SCHEMA_VERSION "5"
+
+/* The monotonic counters' columns, each after sep: in the table's creation
+ * (sep ",") and in an upgrade from version 4 or older (sep ";ALTER TABLE
+ * ... ADD COLUMN"; the empty statement before the first is skipped). */
+#define COUNTS_TOTALS_COLUMNS(sep)                                                                 \
+    sep " total_purged INTEGER NOT NULL DEFAULT 0" sep                                             \
+        " total_succeeded INTEGER NOT NULL DEFAULT 0" sep                                          \
+        " total_failed INTEGER NOT NULL DEFAULT 0" sep                                             \
+        " total_retried INTEGER NOT NULL DEFAULT 0" sep                                            \
+        " total_lost INTEGER NOT NULL DEFAULT 0" sep " total_cancelled INTEGER NOT NULL DEFAULT 0"
 
 static const char *const schema_sql =
     "CREATE TABLE IF NOT EXISTS sitq_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
@@ -67,17 +78,22 @@ static const char *const schema_sql =
     " WHERE state IN (5, 6);"
     "CREATE UNIQUE INDEX IF NOT EXISTS sitq_tasks_unique ON sitq_tasks(queue, unique_key)"
     " WHERE unique_key IS NOT NULL AND " SQ_SQL_HOLDS_UNIQUE_KEY ";"
-    /* Succeeded tasks per queue, added once per worker commit. */
+    /* Per queue, added once per commit: succeeded tasks stored (purge
+     * decreases it), the monotonic counters (sitq_totals), which nothing
+     * decreases, and the tasks purged (enqueued = stored + purged). */
     "CREATE TABLE IF NOT EXISTS sitq_counts(queue TEXT PRIMARY KEY,"
-    " succeeded INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
-    /* position: the dependency's place in the order declared at enqueue
+    " succeeded INTEGER NOT NULL DEFAULT 0" COUNTS_TOTALS_COLUMNS(
+        ",") ") WITHOUT ROWID;"
+             /* position: the dependency's place in the order declared at enqueue
      * (dense, 0-based), which a handler reads results in; finalizer: the
      * dependent runs once the dependency is terminal, whatever its outcome.
      * (task_id, position) finds one dependency of a task in one lookup. */
-    "CREATE TABLE IF NOT EXISTS sitq_deps(task_id INTEGER NOT NULL, depends_on INTEGER NOT NULL,"
-    " position INTEGER NOT NULL DEFAULT 0, finalizer INTEGER NOT NULL DEFAULT 0,"
-    " PRIMARY KEY(depends_on, task_id)) WITHOUT ROWID;"
-    "INSERT OR IGNORE INTO sitq_meta(key, value) VALUES('schema_version', '" SCHEMA_VERSION "');";
+             "CREATE TABLE IF NOT EXISTS sitq_deps(task_id INTEGER NOT NULL, depends_on INTEGER "
+             "NOT NULL,"
+             " position INTEGER NOT NULL DEFAULT 0, finalizer INTEGER NOT NULL DEFAULT 0,"
+             " PRIMARY KEY(depends_on, task_id)) WITHOUT ROWID;"
+             "INSERT OR IGNORE INTO sitq_meta(key, value) VALUES('schema_version', '" SCHEMA_VERSION
+             "');";
 
 /* Made after any upgrade: an older sitq_deps has no position until then. */
 static const char *const deps_index_sql =
@@ -121,11 +137,20 @@ static const char *const migrate_3_sql =
     " WHERE sitq_deps.task_id = o.task_id AND sitq_deps.depends_on = o.depends_on;"
     "DROP INDEX IF EXISTS sitq_deps_task;";
 
+/* Version 4 and older kept only the succeeded count: the monotonic
+ * counters start at 0 from the upgrade (what came before is not known);
+ * enqueued starts at the tasks stored (total_purged at 0). */
+static const char *const migrate_4_sql =
+    COUNTS_TOTALS_COLUMNS(";ALTER TABLE sitq_counts ADD COLUMN") ";";
+
 /* Inside the schema transaction: all or nothing. From 2, the dependency
- * edges are upgraded first (migrate_3_sql), then the task table. */
+ * edges are upgraded first (migrate_3_sql), then the task table; from 2, 3
+ * and 4 the counters (migrate_4_sql). */
 static sitq_code migrate_from(sq_backend *b, int from, sitq_error *err) {
     char *msg = NULL;
-    int ok = sqlite3_exec(b->writer.db, migrate_3_sql, NULL, NULL, &msg) == SQLITE_OK;
+    int ok = sqlite3_exec(b->writer.db, migrate_4_sql, NULL, NULL, &msg) == SQLITE_OK;
+    if (ok && from < 4)
+        ok = sqlite3_exec(b->writer.db, migrate_3_sql, NULL, NULL, &msg) == SQLITE_OK;
     /* After the rename, schema_sql creates the new table and its indexes. */
     if (ok && from == 2)
         ok = sqlite3_exec(b->writer.db, migrate_2_sql, NULL, NULL, &msg) == SQLITE_OK &&
@@ -162,7 +187,7 @@ sitq_code sq_schema_init(sq_backend *b, sitq_error *err) {
         rc = sq_fail(&b->writer, err, "reading the schema version");
     } else if (sqlite3_step(st) == SQLITE_ROW) {
         const char *v = (const char *)sqlite3_column_text(st, 0);
-        int from = v && strcmp(v, "2") == 0 ? 2 : v && strcmp(v, "3") == 0 ? 3 : 0;
+        int from = !v ? 0 : !strcmp(v, "2") ? 2 : !strcmp(v, "3") ? 3 : !strcmp(v, "4") ? 4 : 0;
         if (from) {
             sqlite3_finalize(st);
             st = NULL;

@@ -290,8 +290,35 @@ const char *const sq_sql[ST_COUNT] = {
         "WHERE queue = ?1 AND state = 0 AND priority < p.v) FROM p WHERE p.v IS NOT NULL) "
         "SELECT MIN((SELECT MIN(run_at_us) FROM sitq_tasks WHERE queue = ?1 AND state = 0 "
         "AND priority = p.v)) FROM p WHERE p.v IS NOT NULL",
-    [ST_COUNT_SUCCEEDED] = "INSERT INTO sitq_counts(queue, succeeded) VALUES(?1, ?2) "
-                           "ON CONFLICT(queue) DO UPDATE SET succeeded = succeeded + ?2",
+    /* A commit's outcomes in one queue, added once per commit: the stored
+     * succeeded count (which purge decreases) and the monotonic counters
+     * (which nothing decreases). ?2..?6: sitq__tally. */
+    [ST_COUNT_TOTALS] =
+        "INSERT INTO sitq_counts(queue, succeeded, total_succeeded, total_failed, total_retried, "
+        "total_lost, total_cancelled) VALUES(?1, ?2, ?2, ?3, ?4, ?5, ?6) "
+        "ON CONFLICT(queue) DO UPDATE SET succeeded = succeeded + ?2, "
+        "total_succeeded = total_succeeded + ?2, total_failed = total_failed + ?3, "
+        "total_retried = total_retried + ?4, total_lost = total_lost + ?5, "
+        "total_cancelled = total_cancelled + ?6",
+    /* Purge: the stored succeeded count goes down by ?2, the tasks deleted
+     * (?3, succeeded or not) are added to total_purged. */
+    [ST_COUNT_PURGED] = "INSERT INTO sitq_counts(queue, succeeded, total_purged) "
+                        "VALUES(?1, -?2, ?3) ON CONFLICT(queue) DO UPDATE SET "
+                        "succeeded = succeeded - ?2, total_purged = total_purged + ?3",
+    /* The counters, and the tasks ever inserted: those stored (each status
+     * from its partial index, succeeded ones from sitq_counts) plus those
+     * purged. An insert adds a stored task and a purge moves one from stored
+     * to purged in the same transaction, so the sum only grows, and the
+     * enqueue path writes no counter of its own. One statement: one
+     * snapshot. */
+    [ST_TOTALS] =
+        "SELECT (SELECT COUNT(*) FROM sitq_tasks WHERE queue = ?1 AND state = 0) + "
+        "(SELECT COUNT(*) FROM sitq_tasks WHERE queue = ?1 AND state = 1) + "
+        "(SELECT COUNT(*) FROM sitq_tasks WHERE queue = ?1 AND state = 3) + "
+        "(SELECT COUNT(*) FROM sitq_tasks WHERE queue = ?1 AND state IN (5, 6)) + "
+        "COALESCE(c.succeeded + c.total_purged, 0), COALESCE(c.total_succeeded, 0), "
+        "COALESCE(c.total_failed, 0), COALESCE(c.total_retried, 0), COALESCE(c.total_lost, 0), "
+        "COALESCE(c.total_cancelled, 0) FROM (SELECT 1) LEFT JOIN sitq_counts c ON c.queue = ?1",
 
     /* Purge walks ids in windows (?3..?4), one short transaction each, so
      * that it never holds the write lock for long. */
@@ -317,7 +344,9 @@ const char *const sq_sql[ST_COUNT] = {
 
     /* The store's queues: those of the tasks in the partial indexes
      * (queued, waiting, running, failed, cancelled) and those that counted
-     * succeeded tasks (sitq_counts keeps its row after a purge). */
+     * succeeded tasks (sitq_counts keeps its row after a purge; a row of
+     * other counters alone, a queue of failed or cancelled tasks since
+     * purged, lists nothing). */
     [ST_QUEUES] = "WITH RECURSIVE " QUEUE_SKIP("r", "state = 0") ", " QUEUE_SKIP(
         "w",
         "state = 1") ", " QUEUE_SKIP("x",
@@ -340,7 +369,14 @@ const char *const sq_sql[ST_COUNT] = {
                                                                                      "NOT NULL "
                                                                                      "UNION SELECT "
                                                                                      "queue FROM "
-                                                                                     "sitq_counts",
+                                                                                     "sitq_counts "
+                                                                                     "WHERE "
+                                                                                     "succeeded <> "
+                                                                                     "0 "
+                                                                                     "OR "
+                                                                                     "total_"
+                                                                                     "succeeded "
+                                                                                     "<> 0",
     [ST_TASK_QUEUE] = "SELECT queue FROM sitq_tasks WHERE id = ?1",
     [ST_DEPENDENTS] = "SELECT task_id FROM sitq_deps WHERE depends_on = ?1 ORDER BY task_id "
                       "LIMIT ?2",

@@ -89,9 +89,48 @@ void dash_esc_summary(dash_buf *b, const char *s, size_t n);
 void dash_esc_head(dash_buf *b, const char *s, size_t n, size_t total);
 void dash_buf_free(dash_buf *b);
 
+/* dash_rate.c: the throughput history, sampled by a thread of its own. */
+/** Samples kept per queue: an hour at the default interval. */
+#define DASH_RATE_POINTS 360
+/** Seconds between samples by default, and the bounds of --sample-interval. */
+#define DASH_RATE_INTERVAL_S     10.0
+#define DASH_RATE_INTERVAL_MIN_S 0.1
+#define DASH_RATE_INTERVAL_MAX_S 3600.0
+/** One reading of a queue's counters (sitq_totals), at t_us (UTC). */
+typedef struct dash_sample {
+    int64_t t_us, succeeded, failed, retried;
+} dash_sample;
+/** A queue's samples, oldest first, as dash_rate_get copies them. */
+typedef struct dash_series {
+    size_t n;
+    dash_sample s[DASH_RATE_POINTS];
+    double interval_s;
+    int64_t started_us; /**< when the sampler started (UTC) */
+} dash_series;
+typedef struct dash_rate dash_rate;
+/** Start sampling the queues of backend (which must outlive it) every
+ *  interval_s seconds, the first sample at once. NULL when out of memory
+ *  or no thread can be started. */
+dash_rate *dash_rate_start(sitq_backend *backend, double interval_s);
+/** Stop the sampler, wait for it and free r (NULL: no-op). */
+void dash_rate_stop(dash_rate *r);
+/** Copy the samples of queue into *out (zeroed first; r NULL or a queue
+ *  not sampled yet: none). Returns 1 when the queue is sampled. Thread-safe. */
+int dash_rate_get(dash_rate *r, const char *queue, dash_series *out);
+
+/* dash_chart.c: a series drawn as inline SVG. */
+/** Sums over the series' intervals: succeeded, failed (failed and retried
+ *  attempts), and the most of either in one interval. */
+void dash_series_sums(const dash_series *s, int64_t *ok, int64_t *bad, int64_t *peak);
+/** Append the chart of queue's series: an <svg> with a <title> and
+ *  aria-label giving the figures, or a note when it has fewer than two
+ *  samples. */
+void dash_chart(dash_buf *b, const char *queue, const dash_series *s);
+
 /** The server's state, read (never written) by every request thread. */
 typedef struct dash_ctx {
     sitq_backend *backend;
+    dash_rate *rate;                /**< the throughput history (thread-safe), NULL: none */
     char token[DASH_TOKEN_MAX + 1]; /**< "" when read-only */
     size_t token_len;
     sitq_task_id scan_ids; /**< ids a list page examines at most (dash_list.c) */

@@ -52,6 +52,36 @@ void dash_reply_json(dash_reply *r, json_t *j) {
     free(s);
 }
 
+/* The throughput of a queue (dash_rate.c): per interval, the attempts that
+ * succeeded, failed with no retry left and failed with one, at the end of
+ * the interval (UTC seconds); the sums; whether the history is still
+ * shorter than its window (since the dashboard started). */
+static json_t *throughput_json(const dash_ctx *c, const char *name) {
+    dash_series *s = malloc(sizeof *s);
+    if (s == NULL) return NULL;
+    dash_rate_get(c->rate, name, s);
+    json_t *pts = json_array();
+    for (size_t i = 0; pts && i + 1 < s->n; i++) {
+        const dash_sample *a = &s->s[i], *b = &s->s[i + 1];
+        json_t *p =
+            json_pack("[f,I,I,I]", (double)b->t_us / 1e6, (json_int_t)(b->succeeded - a->succeeded),
+                      (json_int_t)(b->failed - a->failed), (json_int_t)(b->retried - a->retried));
+        if (p == NULL || json_array_append_new(pts, p) != 0) {
+            json_decref(pts);
+            pts = NULL;
+        }
+    }
+    int64_t ok = 0, bad = 0, peak = 0;
+    dash_series_sums(s, &ok, &bad, &peak);
+    json_t *j = pts ? json_pack("{s:f,s:o,s:b,s:I,s:I,s:o}", "interval_s", s->interval_s, "since",
+                                s->n ? json_real((double)s->s[0].t_us / 1e6) : json_null(),
+                                "since_start", s->n < DASH_RATE_POINTS, "succeeded", (json_int_t)ok,
+                                "failed", (json_int_t)bad, "points", pts)
+                    : NULL;
+    free(s);
+    return j;
+}
+
 /* The queue object of name, or NULL after an error reply. */
 static json_t *queue_json(const dash_ctx *c, const char *name, dash_reply *r) {
     sitq_error err;
@@ -69,6 +99,11 @@ static json_t *queue_json(const dash_ctx *c, const char *name, dash_reply *r) {
     }
     json_t *j = stats_to_json(name, &st, NULL);
     if (j) json_object_set_new(j, "paused", json_boolean(paused));
+    json_t *t = j ? throughput_json(c, name) : NULL;
+    if (j && (t == NULL || json_object_set_new(j, "throughput", t) != 0)) {
+        json_decref(j);
+        j = NULL;
+    }
     return j;
 }
 

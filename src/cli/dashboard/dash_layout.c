@@ -39,7 +39,9 @@ const char dash_css[] =
     ".gn.st-running rect{fill:#e3ecf9;stroke:#1a5fb4}"
     ".gn.st-waiting rect,.gn.st-scheduled rect{fill:#fff8e1;stroke:#a07800}"
     ".gn.st-cancelled rect{fill:#eee;stroke:#777}"
-    ".gn:hover rect{stroke-width:2}";
+    ".gn:hover rect{stroke-width:2}"
+
+    ".muted{color:#777}svg.rate{display:block}";
 
 void dash_page_begin(dash_buf *b, const char *title) {
     dash_put(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"

@@ -1,7 +1,8 @@
 /*
  * dash_pages.c - the dashboard's pages about the whole store: the queues
  * with their tasks counted by status (sitq_queue_names and sitq_get_stats:
- * index seeks and stored counters, never a scan of the tasks), the workers
+ * index seeks and stored counters, never a scan of the tasks) and their
+ * throughput charts (dash_rate.c, dash_chart.c), the workers
  * of the registry with the tasks they run, and /metrics
  * (sitq_metrics_text). Also the action forms these pages show.
  */
@@ -34,6 +35,10 @@ static sitq_code queue_row(const dash_ctx *c, const char *name, dash_buf *b, sit
     if (code == SITQ_OK) code = sitq_queue_paused(q, &paused, err);
     sitq_queue_close(q);
     if (code != SITQ_OK) return code;
+    /* The series on the heap: 360 samples do not belong on a
+     * connection's stack. */
+    dash_series *s = malloc(sizeof *s);
+    if (s) dash_rate_get(c->rate, name, s);
     dash_put(b, "<tr><td><a href=\"/tasks?queue=");
     dash_urlenc(b, name);
     dash_put(b, "\">");
@@ -45,6 +50,9 @@ static sitq_code queue_row(const dash_ctx *c, const char *name, dash_buf *b, sit
         dash_printf(b, "&amp;status=%s\">%" PRId64 "</a></td>", sitq_status_name(s), st.count[s]);
     }
     dash_printf(b, "<td class=\"n\">%" PRId64 "</td><td>", st.total);
+    if (s) dash_chart(b, name, s);
+    free(s);
+    dash_put(b, "</td><td>");
     /* The name in hex: a browser would change its control characters and
      * newlines, and the action would name another queue. */
     if (c->token_len > 0) dash_action_form(b, paused ? "resume" : "pause", "queue_hex", name, 1);
@@ -66,7 +74,7 @@ void dash_page_queues(const dash_ctx *c, dash_reply *r) {
                     "SITQ_DASHBOARD_TOKEN).</p>\n");
     dash_put(b, "<table id=\"queues\"><tr><th>queue</th>");
     for (int s = 0; s < SITQ_STATUS_COUNT; s++) dash_printf(b, "<th>%s</th>", sitq_status_name(s));
-    dash_put(b, "<th>total</th><th>actions</th></tr>\n");
+    dash_put(b, "<th>total</th><th>throughput (succeeded, failed)</th><th>actions</th></tr>\n");
     for (size_t i = 0; i < n && i < DASH_QUEUES_MAX && code == SITQ_OK; i++)
         code = queue_row(c, names[i], b, &err);
     dash_put(b, "</table>\n");
