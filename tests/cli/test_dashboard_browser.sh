@@ -2,8 +2,9 @@
 # `sitq dashboard` in a real browser: headless Chromium (Debian's chromium)
 # loads every page and the DOM it builds holds the store's values, with the
 # markup of a queue name and a traceback shown as text, and a task's
-# pipeline as an SVG graph of links; a screenshot of the
-# queues page is a PNG of the window's size; through chromedriver
+# pipeline as an SVG graph of links; screenshots of the queues page (a
+# PNG of the window's size showing a throughput chart) and of a task's
+# page (its pipeline's nodes drawn in their colours) are checked; through chromedriver
 # (WebDriver over loopback) it types the token and clicks retry, then
 # cancel, and the task's stored status changes. Chromium resolves no host
 # but 127.0.0.1 and uses no proxy. Skipped (77) when chromium is missing.
@@ -41,10 +42,23 @@ assert_eq failed "$(field "$bad" status)" "the failing task"
 p1=$("$SITQ" enqueue "$DB" --queue pipe -- true)
 p2=$("$SITQ" enqueue "$DB" --queue pipe --after "$p1" -- true)
 
-"$SITQ" dashboard "$DB" --listen 127.0.0.1:0 --token-file "$TMP/token" 2>"$TMP/dash.log" &
+"$SITQ" dashboard "$DB" --listen 127.0.0.1:0 --token-file "$TMP/token" --sample-interval 0.2 \
+    2>"$TMP/dash.log" &
 DASH_PID=$!
 wait_log "$TMP/dash.log" "at http://"
 URL=$(sed -n 's|.* at \(http://127.0.0.1:[0-9]*\)/ .*|\1|p' "$TMP/dash.log")
+
+# Work done while the dashboard samples, for the throughput chart: 20 tasks
+# of the queue "chart", then wait until its sampled history holds them.
+for _ in $(seq 1 20); do "$SITQ" enqueue "$DB" --queue chart -- true >/dev/null; done
+"$SITQ" worker "$DB" --queue chart --burst --quiet 2>/dev/null
+for i in $(seq 1 300); do
+    done_n=$(curl -sf "$URL/api/queues" |
+        jget "[q['throughput']['succeeded'] for q in d if q['queue'] == 'chart'][0]")
+    [ "$done_n" = 20 ] && break
+    [ "$i" -lt 300 ] || fail "the chart's history did not reach 20 succeeded: $done_n"
+    sleep 0.1
+done
 
 # Every page, as the browser builds it.
 dom /
@@ -79,6 +93,29 @@ print("%dx%d %d" % (struct.unpack(">II", data[16:24]) + (len(data) > 2000,)))
 PYEOF
 )
 assert_eq "1000x700 1" "$size" "the screenshot's size"
+
+# colored PNG HEX...: for each colour, how many pixels of the screenshot are
+# near it (Pillow, which Debian's python3-matplotlib brings).
+colored() {
+    "$PY" - "$@" <<'PYEOF'
+import sys
+from PIL import Image
+img = Image.open(sys.argv[1]).convert("RGB")
+px = list(img.getdata())
+for hexc in sys.argv[2:]:
+    want = tuple(int(hexc[i:i + 2], 16) for i in (0, 2, 4))
+    print(sum(1 for p in px if sum(abs(a - b) for a, b in zip(p, want)) < 60), end=" ")
+PYEOF
+}
+# The queues page shows the chart's line, in the chart's green (#1b7f3b).
+read -r green _ <<<"$(colored "$TMP/queues.png" 1b7f3b)"
+[ "$green" -ge 30 ] || fail "no throughput line in the screenshot of the queues page ($green px)"
+# A task's page shows its pipeline: the waiting node's border (#a07800, a
+# colour nothing else on the page has), drawn.
+timeout 120 "${CHROME[@]}" --window-size=1000,1600 --screenshot="$TMP/graph.png" "$URL/tasks/$p2" \
+    2>>"$TMP/chrome.log" >/dev/null || fail "no screenshot of the task page"
+read -r amber _ <<<"$(colored "$TMP/graph.png" a07800)"
+[ "$amber" -ge 100 ] || fail "the waiting node is not drawn in the screenshot ($amber px)"
 
 # Clicks through chromedriver: retry, then cancel of the retried task.
 if command -v chromedriver >/dev/null; then
