@@ -25,7 +25,8 @@
 #define GAP_X  56
 #define GAP_Y  14
 #define PAD    8
-/** Bytes of a function name written in a node (the full name is its title). */
+/** Bytes of a function name written in a node (the full name is its title;
+ *  a longer one shows its last part, name_label). */
 #define NAME_SHOWN 22
 
 static int src_task(void *arg, sitq_task_id id, char **function, sitq_status *status,
@@ -71,21 +72,47 @@ static unsigned node_y(const dash_graph_node *nd) {
     return PAD + (unsigned)nd->order * (NODE_H + GAP_Y);
 }
 
-static void svg_edges(dash_buf *b, const dash_graph *g) {
-    for (size_t i = 0; i < g->n_edges; i++) {
-        const dash_graph_node *f = &g->nodes[g->edges[i].from], *t = &g->nodes[g->edges[i].to];
+/* An edge from f to t. Between neighbouring layers a straight line; one
+ * that skips layers would cross the boxes of the layers between (same
+ * rows), so it runs in the gaps instead: out into the column gap, along
+ * the row gap above its source's row, and down or up into its target. */
+static void svg_edge(dash_buf *b, const dash_graph_node *f, const dash_graph_node *t) {
+    unsigned x1 = node_x(f) + NODE_W, y1 = node_y(f) + NODE_H / 2;
+    unsigned x2 = node_x(t) - 2, y2 = node_y(t) + NODE_H / 2;
+    if (t->layer <= f->layer + 1) {
         dash_printf(b,
                     "<line class=\"ge\" x1=\"%u\" y1=\"%u\" x2=\"%u\" y2=\"%u\" "
                     "marker-end=\"url(#arrow)\"/>\n",
-                    node_x(f) + NODE_W, node_y(f) + NODE_H / 2, node_x(t) - 2,
-                    node_y(t) + NODE_H / 2);
+                    x1, y1, x2, y2);
+        return;
     }
+    unsigned gap_y = node_y(f) - GAP_Y / 2; /* the row gap above f (PAD above row 0) */
+    dash_printf(b,
+                "<polyline class=\"ge\" fill=\"none\" points=\"%u,%u %u,%u %u,%u %u,%u %u,%u\" "
+                "marker-end=\"url(#arrow)\"/>\n",
+                x1, y1, x1 + GAP_X / 2, gap_y, x2 - GAP_X / 2, gap_y, x2 - GAP_X / 4, y2, x2, y2);
+}
+
+static void svg_edges(dash_buf *b, const dash_graph *g) {
+    for (size_t i = 0; i < g->n_edges; i++)
+        svg_edge(b, &g->nodes[g->edges[i].from], &g->nodes[g->edges[i].to]);
+}
+
+/* The part of function name fn a node shows: all of it when it fits, else
+ * what follows its last '.' or ':' (a Python task's function, not the
+ * module path every node of a pipeline shares). */
+static const char *name_label(const char *fn) {
+    if (strlen(fn) <= NAME_SHOWN) return fn;
+    const char *dot = strrchr(fn, '.'), *colon = strrchr(fn, ':');
+    const char *sep = dot > colon ? dot : colon;
+    return sep && sep[1] ? sep + 1 : fn;
 }
 
 static void svg_node(dash_buf *b, const dash_graph_node *nd, int current) {
     const char *st = sitq_status_name(nd->status);
     const char *fn = nd->function ? nd->function : "";
-    size_t len = strlen(fn), shown = dash_utf8_cut(fn, len, NAME_SHOWN);
+    const char *label = name_label(fn);
+    size_t len = strlen(label), shown = dash_utf8_cut(label, len, NAME_SHOWN);
     unsigned x = node_x(nd), y = node_y(nd);
     dash_printf(b, "<a href=\"/tasks/%" PRId64 "\"><g class=\"gn st-%s%s\"><title>", nd->id, st,
                 current ? " cur" : "");
@@ -94,7 +121,8 @@ static void svg_node(dash_buf *b, const dash_graph_node *nd, int current) {
     dash_printf(b, "<rect x=\"%u\" y=\"%u\" width=\"%d\" height=\"%d\" rx=\"4\"/>", x, y, NODE_W,
                 NODE_H);
     dash_printf(b, "<text x=\"%u\" y=\"%u\">", x + 6, y + 16);
-    dash_escn(b, fn, shown);
+    if (label != fn) dash_put(b, "...");
+    dash_escn(b, label, shown);
     if (shown < len) dash_put(b, "...");
     dash_printf(b, "</text><text class=\"gs\" x=\"%u\" y=\"%u\">%" PRId64 " %s</text></g></a>\n",
                 x + 6, y + 33, nd->id, st);
