@@ -262,6 +262,10 @@ page "/api/tasks?queue=default&status=failed"
 assert_eq "[]" "$(jget "d['tasks']" <"$TMP/body")" "api: a known queue without such tasks"
 assert_eq 400 "$(get "/api/tasks?status=bogus")" "api: bad status"
 assert_contains "$(jget "d['error']" <"$TMP/body")" "unknown status 'bogus'" "api: 400 message"
+page "/api/tasks?limit=7"
+all7=$(jget "[t['id'] for t in d['tasks']]" <"$TMP/body")
+page "/api/tasks?limit=7&status=any"
+assert_eq "$all7" "$(jget "[t['id'] for t in d['tasks']]" <"$TMP/body")" "api: status=any lists every status"
 assert_eq 404 "$(get "/api/tasks/99999")" "api: unknown task"
 assert_eq 404 "$(get "/api/nope")" "api: unknown path"
 page /api/workers

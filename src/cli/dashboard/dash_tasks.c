@@ -29,14 +29,16 @@ int dash_list_filter(const dash_ctx *c, const dash_query *q, sitq_list_filter *f
     sitq_list_filter_init(f);
     f->queue = q->queue;
     f->function = q->function;
-    if (q->status && q->status[0] && (f->status = sitq_status_parse(q->status)) < 0) {
+    /* "" and "any" (as `sitq list --status any` says it): every status */
+    int any = q->status && (!q->status[0] || strcmp(q->status, "any") == 0);
+    if (q->status && !any && (f->status = sitq_status_parse(q->status)) < 0) {
         dash_error(r, 400,
                    "unknown status '%s' (queued, waiting, scheduled, running, "
-                   "succeeded, failed or cancelled)",
+                   "succeeded, failed, cancelled or any)",
                    q->status);
         return -1;
     }
-    if (q->status && !q->status[0]) f->status = SITQ_STATUS_ANY;
+    if (any) f->status = SITQ_STATUS_ANY;
     if (q->before && dash_parse_id(q->before, &f->before_id) != 0) {
         dash_error(r, 400, "before: '%s' is not a task id (a positive integer)", q->before);
         return -1;
