@@ -137,7 +137,7 @@ time_store() {
   echo "--- $backend, $(label "$n") tasks: pages, API and commands ($REQUESTS requests each)"
   dash_start "$store"
   "$PY" "$HERE/dash_timer.py" time --url "$DASH_URL" --sitq "$SITQ" --store "$store" --n "$n" \
-    --label "$(label "$n")" --backend "$backend" --json "$T_JSON" --requests "$REQUESTS" \
+    --label "$(label "$n")" --backend "$backend" --json "$T_JSON" --requests "$REQUESTS" --budget-s 10 \
     || echo "dashboard_load.sh: timing the $(label "$n") store failed" >&2
   dash_stop "$DASH_PID"
 }
@@ -189,6 +189,9 @@ sqlite_store() { # N -> path of a store of N tasks (built unless kept)
   local t0=$SECONDS
   sed "s/@N@/$n/g; s/@NOW@/$(date +%s%6N)/g" "$HERE/dashboard_fill.sqlite.sql" | sqlite3 "$path" >/dev/null \
     || { echo "dashboard_load.sh: filling $path failed" >&2; return 1; }
+  # Written to disk now, so that the kernel's writeback of 2 GB does not
+  # compete with the measurements.
+  sync "$path"
   echo "  built $(label "$n") store in $((SECONDS - t0)) s ($(du -h "$path" | cut -f1))" >&2
   touch "$path.built"
   echo "$path"
