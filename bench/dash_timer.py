@@ -203,8 +203,10 @@ def load_table(drain, wrk, be):
     if not per:
         return []
     base = per.get("baseline", {})
+    warm = per.get("warmup", {})
     out = ["%s: a worker (2 threads, no-op tasks) drains the queue while wrk reads the "
-           "dashboard (medians over %d rounds)" % (be, len(base)), "",
+           "dashboard (medians over %d rounds; the warm-up drain before them: %s tasks/s)"
+           % (be, len(base), " ".join("%.0f" % v for v in warm.values()) or "-"), "",
            "| variant | worker tasks/s | ratio to baseline (min-max) | wrk pages/s | "
            "wrk p50 ms | wrk p99 ms | wrk errors |",
            "|---|---:|---:|---:|---:|---:|---:|"]

@@ -52,6 +52,8 @@ ON CONFLICT (queue, shard) DO UPDATE SET succeeded = EXCLUDED.succeeded;
 SELECT setval(:'schema' || '.task_ids', (SELECT n FROM fill_p));
 COMMIT;
 -- What autovacuum would do in time: the visibility map (index-only scans)
--- and the planner's statistics.
+-- and the planner's statistics. Then a checkpoint, so that writing the
+-- gigabytes just inserted does not stall the measured commits.
 VACUUM (ANALYZE) :"schema".tasks;
 VACUUM (ANALYZE) :"schema".deps;
+CHECKPOINT;

@@ -14,10 +14,12 @@
 #    scheduled and waiting tasks, pipelines with dependencies, 9 functions,
 #    3 queues).
 # 2. On each store, `sitq dashboard` (read-only) is started and every page
-#    and API path, then `sitq queues`, `sitq stats`, `sitq top --once` and
-#    `sitq metrics`, are timed N times each (50; 15 with --quick) (bench/dash_timer.py): p50 and
-#    p99 at both sizes and their ratio.
-# 3. On the large store: R rounds (SQLite 5, PostgreSQL 2; 1 with --quick) of four variants, interleaved: a worker
+#    and API path is timed N times (50; 15 with --quick), then `sitq
+#    queues`, `sitq stats`, `sitq top --once` and `sitq metrics` min(N, 20)
+#    times each (bench/dash_timer.py): p50 and p99 at both sizes and their
+#    ratio.
+# 3. On the large store: a warm-up drain, then R rounds (SQLite 5,
+#    PostgreSQL 2; 1 with --quick) of four variants, interleaved: a worker
 #    (sitq_bench load_drain: 2 handler threads, no-op tasks) drains
 #    --load-tasks tasks (100,000) of the queue "load" with no HTTP load
 #    (baseline); with wrk at full speed against the dashboard's pages (2
@@ -31,7 +33,7 @@
 # PostgreSQL runs in a throwaway cluster (tests/pg/with_pg.sh: fsync on,
 # 127.0.0.1 only); the stores are schemas of it. SQLite files go to
 # bench/work (BENCH_DIR=... to put them elsewhere); KEEP_WORK=1 keeps the
-# SQLite stores for the next run (their build takes about a minute).
+# SQLite stores for the next run (their build takes about two minutes).
 # Needs: build/sitq and build/sitq_bench (make build), wrk, sqlite3 and
 # psql (Debian: wrk, sqlite3, postgresql-client), /usr/bin/python3.
 # Output: bench/results/dashboard_load.md (the tables) and
@@ -137,7 +139,7 @@ time_store() {
   echo "--- $backend, $(label "$n") tasks: pages, API and commands ($REQUESTS requests each)"
   dash_start "$store"
   "$PY" "$HERE/dash_timer.py" time --url "$DASH_URL" --sitq "$SITQ" --store "$store" --n "$n" \
-    --label "$(label "$n")" --backend "$backend" --json "$T_JSON" --requests "$REQUESTS" \
+    --label "$(label "$n")" --backend "$backend" --json "$T_JSON" --requests "$REQUESTS" --budget-s 10 \
     || echo "dashboard_load.sh: timing the $(label "$n") store failed" >&2
   dash_stop "$DASH_PID"
 }
@@ -149,6 +151,13 @@ load_rounds() {
   dash_start "$store"; d_url="$DASH_URL"; d_pid="$DASH_PID"
   dash_start "$store" "nice -n 19"; n_url="$DASH_URL"; n_pid="$DASH_PID"
   export DASH_TASK_ID=$(( (n / 200) * 100 + 95 ))
+  # A warm-up drain, reported apart ("warmup"): the first drain of a new
+  # queue in a big store runs before PostgreSQL's planner statistics (and
+  # autovacuum) have seen that queue, and is slower and erratic.
+  "$BENCH" --scenario load_fill --store "$store" --tasks "$LOAD_TASKS" >/dev/null \
+    && "$BENCH" --scenario load_drain --store "$store" --tasks "$LOAD_TASKS" \
+      --label "$backend:warmup" --run-index 0 --json "$L_JSON" | grep tasks_per_s \
+    || { echo "dashboard_load.sh: the warm-up drain failed" >&2; return 1; }
   for r in $(seq 1 "$ROUNDS"); do
     for variant in baseline wrk-full wrk-paced wrk-full-nice; do
       "$BENCH" --scenario load_fill --store "$store" --tasks "$LOAD_TASKS" >/dev/null \
@@ -189,6 +198,9 @@ sqlite_store() { # N -> path of a store of N tasks (built unless kept)
   local t0=$SECONDS
   sed "s/@N@/$n/g; s/@NOW@/$(date +%s%6N)/g" "$HERE/dashboard_fill.sqlite.sql" | sqlite3 "$path" >/dev/null \
     || { echo "dashboard_load.sh: filling $path failed" >&2; return 1; }
+  # Written to disk now, so that the kernel's writeback of 2 GB does not
+  # compete with the measurements.
+  sync "$path"
   echo "  built $(label "$n") store in $((SECONDS - t0)) s ($(du -h "$path" | cut -f1))" >&2
   touch "$path.built"
   echo "$path"

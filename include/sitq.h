@@ -395,8 +395,8 @@ sitq_code sitq_backend_health(sitq_backend *backend, sitq_store_health *out, sit
  * figures (file and WAL sizes; PostgreSQL: dead row versions, the oldest
  * open transaction). docs/metrics.md lists every name and label.
  * Reads only, never walks the tasks (counts come from indexes and stored
- * counters), never waits for writers; at most SITQ_METRICS_QUEUES_MAX
- * queues are reported.
+ * counters: one index entry per task that is not succeeded), never waits
+ * for writers; at most SITQ_METRICS_QUEUES_MAX queues are reported.
  * *out receives a malloc'd NUL-terminated text (free it with free()) and
  * *out_len (optional, may be NULL) its length in bytes without the NUL.
  * Errors: SITQ_EINVAL (NULL backend or out), SITQ_ESTORAGE (the store

@@ -5,9 +5,10 @@
  * status of each queue (partial indexes plus the stored succeeded counts),
  * the queue's monotonic counters (one row, or PostgreSQL's few shards),
  * the earliest queued run_at (one index seek per priority), the registry of
- * workers and the backend's health figures. Nothing walks the tasks, so a
- * scrape costs the same with ten tasks or ten million; the number of queues
- * a scrape reports is capped (SITQ_METRICS_QUEUES_MAX) to bound it too.
+ * workers and the backend's health figures. No task row is read: a scrape
+ * costs one index entry per task that is not succeeded, whatever the number
+ * of succeeded ones; the number of queues a scrape reports is capped
+ * (SITQ_METRICS_QUEUES_MAX) to bound it too.
  *
  * Names follow the Prometheus conventions: base units (_seconds, _bytes),
  * _total for counters, HELP and TYPE lines before each family, label values
