@@ -233,11 +233,13 @@ int cmd_dashboard(int argc, char **argv) {
         ctx->backend = db.backend;
         /* The throughput history: without it the pages show no chart. */
         ctx->rate = dash_rate_start(db.backend, a.sample_s);
+        ctx->counts = dash_counts_new(); /* NULL: every page counts for itself */
         if (ctx->rate == NULL)
             fprintf(stderr, "sitq dashboard: warning: cannot start the throughput sampler: "
                             "no charts\n");
         rc = serve(&a.addr, ctx, a.db);
         dash_rate_stop(ctx->rate);
+        dash_counts_free(ctx->counts);
         cli_db_close(&db);
     }
     explicit_bzero(ctx->token, sizeof ctx->token);

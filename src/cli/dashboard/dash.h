@@ -108,12 +108,34 @@ typedef struct dash_series {
     int64_t started_us; /**< when the sampler started (UTC) */
 } dash_series;
 typedef struct dash_rate dash_rate;
+typedef struct dash_counts dash_counts;
+typedef struct dash_ctx dash_ctx;
 /** Start sampling the queues of backend (which must outlive it) every
  *  interval_s seconds, the first sample at once. NULL when out of memory
  *  or no thread can be started. */
 dash_rate *dash_rate_start(sitq_backend *backend, double interval_s);
 /** Stop the sampler, wait for it and free r (NULL: no-op). */
 void dash_rate_stop(dash_rate *r);
+
+/* dash_counts.c: the counts of each queue and the /metrics text, read at
+ * most once per DASH_COUNTS_TTL_US for all requests (thread-safe). */
+/** How long a read of the counts or of /metrics serves later requests, us. */
+#define DASH_COUNTS_TTL_US 1000000
+/** A new, empty cache; NULL when out of memory (the pages then read each
+ *  time). Free with dash_counts_free (NULL: nothing). */
+dash_counts *dash_counts_new(void);
+void dash_counts_free(dash_counts *k);
+/** The counts by status of queue name and whether it is paused: from a
+ *  read younger than DASH_COUNTS_TTL_US, else read now (and kept). Errors:
+ *  those of sitq_queue_open, sitq_get_stats, sitq_queue_paused. */
+sitq_code dash_counts_queue(const dash_ctx *c, const char *name, sitq_stats *st, int *paused,
+                            sitq_error *err);
+/** The store's metrics text (sitq_metrics_text), malloc'd into *text
+ *  (*text must be NULL on entry; free it), from a read younger than
+ *  DASH_COUNTS_TTL_US or read now. Errors: those of sitq_metrics_text. */
+sitq_code dash_counts_metrics(const dash_ctx *c, char **text, size_t *len, sitq_error *err);
+/** Forget every read (after an action, so that the next page shows it). */
+void dash_counts_forget(dash_counts *k);
 /** Copy the samples of queue into *out (zeroed first; r NULL or a queue
  *  not sampled yet: none). Returns 1 when the queue is sampled. Thread-safe. */
 int dash_rate_get(dash_rate *r, const char *queue, dash_series *out);
@@ -131,6 +153,7 @@ void dash_chart(dash_buf *b, const char *queue, const dash_series *s);
 typedef struct dash_ctx {
     sitq_backend *backend;
     dash_rate *rate;                /**< the throughput history (thread-safe), NULL: none */
+    dash_counts *counts;            /**< counts shared for a second (thread-safe), NULL: none */
     char token[DASH_TOKEN_MAX + 1]; /**< "" when read-only */
     size_t token_len;
     sitq_task_id scan_ids; /**< ids a list page examines at most (dash_list.c) */

@@ -70,6 +70,7 @@ static void task_action(const dash_ctx *c, int retry, const char *body, size_t l
         dash_api_error(r, retry ? "retry" : "cancel", code, &err);
         return;
     }
+    dash_counts_forget(c->counts); /* the next page shows the change */
     r->status = 303;
     snprintf(r->location, sizeof r->location, "/tasks/%" PRId64, (int64_t)id);
     dash_printf(&r->body, "%s task %" PRId64 "\n", retry ? "retried" : "cancelled", (int64_t)id);
@@ -106,6 +107,7 @@ static void queue_action(const dash_ctx *c, int pause, const char *body, size_t 
         dash_api_error(r, pause ? "pause" : "resume", code, &err);
         return;
     }
+    dash_counts_forget(c->counts);
     r->status = 303;
     snprintf(r->location, sizeof r->location, "/");
     dash_put(&r->body, pause ? "paused queue " : "resumed queue ");

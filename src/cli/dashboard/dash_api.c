@@ -86,13 +86,9 @@ static json_t *throughput_json(const dash_ctx *c, const char *name) {
 static json_t *queue_json(const dash_ctx *c, const char *name, dash_reply *r) {
     sitq_error err;
     memset(&err, 0, sizeof err);
-    sitq_queue *q = NULL;
     sitq_stats st;
     int paused = 0;
-    sitq_code code = sitq_queue_open(c->backend, name, &q, &err);
-    if (code == SITQ_OK) code = sitq_get_stats(q, &st, &err);
-    if (code == SITQ_OK) code = sitq_queue_paused(q, &paused, &err);
-    sitq_queue_close(q);
+    sitq_code code = dash_counts_queue(c, name, &st, &paused, &err);
     if (code != SITQ_OK) {
         dash_api_error(r, "counting a queue", code, &err);
         return NULL;

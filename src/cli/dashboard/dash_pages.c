@@ -27,13 +27,9 @@ void dash_action_form(dash_buf *b, const char *action, const char *field, const 
 
 /* One row of the queues table; returns the library's code. */
 static sitq_code queue_row(const dash_ctx *c, const char *name, dash_buf *b, sitq_error *err) {
-    sitq_queue *q = NULL;
     sitq_stats st;
     int paused = 0;
-    sitq_code code = sitq_queue_open(c->backend, name, &q, err);
-    if (code == SITQ_OK) code = sitq_get_stats(q, &st, err);
-    if (code == SITQ_OK) code = sitq_queue_paused(q, &paused, err);
-    sitq_queue_close(q);
+    sitq_code code = dash_counts_queue(c, name, &st, &paused, err);
     if (code != SITQ_OK) return code;
     /* The series on the heap: 360 samples do not belong on a
      * connection's stack. */
@@ -143,7 +139,7 @@ void dash_page_metrics(const dash_ctx *c, dash_reply *r) {
     memset(&err, 0, sizeof err);
     char *text = NULL;
     size_t len = 0;
-    sitq_code code = sitq_metrics_text(c->backend, &text, &len, &err);
+    sitq_code code = dash_counts_metrics(c, &text, &len, &err);
     if (code != SITQ_OK) {
         dash_api_error(r, "reading the metrics", code, &err);
         return;
