@@ -857,8 +857,9 @@ typedef struct sitq_totals {
     int64_t retried;   /**< attempts that failed with a retry left (the task queued again) */
     int64_t lost;      /**< leases that lapsed and were recovered (a task claimed ahead and
                             never started too): the outcome, if any, dropped */
-    int64_t cancelled; /**< tasks cancelled: by sitq_cancel, or at the end of an attempt
-                            asked to cancel */
+    int64_t cancelled; /**< tasks cancelled: by sitq_cancel, at the end of an attempt
+                            asked to cancel, or by the recovery of such an attempt's
+                            lapsed lease (also counted lost) */
 } sitq_totals;
 
 /**

@@ -34,8 +34,11 @@ PyObject *sitqpy_dashboard_main(PyObject *self, PyObject *list) {
     (void)self;
     if (!PyList_Check(list)) return PyErr_Format(PyExc_TypeError, "arguments must be a list");
     Py_ssize_t n = PyList_GET_SIZE(list);
-    if (n < 1 || n > ARGS_MAX)
-        return PyErr_Format(PyExc_ValueError, "1..%d arguments (the first: 'dashboard')", ARGS_MAX);
+    if (n < 1) return PyErr_Format(PyExc_ValueError, "the first argument must be 'dashboard'");
+    if (n > ARGS_MAX) { /* a command line the user typed: a usage error, as the command's */
+        fprintf(stderr, "sitq dashboard: too many arguments (at most %d)\n", ARGS_MAX - 1);
+        return PyLong_FromLong(CLI_EXIT_USAGE);
+    }
     char *argv[ARGS_MAX + 1] = {NULL};
     PyObject *refs[ARGS_MAX] = {NULL};
     int rc = args_from_list(list, n, argv, refs);

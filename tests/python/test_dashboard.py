@@ -104,6 +104,12 @@ def test_help_and_usage_errors(tmp_path):
                          capture_output=True, text=True, timeout=DEADLINE)
     assert out.returncode != 0
     assert not (tmp_path / "none.db").exists()
+    # More arguments than the command takes: a usage error, not a traceback.
+    out = subprocess.run([sys.executable, "-m", "sitq", "dashboard", str(tmp_path / "x.db")]
+                         + ["--listen", "127.0.0.1:0"] * 40, env=subprocess_env(),
+                         capture_output=True, text=True, timeout=DEADLINE)
+    assert out.returncode == 2
+    assert "too many arguments" in out.stderr and "Traceback" not in out.stderr
     # The package's own help lists it.
     out = subprocess.run([sys.executable, "-m", "sitq", "--help"], env=subprocess_env(),
                          capture_output=True, text=True, timeout=DEADLINE)

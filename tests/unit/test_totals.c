@@ -199,6 +199,34 @@ static void test_retention_keeps_counters(void **state) {
     assert_totals(e->queue, 4, 0, 0, 0, 0, 3);
 }
 
+/* A running task cancelled whose worker then dies: lease recovery ends it
+ * cancelled, so it counts as a cancelled task (and its attempt as lost),
+ * as stored. */
+static void test_cancelled_then_lost(void **state) {
+    tq_env *e = TQ_ENV(state);
+    sitq_backend *b = e->backend;
+    sitq_task_id id = enqueue(e->queue, "lose", 3);
+    sitq__claimed c;
+    memset(&c, 0, sizeof c);
+    claim(b, "lose", &c, 1, 1);
+    sitq__claimed_clear(&c);
+    sitq_status st;
+    TQ_OK(sitq_cancel(e->queue, id, &st, &tq_err));
+    assert_int_equal(st, SITQ_RUNNING);
+    size_t reaped = 0;
+    int64_t end = tq_mono_ms() + 10000;
+    while (reaped == 0 && tq_mono_ms() < end) {
+        sitq__cycle cy;
+        cycle_init(&cy, NULL, NULL, 0, 1);
+        cy.reap = 1;
+        TQ_OK(b->ops->cycle(b, &cy, &tq_err));
+        reaped = cy.n_reaped;
+    }
+    assert_int_equal(reaped, 1);
+    assert_int_equal(tq_stats(e->queue).count[SITQ_CANCELLED], 1);
+    assert_totals(e->queue, 1, 0, 0, 0, 1, 1);
+}
+
 /* The core's mapping of a failed attempt's verdict to its counter. */
 static void test_verdict_counters(void **state) {
     (void)state;
@@ -225,6 +253,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_scripted_sequence, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_enqueue_counts_inserts_only, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_retention_keeps_counters, tq_setup, tq_teardown),
+        cmocka_unit_test_setup_teardown(test_cancelled_then_lost, tq_setup, tq_teardown),
         cmocka_unit_test(test_verdict_counters),
         cmocka_unit_test_setup_teardown(test_bad_arguments, tq_setup, tq_teardown),
     };

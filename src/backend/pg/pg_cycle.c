@@ -555,7 +555,7 @@ static sitq_code apply_heartbeats(pg_backend *b, pg_conn *c, sitq__cycle *cy, si
 
 /* Recover tasks of the queue whose lease lapsed on the server's clock. */
 static sitq_code reap(pg_backend *b, pg_conn *c, sitq__cycle *cy, const char *queue,
-                      sitq_error *err) {
+                      int64_t *n_cancelled, sitq_error *err) {
     pg_params p;
     pg_p_init(&p);
     pg_p_i64(&p, pg_name_key(b->schema, queue));
@@ -603,6 +603,7 @@ static sitq_code reap(pg_backend *b, pg_conn *c, sitq__cycle *cy, const char *qu
         sitq__verdict v;
         sitq__decide_lapse(&f, &v);
         free(worker);
+        if (v.state == SITQ__CANCELLED) (*n_cancelled)++;
         if (v.state == SITQ__QUEUED) {
             pg_arr_i64(&a[0], id);
             pg_arr_bytes(&a[1], v.message, strlen(v.message), 0);
@@ -757,19 +758,21 @@ static sitq_code next_run_at(pg_conn *c, sitq__cycle *cy, sitq_time_us now, sitq
 }
 
 /* One counter update per queue and commit, not per task: the outcomes of
- * the completions applied and lost[q] leases recovered. A queue's counter
+ * the completions applied, lost[q] leases recovered and cancelled[q] tasks
+ * among them that ended cancelled. A queue's counter
  * rows are shared by every worker of the queue: they are updated last,
  * right before the commit, so that a row's lock is held for no statement
  * of the cycle (claims, heartbeats). Taken first, it made every worker's
  * cycle wait for the whole of another's, and heartbeats queued behind it
  * let leases of live workers lapse. */
 static sitq_code count_outcomes(pg_conn *c, const sitq__cycle *cy, const int64_t *lost,
-                                sitq_error *err) {
+                                const int64_t *cancelled, sitq_error *err) {
     sitq__tally t[SITQ_WORKER_QUEUES_MAX];
     if (cy->n_queues > SITQ_WORKER_QUEUES_MAX) return SITQ_OK;
     sitq__tally_completions(cy, t);
     for (size_t q = 0; q < cy->n_queues; q++) {
         t[q].n[SITQ__TOTAL_LOST] += lost[q];
+        t[q].n[SITQ__TOTAL_CANCELLED] += cancelled[q];
         sitq_code rc = pg_count_totals(c, cy->queues[q], &t[q], err);
         if (rc) return rc;
     }
@@ -810,10 +813,10 @@ static sitq_code cycle_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *er
     int need_lease = cy->n_heartbeats > 0 || cy->claim_max > 0;
     if (!rc && need_lease) rc = lease_times(c, cy->lease_us, &cy->db_now_us, &db_until, err);
     if (!rc) rc = apply_heartbeats(b, c, cy, db_until, err);
-    int64_t lost[SITQ_WORKER_QUEUES_MAX] = {0};
+    int64_t lost[SITQ_WORKER_QUEUES_MAX] = {0}, cancelled[SITQ_WORKER_QUEUES_MAX] = {0};
     for (size_t q = 0; q < cy->n_queues && q < SITQ_WORKER_QUEUES_MAX && cy->reap && !rc; q++) {
         size_t before = cy->n_reaped;
-        rc = reap(b, c, cy, cy->queues[q], err);
+        rc = reap(b, c, cy, cy->queues[q], &cancelled[q], err);
         lost[q] = (int64_t)(cy->n_reaped - before);
     }
     sitq_time_us claim_now = sitq_now_us(); /* run_at_us is on the clients' clock */
@@ -824,7 +827,7 @@ static sitq_code cycle_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *er
     if (!rc && b->limit_wake_us > 0 &&
         (cy->next_run_at_us <= 0 || b->limit_wake_us < cy->next_run_at_us))
         cy->next_run_at_us = b->limit_wake_us;
-    if (!rc) rc = count_outcomes(c, cy, lost, err);
+    if (!rc) rc = count_outcomes(c, cy, lost, cancelled, err);
     if (!rc) rc = notify_queues(c, cy, n_released, err);
     if (!rc && cy->record) rc = pg_workers_record(c, cy, owner_key(b, cy->worker_id), err);
     return rc;

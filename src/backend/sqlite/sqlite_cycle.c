@@ -297,6 +297,7 @@ static sitq_code reap(sq_conn *c, sitq_time_us now, sitq__cycle *cy, const char 
     if (!code && rc != SQLITE_DONE && rc != SQLITE_ROW)
         code = sq_fail(c, err, "finding lapsed leases");
     sqlite3_reset(st);
+    int64_t n_cancelled = 0;
     for (size_t i = 0; i < n && !code; i++) {
         sitq__lapse_facts f = {.worker_id = v[i].worker,
                                .attempts = v[i].attempts,
@@ -305,6 +306,7 @@ static sitq_code reap(sq_conn *c, sitq_time_us now, sitq__cycle *cy, const char 
                                .started = v[i].started};
         sitq__verdict d;
         sitq__decide_lapse(&f, &d);
+        if (d.state == SITQ__CANCELLED) n_cancelled++;
         if (d.state == SITQ__QUEUED)
             code = requeue_lost(c, v[i].id, v[i].lease_token, d.message, d.unstarted, err);
         else
@@ -313,9 +315,11 @@ static sitq_code reap(sq_conn *c, sitq_time_us now, sitq__cycle *cy, const char 
         if (!code) cy->n_reaped++;
     }
     free(v);
-    /* Every lease recovered lost its attempt's outcome (sitq_totals.lost). */
+    /* Every lease recovered lost its attempt's outcome (sitq_totals.lost);
+     * a task whose cancel was asked for ends cancelled, and counts so. */
     sitq__tally t = {{0}};
     t.n[SITQ__TOTAL_LOST] = (int64_t)n;
+    t.n[SITQ__TOTAL_CANCELLED] = n_cancelled;
     if (!code) code = sq_count_totals(c, queue, &t, err);
     return code;
 }
