@@ -44,7 +44,7 @@ class _Repr(reprlib.Repr):
         # unrepresentable, not the whole container
         try:
             return super().repr1(x, level)
-        except _PASSED_ON:
+        except (KeyboardInterrupt, MemoryError):  # not the repr's fault: passed on
             raise
         except BaseException:
             return unrepresentable(x)
@@ -52,7 +52,7 @@ class _Repr(reprlib.Repr):
     def repr_instance(self, x, level):
         try:
             s = repr(x)
-        except _PASSED_ON:
+        except (KeyboardInterrupt, MemoryError):  # not the repr's fault: passed on
             raise
         except BaseException:
             return unrepresentable(x)
@@ -118,11 +118,6 @@ class _Repr(reprlib.Repr):
 _repr = _Repr()
 
 
-# Raised by a __repr__ but not its fault: Ctrl-C and out of memory reach
-# the worker; anything else (SystemExit included) gives unrepresentable().
-_PASSED_ON = (KeyboardInterrupt, MemoryError)
-
-
 def unrepresentable(x):
     """The text shown for a value whose repr raises."""
     try:
@@ -138,7 +133,7 @@ def bounded_repr(value):
     the module's text)."""
     try:
         s = _repr.repr(value)
-    except _PASSED_ON:
+    except (KeyboardInterrupt, MemoryError):  # not the repr's fault: passed on
         raise
     except BaseException:
         s = unrepresentable(value)
