@@ -52,7 +52,8 @@ static sitq_code read_queue_tasks(sitq_backend *backend, const char *name, int s
     size_t got = 0;
     sitq_code code = sitq_list_tasks(backend, &f, &items, &got, err);
     if (code != SITQ_OK) return code;
-    memcpy(all + *n, items, got * sizeof(sitq_result *));
+    /* none when the tasks the counts saw finished since: items is NULL */
+    if (got) memcpy(all + *n, items, got * sizeof(sitq_result *));
     *n += got;
     free(items); /* the results now belong to all */
     return SITQ_OK;
