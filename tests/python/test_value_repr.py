@@ -82,6 +82,13 @@ def run(*args, check=True):
                           check=check, timeout=DEADLINE)
 
 
+def drain(queue, ids, concurrency=1):
+    """Run an in-process worker until every task of ids has a result; the
+    results, in the order of ids (the worker stops gracefully after)."""
+    with sitq.Worker(queue, concurrency=concurrency):
+        return [queue.get_result(i, timeout=DEADLINE) for i in ids]
+
+
 def value_lines(text):
     """The "value:" field of `sitq show` text: its line and the block below."""
     lines = text.splitlines()
@@ -125,12 +132,7 @@ def check_shown(db_path, tid, expected):
 def test_worker_stores_the_repr_that_show_prints(db_path, queue):
     want = cases()
     ids = {fn: queue.enqueue(fn) for fn in want}
-    w = sitq.Worker(queue, concurrency=2)
-    w.start()
-    try:
-        results = {fn: queue.get_result(i, timeout=DEADLINE) for fn, i in ids.items()}
-    finally:
-        w.stop()
+    results = dict(zip(ids, drain(queue, ids.values(), concurrency=2)))
     for fn, r in results.items():
         assert r.is_success, r
     # a large value's Result repr is the stored one (before .value unpickles it)
@@ -155,12 +157,8 @@ def test_worker_stores_the_repr_that_show_prints(db_path, queue):
 
 def test_text_output_escapes_the_repr(db_path, queue):
     tid = queue.enqueue(ret_script)
-    w = sitq.Worker(queue, concurrency=1)
-    w.start()
-    try:
-        assert queue.get_result(tid, timeout=DEADLINE).is_success
-    finally:
-        w.stop()
+    [r] = drain(queue, [tid])
+    assert r.is_success
     out = run("show", db_path, str(tid)).stdout
     # the repr spells the newline; the markup is text, printed as is
     assert "  'a<script>alert(\"x\")</script>\\nb'\n" in out
@@ -173,12 +171,7 @@ def test_a_bare_pickle_stored_before_reprs_still_reads(db_path, queue):
     sitq._sitq._set_task_runner(lambda payload: (True, pickle.dumps([7, "old"], 5)))
     try:
         tid = queue.enqueue(ret_int)
-        w = sitq.Worker(queue, concurrency=1)
-        w.start()
-        try:
-            r = queue.get_result(tid, timeout=DEADLINE)
-        finally:
-            w.stop()
+        [r] = drain(queue, [tid])
     finally:
         sitq._sitq._set_task_runner(None)
     assert r.is_success and r.value == [7, "old"]
@@ -195,12 +188,7 @@ def test_a_malformed_record_is_an_error_not_a_crash(db_path, queue):
     sitq._sitq._set_task_runner(lambda payload: (True, bad))
     try:
         tid = queue.enqueue(ret_int)
-        w = sitq.Worker(queue, concurrency=1)
-        w.start()
-        try:
-            r = queue.get_result(tid, timeout=DEADLINE)
-        finally:
-            w.stop()
+        [r] = drain(queue, [tid])
     finally:
         sitq._sitq._set_task_runner(None)
     with pytest.raises(sitq.SerializationError, match="malformed: the record's version is not"):
@@ -215,12 +203,7 @@ def test_a_malformed_record_is_an_error_not_a_crash(db_path, queue):
 def test_result_of_and_dependency_results_read_the_record(queue):
     first = queue.enqueue(ret_nested)
     second = queue.enqueue(sitq.Task(echo_back, args=[sitq.result_of(first)]))
-    w = sitq.Worker(queue, concurrency=2)
-    w.start()
-    try:
-        r = queue.get_result(second, timeout=DEADLINE)
-    finally:
-        w.stop()
+    [r] = drain(queue, [second], concurrency=2)
     assert r.is_success, r.error
     assert r.value == ret_nested()
 
@@ -296,13 +279,8 @@ def fail_loudly():
 def test_dashboard_shows_the_repr_escaped(db_path, queue, dashboard):
     ids = {fn: queue.enqueue(fn) for fn in (ret_script, ret_million)}
     ids[fail_loudly] = queue.enqueue(sitq.Task(fail_loudly, max_retries=0))
-    w = sitq.Worker(queue, concurrency=2)
-    w.start()
-    try:
-        for fn, tid in ids.items():
-            assert queue.get_result(tid, timeout=DEADLINE).is_success == (fn is not fail_loudly)
-    finally:
-        w.stop()
+    for fn, r in zip(ids, drain(queue, ids.values(), concurrency=2)):
+        assert r.is_success == (fn is not fail_loudly)
     # the payload (the call's pickled arguments) is described, not dumped
     page = fetch("%s/tasks/%d" % (dashboard, ids[fail_loudly]))
     assert re.search(r'<p id="payload">Python call, \d+ bytes pickled \(not shown\)</p>', page), page
@@ -344,13 +322,7 @@ EDGE_VALUES = [
 def test_reprs_made_in_c_match_reprlib(db_path, queue):
     from sitq._valuerepr import bounded_repr
     ids = queue.enqueue_batch([sitq.Task(identity, args=[v]) for v in EDGE_VALUES])
-    w = sitq.Worker(queue, concurrency=2)
-    w.start()
-    try:
-        for tid in ids:
-            assert queue.get_result(tid, timeout=DEADLINE).is_success
-    finally:
-        w.stop()
+    assert all(r.is_success for r in drain(queue, ids, concurrency=2))
     listed = {t["id"]: t["value_repr"] for t in
               json.loads(run("list", db_path, "--json", "--limit", "1000").stdout)}
     for tid, v in zip(ids, EDGE_VALUES):
@@ -390,12 +362,8 @@ def ret_surrogates():
 def test_a_repr_of_lone_surrogates_is_cut_to_fit_the_record(db_path, queue):
     """200 characters escaped to 1200 bytes: cut shorter, still a record."""
     tid = queue.enqueue(ret_surrogates)
-    w = sitq.Worker(queue, concurrency=1)
-    w.start()
-    try:
-        assert queue.get_result(tid, timeout=DEADLINE).is_success
-    finally:
-        w.stop()
+    [r] = drain(queue, [tid])
+    assert r.is_success
     shown = json.loads(run("show", db_path, str(tid), "--json").stdout)
     assert shown["value_repr"] == "\\ud800" * 167 + "..."
     line, _ = value_lines(run("show", db_path, str(tid)).stdout)
@@ -420,14 +388,9 @@ def test_a_repr_that_raises_system_exit_does_not_fail_the_task(db_path, queue):
     assert bounded_repr([ExitRepr()]) == "[<unrepresentable ExitRepr>]"
     tid = queue.enqueue(ret_exit_repr)
     one = queue.enqueue(sitq.Task(ExitRepr))  # the C fast path's fallback too
-    w = sitq.Worker(queue, concurrency=1)
-    w.start()
-    try:
-        r = queue.get_result(tid, timeout=DEADLINE)
-        assert r.is_success, r.error
-        assert queue.get_result(one, timeout=DEADLINE).is_success
-    finally:
-        w.stop()
+    r, r_one = drain(queue, [tid, one])
+    assert r.is_success, r.error
+    assert r_one.is_success
     shown = json.loads(run("show", db_path, str(tid), "--json").stdout)
     assert shown["value_repr"] == "([<unrepresentable ExitRepr>, 1], <unrepresentable ExitRepr>)"
     shown = json.loads(run("show", db_path, str(one), "--json").stdout)

@@ -44,6 +44,21 @@ static void cycle_init(sitq__cycle *cy, const char *const *fn, sitq__claimed *cl
     cy->claimed = claimed;
 }
 
+/* Run lease-recovering cycles until one recovers a lapsed lease (bounded
+ * wait for the lapse, on the backend's clock); how many it recovered. */
+static size_t reap(sitq_backend *b) {
+    size_t reaped = 0;
+    int64_t end = tq_mono_ms() + 10000;
+    while (reaped == 0 && tq_mono_ms() < end) {
+        sitq__cycle cy;
+        cycle_init(&cy, NULL, NULL, 0, 1);
+        cy.reap = 1;
+        TQ_OK(b->ops->cycle(b, &cy, &tq_err));
+        reaped = cy.n_reaped;
+    }
+    return reaped;
+}
+
 /* Claim n tasks of function fn (polling: a retry is due a microsecond
  * after its failure), bounded by 10 s. */
 static void claim(sitq_backend *b, const char *fn, sitq__claimed *out, size_t n, int64_t lease_us) {
@@ -119,19 +134,10 @@ static void test_scripted_sequence(void **state) {
     assert_totals(q, 5, 3, 1, 1, 0, 0);
 
     /* A lease of a microsecond lapses; a cycle that recovers leases finds
-     * it (bounded wait for the lapse, on the backend's clock). */
+     * it. */
     claim(b, "lose", c, 1, 1);
     sitq__claimed_clear(&c[0]);
-    size_t reaped = 0;
-    int64_t end = tq_mono_ms() + 10000;
-    while (reaped == 0 && tq_mono_ms() < end) {
-        sitq__cycle cy;
-        cycle_init(&cy, NULL, NULL, 0, 1);
-        cy.reap = 1;
-        TQ_OK(b->ops->cycle(b, &cy, &tq_err));
-        reaped = cy.n_reaped;
-    }
-    assert_int_equal(reaped, 1);
+    assert_int_equal(reap(b), 1);
     assert_totals(q, 5, 3, 1, 1, 1, 0);
     /* Put back (its attempt had not started): cancelled while queued. */
     sitq_status st;
@@ -213,16 +219,7 @@ static void test_cancelled_then_lost(void **state) {
     sitq_status st;
     TQ_OK(sitq_cancel(e->queue, id, &st, &tq_err));
     assert_int_equal(st, SITQ_RUNNING);
-    size_t reaped = 0;
-    int64_t end = tq_mono_ms() + 10000;
-    while (reaped == 0 && tq_mono_ms() < end) {
-        sitq__cycle cy;
-        cycle_init(&cy, NULL, NULL, 0, 1);
-        cy.reap = 1;
-        TQ_OK(b->ops->cycle(b, &cy, &tq_err));
-        reaped = cy.n_reaped;
-    }
-    assert_int_equal(reaped, 1);
+    assert_int_equal(reap(b), 1);
     assert_int_equal(tq_stats(e->queue).count[SITQ_CANCELLED], 1);
     assert_totals(e->queue, 1, 0, 0, 0, 1, 1);
 }
