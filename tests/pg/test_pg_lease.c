@@ -5,7 +5,8 @@
  * (here: two backends) given one worker id renew separate rows; a schema of
  * version pg1 is upgraded in place, or refused when it may not be written;
  * after a server restart, recovery waits a lease for the leases that lapsed
- * with the server down, not for those that had lapsed before.
+ * with the server down, not for those that had lapsed before; the tasks
+ * claimed by a commit whose answer was lost are put back by the next cycle.
  * Runs under with_pg.sh (SITQ_TEST_PG_URI); each test uses its own schema. */
 #include <libpq-fe.h>
 
@@ -197,6 +198,62 @@ static void test_recovery_follows_the_worker_row(void **state) {
     sitq_queue_close(q);
     sitq_backend_close(b);
     admin("DROP SCHEMA l_reap CASCADE");
+}
+
+/* A claim cycle whose COMMIT reached the server but whose answer was lost
+ * (dropped right after the commit, as a crash would): the tasks it claimed
+ * are running under a lease token nobody knows. The next cycle puts them
+ * back unstarted, and its own claim takes them at once, instead of leaving
+ * them to lapse a lease later. */
+static void test_lost_commit_answer_claims_return(void **state) {
+    (void)state;
+    sitq_backend *b = NULL;
+    TQ_OK(open_schema("l_lost", 1, &b));
+    sitq_queue *q = NULL;
+    TQ_OK(sitq_queue_open(b, NULL, &q, &tq_err));
+    for (size_t i = 0; i < N_TASKS; i++) tq_enqueue(q, "f", NULL);
+    const char *fn[] = {"f"};
+    const char *cy_q[] = {sitq_queue_name(q)};
+    sitq__claimed claimed[N_TASKS];
+    sitq__cycle cy;
+    memset(&cy, 0, sizeof cy);
+    cy.queues = cy_q;
+    cy.n_queues = 1;
+    cy.worker_id = "w-lost";
+    cy.lease_us = 60000000;
+    cy.functions = fn;
+    cy.n_functions = 1;
+    cy.claim_max = N_TASKS;
+    cy.claimed = claimed;
+    ((pg_backend *)b)->lose_next_commit_answer = 1;
+    assert_int_equal(b->ops->cycle(b, &cy, &tq_err), SITQ_ESTORAGE);
+    assert_non_null(strstr(tq_err.message, "may or may not have been committed"));
+    assert_int_equal(cy.n_claimed, 0);
+    assert_int_equal(admin_i64("SELECT count(*) FROM l_lost.tasks WHERE state = 3"), N_TASKS);
+    /* The next cycle (reconnecting) claims half: the lost claim's tasks
+     * are back, the other half queued in their place. */
+    cy.claim_max = N_TASKS / 2;
+    TQ_OK(b->ops->cycle(b, &cy, &tq_err));
+    assert_int_equal(cy.n_claimed, N_TASKS / 2);
+    assert_int_equal(admin_i64("SELECT count(*) FROM l_lost.tasks WHERE state = 3"), N_TASKS / 2);
+    assert_int_equal(admin_i64("SELECT count(*) FROM l_lost.tasks WHERE state = 0 AND "
+                               "lease_token IS NULL AND lease_owner IS NULL"),
+                     N_TASKS / 2);
+    /* Unstarted and not lost: no attempt spent, no lapse counted, the
+     * first of them first. */
+    assert_int_equal(admin_i64("SELECT sum(attempts) + sum(lapses) FROM l_lost.tasks"), 0);
+    assert_int_equal(admin_i64("SELECT min(id) FROM l_lost.tasks WHERE state = 3"),
+                     (long long)claimed[0].id);
+    for (size_t i = 0; i < N_TASKS / 2; i++) {
+        assert_int_equal(claimed[i].attempt, 1);
+        assert_int_equal(claimed[i].start_recorded, 0);
+    }
+    /* The worker holds what it was told of: its heartbeat keeps them all. */
+    assert_int_equal(heartbeat(b, cy_q[0], "w-lost", 60000000, claimed, N_TASKS / 2), 0);
+    for (size_t i = 0; i < N_TASKS / 2; i++) sitq__claimed_clear(&claimed[i]);
+    sitq_queue_close(q);
+    sitq_backend_close(b);
+    admin("DROP SCHEMA l_lost CASCADE");
 }
 
 static void test_same_worker_id_in_two_processes(void **state) {
@@ -451,6 +508,7 @@ int main(void) {
         cmocka_unit_test(test_heartbeat_renews_the_worker_row_only),
         cmocka_unit_test(test_recovery_follows_the_worker_row),
         cmocka_unit_test(test_same_worker_id_in_two_processes),
+        cmocka_unit_test(test_lost_commit_answer_claims_return),
         cmocka_unit_test(test_schema_upgrade_from_pg1),
         cmocka_unit_test(test_schema_upgrade_from_pg2),
         cmocka_unit_test(test_grace_first_lease_origin),

@@ -12,7 +12,9 @@
  * - a write is one READ COMMITTED transaction run by pg_write_txn, which
  *   runs it again on a serialization failure or a deadlock;
  * - a connection that breaks fails the call that lost it (SITQ_ESTORAGE)
- *   and is reconnected with backoff by the next call. */
+ *   and is reconnected with backoff by the next call; the tasks claimed by
+ *   a COMMIT whose answer was lost are put back by the next cycle
+ *   (pg_unknown.c). */
 #ifndef SITQ_PG_H
 #define SITQ_PG_H
 
@@ -65,6 +67,7 @@ typedef enum pg_stmt_id {
     PG_HEARTBEAT_MANY,
     PG_RELEASE,
     PG_RELEASE_MANY,
+    PG_RELEASE_UNKNOWN,
     PG_REAP_LOCK,
     PG_REAP_SELECT,
     PG_REQUEUE_LOST,
@@ -245,6 +248,19 @@ typedef struct pg_backend {
     atomic_int listen_ok; /* LISTEN is in place: notifications arrive */
     pg_conn listener;     /* the thread's alone */
     int workers_ready;    /* under write_mu: the registry's columns exist (pg_workers.c) */
+    /* Claims of commits whose answer was lost (pg_unknown.c), all under
+     * write_mu: the claim of the transaction running now (its lease token
+     * and queues, borrowed from the body's cycle), the claims remembered
+     * for release, and when the current transaction released them. */
+    int64_t txn_token;
+    const char *const *txn_queues;
+    size_t txn_n_queues;
+    struct pg_unknown_claim *unknown;
+    int n_unknown;
+    int64_t unknown_released_mono_us;
+    /* Fault injection for tests: the next COMMIT that succeeds has its
+     * answer dropped (the connection closed), as a crash would. */
+    int lose_next_commit_answer;
 } pg_backend;
 
 /* ---- connections (pg_conn.c) ---- */
@@ -342,6 +358,26 @@ PGresult *pg_read_run(pg_backend *b, pg_stmt_id id, const pg_params *p, sitq_err
 /* The database server's clock, UTC microseconds (lease expiry is judged by
  * it). */
 sitq_code pg_db_now(pg_conn *c, sitq_time_us *out, sitq_error *err);
+
+/* ---- claims of a commit whose answer was lost (pg_unknown.c) ---- */
+
+/* A write transaction (or its next attempt) begins. write_mu held. */
+void pg_unknown_begin(pg_backend *b);
+/* A transaction's claim: its lease token and the queues it claimed from
+ * (borrowed until the transaction ends). write_mu held. */
+void pg_unknown_claiming(pg_backend *b, int64_t token, const char *const *queues, size_t n);
+/* write_txn lost the answer to its COMMIT: remember the claim it made, if
+ * any, for the next transactions to release. write_mu held. */
+void pg_unknown_lost(pg_backend *b);
+/* Inside a write transaction: put back the tasks still running under a
+ * remembered claim (unstarted: nobody knows them), so that they can be
+ * claimed at once instead of lapsing (a notification tells other
+ * processes' idle workers). */
+sitq_code pg_unknown_release(pg_backend *b, pg_conn *c, sitq_error *err);
+/* After a COMMIT that succeeded: forget the claims its release settled. */
+void pg_unknown_committed(pg_backend *b);
+/* Free what is remembered (close). */
+void pg_unknown_free(pg_backend *b);
 
 /* ---- lease recovery after a server restart (pg_grace.c) ---- */
 

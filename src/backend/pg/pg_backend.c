@@ -142,6 +142,7 @@ static void pg_close(sitq_backend *base) {
     pg_listen_stop(b);
     for (int i = 0; i < b->n_readers; i++) pg_conn_close(&b->readers[i]);
     pg_conn_close(&b->writer);
+    pg_unknown_free(b);
     free(b->readers);
     free(b->reader_busy);
     for (int i = 0; i < PG_COUNT; i++) free(b->sql[i]);
@@ -285,12 +286,22 @@ static void lost_commit(const pg_backend *b, sitq_code rc, sitq_error *err) {
                b->schema, why);
 }
 
+/* Fault injection (lose_next_commit_answer): the COMMIT succeeded, and
+ * its answer is dropped as a crash right after it would drop it. */
+static sitq_code drop_commit_answer(pg_backend *b, pg_conn *c, sitq_error *err) {
+    b->lose_next_commit_answer = 0;
+    pg_conn_close(c);
+    c->next_connect_us = 0;
+    return sitq__fail(err, SITQ_ESTORAGE, "the answer to COMMIT was dropped (fault injection)");
+}
+
 static sitq_code write_txn(pg_backend *b, pg_body_fn body, void *arg, int single, sitq_error *err) {
     pg_conn *c = &b->writer;
     pthread_mutex_lock(&b->write_mu);
     sitq_code rc = SITQ_OK;
     for (int attempt = 1;; attempt++) {
         c->retry = 0;
+        pg_unknown_begin(b);
         rc = pg_conn_ensure(c, err);
         if (rc) break;
         if (!single) rc = pg_command(c, "BEGIN", err, "starting a write transaction");
@@ -299,13 +310,22 @@ static sitq_code write_txn(pg_backend *b, pg_body_fn body, void *arg, int single
         if (!rc && !single) {
             rc = pg_command(c, "COMMIT", err, "committing");
             committing = 1;
+            if (!rc && b->lose_next_commit_answer) rc = drop_commit_answer(b, c, err);
         }
         /* A single statement commits itself: its loss is a lost COMMIT.
-         * Tasks that commit may have claimed are unknown to the caller: a
-         * new owner key leaves them to lapse (pg_cycle.c). */
-        if (rc && committing && !c->conn) b->owner_epoch++;
-        if (rc && committing && !c->conn) lost_commit(b, rc, err);
-        if (!rc) break;
+         * Tasks that commit may have claimed are unknown to the caller:
+         * the next transactions put them back (pg_unknown.c), and a new
+         * owner key leaves them to lapse should that never happen
+         * (pg_cycle.c). */
+        if (rc && committing && !c->conn) {
+            b->owner_epoch++;
+            pg_unknown_lost(b);
+            lost_commit(b, rc, err);
+        }
+        if (!rc) {
+            pg_unknown_committed(b);
+            break;
+        }
         int again = c->retry && attempt < PG_TXN_TRIES;
         if (c->conn && PQtransactionStatus(c->conn) != PQTRANS_IDLE)
             pg_command(c, "ROLLBACK", NULL, "rolling back");

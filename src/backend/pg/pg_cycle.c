@@ -42,9 +42,10 @@ static int64_t new_lease_token(void) {
  * row in workers is what heartbeats renew. Random per backend (two
  * processes given the same worker id do not share a row), and new after a
  * commit whose answer was lost (pg_write_txn): tasks that commit may have
- * claimed, unknown to the worker, keep the old key, whose row is no longer
- * renewed, so they lapse and are recovered; heartbeats move the tasks the
- * worker does hold to the new key. write_mu held. */
+ * claimed, unknown to the worker, are put back by the next cycles
+ * (pg_unknown.c); should that never happen, they keep the old key, whose
+ * row is no longer renewed, so they lapse and are recovered. Heartbeats
+ * move the tasks the worker does hold to the new key. write_mu held. */
 static int64_t owner_key(const pg_backend *b, const char *worker_id) {
     uint64_t h = (uint64_t)pg_name_key(worker_id, "owner") ^ b->incarnation;
     h ^= (b->owner_epoch + 1) * 0x9e3779b97f4a7c15ull;
@@ -724,6 +725,7 @@ static sitq_code claim(pg_backend *b, pg_conn *c, sitq__cycle *cy, sitq_time_us 
                       owner_key(b, cy->worker_id),
                       cy->db_now_us,
                       0};
+    pg_unknown_claiming(b, a.token, cy->queues, cy->n_queues);
     char *names[2] = {NULL, NULL};
     sitq_code rc = handler_names(cy, names, err);
     a.names[0] = names[0];
@@ -802,8 +804,11 @@ static sitq_code cycle_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *er
      * lost in a server crash only makes a lease shorter. Under I/O load a
      * durable commit can take longer than a short lease. */
     if (!rc && cy->n_completions == 0 && cy->n_starts == 0 && cy->n_releases == 0 && !cy->reap &&
-        cy->claim_max == 0 && cy->live_horizon_us == 0)
+        cy->claim_max == 0 && cy->live_horizon_us == 0 && b->n_unknown == 0)
         rc = pg_command(c, "SET LOCAL synchronous_commit = off", err, "renewing leases");
+    /* First the tasks of a commit whose answer was lost: this cycle's
+     * claim may take them again. */
+    if (!rc) rc = pg_unknown_release(b, c, err);
     size_t n_released = 0;
     if (!rc) rc = apply_completions(c, cy, sitq_now_us(), &n_released, err);
     if (!rc) rc = apply_starts(c, cy, err);
@@ -859,9 +864,11 @@ static sitq_code claim_id_body(pg_backend *b, pg_conn *c, void *arg, sitq_error 
     sitq_result_free(a->snapshot);
     a->snapshot = NULL;
     sitq_time_us db_until = 0;
-    sitq_code rc = lease_times(c, cy->lease_us, &cy->db_now_us, &db_until, err);
+    sitq_code rc = pg_unknown_release(b, c, err);
+    if (!rc) rc = lease_times(c, cy->lease_us, &cy->db_now_us, &db_until, err);
     if (rc) return rc;
     int64_t token = new_lease_token();
+    pg_unknown_claiming(b, token, cy->queues, 1);
     pg_params p;
     pg_p_init(&p);
     pg_p_i64(&p, token);

@@ -332,6 +332,14 @@ const char *const pg_sql[PG_COUNT] = {
                         "lease_token = NULL, lease_until_us = NULL, started_at_us = NULL "
                         "FROM unnest($1::bigint[], $2::bigint[]) AS s(id, tok) "
                         "WHERE t.id = s.id AND t.state = 3 AND t.lease_token = s.tok",
+    /* The tasks a commit whose answer was lost claimed under lease token
+     * $1 in queues $2 (pg_unknown.c), put back as a release would: never
+     * started (nobody knows them), so no attempt is given back. */
+    [PG_RELEASE_UNKNOWN] =
+        "UPDATE @.tasks t SET state = 0, lease_token = NULL, lease_until_us = NULL, "
+        "lease_owner = NULL, started_at_us = NULL WHERE t.queue = ANY ($2::text[]) "
+        "AND t.state = 3 AND t.lease_token = $1::bigint AND t.started_at_us IS NULL "
+        "RETURNING t.queue",
     /* One recovery per queue at a time, across every process. */
     [PG_REAP_LOCK] = "SELECT pg_try_advisory_xact_lock($1::bigint)",
     /* $1: leases that lapsed before it are taken: the server's now, or an
