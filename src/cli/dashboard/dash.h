@@ -16,23 +16,20 @@
 #include <netinet/in.h>
 #include <stddef.h>
 
+#include "list_page.h"
 #include "sitq.h"
 
 typedef struct json_t json_t; /* jansson's */
 
 /** Most queues the queues page (and /api/queues) lists. */
 #define DASH_QUEUES_MAX 1000
-/** Most queues whose parts of a status index one list page reads and
- *  merges (a status without a queue); with more, a read per queue (a
- *  round trip each) costs more than the bounded scan, which pages them. */
-#define DASH_MERGE_QUEUES_MAX 64
 /** Most tasks one list page shows (the `limit` parameter's bound). */
 #define DASH_PAGE_MAX 100
 /** Tasks a list page shows when no `limit` is given. */
 #define DASH_PAGE_DEFAULT 50
 /** Ids a task list examines at most for one page when no index serves its
- *  filter (--scan-limit; dash_list.c). */
-#define DASH_SCAN_DEFAULT 100000
+ *  filter (--scan-limit; list_page.h). */
+#define DASH_SCAN_DEFAULT LIST_SCAN_DEFAULT
 /** Most bytes of a payload, result, error or traceback a task page shows. */
 #define DASH_VALUE_SHOWN 4096
 /** Longest token accepted, in bytes; the shortest is DASH_TOKEN_MIN. */
