@@ -97,8 +97,8 @@ static void drop_newest(size_t skip, list_page *p) {
  * the next queues are asked only for ids above the oldest of them (the rest
  * could not make the page), so with many queues most reads return a few
  * rows or none. */
-static sitq_code read_by_queue(sitq_backend *b, const sitq_list_filter *f, char **names,
-                               size_t nq, list_page *p, sitq_error *err) {
+static sitq_code read_by_queue(sitq_backend *b, const sitq_list_filter *f, char **names, size_t nq,
+                               list_page *p, sitq_error *err) {
     size_t cap = 0, want = f->offset + f->limit;
     sitq_code code = SITQ_OK;
     sitq_list_filter fq = *f;
@@ -201,8 +201,8 @@ sitq_code list_page_read(sitq_backend *b, const sitq_list_filter *f, sitq_task_i
 }
 
 /* Sum the counts of f in each of the nq queues names, up to cap each. */
-static sitq_code count_by_queue(sitq_backend *b, const sitq_list_filter *f, char **names,
-                                size_t nq, int64_t cap, int64_t *total, sitq_error *err) {
+static sitq_code count_by_queue(sitq_backend *b, const sitq_list_filter *f, char **names, size_t nq,
+                                int64_t cap, int64_t *total, sitq_error *err) {
     sitq_list_filter fq = *f;
     *total = 0;
     for (size_t i = 0; i < nq; i++) {
