@@ -25,7 +25,8 @@ static sitq_code get_one(sitq_backend *b, sitq_task_id id, sitq_result ***all, s
     sitq_result **items = NULL;
     size_t got = 0;
     sitq_code code = sq_list(b, &f, &items, &got, err);
-    if (code == SITQ_OK && got == 1 && sitq__reserve((void **)all, cap, *n + 1, sizeof(sitq_result *)) != 0)
+    if (code == SITQ_OK && got == 1 &&
+        sitq__reserve((void **)all, cap, *n + 1, sizeof(sitq_result *)) != 0)
         code = sitq__fail(err, SITQ_ENOMEM, "out of memory reading tasks");
     if (code == SITQ_OK && got == 1) {
         (*all)[(*n)++] = items[0];
@@ -46,7 +47,8 @@ sitq_code sq_get_many(sitq_backend *b, const sitq_task_id *ids, size_t n, sitq_r
     sitq_result **all = NULL;
     size_t got = 0, cap = 0;
     sitq_code code = SITQ_OK;
-    for (size_t i = 0; i < ns && code == SITQ_OK; i++) code = get_one(b, s[i], &all, &got, &cap, err);
+    for (size_t i = 0; i < ns && code == SITQ_OK; i++)
+        code = get_one(b, s[i], &all, &got, &cap, err);
     free(s);
     if (code != SITQ_OK) {
         sitq_result_list_free(all, got);

@@ -59,8 +59,7 @@ static int src_layer(void *arg, const sitq_task_id *ids, size_t n, size_t limit)
     cache_clear(k);
     if (sitq__ids_sorted(ids, n, &k->asked, &k->n_asked) != 0) return -1;
     if (sitq_get_tasks(k->backend, ids, n, &k->rows, &k->n_rows, NULL) != SITQ_OK ||
-        sitq_tasks_dependents(k->backend, ids, n, limit, &k->pairs, &k->n_pairs, NULL) !=
-            SITQ_OK) {
+        sitq_tasks_dependents(k->backend, ids, n, limit, &k->pairs, &k->n_pairs, NULL) != SITQ_OK) {
         cache_clear(k);
         return -1;
     }
