@@ -69,7 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     text[size] = '\0';
     sitq_task_id id = 0;
     if (dash_parse_id(text, &id) == 0 && id < 1) abort();
-    struct sockaddr_in addr;
+    http_addr addr;
     char msg[128];
     (void)dash_parse_listen(text, &addr, msg, sizeof msg);
     free(text);
