@@ -933,6 +933,41 @@ sitq_code sitq_task_queue(sitq_backend *backend, sitq_task_id id, char **out_que
 sitq_code sitq_task_dependents(sitq_backend *backend, sitq_task_id id, size_t limit,
                                sitq_task_id **out_ids, size_t *out_count, sitq_error *err);
 
+/** Most ids one sitq_get_tasks or sitq_tasks_dependents call takes. */
+#define SITQ_IDS_MAX 1000
+
+/**
+ * The tasks of the n ids (1..SITQ_IDS_MAX; each > 0; repeats allowed) in
+ * any queue, in one read of the store (on PostgreSQL two statements on one
+ * connection, whatever n: a walk of a pipeline reads a whole layer at
+ * once): those that exist, ascending ids, each once; an unknown or purged
+ * id is left out. Like sitq_list_tasks, the results carry neither value
+ * nor traceback (NULL) but value_len, error, depends_on and finalizer.
+ * *out_items receives an array of *out_count results (NULL and 0 when none
+ * exists); free it with sitq_result_list_free. ids stays the caller's.
+ * Errors: SITQ_EINVAL (NULL argument, n out of range, an id < 1),
+ * SITQ_ESTORAGE, SITQ_ENOMEM. Thread-safe; reads only, never waits for
+ * writers.
+ */
+sitq_code sitq_get_tasks(sitq_backend *backend, const sitq_task_id *ids, size_t n,
+                         sitq_result ***out_items, size_t *out_count, sitq_error *err);
+
+/**
+ * The dependents of each of the n ids (1..SITQ_IDS_MAX; each > 0), at most
+ * limit (1..1000000) per id, as sitq_task_dependents gives them, in one
+ * read of the store (one statement on PostgreSQL). *out_pairs receives a
+ * malloc'd array of 2 * *out_count ids (NULL and 0 when there is none;
+ * free it with free()): pair k is (*out_pairs)[2k], a dependency among
+ * ids, and (*out_pairs)[2k + 1], a task that depends on it, sorted by
+ * dependency then dependent, each pair once. ids stays the caller's.
+ * Errors: SITQ_EINVAL (NULL argument, n or limit out of range, an id < 1),
+ * SITQ_ESTORAGE, SITQ_ENOMEM. Thread-safe; reads only, never waits for
+ * writers.
+ */
+sitq_code sitq_tasks_dependents(sitq_backend *backend, const sitq_task_id *ids, size_t n,
+                                size_t limit, sitq_task_id **out_pairs, size_t *out_count,
+                                sitq_error *err);
+
 /**
  * List tasks of the queue, newest id first.
  * status: a sitq_status or SITQ_STATUS_ANY. limit: at most this many

@@ -48,7 +48,7 @@
  * value it was written against; sitq__backend_head_init refuses any other,
  * so a backend built for another layout fails at open instead of misreading
  * fields. Bump it on every change of an op's signature or a struct below. */
-#define SITQ__BACKEND_VERSION 17
+#define SITQ__BACKEND_VERSION 18
 
 /* A task handed to a worker by a claim (cycle or claim_id). Every field is
  * out, written by the backend into an entry of the caller's array. The
@@ -468,6 +468,27 @@ typedef struct sitq__backend_ops {
      * writers. */
     sitq_code (*dependents)(sitq_backend *b, sitq_task_id id, size_t limit, sitq_task_id **ids,
                             size_t *count, sitq_error *err);
+
+    /* The tasks of ids (n in 1..SITQ_IDS_MAX, each > 0, checked by the
+     * core; repeats allowed), as list returns them (no value or traceback;
+     * value_len, error, depends_on, finalizer), ascending ids, each once,
+     * the unknown ones left out. Out: *items a malloc'd array of *count
+     * results (the caller's), NULL and 0 on failure or when none exists.
+     * Cost: one primary-key lookup per id and one index range per result
+     * for its dependencies; PostgreSQL sends both as one statement each
+     * (ids as an array), so that the round trips do not grow with n.
+     * Never blocks on writers. */
+    sitq_code (*get_many)(sitq_backend *b, const sitq_task_id *ids, size_t n, sitq_result ***items,
+                          size_t *count, sitq_error *err);
+
+    /* The dependents of each of ids (n in 1..SITQ_IDS_MAX, each > 0; limit
+     * >= 1 per id; checked by the core), as dependents gives them. Out:
+     * *pairs a malloc'd array of 2 * *count ids (the caller's; NULL and 0
+     * when none or on failure): (dependency, dependent) pairs sorted by
+     * both, each once. Cost: one range of the edges' primary key per id;
+     * one statement on PostgreSQL. Never blocks on writers. */
+    sitq_code (*dependents_many)(sitq_backend *b, const sitq_task_id *ids, size_t n, size_t limit,
+                                 sitq_task_id **pairs, size_t *count, sitq_error *err);
 
     /* Measure the store (sitq_store_health; every field set to -1 by the
      * core first: the backend sets what it measures, also partially on

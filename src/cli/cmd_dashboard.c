@@ -45,11 +45,13 @@ static const char DASHBOARD_USAGE[] =
     "posted with the token; without a token the dashboard is read-only.\n"
     "\n"
     "  -l, --listen [HOST:]PORT\n"
-    "                          the IPv4 address and port to listen on; default\n"
-    "                          127.0.0.1:8080 (loopback: only this host); a bare\n"
-    "                          PORT means 127.0.0.1:PORT; PORT digits only,\n"
-    "                          0..65535; port 0 picks a free one (the URL is\n"
-    "                          printed on stderr)\n"
+    "                          the address and port to listen on; default\n"
+    "                          127.0.0.1:8080 (loopback: only this host); IPv4\n"
+    "                          as 127.0.0.1:8080, IPv6 in brackets as [::1]:8080\n"
+    "                          or [::]:8080 (a bare ::1 or [::1] is port 8080);\n"
+    "                          a bare PORT means 127.0.0.1:PORT; PORT digits\n"
+    "                          only, 0..65535; port 0 picks a free one (the URL\n"
+    "                          is printed on stderr)\n"
     "      --token-file PATH   read the token from this file (its first line,\n"
     "                          16..1024 bytes); else from the environment\n"
     "                          variable SITQ_DASHBOARD_TOKEN\n"
@@ -131,7 +133,7 @@ static int load_token(dash_ctx *ctx, const char *path) {
 /* What the command line asks besides the database. */
 typedef struct dash_args {
     const char *db, *token_file;
-    struct sockaddr_in addr;
+    http_addr addr;
     int busy_ms;
     double sample_s;
     sitq_task_id scan_ids;
@@ -178,7 +180,7 @@ static int parse(int argc, char **argv, dash_args *a) {
 }
 
 /* Serve until SIGINT or SIGTERM; returns an exit code. */
-static int serve(const struct sockaddr_in *addr, const dash_ctx *ctx, const char *db) {
+static int serve(const http_addr *addr, const dash_ctx *ctx, const char *db) {
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
@@ -195,12 +197,12 @@ static int serve(const struct sockaddr_in *addr, const dash_ctx *ctx, const char
         cli_errorf("dashboard", "--listen %s", msg);
         return CLI_EXIT_FAILURE;
     }
-    char host[INET_ADDRSTRLEN] = "?", shown[512];
-    inet_ntop(AF_INET, &addr->sin_addr, host, sizeof host);
-    fprintf(stderr, "sitq dashboard: %s at http://%s:%u/ (%s)\n",
-            cli_db_display(db, shown, sizeof shown), host, dash_server_port(s),
+    char where[HTTP_ADDR_TEXT_MAX], shown[512];
+    http_addr_format(addr, dash_server_port(s), where, sizeof where);
+    fprintf(stderr, "sitq dashboard: %s at http://%s/ (%s)\n",
+            cli_db_display(db, shown, sizeof shown), where,
             ctx->token_len ? "actions need the token" : "read-only");
-    if ((ntohl(addr->sin_addr.s_addr) >> 24) != 127)
+    if (!http_addr_is_loopback(addr))
         fprintf(stderr, "sitq dashboard: listening beyond loopback: every host that reaches "
                         "this address can read the tasks\n");
     fflush(stderr);
@@ -213,7 +215,8 @@ static int serve(const struct sockaddr_in *addr, const dash_ctx *ctx, const char
 }
 
 int cmd_dashboard(int argc, char **argv) {
-    dash_args a = {NULL, NULL, {0}, DASH_BUSY_DEFAULT_MS, DASH_RATE_INTERVAL_S, DASH_SCAN_DEFAULT};
+    dash_args a = {
+        NULL, NULL, {{0}}, DASH_BUSY_DEFAULT_MS, DASH_RATE_INTERVAL_S, DASH_SCAN_DEFAULT};
     int rc = parse(argc, argv, &a);
     if (rc >= 0) return rc;
     dash_ctx *ctx = calloc(1, sizeof *ctx);

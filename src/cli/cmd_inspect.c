@@ -10,6 +10,7 @@
 #include "db.h"
 #include "deps_tree.h"
 #include "diag.h"
+#include "list_page.h"
 #include "output.h"
 #include "queues_view.h"
 #include "retention_view.h"
@@ -37,7 +38,7 @@ static const char STATS_USAGE[] =
 static const char LIST_USAGE[] =
     "usage: sitq list DB [--queue NAME] [--status S] [--function F] [--worker ID]\n"
     "                    [--since T] [--until T] [--limit N] [--offset N]\n"
-    "                    [--json | --jsonl]\n"
+    "                    [--before ID] [--scan-limit N] [--json | --jsonl]\n"
     "\n"
     "List tasks of every queue (or of one), newest first: id, status, queue,\n"
     "priority, attempts, enqueue time and command, with the error of a failed or\n"
@@ -55,6 +56,14 @@ static const char LIST_USAGE[] =
     "      --limit N     at most N tasks, 1..1000000 (default 100); when the table\n"
     "                    is cut, a last line says \"showing N of M\"\n"
     "      --offset N    skip the first N tasks (default 0)\n"
+    "      --before ID   only tasks with an id below ID (the next page)\n"
+    "      --scan-limit N  when no index serves the filter (--function, --worker,\n"
+    "                    --since, --until, succeeded, or --queue without --status),\n"
+    "                    examine at most N ids below the start (default 100000),\n"
+    "                    so that a rare match costs the same on any store; a last\n"
+    "                    line then says where to go on with --before, and a page\n"
+    "                    cut by the bound ends its JSON with {\"cut\": true,\n"
+    "                    \"next_before\", \"scan_top\", \"scan_floor\"}\n"
     "  -j, --json        print a JSON array of task objects (as show --json, with\n"
     "                    depends_on and value_len but no value or traceback;\n"
     "                    value_repr of Python results)\n"
@@ -151,30 +160,41 @@ static void list_value_repr(sitq_queue *queue, const sitq_result *r, json_t *t) 
     sitq_result_free(head);
 }
 
-/* Print the listed tasks as a table, a JSON array or JSON lines. */
-static int print_list(const char *cmd, const common_opts *o, sitq_queue *queue, sitq_result **items,
-                      size_t n) {
+/* The JSON object that ends a cut list: where the search goes on. */
+static json_t *list_cut_json(const list_page *p) {
+    return json_pack("{s:b, s:I, s:I, s:I}", "cut", 1, "next_before", (json_int_t)p->next_before,
+                     "scan_top", (json_int_t)p->scan_top, "scan_floor", (json_int_t)p->scan_floor);
+}
+
+/* Append t to arr (--json) or print it as a line (--jsonl); 0 or -1. */
+static int list_emit_json(const common_opts *o, json_t *arr, json_t *t) {
+    if (o->jsonl) return print_json_line(t) != 0 ? -1 : 0;
+    return arr == NULL || t == NULL || json_array_append_new(arr, t) != 0 ? -1 : 0;
+}
+
+/* Print the page's tasks as a table, a JSON array or JSON lines; a cut
+ * page's JSON ends with the object of list_cut_json. */
+static int print_list(const char *cmd, const common_opts *o, sitq_queue *queue,
+                      const list_page *p) {
     int rc = CLI_EXIT_OK;
     json_t *arr = o->json ? json_array() : NULL;
     if (!o->json && !o->jsonl) print_list_header();
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < p->n_shown; i++) {
         char **cargv = NULL;
         int cargc = 0;
         unsigned sopts = 0;
-        cli_load_command(queue, items[i], &cargv, &cargc, &sopts);
+        cli_load_command(queue, p->items[i], &cargv, &cargc, &sopts);
         if (o->json || o->jsonl) {
-            json_t *t = result_to_json(items[i], cargv, cargc, sopts);
-            list_value_repr(queue, items[i], t);
-            if (o->jsonl) {
-                if (print_json_line(t) != 0) rc = CLI_EXIT_FAILURE;
-            } else if (arr == NULL || t == NULL || json_array_append_new(arr, t) != 0) {
-                rc = CLI_EXIT_FAILURE;
-            }
+            json_t *t = result_to_json(p->items[i], cargv, cargc, sopts);
+            list_value_repr(queue, p->items[i], t);
+            if (list_emit_json(o, arr, t) != 0) rc = CLI_EXIT_FAILURE;
         } else {
-            print_list_row(items[i], cargv, cargc);
+            print_list_row(p->items[i], cargv, cargc);
         }
         free(cargv);
     }
+    if ((o->json || o->jsonl) && p->cut && list_emit_json(o, arr, list_cut_json(p)) != 0)
+        rc = CLI_EXIT_FAILURE;
     if (o->json && (rc != CLI_EXIT_OK || print_json(arr) != 0)) {
         if (rc != CLI_EXIT_OK) json_decref(arr);
         rc = CLI_EXIT_FAILURE;
@@ -184,17 +204,32 @@ static int print_list(const char *cmd, const common_opts *o, sitq_queue *queue, 
 }
 
 /* When the table is cut: "showing N of M" (M counted up to LIST_COUNT_CAP
- * tasks, so that a count never reads more than that many rows). */
+ * tasks, so that a count never reads more than that many index entries).
+ * Returns 0 when such a count would read rows instead (list_page_count). */
 #define LIST_COUNT_CAP 100000
-static void print_list_total(sitq_queue *queue, const sitq_list_filter *f, size_t shown) {
+static int print_list_total(sitq_queue *queue, const sitq_list_filter *f, size_t shown) {
     int64_t total = 0;
-    if (sitq_count_tasks(sitq_queue_backend(queue), f, LIST_COUNT_CAP + 1, &total, NULL) != SITQ_OK)
-        return;
+    int counted = list_page_count(sitq_queue_backend(queue), f, LIST_COUNT_CAP + 1, &total, NULL);
+    if (counted <= 0) return counted < 0;
     if (total > LIST_COUNT_CAP)
         printf("showing %zu of more than %d (use --limit, --offset or filters)\n", shown,
                LIST_COUNT_CAP);
     else if ((int64_t)shown < total)
         printf("showing %zu of %lld (use --limit, --offset or filters)\n", shown, (long long)total);
+    return 1;
+}
+
+/* The last line of a table whose filter no index serves in full (a count
+ * would read the rows the page did not): where the next page starts. */
+static void print_list_next(const common_opts *o, const list_page *p) {
+    if (p->cut)
+        printf("showing %zu: examined ids %lld..%lld (--scan-limit %lld); older tasks may "
+               "match: go on with --before %lld\n",
+               p->n_shown, (long long)p->scan_floor, (long long)p->scan_top,
+               (long long)o->scan_limit, (long long)p->next_before);
+    else if (p->next_before != 0)
+        printf("showing %zu; more follow: go on with --before %lld\n", p->n_shown,
+               (long long)p->next_before);
 }
 
 /** Body of `sitq list` (see common_cmd_fn): every queue unless --queue. */
@@ -207,23 +242,26 @@ static int run_list(const char *cmd, const common_opts *o, sitq_queue *queue, si
     f.worker_id = o->worker_id;
     f.since_us = o->since_us;
     f.until_us = o->until_us;
+    f.before_id = o->before_id;
     f.limit = (size_t)o->limit;
     f.offset = (size_t)o->offset;
-    sitq_result **items = NULL;
-    size_t n = 0;
-    sitq_code code = sitq_list_tasks(sitq_queue_backend(queue), &f, &items, &n, err);
+    list_page p;
+    sitq_code code =
+        list_page_read(sitq_queue_backend(queue), &f, (sitq_task_id)o->scan_limit, &p, err);
     if (code != SITQ_OK) return cli_api_error(cmd, code, err);
-    int rc = print_list(cmd, o, queue, items, n);
-    sitq_result_list_free(items, n);
-    if (rc == CLI_EXIT_OK && !o->json && !o->jsonl && (n == f.limit || o->offset > 0))
-        print_list_total(queue, &f, n);
+    int rc = print_list(cmd, o, queue, &p);
+    int cut = p.n_shown == f.limit || o->offset > 0 || p.cut;
+    if (rc == CLI_EXIT_OK && !o->json && !o->jsonl && cut &&
+        !print_list_total(queue, &f, p.n_shown))
+        print_list_next(o, &p);
+    list_page_free(&p);
     return rc;
 }
 
 int cmd_list(int argc, char **argv) {
-    return common_opts_run(argc, argv,
-                           COPT_STATUS | COPT_LIMIT | COPT_JSONL | COPT_FILTER | COPT_WORKER, 0,
-                           LIST_USAGE, run_list);
+    return common_opts_run(
+        argc, argv, COPT_STATUS | COPT_LIMIT | COPT_JSONL | COPT_FILTER | COPT_WORKER | COPT_PAGE,
+        0, LIST_USAGE, run_list);
 }
 
 /**

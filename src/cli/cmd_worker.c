@@ -208,9 +208,9 @@ static int run_worker_on(worker_args *a, sitq_queue **qs, int wake_fd) {
     }
     if (!a->quiet) log_start(a, w);
     if (mh && !a->quiet) {
-        char host[INET_ADDRSTRLEN] = "?";
-        inet_ntop(AF_INET, &a->metrics_addr.sin_addr, host, sizeof host);
-        cli_logf(stderr, "metrics at http://%s:%u/metrics", host, metrics_http_port(mh));
+        char where[HTTP_ADDR_TEXT_MAX];
+        http_addr_format(&a->metrics_addr, metrics_http_port(mh), where, sizeof where);
+        cli_logf(stderr, "metrics at http://%s/metrics", where);
     }
 
     wait_for_stop(a, w, wake_fd);

@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "db.h"
 #include "diag.h"
+#include "list_page.h"
 
 int print_usage(const char *usage) {
     fputs(usage, stdout);
@@ -54,6 +55,8 @@ static unsigned option_flag(int c) {
     case 'R': return COPT_DRY_RUN;
     case 'W': return COPT_WORKER;
     case 'A': return COPT_ALL;
+    case 'B':
+    case 'L': return COPT_PAGE;
     default: return 0;
     }
 }
@@ -107,6 +110,13 @@ static int apply_option(const char *cmd, int c, char **argv, common_opts *o) {
         if (arg_parse_name(cmd, "--worker", optarg, &o->worker_id) != 0) return CLI_EXIT_USAGE;
         break;
     case 'A': o->all = 1; break;
+    case 'B':
+        if (arg_parse_id(cmd, "--before", optarg, &o->before_id) != 0) return CLI_EXIT_USAGE;
+        break;
+    case 'L':
+        if (arg_parse_i64(cmd, "--scan-limit", optarg, 1, 1000000000, &o->scan_limit) != 0)
+            return CLI_EXIT_USAGE;
+        break;
     default: arg_report_getopt(cmd, c, argv); return CLI_EXIT_USAGE;
     }
     return -1;
@@ -116,20 +126,32 @@ int common_opts_parse(int argc, char **argv, unsigned flags, int want_id, const 
                       common_opts *o) {
     const char *cmd = argv[0];
     static const struct option all[] = {
-        {"queue", required_argument, NULL, 'q'},   {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},          {"status", required_argument, NULL, 's'},
-        {"limit", required_argument, NULL, 'n'},   {"offset", required_argument, NULL, 'o'},
-        {"timeout", required_argument, NULL, 't'}, {"older-than", required_argument, NULL, 'a'},
-        {"value", no_argument, NULL, 'v'},         {"deps", no_argument, NULL, 'D'},
-        {"jsonl", no_argument, NULL, 'J'},         {"function", required_argument, NULL, 'F'},
-        {"since", required_argument, NULL, 'S'},   {"until", required_argument, NULL, 'U'},
-        {"dry-run", no_argument, NULL, 'R'},       {"worker", required_argument, NULL, 'W'},
-        {"all", no_argument, NULL, 'A'},           {NULL, 0, NULL, 0},
+        {"queue", required_argument, NULL, 'q'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {"status", required_argument, NULL, 's'},
+        {"limit", required_argument, NULL, 'n'},
+        {"offset", required_argument, NULL, 'o'},
+        {"timeout", required_argument, NULL, 't'},
+        {"older-than", required_argument, NULL, 'a'},
+        {"value", no_argument, NULL, 'v'},
+        {"deps", no_argument, NULL, 'D'},
+        {"jsonl", no_argument, NULL, 'J'},
+        {"function", required_argument, NULL, 'F'},
+        {"since", required_argument, NULL, 'S'},
+        {"until", required_argument, NULL, 'U'},
+        {"dry-run", no_argument, NULL, 'R'},
+        {"worker", required_argument, NULL, 'W'},
+        {"all", no_argument, NULL, 'A'},
+        {"before", required_argument, NULL, 'B'},
+        {"scan-limit", required_argument, NULL, 'L'},
+        {NULL, 0, NULL, 0},
     };
     memset(o, 0, sizeof *o);
     o->queue = SITQ_DEFAULT_QUEUE;
     o->status = SITQ_STATUS_ANY;
     o->limit = CLI_DEFAULT_LIST_LIMIT;
+    o->scan_limit = LIST_SCAN_DEFAULT;
     o->timeout_s = -1.0;
     o->older_than_s = CLI_DEFAULT_PURGE_AGE_S;
 

@@ -22,6 +22,7 @@ enum common_opt_flags {
     COPT_DRY_RUN = 1 << 9,    /**< --dry-run */
     COPT_WORKER = 1 << 10,    /**< --worker ID */
     COPT_ALL = 1 << 11,       /**< --all */
+    COPT_PAGE = 1 << 12,      /**< --before ID and --scan-limit N */
     COPT_WRITE = 1 << 5       /**< not an option: the command writes, so the
                                    database is opened read-write (others open
                                    it read-only) */
@@ -29,26 +30,28 @@ enum common_opt_flags {
 
 /** Parsed options and positional arguments. */
 typedef struct common_opts {
-    const char *queue;     /**< --queue; default "default" */
-    int queue_given;       /**< 1 when --queue was given */
-    int jsonl;             /**< --jsonl: one JSON object per line */
-    int json;              /**< --json */
-    int value_only;        /**< --value: print only the raw result bytes */
-    int deps;              /**< --deps: print the dependency tree */
-    int status;            /**< --status; SITQ_STATUS_ANY by default */
-    int64_t limit;         /**< --limit */
-    int64_t offset;        /**< --offset */
-    double timeout_s;      /**< --timeout; < 0 = forever */
-    double older_than_s;   /**< --older-than */
-    const char *db;        /**< positional DB */
-    sitq_task_id id;       /**< positional ID when given (0: none) */
-    const char *function;  /**< --function; NULL: any */
-    sitq_time_us since_us; /**< --since; 0: no bound */
-    sitq_time_us until_us; /**< --until; 0: no bound */
-    int status_given;      /**< 1 when --status was given */
-    int dry_run;           /**< --dry-run */
-    const char *worker_id; /**< --worker; NULL: any */
-    int all;               /**< --all */
+    const char *queue;      /**< --queue; default "default" */
+    int queue_given;        /**< 1 when --queue was given */
+    int jsonl;              /**< --jsonl: one JSON object per line */
+    int json;               /**< --json */
+    int value_only;         /**< --value: print only the raw result bytes */
+    int deps;               /**< --deps: print the dependency tree */
+    int status;             /**< --status; SITQ_STATUS_ANY by default */
+    int64_t limit;          /**< --limit */
+    int64_t offset;         /**< --offset */
+    double timeout_s;       /**< --timeout; < 0 = forever */
+    double older_than_s;    /**< --older-than */
+    const char *db;         /**< positional DB */
+    sitq_task_id id;        /**< positional ID when given (0: none) */
+    const char *function;   /**< --function; NULL: any */
+    sitq_time_us since_us;  /**< --since; 0: no bound */
+    sitq_time_us until_us;  /**< --until; 0: no bound */
+    int status_given;       /**< 1 when --status was given */
+    int dry_run;            /**< --dry-run */
+    const char *worker_id;  /**< --worker; NULL: any */
+    int all;                /**< --all */
+    sitq_task_id before_id; /**< --before; 0: no bound */
+    int64_t scan_limit;     /**< --scan-limit; LIST_SCAN_DEFAULT by default */
 } common_opts;
 
 /** want_id of common_opts_parse: an ID may follow DB (cancel, retry). */

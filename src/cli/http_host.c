@@ -36,12 +36,8 @@ int http_host_is_local(const char *host) {
     return inet_pton(AF_INET, h, &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
 }
 
-int http_addr_is_loopback(const struct sockaddr_in *addr) {
-    return (ntohl(addr->sin_addr.s_addr) >> 24) == 127;
-}
-
 const char *http_host_refusal_text(unsigned status) {
     return status == 400 ? "more than one Host header"
-                         : "the Host header must name this loopback address (127.0.0.1:PORT "
-                           "or localhost:PORT)";
+                         : "the Host header must name this loopback address (127.0.0.1:PORT, "
+                           "[::1]:PORT or localhost:PORT)";
 }

@@ -8,7 +8,7 @@
 #ifndef SITQ_CLI_HTTP_HOST_H
 #define SITQ_CLI_HTTP_HOST_H
 
-#include <netinet/in.h>
+#include "http_addr.h"
 
 struct MHD_Connection;
 
@@ -20,9 +20,6 @@ struct MHD_Connection;
  * Pure; thread-safe.
  */
 int http_host_is_local(const char *host);
-
-/** 1 when addr is in 127.0.0.0/8. Pure; thread-safe. */
-int http_addr_is_loopback(const struct sockaddr_in *addr);
 
 /**
  * The HTTP status that refuses the request on conn for its Host headers, or
@@ -43,7 +40,9 @@ struct MHD_Daemon;
  * "cannot listen on HOST:PORT[: strerror(errno)]" in msg (n bytes; errno as
  * MHD_start_daemon left it, 0 for no reason known). Thread-safe.
  */
-unsigned http_listen_result(struct MHD_Daemon *d, const struct sockaddr_in *addr, char *msg,
-                            size_t n);
+unsigned http_listen_result(struct MHD_Daemon *d, const http_addr *addr, char *msg, size_t n);
+
+/** The libmicrohttpd flag that addr's family needs (MHD_USE_IPv6 or 0). */
+unsigned http_listen_flags(const http_addr *addr);
 
 #endif /* SITQ_CLI_HTTP_HOST_H */

@@ -31,16 +31,18 @@ unsigned http_host_refusal(struct MHD_Connection *conn, int loopback) {
     return http_host_is_local(host) ? 0 : 421;
 }
 
-unsigned http_listen_result(struct MHD_Daemon *d, const struct sockaddr_in *addr, char *msg,
-                            size_t n) {
+unsigned http_listen_result(struct MHD_Daemon *d, const http_addr *addr, char *msg, size_t n) {
     if (d == NULL) {
         int e = errno;
-        char host[INET_ADDRSTRLEN] = "?";
-        inet_ntop(AF_INET, &addr->sin_addr, host, sizeof host);
-        snprintf(msg, n, "cannot listen on %s:%u%s%s", host, (unsigned)ntohs(addr->sin_port),
-                 e ? ": " : "", e ? strerror(e) : "");
+        char where[HTTP_ADDR_TEXT_MAX];
+        http_addr_format(addr, http_addr_port(addr), where, sizeof where);
+        snprintf(msg, n, "cannot listen on %s%s%s", where, e ? ": " : "", e ? strerror(e) : "");
         return 0;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-    return info ? info->port : ntohs(addr->sin_port);
+    return info ? info->port : http_addr_port(addr);
+}
+
+unsigned http_listen_flags(const http_addr *addr) {
+    return addr->sa.sa_family == AF_INET6 ? MHD_USE_IPv6 : 0;
 }

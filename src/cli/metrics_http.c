@@ -43,38 +43,11 @@ struct metrics_http {
     sitq_backend *backend;
     sitq_worker *worker;
     unsigned port;
-    int loopback; /* listening on 127.0.0.0/8: the Host header must name it */
+    int loopback; /* listening on loopback (127.0.0.0/8, ::1): the Host must name it */
 };
 
-int metrics_address_parse(const char *text, struct sockaddr_in *out, char *msg, size_t n) {
-    memset(out, 0, sizeof *out);
-    out->sin_family = AF_INET;
-    const char *colon = strrchr(text, ':');
-    const char *port_text = colon ? colon + 1 : text;
-    char host[64] = "127.0.0.1";
-    if (colon) {
-        size_t len = (size_t)(colon - text);
-        if (len == 0 || len >= sizeof host) {
-            snprintf(msg, n, "'%s': expected HOST:PORT with an IPv4 address (127.0.0.1:9100)",
-                     text);
-            return -1;
-        }
-        memcpy(host, text, len);
-        host[len] = '\0';
-    }
-    if (inet_pton(AF_INET, host, &out->sin_addr) != 1) {
-        snprintf(msg, n, "'%s': '%s' is not an IPv4 address (127.0.0.1:9100)", text, host);
-        return -1;
-    }
-    /* Digits only: strtol alone would take a sign or leading blanks. */
-    size_t digits = strspn(port_text, "0123456789");
-    long port = digits > 0 && digits <= 5 ? strtol(port_text, NULL, 10) : -1;
-    if (port_text[digits] != '\0' || port < 0 || port > 65535) {
-        snprintf(msg, n, "'%s': the port must be digits only, 1..65535 (0: any free port)", text);
-        return -1;
-    }
-    out->sin_port = htons((uint16_t)port);
-    return 0;
+int metrics_address_parse(const char *text, http_addr *out, char *msg, size_t n) {
+    return http_addr_parse(text, -1, out, msg, n);
 }
 
 /* Queue a response; body is freed by libmicrohttpd when owned, else static. */
@@ -153,8 +126,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return reply(conn, MHD_HTTP_OK, body, len, 1, "text/plain; version=0.0.4; charset=utf-8");
 }
 
-metrics_http *metrics_http_start(const struct sockaddr_in *addr, sitq_backend *backend,
-                                 sitq_worker *worker, char *msg, size_t n) {
+metrics_http *metrics_http_start(const http_addr *addr, sitq_backend *backend, sitq_worker *worker,
+                                 char *msg, size_t n) {
     metrics_http *h = calloc(1, sizeof *h);
     if (!h) {
         snprintf(msg, n, "out of memory");
@@ -166,8 +139,8 @@ metrics_http *metrics_http_start(const struct sockaddr_in *addr, sitq_backend *b
     errno = 0;
     /* No MHD_USE_ERROR_LOG: its bind error names port 0 (the port is in the
      * sockaddr); the message below says what failed. */
-    h->d = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD, 0, NULL, NULL, on_request, h,
-                            MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)addr,
+    h->d = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | http_listen_flags(addr), 0, NULL, NULL,
+                            on_request, h, MHD_OPTION_SOCK_ADDR, &addr->sa,
                             MHD_OPTION_CONNECTION_LIMIT, CONN_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
                             CONN_TIMEOUT_S, MHD_OPTION_UNESCAPE_CALLBACK, unescape_none, NULL,
                             MHD_OPTION_END);

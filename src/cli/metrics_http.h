@@ -5,18 +5,19 @@
 #ifndef SITQ_CLI_METRICS_HTTP_H
 #define SITQ_CLI_METRICS_HTTP_H
 
-#include <netinet/in.h>
+#include "http_addr.h"
 #include <stddef.h>
 
 #include "sitq.h"
 
 /**
- * Parse HOST:PORT (an IPv4 address and a port of digits only, 1..65535, or
- * 0 to pick a free port; no sign, blank or other character) or a bare PORT
- * (host 127.0.0.1) into *out. Returns 0, or -1 with a message in msg (size
- * n) saying what is wrong.
+ * Parse HOST:PORT (an IPv4 address, or an IPv6 one in brackets as
+ * [::1]:9100, and a port of digits only, 1..65535, or 0 to pick a free
+ * port; no sign, blank or other character) or a bare PORT (host 127.0.0.1)
+ * into *out (http_addr_parse; a port is required). Returns 0, or -1 with a
+ * message in msg (size n) saying what is wrong.
  */
-int metrics_address_parse(const char *text, struct sockaddr_in *out, char *msg, size_t n);
+int metrics_address_parse(const char *text, http_addr *out, char *msg, size_t n);
 
 typedef struct metrics_http metrics_http;
 
@@ -31,8 +32,8 @@ typedef struct metrics_http metrics_http;
  * server. Returns NULL with a message in msg when it cannot
  * listen (address in use, not local, ...).
  */
-metrics_http *metrics_http_start(const struct sockaddr_in *addr, sitq_backend *backend,
-                                 sitq_worker *worker, char *msg, size_t n);
+metrics_http *metrics_http_start(const http_addr *addr, sitq_backend *backend, sitq_worker *worker,
+                                 char *msg, size_t n);
 
 /** The port it listens on (the one chosen when 0 was asked). */
 unsigned metrics_http_port(const metrics_http *h);

@@ -5,10 +5,10 @@
 #ifndef SITQ_CLI_WORKER_ARGS_H
 #define SITQ_CLI_WORKER_ARGS_H
 
-#include <netinet/in.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "http_addr.h"
 #include "sitq.h"
 #include "worker_env.h"
 
@@ -25,10 +25,10 @@ typedef struct worker_args {
     double stop_timeout_s;
     double kill_grace_s;
     int quiet;
-    uint64_t max_result;             /* --max-result, bytes */
-    int truncate_result;             /* --truncate-result */
-    const char *metrics_address;     /* --metrics-address; NULL: no metrics server */
-    struct sockaddr_in metrics_addr; /* --metrics-address parsed (cmd_worker) */
+    uint64_t max_result;         /* --max-result, bytes */
+    int truncate_result;         /* --truncate-result */
+    const char *metrics_address; /* --metrics-address; NULL: no metrics server */
+    http_addr metrics_addr;      /* --metrics-address parsed (cmd_worker) */
     const char *db;
     sitq_sqlite_options store; /* --mode, --allow-foreign, --busy-timeout */
     worker_env env;            /* the commands' environment; worker_env_free it */

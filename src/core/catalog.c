@@ -61,6 +61,45 @@ sitq_code sitq_task_dependents(sitq_backend *backend, sitq_task_id id, size_t li
     return backend->ops->dependents(backend, id, limit, out_ids, out_count, err);
 }
 
+/* The checks of an id array shared by get_tasks and tasks_dependents. */
+static sitq_code check_ids(const sitq_task_id *ids, size_t n, sitq_error *err) {
+    if (n < 1 || n > SITQ_IDS_MAX)
+        return sitq__fail(err, SITQ_EINVAL, "n must be 1..%d ids, got %zu", SITQ_IDS_MAX, n);
+    if (!ids) return sitq__fail(err, SITQ_EINVAL, "ids must not be NULL");
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] < 1)
+            return sitq__fail(err, SITQ_EINVAL, "task id must be positive, got %lld",
+                              (long long)ids[i]);
+    return SITQ_OK;
+}
+
+sitq_code sitq_get_tasks(sitq_backend *backend, const sitq_task_id *ids, size_t n,
+                         sitq_result ***out_items, size_t *out_count, sitq_error *err) {
+    if (!out_items || !out_count)
+        return sitq__fail(err, SITQ_EINVAL, "out_items and out_count must not be NULL");
+    *out_items = NULL;
+    *out_count = 0;
+    if (!backend) return sitq__fail(err, SITQ_EINVAL, "backend must not be NULL");
+    sitq_code rc = check_ids(ids, n, err);
+    if (rc) return rc;
+    return backend->ops->get_many(backend, ids, n, out_items, out_count, err);
+}
+
+sitq_code sitq_tasks_dependents(sitq_backend *backend, const sitq_task_id *ids, size_t n,
+                                size_t limit, sitq_task_id **out_pairs, size_t *out_count,
+                                sitq_error *err) {
+    if (!out_pairs || !out_count)
+        return sitq__fail(err, SITQ_EINVAL, "out_pairs and out_count must not be NULL");
+    *out_pairs = NULL;
+    *out_count = 0;
+    if (!backend) return sitq__fail(err, SITQ_EINVAL, "backend must not be NULL");
+    sitq_code rc = check_ids(ids, n, err);
+    if (rc) return rc;
+    if (limit < 1 || limit > 1000000)
+        return sitq__fail(err, SITQ_EINVAL, "limit must be 1..1000000, got %zu", limit);
+    return backend->ops->dependents_many(backend, ids, n, limit, out_pairs, out_count, err);
+}
+
 void sitq_list_filter_init(sitq_list_filter *f) {
     if (!f) return;
     memset(f, 0, sizeof *f);

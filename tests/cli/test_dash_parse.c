@@ -51,12 +51,21 @@ static void test_host(void **state) {
         if (http_host_is_local(bad[i]) != 0) fail_msg("'%s' taken for a loopback Host", bad[i]);
     }
     assert_int_equal(http_host_is_local(NULL), 0);
-    struct sockaddr_in a;
+    http_addr a;
     memset(&a, 0, sizeof a);
-    a.sin_addr.s_addr = htonl(0x7f000005);
+    a.in.sin_family = AF_INET;
+    a.in.sin_addr.s_addr = htonl(0x7f000005);
     assert_int_equal(http_addr_is_loopback(&a), 1);
-    a.sin_addr.s_addr = htonl(0x0a000001);
+    a.in.sin_addr.s_addr = htonl(0x0a000001);
     assert_int_equal(http_addr_is_loopback(&a), 0);
+    char msg[128];
+    const char *v6[][2] = {{"[::1]:1", "1"}, {"::1", "1"},     {"[::ffff:127.0.0.9]:1", "1"},
+                           {"[::]:1", "0"},  {"[::2]:1", "0"}, {"[fe80::1]:1", "0"}};
+    for (size_t i = 0; i < sizeof v6 / sizeof v6[0]; i++) {
+        assert_int_equal(dash_parse_listen(v6[i][0], &a, msg, sizeof msg), 0);
+        if (http_addr_is_loopback(&a) != (v6[i][1][0] == '1'))
+            fail_msg("'%s': loopback should be %s", v6[i][0], v6[i][1]);
+    }
 }
 
 /* A queue name of any bytes goes through the pause form's hex field. */
@@ -141,24 +150,74 @@ static void test_ids(void **state) {
 
 static void test_listen(void **state) {
     (void)state;
-    struct sockaddr_in a;
-    char msg[256];
+    http_addr a;
+    char msg[256], text[HTTP_ADDR_TEXT_MAX];
     assert_int_equal(dash_parse_listen("127.0.0.1:8080", &a, msg, sizeof msg), 0);
-    assert_int_equal(ntohs(a.sin_port), 8080);
-    assert_int_equal(ntohl(a.sin_addr.s_addr), 0x7f000001);
+    assert_int_equal(a.sa.sa_family, AF_INET);
+    assert_int_equal(ntohs(a.in.sin_port), 8080);
+    assert_int_equal(ntohl(a.in.sin_addr.s_addr), 0x7f000001);
     assert_int_equal(dash_parse_listen("0.0.0.0:0", &a, msg, sizeof msg), 0);
-    assert_int_equal(ntohs(a.sin_port), 0);
+    assert_int_equal(ntohs(a.in.sin_port), 0);
     assert_int_equal(dash_parse_listen("8080", &a, msg, sizeof msg), 0); /* a bare port */
-    assert_int_equal(ntohs(a.sin_port), 8080);
-    assert_int_equal(ntohl(a.sin_addr.s_addr), 0x7f000001);
-    const char *bad[] = {
-        ":8080",        "127.0.0.1:", "127.0.0.1:65536", "127.0.0.1:-1",     "127.0.0.1:80x",
-        "localhost:80", "1.2.3:80",   "::1:80",          "127.0.0.1:000080", NULL};
+    assert_int_equal(ntohs(a.in.sin_port), 8080);
+    assert_int_equal(ntohl(a.in.sin_addr.s_addr), 0x7f000001);
+    /* IPv6: in brackets before a port; without a port, 8080; a bare
+     * address is all address ("2001:db8::1:80" is one). */
+    const char *v6[][2] = {{"[::1]:8081", "[::1]:8081"},
+                           {"[::]:0", "[::]:0"},
+                           {"[::1]", "[::1]:8080"},
+                           {"::1", "[::1]:8080"},
+                           {"::", "[::]:8080"},
+                           {"2001:db8::1:80", "[2001:db8::1:80]:8080"},
+                           {"[2001:db8::7]:65535", "[2001:db8::7]:65535"},
+                           {"[::ffff:127.0.0.1]:1", "[::ffff:127.0.0.1]:1"}};
+    for (size_t i = 0; i < sizeof v6 / sizeof v6[0]; i++) {
+        if (dash_parse_listen(v6[i][0], &a, msg, sizeof msg) != 0)
+            fail_msg("'%s' refused: %s", v6[i][0], msg);
+        assert_int_equal(a.sa.sa_family, AF_INET6);
+        assert_int_equal(http_addr_len(&a), sizeof(struct sockaddr_in6));
+        http_addr_format(&a, http_addr_port(&a), text, sizeof text);
+        assert_string_equal(text, v6[i][1]);
+    }
+    const char *bad[] = {":8080",
+                         "127.0.0.1:",
+                         "127.0.0.1:65536",
+                         "127.0.0.1:-1",
+                         "127.0.0.1:80x",
+                         "localhost:80",
+                         "1.2.3:80",
+                         "127.0.0.1:000080",
+                         "[::1]:",
+                         "[::1]:65536",
+                         "[::1]:+80",
+                         "[::1]80",
+                         "[::1",
+                         "[]:80",
+                         "[127.0.0.1]:80",
+                         "[::1%lo]:80",
+                         "[::g]:80",
+                         "[::1]:80:",
+                         "[[::1]]:80",
+                         ":::80",
+                         "::1::",
+                         "1::2::3",
+                         "[::1] :80",
+                         " ::1",
+                         "[0000000000000000000000000000000000000000000000000000::1]:80",
+                         NULL};
     for (int i = 0; bad[i]; i++) {
         msg[0] = '\0';
-        assert_int_equal(dash_parse_listen(bad[i], &a, msg, sizeof msg), -1);
+        if (dash_parse_listen(bad[i], &a, msg, sizeof msg) != -1) fail_msg("'%s' taken", bad[i]);
         assert_non_null(strstr(msg, bad[i])); /* the message quotes the text */
     }
+    assert_int_equal(dash_parse_listen("", &a, msg, sizeof msg), -1);
+    /* --metrics-address: a port is needed */
+    assert_int_equal(http_addr_parse("[::1]", -1, &a, msg, sizeof msg), -1);
+    assert_non_null(strstr(msg, "[::1]"));
+    assert_int_equal(http_addr_parse("::1", -1, &a, msg, sizeof msg), -1);
+    assert_non_null(strstr(msg, "brackets"));
+    assert_int_equal(http_addr_parse("[::1]:9100", -1, &a, msg, sizeof msg), 0);
+    assert_int_equal(http_addr_port(&a), 9100);
 }
 
 static void test_form(void **state) {

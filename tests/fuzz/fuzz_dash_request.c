@@ -7,7 +7,9 @@
  * Checks: a decoded field holds no NUL and fits its buffer, and encoding it
  * for a URL then decoding gives it back; escaped text holds no markup
  * character (< > " ') and no control byte but tab and newline, and every
- * '&' starts an entity; an accepted id is positive.
+ * '&' starts an entity; an accepted id is positive; an accepted listen
+ * address (IPv4 or IPv6), written as the dashboard prints it, parses back
+ * to the same address.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -69,9 +71,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     text[size] = '\0';
     sitq_task_id id = 0;
     if (dash_parse_id(text, &id) == 0 && id < 1) abort();
-    struct sockaddr_in addr;
+    http_addr addr;
     char msg[128];
-    (void)dash_parse_listen(text, &addr, msg, sizeof msg);
+    if (dash_parse_listen(text, &addr, msg, sizeof msg) == 0) {
+        /* An accepted address, written as the URL shows it, reads back the same. */
+        char shown[HTTP_ADDR_TEXT_MAX];
+        http_addr back;
+        http_addr_format(&addr, http_addr_port(&addr), shown, sizeof shown);
+        if (dash_parse_listen(shown, &back, msg, sizeof msg) != 0 ||
+            memcmp(&back, &addr, http_addr_len(&addr)) != 0)
+            abort();
+    }
     free(text);
     return 0;
 }

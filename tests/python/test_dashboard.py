@@ -8,6 +8,7 @@ import select
 import signal
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 
 import pytest
@@ -25,7 +26,7 @@ def dashboard(*args):
                             stderr=subprocess.PIPE, text=True)
 
 
-def url_of(proc):
+def url_of(proc, host=r"127\.0\.0\.1"):
     """The URL the dashboard printed on stderr (waits for the line)."""
     seen = ""
     while True:
@@ -34,7 +35,7 @@ def url_of(proc):
         line = proc.stderr.readline()
         assert line, "the dashboard exited (%s): %r" % (proc.wait(), seen)
         seen += line
-        m = re.search(r" at (http://127\.0\.0\.1:\d+)/ \(read-only\)", line)
+        m = re.search(r" at (http://%s:\d+)/ \(read-only\)" % host, line)
         if m:
             return m.group(1)
 
@@ -77,6 +78,37 @@ def test_serves_pages_and_stops_on_signal(store, sig):
         proc.send_signal(sig)
         assert proc.wait(timeout=DEADLINE) == 0
         assert "Traceback" not in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def has_ipv6_loopback():
+    import socket
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not has_ipv6_loopback(), reason="no IPv6 loopback (::1) on this machine")
+def test_serves_on_ipv6_loopback(store):
+    """--listen [::1]:0 serves on IPv6 loopback; a foreign Host is refused."""
+    db, first, second = store
+    proc = dashboard(db, "--listen", "[::1]:0")
+    try:
+        url = url_of(proc, r"\[::1\]")
+        status, ctype, body = get(url + "/api/queues")
+        assert status == 200 and [d["queue"] for d in json.loads(body)] == ["default"]
+        req = urllib.request.Request(url + "/", headers={"Host": "evil.example"})
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(req, timeout=DEADLINE)
+        assert e.value.code == 421
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=DEADLINE) == 0
     finally:
         if proc.poll() is None:
             proc.kill()

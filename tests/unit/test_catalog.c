@@ -1,5 +1,5 @@
 /* test_catalog.c - reads across the queues of a store: sitq_queue_names,
- * sitq_task_queue, sitq_task_dependents, and sitq_list_tasks / sitq_count_tasks with every
+ * sitq_task_queue, sitq_task_dependents, sitq_get_tasks, sitq_tasks_dependents, and sitq_list_tasks / sitq_count_tasks with every
  * condition of a sitq_list_filter (queue, status, function, time, keyset
  * bounds, order, limit, cap), their dependencies, and their argument
  * errors. */
@@ -198,6 +198,102 @@ static void test_dependents(void **state) {
     assert_null(ids);
 }
 
+/* Many tasks by id at once: those that exist, ascending, each once, with
+ * their dependencies in declared order and as a list reads them. */
+static void test_get_many(void **state) {
+    tq_env *e = TQ_ENV(state);
+    sitq_task_id a = tq_enqueue(e->queue, "fa", NULL);
+    sitq_task_id b = tq_enqueue(e->queue, "fb", NULL);
+    sitq_task_options o;
+    sitq_task_options_init(&o);
+    sitq_task_id deps[] = {b, a};
+    o.depends_on = deps;
+    o.n_depends_on = 2;
+    sitq_task_id c = tq_enqueue(e->queue, "fc", &o);
+    sitq_task_id ids[] = {c, 987654, a, c, b};
+    sitq_result **items = NULL;
+    size_t n = 99;
+    TQ_OK(sitq_get_tasks(e->backend, ids, 5, &items, &n, &tq_err));
+    assert_int_equal(n, 3);
+    assert_int_equal(items[0]->id, a);
+    assert_string_equal(items[0]->function, "fa");
+    assert_int_equal(items[0]->status, SITQ_QUEUED);
+    assert_int_equal(items[0]->n_depends_on, 0);
+    assert_int_equal(items[1]->id, b);
+    assert_int_equal(items[2]->id, c);
+    assert_string_equal(items[2]->function, "fc");
+    assert_int_equal(items[2]->status, SITQ_WAITING);
+    assert_int_equal(items[2]->n_depends_on, 2);
+    assert_int_equal(items[2]->depends_on[0], b);
+    assert_int_equal(items[2]->depends_on[1], a);
+    assert_null(items[2]->value);
+    sitq_result_list_free(items, n);
+    sitq_task_id gone[] = {987654};
+    n = 99;
+    TQ_OK(sitq_get_tasks(e->backend, gone, 1, &items, &n, &tq_err));
+    assert_int_equal(n, 0);
+    assert_null(items);
+}
+
+/* The dependents of many tasks at once, as pairs, limit per task. */
+static void test_dependents_many(void **state) {
+    tq_env *e = TQ_ENV(state);
+    sitq_task_id a = tq_enqueue(e->queue, "f", NULL);
+    sitq_task_id b = tq_enqueue(e->queue, "f", NULL);
+    sitq_task_options o;
+    sitq_task_options_init(&o);
+    sitq_task_id deps[] = {b, a};
+    o.depends_on = deps;
+    o.n_depends_on = 2;
+    sitq_task_id c = tq_enqueue(e->queue, "f", &o);
+    o.n_depends_on = 1; /* b only */
+    sitq_task_id d = tq_enqueue(e->queue, "f", &o);
+    sitq_task_id ids[] = {c, b, a, b};
+    sitq_task_id *pairs = NULL;
+    size_t n = 99;
+    TQ_OK(sitq_tasks_dependents(e->backend, ids, 4, 10, &pairs, &n, &tq_err));
+    assert_int_equal(n, 3);
+    sitq_task_id want[] = {a, c, b, c, b, d};
+    for (size_t i = 0; i < 6; i++) assert_int_equal(pairs[i], want[i]);
+    free(pairs);
+    TQ_OK(sitq_tasks_dependents(e->backend, ids, 4, 1, &pairs, &n, &tq_err));
+    assert_int_equal(n, 2); /* (a, c), (b, c): one each */
+    assert_int_equal(pairs[2], b);
+    assert_int_equal(pairs[3], c);
+    free(pairs);
+    n = 99;
+    TQ_OK(sitq_tasks_dependents(e->backend, &c, 1, 10, &pairs, &n, &tq_err));
+    assert_int_equal(n, 0);
+    assert_null(pairs);
+}
+
+/* Bad arguments of the reads of many ids. */
+static void test_many_errors(void **state) {
+    tq_env *e = TQ_ENV(state);
+    sitq_task_id ids[] = {1, 0};
+    sitq_result **items = NULL;
+    sitq_task_id *pairs = NULL;
+    size_t n = 0;
+    TQ_ERR_MSG(SITQ_EINVAL, "positive", "positive",
+               sitq_get_tasks(e->backend, ids, 2, &items, &n, &tq_err));
+    TQ_ERR_MSG(SITQ_EINVAL, "n must be", "ids",
+               sitq_get_tasks(e->backend, ids, 0, &items, &n, &tq_err));
+    TQ_ERR(SITQ_EINVAL, sitq_get_tasks(e->backend, ids, SITQ_IDS_MAX + 1, &items, &n, &tq_err));
+    TQ_ERR(SITQ_EINVAL, sitq_get_tasks(e->backend, NULL, 1, &items, &n, &tq_err));
+    TQ_ERR(SITQ_EINVAL, sitq_get_tasks(NULL, ids, 1, &items, &n, &tq_err));
+    TQ_ERR(SITQ_EINVAL, sitq_get_tasks(e->backend, ids, 1, NULL, &n, &tq_err));
+    TQ_ERR_MSG(SITQ_EINVAL, "positive", "positive",
+               sitq_tasks_dependents(e->backend, ids, 2, 10, &pairs, &n, &tq_err));
+    TQ_ERR_MSG(SITQ_EINVAL, "limit", "limit",
+               sitq_tasks_dependents(e->backend, ids, 1, 0, &pairs, &n, &tq_err));
+    TQ_ERR(SITQ_EINVAL, sitq_tasks_dependents(e->backend, ids, 1, 1000001, &pairs, &n, &tq_err));
+    TQ_ERR(SITQ_EINVAL, sitq_tasks_dependents(e->backend, ids, 0, 10, &pairs, &n, &tq_err));
+    TQ_ERR(SITQ_EINVAL, sitq_tasks_dependents(e->backend, ids, 1, 10, NULL, &n, &tq_err));
+    assert_null(items);
+    assert_null(pairs);
+    assert_int_equal(n, 0);
+}
+
 static void test_list_errors(void **state) {
     tq_env *e = TQ_ENV(state);
     sitq_list_filter f;
@@ -234,6 +330,9 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_list_dependencies, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_dependents, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_list_errors, tq_setup, tq_teardown),
+        cmocka_unit_test_setup_teardown(test_get_many, tq_setup, tq_teardown),
+        cmocka_unit_test_setup_teardown(test_dependents_many, tq_setup, tq_teardown),
+        cmocka_unit_test_setup_teardown(test_many_errors, tq_setup, tq_teardown),
     };
     return cmocka_run_group_tests_name("catalog", tests, NULL, NULL);
 }

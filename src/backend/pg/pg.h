@@ -91,6 +91,9 @@ typedef enum pg_stmt_id {
     PG_QUEUES,
     PG_TASK_QUEUE,
     PG_DEPENDENTS,
+    PG_GET_MANY,
+    PG_GET_MANY_DEPS,
+    PG_DEPENDENTS_MANY,
     PG_WORKER_PUT,
     PG_WORKERS_LIST,
     PG_WORKERS_TASKS,
@@ -473,6 +476,11 @@ sitq_code pg_count(sitq_backend *b, const sitq_list_filter *f, int64_t cap, int6
 /* A result from row i of the columns of pg_sql's reads (pg_read.c); NULL
  * when out of memory. now: the clock that tells queued from scheduled. */
 sitq_result *pg_row_to_result(const PGresult *r, int i, sitq_time_us now);
+/* Reads of many tasks by id (pg_many.c). */
+sitq_code pg_get_many(sitq_backend *b, const sitq_task_id *ids, size_t n, sitq_result ***items,
+                      size_t *count, sitq_error *err);
+sitq_code pg_dependents_many(sitq_backend *b, const sitq_task_id *ids, size_t n, size_t limit,
+                             sitq_task_id **pairs, size_t *count, sitq_error *err);
 sitq_code pg_dep_results(sitq_backend *b, const char *queue, sitq_task_id id, size_t first,
                          size_t n, sitq_result **out, sitq_error *err);
 /* Fill t's depends_on and finalizer from its edges, on connection c. */

@@ -483,6 +483,19 @@ const char *const pg_sql[PG_COUNT] = {
     [PG_TASK_QUEUE] = "SELECT queue FROM @.tasks WHERE id = $1::bigint",
     [PG_DEPENDENTS] = "SELECT task_id FROM @.deps WHERE depends_on = $1::bigint ORDER BY task_id "
                       "LIMIT $2::bigint",
+    /* Many tasks by id (pg_many.c): the rows as a list reads them, then
+     * their edges, each in one statement whatever the number of ids. */
+    [PG_GET_MANY] = "SELECT " RESULT_COLS(
+        "NULL::bytea", "NULL::bytea") ", COALESCE(octet_length(result), 0)::bigint "
+                                      "FROM @.tasks WHERE id = ANY($1::bigint[]) ORDER BY id",
+    [PG_GET_MANY_DEPS] = "SELECT task_id, depends_on, finalizer FROM @.deps "
+                         "WHERE task_id = ANY($1::bigint[]) ORDER BY task_id, position, depends_on",
+    /* At most $2 dependents of each id: one range of the edges' primary key
+     * per id, in one statement. */
+    [PG_DEPENDENTS_MANY] = "SELECT d.id, x.task_id FROM unnest($1::bigint[]) d(id) "
+                           "CROSS JOIN LATERAL (SELECT task_id FROM @.deps "
+                           "WHERE depends_on = d.id ORDER BY task_id LIMIT $2::bigint) x "
+                           "ORDER BY 1, 2",
     /* The registry of workers (pg_workers.c): a worker's record fills its
      * row's registry columns and renews the row's lease like a heartbeat. */
     [PG_WORKER_PUT] =

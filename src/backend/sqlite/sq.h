@@ -277,6 +277,11 @@ sitq_code sq_queues(sitq_backend *b, char ***names, size_t *count, sitq_error *e
 sitq_code sq_task_queue(sitq_backend *b, sitq_task_id id, char **queue, sitq_error *err);
 sitq_code sq_dependents(sitq_backend *b, sitq_task_id id, size_t limit, sitq_task_id **ids,
                         size_t *count, sitq_error *err);
+/* Reads of many tasks by id (sqlite_many.c). */
+sitq_code sq_get_many(sitq_backend *b, const sitq_task_id *ids, size_t n, sitq_result ***items,
+                      size_t *count, sitq_error *err);
+sitq_code sq_dependents_many(sitq_backend *b, const sitq_task_id *ids, size_t n, size_t limit,
+                             sitq_task_id **pairs, size_t *count, sitq_error *err);
 sitq_code sq_dep_count(sitq_backend *b, const char *queue, sitq_task_id id, size_t *count,
                        sitq_error *err);
 sitq_code sq_dep_results(sitq_backend *b, const char *queue, sitq_task_id id, size_t first,

@@ -13,26 +13,23 @@
 #ifndef SITQ_CLI_DASH_H
 #define SITQ_CLI_DASH_H
 
-#include <netinet/in.h>
+#include "http_addr.h"
 #include <stddef.h>
 
+#include "list_page.h"
 #include "sitq.h"
 
 typedef struct json_t json_t; /* jansson's */
 
 /** Most queues the queues page (and /api/queues) lists. */
 #define DASH_QUEUES_MAX 1000
-/** Most queues whose parts of a status index one list page reads and
- *  merges (a status without a queue); with more, a read per queue (a
- *  round trip each) costs more than the bounded scan, which pages them. */
-#define DASH_MERGE_QUEUES_MAX 64
 /** Most tasks one list page shows (the `limit` parameter's bound). */
 #define DASH_PAGE_MAX 100
 /** Tasks a list page shows when no `limit` is given. */
 #define DASH_PAGE_DEFAULT 50
 /** Ids a task list examines at most for one page when no index serves its
- *  filter (--scan-limit; dash_list.c). */
-#define DASH_SCAN_DEFAULT 100000
+ *  filter (--scan-limit; list_page.h). */
+#define DASH_SCAN_DEFAULT LIST_SCAN_DEFAULT
 /** Most bytes of a payload, result, error or traceback a task page shows. */
 #define DASH_VALUE_SHOWN 4096
 /** Longest token accepted, in bytes; the shortest is DASH_TOKEN_MIN. */
@@ -206,10 +203,13 @@ int dash_task_read(const dash_ctx *c, const char *id_text, size_t value_max, das
 /* dash_parse.c: strict parsing of the request's parts. */
 /** A task id: 1..19 decimal digits, > 0. Returns 0 or -1. */
 int dash_parse_id(const char *text, sitq_task_id *out);
-/** IPv4 [HOST:]PORT (port 0..65535 in digits only; 0 picks one; a bare
- *  PORT means 127.0.0.1:PORT) into *out. Returns 0, or -1 with a message in
- *  msg. */
-int dash_parse_listen(const char *text, struct sockaddr_in *out, char *msg, size_t n);
+/** The port of --listen when none is written ("[::1]", "::1"). */
+#define DASH_PORT_DEFAULT 8080
+/** --listen: http_addr_parse with DASH_PORT_DEFAULT ("127.0.0.1:8080",
+ *  "[::1]:8080", "[::]", "::1", a bare PORT meaning 127.0.0.1:PORT; port
+ *  0..65535 in digits only; 0 picks one) into *out. Returns 0, or -1 with a
+ *  message in msg. */
+int dash_parse_listen(const char *text, http_addr *out, char *msg, size_t n);
 /** Find field `name` in an application/x-www-form-urlencoded body and
  *  percent-decode it into out (size n). Returns 0, -1 when absent, -2 when
  *  malformed or too long. */
@@ -282,8 +282,7 @@ int dash_token_equal(const char *a, size_t na, const char *b, size_t nb);
 typedef struct dash_server dash_server;
 /** Listen on addr and serve ctx (which must outlive the server), a thread
  *  per connection. Returns NULL with a message in msg when it cannot listen. */
-dash_server *dash_server_start(const struct sockaddr_in *addr, const dash_ctx *ctx, char *msg,
-                               size_t n);
+dash_server *dash_server_start(const http_addr *addr, const dash_ctx *ctx, char *msg, size_t n);
 /** The port it listens on (the one chosen when 0 was asked). */
 unsigned dash_server_port(const dash_server *s);
 /** Stop listening, wait for the requests in progress, free s (NULL: no-op). */

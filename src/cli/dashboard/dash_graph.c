@@ -3,10 +3,8 @@
  * SVG written on the server (no script: the Content-Security-Policy
  * forbids them), and its JSON twin /api/tasks/ID/graph.
  *
- * The walk (dash_graph_walk.c) reads the store through the public API:
- * a task's row by a one-id range of sitq_list_tasks (function, status and
- * dependencies, never its payload or result) and its dependents by
- * sitq_task_dependents, on the backend's reader connections. Layers run
+ * The walk (dash_graph_walk.c) reads the store through the public API, a
+ * layer of the walk at a time (dash_graph_read.c). Layers run
  * left to right, arrows from a dependency to its dependent; each task is a
  * link to its page, its status written as text as well as its colour
  * (classes of the built-in style sheet: inline styles are forbidden too).
@@ -29,39 +27,9 @@
  *  a longer one shows its last part, name_label). */
 #define NAME_SHOWN 22
 
-static int src_task(void *arg, sitq_task_id id, char **function, sitq_status *status,
-                    sitq_task_id **deps, size_t *n_deps) {
-    sitq_list_filter f;
-    sitq_list_filter_init(&f);
-    f.after_id = id - 1;
-    f.before_id = id + 1;
-    f.limit = 1;
-    sitq_result **items = NULL;
-    size_t n = 0;
-    if (sitq_list_tasks((sitq_backend *)arg, &f, &items, &n, NULL) != SITQ_OK) return -1;
-    int rc = n == 0 ? 1 : 0;
-    if (rc == 0) {
-        sitq_result *t = items[0];
-        *function = t->function;
-        *status = t->status;
-        *deps = t->depends_on;
-        *n_deps = t->n_depends_on;
-        t->function = NULL; /* moved to the caller */
-        t->depends_on = NULL;
-        t->n_depends_on = 0;
-    }
-    sitq_result_list_free(items, n);
-    return rc;
-}
-
-static int src_dependents(void *arg, sitq_task_id id, size_t limit, sitq_task_id **ids, size_t *n) {
-    return sitq_task_dependents((sitq_backend *)arg, id, limit, ids, n, NULL) == SITQ_OK ? 0 : -1;
-}
-
 /* Walk the pipeline of task id; 0 or -1 (out of memory). */
 static int graph_of(const dash_ctx *c, sitq_task_id id, dash_graph *g) {
-    dash_graph_src src = {c->backend, src_task, src_dependents};
-    return dash_graph_walk(&src, id, DASH_GRAPH_NODES_MAX, DASH_GRAPH_READS_MAX, g);
+    return dash_graph_read(c->backend, id, g);
 }
 
 static unsigned node_x(const dash_graph_node *nd) {

@@ -19,7 +19,8 @@
 
 /** Most tasks a drawn graph holds; past them the walk stops ("cut"). */
 #define DASH_GRAPH_NODES_MAX 200
-/** Most store reads one walk makes (two per task: its row, its dependents). */
+/** Most reads one walk makes of its source (two per task: its row, its
+ *  dependents; with a layer callback they are answered a layer at once). */
 #define DASH_GRAPH_READS_MAX (2 * DASH_GRAPH_NODES_MAX)
 
 /** An edge between two nodes (indices): from is the dependency, to the
@@ -69,7 +70,25 @@ typedef struct dash_graph_src {
  */
 int dash_graph_walk(const dash_graph_src *src, sitq_task_id start, size_t max_nodes,
                     size_t max_reads, dash_graph *g);
+
+/** Told the n ids of the next layer before the walk reads them one by one
+ *  with src's task and dependents (at most limit dependents each), so that
+ *  a source can read them all at once; 0, or -1 (that layer's reads then
+ *  go one by one). */
+typedef int (*dash_graph_layer_fn)(void *arg, const sitq_task_id *ids, size_t n, size_t limit);
+
+/** dash_graph_walk that calls layer (with src->arg; NULL: never) before
+ *  each layer of the walk. */
+int dash_graph_walk_layers(const dash_graph_src *src, dash_graph_layer_fn layer, sitq_task_id start,
+                           size_t max_nodes, size_t max_reads, dash_graph *g);
 void dash_graph_free(dash_graph *g);
+
+/**
+ * dash_graph_walk of task id's pipeline in backend's store (thread-safe as
+ * the backend is), each layer read at once (sitq_get_tasks,
+ * sitq_tasks_dependents; dash_graph_read.c). Returns as dash_graph_walk.
+ */
+int dash_graph_read(sitq_backend *backend, sitq_task_id id, dash_graph *g);
 
 /**
  * Lay out n nodes joined by edges (from before to): layer[i] the length

@@ -7,7 +7,9 @@
  * that a page over a pipeline of a million tasks costs what one of a
  * hundred does; what was left out sets cut. A task is drawn only once its
  * own row was read (its function and status), and edges join drawn tasks
- * only. No I/O of its own: the unit test walks a made-up store.
+ * only. A source that reads many tasks at once is told each layer before
+ * the walk reads it (layer_ahead), so that a layer costs one read of the
+ * store. No I/O of its own: the unit test walks a made-up store.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +20,7 @@
  * edges between them, the reads left. */
 typedef struct walk {
     const dash_graph_src *src;
+    dash_graph_layer_fn layer; /* NULL: none */
     dash_graph *g;
     size_t max_nodes, reads_left, edges_cap;
     char *gone; /* 1: the node's task was purged while walking */
@@ -153,16 +156,42 @@ void dash_graph_free(dash_graph *g) {
     memset(g, 0, sizeof *g);
 }
 
+/* Tell src the ids found and not read yet, nodes from..g->n (the next
+ * layer of the breadth-first walk), at most SITQ_IDS_MAX of them, so that
+ * the reads of that layer come from one read of the store (when it fails,
+ * or memory is short, they go one by one). Returns the index up to which
+ * the layer goes. */
+static size_t layer_ahead(walk *w, size_t from) {
+    dash_graph *g = w->g;
+    size_t n = g->n - from;
+    if (n > SITQ_IDS_MAX) n = SITQ_IDS_MAX;
+    sitq_task_id *ids = malloc((n ? n : 1) * sizeof *ids);
+    if (ids) {
+        for (size_t i = 0; i < n; i++) ids[i] = g->nodes[from + i].id;
+        (void)w->layer(w->src->arg, ids, n, w->max_nodes + 1);
+    }
+    free(ids);
+    return from + n;
+}
+
 int dash_graph_walk(const dash_graph_src *src, sitq_task_id start, size_t max_nodes,
                     size_t max_reads, dash_graph *g) {
+    return dash_graph_walk_layers(src, NULL, start, max_nodes, max_reads, g);
+}
+
+int dash_graph_walk_layers(const dash_graph_src *src, dash_graph_layer_fn layer, sitq_task_id start,
+                           size_t max_nodes, size_t max_reads, dash_graph *g) {
     memset(g, 0, sizeof *g);
-    walk w = {src, g, max_nodes ? max_nodes : 1, max_reads, 0, NULL};
+    walk w = {src, layer, g, max_nodes ? max_nodes : 1, max_reads, 0, NULL};
     g->nodes = calloc(w.max_nodes, sizeof *g->nodes);
     w.gone = calloc(w.max_nodes, 1);
     int bad = !g->nodes || !w.gone;
     if (!bad) node_find_add(&w, start);
-    size_t done = 0;
-    for (; !bad && done < g->n && w.reads_left > 0; done++) bad = visit(&w, done) != 0;
+    size_t done = 0, told = 0;
+    for (; !bad && done < g->n && w.reads_left > 0; done++) {
+        if (layer && done >= told) told = layer_ahead(&w, done);
+        bad = visit(&w, done) != 0;
+    }
     if (done < g->n) g->cut = 1; /* found, never read */
     if (!bad) bad = compact(&w, done) != 0;
     free(w.gone);

@@ -24,40 +24,8 @@ int dash_parse_id(const char *text, sitq_task_id *out) {
     return 0;
 }
 
-int dash_parse_listen(const char *text, struct sockaddr_in *out, char *msg, size_t n) {
-    memset(out, 0, sizeof *out);
-    out->sin_family = AF_INET;
-    const char *colon = strrchr(text, ':');
-    char host[INET_ADDRSTRLEN] = "127.0.0.1"; /* a bare PORT stays on loopback */
-    size_t hlen = colon ? (size_t)(colon - text) : 0;
-    if (colon != NULL && (hlen == 0 || hlen >= sizeof host)) {
-        snprintf(msg, n, "'%s': expected [HOST:]PORT with an IPv4 address (127.0.0.1:8080)", text);
-        return -1;
-    }
-    if (colon != NULL) {
-        memcpy(host, text, hlen);
-        host[hlen] = '\0';
-    }
-    if (inet_pton(AF_INET, host, &out->sin_addr) != 1) {
-        snprintf(msg, n, "'%s': '%s' is not an IPv4 address (127.0.0.1:8080)", text, host);
-        return -1;
-    }
-    const char *p = colon ? colon + 1 : text;
-    size_t plen = strlen(p);
-    unsigned long port = 0;
-    for (size_t i = 0; i < plen && plen <= 5; i++) {
-        if (p[i] < '0' || p[i] > '9') {
-            plen = 0;
-            break;
-        }
-        port = port * 10 + (unsigned long)(p[i] - '0');
-    }
-    if (plen == 0 || plen > 5 || port > 65535) {
-        snprintf(msg, n, "'%s': expected [HOST:]PORT, the port in digits only, 0..65535", text);
-        return -1;
-    }
-    out->sin_port = htons((uint16_t)port);
-    return 0;
+int dash_parse_listen(const char *text, http_addr *out, char *msg, size_t n) {
+    return http_addr_parse(text, DASH_PORT_DEFAULT, out, msg, n);
 }
 
 static int hexval(char c) {

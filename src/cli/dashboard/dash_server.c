@@ -201,8 +201,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **state,
     *state = NULL;
 }
 
-dash_server *dash_server_start(const struct sockaddr_in *addr, const dash_ctx *ctx, char *msg,
-                               size_t n) {
+dash_server *dash_server_start(const http_addr *addr, const dash_ctx *ctx, char *msg, size_t n) {
     dash_server *s = calloc(1, sizeof *s);
     if (s == NULL) {
         snprintf(msg, n, "out of memory");
@@ -215,8 +214,8 @@ dash_server *dash_server_start(const struct sockaddr_in *addr, const dash_ctx *c
      * write lock (up to --busy-timeout) holds only its own connection; the
      * backend is safe to use from every thread at once. */
     s->d = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0, NULL, NULL, on_request,
-        s, MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)addr, MHD_OPTION_NOTIFY_COMPLETED,
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | http_listen_flags(addr),
+        0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &addr->sa, MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, NULL, MHD_OPTION_CONNECTION_LIMIT, (unsigned)DASH_CONN_MAX,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)DASH_CONN_PER_IP,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)DASH_IDLE_S, MHD_OPTION_THREAD_STACK_SIZE,
