@@ -61,9 +61,8 @@ static const char LIST_USAGE[] =
     "                    --since, --until, succeeded, or --queue without --status),\n"
     "                    examine at most N ids below the start (default 100000),\n"
     "                    so that a rare match costs the same on any store; a last\n"
-    "                    line then says where to go on with --before, and a page\n"
-    "                    cut by the bound ends its JSON with {\"cut\": true,\n"
-    "                    \"next_before\", \"scan_top\", \"scan_floor\"}\n"
+    "                    line then says where to go on with --before (with --json\n"
+    "                    or --jsonl, on standard error; the output stays tasks)\n"
     "  -j, --json        print a JSON array of task objects (as show --json, with\n"
     "                    depends_on and value_len but no value or traceback;\n"
     "                    value_repr of Python results)\n"
@@ -160,20 +159,14 @@ static void list_value_repr(sitq_queue *queue, const sitq_result *r, json_t *t) 
     sitq_result_free(head);
 }
 
-/* The JSON object that ends a cut list: where the search goes on. */
-static json_t *list_cut_json(const list_page *p) {
-    return json_pack("{s:b, s:I, s:I, s:I}", "cut", 1, "next_before", (json_int_t)p->next_before,
-                     "scan_top", (json_int_t)p->scan_top, "scan_floor", (json_int_t)p->scan_floor);
-}
-
 /* Append t to arr (--json) or print it as a line (--jsonl); 0 or -1. */
 static int list_emit_json(const common_opts *o, json_t *arr, json_t *t) {
     if (o->jsonl) return print_json_line(t) != 0 ? -1 : 0;
     return arr == NULL || t == NULL || json_array_append_new(arr, t) != 0 ? -1 : 0;
 }
 
-/* Print the page's tasks as a table, a JSON array or JSON lines; a cut
- * page's JSON ends with the object of list_cut_json. */
+/* Print the page's tasks as a table, a JSON array or JSON lines (tasks
+ * only: where a cut page goes on is said apart, print_list_next). */
 static int print_list(const char *cmd, const common_opts *o, sitq_queue *queue,
                       const list_page *p) {
     int rc = CLI_EXIT_OK;
@@ -193,8 +186,6 @@ static int print_list(const char *cmd, const common_opts *o, sitq_queue *queue,
         }
         free(cargv);
     }
-    if ((o->json || o->jsonl) && p->cut && list_emit_json(o, arr, list_cut_json(p)) != 0)
-        rc = CLI_EXIT_FAILURE;
     if (o->json && (rc != CLI_EXIT_OK || print_json(arr) != 0)) {
         if (rc != CLI_EXIT_OK) json_decref(arr);
         rc = CLI_EXIT_FAILURE;
@@ -220,16 +211,23 @@ static int print_list_total(sitq_queue *queue, const sitq_list_filter *f, size_t
 }
 
 /* The last line of a table whose filter no index serves in full (a count
- * would read the rows the page did not): where the next page starts. */
-static void print_list_next(const common_opts *o, const list_page *p) {
+ * would read the rows the page did not): where the next page starts. With
+ * JSON output, a cut page says it on stderr, prefixed with the command, so
+ * that every object of the output stays a task. */
+static void print_list_next(const char *cmd, const common_opts *o, const list_page *p) {
+    int json = o->json || o->jsonl;
+    FILE *f = json ? stderr : stdout;
+    if (json && !p->cut) return;
+    if (json) fprintf(f, "sitq %s: ", cmd);
     if (p->cut)
-        printf("showing %zu: examined ids %lld..%lld (--scan-limit %lld); older tasks may "
-               "match: go on with --before %lld\n",
-               p->n_shown, (long long)p->scan_floor, (long long)p->scan_top,
-               (long long)o->scan_limit, (long long)p->next_before);
+        fprintf(f,
+                "showing %zu: examined ids %lld..%lld (--scan-limit %lld); older tasks may "
+                "match: go on with --before %lld\n",
+                p->n_shown, (long long)p->scan_floor, (long long)p->scan_top,
+                (long long)o->scan_limit, (long long)p->next_before);
     else if (p->next_before != 0)
-        printf("showing %zu; more follow: go on with --before %lld\n", p->n_shown,
-               (long long)p->next_before);
+        fprintf(f, "showing %zu; more follow: go on with --before %lld\n", p->n_shown,
+                (long long)p->next_before);
 }
 
 /** Body of `sitq list` (see common_cmd_fn): every queue unless --queue. */
@@ -251,9 +249,9 @@ static int run_list(const char *cmd, const common_opts *o, sitq_queue *queue, si
     if (code != SITQ_OK) return cli_api_error(cmd, code, err);
     int rc = print_list(cmd, o, queue, &p);
     int cut = p.n_shown == f.limit || o->offset > 0 || p.cut;
-    if (rc == CLI_EXIT_OK && !o->json && !o->jsonl && cut &&
-        !print_list_total(queue, &f, p.n_shown))
-        print_list_next(o, &p);
+    if (rc == CLI_EXIT_OK && (o->json || o->jsonl)) print_list_next(cmd, o, &p);
+    else if (rc == CLI_EXIT_OK && cut && !print_list_total(queue, &f, p.n_shown))
+        print_list_next(cmd, o, &p);
     list_page_free(&p);
     return rc;
 }
