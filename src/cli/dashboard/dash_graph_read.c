@@ -98,7 +98,9 @@ static int src_task(void *arg, sitq_task_id id, char **function, sitq_status *st
                     sitq_task_id **deps, size_t *n_deps) {
     graph_cache *k = arg;
     if (!cache_has(k, id)) return read_task(k->backend, id, function, status, deps, n_deps);
-    sitq_result **row = bsearch(&id, k->rows, k->n_rows, sizeof(sitq_result *), cmp_row);
+    /* No row read for this layer (every id gone): nothing to search. */
+    sitq_result **row =
+        k->n_rows ? bsearch(&id, k->rows, k->n_rows, sizeof(sitq_result *), cmp_row) : NULL;
     if (row == NULL) return 1; /* gone: purged */
     take_task(*row, function, status, deps, n_deps);
     return 0;
