@@ -891,6 +891,25 @@ typedef struct sitq_stats {
 sitq_code sitq_get_stats(sitq_queue *queue, sitq_stats *out, sitq_error *err);
 
 /**
+ * Count the queue's tasks by status, each status up to cap: what a page
+ * or a scraper refreshing every few seconds can afford whatever the
+ * backlog. Each status is read as at most cap + 1 index entries (queued
+ * and scheduled ones: per distinct priority of the queue's queued tasks),
+ * so the cost is bounded by cap, not by the tasks stored; succeeded is the
+ * stored count, exact as in sitq_get_stats. For a status with more than
+ * cap tasks, out->count[status] is cap (a lower bound) and bit
+ * (1u << status) of *at_cap_out is set; the other figures are exact, read
+ * in one snapshot. out->total is the sum of the figures (a lower bound
+ * when any bit is set). *out and *at_cap_out are the caller's (all 0
+ * on failure); nothing is allocated.
+ * Errors: SITQ_EINVAL (NULL queue, out or at_cap_out; cap below 1 or
+ * INT64_MAX), SITQ_ESTORAGE. Thread-safe; reads only, never waits for
+ * writers.
+ */
+sitq_code sitq_get_stats_bounded(sitq_queue *queue, int64_t cap, sitq_stats *out,
+                                 unsigned *at_cap_out, sitq_error *err);
+
+/**
  * The names of the store's queues, sorted bytewise: every queue that holds a
  * task not yet succeeded (queued, waiting, scheduled, running, failed,
  * cancelled), or has ever had a task succeed (its succeeded count stays

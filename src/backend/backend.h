@@ -48,7 +48,7 @@
  * value it was written against; sitq__backend_head_init refuses any other,
  * so a backend built for another layout fails at open instead of misreading
  * fields. Bump it on every change of an op's signature or a struct below. */
-#define SITQ__BACKEND_VERSION 17
+#define SITQ__BACKEND_VERSION 18
 
 /* A task handed to a worker by a claim (cycle or claim_id). Every field is
  * out, written by the backend into an entry of the caller's array. The
@@ -433,6 +433,18 @@ typedef struct sitq__backend_ops {
     /* Counts of the queue's tasks by status (*out zeroed by the core first;
      * partially filled on failure). Never blocks on writers. */
     sitq_code (*stats)(sitq_backend *b, const char *queue, sitq_stats *out, sitq_error *err);
+
+    /* Counts of the queue's tasks by status, each read up to cap + 1
+     * (cap >= 1 and < INT64_MAX, checked by the core) index entries: the
+     * cost is bounded by cap per status (queued and scheduled: per distinct
+     * priority of the queue's queued tasks, found by a skip scan), whatever
+     * the store holds. Out: out->count[s] (zeroed by the core first) is
+     * the exact count when at most cap, else some number above cap (the
+     * core caps it); succeeded is the stored count, exact; out->total is
+     * left to the core. Partially filled on failure. Never blocks on
+     * writers. */
+    sitq_code (*stats_bounded)(sitq_backend *b, const char *queue, int64_t cap, sitq_stats *out,
+                               sitq_error *err);
 
     /* The queue's monotonic counters (*out zeroed by the core first; left
      * zero for a queue without counters). Never blocks on writers. */

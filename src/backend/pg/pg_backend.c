@@ -47,6 +47,7 @@ static const sitq__backend_ops pg_ops = {
     .limit_write = pg_limit_write,
     .limit_list = pg_limit_list,
     .stats = pg_stats,
+    .stats_bounded = pg_stats_bounded,
     .totals = pg_totals,
     .oldest_ready = pg_oldest_ready,
     .queues = pg_queues,

@@ -416,6 +416,30 @@ const char *const pg_sql[PG_COUNT] = {
         "AND state IN (5, 6) GROUP BY state "
         "UNION ALL SELECT 4, 0, succeeded FROM @.counts WHERE queue = $1::text",
 
+    /* As ST_STATS_BOUNDED of SQLite: each status read as at most $3 (the
+     * cap plus one) index entries; queued and scheduled per distinct
+     * priority of tasks_ready. Rows are (status, count). */
+    [PG_STATS_BOUNDED] =
+        "WITH RECURSIVE p(v) AS (SELECT (SELECT max(priority) FROM @.tasks "
+        "WHERE queue = $1::text AND state = 0) UNION ALL SELECT (SELECT max(priority) "
+        "FROM @.tasks WHERE queue = $1::text AND state = 0 AND priority < p.v) FROM p "
+        "WHERE p.v IS NOT NULL) "
+        "SELECT 0, (SELECT count(*) FROM (SELECT 1 FROM @.tasks WHERE queue = $1::text "
+        "AND state = 0 AND priority = p.v AND run_at_us <= $2::bigint LIMIT $3::bigint) l) "
+        "FROM p WHERE p.v IS NOT NULL "
+        "UNION ALL SELECT 2, (SELECT count(*) FROM (SELECT 1 FROM @.tasks WHERE queue = $1::text "
+        "AND state = 0 AND priority = p.v AND run_at_us > $2::bigint LIMIT $3::bigint) l) "
+        "FROM p WHERE p.v IS NOT NULL "
+        "UNION ALL SELECT 1, count(*) FROM (SELECT 1 FROM @.tasks WHERE queue = $1::text "
+        "AND state = 1 LIMIT $3::bigint) l "
+        "UNION ALL SELECT 3, count(*) FROM (SELECT 1 FROM @.tasks WHERE queue = $1::text "
+        "AND state = 3 LIMIT $3::bigint) l "
+        "UNION ALL SELECT 5, count(*) FROM (SELECT 1 FROM @.tasks WHERE queue = $1::text "
+        "AND state = 5 LIMIT $3::bigint) l "
+        "UNION ALL SELECT 6, count(*) FROM (SELECT 1 FROM @.tasks WHERE queue = $1::text "
+        "AND state = 6 LIMIT $3::bigint) l "
+        "UNION ALL SELECT 4, succeeded FROM @.counts WHERE queue = $1::text",
+
     /* Purge walks ids in windows ($3..$4), one short transaction each. */
     [PG_ID_RANGE] = "SELECT min(id), max(id) FROM @.tasks",
     [PG_ID_AFTER] = "SELECT min(id) FROM @.tasks WHERE id > $1::bigint",

@@ -20,6 +20,7 @@ static const sitq__backend_ops sq_ops = {
     .cancel = sq_cancel,
     .retry = sq_retry,
     .stats = sq_stats,
+    .stats_bounded = sq_stats_bounded,
     .totals = sq_totals,
     .oldest_ready = sq_oldest_ready,
     .queues = sq_queues,
