@@ -909,6 +909,34 @@ sitq_code sitq_get_stats(sitq_queue *queue, sitq_stats *out, sitq_error *err);
 sitq_code sitq_get_stats_bounded(sitq_queue *queue, int64_t cap, sitq_stats *out,
                                  unsigned *at_cap_out, sitq_error *err);
 
+/** A queue's figures, as the reader of sitq_metrics_text_from gives them. */
+typedef struct sitq_metrics_queue {
+    sitq_stats stats;   /**< tasks by status (the sitq_tasks samples) */
+    sitq_totals totals; /**< the monotonic counters, used when has_totals */
+    int has_totals;     /**< 0: the queue's counter samples are left out */
+} sitq_metrics_queue;
+
+/**
+ * Reads the figures of queue for sitq_metrics_text_from into *out (zeroed
+ * first); ctx is the caller's. Returns SITQ_OK or an error (with err set),
+ * which ends the text's making.
+ */
+typedef sitq_code (*sitq_metrics_reader)(void *ctx, const char *queue, sitq_metrics_queue *out,
+                                         sitq_error *err);
+
+/**
+ * sitq_metrics_text with each queue's counts by status and counters given
+ * by read(ctx, ...) rather than read exactly (read NULL: exactly as
+ * sitq_metrics_text): for a caller that reads counts up to a cap
+ * (sitq_get_stats_bounded) and keeps exact ones taken elsewhere. read is
+ * called once per reported queue, in order, on the calling thread. The
+ * rest (oldest ready task, workers, health) is read as sitq_metrics_text
+ * reads it. Ownership, output and errors: as sitq_metrics_text, plus any
+ * error read returns. Thread-safe when read is.
+ */
+sitq_code sitq_metrics_text_from(sitq_backend *backend, sitq_metrics_reader read, void *ctx,
+                                 char **out, size_t *out_len, sitq_error *err);
+
 /**
  * The names of the store's queues, sorted bytewise: every queue that holds a
  * task not yet succeeded (queued, waiting, scheduled, running, failed,

@@ -97,7 +97,8 @@ static void test_bad_arguments(void **state) {
     TQ_ERR(SITQ_EINVAL, sitq_get_stats_bounded(e->queue, 10, NULL, &at_cap, &tq_err));
     TQ_ERR(SITQ_EINVAL, sitq_get_stats_bounded(e->queue, 10, &st, NULL, &tq_err));
     at_cap = 7;
-    TQ_ERR_MSG(SITQ_EINVAL, "cap", "range", sitq_get_stats_bounded(e->queue, 0, &st, &at_cap, &tq_err));
+    TQ_ERR_MSG(SITQ_EINVAL, "cap", "range",
+               sitq_get_stats_bounded(e->queue, 0, &st, &at_cap, &tq_err));
     assert_int_equal(at_cap, 0);
     TQ_ERR_MSG(SITQ_EINVAL, "cap", "range",
                sitq_get_stats_bounded(e->queue, -5, &st, &at_cap, &tq_err));
