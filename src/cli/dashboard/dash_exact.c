@@ -26,10 +26,10 @@
 
 typedef struct entry {
     char *name;
-    int wanted;              /* the last bounded read reached the cap */
-    int has;                 /* fig holds a count */
-    dash_exact_fig fig;      /* the last count */
-    sitq_time_us due_us;     /* when the next count is due */
+    int wanted;          /* the last bounded read reached the cap */
+    int has;             /* fig holds a count */
+    dash_exact_fig fig;  /* the last count */
+    sitq_time_us due_us; /* when the next count is due */
 } entry;
 
 struct dash_exact {
@@ -105,10 +105,8 @@ static void *run(void *arg) {
         sitq_time_us due = 0;
         sitq_time_us now = sitq_now_us();
         long i = next_entry(x, &due);
-        if (i >= 0 && due <= now)
-            run_one(x, (size_t)i);
-        else
-            wait_until(x, i >= 0 && due < now + 1000000 ? due : now + 1000000);
+        if (i >= 0 && due <= now) run_one(x, (size_t)i);
+        else wait_until(x, i >= 0 && due < now + 1000000 ? due : now + 1000000);
     }
     pthread_mutex_unlock(&x->mu);
     return NULL;
