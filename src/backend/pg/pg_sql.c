@@ -435,9 +435,9 @@ const char *const pg_sql[PG_COUNT] = {
         "UNION ALL SELECT 3, count(*) FROM (SELECT 1 FROM @.tasks WHERE queue = $1::text "
         "AND state = 3 LIMIT $3::bigint) l "
         "UNION ALL SELECT 5, count(*) FROM (SELECT 1 FROM @.tasks WHERE queue = $1::text "
-        "AND state = 5 LIMIT $3::bigint) l "
+        "AND state IN (5, 6) AND state = 5 LIMIT $3::bigint) l "
         "UNION ALL SELECT 6, count(*) FROM (SELECT 1 FROM @.tasks WHERE queue = $1::text "
-        "AND state = 6 LIMIT $3::bigint) l "
+        "AND state IN (5, 6) AND state = 6 LIMIT $3::bigint) l "
         "UNION ALL SELECT 4, succeeded FROM @.counts WHERE queue = $1::text",
 
     /* Purge walks ids in windows ($3..$4), one short transaction each. */

@@ -285,8 +285,10 @@ const char *const sq_sql[ST_COUNT] = {
      * index entries, so that a backlog of any size costs the same: queued
      * and scheduled tasks per distinct priority of the ready index (a skip
      * scan, then a range on run_at_us), the others from their partial
-     * indexes; succeeded from sitq_counts. Rows are (status, count); the
-     * caller adds a status's rows and caps them. */
+     * indexes (failed and cancelled name the index's `state IN (5, 6)`:
+     * without it SQLite does not see that the partial index serves
+     * `state = 5` and scans the table); succeeded from sitq_counts. Rows
+     * are (status, count); the caller adds a status's rows and caps them. */
     [ST_STATS_BOUNDED] =
         "WITH RECURSIVE p(v) AS (SELECT (SELECT MAX(priority) FROM sitq_tasks "
         "WHERE queue = ?1 AND state = 0) UNION ALL SELECT (SELECT MAX(priority) FROM sitq_tasks "
@@ -301,9 +303,9 @@ const char *const sq_sql[ST_COUNT] = {
         "UNION ALL SELECT 3, COUNT(*) FROM (SELECT 1 FROM sitq_tasks WHERE queue = ?1 "
         "AND state = 3 LIMIT ?3) "
         "UNION ALL SELECT 5, COUNT(*) FROM (SELECT 1 FROM sitq_tasks WHERE queue = ?1 "
-        "AND state = 5 LIMIT ?3) "
+        "AND state IN (5, 6) AND state = 5 LIMIT ?3) "
         "UNION ALL SELECT 6, COUNT(*) FROM (SELECT 1 FROM sitq_tasks WHERE queue = ?1 "
-        "AND state = 6 LIMIT ?3) "
+        "AND state IN (5, 6) AND state = 6 LIMIT ?3) "
         "UNION ALL SELECT 4, succeeded FROM sitq_counts WHERE queue = ?1",
     /* The earliest run_at of the queue's queued tasks: one seek per distinct
      * priority in the ready index (a skip scan), never a walk of the
