@@ -178,9 +178,12 @@ void dash_counts_free(dash_counts *k);
  *  sitq_queue_open, sitq_get_stats_bounded, sitq_queue_paused. */
 sitq_code dash_counts_queue(const dash_ctx *c, const char *name, dash_qcounts *out,
                             sitq_error *err);
-/** The store's metrics text (sitq_metrics_text), malloc'd into *text
- *  (*text must be NULL on entry; free it), from a read younger than
- *  DASH_COUNTS_TTL_US or read now. Errors: those of sitq_metrics_text. */
+/** The store's metrics text, malloc'd into *text (*text must be NULL on
+ *  entry; free it), from a read younger than DASH_COUNTS_TTL_US or read
+ *  now: sitq_metrics_text_from with each queue's counts as
+ *  dash_counts_queue gives them, and its counters read now below the cap,
+ *  else the background's (left out until it has them). Errors: those of
+ *  sitq_metrics_text_from and dash_counts_queue. */
 sitq_code dash_counts_metrics(const dash_ctx *c, char **text, size_t *len, sitq_error *err);
 /** Forget every read (after an action, so that the next page shows it). */
 void dash_counts_forget(dash_counts *k);
