@@ -878,6 +878,16 @@ typedef struct sitq_totals {
  */
 sitq_code sitq_queue_totals(sitq_queue *queue, sitq_totals *out, sitq_error *err);
 
+/**
+ * sitq_queue_totals without enqueued (set to -1, not read): the counters'
+ * row only (PostgreSQL: the queue's few counter rows), so the cost does
+ * not grow with the tasks stored; for a sampler that reads the outcomes
+ * often (the dashboard's throughput charts). *out is the caller's;
+ * nothing is allocated. Errors: SITQ_EINVAL (NULL argument),
+ * SITQ_ESTORAGE. Thread-safe; reads only, never waits for writers.
+ */
+sitq_code sitq_queue_counters(sitq_queue *queue, sitq_totals *out, sitq_error *err);
+
 /** Task counts of a queue, indexed by sitq_status. */
 typedef struct sitq_stats {
     int64_t count[SITQ_STATUS_COUNT];

@@ -450,6 +450,11 @@ typedef struct sitq__backend_ops {
      * zero for a queue without counters). Never blocks on writers. */
     sitq_code (*totals)(sitq_backend *b, const char *queue, sitq_totals *out, sitq_error *err);
 
+    /* The queue's monotonic counters but enqueued (left as the core set
+     * it): the counters' row (PostgreSQL: its shard rows) only, no count
+     * of the tasks stored. Never blocks on writers. */
+    sitq_code (*counters)(sitq_backend *b, const char *queue, sitq_totals *out, sitq_error *err);
+
     /* The earliest run_at (UTC microseconds) among the queue's queued tasks
      * (ready or scheduled), 0 when it has none, into *run_at_us. Reads a
      * few index entries (one per distinct priority), never the backlog;

@@ -23,9 +23,9 @@
 static void test_interval(void **state) {
     (void)state;
     assert_int_equal(dash_exact_interval_us(0), DASH_EXACT_MIN_US);
-    assert_int_equal(dash_exact_interval_us(100000), DASH_EXACT_MIN_US); /* 2 s: the floor */
-    assert_int_equal(dash_exact_interval_us(1000000), 20000000);         /* 1 s: 20 s */
-    assert_int_equal(dash_exact_interval_us(60000000), 1200000000);        /* 1 min: 20 min */
+    assert_int_equal(dash_exact_interval_us(100000), DASH_EXACT_MIN_US);    /* 2 s: the floor */
+    assert_int_equal(dash_exact_interval_us(1000000), 20000000);            /* 1 s: 20 s */
+    assert_int_equal(dash_exact_interval_us(60000000), 1200000000);         /* 1 min: 20 min */
     assert_int_equal(dash_exact_interval_us(100000000), DASH_EXACT_MAX_US); /* 100 s: 30 min */
     assert_int_equal(dash_exact_interval_us(INT64_MAX), DASH_EXACT_MAX_US); /* no overflow */
 }

@@ -49,6 +49,7 @@ static const sitq__backend_ops pg_ops = {
     .stats = pg_stats,
     .stats_bounded = pg_stats_bounded,
     .totals = pg_totals,
+    .counters = pg_counters,
     .oldest_ready = pg_oldest_ready,
     .queues = pg_queues,
     .task_queue = pg_task_queue,

@@ -303,6 +303,11 @@ const char *const pg_sql[PG_COUNT] = {
         "coalesce(sum(total_succeeded), 0)::bigint, coalesce(sum(total_failed), 0)::bigint, "
         "coalesce(sum(total_retried), 0)::bigint, coalesce(sum(total_lost), 0)::bigint, "
         "coalesce(sum(total_cancelled), 0)::bigint FROM @.counts WHERE queue = $1::text",
+    /* The counters without enqueued: the queue's shard rows only. */
+    [PG_COUNTERS] =
+        "SELECT coalesce(sum(total_succeeded), 0)::bigint, coalesce(sum(total_failed), 0)::bigint, "
+        "coalesce(sum(total_retried), 0)::bigint, coalesce(sum(total_lost), 0)::bigint, "
+        "coalesce(sum(total_cancelled), 0)::bigint FROM @.counts WHERE queue = $1::text",
     /* A heartbeat renews the worker's row, not its tasks' rows: renewing
      * every held task each second would leave a dead tuple per task per
      * second. A task's lease lasts while its task lease (set by the claim)

@@ -22,6 +22,7 @@ static const sitq__backend_ops sq_ops = {
     .stats = sq_stats,
     .stats_bounded = sq_stats_bounded,
     .totals = sq_totals,
+    .counters = sq_counters,
     .oldest_ready = sq_oldest_ready,
     .queues = sq_queues,
     .task_queue = sq_task_queue,

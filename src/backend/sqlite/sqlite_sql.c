@@ -345,6 +345,11 @@ const char *const sq_sql[ST_COUNT] = {
         "COALESCE(c.succeeded + c.total_purged, 0), COALESCE(c.total_succeeded, 0), "
         "COALESCE(c.total_failed, 0), COALESCE(c.total_retried, 0), COALESCE(c.total_lost, 0), "
         "COALESCE(c.total_cancelled, 0) FROM (SELECT 1) LEFT JOIN sitq_counts c ON c.queue = ?1",
+    /* The counters without enqueued: the one row, whatever the backlog. */
+    [ST_COUNTERS] =
+        "SELECT COALESCE(c.total_succeeded, 0), COALESCE(c.total_failed, 0), "
+        "COALESCE(c.total_retried, 0), COALESCE(c.total_lost, 0), COALESCE(c.total_cancelled, 0) "
+        "FROM (SELECT 1) LEFT JOIN sitq_counts c ON c.queue = ?1",
 
     /* Purge walks ids in windows (?3..?4), one short transaction each, so
      * that it never holds the write lock for long. */
