@@ -878,6 +878,16 @@ typedef struct sitq_totals {
  */
 sitq_code sitq_queue_totals(sitq_queue *queue, sitq_totals *out, sitq_error *err);
 
+/**
+ * sitq_queue_totals without enqueued (set to -1, not read): the counters'
+ * row only (PostgreSQL: the queue's few counter rows), so the cost does
+ * not grow with the tasks stored; for a sampler that reads the outcomes
+ * often (the dashboard's throughput charts). *out is the caller's;
+ * nothing is allocated. Errors: SITQ_EINVAL (NULL argument),
+ * SITQ_ESTORAGE. Thread-safe; reads only, never waits for writers.
+ */
+sitq_code sitq_queue_counters(sitq_queue *queue, sitq_totals *out, sitq_error *err);
+
 /** Task counts of a queue, indexed by sitq_status. */
 typedef struct sitq_stats {
     int64_t count[SITQ_STATUS_COUNT];
@@ -889,6 +899,53 @@ typedef struct sitq_stats {
  * Errors: SITQ_EINVAL, SITQ_ESTORAGE. Thread-safe.
  */
 sitq_code sitq_get_stats(sitq_queue *queue, sitq_stats *out, sitq_error *err);
+
+/**
+ * Count the queue's tasks by status, each status up to cap: what a page
+ * or a scraper refreshing every few seconds can afford whatever the
+ * backlog. Each status is read as at most cap + 1 index entries (queued
+ * and scheduled ones: per distinct priority of the queue's queued tasks),
+ * so the cost is bounded by cap, not by the tasks stored; succeeded is the
+ * stored count, exact as in sitq_get_stats. For a status with more than
+ * cap tasks, out->count[status] is cap (a lower bound) and bit
+ * (1u << status) of *at_cap_out is set; the other figures are exact, read
+ * in one snapshot. out->total is the sum of the figures (a lower bound
+ * when any bit is set). *out and *at_cap_out are the caller's (all 0
+ * on failure); nothing is allocated.
+ * Errors: SITQ_EINVAL (NULL queue, out or at_cap_out; cap below 1 or
+ * INT64_MAX), SITQ_ESTORAGE. Thread-safe; reads only, never waits for
+ * writers.
+ */
+sitq_code sitq_get_stats_bounded(sitq_queue *queue, int64_t cap, sitq_stats *out,
+                                 unsigned *at_cap_out, sitq_error *err);
+
+/** A queue's figures, as the reader of sitq_metrics_text_from gives them. */
+typedef struct sitq_metrics_queue {
+    sitq_stats stats;   /**< tasks by status (the sitq_tasks samples) */
+    sitq_totals totals; /**< the monotonic counters, used when has_totals */
+    int has_totals;     /**< 0: the queue's counter samples are left out */
+} sitq_metrics_queue;
+
+/**
+ * Reads the figures of queue for sitq_metrics_text_from into *out (zeroed
+ * first); ctx is the caller's. Returns SITQ_OK or an error (with err set),
+ * which ends the text's making.
+ */
+typedef sitq_code (*sitq_metrics_reader)(void *ctx, const char *queue, sitq_metrics_queue *out,
+                                         sitq_error *err);
+
+/**
+ * sitq_metrics_text with each queue's counts by status and counters given
+ * by read(ctx, ...) rather than read exactly (read NULL: exactly as
+ * sitq_metrics_text): for a caller that reads counts up to a cap
+ * (sitq_get_stats_bounded) and keeps exact ones taken elsewhere. read is
+ * called once per reported queue, in order, on the calling thread. The
+ * rest (oldest ready task, workers, health) is read as sitq_metrics_text
+ * reads it. Ownership, output and errors: as sitq_metrics_text, plus any
+ * error read returns. Thread-safe when read is.
+ */
+sitq_code sitq_metrics_text_from(sitq_backend *backend, sitq_metrics_reader read, void *ctx,
+                                 char **out, size_t *out_len, sitq_error *err);
 
 /**
  * The names of the store's queues, sorted bytewise: every queue that holds a

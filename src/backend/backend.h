@@ -48,7 +48,7 @@
  * value it was written against; sitq__backend_head_init refuses any other,
  * so a backend built for another layout fails at open instead of misreading
  * fields. Bump it on every change of an op's signature or a struct below. */
-#define SITQ__BACKEND_VERSION 18
+#define SITQ__BACKEND_VERSION 19
 
 /* A task handed to a worker by a claim (cycle or claim_id). Every field is
  * out, written by the backend into an entry of the caller's array. The
@@ -434,9 +434,26 @@ typedef struct sitq__backend_ops {
      * partially filled on failure). Never blocks on writers. */
     sitq_code (*stats)(sitq_backend *b, const char *queue, sitq_stats *out, sitq_error *err);
 
+    /* Counts of the queue's tasks by status, each read up to cap + 1
+     * (cap >= 1 and < INT64_MAX, checked by the core) index entries: the
+     * cost is bounded by cap per status (queued and scheduled: per distinct
+     * priority of the queue's queued tasks, found by a skip scan), whatever
+     * the store holds. Out: out->count[s] (zeroed by the core first) is
+     * the exact count when at most cap, else some number above cap (the
+     * core caps it); succeeded is the stored count, exact; out->total is
+     * left to the core. Partially filled on failure. Never blocks on
+     * writers. */
+    sitq_code (*stats_bounded)(sitq_backend *b, const char *queue, int64_t cap, sitq_stats *out,
+                               sitq_error *err);
+
     /* The queue's monotonic counters (*out zeroed by the core first; left
      * zero for a queue without counters). Never blocks on writers. */
     sitq_code (*totals)(sitq_backend *b, const char *queue, sitq_totals *out, sitq_error *err);
+
+    /* The queue's monotonic counters but enqueued (left as the core set
+     * it): the counters' row (PostgreSQL: its shard rows) only, no count
+     * of the tasks stored. Never blocks on writers. */
+    sitq_code (*counters)(sitq_backend *b, const char *queue, sitq_totals *out, sitq_error *err);
 
     /* The earliest run_at (UTC microseconds) among the queue's queued tasks
      * (ready or scheduled), 0 when it has none, into *run_at_us. Reads a

@@ -28,7 +28,7 @@
 static const char DASHBOARD_USAGE[] =
     "usage: sitq dashboard DB [--listen [HOST:]PORT] [--token-file PATH]\n"
     "                         [--busy-timeout S] [--scan-limit N]\n"
-    "                         [--sample-interval S]\n"
+    "                         [--sample-interval S] [--count-cap N]\n"
     "\n"
     "Serve a web dashboard of the database until SIGINT or SIGTERM: the queues\n"
     "with their tasks counted by status and a chart of their throughput (/),\n"
@@ -66,9 +66,14 @@ static const char DASHBOARD_USAGE[] =
     "      --sample-interval S how often the throughput charts read the queues'\n"
     "                          counters (default 10; 0.1..3600); each chart\n"
     "                          keeps the last 360 samples (an hour at 10 s)\n"
+    "      --count-cap N       most tasks of one status the queues page,\n"
+    "                          /api/queues and /metrics count on a request\n"
+    "                          (1..1000000000; default 100000): a status with\n"
+    "                          more shows the exact count a background thread\n"
+    "                          took (with its age), else \"100,000+\"\n"
     "  -h, --help              show this help\n";
 
-enum { OPT_TOKEN_FILE = 256, OPT_BUSY_TIMEOUT, OPT_SCAN_LIMIT, OPT_SAMPLE_INTERVAL };
+enum { OPT_TOKEN_FILE = 256, OPT_BUSY_TIMEOUT, OPT_SCAN_LIMIT, OPT_SAMPLE_INTERVAL, OPT_COUNT_CAP };
 
 /* Default wait for another process's write lock: short, since a person
  * waits on the page. */
@@ -80,6 +85,7 @@ static const struct option DASH_OPTS[] = {
     {"busy-timeout", required_argument, NULL, OPT_BUSY_TIMEOUT},
     {"scan-limit", required_argument, NULL, OPT_SCAN_LIMIT},
     {"sample-interval", required_argument, NULL, OPT_SAMPLE_INTERVAL},
+    {"count-cap", required_argument, NULL, OPT_COUNT_CAP},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0}};
 
@@ -137,6 +143,7 @@ typedef struct dash_args {
     int busy_ms;
     double sample_s;
     sitq_task_id scan_ids;
+    int64_t count_cap;
 } dash_args;
 
 /* Parse argv; -1 to go on, else an exit code. */
@@ -157,6 +164,10 @@ static int parse(int argc, char **argv, dash_args *a) {
             a->busy_ms = (int)(busy_s * 1000.0 + 0.5);
         } else if (c == OPT_SCAN_LIMIT) {
             if (arg_parse_i64("dashboard", "--scan-limit", optarg, 1, 1000000000, &a->scan_ids) !=
+                0)
+                return CLI_EXIT_USAGE;
+        } else if (c == OPT_COUNT_CAP) {
+            if (arg_parse_i64("dashboard", "--count-cap", optarg, 1, 1000000000, &a->count_cap) !=
                 0)
                 return CLI_EXIT_USAGE;
         } else if (c == OPT_SAMPLE_INTERVAL) {
@@ -215,8 +226,13 @@ static int serve(const http_addr *addr, const dash_ctx *ctx, const char *db) {
 }
 
 int cmd_dashboard(int argc, char **argv) {
-    dash_args a = {
-        NULL, NULL, {{0}}, DASH_BUSY_DEFAULT_MS, DASH_RATE_INTERVAL_S, DASH_SCAN_DEFAULT};
+    dash_args a = {NULL,
+                   NULL,
+                   {{0}},
+                   DASH_BUSY_DEFAULT_MS,
+                   DASH_RATE_INTERVAL_S,
+                   DASH_SCAN_DEFAULT,
+                   DASH_COUNT_CAP_DEFAULT};
     int rc = parse(argc, argv, &a);
     if (rc >= 0) return rc;
     dash_ctx *ctx = calloc(1, sizeof *ctx);
@@ -225,10 +241,12 @@ int cmd_dashboard(int argc, char **argv) {
         return CLI_EXIT_USAGE;
     }
     ctx->scan_ids = a.scan_ids;
+    ctx->count_cap = a.count_cap;
     cli_db db;
     sitq_sqlite_options opts;
     sitq_sqlite_options_init(&opts);
-    opts.reader_connections = 2; /* pages of two connections read at once */
+    /* Pages of two connections read at once, and a background count. */
+    opts.reader_connections = 3;
     opts.busy_timeout_ms = a.busy_ms;
     rc = cli_db_open_opts("dashboard", a.db, NULL,
                           ctx->token_len ? CLI_DB_MUST_EXIST : CLI_DB_READ_ONLY, &opts, &db, NULL);
@@ -236,11 +254,13 @@ int cmd_dashboard(int argc, char **argv) {
         ctx->backend = db.backend;
         /* The throughput history: without it the pages show no chart. */
         ctx->rate = dash_rate_start(db.backend, a.sample_s);
-        ctx->counts = dash_counts_new(); /* NULL: every page counts for itself */
+        ctx->counts = dash_counts_new();           /* NULL: every page counts for itself */
+        ctx->exact = dash_exact_start(db.backend); /* NULL: capped figures stay bounds */
         if (ctx->rate == NULL)
             fprintf(stderr, "sitq dashboard: warning: cannot start the throughput sampler: "
                             "no charts\n");
         rc = serve(&a.addr, ctx, a.db);
+        dash_exact_stop(ctx->exact);
         dash_rate_stop(ctx->rate);
         dash_counts_free(ctx->counts);
         cli_db_close(&db);

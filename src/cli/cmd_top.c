@@ -20,7 +20,7 @@
 #include "top_screen.h"
 
 static const char TOP_USAGE[] =
-    "usage: sitq top DB [--interval S] [--queue NAME] [--once]\n"
+    "usage: sitq top DB [--interval S] [--queue NAME] [--once] [--count-cap N]\n"
     "\n"
     "A live view of the store, refreshed every interval: the tasks of each\n"
     "queue by status, the throughput over the last minute (attempts finished\n"
@@ -34,13 +34,18 @@ static const char TOP_USAGE[] =
     "the last snapshot on screen under the error until a refresh reads it.\n"
     "When stdout is not a terminal, or with --once, it prints one plain\n"
     "snapshot and exits: it samples twice, the interval apart, so that the\n"
-    "throughput covers that interval.\n"
+    "throughput covers that interval. Each status is counted up to\n"
+    "--count-cap tasks, so that a refresh costs the same whatever the\n"
+    "backlog; a status with more shows the cap with a \"+\" (\"100k+\");\n"
+    "sitq queues counts exactly.\n"
     "\n"
     "  -i, --interval S  seconds between refreshes, 0.1 to 3600 (default 1); a\n"
     "                    duration with a unit (500ms, 2s) or a bare number\n"
     "  -q, --queue NAME  only this queue, its tasks and the workers that serve it\n"
     "                    (an error when there is no such queue)\n"
     "      --once        print one plain snapshot and exit\n"
+    "      --count-cap N most tasks of one status a refresh counts\n"
+    "                    (1..1000000000; default 100000)\n"
     "  -h, --help        show this help\n";
 
 /** Options of `sitq top`. */
@@ -49,6 +54,7 @@ typedef struct top_opts {
     const char *queue; /* NULL: every queue */
     double interval_s;
     int once;
+    int64_t count_cap;
 } top_opts;
 
 /** State shared by the samples and the rendering. */
@@ -70,15 +76,14 @@ typedef struct top_ctx {
 /* Parse argv into *o. Returns -1 to go on, else the exit code. */
 static int parse_top(int argc, char **argv, top_opts *o) {
     static const struct option opts[] = {
-        {"interval", required_argument, NULL, 'i'},
-        {"queue", required_argument, NULL, 'q'},
-        {"once", no_argument, NULL, 'O'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"interval", required_argument, NULL, 'i'}, {"queue", required_argument, NULL, 'q'},
+        {"once", no_argument, NULL, 'O'},           {"count-cap", required_argument, NULL, 'C'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
     };
     const char *cmd = argv[0];
     memset(o, 0, sizeof *o);
     o->interval_s = 1.0;
+    o->count_cap = TOP_COUNT_CAP_DEFAULT;
     optind = 0;
     opterr = 0;
     int c;
@@ -92,6 +97,10 @@ static int parse_top(int argc, char **argv, top_opts *o) {
             if (arg_parse_queue(cmd, optarg, &o->queue) != 0) return CLI_EXIT_USAGE;
             break;
         case 'O': o->once = 1; break;
+        case 'C':
+            if (arg_parse_i64(cmd, "--count-cap", optarg, 1, 1000000000, &o->count_cap) != 0)
+                return CLI_EXIT_USAGE;
+            break;
         case 'h': fputs(TOP_USAGE, stdout); return CLI_EXIT_OK;
         default: arg_report_getopt(cmd, c, argv); return CLI_EXIT_USAGE;
         }
@@ -114,7 +123,7 @@ static int top_sample(void *p) {
     top_snapshot next;
     sitq_error err;
     memset(&err, 0, sizeof err);
-    sitq_code code = top_snapshot_take(t->db.backend, t->o->queue, &next, &err);
+    sitq_code code = top_snapshot_take(t->db.backend, t->o->queue, t->o->count_cap, &next, &err);
     if (code == SITQ_OK &&
         top_rate_add(&t->rate, next.workers, next.n_workers, t->o->queue, next.at_us) != 0) {
         top_snapshot_free(&next);

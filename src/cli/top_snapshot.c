@@ -1,7 +1,6 @@
 /*
  * top_snapshot.c - the reads of one refresh of `sitq top` (see
- * top_snapshot.h): queue names, then each queue's counts as `sitq queues`
- * takes them, the registry of workers, the running and the latest failed
+ * top_snapshot.h): queue names, then each queue's counts up to the cap, the registry of workers, the running and the latest failed
  * tasks through sitq_list_tasks on their status indexes.
  */
 #include "top_snapshot.h"
@@ -20,7 +19,7 @@ static sitq_code read_queues(sitq_backend *backend, const char *only, char **nam
         top_queue *q = &s->queues[s->n_queues];
         sitq_queue *h = NULL;
         code = sitq_queue_open(backend, names[i], &h, err);
-        if (code == SITQ_OK) code = sitq_get_stats(h, &q->st, err);
+        if (code == SITQ_OK) code = sitq_get_stats_bounded(h, s->cap, &q->st, &q->at_cap, err);
         if (code == SITQ_OK) code = sitq_queue_paused(h, &q->paused, err);
         sitq_queue_close(h);
         if (code != SITQ_OK) break;
@@ -29,6 +28,7 @@ static sitq_code read_queues(sitq_backend *backend, const char *only, char **nam
         s->n_queues++;
         for (int k = 0; k < SITQ_STATUS_COUNT; k++) s->sum.count[k] += q->st.count[k];
         s->sum.total += q->st.total;
+        s->sum_at_cap |= q->at_cap;
     }
     return code;
 }
@@ -87,9 +87,10 @@ static sitq_code read_tasks(sitq_backend *backend, const top_snapshot *s, int st
     return SITQ_OK;
 }
 
-sitq_code top_snapshot_take(sitq_backend *backend, const char *queue, top_snapshot *s,
+sitq_code top_snapshot_take(sitq_backend *backend, const char *queue, int64_t cap, top_snapshot *s,
                             sitq_error *err) {
     memset(s, 0, sizeof *s);
+    s->cap = cap;
     s->at_us = sitq_now_us();
     char **names = NULL;
     size_t n = 0;

@@ -95,6 +95,14 @@ static void header(const top_view_in *in, top_lines *l) {
     free(q);
 }
 
+/* A count in 9 columns: a lower bound as "100k+" (the cap, in thousands
+ * when it is a multiple of 1000). */
+static void count_text(char *buf, size_t n, int64_t v, int bound) {
+    if (!bound) snprintf(buf, n, "%" PRId64, v);
+    else if (v >= 1000 && v % 1000 == 0) snprintf(buf, n, "%" PRId64 "k+", v / 1000);
+    else snprintf(buf, n, "%" PRId64 "+", v);
+}
+
 static void queues(const top_view_in *in, top_lines *l) {
     char head[256];
     int k = snprintf(head, sizeof head, "%-24s", "QUEUE");
@@ -113,17 +121,19 @@ static void queues(const top_view_in *in, top_lines *l) {
         /* the queues, then their sum when there are several */
         if (i == sn->n_queues && sn->n_queues < 2) break;
         const sitq_stats *st = i < sn->n_queues ? &sn->queues[i].st : &sn->sum;
+        unsigned bound = i < sn->n_queues ? sn->queues[i].at_cap : sn->sum_at_cap;
         char label[SITQ_NAME_MAX + 16];
         if (i < sn->n_queues)
             snprintf(label, sizeof label, "%s%s", sn->queues[i].name,
                      sn->queues[i].paused ? " (paused)" : "");
         else snprintf(label, sizeof label, "(all queues)");
         char *name = cell(label, 24, 1);
-        const int64_t *c = st->count;
-        addf(l,
-             "%s %9" PRId64 " %9" PRId64 " %9" PRId64 " %9" PRId64 " %9" PRId64 " %9" PRId64
-             " %9" PRId64 " %9" PRId64,
-             name ? name : "?", c[0], c[1], c[2], c[3], c[4], c[5], c[6], st->total);
+        char c[SITQ_STATUS_COUNT + 1][24];
+        for (int s = 0; s < SITQ_STATUS_COUNT; s++)
+            count_text(c[s], sizeof c[s], st->count[s], (bound >> s) & 1u);
+        count_text(c[SITQ_STATUS_COUNT], sizeof c[0], st->total, bound != 0);
+        addf(l, "%s %9s %9s %9s %9s %9s %9s %9s %9s", name ? name : "?", c[0], c[1], c[2], c[3],
+             c[4], c[5], c[6], c[7]);
         free(name);
     }
     if (sn->n_queues == 0) addf(l, "(no queue yet)");

@@ -5,7 +5,9 @@
  * status of each queue (partial indexes plus the stored succeeded counts),
  * the queue's monotonic counters (one row, or PostgreSQL's few shards),
  * the earliest queued run_at (one index seek per priority), the registry of
- * workers and the backend's health figures. No task row is read: a scrape
+ * workers and the backend's health figures. A caller that cannot afford
+ * exact counts (the dashboard, over a large backlog) gives its own reader
+ * of each queue's counts (sitq_metrics_text_from). No task row is read: a scrape
  * costs one index entry per task that is not succeeded, whatever the number
  * of succeeded ones; the number of queues a scrape reports is capped
  * (SITQ_METRICS_QUEUES_MAX) to bound it too.
@@ -30,16 +32,27 @@ static void mb_sample1(sitq__mbuf *b, const char *name, const char *key, const c
 }
 
 typedef struct queue_fig {
-    sitq_stats stats;
-    sitq_totals totals;
+    sitq_metrics_queue m;
     double oldest_age_s;
 } queue_fig;
 
-static sitq_code read_queue(sitq_backend *b, const char *q, sitq_time_us now, queue_fig *f,
-                            sitq_error *err) {
+/* Where the counts come from: the caller's reader, or exact reads. */
+typedef struct source {
+    sitq_metrics_reader read;
+    void *ctx;
+} source;
+
+static sitq_code read_queue(sitq_backend *b, const source *src, const char *q, sitq_time_us now,
+                            queue_fig *f, sitq_error *err) {
     memset(f, 0, sizeof *f);
-    sitq_code rc = b->ops->stats(b, q, &f->stats, err);
-    if (!rc) rc = b->ops->totals(b, q, &f->totals, err);
+    sitq_code rc = SITQ_OK;
+    if (src->read) {
+        rc = src->read(src->ctx, q, &f->m, err);
+    } else {
+        rc = b->ops->stats(b, q, &f->m.stats, err);
+        if (!rc) rc = b->ops->totals(b, q, &f->m.totals, err);
+        f->m.has_totals = 1;
+    }
     sitq_time_us run_at = 0;
     if (!rc) rc = b->ops->oldest_ready(b, q, &run_at, err);
     if (!rc && run_at > 0 && run_at <= now) f->oldest_age_s = (double)(now - run_at) / 1e6;
@@ -52,14 +65,16 @@ static void put_totals(sitq__mbuf *b, char **names, size_t n, const queue_fig *f
     sitq__mb_family(b, "sitq_tasks_enqueued_total", "counter",
                     "Tasks inserted into the queue (a unique key's hit is none).");
     for (size_t i = 0; i < n; i++)
-        mb_sample1(b, "sitq_tasks_enqueued_total", "queue", names[i],
-                   (double)figs[i].totals.enqueued);
+        if (figs[i].m.has_totals)
+            mb_sample1(b, "sitq_tasks_enqueued_total", "queue", names[i],
+                       (double)figs[i].m.totals.enqueued);
     sitq__mb_family(b, "sitq_task_attempts_total", "counter",
                     "Attempts of the queue's tasks by outcome, counted by the store (retried: "
                     "failed with a retry left; lost: leases that lapsed and were recovered).");
     for (size_t i = 0; i < n; i++) {
+        if (!figs[i].m.has_totals) continue;
         static const char *const outcome[4] = {"succeeded", "failed", "retried", "lost"};
-        const sitq_totals *t = &figs[i].totals;
+        const sitq_totals *t = &figs[i].m.totals;
         const int64_t v[4] = {t->succeeded, t->failed, t->retried, t->lost};
         for (int k = 0; k < 4; k++) {
             sitq__mb_printf(b, "sitq_task_attempts_total{queue=\"");
@@ -69,8 +84,9 @@ static void put_totals(sitq__mbuf *b, char **names, size_t n, const queue_fig *f
     }
     sitq__mb_family(b, "sitq_tasks_cancelled_total", "counter", "Tasks of the queue cancelled.");
     for (size_t i = 0; i < n; i++)
-        mb_sample1(b, "sitq_tasks_cancelled_total", "queue", names[i],
-                   (double)figs[i].totals.cancelled);
+        if (figs[i].m.has_totals)
+            mb_sample1(b, "sitq_tasks_cancelled_total", "queue", names[i],
+                       (double)figs[i].m.totals.cancelled);
 }
 
 static void put_queues(sitq__mbuf *b, char **names, size_t n, const queue_fig *figs) {
@@ -80,7 +96,7 @@ static void put_queues(sitq__mbuf *b, char **names, size_t n, const queue_fig *f
             sitq__mb_printf(b, "sitq_tasks{queue=\"");
             sitq__mb_label(b, names[i]);
             sitq__mb_printf(b, "\",status=\"%s\"} %lld\n", sitq_status_name(s),
-                            (long long)figs[i].stats.count[s]);
+                            (long long)figs[i].m.stats.count[s]);
         }
     sitq__mb_family(b, "sitq_queue_oldest_ready_age_seconds", "gauge",
                     "Seconds since the earliest ready task of the queue became ready (0: none).");
@@ -89,7 +105,8 @@ static void put_queues(sitq__mbuf *b, char **names, size_t n, const queue_fig *f
                    figs[i].oldest_age_s);
 }
 
-static sitq_code put_store_queues(sitq__mbuf *b, sitq_backend *be, sitq_error *err) {
+static sitq_code put_store_queues(sitq__mbuf *b, sitq_backend *be, const source *src,
+                                  sitq_error *err) {
     char **names = NULL;
     size_t n = 0;
     sitq_code rc = be->ops->queues(be, &names, &n, err);
@@ -98,7 +115,8 @@ static sitq_code put_store_queues(sitq__mbuf *b, sitq_backend *be, sitq_error *e
     queue_fig *figs = calloc(shown ? shown : 1, sizeof *figs);
     if (!figs) rc = sitq__fail(err, SITQ_ENOMEM, "out of memory");
     sitq_time_us now = sitq_now_us();
-    for (size_t i = 0; !rc && i < shown; i++) rc = read_queue(be, names[i], now, &figs[i], err);
+    for (size_t i = 0; !rc && i < shown; i++)
+        rc = read_queue(be, src, names[i], now, &figs[i], err);
     if (!rc) put_queues(b, names, shown, figs);
     if (!rc) put_totals(b, names, shown, figs);
     if (!rc) {
@@ -157,8 +175,9 @@ static void put_health(sitq__mbuf *b, const char *backend, const sitq_store_heal
               h->oldest_xact_age_s);
 }
 
-static sitq_code metrics_store(sitq_backend *backend, sitq__mbuf *b, sitq_error *err) {
-    sitq_code rc = put_store_queues(b, backend, err);
+static sitq_code metrics_store(sitq_backend *backend, const source *src, sitq__mbuf *b,
+                               sitq_error *err) {
+    sitq_code rc = put_store_queues(b, backend, src, err);
     sitq_worker_info *w = NULL;
     size_t nw = 0;
     if (!rc) rc = backend->ops->workers(backend, 1, &w, &nw, err);
@@ -171,12 +190,18 @@ static sitq_code metrics_store(sitq_backend *backend, sitq__mbuf *b, sitq_error 
 }
 
 sitq_code sitq_metrics_text(sitq_backend *backend, char **out, size_t *out_len, sitq_error *err) {
+    return sitq_metrics_text_from(backend, NULL, NULL, out, out_len, err);
+}
+
+sitq_code sitq_metrics_text_from(sitq_backend *backend, sitq_metrics_reader read, void *ctx,
+                                 char **out, size_t *out_len, sitq_error *err) {
     if (out) *out = NULL;
     if (out_len) *out_len = 0;
     if (!backend || !out)
         return sitq__fail(err, SITQ_EINVAL, "sitq_metrics_text: backend and out are required");
+    const source src = {read, ctx};
     sitq__mbuf b = {0};
-    sitq_code rc = metrics_store(backend, &b, err);
+    sitq_code rc = metrics_store(backend, &src, &b, err);
     if (!rc && b.failed) rc = sitq__fail(err, SITQ_ENOMEM, "out of memory writing metrics");
     if (rc) {
         free(b.s);

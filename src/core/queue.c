@@ -189,6 +189,34 @@ sitq_code sitq_get_stats(sitq_queue *q, sitq_stats *out, sitq_error *err) {
     return q->backend->ops->stats(q->backend, q->name, out, err);
 }
 
+/* The backend reads up to cap + 1 entries per status (some statuses in
+ * several rows), so more than cap means "at least cap + 1": the figure is
+ * cut to cap and flagged, which a page shows as "cap+". */
+sitq_code sitq_get_stats_bounded(sitq_queue *q, int64_t cap, sitq_stats *out, unsigned *at_cap_out,
+                                 sitq_error *err) {
+    if (at_cap_out) *at_cap_out = 0;
+    if (out) memset(out, 0, sizeof *out);
+    if (!q || !out || !at_cap_out)
+        return sitq__fail(err, SITQ_EINVAL,
+                          "sitq_get_stats_bounded: queue, out and at_cap_out are required");
+    if (cap < 1 || cap == INT64_MAX)
+        return sitq__fail(err, SITQ_EINVAL, "count cap %lld is out of range (1 to %lld)",
+                          (long long)cap, (long long)(INT64_MAX - 1));
+    sitq_code rc = q->backend->ops->stats_bounded(q->backend, q->name, cap, out, err);
+    if (rc) {
+        memset(out, 0, sizeof *out); /* no half read */
+        return rc;
+    }
+    for (int s = 0; s < SITQ_STATUS_COUNT; s++) {
+        if (s != SITQ_SUCCEEDED && out->count[s] > cap) {
+            out->count[s] = cap;
+            *at_cap_out |= 1u << s;
+        }
+        out->total += out->count[s];
+    }
+    return SITQ_OK;
+}
+
 sitq_code sitq_list(sitq_queue *q, int status, size_t limit, size_t offset,
                     sitq_result ***out_items, size_t *out_count, sitq_error *err) {
     if (!out_items || !out_count)

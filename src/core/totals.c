@@ -8,6 +8,15 @@
 
 #include <string.h>
 
+sitq_code sitq_queue_counters(sitq_queue *queue, sitq_totals *out, sitq_error *err) {
+    if (!queue) return sitq__fail(err, SITQ_EINVAL, "queue must not be NULL");
+    if (!out) return sitq__fail(err, SITQ_EINVAL, "out must not be NULL");
+    memset(out, 0, sizeof *out);
+    out->enqueued = -1; /* not read: it would count the tasks stored */
+    sitq_backend *b = sitq_queue_backend(queue);
+    return b->ops->counters(b, sitq_queue_name(queue), out, err);
+}
+
 sitq_code sitq_queue_totals(sitq_queue *queue, sitq_totals *out, sitq_error *err) {
     if (!queue) return sitq__fail(err, SITQ_EINVAL, "queue must not be NULL");
     if (!out) return sitq__fail(err, SITQ_EINVAL, "out must not be NULL");

@@ -245,6 +245,50 @@ static void test_bad_arguments(void **state) {
     TQ_ERR_MSG(SITQ_EINVAL, "out", "NULL", sitq_queue_totals(e->queue, NULL, &tq_err));
 }
 
+/* sitq_queue_counters: the counters of sitq_queue_totals but enqueued
+ * (-1, not read), another queue's outcomes apart; bad arguments refused. */
+static void test_counters_without_enqueued(void **state) {
+    tq_env *e = TQ_ENV(state);
+    sitq_backend *b = e->backend;
+    sitq_queue *q = e->queue;
+    sitq_totals t;
+    memset(&t, 0x55, sizeof t);
+    TQ_OK(sitq_queue_counters(q, &t, &tq_err));
+    assert_int_equal(t.enqueued, -1);
+    assert_int_equal(t.succeeded + t.failed + t.retried + t.lost + t.cancelled, 0);
+    enqueue(q, "ok", 0);
+    enqueue(q, "ok", 0);
+    enqueue(q, "retry", 1);
+    sitq_task_id cancel = enqueue(q, "ok", 0);
+    enqueue(q, "idle", 0); /* stays queued: enqueued would count it */
+    sitq__claimed c[3];
+    memset(c, 0, sizeof c);
+    claim(b, "ok", c, 2, 1000000);
+    claim(b, "retry", c + 2, 1, 1000000);
+    sitq__completion k[3] = {done(&c[0], 1), done(&c[1], 1), done(&c[2], 0)};
+    complete(b, k, 3);
+    TQ_OK(sitq_cancel(q, cancel, NULL, &tq_err));
+    TQ_OK(sitq_queue_counters(q, &t, &tq_err));
+    assert_int_equal(t.enqueued, -1);
+    assert_int_equal(t.succeeded, 2);
+    assert_int_equal(t.failed, 0);
+    assert_int_equal(t.retried, 1);
+    assert_int_equal(t.lost, 0);
+    assert_int_equal(t.cancelled, 1);
+    sitq_totals all = totals(q);
+    assert_int_equal(all.enqueued, 5);
+    assert_int_equal(all.succeeded, t.succeeded);
+    assert_int_equal(all.retried, t.retried);
+    assert_int_equal(all.cancelled, t.cancelled);
+    sitq_queue *other = NULL;
+    TQ_OK(sitq_queue_open(b, "other", &other, &tq_err));
+    TQ_OK(sitq_queue_counters(other, &t, &tq_err));
+    assert_int_equal(t.succeeded + t.retried + t.cancelled, 0);
+    sitq_queue_close(other);
+    TQ_ERR(SITQ_EINVAL, sitq_queue_counters(NULL, &t, &tq_err));
+    TQ_ERR(SITQ_EINVAL, sitq_queue_counters(q, NULL, &tq_err));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_scripted_sequence, tq_setup, tq_teardown),
@@ -253,6 +297,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_cancelled_then_lost, tq_setup, tq_teardown),
         cmocka_unit_test(test_verdict_counters),
         cmocka_unit_test_setup_teardown(test_bad_arguments, tq_setup, tq_teardown),
+        cmocka_unit_test_setup_teardown(test_counters_without_enqueued, tq_setup, tq_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

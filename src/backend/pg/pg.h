@@ -64,6 +64,7 @@ typedef enum pg_stmt_id {
     PG_COUNT_TOTALS,
     PG_COUNT_PURGED,
     PG_TOTALS,
+    PG_COUNTERS,
     PG_HEARTBEAT_MANY,
     PG_RELEASE,
     PG_RELEASE_MANY,
@@ -79,6 +80,7 @@ typedef enum pg_stmt_id {
     PG_RETRY_REARM,
     PG_RETRY_SET,
     PG_STATS,
+    PG_STATS_BOUNDED,
     PG_OLDEST_READY,
     PG_HEALTH,
     PG_ID_RANGE,
@@ -460,7 +462,10 @@ sitq_code pg_queues(sitq_backend *b, char ***names, size_t *count, sitq_error *e
 sitq_code pg_task_queue(sitq_backend *b, sitq_task_id id, char **queue, sitq_error *err);
 sitq_code pg_dependents(sitq_backend *b, sitq_task_id id, size_t limit, sitq_task_id **ids,
                         size_t *count, sitq_error *err);
+sitq_code pg_counters(sitq_backend *b, const char *queue, sitq_totals *out, sitq_error *err);
 sitq_code pg_stats(sitq_backend *b, const char *queue, sitq_stats *out, sitq_error *err);
+sitq_code pg_stats_bounded(sitq_backend *b, const char *queue, int64_t cap, sitq_stats *out,
+                           sitq_error *err);
 sitq_code pg_totals(sitq_backend *b, const char *queue, sitq_totals *out, sitq_error *err);
 /* The monotonic counters (pg_totals.c), inside a write transaction, in a
  * shard drawn at random so that workers do not contend on one row: add what

@@ -245,9 +245,15 @@ sitq_code pg_conn_ensure(pg_conn *c, sitq_error *err) {
     /* A lock another session holds (a stopped or hung process in the middle
      * of its transaction) is waited for as long as SQLite's busy timeout,
      * then reported (SITQ_EBUSY) instead of blocking forever. */
-    char set_sql[128];
-    snprintf(set_sql, sizeof set_sql, "SET lock_timeout = %d; SET statement_timeout = %d",
-             o->lock_timeout_ms, o->statement_timeout_ms);
+    /* No JIT: sitq's statements are short index reads, and a cost
+     * estimate that multiplies a bounded read by a guessed loop count
+     * (the bounded counts' skip scan) starts a compilation of a third of a
+     * second that the statement never wins back (PostgreSQL 11 and later
+     * have JIT). */
+    char set_sql[160];
+    snprintf(set_sql, sizeof set_sql, "SET lock_timeout = %d; SET statement_timeout = %d%s",
+             o->lock_timeout_ms, o->statement_timeout_ms,
+             PQserverVersion(c->conn) >= 110000 ? "; SET jit = off" : "");
     PGresult *r = pg_q_exec(c, set_sql);
     int set = r && PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);

@@ -192,6 +192,27 @@ sitq_code pg_stats(sitq_backend *base, const char *queue, sitq_stats *out, sitq_
     return sitq__ok(err);
 }
 
+/* Rows are (public status, entries read); a status may have several rows
+ * (one per priority, one per counter shard), which the core adds up and
+ * caps. */
+sitq_code pg_stats_bounded(sitq_backend *base, const char *queue, int64_t cap, sitq_stats *out,
+                           sitq_error *err) {
+    pg_params p;
+    pg_p_init(&p);
+    pg_p_text(&p, queue);
+    pg_p_i64(&p, sitq_now_us());
+    pg_p_i64(&p, cap + 1);
+    PGresult *r = pg_read_run((pg_backend *)base, PG_STATS_BOUNDED, &p, err, "counting tasks");
+    if (!r) return pg_code(err);
+    for (int i = 0; i < PQntuples(r); i++) {
+        int status = (int)pg_i64(r, i, 0);
+        int64_t n = pg_i64(r, i, 1);
+        if (status >= 0 && status < SITQ_STATUS_COUNT) out->count[status] += n;
+    }
+    PQclear(r);
+    return sitq__ok(err);
+}
+
 sitq_code pg_oldest_ready(sitq_backend *base, const char *queue, sitq_time_us *run_at_us,
                           sitq_error *err) {
     pg_params p;

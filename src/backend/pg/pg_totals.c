@@ -20,6 +20,24 @@ sitq_code pg_count_totals(pg_conn *c, const char *queue, const sitq__tally *t, s
     return pg_exec(c, PG_COUNT_TOTALS, &p, err, "counting outcomes");
 }
 
+sitq_code pg_counters(sitq_backend *base, const char *queue, sitq_totals *out, sitq_error *err) {
+    pg_params p;
+    pg_p_init(&p);
+    pg_p_text(&p, queue);
+    PGresult *r =
+        pg_read_run((pg_backend *)base, PG_COUNTERS, &p, err, "reading the queue's counters");
+    if (!r) return pg_code(err);
+    if (PQntuples(r) == 1) {
+        out->succeeded = pg_i64(r, 0, 0);
+        out->failed = pg_i64(r, 0, 1);
+        out->retried = pg_i64(r, 0, 2);
+        out->lost = pg_i64(r, 0, 3);
+        out->cancelled = pg_i64(r, 0, 4);
+    }
+    PQclear(r);
+    return sitq__ok(err);
+}
+
 sitq_code pg_totals(sitq_backend *base, const char *queue, sitq_totals *out, sitq_error *err) {
     pg_params p;
     pg_p_init(&p);

@@ -95,10 +95,12 @@ typedef enum sq_stmt_id {
     ST_RETRY_DEPS,
     ST_RETRY_SET,
     ST_STATS,
+    ST_STATS_BOUNDED,
     ST_OLDEST_READY,
     ST_COUNT_TOTALS,
     ST_COUNT_PURGED,
     ST_TOTALS,
+    ST_COUNTERS,
     ST_ID_RANGE,
     ST_ID_AFTER,
     ST_PURGE_DEPS,
@@ -238,7 +240,10 @@ sitq_code sq_get_conn(sq_conn *c, const char *queue, sitq_task_id id, sitq_resul
                       sitq_error *err);
 sitq_code sq_payload(sitq_backend *b, const char *queue, sitq_task_id id, void **out, size_t *len,
                      sitq_error *err);
+sitq_code sq_counters(sitq_backend *b, const char *queue, sitq_totals *out, sitq_error *err);
 sitq_code sq_stats(sitq_backend *b, const char *queue, sitq_stats *out, sitq_error *err);
+sitq_code sq_stats_bounded(sitq_backend *b, const char *queue, int64_t cap, sitq_stats *out,
+                           sitq_error *err);
 sitq_code sq_totals(sitq_backend *b, const char *queue, sitq_totals *out, sitq_error *err);
 sitq_code sq_health(sitq_backend *b, sitq_store_health *out, sitq_error *err);
 sitq_code sq_oldest_ready(sitq_backend *b, const char *queue, sitq_time_us *run_at_us,

@@ -231,6 +231,33 @@ sitq_code sq_stats(sitq_backend *base, const char *queue, sitq_stats *out, sitq_
     return code ? code : sitq__ok(err);
 }
 
+/* Rows are (public status, entries read); a status may have several rows
+ * (one per priority), which the core adds up and caps. */
+sitq_code sq_stats_bounded(sitq_backend *base, const char *queue, int64_t cap, sitq_stats *out,
+                           sitq_error *err) {
+    sq_backend *b = (sq_backend *)base;
+    sq_conn *c = sq_read_acquire(b);
+    sitq_code code = SITQ_OK;
+    sqlite3_stmt *st = sq_stmt(c, ST_STATS_BOUNDED, err);
+    if (!st) {
+        code = SITQ_ESTORAGE;
+    } else {
+        sq_bind_text(st, 1, queue);
+        sqlite3_bind_int64(st, 2, sitq_now_us());
+        sqlite3_bind_int64(st, 3, cap + 1);
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            int status = sqlite3_column_int(st, 0);
+            int64_t n = sqlite3_column_int64(st, 1);
+            if (status >= 0 && status < SITQ_STATUS_COUNT) out->count[status] += n;
+        }
+        if (rc != SQLITE_DONE) code = sq_fail(c, err, "counting tasks");
+        sqlite3_reset(st);
+    }
+    sq_read_release(b, c);
+    return code ? code : sitq__ok(err);
+}
+
 sitq_code sq_oldest_ready(sitq_backend *base, const char *queue, sitq_time_us *run_at_us,
                           sitq_error *err) {
     sq_backend *b = (sq_backend *)base;

@@ -281,6 +281,32 @@ const char *const sq_sql[ST_COUNT] = {
         "UNION ALL SELECT state, 0, COUNT(*) FROM sitq_tasks WHERE queue = ?1 AND state IN (5, 6) "
         "GROUP BY state "
         "UNION ALL SELECT 4, 0, succeeded FROM sitq_counts WHERE queue = ?1",
+    /* Counts by public status, each read as at most ?3 (the cap plus one)
+     * index entries, so that a backlog of any size costs the same: queued
+     * and scheduled tasks per distinct priority of the ready index (a skip
+     * scan, then a range on run_at_us), the others from their partial
+     * indexes (failed and cancelled name the index's `state IN (5, 6)`:
+     * without it SQLite does not see that the partial index serves
+     * `state = 5` and scans the table); succeeded from sitq_counts. Rows
+     * are (status, count); the caller adds a status's rows and caps them. */
+    [ST_STATS_BOUNDED] =
+        "WITH RECURSIVE p(v) AS (SELECT (SELECT MAX(priority) FROM sitq_tasks "
+        "WHERE queue = ?1 AND state = 0) UNION ALL SELECT (SELECT MAX(priority) FROM sitq_tasks "
+        "WHERE queue = ?1 AND state = 0 AND priority < p.v) FROM p WHERE p.v IS NOT NULL) "
+        "SELECT 0, (SELECT COUNT(*) FROM (SELECT 1 FROM sitq_tasks WHERE queue = ?1 AND state = 0 "
+        "AND priority = p.v AND run_at_us <= ?2 LIMIT ?3)) FROM p WHERE p.v IS NOT NULL "
+        "UNION ALL SELECT 2, (SELECT COUNT(*) FROM (SELECT 1 FROM sitq_tasks WHERE queue = ?1 "
+        "AND state = 0 AND priority = p.v AND run_at_us > ?2 LIMIT ?3)) FROM p "
+        "WHERE p.v IS NOT NULL "
+        "UNION ALL SELECT 1, COUNT(*) FROM (SELECT 1 FROM sitq_tasks WHERE queue = ?1 "
+        "AND state = 1 LIMIT ?3) "
+        "UNION ALL SELECT 3, COUNT(*) FROM (SELECT 1 FROM sitq_tasks WHERE queue = ?1 "
+        "AND state = 3 LIMIT ?3) "
+        "UNION ALL SELECT 5, COUNT(*) FROM (SELECT 1 FROM sitq_tasks WHERE queue = ?1 "
+        "AND state IN (5, 6) AND state = 5 LIMIT ?3) "
+        "UNION ALL SELECT 6, COUNT(*) FROM (SELECT 1 FROM sitq_tasks WHERE queue = ?1 "
+        "AND state IN (5, 6) AND state = 6 LIMIT ?3) "
+        "UNION ALL SELECT 4, succeeded FROM sitq_counts WHERE queue = ?1",
     /* The earliest run_at of the queue's queued tasks: one seek per distinct
      * priority in the ready index (a skip scan), never a walk of the
      * backlog. */
@@ -319,6 +345,11 @@ const char *const sq_sql[ST_COUNT] = {
         "COALESCE(c.succeeded + c.total_purged, 0), COALESCE(c.total_succeeded, 0), "
         "COALESCE(c.total_failed, 0), COALESCE(c.total_retried, 0), COALESCE(c.total_lost, 0), "
         "COALESCE(c.total_cancelled, 0) FROM (SELECT 1) LEFT JOIN sitq_counts c ON c.queue = ?1",
+    /* The counters without enqueued: the one row, whatever the backlog. */
+    [ST_COUNTERS] =
+        "SELECT COALESCE(c.total_succeeded, 0), COALESCE(c.total_failed, 0), "
+        "COALESCE(c.total_retried, 0), COALESCE(c.total_lost, 0), COALESCE(c.total_cancelled, 0) "
+        "FROM (SELECT 1) LEFT JOIN sitq_counts c ON c.queue = ?1",
 
     /* Purge walks ids in windows (?3..?4), one short transaction each, so
      * that it never holds the write lock for long. */

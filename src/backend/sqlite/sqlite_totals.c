@@ -17,6 +17,31 @@ sitq_code sq_count_totals(sq_conn *c, const char *queue, const sitq__tally *t, s
     return sq_exec(c, st, err, "counting outcomes");
 }
 
+sitq_code sq_counters(sitq_backend *base, const char *queue, sitq_totals *out, sitq_error *err) {
+    sq_backend *b = (sq_backend *)base;
+    sq_conn *c = sq_read_acquire(b);
+    sitq_code code = SITQ_OK;
+    sqlite3_stmt *st = sq_stmt(c, ST_COUNTERS, err);
+    if (!st) {
+        code = SITQ_ESTORAGE;
+    } else {
+        sq_bind_text(st, 1, queue);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            out->succeeded = sqlite3_column_int64(st, 0);
+            out->failed = sqlite3_column_int64(st, 1);
+            out->retried = sqlite3_column_int64(st, 2);
+            out->lost = sqlite3_column_int64(st, 3);
+            out->cancelled = sqlite3_column_int64(st, 4);
+        } else if (rc != SQLITE_DONE) {
+            code = sq_fail(c, err, "reading the queue's counters");
+        }
+        sqlite3_reset(st);
+    }
+    sq_read_release(b, c);
+    return code ? code : sitq__ok(err);
+}
+
 sitq_code sq_totals(sitq_backend *base, const char *queue, sitq_totals *out, sitq_error *err) {
     sq_backend *b = (sq_backend *)base;
     sq_conn *c = sq_read_acquire(b);

@@ -114,6 +114,51 @@ dash_rate *dash_rate_start(sitq_backend *backend, double interval_s);
 /** Stop the sampler, wait for it and free r (NULL: no-op). */
 void dash_rate_stop(dash_rate *r);
 
+/* dash_exact.c: exact counts of the queues that reached the count cap,
+ * taken one at a time by a thread of their own. */
+/** Default of --count-cap: most tasks of one status a page or a scrape
+ *  counts (sitq_get_stats_bounded); above it, the background count. */
+#define DASH_COUNT_CAP_DEFAULT 100000
+/** A queue's next exact count is due this many times its last count's
+ *  duration after it, at least DASH_EXACT_MIN_US, at most DASH_EXACT_MAX_US. */
+#define DASH_EXACT_FACTOR 20
+#define DASH_EXACT_MIN_US 10000000LL
+#define DASH_EXACT_MAX_US 1800000000LL
+/** An exact count of a queue (sitq_get_stats, then sitq_queue_totals,
+ *  which counts too) and when it was taken. */
+typedef struct dash_exact_fig {
+    sitq_stats st;
+    sitq_totals totals;   /**< the counters, read right after st */
+    sitq_time_us at_us;   /**< when it ended (UTC) */
+    sitq_time_us took_us; /**< how long it took */
+} dash_exact_fig;
+typedef struct dash_exact dash_exact;
+/** Start the counting thread over backend (which must outlive it); NULL
+ *  when out of memory or no thread can be started (pages then show the
+ *  bounds). */
+dash_exact *dash_exact_start(sitq_backend *backend);
+/** Stop the thread (after the count it runs, if any), free x (NULL: no-op). */
+void dash_exact_stop(dash_exact *x);
+/** want 1: queue name reached the cap, keep counting it (the first count
+ *  at once); want 0: it did not, stop. Copies its last count into *out and
+ *  returns 1 when there is one, else 0. Never waits for a count.
+ *  Thread-safe; x NULL: 0. */
+int dash_exact_get(dash_exact *x, const char *name, int want, dash_exact_fig *out);
+/** The delay after a count that took dur_us before the next one. Pure. */
+sitq_time_us dash_exact_interval_us(sitq_time_us dur_us);
+
+/** What the pages show of a queue's counts (dash_counts_queue). */
+typedef struct dash_qcounts {
+    sitq_stats st;  /**< the figures (total: their sum) */
+    unsigned bound; /**< bit 1u << s: count[s] is the cap, a lower bound */
+    unsigned exact; /**< bit 1u << s: count[s] is the background's exact count */
+    double age_s;   /**< the age of that count, seconds (when exact != 0) */
+    int64_t cap;    /**< the cap the counts were read with */
+    int paused;
+    int has_totals;     /**< totals holds the background's counters */
+    sitq_totals totals; /**< (as old as age_s) */
+} dash_qcounts;
+
 /* dash_counts.c: the counts of each queue and the /metrics text, read at
  * most once per DASH_COUNTS_TTL_US for all requests (thread-safe). */
 /** How long a read of the counts or of /metrics serves later requests, us. */
@@ -122,14 +167,20 @@ void dash_rate_stop(dash_rate *r);
  *  time). Free with dash_counts_free (NULL: nothing). */
 dash_counts *dash_counts_new(void);
 void dash_counts_free(dash_counts *k);
-/** The counts by status of queue name and whether it is paused: from a
- *  read younger than DASH_COUNTS_TTL_US, else read now (and kept). Errors:
- *  those of sitq_queue_open, sitq_get_stats, sitq_queue_paused. */
-sitq_code dash_counts_queue(const dash_ctx *c, const char *name, sitq_stats *st, int *paused,
+/** The counts by status of queue name, each up to c->count_cap, and
+ *  whether it is paused: from a read younger than DASH_COUNTS_TTL_US, else
+ *  read now (and kept). A status at the cap shows the background's exact
+ *  count when it has one (not below the cap), else the cap (a lower
+ *  bound); the background is asked for one. Errors: those of
+ *  sitq_queue_open, sitq_get_stats_bounded, sitq_queue_paused. */
+sitq_code dash_counts_queue(const dash_ctx *c, const char *name, dash_qcounts *out,
                             sitq_error *err);
-/** The store's metrics text (sitq_metrics_text), malloc'd into *text
- *  (*text must be NULL on entry; free it), from a read younger than
- *  DASH_COUNTS_TTL_US or read now. Errors: those of sitq_metrics_text. */
+/** The store's metrics text, malloc'd into *text (*text must be NULL on
+ *  entry; free it), from a read younger than DASH_COUNTS_TTL_US or read
+ *  now: sitq_metrics_text_from with each queue's counts as
+ *  dash_counts_queue gives them, and its counters read now below the cap,
+ *  else the background's (left out until it has them). Errors: those of
+ *  sitq_metrics_text_from and dash_counts_queue. */
 sitq_code dash_counts_metrics(const dash_ctx *c, char **text, size_t *len, sitq_error *err);
 /** Forget every read (after an action, so that the next page shows it). */
 void dash_counts_forget(dash_counts *k);
@@ -151,6 +202,8 @@ typedef struct dash_ctx {
     sitq_backend *backend;
     dash_rate *rate;                /**< the throughput history (thread-safe), NULL: none */
     dash_counts *counts;            /**< counts shared for a second (thread-safe), NULL: none */
+    dash_exact *exact;              /**< background exact counts (thread-safe), NULL: none */
+    int64_t count_cap;              /**< most tasks of a status a read counts (--count-cap) */
     char token[DASH_TOKEN_MAX + 1]; /**< "" when read-only */
     size_t token_len;
     sitq_task_id scan_ids; /**< ids a list page examines at most (dash_list.c) */

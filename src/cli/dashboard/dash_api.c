@@ -82,19 +82,47 @@ static json_t *throughput_json(const dash_ctx *c, const char *name) {
     return j;
 }
 
+/* How exact the figures of j are: "count_cap", "lower_bound" (the statuses
+ * whose figure is the cap: more tasks than it) and "exact_age_s" (the
+ * statuses whose figure is a background count, and its age). -1 when out
+ * of memory. */
+static int counts_json(json_t *j, const dash_qcounts *k) {
+    json_t *lower = json_array();
+    json_t *aged = json_object();
+    int bad = !lower || !aged;
+    for (int s = 0; s < SITQ_STATUS_COUNT && !bad; s++) {
+        if (k->bound & (1u << s))
+            bad = json_array_append_new(lower, json_string(sitq_status_name(s))) != 0;
+        if (!bad && (k->exact & (1u << s)))
+            bad = json_object_set_new(aged, sitq_status_name(s), json_real(k->age_s)) != 0;
+    }
+    if (bad) {
+        json_decref(lower);
+        json_decref(aged);
+        return -1;
+    }
+    bad = json_object_set_new(j, "count_cap", json_integer((json_int_t)k->cap)) != 0;
+    bad |= json_object_set_new(j, "lower_bound", lower) != 0;
+    bad |= json_object_set_new(j, "exact_age_s", aged) != 0;
+    return bad ? -1 : 0;
+}
+
 /* The queue object of name, or NULL after an error reply. */
 static json_t *queue_json(const dash_ctx *c, const char *name, dash_reply *r) {
     sitq_error err;
     memset(&err, 0, sizeof err);
-    sitq_stats st;
-    int paused = 0;
-    sitq_code code = dash_counts_queue(c, name, &st, &paused, &err);
+    dash_qcounts k;
+    sitq_code code = dash_counts_queue(c, name, &k, &err);
     if (code != SITQ_OK) {
         dash_api_error(r, "counting a queue", code, &err);
         return NULL;
     }
-    json_t *j = stats_to_json(name, &st, NULL);
-    if (j) json_object_set_new(j, "paused", json_boolean(paused));
+    json_t *j = stats_to_json(name, &k.st, NULL);
+    if (j) json_object_set_new(j, "paused", json_boolean(k.paused));
+    if (j && counts_json(j, &k) != 0) {
+        json_decref(j);
+        j = NULL;
+    }
     json_t *t = j ? throughput_json(c, name) : NULL;
     if (j && (t == NULL || json_object_set_new(j, "throughput", t) != 0)) {
         json_decref(j);

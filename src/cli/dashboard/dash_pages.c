@@ -1,7 +1,8 @@
 /*
  * dash_pages.c - the dashboard's pages about the whole store: the queues
- * with their tasks counted by status (sitq_queue_names and sitq_get_stats:
- * index seeks and stored counters, never a scan of the tasks) and their
+ * with their tasks counted by status (sitq_queue_names and
+ * sitq_get_stats_bounded: index seeks up to the count cap and stored
+ * counters, never a scan of the tasks; dash_counts.c) and their
  * throughput charts (dash_rate.c, dash_chart.c), the workers
  * of the registry with the tasks they run, and /metrics
  * (sitq_metrics_text). Also the action forms these pages show.
@@ -25,11 +26,35 @@ void dash_action_form(dash_buf *b, const char *action, const char *field, const 
                 action);
 }
 
+/* v with a comma every three digits (v >= 0). */
+static void put_grouped(dash_buf *b, int64_t v) {
+    if (v >= 1000) {
+        put_grouped(b, v / 1000);
+        dash_printf(b, ",%03" PRId64, v % 1000);
+    } else {
+        dash_printf(b, "%" PRId64, v);
+    }
+}
+
+/* A figure of the queues table: a lower bound as "100,000+", a background
+ * count with its age in its title. */
+static void put_count(dash_buf *b, const dash_qcounts *k, int64_t v, unsigned bit) {
+    if (k->bound & bit) {
+        dash_printf(b, "<span title=\"more than %" PRId64 ": counted up to the cap\">", k->cap);
+        put_grouped(b, v);
+        dash_put(b, "+</span>");
+    } else if (k->exact & bit) {
+        dash_printf(b, "<span title=\"exact count as of %.0f s ago\">%" PRId64 "</span>", k->age_s,
+                    v);
+    } else {
+        dash_printf(b, "%" PRId64, v);
+    }
+}
+
 /* One row of the queues table; returns the library's code. */
 static sitq_code queue_row(const dash_ctx *c, const char *name, dash_buf *b, sitq_error *err) {
-    sitq_stats st;
-    int paused = 0;
-    sitq_code code = dash_counts_queue(c, name, &st, &paused, err);
+    dash_qcounts k;
+    sitq_code code = dash_counts_queue(c, name, &k, err);
     if (code != SITQ_OK) return code;
     /* The series on the heap: 360 samples do not belong on a
      * connection's stack. */
@@ -39,19 +64,24 @@ static sitq_code queue_row(const dash_ctx *c, const char *name, dash_buf *b, sit
     dash_urlenc(b, name);
     dash_put(b, "\">");
     dash_esc(b, name);
-    dash_printf(b, "</a>%s</td>", paused ? " <em>(paused)</em>" : "");
+    dash_printf(b, "</a>%s</td>", k.paused ? " <em>(paused)</em>" : "");
     for (int s = 0; s < SITQ_STATUS_COUNT; s++) {
         dash_put(b, "<td class=\"n\"><a href=\"/tasks?queue=");
         dash_urlenc(b, name);
-        dash_printf(b, "&amp;status=%s\">%" PRId64 "</a></td>", sitq_status_name(s), st.count[s]);
+        dash_printf(b, "&amp;status=%s\">", sitq_status_name(s));
+        put_count(b, &k, k.st.count[s], 1u << s);
+        dash_put(b, "</a></td>");
     }
-    dash_printf(b, "<td class=\"n\">%" PRId64 "</td><td>", st.total);
+    dash_put(b, "<td class=\"n\">");
+    /* The total is a lower bound when any figure is, as old as any count. */
+    put_count(b, &k, k.st.total, k.bound ? k.bound : k.exact);
+    dash_put(b, "</td><td>");
     if (s) dash_chart(b, name, s);
     free(s);
     dash_put(b, "</td><td>");
     /* The name in hex: a browser would change its control characters and
      * newlines, and the action would name another queue. */
-    if (c->token_len > 0) dash_action_form(b, paused ? "resume" : "pause", "queue_hex", name, 1);
+    if (c->token_len > 0) dash_action_form(b, k.paused ? "resume" : "pause", "queue_hex", name, 1);
     dash_put(b, "</td></tr>\n");
     return SITQ_OK;
 }

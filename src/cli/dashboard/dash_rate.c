@@ -1,8 +1,9 @@
 /*
  * dash_rate.c - the throughput history of the dashboard's queues: a
  * sampler thread reads the counters of every queue the queues page shows
- * (sitq_queue_totals: at most DASH_QUEUES_MAX, the first names of
- * sitq_queue_names) every interval into a ring per queue, the last
+ * (sitq_queue_counters, one row whatever the backlog, where
+ * sitq_queue_totals would count the tasks stored for enqueued: at most
+ * DASH_QUEUES_MAX, the first names of sitq_queue_names) every interval into a ring per queue, the last
  * DASH_RATE_POINTS samples. Rates are differences of those counters, which
  * only grow: a purge or retention between two samples changes nothing, and
  * work done by any process (workers elsewhere included) is seen. The
@@ -55,7 +56,7 @@ static void read_all(const dash_rate *r, char **names, size_t n, reading *out) {
     for (size_t i = 0; i < n; i++) {
         sitq_queue *q = NULL;
         out[i].ok = sitq_queue_open(r->backend, names[i], &q, NULL) == SITQ_OK &&
-                    sitq_queue_totals(q, &out[i].t, NULL) == SITQ_OK;
+                    sitq_queue_counters(q, &out[i].t, NULL) == SITQ_OK;
         sitq_queue_close(q);
     }
 }
