@@ -123,6 +123,9 @@ def pg_section(F, w):
             continue
         lo, hi = F.spread(key)
         cpt = F.med((sy, sc, v, "commits_per_task"))
+        startup = F.med((sy, sc, v, "startup_ms"))
+        if startup is not None:  # started and warm before the clock: their start apart
+            label = "%s; start-up %s ms, not timed" % (label, fmt(startup))
         w("| %s | %s | %s %s | %s–%s | %d | %s |" % (sy, label, fmt(F.med(key)), units[key], fmt(lo), fmt(hi),
                                                    len(F.runs(key)), "n/a" if cpt is None else "%.4g" % cpt))
     w("")
