@@ -267,6 +267,7 @@ static void test_counters_without_enqueued(void **state) {
     claim(b, "retry", c + 2, 1, 1000000);
     sitq__completion k[3] = {done(&c[0], 1), done(&c[1], 1), done(&c[2], 0)};
     complete(b, k, 3);
+    for (int i = 0; i < 3; i++) sitq__claimed_clear(&c[i]);
     TQ_OK(sitq_cancel(q, cancel, NULL, &tq_err));
     TQ_OK(sitq_queue_counters(q, &t, &tq_err));
     assert_int_equal(t.enqueued, -1);
