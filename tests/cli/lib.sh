@@ -34,6 +34,7 @@ if [ "${SITQ_TEST_BACKEND:-sqlite}" = postgres ]; then
 fi
 WORKER_PID=
 EXTRA_PGIDS=
+DASH_PIDS=
 
 # Remove everything the test started and its temp dir.
 cleanup() {
@@ -44,6 +45,9 @@ cleanup() {
     fi
     for g in $EXTRA_PGIDS; do
         kill -KILL -- "-$g" 2>/dev/null || true
+    done
+    for p in $DASH_PIDS; do
+        kill "$p" 2>/dev/null || true
     done
     if [ $rc -ne 0 ] && [ -f "$TMP/worker.log" ]; then
         echo "--- worker log ---" >&2
@@ -160,6 +164,35 @@ wait_status() {
         i=$((i + 1))
     done
     fail "task $id did not reach status $want within ${limit}s (last: $st)"
+}
+
+# start_dash LOG [ARGS...]: start `sitq dashboard "$DB" --listen
+# ${DASH_LISTEN:-127.0.0.1:0} ARGS...` in the background, its stderr in LOG,
+# and wait (30 s at most) until it prints its address. Sets DASH_PID (also
+# added to DASH_PIDS, which cleanup stops) and URL (http://HOST:PORT, no
+# trailing slash); fails if the dashboard exits first.
+start_dash() {
+    local log=$1 i=0
+    shift
+    : >"$log"
+    "$SITQ" dashboard "$DB" --listen "${DASH_LISTEN:-127.0.0.1:0}" "$@" 2>"$log" &
+    DASH_PID=$!
+    DASH_PIDS="$DASH_PIDS $DASH_PID"
+    until grep -q 'at http://' "$log" 2>/dev/null; do
+        kill -0 "$DASH_PID" 2>/dev/null || fail "the dashboard exited: $(cat "$log")"
+        [ $i -lt 600 ] || fail "the dashboard did not start within 30 s"
+        sleep 0.05
+        i=$((i + 1))
+    done
+    URL=$(sed -n 's|.* at \(http://[^ ]*\)/ .*|\1|p' "$log")
+    [ -n "$URL" ] || fail "no URL in the dashboard's log: $(cat "$log")"
+}
+
+# stop_dash: stop the dashboard of the last start_dash (SIGTERM) and wait
+# for it; its exit code is not checked.
+stop_dash() {
+    kill "$DASH_PID" 2>/dev/null || true
+    wait "$DASH_PID" 2>/dev/null || true
 }
 
 # wait_log FILE TEXT: poll FILE until it contains TEXT (10 s at most).

@@ -12,9 +12,8 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 command -v chromium >/dev/null || { echo "SKIP: chromium is not installed"; exit 77; }
-DASH_PID= DRIVER_PID=
-trap 'rc=$?; [ -z "$DASH_PID" ] || kill "$DASH_PID" 2>/dev/null || true
-[ -z "$DRIVER_PID" ] || kill "$DRIVER_PID" 2>/dev/null || true; (exit $rc); cleanup' EXIT
+DRIVER_PID=
+trap 'rc=$?; [ -z "$DRIVER_PID" ] || kill "$DRIVER_PID" 2>/dev/null || true; (exit $rc); cleanup' EXIT
 TOKEN=browser-test-token-0123456789
 printf '%s\n' "$TOKEN" >"$TMP/token"
 CHROME=(chromium --headless --no-sandbox --disable-gpu --no-first-run
@@ -42,11 +41,7 @@ assert_eq failed "$(field "$bad" status)" "the failing task"
 p1=$("$SITQ" enqueue "$DB" --queue pipe -- true)
 p2=$("$SITQ" enqueue "$DB" --queue pipe --after "$p1" -- true)
 
-"$SITQ" dashboard "$DB" --listen 127.0.0.1:0 --token-file "$TMP/token" --sample-interval 0.2 \
-    2>"$TMP/dash.log" &
-DASH_PID=$!
-wait_log "$TMP/dash.log" "at http://"
-URL=$(sed -n 's|.* at \(http://127.0.0.1:[0-9]*\)/ .*|\1|p' "$TMP/dash.log")
+start_dash "$TMP/dash.log" --token-file "$TMP/token" --sample-interval 0.2
 
 # Work done while the dashboard samples, for the throughput chart: 20 tasks
 # of the queue "chart", then wait until its sampled history holds them.

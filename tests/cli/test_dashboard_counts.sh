@@ -10,35 +10,14 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-DASH_PID=
-trap 'rc=$?; [ -z "$DASH_PID" ] || kill "$DASH_PID" 2>/dev/null || true; (exit $rc); cleanup' EXIT
-
 for _ in 1 2 3 4 5; do "$SITQ" enqueue "$DB" --queue big -- true >/dev/null; done
 "$SITQ" enqueue "$DB" --queue big --delay 3600 -- true >/dev/null
 "$SITQ" enqueue "$DB" --queue small -- true >/dev/null
 
-start_dashboard() {
-    : >"$TMP/log"
-    "$SITQ" dashboard "$DB" --listen 127.0.0.1:0 --count-cap 3 2>"$TMP/log" &
-    DASH_PID=$!
-    for _ in $(seq 200); do
-        grep -q 'at http://' "$TMP/log" 2>/dev/null && break
-        kill -0 "$DASH_PID" 2>/dev/null || fail "the dashboard exited: $(cat "$TMP/log")"
-        sleep 0.05
-    done
-    URL=$(sed -n 's|.* at \(http://127.0.0.1:[0-9]*\)/ .*|\1|p' "$TMP/log")
-    [ -n "$URL" ] || fail "the dashboard did not start: $(cat "$TMP/log")"
-}
-stop_dashboard() {
-    kill "$DASH_PID"
-    wait "$DASH_PID" || true
-    DASH_PID=
-}
-
 # big EXPR: EXPR over the object of queue big in /api/queues.
 big() { curl -s "$URL/api/queues" | jget "[q for q in d if q['queue'] == 'big'][0]$1"; }
 
-start_dashboard
+start_dash "$TMP/log" --count-cap 3
 # The first page: the bound, its title saying so; the total a bound too.
 curl -s "$URL/" >"$TMP/page1.html"
 assert_contains "$(cat "$TMP/page1.html")" 'title="more than 3: counted up to the cap">3+</span>' "page1.html"
@@ -69,10 +48,10 @@ curl -s "$URL/metrics" >"$TMP/m1.txt"
 assert_contains "$(cat "$TMP/m1.txt")" 'sitq_tasks{queue="big",status="queued"} 5' "m1.txt"
 assert_contains "$(cat "$TMP/m1.txt")" 'sitq_tasks_enqueued_total{queue="big"} 6' "m1.txt"
 assert_contains "$(cat "$TMP/m1.txt")" 'sitq_tasks_enqueued_total{queue="small"} 1' "m1.txt"
-stop_dashboard
+stop_dash
 
 # A fresh dashboard's first scrape: the bound, and no counters of big yet.
-start_dashboard
+start_dash "$TMP/log" --count-cap 3
 curl -s "$URL/metrics" >"$TMP/m2.txt"
 assert_contains "$(cat "$TMP/m2.txt")" 'sitq_tasks{queue="big",status="queued"} 3' "m2.txt"
 assert_contains "$(cat "$TMP/m2.txt")" 'sitq_tasks{queue="small",status="queued"} 1' "m2.txt"
@@ -80,7 +59,7 @@ assert_contains "$(cat "$TMP/m2.txt")" 'sitq_tasks_enqueued_total{queue="small"}
 if grep -q 'sitq_tasks_enqueued_total{queue="big"}' "$TMP/m2.txt"; then
     fail "big's counters were read on the scrape's path"
 fi
-stop_dashboard
+stop_dash
 
 expect_exit 2 "$SITQ" dashboard "$DB" --count-cap 0
 expect_exit 2 "$SITQ" dashboard "$DB" --count-cap x

@@ -6,27 +6,9 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-DASH_PIDS=
-# The status is kept for cleanup, which exits with it.
-trap 'rc=$?; for p in $DASH_PIDS; do kill "$p" 2>/dev/null || true; done; (exit $rc); cleanup' EXIT
 TOKEN=dashboard-test-token-0123456789
 printf '%s\n' "$TOKEN" >"$TMP/token"
 chmod 600 "$TMP/token"
-
-# start_dash LOG ARGS...: run a dashboard on a free loopback port; sets URL.
-start_dash() {
-    local log=$1 i=0
-    shift
-    "$SITQ" dashboard "$DB" --listen 127.0.0.1:0 "$@" 2>"$log" &
-    DASH_PIDS="$DASH_PIDS $!"
-    until grep -q 'at http://' "$log" 2>/dev/null; do
-        kill -0 "$!" 2>/dev/null || fail "the dashboard exited: $(cat "$log")"
-        [ $i -lt 200 ] || fail "the dashboard did not start within 10 s"
-        sleep 0.05
-        i=$((i + 1))
-    done
-    URL=$(sed -n 's|.* at \(http://127.0.0.1:[0-9]*\)/ .*|\1|p' "$log")
-}
 
 "$SITQ" enqueue "$DB" -- true >/dev/null
 start_dash "$TMP/dash.log" --token-file "$TMP/token" --busy-timeout 60

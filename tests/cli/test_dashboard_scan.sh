@@ -10,8 +10,6 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-DASH_PIDS=
-trap 'rc=$?; for p in $DASH_PIDS; do kill "$p" 2>/dev/null || true; done; (exit $rc); cleanup' EXIT
 
 # One task of the queue "rare" (failed), 24 of "default" after it, then one
 # of "other" (failed): the newest.
@@ -31,16 +29,7 @@ expect_exit 2 "$SITQ" dashboard "$DB" --scan-limit ten
 assert_contains "$(cat "$TMP/err")" "--scan-limit" "a scan limit that is not a number"
 
 log=$TMP/dash.log
-"$SITQ" dashboard "$DB" --listen 127.0.0.1:0 --scan-limit 10 2>"$log" &
-DASH_PIDS=$!
-i=0
-until grep -q 'at http://' "$log" 2>/dev/null; do
-    kill -0 "$DASH_PIDS" 2>/dev/null || fail "the dashboard exited: $(cat "$log")"
-    [ $i -lt 600 ] || fail "the dashboard did not start within 30 s"
-    sleep 0.05
-    i=$((i + 1))
-done
-URL=$(sed -n 's|.* at \(http://127.0.0.1:[0-9]*\)/ .*|\1|p' "$log")
+start_dash "$log" --scan-limit 10
 
 # api PATH: "IDS NEXT_BEFORE CUT" of /api/tasks?PATH.
 api() {
@@ -90,39 +79,19 @@ grep -q 'id="continue"' "$TMP/body" && fail "a continue link below the first id"
 grep -qF "<a href=\"/tasks/$rare\">$rare</a>" "$TMP/body" || fail "the rare task is not listed"
 
 # Without --scan-limit (100,000 ids) this small store is never cut.
-kill "$DASH_PIDS"
-wait "$DASH_PIDS" 2>/dev/null || true
-"$SITQ" dashboard "$DB" --listen 127.0.0.1:0 2>"$log" &
-DASH_PIDS=$!
-i=0
-until grep -q 'at http://' "$log" 2>/dev/null; do
-    kill -0 "$DASH_PIDS" 2>/dev/null || fail "the dashboard exited: $(cat "$log")"
-    [ $i -lt 600 ] || fail "the dashboard did not start within 30 s"
-    sleep 0.05
-    i=$((i + 1))
-done
-URL=$(sed -n 's|.* at \(http://127.0.0.1:[0-9]*\)/ .*|\1|p' "$log")
+stop_dash
+start_dash "$log"
 assert_eq "[$rare] None False" "$(api "queue=rare")" "the default window covers the store"
 
 # Past 64 queues a status without a queue is not read queue by queue (a
 # round trip each) but in the bounded window, like the filters above.
-kill "$DASH_PIDS"
-wait "$DASH_PIDS" 2>/dev/null || true
+stop_dash
 for n in $(seq 1 62); do
     cid=$("$SITQ" enqueue "$DB" --queue "many$n" -- true)
     "$SITQ" cancel "$DB" "$cid" >/dev/null
 done
 assert_eq "$((late + 62))" "$cid" "ids of the many queues follow"
-"$SITQ" dashboard "$DB" --listen 127.0.0.1:0 --scan-limit 10 2>"$log" &
-DASH_PIDS=$!
-i=0
-until grep -q 'at http://' "$log" 2>/dev/null; do
-    kill -0 "$DASH_PIDS" 2>/dev/null || fail "the dashboard exited: $(cat "$log")"
-    [ $i -lt 600 ] || fail "the dashboard did not start within 30 s"
-    sleep 0.05
-    i=$((i + 1))
-done
-URL=$(sed -n 's|.* at \(http://127.0.0.1:[0-9]*\)/ .*|\1|p' "$log")
+start_dash "$log" --scan-limit 10
 want=$(seq "$cid" -1 $((cid - 9)) | tr '\n' ',' | sed 's/,$//; s/,/, /g')
 assert_eq "[$want] $((cid - 9)) True" "$(api "status=cancelled&limit=100")" \
     "65 queues: a status alone is windowed"

@@ -14,15 +14,7 @@ trap 'rc=$?; [ -z "$DASH_PID" ] || kill "$DASH_PID" 2>/dev/null || true; (exit $
 
 Q='tp<&>"q'
 "$SITQ" enqueue "$DB" --queue "$Q" -- true >/dev/null
-"$SITQ" dashboard "$DB" --listen 127.0.0.1:0 --sample-interval 0.2 2>"$TMP/log" &
-DASH_PID=$!
-for _ in $(seq 200); do
-    grep -q 'at http://' "$TMP/log" 2>/dev/null && break
-    kill -0 "$DASH_PID" 2>/dev/null || fail "the dashboard exited: $(cat "$TMP/log")"
-    sleep 0.05
-done
-URL=$(sed -n 's|.* at \(http://127.0.0.1:[0-9]*\)/ .*|\1|p' "$TMP/log")
-[ -n "$URL" ] || fail "the dashboard did not start: $(cat "$TMP/log")"
+start_dash "$TMP/log" --sample-interval 0.2
 
 # throughput EXPR: EXPR over the throughput object of queue $Q in /api/queues.
 throughput() {

@@ -13,8 +13,6 @@ if ! "$PY" -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' 2
     exit 77
 fi
 
-DASH_PID=
-trap 'rc=$?; [ -z "$DASH_PID" ] || kill "$DASH_PID" 2>/dev/null || true; (exit $rc); cleanup' EXIT
 
 # Bad addresses: usage errors that say what is wrong.
 for addr in "[::1]:" "[::1]:70000" "[::1" "[::g]:80" "[127.0.0.1]:80" "[::1]80" ":::80" "1::2::3"; do
@@ -28,15 +26,7 @@ done
 
 "$SITQ" enqueue "$DB" -- true >/dev/null
 log=$TMP/dash.log
-"$SITQ" dashboard "$DB" --listen "[::1]:0" 2>"$log" &
-DASH_PID=$!
-i=0
-until grep -q 'at http://' "$log" 2>/dev/null; do
-    kill -0 "$DASH_PID" 2>/dev/null || fail "the dashboard exited: $(cat "$log")"
-    [ $i -lt 600 ] || fail "the dashboard did not start within 30 s"
-    sleep 0.05
-    i=$((i + 1))
-done
+DASH_LISTEN="[::1]:0" start_dash "$log"
 port=$(sed -n 's|.* at http://\[::1\]:\([0-9]*\)/ .*|\1|p' "$log")
 [ -n "$port" ] || fail "no [::1] URL in: $(cat "$log")"
 grep -q "listening beyond loopback" "$log" && fail "[::1] taken for a public address"
@@ -57,9 +47,7 @@ assert_eq 421 "$(get / -H "Host: [::1]evil.example")" "a Host that only starts a
 if curl -s -o /dev/null "http://127.0.0.1:$port/" 2>/dev/null; then
     fail "a dashboard on [::1] also answers on 127.0.0.1"
 fi
-kill "$DASH_PID"
-wait "$DASH_PID" 2>/dev/null || true
-DASH_PID=
+stop_dash
 
 # The worker's metrics on [::1].
 start_worker --metrics-address "[::1]:0"
