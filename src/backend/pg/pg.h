@@ -488,6 +488,15 @@ sitq_code pg_dependents_many(sitq_backend *b, const sitq_task_id *ids, size_t n,
                              sitq_task_id **pairs, size_t *count, sitq_error *err);
 sitq_code pg_dep_results(sitq_backend *b, const char *queue, sitq_task_id id, size_t first,
                          size_t n, sitq_result **out, sitq_error *err);
+/* One task read by statement stmt with parameters p (a row of the result
+ * columns, then any extra ones), with its dependencies, on connection c.
+ * queue and id only word the not-found error. When extra is not NULL, the
+ * row's column extra_col (an integer) is stored there. On success *out is
+ * the caller's (sitq_result_free); on failure it is NULL. Errors:
+ * SITQ_ENOTFOUND (no row), SITQ_ENOMEM, and pg_run's. */
+sitq_code pg_read_task(pg_conn *c, pg_stmt_id stmt, const pg_params *p, const char *queue,
+                       sitq_task_id id, int extra_col, int64_t *extra, sitq_result **out,
+                       sitq_error *err);
 /* Fill t's depends_on and finalizer from its edges, on connection c. */
 sitq_code pg_read_deps(pg_conn *c, sitq_result *t, sitq_error *err);
 sitq_code pg_cancel(sitq_backend *b, const char *queue, sitq_task_id id, sitq_status *out,

@@ -19,21 +19,9 @@ static sitq_code get_prefix_conn(pg_conn *c, const char *queue, sitq_task_id id,
     pg_p_i64(&p, id);
     pg_p_text(&p, queue);
     pg_p_i64(&p, value_max > INT32_MAX ? INT32_MAX : (int64_t)value_max); /* bytea < 1 GB */
-    PGresult *r = pg_run(c, PG_GET_PREFIX, &p, err, "reading a task");
-    if (!r) return pg_code(err);
-    sitq_code rc = SITQ_OK;
-    if (PQntuples(r) == 0)
-        rc = sitq__fail(err, SITQ_ENOTFOUND, "task %lld does not exist in queue '%s'",
-                        (long long)id, queue);
-    else if (!(*out = pg_row_to_result(r, 0, sitq_now_us())))
-        rc = sitq__fail(err, SITQ_ENOMEM, "out of memory reading task %lld", (long long)id);
-    else *value_size = (size_t)pg_i64(r, 0, PREFIX_SIZE_COL);
-    PQclear(r);
-    if (!rc) rc = pg_read_deps(c, *out, err);
-    if (rc) {
-        sitq_result_free(*out);
-        *out = NULL;
-    }
+    int64_t size = 0;
+    sitq_code rc = pg_read_task(c, PG_GET_PREFIX, &p, queue, id, PREFIX_SIZE_COL, &size, out, err);
+    if (!rc) *value_size = (size_t)size;
     return rc;
 }
 

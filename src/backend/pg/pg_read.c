@@ -58,14 +58,11 @@ sitq_code pg_read_deps(pg_conn *c, sitq_result *t, sitq_error *err) {
     return rc;
 }
 
-sitq_code pg_get_conn(pg_conn *c, const char *queue, sitq_task_id id, sitq_result **out,
-                      sitq_error *err) {
+sitq_code pg_read_task(pg_conn *c, pg_stmt_id stmt, const pg_params *p, const char *queue,
+                       sitq_task_id id, int extra_col, int64_t *extra, sitq_result **out,
+                       sitq_error *err) {
     *out = NULL;
-    pg_params p;
-    pg_p_init(&p);
-    pg_p_i64(&p, id);
-    pg_p_text(&p, queue);
-    PGresult *r = pg_run(c, PG_GET, &p, err, "reading a task");
+    PGresult *r = pg_run(c, stmt, p, err, "reading a task");
     if (!r) return pg_code(err);
     sitq_code rc = SITQ_OK;
     if (PQntuples(r) == 0)
@@ -73,6 +70,7 @@ sitq_code pg_get_conn(pg_conn *c, const char *queue, sitq_task_id id, sitq_resul
                         (long long)id, queue);
     else if (!(*out = pg_row_to_result(r, 0, sitq_now_us())))
         rc = sitq__fail(err, SITQ_ENOMEM, "out of memory reading task %lld", (long long)id);
+    else if (extra) *extra = pg_i64(r, 0, extra_col);
     PQclear(r);
     if (!rc) rc = pg_read_deps(c, *out, err);
     if (rc) {
@@ -80,6 +78,15 @@ sitq_code pg_get_conn(pg_conn *c, const char *queue, sitq_task_id id, sitq_resul
         *out = NULL;
     }
     return rc;
+}
+
+sitq_code pg_get_conn(pg_conn *c, const char *queue, sitq_task_id id, sitq_result **out,
+                      sitq_error *err) {
+    pg_params p;
+    pg_p_init(&p);
+    pg_p_i64(&p, id);
+    pg_p_text(&p, queue);
+    return pg_read_task(c, PG_GET, &p, queue, id, 0, NULL, out, err);
 }
 
 sitq_code pg_get(sitq_backend *base, const char *queue, sitq_task_id id, sitq_result **out,
