@@ -210,7 +210,7 @@ def load_table(drain, wrk, be):
            "| variant | worker tasks/s | ratio to baseline (min-max) | wrk pages/s | "
            "wrk p50 ms | wrk p99 ms | wrk errors |",
            "|---|---:|---:|---:|---:|---:|---:|"]
-    for variant in ("baseline", "wrk-full", "wrk-paced", "wrk-full-nice"):
+    for variant in ("baseline", "wrk-full", "wrk-full-unpaced", "wrk-paced", "wrk-full-nice"):
         runs = per.get(variant)
         if not runs:
             continue

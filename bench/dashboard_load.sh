@@ -19,14 +19,17 @@
 #    times each (bench/dash_timer.py): p50 and p99 at both sizes and their
 #    ratio.
 # 3. On the large store: a warm-up drain, then R rounds (SQLite 5,
-#    PostgreSQL 2; 1 with --quick) of four variants, interleaved: a worker
+#    PostgreSQL 2; 1 with --quick) of five variants, interleaved: a worker
 #    (sitq_bench load_drain: 2 handler threads, no-op tasks) drains
 #    --load-tasks tasks (100,000) of the queue "load" with no HTTP load
 #    (baseline); with wrk at full speed against the dashboard's pages (2
-#    threads, 8 connections); with wrk paced to about 20 pages a second (4
-#    connections, 200 ms apart: a handful of operators' browsers); and with
-#    wrk at full speed against a dashboard both run under `nice -n 19`
-#    (what the workers lose to CPU rather than to locks). Reported: the
+#    threads, 8 connections), the dashboard pacing requests at its default
+#    --max-rate; the same against a dashboard with --max-rate 0 (unpaced);
+#    with wrk paced to about 20 pages a second (4 connections, 200 ms apart:
+#    a handful of operators' browsers); and with wrk at full speed against
+#    an unpaced dashboard both run under `nice -n 19` (what the workers lose
+#    to CPU rather than to locks). The pages' own timings (step 2) use an
+#    unpaced dashboard. Reported: the
 #    workers' tasks/s and its ratio to the baseline of the same round, and
 #    wrk's p50/p99 page time.
 #
@@ -108,12 +111,13 @@ cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; }
 trap cleanup EXIT
 
 # Start `sitq dashboard STORE` (read-only) on a free port under the command
-# prefix in $2 (e.g. "nice -n 19"); sets DASH_PID and DASH_URL.
+# prefix in $2 (e.g. "nice -n 19"), with the options in $3 (e.g. "--max-rate
+# 0"); sets DASH_PID and DASH_URL.
 dash_start() {
-  local store="$1" prefix="${2:-}" log
+  local store="$1" prefix="${2:-}" opts="${3:-}" log
   log=$(mktemp "${TMPDIR:-/tmp}/sitq-dash.XXXXXX")
   # shellcheck disable=SC2086
-  env -u SITQ_DASHBOARD_TOKEN $prefix "$SITQ" dashboard "$store" --listen 127.0.0.1:0 2>"$log" &
+  env -u SITQ_DASHBOARD_TOKEN $prefix "$SITQ" dashboard "$store" --listen 127.0.0.1:0 $opts 2>"$log" &
   DASH_PID=$!
   PIDS+=("$DASH_PID")
   DASH_URL=""
@@ -137,7 +141,7 @@ dash_stop() { kill -INT "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
 time_store() {
   local backend="$1" store="$2" n="$3"
   echo "--- $backend, $(label "$n") tasks: pages, API and commands ($REQUESTS requests each)"
-  dash_start "$store"
+  dash_start "$store" "" "--max-rate 0" # what a page costs, not the pacing
   "$PY" "$HERE/dash_timer.py" time --url "$DASH_URL" --sitq "$SITQ" --store "$store" --n "$n" \
     --label "$(label "$n")" --backend "$backend" --json "$T_JSON" --requests "$REQUESTS" --budget-s 10 \
     || echo "dashboard_load.sh: timing the $(label "$n") store failed" >&2
@@ -147,9 +151,10 @@ time_store() {
 # The load rounds on STORE (its task page DASH_TASK_ID).
 load_rounds() {
   local backend="$1" store="$2" n="$3"
-  local d_url d_pid n_url n_pid wpid out
+  local d_url d_pid u_url u_pid n_url n_pid wpid out
   dash_start "$store"; d_url="$DASH_URL"; d_pid="$DASH_PID"
-  dash_start "$store" "nice -n 19"; n_url="$DASH_URL"; n_pid="$DASH_PID"
+  dash_start "$store" "" "--max-rate 0"; u_url="$DASH_URL"; u_pid="$DASH_PID"
+  dash_start "$store" "nice -n 19" "--max-rate 0"; n_url="$DASH_URL"; n_pid="$DASH_PID"
   export DASH_TASK_ID=$(( (n / 200) * 100 + 95 ))
   # A warm-up drain, reported apart ("warmup"): the first drain of a new
   # queue in a big store runs before PostgreSQL's planner statistics (and
@@ -159,13 +164,14 @@ load_rounds() {
       --label "$backend:warmup" --run-index 0 --json "$L_JSON" | grep tasks_per_s \
     || { echo "dashboard_load.sh: the warm-up drain failed" >&2; return 1; }
   for r in $(seq 1 "$ROUNDS"); do
-    for variant in baseline wrk-full wrk-paced wrk-full-nice; do
+    for variant in baseline wrk-full wrk-full-unpaced wrk-paced wrk-full-nice; do
       "$BENCH" --scenario load_fill --store "$store" --tasks "$LOAD_TASKS" >/dev/null \
         || { echo "dashboard_load.sh: load_fill failed" >&2; return 1; }
       out=$(mktemp "${TMPDIR:-/tmp}/sitq-wrk.XXXXXX")
       wpid=""
       case "$variant" in
         wrk-full) DASH_DELAY_MS=0 wrk -t2 -c8 -d600s --timeout 30s -s "$HERE/dash_wrk.lua" "$d_url" >"$out" 2>&1 & wpid=$! ;;
+        wrk-full-unpaced) DASH_DELAY_MS=0 wrk -t2 -c8 -d600s --timeout 30s -s "$HERE/dash_wrk.lua" "$u_url" >"$out" 2>&1 & wpid=$! ;;
         wrk-paced) DASH_DELAY_MS=200 wrk -t1 -c4 -d600s --timeout 30s -s "$HERE/dash_wrk.lua" "$d_url" >"$out" 2>&1 & wpid=$! ;;
         wrk-full-nice) DASH_DELAY_MS=0 nice -n 19 wrk -t2 -c8 -d600s --timeout 30s -s "$HERE/dash_wrk.lua" "$n_url" >"$out" 2>&1 & wpid=$! ;;
       esac
@@ -184,6 +190,7 @@ load_rounds() {
     done
   done
   dash_stop "$n_pid"
+  dash_stop "$u_pid"
   dash_stop "$d_pid"
 }
 

@@ -29,6 +29,7 @@ static const char DASHBOARD_USAGE[] =
     "usage: sitq dashboard DB [--listen [HOST:]PORT] [--token-file PATH]\n"
     "                         [--busy-timeout S] [--scan-limit N]\n"
     "                         [--sample-interval S] [--count-cap N]\n"
+    "                         [--max-rate N]\n"
     "\n"
     "Serve a web dashboard of the database until SIGINT or SIGTERM: the queues\n"
     "with their tasks counted by status and a chart of their throughput (/),\n"
@@ -71,9 +72,22 @@ static const char DASHBOARD_USAGE[] =
     "                          (1..1000000000; default 100000): a status with\n"
     "                          more shows the exact count a background thread\n"
     "                          took (with its age), else \"100,000+\"\n"
+    "      --max-rate N        requests a second the dashboard answers on\n"
+    "                          average (default 25; 0: no limit), a second's\n"
+    "                          worth at once: a request over the rate waits\n"
+    "                          for its turn (one more than 5 s away gets 503),\n"
+    "                          so that a flood of requests cannot take the\n"
+    "                          CPU and the database from the workers\n"
     "  -h, --help              show this help\n";
 
-enum { OPT_TOKEN_FILE = 256, OPT_BUSY_TIMEOUT, OPT_SCAN_LIMIT, OPT_SAMPLE_INTERVAL, OPT_COUNT_CAP };
+enum {
+    OPT_TOKEN_FILE = 256,
+    OPT_BUSY_TIMEOUT,
+    OPT_SCAN_LIMIT,
+    OPT_SAMPLE_INTERVAL,
+    OPT_COUNT_CAP,
+    OPT_MAX_RATE
+};
 
 /* Default wait for another process's write lock: short, since a person
  * waits on the page. */
@@ -86,6 +100,7 @@ static const struct option DASH_OPTS[] = {
     {"scan-limit", required_argument, NULL, OPT_SCAN_LIMIT},
     {"sample-interval", required_argument, NULL, OPT_SAMPLE_INTERVAL},
     {"count-cap", required_argument, NULL, OPT_COUNT_CAP},
+    {"max-rate", required_argument, NULL, OPT_MAX_RATE},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0}};
 
@@ -144,6 +159,7 @@ typedef struct dash_args {
     double sample_s;
     sitq_task_id scan_ids;
     int64_t count_cap;
+    int64_t max_rate;
 } dash_args;
 
 /* Parse argv; -1 to go on, else an exit code. */
@@ -169,6 +185,9 @@ static int parse(int argc, char **argv, dash_args *a) {
         } else if (c == OPT_COUNT_CAP) {
             if (arg_parse_i64("dashboard", "--count-cap", optarg, 1, 1000000000, &a->count_cap) !=
                 0)
+                return CLI_EXIT_USAGE;
+        } else if (c == OPT_MAX_RATE) {
+            if (arg_parse_i64("dashboard", "--max-rate", optarg, 0, 1000000, &a->max_rate) != 0)
                 return CLI_EXIT_USAGE;
         } else if (c == OPT_SAMPLE_INTERVAL) {
             if (arg_parse_duration("dashboard", "--sample-interval", optarg,
@@ -232,7 +251,8 @@ int cmd_dashboard(int argc, char **argv) {
                    DASH_BUSY_DEFAULT_MS,
                    DASH_RATE_INTERVAL_S,
                    DASH_SCAN_DEFAULT,
-                   DASH_COUNT_CAP_DEFAULT};
+                   DASH_COUNT_CAP_DEFAULT,
+                   (int64_t)DASH_MAX_RATE_DEFAULT};
     int rc = parse(argc, argv, &a);
     if (rc >= 0) return rc;
     dash_ctx *ctx = calloc(1, sizeof *ctx);
@@ -256,6 +276,9 @@ int cmd_dashboard(int argc, char **argv) {
         ctx->rate = dash_rate_start(db.backend, a.sample_s);
         ctx->counts = dash_counts_new();           /* NULL: every page counts for itself */
         ctx->exact = dash_exact_start(db.backend); /* NULL: capped figures stay bounds */
+        ctx->pace = dash_pace_new((double)a.max_rate);
+        if (a.max_rate > 0 && ctx->pace == NULL)
+            fprintf(stderr, "sitq dashboard: warning: out of memory: requests are not paced\n");
         if (ctx->rate == NULL)
             fprintf(stderr, "sitq dashboard: warning: cannot start the throughput sampler: "
                             "no charts\n");
@@ -263,6 +286,7 @@ int cmd_dashboard(int argc, char **argv) {
         dash_exact_stop(ctx->exact);
         dash_rate_stop(ctx->rate);
         dash_counts_free(ctx->counts);
+        dash_pace_free(ctx->pace);
         cli_db_close(&db);
     }
     explicit_bzero(ctx->token, sizeof ctx->token);

@@ -2,7 +2,8 @@
 # `sitq dashboard` under load: a page is answered while an action waits for
 # the write lock another process holds (each connection has a thread of its
 # own), such an action answers 503 once --busy-timeout has passed, and 40
-# idle connections do not lock a request out.
+# idle connections do not lock a request out; past --max-rate requests
+# wait their turn, and those whose turn is too far away get 503.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -27,6 +28,40 @@ assert r.status == 200, r.status
 assert b'"queue":"default"' in r.read().replace(b" ", b"")
 PYEOF
 
+# Pacing: at --max-rate 1, 12 requests at once are answered one a second
+# (the 1st at once, each next one waiting its turn) until a turn would be
+# more than 5 s away: those are refused with 503 and Retry-After.
+MAIN_URL=$URL
+start_dash "$TMP/paced.log" --max-rate 1
+"$PY" - "$URL" <<'PYEOF'
+import json, sys, threading, urllib.error, urllib.request
+url = sys.argv[1] + "/api/queues"
+out = []
+def get():
+    try:
+        with urllib.request.urlopen(url, timeout=60) as r:
+            out.append((r.status, None, r.read()))
+    except urllib.error.HTTPError as e:
+        out.append((e.code, e.headers.get("Retry-After"), e.read()))
+ts = [threading.Thread(target=get) for _ in range(12)]
+for t in ts: t.start()
+for t in ts: t.join()
+ok = [o for o in out if o[0] == 200]
+refused = [o for o in out if o[0] == 503]
+assert len(ok) + len(refused) == 12, out
+assert 2 <= len(ok) <= 7, f"{len(ok)} answered at 1 a second within 5 s"
+assert refused, "no request was refused"
+for code, retry, body in refused:
+    assert retry == "1", retry
+    assert "too many requests" in json.loads(body)["error"], body
+PYEOF
+stop_dash
+URL=$MAIN_URL
+for bad in -1 x 1000001 2.5; do
+    expect_exit 2 "$SITQ" dashboard "$DB" --max-rate "$bad"
+    assert_contains "$(cat "$TMP/err")" "--max-rate" "--max-rate $bad"
+done
+
 if [ "$ON_PG" = 1 ]; then
     pg_skip_part "the write lock of another process on a SQLite file"
     echo "ok"
@@ -40,7 +75,8 @@ import os, sqlite3, sys, time
 c = sqlite3.connect(sys.argv[1], isolation_level=None)
 c.execute("BEGIN IMMEDIATE")
 print("locked", flush=True)
-while not os.path.exists(sys.argv[2]):
+# Until released, or the test ended (its directory is gone).
+while not os.path.exists(sys.argv[2]) and os.path.isdir(os.path.dirname(sys.argv[2])):
     time.sleep(0.05)
 c.execute("ROLLBACK")
 ' "$DB" "$TMP/release" >"$TMP/lock.out" &

@@ -203,11 +203,36 @@ typedef struct dash_ctx {
     dash_rate *rate;                /**< the throughput history (thread-safe), NULL: none */
     dash_counts *counts;            /**< counts shared for a second (thread-safe), NULL: none */
     dash_exact *exact;              /**< background exact counts (thread-safe), NULL: none */
+    struct dash_pace *pace;         /**< request pacing (thread-safe), NULL: none */
     int64_t count_cap;              /**< most tasks of a status a read counts (--count-cap) */
     char token[DASH_TOKEN_MAX + 1]; /**< "" when read-only */
     size_t token_len;
     sitq_task_id scan_ids; /**< ids a list page examines at most (dash_list.c) */
 } dash_ctx;
+
+/* dash_pace.c: request pacing (--max-rate). */
+/** Default of --max-rate: requests a second the dashboard answers on
+ *  average (a burst of a second's worth at once). */
+#define DASH_MAX_RATE_DEFAULT 25.0
+/** A request whose slot is further away than this is refused (503). */
+#define DASH_PACE_WAIT_MAX_US 5000000LL
+typedef struct dash_pace dash_pace;
+/** A pacer of rate requests a second; NULL when rate <= 0 (no pacing) or
+ *  out of memory. Free with dash_pace_free. */
+dash_pace *dash_pace_new(double rate);
+/** Free p (NULL: no-op); no thread may be in dash_pace_take. */
+void dash_pace_free(dash_pace *p);
+/** Wait (sleeping) until the calling request's slot: 0 when it may run,
+ *  -1 when its slot is more than DASH_PACE_WAIT_MAX_US away (refuse it; no
+ *  slot is taken). p NULL: 0 at once. Thread-safe. */
+int dash_pace_take(dash_pace *p);
+/** The schedule, pure: a request arriving at now_us, with *tat_us the
+ *  schedule's state (0 at first), interval_us between slots and burst_us
+ *  of allowance ahead of the schedule: the microseconds it must wait
+ *  (advancing *tat_us), or -1 when that is more than wait_max_us (*tat_us
+ *  unchanged). */
+int64_t dash_pace_slot(int64_t *tat_us, int64_t now_us, int64_t interval_us, int64_t burst_us,
+                       int64_t wait_max_us);
 
 /** A request's reply: the status, its type and body, and for a redirect
  *  (303) its Location. */
@@ -216,7 +241,8 @@ typedef struct dash_reply {
     const char *type;
     dash_buf body;
     char location[128];
-    int is_api; /**< errors as JSON rather than HTML */
+    int is_api;      /**< errors as JSON rather than HTML */
+    int retry_after; /**< seconds for a Retry-After header (503 when paced out), 0: none */
 } dash_reply;
 
 /** One query parameter the pages know, as the request gave it (NULL: absent). */

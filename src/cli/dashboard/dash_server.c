@@ -3,7 +3,9 @@
  * per connection (so a slow action, waiting for a lock, never holds the
  * other requests; at most DASH_CONN_MAX connections, DASH_CONN_PER_IP from
  * one address, each closed after DASH_IDLE_S seconds without a byte),
- * routes each request by method and path, reads a
+ * paces the requests (dash_pace.c: a flood waits for its turn rather than
+ * taking the workers' CPU; the style sheet is not paced), routes each
+ * request by method and path, reads a
  * POST body of at most DASH_BODY_MAX bytes, and sends every reply with the
  * headers that keep the pages safe in a browser (Content-Security-Policy
  * without scripts, nosniff, no framing, no caching).
@@ -49,6 +51,11 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, dash_reply *r, co
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     if (r->location[0]) MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, r->location);
     if (allow) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+    if (r->retry_after > 0) {
+        char secs[16];
+        snprintf(secs, sizeof secs, "%d", r->retry_after);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, secs);
+    }
     enum MHD_Result ret = MHD_queue_response(conn, r->status, resp);
     MHD_destroy_response(resp);
     return ret;
@@ -147,6 +154,10 @@ static enum MHD_Result answer(const struct dash_server *s, struct MHD_Connection
     unsigned refusal = http_host_refusal(conn, s->loopback);
     if (refusal != 0) {
         dash_error(&r, refusal, "%s", http_host_refusal_text(refusal));
+    } else if (strcmp(url, "/static/dash.css") != 0 && dash_pace_take(s->ctx->pace) != 0) {
+        /* Paced out: every slot of the next DASH_PACE_WAIT_MAX_US is taken. */
+        dash_error(&r, 503, "too many requests (--max-rate): try again in a second");
+        r.retry_after = 1;
     } else if (kind == 0) {
         dash_error(&r, 404, "no such page: try / (queues), /tasks, /workers or /metrics");
     } else if ((kind == 1 && !is_get) || (kind == 2 && !is_post)) {
