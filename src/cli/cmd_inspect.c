@@ -16,7 +16,7 @@
 #include "retention_view.h"
 
 static const char STATS_USAGE[] =
-    "usage: sitq stats DB [--queue NAME] [--json]\n"
+    "usage: sitq stats DB [--queue NAME] [--count-cap N] [--json]\n"
     "\n"
     "Count the tasks of every queue (or of one) by status, and measure the\n"
     "store: its size and WAL; on PostgreSQL also WAL bytes per task, live and\n"
@@ -32,8 +32,8 @@ static const char STATS_USAGE[] =
     "                    \"total\", \"store\": {\"bytes\", \"wal_bytes\", ...}} (measured\n"
     "                    figures only); without --queue, \"queue\" is null, the counts\n"
     "                    are the sums and \"queues\" holds one such object per queue;\n"
-    "                    \"totals\" holds the counters that only grow (summed at the top)\n"
-    "  -h, --help        show this help\n";
+    "                    \"totals\" holds the counters that only grow (summed at the "
+    "top)\n" COUNT_CAP_HELP "  -h, --help        show this help\n";
 
 static const char LIST_USAGE[] =
     "usage: sitq list DB [--queue NAME] [--status S] [--function F] [--worker ID]\n"
@@ -109,7 +109,8 @@ static int run_stats(const char *cmd, const common_opts *o, sitq_queue *queue, s
     sitq_stats st;
     sitq_totals t;
     sitq_store_health h;
-    sitq_code code = sitq_get_stats(queue, &st, err);
+    unsigned bound = 0;
+    sitq_code code = queue_counts(queue, o->count_cap, &st, &bound, err);
     if (code == SITQ_OK) code = sitq_queue_totals(queue, &t, err);
     if (code == SITQ_OK) code = sitq_backend_health(sitq_queue_backend(queue), &h, err);
     if (code != SITQ_OK) {
@@ -126,12 +127,16 @@ static int run_stats(const char *cmd, const common_opts *o, sitq_queue *queue, s
         json_t *j = stats_to_json(o->queue, &st, &h);
         if (j) json_object_set_new(j, "totals", totals_to_json(&t));
         if (j && have_ret) json_object_set_new(j, "retention", retention_to_json(&ret, &kept));
+        if (j && o->count_cap > 0 && stats_bound_json(j, o->count_cap, bound) != 0) {
+            json_decref(j);
+            j = NULL;
+        }
         if (print_json_line(j) != 0) {
             cli_errorf(cmd, "cannot write JSON output");
             rc = CLI_EXIT_FAILURE;
         }
     } else {
-        print_stats_text(o->queue, &st, &h);
+        print_stats_text(o->queue, &st, &h, bound);
         print_totals_text(&t);
         if (have_ret) print_retention_text(&ret, &kept);
     }
@@ -139,7 +144,7 @@ static int run_stats(const char *cmd, const common_opts *o, sitq_queue *queue, s
 }
 
 int cmd_stats(int argc, char **argv) {
-    return common_opts_run(argc, argv, 0, 0, STATS_USAGE, run_stats);
+    return common_opts_run(argc, argv, COPT_COUNT_CAP, 0, STATS_USAGE, run_stats);
 }
 
 /* A list reads no results; for the "value_repr" of its JSON it reads the

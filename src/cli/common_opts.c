@@ -57,6 +57,7 @@ static unsigned option_flag(int c) {
     case 'A': return COPT_ALL;
     case 'B':
     case 'L': return COPT_PAGE;
+    case 'C': return COPT_COUNT_CAP;
     default: return 0;
     }
 }
@@ -117,6 +118,10 @@ static int apply_option(const char *cmd, int c, char **argv, common_opts *o) {
         if (arg_parse_i64(cmd, "--scan-limit", optarg, 1, 1000000000, &o->scan_limit) != 0)
             return CLI_EXIT_USAGE;
         break;
+    case 'C':
+        if (arg_parse_i64(cmd, "--count-cap", optarg, 1, 1000000000, &o->count_cap) != 0)
+            return CLI_EXIT_USAGE;
+        break;
     default: arg_report_getopt(cmd, c, argv); return CLI_EXIT_USAGE;
     }
     return -1;
@@ -145,6 +150,7 @@ int common_opts_parse(int argc, char **argv, unsigned flags, int want_id, const 
         {"all", no_argument, NULL, 'A'},
         {"before", required_argument, NULL, 'B'},
         {"scan-limit", required_argument, NULL, 'L'},
+        {"count-cap", required_argument, NULL, 'C'},
         {NULL, 0, NULL, 0},
     };
     memset(o, 0, sizeof *o);

@@ -23,6 +23,7 @@ enum common_opt_flags {
     COPT_WORKER = 1 << 10,    /**< --worker ID */
     COPT_ALL = 1 << 11,       /**< --all */
     COPT_PAGE = 1 << 12,      /**< --before ID and --scan-limit N */
+    COPT_COUNT_CAP = 1 << 13, /**< --count-cap N */
     COPT_WRITE = 1 << 5       /**< not an option: the command writes, so the
                                    database is opened read-write (others open
                                    it read-only) */
@@ -52,6 +53,7 @@ typedef struct common_opts {
     int all;                /**< --all */
     sitq_task_id before_id; /**< --before; 0: no bound */
     int64_t scan_limit;     /**< --scan-limit; LIST_SCAN_DEFAULT by default */
+    int64_t count_cap;      /**< --count-cap; 0 (exact counts) by default */
 } common_opts;
 
 /** want_id of common_opts_parse: an ID may follow DB (cancel, retry). */

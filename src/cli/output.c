@@ -350,22 +350,47 @@ void print_queue_header(void) {
     printf(" %10s\n", "TOTAL");
 }
 
-void print_queue_row(const char *queue, const sitq_stats *st) {
+/* A count as text: "N", or "N+" when it is a lower bound. */
+static const char *count_text(int64_t n, int is_bound, char *buf, size_t len) {
+    snprintf(buf, len, "%" PRId64 "%s", n, is_bound ? "+" : "");
+    return buf;
+}
+
+void print_queue_row(const char *queue, const sitq_stats *st, unsigned bound) {
     char *safe = queue != NULL ? term_escape_str(queue, 0) : NULL;
     printf("%-20s", queue == NULL ? "(all queues)" : safe != NULL ? safe : "(out of memory)");
     free(safe);
-    for (int s = 0; s < SITQ_STATUS_COUNT; s++) printf(" %10" PRId64, st->count[s]);
-    printf(" %10" PRId64 "\n", st->total);
+    char buf[32];
+    for (int s = 0; s < SITQ_STATUS_COUNT; s++)
+        printf(" %10s", count_text(st->count[s], (bound >> s) & 1u, buf, sizeof buf));
+    printf(" %10s\n", count_text(st->total, bound != 0, buf, sizeof buf));
 }
 
-void print_stats_text(const char *queue, const sitq_stats *st, const sitq_store_health *h) {
+void print_stats_text(const char *queue, const sitq_stats *st, const sitq_store_health *h,
+                      unsigned bound) {
     char *safe = term_escape_str(queue, 0);
     printf("queue: %s\n", safe != NULL ? safe : "(out of memory)");
     free(safe);
+    char buf[32];
     for (int s = 0; s < SITQ_STATUS_COUNT; s++)
-        printf("%-10s %" PRId64 "\n", sitq_status_name(s), st->count[s]);
-    printf("%-10s %" PRId64 "\n", "total", st->total);
+        printf("%-10s %s\n", sitq_status_name(s),
+               count_text(st->count[s], (bound >> s) & 1u, buf, sizeof buf));
+    printf("%-10s %s\n", "total", count_text(st->total, bound != 0, buf, sizeof buf));
     if (h) print_health_text(h);
+}
+
+int stats_bound_json(json_t *o, int64_t cap, unsigned bound) {
+    json_t *lower = json_array();
+    int bad = lower == NULL;
+    for (int s = 0; s < SITQ_STATUS_COUNT && !bad; s++)
+        if ((bound >> s) & 1u) bad = json_array_append_new(lower, json_string(sitq_status_name(s)));
+    if (bad) {
+        json_decref(lower);
+        return -1;
+    }
+    bad = json_object_set_new(o, "count_cap", json_integer((json_int_t)cap)) != 0;
+    bad |= json_object_set_new(o, "lower_bound", lower) != 0;
+    return bad ? -1 : 0;
 }
 
 json_t *totals_to_json(const sitq_totals *t) {

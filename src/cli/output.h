@@ -67,8 +67,11 @@ void print_list_header(void);
 /** Print one row of the `list` table. */
 void print_list_row(const sitq_result *r, char *const *argv, int argc);
 
-/** Print queue statistics as text. */
-void print_stats_text(const char *queue, const sitq_stats *st, const sitq_store_health *h);
+/** Print queue statistics as text. bound: bit 1u << s when count[s] is a
+ *  lower bound (a --count-cap was reached), printed "N+" (so is the total
+ *  when any bit is set); 0 for exact counts. */
+void print_stats_text(const char *queue, const sitq_stats *st, const sitq_store_health *h,
+                      unsigned bound);
 
 /** Build the JSON object of queue statistics (new reference or NULL); queue
  * NULL gives "queue": null, h NULL leaves out "store". */
@@ -85,8 +88,15 @@ void totals_add(sitq_totals *sum, const sitq_totals *t);
 /** Print the header line of the table of queues (`queues`, `stats`). */
 void print_queue_header(void);
 
-/** Print one row of the table of queues: the name (NULL: "(all queues)") and its counts. */
-void print_queue_row(const char *queue, const sitq_stats *st);
+/** Print one row of the table of queues: the name (NULL: "(all queues)") and
+ *  its counts, a count whose bit is set in bound as "N+" (see
+ *  print_stats_text). */
+void print_queue_row(const char *queue, const sitq_stats *st, unsigned bound);
+
+/** Add "count_cap" (cap) and "lower_bound" (the names of the statuses whose
+ *  bit is set in bound: their figure is the cap, more tasks than that) to
+ *  the stats object o. Returns 0, or -1 when out of memory. */
+int stats_bound_json(json_t *o, int64_t cap, unsigned bound);
 
 /** Print the store's measured figures as a "store:" section. */
 void print_health_text(const sitq_store_health *h);

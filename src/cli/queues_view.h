@@ -18,4 +18,20 @@
  */
 int queues_view(const char *cmd, const common_opts *o, sitq_backend *backend, int with_store);
 
+/**
+ * Count queue's tasks by status into *st: exactly (sitq_get_stats) when cap
+ * is 0, else each status up to cap tasks (sitq_get_stats_bounded), the
+ * statuses counted only up to the cap set in *bound (0 when exact). Returns
+ * the library's code, with err set.
+ */
+sitq_code queue_counts(sitq_queue *queue, int64_t cap, sitq_stats *st, unsigned *bound,
+                       sitq_error *err);
+
+/** The help text of --count-cap, shared by `queues` and `stats`. */
+#define COUNT_CAP_HELP                                                                             \
+    "      --count-cap N count each status up to N tasks (1..1000000000), so that\n"               \
+    "                    the command costs the same whatever the backlog; a\n"                     \
+    "                    status with more shows \"N+\" (in JSON, its name is in\n"                 \
+    "                    \"lower_bound\", with \"count_cap\"); default: exact counts\n"
+
 #endif /* SITQ_CLI_QUEUES_VIEW_H */

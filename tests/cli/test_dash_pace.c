@@ -15,8 +15,8 @@
 #include "dashboard/dash.h"
 
 /* 10 a second (100 ms apart), a burst of 3 (200 ms ahead), 250 ms at most. */
-#define IV 100000
-#define BURST (2 * IV)
+#define IV       100000
+#define BURST    (2 * IV)
 #define WAIT_MAX 250000
 
 static void test_burst_then_interval(void **state) {

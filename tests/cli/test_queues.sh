@@ -121,4 +121,32 @@ assert_eq "$want" "$("$SITQ" stats "$DB" --queue counted --json | jget "d['total
     "stats --json totals after a purge"
 assert_eq "$want" "$("$SITQ" stats "$DB" --json | jget "[q['totals'] for q in d['queues'] if q['queue'] == 'counted'][0]")" \
     "stats --json: a queue's totals"
+# --count-cap: each status counted up to N; a status with more shows "N+"
+# (the total too), and in JSON its name is in "lower_bound" with
+# "count_cap"; the other figures stay exact.
+for _ in 1 2 3 4; do "$SITQ" enqueue "$DB" --queue capped -- true >/dev/null; done
+"$SITQ" enqueue "$DB" --queue capped --delay 3600 -- true >/dev/null
+row=$("$SITQ" queues "$DB" --queue capped --count-cap 3 | tail -n 1 | tr -s ' ')
+assert_eq "capped 3+ 0 1 0 0 0 0 4+" "$row" "queues --count-cap: the row"
+assert_eq "capped 4 0 1 0 0 0 0 5" "$("$SITQ" queues "$DB" --queue capped | tail -n 1 | tr -s ' ')" \
+    "queues without a cap: exact"
+capped_json=$("$SITQ" queues "$DB" --queue capped --count-cap 3 --json)
+assert_eq '3 3 ["queued"] 1' "$(echo "$capped_json" |
+    jget "'%s %s %s %s' % (d[0]['queued'], d[0]['count_cap'], __import__('json').dumps(d[0]['lower_bound']), d[0]['scheduled'])")" \
+    "queues --count-cap --json"
+assert_eq "false" "$("$SITQ" queues "$DB" --queue capped --json | jget "'count_cap' in d[0]")" \
+    "no count_cap without --count-cap"
+"$SITQ" stats "$DB" --queue capped --count-cap 3 >"$TMP/capped.txt"
+assert_contains "$(cat "$TMP/capped.txt")" "queued     3+" "stats --queue --count-cap: queued"
+assert_contains "$(cat "$TMP/capped.txt")" "total      4+" "stats --queue --count-cap: total"
+assert_eq '["queued"]' "$("$SITQ" stats "$DB" --count-cap 3 --json | jget "d['lower_bound']")" \
+    "stats --count-cap --json: the sums carry the bound"
+assert_eq '[]' "$("$SITQ" stats "$DB" --queue capped --count-cap 10 --json | jget "d['lower_bound']")" \
+    "a cap above the counts: exact"
+for bad in 0 -1 x 1000000001; do
+    expect_exit 2 "$SITQ" queues "$DB" --count-cap "$bad"
+    assert_contains "$(cat "$TMP/err")" "--count-cap" "queues --count-cap $bad"
+    expect_exit 2 "$SITQ" stats "$DB" --count-cap "$bad"
+done
+expect_exit 2 "$SITQ" list "$DB" --count-cap 3
 echo "ok"

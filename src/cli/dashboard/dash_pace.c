@@ -68,12 +68,11 @@ void dash_pace_free(dash_pace *p) {
 int dash_pace_take(dash_pace *p) {
     if (p == NULL) return 0;
     pthread_mutex_lock(&p->mu);
-    int64_t wait = dash_pace_slot(&p->tat_us, mono_us(), p->interval_us, p->burst_us,
-                                  DASH_PACE_WAIT_MAX_US);
+    int64_t wait =
+        dash_pace_slot(&p->tat_us, mono_us(), p->interval_us, p->burst_us, DASH_PACE_WAIT_MAX_US);
     pthread_mutex_unlock(&p->mu);
     if (wait < 0) return -1;
     struct timespec ts = {(time_t)(wait / 1000000), (long)(wait % 1000000) * 1000};
-    while (wait > 0 && nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
+    while (wait > 0 && nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
     return 0;
 }
