@@ -3,7 +3,8 @@
  * to a throwaway durable cluster):
  *
  * - raw SQL ceilings through libpq: durable one-row commits on 1 and on 16
- *   connections, and 1,000-row insert transactions;
+ *   connections, and 1,000-row insert transactions (into a narrow table, and
+ *   into one of sitq's tasks shape);
  * - e2e: N no-op tasks enqueued with enqueue_batch, then drained by one
  *   worker with 2 handler threads (bench_drain, as the SQLite e2e); with
  *   wake-ups by LISTEN/NOTIFY (the default) and with poll_only;
@@ -149,8 +150,43 @@ static void raw_commits(bench_ctx *c, int conns, const char *variant) {
     bench_emit(c, "raw-pg", "pg_raw", variant, "commits_per_task", 1, "commits");
 }
 
+/* 1,000-row insert transactions for 2 s into a table of sitq's tasks shape
+ * (LIKE a fresh sitq schema's tasks: every column, default and index), each
+ * row written as an enqueue writes it (ids from a sequence). Not a ceiling
+ * to compare against (the target is the narrow row above): it says how
+ * much of the gap is the table's width and its second index entry. */
+static void raw_task_shape(bench_ctx *c, PGconn *k) {
+    const char *schema = "sitq_bench_shape";
+    sitq_backend *b = bench_pg_open(schema, 0); /* creates the schema */
+    sitq_backend_close(b);
+    bench_pg_exec(k, "DROP TABLE IF EXISTS sitq_bench_raw_tasks");
+    bench_pg_exec(k,
+                  "CREATE TABLE sitq_bench_raw_tasks (LIKE sitq_bench_shape.tasks INCLUDING ALL) "
+                  "WITH (fillfactor = 90)");
+    bench_pg_exec(k, "CREATE SEQUENCE IF NOT EXISTS sitq_bench_raw_ids");
+    double t0 = bench_now();
+    long tx = 0;
+    for (; bench_now() < t0 + 2.0; tx++)
+        bench_pg_exec(
+            k, "INSERT INTO sitq_bench_raw_tasks(id, queue, function, state, priority, run_at_us, "
+               "max_retries, backoff_base_us, backoff_cap_us, backoff_jitter, timeout_us, "
+               "pending_deps, enqueued_at_us, payload) SELECT nextval('sitq_bench_raw_ids'), "
+               "'default', 'noop', 0, 0, t, 0, 1000000, 3600000000, 0.1, 0, 0, t, "
+               "'\\x3132333435363738' FROM generate_series(1, 1000), "
+               "(SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint AS t) n");
+    double dt = bench_now() - t0;
+    bench_emit(c, "raw-pg", "pg_raw", "1000_row_txn_task_shape", "rows_per_s",
+               (double)tx * 1000 / dt, "rows/s");
+    bench_emit(c, "raw-pg", "pg_raw", "1000_row_txn_task_shape", "commits_per_task", 0.001,
+               "commits");
+    bench_pg_exec(k, "DROP TABLE sitq_bench_raw_tasks");
+    bench_pg_exec(k, "DROP SEQUENCE sitq_bench_raw_ids");
+    bench_pg_drop_schema(schema);
+}
+
 /* Raw ceilings: one-row commits (1 and 16 connections), and 1,000-row
- * insert transactions (one INSERT ... SELECT FROM generate_series) for 2 s. */
+ * insert transactions (one INSERT ... SELECT FROM generate_series) for 2 s,
+ * into a narrow table and into one of sitq's tasks shape. */
 static void raw(bench_ctx *c) {
     PGconn *k = bench_pg_connect();
     bench_pg_exec(k, "DROP TABLE IF EXISTS sitq_bench_raw");
@@ -168,6 +204,7 @@ static void raw(bench_ctx *c) {
                "rows/s");
     bench_emit(c, "raw-pg", "pg_raw", "1000_row_txn", "commits_per_task", 0.001, "commits");
     bench_pg_exec(k, "DROP TABLE sitq_bench_raw");
+    raw_task_shape(c, k);
     PQfinish(k);
 }
 

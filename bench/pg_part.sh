@@ -10,8 +10,9 @@
 # In this order, on that one cluster:
 #  1. sitq_bench --scenario pg: raw one-row commits (1 and 16 connections),
 #     then --scenario pg_limits (the claim's cost with limits on and off),
-#     1,000-row insert transactions, sitq's end-to-end drain (LISTEN and
-#     poll_only), enqueue_batch of 100k, 16 producer threads;
+#     1,000-row insert transactions (a narrow table, and one of sitq's tasks
+#     shape), sitq's end-to-end drain (LISTEN and poll_only), enqueue_batch
+#     of 100k, 16 producer threads;
 #  2. the raw claim-and-complete cycle of bench/pg_raw_cycle.sql with pgbench
 #     (2 clients, batch 200, 700 transactions each over 300k queued rows);
 #  3. sitq through Python: bench/python_bench.py --pg (enqueue_batch, then a

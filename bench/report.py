@@ -83,6 +83,8 @@ PG_ROWS = (
     (("raw-pg", "pg_raw", "one_row_commit"), "rows_per_s", "one-row commits, 1 connection"),
     (("raw-pg", "pg_raw", "one_row_commit_16conns"), "rows_per_s", "one-row commits, 16 connections"),
     (("raw-pg", "pg_raw", "1000_row_txn"), "rows_per_s", "1,000-row insert transactions"),
+    (("raw-pg", "pg_raw", "1000_row_txn_task_shape"), "rows_per_s",
+     "1,000-row insert transactions into a table of sitq's tasks shape (not a target's bar)"),
     (("raw-pg", "pg_raw", "cycle_batch200_2clients"), "tasks_per_s",
      "claim-and-complete cycle (pgbench, 2 clients, batch 200)"),
     (("sitq-c", "pg_e2e", "durable"), "tasks_per_s", "end-to-end, worker 2 threads, LISTEN"),

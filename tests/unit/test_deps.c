@@ -373,6 +373,8 @@ static void test_batch_dependency_errors(void **state) {
     for (int i = 0; i < 3; i++) specs[i].function = "f";
     specs[2].options = &o;
     TQ_ERR(SITQ_EDEPENDENCY, sitq_enqueue_batch(q, specs, 3, ids, &tq_err));
+    /* The message names the task of the batch (both backends alike). */
+    assert_non_null(strstr(tq_err.message, "task 2: dependency 99999999 does not exist"));
     assert_int_equal(tq_stats(q).total, total0);
 
     /* valid: index deps and id deps mixed */

@@ -195,7 +195,6 @@ static sitq_code decide_one(enq_arg *a, enq_work *w, size_t idx, sitq_error *err
     sitq_task_options defaults;
     const sitq_task_options *o = pg_enq_opts(&a->specs[idx], &defaults);
     char where[40] = "";
-    if (a->n > 1) snprintf(where, sizeof where, "task %zu: ", idx);
     enq_row *row = &w->rows[idx];
     row->state = -1;
     sitq_task_id hit = o->unique_key ? unique_hit(a, w, idx, o->unique_key) : 0;
@@ -210,6 +209,9 @@ static sitq_code decide_one(enq_arg *a, enq_work *w, size_t idx, sitq_error *err
     if (rc) return rc;
     sitq__deps_fold fold;
     sitq__deps_begin(&fold, o->finalizer);
+    /* Only a dependency's error names the task: printed per task, the
+     * prefix was a sixth of the client's time for a batch without any. */
+    if (m > 0 && a->n > 1) snprintf(where, sizeof where, "task %zu: ", idx);
     for (size_t k = 0; k < m && !rc; k++)
         rc = sitq__deps_add(&fold, where, d[k].id, state_of(w, d[k].id), err);
     if (!rc && w->used >= w->n_pool)
