@@ -600,6 +600,12 @@ def main(argv=None):
     except (PipelineError, sitq.SitqError) as e:
         print("flights_pipeline.py: error: %s" % e, file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # The reader of stdout went away (`| head`): stop quietly, as a
+        # shell tool killed by SIGPIPE does; stdout points at /dev/null so
+        # that the interpreter's own flush at exit cannot fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

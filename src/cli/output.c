@@ -384,6 +384,8 @@ int stats_bound_json(json_t *o, int64_t cap, unsigned bound) {
     int bad = lower == NULL;
     for (int s = 0; s < SITQ_STATUS_COUNT && !bad; s++)
         if ((bound >> s) & 1u) bad = json_array_append_new(lower, json_string(sitq_status_name(s)));
+    /* A sum with a bound in it is a bound too. */
+    if (!bad && bound != 0) bad = json_array_append_new(lower, json_string("total"));
     if (bad) {
         json_decref(lower);
         return -1;

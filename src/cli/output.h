@@ -94,8 +94,9 @@ void print_queue_header(void);
 void print_queue_row(const char *queue, const sitq_stats *st, unsigned bound);
 
 /** Add "count_cap" (cap) and "lower_bound" (the names of the statuses whose
- *  bit is set in bound: their figure is the cap, more tasks than that) to
- *  the stats object o. Returns 0, or -1 when out of memory. */
+ *  bit is set in bound: their figure is the cap, more tasks than that; and
+ *  "total" when any is) to the stats object o. Returns 0, or -1 when out of
+ *  memory. */
 int stats_bound_json(json_t *o, int64_t cap, unsigned bound);
 
 /** Print the store's measured figures as a "store:" section. */

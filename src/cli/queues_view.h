@@ -31,7 +31,9 @@ sitq_code queue_counts(sitq_queue *queue, int64_t cap, sitq_stats *st, unsigned 
 #define COUNT_CAP_HELP                                                                             \
     "      --count-cap N count each status up to N tasks (1..1000000000), so that\n"               \
     "                    the command costs the same whatever the backlog; a\n"                     \
-    "                    status with more shows \"N+\" (in JSON, its name is in\n"                 \
-    "                    \"lower_bound\", with \"count_cap\"); default: exact counts\n"
+    "                    status with more shows \"N+\", the total too (in JSON,\n"                 \
+    "                    their names are in \"lower_bound\", with \"count_cap\");\n"               \
+    "                    succeeded is a stored count, always exact; default:\n"                    \
+    "                    exact counts\n"
 
 #endif /* SITQ_CLI_QUEUES_VIEW_H */

@@ -131,7 +131,7 @@ assert_eq "capped 3+ 0 1 0 0 0 0 4+" "$row" "queues --count-cap: the row"
 assert_eq "capped 4 0 1 0 0 0 0 5" "$("$SITQ" queues "$DB" --queue capped | tail -n 1 | tr -s ' ')" \
     "queues without a cap: exact"
 capped_json=$("$SITQ" queues "$DB" --queue capped --count-cap 3 --json)
-assert_eq '3 3 ["queued"] 1' "$(echo "$capped_json" |
+assert_eq '3 3 ["queued", "total"] 1' "$(echo "$capped_json" |
     jget "'%s %s %s %s' % (d[0]['queued'], d[0]['count_cap'], __import__('json').dumps(d[0]['lower_bound']), d[0]['scheduled'])")" \
     "queues --count-cap --json"
 assert_eq "false" "$("$SITQ" queues "$DB" --queue capped --json | jget "'count_cap' in d[0]")" \
@@ -139,7 +139,7 @@ assert_eq "false" "$("$SITQ" queues "$DB" --queue capped --json | jget "'count_c
 "$SITQ" stats "$DB" --queue capped --count-cap 3 >"$TMP/capped.txt"
 assert_contains "$(cat "$TMP/capped.txt")" "queued     3+" "stats --queue --count-cap: queued"
 assert_contains "$(cat "$TMP/capped.txt")" "total      4+" "stats --queue --count-cap: total"
-assert_eq '["queued"]' "$("$SITQ" stats "$DB" --count-cap 3 --json | jget "d['lower_bound']")" \
+assert_eq '["queued", "total"]' "$("$SITQ" stats "$DB" --count-cap 3 --json | jget "d['lower_bound']")" \
     "stats --count-cap --json: the sums carry the bound"
 assert_eq '[]' "$("$SITQ" stats "$DB" --queue capped --count-cap 10 --json | jget "d['lower_bound']")" \
     "a cap above the counts: exact"
