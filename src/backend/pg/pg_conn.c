@@ -201,8 +201,8 @@ static sitq_time_us server_start(PGconn *conn) {
 static int connect_timeout_s(const pg_backend *b, int64_t now) {
     int s = b->opts.connect_timeout_s;
     int64_t call = sitq__call_deadline();
-    if (call) {
-        int64_t left_s = (call - now + 999999) / 1000000;
+    if (call && call != INT64_MAX) {
+        int64_t left_s = call > now ? (call - now) / 1000000 + 1 : 0;
         if (left_s < 2) left_s = 2;
         if (left_s < s) s = (int)left_s;
     }
