@@ -659,6 +659,12 @@ sitq_code sitq_get_payload(sitq_queue *queue, sitq_task_id id, void **out_payloa
  * one in another process is seen by polling, starting at 1 ms and backing off
  * to 25 ms.
  *
+ * The timeout also bounds the wait's reads: on PostgreSQL, a server that
+ * stops answering (a stopped or hung process, a network that drops
+ * packets) fails the wait with SITQ_ESTORAGE at most 1 s after its timeout
+ * (and the connection is closed, reconnected by the next call), rather than
+ * after the reply limit of a statement (90 s by default).
+ *
  * Errors: SITQ_ETIMEDOUT (not finished in time; *out is set to the current
  * snapshot, which the caller frees) - a distinct outcome, not a result;
  * SITQ_EINVAL, SITQ_ENOTFOUND, SITQ_ESTORAGE, SITQ_ENOMEM. Thread-safe.

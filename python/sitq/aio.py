@@ -328,8 +328,13 @@ class TaskQueue:
                 pass
         finally:
             waits.discard(task_id, fut)
-        status = await self._call(self._sync.get_task_status, task_id)
-        raise _timeout_error(task_id, timeout, status)
+        # A last check, bounded as the sync one is (a server that stops
+        # answering fails it within a second, instead of the reply limit):
+        # a task that finished as the timeout passed is returned.
+        try:
+            return await self._call(self._sync.get_result, task_id, 0)
+        except TaskTimeoutError as e:
+            raise _timeout_error(task_id, timeout, e.status) from None
 
     async def get_task_status(self, task_id):
         """The task's status name (``"queued"``, ..., ``"cancelled"``)."""

@@ -85,10 +85,10 @@ static void set_error_from_exception(sitq_task_ctx *ctx, const char *prefix) {
     PyErr_Clear();
     if (tbtext && value && !prefix) tbtext = with_exception_line(tbtext, value);
 
-    const char *m = msg ? PyUnicode_AsUTF8(msg) : NULL;
-    if (!m) PyErr_Clear();
-    const char *t = tbtext ? PyUnicode_AsUTF8(tbtext) : NULL;
-    if (!t) PyErr_Clear();
+    PyObject *mb = sitqpy_error_text(msg);
+    PyObject *tb_b = sitqpy_error_text(tbtext);
+    const char *m = mb ? PyBytes_AS_STRING(mb) : NULL;
+    const char *t = tb_b ? PyBytes_AS_STRING(tb_b) : NULL;
     if (prefix) {
         PyObject *full = PyUnicode_FromFormat("%s: %s", prefix, m ? m : "unknown error");
         const char *f = full ? PyUnicode_AsUTF8(full) : NULL;
@@ -98,6 +98,8 @@ static void set_error_from_exception(sitq_task_ctx *ctx, const char *prefix) {
     } else {
         sitq_ctx_set_error(ctx, m ? m : "Python exception (could not be formatted)", t);
     }
+    Py_XDECREF(mb);
+    Py_XDECREF(tb_b);
     Py_XDECREF(msg);
     Py_XDECREF(tbtext);
     Py_XDECREF(type);

@@ -45,11 +45,12 @@ static int store_outcome(sitq_task_ctx *ctx, PyObject *out) {
     }
     if (n == 3 && PyTuple_GET_ITEM(out, 0) == Py_False &&
         PyUnicode_Check(PyTuple_GET_ITEM(out, 1))) {
-        const char *msg = PyUnicode_AsUTF8(PyTuple_GET_ITEM(out, 1));
-        PyObject *tbo = PyTuple_GET_ITEM(out, 2);
-        const char *tb = PyUnicode_Check(tbo) ? PyUnicode_AsUTF8(tbo) : NULL;
-        PyErr_Clear();
-        sitq_ctx_set_error(ctx, msg ? msg : "the task process failed", tb);
+        PyObject *mb = sitqpy_error_text(PyTuple_GET_ITEM(out, 1));
+        PyObject *tb_b = sitqpy_error_text(PyTuple_GET_ITEM(out, 2));
+        sitq_ctx_set_error(ctx, mb ? PyBytes_AS_STRING(mb) : "the task process failed",
+                           tb_b ? PyBytes_AS_STRING(tb_b) : NULL);
+        Py_XDECREF(mb);
+        Py_XDECREF(tb_b);
         return 1;
     }
     sitq_ctx_set_error(ctx, "the task process runner returned a malformed outcome", NULL);

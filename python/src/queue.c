@@ -4,6 +4,7 @@
  * block runs with the GIL released; waits run in slices so that Ctrl-C
  * (KeyboardInterrupt) is handled promptly.
  */
+#include "core/internal.h"
 #include "sitqpy.h"
 
 #include <math.h>
@@ -423,7 +424,7 @@ static PyObject *raise_timeout(sitq_task_id id, double timeout, const sitq_resul
 
 /* Wait for a task for timeout seconds (< 0: forever) in slices, checking
  * for signals between slices. Returns a new Result or NULL. */
-static PyObject *wait_result(SitqQueueObject *self, sitq_task_id id, double timeout) {
+static PyObject *wait_result_slices(SitqQueueObject *self, sitq_task_id id, double timeout) {
     double deadline = timeout >= 0 ? (double)sitq_now_us() / 1e6 + timeout : 0;
     for (;;) {
         double slice = WAIT_SLICE_S;
@@ -456,6 +457,19 @@ static PyObject *wait_result(SitqQueueObject *self, sitq_task_id id, double time
         sitq_result_free(r);
         if (PyErr_CheckSignals() < 0) return NULL;
     }
+}
+
+/* wait_result_slices, its reads bounded by the whole wait's timeout, not
+ * by each slice's (a server that stops answering fails the wait soon after
+ * its timeout; with no timeout, after the backend's own reply limit). */
+static PyObject *wait_result(SitqQueueObject *self, sitq_task_id id, double timeout) {
+    int64_t prev = sitq__call_deadline();
+    sitq__set_call_deadline(timeout >= 0 ? sitq__mono_us() + sitq__seconds_to_us(timeout) +
+                                               SITQ__WAIT_READ_GRACE_US
+                                         : INT64_MAX);
+    PyObject *res = wait_result_slices(self, id, timeout);
+    sitq__set_call_deadline(prev);
+    return res;
 }
 
 PyDoc_STRVAR(get_result_doc,

@@ -250,6 +250,13 @@ PyObject *sitqpy_result_info_dict(const sitq_result *r);
 
 /* The registry of workers of backend as a list of sitq._workers.WorkerInfo
  * (workers.c); NULL with an exception set. Releases the GIL while reading. */
+/* s (a str) as the UTF-8 bytes of a stored error or traceback: a NUL
+ * spelled \x00 (C text would end there) and lone surrogates
+ * backslash-escaped, so that no part of the message is lost. A new
+ * reference (its PyBytes_AS_STRING is NUL-terminated), or NULL (no Python
+ * error set) when s is not a str or memory ran out. GIL held. */
+PyObject *sitqpy_error_text(PyObject *s);
+
 PyObject *sitqpy_workers_list(sitq_backend *backend, int include_stopped);
 
 /* ---- handler.c ------------------------------------------------------ */

@@ -85,12 +85,15 @@ static sitq_code parse_value(const field_spec *f, span item, const char **pos, c
     char why[128];
     if (p < end && is_digit(*p)) {
         long v = 0;
+        const char *digits = p;
         while (p < end && is_digit(*p)) {
             if (v < 100000) v = v * 10 + (*p - '0');
             p++;
         }
         if (v < f->lo || v > f->hi) {
-            snprintf(why, sizeof why, "%ld is out of range %d-%d", v, f->lo, f->hi);
+            /* quoted as written: v stops growing at 100000 */
+            snprintf(why, sizeof why, "%.*s is out of range %d-%d",
+                     (int)(p - digits > 40 ? 40 : p - digits), digits, f->lo, f->hi);
             return field_error(err, f, item, why);
         }
         *out = (int)v;
@@ -122,6 +125,7 @@ static sitq_code parse_step(const field_spec *f, span item, const char **pos, co
     long v = 0;
     if (p >= end || !is_digit(*p))
         return field_error(err, f, item, "a step must be a number after /");
+    const char *digits = p;
     while (p < end && is_digit(*p)) {
         if (v < 100000) v = v * 10 + (*p - '0');
         p++;
@@ -129,7 +133,9 @@ static sitq_code parse_step(const field_spec *f, span item, const char **pos, co
     int span_n = f->hi - f->lo + 1;
     if (v < 1 || v > span_n) {
         char why[96];
-        snprintf(why, sizeof why, "step %ld is out of range 1-%d", v, span_n);
+        /* quoted as written: v stops growing at 100000 */
+        snprintf(why, sizeof why, "step %.*s is out of range 1-%d",
+                 (int)(p - digits > 40 ? 40 : p - digits), digits, span_n);
         return field_error(err, f, item, why);
     }
     *step = (int)v;

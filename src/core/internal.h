@@ -27,6 +27,21 @@ sitq_code sitq__ok(sitq_error *err);
 /* Monotonic clock in microseconds (for waits and deadlines, never stored). */
 int64_t sitq__mono_us(void);
 
+/* The deadline of the caller's wait running on this thread (monotonic
+ * microseconds; 0: none; INT64_MAX: none, and sitq_wait sets none of its
+ * own), for a backend whose statement could otherwise block past it:
+ * sitq_wait sets its deadline plus SITQ__WAIT_READ_GRACE_US around its
+ * reads, so that a server that stops answering cannot hold a wait far
+ * beyond its timeout, unless the caller set one (a binding that waits in
+ * slices sets the bound of its whole wait). set returns the previous
+ * value, to restore (call_deadline.c). */
+int64_t sitq__call_deadline(void);
+int64_t sitq__set_call_deadline(int64_t deadline_us);
+
+/* How long past a wait's timeout its last read may go on (a read that
+ * started just before the deadline, a slow reply). */
+#define SITQ__WAIT_READ_GRACE_US 1000000
+
 /* Seconds (double) to microseconds, saturating; NaN gives 0. */
 int64_t sitq__seconds_to_us(double s);
 

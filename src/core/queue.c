@@ -125,15 +125,9 @@ sitq_code sitq_get_payload(sitq_queue *q, sitq_task_id id, void **out_payload, s
     return q->backend->ops->payload(q->backend, q->name, id, out_payload, out_len, err);
 }
 
-sitq_code sitq_wait(sitq_queue *q, sitq_task_id id, double timeout_s, sitq_result **out,
-                    sitq_error *err) {
-    if (!out) return sitq__fail(err, SITQ_EINVAL, "out must not be NULL");
-    *out = NULL;
-    CHECK_Q_ID();
-    if (timeout_s != timeout_s) return sitq__fail(err, SITQ_EINVAL, "timeout_s must not be NaN");
+static sitq_code wait_until(sitq_queue *q, sitq_task_id id, double timeout_s, int64_t deadline,
+                            sitq_result **out, sitq_error *err) {
     sitq_backend *b = q->backend;
-    int forever = timeout_s < 0;
-    int64_t deadline = forever ? INT64_MAX : sitq__mono_us() + sitq__seconds_to_us(timeout_s);
     /* Other processes: when the backend cannot notify, poll from 1 ms
      * backing off to 25 ms; when it can, their changes wake the wait, and the
      * poll is only the fallback (from 50 ms backing off to 250 ms). */
@@ -162,6 +156,24 @@ sitq_code sitq_wait(sitq_queue *q, sitq_task_id id, double timeout_s, sitq_resul
         int woke = sitq__backend_wait(b, q->name, SITQ__EV_FINISHED, &seen, until, NULL, NULL);
         if (!woke && poll_us < poll_max) poll_us = poll_us * 3 / 2 + 1;
     }
+}
+
+sitq_code sitq_wait(sitq_queue *q, sitq_task_id id, double timeout_s, sitq_result **out,
+                    sitq_error *err) {
+    if (!out) return sitq__fail(err, SITQ_EINVAL, "out must not be NULL");
+    *out = NULL;
+    CHECK_Q_ID();
+    if (timeout_s != timeout_s) return sitq__fail(err, SITQ_EINVAL, "timeout_s must not be NaN");
+    int forever = timeout_s < 0;
+    int64_t deadline = forever ? INT64_MAX : sitq__mono_us() + sitq__seconds_to_us(timeout_s);
+    /* The reads of the wait are bounded by its timeout too, unless a caller
+     * that waits in slices set the bound of its whole wait. */
+    int64_t prev = sitq__call_deadline();
+    if (prev) return wait_until(q, id, timeout_s, deadline, out, err);
+    sitq__set_call_deadline(forever ? 0 : deadline + SITQ__WAIT_READ_GRACE_US);
+    sitq_code rc = wait_until(q, id, timeout_s, deadline, out, err);
+    sitq__set_call_deadline(0);
+    return rc;
 }
 
 sitq_code sitq_cancel(sitq_queue *q, sitq_task_id id, sitq_status *out_status, sitq_error *err) {

@@ -14,7 +14,9 @@ import sitq  # noqa: E402
 
 def main():
     db, n, log_path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-    queue = sitq.TaskQueue(backend=sitq.SQLiteBackend(db))
+    pg = db.startswith(("postgresql://", "postgres://"))
+    backend = sitq.PostgresBackend(db) if pg else sitq.SQLiteBackend(db)
+    queue = sitq.TaskQueue(backend=backend)
     ids = queue.enqueue_batch([sitq.Task(chaos_tasks.record, args=[log_path, key])
                                for key in range(n)])
     sys.stdout.write("".join("%d\n" % i for i in ids))

@@ -65,4 +65,31 @@ assert_eq short "$(field "$small" value)" "short stdout untouched"
 big=$("$SITQ" enqueue "$DB" -- cat "$TMP/data3m")
 expect_exit 0 "$SITQ" worker "$DB" --burst --quiet
 assert_eq 3145728 "$(field "$big" value_len)" "default --max-result"
+
+# A result the disk has no room for (a 3 MiB tmpfs, a 4 MB stdout) fails
+# its attempt with a message saying so, as a result SQLite refuses does; it
+# held the worker's every commit before (the other task never finished and
+# the burst never ended).
+if [ "$ON_PG" = 1 ]; then
+    pg_skip_part "a full file system under the database is SQLite's"
+elif [ "$(id -u)" -ne 0 ] || ! unshare -m true 2>/dev/null; then
+    echo "skip: a full disk needs root and a mount namespace"
+else
+    mkdir -p "$TMP/full"
+    rc=0
+    unshare -m sh -c 'mount -t tmpfs -o size=3m tmpfs "$1" || exit 9
+        "$2" enqueue "$1/q.db" -- sh -c "head -c 4000000 /dev/zero" >/dev/null &&
+        "$2" enqueue "$1/q.db" -- printf small >/dev/null &&
+        timeout -k 5 40 "$2" worker "$1/q.db" --burst --quiet --max-result 8M
+        echo "worker exit $?"
+        "$2" show "$1/q.db" 1 --json; "$2" show "$1/q.db" 2 --json' \
+        sh "$TMP/full" "$SITQ" >"$TMP/full.out" 2>&1 || rc=$?
+    [ "$rc" -ne 9 ] || fail "cannot mount a tmpfs"
+    out=$(cat "$TMP/full.out")
+    assert_contains "$out" "worker exit 0" "the burst ends on a full disk"
+    assert_contains "$out" '"status": "failed"' "the unstorable result fails its attempt"
+    assert_contains "$out" "the result of 4000000 bytes could not be stored" "message of a full disk"
+    assert_contains "$out" "full" "the message names the full disk"
+    assert_contains "$out" '"value": "small"' "the other task succeeds"
+fi
 echo "ok"

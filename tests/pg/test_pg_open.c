@@ -519,6 +519,73 @@ static void test_frozen_server(void **state) {
     admin("DROP SCHEMA s_frozen CASCADE");
 }
 
+/* A wait's timeout bounds it even when the server stops answering: with the
+ * default bounds (a statement's reply may be silent for 90 s), a 1 s
+ * sitq_wait on a frozen server gives up soon after its timeout with an
+ * error that says so, instead of at the reply limit; once the server is
+ * thawed the next wait works. */
+static void test_frozen_server_wait(void **state) {
+    (void)state;
+    char conninfo[512];
+    snprintf(conninfo, sizeof conninfo, "%s?application_name=sitq_frozen", uri());
+    sitq_postgres_options o;
+    sitq_postgres_options_init(&o);
+    o.schema = "s_frozen_wait";
+    sitq_backend *b = NULL;
+    TQ_OK(sitq_backend_open_postgres(conninfo, &o, &b, &tq_err));
+    sitq_queue *q = NULL;
+    TQ_OK(sitq_queue_open(b, NULL, &q, &tq_err));
+    sitq_task_options to;
+    sitq_task_options_init(&to);
+    to.delay_s = 3600;
+    sitq_task_id id = tq_enqueue(q, "f", &to);
+    sitq_result *r = NULL;
+    /* connect the reader and the listener before the freeze */
+    TQ_ERR(SITQ_ETIMEDOUT, sitq_wait(q, id, 0.3, &r, &tq_err));
+    sitq_result_free(r);
+    r = NULL;
+    atomic_store(&frozen_done, 0);
+    pthread_t thaw;
+    assert_int_equal(pthread_create(&thaw, NULL, thaw_later, NULL), 0);
+    assert_true(signal_sessions("sitq_frozen", SIGSTOP) >= 1);
+    memset(&tq_err, 0, sizeof tq_err);
+    int64_t t0 = tq_mono_ms();
+    sitq_code rc = sitq_wait(q, id, 1.0, &r, &tq_err);
+    int64_t waited = tq_mono_ms() - t0;
+    char msg[sizeof tq_err.message];
+    snprintf(msg, sizeof msg, "%s", tq_err.message);
+    sitq_result_free(r);
+    r = NULL;
+    /* a second wait while the server is still frozen: bounded as well */
+    memset(&tq_err, 0, sizeof tq_err);
+    int64_t t1 = tq_mono_ms();
+    sitq_code rc2 = sitq_wait(q, id, 1.0, &r, &tq_err);
+    int64_t waited2 = tq_mono_ms() - t1;
+    sitq_result_free(r);
+    r = NULL;
+    atomic_store(&frozen_done, 1);
+    pthread_join(thaw, NULL);
+    if (waited >= 4000 || waited2 >= 4000)
+        fail_msg("1 s waits on a frozen server took %lld and %lld ms", (long long)waited,
+                 (long long)waited2);
+    assert_int_equal(rc, SITQ_ESTORAGE);
+    if (!strstr(msg, "did not answer by the end of the wait's timeout"))
+        fail_msg("unexpected message: %s", msg);
+    /* the server still accepts new sessions: the second wait reconnected */
+    assert_int_equal(rc2, SITQ_ETIMEDOUT);
+    /* thawed: the next wait reconnects and reads the task */
+    int64_t until = tq_mono_ms() + 10000;
+    do {
+        rc = sitq_wait(q, id, 0.2, &r, &tq_err);
+        sitq_result_free(r);
+        r = NULL;
+    } while (rc != SITQ_ETIMEDOUT && tq_mono_ms() < until);
+    assert_int_equal(rc, SITQ_ETIMEDOUT);
+    sitq_queue_close(q);
+    sitq_backend_close(b);
+    admin("DROP SCHEMA s_frozen_wait CASCADE");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults_and_factory),
@@ -534,6 +601,7 @@ int main(void) {
         cmocka_unit_test(test_connection_killed),
         cmocka_unit_test(test_poll_only),
         cmocka_unit_test(test_frozen_server),
+        cmocka_unit_test(test_frozen_server_wait),
     };
     return cmocka_run_group_tests_name("pg_open", tests, NULL, NULL);
 }

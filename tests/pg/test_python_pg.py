@@ -2,6 +2,10 @@
 same queue and worker as SQLiteBackend. Run under tests/pg/with_pg.sh
 (SITQ_TEST_PG_URI); each test uses its own schema."""
 import os
+import signal
+import subprocess
+import threading
+import time
 import uuid
 
 import pytest
@@ -98,3 +102,91 @@ def test_path_and_repr_hide_the_password():
     b = sitq.PostgresBackend(plain, schema=schema)
     assert b.path == plain
     assert sitq.TaskQueue(backend=b).get_stats()["total"] == len(cases)
+
+
+def _session_pids(app):
+    """The server processes of the sessions named app."""
+    psql = os.path.join(os.environ.get("SITQ_TEST_PGBIN", "/usr/bin"), "psql")
+    out = subprocess.run([psql, os.environ["SITQ_TEST_PG_URI"], "-AtX", "-c",
+                          "SELECT pid FROM pg_stat_activity WHERE application_name = '%s'" % app],
+                         check=True, capture_output=True, text=True).stdout.split()
+    return [int(pid) for pid in out]
+
+
+def _signal_sessions(app, sig):
+    """Send sig to the server processes of the sessions named app."""
+    pids = _session_pids(app)
+    for pid in pids:
+        os.kill(pid, sig)
+    return len(pids)
+
+
+def test_get_result_timeout_bounds_a_frozen_server():
+    # The server's processes of this backend stop answering (SIGSTOP: TCP
+    # cannot tell): get_result(timeout=1) fails soon after its timeout,
+    # not after the 90 s reply limit of a statement.
+    app = "sitq_py_frozen_" + uuid.uuid4().hex[:8]
+    dsn = os.environ["SITQ_TEST_PG_URI"] + "?application_name=" + app
+    q = sitq.TaskQueue(backend=sitq.PostgresBackend(dsn, schema="py_" + uuid.uuid4().hex[:12]))
+    tid = q.enqueue(sitq.Task(function=add, args=[1, 2], delay=3600))
+    with pytest.raises(sitq.TaskTimeoutError):
+        q.get_result(tid, timeout=0.3)  # connects the reader and the listener
+    done = threading.Event()
+    thaw = threading.Thread(target=lambda: (done.wait(15), _signal_sessions(app, signal.SIGCONT)))
+    thaw.start()
+    try:
+        assert _signal_sessions(app, signal.SIGSTOP) >= 1
+        t0 = time.monotonic()
+        with pytest.raises(sitq.StorageError, match="did not answer by the end of the wait"):
+            q.get_result(tid, timeout=1)
+        waited = time.monotonic() - t0
+    finally:
+        done.set()
+        thaw.join()
+    assert 0.9 < waited < 4
+    with pytest.raises(sitq.TaskTimeoutError):
+        q.get_result(tid, timeout=0.3)
+
+
+def test_aio_get_result_timeout_bounds_a_frozen_server():
+    # sitq.aio: once the timeout has passed, the status it reads for the
+    # TaskTimeoutError is bounded too (it waited for a connection or a
+    # reply for as long as libpq's connect_timeout or the reply limit). The
+    # server accepts no new session either: its postmaster is stopped too.
+    import asyncio
+    import sitq.aio
+    app = "sitq_py_frozen_" + uuid.uuid4().hex[:8]
+    dsn = os.environ["SITQ_TEST_PG_URI"] + "?application_name=" + app
+    backend = sitq.PostgresBackend(dsn, schema="py_" + uuid.uuid4().hex[:12])
+    tid = sitq.TaskQueue(backend=backend).enqueue(
+        sitq.Task(function=add, args=[1, 2], delay=3600))
+    aq = sitq.aio.TaskQueue(backend)
+
+    async def main():
+        with pytest.raises(sitq.TaskTimeoutError):
+            await aq.get_result(tid, timeout=0.3)  # connects before the freeze
+        done = threading.Event()
+        with open(os.path.join(os.environ["SITQ_TEST_PGDATA"], "postmaster.pid")) as f:
+            postmaster = int(f.readline())
+        pids = _session_pids(app) + [postmaster]
+
+        def thaw_later():
+            done.wait(15)
+            for pid in pids:
+                os.kill(pid, signal.SIGCONT)
+        thaw = threading.Thread(target=thaw_later)
+        thaw.start()
+        try:
+            for pid in pids:
+                os.kill(pid, signal.SIGSTOP)
+            t0 = time.monotonic()
+            with pytest.raises(sitq.StorageError):
+                await aq.get_result(tid, timeout=1)
+            return time.monotonic() - t0
+        finally:
+            done.set()
+            await asyncio.get_running_loop().run_in_executor(None, thaw.join)
+
+    waited = asyncio.run(main())
+    assert 0.9 < waited < 4
+    aq.close()

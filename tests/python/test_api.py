@@ -304,6 +304,18 @@ def test_exception_with_broken_str(queue):
     assert r.is_error and "Weird" in r.error
 
 
+def test_error_text_keeps_nul_and_lone_surrogates(queue):
+    # The stored error is C text: a NUL cut it ("ValueError: a") and a lone
+    # surrogate lost all of it ("Python exception (could not be formatted)").
+    tids = [queue.enqueue(tasks.fail, "a\0b"), queue.enqueue(tasks.fail, "x\udcffy")]
+    w = sitq.Worker(queue)
+    nul, sur = (w.process_task(t) for t in tids)
+    assert nul.error == "ValueError: a\\x00b"
+    assert nul.traceback.rstrip().endswith("ValueError: a\\x00b")
+    assert sur.error == "ValueError: x\\udcffy"
+    assert "raise ValueError(message)" in sur.traceback
+
+
 def test_cancel(queue):
     a = queue.enqueue(tasks.add, 1, 1)
     b = queue.enqueue(sitq.Task(tasks.add, args=[1, 1]), depends_on=[a])

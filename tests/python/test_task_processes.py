@@ -206,3 +206,13 @@ def test_the_lease_is_renewed_while_a_task_process_works(queue, cli):
     cli("--concurrency", "1", "--lease", "1")
     r = queue.get_result(tid, timeout=DEADLINE)
     assert r.status == "succeeded" and r.value == "kept" and r.attempts == 1, r
+
+
+def test_error_text_keeps_nul_and_lone_surrogates(queue, cli):
+    # the task process's message reaches the store whole (a NUL cut it)
+    tids = [queue.enqueue(tasks.fail, "a\0b"), queue.enqueue(tasks.fail, "x\udcffy")]
+    cli("--concurrency", "1")
+    nul, sur = (queue.get_result(t, timeout=DEADLINE) for t in tids)
+    assert nul.error == "ValueError: a\\x00b", nul
+    assert sur.error == "ValueError: x\\udcffy", sur
+    assert "raise ValueError(message)" in nul.traceback

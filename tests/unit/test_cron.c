@@ -223,6 +223,9 @@ static void test_cron_parse_errors(void **state) {
     expect_parse_error("* * * 0 *", "month");
     expect_parse_error("* * * * 8", "day-of-week field \"8\"");
     expect_parse_error("99999999999999999999 * * * *", "out of range");
+    /* a long number is quoted as written, not as the capped value it was read as */
+    expect_parse_error("1000000000000 * * * *", ": 1000000000000 is out of range 0-59");
+    expect_parse_error("*/1000000000000 * * * *", "step 1000000000000 is out of range 1-60");
     expect_parse_error("5-1 * * * *", "reversed");
     expect_parse_error("*/0 * * * *", "step 0");
     expect_parse_error("*/61 * * * *", "step 61");

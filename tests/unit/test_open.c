@@ -181,6 +181,36 @@ static void test_empty_and_garbage_files(void **state) {
     free(after);
 }
 
+/* A path that is not a regular file (a FIFO here; a device such as
+ * /dev/null alike) is refused with a message before SQLite opens it: an
+ * open for reading blocked for ever on a FIFO, and a write left a -journal
+ * file beside it. alarm() fails the test instead of hanging it. */
+static void test_not_a_regular_file(void **state) {
+    tq_env *e = TQ_ENV(state);
+    char fifo[400], journal[420];
+    snprintf(fifo, sizeof fifo, "%s/fifo.db", e->dir);
+    snprintf(journal, sizeof journal, "%s-journal", fifo);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    alarm(20);
+    sitq_sqlite_options o;
+    sitq_sqlite_options_init(&o);
+    sitq_backend *b = NULL;
+    for (int ro = 0; ro <= 1; ro++) {
+        o.read_only = ro;
+        o.create = !ro;
+        TQ_ERR_MSG(SITQ_ESTORAGE, "not a regular file", "not a regular file",
+                   sitq_backend_open_sqlite(fifo, &o, &b, &tq_err));
+        assert_null(b);
+        assert_non_null(strstr(tq_err.message, fifo));
+    }
+    alarm(0);
+    struct stat st;
+    assert_int_equal(stat(journal, &st), -1);
+    assert_int_equal(lstat(fifo, &st), 0);
+    assert_true(S_ISFIFO(st.st_mode));
+    unlink(fifo);
+}
+
 static void test_new_file_mode(void **state) {
     tq_env *e = TQ_ENV(state);
     mode_t old = umask(022);
@@ -399,6 +429,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_foreign_file_left_unchanged, tq_setup_dir, teardown),
         cmocka_unit_test_setup_teardown(test_stamped_empty_file_is_foreign, tq_setup_dir, teardown),
         cmocka_unit_test_setup_teardown(test_empty_and_garbage_files, tq_setup_dir, teardown),
+        cmocka_unit_test_setup_teardown(test_not_a_regular_file, tq_setup_dir, teardown),
         cmocka_unit_test_setup_teardown(test_new_file_mode, tq_setup_dir, teardown),
         cmocka_unit_test_setup_teardown(test_open_while_lock_holder_stalled, tq_setup_dir,
                                         teardown),

@@ -208,9 +208,14 @@ typedef struct pg_conn {
     sitq_time_us server_start_us;
     sitq_time_us first_seen_us, seen_us, origin_us, prev_origin_us, prev_seen_us, settled_us;
     int saw_restart;
-    int silent; /* the last statement got no reply within pg_reply_limit_us:
-                                the connection was closed */
+    int silent; /* the last statement got no reply in time (PG_SILENT_LIMIT:
+                   within pg_reply_limit_us; PG_SILENT_DEADLINE: by the
+                   deadline of the caller's wait): the connection was closed */
 } pg_conn;
+
+/* pg_conn.silent: why the last statement's reply was given up. */
+#define PG_SILENT_LIMIT    1
+#define PG_SILENT_DEADLINE 2
 
 typedef struct pg_backend {
     sitq_backend head;

@@ -196,6 +196,19 @@ static sitq_time_us server_start(PGconn *conn) {
     return t;
 }
 
+/* The connect_timeout of a connection made now: the option, or within a
+ * wait no longer than its deadline allows (libpq's least is 2 s). */
+static int connect_timeout_s(const pg_backend *b, int64_t now) {
+    int s = b->opts.connect_timeout_s;
+    int64_t call = sitq__call_deadline();
+    if (call && call != INT64_MAX) {
+        int64_t left_s = call > now ? (call - now) / 1000000 + 1 : 0;
+        if (left_s < 2) left_s = 2;
+        if (left_s < s) s = (int)left_s;
+    }
+    return s;
+}
+
 sitq_code pg_conn_ensure(pg_conn *c, sitq_error *err) {
     if (c->conn && PQstatus(c->conn) == CONNECTION_OK) return SITQ_OK;
     pg_conn_close(c);
@@ -206,7 +219,7 @@ sitq_code pg_conn_ensure(pg_conn *c, sitq_error *err) {
                           "%lld ms",
                           c->b->schema, (long long)((c->next_connect_us - now + 999) / 1000));
     char timeout[16];
-    snprintf(timeout, sizeof timeout, "%d", c->b->opts.connect_timeout_s);
+    snprintf(timeout, sizeof timeout, "%d", connect_timeout_s(c->b, now));
     /* The caller's string goes to libpq untouched (expand_dbname): its
      * environment variables, service and password files apply. */
     /* Keepalives first: settings of the caller's string override them. */
@@ -274,6 +287,13 @@ sitq_code pg_conn_ensure(pg_conn *c, sitq_error *err) {
 sitq_code pg_fail(pg_conn *c, const PGresult *res, sitq_error *err, const char *what) {
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     snprintf(c->sqlstate, sizeof c->sqlstate, "%s", state ? state : "");
+    if (c->silent == PG_SILENT_DEADLINE)
+        return sitq__fail(err, SITQ_ESTORAGE,
+                          "PostgreSQL (schema %s) did not answer by the end of the wait's "
+                          "timeout while %s: the server or the network stopped answering (a "
+                          "stopped or hung server process, a network that drops packets); the "
+                          "connection was closed and the next call reconnects",
+                          c->b->schema, what);
     if (c->silent)
         return sitq__fail(err, SITQ_ESTORAGE,
                           "PostgreSQL (schema %s) sent nothing for %g s while %s: the server "

@@ -13,7 +13,10 @@
  * the server would have answered, even with its timeout error. Past that
  * the connection is closed and the call fails (pg_fail says the server
  * stopped answering); the next call reconnects. A reply that is still
- * arriving (a large payload) restarts the silence at every read. */
+ * arriving (a large payload) restarts the silence at every read. Within a
+ * wait with a timeout (sitq_wait) the silence also ends at the wait's
+ * deadline: a server that stops answering cannot hold the wait for the
+ * whole reply limit. */
 #include "pg.h"
 
 #include <errno.h>
@@ -27,28 +30,44 @@ int64_t pg_reply_limit_us(const pg_backend *b) {
 }
 
 /* No reply in time: the connection is given up (without waiting for the
- * server to read its goodbye) and reported by pg_fail. */
-static void give_up(pg_conn *c) {
+ * server to read its goodbye) and reported by pg_fail; how is PG_SILENT_*. */
+static void give_up(pg_conn *c, int how) {
     PQsetnonblocking(c->conn, 1);
     pg_conn_close(c);
-    c->silent = 1;
+    c->silent = how;
     c->next_connect_us = 0;
 }
 
+/* A reply still arriving after the caller's deadline (a large result) may
+ * pause this long between reads before it is given up. */
+#define PAST_DEADLINE_GAP_US 100000
+
 /* Wait until a result can be read without blocking (1), the connection
- * broke (0: PQgetResult reports it) or the silence lasted too long (-1). */
+ * broke (0: PQgetResult reports it) or the silence lasted too long: past
+ * the reply limit (PG_SILENT_LIMIT) or past the deadline of the caller's
+ * wait (PG_SILENT_DEADLINE, sitq__call_deadline). */
 static int await_input(pg_conn *c) {
     int64_t limit = pg_reply_limit_us(c->b);
-    int64_t deadline = sitq__mono_us() + limit;
+    int64_t call = sitq__call_deadline();
+    int64_t last = sitq__mono_us();
     while (PQisBusy(c->conn)) {
-        int64_t left = deadline - sitq__mono_us();
-        if (left <= 0) return -1;
+        int64_t stop = last + limit;
+        int how = PG_SILENT_LIMIT;
+        if (call) {
+            int64_t by = call > last ? call : last + PAST_DEADLINE_GAP_US;
+            if (by < stop) {
+                stop = by;
+                how = PG_SILENT_DEADLINE;
+            }
+        }
+        int64_t left = stop - sitq__mono_us();
+        if (left <= 0) return -how;
         int64_t ms = (left + 999) / 1000;
         struct pollfd pf = {PQsocket(c->conn), POLLIN, 0};
         int n = poll(&pf, 1, ms > INT_MAX ? INT_MAX : (int)ms);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 || !PQconsumeInput(c->conn)) return 0;
-        if (n > 0) deadline = sitq__mono_us() + limit;
+        if (n > 0) last = sitq__mono_us();
     }
     return 1;
 }
@@ -60,9 +79,10 @@ static PGresult *reply(pg_conn *c, int sent) {
     if (!sent) return NULL;
     PGresult *last = NULL;
     for (;;) {
-        if (await_input(c) < 0) {
+        int in = await_input(c);
+        if (in < 0) {
             PQclear(last);
-            give_up(c);
+            give_up(c, -in);
             return NULL;
         }
         PGresult *r = PQgetResult(c->conn);

@@ -137,6 +137,9 @@ typedef struct sq_conn {
     sqlite3_stmt *st[ST_COUNT];
     int busy_timeout_ms;
     int64_t busy_start_us;
+    int full_at_commit;         /* the last sq_write_end's COMMIT failed: the disk is full */
+    const char *refuse_results; /* set: results stored apart (large) are refused, with
+                                   this reason (sq_cycle, after a full disk) */
 } sq_conn;
 
 typedef struct sq_backend {

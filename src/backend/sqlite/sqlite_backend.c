@@ -359,9 +359,11 @@ sitq_code sq_write_begin(sq_backend *b, sitq_error *err) {
 
 sitq_code sq_write_end(sq_backend *b, sitq_code rc, sitq_error *err) {
     sq_conn *c = &b->writer;
+    c->full_at_commit = 0;
     if (rc == SITQ_OK) {
         sqlite3_stmt *st = sq_stmt(c, ST_COMMIT, err);
         rc = st ? sq_exec(c, st, err, "committing") : SITQ_ESTORAGE;
+        if (st && rc) c->full_at_commit = (sqlite3_extended_errcode(c->db) & 0xff) == SQLITE_FULL;
     }
     if (rc != SITQ_OK && sqlite3_get_autocommit(c->db) == 0) {
         sqlite3_stmt *st = sq_stmt(c, ST_ROLLBACK, NULL);

@@ -50,7 +50,8 @@ static sitq_code success_not_storable(sq_conn *c, sitq__completion *k, size_t *n
                                       sitq_error *err) {
     char msg[SITQ_ERROR_MESSAGE_SIZE];
     sitq__completion f;
-    sitq__unstorable_failure(k, sqlite3_errmsg(c->db), msg, sizeof msg, &f);
+    sitq__unstorable_failure(k, c->refuse_results ? c->refuse_results : sqlite3_errmsg(c->db), msg,
+                             sizeof msg, &f);
     sitq_code rc = apply_failure(c, &f, n_finished, err);
     sitq__unstorable_report(k, &f, rc);
     return rc;
@@ -98,7 +99,7 @@ static sitq_code apply_success(sq_conn *c, sitq__completion *k, size_t *n_finish
             k->applied = 0; /* lease lost: a newer attempt owns the task */
             return SITQ_OK;
         }
-        int stored = store_large_result(c, k, err);
+        int stored = c->refuse_results ? 0 : store_large_result(c, k, err);
         if (stored < 0) return SITQ_ESTORAGE;
         if (stored == 0) return success_not_storable(c, k, n_finished, err);
     }
@@ -469,6 +470,23 @@ static sitq_code renew_and_claim(sq_backend *b, sitq__cycle *cy, sitq_error *err
     return rc;
 }
 
+/* The disk had no room for the completions' commit: write them again with
+ * every result stored apart (the large ones) refused as a failed attempt,
+ * as a result too big is. Waiting for room instead held every commit of
+ * the worker for as long as a result larger than the free space was in
+ * its group: its other tasks never finished, nor did a stop. */
+static sitq_code completions_without_results(sq_backend *b, sitq__cycle *cy, sitq_time_us now,
+                                             sitq_error *err) {
+    sq_conn *c = &b->writer;
+    forget_completions(cy);
+    sitq_code rc = sq_write_begin(b, err);
+    if (rc) return rc;
+    c->refuse_results = "the database's disk is full (SQLite code 13)";
+    rc = apply_completions(c, cy, now, err);
+    c->refuse_results = NULL;
+    return sq_write_end(b, rc, err);
+}
+
 sitq_code sq_cycle(sitq_backend *base, sitq__cycle *cy, sitq_error *err) {
     sq_backend *b = (sq_backend *)base;
     sq_conn *c = &b->writer;
@@ -487,6 +505,7 @@ sitq_code sq_cycle(sitq_backend *base, sitq__cycle *cy, sitq_error *err) {
     rc = apply_completions(c, cy, now, err);
     if (split) {
         rc = sq_write_end(b, rc, err);
+        if (rc && c->full_at_commit) rc = completions_without_results(b, cy, now, err);
         if (rc) {
             forget_completions(cy);
             return rc;

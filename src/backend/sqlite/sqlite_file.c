@@ -14,6 +14,22 @@
 
 static int is_memory(const sq_backend *b) { return strcmp(b->path, ":memory:") == 0; }
 
+/* An existing path that is not a regular file is refused before SQLite
+ * opens it: reading a FIFO blocks for ever, and a device (/dev/null) would
+ * get a -journal file beside it. */
+static sitq_code check_kind(const sq_backend *b, const struct stat *st, sitq_error *err) {
+    if (S_ISDIR(st->st_mode))
+        return sitq__fail(err, SITQ_ESTORAGE, "cannot open database %s: it is a directory",
+                          b->path);
+    if (!S_ISREG(st->st_mode))
+        return sitq__fail(err, SITQ_ESTORAGE,
+                          "cannot open database %s: it is not a regular file (a %s)", b->path,
+                          S_ISFIFO(st->st_mode)   ? "FIFO"
+                          : S_ISSOCK(st->st_mode) ? "socket"
+                                                  : "device");
+    return SITQ_OK;
+}
+
 sitq_code sq_file_prepare(sq_backend *b, sitq_error *err) {
     if (is_memory(b)) return SITQ_OK;
     struct stat st;
@@ -21,10 +37,7 @@ sitq_code sq_file_prepare(sq_backend *b, sitq_error *err) {
         if (stat(b->path, &st) != 0)
             return sitq__fail(err, SITQ_ESTORAGE, "cannot open database %s: %s", b->path,
                               strerror(errno));
-        if (S_ISDIR(st.st_mode))
-            return sitq__fail(err, SITQ_ESTORAGE, "cannot open database %s: it is a directory",
-                              b->path);
-        return SITQ_OK;
+        return check_kind(b, &st, err);
     }
     /* Create the file ourselves so that it gets the asked mode whatever the
      * umask (SQLite would use 0644 minus the umask); SQLite takes an empty
@@ -32,7 +45,10 @@ sitq_code sq_file_prepare(sq_backend *b, sitq_error *err) {
     mode_t mode = b->opts.file_mode ? (mode_t)b->opts.file_mode : 0666;
     int fd = open(b->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
     if (fd < 0) {
-        if (errno == EEXIST) return SITQ_OK; /* an existing file: classified later */
+        if (errno == EEXIST) {                           /* an existing file: classified later */
+            if (stat(b->path, &st) != 0) return SITQ_OK; /* gone meanwhile: SQLite says */
+            return check_kind(b, &st, err);
+        }
         return sitq__fail(err, SITQ_ESTORAGE, "cannot create database %s: %s", b->path,
                           strerror(errno));
     }

@@ -1,0 +1,16 @@
+/* call_deadline.c - the deadline of the wait running on this thread.
+ *
+ * A thread-local rather than a parameter of the backend's read ops: only a
+ * backend whose reply can stall (PostgreSQL) looks at it, and every read a
+ * wait makes goes through ops that know nothing of waits. */
+#include "internal.h"
+
+static _Thread_local int64_t deadline;
+
+int64_t sitq__call_deadline(void) { return deadline; }
+
+int64_t sitq__set_call_deadline(int64_t deadline_us) {
+    int64_t prev = deadline;
+    deadline = deadline_us;
+    return prev;
+}
