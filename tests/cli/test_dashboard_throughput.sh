@@ -70,6 +70,25 @@ done
 assert_eq 5 "$(throughput "['succeeded']")" "succeeded after a purge"
 assert_eq 3 "$(throughput "['failed']")" "failed after a purge"
 
+# A queue created while the dashboard runs: the work done before the
+# sampler first read it counts (its history starts at 0 when the round
+# before listed every queue). Each interval is 3 s here, so the work is
+# usually done before that first reading.
+stop_dash
+start_dash "$TMP/log2" --sample-interval 3
+for _ in $(seq 200); do
+    [ "$(throughput "['since']")" != null ] && break
+    sleep 0.05
+done
+for _ in 1 2 3; do "$SITQ" enqueue "$DB" --queue late -- true >/dev/null; done
+"$SITQ" worker "$DB" --queue late --burst --quiet
+late() { curl -s "$URL/api/queues" | jget "[q['throughput'] for q in d if q['queue'] == 'late'][0]$1"; }
+for _ in $(seq 200); do
+    [ "$(late "['succeeded']" 2>/dev/null)" = 3 ] && break
+    sleep 0.05
+done
+assert_eq 3 "$(late "['succeeded']")" "a new queue's work before its first sample"
+
 # Bad intervals are usage errors.
 expect_exit 2 "$SITQ" dashboard "$DB" --sample-interval 0.01
 assert_contains "$(cat "$TMP/err")" "--sample-interval" "names the option"

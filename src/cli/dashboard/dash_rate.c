@@ -7,7 +7,10 @@
  * DASH_RATE_POINTS samples. Rates are differences of those counters, which
  * only grow: a purge or retention between two samples changes nothing, and
  * work done by any process (workers elsewhere included) is seen. The
- * history is this process's memory, so it starts with the dashboard.
+ * history is this process's memory, so it starts with the dashboard. A
+ * queue that appears after the first round did not exist when the round
+ * before listed every queue, so its counters were 0 then: its ring starts
+ * with that zero, and the work done before its first reading is counted.
  *
  * Pages copy a queue's ring under the lock (dash_rate_get); the sampler
  * reads the store outside it, so a slow store never holds a page.
@@ -36,6 +39,8 @@ struct dash_rate {
     int stop;
     rate_queue *queues; /* sorted by name (bytewise, as sitq_queue_names) */
     size_t n_queues;
+    sitq_time_us listed_us; /* when the last round listed the queues; 0: no round yet */
+    int listed_all;         /* that round listed every queue (no DASH_QUEUES_MAX cut) */
 };
 
 static int cmp_name(const void *key, const void *elem) {
@@ -64,6 +69,12 @@ static void read_all(const dash_rate *r, char **names, size_t n, reading *out) {
 /* Under the lock: the queues become names (sorted), each keeping its ring;
  * a queue gone from the store is dropped; the readings are appended. A
  * queue that cannot be had in memory is left out of this round. */
+static void push(rate_queue *q, dash_sample smp) {
+    q->ring[q->head] = smp;
+    q->head = (q->head + 1) % DASH_RATE_POINTS;
+    if (q->n < DASH_RATE_POINTS) q->n++;
+}
+
 static void store_round(dash_rate *r, char **names, size_t n, const reading *rd, sitq_time_us now) {
     rate_queue *next = calloc(n ? n : 1, sizeof *next);
     if (next == NULL) return;
@@ -76,12 +87,12 @@ static void store_round(dash_rate *r, char **names, size_t n, const reading *rd,
             old->moved = 1; /* its name now belongs to next; still found by name */
         } else if ((next[m].name = strdup(names[i])) == NULL) {
             continue;
+        } else if (r->listed_us > 0 && r->listed_all) {
+            push(&next[m], (dash_sample){r->listed_us, 0, 0, 0}); /* created since */
         }
         rate_queue *q = &next[m++];
         if (!rd[i].ok) continue; /* a gap: the next sample spans both intervals */
-        q->ring[q->head] = (dash_sample){now, rd[i].t.succeeded, rd[i].t.failed, rd[i].t.retried};
-        q->head = (q->head + 1) % DASH_RATE_POINTS;
-        if (q->n < DASH_RATE_POINTS) q->n++;
+        push(q, (dash_sample){now, rd[i].t.succeeded, rd[i].t.failed, rd[i].t.retried});
     }
     for (size_t i = 0; i < r->n_queues; i++)
         if (!r->queues[i].moved) free(r->queues[i].name);
@@ -93,6 +104,8 @@ static void store_round(dash_rate *r, char **names, size_t n, const reading *rd,
 static void sample_once(dash_rate *r) {
     char **names = NULL;
     size_t n = 0;
+    sitq_time_us listed =
+        sitq_now_us(); /* before the listing: no queue created earlier is missed */
     if (sitq_queue_names(r->backend, &names, &n, NULL) != SITQ_OK) return;
     size_t shown = n < DASH_QUEUES_MAX ? n : DASH_QUEUES_MAX;
     reading *rd = calloc(shown ? shown : 1, sizeof *rd);
@@ -101,6 +114,8 @@ static void sample_once(dash_rate *r) {
         sitq_time_us now = sitq_now_us();
         pthread_mutex_lock(&r->mu);
         store_round(r, names, shown, rd, now);
+        r->listed_us = listed;
+        r->listed_all = shown == n;
         pthread_mutex_unlock(&r->mu);
     }
     free(rd);
