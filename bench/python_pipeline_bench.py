@@ -256,16 +256,15 @@ def _tiny_chunk(chunks):
 
 def run_sitq_executor(chunks, p, a):
     import flights_pipeline as fp
+    import pipeline_warm
     import sitq
     db = _fresh_db(a, "pipeline-executor")
     t = time.perf_counter()
     with sitq.Executor(db, max_workers=p) as ex:
         seen = set()
-        while len(seen) < p:  # both processes have imported pandas and the task module
-            fs = [ex.submit(fp.transform_chunk, _tiny_chunk(chunks)) for _ in range(2 * p)]
-            for f in fs:
-                f.result(timeout=120)
-                seen.add(ex.queue.get_result(f.task_id).worker_id)
+        while len(seen) < p:  # every task process has imported pandas and the task module
+            fs = [ex.submit(pipeline_warm.warm, _tiny_chunk(chunks)) for _ in range(2 * p)]
+            seen.update(f.result(timeout=120) for f in fs)
         startup = time.perf_counter() - t
         t0 = time.perf_counter()
         parts = list(ex.map(fp.transform_chunk, chunks, range(len(chunks))))
@@ -277,6 +276,7 @@ def run_sitq_executor(chunks, p, a):
 
 def run_sitq_result_of(chunks, p, a):
     import flights_pipeline as fp
+    import pipeline_warm
     import sitq
     db = _fresh_db(a, "pipeline-result-of")
     queue = sitq.TaskQueue(backend=sitq.SQLiteBackend(db))
@@ -287,10 +287,10 @@ def run_sitq_result_of(chunks, p, a):
                                 str(p), "--path", EXAMPLES, "--quiet"], env=env)
     try:
         seen = set()
-        while len(seen) < p:
-            ids = queue.enqueue_batch([sitq.Task(fp.transform_chunk, args=[_tiny_chunk(chunks)])
+        while len(seen) < p:  # every task process has imported pandas and the task module
+            ids = queue.enqueue_batch([sitq.Task(pipeline_warm.warm, args=[_tiny_chunk(chunks)])
                                        for _ in range(2 * p)])
-            seen.update(queue.get_result(i, timeout=120).worker_id for i in ids)
+            seen.update(queue.get_result(i, timeout=120).unwrap() for i in ids)
         startup = time.perf_counter() - t
         t0 = time.perf_counter()
         parts = [sitq.Task(fp.transform_chunk, args=[c, i]) for i, c in enumerate(chunks)]

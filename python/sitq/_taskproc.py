@@ -5,8 +5,9 @@
 Started by the worker (sitq/_procpool.py) with one end of a socket pair as
 file descriptor FD; it runs one task at a time, as the worker asks:
 
-- worker -> task process: ``("run", meta, payload)`` (meta: id, attempt,
-  max_retries, timeout, function, queue), ``("cancel",)`` (the running
+- worker -> task process: ``("run", meta)`` (meta: id, attempt,
+  max_retries, timeout, function, queue) followed by the payload as a raw
+  message (``send_bytes``: not pickled again), ``("cancel",)`` (the running
   task's cancel flag is set: a cancel was asked, or its timeout passed),
   ``("reply", ok, value)`` (the answer to a call).
 - task process -> worker: ``("call", name, args)`` (set_progress, heartbeat
@@ -172,7 +173,11 @@ class _Process:
             except (EOFError, OSError):
                 os._exit(0)  # the worker is gone or stopping
             if msg[0] == "run":
-                self.tasks.put(msg[1:])
+                try:
+                    payload = self.conn.recv_bytes()
+                except (EOFError, OSError):
+                    os._exit(0)
+                self.tasks.put((msg[1], payload))
             elif msg[0] == "cancel":
                 self.cancel.set()
             elif msg[0] == "reply":

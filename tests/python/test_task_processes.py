@@ -216,3 +216,32 @@ def test_error_text_keeps_nul_and_lone_surrogates(queue, cli):
     assert nul.error == "ValueError: a\\x00b", nul
     assert sur.error == "ValueError: x\\udcffy", sur
     assert "raise ValueError(message)" in nul.traceback
+
+
+def test_large_payloads_reach_the_task_process_whole(queue, cli):
+    # The payload crosses to the task process as a raw message after the
+    # task's fields: sizes around the socket's buffer and a few MiB, several
+    # in a row through the same slot, each arrives byte for byte in order.
+    import hashlib
+    sizes = [0, 1, 65535, 65536, 262145, 3 * 1024 * 1024 + 7, 5 * 1024 * 1024]
+    blobs = [os.urandom(n) for n in sizes]
+    ids = [queue.enqueue(sitq.Task(tasks.digest, args=[b, i])) for i, b in enumerate(blobs)]
+    cli("--concurrency", "1")
+    for i, (tid, b) in enumerate(zip(ids, blobs)):
+        r = queue.get_result(tid, timeout=DEADLINE)
+        assert r.is_success, r.error
+        assert r.value == (len(b), hashlib.sha256(b).hexdigest(), i)
+
+
+def test_the_worker_keeps_freed_memory_on_glibc():
+    from sitq import _procpool
+    libc = ctypes.CDLL(None)
+    if not hasattr(libc, "mallopt") or not hasattr(libc, "gnu_get_libc_version"):
+        pytest.skip("not glibc: the worker leaves malloc's thresholds as they are")
+    # in a child process: the thresholds are the whole process's
+    code = "from sitq import _procpool; print(_procpool.keep_freed_memory())"
+    out = subprocess.run([sys.executable, "-c", code], env=subprocess_env(), cwd=HERE,
+                         capture_output=True, text=True, timeout=DEADLINE)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "True"
+    assert _procpool.KEEP_FREED == 32 << 20
