@@ -22,14 +22,6 @@
  * Past the bound, every commit waits for the readers again: writers slow down
  * to a few commits per second until the long reader ends, and the file stays
  * near its bound instead of growing by gigabytes.
- *
- * A RESTART checkpoint blocks new writers while it copies the log. After a
- * commit that by itself wrote more than SQ_WAL_RESTART_BYTES (a batch of
- * large payloads: 100 MB held every other process's claim for the whole
- * copy), a passive checkpoint copies it first, while other writers go on,
- * and RESTART is left with waiting for readers and the reset. Only then:
- * under many small commits, writers appending during that copy made the log
- * outgrow its bound.
  */
 #include "sq.h"
 
@@ -48,9 +40,6 @@
 
 static int wal_hook(void *arg, sqlite3 *db, const char *schema, int pages) {
     sq_backend *b = arg;
-    /* a smaller log than last time was restarted (here or by another process) */
-    int64_t added = pages >= b->wal_seen_pages ? pages - b->wal_seen_pages : pages;
-    b->wal_seen_pages = pages;
     if (pages < b->wal_next_pages) return SQLITE_OK;
     sq_conn *c = &b->writer;
     int64_t now = sitq__mono_us();
@@ -59,8 +48,6 @@ static int wal_hook(void *arg, sqlite3 *db, const char *schema, int pages) {
                   (bytes >= SQ_WAL_BOUND_BYTES || now >= b->wal_restart_after_us);
     int rc;
     if (restart) {
-        if (added * b->page_size > SQ_WAL_RESTART_BYTES)
-            sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
         int saved = c->busy_timeout_ms;
         if (c->busy_timeout_ms > SQ_WAL_WAIT_MS) c->busy_timeout_ms = SQ_WAL_WAIT_MS;
         rc = sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
@@ -92,6 +79,5 @@ void sq_wal_bound(sq_backend *b) {
         b->page_size = sqlite3_column_int(st, 0);
     sqlite3_finalize(st);
     b->wal_next_pages = SQ_WAL_PASSIVE_PAGES;
-    b->wal_seen_pages = 0;
     sqlite3_wal_hook(b->writer.db, wal_hook, b);
 }
