@@ -23,19 +23,20 @@ extern "C" {
 int bench_main(int argc, char **argv);
 
 typedef struct bench_ctx {
-    const char *dir;   /* directory for database files (same disk as the queue) */
-    long tasks;        /* task count of the throughput scenarios */
-    int quick;         /* smaller sizes (1M instead of 10M deep queue, ...) */
-    int run;           /* run index written into the JSON lines */
-    FILE *json;        /* NULL: text only */
-    long depth_max;    /* deepest queue of claim_depth (0: 10M, or 1M with --quick) */
-    long memory_tasks; /* tasks of the memory scenario (0: 1M, or 200k with --quick) */
-    double latency_s;  /* duration of the latency trickle */
-    int prefetch;      /* worker prefetch (-1: sitq's default) */
-    int sync_only;     /* -1: NORMAL and FULL; else only this sitq_sync_mode (raw, enqueue, e2e) */
-    double soak_s;     /* length of the PostgreSQL soak (pg_soak), seconds */
-    const char *store; /* an existing store (path or URI) for load_fill and load_drain */
-    const char *label; /* the variant load_drain reports (default "drain") */
+    const char *dir;    /* directory for database files (same disk as the queue) */
+    long tasks;         /* task count of the throughput scenarios */
+    int quick;          /* smaller sizes (1M instead of 10M deep queue, ...) */
+    int run;            /* run index written into the JSON lines */
+    FILE *json;         /* NULL: text only */
+    long depth_max;     /* deepest queue of claim_depth (0: 10M, or 1M with --quick) */
+    long memory_tasks;  /* tasks of the memory scenario (0: 1M, or 200k with --quick) */
+    double latency_s;   /* duration of the latency trickle */
+    int prefetch;       /* worker prefetch (-1: sitq's default) */
+    int sync_only;      /* -1: NORMAL and FULL; else only this sitq_sync_mode (raw, enqueue, e2e) */
+    double soak_s;      /* length of the PostgreSQL soak (pg_soak), seconds */
+    double soak_keep_s; /* retention of the soak's succeeded tasks, s (0: the default) */
+    const char *store;  /* an existing store (path or URI) for load_fill and load_drain */
+    const char *label;  /* the variant load_drain reports (default "drain") */
 } bench_ctx;
 
 /* ---- scenarios (one file each) ---- */

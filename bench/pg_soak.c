@@ -169,6 +169,8 @@ static void soak_report(bench_ctx *c, soak *s, double drain, double win, long se
     bench_emit(c, "sitq-c", "pg_soak", "80pct", "offered_tasks_per_s", drain * 0.8, "tasks/s");
     bench_emit(c, "sitq-c", "pg_soak", "80pct", "tasks", (double)sent, "tasks");
     bench_emit(c, "sitq-c", "pg_soak", "80pct", "window_s", win, "s");
+    bench_emit(c, "sitq-c", "pg_soak", "80pct", "keep_succeeded_s",
+               c->soak_keep_s > 0 ? c->soak_keep_s : SITQ_RETENTION_SUCCEEDED_DEFAULT_S, "s");
     bench_emit(c, "sitq-c", "pg_soak", "80pct", "backlog_at_end", (double)backlog, "tasks");
     emit_window(c, "first", &s->first, &p99_first);
     emit_window(c, "last", &s->last, &p99_last);
@@ -204,6 +206,12 @@ int bench_pg_soak(bench_ctx *c) {
     int64_t x0 = bench_pg_xacts();
     sitq_backend *b = bench_pg_attach(SOAK_SCHEMA, 0);
     sitq_queue *q = bench_queue(b);
+    if (c->soak_keep_s > 0) {
+        sitq_retention r = {.succeeded_s = c->soak_keep_s,
+                            .failed_s = SITQ_RETENTION_FAILED_DEFAULT_S};
+        sitq_error err;
+        if (sitq_queue_set_retention(q, &r, &err) != SITQ_OK) bench_die("retention", &err);
+    }
     soak *s = malloc(sizeof *s);
     if (!s) bench_die("allocating", NULL);
     soak_init(s, rate, secs, win);
