@@ -242,6 +242,12 @@ static void test_form(void **state) {
     const char *longer = "v=0123456789abcdef"; /* 16 bytes do not fit with the NUL */
     assert_int_equal(dash_form_field(longer, strlen(longer), "v", out, sizeof out), -2);
     assert_int_equal(dash_form_field("", 0, "v", out, sizeof out), -1);
+    /* A field given twice is refused, whatever the values. */
+    const char *twice[] = {"v=1&v=2", "v=1&w=0&v=1", "v=&v=", "v=%zz&v=1", NULL};
+    for (int i = 0; twice[i]; i++)
+        assert_int_equal(dash_form_field(twice[i], strlen(twice[i]), "v", out, sizeof out), -3);
+    assert_int_equal(dash_form_field("vv=1&v=2&xv=3", 13, "v", out, sizeof out), 0);
+    assert_string_equal(out, "2");
 }
 
 static void test_token(void **state) {

@@ -303,6 +303,15 @@ assert_eq 403 "$(post retry "id=$bad&token=$TOKEN" -H "Referer: http://evil.exam
 assert_eq 403 "$(get "/actions/retry?token=$TOKEN&id=$bad" -X POST)" "token in the URL"
 assert_eq failed "$(field "$bad" status)" "refused actions changed nothing"
 assert_eq 400 "$(post retry "token=$TOKEN&id=abc")" "retry of a bad id"
+# A field given twice is refused: which task, or which token, would depend on the reader.
+assert_eq 400 "$(post retry "token=$TOKEN&id=$bad&id=1")" "retry with two ids"
+assert_contains "$(cat "$TMP/body")" "the field id more than once" "400 message"
+assert_eq 403 "$(post retry "token=$TOKEN&id=$bad&token=wrong")" "retry with two tokens"
+assert_contains "$(cat "$TMP/body")" "token more than once" "403 message"
+assert_eq 400 "$(post pause "token=$TOKEN&queue=a&queue=b")" "pause with two queues"
+assert_eq 400 "$(post pause "token=$TOKEN&queue=a&queue_hex=62")" "pause with queue and queue_hex"
+assert_contains "$(cat "$TMP/body")" "queue more than once" "400 message"
+assert_eq failed "$(field "$bad" status)" "ambiguous actions changed nothing"
 assert_eq 404 "$(post retry "token=$TOKEN&id=99999")" "retry of an unknown task"
 assert_eq 409 "$(post retry "token=$TOKEN&id=1")" "retry of a succeeded task"
 

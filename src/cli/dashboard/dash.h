@@ -291,7 +291,7 @@ int dash_parse_id(const char *text, sitq_task_id *out);
 int dash_parse_listen(const char *text, http_addr *out, char *msg, size_t n);
 /** Find field `name` in an application/x-www-form-urlencoded body and
  *  percent-decode it into out (size n). Returns 0, -1 when absent, -2 when
- *  malformed or too long. */
+ *  malformed or too long, -3 when the body gives the field more than once. */
 int dash_form_field(const char *body, size_t len, const char *name, char *out, size_t n);
 
 /** Decode hex (as dash_hexenc writes, either case) into out (size n).

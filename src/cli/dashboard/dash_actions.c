@@ -43,7 +43,10 @@ static int check_request(const dash_ctx *c, const char *body, size_t len, const 
     char token[DASH_TOKEN_MAX + 1];
     int rc = dash_form_field(body, len, "token", token, sizeof token);
     if (rc != 0 || !dash_token_equal(token, strlen(token), c->token, c->token_len)) {
-        dash_error(r, 403, "%s", rc == -1 ? "the form has no token field" : "wrong token");
+        dash_error(r, 403, "%s",
+                   rc == -1   ? "the form has no token field"
+                   : rc == -3 ? "the form gives the token more than once"
+                              : "wrong token");
         return -1;
     }
     return 0;
@@ -53,7 +56,12 @@ static int check_request(const dash_ctx *c, const char *body, size_t len, const 
 static void task_action(const dash_ctx *c, int retry, const char *body, size_t len, dash_reply *r) {
     char text[32];
     sitq_task_id id = 0;
-    if (dash_form_field(body, len, "id", text, sizeof text) != 0 || dash_parse_id(text, &id) != 0) {
+    int rc = dash_form_field(body, len, "id", text, sizeof text);
+    if (rc == -3) {
+        dash_error(r, 400, "the form gives the field id more than once");
+        return;
+    }
+    if (rc != 0 || dash_parse_id(text, &id) != 0) {
         dash_error(r, 400, "the form needs a task id (field id, a positive integer)");
         return;
     }
@@ -85,6 +93,13 @@ static void queue_action(const dash_ctx *c, int pause, const char *body, size_t 
     int rc = dash_form_field(body, len, "queue_hex", hex, sizeof hex);
     if (rc == 0) rc = dash_hex_decode(hex, name, sizeof name);
     else if (rc == -1) rc = dash_form_field(body, len, "queue", name, sizeof name);
+    if (rc == 0 && dash_form_field(body, len, "queue", hex, sizeof hex) != -1 &&
+        dash_form_field(body, len, "queue_hex", hex, sizeof hex) != -1)
+        rc = -3; /* both: which one is meant? */
+    if (rc == -3) {
+        dash_error(r, 400, "the form gives the queue more than once (queue or queue_hex)");
+        return;
+    }
     if (rc != 0 || name[0] == '\0') {
         dash_error(r, 400,
                    "the form needs a queue name (field queue, 1..%d bytes, or queue_hex, "

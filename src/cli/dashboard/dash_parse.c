@@ -59,15 +59,22 @@ static int decode(const char *s, size_t len, char *out, size_t n) {
 int dash_form_field(const char *body, size_t len, const char *name, char *out, size_t n) {
     size_t nlen = strlen(name);
     size_t i = 0;
+    const char *value = NULL;
+    size_t vlen = 0;
     while (i < len) {
         const char *end = memchr(body + i, '&', len - i);
         size_t flen = end ? (size_t)(end - (body + i)) : len - i;
         const char *f = body + i;
-        if (flen > nlen && memcmp(f, name, nlen) == 0 && f[nlen] == '=')
-            return decode(f + nlen + 1, flen - nlen - 1, out, n);
+        if (flen > nlen && memcmp(f, name, nlen) == 0 && f[nlen] == '=') {
+            /* Twice is ambiguous: which task or queue the form means, and
+             * which token it carries, would depend on the reader. */
+            if (value) return -3;
+            value = f + nlen + 1;
+            vlen = flen - nlen - 1;
+        }
         i += flen + 1;
     }
-    return -1;
+    return value ? decode(value, vlen, out, n) : -1;
 }
 
 int dash_token_equal(const char *a, size_t na, const char *b, size_t nb) {
