@@ -27,8 +27,7 @@
  * an enqueue whose own payloads filled the log past SQ_WAL_RESTART_BYTES (a
  * batch of large payloads: 100 MB held every other process's claim for the
  * whole copy, 0.2 s), a passive checkpoint copies it first while the other
- * writers go on, and RESTART is left with the rest. What they write meanwhile
- * adds to the log (about half the batch again, measured), for that copy. Only then: the enqueue
+ * writers go on, and RESTART is left with the rest. Only then: the enqueue
  * knows its own size (wal_big_commit). Judged by the log's growth since this
  * process's last commit instead, it also ran under many small commits of
  * other processes, whose writes during the copy made the log outgrow its
@@ -49,14 +48,6 @@
 
 static int wal_hook(void *arg, sqlite3 *db, const char *schema, int pages) {
     sq_backend *b = arg;
-    /* A log shorter than at this process's last commit was restarted by
-     * another process: a size this process set to look again at (after a
-     * checkpoint that gave up) is about the old log and could lie far ahead
-     * of the new one, with no checkpoint from here until the log reached it
-     * again. Look again as after a restart of its own. */
-    if (pages < b->wal_seen_pages && b->wal_next_pages > SQ_WAL_PASSIVE_PAGES)
-        b->wal_next_pages = SQ_WAL_PASSIVE_PAGES;
-    b->wal_seen_pages = pages;
     if (pages < b->wal_next_pages) return SQLITE_OK;
     sq_conn *c = &b->writer;
     int64_t now = sitq__mono_us();
@@ -98,6 +89,5 @@ void sq_wal_bound(sq_backend *b) {
         b->page_size = sqlite3_column_int(st, 0);
     sqlite3_finalize(st);
     b->wal_next_pages = SQ_WAL_PASSIVE_PAGES;
-    b->wal_seen_pages = 0;
     sqlite3_wal_hook(b->writer.db, wal_hook, b);
 }
