@@ -162,6 +162,7 @@ typedef struct sq_backend {
     /* WAL bound (sqlite_wal.c), under write_mu: the hook runs in commits. */
     int page_size;
     int wal_next_pages;           /* log size at which the next checkpoint runs */
+    int wal_seen_pages;           /* log size at this process's last commit */
     int64_t wal_backoff_us;       /* pause after the last RESTART that gave up, 0 = none */
     int64_t wal_restart_after_us; /* monotonic time before which no RESTART is tried */
     int file_kind;                /* sq_file_kind, found by sq_file_check */

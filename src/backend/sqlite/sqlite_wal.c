@@ -38,20 +38,47 @@
 #define SQ_WAL_BACKOFF_FIRST_US 1000000
 #define SQ_WAL_BACKOFF_MAX_US   8000000
 
+/* A RESTART checkpoint that waits for readers at most SQ_WAL_WAIT_MS in all.
+ * While another process runs a checkpoint, SQLite refuses this one at once
+ * (SQLITE_BUSY, its busy handler not called), and that other checkpoint may
+ * be a passive copy of a long log, which takes seconds under load while every
+ * writer goes on: the log outgrew its bound by half. So with wait_for_other
+ * (past the bound) it is tried again until the wait is over, and this
+ * process's commits wait with it. */
+static int wal_restart(sq_conn *c, sqlite3 *db, const char *schema, int wait_for_other) {
+    int saved = c->busy_timeout_ms;
+    int64_t deadline = sitq__mono_us() + (int64_t)SQ_WAL_WAIT_MS * 1000;
+    int rc;
+    for (;;) {
+        int64_t left_ms = (deadline - sitq__mono_us()) / 1000;
+        if (left_ms < 0) left_ms = 0;
+        c->busy_timeout_ms = left_ms < saved ? (int)left_ms : saved;
+        rc = sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+        if (rc != SQLITE_BUSY || !wait_for_other || sitq__mono_us() >= deadline) break;
+        sitq__sleep_us(500 + (int64_t)(sitq__rand64() % 1000));
+    }
+    c->busy_timeout_ms = saved;
+    return rc;
+}
+
 static int wal_hook(void *arg, sqlite3 *db, const char *schema, int pages) {
     sq_backend *b = arg;
+    /* A log shorter than at this process's last commit was restarted by
+     * another process: a size this process set to look again at (after a
+     * checkpoint that gave up) is about the old log and could lie far ahead
+     * of the new one, with no checkpoint from here until the log reached it
+     * again. Look again as after a restart of its own. */
+    if (pages < b->wal_seen_pages && b->wal_next_pages > SQ_WAL_PASSIVE_PAGES)
+        b->wal_next_pages = SQ_WAL_PASSIVE_PAGES;
+    b->wal_seen_pages = pages;
     if (pages < b->wal_next_pages) return SQLITE_OK;
-    sq_conn *c = &b->writer;
     int64_t now = sitq__mono_us();
     int64_t bytes = (int64_t)pages * b->page_size;
     int restart = bytes >= SQ_WAL_RESTART_BYTES &&
                   (bytes >= SQ_WAL_BOUND_BYTES || now >= b->wal_restart_after_us);
     int rc;
     if (restart) {
-        int saved = c->busy_timeout_ms;
-        if (c->busy_timeout_ms > SQ_WAL_WAIT_MS) c->busy_timeout_ms = SQ_WAL_WAIT_MS;
-        rc = sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
-        c->busy_timeout_ms = saved;
+        rc = wal_restart(&b->writer, db, schema, bytes >= SQ_WAL_BOUND_BYTES);
         if (rc == SQLITE_OK) {
             b->wal_backoff_us = 0;
         } else { /* a reader pins the log: wait before holding writers up again */
@@ -79,5 +106,6 @@ void sq_wal_bound(sq_backend *b) {
         b->page_size = sqlite3_column_int(st, 0);
     sqlite3_finalize(st);
     b->wal_next_pages = SQ_WAL_PASSIVE_PAGES;
+    b->wal_seen_pages = 0;
     sqlite3_wal_hook(b->writer.db, wal_hook, b);
 }
