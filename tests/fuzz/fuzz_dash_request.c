@@ -5,7 +5,8 @@
  * listen address, and its bytes are escaped for a page and for a link.
  *
  * Checks: a decoded field holds no NUL and fits its buffer, and encoding it
- * for a URL then decoding gives it back; escaped text holds no markup
+ * for a URL then decoding gives it back; a field is refused as given twice
+ * exactly when "NAME=" starts two of the body's '&'-separated fields; escaped text holds no markup
  * character (< > " ') and no control byte but tab and newline, and every
  * '&' starts an entity; an accepted id is positive; an accepted listen
  * address (IPv4 or IPv6), written as the dashboard prints it, parses back
@@ -33,12 +34,25 @@ static void check_escaped(const char *s, size_t n) {
     }
 }
 
+/* How many times "name=" starts a field of the body (at its start or right
+ * after a '&'), at most 2. */
+static int field_starts(const char *body, size_t size, const char *name) {
+    size_t nlen = strlen(name);
+    int count = 0;
+    for (size_t i = 0; i + nlen < size && count < 2; i++)
+        if ((i == 0 || body[i - 1] == '&') && memcmp(body + i, name, nlen) == 0 &&
+            body[i + nlen] == '=')
+            count++;
+    return count;
+}
+
 /* Decode field name with a buffer of n bytes and check it. */
 static void check_field(const char *body, size_t size, const char *name, size_t n) {
     char *out = malloc(n);
     if (out == NULL) return;
     int rc = dash_form_field(body, size, name, out, n);
-    if (rc != 0 && rc != -1 && rc != -2) abort();
+    if (rc != 0 && rc != -1 && rc != -2 && rc != -3) abort();
+    if ((rc == -3) != (field_starts(body, size, name) == 2)) abort();
     if (rc == 0) {
         size_t len = strlen(out);
         if (len >= n) abort();
