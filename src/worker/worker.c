@@ -358,6 +358,7 @@ typedef struct dispatch_state {
     int64_t backoff_until;                 /* no claim before this, after an error */
     int more_available;                    /* the last claim was full */
     uint64_t seen_enq_gen;                 /* enqueued_gen of the last claim */
+    uint64_t seen_fin_gen;                 /* finished_gen of the last claim (burst mode) */
     int64_t next_due;                      /* monotonic: a task not yet due becomes due;
                                               0 = none known (want_next_run_at) */
     int64_t last_record;                   /* monotonic: the registry row was last written */
@@ -527,6 +528,7 @@ typedef struct turn {
     int hb_due, want_claim, reap_due;
     int burst_check;       /* burst mode: nothing held; the claim also asks whether the
                         queues are drained (cycle live_horizon_us) */
+    unsigned wait_events;  /* SITQ__EV_* an idle wait wakes on */
     size_t n_hb, n_starts; /* entries of d->hb / d->starts for this cycle */
     sitq__completion *comps;
     size_t n_comps;
@@ -563,9 +565,14 @@ static void plan_claim(sitq_worker *w, dispatch_state *d, turn *t) {
     t->want_claim =
         t->room >= low_water && t->room > 0 && t->now >= d->backoff_until &&
         (d->more_available || t->gens.enqueued != d->seen_enq_gen ||
+         /* burst mode ends when the tasks running elsewhere have finished */
+         (w->opts.burst && t->gens.finished != d->seen_fin_gen) ||
          t->now - d->last_poll >= w->poll_us || (d->next_due > 0 && t->now >= d->next_due));
     t->reap_due = !t->stopping && t->now - d->last_reap >= d->reap_every;
     /* Threads stuck in a recorded timeout hold nothing. */
+    /* A burst worker also waits for tasks running elsewhere to finish (its
+     * end), which other processes announce as finished alone. */
+    t->wait_events = SITQ__EV_READY | (w->opts.burst ? SITQ__EV_FINISHED : 0u);
     t->burst_check = w->opts.burst && t->want_claim && n_ready == 0 &&
                      w->running.n == (size_t)w->n_stuck && w->n_done == 0;
 }
@@ -735,6 +742,7 @@ static void cycle_succeeded(sitq_worker *w, dispatch_state *d, turn *t, const si
                             int64_t mono_before) {
     if (t->want_claim) {
         d->seen_enq_gen = t->gens.enqueued;
+        d->seen_fin_gen = t->gens.finished;
         d->last_poll = t->now;
         d->more_available = cy->n_claimed == t->room;
         /* run_at_us is on this host's clock, like sitq_now_us. */
@@ -802,7 +810,7 @@ static void idle_sleep(sitq_worker *w, const dispatch_state *d, const turn *t) {
     if (d->backoff_until > now && d->backoff_until < until) until = d->backoff_until;
     events_seen s = {w, t->ev};
     /* One wait covers every queue: a backend's wake-ups are per backend. */
-    sitq__backend_wait(w->b, w->qnames[0], SITQ__EV_READY, &t->gens, until, events_moved, &s);
+    sitq__backend_wait(w->b, w->qnames[0], t->wait_events, &t->gens, until, events_moved, &s);
 }
 
 /* A clean stop: the registry row, marked stopped, with the final counts, in

@@ -625,6 +625,132 @@ static void test_notify_wakes_idle_worker(void **state) {
     sitq_backend_close(b2);
 }
 
+/* PostgreSQL: completions that make no task ready do not wake the idle
+ * workers of other processes. A worker of another backend that handles
+ * only "other" stays idle while 100 "job" tasks succeed one per cycle in
+ * this one; each of those cycles used to announce tasks ready, and the idle
+ * worker ran an empty claim for each (about one write per completion). */
+/* 1 once worker w has committed more than n times, 0 after 10 s. */
+static int idle_commits_above(sitq_worker *w, int64_t n) {
+    for (int64_t end = tq_mono_ms() + 10000; tq_mono_ms() < end; tq_sleep_ms(2)) {
+        sitq_worker_stats st;
+        sitq_worker_get_stats(w, &st);
+        if (st.commits > n) return 1;
+    }
+    return 0;
+}
+
+static void test_success_does_not_wake_idle_worker(void **state) {
+    if (!tq_backend_is_postgres()) skip();
+    tq_env *e = TQ_ENV(state);
+    sitq_queue *q = parent_open(e);
+    sitq_backend *b2 = NULL;
+    sitq_queue *q2 = NULL;
+    TQ_OK(tq_open_path(e->path, NULL, &b2, &tq_err));
+    TQ_OK(sitq_queue_open(b2, NULL, &q2, &tq_err));
+    sitq_worker_options o;
+    tq_worker_opts(&o, 1, 0);
+    o.poll_interval_s = 3600;
+    o.heartbeat_interval_s = 10; /* no registry writes during the test */
+    sitq_worker *idle = NULL;
+    TQ_OK(sitq_worker_create(q2, &o, &idle, &tq_err));
+    TQ_OK(sitq_worker_register(idle, "other", tq_h_echo, NULL, &tq_err));
+    TQ_OK(sitq_worker_start(idle, &tq_err));
+    enum { N = 100 };
+    sitq_task_spec specs[N];
+    sitq_task_id ids[N];
+    memset(specs, 0, sizeof specs);
+    for (int i = 0; i < N; i++) specs[i].function = "job";
+    /* The idle worker's first cycle, then its claim woken by the batch
+     * (which finds nothing it handles). */
+    sitq_worker_stats before, after;
+    assert_true(idle_commits_above(idle, 0));
+    sitq_worker_get_stats(idle, &before);
+    TQ_OK(sitq_enqueue_batch(q, specs, N, ids, &tq_err));
+    assert_true(idle_commits_above(idle, before.commits));
+    sitq_worker_get_stats(idle, &before);
+    sitq_worker *busy = tq_worker_new(q, 1, 0, "job", tq_h_echo, NULL);
+    TQ_OK(sitq_worker_start(busy, &tq_err));
+    sitq_result *r = tq_wait_done(q, ids[N - 1], 60);
+    assert_int_equal(r->status, SITQ_SUCCEEDED);
+    sitq_result_free(r);
+    sitq_worker_stats bs;
+    sitq_worker_get_stats(busy, &bs);
+    TQ_OK(sitq_worker_stop(busy, 30, &tq_err));
+    sitq_worker_get_stats(idle, &after);
+    assert_int_equal(bs.succeeded, N);
+    assert_true(bs.commits >= N / 2); /* the completions came in many commits */
+    /* lease recovery once a second at most, nothing else */
+    int64_t idle_commits = after.commits - before.commits;
+    if (idle_commits > 10) fail_msg("the idle worker wrote %lld times", (long long)idle_commits);
+    assert_int_equal(after.claimed, 0);
+    sitq_worker_free(busy);
+    TQ_OK(sitq_worker_stop(idle, 30, &tq_err));
+    sitq_worker_free(idle);
+    sitq_queue_close(q2);
+    sitq_backend_close(b2);
+}
+
+/* Succeeds once *ud (an atomic_int) is set; counts its start in g_gate_started. */
+static atomic_int g_gate_started;
+static int h_gate(sitq_task_ctx *ctx, const void *payload, size_t len, void *ud) {
+    (void)ctx;
+    (void)payload;
+    (void)len;
+    atomic_fetch_add(&g_gate_started, 1);
+    for (int64_t end = tq_mono_ms() + 20000; !atomic_load((atomic_int *)ud) && tq_mono_ms() < end;)
+        tq_sleep_ms(1);
+    return 0;
+}
+
+/* PostgreSQL: a worker in burst mode whose queue holds only a task running
+ * in another process ends when that task succeeds, woken by the finished
+ * notification (a success that releases nothing announces no ready task),
+ * long before its poll. */
+static void test_burst_ends_when_other_process_finishes(void **state) {
+    if (!tq_backend_is_postgres()) skip();
+    tq_env *e = TQ_ENV(state);
+    sitq_queue *q = parent_open(e);
+    atomic_int open_gate = 0;
+    atomic_store(&g_gate_started, 0);
+    sitq_worker *runner = tq_worker_new(q, 1, 0, "job", h_gate, &open_gate);
+    TQ_OK(sitq_worker_start(runner, &tq_err));
+    sitq_task_id id = tq_enqueue(q, "job", NULL);
+    for (int64_t end = tq_mono_ms() + 20000; !atomic_load(&g_gate_started) && tq_mono_ms() < end;)
+        tq_sleep_ms(1);
+    assert_int_equal(atomic_load(&g_gate_started), 1);
+    sitq_backend *b2 = NULL;
+    sitq_queue *q2 = NULL;
+    TQ_OK(tq_open_path(e->path, NULL, &b2, &tq_err));
+    TQ_OK(sitq_queue_open(b2, NULL, &q2, &tq_err));
+    sitq_worker_options o;
+    tq_worker_opts(&o, 1, 0);
+    o.poll_interval_s = 3600;
+    o.heartbeat_interval_s = 10;
+    o.burst = 1;
+    sitq_worker *burst = NULL;
+    TQ_OK(sitq_worker_create(q2, &o, &burst, &tq_err));
+    TQ_OK(sitq_worker_register(burst, "job", tq_h_echo, NULL, &tq_err));
+    TQ_OK(sitq_worker_start(burst, &tq_err));
+    /* its claim found the task running elsewhere: it waits */
+    assert_true(idle_commits_above(burst, 0));
+    TQ_ERR(SITQ_ETIMEDOUT, sitq_worker_wait(burst, 0, &tq_err));
+    atomic_store(&open_gate, 1);
+    sitq_result *r = tq_wait_done(q, id, 30);
+    assert_int_equal(r->status, SITQ_SUCCEEDED);
+    sitq_result_free(r);
+    TQ_OK(sitq_worker_wait(burst, 30, &tq_err));
+    sitq_worker_stats st;
+    sitq_worker_get_stats(burst, &st);
+    assert_int_equal(st.claimed, 0);
+    TQ_OK(sitq_worker_stop(burst, 30, &tq_err));
+    sitq_worker_free(burst);
+    TQ_OK(sitq_worker_stop(runner, 30, &tq_err));
+    sitq_worker_free(runner);
+    sitq_queue_close(q2);
+    sitq_backend_close(b2);
+}
+
 /* A running task in another process is cancelled through the database. */
 static void test_cancel_task_in_other_process(void **state) {
     tq_env *e = TQ_ENV(state);
@@ -774,6 +900,10 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_wait_for_other_process, tq_setup_dir,
                                         teardown_kill_child),
         cmocka_unit_test_setup_teardown(test_notify_wakes_idle_worker, tq_setup_dir,
+                                        teardown_kill_child),
+        cmocka_unit_test_setup_teardown(test_success_does_not_wake_idle_worker, tq_setup_dir,
+                                        teardown_kill_child),
+        cmocka_unit_test_setup_teardown(test_burst_ends_when_other_process_finishes, tq_setup_dir,
                                         teardown_kill_child),
         cmocka_unit_test_setup_teardown(test_cancel_task_in_other_process, tq_setup_dir,
                                         teardown_kill_child),

@@ -781,12 +781,22 @@ static sitq_code count_outcomes(pg_conn *c, const sitq__cycle *cy, const int64_t
     return SITQ_OK;
 }
 
-/* One notification per queue and commit, for other processes' waiters. */
+/* One notification per queue and commit, for other processes' waiters.
+ * "Ready" only when this commit may have made a task claimable or moved a
+ * task's run_at: every idle worker of the queue wakes on it and runs a
+ * claim, so a success that released no dependent says "finished" alone. A
+ * failure says both: it may release finalizers, or put its task back with a
+ * new run_at that other workers' next poll must know. */
 static sitq_code notify_queues(pg_conn *c, const sitq__cycle *cy, size_t n_released,
-                               sitq_error *err) {
+                               int released_unknown, sitq_error *err) {
     int finished = cy->n_finished > 0;
-    int ready = n_released > 0 || cy->n_reaped > 0 || cy->n_releases > 0 ||
-                cy->n_finished > 0; /* a failure may release finalizers */
+    int failed = 0;
+    for (size_t i = 0; i < cy->n_completions && !failed; i++) {
+        const sitq__completion *k = &cy->completions[i];
+        failed = k->applied && (!k->ok || k->stored_as_failure);
+    }
+    int ready =
+        n_released > 0 || cy->n_reaped > 0 || cy->n_releases > 0 || failed || released_unknown;
     for (size_t q = 0; q < cy->n_queues; q++) {
         sitq_code rc = pg_notify_queue(c, cy->queues[q], finished, ready, err);
         if (rc) return rc;
@@ -808,6 +818,7 @@ static sitq_code cycle_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *er
         rc = pg_command(c, "SET LOCAL synchronous_commit = off", err, "renewing leases");
     /* First the tasks of a commit whose answer was lost: this cycle's
      * claim may take them again. */
+    int released_unknown = b->n_unknown > 0;
     if (!rc) rc = pg_unknown_release(b, c, err);
     size_t n_released = 0;
     if (!rc) rc = apply_completions(c, cy, sitq_now_us(), &n_released, err);
@@ -833,7 +844,7 @@ static sitq_code cycle_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *er
         (cy->next_run_at_us <= 0 || b->limit_wake_us < cy->next_run_at_us))
         cy->next_run_at_us = b->limit_wake_us;
     if (!rc) rc = count_outcomes(c, cy, lost, cancelled, err);
-    if (!rc) rc = notify_queues(c, cy, n_released, err);
+    if (!rc) rc = notify_queues(c, cy, n_released, released_unknown, err);
     if (!rc && cy->record) rc = pg_workers_record(c, cy, owner_key(b, cy->worker_id), err);
     return rc;
 }
