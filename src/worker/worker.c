@@ -569,10 +569,10 @@ static void plan_claim(sitq_worker *w, dispatch_state *d, turn *t) {
          (w->opts.burst && t->gens.finished != d->seen_fin_gen) ||
          t->now - d->last_poll >= w->poll_us || (d->next_due > 0 && t->now >= d->next_due));
     t->reap_due = !t->stopping && t->now - d->last_reap >= d->reap_every;
-    /* Threads stuck in a recorded timeout hold nothing. */
     /* A burst worker also waits for tasks running elsewhere to finish (its
      * end), which other processes announce as finished alone. */
     t->wait_events = SITQ__EV_READY | (w->opts.burst ? SITQ__EV_FINISHED : 0u);
+    /* Threads stuck in a recorded timeout hold nothing. */
     t->burst_check = w->opts.burst && t->want_claim && n_ready == 0 &&
                      w->running.n == (size_t)w->n_stuck && w->n_done == 0;
 }
