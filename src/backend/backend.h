@@ -48,7 +48,7 @@
  * value it was written against; sitq__backend_head_init refuses any other,
  * so a backend built for another layout fails at open instead of misreading
  * fields. Bump it on every change of an op's signature or a struct below. */
-#define SITQ__BACKEND_VERSION 19
+#define SITQ__BACKEND_VERSION 20
 
 /* A task handed to a worker by a claim (cycle or claim_id). Every field is
  * out, written by the backend into an entry of the caller's array. The
@@ -280,6 +280,15 @@ typedef struct sitq__cycle {
     sitq_time_us db_now_us;
     size_t n_finished;         /* out: tasks that reached a terminal status */
     size_t n_reaped;           /* out: lapsed leases recovered */
+    int touched_dependents;    /* out: 1 when a success of this cycle lowered a dependent's
+                                  count of pending dependencies (and so may have made it
+                                  ready); 0 otherwise. The core tells this process's waiters
+                                  "ready" only for this, failures, releases and recovered
+                                  leases, not for every success */
+    int limit_held;            /* out: 1 when a queue's concurrency or rate limit held this
+                                  cycle's claim back (next_run_at_us then includes when to
+                                  look again): a success of the same cycle may have freed
+                                  a slot that other workers wait for */
     int completions_committed; /* out: the completions were committed (their `applied`
                                   set) even though the cycle returned an error: a backend
                                   may commit large results before the rest of the cycle */

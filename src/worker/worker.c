@@ -765,18 +765,23 @@ static void cycle_succeeded(sitq_worker *w, dispatch_state *d, turn *t, const si
     burst_settle(w, t, cy);
     pthread_mutex_unlock(&w->mu);
     sitq__worker_report_completions(w, t->comps, t->n_comps);
-    int any_success = 0;
+    int any_success = 0, any_failure = 0;
     for (size_t i = 0; i < t->n_comps; i++) {
         const sitq__completion *k = &t->comps[i];
         if (k->applied && k->ok && !k->stored_as_failure) any_success = 1;
+        if (k->applied && (!k->ok || k->stored_as_failure)) any_failure = 1;
         sitq__completion_clear(&t->comps[i]);
     }
     free(t->comps);
     free(t->rels);
-    if (cy->n_finished || cy->n_reaped || any_success || t->n_rels)
-        /* a failure may release finalizers: ready too */
-        sitq__backend_notify(w->b, cy->n_finished > 0,
-                             any_success || cy->n_reaped || t->n_rels || cy->n_finished);
+    /* "Ready" sends every idle worker of this process into a claim: only
+     * when this commit may have made a task claimable (a dependent released;
+     * a failure's finalizers or retry; a release; a recovered lease; a slot
+     * freed under a limit that held a claim back), not for every success,
+     * which cost an empty claim per task when tasks trickle in. */
+    int ready = cy->touched_dependents || any_failure || cy->n_reaped || t->n_rels ||
+                (any_success && cy->limit_held);
+    if (cy->n_finished || ready) sitq__backend_notify(w->b, cy->n_finished > 0, ready);
 }
 
 /* sitq__backend_wait's extra reason to stop: a handler thread's event. */

@@ -51,6 +51,41 @@ static void test_worker_1000_tasks(void **state) {
     free(ids);
 }
 
+/* Tasks that trickle in, each enqueued after the previous one finished:
+ * a claim and a completion per task, two commits. A success that released
+ * nothing used to announce tasks ready to the worker's own dispatcher,
+ * which ran an empty claim after each: three commits per task. */
+static void test_trickle_two_commits_per_task(void **state) {
+    sitq_queue *q = TQ_ENV(state)->queue;
+    sitq_worker_options o;
+    tq_worker_opts(&o, 1, 0);
+    o.poll_interval_s = 3600;    /* woken by the enqueues, never by the clock */
+    o.heartbeat_interval_s = 10; /* no registry writes during the test */
+    sitq_worker *w = NULL;
+    TQ_OK(sitq_worker_create(q, &o, &w, &tq_err));
+    TQ_OK(sitq_worker_register(w, "one", tq_h_echo, NULL, &tq_err));
+    TQ_OK(sitq_worker_start(w, &tq_err));
+    sitq_task_id first = tq_enqueue(q, "one", NULL);
+    sitq_result_free(tq_wait_done(q, first, 30));
+    sitq_worker_stats before, after;
+    sitq_worker_get_stats(w, &before);
+    enum { N = 60 };
+    for (int i = 0; i < N; i++) {
+        sitq_task_id id = tq_enqueue(q, "one", NULL);
+        sitq_result *r = tq_wait_done(q, id, 30);
+        assert_int_equal(r->status, SITQ_SUCCEEDED);
+        sitq_result_free(r);
+    }
+    sitq_worker_get_stats(w, &after);
+    TQ_OK(sitq_worker_stop(w, 30, &tq_err));
+    sitq_worker_free(w);
+    assert_int_equal(after.succeeded - before.succeeded, N);
+    int64_t commits = after.commits - before.commits;
+    /* 2 per task, and lease recovery about once a second */
+    if (commits < N || commits > 2 * N + 10)
+        fail_msg("%lld commits for %d tasks", (long long)commits, N);
+}
+
 static void test_worker_mixed_outcomes_stats(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     sitq_worker *w = tq_worker_new(q, 2, 2, "ok", tq_h_echo, NULL);
@@ -268,6 +303,7 @@ static void test_free_running_worker(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_worker_1000_tasks, tq_setup, tq_teardown),
+        cmocka_unit_test_setup_teardown(test_trickle_two_commits_per_task, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_worker_mixed_outcomes_stats, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_completion_function, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_graceful_stop, tq_setup, tq_teardown),

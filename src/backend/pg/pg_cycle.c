@@ -665,6 +665,7 @@ static void reset_outputs(sitq__cycle *cy) {
         k->stored_error = NULL;
     }
     cy->n_finished = cy->n_reaped = 0;
+    cy->touched_dependents = cy->limit_held = 0;
     cy->next_run_at_us = 0;
     cy->completions_committed = 0;
     cy->db_now_us = 0;
@@ -734,6 +735,7 @@ static sitq_code claim(pg_backend *b, pg_conn *c, sitq__cycle *cy, sitq_time_us 
     /* A limit that blocked the claim: when to look again, on this host's
      * clock like run_at_us. */
     b->limit_wake_us = a.wake_us > 0 ? sitq_now_us() + (a.wake_us - cy->db_now_us) : 0;
+    cy->limit_held = a.wake_us > 0;
     if (!rc && cy->live_horizon_us > 0 && cy->n_claimed == 0) rc = check_live(c, &a, cy, err);
     free(names[0]);
     free(names[1]);
@@ -784,9 +786,11 @@ static sitq_code count_outcomes(pg_conn *c, const sitq__cycle *cy, const int64_t
 /* One notification per queue and commit, for other processes' waiters.
  * "Ready" only when this commit may have made a task claimable or moved a
  * task's run_at: every idle worker of the queue wakes on it and runs a
- * claim, so a success that released no dependent says "finished" alone. A
- * failure says both: it may release finalizers, or put its task back with a
- * new run_at that other workers' next poll must know. */
+ * claim, so a success that released no dependent says "finished" alone,
+ * unless a limit held this cycle's claim back (the success freed a slot
+ * that other workers may wait for). A failure says both: it may release
+ * finalizers, or put its task back with a new run_at that other workers'
+ * next poll must know. */
 static sitq_code notify_queues(pg_conn *c, const sitq__cycle *cy, size_t n_released,
                                int released_unknown, sitq_error *err) {
     int finished = cy->n_finished > 0;
@@ -795,8 +799,8 @@ static sitq_code notify_queues(pg_conn *c, const sitq__cycle *cy, size_t n_relea
         const sitq__completion *k = &cy->completions[i];
         failed = k->applied && (!k->ok || k->stored_as_failure);
     }
-    int ready =
-        n_released > 0 || cy->n_reaped > 0 || cy->n_releases > 0 || failed || released_unknown;
+    int ready = n_released > 0 || cy->n_reaped > 0 || cy->n_releases > 0 || failed ||
+                released_unknown || (finished && cy->limit_held);
     for (size_t q = 0; q < cy->n_queues; q++) {
         sitq_code rc = pg_notify_queue(c, cy->queues[q], finished, ready, err);
         if (rc) return rc;
@@ -822,6 +826,7 @@ static sitq_code cycle_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *er
     if (!rc) rc = pg_unknown_release(b, c, err);
     size_t n_released = 0;
     if (!rc) rc = apply_completions(c, cy, sitq_now_us(), &n_released, err);
+    cy->touched_dependents = n_released > 0;
     if (!rc) rc = apply_starts(c, cy, err);
     if (!rc) rc = apply_releases(c, cy, err);
     /* Leases are measured from now, after whatever the completions cost. */

@@ -135,8 +135,7 @@ static int stored_success(const sitq__completion *k) {
 /* Release the dependents of every completion of the cycle that was recorded
  * as a success: one statement for the whole group instead of one per task
  * (that per-task statement cost 30% of the end-to-end rate). */
-static sitq_code resolve_group(sq_conn *c, const sitq__cycle *cy, sitq_time_us now,
-                               sitq_error *err) {
+static sitq_code resolve_group(sq_conn *c, sitq__cycle *cy, sitq_time_us now, sitq_error *err) {
     size_t n = 0;
     for (size_t i = 0; i < cy->n_completions; i++)
         if (stored_success(&cy->completions[i])) n++;
@@ -154,6 +153,7 @@ static sitq_code resolve_group(sq_conn *c, const sitq__cycle *cy, sitq_time_us n
     json[o] = '\0';
     sitq_code rc = sq_resolve_dependents(c, json, now, err);
     free(json);
+    if (!rc && sqlite3_changes(c->db) > 0) cy->touched_dependents = 1;
     return rc;
 }
 
@@ -403,6 +403,7 @@ static void forget_completions(sitq__cycle *cy) {
         k->stored_error = NULL;
     }
     cy->n_finished = 0;
+    cy->touched_dependents = 0;
 }
 
 static sitq_code claim_queue(void *arg, sitq__cycle *cy, size_t qi, size_t limit, sitq_error *err) {
@@ -464,6 +465,7 @@ static sitq_code renew_and_claim(sq_backend *b, sitq__cycle *cy, sitq_error *err
         /* A limit that blocked the claim says when to look again. */
         if (!rc && a.wake_us > 0 && (cy->next_run_at_us <= 0 || a.wake_us < cy->next_run_at_us))
             cy->next_run_at_us = a.wake_us;
+        cy->limit_held = a.wake_us > 0;
     }
     if (!rc && cy->live_horizon_us > 0 && cy->n_claimed == 0) rc = check_live(c, names, cy, err);
     if (!rc && cy->record) rc = sq_workers_record(b, cy, err);
@@ -491,6 +493,7 @@ sitq_code sq_cycle(sitq_backend *base, sitq__cycle *cy, sitq_error *err) {
     sq_backend *b = (sq_backend *)base;
     sq_conn *c = &b->writer;
     cy->n_claimed = cy->n_finished = cy->n_reaped = 0;
+    cy->limit_held = 0;
     cy->next_run_at_us = 0; /* not looked up: workers of SQLite poll often */
     cy->completions_committed = 0;
     cy->db_now_us = 0;
