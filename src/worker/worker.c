@@ -799,7 +799,12 @@ static int events_moved(void *arg) {
  * heartbeat / lease check / timeout / flush / start. */
 static void idle_sleep(sitq_worker *w, const dispatch_state *d, const turn *t) {
     int64_t now = t->now;
-    int64_t until = now + w->poll_us;
+    /* The next poll is due poll_us after the last claim, not after this
+     * turn: a turn without a claim (a lease check, a completion) would
+     * otherwise put it off, up to twice the interval. Overdue but not
+     * taken (too little room): a whole interval, handler events wake it. */
+    int64_t until = d->last_poll + w->poll_us;
+    if (until <= now) until = now + w->poll_us;
     if (t->room == 0) until = now + d->reap_every;
     if (d->last_hb + w->heartbeat_us < until && t->busy > 0) until = d->last_hb + w->heartbeat_us;
     /* No lease recovery while stopping: a stale last_reap must not make
