@@ -1182,8 +1182,8 @@ sitq_code sitq_queue_paused(sitq_queue *queue, int *out_paused, sitq_error *err)
  * count/100 at once, so that any window of one interval holds at most
  * count + count/100 + 1 starts. A limit with neither is removed (as
  * sitq_queue_remove_limit). A worker blocked by a rate waits until the next
- * start is due; one blocked by a concurrency limit looks again soon
- * (within 50 ms).
+ * start is due; one blocked by a concurrency limit looks again when one of
+ * its own tasks finishes, and otherwise soon (within 50 ms).
  * Errors: SITQ_EINVAL (NULL queue, a bad function name, concurrency < 0 or
  * over 1000000000, a bad rate), SITQ_ESTORAGE, SITQ_EBUSY. Thread-safe.
  */

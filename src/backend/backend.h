@@ -286,9 +286,11 @@ typedef struct sitq__cycle {
                                   "ready" only for this, failures, releases and recovered
                                   leases, not for every success */
     int limit_held;            /* out: 1 when a queue's concurrency or rate limit held this
-                                  cycle's claim back (next_run_at_us then includes when to
-                                  look again): a success of the same cycle may have freed
-                                  a slot that other workers wait for */
+                                  cycle's claim back: nothing taken for it, or all it
+                                  allowed while the worker had room for more
+                                  (next_run_at_us then includes when to look again). The
+                                  worker then claims again after its next success, which
+                                  may free a slot */
     int completions_committed; /* out: the completions were committed (their `applied`
                                   set) even though the cycle returned an error: a backend
                                   may commit large results before the rest of the cycle */

@@ -61,25 +61,54 @@ typedef struct lim_claim {
     sitq_time_us *wake;
 } lim_claim;
 
-/* *cap = how many starts row allows now, at most want. */
+/* What held a row's cap under what the claim wanted. */
+#define CUT_NONE        0
+#define CUT_CONCURRENCY 1
+#define CUT_RATE        2
+
+/* *cap = how many starts row allows now, at most want; *cut = what held it
+ * under want (CUT_*). */
 static sitq_code row_cap(const lim_claim *l, const sitq__limit_row *row, int64_t want, int64_t *cap,
-                         sitq_error *err) {
+                         int *cut, sitq_error *err) {
     int64_t c = want;
+    *cut = CUT_NONE;
     if (row->concurrency > 0) {
         int64_t running = 0;
         sitq_code rc = l->io->running(l->arg, l->cy->queues[l->qi], row->function, &running, err);
         if (rc) return rc;
         int64_t room = row->concurrency - running;
         if (room <= 0) wake_at(l->wake, l->now + SITQ__LIMIT_RECHECK_US);
+        if (room < c) *cut = CUT_CONCURRENCY;
         c = room <= 0 ? 0 : (room < c ? room : c);
     }
     if (c > 0 && row->rate_count > 0) {
         sitq_time_us next = 0, due = 0;
-        c = sitq__rate_grant(row, l->now, c, &next, &due);
-        if (c == 0) wake_at(l->wake, due);
+        int64_t granted = sitq__rate_grant(row, l->now, c, &next, &due);
+        if (granted == 0) wake_at(l->wake, due);
+        if (granted < c) *cut = CUT_RATE;
+        c = granted;
     }
     *cap = c;
     return SITQ_OK;
+}
+
+/* A claim that took all a row's cap allowed, when the row held it under
+ * what the worker wanted: more tasks may wait for that limit alone, and
+ * nothing else would make the worker look again soon (its claim was not
+ * full, so it does not claim at once; no task became ready). A rate: look
+ * again at its next start. A concurrency: when a slot frees, which the
+ * worker learns of by its own successes (limit_held), else
+ * SITQ__LIMIT_RECHECK_US later. */
+static void cut_short(const lim_claim *l, const sitq__limit_row *row, int cut, int64_t cap,
+                      int64_t got) {
+    if (cut == CUT_NONE || got < cap) return;
+    if (cut == CUT_CONCURRENCY) {
+        wake_at(l->wake, l->now + SITQ__LIMIT_RECHECK_US);
+        return;
+    }
+    sitq_time_us next = 0, due = 0;
+    sitq__rate_grant(row, l->now, got, &next, &due);
+    wake_at(l->wake, got > 0 ? next : due);
 }
 
 /* After `got` starts of a rated row: its next start. */
@@ -101,7 +130,8 @@ static sitq_code claim_limited_functions(const lim_claim *l, const sitq__limit_r
         if (!row->function || !sitq__cycle_handles(l->cy, row->function)) continue;
         excluded[(*n_excluded)++] = row->function;
         int64_t cap = 0;
-        sitq_code rc = *left > 0 ? row_cap(l, row, *left, &cap, err) : SITQ_OK;
+        int cut = CUT_NONE;
+        sitq_code rc = *left > 0 ? row_cap(l, row, *left, &cap, &cut, err) : SITQ_OK;
         if (rc) return rc;
         if (cap <= 0) continue;
         size_t before = l->cy->n_claimed;
@@ -110,6 +140,7 @@ static sitq_code claim_limited_functions(const lim_claim *l, const sitq__limit_r
         *left -= got;
         if (!rc) rc = rate_taken(l, row, got, err);
         if (rc) return rc;
+        cut_short(l, row, cut, cap, got);
     }
     return SITQ_OK;
 }
@@ -123,14 +154,18 @@ sitq_code sitq__limited_claim(const sitq__limit_io *io, void *arg, sitq__cycle *
         if (!rows[i].function) own = &rows[i];
     if (own && own->paused) return SITQ_OK;
     int64_t left = (int64_t)limit;
-    sitq_code rc = own ? row_cap(&l, own, left, &left, err) : SITQ_OK;
+    int own_cut = CUT_NONE;
+    sitq_code rc = own ? row_cap(&l, own, left, &left, &own_cut, err) : SITQ_OK;
     if (rc || left <= 0) return rc;
+    int64_t own_cap = left;
     const char **excluded = calloc(n ? n : 1, sizeof *excluded);
     if (!excluded) return sitq__fail(err, SITQ_ENOMEM, "out of memory claiming under limits");
     size_t before = cy->n_claimed, n_excluded = 0;
     rc = claim_limited_functions(&l, rows, n, &left, excluded, &n_excluded, err);
     if (!rc && left > 0) rc = io->claim(arg, cy, qi, (size_t)left, NULL, excluded, n_excluded, err);
     free(excluded);
-    if (!rc && own) rc = rate_taken(&l, own, (int64_t)(cy->n_claimed - before), err);
+    int64_t got = (int64_t)(cy->n_claimed - before);
+    if (!rc && own) rc = rate_taken(&l, own, got, err);
+    if (!rc && own) cut_short(&l, own, own_cut, own_cap, got);
     return rc;
 }

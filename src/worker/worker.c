@@ -359,6 +359,7 @@ typedef struct dispatch_state {
     int more_available;                    /* the last claim was full */
     uint64_t seen_enq_gen;                 /* enqueued_gen of the last claim */
     uint64_t seen_fin_gen;                 /* finished_gen of the last claim (burst mode) */
+    int limit_held;                        /* a limit held the last claim back */
     int64_t next_due;                      /* monotonic: a task not yet due becomes due;
                                               0 = none known (want_next_run_at) */
     int64_t last_record;                   /* monotonic: the registry row was last written */
@@ -743,6 +744,7 @@ static void cycle_succeeded(sitq_worker *w, dispatch_state *d, turn *t, const si
     if (t->want_claim) {
         d->seen_enq_gen = t->gens.enqueued;
         d->seen_fin_gen = t->gens.finished;
+        d->limit_held = cy->limit_held;
         d->last_poll = t->now;
         d->more_available = cy->n_claimed == t->room;
         /* run_at_us is on this host's clock, like sitq_now_us. */
@@ -777,10 +779,10 @@ static void cycle_succeeded(sitq_worker *w, dispatch_state *d, turn *t, const si
     /* "Ready" sends every idle worker of this process into a claim: only
      * when this commit may have made a task claimable (a dependent released;
      * a failure's finalizers or retry; a release; a recovered lease; a slot
-     * freed under a limit that held a claim back), not for every success,
+     * freed under a limit that held the last claim back), not for every success,
      * which cost an empty claim per task when tasks trickle in. */
     int ready = cy->touched_dependents || any_failure || cy->n_reaped || t->n_rels ||
-                (any_success && cy->limit_held);
+                (any_success && d->limit_held);
     if (cy->n_finished || ready) sitq__backend_notify(w->b, cy->n_finished > 0, ready);
 }
 

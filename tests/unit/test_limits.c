@@ -112,6 +112,47 @@ static void test_rate(void **state) {
     sitq_limits_free(l, n);
 }
 
+/* A worker with room for more than a limit allows, polling only once an
+ * hour: a claim that took all the limit allowed must make it look again by
+ * itself (a concurrency limit: after its own successes; a rate: at the next
+ * start), or the rest of the tasks waits for the poll. */
+static void drain_limited(sitq_queue *q, const char *function, int64_t concurrency,
+                          const char *rate) {
+    TQ_OK(sitq_queue_set_limit(q, function, concurrency, rate, &tq_err));
+    enum { N = 8 };
+    sitq_task_id ids[N];
+    for (int i = 0; i < N; i++) ids[i] = tq_enqueue(q, "f", NULL);
+    sitq_worker_options o;
+    tq_worker_opts(&o, 4, 0);
+    o.poll_interval_s = 3600;
+    o.heartbeat_interval_s = 10;
+    sitq_worker *w = NULL;
+    TQ_OK(sitq_worker_create(q, &o, &w, &tq_err));
+    tq_rec rec;
+    tq_rec_init(&rec, N);
+    rec.sleep_ms = 5;
+    TQ_OK(sitq_worker_register(w, "f", tq_h_record, &rec, &tq_err));
+    TQ_OK(sitq_worker_start(w, &tq_err));
+    for (int i = 0; i < N; i++) {
+        sitq_result *r = tq_wait_done(q, ids[i], 30);
+        assert_int_equal(r->status, SITQ_SUCCEEDED);
+        sitq_result_free(r);
+    }
+    TQ_OK(sitq_worker_stop(w, 30, &tq_err));
+    sitq_worker_free(w);
+    assert_int_equal(tq_rec_count(&rec), N);
+    if (concurrency > 0) assert_true(atomic_load(&rec.max_active) <= concurrency);
+    tq_rec_free(&rec);
+}
+
+static void test_limit_cut_claim_looks_again(void **state) {
+    drain_limited(TQ_ENV(state)->queue, "f", 2, NULL);
+}
+
+static void test_rate_cut_claim_looks_again(void **state) {
+    drain_limited(TQ_ENV(state)->queue, NULL, 0, "50/s");
+}
+
 static void test_rate_parse_and_bad_input(void **state) {
     tq_env *e = TQ_ENV(state);
     int64_t n = 0, us = 0;
@@ -172,6 +213,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_concurrency_per_function_and_queue, tq_setup,
                                         tq_teardown),
         cmocka_unit_test_setup_teardown(test_rate, tq_setup, tq_teardown),
+        cmocka_unit_test_setup_teardown(test_limit_cut_claim_looks_again, tq_setup, tq_teardown),
+        cmocka_unit_test_setup_teardown(test_rate_cut_claim_looks_again, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_rate_parse_and_bad_input, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_remove_reports_missing, tq_setup, tq_teardown),
     };

@@ -787,8 +787,8 @@ static sitq_code count_outcomes(pg_conn *c, const sitq__cycle *cy, const int64_t
  * "Ready" only when this commit may have made a task claimable or moved a
  * task's run_at: every idle worker of the queue wakes on it and runs a
  * claim, so a success that released no dependent says "finished" alone,
- * unless a limit held this cycle's claim back (the success freed a slot
- * that other workers may wait for). A failure says both: it may release
+ * unless a limit held this backend's last claim back (the success freed a
+ * slot that other workers may wait for). A failure says both: it may release
  * finalizers, or put its task back with a new run_at that other workers'
  * next poll must know. */
 static sitq_code notify_queues(pg_conn *c, const sitq__cycle *cy, size_t n_released,
@@ -800,7 +800,7 @@ static sitq_code notify_queues(pg_conn *c, const sitq__cycle *cy, size_t n_relea
         failed = k->applied && (!k->ok || k->stored_as_failure);
     }
     int ready = n_released > 0 || cy->n_reaped > 0 || cy->n_releases > 0 || failed ||
-                released_unknown || (finished && cy->limit_held);
+                released_unknown || (finished && c->b->limit_wake_us > 0);
     for (size_t q = 0; q < cy->n_queues; q++) {
         sitq_code rc = pg_notify_queue(c, cy->queues[q], finished, ready, err);
         if (rc) return rc;
