@@ -63,6 +63,14 @@ static sitq_code lease_times(pg_conn *c, int64_t lease_us, sitq_time_us *db_now,
     return SITQ_OK;
 }
 
+/* Server time t on this host's clock, from a server reading db_now taken
+ * when this host's clock read local_at_db_now (right after its answer came:
+ * measured from a later local reading, a slow cycle would move t late by
+ * the cycle's own duration). */
+static sitq_time_us to_local(sitq_time_us t, sitq_time_us db_now, sitq_time_us local_at_db_now) {
+    return local_at_db_now + (t - db_now);
+}
+
 /* names[0..n) as the text of a PostgreSQL text[] literal: every element
  * double-quoted, with backslash before " and \. Malloc'd; NULL when out of
  * memory. */
@@ -716,7 +724,7 @@ static sitq_code check_live(pg_conn *c, const pg_claim_arg *a, sitq__cycle *cy, 
 
 /* The claim over the cycle's queues, then the burst check. */
 static sitq_code claim(pg_backend *b, pg_conn *c, sitq__cycle *cy, sitq_time_us db_until,
-                       sitq_time_us now, sitq_error *err) {
+                       sitq_time_us local_at_db_now, sitq_time_us now, sitq_error *err) {
     pg_claim_arg a = {b,
                       c,
                       new_lease_token(),
@@ -734,7 +742,7 @@ static sitq_code claim(pg_backend *b, pg_conn *c, sitq__cycle *cy, sitq_time_us 
     if (!rc && cy->claim_max > 0) rc = sitq__claim_rounds(cy, claim_queue, &a, err);
     /* A limit that blocked the claim: when to look again, on this host's
      * clock like run_at_us. */
-    b->limit_wake_us = a.wake_us > 0 ? sitq_now_us() + (a.wake_us - cy->db_now_us) : 0;
+    b->limit_wake_us = a.wake_us > 0 ? to_local(a.wake_us, cy->db_now_us, local_at_db_now) : 0;
     cy->limit_held = a.wake_us > 0;
     if (!rc && cy->live_horizon_us > 0 && cy->n_claimed == 0) rc = check_live(c, &a, cy, err);
     free(names[0]);
@@ -833,6 +841,7 @@ static sitq_code cycle_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *er
     sitq_time_us db_until = 0;
     int need_lease = cy->n_heartbeats > 0 || cy->claim_max > 0;
     if (!rc && need_lease) rc = lease_times(c, cy->lease_us, &cy->db_now_us, &db_until, err);
+    sitq_time_us local_at_db_now = sitq_now_us();
     if (!rc) rc = apply_heartbeats(b, c, cy, db_until, err);
     int64_t lost[SITQ_WORKER_QUEUES_MAX] = {0}, cancelled[SITQ_WORKER_QUEUES_MAX] = {0};
     for (size_t q = 0; q < cy->n_queues && q < SITQ_WORKER_QUEUES_MAX && cy->reap && !rc; q++) {
@@ -842,7 +851,7 @@ static sitq_code cycle_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *er
     }
     sitq_time_us claim_now = sitq_now_us(); /* run_at_us is on the clients' clock */
     if (!rc && (cy->claim_max > 0 || cy->live_horizon_us > 0))
-        rc = claim(b, c, cy, db_until, claim_now, err);
+        rc = claim(b, c, cy, db_until, local_at_db_now, claim_now, err);
     if (!rc && cy->want_next_run_at && cy->n_claimed < cy->claim_max)
         rc = next_run_at(c, cy, claim_now, err);
     if (!rc && b->limit_wake_us > 0 &&
