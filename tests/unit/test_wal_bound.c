@@ -7,6 +7,7 @@
 #include "helpers.h"
 
 #include <signal.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -230,11 +231,58 @@ static void test_wal_bounded_after_large_batch(void **state) {
     g_enqueues = ENQUEUES;
 }
 
+/* Frames in the log now, read by a connection of its own (-1: unknown). */
+static int log_frames(const char *path) {
+    sqlite3 *db = NULL;
+    int frames = -1;
+    /* The connection finds the log when it first reads the database. */
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
+        sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &frames, NULL) != SQLITE_OK)
+        frames = -1;
+    sqlite3_close(db);
+    return frames;
+}
+
+/* One batch whose own payloads fill the log past the restart size takes the
+ * path that copies the log passively first (so that other processes' writers
+ * go on meanwhile): that call must still copy the whole log (the hook
+ * replaces SQLite's automatic checkpoint, so nothing else would), the next
+ * commit then writes it from its start, and the payloads read back whole. */
+static void test_large_batch_restarts_the_log(void **state) {
+    tq_env *e = TQ_ENV(state);
+    enum { N = 3, SIZE = 8 << 20 };
+    char *payload = malloc(SIZE);
+    assert_non_null(payload);
+    sitq_task_spec specs[N];
+    for (int i = 0; i < N; i++)
+        specs[i] = (sitq_task_spec){.function = "big", .payload = payload, .payload_len = SIZE};
+    memset(payload, 'b', SIZE);
+    sitq_task_id ids[N];
+    TQ_OK(sitq_enqueue_batch(e->queue, specs, N, ids, &tq_err));
+    /* The next commit writes the log from its start: a few frames, not the
+     * 6,000 of the batch. */
+    sitq_task_id small;
+    TQ_OK(sitq_enqueue(e->queue, "small", "x", 1, NULL, &small, &tq_err));
+    int frames = log_frames(e->path);
+    assert_in_range(frames, 1, 100);
+    for (int i = 0; i < N; i++) {
+        void *p = NULL;
+        size_t len = 0;
+        TQ_OK(sitq_get_payload(e->queue, ids[i], &p, &len, &tq_err));
+        assert_int_equal(len, SIZE);
+        assert_memory_equal(p, payload, SIZE);
+        free(p);
+    }
+    free(payload);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_wal_stays_bounded, tq_setup_dir, teardown_kill),
         cmocka_unit_test_setup_teardown(test_wal_bounded_after_large_batch, tq_setup_dir,
                                         teardown_kill),
+        cmocka_unit_test_setup_teardown(test_large_batch_restarts_the_log, tq_setup, tq_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -26,6 +26,9 @@
  * task's row; larger ones in sitq_payloads / sitq_results, so that state
  * transitions never read or rewrite them. */
 #define SQ_INLINE_MAX 1024
+/* Log size past which a commit waits for readers and restarts the log
+ * (sqlite_wal.c). */
+#define SQ_WAL_RESTART_BYTES (16 << 20)
 
 /* Largest payload, and payload + result, of one task (the backend's
  * blob_max): SQLite stores a task in one row of at most 1e9 bytes (its
@@ -165,6 +168,9 @@ typedef struct sq_backend {
     int wal_seen_pages;           /* log size at this process's last commit */
     int64_t wal_backoff_us;       /* pause after the last RESTART that gave up, 0 = none */
     int64_t wal_restart_after_us; /* monotonic time before which no RESTART is tried */
+    int wal_big_commit;           /* the commit being written holds at least
+                                     SQ_WAL_RESTART_BYTES of payloads; reset
+                                     by sq_write_end */
     int file_kind;                /* sq_file_kind, found by sq_file_check */
     int file_rc;                  /* SQLite's code when sq_file_check could not read the file */
     char *uri; /* set: open this URI instead of path (a read-only immutable file) */

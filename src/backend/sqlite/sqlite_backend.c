@@ -369,6 +369,7 @@ sitq_code sq_write_end(sq_backend *b, sitq_code rc, sitq_error *err) {
         sqlite3_stmt *st = sq_stmt(c, ST_ROLLBACK, NULL);
         if (st) sq_exec(c, st, NULL, "rolling back");
     }
+    b->wal_big_commit = 0; /* the WAL hook of this commit has run, if any */
     pthread_mutex_unlock(&b->write_mu);
     return rc;
 }

@@ -212,6 +212,11 @@ static void write_group(sq_backend *b, sq_enqueue_op *ops) {
         if (op->rc) rc = savepoint(c, ST_ROLLBACK_SAVEPOINT, &err);
         if (!rc) rc = savepoint(c, ST_RELEASE_SAVEPOINT, &err);
     }
+    /* Tells the WAL hook that this commit alone filled the log (sqlite_wal.c). */
+    size_t bytes = 0;
+    for (sq_enqueue_op *op = ops; op && !rc; op = op->next)
+        for (size_t i = 0; i < op->n; i++) bytes += op->specs[i].payload_len;
+    b->wal_big_commit = bytes >= SQ_WAL_RESTART_BYTES;
     rc = sq_write_end(b, rc, &err);
     if (rc) { /* nothing of the group was committed */
         for (sq_enqueue_op *op = ops; op; op = op->next) {
