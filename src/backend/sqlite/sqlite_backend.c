@@ -202,6 +202,11 @@ static sitq_code conn_open(sq_backend *b, sq_conn *c, int readonly, sitq_error *
     if (c == &b->writer) rc = sq_file_check(b, c, err);
     if (!rc) rc = conn_pragma(c, sync_sql[b->opts.synchronous], err);
     if (!rc) rc = conn_pragma(c, "PRAGMA temp_store=MEMORY", err);
+    /* Readers map the file: a handler's first read of thousands of rows the
+     * writer just finished (a fan-in's parents) would otherwise cost a
+     * pread per page (10,000 parents: 24-26 ms read cold against 13-19 ms
+     * mapped). Address space only; pages still in the WAL are read as before. */
+    if (!rc && readonly) rc = conn_pragma(c, "PRAGMA mmap_size=268435456", err);
     if (!rc && !readonly) {
         rc = sq_file_journal_mode(b, c, err);
         /* Keep the WAL bounded: truncate it to 64 MiB after checkpoints. */
