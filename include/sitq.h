@@ -1468,12 +1468,15 @@ int sitq_ctx_cancelled(const sitq_task_ctx *ctx);
 
 /**
  * The number of dependencies of the running task (as declared at enqueue, a
- * repeated id once), for sitq_ctx_dependency_result. Read lazily: the first
- * call makes one lookup on a reader connection (never under the writer lock)
- * and later calls return the cached figure. Returns 0 for a task without
- * dependencies, for ctx NULL, and when the lookup fails (then
- * sitq_ctx_dependency_result reports the error). Call it from the handler's
- * own thread, during the call.
+ * repeated id once), for sitq_ctx_dependency_result. Purge drops the edge to
+ * a dependency that succeeded once this task has finished, so a task retried
+ * after such a purge counts only up to its last position still stored; the
+ * positions of the dropped ones below that read as purged (SITQ_ENOTFOUND).
+ * Read lazily: the first call makes one lookup on a reader connection (never
+ * under the writer lock) and later calls return the cached figure. Returns 0
+ * for a task without dependencies, for ctx NULL, and when the lookup fails
+ * (then sitq_ctx_dependency_result reports the error). Call it from the
+ * handler's own thread, during the call.
  */
 size_t sitq_ctx_dependency_count(const sitq_task_ctx *ctx);
 
@@ -1512,6 +1515,46 @@ sitq_code sitq_ctx_dependency_result(sitq_task_ctx *ctx, size_t index, sitq_resu
  */
 sitq_code sitq_ctx_dependency_results(sitq_task_ctx *ctx, size_t first, size_t n, sitq_result **out,
                                       sitq_error *err);
+
+/**
+ * One dependency's outcome as sitq_ctx_dependency_values reads it: only what
+ * a fan-in passes on (its value, or why there is none), not a whole result.
+ */
+typedef struct sitq_dependency_value {
+    sitq_task_id id;    /**< the dependency's id; 0 when it was purged */
+    sitq_status status; /**< its status when read (a normal task's dependencies
+                             have all succeeded) */
+    void *value;        /**< its result value (malloc'd, owned by this entry;
+                             NULL when it stored none) */
+    size_t value_len;   /**< bytes of value */
+    char *error;        /**< its error message (malloc'd, owned by this entry;
+                             NULL when none) */
+} sitq_dependency_value;
+
+/**
+ * Read the values of dependencies first .. first + n - 1 (positions as in
+ * sitq_ctx_dependency_result) of the running task in one statement on a
+ * reader connection, without the rest of each result: the read a fan-in of
+ * thousands of parents passes to its handler. out is the caller's array of
+ * n entries; on success out[i] describes position first + i (id 0 when that
+ * dependency was purged, possible only for a task retried after its
+ * dependencies were purged), and the caller releases what the entries own
+ * with sitq_dependency_values_clear. On failure every entry is cleared (all
+ * zero). The values are held in memory at once: read a large fan-in of
+ * large results in slices. Call it from the handler's own thread, during
+ * the call.
+ * Errors: SITQ_EINVAL (ctx or out NULL; n 0; first + n beyond
+ * sitq_ctx_dependency_count), SITQ_ESTORAGE, SITQ_ENOMEM.
+ */
+sitq_code sitq_ctx_dependency_values(sitq_task_ctx *ctx, size_t first, size_t n,
+                                     sitq_dependency_value *out, sitq_error *err);
+
+/**
+ * Free what entries v[0..n) own (value and error) and zero them, so that
+ * clearing twice is safe. v may be NULL when n is 0. Thread-safe on distinct
+ * arrays.
+ */
+void sitq_dependency_values_clear(sitq_dependency_value *v, size_t n);
 
 /**
  * Mark the start of the attempt, for workers created with

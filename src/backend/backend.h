@@ -48,7 +48,7 @@
  * value it was written against; sitq__backend_head_init refuses any other,
  * so a backend built for another layout fails at open instead of misreading
  * fields. Bump it on every change of an op's signature or a struct below. */
-#define SITQ__BACKEND_VERSION 20
+#define SITQ__BACKEND_VERSION 21
 
 /* A task handed to a worker by a claim (cycle or claim_id). Every field is
  * out, written by the backend into an entry of the caller's array. The
@@ -637,6 +637,14 @@ typedef struct sitq__backend_ops {
      * NULL again (the op frees what it had set). */
     sitq_code (*dep_results)(sitq_backend *b, const char *queue, sitq_task_id id, size_t first,
                              size_t n, sitq_result **out, sitq_error *err);
+    /* As dep_results, but only each dependency's id, status, value and
+     * error, into the caller's array of n entries, all zero on entry: out[i]
+     * is filled for position first + i, or stays zero (id 0) when that
+     * position has no edge or its task was purged. value and error are
+     * malloc'd and owned by the caller from then on. On failure every entry
+     * is zero again (the op frees what it had set). */
+    sitq_code (*dep_values)(sitq_backend *b, const char *queue, sitq_task_id id, size_t first,
+                            size_t n, sitq_dependency_value *out, sitq_error *err);
 
     /* The registry of workers (sitq_workers_list): every row, or those not
      * stopped when !include_stopped, sorted by worker id, with state judged

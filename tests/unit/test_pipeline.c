@@ -37,7 +37,17 @@ static void seen_free(seen *s) {
     pthread_mutex_destroy(&s->mu);
 }
 
-/* Reads every dependency in order and records up to 16 of them. */
+/* Whether v, read by sitq_ctx_dependency_values, says what the whole result
+ * r of the same position says (id, status, value and error). */
+static int value_matches(const sitq_dependency_value *v, const sitq_result *r) {
+    return v->id == r->id && v->status == r->status && v->value_len == r->value_len &&
+           (v->value == NULL) == (r->value == NULL) &&
+           (!v->value_len || memcmp(v->value, r->value, v->value_len) == 0) &&
+           (v->error == NULL) == (r->error == NULL) && (!v->error || !strcmp(v->error, r->error));
+}
+
+/* Reads every dependency in order and records up to 16 of them; the
+ * values read of all positions at once must say the same. */
 static int h_read_deps(sitq_task_ctx *ctx, const void *p, size_t len, void *ud) {
     (void)p;
     (void)len;
@@ -54,6 +64,10 @@ static int h_read_deps(sitq_task_ctx *ctx, const void *p, size_t len, void *ud) 
             continue;
         }
         if (s->expect && (!r->value || strcmp((const char *)r->value, s->expect[i]) != 0)) bad++;
+        sitq_dependency_value v;
+        if (sitq_ctx_dependency_values(ctx, i, 1, &v, NULL) != SITQ_OK || !value_matches(&v, r))
+            bad++;
+        sitq_dependency_values_clear(&v, 1);
         if (i < 16) {
             s->status[i] = r->status;
             s->id[i] = r->id;
@@ -78,17 +92,19 @@ static int h_read_deps(sitq_task_ctx *ctx, const void *p, size_t len, void *ud) 
 }
 
 /* Reads every dependency in slices of 777 positions with one range read
- * each, and checks each entry against the one-by-one read of the same
- * position; then the range's error paths. */
+ * each, of whole results and of values, and checks each entry against the
+ * one-by-one read of the same position; then the ranges' error paths. */
 static int h_read_range(sitq_task_ctx *ctx, const void *p, size_t len, void *ud) {
     (void)p;
     (void)len;
     seen *s = ud;
     size_t n = sitq_ctx_dependency_count(ctx), bad = 0;
     sitq_result *slice[777];
+    sitq_dependency_value values[777];
     for (size_t first = 0; first < n; first += 777) {
         size_t k = n - first < 777 ? n - first : 777;
-        if (sitq_ctx_dependency_results(ctx, first, k, slice, NULL) != SITQ_OK) {
+        if (sitq_ctx_dependency_results(ctx, first, k, slice, NULL) != SITQ_OK ||
+            sitq_ctx_dependency_values(ctx, first, k, values, NULL) != SITQ_OK) {
             bad += k;
             continue;
         }
@@ -98,11 +114,13 @@ static int h_read_range(sitq_task_ctx *ctx, const void *p, size_t len, void *ud)
                 one->id != slice[i]->id || one->status != slice[i]->status ||
                 one->value_len != slice[i]->value_len ||
                 (one->value_len && memcmp(one->value, slice[i]->value, one->value_len) != 0) ||
-                (s->expect && strcmp((const char *)slice[i]->value, s->expect[first + i]) != 0))
+                (s->expect && strcmp((const char *)slice[i]->value, s->expect[first + i]) != 0) ||
+                !value_matches(&values[i], slice[i]))
                 bad++;
             sitq_result_free(one);
             sitq_result_free(slice[i]);
         }
+        sitq_dependency_values_clear(values, k);
     }
     pthread_mutex_lock(&s->mu);
     s->calls++;
@@ -113,6 +131,14 @@ static int h_read_range(sitq_task_ctx *ctx, const void *p, size_t len, void *ud)
     if (slice[0] || slice[1]) s->out_of_range = SITQ_OK;               /* must be NULL on error */
     s->null_out = sitq_ctx_dependency_results(ctx, 0, 0, slice, NULL); /* n = 0 */
     if (sitq_ctx_dependency_results(ctx, 0, 1, NULL, NULL) != SITQ_EINVAL) s->null_out = SITQ_OK;
+    /* the same paths of the values read: entries zeroed on error */
+    values[0].id = values[1].id = 1;
+    if (sitq_ctx_dependency_values(ctx, n ? n - 1 : 0, 2, values, NULL) != SITQ_EINVAL ||
+        values[0].id || values[1].id)
+        s->out_of_range = SITQ_OK;
+    if (sitq_ctx_dependency_values(ctx, 0, 0, values, NULL) != SITQ_EINVAL ||
+        sitq_ctx_dependency_values(ctx, 0, 1, NULL, NULL) != SITQ_EINVAL)
+        s->null_out = SITQ_OK;
     pthread_mutex_unlock(&s->mu);
     sitq_ctx_set_result(ctx, "done", 5);
     return 0;
@@ -289,6 +315,11 @@ static void test_range_paths(void **state) {
     TQ_ERR_MSG(SITQ_EINVAL, "ctx", "handler",
                sitq_ctx_dependency_results(NULL, 0, 1, one, &tq_err));
     assert_null(one[0]);
+    sitq_dependency_value v = {.id = 7};
+    TQ_ERR_MSG(SITQ_EINVAL, "ctx", "handler", sitq_ctx_dependency_values(NULL, 0, 1, &v, &tq_err));
+    assert_int_equal(v.id, 0);
+    sitq_dependency_values_clear(&v, 1); /* a cleared entry clears again */
+    sitq_dependency_values_clear(NULL, 0);
     sitq_task_id x = enqueue_payload(q, "p", "x"), y = enqueue_payload(q, "p", "y");
     sitq_task_id yx[] = {y, x};
     sitq_task_id c = enqueue_deps(q, "c", yx, 2, 0);
@@ -344,6 +375,7 @@ static void test_finalizer_mixed_outcomes(void **state) {
     assert_int_equal(tq_status(q, g), SITQ_WAITING);
     process(w, f, SITQ_SUCCEEDED);
     assert_int_equal(s.n, 4);
+    assert_int_equal(s.bad, 0); /* the values read says the same of each outcome */
     assert_int_equal(s.status[0], SITQ_SUCCEEDED);
     assert_string_equal(s.value[0], "A");
     assert_int_equal(s.status[1], SITQ_FAILED);

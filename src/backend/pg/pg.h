@@ -43,6 +43,7 @@ typedef enum pg_stmt_id {
     PG_DEP_COUNT,
     PG_DEP_RESULT,
     PG_DEP_RESULTS,
+    PG_DEP_VALUES,
     PG_PAYLOAD,
     PG_TASK_STATE,
     PG_CLAIM,
@@ -493,6 +494,8 @@ sitq_code pg_dependents_many(sitq_backend *b, const sitq_task_id *ids, size_t n,
                              sitq_task_id **pairs, size_t *count, sitq_error *err);
 sitq_code pg_dep_results(sitq_backend *b, const char *queue, sitq_task_id id, size_t first,
                          size_t n, sitq_result **out, sitq_error *err);
+sitq_code pg_dep_values(sitq_backend *b, const char *queue, sitq_task_id id, size_t first, size_t n,
+                        sitq_dependency_value *out, sitq_error *err);
 /* One task read by statement stmt with parameters p (a row of the result
  * columns, then any extra ones), with its dependencies, on connection c.
  * queue and id only word the not-found error. When extra is not NULL, the

@@ -39,6 +39,7 @@ static const sitq__backend_ops pg_ops = {
     .dep_count = pg_dep_count,
     .dep_result = pg_dep_result,
     .dep_results = pg_dep_results,
+    .dep_values = pg_dep_values,
     .workers = pg_workers,
     .schedule_add = pg_schedule_add,
     .schedule_list = pg_schedule_list,

@@ -161,6 +161,35 @@ sitq_code pg_dep_results(sitq_backend *base, const char *queue, sitq_task_id id,
     return rc ? rc : sitq__ok(err);
 }
 
+sitq_code pg_dep_values(sitq_backend *base, const char *queue, sitq_task_id id, size_t first,
+                        size_t n, sitq_dependency_value *out, sitq_error *err) {
+    pg_params p;
+    pg_p_init(&p);
+    pg_p_i64(&p, id);
+    pg_p_i64(&p, (int64_t)first);
+    pg_p_i64(&p, (int64_t)(first + n - 1));
+    pg_p_text(&p, queue);
+    PGresult *r =
+        pg_read_run((pg_backend *)base, PG_DEP_VALUES, &p, err, "reading dependency values");
+    if (!r) return pg_code(err);
+    sitq_code rc = SITQ_OK;
+    sitq_time_us now = sitq_now_us();
+    for (int i = 0; !rc && i < PQntuples(r); i++) {
+        size_t at = (size_t)pg_i64(r, i, 0) - first;
+        if (at >= n || out[at].id) continue;
+        sitq_dependency_value *v = &out[at];
+        v->id = pg_i64(r, i, 1);
+        v->status = sitq__public_status((int)pg_i64(r, i, 2), pg_i64(r, i, 3), now);
+        v->value = pg_bytes(r, i, 4, &v->value_len);
+        v->error = pg_text(r, i, 5);
+        if ((!pg_isnull(r, i, 4) && !v->value) || (!pg_isnull(r, i, 5) && !v->error))
+            rc = sitq__fail(err, SITQ_ENOMEM, "out of memory reading dependency values");
+    }
+    PQclear(r);
+    if (rc) sitq_dependency_values_clear(out, n);
+    return rc ? rc : sitq__ok(err);
+}
+
 sitq_code pg_payload(sitq_backend *base, const char *queue, sitq_task_id id, void **out,
                      size_t *len, sitq_error *err) {
     pg_params p;

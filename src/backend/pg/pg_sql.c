@@ -139,6 +139,11 @@ const char *const pg_sql[PG_COUNT] = {
         "result", "traceback") ", d.position FROM @.deps d JOIN @.tasks t ON t.id = d.depends_on "
                                "WHERE d.task_id = $1::bigint AND d.position BETWEEN $2::int "
                                "AND $3::int AND t.queue = $4::text ORDER BY d.position",
+    /* The same edges, only what a fan-in passes on (pg_dep_values). */
+    [PG_DEP_VALUES] = "SELECT d.position, t.id, t.state, t.run_at_us, t.result, t.error "
+                      "FROM @.deps d JOIN @.tasks t ON t.id = d.depends_on "
+                      "WHERE d.task_id = $1::bigint AND d.position BETWEEN $2::int "
+                      "AND $3::int AND t.queue = $4::text ORDER BY d.position",
     [PG_PAYLOAD] = "SELECT payload FROM @.tasks WHERE id = $1::bigint AND queue = $2::text",
     [PG_TASK_STATE] = "SELECT state FROM @.tasks WHERE id = $1::bigint AND queue = $2::text "
                       "FOR NO KEY UPDATE",

@@ -88,6 +88,7 @@ typedef enum sq_stmt_id {
     ST_DEP_COUNT,
     ST_DEP_RESULT,
     ST_DEP_RESULTS,
+    ST_DEP_VALUES,
     ST_RETRY_WALK,
     ST_RETRY_REARM,
     ST_HEARTBEAT,
@@ -301,6 +302,8 @@ sitq_code sq_dep_count(sitq_backend *b, const char *queue, sitq_task_id id, size
                        sitq_error *err);
 sitq_code sq_dep_results(sitq_backend *b, const char *queue, sitq_task_id id, size_t first,
                          size_t n, sitq_result **out, sitq_error *err);
+sitq_code sq_dep_values(sitq_backend *b, const char *queue, sitq_task_id id, size_t first, size_t n,
+                        sitq_dependency_value *out, sitq_error *err);
 sitq_code sq_dep_result(sitq_backend *b, const char *queue, sitq_task_id id, size_t index,
                         sitq_result **out, sitq_error *err);
 

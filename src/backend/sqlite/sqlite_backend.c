@@ -43,6 +43,7 @@ static const sitq__backend_ops sq_ops = {
     .dep_count = sq_dep_count,
     .dep_result = sq_dep_result,
     .dep_results = sq_dep_results,
+    .dep_values = sq_dep_values,
     .workers = sq_workers,
     .schedule_add = sq_schedule_add,
     .schedule_list = sq_schedule_list,

@@ -173,6 +173,41 @@ sitq_code sq_dep_results(sitq_backend *base, const char *queue, sitq_task_id id,
     return rc ? rc : sitq__ok(err);
 }
 
+sitq_code sq_dep_values(sitq_backend *base, const char *queue, sitq_task_id id, size_t first,
+                        size_t n, sitq_dependency_value *out, sitq_error *err) {
+    sq_backend *b = (sq_backend *)base;
+    sq_conn *c = sq_read_acquire(b);
+    sqlite3_stmt *st = sq_stmt(c, ST_DEP_VALUES, err);
+    sitq_code rc = st ? SITQ_OK : SITQ_ESTORAGE;
+    if (st) {
+        sitq_time_us now = sitq_now_us();
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)first);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64)(first + n - 1));
+        sq_bind_text(st, 4, queue);
+        int step;
+        while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
+            size_t at = (size_t)sqlite3_column_int64(st, 0) - first;
+            if (at >= n || out[at].id) continue;
+            sitq_dependency_value *v = &out[at];
+            v->id = sqlite3_column_int64(st, 1);
+            v->status =
+                sitq__public_status(sqlite3_column_int(st, 2), sqlite3_column_int64(st, 3), now);
+            int has_value = sqlite3_column_type(st, 4) != SQLITE_NULL;
+            int has_error = sqlite3_column_type(st, 5) != SQLITE_NULL;
+            v->value = sq_col_blob(st, 4, &v->value_len);
+            v->error = sq_col_text(st, 5);
+            if ((has_value && !v->value) || (has_error && !v->error))
+                rc = sitq__fail(err, SITQ_ENOMEM, "out of memory reading dependency values");
+        }
+        if (!rc && step != SQLITE_DONE) rc = sq_fail(c, err, "reading dependency values");
+        sqlite3_reset(st);
+    }
+    sq_read_release(b, c);
+    if (rc) sitq_dependency_values_clear(out, n);
+    return rc ? rc : sitq__ok(err);
+}
+
 sitq_code sq_payload(sitq_backend *base, const char *queue, sitq_task_id id, void **out,
                      size_t *len, sitq_error *err) {
     sq_backend *b = (sq_backend *)base;

@@ -134,6 +134,11 @@ const char *const sq_sql[ST_COUNT] = {
                                    "JOIN sitq_tasks ON sitq_tasks.id = d.depends_on "
                                    "WHERE d.task_id = ?1 AND d.position BETWEEN ?2 AND ?3 "
                                    "AND sitq_tasks.queue = ?4 ORDER BY d.position",
+    /* The same edges, only what a fan-in passes on (sq_dep_values). */
+    [ST_DEP_VALUES] = "SELECT d.position, id, state, run_at_us, " RESULT_VALUE ", error "
+                      "FROM sitq_deps d JOIN sitq_tasks ON sitq_tasks.id = d.depends_on "
+                      "WHERE d.task_id = ?1 AND d.position BETWEEN ?2 AND ?3 "
+                      "AND sitq_tasks.queue = ?4 ORDER BY d.position",
     [ST_PAYLOAD] = "SELECT CASE WHEN blobs & 1 THEN (SELECT p.payload FROM sitq_payloads p "
                    "WHERE p.id = sitq_tasks.id) ELSE payload END "
                    "FROM sitq_tasks WHERE id = ?1 AND queue = ?2",
