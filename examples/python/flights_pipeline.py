@@ -397,7 +397,7 @@ def _print_summary(a, load, chain, stats, times, elapsed, workers):
     v, c, e, s = chain
     print("sitq flights pipeline (Python, pandas) - done")
     print("  input             %s" % a.data)
-    print("  rows in           %d (%d bad) in %d chunks, %d worker processes"
+    print("  rows in           %d (%d bad) in %d chunks, %d task processes"
           % (load["rows"], load["bad"], load["chunks"], workers))
     print("  ETL fan-out       %d transform_chunk tasks: %.2f s wall (%.2f s of task time), "
           "aggregate %.3f s, load %.3f s" % (load["chunks"], times["chunks_wall"],

@@ -4,6 +4,7 @@
                                 [--busy-timeout S]
     python -m sitq worker DB [--concurrency N] [--threads T] [--queue NAME]
                              [--pool process|thread] [--grace S] [--max-memory MB]
+                             [--keep-freed-memory MB]
                              [--lease DURATION] [--poll DURATION]
                              [--worker-id ID] [--path DIR]
                              [--mode OCTAL] [--allow-foreign] [--busy-timeout S]
@@ -33,6 +34,10 @@ the task's policy) or ends cancelled. A task process that dies (a segfault,
 ``os._exit``, the OOM killer, or ``--max-memory``, which caps each task
 process's address space) fails its attempt ("worker process died: signal 11
 (SIGSEGV)", "worker process exited with status 3") and nothing else.
+Each task process keeps up to ``--keep-freed-memory`` MiB (default 64) of
+the memory its tasks freed for its next tasks, where glibc's malloc would
+hand it back to the system and fault it in again page by page (0 leaves
+malloc's own thresholds).
 Thread mode (``--pool thread``, the default for ``--concurrency 1``) runs
 the tasks on T threads of this process (with N > 1: in N worker processes
 of T threads, restarted if they die); a thread cannot be interrupted, so a
@@ -131,6 +136,16 @@ def _positive_int(text):
     return v
 
 
+def _freed_memory_mib(text):
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("%r is not an integer" % text)
+    if not 0 <= v <= 2047:  # malloc takes the size in bytes as a C int
+        raise argparse.ArgumentTypeError("must be 0..2047 MiB, got %s" % text)
+    return v
+
+
 def _non_negative_float(text):
     v = _duration(text)
     if not (0 <= v <= 3155760000):
@@ -173,6 +188,7 @@ def _parser():
                         "see `dashboard --help`)")
     w = sub.add_parser("worker", help="run workers for the Python tasks of a database",
                        description="Run workers for the Python tasks of a sitq SQLite database.")
+    p.worker_parser = w  # errors found after parsing are reported with the worker's usage
     w.add_argument("db", help="SQLite database file shared with the enqueuing processes, "
                               "or a postgresql:// URI")
     w.add_argument("--concurrency", "-c", type=_positive_int, default=1,
@@ -197,6 +213,10 @@ def _parser():
     w.add_argument("--max-memory", type=_positive_int, default=None, metavar="MB",
                    help="process mode: address-space limit of each task process in MiB "
                         "(a task past it fails with MemoryError)")
+    w.add_argument("--keep-freed-memory", type=_freed_memory_mib, default=None, metavar="MB",
+                   help="process mode: MiB of freed memory each task process keeps for its "
+                        "next tasks instead of handing it back to the system (glibc's malloc; "
+                        "0..2047, default 64; 0 leaves malloc's own thresholds)")
     w.add_argument("--queue", "-q", action="append", default=None,
                    help="queue name (default 'default'); repeat it to serve several queues, "
                         "given in priority order")
@@ -517,19 +537,24 @@ def main(argv=None):
     args = _parser().parse_args(argv)
     twice = [n for i, n in enumerate(args.queue or []) if n in args.queue[:i]]
     if twice:
-        _parser().error("--queue %r is given twice" % twice[0])
+        _parser().worker_parser.error("--queue %r is given twice" % twice[0])
     _setup_logging(args)
     if args.command != "worker":
         return 2
     if args.pool is None:
         args.pool = "process" if args.concurrency > 1 else "thread"
-    if args.pool == "thread" and (args.grace is not None or args.max_memory is not None):
-        _parser().error("--grace and --max-memory apply to --pool process only")
+    if args.pool == "thread" and (args.grace is not None or args.max_memory is not None or
+                                  args.keep_freed_memory is not None):
+        _parser().worker_parser.error("--grace, --max-memory and --keep-freed-memory apply "
+                                      "to --pool process only")
     if args.asyncio and (args.pool == "process" or args.concurrency > 1):
-        _parser().error("--asyncio runs one process in thread mode: set its bound with "
-                        "--threads N (not --concurrency or --pool process)")
+        _parser().worker_parser.error("--asyncio runs one process in thread mode: set its "
+                                      "bound with --threads N (not --concurrency or --pool "
+                                      "process)")
     args.grace = 1.0 if args.grace is None else args.grace
     args.max_memory = (args.max_memory or 0) * 1024 * 1024
+    if args.keep_freed_memory is not None:  # None: the task processes' default
+        args.keep_freed_memory *= 1024 * 1024
     try:
         if args.concurrency == 1 or args.pool == "process":
             return _run_one(args)

@@ -41,28 +41,38 @@ _LOG = logging.getLogger("sitq.worker")
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
 KEEP_FREED = 32 << 20
+# The same for each task process (python -m sitq worker --keep-freed-memory,
+# in MiB): the largest thresholds glibc's own adjustment reaches (an mmap
+# threshold of at most 32 MiB, a trim threshold of twice that).
+TASK_KEEP_FREED = 64 << 20
+_MMAP_THRESHOLD_MAX = 32 << 20
 
 
-def keep_freed_memory(keep=KEEP_FREED):
+def keep_freed_memory(keep=KEEP_FREED, mapped_from=None):
     """Let this process's malloc keep up to keep bytes of freed memory
-    (glibc: the mmap and trim thresholds); True when it was set.
+    (glibc: the trim threshold) and serve blocks under mapped_from bytes
+    (default keep; at most 32 MiB, glibc's limit) from its heap instead of
+    mappings of their own; True when it was set.
 
-    In process mode this process runs no task: it passes every payload
+    In process mode the worker process runs no task: it passes every payload
     through a few buffers of its size (the store's read, the bytes given to
     the runner), one after another. glibc's default thresholds hand such
     buffers back to the kernel when they are freed (unmapped, or trimmed
     from a thread's arena), so that each next payload is faulted in again
     page by page: with 60 payloads of 1.75 MB, page faults were most of
     this process's CPU time (0.31-0.44 s, 0.23-0.32 s with the memory
-    kept: bench/README.md, the pipeline job). Payloads larger than keep are still mapped and given
-    back on their own. Elsewhere than glibc (no mallopt), nothing is set."""
+    kept: bench/README.md, the pipeline job). Payloads larger than keep are
+    still mapped and given back on their own. The task processes do the
+    same with TASK_KEEP_FREED (see _taskproc.main). Elsewhere than glibc (no
+    mallopt), nothing is set."""
     try:
         import ctypes
         mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):
         return False
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
-    return bool(mallopt(_M_MMAP_THRESHOLD, keep)) and bool(mallopt(_M_TRIM_THRESHOLD, keep))
+    mapped = min(keep if mapped_from is None else mapped_from, _MMAP_THRESHOLD_MAX)
+    return bool(mallopt(_M_MMAP_THRESHOLD, mapped)) and bool(mallopt(_M_TRIM_THRESHOLD, keep))
 
 
 def _death_message(code):
@@ -84,6 +94,8 @@ def _start_process(pool):
                 "--log-level", logging.getLevelName(pool.log_level)]
         if pool.max_memory:
             argv += ["--max-memory", str(pool.max_memory)]
+        if pool.keep_freed:
+            argv += ["--keep-freed-memory", str(pool.keep_freed)]
         for d in pool.paths:
             argv += ["--path", d]
         proc = subprocess.Popen(argv, pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL)
@@ -139,8 +151,9 @@ class _Slot:
         return (False, _death_message(code), None)
 
     def _serve(self, ctx, name, args):
-        """Answer a task process's call with the real TaskContext."""
-        from ._taskproc import DependencyResult
+        """Answer a task process's call with the real TaskContext. Results
+        travel as sitq.Result pickles (their fields and stored value bytes):
+        the task process unpickles each value when it reads it."""
         try:
             if name == "progress":
                 ctx.set_progress(*args)
@@ -149,11 +162,13 @@ class _Slot:
                 ctx.heartbeat()
                 value = ctx.cancelled
             elif name == "dep":
-                value = DependencyResult.of(ctx._dependency_result(*args))
+                value = ctx._dependency_result(*args)
             elif name == "deprange":
-                value = [DependencyResult.of(r) for r in ctx._dependency_range(*args)]
+                value = ctx._dependency_range(*args)
+            elif name == "depvalues":
+                value = ctx._dependency_values(*args)
             elif name == "deps":
-                value = [DependencyResult.of(r) for r in ctx.dependency_results()]
+                value = ctx.dependency_results()
             else:
                 raise ValueError("unknown call %r" % (name,))
             reply = ("reply", True, value)
@@ -223,9 +238,11 @@ class TaskProcesses:
     ``sitq._sitq._set_task_runner(pool)`` before starting the Worker; call
     ``close()`` after stopping it. Thread-safe (one slot per thread)."""
 
-    def __init__(self, grace=GRACE, max_memory=0, paths=(), log_level=logging.INFO):
+    def __init__(self, grace=GRACE, max_memory=0, paths=(), log_level=logging.INFO,
+                 keep_freed=TASK_KEEP_FREED):
         self.grace = grace
         self.max_memory = max_memory
+        self.keep_freed = keep_freed  # bytes each task process keeps, 0: glibc's defaults
         self.paths = list(paths)
         self.log_level = log_level
         self._slots = {}  # thread id -> _Slot
@@ -289,6 +306,8 @@ def install(args):
     from . import _sitq
     keep_freed_memory()
     pool = TaskProcesses(grace=args.grace, max_memory=args.max_memory,
+                         keep_freed=(TASK_KEEP_FREED if args.keep_freed_memory is None
+                                     else args.keep_freed_memory),
                          paths=[os.path.abspath(p) for p in args.path],
                          log_level=logging.getLogger().getEffectiveLevel())
     pool.prestart(args.concurrency * args.threads)

@@ -50,52 +50,6 @@ from . import _valuerepr
 _TOKEN = re.compile(r"([1-9][0-9]{0,9})-[0-9a-fA-F]{1,16}-[0-9]{1,20}")
 
 
-class DependencyResult:
-    """A dependency's result as a task process sees it (the worker reads it
-    and sends a copy): the attributes of ``sitq.Result`` and ``unwrap()``.
-    Made by the worker with ``of(result)``; immutable by convention."""
-
-    FIELDS = ("task_id", "status", "is_success", "is_error", "is_finished", "error",
-              "traceback", "attempts", "max_retries", "priority", "function", "queue",
-              "worker_id", "depends_on", "enqueued_at", "started_at", "finished_at", "eta",
-              "duration", "progress")
-
-    @classmethod
-    def of(cls, result):
-        """The copy of a sitq.Result (read in the worker). A value that
-        cannot be unpickled there is kept as the exception to raise."""
-        d = cls()
-        for f in cls.FIELDS:
-            setattr(d, f, getattr(result, f, None))
-        d._value, d._value_error = None, None
-        try:
-            d._value = result.value
-            pickle.dumps(d._value, protocol=pickle.HIGHEST_PROTOCOL)
-        except Exception as e:  # not readable or not picklable: say so on access
-            d._value, d._value_error = None, e
-        return d
-
-    @property
-    def value(self):
-        """The dependency's return value (None unless it succeeded)."""
-        if self._value_error is not None:
-            raise self._value_error
-        return self._value
-
-    def unwrap(self):
-        """The value of a succeeded dependency; for another, raises
-        TaskFailedError (or the dependency's own exception)."""
-        if self.is_success:
-            return self.value
-        from . import _remote
-        tb = self.traceback or ""
-        raise _remote.failure(self.error, tb, None, self.task_id, self.status)
-
-    def __repr__(self):
-        return "<sitq.Result task_id=%s status=%r (a copy in a task process)>" % (
-            self.task_id, self.status)
-
-
 class TaskContext:
     """``sitq.current_task()`` in a task process: the fields of the running
     attempt; ``cancelled`` is set by the worker, the other methods ask it.
@@ -137,7 +91,8 @@ class TaskContext:
             self._proc.cancel.set()
 
     def dependency_results(self):
-        """A copy of each dependency's result, in the declared order."""
+        """Each dependency's sitq.Result, in the declared order (read by
+        the worker, its value unpickled here on access)."""
         self._check()
         return self._proc.call("deps")
 
@@ -148,6 +103,25 @@ class TaskContext:
     def _dependency_range(self, first, n):
         self._check()
         return self._proc.call("deprange", first, n)
+
+    def _dependency_values(self, first, n):
+        # The worker sends each value's pickle as it is stored and this
+        # process unpickles it: the worker process, which serves every task
+        # process, neither unpickles nor pickles the values again, and a
+        # value whose class only this process can import still arrives.
+        self._check()
+        values, others = self._proc.call("depvalues", first, n, True)
+        for i, raw in enumerate(values):
+            if raw is None:
+                continue
+            try:
+                values[i] = pickle.loads(raw)
+            except Exception as e:  # not the worker's to explain: it did not unpickle
+                from .errors import SerializationError
+                raise SerializationError(
+                    "cannot unpickle the result of dependency %d of task %d in this process: "
+                    "%s: %s" % (first + i, self.id, type(e).__name__, e)) from e
+        return values, others
 
     def __repr__(self):
         return "<sitq.TaskContext id=%d attempt=%d function=%r queue=%r%s>" % (
@@ -309,6 +283,7 @@ def _parser():
     p = argparse.ArgumentParser(prog="python -m sitq._taskproc")
     p.add_argument("fd", type=int)
     p.add_argument("--max-memory", type=int, default=0)
+    p.add_argument("--keep-freed-memory", type=int, default=0)
     p.add_argument("--log-level", default="INFO")
     p.add_argument("--path", action="append", default=[])
     return p
@@ -328,6 +303,13 @@ def main(argv=None):
             sys.path.insert(0, d)
     if args.max_memory > 0:
         resource.setrlimit(resource.RLIMIT_AS, (args.max_memory, args.max_memory))
+    if args.keep_freed_memory > 0:
+        # Tasks that build and drop large buffers (pandas on a chunk) would
+        # otherwise fault their memory in again page by page for each task:
+        # with glibc's default thresholds the pipeline job's task processes
+        # took six times as many page faults (bench/README.md).
+        from ._procpool import keep_freed_memory
+        keep_freed_memory(args.keep_freed_memory, args.keep_freed_memory // 2)
     import sitq
     proc = _Process(Connection(args.fd))
     sitq.current_task = proc.current_task  # tasks look it up at call time

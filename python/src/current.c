@@ -13,6 +13,8 @@
  */
 #include "sitqpy.h"
 
+#include "core/pyvalue.h"
+
 typedef struct {
     PyObject_HEAD sitq_task_ctx *ctx; /* NULL once the attempt ended */
     sitq_task_id id;
@@ -146,6 +148,46 @@ static PyObject *dependency_result(SitqTaskContextObject *self, size_t index) {
     return res;
 }
 
+/* The number of dependencies, looked up without the GIL on first use. */
+static size_t dependency_count(SitqTaskContextObject *self) {
+    sitq_task_ctx *ctx = self->ctx;
+    size_t n;
+    Py_BEGIN_ALLOW_THREADS n = sitq_ctx_dependency_count(ctx);
+    Py_END_ALLOW_THREADS return n;
+}
+
+/* Positions first .. first + n - 1 of the private reads below were numbered
+ * by sitq.result_of at enqueue, so each was declared: one at or past the
+ * count is one whose edge purge dropped once it had succeeded and this task
+ * had finished (the task runs again by a retry). How many of them, from
+ * first, are within the count (n when all are); -1 with the error set (the
+ * count lookup's own error when that failed). The reads report a missing one
+ * as gone (positions_gone), as a purged failed one leaves a gap, after
+ * reading those before it, so that the lowest missing position is named. */
+static Py_ssize_t positions_counted(SitqTaskContextObject *self, size_t first, size_t n) {
+    size_t count = dependency_count(self);
+    if (first + n <= count) return (Py_ssize_t)n;
+    /* a failed lookup also counts 0: reading position count reports why */
+    PyObject *r = dependency_result(self, count);
+    if (r) {
+        Py_DECREF(r); /* not expected: the count said it is not there */
+        return (Py_ssize_t)n;
+    }
+    if (!PyErr_ExceptionMatches(sitqpy_InvalidArgument)) return -1;
+    PyErr_Clear();
+    return count > first ? (Py_ssize_t)(count - first) : 0;
+}
+
+/* TaskNotFoundError for position pos, past the stored edges; NULL. */
+static PyObject *positions_gone(SitqTaskContextObject *self, size_t pos) {
+    sitq_error err = {0};
+    snprintf(err.message, sizeof err.message,
+             "dependency %zu of task %lld is gone (purged after it finished, or never declared)",
+             pos, (long long)self->id);
+    err.code = SITQ_ENOTFOUND;
+    return sitqpy_raise(SITQ_ENOTFOUND, &err);
+}
+
 /* Slice size of a range read: bounds the results held in C at once. */
 #define RANGE_SLICE 1024
 
@@ -183,14 +225,6 @@ static int dependency_range(SitqTaskContextObject *self, size_t first, size_t n,
         if (failed) return -1;
     }
     return 0;
-}
-
-/* The number of dependencies, looked up without the GIL on first use. */
-static size_t dependency_count(SitqTaskContextObject *self) {
-    sitq_task_ctx *ctx = self->ctx;
-    size_t n;
-    Py_BEGIN_ALLOW_THREADS n = sitq_ctx_dependency_count(ctx);
-    Py_END_ALLOW_THREADS return n;
 }
 
 PyDoc_STRVAR(dependency_results_doc,
@@ -231,8 +265,97 @@ static PyObject *tc_dependency_range(SitqTaskContextObject *self, PyObject *args
     if (first < 0 || n < 1)
         return sitqpy_invalid("a dependency range needs first >= 0 and n >= 1, got %zd, %zd", first,
                               n);
+    Py_ssize_t k = positions_counted(self, (size_t)first, (size_t)n);
+    if (k < 0) return NULL;
     PyObject *out = PyList_New(0);
-    if (out && dependency_range(self, (size_t)first, (size_t)n, out) < 0) Py_CLEAR(out);
+    if (out && k > 0 && dependency_range(self, (size_t)first, (size_t)k, out) < 0) Py_CLEAR(out);
+    if (out && k < n) {
+        Py_CLEAR(out);
+        return positions_gone(self, (size_t)(first + k));
+    }
+    return out;
+}
+
+/* The value of a succeeded dependency v, unpickled (raw: its pickle as
+ * bytes, for a task process to unpickle); NULL with no error set when only
+ * its whole Result can say what it is (not a value this binding stored, or
+ * one that cannot be unpickled here: Result.value raises the error that
+ * explains it), NULL with an error set when memory ran out. */
+static PyObject *dependency_value(const sitq_dependency_value *v, int raw) {
+    if (!v->value) Py_RETURN_NONE;
+    sitq__pyvalue pv;
+    sitq__pyvalue_kind k = sitq__pyvalue_parse(v->value, v->value_len, &pv, NULL, 0);
+    if (k != SITQ__PYVALUE_RECORD && k != SITQ__PYVALUE_PICKLE) return NULL;
+    if (raw) return PyBytes_FromStringAndSize((const char *)pv.pickle, (Py_ssize_t)pv.pickle_len);
+    PyObject *view =
+        PyMemoryView_FromMemory((char *)pv.pickle, (Py_ssize_t)pv.pickle_len, PyBUF_READ);
+    PyObject *out = view ? PyObject_CallOneArg(sitqpy_pickle_loads, view) : NULL;
+    Py_XDECREF(view);
+    if (!out && PyErr_ExceptionMatches(PyExc_Exception)) PyErr_Clear();
+    return out;
+}
+
+/* Positions first .. first + n - 1 into values (list, one item each) and
+ * others ({position - first: Result}): a succeeded dependency's unpickled
+ * value (raw: its pickle, bytes) goes to values; any other, or a value that
+ * only its Result can explain, gets None in values and its whole Result in
+ * others. 0, or -1 with the error set. */
+static int dependency_values(SitqTaskContextObject *self, size_t first, size_t n, int raw,
+                             PyObject *values, PyObject *others) {
+    sitq_dependency_value slice[RANGE_SLICE];
+    for (size_t at = first; at < first + n; at += RANGE_SLICE) {
+        size_t k = first + n - at < RANGE_SLICE ? first + n - at : RANGE_SLICE;
+        sitq_task_ctx *ctx = self->ctx;
+        sitq_error err = {0};
+        sitq_code rc;
+        Py_BEGIN_ALLOW_THREADS rc = sitq_ctx_dependency_values(ctx, at, k, slice, &err);
+        Py_END_ALLOW_THREADS if (rc != SITQ_OK) {
+            sitqpy_raise(rc, &err);
+            return -1;
+        }
+        int failed = 0;
+        for (size_t i = 0; i < k && !failed; i++) {
+            PyObject *v =
+                slice[i].status == SITQ_SUCCEEDED ? dependency_value(&slice[i], raw) : NULL;
+            if (!v && PyErr_Occurred()) failed = 1;
+            else if (!v) {
+                /* dependency_result also reports a purged dependency */
+                PyObject *r = dependency_result(self, at + i);
+                PyObject *key = r ? PyLong_FromSize_t(at + i - first) : NULL;
+                failed = !key || PyDict_SetItem(others, key, r) < 0 ||
+                         PyList_Append(values, Py_None) < 0;
+                Py_XDECREF(key);
+                Py_XDECREF(r);
+            } else {
+                failed = PyList_Append(values, v) < 0;
+                Py_DECREF(v);
+            }
+        }
+        sitq_dependency_values_clear(slice, k);
+        if (failed) return -1;
+    }
+    return 0;
+}
+
+/* _dependency_values(first, n, raw=False): (values, others) of
+ * dependency_values. */
+static PyObject *tc_dependency_values(SitqTaskContextObject *self, PyObject *args) {
+    if (!self->ctx) return ended(self);
+    Py_ssize_t first, n;
+    int raw = 0;
+    if (!PyArg_ParseTuple(args, "nn|p:_dependency_values", &first, &n, &raw)) return NULL;
+    if (first < 0 || n < 1)
+        return sitqpy_invalid("a dependency range needs first >= 0 and n >= 1, got %zd, %zd", first,
+                              n);
+    Py_ssize_t k = positions_counted(self, (size_t)first, (size_t)n);
+    if (k < 0) return NULL;
+    PyObject *values = PyList_New(0), *others = PyDict_New();
+    PyObject *out = NULL;
+    if (values && others &&
+        (k == 0 || dependency_values(self, (size_t)first, (size_t)k, raw, values, others) == 0))
+        out = k < n ? positions_gone(self, (size_t)(first + k)) : PyTuple_Pack(2, values, others);
+    Py_XDECREF(values);
+    Py_XDECREF(others);
     return out;
 }
 
@@ -242,7 +365,9 @@ static PyObject *tc_dependency_result(SitqTaskContextObject *self, PyObject *arg
     Py_ssize_t i = PyLong_AsSsize_t(arg);
     if (i == -1 && PyErr_Occurred()) return NULL;
     if (i < 0) return sitqpy_invalid("a dependency index must be >= 0, got %zd", i);
-    return dependency_result(self, (size_t)i);
+    Py_ssize_t k = positions_counted(self, (size_t)i, 1);
+    if (k < 0) return NULL;
+    return k == 0 ? positions_gone(self, (size_t)i) : dependency_result(self, (size_t)i);
 }
 
 static PyObject *tc_repr(SitqTaskContextObject *self) {
@@ -257,6 +382,12 @@ static PyMethodDef tc_methods[] = {
     {"dependency_results", (PyCFunction)tc_dependency_results, METH_NOARGS, dependency_results_doc},
     {"_dependency_result", (PyCFunction)tc_dependency_result, METH_O,
      "_dependency_result(index) -> Result: one dependency's (used by sitq.result_of)."},
+    {"_dependency_values", (PyCFunction)tc_dependency_values, METH_VARARGS,
+     "_dependency_values(first, n, raw=False) -> (list, dict): the values of n dependencies\n"
+     "from position first, read by ranges without building a Result each (used by\n"
+     "sitq.result_of): a succeeded dependency's value in the list (raw: its pickle, bytes,\n"
+     "that a task process unpickles itself); for any other, None in the list and its\n"
+     "Result in the dict under its position - first. Raises as dependency_results()."},
     {"_dependency_range", (PyCFunction)tc_dependency_range, METH_VARARGS,
      "_dependency_range(first, n) -> list[Result]: n dependencies from position first, read\n"
      "by ranges (used by sitq.result_of). Raises as dependency_results()."},

@@ -370,6 +370,9 @@ static PyMethodDef module_methods[] = {
      "_cron_times(expr, after, timezone=None, count=1) -> list\n--\n\n"
      "The next `count` fire times (Unix seconds) of a cron expression after Unix time\n"
      "`after`, each after the previous one; see sitq.cron_next."},
+    {"_result_restore", sitqpy_result_restore, METH_O,
+     "_result_restore(state) -> Result\n--\n\nRebuild a pickled sitq.Result (see "
+     "Result.__reduce__)."},
     {"_dashboard_main", sitqpy_dashboard_main, METH_O,
      "_dashboard_main(args) -> int\n--\n\nServe the web dashboard as `sitq dashboard` does, "
      "args its\ncommand line from 'dashboard' on, until SIGINT or SIGTERM; its exit status."},

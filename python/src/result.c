@@ -156,6 +156,15 @@ static PyObject *res_value(SitqResultObject *self, void *c) {
     (void)c;
     if (self->value) return Py_NewRef(self->value);
     if (!self->raw) Py_RETURN_NONE;
+    /* Not a Python function's (a shell command's output, a C handler's
+     * bytes): the value is the stored bytes as they are. */
+    const char *fn =
+        self->function && PyUnicode_Check(self->function) ? PyUnicode_AsUTF8(self->function) : NULL;
+    if (!fn) PyErr_Clear(); /* no name (an old row): read it as a Python value */
+    if (fn && strncmp(fn, "py:", 3) != 0) {
+        self->value = Py_NewRef(self->raw);
+        return Py_NewRef(self->value);
+    }
     const char *pickle = NULL;
     Py_ssize_t len = 0;
     if (sitqpy_record_pickle(self->raw, (long long)self->id, &pickle, &len) != 0) return NULL;
@@ -289,7 +298,9 @@ static PyGetSetDef result_getset[] = {
     {"value", (getter)res_value, NULL,
      "The task's return value, unpickled on first access (None while the task is\n"
      "not finished, or when it failed). Raises SerializationError when the value\n"
-     "cannot be unpickled in this process (e.g. its class cannot be imported).",
+     "cannot be unpickled in this process (e.g. its class cannot be imported).\n"
+     "A task whose function is not a Python one (not 'py:...': a shell command\n"
+     "of the sitq command, a C handler) gives its stored bytes as they are.",
      NULL},
     {"task_id", (getter)res_task_id, NULL, "The task id (int).", NULL},
     {"id", (getter)res_task_id, NULL, "Alias of task_id.", NULL},
@@ -394,7 +405,104 @@ static PyObject *result_unwrap(SitqResultObject *self, PyObject *noargs) {
     return NULL;
 }
 
+/* Pickling. A Result travels to a task process (process mode's dependency
+ * reads) as its fields and its stored value's bytes, never the unpickled
+ * value: .value is unpickled where it is read, as in the worker's own
+ * process, and a Result pickles whatever its value is. */
+#define RESULT_STATE_FMT "LiiiiddiLLLLOOOOOOOOO"
+
+static PyObject *result_reduce(SitqResultObject *self, PyObject *noargs) {
+    (void)noargs;
+    PyObject *mod = PyImport_ImportModule("sitq._sitq");
+    PyObject *restore = mod ? PyObject_GetAttrString(mod, "_result_restore") : NULL;
+    Py_XDECREF(mod);
+    if (!restore) return NULL;
+    PyObject *state = Py_BuildValue(
+        "(" RESULT_STATE_FMT ")", (long long)self->id, self->status, (int)self->priority,
+        (int)self->attempts, (int)self->max_retries, self->progress, self->timeout_s,
+        self->cancel_requested, (long long)self->enqueued_at_us, (long long)self->eta_us,
+        (long long)self->started_at_us, (long long)self->finished_at_us, self->queue_name,
+        self->function, self->error, self->traceback, self->exc_blob, self->worker_id,
+        self->unique_key, self->depends_on, self->raw ? self->raw : Py_None);
+    if (!state) {
+        Py_DECREF(restore);
+        return NULL;
+    }
+    return Py_BuildValue("(N(N))", restore, state);
+}
+
+static int str_or_none_ok(PyObject *o) { return o == Py_None || PyUnicode_Check(o); }
+
+PyObject *sitqpy_result_restore(PyObject *module, PyObject *state) {
+    (void)module;
+    long long id, enq, eta, started, finished;
+    int status, priority, attempts, max_retries, cancel;
+    double progress, timeout_s;
+    PyObject *queue, *function, *error, *tb, *blob, *worker, *unique, *deps, *raw;
+    if (!PyTuple_Check(state))
+        return sitqpy_invalid("a Result's pickled state must be a tuple, got %.100s",
+                              Py_TYPE(state)->tp_name);
+    if (!PyArg_ParseTuple(state, RESULT_STATE_FMT ":_result_restore", &id, &status, &priority,
+                          &attempts, &max_retries, &progress, &timeout_s, &cancel, &enq, &eta,
+                          &started, &finished, &queue, &function, &error, &tb, &blob, &worker,
+                          &unique, &deps, &raw)) {
+        /* a TypeError of the parser, told as the bad argument it is */
+        PyObject *t, *e, *tb;
+        PyErr_Fetch(&t, &e, &tb);
+        PyObject *what = e ? PyObject_Str(e) : NULL;
+        const char *text = what ? PyUnicode_AsUTF8(what) : NULL;
+        PyErr_Clear();
+        sitqpy_invalid("a Result's pickled state is not one this version wrote: %s",
+                       text ? text : "?");
+        Py_XDECREF(what);
+        Py_XDECREF(t);
+        Py_XDECREF(e);
+        Py_XDECREF(tb);
+        return NULL;
+    }
+    PyObject *texts[] = {queue, function, error, tb, blob, worker, unique};
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++)
+        if (!str_or_none_ok(texts[i]))
+            return sitqpy_invalid("a Result's pickled state has a %.100s where a str or None "
+                                  "belongs (field %zu of its texts)",
+                                  Py_TYPE(texts[i])->tp_name, i);
+    if (status < 0 || status >= SITQ_STATUS_COUNT || !PyTuple_Check(deps) ||
+        (raw != Py_None && !PyBytes_Check(raw)))
+        return sitqpy_invalid("a Result's pickled state is not one this version wrote "
+                              "(status %d, depends_on %.100s, value %.100s)",
+                              status, Py_TYPE(deps)->tp_name, Py_TYPE(raw)->tp_name);
+    SitqResultObject *self = PyObject_GC_New(SitqResultObject, &SitqResult_Type);
+    if (!self) return NULL;
+    self->id = (sitq_task_id)id;
+    self->status = status;
+    self->priority = priority;
+    self->attempts = attempts;
+    self->max_retries = max_retries;
+    self->progress = progress;
+    self->timeout_s = timeout_s;
+    self->cancel_requested = cancel;
+    self->enqueued_at_us = enq;
+    self->eta_us = eta;
+    self->started_at_us = started;
+    self->finished_at_us = finished;
+    self->queue_name = Py_NewRef(queue);
+    self->function = Py_NewRef(function);
+    self->error = Py_NewRef(error);
+    self->traceback = Py_NewRef(tb);
+    self->exc_blob = Py_NewRef(blob);
+    self->worker_id = Py_NewRef(worker);
+    self->unique_key = Py_NewRef(unique);
+    self->depends_on = Py_NewRef(deps);
+    self->raw = raw == Py_None ? NULL : Py_NewRef(raw);
+    self->value = NULL;
+    PyObject_GC_Track(self);
+    return (PyObject *)self;
+}
+
 static PyMethodDef result_methods[] = {
+    {"__reduce__", (PyCFunction)result_reduce, METH_NOARGS,
+     "__reduce__($self)\n--\n\nPickle support: the fields and the stored value's bytes (the\n"
+     "value is unpickled where .value is read)."},
     {"unwrap", (PyCFunction)result_unwrap, METH_NOARGS,
      "unwrap($self)\n--\n\n"
      "Return .value when the task succeeded (SerializationError when it cannot\n"
@@ -413,7 +521,8 @@ PyDoc_STRVAR(result_doc,
              "directly. Attributes: value, is_error, is_success, is_finished, error,\n"
              "traceback, status, task_id, attempts, enqueued_at, started_at, finished_at\n"
              "(datetimes in UTC) and more. Immutable apart from the cached value; safe\n"
-             "to share between threads.");
+             "to share between threads. Pickles as its fields and its stored value's\n"
+             "bytes: .value is unpickled where it is read.");
 
 PyTypeObject SitqResult_Type = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "sitq.Result",

@@ -247,6 +247,9 @@ PyObject *sitqpy_function_name(PyObject *func);
 PyObject *sitqpy_result_new(const sitq_result *r);
 /* Dict describing a task (for list_tasks). */
 PyObject *sitqpy_result_info_dict(const sitq_result *r);
+/* sitq._sitq._result_restore(state): the Result that Result.__reduce__
+ * pickled as state; InvalidArgumentError for a state it did not write. */
+PyObject *sitqpy_result_restore(PyObject *module, PyObject *state);
 
 /* The registry of workers of backend as a list of sitq._workers.WorkerInfo
  * (workers.c); NULL with an exception set. Releases the GIL while reading. */

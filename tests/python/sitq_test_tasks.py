@@ -184,3 +184,64 @@ def digest(data, n):
     """(len, sha256 hex) of bytes data, and n: what a large payload arrived as."""
     import hashlib
     return len(data), hashlib.sha256(data).hexdigest(), n
+
+
+def refaults(mib):
+    """Page faults of building and dropping mib 1-MiB buffers, after doing so
+    twice before: what a task pays again for memory its process already had."""
+    import resource
+    for _ in range(2):
+        bufs = [bytearray(1 << 20) for _ in range(mib)]
+        del bufs
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    bufs = [bytearray(1 << 20) for _ in range(mib)]
+    del bufs
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+
+LOCAL_MODULE = "sitq_test_local_values"
+
+
+def local_value(n):
+    """An instance of a class that only this process can unpickle: its
+    module is made here, in sys.modules, and exists nowhere on disk."""
+    import sys
+    import types
+    mod = sys.modules.get(LOCAL_MODULE)
+    if mod is None:
+        mod = types.ModuleType(LOCAL_MODULE)
+        exec("class Thing:\n    def __init__(self, n):\n        self.n = n\n", mod.__dict__)
+        sys.modules[LOCAL_MODULE] = mod
+    return mod.Thing(n)
+
+
+def forget_local_values():
+    """Drop local_value's module from this process."""
+    import sys
+    return sys.modules.pop(LOCAL_MODULE, None) is not None
+
+
+def read_local_value(thing, *ignored):
+    return type(thing).__module__, thing.n
+
+
+def _describe(x):
+    import sitq
+    if not isinstance(x, sitq.Result):
+        return x
+    if x.is_success:
+        return ("Result", x.task_id, x.status, x.error, x.value)
+    try:
+        x.unwrap()
+        raised = None
+    except Exception as e:  # the dependency's own exception, rebuilt here
+        raised = type(e).__name__
+    return ("Result", x.task_id, x.status, x.error, raised)
+
+
+def describe_inputs(values):
+    """A finalizer's view: its result_of values (a Result for a dependency
+    that failed) and its dependency_results(), as plain tuples."""
+    import sitq
+    deps = sitq.current_task().dependency_results()
+    return [_describe(v) for v in values], [_describe(r) for r in deps]

@@ -247,6 +247,41 @@ def test_result_fields(queue):
     assert again.value == 5
 
 
+def test_results_pickle_with_their_stored_value(queue):
+    # A Result pickles as its fields and its stored value's bytes (process
+    # mode sends dependencies' Results so): equal fields, the value read
+    # again on the other side, the failure re-raised with its own type.
+    ok = queue.enqueue(sitq.Task(tasks.add, args=[2, 3], priority=7))
+    bad = queue.enqueue(tasks.fail, "bad input")
+    pending = queue.enqueue(tasks.add, 1, 1)
+    w = sitq.Worker(queue, worker_id="w-pickle")
+    results = [w.process_task(ok), w.process_task(bad), queue.peek(pending)]
+    fields = ("task_id", "status", "priority", "attempts", "max_retries", "function", "queue",
+              "worker_id", "unique_key", "depends_on", "enqueued_at", "started_at",
+              "finished_at", "eta", "progress", "timeout", "error", "traceback",
+              "cancel_requested", "is_error", "is_success", "is_finished")
+    for r in results:
+        c = pickle.loads(pickle.dumps(r))
+        assert type(c) is sitq.Result
+        assert [getattr(c, f) for f in fields] == [getattr(r, f) for f in fields]
+    assert pickle.loads(pickle.dumps(results[0])).value == 5
+    assert pickle.loads(pickle.dumps(results[2])).value is None
+    with pytest.raises(ValueError, match="bad input"):
+        pickle.loads(pickle.dumps(results[1])).unwrap()
+
+
+@pytest.mark.parametrize("state", [
+    None, (), ("x",) * 21,
+    (1, 9, 0, 0, 0, 0.0, 0.0, 0, 0, 0, 0, 0) + (None,) * 7 + ((), None),  # status 9
+    (1, 4, 0, 0, 0, 0.0, 0.0, 0, 0, 0, 0, 0) + (None,) * 7 + ([], None),  # a list of ids
+    (1, 4, 0, 0, 0, 0.0, 0.0, 0, 0, 0, 0, 0) + (None,) * 7 + ((), "v"),   # a str value
+    (1, 4, 0, 0, 0, 0.0, 0.0, 0, 0, 0, 0, 0) + (3,) + (None,) * 6 + ((), None),
+])
+def test_result_restore_refuses_a_state_it_did_not_write(state):
+    with pytest.raises(sitq.InvalidArgumentError, match="Result's pickled state"):
+        sitq._sitq._result_restore(state)
+
+
 def test_peek_and_status_lifecycle(queue, tmp_path):
     started, gate = str(tmp_path / "started"), str(tmp_path / "gate")
     tid = queue.enqueue(sitq.Task(tasks.gated, args=[started, gate, "x"]))
@@ -584,6 +619,23 @@ def test_shell_task_of_the_sitq_command_has_no_python_handler(db_path, queue):
     with pytest.raises(sitq.NoHandlerError):
         sitq.Worker(queue).process_task(tid)
     assert queue.get_task_status(tid) == "queued"
+
+
+def test_a_shell_task_value_is_its_stored_bytes(db_path, queue):
+    # A task that is not a Python function's (here a shell command of the
+    # sitq command) stores bytes that are no pickle: .value gives them as
+    # they are, also as a result_of value of a Python dependent.
+    import subprocess
+    out = subprocess.run([_sitq_command(), "enqueue", db_path, "--", "echo", "hello"],
+                         capture_output=True, text=True, check=True).stdout
+    tid = int(out.split()[0])
+    child = queue.enqueue(sitq.Task(tasks.echo, args=[sitq.result_of(tid)]))
+    subprocess.run([_sitq_command(), "worker", db_path, "--burst", "--quiet"], check=True,
+                   timeout=60)
+    r = queue.get_result(tid, timeout=30)
+    assert r.function != "" and not r.function.startswith("py:")
+    assert r.value == b"hello\n" and r.unwrap() == b"hello\n"
+    assert sitq.Worker(queue).process_task(child).value == ((b"hello\n",), {})
 
 
 # ---------------------------------------------------------------- functions

@@ -10,6 +10,7 @@ import pytest
 import sitq
 from sitq_test_backend import ON_PG
 from test_api import _sitq_command
+from test_retention import wait_purged
 
 
 def chunk(i):
@@ -242,8 +243,8 @@ def test_dependency_range_bad_arguments(queue):
             try:
                 t._dependency_range(*args)
                 out.append("ok")
-            except sitq.InvalidArgumentError as e:
-                out.append(str(e))
+            except (sitq.InvalidArgumentError, sitq.TaskNotFoundError) as e:
+                out.append(type(e).__name__ + ": " + str(e))
         return out, [r.value for r in t._dependency_range(0, 2)]
 
     a, b = queue.enqueue(ident, 1), queue.enqueue(ident, 2)
@@ -253,5 +254,89 @@ def test_dependency_range_bad_arguments(queue):
     assert r.is_success, r.error
     errors, values = r.value
     assert "first >= 0 and n >= 1" in errors[0] and "first >= 0 and n >= 1" in errors[1]
-    assert "out of range" in errors[2] and errors[3] == "ok"
+    # positions come from result_of: one past the count was dropped by purge
+    assert errors[2] == ("TaskNotFoundError: dependency 2 of task %d is gone (purged after it "
+                         "finished, or never declared)" % tid)
+    assert errors[3] == "ok"
     assert values == [2, 1]
+
+
+def test_dependency_values_split_values_from_results(queue):
+    # The read behind result_of: a succeeded dependency's value in the list,
+    # any other (failed, cancelled, or a value this process cannot unpickle)
+    # as None there and its whole Result in the dict, keyed by position.
+    import sys
+    import types
+    mod = types.ModuleType("sitq_vanishing_dep")
+    exec("class Thing:\n    pass\n", mod.__dict__)
+    sys.modules["sitq_vanishing_dep"] = mod
+    try:
+        odd = queue.enqueue(sitq.Task(pickle.loads, args=[pickle.dumps(mod.Thing())]))
+        assert sitq.Worker(queue).process_task(odd).is_success
+    finally:
+        del sys.modules["sitq_vanishing_dep"]
+    ok, none, bad = queue.enqueue(pow, 2, 5), queue.enqueue(ident, None), queue.enqueue(boom)
+    gone = queue.enqueue(pow, 2, 1)
+    assert queue.cancel(gone)
+
+    def probe():
+        t = sitq.current_task()
+        errors = []
+        for args in ((0, 0), (-1, 1), (0, 9)):
+            try:
+                t._dependency_values(*args)
+                errors.append("ok")
+            except (sitq.InvalidArgumentError, sitq.TaskNotFoundError) as e:
+                errors.append(type(e).__name__ + ": " + str(e))
+        values, others = t._dependency_values(0, 5)
+        whole = {i: (r.task_id, r.status, r.error) for i, r in others.items()}
+        try:
+            others[4].value
+            unreadable = "read"
+        except sitq.SerializationError as e:
+            unreadable = str(e)
+        return errors, values, whole, unreadable, t._dependency_values(1, 1)
+
+    tid = queue.enqueue(sitq.Task(probe, depends_on=[ok, none, bad, gone, odd], finalizer=True))
+    w = sitq.Worker(queue, concurrency=2)
+    for t in (ok, none, bad):
+        w.process_task(t)
+    r = w.process_task(tid)
+    assert r.is_success, r.error
+    errors, values, whole, unreadable, one = r.value
+    assert "first >= 0 and n >= 1" in errors[0] and "first >= 0 and n >= 1" in errors[1]
+    assert errors[2].startswith("TaskNotFoundError: dependency 5 of task %d is gone" % tid)
+    assert values == [32, None, None, None, None]
+    assert whole == {2: (bad, "failed", "ValueError: boom"), 3: (gone, "cancelled", "cancelled"),
+                     4: (odd, "succeeded", None)}
+    assert "cannot unpickle" in unreadable
+    assert one == ([None], {})  # a succeeded None is a value, not a Result
+
+
+@pytest.mark.parametrize("kept, why", [
+    ((), "(purged after it finished, or never declared)"),  # no edge left
+    ((1, 2), "(purged after it finished)"),                  # a gap before the kept ones
+])
+def test_a_retry_after_its_succeeded_parents_were_purged(queue, kept, why):
+    # Purge drops the edge to a dependency that succeeded once its dependent
+    # has finished. The dependent retried then finds fewer dependencies than
+    # its placeholders name: the read says the first missing one is gone
+    # (TaskNotFoundError), not that sitq numbered them wrong.
+    parents = [sitq.Task(ident, args=[i], retention="forever" if i in kept else 0.001)
+               for i in range(4)]
+    child = sitq.Task(pick, args=[[sitq.result_of(p) for p in parents], 0])  # step 0: fails
+    ids = queue.enqueue_batch(parents + [child])
+    with sitq.Worker(queue, concurrency=2, retention_interval=0.05):
+        r = queue.get_result(ids[-1], timeout=30)
+        assert r.is_error and "slice step cannot be zero" in r.error, r.error
+        for i in range(4):
+            if i not in kept:
+                assert wait_purged(queue, ids[i]), "the parents were never purged"
+    assert queue.peek(ids[-1]).depends_on == tuple(ids[i] for i in kept)
+    queue.retry(ids[-1])
+    assert queue.get_task_status(ids[-1]) == "queued"
+    r = sitq.Worker(queue).process_task(ids[-1])
+    assert r.is_error
+    assert r.error == ("cannot read the sitq.result_of arguments of py:test_result_of.pick: "
+                       "sitq.errors.TaskNotFoundError: dependency 0 of task %d is gone %s"
+                       % (ids[-1], why))

@@ -170,13 +170,55 @@ def test_the_task_api_works_in_a_task_process(queue, cli):
         r.unwrap()
 
 
+def test_result_of_values_are_unpickled_by_the_task_process(queue, cli):
+    # The value's class exists only in the task process that made it (one
+    # slot: the same process runs all three); the worker process passes
+    # the stored pickle on without reading it. Once the class is gone, the
+    # dependent's read names the dependency it could not unpickle.
+    made = sitq.Task(tasks.local_value, args=[7])
+    read = sitq.Task(tasks.read_local_value, args=[sitq.result_of(made)])
+    forget = sitq.Task(tasks.forget_local_values, depends_on=[read])
+    late = sitq.Task(tasks.read_local_value, args=[sitq.result_of(made), sitq.result_of(forget)])
+    ids = queue.enqueue_batch([made, read, forget, late])
+    cli("--concurrency", "1")
+    assert queue.get_result(ids[1], timeout=DEADLINE).value == (tasks.LOCAL_MODULE, 7)
+    assert queue.get_result(ids[2], timeout=DEADLINE).value is True
+    r = queue.get_result(ids[3], timeout=DEADLINE)
+    assert r.is_error
+    assert ("SerializationError: cannot unpickle the result of dependency 0 of task %d in this "
+            "process: ModuleNotFoundError: No module named '%s'" % (ids[3], tasks.LOCAL_MODULE)
+            in r.error), r.error
+
+
+def test_a_finalizer_in_a_task_process_gets_results(queue, cli):
+    # A failed dependency reaches a finalizer's result_of argument as a
+    # sitq.Result, as in a thread worker, and dependency_results() too.
+    good = sitq.Task(tasks.add, args=[1, 2])
+    bad = sitq.Task(tasks.fail, args=["bad part"])
+    fin = sitq.Task(tasks.describe_inputs, args=[[sitq.result_of(good), sitq.result_of(bad)]],
+                    finalizer=True)
+    ids = queue.enqueue_batch([good, bad, fin])
+    cli("--concurrency", "1")
+    r = queue.get_result(ids[2], timeout=DEADLINE)
+    assert r.is_success, r.error
+    assert r.value == ([3, ("Result", ids[1], "failed", "ValueError: bad part", "ValueError")],
+                       [("Result", ids[0], "succeeded", None, 3),
+                        ("Result", ids[1], "failed", "ValueError: bad part", "ValueError")])
+
+
 def test_grace_and_memory_need_process_mode(db_path):
-    for opt in (["--grace", "2"], ["--max-memory", "100"]):
+    for opt in (["--grace", "2"], ["--max-memory", "100"], ["--keep-freed-memory", "8"]):
         p = subprocess.run([sys.executable, "-m", "sitq", "worker", db_path, "--pool", "thread",
                             *opt], env=subprocess_env(), capture_output=True, text=True,
                            timeout=DEADLINE)
         assert p.returncode == 2, p.stderr
-        assert "--grace and --max-memory apply to --pool process only" in p.stderr
+        assert ("--grace, --max-memory and --keep-freed-memory apply to --pool process only"
+                in p.stderr)
+    for bad in ("-1", "2048", "lots"):
+        p = subprocess.run([sys.executable, "-m", "sitq", "worker", db_path,
+                            "--keep-freed-memory", bad], env=subprocess_env(),
+                           capture_output=True, text=True, timeout=DEADLINE)
+        assert p.returncode == 2 and "--keep-freed-memory" in p.stderr, p.stderr
     p = subprocess.run([sys.executable, "-m", "sitq", "worker", db_path, "--grace", "0"],
                        env=subprocess_env(), capture_output=True, text=True, timeout=DEADLINE)
     assert p.returncode == 2 and "must be > 0 seconds" in p.stderr, p.stderr
@@ -245,3 +287,22 @@ def test_the_worker_keeps_freed_memory_on_glibc():
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "True"
     assert _procpool.KEEP_FREED == 32 << 20
+
+
+@pytest.mark.parametrize("keep", [None, "0"])
+def test_task_processes_keep_freed_memory(cli, queue, keep):
+    # 40 MiB built and dropped: kept by default (64 MiB), so the task
+    # faults almost none of it in again; with 0, glibc hands it back
+    # (its trim threshold stays a few MiB) and every page faults again
+    libc = ctypes.CDLL(None)
+    if not hasattr(libc, "mallopt") or not hasattr(libc, "gnu_get_libc_version"):
+        pytest.skip("not glibc: task processes leave malloc's thresholds as they are")
+    tid = queue.enqueue(tasks.refaults, 40)
+    cli("--concurrency", "1", *(["--keep-freed-memory", keep] if keep else []))
+    r = queue.get_result(tid, timeout=DEADLINE)
+    assert r.is_success, r.error
+    pages = 40 * (1 << 20) // os.sysconf("SC_PAGE_SIZE")
+    if keep is None:
+        assert r.value < pages // 10, r.value
+    else:
+        assert r.value > pages // 2, r.value
