@@ -89,7 +89,8 @@ test-fuzz: build-fuzz
 # a reproducer of any failure is left in build-fuzz/artifacts/.
 FUZZ_TIME ?= 300
 fuzz: build-fuzz
-	@set -e; for t in fuzz_cli_args fuzz_shell_payload fuzz_py_envelope fuzz_stored_row fuzz_cron; do \
+	@set -e; for t in fuzz_cli_args fuzz_shell_payload fuzz_py_envelope fuzz_stored_row fuzz_cron \
+	    fuzz_dash_request fuzz_py_value; do \
 	  FUZZ_ARTIFACTS=build-fuzz/artifacts tests/fuzz/run.sh build-fuzz/tests/fuzz/$$t tests/fuzz/corpus/$$t $(FUZZ_TIME); \
 	done
 
