@@ -2,7 +2,7 @@
 are stopped, and the worker's memory over many tasks.
 
     PYTHONPATH=build/python /usr/bin/python3 bench/python_process_mode.py [--dir DIR]
-        [--reps R] [--tasks N] [--json FILE]
+        [--reps R] [--tasks N] [--fan-in-parents P] [--fan-in-mib M] [--json FILE]
 
 Figures (times from the timestamps the database stored, on this host):
   timeout_to_next_s   a task with timeout=1 that sleeps, then a no-op task, on
@@ -14,6 +14,12 @@ Figures (times from the timestamps the database stored, on this host):
                       process+ignores (killed after the grace), thread+polls
                       (thread mode: the task must poll). The worker learns
                       of a cancel at its heartbeat (every 1 s by default).
+  fan_in_handover_s   a child reading the values of P parents (M MiB each, 40
+                      and 10 by default) through sitq.result_of: the time from
+                      the last parent's recorded end to the child function's
+                      first line, in process and thread mode, and their ratio
+                      per run (the values cross to the task process in
+                      process mode).
   rss_kib             the worker process and its task processes (VmRSS) after
                       the first 1,000 no-op tasks and after N (100,000).
 The medians of R runs are printed; --json writes every figure."""
@@ -50,6 +56,16 @@ def polls(marker, seconds):
         if t.cancelled:
             raise RuntimeError("cancelled")
         time.sleep(0.01)
+
+
+def big_value(mib):
+    """A value of mib MiB."""
+    return b"v" * (mib << 20)
+
+
+def entered(*values):
+    """(the wall-clock time at entry, the bytes of the values received)."""
+    return time.time(), sum(len(v) for v in values)
 
 
 def start_worker(db, *extra):
@@ -119,6 +135,25 @@ def cancel_to_end(d, i, mode, func):
     return r.finished_at.timestamp() - t0
 
 
+def fan_in_handover(d, i, mode, parents, mib):
+    import sitq
+    import python_process_mode as m
+    db, q = fresh_queue(d, "fanin%s%d" % (mode, i))
+    ps = [q.enqueue(m.big_value, mib) for _ in range(parents)]
+    child = q.enqueue(m.entered, *[sitq.result_of(p) for p in ps])
+    w = start_worker(db, "--pool", mode, "--concurrency", "1")
+    try:
+        r = q.get_result(child, timeout=900)
+    finally:
+        stop_worker(w)
+    at, total = r.unwrap()
+    assert total == parents * (mib << 20), total
+    # From the last parent's end: thread mode records a task's start after
+    # its values were read, process mode before it hands the task over.
+    last = max(q.get_result(p, timeout=0).finished_at.timestamp() for p in ps)
+    return at - last
+
+
 def rss_kib(pid):
     """VmRSS of pid and its children (KiB)."""
     pids = [pid]
@@ -172,6 +207,8 @@ def main():
     ap.add_argument("--dir", default=None)
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--tasks", type=int, default=100000)
+    ap.add_argument("--fan-in-parents", type=int, default=40)
+    ap.add_argument("--fan-in-mib", type=int, default=10)
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     sys.path.insert(0, HERE)
@@ -180,6 +217,14 @@ def main():
     for mode, func in (("process", "polls"), ("process", "sleeps"), ("thread", "polls")):
         out["cancel_to_end_s %s+%s" % (mode, "ignores" if func == "sleeps" else func)] = [
             cancel_to_end(d, i, mode, func) for i in range(args.reps)]
+    if args.fan_in_parents:
+        for i in range(args.reps):  # interleaved
+            for mode in ("process", "thread"):
+                out.setdefault("fan_in_handover_s %s" % mode, []).append(
+                    fan_in_handover(d, i, mode, args.fan_in_parents, args.fan_in_mib))
+        out["fan_in_handover process/thread"] = [
+            p / t for p, t in zip(out["fan_in_handover_s process"],
+                                  out["fan_in_handover_s thread"])]
     for k, v in out.items():
         print("%-36s median %.3f  (%s)" % (k, statistics.median(v),
                                            " ".join("%.3f" % x for x in v)))

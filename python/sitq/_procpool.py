@@ -29,7 +29,8 @@ import subprocess
 import sys
 import threading
 import time
-from multiprocessing.connection import Connection
+
+from ._channel import Channel
 
 GRACE = 1.0  # seconds between a task's cancel flag and the kill of its process
 _POLL = 0.02  # seconds between looks at the cancel flag while a task runs
@@ -87,7 +88,7 @@ def _death_message(code):
 
 
 def _start_process(pool):
-    """Start a task process for pool; (Popen, Connection)."""
+    """Start a task process for pool; (Popen, Channel)."""
     ours, theirs = socket.socketpair()
     try:
         argv = [sys.executable, "-m", "sitq._taskproc", str(theirs.fileno()),
@@ -105,7 +106,7 @@ def _start_process(pool):
     finally:
         theirs.close()
     _LOG.debug("task process %d started", proc.pid)
-    return proc, Connection(ours.detach())
+    return proc, Channel(ours)
 
 
 class _Slot:
@@ -154,6 +155,7 @@ class _Slot:
         """Answer a task process's call with the real TaskContext. Results
         travel as sitq.Result pickles (their fields and stored value bytes):
         the task process unpickles each value when it reads it."""
+        raws = ()
         try:
             if name == "progress":
                 ctx.set_progress(*args)
@@ -166,19 +168,28 @@ class _Slot:
             elif name == "deprange":
                 value = ctx._dependency_range(*args)
             elif name == "depvalues":
-                value = ctx._dependency_values(*args)
+                # (each position's size or None, others); the stored pickles
+                # follow the reply as raw messages, not pickled again
+                values, others = ctx._dependency_values(args[0], args[1], True)
+                raws = [v for v in values if v is not None]
+                value = ([None if v is None else len(v) for v in values], others)
             elif name == "deps":
                 value = ctx.dependency_results()
             else:
                 raise ValueError("unknown call %r" % (name,))
-            reply = ("reply", True, value)
+            reply = ("reply", True, value, len(raws))
         except Exception as e:
-            reply = ("reply", False, e)
+            reply, raws = ("reply", False, e, 0), ()
         try:
             self.conn.send(reply)
+        except OSError:
+            raise
         except Exception as e:  # an exception that cannot be pickled
             from .errors import SitqError
-            self.conn.send(("reply", False, SitqError("%s: %s" % (type(e).__name__, e))))
+            self.conn.send(("reply", False, SitqError("%s: %s" % (type(e).__name__, e)), 0))
+            return
+        for raw in raws:
+            self.conn.send_bytes(raw)
 
     def run(self, payload):
         """Run the current task in this slot's task process; its outcome."""
@@ -204,6 +215,14 @@ class _Slot:
                     msg = self.conn.recv()
                 except (EOFError, OSError):
                     return self._died()
+                if msg[0] == "result":  # the pickled value follows as a raw message
+                    try:
+                        return (True, self.conn.recv_bytes(), msg[1])
+                    except MemoryError as e:  # the channel skipped it and stays usable
+                        return (False, "MemoryError: %s (the task's result, in the worker "
+                                       "process)" % e, None)
+                    except (EOFError, OSError):
+                        return self._died()
                 if msg[0] == "done":
                     return msg[1:]
                 if msg[0] == "call":
@@ -246,7 +265,7 @@ class TaskProcesses:
         self.paths = list(paths)
         self.log_level = log_level
         self._slots = {}  # thread id -> _Slot
-        self._spares = []  # (Popen, Connection) started in advance
+        self._spares = []  # (Popen, Channel) started in advance
         self._lock = threading.Lock()
 
     def _start_process(self):

@@ -9,12 +9,18 @@ file descriptor FD; it runs one task at a time, as the worker asks:
   max_retries, timeout, function, queue) followed by the payload as a raw
   message (``send_bytes``: not pickled again), ``("cancel",)`` (the running
   task's cancel flag is set: a cancel was asked, or its timeout passed),
-  ``("reply", ok, value)`` (the answer to a call).
+  ``("reply", ok, value, k)`` (the answer to a call) followed by k raw
+  messages (the stored pickles of ``result_of`` values; value gives each
+  position's size or None).
 - task process -> worker: ``("call", name, args)`` (set_progress, heartbeat
   and the dependency reads of ``sitq.current_task()``, which only the
-  worker that holds the task's lease can do), ``("done", True, result,
-  repr)`` (the pickled return value and its bounded repr, which the worker
-  stores together) or ``("done", False, message, traceback)``.
+  worker that holds the task's lease can do), ``("result", repr)`` followed
+  by the pickled return value as a raw message (the worker stores both
+  together) or ``("done", False, message, traceback)``.
+
+Large values cross as raw messages of their own (sitq/_channel.py), so that
+they are neither pickled again inside a message nor copied out of one: a
+pickle of 400 MB inside a tuple took a second to copy on each side.
 
 A reader thread receives while the task runs, so that a cancel reaches
 ``current_task().cancelled`` at once. The worker owns the task's lease and
@@ -43,9 +49,9 @@ import signal
 import sys
 import threading
 import traceback
-from multiprocessing.connection import Connection
 
 from . import _valuerepr
+from ._channel import Channel
 
 _TOKEN = re.compile(r"([1-9][0-9]{0,9})-[0-9a-fA-F]{1,16}-[0-9]{1,20}")
 
@@ -110,10 +116,14 @@ class TaskContext:
         # process, neither unpickles nor pickles the values again, and a
         # value whose class only this process can import still arrives.
         self._check()
-        values, others = self._proc.call("depvalues", first, n, True)
-        for i, raw in enumerate(values):
-            if raw is None:
+        (sizes, others), raws = self._proc.call_raw("depvalues", first, n, True)
+        values = [None] * len(sizes)
+        k = 0
+        for i, size in enumerate(sizes):
+            if size is None:
                 continue
+            raw, raws[k] = raws[k], None  # each pickle freed once loaded
+            k += 1
             try:
                 values[i] = pickle.loads(raw)
             except Exception as e:  # not the worker's to explain: it did not unpickle
@@ -149,21 +159,36 @@ class _Process:
             if msg[0] == "run":
                 try:
                     payload = self.conn.recv_bytes()
+                except MemoryError as e:  # --max-memory: the attempt fails with it
+                    payload = e
                 except (EOFError, OSError):
                     os._exit(0)
                 self.tasks.put((msg[1], payload))
             elif msg[0] == "cancel":
                 self.cancel.set()
             elif msg[0] == "reply":
-                self.replies.put(msg[1:])
+                ok, value, raws = msg[1], msg[2], []
+                try:
+                    for _ in range(msg[3]):
+                        try:
+                            raws.append(self.conn.recv_bytes())
+                        except MemoryError as e:  # the rest is still read, then dropped
+                            ok, value = False, e
+                except (EOFError, OSError):
+                    os._exit(0)
+                self.replies.put((ok, value, raws if ok else []))
 
     def call(self, name, *args):
         """Ask the worker (for the running task); its value, or raise its error."""
+        return self.call_raw(name, *args)[0]
+
+    def call_raw(self, name, *args):
+        """call(), and the raw messages that followed its answer (a list)."""
         self.conn.send(("call", name, args))
-        ok, value = self.replies.get()
+        ok, value, raws = self.replies.get()
         if not ok:
             raise value
-        return value
+        return value, raws
 
     def current_task(self):
         """sitq.current_task() in this process."""
@@ -266,6 +291,8 @@ def _dump(value, fname):
 
 def _run(ctx, payload):
     """Run one task; its outcome tuple."""
+    if isinstance(payload, MemoryError):  # this process could not receive it
+        return (False, "MemoryError: %s (the task's payload)" % payload, None)
     loaded = _load(ctx, payload)
     if len(loaded) == 3 and loaded[0] is False:
         return loaded
@@ -311,7 +338,7 @@ def main(argv=None):
         from ._procpool import keep_freed_memory
         keep_freed_memory(args.keep_freed_memory, args.keep_freed_memory // 2)
     import sitq
-    proc = _Process(Connection(args.fd))
+    proc = _Process(Channel.from_fd(args.fd))
     sitq.current_task = proc.current_task  # tasks look it up at call time
     threading.Thread(target=proc.read, daemon=True, name="sitq-taskproc-reader").start()
     while True:
@@ -324,11 +351,11 @@ def main(argv=None):
             ctx._ended = True
             proc.current = None
         del payload
-        try:
+        if outcome[0]:
+            proc.conn.send(("result", outcome[2]))
+            proc.conn.send_bytes(outcome[1])
+        else:
             proc.conn.send(("done",) + outcome)
-        except MemoryError:
-            proc.conn.send(("done", False, "MemoryError: out of memory while sending the result",
-                            None))
 
 
 if __name__ == "__main__":

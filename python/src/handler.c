@@ -303,7 +303,8 @@ static int store_result(sitq_task_ctx *ctx, PyObject *ret) {
         set_error_from_exception(ctx, "cannot store the result");
         return -1;
     }
-    sitq_code sc = sitqpy_store_record(ctx, text, b);
+    sitq_code sc =
+        sitqpy_store_record(ctx, text, PyBytes_AS_STRING(b), (size_t)PyBytes_GET_SIZE(b));
     Py_DECREF(text);
     Py_DECREF(b);
     if (sc != SITQ_OK) {

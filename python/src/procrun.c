@@ -19,26 +19,32 @@ static PyObject *task_runner; /* callable or NULL; GIL held */
 
 int sitqpy_runner_active(void) { return task_runner != NULL; }
 
-/* Store b (bytes) as they are: the GIL released while libsitq copies them. */
-static sitq_code store_bytes(sitq_task_ctx *ctx, PyObject *b) {
-    const char *data = PyBytes_AS_STRING(b);
-    size_t len = (size_t)PyBytes_GET_SIZE(b);
-    sitq_code sc;
-    Py_BEGIN_ALLOW_THREADS sc = sitq_ctx_set_result(ctx, data, len);
-    Py_END_ALLOW_THREADS return sc;
-}
-
 /* Store the runner's outcome: (True, pickle, repr) (a record of both; the
  * repr is made in the task process, which holds the value), (True, bytes)
- * (stored as they are) or (False, message, traceback or None). Returns 0
- * on success, 1 with the attempt's error set. */
+ * (stored as they are) or (False, message, traceback or None). The pickle
+ * or bytes may be a bytes object or a bytearray (the task process's result
+ * as the runner read it from the socket, not copied again). Returns 0 on
+ * success, 1 with the attempt's error set. */
 static int store_outcome(sitq_task_ctx *ctx, PyObject *out) {
     Py_ssize_t n = out && PyTuple_Check(out) ? PyTuple_GET_SIZE(out) : 0;
-    if ((n == 2 || n == 3) && PyTuple_GET_ITEM(out, 0) == Py_True &&
-        PyBytes_Check(PyTuple_GET_ITEM(out, 1))) {
-        PyObject *b = PyTuple_GET_ITEM(out, 1);
-        sitq_code sc =
-            n == 3 ? sitqpy_store_record(ctx, PyTuple_GET_ITEM(out, 2), b) : store_bytes(ctx, b);
+    PyObject *b = n == 2 || n == 3 ? PyTuple_GET_ITEM(out, 1) : NULL;
+    if (b && PyTuple_GET_ITEM(out, 0) == Py_True && (PyBytes_Check(b) || PyByteArray_Check(b))) {
+        /* The buffer export keeps a bytearray from being resized while
+         * libsitq copies it without the GIL. */
+        Py_buffer view;
+        if (PyObject_GetBuffer(b, &view, PyBUF_SIMPLE) != 0) {
+            PyErr_Clear();
+            sitq_ctx_set_error(ctx, "cannot read the task process's result buffer", NULL);
+            return 1;
+        }
+        sitq_code sc;
+        if (n == 3) {
+            sc = sitqpy_store_record(ctx, PyTuple_GET_ITEM(out, 2), view.buf, (size_t)view.len);
+        } else {
+            Py_BEGIN_ALLOW_THREADS sc = sitq_ctx_set_result(ctx, view.buf, (size_t)view.len);
+            Py_END_ALLOW_THREADS
+        }
+        PyBuffer_Release(&view);
         if (sc == SITQ_OK) return 0;
         sitq_ctx_set_error(ctx, "MemoryError: out of memory while storing the result", NULL);
         return 1;

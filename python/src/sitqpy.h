@@ -199,11 +199,13 @@ PyObject *sitqpy_datetime_from_us(sitq_time_us us);
  * only for errors that are not the repr's (KeyboardInterrupt, MemoryError).
  * GIL held. */
 PyObject *sitqpy_value_repr(PyObject *value);
-/* Store pickled (bytes, a pickle) with repr_text (str; NULL or not a str:
- * an empty repr) as the attempt's result record; the bare pickle when no
- * record can be built. Releases the GIL while libsitq takes it. Returns
- * sitq_ctx_set_result's / sitq_ctx_take_result's code. */
-sitq_code sitqpy_store_record(sitq_task_ctx *ctx, PyObject *repr_text, PyObject *pickled);
+/* Store the pickle data[0..n) with repr_text (str; NULL or not a str: an
+ * empty repr) as the attempt's result record; the bare pickle when no
+ * record can be built. Releases the GIL while libsitq copies it: data must
+ * stay valid and unchanged until it returns (a bytes object, or a buffer
+ * held with PyObject_GetBuffer). Returns sitq_ctx_set_result's /
+ * sitq_ctx_take_result's code. */
+sitq_code sitqpy_store_record(sitq_task_ctx *ctx, PyObject *repr_text, const char *data, size_t n);
 /* The pickle inside stored result raw (bytes) of task id, record or bare
  * pickle: *pickle points into raw. -1 with SerializationError set when raw
  * is a malformed record. */

@@ -173,9 +173,7 @@ static PyObject *repr_bytes(PyObject *text) {
     return b;
 }
 
-sitq_code sitqpy_store_record(sitq_task_ctx *ctx, PyObject *repr_text, PyObject *pickled) {
-    const char *data = PyBytes_AS_STRING(pickled);
-    size_t n = (size_t)PyBytes_GET_SIZE(pickled);
+sitq_code sitqpy_store_record(sitq_task_ctx *ctx, PyObject *repr_text, const char *data, size_t n) {
     PyObject *rb = repr_text && PyUnicode_Check(repr_text) ? repr_bytes(repr_text) : NULL;
     if (!rb) PyErr_Clear(); /* then the record carries an empty repr */
     const char *rs = rb ? PyBytes_AS_STRING(rb) : "";

@@ -180,6 +180,11 @@ def allocate(n):
     return len(bytearray(n))
 
 
+def blob(n):
+    """n bytes of b"x" (a large return value)."""
+    return b"x" * n
+
+
 def digest(data, n):
     """(len, sha256 hex) of bytes data, and n: what a large payload arrived as."""
     import hashlib

@@ -4,6 +4,7 @@ replaced; a task process that crashes, exits or runs out of memory fails
 its own attempt only; sitq.current_task() works in a task process."""
 import ctypes
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -273,6 +274,41 @@ def test_large_payloads_reach_the_task_process_whole(queue, cli):
         r = queue.get_result(tid, timeout=DEADLINE)
         assert r.is_success, r.error
         assert r.value == (len(b), hashlib.sha256(b).hexdigest(), i)
+
+
+def test_a_payload_past_max_memory_fails_its_attempt_alone(queue, cli):
+    # The task process cannot allocate the payload's buffer under its
+    # address-space limit: the message is read and dropped, the attempt
+    # fails with MemoryError, and the same process runs the next task.
+    before = queue.enqueue(tasks.pid)
+    big = queue.enqueue(tasks.digest, b"x" * (300 << 20), 0)
+    after = queue.enqueue(tasks.pid)
+    cli("--concurrency", "1", "--max-memory", "256")
+    r = queue.get_result(big, timeout=DEADLINE)
+    assert r.status == "failed" and r.attempts == 1, r
+    assert re.fullmatch(r"MemoryError: out of memory for a message of 3145\d{5} bytes "
+                        r"\(the task's payload\)", r.error), r.error
+    assert queue.get_result(after, timeout=DEADLINE).value == \
+        queue.get_result(before, timeout=DEADLINE).value
+
+
+def test_a_value_past_max_memory_fails_its_reader_alone(queue, cli):
+    # A result_of value the task process cannot allocate fails the reader's
+    # attempt with MemoryError; the channel stays in step for the next task.
+    parent = queue.enqueue(tasks.blob, 300 << 20)
+    with sitq.Worker(queue):  # made in this process, without the limit
+        assert queue.get_result(parent, timeout=DEADLINE).is_success
+    before = queue.enqueue(tasks.pid)
+    child = queue.enqueue(tasks.digest, sitq.result_of(parent), 1)
+    after = queue.enqueue(tasks.pid)
+    cli("--concurrency", "1", "--max-memory", "256")
+    r = queue.get_result(child, timeout=DEADLINE)
+    assert r.status == "failed" and r.attempts == 1, r
+    assert re.fullmatch(r"cannot read the sitq.result_of arguments of "
+                        r"py:sitq_test_tasks.digest: MemoryError: out of memory for a message "
+                        r"of 3145\d{5} bytes", r.error), r.error
+    assert queue.get_result(after, timeout=DEADLINE).value == \
+        queue.get_result(before, timeout=DEADLINE).value
 
 
 def test_the_worker_keeps_freed_memory_on_glibc():
