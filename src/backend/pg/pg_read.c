@@ -135,15 +135,23 @@ sitq_code pg_dep_result(sitq_backend *base, const char *queue, sitq_task_id id, 
 /* Column of PG_DEP_RESULTS holding the edge's position, after the result's. */
 #define DEP_RESULTS_POSITION_COL 20
 
-sitq_code pg_dep_results(sitq_backend *base, const char *queue, sitq_task_id id, size_t first,
-                         size_t n, sitq_result **out, sitq_error *err) {
+/* Statement sid (PG_DEP_RESULTS, PG_DEP_VALUES) over the positions
+ * [first, first + n) of task id's dependencies, on a reader: its rows
+ * (the caller PQclear's them), or NULL with err set. */
+static PGresult *dep_range(sitq_backend *base, pg_stmt_id sid, const char *queue, sitq_task_id id,
+                           size_t first, size_t n, const char *what, sitq_error *err) {
     pg_params p;
     pg_p_init(&p);
     pg_p_i64(&p, id);
     pg_p_i64(&p, (int64_t)first);
     pg_p_i64(&p, (int64_t)(first + n - 1));
     pg_p_text(&p, queue);
-    PGresult *r = pg_read_run((pg_backend *)base, PG_DEP_RESULTS, &p, err, "reading dependencies");
+    return pg_read_run((pg_backend *)base, sid, &p, err, what);
+}
+
+sitq_code pg_dep_results(sitq_backend *base, const char *queue, sitq_task_id id, size_t first,
+                         size_t n, sitq_result **out, sitq_error *err) {
+    PGresult *r = dep_range(base, PG_DEP_RESULTS, queue, id, first, n, "reading dependencies", err);
     if (!r) return pg_code(err);
     sitq_code rc = SITQ_OK;
     sitq_time_us now = sitq_now_us();
@@ -163,14 +171,8 @@ sitq_code pg_dep_results(sitq_backend *base, const char *queue, sitq_task_id id,
 
 sitq_code pg_dep_values(sitq_backend *base, const char *queue, sitq_task_id id, size_t first,
                         size_t n, sitq_dependency_value *out, sitq_error *err) {
-    pg_params p;
-    pg_p_init(&p);
-    pg_p_i64(&p, id);
-    pg_p_i64(&p, (int64_t)first);
-    pg_p_i64(&p, (int64_t)(first + n - 1));
-    pg_p_text(&p, queue);
     PGresult *r =
-        pg_read_run((pg_backend *)base, PG_DEP_VALUES, &p, err, "reading dependency values");
+        dep_range(base, PG_DEP_VALUES, queue, id, first, n, "reading dependency values", err);
     if (!r) return pg_code(err);
     sitq_code rc = SITQ_OK;
     sitq_time_us now = sitq_now_us();

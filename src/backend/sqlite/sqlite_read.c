@@ -143,11 +143,20 @@ sitq_code sq_dep_result(sitq_backend *base, const char *queue, sitq_task_id id, 
 /* Column of ST_DEP_RESULTS holding the edge's position, after the result's. */
 #define DEP_RESULTS_POSITION_COL 20
 
-sitq_code sq_dep_results(sitq_backend *base, const char *queue, sitq_task_id id, size_t first,
-                         size_t n, sitq_result **out, sitq_error *err) {
-    sq_backend *b = (sq_backend *)base;
+/* One row of a dependency range: the position's slot `at` (< n, its first
+ * row only) from statement st; a code other than SITQ_OK stops the scan. */
+typedef sitq_code (*dep_row_fn)(sqlite3_stmt *st, size_t at, void *ctx, sitq_time_us now,
+                                sitq_error *err);
+
+/* Run statement sid (task id, first and last position, queue) on a reader
+ * and hand each row at a position in [first, first + n) to row: the shared
+ * skeleton of sq_dep_results and sq_dep_values. pos_col: the column of the
+ * position; what: for messages ("reading dependencies"). */
+static sitq_code dep_range(sq_backend *b, sq_stmt_id sid, int pos_col, const char *queue,
+                           sitq_task_id id, size_t first, size_t n, dep_row_fn row, void *ctx,
+                           const char *what, sitq_error *err) {
     sq_conn *c = sq_read_acquire(b);
-    sqlite3_stmt *st = sq_stmt(c, ST_DEP_RESULTS, err);
+    sqlite3_stmt *st = sq_stmt(c, sid, err);
     sitq_code rc = st ? SITQ_OK : SITQ_ESTORAGE;
     if (st) {
         sitq_time_us now = sitq_now_us();
@@ -157,14 +166,28 @@ sitq_code sq_dep_results(sitq_backend *base, const char *queue, sitq_task_id id,
         sq_bind_text(st, 4, queue);
         int step;
         while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
-            size_t at = (size_t)sqlite3_column_int64(st, DEP_RESULTS_POSITION_COL) - first;
-            if (at < n && !out[at] && !(out[at] = sq_row_to_result(st, now)))
-                rc = sitq__fail(err, SITQ_ENOMEM, "out of memory reading dependencies");
+            size_t at = (size_t)sqlite3_column_int64(st, pos_col) - first;
+            if (at < n) rc = row(st, at, ctx, now, err);
         }
-        if (!rc && step != SQLITE_DONE) rc = sq_fail(c, err, "reading dependencies");
+        if (!rc && step != SQLITE_DONE) rc = sq_fail(c, err, what);
         sqlite3_reset(st);
     }
     sq_read_release(b, c);
+    return rc;
+}
+
+static sitq_code result_row(sqlite3_stmt *st, size_t at, void *ctx, sitq_time_us now,
+                            sitq_error *err) {
+    sitq_result **out = ctx;
+    if (!out[at] && !(out[at] = sq_row_to_result(st, now)))
+        return sitq__fail(err, SITQ_ENOMEM, "out of memory reading dependencies");
+    return SITQ_OK;
+}
+
+sitq_code sq_dep_results(sitq_backend *base, const char *queue, sitq_task_id id, size_t first,
+                         size_t n, sitq_result **out, sitq_error *err) {
+    sitq_code rc = dep_range((sq_backend *)base, ST_DEP_RESULTS, DEP_RESULTS_POSITION_COL, queue,
+                             id, first, n, result_row, out, "reading dependencies", err);
     if (rc)
         for (size_t i = 0; i < n; i++) {
             sitq_result_free(out[i]);
@@ -173,37 +196,25 @@ sitq_code sq_dep_results(sitq_backend *base, const char *queue, sitq_task_id id,
     return rc ? rc : sitq__ok(err);
 }
 
+static sitq_code value_row(sqlite3_stmt *st, size_t at, void *ctx, sitq_time_us now,
+                           sitq_error *err) {
+    sitq_dependency_value *v = &((sitq_dependency_value *)ctx)[at];
+    if (v->id) return SITQ_OK;
+    v->id = sqlite3_column_int64(st, 1);
+    v->status = sitq__public_status(sqlite3_column_int(st, 2), sqlite3_column_int64(st, 3), now);
+    int has_value = sqlite3_column_type(st, 4) != SQLITE_NULL;
+    int has_error = sqlite3_column_type(st, 5) != SQLITE_NULL;
+    v->value = sq_col_blob(st, 4, &v->value_len);
+    v->error = sq_col_text(st, 5);
+    if ((has_value && !v->value) || (has_error && !v->error))
+        return sitq__fail(err, SITQ_ENOMEM, "out of memory reading dependency values");
+    return SITQ_OK;
+}
+
 sitq_code sq_dep_values(sitq_backend *base, const char *queue, sitq_task_id id, size_t first,
                         size_t n, sitq_dependency_value *out, sitq_error *err) {
-    sq_backend *b = (sq_backend *)base;
-    sq_conn *c = sq_read_acquire(b);
-    sqlite3_stmt *st = sq_stmt(c, ST_DEP_VALUES, err);
-    sitq_code rc = st ? SITQ_OK : SITQ_ESTORAGE;
-    if (st) {
-        sitq_time_us now = sitq_now_us();
-        sqlite3_bind_int64(st, 1, id);
-        sqlite3_bind_int64(st, 2, (sqlite3_int64)first);
-        sqlite3_bind_int64(st, 3, (sqlite3_int64)(first + n - 1));
-        sq_bind_text(st, 4, queue);
-        int step;
-        while (!rc && (step = sqlite3_step(st)) == SQLITE_ROW) {
-            size_t at = (size_t)sqlite3_column_int64(st, 0) - first;
-            if (at >= n || out[at].id) continue;
-            sitq_dependency_value *v = &out[at];
-            v->id = sqlite3_column_int64(st, 1);
-            v->status =
-                sitq__public_status(sqlite3_column_int(st, 2), sqlite3_column_int64(st, 3), now);
-            int has_value = sqlite3_column_type(st, 4) != SQLITE_NULL;
-            int has_error = sqlite3_column_type(st, 5) != SQLITE_NULL;
-            v->value = sq_col_blob(st, 4, &v->value_len);
-            v->error = sq_col_text(st, 5);
-            if ((has_value && !v->value) || (has_error && !v->error))
-                rc = sitq__fail(err, SITQ_ENOMEM, "out of memory reading dependency values");
-        }
-        if (!rc && step != SQLITE_DONE) rc = sq_fail(c, err, "reading dependency values");
-        sqlite3_reset(st);
-    }
-    sq_read_release(b, c);
+    sitq_code rc = dep_range((sq_backend *)base, ST_DEP_VALUES, 0, queue, id, first, n, value_row,
+                             out, "reading dependency values", err);
     if (rc) sitq_dependency_values_clear(out, n);
     return rc ? rc : sitq__ok(err);
 }

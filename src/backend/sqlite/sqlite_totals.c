@@ -17,53 +17,35 @@ sitq_code sq_count_totals(sq_conn *c, const char *queue, const sitq__tally *t, s
     return sq_exec(c, st, err, "counting outcomes");
 }
 
-sitq_code sq_counters(sitq_backend *base, const char *queue, sitq_totals *out, sitq_error *err) {
-    sq_backend *b = (sq_backend *)base;
+/* Statement sid's one row for queue into cols[0..n) (left as they are when
+ * the queue has no row): the shared reading of sq_counters and sq_totals. */
+static sitq_code read_row(sq_backend *b, sq_stmt_id sid, const char *queue, int64_t *const *cols,
+                          int n, sitq_error *err) {
     sq_conn *c = sq_read_acquire(b);
     sitq_code code = SITQ_OK;
-    sqlite3_stmt *st = sq_stmt(c, ST_COUNTERS, err);
+    sqlite3_stmt *st = sq_stmt(c, sid, err);
     if (!st) {
         code = SITQ_ESTORAGE;
     } else {
         sq_bind_text(st, 1, queue);
         int rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW) {
-            out->succeeded = sqlite3_column_int64(st, 0);
-            out->failed = sqlite3_column_int64(st, 1);
-            out->retried = sqlite3_column_int64(st, 2);
-            out->lost = sqlite3_column_int64(st, 3);
-            out->cancelled = sqlite3_column_int64(st, 4);
-        } else if (rc != SQLITE_DONE) {
-            code = sq_fail(c, err, "reading the queue's counters");
-        }
+        if (rc == SQLITE_ROW)
+            for (int k = 0; k < n; k++) *cols[k] = sqlite3_column_int64(st, k);
+        else if (rc != SQLITE_DONE) code = sq_fail(c, err, "reading the queue's counters");
         sqlite3_reset(st);
     }
     sq_read_release(b, c);
     return code ? code : sitq__ok(err);
 }
 
+sitq_code sq_counters(sitq_backend *base, const char *queue, sitq_totals *out, sitq_error *err) {
+    int64_t *const cols[] = {&out->succeeded, &out->failed, &out->retried, &out->lost,
+                             &out->cancelled};
+    return read_row((sq_backend *)base, ST_COUNTERS, queue, cols, 5, err);
+}
+
 sitq_code sq_totals(sitq_backend *base, const char *queue, sitq_totals *out, sitq_error *err) {
-    sq_backend *b = (sq_backend *)base;
-    sq_conn *c = sq_read_acquire(b);
-    sitq_code code = SITQ_OK;
-    sqlite3_stmt *st = sq_stmt(c, ST_TOTALS, err);
-    if (!st) {
-        code = SITQ_ESTORAGE;
-    } else {
-        sq_bind_text(st, 1, queue);
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW) {
-            out->enqueued = sqlite3_column_int64(st, 0);
-            out->succeeded = sqlite3_column_int64(st, 1);
-            out->failed = sqlite3_column_int64(st, 2);
-            out->retried = sqlite3_column_int64(st, 3);
-            out->lost = sqlite3_column_int64(st, 4);
-            out->cancelled = sqlite3_column_int64(st, 5);
-        } else if (rc != SQLITE_DONE) {
-            code = sq_fail(c, err, "reading the queue's counters");
-        }
-        sqlite3_reset(st);
-    }
-    sq_read_release(b, c);
-    return code ? code : sitq__ok(err);
+    int64_t *const cols[] = {&out->enqueued, &out->succeeded, &out->failed,
+                             &out->retried,  &out->lost,      &out->cancelled};
+    return read_row((sq_backend *)base, ST_TOTALS, queue, cols, 6, err);
 }
