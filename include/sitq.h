@@ -1644,7 +1644,10 @@ typedef struct sitq_worker_options {
                                       -1 (the default): adaptive, about 5 ms of work
                                       per thread by the measured handler time - none
                                       for tasks longer than that (fair to other
-                                      workers), up to 1024 for tiny tasks. Trade-off:
+                                      workers), up to 1024 for tiny tasks; when a
+                                      claiming cycle takes longer than 5 ms, the tasks
+                                      expected to finish before its claim returns
+                                      count as free room. Trade-off:
                                       more tasks per commit, more to recover after a
                                       crash (a graceful stop releases them at once;
                                       after a crash they are handed out again when

@@ -364,6 +364,7 @@ typedef struct dispatch_state {
                                               0 = none known (want_next_run_at) */
     int64_t last_record;                   /* monotonic: the registry row was last written */
     int recorded;                          /* the registry row was written since the start */
+    double claim_cycle_us;                 /* moving average of the claiming cycles' time */
 } dispatch_state;
 
 /* Timeouts are cooperative in threads (lesson 11): at the deadline the
@@ -550,12 +551,30 @@ static void release_ready(sitq_worker *w) {
     }
 }
 
+/* With the adaptive prefetch, how many of the busy tasks the handler
+ * threads will have finished by the time a claim made now returns: the
+ * claiming cycles' average time over the average handler time, per thread
+ * (w->mu held). Only when a claiming cycle takes longer than the work the
+ * prefetch keeps queued per thread (ADAPTIVE_WINDOW_US), as on a store
+ * across the network: the handlers then run dry before the claim returns,
+ * and a claim sized for the room it will find rather than the room it
+ * leaves keeps the store busy meanwhile (sized by the room it leaves, a
+ * claim of tiny tasks waited for the handlers to drain half the batch while
+ * the store idled). At most one capacity is claimed ahead so. */
+static size_t drained_meanwhile(const sitq_worker *w, const dispatch_state *d, size_t busy) {
+    if (w->opts.prefetch >= 0 || w->avg_run_us <= 0 || d->claim_cycle_us <= ADAPTIVE_WINDOW_US)
+        return 0;
+    double n = (double)(w->opts.concurrency - w->n_stuck) * d->claim_cycle_us / w->avg_run_us;
+    return n >= (double)busy ? busy : (size_t)n;
+}
+
 /* Decide what the turn claims, renews and recovers (w->mu held). */
 static void plan_claim(sitq_worker *w, dispatch_state *d, turn *t) {
     size_t n_ready = w->ready.n;
     t->busy = n_ready + w->n_exec_running - (size_t)w->n_stuck;
     size_t cap_now = current_capacity(w);
-    t->room = t->stopping || !d->claimed || t->busy >= cap_now ? 0 : cap_now - t->busy;
+    size_t after = t->busy - drained_meanwhile(w, d, t->busy);
+    t->room = t->stopping || !d->claimed || after >= cap_now ? 0 : cap_now - after;
     t->hb_due = t->now - d->last_hb >= w->heartbeat_us && (w->running.n + w->ready.n) > 0;
     t->n_hb = t->hb_due ? collect_heartbeats(w, d) : 0;
     /* Threads stuck in a handler whose attempt is recorded do not hold a stop. */
@@ -873,6 +892,10 @@ static void *dispatcher_main(void *arg) {
         sitq_error cerr;
         int64_t mono_before = 0;
         sitq_code rc = run_cycle(w, &d, &t, &cy, &mono_before, &cerr);
+        if (rc == SITQ_OK && t.want_claim) {
+            double took = (double)(sitq__mono_us() - mono_before);
+            d.claim_cycle_us = d.claim_cycle_us > 0 ? 0.8 * d.claim_cycle_us + 0.2 * took : took;
+        }
         pthread_mutex_lock(&w->mu);
         w->stats.commits++;
         settle_starts(w, &d, t.n_starts, rc == SITQ_OK);
