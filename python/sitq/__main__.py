@@ -248,6 +248,10 @@ def _parser():
     # A process of a pool (--concurrency N > 1): its parent speaks for it
     # about stops.
     w.add_argument("--pool-child", action="store_true", help=argparse.SUPPRESS)
+    # A pool process's end of a pipe its parent holds the other end of: end
+    # of file there means the parent is gone (even killed by SIGKILL), and
+    # the process stops gracefully instead of running on unsupervised.
+    w.add_argument("--parent-fd", type=int, default=None, help=argparse.SUPPRESS)
     w.add_argument("--mode", type=_octal_mode, default=None,
                    help="permissions of a database file the worker creates (default 0600)")
     w.add_argument("--allow-foreign", action="store_true",
@@ -356,10 +360,26 @@ def _report_errors(worker, stop):
             seen, last = st["errors"], time.monotonic()
 
 
+def _stop_when_parent_ends(fd):
+    """A pool process: read the pipe of --parent-fd until end of file (the
+    pool's parent is gone), then stop as its SIGTERM would have."""
+    try:
+        while os.read(fd, 4096):
+            pass
+    except OSError:
+        pass
+    if not _STOP_ASKED.is_set():  # a stop the parent asked for goes on as it is
+        _LOG.warning("the pool's parent process is gone: stopping")
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def _run_one(args):
     on_signal = _stop_on_first_signal(args)
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    if args.parent_fd is not None:
+        threading.Thread(target=_stop_when_parent_ends, args=(args.parent_fd,), daemon=True,
+                         name="sitq-pool-parent").start()
     try:
         import sitq
     except KeyboardInterrupt:
@@ -461,13 +481,18 @@ def _run_pool(args):
     if args.busy_timeout is not None:
         child_argv += ["--busy-timeout", repr(args.busy_timeout)]
 
+    # The children hold the read end; only this process holds the write
+    # end, which the kernel closes when this process ends however it ends.
+    parent_r, parent_w = os.pipe()
+    child_argv += ["--parent-fd", str(parent_r)]
+
     def spawn(i):
         argv = list(child_argv)
         if args.worker_id is not None:
             argv += ["--worker-id", "%s-%d" % (args.worker_id, i)]
         # Own process group: a Ctrl-C at the terminal reaches only this
         # process, which forwards one stop per signal it gets.
-        return subprocess.Popen(argv, process_group=0)
+        return subprocess.Popen(argv, process_group=0, pass_fds=(parent_r,))
 
     stopping = []
     children = []
@@ -514,6 +539,8 @@ def _run_pool(args):
             on_signal(signal.SIGTERM, None)
         for c in children:
             c.wait()
+        os.close(parent_r)
+        os.close(parent_w)
     if len(stopping) > 1:
         # exit at once, by the signal, as a single worker process does
         _exit_by_signal(stopping[-1])

@@ -152,6 +152,43 @@ def test_kill_9_mid_task_is_recovered_by_another_worker(db_path, queue, tmp_path
     assert r.attempts == 2
 
 
+def test_pool_processes_stop_when_their_parent_is_killed(db_path, queue, tmp_path):
+    # kill -9 of the parent of a pool of worker processes (--pool thread
+    # --concurrency N): they must not run on unsupervised; each one finishes
+    # its running task and exits.
+    started, gate = str(tmp_path / "started"), str(tmp_path / "gate")
+    tid = queue.enqueue(tasks.gated, started, gate, "done")
+    w = start_cli_worker(db_path, "--pool", "thread", "--concurrency", "2")
+    try:
+        tasks.wait_for_path(started, proc=w)
+        deadline = time.time() + 30
+        while len([x for x in queue.workers() if x.state == "running"]) < 2:
+            assert time.time() < deadline, queue.workers()
+            time.sleep(0.02)
+        kids = [x.pid for x in queue.workers() if x.state == "running"]
+        assert len(kids) == 2 and w.pid not in kids, kids
+    finally:
+        os.kill(w.pid, signal.SIGKILL)
+    w.wait(timeout=10)
+    try:
+        # The task still runs: its process waits for it (a graceful stop).
+        assert queue.get_task_status(tid) == "running"
+        tasks.open_gate(gate)
+        assert queue.get_result(tid, timeout=30).value == "done"
+        deadline = time.time() + 30
+        while any(os.path.exists("/proc/%d" % pid) for pid in kids):
+            assert time.time() < deadline, "pool processes left running: %s" % kids
+            time.sleep(0.02)
+    finally:
+        tasks.open_gate(gate)
+        for pid in kids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    assert sorted(x.state for x in queue.workers(all=True) if x.pid in kids) == ["stopped"] * 2
+
+
 def test_task_killing_its_worker_while_unpickled_runs_out_of_attempts(db_path, queue):
     # The worker dies in the handler before the function is called (while its
     # arguments are unpickled): the first two losses are free, the third counts.
