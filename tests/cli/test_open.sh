@@ -72,6 +72,31 @@ if as_nobody true 2>/dev/null; then
     as_nobody "$SITQ" cancel "$RO/q.db" 1 2>"$TMP/err" || rc=$?
     assert_eq 3 "$rc" "cancel without write access"
     assert_contains "$(cat "$TMP/err")" "$RO/q.db" "the error names the file"
+    # A 0444 file in a directory nobody may write: a worker refuses it at
+    # once (it used to retry its writes for ever, even with --burst) and
+    # leaves no -wal or -shm behind.
+    RW=$TMP/rw
+    mkdir "$RW"
+    chown 65534:65534 "$RW"
+    as_nobody "$SITQ" enqueue "$RW/r.db" -- echo hi >/dev/null
+    chmod 0444 "$RW/r.db"
+    rc=0
+    as_nobody timeout 60 "$SITQ" worker "$RW/r.db" --burst --quiet 2>"$TMP/err" || rc=$?
+    assert_eq 3 "$rc" "a worker on a read-only file exits with a storage error"
+    assert_contains "$(cat "$TMP/err")" "read-only to this process" "the worker says why"
+    assert_eq "r.db" "$(ls "$RW")" "the refused open left no -wal or -shm"
+    # An inspection of the read-only file leaves a -shm that this user
+    # cannot write once the file is writable again: a write says so.
+    as_nobody "$SITQ" list "$RW/r.db" >/dev/null
+    chmod 0644 "$RW/r.db"
+    if [ -e "$RW/r.db-shm" ] && ! as_nobody test -w "$RW/r.db-shm"; then
+        rc=0
+        as_nobody "$SITQ" enqueue "$RW/r.db" -- echo y 2>"$TMP/err" >/dev/null || rc=$?
+        assert_eq 3 "$rc" "a write beside a read-only -wal or -shm fails"
+        assert_contains "$(cat "$TMP/err")" "beside it cannot be written" "the error names the file"
+        rm -f "$RW/r.db-wal" "$RW/r.db-shm"
+    fi
+    as_nobody "$SITQ" enqueue "$RW/r.db" -- echo z >/dev/null
 else
     echo "skip: cannot switch to user nobody"
 fi

@@ -61,6 +61,35 @@ sitq_code sq_file_prepare(sq_backend *b, sitq_error *err) {
     return SITQ_OK;
 }
 
+/* An open for writing of a file this process may only read: SQLite opens it
+ * read-only without a word, and every write would then fail (a worker would
+ * retry for ever). So would a -wal or -shm beside it that this process cannot
+ * write, such as those a reader left while the file itself was read-only. */
+static sitq_code check_writable(sq_backend *b, sq_conn *c, sitq_error *err) {
+    if (is_memory(b)) return SITQ_OK;
+    if (sqlite3_db_readonly(c->db, "main") == 1)
+        return sitq__fail(err, SITQ_ESTORAGE,
+                          "cannot open database %s for writing: the file is read-only to this "
+                          "process (%s); a read-only file, directory or mount can only be "
+                          "inspected",
+                          b->path, access(b->path, W_OK) == 0 ? "read-only" : strerror(errno));
+    size_t plen = strlen(b->path);
+    char *side = malloc(plen + 5);
+    if (!side) return sitq__fail(err, SITQ_ENOMEM, "out of memory opening %s", b->path);
+    sitq_code rc = SITQ_OK;
+    for (int i = 0; i < 2 && !rc; i++) {
+        snprintf(side, plen + 5, "%s%s", b->path, i ? "-shm" : "-wal");
+        if (access(side, W_OK) != 0 && errno != ENOENT)
+            rc = sitq__fail(err, SITQ_ESTORAGE,
+                            "cannot open database %s for writing: %s beside it cannot be "
+                            "written by this process (%s); when no process has the database "
+                            "open, give it the database's owner and mode, or remove it",
+                            b->path, side, strerror(errno));
+    }
+    free(side);
+    return rc;
+}
+
 sitq_code sq_file_check(sq_backend *b, sq_conn *c, sitq_error *err) {
     /* One read transaction: it also makes the connection notice a WAL file,
      * so that the journal mode read afterwards is the file's. */
@@ -75,6 +104,9 @@ sitq_code sq_file_check(sq_backend *b, sq_conn *c, sitq_error *err) {
         " (SELECT user_version FROM pragma_user_version)";
     sqlite3_stmt *st = NULL;
     b->file_rc = SQLITE_OK;
+    /* Before the read, which would create a -wal and -shm beside the file. */
+    sitq_code rc_w = b->opts.read_only ? SITQ_OK : check_writable(b, c, err);
+    if (rc_w) return rc_w;
     int rc = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL);
     if (rc == SQLITE_OK) rc = sqlite3_step(st);
     if (rc != SQLITE_ROW) {
