@@ -43,8 +43,15 @@ class ResultOf:
         return "sitq.result_of(%r)" % (self.task,)
 
     def __reduce__(self):
-        raise TypeError("a sitq.result_of() placeholder is meaningful only in the args or kwargs "
-                        "of a sitq.Task: it cannot be pickled on its own")
+        # InvalidArgumentError (a TypeError too): enqueue reports it instead
+        # of keeping arguments it cannot pickle in this process's memory,
+        # where the placeholder would reach the function unreplaced.
+        raise InvalidArgumentError(
+            "a sitq.result_of() placeholder cannot be pickled on its own: it is replaced only "
+            "where it stands in a sitq.Task's args or kwargs, directly or inside lists, tuples "
+            "and dicts of exactly those types (as a dict's value), and this one is elsewhere "
+            "(in a set, a dict key, a subclass of list, tuple or dict, an object's attribute)",
+            "SITQ_EINVAL")
 
 
 class _Slot:
@@ -78,8 +85,9 @@ def result_of(task):
     value is read from the dependency when the dependent runs. In a
     finalizer task (``finalizer=True``) a dependency that failed or was
     cancelled gives its sitq.Result instead of a value.
-    Raises InvalidArgumentError when task is neither a positive int nor a
-    sitq.Task.
+    Raises InvalidArgumentError when task is neither a task id (1 to
+    2**63 - 1) nor a sitq.Task; enqueue raises it for a placeholder where it
+    is not replaced (in a set, a dict key, a subclass of list, tuple or dict).
     """
     global _used
     from ._sitq import Task
@@ -89,6 +97,10 @@ def result_of(task):
         if task <= 0:
             raise InvalidArgumentError(
                 "result_of(task): task id must be positive, got %d" % task, "SITQ_EINVAL")
+        if task > 2**63 - 1:
+            raise InvalidArgumentError(
+                "result_of(task): task id must be at most 2**63 - 1, got %d" % task,
+                "SITQ_EINVAL")
     else:
         raise InvalidArgumentError(
             "result_of(task): task must be a task id (int) or a sitq.Task of the same "

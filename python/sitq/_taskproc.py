@@ -38,6 +38,7 @@ allocates past it gets a MemoryError, and its attempt fails with it.
 
 import argparse
 import asyncio
+import collections.abc
 import faulthandler
 import logging
 import os
@@ -299,7 +300,10 @@ def _run(ctx, payload):
     func, args, kwargs = loaded
     try:
         ret = func(*args, **kwargs)
-        if asyncio.iscoroutine(ret):
+        # A coroutine (async def), not any generator, which asyncio.iscoroutine
+        # also accepts: a returned generator is a value, refused by pickle as
+        # in thread mode.
+        if isinstance(ret, collections.abc.Coroutine):
             ret = asyncio.run(ret)
     except BaseException as e:
         return _failure(e)

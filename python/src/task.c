@@ -531,7 +531,10 @@ static PyObject *try_dumps(PyObject *obj, int prefer_cloud) {
             Py_DECREF(b);
             continue;
         }
-        if (!PyErr_ExceptionMatches(PyExc_Exception) || PyErr_ExceptionMatches(PyExc_MemoryError))
+        /* InvalidArgumentError: a sitq.result_of placeholder where it is not
+         * replaced, which must not be kept in memory and reach the function. */
+        if (!PyErr_ExceptionMatches(PyExc_Exception) || PyErr_ExceptionMatches(PyExc_MemoryError) ||
+            PyErr_ExceptionMatches(sitqpy_InvalidArgument))
             return NULL;
         PyErr_Clear();
     }
@@ -602,11 +605,17 @@ static int prepare_options(SitqTaskObject *task, PyObject *extra_deps, int in_ba
             return -1;
         }
         Py_ssize_t k = 0;
-        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(task->depends_on); i++)
+        int bad = 0;
+        for (Py_ssize_t i = 0; !bad && i < PyTuple_GET_SIZE(task->depends_on); i++)
             if (PyLong_Check(PyTuple_GET_ITEM(task->depends_on, i)))
-                out->deps[k++] = PyLong_AsLongLong(PyTuple_GET_ITEM(task->depends_on, i));
-        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(deps); i++)
-            out->deps[k++] = PyLong_AsLongLong(PyTuple_GET_ITEM(deps, i));
+                bad = sitqpy_task_id_arg(PyTuple_GET_ITEM(task->depends_on, i), "depends_on",
+                                         &out->deps[k++]) < 0;
+        for (Py_ssize_t i = 0; !bad && i < PyTuple_GET_SIZE(deps); i++)
+            bad = sitqpy_task_id_arg(PyTuple_GET_ITEM(deps, i), "depends_on", &out->deps[k++]) < 0;
+        if (bad) {
+            Py_DECREF(deps);
+            return -1;
+        }
         out->n_deps = (size_t)nd;
         out->opts.depends_on = out->deps;
         out->opts.n_depends_on = out->n_deps;

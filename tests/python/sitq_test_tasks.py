@@ -250,3 +250,12 @@ def describe_inputs(values):
     import sitq
     deps = sitq.current_task().dependency_results()
     return [_describe(v) for v in values], [_describe(r) for r in deps]
+
+
+def generator_returning(value):
+    """A generator (not a coroutine) that yields None once and returns value:
+    as a task's return value it cannot be pickled, in every mode."""
+    def g():
+        yield None
+        return value
+    return g()

@@ -162,6 +162,19 @@ def test_error_paths(backend):
             sitq.result_of(bad)
     with pytest.raises(TypeError, match="cannot be pickled on its own"):
         pickle.dumps(sitq.result_of(1))
+    for bad in (2**63, 2**64):  # a SystemError from a pending OverflowError before
+        with pytest.raises(sitq.InvalidArgumentError, match=r"at most 2\*\*63 - 1"):
+            sitq.result_of(bad)
+
+    # a placeholder where it is not replaced: refused, not kept in this
+    # process's memory to reach the function as the placeholder itself
+    class L(list):
+        pass
+    before = q.list_tasks()
+    for misplaced in ({sitq.result_of(1)}, {sitq.result_of(1): 1}, L([sitq.result_of(1)])):
+        with pytest.raises(sitq.InvalidArgumentError, match="replaced only where it stands"):
+            q.enqueue(sitq.Task(repr, args=[misplaced]))
+    assert q.list_tasks() == before
     with pytest.raises(sitq.InvalidArgumentError, match="finalizer must be a bool"):
         sitq.Task(pow, args=[1, 2], finalizer=1)
 

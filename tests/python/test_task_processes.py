@@ -261,6 +261,21 @@ def test_error_text_keeps_nul_and_lone_surrogates(queue, cli):
     assert "raise ValueError(message)" in nul.traceback
 
 
+def test_a_returned_generator_is_a_value_not_a_coroutine(queue, cli):
+    # asyncio.iscoroutine also accepts generators: the task process ran this
+    # one as a coroutine and recorded its return value; threads refuse it
+    tid = queue.enqueue(tasks.generator_returning, "from the generator")
+    cli("--concurrency", "1")
+    r = queue.get_result(tid, timeout=DEADLINE)
+    assert r.is_error, r
+    assert r.error.startswith("SerializationError: the return value of "
+                              "py:sitq_test_tasks.generator_returning (a generator) cannot be "
+                              "pickled"), r.error
+    w = sitq.Worker(queue)
+    thread = w.process_task(queue.enqueue(tasks.generator_returning, "from the generator"))
+    assert thread.error == r.error, (thread.error, r.error)
+
+
 def test_large_payloads_reach_the_task_process_whole(queue, cli):
     # The payload crosses to the task process as a raw message after the
     # task's fields: sizes around the socket's buffer and a few MiB, several
