@@ -245,7 +245,9 @@ typedef struct sitq_postgres_options {
                                      lives in it */
     int connect_timeout_s;    /**< give up connecting after this many seconds;
                                      default 10, 1..3600. Also bounds each
-                                     reconnection attempt */
+                                     reconnection attempt. A positive
+                                     connect_timeout in the connection string
+                                     wins over it (at most 3600) */
     int create_schema;        /**< 1 (default): create the schema and its tables
                                      when missing (safe when several processes
                                      open at once); 0: open only an existing sitq

@@ -180,6 +180,19 @@ static void test_unreachable_and_silent_server(void **state) {
     TQ_ERR(SITQ_ESTORAGE, open_schema(conninfo, "s_x", 1, &b));
     int64_t waited = tq_mono_ms() - t0;
     assert_true(waited < 10000); /* connect_timeout_s = 3, per address tried */
+    /* A connect_timeout in the string wins over the option (it was
+     * overridden by it): 2 s of the string against 60 of the option. */
+    snprintf(conninfo, sizeof conninfo,
+             "postgresql://postgres@127.0.0.1:%d/postgres?connect_timeout=2", ntohs(a.sin_port));
+    sitq_postgres_options o;
+    sitq_postgres_options_init(&o);
+    o.schema = "s_x";
+    o.connect_timeout_s = 60;
+    t0 = tq_mono_ms();
+    TQ_ERR(SITQ_ESTORAGE, sitq_backend_open_postgres(conninfo, &o, &b, &tq_err));
+    waited = tq_mono_ms() - t0;
+    assert_true(waited >= 1500);
+    assert_true(waited < 20000);
     close(fd);
 }
 

@@ -197,6 +197,22 @@ static sitq_code check_options(const sitq_postgres_options *opts_in, sitq_error 
     return SITQ_OK;
 }
 
+/* A positive connect_timeout the connection string sets (seconds, at most
+ * 3600), which wins over the option as the string's other settings do: each
+ * connection passes its own connect_timeout after the string (it is also
+ * cut to what a caller's deadline leaves). 0 when the string sets none. */
+static int dsn_connect_timeout(const char *conninfo) {
+    PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
+    int s = 0;
+    for (PQconninfoOption *p = opts; p && p->keyword; p++)
+        if (strcmp(p->keyword, "connect_timeout") == 0 && p->val) {
+            long v = strtol(p->val, NULL, 10);
+            s = v <= 0 ? 0 : v > 3600 ? 3600 : (int)v;
+        }
+    PQconninfoFree(opts);
+    return s;
+}
+
 sitq_code sitq_backend_open_postgres(const char *conninfo, const sitq_postgres_options *opts,
                                      sitq_backend **out, sitq_error *err) {
     if (!out) return sitq__fail(err, SITQ_EINVAL, "out must not be NULL");
@@ -246,6 +262,8 @@ sitq_code sitq_backend_open_postgres(const char *conninfo, const sitq_postgres_o
     pthread_cond_init(&b->read_cv, NULL);
     b->opts = o;
     b->conninfo = libpq_info;
+    int dsn_timeout = libpq_info ? dsn_connect_timeout(libpq_info) : 0;
+    if (dsn_timeout > 0) b->opts.connect_timeout_s = dsn_timeout;
     b->schema = strdup(o.schema);
     free(uri_schema);
     b->opts.schema = b->schema;
