@@ -221,10 +221,16 @@ def _failure(exc, prefix=None):
     return (False, "%s: %s" % (prefix, msg) if prefix else msg, tb)
 
 
-def _memory_token_error(fname, token):
+def _memory_token_error(fname, token, args_only=False):
+    """args_only: the function itself was pickled, its arguments were held."""
     m = _TOKEN.fullmatch(token) if isinstance(token, str) else None
     if m is None:
         return "names a malformed memory token"
+    if args_only:
+        return ("the arguments of %s are held in the memory of process %s (they could not be "
+                "pickled, e.g. a lock or an open file) and cannot be used here, in process %d: "
+                "run the task on a worker of that process, or pass picklable arguments"
+                % (fname, m.group(1), os.getpid()))
     return ("function %s is held in the memory of process %s (it could not be pickled, e.g. a "
             "bound method of an object holding a sitq queue or worker) and cannot be run here, "
             "in process %d: run it on a worker of that process, or enqueue a picklable function "
@@ -243,7 +249,7 @@ def _load(ctx, payload):
                        "the sitq Python binding)" % (tid, fname), None)
     fmt, blob, args, kwargs, token = tup
     if token is not None:
-        msg = _memory_token_error(fname, token)
+        msg = _memory_token_error(fname, token, isinstance(blob, bytes))
         if msg.startswith("names"):
             msg = "task %d (%s) %s" % (tid, fname, msg)
         return (False, msg, None)

@@ -219,8 +219,9 @@ static PyObject *load_payload(sitq_task_ctx *ctx, const void *payload, size_t pa
     return tup;
 }
 
-/* The error of a memory token that is not in this process's table. */
-static int fail_missing_memfunc(sitq_task_ctx *ctx, PyObject *token) {
+/* The error of a memory token that is not in this process's table;
+ * args_only: the function itself was pickled, its arguments were held. */
+static int fail_missing_memfunc(sitq_task_ctx *ctx, PyObject *token, int args_only) {
     const char *fname = sitq_ctx_function(ctx);
     const char *tok = PyUnicode_Check(token) ? PyUnicode_AsUTF8(token) : NULL;
     long pid = sitqpy_token_pid(tok);
@@ -228,6 +229,14 @@ static int fail_missing_memfunc(sitq_task_ctx *ctx, PyObject *token) {
     if (pid < 0)
         return fail_with(ctx, PyUnicode_FromFormat("task %lld (%s) names a malformed memory token",
                                                    (long long)sitq_ctx_task_id(ctx), fname));
+    if (pid != (long)getpid() && args_only)
+        return fail_with(
+            ctx, PyUnicode_FromFormat(
+                     "the arguments of %s are held in the memory of process %ld (they could not "
+                     "be pickled, e.g. a lock or an open file) and cannot be used here, in "
+                     "process %ld: run the task on a worker of that process, or pass picklable "
+                     "arguments",
+                     fname, pid, (long)getpid()));
     if (pid != (long)getpid())
         return fail_with(
             ctx, PyUnicode_FromFormat(
@@ -255,7 +264,7 @@ static int load_function(sitq_task_ctx *ctx, PyObject *blob, PyObject *token, Py
         PyObject *entry = PyDict_GetItemWithError(sitqpy_memfuncs, token);
         if (!entry) {
             PyErr_Clear();
-            return fail_missing_memfunc(ctx, token);
+            return fail_missing_memfunc(ctx, token, blob != Py_None && PyBytes_Check(blob));
         }
         if (PyTuple_Check(entry) && PyTuple_GET_SIZE(entry) == 3) {
             *func = Py_NewRef(PyTuple_GET_ITEM(entry, 0));

@@ -69,6 +69,23 @@ def test_function_held_in_memory_fails_elsewhere_with_reason(db_path, queue):
     assert "cannot be run here" in r.error and "Holder.work" in r.error
 
 
+@pytest.mark.parametrize("pool", ["thread", "process"])
+def test_arguments_held_in_memory_fail_elsewhere_naming_them(db_path, queue, pool):
+    # a picklable function with an argument that is not: the error names the
+    # arguments, not the function (it blamed the function)
+    import threading
+    tid = queue.enqueue(tasks.echo, threading.Lock())
+    w = start_cli_worker(db_path, "--pool", pool)
+    try:
+        r = queue.get_result(tid, timeout=30)
+    finally:
+        stop(w)
+    assert r.is_error
+    assert r.error.startswith("the arguments of py:sitq_test_tasks.echo are held in the memory "
+                              "of process %d" % os.getpid()), r.error
+    assert "pass picklable arguments" in r.error, r.error
+
+
 def test_unimportable_function_fails_with_reason(db_path, queue, tmp_path):
     mod = tmp_path / "only_here_mod.py"
     mod.write_text("def f():\n    return 1\n")
