@@ -88,7 +88,8 @@ sitq_code pg_finish_failed(pg_conn *c, sitq_task_id id, int state, const char *e
     pg_p_bytea(&p, error, error ? strlen(error) : 0, !error);
     pg_p_bytea(&p, traceback, traceback ? strlen(traceback) : 0, !traceback);
     pg_p_i64(&p, now);
-    sitq_code rc = pg_exec(c, PG_FINISH, &p, err, "recording a failure");
+    sitq_code rc = pg_exec(c, PG_FINISH, &p, err,
+                           state == SITQ__CANCELLED ? "recording a cancel" : "recording a failure");
     if (rc) return rc;
     if (n_finished) *n_finished += 1;
     return fail_dependents(c, id, state == SITQ__CANCELLED, now, n_finished, err);

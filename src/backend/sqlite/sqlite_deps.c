@@ -50,7 +50,8 @@ sitq_code sq_finish_failed(sq_conn *c, sitq_task_id id, int from, int64_t lease_
     sqlite3_bind_int64(st, 5, now);
     sqlite3_bind_int(st, 6, from);
     sqlite3_bind_int64(st, 7, lease_token);
-    sitq_code rc = sq_exec(c, st, err, "recording a failure");
+    sitq_code rc = sq_exec(c, st, err,
+                           state == SITQ__CANCELLED ? "recording a cancel" : "recording a failure");
     if (rc) return rc;
     if (sqlite3_changes(c->db) != 1) return SITQ_OK; /* moved meanwhile: not ours to finish */
     if (n_finished) *n_finished += 1;
