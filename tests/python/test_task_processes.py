@@ -261,7 +261,7 @@ def test_error_text_keeps_nul_and_lone_surrogates(queue, cli):
     assert "raise ValueError(message)" in nul.traceback
 
 
-def test_a_returned_generator_is_a_value_not_a_coroutine(queue, cli):
+def test_a_returned_generator_is_a_value_not_a_coroutine(queue, backend, cli):
     # asyncio.iscoroutine also accepts generators: the task process ran this
     # one as a coroutine and recorded its return value; threads refuse it
     tid = queue.enqueue(tasks.generator_returning, "from the generator")
@@ -271,8 +271,10 @@ def test_a_returned_generator_is_a_value_not_a_coroutine(queue, cli):
     assert r.error.startswith("SerializationError: the return value of "
                               "py:sitq_test_tasks.generator_returning (a generator) cannot be "
                               "pickled"), r.error
-    w = sitq.Worker(queue)
-    thread = w.process_task(queue.enqueue(tasks.generator_returning, "from the generator"))
+    # threads: on a queue the running task-process worker does not serve
+    other = sitq.TaskQueue(backend=backend, name="threads")
+    thread = sitq.Worker(other).process_task(
+        other.enqueue(tasks.generator_returning, "from the generator"))
     assert thread.error == r.error, (thread.error, r.error)
 
 
