@@ -61,6 +61,15 @@ sitq_code sq_file_prepare(sq_backend *b, sitq_error *err) {
     return SITQ_OK;
 }
 
+/* The path of the file beside the database with suffix ("-wal", "-shm"):
+ * malloc'd, NULL when out of memory. */
+static char *side_path(const sq_backend *b, const char *suffix) {
+    size_t n = strlen(b->path) + strlen(suffix) + 1;
+    char *p = malloc(n);
+    if (p) snprintf(p, n, "%s%s", b->path, suffix);
+    return p;
+}
+
 /* An open for writing of a file this process may only read: SQLite opens it
  * read-only without a word, and every write would then fail (a worker would
  * retry for ever). So would a -wal or -shm beside it that this process cannot
@@ -73,20 +82,18 @@ static sitq_code check_writable(sq_backend *b, sq_conn *c, sitq_error *err) {
                           "process (%s); a read-only file, directory or mount can only be "
                           "inspected",
                           b->path, access(b->path, W_OK) == 0 ? "read-only" : strerror(errno));
-    size_t plen = strlen(b->path);
-    char *side = malloc(plen + 5);
-    if (!side) return sitq__fail(err, SITQ_ENOMEM, "out of memory opening %s", b->path);
     sitq_code rc = SITQ_OK;
     for (int i = 0; i < 2 && !rc; i++) {
-        snprintf(side, plen + 5, "%s%s", b->path, i ? "-shm" : "-wal");
+        char *side = side_path(b, i ? "-shm" : "-wal");
+        if (!side) return sitq__fail(err, SITQ_ENOMEM, "out of memory opening %s", b->path);
         if (access(side, W_OK) != 0 && errno != ENOENT)
             rc = sitq__fail(err, SITQ_ESTORAGE,
                             "cannot open database %s for writing: %s beside it cannot be "
                             "written by this process (%s); when no process has the database "
                             "open, give it the database's owner and mode, or remove it",
                             b->path, side, strerror(errno));
+        free(side);
     }
-    free(side);
     return rc;
 }
 
@@ -203,10 +210,8 @@ int sq_file_try_immutable(sq_backend *b) {
      * (a writer would have to create it there): the file can be read as
      * immutable, without locks. */
     size_t plen = strlen(b->path);
-    char *wal = malloc(plen + 5);
+    char *wal = side_path(b, "-wal");
     if (!wal) return 0;
-    memcpy(wal, b->path, plen);
-    memcpy(wal + plen, "-wal", 5);
     struct stat st;
     int no_wal = stat(wal, &st) != 0 && errno == ENOENT;
     free(wal);
