@@ -35,6 +35,7 @@ typedef struct bench_ctx {
     int sync_only;      /* -1: NORMAL and FULL; else only this sitq_sync_mode (raw, enqueue, e2e) */
     double soak_s;      /* length of the PostgreSQL soak (pg_soak), seconds */
     double soak_keep_s; /* retention of the soak's succeeded tasks, s (0: the default) */
+    double soak_rate;   /* the soak's offered tasks/s (0: 80% of the drain it measures) */
     const char *store;  /* an existing store (path or URI) for load_fill and load_drain */
     const char *label;  /* the variant load_drain reports (default "drain") */
 } bench_ctx;

@@ -56,6 +56,9 @@ static void usage(FILE *f) {
             "  --latency-s S   seconds of the latency trickle (default 3)\n"
             "  --sync MODE     normal, full or both (default): sync modes of raw, enqueue, e2e\n"
             "  --soak-s S      length of pg_soak in seconds (default 600; --quick 30)\n"
+            "  --soak-rate R   offered rate of pg_soak in tasks/s (default: 80%% of the drain\n"
+            "                  rate it measures first, which varies from run to run; a fixed\n"
+            "                  rate compares builds)\n"
             "  --soak-keep-s K retention of pg_soak's succeeded tasks in seconds (default:\n"
             "                  sitq's, 7 days), which the worker purges as it runs\n"
             "  --prefetch P    worker prefetch of e2e, claim_depth, memory (default: sitq's own);\n"
@@ -153,6 +156,8 @@ int bench_main(int argc, char **argv) {
             c.latency_s = (double)parse_long(a, v, 1), i++;
         } else if (strcmp(a, "--soak-s") == 0) {
             c.soak_s = (double)parse_long(a, v, 10), i++;
+        } else if (strcmp(a, "--soak-rate") == 0) {
+            c.soak_rate = (double)parse_long(a, v, 1), i++;
         } else if (strcmp(a, "--soak-keep-s") == 0) {
             c.soak_keep_s = (double)parse_long(a, v, 1), i++;
         } else if (strcmp(a, "--no-retention") == 0) {

@@ -5,7 +5,7 @@
 # 127.0.0.1 only) and that is removed when it ends:
 #
 #   bench/pg_part.sh --json FILE [--run R] [--tasks N] [--quick] [--soak-s S]
-#                    [--soak-naptime S] [--no-peers] [--build DIR]
+#                    [--soak-rate R] [--soak-naptime S] [--no-peers] [--build DIR]
 #
 # In this order, on that one cluster:
 #  1. sitq_bench --scenario pg: raw one-row commits (1 and 16 connections),
@@ -23,7 +23,8 @@
 #     installed with `npm ci` in bench/peers/* when missing;
 #  5. sitq_bench --scenario pg_latency,pg_procs: enqueue in another process
 #     to start (LISTEN and poll_only), 1, 4 and 16 worker processes;
-#  6. with --soak-s S: sitq_bench --scenario pg_soak, S seconds at 80% load,
+#  6. with --soak-s S: sitq_bench --scenario pg_soak, S seconds at 80% load
+#     (or at --soak-rate R tasks/s, the same load for every build compared),
 #     after the server's autovacuum_naptime is set to --soak-naptime (default
 #     1 s; the rows before run with the server's default, 60 s): autovacuum is
 #     what removes the ready index's entries of claimed tasks, and at tens of
@@ -38,7 +39,7 @@ root=$(dirname "$here")
 if [ -z "${SITQ_TEST_PG_URI:-}" ]; then
   exec "$root/tests/pg/with_pg.sh" "$0" "$@"
 fi
-JSON="" RUN=1 TASKS=20000 QUICK="" SOAK=0 NAPTIME=1 PEERS=1 BUILD="$root/build"
+JSON="" RUN=1 TASKS=20000 QUICK="" SOAK=0 SOAK_RATE=0 NAPTIME=1 PEERS=1 BUILD="$root/build"
 while [ $# -gt 0 ]; do
   case "$1" in
     --json) JSON="$2"; shift ;;
@@ -46,6 +47,7 @@ while [ $# -gt 0 ]; do
     --tasks) TASKS="$2"; shift ;;
     --quick) QUICK=--quick ;;
     --soak-s) SOAK="$2"; shift ;;
+    --soak-rate) SOAK_RATE="$2"; shift ;;
     --soak-naptime) NAPTIME="$2"; shift ;;
     --no-peers) PEERS=0 ;;
     --build) BUILD="$2"; shift ;;
@@ -162,7 +164,9 @@ if [ "$SOAK" -gt 0 ]; then
   psql_db postgres -c "ALTER SYSTEM SET autovacuum_naptime = '${NAPTIME}s'" -c "SELECT pg_reload_conf()" >/dev/null \
     || fail "setting autovacuum_naptime for the soak failed"
   emit sitq-c pg_soak 80pct autovacuum_naptime_s "$(psql_db postgres -c "SELECT setting FROM pg_settings WHERE name = 'autovacuum_naptime'")" s
-  "$BENCH" --scenario pg_soak --soak-s "$SOAK" --tasks "$TASKS" --run-index "$RUN" --json "$JSON" $QUICK \
+  rate_arg=()
+  [ "$SOAK_RATE" != 0 ] && rate_arg=(--soak-rate "$SOAK_RATE")
+  "$BENCH" --scenario pg_soak --soak-s "$SOAK" "${rate_arg[@]}" --tasks "$TASKS" --run-index "$RUN" --json "$JSON" $QUICK \
     || fail "sitq_bench --scenario pg_soak failed"
 fi
 exit "$rc"
