@@ -451,10 +451,13 @@ def _slots(spans):
     return [lane[1] for lane in lanes]
 
 
-def timeline(chunk_results, width=60):
+def timeline(chunk_results, width=60, processes=None, others=()):
     """Text lines: for each worker, a lane per concurrently running chunk
     task, '#' where a chunk ran on an axis from the first start to the last
-    end, and the chunks of each lane."""
+    end, and the chunks of each lane. With processes (task processes per
+    worker) and others ((name, result) of the other tasks), a worker with
+    fewer lanes than processes gets a line naming the other tasks it ran
+    meanwhile, which is what kept those processes from the chunks."""
     runs = [(r.worker_id or "?", r.started_at.timestamp(), r.finished_at.timestamp())
             for r in chunk_results if r.started_at and r.finished_at]
     if not runs:
@@ -472,6 +475,14 @@ def timeline(chunk_results, width=60):
                 cells[lo:hi] = "#" * (hi - lo)
             lines.append("  %s slot %d |%s| %d chunks" % (worker, k + 1, "".join(cells),
                                                           len(lane)))
+        idle = (processes or 0) - len(_slots([(a, b) for w, a, b in runs if w == worker]))
+        if idle > 0:
+            during = [name for name, r in others
+                      if (r.worker_id or "?") == worker and r.started_at and r.finished_at
+                      and r.started_at.timestamp() < t1 and r.finished_at.timestamp() > t0]
+            lines.append("  %s: %d of its %d task processes ran no chunk%s"
+                         % (worker, idle, processes,
+                            "; it ran %s meanwhile" % ", ".join(during) if during else ""))
     return lines
 
 
@@ -575,7 +586,9 @@ def run(argv=None):
     chain_v = [r.value for r in results[:4]]
     _print_summary(a, load_v, chain_v, stats, times, elapsed, a.workers)
     print()
-    print("\n".join(timeline(chunk_res)))
+    print("\n".join(timeline(chunk_res, processes=a.workers,
+                              others=list(zip(("validate", "clean", "enrich", "aggregate_states"),
+                                              results[:4])))))
     png = os.path.join(out, "timeline.png")
     if timeline_png(chunk_res, png):
         print("Timeline chart: %s" % png)

@@ -148,6 +148,26 @@ def test_slots_pack_overlapping_spans_apart():
     assert fp._slots([]) == []
 
 
+def test_timeline_names_what_kept_a_process_from_the_chunks():
+    import datetime
+    import types
+    sys.path.insert(0, os.path.dirname(SCRIPT))
+    import flights_pipeline as fp
+
+    def run(worker, a, b):
+        at = datetime.datetime.fromtimestamp
+        return types.SimpleNamespace(worker_id=worker, started_at=at(a), finished_at=at(b))
+    chunks = [run("w1", 100, 101), run("w1", 100, 102), run("w1", 101, 103)]
+    others = [("validate", run("w1", 99, 102.5)), ("clean", run("w1", 103.5, 104)),
+              ("enrich", run("w2", 100, 101))]
+    lines = fp.timeline(chunks, processes=3, others=others)
+    assert len([x for x in lines if x.startswith("  w1 slot ")]) == 2
+    assert lines[-1] == "  w1: 1 of its 3 task processes ran no chunk; it ran validate meanwhile"
+    assert fp.timeline(chunks, processes=2, others=others)[-1].endswith("| 1 chunks")
+    assert fp.timeline(chunks, processes=4)[-1] == "  w1: 2 of its 4 task processes ran no chunk"
+    assert fp.timeline(chunks)[-1].endswith("| 1 chunks")
+
+
 def test_chain_outputs_match_pandas(job, flights, airports):
     _, out = job
     summary = json.loads((out / "summary.json").read_text())
