@@ -129,66 +129,75 @@ static void apply_defaults(bench_ctx *c) {
     if (!c->soak_s) c->soak_s = c->quick ? 30 : 600;
 }
 
-int bench_main(int argc, char **argv) {
-    bench_prefetch = -1;
-    bench_ctx c = {
-        .dir = "sitq-bench-data", .tasks = 20000, .run = 1, .latency_s = 3, .sync_only = -1};
-    const char *list = "all", *json = NULL;
-    long runs = 1;
+/* Reads argv into *c, *list, *json and *runs. Returns -1 to go on, or the exit
+ * status to return at once (0 after --help, 2 on a bad option). */
+static int parse_args(int argc, char **argv, bench_ctx *c, const char **list, const char **json,
+                      long *runs) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
             return 0;
         } else if (strcmp(a, "--quick") == 0) {
-            c.quick = 1;
+            c->quick = 1;
         } else if (strcmp(a, "--tasks") == 0) {
-            c.tasks = parse_long(a, v, 100), i++;
+            c->tasks = parse_long(a, v, 100), i++;
         } else if (strcmp(a, "--runs") == 0) {
-            runs = parse_long(a, v, 1), i++;
+            *runs = parse_long(a, v, 1), i++;
         } else if (strcmp(a, "--run-index") == 0) {
-            c.run = (int)parse_long(a, v, 0), i++;
+            c->run = (int)parse_long(a, v, 0), i++;
         } else if (strcmp(a, "--depth") == 0) {
-            c.depth_max = parse_long(a, v, 1000000), i++;
+            c->depth_max = parse_long(a, v, 1000000), i++;
         } else if (strcmp(a, "--memory-tasks") == 0) {
-            c.memory_tasks = parse_long(a, v, 1000), i++;
+            c->memory_tasks = parse_long(a, v, 1000), i++;
         } else if (strcmp(a, "--latency-s") == 0) {
-            c.latency_s = (double)parse_long(a, v, 1), i++;
+            c->latency_s = (double)parse_long(a, v, 1), i++;
         } else if (strcmp(a, "--soak-s") == 0) {
-            c.soak_s = (double)parse_long(a, v, 10), i++;
+            c->soak_s = (double)parse_long(a, v, 10), i++;
         } else if (strcmp(a, "--soak-rate") == 0) {
-            c.soak_rate = (double)parse_long(a, v, 1), i++;
+            c->soak_rate = (double)parse_long(a, v, 1), i++;
         } else if (strcmp(a, "--soak-keep-s") == 0) {
-            c.soak_keep_s = (double)parse_long(a, v, 1), i++;
+            c->soak_keep_s = (double)parse_long(a, v, 1), i++;
         } else if (strcmp(a, "--no-retention") == 0) {
             bench_retention = 0;
         } else if (strcmp(a, "--prefetch") == 0) {
             bench_prefetch = (int)parse_long(a, v, 0), i++;
         } else if (strcmp(a, "--sync") == 0 && v) {
-            if (strcasecmp(v, "normal") == 0) c.sync_only = SITQ_SYNC_NORMAL;
-            else if (strcasecmp(v, "full") == 0) c.sync_only = SITQ_SYNC_FULL;
-            else if (strcasecmp(v, "both") == 0) c.sync_only = -1;
+            if (strcasecmp(v, "normal") == 0) c->sync_only = SITQ_SYNC_NORMAL;
+            else if (strcasecmp(v, "full") == 0) c->sync_only = SITQ_SYNC_FULL;
+            else if (strcasecmp(v, "both") == 0) c->sync_only = -1;
             else {
                 fprintf(stderr, "sitq_bench: --sync takes normal, full or both, got '%s'\n", v);
                 return 2;
             }
             i++;
         } else if (strcmp(a, "--scenario") == 0 && v) {
-            list = v, i++;
+            *list = v, i++;
         } else if (strcmp(a, "--json") == 0 && v) {
-            json = v, i++;
+            *json = v, i++;
         } else if (strcmp(a, "--store") == 0 && v) {
-            c.store = v, i++;
+            c->store = v, i++;
         } else if (strcmp(a, "--label") == 0 && v) {
-            c.label = v, i++;
+            c->label = v, i++;
         } else if (strcmp(a, "--dir") == 0 && v) {
-            c.dir = v, i++;
+            c->dir = v, i++;
         } else {
             fprintf(stderr, "sitq_bench: unknown or incomplete option '%s'\n", a);
             usage(stderr);
             return 2;
         }
     }
+    return -1;
+}
+
+int bench_main(int argc, char **argv) {
+    bench_prefetch = -1;
+    bench_ctx c = {
+        .dir = "sitq-bench-data", .tasks = 20000, .run = 1, .latency_s = 3, .sync_only = -1};
+    const char *list = "all", *json = NULL;
+    long runs = 1;
+    int early = parse_args(argc, argv, &c, &list, &json, &runs);
+    if (early >= 0) return early;
     if (check_scenarios(list) != 0) return 2;
     apply_defaults(&c);
     if (mkdir(c.dir, 0755) != 0 && errno != EEXIST) {
