@@ -85,6 +85,7 @@ static void keep_newest(size_t keep, list_page *p) {
 /* Drop the `skip` newest of p's tasks (an offset applied after a merge). */
 static void drop_newest(size_t skip, list_page *p) {
     if (skip > p->n) skip = p->n;
+    if (skip == 0) return; /* items may be NULL on an empty page */
     for (size_t i = 0; i < skip; i++) sitq_result_free(p->items[i]);
     memmove(p->items, p->items + skip, (p->n - skip) * sizeof(sitq_result *));
     p->n -= skip;

@@ -38,4 +38,10 @@ assert_eq "ID STATUS QUEUE PRI ATT ENQUEUED TASK" "$(sed -n 1p "$TMP/out" | tr -
 assert_eq "$m failed mail 0 1" "$(sed -n 2p "$TMP/out" | tr -s ' ' | cut -d' ' -f1-5)" "list failed row"
 assert_eq "error: exit status 3" "$(sed -n 3p "$TMP/out" | tr -s ' ' | sed 's/^ //')" "list error line"
 assert_eq "$c succeeded default 0 1" "$(sed -n 4p "$TMP/out" | tr -s ' ' | cut -d' ' -f1-5)" "list next row"
+# a status no task has: an empty page, on every queue and on one
+assert_eq "[]" "$("$SITQ" list "$DB" --status running --json | jget "d")" "list --status with no match"
+assert_eq "[]" "$("$SITQ" list "$DB" --status running --offset 1 --json | jget "d")" \
+    "list --status with no match, with an offset"
+assert_eq "[]" "$("$SITQ" list "$DB" --status running --queue mail --json | jget "d")" \
+    "list --status --queue with no match"
 echo "ok"
