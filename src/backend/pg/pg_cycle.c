@@ -722,6 +722,21 @@ static sitq_code check_live(pg_conn *c, const pg_claim_arg *a, sitq__cycle *cy, 
     return SITQ_OK;
 }
 
+/* Lock the limit rows of all the cycle's queues in one global order
+ * (PG_LIMITS_LOCK_ALL), before the claim visits them in its own order. */
+static sitq_code lock_limits(pg_conn *c, const sitq__cycle *cy, sitq_error *err) {
+    char *names = pg_text_array_literal(cy->queues, cy->n_queues);
+    if (!names) return sitq__fail(err, SITQ_ENOMEM, "out of memory claiming tasks");
+    pg_params p;
+    pg_p_init(&p);
+    pg_p_text(&p, names);
+    PGresult *r = pg_run(c, PG_LIMITS_LOCK_ALL, &p, err, "locking the queues' limits");
+    free(names);
+    if (!r) return pg_code(err);
+    PQclear(r);
+    return SITQ_OK;
+}
+
 /* The claim over the cycle's queues, then the burst check. */
 static sitq_code claim(pg_backend *b, pg_conn *c, sitq__cycle *cy, sitq_time_us db_until,
                        sitq_time_us local_at_db_now, sitq_time_us now, sitq_error *err) {
@@ -739,6 +754,7 @@ static sitq_code claim(pg_backend *b, pg_conn *c, sitq__cycle *cy, sitq_time_us 
     sitq_code rc = handler_names(cy, names, err);
     a.names[0] = names[0];
     a.names[1] = names[1];
+    if (!rc && cy->claim_max > 0 && cy->n_queues > 1) rc = lock_limits(c, cy, err);
     if (!rc && cy->claim_max > 0) rc = sitq__claim_rounds(cy, claim_queue, &a, err);
     /* A limit that blocked the claim: when to look again, on this host's
      * clock like run_at_us. */

@@ -574,6 +574,12 @@ const char *const pg_sql[PG_COUNT] = {
     [PG_LIMITS_LOCK] = "SELECT function, paused, concurrency, rate_count, rate_interval_us, "
                        "next_start_us FROM @.limits WHERE queue = $1::text ORDER BY function "
                        "FOR UPDATE",
+    /* A claim over several queues locks all their rows first, in one
+     * order (queue, function) for every worker: claims that reach two
+     * limited queues in different orders (round-robin) would otherwise
+     * deadlock, each waiting a deadlock_timeout for the server to abort one. */
+    [PG_LIMITS_LOCK_ALL] = "SELECT count(*) FROM (SELECT 1 FROM @.limits "
+                           "WHERE queue = ANY($1::text[]) ORDER BY queue, function FOR UPDATE) l",
     [PG_LIMITS_READ] = "SELECT function, paused, concurrency, rate_count, rate_interval_us, "
                        "next_start_us FROM @.limits WHERE queue = $1::text ORDER BY function",
     [PG_LIMIT_RUNNING_QUEUE] = "SELECT count(*) FROM @.tasks WHERE queue = $1::text AND state = 3",
