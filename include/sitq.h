@@ -1886,7 +1886,9 @@ typedef struct sitq_worker_stats {
     int64_t succeeded; /**< attempts that succeeded */
     int64_t failed;    /**< attempts that failed (including timeouts) */
     int64_t released;  /**< claimed tasks released unstarted */
-    int64_t lost;      /**< completions dropped because the lease was lost */
+    int64_t lost;      /**< completions dropped because the lease was lost, or
+                            left unrecorded by a bounded stop (sitq_worker_shutdown)
+                            whose last transaction failed */
     int64_t cancelled; /**< attempts that ended cancelled (a cancel asked before or
                             while they ran); not counted in failed */
     int64_t commits;   /**< write transactions of the dispatcher */

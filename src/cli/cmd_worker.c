@@ -162,6 +162,59 @@ static metrics_http *start_metrics(const worker_args *a, sitq_queue *q, sitq_wor
     return mh;
 }
 
+/** Monotonic clock in seconds. */
+static double mono_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* After the killed commands' SIGKILL (--kill-grace after their SIGTERM),
+ * how long their attempts get to be recorded before the worker leaves. */
+#define RECORD_MARGIN_S 2.0
+
+/**
+ * Stop w: wait up to --stop-timeout for the running commands to finish and
+ * their results to be recorded, in short slices so that a second signal
+ * cuts the wait short. Then kill what still runs and stop within a bounded
+ * time (sitq_worker_shutdown): what cannot be recorded by then (a store
+ * that keeps failing: disk full, server gone) is left to the leases, which
+ * lapse and hand the tasks to recovery, as after a crash. Returns an exit
+ * code: 0 for a clean stop, 1 otherwise.
+ */
+static int stop_worker(const worker_args *a, sitq_worker *w) {
+    const char *cmd = "worker";
+    sitq_worker_stats ws;
+    sitq_worker_get_stats(w, &ws);
+    int64_t errors_before = ws.errors;
+    double deadline = mono_s() + a->stop_timeout_s;
+    sitq_code code;
+    for (;;) {
+        double left = deadline - mono_s();
+        code = sitq_worker_stop_wait(w, left < 0 ? 0 : left < 0.1 ? left : 0.1, NULL);
+        if (code != SITQ_ETIMEDOUT || atomic_load(&g_abort) || mono_s() >= deadline) break;
+    }
+    if (code == SITQ_OK && atomic_load(&g_abort))
+        cli_errorf(cmd, "second signal: running commands were killed");
+    if (code == SITQ_OK) return atomic_load(&g_abort) ? CLI_EXIT_FAILURE : CLI_EXIT_OK;
+    char why[64];
+    if (atomic_load(&g_abort)) snprintf(why, sizeof why, "second signal");
+    else snprintf(why, sizeof why, "stop timeout (%g s)", a->stop_timeout_s);
+    atomic_store(&g_abort, 1); /* the shell handlers kill their commands */
+    sitq_worker_get_stats(w, &ws);
+    double grace = ws.running > 0 ? a->kill_grace_s + RECORD_MARGIN_S : RECORD_MARGIN_S;
+    if (ws.running > 0) cli_errorf(cmd, "%s: killing %d running command(s)", why, ws.running);
+    if (ws.errors > errors_before)
+        cli_errorf(cmd,
+                   "%s: the database is failing (%" PRId64 " failed transactions while "
+                   "stopping; last: %s): "
+                   "outcomes not recorded within %g s are left to their leases, which lapse "
+                   "and hand the tasks to recovery",
+                   why, ws.errors - errors_before, ws.last_error, grace);
+    (void)sitq_worker_shutdown(w, grace, NULL);
+    return CLI_EXIT_FAILURE;
+}
+
 /** Create, start, run and stop the worker on the open queues qs. Returns an exit code. */
 static int run_worker_on(worker_args *a, sitq_queue **qs, int wake_fd) {
     const char *cmd = "worker";
@@ -217,19 +270,7 @@ static int run_worker_on(worker_args *a, sitq_queue **qs, int wake_fd) {
     if (!a->quiet && sitq_worker_drained(w)) cli_logf(stderr, "queues drained (--burst): stopping");
     else if (!a->quiet)
         cli_logf(stderr, "stopping (waiting up to %g s for running tasks)", a->stop_timeout_s);
-    int rc = CLI_EXIT_OK;
-    memset(&err, 0, sizeof err);
-    code = sitq_worker_stop(w, a->stop_timeout_s, &err);
-    if (code == SITQ_ETIMEDOUT) {
-        atomic_store(&g_abort, 1);
-        cli_errorf(cmd, "running tasks did not finish within %g s: killing them",
-                   a->stop_timeout_s);
-        rc = CLI_EXIT_FAILURE;
-        /* Wait for the killed commands so that the counters below are final. */
-        (void)sitq_worker_stop(w, -1.0, NULL);
-    } else if (code != SITQ_OK) {
-        rc = cli_api_error(cmd, code, &err);
-    }
+    int rc = stop_worker(a, w);
     metrics_http_stop(mh);
     sitq_worker_stats ws;
     sitq_worker_get_stats(w, &ws);

@@ -701,6 +701,8 @@ static void cycle_failed(sitq_worker *w, dispatch_state *d, turn *t, const sitq_
      * not at every retry of a failing store. */
     if (t->record_due && d->recorded) d->last_record = t->now;
     if (w->abandon_running) {
+        /* Not recorded: the leases lapse and recovery runs the tasks again. */
+        if (!cy->completions_committed) w->stats.lost += (int64_t)t->n_comps;
         for (size_t i = 0; i < t->n_comps; i++) sitq__completion_clear(&t->comps[i]);
         t->n_comps = t->n_rels = 0;
     }

@@ -39,4 +39,70 @@ rc=0
 timeout 15 "$SITQ" worker "$DB" --max-tasks 1 --quiet || rc=$?
 assert_eq 0 "$rc" "worker --max-tasks 1 exit code"
 assert_eq succeeded "$(field "$one" status)" "task run by the --max-tasks worker"
+# A second signal cuts the wait short: the running command is killed, its
+# attempt recorded as failed, and the worker exits 1 long before
+# --stop-timeout.
+slow=$("$SITQ" enqueue "$DB" -- sleep 300)
+: >"$TMP/worker.log"
+start_worker --stop-timeout 600 --kill-grace 1
+wait_status "$slow" running 10
+kill -TERM "$WORKER_PID"
+wait_log "$TMP/worker.log" "stopping"
+kill -INT "$WORKER_PID"
+timeout 60 tail --pid="$WORKER_PID" -f /dev/null || fail "the second signal did not stop the worker"
+rc=0
+wait "$WORKER_PID" || rc=$?
+WORKER_PID=
+assert_eq 1 "$rc" "worker exit code after a second signal"
+assert_contains "$(cat "$TMP/worker.log")" "second signal: " "the log names the second signal"
+assert_eq failed "$(field "$slow" status)" "the killed command's attempt is recorded"
+assert_contains "$(field "$slow" error)" "worker shutting down" "its error"
+
+# A store that fails while the worker stops (a full disk under SQLite) does
+# not hold it: the outcome it cannot record is left to the task's lease,
+# and the worker exits 1 once --stop-timeout and a short margin have
+# passed. It waited forever before, deaf to further signals.
+if [ "$ON_PG" = 1 ]; then
+    pg_skip_part "a full file system under the database is SQLite's"
+elif [ "$(id -u)" -ne 0 ] || ! unshare -m true 2>/dev/null; then
+    echo "skip: a full disk needs root and a mount namespace"
+else
+    mkdir -p "$TMP/full"
+    mkfifo "$TMP/go2"
+    rc=0
+    unshare -m sh -c 'mount -t tmpfs -o size=4m tmpfs "$1" || exit 9
+        id=$("$2" enqueue "$1/q.db" -- sh -c "read x <\"\$1\"; echo done" sh "$3")
+        "$2" worker "$1/q.db" --stop-timeout 1 --kill-grace 1 2>"$1/../full.log" &
+        w=$!
+        i=0
+        until "$2" show "$1/q.db" "$id" --json | grep -q "\"status\": \"running\""; do
+            [ $i -lt 200 ] || exit 8
+            sleep 0.05; i=$((i + 1))
+        done
+        head -c 8M /dev/zero >"$1/fill" 2>/dev/null
+        echo go >"$3"
+        i=0
+        until grep -q "full" "$1/../full.log"; do
+            [ $i -lt 200 ] || exit 7
+            sleep 0.05; i=$((i + 1))
+        done
+        kill -TERM $w
+        timeout 30 tail --pid=$w -f /dev/null || { kill -KILL $w; exit 6; }
+        wait $w
+        echo "worker exit $?"
+        rm "$1/fill"
+        "$2" show "$1/q.db" "$id" --json' \
+        sh "$TMP/full" "$SITQ" "$TMP/go2" >"$TMP/full.out" 2>&1 || rc=$?
+    [ "$rc" -ne 9 ] || fail "cannot mount a tmpfs"
+    [ "$rc" -ne 8 ] || fail "the task did not start on the small file system"
+    [ "$rc" -ne 7 ] || fail "the worker logged no store error on the full disk"
+    [ "$rc" -ne 6 ] || fail "the worker did not stop on a failing store: $(cat "$TMP/full.log")"
+    out=$(cat "$TMP/full.out")
+    log=$(cat "$TMP/full.log")
+    assert_contains "$out" "worker exit 1" "exit code of a stop on a failing store"
+    assert_contains "$log" "stop timeout (1 s): the database is failing" "the log says why"
+    assert_contains "$log" "database or disk is full" "the log names the store's error"
+    assert_contains "$log" "1 lost" "the unrecorded outcome counts as lost"
+    assert_contains "$out" '"status": "running"' "the task waits for its lease to lapse"
+fi
 echo "ok"
