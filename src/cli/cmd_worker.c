@@ -203,7 +203,10 @@ static int stop_worker(const worker_args *a, sitq_worker *w) {
     atomic_store(&g_abort, 1); /* the shell handlers kill their commands */
     sitq_worker_get_stats(w, &ws);
     double grace = ws.running > 0 ? a->kill_grace_s + RECORD_MARGIN_S : RECORD_MARGIN_S;
-    if (ws.running > 0) cli_errorf(cmd, "%s: killing %d running command(s)", why, ws.running);
+    if (ws.running > 0)
+        cli_errorf(cmd, "%s: killing %d running command(s); their outcomes get %g s", why,
+                   ws.running, grace);
+    else cli_errorf(cmd, "%s: the outcomes not yet recorded get %g s", why, grace);
     if (ws.errors > errors_before)
         cli_errorf(cmd,
                    "%s: the database is failing (%" PRId64 " failed transactions while "
