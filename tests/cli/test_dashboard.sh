@@ -260,6 +260,14 @@ assert_eq 400 "$(get "/tasks?limit=0")" "limit 0"
 assert_eq 400 "$(get "/tasks?before=-3")" "negative before"
 assert_eq 400 "$(get "/tasks?colour=red")" "unknown parameter"
 assert_eq 400 "$(get "/workers?status=failed")" "a filter on another page"
+# a parameter given twice is refused, as a form's field is, not read as the last
+assert_eq 400 "$(get "/tasks?status=failed&status=queued")" "a status given twice"
+assert_contains "$(cat "$TMP/body")" "the parameter &#39;status&#39; is given more than once" \
+    "the message names the parameter"
+assert_eq 400 "$(get "/api/tasks?limit=100&limit=1")" "api: a limit given twice"
+assert_contains "$(jget "d['error']" <"$TMP/body")" "'limit' is given more than once" \
+    "api: the message names the parameter"
+assert_eq 400 "$(get "/api/tasks?queue=&queue=default")" "an empty parameter given twice"
 assert_eq 404 "$(get "/nope")" "unknown path"
 assert_eq 404 "$(get "/tasks/99999")" "unknown task"
 assert_eq 404 "$(get "/tasks/x")" "task id not a number"

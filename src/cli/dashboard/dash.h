@@ -248,7 +248,9 @@ typedef struct dash_reply {
 /** One query parameter the pages know, as the request gave it (NULL: absent). */
 typedef struct dash_query {
     const char *queue, *status, *function, *before, *limit;
-    const char *unknown; /**< the first parameter no page knows */
+    const char *unknown;  /**< the first parameter no page knows */
+    const char *repeated; /**< the first known parameter given twice */
+    unsigned seen;        /**< bit i: the i-th known parameter was given */
 } dash_query;
 
 /* dash_layout.c: the page frame and the built-in style sheet. */

@@ -65,13 +65,23 @@ static enum MHD_Result query_arg(void *cls, enum MHD_ValueKind kind, const char 
                                  const char *value) {
     (void)kind;
     dash_query *q = cls;
-    const char *v = value && value[0] ? value : NULL; /* an empty field is no filter */
-    if (strcmp(key, "queue") == 0) q->queue = v;
-    else if (strcmp(key, "status") == 0) q->status = value ? value : "";
-    else if (strcmp(key, "function") == 0) q->function = v;
-    else if (strcmp(key, "before") == 0) q->before = value ? value : "";
-    else if (strcmp(key, "limit") == 0) q->limit = value ? value : "";
-    else if (q->unknown == NULL) q->unknown = key;
+    static const char *const keys[] = {"queue", "status", "function", "before", "limit"};
+    const char **fields[] = {&q->queue, &q->status, &q->function, &q->before, &q->limit};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        if (strcmp(key, keys[i]) != 0) continue;
+        /* A field given twice is refused, as a form's is: which one the
+         * reader meant is not ours to guess. */
+        if (q->seen & (1u << i)) {
+            if (q->repeated == NULL) q->repeated = keys[i];
+        }
+        q->seen |= 1u << i;
+        /* An empty queue or function is no filter; an empty status,
+         * before or limit is checked (and refused) by the page. */
+        int empty_is_none = i == 0 || i == 2;
+        *fields[i] = value && value[0] ? value : empty_is_none ? NULL : "";
+        return MHD_YES;
+    }
+    if (q->unknown == NULL) q->unknown = key;
     return MHD_YES;
 }
 
@@ -93,6 +103,10 @@ static void route_api_task(const dash_ctx *c, const char *rest, dash_reply *r) {
 static void route_get(const dash_ctx *c, const char *url, const dash_query *q, dash_reply *r) {
     int is_list = strcmp(url, "/tasks") == 0 || strcmp(url, "/api/tasks") == 0;
     int filters = q->queue || q->status || q->function || q->before || q->limit;
+    if (q->repeated) {
+        dash_error(r, 400, "the parameter '%s' is given more than once", q->repeated);
+        return;
+    }
     if (q->unknown || (filters && !is_list)) {
         dash_error(r, 400, "unknown parameter '%s' for %s",
                    q->unknown ? q->unknown : "(a filter of /tasks)", url);
