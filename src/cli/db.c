@@ -84,11 +84,14 @@ int cli_db_open_opts(const char *cmd, const char *path, const char *queue_name,
     if (mode != CLI_DB_CREATE && strcmp(path, ":memory:") != 0) {
         struct stat st;
         if (stat(path, &st) != 0) {
-            cli_errorf(cmd, "cannot open database '%s': %s", path, strerror(errno));
+            /* Worded as the library's own refusals, with their code. */
+            cli_errorf(cmd, "cannot open database %s: %s (%s)", path, strerror(errno),
+                       sitq_code_name(SITQ_ESTORAGE));
             return CLI_EXIT_STORAGE;
         }
         if (S_ISDIR(st.st_mode)) {
-            cli_errorf(cmd, "cannot open database '%s': is a directory", path);
+            cli_errorf(cmd, "cannot open database %s: it is a directory (%s)", path,
+                       sitq_code_name(SITQ_ESTORAGE));
             return CLI_EXIT_STORAGE;
         }
     }

@@ -93,7 +93,8 @@ check 1 "unknown queue 'other'" "$SITQ" show "$DB" 1 --queue other
 # storage errors: exit 3
 check 3 "$TMP/missing.db" "$SITQ" stats "$TMP/missing.db"
 [ ! -e "$TMP/missing.db" ] || fail "stats created a missing database"
-check 3 "is a directory" "$SITQ" list "$TMP"
+check 3 "it is a directory (SITQ_ESTORAGE)" "$SITQ" list "$TMP"
+check 3 "it is a directory (SITQ_ESTORAGE)" "$SITQ" enqueue "$TMP" -- true
 echo "not a database, just some text to make sqlite unhappy......................." > "$TMP/junk.db"
 check 3 "junk.db" "$SITQ" stats "$TMP/junk.db"
 
