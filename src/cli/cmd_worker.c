@@ -203,17 +203,16 @@ static int stop_worker(const worker_args *a, sitq_worker *w) {
     atomic_store(&g_abort, 1); /* the shell handlers kill their commands */
     sitq_worker_get_stats(w, &ws);
     double grace = ws.running > 0 ? a->kill_grace_s + RECORD_MARGIN_S : RECORD_MARGIN_S;
+    char killing[64] = "";
     if (ws.running > 0)
-        cli_errorf(cmd, "%s: killing %d running command(s); their outcomes get %g s", why,
-                   ws.running, grace);
-    else cli_errorf(cmd, "%s: the outcomes not yet recorded get %g s", why, grace);
+        snprintf(killing, sizeof killing, "killing %d running command(s); ", ws.running);
     if (ws.errors > errors_before)
         cli_errorf(cmd,
-                   "%s: the database is failing (%" PRId64 " failed transactions while "
-                   "stopping; last: %s): "
-                   "outcomes not recorded within %g s are left to their leases, which lapse "
-                   "and hand the tasks to recovery",
-                   why, ws.errors - errors_before, ws.last_error, grace);
+                   "%s: %sthe database is failing (%" PRId64 " failed transactions while "
+                   "stopping; last: %s): outcomes not recorded within %g s are left to their "
+                   "leases, which lapse and hand the tasks to recovery",
+                   why, killing, ws.errors - errors_before, ws.last_error, grace);
+    else cli_errorf(cmd, "%s: %sthe outcomes not yet recorded get %g s", why, killing, grace);
     (void)sitq_worker_shutdown(w, grace, NULL);
     return CLI_EXIT_FAILURE;
 }
