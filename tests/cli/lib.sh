@@ -73,6 +73,20 @@ pg_skip_part() {
     echo "SKIP on PostgreSQL (part): $*"
 }
 
+# can_fill_disk: succeed when a part may mount a small tmpfs to fill (SQLite,
+# root, a mount namespace: `unshare -m`); else say why the part is left out
+# and fail.
+can_fill_disk() {
+    if [ "$ON_PG" = 1 ]; then
+        pg_skip_part "a full file system under the database is SQLite's"
+    elif [ "$(id -u)" -ne 0 ] || ! unshare -m true 2>/dev/null; then
+        echo "skip: a full disk needs root and a mount namespace"
+    else
+        return 0
+    fi
+    return 1
+}
+
 # fail MESSAGE: print a failure and stop the test.
 fail() {
     echo "FAIL: $*" >&2

@@ -70,11 +70,7 @@ assert_eq 3145728 "$(field "$big" value_len)" "default --max-result"
 # its attempt with a message saying so, as a result SQLite refuses does; it
 # held the worker's every commit before (the other task never finished and
 # the burst never ended).
-if [ "$ON_PG" = 1 ]; then
-    pg_skip_part "a full file system under the database is SQLite's"
-elif [ "$(id -u)" -ne 0 ] || ! unshare -m true 2>/dev/null; then
-    echo "skip: a full disk needs root and a mount namespace"
-else
+if can_fill_disk; then
     mkdir -p "$TMP/full"
     rc=0
     unshare -m sh -c 'mount -t tmpfs -o size=3m tmpfs "$1" || exit 9

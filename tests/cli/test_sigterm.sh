@@ -62,11 +62,7 @@ assert_contains "$(field "$slow" error)" "worker shutting down" "its error"
 # not hold it: the outcome it cannot record is left to the task's lease,
 # and the worker exits 1 once --stop-timeout and a short margin have
 # passed. It waited forever before, deaf to further signals.
-if [ "$ON_PG" = 1 ]; then
-    pg_skip_part "a full file system under the database is SQLite's"
-elif [ "$(id -u)" -ne 0 ] || ! unshare -m true 2>/dev/null; then
-    echo "skip: a full disk needs root and a mount namespace"
-else
+if can_fill_disk; then
     mkdir -p "$TMP/full"
     mkfifo "$TMP/go2"
     rc=0
