@@ -186,7 +186,7 @@ static int stop_worker(const worker_args *a, sitq_worker *w) {
     const char *cmd = "worker";
     sitq_worker_stats ws;
     sitq_worker_get_stats(w, &ws);
-    int64_t errors_before = ws.errors;
+    int64_t errors_before = ws.errors, lost_before = ws.lost;
     double deadline = mono_s() + a->stop_timeout_s;
     sitq_code code;
     for (;;) {
@@ -194,15 +194,22 @@ static int stop_worker(const worker_args *a, sitq_worker *w) {
         code = sitq_worker_stop_wait(w, left < 0 ? 0 : left < 0.1 ? left : 0.1, NULL);
         if (code != SITQ_ETIMEDOUT || atomic_load(&g_abort) || mono_s() >= deadline) break;
     }
-    if (code == SITQ_OK && atomic_load(&g_abort))
+    int second_signal = atomic_load(&g_abort);
+    if (code == SITQ_OK && second_signal)
         cli_errorf(cmd, "second signal: running commands were killed");
-    if (code == SITQ_OK) return atomic_load(&g_abort) ? CLI_EXIT_FAILURE : CLI_EXIT_OK;
+    if (code == SITQ_OK) return second_signal ? CLI_EXIT_FAILURE : CLI_EXIT_OK;
     char why[64];
-    if (atomic_load(&g_abort)) snprintf(why, sizeof why, "second signal");
+    if (second_signal) snprintf(why, sizeof why, "second signal");
     else snprintf(why, sizeof why, "stop timeout (%g s)", a->stop_timeout_s);
-    atomic_store(&g_abort, 1); /* the shell handlers kill their commands */
     sitq_worker_get_stats(w, &ws);
     double grace = ws.running > 0 ? a->kill_grace_s + RECORD_MARGIN_S : RECORD_MARGIN_S;
+    /* Nothing to kill and a store that answers (--stop-timeout 0, or a
+     * last commit still under way): only the recording is left, and a
+     * stop that records everything is a clean one. */
+    int only_recording = ws.running == 0 && ws.errors == errors_before && !second_signal;
+    /* The shell handlers kill their commands (also one that started as
+     * the count was read). */
+    atomic_store(&g_abort, 1);
     char killing[64] = "";
     if (ws.running > 0)
         snprintf(killing, sizeof killing, "killing %d running command(s); ", ws.running);
@@ -212,8 +219,16 @@ static int stop_worker(const worker_args *a, sitq_worker *w) {
                    "stopping; last: %s): outcomes not recorded within %g s are left to their "
                    "leases, which lapse and hand the tasks to recovery",
                    why, killing, ws.errors - errors_before, ws.last_error, grace);
-    else cli_errorf(cmd, "%s: %sthe outcomes not yet recorded get %g s", why, killing, grace);
+    else if (!only_recording)
+        cli_errorf(cmd, "%s: %sthe outcomes not yet recorded get %g s", why, killing, grace);
     (void)sitq_worker_shutdown(w, grace, NULL);
+    if (!only_recording) return CLI_EXIT_FAILURE;
+    sitq_worker_get_stats(w, &ws);
+    if (ws.lost == lost_before && ws.errors == errors_before) return CLI_EXIT_OK;
+    cli_errorf(cmd,
+               "the database failed while stopping (%s): %" PRId64
+               " outcome(s) left to their leases, which lapse and hand the tasks to recovery",
+               ws.last_error, ws.lost - lost_before);
     return CLI_EXIT_FAILURE;
 }
 
@@ -277,7 +292,6 @@ static int run_worker_on(worker_args *a, sitq_queue **qs, int wake_fd) {
     sitq_worker_stats ws;
     sitq_worker_get_stats(w, &ws);
     sitq_worker_free(w);
-    if (atomic_load(&g_abort) && rc == CLI_EXIT_OK) rc = CLI_EXIT_FAILURE;
     if (!a->quiet)
         cli_logf(stderr,
                  "stopped: %" PRId64 " claimed, %" PRId64 " succeeded, %" PRId64 " failed, %" PRId64

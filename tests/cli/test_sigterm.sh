@@ -39,6 +39,14 @@ rc=0
 timeout 15 "$SITQ" worker "$DB" --max-tasks 1 --quiet || rc=$?
 assert_eq 0 "$rc" "worker --max-tasks 1 exit code"
 assert_eq succeeded "$(field "$one" status)" "task run by the --max-tasks worker"
+# --stop-timeout 0 with nothing running: nothing is killed, a clean stop
+start_worker --queue idle --stop-timeout 0
+kill -TERM "$WORKER_PID"
+rc=0
+wait "$WORKER_PID" || rc=$?
+WORKER_PID=
+assert_eq 0 "$rc" "worker exit code after SIGTERM with --stop-timeout 0 and nothing running"
+
 # A second signal cuts the wait short: the running command is killed, its
 # attempt recorded as failed, and the worker exits 1 long before
 # --stop-timeout.
