@@ -14,6 +14,10 @@
  * (SITQ_TEST_PG_URI); the test uses its own schema. */
 #include <libpq-fe.h>
 #include <pthread.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "helpers.h"
 
@@ -134,9 +138,92 @@ static void test_claim_locks_limits_in_one_order(void **state) {
     PQfinish(watch);
 }
 
+/* The child: lease-recovery cycles on queue "q", without end. */
+static void recover_forever(void) {
+    sitq_postgres_options o;
+    sitq_postgres_options_init(&o);
+    o.schema = "l_idle";
+    sitq_backend *b = NULL;
+    if (sitq_backend_open_postgres(uri(), &o, &b, &tq_err) != SITQ_OK) _exit(3);
+    const char *queues[] = {"q"};
+    for (;;) {
+        sitq__cycle cy;
+        memset(&cy, 0, sizeof cy);
+        cy.queues = queues;
+        cy.n_queues = 1;
+        cy.worker_id = "w-idle";
+        cy.lease_us = 30000000;
+        cy.reap = 1;
+        (void)b->ops->cycle(b, &cy, &tq_err);
+    }
+}
+
+/* The pid of the session of child_pid's writer idle in a transaction now,
+ * or 0 (the other sessions of the cluster are this test's own). */
+static int idle_in_txn_session(PGconn *watch) {
+    PGresult *r = PQexec(watch, "SELECT pid FROM pg_stat_activity WHERE state = "
+                                "'idle in transaction' AND pid <> pg_backend_pid()");
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    int pid = PQntuples(r) > 0 ? atoi(PQgetvalue(r, 0, 0)) : 0;
+    PQclear(r);
+    return pid;
+}
+
+static long sessions_with_pid(PGconn *watch, int pid) {
+    char sql[96];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM pg_stat_activity WHERE pid = %d", pid);
+    PGresult *r = PQexec(watch, sql);
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    long n = strtol(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return n;
+}
+
+static void test_stopped_process_session_is_ended(void **state) {
+    (void)state;
+    sitq_postgres_options o;
+    sitq_postgres_options_init(&o);
+    o.schema = "l_idle";
+    sitq_backend *b = NULL;
+    TQ_OK(sitq_backend_open_postgres(uri(), &o, &b, &tq_err));
+    sitq_backend_close(b); /* the schema exists: the child only opens it */
+    PGconn *watch = connect_admin();
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) recover_forever();
+    /* Stop the child while its session is inside a transaction: look, stop,
+     * and look again (a stopped child's session stays as it is). */
+    int session = 0;
+    for (int i = 0; i < 20000 && session == 0; i++) {
+        if (idle_in_txn_session(watch) == 0) continue;
+        kill(child, SIGSTOP);
+        int st;
+        waitpid(child, &st, WUNTRACED);
+        session = idle_in_txn_session(watch);
+        if (session == 0) kill(child, SIGCONT);
+    }
+    assert_true(session != 0);
+    /* The server ends it 10 s later; the test gives it 60. */
+    time_t until = time(NULL) + 60;
+    while (sessions_with_pid(watch, session) > 0) {
+        if (time(NULL) > until) {
+            kill(child, SIGKILL);
+            waitpid(child, NULL, 0);
+            fail_msg("the stopped process's session was still open after 60 s");
+        }
+        tq_sleep_ms(100);
+    }
+    kill(child, SIGKILL);
+    kill(child, SIGCONT);
+    waitpid(child, NULL, 0);
+    assert_int_equal(run(watch, "DROP SCHEMA l_idle CASCADE"), PGRES_COMMAND_OK);
+    PQfinish(watch);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_claim_locks_limits_in_one_order),
+        cmocka_unit_test(test_stopped_process_session_is_ended),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

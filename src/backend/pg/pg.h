@@ -145,6 +145,10 @@ extern const char *const pg_migrate_pg3_sql;
 /* Rows per queue of counts (PG_COUNT_TOTALS, PG_COUNT_PURGED). */
 #define PG_COUNT_SHARDS 16
 
+/* A session idle inside a transaction this long (ms) is ended by the
+ * server (pg_conn.c says why); the text for the SET. */
+#define PG_IDLE_IN_TXN_MS_TEXT "10000"
+
 /* Payloads up to this size come back with the claim; larger ones are read by
  * the handler thread (ops->payload) outside the write path. */
 #define PG_INLINE_MAX 1024

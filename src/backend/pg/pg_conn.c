@@ -209,6 +209,47 @@ static int connect_timeout_s(const pg_backend *b, int64_t now) {
     return s;
 }
 
+/* The session's settings, once connected; on failure the connection is
+ * closed. */
+static sitq_code session_setup(pg_conn *c, sitq_error *err) {
+    /* A lock another session holds (a stopped or hung process in the middle
+     * of its transaction) is waited for as long as SQLite's busy timeout,
+     * then reported (SITQ_EBUSY) instead of blocking forever. */
+    /* No JIT: sitq's statements are short index reads, and a cost
+     * estimate that multiplies a bounded read by a guessed loop count
+     * (the bounded counts' skip scan) starts a compilation of a third of a
+     * second that the statement never wins back (PostgreSQL 11 and later
+     * have JIT). */
+    /* sitq never waits for anything but the server inside a transaction
+     * (its statements follow one another at once): a session idle in one
+     * for PG_IDLE_IN_TXN_MS_TEXT (10 s) belongs to a process that is
+     * stopped (SIGSTOP, a debugger) or starved. The server ends it, so
+     * that the locks it holds (a task's row, a queue's recovery lock,
+     * limit rows) hold other workers back no longer; the process, should
+     * it run again, finds the connection gone before its COMMIT was sent
+     * (nothing of it holds) and reconnects. */
+    const sitq_postgres_options *o = &c->b->opts;
+    char set_sql[256];
+    snprintf(set_sql, sizeof set_sql, "SET lock_timeout = %d; SET statement_timeout = %d%s%s",
+             o->lock_timeout_ms, o->statement_timeout_ms,
+             PQserverVersion(c->conn) >= 90600
+                 ? "; SET idle_in_transaction_session_timeout = " PG_IDLE_IN_TXN_MS_TEXT
+                 : "",
+             PQserverVersion(c->conn) >= 110000 ? "; SET jit = off" : "");
+    PGresult *r = pg_q_exec(c, set_sql);
+    int set = r && PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    if (!set) {
+        char msg[400];
+        first_line(msg, sizeof msg,
+                   c->conn ? PQerrorMessage(c->conn) : "the server stopped answering");
+        pg_conn_close(c);
+        return sitq__fail(err, SITQ_ESTORAGE, "cannot set up a PostgreSQL session (schema %s): %s",
+                          c->b->schema, msg);
+    }
+    return SITQ_OK;
+}
+
 sitq_code pg_conn_ensure(pg_conn *c, sitq_error *err) {
     if (c->conn && PQstatus(c->conn) == CONNECTION_OK) return SITQ_OK;
     pg_conn_close(c);
@@ -255,29 +296,8 @@ sitq_code pg_conn_ensure(pg_conn *c, sitq_error *err) {
                           c->b->schema, msg);
     }
     PQsetNoticeProcessor(c->conn, notice_ignore, NULL);
-    /* A lock another session holds (a stopped or hung process in the middle
-     * of its transaction) is waited for as long as SQLite's busy timeout,
-     * then reported (SITQ_EBUSY) instead of blocking forever. */
-    /* No JIT: sitq's statements are short index reads, and a cost
-     * estimate that multiplies a bounded read by a guessed loop count
-     * (the bounded counts' skip scan) starts a compilation of a third of a
-     * second that the statement never wins back (PostgreSQL 11 and later
-     * have JIT). */
-    char set_sql[160];
-    snprintf(set_sql, sizeof set_sql, "SET lock_timeout = %d; SET statement_timeout = %d%s",
-             o->lock_timeout_ms, o->statement_timeout_ms,
-             PQserverVersion(c->conn) >= 110000 ? "; SET jit = off" : "");
-    PGresult *r = pg_q_exec(c, set_sql);
-    int set = r && PQresultStatus(r) == PGRES_COMMAND_OK;
-    PQclear(r);
-    if (!set) {
-        char msg[400];
-        first_line(msg, sizeof msg,
-                   c->conn ? PQerrorMessage(c->conn) : "the server stopped answering");
-        pg_conn_close(c);
-        return sitq__fail(err, SITQ_ESTORAGE, "cannot set up a PostgreSQL session (schema %s): %s",
-                          c->b->schema, msg);
-    }
+    sitq_code rc = session_setup(c, err);
+    if (rc) return rc;
     pg_grace_connected(c, server_start(c->conn));
     c->backoff_us = 0;
     c->next_connect_us = 0;
