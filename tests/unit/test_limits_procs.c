@@ -167,7 +167,12 @@ static void test_rate_across_processes(void **state) {
      * rate, 5% of slack) is checked. */
     assert_true(in_window <= 315);
 #else
-    assert_true(in_window >= 285 && in_window <= 315);
+    /* Below 100 starts an interval a late claim does not catch up (the
+     * paced schedule's slack is count/100 starts), so a loaded machine
+     * loses a few starts: 282 of 300 in a CI run under load. A rate held
+     * back by the engine (one start a second, as a lock-order deadlock
+     * caused on PostgreSQL) is far below 90%. */
+    assert_true(in_window >= 270 && in_window <= 315);
 #endif
 }
 
