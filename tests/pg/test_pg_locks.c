@@ -30,6 +30,14 @@ static const char *uri(void) {
     return u;
 }
 
+/* Open the backend on schema (created when missing). */
+static sitq_code open_schema(const char *schema, sitq_backend **b) {
+    sitq_postgres_options o;
+    sitq_postgres_options_init(&o);
+    o.schema = schema;
+    return sitq_backend_open_postgres(uri(), &o, b, &tq_err);
+}
+
 static PGconn *connect_admin(void) {
     PGconn *c = PQconnectdb(uri());
     assert_int_equal(PQstatus(c), CONNECTION_OK);
@@ -86,13 +94,9 @@ static void *claim_main(void *arg) {
 
 static void test_claim_locks_limits_in_one_order(void **state) {
     (void)state;
-    sitq_postgres_options o;
-    sitq_postgres_options_init(&o);
-    o.schema = "l_locks";
-    o.create_schema = 1;
     claim_run cr;
     memset(&cr, 0, sizeof cr);
-    TQ_OK(sitq_backend_open_postgres(uri(), &o, &cr.b, &tq_err));
+    TQ_OK(open_schema("l_locks", &cr.b));
     sitq_queue *qa = NULL, *qb = NULL;
     TQ_OK(sitq_queue_open(cr.b, "a", &qa, &tq_err));
     TQ_OK(sitq_queue_open(cr.b, "b", &qb, &tq_err));
@@ -140,11 +144,8 @@ static void test_claim_locks_limits_in_one_order(void **state) {
 
 /* The child: lease-recovery cycles on queue "q", without end. */
 static void recover_forever(void) {
-    sitq_postgres_options o;
-    sitq_postgres_options_init(&o);
-    o.schema = "l_idle";
     sitq_backend *b = NULL;
-    if (sitq_backend_open_postgres(uri(), &o, &b, &tq_err) != SITQ_OK) _exit(3);
+    if (open_schema("l_idle", &b) != SITQ_OK) _exit(3);
     const char *queues[] = {"q"};
     for (;;) {
         sitq__cycle cy;
@@ -158,7 +159,7 @@ static void recover_forever(void) {
     }
 }
 
-/* The pid of the session of child_pid's writer idle in a transaction now,
+/* The pid of a session idle in a transaction now (the child's writer),
  * or 0 (the other sessions of the cluster are this test's own). */
 static int idle_in_txn_session(PGconn *watch) {
     PGresult *r = PQexec(watch, "SELECT pid FROM pg_stat_activity WHERE state = "
@@ -181,11 +182,8 @@ static long sessions_with_pid(PGconn *watch, int pid) {
 
 static void test_stopped_process_session_is_ended(void **state) {
     (void)state;
-    sitq_postgres_options o;
-    sitq_postgres_options_init(&o);
-    o.schema = "l_idle";
     sitq_backend *b = NULL;
-    TQ_OK(sitq_backend_open_postgres(uri(), &o, &b, &tq_err));
+    TQ_OK(open_schema("l_idle", &b));
     sitq_backend_close(b); /* the schema exists: the child only opens it */
     PGconn *watch = connect_admin();
     pid_t child = fork();
