@@ -37,8 +37,11 @@ static int open_queue(const char *cmd, const char *queue_name, cli_db *db) {
 }
 
 /* A PostgreSQL database: commands other than enqueue and worker never
- * create the schema. The URI is not repeated in messages (it may hold a
- * password); libpq's own messages never show it. */
+ * create the schema. The busy timeout (--busy-timeout) is the server's
+ * lock_timeout: the wait for a row lock another session holds, the nearest
+ * thing to SQLite's file lock; the server takes 1 ms to 1 hour. The URI is
+ * not repeated in messages (it may hold a password); libpq's own messages
+ * never show it. */
 static int open_postgres(const char *cmd, const char *uri, const char *queue_name,
                          enum cli_db_mode mode, const sitq_sqlite_options *base, cli_db *db,
                          sitq_code *code_out) {
@@ -46,6 +49,9 @@ static int open_postgres(const char *cmd, const char *uri, const char *queue_nam
     sitq_postgres_options_init(&po);
     po.create_schema = mode == CLI_DB_CREATE ? 1 : 0;
     po.reader_connections = base->reader_connections > 64 ? 64 : base->reader_connections;
+    po.lock_timeout_ms = base->busy_timeout_ms < 1         ? 1
+                         : base->busy_timeout_ms > 3600000 ? 3600000
+                                                           : base->busy_timeout_ms;
     sitq_error err;
     memset(&err, 0, sizeof err);
     sitq_code rc = sitq_backend_open_postgres(uri, &po, &db->backend, &err);

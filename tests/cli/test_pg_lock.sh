@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# PostgreSQL: a session that holds a task's row lock (a process stopped in
+# the middle of a transaction) makes an enqueue that depends on that task
+# wait for the lock; --busy-timeout bounds that wait (the server's
+# lock_timeout), as it bounds the wait for SQLite's file lock (test_lock.sh).
+# The enqueue fails with SITQ_EBUSY, nothing is written, and it succeeds
+# once the lock is gone.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+[ "$ON_PG" = 1 ] || { echo "SKIP on SQLite: a row lock of PostgreSQL (test_lock.sh covers SQLite)"; exit 77; }
+PSQL=(psql -X -q -At "$SITQ_TEST_PG_URI")
+HOLDER_PID=
+# The holder's session is ended by the server (pg_terminate_backend), not
+# only by killing psql: a backend inside pg_sleep does not notice its client
+# leave.
+end_holder() {
+    "${PSQL[@]}" -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+        WHERE application_name = 'sitq_lock_holder_$pg_schema'" >/dev/null 2>&1 || true
+    if [ -n "$HOLDER_PID" ]; then
+        kill -KILL "$HOLDER_PID" 2>/dev/null || true
+        wait "$HOLDER_PID" 2>/dev/null || true
+        HOLDER_PID=
+    fi
+}
+trap 'rc=$?; end_holder; (exit $rc); cleanup' EXIT
+
+parent=$("$SITQ" enqueue "$DB" -- echo parent)
+# hold_lock ID: a session locks task ID's row and sleeps inside its
+# transaction; return once it sleeps.
+hold_lock() {
+    PGAPPNAME=sitq_lock_holder_$pg_schema "${PSQL[@]}" -c "BEGIN" \
+        -c "SELECT id FROM $pg_schema.tasks WHERE id = $1 FOR UPDATE" \
+        -c "SELECT pg_sleep(600)" >/dev/null 2>&1 &
+    HOLDER_PID=$!
+    local i=0
+    until [ "$("${PSQL[@]}" -c "SELECT count(*) FROM pg_stat_activity
+            WHERE application_name = 'sitq_lock_holder_$pg_schema'
+            AND query LIKE '%pg_sleep%' AND state = 'active'")" = 1 ]; do
+        kill -0 "$HOLDER_PID" 2>/dev/null || fail "the lock holder exited"
+        [ $i -lt 400 ] || fail "the lock holder did not take the lock within 20 s"
+        sleep 0.05
+        i=$((i + 1))
+    done
+}
+hold_lock "$parent"
+
+# The wait ends after --busy-timeout, with the code and the reason.
+start=$(date +%s%N)
+expect_exit 3 "$SITQ" enqueue "$DB" --busy-timeout 0.5 --after "$parent" -- echo child
+took_ms=$((($(date +%s%N) - start) / 1000000))
+assert_contains "$(cat "$TMP/err")" "lock timeout of 0.5s" "enqueue names the timeout it gave"
+assert_contains "$(cat "$TMP/err")" "SITQ_EBUSY" "enqueue's code"
+# Far below the default of 30 s: the option reached the server.
+[ "$took_ms" -lt 20000 ] || fail "enqueue waited ${took_ms} ms, not about --busy-timeout's 0.5 s"
+assert_eq 1 "$("$SITQ" stats "$DB" --json | jget "d['total']")" "the failed enqueue wrote nothing"
+
+# A usage error stays a usage error; a timeout above the server's hour is
+# the hour, not an error.
+expect_exit 2 "$SITQ" enqueue "$DB" --busy-timeout -1 -- true
+end_holder
+child=$("$SITQ" enqueue "$DB" --busy-timeout 7200 --after "$parent" -- echo child)
+assert_eq waiting "$(field "$child" status)" "the child waits for its parent once the lock is gone"
+echo "ok"
