@@ -69,7 +69,8 @@ static void usage(FILE *to) {
             "  --input PATH          flights CSV or CSV.gz (default %s/data/flights-200k.csv.gz)\n"
             "  --airports PATH       airports CSV or CSV.gz (default %s/data/airports.csv.gz)\n"
             "  --db PATH             sitq database, recreated each run\n"
-            "                        (default %s/demo/pipeline.db)\n"
+            "                        (default %s/demo/pipeline.db), or a postgresql://\n"
+            "                        URI of an empty queue\n"
             "  --out DIR             output directory (default %s/demo/out)\n"
             "  --workers N           sitq_worker objects, 1..64 (default 4)\n"
             "  --threads N           handler threads per worker, 1..64 (default 1)\n"
@@ -463,10 +464,17 @@ static int prepare_outputs(const options *o, chain_paths *p) {
     return 0;
 }
 
+/* Whether --db names a PostgreSQL database (sitq_backend_open's rule). */
+static int db_is_postgres(const char *db) {
+    return strncmp(db, "postgresql://", 13) == 0 || strncmp(db, "postgres://", 11) == 0;
+}
+
 /* Create the database's directory and remove the database of an earlier
- * run with its WAL files: a fresh queue each run. 0, or -1 after printing
- * an error. */
+ * run with its WAL files: a fresh queue each run. A PostgreSQL database is
+ * not removed: start_workers refuses one whose queue holds tasks. 0, or -1
+ * after printing an error. */
 static int prepare_db(const char *db) {
+    if (db_is_postgres(db)) return 0;
     char dbdir[4096];
     snprintf(dbdir, sizeof dbdir, "%s", db);
     char *slash = strrchr(dbdir, '/');
@@ -494,13 +502,29 @@ static int prepare_db(const char *db) {
  * dispatcher. 0, or -1 after printing an error. */
 static int start_workers(run *r) {
     sitq_error err;
-    if (sitq_backend_open_sqlite(r->o->db, NULL, &r->backend, &err) != SITQ_OK) {
-        errorf("cannot open database '%s': %s", r->o->db, err.message);
+    /* A path or a PostgreSQL URI. The URI is not printed: it may hold a
+     * password. */
+    if (sitq_backend_open(r->o->db, &r->backend, &err) != SITQ_OK) {
+        if (db_is_postgres(r->o->db)) errorf("cannot open the database of --db: %s", err.message);
+        else errorf("cannot open database '%s': %s", r->o->db, err.message);
         return -1;
     }
     if (sitq_queue_open(r->backend, "flights", &r->queue, &err) != SITQ_OK) {
         errorf("cannot open queue: %s", err.message);
         return -1;
+    }
+    sitq_stats st;
+    if (db_is_postgres(r->o->db)) {
+        if (sitq_get_stats(r->queue, &st, &err) != SITQ_OK) {
+            errorf("cannot read the queue: %s", err.message);
+            return -1;
+        }
+        if (st.total > 0) {
+            errorf("the queue of --db already holds %lld tasks: give a schema of its own "
+                   "(?sitq_schema=NAME)",
+                   (long long)st.total);
+            return -1;
+        }
     }
     r->pctx = (pipeline_ctx){r->queue, r->o->fail_chunk, r->o->flaky_chunk};
     for (long i = 0; i < r->o->workers; i++) {
@@ -762,7 +786,8 @@ static void print_summary(const run *r, const outcome *out) {
     printf("  elapsed           %.2f s for the whole job, %.0f input rows/s\n", r->elapsed,
            (double)r->rows / r->elapsed);
     printf("  outputs           %s/{by_origin,by_day,by_state,cleaned,enriched}.csv\n", o->out);
-    printf("  queue database    %s\n", o->db);
+    /* A URI may hold a password: not printed. */
+    printf("  queue database    %s\n", db_is_postgres(o->db) ? "PostgreSQL (--db)" : o->db);
 }
 
 /* The machine-readable copy of the summary (OUT/summary.txt), for scripts

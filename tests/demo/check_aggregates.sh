@@ -5,6 +5,10 @@
 #
 # usage: check_aggregates.sh FLIGHTS_PIPELINE SOURCE_DIR [SQLITE3]
 # exit:  0 pass, 1 fail, 77 skipped (no sqlite3 command line)
+#
+# With SITQ_TEST_BACKEND=postgres (under tests/pg/with_pg.sh) the queue is a
+# fresh schema of SITQ_TEST_PG_URI, and a second run on that schema, whose
+# queue then holds tasks, must be refused.
 set -euo pipefail
 
 BIN=${1:?flights_pipeline binary}
@@ -24,10 +28,16 @@ OUTLIER=300
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
+DB=$TMP/queue.db
+if [ "${SITQ_TEST_BACKEND:-sqlite}" = postgres ]; then
+    DB="${SITQ_TEST_PG_URI:?SITQ_TEST_PG_URI is not set}?sitq_schema=flights_$$"
+fi
+
 echo "== running $BIN"
-"$BIN" --input "$FLIGHTS_GZ" --airports "$AIRPORTS_GZ" --db "$TMP/queue.db" \
+# From inside TMP: a --db taken for a file path would leave files there.
+(cd "$TMP" && exec "$BIN" --input "$FLIGHTS_GZ" --airports "$AIRPORTS_GZ" --db "$DB" \
     --out "$OUT" --workers 3 --threads 2 --chunk-rows 7000 \
-    --outlier-minutes $OUTLIER >"$TMP/stdout" 2>"$TMP/stderr" || {
+    --outlier-minutes $OUTLIER) >"$TMP/stdout" 2>"$TMP/stderr" || {
     cat "$TMP/stdout" "$TMP/stderr" >&2
     fail "flights_pipeline exited with status $?"
 }
@@ -35,7 +45,17 @@ cat "$TMP/stdout"
 for f in by_origin.csv by_day.csv by_state.csv cleaned.csv enriched.csv summary.txt; do
     [ -s "$OUT/$f" ] || fail "output $f missing or empty"
 done
-[ -f "$TMP/queue.db" ] || fail "queue database not created"
+if [ "$DB" = "$TMP/queue.db" ]; then
+    [ -f "$DB" ] || fail "queue database not created"
+else
+    [ ! -e "$TMP/postgresql:" ] || fail "a PostgreSQL --db was taken for a file path"
+    rc=0
+    "$BIN" --input "$FLIGHTS_GZ" --airports "$AIRPORTS_GZ" --db "$DB" --out "$TMP/again" \
+        --quiet >/dev/null 2>"$TMP/again.err" || rc=$?
+    [ "$rc" = 1 ] || fail "a second run on the same schema exited $rc, not 1"
+    grep -q "already holds $(sed -n 's/^tasks=//p' "$OUT/summary.txt") tasks" "$TMP/again.err" ||
+        fail "second run: $(cat "$TMP/again.err")"
+fi
 
 summary() { sed -n "s/^$1=//p" "$OUT/summary.txt"; }
 
