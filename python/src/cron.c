@@ -12,13 +12,7 @@
 
 /* A str argument as a C string without embedded NULs; NULL with an exception. */
 static const char *c_string_arg(PyObject *obj, const char *what) {
-    Py_ssize_t len = 0;
-    const char *s = sitqpy_utf8_arg(obj, what, &len);
-    if (s && (size_t)len != strlen(s)) {
-        sitqpy_invalid("%s must not contain NUL characters", what);
-        return NULL;
-    }
-    return s;
+    return sitqpy_utf8_arg(obj, what, NULL);
 }
 
 static PyObject *fire_times(const char *expr, const char *zone, long long after, long count) {

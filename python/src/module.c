@@ -163,6 +163,12 @@ const char *sitqpy_utf8_arg(PyObject *obj, const char *what, Py_ssize_t *len) {
         Py_XDECREF(r);
         return NULL;
     }
+    /* Without len the caller uses s as a C string: an embedded NUL would
+     * cut it short silently (another schema, another schedule's name). */
+    if (!len && (size_t)n != strlen(s)) {
+        sitqpy_invalid("%s must not contain NUL characters", what);
+        return NULL;
+    }
     if (len) *len = n;
     return s;
 }

@@ -60,12 +60,7 @@ static int limit_function(PyObject *f, PyObject **holder, const char **name) {
         return -1;
     }
     if (!*holder) return -1;
-    Py_ssize_t len = 0;
-    *name = PyUnicode_AsUTF8AndSize(*holder, &len);
-    if (*name && (size_t)len != strlen(*name)) {
-        sitqpy_invalid("function name must not contain NUL characters");
-        *name = NULL;
-    }
+    *name = sitqpy_utf8_arg(*holder, "function name", NULL);
     if (!*name) Py_CLEAR(*holder);
     return *name ? 0 : -1;
 }
@@ -73,9 +68,16 @@ static int limit_function(PyObject *f, PyObject **holder, const char **name) {
 PyObject *sitqpy_queue_set_limit(SitqQueueObject *self, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"function", "concurrency", "rate", NULL};
     const char *function = NULL, *rate = NULL;
-    PyObject *conc = Py_None, *fobj = Py_None, *holder = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O$Oz:set_limit", kwlist, &fobj, &conc, &rate))
+    PyObject *conc = Py_None, *fobj = Py_None, *rate_obj = Py_None, *holder = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O$OO:set_limit", kwlist, &fobj, &conc,
+                                     &rate_obj))
         return NULL;
+    if (rate_obj != Py_None) {
+        if (!PyUnicode_Check(rate_obj))
+            return sitqpy_invalid("rate must be a str such as '10/s' or None, got %.100s",
+                                  Py_TYPE(rate_obj)->tp_name);
+        if (!(rate = sitqpy_utf8_arg(rate_obj, "rate", NULL))) return NULL;
+    }
     if (open_queue(self) < 0) return NULL;
     if (limit_function(fobj, &holder, &function) < 0) return NULL;
     PyObject *res = set_limit(self, function, conc, rate);

@@ -177,9 +177,11 @@ int sitqpy_seconds_arg(PyObject *obj, const char *what, double dflt, int allow_n
 int sitqpy_keep_arg(PyObject *obj, const char *what, double dflt, double *out);
 /* A retention in seconds as Python: "forever" or a float (new reference). */
 PyObject *sitqpy_keep_value(double s);
-/* UTF-8 of a str argument (valid while obj lives), its length in *len (may
- * be NULL). NULL with InvalidArgumentError naming `what` when the text cannot
- * be encoded (a lone surrogate); NULL with MemoryError. */
+/* UTF-8 of a str argument (valid while obj lives), its length in *len.
+ * With len NULL the text is for use as a C string, and one that holds a NUL
+ * is refused. NULL with InvalidArgumentError naming `what` when the text
+ * cannot be encoded (a lone surrogate) or, len NULL, holds a NUL; NULL with
+ * MemoryError. */
 const char *sitqpy_utf8_arg(PyObject *obj, const char *what, Py_ssize_t *len);
 /* int argument within lo..hi (not bool): -1 with InvalidArgumentError naming
  * `what` (also for ints beyond the machine's range). */

@@ -63,7 +63,9 @@ int sitqpy_worker_queues_arg(PyObject *arg, PyObject **tuple, sitq_queue **qs, s
 
 int sitqpy_worker_order_arg(PyObject *order, sitq_worker_options *opts) {
     if (!order || order == Py_None) return 0;
-    const char *s = PyUnicode_Check(order) ? PyUnicode_AsUTF8(order) : NULL;
+    Py_ssize_t n = 0;
+    const char *s = PyUnicode_Check(order) ? PyUnicode_AsUTF8AndSize(order, &n) : NULL;
+    if (s && (size_t)n != strlen(s)) s = NULL; /* "priority\0..." is not "priority" */
     if (s && strcmp(s, "priority") == 0) opts->queue_order = SITQ_QUEUE_ORDER_PRIORITY;
     else if (s && strcmp(s, "round-robin") == 0) opts->queue_order = SITQ_QUEUE_ORDER_ROUND_ROBIN;
     else {

@@ -178,3 +178,31 @@ def test_worker_stop_timeout_out_of_range(queue):
     w = sitq.Worker(queue)
     refused(r"\btimeout must be a finite number of seconds 0\.\.3155760000", w.stop,
             timeout=1e20)
+
+
+# ---------------------------------------------------------------- NUL inside a name
+
+def test_nul_in_a_name_is_refused_not_cut_short(queue):
+    """A NUL would end the text on the C side: "nightly\\0x" acting on the
+    schedule "nightly", "queued\\0x" listing queued tasks."""
+    queue.schedule(tasks.add, args=[1, 2], cron="0 3 * * *", name="nightly")
+    refused(r"\bname must not contain NUL", queue.pause_schedule, "nightly\x00other")
+    refused(r"\bname must not contain NUL", queue.unschedule, "nightly\x00other")
+    assert [(s["name"], s["paused"]) for s in queue.schedules()] == [("nightly", False)]
+    queue.enqueue(tasks.add, 1, 2)
+    refused(r"\bstatus must not contain NUL", queue.list_tasks, status="queued\x00x")
+    refused(r"\brate must not contain NUL", queue.set_limit, tasks.add, rate="10/s\x00x")
+    refused(r"\brate must be a str", queue.set_limit, tasks.add, rate=10)
+    assert queue.limits() == []
+    refused(r"\border must be 'priority' or 'round-robin', got 'priority\\x00zz'",
+            sitq.Worker, [queue], order="priority\x00zz")
+
+
+def test_nul_in_backend_options_is_refused(tmp_path):
+    refused(r"\bsynchronous must not contain NUL", sitq.SQLiteBackend,
+            str(tmp_path / "a.db"), synchronous="normal\x00zzz")
+    assert not os.path.exists(tmp_path / "a.db")
+    if hasattr(sitq, "PostgresBackend"):
+        # Refused before any connection: the address is never dialled.
+        refused(r"\bschema must not contain NUL", sitq.PostgresBackend,
+                "postgresql://nobody@127.0.0.1:1/none", schema="nul\x00evil")
