@@ -136,6 +136,18 @@ def _positive_int(text):
     return v
 
 
+# As sitq.Worker's concurrency (and the C `sitq worker`'s): tasks at once
+# in one worker. Checked before any process starts.
+_SLOTS_MAX = 1024
+
+
+def _slots(text):
+    v = _positive_int(text)
+    if v > _SLOTS_MAX:
+        raise argparse.ArgumentTypeError("must be 1..%d, got %s" % (_SLOTS_MAX, text))
+    return v
+
+
 def _freed_memory_mib(text):
     try:
         v = int(text)
@@ -191,11 +203,11 @@ def _parser():
     p.worker_parser = w  # errors found after parsing are reported with the worker's usage
     w.add_argument("db", help="SQLite database file shared with the enqueuing processes, "
                               "or a postgresql:// URI")
-    w.add_argument("--concurrency", "-c", type=_positive_int, default=1,
+    w.add_argument("--concurrency", "-c", type=_slots, default=1,
                    help="tasks at once (default 1): task processes (process mode, the "
                         "default for N > 1) or worker processes (thread mode; 1: this "
                         "process)")
-    w.add_argument("--threads", "-t", type=_positive_int, default=1,
+    w.add_argument("--threads", "-t", type=_slots, default=1,
                    help="handler threads per process (default 1); in process mode, "
                         "task processes per --concurrency")
     w.add_argument("--pool", choices=("process", "thread"), default=None,
@@ -373,6 +385,26 @@ def _stop_when_parent_ends(fd):
         os.kill(os.getpid(), signal.SIGTERM)
 
 
+def _open_checked(sitq, args, worker_ids):
+    """The backend and the queues of --queue, with worker_ids checked by
+    sitq.Worker's own rules before anything starts; (None, None) after
+    logging the error when the database cannot be opened (exit 3: a URI that
+    cannot be used counts as such, as in the sitq command). A bad queue name
+    or worker id is a usage error (exit 2)."""
+    try:
+        backend = _open_backend(args)
+    except (sitq.StorageError, sitq.InvalidArgumentError) as e:
+        _LOG.error("%s", e)
+        return None, None
+    try:
+        queues = _open_queues(sitq, backend, args)
+        for wid in worker_ids:
+            sitq.Worker(queues, worker_id=wid)  # only checked: never started
+    except sitq.InvalidArgumentError as e:
+        _parser().worker_parser.error(str(e))
+    return backend, queues
+
+
 def _run_one(args):
     on_signal = _stop_on_first_signal(args)
     signal.signal(signal.SIGTERM, on_signal)
@@ -395,12 +427,10 @@ def _run_one(args):
     pool = None
     stop_reports = threading.Event()
     try:
-        try:
-            backend = _open_backend(args)
-        except sitq.StorageError as e:
-            _LOG.error("%s", e)
+        backend, queues = _open_checked(
+            sitq, args, [] if args.worker_id is None else [args.worker_id])
+        if backend is None:
             return 3
-        queues = _open_queues(sitq, backend, args)
         queue = queues[0]
         slots = args.threads
         if args.pool == "process":
@@ -515,12 +545,21 @@ def _run_pool(args):
             _LOG.warning("%s again: exiting at once; running tasks are recovered by other "
                          "workers when their leases lapse", signal.Signals(signum).name)
 
+    # What every process would refuse is refused once, here: a child that
+    # exits at once would otherwise be restarted in a loop.
+    import sitq
+    # The id as given, and the longest one a process gets from it.
+    backend, queues = _open_checked(sitq, args, [] if args.worker_id is None else [
+        args.worker_id, "%s-%d" % (args.worker_id, args.concurrency - 1)])
+    if backend is None:
+        return 3
+    del backend, queues  # closed with their last reference
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     children.extend(spawn(i) for i in range(args.concurrency))
     _log(args, "started %d worker processes: %s" % (
         len(children), " ".join(str(c.pid) for c in children)))
-    drained = False
+    drained = usage_error = False
     try:
         while not stopping:
             if args.burst and all(c.poll() == 0 for c in children):
@@ -529,6 +568,12 @@ def _run_pool(args):
             for i, c in enumerate(children):
                 if args.burst and c.poll() == 0:
                     continue  # drained: not restarted
+                if c.poll() == 2 and not stopping:  # a usage error: the same each time
+                    _LOG.error("worker process %d exited with 2 (a usage error): stopping",
+                               c.pid)
+                    on_signal(signal.SIGTERM, None)
+                    usage_error = True
+                    break
                 if c.poll() is not None and not stopping:
                     _log(args, "worker process %d exited with %s; restarting" % (c.pid, c.returncode))
                     time.sleep(0.5)
@@ -547,7 +592,7 @@ def _run_pool(args):
     if drained:
         _log(args, "queues drained (--burst)")
     _log(args, "stopped: all worker processes")
-    return 0
+    return 2 if usage_error else 0
 
 
 def _dashboard(argv):
@@ -574,6 +619,10 @@ def main(argv=None):
                                   args.keep_freed_memory is not None):
         _parser().worker_parser.error("--grace, --max-memory and --keep-freed-memory apply "
                                       "to --pool process only")
+    if args.pool == "process" and args.concurrency * args.threads > _SLOTS_MAX:
+        _parser().worker_parser.error("--concurrency x --threads is the task processes of "
+                                      "one worker: at most %d, got %d x %d"
+                                      % (_SLOTS_MAX, args.concurrency, args.threads))
     if args.asyncio and (args.pool == "process" or args.concurrency > 1):
         _parser().worker_parser.error("--asyncio runs one process in thread mode: set its "
                                       "bound with --threads N (not --concurrency or --pool "

@@ -369,6 +369,39 @@ def test_cli_usage_errors(db_path):
     assert p.returncode == 2 and "lease" in p.stderr
 
 
+@pytest.mark.parametrize("args, word", [
+    # refused before any task process starts: 1025 would start 1025 first
+    (["--concurrency", "1025", "--burst"], "--concurrency/-c: must be 1..1024"),
+    (["--concurrency", "100000", "--burst"], "--concurrency/-c: must be 1..1024"),
+    (["--threads", "1025", "--burst"], "--threads/-t: must be 1..1024"),
+    (["--concurrency", "40", "--threads", "40", "--burst"], "at most 1024, got 40 x 40"),
+    # sitq.Worker's and TaskQueue's own refusals, without a traceback
+    (["--queue", "", "--burst"], "queue name must be 1..255 bytes"),
+    (["--worker-id", "", "--burst"], "worker_id must be 1..255 bytes"),
+    (["--worker-id", "", "--concurrency", "2", "--pool", "thread", "--burst"],
+     "worker_id must be 1..255 bytes"),
+    (["--worker-id", "x" * 254, "--concurrency", "2", "--pool", "thread", "--burst"],
+     "worker_id must be 1..255 bytes"),
+    (["--queue", "", "--concurrency", "2", "--pool", "thread", "--burst"],
+     "queue name must be 1..255 bytes"),
+])
+def test_cli_bad_worker_setup_is_a_usage_error_before_any_start(db_path, args, word):
+    p = subprocess.run([sys.executable, "-m", "sitq", "worker", db_path] + args,
+                       env=subprocess_env(), capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2, p.stderr
+    assert word in p.stderr and "Traceback" not in p.stderr
+    assert "serving" not in p.stderr and "started" not in p.stderr
+
+
+def test_cli_unusable_uri_is_one_error_line(tmp_path):
+    uri = "postgresql://nobody@127.0.0.1:1/none?sitq_schema=a&sitq_schema=b"
+    for mode in ([], ["--concurrency", "2", "--pool", "thread"]):
+        p = subprocess.run([sys.executable, "-m", "sitq", "worker", uri, "--burst"] + mode,
+                           env=subprocess_env(), capture_output=True, text=True, timeout=60)
+        assert p.returncode == 3, p.stderr
+        assert "sitq_schema more than once" in p.stderr and "Traceback" not in p.stderr
+
+
 @pytest.mark.parametrize("text, seconds", [
     ("30", 30.0), ("30s", 30.0), ("250ms", 0.25), ("10m", 600.0), ("1h", 3600.0),
     ("7d", 604800.0), ("1.5S", 1.5),
