@@ -365,6 +365,7 @@ typedef struct dispatch_state {
     int64_t last_record;                   /* monotonic: the registry row was last written */
     int recorded;                          /* the registry row was written since the start */
     double claim_cycle_us;                 /* moving average of the claiming cycles' time */
+    int fail_streak;                       /* cycles failed in a row */
 } dispatch_state;
 
 /* Timeouts are cooperative in threads (lesson 11): at the deadline the
@@ -689,6 +690,24 @@ static sitq_code run_cycle(sitq_worker *w, dispatch_state *d, const turn *t, sit
     return w->b->ops->cycle(w->b, cy, err);
 }
 
+/* After a failed cycle, before the next try: 20 ms, doubling with each
+ * failure in a row up to FAILURE_PAUSE_MAX_US, so that a store that keeps
+ * refusing (a role without write rights, a full disk) is not hammered
+ * while one that comes back is used again within half a second. A stop
+ * cuts the pause short; while stopping, 20 ms. */
+#define FAILURE_PAUSE_MAX_US 500000
+static void failure_pause(sitq_worker *w, dispatch_state *d) {
+    int64_t pause = (int64_t)20000 << (d->fail_streak < 5 ? d->fail_streak : 5);
+    if (pause > FAILURE_PAUSE_MAX_US) pause = FAILURE_PAUSE_MAX_US;
+    d->fail_streak++;
+    pthread_mutex_lock(&w->mu);
+    if (w->stopping) pause = 20000;
+    int64_t until = sitq__mono_us() + pause;
+    while (sitq__mono_us() < until && !(w->stopping && pause > 20000))
+        cond_deadline_wait(&w->cv, &w->mu, until);
+    pthread_mutex_unlock(&w->mu);
+}
+
 /* The cycle failed (w->mu held; released here). Nothing was committed
  * (except completions split off ahead of the rest): keep completions and
  * releases for the next cycle, and back off briefly. A bounded shutdown
@@ -721,7 +740,7 @@ static void cycle_failed(sitq_worker *w, dispatch_state *d, turn *t, const sitq_
     free(t->rels);
     if (cy->completions_committed) sitq__backend_notify(w->b, 1, 1);
     d->backoff_until = sitq__mono_us() + 100000;
-    sitq__sleep_us(20000);
+    failure_pause(w, d);
 }
 
 /* Hand the claimed tasks to the handler threads (w->mu held). */
@@ -762,6 +781,7 @@ static void burst_settle(sitq_worker *w, const turn *t, const sitq__cycle *cy) {
  * and wake this process's waiters. */
 static void cycle_succeeded(sitq_worker *w, dispatch_state *d, turn *t, const sitq__cycle *cy,
                             int64_t mono_before) {
+    d->fail_streak = 0;
     if (t->want_claim) {
         d->seen_enq_gen = t->gens.enqueued;
         d->seen_fin_gen = t->gens.finished;

@@ -315,6 +315,36 @@ static void test_upgrade_from_pg3(void **state) {
     admin("DROP SCHEMA s_pg3 CASCADE");
 }
 
+/* The worker's errors so far, and the last one's message into msg. */
+static int64_t worker_errors(sitq_worker *w, char *msg, size_t cap) {
+    sitq_worker_stats ws;
+    sitq_worker_get_stats(w, &ws);
+    snprintf(msg, cap, "%s", ws.last_error);
+    return ws.errors;
+}
+
+/* A worker on a store that refuses every write (a role without write
+ * rights) tries again after a pause that doubles with each failure in a
+ * row: failures 1 to 6 are at least 40 + 80 + 160 + 320 ms apart (about
+ * 20 ms each before), and a stop cuts the pause short. */
+static void worker_backs_off(sitq_queue *q) {
+    sitq_worker *w = tq_worker_new(q, 1, 1, "f", tq_h_echo, NULL);
+    TQ_OK(sitq_worker_start(w, &tq_err));
+    char msg[SITQ_ERROR_MESSAGE_SIZE];
+    int64_t deadline = tq_mono_ms() + 20000;
+    while (worker_errors(w, msg, sizeof msg) < 1 && tq_mono_ms() < deadline) tq_sleep_ms(1);
+    int64_t first = tq_mono_ms();
+    while (worker_errors(w, msg, sizeof msg) < 6 && tq_mono_ms() < deadline) tq_sleep_ms(1);
+    int64_t took_ms = tq_mono_ms() - first;
+    assert_true(worker_errors(w, msg, sizeof msg) >= 6);
+    assert_non_null(strstr(msg, "permission"));
+    assert_true(took_ms >= 550);
+    int64_t before_stop = tq_mono_ms();
+    TQ_OK(sitq_worker_stop(w, 10, &tq_err));
+    assert_true(tq_mono_ms() - before_stop < 5000);
+    sitq_worker_free(w);
+}
+
 static void test_read_only_role(void **state) {
     (void)state;
     sitq_backend *b = NULL;
@@ -341,6 +371,7 @@ static void test_read_only_role(void **state) {
                sitq_enqueue(q, "f", NULL, 0, NULL, &id2, &tq_err));
     sitq_status st;
     TQ_ERR_MSG(SITQ_ESTORAGE, "privilege", "permission", sitq_cancel(q, id, &st, &tq_err));
+    worker_backs_off(q);
     sitq_queue_close(q);
     sitq_backend_close(b);
     admin("DROP SCHEMA s_ro CASCADE; DROP OWNED BY sitq_reader; DROP ROLE sitq_reader");
