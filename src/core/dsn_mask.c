@@ -13,6 +13,9 @@
 typedef struct out_buf {
     char *p;
     size_t n;
+    const char *secret[8]; /* the first passwords masked, in the input */
+    size_t secret_len[8];
+    size_t n_secrets;
 } out_buf;
 
 static void put(out_buf *o, const char *s, size_t len) {
@@ -20,7 +23,14 @@ static void put(out_buf *o, const char *s, size_t len) {
     o->n += len;
 }
 
-static void put_mask(out_buf *o) { put(o, SITQ__DSN_MASK, strlen(SITQ__DSN_MASK)); }
+/* Mask the password that is the input's secret[0..len). */
+static void put_mask(out_buf *o, const char *secret, size_t len) {
+    put(o, SITQ__DSN_MASK, strlen(SITQ__DSN_MASK));
+    if (o->n_secrets < sizeof o->secret / sizeof o->secret[0]) {
+        o->secret[o->n_secrets] = secret;
+        o->secret_len[o->n_secrets++] = len;
+    }
+}
 
 static int is_space(char c) {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
@@ -33,7 +43,7 @@ static void mask_query(out_buf *o, const char *q) {
         const char *eq = memchr(q, '=', len);
         if (eq && (size_t)(eq - q) == 8 && strncmp(q, "password", 8) == 0) {
             put(o, q, 9);
-            put_mask(o);
+            put_mask(o, q + 9, len - 9);
         } else {
             put(o, q, len);
         }
@@ -52,7 +62,7 @@ static void mask_uri(out_buf *o, const char *dsn) {
         const char *colon = memchr(auth, ':', (size_t)(end - auth));
         if (colon) {
             put(o, auth, (size_t)(colon - auth) + 1);
-            put_mask(o);
+            put_mask(o, colon + 1, (size_t)(end - colon - 1));
             rest = end;
         }
     }
@@ -93,19 +103,73 @@ static void mask_keywords(out_buf *o, const char *s) {
         while (is_space(*s)) s++;
         const char *end = value_end(s);
         put(o, start, (size_t)(s - start));
-        if (klen == 8 && strncmp(key, "password", 8) == 0) put_mask(o);
+        if (klen == 8 && strncmp(key, "password", 8) == 0) put_mask(o, s, (size_t)(end - s));
         else put(o, s, (size_t)(end - s));
         s = end;
     }
 }
 
-char *sitq__dsn_mask(const char *dsn) {
+/* Mask dsn into o (o->p malloc'd, NULL when out of memory). */
+static void mask_into(out_buf *o, const char *dsn) {
     size_t len = strlen(dsn);
-    out_buf o = {malloc(len * (strlen(SITQ__DSN_MASK) + 1) + 1), 0};
-    if (!o.p) return NULL;
+    memset(o, 0, sizeof *o);
+    o->p = malloc(len * (strlen(SITQ__DSN_MASK) + 1) + 1);
+    if (!o->p) return;
     if (strncmp(dsn, "postgresql://", 13) == 0 || strncmp(dsn, "postgres://", 11) == 0)
-        mask_uri(&o, dsn);
-    else mask_keywords(&o, dsn);
-    o.p[o.n] = '\0';
+        mask_uri(o, dsn);
+    else mask_keywords(o, dsn);
+    o->p[o->n] = '\0';
+}
+
+char *sitq__dsn_mask(const char *dsn) {
+    out_buf o;
+    mask_into(&o, dsn);
     return o.p;
+}
+
+/* A malloc'd copy of s with every occurrence of what[0..n) (n > 0)
+ * replaced by with; frees s. NULL when out of memory (s freed too). */
+static char *replace_all(char *s, const char *what, size_t n, const char *with) {
+    if (!s) return NULL;
+    size_t count = 0, wlen = strlen(with);
+    for (const char *p = s; (p = strstr(p, what)) != NULL; p += n) count++;
+    if (count == 0) return s;
+    char *out = malloc(strlen(s) + count * wlen + 1), *w = out;
+    if (!out) {
+        free(s);
+        return NULL;
+    }
+    const char *p = s, *hit;
+    while ((hit = strstr(p, what)) != NULL) {
+        memcpy(w, p, (size_t)(hit - p));
+        w += hit - p;
+        memcpy(w, with, wlen);
+        w += wlen;
+        p = hit + n;
+    }
+    strcpy(w, p);
+    free(s);
+    return out;
+}
+
+char *sitq__dsn_scrub(const char *msg, const char *dsn) {
+    out_buf o;
+    mask_into(&o, dsn);
+    if (!o.p) return NULL;
+    char *s = strdup(msg);
+    if (dsn[0] != '\0') s = replace_all(s, dsn, strlen(dsn), o.p);
+    for (size_t i = 0; i < o.n_secrets; i++) {
+        if (o.secret_len[i] < SITQ__DSN_SECRET_MIN) continue;
+        /* strstr needs the secret as its own string */
+        char *secret = strndup(o.secret[i], o.secret_len[i]);
+        if (!secret) {
+            free(s);
+            s = NULL;
+            break;
+        }
+        s = replace_all(s, secret, o.secret_len[i], SITQ__DSN_MASK);
+        free(secret);
+    }
+    free(o.p);
+    return s;
 }

@@ -15,4 +15,15 @@
  * for byte. NULL when out of memory. Pure; thread-safe. */
 char *sitq__dsn_mask(const char *dsn);
 
+/* Shorter passwords are hidden only where the whole connection string is
+ * quoted: replacing every "ab" of a message would garble it. */
+#define SITQ__DSN_SECRET_MIN 4
+
+/* A malloc'd copy of msg, a message that may quote the connection string
+ * dsn (libpq quotes a URI it cannot parse, whole), in which every copy of
+ * dsn reads as sitq__dsn_mask(dsn), and every copy of a password of dsn of
+ * SITQ__DSN_SECRET_MIN bytes or more reads SITQ__DSN_MASK. NULL when out of
+ * memory. Pure; thread-safe. */
+char *sitq__dsn_scrub(const char *msg, const char *dsn);
+
 #endif

@@ -1,7 +1,8 @@
 /*
  * test_db_display.c - cli_db_display hides every password of a PostgreSQL
  * connection string (URI user information, "password=" query parameters,
- * keyword=value strings, quoted or not) and keeps the rest byte for byte.
+ * keyword=value strings, quoted or not) and keeps the rest byte for byte;
+ * sitq__dsn_scrub hides them inside a message that quotes the string.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "core/dsn_mask.h"
 #include "db.h"
 
 /** Assert that db is shown as want. */
@@ -57,12 +59,36 @@ static void test_paths_unchanged(void **state) {
     assert_string_equal(cli_db_display("host=h password=x", small, 0), "***");
 }
 
+/** Assert that msg, scrubbed of dsn, reads want. */
+static void check_scrub(const char *msg, const char *dsn, const char *want) {
+    char *got = sitq__dsn_scrub(msg, dsn);
+    assert_non_null(got);
+    assert_string_equal(got, want);
+    free(got);
+}
+
+static void test_scrub_messages(void **state) {
+    (void)state;
+    /* The whole string quoted, as libpq quotes a URI it cannot parse. */
+    check_scrub("bad URI: \"postgresql://u:Secr3tPw@[zz/x\"", "postgresql://u:Secr3tPw@[zz/x",
+                "bad URI: \"postgresql://u:***@[zz/x\"");
+    /* A password of 4 bytes or more, wherever it appears. */
+    check_scrub("near Secr3tPw and hunter2", "postgresql://u:Secr3tPw@h/d?password=hunter2",
+                "near *** and ***");
+    check_scrub("password 'lo ng' refused", "host=h password='lo ng'", "password *** refused");
+    /* A shorter one only inside the quoted string: "ab" is too common. */
+    check_scrub("tab ab postgresql://u:ab@h", "postgresql://u:ab@h", "tab ab postgresql://u:***@h");
+    check_scrub("no secret here", "postgresql://h/d", "no secret here");
+    check_scrub("", "", "");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_uri_user_password),
         cmocka_unit_test(test_uri_query_password),
         cmocka_unit_test(test_keyword_strings),
         cmocka_unit_test(test_paths_unchanged),
+        cmocka_unit_test(test_scrub_messages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

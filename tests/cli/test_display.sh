@@ -48,4 +48,11 @@ if [ "$ON_PG" = 1 ]; then
 else
     echo "SKIP on SQLite (part): password masking needs a PostgreSQL URI (cli_test_db_display covers the rules)"
 fi
+# A URI libpq cannot parse is quoted whole in its message: the password
+# reads *** there too (nothing is dialled: the parse fails first).
+for bad in 'postgresql://u:Secr3tPw@[zz/x' 'postgresql://u:Secr3tPw@[::1]x/db?password=Other4Pw'; do
+    expect_exit 3 "$SITQ" stats "$bad"
+    assert_contains "$(cat "$TMP/err")" "u:***@" "masked password of a URI libpq refused"
+    case "$(cat "$TMP/err")" in *Secr3tPw*|*Other4Pw*) fail "password in: $(cat "$TMP/err")" ;; esac
+done
 echo OK

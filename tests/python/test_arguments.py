@@ -206,3 +206,11 @@ def test_nul_in_backend_options_is_refused(tmp_path):
         # Refused before any connection: the address is never dialled.
         refused(r"\bschema must not contain NUL", sitq.PostgresBackend,
                 "postgresql://nobody@127.0.0.1:1/none", schema="nul\x00evil")
+
+
+@pytest.mark.skipif(not hasattr(sitq, "PostgresBackend"), reason="built without PostgreSQL")
+def test_password_hidden_in_a_uri_libpq_cannot_parse():
+    """libpq quotes such a URI whole; nothing is dialled (the parse fails)."""
+    with pytest.raises(sitq.StorageError) as ei:
+        sitq.PostgresBackend("postgresql://u:Secr3tPw@[zz/x")
+    assert "u:***@" in str(ei.value) and "Secr3tPw" not in str(ei.value)

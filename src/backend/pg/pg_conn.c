@@ -11,6 +11,7 @@
  * backoff that doubles from 50 ms to 2 s, so that a server that is down is
  * not hammered by every call. */
 #include "pg.h"
+#include "../../core/dsn_mask.h"
 #include "../../core/grow.h"
 
 #include <arpa/inet.h>
@@ -287,7 +288,10 @@ sitq_code pg_conn_ensure(pg_conn *c, sitq_error *err) {
     if (!c->conn) return sitq__fail(err, SITQ_ENOMEM, "out of memory connecting to PostgreSQL");
     if (PQstatus(c->conn) != CONNECTION_OK) {
         char msg[400];
-        first_line(msg, sizeof msg, PQerrorMessage(c->conn));
+        /* libpq quotes a URI it cannot parse whole, password included. */
+        char *scrubbed = sitq__dsn_scrub(PQerrorMessage(c->conn), c->b->conninfo);
+        first_line(msg, sizeof msg, scrubbed ? scrubbed : "(out of memory)");
+        free(scrubbed);
         pg_conn_close(c);
         c->backoff_us = c->backoff_us ? c->backoff_us * 2 : 50000;
         if (c->backoff_us > 2000000) c->backoff_us = 2000000;
