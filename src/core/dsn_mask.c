@@ -147,7 +147,7 @@ static char *replace_all(char *s, const char *what, size_t n, const char *with) 
         w += wlen;
         p = hit + n;
     }
-    strcpy(w, p);
+    memcpy(w, p, strlen(p) + 1);
     free(s);
     return out;
 }

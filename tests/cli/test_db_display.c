@@ -84,10 +84,8 @@ static void test_scrub_messages(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_uri_user_password),
-        cmocka_unit_test(test_uri_query_password),
-        cmocka_unit_test(test_keyword_strings),
-        cmocka_unit_test(test_paths_unchanged),
+        cmocka_unit_test(test_uri_user_password), cmocka_unit_test(test_uri_query_password),
+        cmocka_unit_test(test_keyword_strings),   cmocka_unit_test(test_paths_unchanged),
         cmocka_unit_test(test_scrub_messages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
