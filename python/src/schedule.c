@@ -124,7 +124,9 @@ PyObject *sitqpy_schedule_set(PyObject *self, PyObject *args) {
     (void)self;
     PyObject *qo, *name;
     int what;
-    if (!PyArg_ParseTuple(args, "OUi:_schedule_set", &qo, &name, &what)) return NULL;
+    if (!PyArg_ParseTuple(args, "OOi:_schedule_set", &qo, &name, &what)) return NULL;
+    if (!PyUnicode_Check(name))
+        return sitqpy_invalid("name must be a str, got %.100s", Py_TYPE(name)->tp_name);
     sitq_queue *q = queue_of(qo);
     const char *nm = q ? sitqpy_utf8_arg(name, "name", NULL) : NULL;
     if (!nm) return NULL;

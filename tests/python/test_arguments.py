@@ -188,6 +188,9 @@ def test_nul_in_a_name_is_refused_not_cut_short(queue):
     queue.schedule(tasks.add, args=[1, 2], cron="0 3 * * *", name="nightly")
     refused(r"\bname must not contain NUL", queue.pause_schedule, "nightly\x00other")
     refused(r"\bname must not contain NUL", queue.unschedule, "nightly\x00other")
+    for call in (queue.unschedule, queue.pause_schedule, queue.resume_schedule):
+        for bad in (b"nightly", 5, None):
+            refused(r"\bname must be a str, got", call, bad)
     assert [(s["name"], s["paused"]) for s in queue.schedules()] == [("nightly", False)]
     queue.enqueue(tasks.add, 1, 2)
     refused(r"\bstatus must not contain NUL", queue.list_tasks, status="queued\x00x")
