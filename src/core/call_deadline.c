@@ -1,4 +1,5 @@
-/* call_deadline.c - the deadline of the wait running on this thread.
+/* call_deadline.c - the deadline of the wait running on this thread, and
+ * the flag that cuts its lock waits short.
  *
  * A thread-local rather than a parameter of the backend's read ops: only a
  * backend whose reply can stall (PostgreSQL) looks at it, and every read a
@@ -14,3 +15,13 @@ int64_t sitq__set_call_deadline(int64_t deadline_us) {
     deadline = deadline_us;
     return prev;
 }
+
+static _Thread_local const atomic_int *abort_flag;
+
+const atomic_int *sitq__set_call_abort(const atomic_int *flag) {
+    const atomic_int *prev = abort_flag;
+    abort_flag = flag;
+    return prev;
+}
+
+int sitq__call_aborted(void) { return abort_flag != NULL && atomic_load(abort_flag) != 0; }

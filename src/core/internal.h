@@ -5,6 +5,7 @@
 #include "sitq.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 /* Fill err (if non-NULL) with code and a printf-style message. */
@@ -37,6 +38,17 @@ int64_t sitq__mono_us(void);
  * value, to restore (call_deadline.c). */
 int64_t sitq__call_deadline(void);
 int64_t sitq__set_call_deadline(int64_t deadline_us);
+
+/* A flag that, once nonzero, tells a backend to stop waiting for a lock
+ * another process holds in the call running on this thread (SQLite's busy
+ * handler gives up and the call fails with SITQ_EBUSY; a lock PostgreSQL's
+ * server waits for is bounded by its lock_timeout only). The worker's
+ * dispatcher points it at its stop flag for the cycles that record no
+ * outcome, so that a stop is not held by a claim or a registry row waiting
+ * for a lock. NULL: none. set returns the previous pointer, to restore;
+ * aborted reads it (call_deadline.c). */
+const atomic_int *sitq__set_call_abort(const atomic_int *flag);
+int sitq__call_aborted(void);
 
 /* How long past a wait's timeout its last read may go on (a read that
  * started just before the deadline, a slow reply). */

@@ -686,8 +686,14 @@ static sitq_code run_cycle(sitq_worker *w, dispatch_state *d, const turn *t, sit
             sitq_now_us() + sitq__seconds_to_us(w->opts.burst_eta_bound_s) + 1; /* > 0 */
     cy->claimed = d->claimed;
     cy->record = t->record_due ? &t->rec : NULL;
+    /* A stop cuts short the lock waits of a cycle that records no outcome
+     * and renews no lease (a claim, lease recovery, the registry row). */
+    int abortable = t->n_comps == 0 && t->n_rels == 0 && t->n_starts == 0 && t->n_hb == 0;
+    const atomic_int *prev = sitq__set_call_abort(abortable ? &w->stop_asked : NULL);
     *mono_before = sitq__mono_us();
-    return w->b->ops->cycle(w->b, cy, err);
+    sitq_code rc = w->b->ops->cycle(w->b, cy, err);
+    sitq__set_call_abort(prev);
+    return rc;
 }
 
 /* After a failed cycle, before the next try: 20 ms, doubling with each
@@ -882,7 +888,11 @@ static void record_stopped(sitq_worker *w) {
     cy.lease_us = w->lease_us;
     cy.record = &rec;
     sitq_error err;
-    if (w->b->ops->cycle(w->b, &cy, &err) == SITQ_OK) return;
+    /* After a stop was asked, not held by a lock another process keeps. */
+    const atomic_int *prev = sitq__set_call_abort(&w->stop_asked);
+    sitq_code rc = w->b->ops->cycle(w->b, &cy, &err);
+    sitq__set_call_abort(prev);
+    if (rc == SITQ_OK) return;
     pthread_mutex_lock(&w->mu);
     w->stats.errors++;
     memcpy(w->stats.last_error, err.message, sizeof w->stats.last_error);
@@ -1046,6 +1056,7 @@ static sitq_code worker_stop(sitq_worker *w, double timeout_s, int flag_on_timeo
         return sitq__ok(err);
     }
     w->stopping = 1;
+    atomic_store(&w->stop_asked, 1);
     pthread_cond_broadcast(&w->cv);
     pthread_mutex_unlock(&w->mu);
     sitq__worker_wake(w);

@@ -101,9 +101,10 @@ struct sitq_worker {
                                     recorded, 0 = none (under mu) */
     sitq_completion_fn on_completion; /* set before start; see completion_hook.c */
     void *on_completion_data;
-    int abandon_running; /* a bounded shutdown: record running tasks failed now */
-    int refs;            /* under mu: the owner + handler threads left behind */
-    int n_ctx_writes;    /* under mu: handler heartbeats writing the database */
+    int abandon_running;   /* a bounded shutdown: record running tasks failed now */
+    atomic_int stop_asked; /* a stop was asked (sitq__set_call_abort's flag) */
+    int refs;              /* under mu: the owner + handler threads left behind */
+    int n_ctx_writes;      /* under mu: handler heartbeats writing the database */
     /* The worker's row in the registry of workers (record.c), built at
      * start: host name, queues and handler names as stored. */
     char *rec_host, *rec_queues, *rec_functions;

@@ -67,6 +67,21 @@ release_lock
 wait_status "$id" succeeded 20
 stop_worker
 
+# A stop is not held by a wait for the lock when the worker has no outcome
+# to record: its claim and its last registry row give up at once (each would
+# otherwise wait the whole busy timeout, 30 s by default).
+hold_lock "$DB"
+start_worker
+start=$(date +%s%N)
+kill -TERM "$WORKER_PID"
+rc=0
+wait "$WORKER_PID" || rc=$?
+WORKER_PID=
+took_ms=$((($(date +%s%N) - start) / 1000000))
+assert_eq 0 "$rc" "a worker stopped while the lock is held exits 0"
+[ "$took_ms" -lt 15000 ] || fail "the stop took ${took_ms} ms: it waited for the lock"
+release_lock
+
 # A new file whose creator stalls before sitq made its tables: the worker's
 # open itself has to wait; it says so and retries until the lock is free.
 NEW=$TMP/new.db

@@ -77,6 +77,11 @@ sitq_code sq_fail(sq_conn *c, sitq_error *err, const char *what) {
 }
 
 sitq_code sq_fail_busy(sq_conn *c, sitq_error *err, const char *what) {
+    if (sitq__call_aborted())
+        return sitq__fail(err, SITQ_EBUSY,
+                          "database %s is locked by another process; the wait was cut short "
+                          "by a stop while %s",
+                          c->path, what);
     return sitq__fail(err, SITQ_EBUSY,
                       "database %s is locked: another process has held a lock on it for more "
                       "than the busy timeout of %d ms (SQLite has one writer at a time; a "
@@ -127,12 +132,14 @@ void *sq_col_blob(sqlite3_stmt *st, int i, size_t *len) {
 
 /* SQLite's own busy handler sleeps up to 100 ms between tries and can miss
  * every gap under steady load (lesson 2). Ours retries every 50..1000 us,
- * randomised, until the connection's busy timeout. */
+ * randomised, until the connection's busy timeout, or until the calling
+ * thread's abort flag is raised (a worker's stop, sitq__set_call_abort). */
 static int busy_handler(void *arg, int count) {
     sq_conn *c = arg;
     int64_t now = sitq__mono_us();
     if (count == 0) c->busy_start_us = now;
     if (now - c->busy_start_us > (int64_t)c->busy_timeout_ms * 1000) return 0;
+    if (sitq__call_aborted()) return 0; /* a stop: see sitq__set_call_abort */
     int64_t cap = count < 20 ? 200 : 1000;
     sitq__sleep_us(50 + (int64_t)(sitq__rand64() % (uint64_t)cap));
     return 1;
