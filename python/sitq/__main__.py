@@ -89,6 +89,7 @@ import argparse
 import logging
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -119,6 +120,14 @@ def _duration(text):
                                          % (text, _DURATION_HELP))
 
 
+def _busy_timeout(text):
+    """0 (do not wait) to 2147483 seconds, as SQLiteBackend's busy_timeout."""
+    v = _duration(text)
+    if not 0 <= v <= 2147483:
+        raise argparse.ArgumentTypeError("must be 0..2147483 seconds, got %s" % text)
+    return v
+
+
 def _positive_float(text):
     v = _duration(text)
     if not v > 0:
@@ -126,11 +135,17 @@ def _positive_float(text):
     return v
 
 
-def _positive_int(text):
-    try:
-        v = int(text)
-    except ValueError:
+def _int(text):
+    """A plain decimal integer, as the C ``sitq`` command reads one: ASCII
+    digits with an optional minus sign, no blanks, underscores or other
+    scripts' digits (which int() would take)."""
+    if not re.fullmatch(r"-?[0-9]+", text):
         raise argparse.ArgumentTypeError("%r is not an integer" % text)
+    return int(text)
+
+
+def _positive_int(text):
+    v = _int(text)
     if v < 1:
         raise argparse.ArgumentTypeError("must be >= 1, got %s" % text)
     return v
@@ -149,10 +164,7 @@ def _slots(text):
 
 
 def _freed_memory_mib(text):
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("%r is not an integer" % text)
+    v = _int(text)
     if not 0 <= v <= 2047:  # malloc takes the size in bytes as a C int
         raise argparse.ArgumentTypeError("must be 0..2047 MiB, got %s" % text)
     return v
@@ -268,7 +280,7 @@ def _parser():
                    help="permissions of a database file the worker creates (default 0600)")
     w.add_argument("--allow-foreign", action="store_true",
                    help="add sitq's tables to a database holding another application's tables")
-    w.add_argument("--busy-timeout", type=_positive_float, default=None, metavar="DURATION",
+    w.add_argument("--busy-timeout", type=_busy_timeout, default=None, metavar="DURATION",
                    help="seconds to wait for a lock another process holds (default 30)")
     return p
 
@@ -399,7 +411,15 @@ def _open_checked(sitq, args, worker_ids):
     try:
         queues = _open_queues(sitq, backend, args)
         for wid in worker_ids:
-            sitq.Worker(queues, worker_id=wid)  # only checked: never started
+            try:
+                sitq.Worker(queues, worker_id=wid)  # only checked: never started
+            except sitq.InvalidArgumentError as e:
+                if wid == worker_ids[0]:
+                    raise
+                raise sitq.InvalidArgumentError(
+                    "--worker-id: the last worker process's id, %r (the id, '-', its "
+                    "number): %s" % (wid if len(wid) < 40 else wid[:37] + "...", e.message),
+                    e.code) from None
     except sitq.InvalidArgumentError as e:
         _parser().worker_parser.error(str(e))
     return backend, queues

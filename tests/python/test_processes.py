@@ -381,7 +381,7 @@ def test_cli_usage_errors(db_path):
     (["--worker-id", "", "--concurrency", "2", "--pool", "thread", "--burst"],
      "worker_id must be 1..255 bytes"),
     (["--worker-id", "x" * 254, "--concurrency", "2", "--pool", "thread", "--burst"],
-     "worker_id must be 1..255 bytes"),
+     "the last worker process's id"),
     (["--queue", "", "--concurrency", "2", "--pool", "thread", "--burst"],
      "queue name must be 1..255 bytes"),
 ])
@@ -391,6 +391,22 @@ def test_cli_bad_worker_setup_is_a_usage_error_before_any_start(db_path, args, w
     assert p.returncode == 2, p.stderr
     assert word in p.stderr and "Traceback" not in p.stderr
     assert "serving" not in p.stderr and "started" not in p.stderr
+
+
+@pytest.mark.parametrize("text", [" 2", "2 ", "1_0", "\u0662", "+2", "0x2"])
+def test_cli_integers_are_plain_decimals(text):
+    # as the C sitq command reads them: int() alone takes all of these
+    from sitq.__main__ import _parser
+    with pytest.raises(SystemExit) as ei:
+        _parser().parse_args(["worker", "db", "--concurrency", text])
+    assert ei.value.code == 2
+
+
+def test_cli_busy_timeout_takes_zero():
+    from sitq.__main__ import _parser
+    assert _parser().parse_args(["worker", "db", "--busy-timeout", "0"]).busy_timeout == 0
+    with pytest.raises(SystemExit):
+        _parser().parse_args(["worker", "db", "--busy-timeout", "2147484"])
 
 
 def test_cli_unusable_uri_is_one_error_line(tmp_path):
