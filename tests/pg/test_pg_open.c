@@ -630,6 +630,93 @@ static void test_frozen_server_wait(void **state) {
     admin("DROP SCHEMA s_frozen_wait CASCADE");
 }
 
+/* The server's postmaster (SITQ_TEST_PGDATA's postmaster.pid), or 0. */
+static pid_t postmaster_pid(void) {
+    const char *data = getenv("SITQ_TEST_PGDATA");
+    char path[512];
+    snprintf(path, sizeof path, "%s/postmaster.pid", data ? data : ".");
+    FILE *f = fopen(path, "r");
+    long pid = 0;
+    if (f && fscanf(f, "%ld", &pid) != 1) pid = 0;
+    if (f) fclose(f);
+    return (pid_t)pid;
+}
+
+static atomic_int pm_frozen_done;
+static pid_t pm_frozen;
+
+/* Resumes the postmaster after 15 s at the latest (as thaw_later). */
+static void *thaw_postmaster_later(void *arg) {
+    (void)arg;
+    for (int i = 0; i < 1500 && !atomic_load(&pm_frozen_done); i++) tq_sleep_ms(10);
+    kill(pm_frozen, SIGCONT);
+    return NULL;
+}
+
+/* A wait whose connection must be made again while the server accepts TCP
+ * but never answers (its postmaster stopped): the connection attempt is
+ * bounded by the wait's deadline, 1 s after its timeout, not by libpq's
+ * least connect_timeout (2 s). */
+static void test_frozen_postmaster_reconnect(void **state) {
+    (void)state;
+    pm_frozen = postmaster_pid();
+    if (pm_frozen <= 0) skip();
+    char conninfo[512];
+    snprintf(conninfo, sizeof conninfo, "%s?application_name=sitq_frozen_pm", uri());
+    sitq_postgres_options o;
+    sitq_postgres_options_init(&o);
+    o.schema = "s_frozen_pm";
+    sitq_backend *b = NULL;
+    TQ_OK(sitq_backend_open_postgres(conninfo, &o, &b, &tq_err));
+    sitq_queue *q = NULL;
+    TQ_OK(sitq_queue_open(b, NULL, &q, &tq_err));
+    sitq_task_options to;
+    sitq_task_options_init(&to);
+    to.delay_s = 3600;
+    sitq_task_id id = tq_enqueue(q, "f", &to);
+    sitq_result *r = NULL;
+    TQ_ERR(SITQ_ETIMEDOUT, sitq_wait(q, id, 0.3, &r, &tq_err)); /* the reader connects */
+    sitq_result_free(r);
+    r = NULL;
+    /* its sessions end, then the server stops answering new ones */
+    admin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+          "WHERE application_name = 'sitq_frozen_pm'");
+    atomic_store(&pm_frozen_done, 0);
+    pthread_t thaw;
+    assert_int_equal(pthread_create(&thaw, NULL, thaw_postmaster_later, NULL), 0);
+    assert_int_equal(kill(pm_frozen, SIGSTOP), 0);
+    int64_t waited = 0;
+    sitq_code rc = SITQ_OK;
+    /* the first try finds the connection gone; a try within the next
+     * reconnection's back-off fails at once: the one that connects counts */
+    for (int i = 0; i < 5 && waited < 100; i++) {
+        tq_sleep_ms(100);
+        memset(&tq_err, 0, sizeof tq_err);
+        int64_t t0 = tq_mono_ms();
+        rc = sitq_wait(q, id, 0, &r, &tq_err);
+        waited = tq_mono_ms() - t0;
+        sitq_result_free(r);
+        r = NULL;
+    }
+    char msg[sizeof tq_err.message];
+    snprintf(msg, sizeof msg, "%s", tq_err.message);
+    atomic_store(&pm_frozen_done, 1);
+    pthread_join(thaw, NULL);
+    assert_int_equal(rc, SITQ_ESTORAGE);
+    if (!strstr(msg, "cannot connect")) fail_msg("unexpected message: %s", msg);
+    if (waited >= 1800) fail_msg("a timeout-0 wait took %lld ms to give up", (long long)waited);
+    int64_t until = tq_mono_ms() + 10000; /* resumed: the next waits reconnect */
+    do {
+        rc = sitq_wait(q, id, 0.2, &r, &tq_err);
+        sitq_result_free(r);
+        r = NULL;
+    } while (rc != SITQ_ETIMEDOUT && tq_mono_ms() < until);
+    assert_int_equal(rc, SITQ_ETIMEDOUT);
+    sitq_queue_close(q);
+    sitq_backend_close(b);
+    admin("DROP SCHEMA s_frozen_pm CASCADE");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults_and_factory),
@@ -646,6 +733,7 @@ int main(void) {
         cmocka_unit_test(test_poll_only),
         cmocka_unit_test(test_frozen_server),
         cmocka_unit_test(test_frozen_server_wait),
+        cmocka_unit_test(test_frozen_postmaster_reconnect),
     };
     return cmocka_run_group_tests_name("pg_open", tests, NULL, NULL);
 }

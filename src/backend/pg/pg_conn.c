@@ -15,6 +15,8 @@
 #include "../../core/grow.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -210,6 +212,36 @@ static int connect_timeout_s(const pg_backend *b, int64_t now) {
     return s;
 }
 
+/* Connect within the wait's deadline when it leaves less than libpq's
+ * least connect_timeout (2 s): libpq's blocking connect would overrun it,
+ * so the connection is polled (PQconnectStartParams) up to the deadline.
+ * Otherwise libpq's own connect, with its connect_timeout per host. NULL
+ * when out of memory, or with *timed_out set when the deadline passed
+ * first. */
+static PGconn *connect_db(const char *const *keys, const char *const *vals, int64_t now,
+                          int *timed_out) {
+    *timed_out = 0;
+    int64_t call = sitq__call_deadline();
+    if (!call || call == INT64_MAX || call - now >= 2000000)
+        return PQconnectdbParams(keys, vals, 1);
+    PGconn *conn = PQconnectStartParams(keys, vals, 1);
+    PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+    while (conn && PQstatus(conn) != CONNECTION_BAD && st != PGRES_POLLING_OK &&
+           st != PGRES_POLLING_FAILED) {
+        int64_t left_ms = (call - sitq__mono_us() + 999) / 1000;
+        struct pollfd p = {PQsocket(conn), st == PGRES_POLLING_READING ? POLLIN : POLLOUT, 0};
+        int n = left_ms > 0 ? poll(&p, 1, (int)left_ms) : 0;
+        if (n < 0 && errno == EINTR) continue;
+        if (n == 0) {
+            PQfinish(conn);
+            *timed_out = 1;
+            return NULL;
+        }
+        st = PQconnectPoll(conn);
+    }
+    return conn;
+}
+
 /* The session's settings, once connected; on failure the connection is
  * closed. */
 static sitq_code session_setup(pg_conn *c, sitq_error *err) {
@@ -284,7 +316,15 @@ sitq_code pg_conn_ensure(pg_conn *c, sitq_error *err) {
                           NULL};
     const char *vals[] = {"1",    idle,           interval, "3",    user_timeout,
                           "UTF8", c->b->conninfo, timeout,  "sitq", NULL};
-    c->conn = PQconnectdbParams(keys, vals, 1);
+    int timed_out = 0;
+    c->conn = connect_db(keys, vals, now, &timed_out);
+    if (timed_out) {
+        c->next_connect_us = sitq__mono_us() + 50000;
+        return sitq__fail(err, SITQ_ESTORAGE,
+                          "cannot connect to PostgreSQL (schema %s): no answer by the end of "
+                          "the wait's timeout",
+                          c->b->schema);
+    }
     if (!c->conn) return sitq__fail(err, SITQ_ENOMEM, "out of memory connecting to PostgreSQL");
     if (PQstatus(c->conn) != CONNECTION_OK) {
         char msg[400];
