@@ -1715,6 +1715,13 @@ typedef struct sitq_worker_options {
     double retention_interval_s; /**< seconds between the starts of two walks of
                                       the tasks looking for expired ones, 0.01..86400,
                                       or 0: the default, 60 */
+    int64_t max_tasks;           /**< 0 (the default): no limit. N > 0: the worker
+                                      claims at most N tasks in its life, so it
+                                      starts at most N attempts (`sitq worker
+                                      --max-tasks`); then it claims nothing more
+                                      and goes on renewing leases and recording
+                                      outcomes until it is stopped. Counted as
+                                      sitq_worker_stats.claimed is */
 } sitq_worker_options;
 
 /** Fill opts with the defaults listed in sitq_worker_options. Thread-safe. */

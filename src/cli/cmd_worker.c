@@ -60,12 +60,16 @@ static int install_signals(int wake_pipe[2]) {
     return 0;
 }
 
-/** 1 when --max-tasks attempts have finished. */
+/** 1 when --max-tasks attempts have finished, or the worker claimed its
+ * budget (sitq_worker_options.max_tasks) and every claimed task is done
+ * with (released, or its outcome dropped). */
 static int reached_max(const worker_args *a, sitq_worker *w) {
     if (a->max_tasks <= 0) return 0;
     sitq_worker_stats ws;
     sitq_worker_get_stats(w, &ws);
-    return ws.succeeded + ws.failed + ws.cancelled >= a->max_tasks;
+    int64_t finished = ws.succeeded + ws.failed + ws.cancelled;
+    return finished >= a->max_tasks || (ws.claimed >= a->max_tasks && ws.running == 0 &&
+                                        finished + ws.released + ws.lost >= ws.claimed);
 }
 
 /** 1 when the worker ended by itself (--burst: its queues are drained). */

@@ -256,6 +256,7 @@ int worker_args_parse(int argc, char **argv, worker_args *a) {
     if (a->n_queues == 0) a->queues[a->n_queues++] = a->queue;
     /* Claim no more than we may run under --max-tasks; else as many again. */
     a->wopts.prefetch = a->max_tasks > 0 ? 0 : a->wopts.concurrency;
+    a->wopts.max_tasks = a->max_tasks; /* no more claims than attempts allowed */
     /* A timed-out command gets SIGTERM, then SIGKILL after the kill grace:
      * record the timeout (and allow a retry) only after that. */
     a->wopts.timeout_grace_s = a->kill_grace_s + TIMEOUT_GRACE_MARGIN_S;

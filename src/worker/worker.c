@@ -116,6 +116,10 @@ static sitq_code check_options(sitq_worker_options *o_, sitq_error *err) {
     if (o.retention != 0 && o.retention != 1)
         return sitq__fail(err, SITQ_EINVAL, "options.retention must be 0 or 1, got %d",
                           o.retention);
+    if (o.max_tasks < 0)
+        return sitq__fail(err, SITQ_EINVAL,
+                          "options.max_tasks must be >= 0 (0: no limit), got %lld",
+                          (long long)o.max_tasks);
     if (o.retention_interval_s == 0) o.retention_interval_s = 60;
     if (!(o.retention_interval_s >= 0.01 && o.retention_interval_s <= 86400))
         return sitq__fail(err, SITQ_EINVAL,
@@ -576,6 +580,11 @@ static void plan_claim(sitq_worker *w, dispatch_state *d, turn *t) {
     size_t cap_now = current_capacity(w);
     size_t after = t->busy - drained_meanwhile(w, d, t->busy);
     t->room = t->stopping || !d->claimed || after >= cap_now ? 0 : cap_now - after;
+    if (w->opts.max_tasks > 0) { /* a budget of claims for the worker's life */
+        int64_t left = w->opts.max_tasks - w->stats.claimed;
+        if (left <= 0) t->room = 0;
+        else if ((int64_t)t->room > left) t->room = (size_t)left;
+    }
     t->hb_due = t->now - d->last_hb >= w->heartbeat_us && (w->running.n + w->ready.n) > 0;
     t->n_hb = t->hb_due ? collect_heartbeats(w, d) : 0;
     /* Threads stuck in a handler whose attempt is recorded do not hold a stop. */

@@ -39,6 +39,16 @@ rc=0
 timeout 15 "$SITQ" worker "$DB" --max-tasks 1 --quiet || rc=$?
 assert_eq 0 "$rc" "worker --max-tasks 1 exit code"
 assert_eq succeeded "$(field "$one" status)" "task run by the --max-tasks worker"
+# ... and never starts more than that, however many tasks wait and however
+# many slots it has (it used to run what it claimed before it noticed)
+for i in $(seq 1 30); do "$SITQ" enqueue "$DB" --queue cap -- true >/dev/null; done
+rc=0
+timeout 30 "$SITQ" worker "$DB" --queue cap --max-tasks 2 --concurrency 4 --quiet || rc=$?
+assert_eq 0 "$rc" "worker --max-tasks 2 --concurrency 4 exit code"
+assert_eq 2 "$("$SITQ" stats "$DB" --queue cap --json | jget "d['succeeded']")" \
+    "tasks run under --max-tasks 2"
+assert_eq 28 "$("$SITQ" stats "$DB" --queue cap --json | jget "d['queued']")" \
+    "tasks left queued under --max-tasks 2"
 # --stop-timeout 0 with nothing running: nothing is killed, a clean stop
 start_worker --queue idle --stop-timeout 0
 kill -TERM "$WORKER_PID"
