@@ -13,6 +13,7 @@
 
 #include "cli.h"
 #include "db.h"
+#include "term_escape.h"
 #include "diag.h"
 #include "output.h"
 
@@ -151,7 +152,11 @@ static int run_pause(int argc, char **argv, int paused) {
     if (code) rc = cli_api_error(cmd, code, &err);
     else if (a.json)
         rc = print_json_checked(cmd, json_pack("{s:s, s:b}", "queue", a.queue, "paused", paused));
-    else printf("queue %s %s\n", a.queue, paused ? "paused" : "resumed");
+    else {
+        char *q = term_escape_str(a.queue, 0);
+        printf("queue %s %s\n", q ? q : "?", paused ? "paused" : "resumed");
+        free(q);
+    }
     cli_db_close(&db);
     return rc;
 }
@@ -192,8 +197,10 @@ static int print_limits(const char *cmd, const limit_args *a, const sitq_limit *
     if (n == 0) printf("queue %s: no pause, no limits\n", a->queue);
     for (size_t i = 0; i < n; i++) {
         char r[64];
-        printf("%s%s%s", l[i].function ? "function " : "queue ",
-               l[i].function ? l[i].function : a->queue, l[i].paused ? ": paused" : ":");
+        char *name = term_escape_str(l[i].function ? l[i].function : a->queue, 0);
+        printf("%s%s%s", l[i].function ? "function " : "queue ", name ? name : "?",
+               l[i].paused ? ": paused" : ":");
+        free(name);
         if (l[i].concurrency) printf(" concurrency %" PRId64, l[i].concurrency);
         if (l[i].rate_count) printf(" rate %s", rate_text(&l[i], r, sizeof r));
         printf("\n");
@@ -229,10 +236,12 @@ int cmd_limit(int argc, char **argv) {
     if (code)
         rc = code == SITQ_EINVAL ? (cli_api_error(cmd, code, &err), CLI_EXIT_USAGE)
                                  : cli_api_error(cmd, code, &err);
-    else if (!list && !a.json)
-        printf("%s %s: limit %s\n", a.function ? "function" : "queue",
-               a.function ? a.function : a.queue, a.remove ? "removed" : "set");
-    else if (!list)
+    else if (!list && !a.json) {
+        char *n = term_escape_str(a.function ? a.function : a.queue, 0);
+        printf("%s %s: limit %s\n", a.function ? "function" : "queue", n ? n : "?",
+               a.remove ? "removed" : "set");
+        free(n);
+    } else if (!list)
         rc = print_json_checked(cmd, json_pack("{s:s, s:s?, s:b}", "queue", a.queue, "function",
                                                a.function, "removed", a.remove));
     cli_db_close(&db);

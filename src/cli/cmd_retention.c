@@ -6,6 +6,7 @@
 #include "diag.h"
 #include "output.h"
 #include "retention_view.h"
+#include "term_escape.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -183,7 +184,9 @@ int cmd_retention(int argc, char **argv) {
         if (o) json_object_set_new(o, "queue", json_string(a.queue));
         rc = print_json_checked("retention", o);
     } else {
-        printf("queue: %s\n", a.queue);
+        char *q = term_escape_str(a.queue, 0);
+        printf("queue: %s\n", q ? q : "?");
+        free(q);
         print_retention_text(&r, NULL);
     }
     cli_db_close(&db);

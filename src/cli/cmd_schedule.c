@@ -14,6 +14,7 @@
 #include "common_opts.h"
 #include "db.h"
 #include "diag.h"
+#include "term_escape.h"
 #include "output.h"
 #include "shell_payload.h"
 #include "store_opts.h"
@@ -218,10 +219,14 @@ static void print_row(const sitq_schedule *s, sitq_time_us now_us, int tz_width)
     }
     if (s->cron) snprintf(timing, sizeof timing, "%s", s->cron);
     else fmt_interval(s->every_s, timing, sizeof timing);
+    /* Stored names may hold control bytes: spelled out, as everywhere. */
+    char *queue = term_escape_str(s->queue, 0), *name = term_escape_str(s->name, 0);
     /* --every fires from the Unix epoch: no zone applies to it. */
-    printf("%-12s %-20s %-20s %-*s %-8s %s\n", s->queue, s->name, timing, tz_width,
-           s->cron ? (s->timezone ? s->timezone : "UTC") : "-", s->paused ? "paused" : "active",
-           s->paused ? "-" : next);
+    printf("%-12s %-20s %-20s %-*s %-8s %s\n", queue ? queue : "?", name ? name : "?", timing,
+           tz_width, s->cron ? (s->timezone ? s->timezone : "UTC") : "-",
+           s->paused ? "paused" : "active", s->paused ? "-" : next);
+    free(queue);
+    free(name);
 }
 
 /* The TIMEZONE column's width: its heading or the longest zone name. */
@@ -259,6 +264,15 @@ static int run_list(sched_args *a, int argc, char **argv) {
     free(items);
     cli_db_close(&db);
     return rc;
+}
+
+/* "schedule NAME of queue QUEUE TAIL", the names with their control bytes
+ * spelled out. */
+static void print_done(const char *name, const char *queue, const char *tail) {
+    char *n = term_escape_str(name, 0), *q = term_escape_str(queue, 0);
+    printf("schedule %s of queue %s%s\n", n ? n : "?", q ? q : "?", tail);
+    free(n);
+    free(q);
 }
 
 static int run_add(sched_args *a, int argc, char **argv) {
@@ -308,8 +322,12 @@ static int run_add(sched_args *a, int argc, char **argv) {
                                               name, "next_fire", when, "paused", a->spec.paused));
         /* A paused schedule fires nothing until resumed (at its first tick
          * from then): the stored next fire time means nothing yet. */
-        else if (a->spec.paused) printf("schedule %s of queue %s: paused\n", name, a->queue);
-        else printf("schedule %s of queue %s: next fire %s\n", name, a->queue, when);
+        else if (a->spec.paused) print_done(name, a->queue, ": paused");
+        else {
+            char tail[64];
+            snprintf(tail, sizeof tail, ": next fire %s", when);
+            print_done(name, a->queue, tail);
+        }
         cli_db_close(&db);
     }
     free(payload);
@@ -332,7 +350,11 @@ static int run_set(sched_args *a, int argc, char **argv, const char *action) {
     else if (a->json)
         rc = print_json_checked(
             a->cmd, json_pack("{s:s, s:s, s:s}", "queue", a->queue, "name", name, "action", what));
-    else printf("schedule %s of queue %s %s\n", name, a->queue, what);
+    else {
+        char tail[16];
+        snprintf(tail, sizeof tail, " %s", what);
+        print_done(name, a->queue, tail);
+    }
     cli_db_close(&db);
     return rc;
 }

@@ -95,4 +95,17 @@ assert base64.b64decode(d["value_base64"]) == want
 PY
 "$SITQ" list "$DB" --json >"$TMP/json"
 assert_clean "$TMP/json" "list --json"
+
+# Queue, schedule and function names are spelled out too, stored or echoed.
+Q=$'Q\e[2J'
+"$SITQ" schedule add "$DB" --queue "$Q" $'n\e[31mX\n' --every 60 -- true >"$TMP/out"
+"$SITQ" schedule list "$DB" >>"$TMP/out"
+"$SITQ" schedule pause "$DB" --queue "$Q" $'n\e[31mX\n' >>"$TMP/out"
+"$SITQ" retention "$DB" --queue "$Q" >>"$TMP/out"
+"$SITQ" limit "$DB" --queue "$Q" --function $'f\e[2J' --concurrency 2 >>"$TMP/out"
+"$SITQ" limit "$DB" --queue "$Q" >>"$TMP/out"
+"$SITQ" pause "$DB" --queue "$Q" >>"$TMP/out"
+assert_clean "$TMP/out" "schedule, retention, limit and pause output"
+assert_contains "$(cat "$TMP/out")" 'schedule n\x1b[31mX\x0a of queue Q\x1b[2J' "an escaped name"
+assert_eq 7 "$(grep -c 'Q\\x1b\[2J\|f\\x1b\[2J' "$TMP/out")" "every line names the escaped queue"
 echo "ok"
