@@ -563,6 +563,41 @@ static void test_frozen_server(void **state) {
     admin("DROP SCHEMA s_frozen CASCADE");
 }
 
+/* A backend whose sessions carry application_name app, on schema, with its
+ * queue and a task due in an hour, and its reader and listener connected
+ * by a first wait (which times out). The task's id. */
+static sitq_task_id open_connected(const char *app, const char *schema, sitq_backend **b,
+                                   sitq_queue **q) {
+    char conninfo[512];
+    snprintf(conninfo, sizeof conninfo, "%s?application_name=%s", uri(), app);
+    sitq_postgres_options o;
+    sitq_postgres_options_init(&o);
+    o.schema = schema;
+    TQ_OK(sitq_backend_open_postgres(conninfo, &o, b, &tq_err));
+    TQ_OK(sitq_queue_open(*b, NULL, q, &tq_err));
+    sitq_task_options to;
+    sitq_task_options_init(&to);
+    to.delay_s = 3600;
+    sitq_task_id id = tq_enqueue(*q, "f", &to);
+    sitq_result *r = NULL;
+    TQ_ERR(SITQ_ETIMEDOUT, sitq_wait(*q, id, 0.3, &r, &tq_err));
+    sitq_result_free(r);
+    return id;
+}
+
+/* Once the server answers again, a wait reconnects within 10 s and times
+ * out on the task as a wait on a healthy server does. */
+static void wait_reconnected(sitq_queue *q, sitq_task_id id) {
+    int64_t until = tq_mono_ms() + 10000;
+    sitq_code rc;
+    do {
+        sitq_result *r = NULL;
+        rc = sitq_wait(q, id, 0.2, &r, &tq_err);
+        sitq_result_free(r);
+    } while (rc != SITQ_ETIMEDOUT && tq_mono_ms() < until);
+    assert_int_equal(rc, SITQ_ETIMEDOUT);
+}
+
 /* A wait's timeout bounds it even when the server stops answering: with the
  * default bounds (a statement's reply may be silent for 90 s), a 1 s
  * sitq_wait on a frozen server gives up soon after its timeout with an
@@ -570,24 +605,10 @@ static void test_frozen_server(void **state) {
  * thawed the next wait works. */
 static void test_frozen_server_wait(void **state) {
     (void)state;
-    char conninfo[512];
-    snprintf(conninfo, sizeof conninfo, "%s?application_name=sitq_frozen", uri());
-    sitq_postgres_options o;
-    sitq_postgres_options_init(&o);
-    o.schema = "s_frozen_wait";
     sitq_backend *b = NULL;
-    TQ_OK(sitq_backend_open_postgres(conninfo, &o, &b, &tq_err));
     sitq_queue *q = NULL;
-    TQ_OK(sitq_queue_open(b, NULL, &q, &tq_err));
-    sitq_task_options to;
-    sitq_task_options_init(&to);
-    to.delay_s = 3600;
-    sitq_task_id id = tq_enqueue(q, "f", &to);
+    sitq_task_id id = open_connected("sitq_frozen", "s_frozen_wait", &b, &q);
     sitq_result *r = NULL;
-    /* connect the reader and the listener before the freeze */
-    TQ_ERR(SITQ_ETIMEDOUT, sitq_wait(q, id, 0.3, &r, &tq_err));
-    sitq_result_free(r);
-    r = NULL;
     atomic_store(&frozen_done, 0);
     pthread_t thaw;
     assert_int_equal(pthread_create(&thaw, NULL, thaw_later, NULL), 0);
@@ -617,14 +638,7 @@ static void test_frozen_server_wait(void **state) {
         fail_msg("unexpected message: %s", msg);
     /* the server still accepts new sessions: the second wait reconnected */
     assert_int_equal(rc2, SITQ_ETIMEDOUT);
-    /* thawed: the next wait reconnects and reads the task */
-    int64_t until = tq_mono_ms() + 10000;
-    do {
-        rc = sitq_wait(q, id, 0.2, &r, &tq_err);
-        sitq_result_free(r);
-        r = NULL;
-    } while (rc != SITQ_ETIMEDOUT && tq_mono_ms() < until);
-    assert_int_equal(rc, SITQ_ETIMEDOUT);
+    wait_reconnected(q, id); /* thawed: the next wait reconnects and reads the task */
     sitq_queue_close(q);
     sitq_backend_close(b);
     admin("DROP SCHEMA s_frozen_wait CASCADE");
@@ -661,23 +675,10 @@ static void test_frozen_postmaster_reconnect(void **state) {
     (void)state;
     pm_frozen = postmaster_pid();
     if (pm_frozen <= 0) skip();
-    char conninfo[512];
-    snprintf(conninfo, sizeof conninfo, "%s?application_name=sitq_frozen_pm", uri());
-    sitq_postgres_options o;
-    sitq_postgres_options_init(&o);
-    o.schema = "s_frozen_pm";
     sitq_backend *b = NULL;
-    TQ_OK(sitq_backend_open_postgres(conninfo, &o, &b, &tq_err));
     sitq_queue *q = NULL;
-    TQ_OK(sitq_queue_open(b, NULL, &q, &tq_err));
-    sitq_task_options to;
-    sitq_task_options_init(&to);
-    to.delay_s = 3600;
-    sitq_task_id id = tq_enqueue(q, "f", &to);
+    sitq_task_id id = open_connected("sitq_frozen_pm", "s_frozen_pm", &b, &q);
     sitq_result *r = NULL;
-    TQ_ERR(SITQ_ETIMEDOUT, sitq_wait(q, id, 0.3, &r, &tq_err)); /* the reader connects */
-    sitq_result_free(r);
-    r = NULL;
     /* its sessions end, then the server stops answering new ones */
     admin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
           "WHERE application_name = 'sitq_frozen_pm'");
@@ -705,13 +706,7 @@ static void test_frozen_postmaster_reconnect(void **state) {
     assert_int_equal(rc, SITQ_ESTORAGE);
     if (!strstr(msg, "cannot connect")) fail_msg("unexpected message: %s", msg);
     if (waited >= 1800) fail_msg("a timeout-0 wait took %lld ms to give up", (long long)waited);
-    int64_t until = tq_mono_ms() + 10000; /* resumed: the next waits reconnect */
-    do {
-        rc = sitq_wait(q, id, 0.2, &r, &tq_err);
-        sitq_result_free(r);
-        r = NULL;
-    } while (rc != SITQ_ETIMEDOUT && tq_mono_ms() < until);
-    assert_int_equal(rc, SITQ_ETIMEDOUT);
+    wait_reconnected(q, id); /* resumed: the next waits reconnect */
     sitq_queue_close(q);
     sitq_backend_close(b);
     admin("DROP SCHEMA s_frozen_pm CASCADE");
