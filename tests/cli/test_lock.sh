@@ -10,15 +10,17 @@ sqlite_only "a stopped process holding SQLite's file write lock (PostgreSQL has 
 HOLDER_PID=
 trap 'rc=$?; [ -z "$HOLDER_PID" ] || kill -KILL "$HOLDER_PID" 2>/dev/null || true; (exit $rc); cleanup' EXIT
 
-# hold_lock FILE: start a process that takes FILE's write lock (BEGIN
-# IMMEDIATE) and stops itself; return once it is stopped.
+# hold_lock FILE [LINGER]: start a process that takes FILE's write lock
+# (BEGIN IMMEDIATE) and stops itself; return once it is stopped. Continued,
+# it keeps the lock LINGER seconds more (0 by default), then ends.
 hold_lock() {
     /usr/bin/python3 -c '
-import os, signal, sqlite3, sys
+import os, signal, sqlite3, sys, time
 c = sqlite3.connect(sys.argv[1], isolation_level=None)
 c.execute("BEGIN IMMEDIATE")
 os.kill(os.getpid(), signal.SIGSTOP)
-' "$1" &
+time.sleep(float(sys.argv[2]))
+' "$1" "${2:-0}" &
     HOLDER_PID=$!
     local i=0
     while [ "$(cut -d' ' -f3 "/proc/$HOLDER_PID/stat" 2>/dev/null)" != T ]; do
@@ -68,10 +70,10 @@ wait_status "$id" succeeded 20
 stop_worker
 
 # A stop is not held by a wait for the lock when the worker has no outcome
-# to record: its claim and its last registry row give up at once (each would
-# otherwise wait the whole busy timeout, 30 s by default).
+# to record: its claim and its last registry row give up after 2 s (each
+# would otherwise wait the whole busy timeout, 30 s by default).
 hold_lock "$DB"
-start_worker
+start_worker --worker-id held-w
 start=$(date +%s%N)
 kill -TERM "$WORKER_PID"
 rc=0
@@ -81,6 +83,23 @@ took_ms=$((($(date +%s%N) - start) / 1000000))
 assert_eq 0 "$rc" "a worker stopped while the lock is held exits 0"
 [ "$took_ms" -lt 15000 ] || fail "the stop took ${took_ms} ms: it waited for the lock"
 release_lock
+states() { "$SITQ" workers "$DB" --all --json | jget "[w['state'] for w in d if w['id'] == '$1']"; }
+assert_eq "[]" "$(states held-w)" "no last row while the lock was kept"
+
+# ...but a lock held for a moment, as another worker's transaction holds it,
+# does not lose the last registry row: the stop waits for it. The holder,
+# continued, keeps the lock 0.5 s more, while the worker stops.
+hold_lock "$DB" 0.5
+start_worker --worker-id brief-w
+kill -CONT "$HOLDER_PID"
+kill -TERM "$WORKER_PID"
+rc=0
+wait "$WORKER_PID" || rc=$?
+WORKER_PID=
+wait "$HOLDER_PID" || fail "the lock holder failed"
+HOLDER_PID=
+assert_eq 0 "$rc" "a worker stopped while the lock is held briefly exits 0"
+assert_eq '["stopped"]' "$(states brief-w)" "its last row, written once the lock was free"
 
 # A new file whose creator stalls before sitq made its tables: the worker's
 # open itself has to wait; it says so and retries until the lock is free.
