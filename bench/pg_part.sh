@@ -14,7 +14,8 @@
 #     shape), sitq's end-to-end drain (LISTEN and poll_only), enqueue_batch
 #     of 100k, 16 producer threads;
 #  2. the raw claim-and-complete cycle of bench/pg_raw_cycle.sql with pgbench
-#     (2 clients, batch 200, 700 transactions each over 300k queued rows);
+#     (2 clients, batch 200, 700 transactions each over 300k queued rows),
+#     then the same 280,000 tasks with 1, 4 and 16 clients;
 #  3. sitq through Python: bench/python_bench.py --pg (enqueue_batch, then a
 #     worker with 2 threads);
 #  4. the peers, each in its own database: graphile-worker 0.17.3 batched
@@ -87,26 +88,35 @@ per_task() { awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN {printf "%.6g", (b - a) / 
 "$BENCH" --scenario pg_limits --tasks "$TASKS" --run-index "$RUN" --json "$JSON" $QUICK || fail "sitq_bench --scenario pg_limits failed"
 
 # ---- 2. the raw claim-and-complete cycle (pgbench) ---------------------------------
-psql_db postgres -c "DROP TABLE IF EXISTS jobs" -c "CREATE TABLE jobs (id bigint PRIMARY KEY,
-  queue text NOT NULL, state smallint NOT NULL, priority int NOT NULL DEFAULT 0,
-  run_at timestamptz NOT NULL DEFAULT now(), attempts int NOT NULL DEFAULT 0, worker int,
-  lease_token bigint, lease_until timestamptz, result bytea) WITH (fillfactor = 80)" \
-  -c "CREATE INDEX jobs_ready ON jobs (queue, priority DESC, run_at, id) WHERE state = 0" \
-  -c "CREATE INDEX jobs_running ON jobs (queue, id) WHERE state = 3" \
-  -c "INSERT INTO jobs (id, queue, state) SELECT g, 'default', 0 FROM generate_series(1, 300000) g" \
-  -c "VACUUM ANALYZE jobs" || fail "raw cycle: setup failed"
-# A fixed count of transactions (280,000 tasks), not a fixed time: every one
-# claims a full batch. Run for 8 s, a server faster than 37,500 tasks/s ran
-# out of rows and counted its empty transactions as 200 tasks each.
-tps=$("$PGBIN/pgbench" -n -f "$here/pg_raw_cycle.sql" -c 2 -j 2 -t 700 -D batch=200 "$uri" 2>/dev/null |
-  awk '/^tps = / {print $3; exit}')
-if [ -n "$tps" ]; then
-  emit raw-pg pg_raw cycle_batch200_2clients tasks_per_s "$(awk -v t="$tps" 'BEGIN {printf "%.0f", t * 200}')" tasks/s
-  emit raw-pg pg_raw cycle_batch200_2clients commits_per_task 0.005 commits
-else
-  fail "pgbench failed"
-fi
-psql_db postgres -c "DROP TABLE jobs"
+# raw_cycle CLIENTS: 280,000 tasks (1,400 transactions of 200, shared among the
+# clients) over 300k queued rows in a fresh table, one client per thread.
+raw_cycle() {
+  local c=$1 per=$((1400 / $1)) tps
+  psql_db postgres -c "DROP TABLE IF EXISTS jobs" -c "CREATE TABLE jobs (id bigint PRIMARY KEY,
+    queue text NOT NULL, state smallint NOT NULL, priority int NOT NULL DEFAULT 0,
+    run_at timestamptz NOT NULL DEFAULT now(), attempts int NOT NULL DEFAULT 0, worker int,
+    lease_token bigint, lease_until timestamptz, result bytea) WITH (fillfactor = 80)" \
+    -c "CREATE INDEX jobs_ready ON jobs (queue, priority DESC, run_at, id) WHERE state = 0" \
+    -c "CREATE INDEX jobs_running ON jobs (queue, id) WHERE state = 3" \
+    -c "INSERT INTO jobs (id, queue, state) SELECT g, 'default', 0 FROM generate_series(1, 300000) g" \
+    -c "VACUUM ANALYZE jobs" || { fail "raw cycle: setup failed"; return; }
+  # A fixed count of transactions, not a fixed time: every one claims a full
+  # batch. Run for 8 s, a server faster than 37,500 tasks/s ran out of rows
+  # and counted its empty transactions as 200 tasks each.
+  tps=$("$PGBIN/pgbench" -n -f "$here/pg_raw_cycle.sql" -c "$c" -j "$c" -t "$per" -D batch=200 "$uri" 2>/dev/null |
+    awk '/^tps = / {print $3; exit}')
+  if [ -n "$tps" ]; then
+    emit raw-pg pg_raw "cycle_batch200_${c}clients" tasks_per_s "$(awk -v t="$tps" 'BEGIN {printf "%.0f", t * 200}')" tasks/s
+    emit raw-pg pg_raw "cycle_batch200_${c}clients" commits_per_task 0.005 commits
+  else
+    fail "pgbench failed ($c clients)"
+  fi
+  psql_db postgres -c "DROP TABLE jobs"
+}
+# 2 clients: the bar of sitq's end-to-end (one worker, 2 handler threads).
+# 1, 4 and 16: how the SQL itself scales with claimers, beside sitq's 1, 4
+# and 16 worker processes (part 5).
+for clients in 2 1 4 16; do raw_cycle "$clients"; done
 
 # ---- 3. sitq through Python ------------------------------------------------------
 /usr/bin/python3 "$here/python_bench.py" --pg "$uri" --tasks "$TASKS" --run "$RUN" --json "$JSON" \

@@ -5,9 +5,10 @@
  * cycle (its connections, its registry row, its prepared statements: 100-400
  * ms on a loaded machine) against the paused queue; only then does the clock
  * start, with the resume, which wakes every worker at once. Timed until the
- * handlers ran N times in all and every process's graceful stop returned; the
- * start-up (fork to the last process's first cycle) is reported apart, as
- * the Python pipeline benchmark reports its workers' start. A process that
+ * handlers ran N times in all and every process's graceful stop returned
+ * (the two parts are also reported apart: drain_ms, stop_ms); the start-up
+ * (fork to the last process's first cycle) is reported apart, as the Python
+ * pipeline benchmark reports its workers' start. A process that
  * claims rows another one holds must skip them, not wait: the rate should
  * not fall as processes are added. */
 #include "pg.h"
@@ -110,6 +111,7 @@ static void one(bench_ctx *c, int p) {
     double t0 = bench_now();
     pause_queue(q, 0); /* wakes every worker at once */
     while (atomic_load(&sh->done) < n && bench_now() < t0 + 600) bench_sleep_us(1000);
+    double t_done = bench_now() - t0;
     atomic_store(&sh->stop, 1);
     int failed = atomic_load(&sh->done) < n;
     for (int i = 0; i < p; i++) {
@@ -126,6 +128,8 @@ static void one(bench_ctx *c, int p) {
     if (failed) fprintf(stderr, "sitq_bench: pg_procs %s: a worker process failed\n", v);
     bench_emit(c, "sitq-c", "pg_procs", v, "tasks_per_s", (double)n / dt, "tasks/s");
     bench_emit(c, "sitq-c", "pg_procs", v, "startup_ms", startup * 1e3, "ms");
+    bench_emit(c, "sitq-c", "pg_procs", v, "drain_ms", t_done * 1e3, "ms");
+    bench_emit(c, "sitq-c", "pg_procs", v, "stop_ms", (dt - t_done) * 1e3, "ms");
     bench_pg_emit_commits(c, "sitq-c", "pg_procs", v, x0, (double)n);
     bench_pg_drop_schema(PROCS_SCHEMA);
 }

@@ -87,6 +87,9 @@ PG_ROWS = (
      "1,000-row insert transactions into a table of sitq's tasks shape (not a target's bar)"),
     (("raw-pg", "pg_raw", "cycle_batch200_2clients"), "tasks_per_s",
      "claim-and-complete cycle (pgbench, 2 clients, batch 200)"),
+    (("raw-pg", "pg_raw", "cycle_batch200_1clients"), "tasks_per_s", "the same cycle, 1 client"),
+    (("raw-pg", "pg_raw", "cycle_batch200_4clients"), "tasks_per_s", "the same cycle, 4 clients"),
+    (("raw-pg", "pg_raw", "cycle_batch200_16clients"), "tasks_per_s", "the same cycle, 16 clients"),
     (("sitq-c", "pg_e2e", "durable"), "tasks_per_s", "end-to-end, worker 2 threads, LISTEN"),
     (("sitq-c", "pg_e2e", "durable_poll_only"), "tasks_per_s", "end-to-end, worker 2 threads, poll_only"),
     (("sitq-python", "pg_e2e", "durable"), "tasks_per_s", "end-to-end, Python worker 2 threads"),
@@ -202,14 +205,22 @@ def pg_targets(F, w):
       plain(("sitq-c", "pg_latency", "listen", "start_p50_us")), 5000, higher=False, unit="us")
     t("PG enqueue-to-start p99, LISTEN, across processes", "<= 20,000 µs",
       plain(("sitq-c", "pg_latency", "listen", "start_p99_us")), 20000, higher=False, unit="us")
-    procs = [F.runs(("sitq-c", "pg_procs", "%d_procs" % p, "tasks_per_s")) for p in (1, 4, 16)]
-    runs = [r for r in procs[0] if all(r in p for p in procs)]
-    worst = [min(p[r] for p in procs) / max(p[r] for p in procs) for r in runs]
+    def slowest_over_best(keys):
+        by = [F.runs(k) for k in keys]
+        runs = [r for r in by[0] if all(r in p for p in by)]
+        worst = [min(p[r] for p in by) / max(p[r] for p in by) for r in runs]
+        return (statistics.median(worst), min(worst), max(worst)) if worst else None
     t("PG 1, 4, 16 worker processes: slowest vs best", ">= 0.8x",
-      (statistics.median(worst), min(worst), max(worst)) if worst else None, 0.8)
+      slowest_over_best([("sitq-c", "pg_procs", "%d_procs" % p, "tasks_per_s") for p in (1, 4, 16)]), 0.8)
     t("PG soak at 80% load: claim p99, last window vs first", "<= 2.0x",
       plain(("sitq-c", "pg_soak", "80pct", "p99_last_over_first")), 2.0, higher=False)
     w("")
+    raw = slowest_over_best([("raw-pg", "pg_raw", "cycle_batch200_%dclients" % c, "tasks_per_s") for c in (1, 4, 16)])
+    if raw:
+        w("For the worker processes' bar: the raw claim-and-complete cycle itself with 1, 4 and 16 "
+          "clients, slowest over best, %.2fx (%.2f–%.2f): how far the SQL alone keeps its rate as "
+          "claimers are added on this machine." % raw)
+        w("")
     return misses
 
 
