@@ -35,9 +35,3 @@ int http_host_is_local(const char *host) {
     struct in_addr a;
     return inet_pton(AF_INET, h, &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
 }
-
-const char *http_host_refusal_text(unsigned status) {
-    return status == 400 ? "more than one Host header"
-                         : "the Host header must name this loopback address (127.0.0.1:PORT, "
-                           "[::1]:PORT or localhost:PORT)";
-}

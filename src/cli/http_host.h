@@ -22,15 +22,16 @@ struct MHD_Connection;
 int http_host_is_local(const char *host);
 
 /**
- * The HTTP status that refuses the request on conn for its Host headers, or
- * 0 when it may be served: 400 when it has more than one Host header; 421
- * when loopback is set and the Host is absent or not local
- * (http_host_is_local). Thread-safe (reads the request's headers only).
+ * The HTTP status that refuses the request on conn for its headers, or 0
+ * when it may be served, with *why set to a static message for a refusal:
+ * 400 when it has more than one Host header or more than one
+ * Content-Length header (its body's length is then ambiguous,
+ * and a front end that read the other one would see the rest as another
+ * request); 421 when loopback is set and the Host is absent or not local
+ * (http_host_is_local). The server should close the connection after a
+ * 400. Thread-safe (reads the request's headers only).
  */
-unsigned http_host_refusal(struct MHD_Connection *conn, int loopback);
-
-/** A message for a refusal status of http_host_refusal (static text). */
-const char *http_host_refusal_text(unsigned status);
+unsigned http_host_refusal(struct MHD_Connection *conn, int loopback, const char **why);
 
 struct MHD_Daemon;
 

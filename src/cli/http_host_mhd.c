@@ -2,7 +2,8 @@
  * http_host_mhd.c - http_host_refusal: the Host check of http_host.h
  * applied to a libmicrohttpd request, shared by the dashboard and the
  * metrics endpoint. libmicrohttpd keeps every header line, so a second
- * Host is seen (and refused) rather than hidden behind the first.
+ * Host or Content-Length is seen (and refused) rather than hidden behind
+ * the first.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -13,22 +14,34 @@
 
 #include "http_host.h"
 
-/* Count the Host headers into *cls. */
-static enum MHD_Result count_host(void *cls, enum MHD_ValueKind kind, const char *key,
-                                  const char *value) {
+/* How many times each header that must appear at most once appears. */
+typedef struct header_counts {
+    unsigned host, length;
+} header_counts;
+
+static enum MHD_Result count_headers(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value) {
     (void)kind;
     (void)value;
-    if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0) ++*(unsigned *)cls;
+    header_counts *n = cls;
+    if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0) n->host++;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) n->length++;
     return MHD_YES;
 }
 
-unsigned http_host_refusal(struct MHD_Connection *conn, int loopback) {
-    unsigned hosts = 0;
-    MHD_get_connection_values(conn, MHD_HEADER_KIND, count_host, &hosts);
-    if (hosts > 1) return 400;
+unsigned http_host_refusal(struct MHD_Connection *conn, int loopback, const char **why) {
+    header_counts n = {0, 0};
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, count_headers, &n);
+    *why = n.host > 1     ? "more than one Host header"
+           : n.length > 1 ? "more than one Content-Length header"
+                          : NULL;
+    if (*why) return 400;
     if (!loopback) return 0;
     const char *host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
-    return http_host_is_local(host) ? 0 : 421;
+    if (http_host_is_local(host)) return 0;
+    *why = "the Host header must name this loopback address (127.0.0.1:PORT, [::1]:PORT or "
+           "localhost:PORT)";
+    return 421;
 }
 
 unsigned http_listen_result(struct MHD_Daemon *d, const http_addr *addr, char *msg, size_t n) {

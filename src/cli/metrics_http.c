@@ -60,6 +60,9 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, char 
         return MHD_NO;
     }
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    /* A malformed request: what follows it on the connection is not trusted. */
+    if (status == MHD_HTTP_BAD_REQUEST)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ret = MHD_queue_response(conn, status, r);
     MHD_destroy_response(r);
     return ret;
@@ -104,9 +107,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
         return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, bad_method, sizeof bad_method - 1, 0,
                      "text/plain");
-    unsigned refusal = http_host_refusal(conn, ((const metrics_http *)cls)->loopback);
+    const char *why = NULL;
+    unsigned refusal = http_host_refusal(conn, ((const metrics_http *)cls)->loopback, &why);
     if (refusal != 0) {
-        char *copy = strdup(http_host_refusal_text(refusal));
+        char *copy = strdup(why);
         if (!copy) return MHD_NO;
         return reply(conn, refusal, copy, strlen(copy), 1, "text/plain");
     }

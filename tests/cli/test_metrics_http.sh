@@ -121,6 +121,26 @@ assert_eq 421 "$(raw_status "$port" "[::1]evil.example")" "a Host that only star
 assert_eq 421 "$(raw_status "$port" "127.0.0.1.evil.example")" "a Host that only starts as 127.0.0.1"
 assert_eq 400 "$(raw_status "$port" "127.0.0.1:$port" "evil.example")" "two Host headers"
 assert_eq 421 "$(raw_status "$port")" "no Host header"
+# A request whose framing is ambiguous (two Content-Length headers) is
+# refused with 400, and nothing after it on the connection is served.
+"$PY" - "$port" <<'PYEOF' >"$TMP/framing.txt" || fail "ambiguous requests: $(cat "$TMP/framing.txt")"
+import socket, sys
+port = int(sys.argv[1])
+def exchange(raw):
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall(raw)
+    got = b""
+    while True:  # the server must close the connection after its one answer
+        part = s.recv(65536)
+        if not part:
+            break
+        got += part
+    return [line.split(b" ")[1].decode() for line in got.split(b"\r\n") if line.startswith(b"HTTP/1.1 ")]
+smuggled = b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+print(exchange(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n"
+               b"Content-Length: %d\r\n\r\n" % len(smuggled) + smuggled))
+PYEOF
+assert_eq "['400']" "$(cat "$TMP/framing.txt")" "two Content-Length headers: one 400, then closed"
 
 # Idle clients cannot keep a scrape out: with 20 connections open that send
 # nothing, /metrics is served while they are all still open; then the server

@@ -51,6 +51,8 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, dash_reply *r, co
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     if (r->location[0]) MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, r->location);
     if (allow) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+    /* A malformed request: what follows it on the connection is not trusted. */
+    if (r->status == 400) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     if (r->retry_after > 0) {
         char secs[16];
         snprintf(secs, sizeof secs, "%d", r->retry_after);
@@ -165,9 +167,10 @@ static enum MHD_Result answer(const struct dash_server *s, struct MHD_Connection
     int is_get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
     int is_post = strcmp(method, "POST") == 0;
     const char *host = header(conn, MHD_HTTP_HEADER_HOST);
-    unsigned refusal = http_host_refusal(conn, s->loopback);
+    const char *why = NULL;
+    unsigned refusal = http_host_refusal(conn, s->loopback, &why);
     if (refusal != 0) {
-        dash_error(&r, refusal, "%s", http_host_refusal_text(refusal));
+        dash_error(&r, refusal, "%s", why);
     } else if (strcmp(url, "/static/dash.css") != 0 && dash_pace_take(s->ctx->pace) != 0) {
         /* Paced out: every slot of the next DASH_PACE_WAIT_MAX_US is taken. */
         dash_error(&r, 503, "too many requests (--max-rate): try again in a second");
