@@ -639,9 +639,11 @@ def main(argv=None):
                                   args.keep_freed_memory is not None):
         _parser().worker_parser.error("--grace, --max-memory and --keep-freed-memory apply "
                                       "to --pool process only")
-    if args.pool == "process" and args.concurrency * args.threads > _SLOTS_MAX:
-        _parser().worker_parser.error("--concurrency x --threads is the task processes of "
-                                      "one worker: at most %d, got %d x %d"
+    if args.concurrency * args.threads > _SLOTS_MAX:
+        # process mode: the task processes of one worker; thread mode: the
+        # threads of its N worker processes, all on this machine.
+        _parser().worker_parser.error("--concurrency x --threads is the tasks run at once: "
+                                      "at most %d, got %d x %d"
                                       % (_SLOTS_MAX, args.concurrency, args.threads))
     if args.asyncio and (args.pool == "process" or args.concurrency > 1):
         _parser().worker_parser.error("--asyncio runs one process in thread mode: set its "

@@ -375,6 +375,9 @@ def test_cli_usage_errors(db_path):
     (["--concurrency", "100000", "--burst"], "--concurrency/-c: must be 1..1024"),
     (["--threads", "1025", "--burst"], "--threads/-t: must be 1..1024"),
     (["--concurrency", "40", "--threads", "40", "--burst"], "at most 1024, got 40 x 40"),
+    # thread mode: 1024 processes of 1024 threads each would be a million
+    (["--concurrency", "1024", "--threads", "1024", "--pool", "thread", "--burst"],
+     "at most 1024, got 1024 x 1024"),
     # sitq.Worker's and TaskQueue's own refusals, without a traceback
     (["--queue", "", "--burst"], "queue name must be 1..255 bytes"),
     (["--worker-id", "", "--burst"], "worker_id must be 1..255 bytes"),
