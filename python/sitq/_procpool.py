@@ -231,6 +231,10 @@ class _Slot:
                     except OSError:  # the task process is gone
                         return self._died()
                 continue
+            if self.proc.poll() is not None and not self.conn.poll(0):
+                # Dead without an end of file: a process it forked holds a
+                # copy of its end of the socket.
+                return self._died()
             if kill_at is None:
                 try:
                     cancelled = ctx.cancelled

@@ -48,6 +48,20 @@ def wait_for_path(path, timeout=30, proc=None):
         time.sleep(0.01)
 
 
+def fork_helper(gate_path):
+    """Fork a child that outlives the task (as a daemon it started would),
+    until gate_path exists (60 s at most); return the child's pid."""
+    child = os.fork()
+    if child == 0:
+        try:
+            deadline = time.monotonic() + 60
+            while not os.path.exists(gate_path) and time.monotonic() < deadline:
+                time.sleep(0.01)
+        finally:
+            os._exit(0)
+    return child
+
+
 def open_gate(gate_path):
     """Let a task blocked in gated() return."""
     with open(gate_path, "w"):

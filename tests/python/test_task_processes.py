@@ -156,6 +156,29 @@ def test_a_dying_task_fails_alone(queue, cli, tmp_path, crash, error):
     assert queue.get_result(queue.enqueue(tasks.add, 2, 3), timeout=DEADLINE).value == 5
 
 
+def test_a_death_is_seen_while_a_forked_child_lives(queue, cli, tmp_path):
+    # A task forked a child that outlives it, holding a copy of the task
+    # process's end of the socket: no end of file when that process dies.
+    # The next task's crash must still fail it at once, not once the child
+    # exits (it waits for the gate, opened only after the check).
+    gate = str(tmp_path / "gate")
+    helper = queue.enqueue(tasks.fork_helper, gate)
+    cli("--concurrency", "1")
+    child = queue.get_result(helper, timeout=DEADLINE).value
+    try:
+        bad = queue.enqueue(ctypes.string_at, 0)
+        r = queue.get_result(bad, timeout=DEADLINE)
+        assert r.status == "failed" and r.error == "worker process died: signal 11 (SIGSEGV)", r
+        assert os.path.exists("/proc/%d" % child), "the forked child already exited"
+        assert queue.get_result(queue.enqueue(tasks.add, 2, 3), timeout=DEADLINE).value == 5
+    finally:
+        tasks.open_gate(gate)
+        try:
+            os.kill(child, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 def test_the_task_api_works_in_a_task_process(queue, cli):
     first = sitq.Task(tasks.add, args=[2, 3])
     second = sitq.Task(tasks.add, args=[sitq.result_of(first), 10])
