@@ -163,6 +163,13 @@ def _slots(text):
     return v
 
 
+def _prefetch(text):
+    v = _int(text)
+    if not 0 <= v <= 65536:  # as sitq.Worker's prefetch
+        raise argparse.ArgumentTypeError("must be 0..65536, got %s" % text)
+    return v
+
+
 def _freed_memory_mib(text):
     v = _int(text)
     if not 0 <= v <= 2047:  # malloc takes the size in bytes as a C int
@@ -261,6 +268,10 @@ def _parser():
     w.add_argument("--poll", "--poll-interval", dest="poll_interval", type=_positive_float,
                    metavar="DURATION",
                    default=None, help="time between looks for new tasks (default 0.05 s)")
+    w.add_argument("--prefetch", type=_prefetch, default=None, metavar="N",
+                   help="tasks claimed beyond those running, 0..65536 (default: adaptive, "
+                        "none for tasks longer than 5 ms); 0: a task is claimed only when "
+                        "it can start, so one not started can always be cancelled")
     w.add_argument("--worker-id", default=None, help="worker id (default host:pid:...)")
     w.add_argument("--path", action="append", default=[],
                    help="directory to add to sys.path for importing task functions")
@@ -467,7 +478,7 @@ def _run_one(args):
         else:
             worker = sitq.Worker(queues, worker_id=args.worker_id, concurrency=slots,
                                  lease=args.lease, poll_interval=args.poll_interval,
-                                 order=args.queue_order)
+                                 prefetch=args.prefetch, order=args.queue_order)
         _log(args, "serving queue %r of %s as %s (%d %s%s)" % (
             queue.name, backend.path, worker.worker_id, slots,
             "task process" if pool else "thread", "" if slots == 1 else "es" if pool else "s")
@@ -520,6 +531,8 @@ def _run_pool(args):
         child_argv += ["--lease", repr(args.lease)]
     if args.poll_interval is not None:
         child_argv += ["--poll-interval", repr(args.poll_interval)]
+    if args.prefetch is not None:
+        child_argv += ["--prefetch", str(args.prefetch)]
     for d in args.path:
         child_argv += ["--path", d]
     if args.quiet:
@@ -645,6 +658,9 @@ def main(argv=None):
         _parser().worker_parser.error("--concurrency x --threads is the tasks run at once: "
                                       "at most %d, got %d x %d"
                                       % (_SLOTS_MAX, args.concurrency, args.threads))
+    if args.asyncio and args.prefetch is not None:
+        _parser().worker_parser.error("--prefetch applies to thread and process mode, not "
+                                      "--asyncio")
     if args.asyncio and (args.pool == "process" or args.concurrency > 1):
         _parser().worker_parser.error("--asyncio runs one process in thread mode: set its "
                                       "bound with --threads N (not --concurrency or --pool "

@@ -172,7 +172,10 @@ class Executor(concurrent.futures.Executor):
         target = self._queue.backend.path
         cmd = [sys.executable, "-m", "sitq._executor_worker", target, "--quiet",
                "--queue", self._queue.name, "--concurrency", str(self._max_workers),
-               "--threads", str(self._threads)]
+               "--threads", str(self._threads),
+               # Nothing claimed ahead: a task not started is queued, so that
+               # Future.cancel and shutdown(cancel_futures=True) cancel it.
+               "--prefetch", "0"]
         return cmd + self._worker_args
 
     def _start_locked(self):

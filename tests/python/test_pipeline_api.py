@@ -284,6 +284,30 @@ def test_executor_on_existing_workers_as_completed_and_cancel(queue):
             g.result()
 
 
+def test_executor_cancels_what_has_not_started(queue, tmp_path):
+    # Its workers claim nothing ahead: a task not started is still queued,
+    # so cancel() and shutdown(cancel_futures=True) keep it from running.
+    started, gate = str(tmp_path / "started"), str(tmp_path / "gate")
+    ex = sitq.Executor(queue, max_workers=1)
+    try:
+        first = ex.submit(tasks.gated, started, gate, "first")
+        rest = [ex.submit(tasks.add, i, i) for i in range(4)]
+        tasks.wait_for_path(started, proc=ex._proc)
+        assert [queue.get_task_status(f.task_id) for f in rest] == ["queued"] * 4
+        assert rest[0].cancel() and rest[0].cancelled()
+        tasks.open_gate(gate)
+        assert first.result(timeout=WAIT) == "first"
+        assert rest[1].result(timeout=WAIT) == 2
+    finally:
+        tasks.open_gate(gate)
+        ex.shutdown(wait=True, cancel_futures=True)
+    assert queue.get_task_status(rest[0].task_id) == "cancelled"
+    # the others: each either ran or was cancelled before it started
+    for f, want in zip(rest[2:], (4, 6)):
+        assert f.cancelled() or f.result() == want
+        assert queue.get_task_status(f.task_id) == ("cancelled" if f.cancelled() else "succeeded")
+
+
 def test_executor_arguments(queue, db_path):
     for bad in (dict(max_workers=0), dict(threads="2"), dict(colour=1)):
         with pytest.raises(sitq.InvalidArgumentError):
