@@ -12,6 +12,13 @@ Futures are settled by waiter threads (as many as ``max_workers``, at most
 32), each blocked in ``TaskQueue.get_result`` on the oldest task no thread
 waits for yet: the library's blocking wait, woken by the completion (or, for
 completions in other processes of a SQLite file, by its own polling).
+
+A supervisor thread waits for the started worker process. One that ends
+while calls are pending (killed, crashed, or a ``--burst`` worker that found
+the queue empty) is started again, at most once a second; one that ends with
+a usage error (status 2) or a database it cannot open (status 3) would fail
+the same way again: the executor is then broken, its pending futures fail
+with SitqSystemError and later submits raise it.
 """
 
 import concurrent.futures
@@ -21,15 +28,18 @@ import os
 import subprocess
 import sys
 import threading
+import time
 import weakref
 
 from ._binding import check_call
 from ._decorator import check_options
 from ._sitq import PostgresBackend, SQLiteBackend, Task, TaskQueue
-from .errors import InvalidArgumentError, SitqError
+from .errors import InvalidArgumentError, SitqError, SitqSystemError, TaskTimeoutError
 
 _MAX_WAITERS = 32
 _STOP_GRACE_S = 60.0
+_RESTART_PAUSE_S = 1.0  # least time between two starts of the worker process
+_WAIT_SLICE_S = 1.0  # a waiter looks whether the executor broke this often
 
 
 def run_star_chunk(function, chunk):
@@ -162,6 +172,7 @@ class Executor(concurrent.futures.Executor):
         self._proc = None
         self._finalize = None
         self._shutdown = False
+        self._broken = None  # why the worker cannot be started again
 
     @property
     def queue(self):
@@ -179,7 +190,7 @@ class Executor(concurrent.futures.Executor):
         return cmd + self._worker_args
 
     def _start_locked(self):
-        if self._start_workers and self._proc is None:
+        if self._start_workers and self._proc is None and self._broken is None:
             env = dict(os.environ)
             paths = [os.path.abspath(p or os.curdir) for p in sys.path]
             env["PYTHONPATH"] = os.pathsep.join(paths)
@@ -187,12 +198,38 @@ class Executor(concurrent.futures.Executor):
                                           stdin=subprocess.PIPE)
             # a forgotten shutdown must not leave the workers running
             self._finalize = weakref.finalize(self, _stop_process, self._proc)
+            threading.Thread(target=self._supervise, args=(self._proc, time.monotonic()),
+                             daemon=True, name="sitq-executor-supervisor").start()
         n = min(self._max_workers, _MAX_WAITERS)
         while len(self._waiters) < n:
             t = threading.Thread(target=self._wait_loop, daemon=True,
                                  name="sitq-executor-waiter-%d" % len(self._waiters))
             t.start()
             self._waiters.append(t)
+
+    def _supervise(self, proc, started):
+        """Wait for the worker process; start it again or mark the executor
+        broken when it ends before shutdown (see the module's header)."""
+        code = proc.wait()
+        with self._cv:
+            if self._shutdown or proc is not self._proc:
+                return
+            self._proc = None
+            self._finalize.detach()
+            self._finalize = None
+            if code in (2, 3):
+                self._broken = ("the executor's worker process exited with status %d (%s; "
+                                "its message is on stderr): the calls not finished are left "
+                                "in the queue" % (code, "a usage error" if code == 2
+                                                  else "its database could not be opened"))
+                self._cv.notify_all()
+                return
+            if not self._live:
+                return  # the next submit starts it
+        time.sleep(max(0.0, started + _RESTART_PAUSE_S - time.monotonic()))
+        with self._cv:
+            if not self._shutdown and self._live:
+                self._start_locked()
 
     def _wait_loop(self):
         while True:
@@ -203,18 +240,35 @@ class Executor(concurrent.futures.Executor):
                     return
                 future = self._pending.pop(0)
             try:
-                result = self._queue.get_result(future.task_id)
+                result = self._wait_result(future)
             except BaseException as e:
                 if future.set_running_or_notify_cancel():
                     future.set_exception(e)
                 continue
             _settle(future, result)
 
+    def _wait_result(self, future):
+        """The task's Result; SitqSystemError once the executor is broken
+        and the task is not finished."""
+        while True:
+            try:
+                return self._queue.get_result(future.task_id, timeout=_WAIT_SLICE_S)
+            except TaskTimeoutError:
+                with self._lock:
+                    broken = self._broken
+                if broken is not None:
+                    try:
+                        return self._queue.get_result(future.task_id, timeout=0)
+                    except TaskTimeoutError:
+                        raise SitqSystemError(broken) from None
+
     def submit(self, fn, /, *args, **kwargs):
         """Enqueue fn(*args, **kwargs) and return its Future (with task_id)."""
         with self._lock:
             if self._shutdown:
                 raise RuntimeError("cannot schedule new futures after shutdown")
+            if self._broken is not None:
+                raise SitqSystemError(self._broken)
             task_id = self._queue.enqueue(Task(fn, args, kwargs, **self._options))
             future = Future(self._queue, task_id)
             self._pending.append(future)

@@ -14,10 +14,14 @@ import threading
 
 
 def _stop_at_end_of_input():
+    # The file descriptor, not sys.stdin: a daemon thread blocked inside
+    # the buffered reader holds its lock, and an interpreter that exits
+    # while it does (a usage error, --burst) aborts ("could not acquire
+    # lock ... at interpreter shutdown").
     try:
-        while sys.stdin.buffer.read(4096):
+        while os.read(0, 4096):
             pass
-    except (OSError, ValueError):
+    except OSError:
         pass
     os.kill(os.getpid(), signal.SIGTERM)
 

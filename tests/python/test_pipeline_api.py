@@ -308,6 +308,41 @@ def test_executor_cancels_what_has_not_started(queue, tmp_path):
         assert queue.get_task_status(f.task_id) == ("cancelled" if f.cancelled() else "succeeded")
 
 
+def test_executor_starts_its_worker_again(queue, tmp_path):
+    # --burst: the worker ends once the queue is empty; the next submit
+    # starts another one.
+    with sitq.Executor(queue, max_workers=1, worker_args=["--burst"]) as ex:
+        assert ex.submit(tasks.add, 1, 2).result(timeout=WAIT) == 3
+        first = ex._proc
+        assert first.wait(timeout=WAIT) == 0
+        assert ex.submit(tasks.add, 3, 4).result(timeout=WAIT) == 7
+        assert ex._proc is not first
+    # kill -9 of the worker while a call runs: started again, the call is
+    # taken over once its lease lapses and finishes.
+    started, gate = str(tmp_path / "started"), str(tmp_path / "gate")
+    with sitq.Executor(queue, max_workers=1, max_retries=1,
+                       worker_args=["--lease", "1"]) as ex:
+        f = ex.submit(tasks.gated, started, gate, "done")
+        tasks.wait_for_path(started, proc=ex._proc)
+        killed = ex._proc
+        killed.kill()
+        tasks.open_gate(gate)
+        assert f.result(timeout=WAIT) == "done"
+        assert ex._proc is not killed
+        assert queue.get_task_status(f.task_id) == "succeeded"
+
+
+def test_executor_whose_worker_cannot_start_is_broken(queue):
+    ex = sitq.Executor(queue, max_workers=1, worker_args=["--no-such-option"])
+    f = ex.submit(tasks.add, 1, 2)
+    with pytest.raises(sitq.SitqSystemError, match="exited with status 2 .a usage error"):
+        f.result(timeout=WAIT)
+    with pytest.raises(sitq.SitqSystemError, match="exited with status 2"):
+        ex.submit(tasks.add, 3, 4)
+    ex.shutdown(wait=True)
+    assert queue.get_task_status(f.task_id) == "queued"  # left for other workers
+
+
 def test_executor_arguments(queue, db_path):
     for bad in (dict(max_workers=0), dict(threads="2"), dict(colour=1)):
         with pytest.raises(sitq.InvalidArgumentError):
