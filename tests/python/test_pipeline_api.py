@@ -343,6 +343,21 @@ def test_executor_whose_worker_cannot_start_is_broken(queue):
     assert queue.get_task_status(f.task_id) == "queued"  # left for other workers
 
 
+def test_executor_worker_exits_cleanly_with_its_input_open(db_path):
+    # A usage error while the executor still holds the pipe: exit 2 and the
+    # message, not an interpreter abort over the thread reading stdin.
+    from conftest import subprocess_env
+    p = subprocess.Popen([sys.executable, "-m", "sitq._executor_worker", db_path, "--bogus"],
+                         env=subprocess_env(), stdin=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    try:
+        err = p.stderr.read()
+        assert p.wait(timeout=WAIT) == 2, err
+    finally:
+        p.stdin.close()
+    assert "unrecognized arguments: --bogus" in err and "Fatal Python error" not in err, err
+
+
 def test_executor_arguments(queue, db_path):
     for bad in (dict(max_workers=0), dict(threads="2"), dict(colour=1)):
         with pytest.raises(sitq.InvalidArgumentError):
