@@ -194,6 +194,14 @@ class _Waits:
                     fut.set_exception(exc)
         self.futures.clear()
 
+    def abandon(self):
+        """Its loop was closed while waits were pending: release the watch.
+        The futures belong to that loop, which can run nothing any more, and
+        a check in flight finds it closed (kick's callback)."""
+        self.futures.clear()
+        self.checking = False
+        self.maybe_close()
+
     def maybe_close(self):
         """No waiters and no check in flight: release the watch (its thread
         is joined in the executor, never on the loop)."""
@@ -308,6 +316,10 @@ class TaskQueue:
         TaskNotFoundError for an unknown id, InvalidArgumentError for a bad
         id or timeout, and a read's StorageError."""
         self._check_open()
+        # Waits left by loops closed while they were pending hold a watch
+        # (a thread and an eventfd) each: released here, the next time.
+        for waits in [w for w in list(self._waits.values()) if w.loop.is_closed()]:
+            waits.abandon()
         timeout = _timeout_arg(timeout)
         if timeout == 0:
             return await self._call(self._sync.get_result, task_id, 0)

@@ -147,6 +147,32 @@ def test_timeout_raises_the_sync_exception(backend):
     run(main())
 
 
+def test_a_loop_closed_with_a_wait_pending_leaves_no_watch(backend):
+    # Each loop's waits hold a watch (a thread and an eventfd); a loop
+    # closed while a wait is pending does not keep its watch for good.
+    def eventfds():
+        n = 0
+        for f in os.listdir("/proc/self/fd"):
+            try:
+                n += "eventfd" in os.readlink("/proc/self/fd/" + f)
+            except FileNotFoundError:  # the listing's own descriptor
+                pass
+        return n
+    q = aio.TaskQueue(backend)
+    tid = q.sync.enqueue(tasks.add, 1, 2)  # no worker: every wait stays pending
+    before = eventfds()
+    for _ in range(10):
+        loop = asyncio.new_event_loop()
+        loop.create_task(q.get_result(tid, timeout=30))
+        loop.run_until_complete(asyncio.sleep(0.02))
+        loop.close()  # the wait still pending
+    assert eventfds() > before  # the last closed loop's watch, until the next wait
+    with pytest.raises(sitq.TaskTimeoutError):  # the next wait releases it
+        run(q.get_result(tid, timeout=0))
+    q.close()  # joins the pool, which closed the watches
+    assert eventfds() == before and q._waits == {}
+
+
 def test_use_after_close_raises_invalid_state(queue):
     async def main():
         q = aio.TaskQueue(queue, executor_threads=1)
