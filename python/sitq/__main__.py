@@ -409,8 +409,9 @@ def _stop_when_parent_ends(fd):
 
 
 def _open_checked(sitq, args, worker_ids):
-    """The backend and the queues of --queue, with worker_ids checked by
-    sitq.Worker's own rules before anything starts; (None, None) after
+    """The backend and the queues of --queue, with worker_ids (or the
+    default id) and the worker's options (--lease, --poll, --prefetch)
+    checked by sitq.Worker's own rules before anything starts; (None, None) after
     logging the error when the database cannot be opened (exit 3: a URI that
     cannot be used counts as such, as in the sitq command). A bad queue name
     or worker id is a usage error (exit 2)."""
@@ -421,11 +422,12 @@ def _open_checked(sitq, args, worker_ids):
         return None, None
     try:
         queues = _open_queues(sitq, backend, args)
-        for wid in worker_ids:
-            try:
-                sitq.Worker(queues, worker_id=wid)  # only checked: never started
+        for wid in worker_ids or [None]:
+            try:  # only checked: never started
+                sitq.Worker(queues, worker_id=wid, lease=args.lease,
+                            poll_interval=args.poll_interval, prefetch=args.prefetch)
             except sitq.InvalidArgumentError as e:
-                if wid == worker_ids[0]:
+                if wid is None or wid == worker_ids[0]:
                     raise
                 raise sitq.InvalidArgumentError(
                     "--worker-id: the last worker process's id, %r (the id, '-', its "
@@ -473,7 +475,7 @@ def _run_one(args):
             from . import aio
             aworker = aio.Worker(queues, worker_id=args.worker_id, concurrency=slots,
                                  lease=args.lease, poll_interval=args.poll_interval,
-                                 order=args.queue_order)
+                                 order=args.queue_order, prefetch=args.prefetch)
             worker = aworker.sync
         else:
             worker = sitq.Worker(queues, worker_id=args.worker_id, concurrency=slots,
@@ -658,9 +660,6 @@ def main(argv=None):
         _parser().worker_parser.error("--concurrency x --threads is the tasks run at once: "
                                       "at most %d, got %d x %d"
                                       % (_SLOTS_MAX, args.concurrency, args.threads))
-    if args.asyncio and args.prefetch is not None:
-        _parser().worker_parser.error("--prefetch applies to thread and process mode, not "
-                                      "--asyncio")
     if args.asyncio and (args.pool == "process" or args.concurrency > 1):
         _parser().worker_parser.error("--asyncio runs one process in thread mode: set its "
                                       "bound with --threads N (not --concurrency or --pool "

@@ -15,10 +15,13 @@ completions in other processes of a SQLite file, by its own polling).
 
 A supervisor thread waits for the started worker process. One that ends
 while calls are pending (killed, crashed, or a ``--burst`` worker that found
-the queue empty) is started again, at most once a second; one that ends with
-a usage error (status 2) or a database it cannot open (status 3) would fail
-the same way again: the executor is then broken, its pending futures fail
-with SitqSystemError and later submits raise it.
+the queue empty), also after ``shutdown`` was called, is started again, at
+most once a second; else the next submit starts it. One that ends with a
+usage error (status 2) or a database it cannot open (status 3) would fail
+the same way again, and so would one that ended within _QUICK_EXIT_S of its
+start _QUICK_EXITS_MAX times in a row: the executor is then broken, its
+pending futures fail with SitqSystemError and later submits raise it. Only
+``_finish``, once every future is done, stops the worker for good.
 """
 
 import concurrent.futures
@@ -39,6 +42,8 @@ from .errors import InvalidArgumentError, SitqError, SitqSystemError, TaskTimeou
 _MAX_WAITERS = 32
 _STOP_GRACE_S = 60.0
 _RESTART_PAUSE_S = 1.0  # least time between two starts of the worker process
+_QUICK_EXIT_S = 10.0  # a worker process that ends sooner counts as failing at its start
+_QUICK_EXITS_MAX = 5
 _WAIT_SLICE_S = 1.0  # a waiter looks whether the executor broke this often
 
 
@@ -173,6 +178,8 @@ class Executor(concurrent.futures.Executor):
         self._finalize = None
         self._shutdown = False
         self._broken = None  # why the worker cannot be started again
+        self._quick_exits = 0  # worker processes in a row that ended soon after their start
+        self._stopping = False  # _finish stops the worker: not started again
 
     @property
     def queue(self):
@@ -212,23 +219,31 @@ class Executor(concurrent.futures.Executor):
         broken when it ends before shutdown (see the module's header)."""
         code = proc.wait()
         with self._cv:
-            if self._shutdown or proc is not self._proc:
+            if self._stopping or proc is not self._proc:
                 return
             self._proc = None
             self._finalize.detach()
             self._finalize = None
+            quick = time.monotonic() - started < _QUICK_EXIT_S
+            self._quick_exits = self._quick_exits + 1 if quick else 0
             if code in (2, 3):
+                why = "a usage error" if code == 2 else "its database could not be opened"
+            elif self._quick_exits >= _QUICK_EXITS_MAX:
+                why = "%d times in a row within %g s of its start" % (self._quick_exits,
+                                                                      _QUICK_EXIT_S)
+            else:
+                why = None
+            if why is not None:
                 self._broken = ("the executor's worker process exited with status %d (%s; "
-                                "its message is on stderr): the calls not finished are left "
-                                "in the queue" % (code, "a usage error" if code == 2
-                                                  else "its database could not be opened"))
+                                "its messages are on stderr): the calls not finished are "
+                                "left in the queue" % (code, why))
                 self._cv.notify_all()
                 return
             if not self._live:
                 return  # the next submit starts it
         time.sleep(max(0.0, started + _RESTART_PAUSE_S - time.monotonic()))
         with self._cv:
-            if not self._shutdown and self._live:
+            if not self._stopping and self._live:
                 self._start_locked()
 
     def _wait_loop(self):
@@ -319,5 +334,8 @@ class Executor(concurrent.futures.Executor):
     def _finish(self):
         for t in list(self._waiters):
             t.join()
-        if self._finalize is not None:
-            self._finalize()
+        with self._lock:
+            self._stopping = True  # every future is done: the worker is not started again
+            finalize = self._finalize
+        if finalize is not None:
+            finalize()

@@ -444,7 +444,8 @@ class Worker:
     (both kinds together), as arq does.
 
     ``Worker(queue, worker_id=None, concurrency=10, lease=None,
-    poll_interval=None, heartbeat_interval=None, order=None)``: `queue` is a
+    poll_interval=None, heartbeat_interval=None, order=None, prefetch=None)``:
+    `queue` is a
     ``sitq.aio.TaskQueue``, a ``sitq.TaskQueue`` or a list of them (several
     queues, in `order`: ``"priority"`` or ``"round-robin"``); the other
     arguments are ``sitq.Worker``'s. Claims, leases, heartbeats, retries,
@@ -464,14 +465,15 @@ class Worker:
     """
 
     def __init__(self, queue, worker_id=None, concurrency=10, lease=None, poll_interval=None,
-                 heartbeat_interval=None, order=None):
+                 heartbeat_interval=None, order=None, prefetch=None):
         def unwrap(q):
             return q.sync if isinstance(q, TaskQueue) else q
 
         queues = [unwrap(q) for q in queue] if isinstance(queue, (list, tuple)) else unwrap(queue)
         self._sync = _sitq.Worker(queues, worker_id=worker_id, concurrency=concurrency,
                                   lease=lease, poll_interval=poll_interval,
-                                  heartbeat_interval=heartbeat_interval, order=order)
+                                  heartbeat_interval=heartbeat_interval, order=order,
+                                  prefetch=prefetch)
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._stop_requested = threading.Event()
         self._started = asyncio.Event()

@@ -58,6 +58,7 @@ class Worker:
         poll_interval: Optional[_Seconds] = ...,
         heartbeat_interval: Optional[_Seconds] = ...,
         order: Optional[Literal["priority", "round-robin"]] = ...,
+        prefetch: Optional[int] = ...,
     ) -> None: ...
     @property
     def sync(self) -> _SyncWorker: ...

@@ -332,8 +332,41 @@ def test_executor_starts_its_worker_again(queue, tmp_path):
         assert queue.get_task_status(f.task_id) == "succeeded"
 
 
+def test_executor_shutdown_right_after_its_worker_died(queue, tmp_path):
+    # The worker killed, then shutdown at once (inside the pause before the
+    # restart): the worker is still started again, and every call finishes.
+    started, gate = str(tmp_path / "started"), str(tmp_path / "gate")
+    ex = sitq.Executor(queue, max_workers=1, max_retries=1, worker_args=["--lease", "1"])
+    try:
+        first = ex.submit(tasks.gated, started, gate, "first")
+        rest = [ex.submit(tasks.add, i, i) for i in range(3)]
+        tasks.wait_for_path(started, proc=ex._proc)
+        ex._proc.kill()
+        ex.shutdown(wait=False)
+        tasks.open_gate(gate)
+        assert first.result(timeout=WAIT) == "first"
+        assert [f.result(timeout=WAIT) for f in rest] == [0, 2, 4]
+    finally:
+        tasks.open_gate(gate)
+        ex.shutdown(wait=True)
+    assert ex._proc is None or ex._proc.poll() is not None
+
+
+def test_executor_whose_worker_keeps_failing_is_broken(queue, monkeypatch):
+    # A worker process that exits 1 right after its start, again and again.
+    import sitq._executor as executor
+    monkeypatch.setattr(executor, "_RESTART_PAUSE_S", 0.01)
+    ex = sitq.Executor(queue, max_workers=1)
+    monkeypatch.setattr(ex, "_worker_command", lambda: [sys.executable, "-c", "exit(1)"])
+    f = ex.submit(tasks.add, 1, 2)
+    with pytest.raises(sitq.SitqSystemError, match="status 1 .5 times in a row"):
+        f.result(timeout=WAIT)
+    ex.shutdown(wait=True)
+    assert queue.get_task_status(f.task_id) == "queued"
+
+
 def test_executor_whose_worker_cannot_start_is_broken(queue):
-    ex = sitq.Executor(queue, max_workers=1, worker_args=["--no-such-option"])
+    ex = sitq.Executor(queue, max_workers=1, worker_args=["--lease", "1e10"])
     f = ex.submit(tasks.add, 1, 2)
     with pytest.raises(sitq.SitqSystemError, match="exited with status 2 .a usage error"):
         f.result(timeout=WAIT)

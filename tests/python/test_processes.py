@@ -378,9 +378,14 @@ def test_cli_usage_errors(db_path):
     # thread mode: 1024 processes of 1024 threads each would be a million
     (["--concurrency", "1024", "--threads", "1024", "--pool", "thread", "--burst"],
      "at most 1024, got 1024 x 1024"),
+    # sitq.Worker's own option checks, before the worker starts
+    (["--lease", "1e10", "--burst"], "lease must be a finite number of seconds"),
+    (["--poll", "1e308", "--burst"], "poll_interval must be a finite number of seconds"),
+    (["--lease", "1e10", "--concurrency", "2", "--pool", "thread", "--burst"],
+     "lease must be a finite number of seconds"),
     (["--prefetch", "-1", "--burst"], "--prefetch: must be 0..65536"),
     (["--prefetch", "65537", "--burst"], "--prefetch: must be 0..65536"),
-    (["--prefetch", "0", "--asyncio", "--burst"], "--prefetch applies to thread and process"),
+    (["--prefetch", "65537", "--asyncio", "--burst"], "--prefetch: must be 0..65536"),
     # sitq.Worker's and TaskQueue's own refusals, without a traceback
     (["--queue", "", "--burst"], "queue name must be 1..255 bytes"),
     (["--worker-id", "", "--burst"], "worker_id must be 1..255 bytes"),
