@@ -24,10 +24,11 @@ int http_host_is_local(const char *host);
 /**
  * The HTTP status that refuses the request on conn for its headers, or 0
  * when it may be served, with *why set to a static message for a refusal:
- * 400 when it has more than one Host header or more than one
- * Content-Length header (its body's length is then ambiguous,
- * and a front end that read the other one would see the rest as another
- * request); 421 when loopback is set and the Host is absent or not local
+ * 400 when it has more than one Host header, or framing that parsers may
+ * read differently: more than one Content-Length header, one whose value
+ * is not plain digits, one beside Transfer-Encoding, or a header name
+ * holding a blank ("Content-Length :") (a front end that read the body's
+ * length otherwise would see the rest as another request); 421 when loopback is set and the Host is absent or not local
  * (http_host_is_local). The server should close the connection after a
  * 400. Thread-safe (reads the request's headers only).
  */

@@ -14,27 +14,44 @@
 
 #include "http_host.h"
 
-/* How many times each header that must appear at most once appears. */
+/* What the header lines that frame a request say. */
 typedef struct header_counts {
-    unsigned host, length;
+    unsigned host, length, chunked, bad_name, bad_length;
 } header_counts;
 
 static enum MHD_Result count_headers(void *cls, enum MHD_ValueKind kind, const char *key,
                                      const char *value) {
     (void)kind;
-    (void)value;
     header_counts *n = cls;
+    /* "Content-Length :" is not Content-Length here, but may be to a proxy. */
+    if (strpbrk(key, " \t") != NULL) n->bad_name++;
     if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0) n->host++;
-    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) n->length++;
+    if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) n->chunked++;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+        n->length++;
+        /* Digits only: a folded or signed value is read differently by
+         * different parsers. */
+        if (value == NULL || value[0] == '\0' || value[strspn(value, "0123456789")] != '\0')
+            n->bad_length++;
+    }
     return MHD_YES;
 }
 
+/* The message for a request whose framing is ambiguous, or NULL. */
+static const char *framing_refusal(const header_counts *n) {
+    if (n->host > 1) return "more than one Host header";
+    if (n->bad_name > 0) return "a header name holding a blank";
+    if (n->length > 1) return "more than one Content-Length header";
+    if (n->bad_length > 0) return "a Content-Length that is not a decimal number";
+    if (n->length > 0 && n->chunked > 0) return "both Content-Length and Transfer-Encoding";
+    return NULL;
+}
+
 unsigned http_host_refusal(struct MHD_Connection *conn, int loopback, const char **why) {
-    header_counts n = {0, 0};
+    header_counts n;
+    memset(&n, 0, sizeof n);
     MHD_get_connection_values(conn, MHD_HEADER_KIND, count_headers, &n);
-    *why = n.host > 1     ? "more than one Host header"
-           : n.length > 1 ? "more than one Content-Length header"
-                          : NULL;
+    *why = framing_refusal(&n);
     if (*why) return 400;
     if (!loopback) return 0;
     const char *host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
