@@ -17,6 +17,11 @@ read into one buffer of its size, allocated once from its header
 Frame: an 8-byte big-endian length, then that many bytes. A frame longer
 than ``MESSAGE_MAX`` is refused before anything is allocated: only a
 corrupted stream says that, and it ends the channel (``ChannelError``).
+
+The worker's end watches the task process (``watch_peer``): a process it
+forked may hold a copy of the other end, so the death of the task process
+in the middle of a message brings no end of file, and a read or write of
+the rest would wait for that other process instead.
 """
 
 import pickle
@@ -50,6 +55,35 @@ class Channel:
         self._sock = sock
         self._poller = select.poll()  # not select(): a descriptor may be past 1023
         self._poller.register(sock, select.POLLIN)
+        self._alive = None
+
+    def watch_peer(self, alive, every=0.1):
+        """From now on, a read or write that makes no progress for `every`
+        seconds asks alive(); when it returns False the read raises EOFError
+        and the write BrokenPipeError, as they would at an end of file."""
+        self._alive = alive
+        self._sock.settimeout(every)
+
+    def _check_peer(self, what):
+        if self._alive is not None and not self._alive():
+            raise what("the other process ended in the middle of a message")
+
+    def _send_all(self, data):
+        view = memoryview(data).cast("B")
+        while view.nbytes:
+            try:
+                k = self._sock.send(view)
+            except socket.timeout:
+                self._check_peer(BrokenPipeError)
+                continue
+            view = view[k:]
+
+    def _recv_into(self, view, n):
+        while True:
+            try:
+                return self._sock.recv_into(view, n)
+            except socket.timeout:
+                self._check_peer(EOFError)
 
     @classmethod
     def from_fd(cls, fd):
@@ -72,10 +106,10 @@ class Channel:
         view = memoryview(data).cast("B")
         header = _HEADER.pack(view.nbytes)
         if view.nbytes <= _JOINED_MAX:
-            self._sock.sendall(header + view)
+            self._send_all(header + view)
         else:
-            self._sock.sendall(header)
-            self._sock.sendall(view)
+            self._send_all(header)
+            self._send_all(view)
 
     def send(self, obj):
         """Send obj pickled (the highest protocol) as one message."""
@@ -108,7 +142,7 @@ class Channel:
     def _skip(self, n):
         chunk = memoryview(bytearray(min(n, 1 << 20)))
         while n > 0:
-            k = self._sock.recv_into(chunk, min(n, len(chunk)))
+            k = self._recv_into(chunk, min(n, len(chunk)))
             if k == 0:
                 raise EOFError("the other process closed the channel")
             n -= k
@@ -118,7 +152,7 @@ class Channel:
         view = memoryview(buf)
         got = 0
         while got < n:
-            k = self._sock.recv_into(view[got:], n - got)
+            k = self._recv_into(view[got:], n - got)
             if k == 0:
                 raise EOFError("the other process closed the channel")
             got += k

@@ -106,7 +106,9 @@ def _start_process(pool):
     finally:
         theirs.close()
     _LOG.debug("task process %d started", proc.pid)
-    return proc, Channel(ours)
+    chan = Channel(ours)
+    chan.watch_peer(lambda: proc.poll() is None)
+    return proc, chan
 
 
 class _Slot:

@@ -1,6 +1,7 @@
 """Module-level task functions for the tests: importable by module path, so
 that worker processes (python -m sitq worker) can run them."""
 import os
+import signal
 import time
 
 
@@ -60,6 +61,28 @@ def fork_helper(gate_path):
         finally:
             os._exit(0)
     return child
+
+
+def big_result_killed_midway(gate_path, megabytes):
+    """Return megabytes of bytes, and be killed (SIGKILL) while sending them:
+    a forked child stops the worker process (so that the result fills the
+    socket and the send blocks), kills this process after 1 s, continues the
+    worker, then keeps its copy of the socket until gate_path exists."""
+    worker, me = os.getppid(), os.getpid()
+    child = os.fork()
+    if child == 0:
+        try:
+            os.kill(worker, signal.SIGSTOP)
+            time.sleep(1.0)  # this process fills the socket and blocks meanwhile
+            os.kill(me, signal.SIGKILL)
+            os.kill(worker, signal.SIGCONT)
+            deadline = time.monotonic() + 60
+            while not os.path.exists(gate_path) and time.monotonic() < deadline:
+                time.sleep(0.01)
+        finally:
+            os.kill(worker, signal.SIGCONT)
+            os._exit(0)
+    return b"x" * (megabytes << 20)
 
 
 def open_gate(gate_path):

@@ -179,6 +179,22 @@ def test_a_death_is_seen_while_a_forked_child_lives(queue, cli, tmp_path):
             pass
 
 
+def test_a_death_in_the_middle_of_the_result_is_seen_while_a_forked_child_lives(
+        queue, cli, tmp_path):
+    # Killed while sending its result, with a forked child holding the
+    # socket: the worker must not wait for the rest of the message.
+    gate = str(tmp_path / "gate")
+    bad = queue.enqueue(tasks.big_result_killed_midway, gate, 64)
+    cli("--concurrency", "1")
+    try:
+        r = queue.get_result(bad, timeout=DEADLINE)
+        assert r.status == "failed" and r.error == "worker process died: signal 9 (SIGKILL)", r
+        assert not os.path.exists(gate)  # the child still holds the socket
+        assert queue.get_result(queue.enqueue(tasks.add, 2, 3), timeout=DEADLINE).value == 5
+    finally:
+        tasks.open_gate(gate)
+
+
 def test_the_task_api_works_in_a_task_process(queue, cli):
     first = sitq.Task(tasks.add, args=[2, 3])
     second = sitq.Task(tasks.add, args=[sitq.result_of(first), 10])
