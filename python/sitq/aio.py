@@ -389,6 +389,9 @@ class TaskQueue:
         wrapped ``sync`` queue stays usable. Idempotent; thread-safe."""
         self._closed = True
         self._executor.shutdown(wait=True)
+        # No get_result runs from now on to release these (see get_result).
+        for waits in [w for w in list(self._waits.values()) if w.loop.is_closed()]:
+            waits.abandon()
 
     async def __aenter__(self):
         return self

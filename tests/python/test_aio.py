@@ -171,6 +171,15 @@ def test_a_loop_closed_with_a_wait_pending_leaves_no_watch(backend):
         run(q.get_result(tid, timeout=0))
     q.close()  # joins the pool, which closed the watches
     assert eventfds() == before and q._waits == {}
+    # close() itself releases what a closed loop left
+    q = aio.TaskQueue(backend)
+    loop = asyncio.new_event_loop()
+    loop.create_task(q.get_result(tid, timeout=30))
+    loop.run_until_complete(asyncio.sleep(0.02))
+    loop.close()
+    assert eventfds() == before + 1
+    q.close()
+    assert eventfds() == before and q._waits == {}
 
 
 def test_use_after_close_raises_invalid_state(queue):
