@@ -336,6 +336,10 @@ class Executor(concurrent.futures.Executor):
             t.join()
         with self._lock:
             self._stopping = True  # every future is done: the worker is not started again
-            finalize = self._finalize
+            finalize, proc = self._finalize, self._proc
         if finalize is not None:
             finalize()
+        if proc is not None:
+            # A finalize already running in another _finish (shutdown with
+            # wait=False, then with wait=True) returns at once here.
+            proc.wait()

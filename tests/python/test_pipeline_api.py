@@ -352,6 +352,17 @@ def test_executor_shutdown_right_after_its_worker_died(queue, tmp_path):
     assert ex._proc is None or ex._proc.poll() is not None
 
 
+def test_executor_shutdown_with_wait_after_one_without(queue):
+    # The second shutdown returns once the worker has stopped, although the
+    # first one's background thread is the one stopping it.
+    ex = sitq.Executor(queue, max_workers=1)
+    assert ex.submit(tasks.add, 1, 2).result(timeout=WAIT) == 3
+    proc = ex._proc
+    ex.shutdown(wait=False)
+    ex.shutdown(wait=True)
+    assert proc.poll() == 0
+
+
 def test_executor_whose_worker_keeps_failing_is_broken(queue, monkeypatch):
     # A worker process that exits 1 right after its start, again and again.
     import sitq._executor as executor
