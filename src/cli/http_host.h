@@ -28,9 +28,10 @@ int http_host_is_local(const char *host);
  * read differently: more than one Content-Length header, one whose value
  * is not plain digits, one beside Transfer-Encoding, or a header name
  * holding a blank ("Content-Length :") (a front end that read the body's
- * length otherwise would see the rest as another request); 421 when loopback is set and the Host is absent or not local
- * (http_host_is_local). The server should close the connection after a
- * 400. Thread-safe (reads the request's headers only).
+ * length otherwise would see the rest as another request); 421 when
+ * loopback is set and the Host is absent or not local (http_host_is_local).
+ * The server should close the connection after a 400. Thread-safe (reads
+ * the request's headers only).
  */
 unsigned http_host_refusal(struct MHD_Connection *conn, int loopback, const char **why);
 

@@ -1,6 +1,6 @@
 /*
- * http_host_mhd.c - http_host_refusal: the Host check of http_host.h
- * applied to a libmicrohttpd request, shared by the dashboard and the
+ * http_host_mhd.c - http_host_refusal: the header checks of http_host.h
+ * (Host, and the framing of the body) applied to a libmicrohttpd request, shared by the dashboard and the
  * metrics endpoint. libmicrohttpd keeps every header line, so a second
  * Host or Content-Length is seen (and refused) rather than hidden behind
  * the first.
@@ -16,7 +16,7 @@
 
 /* What the header lines that frame a request say. */
 typedef struct header_counts {
-    unsigned host, length, chunked, bad_name, bad_length;
+    unsigned host, length, transfer_encoding, bad_name, bad_length;
 } header_counts;
 
 static enum MHD_Result count_headers(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -26,11 +26,11 @@ static enum MHD_Result count_headers(void *cls, enum MHD_ValueKind kind, const c
     /* "Content-Length :" is not Content-Length here, but may be to a proxy. */
     if (strpbrk(key, " \t") != NULL) n->bad_name++;
     if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0) n->host++;
-    if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) n->chunked++;
+    if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) n->transfer_encoding++;
     if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
         n->length++;
-        /* Digits only: a folded or signed value is read differently by
-         * different parsers. */
+        /* Digits only: a signed or decorated value ("+4") is read
+         * differently by different parsers. */
         if (value == NULL || value[0] == '\0' || value[strspn(value, "0123456789")] != '\0')
             n->bad_length++;
     }
@@ -43,7 +43,8 @@ static const char *framing_refusal(const header_counts *n) {
     if (n->bad_name > 0) return "a header name holding a blank";
     if (n->length > 1) return "more than one Content-Length header";
     if (n->bad_length > 0) return "a Content-Length that is not a decimal number";
-    if (n->length > 0 && n->chunked > 0) return "both Content-Length and Transfer-Encoding";
+    if (n->length > 0 && n->transfer_encoding > 0)
+        return "both Content-Length and Transfer-Encoding";
     return NULL;
 }
 
