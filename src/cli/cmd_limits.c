@@ -194,7 +194,11 @@ static int print_limits(const char *cmd, const limit_args *a, const sitq_limit *
         }
         return print_json_checked(cmd, arr);
     }
-    if (n == 0) printf("queue %s: no pause, no limits\n", a->queue);
+    if (n == 0) {
+        char *q = term_escape_str(a->queue, 0);
+        printf("queue %s: no pause, no limits\n", q ? q : "?");
+        free(q);
+    }
     for (size_t i = 0; i < n; i++) {
         char r[64];
         char *name = term_escape_str(l[i].function ? l[i].function : a->queue, 0);

@@ -87,4 +87,8 @@ expect_exit 0 "$SITQ" limit "$DB" --queue other --new-queue --rate 5/s
 assert_eq "queue other: limit set" "$(cat "$TMP/out")" "--new-queue limits a queue without tasks"
 expect_exit 0 "$SITQ" resume "$DB" --queue p
 assert_eq "queue p resumed" "$(cat "$TMP/out")" "a queue with tasks needs no flag"
+# A queue name's control bytes are spelt out on every line, also on the
+# line of a queue with no setting.
+expect_exit 0 "$SITQ" limit "$DB" --queue $'c\x01d' --new-queue
+assert_eq 'queue c\x01d: no pause, no limits' "$(cat "$TMP/out")" "no settings: name escaped"
 echo "ok"
