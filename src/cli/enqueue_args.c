@@ -26,7 +26,7 @@ const char ENQUEUE_USAGE[] =
     "  -d, --delay S         run not before S seconds from now (default 0)\n"
     "  -a, --after ID        run only after task ID succeeded (repeatable)\n"
     "      --finalizer       run once every --after task finished, whatever its\n"
-    "                        outcome (succeeded, failed, cancelled)\n"
+    "                        outcome (succeeded, failed, cancelled); needs --after\n"
     "      --stdin-from-deps the command's stdin is the results of the --after tasks,\n"
     "                        concatenated in --after order (default: /dev/null)\n"
     "  -r, --retries N       retries after a failed first attempt, 0..1000000 (default 0)\n"
@@ -157,6 +157,12 @@ int enqueue_args_parse(int argc, char **argv, enqueue_args *a) {
         return CLI_EXIT_USAGE;
     if ((a->shell_opts & SHELL_OPT_STDIN_DEPS) && a->n_after == 0) {
         cli_errorf(cmd, "--stdin-from-deps needs --after ID");
+        return CLI_EXIT_USAGE;
+    }
+    /* A finalizer without dependencies would run as a plain task: the flag
+     * was meant for something, most likely with an --after that was lost. */
+    if (a->opts.finalizer && a->n_after == 0) {
+        cli_errorf(cmd, "--finalizer needs --after ID");
         return CLI_EXIT_USAGE;
     }
     if (argv[optind + 1][0] == '\0') {

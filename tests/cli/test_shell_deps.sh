@@ -8,6 +8,9 @@ set -euo pipefail
 
 expect_exit 2 "$SITQ" enqueue "$DB" --stdin-from-deps -- cat
 assert_contains "$(cat "$TMP/err")" "--stdin-from-deps needs --after ID" "flag without --after"
+expect_exit 2 "$SITQ" enqueue "$DB" --finalizer -- true
+assert_contains "$(cat "$TMP/err")" "--finalizer needs --after ID" "finalizer without --after"
+assert_eq "" "$(cat "$TMP/out")" "a refused finalizer prints no id"
 assert_contains "$("$SITQ" enqueue --help)" "SITQ_DEP_i_STATUS" "enqueue --help"
 assert_contains "$("$SITQ" worker --help)" "SITQ_DEPS_DIR" "worker --help"
 
