@@ -4,7 +4,8 @@
  * Dialect (docs/scheduling.md): minute hour day-of-month month day-of-week,
  * separated by blanks; each field a comma list of `*`, `N` and `N-M`, the
  * first and last optionally followed by a step `/S` (S >= 1); month names JAN..DEC and weekday names SUN..SAT
- * (case-insensitive); weekday 0 and 7 are both Sunday; and the shortcuts
+ * (case-insensitive); weekday 0 and 7 are both Sunday (so a range may end
+ * at SUN: FRI-SUN); and the shortcuts
  * @yearly @annually @monthly @weekly @daily @midnight @hourly. Anything
  * else (a step on a single value, reversed ranges, Quartz's L W # ?, a
  * seconds or year field, @reboot) is refused rather than guessed at, so a
@@ -158,6 +159,8 @@ static sitq_code parse_item(const field_spec *f, span item, uint64_t *bits, sitq
         if (p < end && *p == '-') {
             p++;
             if ((rc = parse_value(f, item, &p, end, &b, err)) != SITQ_OK) return rc;
+            /* Sunday is both ends of the week: FRI-SUN (5-0) is 5-7. */
+            if (f->hi == 7 && b == 0 && a > 0) b = 7;
             if (b < a)
                 return field_error(err, f, item, "the range is reversed (write N-M, N <= M)");
             ranged = 1;

@@ -67,6 +67,15 @@ static void test_cron_table_utc(void **state) {
     FIRES("0 9 * * sun", NULL, MON, "2024-01-21T09:00:00Z");
     FIRES("0 9 * * 5-7", NULL, MON, "2024-01-19T09:00:00Z", "2024-01-20T09:00:00Z",
           "2024-01-21T09:00:00Z", "2024-01-26T09:00:00Z");
+    /* a range may end at Sunday as 0 or SUN: it means 7 there */
+    FIRES("0 9 * * FRI-SUN", NULL, MON, "2024-01-19T09:00:00Z", "2024-01-20T09:00:00Z",
+          "2024-01-21T09:00:00Z", "2024-01-26T09:00:00Z");
+    FIRES("0 9 * * 5-0", NULL, MON, "2024-01-19T09:00:00Z", "2024-01-20T09:00:00Z",
+          "2024-01-21T09:00:00Z", "2024-01-26T09:00:00Z");
+    FIRES("0 9 * * sat-sun/1", NULL, MON, "2024-01-20T09:00:00Z", "2024-01-21T09:00:00Z",
+          "2024-01-27T09:00:00Z");
+    /* MON-SUN is every day, so unrestricted: the day of month alone decides */
+    FIRES("0 0 1 * MON-SUN", NULL, MON, "2024-02-01T00:00:00Z", "2024-03-01T00:00:00Z");
     FIRES("30 8 * JAN,mar 1", NULL, MON, "2024-01-22T08:30:00Z", "2024-01-29T08:30:00Z",
           "2024-03-04T08:30:00Z");
     FIRES("0 0 13 * *", NULL, MON, "2024-02-13T00:00:00Z");
@@ -227,6 +236,8 @@ static void test_cron_parse_errors(void **state) {
     expect_parse_error("1000000000000 * * * *", ": 1000000000000 is out of range 0-59");
     expect_parse_error("*/1000000000000 * * * *", "step 1000000000000 is out of range 1-60");
     expect_parse_error("5-1 * * * *", "reversed");
+    expect_parse_error("* * * * SAT-MON", "reversed");
+    expect_parse_error("* * * * 7-1", "reversed");
     expect_parse_error("*/0 * * * *", "step 0");
     expect_parse_error("*/61 * * * *", "step 61");
     expect_parse_error("* */ * * *", "hour field \"*/\": a step must be a number");
