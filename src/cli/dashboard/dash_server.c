@@ -77,8 +77,9 @@ static enum MHD_Result query_arg(void *cls, enum MHD_ValueKind kind, const char 
             if (q->repeated == NULL) q->repeated = keys[i];
         }
         q->seen |= 1u << i;
-        /* An empty queue or function is no filter; an empty status,
-         * before or limit is checked (and refused) by the page. */
+        /* An empty queue or function is no filter. An empty status is
+         * "any" (the filter form's first choice); an empty before or
+         * limit is refused by the page. */
         int empty_is_none = i == 0 || i == 2;
         *fields[i] = value && value[0] ? value : empty_is_none ? NULL : "";
         return MHD_YES;
