@@ -503,8 +503,9 @@ typedef struct sitq_task_options {
     const char *unique_key; /**< NULL, or a key: while a task of this queue with the
                                     same key is queued, waiting, scheduled or running,
                                     enqueue returns that task's id instead (RQ/Celery
-                                    "once" semantics); 1..SITQ_NAME_MAX bytes of
-                                    valid UTF-8 */
+                                    "once" semantics), and the rest of this spec,
+                                    its dependencies included, is not read;
+                                    1..SITQ_NAME_MAX bytes of valid UTF-8 */
     int finalizer;          /**< 0 (default): the task runs once every dependency
                                     succeeded; a dependency that fails or is cancelled
                                     fails it at once ("dependency N failed"), and so
