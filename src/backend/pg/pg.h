@@ -128,12 +128,15 @@ extern const char *const pg_schema_sql;
 
 /* The monotonic counters' columns of counts, each after `pre` (" " in the
  * table's creation, " ADD COLUMN IF NOT EXISTS" in an upgrade). */
+/* clang-format off */
 #define PG_TOTALS_COLUMNS(pre)                                                                     \
-    pre " total_purged bigint NOT NULL DEFAULT 0," pre                                             \
-        " total_succeeded bigint NOT NULL DEFAULT 0," pre                                          \
-        " total_failed bigint NOT NULL DEFAULT 0," pre                                             \
-        " total_retried bigint NOT NULL DEFAULT 0," pre                                            \
-        " total_lost bigint NOT NULL DEFAULT 0," pre " total_cancelled bigint NOT NULL DEFAULT 0"
+    pre " total_purged bigint NOT NULL DEFAULT 0,"                                                 \
+    pre " total_succeeded bigint NOT NULL DEFAULT 0,"                                              \
+    pre " total_failed bigint NOT NULL DEFAULT 0,"                                                 \
+    pre " total_retried bigint NOT NULL DEFAULT 0,"                                                \
+    pre " total_lost bigint NOT NULL DEFAULT 0,"                                                   \
+    pre " total_cancelled bigint NOT NULL DEFAULT 0"
+/* clang-format on */
 
 /* Upgrade a schema of version pg1 to pg2, pg2 to pg3 and pg3 to
  * PG_SCHEMA_VERSION ("@" as in pg_schema_sql); run under the schema's

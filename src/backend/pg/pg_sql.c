@@ -52,6 +52,16 @@ const char pg_list_select[] = "SELECT " RESULT_COLS(
         "UNION ALL SELECT (SELECT queue FROM @.tasks WHERE " cond " AND queue > " cte ".q "        \
         "ORDER BY queue LIMIT 1) FROM " cte " WHERE " cte ".q IS NOT NULL)"
 
+/* The queues of the queued (r), waiting (w), running (x) and failed or
+ * cancelled (f) tasks, each walked in its partial index. One walk per line. */
+/* clang-format off */
+#define QUEUES_SKIPS                                                                               \
+    QUEUE_SKIP("r", "state = 0") ", "                                                              \
+    QUEUE_SKIP("w", "state = 1") ", "                                                              \
+    QUEUE_SKIP("x", "state = 3") ", "                                                              \
+    QUEUE_SKIP("f", "state IN (5, 6)")
+/* clang-format on */
+
 /* Purge keeps a finished task that a dependent not yet finished (queued,
  * waiting, running) depends on: that dependent may read its result. */
 #define PURGE_KEEP                                                                                 \
@@ -496,38 +506,12 @@ const char *const pg_sql[PG_COUNT] = {
      * succeeded tasks (counts keeps its rows after a purge; rows of other
      * counters alone, a queue of failed or cancelled tasks since purged,
      * list nothing). */
-    [PG_QUEUES] = "WITH RECURSIVE " QUEUE_SKIP("r", "state = 0") ", " QUEUE_SKIP(
-        "w",
-        "state = 1") ", " QUEUE_SKIP("x",
-                                     "state = 3") ", " QUEUE_SKIP("f",
-                                                                  "state IN (5, 6)") " SELECT q "
-                                                                                     "FROM r WHERE "
-                                                                                     "q IS NOT "
-                                                                                     "NULL UNION "
-                                                                                     "SELECT q "
-                                                                                     "FROM w WHERE "
-                                                                                     "q IS NOT "
-                                                                                     "NULL "
-                                                                                     "UNION SELECT "
-                                                                                     "q FROM x "
-                                                                                     "WHERE q IS "
-                                                                                     "NOT NULL "
-                                                                                     "UNION SELECT "
-                                                                                     "q FROM f "
-                                                                                     "WHERE q IS "
-                                                                                     "NOT NULL "
-                                                                                     "UNION SELECT "
-                                                                                     "queue FROM "
-                                                                                     "@.counts "
-                                                                                     "GROUP BY "
-                                                                                     "queue "
-                                                                                     "HAVING "
-                                                                                     "sum("
-                                                                                     "succeeded) "
-                                                                                     "<> 0 OR "
-                                                                                     "sum(total_"
-                                                                                     "succeeded) "
-                                                                                     "<> 0",
+    [PG_QUEUES] = "WITH RECURSIVE " QUEUES_SKIPS " SELECT q FROM r WHERE q IS NOT NULL "
+                  "UNION SELECT q FROM w WHERE q IS NOT NULL "
+                  "UNION SELECT q FROM x WHERE q IS NOT NULL "
+                  "UNION SELECT q FROM f WHERE q IS NOT NULL "
+                  "UNION SELECT queue FROM @.counts GROUP BY queue "
+                  "HAVING sum(succeeded) <> 0 OR sum(total_succeeded) <> 0",
     [PG_TASK_QUEUE] = "SELECT queue FROM @.tasks WHERE id = $1::bigint",
     [PG_DEPENDENTS] = "SELECT task_id FROM @.deps WHERE depends_on = $1::bigint ORDER BY task_id "
                       "LIMIT $2::bigint",
@@ -677,30 +661,34 @@ const char *const pg_schema_sql =
     "CREATE INDEX IF NOT EXISTS tasks_failed ON @.tasks(queue, state, id)"
     " WHERE state IN (5, 6);"
     "CREATE UNIQUE INDEX IF NOT EXISTS tasks_unique ON @.tasks(queue, unique_key)"
-    " WHERE unique_key IS NOT NULL AND state IN (0, 1, 3);" PG_WORKERS_DDL
+    " WHERE unique_key IS NOT NULL AND state IN (0, 1, 3);"
+    /* clang-format off */
+    PG_WORKERS_DDL
     /* Per queue and shard: succeeded tasks stored (purge decreases it) and
      * the monotonic counters (sitq_totals), which nothing decreases. */
     "CREATE TABLE IF NOT EXISTS @.counts(queue text NOT NULL, shard int NOT NULL DEFAULT 0,"
-    " succeeded bigint NOT NULL DEFAULT 0," PG_TOTALS_COLUMNS(
-        " ") ", PRIMARY KEY(queue, shard));"
-             /* position: the dependency's place in the order declared at enqueue
+    " succeeded bigint NOT NULL DEFAULT 0," PG_TOTALS_COLUMNS(" ") ","
+    " PRIMARY KEY(queue, shard));"
+    /* position: the dependency's place in the order declared at enqueue
      * (dense, 0-based); finalizer: 1 when the dependent runs once the
      * dependency is terminal, whatever its outcome. */
-             "CREATE TABLE IF NOT EXISTS @.deps(task_id bigint NOT NULL, depends_on bigint NOT "
-             "NULL,"
-             " position int NOT NULL DEFAULT 0, finalizer int NOT NULL DEFAULT 0,"
-             " PRIMARY KEY(depends_on, task_id));"
-             "CREATE INDEX IF NOT EXISTS deps_order ON @.deps(task_id, position);"
-             "INSERT INTO @.meta(key, value) VALUES('schema_version', '" PG_SCHEMA_VERSION "')"
-             " ON CONFLICT DO NOTHING;" PG_WAL_MARK_SQL;
+    "CREATE TABLE IF NOT EXISTS @.deps(task_id bigint NOT NULL, depends_on bigint NOT NULL,"
+    " position int NOT NULL DEFAULT 0, finalizer int NOT NULL DEFAULT 0,"
+    " PRIMARY KEY(depends_on, task_id));"
+    "CREATE INDEX IF NOT EXISTS deps_order ON @.deps(task_id, position);"
+    "INSERT INTO @.meta(key, value) VALUES('schema_version', '" PG_SCHEMA_VERSION "')"
+    " ON CONFLICT DO NOTHING;"
+    PG_WAL_MARK_SQL;
+/* clang-format on */
 
 /* From version pg3: the monotonic counters, from 0 (what came before is not
  * known). */
-const char *const pg_migrate_pg3_sql = "ALTER TABLE @.counts" PG_TOTALS_COLUMNS(
-    " ADD COLUMN IF NOT EXISTS") ";"
-                                 "UPDATE @.meta SET value = '" PG_SCHEMA_VERSION
-                                 "' WHERE key = 'schema_version'"
-                                 " AND value = 'pg3';";
+/* clang-format off */
+const char *const pg_migrate_pg3_sql =
+    "ALTER TABLE @.counts" PG_TOTALS_COLUMNS(" ADD COLUMN IF NOT EXISTS") ";"
+    "UPDATE @.meta SET value = '" PG_SCHEMA_VERSION "' WHERE key = 'schema_version'"
+    " AND value = 'pg3';";
+/* clang-format on */
 
 /* From version pg1: the worker rows of heartbeats, the task's owner, and
  * the succeeded counts split into shards; then pg_migrate_pg2_sql. */

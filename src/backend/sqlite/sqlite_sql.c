@@ -38,6 +38,16 @@ _Static_assert(SITQ__SUCCEEDED == 4 && SITQ__FAILED == 5 && SITQ__CANCELLED == 6
         "UNION ALL SELECT (SELECT queue FROM sitq_tasks WHERE " cond " AND queue > " cte ".q "     \
         "ORDER BY queue LIMIT 1) FROM " cte " WHERE " cte ".q IS NOT NULL)"
 
+/* The queues of the queued (r), waiting (w), running (x) and failed or
+ * cancelled (f) tasks, each walked in its partial index. One walk per line. */
+/* clang-format off */
+#define QUEUES_SKIPS                                                                               \
+    QUEUE_SKIP("r", "state = 0") ", "                                                              \
+    QUEUE_SKIP("w", "state = 1") ", "                                                              \
+    QUEUE_SKIP("x", "state = 3") ", "                                                              \
+    QUEUE_SKIP("f", "state IN (5, 6)")
+/* clang-format on */
+
 const char sq_list_select[] =
     "SELECT " RESULT_COLS("NULL", "NULL") ", CASE WHEN blobs & 2 THEN (SELECT length(r.result) "
                                           "FROM sitq_results r WHERE r.id = sitq_tasks.id) ELSE "
@@ -383,36 +393,12 @@ const char *const sq_sql[ST_COUNT] = {
      * succeeded tasks (sitq_counts keeps its row after a purge; a row of
      * other counters alone, a queue of failed or cancelled tasks since
      * purged, lists nothing). */
-    [ST_QUEUES] = "WITH RECURSIVE " QUEUE_SKIP("r", "state = 0") ", " QUEUE_SKIP(
-        "w",
-        "state = 1") ", " QUEUE_SKIP("x",
-                                     "state = 3") ", " QUEUE_SKIP("f",
-                                                                  "state IN (5, 6)") " SELECT q "
-                                                                                     "FROM r WHERE "
-                                                                                     "q IS NOT "
-                                                                                     "NULL UNION "
-                                                                                     "SELECT q "
-                                                                                     "FROM w WHERE "
-                                                                                     "q IS NOT "
-                                                                                     "NULL "
-                                                                                     "UNION SELECT "
-                                                                                     "q FROM x "
-                                                                                     "WHERE q IS "
-                                                                                     "NOT NULL "
-                                                                                     "UNION SELECT "
-                                                                                     "q FROM f "
-                                                                                     "WHERE q IS "
-                                                                                     "NOT NULL "
-                                                                                     "UNION SELECT "
-                                                                                     "queue FROM "
-                                                                                     "sitq_counts "
-                                                                                     "WHERE "
-                                                                                     "succeeded <> "
-                                                                                     "0 "
-                                                                                     "OR "
-                                                                                     "total_"
-                                                                                     "succeeded "
-                                                                                     "<> 0",
+    [ST_QUEUES] =
+        "WITH RECURSIVE " QUEUES_SKIPS " SELECT q FROM r WHERE q IS NOT NULL "
+        "UNION SELECT q FROM w WHERE q IS NOT NULL "
+        "UNION SELECT q FROM x WHERE q IS NOT NULL "
+        "UNION SELECT q FROM f WHERE q IS NOT NULL "
+        "UNION SELECT queue FROM sitq_counts WHERE succeeded <> 0 OR total_succeeded <> 0",
     [ST_TASK_QUEUE] = "SELECT queue FROM sitq_tasks WHERE id = ?1",
     [ST_DEPENDENTS] = "SELECT task_id FROM sitq_deps WHERE depends_on = ?1 ORDER BY task_id "
                       "LIMIT ?2",
