@@ -24,4 +24,6 @@ const atomic_int *sitq__set_call_abort(const atomic_int *flag) {
     return prev;
 }
 
+int sitq__call_abortable(void) { return abort_flag != NULL; }
+
 int sitq__call_aborted(void) { return abort_flag != NULL && atomic_load(abort_flag) != 0; }

@@ -40,15 +40,23 @@ int64_t sitq__call_deadline(void);
 int64_t sitq__set_call_deadline(int64_t deadline_us);
 
 /* A flag that, once nonzero, tells a backend to stop waiting for a lock
- * another process holds in the call running on this thread (SQLite's busy
- * handler gives up and the call fails with SITQ_EBUSY; a lock PostgreSQL's
- * server waits for is bounded by its lock_timeout only). The worker's
- * dispatcher points it at its stop flag for the cycles that record no
- * outcome, so that a stop is not held by a claim or a registry row waiting
- * for a lock. NULL: none. set returns the previous pointer, to restore;
- * aborted reads it (call_deadline.c). */
+ * another process holds in the call running on this thread, once that wait
+ * has lasted SITQ__ABORT_GRACE_US (SQLite's busy handler gives up;
+ * PostgreSQL's statement is cancelled): the call fails with SITQ_EBUSY and
+ * writes nothing. The worker's dispatcher points it at its stop flag for
+ * the cycles that record no outcome, so that a stop is not held by a claim
+ * or a registry row waiting for a lock. NULL: none. set returns the
+ * previous pointer, to restore; abortable says whether a flag is set,
+ * aborted whether it is raised (call_deadline.c). */
 const atomic_int *sitq__set_call_abort(const atomic_int *flag);
+int sitq__call_abortable(void);
 int sitq__call_aborted(void);
+
+/* How long a lock wait goes on after the thread's abort flag is raised:
+ * long enough for the short transactions of other workers (two workers
+ * stopping at once write their last rows one after the other), far shorter
+ * than a lock that a stopped or hung process keeps. */
+#define SITQ__ABORT_GRACE_US 2000000
 
 /* How long past a wait's timeout its last read may go on (a read that
  * started just before the deadline, a slow reply). */

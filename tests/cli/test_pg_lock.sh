@@ -60,4 +60,40 @@ expect_exit 2 "$SITQ" enqueue "$DB" --busy-timeout -1 -- true
 end_holder
 child=$("$SITQ" enqueue "$DB" --busy-timeout 7200 --after "$parent" -- echo child)
 assert_eq waiting "$(field "$child" status)" "the child waits for its parent once the lock is gone"
+
+# A stop is not held by a lock another session keeps (an administrator's
+# LOCK TABLE, a process stopped in its transaction) when the worker has no
+# outcome to record: after 2 s its statement is cancelled, instead of
+# waiting the lock timeout (30 s by default).
+start_worker --worker-id held-w
+PGAPPNAME=sitq_lock_holder_$pg_schema "${PSQL[@]}" -c "BEGIN" \
+    -c "LOCK TABLE $pg_schema.tasks IN ACCESS EXCLUSIVE MODE" \
+    -c "SELECT pg_sleep(600)" >/dev/null 2>&1 &
+HOLDER_PID=$!
+# The worker's next poll waits for the table.
+i=0
+until [ "$("${PSQL[@]}" -c "SELECT count(*) FROM pg_stat_activity
+        WHERE wait_event_type = 'Lock' AND query LIKE '%$pg_schema%'
+        AND application_name <> 'sitq_lock_holder_$pg_schema'")" -ge 1 ]; do
+    kill -0 "$HOLDER_PID" 2>/dev/null || fail "the lock holder exited"
+    [ $i -lt 600 ] || fail "the worker did not wait for the table lock within 30 s"
+    sleep 0.05
+    i=$((i + 1))
+done
+start=$(date +%s%N)
+kill -TERM "$WORKER_PID"
+rc=0
+wait "$WORKER_PID" || rc=$?
+WORKER_PID=
+took_ms=$((($(date +%s%N) - start) / 1000000))
+assert_eq 0 "$rc" "a worker stopped while a lock is kept exits 0"
+[ "$took_ms" -lt 15000 ] || fail "the stop took ${took_ms} ms: it waited for the lock"
+echo "the stop took ${took_ms} ms"
+assert_eq "0" "$("${PSQL[@]}" -c "SELECT count(*) FROM pg_stat_activity
+    WHERE wait_event_type = 'Lock' AND query LIKE '%$pg_schema%'")" "no statement left waiting"
+end_holder
+# Only the poll's statement was cancelled: the last registry row (the
+# workers table, which the lock does not cover) was written.
+assert_eq '["stopped"]' "$("$SITQ" workers "$DB" --all --json |
+    jget "[w['state'] for w in d if w['id'] == 'held-w']")" "the last row of the stopped worker"
 echo "ok"

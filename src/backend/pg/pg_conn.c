@@ -387,6 +387,12 @@ sitq_code pg_fail(pg_conn *c, const PGresult *res, sitq_error *err, const char *
                           "middle of a transaction blocks the rows it locked); nothing was "
                           "written",
                           c->b->schema, c->b->opts.lock_timeout_ms / 1000.0, what);
+    if (state && !strcmp(state, "57014") && c->stop_cancel)
+        return sitq__fail(err, SITQ_EBUSY,
+                          "PostgreSQL schema %s: the worker is stopping and gave up a wait of "
+                          "more than %gs for a lock another session holds while %s; nothing "
+                          "was written",
+                          c->b->schema, SITQ__ABORT_GRACE_US / 1e6, what);
     if (state && !strcmp(state, "57014"))
         return sitq__fail(err, SITQ_ESTORAGE,
                           "PostgreSQL schema %s: a statement ran longer than the statement "

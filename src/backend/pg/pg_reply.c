@@ -16,7 +16,11 @@
  * arriving (a large payload) restarts the silence at every read. Within a
  * wait with a timeout (sitq_wait) the silence also ends at the wait's
  * deadline: a server that stops answering cannot hold the wait for the
- * whole reply limit. */
+ * whole reply limit. When the thread's abort flag is raised (a worker's
+ * stop, sitq__set_call_abort) and a statement has waited
+ * SITQ__ABORT_GRACE_US, the statement is cancelled (PQcancel, as psql's
+ * Ctrl-C): the server ends its lock wait, the transaction writes nothing,
+ * and the connection stays usable. */
 #include "pg.h"
 
 #include <errno.h>
@@ -46,11 +50,30 @@ static void give_up(pg_conn *c, int how) {
  * broke (0: PQgetResult reports it) or the silence lasted too long: past
  * the reply limit (PG_SILENT_LIMIT) or past the deadline of the caller's
  * wait (PG_SILENT_DEADLINE, sitq__call_deadline). */
-static int await_input(pg_conn *c) {
+/* While an abort flag is set, poll wakes this often to look at it. */
+#define ABORT_LOOK_MS 100
+
+/* Ask the server to cancel the statement in flight (a stop's abort):
+ * best effort, its outcome is the statement's reply. */
+static void cancel_for_stop(pg_conn *c) {
+    c->stop_cancel = 1;
+    PGcancel *k = PQgetCancel(c->conn);
+    if (k == NULL) return;
+    char why[256];
+    (void)PQcancel(k, why, (int)sizeof why);
+    PQfreeCancel(k);
+}
+
+static int await_input(pg_conn *c, int64_t sent_us) {
     int64_t limit = pg_reply_limit_us(c->b);
     int64_t call = sitq__call_deadline();
     int64_t last = sitq__mono_us();
     while (PQisBusy(c->conn)) {
+        int abortable = sitq__call_abortable() && !c->stop_cancel;
+        if (abortable && sitq__call_aborted() && sitq__mono_us() - sent_us > SITQ__ABORT_GRACE_US) {
+            cancel_for_stop(c);
+            abortable = 0;
+        }
         int64_t stop = last + limit;
         int how = PG_SILENT_LIMIT;
         if (call) {
@@ -63,6 +86,7 @@ static int await_input(pg_conn *c) {
         int64_t left = stop - sitq__mono_us();
         if (left <= 0) return -how;
         int64_t ms = (left + 999) / 1000;
+        if (abortable && ms > ABORT_LOOK_MS) ms = ABORT_LOOK_MS;
         struct pollfd pf = {PQsocket(c->conn), POLLIN, 0};
         int n = poll(&pf, 1, ms > INT_MAX ? INT_MAX : (int)ms);
         if (n < 0 && errno == EINTR) continue;
@@ -76,10 +100,12 @@ static int await_input(pg_conn *c) {
  * result, as PQexec returns it, or NULL (c->silent when it never came). */
 static PGresult *reply(pg_conn *c, int sent) {
     c->silent = 0;
+    c->stop_cancel = 0;
     if (!sent) return NULL;
+    int64_t sent_us = sitq__mono_us();
     PGresult *last = NULL;
     for (;;) {
-        int in = await_input(c);
+        int in = await_input(c, sent_us);
         if (in < 0) {
             PQclear(last);
             give_up(c, -in);

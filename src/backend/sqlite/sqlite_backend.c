@@ -130,23 +130,17 @@ void *sq_col_blob(sqlite3_stmt *st, int i, size_t *len) {
     return copy;
 }
 
-/* How long a wait goes on after the thread's abort flag is raised: long
- * enough for the short transactions of other workers (two workers stopping
- * at once write their last rows one after the other), far shorter than a
- * lock that a stopped or hung process keeps. */
-#define SQ_ABORT_GRACE_US 2000000
-
 /* SQLite's own busy handler sleeps up to 100 ms between tries and can miss
  * every gap under steady load (lesson 2). Ours retries every 50..1000 us,
  * randomised, until the connection's busy timeout, or, once the calling
  * thread's abort flag is raised (a worker's stop, sitq__set_call_abort),
- * until the wait has lasted SQ_ABORT_GRACE_US. */
+ * until the wait has lasted SITQ__ABORT_GRACE_US. */
 static int busy_handler(void *arg, int count) {
     sq_conn *c = arg;
     int64_t now = sitq__mono_us();
     if (count == 0) c->busy_start_us = now;
     if (now - c->busy_start_us > (int64_t)c->busy_timeout_ms * 1000) return 0;
-    if (sitq__call_aborted() && now - c->busy_start_us > SQ_ABORT_GRACE_US) return 0;
+    if (sitq__call_aborted() && now - c->busy_start_us > SITQ__ABORT_GRACE_US) return 0;
     int64_t cap = count < 20 ? 200 : 1000;
     sitq__sleep_us(50 + (int64_t)(sitq__rand64() % (uint64_t)cap));
     return 1;
