@@ -96,4 +96,71 @@ end_holder
 # workers table, which the lock does not cover) was written.
 assert_eq '["stopped"]' "$("$SITQ" workers "$DB" --all --json |
     jget "[w['state'] for w in d if w['id'] == 'held-w']")" "the last row of the stopped worker"
+
+# Purge against a dependent committed while it ran. A session plays an
+# enqueue of a child of `x` (its FOR SHARE lock on x, its rows) and commits
+# once the purge has read the table; x must stay (the child may read its
+# result), whichever way the purge meets the lock.
+# in_session SQL...: run the statements in one transaction of a session
+# that holds its locks until a row appears in the table $GO, then commits.
+GO=public.go_$pg_schema
+in_session() {
+    "${PSQL[@]}" -c "SET client_min_messages = warning; DROP TABLE IF EXISTS $GO; CREATE TABLE $GO(x int)"
+    local args=() q
+    for q in "$@"; do args+=(-c "$q"); done
+    PGAPPNAME=sitq_lock_holder_$pg_schema "${PSQL[@]}" -c "BEGIN" "${args[@]}" \
+        -c "DO \$\$BEGIN WHILE NOT EXISTS (SELECT 1 FROM $GO) LOOP
+            PERFORM pg_sleep(0.05); END LOOP; END\$\$" -c "COMMIT" >"$TMP/session.out" 2>&1 &
+    HOLDER_PID=$!
+    local i=0
+    until [ "$("${PSQL[@]}" -c "SELECT count(*) FROM pg_stat_activity
+            WHERE application_name = 'sitq_lock_holder_$pg_schema'
+            AND query LIKE '%pg_sleep%' AND state = 'active'")" = 1 ]; do
+        kill -0 "$HOLDER_PID" 2>/dev/null || fail "the session exited: $(cat "$TMP/session.out")"
+        [ $i -lt 400 ] || fail "the session did not take its locks within 20 s"
+        sleep 0.05
+        i=$((i + 1))
+    done
+}
+# purge_past_session: run a purge while the session holds its locks; let the
+# session commit once the purge waits for a lock or has ended.
+purge_past_session() {
+    "$SITQ" purge "$DB" --older-than 0 --json >"$TMP/purge.out" 2>&1 &
+    local purge=$! i=0
+    while kill -0 "$purge" 2>/dev/null && [ "$("${PSQL[@]}" -c "SELECT count(*)
+            FROM pg_stat_activity WHERE wait_event_type = 'Lock'
+            AND query LIKE '%$pg_schema%'")" = 0 ]; do
+        [ $i -lt 400 ] || fail "the purge neither waited nor ended within 20 s"
+        sleep 0.05
+        i=$((i + 1))
+    done
+    "${PSQL[@]}" -c "INSERT INTO $GO VALUES(1)"
+    wait "$HOLDER_PID" || fail "the session failed: $(cat "$TMP/session.out")"
+    HOLDER_PID=
+    wait "$purge" || fail "the purge failed: $(cat "$TMP/purge.out")"
+}
+x=$("$SITQ" enqueue "$DB" -- echo x)
+start_worker
+wait_status "$x" succeeded 20
+stop_worker
+in_session "SELECT id FROM $pg_schema.tasks WHERE id = $x FOR SHARE" \
+    "INSERT INTO $pg_schema.tasks(id, queue, function, state, run_at_us, enqueued_at_us)
+     VALUES(nextval('$pg_schema.task_ids'), 'default', 'shell', 0, 9000000000000000, 0)" \
+    "INSERT INTO $pg_schema.deps(task_id, depends_on) VALUES(currval('$pg_schema.task_ids'), $x)"
+purge_past_session
+expect_exit 0 "$SITQ" show "$DB" "$x"
+assert_contains "$(cat "$TMP/out")" "succeeded" "a task a dependent committed during the purge is kept"
+
+# Purge against a retry of a cancelled dependent (the session plays it: its
+# locks on the task and its dependency, the new state): the retried task
+# keeps its dependency and its edge.
+t=$("$SITQ" enqueue "$DB" --after "$x" --delay 1h -- cat)
+expect_exit 0 "$SITQ" cancel "$DB" "$t"
+in_session "SELECT id FROM $pg_schema.tasks WHERE id = $t FOR NO KEY UPDATE" \
+    "SELECT id FROM $pg_schema.tasks WHERE id = $x FOR SHARE" \
+    "UPDATE $pg_schema.tasks SET state = 0, finished_at_us = NULL WHERE id = $t"
+purge_past_session
+assert_eq "[$x]" "$("$SITQ" show "$DB" "$t" --json | jget "d['depends_on']")" \
+    "a task retried during the purge keeps its dependency"
+expect_exit 0 "$SITQ" show "$DB" "$x"
 echo "ok"

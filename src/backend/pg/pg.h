@@ -63,7 +63,6 @@ typedef enum pg_stmt_id {
     PG_RESOLVE_LOCK,
     PG_RESOLVE,
     PG_COUNT_TOTALS,
-    PG_COUNT_PURGED,
     PG_TOTALS,
     PG_COUNTERS,
     PG_HEARTBEAT_MANY,
@@ -86,10 +85,7 @@ typedef enum pg_stmt_id {
     PG_HEALTH,
     PG_ID_RANGE,
     PG_ID_AFTER,
-    PG_PURGE_DEPS,
-    PG_PURGE_DEP_EDGES,
-    PG_PURGE_SUCCEEDED,
-    PG_PURGE_DEAD,
+    PG_PURGE_LOCK,
     PG_NOTIFY,
     PG_QUEUES,
     PG_TASK_QUEUE,
@@ -145,7 +141,7 @@ extern const char *const pg_migrate_pg1_sql;
 extern const char *const pg_migrate_pg2_sql;
 extern const char *const pg_migrate_pg3_sql;
 
-/* Rows per queue of counts (PG_COUNT_TOTALS, PG_COUNT_PURGED). */
+/* Rows per queue of counts (PG_COUNT_TOTALS; the purge's in pg_retention.c). */
 #define PG_COUNT_SHARDS 16
 
 /* A session idle inside a transaction this long (ms) is ended by the
@@ -533,6 +529,14 @@ sitq_code pg_retention_set(sitq_backend *b, const char *queue, const int64_t *su
 sitq_code pg_retention_get(sitq_backend *b, const char *queue, int64_t *succeeded_us,
                            int64_t *failed_us, int *found, sitq_error *err);
 sitq_code pg_expire(sitq_backend *b, sitq__expire *x, sitq_error *err);
+/* Delete the finished tasks of ids, which the caller's transaction holds
+ * locked FOR UPDATE, with their edges and counts, except those that an
+ * unfinished task depends on: read again here, by a statement whose
+ * snapshot follows the locks, so that a dependent committed while they
+ * were awaited is seen (none can come after: enqueue and retry lock the
+ * dependencies they read). Used by purge and retention. *purged: tasks
+ * deleted. Errors: SITQ_ENOMEM, those of the statements (pg_fail). */
+sitq_code pg_delete_finished(pg_conn *c, pg_array *ids, int64_t *purged, sitq_error *err);
 sitq_code pg_retained(sitq_backend *b, const char *queue, sitq_task_id *oldest_id,
                       sitq_time_us *finished_us, sitq_error *err);
 

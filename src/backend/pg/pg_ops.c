@@ -169,33 +169,22 @@ static sitq_code window_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *e
     pg_p_i64(&p, a->before_us);
     pg_p_i64(&p, a->lo);
     pg_p_i64(&p, a->hi);
-    static const pg_stmt_id ids[] = {PG_PURGE_DEPS, PG_PURGE_DEP_EDGES, PG_PURGE_SUCCEEDED,
-                                     PG_PURGE_DEAD};
-    int64_t succeeded = 0, deleted = 0;
-    for (size_t i = 0; i < sizeof ids / sizeof *ids; i++) {
-        PGresult *r = pg_run(c, ids[i], &p, err, "purging finished tasks");
-        if (!r) return pg_code(err);
-        int64_t n = pg_changes(r);
-        PQclear(r);
-        if (ids[i] == PG_PURGE_SUCCEEDED) succeeded = n;
-        if (ids[i] == PG_PURGE_SUCCEEDED || ids[i] == PG_PURGE_DEAD) deleted += n;
-    }
-    a->purged = deleted;
-    if (deleted) {
-        pg_params q;
-        pg_p_init(&q);
-        pg_p_text(&q, a->queue);
-        pg_p_i64(&q, succeeded);
-        pg_p_i64(&q, (int64_t)(sitq__rand64() % PG_COUNT_SHARDS));
-        pg_p_i64(&q, deleted);
-        sitq_code rc = pg_exec(c, PG_COUNT_PURGED, &q, err, "counting purged tasks");
-        if (rc) return rc;
-    }
+    PGresult *r = pg_run(c, PG_PURGE_LOCK, &p, err, "locking finished tasks to purge");
+    if (!r) return pg_code(err);
+    pg_array ids;
+    pg_arr_init(&ids, PG_OID_INT8);
+    for (int i = 0; i < PQntuples(r); i++) pg_arr_i64(&ids, pg_i64(r, i, 0));
+    PQclear(r);
+    sitq_code rc = ids.oom ? sitq__fail(err, SITQ_ENOMEM, "out of memory")
+                   : ids.n ? pg_delete_finished(c, &ids, &a->purged, err)
+                           : SITQ_OK;
+    pg_arr_free(&ids);
+    if (rc) return rc;
     /* Ids may be sparse: the next window starts at the next id that exists. */
     pg_params q;
     pg_p_init(&q);
     pg_p_i64(&q, a->hi);
-    PGresult *r = pg_run(c, PG_ID_AFTER, &q, err, "reading the next id to purge");
+    r = pg_run(c, PG_ID_AFTER, &q, err, "reading the next id to purge");
     if (!r) return pg_code(err);
     a->next = pg_i64(r, 0, 0);
     PQclear(r);

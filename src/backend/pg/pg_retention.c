@@ -7,8 +7,9 @@
  * expired tasks on a reader connection first and opens a write transaction
  * only when it found some. That transaction selects them again, locking
  * their rows with SKIP LOCKED (a task another worker is purging, or a retry
- * is moving, is left to a later walk), then deletes their edges, counts and
- * rows; each window is a short transaction of its own, never a long one
+ * is moving, is left to a later walk), reads their dependents again once
+ * they are locked, then deletes their edges, counts and rows
+ * (pg_delete_finished, which purge shares); each window is a short transaction of its own, never a long one
  * that would hold back vacuum. Statements are composed per window (windows
  * are paced; the hot statements stay prepared in pg_sql.c). */
 #include "pg_enqueue.h"
@@ -50,6 +51,12 @@ static const char *const delete_sql[] = {
     "total_purged = counts.total_purged + EXCLUDED.total_purged",
     "DELETE FROM @.tasks WHERE id = ANY($1::bigint[])",
 };
+
+/* The tasks of $1 that no unfinished task depends on. */
+static const char unneeded_sql[] =
+    "SELECT t.id FROM @.tasks t WHERE t.id = ANY($1::bigint[]) "
+    "AND NOT EXISTS (SELECT 1 FROM @.deps k JOIN @.tasks c ON c.id = k.task_id "
+    "WHERE k.depends_on = t.id AND c.state IN (0, 1, 3))";
 
 static const char schema_sql[] = "CREATE TABLE IF NOT EXISTS @.retention(queue text PRIMARY KEY,"
                                  " succeeded_us bigint NOT NULL, failed_us bigint NOT NULL);"
@@ -191,15 +198,19 @@ static sitq_code find_expired(pg_conn *c, sitq__expire *x, int lock, pg_array *i
     return ids->oom ? sitq__fail(err, SITQ_ENOMEM, "out of memory") : SITQ_OK;
 }
 
-static sitq_code expire_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *err) {
-    (void)b;
-    sitq__expire *x = arg;
-    x->purged = 0;
+sitq_code pg_delete_finished(pg_conn *c, pg_array *locked, int64_t *purged, sitq_error *err) {
+    *purged = 0;
+    pg_params p;
+    pg_p_init(&p);
+    if (pg_p_array(&p, locked) != 0) return sitq__fail(err, SITQ_ENOMEM, "out of memory");
+    PGresult *r = run(c, unneeded_sql, &p, err, "reading the dependents of finished tasks");
+    if (!r) return pg_code(err);
     pg_array ids;
     pg_arr_init(&ids, PG_OID_INT8);
-    sitq_code rc = find_expired(c, x, 1, &ids, err);
+    for (int i = 0; i < PQntuples(r); i++) pg_arr_i64(&ids, pg_i64(r, i, 0));
+    PQclear(r);
+    sitq_code rc = ids.oom ? sitq__fail(err, SITQ_ENOMEM, "out of memory") : SITQ_OK;
     for (size_t i = 0; !rc && ids.n > 0 && i < sizeof delete_sql / sizeof *delete_sql; i++) {
-        pg_params p;
         pg_p_init(&p);
         if (pg_p_array(&p, &ids) != 0) {
             rc = sitq__fail(err, SITQ_ENOMEM, "out of memory");
@@ -207,8 +218,20 @@ static sitq_code expire_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *e
         }
         if (strstr(delete_sql[i], "$2")) pg_p_i64(&p, (int64_t)(sitq__rand64() % PG_COUNT_SHARDS));
         int last = i + 1 == sizeof delete_sql / sizeof *delete_sql;
-        rc = run_cmd(c, delete_sql[i], &p, last ? &x->purged : NULL, err, "deleting expired tasks");
+        rc = run_cmd(c, delete_sql[i], &p, last ? purged : NULL, err, "deleting finished tasks");
     }
+    pg_arr_free(&ids);
+    return rc;
+}
+
+static sitq_code expire_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *err) {
+    (void)b;
+    sitq__expire *x = arg;
+    x->purged = 0;
+    pg_array ids;
+    pg_arr_init(&ids, PG_OID_INT8);
+    sitq_code rc = find_expired(c, x, 1, &ids, err);
+    if (!rc && ids.n > 0) rc = pg_delete_finished(c, &ids, &x->purged, err);
     pg_arr_free(&ids);
     return rc;
 }

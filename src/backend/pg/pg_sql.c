@@ -304,13 +304,6 @@ const char *const pg_sql[PG_COUNT] = {
         "total_retried = counts.total_retried + EXCLUDED.total_retried, "
         "total_lost = counts.total_lost + EXCLUDED.total_lost, "
         "total_cancelled = counts.total_cancelled + EXCLUDED.total_cancelled",
-    /* Purge: the stored succeeded count goes down by $2, the tasks deleted
-     * ($4, succeeded or not) are added to total_purged ($3 the shard). */
-    [PG_COUNT_PURGED] =
-        "INSERT INTO @.counts(queue, shard, succeeded, total_purged) VALUES($1::text, $3::int, "
-        "-$2::bigint, $4::bigint) ON CONFLICT(queue, shard) DO UPDATE SET "
-        "succeeded = counts.succeeded + EXCLUDED.succeeded, "
-        "total_purged = counts.total_purged + EXCLUDED.total_purged",
     /* The sums of the queue's shards, and the tasks ever inserted: those
      * stored (each status from its partial index, succeeded ones from
      * counts) plus those purged; an insert adds a stored task and a purge
@@ -485,19 +478,14 @@ const char *const pg_sql[PG_COUNT] = {
     /* Purge walks ids in windows ($3..$4), one short transaction each. */
     [PG_ID_RANGE] = "SELECT min(id), max(id) FROM @.tasks",
     [PG_ID_AFTER] = "SELECT min(id) FROM @.tasks WHERE id > $1::bigint",
-    [PG_PURGE_DEPS] = "DELETE FROM @.deps WHERE task_id IN (SELECT id FROM @.tasks "
-                      "WHERE id BETWEEN $3::bigint AND $4::bigint AND queue = $1::text "
-                      "AND state IN (4, 5, 6) AND finished_at_us < $2::bigint " PURGE_KEEP ")",
-    /* Edges to purged succeeded tasks are satisfied for good: drop them. */
-    [PG_PURGE_DEP_EDGES] = "DELETE FROM @.deps WHERE depends_on IN (SELECT id FROM @.tasks "
-                           "WHERE id BETWEEN $3::bigint AND $4::bigint AND queue = $1::text "
-                           "AND state = 4 AND finished_at_us < $2::bigint " PURGE_KEEP ")",
-    [PG_PURGE_SUCCEEDED] =
-        "DELETE FROM @.tasks WHERE id BETWEEN $3::bigint AND $4::bigint "
-        "AND queue = $1::text AND state = 4 AND finished_at_us < $2::bigint " PURGE_KEEP,
-    [PG_PURGE_DEAD] =
-        "DELETE FROM @.tasks WHERE id BETWEEN $3::bigint AND $4::bigint "
-        "AND queue = $1::text AND state IN (5, 6) AND finished_at_us < $2::bigint " PURGE_KEEP,
+    /* The window's finished tasks that no unfinished task depends on,
+     * locked; those another transaction holds (an enqueue or a retry
+     * reading them as dependencies) are left to a later purge.
+     * pg_delete_finished reads their dependents again, then deletes. */
+    [PG_PURGE_LOCK] =
+        "SELECT id FROM @.tasks WHERE id BETWEEN $3::bigint AND $4::bigint "
+        "AND queue = $1::text AND state IN (4, 5, 6) AND finished_at_us < $2::bigint " PURGE_KEEP
+        " ORDER BY id FOR UPDATE SKIP LOCKED",
 
     /* Wake-ups of other processes (pg_listen.c), delivered at COMMIT. */
     [PG_NOTIFY] = "SELECT pg_notify($1::text, $2::text)",
