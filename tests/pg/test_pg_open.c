@@ -366,6 +366,17 @@ static void test_read_only_role(void **state) {
     TQ_OK(sitq_queue_open(b, NULL, &q, &tq_err));
     assert_int_equal(tq_status(q, id), SITQ_QUEUED);
     assert_int_equal(tq_stats(q).total, 1);
+    /* the store's figures too, but WAL per task: the role may not read the
+     * ids' sequence */
+    sitq_store_health h;
+    TQ_OK(sitq_backend_health(b, &h, &tq_err));
+    assert_true(h.store_bytes > 0);
+    assert_true(h.wal_bytes > 0);
+    assert_true(h.wal_bytes_per_task < 0);
+    char *text = NULL;
+    TQ_OK(sitq_metrics_text(b, &text, NULL, &tq_err));
+    assert_non_null(strstr(text, "sitq_tasks{queue=\"default\",status=\"queued\"} 1"));
+    free(text);
     sitq_task_id id2 = 0;
     TQ_ERR_MSG(SITQ_ESTORAGE, "privilege", "permission",
                sitq_enqueue(q, "f", NULL, 0, NULL, &id2, &tq_err));

@@ -426,8 +426,11 @@ const char *const pg_sql[PG_COUNT] = {
         "0)::float8, pg_total_relation_size(to_regclass(format('%I.tasks', $1::text))), "
         "CASE WHEN NOT pg_is_in_recovery() THEN (SELECT (pg_current_wal_lsn() - "
         "value::pg_lsn)::bigint FROM @.meta WHERE key = 'wal_mark_lsn') END, "
-        "(SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM @.task_ids) - "
-        "(SELECT value::bigint FROM @.meta WHERE key = 'wal_mark_task')",
+        /* The sequence by a function, under a privilege test: a role that
+         * may read the tables but not the sequence measures the rest. */
+        "CASE WHEN has_sequence_privilege(format('%I.task_ids', $1::text), 'SELECT, USAGE') "
+        "THEN COALESCE(pg_sequence_last_value(format('%I.task_ids', $1::text)::regclass), 0) - "
+        "(SELECT value::bigint FROM @.meta WHERE key = 'wal_mark_task') END",
     /* The earliest run_at of the queue's queued tasks: one index seek per
      * distinct priority (a skip scan), never a walk of the backlog. */
     [PG_OLDEST_READY] =
