@@ -666,7 +666,11 @@ sitq_code sitq_get_payload(sitq_queue *queue, sitq_task_id id, void **out_payloa
  * stops answering (a stopped or hung process, a network that drops
  * packets) fails the wait with SITQ_ESTORAGE at most 1 s after its timeout
  * (and the connection is closed, reconnected by the next call), rather than
- * after the reply limit of a statement (90 s by default).
+ * after the reply limit of a statement (90 s by default). A connection
+ * that is lost (a server restart, a failover, a session ended by an
+ * administrator) does not end the wait: its reads reconnect, pausing 50 ms
+ * doubling to 2 s, until the timeout (plus that 1 s); a wait with no
+ * timeout rides out an outage of any length.
  *
  * Errors: SITQ_ETIMEDOUT (not finished in time; *out is set to the current
  * snapshot, which the caller frees) - a distinct outcome, not a result;

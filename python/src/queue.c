@@ -445,7 +445,10 @@ static PyObject *wait_result_slices(SitqQueueObject *self, sitq_task_id id, doub
             sitq_result_free(r);
             return res;
         }
-        if (rc != SITQ_ETIMEDOUT) {
+        /* A slice that ended while the connection was lost (and not yet
+         * made again) does not end the wait: the next slice reconnects. */
+        int lost = rc == SITQ_ESTORAGE && sitq__call_take_lost() && !last;
+        if (rc != SITQ_ETIMEDOUT && !lost) {
             sitq_result_free(r);
             return sitqpy_raise(rc, &err);
         }
@@ -480,9 +483,11 @@ PyDoc_STRVAR(get_result_doc,
              "timeout: seconds to wait (None: forever; 0: check once).\n"
              "Raises TaskTimeoutError (also a TimeoutError, like concurrent.futures)\n"
              "when the task is not finished in time - its .status tells where it is;\n"
-             "TaskNotFoundError, InvalidArgumentError, StorageError. Ctrl-C raises\n"
-             "KeyboardInterrupt within about 0.1 s. Thread-safe; the GIL is released\n"
-             "while waiting.");
+             "TaskNotFoundError, InvalidArgumentError, StorageError. On PostgreSQL a\n"
+             "lost connection (a server restart, a failover) does not end the wait:\n"
+             "it reconnects and goes on. Ctrl-C raises KeyboardInterrupt within about\n"
+             "0.1 s (about 1 s while the server is away). Thread-safe; the GIL is\n"
+             "released while waiting.");
 
 static PyObject *queue_get_result(SitqQueueObject *self, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"task_id", "timeout", NULL};

@@ -39,6 +39,15 @@ int64_t sitq__mono_us(void);
 int64_t sitq__call_deadline(void);
 int64_t sitq__set_call_deadline(int64_t deadline_us);
 
+/* A backend whose connection to its store can be lost (PostgreSQL) notes,
+ * on this thread, that the call failing now lost it or could not make it
+ * again: the next call reconnects, so a wait repeats the read instead of
+ * failing (sitq_wait, and a binding that waits in slices of it). lost
+ * reads the note; take reads and clears it. */
+void sitq__call_note_lost(void);
+int sitq__call_lost(void);
+int sitq__call_take_lost(void);
+
 /* A flag that, once nonzero, tells a backend to stop waiting for a lock
  * another process holds in the call running on this thread, once that wait
  * has lasted SITQ__ABORT_GRACE_US (SQLite's busy handler gives up;

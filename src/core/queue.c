@@ -125,6 +125,11 @@ sitq_code sitq_get_payload(sitq_queue *q, sitq_task_id id, void **out_payload, s
     return q->backend->ops->payload(q->backend, q->name, id, out_payload, out_len, err);
 }
 
+/* After a read that lost the connection, a wait pauses this long before
+ * the next, doubling up to the maximum while the store stays away. */
+#define WAIT_LOST_PAUSE_US     50000
+#define WAIT_LOST_PAUSE_MAX_US 2000000
+
 static sitq_code wait_until(sitq_queue *q, sitq_task_id id, double timeout_s, int64_t deadline,
                             sitq_result **out, sitq_error *err) {
     sitq_backend *b = q->backend;
@@ -134,12 +139,31 @@ static sitq_code wait_until(sitq_queue *q, sitq_task_id id, double timeout_s, in
     int notified = b->notifies;
     int64_t poll_us = notified ? 50000 : 1000;
     int64_t poll_max = notified ? 250000 : 25000;
+    int64_t lost_pause_us = 0;
     for (;;) {
         sitq__gens seen = sitq__backend_gens(b);
 
         sitq_result *r = NULL;
+        (void)sitq__call_take_lost();
         sitq_code rc = b->ops->get(b, q->name, id, &r, err);
+        if (rc == SITQ_ESTORAGE && sitq__call_lost()) {
+            /* The connection was lost (a server restart, a failover): the
+             * next read reconnects. Reads go on until the timeout, plus the
+             * grace a read has past it (the first read after a wait for a
+             * change comes at the deadline); past that the error is
+             * returned, with the note kept for a caller waiting in slices. */
+            int64_t now = sitq__mono_us();
+            int64_t until = deadline > INT64_MAX - SITQ__WAIT_READ_GRACE_US
+                                ? INT64_MAX
+                                : deadline + SITQ__WAIT_READ_GRACE_US;
+            if (now >= until) return rc;
+            lost_pause_us = lost_pause_us ? lost_pause_us * 2 : WAIT_LOST_PAUSE_US;
+            if (lost_pause_us > WAIT_LOST_PAUSE_MAX_US) lost_pause_us = WAIT_LOST_PAUSE_MAX_US;
+            sitq__sleep_us(until - now < lost_pause_us ? until - now : lost_pause_us);
+            continue;
+        }
         if (rc) return rc;
+        lost_pause_us = 0;
         if (sitq_status_is_terminal(r->status)) {
             *out = r;
             return sitq__ok(err);

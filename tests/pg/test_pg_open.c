@@ -454,6 +454,33 @@ static void test_connection_killed(void **state) {
     admin("DROP SCHEMA s_kill CASCADE");
 }
 
+/* A wait rides out a lost connection (a server restart, a failover, an
+ * administrator's pg_terminate_backend): its read reconnects and the wait
+ * returns the task's outcome instead of SITQ_ESTORAGE. */
+static void test_wait_after_connection_killed(void **state) {
+    (void)state;
+    sitq_backend *b = NULL;
+    TQ_OK(open_schema(uri(), "s_waitkill", 1, &b));
+    sitq_queue *q = NULL;
+    TQ_OK(sitq_queue_open(b, NULL, &q, &tq_err));
+    sitq_task_id t = tq_enqueue(q, "f", NULL);
+    sitq_result *r = NULL;
+    /* the wait's reader and listener connections are made */
+    assert_int_equal(sitq_wait(q, t, 0.05, &r, &tq_err), SITQ_ETIMEDOUT);
+    sitq_result_free(r);
+    r = NULL;
+    sitq_status st;
+    TQ_OK(sitq_cancel(q, t, &st, &tq_err));
+    admin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+          "WHERE application_name = 'sitq' AND pid <> pg_backend_pid()");
+    TQ_OK(sitq_wait(q, t, 30, &r, &tq_err));
+    assert_int_equal(r->status, SITQ_CANCELLED);
+    sitq_result_free(r);
+    sitq_queue_close(q);
+    sitq_backend_close(b);
+    admin("DROP SCHEMA s_waitkill CASCADE");
+}
+
 /* poll_only: the same backend without LISTEN. Its waits poll (no listener
  * connection is ever opened) and still see another backend's completion;
  * without poll_only the first wait starts the listener. */
@@ -739,6 +766,7 @@ int main(void) {
         cmocka_unit_test(test_poll_only),
         cmocka_unit_test(test_frozen_server),
         cmocka_unit_test(test_frozen_server_wait),
+        cmocka_unit_test(test_wait_after_connection_killed),
         cmocka_unit_test(test_frozen_postmaster_reconnect),
     };
     return cmocka_run_group_tests_name("pg_open", tests, NULL, NULL);

@@ -121,6 +121,45 @@ def _signal_sessions(app, sig):
     return len(pids)
 
 
+def test_get_result_rides_out_a_lost_connection():
+    # Every session of this backend is ended by the server (a restart, a
+    # failover, an administrator) while get_result waits: the wait
+    # reconnects and returns the task's outcome, not a StorageError.
+    app = "sitq_py_lost_" + uuid.uuid4().hex[:8]
+    dsn = os.environ["SITQ_TEST_PG_URI"] + "?application_name=" + app
+    schema = "py_" + uuid.uuid4().hex[:12]
+    q = sitq.TaskQueue(backend=sitq.PostgresBackend(dsn, schema=schema))
+    tid = q.enqueue(sitq.Task(function=add, args=[1, 2], delay=3600))
+    out = {}
+    waiter = threading.Thread(target=lambda: out.update(r=_outcome(q, tid)))
+    waiter.start()
+    admin = ["psql", "-X", "-qAt", os.environ["SITQ_TEST_PG_URI"], "-c"]
+    listening = ("SELECT count(*) FROM pg_stat_activity WHERE application_name = '%s' "
+                 "AND query LIKE 'LISTEN%%'" % app)
+    deadline = time.monotonic() + 20
+    while subprocess.run(admin + [listening], capture_output=True, text=True,
+                         check=True).stdout.strip() == "0":
+        assert time.monotonic() < deadline, "the wait did not start listening"
+        time.sleep(0.02)
+    ended = subprocess.run(admin + ["SELECT count(pg_terminate_backend(pid)) FROM "
+                                    "pg_stat_activity WHERE application_name = '%s'" % app],
+                           capture_output=True, text=True, check=True).stdout.strip()
+    assert int(ended) >= 2  # the reader and the listener at least
+    other = sitq.TaskQueue(backend=sitq.PostgresBackend(os.environ["SITQ_TEST_PG_URI"],
+                                                        schema=schema))
+    other.cancel(tid)
+    waiter.join(40)
+    assert not waiter.is_alive()
+    assert out["r"] == "cancelled"
+
+
+def _outcome(q, tid):
+    try:
+        return q.get_result(tid, timeout=30).status
+    except sitq.SitqError as e:
+        return repr(e)
+
+
 def test_get_result_timeout_bounds_a_frozen_server():
     # The server's processes of this backend stop answering (SIGSTOP: TCP
     # cannot tell): get_result(timeout=1) fails soon after its timeout,

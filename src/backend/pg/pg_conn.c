@@ -283,8 +283,8 @@ static sitq_code session_setup(pg_conn *c, sitq_error *err) {
     return SITQ_OK;
 }
 
-sitq_code pg_conn_ensure(pg_conn *c, sitq_error *err) {
-    if (c->conn && PQstatus(c->conn) == CONNECTION_OK) return SITQ_OK;
+/* Connect c again, closing what is left of it: SITQ_OK, or why it cannot. */
+static sitq_code reconnect(pg_conn *c, sitq_error *err) {
     pg_conn_close(c);
     int64_t now = sitq__mono_us();
     if (now < c->next_connect_us)
@@ -348,9 +348,18 @@ sitq_code pg_conn_ensure(pg_conn *c, sitq_error *err) {
     return SITQ_OK;
 }
 
+sitq_code pg_conn_ensure(pg_conn *c, sitq_error *err) {
+    if (c->conn && PQstatus(c->conn) == CONNECTION_OK) return SITQ_OK;
+    sitq_code rc = reconnect(c, err);
+    if (rc == SITQ_ESTORAGE) sitq__call_note_lost();
+    return rc;
+}
+
 sitq_code pg_fail(pg_conn *c, const PGresult *res, sitq_error *err, const char *what) {
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     snprintf(c->sqlstate, sizeof c->sqlstate, "%s", state ? state : "");
+    /* Past the wait's own deadline, the wait is over: no note. */
+    if (c->silent == PG_SILENT_LIMIT) sitq__call_note_lost();
     if (c->silent == PG_SILENT_DEADLINE)
         return sitq__fail(err, SITQ_ESTORAGE,
                           "PostgreSQL (schema %s) did not answer by the end of the wait's "
@@ -375,6 +384,7 @@ sitq_code pg_fail(pg_conn *c, const PGresult *res, sitq_error *err, const char *
          * reported as such by pg_write_txn. */
         pg_conn_close(c);
         c->next_connect_us = 0;
+        sitq__call_note_lost();
         return sitq__fail(err, SITQ_ESTORAGE,
                           "the connection to PostgreSQL (schema %s) was lost while %s: %s",
                           c->b->schema, what, msg);
