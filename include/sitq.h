@@ -1798,6 +1798,9 @@ sitq_code sitq_worker_start(sitq_worker *worker, sitq_error *err);
  * backend, or user_data the caller frees, after sitq_worker_free returns;
  * its sitq_ctx_* calls stay valid (sitq_ctx_heartbeat then returns
  * SITQ_ELEASE). Thread-safe against sitq_worker_start/stop on the same worker.
+ * Errors: SITQ_EINVAL (worker NULL, timeout_s NaN), SITQ_ETIMEDOUT,
+ * SITQ_ESTATE (called from one of the worker's own handler threads: the
+ * stop would wait for the very task that called it).
  */
 sitq_code sitq_worker_stop(sitq_worker *worker, double timeout_s, sitq_error *err);
 
@@ -1809,7 +1812,8 @@ sitq_code sitq_worker_stop(sitq_worker *worker, double timeout_s, sitq_error *er
  * 0 to poll. Returns SITQ_OK when the dispatcher has ended or the worker is
  * not started. Thread-safe; several threads may wait at once.
  * Errors: SITQ_EINVAL (worker NULL, timeout_s NaN), SITQ_ETIMEDOUT (still
- * running after timeout_s).
+ * running after timeout_s), SITQ_ESTATE (called from one of the worker's
+ * own handler threads, whose task its end would wait for).
  */
 sitq_code sitq_worker_wait(sitq_worker *worker, double timeout_s, sitq_error *err);
 
@@ -1838,7 +1842,8 @@ int sitq_worker_drained(const sitq_worker *worker);
  * again (or sitq_worker_stop) goes on waiting. For callers that wait in
  * short slices, to do something between them (a language binding running
  * its signal handlers), without asking the tasks to stop early. Errors:
- * SITQ_EINVAL (worker NULL, timeout_s NaN), SITQ_ETIMEDOUT. Thread-safe
+ * SITQ_EINVAL (worker NULL, timeout_s NaN), SITQ_ETIMEDOUT, SITQ_ESTATE (as
+ * sitq_worker_stop). Thread-safe
  * against sitq_worker_start/stop on the same worker.
  */
 sitq_code sitq_worker_stop_wait(sitq_worker *worker, double timeout_s, sitq_error *err);
@@ -2006,8 +2011,9 @@ void sitq_workers_free(sitq_worker_info *workers, size_t count);
  * most; if that transaction fails it is not retried and the tasks' leases
  * lapse instead, to be recovered like those of a crashed worker. The worker
  * can be started again. Use it before sitq_worker_free for a bounded free.
- * Errors: SITQ_EINVAL (worker NULL, grace_s negative or NaN); a failed final
- * transaction is counted in the worker's stats (errors), not returned.
+ * Errors: SITQ_EINVAL (worker NULL, grace_s negative or NaN), SITQ_ESTATE (as
+ * sitq_worker_stop); a failed final transaction is counted in the worker's
+ * stats (errors), not returned.
  * Thread-safe against sitq_worker_start/stop on the same worker.
  */
 sitq_code sitq_worker_shutdown(sitq_worker *worker, double grace_s, sitq_error *err);

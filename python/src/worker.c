@@ -243,7 +243,9 @@ PyDoc_STRVAR(stop_doc,
              "Ctrl-C while waiting abandons the running tasks (recorded as failed\n"
              "'abandoned: still running when worker ... stopped') and raises\n"
              "KeyboardInterrupt. Stopping a stopped worker does nothing; a stopped worker\n"
-             "can be started again. Releases the GIL while waiting. Thread-safe.");
+             "can be started again. Raises InvalidStateError when called from one of\n"
+             "this worker's own tasks (the stop would wait for that task): stop it from\n"
+             "another thread. Releases the GIL while waiting. Thread-safe.");
 
 /* Wait for the stop in slices so that Ctrl-C is seen; on Ctrl-C abandon the
  * running tasks. The slices leave the tasks' cancel flags alone (a graceful
@@ -300,6 +302,7 @@ static PyObject *worker_stop(SitqWorkerObject *self, PyObject *args, PyObject *k
     sitq_error err = {0};
     int interrupted;
     sitq_code rc = stop_in_slices(self, timeout, &err, &interrupted);
+    if (rc == SITQ_ESTATE) return sitqpy_raise(rc, &err); /* from its own task: still running */
     forget_running(self);
     if (interrupted) return NULL;
     if (rc != SITQ_OK) return sitqpy_raise(rc, &err);

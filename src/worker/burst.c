@@ -11,6 +11,7 @@
 sitq_code sitq_worker_wait(sitq_worker *w, double timeout_s, sitq_error *err) {
     if (!w) return sitq__fail(err, SITQ_EINVAL, "worker must not be NULL");
     if (isnan(timeout_s)) return sitq__fail(err, SITQ_EINVAL, "timeout_s must not be NaN");
+    if (sitq__worker_refuse_own_thread(w, "sitq_worker_wait", err)) return SITQ_ESTATE;
     int64_t deadline = timeout_s < 0 ? INT64_MAX : sitq__mono_us() + sitq__seconds_to_us(timeout_s);
     pthread_mutex_lock(&w->mu);
     while (w->started && !w->dispatcher_done) {

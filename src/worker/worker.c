@@ -284,8 +284,20 @@ void sitq__worker_request_start(sitq_worker *w, sitq_task_ctx *c) {
         pthread_cond_wait(&w->cv, &w->mu);
 }
 
+/* The worker whose handler thread this is (NULL on any other thread). */
+static _Thread_local const sitq_worker *tl_serving;
+
+sitq_code sitq__worker_refuse_own_thread(const sitq_worker *w, const char *what, sitq_error *err) {
+    if (tl_serving != w) return SITQ_OK;
+    return sitq__fail(err, SITQ_ESTATE,
+                      "%s of worker %s was called from one of its own tasks, which it would "
+                      "wait for: return from the task first, or call it from another thread",
+                      what, w->id);
+}
+
 static void *executor_main(void *arg) {
     sitq_worker *w = arg;
+    tl_serving = w;
     /* A prefetched task is not started this close to its lease's end. */
     int64_t margin = w->lease_us / 10 < 1000000 ? w->lease_us / 10 : 1000000;
     pthread_mutex_lock(&w->mu);
@@ -1093,6 +1105,7 @@ static sitq_code worker_stop(sitq_worker *w, double timeout_s, int flag_on_timeo
 sitq_code sitq_worker_stop(sitq_worker *w, double timeout_s, sitq_error *err) {
     if (!w) return sitq__fail(err, SITQ_EINVAL, "worker must not be NULL");
     if (timeout_s != timeout_s) return sitq__fail(err, SITQ_EINVAL, "timeout_s must not be NaN");
+    if (sitq__worker_refuse_own_thread(w, "sitq_worker_stop", err)) return SITQ_ESTATE;
     pthread_mutex_lock(&w->life_mu);
     sitq_code rc = worker_stop(w, timeout_s, 1, err);
     pthread_mutex_unlock(&w->life_mu);
@@ -1102,6 +1115,7 @@ sitq_code sitq_worker_stop(sitq_worker *w, double timeout_s, sitq_error *err) {
 sitq_code sitq_worker_stop_wait(sitq_worker *w, double timeout_s, sitq_error *err) {
     if (!w) return sitq__fail(err, SITQ_EINVAL, "worker must not be NULL");
     if (timeout_s != timeout_s) return sitq__fail(err, SITQ_EINVAL, "timeout_s must not be NaN");
+    if (sitq__worker_refuse_own_thread(w, "sitq_worker_stop_wait", err)) return SITQ_ESTATE;
     pthread_mutex_lock(&w->life_mu);
     sitq_code rc = worker_stop(w, timeout_s, 0, err);
     pthread_mutex_unlock(&w->life_mu);
@@ -1112,6 +1126,7 @@ sitq_code sitq_worker_shutdown(sitq_worker *w, double grace_s, sitq_error *err) 
     if (!w) return sitq__fail(err, SITQ_EINVAL, "worker must not be NULL");
     if (!(grace_s >= 0))
         return sitq__fail(err, SITQ_EINVAL, "grace_s must be >= 0 seconds, got %g", grace_s);
+    if (sitq__worker_refuse_own_thread(w, "sitq_worker_shutdown", err)) return SITQ_ESTATE;
     pthread_mutex_lock(&w->life_mu);
     sitq_code rc = worker_stop(w, grace_s, 1, NULL);
     if (rc == SITQ_ETIMEDOUT) {

@@ -221,6 +221,11 @@ void sitq__janitor_stop(sitq_worker *w);
 
 /* worker.c */
 void sitq__worker_wake(sitq_worker *w);
+
+/* SITQ_OK, or SITQ_ESTATE when the calling thread is one of w's handler
+ * threads: what (a stop or a wait for w's end) would wait for the task
+ * the caller runs, which cannot end before the call returns. */
+sitq_code sitq__worker_refuse_own_thread(const sitq_worker *w, const char *what, sitq_error *err);
 /* Queue a completion for the dispatcher's next commit (caller holds mu). */
 int sitq__worker_push_done(sitq_worker *w, sitq__completion *k);
 /* Ask the dispatcher to record the start of c's attempt (w->mu held; it may

@@ -4,6 +4,8 @@ import os
 import signal
 import time
 
+import sitq
+
 
 def add(a, b):
     return a + b
@@ -296,3 +298,17 @@ def generator_returning(value):
         yield None
         return value
     return g()
+
+
+#: Workers that tasks reach by name (a test puts one here before it starts).
+WORKERS = {}
+
+
+def stop_own_worker(timeout=None):
+    """Stop the worker running this task, as a task should not: the stop
+    would wait for this very task. Returns what happened."""
+    try:
+        WORKERS["w"].stop(timeout=timeout)
+        return "stopped"
+    except sitq.InvalidStateError as e:
+        return "refused: " + str(e)

@@ -538,6 +538,28 @@ def test_worker_stop_waits_for_running_task(queue, tmp_path):
     assert r.value == "finished"
 
 
+def test_worker_stop_from_its_own_task_is_refused(queue):
+    # The stop would wait for the task that asks for it: refused at once
+    # (InvalidStateError), with or without a time limit, and the worker runs
+    # on until stopped from another thread.
+    w = sitq.Worker(queue, concurrency=2)
+    tasks.WORKERS["w"] = w
+    try:
+        w.start()
+        for timeout in (None, 1):
+            tid = queue.enqueue(tasks.stop_own_worker, timeout)
+            r = queue.get_result(tid, timeout=30)
+            assert r.status == "succeeded"
+            assert r.value.startswith("refused: ")
+            assert "called from one of its own tasks" in r.value
+        assert w.is_running
+        assert queue.get_result(queue.enqueue(tasks.add, 2, 2), timeout=30).value == 4
+        w.stop(timeout=30)
+        assert not w.is_running
+    finally:
+        tasks.WORKERS.clear()
+
+
 def test_worker_run_until_stopped_from_another_thread(queue):
     w = sitq.Worker(queue)
     tid = queue.enqueue(tasks.add, 1, 1)
