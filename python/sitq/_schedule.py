@@ -73,7 +73,7 @@ def schedule(queue, func, cron=None, *, every=None, args=(), kwargs=None, timezo
             "schedule: unknown option%s %s (options: %s)" % (
                 "s" if len(unknown) > 1 else "", ", ".join(unknown),
                 ", ".join(sorted(TASK_OPTIONS))), "SITQ_EINVAL")
-    task = _sitq.Task(func, args=list(args), kwargs=dict(kwargs or {}), **options)
+    task = _sitq.Task(func, args=args, kwargs=kwargs, **options)
     if name is None:
         name = _default_name(func)
     if not isinstance(name, str):
@@ -141,8 +141,7 @@ def _check(func, cron, every, timezone, kwargs):
             "a time zone applies to a cron expression only: an interval fires every %d s "
             "from the Unix epoch whatever the zone" % every, "SITQ_EINVAL")
     options = {k: v for k, v in kwargs.items() if k in TASK_OPTIONS}
-    _sitq.Task(func, args=list(kwargs.get("args", ())), kwargs=dict(kwargs.get("kwargs") or {}),
-               **options)
+    _sitq.Task(func, args=kwargs.get("args", ()), kwargs=kwargs.get("kwargs"), **options)
 
 
 def periodic(queue, cron=None, *, every=None, name=None, timezone=None, **kwargs):

@@ -72,6 +72,16 @@ def test_bad_input(queue):
         queue.schedule(echo, "@daily", args=[threading.Lock()], name="lock")
     with pytest.raises(sitq.InvalidArgumentError, match="do not match"):
         queue.schedule(add, "@daily", args=[1])
+    # arguments of the wrong shape, as Task refuses them: a string is not
+    # split into characters, a set has no order, kwargs is a dict
+    with pytest.raises(sitq.InvalidArgumentError, match="args must be a list or tuple"):
+        queue.schedule(echo, "@daily", args="ab", name="text")
+    with pytest.raises(sitq.InvalidArgumentError, match="args must be a list or tuple"):
+        queue.schedule(echo, every=60, args={1}, name="set")
+    with pytest.raises(sitq.InvalidArgumentError, match="kwargs must be a dict"):
+        queue.schedule(add, "@daily", kwargs=[1], name="kw")
+    with pytest.raises(sitq.InvalidArgumentError, match="kwargs must be a dict"):
+        queue.periodic(every=60, kwargs=[("a", 1)])(add)
     assert queue.schedules() == []
     queue.schedule(add, "@daily", args=[1, 2], name="d")
     with pytest.raises(sitq.InvalidArgumentError, match="already exists"):
