@@ -260,6 +260,11 @@ assert_eq 400 "$(get "/tasks?limit=0")" "limit 0"
 assert_eq 400 "$(get "/tasks?before=-3")" "negative before"
 assert_eq 400 "$(get "/tasks?colour=red")" "unknown parameter"
 assert_eq 400 "$(get "/workers?status=failed")" "a filter on another page"
+assert_eq 400 "$(get "/api/workers?limit=1")" "api: a filter on another page"
+assert_contains "$(jget "d['error']" <"$TMP/body")" "unknown parameter 'limit' for /api/workers" \
+    "the message names the misplaced filter"
+assert_eq 400 "$(get "/api/queues?queue=")" "an empty filter on another page"
+assert_contains "$(jget "d['error']" <"$TMP/body")" "unknown parameter 'queue'" "named, even empty"
 # a parameter given twice is refused, as a form's field is, not read as the last
 assert_eq 400 "$(get "/tasks?status=failed&status=queued")" "a status given twice"
 assert_contains "$(cat "$TMP/body")" "the parameter &#39;status&#39; is given more than once" \

@@ -63,13 +63,17 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, dash_reply *r, co
     return ret;
 }
 
+/* The parameters of the task list, in dash_query.seen's bit order. */
+static const char *const QUERY_KEYS[] = {"queue", "status", "function", "before", "limit"};
+#define QUERY_KEYS_N (sizeof QUERY_KEYS / sizeof QUERY_KEYS[0])
+
 static enum MHD_Result query_arg(void *cls, enum MHD_ValueKind kind, const char *key,
                                  const char *value) {
     (void)kind;
     dash_query *q = cls;
-    static const char *const keys[] = {"queue", "status", "function", "before", "limit"};
+    const char *const *keys = QUERY_KEYS;
     const char **fields[] = {&q->queue, &q->status, &q->function, &q->before, &q->limit};
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+    for (size_t i = 0; i < QUERY_KEYS_N; i++) {
         if (strcmp(key, keys[i]) != 0) continue;
         /* A field given twice is refused, as a form's is: which one the
          * reader meant is not ours to guess. */
@@ -105,14 +109,18 @@ static void route_api_task(const dash_ctx *c, const char *rest, dash_reply *r) {
 /* Route a GET or HEAD of a known page (path_kind 1). */
 static void route_get(const dash_ctx *c, const char *url, const dash_query *q, dash_reply *r) {
     int is_list = strcmp(url, "/tasks") == 0 || strcmp(url, "/api/tasks") == 0;
-    int filters = q->queue || q->status || q->function || q->before || q->limit;
     if (q->repeated) {
         dash_error(r, 400, "the parameter '%s' is given more than once", q->repeated);
         return;
     }
-    if (q->unknown || (filters && !is_list)) {
-        dash_error(r, 400, "unknown parameter '%s' for %s",
-                   q->unknown ? q->unknown : "(a filter of /tasks)", url);
+    /* A parameter of the task list elsewhere, even empty, is refused by
+     * its name (the first one given, in QUERY_KEYS order). */
+    const char *misplaced = NULL;
+    for (size_t i = 0; !is_list && !misplaced && i < QUERY_KEYS_N; i++)
+        if (q->seen & (1u << i)) misplaced = QUERY_KEYS[i];
+    if (q->unknown || misplaced) {
+        dash_error(r, 400, "unknown parameter '%s' for %s", q->unknown ? q->unknown : misplaced,
+                   url);
         return;
     }
     if (strcmp(url, "/tasks") == 0) dash_page_tasks(c, q, r);
