@@ -35,4 +35,18 @@ expect_exit 2 "$SITQ" worker "$DB" --env-file "$TMP/bad"
 assert_contains "$(cat "$TMP/err")" "$TMP/bad', line 2" "bad --env-file line"
 expect_exit 2 "$SITQ" worker "$DB" --env-file "$TMP/missing"
 assert_contains "$(cat "$TMP/err")" "$TMP/missing" "missing --env-file"
+# A file that is not an environment (a device, a huge log) is refused
+# within bounds, not read into memory.
+expect_exit 2 "$SITQ" worker "$DB" --env-file /dev/zero
+assert_contains "$(cat "$TMP/err")" "line 1: longer than 131072 bytes" "--env-file /dev/zero"
+awk 'BEGIN { for (i = 0; i < 1250000; i++) print "A=1" }' >"$TMP/huge"
+expect_exit 2 "$SITQ" worker "$DB" --env-file "$TMP/huge"
+assert_contains "$(cat "$TMP/err")" "larger than 4194304 bytes" "a huge --env-file"
+# ...while a line of 131072 bytes (CRLF ended) is a variable like any other.
+printf 'LONG=%0131066d\r\nB=2\n' 0 >"$TMP/long"
+c=$("$SITQ" enqueue "$DB" -- sh -c 'printf "%s %s" "${#LONG}" "$B"')
+start_worker --env-file "$TMP/long"
+wait_status "$c" succeeded
+stop_worker
+assert_eq "131066 2" "$(result "$c")" "the longest line"
 echo "ok"
