@@ -52,6 +52,12 @@ int arg_parse_size(const char *cmd, const char *name, const char *text, uint64_t
                    name, text);
         return -1;
     }
+    /* No upper bound of its own (the caller checks one it learns later,
+     * such as the database's): only the lower one is named. */
+    if (v < min && (max == UINT64_MAX || max == SIZE_MAX)) {
+        cli_errorf(cmd, "%s must be at least %" PRIu64 " bytes, got '%s'", name, min, text);
+        return -1;
+    }
     if (v < min || v > max) {
         cli_errorf(cmd, "%s must be %" PRIu64 "..%" PRIu64 " bytes, got '%s' (%" PRIu64 " bytes)",
                    name, min, max, text, v);

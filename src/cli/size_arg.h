@@ -12,7 +12,9 @@
  * Parse `text` as a byte size: decimal digits, optionally followed by one
  * unit letter k/K (1024), m/M (1024^2) or g/G (1024^3). Signs, fractions,
  * white space, other suffixes and values that overflow are refused.
- * Stores the size in *out when it is in [min, max].
+ * Stores the size in *out when it is in [min, max]; max UINT64_MAX or
+ * SIZE_MAX means no bound of its own (one the caller checks later), and
+ * the message of a size under min names min alone.
  * `name` names the option in the message (e.g. "--max-result").
  * Returns 0, or -1 after printing an error for subcommand `cmd` (the caller
  * then exits with CLI_EXIT_USAGE). Thread-safe (no state).
