@@ -95,8 +95,9 @@ static int write_dep(sitq_task_ctx *ctx, size_t i, shell_deps *d, size_t *n_env,
     memset(&err, 0, sizeof err);
     sitq_code code = sitq_ctx_dependency_result(ctx, i, &r, &err);
     if (code != SITQ_OK) {
-        snprintf(msg, msg_size, "cannot read dependency %zu: %s (%s)", i + 1, err.message,
-                 sitq_code_name(code));
+        /* The variables count from 1, the API's index (in err) from 0. */
+        snprintf(msg, msg_size, "cannot read SITQ_DEP_%zu (dependency index %zu): %s (%s)", i + 1,
+                 i, err.message, sitq_code_name(code));
         return -1;
     }
     char *var = add_var(d, n_env, "SITQ_DEP_%zu=%s/%zu", i + 1, d->dir, i + 1);
