@@ -48,8 +48,8 @@ static const char SCHEDULE_USAGE[] =
     "      --backoff S       delay before the first retry (default 1)\n"
     "      --backoff-cap S   longest delay between retries (default 3600)\n"
     "  -t, --timeout S       kill the command after S seconds (default: no limit)\n"
-    "  -j, --json            print JSON (add: {\"name\", \"queue\", \"next_fire\"};\n"
-    "                        list: an array of schedules)\n" STORE_USAGE
+    "  -j, --json            print JSON (add: {\"queue\", \"name\", \"next_fire\",\n"
+    "                        \"paused\"}; list: an array of schedules)\n" STORE_USAGE
     "  -h, --help            show this help\n"
     "\n"
     "A tick more than 60 s late is missed (no worker of the queue ran then).\n"
@@ -242,6 +242,11 @@ static int run_list(sched_args *a, int argc, char **argv) {
     cli_db db;
     int rc = cli_db_open(a->cmd, argv[optind], a->queue, CLI_DB_READ_ONLY, 0, &db);
     if (rc != CLI_EXIT_OK) return rc;
+    /* A --queue that names nothing is a typo, as for the other commands. */
+    if (a->queue_given && (rc = cli_db_check_set_queue(a->cmd, &db, a->queue)) != CLI_EXIT_OK) {
+        cli_db_close(&db);
+        return rc;
+    }
     sitq_schedule **items = NULL;
     size_t n = 0;
     sitq_error err;

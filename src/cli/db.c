@@ -216,24 +216,32 @@ static int has_settings(const char *cmd, const cli_db *db, const char *queue, in
     return CLI_EXIT_OK;
 }
 
-int cli_db_check_new_queue(const char *cmd, const cli_db *db, const char *queue) {
+/* cli_db_check_new_queue and cli_db_check_set_queue: hint, the advice
+ * after the list of known queues ("" for none). */
+static int check_set_queue(const char *cmd, const cli_db *db, const char *queue, const char *hint) {
     int found = 0;
     char *list = NULL;
     size_t n = 0;
     int rc = known_queues(cmd, db->backend, queue, &found, &list, &n);
     if (rc == CLI_EXIT_OK && !found) rc = has_settings(cmd, db, queue, &found);
     if (rc == CLI_EXIT_OK && !found) {
-        cli_errorf(cmd,
-                   "unknown queue '%s' (known queues: %s); to set it before its first task, "
-                   "add --new-queue",
-                   queue,
+        cli_errorf(cmd, "unknown queue '%s' (known queues: %s)%s", queue,
                    n == 0 ? "none yet"
                    : list ? list
-                          : "?");
+                          : "?",
+                   hint);
         rc = CLI_EXIT_FAILURE;
     }
     free(list);
     return rc;
+}
+
+int cli_db_check_new_queue(const char *cmd, const cli_db *db, const char *queue) {
+    return check_set_queue(cmd, db, queue, "; to set it before its first task, add --new-queue");
+}
+
+int cli_db_check_set_queue(const char *cmd, const cli_db *db, const char *queue) {
+    return check_set_queue(cmd, db, queue, "");
 }
 
 void cli_db_close(cli_db *db) {

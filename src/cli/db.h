@@ -71,6 +71,12 @@ int cli_db_check_queue(const char *cmd, sitq_backend *backend, const char *queue
  */
 int cli_db_check_new_queue(const char *cmd, const cli_db *db, const char *queue);
 
+/**
+ * cli_db_check_new_queue for a command that only reads the settings (a
+ * schedule list): the same check, without the advice to add --new-queue.
+ */
+int cli_db_check_set_queue(const char *cmd, const cli_db *db, const char *queue);
+
 /** Close the queue and backend of db (either may be NULL). */
 void cli_db_close(cli_db *db);
 

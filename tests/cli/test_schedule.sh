@@ -102,6 +102,14 @@ assert_contains "$(cat "$TMP/err")" "--timezone applies to --cron only" "zone wi
 expect_exit 2 "$SITQ" schedule add "$DB" bad --every 10m --timezone UTC -- true
 expect_exit 1 "$SITQ" schedule remove "$DB" missing
 assert_contains "$(cat "$TMP/err")" "no schedule named missing" "remove unknown"
+# A --queue that names nothing is a typo (exit 1), as for the other
+# commands; a queue with a schedule alone is known.
+expect_exit 1 "$SITQ" schedule list "$DB" --queue nosuch
+assert_contains "$(cat "$TMP/err")" "unknown queue 'nosuch'" "list: unknown queue"
+expect_exit 0 "$SITQ" schedule add "$DB" lone --queue only-schedules --every 1h -- true
+expect_exit 0 "$SITQ" schedule list "$DB" --queue only-schedules --json
+assert_eq "lone" "$(jget "d[0]['name']" <"$TMP/out")" "list: a queue known by its schedule"
+expect_exit 0 "$SITQ" schedule remove "$DB" lone --queue only-schedules
 expect_exit 2 "$SITQ" schedule frobnicate "$DB"
 assert_contains "$(cat "$TMP/err")" "unknown action" "unknown action"
 expect_exit 0 "$SITQ" schedule --help
