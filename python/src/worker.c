@@ -543,9 +543,15 @@ static PyGetSetDef worker_getset[] = {
 
 static PyObject *worker_repr(SitqWorkerObject *self) {
     if (!self->worker) return PyUnicode_FromString("<sitq.Worker (not initialised)>");
-    return PyUnicode_FromFormat("<sitq.Worker id='%s' concurrency=%d %s>",
-                                sitq_worker_id(self->worker), self->concurrency,
-                                atomic_load(&self->running) ? "running" : "stopped");
+    /* The id as Python quotes it (%R): control characters escaped. */
+    PyObject *id = PyUnicode_DecodeUTF8(
+        sitq_worker_id(self->worker), (Py_ssize_t)strlen(sitq_worker_id(self->worker)), "replace");
+    if (!id) return NULL;
+    PyObject *r =
+        PyUnicode_FromFormat("<sitq.Worker id=%R concurrency=%d %s>", id, self->concurrency,
+                             atomic_load(&self->running) ? "running" : "stopped");
+    Py_DECREF(id);
+    return r;
 }
 
 PyDoc_STRVAR(worker_doc,

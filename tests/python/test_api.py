@@ -490,12 +490,18 @@ def test_worker_needs_a_queue(backend):
         sitq.Worker(backend)
 
 
+def test_worker_repr_escapes_its_id(queue):
+    # an id is any text: its control characters must not reach a terminal
+    w = sitq.Worker(queue, worker_id="w\x1b[2J\n")
+    assert repr(w) == "<sitq.Worker id='w\\x1b[2J\\n' concurrency=1 stopped>"
+
+
 def test_worker_start_stop_states(queue):
     w = sitq.Worker(queue, worker_id="w1", concurrency=3)
     assert (w.worker_id, w.concurrency, w.is_running, w.queue) == ("w1", 3, False, queue)
     w.stop()                       # stopping a stopped worker is fine
     w.start()
-    assert w.is_running and "running" in repr(w)
+    assert w.is_running and repr(w) == "<sitq.Worker id='w1' concurrency=3 running>"
     with pytest.raises(sitq.InvalidStateError):
         w.start()
     tid = queue.enqueue(tasks.add, 2, 2)
