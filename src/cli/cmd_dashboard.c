@@ -148,6 +148,11 @@ static int load_token(dash_ctx *ctx, const char *path) {
     fclose(f);
     const char *nl = memchr(buf, '\n', n);
     if (nl) n = (size_t)(nl - buf);
+    else if (n == sizeof buf) { /* only the start was read: its length is unknown */
+        cli_errorf("dashboard", "--token-file: the token must be %d..%d bytes long (it is longer)",
+                   DASH_TOKEN_MIN, DASH_TOKEN_MAX);
+        return -1;
+    }
     return set_token(ctx, buf, n, "--token-file");
 }
 

@@ -469,6 +469,9 @@ done
 printf 'short\n' >"$TMP/short"
 expect_exit 2 "$SITQ" dashboard "$DB" --token-file "$TMP/short"
 assert_contains "$(cat "$TMP/err")" "16..1024 bytes" "short token"
+head -c 2000 /dev/zero | tr '\0' 'a' >"$TMP/long"
+expect_exit 2 "$SITQ" dashboard "$DB" --token-file "$TMP/long"
+assert_contains "$(cat "$TMP/err")" "16..1024 bytes long (it is longer)" "a token too long"
 expect_exit 2 "$SITQ" dashboard "$DB" --token-file "$TMP/missing"
 assert_contains "$(cat "$TMP/err")" "cannot be read" "missing token file"
 expect_exit 2 "$SITQ" dashboard
