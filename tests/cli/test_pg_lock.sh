@@ -66,6 +66,9 @@ assert_eq waiting "$(field "$child" status)" "the child waits for its parent onc
 # outcome to record: after 2 s its statement is cancelled, instead of
 # waiting the lock timeout (30 s by default).
 start_worker --worker-id held-w
+# The tasks left above are done first: an outcome waits for the lock (up
+# to --stop-timeout), only a cycle with nothing to record is cut short.
+wait_status "$child" succeeded 20
 PGAPPNAME=sitq_lock_holder_$pg_schema "${PSQL[@]}" -c "BEGIN" \
     -c "LOCK TABLE $pg_schema.tasks IN ACCESS EXCLUSIVE MODE" \
     -c "SELECT pg_sleep(600)" >/dev/null 2>&1 &

@@ -186,6 +186,9 @@ typedef struct pg_array {
 void pg_arr_init(pg_array *a, uint32_t elem_oid);
 void pg_arr_free(pg_array *a);
 void pg_arr_i64(pg_array *a, int64_t v);
+/* Initialise a (bigint) with the first column of every row of r. SITQ_OK,
+ * or SITQ_ENOMEM with a freed. */
+sitq_code pg_arr_ids(pg_array *a, const PGresult *r, sitq_error *err);
 void pg_arr_f64(pg_array *a, double v, int is_null);
 void pg_arr_bytes(pg_array *a, const void *data, size_t len, int is_null);
 /* Bind a as the next parameter (binary); a must outlive the statement.

@@ -131,6 +131,14 @@ int64_t pg_i64(const PGresult *r, int row, int col) {
     }
 }
 
+sitq_code pg_arr_ids(pg_array *a, const PGresult *r, sitq_error *err) {
+    pg_arr_init(a, PG_OID_INT8);
+    for (int i = 0; i < PQntuples(r); i++) pg_arr_i64(a, pg_i64(r, i, 0));
+    if (!a->oom) return SITQ_OK;
+    pg_arr_free(a);
+    return sitq__fail(err, SITQ_ENOMEM, "out of memory");
+}
+
 double pg_f64(const PGresult *r, int row, int col) {
     if (PQgetisnull(r, row, col) || PQgetlength(r, row, col) != 8) return 0;
     uint64_t x = (uint64_t)pg_i64(r, row, col);

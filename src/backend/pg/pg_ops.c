@@ -172,12 +172,10 @@ static sitq_code window_body(pg_backend *b, pg_conn *c, void *arg, sitq_error *e
     PGresult *r = pg_run(c, PG_PURGE_LOCK, &p, err, "locking finished tasks to purge");
     if (!r) return pg_code(err);
     pg_array ids;
-    pg_arr_init(&ids, PG_OID_INT8);
-    for (int i = 0; i < PQntuples(r); i++) pg_arr_i64(&ids, pg_i64(r, i, 0));
+    sitq_code rc = pg_arr_ids(&ids, r, err);
     PQclear(r);
-    sitq_code rc = ids.oom ? sitq__fail(err, SITQ_ENOMEM, "out of memory")
-                   : ids.n ? pg_delete_finished(c, &ids, &a->purged, err)
-                           : SITQ_OK;
+    if (rc) return rc;
+    if (ids.n) rc = pg_delete_finished(c, &ids, &a->purged, err);
     pg_arr_free(&ids);
     if (rc) return rc;
     /* Ids may be sparse: the next window starts at the next id that exists. */

@@ -206,10 +206,9 @@ sitq_code pg_delete_finished(pg_conn *c, pg_array *locked, int64_t *purged, sitq
     PGresult *r = run(c, unneeded_sql, &p, err, "reading the dependents of finished tasks");
     if (!r) return pg_code(err);
     pg_array ids;
-    pg_arr_init(&ids, PG_OID_INT8);
-    for (int i = 0; i < PQntuples(r); i++) pg_arr_i64(&ids, pg_i64(r, i, 0));
+    sitq_code rc = pg_arr_ids(&ids, r, err);
     PQclear(r);
-    sitq_code rc = ids.oom ? sitq__fail(err, SITQ_ENOMEM, "out of memory") : SITQ_OK;
+    if (rc) return rc;
     for (size_t i = 0; !rc && ids.n > 0 && i < sizeof delete_sql / sizeof *delete_sql; i++) {
         pg_p_init(&p);
         if (pg_p_array(&p, &ids) != 0) {
