@@ -9,7 +9,9 @@
  * the start. A failed window
  * (the store busy or unreachable) is retried after a pause; retention never
  * stops the worker. Stopping the worker wakes and joins the thread: at most
- * one window is finished first. */
+ * one window is finished first, and a window that waits for a lock another
+ * process keeps gives up SITQ__ABORT_GRACE_US into its wait (the thread's
+ * abort flag): it writes nothing a later walk cannot do. */
 #include "worker_internal.h"
 
 #include <stdlib.h>
@@ -26,6 +28,7 @@ struct sitq__janitor {
     pthread_mutex_t mu;
     pthread_cond_t cv; /* monotonic clock */
     int stop;          /* under mu */
+    atomic_int abort;  /* set with stop: the thread's abort flag */
 };
 
 /* Wait until deadline (monotonic us) or a stop; returns 1 when stopping. */
@@ -42,6 +45,7 @@ static int janitor_wait(struct sitq__janitor *j, int64_t deadline_us) {
 
 static void *janitor_main(void *arg) {
     struct sitq__janitor *j = arg;
+    (void)sitq__set_call_abort(&j->abort);
     sitq_task_id cursor = 0;
     /* The first walk waits a little (at most 5 s): a worker's first seconds
      * are often a burst of claims, and walks are for tasks days old. */
@@ -99,6 +103,7 @@ void sitq__janitor_stop(sitq_worker *w) {
     if (!j) return;
     pthread_mutex_lock(&j->mu);
     j->stop = 1;
+    atomic_store(&j->abort, 1);
     pthread_cond_broadcast(&j->cv);
     pthread_mutex_unlock(&j->mu);
     pthread_join(j->thread, NULL);

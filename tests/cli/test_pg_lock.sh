@@ -65,33 +65,51 @@ assert_eq waiting "$(field "$child" status)" "the child waits for its parent onc
 # LOCK TABLE, a process stopped in its transaction) when the worker has no
 # outcome to record: after 2 s its statement is cancelled, instead of
 # waiting the lock timeout (30 s by default).
-start_worker --worker-id held-w
+# stop_under_lock ID [frozen]: start worker ID, lock the tasks table, stop
+# the worker once its poll waits for the table (with "frozen", its server
+# process is stopped too, so that neither the statement nor its cancel is
+# ever answered); the stop must end within 15 s and exit 0.
+FROZEN_PID=
+trap 'rc=$?; [ -n "$FROZEN_PID" ] && kill -CONT "$FROZEN_PID" 2>/dev/null; end_holder; (exit $rc); cleanup' EXIT
+stop_under_lock() {
+    start_worker --worker-id "$1"
+    PGAPPNAME=sitq_lock_holder_$pg_schema "${PSQL[@]}" -c "BEGIN" \
+        -c "LOCK TABLE $pg_schema.tasks IN ACCESS EXCLUSIVE MODE" \
+        -c "SELECT pg_sleep(600)" >/dev/null 2>&1 &
+    HOLDER_PID=$!
+    local i=0 waiting=
+    until waiting=$("${PSQL[@]}" -c "SELECT pid FROM pg_stat_activity
+            WHERE wait_event_type = 'Lock' AND query LIKE '%$pg_schema%'
+            AND application_name <> 'sitq_lock_holder_$pg_schema' LIMIT 1") && [ -n "$waiting" ]; do
+        kill -0 "$HOLDER_PID" 2>/dev/null || fail "the lock holder exited"
+        [ $i -lt 600 ] || fail "the worker did not wait for the table lock within 30 s"
+        sleep 0.05
+        i=$((i + 1))
+    done
+    if [ "${2:-}" = frozen ]; then
+        FROZEN_PID=$waiting
+        kill -STOP "$FROZEN_PID"
+    fi
+    local start rc=0
+    start=$(date +%s%N)
+    kill -TERM "$WORKER_PID"
+    wait "$WORKER_PID" || rc=$?
+    WORKER_PID=
+    took_ms=$((($(date +%s%N) - start) / 1000000))
+    if [ -n "$FROZEN_PID" ]; then
+        kill -CONT "$FROZEN_PID"
+        FROZEN_PID=
+    fi
+    assert_eq 0 "$rc" "worker $1 stopped while a lock is kept exits 0"
+    [ "$took_ms" -lt 15000 ] || fail "the stop of $1 took ${took_ms} ms: it waited for the lock"
+    echo "the stop of $1 took ${took_ms} ms"
+}
+start_worker
 # The tasks left above are done first: an outcome waits for the lock (up
 # to --stop-timeout), only a cycle with nothing to record is cut short.
 wait_status "$child" succeeded 20
-PGAPPNAME=sitq_lock_holder_$pg_schema "${PSQL[@]}" -c "BEGIN" \
-    -c "LOCK TABLE $pg_schema.tasks IN ACCESS EXCLUSIVE MODE" \
-    -c "SELECT pg_sleep(600)" >/dev/null 2>&1 &
-HOLDER_PID=$!
-# The worker's next poll waits for the table.
-i=0
-until [ "$("${PSQL[@]}" -c "SELECT count(*) FROM pg_stat_activity
-        WHERE wait_event_type = 'Lock' AND query LIKE '%$pg_schema%'
-        AND application_name <> 'sitq_lock_holder_$pg_schema'")" -ge 1 ]; do
-    kill -0 "$HOLDER_PID" 2>/dev/null || fail "the lock holder exited"
-    [ $i -lt 600 ] || fail "the worker did not wait for the table lock within 30 s"
-    sleep 0.05
-    i=$((i + 1))
-done
-start=$(date +%s%N)
-kill -TERM "$WORKER_PID"
-rc=0
-wait "$WORKER_PID" || rc=$?
-WORKER_PID=
-took_ms=$((($(date +%s%N) - start) / 1000000))
-assert_eq 0 "$rc" "a worker stopped while a lock is kept exits 0"
-[ "$took_ms" -lt 15000 ] || fail "the stop took ${took_ms} ms: it waited for the lock"
-echo "the stop took ${took_ms} ms"
+stop_worker
+stop_under_lock held-w
 assert_eq "0" "$("${PSQL[@]}" -c "SELECT count(*) FROM pg_stat_activity
     WHERE wait_event_type = 'Lock' AND query LIKE '%$pg_schema%'")" "no statement left waiting"
 end_holder
@@ -99,6 +117,10 @@ end_holder
 # workers table, which the lock does not cover) was written.
 assert_eq '["stopped"]' "$("$SITQ" workers "$DB" --all --json |
     jget "[w['state'] for w in d if w['id'] == 'held-w']")" "the last row of the stopped worker"
+# A server process that answers neither the statement nor the cancel: the
+# connection is given up 2 s after the cancel.
+stop_under_lock frozen-w frozen
+end_holder
 
 # Purge against a dependent committed while it ran. A session plays an
 # enqueue of a child of `x` (its FOR SHARE lock on x, its rows) and commits

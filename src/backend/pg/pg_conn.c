@@ -368,6 +368,13 @@ sitq_code pg_fail(pg_conn *c, const PGresult *res, sitq_error *err, const char *
     snprintf(c->sqlstate, sizeof c->sqlstate, "%s", state ? state : "");
     /* Past the wait's own deadline, the wait is over: no note. */
     if (c->silent == PG_SILENT_LIMIT) sitq__call_note_lost();
+    if (c->silent == PG_SILENT_STOP)
+        return sitq__fail(err, SITQ_EBUSY,
+                          "PostgreSQL schema %s: the worker is stopping and gave up a wait of "
+                          "more than %gs while %s; the server answered neither the statement "
+                          "nor its cancel, so the connection was closed and the transaction "
+                          "ends without its COMMIT",
+                          c->b->schema, SITQ__ABORT_GRACE_US / 1e6, what);
     if (c->silent == PG_SILENT_DEADLINE)
         return sitq__fail(err, SITQ_ESTORAGE,
                           "PostgreSQL (schema %s) did not answer by the end of the wait's "

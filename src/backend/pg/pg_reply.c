@@ -20,12 +20,15 @@
  * stop, sitq__set_call_abort) and a statement has waited
  * SITQ__ABORT_GRACE_US, the statement is cancelled (PQcancel, as psql's
  * Ctrl-C): the server ends its lock wait, the transaction writes nothing,
- * and the connection stays usable. */
+ * and the connection stays usable; a server that does not answer the
+ * cancel either within SITQ__ABORT_GRACE_US has the connection given up
+ * (PG_SILENT_STOP), so that nothing holds the stop. */
 #include "pg.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 
 int64_t pg_reply_limit_us(const pg_backend *b) {
     int64_t bound_ms =
@@ -53,15 +56,33 @@ static void give_up(pg_conn *c, int how) {
 /* While an abort flag is set, poll wakes this often to look at it. */
 #define ABORT_LOOK_MS 100
 
-/* Ask the server to cancel the statement in flight (a stop's abort):
- * best effort, its outcome is the statement's reply. */
-static void cancel_for_stop(pg_conn *c) {
-    c->stop_cancel = 1;
-    PGcancel *k = PQgetCancel(c->conn);
-    if (k == NULL) return;
+static void *cancel_main(void *arg) {
+    PGcancel *k = arg;
     char why[256];
     (void)PQcancel(k, why, (int)sizeof why);
     PQfreeCancel(k);
+    return NULL;
+}
+
+/* Ask the server to cancel the statement in flight (a stop's abort), from
+ * a detached thread: PQcancel connects to the server and waits for its
+ * answer without any limit, which a server that stopped answering never
+ * gives. The outcome is the statement's reply; when none comes within
+ * SITQ__ABORT_GRACE_US more, await_input gives the connection up. */
+static void cancel_for_stop(pg_conn *c) {
+    c->stop_cancel = 1;
+    c->stop_cancel_us = sitq__mono_us();
+    PGcancel *k = PQgetCancel(c->conn);
+    if (k == NULL) return;
+    pthread_attr_t attr;
+    pthread_t thread;
+    int started = 0;
+    if (pthread_attr_init(&attr) == 0) {
+        started = pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0 &&
+                  pthread_create(&thread, &attr, cancel_main, k) == 0;
+        pthread_attr_destroy(&attr);
+    }
+    if (!started) PQfreeCancel(k);
 }
 
 static int await_input(pg_conn *c, int64_t sent_us) {
@@ -74,6 +95,8 @@ static int await_input(pg_conn *c, int64_t sent_us) {
             cancel_for_stop(c);
             abortable = 0;
         }
+        if (c->stop_cancel && sitq__mono_us() - c->stop_cancel_us > SITQ__ABORT_GRACE_US)
+            return -PG_SILENT_STOP;
         int64_t stop = last + limit;
         int how = PG_SILENT_LIMIT;
         if (call) {
@@ -86,7 +109,7 @@ static int await_input(pg_conn *c, int64_t sent_us) {
         int64_t left = stop - sitq__mono_us();
         if (left <= 0) return -how;
         int64_t ms = (left + 999) / 1000;
-        if (abortable && ms > ABORT_LOOK_MS) ms = ABORT_LOOK_MS;
+        if ((abortable || c->stop_cancel) && ms > ABORT_LOOK_MS) ms = ABORT_LOOK_MS;
         struct pollfd pf = {PQsocket(c->conn), POLLIN, 0};
         int n = poll(&pf, 1, ms > INT_MAX ? INT_MAX : (int)ms);
         if (n < 0 && errno == EINTR) continue;
