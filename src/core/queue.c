@@ -156,6 +156,9 @@ static sitq_code wait_until(sitq_queue *q, sitq_task_id id, double timeout_s, in
             int64_t until = deadline > INT64_MAX - SITQ__WAIT_READ_GRACE_US
                                 ? INT64_MAX
                                 : deadline + SITQ__WAIT_READ_GRACE_US;
+            /* A caller waiting in slices bounds its whole wait. */
+            int64_t whole = sitq__call_deadline();
+            if (whole > 0 && whole < until) until = whole;
             if (now >= until) return rc;
             lost_pause_us = lost_pause_us ? lost_pause_us * 2 : WAIT_LOST_PAUSE_US;
             if (lost_pause_us > WAIT_LOST_PAUSE_MAX_US) lost_pause_us = WAIT_LOST_PAUSE_MAX_US;

@@ -216,12 +216,13 @@ typedef struct pg_conn {
     sitq_time_us server_start_us;
     sitq_time_us first_seen_us, seen_us, origin_us, prev_origin_us, prev_seen_us, settled_us;
     int saw_restart;
-    int silent;             /* the last statement got no reply in time (PG_SILENT_LIMIT:
+    int silent;              /* the last statement got no reply in time (PG_SILENT_LIMIT:
                    within pg_reply_limit_us; PG_SILENT_DEADLINE: by the
                    deadline of the caller's wait): the connection was closed */
-    int stop_cancel;        /* the last statement was cancelled by a stop's abort
+    int stop_cancel;         /* the last statement was cancelled by a stop's abort
                                flag (pg_reply.c) */
-    int64_t stop_cancel_us; /* when (monotonic) */
+    int64_t stop_cancel_us;  /* when (monotonic) */
+    char connect_error[400]; /* why the last connection attempt failed ("": it did not) */
 } pg_conn;
 
 /* pg_conn.silent: why the last statement's reply was given up. */

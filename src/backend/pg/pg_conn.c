@@ -298,8 +298,10 @@ static sitq_code reconnect(pg_conn *c, sitq_error *err) {
     if (now < c->next_connect_us)
         return sitq__fail(err, SITQ_ESTORAGE,
                           "the connection to PostgreSQL (schema %s) was lost; reconnecting in "
-                          "%lld ms",
-                          c->b->schema, (long long)((c->next_connect_us - now + 999) / 1000));
+                          "%lld ms%s%s%s",
+                          c->b->schema, (long long)((c->next_connect_us - now + 999) / 1000),
+                          c->connect_error[0] ? " (the last attempt: " : "", c->connect_error,
+                          c->connect_error[0] ? ")" : "");
     char timeout[16];
     snprintf(timeout, sizeof timeout, "%d", connect_timeout_s(c->b, now));
     /* The caller's string goes to libpq untouched (expand_dbname): its
@@ -344,6 +346,7 @@ static sitq_code reconnect(pg_conn *c, sitq_error *err) {
         c->backoff_us = c->backoff_us ? c->backoff_us * 2 : 50000;
         if (c->backoff_us > 2000000) c->backoff_us = 2000000;
         c->next_connect_us = sitq__mono_us() + c->backoff_us;
+        snprintf(c->connect_error, sizeof c->connect_error, "%s", msg);
         return sitq__fail(err, SITQ_ESTORAGE, "cannot connect to PostgreSQL (schema %s): %s",
                           c->b->schema, msg);
     }
@@ -351,6 +354,7 @@ static sitq_code reconnect(pg_conn *c, sitq_error *err) {
     sitq_code rc = session_setup(c, err);
     if (rc) return rc;
     pg_grace_connected(c, server_start(c->conn));
+    c->connect_error[0] = '\0';
     c->backoff_us = 0;
     c->next_connect_us = 0;
     return SITQ_OK;
