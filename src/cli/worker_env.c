@@ -77,25 +77,26 @@ int worker_env_add(worker_env *e, const char *cmd, const char *spec) {
     return 0;
 }
 
-/* Longest line of an --env-file: the kernel's bound on one environment
- * string (MAX_ARG_STRLEN), which no command could be given anyway. */
-#define ENV_LINE_MAX (128 * 1024)
+/* Longest line of an --env-file (without its line ending): the kernel's
+ * bound on one environment string with its NUL (MAX_ARG_STRLEN, 128 KiB),
+ * past which no command could be started. */
+#define ENV_LINE_MAX (128 * 1024 - 1)
 /* Largest --env-file: far above any real one (the whole environment of a
  * command is bounded by a few MiB), so that /dev/zero or a log file given
  * by mistake is refused instead of read into memory. */
 #define ENV_FILE_MAX (4 * 1024 * 1024)
 
-/* Read the next line of f into line (size ENV_LINE_MAX + 1), without its
+/* Read the next line of f into line (size ENV_LINE_MAX + 2), without its
  * newline: its length, -1 at the end of the file, -2 when it is longer than
- * ENV_LINE_MAX, -3 when the file has more than ENV_FILE_MAX bytes (*total
- * counts them). */
+ * ENV_LINE_MAX and a carriage return, -3 when the file has more than
+ * ENV_FILE_MAX bytes (*total counts them). */
 static ssize_t read_line(FILE *f, char *line, size_t *total) {
     size_t n = 0;
     int c;
     while ((c = getc(f)) != EOF) {
         if (++*total > ENV_FILE_MAX) return -3;
         if (c == '\n') break;
-        if (n == ENV_LINE_MAX) return -2;
+        if (n == ENV_LINE_MAX + 1) return -2;
         line[n++] = (char)c;
     }
     if (c == EOF && n == 0) return -1;
@@ -110,7 +111,7 @@ int worker_env_add_file(worker_env *e, const char *cmd, const char *path) {
         cli_errorf(cmd, "cannot read --env-file '%s': %s", path, strerror(errno));
         return -1;
     }
-    char *line = malloc(ENV_LINE_MAX + 1);
+    char *line = malloc(ENV_LINE_MAX + 2);
     if (line == NULL) {
         fclose(f);
         cli_errorf(cmd, "out of memory");
@@ -121,6 +122,8 @@ int worker_env_add_file(worker_env *e, const char *cmd, const char *path) {
     int lineno = 0, rc = 0;
     while (rc == 0 && (len = read_line(f, line, &total)) != -1) {
         lineno++;
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
+        if (len > ENV_LINE_MAX) len = -2; /* one byte over, not a carriage return */
         if (len == -2 || len == -3) {
             if (len == -2)
                 cli_errorf(cmd, "--env-file '%s', line %d: longer than %d bytes", path, lineno,
@@ -129,7 +132,6 @@ int worker_env_add_file(worker_env *e, const char *cmd, const char *path) {
             rc = -1;
             break;
         }
-        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
         if (len == 0 || line[0] == '#') continue;
         if ((size_t)len != strlen(line)) {
             cli_errorf(cmd, "--env-file '%s', line %d: contains a NUL byte", path, lineno);

@@ -38,11 +38,15 @@ assert_contains "$(cat "$TMP/err")" "$TMP/missing" "missing --env-file"
 # A file that is not an environment (a device, a huge log) is refused
 # within bounds, not read into memory.
 expect_exit 2 "$SITQ" worker "$DB" --env-file /dev/zero
-assert_contains "$(cat "$TMP/err")" "line 1: longer than 131072 bytes" "--env-file /dev/zero"
+assert_contains "$(cat "$TMP/err")" "line 1: longer than 131071 bytes" "--env-file /dev/zero"
 awk 'BEGIN { for (i = 0; i < 1250000; i++) print "A=1" }' >"$TMP/huge"
 expect_exit 2 "$SITQ" worker "$DB" --env-file "$TMP/huge"
 assert_contains "$(cat "$TMP/err")" "larger than 4194304 bytes" "a huge --env-file"
-# ...while a line of 131072 bytes (CRLF ended) is a variable like any other.
+# The kernel takes a variable of 131071 bytes (with its NUL, 128 KiB), not
+# one more; a CRLF line ending does not count.
+printf 'A=%0131070d\n' 0 >"$TMP/over"
+expect_exit 2 "$SITQ" worker "$DB" --env-file "$TMP/over"
+assert_contains "$(cat "$TMP/err")" "line 1: longer than 131071 bytes" "a variable over the bound"
 printf 'LONG=%0131066d\r\nB=2\n' 0 >"$TMP/long"
 c=$("$SITQ" enqueue "$DB" -- sh -c 'printf "%s %s" "${#LONG}" "$B"')
 start_worker --env-file "$TMP/long"
