@@ -171,7 +171,7 @@ static PyObject *args_tuple(PyObject *fargs) {
     if (fargs == Py_None) return PyTuple_New(0);
     /* Text would be split into characters, a set's order is arbitrary. */
     if (PyUnicode_Check(fargs) || PyBytes_Check(fargs) || PyByteArray_Check(fargs) ||
-        PyDict_Check(fargs) || PyAnySet_Check(fargs)) {
+        PyMemoryView_Check(fargs) || PyDict_Check(fargs) || PyAnySet_Check(fargs)) {
         sitqpy_invalid("args must be a list or tuple of positional arguments, got %.100s",
                        Py_TYPE(fargs)->tp_name);
         return NULL;

@@ -97,6 +97,7 @@ def test_queues_are_separate(backend):
     (dict(function=tasks.add, args=5), "args"),
     (dict(function=tasks.add, args={1, 2}), "args"),
     (dict(function=tasks.add, args=bytearray(b"ab")), "args"),
+    (dict(function=tasks.add, args=memoryview(b"ab")), "args"),
     (dict(function=tasks.add, kwargs=[1]), "kwargs"),
     (dict(function=tasks.add, kwargs={1: 2}), "kwargs"),
     (dict(function=tasks.add, priority="high"), "priority"),
