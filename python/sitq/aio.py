@@ -108,6 +108,7 @@ class _Waits:
         self.dirty = False
         self.closed = False
         self.check_started = 0.0
+        self.lost_pause = 0.0  # after a check that lost the connection (see checked)
 
     def add(self, task_id):
         fut = self.loop.create_future()
@@ -149,9 +150,14 @@ class _Waits:
             if not self.loop.is_closed() else None)
 
     def check(self, ids):
-        """Off the loop: the finished ids among ids, with their results."""
+        """Off the loop: the finished ids among ids, with their results;
+        None when the connection to the store was lost (the next check
+        reconnects)."""
+        found = self.watch.finished(ids)
+        if found is None:
+            return None
         out = []
-        for task_id in self.watch.finished(ids):
+        for task_id in found:
             try:
                 out.append((task_id, self.owner.sync.get_result(task_id, 0), None))
             except Exception as e:  # noqa: BLE001 - given to the waiters (TaskNotFoundError)
@@ -166,6 +172,15 @@ class _Waits:
         except Exception as e:  # noqa: BLE001 - a failed read fails the waits it served
             self.fail_all(e)
             results = []
+        if results is None:
+            # The connection was lost (a server restart, a failover): the
+            # waits go on, as the sync get_result's do, checking again after
+            # a pause of 50 ms doubling to 2 s; their own timeouts end them.
+            self.lost_pause = min(self.lost_pause * 2 or 0.05, 2.0)
+            self.dirty = self.cooling = True
+            self.loop.call_later(self.lost_pause, self.cooled)
+            return
+        self.lost_pause = 0.0
         for task_id, result, exc in results:
             for fut in self.futures.pop(task_id, ()):
                 if fut.done():

@@ -8,6 +8,8 @@
  */
 #include "sitqpy.h"
 
+#include "core/internal.h"
+
 typedef struct {
     PyObject_HEAD sitq_watch *watch;
     PyObject *queue; /* SitqQueueObject, strong: the watch borrows its sitq_queue */
@@ -104,8 +106,11 @@ static PyObject *watch_finished(SitqWatchObject *self, PyObject *arg) {
     sitq_error err;
     sitq_code rc;
     sitq_queue *q = ((SitqQueueObject *)self->queue)->queue;
+    (void)sitq__call_take_lost();
     Py_BEGIN_ALLOW_THREADS rc = sitq_finished_among(q, ids, n, &done, &nd, &err);
     Py_END_ALLOW_THREADS PyMem_RawFree(ids);
+    /* A lost connection is not the waits' failure: None, read again. */
+    if (rc == SITQ_ESTORAGE && sitq__call_take_lost()) Py_RETURN_NONE;
     if (rc) return sitqpy_raise(rc, &err);
     PyObject *out = PyList_New((Py_ssize_t)nd);
     for (size_t i = 0; out && i < nd; i++) {
@@ -137,7 +142,8 @@ static PyMethodDef watch_methods[] = {
     {"finished", (PyCFunction)watch_finished, METH_O,
      "finished(ids) -> list[int]: the distinct ids among ids (task ids of the queue) that are "
      "finished or do not exist, ascending; one list query per run of nearby ids, the GIL "
-     "released. Raises the sitq exception of the read's error."},
+     "released; None when the connection to the store was lost (the next call "
+     "reconnects). Raises the sitq exception of the read's error."},
     {"close", (PyCFunction)watch_close, METH_NOARGS,
      "close(): stop the watch thread and close the fd (idempotent)."},
     {NULL, NULL, 0, NULL}};

@@ -153,6 +153,36 @@ def test_get_result_rides_out_a_lost_connection():
     assert out["r"] == "cancelled"
 
 
+def test_aio_get_result_rides_out_a_lost_connection():
+    # The same with sitq.aio: the completion watch's reads reconnect.
+    import asyncio
+    import sitq.aio
+    app = "sitq_py_alost_" + uuid.uuid4().hex[:8]
+    dsn = os.environ["SITQ_TEST_PG_URI"] + "?application_name=" + app
+    schema = "py_" + uuid.uuid4().hex[:12]
+    backend = sitq.PostgresBackend(dsn, schema=schema)
+    tid = sitq.TaskQueue(backend=backend).enqueue(
+        sitq.Task(function=add, args=[1, 2], delay=3600))
+    aq = sitq.aio.TaskQueue(backend)
+    admin = ["psql", "-X", "-qAt", os.environ["SITQ_TEST_PG_URI"], "-c"]
+
+    async def main():
+        with pytest.raises(sitq.TaskTimeoutError):
+            await aq.get_result(tid, timeout=0.3)  # the watch and its reads connect
+        waiter = asyncio.ensure_future(aq.get_result(tid, timeout=30))
+        ended = subprocess.run(admin + ["SELECT count(pg_terminate_backend(pid)) FROM "
+                                        "pg_stat_activity WHERE application_name = '%s'" % app],
+                               capture_output=True, text=True, check=True).stdout.strip()
+        assert int(ended) >= 1
+        other = sitq.TaskQueue(backend=sitq.PostgresBackend(os.environ["SITQ_TEST_PG_URI"],
+                                                            schema=schema))
+        other.cancel(tid)
+        return (await asyncio.wait_for(waiter, 40)).status
+
+    assert asyncio.run(main()) == "cancelled"
+    aq.close()
+
+
 def _outcome(q, tid):
     try:
         return q.get_result(tid, timeout=30).status
