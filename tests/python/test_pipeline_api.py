@@ -312,8 +312,12 @@ def test_executor_starts_its_worker_again(queue, tmp_path):
     # --burst: the worker ends once the queue is empty; the next submit
     # starts another one.
     with sitq.Executor(queue, max_workers=1, worker_args=["--burst"]) as ex:
-        assert ex.submit(tasks.add, 1, 2).result(timeout=WAIT) == 3
+        fut = ex.submit(tasks.add, 1, 2)
+        # started by the submit; read now, since the supervisor forgets it
+        # once it has ended, which may be before the result is seen
         first = ex._proc
+        assert first is not None
+        assert fut.result(timeout=WAIT) == 3
         assert first.wait(timeout=WAIT) == 0
         assert ex.submit(tasks.add, 3, 4).result(timeout=WAIT) == 7
         assert ex._proc is not first
