@@ -517,7 +517,8 @@ typedef struct sitq_task_options {
                                     failures; RQ's allow_failure). Its own dependents
                                     follow its outcome. Applies to the dependencies
                                     named by depends_on and, in a batch, by
-                                    depends_on_index */
+                                    depends_on_index; 1 with no dependency at all
+                                    is SITQ_EINVAL */
     double keep_s;          /**< retention of this task once finished, seconds:
                                     0 (the default) follows its queue's retention
                                     (sitq_queue_set_retention); > 0 (at most

@@ -488,6 +488,8 @@ PyDoc_STRVAR(task_doc,
              "    current_task().dependency_results(); a result_of placeholder of a\n"
              "    failed or cancelled dependency becomes its sitq.Result). False: a\n"
              "    dependency that fails or is cancelled fails the task at once.\n"
+             "    A finalizer needs at least one dependency (enqueue raises\n"
+             "    InvalidArgumentError otherwise).\n"
              "retention: how long the task is kept (with its result) once finished:\n"
              "    seconds > 0, or \"forever\"; None (the default): its queue's retention\n"
              "    (TaskQueue.set_retention). Running workers delete expired tasks.\n\n"
@@ -588,6 +590,12 @@ static int prepare_options(SitqTaskObject *task, PyObject *extra_deps, int in_ba
     PyObject *deps = deps_tuple(extra_deps, "depends_on", 0);
     if (!deps) return -1;
     Py_ssize_t nd = PyTuple_GET_SIZE(deps);
+    if (task->finalizer && nd == 0 && PyTuple_GET_SIZE(task->depends_on) == 0) {
+        Py_DECREF(deps);
+        sitqpy_invalid("a finalizer (finalizer=True) needs dependencies: give depends_on, or "
+                       "an argument that is sitq.result_of(...)");
+        return -1;
+    }
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(task->depends_on); i++) {
         if (PyLong_Check(PyTuple_GET_ITEM(task->depends_on, i))) nd++;
         else if (!in_batch) {

@@ -64,6 +64,14 @@ static sitq_code check_spec(const sitq_task_spec *s, size_t i, size_t n, size_t 
                               "%sdepends_on_index[%zu] = %zu is not an earlier task of the batch "
                               "(that would be a cycle)",
                               what, k, s->depends_on_index[k]);
+    /* A finalizer with nothing to wait for would run at once as a plain task:
+     * never what was meant (the CLI refuses --finalizer without --after too). */
+    if (s->options && s->options->finalizer && s->options->n_depends_on == 0 &&
+        s->n_depends_on_index == 0)
+        return sitq__fail(err, SITQ_EINVAL,
+                          "%soptions.finalizer is 1 but the task has no dependency: a finalizer "
+                          "runs once its dependencies have finished",
+                          what);
     return SITQ_OK;
 }
 

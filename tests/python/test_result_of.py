@@ -177,6 +177,21 @@ def test_error_paths(backend):
     assert q.list_tasks() == before
     with pytest.raises(sitq.InvalidArgumentError, match="finalizer must be a bool"):
         sitq.Task(pow, args=[1, 2], finalizer=1)
+    # a finalizer with nothing to wait for: refused (it would run at once as a
+    # plain task), as the CLI refuses --finalizer without --after; dependencies
+    # given to enqueue or by a batch's Task count
+    lone = sitq.Task(pow, args=[1, 2], finalizer=True)
+    with pytest.raises(sitq.InvalidArgumentError, match="finalizer.*needs dependencies"):
+        q.enqueue(lone)
+    with pytest.raises(sitq.InvalidArgumentError, match="finalizer.*needs dependencies"):
+        q.enqueue_batch([sitq.Task(abs, args=[1]), lone])
+    assert q.list_tasks() == before
+    first = q.enqueue(abs, -1)
+    fin = q.enqueue(lone, depends_on=[first])
+    assert q.peek(fin).depends_on == (first,)
+    head = sitq.Task(abs, args=[-2])
+    ids = q.enqueue_batch([head, sitq.Task(pow, args=[1, 2], depends_on=[head], finalizer=True)])
+    assert q.peek(ids[1]).depends_on == (ids[0],)
 
     # a Task placeholder outside a batch, or not in the batch
     t = sitq.Task(pow, args=[1, 2])

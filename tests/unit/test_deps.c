@@ -340,7 +340,7 @@ static void test_batch_dependency_errors(void **state) {
     int64_t total0 = tq_stats(q).total;
     sitq_task_spec specs[3];
     sitq_task_id ids[3];
-    size_t fwd = 1, self = 1, far = 7;
+    size_t fwd = 1, self = 1, far = 7, zero_dep = 0;
 
     memset(specs, 0, sizeof specs);
     for (int i = 0; i < 3; i++) specs[i].function = "f";
@@ -376,6 +376,26 @@ static void test_batch_dependency_errors(void **state) {
     /* The message names the task of the batch (both backends alike). */
     assert_non_null(strstr(tq_err.message, "task 2: dependency 99999999 does not exist"));
     assert_int_equal(tq_stats(q).total, total0);
+
+    /* a finalizer with no dependency at all, alone or in a batch: refused
+     * (it would run at once as a plain task) */
+    sitq_task_options_init(&o);
+    o.finalizer = 1;
+    sitq_task_id lone = 0;
+    TQ_ERR(SITQ_EINVAL, sitq_enqueue(q, "f", NULL, 0, &o, &lone, &tq_err));
+    assert_non_null(
+        strstr(tq_err.message, "options.finalizer is 1 but the task has no dependency"));
+    memset(specs, 0, sizeof specs);
+    for (int i = 0; i < 3; i++) specs[i].function = "f";
+    specs[1].options = &o;
+    TQ_ERR(SITQ_EINVAL, sitq_enqueue_batch(q, specs, 3, ids, &tq_err));
+    assert_non_null(strstr(tq_err.message, "task 1: options.finalizer is 1"));
+    assert_int_equal(tq_stats(q).total, total0);
+    specs[1].depends_on_index = &zero_dep; /* an index dependency is one */
+    specs[1].n_depends_on_index = 1;
+    TQ_OK(sitq_enqueue_batch(q, specs, 3, ids, &tq_err));
+    assert_int_equal(tq_stats(q).total, total0 + 3);
+    total0 += 3;
 
     /* valid: index deps and id deps mixed */
     sitq_task_id outside = tq_enqueue(q, "f", NULL);
