@@ -649,7 +649,7 @@ PyDoc_STRVAR(list_tasks_doc,
              "function, status, priority, attempts, max_retries, error, worker_id,\n"
              "unique_key, progress, depends_on, enqueued_at, eta, started_at,\n"
              "finished_at (datetimes in UTC or None).\n\n"
-             "status: a status name such as 'failed', or None for all.\n"
+             "status: a status name such as 'failed', or None (or 'any') for all.\n"
              "limit: at most this many, 1..1000000. offset: skip this many.\n"
              "Raises InvalidArgumentError, StorageError. Thread-safe.");
 
@@ -667,10 +667,12 @@ static PyObject *queue_list_tasks(SitqQueueObject *self, PyObject *args, PyObjec
                                   Py_TYPE(sobj)->tp_name);
         const char *s = sitqpy_utf8_arg(sobj, "status", NULL);
         if (!s) return NULL;
-        status = sitq_status_parse(s);
-        if (status < 0)
+        /* "any" and "all" as the sitq command's --status takes them */
+        int every = strcmp(s, "any") == 0 || strcmp(s, "all") == 0;
+        status = every ? SITQ_STATUS_ANY : sitq_status_parse(s);
+        if (status < 0 && !every)
             return sitqpy_invalid("status must be one of queued, waiting, scheduled, running, "
-                                  "succeeded, failed, cancelled (or None); got '%.50s'",
+                                  "succeeded, failed, cancelled, any (or None); got '%.50s'",
                                   s);
     }
     long long limit = 100, offset = 0;

@@ -437,6 +437,11 @@ def test_get_stats_and_list_tasks(queue):
     assert listed["id"] == after and listed["depends_on"] == (queued, ok)
     assert queue.list_tasks(status="failed")[0]["depends_on"] == ()
     queue.cancel(after)
+    # 'any' and 'all' are every status, as the sitq command's --status takes them
+    everything = [i["id"] for i in queue.list_tasks()]
+    assert [i["id"] for i in queue.list_tasks(status="any")] == everything
+    assert [i["id"] for i in queue.list_tasks(status="all")] == everything
+    assert len(everything) == 4
     with pytest.raises(sitq.InvalidArgumentError, match="status"):
         queue.list_tasks(status="broken")
     with pytest.raises(sitq.InvalidArgumentError, match="limit"):
