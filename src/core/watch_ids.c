@@ -38,7 +38,8 @@ static sitq_code check_run(sitq_queue *q, const sitq_task_id *ids, size_t n, sit
     sitq_list_filter_init(&f);
     f.queue = sitq_queue_name(q);
     f.after_id = ids[0] - 1;
-    f.before_id = ids[n - 1] + 1;
+    /* 0, no bound, past the largest id (id + 1 would overflow) */
+    f.before_id = ids[n - 1] < INT64_MAX ? ids[n - 1] + 1 : 0;
     f.oldest_first = 1;
     f.limit = (size_t)(ids[n - 1] - ids[0] + 1);
     sitq_result **items = NULL;

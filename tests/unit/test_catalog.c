@@ -228,11 +228,13 @@ static void test_get_many(void **state) {
     assert_int_equal(items[2]->depends_on[1], a);
     assert_null(items[2]->value);
     sitq_result_list_free(items, n);
-    sitq_task_id gone[] = {987654};
-    n = 99;
-    TQ_OK(sitq_get_tasks(e->backend, gone, 1, &items, &n, &tq_err));
-    assert_int_equal(n, 0);
-    assert_null(items);
+    sitq_task_id gone[] = {987654, INT64_MAX}; /* the largest id: no overflow past it */
+    for (size_t k = 0; k < 2; k++) {
+        n = 99;
+        TQ_OK(sitq_get_tasks(e->backend, gone + k, 1, &items, &n, &tq_err));
+        assert_int_equal(n, 0);
+        assert_null(items);
+    }
 }
 
 /* The dependents of many tasks at once, as pairs, limit per task. */

@@ -60,6 +60,15 @@ static void test_finished_among(void **state) {
     assert_int_equal(n, 0);
     assert_null(done);
 
+    /* the largest id (no overflow past it), alone and in a run: absent, so finished */
+    sitq_task_id top[] = {INT64_MAX, INT64_MAX - 1};
+    for (size_t k = 1; k <= 2; k++) {
+        TQ_OK(sitq_finished_among(q, top, k, &done, &n, &tq_err));
+        assert_int_equal(n, k);
+        assert_int_equal(done[k - 1], INT64_MAX);
+        free(done);
+    }
+
     TQ_ERR(SITQ_EINVAL, sitq_finished_among(NULL, ids, 1, &done, &n, &tq_err));
     TQ_ERR(SITQ_EINVAL, sitq_finished_among(q, NULL, 1, &done, &n, &tq_err));
     TQ_ERR(SITQ_EINVAL, sitq_finished_among(q, ids, 1, NULL, &n, &tq_err));

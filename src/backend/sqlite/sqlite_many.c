@@ -20,7 +20,7 @@ static sitq_code get_one(sitq_backend *b, sitq_task_id id, sitq_result ***all, s
     sitq_list_filter f;
     sitq_list_filter_init(&f);
     f.after_id = id - 1;
-    f.before_id = id + 1;
+    f.before_id = id < INT64_MAX ? id + 1 : 0; /* 0: no bound (id + 1 would overflow) */
     f.limit = 1;
     sitq_result **items = NULL;
     size_t got = 0;

@@ -84,7 +84,7 @@ static int read_task(sitq_backend *b, sitq_task_id id, char **function, sitq_sta
     sitq_list_filter f;
     sitq_list_filter_init(&f);
     f.after_id = id - 1;
-    f.before_id = id + 1;
+    f.before_id = id < INT64_MAX ? id + 1 : 0; /* 0: no bound (id + 1 would overflow) */
     f.limit = 1;
     sitq_result **items = NULL;
     size_t n = 0;
