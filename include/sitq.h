@@ -2024,7 +2024,8 @@ sitq_code sitq_worker_shutdown(sitq_worker *worker, double grace_s, sitq_error *
  * and free a worker. NULL is a no-op. Handler threads abandoned by a stop
  * keep the worker's memory until their handler returns; the caller may close
  * the queue and backend as soon as this returns. Must not race with other
- * calls on the same worker.
+ * calls on the same worker. A call from one of the worker's own handlers
+ * (which the stop would wait for) does nothing: free it from another thread.
  */
 void sitq_worker_free(sitq_worker *worker);
 

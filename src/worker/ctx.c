@@ -228,7 +228,10 @@ sitq_code sitq_ctx_set_result(sitq_task_ctx *ctx, const void *data, size_t len) 
 }
 
 sitq_code sitq_ctx_take_result(sitq_task_ctx *ctx, void *malloced, size_t len) {
-    if (!ctx) return SITQ_EINVAL;
+    if (!ctx) {
+        free(malloced); /* owned from the call on, also on error */
+        return SITQ_EINVAL;
+    }
     if (!malloced && len > 0) return SITQ_EINVAL;
     if (len > result_room(ctx)) {
         free(malloced);

@@ -1163,6 +1163,9 @@ static void worker_destroy(sitq_worker *w) {
 
 void sitq_worker_free(sitq_worker *w) {
     if (!w) return;
+    /* From one of its own tasks: the stop would wait for that task, and the
+     * free would pull the worker from under it. Refused: nothing is done. */
+    if (tl_serving == w) return;
     pthread_mutex_lock(&w->mu);
     int started = w->started;
     pthread_mutex_unlock(&w->mu);

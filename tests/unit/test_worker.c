@@ -300,6 +300,37 @@ static void test_free_running_worker(void **state) {
     tq_rec_free(&rec);
 }
 
+/* A handler that frees (then stops) its own worker: both refused, the free
+ * by doing nothing (it would pull the worker from under the handler). */
+static int h_free_own_worker(sitq_task_ctx *ctx, const void *p, size_t n, void *ud) {
+    (void)p;
+    (void)n;
+    sitq_worker *w = *(sitq_worker **)ud;
+    sitq_worker_free(w);
+    sitq_error e;
+    const char *v = sitq_worker_stop(w, 1, &e) == SITQ_ESTATE ? "refused" : "stopped";
+    return sitq_ctx_set_result(ctx, v, strlen(v)) == SITQ_OK ? 0 : 1;
+}
+
+static void test_free_from_own_handler(void **state) {
+    sitq_queue *q = TQ_ENV(state)->queue;
+    sitq_worker *w = NULL;
+    sitq_task_id id = tq_enqueue(q, "f", NULL);
+    w = tq_worker_new(q, 2, 0, "f", h_free_own_worker, &w);
+    TQ_OK(sitq_worker_start(w, &tq_err));
+    sitq_result *r = tq_wait_done(q, id, 30);
+    assert_int_equal(r->status, SITQ_SUCCEEDED);
+    assert_int_equal(r->value_len, 7);
+    assert_memory_equal(r->value, "refused", 7);
+    sitq_result_free(r);
+    /* the worker still runs its tasks */
+    id = tq_enqueue(q, "f", NULL);
+    r = tq_wait_done(q, id, 30);
+    assert_int_equal(r->status, SITQ_SUCCEEDED);
+    sitq_result_free(r);
+    sitq_worker_free(w);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_worker_1000_tasks, tq_setup, tq_teardown),
@@ -310,6 +341,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_stop_timeout, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_stop_wait_leaves_the_flags, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_free_running_worker, tq_setup, tq_teardown),
+        cmocka_unit_test_setup_teardown(test_free_from_own_handler, tq_setup, tq_teardown),
     };
     return cmocka_run_group_tests_name("worker", tests, NULL, NULL);
 }
