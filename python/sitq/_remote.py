@@ -28,7 +28,7 @@ def exception_line(exc):
     try:
         data = pickle.dumps(exc, protocol=pickle.HIGHEST_PROTOCOL)
         pickle.loads(data)  # an exception whose __init__ cannot be re-called is useless
-    except Exception:
+    except BaseException:  # a __reduce__ raising SystemExit: not carried, not fatal
         return None
     if len(data) > MAX_PICKLE:
         return None

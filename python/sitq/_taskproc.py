@@ -205,13 +205,15 @@ def _failure(exc, prefix=None):
     """("done", False, message, traceback) for exc: "[prefix: ]Type: msg";
     when the function itself raised (no prefix), the pickled exception rides
     along for Result.unwrap()."""
+    # BaseException: a __str__ or __reduce__ that raises SystemExit must not
+    # end this process with the task's outcome untold (thread mode records it).
     try:
         msg = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-    except Exception:
+    except BaseException:
         msg = "%s: <exception could not be formatted>" % type(exc).__qualname__
     try:
         tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    except Exception:
+    except BaseException:
         tb = None
     if prefix is None and tb is not None:
         from . import _remote
@@ -283,7 +285,7 @@ def _dump(value, fname):
                 _valuerepr.bounded_repr(value))
     except MemoryError:
         return (False, "MemoryError: out of memory while pickling the result", None)
-    except Exception as e:
+    except BaseException as e:  # a __reduce__ raising SystemExit too: the task's failure
         first = e
     try:
         import cloudpickle  # type: ignore[import]
@@ -291,7 +293,7 @@ def _dump(value, fname):
                 _valuerepr.bounded_repr(value))
     except MemoryError:
         return (False, "MemoryError: out of memory while pickling the result", None)
-    except Exception:
+    except BaseException:
         return _failure(first, "SerializationError: the return value of %s (a %.60s) cannot be "
                                "pickled" % (fname, type(value).__name__))
 

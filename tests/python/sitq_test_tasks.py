@@ -312,3 +312,36 @@ def stop_own_worker(timeout=None):
         return "stopped"
     except sitq.InvalidStateError as e:
         return "refused: " + str(e)
+
+
+class ExitOnPickle:
+    """A return value whose pickling raises SystemExit."""
+
+    def __reduce__(self):
+        raise SystemExit(3)
+
+
+class InterruptOnPickle:
+    """A return value whose pickling raises KeyboardInterrupt."""
+
+    def __reduce__(self):
+        raise KeyboardInterrupt("pickling")
+
+
+class ExitOnPickleError(Exception):
+    """An exception whose pickling raises SystemExit."""
+
+    def __reduce__(self):
+        raise SystemExit("no")
+
+
+def return_exit_on_pickle():
+    return ExitOnPickle()
+
+
+def return_interrupt_on_pickle():
+    return InterruptOnPickle()
+
+
+def raise_exit_on_pickle(message):
+    raise ExitOnPickleError(message)

@@ -317,6 +317,30 @@ def test_a_returned_generator_is_a_value_not_a_coroutine(queue, backend, cli):
     assert thread.error == r.error, (thread.error, r.error)
 
 
+def test_pickling_that_raises_system_exit_fails_the_task_alone(queue, backend, cli):
+    # A value or exception whose pickling raises SystemExit or KeyboardInterrupt
+    # ended the task process ("worker process exited with status 3"), and the
+    # task's own error was lost; it is recorded as in thread mode.
+    fns = (tasks.return_exit_on_pickle, tasks.return_interrupt_on_pickle)
+    tids = [queue.enqueue(f) for f in fns] + [queue.enqueue(tasks.raise_exit_on_pickle, "mine")]
+    tids.append(queue.enqueue(tasks.add, 1, 2))  # the same task process runs on
+    cli("--concurrency", "1")
+    rs = [queue.get_result(t, timeout=DEADLINE) for t in tids]
+    assert [r.status for r in rs] == ["failed", "failed", "failed", "succeeded"], rs
+    assert rs[0].error.endswith("cannot be pickled: SystemExit: 3"), rs[0].error
+    assert rs[1].error.endswith("cannot be pickled: KeyboardInterrupt: pickling"), rs[1].error
+    assert rs[2].error == "sitq_test_tasks.ExitOnPickleError: mine", rs[2].error
+    assert rs[3].value == 3
+    # thread mode records the same texts
+    # (on a worker's own threads: process_task on this thread lets a
+    # KeyboardInterrupt through, as Ctrl-C)
+    other = sitq.TaskQueue(backend=backend, name="threads")
+    again = [other.enqueue(f) for f in fns] + [other.enqueue(tasks.raise_exit_on_pickle, "mine")]
+    with sitq.Worker(other):
+        errors = [other.get_result(t, timeout=DEADLINE).error for t in again]
+    assert errors == [r.error for r in rs[:3]]
+
+
 def test_large_payloads_reach_the_task_process_whole(queue, cli):
     # The payload crosses to the task process as a raw message after the
     # task's fields: sizes around the socket's buffer and a few MiB, several
