@@ -3,6 +3,8 @@
  */
 #include "sitqpy.h"
 
+#include <unistd.h>
+
 #include <string.h>
 #include <strings.h>
 
@@ -192,24 +194,78 @@ static int backend_init(SitqBackendObject *self, PyObject *args, PyObject *kwds)
     }
     self->backend = b;
     Py_XSETREF(self->path, spath);
+    sitqpy_backend_opened(self, args, kwds, backend_init);
+    return 0;
+}
+
+void sitqpy_backend_opened(SitqBackendObject *self, PyObject *args, PyObject *kwds,
+                           int (*reopen)(SitqBackendObject *, PyObject *, PyObject *)) {
+    self->pid = (long)getpid();
+    self->reopen = reopen;
+    if (self->init_args != args) Py_XSETREF(self->init_args, Py_XNewRef(args));
+    if (self->init_kwds != kwds) Py_XSETREF(self->init_kwds, Py_XNewRef(kwds));
+}
+
+int sitqpy_backend_inherited(const SitqBackendObject *self) {
+    return self->backend && self->pid != (long)getpid();
+}
+
+int sitqpy_backend_ready(SitqBackendObject *self) {
+    if (!sitqpy_backend_inherited(self)) return 0;
+    self->backend = NULL; /* the parent's: not ours to close */
+    PyObject *args = self->init_args ? Py_NewRef(self->init_args) : PyTuple_New(0);
+    PyObject *kwds = Py_XNewRef(self->init_kwds);
+    int rc = args ? self->reopen(self, args, kwds) : -1;
+    Py_XDECREF(args);
+    Py_XDECREF(kwds);
+    return rc;
+}
+
+int sitqpy_queue_ready(SitqQueueObject *self) {
+    if (!self->queue) {
+        sitqpy_invalid("TaskQueue is not initialised (call sitq.TaskQueue(backend=...))");
+        return -1;
+    }
+    if (self->pid == (long)getpid()) return 0;
+    SitqBackendObject *b = (SitqBackendObject *)self->backend;
+    if (sitqpy_backend_ready(b) < 0) return -1;
+    if (!b->backend) {
+        sitqpy_invalid("the backend of this TaskQueue is not open");
+        return -1;
+    }
+    /* The parent's name outlives this call: its queue is never closed here. */
+    const char *name = sitq_queue_name(self->queue);
+    sitq_queue *q = NULL;
+    sitq_error err = {0};
+    sitq_code rc = sitq_queue_open(b->backend, name, &q, &err);
+    if (rc != SITQ_OK) {
+        sitqpy_raise(rc, &err);
+        return -1;
+    }
+    self->queue = q; /* the parent's queue is left as it is */
+    self->pid = (long)getpid();
     return 0;
 }
 
 static void backend_dealloc(SitqBackendObject *self) {
     PyObject_GC_UnTrack(self);
     if (self->weakrefs) PyObject_ClearWeakRefs((PyObject *)self);
-    if (self->backend) {
+    if (self->backend && !sitqpy_backend_inherited(self)) {
         sitq_backend *b = self->backend;
         self->backend = NULL;
         Py_BEGIN_ALLOW_THREADS sitq_backend_close(b);
         Py_END_ALLOW_THREADS
     }
     Py_CLEAR(self->path);
+    Py_CLEAR(self->init_args);
+    Py_CLEAR(self->init_kwds);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
 static int backend_traverse(SitqBackendObject *self, visitproc visit, void *arg) {
     Py_VISIT(self->path);
+    Py_VISIT(self->init_args);
+    Py_VISIT(self->init_kwds);
     return 0;
 }
 

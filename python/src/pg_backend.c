@@ -76,11 +76,14 @@ static int pg_init(SitqBackendObject *self, PyObject *args, PyObject *kwds) {
     free(shown);
     if (!path) return -1; /* the backend stays open: closed with the object */
     Py_XSETREF(self->path, path);
+    sitqpy_backend_opened(self, args, kwds, pg_init);
     return 0;
 }
 
 static int pg_traverse(SitqBackendObject *self, visitproc visit, void *arg) {
     Py_VISIT(self->path);
+    Py_VISIT(self->init_args);
+    Py_VISIT(self->init_kwds);
     return 0;
 }
 

@@ -9,6 +9,7 @@
 
 #include <math.h>
 #include <string.h>
+#include <unistd.h>
 
 #define WAIT_SLICE_S 0.1
 
@@ -31,6 +32,7 @@ static int queue_init(SitqQueueObject *self, PyObject *args, PyObject *kwds) {
                        Py_TYPE(backend)->tp_name);
         return -1;
     }
+    if (sitqpy_backend_ready((SitqBackendObject *)backend) < 0) return -1;
     const char *cname = NULL;
     if (name != Py_None) {
         if (!PyUnicode_Check(name)) {
@@ -54,6 +56,7 @@ static int queue_init(SitqQueueObject *self, PyObject *args, PyObject *kwds) {
         return -1;
     }
     self->queue = q;
+    self->pid = (long)getpid();
     Py_INCREF(backend);
     Py_XSETREF(self->backend, backend);
     return 0;
@@ -62,10 +65,9 @@ static int queue_init(SitqQueueObject *self, PyObject *args, PyObject *kwds) {
 static void queue_dealloc(SitqQueueObject *self) {
     PyObject_GC_UnTrack(self);
     if (self->weakrefs) PyObject_ClearWeakRefs((PyObject *)self);
-    if (self->queue) {
+    if (self->queue && self->pid == (long)getpid()) /* not the parent's, after a fork */
         sitq_queue_close(self->queue);
-        self->queue = NULL;
-    }
+    self->queue = NULL;
     Py_CLEAR(self->backend);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
@@ -75,13 +77,7 @@ static int queue_traverse(SitqQueueObject *self, visitproc visit, void *arg) {
     return 0;
 }
 
-static int check_open(SitqQueueObject *self) {
-    if (!self->queue) {
-        sitqpy_invalid("TaskQueue is not initialised (call sitq.TaskQueue(backend=...))");
-        return -1;
-    }
-    return 0;
-}
+static int check_open(SitqQueueObject *self) { return sitqpy_queue_ready(self); }
 
 /* ------------------------------------------------------------------ */
 /* enqueue                                                             */

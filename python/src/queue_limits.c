@@ -5,11 +5,7 @@
 
 #include <string.h>
 
-static int open_queue(SitqQueueObject *self) {
-    if (self->queue) return 0;
-    sitqpy_invalid("TaskQueue is not initialised (call sitq.TaskQueue(backend=...))");
-    return -1;
-}
+static int open_queue(SitqQueueObject *self) { return sitqpy_queue_ready(self); }
 
 PyObject *sitqpy_queue_pause(SitqQueueObject *self, PyObject *unused) {
     (void)unused;

@@ -11,6 +11,7 @@ static sitq_queue *queue_of(PyObject *q) {
         sitqpy_invalid("queue must be an initialised sitq.TaskQueue");
         return NULL;
     }
+    if (sitqpy_queue_ready((SitqQueueObject *)q) < 0) return NULL;
     return ((SitqQueueObject *)q)->queue;
 }
 

@@ -17,17 +17,43 @@
 
 /* ---- objects ------------------------------------------------------ */
 
-typedef struct {
+/* After a fork, the child must not touch what the parent opened: the
+ * parent's SQLite connections (SQLite forbids it; a mutex a parent thread
+ * held stays locked for good) or its PostgreSQL sockets (both processes
+ * would talk on one connection). A backend and a queue remember the
+ * process that opened them; used in another process, they are opened again
+ * there with the same arguments (sitqpy_queue_ready), and what the parent
+ * opened is left alone, never closed, in the child. */
+typedef struct SitqBackendObject {
     PyObject_HEAD sitq_backend *backend;
     PyObject *path; /* str */
     PyObject *weakrefs;
+    long pid;            /* the process that opened backend */
+    PyObject *init_args; /* the arguments it was opened with (tuple, dict or NULL) */
+    PyObject *init_kwds;
+    int (*reopen)(struct SitqBackendObject *self, PyObject *args, PyObject *kwds);
 } SitqBackendObject;
 
 typedef struct {
     PyObject_HEAD sitq_queue *queue;
     PyObject *backend; /* SitqBackendObject, strong */
     PyObject *weakrefs;
+    long pid; /* the process that opened queue */
 } SitqQueueObject;
+
+/* Remember how self was opened (its init's arguments), in this process. */
+void sitqpy_backend_opened(SitqBackendObject *self, PyObject *args, PyObject *kwds,
+                           int (*reopen)(SitqBackendObject *, PyObject *, PyObject *));
+/* 1 when self's backend was opened by another process (before a fork). */
+int sitqpy_backend_inherited(const SitqBackendObject *self);
+/* A backend usable in this process: 0, opened again here first (with the
+ * arguments it was opened with, the parent's left alone) when it was opened
+ * before a fork; -1 with the open's exception. */
+int sitqpy_backend_ready(SitqBackendObject *self);
+/* A queue usable in this process: 0, opened again here first when it was
+ * opened before a fork; -1 with an exception set (not initialised, or the
+ * reopen failed). Call before every use of self->queue. */
+int sitqpy_queue_ready(SitqQueueObject *self);
 
 typedef struct {
     PyObject_HEAD sitq_worker *worker;

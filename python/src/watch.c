@@ -24,6 +24,7 @@ static int watch_init(SitqWatchObject *self, PyObject *args, PyObject *kw) {
         PyErr_SetString(sitqpy_InvalidArgument, "_Watch is already initialised");
         return -1;
     }
+    if (sitqpy_queue_ready((SitqQueueObject *)queue) < 0) return -1;
     sitq_error err;
     sitq_watch *w = NULL;
     sitq_code rc = sitq_watch_open(((SitqQueueObject *)queue)->queue, &w, &err);

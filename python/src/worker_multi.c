@@ -21,6 +21,7 @@ static SitqQueueObject *queue_item(PyObject *obj, Py_ssize_t i, int single) {
                            Py_TYPE(obj)->tp_name);
         return NULL;
     }
+    if (sitqpy_queue_ready((SitqQueueObject *)obj) < 0) return NULL;
     return (SitqQueueObject *)obj;
 }
 

@@ -452,3 +452,40 @@ def test_cli_bad_durations_are_usage_errors(db_path, text):
 def test_cli_poll_interval_is_kept_as_an_alias():
     from sitq.__main__ import _parser
     assert _parser().parse_args(["worker", "db", "--poll-interval", "2"]).poll_interval == 2.0
+
+
+FORK_SCRIPT = r'''
+import os, sys
+import sitq
+from sitq_test_backend import open_backend
+q = sitq.TaskQueue(backend=open_backend(sys.argv[1]))
+first = q.enqueue(abs, -1)
+pid = os.fork()
+if pid == 0:
+    # the child opens the backend and queue again, on connections of its own
+    child = q.enqueue(abs, -2)
+    assert q.get_task_status(first) == "queued"
+    print("child", child, flush=True)
+    sys.exit(0)  # a normal exit: the child frees q and its backend here
+_, st = os.waitpid(pid, 0)
+assert os.waitstatus_to_exitcode(st) == 0, st
+# the parent's connections are untouched by the child's use and its exit
+third = q.enqueue(abs, -3)
+print("parent", sorted(t["id"] for t in q.list_tasks()), third, flush=True)
+'''
+
+
+def test_a_forked_child_uses_its_own_connections(db_path, tmp_path):
+    # A queue opened before a fork is opened again in the child, with the
+    # same arguments, on first use: the child never talks on the parent's
+    # connections (a PostgreSQL socket shared by both; SQLite's connections
+    # must not cross a fork, and a mutex a parent thread held stays locked),
+    # nor closes them when it frees the objects.
+    script = tmp_path / "fork_use.py"
+    script.write_text(FORK_SCRIPT)
+    out = subprocess.run([sys.executable, str(script), db_path], env=subprocess_env(), cwd=HERE,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.split("\n")
+    assert lines[0] == "child 2", out.stdout
+    assert lines[1] == "parent [1, 2, 3] 3", out.stdout
