@@ -1605,6 +1605,27 @@ sitq_code sitq_ctx_set_result(sitq_task_ctx *ctx, const void *data, size_t len);
 sitq_code sitq_ctx_take_result(sitq_task_ctx *ctx, void *malloced, size_t len);
 
 /**
+ * Retry this attempt, if it fails (the handler returns non-zero), after
+ * delay_s seconds instead of the task's backoff (Celery's
+ * retry(countdown=...), arq's Retry(defer=...)): for a rate limit or a
+ * service that says when to come back. Retries are still counted: with none
+ * left the task fails. Read only when the handler fails; a later call, or
+ * sitq_ctx_no_retry, replaces it. Call from the handler's thread.
+ * Returns SITQ_OK, or SITQ_EINVAL (ctx NULL, delay_s NaN, negative or over
+ * SITQ_SECONDS_MAX).
+ */
+sitq_code sitq_ctx_retry_after(sitq_task_ctx *ctx, double delay_s);
+
+/**
+ * Fail the task for good if this attempt fails, whatever retries are left
+ * (Dramatiq's throws, Celery's Reject): for an error no retry can mend, such
+ * as bad input. Read only when the handler fails; a later call, or
+ * sitq_ctx_retry_after, replaces it. Call from the handler's thread.
+ * Returns SITQ_OK, or SITQ_EINVAL (ctx NULL).
+ */
+sitq_code sitq_ctx_no_retry(sitq_task_ctx *ctx);
+
+/**
  * Set the error message and optional traceback text of a failing attempt
  * (both copied; either may be NULL). Returns SITQ_ENOMEM or SITQ_OK.
  */
@@ -1615,7 +1636,8 @@ sitq_code sitq_ctx_set_error(sitq_task_ctx *ctx, const char *message, const char
  * or none) and non-zero on failure (message set with sitq_ctx_set_error, or
  * a generic one is recorded). Called on a worker thread; the payload is
  * valid only during the call. A failed attempt is retried with backoff while
- * attempts <= max_retries.
+ * attempts <= max_retries (unless the handler called sitq_ctx_retry_after or
+ * sitq_ctx_no_retry).
  */
 typedef int (*sitq_handler_fn)(sitq_task_ctx *ctx, const void *payload, size_t payload_len,
                                void *user_data);

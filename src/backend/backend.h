@@ -106,6 +106,9 @@ typedef struct sitq__completion {
     int cancel_seen;             /* worker-side, for its completion function: the
                                     store asked to cancel the task while this
                                     worker held it (backends ignore it) */
+    int retry;                   /* a failure: what the handler asked of its retry
+                                    (SITQ__RETRY_*, lifecycle.h), for the facts */
+    int64_t retry_after_us;      /* SITQ__RETRY_AFTER: its delay, microseconds */
     /* out: 1 recorded, 0 dropped (the lease was lost: a newer attempt owns
      * the task). Set for every completion of a cycle that returns SITQ_OK,
      * or that returns an error with completions_committed set. */

@@ -132,9 +132,12 @@ void sitq__decide_failure(const sitq__failure_facts *f, double u, sitq__verdict 
         return;
     }
     out->message = error; /* the handler's own text, whole */
-    if (f->attempts <= f->max_retries) {
-        int64_t delay = sitq_backoff_us(f->attempts, (double)f->backoff_base_us / 1e6,
-                                        (double)f->backoff_cap_us / 1e6, f->backoff_jitter, u);
+    if (f->attempts <= f->max_retries && f->retry != SITQ__RETRY_NONE) {
+        int64_t delay =
+            f->retry == SITQ__RETRY_AFTER
+                ? f->retry_after_us
+                : sitq_backoff_us(f->attempts, (double)f->backoff_base_us / 1e6,
+                                  (double)f->backoff_cap_us / 1e6, f->backoff_jitter, u);
         out->state = SITQ__QUEUED;
         out->run_at_us = f->finished_us + delay;
         return;

@@ -62,11 +62,19 @@ typedef struct sitq__failure_facts {
     const char *error;        /* the handler's message; NULL: none given. The
                                  verdict may point to it: keep it alive as long */
     sitq_time_us finished_us; /* when the attempt ended */
+    int retry;                /* the handler's choice: SITQ__RETRY_POLICY, _AFTER or _NONE */
+    int64_t retry_after_us;   /* SITQ__RETRY_AFTER: the delay instead of the backoff */
 } sitq__failure_facts;
+
+/* What a failing handler asked of its retry (sitq_ctx_retry_after,
+ * sitq_ctx_no_retry): the task's policy, a delay of its own instead of the
+ * backoff (retries still counted), or no retry at all. */
+enum { SITQ__RETRY_POLICY = 0, SITQ__RETRY_AFTER = 1, SITQ__RETRY_NONE = 2 };
 
 /* Decide what a failed attempt leads to: cancelled (when cancel was asked
  * while it ran; message "cancelled while running: ERROR"), queued again at
- * finished_us + backoff while attempts <= max_retries, else failed. u is a
+ * finished_us + backoff (or + retry_after_us) while attempts <= max_retries
+ * and the handler did not ask for no retry, else failed. u is a
  * uniform random number in [0, 1) for the jitter (the caller draws it, so that
  * the decision stays a pure function). */
 void sitq__decide_failure(const sitq__failure_facts *f, double u, sitq__verdict *out);

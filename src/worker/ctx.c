@@ -170,6 +170,8 @@ void sitq__ctx_run(sitq_task_ctx *ctx, sitq__completion *out) {
         out->error = ctx->error;
         out->traceback = ctx->traceback;
         ctx->error = ctx->traceback = NULL;
+        out->retry = ctx->retry;
+        out->retry_after_us = ctx->retry_after_us;
     }
 }
 
@@ -241,6 +243,20 @@ sitq_code sitq_ctx_take_result(sitq_task_ctx *ctx, void *malloced, size_t len) {
     ctx->value = malloced;
     ctx->value_len = len;
     ctx->result_too_big = 0;
+    return SITQ_OK;
+}
+
+sitq_code sitq_ctx_retry_after(sitq_task_ctx *ctx, double delay_s) {
+    if (!ctx || !(delay_s >= 0 && delay_s <= SITQ_SECONDS_MAX)) return SITQ_EINVAL;
+    ctx->retry = SITQ__RETRY_AFTER;
+    ctx->retry_after_us = sitq__seconds_to_us(delay_s);
+    return SITQ_OK;
+}
+
+sitq_code sitq_ctx_no_retry(sitq_task_ctx *ctx) {
+    if (!ctx) return SITQ_EINVAL;
+    ctx->retry = SITQ__RETRY_NONE;
+    ctx->retry_after_us = 0;
     return SITQ_OK;
 }
 

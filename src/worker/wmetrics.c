@@ -95,7 +95,7 @@ static wm_series *series_for(sitq__wmetrics *m, size_t qi, const char *fn) {
 }
 
 void sitq__wmetrics_attempt(sitq_worker *w, const sitq_task_ctx *c, sitq__completion *k) {
-    k->retry_left = c->t.attempt <= c->t.max_retries;
+    k->retry_left = c->t.attempt <= c->t.max_retries && k->retry != SITQ__RETRY_NONE;
     double run_s =
         c->started_mono_us > 0 ? (double)(sitq__mono_us() - c->started_mono_us) / 1e6 : 0.0;
     sitq__wmetrics *m = wm_get(w);

@@ -5,6 +5,7 @@
 
 #include "backend/backend.h"
 #include "core/internal.h"
+#include "core/lifecycle.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -43,6 +44,8 @@ struct sitq_task_ctx {
     size_t result_too_big; /* bytes of a refused oversized result, or 0 */
     char *error;
     char *traceback;
+    int retry;                         /* sitq_ctx_retry_after / no_retry: SITQ__RETRY_* */
+    int64_t retry_after_us;            /* SITQ__RETRY_AFTER's delay */
     size_t n_deps;                     /* sitq_ctx_dependency_count, once n_deps_known */
     int n_deps_known;                  /* the handler's thread only */
     struct sitq_task_ctx *prev, *next; /* ready FIFO or running list */

@@ -107,6 +107,28 @@ static void test_failure_with_retries_left(void **state) {
     assert_int_equal(v.state, SITQ__QUEUED);
     assert_int_equal(v.run_at_us, FINISHED + 4 * SEC);
     assert_string_equal(v.message, "the handler failed without a message");
+
+    /* The handler's own delay replaces the backoff; retries still count. */
+    f = failure(2, 3, "slow down");
+    f.retry = SITQ__RETRY_AFTER;
+    f.retry_after_us = 90 * SEC;
+    sitq__decide_failure(&f, 0.25, &v);
+    assert_int_equal(v.state, SITQ__QUEUED);
+    assert_int_equal(v.run_at_us, FINISHED + 90 * SEC);
+    f.attempts = 4; /* none left: failed, whatever the delay */
+    sitq__decide_failure(&f, 0.25, &v);
+    assert_int_equal(v.state, SITQ__FAILED);
+
+    /* No retry asked: failed with retries left, its message whole; a cancel
+     * asked while it ran still wins. */
+    f = failure(1, 3, "bad input");
+    f.retry = SITQ__RETRY_NONE;
+    sitq__decide_failure(&f, 0.25, &v);
+    assert_int_equal(v.state, SITQ__FAILED);
+    assert_string_equal(v.message, "bad input");
+    f.cancel_requested = 1;
+    sitq__decide_failure(&f, 0.25, &v);
+    assert_int_equal(v.state, SITQ__CANCELLED);
 }
 
 static void test_failure_message_kept_whole(void **state) {

@@ -134,6 +134,93 @@ static void test_retry_scheduled_with_backoff(void **state) {
     sitq_worker_free(w);
 }
 
+/* Fails, asking by the error text: "never" no retry, "later" a retry after
+ * 1 hour, "bad delay" an invalid delay (refused, the policy stays). */
+static int h_choose_retry(sitq_task_ctx *ctx, const void *p, size_t n, void *ud) {
+    (void)ud;
+    char what[16] = "";
+    memcpy(what, p, n < sizeof what - 1 ? n : sizeof what - 1);
+    int as_asked; /* no assert here: this may run on a worker's thread */
+    if (strcmp(what, "never") == 0) {
+        sitq_ctx_retry_after(ctx, 5); /* replaced by the later call */
+        as_asked = sitq_ctx_no_retry(ctx) == SITQ_OK;
+    } else if (strcmp(what, "later") == 0) {
+        sitq_ctx_no_retry(ctx);
+        as_asked = sitq_ctx_retry_after(ctx, 3600) == SITQ_OK;
+    } else {
+        as_asked = sitq_ctx_retry_after(ctx, -1) == SITQ_EINVAL &&
+                   sitq_ctx_retry_after(ctx, 0.0 / 0.0) == SITQ_EINVAL &&
+                   sitq_ctx_retry_after(ctx, SITQ_SECONDS_MAX * 2) == SITQ_EINVAL;
+    }
+    sitq_ctx_set_error(ctx, as_asked ? what : "unexpected code", NULL);
+    return 1;
+}
+
+static void test_handler_chooses_its_retry(void **state) {
+    sitq_queue *q = TQ_ENV(state)->queue;
+    sitq_task_options o;
+    sitq_task_options_init(&o);
+    o.max_retries = 3;
+    o.backoff_base_s = 10;
+    o.backoff_jitter = 0;
+    sitq_task_id never = 0, later = 0, bad = 0;
+    TQ_OK(sitq_enqueue(q, "f", "never", 5, &o, &never, &tq_err));
+    TQ_OK(sitq_enqueue(q, "f", "later", 5, &o, &later, &tq_err));
+    TQ_OK(sitq_enqueue(q, "f", "bad delay", 9, &o, &bad, &tq_err));
+    sitq_worker *w = tq_worker_new(q, 1, 1, "f", h_choose_retry, NULL);
+
+    /* no retry: failed at its first attempt, with 3 retries left */
+    sitq_result *r = NULL;
+    TQ_OK(sitq_worker_process_task(w, never, &r, &tq_err));
+    assert_int_equal(r->status, SITQ_FAILED);
+    assert_int_equal(r->attempts, 1);
+    assert_string_equal(r->error, "never");
+    sitq_result_free(r);
+
+    /* its own delay: an hour, not the 10 s backoff */
+    sitq_time_us before = sitq_now_us();
+    r = NULL;
+    TQ_OK(sitq_worker_process_task(w, later, &r, &tq_err));
+    sitq_time_us after = sitq_now_us();
+    assert_int_equal(r->status, SITQ_SCHEDULED);
+    assert_string_equal(r->error, "later");
+    assert_true(r->eta_us >= before + 3600 * 1000000LL);
+    assert_true(r->eta_us <= after + 3600 * 1000000LL);
+    sitq_result_free(r);
+
+    /* refused delays leave the task's policy: the 10 s backoff */
+    before = sitq_now_us();
+    r = NULL;
+    TQ_OK(sitq_worker_process_task(w, bad, &r, &tq_err));
+    after = sitq_now_us();
+    assert_int_equal(r->status, SITQ_SCHEDULED);
+    assert_string_equal(r->error, "bad delay");
+    assert_true(r->eta_us >= before + 10000000 && r->eta_us <= after + 10000000);
+    sitq_result_free(r);
+    sitq_worker_free(w);
+
+    /* the same through a running worker; the totals count a failure, not a
+     * retry */
+    sitq_task_id again = 0;
+    TQ_OK(sitq_enqueue(q, "f", "never", 5, &o, &again, &tq_err));
+    sitq_totals t0;
+    TQ_OK(sitq_queue_totals(q, &t0, &tq_err));
+    w = tq_worker_new(q, 1, 1, "f", h_choose_retry, NULL);
+    TQ_OK(sitq_worker_start(w, &tq_err));
+    r = tq_wait_done(q, again, 30);
+    assert_int_equal(r->status, SITQ_FAILED);
+    assert_int_equal(r->attempts, 1);
+    assert_string_equal(r->error, "never");
+    sitq_result_free(r);
+    sitq_worker_free(w);
+    sitq_totals t1;
+    TQ_OK(sitq_queue_totals(q, &t1, &tq_err));
+    assert_int_equal(t1.failed - t0.failed, 1);
+    assert_int_equal(t1.retried - t0.retried, 0);
+    assert_int_equal(sitq_ctx_no_retry(NULL), SITQ_EINVAL);
+    assert_int_equal(sitq_ctx_retry_after(NULL, 1), SITQ_EINVAL);
+}
+
 static void test_second_backoff_doubles(void **state) {
     sitq_queue *q = TQ_ENV(state)->queue;
     atomic_int calls = 0;
@@ -212,6 +299,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_no_retries_fails_once, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_retry_scheduled_with_backoff, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_second_backoff_doubles, tq_setup, tq_teardown),
+        cmocka_unit_test_setup_teardown(test_handler_chooses_its_retry, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_manual_retry, tq_setup, tq_teardown),
     };
     return cmocka_run_group_tests_name("retry", tests, NULL, NULL);

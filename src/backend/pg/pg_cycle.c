@@ -205,6 +205,8 @@ static sitq_code apply_failure(pg_conn *c, sitq__completion *k, size_t *n_finish
         .cancel_requested = (int)pg_i64(r, 0, 5),
         .error = k->error,
         .finished_us = k->finished_at_us,
+        .retry = k->retry,
+        .retry_after_us = k->retry_after_us,
     };
     int unrecorded = (int)pg_i64(r, 0, 6);
     PQclear(r);
@@ -350,6 +352,8 @@ static sitq_code plan_failure(const PGresult *r, int row, sitq__completion *k, s
         .cancel_requested = (int)pg_i64(r, row, 6),
         .error = k->error,
         .finished_us = k->finished_at_us,
+        .retry = k->retry,
+        .retry_after_us = k->retry_after_us,
     };
     k->applied = 1;
     if (pg_i64(r, row, 7) && k->started_at_us) { /* the attempt ran: it counts */

@@ -197,6 +197,8 @@ static sitq_code apply_failure(sq_conn *c, sitq__completion *k, size_t *n_finish
         .cancel_requested = sqlite3_column_int(st, 5),
         .error = k->error,
         .finished_us = k->finished_at_us,
+        .retry = k->retry,
+        .retry_after_us = k->retry_after_us,
     };
     int unrecorded = sqlite3_column_int(st, 6);
     sqlite3_reset(st);
