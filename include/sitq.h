@@ -1896,6 +1896,9 @@ typedef struct sitq_completion_info {
     int cancelled;     /**< 1: a failed attempt of a task whose cancel the worker saw
                             asked while it ran: recorded as cancelled (its error
                             "cancelled while running: " + error), not failed */
+    int retried;       /**< 1: a failed attempt that the store recorded as to be
+                            retried (the task went back to wait for its retry);
+                            0: a success, a failure for good, or not applied */
 } sitq_completion_info;
 
 /** See sitq_worker_on_completion. */

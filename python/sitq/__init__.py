@@ -54,6 +54,8 @@ from .errors import (  # noqa: F401  (re-exported)
     SitqSystemError,
     SerializationError,
     TaskFailedError,
+    Retry,
+    NoRetry,
 )
 from . import _sitq
 from . import _tasklog
@@ -95,6 +97,6 @@ __all__ = [
     "SitqError", "InvalidArgumentError", "TaskNotFoundError", "InvalidStateError",
     "TaskTimeoutError", "DependencyError", "TaskNotReadyError", "LeaseLostError",
     "StorageError", "SchemaError", "DatabaseBusyError", "NoHandlerError",
-    "SitqSystemError", "SerializationError", "TaskFailedError",
+    "SitqSystemError", "SerializationError", "TaskFailedError", "Retry", "NoRetry",
     "function_name", "held_functions", "status_names", "STATUSES", "cron_next", "WorkerInfo",
 ]

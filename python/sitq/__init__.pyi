@@ -34,6 +34,8 @@ from .errors import (
     SitqSystemError as SitqSystemError,
     StorageError as StorageError,
     TaskFailedError as TaskFailedError,
+    Retry as Retry,
+    NoRetry as NoRetry,
     TaskNotFoundError as TaskNotFoundError,
     TaskNotReadyError as TaskNotReadyError,
     TaskTimeoutError as TaskTimeoutError,

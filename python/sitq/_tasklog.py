@@ -117,8 +117,9 @@ def _outcome(task_id, function, attempt, max_retries, duration, status, error):
                            took, attempt, "" if attempt == 1 else "s", error, extra=extra)
 
 
-def _committed(task_id, succeeded, applied, error):
-    """What a worker's commit did with one outcome."""
+def _committed(task_id, succeeded, applied, error, retried):
+    """What a worker's commit did with one outcome (retried: the store
+    recorded the failure as to be retried)."""
     with _pending_lock:
         entries = _pending.get(task_id)
         entry = entries.pop(0) if entries else None
@@ -140,7 +141,7 @@ def _committed(task_id, succeeded, applied, error):
         # A cancel request reached the handler (its flag is also set by a
         # timeout, whose message says so).
         status = "cancelled"
-    elif attempt is not None and attempt <= max_retries:
+    elif retried:  # the store's verdict: a sitq.NoRetry fails with retries left
         status = "retry"
     else:
         status = "failed"

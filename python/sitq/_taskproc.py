@@ -16,7 +16,9 @@ file descriptor FD; it runs one task at a time, as the worker asks:
   and the dependency reads of ``sitq.current_task()``, which only the
   worker that holds the task's lease can do), ``("result", repr)`` followed
   by the pickled return value as a raw message (the worker stores both
-  together) or ``("done", False, message, traceback)``.
+  together) or ``("done", False, message, traceback)``, with a fifth item
+  when the function raised sitq.NoRetry (``"none"``) or sitq.Retry with a
+  delay (its seconds).
 
 Large values cross as raw messages of their own (sitq/_channel.py), so that
 they are neither pickled again inside a message nor copied out of one: a
@@ -220,6 +222,12 @@ def _failure(exc, prefix=None):
         line = _remote.exception_line(exc)
         if line:
             tb += line
+    if prefix is None:  # the function's own sitq.Retry / sitq.NoRetry: its choice rides along
+        from .errors import NoRetry, Retry
+        if isinstance(exc, NoRetry):
+            return (False, msg, tb, "none")
+        if isinstance(exc, Retry) and exc.delay is not None:
+            return (False, msg, tb, float(exc.delay))
     return (False, "%s: %s" % (prefix, msg) if prefix else msg, tb)
 
 

@@ -178,3 +178,49 @@ class TaskFailedError(SitqError):
 
 
 __all__.append("TaskFailedError")
+
+# The longest delay sitq takes (SITQ_SECONDS_MAX: 100 years).
+_SECONDS_MAX = 3155760000.0
+
+
+class Retry(Exception):
+    """Raise it from a task to retry the attempt after ``delay`` seconds
+    instead of the task's backoff (Celery's ``self.retry(countdown=...)``,
+    arq's ``Retry(defer=...)``): for a rate limit, or a service that says when
+    to come back. Retries are still counted: with none left (``max_retries``)
+    the task fails. ``delay=None``: the task's own backoff.
+
+    The attempt's error is the message (``"retry in 30 s"`` by default);
+    ``raise sitq.Retry(30) from exc`` keeps ``exc`` in the traceback.
+    ``delay`` must be 0..3155760000 seconds (else InvalidArgumentError, when
+    the exception is made).
+    """
+
+    def __init__(self, delay=None, message=None):
+        if delay is not None:
+            if isinstance(delay, bool) or not isinstance(delay, (int, float)):
+                raise InvalidArgumentError(
+                    "delay must be None or a number of seconds, got %s" % type(delay).__name__)
+            if not 0 <= delay <= _SECONDS_MAX:  # NaN fails too
+                raise InvalidArgumentError(
+                    "delay must be 0..%.0f seconds, got %r" % (_SECONDS_MAX, delay))
+        if message is None:
+            message = "retry in %g s" % delay if delay is not None else "retry"
+        Exception.__init__(self, message)
+        self.delay = delay
+        self.message = message
+
+    def __reduce__(self):
+        return (type(self), (self.delay, self.message))
+
+
+class NoRetry(Exception):
+    """Raise it from a task to fail it for good, whatever retries are left
+    (Dramatiq's ``throws``, Celery's ``Reject``): for an error no retry can
+    mend, such as bad input. The attempt's error is the message;
+    ``raise sitq.NoRetry("bad row 12") from exc`` keeps ``exc`` in the
+    traceback.
+    """
+
+
+__all__ += ["Retry", "NoRetry"]

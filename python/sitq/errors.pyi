@@ -37,5 +37,12 @@ class TaskFailedError(SitqError):
         status: str = ...,
     ) -> None: ...
 
+class Retry(Exception):
+    delay: Optional[float]
+    message: str
+    def __init__(self, delay: Optional[float] = ..., message: Optional[str] = ...) -> None: ...
+
+class NoRetry(Exception): ...
+
 BY_CODE: Dict[str, Type[SitqError]]
 __all__: list[str]

@@ -41,6 +41,18 @@ static PyObject *with_exception_line(PyObject *tbtext, PyObject *exc) {
     return tbtext;
 }
 
+void sitqpy_apply_retry_choice(sitq_task_ctx *ctx, PyObject *exc) {
+    if (PyObject_IsInstance(exc, sitqpy_NoRetry) == 1) {
+        sitq_ctx_no_retry(ctx);
+    } else if (PyObject_IsInstance(exc, sitqpy_Retry) == 1) {
+        PyObject *d = PyObject_GetAttrString(exc, "delay");
+        double s = d && d != Py_None ? PyFloat_AsDouble(d) : -1;
+        if (s >= 0) sitq_ctx_retry_after(ctx, s); /* checked when it was made */
+        Py_XDECREF(d);
+    }
+    PyErr_Clear();
+}
+
 /* Record the current Python exception as the attempt's error:
  * "[prefix: ]Type: message" and the formatted traceback. Clears it. When
  * the function itself raised (no prefix), the pickled exception rides
@@ -84,6 +96,7 @@ static void set_error_from_exception(sitq_task_ctx *ctx, const char *prefix) {
     Py_XDECREF(lines);
     PyErr_Clear();
     if (tbtext && value && !prefix) tbtext = with_exception_line(tbtext, value);
+    if (value && !prefix) sitqpy_apply_retry_choice(ctx, value);
 
     PyObject *mb = sitqpy_error_text(msg);
     PyObject *tb_b = sitqpy_error_text(tbtext);

@@ -22,6 +22,8 @@ PyObject *sitqpy_Error;
 PyObject *sitqpy_InvalidArgument;
 PyObject *sitqpy_TaskTimeout;
 PyObject *sitqpy_SerializationError;
+PyObject *sitqpy_Retry;
+PyObject *sitqpy_NoRetry;
 PyObject *sitqpy_memfuncs;
 atomic_int sitqpy_finalizing;
 
@@ -439,6 +441,8 @@ PyMODINIT_FUNC PyInit__sitq(void) {
         !(sitqpy_InvalidArgument = import_attr("sitq.errors", "InvalidArgumentError", 0)) ||
         !(sitqpy_TaskTimeout = import_attr("sitq.errors", "TaskTimeoutError", 0)) ||
         !(sitqpy_SerializationError = import_attr("sitq.errors", "SerializationError", 0)) ||
+        !(sitqpy_Retry = import_attr("sitq.errors", "Retry", 0)) ||
+        !(sitqpy_NoRetry = import_attr("sitq.errors", "NoRetry", 0)) ||
         !(errors_by_code = import_attr("sitq.errors", "BY_CODE", 0)))
         goto fail;
 

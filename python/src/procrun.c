@@ -21,7 +21,8 @@ int sitqpy_runner_active(void) { return task_runner != NULL; }
 
 /* Store the runner's outcome: (True, pickle, repr) (a record of both; the
  * repr is made in the task process, which holds the value), (True, bytes)
- * (stored as they are) or (False, message, traceback or None). The pickle
+ * (stored as they are) or (False, message, traceback or None[, retry]),
+ * retry "none" (sitq.NoRetry) or a delay in seconds (sitq.Retry). The pickle
  * or bytes may be a bytes object or a bytearray (the task process's result
  * as the runner read it from the socket, not copied again). Returns 0 on
  * success, 1 with the attempt's error set. */
@@ -49,8 +50,13 @@ static int store_outcome(sitq_task_ctx *ctx, PyObject *out) {
         sitq_ctx_set_error(ctx, "MemoryError: out of memory while storing the result", NULL);
         return 1;
     }
-    if (n == 3 && PyTuple_GET_ITEM(out, 0) == Py_False &&
+    if ((n == 3 || n == 4) && PyTuple_GET_ITEM(out, 0) == Py_False &&
         PyUnicode_Check(PyTuple_GET_ITEM(out, 1))) {
+        PyObject *retry = n == 4 ? PyTuple_GET_ITEM(out, 3) : Py_None;
+        if (PyUnicode_Check(retry) && PyUnicode_CompareWithASCIIString(retry, "none") == 0)
+            sitq_ctx_no_retry(ctx);
+        else if (PyFloat_Check(retry))
+            sitq_ctx_retry_after(ctx, PyFloat_AS_DOUBLE(retry)); /* checked when it was made */
         PyObject *mb = sitqpy_error_text(PyTuple_GET_ITEM(out, 1));
         PyObject *tb_b = sitqpy_error_text(PyTuple_GET_ITEM(out, 2));
         sitq_ctx_set_error(ctx, mb ? PyBytes_AS_STRING(mb) : "the task process failed",

@@ -132,6 +132,13 @@ extern PyObject *sitqpy_Error;              /* SitqError */
 extern PyObject *sitqpy_InvalidArgument;    /* InvalidArgumentError */
 extern PyObject *sitqpy_TaskTimeout;        /* TaskTimeoutError */
 extern PyObject *sitqpy_SerializationError; /* SerializationError */
+extern PyObject *sitqpy_Retry;              /* sitq.Retry */
+extern PyObject *sitqpy_NoRetry;            /* sitq.NoRetry */
+
+/* When exc, raised by a task's function, is a sitq.Retry or sitq.NoRetry,
+ * tell the attempt (sitq_ctx_retry_after, sitq_ctx_no_retry). Never fails:
+ * errors are cleared. */
+void sitqpy_apply_retry_choice(sitq_task_ctx *ctx, PyObject *exc);
 
 /* Functions held in process memory: token (str) -> (func, args, kwargs). */
 extern PyObject *sitqpy_memfuncs;

@@ -33,7 +33,7 @@
 
 typedef struct {
     sitq_task_id id;
-    int succeeded, applied;
+    int succeeded, applied, retried;
     char *error; /* malloc'd or NULL */
 } tasklog_event;
 
@@ -56,7 +56,8 @@ void sitqpy_tasklog_completion(const sitq_completion_info *info, void *user_data
     if (tl_n == tl_cap && tl_cap < TASKLOG_MAX_EVENTS)
         (void)sitq__reserve((void **)&tl_events, &tl_cap, tl_n + 1, sizeof *tl_events);
     if (tl_n < tl_cap) {
-        tl_events[tl_n++] = (tasklog_event){info->id, info->succeeded, info->applied, e};
+        tl_events[tl_n++] =
+            (tasklog_event){info->id, info->succeeded, info->applied, info->retried, e};
         e = NULL;
         if (tl_n == 1) pthread_cond_broadcast(&tl_cv);
     } else {
@@ -184,8 +185,8 @@ static PyObject *mod_log_wake(PyObject *self, PyObject *noargs) {
 PyDoc_STRVAR(log_take_doc,
              "_log_take() -> (list, int)\n--\n\n"
              "Take the worker outcomes reported since the last call, in commit order:\n"
-             "a list of (task_id, succeeded, applied, error or None), and the number of\n"
-             "outcomes dropped because too many were waiting.");
+             "a list of (task_id, succeeded, applied, error or None, retried), and the\n"
+             "number of outcomes dropped because too many were waiting.");
 
 static PyObject *mod_log_take(PyObject *self, PyObject *noargs) {
     (void)self;
@@ -202,8 +203,9 @@ static PyObject *mod_log_take(PyObject *self, PyObject *noargs) {
     for (size_t i = 0; i < n; i++) {
         if (list) {
             PyObject *t =
-                Py_BuildValue("(LOOz)", (long long)ev[i].id, ev[i].succeeded ? Py_True : Py_False,
-                              ev[i].applied ? Py_True : Py_False, ev[i].error);
+                Py_BuildValue("(LOOzO)", (long long)ev[i].id, ev[i].succeeded ? Py_True : Py_False,
+                              ev[i].applied ? Py_True : Py_False, ev[i].error,
+                              ev[i].retried ? Py_True : Py_False);
             if (!t) Py_CLEAR(list);
             else PyList_SET_ITEM(list, (Py_ssize_t)i, t);
         }

@@ -36,10 +36,11 @@
  *                 dependencies as it has among them, and at zero becomes
  *                 queued with run_at_us = max(own, now); dependents in other
  *                 states are left alone
- *   failure:      running -> queued (retry, at finished + backoff) | failed |
- *                 cancelled  [lease_token]  (sitq__decide_failure); the
- *                 attempt is counted first if it started and its start was
- *                 not recorded
+ *   failure:      running -> queued (retry, at finished + backoff, or + the
+ *                 handler's own delay) | failed (no retry left, or the
+ *                 handler asked for none) | cancelled  [lease_token]
+ *                 (sitq__decide_failure); the attempt is counted first if it
+ *                 started and its start was not recorded
  *   lapse:        running -> queued (same place) | failed | cancelled
  *                 [lease_until_us < now, lease_token]   (sitq__decide_lapse)
  *   cancel:       queued | waiting -> cancelled ("cancelled"); running:

@@ -35,6 +35,7 @@ void sitq__worker_report_completions(sitq_worker *w, const sitq__completion *com
             /* The store records a failed attempt of a task whose cancel was
              * asked as cancelled, not failed. */
             .cancelled = !ok && comps[i].cancel_seen ? 1 : 0,
+            .retried = comps[i].outcome == SITQ__TOTAL_RETRIED ? 1 : 0,
         };
         w->on_completion(&info, w->on_completion_data);
     }

@@ -345,3 +345,21 @@ def return_interrupt_on_pickle():
 
 def raise_exit_on_pickle(message):
     raise ExitOnPickleError(message)
+
+
+def no_retry(message):
+    """Fails for good, whatever retries are left, from a caught error."""
+    try:
+        int(message)
+    except ValueError as e:
+        raise sitq.NoRetry("bad input: %s" % message) from e
+    return message
+
+
+def retry_later(delay):
+    """Fails, asking for its retry after `delay` seconds."""
+    raise sitq.Retry(delay)
+
+
+async def async_no_retry(message):
+    raise sitq.NoRetry(message)

@@ -481,3 +481,16 @@ def test_systemexit_in_an_async_task_fails_only_that_task(backend, kind):
     assert results[3].status == "failed"
     assert ("SystemExit" if kind == "exit" else "KeyboardInterrupt") in results[3].error
     assert results[4].value == 9
+
+
+def test_an_async_task_chooses_its_retry(backend):
+    # sitq.NoRetry raised by a coroutine fails its task for good, as in a
+    # thread (the coroutine's exception reaches the same recording).
+    async def main():
+        q = aio.TaskQueue(backend)
+        tid = await q.enqueue(sitq.Task(tasks.async_no_retry, args=["no"], max_retries=2))
+        async with aio.Worker(q, concurrency=1):
+            r = await q.get_result(tid, timeout=60)
+        assert (r.status, r.attempts, r.error) == ("failed", 1, "sitq.errors.NoRetry: no"), r
+        q.close()
+    run(main())

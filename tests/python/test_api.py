@@ -804,3 +804,35 @@ def test_docstrings_everywhere():
                 assert getattr(cls, name).__doc__, (cls, name)
     for name in ("value", "is_error", "traceback", "enqueued_at", "attempts"):
         assert getattr(sitq.Result, name).__doc__
+
+
+def test_a_task_chooses_its_retry(queue):
+    # sitq.NoRetry fails the task for good with retries left; sitq.Retry(delay)
+    # retries after its own delay instead of the backoff (retries counted).
+    never = queue.enqueue(sitq.Task(tasks.no_retry, args=["x1"], max_retries=3))
+    with sitq.Worker(queue, concurrency=2):  # on the worker's threads
+        r = queue.get_result(never, timeout=30)
+    later = queue.enqueue(sitq.Task(tasks.retry_later, args=[3600], max_retries=3,
+                                    retry_backoff=0.01))
+    policy = queue.enqueue(sitq.Task(tasks.retry_later, args=[None], max_retries=1,
+                                     retry_backoff=1000))
+    assert r.status == "failed" and r.attempts == 1, r
+    assert r.error == "sitq.errors.NoRetry: bad input: x1", r.error
+    assert "ValueError: invalid literal for int()" in r.traceback  # the cause is kept
+    w = sitq.Worker(queue)  # process_task: each outcome recorded when it returns
+    before = time.time()
+    info = w.process_task(later)
+    after = time.time()
+    assert info.status == "scheduled" and info.attempts == 1, info
+    assert info.error == "sitq.errors.Retry: retry in 3600 s", info
+    assert before + 3600 <= info.eta.timestamp() <= after + 3600
+    info = w.process_task(policy)  # delay None: the task's backoff, 1000 s
+    assert info.status == "scheduled" and info.error == "sitq.errors.Retry: retry", info
+    assert before + 900 <= info.eta.timestamp() <= time.time() + 1100
+    totals = queue.totals()
+    assert (totals["failed"], totals["retried"]) == (1, 2), totals
+    # a bad delay is refused when the exception is made
+    for bad in (-1, float("nan"), float("inf"), "5", True):
+        with pytest.raises(sitq.InvalidArgumentError, match="delay"):
+            sitq.Retry(bad)
+    assert pickle.loads(pickle.dumps(sitq.Retry(5, "m"))).delay == 5

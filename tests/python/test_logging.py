@@ -104,6 +104,17 @@ def test_a_cancelled_task(queue, records):
          "RuntimeError: stopped on request at attempt 1" % tid)]
 
 
+def test_a_failure_without_retry_is_logged_as_failed(queue, records):
+    # sitq.NoRetry with retries left: the store's verdict (failed) is logged,
+    # not "will be retried" from the attempt count
+    tid = queue.enqueue(sitq.Task(tasks.no_retry, args=["x"], max_retries=2))
+    with sitq.Worker(queue):
+        queue.get_result(tid, timeout=30)
+    assert [r[1:3] for r in records if r[3] == tid][1:] == [
+        ("ERROR", "task %d py:sitq_test_tasks.no_retry: failed after 1 attempt: "
+         "sitq.errors.NoRetry: bad input: x" % tid)]
+
+
 def test_process_task_logs_its_outcome(queue, records):
     tid = queue.enqueue(sitq.Task(tasks.fail, args=["once"], max_retries=2))
     sitq.Worker(queue).process_task(tid)
@@ -130,7 +141,7 @@ def test_an_outcome_dropped_with_the_lease(records):
     # dropped, whatever the handler returned.
     _tasklog.task_started(9001, "py:m.f", 1, 0, True)
     _tasklog.task_ended(9001, False)
-    _tasklog._committed(9001, True, False, None)
+    _tasklog._committed(9001, True, False, None, False)
     assert [r[1:3] for r in records if r[3] == 9001] == [
         ("INFO", "task 9001 py:m.f: attempt 1 of 1 started"),
         ("WARNING", "task 9001 py:m.f: succeeded, but the outcome was dropped: the lease was "

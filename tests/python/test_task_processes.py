@@ -422,3 +422,18 @@ def test_task_processes_keep_freed_memory(cli, queue, keep):
         assert r.value < pages // 10, r.value
     else:
         assert r.value > pages // 2, r.value
+
+
+def test_a_task_process_chooses_its_retry(queue, cli):
+    # sitq.NoRetry and sitq.Retry(delay) cross from the task process to the
+    # worker that records the attempt
+    later = queue.enqueue(sitq.Task(tasks.retry_later, args=[3600], max_retries=3))
+    never = queue.enqueue(sitq.Task(tasks.no_retry, args=["x2"], max_retries=3))
+    before = time.time()
+    cli("--concurrency", "1")  # one slot: later's attempt is recorded before never's
+    r = queue.get_result(never, timeout=DEADLINE)
+    assert (r.status, r.attempts, r.error) == ("failed", 1, "sitq.errors.NoRetry: bad input: x2")
+    info = queue.peek(later)
+    assert info.status == "scheduled", info
+    assert info.error == "sitq.errors.Retry: retry in 3600 s", info
+    assert before + 3600 <= info.eta.timestamp() <= time.time() + 3600
