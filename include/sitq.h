@@ -220,6 +220,8 @@ void sitq_sqlite_options_init(sitq_sqlite_options *opts);
  *
  * path: file name (copied; the caller keeps ownership) or ":memory:" for a
  *       private in-memory database usable only within this backend object.
+ *       Always a file name, never an SQLite URI: "file:x.db?mode=memory"
+ *       is the file of that name in the working directory.
  * opts: NULL for defaults; read during the call only.
  * out:  receives the backend; free with sitq_backend_close.
  *

@@ -87,7 +87,14 @@ int cli_db_open_opts(const char *cmd, const char *path, const char *queue_name,
             return CLI_EXIT_USAGE;
         }
     }
-    if (mode != CLI_DB_CREATE && strcmp(path, ":memory:") != 0) {
+    if (strcmp(path, ":memory:") == 0) {
+        /* Every command is a process of its own: a task enqueued there would
+         * be gone when the command ends, and a worker would find nothing. */
+        cli_errorf(cmd, "DB ':memory:' would be a database in this command's memory alone, gone "
+                        "when it exits: give a file or a PostgreSQL URI");
+        return CLI_EXIT_USAGE;
+    }
+    if (mode != CLI_DB_CREATE) {
         struct stat st;
         if (stat(path, &st) != 0) {
             /* Worded as the library's own refusals, with their code. */

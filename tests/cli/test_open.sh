@@ -25,6 +25,26 @@ if [ "$ON_PG" = 1 ]; then
     exit 0
 fi
 
+# A relative path that begins with "file:" is that file, not an SQLite URI
+# (Debian's libsqlite3 reads URI names: the task went to a memory database or
+# to another file than the one checked), and ':memory:' is refused: every
+# command is a process of its own.
+(
+    cd "$TMP"
+    id=$("$SITQ" enqueue 'file:jobs.db?mode=memory' -- echo hi)
+    assert_eq "$("$SITQ" show 'file:jobs.db?mode=memory' "$id" --json | jget "d['status']")" \
+        queued "a file: path keeps its task"
+    test -s "$TMP/file:jobs.db?mode=memory" || fail "the file named file:jobs.db?mode=memory holds the task"
+    "$SITQ" enqueue plain.db -- echo one >/dev/null
+    "$SITQ" enqueue 'file:plain.db' -- echo two >/dev/null
+    assert_eq "$("$SITQ" list plain.db --json | jget 'len(d)')" 1 "file:plain.db is not plain.db"
+)
+for memory in ':memory:' 'sqlite::memory:'; do
+    expect_exit 2 "$SITQ" enqueue "$memory" -- true
+    assert_contains "$(cat "$TMP/err")" "gone when it exits" "enqueue $memory"
+    expect_exit 2 "$SITQ" stats "$memory"
+done
+
 # Another application's database: enqueue and worker refuse it, byte for byte.
 APP=$TMP/app.db
 /usr/bin/python3 -c '

@@ -193,7 +193,21 @@ static sitq_code conn_open(sq_backend *b, sq_conn *c, int readonly, sitq_error *
     int flags =
         SQLITE_OPEN_NOMUTEX | (b->uri ? SQLITE_OPEN_URI : 0) |
         (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | (mem ? SQLITE_OPEN_CREATE : 0));
-    if (sqlite3_open_v2(b->uri ? b->uri : b->path, &c->db, flags, NULL) != SQLITE_OK) {
+    /* A libsqlite3 built with URI names on (Debian's) reads a relative path
+     * "file:..." as a URI and opens another file than the one checked here
+     * (or a memory database, "?mode=memory"): "./file:..." names the same
+     * file and is never a URI. */
+    char *dotted = NULL;
+    if (!b->uri && strncmp(b->path, "file:", 5) == 0) {
+        size_t n = strlen(b->path);
+        if (!(dotted = malloc(n + 3)))
+            return sitq__fail(err, SITQ_ENOMEM, "out of memory opening %s", b->path);
+        memcpy(dotted, "./", 2);
+        memcpy(dotted + 2, b->path, n + 1);
+    }
+    int orc = sqlite3_open_v2(b->uri ? b->uri : dotted ? dotted : b->path, &c->db, flags, NULL);
+    free(dotted);
+    if (orc != SQLITE_OK) {
         /* SQLite's "unable to open database file" hides the reason: add errno's. */
         int sys = c->db ? sqlite3_system_errno(c->db) : 0;
         sitq_code rc = sitq__fail(err, SITQ_ESTORAGE, "cannot open database %s: %s%s%s%s", b->path,
