@@ -498,8 +498,8 @@ def _run_one(args):
             asyncio.run(aworker.run(until_empty=args.burst, eta_bound=args.burst_eta_bound))
         else:
             worker.run(until_empty=args.burst, eta_bound=args.burst_eta_bound)
-        if args.burst and not args.pool_child:
-            _log(args, "queues drained (--burst)")
+        if args.burst and not args.pool_child and not _STOP_ASKED.is_set():
+            _log(args, "queues drained (--burst)")  # not when a signal ended the run
     except KeyboardInterrupt:
         pass
     finally:
@@ -648,6 +648,10 @@ def main(argv=None):
     _setup_logging(args)
     if args.command != "worker":
         return 2
+    if args.db in (":memory:", "sqlite::memory:"):
+        _parser().worker_parser.error("DB ':memory:' would be a database in this worker's memory "
+                                      "alone, where no other process enqueues: give a file or a "
+                                      "PostgreSQL URI")
     if args.pool is None:
         args.pool = "process" if args.concurrency > 1 else "thread"
     if args.pool == "thread" and (args.grace is not None or args.max_memory is not None or

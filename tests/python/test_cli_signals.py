@@ -183,3 +183,28 @@ def test_a_signal_while_the_pool_starts(queue, cli, sig, pool):
     assert "Traceback" not in out and "KeyboardInterrupt" not in out, out
     assert len([l for l in out.splitlines() if "stopping" in l]) == 1, out
     assert queue.get_task_status(tid) in ("queued", "succeeded")
+
+
+@pytest.mark.parametrize("pool", [("--concurrency", "1"), ("--concurrency", "2")])
+def test_a_burst_stopped_by_a_signal_does_not_say_drained(queue, tmp_path, cli, pool):
+    # "queues drained (--burst)" only when they drained: a SIGTERM that ends
+    # the run with tasks still queued said it too
+    marker = str(tmp_path / "m")
+    first = queue.enqueue(tasks.once_slow, marker, 1.0)
+    later = [queue.enqueue(tasks.add, i, i) for i in range(3)]
+    w = cli("--burst", "--prefetch", "0", *pool)
+    w.wait_for("task %d py:sitq_test_tasks.once_slow: attempt 1 of 1 started" % first)
+    w.proc.send_signal(signal.SIGTERM)
+    code, out = w.finish()
+    assert code == 0, out
+    assert "queues drained" not in out, out
+    assert any(queue.get_task_status(i) == "queued" for i in later), out
+
+
+def test_memory_database_is_refused(tmp_path):
+    for db in (":memory:", "sqlite::memory:"):
+        p = subprocess.run([sys.executable, "-m", "sitq", "worker", db, "--burst"],
+                           env=subprocess_env(), cwd=HERE, capture_output=True, text=True,
+                           timeout=DEADLINE)
+        assert p.returncode == 2, p.stderr
+        assert "would be a database in this worker's memory alone" in p.stderr, p.stderr
