@@ -274,10 +274,18 @@ static sitq_code stop_in_slices(SitqWorkerObject *self, double timeout, sitq_err
             Py_END_ALLOW_THREADS if (rc != SITQ_ETIMEDOUT) return rc;
             sitq_worker_stats st;
             sitq_worker_get_stats(self->worker, &st);
-            snprintf(err->message, sizeof err->message,
-                     "worker %s: %d task(s) still running after %g s; they finish in the "
-                     "background",
-                     sitq_worker_id(self->worker), st.running, timeout);
+            if (st.running == 0) /* what holds the stop is the store, not a task */
+                snprintf(err->message, sizeof err->message,
+                         "worker %s: no task is running, but outcomes are not yet recorded "
+                         "after %g s (the last store error: %.300s); it keeps trying in the "
+                         "background",
+                         sitq_worker_id(self->worker), timeout,
+                         st.last_error[0] ? st.last_error : "none");
+            else
+                snprintf(err->message, sizeof err->message,
+                         "worker %s: %d task(s) still running after %g s; they finish in the "
+                         "background",
+                         sitq_worker_id(self->worker), st.running, timeout);
             return rc;
         }
     }

@@ -1092,7 +1092,15 @@ static sitq_code worker_stop(sitq_worker *w, double timeout_s, int flag_on_timeo
         if (flag_on_timeout)
             for (sitq_task_ctx *c = w->running.head; c; c = c->next) atomic_store(&c->cancel, 1);
         size_t n = w->running.n;
+        char last[SITQ_ERROR_MESSAGE_SIZE];
+        memcpy(last, w->stats.last_error, sizeof last);
+        last[sizeof last - 1] = '\0';
         pthread_mutex_unlock(&w->mu);
+        if (n == 0) /* what holds the stop is the store, not a task */
+            return sitq__fail(err, SITQ_ETIMEDOUT,
+                              "worker %s: no task is running, but outcomes are not yet recorded "
+                              "after %g s (the last store error: %s); it keeps trying",
+                              w->id, timeout_s, last[0] ? last : "none");
         return sitq__fail(err, SITQ_ETIMEDOUT, "worker %s: %zu task(s) still running after %g s%s",
                           w->id, n, timeout_s,
                           flag_on_timeout ? "; their cancel flags are set" : "");

@@ -462,6 +462,22 @@ static void *release_later(void *arg) {
  * sitq waits up to busy_timeout_ms, then fails with SITQ_EBUSY and a message
  * that names the file and the write lock - never a crash; reads are not
  * blocked. */
+/* A handler that says it started, then waits for the test to open it. */
+typedef struct {
+    atomic_int started, open, returned;
+} gate;
+
+static int h_gated(sitq_task_ctx *ctx, const void *p, size_t n, void *ud) {
+    (void)ctx;
+    (void)p;
+    (void)n;
+    gate *g = ud;
+    atomic_store(&g->started, 1);
+    while (!atomic_load(&g->open)) tq_sleep_ms(1);
+    atomic_store(&g->returned, 1);
+    return 0;
+}
+
 static void test_busy_write_lock(void **state) {
     tq_env *e = TQ_ENV(state);
     sitq_sqlite_options so;
@@ -519,6 +535,31 @@ static void test_busy_write_lock(void **state) {
     TQ_OK(sitq_worker_stop(w, -1, &tq_err));
     sitq_worker_free(w);
     assert_int_equal(atomic_load(&calls), 2);
+
+    /* A stop held by the store, not by a task: the handler returned, its
+     * outcome waits for the lock; the stop's time limit says so (it said
+     * "0 task(s) still running"), and a later stop records it. */
+    gate g = {0};
+    sitq_task_id held = tq_enqueue(q, "g", NULL);
+    w = tq_worker_new(q, 1, 0, "g", h_gated, &g);
+    TQ_OK(sitq_worker_start(w, &tq_err));
+    while (!atomic_load(&g.started)) tq_sleep_ms(1);
+    sqlite3_busy_timeout(db, 10000); /* past the worker's record of the start */
+    assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    atomic_store(&g.open, 1);
+    sitq_worker_stats ws;
+    do {
+        tq_sleep_ms(1);
+        sitq_worker_get_stats(w, &ws);
+    } while (!atomic_load(&g.returned) || ws.running != 0);
+    TQ_ERR(SITQ_ETIMEDOUT, sitq_worker_stop(w, 0.3, &tq_err));
+    assert_non_null(
+        strstr(tq_err.message, "no task is running, but outcomes are not yet recorded"));
+    assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    TQ_OK(sitq_worker_stop(w, -1, &tq_err));
+    sitq_worker_free(w);
+    assert_int_equal(tq_status(q, held), SITQ_SUCCEEDED);
+
     sqlite3_close(db);
     sitq_queue_close(q);
     sitq_backend_close(b);
