@@ -90,5 +90,18 @@ if can_fill_disk; then
     assert_contains "$out" "the result of 4000000 bytes could not be stored" "message of a full disk"
     assert_contains "$out" "full" "the message names the full disk"
     assert_contains "$out" '"value": "small"' "the other task succeeds"
+
+    # With the disk full and no process on the file (no -shm yet), a read
+    # cannot map the -shm: the message says so instead of "disk I/O error".
+    rc=0
+    unshare -m sh -c 'mount -t tmpfs -o size=1m tmpfs "$1" || exit 9
+        "$2" enqueue "$1/q.db" -- true >/dev/null || exit 8
+        dd if=/dev/zero of="$1/filler" bs=4k 2>/dev/null
+        "$2" stats "$1/q.db"; echo "stats exit $?"' \
+        sh "$TMP/full" "$SITQ" >"$TMP/full.out" 2>&1 || rc=$?
+    [ "$rc" -ne 9 ] && [ "$rc" -ne 8 ] || fail "cannot set up the full disk ($rc)"
+    out=$(cat "$TMP/full.out")
+    assert_contains "$out" "stats exit 3" "stats on a full disk"
+    assert_contains "$out" "(-shm) could not be grown: is its disk full?" "the -shm named"
 fi
 echo "ok"

@@ -72,8 +72,14 @@ sqlite3_stmt *sq_stmt(sq_conn *c, sq_stmt_id id, sitq_error *err) {
 sitq_code sq_fail(sq_conn *c, sitq_error *err, const char *what) {
     int code = sqlite3_extended_errcode(c->db);
     if ((code & 0xff) == SQLITE_BUSY) return sq_fail_busy(c, err, what);
-    return sitq__fail(err, SITQ_ESTORAGE, "database error in %s while %s: %s (SQLite code %d)",
-                      c->path, what, sqlite3_errmsg(c->db), code);
+    /* SQLite's "disk I/O error" hides that it is the -shm beside the file
+     * (which every reader of a WAL database maps) that could not grow. */
+    const char *hint = code == SQLITE_IOERR_SHMSIZE
+                           ? "; the shared-memory file beside it (-shm) could not be grown: is "
+                             "its disk full?"
+                           : "";
+    return sitq__fail(err, SITQ_ESTORAGE, "database error in %s while %s: %s (SQLite code %d)%s",
+                      c->path, what, sqlite3_errmsg(c->db), code, hint);
 }
 
 sitq_code sq_fail_busy(sq_conn *c, sitq_error *err, const char *what) {
