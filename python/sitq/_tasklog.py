@@ -32,6 +32,7 @@ levels cost a method call.
 """
 
 import logging
+import os
 import threading
 import time
 import traceback
@@ -53,6 +54,18 @@ _pending_lock = threading.Lock()
 _drain_lock = threading.Lock()  # one writer at a time, so lines keep their order
 _thread = None
 _stopping = False
+
+
+def _after_fork_in_child():
+    """A forked child has none of its parent's threads: locks they held stay
+    held, and their pending outcomes are the parent's to log."""
+    global _pending_lock, _drain_lock
+    _pending_lock = threading.Lock()
+    _drain_lock = threading.Lock()
+    _pending.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _extra(task_id, function, attempt):

@@ -39,6 +39,7 @@ import concurrent.futures
 import contextvars
 import functools
 import math
+import os
 import threading
 import time
 from typing import Any, Dict, List, Optional, Set
@@ -261,10 +262,23 @@ class TaskQueue:
                 or not 1 <= executor_threads <= 64):
             raise InvalidArgumentError("executor_threads must be an int 1..64, got %r"
                                        % (executor_threads,), "SITQ_EINVAL")
+        self._threads = executor_threads
         self._executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=executor_threads, thread_name_prefix="sitq-aio")
         self._waits: Dict[asyncio.AbstractEventLoop, _Waits] = {}
         self._closed = False
+        self._pid = os.getpid()
+
+    def _here(self):
+        """After a fork the pool's threads and the watches' are the parent's:
+        a pool and watches of this process's own (the parent's are left as
+        they are, never shut down here)."""
+        if self._pid != os.getpid():
+            self._forked_from = (self._executor, self._waits)
+            self._executor = concurrent.futures.ThreadPoolExecutor(
+                max_workers=self._threads, thread_name_prefix="sitq-aio")
+            self._waits = {}
+            self._pid = os.getpid()
 
     def __repr__(self):
         return "<sitq.aio.TaskQueue %r>" % (self._sync.name,)
@@ -292,6 +306,7 @@ class TaskQueue:
     def _check_open(self):
         if self._closed:
             raise self._closed_error()
+        self._here()
 
     async def _call(self, fn, *args, **kwargs):
         self._check_open()
@@ -402,6 +417,8 @@ class TaskQueue:
         then on every coroutine of this object raises InvalidStateError,
         and waits still pending fail with it at their next check. The
         wrapped ``sync`` queue stays usable. Idempotent; thread-safe."""
+        if not self._closed:
+            self._here()  # in a forked child: its own pool, not the parent's
         self._closed = True
         self._executor.shutdown(wait=True)
         # No get_result runs from now on to release these (see get_result).

@@ -63,6 +63,7 @@ typedef struct {
     double lease_s;
     atomic_int running; /* 1 between start() and stop() */
     PyObject *weakrefs;
+    long pid; /* the process whose threads run it: a forked child's copy runs nothing */
 } SitqWorkerObject;
 
 typedef struct {

@@ -221,4 +221,25 @@ static PyMethodDef tasklog_methods[] = {{"_log_wait", mod_log_wait, METH_O, log_
                                         {"_log_take", mod_log_take, METH_NOARGS, log_take_doc},
                                         {NULL, NULL, 0, NULL}};
 
-int sitqpy_tasklog_init(PyObject *m) { return PyModule_AddFunctions(m, tasklog_methods); }
+/* A forked child has none of its parent's threads: tl_mu or tl_cv may be
+ * held or waited on by the parent's log thread (the child's own log thread
+ * and dispatcher then wait on them for good), and the events are the
+ * parent's outcomes. Start afresh. */
+static void tasklog_after_fork_in_child(void) {
+    pthread_mutex_init(&tl_mu, NULL);
+    pthread_cond_init(&tl_cv, NULL);
+    for (size_t i = 0; i < tl_n; i++) free(tl_events[i].error);
+    free(tl_events);
+    tl_events = NULL;
+    tl_n = tl_cap = 0;
+    tl_dropped = 0;
+    tl_wake = 0;
+}
+
+int sitqpy_tasklog_init(PyObject *m) {
+    if (pthread_atfork(NULL, NULL, tasklog_after_fork_in_child) != 0) {
+        PyErr_SetString(PyExc_OSError, "cannot register the log's fork handler");
+        return -1;
+    }
+    return PyModule_AddFunctions(m, tasklog_methods);
+}

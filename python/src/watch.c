@@ -10,9 +10,12 @@
 
 #include "core/internal.h"
 
+#include <unistd.h>
+
 typedef struct {
     PyObject_HEAD sitq_watch *watch;
     PyObject *queue; /* SitqQueueObject, strong: the watch borrows its sitq_queue */
+    long pid;        /* the process whose thread serves the watch */
 } SitqWatchObject;
 
 static int watch_init(SitqWatchObject *self, PyObject *args, PyObject *kw) {
@@ -34,13 +37,15 @@ static int watch_init(SitqWatchObject *self, PyObject *args, PyObject *kw) {
     }
     self->watch = w;
     self->queue = Py_NewRef(queue);
+    self->pid = (long)getpid();
     return 0;
 }
 
 static void watch_close_now(SitqWatchObject *self) {
     sitq_watch *w = self->watch;
     self->watch = NULL;
-    if (!w) return;
+    /* After a fork the watch thread is the parent's: never joined here. */
+    if (!w || self->pid != (long)getpid()) return;
     /* joins the watch thread, which never takes the GIL */
     Py_BEGIN_ALLOW_THREADS sitq_watch_close(w);
     Py_END_ALLOW_THREADS

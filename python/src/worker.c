@@ -6,6 +6,7 @@
 #include "sitqpy.h"
 
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 /* Worker(worker_id=...): None, or 1..SITQ_NAME_MAX bytes of UTF-8 without
@@ -164,14 +165,22 @@ static int worker_init(SitqWorkerObject *self, PyObject *args, PyObject *kwds) {
     }
     self->concurrency = opts.concurrency;
     self->lease_s = opts.lease_s;
+    self->pid = (long)getpid();
     Py_XSETREF(self->queue, Py_NewRef(PyTuple_GET_ITEM(queues, 0)));
     Py_XSETREF(self->queues, queues);
     return 0;
 }
 
+/* 1 when self was made before a fork, in another process: its threads, locks
+ * and connections are the parent's, and nothing of it runs here. */
+static int inherited(const SitqWorkerObject *self) {
+    return self->worker && self->pid != (long)getpid();
+}
+
 static void worker_dealloc(SitqWorkerObject *self) {
     PyObject_GC_UnTrack(self);
     if (self->weakrefs) PyObject_ClearWeakRefs((PyObject *)self);
+    if (inherited(self)) self->worker = NULL; /* the parent's: never stopped nor freed here */
     if (self->worker) {
         sitq_worker *w = self->worker;
         self->worker = NULL;
@@ -197,6 +206,15 @@ static int worker_traverse(SitqWorkerObject *self, visitproc visit, void *arg) {
 static int check_worker(SitqWorkerObject *self) {
     if (!self->worker) {
         sitqpy_invalid("Worker is not initialised (call sitq.Worker(queue))");
+        return -1;
+    }
+    if (inherited(self)) {
+        sitq_error e = {SITQ_ESTATE, ""};
+        snprintf(e.message, sizeof e.message,
+                 "this Worker was made in process %ld and does not cross a fork (its threads "
+                 "stay there): make a new sitq.Worker in this process",
+                 self->pid);
+        sitqpy_raise(SITQ_ESTATE, &e);
         return -1;
     }
     return 0;
@@ -304,6 +322,13 @@ static PyObject *worker_stop(SitqWorkerObject *self, PyObject *args, PyObject *k
     static char *kwlist[] = {"timeout", NULL};
     PyObject *tobj = Py_None;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:stop", kwlist, &tobj)) return NULL;
+    if (inherited(self)) { /* nothing of it runs in this process: nothing to stop */
+        atomic_store(&self->running, 0);
+        Py_INCREF(self);
+        sitqpy_untrack_worker((PyObject *)self);
+        Py_DECREF(self);
+        Py_RETURN_NONE;
+    }
     if (check_worker(self) < 0) return NULL;
     double timeout;
     if (sitqpy_seconds_arg(tobj, "timeout", -1.0, 1, &timeout) < 0) return NULL;
@@ -319,7 +344,7 @@ static PyObject *worker_stop(SitqWorkerObject *self, PyObject *args, PyObject *k
 
 void sitqpy_worker_abandon(PyObject *obj) {
     SitqWorkerObject *self = (SitqWorkerObject *)obj;
-    if (!self->worker) return;
+    if (!self->worker || inherited(self)) return;
     Py_BEGIN_ALLOW_THREADS sitq_worker_shutdown(self->worker, 0, NULL);
     Py_END_ALLOW_THREADS forget_running(self);
 }
@@ -522,7 +547,7 @@ static PyObject *worker_get_id(SitqWorkerObject *self, void *c) {
 }
 static PyObject *worker_get_running(SitqWorkerObject *self, void *c) {
     (void)c;
-    return PyBool_FromLong(atomic_load(&self->running));
+    return PyBool_FromLong(atomic_load(&self->running) && !inherited(self));
 }
 static PyObject *worker_get_concurrency(SitqWorkerObject *self, void *c) {
     (void)c;

@@ -489,3 +489,58 @@ def test_a_forked_child_uses_its_own_connections(db_path, tmp_path):
     lines = out.stdout.split("\n")
     assert lines[0] == "child 2", out.stdout
     assert lines[1] == "parent [1, 2, 3] 3", out.stdout
+
+
+FORK_WORKER_SCRIPT = r'''
+import asyncio, os, sys
+import sitq, sitq.aio
+from sitq_test_backend import open_backend
+q = sitq.TaskQueue(backend=open_backend(sys.argv[1]))
+aq = sitq.aio.TaskQueue(q)
+# the parent ran a worker (its log thread stays) and used the aio queue (its
+# pool thread stays)
+q.enqueue(abs, -1)
+sitq.Worker(q).run(until_empty=True)
+asyncio.run(aq.get_stats())
+pid = os.fork()
+if pid == 0:
+    w = sitq.Worker(q)  # a worker of its own on the inherited queue
+    w.start()
+    ids = [q.enqueue(abs, -i) for i in range(2, 5)]
+    print("child", [q.get_result(t, timeout=30).value for t in ids], flush=True)
+    print("child aio", asyncio.run(aq.get_stats())["succeeded"], flush=True)
+    w.stop()
+    sys.exit(0)
+_, st = os.waitpid(pid, 0)
+assert os.waitstatus_to_exitcode(st) == 0, st
+w = sitq.Worker(q)
+w.start()
+pid = os.fork()
+if pid == 0:
+    assert not w.is_running  # its threads are the parent's
+    try:
+        w.start()
+    except sitq.InvalidStateError as e:
+        print("child start:", "does not cross a fork" in str(e), flush=True)
+    sys.exit(0)  # the exit stops the running workers: not the parent's
+_, st = os.waitpid(pid, 0)
+assert os.waitstatus_to_exitcode(st) == 0, st
+assert w.is_running
+w.stop()
+print("parent", q.get_stats()["succeeded"], flush=True)
+'''
+
+
+def test_a_forked_child_runs_a_worker_of_its_own(db_path, tmp_path):
+    # After a fork: the child's own Worker runs (the parent's log thread held
+    # a lock it inherited: its worker hung after a task), its aio queue gets a
+    # pool of its own (the parent's idle pool thread is not there: the first
+    # await hung), and its exit leaves the parent's running Worker alone (it
+    # waited for that worker's threads for good).
+    script = tmp_path / "fork_worker.py"
+    script.write_text(FORK_WORKER_SCRIPT)
+    out = subprocess.run([sys.executable, str(script), db_path], env=subprocess_env(), cwd=HERE,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[:4] == ["child [2, 3, 4]", "child aio 4", "child start: True",
+                                          "parent 4"], out.stdout
