@@ -223,11 +223,16 @@ def _failure(exc, prefix=None):
         if line:
             tb += line
     if prefix is None:  # the function's own sitq.Retry / sitq.NoRetry: its choice rides along
-        from .errors import NoRetry, Retry
+        from .errors import _SECONDS_MAX, NoRetry, Retry
         if isinstance(exc, NoRetry):
             return (False, msg, tb, "none")
-        if isinstance(exc, Retry) and exc.delay is not None:
-            return (False, msg, tb, float(exc.delay))
+        if isinstance(exc, Retry):
+            try:  # a subclass may lack .delay or change it: then the task's backoff, as in threads
+                delay = float(exc.delay)
+            except BaseException:
+                delay = None
+            if delay is not None and 0 <= delay <= _SECONDS_MAX:
+                return (False, msg, tb, delay)
     return (False, "%s: %s" % (prefix, msg) if prefix else msg, tb)
 
 

@@ -211,7 +211,16 @@ class Retry(Exception):
         self.message = message
 
     def __reduce__(self):
-        return (type(self), (self.delay, self.message))
+        # Rebuilt without calling __init__, whose arguments a subclass may change.
+        return (_rebuild, (type(self), self.args, self.__dict__))
+
+
+def _rebuild(cls, args, state):
+    """An exception of class cls with args and attributes, __init__ not called."""
+    exc = cls.__new__(cls, *args)
+    exc.args = args
+    exc.__dict__.update(state)
+    return exc
 
 
 class NoRetry(Exception):

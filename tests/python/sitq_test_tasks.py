@@ -363,3 +363,15 @@ def retry_later(delay):
 
 async def async_no_retry(message):
     raise sitq.NoRetry(message)
+
+
+class Throttled(sitq.Retry):
+    """A Retry whose __init__ does not call Retry's: no delay of its own."""
+
+    def __init__(self, service):
+        Exception.__init__(self, "throttled by %s" % service)
+        self.service = service
+
+
+def throttled(service):
+    raise Throttled(service)

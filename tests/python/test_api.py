@@ -441,6 +441,7 @@ def test_get_stats_and_list_tasks(queue):
     everything = [i["id"] for i in queue.list_tasks()]
     assert [i["id"] for i in queue.list_tasks(status="any")] == everything
     assert [i["id"] for i in queue.list_tasks(status="all")] == everything
+    assert [i["id"] for i in queue.list_tasks(status="ANY")] == everything  # as "FAILED"
     assert len(everything) == 4
     with pytest.raises(sitq.InvalidArgumentError, match="status"):
         queue.list_tasks(status="broken")
@@ -836,3 +837,6 @@ def test_a_task_chooses_its_retry(queue):
         with pytest.raises(sitq.InvalidArgumentError, match="delay"):
             sitq.Retry(bad)
     assert pickle.loads(pickle.dumps(sitq.Retry(5, "m"))).delay == 5
+    back = pickle.loads(pickle.dumps(tasks.Throttled("api")))  # a subclass, __init__ its own
+    assert type(back) is tasks.Throttled and back.service == "api"
+    assert str(back) == "throttled by api"

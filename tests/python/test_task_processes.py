@@ -437,3 +437,17 @@ def test_a_task_process_chooses_its_retry(queue, cli):
     assert info.status == "scheduled", info
     assert info.error == "sitq.errors.Retry: retry in 3600 s", info
     assert before + 3600 <= info.eta.timestamp() <= time.time() + 3600
+
+
+def test_a_retry_without_a_delay_fails_as_in_threads(queue, backend, cli):
+    # a sitq.Retry subclass with no .delay: the task's backoff (here: no
+    # retry left, so failed), not a task process that exits with the error lost
+    tid = queue.enqueue(sitq.Task(tasks.throttled, args=["api"], max_retries=0))
+    cli("--concurrency", "1")
+    r = queue.get_result(tid, timeout=DEADLINE)
+    assert (r.status, r.error) == ("failed", "sitq_test_tasks.Throttled: throttled by api"), r
+    other = sitq.TaskQueue(backend=backend, name="threads")
+    with sitq.Worker(other):
+        t = other.get_result(other.enqueue(sitq.Task(tasks.throttled, args=["api"])),
+                             timeout=DEADLINE)
+    assert t.error == r.error
