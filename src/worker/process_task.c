@@ -107,7 +107,11 @@ static void run_supervised(sitq_task_ctx *c, sitq__completion *k) {
     pthread_t sup;
     int have_sup = pthread_create(&sup, NULL, supervise, &s) == 0;
 
+    /* The handler runs on this thread: a stop or free of its worker from
+     * it is refused, as from a handler thread. */
+    const sitq_worker *prev = sitq__worker_serving(c->w);
     sitq__ctx_run(c, k);
+    sitq__worker_serving(prev);
     sitq__ctx_apply_timeout(c, k);
 
     if (have_sup) {

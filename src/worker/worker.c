@@ -295,6 +295,12 @@ sitq_code sitq__worker_refuse_own_thread(const sitq_worker *w, const char *what,
                       what, w->id);
 }
 
+const sitq_worker *sitq__worker_serving(const sitq_worker *w) {
+    const sitq_worker *prev = tl_serving;
+    tl_serving = w;
+    return prev;
+}
+
 static void *executor_main(void *arg) {
     sitq_worker *w = arg;
     tl_serving = w;

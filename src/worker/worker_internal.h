@@ -229,6 +229,9 @@ void sitq__worker_wake(sitq_worker *w);
  * threads: what (a stop or a wait for w's end) would wait for the task
  * the caller runs, which cannot end before the call returns. */
 sitq_code sitq__worker_refuse_own_thread(const sitq_worker *w, const char *what, sitq_error *err);
+/* Mark this thread as running a handler of w (NULL: none) for
+ * sitq__worker_refuse_own_thread; returns the previous mark to restore. */
+const sitq_worker *sitq__worker_serving(const sitq_worker *w);
 /* Queue a completion for the dispatcher's next commit (caller holds mu). */
 int sitq__worker_push_done(sitq_worker *w, sitq__completion *k);
 /* Ask the dispatcher to record the start of c's attempt (w->mu held; it may

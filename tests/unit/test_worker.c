@@ -329,6 +329,17 @@ static void test_free_from_own_handler(void **state) {
     assert_int_equal(r->status, SITQ_SUCCEEDED);
     sitq_result_free(r);
     sitq_worker_free(w);
+
+    /* the same from a handler that sitq_worker_process_task runs on this
+     * thread (it freed the worker process_task was using) */
+    w = tq_worker_new(q, 1, 0, "f", h_free_own_worker, &w);
+    id = tq_enqueue(q, "f", NULL);
+    r = NULL;
+    TQ_OK(sitq_worker_process_task(w, id, &r, &tq_err));
+    assert_int_equal(r->status, SITQ_SUCCEEDED);
+    assert_memory_equal(r->value, "refused", 7);
+    sitq_result_free(r);
+    sitq_worker_free(w);
 }
 
 int main(void) {
