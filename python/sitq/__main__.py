@@ -648,7 +648,13 @@ def main(argv=None):
     _setup_logging(args)
     if args.command != "worker":
         return 2
-    if args.db in (":memory:", "sqlite::memory:"):
+    if args.db.startswith("sqlite:"):  # a SQLite URI, as the sitq command reads it
+        args.db = args.db[len("sqlite:"):]
+        if args.db.startswith("//"):
+            args.db = args.db[2:]
+        if not args.db:
+            _parser().worker_parser.error("the sqlite: URI names no database file")
+    if args.db == ":memory:":
         _parser().worker_parser.error("DB ':memory:' would be a database in this worker's memory "
                                       "alone, where no other process enqueues: give a file or a "
                                       "PostgreSQL URI")

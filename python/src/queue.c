@@ -9,6 +9,7 @@
 
 #include <math.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #define WAIT_SLICE_S 0.1
@@ -664,7 +665,7 @@ static PyObject *queue_list_tasks(SitqQueueObject *self, PyObject *args, PyObjec
         const char *s = sitqpy_utf8_arg(sobj, "status", NULL);
         if (!s) return NULL;
         /* "any" and "all" as the sitq command's --status takes them */
-        int every = strcmp(s, "any") == 0 || strcmp(s, "all") == 0;
+        int every = strcasecmp(s, "any") == 0 || strcasecmp(s, "all") == 0; /* as the names */
         status = every ? SITQ_STATUS_ANY : sitq_status_parse(s);
         if (status < 0 && !every)
             return sitqpy_invalid("status must be one of queued, waiting, scheduled, running, "

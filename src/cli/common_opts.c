@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "args.h"
 #include "cli.h"
@@ -22,7 +23,8 @@ int print_usage(const char *usage) {
 
 /** Parse a --status value (a status name, or "any"/"all"). Returns 0 or -1. */
 static int parse_status(const char *cmd, const char *text, int *out) {
-    if (strcmp(text, "any") == 0 || strcmp(text, "all") == 0) {
+    /* Any case, as the status names themselves (sitq_status_parse). */
+    if (strcasecmp(text, "any") == 0 || strcasecmp(text, "all") == 0) {
         *out = SITQ_STATUS_ANY;
         return 0;
     }

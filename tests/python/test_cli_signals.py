@@ -202,9 +202,23 @@ def test_a_burst_stopped_by_a_signal_does_not_say_drained(queue, tmp_path, cli, 
 
 
 def test_memory_database_is_refused(tmp_path):
-    for db in (":memory:", "sqlite::memory:"):
+    for db in (":memory:", "sqlite::memory:", "sqlite://:memory:"):
         p = subprocess.run([sys.executable, "-m", "sitq", "worker", db, "--burst"],
                            env=subprocess_env(), cwd=HERE, capture_output=True, text=True,
                            timeout=DEADLINE)
         assert p.returncode == 2, p.stderr
         assert "would be a database in this worker's memory alone" in p.stderr, p.stderr
+
+
+def test_a_sqlite_uri_names_the_file(tmp_path, queue, db_path):
+    # sqlite:PATH and sqlite://PATH are the file PATH, as for the sitq command
+    if db_path.startswith("postgres"):
+        pytest.skip("a SQLite URI names a file")
+    tid = queue.enqueue(tasks.add, 2, 3)
+    for uri in ("sqlite:" + db_path, "sqlite://" + db_path):
+        p = subprocess.run([sys.executable, "-m", "sitq", "worker", uri, "--burst", "--path", HERE],
+                           env=subprocess_env(), cwd=HERE, capture_output=True, text=True,
+                           timeout=DEADLINE)
+        assert p.returncode == 0, p.stderr
+    assert queue.get_result(tid, timeout=0).value == 5
+    assert not os.path.exists(os.path.join(HERE, "sqlite:" + db_path))
