@@ -340,7 +340,7 @@ static void test_batch_dependency_errors(void **state) {
     int64_t total0 = tq_stats(q).total;
     sitq_task_spec specs[3];
     sitq_task_id ids[3];
-    size_t fwd = 1, self = 1, far = 7, zero_dep = 0;
+    size_t fwd = 1, self = 1, far = 7;
 
     memset(specs, 0, sizeof specs);
     for (int i = 0; i < 3; i++) specs[i].function = "f";
@@ -377,26 +377,6 @@ static void test_batch_dependency_errors(void **state) {
     assert_non_null(strstr(tq_err.message, "task 2: dependency 99999999 does not exist"));
     assert_int_equal(tq_stats(q).total, total0);
 
-    /* a finalizer with no dependency at all, alone or in a batch: refused
-     * (it would run at once as a plain task) */
-    sitq_task_options_init(&o);
-    o.finalizer = 1;
-    sitq_task_id lone = 0;
-    TQ_ERR(SITQ_EINVAL, sitq_enqueue(q, "f", NULL, 0, &o, &lone, &tq_err));
-    assert_non_null(
-        strstr(tq_err.message, "options.finalizer is 1 but the task has no dependency"));
-    memset(specs, 0, sizeof specs);
-    for (int i = 0; i < 3; i++) specs[i].function = "f";
-    specs[1].options = &o;
-    TQ_ERR(SITQ_EINVAL, sitq_enqueue_batch(q, specs, 3, ids, &tq_err));
-    assert_non_null(strstr(tq_err.message, "task 1: options.finalizer is 1"));
-    assert_int_equal(tq_stats(q).total, total0);
-    specs[1].depends_on_index = &zero_dep; /* an index dependency is one */
-    specs[1].n_depends_on_index = 1;
-    TQ_OK(sitq_enqueue_batch(q, specs, 3, ids, &tq_err));
-    assert_int_equal(tq_stats(q).total, total0 + 3);
-    total0 += 3;
-
     /* valid: index deps and id deps mixed */
     sitq_task_id outside = tq_enqueue(q, "f", NULL);
     size_t zero = 0, both[2] = {0, 1};
@@ -427,6 +407,33 @@ static void test_batch_dependency_errors(void **state) {
     assert_int_equal(r->status, SITQ_SUCCEEDED);
     sitq_result_free(r);
     sitq_worker_free(w);
+}
+
+/* A finalizer with no dependency at all, alone or in a batch: refused (it
+ * would run at once as a plain task); a batch index dependency is one. */
+static void test_finalizer_needs_a_dependency(void **state) {
+    sitq_queue *q = TQ_ENV(state)->queue;
+    int64_t total0 = tq_stats(q).total;
+    sitq_task_spec specs[3];
+    sitq_task_id ids[3];
+    size_t zero_dep = 0;
+    sitq_task_options o;
+    sitq_task_options_init(&o);
+    o.finalizer = 1;
+    sitq_task_id lone = 0;
+    TQ_ERR(SITQ_EINVAL, sitq_enqueue(q, "f", NULL, 0, &o, &lone, &tq_err));
+    assert_non_null(
+        strstr(tq_err.message, "options.finalizer is 1 but the task has no dependency"));
+    memset(specs, 0, sizeof specs);
+    for (int i = 0; i < 3; i++) specs[i].function = "f";
+    specs[1].options = &o;
+    TQ_ERR(SITQ_EINVAL, sitq_enqueue_batch(q, specs, 3, ids, &tq_err));
+    assert_non_null(strstr(tq_err.message, "task 1: options.finalizer is 1"));
+    assert_int_equal(tq_stats(q).total, total0);
+    specs[1].depends_on_index = &zero_dep; /* an index dependency is one */
+    specs[1].n_depends_on_index = 1;
+    TQ_OK(sitq_enqueue_batch(q, specs, 3, ids, &tq_err));
+    assert_int_equal(tq_stats(q).total, total0 + 3);
 }
 
 /* Purge keeps a dependent's edge to a failed dependency it deletes, so the
@@ -486,6 +493,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_dependency_already_finished, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_chain_1000, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_batch_dependency_errors, tq_setup, tq_teardown),
+        cmocka_unit_test_setup_teardown(test_finalizer_needs_a_dependency, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_retry_after_dependency_purged, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_tiny_timeout_is_not_none, tq_setup, tq_teardown),
     };

@@ -536,12 +536,26 @@ static void test_busy_write_lock(void **state) {
     sitq_worker_free(w);
     assert_int_equal(atomic_load(&calls), 2);
 
-    /* A stop held by the store, not by a task: the handler returned, its
-     * outcome waits for the lock; the stop's time limit says so (it said
-     * "0 task(s) still running"), and a later stop records it. */
+    sqlite3_close(db);
+    sitq_queue_close(q);
+    sitq_backend_close(b);
+}
+
+/* A stop held by the store, not by a task: the handler returned, its
+ * outcome waits for the write lock another connection holds; the stop's
+ * time limit says so (it said "0 task(s) still running"), and a later stop
+ * records it. */
+static void test_stop_held_by_the_store(void **state) {
+    tq_env *e = TQ_ENV(state);
+    sitq_backend *b = NULL;
+    sitq_queue *q = NULL;
+    TQ_OK(sitq_backend_open_sqlite(e->path, NULL, &b, &tq_err));
+    TQ_OK(sitq_queue_open(b, NULL, &q, &tq_err));
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(e->path, &db), SQLITE_OK);
     gate g = {0};
     sitq_task_id held = tq_enqueue(q, "g", NULL);
-    w = tq_worker_new(q, 1, 0, "g", h_gated, &g);
+    sitq_worker *w = tq_worker_new(q, 1, 0, "g", h_gated, &g);
     TQ_OK(sitq_worker_start(w, &tq_err));
     while (!atomic_load(&g.started)) tq_sleep_ms(1);
     sqlite3_busy_timeout(db, 10000); /* past the worker's record of the start */
@@ -648,6 +662,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_purged_dependency_unknown, tq_setup, tq_teardown),
         cmocka_unit_test_setup_teardown(test_storage_option_variants, tq_setup_dir, tq_teardown),
         cmocka_unit_test_setup_teardown(test_busy_write_lock, tq_setup_dir, tq_teardown),
+        cmocka_unit_test_setup_teardown(test_stop_held_by_the_store, tq_setup_dir, tq_teardown),
     };
     return cmocka_run_group_tests_name("edge", tests, NULL, NULL);
 }
