@@ -210,14 +210,39 @@ int sitqpy_backend_inherited(const SitqBackendObject *self) {
     return self->backend && self->pid != (long)getpid();
 }
 
-int sitqpy_backend_ready(SitqBackendObject *self) {
-    if (!sitqpy_backend_inherited(self)) return 0;
-    self->backend = NULL; /* the parent's: not ours to close */
+/* Reopen an inherited backend; the caller holds self->reopen_lock. */
+static int reopen_here(SitqBackendObject *self) {
+    if (!sitqpy_backend_inherited(self)) return 0; /* another thread reopened it */
+    self->backend = NULL;                          /* the parent's: not ours to close */
     PyObject *args = self->init_args ? Py_NewRef(self->init_args) : PyTuple_New(0);
     PyObject *kwds = Py_XNewRef(self->init_kwds);
     int rc = args ? self->reopen(self, args, kwds) : -1;
     Py_XDECREF(args);
     Py_XDECREF(kwds);
+    return rc;
+}
+
+int sitqpy_backend_ready(SitqBackendObject *self) {
+    long here = (long)getpid();
+    if (self->lock_pid != here) {
+        if (!sitqpy_backend_inherited(self)) return 0;
+        /* The first use in this process (the GIL makes this check and the
+         * assignment one step): the parent's lock, if any, is left alone. */
+        self->reopen_lock = PyThread_allocate_lock();
+        if (!self->reopen_lock) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        self->lock_pid = here;
+    } else if (self->backend && self->pid == here) {
+        return 0; /* reopened here: the lock only matters while a reopen runs */
+    }
+    if (!PyThread_acquire_lock(self->reopen_lock, NOWAIT_LOCK)) {
+        Py_BEGIN_ALLOW_THREADS PyThread_acquire_lock(self->reopen_lock, WAIT_LOCK);
+        Py_END_ALLOW_THREADS
+    }
+    int rc = reopen_here(self);
+    PyThread_release_lock(self->reopen_lock);
     return rc;
 }
 
@@ -229,6 +254,9 @@ int sitqpy_queue_ready(SitqQueueObject *self) {
     if (self->pid == (long)getpid()) return 0;
     SitqBackendObject *b = (SitqBackendObject *)self->backend;
     if (sitqpy_backend_ready(b) < 0) return -1;
+    /* Another thread may have reopened the queue while this one waited for
+     * the backend (the GIL is held from here to the assignment below). */
+    if (self->pid == (long)getpid()) return 0;
     if (!b->backend) {
         sitqpy_invalid("the backend of this TaskQueue is not open");
         return -1;
@@ -256,6 +284,8 @@ static void backend_dealloc(SitqBackendObject *self) {
         Py_BEGIN_ALLOW_THREADS sitq_backend_close(b);
         Py_END_ALLOW_THREADS
     }
+    if (self->reopen_lock && self->lock_pid == (long)getpid())
+        PyThread_free_lock(self->reopen_lock);
     Py_CLEAR(self->path);
     Py_CLEAR(self->init_args);
     Py_CLEAR(self->init_kwds);

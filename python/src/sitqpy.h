@@ -32,6 +32,12 @@ typedef struct SitqBackendObject {
     PyObject *init_args; /* the arguments it was opened with (tuple, dict or NULL) */
     PyObject *init_kwds;
     int (*reopen)(struct SitqBackendObject *self, PyObject *args, PyObject *kwds);
+    /* Serialises the reopen in a child: the open releases the GIL, and the
+     * child's other threads wait for it instead of finding no backend. Made
+     * in the process named by lock_pid (a lock made before the fork may be
+     * held by a parent thread that is not in the child: never used there). */
+    PyThread_type_lock reopen_lock;
+    long lock_pid;
 } SitqBackendObject;
 
 typedef struct {

@@ -454,6 +454,17 @@ def test_cli_poll_interval_is_kept_as_an_alias():
     assert _parser().parse_args(["worker", "db", "--poll-interval", "2"]).poll_interval == 2.0
 
 
+def run_fork_script(tmp_path, text, db_path):
+    # Runs a script that forks in a process of its own: a fork inside the
+    # test process would copy pytest and its threads.
+    script = tmp_path / "fork.py"
+    script.write_text(text)
+    out = subprocess.run([sys.executable, str(script), db_path], env=subprocess_env(), cwd=HERE,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return out
+
+
 FORK_SCRIPT = r'''
 import os, sys
 import sitq
@@ -481,11 +492,7 @@ def test_a_forked_child_uses_its_own_connections(db_path, tmp_path):
     # connections (a PostgreSQL socket shared by both; SQLite's connections
     # must not cross a fork, and a mutex a parent thread held stays locked),
     # nor closes them when it frees the objects.
-    script = tmp_path / "fork_use.py"
-    script.write_text(FORK_SCRIPT)
-    out = subprocess.run([sys.executable, str(script), db_path], env=subprocess_env(), cwd=HERE,
-                         capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
+    out = run_fork_script(tmp_path, FORK_SCRIPT, db_path)
     lines = out.stdout.split("\n")
     assert lines[0] == "child 2", out.stdout
     assert lines[1] == "parent [1, 2, 3] 3", out.stdout
@@ -537,10 +544,46 @@ def test_a_forked_child_runs_a_worker_of_its_own(db_path, tmp_path):
     # pool of its own (the parent's idle pool thread is not there: the first
     # await hung), and its exit leaves the parent's running Worker alone (it
     # waited for that worker's threads for good).
-    script = tmp_path / "fork_worker.py"
-    script.write_text(FORK_WORKER_SCRIPT)
-    out = subprocess.run([sys.executable, str(script), db_path], env=subprocess_env(), cwd=HERE,
-                         capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
+    out = run_fork_script(tmp_path, FORK_WORKER_SCRIPT, db_path)
     assert out.stdout.split("\n")[:4] == ["child [2, 3, 4]", "child aio 4", "child start: True",
                                           "parent 4"], out.stdout
+
+
+FORK_THREADS_SCRIPT = r'''
+import os, sys, threading
+import sitq
+from sitq_test_backend import open_backend
+q = sitq.TaskQueue(backend=open_backend(sys.argv[1]))
+q.enqueue(abs, -1)
+pid = os.fork()
+if pid == 0:
+    # the first use in the child, by 8 threads at once: one reopens the
+    # backend (releasing the GIL), the others wait for it
+    start = threading.Barrier(8)
+    ids, errors = [], []
+    def use():
+        start.wait()
+        try:
+            ids.append(q.enqueue(abs, -2))
+        except sitq.SitqError as e:
+            errors.append(str(e))
+    threads = [threading.Thread(target=use) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    print("child", sorted(ids), errors, flush=True)
+    os._exit(0)
+_, st = os.waitpid(pid, 0)
+assert os.waitstatus_to_exitcode(st) == 0, st
+print("parent", len(q.list_tasks()), flush=True)
+'''
+
+
+def test_forked_threads_share_the_first_reopen(db_path, tmp_path):
+    # Threads of a forked child that use an inherited queue at once all get
+    # the one reopened backend (the others found no backend while the first
+    # one's open ran: "the backend of this TaskQueue is not open").
+    out = run_fork_script(tmp_path, FORK_THREADS_SCRIPT, db_path)
+    assert out.stdout.split("\n")[:2] == ["child %s []" % list(range(2, 10)),
+                                          "parent 9"], out.stdout
