@@ -136,9 +136,15 @@ class TaskFunction:
         ``[v for i in ids for v in queue.get_result(i).unwrap()]`` gives the
         results in the iterable's order. Each item is one positional argument.
         Raises InvalidArgumentError (chunksize not an int >= 1, an item that
-        does not bind to the function), StorageError."""
+        does not bind to the function, a unique_key among the decorator's
+        options: every chunk would join the first one's task and get its
+        result), StorageError."""
         if isinstance(chunksize, bool) or not isinstance(chunksize, int) or chunksize < 1:
             raise InvalidArgumentError("chunksize must be an int >= 1, got %r" % (chunksize,))
+        if self.options.get("unique_key") is not None:
+            raise InvalidArgumentError(
+                "%s.map: the decorator's unique_key would give every chunk the same task "
+                "(enqueue the chunks with unique keys of their own)" % self.__qualname__)
         fn = self._callable()
         from ._binding import check_call
         tasks = []

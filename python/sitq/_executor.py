@@ -143,7 +143,8 @@ class Executor(concurrent.futures.Executor):
         started elsewhere.
     worker_args: extra command line arguments of the started worker.
     options: task options of every submitted call (priority, max_retries,
-        timeout, delay, eta, unique_key, retry_backoff, retry_backoff_max).
+        timeout, delay, eta, retry_backoff, retry_backoff_max); not
+        unique_key, which would make the calls share one task and its result.
 
     As with ProcessPoolExecutor, functions and arguments are pickled: a
     function must be importable by the worker processes (module level; one
@@ -163,6 +164,10 @@ class Executor(concurrent.futures.Executor):
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise InvalidArgumentError("%s must be an int >= 1, got %r" % (name, v))
         check_options(options, "Executor")
+        if options.get("unique_key") is not None:
+            raise InvalidArgumentError(
+                "Executor: unique_key cannot be an option of every call (calls would share "
+                "one task and its result)")
         self._queue = _open_queue(queue)
         self._max_workers = max_workers
         self._start_workers = bool(start_workers)

@@ -103,6 +103,9 @@ def test_map_enqueues_one_task_per_chunk(queue):
             square.map([1], chunksize=bad)
     with pytest.raises(sitq.InvalidArgumentError, match="too many positional"):
         queue.task()(tasks.pid).map([1])
+    # a unique key would make every chunk join the first chunk's task
+    with pytest.raises(sitq.InvalidArgumentError, match="unique_key"):
+        queue.task(unique_key="k")(pipe.square).map(range(4), chunksize=2)
     assert queue.get_stats()["total"] == 3
 
 
@@ -412,6 +415,9 @@ def test_executor_arguments(queue, db_path):
             sitq.Executor(queue, **bad)
     with pytest.raises(sitq.InvalidArgumentError, match="queue"):
         sitq.Executor(42)
+    # one unique key for every call: the calls would share one task's result
+    with pytest.raises(sitq.InvalidArgumentError, match="unique_key"):
+        sitq.Executor(queue, start_workers=False, unique_key="k")
     ex = sitq.Executor(db_path, start_workers=False, priority=5, max_retries=2)
     f = ex.submit(tasks.add, 1, 2)
     snap = ex.queue.peek(f.task_id)
