@@ -73,6 +73,8 @@ PyObject *sitqpy_queue_set_limit(SitqQueueObject *self, PyObject *args, PyObject
             return sitqpy_invalid("rate must be a str such as '10/s' or None, got %.100s",
                                   Py_TYPE(rate_obj)->tp_name);
         if (!(rate = sitqpy_utf8_arg(rate_obj, "rate", NULL))) return NULL;
+        /* The library reads "" as no rate, which would remove the limit. */
+        if (!*rate) return sitqpy_invalid("rate must be 'COUNT/INTERVAL' such as '10/s', got ''");
     }
     if (open_queue(self) < 0) return NULL;
     if (limit_function(fobj, &holder, &function) < 0) return NULL;

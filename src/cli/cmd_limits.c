@@ -124,6 +124,10 @@ static int parse(const char *cmd, int argc, char **argv, int limit_cmd, limit_ar
         cli_errorf(cmd, "--remove takes no --concurrency or --rate");
         return CLI_EXIT_USAGE;
     }
+    if (a->rate && !*a->rate) { /* the library reads "" as no rate: the limit would go */
+        cli_errorf(cmd, "--rate must be COUNT/INTERVAL such as 100/m, got ''");
+        return CLI_EXIT_USAGE;
+    }
     return -1;
 }
 

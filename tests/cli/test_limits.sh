@@ -38,6 +38,11 @@ assert_eq "None 8 shell 2 100/m" \
 expect_exit 0 "$SITQ" limit "$DB" -f shell --rate 5/30s
 expect_exit 0 "$SITQ" limit "$DB"
 assert_contains "$(cat "$TMP/out")" "function shell: rate 5/30s" "a set replaces the limit"
+# An empty rate is refused: it read as no rate and removed the limit.
+expect_exit 2 "$SITQ" limit "$DB" -f shell --rate ''
+assert_contains "$(cat "$TMP/err")" "--rate must be COUNT/INTERVAL such as 100/m, got ''" "empty rate"
+expect_exit 0 "$SITQ" limit "$DB"
+assert_contains "$(cat "$TMP/out")" "function shell: rate 5/30s" "an empty rate keeps the limit"
 expect_exit 0 "$SITQ" limit "$DB" -f shell --remove
 expect_exit 0 "$SITQ" limit "$DB" --remove
 expect_exit 0 "$SITQ" limit "$DB"

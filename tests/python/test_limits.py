@@ -66,6 +66,15 @@ def test_bad_limits(queue, kwargs, message):
     assert queue.limits() == []
 
 
+def test_an_empty_rate_is_refused_and_keeps_the_limit(queue):
+    # The library reads "" as no rate: the call removed the limit it replaced.
+    queue.set_limit("f", concurrency=5, rate="10/s")
+    with pytest.raises(sitq.InvalidArgumentError, match="rate must be 'COUNT/INTERVAL'"):
+        queue.set_limit("f", rate="")
+    assert [(l["function"], l["concurrency"], l["rate_count"]) for l in queue.limits()] == [
+        ("f", 5, 10)]
+
+
 def test_a_limit_names_a_task_function_by_itself_or_its_stored_name(queue):
     from sitq_test_tasks import add
     queue.set_limit(add, concurrency=2)
