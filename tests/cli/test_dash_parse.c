@@ -278,8 +278,12 @@ static void test_escape(void **state) {
     s = escaped("a\x01"
                 "b\0c\x7f\td\n",
                 9);
-    assert_string_equal(s, "a\\x01b\\x00c\\x7f\td\n");
+    assert_string_equal(s, "a\\x01b\\x00c\\x7f\\x09d\\x0a");
     free(s);
+    dash_buf lines = {0}; /* values shown as lines keep tab and newline */
+    dash_esc_lines(&lines, "a\x01\tb\n<", 6);
+    assert_string_equal(lines.s, "a\\x01\tb\n&lt;");
+    dash_buf_free(&lines);
     dash_buf b = {0};
     dash_esc(&b, NULL);
     dash_urlenc(&b, "<q>&a b/é");

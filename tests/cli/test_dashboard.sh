@@ -247,6 +247,10 @@ page "/api/tasks?limit=7"
 all7=$(jget "[t['id'] for t in d['tasks']]" <"$TMP/body")
 page "/api/tasks?limit=7&status=any"
 assert_eq "$all7" "$(jget "[t['id'] for t in d['tasks']]" <"$TMP/body")" "api: status=any lists every status"
+for st in ANY all All; do # in any case, as the status names and sitq list --status
+  page "/api/tasks?limit=7&status=$st"
+  assert_eq "$all7" "$(jget "[t['id'] for t in d['tasks']]" <"$TMP/body")" "api: status=$st lists every status"
+done
 assert_eq 404 "$(get "/api/tasks/99999")" "api: unknown task"
 assert_eq 404 "$(get "/api/nope")" "api: unknown path"
 page /api/workers

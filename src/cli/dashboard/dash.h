@@ -59,9 +59,13 @@ void dash_putn(dash_buf *b, const char *s, size_t n);
 void dash_put(dash_buf *b, const char *s);
 void dash_printf(dash_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /** Append n bytes of s escaped for HTML text and quoted attributes: & < > " '
- *  become entities, control characters other than tab and newline become
- *  "\xNN", and a NUL byte "\x00" (payloads are bytes). */
+ *  become entities, control characters (tab and newline too) and DEL become
+ *  "\xNN", a NUL byte "\x00" (payloads are bytes). For one-line values:
+ *  names, ids, labels. */
 void dash_escn(dash_buf *b, const char *s, size_t n);
+/** dash_escn keeping tab and newline as they are: values shown as lines
+ *  (errors, tracebacks, payloads, results). */
+void dash_esc_lines(dash_buf *b, const char *s, size_t n);
 /** dash_escn of a NUL-terminated string; NULL appends "-". */
 void dash_esc(dash_buf *b, const char *s);
 /** Append s percent-encoded for a URL query value (all but A-Z a-z 0-9 -._~). */

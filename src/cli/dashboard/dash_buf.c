@@ -62,7 +62,9 @@ void dash_printf(dash_buf *b, const char *fmt, ...) {
     b->len += (size_t)n;
 }
 
-void dash_escn(dash_buf *b, const char *s, size_t n) {
+/* Escape n bytes of s; lines: tab and newline are kept (values shown in a
+ * <pre>), else they become \x09 and \x0a as any control character does. */
+static void esc_bytes(dash_buf *b, const char *s, size_t n, int lines) {
     size_t run = 0; /* bytes copied as they are, written in one go */
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)s[i];
@@ -75,7 +77,7 @@ void dash_escn(dash_buf *b, const char *s, size_t n) {
         case '"': ent = "&quot;"; break;
         case '\'': ent = "&#39;"; break;
         default:
-            if ((ch < 0x20 && ch != '\t' && ch != '\n') || ch == 0x7f) {
+            if ((ch < 0x20 && !(lines && (ch == '\t' || ch == '\n'))) || ch == 0x7f) {
                 snprintf(hex, sizeof hex, "\\x%02x", ch);
                 ent = hex;
             }
@@ -87,6 +89,10 @@ void dash_escn(dash_buf *b, const char *s, size_t n) {
     }
     dash_putn(b, s + run, n - run);
 }
+
+void dash_escn(dash_buf *b, const char *s, size_t n) { esc_bytes(b, s, n, 0); }
+
+void dash_esc_lines(dash_buf *b, const char *s, size_t n) { esc_bytes(b, s, n, 1); }
 
 void dash_esc(dash_buf *b, const char *s) {
     if (s == NULL) dash_put(b, "-");
@@ -131,7 +137,7 @@ size_t dash_utf8_cut(const char *s, size_t n, size_t max) {
 
 void dash_esc_head(dash_buf *b, const char *s, size_t n, size_t total) {
     size_t shown = dash_utf8_cut(s, n, DASH_VALUE_SHOWN);
-    dash_escn(b, s, shown);
+    dash_esc_lines(b, s, shown);
     if (shown < total) dash_printf(b, "\n... (%zu bytes in all, %zu shown)", total, shown);
 }
 

@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "dash.h"
 #include "output.h"
@@ -29,8 +30,10 @@ int dash_list_filter(const dash_ctx *c, const dash_query *q, sitq_list_filter *f
     sitq_list_filter_init(f);
     f->queue = q->queue;
     f->function = q->function;
-    /* "" and "any" (as `sitq list --status any` says it): every status */
-    int any = q->status && (!q->status[0] || strcmp(q->status, "any") == 0);
+    /* "", "any" and "all" in any case (as `sitq list --status` reads them,
+     * and the status names): every status */
+    int any = q->status && (!q->status[0] || strcasecmp(q->status, "any") == 0 ||
+                            strcasecmp(q->status, "all") == 0);
     if (q->status && !any && (f->status = sitq_status_parse(q->status)) < 0) {
         dash_error(r, 400,
                    "unknown status '%s' (queued, waiting, scheduled, running, "
@@ -94,7 +97,7 @@ static void task_row(dash_buf *b, const sitq_result *t) {
                 st, st, (int)t->attempts, enq, fin);
     if (t->error) {
         size_t n = strlen(t->error);
-        dash_escn(b, t->error, dash_utf8_cut(t->error, n, ROW_ERROR_SHOWN));
+        dash_esc_lines(b, t->error, dash_utf8_cut(t->error, n, ROW_ERROR_SHOWN));
         if (n > ROW_ERROR_SHOWN) dash_put(b, "...");
     }
     dash_put(b, "</td></tr>\n");
