@@ -10,6 +10,12 @@
 
 PyObject *sitqpy_no_pickle(PyObject *self, PyObject *args) {
     (void)args;
+    if (PyObject_TypeCheck(self, &SitqTask_Type)) {
+        /* A Task holds no connection: it is a call to enqueue, not a value. */
+        PyErr_SetString(PyExc_TypeError, "cannot pickle a sitq.Task: it is a call to enqueue "
+                                         "(pickle its function and arguments instead)");
+        return NULL;
+    }
     PyErr_Format(PyExc_TypeError,
                  "cannot pickle a sitq.%s object: it holds open database connections "
                  "and threads of this process",
