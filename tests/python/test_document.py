@@ -37,9 +37,14 @@ def test_examples_are_the_document_blocks_unchanged():
 def document_run(tmp_path_factory):
     cwd = tmp_path_factory.mktemp("document")
     out = cwd / "report.json"
+    # The blocks run in a temporary directory: a relative PYTHONPATH (as in
+    # PYTHONPATH=build/python) would no longer find sitq there.
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        os.path.abspath(p) for p in env.get("PYTHONPATH", "").split(os.pathsep) if p)
     proc = subprocess.run(
         [sys.executable, os.path.join(HERE, "run_document.py"), str(out), EXAMPLES],
-        cwd=str(cwd), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=str(cwd), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         timeout=600)
     assert out.exists(), proc.stdout[-5000:]
     report = json.loads(out.read_text())
