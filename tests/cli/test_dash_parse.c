@@ -248,6 +248,14 @@ static void test_form(void **state) {
         assert_int_equal(dash_form_field(twice[i], strlen(twice[i]), "v", out, sizeof out), -3);
     assert_int_equal(dash_form_field("vv=1&v=2&xv=3", 13, "v", out, sizeof out), 0);
     assert_string_equal(out, "2");
+    /* The only encoding read: a multipart form is refused, not searched. */
+    assert_true(dash_form_encoding_ok(NULL));
+    assert_true(dash_form_encoding_ok("application/x-www-form-urlencoded"));
+    assert_true(dash_form_encoding_ok("Application/X-WWW-Form-Urlencoded ; charset=UTF-8"));
+    assert_false(dash_form_encoding_ok("multipart/form-data; boundary=x"));
+    assert_false(dash_form_encoding_ok("application/x-www-form-urlencodedx"));
+    assert_false(dash_form_encoding_ok("application/json"));
+    assert_false(dash_form_encoding_ok(""));
 }
 
 static void test_token(void **state) {

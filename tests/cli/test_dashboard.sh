@@ -349,6 +349,9 @@ assert_eq 403 "$(post retry "id=$bad")" "retry without a token"
 assert_contains "$(cat "$TMP/body")" "no token field" "403 message"
 assert_eq 403 "$(post retry "id=$bad&token=wrong-token-wrong-token-0123")" "wrong token"
 assert_contains "$(cat "$TMP/body")" "wrong token" "403 message"
+# A multipart form is refused as such (it was searched as urlencoded: "no token field").
+assert_eq 415 "$(get /actions/retry -F "id=$bad" -F "token=$TOKEN")" "a multipart form"
+assert_contains "$(cat "$TMP/body")" "unsupported form encoding" "415 message"
 assert_eq 403 "$(post retry "id=$bad&token=${TOKEN}x")" "token with a byte more"
 assert_eq 403 "$(post retry "id=$bad&token=$TOKEN" -H "Origin: http://evil.example")" \
     "cross-site post"

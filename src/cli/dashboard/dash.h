@@ -295,6 +295,11 @@ int dash_parse_id(const char *text, sitq_task_id *out);
  *  0..65535 in digits only; 0 picks one) into *out. Returns 0, or -1 with a
  *  message in msg. */
 int dash_parse_listen(const char *text, http_addr *out, char *msg, size_t n);
+/** 1 when a POST of Content-Type content_type (NULL: none given) carries
+ *  an application/x-www-form-urlencoded form (any case, parameters such as
+ *  "; charset=UTF-8" allowed), the only encoding dash_form_field reads; 0
+ *  otherwise (multipart/form-data, JSON, ...). Pure. */
+int dash_form_encoding_ok(const char *content_type);
 /** Find field `name` in an application/x-www-form-urlencoded body and
  *  percent-decode it into out (size n). Returns 0, -1 when absent, -2 when
  *  malformed or too long, -3 when the body gives the field more than once. */

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "dash.h"
 
@@ -54,6 +55,14 @@ static int decode(const char *s, size_t len, char *out, size_t n) {
     }
     out[o] = '\0';
     return 0;
+}
+
+int dash_form_encoding_ok(const char *content_type) {
+    static const char form[] = "application/x-www-form-urlencoded";
+    if (content_type == NULL) return 1;
+    size_t n = strcspn(content_type, ";");
+    while (n > 0 && (content_type[n - 1] == ' ' || content_type[n - 1] == '\t')) n--;
+    return n == sizeof form - 1 && strncasecmp(content_type, form, n) == 0;
 }
 
 int dash_form_field(const char *body, size_t len, const char *name, char *out, size_t n) {

@@ -192,6 +192,11 @@ static enum MHD_Result answer(const struct dash_server *s, struct MHD_Connection
         return send_reply(conn, &r, kind == 1 ? "GET, HEAD" : "POST");
     } else if (kind == 2 && pb->too_big) {
         dash_error(&r, 413, "the form is larger than %d bytes", DASH_BODY_MAX);
+    } else if (kind == 2 && !dash_form_encoding_ok(header(conn, MHD_HTTP_HEADER_CONTENT_TYPE))) {
+        /* Read as a urlencoded form, a multipart one had "no token field". */
+        dash_error(&r, 415,
+                   "unsupported form encoding: post application/x-www-form-urlencoded "
+                   "(an HTML form's default)");
     } else if (kind == 2) {
         dash_action(s->ctx, url + 9, pb->data, pb->len, host, header(conn, "Origin"),
                     header(conn, "Referer"), &r);
