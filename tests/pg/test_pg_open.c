@@ -159,6 +159,35 @@ static void test_uri_schema(void **state) {
     admin("DROP SCHEMA s_uri CASCADE");
 }
 
+/* The session's rules hold whatever the connection string or the role set
+ * by default: a client_encoding of LATIN1 stored the UTF-8 bytes of "é" as
+ * the two characters "Ã©" (a queue workers on UTF-8 sessions never saw). */
+static void test_session_settings_win(void **state) {
+    (void)state;
+    char target[600];
+    snprintf(target, sizeof target,
+             "%s?sitq_schema=s_enc&client_encoding=LATIN1&options=-c%%20idle_session_timeout%%3D1",
+             uri());
+    sitq_backend *b = NULL;
+    TQ_OK(sitq_backend_open(target, &b, &tq_err));
+    sitq_queue *q = NULL;
+    TQ_OK(sitq_queue_open(b, "\xc3\xa9", &q, &tq_err));
+    tq_enqueue(q, "f", NULL);
+    /* the session is idle far longer than 1 ms: still open, and UTF-8 */
+    assert_string_equal(admin_value("SELECT queue FROM s_enc.tasks"), "\xc3\xa9");
+    tq_enqueue(q, "f", NULL);
+    assert_string_equal(admin_value("SELECT count(*) FROM s_enc.tasks"), "2");
+    char **names = NULL;
+    size_t n = 0;
+    TQ_OK(sitq_queue_names(b, &names, &n, &tq_err));
+    assert_int_equal(n, 1);
+    assert_string_equal(names[0], "\xc3\xa9");
+    sitq_queue_names_free(names, n);
+    sitq_queue_close(q);
+    sitq_backend_close(b);
+    admin("DROP SCHEMA s_enc CASCADE");
+}
+
 static void test_unreachable_and_silent_server(void **state) {
     (void)state;
     sitq_backend *b = NULL;
@@ -755,6 +784,7 @@ int main(void) {
         cmocka_unit_test(test_defaults_and_factory),
         cmocka_unit_test(test_bad_options),
         cmocka_unit_test(test_uri_schema),
+        cmocka_unit_test(test_session_settings_win),
         cmocka_unit_test(test_unreachable_and_silent_server),
         cmocka_unit_test(test_wrong_password),
         cmocka_unit_test(test_missing_foreign_and_other_version),

@@ -269,14 +269,26 @@ static sitq_code session_setup(pg_conn *c, sitq_error *err) {
      * limit rows) hold other workers back no longer; the process, should
      * it run again, finds the connection gone before its COMMIT was sent
      * (nothing of it holds) and reconnects. */
+    /* The rules of the transactions hold whatever the role or database
+     * sets by default: READ COMMITTED (a statement that rereads rows after
+     * locking them, as the release of dependents does, sees what committed
+     * meanwhile; under REPEATABLE READ a dependent stayed waiting for good),
+     * UTF-8 (names are UTF-8 bytes: a client_encoding in the connection
+     * string turned them into other bytes), and no idle_session_timeout (an
+     * idle backend's connection is kept between calls: the server closed
+     * it, and the next call failed). */
     const sitq_postgres_options *o = &c->b->opts;
-    char set_sql[256];
-    snprintf(set_sql, sizeof set_sql, "SET lock_timeout = %d; SET statement_timeout = %d%s%s",
+    char set_sql[512];
+    snprintf(set_sql, sizeof set_sql,
+             "SET lock_timeout = %d; SET statement_timeout = %d; "
+             "SET default_transaction_isolation = 'read committed'; "
+             "SET client_encoding = 'UTF8'%s%s%s",
              o->lock_timeout_ms, o->statement_timeout_ms,
              PQserverVersion(c->conn) >= 90600
                  ? "; SET idle_in_transaction_session_timeout = " PG_IDLE_IN_TXN_MS_TEXT
                  : "",
-             PQserverVersion(c->conn) >= 110000 ? "; SET jit = off" : "");
+             PQserverVersion(c->conn) >= 110000 ? "; SET jit = off" : "",
+             PQserverVersion(c->conn) >= 140000 ? "; SET idle_session_timeout = 0" : "");
     PGresult *r = pg_q_exec(c, set_sql);
     int set = r && PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);
