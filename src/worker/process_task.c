@@ -141,7 +141,7 @@ static sitq_code record_completion(sitq_worker *w, sitq_task_ctx *c, sitq__compl
     sitq_code rc = b->ops->cycle(b, &cy, err);
     if (rc) return rc;
     pthread_mutex_lock(&w->mu);
-    if (!k->applied) w->stats.lost++;
+    sitq__stats_outcome(&w->stats, k);
     sitq__wmetrics_outcome(w, k);
     pthread_mutex_unlock(&w->mu);
     sitq__backend_notify(b, 1, 1);

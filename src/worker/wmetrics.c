@@ -125,6 +125,14 @@ void sitq__stats_count(sitq_worker_stats *s, const sitq__completion *k) {
     else s->failed++;
 }
 
+void sitq__stats_outcome(sitq_worker_stats *s, const sitq__completion *k) {
+    if (!k->applied) s->lost++;
+    else if (k->ok && k->stored_as_failure) { /* counted a success when the handler ended */
+        s->succeeded--;
+        s->failed++;
+    }
+}
+
 void sitq__wmetrics_free(sitq_worker *w) {
     sitq__wmetrics *m = w->wm;
     if (!m) return;

@@ -761,7 +761,7 @@ static void cycle_failed(sitq_worker *w, dispatch_state *d, turn *t, const sitq_
     for (size_t i = 0; i < t->n_comps; i++) {
         if (!cy->completions_committed) sitq__worker_push_done(w, &t->comps[i]);
         else {
-            if (!t->comps[i].applied) w->stats.lost++;
+            sitq__stats_outcome(&w->stats, &t->comps[i]);
             sitq__wmetrics_outcome(w, &t->comps[i]);
             sitq__completion_clear(&t->comps[i]);
         }
@@ -833,7 +833,7 @@ static void cycle_succeeded(sitq_worker *w, dispatch_state *d, turn *t, const si
         d->recorded = 1;
     }
     for (size_t i = 0; i < t->n_comps; i++) {
-        if (!t->comps[i].applied) w->stats.lost++;
+        sitq__stats_outcome(&w->stats, &t->comps[i]);
         sitq__wmetrics_outcome(w, &t->comps[i]);
     }
     apply_heartbeats(w, d, t->n_hb, mono_before, cy->db_now_us);

@@ -132,6 +132,11 @@ void sitq__wmetrics_outcome(sitq_worker *w, const sitq__completion *k);
 /* Count a finished attempt in the worker's counters (sitq_worker_stats):
  * succeeded, cancelled (a cancel was seen) or failed. Caller holds w->mu. */
 void sitq__stats_count(sitq_worker_stats *s, const sitq__completion *k);
+/* Outcome k was committed: a dropped one (!k->applied) counts as lost, and
+ * a success the store recorded as a failed attempt (k->stored_as_failure:
+ * its result was refused) moves from succeeded to failed. Caller holds
+ * w->mu. */
+void sitq__stats_outcome(sitq_worker_stats *s, const sitq__completion *k);
 /* Free them (sitq_worker_free). */
 void sitq__wmetrics_free(sitq_worker *w);
 

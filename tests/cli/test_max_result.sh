@@ -79,7 +79,7 @@ if can_fill_disk; then
     unshare -m sh -c 'mount -t tmpfs -o size=3m tmpfs "$1" || exit 9
         "$2" enqueue "$1/q.db" -- sh -c "head -c 4000000 /dev/zero" >/dev/null &&
         "$2" enqueue "$1/q.db" -- printf small >/dev/null &&
-        timeout -k 5 40 "$2" worker "$1/q.db" --burst --quiet --max-result 8M
+        timeout -k 5 40 "$2" worker "$1/q.db" --burst --max-result 8M
         echo "worker exit $?"
         "$2" show "$1/q.db" 1 --json; "$2" show "$1/q.db" 2 --json' \
         sh "$TMP/full" "$SITQ" >"$TMP/full.out" 2>&1 || rc=$?
@@ -90,6 +90,8 @@ if can_fill_disk; then
     assert_contains "$out" "the result of 4000000 bytes could not be stored" "message of a full disk"
     assert_contains "$out" "full" "the message names the full disk"
     assert_contains "$out" '"value": "small"' "the other task succeeds"
+    # the worker's own count follows the store's verdict (it said "2 succeeded")
+    assert_contains "$out" "2 claimed, 1 succeeded, 1 failed" "the worker's stats"
 
     # With the disk full and no process on the file (no -shm yet), a read
     # cannot map the -shm: the message says so instead of "disk I/O error".
