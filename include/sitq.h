@@ -279,8 +279,11 @@ typedef struct sitq_postgres_options {
     int poll_only;            /**< 0 (default): waits (sitq_wait, an idle
                                      worker) wake on LISTEN/NOTIFY, on one
                                      extra connection opened by the first
-                                     wait; 1: no LISTEN, waits poll (for
-                                     PgBouncer in transaction mode) */
+                                     wait; 1: for PgBouncer in transaction
+                                     mode: no LISTEN (waits poll), no
+                                     prepared statements, and the session's
+                                     settings set by every write transaction
+                                     (SET LOCAL) instead of the connection */
 } sitq_postgres_options;
 
 /** Fill opts with the defaults listed in sitq_postgres_options. Thread-safe. */
@@ -299,7 +302,8 @@ void sitq_postgres_options_init(sitq_postgres_options *opts);
  *       before libpq sees the URI. It must then agree with opts->schema
  *       unless that is left at its default "sitq" (SITQ_EINVAL otherwise),
  *       so that a program taking one database string can be pointed at any
- *       schema.
+ *       schema. Likewise "sitq_poll_only=1" (or 0, true, false) sets
+ *       opts->poll_only to 1 (SITQ_EINVAL for another value or twice).
  * opts: NULL for defaults; read during the call only.
  * out:  receives the backend; free with sitq_backend_close.
  *

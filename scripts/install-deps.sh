@@ -11,6 +11,7 @@ packages=(
   libsqlite3-dev sqlite3              # embedded backend; sqlite3 CLI checks the demo
   libpq-dev                           # the PostgreSQL backend's client library (libpq)
   postgresql                          # server for the throwaway test clusters (tests/pg)
+  pgbouncer                           # transaction pooling in front of them (tests/pg/with_pgbouncer.sh)
   libjansson-dev                      # JSON output of the sitq command
   libmicrohttpd-dev                   # /metrics of sitq worker --metrics-address
   chromium chromium-driver            # headless browser test of sitq dashboard (tests/cli/test_dashboard_browser.sh)

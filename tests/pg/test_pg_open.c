@@ -153,6 +153,19 @@ static void test_uri_schema(void **state) {
     TQ_ERR_MSG(SITQ_EINVAL, "sitq_schema", "more than once",
                sitq_backend_open(target, &b, &tq_err));
     assert_null(b);
+    /* sitq_poll_only is taken out too: 1, 0, true or false, once */
+    snprintf(target, sizeof target, "%s?sitq_poll_only=1&sitq_schema=s_uri", uri());
+    TQ_OK(sitq_backend_open(target, &b, &tq_err));
+    TQ_OK(sitq_queue_open(b, NULL, &q, &tq_err));
+    assert_int_equal(tq_status(q, id), SITQ_QUEUED);
+    sitq_queue_close(q);
+    sitq_backend_close(b);
+    snprintf(target, sizeof target, "%s?sitq_schema=s_uri&sitq_poll_only=2", uri());
+    TQ_ERR_MSG(SITQ_EINVAL, "sitq_poll_only", "1 or 0", sitq_backend_open(target, &b, &tq_err));
+    snprintf(target, sizeof target, "%s?sitq_poll_only=0&sitq_poll_only=1", uri());
+    TQ_ERR_MSG(SITQ_EINVAL, "sitq_poll_only", "more than once",
+               sitq_backend_open(target, &b, &tq_err));
+    assert_null(b);
     /* other query parameters still reach libpq, which judges them */
     snprintf(target, sizeof target, "%s?sitq_schema=s_uri&no_such_parameter=1", uri());
     TQ_ERR(SITQ_ESTORAGE, sitq_backend_open(target, &b, &tq_err));

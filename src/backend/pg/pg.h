@@ -333,6 +333,11 @@ sitq_code pg_copy_put(pg_conn *c, const void *data, size_t len, sitq_error *err,
 sitq_code pg_copy_end(pg_conn *c, sitq_code rc, sitq_error *err, const char *what);
 /* Run a plain SQL command (no parameters). */
 sitq_code pg_command(pg_conn *c, const char *sql, sitq_error *err, const char *what);
+/* Start a write transaction on c: BEGIN; for a poll_only backend (PgBouncer
+ * in transaction mode, where a session's settings would stay on the server
+ * connection lent to the next client) BEGIN READ COMMITTED with the
+ * session's settings as SET LOCAL. Errors as pg_command (pg_conn.c). */
+sitq_code pg_conn_begin(pg_conn *c, sitq_error *err);
 
 /* Map a failed result (or a broken connection when res is NULL) to a sitq
  * code: SITQ_ESTORAGE with PostgreSQL's message, saying when the connection
@@ -417,14 +422,16 @@ sitq_time_us pg_grace_cutoff(pg_conn *c, sitq_time_us db_now_us, int64_t lease_u
  * of memory. */
 char *pg_schema_text(const pg_backend *b, const char *sql);
 
-/* Split conninfo into what libpq gets (*libpq_out) and the schema named by
- * a postgresql:// URI's sitq_schema query parameter (*schema_out, NULL when
- * absent; "" when given without a value); both malloc'd, the caller's to
- * free. Any other string, and a URI without the parameter, is copied
- * unchanged. Errors: SITQ_EINVAL (sitq_schema given twice), SITQ_ENOMEM;
- * on error both outputs are NULL. Thread-safe (pg_uri.c). */
-sitq_code pg_uri_take_schema(const char *conninfo, char **libpq_out, char **schema_out,
-                             sitq_error *err);
+/* Split conninfo into what libpq gets (*libpq_out), the schema named by a
+ * postgresql:// URI's sitq_schema query parameter (*schema_out, NULL when
+ * absent; "" when given without a value) and its sitq_poll_only parameter
+ * (*poll_only_out: 1 or 0, -1 when absent); the strings malloc'd, the
+ * caller's to free. Any other string, and a URI without the parameters, is
+ * copied unchanged. Errors: SITQ_EINVAL (a parameter given twice,
+ * sitq_poll_only not 1, 0, true or false), SITQ_ENOMEM; on error the
+ * outputs are NULL and -1. Thread-safe (pg_uri.c). */
+sitq_code pg_uri_take(const char *conninfo, char **libpq_out, char **schema_out, int *poll_only_out,
+                      sitq_error *err);
 
 /* An advisory lock key derived from two names (64-bit FNV-1a). */
 int64_t pg_name_key(const char *a, const char *b);

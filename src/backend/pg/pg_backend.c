@@ -228,8 +228,10 @@ sitq_code sitq_backend_open_postgres(const char *conninfo, const sitq_postgres_o
 
     /* A URI may name the schema itself (pg_uri.c); libpq gets it without. */
     char *libpq_info = NULL, *uri_schema = NULL;
-    sitq_code urc = pg_uri_take_schema(conninfo, &libpq_info, &uri_schema, err);
+    int uri_poll_only = -1;
+    sitq_code urc = pg_uri_take(conninfo, &libpq_info, &uri_schema, &uri_poll_only, err);
     if (urc) return urc;
+    if (uri_poll_only == 1) o.poll_only = 1;
     if (uri_schema) {
         urc = uri_schema_check(uri_schema, o.schema, err);
         if (urc) {
@@ -320,6 +322,7 @@ static sitq_code drop_commit_answer(pg_backend *b, pg_conn *c, sitq_error *err) 
 
 static sitq_code write_txn(pg_backend *b, pg_body_fn body, void *arg, int single, sitq_error *err) {
     pg_conn *c = &b->writer;
+    if (b->opts.poll_only) single = 0; /* its settings are the transaction's (pg_conn_begin) */
     pthread_mutex_lock(&b->write_mu);
     sitq_code rc = SITQ_OK;
     for (int attempt = 1;; attempt++) {
@@ -327,7 +330,7 @@ static sitq_code write_txn(pg_backend *b, pg_body_fn body, void *arg, int single
         pg_unknown_begin(b);
         rc = pg_conn_ensure(c, err);
         if (rc) break;
-        if (!single) rc = pg_command(c, "BEGIN", err, "starting a write transaction");
+        if (!single) rc = pg_conn_begin(c, err);
         if (!rc) rc = body(b, c, arg, err);
         int committing = single;
         if (!rc && !single) {

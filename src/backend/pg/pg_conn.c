@@ -250,6 +250,38 @@ static PGconn *connect_db(const char *const *keys, const char *const *vals, int6
     return conn;
 }
 
+/* The settings sitq's statements rely on, as statements of `verb` (SET for
+ * the session, SET LOCAL for one transaction) separated by "; ", into buf
+ * (n bytes). The session's also say UTF-8 (PgBouncer keeps the
+ * client_encoding of the connection string instead) and no
+ * idle_session_timeout, which a transaction cannot set. */
+static void settings_sql(const pg_conn *c, const char *verb, char *buf, size_t n) {
+    const sitq_postgres_options *o = &c->b->opts;
+    int v = PQserverVersion(c->conn);
+    int session = strcmp(verb, "SET") == 0;
+    size_t k = (size_t)snprintf(buf, n,
+                                "%s lock_timeout = %d; %s statement_timeout = %d; "
+                                "%s default_transaction_isolation = 'read committed'",
+                                verb, o->lock_timeout_ms, verb, o->statement_timeout_ms, verb);
+    if (k < n && v >= 90600)
+        k += (size_t)snprintf(buf + k, n - k,
+                              "; %s idle_in_transaction_session_timeout = " PG_IDLE_IN_TXN_MS_TEXT,
+                              verb);
+    if (k < n && v >= 110000) k += (size_t)snprintf(buf + k, n - k, "; %s jit = off", verb);
+    if (k < n && session) k += (size_t)snprintf(buf + k, n - k, "; SET client_encoding = 'UTF8'");
+    if (k < n && session && v >= 140000) snprintf(buf + k, n - k, "; SET idle_session_timeout = 0");
+}
+
+sitq_code pg_conn_begin(pg_conn *c, sitq_error *err) {
+    if (!c->b->opts.poll_only) return pg_command(c, "BEGIN", err, "starting a write transaction");
+    /* The session's settings would stay on the server connection PgBouncer
+     * lent, for its next client: each transaction sets its own. */
+    char sql[600] = "BEGIN ISOLATION LEVEL READ COMMITTED; ";
+    size_t used = strlen(sql);
+    settings_sql(c, "SET LOCAL", sql + used, sizeof sql - used);
+    return pg_command(c, sql, err, "starting a write transaction");
+}
+
 /* The session's settings, once connected; on failure the connection is
  * closed. */
 static sitq_code session_setup(pg_conn *c, sitq_error *err) {
@@ -277,18 +309,9 @@ static sitq_code session_setup(pg_conn *c, sitq_error *err) {
      * string turned them into other bytes), and no idle_session_timeout (an
      * idle backend's connection is kept between calls: the server closed
      * it, and the next call failed). */
-    const sitq_postgres_options *o = &c->b->opts;
+    if (c->b->opts.poll_only) return SITQ_OK; /* per transaction instead: pg_conn_begin */
     char set_sql[512];
-    snprintf(set_sql, sizeof set_sql,
-             "SET lock_timeout = %d; SET statement_timeout = %d; "
-             "SET default_transaction_isolation = 'read committed'; "
-             "SET client_encoding = 'UTF8'%s%s%s",
-             o->lock_timeout_ms, o->statement_timeout_ms,
-             PQserverVersion(c->conn) >= 90600
-                 ? "; SET idle_in_transaction_session_timeout = " PG_IDLE_IN_TXN_MS_TEXT
-                 : "",
-             PQserverVersion(c->conn) >= 110000 ? "; SET jit = off" : "",
-             PQserverVersion(c->conn) >= 140000 ? "; SET idle_session_timeout = 0" : "");
+    settings_sql(c, "SET", set_sql, sizeof set_sql);
     PGresult *r = pg_q_exec(c, set_sql);
     int set = r && PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);
@@ -325,19 +348,19 @@ static sitq_code reconnect(pg_conn *c, sitq_error *err) {
     snprintf(interval, sizeof interval, "%d", o->keepalive_s >= 3 ? o->keepalive_s / 3 : 1);
     snprintf(user_timeout, sizeof user_timeout, "%lld", (long long)o->keepalive_s * 2000);
     /* Names arrive as UTF-8 (checked by the core) whatever the database's
-     * default client encoding. */
+     * default client encoding: after the caller's string, so that it wins. */
     const char *keys[] = {"keepalives",
                           "keepalives_idle",
                           "keepalives_interval",
                           "keepalives_count",
                           "tcp_user_timeout",
-                          "client_encoding",
                           "dbname",
+                          "client_encoding",
                           "connect_timeout",
                           "fallback_application_name",
                           NULL};
-    const char *vals[] = {"1",    idle,           interval, "3",    user_timeout,
-                          "UTF8", c->b->conninfo, timeout,  "sitq", NULL};
+    const char *vals[] = {"1",    idle,    interval, "3", user_timeout, c->b->conninfo,
+                          "UTF8", timeout, "sitq",   NULL};
     int timed_out = 0;
     c->conn = connect_db(keys, vals, now, &timed_out);
     if (timed_out) {
@@ -471,6 +494,19 @@ PGresult *pg_run(pg_conn *c, pg_stmt_id id, const pg_params *p, sitq_error *err,
     if (!c->conn) { /* lost earlier in this transaction: never go on outside it */
         lost(c, err, what);
         return NULL;
+    }
+    if (c->b->opts.poll_only) {
+        /* PgBouncer in transaction mode hands each transaction another
+         * server connection: a statement prepared on one is missing (or
+         * already there) on the next, so each is sent whole. */
+        pg_params none = {0};
+        PGresult *r = pg_q_params_p(c, c->b->sql[id], p ? p : &none);
+        if (!r || !ok_status(r)) {
+            pg_fail(c, r, err, what);
+            PQclear(r);
+            return NULL;
+        }
+        return r;
     }
     char name[16];
     snprintf(name, sizeof name, "sitq_%d", (int)id);

@@ -1,4 +1,5 @@
-/* pg_uri.c - the sitq_schema parameter of a postgresql:// URI.
+/* pg_uri.c - the sitq_schema and sitq_poll_only parameters of a
+ * postgresql:// URI.
  *
  * A URI names a database, and a program that takes one string for its
  * database (the sitq command, sitq_backend_open, PostgresBackend's dsn) has
@@ -7,6 +8,8 @@
  * "postgresql://app@db.example/jobs?sitq_schema=mail&sslmode=require".
  * libpq refuses query parameters it does not know, so this one is taken out
  * before libpq sees the URI; every other byte is passed on untouched.
+ * Likewise "sitq_poll_only=1" opens the backend poll_only (for PgBouncer in
+ * transaction mode), which the sitq command and Python can then ask for.
  * Key/value connection strings ("host=... dbname=...") are not URIs and are
  * passed on as they are: libpq would refuse sitq_schema in them too, and
  * options.schema names the schema there. */
@@ -28,10 +31,33 @@ static const char *query_start(const char *u) {
     return strchr(p, '?');
 }
 
-sitq_code pg_uri_take_schema(const char *conninfo, char **libpq_out, char **schema_out,
-                             sitq_error *err) {
+/* Parameter p[0..plen) when its key is key: its value, malloc'd, into
+ * *value (1); 0 when it has another key; -1 out of memory; -2 when *value
+ * was already taken (the key given twice). */
+static int take(const char *p, size_t plen, const char *key, char **value) {
+    size_t klen = strlen(key);
+    if (plen < klen || strncmp(p, key, klen) != 0 || (plen != klen && p[klen] != '=')) return 0;
+    if (*value) return -2;
+    size_t vlen = plen > klen ? plen - klen - 1 : 0;
+    *value = malloc(vlen + 1);
+    if (!*value) return -1;
+    memcpy(*value, p + klen + (plen > klen), vlen);
+    (*value)[vlen] = '\0';
+    return 1;
+}
+
+/* sitq_poll_only's value: 0 or 1, -1 otherwise. */
+static int poll_only_value(const char *v) {
+    if (strcmp(v, "1") == 0 || strcmp(v, "true") == 0) return 1;
+    if (strcmp(v, "0") == 0 || strcmp(v, "false") == 0) return 0;
+    return -1;
+}
+
+sitq_code pg_uri_take(const char *conninfo, char **libpq_out, char **schema_out, int *poll_only_out,
+                      sitq_error *err) {
     *libpq_out = NULL;
     *schema_out = NULL;
+    *poll_only_out = -1;
     const char *query = NULL;
     if (has_prefix(conninfo, "postgresql://") || has_prefix(conninfo, "postgres://"))
         query = query_start(conninfo);
@@ -43,32 +69,18 @@ sitq_code pg_uri_take_schema(const char *conninfo, char **libpq_out, char **sche
         *libpq_out = out;
         return SITQ_OK;
     }
-    /* Copy up to the '?', then every parameter but sitq_schema. */
+    /* Copy up to the '?', then every parameter but sitq's own. */
     size_t n = (size_t)(query - conninfo);
     memcpy(out, conninfo, n);
-    char *schema = NULL;
-    int kept = 0;
-    const char *p = query + 1;
-    while (1) {
+    char *schema = NULL, *poll = NULL;
+    int kept = 0, rc = 0;
+    const char *p = query + 1, *key = NULL;
+    while (rc >= 0) {
         const char *end = strchr(p, '&');
         size_t plen = end ? (size_t)(end - p) : strlen(p);
-        static const char key[] = "sitq_schema";
-        size_t klen = sizeof key - 1;
-        if (plen >= klen && strncmp(p, key, klen) == 0 && (plen == klen || p[klen] == '=')) {
-            if (schema) {
-                free(schema);
-                free(out);
-                return sitq__fail(err, SITQ_EINVAL, "the URI gives sitq_schema more than once");
-            }
-            size_t vlen = plen > klen ? plen - klen - 1 : 0;
-            schema = malloc(vlen + 1);
-            if (!schema) {
-                free(out);
-                return sitq__fail(err, SITQ_ENOMEM, "out of memory");
-            }
-            memcpy(schema, p + klen + (plen > klen), vlen);
-            schema[vlen] = '\0';
-        } else if (plen > 0) {
+        rc = take(p, plen, key = "sitq_schema", &schema);
+        if (rc == 0) rc = take(p, plen, key = "sitq_poll_only", &poll);
+        if (rc == 0 && plen > 0) {
             out[n++] = kept++ ? '&' : '?';
             memcpy(out + n, p, plen);
             n += plen;
@@ -76,8 +88,18 @@ sitq_code pg_uri_take_schema(const char *conninfo, char **libpq_out, char **sche
         if (!end) break;
         p = end + 1;
     }
+    int poll_only = poll ? poll_only_value(poll) : -1;
+    free(poll);
+    if (rc < 0 || (poll && poll_only < 0)) {
+        free(schema);
+        free(out);
+        if (rc == -1) return sitq__fail(err, SITQ_ENOMEM, "out of memory");
+        if (rc == -2) return sitq__fail(err, SITQ_EINVAL, "the URI gives %s more than once", key);
+        return sitq__fail(err, SITQ_EINVAL, "the URI's sitq_poll_only must be 1 or 0");
+    }
     out[n] = '\0';
     *libpq_out = out;
     *schema_out = schema;
+    *poll_only_out = poll_only;
     return SITQ_OK;
 }
