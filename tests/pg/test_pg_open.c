@@ -178,16 +178,22 @@ static void test_uri_schema(void **state) {
 static void test_session_settings_win(void **state) {
     (void)state;
     char target[600];
-    snprintf(target, sizeof target,
-             "%s?sitq_schema=s_enc&client_encoding=LATIN1&options=-c%%20idle_session_timeout%%3D1",
-             uri());
+    snprintf(
+        target, sizeof target,
+        "%s?sitq_schema=s_enc&client_encoding=LATIN1&options=-c%%20idle_session_timeout%%3D200",
+        uri());
     sitq_backend *b = NULL;
     TQ_OK(sitq_backend_open(target, &b, &tq_err));
     sitq_queue *q = NULL;
     TQ_OK(sitq_queue_open(b, "\xc3\xa9", &q, &tq_err));
     tq_enqueue(q, "f", NULL);
-    /* the session is idle far longer than 1 ms: still open, and UTF-8 */
     assert_string_equal(admin_value("SELECT queue FROM s_enc.tasks"), "\xc3\xa9");
+    /* the session stays open idle past the 200 ms the string asked for (the
+     * server ended it, and the next enqueue failed) */
+    const char *idle = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'sitq' "
+                       "AND state = 'idle' AND now() - state_change > interval '400 ms'";
+    for (int i = 0; i < 500 && strcmp(admin_value(idle), "0") == 0; i++) tq_sleep_ms(20);
+    assert_string_not_equal(admin_value(idle), "0");
     tq_enqueue(q, "f", NULL);
     assert_string_equal(admin_value("SELECT count(*) FROM s_enc.tasks"), "2");
     char **names = NULL;

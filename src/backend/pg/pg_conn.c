@@ -425,8 +425,10 @@ sitq_code pg_fail(pg_conn *c, const PGresult *res, sitq_error *err, const char *
         return sitq__fail(err, SITQ_ESTORAGE,
                           "PostgreSQL (schema %s) sent nothing for %g s while %s: the server "
                           "or the network stopped answering (a stopped or hung server process, "
-                          "a network that drops packets); the connection was closed and the "
-                          "next call reconnects",
+                          "a network that drops packets), or one statement kept the server "
+                          "busy past that bound (the statement or lock timeout plus twice "
+                          "the keepalive time); the connection was closed and the next call "
+                          "reconnects",
                           c->b->schema, (double)pg_reply_limit_us(c->b) / 1e6, what);
     char msg[400];
     first_line(msg, sizeof msg,
