@@ -1897,7 +1897,9 @@ typedef struct sitq_completion_info {
     int succeeded;     /**< 1: the attempt succeeded; 0: it failed (a timeout included) */
     int applied;       /**< 1: recorded in the database; 0: dropped because the
                             worker's lease on the task was lost (the task was
-                            recovered and may run again; counted in stats.lost) */
+                            recovered and may run again; counted in stats.lost),
+                            or, when resent, because the earlier commit did
+                            record it */
     const char *error; /**< the failure message, or NULL; valid during the call only */
     int cancelled;     /**< 1: a failed attempt of a task whose cancel the worker saw
                             asked while it ran: recorded as cancelled (its error
@@ -1905,6 +1907,10 @@ typedef struct sitq_completion_info {
     int retried;       /**< 1: a failed attempt that the store recorded as to be
                             retried (the task went back to wait for its retry);
                             0: a success, a failure for good, or not applied */
+    int resent;        /**< 1: sent again after a commit that failed (PostgreSQL:
+                            a COMMIT whose answer was lost), which may have
+                            recorded it already: not applied then most likely
+                            means recorded once, by that commit */
 } sitq_completion_info;
 
 /** See sitq_worker_on_completion. */

@@ -130,9 +130,10 @@ def _outcome(task_id, function, attempt, max_retries, duration, status, error):
                            took, attempt, "" if attempt == 1 else "s", error, extra=extra)
 
 
-def _committed(task_id, succeeded, applied, error, retried):
+def _committed(task_id, succeeded, applied, error, retried, resent=False):
     """What a worker's commit did with one outcome (retried: the store
-    recorded the failure as to be retried)."""
+    recorded the failure as to be retried; resent: sent again after a commit
+    that lost its answer, which most likely recorded it)."""
     with _pending_lock:
         entries = _pending.get(task_id)
         entry = entries.pop(0) if entries else None
@@ -140,6 +141,15 @@ def _committed(task_id, succeeded, applied, error, retried):
             del _pending[task_id]
     function, attempt, max_retries, _, duration, cancelled = entry or ("", None, None, 0, None,
                                                                       False)
+    if not applied and resent:
+        if task_log.isEnabledFor(logging.WARNING):
+            task_log.warning("task %d %s: %s; the commit that carried the outcome lost its "
+                             "answer, and the outcome sent again found the task no longer "
+                             "held: that commit most likely recorded it (else the lease was "
+                             "lost and the task may run again)", task_id, function,
+                             "succeeded" if succeeded else "failed",
+                             extra=_extra(task_id, function, attempt))
+        return
     if not applied:
         if task_log.isEnabledFor(logging.WARNING):
             task_log.warning("task %d %s: %s, but the outcome was dropped: the lease was lost "

@@ -33,7 +33,7 @@
 
 typedef struct {
     sitq_task_id id;
-    int succeeded, applied, retried;
+    int succeeded, applied, retried, resent;
     char *error; /* malloc'd or NULL */
 } tasklog_event;
 
@@ -56,8 +56,8 @@ void sitqpy_tasklog_completion(const sitq_completion_info *info, void *user_data
     if (tl_n == tl_cap && tl_cap < TASKLOG_MAX_EVENTS)
         (void)sitq__reserve((void **)&tl_events, &tl_cap, tl_n + 1, sizeof *tl_events);
     if (tl_n < tl_cap) {
-        tl_events[tl_n++] =
-            (tasklog_event){info->id, info->succeeded, info->applied, info->retried, e};
+        tl_events[tl_n++] = (tasklog_event){info->id,      info->succeeded, info->applied,
+                                            info->retried, info->resent,    e};
         e = NULL;
         if (tl_n == 1) pthread_cond_broadcast(&tl_cv);
     } else {
@@ -185,7 +185,7 @@ static PyObject *mod_log_wake(PyObject *self, PyObject *noargs) {
 PyDoc_STRVAR(log_take_doc,
              "_log_take() -> (list, int)\n--\n\n"
              "Take the worker outcomes reported since the last call, in commit order:\n"
-             "a list of (task_id, succeeded, applied, error or None, retried), and the\n"
+             "a list of (task_id, succeeded, applied, error or None, retried, resent), and the\n"
              "number of outcomes dropped because too many were waiting.");
 
 static PyObject *mod_log_take(PyObject *self, PyObject *noargs) {
@@ -202,10 +202,10 @@ static PyObject *mod_log_take(PyObject *self, PyObject *noargs) {
     PyObject *list = PyList_New((Py_ssize_t)n);
     for (size_t i = 0; i < n; i++) {
         if (list) {
-            PyObject *t =
-                Py_BuildValue("(LOOzO)", (long long)ev[i].id, ev[i].succeeded ? Py_True : Py_False,
-                              ev[i].applied ? Py_True : Py_False, ev[i].error,
-                              ev[i].retried ? Py_True : Py_False);
+            PyObject *t = Py_BuildValue(
+                "(LOOzOO)", (long long)ev[i].id, ev[i].succeeded ? Py_True : Py_False,
+                ev[i].applied ? Py_True : Py_False, ev[i].error, ev[i].retried ? Py_True : Py_False,
+                ev[i].resent ? Py_True : Py_False);
             if (!t) Py_CLEAR(list);
             else PyList_SET_ITEM(list, (Py_ssize_t)i, t);
         }

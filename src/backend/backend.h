@@ -109,6 +109,9 @@ typedef struct sitq__completion {
     int retry;                   /* a failure: what the handler asked of its retry
                                     (SITQ__RETRY_*, lifecycle.h), for the facts */
     int64_t retry_after_us;      /* SITQ__RETRY_AFTER: its delay, microseconds */
+    int resent;                  /* worker-side, for its completion function: sent
+                                    again after a cycle that failed, whose commit
+                                    may have recorded it (backends ignore it) */
     /* out: 1 recorded, 0 dropped (the lease was lost: a newer attempt owns
      * the task). Set for every completion of a cycle that returns SITQ_OK,
      * or that returns an error with completions_committed set. */

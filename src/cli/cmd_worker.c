@@ -106,7 +106,13 @@ static void wait_for_stop(const worker_args *a, sitq_worker *w, int wake_fd) {
 static void log_completion(const sitq_completion_info *info, void *user_data) {
     FILE *log = user_data;
     long long id = (long long)info->id;
-    if (!info->applied)
+    if (!info->applied && info->resent)
+        cli_logf(log,
+                 "task %lld: %s; the commit that carried the outcome lost its answer, and "
+                 "the outcome sent again found the task no longer held: that commit most "
+                 "likely recorded it (else the lease was lost and the task may run again)",
+                 id, info->succeeded ? "succeeded" : "failed");
+    else if (!info->applied)
         cli_logf(log,
                  "task %lld: %s, but the outcome was dropped: the lease was lost (the task "
                  "was recovered and may run again)",

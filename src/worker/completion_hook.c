@@ -36,6 +36,7 @@ void sitq__worker_report_completions(sitq_worker *w, const sitq__completion *com
              * asked as cancelled, not failed. */
             .cancelled = !ok && comps[i].cancel_seen ? 1 : 0,
             .retried = comps[i].outcome == SITQ__TOTAL_RETRIED ? 1 : 0,
+            .resent = comps[i].resent ? 1 : 0,
         };
         w->on_completion(&info, w->on_completion_data);
     }

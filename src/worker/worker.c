@@ -759,8 +759,10 @@ static void cycle_failed(sitq_worker *w, dispatch_state *d, turn *t, const sitq_
         t->n_comps = t->n_rels = 0;
     }
     for (size_t i = 0; i < t->n_comps; i++) {
-        if (!cy->completions_committed) sitq__worker_push_done(w, &t->comps[i]);
-        else {
+        if (!cy->completions_committed) {
+            t->comps[i].resent = 1; /* a lost COMMIT answer may have recorded it */
+            sitq__worker_push_done(w, &t->comps[i]);
+        } else {
             sitq__stats_outcome(&w->stats, &t->comps[i]);
             sitq__wmetrics_outcome(w, &t->comps[i]);
             sitq__completion_clear(&t->comps[i]);
