@@ -89,8 +89,9 @@ sitq_code pg_uri_take(const char *conninfo, char **libpq_out, char **schema_out,
         p = end + 1;
     }
     int poll_only = poll ? poll_only_value(poll) : -1;
+    int bad_poll = poll && poll_only < 0;
     free(poll);
-    if (rc < 0 || (poll && poll_only < 0)) {
+    if (rc < 0 || bad_poll) {
         free(schema);
         free(out);
         if (rc == -1) return sitq__fail(err, SITQ_ENOMEM, "out of memory");
