@@ -10,6 +10,7 @@ from ._result_of import result_of as result_of
 from ._workers import WorkerInfo as WorkerInfo
 from ._sitq import (
     LIBSITQ_VERSION as LIBSITQ_VERSION,
+    PostgresBackend as PostgresBackend,
     Result as Result,
     SQLiteBackend as SQLiteBackend,
     Task as Task,

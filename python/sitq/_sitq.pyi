@@ -38,6 +38,26 @@ class SQLiteBackend:
     @property
     def path(self) -> str: ...
 
+# A subclass of SQLiteBackend at runtime (the same C object layout; only
+# opening differs), stated apart here since SQLiteBackend cannot be
+# subclassed by users: _Backend is what TaskQueue takes.
+@final
+class PostgresBackend:
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        schema: Optional[str] = ...,
+        connect_timeout: Optional[_Seconds] = ...,
+        create_schema: bool = ...,
+        connection_pool_size: Optional[int] = ...,
+        poll_only: bool = ...,
+    ) -> None: ...
+    @property
+    def path(self) -> str: ...
+
+_Backend = Union[SQLiteBackend, PostgresBackend]
+
 @final
 class Task:
     def __init__(
@@ -140,11 +160,11 @@ class Result:
 
 @final
 class TaskQueue:
-    def __init__(self, backend: SQLiteBackend, name: Optional[str] = ...) -> None: ...
+    def __init__(self, backend: _Backend, name: Optional[str] = ...) -> None: ...
     @property
     def name(self) -> str: ...
     @property
-    def backend(self) -> SQLiteBackend: ...
+    def backend(self) -> _Backend: ...
     @overload
     def enqueue(self, task: Task, depends_on: Optional[Iterable[int]] = ...) -> int: ...
     @overload

@@ -3,7 +3,7 @@
 import asyncio
 from typing import Any, Callable, Dict, Iterable, List, Literal, Optional, Sequence, Union, overload
 
-from ._sitq import Result, SQLiteBackend, Task, TaskContext
+from ._sitq import PostgresBackend, Result, SQLiteBackend, Task, TaskContext
 from ._sitq import TaskQueue as _SyncQueue
 from ._sitq import Worker as _SyncWorker
 
@@ -17,7 +17,7 @@ def current_task() -> TaskContext: ...
 class TaskQueue:
     def __init__(
         self,
-        backend: Union[SQLiteBackend, _SyncQueue],
+        backend: Union[SQLiteBackend, PostgresBackend, _SyncQueue],
         name: Optional[str] = ...,
         *,
         executor_threads: int = ...,
@@ -27,7 +27,7 @@ class TaskQueue:
     @property
     def name(self) -> str: ...
     @property
-    def backend(self) -> SQLiteBackend: ...
+    def backend(self) -> Union[SQLiteBackend, PostgresBackend]: ...
     @overload
     async def enqueue(self, task: Task, depends_on: Optional[Iterable[int]] = ...) -> int: ...
     @overload

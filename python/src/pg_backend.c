@@ -13,10 +13,12 @@
 
 static int pg_init(SitqBackendObject *self, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {
-        "dsn", "schema", "connect_timeout", "create_schema", "connection_pool_size", NULL};
-    PyObject *dsn = NULL, *schema = Py_None, *timeout = Py_None, *create = Py_True, *pool = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$OOOO:PostgresBackend", kwlist, &dsn, &schema,
-                                     &timeout, &create, &pool))
+        "dsn",       "schema", "connect_timeout", "create_schema", "connection_pool_size",
+        "poll_only", NULL};
+    PyObject *dsn = NULL, *schema = Py_None, *timeout = Py_None, *create = Py_True, *pool = Py_None,
+             *poll = Py_False;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$OOOOO:PostgresBackend", kwlist, &dsn, &schema,
+                                     &timeout, &create, &pool, &poll))
         return -1;
     if (self->backend) {
         sitqpy_invalid("PostgresBackend is already open");
@@ -55,6 +57,11 @@ static int pg_init(SitqBackendObject *self, PyObject *args, PyObject *kwds) {
         return -1;
     }
     o.create_schema = create == Py_True;
+    if (!PyBool_Check(poll)) {
+        sitqpy_invalid("poll_only must be True or False, got %.100s", Py_TYPE(poll)->tp_name);
+        return -1;
+    }
+    o.poll_only = poll == Py_True; /* a URI's sitq_poll_only=1 also sets it */
     long pool_n = o.reader_connections;
     if (pool != Py_None &&
         sitqpy_int_arg(pool, "connection_pool_size (read connections)", 0, 64, &pool_n) < 0)
@@ -95,7 +102,8 @@ static PyObject *pg_repr(SitqBackendObject *self) {
 
 PyDoc_STRVAR(pg_doc,
              "PostgresBackend(dsn, *, schema='sitq', connect_timeout=10,\n"
-             "                create_schema=True, connection_pool_size=2)\n"
+             "                create_schema=True, connection_pool_size=2,\n"
+             "                poll_only=False)\n"
              "--\n\n"
              "Open a PostgreSQL database that stores tasks, with the same semantics as\n"
              "SQLiteBackend (TaskQueue and Worker take either).\n\n"
@@ -107,7 +115,10 @@ PyDoc_STRVAR(pg_doc,
              "connect_timeout: seconds before a connection attempt gives up (a\n"
              "    connect_timeout in dsn wins over it).\n"
              "create_schema: True creates a missing schema; False raises SchemaError.\n"
-             "connection_pool_size: read connections, 0..64 (0: reads share the writer).\n\n"
+             "connection_pool_size: read connections, 0..64 (0: reads share the writer).\n"
+             "poll_only: True for PgBouncer in transaction mode: no LISTEN (waits and\n"
+             "    idle workers poll), no prepared statements, the session's settings\n"
+             "    set by every write transaction. A dsn's ?sitq_poll_only=1 also sets it.\n\n"
              "Raises InvalidArgumentError, StorageError (unreachable server, failed\n"
              "authentication, missing privileges), SchemaError (missing schema with\n"
              "create_schema=False, another application's schema, another sitq version).");

@@ -121,6 +121,37 @@ def _signal_sessions(app, sig):
     return len(pids)
 
 
+def test_poll_only_keyword():
+    # poll_only=True (PgBouncer in transaction mode): a get_result wait polls
+    # and never opens the LISTEN connection, yet sees another backend's
+    # cancel; with the default it listens. A non-bool is refused.
+    with pytest.raises(sitq.InvalidArgumentError, match="poll_only must be True or False"):
+        sitq.PostgresBackend(os.environ["SITQ_TEST_PG_URI"], poll_only="yes")
+    admin = ["psql", "-X", "-qAt", os.environ["SITQ_TEST_PG_URI"], "-c"]
+    for poll_only in (True, False):
+        app = "sitq_py_poll_" + uuid.uuid4().hex[:8]
+        dsn = os.environ["SITQ_TEST_PG_URI"] + "?application_name=" + app
+        schema = "py_" + uuid.uuid4().hex[:12]
+        q = sitq.TaskQueue(backend=sitq.PostgresBackend(dsn, schema=schema, poll_only=poll_only))
+        tid = q.enqueue(sitq.Task(function=add, args=[1, 2], delay=3600))
+        with pytest.raises(sitq.TaskTimeoutError):
+            q.get_result(tid, timeout=0.5)
+        listening = ("SELECT count(*) FROM pg_stat_activity WHERE application_name = '%s' "
+                     "AND query LIKE 'LISTEN%%'" % app)
+        deadline = time.monotonic() + 20
+        while True:
+            n = subprocess.run(admin + [listening], capture_output=True, text=True,
+                               check=True).stdout.strip()
+            if poll_only or n != "0" or time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
+        assert n == ("0" if poll_only else "1"), (poll_only, n)
+        other = sitq.TaskQueue(backend=sitq.PostgresBackend(os.environ["SITQ_TEST_PG_URI"],
+                                                            schema=schema))
+        threading.Timer(0.3, other.cancel, args=[tid]).start()
+        assert _outcome(q, tid) == "cancelled"
+
+
 def test_get_result_rides_out_a_lost_connection():
     # Every session of this backend is ended by the server (a restart, a
     # failover, an administrator) while get_result waits: the wait

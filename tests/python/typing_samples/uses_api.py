@@ -2,7 +2,7 @@
 (tests/python/test_typing.py). Never run, only checked."""
 import datetime
 import logging
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import sitq
 import sitq.aio
@@ -37,9 +37,14 @@ def main(path: str) -> None:
                                  synchronous="normal", busy_timeout=5.0, allow_foreign=False,
                                  file_mode=0o600, read_only=False)
     db_file: str = backend.path
+    shared_db = sitq.PostgresBackend("postgresql://app@db.example/jobs", schema="sitq",
+                                     connect_timeout=10, create_schema=True,
+                                     connection_pool_size=2, poll_only=False)
+    on_pg = sitq.TaskQueue(backend=shared_db, name="typed")
+    pg_backend: Union[sitq.SQLiteBackend, sitq.PostgresBackend] = on_pg.backend
     queue = sitq.TaskQueue(backend=backend, name="typed")
     name: str = queue.name
-    same: sitq.SQLiteBackend = queue.backend
+    same: Union[sitq.SQLiteBackend, sitq.PostgresBackend] = queue.backend
     task = sitq.Task(add, args=[1, 2], kwargs={}, priority=1, eta=datetime.datetime.now(),
                      delay=None, max_retries=2, timeout=10.0, unique_key="k", depends_on=[],
                      retry_backoff=0.5, retry_backoff_max=60.0)
