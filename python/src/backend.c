@@ -57,13 +57,6 @@ static int parse_sync(PyObject *obj, sitq_sync_mode *out) {
 
 /* A bool keyword (only True or False: "yes" or 1 would hide a mistake).
  * Returns 0 or 1, or -1 with InvalidArgumentError set. */
-static int parse_flag(PyObject *obj, const char *name) {
-    if (obj == Py_True) return 1;
-    if (obj == Py_False) return 0;
-    sitqpy_invalid("%s must be True or False, got %.100s", name, Py_TYPE(obj)->tp_name);
-    return -1;
-}
-
 /* file_mode: None (0o600) or permission bits 0..0o777 (0: follow the umask).
  * Returns 0, or -1 with InvalidArgumentError set. */
 static int parse_file_mode(PyObject *obj, int *out) {
@@ -153,8 +146,8 @@ static int parse_backend_options(PyObject *pool, PyObject *wal, PyObject *sync, 
         return -1;
     }
     opts->busy_timeout_ms = (int)(busy_s * 1000.0 + 0.5);
-    if ((opts->allow_foreign = parse_flag(foreign, "allow_foreign")) < 0 ||
-        (opts->read_only = parse_flag(ro, "read_only")) < 0 ||
+    if ((opts->allow_foreign = sitqpy_bool_arg(foreign, "allow_foreign")) < 0 ||
+        (opts->read_only = sitqpy_bool_arg(ro, "read_only")) < 0 ||
         parse_file_mode(mode, &opts->file_mode) < 0)
         return -1;
     return 0;

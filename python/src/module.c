@@ -175,6 +175,13 @@ const char *sitqpy_utf8_arg(PyObject *obj, const char *what, Py_ssize_t *len) {
     return s;
 }
 
+int sitqpy_bool_arg(PyObject *obj, const char *what) {
+    if (obj == Py_True) return 1;
+    if (obj == Py_False) return 0;
+    sitqpy_invalid("%s must be True or False, got %.100s", what, Py_TYPE(obj)->tp_name);
+    return -1;
+}
+
 int sitqpy_int_arg(PyObject *obj, const char *what, long lo, long hi, long *out) {
     if (!PyLong_Check(obj) || PyBool_Check(obj)) {
         sitqpy_invalid("%s must be an int %ld..%ld, got %.100s", what, lo, hi,

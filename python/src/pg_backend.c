@@ -52,16 +52,10 @@ static int pg_init(SitqBackendObject *self, PyObject *args, PyObject *kwds) {
         return -1;
     }
     o.connect_timeout_s = (int)(t + 0.5);
-    if (!PyBool_Check(create)) {
-        sitqpy_invalid("create_schema must be True or False, got %.100s", Py_TYPE(create)->tp_name);
+    /* a URI's sitq_poll_only=1 also sets poll_only */
+    if ((o.create_schema = sitqpy_bool_arg(create, "create_schema")) < 0 ||
+        (o.poll_only = sitqpy_bool_arg(poll, "poll_only")) < 0)
         return -1;
-    }
-    o.create_schema = create == Py_True;
-    if (!PyBool_Check(poll)) {
-        sitqpy_invalid("poll_only must be True or False, got %.100s", Py_TYPE(poll)->tp_name);
-        return -1;
-    }
-    o.poll_only = poll == Py_True; /* a URI's sitq_poll_only=1 also sets it */
     long pool_n = o.reader_connections;
     if (pool != Py_None &&
         sitqpy_int_arg(pool, "connection_pool_size (read connections)", 0, 64, &pool_n) < 0)

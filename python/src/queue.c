@@ -727,8 +727,10 @@ PyDoc_STRVAR(workers_doc, "workers(all=False) -> list[sitq.WorkerInfo]\n--\n\n"
 
 static PyObject *queue_workers(SitqQueueObject *self, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"all", NULL};
-    int all = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|p:workers", kwlist, &all)) return NULL;
+    PyObject *every = Py_False;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:workers", kwlist, &every)) return NULL;
+    int all = sitqpy_bool_arg(every, "all");
+    if (all < 0) return NULL;
     if (check_open(self) < 0) return NULL;
     return sitqpy_workers_list(sitq_queue_backend(self->queue), all);
 }

@@ -223,6 +223,10 @@ PyObject *sitqpy_keep_value(double s);
  * cannot be encoded (a lone surrogate) or, len NULL, holds a NUL; NULL with
  * MemoryError. */
 const char *sitqpy_utf8_arg(PyObject *obj, const char *what, Py_ssize_t *len);
+/* A flag argument: True -> 1, False -> 0; anything else (1, "no", None)
+ * -> -1 with InvalidArgumentError naming `what`, since a truthy "false"
+ * must not mean True. */
+int sitqpy_bool_arg(PyObject *obj, const char *what);
 /* int argument within lo..hi (not bool): -1 with InvalidArgumentError naming
  * `what` (also for ints beyond the machine's range). */
 int sitqpy_int_arg(PyObject *obj, const char *what, long lo, long hi, long *out);

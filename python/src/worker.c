@@ -129,11 +129,13 @@ static int worker_init(SitqWorkerObject *self, PyObject *args, PyObject *kwds) {
         "prefetch", "heartbeat_interval", "order",       "retention", "retention_interval",
         NULL};
     PyObject *queue = NULL, *wid = Py_None, *conc = Py_None, *lease = Py_None, *poll = Py_None,
-             *prefetch = Py_None, *hb = Py_None, *order = Py_None, *ret_every = Py_None;
-    int retention = 1;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|OOOOOOOpO:Worker", kwlist, &queue, &wid, &conc,
-                                     &lease, &poll, &prefetch, &hb, &order, &retention, &ret_every))
+             *prefetch = Py_None, *hb = Py_None, *order = Py_None, *ret_every = Py_None,
+             *keep = Py_True;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|OOOOOOOOO:Worker", kwlist, &queue, &wid, &conc,
+                                     &lease, &poll, &prefetch, &hb, &order, &keep, &ret_every))
         return -1;
+    int retention = sitqpy_bool_arg(keep, "retention");
+    if (retention < 0) return -1;
     if (self->worker) {
         sitqpy_invalid("Worker is already initialised");
         return -1;
@@ -471,10 +473,10 @@ static PyObject *run_until_empty(SitqWorkerObject *self, double eta_bound) {
 
 static PyObject *worker_run(SitqWorkerObject *self, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"until_empty", "eta_bound", NULL};
-    int until_empty = 0;
-    PyObject *bound = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|pO:run", kwlist, &until_empty, &bound))
-        return NULL;
+    PyObject *empty = Py_False, *bound = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OO:run", kwlist, &empty, &bound)) return NULL;
+    int until_empty = sitqpy_bool_arg(empty, "until_empty");
+    if (until_empty < 0) return NULL;
     if (check_worker(self) < 0) return NULL;
     double eta_bound = -1;
     if (sitqpy_seconds_arg(bound, "eta_bound", -1.0, 1, &eta_bound) < 0) return NULL;

@@ -174,6 +174,30 @@ def test_worker_options_out_of_range_name_the_python_argument(queue, kwargs, wor
     refused(word, sitq.Worker, queue, **kwargs)
 
 
+@pytest.mark.parametrize("value", ["no", "false", 0, 1, None])
+def test_flags_take_booleans_only(queue, value, tmp_path):
+    # A truthy "no" must not mean True: Worker(retention="no") kept
+    # purging, workers(all="no") listed every worker, run(until_empty="no")
+    # returned once the queue was empty.
+    refused(r"\bretention must be True or False", sitq.Worker, queue, retention=value)
+    refused(r"\ball must be True or False", queue.workers, all=value)
+    w = sitq.Worker(queue)
+    refused(r"\buntil_empty must be True or False", w.run, until_empty=value)
+    assert not w.is_running
+    refused(r"\ballow_foreign must be True or False", sitq.SQLiteBackend,
+            str(tmp_path / "a.db"), allow_foreign=value)
+    assert not os.path.exists(tmp_path / "a.db")
+
+
+def test_flags_still_take_booleans(queue):
+    tid = queue.enqueue(tasks.add, 1, 2)
+    w = sitq.Worker(queue, retention=False)
+    w.run(until_empty=True)
+    assert queue.get_result(tid, timeout=10).value == 3
+    assert [(i.id, i.succeeded) for i in queue.workers(all=True)] == [(w.worker_id, 1)]
+    assert queue.workers(all=False) == []
+
+
 def test_worker_stop_timeout_out_of_range(queue):
     w = sitq.Worker(queue)
     refused(r"\btimeout must be a finite number of seconds 0\.\.3155760000", w.stop,
