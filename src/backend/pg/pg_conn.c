@@ -16,6 +16,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -491,7 +492,8 @@ static int ok_status(const PGresult *r) {
     return s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK;
 }
 
-PGresult *pg_run(pg_conn *c, pg_stmt_id id, const pg_params *p, sitq_error *err, const char *what) {
+static PGresult *run_statement(pg_conn *c, pg_stmt_id id, const pg_params *p, sitq_error *err,
+                               const char *what) {
     c->sqlstate[0] = '\0';
     if (!c->conn) { /* lost earlier in this transaction: never go on outside it */
         lost(c, err, what);
@@ -525,6 +527,45 @@ PGresult *pg_run(pg_conn *c, pg_stmt_id id, const pg_params *p, sitq_error *err,
     PGresult *r = pg_q_prepared(c, name, p);
     if (!r || !ok_status(r)) {
         pg_fail(c, r, err, what);
+        PQclear(r);
+        return NULL;
+    }
+    return r;
+}
+
+/* Binary parameters at least this large (a result of megabytes, a group of
+ * them) may take longer to send than the idle-in-transaction timeout: the
+ * server counts the time it spends reading a statement's message as idle,
+ * and on a link of tens of MB/s a result near the 1 GB limit takes tens of
+ * seconds. Such a statement gets a timeout of 1 ms per KiB more (a link of
+ * 1 MB/s) for its sending, and the 10 s are set back once it is answered,
+ * so that a process stopped later in the transaction is still cut off
+ * soon. */
+#define PG_LONG_SEND_BYTES ((size_t)8 << 20)
+
+static size_t binary_bytes(const pg_params *p) {
+    size_t n = 0;
+    for (int i = 0; p && i < p->n; i++)
+        if (p->formats[i] == 1 && p->values[i]) n += (size_t)p->lengths[i];
+    return n;
+}
+
+PGresult *pg_run(pg_conn *c, pg_stmt_id id, const pg_params *p, sitq_error *err, const char *what) {
+    size_t bytes = binary_bytes(p);
+    int widen = bytes >= PG_LONG_SEND_BYTES && c->conn &&
+                PQtransactionStatus(c->conn) == PQTRANS_INTRANS &&
+                PQserverVersion(c->conn) >= 90600;
+    if (widen) {
+        long long ms = atoll(PG_IDLE_IN_TXN_MS_TEXT) + (long long)(bytes >> 10);
+        char sql[96];
+        snprintf(sql, sizeof sql, "SET LOCAL idle_in_transaction_session_timeout = %lld",
+                 ms < INT_MAX ? ms : INT_MAX);
+        if (pg_command(c, sql, err, what) != SITQ_OK) return NULL;
+    }
+    PGresult *r = run_statement(c, id, p, err, what);
+    if (r && widen &&
+        pg_command(c, "SET LOCAL idle_in_transaction_session_timeout = " PG_IDLE_IN_TXN_MS_TEXT,
+                   err, what) != SITQ_OK) {
         PQclear(r);
         return NULL;
     }

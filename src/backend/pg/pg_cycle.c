@@ -244,21 +244,29 @@ static size_t find_pos(const id_pos *v, size_t n, sitq_task_id id) {
     return hit ? hit->i : (size_t)-1;
 }
 
-/* The small successes of the cycle (results under the savepoint size) in
- * one statement over arrays; marks which were applied. */
-static sitq_code apply_successes(pg_conn *c, sitq__cycle *cy, size_t *n_applied, sitq_error *err) {
-    if (cy->n_completions == 0) return SITQ_OK;
+/* Result bytes of one statement of small successes: 256 results just under
+ * 1 MiB would pass PostgreSQL's 1 GB limit on a message (the statement
+ * failed in every cycle, and nothing the worker held was ever recorded),
+ * and a statement of hundreds of MB is sent inside the open transaction. */
+#define PG_SUCCESS_GROUP_BYTES ((size_t)64 << 20)
+
+/* One statement of small successes from completion *next on, up to
+ * PG_SUCCESS_GROUP_BYTES of results (at least one); *next moves past them.
+ * pos: room for every completion. Marks which were applied. */
+static sitq_code apply_success_group(pg_conn *c, sitq__cycle *cy, size_t *next, id_pos *pos,
+                                     size_t *n_applied, sitq_error *err) {
     pg_array a[5];
-    id_pos *pos = malloc(cy->n_completions * sizeof *pos);
     pg_arr_init(&a[0], PG_OID_INT8);
     pg_arr_init(&a[1], PG_OID_INT8);
     pg_arr_init(&a[2], PG_OID_BYTEA);
     pg_arr_init(&a[3], PG_OID_INT8);
     pg_arr_init(&a[4], PG_OID_INT8);
-    size_t n = 0;
-    for (size_t i = 0; pos && i < cy->n_completions; i++) {
+    size_t n = 0, bytes = 0, i = *next;
+    for (; i < cy->n_completions; i++) {
         const sitq__completion *k = &cy->completions[i];
         if (!k->ok || k->value_len >= PG_RESULT_SAVEPOINT_MIN) continue;
+        if (n > 0 && bytes + k->value_len > PG_SUCCESS_GROUP_BYTES) break;
+        bytes += k->value_len;
         pg_arr_i64(&a[0], k->id);
         pg_arr_i64(&a[1], k->lease_token);
         pg_arr_bytes(&a[2], k->value ? k->value : "", k->value_len, k->value == NULL);
@@ -266,9 +274,10 @@ static sitq_code apply_successes(pg_conn *c, sitq__cycle *cy, size_t *n_applied,
         pg_arr_i64(&a[4], k->started_at_us ? k->started_at_us : k->finished_at_us);
         pos[n++] = (id_pos){k->id, i};
     }
+    *next = i;
     pg_params p;
     pg_p_init(&p);
-    int bad = !pos;
+    int bad = 0;
     for (int j = 0; j < 5; j++) bad |= pg_p_array(&p, &a[j]);
     sitq_code rc = SITQ_OK;
     if (bad) rc = sitq__fail(err, SITQ_ENOMEM, "out of memory recording successes");
@@ -280,15 +289,28 @@ static sitq_code apply_successes(pg_conn *c, sitq__cycle *cy, size_t *n_applied,
     if (r) {
         qsort(pos, n, sizeof *pos, cmp_id_pos);
         for (int row = 0; row < PQntuples(r); row++) {
-            size_t i = find_pos(pos, n, pg_i64(r, row, 0));
-            if (i == (size_t)-1 || cy->completions[i].applied) continue;
-            cy->completions[i].applied = 1;
-            cy->completions[i].outcome = SITQ__TOTAL_SUCCEEDED;
+            size_t k = find_pos(pos, n, pg_i64(r, row, 0));
+            if (k == (size_t)-1 || cy->completions[k].applied) continue;
+            cy->completions[k].applied = 1;
+            cy->completions[k].outcome = SITQ__TOTAL_SUCCEEDED;
             (*n_applied)++;
         }
         PQclear(r);
     }
     for (int j = 0; j < 5; j++) pg_arr_free(&a[j]);
+    return rc;
+}
+
+/* The small successes of the cycle (results under the savepoint size) over
+ * arrays: one statement, or one per PG_SUCCESS_GROUP_BYTES of results. */
+static sitq_code apply_successes(pg_conn *c, sitq__cycle *cy, size_t *n_applied, sitq_error *err) {
+    if (cy->n_completions == 0) return SITQ_OK;
+    id_pos *pos = malloc(cy->n_completions * sizeof *pos);
+    if (!pos) return sitq__fail(err, SITQ_ENOMEM, "out of memory recording successes");
+    sitq_code rc = SITQ_OK;
+    size_t next = 0;
+    while (!rc && next < cy->n_completions)
+        rc = apply_success_group(c, cy, &next, pos, n_applied, err);
     free(pos);
     return rc;
 }
