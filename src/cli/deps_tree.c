@@ -13,13 +13,24 @@
 
 #include "term_escape.h"
 
-/* Ids already shown, so that a diamond is listed once. */
-typedef struct seen_ids {
+/* A tree is read task by task (one read each) and nested as deep as the
+ * chain: a chain of 50,000 tasks overflowed the stack. So it stops at
+ * DEPS_TREE_MAX_DEPTH levels and DEPS_TREE_MAX_NODES tasks read; a node
+ * whose dependencies were not read says how many
+ * ("dependencies_not_shown"). */
+#define DEPS_TREE_MAX_DEPTH 100
+#define DEPS_TREE_MAX_NODES 2000
+
+/* What the walk has read: the ids already shown, so that a diamond is
+ * listed once, and the first error. */
+typedef struct walk {
     sitq_task_id *v;
     size_t n, cap;
-} seen_ids;
+    sitq_code code;
+    sitq_error *err;
+} walk;
 
-static int seen_add(seen_ids *s, sitq_task_id id) {
+static int seen_add(walk *s, sitq_task_id id) {
     for (size_t i = 0; i < s->n; i++)
         if (s->v[i] == id) return 1;
     if (sitq__reserve((void **)&s->v, &s->cap, s->n + 1, sizeof *s->v) != 0) return 0;
@@ -51,19 +62,22 @@ static json_t *blocked_reason(const sitq_result *r, const json_t *children) {
     return json_null();
 }
 
-static json_t *node(sitq_queue *q, sitq_task_id id, seen_ids *seen, sitq_code *code,
-                    sitq_error *err);
+static json_t *node(sitq_queue *q, sitq_task_id id, int depth, walk *w);
 
-/* The children of r, in declared order; NULL when out of memory. */
-static json_t *children_of(sitq_queue *q, const sitq_result *r, seen_ids *seen) {
+/* The children of r, in declared order; NULL with w->code set when one
+ * cannot be read (a purged one is listed as such). */
+static json_t *children_of(sitq_queue *q, const sitq_result *r, int depth, walk *w) {
     json_t *arr = json_array();
+    if (arr == NULL) w->code = SITQ_ENOMEM;
     for (size_t i = 0; arr != NULL && i < r->n_depends_on; i++) {
-        sitq_code code = SITQ_OK;
-        sitq_error err;
-        json_t *c = node(q, r->depends_on[i], seen, &code, &err);
-        if (c == NULL && code == SITQ_ENOTFOUND)
+        json_t *c = node(q, r->depends_on[i], depth + 1, w);
+        if (c == NULL && w->code == SITQ_ENOTFOUND) {
+            w->code = SITQ_OK;
             c = json_pack("{s:I, s:s}", "id", (json_int_t)r->depends_on[i], "status", "purged");
-        if (c == NULL || json_array_append_new(arr, c) != 0) {
+            if (c == NULL) w->code = SITQ_ENOMEM;
+        }
+        if (c != NULL && json_array_append_new(arr, c) != 0) w->code = SITQ_ENOMEM;
+        if (w->code != SITQ_OK) {
             json_decref(arr);
             return NULL;
         }
@@ -71,33 +85,47 @@ static json_t *children_of(sitq_queue *q, const sitq_result *r, seen_ids *seen) 
     return arr;
 }
 
-static json_t *node(sitq_queue *q, sitq_task_id id, seen_ids *seen, sitq_code *code,
-                    sitq_error *err) {
+static json_t *node(sitq_queue *q, sitq_task_id id, int depth, walk *w) {
     sitq_result *r = NULL;
-    *code = sitq_get_result(q, id, &r, err);
-    if (*code != SITQ_OK) return NULL;
+    w->code = sitq_get_result(q, id, &r, w->err);
+    if (w->code != SITQ_OK) return NULL;
     json_t *o = NULL;
-    if (seen_add(seen, id)) {
+    size_t n_deps = r->n_depends_on;
+    int read_deps = depth < DEPS_TREE_MAX_DEPTH && w->n + n_deps <= DEPS_TREE_MAX_NODES;
+    if (seen_add(w, id)) {
         o = json_pack("{s:I, s:s, s:b}", "id", (json_int_t)id, "status",
                       sitq_status_name(r->status), "shown_above", 1);
     } else {
-        json_t *kids = children_of(q, r, seen);
-        if (kids != NULL)
+        json_t *kids = read_deps ? children_of(q, r, depth, w) : json_array();
+        if (kids != NULL) {
+            /* Unread dependencies leave "blocked" to what the task itself says. */
+            json_t *why = read_deps ? blocked_reason(r, kids) : json_null();
+            if (!read_deps && r->status == SITQ_WAITING) {
+                json_decref(why);
+                why = json_string("waiting on its dependencies");
+            }
             o = json_pack("{s:I, s:s, s:s, s:b, s:o, s:s?, s:o}", "id", (json_int_t)id, "function",
                           r->function, "status", sitq_status_name(r->status), "finalizer",
-                          r->finalizer, "blocked", blocked_reason(r, kids), "error", r->error,
-                          "dependencies", kids);
+                          r->finalizer, "blocked", why, "error", r->error, "dependencies", kids);
+            if (o != NULL && !read_deps && n_deps > 0 &&
+                json_object_set_new(o, "dependencies_not_shown",
+                                    json_integer((json_int_t)n_deps)) != 0) {
+                json_decref(o);
+                o = NULL;
+            }
+        }
     }
     sitq_result_free(r);
-    if (o == NULL) *code = SITQ_ENOMEM;
+    if (o == NULL && w->code == SITQ_OK) w->code = SITQ_ENOMEM;
     return o;
 }
 
 json_t *deps_tree_json(sitq_queue *q, sitq_task_id id, sitq_code *code, sitq_error *err) {
-    seen_ids seen = {NULL, 0, 0};
-    json_t *t = node(q, id, &seen, code, err);
-    free(seen.v);
-    if (t == NULL && *code == SITQ_ENOMEM)
+    walk w = {NULL, 0, 0, SITQ_OK, err};
+    json_t *t = node(q, id, 0, &w);
+    free(w.v);
+    *code = t ? SITQ_OK : w.code;
+    if (t == NULL && w.code == SITQ_ENOMEM)
         snprintf(err->message, sizeof err->message, "out of memory building the tree");
     return t;
 }
@@ -115,6 +143,12 @@ static void print_node(const json_t *n, int depth) {
     if (json_is_true(json_object_get(n, "finalizer"))) printf(" (finalizer)");
     if (json_is_true(json_object_get(n, "shown_above"))) printf(" (shown above)");
     if (safe_why) printf(": %s", safe_why);
+    json_int_t hidden = json_integer_value(json_object_get(n, "dependencies_not_shown"));
+    if (hidden > 0)
+        printf(" (%lld %s not shown: the tree stops at %d levels and %d tasks; "
+               "show this task's --deps for them)",
+               (long long)hidden, hidden == 1 ? "dependency" : "dependencies", DEPS_TREE_MAX_DEPTH,
+               DEPS_TREE_MAX_NODES);
     putchar('\n');
     free(safe_fn);
     free(safe_why);
