@@ -89,7 +89,7 @@ static int make_dir(shell_deps *d) {
  * stdin file cat_fd (-1: none), and set its variables. Returns 0 or -1 with msg.
  */
 static int write_dep(sitq_task_ctx *ctx, size_t i, shell_deps *d, size_t *n_env, int cat_fd,
-                     char *msg, size_t msg_size) {
+                     FILE *index, char *msg, size_t msg_size) {
     sitq_result *r = NULL;
     sitq_error err;
     memset(&err, 0, sizeof err);
@@ -100,12 +100,18 @@ static int write_dep(sitq_task_ctx *ctx, size_t i, shell_deps *d, size_t *n_env,
                  i, err.message, sitq_code_name(code));
         return -1;
     }
-    char *var = add_var(d, n_env, "SITQ_DEP_%zu=%s/%zu", i + 1, d->dir, i + 1);
-    int e = var == NULL ? ENOMEM : write_file(strchr(var, '=') + 1, r->value, r->value_len);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%zu", d->dir, i + 1);
+    int vars = i < SHELL_DEPS_VARS_MAX;
+    const char *status = sitq_status_name((int)r->status);
+    int e = write_file(path, r->value, r->value_len);
     if (e == 0 && cat_fd >= 0) e = write_all(cat_fd, r->value, r->value_len);
-    if (e == 0 && (add_var(d, n_env, "SITQ_DEP_%zu_ID=%" PRId64, i + 1, (int64_t)r->id) == NULL ||
-                   add_var(d, n_env, "SITQ_DEP_%zu_STATUS=%s", i + 1,
-                           sitq_status_name((int)r->status)) == NULL))
+    if (e == 0 && fprintf(index, "%zu\t%" PRId64 "\t%s\n", i + 1, (int64_t)r->id, status) < 0)
+        e = errno ? errno : EIO;
+    if (e == 0 && vars &&
+        (add_var(d, n_env, "SITQ_DEP_%zu=%s", i + 1, path) == NULL ||
+         add_var(d, n_env, "SITQ_DEP_%zu_ID=%" PRId64, i + 1, (int64_t)r->id) == NULL ||
+         add_var(d, n_env, "SITQ_DEP_%zu_STATUS=%s", i + 1, status) == NULL))
         e = ENOMEM;
     sitq_result_free(r);
     if (e != 0) {
@@ -147,9 +153,25 @@ static int write_deps(sitq_task_ctx *ctx, size_t count, int stdin_from_deps, she
     /* One result: its own file is the stdin; several: a concatenation. */
     int cat_fd = -1;
     if (stdin_from_deps && count > 1 && (cat_fd = open_cat(d, msg, msg_size)) < 0) return -1;
+    /* Every dependency's number, id and status, one per line, also past
+     * SHELL_DEPS_VARS_MAX. */
+    char index_path[4096];
+    snprintf(index_path, sizeof index_path, "%s/index", d->dir);
+    int index_fd = open(index_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    FILE *index = index_fd >= 0 ? fdopen(index_fd, "w") : NULL;
+    if (index == NULL) {
+        snprintf(msg, msg_size, "cannot create %s: %s", index_path, strerror(errno));
+        if (index_fd >= 0) close(index_fd);
+        if (cat_fd >= 0) close(cat_fd);
+        return -1;
+    }
     int rc = 0;
     for (size_t i = 0; i < count && rc == 0; i++)
-        rc = write_dep(ctx, i, d, n_env, cat_fd, msg, msg_size);
+        rc = write_dep(ctx, i, d, n_env, cat_fd, index, msg, msg_size);
+    if (fclose(index) != 0 && rc == 0) {
+        snprintf(msg, msg_size, "cannot write %s: %s", index_path, strerror(errno));
+        rc = -1;
+    }
     if (cat_fd >= 0 && close(cat_fd) != 0 && rc == 0) {
         snprintf(msg, msg_size, "cannot write %s: %s", d->stdin_own, strerror(errno));
         rc = -1;
@@ -166,7 +188,8 @@ int shell_deps_prepare(sitq_task_ctx *ctx, char *const *base_env, int stdin_from
     size_t n_env = 0;
     int rc = 0;
     /* A task without dependencies gets exactly the worker's chosen environment. */
-    if (copy_base_env(d, base_env, 2 + 3 * count, &n_env) != 0 ||
+    size_t n_vars = count < SHELL_DEPS_VARS_MAX ? count : SHELL_DEPS_VARS_MAX;
+    if (copy_base_env(d, base_env, 2 + 3 * n_vars, &n_env) != 0 ||
         (count > 0 && add_var(d, &n_env, "SITQ_DEP_COUNT=%zu", count) == NULL)) {
         snprintf(msg, msg_size, "out of memory");
         rc = -1;

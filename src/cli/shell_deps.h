@@ -14,6 +14,11 @@
  *   SITQ_DEP_i_ID       its task id
  *   SITQ_DEP_i_STATUS   succeeded, failed or cancelled (the last two only
  *                       for a finalizer)
+ * The three SITQ_DEP_i variables are set for i <= SHELL_DEPS_VARS_MAX only:
+ * 3 variables for each of 15,000 dependencies passed the kernel's limit on
+ * a command's arguments and environment, and the command could not start.
+ * Every dependency's file is $SITQ_DEPS_DIR/i, and $SITQ_DEPS_DIR/index
+ * lists each one as a line "i<TAB>id<TAB>status".
  * The results are fetched one at a time, so at most one of them is in memory.
  */
 #ifndef SITQ_CLI_SHELL_DEPS_H
@@ -22,6 +27,9 @@
 #include <stddef.h>
 
 #include "sitq.h"
+
+/** Dependencies that get their own SITQ_DEP_i variables (the first ones). */
+#define SHELL_DEPS_VARS_MAX 1000
 
 /** What shell_deps_prepare made for one attempt. */
 typedef struct shell_deps {

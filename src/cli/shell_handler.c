@@ -383,7 +383,10 @@ static int run_command(sitq_task_ctx *ctx, const shell_handler_config *cfg, char
     char msg[512];
     int src = spawn_command(argv, d->env, d->stdin_path, &st);
     if (src != 0) {
-        snprintf(msg, sizeof msg, "cannot run '%s': %s", argv[0], strerror(src));
+        snprintf(msg, sizeof msg, "cannot run '%s': %s%s", argv[0], strerror(src),
+                 src == E2BIG ? " (its arguments and environment together pass the system's "
+                                "limit; a task's own variables take a few hundred KB at most)"
+                              : "");
         sitq_ctx_set_error(ctx, msg, NULL);
     } else {
         run_until_done(&st, ctx, cfg, sitq_ctx_timeout_s(ctx));
