@@ -17,9 +17,9 @@ VIA="postgresql://postgres@127.0.0.1:$PORT/postgres?sitq_schema=$pg_schema"
 expect_exit 0 "$SITQ" enqueue "$DB" -- head -c "$SIZE" /dev/zero
 "$SITQ" worker "$VIA" --max-result "$SIZE" --lease 300 2>>"$TMP/worker.log" &
 WORKER_PID=$!
-for _ in $(seq 1800); do # 90 s at most
-    [ "$("$SITQ" stats "$DB" --json | jget "d['queues'][0]['succeeded']")" = 1 ] && break
-    sleep 0.05
+until [ "$("$SITQ" stats "$DB" --json | jget "d['queues'][0]['succeeded']")" = 1 ]; do
+    [ "$SECONDS" -lt 90 ] || break # the send takes 20 s
+    sleep 0.2
 done
 stop_worker
 assert_eq 1 "$("$SITQ" stats "$DB" --json | jget "d['queues'][0]['succeeded']")" "the task succeeded"
