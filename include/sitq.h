@@ -1445,7 +1445,8 @@ sitq_code sitq_schedule_resume(sitq_queue *queue, const char *name, sitq_error *
  * this for their queues; call it yourself only without workers (tests,
  * scripts). *out_fired (optional) receives the number of tasks this call
  * enqueued.
- * Errors: SITQ_EINVAL (NULL queue), SITQ_ESTORAGE, SITQ_EBUSY, SITQ_ENOMEM;
+ * Errors: SITQ_EINVAL (NULL queue, now_us negative or past the year 9999),
+ * SITQ_ESTORAGE, SITQ_EBUSY, SITQ_ENOMEM;
  * a schedule whose expression or zone no longer parses is skipped (its
  * error is returned after the others were fired). Thread-safe.
  */

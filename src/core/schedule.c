@@ -176,10 +176,20 @@ sitq_code sitq_schedule_resume(sitq_queue *q, const char *name, sitq_error *err)
     return set(q, name, SITQ__SCHED_RESUME, err);
 }
 
+/* The end of the year 9999, in Unix microseconds. */
+#define SCHEDULE_NOW_MAX_US 253402300799999999LL
+
 sitq_code sitq_schedule_run_due(sitq_queue *q, sitq_time_us now_us, size_t *out_fired,
                                 sitq_error *err) {
     if (out_fired) *out_fired = 0;
     if (!q) return sitq__fail(err, SITQ_EINVAL, "queue must not be NULL");
+    /* Nothing is due before 1970, and a time past the year 9999 failed in
+     * the first schedule's next tick instead. */
+    if (now_us < 0 || now_us > SCHEDULE_NOW_MAX_US)
+        return sitq__fail(err, SITQ_EINVAL,
+                          "now_us must be 0 (the clock) or microseconds since 1970 up to the "
+                          "year 9999, got %lld",
+                          (long long)now_us);
     if (now_us == 0) now_us = sitq_now_us();
     sitq_backend *b = sitq_queue_backend(q);
     sitq_schedule **items = NULL;

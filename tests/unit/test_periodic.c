@@ -161,6 +161,15 @@ static void test_bad_input(void **state) {
     free(items);
     TQ_ERR(SITQ_EINVAL, sitq_schedule_list(NULL, NULL, &items, &n, &tq_err));
     TQ_ERR(SITQ_EINVAL, sitq_schedule_list(e->backend, "", &items, &n, &tq_err));
+    /* A time before 1970 or past the year 9999 is refused, whatever is due. */
+    size_t fired = 7;
+    TQ_ERR_MSG(SITQ_EINVAL, "now_us", "-1", sitq_schedule_run_due(e->queue, -1, &fired, &tq_err));
+    assert_int_equal(fired, 0);
+    TQ_ERR_MSG(SITQ_EINVAL, "now_us", "year 9999",
+               sitq_schedule_run_due(e->queue, INT64_MIN, &fired, &tq_err));
+    TQ_ERR_MSG(SITQ_EINVAL, "now_us", "year 9999",
+               sitq_schedule_run_due(e->queue, INT64_MAX, &fired, &tq_err));
+    TQ_OK(sitq_schedule_run_due(e->queue, 0, &fired, &tq_err)); /* 0: the clock */
     sitq_queue_close(other);
 }
 
