@@ -187,6 +187,10 @@ class _Process:
 
     def call_raw(self, name, *args):
         """call(), and the raw messages that followed its answer (a list)."""
+        if os.getpid() != _OWN_PID:
+            from .errors import InvalidStateError
+            raise InvalidStateError("sitq.current_task() works in the task's own process only, "
+                                    "not in a process its function forked")
         self.conn.send(("call", name, args))
         ok, value, raws = self.replies.get()
         if not ok:
@@ -327,6 +331,8 @@ def _run(ctx, payload):
         if isinstance(ret, collections.abc.Coroutine):
             ret = asyncio.run(ret)
     except BaseException as e:
+        if isinstance(e, SystemExit) and os.getpid() != _OWN_PID:
+            raise  # a child the function forked exits with its code (main)
         return _failure(e)
     return _dump(ret, ctx.function)
 
@@ -341,8 +347,15 @@ def _parser():
     return p
 
 
+# This process; a child that a task's function forks returns into main()
+# with another pid, and must not answer for the task (see main).
+_OWN_PID = os.getpid()
+
+
 def main(argv=None):
     """Serve the worker on the socket until it closes it."""
+    global _OWN_PID
+    _OWN_PID = os.getpid()
     args = _parser().parse_args(argv)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -376,6 +389,14 @@ def main(argv=None):
             ctx._ended = True
             proc.current = None
         del payload
+        if os.getpid() != _OWN_PID:
+            # A child the function forked returned here: it shares the
+            # socket, and its outcome would be taken as the task's (and the
+            # next task's as this one's). It ends, as a forked child ends in
+            # multiprocessing; a SystemExit it raised ended it in _run.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(0 if outcome[0] else 1)
         if outcome[0]:
             proc.conn.send(("result", outcome[2]))
             proc.conn.send_bytes(outcome[1])

@@ -336,6 +336,45 @@ static int store_result(sitq_task_ctx *ctx, PyObject *ret) {
     return 0;
 }
 
+/* A process the task's function forked returned here, into a copy of the
+ * worker whose other threads are gone: it must not record anything (its
+ * dispatcher is not there to take it, and it would wait for ever), so it
+ * ends, as a forked child ends in multiprocessing: with the code of a
+ * SystemExit it raised, 1 after another exception (printed), else 0. */
+_Noreturn static void end_forked_child(PyObject *ret) {
+    int code = 0;
+    if (!ret && PyErr_ExceptionMatches(PyExc_SystemExit)) {
+#if PY_VERSION_HEX >= 0x030C0000
+        PyObject *exc = PyErr_GetRaisedException();
+#else
+        PyObject *type = NULL, *exc = NULL, *tb = NULL;
+        PyErr_Fetch(&type, &exc, &tb);
+        PyErr_NormalizeException(&type, &exc, &tb);
+        Py_XDECREF(type);
+        Py_XDECREF(tb);
+#endif
+        PyObject *c = exc ? PyObject_GetAttrString(exc, "code") : NULL;
+        code = !c || c == Py_None ? 0 : PyLong_Check(c) ? (int)PyLong_AsLong(c) : 1;
+        if (c && c != Py_None && !PyLong_Check(c)) PyObject_Print(c, stderr, Py_PRINT_RAW);
+        Py_XDECREF(c);
+        Py_XDECREF(exc);
+        PyErr_Clear();
+    } else if (!ret) {
+        code = 1;
+        PyErr_Print();
+    }
+    Py_XDECREF(ret);
+    const char *names[] = {"stdout", "stderr"};
+    for (int i = 0; i < 2; i++) {
+        PyObject *f = PySys_GetObject(names[i]); /* borrowed */
+        PyObject *r = f && f != Py_None ? PyObject_CallMethod(f, "flush", NULL) : NULL;
+        Py_XDECREF(r);
+        PyErr_Clear();
+    }
+    fflush(NULL);
+    _exit(code);
+}
+
 /* Call func(*args, **kwargs) as the attempt (running a returned coroutine
  * to completion) and store its result. Returns 0, or -1 with the attempt's
  * error set. */
@@ -344,9 +383,11 @@ static int call_function(sitq_task_ctx *ctx, PyObject *func, PyObject *args, PyO
      * this thread waited for the GIL or unpickled the payload has not
      * started it. */
     if (sitqpy_begin(ctx) != 0) return -1;
+    pid_t pid = getpid();
     PyObject *ret =
         PyObject_Call(func, args, PyDict_Check(kwargs) && PyDict_GET_SIZE(kwargs) ? kwargs : NULL);
     if (ret && PyCoro_CheckExact(ret)) Py_SETREF(ret, run_coroutine(ret));
+    if (getpid() != pid) end_forked_child(ret);
     if (!ret) {
         set_error_from_exception(ctx, NULL);
         return -1;

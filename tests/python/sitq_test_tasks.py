@@ -1,6 +1,7 @@
 """Module-level task functions for the tests: importable by module path, so
 that worker processes (python -m sitq worker) can run them."""
 import os
+import sys
 import signal
 import time
 
@@ -63,6 +64,21 @@ def fork_helper(gate_path):
         finally:
             os._exit(0)
     return child
+
+
+def fork_and_wait(how):
+    """Fork a child that leaves the function by returning "child" (how
+    "return"), by sys.exit(3) ("exit") or by raising ValueError ("raise");
+    the parent waits for it and returns ("parent", its exit code)."""
+    child = os.fork()
+    if child == 0:
+        if how == "exit":
+            sys.exit(3)
+        if how == "raise":
+            raise ValueError("raised in the child")
+        return "child"
+    _, status = os.waitpid(child, 0)
+    return ["parent", os.waitstatus_to_exitcode(status)]
 
 
 def big_result_killed_midway(gate_path, megabytes):

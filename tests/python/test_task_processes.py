@@ -195,6 +195,25 @@ def test_a_death_in_the_middle_of_the_result_is_seen_while_a_forked_child_lives(
         tasks.open_gate(gate)
 
 
+@pytest.mark.parametrize("pool", ["process", "thread"])
+def test_a_child_forked_by_a_task_ends_without_answering_for_it(queue, db_path, pool, cli):
+    # The child returned into sitq's task loop: in process mode its outcome
+    # was taken as the task's (SystemExit: 0) and every later result of that
+    # task process came one task late; in thread mode it waited for ever in
+    # a copy of the worker, and so did its parent's waitpid.
+    ids = [queue.enqueue(tasks.fork_and_wait, how) for how in ("return", "exit", "raise")]
+    after = queue.enqueue(tasks.add, 2, 3)
+    if pool == "process":
+        cli("--concurrency", "1")
+        results = [queue.get_result(i, timeout=DEADLINE) for i in ids + [after]]
+    else:
+        with sitq.Worker(queue, concurrency=1):
+            results = [queue.get_result(i, timeout=DEADLINE) for i in ids + [after]]
+    assert [(r.status, r.value) for r in results] == [
+        ("succeeded", ["parent", 0]), ("succeeded", ["parent", 3]),
+        ("succeeded", ["parent", 1]), ("succeeded", 5)], results
+
+
 def test_the_task_api_works_in_a_task_process(queue, cli):
     first = sitq.Task(tasks.add, args=[2, 3])
     second = sitq.Task(tasks.add, args=[sitq.result_of(first), 10])
