@@ -438,10 +438,19 @@ def _open_checked(sitq, args, worker_ids):
     return backend, queues
 
 
+def _default_stop_signals():
+    """In a process forked by a task (os.fork, multiprocessing): SIGTERM and
+    SIGINT as in any Python process, not this worker's graceful stop (such
+    a child ignored Pool.terminate())."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def _run_one(args):
     on_signal = _stop_on_first_signal(args)
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    os.register_at_fork(after_in_child=_default_stop_signals)
     if args.parent_fd is not None:
         threading.Thread(target=_stop_when_parent_ends, args=(args.parent_fd,), daemon=True,
                          name="sitq-pool-parent").start()

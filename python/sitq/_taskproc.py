@@ -34,6 +34,7 @@ lease then lapses as after a crash).
 
 SIGINT and SIGTERM are ignored: the worker decides about stops (a Ctrl-C at
 the terminal reaches its whole process group) and waits for running tasks.
+The processes a task starts get them back as usual.
 ``--max-memory`` caps this process's address space (RLIMIT_AS): a task that
 allocates past it gets a MemoryError, and its attempt fails with it.
 """
@@ -347,6 +348,17 @@ def _parser():
     return p
 
 
+def _ignore_signal(signum, frame):
+    """SIGINT and SIGTERM of this process: the worker decides about stops."""
+
+
+def _default_stop_signals():
+    """In a process forked by a task: SIGINT and SIGTERM as in any Python
+    process."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 # This process; a child that a task's function forks returns into main()
 # with another pid, and must not answer for the task (see main).
 _OWN_PID = os.getpid()
@@ -357,8 +369,13 @@ def main(argv=None):
     global _OWN_PID
     _OWN_PID = os.getpid()
     args = _parser().parse_args(argv)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # Not SIG_IGN, which the commands a task starts would inherit through
+    # exec: a subprocess or a multiprocessing pool then could not be
+    # stopped with SIGTERM (Pool.terminate hung). A handler is reset by
+    # exec, and a fork resets it (_default_stop_signals).
+    signal.signal(signal.SIGINT, _ignore_signal)
+    signal.signal(signal.SIGTERM, _ignore_signal)
+    os.register_at_fork(after_in_child=_default_stop_signals)
     faulthandler.enable()  # a crash prints the task's Python stack on stderr
     logging.basicConfig(level=args.log_level, stream=sys.stderr,
                         format="sitq task process[%(process)d]: %(asctime)s %(levelname)s "

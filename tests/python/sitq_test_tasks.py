@@ -81,6 +81,41 @@ def fork_and_wait(how):
     return ["parent", os.waitstatus_to_exitcode(status)]
 
 
+def _ready_then_sleep(conn):
+    conn.send("ready")
+    time.sleep(30)
+
+
+def children_stop_on_sigterm():
+    """Start a command and a forked Python process, wait until each runs,
+    stop each with SIGTERM (5 s each at most); their exit codes, or "still
+    running" (then killed)."""
+    import multiprocessing
+    import subprocess
+    p = subprocess.Popen(["sh", "-c", "echo ready; exec sleep 30"], stdout=subprocess.PIPE)
+    p.stdout.readline()
+    p.terminate()
+    try:
+        cmd = p.wait(5)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+        cmd = "still running"
+    p.stdout.close()
+    ctx = multiprocessing.get_context("fork")
+    here, there = ctx.Pipe()
+    m = ctx.Process(target=_ready_then_sleep, args=(there,))
+    m.start()
+    here.recv()
+    m.terminate()
+    m.join(5)
+    forked = "still running" if m.exitcode is None else m.exitcode
+    if m.exitcode is None:
+        m.kill()
+        m.join()
+    return [cmd, forked]
+
+
 def big_result_killed_midway(gate_path, megabytes):
     """Return megabytes of bytes, and be killed (SIGKILL) while sending them:
     a forked child stops the worker process (so that the result fills the

@@ -214,6 +214,27 @@ def test_a_child_forked_by_a_task_ends_without_answering_for_it(queue, db_path, 
         ("succeeded", ["parent", 1]), ("succeeded", 5)], results
 
 
+@pytest.mark.parametrize("pool", ["process", "thread"])
+def test_the_processes_a_task_starts_stop_on_sigterm(queue, db_path, pool, cli):
+    # They inherited SIG_IGN from the task process (process mode) or the
+    # worker's graceful stop (thread mode): Pool.terminate() hung.
+    tid = queue.enqueue(tasks.children_stop_on_sigterm)
+    if pool == "process":
+        cli("--concurrency", "1")
+    else:
+        p = subprocess.Popen([sys.executable, "-m", "sitq", "worker", db_path, "--path", HERE,
+                              "--pool", "thread", "--concurrency", "1"],
+                             env=subprocess_env(), cwd=HERE, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    try:
+        r = queue.get_result(tid, timeout=DEADLINE)
+    finally:
+        if pool == "thread":
+            p.terminate()
+            assert p.wait(DEADLINE) == 0
+    assert (r.status, r.value) == ("succeeded", [-15, -15]), r
+
+
 def test_the_task_api_works_in_a_task_process(queue, cli):
     first = sitq.Task(tasks.add, args=[2, 3])
     second = sitq.Task(tasks.add, args=[sitq.result_of(first), 10])
