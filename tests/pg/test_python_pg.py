@@ -152,6 +152,32 @@ def test_poll_only_keyword():
         assert _outcome(q, tid) == "cancelled"
 
 
+def test_writes_after_the_server_ended_idle_sessions():
+    # The server ended every session of this backend while it was idle (a
+    # restart, a failover): the next writes reconnect first; they failed,
+    # an enqueue saying it "may or may not have been committed".
+    app = "sitq_py_ended_" + uuid.uuid4().hex[:8]
+    dsn = os.environ["SITQ_TEST_PG_URI"] + "?application_name=" + app
+    q = sitq.TaskQueue(backend=sitq.PostgresBackend(dsn, schema="py_" + uuid.uuid4().hex[:12]))
+    first = q.enqueue(sitq.Task(function=add, args=[1, 2]))
+    assert q.get_task_status(first) == "queued"
+    admin = ["psql", "-X", "-qAt", os.environ["SITQ_TEST_PG_URI"], "-c"]
+    for _ in range(2):
+        ended = subprocess.run(admin + ["SELECT count(pg_terminate_backend(pid)) FROM "
+                                        "pg_stat_activity WHERE application_name = '%s'" % app],
+                               capture_output=True, text=True, check=True).stdout.strip()
+        assert int(ended) >= 1
+        deadline = time.monotonic() + 20
+        while subprocess.run(admin + ["SELECT count(*) FROM pg_stat_activity WHERE "
+                                      "application_name = '%s'" % app],
+                             capture_output=True, text=True, check=True).stdout.strip() != "0":
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        second = q.enqueue(sitq.Task(function=add, args=[3, 4]))
+        assert q.cancel(second) == "cancelled"
+    assert q.get_stats()["total"] == 3
+
+
 def test_get_result_rides_out_a_lost_connection():
     # Every session of this backend is ended by the server (a restart, a
     # failover, an administrator) while get_result waits: the wait

@@ -396,7 +396,30 @@ static sitq_code reconnect(pg_conn *c, sitq_error *err) {
     return SITQ_OK;
 }
 
+/* An idle connection whose server has ended it (a restart, a failover,
+ * pg_terminate_backend) has its socket readable: the server's last words
+ * and the end of the stream wait there. Read them now, so that the call
+ * reconnects before it sends anything, instead of failing (a write said
+ * that it "may or may not have been committed" when nothing had been
+ * sent). One poll of the socket, not a round trip. */
+static void notice_server_goodbye(pg_conn *c) {
+    if (PQtransactionStatus(c->conn) != PQTRANS_IDLE) return;
+    /* The goodbye (a FATAL message) and the end of the stream may be read
+     * apart; anything else that waits (a notification) leaves the
+     * connection as it is. */
+    for (int i = 0; i < 4; i++) {
+        struct pollfd p = {.fd = PQsocket(c->conn), .events = POLLIN, .revents = 0};
+        if (p.fd < 0 || poll(&p, 1, 0) <= 0) return;
+        if (PQconsumeInput(c->conn) == 0 || PQstatus(c->conn) != CONNECTION_OK) {
+            pg_conn_close(c);
+            c->next_connect_us = 0;
+            return;
+        }
+    }
+}
+
 sitq_code pg_conn_ensure(pg_conn *c, sitq_error *err) {
+    if (c->conn && PQstatus(c->conn) == CONNECTION_OK) notice_server_goodbye(c);
     if (c->conn && PQstatus(c->conn) == CONNECTION_OK) return SITQ_OK;
     sitq_code rc = reconnect(c, err);
     if (rc == SITQ_ESTORAGE) sitq__call_note_lost();
