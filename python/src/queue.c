@@ -24,12 +24,14 @@ static int queue_init(SitqQueueObject *self, PyObject *args, PyObject *kwds) {
         return -1;
     }
     if (!backend || backend == Py_None) {
-        sitqpy_invalid("backend is required: pass backend=sitq.SQLiteBackend(path)");
+        sitqpy_invalid("backend is required: pass backend=sitq.SQLiteBackend(path) or "
+                       "sitq.PostgresBackend(dsn)");
         return -1;
     }
     if (!PyObject_TypeCheck(backend, &SitqBackend_Type) ||
         !((SitqBackendObject *)backend)->backend) {
-        sitqpy_invalid("backend must be an open sitq.SQLiteBackend, got %.100s",
+        sitqpy_invalid("backend must be an open sitq.SQLiteBackend or sitq.PostgresBackend "
+                       "(a database path is opened by sitq.SQLiteBackend(path)), got %.100s",
                        Py_TYPE(backend)->tp_name);
         return -1;
     }

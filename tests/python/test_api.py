@@ -68,9 +68,10 @@ def test_sitq_objects_refuse_pickling(backend, queue):
 # ---------------------------------------------------------------- queue
 
 def test_queue_arguments(backend):
-    with pytest.raises(sitq.InvalidArgumentError, match="backend"):
+    with pytest.raises(sitq.InvalidArgumentError, match="PostgresBackend"):
         sitq.TaskQueue()
-    with pytest.raises(sitq.InvalidArgumentError, match="backend"):
+    with pytest.raises(sitq.InvalidArgumentError,
+                       match=r"SQLiteBackend or sitq.PostgresBackend .*got str"):
         sitq.TaskQueue(backend="x.db")
     with pytest.raises(sitq.InvalidArgumentError, match="name"):
         sitq.TaskQueue(backend=backend, name=3)
