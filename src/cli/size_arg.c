@@ -55,7 +55,8 @@ int arg_parse_size(const char *cmd, const char *name, const char *text, uint64_t
     /* No upper bound of its own (the caller checks one it learns later,
      * such as the database's): only the lower one is named. */
     if (v < min && (max == UINT64_MAX || max == SIZE_MAX)) {
-        cli_errorf(cmd, "%s must be at least %" PRIu64 " bytes, got '%s'", name, min, text);
+        cli_errorf(cmd, "%s must be at least %" PRIu64 " byte%s, got '%s'", name, min,
+                   min == 1 ? "" : "s", text);
         return -1;
     }
     if (v < min || v > max) {

@@ -18,7 +18,7 @@ done
 expect_exit 2 "$SITQ" worker "$DB" --max-result
 # Zero names the lower bound only: the upper one is the database's.
 expect_exit 2 "$SITQ" worker "$DB" --max-result 0 --burst
-assert_contains "$(cat "$TMP/err")" "--max-result must be at least 1 bytes, got '0'" "zero"
+assert_contains "$(cat "$TMP/err")" "--max-result must be at least 1 byte, got '0'" "zero"
 # Beyond the database's own limit (999000000 bytes on both backends).
 expect_exit 2 "$SITQ" worker "$DB" --max-result 1G --burst
 assert_contains "$(cat "$TMP/err")" "--max-result 1073741824 exceeds this database's limit of 999000000 bytes per result" "limit message"

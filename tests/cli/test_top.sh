@@ -178,22 +178,26 @@ tm send-keys -t intr C-c
 check_restored intr
 
 # A lost connection (PostgreSQL; SQLite has none to lose): the view keeps its last snapshot under
-# the error, then comes back by itself once the store answers again.
+# the error, then comes back by itself once the store answers again. A session the server ends
+# while it is idle is replaced before the next read, so the view's own role is also refused new
+# sessions until the error shows.
 if [ "$ON_PG" = 1 ]; then
     app=sitq_top_test_$$_$RANDOM
+    psql -qAt "$SITQ_TEST_PG_URI" -c "CREATE ROLE $app LOGIN SUPERUSER" || fail "CREATE ROLE"
     cat >"$TMP/lost.sh" <<EOS
-"$SITQ" top "$DB&application_name=$app" --interval 1
+"$SITQ" top "${DB/postgres@/$app@}&application_name=$app" --interval 1
 echo \$? >"$TMP/lost.rc"
 exec sleep 600
 EOS
     tm new-session -d -s lost -x 160 -y 40 "bash $TMP/lost.sh"
     wait_pane lost "LATEST FAILURES"
-    psql -qAt "$SITQ_TEST_PG_URI" -c \
-        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = '$app'" \
+    psql -qAt "$SITQ_TEST_PG_URI" -c "ALTER ROLE $app NOLOGIN" \
+        -c "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = '$app'" \
         >"$TMP/killed"
     [ "$(cat "$TMP/killed")" -ge 1 ] || fail "no connection of sitq top to terminate"
     wait_pane lost "STORE ERROR, showing the last snapshot and retrying"
     assert_eq "default 0 0 0 0 8 1 0 9" "$(row "$(pane lost)" default)" "last snapshot kept"
+    psql -qAt "$SITQ_TEST_PG_URI" -c "ALTER ROLE $app LOGIN" || fail "ALTER ROLE LOGIN"
     i=0
     while pane lost | grep -q "STORE ERROR"; do
         [ $i -lt 400 ] || fail "the view did not recover from the lost connection"
