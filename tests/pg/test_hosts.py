@@ -41,8 +41,8 @@ def with_port(uri, port):
 @pytest.fixture
 def proxy_port():
     port = urlsplit(PG_URI).port
-    proc = subprocess.Popen([sys.executable, os.path.join(HERE, "delay_proxy.py"), str(port),
-                             str(DELAY_MS)], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, os.path.join(HERE, "link_proxy.py"), str(port),
+                             "--delay-ms", str(DELAY_MS)], stdout=subprocess.PIPE, text=True)
     try:
         yield int(proc.stdout.readline())
     finally:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # test_slow_send.sh SITQ - a worker whose link to PostgreSQL is slow (run
-# inside with_pg.sh): it reaches the server through throttle_proxy.py at
+# inside with_pg.sh): it reaches the server through link_proxy.py at
 # 5 MB/s, and a task's 100 MB result takes 20 s to send, inside the write
 # transaction of the worker's cycle. The server counts that time as idle in
 # the transaction, whose timeout is 10 s: the result must still be stored,
@@ -8,7 +8,7 @@
 export SITQ_TEST_BACKEND=postgres
 . "$(dirname "$0")/../cli/lib.sh"
 SIZE=100000000
-setsid $PY "$(dirname "$0")/throttle_proxy.py" "$SITQ_TEST_PG_PORT" 5000000 >"$TMP/proxy.port" 2>&1 &
+setsid $PY "$(dirname "$0")/link_proxy.py" "$SITQ_TEST_PG_PORT" --up-rate 5000000 >"$TMP/proxy.port" 2>&1 &
 EXTRA_PGIDS="$EXTRA_PGIDS $!"
 for _ in $(seq 200); do [ -s "$TMP/proxy.port" ] && break; sleep 0.05; done
 PORT=$(head -1 "$TMP/proxy.port")
