@@ -75,7 +75,7 @@ if [ ! -x "$BENCH" ]; then
   [ -f "$BUILD/src/libsitq.a" ] || { echo "run.sh: build sitq first (make build)" >&2; exit 1; }
   mkdir -p "$BUILD/bench-standalone"
   BENCH="$BUILD/bench-standalone/sitq_bench"
-  cc -O2 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I "$ROOT/include" -I "$HERE" \
+  cc -O2 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I "$ROOT/include" -I "$BUILD/include" -I "$HERE" \
     "$HERE"/main.c "$HERE"/common.c "$HERE"/raw_sqlite.c "$HERE"/enqueue.c "$HERE"/e2e.c \
     "$HERE"/latency.c "$HERE"/claim_depth.c "$HERE"/limits.c "$HERE"/memory.c "$HERE"/wal.c "$HERE"/dash_load.c "$HERE"/sitq_bench.c \
     "$HERE"/pg_common.c "$HERE"/pg.c "$HERE"/pg_latency.c "$HERE"/pg_procs.c "$HERE"/pg_soak.c \
