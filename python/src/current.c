@@ -10,13 +10,23 @@
  * attempt ends it is cut off from the C context, which is freed then: its
  * plain attributes stay readable, `cancelled`, `set_progress` and
  * `heartbeat` raise InvalidStateError.
+ *
+ * A task may hand its TaskContext to threads of its own (a heartbeat thread
+ * around a blocking call). Their calls run the C context without the GIL, so
+ * the end of the attempt may come while one is in flight: each such method
+ * holds the context (tc_hold) for its whole call, and the attempt's end
+ * waits for the calls held to return before the worker may free it.
  */
 #include "sitqpy.h"
+
+#include <pthread.h>
 
 #include "core/pyvalue.h"
 
 typedef struct {
     PyObject_HEAD sitq_task_ctx *ctx; /* NULL once the attempt ended */
+    int ending;                       /* set first: no call may start; held_mu */
+    int calls;                        /* methods in flight on ctx; held_mu */
     sitq_task_id id;
     int32_t attempt;
     int32_t max_retries;
@@ -36,11 +46,46 @@ void sitqpy_current_enter(sitq_task_ctx *ctx, const char *queue, sitqpy_current 
     tl_current.obj = NULL;
 }
 
+/* Lock invariant: a TaskContext's ending flag is set and its calls counted
+ * under held_mu (and the GIL); held_cv is signalled when a count falls to
+ * 0. Its ctx stays valid while calls > 0, and is cleared once ending is set
+ * and no call is left. */
+static pthread_mutex_t held_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t held_cv = PTHREAD_COND_INITIALIZER;
+
+/* Start a call on self's context: -1 when the attempt has ended. */
+static int tc_hold(SitqTaskContextObject *self) {
+    pthread_mutex_lock(&held_mu);
+    int ok = self->ctx && !self->ending;
+    if (ok) self->calls++;
+    pthread_mutex_unlock(&held_mu);
+    return ok ? 0 : -1;
+}
+
+static void tc_release(SitqTaskContextObject *self) {
+    pthread_mutex_lock(&held_mu);
+    if (--self->calls == 0) pthread_cond_broadcast(&held_cv);
+    pthread_mutex_unlock(&held_mu);
+}
+
 void sitqpy_current_leave(const sitqpy_current *saved) {
-    PyObject *obj = tl_current.obj;
-    if (obj) ((SitqTaskContextObject *)obj)->ctx = NULL;
+    SitqTaskContextObject *obj = (SitqTaskContextObject *)tl_current.obj;
+    if (obj) {
+        pthread_mutex_lock(&held_mu);
+        obj->ending = 1; /* no new call starts */
+        int busy = obj->calls > 0;
+        pthread_mutex_unlock(&held_mu);
+        if (busy) {
+            /* without the GIL, which the calls need to return */
+            Py_BEGIN_ALLOW_THREADS pthread_mutex_lock(&held_mu);
+            while (obj->calls > 0) pthread_cond_wait(&held_cv, &held_mu);
+            pthread_mutex_unlock(&held_mu);
+            Py_END_ALLOW_THREADS
+        }
+        obj->ctx = NULL;
+    }
     tl_current = *saved;
-    Py_XDECREF(obj);
+    Py_XDECREF((PyObject *)obj);
 }
 
 static PyObject *ended(SitqTaskContextObject *self) {
@@ -109,7 +154,7 @@ PyDoc_STRVAR(set_progress_doc,
              "already recorded as timed out: stop working), StorageError,\n"
              "InvalidStateError (the attempt has ended).");
 
-static PyObject *tc_set_progress(SitqTaskContextObject *self, PyObject *arg) {
+static PyObject *tc_set_progress_held(SitqTaskContextObject *self, PyObject *arg) {
     if (!PyFloat_Check(arg) && !(PyLong_Check(arg) && !PyBool_Check(arg)))
         return sitqpy_invalid("fraction must be a number 0..1, got %.100s", Py_TYPE(arg)->tp_name);
     double f = PyFloat_AsDouble(arg);
@@ -129,7 +174,7 @@ PyDoc_STRVAR(heartbeat_doc,
              "Raises LeaseLostError (stop working), StorageError, InvalidStateError\n"
              "(the attempt has ended).");
 
-static PyObject *tc_heartbeat(SitqTaskContextObject *self, PyObject *noargs) {
+static PyObject *tc_heartbeat_held(SitqTaskContextObject *self, PyObject *noargs) {
     (void)noargs;
     return heartbeat_now(self, -1.0);
 }
@@ -239,9 +284,8 @@ PyDoc_STRVAR(dependency_results_doc,
              "dependencies. Raises TaskNotFoundError (a dependency was purged),\n"
              "StorageError, InvalidStateError (the attempt has ended).");
 
-static PyObject *tc_dependency_results(SitqTaskContextObject *self, PyObject *noargs) {
+static PyObject *tc_dependency_results_held(SitqTaskContextObject *self, PyObject *noargs) {
     (void)noargs;
-    if (!self->ctx) return ended(self);
     size_t n = dependency_count(self);
     if (n == 0) {
         /* 0 also when the lookup failed: reading index 0 reports why */
@@ -258,8 +302,7 @@ static PyObject *tc_dependency_results(SitqTaskContextObject *self, PyObject *no
 
 /* _dependency_range(first, n): the Results of n dependencies from position
  * first, read by ranges (sitq.result_of resolves a fan-in with it). */
-static PyObject *tc_dependency_range(SitqTaskContextObject *self, PyObject *args) {
-    if (!self->ctx) return ended(self);
+static PyObject *tc_dependency_range_held(SitqTaskContextObject *self, PyObject *args) {
     Py_ssize_t first, n;
     if (!PyArg_ParseTuple(args, "nn:_dependency_range", &first, &n)) return NULL;
     if (first < 0 || n < 1)
@@ -339,8 +382,7 @@ static int dependency_values(SitqTaskContextObject *self, size_t first, size_t n
 
 /* _dependency_values(first, n, raw=False): (values, others) of
  * dependency_values. */
-static PyObject *tc_dependency_values(SitqTaskContextObject *self, PyObject *args) {
-    if (!self->ctx) return ended(self);
+static PyObject *tc_dependency_values_held(SitqTaskContextObject *self, PyObject *args) {
     Py_ssize_t first, n;
     int raw = 0;
     if (!PyArg_ParseTuple(args, "nn|p:_dependency_values", &first, &n, &raw)) return NULL;
@@ -360,8 +402,7 @@ static PyObject *tc_dependency_values(SitqTaskContextObject *self, PyObject *arg
 }
 
 /* _dependency_result(index): one dependency's Result (sitq.result_of). */
-static PyObject *tc_dependency_result(SitqTaskContextObject *self, PyObject *arg) {
-    if (!self->ctx) return ended(self);
+static PyObject *tc_dependency_result_held(SitqTaskContextObject *self, PyObject *arg) {
     Py_ssize_t i = PyLong_AsSsize_t(arg);
     if (i == -1 && PyErr_Occurred()) return NULL;
     if (i < 0) return sitqpy_invalid("a dependency index must be >= 0, got %zd", i);
@@ -369,6 +410,21 @@ static PyObject *tc_dependency_result(SitqTaskContextObject *self, PyObject *arg
     if (k < 0) return NULL;
     return k == 0 ? positions_gone(self, (size_t)i) : dependency_result(self, (size_t)i);
 }
+
+/* The methods that reach the C context, each holding it for its call. */
+#define TC_HELD(name)                                                                              \
+    static PyObject *name(SitqTaskContextObject *self, PyObject *arg) {                            \
+        if (tc_hold(self) < 0) return ended(self);                                                 \
+        PyObject *out = name##_held(self, arg);                                                    \
+        tc_release(self);                                                                          \
+        return out;                                                                                \
+    }
+TC_HELD(tc_set_progress)
+TC_HELD(tc_heartbeat)
+TC_HELD(tc_dependency_results)
+TC_HELD(tc_dependency_range)
+TC_HELD(tc_dependency_values)
+TC_HELD(tc_dependency_result)
 
 static PyObject *tc_repr(SitqTaskContextObject *self) {
     return PyUnicode_FromFormat("<sitq.TaskContext id=%lld attempt=%d function=%R queue=%R%s>",
@@ -450,6 +506,8 @@ static PyObject *mod_current_task(PyObject *self, PyObject *noargs) {
     if (!o) return NULL;
     sitq_task_ctx *ctx = tl_current.ctx;
     o->ctx = ctx;
+    o->ending = 0;
+    o->calls = 0;
     o->id = sitq_ctx_task_id(ctx);
     o->attempt = sitq_ctx_attempt(ctx);
     o->max_retries = sitq_ctx_max_retries(ctx);

@@ -133,8 +133,7 @@ static int fail_with(sitq_task_ctx *ctx, PyObject *msg) {
     return -1;
 }
 
-/* Pickle the return value: pickle first (fast), then cloudpickle. */
-static PyObject *dump_result(PyObject *value) {
+PyObject *sitqpy_dump_value(PyObject *value) {
     PyObject *b =
         PyObject_CallFunctionObjArgs(sitqpy_pickle_dumps, value, sitqpy_highest_protocol, NULL);
     if (b || !sitqpy_cloudpickle_dumps) return b;
@@ -305,7 +304,7 @@ static int load_function(sitq_task_ctx *ctx, PyObject *blob, PyObject *token, Py
  * attempt's result (value_record.c). Returns 0, or -1 with the
  * attempt's error set. */
 static int store_result(sitq_task_ctx *ctx, PyObject *ret) {
-    PyObject *b = dump_result(ret);
+    PyObject *b = sitqpy_dump_value(ret);
     if (!b) {
         if (PyErr_ExceptionMatches(PyExc_MemoryError)) {
             PyErr_Clear();

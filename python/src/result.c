@@ -167,11 +167,18 @@ static PyObject *res_value(SitqResultObject *self, void *c) {
     }
     const char *pickle = NULL;
     Py_ssize_t len = 0;
-    if (sitqpy_record_pickle(self->raw, (long long)self->id, &pickle, &len) != 0) return NULL;
-    /* a view of the pickle inside raw (no copy), which lives through the call */
+    /* Held for the call: unpickling may run Python code that lets another
+     * thread read .value too, which drops self->raw when it is done. */
+    PyObject *raw = Py_NewRef(self->raw);
+    if (sitqpy_record_pickle(raw, (long long)self->id, &pickle, &len) != 0) {
+        Py_DECREF(raw);
+        return NULL;
+    }
+    /* a view of the pickle inside raw (no copy) */
     PyObject *view = PyMemoryView_FromMemory((char *)pickle, len, PyBUF_READ);
     PyObject *v = view ? PyObject_CallOneArg(sitqpy_pickle_loads, view) : NULL;
     Py_XDECREF(view);
+    Py_DECREF(raw);
     if (!v) {
         if (!PyErr_ExceptionMatches(PyExc_Exception)) return NULL;
         PyObject *t, *e, *tb;
@@ -204,8 +211,13 @@ static PyObject *res_value(SitqResultObject *self, void *c) {
         Py_XDECREF(tb);
         return NULL;
     }
+    if (self->value) { /* another thread's read came first: one value for all */
+        Py_DECREF(v);
+        return Py_NewRef(self->value);
+    }
     self->value = v;
-    Py_CLEAR(self->raw); /* keep one copy only (large results) */
+    /* One copy only (large results); __reduce__ pickles the value again. */
+    Py_CLEAR(self->raw);
     return Py_NewRef(v);
 }
 
@@ -408,7 +420,8 @@ static PyObject *result_unwrap(SitqResultObject *self, PyObject *noargs) {
 /* Pickling. A Result travels to a task process (process mode's dependency
  * reads) as its fields and its stored value's bytes, never the unpickled
  * value: .value is unpickled where it is read, as in the worker's own
- * process, and a Result pickles whatever its value is. */
+ * process, and a Result pickles whatever its value is. Once .value was
+ * read here the bytes are gone, and the value is pickled again. */
 #define RESULT_STATE_FMT "LiiiiddiLLLLOOOOOOOOO"
 
 static PyObject *result_reduce(SitqResultObject *self, PyObject *noargs) {
@@ -417,13 +430,22 @@ static PyObject *result_reduce(SitqResultObject *self, PyObject *noargs) {
     PyObject *restore = mod ? PyObject_GetAttrString(mod, "_result_restore") : NULL;
     Py_XDECREF(mod);
     if (!restore) return NULL;
+    /* The stored bytes were dropped when .value was read: its pickle now. */
+    PyObject *raw = self->raw     ? Py_NewRef(self->raw)
+                    : self->value ? sitqpy_dump_value(self->value)
+                                  : Py_NewRef(Py_None);
+    if (!raw) {
+        Py_DECREF(restore);
+        return NULL;
+    }
     PyObject *state = Py_BuildValue(
         "(" RESULT_STATE_FMT ")", (long long)self->id, self->status, (int)self->priority,
         (int)self->attempts, (int)self->max_retries, self->progress, self->timeout_s,
         self->cancel_requested, (long long)self->enqueued_at_us, (long long)self->eta_us,
         (long long)self->started_at_us, (long long)self->finished_at_us, self->queue_name,
         self->function, self->error, self->traceback, self->exc_blob, self->worker_id,
-        self->unique_key, self->depends_on, self->raw ? self->raw : Py_None);
+        self->unique_key, self->depends_on, raw);
+    Py_DECREF(raw);
     if (!state) {
         Py_DECREF(restore);
         return NULL;

@@ -321,6 +321,10 @@ int sitqpy_take_interrupt(void);
 /* Check that the payload is one the binding wrote (not empty, a pickle of a
  * supported protocol). 0, or -1 with the attempt's error set. GIL held. */
 int sitqpy_check_payload(sitq_task_ctx *ctx, const void *payload, size_t payload_len);
+/* A task's return value pickled as the worker stores it (pickle, else
+ * cloudpickle when installed): new bytes, or NULL with pickle's error set.
+ * GIL held. */
+PyObject *sitqpy_dump_value(PyObject *value);
 
 /* ---- procrun.c ------------------------------------------------------ */
 

@@ -5,6 +5,8 @@
  */
 #include "sitqpy.h"
 
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <time.h>
@@ -179,6 +181,49 @@ static int inherited(const SitqWorkerObject *self) {
     return self->worker && self->pid != (long)getpid();
 }
 
+/* A worker whose last reference went on one of its own handler threads,
+ * with the references it held (worker_dealloc). */
+typedef struct {
+    sitq_worker *worker;
+    PyObject *queue, *queues;
+} deferred_free;
+
+static void *deferred_free_main(void *arg) {
+    deferred_free *d = arg;
+    sitq_worker_shutdown(d->worker, 0, NULL); /* abandons the task that dropped it */
+    sitq_worker_free(d->worker);
+    /* At interpreter exit the references are left to the process's end. */
+    if (!atomic_load(&sitqpy_finalizing) && Py_IsInitialized()) {
+        PyGILState_STATE g = PyGILState_Ensure();
+        Py_XDECREF(d->queue);
+        Py_XDECREF(d->queues);
+        PyGILState_Release(g);
+    }
+    free(d);
+    return NULL;
+}
+
+/* Stop and free w on a thread of its own, then drop queue and queues
+ * (stolen); -1, with nothing freed, when no thread could be started. */
+static int defer_free(sitq_worker *w, PyObject *queue, PyObject *queues) {
+    deferred_free *d = malloc(sizeof *d);
+    if (!d) return -1;
+    *d = (deferred_free){w, queue, queues};
+    pthread_attr_t attr;
+    pthread_t t;
+    int rc = pthread_attr_init(&attr);
+    if (rc == 0) {
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        rc = pthread_create(&t, &attr, deferred_free_main, d);
+        pthread_attr_destroy(&attr);
+    }
+    if (rc != 0) {
+        free(d);
+        return -1;
+    }
+    return 0;
+}
+
 static void worker_dealloc(SitqWorkerObject *self) {
     PyObject_GC_UnTrack(self);
     if (self->weakrefs) PyObject_ClearWeakRefs((PyObject *)self);
@@ -190,9 +235,21 @@ static void worker_dealloc(SitqWorkerObject *self) {
          * worker still started here had its stop() time out: its owner gave
          * up on it, and a deallocation must not wait for tasks that may never
          * return. Handlers need the GIL to finish, hence the release. */
-        Py_BEGIN_ALLOW_THREADS sitq_worker_shutdown(w, 0, NULL);
-        sitq_worker_free(w);
+        sitq_code rc;
+        Py_BEGIN_ALLOW_THREADS rc = sitq_worker_shutdown(w, 0, NULL);
+        if (rc != SITQ_ESTATE) sitq_worker_free(w);
         Py_END_ALLOW_THREADS
+            /* SITQ_ESTATE: the last reference went on one of the worker's own
+         * handler threads, where its stop and free are refused (they would
+         * wait for this very task). Its dispatcher still runs on the queue
+         * and backend: another thread stops and frees it, then lets them go. */
+            if (rc == SITQ_ESTATE) {
+            /* Without a thread, they are kept for ever rather than closed
+             * under the dispatcher. */
+            (void)defer_free(w, self->queue, self->queues);
+            self->queue = NULL;
+            self->queues = NULL;
+        }
     }
     Py_CLEAR(self->queue);
     Py_CLEAR(self->queues);
@@ -415,7 +472,8 @@ PyDoc_STRVAR(run_doc, "run(until_empty=False, eta_bound=None) -> None\n--\n\n"
                       "short backoff run before it returns; 0: only tasks due now). Tasks\n"
                       "scheduled later do not hold it. The worker must not be running (raises\n"
                       "InvalidStateError); it can be started again afterwards, without burst\n"
-                      "mode. Raises InvalidArgumentError for a bad eta_bound.");
+                      "mode. Raises InvalidArgumentError for a bad eta_bound, InvalidStateError\n"
+                      "when called from one of the worker's own tasks (it would wait for itself).");
 
 /* Start the worker unless it is running; 0, or -1 with an exception set. */
 static int start_unless_running(SitqWorkerObject *self) {
@@ -481,6 +539,13 @@ static PyObject *worker_run(SitqWorkerObject *self, PyObject *args, PyObject *kw
     double eta_bound = -1;
     if (sitqpy_seconds_arg(bound, "eta_bound", -1.0, 1, &eta_bound) < 0) return NULL;
     if (until_empty) return run_until_empty(self, eta_bound);
+    if (sitq_worker_wait(self->worker, 0, NULL) == SITQ_ESTATE) {
+        /* on one of its own handler threads: it would wait for itself */
+        sitq_error err = {SITQ_ESTATE, "Worker.run() was called from one of the worker's own "
+                                       "tasks, which it would wait for: return from the task "
+                                       "first, or call it from another thread"};
+        return sitqpy_raise(SITQ_ESTATE, &err);
+    }
     if (start_unless_running(self) < 0) return NULL;
     while (atomic_load(&self->running)) {
         Py_BEGIN_ALLOW_THREADS struct timespec ts = {0, 100 * 1000 * 1000};

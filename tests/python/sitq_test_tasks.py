@@ -3,6 +3,7 @@ that worker processes (python -m sitq worker) can run them."""
 import os
 import sys
 import signal
+import threading
 import time
 
 import sitq
@@ -363,6 +364,60 @@ def stop_own_worker(timeout=None):
         return "stopped"
     except sitq.InvalidStateError as e:
         return "refused: " + str(e)
+
+
+def run_own_worker():
+    """Worker.run() of the worker running this task, which would wait for
+    this very task. Returns what happened."""
+    try:
+        WORKERS["w"].run()
+        return "returned"
+    except sitq.InvalidStateError as e:
+        return "refused: " + str(e)
+
+
+# Events shared by a test and the tasks a worker of its own process runs.
+EVENTS = {}
+
+
+def drop_own_worker():
+    """Once the test sets EVENTS["release"] (after EVENTS["entered"]), drop
+    the last reference to the worker running this task (kept in WORKERS by
+    the test, whose stop timed out), and with it the last ones to its queue
+    and backend; then wait for EVENTS["queue_freed"]. Returns whether the
+    queue was still alive right after the drop."""
+    EVENTS["entered"].set()
+    EVENTS["release"].wait(30)
+    ref = WORKERS.pop("queue_ref")
+    del WORKERS["w"]
+    alive = ref() is not None
+    EVENTS["queue_freed"].wait(30)  # the worker was stopped and freed first
+    return alive
+
+
+# Thread name -> (entered, release): a GatedState unpickled in that thread
+# sets entered, then waits for release.
+SETSTATE_GATE = {}
+
+
+class GatedState:
+    """Unpickles at once, except in a thread named in SETSTATE_GATE: two
+    reads of one value made to overlap."""
+
+    def __init__(self):
+        self.x = 1
+
+    def __setstate__(self, state):
+        gate = SETSTATE_GATE.get(threading.current_thread().name)
+        if gate:
+            entered, release = gate
+            entered.set()
+            release.wait(30)
+        self.__dict__.update(state)
+
+
+def gated_value():
+    return [GatedState(), b"\x01" * 4_000_000, list(range(1000))]
 
 
 class ExitOnPickle:

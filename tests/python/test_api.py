@@ -6,11 +6,13 @@ import math
 import pickle
 import threading
 import time
+import weakref
 
 import pytest
 
 import sitq
 import sitq_test_tasks as tasks
+from sitq_test_backend import open_backend
 
 
 def run_all(queue, ids, timeout=30):
@@ -275,6 +277,44 @@ def test_results_pickle_with_their_stored_value(queue):
     assert pickle.loads(pickle.dumps(results[2])).value is None
     with pytest.raises(ValueError, match="bad input"):
         pickle.loads(pickle.dumps(results[1])).unwrap()
+
+
+def test_results_pickle_after_their_value_was_read(queue):
+    # Reading .value drops the stored bytes (one copy of a large value): a
+    # pickle made afterwards carries the value pickled again, not None.
+    tid = queue.enqueue(tasks.add, 2, 3)
+    w = sitq.Worker(queue)
+    r = w.process_task(tid)
+    assert r.value == 5
+    c = pickle.loads(pickle.dumps(r))
+    assert (c.value, c.status, c.unwrap()) == (5, "succeeded", 5)
+    got = queue.get_result(tid)
+    assert got.value == 5 and pickle.loads(pickle.dumps(got)).value == 5
+
+
+def test_a_value_read_by_two_threads_at_once(queue):
+    # The first read is held inside its unpickling (GatedState) while a
+    # second read of the same Result completes: both get the one value, read
+    # whole, not the bytes the second read let go of under the first.
+    tid = queue.enqueue(tasks.gated_value)
+    with sitq.Worker(queue):
+        r = queue.get_result(tid, timeout=30)
+    entered, release = threading.Event(), threading.Event()
+    tasks.SETSTATE_GATE["first-reader"] = (entered, release)
+    out = {}
+    try:
+        first = threading.Thread(target=lambda: out.setdefault("first", r.value),
+                                 name="first-reader")
+        first.start()
+        assert entered.wait(30)
+        out["second"] = r.value
+    finally:
+        release.set()
+        first.join(30)
+        tasks.SETSTATE_GATE.clear()
+    assert out["first"] is out["second"]
+    assert out["first"][1] == b"\x01" * 4_000_000
+    assert out["first"][2] == list(range(1000))
 
 
 @pytest.mark.parametrize("state", [
@@ -577,6 +617,51 @@ def test_worker_stop_from_its_own_task_is_refused(queue):
         assert not w.is_running
     finally:
         tasks.WORKERS.clear()
+
+
+def test_worker_run_from_its_own_task_is_refused(queue):
+    # run() would block its own task until the worker stops, which waits for
+    # that task: refused at once, as stop() is.
+    w = sitq.Worker(queue, concurrency=2)
+    tasks.WORKERS["w"] = w
+    try:
+        w.start()
+        r = queue.get_result(queue.enqueue(tasks.run_own_worker), timeout=30)
+        assert r.value.startswith("refused: Worker.run() was called from one of the worker's own")
+        w.stop(timeout=30)
+        assert not w.is_running
+    finally:
+        tasks.WORKERS.clear()
+
+
+def test_a_worker_dropped_by_its_own_task(db_path):
+    # The worker's stop timed out and its owner let it go; the last
+    # references to it, its queue and backend then go inside its own task.
+    # The worker is stopped and freed from another thread, and only then its
+    # queue closed, not under its dispatcher: the task, which waits for
+    # that, is recorded as abandoned.
+    queue = sitq.TaskQueue(open_backend(db_path))
+    w = sitq.Worker(queue, concurrency=2)
+    tasks.EVENTS.update(entered=threading.Event(), release=threading.Event(),
+                        queue_freed=threading.Event())
+    tid = queue.enqueue(tasks.drop_own_worker)
+    tasks.WORKERS.update(w=w, queue_ref=weakref.ref(queue))
+    weakref.finalize(queue, tasks.EVENTS["queue_freed"].set)
+    w.start()
+    try:
+        assert tasks.EVENTS["entered"].wait(30)
+        with pytest.raises(sitq.TaskTimeoutError):
+            w.stop(timeout=0.05)
+        del w, queue
+        tasks.EVENTS["release"].set()
+        other = sitq.TaskQueue(open_backend(db_path))
+        r = other.get_result(tid, timeout=30)
+        assert r.status == "failed" and r.error.startswith("abandoned: still running"), r
+        assert [x.state for x in other.workers(all=True)] == ["stopped"]
+    finally:
+        tasks.EVENTS["release"].set()
+        tasks.WORKERS.clear()
+        tasks.EVENTS.clear()
 
 
 def test_worker_run_until_stopped_from_another_thread(queue):

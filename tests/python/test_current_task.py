@@ -56,6 +56,52 @@ def test_a_later_attempt_and_a_thread_of_the_task(queue):
     assert r.value == (2, True, 1), r
 
 
+def test_threads_of_the_task_calling_its_context_as_the_attempt_ends(queue):
+    # The heartbeat-thread pattern: a task hands its context to threads of
+    # its own that keep calling it, and returns while their calls run
+    # without the GIL. The end of the attempt waits for the calls in flight
+    # (it used to free the context under them: a crash within a few tasks);
+    # each thread's next call then raises InvalidStateError.
+    ended = []
+    lock = threading.Lock()
+
+    def pump(ctx):
+        try:
+            while True:
+                ctx.heartbeat()
+                ctx.set_progress(0.5)
+                assert [r.value for r in ctx.dependency_results()] == [1]
+        except sitq.InvalidStateError:
+            with lock:
+                ended.append("ended")
+        except BaseException as e:  # noqa: B902 - reported by the assert below
+            with lock:
+                ended.append(repr(e))
+
+    threads = []
+
+    def task(i):
+        ctx = sitq.current_task()
+        for _ in range(3):
+            t = threading.Thread(target=pump, args=(ctx,))
+            with lock:
+                threads.append(t)
+            t.start()
+        for _ in range(i % 4):  # let the threads' calls overlap the end
+            ctx.heartbeat()
+        return i
+
+    first = queue.enqueue(sum, [1])
+    ids = queue.enqueue_batch([sitq.Task(task, args=[i], depends_on=[first])
+                               for i in range(150)])
+    with sitq.Worker(queue, concurrency=4):
+        values = [queue.get_result(t, timeout=60).value for t in ids]
+    for t in threads:
+        t.join(30)
+    assert values == list(range(150))
+    assert ended == ["ended"] * 450
+
+
 def test_a_context_kept_after_its_attempt(queue):
     tid = queue.enqueue(tasks.keep_context, "after")
     with sitq.Worker(queue):
