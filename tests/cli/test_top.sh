@@ -40,7 +40,7 @@ assert_contains "$(row "$out" "$bad")" "exit status 3" "failure line: error"
 # The span is the time measured between the two samples: the interval
 # plus one sample's read, which a slow build (ASan on PostgreSQL) makes
 # longer than 50 ms.
-tp=$(printf '%s\n' "$out" | grep -m1 '^throughput') || fail "no throughput line"
+tp=$(grep -m1 '^throughput' <<<"$out") || fail "no throughput line in the output:$(printf '\n%s' "$out")"
 span=$(printf '%s\n' "$tp" | sed -n 's/^throughput (last \([0-9.]*\) s): 0\.00 attempts\/s finished: 0\.00 succeeded\/s, 0\.00 failed\/s$/\1/p')
 [ -n "$span" ] || fail "throughput line: expected 'throughput (last S s): 0.00 attempts/s ...', got '$tp'"
 awk -v s="$span" 'BEGIN { exit !(s >= 0.1 && s < 10) }' ||
@@ -124,7 +124,7 @@ for _ in 1 2 3 4 5; do "$SITQ" enqueue "$DB" -- true >/dev/null; done
 wait_pane live "default 0 0 0 0 7 1 0 8"
 wait_pane live "top-w2 stopped $(hostname)"
 assert_eq "1 5 0 0 default" "$(row "$(pane live)" top-w2 | cut -d' ' -f5-9)" "live new worker"
-tp=$(pane live | grep -m1 '^throughput')
+tp=$(grep -m1 '^throughput' <<<"$(pane live)")
 case "$tp" in
     *": 0.00 attempts/s"*) fail "throughput stayed 0 after a worker ran: $tp" ;;
     *"attempts/s finished"*) ;;
