@@ -2,6 +2,7 @@
 one network hop away, or one that sends to the database over a few MB/s.
 
     python3 link_proxy.py TARGET_PORT [--delay-ms MS] [--up-rate BYTES_PER_S]
+                          [--freeze-on TEXT [--armed-by FILE]]
 
 Listens on a free port of 127.0.0.1, prints that port on a line of its own
 once it accepts connections, and forwards every connection to
@@ -9,15 +10,21 @@ once it accepts connections, and forwards every connection to
 written to the other side MS after it arrived, in order, so that a round
 trip takes at least 2 * MS more than a direct one. With --up-rate, what the
 client sends reaches the server at no more than BYTES_PER_S (the answers
-are not limited). Runs until it is killed.
+are not limited). With --freeze-on, once a client sends TEXT (while FILE
+exists, with --armed-by), nothing more is forwarded either way on that
+connection, which stays open: a server, or a PgBouncer that PAUSEs, that
+took the login and then answers nothing. Runs until it is killed.
 """
 import argparse
 import asyncio
+import os
 
 
-async def pump(reader, writer, delay, rate):
+async def pump(reader, writer, delay, rate, frozen, freeze=None):
     """Copy reader to writer: each chunk delay seconds after it was read,
-    and at most rate bytes a second (0: no limit)."""
+    and at most rate bytes a second (0: no limit); nothing once the
+    connection's event frozen is set, which freeze, (text, file or None),
+    sets when found in what is read (see --freeze-on)."""
     loop = asyncio.get_running_loop()
     # Bounded, as a socket's buffers are: the reader waits for the link.
     chunks = asyncio.Queue(maxsize=16)
@@ -49,6 +56,10 @@ async def pump(reader, writer, delay, rate):
             data = await reader.read(65536)
             if not data:
                 break
+            if freeze and freeze[0] in data and (not freeze[1] or os.path.exists(freeze[1])):
+                frozen.set()
+            if frozen.is_set():
+                continue  # swallowed: the link stays open and silent
             await chunks.put((loop.time() + delay, data))
     except (ConnectionError, OSError):
         pass
@@ -61,15 +72,16 @@ async def pump(reader, writer, delay, rate):
         pass
 
 
-async def serve(target_port, delay, up_rate):
+async def serve(target_port, delay, up_rate, freeze):
     async def handle(c_reader, c_writer):
         try:
             s_reader, s_writer = await asyncio.open_connection("127.0.0.1", target_port)
         except OSError:
             c_writer.close()
             return
-        await asyncio.gather(pump(c_reader, s_writer, delay, up_rate),
-                             pump(s_reader, c_writer, delay, 0))
+        frozen = asyncio.Event()
+        await asyncio.gather(pump(c_reader, s_writer, delay, up_rate, frozen, freeze),
+                             pump(s_reader, c_writer, delay, 0, frozen))
         for w in (c_writer, s_writer):
             w.close()
 
@@ -84,8 +96,11 @@ def main():
     parser.add_argument("target_port", type=int)
     parser.add_argument("--delay-ms", type=float, default=0.0)
     parser.add_argument("--up-rate", type=float, default=0.0, help="bytes a second, client to server")
+    parser.add_argument("--freeze-on", help="text of a client message that freezes the link")
+    parser.add_argument("--armed-by", help="with --freeze-on: only while this file exists")
     args = parser.parse_args()
-    asyncio.run(serve(args.target_port, args.delay_ms / 1000.0, args.up_rate))
+    freeze = (args.freeze_on.encode(), args.armed_by) if args.freeze_on else None
+    asyncio.run(serve(args.target_port, args.delay_ms / 1000.0, args.up_rate, freeze))
 
 
 if __name__ == "__main__":

@@ -207,6 +207,68 @@ static void test_session_settings_win(void **state) {
     admin("DROP SCHEMA s_enc CASCADE");
 }
 
+/* A poll_only backend's reads run outside its transactions, under the
+ * session's own settings (PgBouncer keeps none of sitq's): a statement_timeout
+ * given by the connection string, as a role's would be, cancels a read that
+ * waits for a lock, and the error names the server's reason, not sitq's own
+ * statement timeout (0: none). Without poll_only sitq's settings win. */
+static void test_server_cancel_named(void **state) {
+    (void)state;
+    const char *opts = "sitq_schema=s_cancel&options=-c%20statement_timeout%3D200";
+    char target[600];
+    snprintf(target, sizeof target, "%s?%s&sitq_poll_only=1", uri(), opts);
+    sitq_backend *b = NULL;
+    TQ_OK(sitq_backend_open(target, &b, &tq_err));
+    sitq_queue *q = NULL;
+    TQ_OK(sitq_queue_open(b, NULL, &q, &tq_err));
+    sitq_task_id id = tq_enqueue(q, "f", NULL);
+    PGconn *holder = PQconnectdb(uri());
+    assert_int_equal(PQstatus(holder), CONNECTION_OK);
+    PGresult *r = PQexec(holder, "BEGIN; LOCK TABLE s_cancel.tasks IN ACCESS EXCLUSIVE MODE");
+    assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+    sitq_result *res = NULL;
+    memset(&tq_err, 0, sizeof tq_err);
+    sitq_code rc = sitq_get_result(q, id, &res, &tq_err);
+    char msg[sizeof tq_err.message];
+    snprintf(msg, sizeof msg, "%s", tq_err.message);
+    sitq_result_free(res);
+    res = NULL;
+    /* the same read without poll_only, the lock still held: sitq's own
+     * settings (no statement timeout; its lock_timeout, 300 ms here) */
+    snprintf(target, sizeof target, "%s?options=-c%%20statement_timeout%%3D200", uri());
+    sitq_postgres_options o;
+    sitq_postgres_options_init(&o);
+    o.schema = "s_cancel";
+    o.lock_timeout_ms = 300;
+    sitq_backend *b2 = NULL;
+    TQ_OK(sitq_backend_open_postgres(target, &o, &b2, &tq_err));
+    sitq_queue *q2 = NULL;
+    TQ_OK(sitq_queue_open(b2, NULL, &q2, &tq_err));
+    memset(&tq_err, 0, sizeof tq_err);
+    sitq_code rc2 = sitq_get_result(q2, id, &res, &tq_err);
+    char msg2[sizeof tq_err.message];
+    snprintf(msg2, sizeof msg2, "%s", tq_err.message);
+    sitq_result_free(res);
+    res = NULL;
+    PQclear(PQexec(holder, "COMMIT"));
+    PQfinish(holder);
+    assert_int_equal(rc, SITQ_ESTORAGE);
+    if (!strstr(msg, "the server cancelled a statement while") ||
+        !strstr(msg, "the role's or database's statement_timeout") ||
+        !strstr(msg, "canceling statement due to statement timeout"))
+        fail_msg("unexpected message: %s", msg);
+    if (rc2 != SITQ_EBUSY) fail_msg("without poll_only: %d %s", (int)rc2, msg2);
+    TQ_OK(sitq_get_result(q2, id, &res, &tq_err));
+    assert_int_equal(res->status, SITQ_QUEUED);
+    sitq_result_free(res);
+    sitq_queue_close(q2);
+    sitq_backend_close(b2);
+    sitq_queue_close(q);
+    sitq_backend_close(b);
+    admin("DROP SCHEMA s_cancel CASCADE");
+}
+
 static void test_unreachable_and_silent_server(void **state) {
     (void)state;
     sitq_backend *b = NULL;
@@ -804,6 +866,7 @@ int main(void) {
         cmocka_unit_test(test_bad_options),
         cmocka_unit_test(test_uri_schema),
         cmocka_unit_test(test_session_settings_win),
+        cmocka_unit_test(test_server_cancel_named),
         cmocka_unit_test(test_unreachable_and_silent_server),
         cmocka_unit_test(test_wrong_password),
         cmocka_unit_test(test_missing_foreign_and_other_version),

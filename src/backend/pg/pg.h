@@ -301,8 +301,9 @@ void pg_conn_close(pg_conn *c);
 int64_t pg_reply_limit_us(const pg_backend *b);
 
 /* PQexec, PQexecParams (no types, text parameters), PQprepare and
- * PQexecPrepared (binary results) with the reply awaited for at most
- * pg_reply_limit_us of silence. Each returns the last result (the caller
+ * PQexecPrepared (binary results) with the statement sent and the reply
+ * awaited for at most pg_reply_limit_us of silence each (the connection is
+ * in nonblocking mode). Each returns the last result (the caller
  * PQclear's it), or NULL: out of memory, a broken connection, or no reply
  * in time (c->silent set, the connection closed). Pass the outcome to
  * pg_fail. */
@@ -314,6 +315,12 @@ PGresult *pg_q_prepare(pg_conn *c, const char *name, const char *sql);
  * parameters; results in binary. */
 PGresult *pg_q_params_p(pg_conn *c, const char *sql, const pg_params *p);
 PGresult *pg_q_prepared(pg_conn *c, const char *name, const pg_params *p);
+/* A COPY's data (len bytes), sent within the same bounds: 1, or 0 when the
+ * connection broke or was given up (c->silent set). Pass to pg_fail. */
+int pg_q_copy_data(pg_conn *c, const char *data, int len);
+/* The end of a COPY (error: NULL, or why it is abandoned) and its result,
+ * as pg_q_exec returns it. */
+PGresult *pg_q_copy_end(pg_conn *c, const char *error);
 
 /* Run prepared statement id with p (NULL: none); results in binary. Returns
  * the result (caller PQclear's it) or NULL with err filled (pg_fail). */

@@ -196,16 +196,19 @@ static void notice_ignore(void *arg, const char *message) {
     (void)message; /* "schema already exists, skipping" and the like */
 }
 
-/* The server's start time on its clock, in microseconds; 0 when unreadable
- * (lease recovery then does not wait). */
-static sitq_time_us server_start(PGconn *conn) {
+/* The server's start time on its clock, in microseconds, into *start: 0
+ * when unreadable (lease recovery then does not wait). Awaited as every
+ * reply is (pg_reply.c: a server, or a PgBouncer that PAUSEs, may take
+ * the login and then answer nothing); -1 when the connection was given up
+ * or lost meanwhile. */
+static int server_start(pg_conn *c, sitq_time_us *start) {
     PGresult *r =
-        PQexec(conn, "SELECT (extract(epoch FROM pg_postmaster_start_time()) * 1000000)::bigint");
-    sitq_time_us t = 0;
+        pg_q_exec(c, "SELECT (extract(epoch FROM pg_postmaster_start_time()) * 1000000)::bigint");
+    *start = 0;
     if (r && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
-        t = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        *start = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
     PQclear(r);
-    return t;
+    return c->conn && PQstatus(c->conn) == CONNECTION_OK ? 0 : -1;
 }
 
 /* The connect_timeout of a connection made now: the option, or within a
@@ -283,6 +286,15 @@ sitq_code pg_conn_begin(pg_conn *c, sitq_error *err) {
     return pg_command(c, sql, err, "starting a write transaction");
 }
 
+/* A new connection that failed its first statements: closed, and why. */
+static sitq_code setup_failed(pg_conn *c, sitq_error *err) {
+    char msg[400];
+    first_line(msg, sizeof msg, c->conn ? PQerrorMessage(c->conn) : "the server stopped answering");
+    pg_conn_close(c);
+    return sitq__fail(err, SITQ_ESTORAGE, "cannot set up a PostgreSQL session (schema %s): %s",
+                      c->b->schema, msg);
+}
+
 /* The session's settings, once connected; on failure the connection is
  * closed. */
 static sitq_code session_setup(pg_conn *c, sitq_error *err) {
@@ -316,15 +328,7 @@ static sitq_code session_setup(pg_conn *c, sitq_error *err) {
     PGresult *r = pg_q_exec(c, set_sql);
     int set = r && PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);
-    if (!set) {
-        char msg[400];
-        first_line(msg, sizeof msg,
-                   c->conn ? PQerrorMessage(c->conn) : "the server stopped answering");
-        pg_conn_close(c);
-        return sitq__fail(err, SITQ_ESTORAGE, "cannot set up a PostgreSQL session (schema %s): %s",
-                          c->b->schema, msg);
-    }
-    return SITQ_OK;
+    return set ? SITQ_OK : setup_failed(c, err);
 }
 
 /* Connect c again, closing what is left of it: SITQ_OK, or why it cannot. */
@@ -387,9 +391,13 @@ static sitq_code reconnect(pg_conn *c, sitq_error *err) {
                           c->b->schema, msg);
     }
     PQsetNoticeProcessor(c->conn, notice_ignore, NULL);
+    /* Sends that cannot block past the reply limit (pg_reply.c). */
+    if (PQsetnonblocking(c->conn, 1) != 0) return setup_failed(c, err);
     sitq_code rc = session_setup(c, err);
     if (rc) return rc;
-    pg_grace_connected(c, server_start(c->conn));
+    sitq_time_us started;
+    if (server_start(c, &started) != 0) return setup_failed(c, err);
+    pg_grace_connected(c, started);
     c->connect_error[0] = '\0';
     c->backoff_us = 0;
     c->next_connect_us = 0;
@@ -424,6 +432,63 @@ sitq_code pg_conn_ensure(pg_conn *c, sitq_error *err) {
     sitq_code rc = reconnect(c, err);
     if (rc == SITQ_ESTORAGE) sitq__call_note_lost();
     return rc;
+}
+
+/* The error of a statement the server refused with SQLSTATE state (""
+ * when none) and message msg (its first line), on a live connection. */
+static sitq_code fail_by_state(pg_conn *c, const char *state, const char *msg, sitq_error *err,
+                               const char *what) {
+    if (!strcmp(state, "55P03"))
+        return sitq__fail(err, SITQ_EBUSY,
+                          "PostgreSQL schema %s: another session held a lock for more than "
+                          "the lock timeout of %gs while %s (a stopped or hung process in the "
+                          "middle of a transaction blocks the rows it locked); nothing was "
+                          "written",
+                          c->b->schema, c->b->opts.lock_timeout_ms / 1000.0, what);
+    if (!strcmp(state, "57014") && c->stop_cancel)
+        return sitq__fail(err, SITQ_EBUSY,
+                          "PostgreSQL schema %s: the worker is stopping and gave up a wait of "
+                          "more than %gs for a lock another session holds while %s; nothing "
+                          "was written",
+                          c->b->schema, SITQ__ABORT_GRACE_US / 1e6, what);
+    /* sitq's statement_timeout_ms holds in its sessions and, with
+     * poll_only, in its transactions only: a read outside one runs under
+     * the role's or database's settings, and another session may cancel. */
+    int own_timeout =
+        c->b->opts.statement_timeout_ms > 0 && strstr(msg, "statement timeout") &&
+        (!c->b->opts.poll_only || (c->conn && PQtransactionStatus(c->conn) == PQTRANS_INERROR));
+    if (!strcmp(state, "57014") && own_timeout)
+        return sitq__fail(err, SITQ_ESTORAGE,
+                          "PostgreSQL schema %s: a statement ran longer than the statement "
+                          "timeout of %gs while %s; nothing was written",
+                          c->b->schema, c->b->opts.statement_timeout_ms / 1000.0, what);
+    if (!strcmp(state, "57014"))
+        return sitq__fail(err, SITQ_ESTORAGE,
+                          "PostgreSQL schema %s: the server cancelled a statement while %s, by "
+                          "the role's or database's statement_timeout or a cancel from another "
+                          "session (%s); nothing was written",
+                          c->b->schema, what, msg);
+    /* sitq's prepared statements live in its server session; a pooler that
+     * hands each transaction another one loses them. */
+    if ((!strcmp(state, "42P05") || !strcmp(state, "26000")))
+        return sitq__fail(err, SITQ_ESTORAGE,
+                          "PostgreSQL error in schema %s while %s: %s (SQLSTATE %s): the "
+                          "session's prepared statements are not the ones sitq made; behind "
+                          "PgBouncer in transaction or statement pooling mode, open the backend "
+                          "poll_only (sitq_poll_only=1 in the URI)",
+                          c->b->schema, what, msg, state);
+    if (!strcmp(state, "42501"))
+        return sitq__fail(err, SITQ_ESTORAGE,
+                          "PostgreSQL refused %s in schema %s: the role lacks the privilege "
+                          "(%s)",
+                          what, c->b->schema, msg);
+    if (!strcmp(state, "25006"))
+        return sitq__fail(err, SITQ_ESTORAGE,
+                          "PostgreSQL refused %s in schema %s: the connection is read-only (%s)",
+                          what, c->b->schema, msg);
+    return sitq__fail(err, SITQ_ESTORAGE,
+                      "PostgreSQL error in schema %s while %s: %s (SQLSTATE %s)", c->b->schema,
+                      what, msg, state[0] ? state : "none");
 }
 
 sitq_code pg_fail(pg_conn *c, const PGresult *res, sitq_error *err, const char *what) {
@@ -470,36 +535,7 @@ sitq_code pg_fail(pg_conn *c, const PGresult *res, sitq_error *err, const char *
                           c->b->schema, what, msg);
     }
     if (state && (!strcmp(state, "40001") || !strcmp(state, "40P01"))) c->retry = 1;
-    if (state && !strcmp(state, "55P03"))
-        return sitq__fail(err, SITQ_EBUSY,
-                          "PostgreSQL schema %s: another session held a lock for more than "
-                          "the lock timeout of %gs while %s (a stopped or hung process in the "
-                          "middle of a transaction blocks the rows it locked); nothing was "
-                          "written",
-                          c->b->schema, c->b->opts.lock_timeout_ms / 1000.0, what);
-    if (state && !strcmp(state, "57014") && c->stop_cancel)
-        return sitq__fail(err, SITQ_EBUSY,
-                          "PostgreSQL schema %s: the worker is stopping and gave up a wait of "
-                          "more than %gs for a lock another session holds while %s; nothing "
-                          "was written",
-                          c->b->schema, SITQ__ABORT_GRACE_US / 1e6, what);
-    if (state && !strcmp(state, "57014"))
-        return sitq__fail(err, SITQ_ESTORAGE,
-                          "PostgreSQL schema %s: a statement ran longer than the statement "
-                          "timeout of %gs while %s; nothing was written",
-                          c->b->schema, c->b->opts.statement_timeout_ms / 1000.0, what);
-    if (state && !strcmp(state, "42501"))
-        return sitq__fail(err, SITQ_ESTORAGE,
-                          "PostgreSQL refused %s in schema %s: the role lacks the privilege "
-                          "(%s)",
-                          what, c->b->schema, msg);
-    if (state && !strcmp(state, "25006"))
-        return sitq__fail(err, SITQ_ESTORAGE,
-                          "PostgreSQL refused %s in schema %s: the connection is read-only (%s)",
-                          what, c->b->schema, msg);
-    return sitq__fail(err, SITQ_ESTORAGE,
-                      "PostgreSQL error in schema %s while %s: %s (SQLSTATE %s)", c->b->schema,
-                      what, msg, state ? state : "none");
+    return fail_by_state(c, state ? state : "", msg, err, what);
 }
 
 /* A statement on a connection already lost (and closed) by an earlier one:
@@ -619,7 +655,7 @@ sitq_code pg_copy_begin(pg_conn *c, pg_stmt_id id, sitq_error *err, const char *
     c->sqlstate[0] = '\0';
     if (!c->conn) return lost(c, err, what);
     /* COPY cannot be prepared: sent as a simple query. */
-    PGresult *r = PQexec(c->conn, c->b->sql[id]);
+    PGresult *r = pg_q_exec(c, c->b->sql[id]);
     sitq_code rc = SITQ_OK;
     if (!r || PQresultStatus(r) != PGRES_COPY_IN) rc = pg_fail(c, r, err, what);
     PQclear(r);
@@ -631,7 +667,7 @@ sitq_code pg_copy_put(pg_conn *c, const void *data, size_t len, sitq_error *err,
     const char *p = data;
     while (len > 0) { /* a message's length is an int */
         int part = len > (1u << 30) ? 1 << 30 : (int)len;
-        if (PQputCopyData(c->conn, p, part) != 1) return pg_fail(c, NULL, err, what);
+        if (!pg_q_copy_data(c, p, part)) return pg_fail(c, NULL, err, what);
         p += part;
         len -= (size_t)part;
     }
@@ -642,14 +678,9 @@ sitq_code pg_copy_end(pg_conn *c, sitq_code rc, sitq_error *err, const char *wha
     /* On an earlier error the server is told to abandon the COPY, and that
      * error stays the one reported. */
     if (!c->conn) return rc ? rc : lost(c, err, what);
-    if (PQputCopyEnd(c->conn, rc ? "abandoned by the client" : NULL) != 1 && !rc)
-        rc = pg_fail(c, NULL, err, what);
-    PGresult *r;
-    while ((r = PQgetResult(c->conn)) != NULL) {
-        if (!rc && PQresultStatus(r) != PGRES_COMMAND_OK) rc = pg_fail(c, r, err, what);
-        PQclear(r);
-        if (!c->conn) break; /* pg_fail closed a lost connection */
-    }
+    PGresult *r = pg_q_copy_end(c, rc ? "abandoned by the client" : NULL);
+    if (!rc && (!r || PQresultStatus(r) != PGRES_COMMAND_OK)) rc = pg_fail(c, r, err, what);
+    PQclear(r);
     if (!rc && c->conn && PQstatus(c->conn) != CONNECTION_OK) rc = pg_fail(c, NULL, err, what);
     return rc;
 }

@@ -88,6 +88,10 @@ static int listen_connect(pg_backend *b) {
 static void *listener_main(void *arg) {
     pg_backend *b = arg;
     pg_conn *c = &b->listener;
+    /* A statement of this thread (a reconnect's, the LISTEN) that a server
+     * leaves unanswered is cancelled, then given up, once the backend is
+     * closing: the close joins this thread. */
+    sitq__set_call_abort(&b->listen_stop);
     while (!atomic_load(&b->listen_stop)) {
         if (!c->conn) {
             if (listen_connect(b) != 0) {

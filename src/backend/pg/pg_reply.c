@@ -16,7 +16,13 @@
  * arriving (a large payload) restarts the silence at every read. Within a
  * wait with a timeout (sitq_wait) the silence also ends at the wait's
  * deadline: a server that stops answering cannot hold the wait for the
- * whole reply limit. When the thread's abort flag is raised (a worker's
+ * whole reply limit. The sending is bounded the same way: connections are
+ * in libpq's nonblocking mode, and what a statement (or a COPY's data)
+ * leaves in libpq's buffer is flushed in poll() on the socket, the silence
+ * restarting whenever the server takes more bytes; a server that stops
+ * reading (a stopped process whose kernel's buffers are full, a PgBouncer
+ * that PAUSEs) would otherwise block the send for ever, whatever the TCP
+ * settings. When the thread's abort flag is raised (a worker's
  * stop, sitq__set_call_abort) and a statement has waited
  * SITQ__ABORT_GRACE_US, the statement is cancelled (PQcancel, as psql's
  * Ctrl-C): the server ends its lock wait, the transaction writes nothing,
@@ -85,9 +91,45 @@ static void cancel_for_stop(pg_conn *c) {
     if (!started) PQfreeCancel(k);
 }
 
-static int await_input(pg_conn *c, int64_t sent_us) {
-    int64_t limit = pg_reply_limit_us(c->b);
+/* Until when a silence that began at last may last: the reply limit, or
+ * the caller's deadline when sooner (*how says which). */
+static int64_t silence_end(const pg_conn *c, int64_t last, int *how) {
+    int64_t stop = last + pg_reply_limit_us(c->b);
     int64_t call = sitq__call_deadline();
+    *how = PG_SILENT_LIMIT;
+    if (call) {
+        int64_t by = call > last ? call : last + PAST_DEADLINE_GAP_US;
+        if (by < stop) {
+            stop = by;
+            *how = PG_SILENT_DEADLINE;
+        }
+    }
+    return stop;
+}
+
+/* Send what libpq holds in its buffer (nonblocking mode): 1 once sent, 0
+ * when the connection broke, -PG_SILENT_* when the server took nothing for
+ * too long. Input that arrives meanwhile is read, as libpq asks. */
+static int await_flush(pg_conn *c) {
+    int64_t last = sitq__mono_us();
+    for (;;) {
+        int f = PQflush(c->conn);
+        if (f == 0) return 1;
+        if (f < 0) return 0;
+        int how;
+        int64_t left = silence_end(c, last, &how) - sitq__mono_us();
+        if (left <= 0) return -how;
+        int64_t ms = (left + 999) / 1000;
+        struct pollfd pf = {PQsocket(c->conn), POLLIN | POLLOUT, 0};
+        int n = poll(&pf, 1, ms > INT_MAX ? INT_MAX : (int)ms);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return 0;
+        if ((pf.revents & POLLIN) && !PQconsumeInput(c->conn)) return 0;
+        if (n > 0) last = sitq__mono_us();
+    }
+}
+
+static int await_input(pg_conn *c, int64_t sent_us) {
     int64_t last = sitq__mono_us();
     while (PQisBusy(c->conn)) {
         int abortable = sitq__call_abortable() && !c->stop_cancel;
@@ -97,16 +139,8 @@ static int await_input(pg_conn *c, int64_t sent_us) {
         }
         if (c->stop_cancel && sitq__mono_us() - c->stop_cancel_us > SITQ__ABORT_GRACE_US)
             return -PG_SILENT_STOP;
-        int64_t stop = last + limit;
-        int how = PG_SILENT_LIMIT;
-        if (call) {
-            int64_t by = call > last ? call : last + PAST_DEADLINE_GAP_US;
-            if (by < stop) {
-                stop = by;
-                how = PG_SILENT_DEADLINE;
-            }
-        }
-        int64_t left = stop - sitq__mono_us();
+        int how;
+        int64_t left = silence_end(c, last, &how) - sitq__mono_us();
         if (left <= 0) return -how;
         int64_t ms = (left + 999) / 1000;
         if ((abortable || c->stop_cancel) && ms > ABORT_LOOK_MS) ms = ABORT_LOOK_MS;
@@ -125,6 +159,11 @@ static PGresult *reply(pg_conn *c, int sent) {
     c->silent = 0;
     c->stop_cancel = 0;
     if (!sent) return NULL;
+    int flushed = await_flush(c);
+    if (flushed < 0) {
+        give_up(c, -flushed);
+        return NULL;
+    }
     int64_t sent_us = sitq__mono_us();
     PGresult *last = NULL;
     for (;;) {
@@ -164,4 +203,35 @@ PGresult *pg_q_prepare(pg_conn *c, const char *name, const char *sql) {
 PGresult *pg_q_prepared(pg_conn *c, const char *name, const pg_params *p) {
     return reply(c, PQsendQueryPrepared(c->conn, name, p ? p->n : 0, p ? p->values : NULL,
                                         p ? p->lengths : NULL, p ? p->formats : NULL, 1));
+}
+
+int pg_q_copy_data(pg_conn *c, const char *data, int len) {
+    c->silent = 0;
+    int put;
+    while ((put = PQputCopyData(c->conn, data, len)) == 0) { /* no room: send first */
+        int flushed = await_flush(c);
+        if (flushed <= 0) {
+            if (flushed < 0) give_up(c, -flushed);
+            return 0;
+        }
+    }
+    if (put < 0) return 0;
+    /* Sent before the next part is queued: libpq's buffer would otherwise
+     * grow to the whole COPY when the server reads slower than it comes. */
+    int flushed = await_flush(c);
+    if (flushed < 0) give_up(c, -flushed);
+    return flushed > 0;
+}
+
+PGresult *pg_q_copy_end(pg_conn *c, const char *error) {
+    c->silent = 0;
+    int put;
+    while ((put = PQputCopyEnd(c->conn, error)) == 0) {
+        int flushed = await_flush(c);
+        if (flushed <= 0) {
+            if (flushed < 0) give_up(c, -flushed);
+            return NULL;
+        }
+    }
+    return reply(c, put == 1);
 }
