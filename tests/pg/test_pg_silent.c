@@ -2,10 +2,13 @@
  * behind link_proxy.py --freeze-on (the login done, the connection kept
  * open, nothing answered): every statement and every send is bounded, also
  * the ones outside a call's usual path, a new connection's first statement
- * and a batch enqueue's COPY. Runs under with_pg.sh (SITQ_TEST_PG_URI,
- * SITQ_TEST_PG_PORT); TQ_PYTHON and TQ_LINK_PROXY come from CMake. */
+ * and a batch enqueue's COPY; and a COPY whose data libpq cannot buffer
+ * fails instead of trying again for ever. Runs under with_pg.sh
+ * (SITQ_TEST_PG_URI, SITQ_TEST_PG_PORT); TQ_PYTHON and TQ_LINK_PROXY come
+ * from CMake. */
 #include <libpq-fe.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -189,10 +192,81 @@ static void test_silent_new_session(void **state) {
     admin("DROP SCHEMA s_silent_login CASCADE");
 }
 
+/* In a child whose address space fits a 600 MB payload but not libpq's
+ * buffer for it: a batch (COPY) with that payload fails at once, out of
+ * memory, the connection still usable. Exit 0 when so. */
+static int copy_without_memory(void) {
+    sitq_postgres_options o;
+    sitq_postgres_options_init(&o);
+    o.schema = "s_copy_nomem";
+    sitq_backend *b = NULL;
+    sitq_queue *q = NULL;
+    sitq_error err = {0};
+    if (sitq_backend_open_postgres(uri(), &o, &b, &err) || sitq_queue_open(b, NULL, &q, &err))
+        return 2;
+    enum { N = 256, BIG = 600000000 };
+    long pages = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (!f || fscanf(f, "%ld", &pages) != 1) return 3;
+    fclose(f);
+    rlim_t limit = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + 900000000u;
+    struct rlimit rl = {limit, limit};
+    if (setrlimit(RLIMIT_AS, &rl) != 0) return 4;
+    char *big = malloc(BIG);
+    if (!big) return 5;
+    memset(big, 'p', BIG);
+    static sitq_task_spec specs[N];
+    static sitq_task_id ids[N];
+    for (int i = 0; i < N; i++) {
+        specs[i].function = "f";
+        specs[i].payload = i ? "0123456789" : big;
+        specs[i].payload_len = i ? 10 : BIG;
+    }
+    sitq_code rc = sitq_enqueue_batch(q, specs, N, ids, &err);
+    free(big);
+    if (rc == SITQ_OK || !strstr(err.message, "memory")) {
+        fprintf(stderr, "the batch: %d %s\n", (int)rc, err.message);
+        return 6;
+    }
+    sitq_task_id id = 0; /* the connection still works */
+    if (sitq_enqueue(q, "f", "x", 1, NULL, &id, &err) != SITQ_OK) {
+        fprintf(stderr, "then: %s\n", err.message);
+        return 7;
+    }
+    sitq_queue_close(q);
+    sitq_backend_close(b);
+    return 0;
+}
+
+static void test_copy_without_memory(void **state) {
+    (void)state;
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    skip(); /* their shadow memory needs an address space without a limit */
+#endif
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) _exit(copy_without_memory());
+    int status = 0;
+    pid_t done = 0;
+    for (int i = 0; i < 6000 && done == 0; i++) { /* 60 s: it looped for ever */
+        done = waitpid(pid, &status, WNOHANG);
+        if (done == 0) tq_sleep_ms(10);
+    }
+    if (done == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        fail_msg("the batch without memory for its COPY did not return in 60 s");
+    }
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    admin("DROP SCHEMA s_copy_nomem CASCADE");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_silent_at_copy),
         cmocka_unit_test(test_silent_new_session),
+        cmocka_unit_test(test_copy_without_memory),
     };
     return cmocka_run_group_tests_name("pg_silent", tests, NULL, NULL);
 }

@@ -205,17 +205,23 @@ PGresult *pg_q_prepared(pg_conn *c, const char *name, const pg_params *p) {
                                         p ? p->lengths : NULL, p ? p->formats : NULL, 1));
 }
 
+/* Send what libpq holds, so that a refused put may be tried again: 1, or
+ * 0 with the connection given up or broken. */
+static int make_room(pg_conn *c) {
+    int flushed = await_flush(c);
+    if (flushed < 0) give_up(c, -flushed);
+    return flushed > 0;
+}
+
 int pg_q_copy_data(pg_conn *c, const char *data, int len) {
     c->silent = 0;
-    int put;
-    while ((put = PQputCopyData(c->conn, data, len)) == 0) { /* no room: send first */
-        int flushed = await_flush(c);
-        if (flushed <= 0) {
-            if (flushed < 0) give_up(c, -flushed);
-            return 0;
-        }
-    }
-    if (put < 0) return 0;
+    /* In nonblocking mode a put that finds no room returns 0, and so does
+     * one that cannot grow libpq's buffer (out of memory): once the buffer
+     * was sent, a second 0 is the latter, and an error (libpq's message
+     * says it), not a reason to try again. */
+    int put = PQputCopyData(c->conn, data, len);
+    if (put == 0 && make_room(c)) put = PQputCopyData(c->conn, data, len);
+    if (put <= 0) return 0;
     /* Sent before the next part is queued: libpq's buffer would otherwise
      * grow to the whole COPY when the server reads slower than it comes. */
     int flushed = await_flush(c);
@@ -225,13 +231,7 @@ int pg_q_copy_data(pg_conn *c, const char *data, int len) {
 
 PGresult *pg_q_copy_end(pg_conn *c, const char *error) {
     c->silent = 0;
-    int put;
-    while ((put = PQputCopyEnd(c->conn, error)) == 0) {
-        int flushed = await_flush(c);
-        if (flushed <= 0) {
-            if (flushed < 0) give_up(c, -flushed);
-            return NULL;
-        }
-    }
+    int put = PQputCopyEnd(c->conn, error); /* 0: as in pg_q_copy_data */
+    if (put == 0 && make_room(c)) put = PQputCopyEnd(c->conn, error);
     return reply(c, put == 1);
 }
