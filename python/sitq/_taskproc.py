@@ -78,6 +78,34 @@ class TaskContext:
                 "the attempt of task %d has ended: its TaskContext no longer reaches the "
                 "worker" % self.id)
 
+    def _call_raw(self, name, *args):
+        """Ask the worker for this attempt, from any thread of the task: one
+        request and its answer at a time on the socket, and counted, so that
+        the attempt's end waits for the calls in flight (main) and no call
+        starts after it (it would be served for the next task)."""
+        proc = self._proc
+        with proc.calls_cv:
+            self._check()
+            proc.calls += 1
+        try:
+            with proc.call_lock:
+                return proc.call_raw(name, *args)
+        finally:
+            with proc.calls_cv:
+                proc.calls -= 1
+                proc.calls_cv.notify_all()
+
+    def _call(self, name, *args):
+        return self._call_raw(name, *args)[0]
+
+    def _end(self):
+        """The attempt is over: refuse new calls, wait for those in flight."""
+        proc = self._proc
+        with proc.calls_cv:
+            self._ended = True
+            while proc.calls:
+                proc.calls_cv.wait()
+
     @property
     def cancelled(self):
         """True once the task should stop: a cancel was asked, its timeout
@@ -89,38 +117,32 @@ class TaskContext:
     def set_progress(self, fraction):
         """Store the task's progress (0..1) and renew its lease (through
         the worker). Raises as TaskContext.set_progress does."""
-        self._check()
-        if self._proc.call("progress", fraction):
+        if self._call("progress", fraction):
             self._proc.cancel.set()
 
     def heartbeat(self):
         """Renew the task's lease now (through the worker) and refresh
         ``cancelled``. Raises LeaseLostError, StorageError."""
-        self._check()
-        if self._proc.call("heartbeat"):
+        if self._call("heartbeat"):
             self._proc.cancel.set()
 
     def dependency_results(self):
         """Each dependency's sitq.Result, in the declared order (read by
         the worker, its value unpickled here on access)."""
-        self._check()
-        return self._proc.call("deps")
+        return self._call("deps")
 
     def _dependency_result(self, index):
-        self._check()
-        return self._proc.call("dep", index)
+        return self._call("dep", index)
 
     def _dependency_range(self, first, n):
-        self._check()
-        return self._proc.call("deprange", first, n)
+        return self._call("deprange", first, n)
 
     def _dependency_values(self, first, n):
         # The worker sends each value's pickle as it is stored and this
         # process unpickles it: the worker process, which serves every task
         # process, neither unpickles nor pickles the values again, and a
         # value whose class only this process can import still arrives.
-        self._check()
-        (sizes, others), raws = self._proc.call_raw("depvalues", first, n, True)
+        (sizes, others), raws = self._call_raw("depvalues", first, n, True)
         values = [None] * len(sizes)
         k = 0
         for i, size in enumerate(sizes):
@@ -150,6 +172,9 @@ class _Process:
         self.tasks = _queue.SimpleQueue()
         self.replies = _queue.SimpleQueue()
         self.cancel = threading.Event()
+        self.call_lock = threading.Lock()  # one call on the socket at a time
+        self.calls_cv = threading.Condition()  # guards calls, the contexts' _ended
+        self.calls = 0  # calls of the running attempt in flight
         self.current = None
         self.main_thread = threading.get_ident()
 
@@ -403,7 +428,7 @@ def main(argv=None):
         try:
             outcome = _run(ctx, payload)
         finally:
-            ctx._ended = True
+            ctx._end()
             proc.current = None
         del payload
         if os.getpid() != _OWN_PID:

@@ -481,3 +481,44 @@ class Throttled(sitq.Retry):
 
 def throttled(service):
     raise Throttled(service)
+
+
+def context_from_two_threads(calls=200):
+    """One thread of the task reads dependency_results() while another
+    heartbeats, on the one TaskContext. (wrong answers, cancelled)."""
+    ctx = sitq.current_task()
+    wrong = []
+
+    def deps():
+        for _ in range(calls):
+            r = ctx.dependency_results()
+            if not (isinstance(r, list) and [d.value for d in r] == [3]):
+                wrong.append(repr(r))
+
+    def beat():
+        for _ in range(calls):
+            ctx.heartbeat()
+    threads = [threading.Thread(target=deps), threading.Thread(target=beat)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return len(wrong), ctx.cancelled
+
+
+def leave_a_thread_setting_progress():
+    """Return while a thread of the task keeps calling set_progress(0.123)
+    until the attempt's end refuses it."""
+    ctx = sitq.current_task()
+    calling = threading.Event()
+
+    def loop():
+        try:
+            while True:
+                ctx.set_progress(0.123)
+                calling.set()
+        except sitq.InvalidStateError:
+            pass
+    threading.Thread(target=loop, daemon=True).start()
+    calling.wait(30)
+    return "left"

@@ -215,6 +215,32 @@ def test_a_child_forked_by_a_task_ends_without_answering_for_it(queue, db_path, 
 
 
 @pytest.mark.parametrize("pool", ["process", "thread"])
+def test_a_context_shared_by_threads_of_the_task(queue, db_path, pool, cli):
+    # Calls from two threads at once each get their own answer (in process
+    # mode they shared the socket: a dependency read got the heartbeat's
+    # False, and a heartbeat that got a list set cancelled); and a thread's
+    # call that races the end of its attempt never reaches the next task
+    # (in process mode it was served for it: progress it never set).
+    dep = queue.enqueue(tasks.add, 1, 2)
+    shared = queue.enqueue(sitq.Task(tasks.context_from_two_threads, priority=100),
+                           depends_on=[dep])
+    pairs = [(queue.enqueue(sitq.Task(tasks.leave_a_thread_setting_progress, priority=50 - 2 * i)),
+              queue.enqueue(sitq.Task(tasks.sleep_and_return, args=[0.05, i],
+                                      priority=49 - 2 * i)))
+             for i in range(20)]
+    if pool == "process":
+        cli("--concurrency", "1")
+        r = queue.get_result(shared, timeout=DEADLINE)
+        after = [queue.get_result(b, timeout=DEADLINE) for _, b in pairs]
+    else:
+        with sitq.Worker(queue, concurrency=1):
+            r = queue.get_result(shared, timeout=DEADLINE)
+            after = [queue.get_result(b, timeout=DEADLINE) for _, b in pairs]
+    assert r.value == (0, False), r
+    assert [(x.value, x.progress) for x in after] == [(i, None) for i in range(20)]
+
+
+@pytest.mark.parametrize("pool", ["process", "thread"])
 def test_the_processes_a_task_starts_stop_on_sigterm(queue, db_path, pool, cli):
     # They inherited SIG_IGN from the task process (process mode) or the
     # worker's graceful stop (thread mode): Pool.terminate() hung.
