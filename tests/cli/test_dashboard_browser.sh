@@ -55,29 +55,9 @@ for i in $(seq 1 300); do
     sleep 0.1
 done
 
-# Every page, as the browser builds it.
-dom /
-dom_has '<a href="/tasks?queue=default&amp;status=succeeded">3</a>' "queues page"
-dom_has '&lt;script&gt;q</a>' "escaped queue name"
-dom "/tasks?queue=default&limit=2"
-dom_has '<a href="/tasks/3">3</a>' "task list"
-dom_has 'id="next"' "next page link"
-dom "/tasks/$bad"
-dom_has 'id="status">failed<' "task page status"
-dom_has '&lt;script&gt;boom&lt;/script&gt;' "escaped traceback"
-dom "/tasks/$p2"
-dom_has '<svg id="graph"' "the pipeline's graph (inline SVG)"
-dom_has "<a href=\"/tasks/$p1\"><g class=\"gn st-queued\">" "a node of the graph, a link"
-dom_has ">$p2 waiting</text>" "a node's status as text"
-dom /workers
-dom_has '<table id="workers">' "workers page"
-# Nothing the browser parsed became a script element.
-for p in / "/tasks" "/tasks/$bad" "/tasks/$p2" /workers; do
-    dom "$p"
-    if grep -qi '<script' "$TMP/dom"; then fail "a <script> element in the DOM of $p"; fi
-done
-
-# A screenshot of the queues page: a PNG of the window's size.
+# A screenshot of the queues page: a PNG of the window's size. Taken first,
+# while the chart's history (360 samples, 72 s at 0.2 s) still holds the
+# work above: under load the page dumps below took longer than that.
 timeout 120 "${CHROME[@]}" --window-size=1000,700 --screenshot="$TMP/queues.png" "$URL/" \
     2>>"$TMP/chrome.log" >/dev/null || fail "no screenshot"
 size=$("$PY" - "$TMP/queues.png" <<'PYEOF'
@@ -105,6 +85,28 @@ PYEOF
 # The queues page shows the chart's line, in the chart's green (#1b7f3b).
 read -r green _ <<<"$(colored "$TMP/queues.png" 1b7f3b)"
 [ "$green" -ge 30 ] || fail "no throughput line in the screenshot of the queues page ($green px)"
+# Every page, as the browser builds it.
+dom /
+dom_has '<a href="/tasks?queue=default&amp;status=succeeded">3</a>' "queues page"
+dom_has '&lt;script&gt;q</a>' "escaped queue name"
+dom "/tasks?queue=default&limit=2"
+dom_has '<a href="/tasks/3">3</a>' "task list"
+dom_has 'id="next"' "next page link"
+dom "/tasks/$bad"
+dom_has 'id="status">failed<' "task page status"
+dom_has '&lt;script&gt;boom&lt;/script&gt;' "escaped traceback"
+dom "/tasks/$p2"
+dom_has '<svg id="graph"' "the pipeline's graph (inline SVG)"
+dom_has "<a href=\"/tasks/$p1\"><g class=\"gn st-queued\">" "a node of the graph, a link"
+dom_has ">$p2 waiting</text>" "a node's status as text"
+dom /workers
+dom_has '<table id="workers">' "workers page"
+# Nothing the browser parsed became a script element.
+for p in / "/tasks" "/tasks/$bad" "/tasks/$p2" /workers; do
+    dom "$p"
+    if grep -qi '<script' "$TMP/dom"; then fail "a <script> element in the DOM of $p"; fi
+done
+
 # A task's page shows its pipeline: the waiting node's border (#a07800, a
 # colour nothing else on the page has), drawn.
 timeout 120 "${CHROME[@]}" --window-size=1000,1600 --screenshot="$TMP/graph.png" "$URL/tasks/$p2" \
