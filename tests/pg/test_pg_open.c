@@ -207,6 +207,17 @@ static void test_session_settings_win(void **state) {
     admin("DROP SCHEMA s_enc CASCADE");
 }
 
+/* Read task id's result, expected to fail: its code, and its message
+ * copied into msg (sizeof tq_err.message bytes). */
+static sitq_code read_failing(sitq_queue *q, sitq_task_id id, char *msg) {
+    sitq_result *res = NULL;
+    memset(&tq_err, 0, sizeof tq_err);
+    sitq_code rc = sitq_get_result(q, id, &res, &tq_err);
+    snprintf(msg, sizeof tq_err.message, "%s", tq_err.message);
+    sitq_result_free(res);
+    return rc;
+}
+
 /* A poll_only backend's reads run outside its transactions, under the
  * session's own settings (PgBouncer keeps none of sitq's): a statement_timeout
  * given by the connection string, as a role's would be, cancels a read that
@@ -227,13 +238,8 @@ static void test_server_cancel_named(void **state) {
     PGresult *r = PQexec(holder, "BEGIN; LOCK TABLE s_cancel.tasks IN ACCESS EXCLUSIVE MODE");
     assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
     PQclear(r);
-    sitq_result *res = NULL;
-    memset(&tq_err, 0, sizeof tq_err);
-    sitq_code rc = sitq_get_result(q, id, &res, &tq_err);
     char msg[sizeof tq_err.message];
-    snprintf(msg, sizeof msg, "%s", tq_err.message);
-    sitq_result_free(res);
-    res = NULL;
+    sitq_code rc = read_failing(q, id, msg);
     /* the same read without poll_only, the lock still held: sitq's own
      * settings (no statement timeout; its lock_timeout, 300 ms here) */
     snprintf(target, sizeof target, "%s?options=-c%%20statement_timeout%%3D200", uri());
@@ -245,12 +251,8 @@ static void test_server_cancel_named(void **state) {
     TQ_OK(sitq_backend_open_postgres(target, &o, &b2, &tq_err));
     sitq_queue *q2 = NULL;
     TQ_OK(sitq_queue_open(b2, NULL, &q2, &tq_err));
-    memset(&tq_err, 0, sizeof tq_err);
-    sitq_code rc2 = sitq_get_result(q2, id, &res, &tq_err);
     char msg2[sizeof tq_err.message];
-    snprintf(msg2, sizeof msg2, "%s", tq_err.message);
-    sitq_result_free(res);
-    res = NULL;
+    sitq_code rc2 = read_failing(q2, id, msg2);
     PQclear(PQexec(holder, "COMMIT"));
     PQfinish(holder);
     assert_int_equal(rc, SITQ_ESTORAGE);
@@ -259,6 +261,7 @@ static void test_server_cancel_named(void **state) {
         !strstr(msg, "canceling statement due to statement timeout"))
         fail_msg("unexpected message: %s", msg);
     if (rc2 != SITQ_EBUSY) fail_msg("without poll_only: %d %s", (int)rc2, msg2);
+    sitq_result *res = NULL;
     TQ_OK(sitq_get_result(q2, id, &res, &tq_err));
     assert_int_equal(res->status, SITQ_QUEUED);
     sitq_result_free(res);

@@ -92,6 +92,24 @@ static void proxy_conninfo(const proxy *p, const char *app, char *buf, size_t n)
              p->port, app);
 }
 
+/* A backend on schema, reached through a proxy freezing on text (once
+ * armed_by exists, when not NULL), its sessions named app; statement_ms
+ * and keepalive_s: its bounds (0: the defaults). */
+static void open_via_proxy(proxy *p, const char *text, const char *armed_by, const char *app,
+                           const char *schema, int statement_ms, int keepalive_s, sitq_backend **b,
+                           sitq_queue **q) {
+    proxy_start(p, text, armed_by);
+    char conninfo[256];
+    proxy_conninfo(p, app, conninfo, sizeof conninfo);
+    sitq_postgres_options o;
+    sitq_postgres_options_init(&o);
+    o.schema = schema;
+    if (statement_ms) o.statement_timeout_ms = statement_ms;
+    if (keepalive_s) o.keepalive_s = keepalive_s;
+    TQ_OK(sitq_backend_open_postgres(conninfo, &o, b, &tq_err));
+    TQ_OK(sitq_queue_open(*b, NULL, q, &tq_err));
+}
+
 /* A batch of 300 tasks goes in with COPY, which is sent as a simple query
  * (it cannot be prepared) and whose data are sent apart: the server goes
  * silent at the COPY. The batch fails within the reply limit
@@ -100,18 +118,9 @@ static void proxy_conninfo(const proxy *p, const char *app, char *buf, size_t n)
 static void test_silent_at_copy(void **state) {
     (void)state;
     proxy p;
-    proxy_start(&p, "COPY ", NULL);
-    char conninfo[256];
-    proxy_conninfo(&p, "sitq_silent_copy", conninfo, sizeof conninfo);
-    sitq_postgres_options o;
-    sitq_postgres_options_init(&o);
-    o.schema = "s_silent_copy";
-    o.statement_timeout_ms = 500;
-    o.keepalive_s = 1;
     sitq_backend *b = NULL;
-    TQ_OK(sitq_backend_open_postgres(conninfo, &o, &b, &tq_err));
     sitq_queue *q = NULL;
-    TQ_OK(sitq_queue_open(b, NULL, &q, &tq_err));
+    open_via_proxy(&p, "COPY ", NULL, "sitq_silent_copy", "s_silent_copy", 500, 1, &b, &q);
     enum { N = 300 };
     sitq_task_spec specs[N];
     sitq_task_id ids[N];
@@ -148,16 +157,10 @@ static void test_silent_new_session(void **state) {
     snprintf(armed, sizeof armed, "/tmp/sitq-silent-armed.%ld", (long)getpid());
     unlink(armed);
     proxy p;
-    proxy_start(&p, "pg_postmaster_start_time", armed);
-    char conninfo[256];
-    proxy_conninfo(&p, "sitq_silent_login", conninfo, sizeof conninfo);
-    sitq_postgres_options o;
-    sitq_postgres_options_init(&o);
-    o.schema = "s_silent_login";
     sitq_backend *b = NULL;
-    TQ_OK(sitq_backend_open_postgres(conninfo, &o, &b, &tq_err));
     sitq_queue *q = NULL;
-    TQ_OK(sitq_queue_open(b, NULL, &q, &tq_err));
+    open_via_proxy(&p, "pg_postmaster_start_time", armed, "sitq_silent_login", "s_silent_login", 0,
+                   0, &b, &q);
     sitq_task_options to;
     sitq_task_options_init(&to);
     to.delay_s = 3600;
