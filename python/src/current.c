@@ -134,9 +134,9 @@ static PyObject *tc_get_queue(SitqTaskContextObject *self, void *c) {
     return Py_NewRef(self->queue);
 }
 
-/* Renew the lease now and store progress (< 0: unchanged). */
+/* Renew the lease now and store progress (< 0: unchanged); the context is
+ * held by the caller (TC_HELD). */
 static PyObject *heartbeat_now(SitqTaskContextObject *self, double progress) {
-    if (!self->ctx) return ended(self);
     sitq_error err = {0};
     sitq_code rc;
     sitq_task_ctx *ctx = self->ctx;
