@@ -70,55 +70,70 @@ static void print_line(const sitq_result *t, const char *what) {
     free(fn);
 }
 
-/* Handle one page of selected tasks. Returns an exit code (storage errors
- * stop the run; refusals by the rules are skipped). */
-static int run_page(const char *cmd, const common_opts *o, sitq_backend *backend,
-                    enum bulk_action action, sitq_result **items, size_t n, bulk_counts *k) {
+/* Handle one page of selected tasks. Returns SITQ_OK, or the code of the
+ * storage error that stops the run, with err filled (refusals by the rules
+ * are skipped). */
+static sitq_code run_page(const common_opts *o, sitq_backend *backend, enum bulk_action action,
+                          sitq_result **items, size_t n, bulk_counts *k, sitq_error *err) {
     for (size_t i = 0; i < n; i++) {
         const sitq_result *t = items[i];
-        k->matched++;
         if (o->dry_run) {
+            k->matched++;
             if (!o->json) print_line(t, action == BULK_CANCEL ? "would cancel" : "would retry");
             json_array_append_new(k->ids, json_integer(t->id));
             continue;
         }
-        sitq_error err;
-        memset(&err, 0, sizeof err);
+        memset(err, 0, sizeof *err);
         const char *status = "";
-        sitq_code code = apply_one(backend, t, action, &status, &err);
+        sitq_code code = apply_one(backend, t, action, &status, err);
         if (code == SITQ_ESTATE || code == SITQ_ENOTFOUND) {
             /* its state changed since the page was read, or the rules
              * refuse it (a retry whose dependency failed) */
+            k->matched++;
             k->skipped++;
-            if (!o->json) print_line(t, err.message);
+            if (!o->json) print_line(t, err->message);
             continue;
         }
-        if (code != SITQ_OK) return cli_api_error(cmd, code, &err);
+        if (code != SITQ_OK) return code; /* not counted: it was not changed */
+        k->matched++;
         k->changed++;
         json_array_append_new(k->ids, json_integer(t->id));
         if (!o->json) print_line(t, status);
     }
-    return CLI_EXIT_OK;
+    return SITQ_OK;
 }
 
-/* The summary: a line, or one JSON object. */
+/* The summary: a line, or one JSON object; when a storage error (code,
+ * err) stopped the run, it says so, so that a script learns what was
+ * changed before it. Returns the exit code. */
 static int print_summary(const char *cmd, const common_opts *o, enum bulk_action action,
-                         bulk_counts *k) {
+                         bulk_counts *k, sitq_code code, const sitq_error *err) {
     const char *verb = action == BULK_CANCEL ? "cancel" : "retry";
+    int rc = code == SITQ_OK ? CLI_EXIT_OK : cli_exit_for_code(code);
     if (o->json) {
         json_t *j =
             json_pack("{s:s, s:b, s:I, s:I, s:I, s:O}", "action", verb, "dry_run", o->dry_run,
                       "matched", (json_int_t)k->matched, "changed", (json_int_t)k->changed,
                       "skipped", (json_int_t)k->skipped, "ids", k->ids);
-        return print_json_checked(cmd, j);
+        if (j != NULL && code != SITQ_OK &&
+            json_object_set_new(j, "error",
+                                json_pack("{s:s, s:s}", "code", sitq_code_name(code), "message",
+                                          err->message[0] ? err->message : "failed")) != 0) {
+            json_decref(j);
+            j = NULL;
+        }
+        int printed = print_json_checked(cmd, j);
+        return rc != CLI_EXIT_OK ? rc : printed;
     }
+    const char *stopped = code == SITQ_OK ? "" : " before an error stopped it";
     if (o->dry_run)
-        printf("dry run: %" PRId64 " task%s would be %s; nothing was changed\n", k->matched,
-               k->matched == 1 ? "" : "s", action == BULK_CANCEL ? "cancelled" : "retried");
+        printf("dry run: %" PRId64 " task%s would be %s%s; nothing was changed\n", k->matched,
+               k->matched == 1 ? "" : "s", action == BULK_CANCEL ? "cancelled" : "retried",
+               stopped);
     else
-        printf("%s: %" PRId64 " matched, %" PRId64 " %s, %" PRId64 " skipped\n", verb, k->matched,
-               k->changed, action == BULK_CANCEL ? "cancelled" : "retried", k->skipped);
-    return CLI_EXIT_OK;
+        printf("%s: %" PRId64 " matched, %" PRId64 " %s, %" PRId64 " skipped%s\n", verb, k->matched,
+               k->changed, action == BULK_CANCEL ? "cancelled" : "retried", k->skipped, stopped);
+    return rc;
 }
 
 int bulk_run(const char *cmd, const common_opts *o, sitq_backend *backend,
@@ -137,23 +152,22 @@ int bulk_run(const char *cmd, const common_opts *o, sitq_backend *backend,
         cli_errorf(cmd, "out of memory");
         return CLI_EXIT_FAILURE;
     }
-    int rc = CLI_EXIT_OK;
+    sitq_error err;
+    memset(&err, 0, sizeof err);
+    sitq_code code = SITQ_OK;
     for (;;) {
-        sitq_error err;
-        memset(&err, 0, sizeof err);
         sitq_result **items = NULL;
         size_t n = 0;
-        sitq_code code = sitq_list_tasks(backend, &f, &items, &n, &err);
-        if (code != SITQ_OK) {
-            rc = cli_api_error(cmd, code, &err);
-            break;
-        }
-        rc = run_page(cmd, o, backend, action, items, n, &k);
+        code = sitq_list_tasks(backend, &f, &items, &n, &err);
+        if (code != SITQ_OK) break;
+        code = run_page(o, backend, action, items, n, &k, &err);
         if (n > 0) f.after_id = items[n - 1]->id; /* the next page starts after it */
         sitq_result_list_free(items, n);
-        if (rc != CLI_EXIT_OK || n < f.limit) break;
+        if (code != SITQ_OK || n < f.limit) break;
     }
-    if (rc == CLI_EXIT_OK) rc = print_summary(cmd, o, action, &k);
+    if (code != SITQ_OK) (void)cli_api_error(cmd, code, &err);
+    /* After a storage error the summary still says what was changed. */
+    int rc = print_summary(cmd, o, action, &k, code, &err);
     json_decref(k.ids);
     return rc;
 }

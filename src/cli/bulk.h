@@ -31,9 +31,11 @@ int bulk_check(const char *cmd, const common_opts *o);
  * o->dry_run only print what would be done. A task whose state changed in
  * between (a dependent requeued with its dependency, a task that finished)
  * is refused by the library's rules and counted as skipped. Prints one line
- * per task and a summary (o->json: one object). Returns CLI_EXIT_OK, or the
- * exit code of the first storage error (the tasks changed so far stay
- * changed).
+ * per task and a summary (o->json: one object). A storage error stops the
+ * run (the tasks changed so far stay changed): it is printed to standard
+ * error, and the summary still follows, saying that the run stopped (in
+ * JSON an "error" object of "code" and "message"). Returns CLI_EXIT_OK, or
+ * the exit code of that storage error.
  */
 int bulk_run(const char *cmd, const common_opts *o, sitq_backend *backend, enum bulk_action action);
 

@@ -14,9 +14,9 @@
 #include "output.h"
 
 static const char CANCEL_USAGE[] =
-    "usage: sitq cancel DB ID [--queue NAME] [--json]\n"
+    "usage: sitq cancel DB ID [--queue NAME] [--busy-timeout S] [--json]\n"
     "       sitq cancel DB --status S [--function F] [--since T] [--until T]\n"
-    "                      [--queue NAME] [--dry-run] [--json]\n"
+    "                      [--queue NAME] [--dry-run] [--busy-timeout S] [--json]\n"
     "\n"
     "Cancel a task. A queued, waiting or scheduled task becomes cancelled at\n"
     "once; a running task is asked to stop (its worker kills a shell command's\n"
@@ -34,15 +34,19 @@ static const char CANCEL_USAGE[] =
     "                    (2026-12-03T07:00:00Z)\n"
     "      --until T     only tasks whose time is before T (same forms)\n"
     "      --dry-run     print the tasks that would be cancelled; change nothing\n"
+    "      --busy-timeout S\n"
+    "                    wait up to S seconds for a lock another process holds\n"
+    "                    (default 30), then exit 3\n"
     "  -j, --json        print {\"id\", \"status\"}: status is \"cancelled\" or \"running\";\n"
     "                    with --status: {\"action\", \"dry_run\", \"matched\",\n"
-    "                    \"changed\", \"skipped\", \"ids\"}\n"
+    "                    \"changed\", \"skipped\", \"ids\"} and \"error\" when a storage\n"
+    "                    error stopped the run\n"
     "  -h, --help        show this help\n";
 
 static const char RETRY_USAGE[] =
-    "usage: sitq retry DB ID [--queue NAME] [--json]\n"
+    "usage: sitq retry DB ID [--queue NAME] [--busy-timeout S] [--json]\n"
     "       sitq retry DB --status S [--function F] [--since T] [--until T]\n"
-    "                     [--queue NAME] [--dry-run] [--json]\n"
+    "                     [--queue NAME] [--dry-run] [--busy-timeout S] [--json]\n"
     "\n"
     "Run a failed or cancelled task again (attempts reset to 0). It becomes\n"
     "queued, or waiting for its dependencies. Exit code 1 when the task is not\n"
@@ -60,12 +64,16 @@ static const char RETRY_USAGE[] =
     "                    (30m, 1h, 7d) or a UTC time (2026-12-03T07:00:00Z)\n"
     "      --until T     only tasks that finished before T (same forms)\n"
     "      --dry-run     print the tasks that would be retried; change nothing\n"
+    "      --busy-timeout S\n"
+    "                    wait up to S seconds for a lock another process holds\n"
+    "                    (default 30), then exit 3\n"
     "  -j, --json        print {\"id\", \"status\"}; with --status: {\"action\",\n"
     "                    \"dry_run\", \"matched\", \"changed\", \"skipped\", \"ids\"}\n"
+    "                    and \"error\" when a storage error stopped the run\n"
     "  -h, --help        show this help\n";
 
 static const char PURGE_USAGE[] =
-    "usage: sitq purge DB [--older-than S] [--queue NAME] [--json]\n"
+    "usage: sitq purge DB [--older-than S] [--queue NAME] [--busy-timeout S] [--json]\n"
     "\n"
     "Delete finished tasks (succeeded, failed, cancelled) of the queue that\n"
     "finished more than S seconds ago, with their results.\n"
@@ -74,6 +82,9 @@ static const char PURGE_USAGE[] =
     "                      bare number of seconds (default 1d; 0 deletes every\n"
     "                      finished task)\n"
     "  -q, --queue NAME    queue (default \"default\")\n"
+    "      --busy-timeout S\n"
+    "                      wait up to S seconds for a lock another process holds\n"
+    "                      (default 30), then exit 3\n"
     "  -j, --json          print {\"purged\": N}\n"
     "  -h, --help          show this help\n";
 

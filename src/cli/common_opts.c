@@ -60,6 +60,7 @@ static unsigned option_flag(int c) {
     case 'B':
     case 'L': return COPT_PAGE;
     case 'C': return COPT_COUNT_CAP;
+    case 'T': return COPT_WRITE;
     default: return 0;
     }
 }
@@ -124,6 +125,13 @@ static int apply_option(const char *cmd, int c, char **argv, common_opts *o) {
         if (arg_parse_i64(cmd, "--count-cap", optarg, 1, 1000000000, &o->count_cap) != 0)
             return CLI_EXIT_USAGE;
         break;
+    case 'T': {
+        double s = 0;
+        if (arg_parse_duration(cmd, "--busy-timeout", optarg, 0.0, 2147483.0, &s) != 0)
+            return CLI_EXIT_USAGE;
+        o->busy_timeout_ms = (int)(s * 1000.0 + 0.5);
+        break;
+    }
     default: arg_report_getopt(cmd, c, argv); return CLI_EXIT_USAGE;
     }
     return -1;
@@ -153,6 +161,7 @@ int common_opts_parse(int argc, char **argv, unsigned flags, int want_id, const 
         {"before", required_argument, NULL, 'B'},
         {"scan-limit", required_argument, NULL, 'L'},
         {"count-cap", required_argument, NULL, 'C'},
+        {"busy-timeout", required_argument, NULL, 'T'},
         {NULL, 0, NULL, 0},
     };
     memset(o, 0, sizeof *o);
@@ -162,6 +171,7 @@ int common_opts_parse(int argc, char **argv, unsigned flags, int want_id, const 
     o->scan_limit = LIST_SCAN_DEFAULT;
     o->timeout_s = -1.0;
     o->older_than_s = CLI_DEFAULT_PURGE_AGE_S;
+    o->busy_timeout_ms = -1;
 
     optind = 0;
     opterr = 0;
@@ -231,8 +241,13 @@ int common_opts_run(int argc, char **argv, unsigned flags, int want_id, const ch
         return CLI_EXIT_USAGE;
     }
     cli_db db;
-    rc = cli_db_open(argv[0], o.db, o.queue,
-                     (flags & COPT_WRITE) ? CLI_DB_MUST_EXIST : CLI_DB_READ_ONLY, 0, &db);
+    sitq_sqlite_options opts;
+    sitq_sqlite_options_init(&opts);
+    opts.reader_connections = 0;
+    if (o.busy_timeout_ms >= 0) opts.busy_timeout_ms = o.busy_timeout_ms;
+    rc = cli_db_open_opts(argv[0], o.db, o.queue,
+                          (flags & COPT_WRITE) ? CLI_DB_MUST_EXIST : CLI_DB_READ_ONLY, &opts, &db,
+                          NULL);
     if (rc != CLI_EXIT_OK) return rc;
     if (o.queue_given) rc = cli_db_check_queue(argv[0], db.backend, o.queue);
     char *task_queue = NULL;

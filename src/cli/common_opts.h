@@ -24,9 +24,9 @@ enum common_opt_flags {
     COPT_ALL = 1 << 11,       /**< --all */
     COPT_PAGE = 1 << 12,      /**< --before ID and --scan-limit N */
     COPT_COUNT_CAP = 1 << 13, /**< --count-cap N */
-    COPT_WRITE = 1 << 5       /**< not an option: the command writes, so the
-                                   database is opened read-write (others open
-                                   it read-only) */
+    COPT_WRITE = 1 << 5       /**< the command writes, so the database is
+                                   opened read-write (others open it read-only),
+                                   and --busy-timeout S bounds its lock waits */
 };
 
 /** Parsed options and positional arguments. */
@@ -54,6 +54,7 @@ typedef struct common_opts {
     sitq_task_id before_id; /**< --before; 0: no bound */
     int64_t scan_limit;     /**< --scan-limit; LIST_SCAN_DEFAULT by default */
     int64_t count_cap;      /**< --count-cap; 0 (exact counts) by default */
+    int busy_timeout_ms;    /**< --busy-timeout in ms; -1 (the library's 30 s) by default */
 } common_opts;
 
 /** want_id of common_opts_parse: an ID may follow DB (cancel, retry). */

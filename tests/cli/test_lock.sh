@@ -61,6 +61,20 @@ assert_contains "$(cat "$TMP/err")" "$DB is locked" "enqueue names the file"
 assert_contains "$(cat "$TMP/err")" "holds the write lock" "enqueue explains the lock"
 assert_contains "$(cat "$TMP/err")" "SITQ_EBUSY" "enqueue's code"
 
+# So do cancel, retry and purge, a bulk run with its summary (exit 3).
+expect_exit 3 "$SITQ" cancel "$DB" "$id" --busy-timeout 0.3
+assert_contains "$(cat "$TMP/err")" "SITQ_EBUSY" "cancel's code"
+expect_exit 3 "$SITQ" purge "$DB" --older-than 0 --busy-timeout 0.3 --json
+assert_contains "$(cat "$TMP/err")" "SITQ_EBUSY" "purge's code"
+expect_exit 3 "$SITQ" cancel "$DB" --status queued --busy-timeout 0.3 --json
+assert_eq "0 0 [] SITQ_EBUSY" "$(jget "' '.join(map(str, [d['matched'], d['changed'], d['ids'],
+    d['error']['code']]))" <"$TMP/out")" "the summary of a bulk cancel stopped by the lock"
+expect_exit 3 "$SITQ" cancel "$DB" --status queued --busy-timeout 0.3
+assert_eq "cancel: 0 matched, 0 cancelled, 0 skipped before an error stopped it" "$(cat "$TMP/out")" \
+    "the text summary of a bulk cancel stopped by the lock"
+assert_contains "$(cat "$TMP/err")" "$DB is locked" "the bulk cancel's reason"
+expect_exit 2 "$SITQ" retry "$DB" "$id" --busy-timeout soon
+
 # A worker started now opens, retries its cycles, and runs the task later.
 start_worker --busy-timeout 0.2
 wait_log "retrying"

@@ -58,6 +58,21 @@ assert_eq 1 "$("$SITQ" stats "$DB" --json | jget "d['total']")" "the failed enqu
 # the hour, not an error.
 expect_exit 2 "$SITQ" enqueue "$DB" --busy-timeout -1 -- true
 end_holder
+
+# A bulk cancel stopped by a lock on its third task: the two before it stay
+# cancelled, and the summary (JSON, exit 3) still says which, and why it
+# stopped; the tasks from the third on are untouched.
+b=()
+for i in 1 2 3 4; do b+=("$("$SITQ" enqueue "$DB" --queue bulk -- echo "$i")"); done
+hold_lock "${b[2]}"
+expect_exit 3 "$SITQ" cancel "$DB" --status queued --queue bulk --busy-timeout 0.5 --json
+assert_eq "2 2 0 [${b[0]}, ${b[1]}] SITQ_EBUSY" "$(jget "' '.join(map(str, [d['matched'], d['changed'],
+    d['skipped'], d['ids'], d['error']['code']]))" <"$TMP/out")" "the summary of a bulk cancel stopped by a lock"
+assert_contains "$(jget "d['error']['message']" <"$TMP/out")" "lock timeout of 0.5s" "the summary's reason"
+assert_contains "$(cat "$TMP/err")" "SITQ_EBUSY" "the error on standard error"
+for i in 0 1; do assert_eq cancelled "$(field "${b[$i]}" status)" "bulk task $i"; done
+for i in 2 3; do assert_eq queued "$(field "${b[$i]}" status)" "bulk task $i, past the error"; done
+end_holder
 child=$("$SITQ" enqueue "$DB" --busy-timeout 7200 --after "$parent" -- echo child)
 assert_eq waiting "$(field "$child" status)" "the child waits for its parent once the lock is gone"
 
