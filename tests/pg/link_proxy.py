@@ -11,9 +11,10 @@ written to the other side MS after it arrived, in order, so that a round
 trip takes at least 2 * MS more than a direct one. With --up-rate, what the
 client sends reaches the server at no more than BYTES_PER_S (the answers
 are not limited). With --freeze-on, once a client sends TEXT (while FILE
-exists, with --armed-by), nothing more is forwarded either way on that
-connection, which stays open: a server, or a PgBouncer that PAUSEs, that
-took the login and then answers nothing. Runs until it is killed.
+exists, with --armed-by), nothing more is read or forwarded either way on
+that connection, which stays open: a server, or a PgBouncer that PAUSEs,
+that took the login and then answers nothing, and whose buffers, once
+full, take nothing more either. Runs until it is killed.
 """
 import argparse
 import asyncio
@@ -24,7 +25,8 @@ async def pump(reader, writer, delay, rate, frozen, freeze=None):
     """Copy reader to writer: each chunk delay seconds after it was read,
     and at most rate bytes a second (0: no limit); nothing once the
     connection's event frozen is set, which freeze, (text, file or None),
-    sets when found in what is read (see --freeze-on)."""
+    sets when found in what is read (see --freeze-on): from then on this
+    side is not read either, so that its sender's buffers fill."""
     loop = asyncio.get_running_loop()
     # Bounded, as a socket's buffers are: the reader waits for the link.
     chunks = asyncio.Queue(maxsize=16)
@@ -59,7 +61,8 @@ async def pump(reader, writer, delay, rate, frozen, freeze=None):
             if freeze and freeze[0] in data and (not freeze[1] or os.path.exists(freeze[1])):
                 frozen.set()
             if frozen.is_set():
-                continue  # swallowed: the link stays open and silent
+                # The link stays open and silent, and reads nothing more.
+                await loop.create_future()
             await chunks.put((loop.time() + delay, data))
     except (ConnectionError, OSError):
         pass

@@ -144,6 +144,63 @@ static void test_silent_at_copy(void **state) {
     admin("DROP SCHEMA s_silent_copy CASCADE");
 }
 
+/* A server that stops at a COPY's data (their first bytes reach it), when
+ * there are more of them than the sockets' buffers hold (300 tasks of 100
+ * KB): it stops reading while they are still being sent, and the error
+ * says that it took nothing more (not that it sent no reply), within the
+ * same reply limit. (With the TCP user timeout the kernel ends such a
+ * connection first: "the connection ... was lost".) */
+static void test_silent_while_sending(void **state) {
+    (void)state;
+    proxy p;
+    sitq_backend *b = NULL;
+    sitq_queue *q = NULL;
+    /* Without the TCP user timeout (a platform without one, or a
+     * connection string that sets it to 0): the kernel would otherwise end
+     * the connection first, after two keepalive_s of data not taken. */
+    proxy_start(&p, "ZZZZZZZZ", NULL);
+    char conninfo[300];
+    proxy_conninfo(&p, "sitq_silent_send", conninfo, sizeof conninfo);
+    strcat(conninfo, " tcp_user_timeout=0");
+    sitq_postgres_options o;
+    sitq_postgres_options_init(&o);
+    o.schema = "s_silent_send";
+    o.statement_timeout_ms = 500;
+    o.keepalive_s = 1;
+    TQ_OK(sitq_backend_open_postgres(conninfo, &o, &b, &tq_err));
+    TQ_OK(sitq_queue_open(b, NULL, &q, &tq_err));
+    enum { N = 300, SIZE = 100000 };
+    char *payload = malloc(SIZE);
+    assert_non_null(payload);
+    memset(payload, 'Z', SIZE);
+    sitq_task_spec specs[N];
+    sitq_task_id ids[N];
+    memset(specs, 0, sizeof specs);
+    for (size_t i = 0; i < N; i++) {
+        specs[i].function = "f";
+        specs[i].payload = payload;
+        specs[i].payload_len = SIZE;
+    }
+    memset(&tq_err, 0, sizeof tq_err);
+    int64_t t0 = tq_mono_ms();
+    sitq_code rc = sitq_enqueue_batch(q, specs, N, ids, &tq_err);
+    int64_t waited = tq_mono_ms() - t0;
+    proxy_stop(&p);
+    free(payload);
+    assert_int_equal(rc, SITQ_ESTORAGE);
+    if (!strstr(tq_err.message, "took none of what was sent for 2.5 s") ||
+        !strstr(tq_err.message, "stopped reading") || !strstr(tq_err.message, "copying tasks"))
+        fail_msg("unexpected message: %s", tq_err.message);
+    if (waited < 2400 || waited >= 8000)
+        fail_msg("the batch gave up after %lld ms, not within the 2.5 s reply limit",
+                 (long long)waited);
+    sitq_queue_close(q);
+    sitq_backend_close(b);
+    admin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+          "WHERE application_name = 'sitq_silent_send'");
+    admin("DROP SCHEMA s_silent_send CASCADE");
+}
+
 /* The backend's sessions are ended; the server then takes every new login
  * and answers nothing on it (a PgBouncer that PAUSEs does that): the first
  * statement of a new connection, which reads the server's start time, is
@@ -268,6 +325,7 @@ static void test_copy_without_memory(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_silent_at_copy),
+        cmocka_unit_test(test_silent_while_sending),
         cmocka_unit_test(test_silent_new_session),
         cmocka_unit_test(test_copy_without_memory),
     };

@@ -219,6 +219,8 @@ typedef struct pg_conn {
     int silent;              /* the last statement got no reply in time (PG_SILENT_LIMIT:
                    within pg_reply_limit_us; PG_SILENT_DEADLINE: by the
                    deadline of the caller's wait): the connection was closed */
+    int silent_sending;      /* ... while the server took none of what was sent, rather
+                               than while it sent no reply */
     int stop_cancel;         /* the last statement was cancelled by a stop's abort
                                flag (pg_reply.c) */
     int64_t stop_cancel_us;  /* when (monotonic) */

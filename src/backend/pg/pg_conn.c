@@ -503,6 +503,21 @@ sitq_code pg_fail(pg_conn *c, const PGresult *res, sitq_error *err, const char *
                           "nor its cancel, so the connection was closed and the transaction "
                           "ends without its COMMIT",
                           c->b->schema, SITQ__ABORT_GRACE_US / 1e6, what);
+    if (c->silent == PG_SILENT_DEADLINE && c->silent_sending)
+        return sitq__fail(err, SITQ_ESTORAGE,
+                          "PostgreSQL (schema %s) took none of what was sent by the end of the "
+                          "wait's timeout while %s: the server or the network stopped reading "
+                          "(a stopped or hung server process, a network that drops packets, a "
+                          "PgBouncer that PAUSEs); the connection was closed and the next call "
+                          "reconnects",
+                          c->b->schema, what);
+    if (c->silent && c->silent_sending)
+        return sitq__fail(err, SITQ_ESTORAGE,
+                          "PostgreSQL (schema %s) took none of what was sent for %g s while %s: "
+                          "the server or the network stopped reading (a stopped or hung server "
+                          "process, a network that drops packets, a PgBouncer that PAUSEs); the "
+                          "connection was closed and the next call reconnects",
+                          c->b->schema, (double)pg_reply_limit_us(c->b) / 1e6, what);
     if (c->silent == PG_SILENT_DEADLINE)
         return sitq__fail(err, SITQ_ESTORAGE,
                           "PostgreSQL (schema %s) did not answer by the end of the wait's "

@@ -42,12 +42,13 @@ int64_t pg_reply_limit_us(const pg_backend *b) {
     return bound_ms * 1000 + (int64_t)b->opts.keepalive_s * 2000000;
 }
 
-/* No reply in time: the connection is given up (without waiting for the
+/* No reply in time (sending: nothing sent was taken in time): the connection is given up (without waiting for the
  * server to read its goodbye) and reported by pg_fail; how is PG_SILENT_*. */
-static void give_up(pg_conn *c, int how) {
+static void give_up(pg_conn *c, int how, int sending) {
     PQsetnonblocking(c->conn, 1);
     pg_conn_close(c);
     c->silent = how;
+    c->silent_sending = sending;
     c->next_connect_us = 0;
 }
 
@@ -161,7 +162,7 @@ static PGresult *reply(pg_conn *c, int sent) {
     if (!sent) return NULL;
     int flushed = await_flush(c);
     if (flushed < 0) {
-        give_up(c, -flushed);
+        give_up(c, -flushed, 1);
         return NULL;
     }
     int64_t sent_us = sitq__mono_us();
@@ -170,7 +171,7 @@ static PGresult *reply(pg_conn *c, int sent) {
         int in = await_input(c, sent_us);
         if (in < 0) {
             PQclear(last);
-            give_up(c, -in);
+            give_up(c, -in, 0);
             return NULL;
         }
         PGresult *r = PQgetResult(c->conn);
@@ -209,7 +210,7 @@ PGresult *pg_q_prepared(pg_conn *c, const char *name, const pg_params *p) {
  * 0 with the connection given up or broken. */
 static int make_room(pg_conn *c) {
     int flushed = await_flush(c);
-    if (flushed < 0) give_up(c, -flushed);
+    if (flushed < 0) give_up(c, -flushed, 1);
     return flushed > 0;
 }
 
@@ -225,7 +226,7 @@ int pg_q_copy_data(pg_conn *c, const char *data, int len) {
     /* Sent before the next part is queued: libpq's buffer would otherwise
      * grow to the whole COPY when the server reads slower than it comes. */
     int flushed = await_flush(c);
-    if (flushed < 0) give_up(c, -flushed);
+    if (flushed < 0) give_up(c, -flushed, 1);
     return flushed > 0;
 }
 
