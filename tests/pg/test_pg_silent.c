@@ -161,7 +161,8 @@ static void test_silent_while_sending(void **state) {
     proxy_start(&p, "ZZZZZZZZ", NULL);
     char conninfo[300];
     proxy_conninfo(&p, "sitq_silent_send", conninfo, sizeof conninfo);
-    strcat(conninfo, " tcp_user_timeout=0");
+    size_t used = strlen(conninfo);
+    snprintf(conninfo + used, sizeof conninfo - used, " tcp_user_timeout=0");
     sitq_postgres_options o;
     sitq_postgres_options_init(&o);
     o.schema = "s_silent_send";
