@@ -10,12 +10,13 @@ import select
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
 import sitq
 import sitq_test_pipeline as pipe
-from sitq_test_backend import ON_PG
+from sitq_test_backend import ON_PG, open_backend
 import sitq_test_tasks as tasks
 
 WAIT = 60
@@ -225,6 +226,45 @@ def test_batch_dependency_failure_reaches_dependents(queue):
     ra, rb = run_all(queue, ids)
     assert ra.status == "failed" and rb.status == "failed"
     assert str(ids[0]) in rb.error
+
+
+def test_a_long_failure_cascade_keeps_the_lease_of_the_worker_s_other_task(queue, tmp_path,
+                                                                          db_path):
+    """A failure at the head of a chain of 20,000 tasks fails every one of
+    them in the worker's commit, while the same worker runs another task on
+    a lease of 2 s and a second worker (its own connection) looks for lapsed
+    leases: that task keeps its lease and succeeds at its first attempt. (On
+    PostgreSQL the walk over the chain scanned every dependency edge at each
+    level with the statistics of a table just filled by the batch: 40-70 s,
+    the worker's heartbeats waiting behind it, and the second worker took
+    the other task as lost; a retry of the chain failed after 90 s.)"""
+    started, gate = str(tmp_path / "started"), str(tmp_path / "gate")
+    other = queue.enqueue(tasks.gated, started, gate, "alive")
+    chain = [sitq.Task(tasks.fail, ["head"])]
+    for _ in range(19999):
+        chain.append(sitq.Task(tasks.add, [1, 2], depends_on=[chain[-1]]))
+    ids = queue.enqueue_batch(chain)
+    second = sitq.TaskQueue(backend=open_backend(db_path))
+    with sitq.Worker(queue, concurrency=2, lease=2.0):
+        try:
+            tasks.wait_for_path(started, timeout=WAIT)
+            # The head is the first worker's (running, or failed already)
+            # before the second one starts.
+            while queue.peek(ids[0]).status == "queued":
+                time.sleep(0.01)
+            with sitq.Worker(second, concurrency=1, lease=2.0):
+                last = queue.get_result(ids[-1], timeout=WAIT)
+        finally:
+            with open(gate, "w"):
+                pass
+        r = queue.get_result(other, timeout=WAIT)
+    assert (last.status, last.error) == ("failed", "dependency %d failed" % ids[0])
+    assert (r.status, r.value, r.attempts) == ("succeeded", "alive", 1)
+    assert queue.totals()["lost"] == 0
+    assert queue.get_stats()["failed"] == 20000
+    # A retry walks the same chain to run it again (it failed after 90 s).
+    queue.retry(ids[0])
+    assert (queue.peek(ids[0]).status, queue.peek(ids[-1]).status) == ("queued", "waiting")
 
 
 def test_batch_task_dependency_errors(queue):

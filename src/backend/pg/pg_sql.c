@@ -36,6 +36,15 @@
  * entries that completions leave until vacuum). */
 #define RUNNING_T "t.state + 0 = 3"
 #define RUNNING   "state + 0 = 3"
+/* A waiting task looked up by its id (a dependent of a task that finished,
+ * found through deps), for the same reason: "state = 1" implies the
+ * predicate of tasks_waiting, and with statistics read while few tasks
+ * waited (before a batch of a pipeline was enqueued, or while a failed
+ * chain was retried) the planner walked every waiting task of that index
+ * once per lookup. */
+#define WAITING_T "t.state + 0 = 1"
+/* A failed or cancelled task looked up by its id (tasks_failed alike). */
+#define FINISHED_BAD_T "t.state + 0 IN (5, 6)"
 #define CLAIM_RETURNING                                                                            \
     " RETURNING t.id, t.function, CASE WHEN octet_length(t.payload) <= 1024 THEN t.payload END, "  \
     "(COALESCE(octet_length(t.payload), 0) > 1024)::int, t.attempts, t.max_retries, t.priority, "  \
@@ -265,17 +274,23 @@ const char *const pg_sql[PG_COUNT] = {
                   "WHERE id = $1::bigint",
     /* Failure reaches every waiting dependent at once, transitively
      * (lesson 8), but not through a finalizer's edges: a finalizer counts
-     * the failed tasks (returned) as finished instead (PG_RESOLVE). */
+     * the failed tasks (returned) as finished instead (PG_RESOLVE). Each
+     * step of the walk looks the dependents of one task up in deps_pkey: a
+     * LATERAL subquery that the planner cannot flatten (OFFSET 0) keeps it
+     * from joining the whole deps table at every level, which it chose
+     * with the statistics of a table just filled by a batch (a hash join
+     * over a scan of deps, quadratic in a chain's length: 40-70 s for
+     * 20,000 tasks, with the worker's heartbeats waiting behind it). */
     [PG_PROPAGATE] =
         "WITH RECURSIVE d(id) AS (SELECT task_id FROM @.deps WHERE depends_on = $1::bigint "
-        "AND finalizer = 0 UNION SELECT s.task_id FROM @.deps s JOIN d ON s.depends_on = d.id "
-        "WHERE s.finalizer = 0) "
-        "UPDATE @.tasks SET state = 5, error = convert_to($2::text, 'UTF8'), "
+        "AND finalizer = 0 UNION SELECT s.task_id FROM d CROSS JOIN LATERAL (SELECT task_id "
+        "FROM @.deps WHERE depends_on = d.id AND finalizer = 0 OFFSET 0) s) "
+        "UPDATE @.tasks t SET state = 5, error = convert_to($2::text, 'UTF8'), "
         "finished_at_us = $3::bigint "
-        "WHERE state = 1 AND id IN (SELECT id FROM d) RETURNING id",
+        "FROM (SELECT DISTINCT id FROM d) x WHERE t.id = x.id AND " WAITING_T " RETURNING t.id",
     /* Dependents are locked in id order before they are changed, so that
      * two commits releasing shared children cannot deadlock. */
-    [PG_RESOLVE_LOCK] = "SELECT t.id FROM @.tasks t WHERE t.state = 1 AND t.id IN "
+    [PG_RESOLVE_LOCK] = "SELECT t.id FROM @.tasks t WHERE " WAITING_T " AND t.id IN "
                         "(SELECT task_id FROM @.deps WHERE depends_on = ANY($1::bigint[])) "
                         "ORDER BY t.id FOR NO KEY UPDATE",
     /* Each dependent loses as many pending dependencies as it has among the
@@ -286,7 +301,7 @@ const char *const pg_sql[PG_COUNT] = {
         "UPDATE @.tasks t SET pending_deps = t.pending_deps - hit.n, "
         "state = CASE WHEN t.pending_deps - hit.n <= 0 THEN 0 ELSE 1 END, "
         "run_at_us = CASE WHEN t.pending_deps - hit.n <= 0 THEN GREATEST(t.run_at_us, $2::bigint) "
-        "ELSE t.run_at_us END FROM hit WHERE t.id = hit.task_id AND t.state = 1",
+        "ELSE t.run_at_us END FROM hit WHERE t.id = hit.task_id AND " WAITING_T,
     /* Succeeded tasks are counted in one of PG_COUNT_SHARDS rows per queue,
      * chosen at random by each commit ($3), so that commits of several
      * workers do not wait for each other on one row; stats add the rows. */
@@ -396,16 +411,18 @@ const char *const pg_sql[PG_COUNT] = {
         "FROM @.deps d LEFT JOIN @.tasks t ON t.id = d.depends_on WHERE d.task_id = $1::bigint",
     /* What a retry of $1 runs again with it: every failed or cancelled task
      * downstream, reached through failed or cancelled tasks, oldest first
-     * (a dependency is always older than its dependents), locked. */
+     * (a dependency is always older than its dependents), locked. Each
+     * step an index lookup, as in PG_PROPAGATE. */
     [PG_RETRY_WALK] = "WITH RECURSIVE d(id) AS (SELECT s.task_id FROM @.deps s "
                       "JOIN @.tasks t ON t.id = s.task_id WHERE s.depends_on = $1::bigint "
-                      "AND t.state IN (5, 6) UNION SELECT s.task_id FROM @.deps s "
-                      "JOIN d ON s.depends_on = d.id JOIN @.tasks t ON t.id = s.task_id "
-                      "WHERE t.state IN (5, 6)) SELECT t.id, t.state FROM @.tasks t "
-                      "WHERE t.id IN (SELECT id FROM d) ORDER BY t.id FOR NO KEY UPDATE",
+                      "AND " FINISHED_BAD_T " UNION SELECT s.task_id FROM d CROSS JOIN LATERAL "
+                      "(SELECT s.task_id FROM @.deps s JOIN @.tasks t ON t.id = s.task_id "
+                      "WHERE s.depends_on = d.id AND " FINISHED_BAD_T " OFFSET 0) s) "
+                      "SELECT t.id, t.state FROM @.tasks t JOIN (SELECT DISTINCT id FROM d) x "
+                      "ON t.id = x.id ORDER BY t.id FOR NO KEY UPDATE OF t",
     /* Waiting finalizers counted $1 as finished: it is pending again. */
-    [PG_RETRY_REARM] = "UPDATE @.tasks SET pending_deps = pending_deps + 1 WHERE state = 1 "
-                       "AND id IN (SELECT task_id FROM @.deps WHERE depends_on = $1::bigint "
+    [PG_RETRY_REARM] = "UPDATE @.tasks t SET pending_deps = t.pending_deps + 1 WHERE " WAITING_T
+                       " AND t.id IN (SELECT task_id FROM @.deps WHERE depends_on = $1::bigint "
                        "AND finalizer = 1)",
     [PG_RETRY_SET] =
         "UPDATE @.tasks SET state = $2::int, pending_deps = $3::bigint, attempts = 0, lapses = 0, "
