@@ -36,14 +36,42 @@ static int is_space(char c) {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
 
+static int hex_digit(char c) {
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* Whether the query parameter name k[0..len) is "password" once its
+ * percent-escapes are decoded, as libpq decodes it ("%70assword" is the
+ * password too). */
+static int key_is_password(const char *k, size_t len) {
+    static const char want[] = "password";
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++, n++) {
+        char c = k[i];
+        if (c == '%') {
+            int hi = i + 1 < len ? hex_digit(k[i + 1]) : -1;
+            int lo = i + 2 < len ? hex_digit(k[i + 2]) : -1;
+            if (hi < 0 || lo < 0) return 0; /* libpq refuses such a URI */
+            c = (char)(hi * 16 + lo);
+            i += 2;
+        }
+        if (n >= sizeof want - 1 || c != want[n]) return 0;
+    }
+    return n == sizeof want - 1;
+}
+
 /* The query of a URI from q (just past '?'): each password's value masked. */
 static void mask_query(out_buf *o, const char *q) {
     while (*q) {
         size_t len = strcspn(q, "&");
         const char *eq = memchr(q, '=', len);
-        if (eq && (size_t)(eq - q) == 8 && strncmp(q, "password", 8) == 0) {
-            put(o, q, 9);
-            put_mask(o, q + 9, len - 9);
+        if (eq && key_is_password(q, (size_t)(eq - q))) {
+            size_t klen = (size_t)(eq - q) + 1;
+            put(o, q, klen);
+            put_mask(o, q + klen, len - klen);
         } else {
             put(o, q, len);
         }

@@ -38,6 +38,11 @@ static void test_uri_query_password(void **state) {
           "postgresql://u:***@db/jobs?sslmode=require&password=***&sitq_schema=x");
     /* Only the key "password" itself, not a key ending in it. */
     check("postgresql://db/j?xpassword=keep", "postgresql://db/j?xpassword=keep");
+    /* A key with percent-escapes is decoded, as libpq decodes it. */
+    check("postgresql://db/j?%70assword=s3cret&x=1", "postgresql://db/j?%70assword=***&x=1");
+    check("postgresql://db/j?pass%77ORD=keep&%70%61%73%73%77%6f%72%64=s",
+          "postgresql://db/j?pass%77ORD=keep&%70%61%73%73%77%6f%72%64=***");
+    check("postgresql://db/j?password%=keep&%7=keep", "postgresql://db/j?password%=keep&%7=keep");
 }
 
 static void test_keyword_strings(void **state) {
