@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <term.h>
 
 #include "cli.h"
@@ -28,6 +29,15 @@ static SCREEN *active; /* the curses screen while it is up */
 
 static void on_signal(int sig) { stop_signal = sig; }
 
+/* The terminal was resized: handled here rather than by ncurses (which
+ * installs no SIGWINCH handler of its own when one is in place), so that
+ * ncurses never takes a size larger than the view draws (see MAX_ROWS). */
+static volatile sig_atomic_t resized;
+static void on_winch(int sig) {
+    (void)sig;
+    resized = 1;
+}
+
 /* Take the terminal back (idempotent). */
 static void restore_terminal(void) {
     if (active == NULL) return;
@@ -39,17 +49,35 @@ static void restore_terminal(void) {
 }
 
 static void install_signals(struct sigaction *old) {
-    static const int sigs[3] = {SIGINT, SIGTERM, SIGHUP};
+    static const int sigs[4] = {SIGINT, SIGTERM, SIGHUP, SIGWINCH};
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
-    for (int i = 0; i < 3; i++) sigaction(sigs[i], &sa, &old[i]);
+    for (int i = 0; i < 4; i++) {
+        sa.sa_handler = sigs[i] == SIGWINCH ? on_winch : on_signal;
+        sigaction(sigs[i], &sa, &old[i]);
+    }
 }
 
 static void restore_signals(const struct sigaction *old) {
-    static const int sigs[3] = {SIGINT, SIGTERM, SIGHUP};
-    for (int i = 0; i < 3; i++) sigaction(sigs[i], &old[i], NULL);
+    static const int sigs[4] = {SIGINT, SIGTERM, SIGHUP, SIGWINCH};
+    for (int i = 0; i < 4; i++) sigaction(sigs[i], &old[i], NULL);
+}
+
+/* The largest window drawn: ncurses keeps sizes in shorts (a terminal of
+ * 32,768 columns crashed it) and keeps and repaints every cell (10,000 x
+ * 10,000 took it seconds and gigabytes); a larger terminal shows the view
+ * in its top left part. */
+#define MAX_ROWS 500
+#define MAX_COLS 1000
+
+/* The terminal's size, cut to MAX_ROWS x MAX_COLS; 0 when unknown. */
+static int clamped_size(int *rows, int *cols) {
+    struct winsize ws;
+    if (ioctl(fileno(stdout), TIOCGWINSZ, &ws) != 0 || ws.ws_row == 0 || ws.ws_col == 0) return 0;
+    *rows = ws.ws_row > MAX_ROWS ? MAX_ROWS : ws.ws_row;
+    *cols = ws.ws_col > MAX_COLS ? MAX_COLS : ws.ws_col;
+    return 1;
 }
 
 /* Draw the lines cut to the window; the last row says what did not fit. */
@@ -80,6 +108,16 @@ static int start_curses(void) {
     int err = 0;
     if (setupterm(NULL, fileno(stdout), &err) != OK) return -1;
     del_curterm(cur_term);
+    /* A terminal larger than the view draws is taken at the size drawn
+     * (ncurses reads LINES and COLUMNS first). */
+    int rows = 0, cols = 0;
+    char num[16];
+    if (clamped_size(&rows, &cols)) {
+        snprintf(num, sizeof num, "%d", rows);
+        setenv("LINES", num, 1);
+        snprintf(num, sizeof num, "%d", cols);
+        setenv("COLUMNS", num, 1);
+    }
     active = newterm(NULL, stdout, stdin);
     if (active == NULL) return -1;
     static int hooked;
@@ -146,13 +184,19 @@ static int run_loop(loop *lp) {
         timeout(wait_ms);
         int ch = getch();
         if (ch != ERR && on_key(lp, ch)) break;
+        int rows = 0, cols = 0;
+        if (resized) {
+            resized = 0;
+            if (clamped_size(&rows, &cols)) resizeterm(rows, cols);
+            draw(&lp->view);
+        }
         if (!lp->paused && stop_signal == 0 && sitq_now_us() >= lp->next_us) rc = refresh_view(lp);
     }
     return rc;
 }
 
 int top_screen_run(double interval_s, const top_screen_ops *ops, void *ctx) {
-    struct sigaction old[3];
+    struct sigaction old[4];
     stop_signal = 0;
     install_signals(old);
     if (start_curses() != 0) {

@@ -276,6 +276,53 @@ touch "$TMP/pf-go"
 for id in $(cat "$TMP/pf-ids"); do wait_status "$id" succeeded; done
 stop_worker
 
+# (d) Terminals larger than ncurses draws (32,768 columns crashed it; 10,000
+# x 10,000 kept it repainting for seconds): the view is drawn in their top
+# left part, and q still ends it, with exit 0.
+"$PY" - "$SITQ" "$DB" <<'PY' || fail "top on a huge terminal"
+import fcntl, os, pty, select, signal, struct, sys, termios, time
+
+
+def read_until(fd, pred, timeout, what):
+    """Read the pty until pred(all read) holds; fail after timeout s."""
+    out, end = b"", time.monotonic() + timeout
+    while not pred(out):
+        if time.monotonic() > end:
+            sys.exit("top: no %s within %s s" % (what, timeout))
+        if select.select([fd], [], [], 0.1)[0]:
+            try:
+                out += os.read(fd, 1 << 20)
+            except OSError:
+                break
+    return out
+
+
+for rows, cols in ((24, 32768), (10000, 10000)):
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.environ["TERM"] = "xterm"
+        fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+        os.execv(sys.argv[1], ["sitq", "top", sys.argv[2], "--interval", "0.2"])
+    read_until(fd, lambda o: b"sitq top" in o, 20, "first view")
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+    os.kill(pid, signal.SIGWINCH)
+    # A view drawn at the new size (its clock changes every second).
+    read_until(fd, lambda o: len(o) > 0, 20, "view after the resize to %dx%d" % (rows, cols))
+    os.write(fd, b"q")
+    end = time.monotonic() + 20
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > end:
+            os.kill(pid, signal.SIGKILL)
+            sys.exit("top on %dx%d did not end within 20 s of q" % (rows, cols))
+        read_until(fd, lambda o: True, 1, "")
+    os.close(fd)
+    if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
+        sys.exit("top on %dx%d ended with status %#x" % (rows, cols, status))
+PY
+
 # (c) Errors: a missing database, an unreachable one, bad options.
 expect_exit 3 "$SITQ" top "$TMP/missing.db" --once
 assert_contains "$(cat "$TMP/err")" "missing.db" "missing database named"
