@@ -87,19 +87,30 @@ expect_exit 1 "$SITQ" show "$DB" 99999
 assert_eq "sitq show: task 99999 does not exist (SITQ_ENOTFOUND)" "$(cat "$TMP/err")" "unknown id"
 assert_eq "[$m]" "$("$SITQ" show "$DB" "$m" --deps --json | jget "[d['id']]")" "show --deps without --queue"
 
-# A store whose only task was cancelled and purged has no queues left.
+# A store whose only task was cancelled and purged keeps its queue, with
+# the counters that only grow; so does a queue whose only task failed. A
+# store without a task ever finished or queued has no queues.
 if [ "$ON_PG" = 0 ]; then
     E=$TMP/empty.db
     "$SITQ" enqueue "$E" -- true >/dev/null
     "$SITQ" cancel "$E" 1 >/dev/null
+    "$SITQ" enqueue "$E" --queue gone -- false >/dev/null
+    "$SITQ" worker "$E" --queue gone --burst --quiet
     "$SITQ" purge "$E" --older-than 0 >/dev/null
-    assert_eq 1 "$("$SITQ" queues "$E" | wc -l)" "no queues: the header only"
-    assert_eq "[]" "$("$SITQ" queues "$E" --json)" "no queues: JSON"
-    expect_exit 1 "$SITQ" list "$E" --queue default
+    "$SITQ" purge "$E" --queue gone --older-than 0 >/dev/null
+    assert_eq '[["default", 0, 1, 0], ["gone", 0, 0, 1]]' "$("$SITQ" queues "$E" --json |
+        jget "[(q['queue'], q['total'], q['totals']['cancelled'], q['totals']['failed']) for q in d]")" \
+        "queues whose finished tasks were purged"
+    expect_exit 0 "$SITQ" stats "$E" --queue gone --json
+    assert_eq 1 "$(jget "d['totals']['failed']" <"$TMP/out")" "stats of a purged queue"
+    N=$TMP/none.db
+    "$SITQ" worker "$N" --burst --quiet # creates the store, runs nothing
+    assert_eq "[]" "$("$SITQ" queues "$N" --json)" "no queues: JSON"
+    expect_exit 1 "$SITQ" list "$N" --queue default
     assert_contains "$(cat "$TMP/err")" "unknown queue 'default': the database has no queues yet" \
         "no queues: message"
 else
-    pg_skip_part "one schema per test: the empty store is checked on SQLite"
+    pg_skip_part "one schema per test: the store without queues is checked on SQLite"
 fi
 
 # The counters that only grow: in `queues --json`, `stats --json` and the

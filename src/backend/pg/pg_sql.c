@@ -511,15 +511,16 @@ const char *const pg_sql[PG_COUNT] = {
     [PG_NOTIFY] = "SELECT pg_notify($1::text, $2::text)",
     /* The store's queues: those of the tasks in the partial indexes
      * (queued, waiting, running, failed, cancelled) and those that counted
-     * succeeded tasks (counts keeps its rows after a purge; rows of other
-     * counters alone, a queue of failed or cancelled tasks since purged,
-     * list nothing). */
+     * a finished task (counts keeps its rows after a purge, so that the
+     * counters that only grow stay listed: a queue of failed or cancelled
+     * tasks since purged too). */
     [PG_QUEUES] = "WITH RECURSIVE " QUEUES_SKIPS " SELECT q FROM r WHERE q IS NOT NULL "
                   "UNION SELECT q FROM w WHERE q IS NOT NULL "
                   "UNION SELECT q FROM x WHERE q IS NOT NULL "
                   "UNION SELECT q FROM f WHERE q IS NOT NULL "
                   "UNION SELECT queue FROM @.counts GROUP BY queue "
-                  "HAVING sum(succeeded) <> 0 OR sum(total_succeeded) <> 0",
+                  "HAVING sum(succeeded) <> 0 OR sum(total_succeeded) <> 0 "
+                  "OR sum(total_failed) <> 0 OR sum(total_cancelled) <> 0",
     [PG_TASK_QUEUE] = "SELECT queue FROM @.tasks WHERE id = $1::bigint",
     [PG_DEPENDENTS] = "SELECT task_id FROM @.deps WHERE depends_on = $1::bigint ORDER BY task_id "
                       "LIMIT $2::bigint",

@@ -390,15 +390,16 @@ const char *const sq_sql[ST_COUNT] = {
 
     /* The store's queues: those of the tasks in the partial indexes
      * (queued, waiting, running, failed, cancelled) and those that counted
-     * succeeded tasks (sitq_counts keeps its row after a purge; a row of
-     * other counters alone, a queue of failed or cancelled tasks since
-     * purged, lists nothing). */
+     * a finished task (sitq_counts keeps its row after a purge, so that the
+     * counters that only grow stay listed: a queue of failed or cancelled
+     * tasks since purged too). */
     [ST_QUEUES] =
         "WITH RECURSIVE " QUEUES_SKIPS " SELECT q FROM r WHERE q IS NOT NULL "
         "UNION SELECT q FROM w WHERE q IS NOT NULL "
         "UNION SELECT q FROM x WHERE q IS NOT NULL "
         "UNION SELECT q FROM f WHERE q IS NOT NULL "
-        "UNION SELECT queue FROM sitq_counts WHERE succeeded <> 0 OR total_succeeded <> 0",
+        "UNION SELECT queue FROM sitq_counts WHERE succeeded <> 0 OR total_succeeded <> 0 "
+        "OR total_failed <> 0 OR total_cancelled <> 0",
     [ST_TASK_QUEUE] = "SELECT queue FROM sitq_tasks WHERE id = ?1",
     [ST_DEPENDENTS] = "SELECT task_id FROM sitq_deps WHERE depends_on = ?1 ORDER BY task_id "
                       "LIMIT ?2",
