@@ -22,6 +22,7 @@
 #include "common_opts.h"
 #include "db.h"
 #include "diag.h"
+#include "fd_limit.h"
 #include "shell_handler.h"
 #include "shell_payload.h"
 #include "worker_args.h"
@@ -258,6 +259,12 @@ static int run_worker_on(worker_args *a, sitq_queue **qs, int wake_fd) {
         return CLI_EXIT_FAILURE;
     }
     cfg.envp = envp;
+
+    /* Enough open files for every handler thread's command, before the
+     * threads start. */
+    char warn[300];
+    if (fd_limit_raise(a->wopts.concurrency, warn, sizeof warn) != 0)
+        cli_errorf(cmd, "warning: %s", warn);
 
     sitq_worker *w = NULL;
     sitq_error err;

@@ -50,4 +50,37 @@ assert_eq "//4=" "$(field "$binary" value_base64)" "non-UTF-8 value in base64"
 
 stop_worker
 assert_contains "$(cat "$TMP/worker.log")" "started" "worker log"
+
+# A worker whose open-file limit is too low for its concurrency raises it:
+# 40 commands running at once under a soft limit of 64 all start (they
+# failed with "Too many open files"); one whose hard limit is too low says
+# so at start.
+hard=$(ulimit -Hn)
+if [ "$hard" = unlimited ] || [ "$hard" -ge 400 ]; then
+    for _ in $(seq 40); do
+        "$SITQ" enqueue "$DB" --queue fds -- sh -c 'while [ ! -e "$1" ]; do sleep 0.05; done' sh \
+            "$TMP/fds-gate" >/dev/null
+    done
+    (ulimit -Sn 64 && exec "$SITQ" worker "$DB" --queue fds --concurrency 40 --burst --quiet) \
+        2>"$TMP/fds.log" &
+    fds_pid=$!
+    i=0
+    until [ "$("$SITQ" stats "$DB" --queue fds --json | jget "d['running']")" = 40 ]; do
+        failed=$("$SITQ" stats "$DB" --queue fds --json | jget "d['failed']")
+        [ "$failed" = 0 ] || fail "$failed commands did not start: $("$SITQ" list "$DB" --queue fds \
+            --status failed --json | jget "d[0]['error']")"
+        [ $i -lt 400 ] || fail "40 commands did not run at once within 20 s"
+        sleep 0.05
+        i=$((i + 1))
+    done
+    touch "$TMP/fds-gate"
+    wait "$fds_pid" || fail "the worker under a low open-file limit failed: $(cat "$TMP/fds.log")"
+    assert_eq 40 "$("$SITQ" stats "$DB" --queue fds --json | jget "d['succeeded']")" \
+        "every command under a low open-file limit"
+    (ulimit -n 64 && exec "$SITQ" worker "$DB" --queue fds --concurrency 40 --burst) 2>"$TMP/fds.log"
+    assert_contains "$(cat "$TMP/fds.log")" "concurrency 40 may need 384 open files, but the limit is 64" \
+        "the warning when the hard limit is too low"
+else
+    echo "part skipped: the hard open-file limit ($hard) is below 400"
+fi
 echo "ok"
