@@ -64,12 +64,15 @@ static json_t *blocked_reason(const sitq_result *r, const json_t *children) {
 
 static json_t *node(sitq_queue *q, sitq_task_id id, int depth, walk *w);
 
-/* The children of r, in declared order; NULL with w->code set when one
- * cannot be read (a purged one is listed as such). */
-static json_t *children_of(sitq_queue *q, const sitq_result *r, int depth, walk *w) {
+/* The children of r, in declared order, as many as the tree's budget of
+ * tasks leaves room for (*shown says how many); NULL with w->code set when
+ * one cannot be read (a purged one is listed as such). */
+static json_t *children_of(sitq_queue *q, const sitq_result *r, int depth, walk *w, size_t *shown) {
     json_t *arr = json_array();
     if (arr == NULL) w->code = SITQ_ENOMEM;
-    for (size_t i = 0; arr != NULL && i < r->n_depends_on; i++) {
+    *shown = 0;
+    for (size_t i = 0; arr != NULL && i < r->n_depends_on && w->n < DEPS_TREE_MAX_NODES;
+         i++, (*shown)++) {
         json_t *c = node(q, r->depends_on[i], depth + 1, w);
         if (c == NULL && w->code == SITQ_ENOTFOUND) {
             w->code = SITQ_OK;
@@ -90,13 +93,14 @@ static json_t *node(sitq_queue *q, sitq_task_id id, int depth, walk *w) {
     w->code = sitq_get_result(q, id, &r, w->err);
     if (w->code != SITQ_OK) return NULL;
     json_t *o = NULL;
-    size_t n_deps = r->n_depends_on;
-    int read_deps = depth < DEPS_TREE_MAX_DEPTH && w->n + n_deps <= DEPS_TREE_MAX_NODES;
+    size_t n_deps = r->n_depends_on, shown = 0;
     if (seen_add(w, id)) {
         o = json_pack("{s:I, s:s, s:b}", "id", (json_int_t)id, "status",
                       sitq_status_name(r->status), "shown_above", 1);
     } else {
-        json_t *kids = read_deps ? children_of(q, r, depth, w) : json_array();
+        json_t *kids =
+            depth < DEPS_TREE_MAX_DEPTH ? children_of(q, r, depth, w, &shown) : json_array();
+        int read_deps = shown == n_deps;
         if (kids != NULL) {
             /* Unread dependencies leave "blocked" to what the task itself says. */
             json_t *why = read_deps ? blocked_reason(r, kids) : json_null();
@@ -107,9 +111,9 @@ static json_t *node(sitq_queue *q, sitq_task_id id, int depth, walk *w) {
             o = json_pack("{s:I, s:s, s:s, s:b, s:o, s:s?, s:o}", "id", (json_int_t)id, "function",
                           r->function, "status", sitq_status_name(r->status), "finalizer",
                           r->finalizer, "blocked", why, "error", r->error, "dependencies", kids);
-            if (o != NULL && !read_deps && n_deps > 0 &&
+            if (o != NULL && !read_deps &&
                 json_object_set_new(o, "dependencies_not_shown",
-                                    json_integer((json_int_t)n_deps)) != 0) {
+                                    json_integer((json_int_t)(n_deps - shown))) != 0) {
                 json_decref(o);
                 o = NULL;
             }
@@ -145,10 +149,12 @@ static void print_node(const json_t *n, int depth) {
     if (safe_why) printf(": %s", safe_why);
     json_int_t hidden = json_integer_value(json_object_get(n, "dependencies_not_shown"));
     if (hidden > 0)
-        printf(" (%lld %s not shown: the tree stops at %d levels and %d tasks; "
-               "show this task's --deps for them)",
+        printf(" (%s%lld %s not shown: the tree stops at %d levels and %d tasks; "
+               "show --json lists the ids of every dependency, and show %s--deps the tree "
+               "below one)",
+               json_array_size(json_object_get(n, "dependencies")) ? "the next " : "",
                (long long)hidden, hidden == 1 ? "dependency" : "dependencies", DEPS_TREE_MAX_DEPTH,
-               DEPS_TREE_MAX_NODES);
+               DEPS_TREE_MAX_NODES, depth > 0 ? "of this task or of one " : "ID ");
     putchar('\n');
     free(safe_fn);
     free(safe_why);

@@ -83,12 +83,21 @@ static void test_limits(void **state) {
                                 "dependencies_not_shown"));
     json_decref(t);
 
-    /* Fan-in past the task limit: the root alone, 2,999 left out. */
+    /* Fan-in past the task limit: the root and its first 1,999
+     * dependencies (in declared order), the other 1,000 left out (they
+     * were all left out, and the tree of a large fan-in never shown). */
     sitq_task_id wide = enqueue_shape(q, WIDE, 0);
     t = deps_tree_json(q, wide, &code, &err);
     assert_non_null(t);
-    assert_int_equal(json_array_size(json_object_get(t, "dependencies")), 0);
-    assert_int_equal(json_integer_value(json_object_get(t, "dependencies_not_shown")), WIDE - 1);
+    const json_t *kids = json_object_get(t, "dependencies");
+    assert_int_equal(json_array_size(kids), 1999);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(kids, 0), "id")),
+                     wide - (WIDE - 1));
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(kids, 1998), "id")),
+                     wide - (WIDE - 1) + 1998);
+    assert_int_equal(json_integer_value(json_object_get(t, "dependencies_not_shown")), WIDE - 2000);
+    assert_string_equal(json_string_value(json_object_get(t, "blocked")),
+                        "waiting on its dependencies");
 
     /* A task that is not there. */
     assert_null(deps_tree_json(q, wide + 1000, &code, &err));
