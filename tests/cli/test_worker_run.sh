@@ -57,13 +57,17 @@ assert_contains "$(cat "$TMP/worker.log")" "started" "worker log"
 # so at start.
 hard=$(ulimit -Hn)
 if [ "$hard" = unlimited ] || [ "$hard" -ge 400 ]; then
+    # Each command waits for the gate, at most 30 s (a failed test leaves
+    # no command behind: cleanup kills the worker, not its commands).
     for _ in $(seq 40); do
-        "$SITQ" enqueue "$DB" --queue fds -- sh -c 'while [ ! -e "$1" ]; do sleep 0.05; done' sh \
+        "$SITQ" enqueue "$DB" --queue fds -- sh -c \
+            'i=0; while [ ! -e "$1" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done' sh \
             "$TMP/fds-gate" >/dev/null
     done
     (ulimit -Sn 64 && exec "$SITQ" worker "$DB" --queue fds --concurrency 40 --burst --quiet) \
         2>"$TMP/fds.log" &
     fds_pid=$!
+    WORKER_PID=$fds_pid
     i=0
     until [ "$("$SITQ" stats "$DB" --queue fds --json | jget "d['running']")" = 40 ]; do
         failed=$("$SITQ" stats "$DB" --queue fds --json | jget "d['failed']")
@@ -75,6 +79,7 @@ if [ "$hard" = unlimited ] || [ "$hard" -ge 400 ]; then
     done
     touch "$TMP/fds-gate"
     wait "$fds_pid" || fail "the worker under a low open-file limit failed: $(cat "$TMP/fds.log")"
+    WORKER_PID=
     assert_eq 40 "$("$SITQ" stats "$DB" --queue fds --json | jget "d['succeeded']")" \
         "every command under a low open-file limit"
     (ulimit -n 64 && exec "$SITQ" worker "$DB" --queue fds --concurrency 40 --burst) 2>"$TMP/fds.log"
