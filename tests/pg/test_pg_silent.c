@@ -110,6 +110,37 @@ static void open_via_proxy(proxy *p, const char *text, const char *armed_by, con
     TQ_OK(sitq_queue_open(*b, NULL, q, &tq_err));
 }
 
+/* Run a batch of n specs on q through proxy p, which goes silent on it:
+ * it must fail within the 2.5 s reply limit with a message holding every
+ * string of want (NULL-terminated); then close b and q, end the sessions
+ * named app and drop schema. */
+static void batch_gives_up(proxy *p, sitq_backend *b, sitq_queue *q, const sitq_task_spec *specs,
+                           size_t n, const char *const *want, const char *app, const char *schema) {
+    sitq_task_id *ids = calloc(n, sizeof *ids);
+    assert_non_null(ids);
+    memset(&tq_err, 0, sizeof tq_err);
+    int64_t t0 = tq_mono_ms();
+    sitq_code rc = sitq_enqueue_batch(q, specs, n, ids, &tq_err);
+    int64_t waited = tq_mono_ms() - t0;
+    proxy_stop(p);
+    free(ids);
+    assert_int_equal(rc, SITQ_ESTORAGE);
+    for (const char *const *w = want; *w; w++)
+        if (!strstr(tq_err.message, *w)) fail_msg("unexpected message: %s", tq_err.message);
+    if (waited < 2400 || waited >= 8000)
+        fail_msg("the batch gave up after %lld ms, not within the 2.5 s reply limit",
+                 (long long)waited);
+    sitq_queue_close(q);
+    sitq_backend_close(b);
+    char sql[200];
+    snprintf(sql, sizeof sql,
+             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '%s'",
+             app);
+    admin(sql);
+    snprintf(sql, sizeof sql, "DROP SCHEMA %s CASCADE", schema);
+    admin(sql);
+}
+
 /* A batch of 300 tasks goes in with COPY, which is sent as a simple query
  * (it cannot be prepared) and whose data are sent apart: the server goes
  * silent at the COPY. The batch fails within the reply limit
@@ -123,25 +154,10 @@ static void test_silent_at_copy(void **state) {
     open_via_proxy(&p, "COPY ", NULL, "sitq_silent_copy", "s_silent_copy", 500, 1, &b, &q);
     enum { N = 300 };
     sitq_task_spec specs[N];
-    sitq_task_id ids[N];
     memset(specs, 0, sizeof specs);
     for (size_t i = 0; i < N; i++) specs[i].function = "f";
-    memset(&tq_err, 0, sizeof tq_err);
-    int64_t t0 = tq_mono_ms();
-    sitq_code rc = sitq_enqueue_batch(q, specs, N, ids, &tq_err);
-    int64_t waited = tq_mono_ms() - t0;
-    proxy_stop(&p);
-    assert_int_equal(rc, SITQ_ESTORAGE);
-    if (!strstr(tq_err.message, "stopped answering") || !strstr(tq_err.message, "copying tasks"))
-        fail_msg("unexpected message: %s", tq_err.message);
-    if (waited < 2400 || waited >= 8000)
-        fail_msg("the batch gave up after %lld ms, not within the 2.5 s reply limit",
-                 (long long)waited);
-    sitq_queue_close(q);
-    sitq_backend_close(b);
-    admin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-          "WHERE application_name = 'sitq_silent_copy'");
-    admin("DROP SCHEMA s_silent_copy CASCADE");
+    static const char *const want[] = {"stopped answering", "copying tasks", NULL};
+    batch_gives_up(&p, b, q, specs, N, want, "sitq_silent_copy", "s_silent_copy");
 }
 
 /* A server that stops at a COPY's data (their first bytes reach it), when
@@ -175,31 +191,16 @@ static void test_silent_while_sending(void **state) {
     assert_non_null(payload);
     memset(payload, 'Z', SIZE);
     sitq_task_spec specs[N];
-    sitq_task_id ids[N];
     memset(specs, 0, sizeof specs);
     for (size_t i = 0; i < N; i++) {
         specs[i].function = "f";
         specs[i].payload = payload;
         specs[i].payload_len = SIZE;
     }
-    memset(&tq_err, 0, sizeof tq_err);
-    int64_t t0 = tq_mono_ms();
-    sitq_code rc = sitq_enqueue_batch(q, specs, N, ids, &tq_err);
-    int64_t waited = tq_mono_ms() - t0;
-    proxy_stop(&p);
+    static const char *const want[] = {"took none of what was sent for 2.5 s", "stopped reading",
+                                       "copying tasks", NULL};
+    batch_gives_up(&p, b, q, specs, N, want, "sitq_silent_send", "s_silent_send");
     free(payload);
-    assert_int_equal(rc, SITQ_ESTORAGE);
-    if (!strstr(tq_err.message, "took none of what was sent for 2.5 s") ||
-        !strstr(tq_err.message, "stopped reading") || !strstr(tq_err.message, "copying tasks"))
-        fail_msg("unexpected message: %s", tq_err.message);
-    if (waited < 2400 || waited >= 8000)
-        fail_msg("the batch gave up after %lld ms, not within the 2.5 s reply limit",
-                 (long long)waited);
-    sitq_queue_close(q);
-    sitq_backend_close(b);
-    admin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-          "WHERE application_name = 'sitq_silent_send'");
-    admin("DROP SCHEMA s_silent_send CASCADE");
 }
 
 /* The backend's sessions are ended; the server then takes every new login
