@@ -15,6 +15,7 @@
 #include "db.h"
 #include "diag.h"
 #include "list_page.h"
+#include "store_opts.h"
 
 int print_usage(const char *usage) {
     fputs(usage, stdout);
@@ -125,13 +126,9 @@ static int apply_option(const char *cmd, int c, char **argv, common_opts *o) {
         if (arg_parse_i64(cmd, "--count-cap", optarg, 1, 1000000000, &o->count_cap) != 0)
             return CLI_EXIT_USAGE;
         break;
-    case 'T': {
-        double s = 0;
-        if (arg_parse_duration(cmd, "--busy-timeout", optarg, 0.0, 2147483.0, &s) != 0)
-            return CLI_EXIT_USAGE;
-        o->busy_timeout_ms = (int)(s * 1000.0 + 0.5);
+    case 'T':
+        if (store_parse_busy_timeout(cmd, optarg, &o->busy_timeout_ms) != 0) return CLI_EXIT_USAGE;
         break;
-    }
     default: arg_report_getopt(cmd, c, argv); return CLI_EXIT_USAGE;
     }
     return -1;

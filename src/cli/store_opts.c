@@ -31,15 +31,19 @@ static int parse_mode(const char *cmd, const char *text, int *out) {
     return 0;
 }
 
-int store_opt_parse(const char *cmd, int c, const char *arg, sitq_sqlite_options *o) {
+int store_parse_busy_timeout(const char *cmd, const char *arg, int *ms) {
     double s = 0;
+    if (arg_parse_duration(cmd, "--busy-timeout", arg, 0.0, 2147483.0, &s) != 0) return -1;
+    *ms = (int)(s * 1000.0 + 0.5);
+    return 0;
+}
+
+int store_opt_parse(const char *cmd, int c, const char *arg, sitq_sqlite_options *o) {
     switch (c) {
     case STORE_OPT_ALLOW_FOREIGN: o->allow_foreign = 1; return 1;
     case STORE_OPT_MODE: return parse_mode(cmd, arg, &o->file_mode) == 0 ? 1 : -1;
     case STORE_OPT_BUSY_TIMEOUT:
-        if (arg_parse_duration(cmd, "--busy-timeout", arg, 0.0, 2147483.0, &s) != 0) return -1;
-        o->busy_timeout_ms = (int)(s * 1000.0 + 0.5);
-        return 1;
+        return store_parse_busy_timeout(cmd, arg, &o->busy_timeout_ms) == 0 ? 1 : -1;
     default: return 0;
     }
 }

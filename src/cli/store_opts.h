@@ -34,4 +34,11 @@ enum store_opt_id { STORE_OPT_ALLOW_FOREIGN = 0x1001, STORE_OPT_MODE, STORE_OPT_
  */
 int store_opt_parse(const char *cmd, int c, const char *arg, sitq_sqlite_options *o);
 
+/**
+ * Parse the value of --busy-timeout (seconds, 0..2147483, a duration with
+ * or without a unit) into *ms, milliseconds. Returns 0, or -1 after printing
+ * an error for `cmd`. Also used by the commands of common_opts.h.
+ */
+int store_parse_busy_timeout(const char *cmd, const char *arg, int *ms);
+
 #endif /* SITQ_CLI_STORE_OPTS_H */
